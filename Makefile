@@ -1,0 +1,188 @@
+# Enclave build. Non-recursive: every module is a folder under src/ and its
+# sources are picked up by wildcard, so adding a file needs no edit here.
+#
+#   make            build/enclave (host) and build/enclave-init (guest PID 1)
+#   make test       unit tests under ASan+UBSan, Rego conformance, end-to-end tests
+#   make unit       unit tests only
+#   make fuzz       libFuzzer harnesses (clang) under build/fuzz/
+#   make bench      benchmarks that print numbers
+#   make STATIC=1   fully static host binary (used by build_release.sh)
+
+BUILD    ?= build
+CC       ?= gcc
+FUZZ_CC  ?= clang
+PKGS     := libevent libevent_openssl libnghttp2 libprotobuf-c jansson libssl libcrypto sqlite3 yaml-0.1 libseccomp libsodium
+
+# Install the Debian packages on first use (scripts/install-deps is idempotent).
+ifeq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && command -v protoc-c >/dev/null && test -f /usr/include/http_parser.h && echo ok),)
+$(info install-deps: some build dependencies are missing; installing them)
+$(shell scripts/install-deps >&2)
+endif
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O2 $(WARN) -Isrc -I$(BUILD)/gen -MMD -MP
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+
+ifeq ($(STATIC),1)
+PKG_LIBS := -static $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -ldl
+else
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
+endif
+PKG_LIBS += -lm
+
+CFLAGS   ?=
+HOST_CFLAGS := $(BASE_CFLAGS) $(PKG_CFLAGS) -fvisibility=hidden $(CFLAGS)
+ASAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+TEST_CFLAGS := $(BASE_CFLAGS) $(PKG_CFLAGS) -O1 $(ASAN_FLAGS) -DENCLAVE_TESTING $(CFLAGS)
+
+# ---------------------------------------------------------------- protobuf
+PROTOS     := $(wildcard proto/*/v1/*.proto)
+PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+PROTO_H    := $(PROTO_C:.c=.h)
+GUEST_PROTO_C := $(BUILD)/gen/guest/v1/guest.pb-c.c
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+
+# ---------------------------------------------------------------- sources
+# Modules linked into the host binary, in no particular order.
+HOST_MODULES := common wire rego policy audit image vmm proxy core api cli
+not_special   = $(filter-out %_test.c %_fuzz.c %/main.c,$(1))
+HOST_SRCS  := $(call not_special,$(foreach m,$(HOST_MODULES),$(wildcard src/$(m)/*.c))) $(PROTO_C)
+HOST_MAIN  := src/cli/main.c
+GUEST_SRCS := $(call not_special,$(wildcard src/guest/*.c) $(wildcard src/wire/*.c)) $(GUEST_PROTO_C)
+GUEST_MAIN := src/guest/main.c
+TOOLS      := $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(patsubst $(BUILD)/%,%,$(2)))
+
+HOST_OBJS  := $(call obj,host,$(HOST_SRCS))
+GUEST_OBJS := $(call obj,guest,$(GUEST_SRCS))
+ASAN_OBJS  := $(call obj,asan,$(HOST_SRCS))
+GASAN_OBJS := $(call obj,gasan,$(GUEST_SRCS))
+
+.PHONY: all test unit conformance e2e fuzz bench clean deps
+all: $(BUILD)/enclave $(BUILD)/enclave-init $(TOOLS)
+
+deps:
+	scripts/install-deps
+
+# Generated headers must exist before any object is compiled.
+$(BUILD)/host/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -c $< -o $@
+$(BUILD)/host/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -c $< -o $@
+$(BUILD)/asan/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -c $< -o $@
+$(BUILD)/asan/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -Wno-missing-prototypes -c $< -o $@
+
+# The guest side links libc and protobuf-c only, statically.
+GUEST_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags libprotobuf-c 2>/dev/null) $(CFLAGS)
+$(BUILD)/guest/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+$(BUILD)/guest/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -Wno-missing-prototypes -c $< -o $@
+$(BUILD)/gasan/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -O1 $(ASAN_FLAGS) -DENCLAVE_TESTING -c $< -o $@
+$(BUILD)/gasan/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -O1 $(ASAN_FLAGS) -Wno-missing-prototypes -c $< -o $@
+
+$(BUILD)/enclave-init: $(GUEST_OBJS) $(call obj,guest,$(GUEST_MAIN))
+	$(CC) -static -o $@ $^ -l:libprotobuf-c.a
+
+# The guest init travels inside the host binary so one file can build a guest image.
+$(BUILD)/host/init_blob.o: $(BUILD)/enclave-init
+	@mkdir -p $(dir $@)
+	printf '.section .rodata\n.global enclave_init_blob\n.global enclave_init_blob_end\n.balign 16\nenclave_init_blob:\n.incbin "%s"\nenclave_init_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $(BUILD)/enclave-init > $(BUILD)/host/init_blob.S
+	$(CC) -c $(BUILD)/host/init_blob.S -o $@
+
+$(BUILD)/libenclave.a: $(HOST_OBJS) $(BUILD)/host/init_blob.o
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libenclave-asan.a: $(ASAN_OBJS) $(BUILD)/host/init_blob.o
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libguest-asan.a: $(GASAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Objects, not the archive: verbs are weak references (cli/cli.h), which would
+# not pull their members out of an archive.
+$(BUILD)/enclave: $(call obj,host,$(HOST_MAIN)) $(HOST_OBJS) $(BUILD)/host/init_blob.o
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/%: tools/%.c $(BUILD)/libenclave.a
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(BUILD)/libenclave.a $(PKG_LIBS)
+
+# ---------------------------------------------------------------- unit tests
+# src/<module>/<name>_test.c is one cmocka program; guest tests link the guest objects.
+HOST_TESTS  := $(filter-out src/guest/%,$(wildcard src/*/*_test.c))
+GUEST_TESTS := $(wildcard src/guest/*_test.c)
+TEST_BINS   := $(patsubst src/%_test.c,$(BUILD)/test/%_test,$(HOST_TESTS) $(GUEST_TESTS))
+
+$(BUILD)/test/guest/%_test: src/guest/%_test.c $(BUILD)/libguest-asan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -O1 $(ASAN_FLAGS) -DENCLAVE_TESTING -o $@ $< $(BUILD)/libguest-asan.a -lcmocka -lprotobuf-c
+$(BUILD)/test/%_test: src/%_test.c $(BUILD)/libenclave-asan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libenclave-asan.a -lcmocka $(PKG_LIBS)
+
+unit: $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
+
+conformance: $(BUILD)/rego-conformance
+	$(BUILD)/rego-conformance --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
+
+OPA_CONFORMANCE ?= $(firstword $(wildcard ../shared/opa-conformance/v1 tests/rego/opa-conformance/v1))
+
+e2e: all
+	tests/e2e/run
+
+test: unit conformance e2e
+
+# ---------------------------------------------------------------- fuzzing
+# src/<module>/<name>_fuzz.c is one libFuzzer harness (clang); guest harnesses
+# link the guest objects, the others the host objects.
+FUZZ_SRCS  := $(wildcard src/*/*_fuzz.c)
+FUZZ_BINS  := $(patsubst src/%_fuzz.c,$(BUILD)/fuzz/%_fuzz,$(FUZZ_SRCS))
+FUZZ_CFLAGS := $(BASE_CFLAGS) $(PKG_CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefined -DENCLAVE_TESTING -Wno-missing-prototypes
+FHOST_OBJS  := $(call obj,fhost,$(HOST_SRCS))
+FGUEST_OBJS := $(call obj,fguest,$(GUEST_SRCS))
+$(BUILD)/fhost/%.o $(BUILD)/fguest/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(BUILD)/fhost/gen/%.o $(BUILD)/fguest/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(BUILD)/libenclave-fuzz.a: $(FHOST_OBJS) $(BUILD)/host/init_blob.o
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libguest-fuzz.a: $(FGUEST_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/fuzz/guest/%_fuzz: src/guest/%_fuzz.c $(BUILD)/libguest-fuzz.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libguest-fuzz.a -lprotobuf-c
+$(BUILD)/fuzz/%_fuzz: src/%_fuzz.c $(BUILD)/libenclave-fuzz.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libenclave-fuzz.a $(PKG_LIBS)
+fuzz: $(FUZZ_BINS)
+
+# ---------------------------------------------------------------- benchmarks
+bench: all
+	@set -e; for b in $(sort $(wildcard bench/*.sh)); do echo "== $$b"; $$b; done
+
+clean:
+	rm -rf $(BUILD) dist
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,85 @@
+/* The API listener: one TCP port (or Unix socket) that serves
+ *   - HTTP/1.1: the Connect protocol (unary; JSON or binary protobuf bodies)
+ *     and plain routes such as GET /ping;
+ *   - HTTP/2 (prior knowledge, h2c): gRPC.
+ * Each accepted connection is handed to one side by its first bytes (the
+ * HTTP/2 client preface "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" or not).
+ *
+ * Services are described by protobuf-c descriptors, so the same handler serves
+ * Connect JSON, Connect proto and gRPC. Handlers are asynchronous: a handler
+ * receives a call and must finish it exactly once, now or later, with
+ * api_call_reply() or api_call_fail(). The decoded request stays valid until
+ * then; the API frees it afterwards. If the client goes away first, the call
+ * stays valid and its reply is discarded.
+ *
+ * Limits (request size, connections, header sizes) are enforced here: a request
+ * over a limit is answered with an error and never reaches a handler. */
+#ifndef ENCLAVE_API_API_H
+#define ENCLAVE_API_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "common/error.h"
+
+struct event_base;
+struct api_server;
+struct api_call;
+struct api_exchange;
+
+typedef void (*api_method_fn)(struct api_call *call, const ProtobufCMessage *request, void *ctx);
+
+struct api_method {
+    const char *name; /* "StartSession" */
+    const ProtobufCMessageDescriptor *input;
+    const ProtobufCMessageDescriptor *output;
+    api_method_fn handler;
+};
+
+struct api_service {
+    const char *full_name; /* "agent.v1.AgentService" */
+    const struct api_method *methods;
+    size_t n_methods;
+    void *ctx; /* passed to every handler */
+};
+
+struct api_config {
+    const char *listen;      /* "127.0.0.1:7339"; ignored when socket_path is set */
+    const char *socket_path; /* a Unix socket instead of TCP */
+    size_t max_request_bytes;     /* default 4 MiB */
+    unsigned max_connections;     /* default 256 */
+};
+
+int api_server_new(struct event_base *base, const struct api_config *config,
+                   struct api_server **out, struct error *err);
+/* The service description must outlive the server. */
+int api_server_add_service(struct api_server *server, const struct api_service *service,
+                           struct error *err);
+/* The address actually bound ("127.0.0.1:7339" or the socket path). */
+const char *api_server_address(const struct api_server *server);
+/* Stops accepting and closes every connection; calls in flight are discarded. */
+void api_server_free(struct api_server *server);
+
+/* Finishing a call. The response is serialized at once; ownership stays with the caller. */
+void api_call_reply(struct api_call *call, const ProtobufCMessage *response);
+void api_call_fail(struct api_call *call, const struct error *err);
+
+/* About the caller: "connect" or "grpc"; the peer as "tcp:127.0.0.1:40000" or "unix:uid:1000". */
+const char *api_call_transport(const struct api_call *call);
+const char *api_call_peer(const struct api_call *call);
+/* The client's deadline in ms from now (grpc-timeout / connect-timeout-ms), or 0 for none. */
+uint64_t api_call_timeout_ms(const struct api_call *call);
+/* True once the client has gone away; a handler may stop work early. */
+int api_call_is_abandoned(const struct api_call *call);
+
+/* Plain HTTP/1.1 routes (exact path match), e.g. GET /ping. */
+typedef void (*api_route_fn)(struct api_exchange *exchange, void *ctx);
+int api_server_add_route(struct api_server *server, const char *method, const char *path,
+                         api_route_fn handler, void *ctx, struct error *err);
+const char *api_exchange_query(const struct api_exchange *exchange); /* after '?', or "" */
+void api_exchange_reply(struct api_exchange *exchange, int status, const char *content_type,
+                        const void *body, size_t len);
+
+#endif

@@ -1,0 +1,49 @@
+/* The `enclave` command's verbs. Each verb is one function taking the
+ * arguments after the verb (argv[0] is the verb itself) and returning the
+ * process exit code. Every verb answers --help.
+ *
+ * Verbs implemented in other files are declared weak here, so that the table
+ * in main.c links while a verb is being written; main.c says so when one is
+ * missing from a build. */
+#ifndef ENCLAVE_CLI_CLI_H
+#define ENCLAVE_CLI_CLI_H
+
+typedef int (*cli_verb_fn)(int argc, char **argv);
+
+struct cli_verb {
+    const char *name;
+    cli_verb_fn fn;
+    const char *summary;
+};
+
+#define CLI_VERBS(X)                                                             \
+    X(up, cli_up, "start the daemon (API on 127.0.0.1:7339)")                    \
+    X(run, cli_run, "run one command or Python file in a fresh VM and print its output") \
+    X(session, cli_session, "start, exec in, stop and list sessions")            \
+    X(image, cli_image, "build, pull, verify, install and inspect guest images") \
+    X(policy, cli_policy, "evaluate and test Rego policies")                     \
+    X(audit, cli_audit, "read, export and verify the audit log")
+
+#define X(verb, fn, summary) int fn(int argc, char **argv) __attribute__((weak));
+CLI_VERBS(X)
+#undef X
+
+/* `enclave image` sub-verbs, split by who implements them. */
+#define CLI_IMAGE_VERBS(X)                                                             \
+    X(build, cli_image_build, "assemble a guest image from Debian packages into the cache") \
+    X(status, cli_image_status, "list the cached image files, sizes, digests and whether each matches") \
+    X(pull, cli_image_pull, "download an image from an OCI registry into the blob store")        \
+    X(verify, cli_image_verify, "check an image's signature and every blob's digest")            \
+    X(install, cli_image_install, "pull, verify and install an image as the one VMs boot")        \
+    X(push, cli_image_push, "upload the locally built image to an OCI registry")                 \
+    X(sign, cli_image_sign, "sign an image in a registry with a cosign key")                     \
+    X(keygen, cli_image_keygen, "write a cosign-format key pair (cosign.key, cosign.pub)")
+
+#define X(verb, fn, summary) int fn(int argc, char **argv) __attribute__((weak));
+CLI_IMAGE_VERBS(X)
+#undef X
+
+/* Prints "enclave VERB: message" to stderr; returns 2 (usage) for convenience. */
+int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
