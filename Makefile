@@ -194,3 +194,9 @@ clean:
 # (each area adds its own block below: extra targets, TEST_TARGETS += ..., BENCH_TARGETS += ...)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- guest + wire (guest)
+# The generated protobuf sources are made by a pattern rule only, so make would
+# treat them as intermediate, delete them after every build and rebuild the
+# guest objects each time.
+.SECONDARY: $(PROTO_C) $(PROTO_H)
