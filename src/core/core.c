@@ -48,7 +48,7 @@ struct session {
     struct event *boot_timer;
     struct event *retry_timer;
     bool health_in_flight;
-    char last_connect_error[256];
+    char last_connect_error[sizeof(((struct error *)0)->message)];
     /* stopping */
     struct waiter *stop_waiters;
     struct event *kill_timer;
