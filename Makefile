@@ -11,7 +11,7 @@
 BUILD    ?= build
 CC       ?= gcc
 FUZZ_CC  ?= clang
-PKGS     := libevent libevent_openssl libnghttp2 libprotobuf-c jansson libssl libcrypto sqlite3 yaml-0.1 libseccomp libsodium
+PKGS     := libevent libevent_openssl libnghttp2 libprotobuf-c jansson libssl libcrypto sqlite3 yaml-0.1 libseccomp libsodium libelf
 
 # Install the Debian packages on first use (scripts/install-deps is idempotent).
 ifeq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && command -v protoc-c >/dev/null && test -f /usr/include/http_parser.h && echo ok),)
