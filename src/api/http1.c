@@ -133,7 +133,8 @@ static void write_response(struct api_conn *conn, int status, const char *conten
         evbuffer_add(out, body, len);
 }
 
-static void write_connect_error(struct api_conn *conn, const struct error *err, bool close)
+static void write_connect_error_status(struct api_conn *conn, const struct error *err, int status,
+                                       bool close)
 {
     json_t *obj = json_pack("{s:s, s:s}", "code", error_kind_connect_name(err->kind), "message",
                             err->message);
@@ -146,9 +147,13 @@ static void write_connect_error(struct api_conn *conn, const struct error *err, 
         json_decref(obj);
     }
     const char *body = text != NULL ? text : "{\"code\":\"internal\"}";
-    write_response(conn, error_kind_http_status(err->kind), "application/json", NULL, body,
-                   strlen(body), close);
+    write_response(conn, status, "application/json", NULL, body, strlen(body), close);
     free(text);
+}
+
+static void write_connect_error(struct api_conn *conn, const struct error *err, bool close)
+{
+    write_connect_error_status(conn, err, error_kind_http_status(err->kind), close);
 }
 
 static void write_plain(struct api_conn *conn, int status, const char *extra, const char *text,
@@ -435,12 +440,16 @@ static void dispatch_rpc(struct api_conn *conn, const char *path)
     const struct api_service *service;
     const struct api_method *method = api_server_find_method(conn->server, path, &service);
     if (method == NULL) {
+        /* An unknown procedure is a 404 (the route does not exist) carrying
+         * the unimplemented code, not the 501 the code alone would map to. */
+        struct error err;
         if (service != NULL)
-            connect_fail(conn, ERR_UNIMPLEMENTED, "%s has no method %s", service->full_name,
-                         strrchr(path, '/') + 1);
+            error_set(&err, ERR_UNIMPLEMENTED, "%s has no method %s", service->full_name,
+                      strrchr(path, '/') + 1);
         else
-            connect_fail(conn, ERR_UNIMPLEMENTED, "no service at %s", path);
-        /* Connect answers an unknown procedure with 404, not 501. */
+            error_set(&err, ERR_UNIMPLEMENTED, "no service at %s", path);
+        write_connect_error_status(conn, &err, 404, false);
+        request_done(conn, false);
         return;
     }
     if (h1->method != HTTP_POST) {
