@@ -194,3 +194,16 @@ clean:
 # (each area adds its own block below: extra targets, TEST_TARGETS += ..., BENCH_TARGETS += ...)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- audit
+# make bench-audit: durable append rate and verification speed (prints numbers).
+# make test-audit-cli: the CLI against a scratch log (tests/audit/cli_test.sh).
+$(BUILD)/audit-bench: bench/audit_bench.c $(BUILD)/libenclave.a
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(BUILD)/libenclave.a $(PKG_LIBS)
+.PHONY: bench-audit test-audit-cli
+bench-audit: $(BUILD)/audit-bench
+	$(BUILD)/audit-bench --dir $(BUILD)/bench-audit
+test-audit-cli: $(BUILD)/enclave $(BUILD)/test/audit/audit_test
+	tests/audit/cli_test.sh $(BUILD)
+BENCH_TARGETS += bench-audit
+TEST_TARGETS += test-audit-cli
