@@ -11,7 +11,7 @@
 BUILD    ?= build
 CC       ?= gcc
 FUZZ_CC  ?= clang
-PKGS     := libevent libevent_openssl libnghttp2 libprotobuf-c jansson libssl libcrypto sqlite3 yaml-0.1 libseccomp libsodium
+PKGS     := libevent libevent_openssl libnghttp2 libprotobuf-c jansson libssl libcrypto sqlite3 yaml-0.1 libseccomp libsodium libelf
 
 # Install the Debian packages on first use (scripts/install-deps is idempotent).
 ifeq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && command -v protoc-c >/dev/null && test -f /usr/include/http_parser.h && echo ok),)
@@ -200,3 +200,16 @@ clean:
 # treat them as intermediate, delete them after every build and rebuild the
 # guest objects each time.
 .SECONDARY: $(PROTO_C) $(PROTO_H)
+
+# ---------------------------------------------------------------- audit
+# make bench-audit: durable append rate and verification speed (prints numbers).
+# make test-audit-cli: the CLI against a scratch log (tests/audit/cli_test.sh).
+$(BUILD)/audit-bench: bench/audit_bench.c $(BUILD)/libenclave.a
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(BUILD)/libenclave.a $(PKG_LIBS)
+.PHONY: bench-audit test-audit-cli
+bench-audit: $(BUILD)/audit-bench
+	$(BUILD)/audit-bench --dir $(BUILD)/bench-audit
+test-audit-cli: $(BUILD)/enclave $(BUILD)/test/audit/audit_test
+	tests/audit/cli_test.sh $(BUILD)
+BENCH_TARGETS += bench-audit
+TEST_TARGETS += test-audit-cli
