@@ -114,14 +114,6 @@ int daemon_run(const struct daemon_options *opts)
         error_set(&err, ERR_FAILED_PRECONDITION, "--accel=kvm: %s", d.host.explain);
         goto fail;
     }
-    if (!d.host.kvm_usable || opts->accel == VMM_ACCEL_TCG || getenv("ENCLAVE_ACCEL")) {
-        const char *forced = getenv("ENCLAVE_ACCEL");
-        if (!d.host.kvm_usable || opts->accel == VMM_ACCEL_TCG || (forced && strcmp(forced, "tcg") == 0))
-            log_warn("no KVM: VMs run under QEMU's TCG emulation, so isolation is emulated and "
-                     "slow%s%s",
-                     d.host.kvm_usable ? "" : ". ", d.host.kvm_usable ? "" : d.host.explain);
-    }
-
     if (image_manifest_load_current(&image, &err) < 0) {
         error_prefix(&err, "no guest image (run 'enclave image build', or 'enclave image install REF')");
         goto fail;
@@ -137,6 +129,23 @@ int daemon_run(const struct daemon_options *opts)
         goto fail;
     }
     snprintf(d.image_source, sizeof(d.image_source), "%s", image->source ? image->source : "");
+
+    {
+        const char *forced = getenv("ENCLAVE_ACCEL");
+        bool tcg_asked = opts->accel == VMM_ACCEL_TCG || (forced && strcmp(forced, "tcg") == 0);
+        char why[512] = "";
+        d.kvm = !tcg_asked && d.host.kvm_usable && vmm_qemu_probe_kvm(NULL, kernel->abs_path, why, sizeof(why)) == 0;
+        if (opts->accel == VMM_ACCEL_KVM && !d.kvm) {
+            error_set(&err, ERR_FAILED_PRECONDITION, "--accel=kvm: QEMU cannot use KVM here: %s",
+                      why[0] ? why : d.host.explain);
+            goto fail;
+        }
+        if (!d.kvm)
+            log_warn("no KVM: VMs run under QEMU's TCG emulation, so isolation is emulated and "
+                     "slow (%s)",
+                     tcg_asked ? "TCG was asked for" : (why[0] ? why : d.host.explain));
+    }
+
 
     d.base = event_base_new();
     if (d.base == NULL) {
@@ -190,7 +199,7 @@ int daemon_run(const struct daemon_options *opts)
     }
 
     log_info("enclave %s listening on %s (%s, %u vCPU / %u MiB per VM by default)", ENCLAVE_VERSION,
-             api_server_address(d.api), d.host.kvm_usable && opts->accel != VMM_ACCEL_TCG ? "kvm" : "tcg",
+             api_server_address(d.api), d.kvm ? "kvm" : "tcg",
              opts->vcpus, opts->mem_mb);
     report_ready(&ready_fd, "ready\n");
     event_base_dispatch(d.base);

@@ -12,6 +12,7 @@ struct daemon_state {
     struct core *core;
     struct daemon_options opts;
     struct vmm_host host;
+    bool kvm; /* VMs get KVM (else TCG) */
     char image_source[512];
     char policy_digest[72];
     struct api_service agent_service;   /* copies of the tables below, with ctx set */

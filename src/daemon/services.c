@@ -428,7 +428,7 @@ static void handle_info(struct api_call *call, const ProtobufCMessage *msg, void
     struct daemon_state *d = ctx;
     Enclave__V1__GetInfoResponse resp = ENCLAVE__V1__GET_INFO_RESPONSE__INIT;
     resp.version = ENCLAVE_VERSION;
-    resp.accel = d->host.kvm_usable && d->opts.accel != VMM_ACCEL_TCG ? "kvm" : "tcg";
+    resp.accel = d->kvm ? "kvm" : "tcg";
     resp.provider = (char *)vmm_provider_name(d->host.provider);
     resp.image_source = d->image_source;
     resp.policy_digest = d->policy_digest;

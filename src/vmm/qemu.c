@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -55,17 +57,145 @@ static int check_option_path(const char *what, const char *path, struct error *e
     return 0;
 }
 
-static bool want_kvm(enum vmm_accel accel)
+/* Boots the guest kernel with KVM for a moment and watches its console: some
+ * hosts (nested virtualization) hand out a /dev/kvm on which QEMU aborts at
+ * start, or on which the kernel never gets past its first instructions. KVM
+ * counts as working once the kernel prints its banner. Returns 0 when it did,
+ * else -1 with what went wrong in why. */
+#define KVM_PROBE_MS 5000
+static int qemu_try_kvm(const char *bin, const char *cpu, const char *kernel, char *why,
+                        size_t why_len)
+{
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        snprintf(why, why_len, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(out[0]);
+        close(out[1]);
+        snprintf(why, why_len, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        execlp(bin, bin, "-M", "microvm", "-accel", "kvm", "-cpu", cpu, "-m", "128", "-nodefaults",
+               "-no-user-config", "-no-reboot", "-display", "none", "-nic", "none", "-serial",
+               "stdio", "-kernel", kernel, "-append", "console=ttyS0 panic=-1 rdinit=/none",
+               (char *)NULL);
+        dprintf(2, "cannot run %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    close(out[1]);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    char buf[8192];
+    size_t len = 0;
+    int ok = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long elapsed = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (elapsed >= KVM_PROBE_MS)
+            break;
+        struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+        poll(&pfd, 1, (int)(KVM_PROBE_MS - elapsed));
+        ssize_t n = read(out[0], buf + len, sizeof(buf) - 1 - len);
+        if (n == 0)
+            break; /* QEMU exited */
+        if (n > 0) {
+            len += (size_t)n;
+            buf[len] = '\0';
+            if (strstr(buf, "Linux version") != NULL) {
+                ok = 1;
+                break;
+            }
+            if (len >= sizeof(buf) - 1) {
+                memmove(buf, buf + len / 2, len - len / 2);
+                len -= len / 2;
+            }
+        }
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(out[0]);
+    if (ok)
+        return 0;
+    buf[len] = '\0';
+    char *line = strstr(buf, "qemu-system");
+    if (line == NULL)
+        line = strstr(buf, "cannot run");
+    if (line != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(why, why_len, "%s", line);
+    } else {
+        snprintf(why, why_len, "a KVM guest did not start its kernel within %d ms",
+                 KVM_PROBE_MS);
+    }
+    return -1;
+}
+
+/* Which -cpu to use with KVM, found once per process: "host", or "host" less
+ * the MSR that nested hosts most often refuse, or NULL when KVM does not work. */
+static const char *kvm_cpu_model(const char *bin, const char *kernel, char *why, size_t why_len)
+{
+    static int probed;
+    static const char *model;
+    static char saved_why[512];
+    if (!probed) {
+        probed = 1;
+        if (qemu_try_kvm(bin, "host", kernel, saved_why, sizeof(saved_why)) == 0)
+            model = "host";
+        else if (strstr(saved_why, "MSR") != NULL &&
+                 qemu_try_kvm(bin, "host,-arch-capabilities", kernel, saved_why,
+                              sizeof(saved_why)) == 0)
+            model = "host,-arch-capabilities";
+        if (model)
+            log_debug("KVM works with -cpu %s", model);
+        else
+            log_warn("KVM is present but QEMU cannot use it (%s); using TCG", saved_why);
+    }
+    snprintf(why, why_len, "%s", saved_why);
+    return model;
+}
+
+static const char *qemu_binary(const struct vmm_config *c)
+{
+    const char *bin = c->vmm_binary ? c->vmm_binary : getenv("ENCLAVE_QEMU");
+    return bin ? bin : "qemu-system-x86_64";
+}
+
+/* The -cpu model to use with KVM, or NULL for TCG. */
+static const char *want_kvm(const struct vmm_config *c)
 {
     const char *env = getenv("ENCLAVE_ACCEL");
     if (env != NULL && strcmp(env, "tcg") == 0)
-        return false;
-    if (accel == VMM_ACCEL_TCG)
-        return false;
+        return NULL;
+    if (c->accel == VMM_ACCEL_TCG)
+        return NULL;
     struct vmm_host host;
-    if (vmm_detect_host(VMM_PROVIDER_AUTO, &host, NULL) < 0)
-        return false;
-    return host.kvm_usable;
+    if (vmm_detect_host(VMM_PROVIDER_AUTO, &host, NULL) < 0 || !host.kvm_usable)
+        return NULL;
+    char why[512];
+    return kvm_cpu_model(qemu_binary(c), c->kernel, why, sizeof(why));
+}
+
+int vmm_qemu_probe_kvm(const char *vmm_binary, const char *kernel, char *why, size_t why_len)
+{
+    struct vmm_host host;
+    if (vmm_detect_host(VMM_PROVIDER_AUTO, &host, NULL) < 0 || !host.kvm_usable) {
+        snprintf(why, why_len, "%s", host.explain);
+        return -1;
+    }
+    const char *bin = vmm_binary ? vmm_binary : getenv("ENCLAVE_QEMU");
+    return kvm_cpu_model(bin ? bin : "qemu-system-x86_64", kernel, why, why_len) ? 0 : -1;
 }
 
 static bool have_vhost_vsock(void)
@@ -79,9 +209,7 @@ static bool have_vhost_vsock(void)
 static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv_builder *b,
                       struct error *err)
 {
-    const char *bin = c->vmm_binary ? c->vmm_binary : getenv("ENCLAVE_QEMU");
-    if (bin == NULL)
-        bin = "qemu-system-x86_64";
+    const char *bin = qemu_binary(c);
     if (check_option_path("run folder", c->run_dir, err) < 0 ||
         check_option_path("kernel", c->kernel, err) < 0 ||
         check_option_path("initramfs", c->initrd, err) < 0)
@@ -95,7 +223,7 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
     r |= argv_add(b, err, "-accel");
     r |= argv_add(b, err, "%s", vm->kvm ? "kvm" : "tcg");
     r |= argv_add(b, err, "-cpu");
-    r |= argv_add(b, err, "%s", vm->kvm ? "host" : "max");
+    r |= argv_add(b, err, "%s", vm->kvm ? vm->cpu_model : "max");
     r |= argv_add(b, err, "-smp");
     r |= argv_add(b, err, "%u", c->vcpus);
     r |= argv_add(b, err, "-m");
@@ -166,7 +294,10 @@ static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct er
         return error_set(err, ERR_INVALID_ARGUMENT, "run folder path too long for a socket: %s",
                          c->run_dir);
     }
-    vm->kvm = want_kvm(c->accel);
+    const char *model = want_kvm(c);
+    vm->kvm = model != NULL;
+    if (model)
+        snprintf(vm->cpu_model, sizeof(vm->cpu_model), "%s", model);
     if (c->accel == VMM_ACCEL_KVM && !vm->kvm) {
         free(vm);
         return error_set(err, ERR_FAILED_PRECONDITION, "KVM was required but is not usable here");

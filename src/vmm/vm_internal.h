@@ -7,6 +7,7 @@
 struct vmm_vm {
     pid_t pid;
     bool kvm;
+    char cpu_model[64]; /* -cpu with KVM */
     bool exited;
     int wait_status;
     struct vmm_channel channel;

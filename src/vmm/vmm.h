@@ -83,6 +83,10 @@ struct vmm_driver {
 };
 
 extern const struct vmm_driver vmm_qemu_driver;
+/* Whether QEMU can really run a VM with KVM here: it boots the given kernel
+ * with KVM for up to a few seconds and waits for its banner (the answer is
+ * kept for the process). why says what failed. */
+int vmm_qemu_probe_kvm(const char *vmm_binary, const char *kernel, char *why, size_t why_len);
 
 /* Common accessors (the VM struct is shared by the drivers). */
 pid_t vmm_vm_pid(const struct vmm_vm *vm);
