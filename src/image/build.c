@@ -58,6 +58,8 @@ static const char *const guest_modules[] = {IMAGE_GUEST_MODULES};
 static const char *const skipped_paths[] = {
     "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
     "usr/share/bug", "usr/share/doc-base", "usr/share/common-licenses",
+    /* glibc's iconv modules (8 MB): Python's codecs are its own */
+    "usr/lib/x86_64-linux-gnu/gconv",
 };
 
 static void progress(const struct image_build_options *o, const char *fmt, ...)
@@ -1077,14 +1079,23 @@ static int write_initramfs(struct build *b, const char *path, uint64_t *size, ch
     uint32_t epoch = build_epoch();
     int rc = image_write_tree(w, b->stage, epoch, skipped_paths, sizeof(skipped_paths) / sizeof(skipped_paths[0]),
                               err);
-    /* Device nodes an unprivileged build cannot mknod; the kernel needs
-     * /dev/console before init runs (devtmpfs replaces /dev afterwards). */
-    struct cpio_entry console = {.name = "dev/console", .mode = S_IFCHR | 0600, .mtime = epoch, .rdev_major = 5, .rdev_minor = 1};
-    struct cpio_entry null = {.name = "dev/null", .mode = S_IFCHR | 0666, .mtime = epoch, .rdev_major = 1, .rdev_minor = 3};
-    if (rc == 0)
-        rc = cpio_write_node(w, &console, err);
-    if (rc == 0)
-        rc = cpio_write_node(w, &null, err);
+    /* Device nodes an unprivileged build cannot mknod: the kernel opens
+     * /dev/console for init, and Python reads /dev/urandom at start when the
+     * kernel's pool is not ready yet; devtmpfs covers /dev later. */
+    static const struct {
+        const char *name;
+        mode_t mode;
+        unsigned major, minor;
+    } nodes[] = {
+        {"dev/console", S_IFCHR | 0600, 5, 1}, {"dev/null", S_IFCHR | 0666, 1, 3},
+        {"dev/zero", S_IFCHR | 0666, 1, 5},    {"dev/random", S_IFCHR | 0666, 1, 8},
+        {"dev/urandom", S_IFCHR | 0666, 1, 9},
+    };
+    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]) && rc == 0; i++) {
+        struct cpio_entry e = {.name = nodes[i].name, .mode = nodes[i].mode, .mtime = epoch,
+                               .rdev_major = nodes[i].major, .rdev_minor = nodes[i].minor};
+        rc = cpio_write_node(w, &e, err);
+    }
     if (rc == 0)
         rc = cpio_writer_finish(w, size, sha, err);
     cpio_writer_free(w);
