@@ -58,6 +58,8 @@ static const char *const guest_modules[] = {IMAGE_GUEST_MODULES};
 static const char *const skipped_paths[] = {
     "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
     "usr/share/bug", "usr/share/doc-base", "usr/share/common-licenses",
+    /* glibc's iconv modules (8 MB): Python's codecs are its own */
+    "usr/lib/x86_64-linux-gnu/gconv",
 };
 
 static void progress(const struct image_build_options *o, const char *fmt, ...)
@@ -572,6 +574,28 @@ static int remove_tree(const char *path, struct error *err)
     return 0;
 }
 
+static uint32_t build_epoch(void)
+{
+    const char *s = getenv("SOURCE_DATE_EPOCH");
+    if (s != NULL && *s) {
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (*end == '\0' && v <= UINT32_MAX)
+            return (uint32_t)v;
+    }
+    return 0;
+}
+
+/* Files the builder makes get the build epoch as their time, so that the
+ * archive does not change from one build to the next. */
+static int stamp(const char *path, struct error *err)
+{
+    struct timespec t[2] = {{.tv_sec = build_epoch()}, {.tv_sec = build_epoch()}};
+    if (utimensat(AT_FDCWD, path, t, AT_SYMLINK_NOFOLLOW) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "setting the time of %s", path);
+    return 0;
+}
+
 static int write_file(const char *path, const void *data, size_t len, mode_t mode, struct error *err)
 {
     cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -969,6 +993,8 @@ static int add_modules(struct build *b, const char *kdir, struct error *err)
         if ((rc = PATHF(dst, "%s/%s.ko", dest, b->mods[i].name)) < 0)
             break;
         rc = copy_file(src, dst, 0644, &size, hex, err);
+        if (rc == 0)
+            rc = stamp(dst, err);
         fprintf(f, "%s\n", b->mods[i].name);
     }
     fclose(f);
@@ -976,6 +1002,8 @@ static int add_modules(struct build *b, const char *kdir, struct error *err)
         if (PATHF(path, "%s/load-order", dest) < 0)
             return -1;
         rc = write_file(path, list, list_len, 0644, err);
+    if (rc == 0)
+        rc = stamp(path, err);
     }
     if (rc == 0 && b->opts->progress != NULL) {
         fprintf(b->opts->progress, "image build: modules (load order):");
@@ -1005,7 +1033,9 @@ static int file_in(const char *root, const char *rel, const char *text, mode_t m
     if (snprintf(p, sizeof(p), "%s/%s", root, rel) >= (int)sizeof(p))
         return error_set(err, ERR_OUT_OF_RANGE, "path too long");
     unlink(p);
-    return write_file(p, text, strlen(text), mode, err);
+    if (write_file(p, text, strlen(text), mode, err) < 0)
+        return -1;
+    return stamp(p, err);
 }
 
 /* What the packages' maintainer scripts and base-files would have made. */
@@ -1038,7 +1068,7 @@ static int finish_rootfs(struct build *b, struct error *err)
     if (PATHF(p, "%s/init", r) < 0)
         return -1;
     unlink(p);
-    if (write_file(p, enclave_init_blob, init_len, 0755, err) < 0)
+    if (write_file(p, enclave_init_blob, init_len, 0755, err) < 0 || stamp(p, err) < 0)
         return -1;
     /* python3-minimal ships /usr/bin/python3; make sure of it */
     if (PATHF(p, "%s/usr/bin/python3", r) < 0)
@@ -1049,21 +1079,12 @@ static int finish_rootfs(struct build *b, struct error *err)
         snprintf(target, sizeof(target), "python3.11");
         if (symlink(target, p) < 0)
             return error_set_errno(err, ERR_INTERNAL, "symlink %s", p);
+        if (stamp(p, err) < 0)
+            return -1;
     }
     return 0;
 }
 
-static uint32_t build_epoch(void)
-{
-    const char *s = getenv("SOURCE_DATE_EPOCH");
-    if (s != NULL && *s) {
-        char *end;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (*end == '\0' && v <= UINT32_MAX)
-            return (uint32_t)v;
-    }
-    return 0;
-}
 
 static int write_initramfs(struct build *b, const char *path, uint64_t *size, char sha[65],
                            struct error *err)
@@ -1077,14 +1098,23 @@ static int write_initramfs(struct build *b, const char *path, uint64_t *size, ch
     uint32_t epoch = build_epoch();
     int rc = image_write_tree(w, b->stage, epoch, skipped_paths, sizeof(skipped_paths) / sizeof(skipped_paths[0]),
                               err);
-    /* Device nodes an unprivileged build cannot mknod; the kernel needs
-     * /dev/console before init runs (devtmpfs replaces /dev afterwards). */
-    struct cpio_entry console = {.name = "dev/console", .mode = S_IFCHR | 0600, .mtime = epoch, .rdev_major = 5, .rdev_minor = 1};
-    struct cpio_entry null = {.name = "dev/null", .mode = S_IFCHR | 0666, .mtime = epoch, .rdev_major = 1, .rdev_minor = 3};
-    if (rc == 0)
-        rc = cpio_write_node(w, &console, err);
-    if (rc == 0)
-        rc = cpio_write_node(w, &null, err);
+    /* Device nodes an unprivileged build cannot mknod: the kernel opens
+     * /dev/console for init, and Python reads /dev/urandom at start when the
+     * kernel's pool is not ready yet; devtmpfs covers /dev later. */
+    static const struct {
+        const char *name;
+        mode_t mode;
+        unsigned major, minor;
+    } nodes[] = {
+        {"dev/console", S_IFCHR | 0600, 5, 1}, {"dev/null", S_IFCHR | 0666, 1, 3},
+        {"dev/zero", S_IFCHR | 0666, 1, 5},    {"dev/random", S_IFCHR | 0666, 1, 8},
+        {"dev/urandom", S_IFCHR | 0666, 1, 9},
+    };
+    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]) && rc == 0; i++) {
+        struct cpio_entry e = {.name = nodes[i].name, .mode = nodes[i].mode, .mtime = epoch,
+                               .rdev_major = nodes[i].major, .rdev_minor = nodes[i].minor};
+        rc = cpio_write_node(w, &e, err);
+    }
     if (rc == 0)
         rc = cpio_writer_finish(w, size, sha, err);
     cpio_writer_free(w);
@@ -1135,6 +1165,28 @@ static void sweep_leftovers(const char *dir, const char *prefix)
     closedir(d);
 }
 
+/* Earlier local builds pile up with every change of inputs: keep the new
+ * image and the one it replaces (to go back to), remove other local-* ones.
+ * Installed (OCI) images are not touched. */
+static void prune_local_images(const char *images, const char *keep, const char *keep_too)
+{
+    DIR *d = opendir(images);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, "local-", 6) != 0 || strcmp(de->d_name, keep) == 0 ||
+            strcmp(de->d_name, keep_too) == 0)
+            continue;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s/%s", images, de->d_name) < (int)sizeof(path)) {
+            struct error ignored;
+            remove_tree(path, &ignored);
+        }
+    }
+    closedir(d);
+}
+
 static int install_image(struct build *b, const char *id, struct image_build_result *result,
                          struct error *err)
 {
@@ -1167,8 +1219,14 @@ static int install_image(struct build *b, const char *id, struct image_build_res
     } else if (rename(b->out, final) < 0) {
         return error_set_errno(err, ERR_INTERNAL, "renaming %s", b->out);
     }
+    char previous[PATH_MAX] = "", link[PATH_MAX + 16];
+    if (PATHF(link, "%s/current", b->cache) < 0)
+        return -1;
+    ssize_t n = readlink(link, previous, sizeof(previous) - 1);
+    previous[n > 0 ? n : 0] = '\0';
     if (image_cache_set_current(id, err) < 0)
         return -1;
+    prune_local_images(images, id, strncmp(previous, "images/", 7) == 0 ? previous + 7 : "");
     snprintf(result->id, sizeof(result->id), "%s", id);
     if (PATHF(result->dir, "%s", final) < 0)
         return -1;

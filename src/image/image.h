@@ -143,9 +143,11 @@ void cpio_writer_free(struct cpio_writer *w);
 
 /* ------------------------------------------------------------ image build */
 
-/* Kernel modules enclave-init needs; dependencies are added from the modules'
- * own metadata. */
-#define IMAGE_GUEST_MODULES "virtio_mmio", "virtio_console", "vsock", "vmw_vsock_virtio_transport"
+/* Kernel modules enclave-init loads; dependencies are added from the modules'
+ * own metadata. virtio_rng feeds the guest's entropy pool when the VMM offers
+ * a virtio-rng device (without one it loads and stays idle). */
+#define IMAGE_GUEST_MODULES \
+    "virtio_mmio", "virtio_console", "vsock", "vmw_vsock_virtio_transport", "virtio_rng"
 
 #define IMAGE_KERNEL_CMDLINE                                                          \
     "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2000000 lpj=4000000 "        \
