@@ -213,3 +213,30 @@ test-audit-cli: $(BUILD)/enclave $(BUILD)/test/audit/audit_test
 	tests/audit/cli_test.sh $(BUILD)
 BENCH_TARGETS += bench-audit
 TEST_TARGETS += test-audit-cli
+# ---------------------------------------------------------------- api
+# Test-only protobuf messages for the JSON mapping (every scalar type, maps,
+# oneofs, recursion), linked into the api unit test and fuzz harness only.
+APITEST_PROTO := tests/api/proto/apitest/v1/apitest.proto
+APITEST_C     := $(BUILD)/gen/apitest/v1/apitest.pb-c.c
+APITEST_H     := $(APITEST_C:.c=.h)
+$(APITEST_C): $(APITEST_PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=tests/api/proto --c_out=$(BUILD)/gen $<
+$(APITEST_H): $(APITEST_C)
+.SECONDARY: $(APITEST_C) $(APITEST_H)
+$(BUILD)/test/api/json_proto_test: src/api/json_proto_test.c $(BUILD)/asan/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-asan.a | $(APITEST_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/asan/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-asan.a -lcmocka $(PKG_LIBS)
+$(BUILD)/fuzz/api/json_proto_fuzz: src/api/json_proto_fuzz.c $(BUILD)/fhost/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-fuzz.a | $(APITEST_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fhost/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-fuzz.a $(PKG_LIBS)
+
+# End-to-end tests of the listener (curl and a real gRPC client against
+# tools/api-testd.c), and its benchmark.
+.PHONY: api-test bench-api
+api-test: $(BUILD)/api-testd
+	API_TESTD=$(abspath $(BUILD)/api-testd) /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/api
+bench-api: $(BUILD)/api-testd
+	/usr/bin/python3 tests/api/bench.py $(BUILD)/api-testd
+TEST_TARGETS  += api-test
+BENCH_TARGETS += bench-api

@@ -321,6 +321,10 @@ static int on_headers_complete(http_parser *p)
     struct http1_conn *h1 = conn->h1;
     struct api_server *server = conn->server;
     commit_header(h1);
+    if (p->http_major != 1) {
+        fail_now(conn, 505, ERR_OK, "only HTTP/1.x here (HTTP/2 needs prior knowledge)\n");
+        return -1;
+    }
     h1->connect_path = h1->url != NULL && path_is_rpc(conn, h1->url);
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > server->max_request_bytes) {
         char msg[128];
@@ -650,10 +654,14 @@ void http1_on_read(struct api_conn *conn)
     process(conn);
 }
 
-void http1_on_eof(struct api_conn *conn)
+bool http1_on_eof(struct api_conn *conn)
 {
-    conn->h1->peer_eof = true;
+    struct http1_conn *h1 = conn->h1;
+    if (h1->state == H1_WAITING)
+        return false;
+    h1->peer_eof = true;
     process(conn);
+    return true;
 }
 
 void http1_on_drained(struct api_conn *conn)

@@ -111,7 +111,8 @@ void api_call_detach(struct api_call *call, bool abandoned);
 int http1_conn_new(struct api_conn *conn);
 void http1_conn_free(struct api_conn *conn);
 void http1_on_read(struct api_conn *conn);
-void http1_on_eof(struct api_conn *conn);
+/* false: free the connection now (a call in flight is abandoned). */
+bool http1_on_eof(struct api_conn *conn);
 void http1_on_timer(struct api_conn *conn);
 void http1_on_drained(struct api_conn *conn);
 void http1_call_done(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *response,

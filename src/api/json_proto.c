@@ -189,6 +189,15 @@ static size_t scalar_size(ProtobufCType type)
 
 /* ------------------------------------------------------------------ decoding */
 
+/* Prefixes the error with where it happened, outermost last; a very deep path
+ * stops growing so that the cause itself is never cut off. */
+static int at_field(struct error *err, const char *what)
+{
+    if (err != NULL && strlen(err->message) < sizeof(err->message) / 2)
+        error_prefix(err, "%s", what);
+    return -1;
+}
+
 static int decode_message(const ProtobufCMessageDescriptor *desc, const json_t *json, int depth,
                           ProtobufCMessage **out, struct error *err);
 
@@ -453,11 +462,16 @@ static int decode_map(const ProtobufCFieldDescriptor *f, const json_t *v, int de
         int r = decode_value(&ed->fields[0], kj, depth + 1,
                              MEMBER_PTR(entry, ed->fields[0].offset), err);
         json_decref(kj);
-        if (r < 0)
-            return error_prefix(err, "map key \"%.64s\"", key);
+        char where[100];
+        if (r < 0) {
+            snprintf(where, sizeof(where), "map key \"%.64s\"", key);
+            return at_field(err, where);
+        }
         if (decode_value(&ed->fields[1], value, depth + 1, MEMBER_PTR(entry, ed->fields[1].offset),
-                         err) < 0)
-            return error_prefix(err, "map value for key \"%.64s\"", key);
+                         err) < 0) {
+            snprintf(where, sizeof(where), "map value for key \"%.64s\"", key);
+            return at_field(err, where);
+        }
     }
     return 0;
 }
@@ -482,8 +496,11 @@ static int decode_repeated(const ProtobufCFieldDescriptor *f, const json_t *v, i
             return error_set(err, ERR_INVALID_ARGUMENT, "[%zu]: null in a repeated field", i);
         /* Counted before decoding: a half-decoded element is still freed. */
         *count = i + 1;
-        if (decode_value(f, item, depth, arr + i * elem, err) < 0)
-            return error_prefix(err, "[%zu]", i);
+        if (decode_value(f, item, depth, arr + i * elem, err) < 0) {
+            char where[32];
+            snprintf(where, sizeof(where), "[%zu]", i);
+            return at_field(err, where);
+        }
     }
     return 0;
 }
@@ -550,7 +567,9 @@ static int decode_message(const ProtobufCMessageDescriptor *desc, const json_t *
         }
         if (decode_field(desc, f, value, depth, msg, err) < 0) {
             protobuf_c_message_free_unpacked(msg, NULL);
-            return error_prefix(err, "field \"%s\"", camel);
+            char where[300];
+            snprintf(where, sizeof(where), "field \"%s\"", camel);
+            return at_field(err, where);
         }
     }
     *out = msg;
@@ -791,8 +810,11 @@ static json_t *encode_message(const ProtobufCMessage *msg, int depth, struct err
         }
         if (v == NULL || json_object_set_new(obj, name, v) < 0) {
             json_decref(obj);
-            if (v == NULL)
-                error_prefix(err, "field \"%s\"", name);
+            if (v == NULL) {
+                char where[300];
+                snprintf(where, sizeof(where), "field \"%s\"", name);
+                at_field(err, where);
+            }
             else
                 error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
             return NULL;

@@ -183,17 +183,15 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct api_conn *conn = arg;
     if ((what & BEV_EVENT_EOF) && !conn->closing && conn->kind == API_CONN_HTTP1) {
-        /* A half-close: the requests already received still get their replies. */
+        /* Requests already received are answered, unless one is in flight:
+         * then, as most servers do, the client counts as gone. */
         conn->in_callback = true;
-        http1_on_eof(conn);
+        bool keep = http1_on_eof(conn);
         conn_after_callback(conn);
-        if (!conn->closing)
-            return;
-        if (evbuffer_get_length(bufferevent_get_output(conn->bev)) != 0)
+        if (keep)
             return;
     }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-        conn_free(conn);
+    conn_free(conn);
 }
 
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
