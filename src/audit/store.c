@@ -315,9 +315,16 @@ static int check_tail(struct audit_log *log, struct error *err)
         return -1;
     if (rc != SQLITE_DONE)
         return sql_error(err, db, rc, "reading records");
-    if (cp_seq > 0 && expected <= cp_seq)
-        return damaged(log, err, expected,
+    if (cp_seq > 0 && expected <= cp_seq) {
+        /* Nothing at or after the checkpoint: name the first missing seq. */
+        uint64_t first_missing = 1;
+        rc = sqlite3_prepare_v2(db, "SELECT MAX(seq) FROM records", -1, &st, NULL);
+        if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            first_missing = (uint64_t)sqlite3_column_int64(st, 0) + 1;
+        sqlite3_finalize(st);
+        return damaged(log, err, first_missing,
                        "records covered by the newest checkpoint are missing");
+    }
     if (cp_seq == 0 && expected == 1) {
         /* Empty, unless records exist below seq 1 or the table was emptied
          * (which a missing first checkpoint cannot tell apart from new). */
