@@ -194,3 +194,14 @@ clean:
 # (each area adds its own block below: extra targets, TEST_TARGETS += ..., BENCH_TARGETS += ...)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- oci (issue 5)
+# Interop tests against Debian's docker-registry and skopeo on 127.0.0.1, and
+# a Python implementation of cosign's key and signature format.
+.PHONY: oci-test bench-oci
+oci-test: $(BUILD)/enclave
+	ENCLAVE_BIN=$(abspath $(BUILD)/enclave) /usr/bin/python3 -m pytest -q tests/oci
+bench-oci: $(BUILD)/enclave
+	ENCLAVE_BIN=$(abspath $(BUILD)/enclave) /usr/bin/python3 bench/oci_pull.py
+TEST_TARGETS  += oci-test
+BENCH_TARGETS += bench-oci
