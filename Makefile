@@ -240,3 +240,13 @@ bench-api: $(BUILD)/api-testd
 	/usr/bin/python3 tests/api/bench.py $(BUILD)/api-testd
 TEST_TARGETS  += api-test
 BENCH_TARGETS += bench-api
+# ---------------------------------------------------------------- oci (issue 5)
+# Interop tests against Debian's docker-registry and skopeo on 127.0.0.1, and
+# a Python implementation of cosign's key and signature format.
+.PHONY: oci-test bench-oci
+oci-test: $(BUILD)/enclave
+	ENCLAVE_BIN=$(abspath $(BUILD)/enclave) /usr/bin/python3 -m pytest -q tests/oci
+bench-oci: $(BUILD)/enclave
+	ENCLAVE_BIN=$(abspath $(BUILD)/enclave) /usr/bin/python3 bench/oci_pull.py
+TEST_TARGETS  += oci-test
+BENCH_TARGETS += bench-oci
