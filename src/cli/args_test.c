@@ -8,7 +8,14 @@
 #include "cli/args.h"
 
 #define ARGV(...) ((char *[]){__VA_ARGS__, NULL})
-#define ARGC(a) ((int)(sizeof(a) / sizeof(a[0])) - 1)
+static int count_args(char **a)
+{
+    int n = 0;
+    while (a[n] != NULL)
+        n++;
+    return n;
+}
+#define ARGC(a) count_args(a)
 
 static void test_uint(void **state)
 {

@@ -176,6 +176,12 @@ static int gate_decide(struct core *core, const char *action, const char *sessio
     return core->cfg.gate.decide(core->cfg.gate.ctx, action, session_id, text, ob, err);
 }
 
+int core_gate_ask(struct core *core, const char *action, const char *session_id, json_t *input,
+                  struct core_obligations *ob, struct error *err)
+{
+    return gate_decide(core, action, session_id, input, ob, err);
+}
+
 /* ------------------------------------------------------------------ teardown */
 
 static void remove_run_dir(const char *dir)

@@ -132,6 +132,13 @@ typedef void (*core_done_fn)(const struct error *err, void *ctx);
 int core_session_stop(struct core *core, const char *session_id, const struct core_caller *caller,
                       core_done_fn cb, void *ctx, struct error *err);
 
+/* Asks the gate about an action that core does not carry out itself (e.g.
+ * "audit.read", "policy.apply"). input is consumed; "action" and "time" are
+ * added. Returns 0 to allow, -1 with err on refusal. */
+struct json_t;
+int core_gate_ask(struct core *core, const char *action, const char *session_id,
+                  struct json_t *input, struct core_obligations *ob, struct error *err);
+
 /* Calls fn for each session (no adding or removing from fn). */
 void core_session_foreach(struct core *core, void (*fn)(const struct core_session_info *, void *),
                           void *ctx);

@@ -147,6 +147,18 @@ int daemon_run(const struct daemon_options *opts)
     }
 
 
+    {
+        char db[4200], keys[4200];
+        if (audit_default_db_path(db, sizeof(db), &err) < 0 ||
+            audit_default_key_dir(keys, sizeof(keys), &err) < 0)
+            goto fail;
+        struct audit_options ao = {0};
+        if (audit_open(db, keys, &ao, &d.audit, &err) < 0) {
+            error_prefix(&err, "opening the audit log %s (check it with 'enclave audit verify')", db);
+            goto fail;
+        }
+    }
+
     d.base = event_base_new();
     if (d.base == NULL) {
         error_set(&err, ERR_INTERNAL, "cannot create the event loop");
@@ -172,6 +184,7 @@ int daemon_run(const struct daemon_options *opts)
         .max_output_bytes = opts->max_output_bytes,
         .max_input_bytes = opts->max_input_bytes + 4096,
     };
+    daemon_gate_init(&d, &cc.gate);
     if (core_new(&cc, &d.core, &err) < 0)
         goto fail;
 
@@ -201,6 +214,17 @@ int daemon_run(const struct daemon_options *opts)
     log_info("enclave %s listening on %s (%s, %u vCPU / %u MiB per VM by default)", ENCLAVE_VERSION,
              api_server_address(d.api), d.kvm ? "kvm" : "tcg",
              opts->vcpus, opts->mem_mb);
+    {
+        json_t *details = json_pack("{s:s, s:s, s:s, s:s}", "version", ENCLAVE_VERSION, "listen",
+                                    api_server_address(d.api), "accel", d.kvm ? "kvm" : "tcg",
+                                    "image", d.image_source);
+        char *text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(details);
+        int rr = daemon_record(&d, "DAEMON:START", "", text, &err);
+        free(text);
+        if (rr < 0)
+            goto fail;
+    }
     report_ready(&ready_fd, "ready\n");
     event_base_dispatch(d.base);
     rc = 0;
@@ -217,7 +241,14 @@ out:
     if (d.api)
         api_server_free(d.api);
     if (d.core)
-        core_free(d.core); /* stops every VM */
+        core_free(d.core); /* stops every VM (and records it) */
+    if (d.audit) {
+        struct error cerr;
+        if (rc == 0)
+            daemon_record(&d, "DAEMON:STOP", "", "{}", &cerr);
+        if (audit_close(d.audit, &cerr) < 0) /* signs a checkpoint over the head */
+            log_error("closing the audit log: %s", cerr.message);
+    }
     if (sig_int)
         event_free(sig_int);
     if (sig_term)

@@ -355,6 +355,124 @@ static void handle_stop(struct api_call *call, const ProtobufCMessage *msg, void
         api_call_fail(call, &err);
 }
 
+/* ------------------------------------------------------------ GetAuditLogs */
+
+#define AUDIT_READ_DEFAULT 100
+#define AUDIT_READ_MAX 1000
+
+struct audit_rows {
+    Agent__V1__SyscallLog *rows;
+    Agent__V1__SyscallLog **ptrs;
+    size_t n, cap;
+    int failed;
+};
+
+static int collect_record(const struct audit_record *rec, void *ctx)
+{
+    struct audit_rows *rows = ctx;
+    if (rows->n >= rows->cap)
+        return 1;
+    Agent__V1__SyscallLog *l = &rows->rows[rows->n];
+    agent__v1__syscall_log__init(l);
+    char seq[32];
+    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)rec->seq);
+    char *meta = NULL;
+    struct error err;
+    if (audit_record_to_json(rec, &meta, &err) < 0) {
+        rows->failed = 1;
+        return 1;
+    }
+    l->timestamp = rec->time_ns;
+    l->name = strdup(rec->kind_name ? rec->kind_name : "");
+    l->args = strdup(rec->details_json ? rec->details_json : "{}");
+    l->status = strdup(rec->decision ? rec->decision : "");
+    l->session_id = strdup(rec->session_id ? rec->session_id : "");
+    l->action = strdup(rec->reasons_json ? rec->reasons_json : "[]");
+    l->metadata_json = meta;
+    l->execution_id = strdup(seq);
+    l->origin_kind = strdup("audit");
+    if (!l->name || !l->args || !l->status || !l->session_id || !l->action || !l->execution_id ||
+        !l->origin_kind) {
+        rows->failed = 1;
+        return 1;
+    }
+    rows->ptrs[rows->n] = l;
+    rows->n++;
+    return 0;
+}
+
+static void free_rows(struct audit_rows *rows)
+{
+    for (size_t i = 0; i < rows->cap; i++) {
+        Agent__V1__SyscallLog *l = &rows->rows[i];
+        if (l->base.descriptor == NULL)
+            continue;
+        free(l->name);
+        free(l->args);
+        free(l->status);
+        free(l->session_id);
+        free(l->action);
+        free(l->metadata_json);
+        free(l->execution_id);
+        free(l->origin_kind);
+    }
+    free(rows->rows);
+    free(rows->ptrs);
+}
+
+static void handle_audit_logs(struct api_call *call, const ProtobufCMessage *msg, void *ctx)
+{
+    struct daemon_state *d = ctx;
+    const Agent__V1__GetAuditLogsRequest *req = (const Agent__V1__GetAuditLogsRequest *)msg;
+    struct error err;
+    if (req->limit < 0 || req->limit > AUDIT_READ_MAX || req->since_timestamp < 0) {
+        error_set(&err, ERR_INVALID_ARGUMENT, "limit must be 0-%d and since_timestamp not negative",
+                  AUDIT_READ_MAX);
+        api_call_fail(call, &err);
+        return;
+    }
+    const char *session = req->session_id && req->session_id[0] ? req->session_id : NULL;
+    json_t *input = json_pack("{s:{s:s}, s:{s:s, s:I, s:i}, s:{s:s, s:s}}", "session", "id",
+                              session ? session : "", "request", "session_id", session ? session : "",
+                              "since_timestamp", (json_int_t)req->since_timestamp, "limit",
+                              (int)req->limit, "caller", "transport", api_call_transport(call),
+                              "peer", api_call_peer(call));
+    struct core_obligations ob;
+    int decided = core_gate_ask(d->core, "audit.read", session ? session : "", input, &ob, &err);
+    if (decided < 0) {
+        api_call_fail(call, &err);
+        return;
+    }
+    struct audit_rows rows = {0};
+    rows.cap = req->limit ? (size_t)req->limit : AUDIT_READ_DEFAULT;
+    rows.rows = calloc(rows.cap, sizeof(*rows.rows));
+    rows.ptrs = calloc(rows.cap, sizeof(*rows.ptrs));
+    if (rows.rows == NULL || rows.ptrs == NULL) {
+        free_rows(&rows);
+        error_set(&err, ERR_INTERNAL, "out of memory");
+        api_call_fail(call, &err);
+        return;
+    }
+    struct audit_filter filter = {
+        .session_id = session,
+        .since_ns = req->since_timestamp,
+        .limit = (uint32_t)rows.cap,
+        .last = true,
+    };
+    if (audit_query(d->audit, &filter, collect_record, &rows, &err) < 0 || rows.failed) {
+        if (rows.failed)
+            error_set(&err, ERR_INTERNAL, "cannot read the audit log");
+        free_rows(&rows);
+        api_call_fail(call, &err);
+        return;
+    }
+    Agent__V1__GetAuditLogsResponse resp = AGENT__V1__GET_AUDIT_LOGS_RESPONSE__INIT;
+    resp.n_logs = rows.n;
+    resp.logs = rows.ptrs;
+    api_call_reply(call, &resp.base);
+    free_rows(&rows);
+}
+
 static void handle_unimplemented(struct api_call *call, const ProtobufCMessage *msg, void *ctx)
 {
     struct error err;
@@ -370,7 +488,7 @@ static const struct api_method agent_methods[] = {
     {"StopSession", &agent__v1__stop_request__descriptor, &agent__v1__stop_response__descriptor,
      handle_stop},
     {"GetAuditLogs", &agent__v1__get_audit_logs_request__descriptor,
-     &agent__v1__get_audit_logs_response__descriptor, handle_unimplemented},
+     &agent__v1__get_audit_logs_response__descriptor, handle_audit_logs},
     {"ApplyPolicy", &agent__v1__apply_policy_request__descriptor,
      &agent__v1__apply_policy_response__descriptor, handle_unimplemented},
 };

@@ -29,7 +29,7 @@ static long long now_ms(void)
 static int qmp_read_object(struct qmp *qmp, long long deadline, json_t **out, struct error *err)
 {
     for (;;) {
-        char *nl = memchr(qmp->buf, '\n', qmp->len);
+        char *nl = qmp->len ? memchr(qmp->buf, '\n', qmp->len) : NULL;
         if (nl != NULL) {
             size_t line_len = (size_t)(nl - qmp->buf);
             json_error_t jerr;
