@@ -392,9 +392,10 @@ static void test_connect_errors_pipelined(void **state)
     strcat(all, "POST /other.v1.Svc/Do HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
     strcat(all, "GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n");
     strcat(all, "POST /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    strcat(all, "POST * HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
     strcat(all, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
     client_send(c, all);
-    run_until(fx, c, 12, false);
+    run_until(fx, c, 13, false);
     assert_response(&c->responses[0], 400, "unknown field \\\"cpus\\\"");
     assert_response(&c->responses[1], 404, "\"code\":\"unimplemented\"");
     assert_response(&c->responses[2], 405, NULL);
@@ -406,7 +407,8 @@ static void test_connect_errors_pipelined(void **state)
     assert_response(&c->responses[8], 404, "\"code\":\"unimplemented\"");
     assert_response(&c->responses[9], 404, "not found");
     assert_response(&c->responses[10], 405, NULL);
-    assert_response(&c->responses[11], 200, "pong");
+    assert_response(&c->responses[11], 400, "bad request target");
+    assert_response(&c->responses[12], 200, "pong");
     assert_false(c->eof);
     client_free(c);
     fixture_free(fx);
