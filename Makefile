@@ -218,7 +218,7 @@ $(BUILD)/fuzz/api/json_proto_fuzz: src/api/json_proto_fuzz.c $(BUILD)/fhost/gen/
 .PHONY: api-test bench-api
 api-test: $(BUILD)/api-testd
 	API_TESTD=$(abspath $(BUILD)/api-testd) /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/api
-bench-api: $(BUILD)/api-testd
-	/usr/bin/python3 tests/api/bench.py $(BUILD)/api-testd
+bench-api: $(BUILD)/api-testd $(BUILD)/api-bench
+	tests/api/bench.sh $(BUILD)
 TEST_TARGETS  += api-test
 BENCH_TARGETS += bench-api
