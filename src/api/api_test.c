@@ -21,6 +21,7 @@
 
 #include "agent/v1/agent.pb-c.h"
 #include "api/api.h"
+#include "api/internal.h"
 
 #define MAX_RESPONSES 16
 
@@ -784,6 +785,30 @@ static void test_expect_continue(void **state)
     fixture_free(fx);
 }
 
+static void test_timeout_header_parsing(void **state)
+{
+    uint64_t ms = 0;
+    assert_int_equal(api_parse_connect_timeout("250", &ms), 0);
+    assert_int_equal(ms, 250);
+    assert_int_equal(api_parse_connect_timeout("9999999999", &ms), 0);
+    assert_int_equal(ms, 9999999999ull);
+    static const char *const bad_connect[] = {"", "12345678901", "-1", "1.5", " 1", "1s", "0x10"};
+    for (size_t i = 0; i < sizeof(bad_connect) / sizeof(bad_connect[0]); i++)
+        assert_int_equal(api_parse_connect_timeout(bad_connect[i], &ms), -1);
+    static const struct {
+        const char *in;
+        uint64_t ms;
+    } good[] = {{"1H", 3600000}, {"2M", 120000}, {"3S", 3000}, {"40m", 40}, {"1500u", 2},
+                {"1n", 1}, {"99999999S", 99999999000ull}, {"0m", 1}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(api_parse_grpc_timeout(good[i].in, &ms), 0);
+        assert_int_equal(ms, good[i].ms);
+    }
+    static const char *const bad_grpc[] = {"", "S", "100", "100x", "123456789S", "-1S", "1 S"};
+    for (size_t i = 0; i < sizeof(bad_grpc) / sizeof(bad_grpc[0]); i++)
+        assert_int_equal(api_parse_grpc_timeout(bad_grpc[i], &ms), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -806,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_listen_addresses),
         cmocka_unit_test(test_unix_socket_peer),
         cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_timeout_header_parsing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -460,6 +460,8 @@ int http2_conn_new(struct api_conn *conn)
     }
     nghttp2_option_set_max_settings(opt, 32);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
+    /* Rapid reset (CVE-2023-44487): a burst of 1000 stream resets, then 33 per second. */
+    nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
     int rc = nghttp2_session_server_new2(&h2->session, cbs, conn, opt);
     nghttp2_session_callbacks_del(cbs);
     nghttp2_option_del(opt);
