@@ -232,13 +232,15 @@ $(BUILD)/fuzz/api/json_proto_fuzz: src/api/json_proto_fuzz.c $(BUILD)/fhost/gen/
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fhost/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-fuzz.a $(PKG_LIBS)
 
+# Fuzzing the listener: seeds in tests/api/fuzz-seeds/<harness>/, e.g.
+#   make build/fuzz/api/http2_fuzz && build/fuzz/api/http2_fuzz -max_len=4096 CORPUS tests/api/fuzz-seeds/http2
 # End-to-end tests of the listener (curl and a real gRPC client against
 # tools/api-testd.c), and its benchmark.
 .PHONY: api-test bench-api
 api-test: $(BUILD)/api-testd
 	API_TESTD=$(abspath $(BUILD)/api-testd) /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/api
-bench-api: $(BUILD)/api-testd
-	/usr/bin/python3 tests/api/bench.py $(BUILD)/api-testd
+bench-api: $(BUILD)/api-testd $(BUILD)/api-bench
+	tests/api/bench.sh $(BUILD)
 TEST_TARGETS  += api-test
 BENCH_TARGETS += bench-api
 # ---------------------------------------------------------------- oci (issue 5)

@@ -72,7 +72,12 @@ int api_server_adopt(struct api_server *server, int fd, const char *peer, struct
 /* Stops accepting and closes every connection; calls in flight are discarded. */
 void api_server_free(struct api_server *server);
 
-/* Finishing a call. The response is serialized at once; ownership stays with the caller. */
+/* Finishing a call: exactly once per call (the call is freed inside). The
+ * response must be of the method's output type (else the client gets
+ * internal). It is serialized at once; ownership stays with the caller. After
+ * the client's deadline has passed (it got deadline_exceeded) or the client has
+ * gone, the reply is discarded. api_call_fail with a NULL or ERR_OK error
+ * answers unknown. */
 void api_call_reply(struct api_call *call, const ProtobufCMessage *response);
 void api_call_fail(struct api_call *call, const struct error *err);
 
@@ -84,7 +89,10 @@ uint64_t api_call_timeout_ms(const struct api_call *call);
 /* True once the client has gone away; a handler may stop work early. */
 int api_call_is_abandoned(const struct api_call *call);
 
-/* Plain HTTP/1.1 routes (exact path match), e.g. GET /ping. */
+/* Plain HTTP/1.1 routes (exact path match), e.g. GET /ping. The handler must
+ * call api_exchange_reply() before it returns (a handler that does not is
+ * answered 500); the exchange is gone afterwards. A path registered for another
+ * method answers 405. */
 typedef void (*api_route_fn)(struct api_exchange *exchange, void *ctx);
 int api_server_add_route(struct api_server *server, const char *method, const char *path,
                          api_route_fn handler, void *ctx, struct error *err);

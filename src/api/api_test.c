@@ -21,6 +21,7 @@
 
 #include "agent/v1/agent.pb-c.h"
 #include "api/api.h"
+#include "api/internal.h"
 
 #define MAX_RESPONSES 16
 
@@ -392,9 +393,10 @@ static void test_connect_errors_pipelined(void **state)
     strcat(all, "POST /other.v1.Svc/Do HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
     strcat(all, "GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n");
     strcat(all, "POST /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    strcat(all, "POST * HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
     strcat(all, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
     client_send(c, all);
-    run_until(fx, c, 12, false);
+    run_until(fx, c, 13, false);
     assert_response(&c->responses[0], 400, "unknown field \\\"cpus\\\"");
     assert_response(&c->responses[1], 404, "\"code\":\"unimplemented\"");
     assert_response(&c->responses[2], 405, NULL);
@@ -406,7 +408,8 @@ static void test_connect_errors_pipelined(void **state)
     assert_response(&c->responses[8], 404, "\"code\":\"unimplemented\"");
     assert_response(&c->responses[9], 404, "not found");
     assert_response(&c->responses[10], 405, NULL);
-    assert_response(&c->responses[11], 200, "pong");
+    assert_response(&c->responses[11], 400, "bad request target");
+    assert_response(&c->responses[12], 200, "pong");
     assert_false(c->eof);
     client_free(c);
     fixture_free(fx);
@@ -782,6 +785,30 @@ static void test_expect_continue(void **state)
     fixture_free(fx);
 }
 
+static void test_timeout_header_parsing(void **state)
+{
+    uint64_t ms = 0;
+    assert_int_equal(api_parse_connect_timeout("250", &ms), 0);
+    assert_int_equal(ms, 250);
+    assert_int_equal(api_parse_connect_timeout("9999999999", &ms), 0);
+    assert_int_equal(ms, 9999999999ull);
+    static const char *const bad_connect[] = {"", "12345678901", "-1", "1.5", " 1", "1s", "0x10"};
+    for (size_t i = 0; i < sizeof(bad_connect) / sizeof(bad_connect[0]); i++)
+        assert_int_equal(api_parse_connect_timeout(bad_connect[i], &ms), -1);
+    static const struct {
+        const char *in;
+        uint64_t ms;
+    } good[] = {{"1H", 3600000}, {"2M", 120000}, {"3S", 3000}, {"40m", 40}, {"1500u", 2},
+                {"1n", 1}, {"99999999S", 99999999000ull}, {"0m", 1}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(api_parse_grpc_timeout(good[i].in, &ms), 0);
+        assert_int_equal(ms, good[i].ms);
+    }
+    static const char *const bad_grpc[] = {"", "S", "100", "100x", "123456789S", "-1S", "1 S"};
+    for (size_t i = 0; i < sizeof(bad_grpc) / sizeof(bad_grpc[0]); i++)
+        assert_int_equal(api_parse_grpc_timeout(bad_grpc[i], &ms), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -804,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_listen_addresses),
         cmocka_unit_test(test_unix_socket_peer),
         cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_timeout_header_parsing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -530,6 +530,13 @@ static void dispatch(struct api_conn *conn)
         return;
     }
     char path[1024];
+    /* Only origin-form ("/x") and absolute-form targets name a resource here;
+     * asterisk-form ("OPTIONS *") and friends do not. */
+    if (h1->url[u.field_data[UF_PATH].off] != '/') {
+        write_plain(conn, 400, NULL, "bad request target\n", false);
+        request_done(conn, false);
+        return;
+    }
     if (u.field_data[UF_PATH].len >= sizeof(path)) {
         write_plain(conn, 404, NULL, "not found\n", false);
         request_done(conn, false);

@@ -177,10 +177,10 @@ static void respond_error(struct api_conn *conn, struct h2_stream *s, enum error
     percent_encode(raw, message, sizeof(message));
     nghttp2_nv nv[] = {NV(":status", "200"), NV("content-type", "application/grpc"),
                        NV("grpc-status", status), NV("grpc-message", message)};
+    /* A client still sending is not reset: gRPC clients report a reset as an
+     * internal error and lose the status. The rest of its request is dropped
+     * (and a stream that never ends is reset by the request timeout). */
     nghttp2_submit_response(conn->h2->session, s->id, nv, 4, NULL);
-    /* A client still sending gets told to stop; one that finished is unaffected. */
-    if (!s->request_complete)
-        nghttp2_submit_rst_stream(conn->h2->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
 }
 
 static void respond_http(struct api_conn *conn, struct h2_stream *s, const char *status)
@@ -190,8 +190,6 @@ static void respond_http(struct api_conn *conn, struct h2_stream *s, const char 
     s->responded = true;
     nghttp2_nv nv[] = {NV(":status", status)};
     nghttp2_submit_response(conn->h2->session, s->id, nv, 1, NULL);
-    if (!s->request_complete)
-        nghttp2_submit_rst_stream(conn->h2->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
 }
 
 static void respond_message(struct api_conn *conn, struct h2_stream *s,
@@ -462,6 +460,8 @@ int http2_conn_new(struct api_conn *conn)
     }
     nghttp2_option_set_max_settings(opt, 32);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
+    /* Rapid reset (CVE-2023-44487): a burst of 1000 stream resets, then 33 per second. */
+    nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
     int rc = nghttp2_session_server_new2(&h2->session, cbs, conn, opt);
     nghttp2_session_callbacks_del(cbs);
     nghttp2_option_del(opt);
@@ -534,9 +534,14 @@ void http2_on_timer(struct api_conn *conn)
     struct api_server *server = conn->server;
     uint64_t now = api_now_ms();
     /* A request that does not arrive in full in time is cancelled (slowloris). */
-    for (struct h2_stream *s = h2->streams; s != NULL; s = s->next)
-        if (!s->request_complete && !s->responded && now - s->start_ms > server->request_timeout_ms)
+    for (struct h2_stream *s = h2->streams; s != NULL; s = s->next) {
+        if (s->request_complete || now - s->start_ms <= server->request_timeout_ms)
+            continue;
+        if (!s->responded)
             respond_error(conn, s, ERR_DEADLINE_EXCEEDED, "request not received in time");
+        else if (now - s->start_ms > 2 * (uint64_t)server->request_timeout_ms)
+            nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+    }
     if (h2->n_streams == 0 && now - h2->last_activity_ms > server->idle_timeout_ms)
         nghttp2_session_terminate_session(h2->session, NGHTTP2_NO_ERROR);
     api_conn_set_timer(conn, TICK_MS);
