@@ -71,6 +71,16 @@ head_c=$("$ENCLAVE" audit verify --key "$PUB" "$T/export.jsonl" 2>/dev/null)
 head_py=$("$PY" "$PYVERIFY" "$PUB" "$T/export.jsonl")
 if [ "$head_c" = "$head_py" ]; then ok "both verifiers print the same head"; else bad "heads differ: $head_c / $head_py"; fi
 
+# The Python snippet in docs/audit.md, run as written.
+DOC=$(cd "$(dirname "$0")/../.." && pwd)/docs/audit.md
+mkdir -p "$T/doc"
+cp "$PUB" "$T/doc/audit.pub"
+cp "$T/export.jsonl" "$T/doc/audit.jsonl"
+awk '/^```python/{f=1;next}/^```/{f=0}f' "$DOC" > "$T/doc/snippet.py"
+expect "the docs' Python snippet verifies the export" 0 "OK 1000 records" sh -c "cd '$T/doc' && $PY snippet.py"
+sed -i '/"seq":500,/s/"decision":"allow"/"decision":"deny"/' "$T/doc/audit.jsonl"
+expect "the docs' Python snippet catches an edit" 1 "record 500 edited" sh -c "cd '$T/doc' && $PY snippet.py"
+
 # Tail.
 n=$("$ENCLAVE" audit tail -n 3 | wc -l)
 if [ "$n" -eq 3 ]; then ok "tail -n 3 prints 3 records"; else bad "tail -n 3 printed $n lines"; fi
