@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1255,6 +1256,62 @@ static void test_db_not_a_log(void **state)
     assert_int_equal(err.kind, ERR_NOT_FOUND);
 }
 
+
+/* ---------------------------------------------------------------- threads */
+
+struct appender {
+    struct audit_log *log;
+    int n;
+    int failures;
+};
+
+static void *appender_main(void *arg)
+{
+    struct appender *a = arg;
+    for (int i = 0; i < a->n; i++) {
+        struct audit_record_in in = {.kind = AUDIT_TOOL_EXEC, .session_id = "s-thread"};
+        if (audit_append(a->log, &in, NULL, NULL) < 0)
+            a->failures++;
+    }
+    return NULL;
+}
+
+static void test_threads_share_a_log(void **state)
+{
+    struct fixture *f = *state;
+    struct audit_log *log = open_log(f, 25);
+    struct seen s = {0};
+    audit_subscribe(log, seen_fn, &s, NULL);
+    pthread_t t[4];
+    struct appender a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct appender){log, 40, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, appender_main, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].failures, 0);
+    }
+    assert_int_equal(s.count, 160);
+    assert_int_equal(s.last_seq, 160);
+    assert_int_equal(audit_close(log, NULL), 0);
+    struct audit_verify_result res = verify_db(f, f->pub);
+    assert_true(res.ok);
+    assert_int_equal(res.records, 160);
+    assert_int_equal(res.checkpoints, 7); /* 25, 50, ..., 150, and 160 at close */
+}
+
+static void test_open_refuses_other_format(void **state)
+{
+    struct fixture *f = *state;
+    make_log(f);
+    tamper_raw(f, "UPDATE meta SET value = 'enclave-audit-v9' WHERE name = 'format'");
+    expect_open_refused(f, ERR_FAILED_PRECONDITION, "format");
+    struct audit_verify_result res;
+    struct error err;
+    assert_int_equal(audit_verify_db(f->db, f->pub, &res, &err), -1);
+}
+
 /* ---------------------------------------------------------------- kill -9 */
 
 static void test_durability_sigkill(void **state)
@@ -1374,6 +1431,8 @@ int main(void)
         T(test_db_verify_while_writing),
         T(test_db_hostile_rows),
         T(test_db_not_a_log),
+        T(test_threads_share_a_log),
+        T(test_open_refuses_other_format),
         T(test_durability_sigkill),
 #undef T
     };

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -393,12 +394,17 @@ static int audit_verify(int argc, char **argv)
             fprintf(stderr, "enclave audit verify: %s: %s\n", path, strerror(errno));
             return 1;
         }
+        /* A SQLite database is a regular file starting with its magic; a
+         * pipe (verify <(...)) can only be JSON lines, and cannot be rewound. */
+        struct stat st;
         char magic[16] = {0};
-        size_t got = fread(magic, 1, sizeof(magic), f);
-        if (got == sizeof(magic) && memcmp(magic, "SQLite format 3", 16) == 0) {
+        bool regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+        if (regular && fread(magic, 1, sizeof(magic), f) == sizeof(magic) &&
+            memcmp(magic, "SQLite format 3", 16) == 0) {
             ret = audit_verify_db(path, key, &res, &err);
         } else {
-            rewind(f);
+            if (regular)
+                rewind(f);
             ret = audit_verify_jsonl(f, key, &res, &err);
         }
     }

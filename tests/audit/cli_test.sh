@@ -66,6 +66,7 @@ expect "export -o" 0 "exported 1000 records" "$ENCLAVE" audit export -o "$T/expo
 if cmp -s "$T/export.jsonl" "$T/stdout.jsonl"; then ok "export to stdout equals export -o"; else bad "export to stdout differs"; fi
 expect "verify the export" 0 "OK: 1000 records, 10 checkpoints" "$ENCLAVE" audit verify --key "$PUB" "$T/export.jsonl"
 expect "verify the export from stdin" 0 "OK: 1000 records" sh -c "'$ENCLAVE' audit verify --key '$PUB' - < '$T/export.jsonl'"
+expect "verify the export through a pipe" 0 "OK: 1000 records" bash -c "'$ENCLAVE' audit verify --key '$PUB' <(cat '$T/export.jsonl')"
 expect "python verifier agrees on the export" 0 "OK: 1000 records, 10 checkpoints" "$PY" "$PYVERIFY" "$PUB" "$T/export.jsonl"
 head_c=$("$ENCLAVE" audit verify --key "$PUB" "$T/export.jsonl" 2>/dev/null)
 head_py=$("$PY" "$PYVERIFY" "$PUB" "$T/export.jsonl")
