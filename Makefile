@@ -210,7 +210,7 @@ $(BUILD)/audit-bench: bench/audit_bench.c $(BUILD)/libenclave.a
 .PHONY: bench-audit test-audit-cli
 bench-audit: $(BUILD)/audit-bench
 	$(BUILD)/audit-bench --dir $(BUILD)/bench-audit
-test-audit-cli: $(BUILD)/enclave $(BUILD)/test/audit/audit_test
+test-audit-cli: $(BUILD)/enclave $(BUILD)/audit-bench
 	tests/audit/cli_test.sh $(BUILD)
 BENCH_TARGETS += bench-audit
 TEST_TARGETS += test-audit-cli

@@ -166,8 +166,8 @@ struct audit_filter {
 int64_t audit_query(struct audit_log *log, const struct audit_filter *filter, audit_record_fn fn,
                     void *ctx, struct error *err);
 
-/* Called after each successful append, once per record. Returns an id for
- * audit_unsubscribe (>0), or <0. */
+/* Called after each successful append, once per record (its return value
+ * is ignored). Returns an id for audit_unsubscribe (>0), or <0. */
 int audit_subscribe(struct audit_log *log, audit_record_fn fn, void *ctx, struct error *err);
 void audit_unsubscribe(struct audit_log *log, int id);
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,16 @@ static void tamper(struct fixture *f, const char *sql)
         fail_msg("drop triggers: %s", msg);
     rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK)
+        fail_msg("tamper %s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+static void tamper_raw(struct fixture *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
         fail_msg("tamper %s: %s", sql, msg);
     sqlite3_close(db);
 }
@@ -640,6 +651,7 @@ static void test_rejects_bad_input(void **state)
         {.kind = AUDIT_TOOL_EXEC, .session_id = long_session},
         {.kind = AUDIT_TOOL_EXEC, .session_id = "a\nb"},
         {.kind = AUDIT_TOOL_EXEC, .session_id = "\xff\xfe"},
+        {.kind = AUDIT_TOOL_EXEC, .session_id = "csi\xc2\x9b" "2J"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct error err;
@@ -1142,6 +1154,164 @@ static void test_jsonl_checkpoint_order_free(void **state)
     free(text);
 }
 
+
+/* ---------------------------------------------------------------- hostile SQLite */
+
+static void test_db_verify_while_writing(void **state)
+{
+    struct fixture *f = *state;
+    struct audit_log *log = open_log(f, 100);
+    append_n(log, 1, 150);
+    /* A concurrent reader sees a consistent snapshot: 150 records, one
+     * checkpoint, the last 50 not yet signed. */
+    struct audit_verify_result res = verify_db(f, f->pub);
+    assert_true(res.ok);
+    assert_int_equal(res.records, 150);
+    assert_int_equal(res.checkpoints, 1);
+    assert_int_equal(res.last_checkpoint_seq, 100);
+    append_n(log, 151, 1);
+    assert_int_equal(audit_close(log, NULL), 0);
+    res = verify_db(f, f->pub);
+    assert_true(res.ok);
+    assert_int_equal(res.last_checkpoint_seq, 151);
+}
+
+static void test_db_hostile_rows(void **state)
+{
+    struct fixture *f = *state;
+    make_log(f);
+    /* Tables rebuilt without constraints, then filled with what SQLite's
+     * dynamic typing allows: NULLs, blobs, reals, negative and huge seqs. */
+    const char *cases[] = {
+        "UPDATE records SET session = NULL WHERE seq = 10",
+        "UPDATE records SET details = x'00ff00' WHERE seq = 10",
+        "UPDATE records SET time_ns = 1.5 WHERE seq = 10",
+        "UPDATE records SET time_ns = 'abc' WHERE seq = 10",
+        "UPDATE records SET hash = NULL WHERE seq = 10",
+        "UPDATE records SET prev_hash = zeroblob(100000) WHERE seq = 10",
+        "INSERT INTO records (seq, time_ns, session, kind, bundle_digest, input_digest, decision,"
+        " reasons, details, prev_hash, hash) VALUES (-5, 0, '', '', '', '', '', '', '', '', '')",
+        "UPDATE records SET seq = 9223372036854775807 WHERE seq = 250",
+        "UPDATE checkpoints SET signature = NULL WHERE seq = 100",
+        "UPDATE checkpoints SET head_hash = x'41' WHERE seq = 100",
+        "UPDATE checkpoints SET seq = -100 WHERE seq = 100",
+        "UPDATE checkpoints SET signature = '" /* 88 chars, not base64 */
+        "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!=='"
+        " WHERE seq = 100",
+        "UPDATE meta SET value = 'not a key' WHERE name = 'public_key'",
+    };
+    uint64_t want[] = {10, 10, 10, 10, 10, 10, 1, 250, 100, 100, 1, 100, 0};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char p[600];
+        unlink(f->db);
+        snprintf(p, sizeof(p), "%s-wal", f->db);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s-shm", f->db);
+        unlink(p);
+        make_log(f);
+        tamper(f, "CREATE TABLE r2 AS SELECT * FROM records; DROP TABLE records;"
+                  "ALTER TABLE r2 RENAME TO records;"
+                  "CREATE TABLE c2 AS SELECT * FROM checkpoints; DROP TABLE checkpoints;"
+                  "ALTER TABLE c2 RENAME TO checkpoints;");
+        tamper_raw(f, cases[i]);
+        /* Without a key, the log's own (maybe broken) key is all there is. */
+        struct audit_verify_result res = verify_db(f, want[i] == 0 ? NULL : f->pub);
+        if (want[i] == 0) {
+            if (res.ok || res.fail_seq != 100)
+                fail_msg("case %zu: ok=%d seq %" PRIu64 ": %s", i, res.ok, res.fail_seq, res.reason);
+            continue;
+        }
+        if (res.ok || res.fail_seq != want[i])
+            fail_msg("case %zu (%s): ok=%d seq %" PRIu64 ": %s", i, cases[i], res.ok, res.fail_seq,
+                     res.reason);
+    }
+}
+
+static void test_db_not_a_log(void **state)
+{
+    struct fixture *f = *state;
+    struct audit_verify_result res;
+    struct error err;
+    char path[600];
+    snprintf(path, sizeof(path), "%s/other.db", f->home);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(audit_verify_db(path, NULL, &res, &err), -1);
+    snprintf(path, sizeof(path), "%s/garbage.db", f->home);
+    FILE *fp = fopen(path, "w");
+    fputs("SQLite format 3", fp);
+    fputc(0, fp);
+    for (int i = 0; i < 5000; i++)
+        fputc(i * 7, fp);
+    fclose(fp);
+    assert_int_equal(audit_verify_db(path, NULL, &res, &err), -1);
+    struct audit_options ro = {.read_only = true};
+    struct audit_log *log = NULL;
+    assert_int_equal(audit_open(path, NULL, &ro, &log, &err), -1);
+    snprintf(path, sizeof(path), "%s/missing.db", f->home);
+    assert_int_equal(audit_verify_db(path, NULL, &res, &err), -1);
+    assert_int_equal(audit_open(path, NULL, &ro, &log, &err), -1);
+    assert_int_equal(err.kind, ERR_NOT_FOUND);
+}
+
+
+/* ---------------------------------------------------------------- threads */
+
+struct appender {
+    struct audit_log *log;
+    int n;
+    int failures;
+};
+
+static void *appender_main(void *arg)
+{
+    struct appender *a = arg;
+    for (int i = 0; i < a->n; i++) {
+        struct audit_record_in in = {.kind = AUDIT_TOOL_EXEC, .session_id = "s-thread"};
+        if (audit_append(a->log, &in, NULL, NULL) < 0)
+            a->failures++;
+    }
+    return NULL;
+}
+
+static void test_threads_share_a_log(void **state)
+{
+    struct fixture *f = *state;
+    struct audit_log *log = open_log(f, 25);
+    struct seen s = {0};
+    audit_subscribe(log, seen_fn, &s, NULL);
+    pthread_t t[4];
+    struct appender a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct appender){log, 40, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, appender_main, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].failures, 0);
+    }
+    assert_int_equal(s.count, 160);
+    assert_int_equal(s.last_seq, 160);
+    assert_int_equal(audit_close(log, NULL), 0);
+    struct audit_verify_result res = verify_db(f, f->pub);
+    assert_true(res.ok);
+    assert_int_equal(res.records, 160);
+    assert_int_equal(res.checkpoints, 7); /* 25, 50, ..., 150, and 160 at close */
+}
+
+static void test_open_refuses_other_format(void **state)
+{
+    struct fixture *f = *state;
+    make_log(f);
+    tamper_raw(f, "UPDATE meta SET value = 'enclave-audit-v9' WHERE name = 'format'");
+    expect_open_refused(f, ERR_FAILED_PRECONDITION, "format");
+    struct audit_verify_result res;
+    struct error err;
+    assert_int_equal(audit_verify_db(f->db, f->pub, &res, &err), -1);
+}
+
 /* ---------------------------------------------------------------- kill -9 */
 
 static void test_durability_sigkill(void **state)
@@ -1187,6 +1357,13 @@ static void test_durability_sigkill(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     assert_true(acked >= 300);
+
+    /* A reader straight after the crash (the WAL not yet folded in) sees
+     * every acknowledged record, chained; the newest are not signed yet. */
+    struct audit_verify_result early = verify_db(f, f->pub);
+    assert_true(early.ok);
+    assert_true(early.records >= acked);
+    assert_true(early.last_checkpoint_seq <= early.records);
 
     /* Reopen as the restarted daemon would: the tail checks out, and every
      * acknowledged seq is there. */
@@ -1251,6 +1428,11 @@ int main(void)
         T(test_jsonl_replaced_key_needs_key_flag),
         T(test_jsonl_hostile),
         T(test_jsonl_checkpoint_order_free),
+        T(test_db_verify_while_writing),
+        T(test_db_hostile_rows),
+        T(test_db_not_a_log),
+        T(test_threads_share_a_log),
+        T(test_open_refuses_other_format),
         T(test_durability_sigkill),
 #undef T
     };

@@ -478,9 +478,10 @@ struct prepared {
 
 static bool text_ok(const char *s)
 {
-    /* valid UTF-8 (jansson checks it) without control characters */
+    /* Valid UTF-8 (jansson checks it) without C0 or C1 control characters:
+     * session ids end up on terminals. */
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
+        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
             return false;
     json_t *j = json_string(s);
     json_decref(j);
@@ -898,7 +899,7 @@ static json_t *record_json(const struct audit_record *rec)
 int audit_record_to_json(const struct audit_record *rec, char **out, struct error *err)
 {
     json_t *o = record_json(rec);
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;
     json_decref(o);
     if (s == NULL)
         return error_set(err, ERR_DATA_LOSS,
@@ -912,7 +913,7 @@ static int write_json_line(FILE *out, json_t *o, struct error *err)
 {
     if (o == NULL)
         return error_set(err, ERR_DATA_LOSS, "a log entry cannot be written as JSON");
-    int rc = json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    int rc = json_dumpf(o, out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     json_decref(o);
     if (rc < 0 || fputc('\n', out) == EOF)
         return error_set_errno(err, ERR_INTERNAL, "writing the export");

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +63,18 @@ static void format_time(int64_t ns, char *buf, size_t size)
     snprintf(buf + n, size - n, ".%03dZ", (int)((ns / 1000000) % 1000));
 }
 
+/* Writes s with anything but printable ASCII as \xNN: a tampered log must
+ * not be able to send escape sequences to the terminal. */
+static void print_safe(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x20 && *p < 0x7f)
+            putchar(*p);
+        else
+            printf("\\x%02x", *p);
+    }
+}
+
 static int print_record(const struct audit_record *rec, void *ctx)
 {
     struct tail_state *ts = ctx;
@@ -79,10 +92,20 @@ static int print_record(const struct audit_record *rec, void *ctx)
     } else {
         char when[64];
         format_time(rec->time_ns, when, sizeof(when));
-        if (printf("%-6" PRIu64 " %s %-24s session=%s%s%s reasons=%s details=%s\n", rec->seq, when,
-                   rec->kind_name, rec->session_id[0] ? rec->session_id : "-",
-                   rec->decision[0] ? " decision=" : "", rec->decision, rec->reasons_json,
-                   rec->details_json) < 0)
+        printf("%-6" PRIu64 " %s ", rec->seq, when);
+        print_safe(rec->kind_name);
+        printf("%*s session=", strlen(rec->kind_name) < 24 ? (int)(24 - strlen(rec->kind_name)) : 0,
+               "");
+        print_safe(rec->session_id[0] ? rec->session_id : "-");
+        if (rec->decision[0]) {
+            printf(" decision=");
+            print_safe(rec->decision);
+        }
+        printf(" reasons=");
+        print_safe(rec->reasons_json);
+        printf(" details=");
+        print_safe(rec->details_json);
+        if (putchar('\n') == EOF || ferror(stdout))
             ts->write_failed = true;
     }
     return ts->write_failed;
@@ -371,12 +394,17 @@ static int audit_verify(int argc, char **argv)
             fprintf(stderr, "enclave audit verify: %s: %s\n", path, strerror(errno));
             return 1;
         }
+        /* A SQLite database is a regular file starting with its magic; a
+         * pipe (verify <(...)) can only be JSON lines, and cannot be rewound. */
+        struct stat st;
         char magic[16] = {0};
-        size_t got = fread(magic, 1, sizeof(magic), f);
-        if (got == sizeof(magic) && memcmp(magic, "SQLite format 3", 16) == 0) {
+        bool regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+        if (regular && fread(magic, 1, sizeof(magic), f) == sizeof(magic) &&
+            memcmp(magic, "SQLite format 3", 16) == 0) {
             ret = audit_verify_db(path, key, &res, &err);
         } else {
-            rewind(f);
+            if (regular)
+                rewind(f);
             ret = audit_verify_jsonl(f, key, &res, &err);
         }
     }
