@@ -861,7 +861,8 @@ int oci_push(const char *ref_text, const struct oci_options *opts, struct oci_im
                               strlen(manifest), err) < 0)
         goto out;
     json_t *entry = descriptor_json(OCI_MEDIA_MANIFEST, manifest_digest, strlen(manifest));
-    json_object_set_new(entry, "artifactType", json_string(OCI_ENCLAVE_ARTIFACT_TYPE));
+    /* no per-entry artifactType: containers/image 5.2x (Debian's skopeo) drops the
+     * field when it re-reads the index, and then cannot copy it with digests kept */
     json_object_set_new(entry, "platform", json_pack("{s:s,s:s}", "architecture",
                                                      arch ? arch : "amd64", "os", "linux"));
     json_t *idx = json_pack("{s:i,s:s,s:s,s:[o]}", "schemaVersion", 2, "mediaType",
