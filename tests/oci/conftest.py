@@ -140,6 +140,14 @@ class Enclave:
                 " ".join(args), p.returncode, p.stdout, p.stderr))
         return p
 
+    def audit_records(self):
+        env = dict(os.environ, ENCLAVE_HOME=self.home)
+        p = subprocess.run([ENCLAVE, "audit", "export"], env=env, capture_output=True, text=True)
+        if p.returncode != 0:
+            return []
+        recs = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+        return [dict(r, details=json.loads(r["details"])) for r in recs if r.get("type") == "record"]
+
     def current(self):
         link = os.path.join(self.home, "cache", "current")
         return os.readlink(link) if os.path.islink(link) else None

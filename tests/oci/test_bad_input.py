@@ -165,3 +165,14 @@ def test_hostile_references(enclave):
         # refused by the parser, before any connection is tried
         assert p.returncode == 2 or "reference" in p.stderr or "bad " in p.stderr, (ref, p.stderr)
         assert "connect" not in p.stderr and "resolve" not in p.stderr
+
+
+def test_unverified_install_that_cannot_be_audited_is_refused(registry, enclave, local_image, repo):
+    folder, _ = local_image
+    push(enclave, registry, folder, repo)
+    # a folder where the audit database should be: the log cannot be opened
+    os.makedirs(os.path.join(enclave.home, "audit", "audit.db"))
+    p = enclave.run("install", "--insecure-skip-verify", "%s/%s:v1" % (registry.host, repo),
+                    check=False)
+    assert p.returncode == 1 and "audit" in p.stderr
+    assert nothing_installed(enclave)

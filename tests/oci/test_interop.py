@@ -126,6 +126,8 @@ def test_skopeo_copy_in_then_enclave_pulls_and_installs(registry, enclave, repo,
     assert roles["kernel"]["sha256"] == hashlib.sha256(kernel).hexdigest()
     assert roles["kernel"]["size"] == len(kernel)
     assert roles["initramfs"]["media_type"] == "application/vnd.enclave.initramfs"
+    (rec,) = [r for r in enclave.audit_records() if r["kind"] == "IMAGE:UNVERIFIED_INSTALL"]
+    assert rec["details"]["digest"] == index_digest and rec["details"]["reference"] == ref
 
 
 def test_pull_by_digest(registry, enclave, local_image, repo):
@@ -162,6 +164,8 @@ def test_sign_verify_install_roundtrip(registry, enclave, local_image, repo):
     m = json.load(open(os.path.join(current, "manifest.json")))
     assert m["packages"] == [{"name": "python3", "version": "3.11.2-1"}]
     first = enclave.current()
+    verified = [r for r in enclave.audit_records() if r["kind"] == "IMAGE:VERIFIED"]
+    assert len(verified) == 1 and verified[0]["details"]["signer"].endswith("trust/me.pub")
 
     # a second image replaces `current`; the first stays on disk
     folder2 = folder + "-2"
