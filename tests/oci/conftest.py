@@ -215,7 +215,7 @@ class FakeRegistry:
     redirect-http (blob GET redirected to plain http on a non-loopback host),
     redirect-other (blob GET redirected to `localhost` on another port)."""
 
-    def __init__(self, upstream, mode, other_port=None):
+    def __init__(self, upstream, mode, other_port=None, tls_context=None):
         self.upstream = upstream
         self.mode = mode
         self.requests = []
@@ -247,6 +247,8 @@ class FakeRegistry:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls_context is not None:
+            self.server.socket = tls_context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.host = "127.0.0.1:%d" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -336,8 +338,8 @@ class FakeRegistry:
 def fake_registry(registry):
     made = []
 
-    def make(mode, other_port=None):
-        f = FakeRegistry(registry, mode, other_port)
+    def make(mode, other_port=None, tls_context=None):
+        f = FakeRegistry(registry, mode, other_port, tls_context)
         made.append(f)
         return f
     yield make
