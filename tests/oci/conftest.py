@@ -274,6 +274,9 @@ class FakeRegistry:
         self.requests.append((method, h.path, dict(h.headers)))
         path = h.path
         mode = self.mode
+        if mode == "hang":
+            time.sleep(5)
+            return
         if mode == "error500":
             return self.send(h, 500, b'{"errors":[{"code":"UNKNOWN","message":"boom"}]}')
         if mode == "token":

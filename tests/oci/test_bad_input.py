@@ -176,3 +176,52 @@ def test_unverified_install_that_cannot_be_audited_is_refused(registry, enclave,
                     check=False)
     assert p.returncode == 1 and "audit" in p.stderr
     assert nothing_installed(enclave)
+
+
+def test_silent_registry_times_out(enclave, fake_registry):
+    fake = fake_registry("hang")
+    p = enclave.run("pull", "--timeout", "1", "%s/x/y:v1" % fake.host, check=False, timeout=30)
+    assert p.returncode == 1 and "timed out" in p.stderr
+
+
+def test_failed_install_keeps_the_old_image(registry, enclave, local_image, repo, fake_registry):
+    from conftest import make_local_image
+    folder, files = local_image
+    push(enclave, registry, folder, repo, "good")
+    enclave.run("install", "--insecure-skip-verify", "%s/%s:good" % (registry.host, repo))
+    before = enclave.current()
+    folder2 = folder + "-b"
+    make_local_image(folder2, seed=b"other image")
+    push(enclave, registry, folder2, repo, "bad")
+    fake = fake_registry("corrupt")
+    p = enclave.run("install", "--insecure-skip-verify", "%s/%s:bad" % (fake.host, repo),
+                    check=False)
+    assert p.returncode == 1
+    assert enclave.current() == before
+    current = os.path.join(enclave.home, "cache", "current")
+    assert open(os.path.join(current, "vmlinuz"), "rb").read() == files["vmlinuz"]
+    images = os.listdir(os.path.join(enclave.home, "cache", "images"))
+    assert images == [before.split("/")[1]]  # no half-built folder left behind
+
+
+def test_index_without_amd64(registry, enclave, repo):
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": []}
+    registry.put_manifest(repo, "empty", index, "application/vnd.oci.image.index.v1+json")
+    p = enclave.run("pull", "%s/%s:empty" % (registry.host, repo), check=False)
+    assert p.returncode == 1 and "no linux/amd64 manifest" in p.stderr
+
+
+def test_push_defaults_to_current(registry, enclave, repo):
+    from conftest import make_local_image
+    images = os.path.join(enclave.home, "cache", "images")
+    files = make_local_image(os.path.join(images, "local-1"), seed=b"built here")
+    os.symlink("images/local-1", os.path.join(enclave.home, "cache", "current"))
+    enclave.run("push", "%s/%s:built" % (registry.host, repo))
+    enclave.run("pull", "%s/%s:built" % (registry.host, repo))
+    assert hashlib.sha256(files["initramfs.cpio"]).hexdigest() in enclave.blobs()
+    # a file that no longer matches manifest.json is not pushed
+    with open(os.path.join(images, "local-1", "vmlinuz"), "ab") as f:
+        f.write(b"x")
+    p = enclave.run("push", "%s/%s:tampered" % (registry.host, repo), check=False)
+    assert p.returncode == 1 and "does not match" in p.stderr
