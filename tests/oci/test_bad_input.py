@@ -20,13 +20,16 @@ def nothing_installed(enclave):
 
 
 def test_unsigned_image_is_not_installed(registry, enclave, local_image, repo):
-    folder, _ = local_image
+    folder, files = local_image
     push(enclave, registry, folder, repo)
     enclave.run("keygen", password="x")
     ref = "%s/%s:v1" % (registry.host, repo)
     p = enclave.run("install", "--key", "cosign.pub", ref, check=False)
     assert p.returncode == 1 and "is not signed" in p.stderr
     assert nothing_installed(enclave)
+    # the signature is checked before any layer is downloaded
+    for data in files.values():
+        assert hashlib.sha256(data).hexdigest() not in enclave.blobs()
     # and with no trusted key at all, the refusal says how to fix it
     p = enclave.run("install", ref, check=False)
     assert p.returncode == 1 and "no trusted keys" in p.stderr
