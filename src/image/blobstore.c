@@ -267,6 +267,18 @@ int blob_writer_commit(struct blob_writer *w, struct error *err)
         blob_writer_discard(w);
         return -1;
     }
+    /* make the rename itself durable */
+    char dir[sizeof(w->final)];
+    memcpy(dir, w->final, sizeof(dir));
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
     blob_writer_release(w);
     return 0;
 }

@@ -391,12 +391,13 @@ static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct exchange *x = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    char buf[65536];
-    while (!x->failed && !x->done) {
-        int n = evbuffer_remove(in, buf, sizeof(buf));
-        if (n <= 0)
+    /* parse straight out of the evbuffer's chains, no copy */
+    while (!x->failed && !x->done && evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
             break;
-        feed(x, buf, (size_t)n);
+        feed(x, v.iov_base, v.iov_len);
+        evbuffer_drain(in, v.iov_len);
     }
 }
 
@@ -528,6 +529,8 @@ static int exchange_run(const struct http_request *req, const struct url_parts *
     unsigned ms = req->timeout_ms ? req->timeout_ms : 30000;
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     bufferevent_set_timeouts(x.bev, &tv, &tv);
+    /* libevent reads 16 KiB per callback by default; blobs are tens of MB */
+    bufferevent_set_max_single_read(x.bev, 1 << 20);
 
     struct evbuffer *out = bufferevent_get_output(x.bev);
     bool v6 = strchr(u->host, ':') != NULL;

@@ -31,6 +31,8 @@
 #define OCI_SMALL_BLOB_MAX (1u << 20) /* config blobs, signature payloads */
 #define OCI_TOKEN_MAX (64u << 10)     /* token endpoint answers */
 
+struct audit_log;
+
 struct oci_options {
     bool insecure;             /* allow http:// to registries that are not loopback */
     bool insecure_skip_verify; /* install without a valid signature (warned) */
@@ -40,6 +42,10 @@ struct oci_options {
     unsigned timeout_ms;       /* inactivity timeout of one HTTP exchange; 0 = 30 s */
     uint64_t chunk_size;       /* push: 0 = monolithic upload, else chunked with this size */
     const char *push_from;     /* push: image folder; NULL = $ENCLAVE_HOME/cache/current */
+    /* install records IMAGE:VERIFIED or IMAGE:UNVERIFIED_INSTALL here; NULL =
+     * open the default log ($ENCLAVE_HOME/audit) for the call. An unverified
+     * install that cannot be audited is refused. */
+    struct audit_log *audit_log;
 };
 
 /* `enclave up --image REF` calls oci_install with these. */

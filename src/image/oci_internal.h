@@ -126,7 +126,7 @@ const char *oci_layer_file_name(const struct oci_descriptor *d);
 bool oci_file_name_safe(const char *name);
 
 struct oci_guest_config {
-    char kernel_cmdline[4096];
+    char kernel_cmdline[2048]; /* IMAGE_MAX_CMDLINE, x86 COMMAND_LINE_SIZE */
     int guest_protocol;
     char architecture[32];
     char *packages_json; /* JSON array text, owned, or NULL */
