@@ -239,9 +239,13 @@ fail_pipes:
     return -1;
 }
 
-/* The last non-empty line of a tool's stderr, for error messages. */
+/* The end of a tool's stderr (its error lines), for error messages. */
 static const char *last_lines(const char *tail)
 {
+    /* apt's errors start with "E: "; its warnings before them are noise here */
+    const char *e = strstr(tail, "E: ");
+    if (e != NULL && (e == tail || e[-1] == '\n'))
+        return e;
     size_t n = strlen(tail);
     while (n > 0 && (tail[n - 1] == '\n' || tail[n - 1] == ' '))
         n--;
