@@ -62,9 +62,14 @@ def wait_for(proc, predicate):
 
 
 def stop(proc):
+    # SIGTERM: timeout(1) passes it on to QEMU (SIGKILL would orphan QEMU)
     if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
         proc.kill()
-    proc.wait()
+        proc.wait()
 
 
 def main():
