@@ -93,7 +93,7 @@ static int parse_depends(const char *v, size_t len, struct image_deb *d, struct 
         struct image_deb_group *g = &d->depends[d->n_depends++];
         memset(g, 0, sizeof(*g));
         const char *q = p;
-        while (q < gend) {
+        for (;;) {
             const char *bar = memchr(q, '|', (size_t)(gend - q));
             const char *aend = bar ? bar : gend;
             const char *s = skip_space(q, aend);
@@ -113,10 +113,10 @@ static int parse_depends(const char *v, size_t len, struct image_deb *d, struct 
             if ((g->names[g->n_names] = strndup(s, (size_t)(e - s))) == NULL)
                 return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
             g->n_names++;
-            q = bar ? bar + 1 : gend;
+            if (bar == NULL)
+                break;
+            q = bar + 1;
         }
-        if (g->n_names == 0)
-            return error_set(err, ERR_INVALID_ARGUMENT, "empty dependency");
         p = comma ? comma + 1 : end;
     }
     return 0;
@@ -225,7 +225,8 @@ int image_deb_parse_stanzas(const char *text, size_t len, struct image_deb **out
         }
         const char *colon = memchr(p, ':', (size_t)(lend - p));
         if (colon == NULL || colon == p) {
-            rc = error_set(err, ERR_INVALID_ARGUMENT, "line without a field name: \"%.60s\"", p);
+            rc = error_set(err, ERR_INVALID_ARGUMENT, "line without a field name: \"%.*s\"",
+                           (int)((lend - p) > 60 ? 60 : (lend - p)), p);
             break;
         }
         if (!open) {

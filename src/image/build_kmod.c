@@ -113,6 +113,18 @@ static bool in_list(char *const *list, size_t n, const char *name)
     return false;
 }
 
+static int seen_add(struct resolve_ctx *r, const char *name, struct error *err)
+{
+    char **nseen = realloc(r->seen, (r->n_seen + 1) * sizeof(*nseen));
+    if (nseen == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    r->seen = nseen;
+    if ((r->seen[r->n_seen] = strdup(name)) == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    r->n_seen++;
+    return 0;
+}
+
 static int visit(struct resolve_ctx *r, const char *name, struct error *err)
 {
     if (in_list(r->seen, r->n_seen, name))
@@ -124,18 +136,10 @@ static int visit(struct resolve_ctx *r, const char *name, struct error *err)
     if (r->n_seen >= KMOD_MAX_MODULES)
         return error_set(err, ERR_OUT_OF_RANGE, "more than %d modules", KMOD_MAX_MODULES);
 
-    char **nseen = realloc(r->seen, (r->n_seen + 1) * sizeof(*nseen));
-    if (nseen == NULL)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-    r->seen = nseen;
-
     cleanup_free char *path = NULL;
     if (!find_module(r->order, name, &path)) {
         if (r->builtin != NULL && find_module(r->builtin, name, NULL)) {
-            if ((r->seen[r->n_seen] = strdup(name)) == NULL)
-                return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-            r->n_seen++;
-            return 0; /* built into the kernel: nothing to load */
+            return seen_add(r, name, err); /* built into the kernel: nothing to load */
         }
         return error_set(err, ERR_NOT_FOUND, "kernel module %s is neither in modules.order nor built in", name);
     }
@@ -166,9 +170,8 @@ static int visit(struct resolve_ctx *r, const char *name, struct error *err)
     }
     r->depth--;
 
-    if ((r->seen[r->n_seen] = strdup(name)) == NULL)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-    r->n_seen++;
+    if (seen_add(r, name, err) < 0)
+        return -1;
     struct image_kmod *nm = realloc(r->mods, (r->n + 1) * sizeof(*nm));
     if (nm == NULL)
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");

@@ -190,7 +190,7 @@ struct image_deb {
     char *filename; /* pool path */
     char *sha256;
     uint64_t size;
-    struct image_deb_group *depends; /* Pre-Depends then Depends */
+    struct image_deb_group *depends; /* Depends and Pre-Depends, in the order given */
     size_t n_depends;
 };
 

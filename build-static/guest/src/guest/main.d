@@ -1,1 +1,0 @@
-build-static/guest/src/guest/main.o: src/guest/main.c
