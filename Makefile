@@ -194,3 +194,14 @@ clean:
 # (each area adds its own block below: extra targets, TEST_TARGETS += ..., BENCH_TARGETS += ...)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- regex (src/rego/re.*)
+# The engine is plain C with no project dependency, so its bench builds from re.c alone.
+$(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.c src/rego/re.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -o $@ bench/re_bench.c src/rego/re.c
+
+.PHONY: bench-re
+bench-re: $(BUILD)/bench/re_bench
+	$(BUILD)/bench/re_bench
+BENCH_TARGETS += bench-re

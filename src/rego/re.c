@@ -2838,13 +2838,19 @@ static void write_error(char *buf, size_t buflen, const char *code, const char *
 {
 	if (!buf || buflen == 0)
 		return;
-	if (!expr) {
-		snprintf(buf, buflen, "%s", code);
+	int n = expr ? snprintf(buf, buflen, "error parsing regexp: %s: `", code)
+		     : snprintf(buf, buflen, "%s", code);
+	if (!expr || n < 0 || (size_t)n >= buflen)
 		return;
-	}
-	if (exprlen > (size_t)INT32_MAX)
-		exprlen = INT32_MAX;
-	snprintf(buf, buflen, "error parsing regexp: %s: `%.*s`", code, (int)exprlen, expr);
+	/* The pattern is quoted byte for byte (it may hold a NUL). */
+	size_t at = (size_t)n;
+	size_t room = buflen - at - 1;
+	size_t k = exprlen < room ? exprlen : room;
+	memcpy(buf + at, expr, k);
+	at += k;
+	if (at < buflen - 1)
+		buf[at++] = '`';
+	buf[at] = 0;
 }
 
 static int perr(struct parser *p, const char *code, const char *expr, size_t len)
@@ -4649,7 +4655,7 @@ static size_t skip_to_candidate(const struct rego_re *re, const unsigned char *s
 
 /* Runs the program from start; ncap slots are tracked (at least 2). */
 static int vm_run(const struct rego_re *re, const char *subject, size_t len, size_t start,
-		  size_t *caps, size_t ncap, bool any_match)
+		  size_t *caps, size_t ncap, bool any_match, bool no_skip)
 {
 	if (start > len)
 		return 0;
@@ -4686,9 +4692,11 @@ static int vm_run(const struct rego_re *re, const char *subject, size_t len, siz
 				break;
 			if (re->anchored && pos != 0)
 				break;
-			pos = skip_to_candidate(re, m.s, len, pos);
-			if (pos == SIZE_MAX)
-				break;
+			if (!no_skip) {
+				pos = skip_to_candidate(re, m.s, len, pos);
+				if (pos == SIZE_MAX)
+					break;
+			}
 		}
 		if (!m.matched && (!re->anchored || pos == 0)) {
 			struct capvec *t = cap_alloc(&m);
@@ -4728,7 +4736,7 @@ int rego_re_search(const struct rego_re *re, const char *s, size_t len, size_t s
 		   size_t *match_start, size_t *match_end)
 {
 	size_t caps[2];
-	int rc = vm_run(re, s, len, start, caps, 2, false);
+	int rc = vm_run(re, s, len, start, caps, 2, false, false);
 	if (rc == 1) {
 		*match_start = caps[0];
 		*match_end = caps[1];
@@ -4743,7 +4751,7 @@ int rego_re_search_captures(const struct rego_re *re, const char *s, size_t len,
 	size_t track = ncaps < 2 ? 2 : ncaps < full ? ncaps : full;
 	size_t local[2];
 	size_t *buf = track <= ncaps ? caps : local;
-	int rc = vm_run(re, s, len, start, buf, track, false);
+	int rc = vm_run(re, s, len, start, buf, track, false, false);
 	if (rc == 1) {
 		if (buf == local)
 			memcpy(caps, local, ncaps * sizeof(size_t));
@@ -4756,7 +4764,7 @@ int rego_re_search_captures(const struct rego_re *re, const char *s, size_t len,
 int rego_re_is_match(const struct rego_re *re, const char *s, size_t len)
 {
 	size_t caps[2];
-	return vm_run(re, s, len, 0, caps, 2, true);
+	return vm_run(re, s, len, 0, caps, 2, true, false);
 }
 
 /* ---------------------------------------------------------- Go's helpers */
@@ -4771,7 +4779,7 @@ long rego_re_find_all(const struct rego_re *re, const char *s, size_t len, long 
 	long count = 0;
 	size_t pos = 0, prev_end = SIZE_MAX;
 	while ((max < 0 || count < max) && pos <= len) {
-		int rc = vm_run(re, s, len, pos, caps, ncap, false);
+		int rc = vm_run(re, s, len, pos, caps, ncap, false, false);
 		if (rc < 0) {
 			count = -1;
 			break;
@@ -4888,9 +4896,20 @@ static void expand(const struct rego_re *re, struct buffer *b, const char *tmpl,
 		}
 		if (name[0] == '0' && name_len > 1)
 			num = -1;
-		long g = num >= 0 ? num : rego_re_group_index(re, name, name_len);
-		if (g >= 0 && (size_t)g * 2 + 1 < nm && m[2 * g] != SIZE_MAX)
-			buf_add(b, src + m[2 * g], m[2 * g + 1] - m[2 * g]);
+		if (num >= 0) {
+			size_t g = (size_t)num;
+			if (g * 2 + 1 < nm && m[2 * g] != SIZE_MAX)
+				buf_add(b, src + m[2 * g], m[2 * g + 1] - m[2 * g]);
+			continue;
+		}
+		/* Names may repeat: the first such group that took part. */
+		for (size_t g = 1; g <= re->ngroups && g * 2 + 1 < nm; g++) {
+			if (strlen(re->names[g]) == name_len &&
+			    memcmp(re->names[g], name, name_len) == 0 && m[2 * g] != SIZE_MAX) {
+				buf_add(b, src + m[2 * g], m[2 * g + 1] - m[2 * g]);
+				break;
+			}
+		}
 	}
 	buf_add(b, t, (size_t)(end - t));
 }
@@ -4907,7 +4926,7 @@ int rego_re_replace_all(const struct rego_re *re, const char *s, size_t len, con
 	struct buffer b = {.max = max_out};
 	size_t last_end = 0, pos = 0;
 	while (pos <= len) {
-		int rc = vm_run(re, s, len, pos, caps, ncap, false);
+		int rc = vm_run(re, s, len, pos, caps, ncap, false, false);
 		if (rc < 0) {
 			b.failed = true;
 			break;
@@ -5014,3 +5033,14 @@ out:
 	free(l.v);
 	return pieces;
 }
+
+#ifdef ENCLAVE_TESTING
+int rego_re_search_unaccelerated(const struct rego_re *re, const char *s, size_t len, size_t start,
+				 size_t *caps, size_t ncaps)
+{
+	size_t full = 2 * (re->ngroups + 1);
+	if (ncaps != full)
+		return -1;
+	return vm_run(re, s, len, start, caps, ncaps, false, true);
+}
+#endif

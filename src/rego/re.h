@@ -104,4 +104,11 @@ long rego_re_split(const struct rego_re *re, const char *s, size_t len, long n,
 /* The pattern as given to rego_re_compile (not NUL-terminated inside). */
 const char *rego_re_pattern(const struct rego_re *re, size_t *len);
 
+#ifdef ENCLAVE_TESTING
+/* For tests: the search without the literal-prefix and first-byte skips,
+ * to check that they change nothing.  ncaps must be 2 * (num_groups + 1). */
+int rego_re_search_unaccelerated(const struct rego_re *re, const char *s, size_t len, size_t start,
+				 size_t *caps, size_t ncaps);
+#endif
+
 #endif
