@@ -87,6 +87,36 @@ static void run(const char *label, const char *pat, const char *text, size_t len
 	rego_re_free(re);
 }
 
+/* Many calls on a short subject, as a policy makes them: calls per second. */
+static void run_short(const char *label, const char *pat, const char *subject, int mode)
+{
+	struct rego_re *re;
+	char err[REGO_RE_ERRLEN];
+	if (rego_re_compile(pat, strlen(pat), &re, err, sizeof err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	size_t len = strlen(subject), caps[32];
+	size_t ncap = 2 * (rego_re_num_groups(re) + 1);
+	if (ncap > 32)
+		ncap = 32;
+	double t0 = now(), t;
+	long calls = 0, found = 0;
+	do {
+		for (int i = 0; i < 1000; i++) {
+			if (mode == 1)
+				found += rego_re_is_match(re, subject, len);
+			else
+				found += rego_re_search_captures(re, subject, len, 0, caps, ncap);
+		}
+		calls += 1000;
+		t = now();
+	} while (t - t0 < 0.3);
+	printf("%-34s %-9s %9.2f M calls/s  (%zu-byte subject, %ld found)\n", label,
+	       mode == 1 ? "is_match" : "captures", (double)calls / (t - t0) / 1e6, len, found);
+	rego_re_free(re);
+}
+
 int main(void)
 {
 	size_t big = 4 << 20, small = 64 << 10;
@@ -102,6 +132,10 @@ int main(void)
 	run("email-like captures, absent", "(\\w+)@(\\w+)\\.com", text, small, 2);
 	run("\\pL+ find_all", "\\pL+", text, small, 3);
 	run("path glob-ish find_all", "/usr/(lib|bin)/[a-z0-9]+", text, small, 3);
+	run_short("short: exec allowlist", "^/usr/(lib|bin)/[a-z0-9]+$", "/usr/bin/python3", 1);
+	run_short("short: exec allowlist", "^/usr/(lib|bin)/[a-z0-9]+$", "/usr/bin/python3", 2);
+	run_short("short: (?i) host suffix", "(?i)\\.example\\.com$", "api.EXAMPLE.com", 1);
+	run_short("short: semver", "^v?(\\d+)\\.(\\d+)\\.(\\d+)(-[0-9A-Za-z.-]+)?$", "v1.22.333-rc.1", 2);
 	char *as = malloc(small + 1);
 	if (!as)
 		return 1;

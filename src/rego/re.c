@@ -104,6 +104,8 @@
 #include "rego/re.h"
 
 #include <setjmp.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -4666,12 +4668,22 @@ static int vm_run(const struct rego_re *re, const char *subject, size_t len, siz
 		.ncap = ncap,
 		.any_match = any_match,
 	};
+	/* One block holds the queues, the stack, the match and a first batch
+	 * of capture vectors: on the C stack when the program is small, as
+	 * it is for most policies, so a short search allocates nothing. */
 	size_t n = re->ninst;
-	void *mem = calloc(1, 2 * n * sizeof(uint32_t) + 2 * n * sizeof(struct qentry) +
-				     (2 * n + 2) * sizeof(struct stack_entry) + ncap * sizeof(size_t));
-	if (!mem)
-		return -1;
-	unsigned char *b = mem;
+	size_t vsize = sizeof(struct capvec) + ncap * sizeof(size_t);
+	size_t need = 2 * n * sizeof(struct qentry) + (2 * n + 2) * sizeof(struct stack_entry) +
+		      ncap * sizeof(size_t) + CAPCHUNK_VECS * vsize + 2 * n * sizeof(uint32_t);
+	_Alignas(max_align_t) unsigned char local[12288];
+	void *heap = NULL;
+	unsigned char *b = local;
+	if (need > sizeof local) {
+		heap = malloc(need);
+		if (!heap)
+			return -1;
+		b = heap;
+	}
 	m.q[0].dense = (struct qentry *)(void *)b;
 	b += n * sizeof(struct qentry);
 	m.q[1].dense = (struct qentry *)(void *)b;
@@ -4680,9 +4692,18 @@ static int vm_run(const struct rego_re *re, const char *subject, size_t len, siz
 	b += (2 * n + 2) * sizeof(struct stack_entry);
 	m.matchcap = (size_t *)(void *)b;
 	b += ncap * sizeof(size_t);
+	for (size_t i = 0; i < CAPCHUNK_VECS; i++) {
+		struct capvec *v = (struct capvec *)(void *)(b + i * vsize);
+		v->next_free = m.free;
+		m.free = v;
+	}
+	b += CAPCHUNK_VECS * vsize;
 	m.q[0].sparse = (uint32_t *)(void *)b;
 	b += n * sizeof(uint32_t);
 	m.q[1].sparse = (uint32_t *)(void *)b;
+	/* The sparse sets need no clearing for correctness, but reading
+	 * indeterminate memory would upset memory checkers. */
+	memset(m.q[0].sparse, 0, 2 * n * sizeof(uint32_t));
 
 	struct queue *run = &m.q[0], *next = &m.q[1];
 	size_t pos = start;
@@ -4728,7 +4749,7 @@ static int vm_run(const struct rego_re *re, const char *subject, size_t len, siz
 		m.chunks = ch->next;
 		free(ch);
 	}
-	free(mem);
+	free(heap);
 	return rc;
 }
 
