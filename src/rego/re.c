@@ -2812,6 +2812,8 @@ struct parser {
 	size_t names_cap;
 	struct node *all;
 	size_t nranges; /* class ranges held, for the size limit */
+	const char *close, *close_from; /* next ":]" at or after close_from */
+	bool close_scanned;
 	char *errbuf;
 	size_t errlen;
 };
@@ -2908,6 +2910,13 @@ static int cmp_range(const void *a, const void *b)
 	return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
+static void class_release(struct parser *p, struct class *c)
+{
+	p->nranges -= c->cap;
+	free(c->r);
+	*c = (struct class){0};
+}
+
 static void class_clean(struct class *c)
 {
 	if (c->n < 2)
@@ -2939,11 +2948,11 @@ static int class_negate(struct parser *p, struct class *c)
 	}
 	if (next <= RUNE_MAX && class_add(p, &out, next, RUNE_MAX) < 0)
 		goto fail;
-	free(c->r);
+	class_release(p, c);
 	*c = out;
 	return 0;
 fail:
-	free(out.r);
+	class_release(p, &out);
 	return -1;
 }
 
@@ -2998,7 +3007,7 @@ static int class_add_group(struct parser *p, struct class *c, const uint32_t (*r
 	}
 	if (rc == 0)
 		rc = class_add_ranges(p, c, (const uint32_t (*)[2])tmp.r, tmp.n, false);
-	free(tmp.r);
+	class_release(p, &tmp);
 	return rc;
 }
 
@@ -3529,14 +3538,21 @@ static int parse_named_class(struct parser *p, const char *s, struct class *c, c
 {
 	if (p->end - s < 2 || s[0] != '[' || s[1] != ':')
 		return 0;
-	const char *end = NULL;
-	for (const char *u = s + 2; u + 1 < p->end; u++)
-		if (u[0] == ':' && u[1] == ']') {
-			end = u + 2;
-			break;
-		}
-	if (!end)
+	/* The next ":]" is remembered: searches only move forward, so the
+	 * pattern is scanned once however many "[:" it holds. */
+	if (!p->close_scanned || p->close_from > s + 2 || (p->close && p->close < s + 2)) {
+		p->close = NULL;
+		for (const char *u = s + 2; u + 1 < p->end; u++)
+			if (u[0] == ':' && u[1] == ']') {
+				p->close = u;
+				break;
+			}
+		p->close_from = s + 2;
+		p->close_scanned = true;
+	}
+	if (!p->close)
 		return 0;
+	const char *end = p->close + 2;
 	size_t len = (size_t)(end - s);
 	bool negate = len > 3 && s[2] == '^';
 	for (size_t i = 0; i < sizeof posix_groups / sizeof posix_groups[0]; i++) {
@@ -3626,7 +3642,7 @@ static int parse_unicode_class(struct parser *p, const char *s, struct class *c,
 			rc = class_negate(p, &tmp);
 		if (rc == 0)
 			rc = class_add_group(p, c, (const uint32_t (*)[2])tmp.r, tmp.n, negate);
-		free(tmp.r);
+		class_release(p, &tmp);
 		if (rc < 0)
 			return -1;
 	} else if (class_add_group(p, c, ranges, n, negate) < 0) {
@@ -4713,7 +4729,7 @@ static int vm_run(const struct rego_re *re, const char *subject, size_t len, siz
 				break;
 			if (re->anchored && pos != 0)
 				break;
-			if (!no_skip) {
+			if (!no_skip && !re->anchored) {
 				pos = skip_to_candidate(re, m.s, len, pos);
 				if (pos == SIZE_MAX)
 					break;

@@ -486,6 +486,16 @@ static void test_limits(void **state)
 	assert_non_null(strstr(err, "error parsing regexp: expression too large"));
 	free(classes);
 
+	/* Scans that could go quadratic on a long pattern do not: "[:" with
+	 * no ":]" after it, 100 000 times inside one class. */
+	char *colons = repeat_string("[:", 100000, "x]");
+	colons[0] = '[';
+	assert_int_equal(rego_re_compile(colons, strlen(colons), &re, err, sizeof err), 0);
+	assert_int_equal(rego_re_is_match(re, ":", 1), 1);
+	assert_int_equal(rego_re_is_match(re, "]", 1), 0);
+	rego_re_free(re);
+	free(colons);
+
 	/* A message is cut to the buffer and always terminated. */
 	char small[24];
 	assert_int_equal(rego_re_compile("(abcdefghijklmnop", 17, &re, small, sizeof small), -1);
