@@ -121,7 +121,7 @@ int main(void)
 {
 	size_t big = 4 << 20, small = 64 << 10;
 	char *text = make_text(big);
-	printf("regular expressions: Pike VM, %zu-byte subject unless noted\n", big);
+	printf("regular expressions (Pike VM; lazy DFA for is_match and as a search prefilter), %zu-byte subject unless noted\n", big);
 	run("literal, absent", "needle", text, big, 0);
 	run("literal alternation, absent", "needle|haystack|straw", text, big, 0);
 	run("(?i) literal, absent", "(?i)needle", text, big, 0);

@@ -103,6 +103,7 @@
  */
 #include "rego/re.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdalign.h>
 #include <stddef.h>
@@ -3921,6 +3922,9 @@ struct rego_re {
 	size_t prefix_len;
 	bool use_first;         /* every match starts with a byte in first */
 	bool first[256];
+	bool dfa_able;          /* no empty-width test but \A and \z (see DFA) */
+	pthread_mutex_t dfa_lock;
+	struct dfa *dfa;        /* lazily built, guarded by dfa_lock */
 };
 
 /* A fragment of program being built: entry point, dangling exits (a patch
@@ -4232,6 +4236,10 @@ static int analyse(struct rego_re *re)
 		pc = re->inst[pc].out;
 	}
 	re->anchored = cond & E_BOT;
+	re->dfa_able = true;
+	for (uint32_t i = 0; i < re->ninst; i++)
+		if (re->inst[i].op == I_EMPTY && (re->inst[i].arg & ~(unsigned)(E_BOT | E_EOT)))
+			re->dfa_able = false;
 
 	/* Literal prefix: a chain of single runes with no branch. */
 	unsigned char buf[64];
@@ -4323,10 +4331,14 @@ static int compile_program(struct rego_re *re, struct node *root)
 	return 0;
 }
 
+static void dfa_free(struct dfa *d);
+
 void rego_re_free(struct rego_re *re)
 {
 	if (!re)
 		return;
+	dfa_free(re->dfa);
+	pthread_mutex_destroy(&re->dfa_lock);
 	for (size_t i = 0; i < re->nclasses; i++)
 		free(re->classes[i].r);
 	free(re->classes);
@@ -4363,6 +4375,7 @@ int rego_re_compile(const char *pattern, size_t len, struct rego_re **out, char 
 		oom(&p);
 		goto done;
 	}
+	pthread_mutex_init(&re->dfa_lock, NULL);
 	re->ngroups = (size_t)p.numcap;
 	re->pattern = malloc(len + 1);
 	re->names = calloc(re->ngroups + 1, sizeof *re->names);
@@ -4769,9 +4782,345 @@ static int vm_run(const struct rego_re *re, const char *subject, size_t len, siz
 	return rc;
 }
 
+
+/* ------------------------------------------------------------ lazy DFA */
+
+/* "Is there a match anywhere?" is the question OPA's regex.match asks, and
+ * it needs no capture positions, so it can run on a DFA whose states are
+ * sets of program instructions, built lazily and kept with the program: on
+ * a warm cache each input byte costs one table lookup.  Transitions are
+ * cached for ASCII; other runes are computed each time.
+ *
+ * The DFA handles the empty-width tests \A (and ^ without (?m)) and \z (and
+ * $ without (?m)): a state keeps the \z tests still waiting for the end of
+ * the text.  Patterns with \b, \B or (?m) anchors use the Pike VM.
+ *
+ * The cache is shared by every search with the program: a search that
+ * finds it in use (pthread_mutex_trylock) runs the Pike VM instead, so no
+ * search ever waits.  The cache is bounded; when full it is emptied, and a
+ * program that fills it again and again stops using it. */
+
+#define DFA_MAX_BYTES (256 * 1024)
+#define DFA_MAX_RESETS 3
+#define DFA_OVERFLOW (-2)
+
+struct dstate {
+	uint32_t *pcs; /* sorted */
+	uint32_t n;
+	uint32_t hash;
+	bool match;       /* a match ends where this state is entered */
+	int8_t end_match; /* -1 not known yet; 1 when a \z test completes a match */
+	int32_t next[128];
+};
+
+struct dfa {
+	struct dstate *states;
+	size_t nstates, states_cap;
+	int32_t *table; /* open addressing, state index or -1 */
+	size_t table_cap;
+	size_t bytes;
+	int32_t start, restart;
+	int resets;
+	bool disabled;
+	/* scratch */
+	uint32_t *mark, gen;
+	uint32_t *work, nwork;
+	uint32_t *stack;
+};
+
+static void dfa_clear(struct dfa *d)
+{
+	for (size_t i = 0; i < d->nstates; i++)
+		free(d->states[i].pcs);
+	d->nstates = 0;
+	for (size_t i = 0; i < d->table_cap; i++)
+		d->table[i] = -1;
+	d->bytes = 0;
+	d->start = d->restart = -1;
+}
+
+static void dfa_free(struct dfa *d)
+{
+	if (!d)
+		return;
+	dfa_clear(d);
+	free(d->states);
+	free(d->table);
+	free(d->mark);
+	free(d->work);
+	free(d->stack);
+	free(d);
+}
+
+static struct dfa *dfa_new(const struct rego_re *re)
+{
+	struct dfa *d = calloc(1, sizeof *d);
+	if (!d)
+		return NULL;
+	d->mark = calloc(re->ninst, sizeof *d->mark);
+	d->work = malloc(re->ninst * sizeof *d->work);
+	d->stack = malloc((2 * (size_t)re->ninst + 1) * sizeof *d->stack);
+	d->table_cap = 64;
+	d->table = malloc(d->table_cap * sizeof *d->table);
+	if (!d->mark || !d->work || !d->stack || !d->table) {
+		dfa_free(d);
+		return NULL;
+	}
+	dfa_clear(d);
+	return d;
+}
+
+/* Adds to the work set what pc0 reaches without consuming, under the
+ * empty-width conditions ctx: consuming instructions, matches, and \z tests
+ * that may still hold at the end.  Tests that can no longer hold drop out. */
+static void dfa_closure(const struct rego_re *re, struct dfa *d, uint32_t pc0, unsigned ctx)
+{
+	size_t sp = 0;
+	d->stack[sp++] = pc0;
+	while (sp > 0) {
+		uint32_t pc = d->stack[--sp];
+		if (pc == 0 || d->mark[pc] == d->gen)
+			continue;
+		d->mark[pc] = d->gen;
+		const struct inst *in = &re->inst[pc];
+		switch (in->op) {
+		case I_NOP:
+		case I_SAVE:
+			d->stack[sp++] = in->out;
+			break;
+		case I_SPLIT:
+			d->stack[sp++] = in->arg;
+			d->stack[sp++] = in->out;
+			break;
+		case I_EMPTY: {
+			unsigned unmet = in->arg & ~ctx;
+			if (!unmet)
+				d->stack[sp++] = in->out;
+			else if (!(unmet & ~(unsigned)E_EOT))
+				d->work[d->nwork++] = pc;
+			break;
+		}
+		case I_FAIL:
+			break;
+		default:
+			d->work[d->nwork++] = pc;
+			break;
+		}
+	}
+}
+
+static void sort_pcs(uint32_t *v, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t x = v[i], j = i;
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/* The state for the work set: found in the cache or added to it. */
+static int32_t dfa_intern(const struct rego_re *re, struct dfa *d)
+{
+	sort_pcs(d->work, d->nwork);
+	uint32_t h = 2166136261u;
+	for (uint32_t i = 0; i < d->nwork; i++)
+		h = (h ^ d->work[i]) * 16777619u;
+	size_t mask = d->table_cap - 1;
+	size_t slot = h & mask;
+	for (; d->table[slot] >= 0; slot = (slot + 1) & mask) {
+		const struct dstate *st = &d->states[d->table[slot]];
+		if (st->hash == h && st->n == d->nwork &&
+		    memcmp(st->pcs, d->work, d->nwork * sizeof *d->work) == 0)
+			return d->table[slot];
+	}
+	size_t cost = sizeof(struct dstate) + d->nwork * sizeof(uint32_t) + 2 * sizeof(int32_t);
+	if (d->bytes + cost > DFA_MAX_BYTES)
+		return DFA_OVERFLOW;
+	if (d->nstates == d->states_cap) {
+		size_t ncap = d->states_cap ? d->states_cap * 2 : 16;
+		void *x = realloc(d->states, ncap * sizeof *d->states);
+		if (!x)
+			return DFA_OVERFLOW;
+		d->states = x;
+		d->states_cap = ncap;
+	}
+	if (2 * (d->nstates + 1) > d->table_cap) {
+		size_t ncap = d->table_cap * 2;
+		int32_t *t = malloc(ncap * sizeof *t);
+		if (!t)
+			return DFA_OVERFLOW;
+		for (size_t i = 0; i < ncap; i++)
+			t[i] = -1;
+		for (size_t i = 0; i < d->nstates; i++) {
+			size_t k = d->states[i].hash & (ncap - 1);
+			while (t[k] >= 0)
+				k = (k + 1) & (ncap - 1);
+			t[k] = (int32_t)i;
+		}
+		free(d->table);
+		d->table = t;
+		d->table_cap = ncap;
+		mask = ncap - 1;
+		for (slot = h & mask; d->table[slot] >= 0; slot = (slot + 1) & mask)
+			;
+	}
+	struct dstate *st = &d->states[d->nstates];
+	st->pcs = malloc((d->nwork ? d->nwork : 1) * sizeof *st->pcs);
+	if (!st->pcs)
+		return DFA_OVERFLOW;
+	memcpy(st->pcs, d->work, d->nwork * sizeof *d->work);
+	st->n = d->nwork;
+	st->hash = h;
+	st->match = false;
+	for (uint32_t i = 0; i < d->nwork; i++)
+		if (re->inst[d->work[i]].op == I_MATCH)
+			st->match = true;
+	st->end_match = -1;
+	for (int i = 0; i < 128; i++)
+		st->next[i] = -1;
+	d->table[slot] = (int32_t)d->nstates;
+	d->bytes += cost;
+	return (int32_t)d->nstates++;
+}
+
+static int32_t dfa_step(const struct rego_re *re, struct dfa *d, int32_t from, uint32_t r)
+{
+	d->gen++;
+	d->nwork = 0;
+	const struct dstate *st = &d->states[from];
+	for (uint32_t i = 0; i < st->n; i++) {
+		const struct inst *in = &re->inst[st->pcs[i]];
+		bool ok;
+		switch (in->op) {
+		case I_RUNE1:
+			ok = r == in->arg;
+			break;
+		case I_CLASS:
+			ok = class_match(&re->classes[in->arg], r);
+			break;
+		case I_ANY:
+			ok = true;
+			break;
+		case I_ANY_NOT_NL:
+			ok = r != '\n';
+			break;
+		default:
+			ok = false;
+			break;
+		}
+		if (ok)
+			dfa_closure(re, d, in->out, 0);
+	}
+	if (!re->anchored)
+		dfa_closure(re, d, re->start, 0);
+	return dfa_intern(re, d);
+}
+
+static bool dfa_end_match(const struct rego_re *re, struct dfa *d, int32_t si)
+{
+	struct dstate *st = &d->states[si];
+	if (st->end_match < 0) {
+		d->gen++;
+		d->nwork = 0;
+		for (uint32_t i = 0; i < st->n; i++)
+			if (re->inst[st->pcs[i]].op == I_EMPTY)
+				dfa_closure(re, d, st->pcs[i], E_EOT);
+		st->end_match = 0;
+		for (uint32_t i = 0; i < d->nwork; i++)
+			if (re->inst[d->work[i]].op == I_MATCH)
+				st->end_match = 1;
+	}
+	return st->end_match == 1;
+}
+
+/* 1 or 0 when the DFA answered, DFA_OVERFLOW when the caller must ask
+ * the Pike VM.  Called with dfa_lock held. */
+static int dfa_run(const struct rego_re *re, struct dfa *d, const unsigned char *s, size_t len)
+{
+	if (d->start < 0) {
+		d->gen++;
+		d->nwork = 0;
+		dfa_closure(re, d, re->start, E_BOT);
+		if ((d->start = dfa_intern(re, d)) < 0)
+			return DFA_OVERFLOW;
+	}
+	if (!re->anchored && d->restart < 0) {
+		d->gen++;
+		d->nwork = 0;
+		dfa_closure(re, d, re->start, 0);
+		if ((d->restart = dfa_intern(re, d)) < 0)
+			return DFA_OVERFLOW;
+	}
+	bool can_skip = re->prefix_len > 0 || re->use_first;
+	int32_t si = d->start;
+	if (d->states[si].match)
+		return 1;
+	size_t pos = 0;
+	while (pos < len) {
+		if (si == d->restart && can_skip) {
+			/* Only fresh threads: jump to where a match could start. */
+			pos = skip_to_candidate(re, s, len, pos);
+			if (pos == SIZE_MAX)
+				return 0;
+		}
+		int32_t next;
+		unsigned c = s[pos];
+		if (c < 0x80) {
+			next = d->states[si].next[c];
+			if (next < 0) {
+				next = dfa_step(re, d, si, c);
+				if (next < 0)
+					return DFA_OVERFLOW;
+				d->states[si].next[c] = next;
+			}
+			pos++;
+		} else {
+			uint32_t r;
+			pos += utf8_decode(s + pos, len - pos, &r);
+			next = dfa_step(re, d, si, r);
+			if (next < 0)
+				return DFA_OVERFLOW;
+		}
+		si = next;
+		if (d->states[si].match)
+			return 1;
+		if (re->anchored && d->states[si].n == 0)
+			return 0;
+	}
+	return dfa_end_match(re, d, si) ? 1 : 0;
+}
+
+/* 1 or 0 from the DFA, or -2 when it cannot answer (busy, unsuitable,
+ * out of room). */
+static int dfa_is_match(const struct rego_re *re, const char *s, size_t len)
+{
+	if (!re->dfa_able || len == 0)
+		return DFA_OVERFLOW;
+	struct rego_re *mre = (struct rego_re *)re; /* the cache is the mutable part */
+	if (pthread_mutex_trylock(&mre->dfa_lock) != 0)
+		return DFA_OVERFLOW;
+	int rc = DFA_OVERFLOW;
+	if (!mre->dfa)
+		mre->dfa = dfa_new(re);
+	struct dfa *d = mre->dfa;
+	if (d && !d->disabled) {
+		rc = dfa_run(re, d, (const unsigned char *)s, len);
+		if (rc == DFA_OVERFLOW) {
+			dfa_clear(d);
+			if (++d->resets >= DFA_MAX_RESETS)
+				d->disabled = true;
+		}
+	}
+	pthread_mutex_unlock(&mre->dfa_lock);
+	return rc;
+}
+
 int rego_re_search(const struct rego_re *re, const char *s, size_t len, size_t start,
 		   size_t *match_start, size_t *match_end)
 {
+	if (start == 0 && dfa_is_match(re, s, len) == 0)
+		return 0;
 	size_t caps[2];
 	int rc = vm_run(re, s, len, start, caps, 2, false, false);
 	if (rc == 1) {
@@ -4786,6 +5135,8 @@ int rego_re_search_captures(const struct rego_re *re, const char *s, size_t len,
 {
 	size_t full = 2 * (re->ngroups + 1);
 	size_t track = ncaps < 2 ? 2 : ncaps < full ? ncaps : full;
+	if (start == 0 && dfa_is_match(re, s, len) == 0)
+		return 0;
 	size_t local[2];
 	size_t *buf = track <= ncaps ? caps : local;
 	int rc = vm_run(re, s, len, start, buf, track, false, false);
@@ -4800,6 +5151,9 @@ int rego_re_search_captures(const struct rego_re *re, const char *s, size_t len,
 
 int rego_re_is_match(const struct rego_re *re, const char *s, size_t len)
 {
+	int rc = dfa_is_match(re, s, len);
+	if (rc != DFA_OVERFLOW)
+		return rc;
 	size_t caps[2];
 	return vm_run(re, s, len, 0, caps, 2, true, false);
 }
@@ -5072,6 +5426,12 @@ out:
 }
 
 #ifdef ENCLAVE_TESTING
+int rego_re_is_match_nfa(const struct rego_re *re, const char *s, size_t len)
+{
+	size_t caps[2];
+	return vm_run(re, s, len, 0, caps, 2, true, false);
+}
+
 int rego_re_search_unaccelerated(const struct rego_re *re, const char *s, size_t len, size_t start,
 				 size_t *caps, size_t ncaps)
 {

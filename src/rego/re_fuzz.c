@@ -64,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int found = rego_re_search(re, s, len, 0, &ms, &me);
 	CHECK(found == 0 || found == 1);
 	CHECK(rego_re_is_match(re, s, len) == found);
+	CHECK(rego_re_is_match_nfa(re, s, len) == found);
 	CHECK(rego_re_search_captures(re, s, len, 0, caps, ncap) == found);
 	CHECK(rego_re_search_unaccelerated(re, s, len, 0, plain, ncap) == found);
 	if (found) {
