@@ -4358,6 +4358,8 @@ int rego_re_compile(const char *pattern, size_t len, struct rego_re **out, char 
 	*out = NULL;
 	if (errbuf && errlen)
 		errbuf[0] = 0;
+	if (!pattern)
+		pattern = ""; /* with len 0: the empty pattern */
 	struct parser p = {
 		.whole = pattern,
 		.whole_len = len,
@@ -5119,6 +5121,8 @@ static int dfa_is_match(const struct rego_re *re, const char *s, size_t len)
 int rego_re_search(const struct rego_re *re, const char *s, size_t len, size_t start,
 		   size_t *match_start, size_t *match_end)
 {
+	if (!s)
+		s = ""; /* NULL with len 0 is the empty subject */
 	if (start == 0 && dfa_is_match(re, s, len) == 0)
 		return 0;
 	size_t caps[2];
@@ -5133,6 +5137,8 @@ int rego_re_search(const struct rego_re *re, const char *s, size_t len, size_t s
 int rego_re_search_captures(const struct rego_re *re, const char *s, size_t len, size_t start,
 			    size_t *caps, size_t ncaps)
 {
+	if (!s)
+		s = ""; /* NULL with len 0 is the empty subject */
 	size_t full = 2 * (re->ngroups + 1);
 	size_t track = ncaps < 2 ? 2 : ncaps < full ? ncaps : full;
 	if (start == 0 && dfa_is_match(re, s, len) == 0)
@@ -5151,6 +5157,8 @@ int rego_re_search_captures(const struct rego_re *re, const char *s, size_t len,
 
 int rego_re_is_match(const struct rego_re *re, const char *s, size_t len)
 {
+	if (!s)
+		s = ""; /* NULL with len 0 is the empty subject */
 	int rc = dfa_is_match(re, s, len);
 	if (rc != DFA_OVERFLOW)
 		return rc;
@@ -5163,6 +5171,8 @@ int rego_re_is_match(const struct rego_re *re, const char *s, size_t len)
 long rego_re_find_all(const struct rego_re *re, const char *s, size_t len, long max,
 		      rego_re_match_fn fn, void *ctx)
 {
+	if (!s)
+		s = ""; /* NULL with len 0 is the empty subject */
 	size_t ncap = 2 * (re->ngroups + 1);
 	size_t *caps = malloc(ncap * sizeof *caps);
 	if (!caps)
@@ -5310,6 +5320,10 @@ int rego_re_replace_all(const struct rego_re *re, const char *s, size_t len, con
 {
 	*out = NULL;
 	*out_len = 0;
+	if (!s)
+		s = "";
+	if (!repl)
+		repl = "";
 	size_t ncap = 2 * (re->ngroups + 1);
 	size_t *caps = malloc(ncap * sizeof *caps);
 	if (!caps)
@@ -5389,6 +5403,8 @@ static int collect_span(void *ctx, const size_t *caps, size_t ncaps)
 long rego_re_split(const struct rego_re *re, const char *s, size_t len, long n,
 		   rego_re_piece_fn fn, void *ctx)
 {
+	if (!s)
+		s = ""; /* NULL with len 0 is the empty subject */
 	if (n == 0)
 		return 0;
 	if (re->pattern_len > 0 && len == 0) {

@@ -849,6 +849,26 @@ static void test_captures_buffer_sizes(void **state)
 	rego_re_free(re);
 }
 
+static void test_null_empty_inputs(void **state)
+{
+	(void)state;
+	struct rego_re *re;
+	assert_int_equal(rego_re_compile(NULL, 0, &re, NULL, 0), 0);
+	size_t ms, me;
+	assert_int_equal(rego_re_search(re, NULL, 0, 0, &ms, &me), 1);
+	assert_int_equal(rego_re_is_match(re, NULL, 0), 1);
+	char *out;
+	size_t out_len;
+	assert_int_equal(rego_re_replace_all(re, NULL, 0, NULL, 0, 0, &out, &out_len), 0);
+	assert_int_equal(out_len, 0);
+	assert_string_equal(out, "");
+	free(out);
+	assert_int_equal(rego_re_find_all(re, NULL, 0, -1, NULL, NULL), 1);
+	assert_int_equal(rego_re_split(re, NULL, 0, -1, NULL, NULL), 0);
+	rego_re_free(re);
+	rego_re_free(NULL);
+}
+
 static void test_group_names(void **state)
 {
 	(void)state;
@@ -1889,6 +1909,7 @@ int main(void)
 		cmocka_unit_test(test_search_start_and_context),
 		cmocka_unit_test(test_captures_buffer_sizes),
 		cmocka_unit_test(test_group_names),
+		cmocka_unit_test(test_null_empty_inputs),
 		cmocka_unit_test(test_go_differential),
 		cmocka_unit_test(test_dfa_cache_overflow),
 		cmocka_unit_test(test_threads_share_program),
