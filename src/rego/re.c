@@ -3922,7 +3922,6 @@ struct rego_re {
 	size_t prefix_len;
 	bool use_first;         /* every match starts with a byte in first */
 	bool first[256];
-	bool dfa_able;          /* no empty-width test but \A and \z (see DFA) */
 	pthread_mutex_t dfa_lock;
 	struct dfa *dfa;        /* lazily built, guarded by dfa_lock */
 };
@@ -4236,10 +4235,6 @@ static int analyse(struct rego_re *re)
 		pc = re->inst[pc].out;
 	}
 	re->anchored = cond & E_BOT;
-	re->dfa_able = true;
-	for (uint32_t i = 0; i < re->ninst; i++)
-		if (re->inst[i].op == I_EMPTY && (re->inst[i].arg & ~(unsigned)(E_BOT | E_EOT)))
-			re->dfa_able = false;
 
 	/* Literal prefix: a chain of single runes with no branch. */
 	unsigned char buf[64];
@@ -4793,9 +4788,11 @@ static int vm_run(const struct rego_re *re, const char *subject, size_t len, siz
  * a warm cache each input byte costs one table lookup.  Transitions are
  * cached for ASCII; other runes are computed each time.
  *
- * The DFA handles the empty-width tests \A (and ^ without (?m)) and \z (and
- * $ without (?m)): a state keeps the \z tests still waiting for the end of
- * the text.  Patterns with \b, \B or (?m) anchors use the Pike VM.
+ * Empty-width tests: a state knows what the previous rune was (start of
+ * text, '\n', a word character), which settles \A, ^ and (?m)^.  Tests that
+ * depend on the next rune ($, (?m)$, \z, \b, \B) stay in the state as
+ * pending instructions and are settled when the next rune (or the end of
+ * the text) is seen.
  *
  * The cache is shared by every search with the program: a search that
  * finds it in use (pthread_mutex_trylock) runs the Pike VM instead, so no
@@ -4805,13 +4802,21 @@ static int vm_run(const struct rego_re *re, const char *subject, size_t len, siz
 #define DFA_MAX_BYTES (256 * 1024)
 #define DFA_MAX_RESETS 3
 #define DFA_OVERFLOW (-2)
+#define DFA_MATCHED (-3) /* a transition that completes a match */
+
+enum dflag {
+	D_AT_START = 1,
+	D_PREV_NL = 2,
+	D_PREV_WORD = 4,
+};
 
 struct dstate {
 	uint32_t *pcs; /* sorted */
 	uint32_t n;
 	uint32_t hash;
+	uint8_t flags;    /* enum dflag: what came before */
 	bool match;       /* a match ends where this state is entered */
-	int8_t end_match; /* -1 not known yet; 1 when a \z test completes a match */
+	int8_t end_match; /* -1 not known yet; 1 when the end of text completes a match */
 	int32_t next[128];
 };
 
@@ -4821,12 +4826,14 @@ struct dfa {
 	int32_t *table; /* open addressing, state index or -1 */
 	size_t table_cap;
 	size_t bytes;
-	int32_t start, restart;
+	int32_t start;
+	int32_t restart[8]; /* only fresh threads, by enum dflag */
 	int resets;
 	bool disabled;
 	/* scratch */
 	uint32_t *mark, gen;
 	uint32_t *work, nwork;
+	uint32_t *expand, nexpand;
 	uint32_t *stack;
 };
 
@@ -4838,7 +4845,9 @@ static void dfa_clear(struct dfa *d)
 	for (size_t i = 0; i < d->table_cap; i++)
 		d->table[i] = -1;
 	d->bytes = 0;
-	d->start = d->restart = -1;
+	d->start = -1;
+	for (int i = 0; i < 8; i++)
+		d->restart[i] = -1;
 }
 
 static void dfa_free(struct dfa *d)
@@ -4850,6 +4859,7 @@ static void dfa_free(struct dfa *d)
 	free(d->table);
 	free(d->mark);
 	free(d->work);
+	free(d->expand);
 	free(d->stack);
 	free(d);
 }
@@ -4861,10 +4871,11 @@ static struct dfa *dfa_new(const struct rego_re *re)
 		return NULL;
 	d->mark = calloc(re->ninst, sizeof *d->mark);
 	d->work = malloc(re->ninst * sizeof *d->work);
+	d->expand = malloc(re->ninst * sizeof *d->expand);
 	d->stack = malloc((2 * (size_t)re->ninst + 1) * sizeof *d->stack);
 	d->table_cap = 64;
 	d->table = malloc(d->table_cap * sizeof *d->table);
-	if (!d->mark || !d->work || !d->stack || !d->table) {
+	if (!d->mark || !d->work || !d->expand || !d->stack || !d->table) {
 		dfa_free(d);
 		return NULL;
 	}
@@ -4872,10 +4883,32 @@ static struct dfa *dfa_new(const struct rego_re *re)
 	return d;
 }
 
-/* Adds to the work set what pc0 reaches without consuming, under the
- * empty-width conditions ctx: consuming instructions, matches, and \z tests
- * that may still hold at the end.  Tests that can no longer hold drop out. */
-static void dfa_closure(const struct rego_re *re, struct dfa *d, uint32_t pc0, unsigned ctx)
+/* The conditions settled by what came before, and whether they hold. */
+static unsigned dfa_known(uint8_t flags)
+{
+	if (flags & D_AT_START)
+		return E_BOT | E_BOL;
+	return flags & D_PREV_NL ? E_BOL : 0;
+}
+
+/* Everything, once the next rune r (RUNE_EOF: the end) is known too. */
+static unsigned dfa_full(uint8_t flags, uint32_t r)
+{
+	unsigned f = dfa_known(flags);
+	if (r == RUNE_EOF)
+		f |= E_EOT | E_EOL;
+	else if (r == '\n')
+		f |= E_EOL;
+	bool next_word = r < 0x80 && is_word_byte((int)r);
+	f |= (bool)(flags & D_PREV_WORD) != next_word ? E_WORDB : E_NWORDB;
+	return f;
+}
+
+/* Adds to out what pc0 reaches without consuming when the conditions in
+ * decided are settled (holding as ctx says): consuming instructions,
+ * matches, and the tests still pending.  Tests that fail drop out. */
+static void dfa_closure(const struct rego_re *re, struct dfa *d, uint32_t *out, uint32_t *nout,
+			uint32_t pc0, unsigned ctx, unsigned decided)
 {
 	size_t sp = 0;
 	d->stack[sp++] = pc0;
@@ -4898,14 +4931,14 @@ static void dfa_closure(const struct rego_re *re, struct dfa *d, uint32_t pc0, u
 			unsigned unmet = in->arg & ~ctx;
 			if (!unmet)
 				d->stack[sp++] = in->out;
-			else if (!(unmet & ~(unsigned)E_EOT))
-				d->work[d->nwork++] = pc;
+			else if (!(unmet & decided))
+				out[(*nout)++] = pc;
 			break;
 		}
 		case I_FAIL:
 			break;
 		default:
-			d->work[d->nwork++] = pc;
+			out[(*nout)++] = pc;
 			break;
 		}
 	}
@@ -4921,18 +4954,18 @@ static void sort_pcs(uint32_t *v, uint32_t n)
 	}
 }
 
-/* The state for the work set: found in the cache or added to it. */
-static int32_t dfa_intern(const struct rego_re *re, struct dfa *d)
+/* The state for the work set and flags: found in the cache or added. */
+static int32_t dfa_intern(const struct rego_re *re, struct dfa *d, uint8_t flags)
 {
 	sort_pcs(d->work, d->nwork);
-	uint32_t h = 2166136261u;
+	uint32_t h = (2166136261u ^ flags) * 16777619u;
 	for (uint32_t i = 0; i < d->nwork; i++)
 		h = (h ^ d->work[i]) * 16777619u;
 	size_t mask = d->table_cap - 1;
 	size_t slot = h & mask;
 	for (; d->table[slot] >= 0; slot = (slot + 1) & mask) {
 		const struct dstate *st = &d->states[d->table[slot]];
-		if (st->hash == h && st->n == d->nwork &&
+		if (st->hash == h && st->flags == flags && st->n == d->nwork &&
 		    memcmp(st->pcs, d->work, d->nwork * sizeof *d->work) == 0)
 			return d->table[slot];
 	}
@@ -4974,6 +5007,7 @@ static int32_t dfa_intern(const struct rego_re *re, struct dfa *d)
 	memcpy(st->pcs, d->work, d->nwork * sizeof *d->work);
 	st->n = d->nwork;
 	st->hash = h;
+	st->flags = flags;
 	st->match = false;
 	for (uint32_t i = 0; i < d->nwork; i++)
 		if (re->inst[d->work[i]].op == I_MATCH)
@@ -4986,13 +5020,40 @@ static int32_t dfa_intern(const struct rego_re *re, struct dfa *d)
 	return (int32_t)d->nstates++;
 }
 
+/* Settles the pending tests of state si now that the next rune r is known:
+ * fills expand with the consuming instructions; true when a match ends here. */
+static bool dfa_expand(const struct rego_re *re, struct dfa *d, int32_t si, uint32_t r)
+{
+	const struct dstate *st = &d->states[si];
+	unsigned ctx = dfa_full(st->flags, r);
+	d->gen++;
+	d->nexpand = 0;
+	bool match = false;
+	for (uint32_t i = 0; i < st->n; i++) {
+		uint32_t pc = st->pcs[i];
+		if (re->inst[pc].op == I_EMPTY)
+			dfa_closure(re, d, d->expand, &d->nexpand, pc, ctx, ~0u);
+		else
+			d->expand[d->nexpand++] = pc;
+	}
+	for (uint32_t i = 0; i < d->nexpand; i++)
+		if (re->inst[d->expand[i]].op == I_MATCH)
+			match = true;
+	return match;
+}
+
+/* The state after rune r, with only fresh threads when from is -1. */
 static int32_t dfa_step(const struct rego_re *re, struct dfa *d, int32_t from, uint32_t r)
 {
+	if (from >= 0 && dfa_expand(re, d, from, r))
+		return DFA_MATCHED;
+	uint8_t flags = (uint8_t)((r == '\n' ? D_PREV_NL : 0) |
+				  (r < 0x80 && is_word_byte((int)r) ? D_PREV_WORD : 0));
+	unsigned known = dfa_known(flags), decided = E_BOT | E_BOL;
 	d->gen++;
 	d->nwork = 0;
-	const struct dstate *st = &d->states[from];
-	for (uint32_t i = 0; i < st->n; i++) {
-		const struct inst *in = &re->inst[st->pcs[i]];
+	for (uint32_t i = 0; from >= 0 && i < d->nexpand; i++) {
+		const struct inst *in = &re->inst[d->expand[i]];
 		bool ok;
 		switch (in->op) {
 		case I_RUNE1:
@@ -5012,28 +5073,11 @@ static int32_t dfa_step(const struct rego_re *re, struct dfa *d, int32_t from, u
 			break;
 		}
 		if (ok)
-			dfa_closure(re, d, in->out, 0);
+			dfa_closure(re, d, d->work, &d->nwork, in->out, known, decided);
 	}
 	if (!re->anchored)
-		dfa_closure(re, d, re->start, 0);
-	return dfa_intern(re, d);
-}
-
-static bool dfa_end_match(const struct rego_re *re, struct dfa *d, int32_t si)
-{
-	struct dstate *st = &d->states[si];
-	if (st->end_match < 0) {
-		d->gen++;
-		d->nwork = 0;
-		for (uint32_t i = 0; i < st->n; i++)
-			if (re->inst[st->pcs[i]].op == I_EMPTY)
-				dfa_closure(re, d, st->pcs[i], E_EOT);
-		st->end_match = 0;
-		for (uint32_t i = 0; i < d->nwork; i++)
-			if (re->inst[d->work[i]].op == I_MATCH)
-				st->end_match = 1;
-	}
-	return st->end_match == 1;
+		dfa_closure(re, d, d->work, &d->nwork, re->start, known, decided);
+	return dfa_intern(re, d, flags);
 }
 
 /* 1 or 0 when the DFA answered, DFA_OVERFLOW when the caller must ask
@@ -5043,36 +5087,50 @@ static int dfa_run(const struct rego_re *re, struct dfa *d, const unsigned char 
 	if (d->start < 0) {
 		d->gen++;
 		d->nwork = 0;
-		dfa_closure(re, d, re->start, E_BOT);
-		if ((d->start = dfa_intern(re, d)) < 0)
+		dfa_closure(re, d, d->work, &d->nwork, re->start, E_BOT | E_BOL, E_BOT | E_BOL);
+		if ((d->start = dfa_intern(re, d, D_AT_START)) < 0)
 			return DFA_OVERFLOW;
 	}
-	if (!re->anchored && d->restart < 0) {
-		d->gen++;
-		d->nwork = 0;
-		dfa_closure(re, d, re->start, 0);
-		if ((d->restart = dfa_intern(re, d)) < 0)
-			return DFA_OVERFLOW;
-	}
-	bool can_skip = re->prefix_len > 0 || re->use_first;
+	bool can_skip = !re->anchored && (re->prefix_len > 0 || re->use_first);
 	int32_t si = d->start;
 	if (d->states[si].match)
 		return 1;
 	size_t pos = 0;
 	while (pos < len) {
-		if (si == d->restart && can_skip) {
-			/* Only fresh threads: jump to where a match could start. */
-			pos = skip_to_candidate(re, s, len, pos);
-			if (pos == SIZE_MAX)
+		uint8_t f = d->states[si].flags;
+		if (can_skip && d->restart[f] < 0 && !(f & D_AT_START)) {
+			/* The state with only fresh threads after such a rune. */
+			int32_t r = dfa_step(re, d, -1, f & D_PREV_NL ? '\n' : f & D_PREV_WORD ? 'a' : ' ');
+			if (r < 0)
+				return DFA_OVERFLOW;
+			d->restart[f] = r;
+		}
+		if (can_skip && si == d->restart[f]) {
+			/* Only fresh threads: jump to where a match could start,
+			 * in the state for what precedes it. */
+			size_t to = skip_to_candidate(re, s, len, pos);
+			if (to == SIZE_MAX)
 				return 0;
+			if (to != pos) {
+				pos = to;
+				int c = s[pos - 1];
+				f = (uint8_t)((c == '\n' ? D_PREV_NL : 0) | (is_word_byte(c) ? D_PREV_WORD : 0));
+				if (d->restart[f] < 0) {
+					int32_t r = dfa_step(re, d, -1, (uint32_t)c);
+					if (r < 0)
+						return DFA_OVERFLOW;
+					d->restart[f] = r;
+				}
+				si = d->restart[f];
+			}
 		}
 		int32_t next;
 		unsigned c = s[pos];
 		if (c < 0x80) {
 			next = d->states[si].next[c];
-			if (next < 0) {
+			if (next == -1) {
 				next = dfa_step(re, d, si, c);
-				if (next < 0)
+				if (next == DFA_OVERFLOW)
 					return DFA_OVERFLOW;
 				d->states[si].next[c] = next;
 			}
@@ -5081,23 +5139,28 @@ static int dfa_run(const struct rego_re *re, struct dfa *d, const unsigned char 
 			uint32_t r;
 			pos += utf8_decode(s + pos, len - pos, &r);
 			next = dfa_step(re, d, si, r);
-			if (next < 0)
+			if (next == DFA_OVERFLOW)
 				return DFA_OVERFLOW;
 		}
+		if (next == DFA_MATCHED)
+			return 1;
 		si = next;
 		if (d->states[si].match)
 			return 1;
 		if (re->anchored && d->states[si].n == 0)
 			return 0;
 	}
-	return dfa_end_match(re, d, si) ? 1 : 0;
+	struct dstate *st = &d->states[si];
+	if (st->end_match < 0)
+		st->end_match = dfa_expand(re, d, si, RUNE_EOF);
+	return st->end_match;
 }
 
 /* 1 or 0 from the DFA, or -2 when it cannot answer (busy, unsuitable,
  * out of room). */
 static int dfa_is_match(const struct rego_re *re, const char *s, size_t len)
 {
-	if (!re->dfa_able || len == 0)
+	if (len == 0)
 		return DFA_OVERFLOW;
 	struct rego_re *mre = (struct rego_re *)re; /* the cache is the mutable part */
 	if (pthread_mutex_trylock(&mre->dfa_lock) != 0)

@@ -569,6 +569,99 @@ static void test_dfa_cache_overflow(void **state)
 	rego_re_free(re);
 }
 
+/* Self-differential: random patterns and longer random subjects; the DFA
+ * (is_match, and the prefilter in search) and the search accelerations
+ * must give the Pike VM's answers. */
+static uint32_t rnd_state = 2463534242u;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 17;
+	rnd_state ^= rnd_state << 5;
+	return rnd_state % n;
+}
+
+static void random_pattern(char *out, size_t cap, int depth)
+{
+	static const char *const atoms[] = {
+		"a", "b", "c", " ", "\\n", ".", "[ab]", "[^a]", "\\w", "\\W", "\\d", "\\s", "\\pL",
+		"\u00e9", "\u65e5", "_", "(?i:A)", "[[:alpha:]]", "(?s:.)", "\\x{FFFD}",
+	};
+	static const char *const anchors[] = {"^", "$", "\\b", "\\B", "\\A", "\\z", "(?m:^)", "(?m:$)"};
+	static const char *const reps[] = {"*", "+", "?", "*?", "{2}", "{1,3}", "{0,2}?"};
+	int n = 1 + (int)rnd(4);
+	for (int i = 0; i < n; i++) {
+		size_t at = strlen(out);
+		uint32_t k = rnd(16);
+		if (k < 9 || depth > 2) {
+			snprintf(out + at, cap - at, "%s", atoms[rnd(sizeof atoms / sizeof atoms[0])]);
+		} else if (k < 12) {
+			snprintf(out + at, cap - at, "%s", anchors[rnd(sizeof anchors / sizeof anchors[0])]);
+		} else if (k < 14) {
+			snprintf(out + at, cap - at, "(");
+			random_pattern(out, cap, depth + 1);
+			at = strlen(out);
+			snprintf(out + at, cap - at, "|");
+			random_pattern(out, cap, depth + 1);
+			at = strlen(out);
+			snprintf(out + at, cap - at, ")");
+		} else {
+			snprintf(out + at, cap - at, "(?:");
+			random_pattern(out, cap, depth + 1);
+			at = strlen(out);
+			snprintf(out + at, cap - at, ")");
+		}
+		if (rnd(3) == 0) {
+			at = strlen(out);
+			snprintf(out + at, cap - at, "%s", reps[rnd(sizeof reps / sizeof reps[0])]);
+		}
+	}
+}
+
+static void test_dfa_matches_pike(void **state)
+{
+	(void)state;
+	static const char *const units[] = {"a", "b", "c", " ", "\n", "_", "1", ".", "\u00e9",
+					    "\u65e5", "\xff", "A"};
+	int checked = 0;
+	for (int i = 0; i < 400; i++) {
+		char pat[8192] = "";
+		random_pattern(pat, sizeof pat, 0);
+		if (strlen(pat) >= sizeof pat - 1)
+			continue; /* cut short: not a pattern */
+		struct rego_re *re;
+		char err[REGO_RE_ERRLEN];
+		if (rego_re_compile(pat, strlen(pat), &re, err, sizeof err) != 0)
+			fail_msg("/%s/: %s", pat, err);
+		size_t ncap = 2 * (rego_re_num_groups(re) + 1);
+		size_t *a = malloc(ncap * sizeof *a), *b = malloc(ncap * sizeof *b);
+		assert_true(a && b);
+		for (int j = 0; j < 6; j++) {
+			char subject[1024];
+			size_t len = 0, want = rnd(300);
+			while (len < want) {
+				const char *u = units[rnd(sizeof units / sizeof units[0])];
+				size_t ul = strlen(u);
+				memcpy(subject + len, u, ul);
+				len += ul;
+			}
+			int nfa = rego_re_is_match_nfa(re, subject, len);
+			if (rego_re_is_match(re, subject, len) != nfa)
+				fail_msg("is_match /%s/ on %zu bytes: DFA differs", pat, len);
+			int x = rego_re_search_captures(re, subject, len, 0, a, ncap);
+			int y = rego_re_search_unaccelerated(re, subject, len, 0, b, ncap);
+			if (x != nfa || y != nfa || (x == 1 && memcmp(a, b, ncap * sizeof *a) != 0))
+				fail_msg("search /%s/ on %zu bytes differs", pat, len);
+			checked++;
+		}
+		free(a);
+		free(b);
+		rego_re_free(re);
+	}
+	print_message("%d random subjects checked\n", checked);
+}
+
 struct thread_arg {
 	const struct rego_re *re;
 	int errors;
@@ -1912,6 +2005,7 @@ int main(void)
 		cmocka_unit_test(test_null_empty_inputs),
 		cmocka_unit_test(test_go_differential),
 		cmocka_unit_test(test_dfa_cache_overflow),
+		cmocka_unit_test(test_dfa_matches_pike),
 		cmocka_unit_test(test_threads_share_program),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
