@@ -2822,6 +2822,7 @@ struct parser {
 	size_t names_cap;
 	struct node *all;
 	size_t nranges; /* class ranges held, for the size limit */
+	size_t nnodes;
 	const char *close, *close_from; /* next ":]" at or after close_from */
 	bool close_scanned;
 	char *errbuf;
@@ -3056,8 +3057,17 @@ static const struct named_group posix_groups[] = {
 
 /* ------------------------------------------------------------------ nodes */
 
+/* Tree nodes one pattern may make: every node but a few compiles to at
+ * least one instruction, so a tree this large could not compile anyway;
+ * stopping here keeps a huge pattern from taking memory in proportion. */
+#define MAX_NODES (4 * (size_t)REGO_RE_MAX_INSTS)
+
 static struct node *node_new(struct parser *p, enum op op)
 {
+	if (++p->nnodes > MAX_NODES) {
+		perr(p, ERR_LARGE, p->whole, p->whole_len);
+		return NULL;
+	}
 	struct node *n = calloc(1, sizeof *n);
 	if (!n) {
 		oom(p);

@@ -481,6 +481,16 @@ static void test_limits(void **state)
 	assert_int_equal(rego_re_compile(big, strlen(big), &re, err, sizeof err), 0);
 	rego_re_free(re);
 
+	/* A huge pattern stops early, whatever its shape. */
+	char *huge = repeat_string("a{0}", 200000, "");
+	assert_int_equal(rego_re_compile(huge, strlen(huge), &re, err, sizeof err), -1);
+	assert_non_null(strstr(err, "error parsing regexp: expression too large: `a{0}a{0}"));
+	free(huge);
+	huge = repeat_string("a", 100001, "");
+	assert_int_equal(rego_re_compile(huge, strlen(huge), &re, err, sizeof err), -1);
+	assert_non_null(strstr(err, "error parsing regexp: expression too large: `aaa"));
+	free(huge);
+
 	/* Many copies of a big class hit the class size limit. */
 	char *classes = repeat_string("[\\pL\\pN\\pP\\pS]", 3000, "");
 	assert_int_equal(rego_re_compile(classes, strlen(classes), &re, err, sizeof err), -1);
