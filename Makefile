@@ -264,3 +264,14 @@ image-check: $(BUILD)/enclave
 release:
 	./build_release.sh
 TEST_TARGETS += image-check
+
+# ---------------------------------------------------------------- regex (src/rego/re.*)
+# The engine is plain C with no project dependency, so its bench builds from re.c alone.
+$(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.c src/rego/re.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -o $@ bench/re_bench.c src/rego/re.c
+
+.PHONY: bench-re
+bench-re: $(BUILD)/bench/re_bench
+	$(BUILD)/bench/re_bench
+BENCH_TARGETS += bench-re

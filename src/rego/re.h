@@ -10,9 +10,11 @@
  * Go.  All positions are byte offsets into the subject.
  *
  * Ownership: rego_re_compile returns a program the caller frees with
- * rego_re_free.  A compiled program is immutable: any number of threads may
- * search with it at once.  Strings returned through an out parameter
- * (rego_re_replace_all) are malloc'd and belong to the caller.
+ * rego_re_free.  Any number of threads may search with one program at
+ * once: the program is immutable but for a DFA cache behind a mutex that a
+ * search only try-locks (when it is busy the search runs without it).
+ * Strings returned through an out parameter (rego_re_replace_all) are
+ * malloc'd and belong to the caller.
  *
  * This library depends on libc only.
  */
@@ -64,7 +66,8 @@ int rego_re_search(const struct rego_re *re, const char *s, size_t len, size_t s
 
 /* 1 when the pattern matches anywhere in s[0..len), 0 when not, -1 when
  * memory runs out.  Cheaper than rego_re_search: it stops at the first
- * match it meets, whatever its span (OPA's regex.match). */
+ * match it meets, whatever its span (OPA's regex.match), and most patterns
+ * run on a lazily built DFA cached in the program (see re.c). */
 int rego_re_is_match(const struct rego_re *re, const char *s, size_t len);
 
 /* As rego_re_search, filling caps with ncaps values: caps[2*i] and
@@ -103,5 +106,14 @@ long rego_re_split(const struct rego_re *re, const char *s, size_t len, long n,
 
 /* The pattern as given to rego_re_compile (not NUL-terminated inside). */
 const char *rego_re_pattern(const struct rego_re *re, size_t *len);
+
+#ifdef ENCLAVE_TESTING
+/* For tests: the search without the literal-prefix and first-byte skips,
+ * to check that they change nothing.  ncaps must be 2 * (num_groups + 1). */
+int rego_re_search_unaccelerated(const struct rego_re *re, const char *s, size_t len, size_t start,
+				 size_t *caps, size_t ncaps);
+/* For tests: rego_re_is_match on the Pike VM alone, without the DFA. */
+int rego_re_is_match_nfa(const struct rego_re *re, const char *s, size_t len);
+#endif
 
 #endif
