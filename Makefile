@@ -275,3 +275,18 @@ $(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.c src/rego/re.h
 bench-re: $(BUILD)/bench/re_bench
 	$(BUILD)/bench/re_bench
 BENCH_TARGETS += bench-re
+
+# ---------------------------------------------------------------- bench (issue 2, item 8)
+# bench-daemon: a real `enclave up` booting real VMs; prints daemon start,
+# cold boot, ExecuteTool round trips over Connect and gRPC, StopSession and
+# memory (median / p90, never asserted). grpc-test: the agent.v1 and
+# enclave.v1 flows through a real gRPC client (python3-grpcio).
+E2E_HOME ?= $(abspath $(BUILD)/e2e-home)
+.PHONY: bench-daemon grpc-test
+bench-daemon: $(BUILD)/enclave
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	/usr/bin/python3 bench/daemon_bench.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME)
+grpc-test: $(BUILD)/enclave
+	tests/e2e/run tests/e2e/test_grpc.py
+BENCH_TARGETS += bench-daemon

@@ -1,0 +1,468 @@
+#!/usr/bin/python3
+"""bench-daemon: what a real `enclave up` costs on this machine.
+
+Starts real daemons and boots real microVMs (KVM when the daemon's probe says
+QEMU can use it, TCG otherwise) and prints, with the number of samples, the
+median and the 90th percentile of:
+
+  - daemon start: exec of `enclave up` until GET /ping answers (the default
+    --accel auto includes the KVM probe; --accel tcg skips it);
+  - StartSession until the session is READY (a cold boot of a fresh VM);
+  - the first ExecuteTool after a boot, and later ExecuteTool round trips for
+    `python3 -c pass` (tool "exec") and "pass" (tool "python"), over Connect
+    (HTTP/1.1 JSON, one keep-alive connection) and over gRPC (HTTP/2, one
+    channel);
+  - StopSession;
+  - the daemon's VmRSS with 0, 1 and 8 idle sessions, and the VMM processes'
+    VmRSS next to it.
+
+It asserts nothing about time. Usage:
+
+  bench/daemon_bench.py [--enclave build/enclave] [--image-home build/e2e-home]
+                        [--samples N] [--starts N] [--idle N]
+
+The image must already be built in IMAGE_HOME (`make bench-daemon` does it).
+The gRPC client is python3-grpcio with stubs generated at run time by
+grpc_tools.protoc (Debian's python3-grpc-tools); everything else is the
+standard library. Without grpcio the gRPC rows are skipped, with a note.
+"""
+import argparse
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# ----------------------------------------------------------------- numbers
+
+def percentile(samples, p):
+    """Nearest-rank percentile of a non-empty list."""
+    s = sorted(samples)
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, name, samples, unit="ms"):
+        if not samples:
+            self.rows.append((name, 0, None, None, None, None, unit))
+        else:
+            self.rows.append((name, len(samples), percentile(samples, 50), percentile(samples, 90),
+                              min(samples), max(samples), unit))
+        self.print_row(self.rows[-1])
+
+    @staticmethod
+    def print_row(row):
+        name, n, med, p90, lo, hi, unit = row
+        if n == 0:
+            print(f"  {name:<52} skipped", flush=True)
+        else:
+            print(f"  {name:<52} n={n:<3} median {med:8.1f} {unit}  p90 {p90:8.1f} {unit}"
+                  f"  (min {lo:.1f}, max {hi:.1f})", flush=True)
+
+
+def ms_since(t0):
+    return (time.perf_counter() - t0) * 1000.0
+
+
+# ----------------------------------------------------------------- processes
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def vm_rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def vmm_pids(marker):
+    """PIDs of QEMU or Firecracker processes whose command line mentions marker."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if ("qemu-system" in cmd or "firecracker" in cmd) and marker in cmd:
+            pids.append(int(entry))
+    return pids
+
+
+class CallError(Exception):
+    pass
+
+
+class Daemon:
+    """One `enclave up` on a free loopback port with a fresh ENCLAVE_HOME that
+    shares the image cache of IMAGE_HOME."""
+
+    def __init__(self, enclave, image_home, extra=()):
+        self.enclave = enclave
+        self.home = tempfile.mkdtemp(prefix="enclave-bench-")
+        os.symlink(os.path.join(image_home, "cache"), os.path.join(self.home, "cache"))
+        self.port = free_port()
+        self.addr = f"127.0.0.1:{self.port}"
+        self.extra = list(extra)
+        self.proc = None
+        self.conn = None
+        self.log_path = os.path.join(self.home, "daemon.log")
+
+    def start(self, timeout=90):
+        """Starts the daemon; returns ms from exec to the first /ping answer."""
+        log = open(self.log_path, "ab")
+        env = dict(os.environ, ENCLAVE_HOME=self.home)
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen([self.enclave, "up", "--listen", self.addr, *self.extra],
+                                     env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("daemon exited:\n" + self.read_log())
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                c.request("GET", "/ping")
+                r = c.getresponse()
+                body = r.read()
+                c.close()
+                if r.status == 200 and body == b"pong":
+                    return ms_since(t0)
+            except OSError:
+                pass
+            time.sleep(0.005)
+        raise RuntimeError("daemon did not answer /ping:\n" + self.read_log())
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def call(self, method, body, service="agent.v1.AgentService", timeout=300):
+        """A Connect unary call with JSON on one keep-alive HTTP/1.1 connection."""
+        data = json.dumps(body).encode()
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+            try:
+                self.conn.request("POST", f"/{service}/{method}", body=data,
+                                  headers={"Content-Type": "application/json"})
+                r = self.conn.getresponse()
+                out = r.read()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                # The server closed the idle keep-alive connection: reconnect once.
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        if r.status != 200:
+            raise CallError(f"{method}: HTTP {r.status}: {out[:300]!r}")
+        return json.loads(out) if out else {}
+
+    def rss_kb(self):
+        return vm_rss_kb(self.proc.pid)
+
+    def stop(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        left = vmm_pids(self.home)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(self.home, ignore_errors=True)
+        return left
+
+
+# ----------------------------------------------------------------- gRPC
+
+def load_grpc(tmp):
+    """(grpc, agent_pb2, agent_pb2_grpc, enclave_pb2, enclave_pb2_grpc) or None."""
+    try:
+        import grpc  # noqa: F401
+        from grpc_tools import protoc  # noqa: F401
+    except ImportError as e:
+        print(f"  note: no gRPC client ({e}); install python3-grpcio and python3-grpc-tools", flush=True)
+        return None
+    p = subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", os.path.join(ROOT, "proto"),
+                        "--python_out", tmp, "--grpc_python_out", tmp,
+                        "agent/v1/agent.proto", "enclave/v1/enclave.proto"],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        print("  note: grpc_tools.protoc failed: " + p.stderr.strip(), flush=True)
+        return None
+    sys.path.insert(0, tmp)
+    import grpc
+    from agent.v1 import agent_pb2, agent_pb2_grpc
+    from enclave.v1 import enclave_pb2, enclave_pb2_grpc
+    return grpc, agent_pb2, agent_pb2_grpc, enclave_pb2, enclave_pb2_grpc
+
+
+# ----------------------------------------------------------------- the runs
+
+def bench_starts(args, table):
+    print(f"daemon start (exec of `enclave up` to /ping answering), {args.starts} starts each:", flush=True)
+    rss = []
+    for label, extra in (("--accel auto (includes the KVM probe)", ()),
+                         ("--accel tcg (no probe)", ("--accel", "tcg"))):
+        times = []
+        for _ in range(args.starts):
+            d = Daemon(args.enclave, args.image_home, extra)
+            try:
+                times.append(d.start())
+                rss.append(d.rss_kb() / 1024.0)
+            finally:
+                d.stop()
+        table.add("daemon start, " + label, times)
+    return rss
+
+
+def exec_body(sid, tool):
+    if tool == "exec":
+        return {"sessionId": sid, "toolName": "exec", "input": json.dumps(["python3", "-c", "pass"]),
+                "timeoutSeconds": 30}
+    return {"sessionId": sid, "toolName": "python", "input": "pass", "timeoutSeconds": 30}
+
+
+def check_exec(resp, what):
+    if resp.get("exitCode", 0) != 0:
+        raise RuntimeError(f"{what} failed: {resp}")
+
+
+def wait_ready(d, sid, resp, timeout=120):
+    if resp.get("status") == "READY":
+        return
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ls = d.call("ListSessions", {}, service="enclave.v1.Enclave")
+        for s in ls.get("sessions", []):
+            if s["sessionId"] == sid:
+                if s["status"] == "READY":
+                    return
+                if s["status"] == "FAILED":
+                    raise RuntimeError(f"session {sid} failed to boot")
+        time.sleep(0.01)
+    raise RuntimeError(f"session {sid} not READY in {timeout} s")
+
+
+def start_session(d, sid):
+    t0 = time.perf_counter()
+    resp = d.call("StartSession", {"sessionId": sid})
+    wait_ready(d, sid, resp)
+    return ms_since(t0)
+
+
+def stop_session(d, sid):
+    t0 = time.perf_counter()
+    resp = d.call("StopSession", {"sessionId": sid})
+    if not resp.get("success"):
+        raise RuntimeError(f"StopSession {sid}: {resp}")
+    return ms_since(t0)
+
+
+def vmm_rss(d):
+    return [vm_rss_kb(p) / 1024.0 for p in vmm_pids(d.home)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--enclave", default=os.path.join(ROOT, "build", "enclave"))
+    ap.add_argument("--image-home", default=os.path.join(ROOT, "build", "e2e-home"))
+    ap.add_argument("--samples", type=int, default=20, help="ExecuteTool calls per row (default 20)")
+    ap.add_argument("--boots", type=int, default=5, help="cold boots measured alone (default 5)")
+    ap.add_argument("--starts", type=int, default=3, help="daemon starts per mode (default 3)")
+    ap.add_argument("--idle", type=int, default=8, help="idle sessions for the memory row (default 8)")
+    args = ap.parse_args()
+    args.enclave = os.path.abspath(args.enclave)
+    args.image_home = os.path.abspath(args.image_home)
+    if not os.path.isdir(os.path.join(args.image_home, "cache")):
+        sys.exit(f"bench-daemon: no image in {args.image_home}; run "
+                 f"ENCLAVE_HOME={args.image_home} {args.enclave} image build")
+
+    began = time.perf_counter()
+    print(f"bench-daemon: {platform.node()}, {os.cpu_count()} CPUs, {cpu_model()}, "
+          f"{mem_total_mb()} MiB RAM, load {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"  image: {image_desc(args.image_home)}", flush=True)
+    table = Table()
+    tmp = tempfile.mkdtemp(prefix="enclave-bench-stubs-")
+    try:
+        g = load_grpc(tmp)
+        start_rss = bench_starts(args, table)
+
+        d = Daemon(args.enclave, args.image_home)
+        try:
+            d.start()
+            info = d.call("GetInfo", {}, service="enclave.v1.Enclave")
+            print(f"one daemon: accel {info.get('accel')} (VMs run under "
+                  f"{'KVM' if info.get('accel') == 'kvm' else 'TCG emulation, no KVM'}), "
+                  f"{info.get('defaultVcpu')} vCPU / {info.get('defaultMemoryMb')} MiB per VM, "
+                  f"version {info.get('version')}", flush=True)
+            rss0 = d.rss_kb() / 1024.0
+
+            # Cold boots, each alone; the first exec after each boot; stops.
+            boots, firsts, stops = [], [], []
+            execs = args.boots
+            for i in range(args.boots):
+                sid = f"bench-boot-{i}"
+                boots.append(start_session(d, sid))
+                t0 = time.perf_counter()
+                r = d.call("ExecuteTool", exec_body(sid, "python"))
+                firsts.append(ms_since(t0))
+                check_exec(r, "first exec")
+                if i < args.boots - 1:
+                    stops.append(stop_session(d, sid))
+            table.add("StartSession to READY (cold boot, no other VM)", boots)
+            table.add("first ExecuteTool python 'pass' after boot", firsts)
+
+            # Round trips on the last booted session (warm).
+            sid = f"bench-boot-{args.boots - 1}"
+            for tool, label in (("exec", "exec `python3 -c pass`"), ("python", "python 'pass'")):
+                times = []
+                for _ in range(args.samples):
+                    t0 = time.perf_counter()
+                    r = d.call("ExecuteTool", exec_body(sid, tool))
+                    times.append(ms_since(t0))
+                    check_exec(r, label)
+                table.add(f"ExecuteTool {label}, Connect", times)
+                execs += len(times)
+            if g is not None:
+                grpc, agent_pb2, agent_pb2_grpc, enclave_pb2, enclave_pb2_grpc = g
+                with grpc.insecure_channel(d.addr) as ch:
+                    stub = agent_pb2_grpc.AgentServiceStub(ch)
+                    gi = enclave_pb2_grpc.EnclaveStub(ch).GetInfo(enclave_pb2.GetInfoRequest(), timeout=30)
+                    assert gi.accel == info.get("accel")
+                    for tool, label in (("exec", "exec `python3 -c pass`"), ("python", "python 'pass'")):
+                        b = exec_body(sid, tool)
+                        req = agent_pb2.ToolRequest(session_id=sid, tool_name=b["toolName"], input=b["input"],
+                                                    timeout_seconds=30)
+                        times = []
+                        for _ in range(args.samples):
+                            t0 = time.perf_counter()
+                            r = stub.ExecuteTool(req, timeout=60)
+                            times.append(ms_since(t0))
+                            if r.exit_code != 0:
+                                raise RuntimeError(f"gRPC {label}: {r}")
+                        table.add(f"ExecuteTool {label}, gRPC", times)
+                        execs += len(times)
+            else:
+                table.add("ExecuteTool over gRPC (no grpcio)", [])
+            stops.append(stop_session(d, sid))
+
+            # Memory: 0, 1 and N idle sessions.
+            time.sleep(0.5)
+            rss_after = d.rss_kb() / 1024.0
+            idle_boots = []
+            sid = "bench-idle-0"
+            idle_boots.append(start_session(d, sid))
+            time.sleep(1.0)
+            rss1 = d.rss_kb() / 1024.0
+            vmm1 = vmm_rss(d)
+            for i in range(1, args.idle):
+                idle_boots.append(start_session(d, f"bench-idle-{i}"))
+            time.sleep(1.0)
+            rssn = d.rss_kb() / 1024.0
+            vmmn = vmm_rss(d)
+            table.add(f"StartSession to READY with 0..{args.idle - 1} idle VMs running", idle_boots)
+            for i in range(args.idle):
+                stops.append(stop_session(d, f"bench-idle-{i}"))
+            table.add("StopSession (idle VM)", stops)
+            time.sleep(0.5)
+            rss_end = d.rss_kb() / 1024.0
+
+            print("memory (VmRSS from /proc, MiB):", flush=True)
+            mem = [("daemon just started (median of the starts above)", percentile(start_rss, 50), None),
+                   ("daemon, 0 sessions, before any boot", rss0, None),
+                   (f"daemon, 0 sessions, after {args.boots} boots and {execs} execs", rss_after, None),
+                   ("daemon, 1 idle session", rss1, vmm1),
+                   (f"daemon, {args.idle} idle sessions", rssn, vmmn),
+                   ("daemon, 0 sessions again", rss_end, None)]
+            for label, v, vmm in mem:
+                line = f"  {label:<52} {v:7.1f}"
+                if vmm is not None:
+                    line += f"   VMM: {fmt_vmm(vmm)}"
+                print(line, flush=True)
+        finally:
+            left = d.stop()
+            if left:
+                print(f"  warning: the daemon left {len(left)} VMM process(es); killed them", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"bench-daemon: done in {time.perf_counter() - began:.0f} s", flush=True)
+
+
+def fmt_vmm(rss):
+    if not rss:
+        return "none found"
+    return f"{len(rss)} process(es), {sum(rss):.1f} total, {percentile(rss, 50):.1f} median each"
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def mem_total_mb():
+    try:
+        with open("/proc/meminfo") as f:
+            return int(f.readline().split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def image_desc(image_home):
+    images = os.path.join(image_home, "cache", "images")
+    try:
+        names = sorted(os.listdir(images), key=lambda n: os.path.getmtime(os.path.join(images, n)))
+    except OSError:
+        return "unknown"
+    if not names:
+        return "none"
+    path = os.path.join(images, names[-1])
+    parts = []
+    for entry in sorted(os.listdir(path)):
+        full = os.path.join(path, entry)
+        if os.path.isfile(full) and os.path.getsize(full) > 1 << 20:
+            parts.append(f"{entry} {os.path.getsize(full) / (1 << 20):.1f} MiB")
+    return f"{names[-1]}: " + ", ".join(parts)
+
+
+if __name__ == "__main__":
+    main()
