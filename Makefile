@@ -288,5 +288,8 @@ bench-daemon: $(BUILD)/enclave
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
 	/usr/bin/python3 bench/daemon_bench.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME)
 grpc-test: $(BUILD)/enclave
-	tests/e2e/run tests/e2e/test_grpc.py
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider test_grpc.py
 BENCH_TARGETS += bench-daemon
