@@ -69,8 +69,9 @@ class Table:
         if n == 0:
             print(f"  {name:<52} skipped", flush=True)
         else:
-            print(f"  {name:<52} n={n:<3} median {med:8.1f} {unit}  p90 {p90:8.1f} {unit}"
-                  f"  (min {lo:.1f}, max {hi:.1f})", flush=True)
+            d = 2 if hi < 10 else 1
+            print(f"  {name:<52} n={n:<3} median {med:8.{d}f} {unit}  p90 {p90:8.{d}f} {unit}"
+                  f"  (min {lo:.{d}f}, max {hi:.{d}f})", flush=True)
 
 
 def ms_since(t0):
@@ -330,6 +331,25 @@ def main():
                   f"{info.get('defaultVcpu')} vCPU / {info.get('defaultMemoryMb')} MiB per VM, "
                   f"version {info.get('version')}", flush=True)
             rss0 = d.rss_kb() / 1024.0
+
+            # The API alone: a call that never reaches a VM.
+            times = []
+            for _ in range(args.samples * 5):
+                t0 = time.perf_counter()
+                d.call("GetInfo", {}, service="enclave.v1.Enclave")
+                times.append(ms_since(t0))
+            table.add("GetInfo (no VM involved), Connect", times)
+            if g is not None:
+                grpc, _, _, enclave_pb2, enclave_pb2_grpc = g
+                with grpc.insecure_channel(d.addr) as ch:
+                    stub = enclave_pb2_grpc.EnclaveStub(ch)
+                    stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30)
+                    times = []
+                    for _ in range(args.samples * 5):
+                        t0 = time.perf_counter()
+                        stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30)
+                        times.append(ms_since(t0))
+                table.add("GetInfo (no VM involved), gRPC", times)
 
             # Cold boots, each alone; the first exec after each boot; stops.
             boots, firsts, stops = [], [], []
