@@ -211,12 +211,11 @@ class Daemon:
 
 def load_grpc(tmp):
     """(grpc, agent_pb2, agent_pb2_grpc, enclave_pb2, enclave_pb2_grpc) or None."""
-    try:
-        import grpc  # noqa: F401
-        from grpc_tools import protoc  # noqa: F401
-    except ImportError as e:
-        print(f"  note: no gRPC client ({e}); install python3-grpcio and python3-grpc-tools", flush=True)
+    import importlib.util
+    if importlib.util.find_spec("grpc") is None or importlib.util.find_spec("grpc_tools") is None:
+        print("  note: no gRPC client here; install python3-grpcio and python3-grpc-tools", flush=True)
         return None
+    import grpc
     p = subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", os.path.join(ROOT, "proto"),
                         "--python_out", tmp, "--grpc_python_out", tmp,
                         "agent/v1/agent.proto", "enclave/v1/enclave.proto"],
@@ -225,7 +224,6 @@ def load_grpc(tmp):
         print("  note: grpc_tools.protoc failed: " + p.stderr.strip(), flush=True)
         return None
     sys.path.insert(0, tmp)
-    import grpc
     from agent.v1 import agent_pb2, agent_pb2_grpc
     from enclave.v1 import enclave_pb2, enclave_pb2_grpc
     return grpc, agent_pb2, agent_pb2_grpc, enclave_pb2, enclave_pb2_grpc
@@ -422,12 +420,13 @@ def main():
             rss_end = d.rss_kb() / 1024.0
 
             print("memory (VmRSS from /proc, MiB):", flush=True)
-            mem = [("daemon just started (median of the starts above)", percentile(start_rss, 50), None),
-                   ("daemon, 0 sessions, before any boot", rss0, None),
+            mem = [("daemon, 0 sessions, before any boot", rss0, None),
                    (f"daemon, 0 sessions, after {args.boots} boots and {execs} execs", rss_after, None),
                    ("daemon, 1 idle session", rss1, vmm1),
                    (f"daemon, {args.idle} idle sessions", rssn, vmmn),
                    ("daemon, 0 sessions again", rss_end, None)]
+            if start_rss:
+                mem.insert(0, ("daemon just started (median of the starts above)", percentile(start_rss, 50), None))
             for label, v, vmm in mem:
                 line = f"  {label:<52} {v:7.1f}"
                 if vmm is not None:
