@@ -54,12 +54,25 @@ static const char *const skipped_packages[] = {"dpkg", "debconf", "install-info"
 
 static const char *const guest_modules[] = {IMAGE_GUEST_MODULES};
 
-/* Documentation and translations: nothing in the guest reads them. */
+/* Left out of the archive (shell patterns, see image_write_tree).
+ * Documentation and translations: nothing in the guest reads them. */
 static const char *const skipped_paths[] = {
     "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
     "usr/share/bug", "usr/share/doc-base", "usr/share/common-licenses",
     /* glibc's iconv modules (8 MB): Python's codecs are its own */
     "usr/lib/x86_64-linux-gnu/gconv",
+    /* Python's own test support and test-only extension modules, help()'s
+     * topic texts (pydoc says they are not available) and turtle (it needs
+     * tkinter, which is not in the image): 2.4 MB that nothing else imports. */
+    "usr/lib/python3.*/test",
+    "usr/lib/python3.*/pydoc_data",
+    "usr/lib/python3.*/turtle.py",
+    "usr/lib/python3.*/__pycache__/turtle.*.pyc",
+    "usr/lib/python3.*/__phello__",
+    "usr/lib/python3.*/lib-dynload/_test*.so",
+    "usr/lib/python3.*/lib-dynload/_ctypes_test.*.so",
+    "usr/lib/python3.*/lib-dynload/_xxtestfuzz.*.so",
+    "usr/lib/python3.*/lib-dynload/xxlimited*.so",
 };
 
 static void progress(const struct image_build_options *o, const char *fmt, ...)

@@ -1,11 +1,14 @@
-/* Builder internals: apt-cache stanzas and kernel module ordering. */
+/* Builder internals: apt-cache stanzas, kernel module ordering, the archive's
+ * skip patterns. */
 #include <fcntl.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -299,6 +302,101 @@ static void test_read_depends(void **state)
     assert_int_equal(image_kmod_read_depends("/nonexistent/x.ko", &deps, &err), -1);
 }
 
+static void put_file(const char *root, const char *rel)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    /* make the parents */
+    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        mkdir(path, 0755);
+        *p = '/';
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "x", 1), 1);
+    close(fd);
+}
+
+/* True when the archive holds an entry named exactly name (newc: the name
+ * follows the 110-byte header and ends with a NUL). */
+static bool archive_has(const char *data, size_t len, const char *name)
+{
+    size_t n = strlen(name) + 1;
+    for (const char *p = data; (p = memmem(p, len - (size_t)(p - data), name, n)) != NULL; p++)
+        if (p - data >= 110 && memcmp(p - 110, "070701", 6) == 0)
+            return true;
+    return false;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* The builder's patterns: a star stays inside one path component, a matched
+ * folder goes with its contents, near misses stay. */
+static void test_tree_skip_patterns(void **state)
+{
+    (void)state;
+    static const char *const skip[] = {
+        "usr/share/doc",
+        "usr/lib/python3.*/test",
+        "usr/lib/python3.*/turtle.py",
+        "usr/lib/python3.*/__pycache__/turtle.*.pyc",
+        "usr/lib/python3.*/lib-dynload/_test*.so",
+    };
+    char root[] = "/tmp/enclave-tree-test.XXXXXX";
+    assert_non_null(mkdtemp(root));
+    static const char *const gone[] = {
+        "usr/share/doc", "usr/share/doc/python3/copyright",
+        "usr/lib/python3.11/test", "usr/lib/python3.11/test/support/__init__.py",
+        "usr/lib/python3.11/turtle.py", "usr/lib/python3.11/__pycache__/turtle.cpython-311.pyc",
+        "usr/lib/python3.11/lib-dynload/_testcapi.cpython-311-x86_64-linux-gnu.so",
+    };
+    static const char *const kept[] = {
+        "usr/share/docs", "usr/share/python3/doc", "usr/lib/python3.11/testing.py",
+        "usr/lib/python3.11/unittest/test/x.py", "usr/lib/python3.11/json/__init__.py",
+        "usr/lib/python3.11/__pycache__/turtledemo.cpython-311.pyc",
+        "usr/lib/python3.11/lib-dynload/_json.cpython-311-x86_64-linux-gnu.so",
+        "usr/lib/python3/dist-packages/test", "usr/lib/python3.11/sub/test/x",
+    };
+    /* gone[] minus the two folders, which their files create */
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+        if (strcmp(gone[i], "usr/share/doc") != 0 && strcmp(gone[i], "usr/lib/python3.11/test") != 0)
+            put_file(root, gone[i]);
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        put_file(root, kept[i]);
+
+    char out[] = "/tmp/enclave-tree-test-cpio.XXXXXX";
+    int fd = mkstemp(out);
+    assert_true(fd >= 0);
+    struct error err = {0};
+    struct cpio_writer *w = NULL;
+    assert_int_equal(cpio_writer_new(fd, &w, &err), 0);
+    assert_int_equal(image_write_tree(w, root, 0, skip, sizeof(skip) / sizeof(skip[0]), &err), 0);
+    uint64_t size = 0;
+    char sha[65];
+    assert_int_equal(cpio_writer_finish(w, &size, sha, &err), 0);
+    cpio_writer_free(w);
+    char *data = malloc(size);
+    assert_non_null(data);
+    assert_int_equal(pread(fd, data, size, 0), (ssize_t)size);
+    close(fd);
+    unlink(out);
+
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+        if (archive_has(data, size, gone[i]))
+            fail_msg("%s is in the archive", gone[i]);
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        if (!archive_has(data, size, kept[i]))
+            fail_msg("%s is missing from the archive", kept[i]);
+    assert_true(archive_has(data, size, "usr/lib/python3.11"));
+    free(data);
+    assert_int_equal(nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_kmod_order),
         cmocka_unit_test(test_kmod_hostile),
         cmocka_unit_test(test_read_depends),
+        cmocka_unit_test(test_tree_skip_patterns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +30,13 @@ static int byte_order(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A skip entry is a shell pattern over the whole relative path (fnmatch with
+ * FNM_PATHNAME: a star does not cross a slash); a skipped folder is left out
+ * with everything in it. */
 static bool skipped(const struct tree_ctx *t, const char *rel)
 {
     for (size_t i = 0; i < t->n_skip; i++)
-        if (strcmp(rel, t->skip[i]) == 0)
+        if (fnmatch(t->skip[i], rel, FNM_PATHNAME) == 0)
             return true;
     return false;
 }

@@ -224,7 +224,9 @@ int image_kmod_read_depends(const char *ko_path, char **depends, struct error *e
 /* Writes the staged root filesystem under root_dir as a newc archive: folders
  * sorted by name, owned by root except /workspace (1000:1000), /tmp mode 1777,
  * directory times set to mtime and file times kept from the packages. Paths
- * in skip (relative, e.g. "usr/share/doc") are left out. */
+ * matching a pattern in skip (relative, fnmatch with FNM_PATHNAME, e.g.
+ * "usr/share/doc"; a star does not cross a slash) are left out, with everything
+ * under them. */
 int image_write_tree(struct cpio_writer *w, const char *root_dir, uint32_t mtime,
                      const char *const *skip, size_t n_skip, struct error *err);
 
