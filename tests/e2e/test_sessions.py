@@ -281,3 +281,20 @@ def test_second_daemon_on_same_home_is_refused(daemon):
                         "--listen", "127.0.0.1:1"], env=daemon.env, capture_output=True, timeout=60)
     assert p.returncode != 0
     assert b"another enclave daemon" in p.stderr
+
+
+def test_unix_socket_listener(fresh_daemon):
+    d = fresh_daemon()
+    sock = os.path.join(d.home, "api.sock")
+    d.extra_args = ["--socket", sock]
+    d.log = open(d.log_path, "ab")
+    d.proc = subprocess.Popen([os.environ.get("ENCLAVE_BIN", "build/enclave"), "up", "--socket", sock],
+                              env=d.env, stdout=d.log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while not os.path.exists(sock) and time.time() < deadline:
+        time.sleep(0.1)
+    assert os.stat(sock).st_mode & 0o077 == 0, "the API socket must not be open to other users"
+    p = subprocess.run([os.environ.get("ENCLAVE_BIN", "build/enclave"), "run", "--socket", sock, "--",
+                        "python3", "-c", "print('over unix')"], env=d.env, capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"over unix\n"
