@@ -202,6 +202,9 @@ int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
 /* Constant terms (input_term): evaluate a ground term to a value. */
 int rego_term_constant(struct term *t, struct rv **out, struct rego_error *err);
 
+struct term *obj_match(struct term *obj, struct term *key);
+bool obj_pairable(struct term *x, struct term *y);
+
 /* builtins.c */
 struct ev;
 typedef int (*builtin_fn)(struct ev *ev, struct rv **args, struct rv **out);

@@ -24,7 +24,8 @@ struct scope {
     struct scope *parent;
     struct body *body;     /* NULL for the rule/query scope */
     struct names implicit;
-    struct names declared;
+    struct names declared;  /* declared so far (some, :=, arguments) */
+    struct names later;     /* declared somewhere in this scope's body */
     struct names captured; /* name field unused; slot list */
 };
 
@@ -82,18 +83,19 @@ static int new_slot(struct cctx *c, const char *name)
 
 static void collect_term(struct scope *s, struct term *t);
 
-static void collect_pattern_decl(struct scope *s, struct term *t)
+static void collect_decl_into(struct scope *s, struct names *into, struct term *t)
 {
     if (!t)
         return;
     if (t->kind == TK_VAR) {
-        names_add(&s->declared, t->name);
+        if (!t->wildcard)
+            names_add(into, t->name);
     } else if (t->kind == TK_ARRAY) {
         for (int i = 0; i < t->nitems; i++)
-            collect_pattern_decl(s, t->items[i]);
+            collect_decl_into(s, into, t->items[i]);
     } else if (t->kind == TK_OBJECT) {
         for (int i = 1; i < t->nitems; i += 2)
-            collect_pattern_decl(s, t->items[i]);
+            collect_decl_into(s, into, t->items[i]);
         for (int i = 0; i < t->nitems; i += 2)
             collect_term(s, t->items[i]);
     } else {
@@ -125,6 +127,25 @@ static void collect_term(struct scope *s, struct term *t)
     }
 }
 
+static void collect_pattern_decl(struct scope *s, struct term *t)
+{
+    collect_decl_into(s, &s->later, t);
+}
+
+/* Names declared later are not implicit variables of this scope. */
+static void drop_later(struct scope *s)
+{
+    for (int i = 0; i < s->later.n; i++) {
+        int j = names_find(&s->implicit, s->later.name[i]);
+        if (j < 0)
+            continue;
+        free(s->implicit.name[j]);
+        s->implicit.name[j] = s->implicit.name[s->implicit.n - 1];
+        s->implicit.slot[j] = s->implicit.slot[s->implicit.n - 1];
+        s->implicit.n--;
+    }
+}
+
 static void collect_body(struct scope *s, struct body *b)
 {
     for (int i = 0; b && i < b->n; i++) {
@@ -136,7 +157,7 @@ static void collect_body(struct scope *s, struct body *b)
             break;
         case EK_SOME:
             for (int j = 0; j < e->ndecl; j++)
-                names_add(&s->declared, e->decl[j]->name);
+                names_add(&s->later, e->decl[j]->name);
             break;
         case EK_SOME_IN:
             collect_pattern_decl(s, e->a);
@@ -464,6 +485,7 @@ static int resolve_nested(struct cctx *c, struct scope *parent, struct term *t)
     collect_body(&s, t->body);
     collect_term(&s, t->key);
     collect_term(&s, t->value);
+    drop_later(&s);
     int rc = resolve_body(c, &s, t->body);
     if (rc == 0 && t->key)
         rc = resolve_term(c, &s, t->key);
@@ -479,6 +501,7 @@ static int resolve_nested(struct cctx *c, struct scope *parent, struct term *t)
     }
     names_free(&s.implicit);
     names_free(&s.declared);
+    names_free(&s.later);
     names_free(&s.captured);
     return rc;
 }
@@ -612,10 +635,41 @@ static int resolve_body(struct cctx *c, struct scope *s, struct body *b)
                 return -1;
         switch (e->kind) {
         case EK_SOME:
-            for (int j = 0; j < e->ndecl; j++)
+            for (int j = 0; j < e->ndecl; j++) {
+                names_add(&s->declared, e->decl[j]->name);
                 if (resolve_term(c, s, e->decl[j]) < 0)
                     return -1;
+            }
             break;
+        case EK_SOME_IN:
+            if (resolve_term(c, s, e->c) < 0)
+                return -1;
+            collect_decl_into(s, &s->declared, e->a);
+            collect_decl_into(s, &s->declared, e->b);
+            if (resolve_term(c, s, e->a) < 0 || resolve_term(c, s, e->b) < 0)
+                return -1;
+            break;
+        case EK_ASSIGN: {
+            if (resolve_term(c, s, e->b) < 0)
+                return -1;
+            struct names fresh = { 0 };
+            collect_decl_into(s, &fresh, e->a);
+            for (int j = 0; j < fresh.n; j++) {
+                if (names_find(&s->declared, fresh.name[j]) >= 0) {
+                    bool found = false;
+                    (void)found;
+                    int rc = rego_err(c->err, "rego_compile_error", &e->loc, "var %s assigned above",
+                                      fresh.name[j]);
+                    names_free(&fresh);
+                    return rc;
+                }
+                names_add(&s->declared, fresh.name[j]);
+            }
+            names_free(&fresh);
+            if (resolve_term(c, s, e->a) < 0)
+                return -1;
+            break;
+        }
         case EK_EVERY: {
             if (resolve_term(c, s, e->c) < 0)
                 return -1;
@@ -624,6 +678,7 @@ static int resolve_body(struct cctx *c, struct scope *s, struct body *b)
                 names_add(&in.declared, e->a->name);
             names_add(&in.declared, e->b->name);
             collect_body(&in, e->body);
+            drop_later(&in);
             int rc = 0;
             if (e->a)
                 rc = resolve_term(c, &in, e->a);
@@ -640,6 +695,7 @@ static int resolve_body(struct cctx *c, struct scope *s, struct body *b)
             }
             names_free(&in.implicit);
             names_free(&in.declared);
+            names_free(&in.later);
             names_free(&in.captured);
             if (rc < 0)
                 return -1;
@@ -763,6 +819,23 @@ static void an_clear(struct analysis *a)
     memset(a->out, 0, a->nslots);
 }
 
+/* Two object literals with the same constant keys unify value by value. */
+struct term *obj_match(struct term *obj, struct term *key)
+{
+    for (int i = 0; i < obj->nitems; i += 2)
+        if (obj->items[i]->kind == TK_VALUE && rv_equal(obj->items[i]->val, key->val))
+            return obj->items[i + 1];
+    return NULL;
+}
+
+bool obj_pairable(struct term *x, struct term *y)
+{
+    for (int i = 0; i < x->nitems; i += 2)
+        if (x->items[i]->kind != TK_VALUE || !obj_match(y, x->items[i]))
+            return false;
+    return true;
+}
+
 /* Unification a = b: can it run, and what does it bind? Adds to a->out. */
 static bool an_unify(struct analysis *a, struct term *x, struct term *y)
 {
@@ -783,6 +856,23 @@ static bool an_unify(struct analysis *a, struct term *x, struct term *y)
                 if (a->out[j])
                     a->safe[j] = 1;
             free(out_before);
+        }
+        memcpy(a->safe, saved, a->nslots);
+        free(saved);
+        return ok;
+    }
+    if (x->kind == TK_OBJECT && y->kind == TK_OBJECT && x->nitems == y->nitems && obj_pairable(x, y)) {
+        char *saved = malloc(a->nslots + 1);
+        if (!saved)
+            abort();
+        memcpy(saved, a->safe, a->nslots);
+        bool ok = true;
+        for (int i = 0; i < x->nitems && ok; i += 2) {
+            struct term *yv = obj_match(y, x->items[i]);
+            ok = an_unify(a, x->items[i + 1], yv);
+            for (size_t j = 0; j < a->nslots; j++)
+                if (a->out[j])
+                    a->safe[j] = 1;
         }
         memcpy(a->safe, saved, a->nslots);
         free(saved);
@@ -1110,7 +1200,7 @@ static int compile_rule(struct rego *r, struct rule *rule, struct rego_error *er
     struct scope top = { 0 };
     int rc = 0;
     for (int i = 0; i < rule->nargs; i++)
-        collect_pattern_decl(&top, rule->args[i]);
+        collect_decl_into(&top, &top.declared, rule->args[i]);
     for (struct rule *x = rule; x; x = x->els) {
         collect_body(&top, x->body);
         collect_term(&top, x->value);
@@ -1118,11 +1208,15 @@ static int compile_rule(struct rego *r, struct rule *rule, struct rego_error *er
     collect_term(&top, rule->key);
     for (int i = 0; i < rule->nsuffix; i++)
         collect_term(&top, rule->suffix[i]);
+    drop_later(&top);
     for (int i = 0; i < rule->nargs && rc == 0; i++)
         rc = resolve_term(&c, &top, rule->args[i]);
     for (int i = 0; i < rule->nsuffix && rc == 0; i++)
         rc = resolve_term(&c, &top, rule->suffix[i]);
+    int nargs_declared = top.declared.n;
     for (struct rule *x = rule; x && rc == 0; x = x->els) {
+        while (top.declared.n > nargs_declared)
+            free(top.declared.name[--top.declared.n]);
         rc = resolve_body(&c, &top, x->body);
         if (rc == 0)
             rc = resolve_term(&c, &top, x->value);
@@ -1131,6 +1225,7 @@ static int compile_rule(struct rego *r, struct rule *rule, struct rego_error *er
         rc = resolve_term(&c, &top, rule->key);
     names_free(&top.implicit);
     names_free(&top.declared);
+    names_free(&top.later);
     names_free(&top.captured);
     if (rc < 0)
         goto out;
@@ -1179,9 +1274,11 @@ int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
     struct cctx c = { .r = r, .m = NULL, .err = err };
     struct scope top = { 0 };
     collect_body(&top, body);
+    drop_later(&top);
     int rc = resolve_body(&c, &top, body);
     names_free(&top.implicit);
     names_free(&top.declared);
+    names_free(&top.later);
     names_free(&top.captured);
     if (rc == 0) {
         struct analysis a;
@@ -1345,18 +1442,16 @@ static void deps_term(struct rego *r, struct term *t, struct node ***out, int *n
         return;
     if (t->kind == TK_REF && t->ref_head == RH_DATA) {
         struct node *x = r->root;
-        for (int i = 1; i < t->nitems; i++) {
+        for (int i = 1; x && i < t->nitems; i++) {
             struct term *k = t->items[i];
             if (k->kind != TK_VALUE)
                 break;
-            struct node *ch = node_child(x, k->val);
-            if (!ch)
-                break;
-            x = ch;
-            if (x->nrules || x->default_rule)
+            x = node_child(x, k->val);   /* NULL: base data only, no rule */
+            if (x && (x->nrules || x->default_rule))
                 break;
         }
-        dep_add(out, n, x);
+        if (x)
+            dep_add(out, n, x);
     }
     if (t->kind == TK_CALL && t->call_kind == CALL_FUNCTION)
         dep_add(out, n, t->fn);

@@ -843,10 +843,17 @@ static int unify_terms(struct ev *ev, struct frame *fr, struct term *a, struct t
 static int pair_step(struct ev *ev, void *ctx)
 {
     struct pair_seq *p = ctx;
-    if (p->i == p->a->nitems)
+    if (p->i >= p->a->nitems)
         return p->k(ev, p->ctx);
-    int i = p->i++;
-    int rc = unify_terms(ev, p->fr, p->a->items[i], p->b->items[i], pair_step, p);
+    int i = p->i;
+    int rc;
+    if (p->a->kind == TK_OBJECT) {
+        p->i = i + 2;
+        rc = unify_terms(ev, p->fr, p->a->items[i + 1], obj_match(p->b, p->a->items[i]), pair_step, p);
+    } else {
+        p->i = i + 1;
+        rc = unify_terms(ev, p->fr, p->a->items[i], p->b->items[i], pair_step, p);
+    }
     p->i = i;
     return rc;
 }
@@ -855,6 +862,12 @@ static int unify_terms(struct ev *ev, struct frame *fr, struct term *a, struct t
 {
     if (a->kind == TK_ARRAY && b->kind == TK_ARRAY) {
         if (a->nitems != b->nitems)
+            return 0;
+        struct pair_seq p = { fr, a, b, 0, k, ctx };
+        return pair_step(ev, &p);
+    }
+    if (a->kind == TK_OBJECT && b->kind == TK_OBJECT && (has_unbound(fr, a) || has_unbound(fr, b))) {
+        if (a->nitems != b->nitems || !obj_pairable(a, b))
             return 0;
         struct pair_seq p = { fr, a, b, 0, k, ctx };
         return pair_step(ev, &p);

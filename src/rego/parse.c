@@ -560,6 +560,7 @@ static struct term *mk_call(const char *name, struct loc loc, struct term *a, st
 /* ------------------------------------------------------------------ terms */
 
 static struct term *parse_infix(struct parser *p, bool no_bar);
+static struct term *parse_infix_kv(struct parser *p, bool no_bar, bool keyval);
 static struct body *parse_body_braces(struct parser *p);
 static struct body *parse_query_until(struct parser *p, int end);
 
@@ -809,7 +810,8 @@ static struct term *parse_primary(struct parser *p)
             r = term_new(TK_SET, l);
             return r;
         }
-        if (is_keyword(p, t)) {
+        if (is_keyword(p, t) &&
+            !(is_ident(p, t, "contains") && peek_at(p, 1)->type == T_LPAREN && !peek_at(p, 1)->ws_before)) {
             perr(p, t, "unexpected %s keyword", tok_desc(p, t, b, sizeof b));
             return NULL;
         }
@@ -818,7 +820,7 @@ static struct term *parse_primary(struct parser *p)
     case T_LPAREN: {
         next(p);
         p->nl_insensitive++;
-        struct term *x = parse_infix(p, false);
+        struct term *x = parse_infix_kv(p, false, true);
         p->nl_insensitive--;
         if (!x || expect(p, T_RPAREN, ")") < 0) {
             term_free(x);
@@ -1028,10 +1030,39 @@ static bool kw_here(struct parser *p, const char *kw)
     return is_ident(p, t, kw) && (p->nl_insensitive > 0 || !t->nl_before);
 }
 
-static struct term *parse_infix(struct parser *p, bool no_bar)
+/* `k, v in xs` where allowed (a literal, parentheses): speculative, since
+ * the comma may belong to an enclosing list. */
+static struct term *try_keyval(struct parser *p, struct term *l, bool no_bar)
+{
+    if (peek(p)->type != T_COMMA)
+        return l;
+    size_t saved = p->pos;
+    next(p);
+    struct term *v = parse_rel(p, no_bar);
+    if (!v || !is_ident(p, peek(p), "in")) {
+        term_free(v);
+        p->pos = saved;
+        p->failed = false;
+        return l;
+    }
+    next(p);
+    struct term *c = parse_rel(p, no_bar);
+    if (!c) {
+        term_free(v);
+        term_free(l);
+        return NULL;
+    }
+    struct term *call = mk_call("internal.member_3", l->loc, l, v);
+    term_push(call, c);
+    return call;
+}
+
+static struct term *parse_infix_kv(struct parser *p, bool no_bar, bool keyval)
 {
     ENTER();
     struct term *l = parse_rel(p, no_bar);
+    if (l && keyval)
+        l = try_keyval(p, l, no_bar);
     while (l && kw_here(p, "in")) {
         next(p);
         struct term *r = parse_rel(p, no_bar);
@@ -1044,6 +1075,11 @@ static struct term *parse_infix(struct parser *p, bool no_bar)
     }
     LEAVE();
     return l;
+}
+
+static struct term *parse_infix(struct parser *p, bool no_bar)
+{
+    return parse_infix_kv(p, no_bar, false);
 }
 
 /* ------------------------------------------------------------------ expressions */
@@ -1060,7 +1096,7 @@ static struct expr *expr_new(int kind, struct loc l)
 
 static int parse_with(struct parser *p, struct expr *e)
 {
-    while (is_ident(p, peek(p), "with") && (p->nl_insensitive > 0 || !peek(p)->nl_before)) {
+    while (is_ident(p, peek(p), "with")) {
         next(p);
         struct tok *t = peek(p);
         if (t->type != T_IDENT || is_keyword(p, t)) {
@@ -1125,7 +1161,17 @@ static struct expr *parse_literal(struct parser *p)
         struct term *a = parse_rel(p, false), *b = NULL;
         if (!a)
             goto fail;
-        if (peek(p)->type == T_COMMA && !is_ident(p, peek_at(p, 2), "in")) {
+        bool some_in = false;
+        if (peek(p)->type == T_COMMA) {
+            size_t saved = p->pos;
+            next(p);
+            struct term *x = parse_rel(p, false);
+            some_in = x && is_ident(p, peek(p), "in");
+            term_free(x);
+            p->pos = saved;
+            p->failed = false;
+        }
+        if (peek(p)->type == T_COMMA && !some_in) {
             /* some x, y, z: declarations; or some k, v in xs */
             e = expr_new(EK_SOME, l);
             e->decl = malloc(sizeof *e->decl);
@@ -1230,31 +1276,9 @@ static struct expr *parse_literal(struct parser *p)
         LEAVE();
         return e;
     }
-    struct term *a = parse_infix(p, false);
+    struct term *a = parse_infix_kv(p, false, true);
     if (!a)
         goto fail;
-    if (peek(p)->type == T_COMMA && p->nl_insensitive == 0) {
-        /* k, v in xs */
-        next(p);
-        struct term *b = parse_rel(p, false);
-        if (!b || !is_ident(p, peek(p), "in")) {
-            term_free(a);
-            term_free(b);
-            if (!p->failed)
-                perr(p, peek(p), "unexpected , token");
-            goto fail;
-        }
-        next(p);
-        struct term *c = parse_rel(p, false);
-        if (!c) {
-            term_free(a);
-            term_free(b);
-            goto fail;
-        }
-        struct term *call = mk_call("internal.member_3", a->loc, a, b);
-        term_push(call, c);
-        a = call;
-    }
     if (op_here(p, T_UNIFY) || op_here(p, T_ASSIGN)) {
         int kind = peek(p)->type == T_UNIFY ? EK_UNIFY : EK_ASSIGN;
         next(p);
