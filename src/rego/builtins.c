@@ -438,8 +438,13 @@ static int split_impl(struct rv *s, const char *d, size_t dl, int64_t limit, str
     if (dl == 0) {
         size_t n;
         size_t *off = cp_offsets(S(s), SL(s), &n);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            if (limit > 0 && (int64_t)b.len == limit - 1) {
+                rvbuf_push(&b, rv_string(S(s) + off[i], SL(s) - off[i]));
+                break;
+            }
             rvbuf_push(&b, rv_string(S(s) + off[i], off[i + 1] - off[i]));
+        }
         free(off);
         *out = rv_array_take(&b);
         return 0;
@@ -466,6 +471,32 @@ static int bi_split(struct ev *ev, struct rv **a, struct rv **out)
     WANT(0, RV_STRING);
     WANT(1, RV_STRING);
     return split_impl(a[0], S(a[1]), SL(a[1]), -1, out);
+}
+
+/* strings.split_n: at most n parts (the last holds the rest); n < 0: the
+ * last -n parts of the full split; n == 0: none. */
+static int bi_split_n(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    int64_t n;
+    if (want_int(ev, a, 2, &n) < 0)
+        return -1;
+    if (n == 0) {
+        *out = rv_empty_array();
+        return 0;
+    }
+    if (n > 0)
+        return split_impl(a[0], S(a[1]), SL(a[1]), n, out);
+    struct rv *all;
+    split_impl(a[0], S(a[1]), SL(a[1]), -1, &all);
+    size_t len = all->u.arr.len, keep = (uint64_t)(-(n + 1)) + 1 < len ? (size_t)(-(n + 1)) + 1 : len;
+    struct rvbuf b = { 0 };
+    for (size_t i = len - keep; i < len; i++)
+        rvbuf_push(&b, rv_incref(all->u.arr.v[i]));
+    rv_decref(all);
+    *out = rv_array_take(&b);
+    return 0;
 }
 
 static int bi_replace(struct ev *ev, struct rv **a, struct rv **out)
@@ -1763,6 +1794,15 @@ static int bi_unavailable(struct ev *ev, struct rv **a, struct rv **out)
     return bi_error(ev, "not available in this engine (it can be replaced with `with`)");
 }
 
+/* No runtime configuration is exposed to policies: an empty object. */
+static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
+{
+    (void)ev;
+    (void)a;
+    *out = rv_empty_object();
+    return 0;
+}
+
 /* ------------------------------------------------------------------ the table */
 
 #define REGO_BUILTINS(X)                                       \
@@ -1801,6 +1841,7 @@ static int bi_unavailable(struct ev *ev, struct rv **a, struct rv **out)
     X("lower", 1, bi_lower)                                    \
     X("upper", 1, bi_upper)                                    \
     X("split", 2, bi_split)                                    \
+    X("strings.split_n", 3, bi_split_n)                        \
     X("replace", 3, bi_replace)                                \
     X("strings.replace_n", 2, bi_replace_n)                    \
     X("strings.reverse", 1, bi_strings_reverse)                \
@@ -1862,7 +1903,7 @@ static int bi_unavailable(struct ev *ev, struct rv **a, struct rv **out)
     X("walk", 1, bi_walk)                                      \
     X("http.send", 1, bi_unavailable)                          \
     X("io.jwt.decode_verify", 2, bi_unavailable)               \
-    X("opa.runtime", 0, bi_unavailable)
+    X("opa.runtime", 0, bi_opa_runtime)
 
 const struct builtin rego_builtins[] = {
 #define X(name, arity, fn) { name, arity, fn, false },

@@ -1211,8 +1211,6 @@ static int compile_rule(struct rego *r, struct rule *rule, struct rego_error *er
     drop_later(&top);
     for (int i = 0; i < rule->nargs && rc == 0; i++)
         rc = resolve_term(&c, &top, rule->args[i]);
-    for (int i = 0; i < rule->nsuffix && rc == 0; i++)
-        rc = resolve_term(&c, &top, rule->suffix[i]);
     int nargs_declared = top.declared.n;
     for (struct rule *x = rule; x && rc == 0; x = x->els) {
         while (top.declared.n > nargs_declared)
@@ -1223,6 +1221,8 @@ static int compile_rule(struct rego *r, struct rule *rule, struct rego_error *er
     }
     if (rc == 0)
         rc = resolve_term(&c, &top, rule->key);
+    for (int i = 0; i < rule->nsuffix && rc == 0; i++)
+        rc = resolve_term(&c, &top, rule->suffix[i]);
     names_free(&top.implicit);
     names_free(&top.declared);
     names_free(&top.later);

@@ -290,7 +290,7 @@ static int invoke_mocked(struct ev *ev, struct frame *fr, struct term *t, const 
     /* Replacement function: run it with the mocks that were active when it
      * was installed, so a mock does not replace itself. */
     int saved = ev->nmocks;
-    ev->nmocks = m->depth;
+    ev->nmocks = 0;
     int rc = invoke(ev, fr, t, m->repl_builtin, m->repl_fn, args, nargs, out, multi);
     ev->nmocks = saved;
     return rc;
@@ -1268,6 +1268,7 @@ struct rule_k {
     bool found;
     bool is_function;
     bool stop_early;
+    const char *node_path;
 };
 
 static int rule_value_k(struct ev *ev, struct rv *v, void *ctx)
@@ -1284,7 +1285,8 @@ static int rule_value_k(struct ev *ev, struct rv *v, void *ctx)
             return ev_error(ev, "eval_conflict_error", &r->rule->loc,
                             "functions must not produce multiple outputs for same inputs");
         return ev_error(ev, "eval_conflict_error", &r->rule->loc,
-                        "complete rules must not produce multiple outputs");
+                        "complete rules must not produce multiple outputs (rule %s produced conflicting values)",
+                        r->node_path ? r->node_path : "");
     }
     return r->stop_early ? EV_STOP : 0;
 }
@@ -1394,7 +1396,7 @@ static struct rv *compute_node(struct ev *ev, struct node *n, int *rcp)
         *rcp = rc;
         return NULL;
     }
-    struct rule_k r = { 0 };
+    struct rule_k r = { .node_path = n->path_str };
     struct rv *result = NULL;
     switch (n->kind) {
     case RULE_COMPLETE:

@@ -1364,9 +1364,21 @@ static int parse_rule_body(struct parser *p, struct rule *r)
     if (is_ident(p, peek(p), "if")) {
         next(p);
         if (peek(p)->type == T_LBRACE) {
-            /* `if {` could also start a set/object literal expression; a
-             * body is what Rego means here. */
+            /* `if {` starts a body, or else a literal that begins with an
+             * object or set (`if {x: 1 | ...}`): try the body first. */
+            size_t saved = p->pos;
             r->body = parse_body_braces(p);
+            if (!r->body) {
+                p->pos = saved;
+                p->failed = false;
+                struct expr *e = parse_literal(p);
+                if (!e)
+                    return -1;
+                r->body = calloc(1, sizeof *r->body);
+                if (!r->body)
+                    abort();
+                body_push(r->body, e);
+            }
         } else {
             struct expr *e = parse_literal(p);
             if (!e)
