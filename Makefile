@@ -11,7 +11,7 @@
 BUILD    ?= build
 CC       ?= gcc
 FUZZ_CC  ?= clang
-PKGS     := libevent libevent_openssl libnghttp2 libprotobuf-c jansson libssl libcrypto sqlite3 yaml-0.1 libseccomp libsodium
+PKGS     := libevent libevent_openssl libnghttp2 libprotobuf-c jansson libssl libcrypto sqlite3 yaml-0.1 libseccomp libsodium libelf
 
 # Install the Debian packages on first use (scripts/install-deps is idempotent).
 ifeq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && command -v protoc-c >/dev/null && test -f /usr/include/http_parser.h && echo ok),)
@@ -47,7 +47,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 
 # ---------------------------------------------------------------- sources
 # Modules linked into the host binary, in no particular order.
-HOST_MODULES := common wire rego policy audit image vmm proxy core api cli
+HOST_MODULES := common wire rego policy audit image vmm proxy core api daemon cli
 not_special   = $(filter-out %_test.c %_fuzz.c %/main.c,$(1))
 HOST_SRCS  := $(call not_special,$(foreach m,$(HOST_MODULES),$(wildcard src/$(m)/*.c))) $(PROTO_C)
 HOST_MAIN  := src/cli/main.c
@@ -194,3 +194,59 @@ clean:
 # (each area adds its own block below: extra targets, TEST_TARGETS += ..., BENCH_TARGETS += ...)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- guest + wire (guest)
+# The generated protobuf sources are made by a pattern rule only, so make would
+# treat them as intermediate, delete them after every build and rebuild the
+# guest objects each time.
+.SECONDARY: $(PROTO_C) $(PROTO_H)
+
+# ---------------------------------------------------------------- audit
+# make bench-audit: durable append rate and verification speed (prints numbers).
+# make test-audit-cli: the CLI against a scratch log (tests/audit/cli_test.sh).
+$(BUILD)/audit-bench: bench/audit_bench.c $(BUILD)/libenclave.a
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(BUILD)/libenclave.a $(PKG_LIBS)
+.PHONY: bench-audit test-audit-cli
+bench-audit: $(BUILD)/audit-bench
+	$(BUILD)/audit-bench --dir $(BUILD)/bench-audit
+test-audit-cli: $(BUILD)/enclave $(BUILD)/test/audit/audit_test
+	tests/audit/cli_test.sh $(BUILD)
+BENCH_TARGETS += bench-audit
+TEST_TARGETS += test-audit-cli
+# ---------------------------------------------------------------- api
+# Test-only protobuf messages for the JSON mapping (every scalar type, maps,
+# oneofs, recursion), linked into the api unit test and fuzz harness only.
+APITEST_PROTO := tests/api/proto/apitest/v1/apitest.proto
+APITEST_C     := $(BUILD)/gen/apitest/v1/apitest.pb-c.c
+APITEST_H     := $(APITEST_C:.c=.h)
+$(APITEST_C): $(APITEST_PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=tests/api/proto --c_out=$(BUILD)/gen $<
+$(APITEST_H): $(APITEST_C)
+.SECONDARY: $(APITEST_C) $(APITEST_H)
+$(BUILD)/test/api/json_proto_test: src/api/json_proto_test.c $(BUILD)/asan/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-asan.a | $(APITEST_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/asan/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-asan.a -lcmocka $(PKG_LIBS)
+$(BUILD)/fuzz/api/json_proto_fuzz: src/api/json_proto_fuzz.c $(BUILD)/fhost/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-fuzz.a | $(APITEST_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fhost/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-fuzz.a $(PKG_LIBS)
+
+# End-to-end tests of the listener (curl and a real gRPC client against
+# tools/api-testd.c), and its benchmark.
+.PHONY: api-test bench-api
+api-test: $(BUILD)/api-testd
+	API_TESTD=$(abspath $(BUILD)/api-testd) /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/api
+bench-api: $(BUILD)/api-testd
+	/usr/bin/python3 tests/api/bench.py $(BUILD)/api-testd
+TEST_TARGETS  += api-test
+BENCH_TARGETS += bench-api
+# ---------------------------------------------------------------- oci (issue 5)
+# Interop tests against Debian's docker-registry and skopeo on 127.0.0.1, and
+# a Python implementation of cosign's key and signature format.
+.PHONY: oci-test bench-oci
+oci-test: $(BUILD)/enclave
+	ENCLAVE_BIN=$(abspath $(BUILD)/enclave) /usr/bin/python3 -m pytest -q tests/oci
+bench-oci: $(BUILD)/enclave
+	ENCLAVE_BIN=$(abspath $(BUILD)/enclave) /usr/bin/python3 bench/oci_pull.py
+TEST_TARGETS  += oci-test
+BENCH_TARGETS += bench-oci

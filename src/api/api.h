@@ -50,6 +50,13 @@ struct api_config {
     const char *socket_path; /* a Unix socket instead of TCP */
     size_t max_request_bytes;     /* default 4 MiB */
     unsigned max_connections;     /* default 256 */
+    /* Below: 0 means the default. */
+    int allow_remote;             /* bind a non-loopback TCP address; default 0 (refused) */
+    size_t max_header_bytes;      /* request line + headers (HTTP/1.1), header list (HTTP/2); default 16 KiB */
+    unsigned header_timeout_ms;   /* from a request's first byte to the end of its headers; default 10 s */
+    unsigned request_timeout_ms;  /* from a request's first byte to the end of its body; default 30 s */
+    unsigned idle_timeout_ms;     /* a connection with nothing in flight; default 60 s */
+    unsigned max_streams;         /* HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; default 100 */
 };
 
 int api_server_new(struct event_base *base, const struct api_config *config,
@@ -59,6 +66,9 @@ int api_server_add_service(struct api_server *server, const struct api_service *
                            struct error *err);
 /* The address actually bound ("127.0.0.1:7339" or the socket path). */
 const char *api_server_address(const struct api_server *server);
+/* Serves an already connected stream socket as if it had been accepted (tests,
+ * fuzzing, socket activation). Takes the fd, also on failure. peer may be NULL. */
+int api_server_adopt(struct api_server *server, int fd, const char *peer, struct error *err);
 /* Stops accepting and closes every connection; calls in flight are discarded. */
 void api_server_free(struct api_server *server);
 

@@ -1,0 +1,1 @@
+build-static/guest/src/guest/main.o: src/guest/main.c

@@ -1,0 +1,2 @@
+build-static/host/src/cli/util.o: src/cli/util.c src/cli/cli.h
+src/cli/cli.h:

@@ -1,0 +1,160 @@
+/* enclave-init: the static PID 1 inside the VM (DESIGN.md §4, §5).
+ *
+ * It links libc and protobuf-c only, never src/common. Everything but main()
+ * lives behind this header so the unit tests and the fuzz harness can link
+ * the logic and drive it on the host (--serve-stdio, --serve-unix).
+ *
+ * Ownership: guest_server_new() returns a server the caller frees with
+ * guest_server_free(); transports added to it are owned by it (it closes
+ * their fds). Messages from guest_exec_validate() point into the request and
+ * live as long as it does. */
+#ifndef ENCLAVE_GUEST_GUEST_H
+#define ENCLAVE_GUEST_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "guest/v1/guest.pb-c.h"
+
+#define GUEST_INIT_VERSION "0.1.0"
+#define GUEST_PROTOCOL_VERSION 1u
+#define GUEST_VSOCK_PORT 52u
+#define GUEST_SERIAL_PORT_NAME "org.enclave.rpc"
+
+/* Workloads run as this user and group. */
+#define GUEST_WORKLOAD_UID 1000
+#define GUEST_WORKLOAD_GID 1000
+#define GUEST_WORKSPACE "/workspace"
+#define GUEST_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+/* Limits on what the host may ask for. Every one is checked before use. */
+#define GUEST_MAX_EXECS 32u               /* in flight, all connections together */
+#define GUEST_MAX_CONNS 16u               /* stream connections at once */
+#define GUEST_MAX_ARGS 4096u
+#define GUEST_MAX_ENV 1024u
+#define GUEST_MAX_ARG_LEN (128u << 10)    /* one argument or NAME=value (the kernel's MAX_ARG_STRLEN) */
+#define GUEST_MAX_ARGV_TOTAL (1u << 20)   /* argv plus env, bytes */
+#define GUEST_MAX_ENV_NAME 1024u
+#define GUEST_MAX_CWD 4095u
+#define GUEST_MAX_STDIN (4u << 20)
+#define GUEST_DEFAULT_TIMEOUT_MS 30000u
+#define GUEST_MAX_TIMEOUT_MS (24u * 3600u * 1000u)
+#define GUEST_DEFAULT_OUTPUT (1u << 20)   /* per stream */
+#define GUEST_MAX_OUTPUT (3u << 20)       /* per stream: both fit one WIRE_MAX_FRAME reply */
+#define GUEST_MAX_PROCESSES 65536u
+#define GUEST_MAX_OPEN_FILES (1u << 20)   /* the kernel's default nr_open */
+#define GUEST_DEFAULT_PROCESSES 512u
+#define GUEST_DEFAULT_OPEN_FILES 1024u
+#define GUEST_DEFAULT_FILE_SIZE (1ull << 30)
+#define GUEST_DEFAULT_ADDRESS_SPACE (4ull << 30)
+
+/* ---------------------------------------------------------------- console */
+
+/* Writes "enclave-init: message" to stderr (the VM console). */
+void guest_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---------------------------------------------------------------- requests */
+
+/* An exec request checked and completed with defaults. */
+struct guest_exec_params {
+    uint32_t timeout_ms;
+    uint64_t max_output;      /* per stream */
+    const char *cwd;          /* the request's, or GUEST_WORKSPACE */
+    uint64_t max_processes;
+    uint64_t max_file_size;
+    uint64_t max_open_files;
+    uint64_t max_address_space;
+};
+
+/* Returns 0 and fills *params, or an ErrorResponse code (CODE_INVALID,
+ * CODE_TOO_LARGE) with *why set to a static explanation. Executes nothing. */
+int guest_exec_validate(const Guest__V1__ExecRequest *req, struct guest_exec_params *params,
+                        const char **why);
+
+/* The workload environment: HOME, PATH, then the request's variables (which
+ * replace a default of the same name). Returns a NULL-terminated malloc'd
+ * array of malloc'd "NAME=value" strings, or NULL when out of memory; free it
+ * with guest_env_free(). Call only on a validated request. */
+char **guest_exec_build_env(const Guest__V1__ExecRequest *req);
+void guest_env_free(char **env);
+
+/* What kind of request a frame carries: 0 for one the init serves (health,
+ * exec, cancel, shutdown), or CODE_UNKNOWN_REQUEST with *why set. */
+int guest_request_check(const Guest__V1__Frame *frame, const char **why);
+
+/* ---------------------------------------------------------------- sandbox */
+
+/* Installs the workload seccomp filter on the calling thread: the calls in
+ * guest_seccomp_denied (mount, ptrace, bpf, unshare, ...) fail with EPERM,
+ * clone with namespace flags fails with EPERM, clone3 with ENOSYS (so libc
+ * falls back to clone, whose flags can be checked), any other architecture
+ * or the x32 ABI is killed. Needs no_new_privs or CAP_SYS_ADMIN.
+ * Returns 0 or -errno. */
+int guest_seccomp_install(void);
+
+/* The system calls the filter refuses with EPERM (tests walk this list). */
+struct guest_syscall {
+    int nr;
+    const char *name;
+};
+extern const struct guest_syscall guest_seccomp_denied[];
+extern const size_t guest_seccomp_denied_count;
+
+/* A started workload: its pid (also its process group and session) and the
+ * parent's ends of its pipes, non-blocking and close-on-exec. */
+struct guest_spawned {
+    pid_t pid;
+    int stdin_fd;
+    int stdout_fd;
+    int stderr_fd;
+};
+
+/* Forks and execs the workload: own session, rlimits, uid/gid 1000 with no
+ * supplementary groups, no_new_privs, the seccomp filter, cwd, env. Returns 0,
+ * or CODE_EXEC_FAILED with why[] saying which step failed and why (the child
+ * reports it over a close-on-exec pipe before exec). The child is left for
+ * the caller's reaper in either case. Call only on a validated request. */
+int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_params *params,
+                struct guest_spawned *out, char *why, size_t why_len);
+
+/* ---------------------------------------------------------------- server */
+
+struct guest_server;
+
+struct guest_server_options {
+    bool pid1;          /* real PID 1: Shutdown powers off, orphans are ours */
+    bool exit_when_idle; /* return from run() once no connection is left (stdio mode) */
+};
+
+struct guest_server *guest_server_new(const struct guest_server_options *opts);
+void guest_server_free(struct guest_server *s);
+
+/* Transports. Each returns 0 or -errno. */
+/* One bidirectional connection on in_fd/out_fd (which may be equal). */
+int guest_server_add_stdio(struct guest_server *s, int in_fd, int out_fd);
+/* A listening stream socket (AF_VSOCK or AF_UNIX); name goes into Health. */
+int guest_server_add_listener(struct guest_server *s, int fd, const char *name);
+/* Starts looking for the vsock and virtio-serial transports, now and again
+ * later while one is missing (the devices may appear after the modules load). */
+void guest_server_watch_vm_transports(struct guest_server *s);
+
+/* Runs the event loop. Returns 0 when asked to stop (Shutdown with poweroff
+ * outside PID 1, or idle in exit_when_idle mode), -errno on a fatal error. */
+int guest_server_run(struct guest_server *s);
+
+/* ---------------------------------------------------------------- system (PID 1) */
+
+/* Mounts, hostname, loopback, console, /workspace. Logs what fails. */
+void guest_system_setup(void);
+/* Loads the modules named in dir/load-order (one per line, dependencies
+ * first) from dir/<name>.ko. Returns how many failed; logs each. */
+int guest_load_modules(const char *dir);
+/* Finds the /dev node of the virtio-serial port with the given name under
+ * sysfs_dir (/sys/class/virtio-ports). Returns 0 and writes the path, or -ENOENT. */
+int guest_find_serial_port(const char *sysfs_dir, const char *name, char *path, size_t path_len);
+/* Powers the VM off (PID 1 only); returns only if that failed. */
+void guest_poweroff(void);
+
+#endif

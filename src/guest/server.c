@@ -1,0 +1,1071 @@
+/* The init's event loop: one poll() over the transports, the workloads'
+ * pipes and a signalfd for SIGCHLD/SIGIO. No threads.
+ *
+ * Connections come in three kinds. A stream socket (vsock, or a Unix socket
+ * in tests) closes on a framing error it cannot recover from, and on hang-up.
+ * The virtio-serial port never closes: when the host side hangs up (POLLHUP)
+ * its state is reset and the init waits, without polling the port, for the
+ * kernel's SIGIO that says the host is back (and re-checks every second in
+ * case that signal is missed). stdio serves one connection in tests.
+ *
+ * A workload's result goes to the connection that asked for it. When that
+ * connection goes away, its workloads are killed; they stay in the table until
+ * reaped so the in-flight limit also bounds what a reconnecting host can start. */
+#include "guest/guest.h"
+#include "wire/frame.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CODE(name) GUEST__V1__ERROR_RESPONSE__CODE__CODE_##name
+
+#define READ_CHUNK (64u << 10)
+/* Output waiting for a slow host, per connection. Past the high mark the
+ * streaming workloads of that connection are not read (their pipes fill and
+ * they block); past the hard limit the connection is dropped. */
+#define OUT_HIGH_MARK (1u << 20)
+#define OUT_HARD_LIMIT (32u << 20)
+/* After a workload's main process exits the rest of its group is killed;
+ * processes that left the group may still hold the pipes: wait this long. */
+#define DRAIN_GRACE_NS (250ull * 1000000ull)
+#define SERIAL_RECHECK_NS (1000ull * 1000000ull)
+#define SCAN_FAST_NS (100ull * 1000000ull)
+#define SCAN_FAST_FOR_NS (5000ull * 1000000ull)
+#define SCAN_SLOW_NS (5000ull * 1000000ull)
+#define MAX_LISTENERS 4u
+#define MAX_CONNS_TOTAL (GUEST_MAX_CONNS + 2u) /* + serial + stdio */
+
+enum conn_kind { CONN_SOCKET, CONN_SERIAL, CONN_STDIO };
+
+struct conn {
+    enum conn_kind kind;
+    int in_fd;
+    int out_fd;
+    const char *transport;
+    bool up;         /* serial: the host is connected */
+    bool discarding; /* framing lost: drop input until hang-up / EOF */
+    bool closing;    /* close once the output is written */
+    bool in_eof;     /* the peer will send nothing more */
+    struct wire_decoder dec;
+    uint8_t *out;
+    size_t out_start, out_len, out_cap;
+};
+
+struct capture {
+    int fd;
+    uint8_t *data;
+    size_t len;
+    uint64_t seen;
+    bool truncated;
+};
+
+struct exec {
+    uint64_t id;
+    struct conn *conn; /* NULL once the connection is gone */
+    pid_t pid;
+    int stdin_fd;
+    uint8_t *stdin_data;
+    size_t stdin_len, stdin_off;
+    struct capture out[2]; /* stdout, stderr */
+    uint64_t max_output;
+    bool stream;
+    uint64_t start_ns, deadline_ns, drain_ns;
+    bool exited, timed_out, cancelled;
+    int status;
+    uint64_t end_ns;
+};
+
+struct listener {
+    int fd;
+    const char *name;
+};
+
+struct guest_server {
+    struct guest_server_options opts;
+    int sigfd;
+    struct listener listeners[MAX_LISTENERS];
+    size_t nlisteners;
+    struct conn *conns[MAX_CONNS_TOTAL];
+    size_t nconns;
+    struct exec *execs[GUEST_MAX_EXECS];
+    size_t nexecs;
+    bool stop;
+    /* VM transports */
+    bool watch_vm;
+    bool have_vsock;
+    struct conn *serial;
+    uint64_t watch_start_ns, next_scan_ns, serial_check_ns;
+    bool logged_missing;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void conn_drop_output(struct conn *c)
+{
+    free(c->out);
+    c->out = NULL;
+    c->out_start = c->out_len = c->out_cap = 0;
+}
+
+/* Writes what it can without blocking. Returns 0, or -1 when the peer is gone. */
+static int conn_flush(struct conn *c)
+{
+    while (c->out_len > 0) {
+        ssize_t n = write(c->out_fd, c->out + c->out_start, c->out_len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return 0;
+            return -1;
+        }
+        c->out_start += (size_t)n;
+        c->out_len -= (size_t)n;
+    }
+    c->out_start = 0;
+    if (c->out_cap > OUT_HIGH_MARK)
+        conn_drop_output(c);
+    return 0;
+}
+
+static void conn_lost(struct guest_server *s, struct conn *c);
+
+/* Queues one frame. On failure the connection is marked lost. */
+static void conn_send(struct guest_server *s, struct conn *c, const Guest__V1__Frame *f)
+{
+    if (!c || !c->up || c->closing)
+        return;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int r = wire_encode(f, &buf, &len);
+    if (r < 0) {
+        guest_log("cannot encode a reply: %s", wire_strerror(r));
+        return;
+    }
+    if (c->out_len + len > OUT_HARD_LIMIT) {
+        free(buf);
+        guest_log("%s: the host is not reading; dropping the connection", c->transport);
+        conn_lost(s, c);
+        return;
+    }
+    if (c->out_start + c->out_len + len > c->out_cap) {
+        if (c->out_start > 0) {
+            memmove(c->out, c->out + c->out_start, c->out_len);
+            c->out_start = 0;
+        }
+        if (c->out_len + len > c->out_cap) {
+            size_t cap = c->out_cap ? c->out_cap : 4096;
+            while (cap < c->out_len + len)
+                cap *= 2;
+            uint8_t *grown = realloc(c->out, cap);
+            if (!grown) {
+                free(buf);
+                guest_log("%s: out of memory for output; dropping the connection", c->transport);
+                conn_lost(s, c);
+                return;
+            }
+            c->out = grown;
+            c->out_cap = cap;
+        }
+    }
+    memcpy(c->out + c->out_start + c->out_len, buf, len);
+    c->out_len += len;
+    free(buf);
+    if (conn_flush(c) < 0)
+        conn_lost(s, c);
+}
+
+static void send_error(struct guest_server *s, struct conn *c, uint64_t id, int code, const char *message)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ErrorResponse e = GUEST__V1__ERROR_RESPONSE__INIT;
+    e.code = (Guest__V1__ErrorResponse__Code)code;
+    e.message = (char *)message;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_ERROR;
+    f.error = &e;
+    conn_send(s, c, &f);
+}
+
+/* ---------------------------------------------------------------- execs */
+
+static void exec_kill(struct exec *e)
+{
+    if (e->pid > 0)
+        kill(-e->pid, SIGKILL);
+}
+
+static void exec_free(struct exec *e)
+{
+    close_fd(&e->stdin_fd);
+    for (int i = 0; i < 2; i++) {
+        close_fd(&e->out[i].fd);
+        free(e->out[i].data);
+    }
+    free(e->stdin_data);
+    free(e);
+}
+
+static struct exec *exec_find(struct guest_server *s, const struct conn *c, uint64_t id)
+{
+    for (size_t i = 0; i < s->nexecs; i++)
+        if (s->execs[i]->conn == c && s->execs[i]->id == id && c)
+            return s->execs[i];
+    return NULL;
+}
+
+static void exec_send_response(struct guest_server *s, struct exec *e)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecResponse r = GUEST__V1__EXEC_RESPONSE__INIT;
+    if (WIFSIGNALED(e->status)) {
+        r.signal = WTERMSIG(e->status);
+        r.exit_code = 128 + r.signal;
+    } else {
+        r.exit_code = WEXITSTATUS(e->status);
+    }
+    if (!e->stream) {
+        r.stdout.data = e->out[0].data;
+        r.stdout.len = e->out[0].len;
+        r.stderr.data = e->out[1].data;
+        r.stderr.len = e->out[1].len;
+    }
+    r.stdout_truncated = e->out[0].truncated;
+    r.stderr_truncated = e->out[1].truncated;
+    r.duration_us = (e->end_ns - e->start_ns) / 1000u;
+    r.timed_out = e->timed_out;
+    r.cancelled = e->cancelled;
+    r.pid = (uint32_t)e->pid;
+    f.id = e->id;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_RESPONSE;
+    f.exec_response = &r;
+    conn_send(s, e->conn, &f);
+}
+
+/* Sends the result (when someone still wants it) and frees a finished exec. */
+static void exec_remove(struct guest_server *s, size_t index)
+{
+    struct exec *e = s->execs[index];
+    if (e->conn)
+        exec_send_response(s, e);
+    s->execs[index] = s->execs[--s->nexecs];
+    exec_free(e);
+}
+
+static void exec_stream_chunk(struct guest_server *s, struct exec *e, int which, const uint8_t *data, size_t len)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecOutput o = GUEST__V1__EXEC_OUTPUT__INIT;
+    o.stream = which == 0 ? GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDOUT : GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDERR;
+    o.data.data = (uint8_t *)data;
+    o.data.len = len;
+    f.id = e->id;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_OUTPUT;
+    f.exec_output = &o;
+    conn_send(s, e->conn, &f);
+}
+
+/* Reads what one output pipe has. Past the cap, bytes are read and dropped
+ * so the workload never blocks on a full pipe. */
+static void exec_read_output(struct guest_server *s, struct exec *e, int which)
+{
+    struct capture *cap = &e->out[which];
+    uint8_t chunk[READ_CHUNK];
+    for (int rounds = 0; rounds < 4 && cap->fd >= 0; rounds++) {
+        ssize_t n = read(cap->fd, chunk, sizeof(chunk));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                close_fd(&cap->fd);
+            return;
+        }
+        if (n == 0) {
+            close_fd(&cap->fd);
+            return;
+        }
+        size_t room = cap->seen < e->max_output ? (size_t)(e->max_output - cap->seen) : 0;
+        size_t keep = (size_t)n < room ? (size_t)n : room;
+        if (keep < (size_t)n)
+            cap->truncated = true;
+        cap->seen += (uint64_t)n;
+        if (keep == 0)
+            continue;
+        if (e->stream) {
+            if (e->conn)
+                exec_stream_chunk(s, e, which, chunk, keep);
+            continue;
+        }
+        uint8_t *grown = realloc(cap->data, cap->len + keep);
+        if (!grown) {
+            cap->truncated = true;
+            continue;
+        }
+        cap->data = grown;
+        memcpy(cap->data + cap->len, chunk, keep);
+        cap->len += keep;
+    }
+}
+
+static void exec_write_stdin(struct exec *e)
+{
+    while (e->stdin_fd >= 0 && e->stdin_off < e->stdin_len) {
+        ssize_t n = write(e->stdin_fd, e->stdin_data + e->stdin_off, e->stdin_len - e->stdin_off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return;
+            break; /* EPIPE: the workload closed its stdin */
+        }
+        e->stdin_off += (size_t)n;
+    }
+    close_fd(&e->stdin_fd);
+    free(e->stdin_data);
+    e->stdin_data = NULL;
+}
+
+static void handle_exec(struct guest_server *s, struct conn *c, uint64_t id, const Guest__V1__ExecRequest *req)
+{
+    if (s->nexecs >= GUEST_MAX_EXECS) {
+        send_error(s, c, id, CODE(BUSY), "too many execs in flight");
+        return;
+    }
+    if (exec_find(s, c, id)) {
+        send_error(s, c, id, CODE(INVALID), "an exec with this id is already running");
+        return;
+    }
+    struct guest_exec_params params;
+    const char *why = NULL;
+    int code = guest_exec_validate(req, &params, &why);
+    if (code) {
+        send_error(s, c, id, code, why);
+        return;
+    }
+    struct exec *e = calloc(1, sizeof(*e));
+    if (!e) {
+        send_error(s, c, id, CODE(BUSY), "out of memory");
+        return;
+    }
+    e->stdin_fd = e->out[0].fd = e->out[1].fd = -1;
+    if (req->stdin.len > 0) {
+        e->stdin_data = malloc(req->stdin.len);
+        if (!e->stdin_data) {
+            free(e);
+            send_error(s, c, id, CODE(BUSY), "out of memory");
+            return;
+        }
+        memcpy(e->stdin_data, req->stdin.data, req->stdin.len);
+        e->stdin_len = req->stdin.len;
+    }
+    struct guest_spawned sp;
+    char message[256];
+    e->start_ns = now_ns();
+    code = guest_spawn(req, &params, &sp, message, sizeof(message));
+    if (code) {
+        free(e->stdin_data);
+        free(e);
+        send_error(s, c, id, code, message);
+        return;
+    }
+    e->id = id;
+    e->conn = c;
+    e->pid = sp.pid;
+    e->stdin_fd = sp.stdin_fd;
+    e->out[0].fd = sp.stdout_fd;
+    e->out[1].fd = sp.stderr_fd;
+    e->max_output = params.max_output;
+    e->stream = req->stream_output;
+    e->deadline_ns = e->start_ns + (uint64_t)params.timeout_ms * 1000000ull;
+    s->execs[s->nexecs++] = e;
+    exec_write_stdin(e);
+}
+
+static void handle_cancel(struct guest_server *s, struct conn *c, uint64_t id, const Guest__V1__CancelRequest *req)
+{
+    struct exec *e = exec_find(s, c, req->target_id);
+    if (e && !e->exited) {
+        e->cancelled = true;
+        exec_kill(e);
+    }
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__CancelResponse r = GUEST__V1__CANCEL_RESPONSE__INIT;
+    r.found = e != NULL;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_CANCEL_RESPONSE;
+    f.cancel_response = &r;
+    conn_send(s, c, &f);
+}
+
+static void handle_health(struct guest_server *s, struct conn *c, uint64_t id)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__HealthResponse h = GUEST__V1__HEALTH_RESPONSE__INIT;
+    struct utsname u;
+    struct timespec up;
+    char *transports[MAX_LISTENERS + MAX_CONNS_TOTAL];
+    size_t n = 0;
+    if (uname(&u) == 0)
+        h.kernel_release = u.release;
+    if (clock_gettime(CLOCK_BOOTTIME, &up) == 0)
+        h.uptime_ms = (uint64_t)up.tv_sec * 1000u + (uint64_t)up.tv_nsec / 1000000u;
+    h.protocol_version = GUEST_PROTOCOL_VERSION;
+    h.init_version = (char *)GUEST_INIT_VERSION;
+    h.running_execs = (uint32_t)s->nexecs;
+    for (size_t i = 0; i < s->nlisteners; i++)
+        transports[n++] = (char *)s->listeners[i].name;
+    for (size_t i = 0; i < s->nconns; i++)
+        if (s->conns[i]->kind != CONN_SOCKET)
+            transports[n++] = (char *)s->conns[i]->transport;
+    h.n_transports = n;
+    h.transports = transports;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_HEALTH_RESPONSE;
+    f.health_response = &h;
+    conn_send(s, c, &f);
+}
+
+static void kill_all_execs(struct guest_server *s)
+{
+    for (size_t i = 0; i < s->nexecs; i++)
+        exec_kill(s->execs[i]);
+}
+
+static void handle_shutdown(struct guest_server *s, struct conn *c, uint64_t id, const Guest__V1__ShutdownRequest *req)
+{
+    kill_all_execs(s);
+    sync();
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ShutdownResponse r = GUEST__V1__SHUTDOWN_RESPONSE__INIT;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_SHUTDOWN_RESPONSE;
+    f.shutdown_response = &r;
+    conn_send(s, c, &f);
+    if (!req->poweroff)
+        return;
+    /* Give the reply a moment to leave before the VM goes away. */
+    for (int tries = 0; tries < 20 && c->up && c->out_len > 0; tries++) {
+        struct pollfd p = {.fd = c->out_fd, .events = POLLOUT};
+        if (poll(&p, 1, 50) > 0 && conn_flush(c) < 0)
+            break;
+    }
+    if (s->opts.pid1) {
+        guest_log("shutdown requested: powering off");
+        guest_poweroff();
+        guest_log("power off failed; carrying on");
+        return;
+    }
+    s->stop = true;
+}
+
+static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1__Frame *f)
+{
+    const char *why = NULL;
+    int code = guest_request_check(f, &why);
+    if (code) {
+        send_error(s, c, f->id, code, why);
+        return;
+    }
+    switch (f->body_case) {
+    case GUEST__V1__FRAME__BODY_HEALTH_REQUEST:
+        handle_health(s, c, f->id);
+        break;
+    case GUEST__V1__FRAME__BODY_EXEC_REQUEST:
+        handle_exec(s, c, f->id, f->exec_request);
+        break;
+    case GUEST__V1__FRAME__BODY_CANCEL_REQUEST:
+        handle_cancel(s, c, f->id, f->cancel_request);
+        break;
+    case GUEST__V1__FRAME__BODY_SHUTDOWN_REQUEST:
+        handle_shutdown(s, c, f->id, f->shutdown_request);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- connections */
+
+static struct conn *conn_new(enum conn_kind kind, int in_fd, int out_fd, const char *transport)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->kind = kind;
+    c->in_fd = in_fd;
+    c->out_fd = out_fd;
+    c->transport = transport;
+    c->up = kind != CONN_SERIAL;
+    wire_decoder_init(&c->dec, 0);
+    return c;
+}
+
+static void detach_execs(struct guest_server *s, struct conn *c)
+{
+    for (size_t i = 0; i < s->nexecs; i++)
+        if (s->execs[i]->conn == c) {
+            exec_kill(s->execs[i]);
+            s->execs[i]->conn = NULL;
+        }
+}
+
+static void conn_close(struct guest_server *s, size_t index)
+{
+    struct conn *c = s->conns[index];
+    detach_execs(s, c);
+    if (c == s->serial)
+        s->serial = NULL;
+    if (c->out_fd != c->in_fd)
+        close_fd(&c->out_fd);
+    close_fd(&c->in_fd);
+    wire_decoder_release(&c->dec);
+    conn_drop_output(c);
+    s->conns[index] = s->conns[--s->nconns];
+    free(c);
+}
+
+/* The peer is gone (or must be dropped). A socket or stdio connection is
+ * closed at the end of this loop turn; the serial port is reset and waits
+ * for the host to come back. */
+static void conn_lost(struct guest_server *s, struct conn *c)
+{
+    detach_execs(s, c);
+    wire_decoder_reset(&c->dec);
+    conn_drop_output(c);
+    c->discarding = false;
+    if (c->kind == CONN_SERIAL) {
+        if (c->up)
+            guest_log("%s: host disconnected", c->transport);
+        c->up = false;
+        c->in_eof = false;
+        c->closing = false;
+        s->serial_check_ns = now_ns() + SERIAL_RECHECK_NS;
+        return;
+    }
+    c->up = false;
+    c->closing = true;
+}
+
+/* Framing cannot be recovered: say so (id 0), then drop the connection or,
+ * where it cannot be closed, ignore input until the host reconnects. */
+static void conn_framing_lost(struct guest_server *s, struct conn *c, int err)
+{
+    int code = err == WIRE_ERR_TOO_LARGE ? CODE(TOO_LARGE) : CODE(BAD_FRAME);
+    guest_log("%s: %s; %s", c->transport, wire_strerror(err),
+              c->kind == CONN_SOCKET ? "closing the connection" : "ignoring input until the host reconnects");
+    send_error(s, c, 0, code, c->kind == CONN_SOCKET ? "frame length over the limit; closing"
+                                                     : "frame length over the limit; input ignored until reconnect");
+    wire_decoder_reset(&c->dec);
+    if (c->kind == CONN_SOCKET)
+        c->closing = true;
+    else
+        c->discarding = true;
+}
+
+static void conn_read(struct guest_server *s, struct conn *c)
+{
+    uint8_t chunk[READ_CHUNK];
+    ssize_t n;
+    do
+        n = read(c->in_fd, chunk, sizeof(chunk));
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno != EAGAIN)
+            conn_lost(s, c);
+        return;
+    }
+    if (n == 0) {
+        if (c->kind == CONN_SERIAL)
+            conn_lost(s, c);
+        else
+            c->in_eof = true; /* answer what is in flight, then close */
+        return;
+    }
+    if (c->discarding || c->closing)
+        return;
+    size_t off = 0;
+    while (off < (size_t)n && c->up && !c->discarding && !c->closing) {
+        long took = wire_decoder_feed(&c->dec, chunk + off, (size_t)n - off);
+        if (took < 0) {
+            conn_lost(s, c);
+            return;
+        }
+        off += (size_t)took;
+        for (;;) {
+            Guest__V1__Frame *f = NULL;
+            int r = wire_decoder_next(&c->dec, &f);
+            if (r == 0)
+                break;
+            if (r == 1) {
+                handle_frame(s, c, f);
+                guest__v1__frame__free_unpacked(f, NULL);
+                if (!c->up || c->closing || s->stop)
+                    return;
+                continue;
+            }
+            if (r == WIRE_ERR_BAD_FRAME) {
+                send_error(s, c, 0, CODE(BAD_FRAME), "frame does not decode; skipped");
+                continue;
+            }
+            conn_framing_lost(s, c, r);
+            return;
+        }
+    }
+}
+
+static void accept_conn(struct guest_server *s, struct listener *l)
+{
+    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    size_t sockets = 0;
+    for (size_t i = 0; i < s->nconns; i++)
+        sockets += s->conns[i]->kind == CONN_SOCKET;
+    struct conn *c = sockets < GUEST_MAX_CONNS ? conn_new(CONN_SOCKET, fd, fd, l->name) : NULL;
+    if (!c) {
+        /* Say why, best effort, and hang up. */
+        struct conn tmp = {.kind = CONN_SOCKET, .in_fd = fd, .out_fd = fd, .up = true, .transport = l->name};
+        send_error(s, &tmp, 0, CODE(BUSY), "too many connections");
+        conn_drop_output(&tmp);
+        close(fd);
+        return;
+    }
+    s->conns[s->nconns++] = c;
+}
+
+/* ---------------------------------------------------------------- VM transports */
+
+static int open_vsock_listener(void)
+{
+    /* The vsock family exists as soon as vsock.ko is in; a guest CID says a
+     * device is there too. */
+    int dev = open("/dev/vsock", O_RDONLY | O_CLOEXEC);
+    if (dev < 0)
+        return -errno;
+    unsigned int cid = VMADDR_CID_ANY;
+    int r = ioctl(dev, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid);
+    close(dev);
+    if (r < 0 || cid == VMADDR_CID_ANY || cid <= VMADDR_CID_HOST)
+        return -ENODEV;
+    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = GUEST_VSOCK_PORT};
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 16) < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    guest_log("listening on vsock port %u (cid %u)", GUEST_VSOCK_PORT, cid);
+    return fd;
+}
+
+static int open_serial(struct guest_server *s)
+{
+    char path[256];
+    if (guest_find_serial_port("/sys/class/virtio-ports", GUEST_SERIAL_PORT_NAME, path, sizeof(path)) < 0)
+        return -ENOENT;
+    if (s->nconns >= MAX_CONNS_TOTAL)
+        return -EBUSY;
+    int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int err = errno;
+        guest_log("cannot open %s: %s", path, strerror(err));
+        return -err;
+    }
+    /* The kernel raises SIGIO when the host side opens or closes the port. */
+    if (fcntl(fd, F_SETOWN, getpid()) < 0 || fcntl(fd, F_SETFL, O_RDWR | O_NONBLOCK | O_ASYNC) < 0)
+        guest_log("%s: no SIGIO on host connect (%s); re-checking every second", path, strerror(errno));
+    struct conn *c = conn_new(CONN_SERIAL, fd, fd, "virtio-serial");
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    s->conns[s->nconns++] = c;
+    s->serial = c;
+    s->serial_check_ns = 0; /* look at the host side now */
+    guest_log("serving on virtio-serial port %s (%s)", GUEST_SERIAL_PORT_NAME, path);
+    return 0;
+}
+
+static void scan_vm_transports(struct guest_server *s, uint64_t now)
+{
+    if (!s->have_vsock && s->nlisteners < MAX_LISTENERS) {
+        int fd = open_vsock_listener();
+        if (fd >= 0) {
+            s->listeners[s->nlisteners++] = (struct listener){.fd = fd, .name = "vsock"};
+            s->have_vsock = true;
+        }
+    }
+    if (!s->serial)
+        open_serial(s);
+    if (s->have_vsock && s->serial) {
+        s->watch_vm = false;
+        return;
+    }
+    bool fast = now - s->watch_start_ns < SCAN_FAST_FOR_NS;
+    if (!fast && !s->have_vsock && !s->serial && !s->logged_missing) {
+        guest_log("no transport yet: neither vsock nor a virtio-serial port named %s; still looking",
+                  GUEST_SERIAL_PORT_NAME);
+        s->logged_missing = true;
+    }
+    /* Once one transport serves, the other is only looked for slowly. */
+    s->next_scan_ns = now + (fast && !s->have_vsock && !s->serial ? SCAN_FAST_NS : SCAN_SLOW_NS);
+    if (fast && (s->have_vsock || s->serial))
+        s->next_scan_ns = now + SCAN_FAST_NS * 5;
+}
+
+void guest_server_watch_vm_transports(struct guest_server *s)
+{
+    s->watch_vm = true;
+    s->watch_start_ns = now_ns();
+    s->next_scan_ns = s->watch_start_ns;
+}
+
+/* Is the host side of the serial port open? */
+static void serial_check(struct guest_server *s, uint64_t now)
+{
+    struct conn *c = s->serial;
+    struct pollfd p = {.fd = c->in_fd, .events = POLLIN};
+    if (poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP)) {
+        if (!c->up)
+            guest_log("%s: host connected", c->transport);
+        c->up = true;
+        c->discarding = false;
+        wire_decoder_reset(&c->dec);
+        return;
+    }
+    if (c->up)
+        conn_lost(s, c);
+    s->serial_check_ns = now + SERIAL_RECHECK_NS;
+}
+
+/* ---------------------------------------------------------------- signals */
+
+static void reap(struct guest_server *s, uint64_t now)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0)
+            return;
+        for (size_t i = 0; i < s->nexecs; i++) {
+            struct exec *e = s->execs[i];
+            if (e->pid == pid && !e->exited) {
+                e->exited = true;
+                e->status = status;
+                e->end_ns = now;
+                /* Whatever the workload left behind in its group goes too. */
+                kill(-pid, SIGKILL);
+                e->drain_ns = now + DRAIN_GRACE_NS;
+                break;
+            }
+        }
+    }
+}
+
+static void read_signals(struct guest_server *s, uint64_t now)
+{
+    struct signalfd_siginfo si[16];
+    bool io = false;
+    for (;;) {
+        ssize_t n = read(s->sigfd, si, sizeof(si));
+        if (n <= 0)
+            break;
+        for (size_t i = 0; i < (size_t)n / sizeof(si[0]); i++)
+            if (si[i].ssi_signo == SIGIO)
+                io = true;
+    }
+    reap(s, now);
+    if (io && s->serial)
+        s->serial_check_ns = now; /* the host opened or closed the port */
+}
+
+/* ---------------------------------------------------------------- loop */
+
+enum ref_kind { REF_SIGNAL, REF_LISTENER, REF_CONN_IN, REF_CONN_OUT, REF_STDIN, REF_STDOUT, REF_STDERR };
+
+struct ref {
+    enum ref_kind kind;
+    void *ptr;
+};
+
+#define MAX_POLL (1 + MAX_LISTENERS + 2 * MAX_CONNS_TOTAL + 3 * GUEST_MAX_EXECS)
+
+static bool exec_done(const struct exec *e, uint64_t now)
+{
+    if (!e->exited)
+        return false;
+    return (e->out[0].fd < 0 && e->out[1].fd < 0) || now >= e->drain_ns;
+}
+
+/* Timeouts, finished execs and closed connections; returns the poll timeout. */
+static int housekeeping(struct guest_server *s, uint64_t now)
+{
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; i < s->nexecs;) {
+        struct exec *e = s->execs[i];
+        if (!e->exited && now >= e->deadline_ns && !e->timed_out) {
+            e->timed_out = true;
+            exec_kill(e);
+        }
+        if (exec_done(e, now)) {
+            /* Read what is left before the result goes out. */
+            for (int w = 0; w < 2; w++) {
+                if (e->out[w].fd >= 0)
+                    exec_read_output(s, e, w);
+                close_fd(&e->out[w].fd);
+            }
+            exec_remove(s, i);
+            continue;
+        }
+        if (!e->exited && !e->timed_out && e->deadline_ns < next)
+            next = e->deadline_ns;
+        if (e->exited && e->drain_ns < next)
+            next = e->drain_ns;
+        i++;
+    }
+    for (size_t i = 0; i < s->nconns;) {
+        struct conn *c = s->conns[i];
+        bool has_execs = false;
+        for (size_t j = 0; j < s->nexecs && !has_execs; j++)
+            has_execs = s->execs[j]->conn == c;
+        bool finished = (c->closing && (c->out_len == 0 || !c->up)) ||
+                        (c->in_eof && !has_execs && c->out_len == 0);
+        if (finished && c->kind != CONN_SERIAL) {
+            conn_close(s, i);
+            continue;
+        }
+        i++;
+    }
+    if (s->serial && !s->serial->up && s->serial_check_ns < next)
+        next = s->serial_check_ns;
+    if (s->serial && !s->serial->up && now >= s->serial_check_ns) {
+        serial_check(s, now);
+        next = now; /* poll again right away with the new state */
+    }
+    if (s->watch_vm) {
+        if (now >= s->next_scan_ns)
+            scan_vm_transports(s, now);
+        if (s->watch_vm && s->next_scan_ns < next)
+            next = s->next_scan_ns;
+    }
+    if (s->opts.exit_when_idle && s->nconns == 0)
+        s->stop = true;
+    if (next == UINT64_MAX)
+        return -1;
+    if (next <= now)
+        return 0;
+    uint64_t ms = (next - now + 999999u) / 1000000u;
+    return ms > 60000 ? 60000 : (int)ms;
+}
+
+int guest_server_run(struct guest_server *s)
+{
+    struct pollfd pfd[MAX_POLL];
+    struct ref ref[MAX_POLL];
+    while (!s->stop) {
+        int timeout = housekeeping(s, now_ns());
+        if (s->stop)
+            break;
+        size_t n = 0;
+        pfd[n] = (struct pollfd){.fd = s->sigfd, .events = POLLIN};
+        ref[n++] = (struct ref){REF_SIGNAL, NULL};
+        for (size_t i = 0; i < s->nlisteners; i++) {
+            pfd[n] = (struct pollfd){.fd = s->listeners[i].fd, .events = POLLIN};
+            ref[n++] = (struct ref){REF_LISTENER, &s->listeners[i]};
+        }
+        for (size_t i = 0; i < s->nconns; i++) {
+            struct conn *c = s->conns[i];
+            if (!c->up)
+                continue; /* serial port without a host: wait for SIGIO */
+            if (!c->in_eof && !c->closing) {
+                pfd[n] = (struct pollfd){.fd = c->in_fd, .events = POLLIN | POLLRDHUP};
+                ref[n++] = (struct ref){REF_CONN_IN, c};
+            }
+            if (c->out_len > 0) {
+                pfd[n] = (struct pollfd){.fd = c->out_fd, .events = POLLOUT};
+                ref[n++] = (struct ref){REF_CONN_OUT, c};
+            }
+        }
+        for (size_t i = 0; i < s->nexecs; i++) {
+            struct exec *e = s->execs[i];
+            if (e->stdin_fd >= 0) {
+                pfd[n] = (struct pollfd){.fd = e->stdin_fd, .events = POLLOUT};
+                ref[n++] = (struct ref){REF_STDIN, e};
+            }
+            /* A streaming workload waits while its host is not reading. */
+            if (e->stream && e->conn && e->conn->out_len > OUT_HIGH_MARK && !e->exited)
+                continue;
+            if (e->out[0].fd >= 0) {
+                pfd[n] = (struct pollfd){.fd = e->out[0].fd, .events = POLLIN};
+                ref[n++] = (struct ref){REF_STDOUT, e};
+            }
+            if (e->out[1].fd >= 0) {
+                pfd[n] = (struct pollfd){.fd = e->out[1].fd, .events = POLLIN};
+                ref[n++] = (struct ref){REF_STDERR, e};
+            }
+        }
+        int r = poll(pfd, n, timeout);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        uint64_t now = now_ns();
+        for (size_t i = 0; i < n && r > 0; i++) {
+            short ev = pfd[i].revents;
+            if (!ev)
+                continue;
+            r--;
+            switch (ref[i].kind) {
+            case REF_SIGNAL:
+                read_signals(s, now);
+                break;
+            case REF_LISTENER:
+                accept_conn(s, ref[i].ptr);
+                break;
+            case REF_CONN_IN: {
+                struct conn *c = ref[i].ptr;
+                /* A connection lost earlier in this turn may already be gone. */
+                bool live = false;
+                for (size_t j = 0; j < s->nconns && !live; j++)
+                    live = s->conns[j] == c;
+                if (!live || !c->up || c->closing)
+                    break;
+                if (c->kind == CONN_SERIAL && (ev & POLLHUP)) {
+                    conn_lost(s, c);
+                    break;
+                }
+                if (ev & (POLLIN | POLLRDHUP | POLLERR))
+                    conn_read(s, c);
+                if (c->kind != CONN_SERIAL && (ev & (POLLHUP | POLLERR)) && !(ev & POLLIN))
+                    conn_lost(s, c);
+                break;
+            }
+            case REF_CONN_OUT: {
+                struct conn *c = ref[i].ptr;
+                bool live = false;
+                for (size_t j = 0; j < s->nconns && !live; j++)
+                    live = s->conns[j] == c;
+                if (live && c->up && conn_flush(c) < 0)
+                    conn_lost(s, c);
+                break;
+            }
+            case REF_STDIN:
+                exec_write_stdin(ref[i].ptr);
+                break;
+            case REF_STDOUT:
+                exec_read_output(s, ref[i].ptr, 0);
+                break;
+            case REF_STDERR:
+                exec_read_output(s, ref[i].ptr, 1);
+                break;
+            }
+            if (s->stop)
+                break;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- setup */
+
+struct guest_server *guest_server_new(const struct guest_server_options *opts)
+{
+    struct guest_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->opts = *opts;
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGIO);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+        (s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+        free(s);
+        return NULL;
+    }
+    /* A host that hangs up must not kill the init with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    /* Outside PID 1, orphans of workloads come back to us all the same. */
+    if (!opts->pid1)
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
+    return s;
+}
+
+int guest_server_add_stdio(struct guest_server *s, int in_fd, int out_fd)
+{
+    if (s->nconns >= MAX_CONNS_TOTAL)
+        return -EBUSY;
+    fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
+    fcntl(out_fd, F_SETFL, fcntl(out_fd, F_GETFL) | O_NONBLOCK);
+    fcntl(in_fd, F_SETFD, FD_CLOEXEC);
+    fcntl(out_fd, F_SETFD, FD_CLOEXEC);
+    struct conn *c = conn_new(CONN_STDIO, in_fd, out_fd, "stdio");
+    if (!c)
+        return -ENOMEM;
+    s->conns[s->nconns++] = c;
+    return 0;
+}
+
+int guest_server_add_listener(struct guest_server *s, int fd, const char *name)
+{
+    if (s->nlisteners >= MAX_LISTENERS)
+        return -EBUSY;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    s->listeners[s->nlisteners++] = (struct listener){.fd = fd, .name = name};
+    return 0;
+}
+
+void guest_server_free(struct guest_server *s)
+{
+    if (!s)
+        return;
+    /* Nothing outlives the server: kill every workload and wait for it. */
+    kill_all_execs(s);
+    for (size_t i = 0; i < s->nexecs; i++) {
+        int status;
+        while (waitpid(s->execs[i]->pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        exec_free(s->execs[i]);
+    }
+    s->nexecs = 0;
+    while (s->nconns > 0)
+        conn_close(s, s->nconns - 1);
+    for (size_t i = 0; i < s->nlisteners; i++)
+        close(s->listeners[i].fd);
+    close(s->sigfd);
+    free(s);
+}

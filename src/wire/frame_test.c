@@ -1,0 +1,326 @@
+/* Unit tests for the guest protocol framing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wire/frame.h"
+
+static uint8_t *encode_health(uint64_t id, size_t *len)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__HealthRequest h = GUEST__V1__HEALTH_REQUEST__INIT;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_HEALTH_REQUEST;
+    f.health_request = &h;
+    uint8_t *out = NULL;
+    assert_int_equal(wire_encode(&f, &out, len), 0);
+    return out;
+}
+
+static uint8_t *encode_exec(uint64_t id, const char *arg, size_t stdin_len, size_t *len)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecRequest e = GUEST__V1__EXEC_REQUEST__INIT;
+    char *argv[] = {(char *)"/bin/echo", (char *)arg};
+    uint8_t *in = malloc(stdin_len ? stdin_len : 1);
+    assert_non_null(in);
+    for (size_t i = 0; i < stdin_len; i++)
+        in[i] = (uint8_t)(i * 7);
+    e.n_argv = 2;
+    e.argv = argv;
+    e.stdin.data = in;
+    e.stdin.len = stdin_len;
+    e.timeout_ms = 1234;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
+    f.exec_request = &e;
+    uint8_t *out = NULL;
+    assert_int_equal(wire_encode(&f, &out, len), 0);
+    free(in);
+    return out;
+}
+
+static void feed_all(struct wire_decoder *d, const uint8_t *p, size_t len)
+{
+    long n = wire_decoder_feed(d, p, len);
+    assert_int_equal(n, (long)len);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = encode_exec(42, "hello", 1000, &len);
+    /* The prefix is the body length, big-endian. */
+    uint32_t body = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
+    assert_int_equal(body, len - 4);
+
+    struct wire_decoder d;
+    wire_decoder_init(&d, 0);
+    feed_all(&d, buf, len);
+    Guest__V1__Frame *f = NULL;
+    assert_int_equal(wire_decoder_next(&d, &f), 1);
+    assert_non_null(f);
+    assert_int_equal(f->id, 42);
+    assert_int_equal(f->body_case, GUEST__V1__FRAME__BODY_EXEC_REQUEST);
+    assert_int_equal(f->exec_request->n_argv, 2);
+    assert_string_equal(f->exec_request->argv[1], "hello");
+    assert_int_equal(f->exec_request->stdin.len, 1000);
+    assert_int_equal(f->exec_request->stdin.data[999], (uint8_t)(999 * 7));
+    assert_int_equal(f->exec_request->timeout_ms, 1234);
+    guest__v1__frame__free_unpacked(f, NULL);
+    assert_int_equal(wire_decoder_next(&d, &f), 0);
+    assert_null(f);
+    assert_int_equal(wire_decoder_pending(&d), 0);
+    wire_decoder_release(&d);
+    free(buf);
+}
+
+static void test_byte_by_byte(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = encode_exec(7, "split", 300, &len);
+    struct wire_decoder d;
+    wire_decoder_init(&d, 0);
+    Guest__V1__Frame *f = NULL;
+    for (size_t i = 0; i < len; i++) {
+        assert_int_equal(wire_decoder_next(&d, &f), 0);
+        feed_all(&d, buf + i, 1);
+    }
+    assert_int_equal(wire_decoder_next(&d, &f), 1);
+    assert_int_equal(f->id, 7);
+    assert_string_equal(f->exec_request->argv[1], "split");
+    guest__v1__frame__free_unpacked(f, NULL);
+    assert_int_equal(wire_decoder_next(&d, &f), 0);
+    wire_decoder_release(&d);
+    free(buf);
+}
+
+static void test_many_frames_one_feed(void **state)
+{
+    (void)state;
+    enum { N = 500 };
+    size_t total = 0, cap = 0;
+    uint8_t *all = NULL;
+    for (uint64_t i = 0; i < N; i++) {
+        size_t len;
+        uint8_t *one = (i % 3) ? encode_health(i + 1, &len) : encode_exec(i + 1, "x", i, &len);
+        if (total + len > cap) {
+            cap = (total + len) * 2;
+            all = realloc(all, cap);
+            assert_non_null(all);
+        }
+        memcpy(all + total, one, len);
+        total += len;
+        free(one);
+    }
+    struct wire_decoder d;
+    wire_decoder_init(&d, 0);
+    feed_all(&d, all, total);
+    for (uint64_t i = 0; i < N; i++) {
+        Guest__V1__Frame *f = NULL;
+        assert_int_equal(wire_decoder_next(&d, &f), 1);
+        assert_int_equal(f->id, i + 1);
+        assert_int_equal(f->body_case, (i % 3) ? GUEST__V1__FRAME__BODY_HEALTH_REQUEST
+                                               : GUEST__V1__FRAME__BODY_EXEC_REQUEST);
+        guest__v1__frame__free_unpacked(f, NULL);
+    }
+    Guest__V1__Frame *f = NULL;
+    assert_int_equal(wire_decoder_next(&d, &f), 0);
+    wire_decoder_release(&d);
+    free(all);
+}
+
+/* A length above the maximum is refused from the header alone, before the
+ * body arrives, and the decoder stays refused until reset. */
+static void test_hostile_lengths(void **state)
+{
+    (void)state;
+    static const uint8_t huge[][4] = {
+        {0xff, 0xff, 0xff, 0xff},
+        {0x80, 0x00, 0x00, 0x00},
+        {0x00, 0x80, 0x00, 0x01}, /* WIRE_MAX_FRAME + 1 */
+    };
+    for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+        struct wire_decoder d;
+        wire_decoder_init(&d, 0);
+        feed_all(&d, huge[i], 4);
+        Guest__V1__Frame *f = NULL;
+        assert_int_equal(wire_decoder_next(&d, &f), WIRE_ERR_TOO_LARGE);
+        assert_null(f);
+        /* Still broken; later bytes, even a good frame, are dropped. */
+        size_t len;
+        uint8_t *good = encode_health(1, &len);
+        assert_int_equal(wire_decoder_feed(&d, good, len), (long)len);
+        assert_int_equal(wire_decoder_next(&d, &f), WIRE_ERR_TOO_LARGE);
+        assert_int_equal(wire_decoder_pending(&d), 0);
+        /* After a reset (the peer reconnected) the stream works again. */
+        wire_decoder_reset(&d);
+        feed_all(&d, good, len);
+        assert_int_equal(wire_decoder_next(&d, &f), 1);
+        assert_int_equal(f->id, 1);
+        guest__v1__frame__free_unpacked(f, NULL);
+        free(good);
+        wire_decoder_release(&d);
+    }
+
+    /* Exactly the maximum is accepted by a decoder with a small maximum. */
+    struct wire_decoder d;
+    wire_decoder_init(&d, 16);
+    uint8_t hdr[4] = {0, 0, 0, 17};
+    feed_all(&d, hdr, 4);
+    Guest__V1__Frame *f = NULL;
+    assert_int_equal(wire_decoder_next(&d, &f), WIRE_ERR_TOO_LARGE);
+    wire_decoder_release(&d);
+
+    wire_decoder_init(&d, 16);
+    uint8_t sixteen[20] = {0, 0, 0, 16, 0x08, 0x05}; /* id=5 then padding that fails */
+    feed_all(&d, sixteen, 4);
+    assert_int_equal(wire_decoder_next(&d, &f), 0); /* waits for the body */
+    wire_decoder_release(&d);
+}
+
+/* A declared length within the limit but no body yet allocates nothing
+ * beyond what has arrived. */
+static void test_no_allocation_from_length(void **state)
+{
+    (void)state;
+    struct wire_decoder d;
+    wire_decoder_init(&d, 0);
+    uint8_t hdr[4] = {0x00, 0x7f, 0xff, 0xff};
+    feed_all(&d, hdr, 4);
+    Guest__V1__Frame *f = NULL;
+    assert_int_equal(wire_decoder_next(&d, &f), 0);
+    assert_true(d.cap <= 4096);
+    wire_decoder_release(&d);
+}
+
+/* The decoder never holds more than one maximal frame: feeding past that
+ * takes only part, and the rest goes in after next(). */
+static void test_bounded_feed(void **state)
+{
+    (void)state;
+    struct wire_decoder d;
+    wire_decoder_init(&d, 64);
+    size_t len;
+    uint8_t *one = encode_health(9, &len);
+    uint8_t stream[400];
+    size_t total = 0;
+    while (total + len <= sizeof(stream)) {
+        memcpy(stream + total, one, len);
+        total += len;
+    }
+    size_t off = 0, frames = 0;
+    while (off < total) {
+        long n = wire_decoder_feed(&d, stream + off, total - off);
+        assert_true(n >= 0);
+        assert_true(wire_decoder_pending(&d) <= 4 + 64);
+        off += (size_t)n;
+        Guest__V1__Frame *f = NULL;
+        int r;
+        while ((r = wire_decoder_next(&d, &f)) == 1) {
+            assert_int_equal(f->id, 9);
+            guest__v1__frame__free_unpacked(f, NULL);
+            frames++;
+        }
+        assert_int_equal(r, 0);
+    }
+    assert_int_equal(frames, total / len);
+    free(one);
+    wire_decoder_release(&d);
+}
+
+/* Garbage bodies are skipped one frame at a time; the stream goes on. */
+static void test_garbage_bodies(void **state)
+{
+    (void)state;
+    static const uint8_t garbage[][8] = {
+        {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, /* bad varint / wire type */
+        {0x0a, 0x7f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}, /* length-delimited past the end */
+        {0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80}, /* truncated varint */
+        {0x62, 0x05, 0x0a, 0x09, 0x41, 0x41, 0x41, 0x41}, /* exec_request whose argv overruns */
+    };
+    struct wire_decoder d;
+    wire_decoder_init(&d, 0);
+    size_t glen;
+    uint8_t *good = encode_health(77, &glen);
+    for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+        uint8_t hdr[4] = {0, 0, 0, 8};
+        feed_all(&d, hdr, 4);
+        feed_all(&d, garbage[i], 8);
+        feed_all(&d, good, glen);
+        Guest__V1__Frame *f = NULL;
+        assert_int_equal(wire_decoder_next(&d, &f), WIRE_ERR_BAD_FRAME);
+        assert_null(f);
+        assert_int_equal(wire_decoder_next(&d, &f), 1);
+        assert_int_equal(f->id, 77);
+        guest__v1__frame__free_unpacked(f, NULL);
+    }
+    /* An empty body is a valid, empty frame (no body set). */
+    uint8_t empty[4] = {0, 0, 0, 0};
+    feed_all(&d, empty, 4);
+    Guest__V1__Frame *f = NULL;
+    assert_int_equal(wire_decoder_next(&d, &f), 1);
+    assert_int_equal(f->body_case, GUEST__V1__FRAME__BODY__NOT_SET);
+    guest__v1__frame__free_unpacked(f, NULL);
+    free(good);
+    wire_decoder_release(&d);
+}
+
+static void test_encode_too_large(void **state)
+{
+    (void)state;
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecResponse r = GUEST__V1__EXEC_RESPONSE__INIT;
+    size_t big = WIRE_MAX_FRAME;
+    r.stdout.data = calloc(1, big);
+    assert_non_null(r.stdout.data);
+    r.stdout.len = big;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_RESPONSE;
+    f.exec_response = &r;
+    uint8_t *out = NULL;
+    size_t len = 0;
+    assert_int_equal(wire_encode(&f, &out, &len), WIRE_ERR_TOO_LARGE);
+    assert_null(out);
+    r.stdout.len = big - 16; /* tag + 4-byte varint length fit */
+    assert_int_equal(wire_encode(&f, &out, &len), 0);
+    assert_true(len <= 4 + WIRE_MAX_FRAME);
+    /* And the maximum-size frame decodes. */
+    struct wire_decoder d;
+    wire_decoder_init(&d, 0);
+    size_t off = 0;
+    while (off < len) {
+        long n = wire_decoder_feed(&d, out + off, len - off > 65536 ? 65536 : len - off);
+        assert_true(n > 0);
+        off += (size_t)n;
+    }
+    Guest__V1__Frame *g = NULL;
+    assert_int_equal(wire_decoder_next(&d, &g), 1);
+    assert_int_equal(g->exec_response->stdout.len, big - 16);
+    guest__v1__frame__free_unpacked(g, NULL);
+    wire_decoder_release(&d);
+    free(out);
+    free(r.stdout.data);
+    assert_int_equal(wire_encode(NULL, &out, &len), WIRE_ERR_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_byte_by_byte),
+        cmocka_unit_test(test_many_frames_one_feed),
+        cmocka_unit_test(test_hostile_lengths),
+        cmocka_unit_test(test_no_allocation_from_length),
+        cmocka_unit_test(test_bounded_feed),
+        cmocka_unit_test(test_garbage_bodies),
+        cmocka_unit_test(test_encode_too_large),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
