@@ -1605,9 +1605,9 @@ static int bi_glob_match(struct ev *ev, struct rv **a, struct rv **out)
 #ifdef HAVE_REGO_RE
 static int compile_re(struct ev *ev, struct rv *pat, struct rego_re **re)
 {
-    char errbuf[200];
+    char errbuf[REGO_RE_ERRLEN];
     if (rego_re_compile(S(pat), SL(pat), re, errbuf, sizeof errbuf) < 0)
-        return bi_error(ev, "error parsing regexp: %s", errbuf);
+        return bi_error(ev, "%s", errbuf);
     return 0;
 }
 
@@ -1618,11 +1618,10 @@ static int bi_regex_match(struct ev *ev, struct rv **a, struct rv **out)
     struct rego_re *re;
     if (compile_re(ev, a[0], &re) < 0)
         return -1;
-    size_t ms, me;
-    int r = rego_re_search(re, S(a[1]), SL(a[1]), 0, &ms, &me);
+    int r = rego_re_is_match(re, S(a[1]), SL(a[1]));
     rego_re_free(re);
     if (r < 0)
-        return bi_error(ev, "regular expression failed");
+        return bi_error(ev, "out of memory");
     *out = rv_bool(r > 0);
     return 0;
 }
@@ -1635,36 +1634,30 @@ static int bi_regex_is_valid(struct ev *ev, struct rv **a, struct rv **out)
         return 0;
     }
     struct rego_re *re;
-    char errbuf[200];
-    bool ok = rego_re_compile(S(a[0]), SL(a[0]), &re, errbuf, sizeof errbuf) == 0;
+    bool ok = rego_re_compile(S(a[0]), SL(a[0]), &re, NULL, 0) == 0;
     if (ok)
         rego_re_free(re);
     *out = rv_bool(ok);
     return 0;
 }
 
-/* All non-overlapping matches (Go's FindAllStringIndex). */
-static int find_all(struct rego_re *re, struct rv *s, int64_t limit, struct rvbuf *starts, struct rvbuf *ends)
+struct re_collect {
+    struct rv *s;
+    struct rvbuf b;
+};
+
+static int re_match_piece(void *ctx, const size_t *caps, size_t ncaps)
 {
-    size_t pos = 0, n = SL(s);
-    ssize_t prev_end = -1;
-    while (pos <= n && (limit < 0 || (int64_t)starts->len < limit)) {
-        size_t ms, me;
-        int r = rego_re_search(re, S(s), n, pos, &ms, &me);
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        if (me == ms && (ssize_t)ms == prev_end) {
-            /* an empty match right after the previous match: skip one character */
-            pos = ms + 1;
-            continue;
-        }
-        rvbuf_push(starts, rv_int((int64_t)ms));
-        rvbuf_push(ends, rv_int((int64_t)me));
-        prev_end = (ssize_t)me;
-        pos = me > ms ? me : me + 1;
-    }
+    struct re_collect *c = ctx;
+    (void)ncaps;
+    rvbuf_push(&c->b, rv_string(S(c->s) + caps[0], caps[1] - caps[0]));
+    return 0;
+}
+
+static int re_split_piece(void *ctx, size_t start, size_t end)
+{
+    struct re_collect *c = ctx;
+    rvbuf_push(&c->b, rv_string(S(c->s) + start, end - start));
     return 0;
 }
 
@@ -1678,20 +1671,14 @@ static int bi_regex_find_n(struct ev *ev, struct rv **a, struct rv **out)
     struct rego_re *re;
     if (compile_re(ev, a[0], &re) < 0)
         return -1;
-    struct rvbuf st = { 0 }, en = { 0 };
-    int r = find_all(re, a[1], lim, &st, &en);
+    struct re_collect c = { a[1], { 0 } };
+    long r = rego_re_find_all(re, S(a[1]), SL(a[1]), lim < 0 ? -1 : (long)lim, re_match_piece, &c);
     rego_re_free(re);
     if (r < 0) {
-        rvbuf_clear(&st);
-        rvbuf_clear(&en);
-        return bi_error(ev, "regular expression failed");
+        rvbuf_clear(&c.b);
+        return bi_error(ev, "out of memory");
     }
-    struct rvbuf b = { 0 };
-    for (size_t i = 0; i < st.len; i++)
-        rvbuf_push(&b, rv_string(S(a[1]) + st.v[i]->u.i, (size_t)(en.v[i]->u.i - st.v[i]->u.i)));
-    rvbuf_clear(&st);
-    rvbuf_clear(&en);
-    *out = rv_array_take(&b);
+    *out = rv_array_take(&c.b);
     return 0;
 }
 
@@ -1702,28 +1689,14 @@ static int bi_regex_split(struct ev *ev, struct rv **a, struct rv **out)
     struct rego_re *re;
     if (compile_re(ev, a[0], &re) < 0)
         return -1;
-    struct rvbuf st = { 0 }, en = { 0 };
-    int r = find_all(re, a[1], -1, &st, &en);
+    struct re_collect c = { a[1], { 0 } };
+    long r = rego_re_split(re, S(a[1]), SL(a[1]), -1, re_split_piece, &c);
     rego_re_free(re);
     if (r < 0) {
-        rvbuf_clear(&st);
-        rvbuf_clear(&en);
-        return bi_error(ev, "regular expression failed");
+        rvbuf_clear(&c.b);
+        return bi_error(ev, "out of memory");
     }
-    struct rvbuf b = { 0 };
-    int64_t beg = 0, n = (int64_t)SL(a[1]);
-    for (size_t i = 0; i < st.len; i++) {
-        int64_t ms = st.v[i]->u.i, me = en.v[i]->u.i;
-        if (me == 0)
-            continue;   /* Go: an empty match at the start does not split */
-        rvbuf_push(&b, rv_string(S(a[1]) + beg, (size_t)(ms - beg)));
-        beg = me;
-    }
-    if (beg <= n)
-        rvbuf_push(&b, rv_string(S(a[1]) + beg, (size_t)(n - beg)));
-    rvbuf_clear(&st);
-    rvbuf_clear(&en);
-    *out = rv_array_take(&b);
+    *out = rv_array_take(&c.b);
     return 0;
 }
 #else
