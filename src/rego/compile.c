@@ -496,7 +496,8 @@ static int resolve_nested(struct cctx *c, struct scope *parent, struct term *t)
         t->body->captured = malloc(sizeof(int) * (size_t)(s.captured.n ? s.captured.n : 1));
         if (!t->body->captured)
             abort();
-        memcpy(t->body->captured, s.captured.slot, sizeof(int) * (size_t)s.captured.n);
+        if (s.captured.n)
+            memcpy(t->body->captured, s.captured.slot, sizeof(int) * (size_t)s.captured.n);
         /* captured names are also captured by the parent when it is nested */
     }
     names_free(&s.implicit);
@@ -691,7 +692,8 @@ static int resolve_body(struct cctx *c, struct scope *s, struct body *b)
                 e->body->captured = malloc(sizeof(int) * (size_t)(in.captured.n ? in.captured.n : 1));
                 if (!e->body->captured)
                     abort();
-                memcpy(e->body->captured, in.captured.slot, sizeof(int) * (size_t)in.captured.n);
+                if (in.captured.n)
+                    memcpy(e->body->captured, in.captured.slot, sizeof(int) * (size_t)in.captured.n);
             }
             names_free(&in.implicit);
             names_free(&in.declared);
