@@ -94,6 +94,7 @@ struct expr {
     struct with *with;
     int ndecl;             /* EK_SOME: declared variables */
     struct term **decl;
+    size_t src_start, src_end; /* byte span in the source text */
 };
 
 struct body {
@@ -194,6 +195,8 @@ int rego_err(struct rego_error *err, const char *code, const struct loc *loc, co
 /* compile.c */
 struct query_info {
     struct body *body;
+    struct expr **orig;   /* the expressions in written order */
+    int norig;
     int nslots;
     char **slot_names;
 };

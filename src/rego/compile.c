@@ -1282,6 +1282,11 @@ int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
     names_free(&top.declared);
     names_free(&top.later);
     names_free(&top.captured);
+    qi->orig = malloc(sizeof *qi->orig * (size_t)(body->n ? body->n : 1));
+    if (!qi->orig)
+        abort();
+    memcpy(qi->orig, body->exprs, sizeof *qi->orig * (size_t)body->n);
+    qi->norig = body->n;
     if (rc == 0) {
         struct analysis a;
         analysis_init(&a, (size_t)c.nslots);

@@ -1594,6 +1594,7 @@ struct query_k {
     struct rvbuf *results;
     struct term *value_term;
     struct rv **value;
+    bool with_exprs;
 };
 
 static int value_k(struct ev *ev, struct rv *v, void *ctx)
@@ -1609,6 +1610,24 @@ static int query_solution(struct ev *ev, void *ctx)
     struct query_k *q = ctx;
     if (q->value_term)
         return eval_term(ev, q->fr, q->value_term, value_k, q);
+    struct rv *exprs = NULL;
+    if (q->with_exprs) {
+        /* each expression's value in this solution: a term's value, else true */
+        struct rvbuf ev_vals = { 0 };
+        for (int i = 0; i < q->qi->norig; i++) {
+            struct expr *e = q->qi->orig[i];
+            struct rv *v = NULL;
+            if (e->kind == EK_TERM && !e->negated && !e->nwith) {
+                int rc = eval_term(ev, q->fr, e->a, first_k, &v);
+                if (rc < 0) {
+                    rvbuf_clear(&ev_vals);
+                    return rc;
+                }
+            }
+            rvbuf_push(&ev_vals, v ? v : rv_bool(true));
+        }
+        exprs = rv_array_take(&ev_vals);
+    }
     struct rvbuf k = { 0 }, v = { 0 };
     for (int i = 0; i < q->qi->nslots; i++) {
         const char *name = q->qi->slot_names[i];
@@ -1618,6 +1637,12 @@ static int query_solution(struct ev *ev, void *ctx)
         rvbuf_push(&v, rv_incref(q->fr->slots[i]));
     }
     struct rv *obj = rv_object_take(&k, &v);
+    if (exprs) {
+        struct rvbuf pair = { 0 };
+        rvbuf_push(&pair, obj);
+        rvbuf_push(&pair, exprs);
+        obj = rv_array_take(&pair);
+    }
     /* duplicates collapse: results are a set of bindings */
     for (size_t i = 0; i < q->results->len; i++)
         if (rv_equal(q->results->v[i], obj)) {
@@ -1654,10 +1679,16 @@ void ev_release(struct ev *ev)
 int ev_query(struct ev *ev, struct query_info *qi, struct term *value_term, struct rvbuf *results,
              struct rv **value)
 {
+    return ev_query_mode(ev, qi, value_term, results, value, false);
+}
+
+int ev_query_mode(struct ev *ev, struct query_info *qi, struct term *value_term, struct rvbuf *results,
+                  struct rv **value, bool with_exprs)
+{
     struct frame_mem fm;
     frame_init(&fm, qi->nslots);
     fm.fr.is_query = true;
-    struct query_k q = { &fm.fr, qi, results, value_term, value };
+    struct query_k q = { &fm.fr, qi, results, value_term, value, with_exprs };
     int rc;
     if (value_term)
         rc = eval_term(ev, &fm.fr, value_term, value_k, &q);

@@ -47,6 +47,10 @@ void ev_release(struct ev *ev);
 int ev_query(struct ev *ev, struct query_info *qi, struct term *value_term, struct rvbuf *results,
              struct rv **value);
 
+/* Like ev_query; with_exprs: each result is [bindings, [expression values]]. */
+int ev_query_mode(struct ev *ev, struct query_info *qi, struct term *value_term, struct rvbuf *results,
+                  struct rv **value, bool with_exprs);
+
 /* rego.c: evaluation with values already converted (conformance runner,
  * benchmarks, policy tests). */
 int rego_query_eval_rv(struct rego_query *q, struct rv *input, struct rvbuf *results,

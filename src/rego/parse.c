@@ -1134,7 +1134,21 @@ static int parse_with(struct parser *p, struct expr *e)
     return 0;
 }
 
+static struct expr *parse_literal_inner(struct parser *p);
+
 static struct expr *parse_literal(struct parser *p)
+{
+    size_t start = peek(p)->off;
+    struct expr *e = parse_literal_inner(p);
+    if (e) {
+        e->src_start = start;
+        struct tok *last = &p->toks[p->pos > 0 ? p->pos - 1 : 0];
+        e->src_end = last->off + last->len;
+    }
+    return e;
+}
+
+static struct expr *parse_literal_inner(struct parser *p)
 {
     ENTER();
     struct tok *t = peek(p);

@@ -8,6 +8,7 @@
 
 struct rego_query {
     struct rego *r;
+    char *text;
     struct query_info qi;
     struct term *value_term;   /* single-term queries: its value */
 };
@@ -152,6 +153,7 @@ struct rego_query *rego_prepare(struct rego *r, const char *query, struct rego_e
     if (!q)
         abort();
     q->r = r;
+    q->text = strdup(query);
     r->refs++;
     if (rego_compile_query(r, b, &q->qi, err) < 0) {
         rego_query_free(q);
@@ -167,6 +169,8 @@ void rego_query_free(struct rego_query *q)
     if (!q)
         return;
     body_free(q->qi.body);
+    free(q->qi.orig);
+    free(q->text);
     for (int i = 0; i < q->qi.nslots; i++)
         free(q->qi.slot_names[i]);
     free(q->qi.slot_names);
@@ -274,4 +278,52 @@ int rego_query_value_rv(struct rego_query *q, struct rv *input, struct rv **valu
     int rc = ev_query(&ev, &q->qi, q->value_term, NULL, value);
     ev_release(&ev);
     return rc < 0 ? -1 : 0;
+}
+
+int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out, struct rego_error *err)
+{
+    struct rv *in = NULL;
+    if (input) {
+        in = rv_from_json(input);
+        if (!in)
+            return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
+    }
+    struct rvbuf res = { 0 };
+    struct ev ev;
+    ev_init(&ev, q->r, in, err);
+    int rc = ev_query_mode(&ev, &q->qi, NULL, &res, NULL, true);
+    ev_release(&ev);
+    rv_decref(in);
+    if (rc < 0) {
+        rvbuf_clear(&res);
+        return -1;
+    }
+    json_t *top = json_object();
+    if (res.len) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < res.len; i++) {
+            struct rv *bindings = res.v[i]->u.arr.v[0], *vals = res.v[i]->u.arr.v[1];
+            json_t *one = json_object(), *exprs = json_array();
+            for (int j = 0; j < q->qi.norig; j++) {
+                struct expr *e = q->qi.orig[j];
+                json_t *x = json_object();
+                json_object_set_new(x, "value", rv_to_json(vals->u.arr.v[j]));
+                size_t end = e->src_end <= strlen(q->text) ? e->src_end : e->src_start;
+                json_object_set_new(x, "text", json_stringn(q->text + e->src_start, end - e->src_start));
+                json_t *loc = json_object();
+                json_object_set_new(loc, "row", json_integer(e->loc.line));
+                json_object_set_new(loc, "col", json_integer(e->loc.col));
+                json_object_set_new(x, "location", loc);
+                json_array_append_new(exprs, x);
+            }
+            json_object_set_new(one, "expressions", exprs);
+            if (bindings->u.obj.len)
+                json_object_set_new(one, "bindings", rv_to_json(bindings));
+            json_array_append_new(arr, one);
+        }
+        json_object_set_new(top, "result", arr);
+    }
+    rvbuf_clear(&res);
+    *out = top;
+    return 0;
 }

@@ -91,4 +91,9 @@ int rego_query_eval_json(struct rego_query *q, const json_t *input, json_t **res
 int rego_query_eval_value(struct rego_query *q, const json_t *input, json_t **value,
                           struct rego_error *err);
 
+/* OPA's `opa eval` shape: {"result": [{"expressions": [{"value", "text",
+ * "location"}], "bindings": {...}}]}, or {} when undefined. */
+int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
+                        struct rego_error *err);
+
 #endif
