@@ -664,6 +664,13 @@ static int resolve_body(struct cctx *c, struct scope *s, struct body *b)
                     names_free(&fresh);
                     return rc;
                 }
+                int ref = names_find(&s->implicit, fresh.name[j]);
+                if (ref >= 0 && s->implicit.slot[ref] >= 0) {
+                    int rc = rego_err(c->err, "rego_compile_error", &e->loc, "var %s referenced above",
+                                      fresh.name[j]);
+                    names_free(&fresh);
+                    return rc;
+                }
                 names_add(&s->declared, fresh.name[j]);
             }
             names_free(&fresh);

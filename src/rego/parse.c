@@ -765,7 +765,17 @@ static struct term *parse_comprehension(struct parser *p, int kind, struct loc l
     return c;
 }
 
+static struct term *parse_primary_inner(struct parser *p);
+
 static struct term *parse_primary(struct parser *p)
+{
+    ENTER();
+    struct term *t = parse_primary_inner(p);
+    LEAVE();
+    return t;
+}
+
+static struct term *parse_primary_inner(struct parser *p)
 {
     struct tok *t = peek(p);
     struct loc l = tloc(p, t);
@@ -914,7 +924,6 @@ static bool op_here(struct parser *p, int type)
 
 static struct term *parse_factor(struct parser *p)
 {
-    ENTER();
     struct term *l = parse_primary(p);
     while (l) {
         const char *fn = NULL;
@@ -933,13 +942,11 @@ static struct term *parse_factor(struct parser *p)
         l = mk_call(fn, tloc(p, op), l, r);
         l->loc = l->items[1]->loc;
     }
-    LEAVE();
     return l;
 }
 
 static struct term *parse_arith(struct parser *p)
 {
-    ENTER();
     struct term *l = parse_factor(p);
     while (l) {
         const char *fn = NULL;
@@ -957,13 +964,11 @@ static struct term *parse_arith(struct parser *p)
         l = mk_call(fn, tloc(p, op), l, r);
         l->loc = l->items[1]->loc;
     }
-    LEAVE();
     return l;
 }
 
 static struct term *parse_and(struct parser *p)
 {
-    ENTER();
     struct term *l = parse_arith(p);
     while (l && op_here(p, T_AMP)) {
         next(p);
@@ -975,13 +980,11 @@ static struct term *parse_and(struct parser *p)
         }
         l = mk_call("and", l->loc, l, r);
     }
-    LEAVE();
     return l;
 }
 
 static struct term *parse_or(struct parser *p, bool no_bar)
 {
-    ENTER();
     struct term *l = parse_and(p);
     while (l && !no_bar && op_here(p, T_BAR)) {
         next(p);
@@ -993,13 +996,11 @@ static struct term *parse_or(struct parser *p, bool no_bar)
         }
         l = mk_call("or", l->loc, l, r);
     }
-    LEAVE();
     return l;
 }
 
 static struct term *parse_rel(struct parser *p, bool no_bar)
 {
-    ENTER();
     struct term *l = parse_or(p, no_bar);
     while (l) {
         const char *fn = NULL;
@@ -1020,7 +1021,6 @@ static struct term *parse_rel(struct parser *p, bool no_bar)
         }
         l = mk_call(fn, l->loc, l, r);
     }
-    LEAVE();
     return l;
 }
 
@@ -1381,13 +1381,20 @@ static int parse_rule_body(struct parser *p, struct rule *r)
             /* `if {` starts a body, or else a literal that begins with an
              * object or set (`if {x: 1 | ...}`): try the body first. */
             size_t saved = p->pos;
+            bool empty = peek_at(p, 1)->type == T_RBRACE;
             r->body = parse_body_braces(p);
-            if (!r->body) {
+            if (!r->body && !empty) {
+                struct rego_error first = { 0 };
+                if (p->err)
+                    first = *p->err;
                 p->pos = saved;
                 p->failed = false;
                 struct expr *e = parse_literal(p);
-                if (!e)
+                if (!e) {
+                    if (p->err)
+                        *p->err = first;  /* the body's error is the useful one */
                     return -1;
+                }
                 r->body = calloc(1, sizeof *r->body);
                 if (!r->body)
                     abort();
@@ -1548,6 +1555,10 @@ static int parse_rule(struct parser *p, struct module *m)
         }
         if (parse_rule_body(p, e) < 0)
             goto fail;
+        if (!e->value && !e->body) {
+            perr(p, et, "else keyword must be followed by a value or a body");
+            goto fail;
+        }
     }
     if (!r->body && !r->value && r->kind != RULE_SET && !is_default && !r->els) {
         /* `p` alone, or `f(x)` alone: a rule with no value and no body */
