@@ -24,6 +24,7 @@
 #define HAVE_REGO_RE 1
 #endif
 
+__attribute__((format(printf, 3, 0)))
 static int bi_err_code(struct ev *ev, const char *code, const char *fmt, va_list ap)
 {
     char msg[400];
@@ -1570,6 +1571,62 @@ static int bi_cidr_intersects(struct ev *ev, struct rv **a, struct rv **out)
 
 /* ------------------------------------------------------------------ glob, regex */
 
+void rego_pcache_clear(struct rego_pcache *c)
+{
+    for (int i = 0; i < REGO_PCACHE_SIZE; i++) {
+        if (c->e[i].kind == 1) {
+#ifdef HAVE_REGO_RE
+            rego_re_free(c->e[i].compiled);
+#endif
+        } else if (c->e[i].kind == 2) {
+            rego_glob_free(c->e[i].compiled);
+        }
+        rv_decref(c->e[i].pattern);
+        rv_decref(c->e[i].delims);
+        memset(&c->e[i], 0, sizeof c->e[i]);
+    }
+}
+
+static void *pcache_get(struct ev *ev, int kind, struct rv *pattern, struct rv *delims)
+{
+    if (!ev->pcache)
+        return NULL;
+    for (int i = 0; i < REGO_PCACHE_SIZE; i++) {
+        struct rego_pcache *c = ev->pcache;
+        if (c->e[i].kind == kind && rv_equal(c->e[i].pattern, pattern) &&
+            (!delims || rv_equal(c->e[i].delims, delims)))
+            return c->e[i].compiled;
+    }
+    return NULL;
+}
+
+/* Takes ownership of compiled when it returns true. */
+static bool pcache_put(struct ev *ev, int kind, struct rv *pattern, struct rv *delims, void *compiled)
+{
+    struct rego_pcache *c = ev->pcache;
+    if (!c)
+        return false;
+    int i = c->next;
+    c->next = (c->next + 1) % REGO_PCACHE_SIZE;
+    struct rv *old_p = c->e[i].pattern, *old_d = c->e[i].delims;
+    int old_kind = c->e[i].kind;
+    void *old = c->e[i].compiled;
+    c->e[i].kind = kind;
+    c->e[i].pattern = rv_incref(pattern);
+    c->e[i].delims = delims ? rv_incref(delims) : NULL;
+    c->e[i].compiled = compiled;
+    if (old_kind == 1) {
+#ifdef HAVE_REGO_RE
+        rego_re_free(old);
+#endif
+    } else if (old_kind == 2) {
+        rego_glob_free(old);
+    }
+    rv_decref(old_p);
+    rv_decref(old_d);
+    return true;
+}
+
 static int bi_glob_match(struct ev *ev, struct rv **a, struct rv **out)
 {
     WANT(0, RV_STRING);
@@ -1595,20 +1652,41 @@ static int bi_glob_match(struct ev *ev, struct rv **a, struct rv **out)
     } else {
         return bi_type_error(ev, "operand 2 must be one of {array, null} but got %s", rv_type_name(d));
     }
-    int r = rego_glob_match(S(a[0]), SL(a[0]), delims, nd, S(a[2]), SL(a[2]));
+    struct rego_glob *g = pcache_get(ev, 2, a[0], a[1]);
+    bool owned = false;
+    if (!g) {
+        if (rego_glob_compile(S(a[0]), SL(a[0]), delims, nd, &g) < 0)
+            return bi_error(ev, "invalid glob pattern");
+        owned = !pcache_put(ev, 2, a[0], a[1], g);
+    }
+    int r = rego_glob_exec(g, S(a[2]), SL(a[2]));
+    if (owned)
+        rego_glob_free(g);
     if (r < 0)
-        return bi_error(ev, "invalid glob pattern");
+        return bi_error(ev, "out of memory");
     *out = rv_bool(r == 1);
     return 0;
 }
 
 #ifdef HAVE_REGO_RE
-static int compile_re(struct ev *ev, struct rv *pat, struct rego_re **re)
+/* *re is borrowed from the query's cache, or owned (*owned) when there is none. */
+static int compile_re(struct ev *ev, struct rv *pat, struct rego_re **re, bool *owned)
 {
+    *owned = false;
+    *re = pcache_get(ev, 1, pat, NULL);
+    if (*re)
+        return 0;
     char errbuf[REGO_RE_ERRLEN];
     if (rego_re_compile(S(pat), SL(pat), re, errbuf, sizeof errbuf) < 0)
         return bi_error(ev, "%s", errbuf);
+    *owned = !pcache_put(ev, 1, pat, NULL, *re);
     return 0;
+}
+
+static void release_re(struct rego_re *re, bool owned)
+{
+    if (owned)
+        rego_re_free(re);
 }
 
 static int bi_regex_match(struct ev *ev, struct rv **a, struct rv **out)
@@ -1616,10 +1694,11 @@ static int bi_regex_match(struct ev *ev, struct rv **a, struct rv **out)
     WANT(0, RV_STRING);
     WANT(1, RV_STRING);
     struct rego_re *re;
-    if (compile_re(ev, a[0], &re) < 0)
+    bool owned;
+    if (compile_re(ev, a[0], &re, &owned) < 0)
         return -1;
     int r = rego_re_is_match(re, S(a[1]), SL(a[1]));
-    rego_re_free(re);
+    release_re(re, owned);
     if (r < 0)
         return bi_error(ev, "out of memory");
     *out = rv_bool(r > 0);
@@ -1669,11 +1748,12 @@ static int bi_regex_find_n(struct ev *ev, struct rv **a, struct rv **out)
     if (want_int(ev, a, 2, &lim) < 0)
         return -1;
     struct rego_re *re;
-    if (compile_re(ev, a[0], &re) < 0)
+    bool owned;
+    if (compile_re(ev, a[0], &re, &owned) < 0)
         return -1;
     struct re_collect c = { a[1], { 0 } };
     long r = rego_re_find_all(re, S(a[1]), SL(a[1]), lim < 0 ? -1 : (long)lim, re_match_piece, &c);
-    rego_re_free(re);
+    release_re(re, owned);
     if (r < 0) {
         rvbuf_clear(&c.b);
         return bi_error(ev, "out of memory");
@@ -1687,11 +1767,12 @@ static int bi_regex_split(struct ev *ev, struct rv **a, struct rv **out)
     WANT(0, RV_STRING);
     WANT(1, RV_STRING);
     struct rego_re *re;
-    if (compile_re(ev, a[0], &re) < 0)
+    bool owned;
+    if (compile_re(ev, a[0], &re, &owned) < 0)
         return -1;
     struct re_collect c = { a[1], { 0 } };
     long r = rego_re_split(re, S(a[1]), SL(a[1]), -1, re_split_piece, &c);
-    rego_re_free(re);
+    release_re(re, owned);
     if (r < 0) {
         rvbuf_clear(&c.b);
         return bi_error(ev, "out of memory");

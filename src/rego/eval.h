@@ -21,6 +21,20 @@ struct mock {
     int depth;            /* mocks active when this one was installed */
 };
 
+/* Compiled regular expressions and globs, kept per prepared query (which is
+ * used by one thread at a time). Keys are the pattern values. */
+#define REGO_PCACHE_SIZE 32
+struct rego_pcache {
+    struct {
+        int kind;            /* 0 empty, 1 regex, 2 glob */
+        struct rv *pattern;
+        struct rv *delims;   /* globs */
+        void *compiled;
+    } e[REGO_PCACHE_SIZE];
+    int next;
+};
+void rego_pcache_clear(struct rego_pcache *c);
+
 struct ev {
     struct rego *r;
     struct rv *input;     /* borrowed */
@@ -38,6 +52,7 @@ struct ev {
     int64_t now_ns;
     const char *cur_builtin;
     struct loc cur_loc;
+    struct rego_pcache *pcache;   /* may be NULL */
 };
 
 void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error *err);

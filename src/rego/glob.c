@@ -248,82 +248,145 @@ static bool class_has(struct gstate *st, uint32_t c)
     return in != st->negate;
 }
 
-int rego_glob_match(const char *pattern, size_t plen, const char *delims, size_t nd, const char *s,
-                    size_t slen)
+struct rego_glob {
+    struct gprog g;
+    int start;
+    char delims[64];
+    size_t nd;
+};
+
+int rego_glob_compile(const char *pattern, size_t plen, const char *delims, size_t nd, struct rego_glob **out)
 {
-    if (plen > GLOB_MAX_PATTERN)
+    if (plen > GLOB_MAX_PATTERN || nd > 64)
         return -1;
-    struct gprog g = { .p = pattern, .len = plen };
-    struct frag f = parse_seq(&g, false);
-    int rc = -1;
-    if (g.bad)
-        goto out;
-    int match = gnew(&g, G_MATCH);
-    patch(&g, f.end, match);
-    {
-        struct gset a = { 0 }, b = { 0 };
-        a.list = malloc(sizeof(int) * (size_t)g.n);
-        b.list = malloc(sizeof(int) * (size_t)g.n);
-        a.mark = calloc((size_t)g.n, sizeof(unsigned));
-        b.mark = calloc((size_t)g.n, sizeof(unsigned));
-        int *stack = malloc(sizeof(int) * (size_t)(2 * g.n + 2));
-        if (!a.list || !b.list || !a.mark || !b.mark || !stack)
-            abort();
-        unsigned gen = 1;
-        a.gen = gen;
-        add_state(&g, &a, f.start, stack);
-        struct gset *cur = &a, *nxt = &b;
-        size_t i = 0;
-        while (i < slen && cur->n > 0) {
-            uint32_t c = utf8_next(s, slen, &i);
-            bool d = is_delim(c, delims, nd);
-            nxt->n = 0;
-            nxt->gen = ++gen;
-            for (int k = 0; k < cur->n; k++) {
-                int x = cur->list[k];
-                struct gstate *st = &g.st[x];
-                switch (st->op) {
-                case G_CHAR:
-                    if (st->c == c)
-                        add_state(&g, nxt, st->out, stack);
-                    break;
-                case G_ANY:
-                    if (!d)
-                        add_state(&g, nxt, st->out, stack);
-                    break;
-                case G_CLASS:
-                    if (!d && class_has(st, c))
-                        add_state(&g, nxt, st->out, stack);
-                    break;
-                case G_STAR:
-                    if (!d)
-                        add_state(&g, nxt, x, stack);
-                    break;
-                case G_SSTAR:
-                    add_state(&g, nxt, x, stack);
-                    break;
-                default:
-                    break;
-                }
-            }
-            struct gset *t = cur;
-            cur = nxt;
-            nxt = t;
+    struct rego_glob *rg = calloc(1, sizeof *rg);
+    if (!rg)
+        return -1;
+    rg->g.p = pattern;
+    rg->g.len = plen;
+    struct frag f = parse_seq(&rg->g, false);
+    if (rg->g.bad) {
+        rego_glob_free(rg);
+        return -1;
+    }
+    int match = gnew(&rg->g, G_MATCH);
+    patch(&rg->g, f.end, match);
+    rg->start = f.start;
+    rg->g.p = NULL;   /* the pattern is not kept */
+    if (nd)
+        memcpy(rg->delims, delims, nd);
+    rg->nd = nd;
+    *out = rg;
+    return 0;
+}
+
+void rego_glob_free(struct rego_glob *rg)
+{
+    if (!rg)
+        return;
+    for (int k = 0; k < rg->g.n; k++)
+        free(rg->g.st[k].ranges);
+    free(rg->g.st);
+    free(rg);
+}
+
+#define GLOB_STACK_STATES 128
+
+int rego_glob_exec(const struct rego_glob *rg, const char *s, size_t slen)
+{
+    struct gprog *g = (struct gprog *)&rg->g;
+    int n = g->n;
+    int lists[2][GLOB_STACK_STATES];
+    unsigned marks[2][GLOB_STACK_STATES];
+    int stack_small[2 * GLOB_STACK_STATES + 2];
+    bool heap = n > GLOB_STACK_STATES;
+    struct gset a = { 0 }, b = { 0 };
+    int *stack;
+    if (heap) {
+        a.list = malloc(sizeof(int) * (size_t)n);
+        b.list = malloc(sizeof(int) * (size_t)n);
+        a.mark = calloc((size_t)n, sizeof(unsigned));
+        b.mark = calloc((size_t)n, sizeof(unsigned));
+        stack = malloc(sizeof(int) * (size_t)(2 * n + 2));
+        if (!a.list || !b.list || !a.mark || !b.mark || !stack) {
+            free(a.list);
+            free(b.list);
+            free(a.mark);
+            free(b.mark);
+            free(stack);
+            return -1;
         }
-        rc = 0;
-        if (i >= slen)
-            for (int k = 0; k < cur->n; k++)
-                if (g.st[cur->list[k]].op == G_MATCH)
-                    rc = 1;
+    } else {
+        a.list = lists[0];
+        b.list = lists[1];
+        a.mark = marks[0];
+        b.mark = marks[1];
+        memset(marks, 0, sizeof marks);
+        stack = stack_small;
+    }
+    unsigned gen = 1;
+    a.gen = gen;
+    add_state(g, &a, rg->start, stack);
+    struct gset *cur = &a, *nxt = &b;
+    size_t i = 0;
+    while (i < slen && cur->n > 0) {
+        uint32_t c = utf8_next(s, slen, &i);
+        bool d = is_delim(c, rg->delims, rg->nd);
+        nxt->n = 0;
+        nxt->gen = ++gen;
+        for (int k = 0; k < cur->n; k++) {
+            int x = cur->list[k];
+            struct gstate *st = &g->st[x];
+            switch (st->op) {
+            case G_CHAR:
+                if (st->c == c)
+                    add_state(g, nxt, st->out, stack);
+                break;
+            case G_ANY:
+                if (!d)
+                    add_state(g, nxt, st->out, stack);
+                break;
+            case G_CLASS:
+                if (!d && class_has(st, c))
+                    add_state(g, nxt, st->out, stack);
+                break;
+            case G_STAR:
+                if (!d)
+                    add_state(g, nxt, x, stack);
+                break;
+            case G_SSTAR:
+                add_state(g, nxt, x, stack);
+                break;
+            default:
+                break;
+            }
+        }
+        struct gset *t = cur;
+        cur = nxt;
+        nxt = t;
+    }
+    int rc = 0;
+    if (i >= slen)
+        for (int k = 0; k < cur->n; k++)
+            if (g->st[cur->list[k]].op == G_MATCH)
+                rc = 1;
+    if (heap) {
         free(a.list);
         free(b.list);
         free(a.mark);
         free(b.mark);
         free(stack);
     }
-out:
-    for (int k = 0; k < g.n; k++)
-        free(g.st[k].ranges);
-    free(g.st);
+    return rc;
+}
+
+int rego_glob_match(const char *pattern, size_t plen, const char *delims, size_t nd, const char *s,
+                    size_t slen)
+{
+    struct rego_glob *g;
+    if (rego_glob_compile(pattern, plen, delims, nd, &g) < 0)
+        return -1;
+    int rc = rego_glob_exec(g, s, slen);
+    rego_glob_free(g);
     return rc;
 }

@@ -8,6 +8,7 @@
 
 struct rego_query {
     struct rego *r;
+    struct rego_pcache pcache;
     char *text;
     struct query_info qi;
     struct term *value_term;   /* single-term queries: its value */
@@ -168,6 +169,7 @@ void rego_query_free(struct rego_query *q)
 {
     if (!q)
         return;
+    rego_pcache_clear(&q->pcache);
     body_free(q->qi.body);
     free(q->qi.orig);
     free(q->text);
@@ -189,6 +191,7 @@ static int run(struct rego_query *q, const json_t *input, bool want_value, struc
     }
     struct ev ev;
     ev_init(&ev, q->r, in, err);
+    ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, want_value ? q->value_term : NULL, results, value);
     ev_release(&ev);
     rv_decref(in);
@@ -262,6 +265,7 @@ int rego_query_eval_rv(struct rego_query *q, struct rv *input, struct rvbuf *res
 {
     struct ev ev;
     ev_init(&ev, q->r, input, err);
+    ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, NULL, results, NULL);
     ev_release(&ev);
     return rc < 0 ? -1 : 0;
@@ -275,6 +279,7 @@ int rego_query_value_rv(struct rego_query *q, struct rv *input, struct rv **valu
         return rego_err(err, "rego_compile_error", NULL, "the query is not a single term");
     struct ev ev;
     ev_init(&ev, q->r, input, err);
+    ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, q->value_term, NULL, value);
     ev_release(&ev);
     return rc < 0 ? -1 : 0;
@@ -291,6 +296,7 @@ int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
     struct rvbuf res = { 0 };
     struct ev ev;
     ev_init(&ev, q->r, in, err);
+    ev.pcache = &q->pcache;
     int rc = ev_query_mode(&ev, &q->qi, NULL, &res, NULL, true);
     ev_release(&ev);
     rv_decref(in);

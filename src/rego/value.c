@@ -66,8 +66,26 @@ void rv_free_(struct rv *v)
 struct rv *rv_null(void) { return &rv_null_v; }
 struct rv *rv_bool(bool b) { return b ? &rv_true_v : &rv_false_v; }
 
+/* Small integers are immortal singletons: array indexes and counts are
+ * made constantly during evaluation. */
+#define SMALL_INT_MIN -16
+#define SMALL_INT_MAX 1024
+static struct rv small_ints[SMALL_INT_MAX - SMALL_INT_MIN + 1];
+
+__attribute__((constructor)) static void small_ints_init(void)
+{
+    for (int64_t i = SMALL_INT_MIN; i <= SMALL_INT_MAX; i++) {
+        struct rv *s = &small_ints[i - SMALL_INT_MIN];
+        s->type = RV_NUMBER;
+        s->is_int = 1;
+        s->u.i = i;
+    }
+}
+
 struct rv *rv_int(int64_t i)
 {
+    if (i >= SMALL_INT_MIN && i <= SMALL_INT_MAX)
+        return &small_ints[i - SMALL_INT_MIN];
     struct rv *v = rv_alloc(RV_NUMBER);
     v->is_int = 1;
     v->u.i = i;
