@@ -90,20 +90,11 @@ static struct rv *scalar_value(yaml_node_t *n)
         return rv_bool(true);
     if (strcasecmp(s, "false") == 0)
         return rv_bool(false);
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (*end == 0 && errno == 0 && end != s)
-        return rv_int(v);
-    bool numeric = true;
-    for (size_t i = 0; i < len; i++)
-        if (!strchr("0123456789+-.eE", s[i]))
-            numeric = false;
-    if (numeric) {
-        double d = strtod(s, &end);
-        if (*end == 0 && end != s)
-            return rv_double(d);
-    }
+    struct rv *num = rv_number_text(s, len);
+    if (num)
+        return num;
+    if (len > 1 && s[0] == '+' && (num = rv_number_text(s + 1, len - 1)))
+        return num;
     return rv_string(s, len);
 }
 

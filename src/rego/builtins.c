@@ -134,6 +134,17 @@ static int bi_rem(struct ev *ev, struct rv **a, struct rv **out)
 static int bi_abs(struct ev *ev, struct rv **a, struct rv **out)
 {
     WANT(0, RV_NUMBER);
+    if (a[0]->is_big) {
+        if (rv_sign(a[0]) >= 0) {
+            *out = rv_incref(a[0]);
+            return 0;
+        }
+        struct rv *m1 = rv_int(-1);
+        char err[128];
+        if (rv_arith('*', a[0], m1, out, err, sizeof err) < 0)
+            return bi_error(ev, "%s", err);
+        return 0;
+    }
     if (a[0]->is_int) {
         if (a[0]->u.i == INT64_MIN)
             return bi_error(ev, "integer overflow");
@@ -147,6 +158,15 @@ static int bi_abs(struct ev *ev, struct rv **a, struct rv **out)
 static int round_like(struct ev *ev, struct rv **a, struct rv **out, double (*f)(double))
 {
     WANT(0, RV_NUMBER);
+    if (a[0]->is_big) {
+        double d = rv_as_double(a[0]);
+        if (d == floor(d)) {
+            *out = rv_incref(a[0]);   /* beyond double precision every value is integral */
+            return 0;
+        }
+        *out = rv_double(f(d));
+        return 0;
+    }
     if (a[0]->is_int) {
         *out = rv_incref(a[0]);
         return 0;
@@ -921,6 +941,9 @@ static int bi_sprintf(struct ev *ev, struct rv **a, struct rv **out)
                     sb_puts(&piece, tmp);
                     width = -1;
                 }
+            } else if (v->type == RV_NUMBER && v->is_big && verb == 'd' &&
+                       rv_as_double(v) == floor(rv_as_double(v))) {
+                rv_write_number(&piece, v);
             } else if (v->type == RV_NUMBER) {
                 sb_printf(&piece, "%%!%c(big.Float=", verb);
                 rv_write_number(&piece, v);
@@ -1024,6 +1047,12 @@ static int bi_to_number(struct ev *ev, struct rv **a, struct rv **out)
     case RV_BOOL: *out = rv_int(x->u.b ? 1 : 0); return 0;
     case RV_NUMBER: *out = rv_incref(x); return 0;
     case RV_STRING: {
+        *out = rv_number_text(S(x), SL(x));
+        if (*out)
+            return 0;
+        return bi_error(ev, "invalid syntax");
+    }
+    case 100: {
         /* JSON number syntax (Go's json.Number check) */
         const char *s = S(x);
         size_t n = SL(x), i = 0;

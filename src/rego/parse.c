@@ -576,40 +576,24 @@ static struct body *parse_query_until(struct parser *p, int end);
 
 static struct term *parse_number(struct parser *p, struct tok *t, bool neg)
 {
-    char buf[64];
     struct loc l = tloc(p, t);
-    struct term *r = term_new(TK_VALUE, l);
-    if (t->len >= sizeof buf - 2) {
-        /* Very long literal: read as a double. */
-        char *txt = tok_text(p, t);
-        double d = strtod(txt, NULL);
-        free(txt);
-        if (!isfinite(d)) {
-            term_free(r);
-            perr(p, t, "number out of range");
-            return NULL;
-        }
-        r->val = rv_double(neg ? -d : d);
-        return r;
-    }
-    snprintf(buf, sizeof buf, "%s%.*s", neg ? "-" : "", (int)t->len, p->src + t->off);
-    bool integral = strpbrk(buf, ".eE") == NULL;
-    if (integral) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(buf, &end, 10);
-        if (errno == 0 && *end == 0) {
-            r->val = rv_int(v);
-            return r;
-        }
-    }
-    double d = strtod(buf, NULL);
-    if (!isfinite(d)) {
-        term_free(r);
+    char *txt = malloc(t->len + 2);
+    if (!txt)
+        abort();
+    size_t n = 0;
+    if (neg)
+        txt[n++] = '-';
+    memcpy(txt + n, p->src + t->off, t->len);
+    n += t->len;
+    txt[n] = 0;
+    struct rv *v = rv_number_text(txt, n);
+    free(txt);
+    if (!v) {
         perr(p, t, "number out of range");
         return NULL;
     }
-    r->val = rv_double(d);
+    struct term *r = term_new(TK_VALUE, l);
+    r->val = v;
     return r;
 }
 

@@ -1,6 +1,7 @@
 /* Rego values; the ownership rule is in value.h. */
 #include "rego/value.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +41,10 @@ void rv_free_(struct rv *v)
 {
     size_t i;
     switch (v->type) {
+    case RV_NUMBER:
+        if (v->is_big)
+            free(v->u.big);
+        break;
     case RV_STRING:
         free(v->u.str.s);
         break;
@@ -249,8 +254,390 @@ struct rv *rv_empty_object(void)
     return rv_object_take(&k, &v);
 }
 
+/* ------------------------------------------------------------------ big decimals */
+
+/* value = (neg ? -1 : 1) * 0.d[0]d[1]...d[n-1] * 10^exp; digits have no
+ * leading or trailing zeros; zero is never big. */
+struct rvbig {
+    bool neg;
+    int64_t exp;
+    size_t n;
+    char d[];
+};
+
+#define BIG_MAX_DIGITS 100000
+#define BIG_MAX_EXP 1000000
+
+/* A decimal parsed into a temporary (not normalized into an rv). */
+struct dec {
+    bool neg;
+    int64_t exp;
+    size_t n;
+    char *d;      /* malloc'd; n == 0 means zero */
+};
+
+static int dec_parse(const char *s, size_t len, struct dec *out)
+{
+    size_t i = 0;
+    memset(out, 0, sizeof *out);
+    if (i < len && s[i] == '-') {
+        out->neg = true;
+        i++;
+    }
+    size_t int_start = i;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    size_t int_end = i, frac_start = i, frac_end = i;
+    if (int_end == int_start)
+        return -1;
+    if (i < len && s[i] == '.') {
+        frac_start = ++i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        frac_end = i;
+        if (frac_end == frac_start)
+            return -1;
+    }
+    int64_t e = 0;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        bool eneg = false;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            eneg = s[i++] == '-';
+        size_t es = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            if (e < BIG_MAX_EXP * 10)
+                e = e * 10 + (s[i] - '0');
+            i++;
+        }
+        if (i == es)
+            return -1;
+        if (eneg)
+            e = -e;
+    }
+    if (i != len)
+        return -1;
+    size_t total = (int_end - int_start) + (frac_end - frac_start);
+    if (total > BIG_MAX_DIGITS)
+        return -1;
+    out->d = malloc(total + 1);
+    if (!out->d)
+        abort();
+    size_t n = 0;
+    for (size_t k = int_start; k < int_end; k++)
+        out->d[n++] = s[k];
+    for (size_t k = frac_start; k < frac_end; k++)
+        out->d[n++] = s[k];
+    /* strip leading zeros (they shift nothing: exponent counts integer digits) */
+    int64_t int_digits = (int64_t)(int_end - int_start);
+    size_t lead = 0;
+    while (lead < n && out->d[lead] == '0')
+        lead++;
+    memmove(out->d, out->d + lead, n - lead);
+    n -= lead;
+    int_digits -= (int64_t)lead;
+    while (n > 0 && out->d[n - 1] == '0')
+        n--;
+    out->n = n;
+    out->exp = int_digits + e;
+    if (n == 0)
+        out->neg = false;
+    if (out->exp > BIG_MAX_EXP || out->exp < -BIG_MAX_EXP)
+        return n == 0 ? 0 : -1;
+    return 0;
+}
+
+static void dec_from_rv(const struct rv *v, struct dec *out)
+{
+    char buf[64];
+    if (v->is_big) {
+        out->neg = v->u.big->neg;
+        out->exp = v->u.big->exp;
+        out->n = v->u.big->n;
+        out->d = malloc(out->n + 1);
+        if (!out->d)
+            abort();
+        memcpy(out->d, v->u.big->d, out->n);
+        return;
+    }
+    if (v->is_int)
+        snprintf(buf, sizeof buf, "%lld", (long long)v->u.i);
+    else
+        snprintf(buf, sizeof buf, "%.17e", v->u.d);
+    if (dec_parse(buf, strlen(buf), out) < 0)
+        memset(out, 0, sizeof *out);
+}
+
+static int dec_cmp_abs(const struct dec *a, const struct dec *b)
+{
+    if (a->n == 0 || b->n == 0)
+        return a->n == 0 ? (b->n == 0 ? 0 : -1) : 1;
+    if (a->exp != b->exp)
+        return a->exp < b->exp ? -1 : 1;
+    size_t m = a->n < b->n ? a->n : b->n;
+    int c = memcmp(a->d, b->d, m);
+    if (c)
+        return c < 0 ? -1 : 1;
+    return a->n < b->n ? -1 : a->n > b->n;
+}
+
+static int dec_cmp(const struct dec *a, const struct dec *b)
+{
+    int sa = a->n == 0 ? 0 : a->neg ? -1 : 1, sb = b->n == 0 ? 0 : b->neg ? -1 : 1;
+    if (sa != sb)
+        return sa < sb ? -1 : 1;
+    int c = dec_cmp_abs(a, b);
+    return sa < 0 ? -c : c;
+}
+
+/* The decimal's text: plain digits for integers of reasonable size, else
+ * d.ddde±N. */
+static void dec_write(struct sbuf *b, const struct dec *x)
+{
+    if (x->n == 0) {
+        sb_putc(b, '0');
+        return;
+    }
+    if (x->neg)
+        sb_putc(b, '-');
+    if (x->exp >= (int64_t)x->n && x->exp <= 400) {
+        sb_add(b, x->d, x->n);
+        for (int64_t k = (int64_t)x->n; k < x->exp; k++)
+            sb_putc(b, '0');
+    } else if (x->exp > 0 && x->exp < (int64_t)x->n) {
+        sb_add(b, x->d, (size_t)x->exp);
+        sb_putc(b, '.');
+        sb_add(b, x->d + x->exp, x->n - (size_t)x->exp);
+    } else if (x->exp <= 0 && x->exp > -20) {
+        sb_puts(b, "0.");
+        for (int64_t k = x->exp; k < 0; k++)
+            sb_putc(b, '0');
+        sb_add(b, x->d, x->n);
+    } else {
+        sb_putc(b, x->d[0]);
+        if (x->n > 1) {
+            sb_putc(b, '.');
+            sb_add(b, x->d + 1, x->n - 1);
+        }
+        sb_printf(b, "e%+lld", (long long)(x->exp - 1));
+    }
+}
+
+/* The smallest representation of a decimal: int64, exact-enough double, or big. Consumes x. */
+static struct rv *dec_to_rv(struct dec *x)
+{
+    struct rv *v;
+    if (x->n == 0) {
+        free(x->d);
+        return rv_int(0);
+    }
+    /* integers that fit int64 */
+    if (x->exp >= (int64_t)x->n && x->exp <= 19) {
+        char buf[32];
+        size_t k = 0;
+        if (x->neg)
+            buf[k++] = '-';
+        memcpy(buf + k, x->d, x->n);
+        k += x->n;
+        for (int64_t z = (int64_t)x->n; z < x->exp; z++)
+            buf[k++] = '0';
+        buf[k] = 0;
+        errno = 0;
+        char *end;
+        long long i = strtoll(buf, &end, 10);
+        if (errno == 0 && *end == 0) {
+            free(x->d);
+            return rv_int(i);
+        }
+    }
+    /* non-integers with few digits and a modest exponent: a double */
+    if (x->exp < (int64_t)x->n && x->n <= 15 && x->exp > -290 && x->exp < 290) {
+        struct sbuf b = { 0 };
+        dec_write(&b, x);
+        double d = strtod(b.s, NULL);
+        free(b.s);
+        free(x->d);
+        return rv_double(d);
+    }
+    struct rvbig *big = malloc(sizeof *big + x->n);
+    if (!big)
+        abort();
+    big->neg = x->neg;
+    big->exp = x->exp;
+    big->n = x->n;
+    memcpy(big->d, x->d, x->n);
+    free(x->d);
+    v = rv_alloc(RV_NUMBER);
+    v->is_big = 1;
+    v->u.big = big;
+    return v;
+}
+
+struct rv *rv_number_text(const char *s, size_t len)
+{
+    struct dec x;
+    if (dec_parse(s, len, &x) < 0) {
+        free(x.d);
+        return NULL;
+    }
+    /* ordinary numbers keep the double the C library reads */
+    bool integral = x.exp >= (int64_t)x.n;
+    if (!integral && x.n <= 15 && x.exp > -290 && x.exp < 290) {
+        char *tmp = malloc(len + 1);
+        if (!tmp)
+            abort();
+        memcpy(tmp, s, len);
+        tmp[len] = 0;
+        double d = strtod(tmp, NULL);
+        free(tmp);
+        free(x.d);
+        return rv_double(d);
+    }
+    return dec_to_rv(&x);
+}
+
+static bool dec_is_integer(const struct dec *x)
+{
+    return x->n == 0 || x->exp >= (int64_t)x->n;
+}
+
+/* Integer digits of x (no sign), as a malloc'd array of digit values, least significant first. */
+static unsigned char *int_digits(const struct dec *x, size_t *len)
+{
+    size_t n = x->n == 0 ? 1 : (size_t)x->exp;
+    unsigned char *r = calloc(n + 1, 1);
+    if (!r)
+        abort();
+    for (size_t i = 0; i < x->n; i++)
+        r[n - 1 - i] = (unsigned char)(x->d[i] - '0');
+    *len = n;
+    return r;
+}
+
+static struct rv *digits_to_rv(unsigned char *r, size_t n, bool neg)
+{
+    while (n > 1 && r[n - 1] == 0)
+        n--;
+    char *s = malloc(n + 2);
+    if (!s)
+        abort();
+    size_t k = 0;
+    if (neg)
+        s[k++] = '-';
+    for (size_t i = 0; i < n; i++)
+        s[k++] = (char)('0' + r[n - 1 - i]);
+    s[k] = 0;
+    struct dec x;
+    struct rv *v = NULL;
+    if (dec_parse(s, k, &x) == 0)
+        v = dec_to_rv(&x);
+    else
+        free(x.d);
+    free(s);
+    return v;
+}
+
+/* |a| - |b| with |a| >= |b| */
+static unsigned char *mag_sub(const unsigned char *a, size_t na, const unsigned char *b, size_t nb)
+{
+    unsigned char *r = calloc(na + 1, 1);
+    if (!r)
+        abort();
+    int borrow = 0;
+    for (size_t i = 0; i < na; i++) {
+        int d = a[i] - borrow - (i < nb ? b[i] : 0);
+        borrow = d < 0;
+        r[i] = (unsigned char)(d < 0 ? d + 10 : d);
+    }
+    return r;
+}
+
+static int mag_cmp(const unsigned char *a, size_t na, const unsigned char *b, size_t nb)
+{
+    while (na > 1 && a[na - 1] == 0)
+        na--;
+    while (nb > 1 && b[nb - 1] == 0)
+        nb--;
+    if (na != nb)
+        return na < nb ? -1 : 1;
+    for (size_t i = na; i > 0; i--)
+        if (a[i - 1] != b[i - 1])
+            return a[i - 1] < b[i - 1] ? -1 : 1;
+    return 0;
+}
+
+/* Exact + - * on two integers, either of which may be big. */
+static int big_int_arith(char op, const struct dec *x, const struct dec *y, struct rv **out)
+{
+    size_t na, nb;
+    unsigned char *a = int_digits(x, &na), *b = int_digits(y, &nb), *r = NULL;
+    bool xneg = x->neg, yneg = y->neg;
+    if (op == '-')
+        yneg = !yneg;
+    size_t nr;
+    bool neg;
+    if (op == '*') {
+        nr = na + nb;
+        unsigned *acc = calloc(nr + 1, sizeof *acc);
+        if (!acc)
+            abort();
+        for (size_t i = 0; i < na; i++)
+            for (size_t j = 0; j < nb; j++)
+                acc[i + j] += (unsigned)a[i] * b[j];
+        r = calloc(nr + 1, 1);
+        if (!r)
+            abort();
+        unsigned carry = 0;
+        for (size_t i = 0; i < nr; i++) {
+            unsigned v = acc[i] + carry;
+            r[i] = (unsigned char)(v % 10);
+            carry = v / 10;
+        }
+        free(acc);
+        neg = xneg != yneg;
+    } else if (xneg == yneg) {
+        nr = (na > nb ? na : nb) + 1;
+        r = calloc(nr + 1, 1);
+        if (!r)
+            abort();
+        int carry = 0;
+        for (size_t i = 0; i < nr; i++) {
+            int v = (i < na ? a[i] : 0) + (i < nb ? b[i] : 0) + carry;
+            r[i] = (unsigned char)(v % 10);
+            carry = v / 10;
+        }
+        neg = xneg;
+    } else if (mag_cmp(a, na, b, nb) >= 0) {
+        r = mag_sub(a, na, b, nb);
+        nr = na;
+        neg = xneg;
+    } else {
+        r = mag_sub(b, nb, a, na);
+        nr = nb;
+        neg = yneg;
+    }
+    *out = digits_to_rv(r, nr, neg);
+    free(a);
+    free(b);
+    free(r);
+    return *out ? 0 : -1;
+}
+
+static int cmp_big(const struct rv *a, const struct rv *b)
+{
+    struct dec x, y;
+    dec_from_rv(a, &x);
+    dec_from_rv(b, &y);
+    int c = dec_cmp(&x, &y);
+    free(x.d);
+    free(y.d);
+    return c;
+}
+
 static int cmp_num(const struct rv *a, const struct rv *b)
 {
+    if (a->is_big || b->is_big)
+        return cmp_big(a, b);
     if (a->is_int && b->is_int)
         return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
     if (a->is_int || b->is_int) {
@@ -418,6 +805,13 @@ double rv_as_double(const struct rv *v)
 {
     if (v->type != RV_NUMBER)
         return 0;
+    if (v->is_big) {
+        struct sbuf b = { 0 };
+        rv_write_number(&b, v);
+        double d = strtod(b.s, NULL);
+        free(b.s);
+        return d;
+    }
     return v->is_int ? (double)v->u.i : v->u.d;
 }
 
@@ -427,12 +821,65 @@ const char *rv_type_name(const struct rv *v)
     return names[v->type];
 }
 
-/* Largest magnitude at which every integer is exact in a double. */
-#define DOUBLE_EXACT 9007199254740992.0
+
+/* Arithmetic where an operand is big or an int64 result overflowed. */
+static int big_arith(char op, const struct rv *a, const struct rv *b, struct rv **out, char *err, size_t errlen)
+{
+    struct dec x, y;
+    dec_from_rv(a, &x);
+    dec_from_rv(b, &y);
+    int rc;
+    if ((op == '+' || op == '-' || op == '*') && dec_is_integer(&x) && dec_is_integer(&y) &&
+        (x.n == 0 || x.exp < 100000) && (y.n == 0 || y.exp < 100000)) {
+        rc = big_int_arith(op, &x, &y, out);
+        if (rc < 0)
+            snprintf(err, errlen, "number too large");
+    } else {
+        double dx = rv_as_double(a), dy = rv_as_double(b), d;
+        rc = 0;
+        switch (op) {
+        case '+': d = dx + dy; break;
+        case '-': d = dx - dy; break;
+        case '*': d = dx * dy; break;
+        case '/':
+            if (dy == 0) {
+                snprintf(err, errlen, "divide by zero");
+                rc = -1;
+            }
+            d = dy == 0 ? 0 : dx / dy;
+            break;
+        case '%':
+            if (dec_is_integer(&x) && dec_is_integer(&y) && isfinite(dx) && isfinite(dy) && dy != 0 &&
+                fabs(dx) < 9007199254740992.0 && fabs(dy) < 9007199254740992.0) {
+                d = fmod(dx, dy);
+            } else {
+                snprintf(err, errlen, "modulo on a number this large is not supported");
+                rc = -1;
+                d = 0;
+            }
+            break;
+        default:
+            d = 0;
+            rc = -1;
+            snprintf(err, errlen, "unknown operator");
+        }
+        if (rc == 0 && !isfinite(d)) {
+            snprintf(err, errlen, "arithmetic result out of range");
+            rc = -1;
+        }
+        if (rc == 0)
+            *out = rv_double(d);
+    }
+    free(x.d);
+    free(y.d);
+    return rc;
+}
 
 int rv_arith(char op, const struct rv *a, const struct rv *b, struct rv **out, char *err, size_t errlen)
 {
     int64_t r;
+    if (a->is_big || b->is_big)
+        return big_arith(op, a, b, out, err, errlen);
     if (a->is_int && b->is_int) {
         int64_t x = a->u.i, y = b->u.i;
         switch (op) {
@@ -462,7 +909,8 @@ int rv_arith(char op, const struct rv *a, const struct rv *b, struct rv **out, c
                 *out = rv_int(x / y);
                 return 0;
             }
-            if (fabs((double)x) > DOUBLE_EXACT || fabs((double)y) > DOUBLE_EXACT)
+            if (x > 9007199254740992LL || x < -9007199254740992LL || y > 9007199254740992LL ||
+                y < -9007199254740992LL)
                 goto inexact;
             *out = rv_double((double)x / (double)y);
             return 0;
@@ -480,7 +928,8 @@ int rv_arith(char op, const struct rv *a, const struct rv *b, struct rv **out, c
         }
     }
     double x = rv_as_double(a), y = rv_as_double(b), d;
-    if ((a->is_int && fabs(x) > DOUBLE_EXACT) || (b->is_int && fabs(y) > DOUBLE_EXACT))
+    const int64_t exact = 9007199254740992LL;
+    if ((a->is_int && (a->u.i > exact || a->u.i < -exact)) || (b->is_int && (b->u.i > exact || b->u.i < -exact)))
         goto inexact;
     switch (op) {
     case '+': d = x + y; break;
@@ -511,8 +960,7 @@ int rv_arith(char op, const struct rv *a, const struct rv *b, struct rv **out, c
     *out = rv_double(d);
     return 0;
 overflow:
-    snprintf(err, errlen, "integer overflow: result does not fit in 64 bits");
-    return -1;
+    return big_arith(op, a, b, out, err, errlen);
 inexact:
     snprintf(err, errlen, "arithmetic on integers beyond 2^53 mixed with fractions is not exact");
     return -1;
@@ -580,7 +1028,7 @@ json_t *rv_to_json(const struct rv *v)
     case RV_BOOL:
         return json_boolean(v->u.b);
     case RV_NUMBER:
-        return v->is_int ? json_integer(v->u.i) : json_real(v->u.d);
+        return v->is_int ? json_integer(v->u.i) : json_real(rv_as_double(v));
     case RV_STRING:
         return json_stringn(v->u.str.s, v->u.str.len);
     case RV_ARRAY:
@@ -659,6 +1107,11 @@ char *sb_steal(struct sbuf *b)
 
 void rv_write_number(struct sbuf *b, const struct rv *v)
 {
+    if (v->is_big) {
+        struct dec x = { v->u.big->neg, v->u.big->exp, v->u.big->n, (char *)v->u.big->d };
+        dec_write(b, &x);
+        return;
+    }
     if (v->is_int) {
         sb_printf(b, "%lld", (long long)v->u.i);
         return;
@@ -762,4 +1215,15 @@ void rv_write(struct sbuf *b, const struct rv *v, bool json_style)
         sb_putc(b, '}');
         return;
     }
+}
+
+int rv_sign(const struct rv *v)
+{
+    if (v->type != RV_NUMBER)
+        return 0;
+    if (v->is_big)
+        return v->u.big->neg ? -1 : 1;
+    if (v->is_int)
+        return v->u.i < 0 ? -1 : v->u.i > 0;
+    return v->u.d < 0 ? -1 : v->u.d > 0;
 }

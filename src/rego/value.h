@@ -13,9 +13,13 @@
  * element by element, then by length; objects by their sorted keys then
  * values pairwise, then by size; sets like sorted arrays.
  *
- * Numbers: an exact int64, or a double for non-integers. A double holding an
- * integral value that fits int64 is stored as the int64, so 1.0 == 1. Integer
- * arithmetic that would overflow int64 is an error, never a wrap. */
+ * Numbers: an exact int64; a double for ordinary non-integers; or, where
+ * neither is exact (integers beyond 64 bits, more than 15 significant
+ * digits, exponents beyond a double's), an arbitrary-precision decimal
+ * (is_big). A value that fits a smaller form always uses it, so 1.0 == 1 and
+ * equal numbers have one representation. + - * on integers are exact at any
+ * size; other arithmetic on big numbers goes through a double and is an
+ * error when the result would not be finite. Never a silent wrap. */
 #ifndef ENCLAVE_REGO_VALUE_H
 #define ENCLAVE_REGO_VALUE_H
 
@@ -29,11 +33,13 @@ enum rv_type { RV_NULL, RV_BOOL, RV_NUMBER, RV_STRING, RV_ARRAY, RV_OBJECT, RV_S
 struct rv {
     uint32_t refs;   /* 0: immortal (the null/true/false singletons) */
     uint8_t type;
-    uint8_t is_int;  /* numbers */
+    uint8_t is_int;  /* numbers: u.i */
+    uint8_t is_big;  /* numbers: u.big */
     union {
         bool b;
         int64_t i;
         double d;
+        struct rvbig *big;
         struct { size_t len; char *s; } str;          /* NUL-terminated, may contain NUL */
         struct { size_t len; struct rv **v; } arr;    /* array; set (sorted, unique) */
         struct { size_t len; struct rv **k; struct rv **v; } obj; /* sorted by key */
@@ -63,6 +69,8 @@ struct rv *rv_null(void);
 struct rv *rv_bool(bool b);
 struct rv *rv_int(int64_t i);
 struct rv *rv_double(double d);   /* NaN/Inf are rejected by callers */
+/* A number from its decimal text (JSON syntax); NULL when malformed. */
+struct rv *rv_number_text(const char *s, size_t len);
 struct rv *rv_string(const char *s, size_t len);
 struct rv *rv_cstr(const char *s);
 struct rv *rv_string_take(char *s, size_t len);   /* s: malloc'd, len+1 bytes */
@@ -98,6 +106,7 @@ struct rv *rv_merge(struct rv *a, struct rv *b, bool *conflict);
 
 bool rv_as_int(const struct rv *v, int64_t *out);  /* integral number that fits */
 double rv_as_double(const struct rv *v);
+int rv_sign(const struct rv *v);                    /* -1, 0, 1 */
 const char *rv_type_name(const struct rv *v);       /* OPA's type_name */
 
 /* Arithmetic; < 0 on error with a message in err (64 bytes). */
