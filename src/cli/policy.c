@@ -200,8 +200,9 @@ static void eval_usage(FILE *o)
             "\n"
             "  -d, --data PATH      policy or data to load (repeatable)\n"
             "  -i, --input FILE     the input document (JSON; \"-\" for stdin)\n"
-            "  -f, --format FMT     json (default), or values: one line per result with\n"
-            "                       the value of each expression\n"
+            "  -f, --format FMT     json (default), or values: one line per result, the\n"
+            "                       bindings when the query names variables, else the\n"
+            "                       value of each expression\n"
             "      --strict         builtin errors are errors, not undefined\n"
             "      --max-steps N    evaluation step budget (default 50000000)\n"
             "  -h, --help           this help\n"
@@ -300,6 +301,13 @@ static int policy_eval(int argc, char **argv)
             size_t i;
             json_t *one;
             json_array_foreach(res, i, one) {
+                json_t *bindings = json_object_get(one, "bindings");
+                if (bindings) {
+                    char *s = json_dumps(bindings, JSON_COMPACT | JSON_SORT_KEYS);
+                    printf("%s\n", s ? s : "{}");
+                    free(s);
+                    continue;
+                }
                 json_t *exprs = json_object_get(one, "expressions");
                 size_t j;
                 json_t *x;

@@ -329,7 +329,7 @@ static int resolve_root(struct cctx *c, struct scope *s, struct term *t, const c
         t->ref_head = strcmp(t->items[0]->name, "input") == 0 ? RH_INPUT : RH_DATA;
         return 1;
     }
-    struct node *pn = pkg_node(c);
+    struct node *pn = c->m ? pkg_node(c) : NULL;   /* queries have no package */
     if (pn && node_child_str(pn, name)) {
         if (t->kind == TK_VAR)
             var_to_ref(t);
