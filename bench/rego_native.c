@@ -36,11 +36,37 @@ static bool in_list(const char *s, const char **list, size_t n)
     return false;
 }
 
+/* Globs compiled once, at first use, like the regex. */
+#define MAX_GLOBS 32
+static struct {
+    const char *pattern;
+    char delim;
+    struct rego_glob *g;
+} globs_cache[MAX_GLOBS];
+
+static struct rego_glob *glob_for(const char *pattern, char delim)
+{
+    for (int i = 0; i < MAX_GLOBS; i++) {
+        if (globs_cache[i].pattern == pattern && globs_cache[i].delim == delim)
+            return globs_cache[i].g;
+        if (!globs_cache[i].pattern) {
+            if (rego_glob_compile(pattern, strlen(pattern), &delim, 1, &globs_cache[i].g) < 0)
+                return NULL;
+            globs_cache[i].pattern = pattern;
+            globs_cache[i].delim = delim;
+            return globs_cache[i].g;
+        }
+    }
+    return NULL;
+}
+
 static bool glob_any(const char *s, const char **globs, size_t n, char delim)
 {
-    for (size_t i = 0; i < n; i++)
-        if (rego_glob_match(globs[i], strlen(globs[i]), &delim, 1, s, strlen(s)) == 1)
+    for (size_t i = 0; i < n; i++) {
+        struct rego_glob *g = glob_for(globs[i], delim);
+        if (g && rego_glob_exec(g, s, strlen(s)) == 1)
             return true;
+    }
     return false;
 }
 

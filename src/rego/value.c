@@ -46,7 +46,8 @@ void rv_free_(struct rv *v)
             free(v->u.big);
         break;
     case RV_STRING:
-        free(v->u.str.s);
+        if (!v->is_int)
+            free(v->u.str.s);
         break;
     case RV_ARRAY:
     case RV_SET:
@@ -116,12 +117,20 @@ struct rv *rv_string_take(char *s, size_t len)
     return v;
 }
 
+/* One allocation: the characters follow the value. */
 struct rv *rv_string(const char *s, size_t len)
 {
-    char *c = xmalloc(len + 1);
+    struct rv *v = xmalloc(sizeof *v + len + 1);
+    memset(v, 0, sizeof *v);
+    v->refs = 1;
+    v->type = RV_STRING;
+    v->is_int = 1;   /* strings: characters stored inline */
+    char *c = (char *)(v + 1);
     memcpy(c, s, len);
     c[len] = 0;
-    return rv_string_take(c, len);
+    v->u.str.s = c;
+    v->u.str.len = len;
+    return v;
 }
 
 struct rv *rv_cstr(const char *s) { return rv_string(s, strlen(s)); }

@@ -33,7 +33,7 @@ enum rv_type { RV_NULL, RV_BOOL, RV_NUMBER, RV_STRING, RV_ARRAY, RV_OBJECT, RV_S
 struct rv {
     uint32_t refs;   /* 0: immortal (the null/true/false singletons) */
     uint8_t type;
-    uint8_t is_int;  /* numbers: u.i */
+    uint8_t is_int;  /* numbers: u.i; strings: characters allocated with the value */
     uint8_t is_big;  /* numbers: u.big */
     union {
         bool b;
