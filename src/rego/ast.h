@@ -176,6 +176,7 @@ struct rego {
     struct node **nodes;
     bool compiled;
     struct rego_options opts;
+    struct rv_frozen frozen;   /* values owned by the compiled engine */
 };
 
 /* parse.c */

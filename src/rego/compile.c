@@ -1557,6 +1557,67 @@ static int check_recursion(struct rego *r, struct rego_error *err)
     return rc;
 }
 
+/* ------------------------------------------------------------------ freezing */
+
+static void freeze_body(struct body *b, struct rv_frozen *f);
+
+static void freeze_term(struct term *t, struct rv_frozen *f)
+{
+    if (!t)
+        return;
+    rv_freeze(t->val, f);
+    for (int i = 0; i < t->nitems; i++)
+        freeze_term(t->items[i], f);
+    freeze_term(t->key, f);
+    freeze_term(t->value, f);
+    freeze_body(t->body, f);
+}
+
+static void freeze_body(struct body *b, struct rv_frozen *f)
+{
+    for (int i = 0; b && i < b->n; i++) {
+        struct expr *e = b->exprs[i];
+        freeze_term(e->a, f);
+        freeze_term(e->b, f);
+        freeze_term(e->c, f);
+        freeze_body(e->body, f);
+        for (int j = 0; j < e->nwith; j++) {
+            freeze_term(e->with[j].target, f);
+            freeze_term(e->with[j].value, f);
+            for (int k = 0; k < e->with[j].npath; k++)
+                rv_freeze(e->with[j].path[k], f);
+        }
+        for (int j = 0; j < e->ndecl; j++)
+            freeze_term(e->decl[j], f);
+    }
+}
+
+static void freeze_engine(struct rego *r)
+{
+    struct rv_frozen *f = &r->frozen;
+    rv_freeze(r->data, f);
+    for (struct module *m = r->modules; m; m = m->next) {
+        for (int i = 0; i < m->npkg; i++)
+            rv_freeze(m->pkg[i], f);
+        for (int i = 0; i < m->nimports; i++)
+            freeze_term(m->imports[i].path, f);
+        for (struct rule *rule = m->rules; rule; rule = rule->next_in_module) {
+            for (struct rule *x = rule; x; x = x->els) {
+                freeze_term(x->head, f);
+                for (int i = 0; i < x->npath; i++)
+                    rv_freeze(x->path[i], f);
+                for (int i = 0; i < x->nargs; i++)
+                    freeze_term(x->args[i], f);
+                freeze_term(x->key, f);
+                freeze_term(x->value, f);
+                freeze_body(x->body, f);
+            }
+        }
+    }
+    for (int i = 0; i < r->nnodes; i++)
+        rv_freeze(r->nodes[i]->key, f);
+}
+
 int rego_compile(struct rego *r, struct rego_error *err)
 {
     if (r->compiled)
@@ -1573,6 +1634,7 @@ int rego_compile(struct rego *r, struct rego_error *err)
                 return -1;
     if (check_recursion(r, err) < 0)
         return -1;
+    freeze_engine(r);
     r->compiled = true;
     return 0;
 }

@@ -40,7 +40,7 @@ static void node_free(struct node *n)
 
 static void rego_unref(struct rego *r)
 {
-    if (!r || --r->refs > 0)
+    if (!r || __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     struct module *m = r->modules;
     while (m) {
@@ -52,6 +52,7 @@ static void rego_unref(struct rego *r)
         node_free(r->nodes[i]);
     free(r->nodes);
     rv_decref(r->data);
+    rv_frozen_free(&r->frozen);
     free(r);
 }
 
@@ -155,7 +156,7 @@ struct rego_query *rego_prepare(struct rego *r, const char *query, struct rego_e
         abort();
     q->r = r;
     q->text = strdup(query);
-    r->refs++;
+    __atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
     if (rego_compile_query(r, b, &q->qi, err) < 0) {
         rego_query_free(q);
         return NULL;

@@ -1,6 +1,7 @@
 /* Unit tests for the Rego engine: values and their order, exact arithmetic,
  * JSON, parser limits and error positions, compile checks, evaluation
  * limits. The language itself is tested by the conformance cases. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -454,6 +455,60 @@ static void test_glob(void **state)
     assert_int_equal(rego_glob_match(pat, 200, "", 0, s, 20000), 0);
 }
 
+/* One engine, one prepared query per thread, evaluated at once: the
+ * engine's values are frozen, so nothing shared is written. */
+struct thread_arg {
+    struct rego *r;
+    int ok;
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_arg *a = p;
+    struct rego_error err;
+    struct rego_query *q = rego_prepare(a->r, "data.p.decision", &err);
+    if (!q)
+        return NULL;
+    for (int i = 0; i < 2000; i++) {
+        json_t *in = json_pack("{s:s,s:i}", "user", i % 3 ? "alice" : "root", "n", i), *v = NULL;
+        if (rego_query_eval_value(q, in, &v, &err) == 0 && v) {
+            json_t *allow = json_object_get(v, "allow");
+            if (json_is_true(allow) == (i % 3 != 0))
+                a->ok++;
+        }
+        json_decref(v);
+        json_decref(in);
+    }
+    rego_query_free(q);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    const char *m = "package p\nimport rego.v1\n"
+                    "names := {\"alice\", \"bob\"}\n"
+                    "deny contains sprintf(\"%s is not allowed\", [input.user]) if not names[input.user]\n"
+                    "decision := {\"allow\": count(deny) == 0, \"reasons\": sort(deny), \"n\": input.n}\n";
+    struct rego *r = rego_new();
+    struct rego_error err;
+    assert_int_equal(rego_add_module(r, "p.rego", m, strlen(m), &err), 0);
+    assert_int_equal(rego_add_data_json(r, "{\"x\": [1, 2, 3]}", 16, &err), 0);
+    assert_int_equal(rego_compile(r, &err), 0);
+    pthread_t t[4];
+    struct thread_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i].r = r;
+        args[i].ok = 0;
+        assert_int_equal(pthread_create(&t[i], NULL, thread_main, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].ok, 2000);
+    }
+    rego_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_deny_decision),
         cmocka_unit_test(test_prepared_many),
         cmocka_unit_test(test_glob),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

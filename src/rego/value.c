@@ -1236,3 +1236,63 @@ int rv_sign(const struct rv *v)
         return v->u.i < 0 ? -1 : v->u.i > 0;
     return v->u.d < 0 ? -1 : v->u.d > 0;
 }
+
+void rv_freeze(struct rv *v, struct rv_frozen *list)
+{
+    if (!v || v->refs == 0)
+        return;   /* immortal, or frozen already */
+    if (list->len == list->cap) {
+        list->cap = list->cap ? list->cap * 2 : 256;
+        list->v = xrealloc(list->v, list->cap * sizeof *list->v);
+    }
+    list->v[list->len++] = v;
+    v->refs = 0;
+    size_t i;
+    switch (v->type) {
+    case RV_ARRAY:
+    case RV_SET:
+        for (i = 0; i < v->u.arr.len; i++)
+            rv_freeze(v->u.arr.v[i], list);
+        break;
+    case RV_OBJECT:
+        for (i = 0; i < v->u.obj.len; i++) {
+            rv_freeze(v->u.obj.k[i], list);
+            rv_freeze(v->u.obj.v[i], list);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* Each frozen value is freed once; its children are in the list too. */
+void rv_frozen_free(struct rv_frozen *list)
+{
+    for (size_t i = 0; i < list->len; i++) {
+        struct rv *v = list->v[i];
+        switch (v->type) {
+        case RV_NUMBER:
+            if (v->is_big)
+                free(v->u.big);
+            break;
+        case RV_STRING:
+            if (!v->is_int)
+                free(v->u.str.s);
+            break;
+        case RV_ARRAY:
+        case RV_SET:
+            free(v->u.arr.v);
+            break;
+        case RV_OBJECT:
+            free(v->u.obj.k);
+            free(v->u.obj.v);
+            break;
+        default:
+            break;
+        }
+        free(v);
+    }
+    free(list->v);
+    list->v = NULL;
+    list->len = list->cap = 0;
+}

@@ -65,6 +65,16 @@ static inline void rv_decref(struct rv *v)
         rv_free_(v);
 }
 
+/* Freezing: after compiling, an engine makes the values it owns immortal
+ * (refs = 0) so that threads evaluating at once never write to them, and
+ * keeps them in a list to free them together at the end. */
+struct rv_frozen {
+    struct rv **v;
+    size_t len, cap;
+};
+void rv_freeze(struct rv *v, struct rv_frozen *list);
+void rv_frozen_free(struct rv_frozen *list);
+
 struct rv *rv_null(void);
 struct rv *rv_bool(bool b);
 struct rv *rv_int(int64_t i);
