@@ -70,6 +70,7 @@ enum expr_kind {
     EK_SOME,     /* some x, y (declaration only) */
     EK_SOME_IN,  /* some [a,] b in c */
     EK_EVERY,    /* every [a,] b in c { body } */
+    EK_BODY,     /* not { body } (with import rego.v2): always negated */
 };
 
 struct with {

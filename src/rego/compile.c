@@ -167,6 +167,8 @@ static void collect_body(struct scope *s, struct body *b)
         case EK_EVERY:
             collect_term(s, e->c);
             break;
+        case EK_BODY:
+            break;
         default:
             collect_term(s, e->a);
             collect_term(s, e->b);
@@ -678,19 +680,21 @@ static int resolve_body(struct cctx *c, struct scope *s, struct body *b)
                 return -1;
             break;
         }
+        case EK_BODY:
         case EK_EVERY: {
-            if (resolve_term(c, s, e->c) < 0)
+            if (e->kind == EK_EVERY && resolve_term(c, s, e->c) < 0)
                 return -1;
             struct scope in = { .parent = s, .body = e->body };
             if (e->a)
                 names_add(&in.declared, e->a->name);
-            names_add(&in.declared, e->b->name);
+            if (e->b)
+                names_add(&in.declared, e->b->name);
             collect_body(&in, e->body);
             drop_later(&in);
             int rc = 0;
             if (e->a)
                 rc = resolve_term(c, &in, e->a);
-            if (rc == 0)
+            if (rc == 0 && e->b)
                 rc = resolve_term(c, &in, e->b);
             if (rc == 0)
                 rc = resolve_body(c, &in, e->body);
@@ -955,6 +959,11 @@ static bool an_expr(struct cctx *c, struct analysis *a, struct expr *e)
         an_pattern(a, e->b);
         ok = none_needed(a);
         break;
+    case EK_BODY:
+        an_captured(a, e->body);
+        ok = none_needed(a);
+        memset(a->out, 0, a->nslots);
+        break;
     case EK_EVERY:
         an_value(a, e->c);
         an_captured(a, e->body);
@@ -1044,7 +1053,7 @@ static int order_nested_expr(struct cctx *c, struct analysis *a, struct expr *e)
     for (int i = 0; i < e->nwith; i++)
         if (order_nested_term(c, a, e->with[i].value) < 0)
             return -1;
-    if (e->kind == EK_EVERY) {
+    if (e->kind == EK_EVERY || e->kind == EK_BODY) {
         char *saved = malloc(a->nslots + 1);
         if (!saved)
             abort();
@@ -1053,7 +1062,8 @@ static int order_nested_expr(struct cctx *c, struct analysis *a, struct expr *e)
             a->safe[e->body->captured[i]] = 1;
         if (e->a && e->a->slot >= 0)
             a->safe[e->a->slot] = 1;
-        a->safe[e->b->slot] = 1;
+        if (e->b)
+            a->safe[e->b->slot] = 1;
         int rc = order_body(c, a, e->body);
         memcpy(a->safe, saved, a->nslots);
         free(saved);

@@ -1026,6 +1026,8 @@ static int eval_expr_plain(struct ev *ev, struct frame *fr, struct expr *e, kont
         struct every_k s = { fr, e, NULL, false, k, ctx };
         return eval_term(ev, fr, e->c, every_coll_k, &s);
     }
+    case EK_BODY:
+        return eval_body(ev, fr, e->body, 0, k, ctx);
     }
     return 0;
 }

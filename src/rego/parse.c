@@ -41,6 +41,7 @@ struct parser {
     int depth;
     int nl_insensitive;  /* > 0 inside (), [] and collection literals */
     int wildcards;
+    bool v2;             /* import rego.v2 seen: `not { ... }` bodies */
     struct rego_error *err;
     bool failed;
 };
@@ -1140,6 +1141,15 @@ static struct expr *parse_literal_inner(struct parser *p)
     struct expr *e = NULL;
     if (is_ident(p, t, "not")) {
         next(p);
+        if (p->v2 && peek(p)->type == T_LBRACE) {
+            e = expr_new(EK_BODY, l);
+            e->negated = true;
+            e->body = parse_body_braces(p);
+            if (!e->body || parse_with(p, e) < 0)
+                goto fail;
+            LEAVE();
+            return e;
+        }
         e = parse_literal(p);
         if (e) {
             if (e->negated || e->kind == EK_SOME || e->kind == EK_SOME_IN || e->kind == EK_EVERY) {
@@ -1635,6 +1645,10 @@ int rego_parse_module(const char *file, const char *text, size_t len, struct mod
         if (parse_path(&p, &path) < 0)
             goto fail;
         struct import im = { .path = path, .loc = tloc(&p, it) };
+        if (path->kind == TK_REF && path->nitems == 2 && strcmp(path->items[0]->name, "rego") == 0 &&
+            path->items[1]->kind == TK_VALUE && path->items[1]->val->type == RV_STRING &&
+            strcmp(path->items[1]->val->u.str.s, "v2") == 0)
+            p.v2 = true;
         if (is_ident(&p, peek(&p), "as")) {
             next(&p);
             struct tok *a = peek(&p);
