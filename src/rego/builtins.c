@@ -1620,12 +1620,15 @@ static void *pcache_get(struct ev *ev, int kind, struct rv *pattern, struct rv *
 {
     if (!ev->pcache)
         return NULL;
-    for (int i = 0; i < REGO_PCACHE_SIZE; i++) {
-        struct rego_pcache *c = ev->pcache;
+    struct rego_pcache *c = ev->pcache;
+    /* patterns are usually the policy's own (frozen) strings: the same pointer each time */
+    for (int i = 0; i < REGO_PCACHE_SIZE; i++)
+        if (c->e[i].pattern == pattern && c->e[i].kind == kind && (!delims || rv_equal(c->e[i].delims, delims)))
+            return c->e[i].compiled;
+    for (int i = 0; i < REGO_PCACHE_SIZE; i++)
         if (c->e[i].kind == kind && rv_equal(c->e[i].pattern, pattern) &&
             (!delims || rv_equal(c->e[i].delims, delims)))
             return c->e[i].compiled;
-    }
     return NULL;
 }
 

@@ -1588,9 +1588,12 @@ static int parse_path(struct parser *p, struct term **out)
     struct term *r = parse_postfix(p, new_var(p, t));
     if (!r)
         return -1;
-    if (r->kind != TK_VAR && r->kind != TK_REF) {
+    bool ok = r->kind == TK_VAR || (r->kind == TK_REF && r->items[0]->kind == TK_VAR);
+    for (int i = 1; ok && r->kind == TK_REF && i < r->nitems; i++)
+        ok = r->items[i]->kind == TK_VALUE;
+    if (!ok) {
         term_free(r);
-        return perr(p, t, "expected reference");
+        return perr(p, t, "expected a reference made of names");
     }
     *out = r;
     return 0;
