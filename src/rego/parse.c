@@ -1092,7 +1092,7 @@ static int parse_with(struct parser *p, struct expr *e)
         struct term *target = parse_postfix(p, new_var(p, t));
         if (!target)
             return -1;
-        if (target->kind != TK_VAR && target->kind != TK_REF) {
+        if (target->kind != TK_VAR && (target->kind != TK_REF || target->items[0]->kind != TK_VAR)) {
             term_free(target);
             return perr(p, t, "with target must be a reference");
         }

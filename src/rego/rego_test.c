@@ -320,7 +320,9 @@ static void test_parse_error_position(void **state)
     const char *hostile[] = { "package", "package a\np := \"unterminated", "package a\np := `raw",
                               "package a\np := \"\\u12\"", "package a\np := 1e9999999999", "package a\np if {",
                               "package a\np if { }", "package a\n\x01", "package a\np[ := 1",
-                              "package a\nimport", "package a\np := 1 else", "package a\nf(x) := x else := 2 with" };
+                              "package a\nimport", "package a\np := 1 else", "package a\nf(x) := x else := 2 with",
+                              "package f(1).x", "package a\nimport data.f(1)", "package a\nimport data[x]",
+                              "package a\np if { true with f(1).x as 2 }" };
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
         m = NULL;
         memset(&err, 0, sizeof err);
