@@ -153,6 +153,7 @@ e2e: all
 TEST_TARGETS  := unit conformance e2e
 BENCH_TARGETS :=
 test:
+	scripts/install-deps
 	@set -e; for t in $(TEST_TARGETS); do $(MAKE) --no-print-directory $$t; done
 
 # ---------------------------------------------------------------- fuzzing

@@ -123,8 +123,13 @@ static int connect_and_health(const char *path, uint64_t id, int timeout_ms)
             usleep(50000);
             continue;
         }
+        /* Each attempt is short: like the daemon, a host that gets no answer
+         * hangs up and dials again, which tells the guest to start afresh. */
+        int attempt_ms = (int)(deadline - now_ms());
+        if (attempt_ms > 5000)
+            attempt_ms = 5000;
         if (send_health(fd, id) == 0 &&
-            wait_for(fd, id, GUEST__V1__FRAME__BODY_HEALTH_RESPONSE, (int)(deadline - now_ms())) == 0)
+            wait_for(fd, id, GUEST__V1__FRAME__BODY_HEALTH_RESPONSE, attempt_ms) == 0)
             return fd;
         close(fd);
         usleep(100000);

@@ -23,6 +23,7 @@
 #define CONNECT_RETRY_MS 50
 #define STOP_GRACE_MS 2000
 #define EXEC_REPLY_GRACE_MS 10000
+#define HEALTH_TIMEOUT_MS 5000
 
 struct waiter {
     struct waiter *next;
@@ -407,7 +408,9 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
     Guest__V1__HealthRequest hr = GUEST__V1__HEALTH_REQUEST__INIT;
     f.body_case = GUEST__V1__FRAME__BODY_HEALTH_REQUEST;
     f.health_request = &hr;
-    if (proxy_request(s->conn, &f, 0, on_health, NULL, s, NULL, &err) < 0) {
+    /* A Health that gets no answer is retried on a new connection: hanging up
+     * also tells the guest to drop anything half-received. */
+    if (proxy_request(s->conn, &f, HEALTH_TIMEOUT_MS, on_health, NULL, s, NULL, &err) < 0) {
         proxy_conn_free(s->conn);
         s->conn = NULL;
         schedule_connect(s);
