@@ -280,7 +280,7 @@ BENCH_TARGETS += bench-re
 # measures decisions per second for the RPC-gating policy in ../shared/bench/rego
 # against a hand-written C function making the same decisions.
 .PHONY: bench-rego
-REGO_BENCH_DIR ?= $(firstword $(wildcard ../shared/bench/rego /work/shared/bench/rego))
+REGO_BENCH_DIR ?= $(firstword $(wildcard ../shared/bench/rego bench/data/rego))
 $(BUILD)/rego-bench: bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a
 	$(CC) $(HOST_CFLAGS) -o $@ bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a $(PKG_LIBS)
 bench-rego: $(BUILD)/rego-bench
