@@ -164,8 +164,6 @@ def main():
                "-chardev", "socket,id=rpc,path=%s,server=on,wait=off" % sock,
                "-device", "virtserialport,chardev=rpc,name=org.enclave.rpc",
                "-no-reboot"]
-        if args.accel == "kvm":
-            cmd[cmd.index("-m"):cmd.index("-m")] = ["-cpu", "host"]
         started = time.monotonic()
         qemu = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         ch = Channel(sock, pb)
