@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <grp.h>
 #include <unistd.h>
@@ -639,6 +640,188 @@ static void test_shutdown_stops_server(void **state)
     assert_null(recv_frame(c));
 }
 
+/* ---------------------------------------------------------------- Unix socket mode */
+
+struct unix_server {
+    char path[108];
+    pid_t server;
+};
+
+static int setup_unix(void **state)
+{
+    char dir[] = "/tmp/enclave-init-test-XXXXXX";
+    if (!mkdtemp(dir))
+        return -1;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/s", dir);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 64) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        struct guest_server_options opts = {0};
+        struct guest_server *s = guest_server_new(&opts);
+        if (!s || guest_server_add_listener(s, fd, "unix") < 0)
+            _exit(3);
+        int r = guest_server_run(s);
+        guest_server_free(s);
+        exit(r < 0 ? 5 : 0);
+    }
+    close(fd);
+    struct unix_server *u = calloc(1, sizeof(*u));
+    memcpy(u->path, addr.sun_path, sizeof(u->path));
+    u->server = pid;
+    *state = u;
+    return 0;
+}
+
+static struct client *client_connect(struct unix_server *u)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    memcpy(addr.sun_path, u->path, sizeof(addr.sun_path));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    struct client *c = calloc(1, sizeof(*c));
+    c->fd = fd;
+    c->server = u->server;
+    wire_decoder_init(&c->dec, 0);
+    return c;
+}
+
+static void client_free(struct client *c)
+{
+    close(c->fd);
+    wire_decoder_release(&c->dec);
+    free(c);
+}
+
+static int teardown_unix(void **state)
+{
+    struct unix_server *u = *state;
+    /* Shutdown with poweroff ends a server outside PID 1. */
+    struct client *c = client_connect(u);
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ShutdownRequest sr = GUEST__V1__SHUTDOWN_REQUEST__INIT;
+    sr.poweroff = true;
+    f.id = 1;
+    f.body_case = GUEST__V1__FRAME__BODY_SHUTDOWN_REQUEST;
+    f.shutdown_request = &sr;
+    send_frame(c, &f);
+    int status = -1;
+    waitpid(u->server, &status, 0);
+    client_free(c);
+    unlink(u->path);
+    *strrchr(u->path, '/') = '\0';
+    rmdir(u->path);
+    free(u);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static void test_unix_connections_independent(void **state)
+{
+    struct unix_server *u = *state;
+    struct client *a = client_connect(u), *b = client_connect(u);
+    send_sh(a, 1, "sleep 0.3; echo a", NULL);
+    /* b is served while a's workload runs, with the same id. */
+    send_sh(b, 1, "echo b", NULL);
+    Guest__V1__Frame *f = expect_body(b, 1, GUEST__V1__FRAME__BODY_EXEC_RESPONSE);
+    assert_stdout(f->exec_response, "b\n");
+    guest__v1__frame__free_unpacked(f, NULL);
+    expect_health(b, 2);
+    f = expect_body(a, 1, GUEST__V1__FRAME__BODY_EXEC_RESPONSE);
+    assert_stdout(f->exec_response, "a\n");
+    guest__v1__frame__free_unpacked(f, NULL);
+    /* A Cancel on one connection does not reach the other's execs. */
+    send_sh(a, 5, "sleep 0.2; echo still", NULL);
+    Guest__V1__Frame cancel = GUEST__V1__FRAME__INIT;
+    Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
+    cr.target_id = 5;
+    cancel.id = 6;
+    cancel.body_case = GUEST__V1__FRAME__BODY_CANCEL_REQUEST;
+    cancel.cancel_request = &cr;
+    send_frame(b, &cancel);
+    f = expect_body(b, 6, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
+    assert_false(f->cancel_response->found);
+    guest__v1__frame__free_unpacked(f, NULL);
+    f = expect_body(a, 5, GUEST__V1__FRAME__BODY_EXEC_RESPONSE);
+    assert_stdout(f->exec_response, "still\n");
+    guest__v1__frame__free_unpacked(f, NULL);
+    client_free(a);
+    client_free(b);
+}
+
+static void test_unix_oversized_closes_only_that_connection(void **state)
+{
+    struct unix_server *u = *state;
+    struct client *a = client_connect(u), *b = client_connect(u);
+    uint8_t huge[] = {0x7f, 0xff, 0xff, 0xff};
+    send_bytes(a, huge, sizeof(huge));
+    Guest__V1__Frame *f = expect_body(a, 0, GUEST__V1__FRAME__BODY_ERROR);
+    assert_int_equal(f->error->code, CODE(TOO_LARGE));
+    guest__v1__frame__free_unpacked(f, NULL);
+    assert_null(recv_frame(a)); /* closed */
+    expect_health(b, 1);
+    client_free(a);
+    client_free(b);
+}
+
+/* A host that hangs up takes its workloads with it. */
+static void test_unix_hangup_kills_workloads(void **state)
+{
+    struct unix_server *u = *state;
+    struct client *a = client_connect(u);
+    struct exec_opts o = {.stream = true};
+    send_sh(a, 1, "echo $$; exec sleep 1000", &o);
+    Guest__V1__Frame *f = expect_body(a, 1, GUEST__V1__FRAME__BODY_EXEC_OUTPUT);
+    pid_t pid = (pid_t)atoi((char *)f->exec_output->data.data);
+    guest__v1__frame__free_unpacked(f, NULL);
+    assert_true(pid > 1);
+    client_free(a);
+    assert_true(process_gone(pid));
+    struct client *b = client_connect(u);
+    expect_health(b, 2);
+    client_free(b);
+}
+
+static void test_unix_connection_limit(void **state)
+{
+    struct unix_server *u = *state;
+    struct client *cs[GUEST_MAX_CONNS];
+    for (size_t i = 0; i < GUEST_MAX_CONNS; i++) {
+        cs[i] = client_connect(u);
+        expect_health(cs[i], i + 1); /* accepted and served */
+    }
+    struct client *extra = client_connect(u);
+    Guest__V1__Frame *f = expect_body(extra, 0, GUEST__V1__FRAME__BODY_ERROR);
+    assert_int_equal(f->error->code, CODE(BUSY));
+    guest__v1__frame__free_unpacked(f, NULL);
+    assert_null(recv_frame(extra));
+    client_free(extra);
+    client_free(cs[0]);
+    /* A slot freed is a slot usable again (the close is seen first). */
+    struct client *again = NULL;
+    for (int tries = 0; tries < 100 && !again; tries++) {
+        struct client *c = client_connect(u);
+        send_health(c, 99);
+        Guest__V1__Frame *g = recv_frame(c);
+        if (g && g->body_case == GUEST__V1__FRAME__BODY_HEALTH_RESPONSE)
+            again = c;
+        else
+            client_free(c);
+        if (g)
+            guest__v1__frame__free_unpacked(g, NULL);
+        if (!again)
+            usleep(10000);
+    }
+    assert_non_null(again);
+    client_free(again);
+    for (size_t i = 1; i < GUEST_MAX_CONNS; i++)
+        client_free(cs[i]);
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -663,6 +846,11 @@ int main(void)
         T(test_streaming),
         T(test_workload_cannot_unshare),
         T(test_shutdown_stops_server),
+#define U(name) cmocka_unit_test_setup_teardown(name, setup_unix, teardown_unix)
+        U(test_unix_connections_independent),
+        U(test_unix_oversized_closes_only_that_connection),
+        U(test_unix_hangup_kills_workloads),
+        U(test_unix_connection_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
