@@ -293,3 +293,10 @@ $(BUILD)/rego-conformance-asan: tools/rego-conformance.c $(BUILD)/libenclave-asa
 conformance-asan: $(BUILD)/rego-conformance-asan
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/rego-conformance-asan --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
 TEST_TARGETS += conformance-asan
+
+# ---------------------------------------------------------------- fuzz smoke (lead)
+# Every harness builds and survives a few seconds on its seeds and random input.
+.PHONY: fuzz-smoke
+fuzz-smoke: fuzz
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-8} tests/fuzz-smoke.sh
+TEST_TARGETS += fuzz-smoke
