@@ -496,6 +496,12 @@ static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1
         send_error(s, c, f->id, code, why);
         return;
     }
+    if (f->id == 0) {
+        /* Id 0 marks errors about the connection itself (a frame that does
+         * not decode); a reply to a request must not look like one. */
+        send_error(s, c, 0, CODE(INVALID), "request id 0 is reserved");
+        return;
+    }
     switch (f->body_case) {
     case GUEST__V1__FRAME__BODY_HEALTH_REQUEST:
         handle_health(s, c, f->id);

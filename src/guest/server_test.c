@@ -476,6 +476,12 @@ static void test_garbage_frames(void **state)
     assert_int_equal(f->error->code, CODE(UNKNOWN_REQUEST));
     guest__v1__frame__free_unpacked(f, NULL);
 
+    /* A request with the reserved id 0 is refused. */
+    send_health(c, 0);
+    f = expect_body(c, 0, GUEST__V1__FRAME__BODY_ERROR);
+    assert_int_equal(f->error->code, CODE(INVALID));
+    guest__v1__frame__free_unpacked(f, NULL);
+
     /* Byte by byte, a request still arrives whole. */
     Guest__V1__Frame h = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthRequest hr = GUEST__V1__HEALTH_REQUEST__INIT;
