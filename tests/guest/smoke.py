@@ -15,7 +15,11 @@ busybox-static unpacked, cpio, qemu-system-x86_64, and /usr/bin/python3 with
 python3-protobuf and python3-grpc-tools (the frame messages are generated
 from proto/guest/v1/guest.proto at run time).
 
-  /usr/bin/python3 tests/guest/smoke.py --kernel-root DIR --busybox PATH [--accel kvm|tcg]
+  /usr/bin/python3 tests/guest/smoke.py [--cache DIR] [--accel kvm|tcg]
+  /usr/bin/python3 tests/guest/smoke.py --kernel-root DIR --busybox PATH
+
+Without --kernel-root/--busybox it fetches both with `apt-get download`
+(Debian's archive only) into --cache, once.
 """
 import argparse
 import glob
@@ -42,6 +46,26 @@ MODULES = [
 ]
 
 APPLETS = ["sh", "id", "cat", "ls", "sleep", "echo", "true", "false", "uname", "grep", "awk", "head", "wc", "ps"]
+
+
+def fetch_debs(cache):
+    """Unpacks linux-image-cloud-amd64's kernel and busybox-static into cache."""
+    os.makedirs(cache, exist_ok=True)
+    kroot = os.path.join(cache, "kernel")
+    bb = os.path.join(cache, "busybox", "bin", "busybox")
+    if not glob.glob(os.path.join(kroot, "boot/vmlinuz-*")):
+        deps = subprocess.run(["apt-cache", "depends", "linux-image-cloud-amd64"], check=True,
+                              capture_output=True, text=True).stdout
+        pkg = next(l.split(":", 1)[1].strip() for l in deps.splitlines()
+                   if l.strip().startswith("Depends:") and "linux-image-" in l)
+        subprocess.run(["apt-get", "download", "-q", pkg], cwd=cache, check=True)
+        deb = glob.glob(os.path.join(cache, pkg + "_*.deb"))[0]
+        subprocess.run(["dpkg-deb", "-x", deb, kroot], check=True)
+    if not os.path.exists(bb):
+        subprocess.run(["apt-get", "download", "-q", "busybox-static"], cwd=cache, check=True)
+        deb = glob.glob(os.path.join(cache, "busybox-static_*.deb"))[0]
+        subprocess.run(["dpkg-deb", "-x", deb, os.path.join(cache, "busybox")], check=True)
+    return kroot, bb
 
 
 def generate_protocol(tmp):
@@ -139,12 +163,18 @@ class Channel:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--kernel-root", required=True, help="directory the kernel .deb was unpacked into")
-    ap.add_argument("--busybox", required=True, help="a static busybox binary")
+    ap.add_argument("--kernel-root", help="directory the kernel .deb was unpacked into")
+    ap.add_argument("--busybox", help="a static busybox binary")
+    ap.add_argument("--cache", default=os.path.join(REPO, "build/guest-smoke"),
+                    help="where fetched packages go (default build/guest-smoke)")
     ap.add_argument("--init", default=os.path.join(REPO, "build/enclave-init"))
     ap.add_argument("--accel", default="tcg", choices=["tcg", "kvm"])
     ap.add_argument("--boot-timeout", type=float, default=60)
     args = ap.parse_args()
+    if not args.kernel_root or not args.busybox:
+        kroot, bb = fetch_debs(args.cache)
+        args.kernel_root = args.kernel_root or kroot
+        args.busybox = args.busybox or bb
 
     tmp = tempfile.mkdtemp(prefix="enclave-smoke-")
     qemu = None
