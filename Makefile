@@ -293,3 +293,27 @@ $(BUILD)/rego-conformance-asan: tools/rego-conformance.c $(BUILD)/libenclave-asa
 conformance-asan: $(BUILD)/rego-conformance-asan
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/rego-conformance-asan --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
 TEST_TARGETS += conformance-asan
+# ---------------------------------------------------------------- policy (issue 4: bundles, the constitution)
+# The constitution in policy/ is built into the binary (src/policy/builtin.c
+# pulls each file in with .incbin); the generated header lists the files and
+# is rewritten only when the list changes.
+POLICY_FILES := $(shell find policy -type f \( -name '*.rego' -o -name data.json \) 2>/dev/null | LC_ALL=C sort)
+POLICY_GEN_H := $(BUILD)/gen/policy/builtin_files.h
+.PHONY: policy-gen-force
+$(POLICY_GEN_H): policy-gen-force
+	@mkdir -p $(dir $@)
+	@{ echo '#define POLICY_BUILTIN_FILES \'; i=0; for f in $(POLICY_FILES); do \
+	   echo "    POLICY_BUILTIN_FILE($$i, \"$${f#policy/}\", \"$(abspath .)/$$f\") \\"; i=$$((i+1)); done; \
+	   echo; } > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(foreach v,host asan fhost,$(call obj,$(v),src/policy/builtin.c)): $(POLICY_GEN_H) $(POLICY_FILES)
+# The constitution's own Rego tests, and the decision latency bench.
+.PHONY: policy-test bench-policy
+policy-test: $(BUILD)/enclave
+	$(BUILD)/enclave policy test policy/
+$(BUILD)/policy-bench: bench/policy_bench.c $(BUILD)/libenclave.a
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(BUILD)/libenclave.a $(PKG_LIBS)
+bench-policy: $(BUILD)/policy-bench
+	$(BUILD)/policy-bench --dir $(BUILD)/bench-policy
+TEST_TARGETS  += policy-test
+BENCH_TARGETS += bench-policy
