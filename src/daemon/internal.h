@@ -17,7 +17,7 @@ struct daemon_state {
     struct vmm_host host;
     bool kvm; /* VMs get KVM (else TCG) */
     char image_source[512];
-    char policy_digest[72]; /* "sha256:<hex>" of the bundle in force, or "" */
+    char policy_digest[72]; /* hex SHA-256 of the bundle in force (policy_bundle_digest), or "" */
     struct daemon_policy *policy; /* the bundle in force and per-session intents (policy_glue.c) */
     struct audit_log *audit;
     struct api_service agent_service;   /* copies of the tables below, with ctx set */

@@ -266,7 +266,7 @@ static int collect_dir(int dirfd, const char *rel, int depth, struct policy_file
 
 /* ------------------------------------------------------------ digest */
 
-static void digest_files(const struct policy_files *fl, char out[POLICY_DIGEST_SIZE])
+static int digest_files(const struct policy_files *fl, char out[POLICY_DIGEST_SIZE])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -285,13 +285,12 @@ static void digest_files(const struct policy_files *fl, char out[POLICY_DIGEST_S
     if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
         goto fail;
     EVP_MD_CTX_free(ctx);
-    memcpy(out, "sha256:", 7);
     for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
-    return;
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
 fail:
     EVP_MD_CTX_free(ctx);
-    snprintf(out, POLICY_DIGEST_SIZE, "sha256:unavailable");
+    return -1;
 }
 
 /* ------------------------------------------------------------ compile + test */
@@ -422,7 +421,10 @@ int policy_bundle_from_files(struct policy_files *fl, const char *origin,
     limits_fill(&b->lim, lim);
     snprintf(b->origin, sizeof(b->origin), "%s", origin);
     b->n_files = fl->n;
-    digest_files(fl, b->digest);
+    if (digest_files(fl, b->digest) < 0) {
+        free(b);
+        return error_set(err, ERR_INTERNAL, "cannot compute the bundle's SHA-256");
+    }
     b->engine = rego_new();
     if (b->engine == NULL) {
         free(b);

@@ -12,7 +12,7 @@
  * (every rule named test_*): each must be defined and not false. Any failure
  * refuses the bundle, with an error naming file:line where one is known.
  *
- * The digest of a bundle is "sha256:" + hex SHA-256 over a canonical listing:
+ * The digest of a bundle is the hex SHA-256 over a canonical listing:
  * the line "enclave-policy-bundle-v1\n", then for each file in path order
  * its path, a NUL, its length in decimal, a NUL, and its bytes. Two bundles
  * with the same files have the same digest however they were delivered.
@@ -40,7 +40,7 @@
 
 struct policy_bundle;
 
-#define POLICY_DIGEST_SIZE 72 /* "sha256:" + 64 hex + NUL */
+#define POLICY_DIGEST_SIZE 65 /* 64 lowercase hex + NUL */
 
 struct policy_limits {
     uint64_t max_steps;        /* per decision; 0: 1,000,000 */
@@ -74,7 +74,7 @@ int policy_bundle_load_document(const char *text, size_t len, const struct polic
                                 struct policy_bundle **out, struct error *err);
 void policy_bundle_free(struct policy_bundle *b);
 
-const char *policy_bundle_digest(const struct policy_bundle *b); /* "sha256:..." */
+const char *policy_bundle_digest(const struct policy_bundle *b); /* 64 lowercase hex */
 const char *policy_bundle_origin(const struct policy_bundle *b); /* a directory, "builtin", "document" */
 size_t policy_bundle_file_count(const struct policy_bundle *b);
 unsigned policy_bundle_test_count(const struct policy_bundle *b);

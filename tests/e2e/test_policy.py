@@ -73,7 +73,7 @@ def exec_body(session_id, code, **kw):
 
 def test_constitution_is_in_force(daemon, session):
     info = daemon.call("GetInfo", {}, service="enclave.v1.Enclave")
-    assert info["policyDigest"].startswith("sha256:") and len(info["policyDigest"]) == 71
+    assert len(info["policyDigest"]) == 64 and int(info["policyDigest"], 16) >= 0
     logs = audit(daemon)
     loaded = [r for r in logs if r["name"] == "POLICY:LOADED"]
     assert loaded and json.loads(loaded[0]["args"])["origin"] == "builtin"
