@@ -299,13 +299,13 @@ TEST_TARGETS += conformance-asan
 # is rewritten only when the list changes.
 POLICY_FILES := $(shell find policy -type f \( -name '*.rego' -o -name data.json \) 2>/dev/null | LC_ALL=C sort)
 POLICY_GEN_H := $(BUILD)/gen/policy/builtin_files.h
-.PHONY: policy-gen-force
-$(POLICY_GEN_H): policy-gen-force
-	@mkdir -p $(dir $@)
-	@{ echo '#define POLICY_BUILTIN_FILES \'; i=0; for f in $(POLICY_FILES); do \
-	   echo "    POLICY_BUILTIN_FILE($$i, \"$${f#policy/}\", \"$(abspath .)/$$f\") \\"; i=$$((i+1)); done; \
-	   echo; } > $@.tmp
-	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+# Written while the Makefile is read, so a stale list never survives and an
+# unchanged one keeps its timestamp.
+$(shell mkdir -p $(dir $(POLICY_GEN_H)) && \
+  { echo 'define POLICY_BUILTIN_FILES \'; i=0; for f in $(POLICY_FILES); do \
+    echo "    POLICY_BUILTIN_FILE($$i, \"$$(echo $$f | sed 's|^policy/||')\", \"$(abspath .)/$$f\") \\"; i=$$((i+1)); done; echo; } \
+  | sed '1s/^/\x23/' > $(POLICY_GEN_H).tmp && \
+  if cmp -s $(POLICY_GEN_H).tmp $(POLICY_GEN_H); then rm -f $(POLICY_GEN_H).tmp; else mv $(POLICY_GEN_H).tmp $(POLICY_GEN_H); fi)
 $(foreach v,host asan fhost,$(call obj,$(v),src/policy/builtin.c)): $(POLICY_GEN_H) $(POLICY_FILES)
 # The constitution's own Rego tests, and the decision latency bench.
 .PHONY: policy-test bench-policy
