@@ -280,7 +280,7 @@ BENCH_TARGETS += bench-re
 # measures decisions per second for the RPC-gating policy in ../shared/bench/rego
 # against a hand-written C function making the same decisions.
 .PHONY: bench-rego
-REGO_BENCH_DIR ?= $(firstword $(wildcard ../shared/bench/rego /work/shared/bench/rego))
+REGO_BENCH_DIR ?= $(firstword $(wildcard ../shared/bench/rego bench/data/rego))
 $(BUILD)/rego-bench: bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a
 	$(CC) $(HOST_CFLAGS) -o $@ bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a $(PKG_LIBS)
 bench-rego: $(BUILD)/rego-bench
@@ -317,3 +317,17 @@ bench-policy: $(BUILD)/policy-bench
 	$(BUILD)/policy-bench --dir $(BUILD)/bench-policy
 TEST_TARGETS  += policy-test
 BENCH_TARGETS += bench-policy
+
+# ---------------------------------------------------------------- fuzz smoke (lead)
+# Every harness builds and survives a few seconds on its seeds and random input.
+.PHONY: fuzz-smoke
+fuzz-smoke: fuzz
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-8} tests/fuzz-smoke.sh
+TEST_TARGETS += fuzz-smoke
+# Boots build/enclave-init as PID 1 in QEMU microvm (TCG) with Debian's cloud
+# kernel and talks the guest protocol to it over virtio-serial. The kernel and
+# a static busybox are fetched once into build/guest-smoke with apt-get download.
+guest-smoke: $(BUILD)/enclave-init
+	/usr/bin/python3 tests/guest/smoke.py --cache $(BUILD)/guest-smoke
+.PHONY: guest-smoke
+TEST_TARGETS += guest-smoke
