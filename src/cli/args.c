@@ -76,6 +76,8 @@ static const char up_help[] =
     "  --accel A             auto, kvm or tcg (default auto: KVM when /dev/kvm works;\n"
     "                        without KVM the VM is emulated: slower, and isolation rests\n"
     "                        on QEMU's emulation rather than on hardware)\n"
+    "  --vmm V               qemu or firecracker (default qemu; firecracker needs KVM and\n"
+    "                        the firecracker binary on PATH or in $ENCLAVE_FIRECRACKER)\n"
     "  --policy DIR          Rego policy bundle (default: the built-in constitution)\n"
     "  --detach              go to the background once the API is listening\n"
     "  -h, --help            this help\n"
@@ -85,7 +87,7 @@ static const char up_help[] =
 int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
 {
     enum { O_LISTEN = 256, O_SOCKET, O_CPU, O_MEM, O_MAXS, O_BOOT, O_EXEC, O_MAXOUT, O_MAXIN,
-           O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH };
+           O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH, O_VMM };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"socket", required_argument, NULL, O_SOCKET},
@@ -98,6 +100,7 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
         {"max-input", required_argument, NULL, O_MAXIN},
         {"provider", required_argument, NULL, O_PROVIDER},
         {"accel", required_argument, NULL, O_ACCEL},
+        {"vmm", required_argument, NULL, O_VMM},
         {"policy", required_argument, NULL, O_POLICY},
         {"detach", no_argument, NULL, O_DETACH},
         {"help", no_argument, NULL, 'h'},
@@ -173,6 +176,15 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
                 d->accel = VMM_ACCEL_TCG;
             else
                 return error_set(err, ERR_INVALID_ARGUMENT, "--accel must be auto, kvm or tcg, not '%s'",
+                                 optarg);
+            break;
+        case O_VMM:
+            if (strcmp(optarg, "qemu") == 0)
+                d->vmm_driver = &vmm_qemu_driver;
+            else if (strcmp(optarg, "firecracker") == 0)
+                d->vmm_driver = &vmm_firecracker_driver;
+            else
+                return error_set(err, ERR_INVALID_ARGUMENT, "--vmm must be qemu or firecracker, not '%s'",
                                  optarg);
             break;
         case O_POLICY:

@@ -135,7 +135,18 @@ int daemon_run(const struct daemon_options *opts)
     }
     snprintf(d.image_source, sizeof(d.image_source), "%s", image->source ? image->source : "");
 
-    {
+    const struct vmm_driver *driver = opts->vmm_driver ? opts->vmm_driver : &vmm_qemu_driver;
+    if (driver == &vmm_firecracker_driver) {
+        /* Firecracker is KVM or nothing; it says so itself when /dev/kvm fails. */
+        if (opts->accel == VMM_ACCEL_TCG) {
+            error_set(&err, ERR_INVALID_ARGUMENT, "--vmm firecracker needs KVM; --accel tcg is QEMU's");
+            goto fail;
+        }
+        d.kvm = true;
+        if (!d.host.kvm_usable)
+            log_warn("--vmm firecracker: KVM does not look usable here (%s); VMs will fail to start",
+                     d.host.explain);
+    } else {
         const char *forced = getenv("ENCLAVE_ACCEL");
         bool tcg_asked = opts->accel == VMM_ACCEL_TCG || (forced && strcmp(forced, "tcg") == 0);
         char why[512] = "";
@@ -174,7 +185,7 @@ int daemon_run(const struct daemon_options *opts)
     }
     struct core_config cc = {
         .base = d.base,
-        .driver = &vmm_qemu_driver,
+        .driver = driver,
         .accel = opts->accel,
         .kernel = kernel->abs_path,
         .initrd = initrd->abs_path,
@@ -221,8 +232,8 @@ int daemon_run(const struct daemon_options *opts)
         goto fail;
     }
 
-    log_info("enclave %s listening on %s (%s, %u vCPU / %u MiB per VM by default)", ENCLAVE_VERSION,
-             api_server_address(d.api), d.kvm ? "kvm" : "tcg",
+    log_info("enclave %s listening on %s (%s, %s, %u vCPU / %u MiB per VM by default)",
+             ENCLAVE_VERSION, api_server_address(d.api), driver->name, d.kvm ? "kvm" : "tcg",
              opts->vcpus, opts->mem_mb);
     {
         json_t *details = json_pack("{s:s, s:s, s:s, s:s}", "version", ENCLAVE_VERSION, "listen",
