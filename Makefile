@@ -331,3 +331,11 @@ guest-smoke: $(BUILD)/enclave-init
 	/usr/bin/python3 tests/guest/smoke.py --cache $(BUILD)/guest-smoke
 .PHONY: guest-smoke
 TEST_TARGETS += guest-smoke
+# ---------------------------------------------------------------- firecracker (the Firecracker VM driver)
+# A real daemon with --vmm firecracker against fake_firecracker.py, which holds
+# every API request to shared/firecracker/firecracker.yaml and hands the hybrid
+# vsock stream to the real enclave-init. No real Firecracker VM runs here.
+.PHONY: firecracker-test
+firecracker-test: $(BUILD)/enclave $(BUILD)/enclave-init
+	tests/firecracker/run
+TEST_TARGETS += firecracker-test
