@@ -105,12 +105,12 @@ int fc_api_reader_feed(struct fc_api_reader *r, const char *data, size_t len, st
                          "the Firecracker API answered more than %d bytes", FC_API_MAX_RESPONSE);
     if (r->oom)
         return error_set(err, ERR_INTERNAL, "out of memory");
-    if (e != HPE_OK)
-        return error_set(err, ERR_UNAVAILABLE, "bad HTTP response from the Firecracker API: %s",
-                         http_errno_description(e));
     if (len == 0)
         return error_set(err, ERR_UNAVAILABLE,
                          "the Firecracker API closed the connection before a full response");
+    if (e != HPE_OK)
+        return error_set(err, ERR_UNAVAILABLE, "bad HTTP response from the Firecracker API: %s",
+                         http_errno_description(e));
     if (parsed != len)
         return error_set(err, ERR_UNAVAILABLE, "bad HTTP response from the Firecracker API");
     return 0;
