@@ -227,8 +227,7 @@ int fc_api_exchange(int fd, const char *method, const char *path, const char *bo
     return rc;
 }
 
-/* Copies Firecracker's fault_message into out, printable ASCII only. */
-static void fault_message(const struct fc_api_response *resp, char *out, size_t size)
+void fc_api_fault_message(const struct fc_api_response *resp, char *out, size_t size)
 {
     out[0] = '\0';
     if (resp->body == NULL || resp->body_len == 0)
@@ -257,7 +256,7 @@ int fc_api_put(const char *sock_path, const char *path, const char *body, unsign
     int rc = 0;
     if (resp.status < 200 || resp.status > 299) {
         char fault[FC_API_MAX_FAULT];
-        fault_message(&resp, fault, sizeof(fault));
+        fc_api_fault_message(&resp, fault, sizeof(fault));
         rc = error_set(err, resp.status >= 500 ? ERR_INTERNAL : ERR_FAILED_PRECONDITION,
                        "Firecracker refused PUT %s (HTTP %d): %s", path, resp.status,
                        fault[0] ? fault : "no fault_message in its answer");

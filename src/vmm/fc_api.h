@@ -34,6 +34,10 @@ int fc_api_reader_feed(struct fc_api_reader *r, const char *data, size_t len, st
 void fc_api_reader_take(struct fc_api_reader *r, struct fc_api_response *out);
 void fc_api_reader_free(struct fc_api_reader *r);
 
+/* Copies the fault_message of a JSON error body ({"fault_message": "..."})
+ * into out, printable ASCII only (others become '?'); "" when there is none. */
+void fc_api_fault_message(const struct fc_api_response *resp, char *out, size_t size);
+
 /* Sends one request on a connected stream socket and reads its response,
  * all within timeout_ms. body may be NULL (no body). */
 int fc_api_exchange(int fd, const char *method, const char *path, const char *body,
