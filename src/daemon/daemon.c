@@ -201,7 +201,8 @@ int daemon_run(const struct daemon_options *opts)
     d.enclave_service.ctx = &d;
     if (api_server_add_service(d.api, &d.agent_service, &err) < 0 ||
         api_server_add_service(d.api, &d.enclave_service, &err) < 0 ||
-        api_server_add_route(d.api, "GET", "/ping", on_ping, &d, &err) < 0)
+        api_server_add_route(d.api, "GET", "/ping", on_ping, &d, &err) < 0 ||
+        daemon_streams_init(&d, &err) < 0)
         goto fail;
 
     sig_int = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
@@ -240,6 +241,7 @@ fail:
 out:
     if (d.api)
         api_server_free(d.api);
+    daemon_streams_free(&d);
     if (d.core)
         core_free(d.core); /* stops every VM (and records it) */
     if (d.audit) {
