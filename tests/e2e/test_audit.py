@@ -336,9 +336,14 @@ def test_get_audit_logs_filters(adaemon):
     assert [l["name"] for l in logs_a if l["name"] == "TOOL:EXEC"] == ["TOOL:EXEC"] * 3
     seqs = [int(l["executionId"]) for l in logs_a]
     assert seqs == sorted(seqs)
-    # limit: the most recent ones, still in order.
+    # limit: the most recent ones, still in order. Reading is itself an
+    # audit.read decision, recorded (under the session asked about) before
+    # the query runs, so the newest is this call's own decision.
     last2 = audit_logs(d, sessionId=a, limit=2)
-    assert [l["executionId"] for l in last2] == [l["executionId"] for l in logs_a[-2:]]
+    assert last2[0]["executionId"] == logs_a[-1]["executionId"]
+    assert int(last2[1]["executionId"]) > seqs[-1]
+    assert last2[1]["name"] == "POLICY:DECISION"
+    assert json.loads(last2[1]["args"])["action"] == "audit.read"
     # since: nothing older than the timestamp.
     since = audit_logs(d, sessionId=a, sinceTimestamp=str(t_mid), limit=1000)
     assert since and all(int(l["timestamp"]) >= t_mid for l in since)
