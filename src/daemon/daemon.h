@@ -23,6 +23,7 @@ struct daemon_options {
     enum vmm_provider provider;
     enum vmm_accel accel;
     const char *policy_dir;  /* NULL: the built-in default bundle */
+    const char *image_ref;   /* with no current image: pull, verify and install this (OCI ref) */
     int ready_fd;            /* when >= 0, "ready\n" or an error line is written here, then closed */
 };
 
