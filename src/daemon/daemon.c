@@ -83,10 +83,15 @@ static int load_image(const struct daemon_options *opts, struct audit_log *audit
         .progress = isatty(STDERR_FILENO) != 0,
         .audit_log = audit,
     };
-    if (oci_install(opts->image_ref, &io, err) < 0) {
+    /* With info, the IMAGE:VERIFIED record names the key that signed it. */
+    struct oci_image_info info;
+    memset(&info, 0, sizeof(info));
+    if (oci_install_info(opts->image_ref, &io, &info, err) < 0) {
         error_prefix(err, "--image %s", opts->image_ref);
         return -1;
     }
+    log_info("installed %s (%s), signature verified with %s", info.reference, info.manifest_digest,
+             info.signer_key);
     if (image_manifest_load_current(image, err) < 0) {
         error_prefix(err, "after installing %s", opts->image_ref);
         return -1;
