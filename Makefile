@@ -275,3 +275,35 @@ $(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.c src/rego/re.h
 bench-re: $(BUILD)/bench/re_bench
 	$(BUILD)/bench/re_bench
 BENCH_TARGETS += bench-re
+# ---------------------------------------------------------------- rego (issue 3)
+# Conformance (the `conformance` target above) runs OPA's cases; the bench
+# measures decisions per second for the RPC-gating policy in ../shared/bench/rego
+# against a hand-written C function making the same decisions.
+.PHONY: bench-rego
+REGO_BENCH_DIR ?= $(firstword $(wildcard ../shared/bench/rego bench/data/rego))
+$(BUILD)/rego-bench: bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a
+	$(CC) $(HOST_CFLAGS) -o $@ bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a $(PKG_LIBS)
+bench-rego: $(BUILD)/rego-bench
+	$(BUILD)/rego-bench $(REGO_BENCH_DIR)
+BENCH_TARGETS += bench-rego
+# The same cases under ASan+UBSan (leaks included).
+.PHONY: conformance-asan
+$(BUILD)/rego-conformance-asan: tools/rego-conformance.c $(BUILD)/libenclave-asan.a
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libenclave-asan.a $(PKG_LIBS)
+conformance-asan: $(BUILD)/rego-conformance-asan
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/rego-conformance-asan --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
+TEST_TARGETS += conformance-asan
+
+# ---------------------------------------------------------------- fuzz smoke (lead)
+# Every harness builds and survives a few seconds on its seeds and random input.
+.PHONY: fuzz-smoke
+fuzz-smoke: fuzz
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-8} tests/fuzz-smoke.sh
+TEST_TARGETS += fuzz-smoke
+# Boots build/enclave-init as PID 1 in QEMU microvm (TCG) with Debian's cloud
+# kernel and talks the guest protocol to it over virtio-serial. The kernel and
+# a static busybox are fetched once into build/guest-smoke with apt-get download.
+guest-smoke: $(BUILD)/enclave-init
+	/usr/bin/python3 tests/guest/smoke.py --cache $(BUILD)/guest-smoke
+.PHONY: guest-smoke
+TEST_TARGETS += guest-smoke

@@ -70,8 +70,8 @@ static const char up_help[] =
     "  --max-sessions N      sessions at once (default 16)\n"
     "  --boot-timeout S      seconds a VM may take to answer (default 60)\n"
     "  --exec-timeout S      default timeout of one command (default 30)\n"
-    "  --max-output SIZE     cap on stdout and on stderr of one command (default 1M)\n"
-    "  --max-input SIZE      cap on one command's code or argv and stdin (default 1M)\n"
+    "  --max-output SIZE     cap on stdout and on stderr of one command (default 1M, at most 3M)\n"
+    "  --max-input SIZE      cap on one command's code or argv and stdin (default 1M, at most 4M)\n"
     "  --provider P          where KVM comes from: auto, native, lima, wsl2 (default auto)\n"
     "  --accel A             auto, kvm or tcg (default auto: KVM when /dev/kvm works;\n"
     "                        without KVM the VM is emulated: slower, and isolation rests\n"
@@ -151,15 +151,17 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
         case O_MAXOUT:
             if (args_parse_size(optarg, "--max-output", &size, err) < 0)
                 return -1;
-            if (size < 1024 || size > (64ull << 20))
-                return error_set(err, ERR_INVALID_ARGUMENT, "--max-output must be between 1K and 64M");
+            /* Both streams travel back in one guest frame (at most 8 MiB). */
+            if (size < 1024 || size > (3ull << 20))
+                return error_set(err, ERR_INVALID_ARGUMENT, "--max-output must be between 1K and 3M");
             d->max_output_bytes = size;
             break;
         case O_MAXIN:
             if (args_parse_size(optarg, "--max-input", &size, err) < 0)
                 return -1;
-            if (size < 1024 || size > (64ull << 20))
-                return error_set(err, ERR_INVALID_ARGUMENT, "--max-input must be between 1K and 64M");
+            /* The guest takes at most 4 MiB of stdin in one request. */
+            if (size < 1024 || size > (4ull << 20))
+                return error_set(err, ERR_INVALID_ARGUMENT, "--max-input must be between 1K and 4M");
             d->max_input_bytes = (size_t)size;
             break;
         case O_PROVIDER:

@@ -496,6 +496,12 @@ static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1
         send_error(s, c, f->id, code, why);
         return;
     }
+    if (f->id == 0) {
+        /* Id 0 marks errors about the connection itself (a frame that does
+         * not decode); a reply to a request must not look like one. */
+        send_error(s, c, 0, CODE(INVALID), "request id 0 is reserved");
+        return;
+    }
     switch (f->body_case) {
     case GUEST__V1__FRAME__BODY_HEALTH_REQUEST:
         handle_health(s, c, f->id);
@@ -963,14 +969,16 @@ int guest_server_run(struct guest_server *s)
                     live = s->conns[j] == c;
                 if (!live || !c->up || c->closing)
                     break;
-                if (c->kind == CONN_SERIAL && (ev & POLLHUP)) {
+                /* Hang-up on the serial port: the host went away. On a
+                 * socket: the peer closed both ways, so nobody is left to
+                 * answer and its workloads go. A half-close (or EOF on a
+                 * stdin pipe) instead lets what is in flight finish. */
+                if ((ev & (POLLHUP | POLLERR)) && (c->kind == CONN_SERIAL || c->in_fd == c->out_fd)) {
                     conn_lost(s, c);
                     break;
                 }
-                if (ev & (POLLIN | POLLRDHUP | POLLERR))
+                if (ev & (POLLIN | POLLRDHUP | POLLHUP))
                     conn_read(s, c);
-                if (c->kind != CONN_SERIAL && (ev & (POLLHUP | POLLERR)) && !(ev & POLLIN))
-                    conn_lost(s, c);
                 break;
             }
             case REF_CONN_OUT: {
