@@ -355,6 +355,13 @@ static void serve(struct api_exchange *x, struct daemon_streams *st, bool websoc
         }
         req.have_since = true;
     }
+    /* A request that cannot become a WebSocket is refused before the gate
+     * (api_exchange_websocket checks the handshake in full). */
+    if (websocket && (api_exchange_header(x, "upgrade") == NULL ||
+                      api_exchange_header(x, "sec-websocket-key") == NULL)) {
+        reply_text(x, 400, "this resource needs a WebSocket: Upgrade: websocket");
+        return;
+    }
     if (st->n_clients >= STREAM_MAX_CLIENTS) {
         reply_text(x, 503, "too many audit stream clients (%u)", STREAM_MAX_CLIENTS);
         return;
