@@ -563,6 +563,22 @@ static void test_ws_end_from_on_message(void **state)
     assert_true(fx->eof);
 }
 
+static void test_ws_frame_in_the_handshake_packet(void **state)
+{
+    struct fixture *fx = *state;
+    /* A client may send its first frame right behind the handshake. */
+    uint8_t both[sizeof(ws_request) - 1 + 8];
+    memcpy(both, ws_request, sizeof(ws_request) - 1);
+    static const uint8_t frame[] = {0x81, 0x82, 0, 0, 0, 0, 'o', 'k'};
+    memcpy(both + sizeof(ws_request) - 1, frame, sizeof(frame));
+    send_raw(fx, both, sizeof(both));
+    spin(fx, 4);
+    assert_non_null(fx->stream);
+    assert_int_equal(fx->messages, 1);
+    assert_int_equal(fx->message_len, 2);
+    assert_memory_equal(fx->message, "ok", 2);
+}
+
 static void test_ws_bad_handshakes(void **state)
 {
     static const char *const requests[] = {
@@ -613,6 +629,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ws_huge_length_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ws_protocol_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ws_end_from_on_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ws_frame_in_the_handshake_packet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ws_bad_handshakes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

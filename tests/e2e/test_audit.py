@@ -317,6 +317,20 @@ def test_websocket_protocol_errors(adaemon):
     conn.close()
 
 
+def test_stream_heartbeat(adaemon):
+    """An idle stream carries a comment every 15 s (waits for one, up to 60 s)."""
+    sse = SSE(adaemon.addr, timeout=60)
+    first = sse.next()  # our own audit.read decision
+    assert first["event"] == "POLICY:DECISION"
+    before = len(sse.comments)
+    line = sse.resp.readline()
+    while line == b"\n":
+        line = sse.resp.readline()
+    assert line == b": heartbeat\n", line
+    assert len(sse.comments) == before
+    sse.close()
+
+
 # ------------------------------------------------------------------ GetAuditLogs
 
 def test_get_audit_logs_filters(adaemon):
