@@ -26,9 +26,9 @@
 #include "common/log.h"
 #include "daemon/internal.h"
 
+/* Bytes that may wait for one client; ENCLAVE_AUDIT_STREAM_BUFFER overrides
+ * it (4 KiB to 64 MiB), which the tests use to reach the bound quickly. */
 #define STREAM_MAX_BUFFER (1u << 20)
-/* Catch-up pauses while more than this waits for the client. */
-#define STREAM_PUMP_PAUSE (STREAM_MAX_BUFFER / 4)
 #define STREAM_PAGE 256
 #define STREAM_MAX_CLIENTS 64
 #define STREAM_HEARTBEAT_S 15
@@ -53,6 +53,8 @@ struct daemon_streams {
     struct event *heartbeat;
     struct stream_client *clients;
     unsigned n_clients;
+    size_t max_buffer;
+    size_t pump_pause; /* catch-up pauses while more than this waits */
 };
 
 static void client_unlink(struct stream_client *c)
@@ -134,7 +136,7 @@ static int pump_record(const struct audit_record *rec, void *arg)
         return 1;
     }
     p->c->after_seq = rec->seq;
-    if (api_stream_pending(p->c->stream) > STREAM_PUMP_PAUSE) {
+    if (api_stream_pending(p->c->stream) > p->c->owner->pump_pause) {
         p->paused = true;
         return 1;
     }
@@ -399,7 +401,7 @@ static void serve(struct api_exchange *x, struct daemon_streams *st, bool websoc
         .on_drained = on_stream_drained,
     };
     struct api_stream_options so = {
-        .max_buffer = STREAM_MAX_BUFFER,
+        .max_buffer = st->max_buffer,
         .max_message = STREAM_WS_MAX_MESSAGE,
         .extra_headers = "X-Accel-Buffering: no\r\n",
     };
@@ -444,6 +446,16 @@ int daemon_streams_init(struct daemon_state *d, struct error *err)
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     st->d = d;
     d->streams = st;
+    st->max_buffer = STREAM_MAX_BUFFER;
+    const char *env = getenv("ENCLAVE_AUDIT_STREAM_BUFFER");
+    if (env != NULL && env[0] != '\0') {
+        uint64_t v;
+        if (parse_seq(env, &v) < 0 || v < 4096 || v > (64u << 20))
+            return error_set(err, ERR_INVALID_ARGUMENT,
+                             "ENCLAVE_AUDIT_STREAM_BUFFER must be bytes from 4096 to 64M, not '%s'", env);
+        st->max_buffer = (size_t)v;
+    }
+    st->pump_pause = st->max_buffer / 4;
     st->heartbeat = event_new(d->base, -1, EV_PERSIST, on_heartbeat, st);
     struct timeval tv = {.tv_sec = STREAM_HEARTBEAT_S};
     if (st->heartbeat == NULL || event_add(st->heartbeat, &tv) < 0)

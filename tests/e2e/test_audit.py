@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from conftest import ConnectError, Daemon, vmm_pids
+from conftest import ENCLAVE, ConnectError, Daemon, vmm_pids
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -329,6 +329,102 @@ def test_stream_heartbeat(adaemon):
     assert line == b": heartbeat\n", line
     assert len(sse.comments) == before
     sse.close()
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=60):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def test_slow_stream_client_is_dropped_then_resumes(fresh_daemon):
+    """A client that stops reading is cut off at the buffer bound (16 KiB
+    here) with a final "dropped" event naming the last seq it was sent; it
+    resumes from there with Last-Event-ID and misses nothing.
+
+    On a Unix socket: the kernel holds at most the daemon's socket send
+    buffer for a client that does not read (TCP on loopback grows its buffers
+    to megabytes, which would take thousands of records to fill)."""
+    d = fresh_daemon(env={"ENCLAVE_AUDIT_STREAM_BUFFER": "16384"})
+    sock_path = os.path.join(d.home, "api.sock")
+    log = open(d.log_path, "ab")
+    proc = subprocess.Popen([ENCLAVE, "up", "--socket",
+                             sock_path], env=d.env, stdout=log, stderr=subprocess.STDOUT)
+    d.proc = proc
+
+    def request(method, path, body=None):
+        c = UnixHTTPConnection(sock_path)
+        c.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, data
+
+    deadline = time.time() + 60
+    while True:
+        assert proc.poll() is None, d.read_log()
+        try:
+            if request("GET", "/ping") == (200, b"pong"):
+                break
+        except OSError:
+            pass
+        assert time.time() < deadline, d.read_log()
+        time.sleep(0.1)
+
+    slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    slow.connect(sock_path)
+    slow.sendall(b"GET /v1/audit/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    # Records arrive live while the client reads nothing (each GetAuditLogs
+    # is one). The socket buffer takes some first; go on until the daemon
+    # says it dropped a client.
+    made = 0
+    while "dropping a client" not in d.read_log():
+        assert made < 20000, "no drop"
+        for _ in range(50):
+            status, _ = request("POST", "/agent.v1.AgentService/GetAuditLogs", b'{"limit":1}')
+            assert status == 200
+        made += 50
+    # Now read everything: events with contiguous seqs, then the final event, then EOF.
+    slow.settimeout(30)
+    data = b""
+    while True:
+        chunk = slow.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    slow.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    events = []
+    for block in body.decode().split("\n\n"):
+        ev = dict(l.split(": ", 1) for l in block.split("\n")
+                  if l and not l.startswith(":") and not l.startswith("retry"))
+        if ev:
+            events.append(ev)
+    assert events[-1]["event"] == "dropped", events[-1]
+    info = json.loads(events[-1]["data"])
+    assert "slowly" in info["reason"]
+    ids = [int(e["id"]) for e in events[:-1]]
+    assert ids and ids == list(range(ids[0], ids[0] + len(ids)))
+    assert info["last_seq"] == ids[-1]
+    # It resumes exactly after the last record it got.
+    c = UnixHTTPConnection(sock_path)
+    c.request("GET", "/v1/audit/stream", headers={"Last-Event-ID": str(info["last_seq"])})
+    r = c.getresponse()
+    assert r.status == 200
+    line = r.readline()
+    while not line.startswith(b"id: "):
+        line = r.readline()
+    assert int(line[4:]) == info["last_seq"] + 1
+    c.close()
+    d.stop()
+    rc, out = audit_verify(d)
+    assert rc == 0, out
 
 
 # ------------------------------------------------------------------ GetAuditLogs
