@@ -162,6 +162,7 @@ enum {
 };
 #define WS_CLOSE_NORMAL 1000
 #define WS_CLOSE_PROTOCOL 1002
+#define WS_CLOSE_BAD_DATA 1007
 #define WS_CLOSE_POLICY 1008
 #define WS_CLOSE_TOO_BIG 1009
 #define WS_MAX_HEADER 14
@@ -186,6 +187,9 @@ size_t ws_write_header(uint8_t out[WS_MAX_HEADER], uint8_t opcode, uint64_t payl
 /* Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + GUID)).
  * -1 when the key is not base64 of exactly 16 bytes. */
 int ws_accept_key(const char *key, char out[29]);
+/* Whether a text message is well-formed UTF-8 (RFC 3629), as RFC 6455
+ * requires; a message that is not closes the connection with 1007. */
+bool ws_utf8_valid(const uint8_t *s, size_t len);
 
 /* Parses a Connect-Timeout-Ms value (1-10 digits); <0 when malformed. */
 int api_parse_connect_timeout(const char *value, uint64_t *ms);

@@ -288,8 +288,12 @@ static bool ws_on_frame(struct api_stream *s, const struct ws_frame_header *h, u
     if (h->fin) {
         s->in_message = false;
         size_t n = evbuffer_get_length(s->message);
+        const uint8_t *data = n > 0 ? evbuffer_pullup(s->message, -1) : (const uint8_t *)"";
+        if (data == NULL || (!s->message_binary && !ws_utf8_valid(data, n))) {
+            ws_fail(s, data == NULL ? WS_CLOSE_TOO_BIG : WS_CLOSE_BAD_DATA);
+            return false;
+        }
         if (s->cb.on_message != NULL) {
-            const uint8_t *data = n > 0 ? evbuffer_pullup(s->message, -1) : (const uint8_t *)"";
             s->in_dispatch = true;
             s->cb.on_message(s, s->message_binary, data, n, s->ctx);
             s->in_dispatch = false;

@@ -306,6 +306,51 @@ static void test_ws_header_roundtrip_and_mask(void **state)
     assert_memory_equal(data, "abcdefg", 7);
 }
 
+static void test_ws_utf8(void **state)
+{
+    static const struct {
+        const char *s;
+        bool ok;
+    } cases[] = {
+        {"", true},
+        {"plain", true},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", true},
+        {"\xef\xbf\xbf", true},           /* U+FFFF */
+        {"\xf4\x8f\xbf\xbf", true},       /* U+10FFFF */
+        {"\xc3", false},                   /* cut short */
+        {"\xe2\x82", false},
+        {"\x80", false},                   /* a lone continuation */
+        {"\xc0\xaf", false},               /* overlong '/' */
+        {"\xe0\x80\xaf", false},
+        {"\xf0\x80\x80\xaf", false},
+        {"\xed\xa0\x80", false},           /* a surrogate */
+        {"\xf4\x90\x80\x80", false},       /* past U+10FFFF */
+        {"\xff", false},
+        {"a\xc3\x28", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (ws_utf8_valid((const uint8_t *)cases[i].s, strlen(cases[i].s)) != cases[i].ok)
+            fail_msg("case %zu", i);
+}
+
+static void test_ws_bad_utf8_text_closes(void **state)
+{
+    struct fixture *fx = *state;
+    open_ws(fx);
+    /* Split inside a character: fine once whole. */
+    send_frame(fx, 0x01, "\xe2\x82", 2, true);
+    send_frame(fx, 0x80, "\xac", 1, true);
+    spin(fx, 4);
+    assert_int_equal(fx->messages, 1);
+    /* Binary is not checked; text that is not UTF-8 closes with 1007. */
+    send_frame(fx, 0x82, "\xff", 1, true);
+    spin(fx, 4);
+    assert_int_equal(fx->messages, 2);
+    send_frame(fx, 0x81, "\xff", 1, true);
+    assert_int_equal(expect_close(fx), WS_CLOSE_BAD_DATA);
+    assert_int_equal(fx->messages, 2);
+}
+
 static void test_ws_accept_key(void **state)
 {
     char out[29];
@@ -617,6 +662,8 @@ int main(void)
         cmocka_unit_test(test_ws_header_parsing),
         cmocka_unit_test(test_ws_header_roundtrip_and_mask),
         cmocka_unit_test(test_ws_accept_key),
+        cmocka_unit_test(test_ws_utf8),
+        cmocka_unit_test_setup_teardown(test_ws_bad_utf8_text_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_stream_and_client_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sse_header_visible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure_bound, setup, teardown),
