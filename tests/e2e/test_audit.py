@@ -223,7 +223,8 @@ def test_stream_catch_up_and_last_event_id(adaemon):
     d = adaemon
     all_ = SSE(d.addr, "since_seq=0")
     events = all_.records(lambda ev: ev["event"] == "SESSION:STOP")
-    assert int(events[0]["id"]) == 1 and events[0]["event"] == "DAEMON:START"
+    assert int(events[0]["id"]) == 1 and events[0]["event"] in ("DAEMON:START", "POLICY:LOADED")
+    assert "DAEMON:START" in [e["event"] for e in events]
     all_.close()
     # An EventSource reconnecting with Last-Event-ID gets what followed it;
     # the header wins over since_seq.
@@ -259,7 +260,7 @@ def test_websocket_stream(adaemon):
     op, payload = ws.recv_frame()
     assert op == 0x1
     rec = json.loads(payload)
-    assert rec["seq"] == 1 and rec["kind"] == "DAEMON:START"
+    assert rec["seq"] == 1 and rec["kind"] in ("DAEMON:START", "POLICY:LOADED")
     # Records keep coming in order; a ping is answered with the same payload.
     ws.send_frame(0x9, b"are you there")
     seen = [rec["seq"]]
@@ -468,23 +469,31 @@ def test_get_audit_logs_filters(adaemon):
 
 
 def test_denial_is_recorded(adaemon):
+    """A request the constitution denies (more vCPUs than it allows, fewer
+    than the daemon's own limit) leaves a deny record with the policy's
+    reasons, on the live stream as in the log, and no SESSION:START."""
     d = adaemon
     sid = "e2e-audit-deny"
-    assert d.start_session(sessionId=sid)["status"] == "READY"
+    sse = SSE(d.addr)
     try:
-        # Something the constitution forbids: a tool outside the allowlist.
-        try:
-            d.call("ExecuteTool", {"sessionId": sid, "toolName": "bash", "input": "id"})
-        except ConnectError as e:
-            if e.code != "permission_denied":
-                pytest.skip(f"the policy in force does not deny this yet ({e.code})")
-        else:
-            pytest.skip("the policy in force does not deny a non-allowlisted tool yet")
-        decisions = [l for l in audit_logs(d, sessionId=sid, limit=1000)
-                     if l["name"] == "POLICY:DECISION" and l["status"] == "deny"]
-        assert decisions, "a denial left no POLICY:DECISION deny record"
-    finally:
+        d.start_session(sessionId=sid, vcpu=8)
+    except ConnectError as e:
+        if e.code != "permission_denied":
+            pytest.skip(f"the policy in force does not deny this ({e.code}: {e.message})")
+        assert "vCPU" in e.message
+    else:
         d.stop_session(sid)
+        pytest.skip("the policy in force does not deny 8 vCPUs")
+    rows = audit_logs(d, sessionId=sid, limit=1000)
+    denies = [l for l in rows if l["name"] == "POLICY:DECISION" and l["status"] == "deny"]
+    assert len(denies) == 1, rows
+    assert any("vCPU" in r for r in json.loads(denies[0]["action"]))
+    assert json.loads(denies[0]["args"])["action"] == "session.start"
+    assert "SESSION:START" not in [l["name"] for l in rows]
+    seen = sse.records(lambda ev: json.loads(ev["data"])["session"] == sid
+                       and json.loads(ev["data"])["decision"] == "deny")
+    assert int(seen[-1]["id"]) == int(denies[0]["executionId"])
+    sse.close()
 
 
 # ------------------------------------------------------------------ verify and tamper
