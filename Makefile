@@ -164,10 +164,18 @@ FUZZ_BINS  := $(patsubst src/%_fuzz.c,$(BUILD)/fuzz/%_fuzz,$(FUZZ_SRCS))
 FUZZ_CFLAGS := $(BASE_CFLAGS) $(PKG_CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefined -DENCLAVE_TESTING -Wno-missing-prototypes
 FHOST_OBJS  := $(call obj,fhost,$(HOST_SRCS))
 FGUEST_OBJS := $(call obj,fguest,$(GUEST_SRCS))
-$(BUILD)/fhost/%.o $(BUILD)/fguest/%.o: %.c | $(PROTO_H)
+# (One rule per target folder: a pattern rule with two targets would be taken
+# as making both at once.)
+$(BUILD)/fhost/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
-$(BUILD)/fhost/gen/%.o $(BUILD)/fguest/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
+$(BUILD)/fguest/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(BUILD)/fhost/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(BUILD)/fguest/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 $(BUILD)/libenclave-fuzz.a: $(FHOST_OBJS) $(BUILD)/host/init_blob.o
