@@ -11,7 +11,7 @@
 BUILD    ?= build
 CC       ?= gcc
 FUZZ_CC  ?= clang
-PKGS     := libevent libevent_openssl libnghttp2 libprotobuf-c jansson libssl libcrypto sqlite3 yaml-0.1 libseccomp libsodium
+PKGS     := libevent libevent_openssl libnghttp2 libprotobuf-c jansson libssl libcrypto sqlite3 yaml-0.1 libseccomp libsodium libelf
 
 # Install the Debian packages on first use (scripts/install-deps is idempotent).
 ifeq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && command -v protoc-c >/dev/null && test -f /usr/include/http_parser.h && echo ok),)
@@ -47,7 +47,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 
 # ---------------------------------------------------------------- sources
 # Modules linked into the host binary, in no particular order.
-HOST_MODULES := common wire rego policy audit image vmm proxy core api cli
+HOST_MODULES := common wire rego policy audit image vmm proxy core api daemon cli
 not_special   = $(filter-out %_test.c %_fuzz.c %/main.c,$(1))
 HOST_SRCS  := $(call not_special,$(foreach m,$(HOST_MODULES),$(wildcard src/$(m)/*.c))) $(PROTO_C)
 HOST_MAIN  := src/cli/main.c
@@ -153,6 +153,7 @@ e2e: all
 TEST_TARGETS  := unit conformance e2e
 BENCH_TARGETS :=
 test:
+	scripts/install-deps
 	@set -e; for t in $(TEST_TARGETS); do $(MAKE) --no-print-directory $$t; done
 
 # ---------------------------------------------------------------- fuzzing
@@ -201,6 +202,105 @@ clean:
 # guest objects each time.
 .SECONDARY: $(PROTO_C) $(PROTO_H)
 
+# ---------------------------------------------------------------- audit
+# make bench-audit: durable append rate and verification speed (prints numbers).
+# make test-audit-cli: the CLI against a scratch log (tests/audit/cli_test.sh).
+$(BUILD)/audit-bench: bench/audit_bench.c $(BUILD)/libenclave.a
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(BUILD)/libenclave.a $(PKG_LIBS)
+.PHONY: bench-audit test-audit-cli
+bench-audit: $(BUILD)/audit-bench
+	$(BUILD)/audit-bench --dir $(BUILD)/bench-audit
+test-audit-cli: $(BUILD)/enclave $(BUILD)/audit-bench
+	tests/audit/cli_test.sh $(BUILD)
+BENCH_TARGETS += bench-audit
+TEST_TARGETS += test-audit-cli
+# ---------------------------------------------------------------- api
+# Test-only protobuf messages for the JSON mapping (every scalar type, maps,
+# oneofs, recursion), linked into the api unit test and fuzz harness only.
+APITEST_PROTO := tests/api/proto/apitest/v1/apitest.proto
+APITEST_C     := $(BUILD)/gen/apitest/v1/apitest.pb-c.c
+APITEST_H     := $(APITEST_C:.c=.h)
+$(APITEST_C): $(APITEST_PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=tests/api/proto --c_out=$(BUILD)/gen $<
+$(APITEST_H): $(APITEST_C)
+.SECONDARY: $(APITEST_C) $(APITEST_H)
+$(BUILD)/test/api/json_proto_test: src/api/json_proto_test.c $(BUILD)/asan/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-asan.a | $(APITEST_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/asan/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-asan.a -lcmocka $(PKG_LIBS)
+$(BUILD)/fuzz/api/json_proto_fuzz: src/api/json_proto_fuzz.c $(BUILD)/fhost/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-fuzz.a | $(APITEST_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fhost/gen/apitest/v1/apitest.pb-c.o $(BUILD)/libenclave-fuzz.a $(PKG_LIBS)
+
+# Fuzzing the listener: seeds in tests/api/fuzz-seeds/<harness>/, e.g.
+#   make build/fuzz/api/http2_fuzz && build/fuzz/api/http2_fuzz -max_len=4096 CORPUS tests/api/fuzz-seeds/http2
+# End-to-end tests of the listener (curl and a real gRPC client against
+# tools/api-testd.c), and its benchmark.
+.PHONY: api-test bench-api
+api-test: $(BUILD)/api-testd
+	API_TESTD=$(abspath $(BUILD)/api-testd) /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/api
+bench-api: $(BUILD)/api-testd $(BUILD)/api-bench
+	tests/api/bench.sh $(BUILD)
+TEST_TARGETS  += api-test
+BENCH_TARGETS += bench-api
+# ---------------------------------------------------------------- oci (issue 5)
+# Interop tests against Debian's docker-registry and skopeo on 127.0.0.1, and
+# a Python implementation of cosign's key and signature format.
+.PHONY: oci-test bench-oci
+oci-test: $(BUILD)/enclave
+	ENCLAVE_BIN=$(abspath $(BUILD)/enclave) /usr/bin/python3 -m pytest -q tests/oci
+bench-oci: $(BUILD)/enclave
+	ENCLAVE_BIN=$(abspath $(BUILD)/enclave) /usr/bin/python3 bench/oci_pull.py
+TEST_TARGETS  += oci-test
+BENCH_TARGETS += bench-oci
+# ---------------------------------------------------------------- image build (issue 2, items 1-2)
+# Builds the guest image from Debian packages (needs the package archive the
+# first time; later runs re-use cache/build/debs) and boots it under QEMU: once
+# with enclave-init, once with a probe /init that checks the root filesystem.
+# Prints image sizes and boot times. The unit tests are in `make unit`.
+.PHONY: image-check release
+image-check: $(BUILD)/enclave
+	/usr/bin/python3 tests/image/boot_check.py $(abspath $(BUILD)/enclave)
+release:
+	./build_release.sh
+TEST_TARGETS += image-check
+
+# ---------------------------------------------------------------- regex (src/rego/re.*)
+# The engine is plain C with no project dependency, so its bench builds from re.c alone.
+$(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.c src/rego/re.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -o $@ bench/re_bench.c src/rego/re.c
+
+.PHONY: bench-re
+bench-re: $(BUILD)/bench/re_bench
+	$(BUILD)/bench/re_bench
+BENCH_TARGETS += bench-re
+# ---------------------------------------------------------------- rego (issue 3)
+# Conformance (the `conformance` target above) runs OPA's cases; the bench
+# measures decisions per second for the RPC-gating policy in ../shared/bench/rego
+# against a hand-written C function making the same decisions.
+.PHONY: bench-rego
+REGO_BENCH_DIR ?= $(firstword $(wildcard ../shared/bench/rego bench/data/rego))
+$(BUILD)/rego-bench: bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a
+	$(CC) $(HOST_CFLAGS) -o $@ bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a $(PKG_LIBS)
+bench-rego: $(BUILD)/rego-bench
+	$(BUILD)/rego-bench $(REGO_BENCH_DIR)
+BENCH_TARGETS += bench-rego
+# The same cases under ASan+UBSan (leaks included).
+.PHONY: conformance-asan
+$(BUILD)/rego-conformance-asan: tools/rego-conformance.c $(BUILD)/libenclave-asan.a
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libenclave-asan.a $(PKG_LIBS)
+conformance-asan: $(BUILD)/rego-conformance-asan
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/rego-conformance-asan --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
+TEST_TARGETS += conformance-asan
+
+# ---------------------------------------------------------------- fuzz smoke (lead)
+# Every harness builds and survives a few seconds on its seeds and random input.
+.PHONY: fuzz-smoke
+fuzz-smoke: fuzz
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-8} tests/fuzz-smoke.sh
+TEST_TARGETS += fuzz-smoke
+# ---------------------------------------------------------------- guest smoke (guest)
 # Boots build/enclave-init as PID 1 in QEMU microvm (TCG) with Debian's cloud
 # kernel and talks the guest protocol to it over virtio-serial. The kernel and
 # a static busybox are fetched once into build/guest-smoke with apt-get download.

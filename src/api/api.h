@@ -50,6 +50,13 @@ struct api_config {
     const char *socket_path; /* a Unix socket instead of TCP */
     size_t max_request_bytes;     /* default 4 MiB */
     unsigned max_connections;     /* default 256 */
+    /* Below: 0 means the default. */
+    int allow_remote;             /* bind a non-loopback TCP address; default 0 (refused) */
+    size_t max_header_bytes;      /* request line + headers (HTTP/1.1), header list (HTTP/2); default 16 KiB */
+    unsigned header_timeout_ms;   /* from a request's first byte to the end of its headers; default 10 s */
+    unsigned request_timeout_ms;  /* from a request's first byte to the end of its body; default 30 s */
+    unsigned idle_timeout_ms;     /* a connection with nothing in flight; default 60 s */
+    unsigned max_streams;         /* HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; default 100 */
 };
 
 int api_server_new(struct event_base *base, const struct api_config *config,
@@ -59,10 +66,18 @@ int api_server_add_service(struct api_server *server, const struct api_service *
                            struct error *err);
 /* The address actually bound ("127.0.0.1:7339" or the socket path). */
 const char *api_server_address(const struct api_server *server);
+/* Serves an already connected stream socket as if it had been accepted (tests,
+ * fuzzing, socket activation). Takes the fd, also on failure. peer may be NULL. */
+int api_server_adopt(struct api_server *server, int fd, const char *peer, struct error *err);
 /* Stops accepting and closes every connection; calls in flight are discarded. */
 void api_server_free(struct api_server *server);
 
-/* Finishing a call. The response is serialized at once; ownership stays with the caller. */
+/* Finishing a call: exactly once per call (the call is freed inside). The
+ * response must be of the method's output type (else the client gets
+ * internal). It is serialized at once; ownership stays with the caller. After
+ * the client's deadline has passed (it got deadline_exceeded) or the client has
+ * gone, the reply is discarded. api_call_fail with a NULL or ERR_OK error
+ * answers unknown. */
 void api_call_reply(struct api_call *call, const ProtobufCMessage *response);
 void api_call_fail(struct api_call *call, const struct error *err);
 
@@ -74,7 +89,10 @@ uint64_t api_call_timeout_ms(const struct api_call *call);
 /* True once the client has gone away; a handler may stop work early. */
 int api_call_is_abandoned(const struct api_call *call);
 
-/* Plain HTTP/1.1 routes (exact path match), e.g. GET /ping. */
+/* Plain HTTP/1.1 routes (exact path match), e.g. GET /ping. The handler must
+ * call api_exchange_reply() before it returns (a handler that does not is
+ * answered 500); the exchange is gone afterwards. A path registered for another
+ * method answers 405. */
 typedef void (*api_route_fn)(struct api_exchange *exchange, void *ctx);
 int api_server_add_route(struct api_server *server, const char *method, const char *path,
                          api_route_fn handler, void *ctx, struct error *err);

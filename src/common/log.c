@@ -13,6 +13,11 @@ void log_set_level(enum log_level level)
     current_level = level;
 }
 
+int log_get_level_enabled(enum log_level level)
+{
+    return level >= current_level;
+}
+
 void log_init_from_env(void)
 {
     const char *v = getenv("ENCLAVE_LOG");

@@ -5,6 +5,8 @@
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
 void log_set_level(enum log_level level);
+/* True when messages of this level are printed. */
+int log_get_level_enabled(enum log_level level);
 /* Reads ENCLAVE_LOG=debug|info|warn|error. */
 void log_init_from_env(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

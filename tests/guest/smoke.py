@@ -64,7 +64,13 @@ def fetch_debs(cache):
     if not os.path.exists(bb):
         subprocess.run(["apt-get", "download", "-q", "busybox-static"], cwd=cache, check=True)
         deb = glob.glob(os.path.join(cache, "busybox-static_*.deb"))[0]
-        subprocess.run(["dpkg-deb", "-x", deb, os.path.join(cache, "busybox")], check=True)
+        unpacked = tempfile.mkdtemp(dir=cache)
+        subprocess.run(["dpkg-deb", "-x", deb, unpacked], check=True)
+        # Only the binary is kept: the package's *.d directories would be
+        # picked up by the Makefile's dependency-file search under build/.
+        os.makedirs(os.path.dirname(bb), exist_ok=True)
+        shutil.copy(os.path.join(unpacked, "bin/busybox"), bb)
+        shutil.rmtree(unpacked)
     return kroot, bb
 
 

@@ -1,0 +1,837 @@
+/* The listener's HTTP/1.1 side, driven inside one event loop: the client end of
+ * a socketpair (or a real socket) is an event on the same base as the server,
+ * and responses are parsed with http-parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <http_parser.h>
+
+#include "agent/v1/agent.pb-c.h"
+#include "api/api.h"
+#include "api/internal.h"
+
+#define MAX_RESPONSES 16
+
+struct response {
+    int status;
+    char content_type[128];
+    char body[8192];
+    size_t body_len;
+};
+
+struct client {
+    int fd;
+    struct event *ev;
+    http_parser parser;
+    struct response responses[MAX_RESPONSES];
+    int n;
+    bool eof;
+    char header[64];
+    bool in_ct;
+};
+
+struct fixture {
+    struct event_base *base;
+    struct api_server *server;
+    struct api_service service;
+    unsigned delay_ms;
+    struct api_call *held; /* StopSession: held until the test finishes it */
+    struct event *timer;
+    struct api_call *delayed; /* ExecuteTool: finished by `timer` */
+    bool delayed_abandoned;
+    int delayed_replies;
+    char peer[80];
+    char transport[16];
+    bool guard_fired;
+};
+
+/* ------------------------------------------------------------------ handlers */
+
+static void start_session(struct api_call *call, const ProtobufCMessage *request, void *ctx)
+{
+    struct fixture *fx = ctx;
+    const Agent__V1__StartRequest *req = (const Agent__V1__StartRequest *)request;
+    snprintf(fx->peer, sizeof(fx->peer), "%s", api_call_peer(call));
+    snprintf(fx->transport, sizeof(fx->transport), "%s", api_call_transport(call));
+    Agent__V1__SessionResponse resp = AGENT__V1__SESSION_RESPONSE__INIT;
+    resp.session_id = req->session_id;
+    resp.status = "READY";
+    api_call_reply(call, &resp.base);
+}
+
+static void delayed_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct fixture *fx = arg;
+    struct api_call *call = fx->delayed;
+    fx->delayed = NULL;
+    fx->delayed_abandoned = api_call_is_abandoned(call);
+    Agent__V1__ToolResponse resp = AGENT__V1__TOOL_RESPONSE__INIT;
+    resp.output = "later";
+    resp.exit_code = 7;
+    api_call_reply(call, &resp.base);
+    fx->delayed_replies++;
+}
+
+static void execute_tool(struct api_call *call, const ProtobufCMessage *request, void *ctx)
+{
+    struct fixture *fx = ctx;
+    assert_null(fx->delayed);
+    fx->delayed = call;
+    struct timeval tv = {0, (suseconds_t)fx->delay_ms * 1000};
+    evtimer_add(fx->timer, &tv);
+}
+
+static void stop_session(struct api_call *call, const ProtobufCMessage *request, void *ctx)
+{
+    struct fixture *fx = ctx;
+    assert_null(fx->held);
+    fx->held = call;
+}
+
+static void ping(struct api_exchange *exchange, void *ctx)
+{
+    api_exchange_reply(exchange, 200, "text/plain", "pong", 4);
+}
+
+static const struct api_method methods[] = {
+    {"StartSession", &agent__v1__start_request__descriptor,
+     &agent__v1__session_response__descriptor, start_session},
+    {"ExecuteTool", &agent__v1__tool_request__descriptor, &agent__v1__tool_response__descriptor,
+     execute_tool},
+    {"StopSession", &agent__v1__stop_request__descriptor, &agent__v1__stop_response__descriptor,
+     stop_session},
+};
+
+/* ------------------------------------------------------------------ the client */
+
+static int c_on_header_field(http_parser *p, const char *at, size_t len)
+{
+    struct client *c = p->data;
+    snprintf(c->header, sizeof(c->header), "%.*s", (int)len, at);
+    return 0;
+}
+
+static int c_on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct client *c = p->data;
+    if (strcasecmp(c->header, "content-type") == 0)
+        snprintf(c->responses[c->n].content_type, sizeof(c->responses[c->n].content_type), "%.*s",
+                 (int)len, at);
+    return 0;
+}
+
+static int c_on_body(http_parser *p, const char *at, size_t len)
+{
+    struct client *c = p->data;
+    struct response *r = &c->responses[c->n];
+    assert_true(r->body_len + len < sizeof(r->body));
+    memcpy(r->body + r->body_len, at, len);
+    r->body_len += len;
+    r->body[r->body_len] = '\0';
+    return 0;
+}
+
+static int c_on_message_complete(http_parser *p)
+{
+    struct client *c = p->data;
+    if (p->status_code == 100) {
+        memset(&c->responses[c->n], 0, sizeof(c->responses[c->n]));
+        return 0;
+    }
+    c->responses[c->n].status = p->status_code;
+    assert_true(c->n + 1 < MAX_RESPONSES);
+    c->n++;
+    return 0;
+}
+
+static const http_parser_settings client_settings = {
+    .on_header_field = c_on_header_field,
+    .on_header_value = c_on_header_value,
+    .on_body = c_on_body,
+    .on_message_complete = c_on_message_complete,
+};
+
+static void client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0)
+        return;
+    if (n == 0) {
+        c->eof = true;
+        event_del(c->ev);
+        return;
+    }
+    size_t used = http_parser_execute(&c->parser, &client_settings, buf, (size_t)n);
+    assert_int_equal(used, (size_t)n);
+}
+
+static struct client *client_attach(struct fixture *fx, int fd)
+{
+    struct client *c = calloc(1, sizeof(*c));
+    c->fd = fd;
+    evutil_make_socket_nonblocking(fd);
+    http_parser_init(&c->parser, HTTP_RESPONSE);
+    c->parser.data = c;
+    c->ev = event_new(fx->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+    event_add(c->ev, NULL);
+    return c;
+}
+
+static struct client *client_new(struct fixture *fx)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    struct error err;
+    assert_int_equal(api_server_adopt(fx->server, sv[0], "test:1", &err), 0);
+    return client_attach(fx, sv[1]);
+}
+
+static void client_free(struct client *c)
+{
+    event_free(c->ev);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+}
+
+static void client_send(struct client *c, const char *data)
+{
+    size_t len = strlen(data);
+    assert_int_equal(write(c->fd, data, len), (ssize_t)len);
+}
+
+static void guard_cb(evutil_socket_t fd, short what, void *arg)
+{
+    ((struct fixture *)arg)->guard_fired = true;
+}
+
+/* Runs the loop until the client has `want` responses (and EOF when asked).
+ * The guard only keeps a broken build from hanging; nothing here is timed. */
+static void run_until(struct fixture *fx, struct client *c, int want, bool eof)
+{
+    struct event *guard = evtimer_new(fx->base, guard_cb, fx);
+    struct timeval tv = {10, 0};
+    evtimer_add(guard, &tv);
+    fx->guard_fired = false;
+    while (!fx->guard_fired && (c->n < want || (eof && !c->eof)))
+        event_base_loop(fx->base, EVLOOP_ONCE);
+    event_free(guard);
+    if (fx->guard_fired)
+        fail_msg("gave up waiting: %d of %d responses, eof %d", c->n, want, c->eof);
+}
+
+/* Runs the loop for a while, for things that must not happen. */
+static void run_for(struct fixture *fx, unsigned ms)
+{
+    struct event *guard = evtimer_new(fx->base, guard_cb, fx);
+    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(guard, &tv);
+    fx->guard_fired = false;
+    while (!fx->guard_fired)
+        event_base_loop(fx->base, EVLOOP_ONCE);
+    event_free(guard);
+}
+
+static void assert_response(const struct response *r, int status, const char *body_part)
+{
+    if (r->status != status || (body_part != NULL && strstr(r->body, body_part) == NULL))
+        fail_msg("got %d \"%s\"; expected %d with \"%s\"", r->status, r->body, status,
+                 body_part != NULL ? body_part : "");
+}
+
+/* ------------------------------------------------------------------ fixture */
+
+static struct fixture *fixture_new(struct api_config *config)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    fx->base = event_base_new();
+    fx->delay_ms = 20;
+    fx->timer = evtimer_new(fx->base, delayed_cb, fx);
+    struct api_config defaults = {.listen = "127.0.0.1:0"};
+    if (config == NULL)
+        config = &defaults;
+    struct error err;
+    int rc = api_server_new(fx->base, config, &fx->server, &err);
+    if (rc < 0)
+        fail_msg("api_server_new: %s", err.message);
+    fx->service = (struct api_service){"agent.v1.AgentService", methods, 3, fx};
+    assert_int_equal(api_server_add_service(fx->server, &fx->service, &err), 0);
+    assert_int_equal(api_server_add_route(fx->server, "GET", "/ping", ping, NULL, &err), 0);
+    return fx;
+}
+
+static void fixture_free(struct fixture *fx)
+{
+    api_server_free(fx->server);
+    if (fx->held != NULL)
+        api_call_fail(fx->held, NULL);
+    if (fx->delayed != NULL) {
+        struct error err;
+        error_set(&err, ERR_CANCELED, "test over");
+        api_call_fail(fx->delayed, &err);
+    }
+    event_free(fx->timer);
+    event_base_free(fx->base);
+    free(fx);
+}
+
+static char *post(const char *method, const char *content_type, const char *extra,
+                  const char *body, size_t len)
+{
+    char *req = malloc(1024 + len);
+    int n = sprintf(req,
+                    "POST /agent.v1.AgentService/%s HTTP/1.1\r\nHost: t\r\nContent-Type: %s\r\n"
+                    "%sContent-Length: %zu\r\n\r\n",
+                    method, content_type, extra != NULL ? extra : "", len);
+    memcpy(req + n, body, len);
+    req[n + (int)len] = '\0';
+    return req;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_ping_then_connect_json_keep_alive(void **state)
+{
+    struct fixture *fx = fixture_new(NULL);
+    struct client *c = client_new(fx);
+    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    run_until(fx, c, 1, false);
+    assert_response(&c->responses[0], 200, "pong");
+    char *req = post("StartSession", "application/json", "Connect-Protocol-Version: 1\r\n",
+                     "{\"session_id\":\"s-1\"}", 20);
+    client_send(c, req);
+    free(req);
+    run_until(fx, c, 2, false);
+    assert_response(&c->responses[1], 200, NULL);
+    assert_string_equal(c->responses[1].body, "{\"sessionId\":\"s-1\",\"status\":\"READY\"}");
+    assert_string_equal(c->responses[1].content_type, "application/json");
+    assert_string_equal(fx->peer, "test:1");
+    assert_string_equal(fx->transport, "connect");
+    assert_false(c->eof);
+    client_free(c);
+    fixture_free(fx);
+}
+
+static void test_connect_proto(void **state)
+{
+    struct fixture *fx = fixture_new(NULL);
+    struct client *c = client_new(fx);
+    Agent__V1__StartRequest sreq = AGENT__V1__START_REQUEST__INIT;
+    sreq.session_id = "bin";
+    sreq.vcpu = 3;
+    uint8_t buf[64];
+    size_t len = protobuf_c_message_pack(&sreq.base, buf);
+    char *req = post("StartSession", "application/proto", NULL, (const char *)buf, len);
+    /* The body has no NUL inside, so strlen-based sending works here. */
+    assert_int_equal(write(c->fd, req, strlen(req)), (ssize_t)strlen(req));
+    free(req);
+    run_until(fx, c, 1, false);
+    assert_int_equal(c->responses[0].status, 200);
+    assert_string_equal(c->responses[0].content_type, "application/proto");
+    Agent__V1__SessionResponse *resp = agent__v1__session_response__unpack(
+        NULL, c->responses[0].body_len, (const uint8_t *)c->responses[0].body);
+    assert_non_null(resp);
+    assert_string_equal(resp->session_id, "bin");
+    assert_string_equal(resp->status, "READY");
+    agent__v1__session_response__free_unpacked(resp, NULL);
+    /* Garbage as protobuf is invalid_argument. */
+    req = post("StartSession", "application/proto", NULL, "\xff\xff\xff", 3);
+    client_send(c, req);
+    free(req);
+    run_until(fx, c, 2, false);
+    assert_response(&c->responses[1], 400, "\"code\":\"invalid_argument\"");
+    assert_string_equal(c->responses[1].content_type, "application/json");
+    client_free(c);
+    fixture_free(fx);
+}
+
+/* Several bad requests pipelined in one write: each answered, in order, and the
+ * connection survives them all. */
+static void test_connect_errors_pipelined(void **state)
+{
+    struct fixture *fx = fixture_new(NULL);
+    struct client *c = client_new(fx);
+    char all[8192] = "";
+    char *r;
+    r = post("StartSession", "application/json", NULL, "{\"cpus\":1}", 10);
+    strcat(all, r);
+    free(r);
+    r = post("Nope", "application/json", NULL, "{}", 2);
+    strcat(all, r);
+    free(r);
+    strcat(all, "GET /agent.v1.AgentService/StartSession HTTP/1.1\r\nHost: t\r\n\r\n");
+    r = post("StartSession", "text/plain", NULL, "{}", 2);
+    strcat(all, r);
+    free(r);
+    r = post("StartSession", "application/json", "Connect-Timeout-Ms: soon\r\n", "{}", 2);
+    strcat(all, r);
+    free(r);
+    r = post("StartSession", "application/json", "Content-Encoding: gzip\r\n", "{}", 2);
+    strcat(all, r);
+    free(r);
+    r = post("StartSession", "application/json", NULL, "{\"vcpu\":4294967296}", 19);
+    strcat(all, r);
+    free(r);
+    r = post("StartSession", "application/json", NULL, "{\"sessionId\":", 13);
+    strcat(all, r);
+    free(r);
+    strcat(all, "POST /other.v1.Svc/Do HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    strcat(all, "GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n");
+    strcat(all, "POST /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    strcat(all, "POST * HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    strcat(all, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    client_send(c, all);
+    run_until(fx, c, 13, false);
+    assert_response(&c->responses[0], 400, "unknown field \\\"cpus\\\"");
+    assert_response(&c->responses[1], 404, "\"code\":\"unimplemented\"");
+    assert_response(&c->responses[2], 405, NULL);
+    assert_response(&c->responses[3], 415, NULL);
+    assert_response(&c->responses[4], 400, "connect-timeout-ms");
+    assert_response(&c->responses[5], 501, "\"code\":\"unimplemented\"");
+    assert_response(&c->responses[6], 400, "out of range");
+    assert_response(&c->responses[7], 400, "malformed JSON");
+    assert_response(&c->responses[8], 404, "\"code\":\"unimplemented\"");
+    assert_response(&c->responses[9], 404, "not found");
+    assert_response(&c->responses[10], 405, NULL);
+    assert_response(&c->responses[11], 400, "bad request target");
+    assert_response(&c->responses[12], 200, "pong");
+    assert_false(c->eof);
+    client_free(c);
+    fixture_free(fx);
+}
+
+/* An async call first, a synchronous one pipelined behind it: the answers come
+ * in request order although the second was ready first. */
+static void test_pipelined_async_in_order(void **state)
+{
+    struct fixture *fx = fixture_new(NULL);
+    struct client *c = client_new(fx);
+    char *r = post("ExecuteTool", "application/json", NULL, "{\"input\":\"x\"}", 13);
+    char all[2048];
+    snprintf(all, sizeof(all), "%sGET /ping HTTP/1.1\r\nHost: t\r\n\r\n", r);
+    free(r);
+    client_send(c, all);
+    run_until(fx, c, 2, false);
+    assert_response(&c->responses[0], 200, "\"output\":\"later\"");
+    assert_response(&c->responses[1], 200, "pong");
+    assert_int_equal(fx->delayed_replies, 1);
+    assert_false(fx->delayed_abandoned);
+    client_free(c);
+    fixture_free(fx);
+}
+
+static void test_body_over_limit(void **state)
+{
+    struct api_config config = {.listen = "127.0.0.1:0", .max_request_bytes = 64};
+    struct fixture *fx = fixture_new(&config);
+    char body[100];
+    memset(body, 'a', sizeof(body));
+    /* Declared too large: refused before the body is read. */
+    struct client *c = client_new(fx);
+    char *r = post("StartSession", "application/json", NULL, body, sizeof(body));
+    client_send(c, r);
+    free(r);
+    run_until(fx, c, 1, true);
+    assert_response(&c->responses[0], 429, "\"code\":\"resource_exhausted\"");
+    client_free(c);
+    /* Chunked, so only counting finds it. */
+    c = client_new(fx);
+    client_send(c, "POST /agent.v1.AgentService/StartSession HTTP/1.1\r\nHost: t\r\n"
+                   "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "28\r\n{\"sessionId\":\"aaaaaaaaaaaaaaaaaaaaaaaa\"}\r\n"
+                   "28\r\n{\"sessionId\":\"aaaaaaaaaaaaaaaaaaaaaaaa\"}\r\n0\r\n\r\n");
+    run_until(fx, c, 1, true);
+    assert_response(&c->responses[0], 429, "resource_exhausted");
+    client_free(c);
+    /* Exactly at the limit is fine. */
+    c = client_new(fx);
+    char ok[80];
+    snprintf(ok, sizeof(ok), "{\"sessionId\":\"%048d\"}", 0);
+    assert_int_equal(strlen(ok), 64);
+    r = post("StartSession", "application/json", NULL, ok, 64);
+    client_send(c, r);
+    free(r);
+    run_until(fx, c, 1, false);
+    assert_response(&c->responses[0], 200, "READY");
+    client_free(c);
+    /* A plain route over the limit is a plain 413. */
+    c = client_new(fx);
+    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+    run_until(fx, c, 1, true);
+    assert_response(&c->responses[0], 413, NULL);
+    client_free(c);
+    fixture_free(fx);
+}
+
+static void test_headers_over_limit(void **state)
+{
+    struct api_config config = {.listen = "127.0.0.1:0", .max_header_bytes = 512};
+    struct fixture *fx = fixture_new(&config);
+    struct client *c = client_new(fx);
+    char req[2048];
+    char pad[1001];
+    memset(pad, 'x', 1000);
+    pad[1000] = '\0';
+    snprintf(req, sizeof(req), "GET /ping HTTP/1.1\r\nHost: t\r\nX-Pad: %s\r\n\r\n", pad);
+    client_send(c, req);
+    run_until(fx, c, 1, true);
+    assert_response(&c->responses[0], 431, NULL);
+    client_free(c);
+    c = client_new(fx);
+    snprintf(req, sizeof(req), "GET /ping?%s HTTP/1.1\r\nHost: t\r\n\r\n", pad);
+    client_send(c, req);
+    run_until(fx, c, 1, true);
+    assert_response(&c->responses[0], 431, NULL);
+    client_free(c);
+    fixture_free(fx);
+}
+
+static void test_garbage_closes(void **state)
+{
+    static const char *const garbage[] = {
+        "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 TLS hello\r\n\r\n",
+        "GET / HTTP/9.9\r\n\r\n",
+        "GET /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "GET /ping HTTP/1.1\r\nBad Header\r\n\r\n",
+        "PRI * HTTP/1.1\r\n\r\n",
+    };
+    struct fixture *fx = fixture_new(NULL);
+    for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+        struct client *c = client_new(fx);
+        client_send(c, garbage[i]);
+        run_until(fx, c, 1, true);
+        assert_in_range(c->responses[0].status, 400, 505);
+        client_free(c);
+    }
+    fixture_free(fx);
+}
+
+/* Connect-Timeout-Ms: the client gets deadline_exceeded; the handler's late
+ * reply is discarded; the connection carries on. */
+static void test_connect_timeout(void **state)
+{
+    struct fixture *fx = fixture_new(NULL);
+    struct client *c = client_new(fx);
+    char *r = post("StopSession", "application/json", "Connect-Timeout-Ms: 30\r\n", "{}", 2);
+    client_send(c, r);
+    free(r);
+    run_until(fx, c, 1, false);
+    assert_response(&c->responses[0], 504, "\"code\":\"deadline_exceeded\"");
+    assert_non_null(fx->held);
+    assert_int_equal(api_call_timeout_ms(fx->held), 1);
+    Agent__V1__StopResponse resp = AGENT__V1__STOP_RESPONSE__INIT;
+    api_call_reply(fx->held, &resp.base);
+    fx->held = NULL;
+    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    run_until(fx, c, 2, false);
+    assert_response(&c->responses[1], 200, "pong");
+    run_for(fx, 20);
+    assert_int_equal(c->n, 2);
+    client_free(c);
+    fixture_free(fx);
+}
+
+static void test_timeout_visible_to_handler(void **state)
+{
+    struct fixture *fx = fixture_new(NULL);
+    struct client *c = client_new(fx);
+    char *r = post("StopSession", "application/json", "Connect-Timeout-Ms: 60000\r\n", "{}", 2);
+    client_send(c, r);
+    free(r);
+    while (fx->held == NULL)
+        event_base_loop(fx->base, EVLOOP_ONCE);
+    uint64_t left = api_call_timeout_ms(fx->held);
+    assert_true(left > 0 && left <= 60000);
+    struct error err;
+    error_set(&err, ERR_PERMISSION_DENIED, "denied by policy");
+    api_call_fail(fx->held, &err);
+    fx->held = NULL;
+    run_until(fx, c, 1, false);
+    assert_response(&c->responses[0], 403, "\"code\":\"permission_denied\"");
+    assert_response(&c->responses[0], 403, "denied by policy");
+    client_free(c);
+    fixture_free(fx);
+}
+
+/* The client goes away while its call is in flight: the handler sees it, and
+ * its reply goes nowhere (ASan checks nothing dangles). */
+static void test_client_gone_mid_call(void **state)
+{
+    struct fixture *fx = fixture_new(NULL);
+    fx->delay_ms = 30;
+    struct client *c = client_new(fx);
+    char *r = post("ExecuteTool", "application/json", NULL, "{}", 2);
+    client_send(c, r);
+    free(r);
+    while (fx->delayed == NULL)
+        event_base_loop(fx->base, EVLOOP_ONCE);
+    assert_false(api_call_is_abandoned(fx->delayed));
+    client_free(c);
+    while (fx->delayed_replies == 0)
+        event_base_loop(fx->base, EVLOOP_ONCE);
+    assert_true(fx->delayed_abandoned);
+    fixture_free(fx);
+}
+
+/* A request, then a half-close: a synchronous reply still arrives, then the
+ * server closes; an asynchronous one is abandoned (the client counts as gone). */
+static void test_half_close(void **state)
+{
+    struct fixture *fx = fixture_new(NULL);
+    struct client *c = client_new(fx);
+    char *r = post("StartSession", "application/json", NULL, "{\"sessionId\":\"h\"}", 17);
+    char all[2048];
+    snprintf(all, sizeof(all), "%sGET /ping HTTP/1.1\r\nHost: t\r\n\r\n", r);
+    free(r);
+    client_send(c, all);
+    shutdown(c->fd, SHUT_WR);
+    run_until(fx, c, 2, true);
+    assert_response(&c->responses[0], 200, "READY");
+    assert_response(&c->responses[1], 200, "pong");
+    client_free(c);
+    c = client_new(fx);
+    r = post("ExecuteTool", "application/json", NULL, "{}", 2);
+    client_send(c, r);
+    free(r);
+    while (fx->delayed == NULL)
+        event_base_loop(fx->base, EVLOOP_ONCE);
+    shutdown(c->fd, SHUT_WR);
+    run_until(fx, c, 0, true);
+    while (fx->delayed_replies == 0)
+        event_base_loop(fx->base, EVLOOP_ONCE);
+    assert_true(fx->delayed_abandoned);
+    assert_int_equal(c->n, 0);
+    client_free(c);
+    fixture_free(fx);
+}
+
+static void test_server_freed_with_call_in_flight(void **state)
+{
+    struct fixture *fx = fixture_new(NULL);
+    struct client *c = client_new(fx);
+    char *r = post("StopSession", "application/json", "Connect-Timeout-Ms: 50000\r\n", "{}", 2);
+    client_send(c, r);
+    free(r);
+    while (fx->held == NULL)
+        event_base_loop(fx->base, EVLOOP_ONCE);
+    api_server_free(fx->server);
+    fx->server = NULL;
+    assert_true(api_call_is_abandoned(fx->held));
+    Agent__V1__StopResponse resp = AGENT__V1__STOP_RESPONSE__INIT;
+    api_call_reply(fx->held, &resp.base);
+    fx->held = NULL;
+    run_until(fx, c, 0, true);
+    assert_int_equal(c->n, 0);
+    client_free(c);
+    fixture_free(fx);
+}
+
+static void test_slow_headers_time_out(void **state)
+{
+    struct api_config config = {.listen = "127.0.0.1:0", .header_timeout_ms = 50};
+    struct fixture *fx = fixture_new(&config);
+    struct client *c = client_new(fx);
+    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\n");
+    run_until(fx, c, 1, true);
+    assert_response(&c->responses[0], 408, NULL);
+    client_free(c);
+    /* A connection that never says anything is closed too. */
+    c = client_new(fx);
+    run_until(fx, c, 0, true);
+    assert_int_equal(c->n, 0);
+    client_free(c);
+    fixture_free(fx);
+}
+
+static void test_idle_keep_alive_closed(void **state)
+{
+    struct api_config config = {.listen = "127.0.0.1:0", .idle_timeout_ms = 30};
+    struct fixture *fx = fixture_new(&config);
+    struct client *c = client_new(fx);
+    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    run_until(fx, c, 1, true);
+    assert_response(&c->responses[0], 200, "pong");
+    client_free(c);
+    fixture_free(fx);
+}
+
+static void test_connection_close_honoured(void **state)
+{
+    struct fixture *fx = fixture_new(NULL);
+    struct client *c = client_new(fx);
+    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                   "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    run_until(fx, c, 1, true);
+    assert_int_equal(c->n, 1);
+    client_free(c);
+    c = client_new(fx);
+    client_send(c, "GET /ping HTTP/1.0\r\n\r\n");
+    run_until(fx, c, 1, true);
+    assert_response(&c->responses[0], 200, "pong");
+    client_free(c);
+    fixture_free(fx);
+}
+
+static void test_max_connections(void **state)
+{
+    struct api_config config = {.listen = "127.0.0.1:0", .max_connections = 2};
+    struct fixture *fx = fixture_new(&config);
+    struct client *a = client_new(fx);
+    struct client *b = client_new(fx);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct error err;
+    assert_int_equal(api_server_adopt(fx->server, sv[0], "third", &err), -1);
+    assert_int_equal(err.kind, ERR_RESOURCE_EXHAUSTED);
+    close(sv[1]);
+    /* One goes, and there is room again. */
+    client_free(a);
+    run_for(fx, 10);
+    struct client *c = client_new(fx);
+    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    run_until(fx, c, 1, false);
+    assert_response(&c->responses[0], 200, "pong");
+    client_free(b);
+    client_free(c);
+    fixture_free(fx);
+}
+
+static void test_listen_addresses(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct api_server *server = NULL;
+    struct error err;
+    struct api_config config = {.listen = "0.0.0.0:0"};
+    assert_int_equal(api_server_new(base, &config, &server, &err), -1);
+    assert_int_equal(err.kind, ERR_PERMISSION_DENIED);
+    config.allow_remote = 1;
+    assert_int_equal(api_server_new(base, &config, &server, &err), 0);
+    api_server_free(server);
+    static const char *const bad[] = {"127.0.0.1", "127.0.0.1:", ":80", "127.0.0.1:99999999",
+                                      "example.com:80", "127.0.0.1:8x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct api_config b = {.listen = bad[i]};
+        assert_int_equal(api_server_new(base, &b, &server, &err), -1);
+    }
+    struct api_config lo = {.listen = "localhost:0"};
+    assert_int_equal(api_server_new(base, &lo, &server, &err), 0);
+    assert_non_null(strstr(api_server_address(server), "127.0.0.1:"));
+    api_server_free(server);
+    event_base_free(base);
+}
+
+static void test_unix_socket_peer(void **state)
+{
+    char dir[] = "/tmp/api-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/api.sock", dir);
+    struct api_config config = {.socket_path = path};
+    struct fixture *fx = fixture_new(&config);
+    assert_string_equal(api_server_address(fx->server), path);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* A second server on the same live socket is refused. */
+    struct api_server *other;
+    struct error err;
+    assert_int_equal(api_server_new(fx->base, &config, &other, &err), -1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    struct client *c = client_attach(fx, fd);
+    char *r = post("StartSession", "application/json", NULL, "{\"sessionId\":\"u\"}", 17);
+    client_send(c, r);
+    free(r);
+    run_until(fx, c, 1, false);
+    assert_response(&c->responses[0], 200, "READY");
+    char expect[64];
+    snprintf(expect, sizeof(expect), "unix:uid:%u", (unsigned)getuid());
+    assert_string_equal(fx->peer, expect);
+    client_free(c);
+    fixture_free(fx);
+    /* The socket goes with the server. */
+    assert_int_equal(access(path, F_OK), -1);
+    rmdir(dir);
+}
+
+static void test_expect_continue(void **state)
+{
+    struct fixture *fx = fixture_new(NULL);
+    struct client *c = client_new(fx);
+    client_send(c, "POST /agent.v1.AgentService/StartSession HTTP/1.1\r\nHost: t\r\n"
+                   "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    run_for(fx, 20);
+    client_send(c, "{}");
+    run_until(fx, c, 1, false);
+    assert_response(&c->responses[0], 200, "READY");
+    client_free(c);
+    fixture_free(fx);
+}
+
+static void test_timeout_header_parsing(void **state)
+{
+    uint64_t ms = 0;
+    assert_int_equal(api_parse_connect_timeout("250", &ms), 0);
+    assert_int_equal(ms, 250);
+    assert_int_equal(api_parse_connect_timeout("9999999999", &ms), 0);
+    assert_int_equal(ms, 9999999999ull);
+    static const char *const bad_connect[] = {"", "12345678901", "-1", "1.5", " 1", "1s", "0x10"};
+    for (size_t i = 0; i < sizeof(bad_connect) / sizeof(bad_connect[0]); i++)
+        assert_int_equal(api_parse_connect_timeout(bad_connect[i], &ms), -1);
+    static const struct {
+        const char *in;
+        uint64_t ms;
+    } good[] = {{"1H", 3600000}, {"2M", 120000}, {"3S", 3000}, {"40m", 40}, {"1500u", 2},
+                {"1n", 1}, {"99999999S", 99999999000ull}, {"0m", 1}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(api_parse_grpc_timeout(good[i].in, &ms), 0);
+        assert_int_equal(ms, good[i].ms);
+    }
+    static const char *const bad_grpc[] = {"", "S", "100", "100x", "123456789S", "-1S", "1 S"};
+    for (size_t i = 0; i < sizeof(bad_grpc) / sizeof(bad_grpc[0]); i++)
+        assert_int_equal(api_parse_grpc_timeout(bad_grpc[i], &ms), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ping_then_connect_json_keep_alive),
+        cmocka_unit_test(test_connect_proto),
+        cmocka_unit_test(test_connect_errors_pipelined),
+        cmocka_unit_test(test_pipelined_async_in_order),
+        cmocka_unit_test(test_body_over_limit),
+        cmocka_unit_test(test_headers_over_limit),
+        cmocka_unit_test(test_garbage_closes),
+        cmocka_unit_test(test_connect_timeout),
+        cmocka_unit_test(test_timeout_visible_to_handler),
+        cmocka_unit_test(test_client_gone_mid_call),
+        cmocka_unit_test(test_half_close),
+        cmocka_unit_test(test_server_freed_with_call_in_flight),
+        cmocka_unit_test(test_slow_headers_time_out),
+        cmocka_unit_test(test_idle_keep_alive_closed),
+        cmocka_unit_test(test_connection_close_honoured),
+        cmocka_unit_test(test_max_connections),
+        cmocka_unit_test(test_listen_addresses),
+        cmocka_unit_test(test_unix_socket_peer),
+        cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_timeout_header_parsing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,746 @@
+/* HTTP/1.1: plain routes and Connect unary RPCs, parsed with http-parser.
+ *
+ * One request at a time per connection: when a request is complete the parser
+ * is paused, and pipelined bytes wait in the input buffer (bounded by the read
+ * watermark) until the reply to the one before is written. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <http_parser.h>
+
+#include "api/internal.h"
+#include "api/json_proto.h"
+#include "common/log.h"
+
+/* Stop parsing ahead while this much reply data waits for the client. */
+#define OUTPUT_PAUSE_BYTES (256u << 10)
+#define HEADER_NAME_MAX 64
+#define HEADER_VALUE_MAX 256
+
+enum h1_state {
+    H1_IDLE,    /* between requests */
+    H1_READING, /* inside a request */
+    H1_READY,   /* a complete request, parser paused */
+    H1_WAITING, /* a handler has the request */
+};
+
+/* The headers this side looks at; others are counted against the limit and dropped. */
+#define H1_HEADERS(X)                                       \
+    X(HDR_CONTENT_TYPE, "content-type")                     \
+    X(HDR_CONTENT_ENCODING, "content-encoding")             \
+    X(HDR_CONNECT_TIMEOUT, "connect-timeout-ms")            \
+    X(HDR_CONNECT_VERSION, "connect-protocol-version")      \
+    X(HDR_EXPECT, "expect")
+
+enum h1_header {
+#define X(e, name) e,
+    H1_HEADERS(X)
+#undef X
+    HDR_COUNT,
+    HDR_OTHER = HDR_COUNT,
+};
+
+static const char *const h1_header_names[] = {
+#define X(e, name) name,
+    H1_HEADERS(X)
+#undef X
+};
+
+struct http1_conn {
+    http_parser parser;
+    enum h1_state state;
+    uint64_t request_start_ms;
+    size_t header_bytes;
+    char *url;
+    size_t url_len;
+    /* Header being parsed. */
+    char name[HEADER_NAME_MAX + 1];
+    size_t name_len;
+    bool name_too_long;
+    bool in_value;
+    char value[HEADER_VALUE_MAX + 1];
+    size_t value_len;
+    bool value_too_long;
+    /* Headers kept. */
+    char headers[HDR_COUNT][HEADER_VALUE_MAX + 1];
+    bool have[HDR_COUNT];
+    bool header_too_long[HDR_COUNT];
+    struct evbuffer *body;
+    bool keep_alive;
+    unsigned method;
+    bool connect_path; /* the path names a known RPC: errors take Connect's form */
+    /* An error found while parsing, answered at once, then the connection closes. */
+    int fail_status;
+    struct api_call *call;
+    bool peer_eof;
+    bool in_process;
+};
+
+struct api_exchange {
+    struct api_conn *conn;
+    const char *query;
+    bool replied;
+};
+
+static void process(struct api_conn *conn);
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 499: return "Client Closed Request";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    }
+    return "Unknown";
+}
+
+/* Writes one response. extra_headers: complete "Name: value\r\n" lines, or NULL. */
+static void write_response(struct api_conn *conn, int status, const char *content_type,
+                           const char *extra_headers, const void *body, size_t len, bool close)
+{
+    struct evbuffer *out = bufferevent_get_output(conn->bev);
+    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
+    if (content_type != NULL)
+        evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+    evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
+    if (extra_headers != NULL)
+        evbuffer_add(out, extra_headers, strlen(extra_headers));
+    if (close)
+        evbuffer_add_printf(out, "Connection: close\r\n");
+    evbuffer_add(out, "\r\n", 2);
+    if (len > 0)
+        evbuffer_add(out, body, len);
+}
+
+static void write_connect_error_status(struct api_conn *conn, const struct error *err, int status,
+                                       bool close)
+{
+    json_t *obj = json_pack("{s:s, s:s}", "code", error_kind_connect_name(err->kind), "message",
+                            err->message);
+    char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    /* A message that is not UTF-8 cannot go into JSON: send the code alone. */
+    if (text == NULL) {
+        obj = json_pack("{s:s}", "code", error_kind_connect_name(err->kind));
+        text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+        json_decref(obj);
+    }
+    const char *body = text != NULL ? text : "{\"code\":\"internal\"}";
+    write_response(conn, status, "application/json", NULL, body, strlen(body), close);
+    free(text);
+}
+
+static void write_connect_error(struct api_conn *conn, const struct error *err, bool close)
+{
+    write_connect_error_status(conn, err, error_kind_http_status(err->kind), close);
+}
+
+static void write_plain(struct api_conn *conn, int status, const char *extra, const char *text,
+                        bool close)
+{
+    write_response(conn, status, "text/plain; charset=utf-8", extra, text, strlen(text), close);
+}
+
+static void reset_request(struct http1_conn *h1)
+{
+    free(h1->url);
+    h1->url = NULL;
+    h1->url_len = 0;
+    h1->header_bytes = 0;
+    h1->name_len = 0;
+    h1->name_too_long = false;
+    h1->in_value = false;
+    h1->value_len = 0;
+    h1->value_too_long = false;
+    memset(h1->have, 0, sizeof(h1->have));
+    memset(h1->header_too_long, 0, sizeof(h1->header_too_long));
+    evbuffer_drain(h1->body, evbuffer_get_length(h1->body));
+    h1->connect_path = false;
+}
+
+/* Answers a request that failed while being read, then closes the connection:
+ * what follows on the wire cannot be trusted to be a request boundary. */
+static void fail_now(struct api_conn *conn, int status, enum error_kind kind, const char *msg)
+{
+    struct http1_conn *h1 = conn->h1;
+    if (h1->connect_path && kind != ERR_OK) {
+        struct error err;
+        error_set(&err, kind, "%s", msg);
+        write_connect_error(conn, &err, true);
+    } else {
+        write_plain(conn, status, NULL, msg, true);
+    }
+    h1->fail_status = status;
+    api_conn_close_soon(conn);
+}
+
+/* ------------------------------------------------------------------ parser callbacks */
+
+static struct api_conn *conn_of(http_parser *p)
+{
+    return p->data;
+}
+
+static int count_header_bytes(struct api_conn *conn, size_t n)
+{
+    struct http1_conn *h1 = conn->h1;
+    h1->header_bytes += n;
+    if (h1->header_bytes > conn->server->max_header_bytes) {
+        fail_now(conn, 431, ERR_OK, "request headers too large\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    struct api_conn *conn = conn_of(p);
+    struct http1_conn *h1 = conn->h1;
+    reset_request(h1);
+    h1->state = H1_READING;
+    h1->request_start_ms = api_now_ms();
+    api_conn_set_timer(conn, conn->server->header_timeout_ms);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    struct api_conn *conn = conn_of(p);
+    struct http1_conn *h1 = conn->h1;
+    if (count_header_bytes(conn, len) < 0)
+        return -1;
+    char *grown = realloc(h1->url, h1->url_len + len + 1);
+    if (grown == NULL) {
+        fail_now(conn, 503, ERR_OK, "out of memory\n");
+        return -1;
+    }
+    memcpy(grown + h1->url_len, at, len);
+    h1->url = grown;
+    h1->url_len += len;
+    h1->url[h1->url_len] = '\0';
+    return 0;
+}
+
+static void commit_header(struct http1_conn *h1)
+{
+    if (!h1->in_value)
+        return;
+    h1->name[h1->name_len] = '\0';
+    h1->value[h1->value_len] = '\0';
+    for (int i = 0; i < HDR_COUNT && !h1->name_too_long; i++) {
+        if (strcasecmp(h1->name, h1_header_names[i]) != 0)
+            continue;
+        /* Repeated headers we act on are refused rather than guessed at. */
+        if (h1->have[i])
+            h1->header_too_long[i] = true;
+        h1->have[i] = true;
+        if (h1->value_too_long)
+            h1->header_too_long[i] = true;
+        /* Trim optional whitespace at the end (http-parser drops the leading). */
+        size_t n = h1->value_len;
+        while (n > 0 && (h1->value[n - 1] == ' ' || h1->value[n - 1] == '\t'))
+            n--;
+        memcpy(h1->headers[i], h1->value, n);
+        h1->headers[i][n] = '\0';
+    }
+    h1->name_len = 0;
+    h1->name_too_long = false;
+    h1->value_len = 0;
+    h1->value_too_long = false;
+    h1->in_value = false;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    struct api_conn *conn = conn_of(p);
+    struct http1_conn *h1 = conn->h1;
+    if (count_header_bytes(conn, len) < 0)
+        return -1;
+    commit_header(h1);
+    if (h1->name_len + len > HEADER_NAME_MAX) {
+        h1->name_too_long = true;
+        return 0;
+    }
+    memcpy(h1->name + h1->name_len, at, len);
+    h1->name_len += len;
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct api_conn *conn = conn_of(p);
+    struct http1_conn *h1 = conn->h1;
+    if (count_header_bytes(conn, len) < 0)
+        return -1;
+    h1->in_value = true;
+    if (h1->value_len + len > HEADER_VALUE_MAX) {
+        h1->value_too_long = true;
+        return 0;
+    }
+    memcpy(h1->value + h1->value_len, at, len);
+    h1->value_len += len;
+    return 0;
+}
+
+static bool path_is_rpc(struct api_conn *conn, const char *url)
+{
+    const struct api_service *svc;
+    char path[512];
+    size_t n = strcspn(url, "?");
+    if (n >= sizeof(path))
+        return false;
+    memcpy(path, url, n);
+    path[n] = '\0';
+    return api_server_find_method(conn->server, path, &svc) != NULL;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct api_conn *conn = conn_of(p);
+    struct http1_conn *h1 = conn->h1;
+    struct api_server *server = conn->server;
+    commit_header(h1);
+    if (p->http_major != 1) {
+        fail_now(conn, 505, ERR_OK, "only HTTP/1.x here (HTTP/2 needs prior knowledge)\n");
+        return -1;
+    }
+    h1->connect_path = h1->url != NULL && path_is_rpc(conn, h1->url);
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > server->max_request_bytes) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "request body of %llu bytes is over the limit of %zu\n",
+                 (unsigned long long)p->content_length, server->max_request_bytes);
+        fail_now(conn, 413, ERR_RESOURCE_EXHAUSTED, msg);
+        return -1;
+    }
+    uint64_t elapsed = api_now_ms() - h1->request_start_ms;
+    uint64_t left = elapsed < server->request_timeout_ms ? server->request_timeout_ms - elapsed : 1;
+    api_conn_set_timer(conn, (unsigned)left);
+    if (h1->have[HDR_EXPECT] && p->http_major == 1 && p->http_minor >= 1) {
+        if (strcasecmp(h1->headers[HDR_EXPECT], "100-continue") != 0) {
+            fail_now(conn, 417, ERR_OK, "unsupported expectation\n");
+            return -1;
+        }
+        evbuffer_add_printf(bufferevent_get_output(conn->bev), "HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    struct api_conn *conn = conn_of(p);
+    struct http1_conn *h1 = conn->h1;
+    if (evbuffer_get_length(h1->body) + len > conn->server->max_request_bytes) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "request body is over the limit of %zu bytes\n",
+                 conn->server->max_request_bytes);
+        fail_now(conn, 413, ERR_RESOURCE_EXHAUSTED, msg);
+        return -1;
+    }
+    if (evbuffer_add(h1->body, at, len) < 0) {
+        fail_now(conn, 503, ERR_OK, "out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct api_conn *conn = conn_of(p);
+    struct http1_conn *h1 = conn->h1;
+    h1->state = H1_READY;
+    h1->keep_alive = http_should_keep_alive(p) != 0;
+    h1->method = p->method;
+    api_conn_clear_timer(conn);
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ------------------------------------------------------------------ dispatch */
+
+/* After a reply: ready for the next request, or closing. */
+static void request_done(struct api_conn *conn, bool close)
+{
+    struct http1_conn *h1 = conn->h1;
+    h1->state = H1_IDLE;
+    reset_request(h1);
+    http_parser_pause(&h1->parser, 0);
+    if (close || !h1->keep_alive) {
+        api_conn_close_soon(conn);
+        return;
+    }
+    api_conn_set_timer(conn, conn->server->idle_timeout_ms);
+}
+
+static bool media_type_is(const char *value, const char *type)
+{
+    size_t n = strlen(type);
+    if (strncasecmp(value, type, n) != 0)
+        return false;
+    const char *rest = value + n;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    return *rest == '\0' || *rest == ';';
+}
+
+static void dispatch_route(struct api_conn *conn, const struct api_route *route, const char *query)
+{
+    struct api_exchange ex = {.conn = conn, .query = query};
+    route->handler(&ex, route->ctx);
+    if (!ex.replied) {
+        log_error("api: route %s %s returned without a reply", route->method, route->path);
+        write_plain(conn, 500, NULL, "the handler did not reply\n", false);
+        request_done(conn, false);
+    }
+}
+
+static void connect_fail(struct api_conn *conn, enum error_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void connect_fail(struct api_conn *conn, enum error_kind kind, const char *fmt, ...)
+{
+    struct error err = {.kind = kind};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof(err.message), fmt, ap);
+    va_end(ap);
+    write_connect_error(conn, &err, false);
+    request_done(conn, false);
+}
+
+static void dispatch_rpc(struct api_conn *conn, const char *path)
+{
+    struct http1_conn *h1 = conn->h1;
+    const struct api_service *service;
+    const struct api_method *method = api_server_find_method(conn->server, path, &service);
+    if (method == NULL) {
+        /* An unknown procedure is a 404 (the route does not exist) carrying
+         * the unimplemented code, not the 501 the code alone would map to. */
+        struct error err;
+        if (service != NULL)
+            error_set(&err, ERR_UNIMPLEMENTED, "%s has no method %s", service->full_name,
+                      strrchr(path, '/') + 1);
+        else
+            error_set(&err, ERR_UNIMPLEMENTED, "no service at %s", path);
+        write_connect_error_status(conn, &err, 404, false);
+        request_done(conn, false);
+        return;
+    }
+    if (h1->method != HTTP_POST) {
+        static const char body[] = "{\"code\":\"unimplemented\",\"message\":\"use POST\"}";
+        write_response(conn, 405, "application/json", "Allow: POST\r\n", body, sizeof(body) - 1,
+                       false);
+        request_done(conn, false);
+        return;
+    }
+    enum api_call_wire wire;
+    const char *ct = h1->have[HDR_CONTENT_TYPE] ? h1->headers[HDR_CONTENT_TYPE] : "";
+    if (media_type_is(ct, "application/json"))
+        wire = API_WIRE_CONNECT_JSON;
+    else if (media_type_is(ct, "application/proto"))
+        wire = API_WIRE_CONNECT_PROTO;
+    else {
+        write_response(conn, 415, NULL, "Accept-Post: application/json, application/proto\r\n",
+                       NULL, 0, false);
+        request_done(conn, false);
+        return;
+    }
+    for (int i = 0; i < HDR_COUNT; i++)
+        if (h1->header_too_long[i])
+            return connect_fail(conn, ERR_INVALID_ARGUMENT, "header %s is too long or repeated",
+                                h1_header_names[i]);
+    if (h1->have[HDR_CONTENT_ENCODING] &&
+        strcasecmp(h1->headers[HDR_CONTENT_ENCODING], "identity") != 0)
+        return connect_fail(conn, ERR_UNIMPLEMENTED,
+                            "content encoding \"%.64s\" is not supported (use identity)",
+                            h1->headers[HDR_CONTENT_ENCODING]);
+    if (h1->have[HDR_CONNECT_VERSION] && strcmp(h1->headers[HDR_CONNECT_VERSION], "1") != 0)
+        return connect_fail(conn, ERR_INVALID_ARGUMENT,
+                            "connect-protocol-version \"%.16s\" is not supported (use 1)",
+                            h1->headers[HDR_CONNECT_VERSION]);
+    uint64_t timeout_ms = 0;
+    if (h1->have[HDR_CONNECT_TIMEOUT] &&
+        api_parse_connect_timeout(h1->headers[HDR_CONNECT_TIMEOUT], &timeout_ms) < 0)
+        return connect_fail(conn, ERR_INVALID_ARGUMENT, "connect-timeout-ms \"%.32s\" is invalid",
+                            h1->headers[HDR_CONNECT_TIMEOUT]);
+
+    size_t len = evbuffer_get_length(h1->body);
+    const uint8_t *body = len > 0 ? evbuffer_pullup(h1->body, -1) : (const uint8_t *)"";
+    if (body == NULL)
+        return connect_fail(conn, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    ProtobufCMessage *request = NULL;
+    if (wire == API_WIRE_CONNECT_JSON) {
+        struct error err;
+        if (json_proto_decode(method->input, body, len, &request, &err) < 0) {
+            write_connect_error(conn, &err, false);
+            request_done(conn, false);
+            return;
+        }
+    } else {
+        request = protobuf_c_message_unpack(method->input, NULL, len, body);
+        if (request == NULL)
+            return connect_fail(conn, ERR_INVALID_ARGUMENT, "the body is not a valid %s",
+                                method->input->name);
+    }
+    evbuffer_drain(h1->body, len);
+    h1->state = H1_WAITING;
+    if (api_call_start(conn, service, method, request, wire, 0, timeout_ms, &h1->call) < 0)
+        connect_fail(conn, ERR_RESOURCE_EXHAUSTED, "out of memory");
+}
+
+static void dispatch(struct api_conn *conn)
+{
+    struct http1_conn *h1 = conn->h1;
+    struct http_parser_url u;
+    http_parser_url_init(&u);
+    if (h1->url == NULL || http_parser_parse_url(h1->url, h1->url_len, 0, &u) != 0 ||
+        !(u.field_set & (1 << UF_PATH))) {
+        write_plain(conn, 400, NULL, "bad request target\n", true);
+        request_done(conn, true);
+        return;
+    }
+    char path[1024];
+    /* Only origin-form ("/x") and absolute-form targets name a resource here;
+     * asterisk-form ("OPTIONS *") and friends do not. */
+    if (h1->url[u.field_data[UF_PATH].off] != '/') {
+        write_plain(conn, 400, NULL, "bad request target\n", false);
+        request_done(conn, false);
+        return;
+    }
+    if (u.field_data[UF_PATH].len >= sizeof(path)) {
+        write_plain(conn, 404, NULL, "not found\n", false);
+        request_done(conn, false);
+        return;
+    }
+    memcpy(path, h1->url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+    path[u.field_data[UF_PATH].len] = '\0';
+    const char *query = "";
+    if (u.field_set & (1 << UF_QUERY)) {
+        h1->url[u.field_data[UF_QUERY].off + u.field_data[UF_QUERY].len] = '\0';
+        query = h1->url + u.field_data[UF_QUERY].off;
+    }
+    const char *method = http_method_str((enum http_method)h1->method);
+    bool path_known;
+    const struct api_route *route = api_server_find_route(conn->server, method, path, &path_known);
+    if (route != NULL) {
+        dispatch_route(conn, route, query);
+        return;
+    }
+    if (path_known) {
+        write_plain(conn, 405, NULL, "method not allowed\n", false);
+        request_done(conn, false);
+        return;
+    }
+    const char *slash = strrchr(path, '/');
+    if (slash != path && slash[1] != '\0' && strchr(path + 1, '/') == slash) {
+        dispatch_rpc(conn, path);
+        return;
+    }
+    write_plain(conn, 404, NULL, "not found\n", false);
+    request_done(conn, false);
+}
+
+static void process(struct api_conn *conn)
+{
+    struct http1_conn *h1 = conn->h1;
+    if (h1->in_process)
+        return;
+    h1->in_process = true;
+    struct evbuffer *in = bufferevent_get_input(conn->bev);
+    struct evbuffer *out = bufferevent_get_output(conn->bev);
+    while (!conn->closing) {
+        if (h1->state == H1_WAITING)
+            break;
+        if (h1->state == H1_READY) {
+            dispatch(conn);
+            continue;
+        }
+        if (evbuffer_get_length(out) > OUTPUT_PAUSE_BYTES)
+            break; /* resumed by http1_on_drained */
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0) {
+            if (h1->peer_eof) {
+                if (h1->state == H1_READING) {
+                    /* Lets the parser finish a body delimited by EOF, or fail. */
+                    http_parser_execute(&h1->parser, &parser_settings, NULL, 0);
+                    if (h1->state == H1_READY)
+                        continue;
+                }
+                api_conn_close_soon(conn);
+            }
+            break;
+        }
+        size_t n = http_parser_execute(&h1->parser, &parser_settings, v.iov_base, v.iov_len);
+        enum http_errno e = HTTP_PARSER_ERRNO(&h1->parser);
+        if (e == HPE_PAUSED) {
+            evbuffer_drain(in, n);
+            continue;
+        }
+        if (e != HPE_OK) {
+            if (h1->fail_status == 0) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "malformed request: %s\n", http_errno_description(e));
+                write_plain(conn, 400, NULL, msg, true);
+                api_conn_close_soon(conn);
+            }
+            break;
+        }
+        evbuffer_drain(in, n);
+        if (h1->parser.upgrade && h1->state != H1_READY) {
+            write_plain(conn, 400, NULL, "CONNECT is not supported\n", true);
+            api_conn_close_soon(conn);
+            break;
+        }
+    }
+    h1->in_process = false;
+}
+
+/* ------------------------------------------------------------------ entry points */
+
+int http1_conn_new(struct api_conn *conn)
+{
+    struct http1_conn *h1 = calloc(1, sizeof(*h1));
+    if (h1 == NULL)
+        return -1;
+    h1->body = evbuffer_new();
+    if (h1->body == NULL) {
+        free(h1);
+        return -1;
+    }
+    http_parser_init(&h1->parser, HTTP_REQUEST);
+    h1->parser.data = conn;
+    conn->h1 = h1;
+    return 0;
+}
+
+void http1_conn_free(struct api_conn *conn)
+{
+    struct http1_conn *h1 = conn->h1;
+    if (h1 == NULL)
+        return;
+    if (h1->call != NULL)
+        api_call_detach(h1->call, true);
+    free(h1->url);
+    evbuffer_free(h1->body);
+    free(h1);
+    conn->h1 = NULL;
+}
+
+void http1_on_read(struct api_conn *conn)
+{
+    process(conn);
+}
+
+bool http1_on_eof(struct api_conn *conn)
+{
+    struct http1_conn *h1 = conn->h1;
+    if (h1->state == H1_WAITING)
+        return false;
+    h1->peer_eof = true;
+    process(conn);
+    return true;
+}
+
+void http1_on_drained(struct api_conn *conn)
+{
+    process(conn);
+}
+
+void http1_on_timer(struct api_conn *conn)
+{
+    struct http1_conn *h1 = conn->h1;
+    switch (h1->state) {
+    case H1_IDLE:
+        api_conn_close_soon(conn);
+        break;
+    case H1_READING:
+        write_plain(conn, 408, NULL, "request not received in time\n", true);
+        api_conn_close_soon(conn);
+        break;
+    case H1_READY:
+    case H1_WAITING:
+        break;
+    }
+}
+
+void http1_call_done(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *response,
+                     const struct error *err)
+{
+    struct http1_conn *h1 = conn->h1;
+    h1->call = NULL;
+    struct error encode_err;
+    if (response != NULL) {
+        if (call->wire == API_WIRE_CONNECT_JSON) {
+            char *text;
+            size_t len;
+            if (json_proto_encode(response, &text, &len, &encode_err) == 0) {
+                write_response(conn, 200, "application/json", NULL, text, len, false);
+                free(text);
+            } else {
+                err = &encode_err;
+            }
+        } else {
+            size_t len = protobuf_c_message_get_packed_size(response);
+            uint8_t *buf = malloc(len > 0 ? len : 1);
+            if (buf != NULL) {
+                protobuf_c_message_pack(response, buf);
+                write_response(conn, 200, "application/proto", NULL, buf, len, false);
+                free(buf);
+            } else {
+                error_set(&encode_err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+                err = &encode_err;
+            }
+        }
+    }
+    if (err != NULL && (response == NULL || err == &encode_err))
+        write_connect_error(conn, err, false);
+    request_done(conn, false);
+    process(conn);
+}
+
+const char *api_exchange_query(const struct api_exchange *exchange)
+{
+    return exchange->query;
+}
+
+void api_exchange_reply(struct api_exchange *exchange, int status, const char *content_type,
+                        const void *body, size_t len)
+{
+    if (exchange->replied) {
+        log_error("api: a route replied twice");
+        return;
+    }
+    exchange->replied = true;
+    write_response(exchange->conn, status, content_type, NULL, body, len, false);
+    request_done(exchange->conn, false);
+}

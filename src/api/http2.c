@@ -1,0 +1,565 @@
+/* gRPC over HTTP/2 (h2c, prior knowledge), with an nghttp2 server session
+ * driven by the connection's bufferevent.
+ *
+ * A response is HEADERS, then DATA drawn from the stream's output buffer, then
+ * trailers (grpc-status, grpc-message) once the output is marked finished. Unary
+ * calls put one message there; a server-streaming call would append several and
+ * resume the deferred data source (nghttp2_session_resume_data) after each. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <nghttp2/nghttp2.h>
+
+#include "api/internal.h"
+#include "common/log.h"
+
+#define OUTPUT_PAUSE_BYTES (256u << 10)
+#define TICK_MS 1000
+#define GRPC_PREFIX 5
+
+struct h2_stream {
+    int32_t id;
+    struct api_conn *conn;
+    uint64_t start_ms;
+    size_t header_bytes;
+    char path[512];
+    char method[16];
+    char content_type[128];
+    char grpc_timeout[16];
+    bool bad_header; /* a header we need was too long or repeated */
+    struct evbuffer *body;
+    bool request_complete;
+    bool responded; /* the final response (or trailers) is submitted */
+    struct api_call *call;
+    /* Response. */
+    struct evbuffer *out;
+    bool out_finished;
+    enum error_kind status;
+    char message[512];
+    struct h2_stream *prev, *next;
+};
+
+struct http2_conn {
+    nghttp2_session *session;
+    struct h2_stream *streams;
+    unsigned n_streams;
+    size_t buffered; /* request bytes held across all streams */
+    bool in_recv;    /* inside nghttp2_session_mem_recv: sending waits until it returns */
+    uint64_t last_activity_ms;
+};
+
+static void flush(struct api_conn *conn);
+
+/* ------------------------------------------------------------------ streams */
+
+static struct h2_stream *stream_new(struct api_conn *conn, int32_t id)
+{
+    struct h2_stream *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->body = evbuffer_new();
+    s->out = evbuffer_new();
+    if (s->body == NULL || s->out == NULL) {
+        if (s->body != NULL)
+            evbuffer_free(s->body);
+        if (s->out != NULL)
+            evbuffer_free(s->out);
+        free(s);
+        return NULL;
+    }
+    s->id = id;
+    s->conn = conn;
+    s->start_ms = api_now_ms();
+    struct http2_conn *h2 = conn->h2;
+    s->next = h2->streams;
+    if (h2->streams != NULL)
+        h2->streams->prev = s;
+    h2->streams = s;
+    h2->n_streams++;
+    return s;
+}
+
+static void stream_free(struct api_conn *conn, struct h2_stream *s)
+{
+    struct http2_conn *h2 = conn->h2;
+    if (s->call != NULL)
+        api_call_detach(s->call, true);
+    h2->buffered -= evbuffer_get_length(s->body);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        h2->streams = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    h2->n_streams--;
+    evbuffer_free(s->body);
+    evbuffer_free(s->out);
+    free(s);
+}
+
+/* ------------------------------------------------------------------ responses */
+
+/* grpc-message is percent-encoded: bytes outside printable ASCII, and '%'. */
+static void percent_encode(const char *in, char *out, size_t size)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p != '\0'; p++) {
+        if (*p >= 0x20 && *p <= 0x7e && *p != '%') {
+            if (o + 1 >= size)
+                break;
+            out[o++] = (char)*p;
+        } else {
+            if (o + 3 >= size)
+                break;
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
+#define NV(n, v) \
+    { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
+
+static int submit_trailers(nghttp2_session *session, struct h2_stream *s)
+{
+    char status[8];
+    snprintf(status, sizeof(status), "%d", (int)s->status);
+    char message[sizeof(s->message) * 3];
+    percent_encode(s->message, message, sizeof(message));
+    nghttp2_nv nv[] = {NV("grpc-status", status), NV("grpc-message", message)};
+    return nghttp2_submit_trailer(session, s->id, nv, s->message[0] != '\0' ? 2 : 1);
+}
+
+static ssize_t data_read_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+                            size_t length, uint32_t *data_flags, nghttp2_data_source *source,
+                            void *user_data)
+{
+    struct h2_stream *s = source->ptr;
+    int n = evbuffer_remove(s->out, buf, length);
+    if (n < 0)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (evbuffer_get_length(s->out) == 0) {
+        if (!s->out_finished)
+            return n > 0 ? n : NGHTTP2_ERR_DEFERRED;
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        if (submit_trailers(session, s) != 0)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    return n;
+}
+
+/* Trailers-only response: one HEADERS frame with the status, ending the stream. */
+static void respond_error(struct api_conn *conn, struct h2_stream *s, enum error_kind kind,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void respond_error(struct api_conn *conn, struct h2_stream *s, enum error_kind kind,
+                          const char *fmt, ...)
+{
+    if (s->responded)
+        return;
+    s->responded = true;
+    va_list ap;
+    va_start(ap, fmt);
+    char raw[sizeof(s->message)];
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    char status[8];
+    snprintf(status, sizeof(status), "%d", (int)kind);
+    char message[sizeof(raw) * 3];
+    percent_encode(raw, message, sizeof(message));
+    nghttp2_nv nv[] = {NV(":status", "200"), NV("content-type", "application/grpc"),
+                       NV("grpc-status", status), NV("grpc-message", message)};
+    /* A client still sending is not reset: gRPC clients report a reset as an
+     * internal error and lose the status. The rest of its request is dropped
+     * (and a stream that never ends is reset by the request timeout). */
+    nghttp2_submit_response(conn->h2->session, s->id, nv, 4, NULL);
+}
+
+static void respond_http(struct api_conn *conn, struct h2_stream *s, const char *status)
+{
+    if (s->responded)
+        return;
+    s->responded = true;
+    nghttp2_nv nv[] = {NV(":status", status)};
+    nghttp2_submit_response(conn->h2->session, s->id, nv, 1, NULL);
+}
+
+static void respond_message(struct api_conn *conn, struct h2_stream *s,
+                            const ProtobufCMessage *response)
+{
+    size_t len = protobuf_c_message_get_packed_size(response);
+    if (len > UINT32_MAX) {
+        respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "response too large");
+        return;
+    }
+    uint8_t *buf = malloc(GRPC_PREFIX + len);
+    if (buf == NULL) {
+        respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    buf[0] = 0;
+    buf[1] = (uint8_t)(len >> 24);
+    buf[2] = (uint8_t)(len >> 16);
+    buf[3] = (uint8_t)(len >> 8);
+    buf[4] = (uint8_t)len;
+    protobuf_c_message_pack(response, buf + GRPC_PREFIX);
+    int rc = evbuffer_add(s->out, buf, GRPC_PREFIX + len);
+    free(buf);
+    if (rc < 0) {
+        respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    s->responded = true;
+    s->out_finished = true;
+    s->status = ERR_OK;
+    s->message[0] = '\0';
+    nghttp2_nv nv[] = {NV(":status", "200"), NV("content-type", "application/grpc")};
+    nghttp2_data_provider prd = {.source.ptr = s, .read_callback = data_read_cb};
+    if (nghttp2_submit_response(conn->h2->session, s->id, nv, 2, &prd) != 0)
+        nghttp2_submit_rst_stream(conn->h2->session, NGHTTP2_FLAG_NONE, s->id,
+                                  NGHTTP2_INTERNAL_ERROR);
+}
+
+/* ------------------------------------------------------------------ requests */
+
+static bool grpc_content_type(const char *ct, bool *proto)
+{
+    static const char base[] = "application/grpc";
+    if (strncasecmp(ct, base, sizeof(base) - 1) != 0)
+        return false;
+    const char *rest = ct + sizeof(base) - 1;
+    *proto = *rest == '\0' || *rest == ';' || strncasecmp(rest, "+proto", 6) == 0;
+    return *rest == '\0' || *rest == ';' || *rest == '+';
+}
+
+static void handle_request(struct api_conn *conn, struct h2_stream *s)
+{
+    struct api_server *server = conn->server;
+    if (s->responded)
+        return;
+    if (strcmp(s->method, "POST") != 0) {
+        respond_http(conn, s, "405");
+        return;
+    }
+    bool proto = false;
+    if (!grpc_content_type(s->content_type, &proto)) {
+        respond_http(conn, s, "415");
+        return;
+    }
+    if (!proto)
+        return respond_error(conn, s, ERR_UNIMPLEMENTED, "only the proto codec is supported");
+    if (s->bad_header)
+        return respond_error(conn, s, ERR_INVALID_ARGUMENT, "a request header is too long or repeated");
+    const struct api_service *service;
+    const struct api_method *method = api_server_find_method(server, s->path, &service);
+    if (method == NULL)
+        return respond_error(conn, s, ERR_UNIMPLEMENTED, "unknown method %s", s->path);
+    uint64_t timeout_ms = 0;
+    if (s->grpc_timeout[0] != '\0' && api_parse_grpc_timeout(s->grpc_timeout, &timeout_ms) < 0)
+        return respond_error(conn, s, ERR_INVALID_ARGUMENT, "grpc-timeout \"%s\" is invalid",
+                             s->grpc_timeout);
+    size_t len = evbuffer_get_length(s->body);
+    if (len < GRPC_PREFIX)
+        return respond_error(conn, s, ERR_INVALID_ARGUMENT,
+                             len == 0 ? "no request message" : "truncated message prefix");
+    uint8_t prefix[GRPC_PREFIX];
+    evbuffer_copyout(s->body, prefix, GRPC_PREFIX);
+    if (prefix[0] & 1)
+        return respond_error(conn, s, ERR_UNIMPLEMENTED,
+                             "compressed messages are not supported (send uncompressed)");
+    if (prefix[0] != 0)
+        return respond_error(conn, s, ERR_INVALID_ARGUMENT, "bad message flags 0x%02x", prefix[0]);
+    uint32_t mlen = (uint32_t)prefix[1] << 24 | (uint32_t)prefix[2] << 16 |
+                    (uint32_t)prefix[3] << 8 | prefix[4];
+    if (mlen > server->max_request_bytes)
+        return respond_error(conn, s, ERR_RESOURCE_EXHAUSTED,
+                             "request message of %u bytes is over the limit of %zu", mlen,
+                             server->max_request_bytes);
+    if ((size_t)mlen + GRPC_PREFIX != len)
+        return respond_error(conn, s, ERR_INVALID_ARGUMENT,
+                             (size_t)mlen + GRPC_PREFIX > len
+                                 ? "truncated request message"
+                                 : "a unary call takes exactly one request message");
+    evbuffer_drain(s->body, GRPC_PREFIX);
+    const uint8_t *data = mlen > 0 ? evbuffer_pullup(s->body, -1) : (const uint8_t *)"";
+    if (data == NULL)
+        return respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    ProtobufCMessage *request = protobuf_c_message_unpack(method->input, NULL, mlen, data);
+    conn->h2->buffered -= len;
+    evbuffer_drain(s->body, mlen);
+    if (request == NULL)
+        return respond_error(conn, s, ERR_INVALID_ARGUMENT, "the request is not a valid %s",
+                             method->input->name);
+    if (api_call_start(conn, service, method, request, API_WIRE_GRPC, s->id, timeout_ms, &s->call) < 0)
+        respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "out of memory");
+}
+
+/* ------------------------------------------------------------------ nghttp2 callbacks */
+
+static ssize_t send_cb(nghttp2_session *session, const uint8_t *data, size_t length, int flags,
+                       void *user_data)
+{
+    struct api_conn *conn = user_data;
+    struct evbuffer *out = bufferevent_get_output(conn->bev);
+    if (evbuffer_get_length(out) >= OUTPUT_PAUSE_BYTES)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    if (evbuffer_add(out, data, length) < 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return (ssize_t)length;
+}
+
+static int on_begin_headers_cb(nghttp2_session *session, const nghttp2_frame *frame,
+                               void *user_data)
+{
+    struct api_conn *conn = user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    struct h2_stream *s = stream_new(conn, frame->hd.stream_id);
+    if (s == NULL) {
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_REFUSED_STREAM);
+        return 0;
+    }
+    nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, s);
+    return 0;
+}
+
+static void copy_header(struct h2_stream *s, char *dst, size_t size, const uint8_t *value,
+                        size_t len)
+{
+    if (dst[0] != '\0' || len >= size) {
+        s->bad_header = true;
+        return;
+    }
+    memcpy(dst, value, len);
+    dst[len] = '\0';
+}
+
+static int on_header_cb(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                        size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                        void *user_data)
+{
+    struct api_conn *conn = user_data;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0; /* trailers from the client carry nothing we use */
+    struct h2_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (s == NULL)
+        return 0;
+    /* RFC 9113's accounting: name + value + 32 per field. */
+    s->header_bytes += namelen + valuelen + 32;
+    if (s->header_bytes > conn->server->max_header_bytes)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+#define IS(lit) (namelen == sizeof(lit) - 1 && memcmp(name, lit, namelen) == 0)
+    if (IS(":path"))
+        copy_header(s, s->path, sizeof(s->path), value, valuelen);
+    else if (IS(":method"))
+        copy_header(s, s->method, sizeof(s->method), value, valuelen);
+    else if (IS("content-type"))
+        copy_header(s, s->content_type, sizeof(s->content_type), value, valuelen);
+    else if (IS("grpc-timeout"))
+        copy_header(s, s->grpc_timeout, sizeof(s->grpc_timeout), value, valuelen);
+#undef IS
+    return 0;
+}
+
+static int on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t stream_id,
+                            const uint8_t *data, size_t len, void *user_data)
+{
+    struct api_conn *conn = user_data;
+    struct http2_conn *h2 = conn->h2;
+    struct h2_stream *s = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (s == NULL || s->responded)
+        return 0;
+    struct api_server *server = conn->server;
+    if (evbuffer_get_length(s->body) + len > server->max_request_bytes + GRPC_PREFIX) {
+        respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "request over the limit of %zu bytes",
+                      server->max_request_bytes);
+        return 0;
+    }
+    /* All streams of one connection together hold at most a few requests' worth. */
+    if (h2->buffered + len > 4 * (server->max_request_bytes + GRPC_PREFIX)) {
+        respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "too much request data in flight");
+        return 0;
+    }
+    if (evbuffer_add(s->body, data, len) < 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    h2->buffered += len;
+    return 0;
+}
+
+static int on_frame_recv_cb(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    struct api_conn *conn = user_data;
+    if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+        !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    struct h2_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (s == NULL)
+        return 0;
+    s->request_complete = true;
+    handle_request(conn, s);
+    return 0;
+}
+
+static int on_stream_close_cb(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
+                              void *user_data)
+{
+    struct api_conn *conn = user_data;
+    struct h2_stream *s = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (s != NULL) {
+        nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+        stream_free(conn, s);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ driving */
+
+static void flush(struct api_conn *conn)
+{
+    struct http2_conn *h2 = conn->h2;
+    if (conn->closing || h2->in_recv)
+        return;
+    if (nghttp2_session_send(h2->session) != 0) {
+        api_conn_close_soon(conn);
+        return;
+    }
+    if (!nghttp2_session_want_read(h2->session) && !nghttp2_session_want_write(h2->session))
+        api_conn_close_soon(conn);
+}
+
+int http2_conn_new(struct api_conn *conn)
+{
+    struct http2_conn *h2 = calloc(1, sizeof(*h2));
+    if (h2 == NULL)
+        return -1;
+    nghttp2_session_callbacks *cbs;
+    if (nghttp2_session_callbacks_new(&cbs) != 0) {
+        free(h2);
+        return -1;
+    }
+    nghttp2_session_callbacks_set_send_callback(cbs, send_cb);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers_cb);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header_cb);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk_cb);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv_cb);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close_cb);
+    nghttp2_option *opt;
+    if (nghttp2_option_new(&opt) != 0) {
+        nghttp2_session_callbacks_del(cbs);
+        free(h2);
+        return -1;
+    }
+    nghttp2_option_set_max_settings(opt, 32);
+    nghttp2_option_set_max_outbound_ack(opt, 1000);
+    /* Rapid reset (CVE-2023-44487): a burst of 1000 stream resets, then 33 per second. */
+    nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+    int rc = nghttp2_session_server_new2(&h2->session, cbs, conn, opt);
+    nghttp2_session_callbacks_del(cbs);
+    nghttp2_option_del(opt);
+    if (rc != 0) {
+        free(h2);
+        return -1;
+    }
+    conn->h2 = h2;
+    struct api_server *server = conn->server;
+    nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, server->max_streams},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)server->max_header_bytes},
+    };
+    if (nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, settings, 2) != 0) {
+        nghttp2_session_del(h2->session);
+        free(h2);
+        conn->h2 = NULL;
+        return -1;
+    }
+    h2->last_activity_ms = api_now_ms();
+    api_conn_set_timer(conn, TICK_MS);
+    return 0;
+}
+
+void http2_conn_free(struct api_conn *conn)
+{
+    struct http2_conn *h2 = conn->h2;
+    if (h2 == NULL)
+        return;
+    /* Deleting the session closes no streams through callbacks: free them here. */
+    while (h2->streams != NULL)
+        stream_free(conn, h2->streams);
+    nghttp2_session_del(h2->session);
+    free(h2);
+    conn->h2 = NULL;
+}
+
+void http2_on_read(struct api_conn *conn)
+{
+    struct http2_conn *h2 = conn->h2;
+    struct evbuffer *in = bufferevent_get_input(conn->bev);
+    h2->last_activity_ms = api_now_ms();
+    while (!conn->closing && evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            break;
+        h2->in_recv = true;
+        ssize_t n = nghttp2_session_mem_recv(h2->session, v.iov_base, v.iov_len);
+        h2->in_recv = false;
+        if (n < 0) {
+            log_debug("api: %s: HTTP/2: %s", conn->peer, nghttp2_strerror((int)n));
+            /* nghttp2 queued a GOAWAY where it could: send it, then close. */
+            nghttp2_session_send(h2->session);
+            api_conn_close_soon(conn);
+            return;
+        }
+        evbuffer_drain(in, (size_t)n);
+    }
+    flush(conn);
+}
+
+void http2_on_drained(struct api_conn *conn)
+{
+    flush(conn);
+}
+
+void http2_on_timer(struct api_conn *conn)
+{
+    struct http2_conn *h2 = conn->h2;
+    struct api_server *server = conn->server;
+    uint64_t now = api_now_ms();
+    /* A request that does not arrive in full in time is cancelled (slowloris). */
+    for (struct h2_stream *s = h2->streams; s != NULL; s = s->next) {
+        if (s->request_complete || now - s->start_ms <= server->request_timeout_ms)
+            continue;
+        if (!s->responded)
+            respond_error(conn, s, ERR_DEADLINE_EXCEEDED, "request not received in time");
+        else if (now - s->start_ms > 2 * (uint64_t)server->request_timeout_ms)
+            nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+    }
+    if (h2->n_streams == 0 && now - h2->last_activity_ms > server->idle_timeout_ms)
+        nghttp2_session_terminate_session(h2->session, NGHTTP2_NO_ERROR);
+    api_conn_set_timer(conn, TICK_MS);
+    flush(conn);
+}
+
+void http2_call_done(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *response,
+                     const struct error *err)
+{
+    struct http2_conn *h2 = conn->h2;
+    struct h2_stream *s = nghttp2_session_get_stream_user_data(h2->session, call->stream_id);
+    if (s == NULL)
+        return;
+    s->call = NULL;
+    h2->last_activity_ms = api_now_ms();
+    if (response != NULL)
+        respond_message(conn, s, response);
+    else
+        respond_error(conn, s, err->kind, "%s", err->message);
+    flush(conn);
+}

@@ -1,0 +1,135 @@
+/* Shared between the parts of the API listener (server.c, http1.c, http2.c).
+ * Not a public header: nothing outside src/api/ includes it. */
+#ifndef ENCLAVE_API_INTERNAL_H
+#define ENCLAVE_API_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "api/api.h"
+
+#define API_PEER_MAX 80
+
+struct api_route {
+    char *method;
+    char *path;
+    api_route_fn handler;
+    void *ctx;
+    struct api_route *next;
+};
+
+struct api_service_node {
+    const struct api_service *service;
+    struct api_service_node *next;
+};
+
+enum api_conn_kind { API_CONN_SNIFF, API_CONN_HTTP1, API_CONN_HTTP2 };
+
+struct http1_conn;
+struct http2_conn;
+
+/* One accepted connection. Freed only from the top of an event callback
+ * (api_conn_free), never from inside a parser callback or a handler: code
+ * below that level calls api_conn_close_soon() instead. */
+struct api_conn {
+    struct api_server *server;
+    struct bufferevent *bev;
+    struct event *timer; /* header / request / idle deadlines, and deferred close */
+    char peer[API_PEER_MAX];
+    enum api_conn_kind kind;
+    bool closing;       /* flush the output, then linger, then free */
+    bool lingering;     /* output shut down; reading and dropping until EOF or LINGER_MS */
+    bool in_callback;   /* inside one of our event callbacks: do not free yet */
+    struct http1_conn *h1;
+    struct http2_conn *h2;
+    struct api_conn *prev, *next;
+};
+
+struct api_server {
+    struct event_base *base;
+    struct evconnlistener *listener;
+    char address[256];
+    char *socket_path; /* unlinked on free */
+    size_t max_request_bytes;
+    unsigned max_connections;
+    size_t max_header_bytes;
+    unsigned header_timeout_ms;
+    unsigned request_timeout_ms;
+    unsigned idle_timeout_ms;
+    unsigned max_streams;
+    unsigned n_connections;
+    struct api_conn *conns;
+    struct api_call *calls; /* live calls, detached on free */
+    struct api_route *routes;
+    struct api_service_node *services;
+};
+
+enum api_call_wire { API_WIRE_CONNECT_JSON, API_WIRE_CONNECT_PROTO, API_WIRE_GRPC };
+
+struct api_call {
+    struct api_server *server; /* NULL once detached (server freed) */
+    const struct api_service *service;
+    const struct api_method *method;
+    ProtobufCMessage *request;
+    enum api_call_wire wire;
+    char peer[API_PEER_MAX];
+    uint64_t deadline_ms; /* monotonic, 0 for none */
+    struct event *deadline;
+    bool finished;  /* the handler called reply or fail */
+    bool answered;  /* the client got its answer, or will never get one */
+    bool abandoned; /* the client went away */
+    bool in_handler;
+    struct api_conn *conn; /* NULL once answered or abandoned */
+    int32_t stream_id;     /* HTTP/2 stream */
+    struct api_call *prev, *next;
+};
+
+/* server.c */
+uint64_t api_now_ms(void);
+void api_conn_close_soon(struct api_conn *conn);
+void api_conn_set_timer(struct api_conn *conn, unsigned ms);
+void api_conn_clear_timer(struct api_conn *conn);
+/* Finds "/<service>/<method>"; *service_known tells 404-with-service from 404. */
+const struct api_method *api_server_find_method(struct api_server *server, const char *path,
+                                                const struct api_service **service);
+const struct api_route *api_server_find_route(struct api_server *server, const char *method,
+                                              const char *path, bool *path_known);
+/* Starts a call: takes ownership of request (also on failure, when out of
+ * memory). Stores the call in *slot, then runs the handler, which may finish
+ * the call (and the transport clear *slot) before this returns. */
+int api_call_start(struct api_conn *conn, const struct api_service *service,
+                   const struct api_method *method, ProtobufCMessage *request,
+                   enum api_call_wire wire, int32_t stream_id, uint64_t timeout_ms,
+                   struct api_call **slot);
+/* The transport lets go of a call (client gone, or answered on its own). */
+void api_call_detach(struct api_call *call, bool abandoned);
+
+/* http1.c */
+int http1_conn_new(struct api_conn *conn);
+void http1_conn_free(struct api_conn *conn);
+void http1_on_read(struct api_conn *conn);
+/* false: free the connection now (a call in flight is abandoned). */
+bool http1_on_eof(struct api_conn *conn);
+void http1_on_timer(struct api_conn *conn);
+void http1_on_drained(struct api_conn *conn);
+void http1_call_done(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *response,
+                     const struct error *err);
+
+/* http2.c */
+int http2_conn_new(struct api_conn *conn);
+void http2_conn_free(struct api_conn *conn);
+void http2_on_read(struct api_conn *conn);
+void http2_on_timer(struct api_conn *conn);
+void http2_on_drained(struct api_conn *conn);
+void http2_call_done(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *response,
+                     const struct error *err);
+
+/* Parses a Connect-Timeout-Ms value (1-10 digits); <0 when malformed. */
+int api_parse_connect_timeout(const char *value, uint64_t *ms);
+/* Parses a grpc-timeout value ("100m", "5S", 1-8 digits then H M S m u n). */
+int api_parse_grpc_timeout(const char *value, uint64_t *ms);
+
+#endif

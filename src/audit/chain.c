@@ -1,0 +1,466 @@
+/* The hash chain and checkpoint encodings, and the verifier that both the
+ * SQLite and the JSON-lines readers drive. The encodings are written down in
+ * docs/audit.md; change one only with a new tag. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "audit/audit_internal.h"
+#include "common/cleanup.h"
+
+static const char *const kind_names[] = {
+#define X(name, str, doc) str,
+    AUDIT_KINDS(X)
+#undef X
+};
+static const char *const kind_docs[] = {
+#define X(name, str, doc) doc,
+    AUDIT_KINDS(X)
+#undef X
+};
+
+const char *audit_kind_name(enum audit_kind kind)
+{
+    if ((unsigned)kind >= AUDIT_KIND_COUNT)
+        return NULL;
+    return kind_names[kind];
+}
+
+const char *audit_kind_description(enum audit_kind kind)
+{
+    if ((unsigned)kind >= AUDIT_KIND_COUNT)
+        return NULL;
+    return kind_docs[kind];
+}
+
+enum audit_kind audit_kind_from_name(const char *name)
+{
+    if (name == NULL)
+        return AUDIT_KIND_UNKNOWN;
+    for (int i = 0; i < AUDIT_KIND_COUNT; i++)
+        if (strcmp(kind_names[i], name) == 0)
+            return (enum audit_kind)i;
+    return AUDIT_KIND_UNKNOWN;
+}
+
+static void hex_encode(const unsigned char *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+bool audit_is_hex_hash(const char *s)
+{
+    if (s == NULL)
+        return false;
+    for (int i = 0; i < 64; i++)
+        if (hex_value(s[i]) < 0)
+            return false;
+    return s[64] == '\0';
+}
+
+static void hex_decode_hash(const char *hex, unsigned char out[32])
+{
+    for (int i = 0; i < 32; i++)
+        out[i] = (unsigned char)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
+}
+
+void audit_sha256_hex(const void *data, size_t len, char out[AUDIT_HASH_HEX_SIZE])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    hex_encode(md, 32, out);
+}
+
+/* A growable byte buffer for the canonical encodings. */
+struct buf {
+    unsigned char *data;
+    size_t len, cap;
+    bool failed;
+};
+
+static void buf_put(struct buf *b, const void *p, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        unsigned char *d = realloc(b->data, cap);
+        if (d == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static void buf_u64(struct buf *b, uint64_t v)
+{
+    unsigned char be[8];
+    for (int i = 0; i < 8; i++)
+        be[i] = (unsigned char)(v >> (56 - 8 * i));
+    buf_put(b, be, 8);
+}
+
+/* u32 big-endian length, then the bytes. Strings longer than 4 GiB cannot
+ * reach here (every field is bounded far below that). */
+static void buf_lp(struct buf *b, const char *s)
+{
+    if (s == NULL)
+        s = "";
+    size_t n = strlen(s);
+    unsigned char be[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                           (unsigned char)(n >> 8), (unsigned char)n};
+    buf_put(b, be, 4);
+    buf_put(b, s, n);
+}
+
+/* Streams the record encoding into a digest, so that no allocation can fail. */
+static void md_u64(EVP_MD_CTX *md, uint64_t v)
+{
+    unsigned char be[8];
+    for (int i = 0; i < 8; i++)
+        be[i] = (unsigned char)(v >> (56 - 8 * i));
+    EVP_DigestUpdate(md, be, 8);
+}
+
+static void md_lp(EVP_MD_CTX *md, const char *s)
+{
+    if (s == NULL)
+        s = "";
+    size_t n = strlen(s);
+    unsigned char be[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                           (unsigned char)(n >> 8), (unsigned char)n};
+    EVP_DigestUpdate(md, be, 4);
+    EVP_DigestUpdate(md, s, n);
+}
+
+void audit_record_compute_hash(const struct audit_record *rec, char out[AUDIT_HASH_HEX_SIZE])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        /* Out of memory: an all-'x' hash never matches, so nothing verifies
+         * and nothing is written with a wrong hash. */
+        EVP_MD_CTX_free(md);
+        memset(out, 'x', 64);
+        out[64] = '\0';
+        return;
+    }
+    md_lp(md, AUDIT_RECORD_TAG);
+    md_u64(md, rec->seq);
+    md_u64(md, (uint64_t)rec->time_ns);
+    md_lp(md, rec->session_id);
+    md_lp(md, rec->kind_name);
+    md_lp(md, rec->bundle_digest);
+    md_lp(md, rec->input_digest);
+    md_lp(md, rec->decision);
+    md_lp(md, rec->reasons_json);
+    md_lp(md, rec->details_json);
+    md_lp(md, rec->prev_hash);
+    EVP_DigestFinal_ex(md, digest, &dlen);
+    EVP_MD_CTX_free(md);
+    hex_encode(digest, 32, out);
+}
+
+static int checkpoint_message(struct buf *b, uint64_t seq, int64_t time_ns, const char *head_hash)
+{
+    buf_lp(b, AUDIT_CHECKPOINT_TAG);
+    buf_u64(b, seq);
+    buf_u64(b, (uint64_t)time_ns);
+    buf_lp(b, head_hash);
+    return b->failed ? -1 : 0;
+}
+
+int audit_checkpoint_sign(EVP_PKEY *key, uint64_t seq, int64_t time_ns, const char *head_hash,
+                          char sig_b64[AUDIT_SIG_B64_SIZE], struct error *err)
+{
+    struct buf msg = {0};
+    unsigned char sig[64];
+    size_t siglen = sizeof(sig);
+    int ret = -1;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || checkpoint_message(&msg, seq, time_ns, head_hash) < 0) {
+        error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory signing a checkpoint");
+        goto out;
+    }
+    if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) != 1 ||
+        EVP_DigestSign(ctx, sig, &siglen, msg.data, msg.len) != 1 || siglen != 64) {
+        error_set(err, ERR_INTERNAL, "Ed25519 signing of checkpoint %" PRIu64 " failed", seq);
+        goto out;
+    }
+    EVP_EncodeBlock((unsigned char *)sig_b64, sig, 64);
+    ret = 0;
+out:
+    EVP_MD_CTX_free(ctx);
+    free(msg.data);
+    return ret;
+}
+
+bool audit_checkpoint_signature_ok(EVP_PKEY *key, uint64_t seq, int64_t time_ns,
+                                   const char *head_hash, const char *sig_b64)
+{
+    /* 64 bytes are 88 base64 characters ending in "==". */
+    if (key == NULL || sig_b64 == NULL || strlen(sig_b64) != 88 || sig_b64[86] != '=' ||
+        sig_b64[87] != '=')
+        return false;
+    unsigned char sig[66];
+    if (EVP_DecodeBlock(sig, (const unsigned char *)sig_b64, 88) != 66)
+        return false;
+    struct buf msg = {0};
+    bool ok = false;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx != NULL && checkpoint_message(&msg, seq, time_ns, head_hash) == 0 &&
+        EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) == 1 &&
+        EVP_DigestVerify(ctx, sig, 64, msg.data, msg.len) == 1)
+        ok = true;
+    EVP_MD_CTX_free(ctx);
+    free(msg.data);
+    return ok;
+}
+
+/* ---------------------------------------------------------------- verifier */
+
+void audit_verifier_init(struct audit_verifier *v, EVP_PKEY *key, bool keep_history,
+                         struct audit_verify_result *res)
+{
+    memset(v, 0, sizeof(*v));
+    memset(res, 0, sizeof(*res));
+    v->key = key;
+    if (key == NULL || audit_key_id(key, v->key_id, NULL) < 0)
+        v->key_id[0] = '\0';
+    v->keep_history = keep_history;
+    v->next_seq = 1;
+    memcpy(v->prev_hash, AUDIT_ZERO_HASH, AUDIT_HASH_HEX_SIZE);
+    v->res = res;
+    memcpy(res->head_hash, AUDIT_ZERO_HASH, AUDIT_HASH_HEX_SIZE);
+}
+
+void audit_verifier_release(struct audit_verifier *v)
+{
+    free(v->history);
+    free(v->pending);
+    v->history = NULL;
+    v->pending = NULL;
+}
+
+void audit_verifier_fail(struct audit_verifier *v, uint64_t seq, const char *fmt, ...)
+{
+    struct audit_verify_result *res = v->res;
+    if (res->fail_seq != 0 && res->fail_seq <= seq)
+        return; /* an earlier failure is already named */
+    res->fail_seq = seq;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+    va_end(ap);
+}
+
+static int history_push(struct audit_verifier *v, const char *hash, struct error *err)
+{
+    uint64_t idx = v->next_seq - 1;
+    if (idx >= v->history_cap) {
+        size_t cap = v->history_cap ? v->history_cap * 2 : 1024;
+        unsigned char *h = realloc(v->history, cap * 32);
+        if (h == NULL)
+            return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory verifying the log");
+        v->history = h;
+        v->history_cap = cap;
+    }
+    hex_decode_hash(hash, v->history + idx * 32);
+    return 0;
+}
+
+static void pending_swap(struct audit_pending_checkpoint *a, struct audit_pending_checkpoint *b)
+{
+    struct audit_pending_checkpoint t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Room for one more must already exist. */
+static void pending_push(struct audit_verifier *v, uint64_t seq, const char *head_hash)
+{
+    size_t i = v->npending++;
+    v->pending[i].seq = seq;
+    memcpy(v->pending[i].head_hash, head_hash, AUDIT_HASH_HEX_SIZE);
+    if (seq > v->pending_max)
+        v->pending_max = seq;
+    while (i > 0 && v->pending[(i - 1) / 2].seq > v->pending[i].seq) {
+        pending_swap(&v->pending[(i - 1) / 2], &v->pending[i]);
+        i = (i - 1) / 2;
+    }
+}
+
+static struct audit_pending_checkpoint pending_pop(struct audit_verifier *v)
+{
+    struct audit_pending_checkpoint top = v->pending[0];
+    v->pending[0] = v->pending[--v->npending];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < v->npending && v->pending[l].seq < v->pending[m].seq)
+            m = l;
+        if (r < v->npending && v->pending[r].seq < v->pending[m].seq)
+            m = r;
+        if (m == i)
+            break;
+        pending_swap(&v->pending[m], &v->pending[i]);
+        i = m;
+    }
+    return top;
+}
+
+int audit_verifier_record(struct audit_verifier *v, const struct audit_record *rec,
+                          struct error *err)
+{
+    if (v->chain_broken)
+        return 0;
+    if (rec->seq != v->next_seq) {
+        if (rec->seq > v->next_seq)
+            audit_verifier_fail(v, v->next_seq,
+                                "record %" PRIu64 " is missing (the next record present is %" PRIu64 ")",
+                                v->next_seq, rec->seq);
+        else
+            audit_verifier_fail(v, v->next_seq,
+                                "record %" PRIu64 " found where record %" PRIu64
+                                " was expected (reordered or duplicated)",
+                                rec->seq, v->next_seq);
+        v->chain_broken = true;
+        return 0;
+    }
+    char computed[AUDIT_HASH_HEX_SIZE];
+    audit_record_compute_hash(rec, computed);
+    if (rec->hash == NULL || strcmp(computed, rec->hash) != 0) {
+        audit_verifier_fail(v, rec->seq,
+                            "record %" PRIu64 " does not match its hash (its contents were changed)",
+                            rec->seq);
+        v->chain_broken = true;
+        return 0;
+    }
+    if (rec->prev_hash == NULL || strcmp(rec->prev_hash, v->prev_hash) != 0) {
+        if (rec->seq == 1)
+            audit_verifier_fail(v, 1, "record 1 does not start the chain (prev_hash is not zero)");
+        else
+            audit_verifier_fail(v, rec->seq,
+                                "record %" PRIu64 " does not link to record %" PRIu64
+                                " (prev_hash differs from that record's hash)",
+                                rec->seq, rec->seq - 1);
+        v->chain_broken = true;
+        return 0;
+    }
+    if (v->keep_history && history_push(v, rec->hash, err) < 0)
+        return -1;
+    /* pending is a min-heap on seq holding only seqs >= next_seq. */
+    while (v->npending > 0 && v->pending[0].seq == rec->seq) {
+        struct audit_pending_checkpoint cp = pending_pop(v);
+        if (strcmp(cp.head_hash, rec->hash) != 0) {
+            audit_verifier_fail(v, rec->seq,
+                                "the signed checkpoint at seq %" PRIu64
+                                " names a different head hash than record %" PRIu64,
+                                cp.seq, rec->seq);
+            v->chain_broken = true;
+            return 0;
+        }
+        v->res->checkpoints++;
+        if (cp.seq > v->res->last_checkpoint_seq)
+            v->res->last_checkpoint_seq = cp.seq;
+    }
+    memcpy(v->prev_hash, rec->hash, AUDIT_HASH_HEX_SIZE);
+    v->next_seq++;
+    v->res->records++;
+    memcpy(v->res->head_hash, rec->hash, AUDIT_HASH_HEX_SIZE);
+    return 0;
+}
+
+int audit_verifier_checkpoint(struct audit_verifier *v, uint64_t seq, int64_t time_ns,
+                              const char *head_hash, const char *key_id, const char *sig_b64,
+                              struct error *err)
+{
+    if (seq == 0 || !audit_is_hex_hash(head_hash)) {
+        audit_verifier_fail(v, seq == 0 ? 1 : seq, "malformed checkpoint (seq %" PRIu64 ")", seq);
+        return 0;
+    }
+    if (v->key == NULL) {
+        audit_verifier_fail(v, seq,
+                            "checkpoint at seq %" PRIu64 " cannot be checked: no public key", seq);
+        return 0;
+    }
+    if (!audit_checkpoint_signature_ok(v->key, seq, time_ns, head_hash, sig_b64)) {
+        if (key_id != NULL && key_id[0] != '\0' && v->key_id[0] != '\0' &&
+            strcmp(key_id, v->key_id) != 0)
+            audit_verifier_fail(v, seq,
+                                "checkpoint at seq %" PRIu64
+                                " is not signed by the given key (it names key %.16s, the key is %.16s)",
+                                seq, key_id, v->key_id);
+        else
+            audit_verifier_fail(v, seq,
+                                "checkpoint signature at seq %" PRIu64 " does not verify", seq);
+        return 0;
+    }
+    if (seq < v->next_seq) {
+        /* The record is already behind us. */
+        if (!v->keep_history) {
+            audit_verifier_fail(v, seq, "checkpoint at seq %" PRIu64 " is out of place", seq);
+            return 0;
+        }
+        unsigned char want[32];
+        hex_decode_hash(head_hash, want);
+        if (memcmp(want, v->history + (seq - 1) * 32, 32) != 0) {
+            audit_verifier_fail(v, seq,
+                                "the signed checkpoint at seq %" PRIu64
+                                " names a different head hash than record %" PRIu64,
+                                seq, seq);
+            return 0;
+        }
+        v->res->checkpoints++;
+        if (seq > v->res->last_checkpoint_seq)
+            v->res->last_checkpoint_seq = seq;
+        return 0;
+    }
+    if (v->npending == v->pending_cap) {
+        size_t cap = v->pending_cap ? v->pending_cap * 2 : 64;
+        struct audit_pending_checkpoint *p = realloc(v->pending, cap * sizeof(*p));
+        if (p == NULL)
+            return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory verifying the log");
+        v->pending = p;
+        v->pending_cap = cap;
+    }
+    pending_push(v, seq, head_hash);
+    return 0;
+}
+
+void audit_verifier_finish(struct audit_verifier *v)
+{
+    if (!v->chain_broken && v->npending > 0)
+        audit_verifier_fail(v, v->next_seq,
+                            "record %" PRIu64 " is missing: the signed checkpoint at seq %" PRIu64
+                            " covers it (the log was cut after a checkpoint)",
+                            v->next_seq, v->pending_max);
+    struct audit_verify_result *res = v->res;
+    res->ok = res->fail_seq == 0;
+}

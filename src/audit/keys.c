@@ -1,0 +1,274 @@
+/* The Ed25519 checkpoint key: created on first use as key_dir/audit.key
+ * (PKCS#8 PEM, 0600) and key_dir/audit.pub (SubjectPublicKeyInfo PEM). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "audit/audit_internal.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/paths.h"
+
+/* Largest key file read; an Ed25519 PEM is about 120 bytes. */
+#define MAX_KEY_FILE 16384
+
+int audit_key_id(EVP_PKEY *key, char key_id[AUDIT_HASH_HEX_SIZE], struct error *err)
+{
+    unsigned char raw[32];
+    size_t len = sizeof(raw);
+    if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1 || len != 32)
+        return error_set(err, ERR_INVALID_ARGUMENT, "not an Ed25519 key");
+    audit_sha256_hex(raw, len, key_id);
+    return 0;
+}
+
+static int read_small_file(const char *path, char **out, size_t *out_len, struct error *err)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "opening %s",
+                               path);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "stat %s", path);
+    if (!S_ISREG(st.st_mode) || st.st_size > MAX_KEY_FILE)
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s is not a key file", path);
+    cleanup_free char *buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return error_set_errno(err, ERR_INTERNAL, "reading %s", path);
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    *out = steal_pointer(&buf);
+    *out_len = got;
+    return 0;
+}
+
+int audit_pubkey_from_pem(const char *pem, size_t len, EVP_PKEY **key, struct error *err)
+{
+    if (len > MAX_KEY_FILE)
+        return error_set(err, ERR_INVALID_ARGUMENT, "public key too large");
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    if (bio == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    EVP_PKEY *k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (k == NULL)
+        return error_set(err, ERR_INVALID_ARGUMENT, "not a PEM public key");
+    if (EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
+        EVP_PKEY_free(k);
+        return error_set(err, ERR_INVALID_ARGUMENT, "the public key is not Ed25519");
+    }
+    *key = k;
+    return 0;
+}
+
+int audit_pubkey_load_file(const char *path, EVP_PKEY **key, struct error *err)
+{
+    cleanup_free char *pem = NULL;
+    size_t len = 0;
+    if (read_small_file(path, &pem, &len, err) < 0)
+        return -1;
+    if (audit_pubkey_from_pem(pem, len, key, err) < 0)
+        return error_prefix(err, "%s", path);
+    return 0;
+}
+
+static int public_pem(EVP_PKEY *key, char **out, struct error *err)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL || PEM_write_bio_PUBKEY(bio, key) != 1) {
+        BIO_free(bio);
+        return error_set(err, ERR_INTERNAL, "encoding the public key");
+    }
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+    char *s = n > 0 ? strndup(data, (size_t)n) : NULL;
+    BIO_free(bio);
+    if (s == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    *out = s;
+    return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+    cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    return fsync(fd);
+}
+
+/* Writes data to path.tmp (mode), fsyncs, then moves it into place: with
+ * exclusive, by link() so that an existing file is never replaced. Returns
+ * 1 when exclusive and path already existed. */
+static int write_file_atomic(const char *dir, const char *path, const char *data, mode_t mode,
+                             bool exclusive, struct error *err)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
+        return error_set(err, ERR_INVALID_ARGUMENT, "key path too long");
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", tmp);
+    size_t len = strlen(data), done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+        error_set_errno(err, ERR_INTERNAL, "syncing %s", tmp);
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    int ret = 0;
+    if (exclusive) {
+        if (link(tmp, path) < 0) {
+            if (errno == EEXIST)
+                ret = 1;
+            else
+                ret = error_set_errno(err, ERR_INTERNAL, "creating %s", path);
+        }
+        unlink(tmp);
+    } else if (rename(tmp, path) < 0) {
+        ret = error_set_errno(err, ERR_INTERNAL, "creating %s", path);
+        unlink(tmp);
+    }
+    if (ret >= 0)
+        fsync_dir(dir);
+    return ret;
+}
+
+static int load_private_key(const char *path, EVP_PKEY **key, struct error *err)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "stat %s",
+                               path);
+    if (!S_ISREG(st.st_mode))
+        return error_set(err, ERR_FAILED_PRECONDITION, "%s is not a regular file", path);
+    if ((st.st_mode & 077) != 0)
+        return error_set(err, ERR_FAILED_PRECONDITION,
+                         "%s is readable by others (mode %03o); it must be 0600", path,
+                         (unsigned)(st.st_mode & 0777));
+    cleanup_free char *pem = NULL;
+    size_t len = 0;
+    if (read_small_file(path, &pem, &len, err) < 0)
+        return -1;
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    if (bio == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    OPENSSL_cleanse(pem, len);
+    if (k == NULL)
+        return error_set(err, ERR_FAILED_PRECONDITION, "%s is not a PEM private key", path);
+    if (EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
+        EVP_PKEY_free(k);
+        return error_set(err, ERR_FAILED_PRECONDITION, "%s is not an Ed25519 key", path);
+    }
+    *key = k;
+    return 0;
+}
+
+static int create_private_key(const char *dir, const char *path, struct error *err)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    if (k == NULL)
+        return error_set(err, ERR_INTERNAL, "generating an Ed25519 key");
+    BIO *bio = BIO_new(BIO_s_mem());
+    int ret = -1;
+    if (bio == NULL || PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) != 1) {
+        error_set(err, ERR_INTERNAL, "encoding the private key");
+        goto out;
+    }
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+    char *pem = strndup(data, (size_t)n);
+    if (pem == NULL) {
+        error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+        goto out;
+    }
+    ret = write_file_atomic(dir, path, pem, 0600, true, err);
+    OPENSSL_cleanse(pem, strlen(pem));
+    free(pem);
+    if (ret == 0)
+        log_info("audit: created the checkpoint signing key %s", path);
+out:
+    BIO_free(bio);
+    EVP_PKEY_free(k);
+    return ret < 0 ? -1 : 0;
+}
+
+int audit_keys_load_or_create(const char *key_dir, EVP_PKEY **key, char **pub_pem,
+                              char key_id[AUDIT_HASH_HEX_SIZE], struct error *err)
+{
+    char key_path[4096], pub_path[4096];
+    if ((size_t)snprintf(key_path, sizeof(key_path), "%s/audit.key", key_dir) >= sizeof(key_path) ||
+        (size_t)snprintf(pub_path, sizeof(pub_path), "%s/audit.pub", key_dir) >= sizeof(pub_path))
+        return error_set(err, ERR_INVALID_ARGUMENT, "key folder path too long");
+    if (paths_mkdir_p(key_dir, 0700, err) < 0)
+        return -1;
+
+    EVP_PKEY *k = NULL;
+    struct error load_err;
+    if (load_private_key(key_path, &k, &load_err) < 0) {
+        if (load_err.kind != ERR_NOT_FOUND) {
+            if (err != NULL)
+                *err = load_err;
+            return -1;
+        }
+        /* A concurrent creator wins the link(); then its key is loaded. */
+        if (create_private_key(key_dir, key_path, err) < 0 ||
+            load_private_key(key_path, &k, err) < 0)
+            return -1;
+    }
+    cleanup_free char *pem = NULL;
+    if (public_pem(k, &pem, err) < 0 || audit_key_id(k, key_id, err) < 0) {
+        EVP_PKEY_free(k);
+        return -1;
+    }
+    /* audit.pub is derived; rewrite it if it is missing or does not match. */
+    cleanup_free char *have = NULL;
+    size_t have_len = 0;
+    struct error ignored;
+    if (read_small_file(pub_path, &have, &have_len, &ignored) < 0 || strcmp(have, pem) != 0) {
+        if (have != NULL)
+            log_warn("audit: %s did not match %s; rewriting it", pub_path, key_path);
+        if (write_file_atomic(key_dir, pub_path, pem, 0644, false, err) < 0) {
+            EVP_PKEY_free(k);
+            return -1;
+        }
+    }
+    *key = k;
+    *pub_pem = steal_pointer(&pem);
+    return 0;
+}

@@ -1,0 +1,274 @@
+#include "cli/args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int args_parse_uint(const char *s, const char *name, unsigned min, unsigned max, unsigned *out,
+                    struct error *err)
+{
+    if (s == NULL || !isdigit((unsigned char)s[0]))
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s must be a whole number, not '%s'", name,
+                         s ? s : "");
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s must be a whole number, not '%s'", name, s);
+    if (v < min || v > max)
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s must be between %u and %u, not %s", name,
+                         min, max, s);
+    *out = (unsigned)v;
+    return 0;
+}
+
+int args_parse_size(const char *s, const char *name, uint64_t *out, struct error *err)
+{
+    if (s == NULL || !isdigit((unsigned char)s[0]))
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s must be a size like 1048576, 512K or 64M",
+                         name);
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s is out of range", name);
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    else if (*end != '\0')
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s must be a size like 1048576, 512K or 64M",
+                         name);
+    if (shift && end[1] != '\0')
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s must be a size like 1048576, 512K or 64M",
+                         name);
+    if (v > (UINT64_MAX >> shift))
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s is out of range", name);
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static const char up_help[] =
+    "usage: enclave up [OPTIONS]\n"
+    "\n"
+    "Starts the daemon: the API (Connect over HTTP/1.1 with JSON, and gRPC over\n"
+    "HTTP/2) on 127.0.0.1:7339, one microVM per session. Runs in the foreground\n"
+    "until SIGINT or SIGTERM, which stop every VM. VMs left behind by a daemon\n"
+    "that crashed are killed at start.\n"
+    "\n"
+    "options:\n"
+    "  --listen HOST:PORT    TCP address (default 127.0.0.1:7339; loopback only)\n"
+    "  --socket PATH         listen on a Unix socket instead of TCP\n"
+    "  --cpu N               vCPUs per VM unless a session asks (default 1, 1-16)\n"
+    "  --mem MB              memory per VM in MiB unless a session asks (default 512)\n"
+    "  --max-sessions N      sessions at once (default 16)\n"
+    "  --boot-timeout S      seconds a VM may take to answer (default 60)\n"
+    "  --exec-timeout S      default timeout of one command (default 30)\n"
+    "  --max-output SIZE     cap on stdout and on stderr of one command (default 1M, at most 3M)\n"
+    "  --max-input SIZE      cap on one command's code or argv and stdin (default 1M, at most 4M)\n"
+    "  --provider P          where KVM comes from: auto, native, lima, wsl2 (default auto)\n"
+    "  --accel A             auto, kvm or tcg (default auto: KVM when /dev/kvm works;\n"
+    "                        without KVM the VM is emulated: slower, and isolation rests\n"
+    "                        on QEMU's emulation rather than on hardware)\n"
+    "  --policy DIR          Rego policy bundle (default: the built-in constitution)\n"
+    "  --detach              go to the background once the API is listening\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "environment: ENCLAVE_HOME (default ~/.enclave), ENCLAVE_LOG=debug|info|warn|error\n";
+
+int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
+{
+    enum { O_LISTEN = 256, O_SOCKET, O_CPU, O_MEM, O_MAXS, O_BOOT, O_EXEC, O_MAXOUT, O_MAXIN,
+           O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH };
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"socket", required_argument, NULL, O_SOCKET},
+        {"cpu", required_argument, NULL, O_CPU},
+        {"mem", required_argument, NULL, O_MEM},
+        {"max-sessions", required_argument, NULL, O_MAXS},
+        {"boot-timeout", required_argument, NULL, O_BOOT},
+        {"exec-timeout", required_argument, NULL, O_EXEC},
+        {"max-output", required_argument, NULL, O_MAXOUT},
+        {"max-input", required_argument, NULL, O_MAXIN},
+        {"provider", required_argument, NULL, O_PROVIDER},
+        {"accel", required_argument, NULL, O_ACCEL},
+        {"policy", required_argument, NULL, O_POLICY},
+        {"detach", no_argument, NULL, O_DETACH},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(out, 0, sizeof(*out));
+    daemon_options_defaults(&out->daemon);
+    struct daemon_options *d = &out->daemon;
+    optind = 0;
+    opterr = 0;
+    int c;
+    uint64_t size;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            fputs(up_help, stdout);
+            return 1;
+        case O_LISTEN:
+            d->listen = optarg;
+            break;
+        case O_SOCKET:
+            d->socket_path = optarg;
+            break;
+        case O_CPU:
+            if (args_parse_uint(optarg, "--cpu", 1, 16, &d->vcpus, err) < 0)
+                return -1;
+            break;
+        case O_MEM:
+            if (args_parse_uint(optarg, "--mem", 128, 16384, &d->mem_mb, err) < 0)
+                return -1;
+            break;
+        case O_MAXS:
+            if (args_parse_uint(optarg, "--max-sessions", 1, 1024, &d->max_sessions, err) < 0)
+                return -1;
+            break;
+        case O_BOOT:
+            if (args_parse_uint(optarg, "--boot-timeout", 1, 3600, &d->boot_timeout_s, err) < 0)
+                return -1;
+            break;
+        case O_EXEC:
+            if (args_parse_uint(optarg, "--exec-timeout", 1, 86400, &d->default_exec_timeout_s, err) < 0)
+                return -1;
+            if (d->default_exec_timeout_s > d->max_exec_timeout_s)
+                d->max_exec_timeout_s = d->default_exec_timeout_s;
+            break;
+        case O_MAXOUT:
+            if (args_parse_size(optarg, "--max-output", &size, err) < 0)
+                return -1;
+            /* Both streams travel back in one guest frame (at most 8 MiB). */
+            if (size < 1024 || size > (3ull << 20))
+                return error_set(err, ERR_INVALID_ARGUMENT, "--max-output must be between 1K and 3M");
+            d->max_output_bytes = size;
+            break;
+        case O_MAXIN:
+            if (args_parse_size(optarg, "--max-input", &size, err) < 0)
+                return -1;
+            /* The guest takes at most 4 MiB of stdin in one request. */
+            if (size < 1024 || size > (4ull << 20))
+                return error_set(err, ERR_INVALID_ARGUMENT, "--max-input must be between 1K and 4M");
+            d->max_input_bytes = (size_t)size;
+            break;
+        case O_PROVIDER:
+            if (vmm_parse_provider(optarg, &d->provider) < 0)
+                return error_set(err, ERR_INVALID_ARGUMENT,
+                                 "--provider must be auto, native, lima or wsl2, not '%s'", optarg);
+            break;
+        case O_ACCEL:
+            if (strcmp(optarg, "auto") == 0)
+                d->accel = VMM_ACCEL_AUTO;
+            else if (strcmp(optarg, "kvm") == 0)
+                d->accel = VMM_ACCEL_KVM;
+            else if (strcmp(optarg, "tcg") == 0)
+                d->accel = VMM_ACCEL_TCG;
+            else
+                return error_set(err, ERR_INVALID_ARGUMENT, "--accel must be auto, kvm or tcg, not '%s'",
+                                 optarg);
+            break;
+        case O_POLICY:
+            d->policy_dir = optarg;
+            break;
+        case O_DETACH:
+            out->detach = true;
+            break;
+        default:
+            return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return error_set(err, ERR_INVALID_ARGUMENT, "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+static const char run_help[] =
+    "usage: enclave run [OPTIONS] -- COMMAND [ARGS...]\n"
+    "       enclave run [OPTIONS] --python FILE\n"
+    "\n"
+    "Starts a session (a fresh microVM) through the daemon, runs one command in it\n"
+    "as uid 1000 with no network, prints its stdout and stderr, stops the session\n"
+    "and exits with the command's exit code (124 on timeout, 128+N on signal N).\n"
+    "\n"
+    "options:\n"
+    "  --python FILE     run a Python file ('-' reads the program from stdin)\n"
+    "  --timeout S       seconds before the command and its children are killed\n"
+    "  --cpu N           vCPUs for the VM (default: the daemon's)\n"
+    "  --mem MB          memory for the VM in MiB (default: the daemon's)\n"
+    "  --session ID      run in this existing session and leave it running\n"
+    "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
+    "  --socket PATH     the daemon's Unix socket (default $ENCLAVE_SOCKET)\n"
+    "  -h, --help        this help\n"
+    "\n"
+    "example: enclave run -- python3 -c 'print(6*7)'\n";
+
+int args_parse_run(int argc, char **argv, struct run_args *out, struct error *err)
+{
+    enum { O_PYTHON = 256, O_TIMEOUT, O_CPU, O_MEM, O_SESSION, O_ADDR, O_SOCKET };
+    static const struct option opts[] = {
+        {"python", required_argument, NULL, O_PYTHON},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"cpu", required_argument, NULL, O_CPU},
+        {"mem", required_argument, NULL, O_MEM},
+        {"session", required_argument, NULL, O_SESSION},
+        {"addr", required_argument, NULL, O_ADDR},
+        {"socket", required_argument, NULL, O_SOCKET},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(out, 0, sizeof(*out));
+    client_target_default(&out->target);
+    optind = 0;
+    opterr = 0;
+    int c;
+    /* '+': stop at the first non-option, so the command's own options are its own. */
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            fputs(run_help, stdout);
+            return 1;
+        case O_PYTHON:
+            out->python_file = optarg;
+            break;
+        case O_TIMEOUT:
+            if (args_parse_uint(optarg, "--timeout", 1, 86400, &out->timeout_s, err) < 0)
+                return -1;
+            break;
+        case O_CPU:
+            if (args_parse_uint(optarg, "--cpu", 1, 16, &out->vcpus, err) < 0)
+                return -1;
+            break;
+        case O_MEM:
+            if (args_parse_uint(optarg, "--mem", 128, 16384, &out->mem_mb, err) < 0)
+                return -1;
+            break;
+        case O_SESSION:
+            out->session_id = optarg;
+            break;
+        case O_ADDR:
+            out->target.addr = optarg;
+            out->target.socket_path = NULL;
+            break;
+        case O_SOCKET:
+            out->target.socket_path = optarg;
+            break;
+        default:
+            return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    out->command = argv + optind;
+    out->command_len = argc - optind;
+    if (out->python_file && out->command_len > 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "give either --python FILE or a command, not both");
+    if (!out->python_file && out->command_len == 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "nothing to run: give -- COMMAND or --python FILE");
+    return 0;
+}

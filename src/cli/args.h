@@ -1,0 +1,37 @@
+/* Argument parsing for the verbs that talk to the daemon, kept apart from
+ * the verbs so it can be unit-tested. Parsers return 0, 1 for --help (the
+ * help text was printed to stdout), or -1 with a message in err. */
+#ifndef ENCLAVE_CLI_ARGS_H
+#define ENCLAVE_CLI_ARGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli/client.h"
+#include "common/error.h"
+#include "daemon/daemon.h"
+
+/* "42" within [min, max]. */
+int args_parse_uint(const char *s, const char *name, unsigned min, unsigned max, unsigned *out,
+                    struct error *err);
+/* "1048576", "512K", "64M", "1G" (binary units). */
+int args_parse_size(const char *s, const char *name, uint64_t *out, struct error *err);
+
+struct up_args {
+    struct daemon_options daemon;
+    bool detach;
+};
+int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err);
+
+struct run_args {
+    struct client_target target;
+    const char *python_file;  /* --python FILE ("-" for stdin) */
+    char **command;           /* after "--" (or the first non-option) */
+    int command_len;
+    unsigned timeout_s;       /* 0: the daemon's default */
+    unsigned vcpus, mem_mb;   /* 0: the daemon's default */
+    const char *session_id;   /* run in an existing session instead of a fresh one */
+};
+int args_parse_run(int argc, char **argv, struct run_args *out, struct error *err);
+
+#endif

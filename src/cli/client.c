@@ -1,0 +1,243 @@
+#include "cli/client.h"
+
+#include <errno.h>
+#include <http_parser.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+#define CLIENT_MAX_RESPONSE (64u << 20)
+
+void client_target_default(struct client_target *t)
+{
+    t->addr = getenv("ENCLAVE_ADDR");
+    if (t->addr == NULL || t->addr[0] == '\0')
+        t->addr = "127.0.0.1:7339";
+    t->socket_path = getenv("ENCLAVE_SOCKET");
+    if (t->socket_path && t->socket_path[0] == '\0')
+        t->socket_path = NULL;
+}
+
+static int dial(const struct client_target *t, struct error *err)
+{
+    if (t->socket_path) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(t->socket_path) >= sizeof(sa.sun_path))
+            return error_set(err, ERR_INVALID_ARGUMENT, "socket path too long");
+        strcpy(sa.sun_path, t->socket_path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return error_set_errno(err, ERR_INTERNAL, "socket");
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+            error_set_errno(err, ERR_UNAVAILABLE,
+                            "cannot reach the daemon at %s (is 'enclave up --socket %s' running?)",
+                            t->socket_path, t->socket_path);
+            close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    char host[256];
+    const char *colon = strrchr(t->addr, ':');
+    if (colon == NULL || (size_t)(colon - t->addr) >= sizeof(host))
+        return error_set(err, ERR_INVALID_ARGUMENT, "address must be HOST:PORT, not '%s'", t->addr);
+    memcpy(host, t->addr, (size_t)(colon - t->addr));
+    host[colon - t->addr] = '\0';
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int g = getaddrinfo(host, colon + 1, &hints, &res);
+    if (g != 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "address %s: %s", t->addr, gai_strerror(g));
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return error_set(err, ERR_UNAVAILABLE,
+                         "cannot reach the daemon at %s (start it with 'enclave up')", t->addr);
+    return fd;
+}
+
+struct response {
+    int complete;
+    char *body;
+    size_t len;
+    size_t cap;
+    int too_big;
+};
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    struct response *r = p->data;
+    if (r->len + len > CLIENT_MAX_RESPONSE) {
+        r->too_big = 1;
+        return 1;
+    }
+    if (r->len + len + 1 > r->cap) {
+        size_t ncap = (r->len + len + 1) * 2;
+        char *nb = realloc(r->body, ncap);
+        if (nb == NULL)
+            return 1;
+        r->body = nb;
+        r->cap = ncap;
+    }
+    memcpy(r->body + r->len, at, len);
+    r->len += len;
+    r->body[r->len] = '\0';
+    return 0;
+}
+
+static int on_complete(http_parser *p)
+{
+    ((struct response *)p->data)->complete = 1;
+    return 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends one request and reads the whole response. */
+static int roundtrip(const struct client_target *t, const char *method, const char *path,
+                     const char *body, size_t body_len, unsigned timeout_s, char **out,
+                     int *status, struct error *err)
+{
+    cleanup_close int fd = dial(t, err);
+    if (fd < 0)
+        return -1;
+    char head[1024];
+    int hl = snprintf(head, sizeof(head),
+                      "%s %s HTTP/1.1\r\nHost: enclave\r\nConnection: close\r\n"
+                      "Content-Type: application/json\r\nConnect-Protocol-Version: 1\r\n"
+                      "Connect-Timeout-Ms: %u\r\nContent-Length: %zu\r\n\r\n",
+                      method, path, timeout_s * 1000, body_len);
+    if (hl < 0 || (size_t)hl >= sizeof(head))
+        return error_set(err, ERR_INVALID_ARGUMENT, "request path too long");
+    struct iovec parts[2] = {{head, (size_t)hl}, {(void *)body, body_len}};
+    for (int i = 0; i < 2; i++) {
+        const char *p = parts[i].iov_base;
+        size_t left = parts[i].iov_len;
+        while (left > 0) {
+            ssize_t n = send(fd, p, left, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return error_set_errno(err, ERR_UNAVAILABLE, "sending to the daemon");
+            }
+            p += n;
+            left -= (size_t)n;
+        }
+    }
+    http_parser parser;
+    http_parser_init(&parser, HTTP_RESPONSE);
+    struct response r = {0};
+    parser.data = &r;
+    http_parser_settings settings;
+    http_parser_settings_init(&settings);
+    settings.on_body = on_body;
+    settings.on_message_complete = on_complete;
+    long long deadline = now_ms() + (long long)timeout_s * 1000 + 30000;
+    char buf[65536];
+    while (!r.complete) {
+        long long left = deadline - now_ms();
+        if (left <= 0) {
+            free(r.body);
+            return error_set(err, ERR_DEADLINE_EXCEEDED, "the daemon did not answer in time");
+        }
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+        if (pr < 0 && errno != EINTR) {
+            free(r.body);
+            return error_set_errno(err, ERR_INTERNAL, "poll");
+        }
+        if (pr <= 0)
+            continue;
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            free(r.body);
+            return error_set_errno(err, ERR_UNAVAILABLE, "reading from the daemon");
+        }
+        size_t parsed = http_parser_execute(&parser, &settings, buf, (size_t)n);
+        if (r.too_big) {
+            free(r.body);
+            return error_set(err, ERR_RESOURCE_EXHAUSTED, "the daemon's answer is too large");
+        }
+        if (parsed != (size_t)n || HTTP_PARSER_ERRNO(&parser) != HPE_OK) {
+            free(r.body);
+            return error_set(err, ERR_INTERNAL, "bad HTTP from the daemon: %s",
+                             http_errno_description(HTTP_PARSER_ERRNO(&parser)));
+        }
+        if (n == 0) {
+            if (!r.complete)
+                http_parser_execute(&parser, &settings, NULL, 0);
+            if (!r.complete) {
+                free(r.body);
+                return error_set(err, ERR_UNAVAILABLE, "the daemon closed the connection early");
+            }
+        }
+    }
+    *status = parser.status_code;
+    if (r.body == NULL) {
+        r.body = strdup("");
+        if (r.body == NULL)
+            return error_set(err, ERR_INTERNAL, "out of memory");
+    }
+    *out = r.body;
+    return 0;
+}
+
+int client_get(const struct client_target *t, const char *path, unsigned timeout_s, char **out,
+               int *status, struct error *err)
+{
+    return roundtrip(t, "GET", path, "", 0, timeout_s, out, status, err);
+}
+
+int client_call(const struct client_target *t, const char *service, const char *method,
+                json_t *req, unsigned timeout_s, json_t **resp, struct error *err)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/%s/%s", service, method);
+    cleanup_free char *body = json_dumps(req, JSON_COMPACT);
+    if (body == NULL)
+        return error_set(err, ERR_INTERNAL, "cannot encode the request");
+    cleanup_free char *text = NULL;
+    int status = 0;
+    if (roundtrip(t, "POST", path, body, strlen(body), timeout_s, &text, &status, err) < 0)
+        return -1;
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    if (status != 200) {
+        const char *code = doc ? json_string_value(json_object_get(doc, "code")) : NULL;
+        const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
+        error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
+                  code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
+        json_decref(doc);
+        return -1;
+    }
+    if (doc == NULL || !json_is_object(doc)) {
+        json_decref(doc);
+        return error_set(err, ERR_INTERNAL, "the daemon's answer is not a JSON object");
+    }
+    *resp = doc;
+    return 0;
+}

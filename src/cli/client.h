@@ -1,0 +1,25 @@
+/* The CLI's client for the daemon: Connect unary calls (HTTP/1.1, JSON) over
+ * TCP or a Unix socket, synchronous, with a deadline. */
+#ifndef ENCLAVE_CLI_CLIENT_H
+#define ENCLAVE_CLI_CLIENT_H
+
+#include <jansson.h>
+
+#include "common/error.h"
+
+struct client_target {
+    const char *addr;        /* host:port; default $ENCLAVE_ADDR or 127.0.0.1:7339 */
+    const char *socket_path; /* Unix socket; default $ENCLAVE_SOCKET */
+};
+
+void client_target_default(struct client_target *t);
+/* Calls /<service>/<method>. req is borrowed; *resp is a new reference.
+ * A Connect error from the daemon becomes err with its code and message;
+ * a daemon that cannot be reached is ERR_UNAVAILABLE with a hint. */
+int client_call(const struct client_target *t, const char *service, const char *method,
+                json_t *req, unsigned timeout_s, json_t **resp, struct error *err);
+/* GET path; body into *out (malloc'd, NUL-terminated). */
+int client_get(const struct client_target *t, const char *path, unsigned timeout_s, char **out,
+               int *status, struct error *err);
+
+#endif

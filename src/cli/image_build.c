@@ -1,0 +1,180 @@
+/* `enclave image build` and `enclave image status`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/paths.h"
+#include "image/image.h"
+
+static void build_help(FILE *out)
+{
+    fprintf(out,
+            "usage: enclave image build [--force] [--package NAME]... [--quiet]\n"
+            "\n"
+            "Assembles the guest image VMs boot, from Debian packages, without root:\n"
+            "  - the kernel of %s (the versioned package it depends on)\n"
+            "  - the kernel modules enclave-init loads (virtio_mmio, virtio_console, vsock,\n"
+            "    vmw_vsock_virtio_transport and their dependencies), with a load-order file\n"
+            "  - enclave-init, carried inside this binary, as /init\n"
+            "  - a root filesystem with python3 (python3-minimal, libpython3-stdlib and what\n"
+            "    they depend on), unpacked with dpkg-deb; no maintainer script runs\n"
+            "into $ENCLAVE_HOME/cache/images/<id>/ (kernel, initramfs.cpio, manifest.json with\n"
+            "the sha256 of each) and points $ENCLAVE_HOME/cache/current at it.\n"
+            "Downloaded packages stay in $ENCLAVE_HOME/cache/build/debs and are re-used. When the\n"
+            "current image was built from the same packages, enclave-init and builder and its\n"
+            "files still match, nothing is done.\n"
+            "Needs apt-get, apt-cache and dpkg-deb, and access to the host's package archive.\n"
+            "\n"
+            "options:\n"
+            "  -f, --force          rebuild even when nothing changed\n"
+            "  -p, --package NAME   also put Debian package NAME (and its dependencies) into\n"
+            "                       the root filesystem; may be repeated\n"
+            "  -q, --quiet          print only errors and the final line\n"
+            "  -h, --help           show this help\n"
+            "\n"
+            "$ENCLAVE_HOME defaults to ~/.enclave. The kernel command line the image needs is\n"
+            "in manifest.json.\n",
+            "linux-image-cloud-amd64");
+}
+
+int cli_image_build(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"force", no_argument, NULL, 'f'},
+        {"package", required_argument, NULL, 'p'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct image_build_options opts = {.progress = stderr};
+    const char **extra = calloc((size_t)argc + 1, sizeof(*extra));
+    if (extra == NULL) {
+        fprintf(stderr, "enclave image build: out of memory\n");
+        return 1;
+    }
+    size_t n_extra = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "fp:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            opts.force = true;
+            break;
+        case 'p':
+            extra[n_extra++] = optarg;
+            break;
+        case 'q':
+            opts.progress = NULL;
+            break;
+        case 'h':
+            build_help(stdout);
+            free(extra);
+            return 0;
+        default:
+            free(extra);
+            return cli_usage_error("image build", "bad option");
+        }
+    }
+    if (optind < argc) {
+        free(extra);
+        return cli_usage_error("image build", "unexpected argument '%s'", argv[optind]);
+    }
+    opts.extra_packages = extra;
+    opts.n_extra_packages = n_extra;
+    struct image_build_result result;
+    struct error err = {0};
+    int rc = image_build(&opts, &result, &err);
+    free(extra);
+    if (rc < 0) {
+        fprintf(stderr, "enclave image build: %s\n", err.message);
+        return 1;
+    }
+    printf("%s %s\n", result.rebuilt ? "built" : "up to date:", result.dir);
+    return 0;
+}
+
+static void status_help(FILE *out)
+{
+    fprintf(out,
+            "usage: enclave image status [--no-verify]\n"
+            "\n"
+            "Lists the image $ENCLAVE_HOME/cache/current points at: source, creation time,\n"
+            "kernel command line, and for each file its role, path, size and sha256, re-hashed\n"
+            "to say whether it still matches manifest.json.\n"
+            "Exits 0 when every file matches, 1 when one does not or there is no image\n"
+            "(build one with 'enclave image build').\n"
+            "\n"
+            "options:\n"
+            "  --no-verify   do not re-hash the files (sizes and digests from the manifest)\n"
+            "  -h, --help    show this help\n");
+}
+
+int cli_image_status(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"no-verify", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool verify = true;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            verify = false;
+            break;
+        case 'h':
+            status_help(stdout);
+            return 0;
+        default:
+            return cli_usage_error("image status", "bad option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("image status", "unexpected argument '%s'", argv[optind]);
+
+    struct error err = {0};
+    struct image_manifest *m = NULL;
+    if (image_manifest_load_current(&m, &err) < 0) {
+        fprintf(stderr, "enclave image status: %s\n", err.message);
+        if (err.kind != ERR_NOT_FOUND)
+            fprintf(stderr, "enclave image status: rebuild it with 'enclave image build --force'\n");
+        return 1;
+    }
+    printf("image:    %s\n", m->dir);
+    printf("source:   %s\n", m->source);
+    printf("created:  %s\n", m->created);
+    printf("arch:     %s   guest protocol: %d\n", m->arch, m->guest_protocol);
+    printf("cmdline:  %s\n", m->kernel_cmdline);
+    printf("packages: %zu\n", m->n_packages);
+    printf("\n%-10s %-16s %12s  %-64s  %s\n", "ROLE", "PATH", "SIZE", "SHA256", "STATUS");
+    int bad = 0;
+    for (size_t i = 0; i < m->n_artifacts; i++) {
+        const struct image_artifact *a = &m->artifacts[i];
+        const char *state = "not checked";
+        char detail[1100] = "";
+        if (verify) {
+            struct error e = {0};
+            if (image_artifact_verify(m, a, NULL, NULL, &e) == 0) {
+                state = "ok";
+            } else {
+                state = e.kind == ERR_DATA_LOSS ? "MISMATCH" : "MISSING";
+                snprintf(detail, sizeof(detail), " (%s)", e.message);
+                bad++;
+            }
+        }
+        printf("%-10s %-16s %12llu  %-64s  %s%s\n", a->role, a->path, (unsigned long long)a->size, a->sha256, state,
+               detail);
+    }
+    image_manifest_free(m);
+    if (bad) {
+        fprintf(stderr, "enclave image status: %d file%s do%s not match the manifest; rebuild with "
+                        "'enclave image build --force'\n",
+                bad, bad == 1 ? "" : "s", bad == 1 ? "es" : "");
+        return 1;
+    }
+    return 0;
+}

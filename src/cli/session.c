@@ -1,0 +1,189 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/exec_common.h"
+
+static const char session_help[] =
+    "usage: enclave session start [--id ID] [--cpu N] [--mem MB]\n"
+    "       enclave session exec ID [--timeout S] (--python FILE | -- COMMAND [ARGS...])\n"
+    "       enclave session stop ID\n"
+    "       enclave session ls\n"
+    "\n"
+    "Manages sessions (one microVM each) in the running daemon. 'start' prints the\n"
+    "session id once the VM answers; 'exec' runs one command in it and exits with\n"
+    "the command's code; 'stop' stops the VM; 'ls' lists sessions.\n"
+    "\n"
+    "common options:\n"
+    "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
+    "  --socket PATH     the daemon's Unix socket (default $ENCLAVE_SOCKET)\n"
+    "  -h, --help        this help\n";
+
+struct session_opts {
+    struct client_target target;
+    const char *id;
+    unsigned vcpus, mem_mb, timeout_s;
+    const char *python_file;
+};
+
+static int parse(int argc, char **argv, struct session_opts *o, struct error *err)
+{
+    enum { O_ID = 256, O_CPU, O_MEM, O_TIMEOUT, O_PYTHON, O_ADDR, O_SOCKET };
+    static const struct option opts[] = {
+        {"id", required_argument, NULL, O_ID},
+        {"cpu", required_argument, NULL, O_CPU},
+        {"mem", required_argument, NULL, O_MEM},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"python", required_argument, NULL, O_PYTHON},
+        {"addr", required_argument, NULL, O_ADDR},
+        {"socket", required_argument, NULL, O_SOCKET},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            fputs(session_help, stdout);
+            return 1;
+        case O_ID:
+            o->id = optarg;
+            break;
+        case O_CPU:
+            if (args_parse_uint(optarg, "--cpu", 1, 16, &o->vcpus, err) < 0)
+                return -1;
+            break;
+        case O_MEM:
+            if (args_parse_uint(optarg, "--mem", 128, 16384, &o->mem_mb, err) < 0)
+                return -1;
+            break;
+        case O_TIMEOUT:
+            if (args_parse_uint(optarg, "--timeout", 1, 86400, &o->timeout_s, err) < 0)
+                return -1;
+            break;
+        case O_PYTHON:
+            o->python_file = optarg;
+            break;
+        case O_ADDR:
+            o->target.addr = optarg;
+            o->target.socket_path = NULL;
+            break;
+        case O_SOCKET:
+            o->target.socket_path = optarg;
+            break;
+        default:
+            return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    return 0;
+}
+
+static int call_or_report(const struct client_target *t, const char *service, const char *method,
+                          json_t *req, unsigned timeout_s, json_t **resp)
+{
+    struct error err;
+    int rc = client_call(t, service, method, req, timeout_s, resp, &err);
+    json_decref(req);
+    if (rc < 0) {
+        fprintf(stderr, "enclave session: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_session(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(session_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1];
+    struct session_opts o = {0};
+    client_target_default(&o.target);
+    struct error err;
+    /* Sub-verb arguments: "exec ID [opts] -- cmd", "stop ID". */
+    int shift = 2;
+    const char *positional = NULL;
+    if ((strcmp(sub, "exec") == 0 || strcmp(sub, "stop") == 0) && argc > 2 && argv[2][0] != '-') {
+        positional = argv[2];
+        shift = 3;
+    }
+    int pr = parse(argc - shift + 1, argv + shift - 1, &o, &err);
+    if (pr == 1)
+        return 0;
+    if (pr < 0)
+        return cli_usage_error("session", "%s", err.message);
+    int rest = argc - shift + 1 - optind;
+    char **rest_argv = argv + shift - 1 + optind;
+    json_t *resp = NULL;
+
+    if (strcmp(sub, "start") == 0) {
+        if (rest > 0)
+            return cli_usage_error("session", "unexpected argument '%s'", rest_argv[0]);
+        json_t *req = json_object();
+        if (o.id)
+            json_object_set_new(req, "sessionId", json_string(o.id));
+        if (o.vcpus)
+            json_object_set_new(req, "vcpu", json_integer(o.vcpus));
+        if (o.mem_mb)
+            json_object_set_new(req, "memoryMb", json_integer(o.mem_mb));
+        if (call_or_report(&o.target, "agent.v1.AgentService", "StartSession", req, 300, &resp) < 0)
+            return 1;
+        printf("%s\n", json_string_value(json_object_get(resp, "sessionId")));
+        json_decref(resp);
+        return 0;
+    }
+    if (strcmp(sub, "stop") == 0) {
+        if (positional == NULL)
+            return cli_usage_error("session", "stop needs a session id");
+        if (call_or_report(&o.target, "agent.v1.AgentService", "StopSession",
+                           json_pack("{s:s}", "sessionId", positional), 60, &resp) < 0)
+            return 1;
+        json_decref(resp);
+        return 0;
+    }
+    if (strcmp(sub, "exec") == 0) {
+        if (positional == NULL)
+            return cli_usage_error("session", "exec needs a session id");
+        if (o.python_file && rest > 0)
+            return cli_usage_error("session", "give either --python FILE or a command, not both");
+        if (!o.python_file && rest == 0)
+            return cli_usage_error("session", "nothing to run: give -- COMMAND or --python FILE");
+        json_t *tool = cli_tool_request("session exec", positional, o.python_file, rest_argv, rest,
+                                        o.timeout_s);
+        if (tool == NULL)
+            return 125;
+        int rc = cli_execute("session exec", &o.target, tool, o.timeout_s);
+        json_decref(tool);
+        return rc;
+    }
+    if (strcmp(sub, "ls") == 0) {
+        if (call_or_report(&o.target, "enclave.v1.Enclave", "ListSessions", json_object(), 30, &resp) < 0)
+            return 1;
+        json_t *list = json_object_get(resp, "sessions");
+        printf("%-24s %-9s %4s %7s %-5s %s\n", "SESSION", "STATUS", "VCPU", "MEM_MB", "ACCEL", "AGE");
+        size_t i;
+        json_t *s;
+        time_t now = time(NULL);
+        json_array_foreach(list, i, s) {
+            const char *created = json_string_value(json_object_get(s, "createdUnixNs"));
+            long long ns = created ? atoll(created) : 0;
+            long long age = ns ? (long long)now - ns / 1000000000 : 0;
+            printf("%-24s %-9s %4lld %7lld %-5s %llds\n",
+                   json_string_value(json_object_get(s, "sessionId")),
+                   json_string_value(json_object_get(s, "status")),
+                   (long long)json_integer_value(json_object_get(s, "vcpu")),
+                   (long long)json_integer_value(json_object_get(s, "memoryMb")),
+                   json_is_true(json_object_get(s, "kvm")) ? "kvm" : "tcg", age);
+        }
+        json_decref(resp);
+        return 0;
+    }
+    return cli_usage_error("session", "unknown subcommand '%s'", sub);
+}

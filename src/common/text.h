@@ -1,0 +1,13 @@
+/* Small text helpers. */
+#ifndef ENCLAVE_COMMON_TEXT_H
+#define ENCLAVE_COMMON_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Returns a new NUL-terminated copy of data in which every byte sequence that
+ * is not valid UTF-8 (and every NUL) is replaced by U+FFFD, so that it can
+ * travel in a protobuf string or JSON. NULL only when out of memory. */
+char *text_utf8_sanitize(const uint8_t *data, size_t len);
+
+#endif

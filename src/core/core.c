@@ -1,0 +1,859 @@
+#include "core/core.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/paths.h"
+#include "proxy/proxy.h"
+
+#define CONNECT_RETRY_MS 50
+#define STOP_GRACE_MS 2000
+#define EXEC_REPLY_GRACE_MS 10000
+#define HEALTH_TIMEOUT_MS 5000
+
+struct waiter {
+    struct waiter *next;
+    core_done_fn cb;
+    void *ctx;
+};
+
+struct session {
+    struct session *next;
+    struct core *core;
+    char id[CORE_MAX_SESSION_ID + 1];
+    enum core_session_state state;
+    struct vmm_vm *vm;
+    struct proxy_conn *conn;
+    char run_dir[4096];
+    unsigned vcpus, mem_mb;
+    int64_t created_ns;
+    unsigned execs_running;
+    char *intent_json;
+    /* booting */
+    core_session_fn start_cb;
+    void *start_ctx;
+    struct event *boot_timer;
+    struct event *retry_timer;
+    bool health_in_flight;
+    char last_connect_error[sizeof(((struct error *)0)->message)];
+    /* stopping */
+    struct waiter *stop_waiters;
+    struct event *kill_timer;
+};
+
+struct core {
+    struct core_config cfg;
+    char *kernel, *initrd, *cmdline, *vms_dir;
+    struct session *sessions;
+    unsigned n_sessions;
+    struct event *sigchld;
+};
+
+static int64_t now_unix_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const char *core_session_state_name(enum core_session_state s)
+{
+    switch (s) {
+    case CORE_SESSION_BOOTING:
+        return "BOOTING";
+    case CORE_SESSION_READY:
+        return "READY";
+    case CORE_SESSION_STOPPING:
+        return "STOPPING";
+    case CORE_SESSION_FAILED:
+        return "FAILED";
+    }
+    return "?";
+}
+
+bool core_session_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > CORE_MAX_SESSION_ID || id[0] == '.' || id[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static struct session *find_session(struct core *core, const char *id)
+{
+    for (struct session *s = core->sessions; s; s = s->next)
+        if (strcmp(s->id, id) == 0)
+            return s;
+    return NULL;
+}
+
+static void session_info(const struct session *s, struct core_session_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->id = s->id;
+    info->state = s->state;
+    const struct vmm_channel *ch = s->vm ? vmm_vm_channel(s->vm) : NULL;
+    info->channel_path = ch && ch->kind != VMM_CHANNEL_VSOCK ? ch->path : "";
+    info->vcpus = s->vcpus;
+    info->mem_mb = s->mem_mb;
+    info->kvm = s->vm ? vmm_vm_uses_kvm(s->vm) : false;
+    info->created_unix_ns = s->created_ns;
+    info->execs_running = s->execs_running;
+}
+
+/* The last bytes of a log file, for error messages (a boot that failed says why). */
+static void read_tail(const char *path, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t start = end > (off_t)(size - 1) ? end - (off_t)(size - 1) : 0;
+    ssize_t n = pread(fd, buf, size - 1, start);
+    if (n < 0)
+        n = 0;
+    buf[n] = '\0';
+    for (ssize_t i = 0; i < n; i++)
+        if ((unsigned char)buf[i] < 0x20 && buf[i] != '\n')
+            buf[i] = ' ';
+}
+
+static void record(struct core *core, const char *event, const char *session_id, json_t *details)
+{
+    if (core->cfg.gate.record == NULL) {
+        json_decref(details);
+        return;
+    }
+    cleanup_free char *text = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(details);
+    core->cfg.gate.record(core->cfg.gate.ctx, event, session_id, text ? text : "{}");
+}
+
+static json_t *caller_json(const struct core_caller *caller)
+{
+    return json_pack("{s:s, s:s}", "transport", caller && caller->transport ? caller->transport : "",
+                     "peer", caller && caller->peer ? caller->peer : "");
+}
+
+/* Asks the gate; fills err on refusal. Consumes input. */
+static int gate_decide(struct core *core, const char *action, const char *session_id, json_t *input,
+                       struct core_obligations *ob, struct error *err)
+{
+    memset(ob, 0, sizeof(*ob));
+    if (input == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory building the policy input");
+    json_object_set_new(input, "action", json_string(action));
+    json_object_set_new(input, "time", json_pack("{s:I}", "unix_ns", (json_int_t)now_unix_ns()));
+    if (core->cfg.gate.decide == NULL) {
+        json_decref(input);
+        return 0;
+    }
+    cleanup_free char *text = json_dumps(input, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(input);
+    if (text == NULL)
+        return error_set(err, ERR_INTERNAL, "cannot encode the policy input");
+    return core->cfg.gate.decide(core->cfg.gate.ctx, action, session_id, text, ob, err);
+}
+
+int core_gate_ask(struct core *core, const char *action, const char *session_id, json_t *input,
+                  struct core_obligations *ob, struct error *err)
+{
+    return gate_decide(core, action, session_id, input, ob, err);
+}
+
+/* ------------------------------------------------------------------ teardown */
+
+static void remove_run_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            char p[4096 + 260];
+            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static void session_destroy(struct session *s)
+{
+    struct core *core = s->core;
+    for (struct session **pp = &core->sessions; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            core->n_sessions--;
+            break;
+        }
+    }
+    if (s->boot_timer)
+        event_free(s->boot_timer);
+    if (s->retry_timer)
+        event_free(s->retry_timer);
+    if (s->kill_timer)
+        event_free(s->kill_timer);
+    if (s->conn)
+        proxy_conn_free(s->conn);
+    s->conn = NULL;
+    vmm_vm_free(s->vm);
+    remove_run_dir(s->run_dir);
+    free(s->intent_json);
+    free(s);
+}
+
+static void finish_start(struct session *s, const struct error *err)
+{
+    core_session_fn cb = s->start_cb;
+    void *ctx = s->start_ctx;
+    s->start_cb = NULL;
+    if (s->boot_timer) {
+        event_free(s->boot_timer);
+        s->boot_timer = NULL;
+    }
+    if (s->retry_timer) {
+        event_free(s->retry_timer);
+        s->retry_timer = NULL;
+    }
+    if (cb == NULL)
+        return;
+    struct core_session_info info;
+    session_info(s, &info);
+    cb(&info, err, ctx);
+}
+
+static void on_kill_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct session *s = arg;
+    log_warn("session %s: VM did not stop in time; killing it", s->id);
+    s->core->cfg.driver->kill(s->vm);
+}
+
+/* Begins stopping: asks the VMM to quit and arms the kill timer. The session is
+ * destroyed when the VMM process is reaped. */
+static void session_begin_stop(struct session *s)
+{
+    s->state = CORE_SESSION_STOPPING;
+    if (s->conn) {
+        proxy_conn_free(s->conn);
+        s->conn = NULL;
+    }
+    if (s->vm == NULL || vmm_vm_exited(s->vm))
+        return;
+    struct error err;
+    if (s->core->cfg.driver->request_stop(s->vm, &err) < 0) {
+        log_debug("session %s: graceful stop failed (%s); killing", s->id, err.message);
+        s->core->cfg.driver->kill(s->vm);
+        return;
+    }
+    if (s->kill_timer == NULL) {
+        s->kill_timer = evtimer_new(s->core->cfg.base, on_kill_timer, s);
+        struct timeval tv = {.tv_sec = STOP_GRACE_MS / 1000, .tv_usec = (STOP_GRACE_MS % 1000) * 1000};
+        if (s->kill_timer)
+            evtimer_add(s->kill_timer, &tv);
+        else
+            s->core->cfg.driver->kill(s->vm);
+    }
+}
+
+static void session_vm_exited(struct session *s, int status)
+{
+    struct core *core = s->core;
+    char why[64];
+    if (WIFSIGNALED(status))
+        snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(status));
+    else
+        snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(status));
+
+    if (s->state == CORE_SESSION_BOOTING) {
+        char log_tail[1024], path[4200];
+        snprintf(path, sizeof(path), "%s/vmm.log", s->run_dir);
+        read_tail(path, log_tail, sizeof(log_tail));
+        struct error err;
+        error_set(&err, ERR_UNAVAILABLE, "the VM exited while booting (%s)%s%s", why,
+                  log_tail[0] ? ": " : "", log_tail);
+        s->state = CORE_SESSION_FAILED;
+        record(core, "SESSION:FAILED", s->id, json_pack("{s:s}", "reason", err.message));
+        finish_start(s, &err);
+        session_destroy(s);
+        return;
+    }
+    if (s->state == CORE_SESSION_STOPPING) {
+        record(core, "SESSION:STOP", s->id, json_pack("{s:s}", "vmm", why));
+        struct waiter *w = s->stop_waiters;
+        s->stop_waiters = NULL;
+        session_destroy(s);
+        while (w) {
+            struct waiter *next = w->next;
+            w->cb(NULL, w->ctx);
+            free(w);
+            w = next;
+        }
+        return;
+    }
+    log_warn("session %s: VM exited unexpectedly (%s)", s->id, why);
+    record(core, "SESSION:FAILED", s->id, json_pack("{s:s}", "reason", why));
+    s->state = CORE_SESSION_FAILED;
+    if (s->conn) {
+        proxy_conn_free(s->conn);
+        s->conn = NULL;
+    }
+}
+
+static void on_sigchld(evutil_socket_t fd, short what, void *arg)
+{
+    struct core *core = arg;
+    bool again = true;
+    while (again) {
+        again = false;
+        for (struct session *s = core->sessions; s; s = s->next) {
+            if (s->vm == NULL || vmm_vm_exited(s->vm))
+                continue;
+            int status = 0;
+            pid_t r = waitpid(vmm_vm_pid(s->vm), &status, WNOHANG);
+            if (r == vmm_vm_pid(s->vm)) {
+                vmm_vm_mark_exited(s->vm, status);
+                session_vm_exited(s, status); /* may free s: restart the scan */
+                again = true;
+                break;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ booting */
+
+static void schedule_connect(struct session *s);
+
+static void on_health(const Guest__V1__Frame *reply, const struct error *err, void *ctx)
+{
+    struct session *s = ctx;
+    s->health_in_flight = false;
+    if (s->state != CORE_SESSION_BOOTING)
+        return;
+    if (err != NULL || reply == NULL ||
+        reply->body_case != GUEST__V1__FRAME__BODY_HEALTH_RESPONSE) {
+        snprintf(s->last_connect_error, sizeof(s->last_connect_error), "%s",
+                 err ? err->message : "unexpected reply to Health");
+        /* The channel went away or answered nonsense: start over. */
+        if (err == NULL || err->kind != ERR_CANCELED) {
+            if (s->conn) {
+                proxy_conn_free(s->conn);
+                s->conn = NULL;
+            }
+            schedule_connect(s);
+        }
+        return;
+    }
+    s->state = CORE_SESSION_READY;
+    int64_t boot_ms = (now_unix_ns() - s->created_ns) / 1000000;
+    log_info("session %s ready in %lld ms (%s)", s->id, (long long)boot_ms,
+             vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg");
+    record(s->core, "SESSION:READY", s->id,
+           json_pack("{s:I, s:s, s:s}", "boot_ms", (json_int_t)boot_ms, "accel",
+                     vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg", "kernel",
+                     reply->health_response->kernel_release ? reply->health_response->kernel_release
+                                                            : ""));
+    finish_start(s, NULL);
+}
+
+static void on_conn_lost(const struct error *why, void *ctx)
+{
+    struct session *s = ctx;
+    /* The proxy has failed its pending requests already. */
+    struct proxy_conn *c = s->conn;
+    s->conn = NULL;
+    if (c)
+        proxy_conn_free(c);
+    if (s->state == CORE_SESSION_BOOTING) {
+        schedule_connect(s);
+    } else if (s->state == CORE_SESSION_READY) {
+        log_warn("session %s: guest channel lost (%s); reconnecting", s->id, why->message);
+        schedule_connect(s);
+    }
+}
+
+static void try_connect(evutil_socket_t fd, short what, void *arg)
+{
+    struct session *s = arg;
+    if (s->conn != NULL || (s->state != CORE_SESSION_BOOTING && s->state != CORE_SESSION_READY))
+        return;
+    struct error err;
+    if (proxy_connect(s->core->cfg.base, vmm_vm_channel(s->vm), on_conn_lost, s, &s->conn, &err) < 0) {
+        snprintf(s->last_connect_error, sizeof(s->last_connect_error), "%s", err.message);
+        schedule_connect(s);
+        return;
+    }
+    if (s->state != CORE_SESSION_BOOTING)
+        return; /* reconnected a READY session */
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__HealthRequest hr = GUEST__V1__HEALTH_REQUEST__INIT;
+    f.body_case = GUEST__V1__FRAME__BODY_HEALTH_REQUEST;
+    f.health_request = &hr;
+    /* A Health that gets no answer is retried on a new connection: hanging up
+     * also tells the guest to drop anything half-received. */
+    if (proxy_request(s->conn, &f, HEALTH_TIMEOUT_MS, on_health, NULL, s, NULL, &err) < 0) {
+        proxy_conn_free(s->conn);
+        s->conn = NULL;
+        schedule_connect(s);
+        return;
+    }
+    s->health_in_flight = true;
+}
+
+static void schedule_connect(struct session *s)
+{
+    if (s->retry_timer == NULL)
+        s->retry_timer = evtimer_new(s->core->cfg.base, try_connect, s);
+    if (s->retry_timer == NULL)
+        return;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = CONNECT_RETRY_MS * 1000};
+    evtimer_add(s->retry_timer, &tv);
+}
+
+static void on_boot_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct session *s = arg;
+    if (s->state != CORE_SESSION_BOOTING)
+        return;
+    char console[1024];
+    read_tail(vmm_vm_console_log(s->vm), console, sizeof(console));
+    struct error err;
+    error_set(&err, ERR_DEADLINE_EXCEEDED,
+              "the VM did not answer within %u ms (last channel error: %s); console: %s",
+              s->core->cfg.boot_timeout_ms, s->last_connect_error[0] ? s->last_connect_error : "none",
+              console[0] ? console : "(empty)");
+    record(s->core, "SESSION:FAILED", s->id, json_pack("{s:s}", "reason", "boot timeout"));
+    s->state = CORE_SESSION_STOPPING; /* destroyed when the VMM is reaped */
+    finish_start(s, &err);
+    session_begin_stop(s);
+}
+
+static void make_session_id(char *buf, size_t size)
+{
+    unsigned char r[6];
+    if (getrandom(r, sizeof(r), 0) != sizeof(r))
+        memset(r, 0, sizeof(r));
+    snprintf(buf, size, "s-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5]);
+}
+
+int core_session_start(struct core *core, const struct core_start_request *req,
+                       core_session_fn cb, void *ctx, struct error *err)
+{
+    char id[CORE_MAX_SESSION_ID + 1];
+    if (req->session_id && req->session_id[0]) {
+        if (!core_session_id_valid(req->session_id))
+            return error_set(err, ERR_INVALID_ARGUMENT,
+                             "session_id must be 1-%d characters of A-Z a-z 0-9 . _ - "
+                             "(not starting with . or -)",
+                             CORE_MAX_SESSION_ID);
+        snprintf(id, sizeof(id), "%s", req->session_id);
+    } else {
+        do
+            make_session_id(id, sizeof(id));
+        while (find_session(core, id));
+    }
+    if (find_session(core, id))
+        return error_set(err, ERR_ALREADY_EXISTS, "session %s already exists", id);
+    unsigned vcpus = req->vcpus ? req->vcpus : core->cfg.default_vcpus;
+    unsigned mem = req->mem_mb ? req->mem_mb : core->cfg.default_mem_mb;
+    if (vcpus > core->cfg.max_vcpus)
+        return error_set(err, ERR_INVALID_ARGUMENT, "vcpu must be between 1 and %u", core->cfg.max_vcpus);
+    if (mem < core->cfg.min_mem_mb || mem > core->cfg.max_mem_mb)
+        return error_set(err, ERR_INVALID_ARGUMENT, "memory_mb must be between %u and %u",
+                         core->cfg.min_mem_mb, core->cfg.max_mem_mb);
+    json_t *intent = NULL;
+    if (req->intent_json && req->intent_json[0]) {
+        intent = json_loads(req->intent_json, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(intent)) {
+            json_decref(intent);
+            return error_set(err, ERR_INVALID_ARGUMENT, "the session intent must be a JSON object");
+        }
+    }
+
+    json_t *input = json_pack("{s:{s:s, s:{}, s:o}, s:{s:i, s:i}, s:o}", "session", "id", id,
+                              "labels", "intent", intent ? json_incref(intent) : json_object(),
+                              "request", "vcpu", (int)vcpus, "memory_mb", (int)mem, "caller",
+                              caller_json(&req->caller));
+    struct core_obligations ob;
+    int decided = gate_decide(core, "session.start", id, input, &ob, err);
+    if (decided < 0) {
+        json_decref(intent);
+        return -1;
+    }
+    if (core->n_sessions >= core->cfg.max_sessions) {
+        json_decref(intent);
+        return error_set(err, ERR_RESOURCE_EXHAUSTED,
+                         "%u sessions are running, the most this daemon allows (--max-sessions)",
+                         core->n_sessions);
+    }
+
+    struct session *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        json_decref(intent);
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    }
+    s->core = core;
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    s->state = CORE_SESSION_BOOTING;
+    s->vcpus = vcpus;
+    s->mem_mb = mem;
+    s->created_ns = now_unix_ns();
+    s->intent_json = intent ? json_dumps(intent, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(intent);
+    s->start_cb = cb;
+    s->start_ctx = ctx;
+    snprintf(s->run_dir, sizeof(s->run_dir), "%s/%s", core->vms_dir, id);
+    remove_run_dir(s->run_dir);
+    if (mkdir(s->run_dir, 0700) < 0) {
+        error_set_errno(err, ERR_INTERNAL, "creating %s", s->run_dir);
+        free(s->intent_json);
+        free(s);
+        return -1;
+    }
+    struct vmm_config vc = {
+        .id = s->id,
+        .run_dir = s->run_dir,
+        .kernel = core->kernel,
+        .initrd = core->initrd,
+        .cmdline = core->cmdline,
+        .vcpus = vcpus,
+        .mem_mb = mem,
+        .accel = core->cfg.accel,
+    };
+    if (core->cfg.driver->start(&vc, &s->vm, err) < 0) {
+        remove_run_dir(s->run_dir);
+        free(s->intent_json);
+        free(s);
+        return -1;
+    }
+    s->next = core->sessions;
+    core->sessions = s;
+    core->n_sessions++;
+    record(core, "SESSION:START", s->id,
+           json_pack("{s:i, s:i, s:I, s:o}", "vcpu", (int)vcpus, "memory_mb", (int)mem, "pid",
+                     (json_int_t)vmm_vm_pid(s->vm), "caller", caller_json(&req->caller)));
+
+    s->boot_timer = evtimer_new(core->cfg.base, on_boot_timeout, s);
+    struct timeval tv = {.tv_sec = core->cfg.boot_timeout_ms / 1000,
+                         .tv_usec = (core->cfg.boot_timeout_ms % 1000) * 1000};
+    if (s->boot_timer)
+        evtimer_add(s->boot_timer, &tv);
+    schedule_connect(s);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ exec */
+
+struct exec_op {
+    struct session *session;
+    core_exec_fn cb;
+    void *ctx;
+    unsigned timeout_s;
+    uint64_t cap;
+    char tool[16];
+    char session_id[CORE_MAX_SESSION_ID + 1];
+};
+
+static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err, void *ctx)
+{
+    struct exec_op *op = ctx;
+    struct core *core = op->session->core;
+    op->session->execs_running--;
+    struct core_exec_result res = {.timeout_s = op->timeout_s, .max_output_bytes = op->cap};
+    struct error e;
+    const struct error *fail = err;
+    if (fail == NULL && reply->body_case == GUEST__V1__FRAME__BODY_ERROR) {
+        error_set(&e,
+                  reply->error->code == GUEST__V1__ERROR_RESPONSE__CODE__CODE_BUSY
+                      ? ERR_RESOURCE_EXHAUSTED
+                  : reply->error->code == GUEST__V1__ERROR_RESPONSE__CODE__CODE_EXEC_FAILED
+                      ? ERR_FAILED_PRECONDITION
+                      : ERR_INTERNAL,
+                  "guest: %s", reply->error->message ? reply->error->message : "error");
+        fail = &e;
+    } else if (fail == NULL && reply->body_case != GUEST__V1__FRAME__BODY_EXEC_RESPONSE) {
+        error_set(&e, ERR_INTERNAL, "guest answered an exec with something else");
+        fail = &e;
+    }
+    if (fail != NULL) {
+        record(core, "TOOL:EXEC", op->session_id,
+               json_pack("{s:s, s:s}", "tool", op->tool, "error", fail->message));
+        op->cb(NULL, fail, op->ctx);
+        free(op);
+        return;
+    }
+    const Guest__V1__ExecResponse *r = reply->exec_response;
+    res.exit_code = r->exit_code;
+    res.signal = r->signal;
+    res.timed_out = r->timed_out;
+    res.out = r->stdout.data;
+    res.out_len = r->stdout.len;
+    res.out_truncated = r->stdout_truncated;
+    res.err = r->stderr.data;
+    res.err_len = r->stderr.len;
+    res.err_truncated = r->stderr_truncated;
+    res.duration_us = r->duration_us;
+    record(core, "TOOL:EXEC", op->session_id,
+           json_pack("{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:b, s:b}", "tool", op->tool, "exit_code",
+                     r->exit_code, "signal", r->signal, "timed_out", r->timed_out, "duration_us",
+                     (json_int_t)r->duration_us, "stdout_bytes", (json_int_t)r->stdout.len,
+                     "stderr_bytes", (json_int_t)r->stderr.len, "stdout_truncated",
+                     r->stdout_truncated, "stderr_truncated", r->stderr_truncated));
+    op->cb(&res, NULL, op->ctx);
+    free(op);
+}
+
+int core_exec(struct core *core, const struct core_exec_request *req, core_exec_fn cb, void *ctx,
+              struct error *err)
+{
+    struct session *s = find_session(core, req->session_id ? req->session_id : "");
+    if (s == NULL)
+        return error_set(err, ERR_NOT_FOUND, "no session '%s'", req->session_id ? req->session_id : "");
+    if (s->state != CORE_SESSION_READY)
+        return error_set(err, ERR_FAILED_PRECONDITION, "session %s is %s, not READY", s->id,
+                         core_session_state_name(s->state));
+    if (req->argc == 0 || req->argc > CORE_MAX_ARGV)
+        return error_set(err, ERR_INVALID_ARGUMENT, "argv must have 1 to %d entries", CORE_MAX_ARGV);
+    size_t total = req->stdin_len;
+    for (size_t i = 0; i < req->argc; i++) {
+        if (req->argv[i] == NULL)
+            return error_set(err, ERR_INVALID_ARGUMENT, "argv[%zu] is missing", i);
+        total += strlen(req->argv[i]) + 1;
+    }
+    if (total > core->cfg.max_input_bytes)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED,
+                         "the input is %zu bytes; the most accepted is %zu", total,
+                         core->cfg.max_input_bytes);
+    unsigned timeout = req->timeout_s ? req->timeout_s : core->cfg.default_exec_timeout_s;
+    if (timeout > core->cfg.max_exec_timeout_s)
+        return error_set(err, ERR_INVALID_ARGUMENT, "timeout_seconds must be at most %u",
+                         core->cfg.max_exec_timeout_s);
+    uint64_t cap = core->cfg.max_output_bytes;
+
+    json_t *argv_json = json_array();
+    for (size_t i = 0; i < req->argc; i++)
+        json_array_append_new(argv_json, json_string(req->argv[i]));
+    json_t *context = NULL;
+    if (req->context_json && req->context_json[0]) {
+        context = json_loads(req->context_json, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(context)) {
+            json_decref(context);
+            json_decref(argv_json);
+            return error_set(err, ERR_INVALID_ARGUMENT, "context_json must be a JSON object");
+        }
+    }
+    json_t *intent = s->intent_json ? json_loads(s->intent_json, 0, NULL) : NULL;
+    json_t *input = json_pack(
+        "{s:{s:s, s:{}, s:o}, s:{s:s, s:o, s:s, s:i, s:I, s:o}, s:o}", "session", "id", s->id,
+        "labels", "intent", intent ? intent : json_object(), "request", "tool",
+        req->tool ? req->tool : "exec", "argv", argv_json, "cwd", req->cwd ? req->cwd : "/workspace",
+        "timeout_s", (int)timeout, "stdin_bytes", (json_int_t)req->stdin_len, "context",
+        context ? context : json_object(), "caller", caller_json(&req->caller));
+    struct core_obligations ob;
+    if (gate_decide(core, "exec", s->id, input, &ob, err) < 0)
+        return -1;
+    if (ob.timeout_s && ob.timeout_s < timeout)
+        timeout = ob.timeout_s;
+    if (ob.max_output_bytes && ob.max_output_bytes < cap)
+        cap = ob.max_output_bytes;
+
+    struct exec_op *op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    op->session = s;
+    op->cb = cb;
+    op->ctx = ctx;
+    op->timeout_s = timeout;
+    op->cap = cap;
+    snprintf(op->tool, sizeof(op->tool), "%s", req->tool ? req->tool : "exec");
+    snprintf(op->session_id, sizeof(op->session_id), "%s", s->id);
+
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecRequest er = GUEST__V1__EXEC_REQUEST__INIT;
+    Guest__V1__Limits lim = GUEST__V1__LIMITS__INIT;
+    lim.max_processes = 256;
+    lim.max_file_size = 256ull << 20;
+    lim.max_open_files = 1024;
+    er.argv = (char **)req->argv;
+    er.n_argv = req->argc;
+    er.cwd = (char *)(req->cwd ? req->cwd : "/workspace");
+    er.stdin.data = (uint8_t *)req->stdin_data;
+    er.stdin.len = req->stdin_len;
+    er.timeout_ms = timeout * 1000;
+    er.max_output_bytes = cap;
+    er.limits = &lim;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
+    f.exec_request = &er;
+    if (s->conn == NULL) {
+        free(op);
+        return error_set(err, ERR_UNAVAILABLE, "session %s: the guest channel is reconnecting", s->id);
+    }
+    if (proxy_request(s->conn, &f, timeout * 1000 + EXEC_REPLY_GRACE_MS, on_exec_reply, NULL, op,
+                      NULL, err) < 0) {
+        free(op);
+        return -1;
+    }
+    s->execs_running++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ stop */
+
+int core_session_stop(struct core *core, const char *session_id, const struct core_caller *caller,
+                      core_done_fn cb, void *ctx, struct error *err)
+{
+    struct session *s = find_session(core, session_id ? session_id : "");
+    if (s == NULL)
+        return error_set(err, ERR_NOT_FOUND, "no session '%s'", session_id ? session_id : "");
+    json_t *input = json_pack("{s:{s:s, s:{}}, s:{}, s:o}", "session", "id", s->id, "labels",
+                              "request", "caller", caller_json(caller));
+    struct core_obligations ob;
+    if (gate_decide(core, "session.stop", s->id, input, &ob, err) < 0)
+        return -1;
+    struct waiter *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    w->cb = cb;
+    w->ctx = ctx;
+    w->next = s->stop_waiters;
+    s->stop_waiters = w;
+    if (s->state == CORE_SESSION_BOOTING) {
+        struct error e;
+        error_set(&e, ERR_ABORTED, "session %s was stopped while booting", s->id);
+        finish_start(s, &e);
+    }
+    if (s->state != CORE_SESSION_STOPPING || s->kill_timer == NULL)
+        session_begin_stop(s);
+    if (s->vm == NULL || vmm_vm_exited(s->vm)) {
+        /* Nothing to wait for: finish from the loop, not from inside this call. */
+        event_active(core->sigchld, EV_SIGNAL, 1);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+void core_session_foreach(struct core *core, void (*fn)(const struct core_session_info *, void *),
+                          void *ctx)
+{
+    for (struct session *s = core->sessions; s; s = s->next) {
+        struct core_session_info info;
+        session_info(s, &info);
+        fn(&info, ctx);
+    }
+}
+
+unsigned core_session_count(const struct core *core)
+{
+    return core->n_sessions;
+}
+
+int core_new(const struct core_config *config, struct core **out, struct error *err)
+{
+    struct core *core = calloc(1, sizeof(*core));
+    if (core == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    core->cfg = *config;
+    core->kernel = strdup(config->kernel);
+    core->initrd = strdup(config->initrd);
+    core->cmdline = strdup(config->cmdline ? config->cmdline : "console=ttyS0");
+    core->vms_dir = strdup(config->vms_dir);
+    if (!core->kernel || !core->initrd || !core->cmdline || !core->vms_dir) {
+        core_free(core);
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    }
+    if (paths_mkdir_p(core->vms_dir, 0700, err) < 0) {
+        core_free(core);
+        return -1;
+    }
+    core->sigchld = evsignal_new(config->base, SIGCHLD, on_sigchld, core);
+    if (core->sigchld == NULL || evsignal_add(core->sigchld, NULL) < 0) {
+        core_free(core);
+        return error_set(err, ERR_INTERNAL, "cannot watch SIGCHLD");
+    }
+    *out = core;
+    return 0;
+}
+
+void core_free(struct core *core)
+{
+    if (core == NULL)
+        return;
+    /* Ask every VMM to quit, give them a moment together, then kill the rest. */
+    for (struct session *s = core->sessions; s; s = s->next) {
+        if (s->start_cb) {
+            struct error e;
+            error_set(&e, ERR_UNAVAILABLE, "the daemon is shutting down");
+            finish_start(s, &e);
+        }
+        if (s->conn) {
+            proxy_conn_free(s->conn);
+            s->conn = NULL;
+        }
+        if (s->vm && !vmm_vm_exited(s->vm)) {
+            struct error e;
+            if (core->cfg.driver->request_stop(s->vm, &e) < 0)
+                core->cfg.driver->kill(s->vm);
+        }
+    }
+    for (int i = 0; i < STOP_GRACE_MS / 20; i++) {
+        bool all_gone = true;
+        for (struct session *s = core->sessions; s; s = s->next) {
+            if (s->vm == NULL || vmm_vm_exited(s->vm))
+                continue;
+            int status;
+            if (waitpid(vmm_vm_pid(s->vm), &status, WNOHANG) == vmm_vm_pid(s->vm))
+                vmm_vm_mark_exited(s->vm, status);
+            else
+                all_gone = false;
+        }
+        if (all_gone)
+            break;
+        usleep(20000);
+    }
+    while (core->sessions) {
+        struct session *s = core->sessions;
+        struct waiter *w = s->stop_waiters;
+        s->stop_waiters = NULL;
+        record(core, "SESSION:STOP", s->id, json_pack("{s:s}", "reason", "daemon shutdown"));
+        session_destroy(s); /* kills and reaps a VMM that is still there */
+        while (w) {
+            struct waiter *next = w->next;
+            w->cb(NULL, w->ctx);
+            free(w);
+            w = next;
+        }
+    }
+    if (core->sigchld)
+        event_free(core->sigchld);
+    free(core->kernel);
+    free(core->initrd);
+    free(core->cmdline);
+    free(core->vms_dir);
+    free(core);
+}

@@ -1,0 +1,150 @@
+/* Sessions: one microVM each, driven through BOOTING -> READY -> STOPPING ->
+ * gone (or FAILED), on the daemon's event loop.
+ *
+ * Every action a client asks for (start, exec, stop) goes through the gate
+ * (core_config.gate) before anything reaches a VM; the gate decides and
+ * records. Results come back through callbacks that run exactly once, later,
+ * from the event loop (never from inside the call that started the work). */
+#ifndef ENCLAVE_CORE_CORE_H
+#define ENCLAVE_CORE_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "vmm/vmm.h"
+
+struct event_base;
+struct core;
+
+#define CORE_MAX_SESSION_ID 64
+#define CORE_MAX_ARGV 256
+
+enum core_session_state {
+    CORE_SESSION_BOOTING,
+    CORE_SESSION_READY,
+    CORE_SESSION_STOPPING,
+    CORE_SESSION_FAILED,
+};
+const char *core_session_state_name(enum core_session_state s); /* "BOOTING", ... */
+
+/* What the gate is asked about. input is a JSON document (the policy input);
+ * on allow, the gate may tighten limits through the obligations. */
+struct core_obligations {
+    unsigned timeout_s;        /* 0: no change */
+    uint64_t max_output_bytes; /* 0: no change */
+};
+struct core_gate {
+    /* Returns 0 to allow, or -1 with err (kind ERR_PERMISSION_DENIED and the
+     * reasons in the message) to refuse. action: "session.start", "exec", ... */
+    int (*decide)(void *ctx, const char *action, const char *session_id, const char *input_json,
+                  struct core_obligations *obligations, struct error *err);
+    /* Records something that happened (an event name from the audit table and a
+     * JSON object of details). Never fails the action. */
+    void (*record)(void *ctx, const char *event, const char *session_id, const char *details_json);
+    void *ctx;
+};
+
+struct core_config {
+    struct event_base *base;
+    const struct vmm_driver *driver;
+    enum vmm_accel accel;
+    const char *kernel, *initrd, *cmdline; /* the guest image */
+    const char *vms_dir;                   /* per-VM run folders go here */
+    unsigned default_vcpus, max_vcpus;
+    unsigned default_mem_mb, min_mem_mb, max_mem_mb;
+    unsigned max_sessions;
+    unsigned boot_timeout_ms;
+    unsigned default_exec_timeout_s, max_exec_timeout_s;
+    uint64_t max_output_bytes; /* per stream */
+    size_t max_input_bytes;    /* code, argv and stdin together */
+    struct core_gate gate;
+};
+
+struct core_caller {
+    const char *transport; /* "connect", "grpc", "cli" */
+    const char *peer;
+};
+
+struct core_session_info {
+    const char *id;
+    enum core_session_state state;
+    const char *channel_path;
+    unsigned vcpus, mem_mb;
+    bool kvm;
+    int64_t created_unix_ns;
+    unsigned execs_running;
+};
+
+int core_new(const struct core_config *config, struct core **out, struct error *err);
+/* Stops every VM (QMP quit, then SIGKILL after a short grace) and frees. */
+void core_free(struct core *core);
+
+typedef void (*core_session_fn)(const struct core_session_info *info, const struct error *err,
+                                void *ctx);
+
+struct core_start_request {
+    const char *session_id; /* NULL or "": one is made up */
+    unsigned vcpus;         /* 0: default */
+    unsigned mem_mb;        /* 0: default */
+    const char *intent_json; /* declared intent (JSON object) or NULL */
+    struct core_caller caller;
+};
+/* Boots a VM; cb runs when it is READY or has FAILED. Returns -1 (and no
+ * callback) when the request is refused at once. */
+int core_session_start(struct core *core, const struct core_start_request *req,
+                       core_session_fn cb, void *ctx, struct error *err);
+
+struct core_exec_request {
+    const char *session_id;
+    const char *tool;      /* "python" or "exec": for the policy input and the audit */
+    char *const *argv;
+    size_t argc;
+    const uint8_t *stdin_data;
+    size_t stdin_len;
+    const char *cwd;       /* NULL: /workspace */
+    unsigned timeout_s;    /* 0: default */
+    const char *context_json;
+    struct core_caller caller;
+};
+struct core_exec_result {
+    int exit_code;
+    int signal;
+    bool timed_out;
+    const uint8_t *out;
+    size_t out_len;
+    bool out_truncated;
+    const uint8_t *err;
+    size_t err_len;
+    bool err_truncated;
+    uint64_t duration_us;
+    unsigned timeout_s;        /* the timeout that applied */
+    uint64_t max_output_bytes; /* the cap that applied */
+};
+typedef void (*core_exec_fn)(const struct core_exec_result *res, const struct error *err,
+                             void *ctx);
+int core_exec(struct core *core, const struct core_exec_request *req, core_exec_fn cb, void *ctx,
+              struct error *err);
+
+typedef void (*core_done_fn)(const struct error *err, void *ctx);
+/* Stops the VM; cb runs once its VMM process is gone. */
+int core_session_stop(struct core *core, const char *session_id, const struct core_caller *caller,
+                      core_done_fn cb, void *ctx, struct error *err);
+
+/* Asks the gate about an action that core does not carry out itself (e.g.
+ * "audit.read", "policy.apply"). input is consumed; "action" and "time" are
+ * added. Returns 0 to allow, -1 with err on refusal. */
+struct json_t;
+int core_gate_ask(struct core *core, const char *action, const char *session_id,
+                  struct json_t *input, struct core_obligations *ob, struct error *err);
+
+/* Calls fn for each session (no adding or removing from fn). */
+void core_session_foreach(struct core *core, void (*fn)(const struct core_session_info *, void *),
+                          void *ctx);
+unsigned core_session_count(const struct core *core);
+
+/* Session ids: 1-64 characters of [A-Za-z0-9._-], not starting with '.' or '-'. */
+bool core_session_id_valid(const char *id);
+
+#endif

@@ -1,0 +1,261 @@
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/paths.h"
+#include "common/version.h"
+#include "daemon/internal.h"
+#include "image/image.h"
+
+void daemon_options_defaults(struct daemon_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->listen = "127.0.0.1:7339";
+    o->vcpus = 1;
+    o->mem_mb = 512;
+    o->max_sessions = 16;
+    o->boot_timeout_s = 60;
+    o->default_exec_timeout_s = 30;
+    o->max_exec_timeout_s = 3600;
+    o->max_output_bytes = 1u << 20;
+    o->max_input_bytes = 1u << 20;
+    o->provider = VMM_PROVIDER_AUTO;
+    o->accel = VMM_ACCEL_AUTO;
+    o->ready_fd = -1;
+}
+
+static void report_ready(int *fd, const char *line)
+{
+    if (*fd < 0)
+        return;
+    ssize_t n = write(*fd, line, strlen(line));
+    (void)n;
+    close(*fd);
+    *fd = -1;
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon_state *d = arg;
+    log_info("received %s; stopping every VM", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    event_base_loopexit(d->base, NULL);
+}
+
+static void on_ping(struct api_exchange *x, void *ctx)
+{
+    api_exchange_reply(x, 200, "text/plain; charset=utf-8", "pong", 4);
+}
+
+/* One daemon per ENCLAVE_HOME: an flock on run/daemon.lock, which holds its pid. */
+static int take_lock(const char *run_dir, int *lock_fd, struct error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/daemon.lock", run_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INTERNAL, "opening %s", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char pid[32] = "?";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        if (n > 0) {
+            pid[n] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+        }
+        close(fd);
+        return error_set(err, ERR_ALREADY_EXISTS,
+                         "another enclave daemon (pid %s) is running with this ENCLAVE_HOME", pid);
+    }
+    if (ftruncate(fd, 0) == 0)
+        dprintf(fd, "%d\n", (int)getpid());
+    *lock_fd = fd;
+    return 0;
+}
+
+int daemon_run(const struct daemon_options *opts)
+{
+    struct daemon_state d;
+    memset(&d, 0, sizeof(d));
+    d.opts = *opts;
+    int ready_fd = opts->ready_fd;
+    struct error err;
+    int rc = 1;
+    cleanup_close int lock_fd = -1;
+    struct image_manifest *image = NULL;
+    char run_dir[4096], vms_dir[4200];
+    struct event *sig_int = NULL, *sig_term = NULL;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (paths_home(run_dir, sizeof(run_dir), "run", &err) < 0 ||
+        paths_mkdir_p(run_dir, 0700, &err) < 0)
+        goto fail;
+    if (take_lock(run_dir, &lock_fd, &err) < 0)
+        goto fail;
+    snprintf(vms_dir, sizeof(vms_dir), "%s/vms", run_dir);
+    int reaped = vmm_reap_orphans(vms_dir, &err);
+    if (reaped < 0)
+        goto fail;
+    if (reaped > 0)
+        log_warn("killed %d VM(s) left behind by an earlier daemon", reaped);
+
+    if (vmm_detect_host(opts->provider, &d.host, &err) < 0)
+        goto fail;
+    if (opts->accel == VMM_ACCEL_KVM && !d.host.kvm_usable) {
+        error_set(&err, ERR_FAILED_PRECONDITION, "--accel=kvm: %s", d.host.explain);
+        goto fail;
+    }
+    if (image_manifest_load_current(&image, &err) < 0) {
+        error_prefix(&err, "no guest image (run 'enclave image build', or 'enclave image install REF')");
+        goto fail;
+    }
+    const struct image_artifact *kernel = image_manifest_artifact(image, "kernel");
+    const struct image_artifact *initrd = image_manifest_artifact(image, "initramfs");
+    if (kernel == NULL || initrd == NULL || kernel->abs_path == NULL || initrd->abs_path == NULL) {
+        error_set(&err, ERR_FAILED_PRECONDITION, "the current image lacks a kernel or an initramfs");
+        goto fail;
+    }
+    if (image_manifest_verify(image, &err) < 0) {
+        error_prefix(&err, "the current guest image does not match its manifest (run 'enclave image status')");
+        goto fail;
+    }
+    snprintf(d.image_source, sizeof(d.image_source), "%s", image->source ? image->source : "");
+
+    {
+        const char *forced = getenv("ENCLAVE_ACCEL");
+        bool tcg_asked = opts->accel == VMM_ACCEL_TCG || (forced && strcmp(forced, "tcg") == 0);
+        char why[512] = "";
+        d.kvm = !tcg_asked && d.host.kvm_usable && vmm_qemu_probe_kvm(NULL, kernel->abs_path, why, sizeof(why)) == 0;
+        if (opts->accel == VMM_ACCEL_KVM && !d.kvm) {
+            error_set(&err, ERR_FAILED_PRECONDITION, "--accel=kvm: QEMU cannot use KVM here: %s",
+                      why[0] ? why : d.host.explain);
+            goto fail;
+        }
+        if (!d.kvm)
+            log_warn("no KVM: VMs run under QEMU's TCG emulation, so isolation is emulated and "
+                     "slow (%s)",
+                     tcg_asked ? "TCG was asked for" : (why[0] ? why : d.host.explain));
+    }
+
+
+    {
+        char db[4200], keys[4200];
+        if (audit_default_db_path(db, sizeof(db), &err) < 0 ||
+            audit_default_key_dir(keys, sizeof(keys), &err) < 0)
+            goto fail;
+        struct audit_options ao = {0};
+        if (audit_open(db, keys, &ao, &d.audit, &err) < 0) {
+            error_prefix(&err, "opening the audit log %s (check it with 'enclave audit verify')", db);
+            goto fail;
+        }
+    }
+
+    d.base = event_base_new();
+    if (d.base == NULL) {
+        error_set(&err, ERR_INTERNAL, "cannot create the event loop");
+        goto fail;
+    }
+    struct core_config cc = {
+        .base = d.base,
+        .driver = &vmm_qemu_driver,
+        .accel = opts->accel,
+        .kernel = kernel->abs_path,
+        .initrd = initrd->abs_path,
+        .cmdline = image->kernel_cmdline,
+        .vms_dir = vms_dir,
+        .default_vcpus = opts->vcpus,
+        .max_vcpus = 16,
+        .default_mem_mb = opts->mem_mb,
+        .min_mem_mb = 128,
+        .max_mem_mb = 16384,
+        .max_sessions = opts->max_sessions,
+        .boot_timeout_ms = opts->boot_timeout_s * 1000,
+        .default_exec_timeout_s = opts->default_exec_timeout_s,
+        .max_exec_timeout_s = opts->max_exec_timeout_s,
+        .max_output_bytes = opts->max_output_bytes,
+        .max_input_bytes = opts->max_input_bytes + 4096,
+    };
+    daemon_gate_init(&d, &cc.gate);
+    if (core_new(&cc, &d.core, &err) < 0)
+        goto fail;
+
+    struct api_config ac = {
+        .listen = opts->listen,
+        .socket_path = opts->socket_path,
+        .max_request_bytes = opts->max_input_bytes + 64 * 1024,
+    };
+    if (api_server_new(d.base, &ac, &d.api, &err) < 0)
+        goto fail;
+    d.agent_service = daemon_agent_service;
+    d.agent_service.ctx = &d;
+    d.enclave_service = daemon_enclave_service;
+    d.enclave_service.ctx = &d;
+    if (api_server_add_service(d.api, &d.agent_service, &err) < 0 ||
+        api_server_add_service(d.api, &d.enclave_service, &err) < 0 ||
+        api_server_add_route(d.api, "GET", "/ping", on_ping, &d, &err) < 0)
+        goto fail;
+
+    sig_int = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
+    sig_term = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
+    if (!sig_int || !sig_term || evsignal_add(sig_int, NULL) < 0 || evsignal_add(sig_term, NULL) < 0) {
+        error_set(&err, ERR_INTERNAL, "cannot watch SIGINT/SIGTERM");
+        goto fail;
+    }
+
+    log_info("enclave %s listening on %s (%s, %u vCPU / %u MiB per VM by default)", ENCLAVE_VERSION,
+             api_server_address(d.api), d.kvm ? "kvm" : "tcg",
+             opts->vcpus, opts->mem_mb);
+    {
+        json_t *details = json_pack("{s:s, s:s, s:s, s:s}", "version", ENCLAVE_VERSION, "listen",
+                                    api_server_address(d.api), "accel", d.kvm ? "kvm" : "tcg",
+                                    "image", d.image_source);
+        char *text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(details);
+        int rr = daemon_record(&d, "DAEMON:START", "", text, &err);
+        free(text);
+        if (rr < 0)
+            goto fail;
+    }
+    report_ready(&ready_fd, "ready\n");
+    event_base_dispatch(d.base);
+    rc = 0;
+    goto out;
+
+fail:
+    log_error("%s", err.message);
+    {
+        char line[1100];
+        snprintf(line, sizeof(line), "error: %s\n", err.message);
+        report_ready(&ready_fd, line);
+    }
+out:
+    if (d.api)
+        api_server_free(d.api);
+    if (d.core)
+        core_free(d.core); /* stops every VM (and records it) */
+    if (d.audit) {
+        struct error cerr;
+        if (rc == 0)
+            daemon_record(&d, "DAEMON:STOP", "", "{}", &cerr);
+        if (audit_close(d.audit, &cerr) < 0) /* signs a checkpoint over the head */
+            log_error("closing the audit log: %s", cerr.message);
+    }
+    if (sig_int)
+        event_free(sig_int);
+    if (sig_term)
+        event_free(sig_term);
+    if (d.base)
+        event_base_free(d.base);
+    image_manifest_free(image);
+    log_info("stopped");
+    return rc;
+}

@@ -1,0 +1,33 @@
+/* The daemon: one event loop holding the API listener, the session
+ * controller, the policy gate and the audit log. `enclave up` fills the
+ * options and calls daemon_run(). */
+#ifndef ENCLAVE_DAEMON_DAEMON_H
+#define ENCLAVE_DAEMON_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/vmm.h"
+
+struct daemon_options {
+    const char *listen;      /* "127.0.0.1:7339" */
+    const char *socket_path; /* Unix socket instead of TCP, or NULL */
+    unsigned vcpus;          /* per-VM default */
+    unsigned mem_mb;         /* per-VM default */
+    unsigned max_sessions;
+    unsigned boot_timeout_s;
+    unsigned default_exec_timeout_s, max_exec_timeout_s;
+    uint64_t max_output_bytes;
+    size_t max_input_bytes;
+    enum vmm_provider provider;
+    enum vmm_accel accel;
+    const char *policy_dir;  /* NULL: the built-in default bundle */
+    int ready_fd;            /* when >= 0, "ready\n" or an error line is written here, then closed */
+};
+
+void daemon_options_defaults(struct daemon_options *o);
+/* Runs until SIGINT/SIGTERM; returns the process exit code. */
+int daemon_run(const struct daemon_options *o);
+
+#endif

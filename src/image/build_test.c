@@ -1,0 +1,312 @@
+/* Builder internals: apt-cache stanzas and kernel module ordering. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "image/image.h"
+
+static const char sample[] =
+    "Package: libpython3.11-stdlib\n"
+    "Version: 3.11.2-6+deb12u9\n"
+    "Architecture: amd64\n"
+    "Depends: libpython3.11-minimal (= 3.11.2-6+deb12u9), media-types | mime-support, libc6 (>= 2.34),\n"
+    " libffi8 (>= 3.4), python3.11-minimal:any\n"
+    "Description: interactive high-level object-oriented language\n"
+    " This package contains the multi-arch independent part of the standard library.\n"
+    " .\n"
+    " More text: with colons, | bars and, commas.\n"
+    "Filename: pool/main/p/python3.11/libpython3.11-stdlib_3.11.2-6+deb12u9_amd64.deb\n"
+    "Size: 1798408\n"
+    "SHA256: 10f13e000ee757f5f2d2d3569f9e30546214a0c850acd78695feae373bfa3e53\n"
+    "\n"
+    "Package: python3-minimal\n"
+    "Version: 3.11.2-1+b1\n"
+    "Depends: dpkg (>= 1.13.20)\n"
+    "Pre-Depends: python3.11-minimal (>= 3.11.2-1~)\n"
+    "Filename: pool/main/p/python3-defaults/python3-minimal_3.11.2-1+b1_amd64.deb\n"
+    "Size: 26312\n"
+    "SHA256: 30f9618670e686d781afbfc713eb0830c29d2819e9cb2a0488800dad6bb99faa\n"
+    "\n";
+
+static void test_stanzas(void **state)
+{
+    (void)state;
+    struct image_deb *d = NULL;
+    size_t n = 0;
+    struct error err = {0};
+    assert_int_equal(image_deb_parse_stanzas(sample, strlen(sample), &d, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(d[0].package, "libpython3.11-stdlib");
+    assert_string_equal(d[0].version, "3.11.2-6+deb12u9");
+    assert_string_equal(d[0].architecture, "amd64");
+    assert_int_equal(d[0].size, 1798408);
+    assert_string_equal(d[0].sha256, "10f13e000ee757f5f2d2d3569f9e30546214a0c850acd78695feae373bfa3e53");
+    assert_int_equal(d[0].n_depends, 5);
+    assert_string_equal(d[0].depends[0].names[0], "libpython3.11-minimal");
+    assert_int_equal(d[0].depends[1].n_names, 2);
+    assert_string_equal(d[0].depends[1].names[0], "media-types");
+    assert_string_equal(d[0].depends[1].names[1], "mime-support");
+    assert_string_equal(d[0].depends[3].names[0], "libffi8"); /* from the continuation line */
+    assert_string_equal(d[0].depends[4].names[0], "python3.11-minimal"); /* ":any" dropped */
+    assert_int_equal(d[1].n_depends, 2);                                 /* Depends and Pre-Depends */
+    assert_string_equal(d[1].depends[0].names[0], "dpkg");
+    assert_string_equal(d[1].depends[1].names[0], "python3.11-minimal");
+    image_deb_free_array(d, n);
+
+    /* no trailing blank line, CRLF tolerated at line ends */
+    const char *one = "Package: zlib1g\r\nVersion: 1:1.2.13.dfsg-1\r\nDepends: libc6 (>= 2.14) [amd64]";
+    assert_int_equal(image_deb_parse_stanzas(one, strlen(one), &d, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(d[0].version, "1:1.2.13.dfsg-1");
+    assert_string_equal(d[0].depends[0].names[0], "libc6");
+    image_deb_free_array(d, n);
+
+    assert_int_equal(image_deb_parse_stanzas("", 0, &d, &n, &err), 0);
+    assert_int_equal(n, 0);
+    image_deb_free_array(d, n);
+}
+
+static void test_hostile_stanzas(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "Version: 1\n",                                      /* no Package */
+        "Package: foo\n",                                    /* no Version */
+        "Package: Foo\nVersion: 1\n",                        /* upper case */
+        "Package: f\nVersion: 1\n",                          /* too short */
+        "Package: foo;rm\nVersion: 1\n",
+        "Package: foo\nPackage: bar\nVersion: 1\n",          /* duplicate field */
+        "Package: foo\nVersion: 1 2\n",                      /* space in version */
+        "Package: foo\nVersion: 1\nDepends: , bar\n",        /* empty group */
+        "Package: foo\nVersion: 1\nDepends: bar | \n",       /* empty alternative */
+        "Package: foo\nVersion: 1\nDepends: ../etc\n",
+        "Package: foo\nVersion: 1\nDepends: b$r\n",
+        "Package: foo\nVersion: 1\nSize: 12a\n",
+        "Package: foo\nVersion: 1\nSize: 99999999999999999999\n",
+        "Package: foo\nVersion: 1\nSHA256: 10F13E\n",
+        "Package: foo\nVersion: 1\nSHA256: " "10F13E000EE757F5F2D2D3569F9E30546214A0C850ACD78695FEAE373BFA3E53" "\n",
+        "Package: foo\nVersion: 1\nFilename: pool/../../etc/passwd\n",
+        " continuation first\nPackage: foo\nVersion: 1\n",
+        "no colon here\n",
+        ": empty name\n",
+        "P", /* found by build_deb_fuzz: an unterminated line in an error message */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct image_deb *d = NULL;
+        size_t n = 0;
+        struct error err = {0};
+        if (image_deb_parse_stanzas(bad[i], strlen(bad[i]), &d, &n, &err) != -1)
+            fail_msg("case %zu accepted: %s", i, bad[i]);
+        assert_null(d);
+    }
+    /* a NUL inside a value */
+    const char nul[] = "Package: foo\nVersion: 1\0x\n";
+    struct image_deb *d = NULL;
+    size_t n = 0;
+    struct error err = {0};
+    assert_int_equal(image_deb_parse_stanzas(nul, sizeof(nul) - 1, &d, &n, &err), -1);
+    /* too many alternatives in one group */
+    char many[8192] = "Package: foo\nVersion: 1\nDepends: a0";
+    for (int i = 1; i < 100; i++) {
+        char alt[16];
+        snprintf(alt, sizeof(alt), " | a%d", i);
+        strcat(many, alt);
+    }
+    assert_int_equal(image_deb_parse_stanzas(many, strlen(many), &d, &n, &err), -1);
+}
+
+/* ------------------------------------------------------------ modules */
+
+static const char order[] =
+    "kernel/drivers/virtio/virtio.ko\n"
+    "kernel/drivers/virtio/virtio_ring.ko\n"
+    "kernel/drivers/virtio/virtio_mmio.ko\n"
+    "kernel/drivers/char/hw_random/virtio-rng.ko\n"
+    "kernel/drivers/char/hw_random/rng-core.ko\n"
+    "kernel/net/vmw_vsock/vsock.ko\n"
+    "kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko\n"
+    "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko\n"
+    "/abs/evil.ko\n"
+    "kernel/../../evil2.ko\n"
+    "not a module line\n";
+static const char builtin[] = "kernel/drivers/base/firmware.ko\n";
+
+struct fake_dep {
+    const char *path;
+    const char *deps;
+};
+static const struct fake_dep fake[] = {
+    {"kernel/drivers/virtio/virtio.ko", ""},
+    {"kernel/drivers/virtio/virtio_ring.ko", ""},
+    {"kernel/drivers/virtio/virtio_mmio.ko", "virtio,virtio_ring"},
+    {"kernel/drivers/char/hw_random/virtio-rng.ko", "virtio,virtio_ring,rng-core"},
+    {"kernel/drivers/char/hw_random/rng-core.ko", "firmware"},
+    {"kernel/net/vmw_vsock/vsock.ko", ""},
+    {"kernel/net/vmw_vsock/vmw_vsock_virtio_transport_common.ko", "vsock,virtio,virtio_ring"},
+    {"kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko", "vmw_vsock_virtio_transport_common,virtio,virtio_ring,vsock"},
+};
+
+static int fake_depends(const char *path, char **depends, void *ctx, struct error *err)
+{
+    const struct fake_dep *table = ctx;
+    for (size_t i = 0; i < sizeof(fake) / sizeof(fake[0]); i++)
+        if (strcmp(table[i].path, path) == 0) {
+            *depends = strdup(table[i].deps);
+            return 0;
+        }
+    return error_set(err, ERR_NOT_FOUND, "no such module file %s", path);
+}
+
+static size_t index_of(const struct image_kmod *m, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(m[i].name, name) == 0)
+            return i;
+    fail_msg("%s is not in the load order", name);
+    return 0;
+}
+
+static void test_kmod_order(void **state)
+{
+    (void)state;
+    const char *wanted[] = {"virtio_mmio", "vmw_vsock_virtio_transport", "virtio-rng", "virtio_mmio"};
+    struct image_kmod *m = NULL;
+    size_t n = 0;
+    struct error err = {0};
+    assert_int_equal(image_kmod_resolve(order, builtin, wanted, 4, fake_depends, (void *)fake, &m, &n, &err), 0);
+    /* each module once, built-in ones left out */
+    assert_int_equal(n, 8);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            assert_string_not_equal(m[i].name, m[j].name);
+    /* every module after everything it depends on */
+    for (size_t i = 0; i < sizeof(fake) / sizeof(fake[0]); i++) {
+        size_t me = SIZE_MAX;
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(m[k].path, fake[i].path) == 0)
+                me = k;
+        assert_true(me != SIZE_MAX);
+        char *deps = strdup(fake[i].deps), *save = NULL;
+        for (char *d = strtok_r(deps, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
+            for (char *c = d; *c; c++)
+                if (*c == '-')
+                    *c = '_';
+            if (strcmp(d, "firmware") == 0)
+                continue;
+            assert_true(index_of(m, n, d) < me);
+        }
+        free(deps);
+    }
+    /* names are canonical; the file keeps its own name */
+    size_t rng = index_of(m, n, "virtio_rng");
+    assert_string_equal(m[rng].path, "kernel/drivers/char/hw_random/virtio-rng.ko");
+    /* deterministic: the first wanted module's dependencies come first */
+    assert_string_equal(m[0].name, "virtio");
+    assert_string_equal(m[1].name, "virtio_ring");
+    assert_string_equal(m[2].name, "virtio_mmio");
+    image_kmod_free_array(m, n);
+}
+
+static const struct fake_dep cyclic[] = {
+    {"kernel/a.ko", "bb"},
+    {"kernel/bb.ko", "cc"},
+    {"kernel/cc.ko", "a"},
+};
+
+static int cyclic_depends(const char *path, char **depends, void *ctx, struct error *err)
+{
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(cyclic[i].path, path) == 0) {
+            *depends = strdup(cyclic[i].deps);
+            return 0;
+        }
+    return error_set(err, ERR_NOT_FOUND, "no %s", path);
+}
+
+static int long_depends(const char *path, char **depends, void *ctx, struct error *err)
+{
+    *depends = strdup(strcmp(path, "kernel/a.ko") == 0
+                          ? "this_module_name_is_far_longer_than_any_kernel_module_name_could_be_0123456789"
+                          : "");
+    return 0;
+}
+
+static void test_kmod_hostile(void **state)
+{
+    (void)state;
+    struct image_kmod *m = NULL;
+    size_t n = 0;
+    struct error err = {0};
+    const char *missing[] = {"not_there"};
+    assert_int_equal(image_kmod_resolve(order, builtin, missing, 1, fake_depends, (void *)fake, &m, &n, &err), -1);
+    assert_int_equal(err.kind, ERR_NOT_FOUND);
+    assert_null(m);
+    /* lines with absolute paths or .. are not module paths */
+    const char *evil[] = {"evil"};
+    assert_int_equal(image_kmod_resolve(order, builtin, evil, 1, fake_depends, (void *)fake, &m, &n, &err), -1);
+    const char *evil2[] = {"evil2"};
+    assert_int_equal(image_kmod_resolve(order, builtin, evil2, 1, fake_depends, (void *)fake, &m, &n, &err), -1);
+    /* a built-in module needs no file */
+    const char *fw[] = {"firmware"};
+    assert_int_equal(image_kmod_resolve(order, builtin, fw, 1, fake_depends, (void *)fake, &m, &n, &err), 0);
+    assert_int_equal(n, 0);
+    image_kmod_free_array(m, n);
+    /* cycles end in an error, not a loop */
+    const char *corder = "kernel/a.ko\nkernel/bb.ko\nkernel/cc.ko\n";
+    const char *a[] = {"a"};
+    assert_int_equal(image_kmod_resolve(corder, "", a, 1, cyclic_depends, NULL, &m, &n, &err), -1);
+    assert_non_null(strstr(err.message, "cycle"));
+    /* an over-long dependency name */
+    assert_int_equal(image_kmod_resolve(corder, "", a, 1, long_depends, NULL, &m, &n, &err), -1);
+    const char *empty[] = {""};
+    assert_int_equal(image_kmod_resolve(order, builtin, empty, 1, fake_depends, (void *)fake, &m, &n, &err), -1);
+}
+
+/* This test program carries a .modinfo section like a kernel module's, so
+ * the libelf reader is tried on a real ELF file: itself. */
+__attribute__((used, section(".modinfo"))) static const char modinfo[] =
+    "license=GPL\0depends=virtio,virtio_ring\0name=build_test";
+
+static void test_read_depends(void **state)
+{
+    (void)state;
+    (void)modinfo;
+    char *deps = NULL;
+    struct error err = {0};
+    assert_int_equal(image_kmod_read_depends("/proc/self/exe", &deps, &err), -1); /* a symlink: not followed */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    assert_int_equal(image_kmod_read_depends(self, &deps, &err), 0);
+    assert_string_equal(deps, "virtio,virtio_ring");
+    free(deps);
+    /* not ELF */
+    char path[] = "/tmp/enclave-kmod-test.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "\x7f" "ELFgarbage", 11), 11);
+    close(fd);
+    assert_int_equal(image_kmod_read_depends(path, &deps, &err), -1);
+    unlink(path);
+    assert_int_equal(image_kmod_read_depends("/nonexistent/x.ko", &deps, &err), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stanzas),
+        cmocka_unit_test(test_hostile_stanzas),
+        cmocka_unit_test(test_kmod_order),
+        cmocka_unit_test(test_kmod_hostile),
+        cmocka_unit_test(test_read_depends),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

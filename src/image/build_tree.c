@@ -1,0 +1,186 @@
+/* Staged root filesystem -> newc archive, in a deterministic order. */
+#include "image/image.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+#define TREE_MAX_DEPTH 64
+#define AGENT_UID 1000
+#define AGENT_GID 1000
+
+struct tree_ctx {
+    struct cpio_writer *w;
+    uint32_t mtime;
+    const char *const *skip;
+    size_t n_skip;
+};
+
+static int byte_order(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool skipped(const struct tree_ctx *t, const char *rel)
+{
+    for (size_t i = 0; i < t->n_skip; i++)
+        if (strcmp(rel, t->skip[i]) == 0)
+            return true;
+    return false;
+}
+
+static uint32_t clamp_time(time_t t)
+{
+    if (t < 0)
+        return 0;
+    if ((uint64_t)t > UINT32_MAX)
+        return UINT32_MAX;
+    return (uint32_t)t;
+}
+
+/* Names in one folder, sorted by bytes (not by locale). */
+static int list_sorted(int dfd, char ***out, size_t *n_out, struct error *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    int fd = dup(dfd);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INTERNAL, "dup");
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return error_set_errno(err, ERR_INTERNAL, "opendir");
+    }
+    rewinddir(d);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    int rc = 0;
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 32;
+            char **nn = realloc(names, ncap * sizeof(*names));
+            if (nn == NULL) {
+                rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+                break;
+            }
+            names = nn;
+            cap = ncap;
+        }
+        if ((names[n] = strdup(de->d_name)) == NULL) {
+            rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc < 0) {
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        return -1;
+    }
+    if (n > 1)
+        qsort(names, n, sizeof(*names), byte_order);
+    *out = names;
+    *n_out = n;
+    return 0;
+}
+
+static int walk(struct tree_ctx *t, int dfd, const char *prefix, int depth, struct error *err);
+
+static int write_one(struct tree_ctx *t, int dfd, const char *name, const char *rel, int depth,
+                     struct error *err)
+{
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "stat %s", rel);
+    struct cpio_entry e = {
+        .name = rel,
+        .mode = st.st_mode,
+        .uid = 0,
+        .gid = 0,
+        .mtime = clamp_time(st.st_mtime),
+    };
+    if (S_ISDIR(st.st_mode)) {
+        e.mtime = t->mtime;
+        if (strcmp(rel, "workspace") == 0) {
+            e.uid = AGENT_UID;
+            e.gid = AGENT_GID;
+        } else if (strcmp(rel, "tmp") == 0) {
+            e.mode = S_IFDIR | 01777;
+        }
+        if (cpio_write_dir(t->w, &e, err) < 0)
+            return -1;
+        cleanup_close int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0)
+            return error_set_errno(err, ERR_INTERNAL, "opening %s", rel);
+        return walk(t, sub, rel, depth + 1, err);
+    }
+    if (S_ISREG(st.st_mode)) {
+        cleanup_close int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return error_set_errno(err, ERR_INTERNAL, "opening %s", rel);
+        return cpio_write_file_fd(t->w, &e, fd, (uint64_t)st.st_size, err);
+    }
+    if (S_ISLNK(st.st_mode)) {
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(dfd, name, target, sizeof(target) - 1);
+        if (n < 0)
+            return error_set_errno(err, ERR_INTERNAL, "readlink %s", rel);
+        target[n] = '\0';
+        return cpio_write_symlink(t->w, &e, target, err);
+    }
+    e.rdev_major = major(st.st_rdev);
+    e.rdev_minor = minor(st.st_rdev);
+    return cpio_write_node(t->w, &e, err);
+}
+
+static int walk(struct tree_ctx *t, int dfd, const char *prefix, int depth, struct error *err)
+{
+    if (depth > TREE_MAX_DEPTH)
+        return error_set(err, ERR_OUT_OF_RANGE, "%s is nested more than %d folders deep", prefix,
+                         TREE_MAX_DEPTH);
+    char **names = NULL;
+    size_t n = 0;
+    if (list_sorted(dfd, &names, &n, err) < 0)
+        return error_prefix(err, "listing %s", prefix[0] ? prefix : "/");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char rel[PATH_MAX];
+        int len = prefix[0] ? snprintf(rel, sizeof(rel), "%s/%s", prefix, names[i])
+                            : snprintf(rel, sizeof(rel), "%s", names[i]);
+        if (len < 0 || (size_t)len >= sizeof(rel)) {
+            rc = error_set(err, ERR_OUT_OF_RANGE, "path under %s is too long", prefix);
+            break;
+        }
+        if (skipped(t, rel))
+            continue;
+        rc = write_one(t, dfd, names[i], rel, depth, err);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int image_write_tree(struct cpio_writer *w, const char *root_dir, uint32_t mtime,
+                     const char *const *skip, size_t n_skip, struct error *err)
+{
+    cleanup_close int dfd = open(root_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return error_set_errno(err, ERR_NOT_FOUND, "opening %s", root_dir);
+    struct tree_ctx t = {.w = w, .mtime = mtime, .skip = skip, .n_skip = n_skip};
+    return walk(&t, dfd, "", 0, err);
+}

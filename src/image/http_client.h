@@ -1,0 +1,79 @@
+/* A small synchronous HTTP/1.1 client for the OCI code: one request per
+ * connection on a private libevent loop, TLS through bufferevent_openssl with
+ * certificate and host name verification against the system store, responses
+ * parsed by http-parser, bounded redirects.
+ *
+ * Internal to src/image/ (not part of the module's public header). */
+#ifndef ENCLAVE_IMAGE_HTTP_CLIENT_H
+#define ENCLAVE_IMAGE_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#define HTTP_MAX_HEADERS 128
+#define HTTP_MAX_HEADER_BYTES (64u << 10)
+#define HTTP_ERROR_BODY_MAX (16u << 10)
+#define HTTP_MAX_REDIRECTS 5
+
+struct http_header {
+    char *name;
+    char *value;
+};
+
+struct http_response {
+    int status;
+    struct http_header headers[HTTP_MAX_HEADERS];
+    size_t header_count;
+    char *body; /* NUL-terminated; the whole body, or (with a sink and a 2xx
+                   status) nothing, or (non-2xx) its first HTTP_ERROR_BODY_MAX bytes */
+    size_t body_len;
+    char *url;        /* the URL that answered, after redirects */
+    bool truncated;   /* the peer closed before the whole body arrived */
+    uint64_t body_bytes_seen; /* body bytes received, whoever got them */
+};
+
+/* Called for a 2xx response's body, in order. Return <0 (err filled) to stop. */
+typedef int (*http_body_fn)(void *ctx, const char *data, size_t len, struct error *err);
+/* Called once a 2xx response's headers are in, before any body byte. */
+typedef int (*http_headers_fn)(void *ctx, const struct http_response *resp, struct error *err);
+
+struct http_request {
+    const char *method;
+    const char *url;
+    const char *const *headers; /* "Name: value" lines */
+    size_t header_count;
+    const void *body; /* body from memory, or ... */
+    size_t body_len;
+    int body_fd;      /* ... from a file when >= 0 (not consumed) */
+    uint64_t body_offset;
+    uint64_t body_fd_len;
+    size_t max_body;  /* buffered body limit (no sink); 0 = 1 MiB */
+    http_body_fn on_body;
+    http_headers_fn on_headers;
+    void *ctx;
+    int max_redirects; /* <0: none; 0: HTTP_MAX_REDIRECTS */
+    unsigned timeout_ms; /* inactivity; 0 = 30 s */
+    bool allow_insecure_http; /* http:// to a host that is not loopback */
+};
+
+/* Runs the request (following redirects), fills resp (release it with
+ * http_response_release, also after a failure). Fails for transport errors
+ * only: an HTTP error status is a successful exchange. A redirect to another
+ * host, port or scheme drops Authorization headers. */
+int http_request_run(const struct http_request *req, struct http_response *resp,
+                     struct error *err);
+void http_response_release(struct http_response *resp);
+/* Case-insensitive header lookup; the first match or NULL. */
+const char *http_response_header(const struct http_response *resp, const char *name);
+
+/* True for localhost, 127.0.0.0/8 and ::1 (with or without brackets). */
+bool http_host_is_loopback(const char *host);
+/* Resolves a Location value against the URL it came from. Returns a new string. */
+int http_resolve_url(const char *base, const char *location, char **out, struct error *err);
+/* Percent-encodes s for a query component into a new string. */
+char *http_query_escape(const char *s);
+
+#endif

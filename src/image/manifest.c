@@ -1,0 +1,579 @@
+/* manifest.json: parse (untrusted), load, verify, write; the `current` link. */
+#include "image/image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/paths.h"
+
+#define cleanup_json __attribute__((cleanup(json_decrefp))) /* jansson's helper */
+
+static void manifest_freep(struct image_manifest **m)
+{
+    image_manifest_free(*m);
+}
+#define cleanup_manifest __attribute__((cleanup(manifest_freep)))
+
+void image_manifest_free(struct image_manifest *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i < m->n_artifacts; i++) {
+        free(m->artifacts[i].role);
+        free(m->artifacts[i].path);
+        free(m->artifacts[i].abs_path);
+        free(m->artifacts[i].media_type);
+    }
+    free(m->artifacts);
+    for (size_t i = 0; i < m->n_packages; i++) {
+        free(m->packages[i].name);
+        free(m->packages[i].version);
+    }
+    free(m->packages);
+    free(m->dir);
+    free(m->created);
+    free(m->source);
+    free(m->arch);
+    free(m->kernel_cmdline);
+    free(m->build_inputs);
+    free(m);
+}
+
+/* ------------------------------------------------------------ validation */
+
+static bool printable_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            return false;
+    return true;
+}
+
+static bool is_lower_hex(const char *s, size_t want)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return false;
+    return n == want;
+}
+
+/* Relative, no empty, "." or ".." component, a conservative character set. */
+static bool safe_relative_path(const char *p)
+{
+    size_t len = strlen(p);
+    if (len == 0 || len > IMAGE_MAX_PATH || p[0] == '/' || p[len - 1] == '/')
+        return false;
+    for (const char *c = p; *c; c++) {
+        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-' ||
+                  *c == '+' || *c == '/';
+        if (!ok)
+            return false;
+    }
+    const char *comp = p;
+    while (*comp) {
+        const char *end = strchr(comp, '/');
+        size_t n = end ? (size_t)(end - comp) : strlen(comp);
+        if (n == 0 || (n == 1 && comp[0] == '.') || (n == 2 && comp[0] == '.' && comp[1] == '.'))
+            return false;
+        comp += n;
+        if (*comp == '/')
+            comp++;
+    }
+    return true;
+}
+
+static bool safe_role(const char *r)
+{
+    size_t n = strlen(r);
+    if (n == 0 || n > 32)
+        return false;
+    for (; *r; r++)
+        if (!((*r >= 'a' && *r <= 'z') || (*r >= '0' && *r <= '9') || *r == '_' || *r == '-'))
+            return false;
+    return true;
+}
+
+/* Copies a string member; required members must be present. */
+static int get_string(json_t *obj, const char *key, bool required, size_t max, char **out,
+                      struct error *err)
+{
+    *out = NULL;
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL) {
+        if (!required)
+            return 0;
+        return error_set(err, ERR_INVALID_ARGUMENT, "missing \"%s\"", key);
+    }
+    if (!json_is_string(v))
+        return error_set(err, ERR_INVALID_ARGUMENT, "\"%s\" is not a string", key);
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (len > max)
+        return error_set(err, ERR_INVALID_ARGUMENT, "\"%s\" is longer than %zu bytes", key, max);
+    if (strlen(s) != len || !printable_ascii(s))
+        return error_set(err, ERR_INVALID_ARGUMENT, "\"%s\" holds characters that are not printable ASCII", key);
+    *out = strdup(s);
+    if (*out == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    return 0;
+}
+
+static int get_small_int(json_t *obj, const char *key, int *out, struct error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return error_set(err, ERR_INVALID_ARGUMENT, "missing \"%s\"", key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000)
+        return error_set(err, ERR_INVALID_ARGUMENT, "\"%s\" is not a small non-negative integer", key);
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+static bool rfc3339ish(const char *s)
+{
+    /* 2024-01-02T03:04:05Z or with fraction / offset: digits first, then a fixed shape */
+    size_t n = strlen(s);
+    if (n < 20 || n > 40)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= '0' && c <= '9') || c == '-' || c == ':' || c == 'T' || c == 'Z' ||
+                  c == '.' || c == '+';
+        if (!ok)
+            return false;
+    }
+    return s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':';
+}
+
+static int join_path(const char *dir, const char *rel, char **out, struct error *err)
+{
+    if (asprintf(out, "%s/%s", dir, rel) < 0) {
+        *out = NULL;
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    return 0;
+}
+
+static int parse_artifact(json_t *a, size_t index, const char *dir, struct image_artifact *out,
+                          struct error *err)
+{
+    if (!json_is_object(a))
+        return error_set(err, ERR_INVALID_ARGUMENT, "artifacts[%zu] is not an object", index);
+    char *sha = NULL;
+    if (get_string(a, "role", true, 32, &out->role, err) < 0 ||
+        get_string(a, "path", true, IMAGE_MAX_PATH, &out->path, err) < 0 ||
+        get_string(a, "media_type", true, 255, &out->media_type, err) < 0 ||
+        get_string(a, "sha256", true, 64, &sha, err) < 0)
+        return error_prefix(err, "artifacts[%zu]", index);
+    if (!safe_role(out->role)) {
+        free(sha);
+        return error_set(err, ERR_INVALID_ARGUMENT, "artifacts[%zu]: bad role", index);
+    }
+    if (!safe_relative_path(out->path)) {
+        free(sha);
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "artifacts[%zu]: path \"%s\" is not a plain relative path inside the image", index,
+                         out->path);
+    }
+    if (!is_lower_hex(sha, 64)) {
+        free(sha);
+        return error_set(err, ERR_INVALID_ARGUMENT, "artifacts[%zu]: sha256 is not 64 lowercase hex digits",
+                         index);
+    }
+    memcpy(out->sha256, sha, 65);
+    free(sha);
+    json_t *size = json_object_get(a, "size");
+    if (!json_is_integer(size) || json_integer_value(size) < 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "artifacts[%zu]: size is not a non-negative integer",
+                         index);
+    out->size = (uint64_t)json_integer_value(size);
+    if (dir != NULL && join_path(dir, out->path, &out->abs_path, err) < 0)
+        return -1;
+    return 0;
+}
+
+int image_manifest_parse(const char *text, size_t len, const char *dir,
+                         struct image_manifest **out, struct error *err)
+{
+    *out = NULL;
+    if (len > IMAGE_MANIFEST_MAX_BYTES)
+        return error_set(err, ERR_INVALID_ARGUMENT, "manifest is larger than %u bytes",
+                         IMAGE_MANIFEST_MAX_BYTES);
+    json_error_t jerr;
+    cleanup_json json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return error_set(err, ERR_INVALID_ARGUMENT, "manifest is not valid JSON: %s (line %d)",
+                         jerr.text, jerr.line);
+    if (!json_is_object(root))
+        return error_set(err, ERR_INVALID_ARGUMENT, "manifest is not a JSON object");
+
+    cleanup_manifest struct image_manifest *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    if (get_small_int(root, "schema", &m->schema, err) < 0)
+        return -1;
+    if (m->schema != IMAGE_MANIFEST_SCHEMA)
+        return error_set(err, ERR_FAILED_PRECONDITION,
+                         "manifest schema %d is not supported (this build reads %d)", m->schema,
+                         IMAGE_MANIFEST_SCHEMA);
+    if (get_string(root, "created", true, 64, &m->created, err) < 0 ||
+        get_string(root, "source", true, IMAGE_MAX_STRING, &m->source, err) < 0 ||
+        get_string(root, "arch", true, 32, &m->arch, err) < 0 ||
+        get_string(root, "kernel_cmdline", true, IMAGE_MAX_CMDLINE, &m->kernel_cmdline, err) < 0 ||
+        get_string(root, "build_inputs", false, 64, &m->build_inputs, err) < 0 ||
+        get_small_int(root, "guest_protocol", &m->guest_protocol, err) < 0)
+        return -1;
+    if (!rfc3339ish(m->created))
+        return error_set(err, ERR_INVALID_ARGUMENT, "\"created\" is not an RFC 3339 time");
+    if (strcmp(m->source, "local-build") != 0 && strncmp(m->source, "oci:", 4) != 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "\"source\" is neither local-build nor oci:...");
+    if (m->build_inputs != NULL && !is_lower_hex(m->build_inputs, 64))
+        return error_set(err, ERR_INVALID_ARGUMENT, "\"build_inputs\" is not a sha256 hex digest");
+
+    json_t *arts = json_object_get(root, "artifacts");
+    if (!json_is_array(arts))
+        return error_set(err, ERR_INVALID_ARGUMENT, "\"artifacts\" is missing or not an array");
+    size_t n = json_array_size(arts);
+    if (n == 0 || n > IMAGE_MAX_ARTIFACTS)
+        return error_set(err, ERR_INVALID_ARGUMENT, "\"artifacts\" must hold 1 to %d entries",
+                         IMAGE_MAX_ARTIFACTS);
+    m->artifacts = calloc(n, sizeof(*m->artifacts));
+    if (m->artifacts == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        m->n_artifacts = i + 1; /* so that free() sees the partly filled entry */
+        if (parse_artifact(json_array_get(arts, i), i, dir, &m->artifacts[i], err) < 0)
+            return -1;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(m->artifacts[j].role, m->artifacts[i].role) == 0)
+                return error_set(err, ERR_INVALID_ARGUMENT, "role \"%s\" appears twice",
+                                 m->artifacts[i].role);
+            if (strcmp(m->artifacts[j].path, m->artifacts[i].path) == 0)
+                return error_set(err, ERR_INVALID_ARGUMENT, "path \"%s\" appears twice",
+                                 m->artifacts[i].path);
+        }
+    }
+    if (image_manifest_artifact(m, "kernel") == NULL || image_manifest_artifact(m, "initramfs") == NULL)
+        return error_set(err, ERR_INVALID_ARGUMENT, "manifest lacks a kernel or an initramfs artifact");
+
+    json_t *pkgs = json_object_get(root, "packages");
+    if (pkgs != NULL) {
+        if (!json_is_array(pkgs))
+            return error_set(err, ERR_INVALID_ARGUMENT, "\"packages\" is not an array");
+        size_t np = json_array_size(pkgs);
+        if (np > IMAGE_MAX_PACKAGES)
+            return error_set(err, ERR_INVALID_ARGUMENT, "more than %d packages", IMAGE_MAX_PACKAGES);
+        m->packages = calloc(np ? np : 1, sizeof(*m->packages));
+        if (m->packages == NULL)
+            return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+        for (size_t i = 0; i < np; i++) {
+            json_t *p = json_array_get(pkgs, i);
+            m->n_packages = i + 1;
+            if (!json_is_object(p))
+                return error_set(err, ERR_INVALID_ARGUMENT, "packages[%zu] is not an object", i);
+            if (get_string(p, "name", true, 256, &m->packages[i].name, err) < 0 ||
+                get_string(p, "version", true, 256, &m->packages[i].version, err) < 0)
+                return error_prefix(err, "packages[%zu]", i);
+        }
+    }
+    if (dir != NULL && (m->dir = strdup(dir)) == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    *out = steal_pointer(&m);
+    return 0;
+}
+
+const struct image_artifact *image_manifest_artifact(const struct image_manifest *m,
+                                                     const char *role)
+{
+    for (size_t i = 0; i < m->n_artifacts; i++)
+        if (strcmp(m->artifacts[i].role, role) == 0)
+            return &m->artifacts[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------ loading */
+
+static int read_small_file(int dirfd, const char *name, size_t max, char **out, size_t *len,
+                           struct error *err)
+{
+    cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "opening %s", name);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "stat %s", name);
+    if (!S_ISREG(st.st_mode))
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s is not a regular file", name);
+    if ((uint64_t)st.st_size > max)
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s is larger than %zu bytes", name, max);
+    cleanup_free char *buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    size_t got = 0;
+    while (got <= max) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size + 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return error_set_errno(err, ERR_INTERNAL, "reading %s", name);
+        if (r == 0)
+            break;
+        got += (size_t)r;
+        if (got > (size_t)st.st_size)
+            return error_set(err, ERR_ABORTED, "%s grew while being read", name);
+    }
+    buf[got] = '\0';
+    *len = got;
+    *out = steal_pointer(&buf);
+    return 0;
+}
+
+int image_manifest_load(const char *dir, struct image_manifest **out, struct error *err)
+{
+    *out = NULL;
+    char real[PATH_MAX];
+    if (realpath(dir, real) == NULL)
+        return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "image folder %s", dir);
+    cleanup_close int dfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return error_set_errno(err, ERR_NOT_FOUND, "opening image folder %s", real);
+    cleanup_free char *text = NULL;
+    size_t len = 0;
+    if (read_small_file(dfd, IMAGE_MANIFEST_NAME, IMAGE_MANIFEST_MAX_BYTES, &text, &len, err) < 0 ||
+        image_manifest_parse(text, len, real, out, err) < 0)
+        return error_prefix(err, "image %s", real);
+    return 0;
+}
+
+int image_manifest_load_current(struct image_manifest **out, struct error *err)
+{
+    *out = NULL;
+    char current[PATH_MAX], images[PATH_MAX];
+    if (paths_home(current, sizeof(current), "cache/current", err) < 0 ||
+        paths_home(images, sizeof(images), "cache/images", err) < 0)
+        return -1;
+    char real_current[PATH_MAX], real_images[PATH_MAX];
+    if (realpath(current, real_current) == NULL) {
+        if (errno == ENOENT)
+            return error_set(err, ERR_NOT_FOUND,
+                             "no guest image at %s: run 'enclave image build' (or 'enclave image install')",
+                             current);
+        return error_set_errno(err, ERR_INTERNAL, "resolving %s", current);
+    }
+    if (realpath(images, real_images) == NULL)
+        return error_set_errno(err, ERR_NOT_FOUND, "resolving %s", images);
+    size_t n = strlen(real_images);
+    const char *rest = real_current + n;
+    if (strncmp(real_current, real_images, n) != 0 || rest[0] != '/' || rest[1] == '\0' ||
+        strchr(rest + 1, '/') != NULL)
+        return error_set(err, ERR_FAILED_PRECONDITION, "%s points at %s, which is not a folder in %s",
+                         current, real_current, real_images);
+    return image_manifest_load(real_current, out, err);
+}
+
+/* ------------------------------------------------------------ hashing */
+
+static void md_ctx_freep(EVP_MD_CTX **c)
+{
+    EVP_MD_CTX_free(*c);
+}
+
+int image_sha256_fd(int fd, char hex[65], uint64_t *size, struct error *err)
+{
+    __attribute__((cleanup(md_ctx_freep))) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+        return error_set(err, ERR_INTERNAL, "cannot start SHA-256");
+    unsigned char buf[1 << 16];
+    uint64_t total = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return error_set_errno(err, ERR_INTERNAL, "reading");
+        if (r == 0)
+            break;
+        if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1)
+            return error_set(err, ERR_INTERNAL, "SHA-256 update failed");
+        total += (uint64_t)r;
+    }
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
+        return error_set(err, ERR_INTERNAL, "SHA-256 final failed");
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    if (size != NULL)
+        *size = total;
+    return 0;
+}
+
+/* Opens dir/rel for reading without following any symlink on the way. */
+static int open_beneath(const char *dir, const char *rel, struct error *err)
+{
+    int cur = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cur < 0)
+        return error_set_errno(err, ERR_NOT_FOUND, "opening %s", dir);
+    char comp[IMAGE_MAX_PATH + 1];
+    const char *p = rel;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 0 || n > IMAGE_MAX_PATH) {
+            close(cur);
+            return error_set(err, ERR_INVALID_ARGUMENT, "bad path %s", rel);
+        }
+        memcpy(comp, p, n);
+        comp[n] = '\0';
+        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (slash ? O_DIRECTORY : 0);
+        int next = openat(cur, comp, flags);
+        int saved = errno;
+        close(cur);
+        if (next < 0) {
+            errno = saved;
+            return error_set_errno(err, saved == ENOENT ? ERR_NOT_FOUND : ERR_DATA_LOSS, "opening %s/%s",
+                                   dir, rel);
+        }
+        cur = next;
+        if (!slash)
+            return cur;
+        p = slash + 1;
+    }
+}
+
+int image_artifact_verify(const struct image_manifest *m, const struct image_artifact *a,
+                          char actual_sha256[65], uint64_t *actual_size, struct error *err)
+{
+    if (m->dir == NULL)
+        return error_set(err, ERR_FAILED_PRECONDITION, "manifest has no image folder");
+    cleanup_close int fd = open_beneath(m->dir, a->path, err);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "stat %s", a->path);
+    if (!S_ISREG(st.st_mode))
+        return error_set(err, ERR_DATA_LOSS, "%s is not a regular file", a->path);
+    char hex[65];
+    uint64_t size = 0;
+    if (image_sha256_fd(fd, hex, &size, err) < 0)
+        return error_prefix(err, "hashing %s", a->path);
+    if (actual_sha256 != NULL)
+        memcpy(actual_sha256, hex, 65);
+    if (actual_size != NULL)
+        *actual_size = size;
+    if (size != a->size)
+        return error_set(err, ERR_DATA_LOSS, "%s is %llu bytes, the manifest says %llu", a->path,
+                         (unsigned long long)size, (unsigned long long)a->size);
+    if (strcmp(hex, a->sha256) != 0)
+        return error_set(err, ERR_DATA_LOSS, "%s has sha256 %s, the manifest says %s", a->path, hex,
+                         a->sha256);
+    return 0;
+}
+
+int image_manifest_verify(const struct image_manifest *m, struct error *err)
+{
+    for (size_t i = 0; i < m->n_artifacts; i++)
+        if (image_artifact_verify(m, &m->artifacts[i], NULL, NULL, err) < 0)
+            return error_prefix(err, "image %s", m->dir ? m->dir : "?");
+    return 0;
+}
+
+/* ------------------------------------------------------------ writing */
+
+static int set_or_fail(json_t *obj, const char *key, json_t *v)
+{
+    return v == NULL ? -1 : json_object_set_new(obj, key, v);
+}
+
+int image_manifest_write(const struct image_manifest *m, const char *dir, struct error *err)
+{
+    cleanup_json json_t *root = json_object();
+    if (root == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    int bad = 0;
+    bad |= set_or_fail(root, "schema", json_integer(m->schema));
+    bad |= set_or_fail(root, "created", json_string(m->created));
+    bad |= set_or_fail(root, "source", json_string(m->source));
+    bad |= set_or_fail(root, "arch", json_string(m->arch));
+    bad |= set_or_fail(root, "guest_protocol", json_integer(m->guest_protocol));
+    bad |= set_or_fail(root, "kernel_cmdline", json_string(m->kernel_cmdline));
+    if (m->build_inputs != NULL)
+        bad |= set_or_fail(root, "build_inputs", json_string(m->build_inputs));
+    json_t *arts = json_array();
+    bad |= set_or_fail(root, "artifacts", arts);
+    for (size_t i = 0; arts != NULL && i < m->n_artifacts; i++) {
+        const struct image_artifact *a = &m->artifacts[i];
+        json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s}", "role", a->role, "path", a->path, "size",
+                              (json_int_t)a->size, "sha256", a->sha256, "media_type", a->media_type);
+        bad |= o == NULL ? -1 : json_array_append_new(arts, o);
+    }
+    json_t *pkgs = json_array();
+    bad |= set_or_fail(root, "packages", pkgs);
+    for (size_t i = 0; pkgs != NULL && i < m->n_packages; i++) {
+        json_t *o = json_pack("{s:s, s:s}", "name", m->packages[i].name, "version",
+                              m->packages[i].version);
+        bad |= o == NULL ? -1 : json_array_append_new(pkgs, o);
+    }
+    if (bad)
+        return error_set(err, ERR_INTERNAL, "building manifest JSON failed (missing field?)");
+    cleanup_free char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+
+    char tmp[PATH_MAX], final[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, IMAGE_MANIFEST_NAME) >= (int)sizeof(tmp) ||
+        snprintf(final, sizeof(final), "%s/%s", dir, IMAGE_MANIFEST_NAME) >= (int)sizeof(final))
+        return error_set(err, ERR_INVALID_ARGUMENT, "image folder path is too long");
+    cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", tmp);
+    size_t len = strlen(text);
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
+        off += (size_t)w;
+    }
+    if (write(fd, "\n", 1) != 1 || fsync(fd) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
+    if (rename(tmp, final) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "renaming %s", tmp);
+    return 0;
+}
+
+int image_cache_set_current(const char *id, struct error *err)
+{
+    if (!safe_relative_path(id) || strchr(id, '/') != NULL)
+        return error_set(err, ERR_INVALID_ARGUMENT, "bad image id \"%s\"", id);
+    char cache[PATH_MAX];
+    if (paths_home(cache, sizeof(cache), "cache", err) < 0)
+        return -1;
+    char target[PATH_MAX], tmp[PATH_MAX], current[PATH_MAX];
+    if (snprintf(target, sizeof(target), "images/%s", id) >= (int)sizeof(target) ||
+        snprintf(tmp, sizeof(tmp), "%s/.current.%ld", cache, (long)getpid()) >= (int)sizeof(tmp) ||
+        snprintf(current, sizeof(current), "%s/current", cache) >= (int)sizeof(current))
+        return error_set(err, ERR_INVALID_ARGUMENT, "cache path is too long");
+    unlink(tmp);
+    if (symlink(target, tmp) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", tmp);
+    if (rename(tmp, current) < 0) {
+        error_set_errno(err, ERR_INTERNAL, "replacing %s", current);
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* The host side of the guest protocol: one connection to one VM's guest
+ * channel, on the daemon's event loop. Requests get ids from the connection;
+ * replies are matched by id, so several requests can be in flight.
+ *
+ * Every request's callback runs exactly once: with the reply frame, or with an
+ * error (timeout, connection lost, connection freed). The reply frame is only
+ * valid during the callback. Callbacks may call proxy functions, including
+ * proxy_conn_free(). */
+#ifndef ENCLAVE_PROXY_PROXY_H
+#define ENCLAVE_PROXY_PROXY_H
+
+#include <stdint.h>
+
+#include "common/error.h"
+#include "guest/v1/guest.pb-c.h"
+#include "vmm/vmm.h"
+
+struct event_base;
+struct proxy_conn;
+
+typedef void (*proxy_reply_fn)(const Guest__V1__Frame *reply, const struct error *err, void *ctx);
+/* Streamed output chunks (ExecOutput frames) for a request that asked for them. */
+typedef void (*proxy_output_fn)(const Guest__V1__ExecOutput *chunk, void *ctx);
+typedef void (*proxy_closed_fn)(const struct error *why, void *ctx);
+
+/* Connects (non-blocking where the transport allows). Fails at once when the
+ * peer is not there yet (the caller retries while the VM boots). on_closed
+ * runs when the connection is lost after it was made, not on proxy_conn_free. */
+int proxy_connect(struct event_base *base, const struct vmm_channel *channel,
+                  proxy_closed_fn on_closed, void *ctx, struct proxy_conn **out,
+                  struct error *err);
+
+/* Sends req (its id is assigned here; the message stays the caller's).
+ * timeout_ms 0 means no timeout. */
+int proxy_request(struct proxy_conn *conn, Guest__V1__Frame *req, unsigned timeout_ms,
+                  proxy_reply_fn on_reply, proxy_output_fn on_output, void *ctx,
+                  uint64_t *id_out, struct error *err);
+
+/* Forgets a pending request without calling its callback, and asks the guest
+ * to cancel it. */
+void proxy_cancel(struct proxy_conn *conn, uint64_t id);
+
+unsigned proxy_pending_count(const struct proxy_conn *conn);
+
+/* Closes; pending callbacks run with ERR_CANCELED before it returns. */
+void proxy_conn_free(struct proxy_conn *conn);
+
+#endif

@@ -1,0 +1,404 @@
+/* The QEMU driver: `qemu-system-x86_64 -M microvm`, no network device at all,
+ * the guest channel on vhost-vsock or a virtio-serial port, control over QMP. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "vmm/qmp.h"
+#include "vmm/vm_internal.h"
+
+#define GUEST_VSOCK_PORT 52
+#define QEMU_MAX_ARGS 64
+
+struct argv_builder {
+    char *args[QEMU_MAX_ARGS];
+    char store[QEMU_MAX_ARGS][512];
+    int n;
+};
+
+static int argv_add(struct argv_builder *b, struct error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int argv_add(struct argv_builder *b, struct error *err, const char *fmt, ...)
+{
+    if (b->n >= QEMU_MAX_ARGS - 1)
+        return error_set(err, ERR_INTERNAL, "too many QEMU arguments");
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(b->store[b->n], sizeof(b->store[b->n]), fmt, ap);
+    va_end(ap);
+    if (len < 0 || (size_t)len >= sizeof(b->store[b->n]))
+        return error_set(err, ERR_INVALID_ARGUMENT, "QEMU argument too long");
+    b->args[b->n] = b->store[b->n];
+    b->n++;
+    b->args[b->n] = NULL;
+    return 0;
+}
+
+/* QEMU's -chardev and -drive option syntax treats ',' as a separator. */
+static int check_option_path(const char *what, const char *path, struct error *err)
+{
+    if (strchr(path, ',') != NULL)
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s path may not contain ',': %s", what, path);
+    return 0;
+}
+
+/* Boots the guest kernel with KVM for a moment and watches its console: some
+ * hosts (nested virtualization) hand out a /dev/kvm on which QEMU aborts at
+ * start, or on which the kernel never gets past its first instructions. KVM
+ * counts as working once the kernel prints its banner. Returns 0 when it did,
+ * else -1 with what went wrong in why. */
+#define KVM_PROBE_MS 5000
+static int qemu_try_kvm(const char *bin, const char *cpu, const char *kernel, char *why,
+                        size_t why_len)
+{
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        snprintf(why, why_len, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(out[0]);
+        close(out[1]);
+        snprintf(why, why_len, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        execlp(bin, bin, "-M", "microvm", "-accel", "kvm", "-cpu", cpu, "-m", "128", "-nodefaults",
+               "-no-user-config", "-no-reboot", "-display", "none", "-nic", "none", "-serial",
+               "stdio", "-kernel", kernel, "-append", "console=ttyS0 panic=-1 rdinit=/none",
+               (char *)NULL);
+        dprintf(2, "cannot run %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    close(out[1]);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    char buf[8192];
+    size_t len = 0;
+    int ok = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long elapsed = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (elapsed >= KVM_PROBE_MS)
+            break;
+        struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+        poll(&pfd, 1, (int)(KVM_PROBE_MS - elapsed));
+        ssize_t n = read(out[0], buf + len, sizeof(buf) - 1 - len);
+        if (n == 0)
+            break; /* QEMU exited */
+        if (n > 0) {
+            len += (size_t)n;
+            buf[len] = '\0';
+            if (strstr(buf, "Linux version") != NULL) {
+                ok = 1;
+                break;
+            }
+            if (len >= sizeof(buf) - 1) {
+                memmove(buf, buf + len / 2, len - len / 2);
+                len -= len / 2;
+            }
+        }
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(out[0]);
+    if (ok)
+        return 0;
+    buf[len] = '\0';
+    char *line = strstr(buf, "qemu-system");
+    if (line == NULL)
+        line = strstr(buf, "cannot run");
+    if (line != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(why, why_len, "%s", line);
+    } else {
+        snprintf(why, why_len, "a KVM guest did not start its kernel within %d ms",
+                 KVM_PROBE_MS);
+    }
+    return -1;
+}
+
+/* Which -cpu to use with KVM, found once per process: "host", or "host" less
+ * the MSR that nested hosts most often refuse, or NULL when KVM does not work. */
+static const char *kvm_cpu_model(const char *bin, const char *kernel, char *why, size_t why_len)
+{
+    static int probed;
+    static const char *model;
+    static char saved_why[512];
+    if (!probed) {
+        probed = 1;
+        if (qemu_try_kvm(bin, "host", kernel, saved_why, sizeof(saved_why)) == 0)
+            model = "host";
+        else if (strstr(saved_why, "MSR") != NULL &&
+                 qemu_try_kvm(bin, "host,-arch-capabilities", kernel, saved_why,
+                              sizeof(saved_why)) == 0)
+            model = "host,-arch-capabilities";
+        if (model)
+            log_debug("KVM works with -cpu %s", model);
+        else
+            log_warn("KVM is present but QEMU cannot use it (%s); using TCG", saved_why);
+    }
+    snprintf(why, why_len, "%s", saved_why);
+    return model;
+}
+
+static const char *qemu_binary(const struct vmm_config *c)
+{
+    const char *bin = c->vmm_binary ? c->vmm_binary : getenv("ENCLAVE_QEMU");
+    return bin ? bin : "qemu-system-x86_64";
+}
+
+/* The -cpu model to use with KVM, or NULL for TCG. */
+static const char *want_kvm(const struct vmm_config *c)
+{
+    const char *env = getenv("ENCLAVE_ACCEL");
+    if (env != NULL && strcmp(env, "tcg") == 0)
+        return NULL;
+    if (c->accel == VMM_ACCEL_TCG)
+        return NULL;
+    struct vmm_host host;
+    if (vmm_detect_host(VMM_PROVIDER_AUTO, &host, NULL) < 0 || !host.kvm_usable)
+        return NULL;
+    char why[512];
+    return kvm_cpu_model(qemu_binary(c), c->kernel, why, sizeof(why));
+}
+
+int vmm_qemu_probe_kvm(const char *vmm_binary, const char *kernel, char *why, size_t why_len)
+{
+    struct vmm_host host;
+    if (vmm_detect_host(VMM_PROVIDER_AUTO, &host, NULL) < 0 || !host.kvm_usable) {
+        snprintf(why, why_len, "%s", host.explain);
+        return -1;
+    }
+    const char *bin = vmm_binary ? vmm_binary : getenv("ENCLAVE_QEMU");
+    return kvm_cpu_model(bin ? bin : "qemu-system-x86_64", kernel, why, why_len) ? 0 : -1;
+}
+
+static bool have_vhost_vsock(void)
+{
+    const char *env = getenv("ENCLAVE_CHANNEL");
+    if (env != NULL && strcmp(env, "virtio-serial") == 0)
+        return false;
+    return access("/dev/vhost-vsock", R_OK | W_OK) == 0;
+}
+
+static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv_builder *b,
+                      struct error *err)
+{
+    const char *bin = qemu_binary(c);
+    if (check_option_path("run folder", c->run_dir, err) < 0 ||
+        check_option_path("kernel", c->kernel, err) < 0 ||
+        check_option_path("initramfs", c->initrd, err) < 0)
+        return -1;
+    int r = 0;
+    r |= argv_add(b, err, "%s", bin);
+    r |= argv_add(b, err, "-name");
+    r |= argv_add(b, err, "enclave-%s,debug-threads=on", c->id);
+    r |= argv_add(b, err, "-M");
+    r |= argv_add(b, err, "microvm,acpi=on,pit=on,rtc=on");
+    r |= argv_add(b, err, "-accel");
+    r |= argv_add(b, err, "%s", vm->kvm ? "kvm" : "tcg");
+    r |= argv_add(b, err, "-cpu");
+    r |= argv_add(b, err, "%s", vm->kvm ? vm->cpu_model : "max");
+    r |= argv_add(b, err, "-smp");
+    r |= argv_add(b, err, "%u", c->vcpus);
+    r |= argv_add(b, err, "-m");
+    r |= argv_add(b, err, "%u", c->mem_mb);
+    r |= argv_add(b, err, "-nodefaults");
+    r |= argv_add(b, err, "-no-user-config");
+    r |= argv_add(b, err, "-no-reboot");
+    r |= argv_add(b, err, "-display");
+    r |= argv_add(b, err, "none");
+    /* No network device at all. */
+    r |= argv_add(b, err, "-nic");
+    r |= argv_add(b, err, "none");
+    /* QEMU's own syscall filter: no spawning, no privilege changes. */
+    r |= argv_add(b, err, "-sandbox");
+    r |= argv_add(b, err, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+    r |= argv_add(b, err, "-chardev");
+    r |= argv_add(b, err, "file,id=console,path=%s", vm->console_log);
+    r |= argv_add(b, err, "-serial");
+    r |= argv_add(b, err, "chardev:console");
+    r |= argv_add(b, err, "-qmp");
+    r |= argv_add(b, err, "unix:%s,server=on,wait=off", vm->qmp_path);
+    r |= argv_add(b, err, "-kernel");
+    r |= argv_add(b, err, "%s", c->kernel);
+    r |= argv_add(b, err, "-initrd");
+    r |= argv_add(b, err, "%s", c->initrd);
+    r |= argv_add(b, err, "-append");
+    r |= argv_add(b, err, "%s rdinit=/init", c->cmdline ? c->cmdline : "console=ttyS0");
+    /* Entropy from the host, so early getrandom() in the guest does not stall. */
+    r |= argv_add(b, err, "-device");
+    r |= argv_add(b, err, "virtio-rng-device");
+    if (vm->channel.kind == VMM_CHANNEL_VSOCK) {
+        r |= argv_add(b, err, "-device");
+        r |= argv_add(b, err, "vhost-vsock-device,guest-cid=%u", vm->channel.cid);
+    } else {
+        r |= argv_add(b, err, "-device");
+        r |= argv_add(b, err, "virtio-serial-device,max_ports=2");
+        r |= argv_add(b, err, "-chardev");
+        r |= argv_add(b, err, "socket,id=rpc,path=%s,server=on,wait=off", vm->channel.path);
+        r |= argv_add(b, err, "-device");
+        r |= argv_add(b, err, "virtserialport,chardev=rpc,name=org.enclave.rpc");
+    }
+    return r ? -1 : 0;
+}
+
+static int write_pidfile(const char *path, pid_t pid, struct error *err)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (f == NULL)
+        return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
+    fprintf(f, "%d\n", (int)pid);
+    if (fclose(f) != 0 || rename(tmp, path) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "writing %s", path);
+    return 0;
+}
+
+static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
+{
+    if (c->vcpus == 0 || c->mem_mb == 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "a VM needs at least one vCPU and some memory");
+    struct vmm_vm *vm = calloc(1, sizeof(*vm));
+    if (vm == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    snprintf(vm->run_dir, sizeof(vm->run_dir), "%s", c->run_dir);
+    snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
+    snprintf(vm->pidfile, sizeof(vm->pidfile), "%s/vmm.pid", c->run_dir);
+    if ((size_t)snprintf(vm->qmp_path, sizeof(vm->qmp_path), "%s/qmp.sock", c->run_dir) >=
+        sizeof(vm->qmp_path)) {
+        free(vm);
+        return error_set(err, ERR_INVALID_ARGUMENT, "run folder path too long for a socket: %s",
+                         c->run_dir);
+    }
+    const char *model = want_kvm(c);
+    vm->kvm = model != NULL;
+    if (model)
+        snprintf(vm->cpu_model, sizeof(vm->cpu_model), "%s", model);
+    if (c->accel == VMM_ACCEL_KVM && !vm->kvm) {
+        free(vm);
+        return error_set(err, ERR_FAILED_PRECONDITION, "KVM was required but is not usable here");
+    }
+    if (have_vhost_vsock()) {
+        uint32_t r = 0;
+        if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+            r = (uint32_t)getpid();
+        vm->channel.kind = VMM_CHANNEL_VSOCK;
+        vm->channel.cid = 3 + (r % 0x0fffffffu);
+        vm->channel.port = GUEST_VSOCK_PORT;
+    } else {
+        vm->channel.kind = VMM_CHANNEL_UNIX;
+        snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/rpc.sock", c->run_dir);
+    }
+
+    struct argv_builder b = {0};
+    if (build_argv(c, vm, &b, err) < 0) {
+        free(vm);
+        return -1;
+    }
+    char log_path[4200];
+    snprintf(log_path, sizeof(log_path), "%s/vmm.log", c->run_dir);
+    cleanup_close int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (log_fd < 0) {
+        free(vm);
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", log_path);
+    }
+    unlink(vm->channel.path[0] ? vm->channel.path : vm->qmp_path);
+    unlink(vm->qmp_path);
+
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(vm);
+        return error_set_errno(err, ERR_RESOURCE_EXHAUSTED, "fork");
+    }
+    if (pid == 0) {
+        /* The VM dies with the daemon, even on kill -9. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        setsid();
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(log_fd, 1);
+        dup2(log_fd, 2);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int s = 1; s < NSIG; s++)
+            signal(s, SIG_DFL);
+        closefrom(3);
+        execvp(b.args[0], b.args);
+        dprintf(2, "cannot run %s: %s\n", b.args[0], strerror(errno));
+        _exit(127);
+    }
+    vm->pid = pid;
+    if (write_pidfile(vm->pidfile, pid, err) < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        vm->exited = true;
+        vmm_vm_free(vm);
+        return -1;
+    }
+    if (log_get_level_enabled(LOG_LEVEL_DEBUG)) {
+        char line[4096] = "";
+        size_t used = 0;
+        for (int i = 0; i < b.n && used < sizeof(line) - 1; i++)
+            used += (size_t)snprintf(line + used, sizeof(line) - used, "%s ", b.args[i]);
+        log_debug("VM %s: %s", c->id, line);
+    }
+    *out = vm;
+    return 0;
+}
+
+static int qemu_request_stop(struct vmm_vm *vm, struct error *err)
+{
+    if (vm->exited)
+        return 0;
+    struct qmp *qmp = NULL;
+    if (qmp_connect(vm->qmp_path, 500, &qmp, err) < 0)
+        return -1;
+    int r = qmp_execute(qmp, "quit", NULL, NULL, 500, err);
+    qmp_close(qmp);
+    return r;
+}
+
+static void qemu_kill(struct vmm_vm *vm)
+{
+    if (!vm->exited && vm->pid > 0)
+        kill(vm->pid, SIGKILL);
+}
+
+const struct vmm_driver vmm_qemu_driver = {
+    .name = "qemu",
+    .start = qemu_start,
+    .request_stop = qemu_request_stop,
+    .kill = qemu_kill,
+};

@@ -1,0 +1,210 @@
+#include "vmm/qmp.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+struct qmp {
+    int fd;
+    char *buf; /* bytes read but not yet consumed */
+    size_t len;
+    size_t cap;
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads one line (without the newline) into a new jansson object. */
+static int qmp_read_object(struct qmp *qmp, long long deadline, json_t **out, struct error *err)
+{
+    for (;;) {
+        char *nl = qmp->len ? memchr(qmp->buf, '\n', qmp->len) : NULL;
+        if (nl != NULL) {
+            size_t line_len = (size_t)(nl - qmp->buf);
+            json_error_t jerr;
+            json_t *obj = json_loadb(qmp->buf, line_len, 0, &jerr);
+            memmove(qmp->buf, nl + 1, qmp->len - line_len - 1);
+            qmp->len -= line_len + 1;
+            if (obj == NULL)
+                return error_set(err, ERR_INTERNAL, "QMP: bad JSON from QEMU: %s", jerr.text);
+            if (!json_is_object(obj)) {
+                json_decref(obj);
+                return error_set(err, ERR_INTERNAL, "QMP: QEMU sent a non-object");
+            }
+            *out = obj;
+            return 0;
+        }
+        if (qmp->len >= QMP_MAX_LINE)
+            return error_set(err, ERR_INTERNAL, "QMP: line longer than %u bytes", QMP_MAX_LINE);
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return error_set(err, ERR_DEADLINE_EXCEEDED, "QMP: no reply from QEMU in time");
+        struct pollfd pfd = {.fd = qmp->fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, (int)left);
+        if (pr < 0) {
+            if (errno == EINTR)
+                continue;
+            return error_set_errno(err, ERR_INTERNAL, "QMP: poll");
+        }
+        if (pr == 0)
+            continue;
+        if (qmp->cap - qmp->len < 4096) {
+            size_t ncap = qmp->cap ? qmp->cap * 2 : 8192;
+            if (ncap > QMP_MAX_LINE + 8192)
+                ncap = QMP_MAX_LINE + 8192;
+            char *nbuf = realloc(qmp->buf, ncap);
+            if (nbuf == NULL)
+                return error_set(err, ERR_RESOURCE_EXHAUSTED, "QMP: out of memory");
+            qmp->buf = nbuf;
+            qmp->cap = ncap;
+        }
+        ssize_t n = read(qmp->fd, qmp->buf + qmp->len, qmp->cap - qmp->len);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return error_set_errno(err, ERR_UNAVAILABLE, "QMP: read");
+        }
+        if (n == 0)
+            return error_set(err, ERR_UNAVAILABLE, "QMP: QEMU closed the connection");
+        qmp->len += (size_t)n;
+    }
+}
+
+static int qmp_write_all(struct qmp *qmp, const char *data, size_t len, long long deadline,
+                         struct error *err)
+{
+    while (len > 0) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            return error_set(err, ERR_DEADLINE_EXCEEDED, "QMP: write timed out");
+        struct pollfd pfd = {.fd = qmp->fd, .events = POLLOUT};
+        if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+            return error_set_errno(err, ERR_INTERNAL, "QMP: poll");
+        ssize_t n = send(qmp->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return error_set_errno(err, ERR_UNAVAILABLE, "QMP: write");
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Sends a command and waits for its return or error, skipping events. */
+static int qmp_roundtrip(struct qmp *qmp, const char *command, json_t *args, json_t **result,
+                         long long deadline, struct error *err)
+{
+    json_t *req = json_pack("{s:s}", "execute", command);
+    if (req == NULL)
+        return error_set(err, ERR_INTERNAL, "QMP: out of memory");
+    if (args != NULL)
+        json_object_set(req, "arguments", args);
+    cleanup_free char *text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (text == NULL)
+        return error_set(err, ERR_INTERNAL, "QMP: cannot encode command");
+    size_t tlen = strlen(text);
+    cleanup_free char *line = malloc(tlen + 2);
+    if (line == NULL)
+        return error_set(err, ERR_INTERNAL, "QMP: out of memory");
+    memcpy(line, text, tlen);
+    line[tlen] = '\n';
+    if (qmp_write_all(qmp, line, tlen + 1, deadline, err) < 0)
+        return -1;
+    for (;;) {
+        json_t *obj = NULL;
+        if (qmp_read_object(qmp, deadline, &obj, err) < 0)
+            return -1;
+        json_t *ret = json_object_get(obj, "return");
+        json_t *qerr = json_object_get(obj, "error");
+        if (ret != NULL) {
+            if (result != NULL)
+                *result = json_incref(ret);
+            json_decref(obj);
+            return 0;
+        }
+        if (qerr != NULL) {
+            const char *cls = json_string_value(json_object_get(qerr, "class"));
+            const char *desc = json_string_value(json_object_get(qerr, "desc"));
+            error_set(err, ERR_INTERNAL, "QMP %s failed: %s: %s", command, cls ? cls : "?",
+                      desc ? desc : "?");
+            json_decref(obj);
+            return -1;
+        }
+        /* {"event": ...} or anything else: not our reply. */
+        json_decref(obj);
+    }
+}
+
+int qmp_open_fd(int fd, unsigned timeout_ms, struct qmp **out, struct error *err)
+{
+    struct qmp *qmp = calloc(1, sizeof(*qmp));
+    if (qmp == NULL) {
+        close(fd);
+        return error_set(err, ERR_INTERNAL, "QMP: out of memory");
+    }
+    qmp->fd = fd;
+    long long deadline = now_ms() + timeout_ms;
+    json_t *greeting = NULL;
+    if (qmp_read_object(qmp, deadline, &greeting, err) < 0)
+        goto fail;
+    int has_qmp = json_object_get(greeting, "QMP") != NULL;
+    json_decref(greeting);
+    if (!has_qmp) {
+        error_set(err, ERR_INTERNAL, "QMP: the peer did not greet as QMP");
+        goto fail;
+    }
+    if (qmp_roundtrip(qmp, "qmp_capabilities", NULL, NULL, deadline, err) < 0)
+        goto fail;
+    *out = qmp;
+    return 0;
+fail:
+    qmp_close(qmp);
+    return -1;
+}
+
+int qmp_connect(const char *path, unsigned timeout_ms, struct qmp **out, struct error *err)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path))
+        return error_set(err, ERR_INVALID_ARGUMENT, "QMP socket path too long: %s", path);
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INTERNAL, "QMP: socket");
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        error_set_errno(err, ERR_UNAVAILABLE, "QMP: connect %s", path);
+        close(fd);
+        return -1;
+    }
+    return qmp_open_fd(fd, timeout_ms, out, err);
+}
+
+int qmp_execute(struct qmp *qmp, const char *command, json_t *args, json_t **result,
+                unsigned timeout_ms, struct error *err)
+{
+    return qmp_roundtrip(qmp, command, args, result, now_ms() + timeout_ms, err);
+}
+
+void qmp_close(struct qmp *qmp)
+{
+    if (qmp == NULL)
+        return;
+    if (qmp->fd >= 0)
+        close(qmp->fd);
+    free(qmp->buf);
+    free(qmp);
+}

@@ -1,0 +1,205 @@
+/* The QMP client against a scripted peer on a socketpair: the peer is a child
+ * process that writes canned lines and checks what it reads. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "vmm/qmp.h"
+
+#define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7}}, \"capabilities\": []}}\n"
+
+/* Reads one line from fd into buf (for the peer). */
+static int peer_readline(int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+    while (n < size - 1) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r <= 0)
+            return -1;
+        if (c == '\n')
+            break;
+        buf[n++] = c;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
+static void peer_write(int fd, const char *s)
+{
+    ssize_t n = write(fd, s, strlen(s));
+    (void)n;
+}
+
+/* script: a list of steps; "<" expects a line containing the text, ">" writes it. */
+static pid_t spawn_peer(int fd, const char *const *script)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        char line[4096];
+        for (const char *const *s = script; *s; s++) {
+            if ((*s)[0] == '>') {
+                peer_write(fd, *s + 1);
+            } else if ((*s)[0] == '<') {
+                if (peer_readline(fd, line, sizeof(line)) < 0 || strstr(line, *s + 1) == NULL)
+                    _exit(1);
+            } else if ((*s)[0] == 'S') {
+                sleep(2);
+            }
+        }
+        _exit(0);
+    }
+    close(fd);
+    return pid;
+}
+
+static int peer_status(pid_t pid)
+{
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_handshake_and_quit(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    const char *script[] = {">" GREETING,
+                            "<\"qmp_capabilities\"",
+                            ">{\"return\": {}}\n",
+                            "<\"quit\"",
+                            ">{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": false}}\n",
+                            ">{\"return\": {}}\n",
+                            NULL};
+    pid_t pid = spawn_peer(sv[1], script);
+    struct qmp *q = NULL;
+    struct error err;
+    assert_int_equal(qmp_open_fd(sv[0], 2000, &q, &err), 0);
+    assert_int_equal(qmp_execute(q, "quit", NULL, NULL, 2000, &err), 0);
+    qmp_close(q);
+    assert_int_equal(peer_status(pid), 0);
+}
+
+static void test_result_and_error_reply(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    const char *script[] = {">" GREETING,
+                            "<qmp_capabilities",
+                            ">{\"return\": {}}\n",
+                            "<query-status",
+                            ">{\"return\": {\"status\": \"running\", \"running\": true}}\n",
+                            "<no-such-command",
+                            ">{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command no-such-command has not been found\"}}\n",
+                            NULL};
+    pid_t pid = spawn_peer(sv[1], script);
+    struct qmp *q = NULL;
+    struct error err;
+    assert_int_equal(qmp_open_fd(sv[0], 2000, &q, &err), 0);
+    json_t *ret = NULL;
+    assert_int_equal(qmp_execute(q, "query-status", NULL, &ret, 2000, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(ret, "status")), "running");
+    json_decref(ret);
+    assert_int_equal(qmp_execute(q, "no-such-command", NULL, NULL, 2000, &err), -1);
+    assert_non_null(strstr(err.message, "CommandNotFound"));
+    qmp_close(q);
+    assert_int_equal(peer_status(pid), 0);
+}
+
+static void test_not_qmp(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    const char *script[] = {">{\"hello\": 1}\n", NULL};
+    pid_t pid = spawn_peer(sv[1], script);
+    struct qmp *q = NULL;
+    struct error err;
+    assert_int_equal(qmp_open_fd(sv[0], 2000, &q, &err), -1);
+    assert_non_null(strstr(err.message, "QMP"));
+    peer_status(pid);
+}
+
+static void test_garbage_json(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    const char *script[] = {">{not json at all\n", NULL};
+    pid_t pid = spawn_peer(sv[1], script);
+    struct qmp *q = NULL;
+    struct error err;
+    assert_int_equal(qmp_open_fd(sv[0], 2000, &q, &err), -1);
+    assert_non_null(strstr(err.message, "bad JSON"));
+    peer_status(pid);
+}
+
+static void test_peer_closes(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    const char *script[] = {">" GREETING, "<qmp_capabilities", NULL};
+    pid_t pid = spawn_peer(sv[1], script);
+    struct qmp *q = NULL;
+    struct error err;
+    assert_int_equal(qmp_open_fd(sv[0], 2000, &q, &err), -1);
+    assert_int_equal(err.kind, ERR_UNAVAILABLE);
+    peer_status(pid);
+}
+
+static void test_timeout(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    const char *script[] = {"S", NULL}; /* says nothing */
+    pid_t pid = spawn_peer(sv[1], script);
+    struct qmp *q = NULL;
+    struct error err;
+    assert_int_equal(qmp_open_fd(sv[0], 100, &q, &err), -1);
+    assert_int_equal(err.kind, ERR_DEADLINE_EXCEEDED);
+    kill(pid, SIGKILL);
+    peer_status(pid);
+}
+
+static void test_line_too_long(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        static char chunk[65536];
+        memset(chunk, 'a', sizeof(chunk));
+        for (size_t sent = 0; sent < QMP_MAX_LINE + sizeof(chunk); sent += sizeof(chunk))
+            if (write(sv[1], chunk, sizeof(chunk)) < 0)
+                break;
+        _exit(0);
+    }
+    close(sv[1]);
+    struct qmp *q = NULL;
+    struct error err;
+    assert_int_equal(qmp_open_fd(sv[0], 5000, &q, &err), -1);
+    assert_non_null(strstr(err.message, "longer than"));
+    kill(pid, SIGKILL);
+    peer_status(pid);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_handshake_and_quit), cmocka_unit_test(test_result_and_error_reply),
+        cmocka_unit_test(test_not_qmp),            cmocka_unit_test(test_garbage_json),
+        cmocka_unit_test(test_peer_closes),        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_line_too_long),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

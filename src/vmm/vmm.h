@@ -1,0 +1,119 @@
+/* VMM drivers: boot, stop and kill one microVM, and say how to reach its guest.
+ *
+ * A driver is a table of operations (struct vmm_driver). The daemon owns the
+ * event loop; drivers never block for long: start spawns the VMM process and
+ * returns, readiness is decided by the caller (the guest answering Health over
+ * the channel), and stop/kill are bounded by short timeouts.
+ *
+ * Two drivers fit this interface:
+ *
+ *  - qemu (vmm/qemu.c, what these machines run): `qemu-system-x86_64 -M microvm`,
+ *    KVM when /dev/kvm works, TCG otherwise; the guest channel is vhost-vsock
+ *    (VMM_CHANNEL_VSOCK, guest CID + port 52) when /dev/vhost-vsock exists, else a
+ *    virtio-serial port named org.enclave.rpc backed by a Unix socket that QEMU
+ *    listens on (VMM_CHANNEL_UNIX); control goes over QMP (vmm/qmp.h).
+ *
+ *  - firecracker (to follow; KVM hosts only). How it maps onto these operations:
+ *      start: spawn `firecracker --api-sock <run_dir>/api.sock` (optionally
+ *        through the jailer), wait for the API socket, then configure over HTTP
+ *        on that socket, following the published API (shared/firecracker/
+ *        firecracker.yaml): PUT /boot-source {kernel_image_path, initrd_path,
+ *        boot_args}, PUT /machine-config {vcpu_count, mem_size_mib},
+ *        PUT /vsock {guest_cid, uds_path: <run_dir>/vsock.sock}, then
+ *        PUT /actions {action_type: InstanceStart}. No network interface is
+ *        ever configured. The kernel must have virtio-mmio devices built in.
+ *      channel: VMM_CHANNEL_HYBRID_VSOCK at <run_dir>/vsock.sock, port 52: the
+ *        host connects to the Unix socket, writes "CONNECT 52\n", reads
+ *        "OK <port>\n", then speaks the guest protocol on the same stream.
+ *      stop: PUT /actions {action_type: SendCtrlAltDel} after the guest's
+ *        Shutdown request, then SIGTERM, then SIGKILL (Firecracker has no
+ *        graceful quit for a guest that will not power off).
+ *      kill: SIGKILL the process (and the jailer's cgroup when jailed).
+ *    The HTTP on the API socket uses the same client stack as the OCI client.
+ */
+#ifndef ENCLAVE_VMM_VMM_H
+#define ENCLAVE_VMM_VMM_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+enum vmm_accel { VMM_ACCEL_AUTO, VMM_ACCEL_KVM, VMM_ACCEL_TCG };
+
+enum vmm_provider { VMM_PROVIDER_AUTO, VMM_PROVIDER_NATIVE, VMM_PROVIDER_LIMA, VMM_PROVIDER_WSL2 };
+
+enum vmm_channel_kind {
+    VMM_CHANNEL_UNIX,         /* a plain byte stream on a Unix socket (virtio-serial) */
+    VMM_CHANNEL_VSOCK,        /* AF_VSOCK to cid:port */
+    VMM_CHANNEL_HYBRID_VSOCK, /* Unix socket + "CONNECT port\n" handshake (Firecracker) */
+};
+
+struct vmm_channel {
+    enum vmm_channel_kind kind;
+    char path[108]; /* Unix socket path for UNIX and HYBRID_VSOCK */
+    unsigned cid;   /* for VSOCK */
+    unsigned port;  /* guest port for VSOCK and HYBRID_VSOCK */
+};
+
+struct vmm_config {
+    const char *id;          /* session id; names the VM in logs and process lists */
+    const char *run_dir;     /* an existing private folder for this VM's sockets and logs */
+    const char *kernel;      /* bzImage path */
+    const char *initrd;      /* initramfs path */
+    const char *cmdline;     /* kernel arguments (the driver may append its own) */
+    unsigned vcpus;
+    unsigned mem_mb;
+    enum vmm_accel accel;
+    const char *vmm_binary;  /* NULL: the driver's default (found on PATH) */
+};
+
+struct vmm_vm;
+
+struct vmm_driver {
+    const char *name;
+    /* Spawns the VMM; on success *out is a running (booting) VM. */
+    int (*start)(const struct vmm_config *config, struct vmm_vm **out, struct error *err);
+    /* Asks the VMM to quit; returns without waiting for the process to end
+     * (the owner watches SIGCHLD and calls kill after its own grace period).
+     * Bounded by a short internal timeout on the control socket. */
+    int (*request_stop)(struct vmm_vm *vm, struct error *err);
+    /* SIGKILL, no questions. */
+    void (*kill)(struct vmm_vm *vm);
+};
+
+extern const struct vmm_driver vmm_qemu_driver;
+/* Whether QEMU can really run a VM with KVM here: it boots the given kernel
+ * with KVM for up to a few seconds and waits for its banner (the answer is
+ * kept for the process). why says what failed. */
+int vmm_qemu_probe_kvm(const char *vmm_binary, const char *kernel, char *why, size_t why_len);
+
+/* Common accessors (the VM struct is shared by the drivers). */
+pid_t vmm_vm_pid(const struct vmm_vm *vm);
+const struct vmm_channel *vmm_vm_channel(const struct vmm_vm *vm);
+const char *vmm_vm_console_log(const struct vmm_vm *vm); /* path of the serial console log */
+bool vmm_vm_uses_kvm(const struct vmm_vm *vm);
+/* Called by the owner when waitpid() reports the VMM process ended. */
+void vmm_vm_mark_exited(struct vmm_vm *vm, int wait_status);
+bool vmm_vm_exited(const struct vmm_vm *vm);
+/* Releases the struct; the process must have been stopped or killed. */
+void vmm_vm_free(struct vmm_vm *vm);
+
+/* Where KVM comes from. Fills *accel with what the VMs will use and writes a
+ * human explanation to explain (one paragraph) when KVM is not usable. */
+struct vmm_host {
+    enum vmm_provider provider;   /* detected or requested */
+    bool kvm_usable;
+    bool vhost_vsock;
+    char explain[1024];
+};
+int vmm_detect_host(enum vmm_provider requested, struct vmm_host *out, struct error *err);
+int vmm_parse_provider(const char *s, enum vmm_provider *out);
+const char *vmm_provider_name(enum vmm_provider p);
+
+/* Kills VMM processes left behind by an earlier daemon: every <vms_dir>/<id>/
+ * with a vmm.pid whose process still runs with that folder in its command line.
+ * Returns the number killed, or -1 on error. */
+int vmm_reap_orphans(const char *vms_dir, struct error *err);
+
+#endif

@@ -1,0 +1,175 @@
+"""Fixtures for the end-to-end tests: a real daemon on a free loopback port."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+ENCLAVE = os.environ.get("ENCLAVE_BIN", os.path.abspath("build/enclave"))
+BUILD = os.environ.get("ENCLAVE_BUILD", os.path.abspath("build"))
+IMAGE_HOME = os.environ.get("ENCLAVE_E2E_HOME", os.path.abspath("build/e2e-home"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_home():
+    """A fresh ENCLAVE_HOME that shares the built image cache."""
+    home = tempfile.mkdtemp(prefix="enclave-e2e-")
+    os.symlink(os.path.join(IMAGE_HOME, "cache"), os.path.join(home, "cache"))
+    return home
+
+
+def vmm_pids(marker):
+    """PIDs of QEMU processes whose command line mentions marker."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "qemu-system" in cmd and marker in cmd:
+            pids.append(int(entry))
+    return pids
+
+
+class ConnectError(Exception):
+    def __init__(self, status, code, message):
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class Daemon:
+    def __init__(self, extra_args=(), env=None):
+        self.home = make_home()
+        self.port = free_port()
+        self.addr = f"127.0.0.1:{self.port}"
+        self.log_path = os.path.join(self.home, "daemon.log")
+        self.extra_args = list(extra_args)
+        self.env = dict(os.environ, ENCLAVE_HOME=self.home, ENCLAVE_LOG="debug")
+        if env:
+            self.env.update(env)
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [ENCLAVE, "up", "--listen", self.addr, *self.extra_args],
+            env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("daemon exited: " + self.read_log())
+            try:
+                if self.get("/ping") == (200, b"pong"):
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("daemon did not start: " + self.read_log())
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def get(self, path):
+        with urllib.request.urlopen(f"http://{self.addr}{path}", timeout=10) as r:
+            return r.status, r.read()
+
+    def raw(self, path, body, content_type="application/json", timeout=300):
+        req = urllib.request.Request(
+            f"http://{self.addr}{path}", data=body, method="POST",
+            headers={"Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def call(self, method, body, service="agent.v1.AgentService", timeout=300):
+        status, data = self.raw(f"/{service}/{method}", json.dumps(body).encode(), timeout=timeout)
+        doc = json.loads(data) if data else {}
+        if status != 200:
+            raise ConnectError(status, doc.get("code"), doc.get("message"))
+        return doc
+
+    def start_session(self, **kw):
+        return self.call("StartSession", kw)
+
+    def python(self, session_id, code, timeout=None):
+        body = {"sessionId": session_id, "toolName": "python", "input": code}
+        if timeout:
+            body["timeoutSeconds"] = timeout
+        return self.call("ExecuteTool", body)
+
+    def stop_session(self, session_id):
+        return self.call("StopSession", {"sessionId": session_id})
+
+    def cli(self, *args, input=None, timeout=300):
+        return subprocess.run([ENCLAVE, *args], env=dict(self.env, ENCLAVE_ADDR=self.addr),
+                              input=input, capture_output=True, timeout=timeout)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    d = Daemon(["--max-output", "64K", "--max-input", "256K"]).start()
+    yield d
+    d.stop()
+    assert vmm_pids(d.home) == [], "daemon shutdown left a VMM process behind"
+    d.cleanup()
+
+
+@pytest.fixture(scope="module")
+def session(daemon):
+    s = daemon.start_session(sessionId="e2e-main")
+    assert s["status"] == "READY"
+    yield s["sessionId"]
+    try:
+        daemon.stop_session(s["sessionId"])
+    except ConnectError:
+        pass
+
+
+@pytest.fixture
+def fresh_daemon():
+    made = []
+
+    def factory(*args, **kw):
+        d = Daemon(*args, **kw)
+        made.append(d)
+        return d
+
+    yield factory
+    for d in made:
+        d.cleanup()

@@ -1,0 +1,318 @@
+"""A real daemon boots real VMs; agent code runs in them as uid 1000, without a network."""
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import BUILD, ConnectError, Daemon, vmm_pids
+
+
+def test_python_output_and_exit_code(daemon, session):
+    r = daemon.python(session, "print(6*7)")
+    assert r["output"] == "42\n"
+    assert r.get("exitCode", 0) == 0
+    assert r.get("error", "") == ""
+    meta = json.loads(r["syscallLogs"][0]["metadataJson"])
+    assert meta["exit_code"] == 0 and meta["timed_out"] is False
+
+
+def test_nonzero_exit_and_stderr(daemon, session):
+    r = daemon.python(session, "import sys\nprint('partial')\nprint('oops', file=sys.stderr)\nsys.exit(3)")
+    assert r["exitCode"] == 3
+    assert r["output"] == "partial\n"
+    assert "oops" in r["error"]
+
+
+def test_exception_exit_code(daemon, session):
+    r = daemon.python(session, "raise ValueError('boom')")
+    assert r["exitCode"] == 1
+    assert "ValueError: boom" in r["error"]
+
+
+def test_exec_tool_with_json_argv(daemon, session):
+    r = daemon.call("ExecuteTool", {"sessionId": session, "toolName": "exec",
+                                    "input": json.dumps(["python3", "-c", "import sys; print(sys.argv[1:])", "a b", "c"])})
+    assert r["output"] == "['a b', 'c']\n"
+    r = daemon.call("ExecuteTool", {"sessionId": session, "toolName": "exec",
+                                    "input": json.dumps({"argv": ["python3", "-c", "import sys; print(sys.stdin.read().upper())"],
+                                                         "stdin": "hello"})})
+    assert r["output"] == "HELLO\n"
+
+
+def test_runs_as_uid_1000_without_privileges(daemon, session):
+    r = daemon.python(session, """
+import os
+print(os.getuid(), os.geteuid(), os.getgid(), os.getgroups())
+print(open('/proc/self/status').read().split('NoNewPrivs:')[1].split()[0])
+print(os.getcwd())
+try:
+    open('/etc/shadow-test', 'w')
+    print('wrote /etc')
+except PermissionError:
+    print('denied /etc')
+""")
+    lines = r["output"].splitlines()
+    assert lines[0] == "1000 1000 1000 []"
+    assert lines[1] == "1"          # no_new_privs
+    assert lines[2] == "/workspace"
+    assert lines[3] == "denied /etc"
+
+
+def test_own_session_and_process_group(daemon, session):
+    r = daemon.python(session, "import os; print(os.getpid() == os.getsid(0), os.getpid() == os.getpgid(0))")
+    assert r["output"] == "True True\n"
+
+
+def test_no_network(daemon, session):
+    r = daemon.python(session, """
+import os, socket
+print(sorted(os.listdir('/sys/class/net')))
+s = socket.socket()
+s.settimeout(2)
+try:
+    s.connect(('127.0.0.1', 9))
+    print('connected')
+except OSError as e:
+    print('refused', type(e).__name__)
+""")
+    lines = r["output"].splitlines()
+    assert lines[0] == "['lo']"
+    assert lines[1].startswith("refused")
+    # The VMM itself has no network device at all.
+    pids = vmm_pids(daemon.home)
+    assert pids
+    for pid in pids:
+        cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        assert b"-nic" in cmd and cmd[cmd.index(b"-nic") + 1] == b"none"
+        assert not any(a.startswith(b"-netdev") or b"virtio-net" in a for a in cmd)
+
+
+def test_host_files_not_visible(daemon, session, tmp_path):
+    marker = f"/tmp/enclave-host-marker-{uuid.uuid4().hex}"
+    with open(marker, "w") as f:
+        f.write("host secret")
+    try:
+        r = daemon.python(session, f"""
+import os
+print(os.path.exists({marker!r}))
+print(os.path.exists({daemon.home!r}))
+print(os.path.exists('/root/.enclave'))
+print(open('/proc/1/cmdline').read().strip(chr(0)))
+""")
+        assert r["output"].splitlines() == ["False", "False", "False", "/init"]
+    finally:
+        os.unlink(marker)
+
+
+def test_timeout_kills_loop_and_children(daemon, session):
+    start = time.time()
+    r = daemon.python(session, """
+import subprocess, sys
+subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(0.1)'])
+print('started', flush=True)
+while True:
+    pass
+""", timeout=5)
+    assert r["exitCode"] == 124
+    assert "timed out after 5 s" in r["error"]
+    assert r["output"] == "started\n"
+    meta = json.loads(r["syscallLogs"][0]["metadataJson"])
+    assert meta["timed_out"] is True
+    # Nothing of uid 1000 survives the timeout (the grandchild included).
+    r = daemon.python(session, """
+import os
+mine = []
+for p in os.listdir('/proc'):
+    if p.isdigit() and int(p) != os.getpid():
+        try:
+            st = open(f'/proc/{p}/status').read()
+        except OSError:
+            continue
+        uid = st.split('Uid:')[1].split()[0]
+        if uid == '1000':
+            mine.append(p)
+print(mine)
+""")
+    assert r["output"] == "[]\n"
+
+
+def test_output_cap(daemon, session):
+    # The daemon runs with --max-output 64K.
+    r = daemon.python(session, "import sys\nsys.stdout.write('x' * 200000)\nsys.stderr.write('y' * 100)")
+    assert len(r["output"]) == 64 * 1024
+    assert set(r["output"]) == {"x"}
+    assert "stdout truncated at 65536 bytes" in r["error"]
+    assert r["error"].startswith("y" * 100)
+    meta = json.loads(r["syscallLogs"][0]["metadataJson"])
+    assert meta["stdout_truncated"] is True and meta["stderr_truncated"] is False
+
+
+def test_two_sessions_do_not_see_each_other(daemon, session):
+    other = daemon.start_session(sessionId="e2e-other")["sessionId"]
+    try:
+        daemon.python(session, "open('/workspace/secret-a', 'w').write('a')")
+        daemon.python(other, "open('/tmp/secret-b', 'w').write('b')")
+        r = daemon.python(other, "import os; print(os.path.exists('/workspace/secret-a'), sorted(os.listdir('/workspace')))")
+        assert r["output"] == "False []\n"
+        r = daemon.python(session, "import os; print(os.path.exists('/tmp/secret-b'), os.path.exists('/workspace/secret-a'))")
+        assert r["output"] == "False True\n"
+        # Each session is its own VM process.
+        assert len(vmm_pids(daemon.home)) >= 2
+    finally:
+        daemon.stop_session(other)
+
+
+def test_stop_session_leaves_no_vmm(daemon):
+    sid = daemon.start_session(sessionId="e2e-stopme")["sessionId"]
+    marker = os.path.join(daemon.home, "run", "vms", sid)
+    assert len(vmm_pids(marker)) == 1
+    assert daemon.stop_session(sid) == {"success": True}
+    assert vmm_pids(marker) == []
+    with pytest.raises(ConnectError) as e:
+        daemon.python(sid, "print(1)")
+    assert e.value.code == "not_found"
+
+
+def test_vcpu_and_memory_reach_the_vm(daemon):
+    sid = daemon.start_session(sessionId="e2e-size", vcpu=2, memoryMb=384)["sessionId"]
+    try:
+        r = daemon.python(sid, """
+import os
+print(os.cpu_count())
+kb = int(open('/proc/meminfo').read().split('MemTotal:')[1].split()[0])
+print(kb // 1024)
+""")
+        cpus, mem = r["output"].split()
+        assert int(cpus) == 2
+        assert 250 < int(mem) <= 384
+    finally:
+        daemon.stop_session(sid)
+
+
+def test_bad_requests_get_connect_errors(daemon, session):
+    status, body = daemon.raw("/agent.v1.AgentService/ExecuteTool", b"{not json")
+    assert status == 400 and json.loads(body)["code"] == "invalid_argument"
+    status, body = daemon.raw("/agent.v1.AgentService/ExecuteTool", b'{"sessionId": 5}')
+    assert status == 400 and json.loads(body)["code"] == "invalid_argument"
+    with pytest.raises(ConnectError) as e:
+        daemon.python("no-such-session", "print(1)")
+    assert e.value.status == 404 and e.value.code == "not_found"
+    with pytest.raises(ConnectError) as e:
+        daemon.call("StopSession", {"sessionId": "no-such-session"})
+    assert e.value.code == "not_found"
+    with pytest.raises(ConnectError) as e:
+        daemon.call("ExecuteTool", {"sessionId": session, "toolName": "bash", "input": "ls"})
+    assert e.value.code == "invalid_argument" and "python, exec" in e.value.message
+    with pytest.raises(ConnectError) as e:
+        daemon.call("ExecuteTool", {"sessionId": session, "toolName": "exec", "input": "[1, 2]"})
+    assert e.value.code == "invalid_argument"
+    with pytest.raises(ConnectError) as e:
+        daemon.start_session(sessionId="../../etc")
+    assert e.value.code == "invalid_argument"
+    with pytest.raises(ConnectError) as e:
+        daemon.start_session(sessionId="e2e-main")
+    assert e.value.code == "already_exists"
+    with pytest.raises(ConnectError) as e:
+        daemon.start_session(vcpu=64)
+    assert e.value.code == "invalid_argument"
+    # Input over --max-input (256K) is refused before it reaches the VM.
+    with pytest.raises(ConnectError) as e:
+        daemon.python(session, "#" * (300 * 1024))
+    assert e.value.code == "resource_exhausted"
+    # A body over the API's limit is refused by the API.
+    status, body = daemon.raw("/agent.v1.AgentService/ExecuteTool", b'{"input": "' + b"a" * (2 << 20) + b'"}')
+    assert status in (413, 429) or json.loads(body)["code"] == "resource_exhausted"
+    # Still serving.
+    assert daemon.get("/ping") == (200, b"pong")
+    assert daemon.python(session, "print('alive')")["output"] == "alive\n"
+
+
+def test_large_program_travels_on_stdin(daemon, session):
+    code = "x = 1\n" * 30000 + "print(x)\n"   # 180 KB: too long for one argv entry
+    assert daemon.python(session, code)["output"] == "1\n"
+
+
+def test_garbage_on_guest_channel_does_not_kill_the_vm(tmp_path):
+    env = dict(os.environ, ENCLAVE_HOME=os.environ.get("ENCLAVE_E2E_HOME", "build/e2e-home"))
+    p = subprocess.run([os.path.join(BUILD, "guest-probe"), str(tmp_path / "vm")], env=env,
+                       capture_output=True, text=True, timeout=300)
+    print(p.stdout, p.stderr)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "0 failure(s)" in p.stdout
+
+
+def test_cli_run(daemon):
+    p = daemon.cli("run", "--", "python3", "-c", "print(6*7)")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"42\n"
+    p = daemon.cli("run", "--", "python3", "-c", "import sys; sys.exit(7)")
+    assert p.returncode == 7
+    p = daemon.cli("run", "--python", "-", input=b"import os\nprint(os.getuid())\n")
+    assert p.stdout == b"1000\n"
+    p = daemon.cli("session", "ls")
+    assert p.returncode == 0 and b"SESSION" in p.stdout
+
+
+def test_daemon_restart_after_crash_kills_old_vms(fresh_daemon):
+    d = fresh_daemon().start()
+    sid = d.start_session(sessionId="e2e-crash")["sessionId"]
+    assert len(vmm_pids(d.home)) == 1
+    d.stop(signal.SIGKILL)
+    d2 = Daemon()
+    d2.home, d2.env = d.home, d.env
+    d2.log_path = d.log_path
+    d2.start()
+    try:
+        deadline = time.time() + 10
+        while vmm_pids(os.path.join(d.home, "run", "vms", sid)) and time.time() < deadline:
+            time.sleep(0.1)
+        assert vmm_pids(os.path.join(d.home, "run", "vms", sid)) == []
+        assert not os.path.exists(os.path.join(d.home, "run", "vms", sid))
+    finally:
+        d2.stop()
+
+
+def test_second_daemon_on_same_home_is_refused(daemon):
+    p = subprocess.run([daemon.cli.__self__ and os.environ.get("ENCLAVE_BIN", "build/enclave"), "up",
+                        "--listen", "127.0.0.1:1"], env=daemon.env, capture_output=True, timeout=60)
+    assert p.returncode != 0
+    assert b"another enclave daemon" in p.stderr
+
+
+def test_unix_socket_listener(fresh_daemon):
+    d = fresh_daemon()
+    sock = os.path.join(d.home, "api.sock")
+    d.extra_args = ["--socket", sock]
+    d.log = open(d.log_path, "ab")
+    d.proc = subprocess.Popen([os.environ.get("ENCLAVE_BIN", "build/enclave"), "up", "--socket", sock],
+                              env=d.env, stdout=d.log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while not os.path.exists(sock) and time.time() < deadline:
+        time.sleep(0.1)
+    assert os.stat(sock).st_mode & 0o077 == 0, "the API socket must not be open to other users"
+    p = subprocess.run([os.environ.get("ENCLAVE_BIN", "build/enclave"), "run", "--socket", sock, "--",
+                        "python3", "-c", "print('over unix')"], env=d.env, capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"over unix\n"
+
+
+def test_seccomp_refuses_namespaces_and_tracing(daemon, session):
+    # unshare(CLONE_NEWUSER) works for an unprivileged user on Debian's kernel;
+    # only the workload's seccomp filter refuses it here.
+    r = daemon.python(session, """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_unshare, SYS_ptrace, SYS_bpf = 272, 101, 321
+for name, nr, args in (('unshare', SYS_unshare, (0x10000000,)), ('ptrace', SYS_ptrace, (16, 1, 0, 0)),
+                       ('bpf', SYS_bpf, (0, 0, 0))):
+    rc = libc.syscall(nr, *args)
+    print(name, rc, os.strerror(ctypes.get_errno()))
+""")
+    lines = r["output"].splitlines()
+    assert lines == ["unshare -1 Operation not permitted",
+                     "ptrace -1 Operation not permitted",
+                     "bpf -1 Operation not permitted"], r
