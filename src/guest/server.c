@@ -58,7 +58,7 @@ struct conn {
     int out_fd;
     const char *transport;
     bool up;         /* serial: the host is connected */
-    bool discarding; /* framing lost: drop input until hang-up / EOF */
+    bool discarding; /* out of step: the decoder drops input until a sync marker */
     bool closing;    /* close once the output is written */
     bool in_eof;     /* the peer will send nothing more */
     struct wire_decoder dec;
@@ -582,17 +582,19 @@ static void conn_lost(struct guest_server *s, struct conn *c)
     c->closing = true;
 }
 
-/* Framing cannot be recovered: say so (id 0), then drop the connection or,
- * where it cannot be closed, ignore input until the host reconnects. */
-static void conn_framing_lost(struct guest_server *s, struct conn *c, int err)
+/* A length over the limit: the stream is out of step. Say so (id 0). A
+ * socket is then closed (the host reconnects to a clean stream); the serial
+ * port and stdio cannot be closed, so their input is dropped until a sync
+ * marker (wire/frame.h) or, on the serial port, until the host reconnects. */
+static void conn_framing_lost(struct guest_server *s, struct conn *c)
 {
-    int code = err == WIRE_ERR_TOO_LARGE ? CODE(TOO_LARGE) : CODE(BAD_FRAME);
-    guest_log("%s: %s; %s", c->transport, wire_strerror(err),
-              c->kind == CONN_SOCKET ? "closing the connection" : "ignoring input until the host reconnects");
-    send_error(s, c, 0, code, c->kind == CONN_SOCKET ? "frame length over the limit; closing"
-                                                     : "frame length over the limit; input ignored until reconnect");
-    wire_decoder_reset(&c->dec);
-    if (c->kind == CONN_SOCKET)
+    bool socket = c->kind == CONN_SOCKET;
+    guest_log("%s: frame length over the limit; %s", c->transport,
+              socket ? "closing the connection" : "dropping input until a sync marker or a reconnect");
+    send_error(s, c, 0, CODE(TOO_LARGE),
+               socket ? "frame length over the limit; closing"
+                      : "frame length over the limit; input dropped until a sync marker or a reconnect");
+    if (socket)
         c->closing = true;
     else
         c->discarding = true;
@@ -617,10 +619,8 @@ static void conn_read(struct guest_server *s, struct conn *c)
             c->in_eof = true; /* answer what is in flight, then close */
         return;
     }
-    if (c->discarding || c->closing)
-        return;
     size_t off = 0;
-    while (off < (size_t)n && c->up && !c->discarding && !c->closing) {
+    while (off < (size_t)n && c->up && !c->closing) {
         long took = wire_decoder_feed(&c->dec, chunk + off, (size_t)n - off);
         if (took < 0) {
             conn_lost(s, c);
@@ -628,6 +628,10 @@ static void conn_read(struct guest_server *s, struct conn *c)
         }
         off += (size_t)took;
         for (;;) {
+            if (c->discarding && !c->dec.broken) {
+                c->discarding = false;
+                guest_log("%s: back in step after a sync marker", c->transport);
+            }
             Guest__V1__Frame *f = NULL;
             int r = wire_decoder_next(&c->dec, &f);
             if (r == 0)
@@ -643,8 +647,17 @@ static void conn_read(struct guest_server *s, struct conn *c)
                 send_error(s, c, 0, CODE(BAD_FRAME), "frame does not decode; skipped");
                 continue;
             }
-            conn_framing_lost(s, c, r);
-            return;
+            /* WIRE_ERR_TOO_LARGE (reported once), or out of memory. */
+            if (r != WIRE_ERR_TOO_LARGE) {
+                conn_lost(s, c);
+                return;
+            }
+            if (!c->discarding)
+                conn_framing_lost(s, c);
+            if (c->closing)
+                return;
+            if (c->dec.broken)
+                break; /* feed the rest: it is scanned for a marker */
         }
     }
 }

@@ -498,8 +498,9 @@ static void test_garbage_frames(void **state)
     guest__v1__frame__free_unpacked(f, NULL);
 }
 
-/* A length over the maximum cannot be skipped: the init says so (id 0) and
- * ignores the rest of the input; it does not crash or allocate. */
+/* A length over the maximum cannot be skipped: the init says so (id 0),
+ * drops what follows until a sync marker, and carries on after it. It does
+ * not crash or allocate. */
 static void test_oversized_length(void **state)
 {
     struct client *c = *state;
@@ -508,8 +509,15 @@ static void test_oversized_length(void **state)
     Guest__V1__Frame *f = expect_body(c, 0, GUEST__V1__FRAME__BODY_ERROR);
     assert_int_equal(f->error->code, CODE(TOO_LARGE));
     guest__v1__frame__free_unpacked(f, NULL);
-    /* What follows is ignored until the connection ends. */
+    /* Dropped: nothing answers this one. */
     send_health(c, 23);
+    static const uint8_t marker[WIRE_SYNC_LEN] = WIRE_SYNC_MARKER;
+    /* The marker split in two writes still counts. */
+    send_bytes(c, marker, 5);
+    send_bytes(c, marker + 5, WIRE_SYNC_LEN - 5);
+    send_health(c, 24);
+    f = expect_body(c, 24, GUEST__V1__FRAME__BODY_HEALTH_RESPONSE);
+    guest__v1__frame__free_unpacked(f, NULL);
     shutdown(c->fd, SHUT_WR);
     assert_null(recv_frame(c));
 }

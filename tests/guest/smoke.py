@@ -45,6 +45,8 @@ MODULES = [
     "vmw_vsock_virtio_transport",
 ]
 
+SYNC_MARKER = b"\xff\xff\xff\xffENCLSYNC"
+
 APPLETS = ["sh", "id", "cat", "ls", "sleep", "echo", "true", "false", "uname", "grep", "awk", "head", "wc", "ps"]
 
 
@@ -126,6 +128,9 @@ class Channel:
                 s.connect(self.path)
                 self.sock = s
                 self.buf = b""
+                # What a host does on every (re)connect: the guest may not have
+                # seen the old connection go (src/wire/frame.h, sync marker).
+                s.sendall(SYNC_MARKER)
                 return
             except OSError:
                 s.close()
@@ -240,9 +245,17 @@ def main():
         print("garbage frame answered: %s" % e.error.message)
         assert health(5).WhichOneof("body") == "health_response"
 
-        # A length over the limit: the port ignores input until the host
-        # reconnects; after a reconnect everything works again.
-        ch.send_raw(b"\xff\xff\xff\xff")
+        # A length over the limit: the port drops input until a sync marker
+        # (or a reconnect, which also sends one).
+        ch.send_raw(b"\xff\xff\xff\xf0")
+        e = ch.recv(30)
+        assert e.WhichOneof("body") == "error" and e.error.code == pb.ErrorResponse.CODE_TOO_LARGE, e
+        ch.send(pb.Frame(id=50, health_request=pb.HealthRequest()))  # dropped
+        ch.send_raw(SYNC_MARKER)
+        r = health(51)
+        assert r.WhichOneof("body") == "health_response", r
+        print("back in step after a sync marker")
+        ch.send_raw(b"\xff\xff\xff\xf0")
         e = ch.recv(30)
         assert e.WhichOneof("body") == "error" and e.error.code == pb.ErrorResponse.CODE_TOO_LARGE, e
         ch.close()
