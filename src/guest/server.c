@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/vm_sockets.h>
 #include <poll.h>
 #include <signal.h>
@@ -848,10 +849,35 @@ static bool exec_done(const struct exec *e, uint64_t now)
     return (e->out[0].fd < 0 && e->out[1].fd < 0) || now >= e->drain_ns;
 }
 
+/* Kills every process of the workload user. A workload's own process
+ * group is killed when it ends, but a process that called setsid() left
+ * that group; once no exec is running, nothing of uid 1000 has a reason to
+ * be alive. The signal comes from a child that became uid 1000, so that
+ * kill(-1) reaches exactly the workload user's processes. In the VM only:
+ * on a host, uid 1000 is somebody. */
+static void sweep_workload_user(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgroups(0, NULL) == 0 && setresgid(GUEST_WORKLOAD_GID, GUEST_WORKLOAD_GID, GUEST_WORKLOAD_GID) == 0 &&
+            setresuid(GUEST_WORKLOAD_UID, GUEST_WORKLOAD_UID, GUEST_WORKLOAD_UID) == 0)
+            kill(-1, SIGKILL);
+        _exit(0);
+    }
+    if (pid < 0) {
+        guest_log("cannot sweep leftover workload processes: %s", strerror(errno));
+        return;
+    }
+    /* Wait for it, so that it cannot reach a workload started after this. */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
 /* Timeouts, finished execs and closed connections; returns the poll timeout. */
 static int housekeeping(struct guest_server *s, uint64_t now)
 {
     uint64_t next = UINT64_MAX;
+    size_t before = s->nexecs;
     for (size_t i = 0; i < s->nexecs;) {
         struct exec *e = s->execs[i];
         if (!e->exited && now >= e->deadline_ns && !e->timed_out) {
@@ -874,6 +900,8 @@ static int housekeeping(struct guest_server *s, uint64_t now)
             next = e->drain_ns;
         i++;
     }
+    if (s->opts.pid1 && before > 0 && s->nexecs == 0)
+        sweep_workload_user();
     for (size_t i = 0; i < s->nconns;) {
         struct conn *c = s->conns[i];
         bool has_execs = false;

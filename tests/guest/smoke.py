@@ -47,7 +47,8 @@ MODULES = [
 
 SYNC_MARKER = b"\xff\xff\xff\xffENCLSYNC"
 
-APPLETS = ["sh", "id", "cat", "ls", "sleep", "echo", "true", "false", "uname", "grep", "awk", "head", "wc", "ps"]
+APPLETS = ["sh", "id", "cat", "ls", "sleep", "echo", "true", "false", "uname", "grep", "awk", "head", "wc", "ps",
+           "setsid", "kill"]
 
 
 def fetch_debs(cache):
@@ -238,6 +239,14 @@ def main():
 
         r = sh(4, "exit 3")
         assert r.exec_response.exit_code == 3, r
+
+        # A process that left the workload's process group (setsid) does not
+        # outlive it either: once no exec runs, uid 1000 is swept.
+        r = sh(8, "setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $!")
+        escaped = int(r.exec_response.stdout)
+        r = sh(9, "sleep 0.2; kill -0 %d 2>/dev/null; echo $?" % escaped)
+        assert r.exec_response.stdout == b"1\n", r
+        print("a setsid escapee was swept after its exec")
 
         ch.send_raw(b"\x00\x00\x00\x07garbage")
         e = ch.recv(30)
