@@ -48,6 +48,7 @@
 #define SCAN_FAST_NS (100ull * 1000000ull)
 #define SCAN_FAST_FOR_NS (5000ull * 1000000ull)
 #define SCAN_SLOW_NS (5000ull * 1000000ull)
+#define SCAN_GIVE_UP_NS (30000ull * 1000000ull)
 #define MAX_LISTENERS 4u
 #define MAX_CONNS_TOTAL (GUEST_MAX_CONNS + 2u) /* + serial + stdio */
 
@@ -749,7 +750,10 @@ static void scan_vm_transports(struct guest_server *s, uint64_t now)
     }
     if (!s->serial)
         open_serial(s);
-    if (s->have_vsock && s->serial) {
+    /* Both found, or one serving for a while: the VM's devices are all
+     * there by now. */
+    if ((s->have_vsock && s->serial) ||
+        ((s->have_vsock || s->serial) && now - s->watch_start_ns > SCAN_GIVE_UP_NS)) {
         s->watch_vm = false;
         return;
     }
