@@ -293,6 +293,30 @@ $(BUILD)/rego-conformance-asan: tools/rego-conformance.c $(BUILD)/libenclave-asa
 conformance-asan: $(BUILD)/rego-conformance-asan
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/rego-conformance-asan --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
 TEST_TARGETS += conformance-asan
+# ---------------------------------------------------------------- policy (issue 4: bundles, the constitution)
+# The constitution in policy/ is built into the binary (src/policy/builtin.c
+# pulls each file in with .incbin); the generated header lists the files and
+# is rewritten only when the list changes.
+POLICY_FILES := $(shell find policy -type f \( -name '*.rego' -o -name data.json \) 2>/dev/null | LC_ALL=C sort)
+POLICY_GEN_H := $(BUILD)/gen/policy/builtin_files.h
+# Written while the Makefile is read, so a stale list never survives and an
+# unchanged one keeps its timestamp.
+$(shell mkdir -p $(dir $(POLICY_GEN_H)) && \
+  { echo 'define POLICY_BUILTIN_FILES \'; i=0; for f in $(POLICY_FILES); do \
+    echo "    POLICY_BUILTIN_FILE($$i, \"$$(echo $$f | sed 's|^policy/||')\", \"$(abspath .)/$$f\") \\"; i=$$((i+1)); done; echo; } \
+  | sed '1s/^/\x23/' > $(POLICY_GEN_H).tmp && \
+  if cmp -s $(POLICY_GEN_H).tmp $(POLICY_GEN_H); then rm -f $(POLICY_GEN_H).tmp; else mv $(POLICY_GEN_H).tmp $(POLICY_GEN_H); fi)
+$(foreach v,host asan fhost,$(call obj,$(v),src/policy/builtin.c)): $(POLICY_GEN_H) $(POLICY_FILES)
+# The constitution's own Rego tests, and the decision latency bench.
+.PHONY: policy-test bench-policy
+policy-test: $(BUILD)/enclave
+	$(BUILD)/enclave policy test policy/
+$(BUILD)/policy-bench: bench/policy_bench.c $(BUILD)/libenclave.a
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(BUILD)/libenclave.a $(PKG_LIBS)
+bench-policy: $(BUILD)/policy-bench
+	$(BUILD)/policy-bench --dir $(BUILD)/bench-policy
+TEST_TARGETS  += policy-test
+BENCH_TARGETS += bench-policy
 
 # ---------------------------------------------------------------- fuzz smoke (lead)
 # Every harness builds and survives a few seconds on its seeds and random input.

@@ -52,6 +52,11 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(d->base, NULL);
 }
 
+static void on_hangup(evutil_socket_t sig, short what, void *arg)
+{
+    daemon_policy_reload(arg);
+}
+
 static void on_ping(struct api_exchange *x, void *ctx)
 {
     api_exchange_reply(x, 200, "text/plain; charset=utf-8", "pong", 4);
@@ -93,7 +98,7 @@ int daemon_run(const struct daemon_options *opts)
     cleanup_close int lock_fd = -1;
     struct image_manifest *image = NULL;
     char run_dir[4096], vms_dir[4200];
-    struct event *sig_int = NULL, *sig_term = NULL;
+    struct event *sig_int = NULL, *sig_term = NULL, *sig_hup = NULL;
 
     signal(SIGPIPE, SIG_IGN);
     if (paths_home(run_dir, sizeof(run_dir), "run", &err) < 0 ||
@@ -159,6 +164,9 @@ int daemon_run(const struct daemon_options *opts)
         }
     }
 
+    if (daemon_policy_init(&d, &err) < 0)
+        goto fail;
+
     d.base = event_base_new();
     if (d.base == NULL) {
         error_set(&err, ERR_INTERNAL, "cannot create the event loop");
@@ -206,8 +214,10 @@ int daemon_run(const struct daemon_options *opts)
 
     sig_int = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
     sig_term = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
-    if (!sig_int || !sig_term || evsignal_add(sig_int, NULL) < 0 || evsignal_add(sig_term, NULL) < 0) {
-        error_set(&err, ERR_INTERNAL, "cannot watch SIGINT/SIGTERM");
+    sig_hup = evsignal_new(d.base, SIGHUP, on_hangup, &d); /* reload the policy bundle */
+    if (!sig_int || !sig_term || !sig_hup || evsignal_add(sig_int, NULL) < 0 ||
+        evsignal_add(sig_term, NULL) < 0 || evsignal_add(sig_hup, NULL) < 0) {
+        error_set(&err, ERR_INTERNAL, "cannot watch SIGINT/SIGTERM/SIGHUP");
         goto fail;
     }
 
@@ -253,6 +263,9 @@ out:
         event_free(sig_int);
     if (sig_term)
         event_free(sig_term);
+    if (sig_hup)
+        event_free(sig_hup);
+    daemon_policy_free(&d);
     if (d.base)
         event_base_free(d.base);
     image_manifest_free(image);

@@ -17,7 +17,8 @@ struct daemon_state {
     struct vmm_host host;
     bool kvm; /* VMs get KVM (else TCG) */
     char image_source[512];
-    char policy_digest[72]; /* sha256 hex of the bundle in force, or "" */
+    char policy_digest[72]; /* hex SHA-256 of the bundle in force (policy_bundle_digest), or "" */
+    struct daemon_policy *policy; /* the bundle in force and per-session intents (policy_glue.c) */
     struct audit_log *audit;
     struct api_service agent_service;   /* copies of the tables below, with ctx set */
     struct api_service enclave_service;
@@ -30,10 +31,25 @@ struct daemon_decision {
     json_t *reasons;
     unsigned timeout_s;
     uint64_t max_output_bytes;
+    json_t *env_allowlist;   /* obligation: names of the variables the workload may see, or NULL */
+    const char *outcome;     /* "decided", "undefined", "error", "budget", "timeout", "malformed" */
+    uint64_t eval_us;
+    char *input_effective;   /* the input the policy saw when it differs from input_json (malloc'd), or NULL */
 };
 /* Evaluates the bundle in force; undefined, an error or a timeout is a deny. */
 void daemon_policy_decide(struct daemon_state *d, const char *action, const char *input_json,
                           struct daemon_decision *out);
+
+/* Loads the bundle named by opts.policy_dir (or the built-in constitution)
+ * and records POLICY:LOADED, or POLICY:REFUSED and fails. */
+int daemon_policy_init(struct daemon_state *d, struct error *err);
+/* SIGHUP: loads the bundle again; a bundle that fails is refused (and
+ * recorded) and the one in force stays. */
+void daemon_policy_reload(struct daemon_state *d);
+void daemon_policy_free(struct daemon_state *d);
+/* agent.v1.AgentService/ApplyPolicy. */
+struct api_call;
+void daemon_handle_apply_policy(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
 
 /* Wires core's gate to the policy and the audit log (daemon/gate.c). */
 void daemon_gate_init(struct daemon_state *d, struct core_gate *gate);

@@ -473,13 +473,6 @@ static void handle_audit_logs(struct api_call *call, const ProtobufCMessage *msg
     free_rows(&rows);
 }
 
-static void handle_unimplemented(struct api_call *call, const ProtobufCMessage *msg, void *ctx)
-{
-    struct error err;
-    error_set(&err, ERR_UNIMPLEMENTED, "not available in this version");
-    api_call_fail(call, &err);
-}
-
 static const struct api_method agent_methods[] = {
     {"StartSession", &agent__v1__start_request__descriptor, &agent__v1__session_response__descriptor,
      handle_start},
@@ -490,7 +483,7 @@ static const struct api_method agent_methods[] = {
     {"GetAuditLogs", &agent__v1__get_audit_logs_request__descriptor,
      &agent__v1__get_audit_logs_response__descriptor, handle_audit_logs},
     {"ApplyPolicy", &agent__v1__apply_policy_request__descriptor,
-     &agent__v1__apply_policy_response__descriptor, handle_unimplemented},
+     &agent__v1__apply_policy_response__descriptor, daemon_handle_apply_policy},
 };
 
 /* ------------------------------------------------------------ enclave.v1 */
