@@ -25,6 +25,7 @@ import argparse
 import glob
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -207,7 +208,10 @@ def main():
                "-device", "virtserialport,chardev=rpc,name=org.enclave.rpc",
                "-no-reboot"]
         started = time.monotonic()
-        qemu = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # Its own process group, so that QEMU itself (not just `timeout`)
+        # goes when the test ends, however it ends.
+        qemu = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
         ch = Channel(sock, pb)
         ch.connect(started + args.boot_timeout)
 
@@ -279,8 +283,11 @@ def main():
         print("powered off; qemu exited with %d" % rc)
         ok = True
     finally:
-        if qemu and qemu.poll() is None:
-            qemu.kill()
+        if qemu:
+            try:
+                os.killpg(qemu.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             qemu.wait()
         log = os.path.join(tmp, "console.log")
         if not ok and os.path.exists(log):
