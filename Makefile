@@ -332,3 +332,11 @@ guest-smoke: $(BUILD)/enclave-init
 	/usr/bin/python3 tests/guest/smoke.py --cache $(BUILD)/guest-smoke
 .PHONY: guest-smoke
 TEST_TARGETS += guest-smoke
+# make bench-guest: framing decode rate and the exec round trip of the init's
+# server on the host (prints numbers).
+$(BUILD)/guest-bench: bench/guest_bench.c $(GUEST_OBJS)
+	$(CC) $(GUEST_CFLAGS) -o $@ $< $(GUEST_OBJS) -l:libprotobuf-c.a
+.PHONY: bench-guest
+bench-guest: $(BUILD)/guest-bench
+	$(BUILD)/guest-bench
+BENCH_TARGETS += bench-guest
