@@ -271,12 +271,14 @@ static void test_sandbox_state(void **state)
     l.max_file_size = 1024 * 1024;
     struct exec_opts o = {.limits = &l};
     Guest__V1__Frame *f = run_sh(c, 3,
-                                 "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\\t ';"
+                                 "grep -E '^(NoNewPrivs|Seccomp|CapEff|CapPrm|CapBnd|CapAmb):' /proc/self/status | tr -d '\\t ';"
                                  "awk '/^Max (file size|core|processes|open files|address)/{print $(NF-2)}' /proc/self/limits;"
                                  "ps -o pid=,pgid=,sid= -p $$ | awk '{print ($1==$2 && $2==$3)}'",
                                  &o);
     /* /proc/self/limits order: file size, core, processes, open files, address space */
-    assert_stdout(f->exec_response, "NoNewPrivs:1\nSeccomp:2\n1048576\n0\n77\n64\n4294967296\n1\n");
+    assert_stdout(f->exec_response, "CapPrm:0000000000000000\nCapEff:0000000000000000\n"
+                                    "CapBnd:0000000000000000\nCapAmb:0000000000000000\n"
+                                    "NoNewPrivs:1\nSeccomp:2\n1048576\n0\n77\n64\n4294967296\n1\n");
     guest__v1__frame__free_unpacked(f, NULL);
 }
 
