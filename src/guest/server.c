@@ -72,6 +72,7 @@ struct capture {
     int fd;
     uint8_t *data;
     size_t len;
+    size_t size; /* allocated, at most the exec's max_output */
     uint64_t seen;
     bool truncated;
 };
@@ -328,12 +329,21 @@ static void exec_read_output(struct guest_server *s, struct exec *e, int which)
                 exec_stream_chunk(s, e, which, chunk, keep);
             continue;
         }
-        uint8_t *grown = realloc(cap->data, cap->len + keep);
-        if (!grown) {
-            cap->truncated = true;
-            continue;
+        if (cap->len + keep > cap->size) {
+            /* Grow by doubling, never past the cap (keep is within it). */
+            size_t size = cap->size ? cap->size * 2 : 16384;
+            if (size < cap->len + keep)
+                size = cap->len + keep;
+            if (size > e->max_output)
+                size = (size_t)e->max_output;
+            uint8_t *grown = realloc(cap->data, size);
+            if (!grown) {
+                cap->truncated = true;
+                continue;
+            }
+            cap->data = grown;
+            cap->size = size;
         }
-        cap->data = grown;
         memcpy(cap->data + cap->len, chunk, keep);
         cap->len += keep;
     }

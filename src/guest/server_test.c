@@ -341,6 +341,19 @@ static void test_output_cap(void **state)
     assert_false(r->stderr_truncated);
     guest__v1__frame__free_unpacked(f, NULL);
 
+    /* A larger cap, filled across many reads: every byte kept is the
+     * workload's, in order. */
+    o.max_output = 250000;
+    f = run_sh(c, 30, "head -c 300000 /dev/zero | tr '\\0' a; printf b", &o);
+    r = f->exec_response;
+    assert_int_equal(r->stdout.len, 250000);
+    assert_true(r->stdout_truncated);
+    for (size_t i = 0; i < r->stdout.len; i++)
+        if (r->stdout.data[i] != 'a')
+            fail_msg("byte %zu is %#x", i, r->stdout.data[i]);
+    guest__v1__frame__free_unpacked(f, NULL);
+    o.max_output = 1000;
+
     /* Exactly the cap is not truncated. */
     f = run_sh(c, 11, "head -c 1000 /dev/zero", &o);
     assert_int_equal(f->exec_response->stdout.len, 1000);
