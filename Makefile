@@ -332,6 +332,7 @@ BENCH_TARGETS += bench-policy
 fuzz-smoke: fuzz
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-8} tests/fuzz-smoke.sh
 TEST_TARGETS += fuzz-smoke
+# ---------------------------------------------------------------- guest smoke (guest)
 # Boots build/enclave-init as PID 1 in QEMU microvm (TCG) with Debian's cloud
 # kernel and talks the guest protocol to it over virtio-serial. The kernel and
 # a static busybox are fetched once into build/guest-smoke with apt-get download.
@@ -339,3 +340,11 @@ guest-smoke: $(BUILD)/enclave-init
 	/usr/bin/python3 tests/guest/smoke.py --cache $(BUILD)/guest-smoke
 .PHONY: guest-smoke
 TEST_TARGETS += guest-smoke
+# make bench-guest: framing decode rate and the exec round trip of the init's
+# server on the host (prints numbers).
+$(BUILD)/guest-bench: bench/guest_bench.c $(GUEST_OBJS)
+	$(CC) $(GUEST_CFLAGS) -o $@ $< $(GUEST_OBJS) -l:libprotobuf-c.a
+.PHONY: bench-guest
+bench-guest: $(BUILD)/guest-bench
+	$(BUILD)/guest-bench
+BENCH_TARGETS += bench-guest
