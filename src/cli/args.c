@@ -79,6 +79,10 @@ static const char up_help[] =
     "  --vmm V               qemu or firecracker (default qemu; firecracker needs KVM and\n"
     "                        the firecracker binary on PATH or in $ENCLAVE_FIRECRACKER)\n"
     "  --policy DIR          Rego policy bundle (default: the built-in constitution)\n"
+    "  --image REF           when no guest image is installed: pull REF from its OCI\n"
+    "                        registry, verify its signature against the trusted keys\n"
+    "                        ($ENCLAVE_HOME/trust/*.pub) and install it (audited);\n"
+    "                        ignored when an image is installed already\n"
     "  --detach              go to the background once the API is listening\n"
     "  -h, --help            this help\n"
     "\n"
@@ -87,7 +91,7 @@ static const char up_help[] =
 int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
 {
     enum { O_LISTEN = 256, O_SOCKET, O_CPU, O_MEM, O_MAXS, O_BOOT, O_EXEC, O_MAXOUT, O_MAXIN,
-           O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH, O_VMM };
+           O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH, O_IMAGE, O_VMM };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"socket", required_argument, NULL, O_SOCKET},
@@ -103,6 +107,7 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
         {"vmm", required_argument, NULL, O_VMM},
         {"policy", required_argument, NULL, O_POLICY},
         {"detach", no_argument, NULL, O_DETACH},
+        {"image", required_argument, NULL, O_IMAGE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -192,6 +197,11 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
             break;
         case O_DETACH:
             out->detach = true;
+            break;
+        case O_IMAGE:
+            if (optarg[0] == '\0')
+                return error_set(err, ERR_INVALID_ARGUMENT, "--image needs an image reference");
+            d->image_ref = optarg;
             break;
         default:
             return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);

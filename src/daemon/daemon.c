@@ -17,6 +17,7 @@
 #include "common/version.h"
 #include "daemon/internal.h"
 #include "image/image.h"
+#include "image/oci.h"
 
 void daemon_options_defaults(struct daemon_options *o)
 {
@@ -60,6 +61,47 @@ static void on_hangup(evutil_socket_t sig, short what, void *arg)
 static void on_ping(struct api_exchange *x, void *ctx)
 {
     api_exchange_reply(x, 200, "text/plain; charset=utf-8", "pong", 4);
+}
+
+/* The current guest image; with none installed, --image REF is pulled,
+ * verified and installed (IMAGE:VERIFIED lands in the daemon's own log),
+ * and without --image the error names the commands that make one. */
+static int load_image(const struct daemon_options *opts, struct audit_log *audit,
+                      struct image_manifest **image, struct error *err)
+{
+    if (image_manifest_load_current(image, err) == 0) {
+        if (opts->image_ref != NULL)
+            log_info("an image is installed (%s): --image %s applies only when there is none "
+                     "('enclave image install %s' replaces it)",
+                     (*image)->source ? (*image)->source : "?", opts->image_ref, opts->image_ref);
+        return 0;
+    }
+    if (err->kind != ERR_NOT_FOUND)
+        return -1;
+    if (opts->image_ref == NULL)
+        return error_set(err, ERR_FAILED_PRECONDITION,
+                         "no guest image is installed. Build one here with 'enclave image build', "
+                         "or install a signed one with 'enclave image install REF' (or start with "
+                         "'enclave up --image REF')");
+    log_info("no guest image is installed: pulling, verifying and installing %s", opts->image_ref);
+    struct oci_install_options io = {
+        .progress = isatty(STDERR_FILENO) != 0,
+        .audit_log = audit,
+    };
+    /* With info, the IMAGE:VERIFIED record names the key that signed it. */
+    struct oci_image_info info;
+    memset(&info, 0, sizeof(info));
+    if (oci_install_info(opts->image_ref, &io, &info, err) < 0) {
+        error_prefix(err, "--image %s", opts->image_ref);
+        return -1;
+    }
+    log_info("installed %s (%s), signature verified with %s", info.reference, info.manifest_digest,
+             info.signer_key);
+    if (image_manifest_load_current(image, err) < 0) {
+        error_prefix(err, "after installing %s", opts->image_ref);
+        return -1;
+    }
+    return 0;
 }
 
 /* One daemon per ENCLAVE_HOME: an flock on run/daemon.lock, which holds its pid. */
@@ -119,10 +161,20 @@ int daemon_run(const struct daemon_options *opts)
         error_set(&err, ERR_FAILED_PRECONDITION, "--accel=kvm: %s", d.host.explain);
         goto fail;
     }
-    if (image_manifest_load_current(&image, &err) < 0) {
-        error_prefix(&err, "no guest image (run 'enclave image build', or 'enclave image install REF')");
-        goto fail;
+    /* The log opens first: installing an image (--image) is audited. */
+    {
+        char db[4200], keys[4200];
+        if (audit_default_db_path(db, sizeof(db), &err) < 0 ||
+            audit_default_key_dir(keys, sizeof(keys), &err) < 0)
+            goto fail;
+        struct audit_options ao = {0};
+        if (audit_open(db, keys, &ao, &d.audit, &err) < 0) {
+            error_prefix(&err, "opening the audit log %s (check it with 'enclave audit verify')", db);
+            goto fail;
+        }
     }
+    if (load_image(opts, d.audit, &image, &err) < 0)
+        goto fail;
     const struct image_artifact *kernel = image_manifest_artifact(image, "kernel");
     const struct image_artifact *initrd = image_manifest_artifact(image, "initramfs");
     if (kernel == NULL || initrd == NULL || kernel->abs_path == NULL || initrd->abs_path == NULL) {
@@ -163,17 +215,6 @@ int daemon_run(const struct daemon_options *opts)
     }
 
 
-    {
-        char db[4200], keys[4200];
-        if (audit_default_db_path(db, sizeof(db), &err) < 0 ||
-            audit_default_key_dir(keys, sizeof(keys), &err) < 0)
-            goto fail;
-        struct audit_options ao = {0};
-        if (audit_open(db, keys, &ao, &d.audit, &err) < 0) {
-            error_prefix(&err, "opening the audit log %s (check it with 'enclave audit verify')", db);
-            goto fail;
-        }
-    }
 
     if (daemon_policy_init(&d, &err) < 0)
         goto fail;
@@ -220,7 +261,8 @@ int daemon_run(const struct daemon_options *opts)
     d.enclave_service.ctx = &d;
     if (api_server_add_service(d.api, &d.agent_service, &err) < 0 ||
         api_server_add_service(d.api, &d.enclave_service, &err) < 0 ||
-        api_server_add_route(d.api, "GET", "/ping", on_ping, &d, &err) < 0)
+        api_server_add_route(d.api, "GET", "/ping", on_ping, &d, &err) < 0 ||
+        daemon_streams_init(&d, &err) < 0)
         goto fail;
 
     sig_int = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
@@ -261,6 +303,7 @@ fail:
 out:
     if (d.api)
         api_server_free(d.api);
+    daemon_streams_free(&d);
     if (d.core)
         core_free(d.core); /* stops every VM (and records it) */
     if (d.audit) {

@@ -24,6 +24,7 @@ struct daemon_options {
     enum vmm_accel accel;
     const struct vmm_driver *vmm_driver; /* NULL: QEMU */
     const char *policy_dir;  /* NULL: the built-in default bundle */
+    const char *image_ref;   /* with no current image: pull, verify and install this (OCI ref) */
     int ready_fd;            /* when >= 0, "ready\n" or an error line is written here, then closed */
 };
 

@@ -20,6 +20,7 @@ struct daemon_state {
     char policy_digest[72]; /* hex SHA-256 of the bundle in force (policy_bundle_digest), or "" */
     struct daemon_policy *policy; /* the bundle in force and per-session intents (policy_glue.c) */
     struct audit_log *audit;
+    struct daemon_streams *streams; /* the live audit stream (daemon/stream.c) */
     struct api_service agent_service;   /* copies of the tables below, with ctx set */
     struct api_service enclave_service;
 };
@@ -56,6 +57,21 @@ void daemon_gate_init(struct daemon_state *d, struct core_gate *gate);
 /* Appends one event record (kind by name, e.g. "DAEMON:START"). */
 int daemon_record(struct daemon_state *d, const char *event, const char *session_id,
                   const char *details_json, struct error *err);
+
+/* The live audit stream: routes GET /v1/audit/stream (SSE) and GET /ws/audit
+ * (WebSocket) on d->api, fed by a subscription to d->audit (daemon/stream.c).
+ * Free after the API server (which closes every client) and before the log. */
+struct daemon_streams;
+int daemon_streams_init(struct daemon_state *d, struct error *err);
+void daemon_streams_free(struct daemon_state *d);
+/* The stream's query: session=ID and since_seq=N, each at most once. */
+struct stream_request {
+    char session[AUDIT_MAX_SESSION_LEN + 1]; /* "" = every session */
+    bool have_since;
+    uint64_t since_seq;
+};
+int daemon_stream_parse_query(const char *query, struct stream_request *req, char *why,
+                              size_t why_size);
 
 extern const struct api_service daemon_agent_service;
 extern const struct api_service daemon_enclave_service;

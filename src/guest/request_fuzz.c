@@ -54,14 +54,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += (size_t)n;
         Guest__V1__Frame *f = NULL;
         int r;
-        while ((r = wire_decoder_next(&d, &f)) == 1 || r == WIRE_ERR_BAD_FRAME) {
+        /* As the init does: a bad body is skipped; after a length over the
+         * limit the decoder drops input until a sync marker. */
+        while ((r = wire_decoder_next(&d, &f)) == 1 || r == WIRE_ERR_BAD_FRAME ||
+               (r == WIRE_ERR_TOO_LARGE && !d.broken)) {
             if (r == 1) {
                 handle(f);
                 guest__v1__frame__free_unpacked(f, NULL);
             }
         }
-        if (r == WIRE_ERR_TOO_LARGE)
-            break;
     }
     wire_decoder_release(&d);
     return 0;

@@ -271,12 +271,14 @@ static void test_sandbox_state(void **state)
     l.max_file_size = 1024 * 1024;
     struct exec_opts o = {.limits = &l};
     Guest__V1__Frame *f = run_sh(c, 3,
-                                 "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\\t ';"
+                                 "grep -E '^(NoNewPrivs|Seccomp|CapEff|CapPrm|CapBnd|CapAmb):' /proc/self/status | tr -d '\\t ';"
                                  "awk '/^Max (file size|core|processes|open files|address)/{print $(NF-2)}' /proc/self/limits;"
                                  "ps -o pid=,pgid=,sid= -p $$ | awk '{print ($1==$2 && $2==$3)}'",
                                  &o);
     /* /proc/self/limits order: file size, core, processes, open files, address space */
-    assert_stdout(f->exec_response, "NoNewPrivs:1\nSeccomp:2\n1048576\n0\n77\n64\n4294967296\n1\n");
+    assert_stdout(f->exec_response, "CapPrm:0000000000000000\nCapEff:0000000000000000\n"
+                                    "CapBnd:0000000000000000\nCapAmb:0000000000000000\n"
+                                    "NoNewPrivs:1\nSeccomp:2\n1048576\n0\n77\n64\n4294967296\n1\n");
     guest__v1__frame__free_unpacked(f, NULL);
 }
 
@@ -338,6 +340,19 @@ static void test_output_cap(void **state)
     assert_int_equal(r->stderr.len, 5);
     assert_false(r->stderr_truncated);
     guest__v1__frame__free_unpacked(f, NULL);
+
+    /* A larger cap, filled across many reads: every byte kept is the
+     * workload's, in order. */
+    o.max_output = 250000;
+    f = run_sh(c, 30, "head -c 300000 /dev/zero | tr '\\0' a; printf b", &o);
+    r = f->exec_response;
+    assert_int_equal(r->stdout.len, 250000);
+    assert_true(r->stdout_truncated);
+    for (size_t i = 0; i < r->stdout.len; i++)
+        if (r->stdout.data[i] != 'a')
+            fail_msg("byte %zu is %#x", i, r->stdout.data[i]);
+    guest__v1__frame__free_unpacked(f, NULL);
+    o.max_output = 1000;
 
     /* Exactly the cap is not truncated. */
     f = run_sh(c, 11, "head -c 1000 /dev/zero", &o);
@@ -498,8 +513,9 @@ static void test_garbage_frames(void **state)
     guest__v1__frame__free_unpacked(f, NULL);
 }
 
-/* A length over the maximum cannot be skipped: the init says so (id 0) and
- * ignores the rest of the input; it does not crash or allocate. */
+/* A length over the maximum cannot be skipped: the init says so (id 0),
+ * drops what follows until a sync marker, and carries on after it. It does
+ * not crash or allocate. */
 static void test_oversized_length(void **state)
 {
     struct client *c = *state;
@@ -508,8 +524,15 @@ static void test_oversized_length(void **state)
     Guest__V1__Frame *f = expect_body(c, 0, GUEST__V1__FRAME__BODY_ERROR);
     assert_int_equal(f->error->code, CODE(TOO_LARGE));
     guest__v1__frame__free_unpacked(f, NULL);
-    /* What follows is ignored until the connection ends. */
+    /* Dropped: nothing answers this one. */
     send_health(c, 23);
+    static const uint8_t marker[WIRE_SYNC_LEN] = WIRE_SYNC_MARKER;
+    /* The marker split in two writes still counts. */
+    send_bytes(c, marker, 5);
+    send_bytes(c, marker + 5, WIRE_SYNC_LEN - 5);
+    send_health(c, 24);
+    f = expect_body(c, 24, GUEST__V1__FRAME__BODY_HEALTH_RESPONSE);
+    guest__v1__frame__free_unpacked(f, NULL);
     shutdown(c->fd, SHUT_WR);
     assert_null(recv_frame(c));
 }

@@ -25,6 +25,7 @@ import argparse
 import glob
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -45,7 +46,10 @@ MODULES = [
     "vmw_vsock_virtio_transport",
 ]
 
-APPLETS = ["sh", "id", "cat", "ls", "sleep", "echo", "true", "false", "uname", "grep", "awk", "head", "wc", "ps"]
+SYNC_MARKER = b"\xff\xff\xff\xffENCLSYNC"
+
+APPLETS = ["sh", "id", "cat", "ls", "sleep", "echo", "true", "false", "uname", "grep", "awk", "head", "wc", "ps",
+           "setsid", "kill"]
 
 
 def fetch_debs(cache):
@@ -64,7 +68,13 @@ def fetch_debs(cache):
     if not os.path.exists(bb):
         subprocess.run(["apt-get", "download", "-q", "busybox-static"], cwd=cache, check=True)
         deb = glob.glob(os.path.join(cache, "busybox-static_*.deb"))[0]
-        subprocess.run(["dpkg-deb", "-x", deb, os.path.join(cache, "busybox")], check=True)
+        unpacked = tempfile.mkdtemp(dir=cache)
+        subprocess.run(["dpkg-deb", "-x", deb, unpacked], check=True)
+        # Only the binary is kept: the package's *.d directories would be
+        # picked up by the Makefile's dependency-file search under build/.
+        os.makedirs(os.path.dirname(bb), exist_ok=True)
+        shutil.copy(os.path.join(unpacked, "bin/busybox"), bb)
+        shutil.rmtree(unpacked)
     return kroot, bb
 
 
@@ -120,6 +130,9 @@ class Channel:
                 s.connect(self.path)
                 self.sock = s
                 self.buf = b""
+                # What a host does on every (re)connect: the guest may not have
+                # seen the old connection go (src/wire/frame.h, sync marker).
+                s.sendall(SYNC_MARKER)
                 return
             except OSError:
                 s.close()
@@ -195,7 +208,10 @@ def main():
                "-device", "virtserialport,chardev=rpc,name=org.enclave.rpc",
                "-no-reboot"]
         started = time.monotonic()
-        qemu = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # Its own process group, so that QEMU itself (not just `timeout`)
+        # goes when the test ends, however it ends.
+        qemu = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
         ch = Channel(sock, pb)
         ch.connect(started + args.boot_timeout)
 
@@ -228,15 +244,31 @@ def main():
         r = sh(4, "exit 3")
         assert r.exec_response.exit_code == 3, r
 
+        # A process that left the workload's process group (setsid) does not
+        # outlive it either: once no exec runs, uid 1000 is swept.
+        r = sh(8, "setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $!")
+        escaped = int(r.exec_response.stdout)
+        r = sh(9, "sleep 0.2; kill -0 %d 2>/dev/null; echo $?" % escaped)
+        assert r.exec_response.stdout == b"1\n", r
+        print("a setsid escapee was swept after its exec")
+
         ch.send_raw(b"\x00\x00\x00\x07garbage")
         e = ch.recv(30)
         assert e.WhichOneof("body") == "error" and e.id == 0, e
         print("garbage frame answered: %s" % e.error.message)
         assert health(5).WhichOneof("body") == "health_response"
 
-        # A length over the limit: the port ignores input until the host
-        # reconnects; after a reconnect everything works again.
-        ch.send_raw(b"\xff\xff\xff\xff")
+        # A length over the limit: the port drops input until a sync marker
+        # (or a reconnect, which also sends one).
+        ch.send_raw(b"\xff\xff\xff\xf0")
+        e = ch.recv(30)
+        assert e.WhichOneof("body") == "error" and e.error.code == pb.ErrorResponse.CODE_TOO_LARGE, e
+        ch.send(pb.Frame(id=50, health_request=pb.HealthRequest()))  # dropped
+        ch.send_raw(SYNC_MARKER)
+        r = health(51)
+        assert r.WhichOneof("body") == "health_response", r
+        print("back in step after a sync marker")
+        ch.send_raw(b"\xff\xff\xff\xf0")
         e = ch.recv(30)
         assert e.WhichOneof("body") == "error" and e.error.code == pb.ErrorResponse.CODE_TOO_LARGE, e
         ch.close()
@@ -251,8 +283,11 @@ def main():
         print("powered off; qemu exited with %d" % rc)
         ok = True
     finally:
-        if qemu and qemu.poll() is None:
-            qemu.kill()
+        if qemu:
+            try:
+                os.killpg(qemu.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             qemu.wait()
         log = os.path.join(tmp, "console.log")
         if not ok and os.path.exists(log):
