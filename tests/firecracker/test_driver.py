@@ -232,3 +232,12 @@ def test_fake_refuses_what_the_spec_refuses(tmp_path, path, body, why):
     finally:
         p.kill()
         p.wait()
+
+
+def test_unknown_vmm_is_refused():
+    p = subprocess.run([e2e.ENCLAVE, "up", "--vmm", "kvmtool"], capture_output=True, timeout=30,
+                       env=dict(os.environ, ENCLAVE_HOME="/nonexistent"))
+    assert p.returncode != 0
+    assert b"--vmm must be qemu or firecracker" in p.stderr + p.stdout
+    p = subprocess.run([e2e.ENCLAVE, "up", "--help"], capture_output=True, timeout=30)
+    assert b"--vmm V" in p.stdout
