@@ -22,7 +22,7 @@ decision := {"allow": false, "reasons": sort(deny)} if {
 
 default obligations := {}
 
-obligations := {"timeout_s": cfg.max_timeout_s, "max_output_bytes": cfg.max_output_bytes} if {
+obligations := {"timeout_s": cfg.max_timeout_s, "max_output_bytes": cfg.max_output_bytes, "env_allowlist": cfg.env_allowlist} if {
 	input.action == "exec"
 }
 

@@ -35,6 +35,8 @@ test_exec_obligations if {
 	d := decision with input as exec_input({})
 	d.obligations.timeout_s == 600
 	d.obligations.max_output_bytes == 1048576
+	"PYTHONUNBUFFERED" in d.obligations.env_allowlist
+	not "LD_PRELOAD" in d.obligations.env_allowlist
 }
 
 test_usr_bin_python_allowed if allowed(exec_input({"tool": "exec", "argv": ["/usr/bin/python3", "-c", "1"]}))

@@ -315,3 +315,16 @@ for name, nr, args in (('unshare', SYS_unshare, (0x10000000,)), ('ptrace', SYS_p
     lines = r["output"].splitlines()
     assert lines == ["unshare -1 Operation not permitted",
                      "ptrace -1 Operation not permitted"], r
+
+
+def test_environment_passes_only_the_allowlist(daemon, session):
+    # The constitution's env_allowlist obligation lets PYTHONUNBUFFERED through
+    # and keeps LD_PRELOAD (and anything else not listed) out of the workload.
+    r = daemon.call("ExecuteTool", {"sessionId": session, "toolName": "exec", "input": json.dumps({
+        "argv": ["python3", "-c", "import os; print(os.environ.get('PYTHONUNBUFFERED'), os.environ.get('LD_PRELOAD'), os.environ.get('SECRET_TOKEN'))"],
+        "env": {"PYTHONUNBUFFERED": "1", "LD_PRELOAD": "/tmp/evil.so", "SECRET_TOKEN": "x"}})})
+    assert r["output"] == "1 None None\n"
+    with pytest.raises(ConnectError) as e:
+        daemon.call("ExecuteTool", {"sessionId": session, "toolName": "exec", "input": json.dumps({
+            "argv": ["python3", "-c", "pass"], "env": {"BAD=NAME": "x"}})})
+    assert e.value.code == "invalid_argument"
