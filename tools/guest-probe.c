@@ -128,7 +128,8 @@ static int connect_and_health(const char *path, uint64_t id, int timeout_ms)
         int attempt_ms = (int)(deadline - now_ms());
         if (attempt_ms > 5000)
             attempt_ms = 5000;
-        if (send_health(fd, id) == 0 &&
+        static const uint8_t sync_marker[WIRE_SYNC_LEN] = WIRE_SYNC_MARKER;
+        if (send_all(fd, sync_marker, sizeof(sync_marker)) == 0 && send_health(fd, id) == 0 &&
             wait_for(fd, id, GUEST__V1__FRAME__BODY_HEALTH_RESPONSE, attempt_ms) == 0)
             return fd;
         close(fd);

@@ -17,6 +17,7 @@
 #ifndef ENCLAVE_API_API_H
 #define ENCLAVE_API_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,5 +100,73 @@ int api_server_add_route(struct api_server *server, const char *method, const ch
 const char *api_exchange_query(const struct api_exchange *exchange); /* after '?', or "" */
 void api_exchange_reply(struct api_exchange *exchange, int status, const char *content_type,
                         const void *body, size_t len);
+/* A request header a route may read: one of "last-event-id", "upgrade",
+ * "connection", "sec-websocket-key", "sec-websocket-version" (lower case).
+ * NULL when absent, repeated or over 256 bytes. */
+const char *api_exchange_header(const struct api_exchange *exchange, const char *name);
+/* The peer, as api_call_peer gives it. */
+const char *api_exchange_peer(const struct api_exchange *exchange);
+
+/* Streaming replies on a plain route: instead of api_exchange_reply, a handler
+ * may turn the exchange into a stream that outlives it (Server-Sent Events, a
+ * WebSocket). The connection then carries nothing else.
+ *
+ * Lifetime: the stream belongs to the API. Its owner (ctx) keeps the pointer
+ * until either it calls api_stream_end (the stream is gone at once), or
+ * on_close runs (the client went away, broke the protocol, closed the
+ * WebSocket, or the server is being freed; the stream is freed right after
+ * on_close returns, and on_close must not call api_stream_end).
+ *
+ * Backpressure: a stream has a bound on the bytes that wait for the client.
+ * api_stream_write refuses (returns -1, nothing written) data that would pass
+ * it; the owner then ends the stream, usually with a final event saying why,
+ * rather than buffering without bound. A client that reads nothing for 30 s
+ * while output waits is dropped (on_close). */
+struct api_stream;
+
+struct api_stream_callbacks {
+    void (*on_close)(struct api_stream *stream, void *ctx);
+    /* The output has drained completely (optional): room to write more. */
+    void (*on_drained)(struct api_stream *stream, void *ctx);
+    /* A complete WebSocket text or binary message from the client (optional;
+     * without it they are read and dropped). */
+    void (*on_message)(struct api_stream *stream, bool binary, const void *data, size_t len,
+                       void *ctx);
+};
+
+struct api_stream_options {
+    size_t max_buffer;  /* bytes waiting for the client; 0 = 1 MiB */
+    size_t max_message; /* WebSocket: largest message accepted from the client; 0 = 64 KiB */
+    const char *extra_headers; /* complete "Name: value\r\n" lines, or NULL */
+};
+
+/* Starts a raw streaming reply: the status line and headers now, then the
+ * body as written, ended by closing the connection (no Content-Length). */
+struct api_stream *api_exchange_stream_begin(struct api_exchange *exchange, int status,
+                                             const char *content_type,
+                                             const struct api_stream_options *opts,
+                                             const struct api_stream_callbacks *cb, void *ctx);
+/* Checks the request is a WebSocket opening handshake (RFC 6455 section 4.2,
+ * version 13) and answers 101 Switching Protocols; each api_stream_write is
+ * then one text message. Pings are answered, a close is echoed, client frames
+ * must be masked and within max_message. If the handshake is invalid, this
+ * replies 400 (426 for a wrong version) on the exchange and returns NULL. */
+struct api_stream *api_exchange_websocket(struct api_exchange *exchange,
+                                          const struct api_stream_options *opts,
+                                          const struct api_stream_callbacks *cb, void *ctx);
+/* Queues data (raw bytes, or one WebSocket text message). -1 when the stream
+ * is closing or the data would pass max_buffer: nothing is written. */
+int api_stream_write(struct api_stream *stream, const void *data, size_t len);
+/* Bytes waiting for the client. */
+size_t api_stream_pending(const struct api_stream *stream);
+bool api_stream_is_websocket(const struct api_stream *stream);
+/* Sends a WebSocket ping (no-op on a raw stream). */
+void api_stream_ping(struct api_stream *stream);
+/* Writes final (may be NULL) past the bound, then closes: a raw stream's
+ * connection is closed after the output drains; a WebSocket gets a close frame
+ * with close_code (1000 normal, 1008 policy, 1011 error). The stream is freed;
+ * on_close is not called. */
+void api_stream_end(struct api_stream *stream, const void *final, size_t len,
+                    uint16_t close_code);
 
 #endif

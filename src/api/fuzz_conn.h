@@ -36,6 +36,26 @@ static void fuzz_ping(struct api_exchange *exchange, void *ctx)
     api_exchange_reply(exchange, 200, "text/plain", "pong", 4);
 }
 
+/* A WebSocket that echoes each message back as text, with a small limit. */
+static void fuzz_ws_close(struct api_stream *stream, void *ctx)
+{
+}
+
+static void fuzz_ws_message(struct api_stream *stream, bool binary, const void *data, size_t len,
+                            void *ctx)
+{
+    if (api_stream_write(stream, data, len) < 0)
+        api_stream_end(stream, NULL, 0, 1008);
+}
+
+static void fuzz_ws(struct api_exchange *exchange, void *ctx)
+{
+    static const struct api_stream_callbacks cb = {.on_close = fuzz_ws_close,
+                                                   .on_message = fuzz_ws_message};
+    struct api_stream_options o = {.max_buffer = 8192, .max_message = 2048};
+    api_exchange_websocket(exchange, &o, &cb, NULL);
+}
+
 static const struct api_method fuzz_methods[] = {
     {"StartSession", &agent__v1__start_request__descriptor,
      &agent__v1__session_response__descriptor, fuzz_start},
@@ -58,7 +78,8 @@ static void fuzz_setup(void)
     struct error err;
     if (api_server_new(fuzz_base, &config, &fuzz_server, &err) < 0 ||
         api_server_add_service(fuzz_server, &fuzz_service, &err) < 0 ||
-        api_server_add_route(fuzz_server, "GET", "/ping", fuzz_ping, NULL, &err) < 0)
+        api_server_add_route(fuzz_server, "GET", "/ping", fuzz_ping, NULL, &err) < 0 ||
+        api_server_add_route(fuzz_server, "GET", "/ws", fuzz_ws, NULL, &err) < 0)
         abort();
 }
 

@@ -27,6 +27,7 @@ enum h1_state {
     H1_READING, /* inside a request */
     H1_READY,   /* a complete request, parser paused */
     H1_WAITING, /* a handler has the request */
+    H1_STREAMING, /* the connection belongs to a stream (stream.c) */
 };
 
 /* The headers this side looks at; others are counted against the limit and dropped. */
@@ -35,7 +36,12 @@ enum h1_state {
     X(HDR_CONTENT_ENCODING, "content-encoding")             \
     X(HDR_CONNECT_TIMEOUT, "connect-timeout-ms")            \
     X(HDR_CONNECT_VERSION, "connect-protocol-version")      \
-    X(HDR_EXPECT, "expect")
+    X(HDR_EXPECT, "expect")                                 \
+    X(HDR_LAST_EVENT_ID, "last-event-id")                   \
+    X(HDR_UPGRADE, "upgrade")                               \
+    X(HDR_CONNECTION, "connection")                         \
+    X(HDR_WS_KEY, "sec-websocket-key")                      \
+    X(HDR_WS_VERSION, "sec-websocket-version")
 
 enum h1_header {
 #define X(e, name) e,
@@ -79,12 +85,7 @@ struct http1_conn {
     struct api_call *call;
     bool peer_eof;
     bool in_process;
-};
-
-struct api_exchange {
-    struct api_conn *conn;
-    const char *query;
-    bool replied;
+    struct api_stream *stream; /* H1_STREAMING */
 };
 
 static void process(struct api_conn *conn);
@@ -93,6 +94,7 @@ static const char *status_text(int status)
 {
     switch (status) {
     case 100: return "Continue";
+    case 101: return "Switching Protocols";
     case 200: return "OK";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
@@ -101,6 +103,8 @@ static const char *status_text(int status)
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 409: return "Conflict";
+    case 417: return "Expectation Failed";
+    case 426: return "Upgrade Required";
     case 413: return "Content Too Large";
     case 415: return "Unsupported Media Type";
     case 429: return "Too Many Requests";
@@ -413,11 +417,16 @@ static bool media_type_is(const char *value, const char *type)
     return *rest == '\0' || *rest == ';';
 }
 
+static struct http1_conn *h1_of(struct api_conn *conn)
+{
+    return conn->h1;
+}
+
 static void dispatch_route(struct api_conn *conn, const struct api_route *route, const char *query)
 {
     struct api_exchange ex = {.conn = conn, .query = query};
     route->handler(&ex, route->ctx);
-    if (!ex.replied) {
+    if (!ex.replied && h1_of(conn)->state != H1_STREAMING) {
         log_error("api: route %s %s returned without a reply", route->method, route->path);
         write_plain(conn, 500, NULL, "the handler did not reply\n", false);
         request_done(conn, false);
@@ -581,6 +590,13 @@ static void process(struct api_conn *conn)
     while (!conn->closing) {
         if (h1->state == H1_WAITING)
             break;
+        if (h1->state == H1_STREAMING) {
+            if (h1->stream != NULL)
+                api_stream_on_input(h1->stream, in);
+            else
+                evbuffer_drain(in, evbuffer_get_length(in));
+            break;
+        }
         if (h1->state == H1_READY) {
             dispatch(conn);
             continue;
@@ -650,6 +666,11 @@ void http1_conn_free(struct api_conn *conn)
         return;
     if (h1->call != NULL)
         api_call_detach(h1->call, true);
+    if (h1->stream != NULL) {
+        struct api_stream *stream = h1->stream;
+        h1->stream = NULL;
+        api_stream_on_conn_gone(stream);
+    }
     free(h1->url);
     evbuffer_free(h1->body);
     free(h1);
@@ -664,7 +685,8 @@ void http1_on_read(struct api_conn *conn)
 bool http1_on_eof(struct api_conn *conn)
 {
     struct http1_conn *h1 = conn->h1;
-    if (h1->state == H1_WAITING)
+    /* A stream's client that hangs up is gone (its stream gets on_close). */
+    if (h1->state == H1_WAITING || h1->state == H1_STREAMING)
         return false;
     h1->peer_eof = true;
     process(conn);
@@ -673,6 +695,12 @@ bool http1_on_eof(struct api_conn *conn)
 
 void http1_on_drained(struct api_conn *conn)
 {
+    struct http1_conn *h1 = conn->h1;
+    if (h1->state == H1_STREAMING) {
+        if (h1->stream != NULL)
+            api_stream_on_drained(h1->stream);
+        return;
+    }
     process(conn);
 }
 
@@ -689,6 +717,7 @@ void http1_on_timer(struct api_conn *conn)
         break;
     case H1_READY:
     case H1_WAITING:
+    case H1_STREAMING:
         break;
     }
 }
@@ -743,4 +772,59 @@ void api_exchange_reply(struct api_exchange *exchange, int status, const char *c
     exchange->replied = true;
     write_response(exchange->conn, status, content_type, NULL, body, len, false);
     request_done(exchange->conn, false);
+}
+
+const char *api_exchange_peer(const struct api_exchange *exchange)
+{
+    return exchange->conn->peer;
+}
+
+const char *http1_header(struct api_conn *conn, const char *name)
+{
+    struct http1_conn *h1 = conn->h1;
+    for (int i = 0; i < HDR_COUNT; i++)
+        if (strcmp(name, h1_header_names[i]) == 0)
+            return h1->have[i] && !h1->header_too_long[i] ? h1->headers[i] : NULL;
+    return NULL;
+}
+
+const char *api_exchange_header(const struct api_exchange *exchange, const char *name)
+{
+    return http1_header(exchange->conn, name);
+}
+
+void http1_write_head(struct api_conn *conn, int status, const char *content_type,
+                      const char *extra_headers)
+{
+    struct evbuffer *out = bufferevent_get_output(conn->bev);
+    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
+    if (content_type != NULL)
+        evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+    if (extra_headers != NULL)
+        evbuffer_add(out, extra_headers, strlen(extra_headers));
+    evbuffer_add(out, "\r\n", 2);
+}
+
+void http1_write_plain(struct api_conn *conn, int status, const char *extra, const char *text)
+{
+    write_plain(conn, status, extra, text, false);
+    request_done(conn, false);
+}
+
+void http1_attach_stream(struct api_exchange *exchange, struct api_stream *stream)
+{
+    struct api_conn *conn = exchange->conn;
+    struct http1_conn *h1 = conn->h1;
+    exchange->replied = true;
+    h1->state = H1_STREAMING;
+    h1->stream = stream;
+    /* No idle or request deadline: the stream ends when either side says so.
+     * A client that stops reading is caught by the write timeout. */
+    api_conn_clear_timer(conn);
+}
+
+void http1_detach_stream(struct api_conn *conn)
+{
+    if (conn->h1 != NULL)
+        conn->h1->stream = NULL;
 }

@@ -29,6 +29,8 @@ struct api_service_node {
 enum api_conn_kind { API_CONN_SNIFF, API_CONN_HTTP1, API_CONN_HTTP2 };
 
 struct http1_conn;
+struct api_stream;
+struct evbuffer;
 struct http2_conn;
 
 /* One accepted connection. Freed only from the top of an event callback
@@ -126,6 +128,68 @@ void http2_on_timer(struct api_conn *conn);
 void http2_on_drained(struct api_conn *conn);
 void http2_call_done(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *response,
                      const struct error *err);
+
+/* A plain-route request while its handler runs (http1.c). */
+struct api_exchange {
+    struct api_conn *conn;
+    const char *query;
+    bool replied; /* answered, or turned into a stream */
+};
+/* http1.c, for stream.c: a request header by table name (NULL: absent or bad);
+ * writing a status line plus headers with no Content-Length; handing the
+ * connection over to a stream (it then reads and writes nothing else). */
+const char *http1_header(struct api_conn *conn, const char *name);
+void http1_write_head(struct api_conn *conn, int status, const char *content_type,
+                      const char *extra_headers);
+void http1_write_plain(struct api_conn *conn, int status, const char *extra, const char *text);
+void http1_attach_stream(struct api_exchange *exchange, struct api_stream *stream);
+void http1_detach_stream(struct api_conn *conn);
+
+/* stream.c: the connection's side of a stream. */
+void api_stream_on_input(struct api_stream *stream, struct evbuffer *in);
+void api_stream_on_drained(struct api_stream *stream);
+/* The connection is being freed: on_close, then the stream is freed. */
+void api_stream_on_conn_gone(struct api_stream *stream);
+
+/* ws.c: RFC 6455 framing, pure functions (fuzzed and unit tested alone). */
+enum {
+    WS_OP_CONTINUATION = 0x0,
+    WS_OP_TEXT = 0x1,
+    WS_OP_BINARY = 0x2,
+    WS_OP_CLOSE = 0x8,
+    WS_OP_PING = 0x9,
+    WS_OP_PONG = 0xA,
+};
+#define WS_CLOSE_NORMAL 1000
+#define WS_CLOSE_PROTOCOL 1002
+#define WS_CLOSE_BAD_DATA 1007
+#define WS_CLOSE_POLICY 1008
+#define WS_CLOSE_TOO_BIG 1009
+#define WS_MAX_HEADER 14
+struct ws_frame_header {
+    bool fin;
+    uint8_t opcode;
+    bool masked;
+    uint8_t mask[4];
+    uint64_t payload_len;
+    size_t header_len;
+};
+/* Parses one frame header at buf[0..len). Returns 1 when complete (h filled),
+ * 0 when more bytes are needed, or -(close code) when it breaks RFC 6455:
+ * reserved bits set, an unknown opcode, a fragmented or long control frame,
+ * a length not in minimal form or with the top bit set, or (when
+ * require_mask) an unmasked frame. payload_len is not bounded here. */
+int ws_parse_header(const uint8_t *buf, size_t len, bool require_mask, struct ws_frame_header *h);
+/* XORs data with the mask, offset bytes into the payload. */
+void ws_unmask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t offset);
+/* Writes an unmasked, final frame header; returns its size (2, 4 or 10). */
+size_t ws_write_header(uint8_t out[WS_MAX_HEADER], uint8_t opcode, uint64_t payload_len);
+/* Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + GUID)).
+ * -1 when the key is not base64 of exactly 16 bytes. */
+int ws_accept_key(const char *key, char out[29]);
+/* Whether a text message is well-formed UTF-8 (RFC 3629), as RFC 6455
+ * requires; a message that is not closes the connection with 1007. */
+bool ws_utf8_valid(const uint8_t *s, size_t len);
 
 /* Parses a Connect-Timeout-Ms value (1-10 digits); <0 when malformed. */
 int api_parse_connect_timeout(const char *value, uint64_t *ms);

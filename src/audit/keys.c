@@ -14,6 +14,7 @@
 
 #include "audit/audit_internal.h"
 #include "common/cleanup.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/paths.h"
 
@@ -32,33 +33,7 @@ int audit_key_id(EVP_PKEY *key, char key_id[AUDIT_HASH_HEX_SIZE], struct error *
 
 static int read_small_file(const char *path, char **out, size_t *out_len, struct error *err)
 {
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "opening %s",
-                               path);
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "stat %s", path);
-    if (!S_ISREG(st.st_mode) || st.st_size > MAX_KEY_FILE)
-        return error_set(err, ERR_INVALID_ARGUMENT, "%s is not a key file", path);
-    cleanup_free char *buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return error_set_errno(err, ERR_INTERNAL, "reading %s", path);
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *out = steal_pointer(&buf);
-    *out_len = got;
-    return 0;
+    return file_read_all(path, MAX_KEY_FILE, out, out_len, err);
 }
 
 int audit_pubkey_from_pem(const char *pem, size_t len, EVP_PKEY **key, struct error *err)

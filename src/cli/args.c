@@ -70,13 +70,19 @@ static const char up_help[] =
     "  --max-sessions N      sessions at once (default 16)\n"
     "  --boot-timeout S      seconds a VM may take to answer (default 60)\n"
     "  --exec-timeout S      default timeout of one command (default 30)\n"
-    "  --max-output SIZE     cap on stdout and on stderr of one command (default 1M)\n"
-    "  --max-input SIZE      cap on one command's code or argv and stdin (default 1M)\n"
+    "  --max-output SIZE     cap on stdout and on stderr of one command (default 1M, at most 3M)\n"
+    "  --max-input SIZE      cap on one command's code or argv and stdin (default 1M, at most 4M)\n"
     "  --provider P          where KVM comes from: auto, native, lima, wsl2 (default auto)\n"
     "  --accel A             auto, kvm or tcg (default auto: KVM when /dev/kvm works;\n"
     "                        without KVM the VM is emulated: slower, and isolation rests\n"
     "                        on QEMU's emulation rather than on hardware)\n"
+    "  --vmm V               qemu or firecracker (default qemu; firecracker needs KVM and\n"
+    "                        the firecracker binary on PATH or in $ENCLAVE_FIRECRACKER)\n"
     "  --policy DIR          Rego policy bundle (default: the built-in constitution)\n"
+    "  --image REF           when no guest image is installed: pull REF from its OCI\n"
+    "                        registry, verify its signature against the trusted keys\n"
+    "                        ($ENCLAVE_HOME/trust/*.pub) and install it (audited);\n"
+    "                        ignored when an image is installed already\n"
     "  --detach              go to the background once the API is listening\n"
     "  -h, --help            this help\n"
     "\n"
@@ -85,7 +91,7 @@ static const char up_help[] =
 int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
 {
     enum { O_LISTEN = 256, O_SOCKET, O_CPU, O_MEM, O_MAXS, O_BOOT, O_EXEC, O_MAXOUT, O_MAXIN,
-           O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH };
+           O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH, O_IMAGE, O_VMM };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"socket", required_argument, NULL, O_SOCKET},
@@ -98,8 +104,10 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
         {"max-input", required_argument, NULL, O_MAXIN},
         {"provider", required_argument, NULL, O_PROVIDER},
         {"accel", required_argument, NULL, O_ACCEL},
+        {"vmm", required_argument, NULL, O_VMM},
         {"policy", required_argument, NULL, O_POLICY},
         {"detach", no_argument, NULL, O_DETACH},
+        {"image", required_argument, NULL, O_IMAGE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -146,15 +154,17 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
         case O_MAXOUT:
             if (args_parse_size(optarg, "--max-output", &size, err) < 0)
                 return -1;
-            if (size < 1024 || size > (64ull << 20))
-                return error_set(err, ERR_INVALID_ARGUMENT, "--max-output must be between 1K and 64M");
+            /* Both streams travel back in one guest frame (at most 8 MiB). */
+            if (size < 1024 || size > (3ull << 20))
+                return error_set(err, ERR_INVALID_ARGUMENT, "--max-output must be between 1K and 3M");
             d->max_output_bytes = size;
             break;
         case O_MAXIN:
             if (args_parse_size(optarg, "--max-input", &size, err) < 0)
                 return -1;
-            if (size < 1024 || size > (64ull << 20))
-                return error_set(err, ERR_INVALID_ARGUMENT, "--max-input must be between 1K and 64M");
+            /* The guest takes at most 4 MiB of stdin in one request. */
+            if (size < 1024 || size > (4ull << 20))
+                return error_set(err, ERR_INVALID_ARGUMENT, "--max-input must be between 1K and 4M");
             d->max_input_bytes = (size_t)size;
             break;
         case O_PROVIDER:
@@ -173,11 +183,25 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
                 return error_set(err, ERR_INVALID_ARGUMENT, "--accel must be auto, kvm or tcg, not '%s'",
                                  optarg);
             break;
+        case O_VMM:
+            if (strcmp(optarg, "qemu") == 0)
+                d->vmm_driver = &vmm_qemu_driver;
+            else if (strcmp(optarg, "firecracker") == 0)
+                d->vmm_driver = &vmm_firecracker_driver;
+            else
+                return error_set(err, ERR_INVALID_ARGUMENT, "--vmm must be qemu or firecracker, not '%s'",
+                                 optarg);
+            break;
         case O_POLICY:
             d->policy_dir = optarg;
             break;
         case O_DETACH:
             out->detach = true;
+            break;
+        case O_IMAGE:
+            if (optarg[0] == '\0')
+                return error_set(err, ERR_INVALID_ARGUMENT, "--image needs an image reference");
+            d->image_ref = optarg;
             break;
         default:
             return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);

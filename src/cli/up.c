@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "common/paths.h"
 
 /* --detach: the child runs the daemon and reports "ready" (or an error) on a
  * pipe; the parent waits for that line, so a script can use the API at once. */
@@ -30,6 +32,24 @@ static int detach_and_run(struct up_args *a)
             _exit(1);
         if (again > 0)
             _exit(0);
+        /* The daemon's log goes to a file; the terminal is left alone. */
+        char log_path[4200];
+        struct error err;
+        if (paths_home(log_path, sizeof(log_path), "run", &err) == 0 &&
+            paths_mkdir_p(log_path, 0700, &err) == 0) {
+            strncat(log_path, "/daemon.log", sizeof(log_path) - strlen(log_path) - 1);
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+            }
+        }
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            close(devnull);
+        }
         a->daemon.ready_fd = p[1];
         _exit(daemon_run(&a->daemon));
     }
@@ -43,7 +63,11 @@ static int detach_and_run(struct up_args *a)
     close(p[0]);
     line[len] = '\0';
     if (strncmp(line, "ready", 5) == 0) {
-        fprintf(stderr, "enclave up: daemon started in the background\n");
+        char log_path[4200] = "$ENCLAVE_HOME/run";
+        struct error err;
+        paths_home(log_path, sizeof(log_path), "run", &err);
+        fprintf(stderr, "enclave up: daemon started in the background (log: %s/daemon.log)\n",
+                log_path);
         return 0;
     }
     fprintf(stderr, "enclave up: %s", len ? line : "the daemon exited before it was ready\n");

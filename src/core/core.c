@@ -640,6 +640,11 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
     if (req->argc == 0 || req->argc > CORE_MAX_ARGV)
         return error_set(err, ERR_INVALID_ARGUMENT, "argv must have 1 to %d entries", CORE_MAX_ARGV);
     size_t total = req->stdin_len;
+    if (req->n_env > CORE_MAX_ENV)
+        return error_set(err, ERR_INVALID_ARGUMENT, "at most %d environment variables",
+                         CORE_MAX_ENV);
+    for (size_t i = 0; i < req->n_env; i++)
+        total += strlen(req->env_names[i]) + strlen(req->env_values[i]) + 2;
     for (size_t i = 0; i < req->argc; i++) {
         if (req->argv[i] == NULL)
             return error_set(err, ERR_INVALID_ARGUMENT, "argv[%zu] is missing", i);
@@ -658,6 +663,10 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
     json_t *argv_json = json_array();
     for (size_t i = 0; i < req->argc; i++)
         json_array_append_new(argv_json, json_string(req->argv[i]));
+    /* The policy sees the names of the variables asked for, not their values. */
+    json_t *env_json = json_array();
+    for (size_t i = 0; i < req->n_env; i++)
+        json_array_append_new(env_json, json_string(req->env_names[i]));
     json_t *context = NULL;
     if (req->context_json && req->context_json[0]) {
         context = json_loads(req->context_json, JSON_REJECT_DUPLICATES, NULL);
@@ -669,9 +678,10 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
     }
     json_t *intent = s->intent_json ? json_loads(s->intent_json, 0, NULL) : NULL;
     json_t *input = json_pack(
-        "{s:{s:s, s:{}, s:o}, s:{s:s, s:o, s:s, s:i, s:I, s:o}, s:o}", "session", "id", s->id,
+        "{s:{s:s, s:{}, s:o}, s:{s:s, s:o, s:o, s:s, s:i, s:I, s:o}, s:o}", "session", "id", s->id,
         "labels", "intent", intent ? intent : json_object(), "request", "tool",
-        req->tool ? req->tool : "exec", "argv", argv_json, "cwd", req->cwd ? req->cwd : "/workspace",
+        req->tool ? req->tool : "exec", "argv", argv_json, "env", env_json,
+        "cwd", req->cwd ? req->cwd : "/workspace",
         "timeout_s", (int)timeout, "stdin_bytes", (json_int_t)req->stdin_len, "context",
         context ? context : json_object(), "caller", caller_json(&req->caller));
     struct core_obligations ob;
@@ -701,6 +711,24 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
     lim.max_open_files = 1024;
     er.argv = (char **)req->argv;
     er.n_argv = req->argc;
+    /* Only the variables the obligations let through reach the guest. */
+    Guest__V1__EnvVar env_store[CORE_MAX_ENV];
+    Guest__V1__EnvVar *env_ptrs[CORE_MAX_ENV];
+    size_t n_env = 0;
+    for (size_t i = 0; i < req->n_env; i++) {
+        bool allowed = !ob.env_restricted;
+        for (unsigned j = 0; j < ob.n_env_allow && !allowed; j++)
+            allowed = strcmp(ob.env_allow[j], req->env_names[i]) == 0;
+        if (!allowed)
+            continue;
+        guest__v1__env_var__init(&env_store[n_env]);
+        env_store[n_env].name = req->env_names[i];
+        env_store[n_env].value = req->env_values[i];
+        env_ptrs[n_env] = &env_store[n_env];
+        n_env++;
+    }
+    er.env = env_ptrs;
+    er.n_env = n_env;
     er.cwd = (char *)(req->cwd ? req->cwd : "/workspace");
     er.stdin.data = (uint8_t *)req->stdin_data;
     er.stdin.len = req->stdin_len;

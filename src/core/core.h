@@ -31,9 +31,15 @@ const char *core_session_state_name(enum core_session_state s); /* "BOOTING", ..
 
 /* What the gate is asked about. input is a JSON document (the policy input);
  * on allow, the gate may tighten limits through the obligations. */
+#define CORE_MAX_ENV 64
+#define CORE_MAX_ENV_NAME 64
 struct core_obligations {
     unsigned timeout_s;        /* 0: no change */
     uint64_t max_output_bytes; /* 0: no change */
+    /* When env_restricted, only these variable names reach the workload. */
+    bool env_restricted;
+    unsigned n_env_allow;
+    char env_allow[CORE_MAX_ENV][CORE_MAX_ENV_NAME + 1];
 };
 struct core_gate {
     /* Returns 0 to allow, or -1 with err (kind ERR_PERMISSION_DENIED and the
@@ -103,6 +109,9 @@ struct core_exec_request {
     size_t argc;
     const uint8_t *stdin_data;
     size_t stdin_len;
+    char *const *env_names; /* environment for the workload: names[i]=values[i] */
+    char *const *env_values;
+    size_t n_env;
     const char *cwd;       /* NULL: /workspace */
     unsigned timeout_s;    /* 0: default */
     const char *context_json;

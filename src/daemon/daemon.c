@@ -17,6 +17,7 @@
 #include "common/version.h"
 #include "daemon/internal.h"
 #include "image/image.h"
+#include "image/oci.h"
 
 void daemon_options_defaults(struct daemon_options *o)
 {
@@ -52,9 +53,55 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(d->base, NULL);
 }
 
+static void on_hangup(evutil_socket_t sig, short what, void *arg)
+{
+    daemon_policy_reload(arg);
+}
+
 static void on_ping(struct api_exchange *x, void *ctx)
 {
     api_exchange_reply(x, 200, "text/plain; charset=utf-8", "pong", 4);
+}
+
+/* The current guest image; with none installed, --image REF is pulled,
+ * verified and installed (IMAGE:VERIFIED lands in the daemon's own log),
+ * and without --image the error names the commands that make one. */
+static int load_image(const struct daemon_options *opts, struct audit_log *audit,
+                      struct image_manifest **image, struct error *err)
+{
+    if (image_manifest_load_current(image, err) == 0) {
+        if (opts->image_ref != NULL)
+            log_info("an image is installed (%s): --image %s applies only when there is none "
+                     "('enclave image install %s' replaces it)",
+                     (*image)->source ? (*image)->source : "?", opts->image_ref, opts->image_ref);
+        return 0;
+    }
+    if (err->kind != ERR_NOT_FOUND)
+        return -1;
+    if (opts->image_ref == NULL)
+        return error_set(err, ERR_FAILED_PRECONDITION,
+                         "no guest image is installed. Build one here with 'enclave image build', "
+                         "or install a signed one with 'enclave image install REF' (or start with "
+                         "'enclave up --image REF')");
+    log_info("no guest image is installed: pulling, verifying and installing %s", opts->image_ref);
+    struct oci_install_options io = {
+        .progress = isatty(STDERR_FILENO) != 0,
+        .audit_log = audit,
+    };
+    /* With info, the IMAGE:VERIFIED record names the key that signed it. */
+    struct oci_image_info info;
+    memset(&info, 0, sizeof(info));
+    if (oci_install_info(opts->image_ref, &io, &info, err) < 0) {
+        error_prefix(err, "--image %s", opts->image_ref);
+        return -1;
+    }
+    log_info("installed %s (%s), signature verified with %s", info.reference, info.manifest_digest,
+             info.signer_key);
+    if (image_manifest_load_current(image, err) < 0) {
+        error_prefix(err, "after installing %s", opts->image_ref);
+        return -1;
+    }
+    return 0;
 }
 
 /* One daemon per ENCLAVE_HOME: an flock on run/daemon.lock, which holds its pid. */
@@ -93,7 +140,7 @@ int daemon_run(const struct daemon_options *opts)
     cleanup_close int lock_fd = -1;
     struct image_manifest *image = NULL;
     char run_dir[4096], vms_dir[4200];
-    struct event *sig_int = NULL, *sig_term = NULL;
+    struct event *sig_int = NULL, *sig_term = NULL, *sig_hup = NULL;
 
     signal(SIGPIPE, SIG_IGN);
     if (paths_home(run_dir, sizeof(run_dir), "run", &err) < 0 ||
@@ -114,10 +161,20 @@ int daemon_run(const struct daemon_options *opts)
         error_set(&err, ERR_FAILED_PRECONDITION, "--accel=kvm: %s", d.host.explain);
         goto fail;
     }
-    if (image_manifest_load_current(&image, &err) < 0) {
-        error_prefix(&err, "no guest image (run 'enclave image build', or 'enclave image install REF')");
-        goto fail;
+    /* The log opens first: installing an image (--image) is audited. */
+    {
+        char db[4200], keys[4200];
+        if (audit_default_db_path(db, sizeof(db), &err) < 0 ||
+            audit_default_key_dir(keys, sizeof(keys), &err) < 0)
+            goto fail;
+        struct audit_options ao = {0};
+        if (audit_open(db, keys, &ao, &d.audit, &err) < 0) {
+            error_prefix(&err, "opening the audit log %s (check it with 'enclave audit verify')", db);
+            goto fail;
+        }
     }
+    if (load_image(opts, d.audit, &image, &err) < 0)
+        goto fail;
     const struct image_artifact *kernel = image_manifest_artifact(image, "kernel");
     const struct image_artifact *initrd = image_manifest_artifact(image, "initramfs");
     if (kernel == NULL || initrd == NULL || kernel->abs_path == NULL || initrd->abs_path == NULL) {
@@ -130,7 +187,18 @@ int daemon_run(const struct daemon_options *opts)
     }
     snprintf(d.image_source, sizeof(d.image_source), "%s", image->source ? image->source : "");
 
-    {
+    const struct vmm_driver *driver = opts->vmm_driver ? opts->vmm_driver : &vmm_qemu_driver;
+    if (driver == &vmm_firecracker_driver) {
+        /* Firecracker is KVM or nothing; it says so itself when /dev/kvm fails. */
+        if (opts->accel == VMM_ACCEL_TCG) {
+            error_set(&err, ERR_INVALID_ARGUMENT, "--vmm firecracker needs KVM; --accel tcg is QEMU's");
+            goto fail;
+        }
+        d.kvm = true;
+        if (!d.host.kvm_usable)
+            log_warn("--vmm firecracker: KVM does not look usable here (%s); VMs will fail to start",
+                     d.host.explain);
+    } else {
         const char *forced = getenv("ENCLAVE_ACCEL");
         bool tcg_asked = opts->accel == VMM_ACCEL_TCG || (forced && strcmp(forced, "tcg") == 0);
         char why[512] = "";
@@ -147,17 +215,9 @@ int daemon_run(const struct daemon_options *opts)
     }
 
 
-    {
-        char db[4200], keys[4200];
-        if (audit_default_db_path(db, sizeof(db), &err) < 0 ||
-            audit_default_key_dir(keys, sizeof(keys), &err) < 0)
-            goto fail;
-        struct audit_options ao = {0};
-        if (audit_open(db, keys, &ao, &d.audit, &err) < 0) {
-            error_prefix(&err, "opening the audit log %s (check it with 'enclave audit verify')", db);
-            goto fail;
-        }
-    }
+
+    if (daemon_policy_init(&d, &err) < 0)
+        goto fail;
 
     d.base = event_base_new();
     if (d.base == NULL) {
@@ -166,7 +226,7 @@ int daemon_run(const struct daemon_options *opts)
     }
     struct core_config cc = {
         .base = d.base,
-        .driver = &vmm_qemu_driver,
+        .driver = driver,
         .accel = opts->accel,
         .kernel = kernel->abs_path,
         .initrd = initrd->abs_path,
@@ -201,18 +261,21 @@ int daemon_run(const struct daemon_options *opts)
     d.enclave_service.ctx = &d;
     if (api_server_add_service(d.api, &d.agent_service, &err) < 0 ||
         api_server_add_service(d.api, &d.enclave_service, &err) < 0 ||
-        api_server_add_route(d.api, "GET", "/ping", on_ping, &d, &err) < 0)
+        api_server_add_route(d.api, "GET", "/ping", on_ping, &d, &err) < 0 ||
+        daemon_streams_init(&d, &err) < 0)
         goto fail;
 
     sig_int = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
     sig_term = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
-    if (!sig_int || !sig_term || evsignal_add(sig_int, NULL) < 0 || evsignal_add(sig_term, NULL) < 0) {
-        error_set(&err, ERR_INTERNAL, "cannot watch SIGINT/SIGTERM");
+    sig_hup = evsignal_new(d.base, SIGHUP, on_hangup, &d); /* reload the policy bundle */
+    if (!sig_int || !sig_term || !sig_hup || evsignal_add(sig_int, NULL) < 0 ||
+        evsignal_add(sig_term, NULL) < 0 || evsignal_add(sig_hup, NULL) < 0) {
+        error_set(&err, ERR_INTERNAL, "cannot watch SIGINT/SIGTERM/SIGHUP");
         goto fail;
     }
 
-    log_info("enclave %s listening on %s (%s, %u vCPU / %u MiB per VM by default)", ENCLAVE_VERSION,
-             api_server_address(d.api), d.kvm ? "kvm" : "tcg",
+    log_info("enclave %s listening on %s (%s, %s, %u vCPU / %u MiB per VM by default)",
+             ENCLAVE_VERSION, api_server_address(d.api), driver->name, d.kvm ? "kvm" : "tcg",
              opts->vcpus, opts->mem_mb);
     {
         json_t *details = json_pack("{s:s, s:s, s:s, s:s}", "version", ENCLAVE_VERSION, "listen",
@@ -240,6 +303,7 @@ fail:
 out:
     if (d.api)
         api_server_free(d.api);
+    daemon_streams_free(&d);
     if (d.core)
         core_free(d.core); /* stops every VM (and records it) */
     if (d.audit) {
@@ -253,6 +317,9 @@ out:
         event_free(sig_int);
     if (sig_term)
         event_free(sig_term);
+    if (sig_hup)
+        event_free(sig_hup);
+    daemon_policy_free(&d);
     if (d.base)
         event_base_free(d.base);
     image_manifest_free(image);

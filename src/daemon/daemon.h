@@ -22,7 +22,9 @@ struct daemon_options {
     size_t max_input_bytes;
     enum vmm_provider provider;
     enum vmm_accel accel;
+    const struct vmm_driver *vmm_driver; /* NULL: QEMU */
     const char *policy_dir;  /* NULL: the built-in default bundle */
+    const char *image_ref;   /* with no current image: pull, verify and install this (OCI ref) */
     int ready_fd;            /* when >= 0, "ready\n" or an error line is written here, then closed */
 };
 

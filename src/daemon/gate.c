@@ -32,11 +32,32 @@ static int gate_decide(void *ctx, const char *action, const char *session_id,
                        const char *input_json, struct core_obligations *ob, struct error *err)
 {
     struct daemon_state *d = ctx;
-    char input_digest[AUDIT_HASH_HEX_SIZE];
-    audit_sha256_hex(input_json, strlen(input_json), input_digest);
     struct daemon_decision dec;
     daemon_policy_decide(d, action, input_json, &dec);
-    json_t *details = json_pack("{s:s}", "action", action);
+    /* The digest is over the input the policy saw (the glue may add the
+     * session's declared intent). */
+    const char *seen = dec.input_effective ? dec.input_effective : input_json;
+    char input_digest[AUDIT_HASH_HEX_SIZE];
+    audit_sha256_hex(seen, strlen(seen), input_digest);
+    free(dec.input_effective);
+    json_t *details = json_pack("{s:s, s:s, s:I}", "action", action, "outcome",
+                                dec.outcome ? dec.outcome : "decided", "eval_us",
+                                (json_int_t)dec.eval_us);
+    memset(ob, 0, sizeof(*ob));
+    if (dec.env_allowlist) {
+        json_object_set(details, "obligation_env_allowlist", dec.env_allowlist);
+        /* Names that do not fit are left out: the list only ever narrows. */
+        ob->env_restricted = true;
+        size_t i;
+        json_t *name;
+        json_array_foreach(dec.env_allowlist, i, name) {
+            const char *n = json_string_value(name);
+            if (n == NULL || strlen(n) > CORE_MAX_ENV_NAME || ob->n_env_allow >= CORE_MAX_ENV)
+                continue;
+            snprintf(ob->env_allow[ob->n_env_allow++], CORE_MAX_ENV_NAME + 1, "%s", n);
+        }
+    }
+    json_decref(dec.env_allowlist);
     if (dec.timeout_s)
         json_object_set_new(details, "obligation_timeout_s", json_integer(dec.timeout_s));
     if (dec.max_output_bytes)

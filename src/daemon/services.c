@@ -67,6 +67,9 @@ struct exec_call {
     struct api_call *call;
     char **argv;
     size_t argc;
+    char **env_names;
+    char **env_values;
+    size_t n_env;
     uint8_t *stdin_data;
     size_t stdin_len;
     char *cwd;
@@ -78,6 +81,12 @@ static void exec_call_free(struct exec_call *ec)
     for (size_t i = 0; i < ec->argc; i++)
         free(ec->argv[i]);
     free(ec->argv);
+    for (size_t i = 0; i < ec->n_env; i++) {
+        free(ec->env_names[i]);
+        free(ec->env_values[i]);
+    }
+    free(ec->env_names);
+    free(ec->env_values);
     free(ec->stdin_data);
     free(ec->cwd);
     free(ec);
@@ -99,7 +108,49 @@ static int argv_push(struct exec_call *ec, const char *s, struct error *err)
     return 0;
 }
 
-/* "exec" input: a JSON array of strings, or {"argv": [...], "stdin": "...", "cwd": "..."}. */
+static bool env_name_valid(const char *n)
+{
+    if (n[0] == '\0' || strlen(n) > CORE_MAX_ENV_NAME || (n[0] >= '0' && n[0] <= '9'))
+        return false;
+    for (const char *p = n; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return false;
+    return true;
+}
+
+static int parse_env(struct exec_call *ec, json_t *env, struct error *err)
+{
+    if (!json_is_object(env))
+        return error_set(err, ERR_INVALID_ARGUMENT, "tool 'exec': env must be an object of strings");
+    size_t n = json_object_size(env);
+    if (n > CORE_MAX_ENV)
+        return error_set(err, ERR_INVALID_ARGUMENT, "tool 'exec': at most %d environment variables",
+                         CORE_MAX_ENV);
+    ec->env_names = calloc(n + 1, sizeof(char *));
+    ec->env_values = calloc(n + 1, sizeof(char *));
+    if (ec->env_names == NULL || ec->env_values == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    const char *key;
+    json_t *val;
+    json_object_foreach(env, key, val) {
+        if (!env_name_valid(key))
+            return error_set(err, ERR_INVALID_ARGUMENT,
+                             "tool 'exec': '%.64s' is not a valid environment variable name", key);
+        if (!json_is_string(val) || strlen(json_string_value(val)) != json_string_length(val))
+            return error_set(err, ERR_INVALID_ARGUMENT,
+                             "tool 'exec': env value of %s must be a string without NUL bytes", key);
+        ec->env_names[ec->n_env] = strdup(key);
+        ec->env_values[ec->n_env] = strdup(json_string_value(val));
+        ec->n_env++;
+        if (ec->env_names[ec->n_env - 1] == NULL || ec->env_values[ec->n_env - 1] == NULL)
+            return error_set(err, ERR_INTERNAL, "out of memory");
+    }
+    return 0;
+}
+
+/* "exec" input: a JSON array of strings, or
+ * {"argv": [...], "stdin": "...", "cwd": "...", "env": {"NAME": "value"}}. */
 static int parse_exec_input(struct exec_call *ec, const char *input, struct error *err)
 {
     json_error_t jerr;
@@ -114,15 +165,19 @@ static int parse_exec_input(struct exec_call *ec, const char *input, struct erro
         const char *key;
         json_t *val;
         json_object_foreach(doc, key, val) {
-            if (strcmp(key, "argv") && strcmp(key, "stdin") && strcmp(key, "cwd")) {
+            if (strcmp(key, "argv") && strcmp(key, "stdin") && strcmp(key, "cwd") &&
+                strcmp(key, "env")) {
                 error_set(err, ERR_INVALID_ARGUMENT,
-                          "tool 'exec': unknown field '%s' (argv, stdin, cwd)", key);
+                          "tool 'exec': unknown field '%s' (argv, stdin, cwd, env)", key);
                 goto out;
             }
         }
         argv = json_object_get(doc, "argv");
         json_t *in = json_object_get(doc, "stdin");
         json_t *cwd = json_object_get(doc, "cwd");
+        json_t *env = json_object_get(doc, "env");
+        if (env && parse_env(ec, env, err) < 0)
+            goto out;
         if (in && !json_is_string(in)) {
             error_set(err, ERR_INVALID_ARGUMENT, "tool 'exec': stdin must be a string");
             goto out;
@@ -318,6 +373,9 @@ static void handle_execute(struct api_call *call, const ProtobufCMessage *msg, v
         .argc = ec->argc,
         .stdin_data = ec->stdin_data,
         .stdin_len = ec->stdin_len,
+        .env_names = ec->env_names,
+        .env_values = ec->env_values,
+        .n_env = ec->n_env,
         .cwd = ec->cwd,
         .timeout_s = (unsigned)req->timeout_seconds,
         .context_json = req->context_json,
@@ -473,13 +531,6 @@ static void handle_audit_logs(struct api_call *call, const ProtobufCMessage *msg
     free_rows(&rows);
 }
 
-static void handle_unimplemented(struct api_call *call, const ProtobufCMessage *msg, void *ctx)
-{
-    struct error err;
-    error_set(&err, ERR_UNIMPLEMENTED, "not available in this version");
-    api_call_fail(call, &err);
-}
-
 static const struct api_method agent_methods[] = {
     {"StartSession", &agent__v1__start_request__descriptor, &agent__v1__session_response__descriptor,
      handle_start},
@@ -490,7 +541,7 @@ static const struct api_method agent_methods[] = {
     {"GetAuditLogs", &agent__v1__get_audit_logs_request__descriptor,
      &agent__v1__get_audit_logs_response__descriptor, handle_audit_logs},
     {"ApplyPolicy", &agent__v1__apply_policy_request__descriptor,
-     &agent__v1__apply_policy_response__descriptor, handle_unimplemented},
+     &agent__v1__apply_policy_response__descriptor, daemon_handle_apply_policy},
 };
 
 /* ------------------------------------------------------------ enclave.v1 */

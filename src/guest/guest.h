@@ -4,10 +4,28 @@
  * lives behind this header so the unit tests and the fuzz harness can link
  * the logic and drive it on the host (--serve-stdio, --serve-unix).
  *
+ * What the host can count on (proto/guest/v1/guest.proto, wire/frame.h):
+ *  - Every request gets exactly one reply with its id: the matching response
+ *    or an ErrorResponse. An exec's reply is its ExecResponse (preceded by
+ *    ExecOutput chunks when it asked to stream); CancelRequest gets a
+ *    CancelResponse at once and the exec still ends with its ExecResponse.
+ *  - An ErrorResponse with id 0 is about the stream: a body that did not
+ *    decode (skipped, the stream goes on) or a length over the limit (a
+ *    socket is closed; the serial port drops input until a sync marker or a
+ *    reconnect). Requests must not use id 0.
+ *  - An exec ends when its main process has ended; the rest of its process
+ *    group is then killed, and in the VM, once no exec runs, every uid 1000
+ *    process is. Timeout and Cancel kill the whole group (SIGKILL).
+ *  - Output past max_output_bytes is read and dropped (the workload never
+ *    blocks on it) and the truncated flag says so.
+ *  - A connection that goes away takes its running execs with it.
+ *  - Limits: GUEST_MAX_EXECS in flight (more: CODE_BUSY), GUEST_MAX_CONNS
+ *    stream connections (more: CODE_BUSY, then closed), sizes below.
+ *
  * Ownership: guest_server_new() returns a server the caller frees with
  * guest_server_free(); transports added to it are owned by it (it closes
- * their fds). Messages from guest_exec_validate() point into the request and
- * live as long as it does. */
+ * their fds). Explanations from guest_exec_validate() and
+ * guest_request_check() are static strings. */
 #ifndef ENCLAVE_GUEST_GUEST_H
 #define ENCLAVE_GUEST_GUEST_H
 

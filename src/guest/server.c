@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/vm_sockets.h>
 #include <poll.h>
 #include <signal.h>
@@ -47,6 +48,7 @@
 #define SCAN_FAST_NS (100ull * 1000000ull)
 #define SCAN_FAST_FOR_NS (5000ull * 1000000ull)
 #define SCAN_SLOW_NS (5000ull * 1000000ull)
+#define SCAN_GIVE_UP_NS (30000ull * 1000000ull)
 #define MAX_LISTENERS 4u
 #define MAX_CONNS_TOTAL (GUEST_MAX_CONNS + 2u) /* + serial + stdio */
 
@@ -58,7 +60,7 @@ struct conn {
     int out_fd;
     const char *transport;
     bool up;         /* serial: the host is connected */
-    bool discarding; /* framing lost: drop input until hang-up / EOF */
+    bool discarding; /* out of step: the decoder drops input until a sync marker */
     bool closing;    /* close once the output is written */
     bool in_eof;     /* the peer will send nothing more */
     struct wire_decoder dec;
@@ -70,6 +72,7 @@ struct capture {
     int fd;
     uint8_t *data;
     size_t len;
+    size_t size; /* allocated, at most the exec's max_output */
     uint64_t seen;
     bool truncated;
 };
@@ -326,12 +329,21 @@ static void exec_read_output(struct guest_server *s, struct exec *e, int which)
                 exec_stream_chunk(s, e, which, chunk, keep);
             continue;
         }
-        uint8_t *grown = realloc(cap->data, cap->len + keep);
-        if (!grown) {
-            cap->truncated = true;
-            continue;
+        if (cap->len + keep > cap->size) {
+            /* Grow by doubling, never past the cap (keep is within it). */
+            size_t size = cap->size ? cap->size * 2 : 16384;
+            if (size < cap->len + keep)
+                size = cap->len + keep;
+            if (size > e->max_output)
+                size = (size_t)e->max_output;
+            uint8_t *grown = realloc(cap->data, size);
+            if (!grown) {
+                cap->truncated = true;
+                continue;
+            }
+            cap->data = grown;
+            cap->size = size;
         }
-        cap->data = grown;
         memcpy(cap->data + cap->len, chunk, keep);
         cap->len += keep;
     }
@@ -496,6 +508,12 @@ static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1
         send_error(s, c, f->id, code, why);
         return;
     }
+    if (f->id == 0) {
+        /* Id 0 marks errors about the connection itself (a frame that does
+         * not decode); a reply to a request must not look like one. */
+        send_error(s, c, 0, CODE(INVALID), "request id 0 is reserved");
+        return;
+    }
     switch (f->body_case) {
     case GUEST__V1__FRAME__BODY_HEALTH_REQUEST:
         handle_health(s, c, f->id);
@@ -576,17 +594,19 @@ static void conn_lost(struct guest_server *s, struct conn *c)
     c->closing = true;
 }
 
-/* Framing cannot be recovered: say so (id 0), then drop the connection or,
- * where it cannot be closed, ignore input until the host reconnects. */
-static void conn_framing_lost(struct guest_server *s, struct conn *c, int err)
+/* A length over the limit: the stream is out of step. Say so (id 0). A
+ * socket is then closed (the host reconnects to a clean stream); the serial
+ * port and stdio cannot be closed, so their input is dropped until a sync
+ * marker (wire/frame.h) or, on the serial port, until the host reconnects. */
+static void conn_framing_lost(struct guest_server *s, struct conn *c)
 {
-    int code = err == WIRE_ERR_TOO_LARGE ? CODE(TOO_LARGE) : CODE(BAD_FRAME);
-    guest_log("%s: %s; %s", c->transport, wire_strerror(err),
-              c->kind == CONN_SOCKET ? "closing the connection" : "ignoring input until the host reconnects");
-    send_error(s, c, 0, code, c->kind == CONN_SOCKET ? "frame length over the limit; closing"
-                                                     : "frame length over the limit; input ignored until reconnect");
-    wire_decoder_reset(&c->dec);
-    if (c->kind == CONN_SOCKET)
+    bool socket = c->kind == CONN_SOCKET;
+    guest_log("%s: frame length over the limit; %s", c->transport,
+              socket ? "closing the connection" : "dropping input until a sync marker or a reconnect");
+    send_error(s, c, 0, CODE(TOO_LARGE),
+               socket ? "frame length over the limit; closing"
+                      : "frame length over the limit; input dropped until a sync marker or a reconnect");
+    if (socket)
         c->closing = true;
     else
         c->discarding = true;
@@ -611,10 +631,8 @@ static void conn_read(struct guest_server *s, struct conn *c)
             c->in_eof = true; /* answer what is in flight, then close */
         return;
     }
-    if (c->discarding || c->closing)
-        return;
     size_t off = 0;
-    while (off < (size_t)n && c->up && !c->discarding && !c->closing) {
+    while (off < (size_t)n && c->up && !c->closing) {
         long took = wire_decoder_feed(&c->dec, chunk + off, (size_t)n - off);
         if (took < 0) {
             conn_lost(s, c);
@@ -622,6 +640,10 @@ static void conn_read(struct guest_server *s, struct conn *c)
         }
         off += (size_t)took;
         for (;;) {
+            if (c->discarding && !c->dec.broken) {
+                c->discarding = false;
+                guest_log("%s: back in step after a sync marker", c->transport);
+            }
             Guest__V1__Frame *f = NULL;
             int r = wire_decoder_next(&c->dec, &f);
             if (r == 0)
@@ -637,8 +659,17 @@ static void conn_read(struct guest_server *s, struct conn *c)
                 send_error(s, c, 0, CODE(BAD_FRAME), "frame does not decode; skipped");
                 continue;
             }
-            conn_framing_lost(s, c, r);
-            return;
+            /* WIRE_ERR_TOO_LARGE (reported once), or out of memory. */
+            if (r != WIRE_ERR_TOO_LARGE) {
+                conn_lost(s, c);
+                return;
+            }
+            if (!c->discarding)
+                conn_framing_lost(s, c);
+            if (c->closing)
+                return;
+            if (c->dec.broken)
+                break; /* feed the rest: it is scanned for a marker */
         }
     }
 }
@@ -729,7 +760,10 @@ static void scan_vm_transports(struct guest_server *s, uint64_t now)
     }
     if (!s->serial)
         open_serial(s);
-    if (s->have_vsock && s->serial) {
+    /* Both found, or one serving for a while: the VM's devices are all
+     * there by now. */
+    if ((s->have_vsock && s->serial) ||
+        ((s->have_vsock || s->serial) && now - s->watch_start_ns > SCAN_GIVE_UP_NS)) {
         s->watch_vm = false;
         return;
     }
@@ -829,10 +863,35 @@ static bool exec_done(const struct exec *e, uint64_t now)
     return (e->out[0].fd < 0 && e->out[1].fd < 0) || now >= e->drain_ns;
 }
 
+/* Kills every process of the workload user. A workload's own process
+ * group is killed when it ends, but a process that called setsid() left
+ * that group; once no exec is running, nothing of uid 1000 has a reason to
+ * be alive. The signal comes from a child that became uid 1000, so that
+ * kill(-1) reaches exactly the workload user's processes. In the VM only:
+ * on a host, uid 1000 is somebody. */
+static void sweep_workload_user(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgroups(0, NULL) == 0 && setresgid(GUEST_WORKLOAD_GID, GUEST_WORKLOAD_GID, GUEST_WORKLOAD_GID) == 0 &&
+            setresuid(GUEST_WORKLOAD_UID, GUEST_WORKLOAD_UID, GUEST_WORKLOAD_UID) == 0)
+            kill(-1, SIGKILL);
+        _exit(0);
+    }
+    if (pid < 0) {
+        guest_log("cannot sweep leftover workload processes: %s", strerror(errno));
+        return;
+    }
+    /* Wait for it, so that it cannot reach a workload started after this. */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
 /* Timeouts, finished execs and closed connections; returns the poll timeout. */
 static int housekeeping(struct guest_server *s, uint64_t now)
 {
     uint64_t next = UINT64_MAX;
+    size_t before = s->nexecs;
     for (size_t i = 0; i < s->nexecs;) {
         struct exec *e = s->execs[i];
         if (!e->exited && now >= e->deadline_ns && !e->timed_out) {
@@ -855,6 +914,8 @@ static int housekeeping(struct guest_server *s, uint64_t now)
             next = e->drain_ns;
         i++;
     }
+    if (s->opts.pid1 && before > 0 && s->nexecs == 0)
+        sweep_workload_user();
     for (size_t i = 0; i < s->nconns;) {
         struct conn *c = s->conns[i];
         bool has_execs = false;
@@ -963,14 +1024,16 @@ int guest_server_run(struct guest_server *s)
                     live = s->conns[j] == c;
                 if (!live || !c->up || c->closing)
                     break;
-                if (c->kind == CONN_SERIAL && (ev & POLLHUP)) {
+                /* Hang-up on the serial port: the host went away. On a
+                 * socket: the peer closed both ways, so nobody is left to
+                 * answer and its workloads go. A half-close (or EOF on a
+                 * stdin pipe) instead lets what is in flight finish. */
+                if ((ev & (POLLHUP | POLLERR)) && (c->kind == CONN_SERIAL || c->in_fd == c->out_fd)) {
                     conn_lost(s, c);
                     break;
                 }
-                if (ev & (POLLIN | POLLRDHUP | POLLERR))
+                if (ev & (POLLIN | POLLRDHUP | POLLHUP))
                     conn_read(s, c);
-                if (c->kind != CONN_SERIAL && (ev & (POLLHUP | POLLERR)) && !(ev & POLLIN))
-                    conn_lost(s, c);
                 break;
             }
             case REF_CONN_OUT: {

@@ -31,6 +31,7 @@ struct spawn_report {
     X(SETSID, "setsid")                          \
     X(FDS, "set up stdin/stdout/stderr")         \
     X(RLIMIT, "setrlimit")                       \
+    X(CAPS, "drop capabilities")                 \
     X(SETGROUPS, "setgroups")                    \
     X(SETGID, "setgid 1000")                     \
     X(SETUID, "setuid 1000")                     \
@@ -106,6 +107,12 @@ __attribute__((noreturn)) static void child_exec(int report_fd, int in_fd, int o
         set_limit(RLIMIT_CORE, 0) < 0)
         child_fail(report_fd, STEP_RLIMIT, errno);
 
+    /* Empty the capability bounding set while still root: after the uid
+     * change the workload holds no capability, and with this it can never
+     * get one back, whatever it executes. */
+    for (int cap = 0; cap <= 63; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+            child_fail(report_fd, STEP_CAPS, errno);
     if (setgroups(0, NULL) < 0)
         child_fail(report_fd, STEP_SETGROUPS, errno);
     if (setresgid(GUEST_WORKLOAD_GID, GUEST_WORKLOAD_GID, GUEST_WORKLOAD_GID) < 0)

@@ -82,6 +82,24 @@ static void loopback_up(void)
     close(fd);
 }
 
+/* The workload's home and default working directory, owned by it. On a
+ * read-only root (erofs, a read-only ext4) it becomes a tmpfs. */
+static void workspace_setup(void)
+{
+    if (mkdir(GUEST_WORKSPACE, 0755) < 0 && errno != EEXIST) {
+        guest_log("mkdir %s: %s", GUEST_WORKSPACE, strerror(errno));
+        return;
+    }
+    if (chown(GUEST_WORKSPACE, GUEST_WORKLOAD_UID, GUEST_WORKLOAD_GID) == 0)
+        return;
+    if (errno != EROFS) {
+        guest_log("chown %s: %s", GUEST_WORKSPACE, strerror(errno));
+        return;
+    }
+    if (mount("tmpfs", GUEST_WORKSPACE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,uid=1000,gid=1000") < 0)
+        guest_log("mount tmpfs on %s: %s", GUEST_WORKSPACE, strerror(errno));
+}
+
 void guest_system_setup(void)
 {
     mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
@@ -93,11 +111,7 @@ void guest_system_setup(void)
     if (sethostname(GUEST_HOSTNAME, strlen(GUEST_HOSTNAME)) < 0)
         guest_log("sethostname: %s", strerror(errno));
     loopback_up();
-    /* The workload's home and default working directory. */
-    if (mkdir(GUEST_WORKSPACE, 0755) < 0 && errno != EEXIST)
-        guest_log("mkdir %s: %s", GUEST_WORKSPACE, strerror(errno));
-    else if (chown(GUEST_WORKSPACE, GUEST_WORKLOAD_UID, GUEST_WORKLOAD_GID) < 0)
-        guest_log("chown %s: %s", GUEST_WORKSPACE, strerror(errno));
+    workspace_setup();
 }
 
 static bool module_name_ok(const char *name)

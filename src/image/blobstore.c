@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/file.h"
 #include "common/paths.h"
 #include "image/oci_internal.h"
 
@@ -142,28 +143,15 @@ int blobstore_read(const struct blobstore *store, const char *digest, size_t max
     char path[4200];
     if (blobstore_path(store, digest, path, sizeof(path)) < 0)
         return error_set(err, ERR_INVALID_ARGUMENT, "bad digest '%s'", digest);
+    char what[128];
+    snprintf(what, sizeof(what), "blob %s", digest);
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "blob %s",
-                               digest);
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "blob %s", digest);
-    if ((uint64_t)st.st_size > max)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "blob %s is over %zu bytes", digest, max);
-    cleanup_free char *buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+        return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "%s", what);
+    cleanup_free char *buf = NULL;
     size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return error_set_errno(err, ERR_INTERNAL, "reading blob %s", digest);
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
+    if (file_read_fd_all(fd, what, max, &buf, &got, err) < 0)
+        return -1;
     char actual[72];
     oci_digest_of(buf, got, actual);
     if (strcmp(actual, digest) != 0) {

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/file.h"
 #include "common/paths.h"
 
 /* Bump when the builder's output for the same inputs changes. */
@@ -635,31 +636,14 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
 
 static int read_text(const char *path, size_t max, char **out, struct error *err)
 {
-    *out = NULL;
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return error_set_errno(err, ERR_NOT_FOUND, "opening %s", path);
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max)
-        return error_set(err, ERR_INVALID_ARGUMENT, "%s is not a regular file of at most %zu bytes", path, max);
-    cleanup_free char *buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return error_set_errno(err, ERR_INTERNAL, "reading %s", path);
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    if (strlen(buf) != got)
+    size_t len = 0;
+    if (file_read_all(path, max, out, &len, err) < 0)
+        return -1;
+    if (strlen(*out) != len) {
+        free(*out);
+        *out = NULL;
         return error_set(err, ERR_INVALID_ARGUMENT, "%s holds a NUL byte", path);
-    *out = steal_pointer(&buf);
+    }
     return 0;
 }
 

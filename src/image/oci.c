@@ -17,6 +17,7 @@
 
 #include "audit/audit.h"
 #include "common/cleanup.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/paths.h"
 #include "image/image.h"
@@ -30,33 +31,7 @@
 
 static int read_file(const char *path, size_t max, char **out, size_t *len, struct error *err)
 {
-    *out = NULL;
-    *len = 0;
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "opening %s",
-                               path);
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-        return error_set(err, ERR_INVALID_ARGUMENT, "%s is not a regular file", path);
-    if ((uint64_t)st.st_size > max)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "%s is over %zu bytes", path, max);
-    cleanup_free char *buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *out = steal_pointer(&buf);
-    *len = got;
-    return 0;
+    return file_read_all(path, max, out, len, err);
 }
 
 static int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,

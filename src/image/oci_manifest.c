@@ -343,8 +343,9 @@ int oci_manifest_check_guest(const struct oci_manifest *m, struct error *err)
     }
     if (!seen[OCI_ROLE_KERNEL])
         return error_set(err, ERR_FAILED_PRECONDITION, "image has no kernel layer");
-    if (!seen[OCI_ROLE_INITRAMFS] && !seen[OCI_ROLE_ROOTFS])
-        return error_set(err, ERR_FAILED_PRECONDITION, "image has no initramfs or rootfs layer");
+    /* The VM drivers boot from an initramfs; a rootfs layer travels alongside. */
+    if (!seen[OCI_ROLE_INITRAMFS])
+        return error_set(err, ERR_FAILED_PRECONDITION, "image has no initramfs layer");
     return 0;
 }
 

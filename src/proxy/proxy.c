@@ -281,6 +281,10 @@ int proxy_connect(struct event_base *base, const struct vmm_channel *channel,
         c->handshake = 1;
         evbuffer_add_printf(bufferevent_get_output(c->bev), "CONNECT %u\n", channel->port);
     }
+    /* A guest that stopped reading after a bad length on a port that never
+     * closes (virtio-serial) starts afresh at this marker. */
+    static const uint8_t sync_marker[WIRE_SYNC_LEN] = WIRE_SYNC_MARKER;
+    bufferevent_write(c->bev, sync_marker, sizeof(sync_marker));
     *out = c;
     return 0;
 }

@@ -251,6 +251,9 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
     r |= argv_add(b, err, "%s", c->initrd);
     r |= argv_add(b, err, "-append");
     r |= argv_add(b, err, "%s rdinit=/init", c->cmdline ? c->cmdline : "console=ttyS0");
+    /* Entropy from the host, so early getrandom() in the guest does not stall. */
+    r |= argv_add(b, err, "-device");
+    r |= argv_add(b, err, "virtio-rng-device");
     if (vm->channel.kind == VMM_CHANNEL_VSOCK) {
         r |= argv_add(b, err, "-device");
         r |= argv_add(b, err, "vhost-vsock-device,guest-cid=%u", vm->channel.cid);

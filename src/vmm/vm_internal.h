@@ -12,7 +12,8 @@ struct vmm_vm {
     int wait_status;
     struct vmm_channel channel;
     char run_dir[4096];
-    char qmp_path[108];
+    char qmp_path[108];  /* qemu: QMP socket */
+    char api_path[108];  /* firecracker: API socket */
     char console_log[4200];
     char pidfile[4200];
 };

@@ -13,7 +13,7 @@
  *    virtio-serial port named org.enclave.rpc backed by a Unix socket that QEMU
  *    listens on (VMM_CHANNEL_UNIX); control goes over QMP (vmm/qmp.h).
  *
- *  - firecracker (to follow; KVM hosts only). How it maps onto these operations:
+ *  - firecracker (vmm/firecracker.c; KVM hosts only; docs/firecracker.md). How it maps onto these operations:
  *      start: spawn `firecracker --api-sock <run_dir>/api.sock` (optionally
  *        through the jailer), wait for the API socket, then configure over HTTP
  *        on that socket, following the published API (shared/firecracker/
@@ -83,6 +83,10 @@ struct vmm_driver {
 };
 
 extern const struct vmm_driver vmm_qemu_driver;
+/* The binary is config->vmm_binary, else $ENCLAVE_FIRECRACKER, else
+ * `firecracker` on PATH. Not jailed: run the daemon inside the jailer's
+ * constraints yourself, or use QEMU's -sandbox. */
+extern const struct vmm_driver vmm_firecracker_driver;
 /* Whether QEMU can really run a VM with KVM here: it boots the given kernel
  * with KVM for up to a few seconds and waits for its banner (the answer is
  * kept for the process). why says what failed. */

@@ -22,6 +22,17 @@
 #define WIRE_MAX_FRAME (8u << 20)
 #define WIRE_HEADER_LEN 4u
 
+/* The sync marker: a length no frame can have (0xffffffff) followed by
+ * "ENCLSYNC". A sender writes it when it (re)connects, before its first
+ * frame. Between frames a receiver skips it; after a framing error the
+ * receiver drops input up to and including the next marker, and carries on
+ * from there. On the virtio-serial port a host that disconnects and
+ * reconnects quickly cannot be seen by the guest (both state changes can
+ * land before the guest looks), so the marker is what puts the two ends back
+ * in step. Optional on stream sockets, which start clean. */
+#define WIRE_SYNC_LEN 12u
+#define WIRE_SYNC_MARKER {0xff, 0xff, 0xff, 0xff, 'E', 'N', 'C', 'L', 'S', 'Y', 'N', 'C'}
+
 enum wire_error {
     WIRE_ERR_NOMEM = -1,     /* allocation failed */
     WIRE_ERR_TOO_LARGE = -2, /* length over the maximum: the stream cannot be resynchronized */
@@ -43,7 +54,8 @@ struct wire_decoder {
     size_t end;
     size_t cap;       /* allocated size of buf, at most WIRE_HEADER_LEN + max_frame */
     size_t max_frame; /* largest body accepted */
-    int broken;       /* a length over max_frame was seen: every later call fails */
+    int broken;       /* a length over max_frame was seen: input is dropped until a sync marker */
+    unsigned syncs;   /* sync markers seen (for tests and logs) */
 };
 
 /* max_frame 0 means WIRE_MAX_FRAME; larger values are clamped to it. */
@@ -56,14 +68,17 @@ void wire_decoder_reset(struct wire_decoder *d);
 /* Copies up to len bytes of data into the decoder. Returns how many bytes
  * were taken (which may be fewer than len when the buffer holds a whole
  * frame that wire_decoder_next() has not handed out yet: call it, then feed
- * the rest), or WIRE_ERR_NOMEM. Once the decoder is broken, bytes are taken
- * and dropped. */
+ * the rest), or WIRE_ERR_NOMEM. While the decoder is broken, bytes are taken
+ * and dropped up to and including a sync marker; it stops there, in step
+ * again, and the caller feeds the rest. */
 long wire_decoder_feed(struct wire_decoder *d, const uint8_t *data, size_t len);
 
 /* 1: *out is the next frame. 0: more bytes are needed.
- * WIRE_ERR_TOO_LARGE: the next length is over the maximum (stays so until
- * wire_decoder_reset). WIRE_ERR_BAD_FRAME: one frame's body did not decode;
- * it was dropped and the next call continues after it. WIRE_ERR_NOMEM. */
+ * WIRE_ERR_TOO_LARGE: the next length is over the maximum; the stream is
+ * broken (d->broken) until a sync marker or wire_decoder_reset, and each
+ * call says so again. WIRE_ERR_BAD_FRAME: one frame's body did not decode;
+ * it was dropped (or, if it holds a sync marker, the stream resumes after
+ * the marker) and the next call continues. */
 int wire_decoder_next(struct wire_decoder *d, Guest__V1__Frame **out);
 
 /* Bytes buffered and not yet handed out. */

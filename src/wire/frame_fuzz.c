@@ -52,15 +52,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct wire_decoder d;
     wire_decoder_init(&d, max_frame);
     size_t off = 0;
-    int broken = 0;
-    while (off < size && !broken) {
+    while (off < size) {
         size_t chunk = size - off < step ? size - off : step;
         long n = wire_decoder_feed(&d, data + off, chunk);
         if (n < 0)
             break;
+        if (n == 0 && !d.broken && wire_decoder_pending(&d) < WIRE_HEADER_LEN + d.max_frame)
+            abort(); /* feed makes progress unless a whole frame waits */
+        off += (size_t)n;
         if (wire_decoder_pending(&d) > WIRE_HEADER_LEN + d.max_frame)
             abort();
-        off += (size_t)n;
+        if (d.broken && wire_decoder_pending(&d) >= WIRE_SYNC_LEN)
+            abort(); /* while out of step only a short tail is kept */
         for (;;) {
             Guest__V1__Frame *f = NULL;
             int r = wire_decoder_next(&d, &f);
@@ -69,10 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 guest__v1__frame__free_unpacked(f, NULL);
                 continue;
             }
-            if (r == WIRE_ERR_BAD_FRAME)
+            if (r == WIRE_ERR_BAD_FRAME || (r == WIRE_ERR_TOO_LARGE && !d.broken))
                 continue;
-            if (r == WIRE_ERR_TOO_LARGE)
-                broken = 1;
             break;
         }
     }

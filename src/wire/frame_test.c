@@ -138,12 +138,12 @@ static void test_many_frames_one_feed(void **state)
 }
 
 /* A length above the maximum is refused from the header alone, before the
- * body arrives, and the decoder stays refused until reset. */
+ * body arrives, and the decoder stays refused until a sync marker or a reset. */
 static void test_hostile_lengths(void **state)
 {
     (void)state;
     static const uint8_t huge[][4] = {
-        {0xff, 0xff, 0xff, 0xff},
+        {0xff, 0xff, 0xff, 0xfe}, /* (0xffffffff may start a sync marker: test_sync_lookalike) */
         {0x80, 0x00, 0x00, 0x00},
         {0x00, 0x80, 0x00, 0x01}, /* WIRE_MAX_FRAME + 1 */
     };
@@ -154,12 +154,14 @@ static void test_hostile_lengths(void **state)
         Guest__V1__Frame *f = NULL;
         assert_int_equal(wire_decoder_next(&d, &f), WIRE_ERR_TOO_LARGE);
         assert_null(f);
-        /* Still broken; later bytes, even a good frame, are dropped. */
+        /* Still broken; later bytes, even a good frame, are dropped (all
+         * but a short tail kept to find a marker split across feeds). */
         size_t len;
         uint8_t *good = encode_health(1, &len);
         assert_int_equal(wire_decoder_feed(&d, good, len), (long)len);
         assert_int_equal(wire_decoder_next(&d, &f), WIRE_ERR_TOO_LARGE);
-        assert_int_equal(wire_decoder_pending(&d), 0);
+        assert_true(wire_decoder_pending(&d) < WIRE_SYNC_LEN);
+        assert_true(d.broken);
         /* After a reset (the peer reconnected) the stream works again. */
         wire_decoder_reset(&d);
         feed_all(&d, good, len);
@@ -310,6 +312,165 @@ static void test_encode_too_large(void **state)
     assert_int_equal(wire_encode(NULL, &out, &len), WIRE_ERR_INVALID);
 }
 
+
+static const uint8_t sync_marker[WIRE_SYNC_LEN] = WIRE_SYNC_MARKER;
+
+/* Appends to a growing test buffer. */
+struct bytes {
+    uint8_t data[4096];
+    size_t len;
+};
+
+static void put(struct bytes *b, const void *p, size_t n)
+{
+    assert_true(b->len + n <= sizeof(b->data));
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+static void put_health(struct bytes *b, uint64_t id)
+{
+    size_t len;
+    uint8_t *f = encode_health(id, &len);
+    put(b, f, len);
+    free(f);
+}
+
+/* Feeds everything, in steps of `step` bytes, collecting frame ids and
+ * counting errors. */
+static void drive(struct wire_decoder *d, const struct bytes *b, size_t step, uint64_t *ids, size_t *nids,
+                  int *too_large, int *bad)
+{
+    size_t off = 0;
+    *nids = 0;
+    *too_large = *bad = 0;
+    while (off < b->len) {
+        size_t chunk = b->len - off < step ? b->len - off : step;
+        long n = wire_decoder_feed(d, b->data + off, chunk);
+        assert_true(n >= 0);
+        off += (size_t)n;
+        for (;;) {
+            Guest__V1__Frame *f = NULL;
+            int r = wire_decoder_next(d, &f);
+            if (r == 1) {
+                ids[(*nids)++] = f->id;
+                guest__v1__frame__free_unpacked(f, NULL);
+                continue;
+            }
+            if (r == WIRE_ERR_BAD_FRAME) {
+                (*bad)++;
+                continue;
+            }
+            if (r == WIRE_ERR_TOO_LARGE)
+                (*too_large)++;
+            break;
+        }
+    }
+}
+
+/* Between frames the marker is skipped, whole or arriving byte by byte. */
+static void test_sync_between_frames(void **state)
+{
+    (void)state;
+    struct bytes b = {.len = 0};
+    put(&b, sync_marker, WIRE_SYNC_LEN);
+    put_health(&b, 1);
+    put(&b, sync_marker, WIRE_SYNC_LEN);
+    put_health(&b, 2);
+    for (size_t step = 1; step <= b.len; step += (step < 16 ? 1 : 50)) {
+        struct wire_decoder d;
+        wire_decoder_init(&d, 0);
+        uint64_t ids[8];
+        size_t n;
+        int too_large, bad;
+        drive(&d, &b, step, ids, &n, &too_large, &bad);
+        assert_int_equal(n, 2);
+        assert_int_equal(ids[0], 1);
+        assert_int_equal(ids[1], 2);
+        assert_int_equal(too_large, 0);
+        assert_int_equal(bad, 0);
+        assert_int_equal(d.syncs, 2);
+        wire_decoder_release(&d);
+    }
+}
+
+/* After a length over the limit, input is dropped up to the next marker,
+ * then frames decode again, whatever the feed sizes. */
+static void test_sync_after_too_large(void **state)
+{
+    (void)state;
+    struct bytes b = {.len = 0};
+    put_health(&b, 1);
+    uint8_t huge[4] = {0x7f, 0, 0, 0};
+    put(&b, huge, 4);
+    for (int i = 0; i < 300; i++)
+        put(&b, "\xff\xff\xffjunk", 7); /* junk, with marker-like prefixes */
+    put(&b, sync_marker, WIRE_SYNC_LEN);
+    put_health(&b, 2);
+    put_health(&b, 3);
+    for (size_t step = 1; step <= b.len; step = step * 2 + 1) {
+        struct wire_decoder d;
+        wire_decoder_init(&d, 0);
+        uint64_t ids[8];
+        size_t n;
+        int too_large, bad;
+        drive(&d, &b, step, ids, &n, &too_large, &bad);
+        assert_int_equal(n, 3);
+        assert_int_equal(ids[0], 1);
+        assert_int_equal(ids[1], 2);
+        assert_int_equal(ids[2], 3);
+        assert_true(too_large >= 1);
+        assert_false(d.broken);
+        wire_decoder_release(&d);
+    }
+}
+
+/* A sender that started over in the middle of a frame: the stale frame's
+ * body swallows the marker and does not decode; the stream resumes after
+ * the marker. */
+static void test_sync_inside_bad_body(void **state)
+{
+    (void)state;
+    struct bytes b = {.len = 0};
+    uint8_t hdr[4] = {0, 0, 0, 24}; /* 6 stale bytes + marker + 6 bytes of the next frame */
+    put(&b, hdr, 4);
+    put(&b, "\xff\xff\xff\xff\xff\xff", 6); /* the start of a frame that never finished */
+    put(&b, sync_marker, WIRE_SYNC_LEN);
+    put_health(&b, 7); /* its first 6 bytes are inside the stale frame */
+    put_health(&b, 8);
+    struct wire_decoder d;
+    wire_decoder_init(&d, 0);
+    uint64_t ids[8];
+    size_t n;
+    int too_large, bad;
+    drive(&d, &b, b.len, ids, &n, &too_large, &bad);
+    assert_int_equal(bad, 1);
+    assert_int_equal(too_large, 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], 7);
+    assert_int_equal(ids[1], 8);
+    wire_decoder_release(&d);
+}
+
+/* Four 0xff bytes that are not followed by the rest of the marker are an
+ * ordinary length over the limit. */
+static void test_sync_lookalike(void **state)
+{
+    (void)state;
+    struct wire_decoder d;
+    wire_decoder_init(&d, 0);
+    uint8_t almost[WIRE_SYNC_LEN];
+    memcpy(almost, sync_marker, WIRE_SYNC_LEN);
+    almost[WIRE_SYNC_LEN - 1] = 'X';
+    feed_all(&d, almost, 6);
+    Guest__V1__Frame *f = NULL;
+    assert_int_equal(wire_decoder_next(&d, &f), 0); /* could still be the marker */
+    feed_all(&d, almost + 6, WIRE_SYNC_LEN - 6);
+    assert_int_equal(wire_decoder_next(&d, &f), WIRE_ERR_TOO_LARGE);
+    assert_true(d.broken);
+    wire_decoder_release(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +482,10 @@ int main(void)
         cmocka_unit_test(test_bounded_feed),
         cmocka_unit_test(test_garbage_bodies),
         cmocka_unit_test(test_encode_too_large),
+        cmocka_unit_test(test_sync_between_frames),
+        cmocka_unit_test(test_sync_after_too_large),
+        cmocka_unit_test(test_sync_inside_bad_body),
+        cmocka_unit_test(test_sync_lookalike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

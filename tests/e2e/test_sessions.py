@@ -281,3 +281,50 @@ def test_second_daemon_on_same_home_is_refused(daemon):
                         "--listen", "127.0.0.1:1"], env=daemon.env, capture_output=True, timeout=60)
     assert p.returncode != 0
     assert b"another enclave daemon" in p.stderr
+
+
+def test_unix_socket_listener(fresh_daemon):
+    d = fresh_daemon()
+    sock = os.path.join(d.home, "api.sock")
+    d.extra_args = ["--socket", sock]
+    d.log = open(d.log_path, "ab")
+    d.proc = subprocess.Popen([os.environ.get("ENCLAVE_BIN", "build/enclave"), "up", "--socket", sock],
+                              env=d.env, stdout=d.log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while not os.path.exists(sock) and time.time() < deadline:
+        time.sleep(0.1)
+    assert os.stat(sock).st_mode & 0o077 == 0, "the API socket must not be open to other users"
+    p = subprocess.run([os.environ.get("ENCLAVE_BIN", "build/enclave"), "run", "--socket", sock, "--",
+                        "python3", "-c", "print('over unix')"], env=d.env, capture_output=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"over unix\n"
+
+
+def test_seccomp_refuses_namespaces_and_tracing(daemon, session):
+    # unshare(CLONE_NEWUSER) and ptrace(PTRACE_TRACEME) both succeed for an
+    # unprivileged process on Debian's kernel: only the workload's seccomp
+    # filter refuses them here.
+    r = daemon.python(session, """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_unshare, SYS_ptrace = 272, 101
+for name, nr, args in (('unshare', SYS_unshare, (0x10000000,)), ('ptrace', SYS_ptrace, (0, 0, 0, 0))):
+    rc = libc.syscall(nr, *args)
+    print(name, rc, os.strerror(ctypes.get_errno()))
+""")
+    lines = r["output"].splitlines()
+    assert lines == ["unshare -1 Operation not permitted",
+                     "ptrace -1 Operation not permitted"], r
+
+
+def test_environment_passes_only_the_allowlist(daemon, session):
+    # The constitution's env_allowlist obligation lets PYTHONUNBUFFERED through
+    # and keeps LD_PRELOAD (and anything else not listed) out of the workload.
+    r = daemon.call("ExecuteTool", {"sessionId": session, "toolName": "exec", "input": json.dumps({
+        "argv": ["python3", "-c", "import os; print(os.environ.get('PYTHONUNBUFFERED'), os.environ.get('LD_PRELOAD'), os.environ.get('SECRET_TOKEN'))"],
+        "env": {"PYTHONUNBUFFERED": "1", "LD_PRELOAD": "/tmp/evil.so", "SECRET_TOKEN": "x"}})})
+    assert r["output"] == "1 None None\n"
+    with pytest.raises(ConnectError) as e:
+        daemon.call("ExecuteTool", {"sessionId": session, "toolName": "exec", "input": json.dumps({
+            "argv": ["python3", "-c", "pass"], "env": {"BAD=NAME": "x"}})})
+    assert e.value.code == "invalid_argument"

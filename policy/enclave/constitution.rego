@@ -1,0 +1,184 @@
+# The Agentic Constitution: the policy Enclave enforces unless `enclave up
+# --policy DIR` names another. docs/policy.md describes the input documents
+# and every rule below.
+#
+# Shape: every rule that refuses something adds a reason to `deny`; the
+# decision allows exactly when no reason was found. Each rule is written as
+# "deny unless the request is shown to be fine", so an input that lacks a
+# field is refused, never waved through.
+package enclave
+
+cfg := data.constitution
+
+known_actions := {"session.start", "exec", "session.stop", "audit.read", "policy.apply", "file.read", "file.write"}
+
+decision := {"allow": true, "reasons": [sprintf("allowed by the Agentic Constitution (%s)", [input.action])], "obligations": obligations} if {
+	count(deny) == 0
+}
+
+decision := {"allow": false, "reasons": sort(deny)} if {
+	count(deny) > 0
+}
+
+default obligations := {}
+
+obligations := {"timeout_s": cfg.max_timeout_s, "max_output_bytes": cfg.max_output_bytes, "env_allowlist": cfg.env_allowlist} if {
+	input.action == "exec"
+}
+
+# ------------------------------------------------------------ every action
+
+deny contains "the input names no action" if {
+	not is_string(input.action)
+}
+
+deny contains sprintf("unknown action %q: the constitution denies what it does not know", [input.action]) if {
+	is_string(input.action)
+	not input.action in known_actions
+}
+
+request := object.get(input, "request", {})
+
+context := object.get(request, "context", {})
+
+# What a request asks for, in its own fields or in the client's context.
+asked := [request, context]
+
+# No network: the guest has no NIC, and a request that asks for one is refused.
+deny contains sprintf("no network: the request asks for network access (%s: %v)", [key, doc[key]]) if {
+	some doc in asked
+	is_object(doc)
+	some key in {"network", "net", "network_access"}
+	not doc[key] in {false, "none", null}
+}
+
+# Workloads run only as uid 1000.
+deny contains sprintf("workloads run only as uid %d; the request asks for %s %v", [cfg.uid, key, doc[key]]) if {
+	some doc in asked
+	is_object(doc)
+	some key in {"user", "uid", "run_as"}
+	not doc[key] in {cfg.uid, sprintf("%d", [cfg.uid]), "agent"}
+}
+
+# ------------------------------------------------------------ session.start
+
+deny contains sprintf("a session may have at most %d vCPUs; %v were asked for", [cfg.max_vcpu, request.vcpu]) if {
+	input.action == "session.start"
+	not request.vcpu <= cfg.max_vcpu
+}
+
+deny contains sprintf("a session may have at most %d MiB of memory; %v were asked for", [cfg.max_memory_mb, request.memory_mb]) if {
+	input.action == "session.start"
+	not request.memory_mb <= cfg.max_memory_mb
+}
+
+# ------------------------------------------------------------ exec
+
+program_allowed if request.argv[0] in cfg.exec_allowlist
+
+deny contains sprintf("only python3 may run (argv[0] must be one of %v); argv[0] is %v", [cfg.exec_allowlist, object.get(request, ["argv", 0], "missing")]) if {
+	input.action == "exec"
+	not program_allowed
+}
+
+deny contains sprintf("unknown tool %v (the tools are %v)", [object.get(request, "tool", "missing"), cfg.tools]) if {
+	input.action == "exec"
+	not request.tool in cfg.tools
+}
+
+# A path is under a root when it is the root or below it, with no ".." step.
+under_root(path) if {
+	is_string(path)
+	some root in cfg.write_roots
+	path_within(path, root)
+	not has_dotdot(path)
+}
+
+path_within(path, root) if path == root
+
+path_within(path, root) if startswith(path, concat("", [root, "/"]))
+
+has_dotdot(path) if {
+	some seg in split(path, "/")
+	seg == ".."
+}
+
+deny contains sprintf("writes only under %v: the working directory %v is outside them", [cfg.write_roots, object.get(request, "cwd", "missing")]) if {
+	input.action == "exec"
+	not under_root(request.cwd)
+}
+
+deny contains sprintf("the time limit is at most %d s; %v s was asked for", [cfg.max_timeout_s, object.get(request, "timeout_s", "no limit")]) if {
+	input.action == "exec"
+	not request.timeout_s <= cfg.max_timeout_s
+}
+
+# ------------------------------------------------------------ files (as those actions arrive)
+
+deny contains sprintf("writes only under %v: %v is outside them", [cfg.write_roots, object.get(request, "path", "missing")]) if {
+	input.action == "file.write"
+	not under_root(request.path)
+}
+
+deny contains sprintf("the session declared the intent read_only_analysis; writing %v is not part of it", [object.get(request, "path", "missing")]) if {
+	input.action == "file.write"
+	intent_category == "read_only_analysis"
+}
+
+# ------------------------------------------------------------ intent
+#
+# A session is held to the intent it declared: core passes it as
+# session.intent, and the daemon puts there the intent the first exec of the
+# session declared in ToolRequest.context_json {"intent": {...}}.
+
+session_intent := object.get(object.get(input, "session", {}), "intent", {})
+
+request_intent := object.get(context, "intent", {})
+
+default intent_category := ""
+
+intent_category := object.get(session_intent, "action_category", "") if count(session_intent) > 0
+
+intent_category := object.get(request_intent, "action_category", "") if count(session_intent) == 0
+
+deny contains sprintf("unknown intent %v (the constitution knows %v)", [intent_category, cfg.intents]) if {
+	intent_category != ""
+	not intent_category in cfg.intents
+}
+
+deny contains "a declared intent needs an action_category" if {
+	some doc in [session_intent, request_intent]
+	count(doc) > 0
+	not is_string(doc.action_category)
+}
+
+deny contains sprintf("the session declared the intent %v; this request declares %v", [session_intent.action_category, request_intent.action_category]) if {
+	count(session_intent) > 0
+	count(request_intent) > 0
+	session_intent.action_category != request_intent.action_category
+}
+
+# read_only_analysis: the code must not write. This is a heuristic over the
+# program text (docs/policy.md lists what it looks for): it stops ordinary
+# code that writes files or starts processes, not code written to hide it.
+read_only_exec if {
+	input.action == "exec"
+	intent_category == "read_only_analysis"
+}
+
+deny contains "the session declared the intent read_only_analysis; only inline code (python3 -c CODE) can be checked, and this request has none" if {
+	read_only_exec
+	not request.argv[1] == "-c"
+}
+
+deny contains "the session declared the intent read_only_analysis; code sent on stdin cannot be checked" if {
+	read_only_exec
+	request.stdin_bytes > 0
+}
+
+deny contains sprintf("the session declared the intent read_only_analysis; this code looks like it writes or runs something (matches %q)", [pattern]) if {
+	read_only_exec
+	code := concat("\n", array.slice(request.argv, 1, count(request.argv)))
+	some pattern in cfg.write_patterns
+	regex.match(pattern, code)
+}

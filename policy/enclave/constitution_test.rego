@@ -1,0 +1,129 @@
+# Tests of the Agentic Constitution: `enclave policy test policy/`, and the
+# daemon runs them again every time it loads the bundle.
+package enclave
+
+exec_input(req) := {
+	"action": "exec",
+	"session": {"id": "s-1", "labels": {}, "intent": {}},
+	"request": object.union({"tool": "python", "argv": ["python3", "-c", "print(1)"], "cwd": "/workspace", "timeout_s": 30, "stdin_bytes": 0, "context": {}}, req),
+	"caller": {"transport": "grpc", "peer": "127.0.0.1:5000"},
+	"time": {"unix_ns": 0},
+}
+
+intent_input(category, req) := object.union(exec_input(req), {"session": {"id": "s-1", "labels": {}, "intent": {"action_category": category}}})
+
+start_input(req) := {
+	"action": "session.start",
+	"session": {"id": "s-1", "labels": {}, "intent": {}},
+	"request": object.union({"vcpu": 1, "memory_mb": 512}, req),
+	"caller": {"transport": "grpc", "peer": ""},
+	"time": {"unix_ns": 0},
+}
+
+allowed(i) if decision.allow with input as i
+
+denied_for(i, text) if {
+	d := decision with input as i
+	d.allow == false
+	some r in d.reasons
+	contains(r, text)
+}
+
+test_plain_python_allowed if allowed(exec_input({}))
+
+test_exec_obligations if {
+	d := decision with input as exec_input({})
+	d.obligations.timeout_s == 600
+	d.obligations.max_output_bytes == 1048576
+	"PYTHONUNBUFFERED" in d.obligations.env_allowlist
+	not "LD_PRELOAD" in d.obligations.env_allowlist
+}
+
+test_usr_bin_python_allowed if allowed(exec_input({"tool": "exec", "argv": ["/usr/bin/python3", "-c", "1"]}))
+
+test_other_program_denied if denied_for(exec_input({"tool": "exec", "argv": ["sh", "-c", "id"]}), "only python3 may run")
+
+test_empty_argv_denied if denied_for(exec_input({"argv": []}), "only python3 may run")
+
+test_unknown_tool_denied if denied_for(exec_input({"tool": "shell"}), "unknown tool")
+
+test_cwd_outside_denied if denied_for(exec_input({"cwd": "/etc"}), "working directory")
+
+test_cwd_prefix_trick_denied if denied_for(exec_input({"cwd": "/workspace-evil"}), "working directory")
+
+test_cwd_dotdot_denied if denied_for(exec_input({"cwd": "/workspace/../etc"}), "working directory")
+
+test_cwd_tmp_allowed if allowed(exec_input({"cwd": "/tmp/x"}))
+
+test_timeout_too_long_denied if denied_for(exec_input({"timeout_s": 601}), "time limit")
+
+test_timeout_missing_denied if {
+	i := object.remove(exec_input({}), ["request"])
+	denied_for(object.union(i, {"request": object.remove(exec_input({}).request, ["timeout_s"])}), "time limit")
+}
+
+test_network_in_context_denied if denied_for(exec_input({"context": {"network": true}}), "no network")
+
+test_network_in_request_denied if denied_for(start_input({"network": "bridge"}), "no network")
+
+test_network_false_allowed if allowed(exec_input({"context": {"network": false}}))
+
+test_root_user_denied if denied_for(exec_input({"context": {"user": "root"}}), "uid 1000")
+
+test_uid_zero_denied if denied_for(exec_input({"context": {"uid": 0}}), "uid 1000")
+
+test_uid_1000_allowed if allowed(exec_input({"context": {"uid": 1000}}))
+
+test_start_defaults_allowed if allowed(start_input({}))
+
+test_start_vcpu_limit if denied_for(start_input({"vcpu": 5}), "vCPUs")
+
+test_start_vcpu_at_limit_allowed if allowed(start_input({"vcpu": 4, "memory_mb": 4096}))
+
+test_start_memory_limit if denied_for(start_input({"memory_mb": 8192}), "MiB of memory")
+
+test_stop_allowed if allowed({"action": "session.stop", "session": {"id": "s-1", "labels": {}}, "request": {}, "caller": {}})
+
+test_audit_read_allowed if allowed({"action": "audit.read", "session": {"id": ""}, "request": {"session_id": "", "limit": 10}, "caller": {}})
+
+test_policy_apply_allowed if allowed({"action": "policy.apply", "session": {"id": "s-1"}, "request": {"document_bytes": 10}, "caller": {}})
+
+test_unknown_action_denied if denied_for({"action": "vm.escape", "request": {}}, "unknown action")
+
+test_no_action_denied if denied_for({"request": {}}, "no action")
+
+test_file_write_outside_denied if denied_for({"action": "file.write", "session": {"id": "s"}, "request": {"path": "/etc/passwd"}}, "writes only under")
+
+test_file_write_inside_allowed if allowed({"action": "file.write", "session": {"id": "s"}, "request": {"path": "/workspace/a.txt"}})
+
+test_read_only_plain_code_allowed if allowed(intent_input("read_only_analysis", {"argv": ["python3", "-c", "import json\nprint(sum(range(10)))\nprint(open('/workspace/data.csv').read())"]}))
+
+test_read_only_open_write_denied if denied_for(intent_input("read_only_analysis", {"argv": ["python3", "-c", "open('/workspace/x', 'w').write('1')"]}), "read_only_analysis")
+
+test_read_only_open_mode_kw_denied if denied_for(intent_input("read_only_analysis", {"argv": ["python3", "-c", "f = open(p, mode=\"ab\")"]}), "read_only_analysis")
+
+test_read_only_os_remove_denied if denied_for(intent_input("read_only_analysis", {"argv": ["python3", "-c", "import os; os.remove('/workspace/a')"]}), "read_only_analysis")
+
+test_read_only_shutil_denied if denied_for(intent_input("read_only_analysis", {"argv": ["python3", "-c", "import shutil"]}), "read_only_analysis")
+
+test_read_only_path_write_denied if denied_for(intent_input("read_only_analysis", {"argv": ["python3", "-c", "Path('x').write_text('y')"]}), "read_only_analysis")
+
+test_read_only_stdin_denied if denied_for(intent_input("read_only_analysis", {"argv": ["python3", "-"], "stdin_bytes": 200000}), "read_only_analysis")
+
+test_read_only_script_file_denied if denied_for(intent_input("read_only_analysis", {"tool": "exec", "argv": ["python3", "/workspace/job.py"]}), "only inline code")
+
+test_code_execution_may_write if allowed(intent_input("code_execution", {"argv": ["python3", "-c", "open('/workspace/x', 'w').write('1')"]}))
+
+test_intent_from_context_applies if denied_for(exec_input({"argv": ["python3", "-c", "import os; os.unlink('a')"], "context": {"intent": {"action_category": "read_only_analysis"}}}), "read_only_analysis")
+
+test_intent_change_denied if denied_for(intent_input("read_only_analysis", {"context": {"intent": {"action_category": "code_execution"}}}), "this request declares")
+
+test_unknown_intent_denied if denied_for(intent_input("exfiltration", {}), "unknown intent")
+
+test_intent_without_category_denied if denied_for(exec_input({"context": {"intent": {"goal": "x"}}}), "action_category")
+
+test_several_reasons_reported if {
+	d := decision with input as exec_input({"argv": ["bash"], "cwd": "/"})
+	d.allow == false
+	count(d.reasons) == 2
+}

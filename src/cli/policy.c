@@ -1,0 +1,464 @@
+/* `enclave policy eval` and `enclave policy test`: the Rego engine from the
+ * command line, with `opa eval` / `opa test` output shapes. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "rego/rego.h"
+
+#define POLICY_MAX_FILE (64u << 20)
+
+static char *read_file(const char *path, size_t *len, char *why, size_t whylen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, whylen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 65536;
+            if (cap > POLICY_MAX_FILE + 1) {
+                snprintf(why, whylen, "%s: larger than %u bytes", path, POLICY_MAX_FILE);
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                snprintf(why, whylen, "%s: out of memory", path);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        if (r == 0)
+            break;
+        n += r;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        snprintf(why, whylen, "%s: read error", path);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+struct loaded {
+    char **rego_files;
+    size_t nrego;
+};
+
+static void print_error(const char *verb, const struct rego_error *err)
+{
+    char buf[800];
+    fprintf(stderr, "enclave policy %s: %s\n", verb, rego_error_string(err, buf, sizeof buf));
+}
+
+/* Wraps a JSON document at `prefix` (a/b/c) so it merges at data.a.b.c. */
+static json_t *nest(json_t *doc, const char *prefix)
+{
+    if (!prefix || !*prefix)
+        return doc;
+    char *dup = strdup(prefix);
+    char *parts[64];
+    int n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(dup, "/", &save); t && n < 64; t = strtok_r(NULL, "/", &save))
+        parts[n++] = t;
+    for (int i = n - 1; i >= 0; i--) {
+        json_t *o = json_object();
+        json_object_set_new(o, parts[i], doc);
+        doc = o;
+    }
+    free(dup);
+    return doc;
+}
+
+static int load_path(struct rego *r, const char *path, const char *rel, struct loaded *l, int depth,
+                     const char *verb)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        fprintf(stderr, "enclave policy %s: %s: %s\n", verb, path, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (depth > 32)
+            return 0;
+        DIR *d = opendir(path);
+        if (!d) {
+            fprintf(stderr, "enclave policy %s: %s: %s\n", verb, path, strerror(errno));
+            return -1;
+        }
+        char **names = NULL;
+        size_t n = 0;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char **nn = realloc(names, sizeof *names * (n + 1));
+            if (!nn)
+                break;
+            names = nn;
+            names[n++] = strdup(e->d_name);
+        }
+        closedir(d);
+        int rc = 0;
+        for (size_t i = 0; i < n; i++) {
+            /* stable order: sort by name (insertion sort, small n) */
+            for (size_t j = i + 1; j < n; j++)
+                if (strcmp(names[j], names[i]) < 0) {
+                    char *t = names[i];
+                    names[i] = names[j];
+                    names[j] = t;
+                }
+        }
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            char child[4096], crel[4096];
+            snprintf(child, sizeof child, "%s/%s", path, names[i]);
+            snprintf(crel, sizeof crel, "%s%s%s", rel, *rel ? "/" : "", names[i]);
+            struct stat cs;
+            if (stat(child, &cs) == 0 && (S_ISDIR(cs.st_mode) || ends_with(names[i], ".rego") ||
+                                          strcmp(names[i], "data.json") == 0))
+                rc = load_path(r, child, S_ISDIR(cs.st_mode) ? crel : rel, l, depth + 1, verb);
+        }
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        return rc;
+    }
+    char why[600];
+    size_t len;
+    char *text = read_file(path, &len, why, sizeof why);
+    if (!text) {
+        fprintf(stderr, "enclave policy %s: %s\n", verb, why);
+        return -1;
+    }
+    struct rego_error err = { 0 };
+    int rc;
+    if (ends_with(path, ".json")) {
+        json_error_t je;
+        json_t *doc = json_loadb(text, len, 0, &je);
+        if (!doc) {
+            fprintf(stderr, "enclave policy %s: %s:%d: %s\n", verb, path, je.line, je.text);
+            free(text);
+            return -1;
+        }
+        doc = nest(doc, rel);
+        rc = rego_add_data(r, doc, &err);
+        json_decref(doc);
+    } else {
+        rc = rego_add_module(r, path, text, len, &err);
+        if (rc == 0 && l) {
+            char **nf = realloc(l->rego_files, sizeof *nf * (l->nrego + 1));
+            if (nf) {
+                l->rego_files = nf;
+                l->rego_files[l->nrego++] = strdup(path);
+            }
+        }
+    }
+    free(text);
+    if (rc < 0)
+        print_error(verb, &err);
+    return rc;
+}
+
+static void eval_usage(FILE *o)
+{
+    fprintf(o,
+            "usage: enclave policy eval [-d DIR|FILE]... [-i INPUT.json] [--format json|values] QUERY\n"
+            "\n"
+            "Evaluates a Rego query against the policies and data given with -d (a .rego\n"
+            "file, a data .json file, or a directory searched for *.rego and data.json;\n"
+            "a data.json in a subdirectory a/b lands at data.a.b) and prints the result\n"
+            "the way `opa eval` does: {\"result\": [{\"expressions\": [...], \"bindings\":\n"
+            "{...}}]}, or {} when the query is undefined.\n"
+            "\n"
+            "  -d, --data PATH      policy or data to load (repeatable)\n"
+            "  -i, --input FILE     the input document (JSON; \"-\" for stdin)\n"
+            "  -f, --format FMT     json (default), or values: one line per result, the\n"
+            "                       bindings when the query names variables, else the\n"
+            "                       value of each expression\n"
+            "      --strict         builtin errors are errors, not undefined\n"
+            "      --max-steps N    evaluation step budget (default 50000000)\n"
+            "  -h, --help           this help\n"
+            "\n"
+            "Exit status: 0 when evaluation succeeded (defined or not), 1 on a parse,\n"
+            "compile or evaluation error, 2 on usage errors.\n");
+}
+
+static int policy_eval(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "data", required_argument, NULL, 'd' },
+        { "input", required_argument, NULL, 'i' },
+        { "format", required_argument, NULL, 'f' },
+        { "strict", no_argument, NULL, 's' },
+        { "max-steps", required_argument, NULL, 'm' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    if (!paths)
+        return 1;
+    int npaths = 0, c;
+    const char *input_path = NULL, *format = "json";
+    struct rego_options ro = { 0 };
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:i:f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': paths[npaths++] = optarg; break;
+        case 'i': input_path = optarg; break;
+        case 'f': format = optarg; break;
+        case 's': ro.strict_builtin_errors = 1; break;
+        case 'm': {
+            char *end;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*end || v == 0) {
+                free(paths);
+                return cli_usage_error("policy eval", "--max-steps must be a positive number");
+            }
+            ro.max_steps = v;
+            break;
+        }
+        case 'h': eval_usage(stdout); free(paths); return 0;
+        default: free(paths); eval_usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        free(paths);
+        return cli_usage_error("policy eval", "exactly one QUERY is required");
+    }
+    if (strcmp(format, "json") && strcmp(format, "values")) {
+        free(paths);
+        return cli_usage_error("policy eval", "unknown --format %s", format);
+    }
+    const char *query = argv[optind];
+    struct rego *r = rego_new();
+    rego_set_options(r, &ro);
+    int rc = 0;
+    for (int i = 0; i < npaths && rc == 0; i++)
+        rc = load_path(r, paths[i], "", NULL, 0, "eval");
+    free(paths);
+    json_t *input = NULL;
+    if (rc == 0 && input_path) {
+        json_error_t je;
+        if (strcmp(input_path, "-") == 0)
+            input = json_loadf(stdin, JSON_DECODE_ANY, &je);
+        else
+            input = json_load_file(input_path, JSON_DECODE_ANY, &je);
+        if (!input) {
+            fprintf(stderr, "enclave policy eval: %s:%d: %s\n", input_path, je.line, je.text);
+            rc = -1;
+        }
+    }
+    struct rego_error err = { 0 };
+    struct rego_query *q = NULL;
+    if (rc == 0 && rego_compile(r, &err) < 0) {
+        print_error("eval", &err);
+        rc = -1;
+    }
+    if (rc == 0 && !(q = rego_prepare(r, query, &err))) {
+        print_error("eval", &err);
+        rc = -1;
+    }
+    json_t *out = NULL;
+    if (rc == 0 && rego_query_eval_opa(q, input, &out, &err) < 0) {
+        print_error("eval", &err);
+        rc = -1;
+    }
+    if (rc == 0) {
+        if (strcmp(format, "json") == 0) {
+            char *s = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+            printf("%s\n", s ? s : "{}");
+            free(s);
+        } else {
+            json_t *res = json_object_get(out, "result");
+            size_t i;
+            json_t *one;
+            json_array_foreach(res, i, one) {
+                json_t *bindings = json_object_get(one, "bindings");
+                if (bindings) {
+                    char *s = json_dumps(bindings, JSON_COMPACT | JSON_SORT_KEYS);
+                    printf("%s\n", s ? s : "{}");
+                    free(s);
+                    continue;
+                }
+                json_t *exprs = json_object_get(one, "expressions");
+                size_t j;
+                json_t *x;
+                json_array_foreach(exprs, j, x) {
+                    char *s = json_dumps(json_object_get(x, "value"), JSON_COMPACT | JSON_ENCODE_ANY);
+                    printf("%s%s", j ? " " : "", s ? s : "null");
+                    free(s);
+                }
+                printf("\n");
+            }
+        }
+    }
+    json_decref(out);
+    json_decref(input);
+    rego_query_free(q);
+    rego_free(r);
+    return rc == 0 ? 0 : 1;
+}
+
+static void test_usage(FILE *o)
+{
+    fprintf(o,
+            "usage: enclave policy test [-v] [--run REGEX-FREE-SUBSTRING] PATH...\n"
+            "\n"
+            "Loads the policies and data under each PATH (as `policy eval -d`) and\n"
+            "evaluates every rule whose name starts with test_, like `opa test`: a test\n"
+            "passes when its value is defined and not false. Prints one line per test\n"
+            "(data.pkg.test_name: PASS|FAIL|ERROR (duration)) and a summary.\n"
+            "\n"
+            "  -r, --run TEXT   only tests whose full name contains TEXT\n"
+            "  -v, --verbose    print errors in full\n"
+            "  -h, --help       this help\n"
+            "\n"
+            "Exit status: 0 when every test passed, 2 when one failed or errored, 1 when\n"
+            "the policies do not load.\n");
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int policy_test(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "run", required_argument, NULL, 'r' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c, verbose = 0;
+    const char *filter = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "r:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': filter = optarg; break;
+        case 'v': verbose = 1; break;
+        case 'h': test_usage(stdout); return 0;
+        default: test_usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("policy test", "a PATH is required");
+    struct rego *r = rego_new();
+    struct loaded l = { 0 };
+    int rc = 0;
+    for (int i = optind; i < argc && rc == 0; i++)
+        rc = load_path(r, argv[i], "", &l, 0, "test");
+    struct rego_error err = { 0 };
+    if (rc == 0 && rego_compile(r, &err) < 0) {
+        print_error("test", &err);
+        rc = -1;
+    }
+    int passed = 0, failed = 0, errored = 0;
+    if (rc == 0) {
+        char **tests;
+        size_t n;
+        rego_rule_paths(r, "test_", &tests, &n);
+        for (size_t i = 0; i < n; i++) {
+            if (filter && !strstr(tests[i], filter)) {
+                free(tests[i]);
+                continue;
+            }
+            double t0 = now_ms();
+            struct rego_query *q = rego_prepare(r, tests[i], &err);
+            json_t *v = NULL;
+            int erc = q ? rego_query_eval_value(q, NULL, &v, &err) : -1;
+            double dt = now_ms() - t0;
+            if (erc < 0) {
+                char buf[800];
+                printf("%s: ERROR (%.3fms)\n", tests[i], dt);
+                printf("  %s\n", rego_error_string(&err, buf, sizeof buf));
+                errored++;
+            } else if (!v || json_is_false(v)) {
+                printf("%s: FAIL (%.3fms)\n", tests[i], dt);
+                failed++;
+            } else {
+                printf("%s: PASS (%.3fms)\n", tests[i], dt);
+                passed++;
+            }
+            (void)verbose;
+            json_decref(v);
+            rego_query_free(q);
+            free(tests[i]);
+        }
+        free(tests);
+        int total = passed + failed + errored;
+        printf("--------------------------------------------------------------------------------\n");
+        if (passed)
+            printf("PASS: %d/%d\n", passed, total);
+        if (failed)
+            printf("FAIL: %d/%d\n", failed, total);
+        if (errored)
+            printf("ERROR: %d/%d\n", errored, total);
+        if (!total)
+            printf("no tests found\n");
+    }
+    for (size_t i = 0; i < l.nrego; i++)
+        free(l.rego_files[i]);
+    free(l.rego_files);
+    rego_free(r);
+    if (rc < 0)
+        return 1;
+    return failed || errored ? 2 : 0;
+}
+
+static void policy_usage(FILE *o)
+{
+    fprintf(o, "usage: enclave policy eval|test [ARGS...]\n"
+               "\n"
+               "  eval   evaluate a Rego query (like `opa eval`)\n"
+               "  test   run the test_* rules of a policy (like `opa test`)\n"
+               "\n"
+               "Run 'enclave policy eval --help' or 'enclave policy test --help' for options.\n");
+}
+
+int cli_policy(int argc, char **argv)
+{
+    if (argc < 2) {
+        policy_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        policy_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "eval") == 0)
+        return policy_eval(argc - 1, argv + 1);
+    if (strcmp(argv[1], "test") == 0)
+        return policy_test(argc - 1, argv + 1);
+    return cli_usage_error("policy", "unknown sub-verb '%s'", argv[1]);
+}

@@ -1,0 +1,55 @@
+#include "common/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+int file_read_fd_all(int fd, const char *what, size_t max, char **out, size_t *len,
+                     struct error *err)
+{
+    *out = NULL;
+    *len = 0;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "stat %s", what);
+    if (!S_ISREG(st.st_mode))
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s is not a regular file", what);
+    if ((uint64_t)st.st_size > max)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "%s is over %zu bytes", what, max);
+    cleanup_free char *buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    size_t got = 0;
+    /* Stop at the size seen by fstat: a file that grows meanwhile is cut, one
+     * that shrinks ends early. */
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return error_set_errno(err, ERR_INTERNAL, "reading %s", what);
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    *out = steal_pointer(&buf);
+    *len = got;
+    return 0;
+}
+
+int file_read_all(const char *path, size_t max, char **out, size_t *len, struct error *err)
+{
+    *out = NULL;
+    *len = 0;
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "opening %s",
+                               path);
+    return file_read_fd_all(fd, path, max, out, len, err);
+}

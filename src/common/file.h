@@ -1,0 +1,18 @@
+/* Reading small files whole, with a size limit. */
+#ifndef ENCLAVE_COMMON_FILE_H
+#define ENCLAVE_COMMON_FILE_H
+
+#include <stddef.h>
+
+#include "common/error.h"
+
+/* Reads the regular file at path, at most max bytes, into a new buffer with a
+ * NUL after the content (*len excludes it). Fails with ERR_NOT_FOUND when it
+ * does not exist, ERR_INVALID_ARGUMENT when it is not a regular file, and
+ * ERR_RESOURCE_EXHAUSTED when it is larger than max. */
+int file_read_all(const char *path, size_t max, char **out, size_t *len, struct error *err);
+/* The same from an open descriptor; what names it in messages. */
+int file_read_fd_all(int fd, const char *what, size_t max, char **out, size_t *len,
+                     struct error *err);
+
+#endif

@@ -1,0 +1,758 @@
+/* Bundles: collect files, digest them, compile them, run their tests; and
+ * decisions: evaluate data.enclave.decision and check its shape. */
+#include "policy/policy.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "common/cleanup.h"
+#include "policy/internal.h"
+#include "rego/rego.h"
+
+#define DECISION_QUERY "data.enclave.decision"
+#define DECISION_PATH "data.enclave.decision"
+#define MAX_DIR_DEPTH 16
+#define MAX_PATH_BYTES 512
+#define MAX_REASONS 64
+#define MAX_REASON_BYTES 1024
+#define MAX_ENV_NAMES 128
+#define MAX_ENV_NAME_BYTES 128
+
+struct policy_bundle {
+    struct rego *engine;
+    struct rego_query *decision;
+    struct policy_limits lim;
+    char digest[POLICY_DIGEST_SIZE];
+    char origin[256];
+    size_t n_files;
+    unsigned n_tests;
+};
+
+static const char *const outcome_names[] = {
+#define X(id, name) name,
+    POLICY_OUTCOMES(X)
+#undef X
+};
+
+const char *policy_outcome_name(enum policy_outcome o)
+{
+    if ((unsigned)o >= sizeof(outcome_names) / sizeof(outcome_names[0]))
+        return "?";
+    return outcome_names[o];
+}
+
+static void limits_fill(struct policy_limits *out, const struct policy_limits *in)
+{
+    struct policy_limits l = in ? *in : (struct policy_limits){0};
+    if (!l.max_steps)
+        l.max_steps = 1000000;
+    if (!l.max_test_steps)
+        l.max_test_steps = 10000000;
+    if (!l.max_eval_ms)
+        l.max_eval_ms = 1000;
+    if (!l.max_file_bytes)
+        l.max_file_bytes = 1u << 20;
+    if (!l.max_total_bytes)
+        l.max_total_bytes = 8u << 20;
+    if (!l.max_files)
+        l.max_files = 512;
+    *out = l;
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ------------------------------------------------------------ file lists */
+
+void policy_files_release(struct policy_files *fl)
+{
+    for (size_t i = 0; i < fl->n; i++) {
+        free(fl->items[i].path);
+        free(fl->items[i].text);
+    }
+    free(fl->items);
+    memset(fl, 0, sizeof(*fl));
+}
+
+int policy_files_add(struct policy_files *fl, const char *path, const char *text, size_t len,
+                     const struct policy_limits *lim, struct error *err)
+{
+    if (fl->n >= lim->max_files)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "the bundle has more than %u files",
+                         lim->max_files);
+    if (strlen(path) == 0 || strlen(path) > MAX_PATH_BYTES)
+        return error_set(err, ERR_INVALID_ARGUMENT, "a bundle file path must be 1-%d bytes",
+                         MAX_PATH_BYTES);
+    if (len > lim->max_file_bytes)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "%s: %zu bytes; the most a file may have is %zu",
+                         path, len, lim->max_file_bytes);
+    if (len > lim->max_total_bytes - fl->total)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "%s: the bundle is larger than %zu bytes", path,
+                         lim->max_total_bytes);
+    for (size_t i = 0; i < fl->n; i++)
+        if (strcmp(fl->items[i].path, path) == 0)
+            return error_set(err, ERR_INVALID_ARGUMENT, "%s appears twice in the bundle", path);
+    struct policy_file_owned *n = realloc(fl->items, (fl->n + 1) * sizeof(*n));
+    if (n == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    fl->items = n;
+    char *p = strdup(path);
+    char *t = malloc(len + 1);
+    if (p == NULL || t == NULL) {
+        free(p);
+        free(t);
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    }
+    if (len)
+        memcpy(t, text, len);
+    t[len] = '\0';
+    fl->items[fl->n].path = p;
+    fl->items[fl->n].text = t;
+    fl->items[fl->n].len = len;
+    fl->n++;
+    fl->total += len;
+    return 0;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+    const struct policy_file_owned *x = a, *y = b;
+    return strcmp(x->path, y->path);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static bool is_bundle_file(const char *name)
+{
+    return ends_with(name, ".rego") || strcmp(name, "data.json") == 0;
+}
+
+static int read_whole(int dirfd, const char *name, const char *shown, const struct policy_limits *lim,
+                      char **text, size_t *len, struct error *err)
+{
+    cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INVALID_ARGUMENT, "%s", shown);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return error_set_errno(err, ERR_INVALID_ARGUMENT, "%s", shown);
+    if ((uint64_t)st.st_size > lim->max_file_bytes)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "%s: %lld bytes; the most a file may have is %zu",
+                         shown, (long long)st.st_size, lim->max_file_bytes);
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *buf = malloc(cap + 1);
+    if (buf == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    for (;;) {
+        if (n == cap) { /* the file grew while we read it */
+            free(buf);
+            return error_set(err, ERR_ABORTED, "%s changed while it was read", shown);
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            free(buf);
+            return error_set_errno(err, ERR_INVALID_ARGUMENT, "reading %s", shown);
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collects *.rego and data.json under dirfd; rel is the path so far. Hidden
+ * entries (a leading dot) and anything that is not a plain file or folder
+ * (symbolic links included) are skipped. */
+static int collect_dir(int dirfd, const char *rel, int depth, struct policy_files *fl,
+                       const struct policy_limits *lim, struct error *err)
+{
+    if (depth > MAX_DIR_DEPTH)
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s: folders nest deeper than %d", rel,
+                         MAX_DIR_DEPTH);
+    int copy = dup(dirfd);
+    if (copy < 0)
+        return error_set_errno(err, ERR_INTERNAL, "dup");
+    DIR *dir = fdopendir(copy);
+    if (dir == NULL) {
+        close(copy);
+        return error_set_errno(err, ERR_INVALID_ARGUMENT, "%s", rel[0] ? rel : ".");
+    }
+    char **names = NULL;
+    size_t n = 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n >= 4096) {
+            rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "%s: more than 4096 entries", rel);
+            break;
+        }
+        char **nn = realloc(names, (n + 1) * sizeof(*names));
+        if (nn == NULL || (nn[n] = strdup(e->d_name)) == NULL) {
+            if (nn)
+                names = nn;
+            rc = error_set(err, ERR_INTERNAL, "out of memory");
+            break;
+        }
+        names = nn;
+        n++;
+    }
+    closedir(dir);
+    if (rc == 0)
+        qsort(names, n, sizeof(*names), cmp_str);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char path[MAX_PATH_BYTES + 2];
+        int w = snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
+        if (w < 0 || (size_t)w > MAX_PATH_BYTES) {
+            rc = error_set(err, ERR_INVALID_ARGUMENT, "%s/%s: path too long", rel, names[i]);
+            break;
+        }
+        struct stat st;
+        if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            rc = error_set_errno(err, ERR_INVALID_ARGUMENT, "%s", path);
+            break;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            cleanup_close int sub = openat(dirfd, names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+            if (sub < 0) {
+                rc = error_set_errno(err, ERR_INVALID_ARGUMENT, "%s", path);
+                break;
+            }
+            rc = collect_dir(sub, path, depth + 1, fl, lim, err);
+        } else if (S_ISREG(st.st_mode) && is_bundle_file(names[i])) {
+            char *text = NULL;
+            size_t len = 0;
+            rc = read_whole(dirfd, names[i], path, lim, &text, &len, err);
+            if (rc == 0)
+                rc = policy_files_add(fl, path, text, len, lim, err);
+            free(text);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* ------------------------------------------------------------ digest */
+
+static int digest_files(const struct policy_files *fl, char out[POLICY_DIGEST_SIZE])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    static const char tag[] = "enclave-policy-bundle-v1\n";
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+        goto fail;
+    EVP_DigestUpdate(ctx, tag, sizeof(tag) - 1);
+    for (size_t i = 0; i < fl->n; i++) {
+        char len[32];
+        int w = snprintf(len, sizeof(len), "%zu", fl->items[i].len);
+        EVP_DigestUpdate(ctx, fl->items[i].path, strlen(fl->items[i].path) + 1); /* with the NUL */
+        EVP_DigestUpdate(ctx, len, (size_t)w + 1);
+        EVP_DigestUpdate(ctx, fl->items[i].text, fl->items[i].len);
+    }
+    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
+        goto fail;
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return 0;
+fail:
+    EVP_MD_CTX_free(ctx);
+    return -1;
+}
+
+/* ------------------------------------------------------------ compile + test */
+
+/* Wraps doc so that it lands at data.<dir of path> (a/b/data.json -> data.a.b). */
+static json_t *nest_data(json_t *doc, const char *path)
+{
+    char dir[MAX_PATH_BYTES + 1];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return doc;
+    *slash = '\0';
+    while (dir[0]) {
+        char *last = strrchr(dir, '/');
+        const char *name = last ? last + 1 : dir;
+        json_t *o = json_object();
+        json_object_set_new(o, name, doc);
+        doc = o;
+        if (last == NULL)
+            break;
+        *last = '\0';
+    }
+    return doc;
+}
+
+static int rego_fail(struct error *err, const struct rego_error *re, const char *what)
+{
+    char buf[800];
+    return error_set(err, ERR_INVALID_ARGUMENT, "%s: %s", what, rego_error_string(re, buf, sizeof(buf)));
+}
+
+/* Where a rule named `name` starts (the first line whose first word is it). */
+static void find_rule(const struct policy_files *fl, const char *name, char *out, size_t outlen)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < fl->n; i++) {
+        if (!ends_with(fl->items[i].path, ".rego"))
+            continue;
+        const char *line = fl->items[i].text;
+        for (int lineno = 1; line && *line; lineno++) {
+            const char *p = line;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (strncmp(p, name, nlen) == 0 && strchr(" \t{:=(", p[nlen]) && p[nlen] != '\0') {
+                snprintf(out, outlen, "%s:%d", fl->items[i].path, lineno);
+                return;
+            }
+            line = strchr(line, '\n');
+            if (line)
+                line++;
+        }
+    }
+    snprintf(out, outlen, "%s", "?");
+}
+
+static int run_tests(struct policy_bundle *b, const struct policy_files *fl, struct error *err)
+{
+    char **paths = NULL;
+    size_t n = 0;
+    if (rego_rule_paths(b->engine, "test_", &paths, &n) < 0)
+        return error_set(err, ERR_INTERNAL, "cannot list the bundle's tests");
+    struct rego_options o = {.max_steps = b->lim.max_test_steps};
+    rego_set_options(b->engine, &o);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc < 0) {
+            free(paths[i]);
+            continue;
+        }
+        struct rego_error re = {0};
+        struct rego_query *q = rego_prepare(b->engine, paths[i], &re);
+        json_t *v = NULL;
+        int erc = q ? rego_query_eval_value(q, NULL, &v, &re) : -1;
+        rego_query_free(q);
+        const char *rule = strrchr(paths[i], '.');
+        rule = rule ? rule + 1 : paths[i];
+        char where[MAX_PATH_BYTES + 32];
+        if (erc < 0) {
+            char buf[800];
+            if (re.file[0] && re.line) {
+                snprintf(where, sizeof(where), "%s:%d", re.file, re.line);
+            } else {
+                find_rule(fl, rule, where, sizeof(where));
+            }
+            rc = error_set(err, ERR_INVALID_ARGUMENT, "%s: test %s failed with an error: %s", where,
+                           paths[i], rego_error_string(&re, buf, sizeof(buf)));
+        } else if (v == NULL || json_is_false(v)) {
+            find_rule(fl, rule, where, sizeof(where));
+            rc = error_set(err, ERR_INVALID_ARGUMENT, "%s: test %s %s", where, paths[i],
+                           v == NULL ? "is undefined (fails)" : "is false (fails)");
+        } else {
+            b->n_tests++;
+        }
+        json_decref(v);
+        free(paths[i]);
+    }
+    free(paths);
+    struct rego_options d = {.max_steps = b->lim.max_steps};
+    rego_set_options(b->engine, &d);
+    return rc;
+}
+
+static bool defines_decision(struct rego *r)
+{
+    char **paths = NULL;
+    size_t n = 0;
+    bool found = false;
+    if (rego_rule_paths(r, "decision", &paths, &n) < 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(paths[i], DECISION_PATH) == 0)
+            found = true;
+        free(paths[i]);
+    }
+    free(paths);
+    return found;
+}
+
+int policy_bundle_from_files(struct policy_files *fl, const char *origin,
+                             const struct policy_limits *lim, struct policy_bundle **out,
+                             struct error *err)
+{
+    qsort(fl->items, fl->n, sizeof(*fl->items), cmp_file);
+    struct policy_bundle *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    limits_fill(&b->lim, lim);
+    snprintf(b->origin, sizeof(b->origin), "%s", origin);
+    b->n_files = fl->n;
+    if (digest_files(fl, b->digest) < 0) {
+        free(b);
+        return error_set(err, ERR_INTERNAL, "cannot compute the bundle's SHA-256");
+    }
+    b->engine = rego_new();
+    if (b->engine == NULL) {
+        free(b);
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    }
+    struct rego_options o = {.max_steps = b->lim.max_steps};
+    rego_set_options(b->engine, &o);
+    int rc = 0;
+    size_t n_modules = 0;
+    for (size_t i = 0; i < fl->n && rc == 0; i++) {
+        const struct policy_file_owned *f = &fl->items[i];
+        struct rego_error re = {0};
+        if (ends_with(f->path, ".rego")) {
+            n_modules++;
+            if (rego_add_module(b->engine, f->path, f->text, f->len, &re) < 0)
+                rc = rego_fail(err, &re, "the bundle does not parse");
+        } else if (ends_with(f->path, ".json")) {
+            json_error_t je;
+            json_t *doc = json_loadb(f->text, f->len, JSON_REJECT_DUPLICATES, &je);
+            if (!json_is_object(doc)) {
+                json_decref(doc);
+                rc = doc ? error_set(err, ERR_INVALID_ARGUMENT, "%s: data must be a JSON object", f->path)
+                         : error_set(err, ERR_INVALID_ARGUMENT, "%s:%d: %s", f->path, je.line, je.text);
+                break;
+            }
+            doc = nest_data(doc, f->path);
+            if (rego_add_data(b->engine, doc, &re) < 0)
+                rc = rego_fail(err, &re, f->path);
+            json_decref(doc);
+        }
+    }
+    if (rc == 0 && n_modules == 0)
+        rc = error_set(err, ERR_INVALID_ARGUMENT, "the bundle has no .rego module");
+    struct rego_error re = {0};
+    if (rc == 0 && rego_compile(b->engine, &re) < 0)
+        rc = rego_fail(err, &re, "the bundle does not compile");
+    if (rc == 0 && !defines_decision(b->engine))
+        rc = error_set(err, ERR_INVALID_ARGUMENT,
+                       "the bundle defines no %s rule, so it could only deny", DECISION_PATH);
+    if (rc == 0)
+        rc = run_tests(b, fl, err);
+    if (rc == 0 && (b->decision = rego_prepare(b->engine, DECISION_QUERY, &re)) == NULL)
+        rc = rego_fail(err, &re, "preparing the decision query");
+    if (rc < 0) {
+        policy_bundle_free(b);
+        return -1;
+    }
+    *out = b;
+    return 0;
+}
+
+int policy_bundle_load_dir(const char *dir, const struct policy_limits *lim,
+                           struct policy_bundle **out, struct error *err)
+{
+    struct policy_limits l;
+    limits_fill(&l, lim);
+    cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INVALID_ARGUMENT, "policy bundle %s", dir);
+    struct policy_files fl = {0};
+    int rc = collect_dir(fd, "", 0, &fl, &l, err);
+    if (rc == 0)
+        rc = policy_bundle_from_files(&fl, dir, &l, out, err);
+    policy_files_release(&fl);
+    if (rc < 0)
+        return error_prefix(err, "policy bundle %s", dir);
+    return 0;
+}
+
+int policy_bundle_load_files(const struct policy_file *files, size_t n,
+                             const struct policy_limits *lim, struct policy_bundle **out,
+                             struct error *err)
+{
+    struct policy_limits l;
+    limits_fill(&l, lim);
+    struct policy_files fl = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = policy_files_add(&fl, files[i].path, files[i].text, files[i].len, &l, err);
+    if (rc == 0)
+        rc = policy_bundle_from_files(&fl, "files", &l, out, err);
+    policy_files_release(&fl);
+    return rc;
+}
+
+int policy_bundle_load_builtin(const struct policy_limits *lim, struct policy_bundle **out,
+                               struct error *err)
+{
+    size_t n;
+    const struct policy_file *files = policy_builtin_files(&n);
+    struct policy_limits l;
+    limits_fill(&l, lim);
+    struct policy_files fl = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = policy_files_add(&fl, files[i].path, files[i].text, files[i].len, &l, err);
+    if (rc == 0)
+        rc = policy_bundle_from_files(&fl, "builtin", &l, out, err);
+    policy_files_release(&fl);
+    if (rc < 0)
+        return error_prefix(err, "the built-in constitution");
+    return 0;
+}
+
+void policy_bundle_free(struct policy_bundle *b)
+{
+    if (b == NULL)
+        return;
+    rego_query_free(b->decision);
+    rego_free(b->engine);
+    free(b);
+}
+
+const char *policy_bundle_digest(const struct policy_bundle *b)
+{
+    return b->digest;
+}
+
+const char *policy_bundle_origin(const struct policy_bundle *b)
+{
+    return b->origin;
+}
+
+size_t policy_bundle_file_count(const struct policy_bundle *b)
+{
+    return b->n_files;
+}
+
+unsigned policy_bundle_test_count(const struct policy_bundle *b)
+{
+    return b->n_tests;
+}
+
+/* ------------------------------------------------------------ decisions */
+
+static void deny(struct policy_decision *out, enum policy_outcome why, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void deny(struct policy_decision *out, enum policy_outcome why, const char *fmt, ...)
+{
+    char msg[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_decref(out->reasons);
+    json_decref(out->env_allowlist);
+    out->reasons = json_pack("[s]", msg);
+    out->env_allowlist = NULL;
+    out->allow = false;
+    out->outcome = why;
+    out->timeout_s = 0;
+    out->max_output_bytes = 0;
+}
+
+static bool env_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > MAX_ENV_NAME_BYTES || (s[0] >= '0' && s[0] <= '9'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!(c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+            return false;
+    }
+    return true;
+}
+
+/* A whole number in [1, max], as JSON gives it (an integer, or a real with no fraction). */
+static bool positive_whole(const json_t *v, uint64_t max, uint64_t *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < 1 || (uint64_t)i > max)
+            return false;
+        *out = (uint64_t)i;
+        return true;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!(d >= 1 && d <= (double)max) || d != (double)(uint64_t)d)
+            return false;
+        *out = (uint64_t)d;
+        return true;
+    }
+    return false;
+}
+
+static void parse_obligations(const json_t *ob, struct policy_decision *out)
+{
+    if (ob == NULL || json_is_null(ob))
+        return;
+    if (!json_is_object(ob)) {
+        deny(out, POLICY_MALFORMED, "the policy's decision is malformed: obligations must be an object");
+        return;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)ob, key, v) {
+        uint64_t n;
+        if (strcmp(key, "timeout_s") == 0) {
+            if (!positive_whole(v, 86400, &n)) {
+                deny(out, POLICY_MALFORMED,
+                     "the policy's decision is malformed: obligations.timeout_s must be a whole number of seconds, 1-86400");
+                return;
+            }
+            out->timeout_s = (unsigned)n;
+        } else if (strcmp(key, "max_output_bytes") == 0) {
+            if (!positive_whole(v, (uint64_t)1 << 40, &n)) {
+                deny(out, POLICY_MALFORMED,
+                     "the policy's decision is malformed: obligations.max_output_bytes must be a positive whole number");
+                return;
+            }
+            out->max_output_bytes = n;
+        } else if (strcmp(key, "env_allowlist") == 0) {
+            if (!json_is_array(v) || json_array_size(v) > MAX_ENV_NAMES) {
+                deny(out, POLICY_MALFORMED,
+                     "the policy's decision is malformed: obligations.env_allowlist must be an array of at most %d names",
+                     MAX_ENV_NAMES);
+                return;
+            }
+            size_t i;
+            json_t *name;
+            json_array_foreach(v, i, name) {
+                if (!json_is_string(name) || !env_name_valid(json_string_value(name))) {
+                    deny(out, POLICY_MALFORMED,
+                         "the policy's decision is malformed: obligations.env_allowlist[%zu] is not an environment variable name",
+                         i);
+                    return;
+                }
+            }
+            out->env_allowlist = json_deep_copy(v);
+        } else {
+            /* An obligation the gate cannot carry out must not be dropped silently. */
+            deny(out, POLICY_MALFORMED,
+                 "the policy's decision is malformed: unknown obligation '%.100s' (timeout_s, max_output_bytes, env_allowlist)",
+                 key);
+            return;
+        }
+    }
+}
+
+void policy_decision_from_value(const json_t *value, struct policy_decision *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->outcome = POLICY_DECIDED;
+    if (value == NULL) {
+        deny(out, POLICY_UNDEFINED, "the policy's decision is undefined for this input (default deny)");
+        return;
+    }
+    if (!json_is_object(value)) {
+        deny(out, POLICY_MALFORMED, "the policy's decision is malformed: it must be an object, not %s",
+             json_is_array(value) ? "an array" : json_is_string(value) ? "a string" : "a scalar");
+        return;
+    }
+    json_t *allow = json_object_get(value, "allow");
+    if (!json_is_boolean(allow)) {
+        deny(out, POLICY_MALFORMED, "the policy's decision is malformed: allow must be a boolean");
+        return;
+    }
+    json_t *reasons = json_object_get(value, "reasons");
+    if (reasons != NULL && !json_is_array(reasons)) {
+        deny(out, POLICY_MALFORMED, "the policy's decision is malformed: reasons must be an array of strings");
+        return;
+    }
+    if (json_array_size(reasons) > MAX_REASONS) {
+        deny(out, POLICY_MALFORMED, "the policy's decision is malformed: more than %d reasons", MAX_REASONS);
+        return;
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(reasons, i, r) {
+        if (!json_is_string(r) || json_string_length(r) > MAX_REASON_BYTES) {
+            deny(out, POLICY_MALFORMED,
+                 "the policy's decision is malformed: reasons[%zu] must be a string of at most %d bytes", i,
+                 MAX_REASON_BYTES);
+            return;
+        }
+    }
+    out->reasons = reasons ? json_deep_copy(reasons) : json_array();
+    out->allow = json_is_true(allow);
+    parse_obligations(json_object_get(value, "obligations"), out);
+    if (out->outcome != POLICY_DECIDED)
+        return;
+    if (!out->allow) {
+        /* Obligations mean nothing on a deny. */
+        out->timeout_s = 0;
+        out->max_output_bytes = 0;
+        json_decref(out->env_allowlist);
+        out->env_allowlist = NULL;
+        if (json_array_size(out->reasons) == 0)
+            json_array_append_new(out->reasons, json_string("denied by policy (no reason given)"));
+    }
+}
+
+void policy_decide(struct policy_bundle *b, const json_t *input, struct policy_decision *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (b == NULL || b->decision == NULL) {
+        deny(out, POLICY_UNDEFINED, "no policy bundle is loaded (default deny)");
+        return;
+    }
+    struct rego_error re = {0};
+    json_t *value = NULL;
+    uint64_t t0 = now_us();
+    int rc = rego_query_eval_value(b->decision, input, &value, &re);
+    uint64_t took = now_us() - t0;
+    if (rc < 0) {
+        char buf[800];
+        rego_error_string(&re, buf, sizeof(buf));
+        if (strcmp(re.code, "eval_cancel_error") == 0 || strstr(re.message, "budget"))
+            deny(out, POLICY_BUDGET, "policy evaluation exceeded its budget of %" PRIu64 " steps (deny): %s",
+                 b->lim.max_steps, buf);
+        else
+            deny(out, POLICY_ERROR, "policy evaluation failed (deny): %s", buf);
+    } else if (took > (uint64_t)b->lim.max_eval_ms * 1000u) {
+        deny(out, POLICY_TIMEOUT, "policy evaluation took %" PRIu64 " ms, more than its limit of %u ms (deny)",
+             took / 1000, b->lim.max_eval_ms);
+    } else {
+        policy_decision_from_value(value, out);
+    }
+    json_decref(value);
+    out->eval_us = took;
+}
+
+void policy_decision_release(struct policy_decision *d)
+{
+    json_decref(d->reasons);
+    json_decref(d->env_allowlist);
+    d->reasons = NULL;
+    d->env_allowlist = NULL;
+}

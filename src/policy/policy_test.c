@@ -1,0 +1,450 @@
+/* Bundles (loading, digest, refusal with file:line), decisions (schema,
+ * deny on undefined / error / budget / time), ApplyPolicy documents. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "policy/internal.h"
+#include "policy/policy.h"
+
+#define EXEC_INPUT                                                                               \
+    "{\"action\":\"exec\",\"session\":{\"id\":\"s\",\"labels\":{},\"intent\":{}},"               \
+    "\"request\":{\"tool\":\"python\",\"argv\":[\"python3\",\"-c\",\"print(1)\"],"                 \
+    "\"cwd\":\"/workspace\",\"timeout_s\":30,\"stdin_bytes\":0,\"context\":{}},"                   \
+    "\"caller\":{\"transport\":\"grpc\",\"peer\":\"\"},\"time\":{\"unix_ns\":0}}"
+
+static struct policy_bundle *load_text(const char *text, struct error *err)
+{
+    struct policy_file f = {"p.rego", text, strlen(text)};
+    struct policy_bundle *b = NULL;
+    if (policy_bundle_load_files(&f, 1, NULL, &b, err) < 0)
+        return NULL;
+    return b;
+}
+
+static void decide_text(struct policy_bundle *b, const char *input, struct policy_decision *d)
+{
+    json_t *in = json_loads(input, 0, NULL);
+    assert_non_null(in);
+    policy_decide(b, in, d);
+    json_decref(in);
+}
+
+static bool reasons_contain(const struct policy_decision *d, const char *text)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(d->reasons, i, r) {
+        if (strstr(json_string_value(r), text))
+            return true;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------ the constitution */
+
+static void test_builtin_loads_and_decides(void **state)
+{
+    struct error err;
+    struct policy_bundle *b = NULL;
+    assert_int_equal(policy_bundle_load_builtin(NULL, &b, &err), 0);
+    assert_int_equal(strlen(policy_bundle_digest(b)), 64);
+    assert_int_equal(strspn(policy_bundle_digest(b), "0123456789abcdef"), 64);
+    assert_true(policy_bundle_test_count(b) > 20);
+    struct policy_decision d;
+    decide_text(b, EXEC_INPUT, &d);
+    assert_true(d.allow);
+    assert_int_equal(d.outcome, POLICY_DECIDED);
+    assert_int_equal(d.timeout_s, 600);
+    assert_int_equal(d.max_output_bytes, 1048576);
+    policy_decision_release(&d);
+
+    const char *shell = "{\"action\":\"exec\",\"session\":{\"id\":\"s\",\"intent\":{}},"
+                        "\"request\":{\"tool\":\"exec\",\"argv\":[\"sh\",\"-c\",\"id\"],"
+                        "\"cwd\":\"/workspace\",\"timeout_s\":30,\"stdin_bytes\":0,\"context\":{}}}";
+    decide_text(b, shell, &d);
+    assert_false(d.allow);
+    assert_true(reasons_contain(&d, "only python3 may run"));
+    assert_int_equal(d.timeout_s, 0);
+    policy_decision_release(&d);
+
+    decide_text(b, "{\"action\":\"reboot\"}", &d);
+    assert_false(d.allow);
+    assert_true(reasons_contain(&d, "unknown action"));
+    policy_decision_release(&d);
+
+    /* Not an object: the constitution refuses (no action). */
+    json_t *s = json_string("x");
+    policy_decide(b, s, &d);
+    json_decref(s);
+    assert_false(d.allow);
+    policy_decision_release(&d);
+    policy_bundle_free(b);
+}
+
+/* ------------------------------------------------------------ digest */
+
+static const char *MOD_A = "package enclave\n\ndecision := {\"allow\": data.x.on}\n";
+static const char *MOD_B = "package enclave\n\ntest_on if data.x.on\n";
+
+static void write_file(const char *dir, const char *rel, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    mkdir(path, 0700);
+    *slash = '/';
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_digest_is_canonical(void **state)
+{
+    struct error err;
+    const char *data = "{\"x\": {\"on\": true}}";
+    struct policy_file one[] = {
+        {"a.rego", MOD_A, strlen(MOD_A)},
+        {"sub/b.rego", MOD_B, strlen(MOD_B)},
+        {"data.json", data, strlen(data)},
+    };
+    struct policy_file two[] = {one[2], one[1], one[0]};
+    struct policy_bundle *b1 = NULL, *b2 = NULL, *b3 = NULL, *b4 = NULL;
+    assert_int_equal(policy_bundle_load_files(one, 3, NULL, &b1, &err), 0);
+    assert_int_equal(policy_bundle_load_files(two, 3, NULL, &b2, &err), 0);
+    assert_string_equal(policy_bundle_digest(b1), policy_bundle_digest(b2));
+    assert_int_equal(policy_bundle_test_count(b1), 1);
+
+    /* The same files from a directory: the same digest. Hidden and other files are not part of it. */
+    char dir[] = "/tmp/policy-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_file(dir, "a.rego", MOD_A);
+    write_file(dir, "sub/b.rego", MOD_B);
+    write_file(dir, "data.json", data);
+    write_file(dir, "README.md", "not part of the bundle");
+    write_file(dir, ".hidden.rego", "package broken {");
+    assert_int_equal(policy_bundle_load_dir(dir, NULL, &b3, &err), 0);
+    assert_string_equal(policy_bundle_digest(b1), policy_bundle_digest(b3));
+
+    /* One byte changed: another digest. */
+    const char *data2 = "{\"x\": {\"on\": 1   }}";
+    struct policy_file three[] = {one[0], one[1], {"data.json", data2, strlen(data2)}};
+    assert_int_equal(policy_bundle_load_files(three, 3, NULL, &b4, &err), 0);
+    assert_string_not_equal(policy_bundle_digest(b1), policy_bundle_digest(b4));
+
+    /* A test that fails refuses the bundle, naming where the test is. */
+    struct policy_bundle *b5 = NULL;
+    struct policy_file s1[] = {{"a.rego", MOD_A, strlen(MOD_A)}, {"b.rego", MOD_B, strlen(MOD_B)}};
+    assert_int_equal(policy_bundle_load_files(s1, 2, NULL, &b5, &err), -1); /* data.x.on undefined */
+    assert_non_null(strstr(err.message, "b.rego:3"));
+    assert_null(b5);
+
+    policy_bundle_free(b1);
+    policy_bundle_free(b2);
+    policy_bundle_free(b3);
+    policy_bundle_free(b4);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* ------------------------------------------------------------ refusal */
+
+static void test_refusals_name_file_and_line(void **state)
+{
+    struct error err;
+    struct policy_bundle *b = NULL;
+    struct policy_file parse[] = {{"ok.rego", MOD_A, strlen(MOD_A)},
+                                  {"bad.rego", "package enclave\n\nx := {\n", 22}};
+    assert_int_equal(policy_bundle_load_files(parse, 2, NULL, &b, &err), -1);
+    assert_non_null(strstr(err.message, "bad.rego:"));
+    assert_non_null(strstr(err.message, "does not parse"));
+
+    struct policy_file unsafe[] = {{"u.rego", "package enclave\n\ndecision := {\"allow\": y}\n", 41}};
+    assert_int_equal(policy_bundle_load_files(unsafe, 1, NULL, &b, &err), -1);
+    assert_non_null(strstr(err.message, "u.rego:3"));
+
+    const char *failing = "package enclave\n\ndecision := {\"allow\": true}\n\n"
+                          "test_good if true\n\ntest_bad if {\n  1 == 2\n}\n";
+    struct policy_file tests[] = {{"t.rego", failing, strlen(failing)}};
+    assert_int_equal(policy_bundle_load_files(tests, 1, NULL, &b, &err), -1);
+    assert_non_null(strstr(err.message, "t.rego:7"));
+    assert_non_null(strstr(err.message, "test_bad"));
+
+    const char *erroring = "package enclave\n\ndecision := {\"allow\": true}\n\n"
+                           "test_conflict if f(1)\n\nf(x) := 1\nf(x) := 2\n";
+    struct policy_file et[] = {{"e.rego", erroring, strlen(erroring)}};
+    assert_int_equal(policy_bundle_load_files(et, 1, NULL, &b, &err), -1);
+    assert_non_null(strstr(err.message, "test_conflict"));
+
+    const char *nodecision = "package enclave\n\nallow := true\n";
+    assert_null(load_text(nodecision, &err));
+    assert_non_null(strstr(err.message, "data.enclave.decision"));
+
+    struct policy_file data_bad[] = {{"p.rego", MOD_A, strlen(MOD_A)}, {"data.json", "[1]", 3}};
+    assert_int_equal(policy_bundle_load_files(data_bad, 2, NULL, &b, &err), -1);
+    assert_non_null(strstr(err.message, "data.json"));
+
+    struct policy_file none[] = {{"data.json", "{}", 2}};
+    assert_int_equal(policy_bundle_load_files(none, 1, NULL, &b, &err), -1);
+    assert_non_null(strstr(err.message, "no .rego module"));
+
+    /* Limits: a file over max_file_bytes, a duplicate path. */
+    struct policy_limits lim = {.max_file_bytes = 16};
+    struct policy_file big[] = {{"p.rego", MOD_A, strlen(MOD_A)}};
+    assert_int_equal(policy_bundle_load_files(big, 1, &lim, &b, &err), -1);
+    assert_int_equal(err.kind, ERR_RESOURCE_EXHAUSTED);
+    struct policy_file dup[] = {{"p.rego", MOD_A, strlen(MOD_A)}, {"p.rego", MOD_A, strlen(MOD_A)}};
+    assert_int_equal(policy_bundle_load_files(dup, 2, NULL, &b, &err), -1);
+    assert_non_null(strstr(err.message, "twice"));
+
+    assert_int_equal(policy_bundle_load_dir("/nonexistent/policy", NULL, &b, &err), -1);
+}
+
+/* ------------------------------------------------------------ decision schema */
+
+static void check_value(const char *json, bool allow, enum policy_outcome outcome, const char *reason)
+{
+    json_t *v = json ? json_loads(json, JSON_DECODE_ANY, NULL) : NULL;
+    if (json)
+        assert_non_null(v);
+    struct policy_decision d;
+    policy_decision_from_value(v, &d);
+    json_decref(v);
+    if (d.allow != allow || d.outcome != outcome || (reason && !reasons_contain(&d, reason))) {
+        char *r = json_dumps(d.reasons, 0);
+        fail_msg("%s: allow=%d outcome=%s reasons=%s", json ? json : "(undefined)", d.allow,
+                 policy_outcome_name(d.outcome), r);
+    }
+    assert_true(json_is_array(d.reasons));
+    policy_decision_release(&d);
+}
+
+static void test_decision_schema(void **state)
+{
+    check_value(NULL, false, POLICY_UNDEFINED, "undefined");
+    check_value("true", false, POLICY_MALFORMED, "must be an object");
+    check_value("[]", false, POLICY_MALFORMED, "must be an object");
+    check_value("{}", false, POLICY_MALFORMED, "allow must be a boolean");
+    check_value("{\"allow\": \"yes\"}", false, POLICY_MALFORMED, "allow must be a boolean");
+    check_value("{\"allow\": 1}", false, POLICY_MALFORMED, "allow must be a boolean");
+    check_value("{\"allow\": true, \"reasons\": \"ok\"}", false, POLICY_MALFORMED, "reasons");
+    check_value("{\"allow\": true, \"reasons\": [1]}", false, POLICY_MALFORMED, "reasons[0]");
+    check_value("{\"allow\": true, \"obligations\": []}", false, POLICY_MALFORMED, "obligations");
+    check_value("{\"allow\": true, \"obligations\": {\"mounts\": 1}}", false, POLICY_MALFORMED,
+                "unknown obligation 'mounts'");
+    check_value("{\"allow\": true, \"obligations\": {\"timeout_s\": 0}}", false, POLICY_MALFORMED, "timeout_s");
+    check_value("{\"allow\": true, \"obligations\": {\"timeout_s\": -5}}", false, POLICY_MALFORMED, "timeout_s");
+    check_value("{\"allow\": true, \"obligations\": {\"timeout_s\": 1.5}}", false, POLICY_MALFORMED, "timeout_s");
+    check_value("{\"allow\": true, \"obligations\": {\"timeout_s\": \"2\"}}", false, POLICY_MALFORMED, "timeout_s");
+    check_value("{\"allow\": true, \"obligations\": {\"max_output_bytes\": 0}}", false, POLICY_MALFORMED,
+                "max_output_bytes");
+    check_value("{\"allow\": true, \"obligations\": {\"env_allowlist\": [\"A=B\"]}}", false, POLICY_MALFORMED,
+                "env_allowlist[0]");
+    check_value("{\"allow\": true, \"obligations\": {\"env_allowlist\": \"PATH\"}}", false, POLICY_MALFORMED,
+                "env_allowlist");
+    check_value("{\"allow\": false}", false, POLICY_DECIDED, "no reason given");
+    check_value("{\"allow\": false, \"reasons\": [\"mine\"]}", false, POLICY_DECIDED, "mine");
+    check_value("{\"allow\": true}", true, POLICY_DECIDED, NULL);
+
+    json_t *v = json_loads("{\"allow\": true, \"reasons\": [\"fine\"], \"obligations\": {\"timeout_s\": 2.0,"
+                           " \"max_output_bytes\": 4096, \"env_allowlist\": [\"LANG\", \"PYTHONHASHSEED\"]}}",
+                           0, NULL);
+    struct policy_decision d;
+    policy_decision_from_value(v, &d);
+    json_decref(v);
+    assert_true(d.allow);
+    assert_int_equal(d.timeout_s, 2);
+    assert_int_equal(d.max_output_bytes, 4096);
+    assert_int_equal(json_array_size(d.env_allowlist), 2);
+    policy_decision_release(&d);
+
+    /* Obligations on a deny are dropped. */
+    v = json_loads("{\"allow\": false, \"obligations\": {\"timeout_s\": 2}}", 0, NULL);
+    policy_decision_from_value(v, &d);
+    json_decref(v);
+    assert_false(d.allow);
+    assert_int_equal(d.timeout_s, 0);
+    policy_decision_release(&d);
+}
+
+/* ------------------------------------------------------------ deny on failure */
+
+static void test_failures_deny(void **state)
+{
+    struct error err;
+    struct policy_decision d;
+
+    struct policy_bundle *b = load_text("package enclave\n\ndecision := {\"allow\": true} if input.a == 1\n", &err);
+    assert_non_null(b);
+    decide_text(b, "{\"a\": 2}", &d);
+    assert_false(d.allow);
+    assert_int_equal(d.outcome, POLICY_UNDEFINED);
+    policy_decision_release(&d);
+    decide_text(b, "{\"a\": 1}", &d);
+    assert_true(d.allow);
+    policy_decision_release(&d);
+    policy_bundle_free(b);
+
+    b = load_text("package enclave\n\ndecision := {\"allow\": true} if input.a\n\n"
+                  "decision := {\"allow\": false} if input.b\n", &err);
+    assert_non_null(b);
+    decide_text(b, "{\"a\": true, \"b\": true}", &d);
+    assert_false(d.allow);
+    assert_int_equal(d.outcome, POLICY_ERROR);
+    assert_true(reasons_contain(&d, "policy evaluation failed"));
+    policy_decision_release(&d);
+    policy_bundle_free(b);
+
+    const char *heavy = "package enclave\n\ndecision := {\"allow\": n > 0} if {\n"
+                        "  n := count([1 | some i in numbers.range(1, 3000); some j in numbers.range(1, 3000)])\n}\n";
+    struct policy_limits lim = {.max_steps = 100000};
+    struct policy_file f = {"h.rego", heavy, strlen(heavy)};
+    assert_int_equal(policy_bundle_load_files(&f, 1, &lim, &b, &err), 0);
+    decide_text(b, "{}", &d);
+    assert_false(d.allow);
+    assert_int_equal(d.outcome, POLICY_BUDGET);
+    assert_true(reasons_contain(&d, "budget of 100000 steps"));
+    policy_decision_release(&d);
+    policy_bundle_free(b);
+
+    /* A generous budget and a 1 ms wall-clock limit: millions of steps take longer. */
+    struct policy_limits slow = {.max_steps = 100000000, .max_eval_ms = 1};
+    assert_int_equal(policy_bundle_load_files(&f, 1, &slow, &b, &err), 0);
+    decide_text(b, "{}", &d);
+    assert_false(d.allow);
+    assert_int_equal(d.outcome, POLICY_TIMEOUT);
+    assert_true(reasons_contain(&d, "limit of 1 ms"));
+    policy_decision_release(&d);
+    policy_bundle_free(b);
+
+    /* Malformed: the bundle's decision has a string allow. */
+    b = load_text("package enclave\n\ndecision := {\"allow\": \"true\"}\n", &err);
+    assert_non_null(b);
+    decide_text(b, "{}", &d);
+    assert_false(d.allow);
+    assert_int_equal(d.outcome, POLICY_MALFORMED);
+    policy_decision_release(&d);
+    policy_bundle_free(b);
+
+    policy_decide(NULL, NULL, &d);
+    assert_false(d.allow);
+    policy_decision_release(&d);
+}
+
+/* ------------------------------------------------------------ documents */
+
+static void test_documents(void **state)
+{
+    struct error err;
+    struct policy_bundle *b = NULL, *b2 = NULL;
+    const char *rego = "# comment\n\npackage enclave\n\ndecision := {\"allow\": true}\n";
+    assert_int_equal(policy_bundle_load_document(rego, strlen(rego), NULL, &b, &err), 0);
+    policy_bundle_free(b);
+
+    const char *yaml = "modules:\n"
+                       "  enclave/main.rego: |\n"
+                       "    package enclave\n"
+                       "    decision := {\"allow\": data.cfg.on, \"obligations\": {\"timeout_s\": data.cfg.t}}\n"
+                       "data:\n"
+                       "  cfg: {on: true, t: 7}\n";
+    assert_int_equal(policy_bundle_load_document(yaml, strlen(yaml), NULL, &b, &err), 0);
+    struct policy_decision d;
+    decide_text(b, "{}", &d);
+    assert_true(d.allow);
+    assert_int_equal(d.timeout_s, 7);
+    policy_decision_release(&d);
+
+    /* The same bundle as JSON: the same digest. */
+    const char *json = "{\"data\": {\"cfg\": {\"t\": 7, \"on\": true}}, \"modules\": {\"enclave/main.rego\": "
+                       "\"package enclave\\ndecision := {\\\"allow\\\": data.cfg.on, \\\"obligations\\\": "
+                       "{\\\"timeout_s\\\": data.cfg.t}}\\n\"}}";
+    assert_int_equal(policy_bundle_load_document(json, strlen(json), NULL, &b2, &err), 0);
+    assert_string_equal(policy_bundle_digest(b), policy_bundle_digest(b2));
+    policy_bundle_free(b);
+    policy_bundle_free(b2);
+
+    static const struct {
+        const char *doc, *why;
+    } bad[] = {
+        {"", "empty"},
+        {"modules: {}\n", "needs modules"},
+        {"modules:\n  a.txt: x\n", "module name"},
+        {"modules:\n  ../a.rego: x\n", "module name"},
+        {"modules:\n  /a.rego: x\n", "module name"},
+        {"modules:\n  a/.h.rego: x\n", "module name"},
+        {"modules:\n  a.rego: [1]\n", "must be a string"},
+        {"modules:\n  a.rego: x\nextra: 1\n", "unknown field"},
+        {"modules:\n  a.rego: x\ndata: [1]\n", "data must be a mapping"},
+        {"a: &x [1, 2]\nb: *x\n", "aliases"},
+        {"a: !!binary aGk=\n", "tag"},
+        {"a: 1\n---\nb: 2\n", "more than one document"},
+        {"a: [1, 2\n", "YAML line"},
+        {"{\"modules\": 1,}", "JSON"},
+        {"{\"modules\": {\"a.rego\": \"x\"}, \"modules\": {}}", "JSON"},
+        {"a: 1\na: 2\n", "twice"},
+        {"[1, 2]\n", "must be a mapping"},
+        {"modules:\n  a.rego: \"package enclave\\ndecision := {\\\"allow\\\": true\"\n", "does not parse"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        b = NULL;
+        int rc = policy_bundle_load_document(bad[i].doc, strlen(bad[i].doc), NULL, &b, &err);
+        if (rc == 0 || !strstr(err.message, bad[i].why))
+            fail_msg("document %zu: rc %d, error '%s', wanted '%s'", i, rc, rc ? err.message : "", bad[i].why);
+        assert_null(b);
+    }
+}
+
+static void test_yaml_hostile(void **state)
+{
+    struct error err;
+    json_t *v = NULL;
+    /* Deep nesting is refused, not recursed into without bound. */
+    size_t n = 10000;
+    char *deep = malloc(2 * n + 1);
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    deep[2 * n] = '\0';
+    assert_int_equal(policy_yaml_to_json(deep, 2 * n, &v, &err), -1);
+    free(deep);
+    /* Scalars resolve as YAML 1.2 core says; quoted ones stay strings. */
+    const char *s = "a: 12\nb: '12'\nc: true\nd: ~\ne: 1.5\nf: 1.2.3\ng: \"\"\n";
+    assert_int_equal(policy_yaml_to_json(s, strlen(s), &v, &err), 0);
+    assert_true(json_is_integer(json_object_get(v, "a")));
+    assert_true(json_is_string(json_object_get(v, "b")));
+    assert_true(json_is_true(json_object_get(v, "c")));
+    assert_true(json_is_null(json_object_get(v, "d")));
+    assert_true(json_is_real(json_object_get(v, "e")));
+    assert_true(json_is_string(json_object_get(v, "f")));
+    assert_true(json_is_string(json_object_get(v, "g")));
+    json_decref(v);
+    /* Non-string keys and NUL bytes. */
+    assert_int_equal(policy_yaml_to_json("[1]: 2\n", 7, &v, &err), -1);
+    assert_int_equal(policy_yaml_to_json("a: \"\\0\"\n", 8, &v, &err), 0);
+    json_decref(v);
+    assert_int_equal(policy_yaml_to_json("\xff\xfe", 2, &v, &err), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_builtin_loads_and_decides),
+        cmocka_unit_test(test_digest_is_canonical),
+        cmocka_unit_test(test_refusals_name_file_and_line),
+        cmocka_unit_test(test_decision_schema),
+        cmocka_unit_test(test_failures_deny),
+        cmocka_unit_test(test_documents),
+        cmocka_unit_test(test_yaml_hostile),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,2008 @@
+/* Built-in functions: one table (REGO_BUILTINS) with OPA's names and arities.
+ *
+ * A builtin gets its arguments borrowed and returns 0 with a new reference
+ * in *out, BI_UNDEFINED when the result is undefined, BI_MULTI with an
+ * array of results (one solution each), or < 0 with the error set through
+ * bi_type_error (eval_type_error: an operand of the wrong type) or bi_error
+ * (eval_builtin_error). */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <openssl/evp.h>
+
+#include "rego/ast.h"
+#include "rego/eval.h"
+#include "rego/glob.h"
+#if __has_include("rego/re.h")
+#include "rego/re.h"
+#define HAVE_REGO_RE 1
+#endif
+
+__attribute__((format(printf, 3, 0)))
+static int bi_err_code(struct ev *ev, const char *code, const char *fmt, va_list ap)
+{
+    char msg[400];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    return rego_err(ev->err, code, &ev->cur_loc, "%s: %s", ev_builtin_name(ev), msg);
+}
+
+int bi_type_error(struct ev *ev, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bi_err_code(ev, "eval_type_error", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int bi_error(struct ev *ev, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = bi_err_code(ev, "eval_builtin_error", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static const char *tname(int type)
+{
+    static const char *names[] = { "null", "boolean", "number", "string", "array", "object", "set" };
+    return names[type];
+}
+
+static int want(struct ev *ev, struct rv **a, int i, int type)
+{
+    if (a[i]->type != type)
+        return bi_type_error(ev, "operand %d must be %s but got %s", i + 1, tname(type),
+                             rv_type_name(a[i]));
+    return 0;
+}
+
+#define WANT(i, t)                        \
+    do {                                  \
+        if (want(ev, a, (i), (t)) < 0)    \
+            return -1;                    \
+    } while (0)
+
+static int want_int(struct ev *ev, struct rv **a, int i, int64_t *out)
+{
+    if (a[i]->type != RV_NUMBER)
+        return bi_type_error(ev, "operand %d must be number but got %s", i + 1, rv_type_name(a[i]));
+    if (!rv_as_int(a[i], out))
+        return bi_type_error(ev, "operand %d must be integer number but got floating-point number", i + 1);
+    return 0;
+}
+
+#define S(v) ((v)->u.str.s)
+#define SL(v) ((v)->u.str.len)
+
+/* ------------------------------------------------------------------ comparison */
+
+static int bi_equal(struct ev *ev, struct rv **a, struct rv **out) { (void)ev; *out = rv_bool(rv_compare(a[0], a[1]) == 0); return 0; }
+static int bi_neq(struct ev *ev, struct rv **a, struct rv **out) { (void)ev; *out = rv_bool(rv_compare(a[0], a[1]) != 0); return 0; }
+static int bi_lt(struct ev *ev, struct rv **a, struct rv **out) { (void)ev; *out = rv_bool(rv_compare(a[0], a[1]) < 0); return 0; }
+static int bi_lte(struct ev *ev, struct rv **a, struct rv **out) { (void)ev; *out = rv_bool(rv_compare(a[0], a[1]) <= 0); return 0; }
+static int bi_gt(struct ev *ev, struct rv **a, struct rv **out) { (void)ev; *out = rv_bool(rv_compare(a[0], a[1]) > 0); return 0; }
+static int bi_gte(struct ev *ev, struct rv **a, struct rv **out) { (void)ev; *out = rv_bool(rv_compare(a[0], a[1]) >= 0); return 0; }
+
+/* ------------------------------------------------------------------ arithmetic */
+
+static int arith(struct ev *ev, char op, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_NUMBER);
+    WANT(1, RV_NUMBER);
+    char err[128];
+    if (rv_arith(op, a[0], a[1], out, err, sizeof err) < 0)
+        return bi_error(ev, "%s", err);
+    return 0;
+}
+
+static int set_op(struct ev *ev, char op, struct rv **a, struct rv **out);
+
+static int bi_plus(struct ev *ev, struct rv **a, struct rv **out) { return arith(ev, '+', a, out); }
+static int bi_minus(struct ev *ev, struct rv **a, struct rv **out)
+{
+    if (a[0]->type == RV_SET && a[1]->type == RV_SET)
+        return set_op(ev, '-', a, out);
+    if (a[0]->type == RV_SET || a[1]->type == RV_SET) {
+        int bad = a[0]->type == RV_SET ? 1 : 0;
+        return bi_type_error(ev, "operand %d must be set but got %s", bad + 1, rv_type_name(a[bad]));
+    }
+    if (a[0]->type != RV_NUMBER)
+        return bi_type_error(ev, "operand 1 must be one of {number, set} but got %s", rv_type_name(a[0]));
+    if (a[1]->type != RV_NUMBER)
+        return bi_type_error(ev, "operand 2 must be one of {number, set} but got %s", rv_type_name(a[1]));
+    return arith(ev, '-', a, out);
+}
+static int bi_mul(struct ev *ev, struct rv **a, struct rv **out) { return arith(ev, '*', a, out); }
+static int bi_div(struct ev *ev, struct rv **a, struct rv **out) { return arith(ev, '/', a, out); }
+static int bi_rem(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_NUMBER);
+    WANT(1, RV_NUMBER);
+    if (!a[0]->is_int || !a[1]->is_int)
+        return bi_error(ev, "modulo on floating-point number");
+    return arith(ev, '%', a, out);
+}
+
+static int bi_abs(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_NUMBER);
+    if (a[0]->is_big) {
+        if (rv_sign(a[0]) >= 0) {
+            *out = rv_incref(a[0]);
+            return 0;
+        }
+        struct rv *m1 = rv_int(-1);
+        char err[128];
+        if (rv_arith('*', a[0], m1, out, err, sizeof err) < 0)
+            return bi_error(ev, "%s", err);
+        return 0;
+    }
+    if (a[0]->is_int) {
+        if (a[0]->u.i == INT64_MIN)
+            return bi_error(ev, "integer overflow");
+        *out = rv_int(a[0]->u.i < 0 ? -a[0]->u.i : a[0]->u.i);
+    } else {
+        *out = rv_double(fabs(a[0]->u.d));
+    }
+    return 0;
+}
+
+static int round_like(struct ev *ev, struct rv **a, struct rv **out, double (*f)(double))
+{
+    WANT(0, RV_NUMBER);
+    if (a[0]->is_big) {
+        double d = rv_as_double(a[0]);
+        if (d == floor(d)) {
+            *out = rv_incref(a[0]);   /* beyond double precision every value is integral */
+            return 0;
+        }
+        *out = rv_double(f(d));
+        return 0;
+    }
+    if (a[0]->is_int) {
+        *out = rv_incref(a[0]);
+        return 0;
+    }
+    *out = rv_double(f(a[0]->u.d));
+    return 0;
+}
+static int bi_round(struct ev *ev, struct rv **a, struct rv **out) { return round_like(ev, a, out, round); }
+static int bi_ceil(struct ev *ev, struct rv **a, struct rv **out) { return round_like(ev, a, out, ceil); }
+static int bi_floor(struct ev *ev, struct rv **a, struct rv **out) { return round_like(ev, a, out, floor); }
+
+static int bi_numbers_range(struct ev *ev, struct rv **a, struct rv **out)
+{
+    int64_t x, y;
+    if (want_int(ev, a, 0, &x) < 0 || want_int(ev, a, 1, &y) < 0)
+        return -1;
+    uint64_t n = x <= y ? (uint64_t)(y - x) + 1 : (uint64_t)(x - y) + 1;
+    if (n > 10000000)
+        return bi_error(ev, "range too large");
+    struct rvbuf b = { 0 };
+    for (uint64_t i = 0; i < n; i++)
+        rvbuf_push(&b, rv_int(x <= y ? x + (int64_t)i : x - (int64_t)i));
+    *out = rv_array_take(&b);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ sets */
+
+static int set_op(struct ev *ev, char op, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_SET);
+    WANT(1, RV_SET);
+    struct rvbuf b = { 0 };
+    if (op == '|') {
+        for (size_t i = 0; i < a[0]->u.arr.len; i++)
+            rvbuf_push(&b, rv_incref(a[0]->u.arr.v[i]));
+        for (size_t i = 0; i < a[1]->u.arr.len; i++)
+            rvbuf_push(&b, rv_incref(a[1]->u.arr.v[i]));
+    } else {
+        for (size_t i = 0; i < a[0]->u.arr.len; i++) {
+            bool in = rv_set_find(a[1], a[0]->u.arr.v[i]) != NULL;
+            if ((op == '&') == in)
+                rvbuf_push(&b, rv_incref(a[0]->u.arr.v[i]));
+        }
+    }
+    *out = rv_set_take(&b);
+    return 0;
+}
+static int bi_and(struct ev *ev, struct rv **a, struct rv **out) { return set_op(ev, '&', a, out); }
+static int bi_or(struct ev *ev, struct rv **a, struct rv **out) { return set_op(ev, '|', a, out); }
+
+static int setset(struct ev *ev, struct rv **a, struct rv **out, bool isunion)
+{
+    WANT(0, RV_SET);
+    struct rv *s = a[0];
+    for (size_t i = 0; i < s->u.arr.len; i++)
+        if (s->u.arr.v[i]->type != RV_SET)
+            return bi_type_error(ev, "operand 1 must be set of sets but got set containing %s",
+                                 rv_type_name(s->u.arr.v[i]));
+    if (s->u.arr.len == 0) {
+        *out = rv_empty_set();
+        return 0;
+    }
+    struct rv *acc = rv_incref(s->u.arr.v[0]);
+    for (size_t i = 1; i < s->u.arr.len; i++) {
+        struct rv *args[2] = { acc, s->u.arr.v[i] }, *r;
+        set_op(ev, isunion ? '|' : '&', args, &r);
+        rv_decref(acc);
+        acc = r;
+    }
+    *out = acc;
+    return 0;
+}
+static int bi_union(struct ev *ev, struct rv **a, struct rv **out) { return setset(ev, a, out, true); }
+static int bi_intersection(struct ev *ev, struct rv **a, struct rv **out) { return setset(ev, a, out, false); }
+
+static int bi_member2(struct ev *ev, struct rv **a, struct rv **out)
+{
+    (void)ev;
+    struct rv *c = a[1];
+    bool found = false;
+    if (c->type == RV_SET)
+        found = rv_set_find(c, a[0]) != NULL;
+    else if (c->type == RV_ARRAY) {
+        for (size_t i = 0; i < c->u.arr.len && !found; i++)
+            found = rv_equal(c->u.arr.v[i], a[0]);
+    } else if (c->type == RV_OBJECT) {
+        for (size_t i = 0; i < c->u.obj.len && !found; i++)
+            found = rv_equal(c->u.obj.v[i], a[0]);
+    }
+    *out = rv_bool(found);
+    return 0;
+}
+
+static int bi_member3(struct ev *ev, struct rv **a, struct rv **out)
+{
+    (void)ev;
+    struct rv *c = a[2], *v = NULL;
+    if (c->type == RV_ARRAY || c->type == RV_OBJECT || c->type == RV_SET) {
+        if (c->type == RV_ARRAY) {
+            int64_t i;
+            if (rv_as_int(a[0], &i) && i >= 0 && (uint64_t)i < c->u.arr.len)
+                v = c->u.arr.v[i];
+        } else if (c->type == RV_OBJECT) {
+            v = rv_object_get(c, a[0]);
+        } else {
+            v = rv_set_find(c, a[0]);
+        }
+    }
+    *out = rv_bool(v && rv_equal(v, a[1]));
+    return 0;
+}
+
+/* ------------------------------------------------------------------ aggregates */
+
+static size_t utf8_len(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80)
+            c++;
+    return c;
+}
+
+static int bi_count(struct ev *ev, struct rv **a, struct rv **out)
+{
+    struct rv *x = a[0];
+    switch (x->type) {
+    case RV_STRING: *out = rv_int((int64_t)utf8_len(S(x), SL(x))); return 0;
+    case RV_ARRAY:
+    case RV_SET: *out = rv_int((int64_t)x->u.arr.len); return 0;
+    case RV_OBJECT: *out = rv_int((int64_t)x->u.obj.len); return 0;
+    default:
+        return bi_type_error(ev, "operand 1 must be one of {array, object, set, string} but got %s",
+                             rv_type_name(x));
+    }
+}
+
+static int fold(struct ev *ev, struct rv **a, struct rv **out, char op)
+{
+    struct rv *x = a[0];
+    if (x->type != RV_ARRAY && x->type != RV_SET)
+        return bi_type_error(ev, "operand 1 must be one of {array, set} but got %s", rv_type_name(x));
+    struct rv *acc = rv_int(op == '+' ? 0 : 1);
+    for (size_t i = 0; i < x->u.arr.len; i++) {
+        struct rv *e = x->u.arr.v[i], *r;
+        if (e->type != RV_NUMBER) {
+            rv_decref(acc);
+            return bi_type_error(ev, "operand 1 must be one of {array, set} of numbers but got %s containing %s",
+                                 rv_type_name(x), rv_type_name(e));
+        }
+        char err[128];
+        if (rv_arith(op, acc, e, &r, err, sizeof err) < 0) {
+            rv_decref(acc);
+            return bi_error(ev, "%s", err);
+        }
+        rv_decref(acc);
+        acc = r;
+    }
+    *out = acc;
+    return 0;
+}
+static int bi_sum(struct ev *ev, struct rv **a, struct rv **out) { return fold(ev, a, out, '+'); }
+static int bi_product(struct ev *ev, struct rv **a, struct rv **out) { return fold(ev, a, out, '*'); }
+
+static int extreme(struct ev *ev, struct rv **a, struct rv **out, int sign)
+{
+    struct rv *x = a[0];
+    if (x->type != RV_ARRAY && x->type != RV_SET)
+        return bi_type_error(ev, "operand 1 must be one of {array, set} but got %s", rv_type_name(x));
+    if (x->u.arr.len == 0)
+        return BI_UNDEFINED;
+    struct rv *best = x->u.arr.v[0];
+    for (size_t i = 1; i < x->u.arr.len; i++)
+        if (rv_compare(x->u.arr.v[i], best) * sign > 0)
+            best = x->u.arr.v[i];
+    *out = rv_incref(best);
+    return 0;
+}
+static int bi_max(struct ev *ev, struct rv **a, struct rv **out) { return extreme(ev, a, out, 1); }
+static int bi_min(struct ev *ev, struct rv **a, struct rv **out) { return extreme(ev, a, out, -1); }
+
+static int bi_sort(struct ev *ev, struct rv **a, struct rv **out)
+{
+    struct rv *x = a[0];
+    if (x->type != RV_ARRAY && x->type != RV_SET)
+        return bi_type_error(ev, "operand 1 must be one of {array, set} but got %s", rv_type_name(x));
+    struct rvbuf b = { 0 };
+    for (size_t i = 0; i < x->u.arr.len; i++)
+        rvbuf_push(&b, rv_incref(x->u.arr.v[i]));
+    if (b.len > 1)
+        qsort(b.v, b.len, sizeof *b.v, rv_qsort_cmp);
+    *out = rv_array_take(&b);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ strings */
+
+static int bi_concat(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    struct rv *x = a[1];
+    if (x->type != RV_ARRAY && x->type != RV_SET)
+        return bi_type_error(ev, "operand 2 must be one of {array, set} but got %s", rv_type_name(x));
+    struct sbuf b = { 0 };
+    for (size_t i = 0; i < x->u.arr.len; i++) {
+        struct rv *e = x->u.arr.v[i];
+        if (e->type != RV_STRING) {
+            free(b.s);
+            return bi_type_error(ev, "operand 2 must be one of {array, set} of strings but got %s containing %s",
+                                 rv_type_name(x), rv_type_name(e));
+        }
+        if (i)
+            sb_add(&b, S(a[0]), SL(a[0]));
+        sb_add(&b, S(e), SL(e));
+    }
+    size_t len = b.len;
+    *out = rv_string_take(sb_steal(&b), len);
+    return 0;
+}
+
+static const char *memmem_s(const char *h, size_t hl, const char *n, size_t nl)
+{
+    if (nl == 0)
+        return h;
+    return memmem(h, hl, n, nl);
+}
+
+static int bi_contains(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    *out = rv_bool(memmem_s(S(a[0]), SL(a[0]), S(a[1]), SL(a[1])) != NULL);
+    return 0;
+}
+
+static int bi_startswith(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    *out = rv_bool(SL(a[1]) <= SL(a[0]) && memcmp(S(a[0]), S(a[1]), SL(a[1])) == 0);
+    return 0;
+}
+
+static int bi_endswith(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    *out = rv_bool(SL(a[1]) <= SL(a[0]) &&
+                   memcmp(S(a[0]) + SL(a[0]) - SL(a[1]), S(a[1]), SL(a[1])) == 0);
+    return 0;
+}
+
+static int case_map(struct ev *ev, struct rv **a, struct rv **out, int (*f)(int))
+{
+    WANT(0, RV_STRING);
+    char *s = malloc(SL(a[0]) + 1);
+    if (!s)
+        abort();
+    for (size_t i = 0; i < SL(a[0]); i++) {
+        unsigned char c = (unsigned char)S(a[0])[i];
+        s[i] = c < 0x80 ? (char)f(c) : (char)c;
+    }
+    s[SL(a[0])] = 0;
+    *out = rv_string_take(s, SL(a[0]));
+    return 0;
+}
+static int bi_lower(struct ev *ev, struct rv **a, struct rv **out) { return case_map(ev, a, out, tolower); }
+static int bi_upper(struct ev *ev, struct rv **a, struct rv **out) { return case_map(ev, a, out, toupper); }
+
+/* UTF-8 code point boundaries of s. */
+static size_t *cp_offsets(const char *s, size_t n, size_t *count)
+{
+    size_t *off = malloc(sizeof *off * (n + 1));
+    if (!off)
+        abort();
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80)
+            off[c++] = i;
+    off[c] = n;
+    *count = c;
+    return off;
+}
+
+static int split_impl(struct rv *s, const char *d, size_t dl, int64_t limit, struct rv **out)
+{
+    struct rvbuf b = { 0 };
+    const char *p = S(s), *end = S(s) + SL(s);
+    if (dl == 0) {
+        size_t n;
+        size_t *off = cp_offsets(S(s), SL(s), &n);
+        for (size_t i = 0; i < n; i++) {
+            if (limit > 0 && (int64_t)b.len == limit - 1) {
+                rvbuf_push(&b, rv_string(S(s) + off[i], SL(s) - off[i]));
+                break;
+            }
+            rvbuf_push(&b, rv_string(S(s) + off[i], off[i + 1] - off[i]));
+        }
+        free(off);
+        *out = rv_array_take(&b);
+        return 0;
+    }
+    for (;;) {
+        if (limit > 0 && (int64_t)b.len == limit - 1) {
+            rvbuf_push(&b, rv_string(p, (size_t)(end - p)));
+            break;
+        }
+        const char *q = memmem(p, (size_t)(end - p), d, dl);
+        if (!q) {
+            rvbuf_push(&b, rv_string(p, (size_t)(end - p)));
+            break;
+        }
+        rvbuf_push(&b, rv_string(p, (size_t)(q - p)));
+        p = q + dl;
+    }
+    *out = rv_array_take(&b);
+    return 0;
+}
+
+static int bi_split(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    return split_impl(a[0], S(a[1]), SL(a[1]), -1, out);
+}
+
+/* strings.split_n: at most n parts (the last holds the rest); n < 0: the
+ * last -n parts of the full split; n == 0: none. */
+static int bi_split_n(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    int64_t n;
+    if (want_int(ev, a, 2, &n) < 0)
+        return -1;
+    if (n == 0) {
+        *out = rv_empty_array();
+        return 0;
+    }
+    if (n > 0)
+        return split_impl(a[0], S(a[1]), SL(a[1]), n, out);
+    struct rv *all;
+    split_impl(a[0], S(a[1]), SL(a[1]), -1, &all);
+    size_t len = all->u.arr.len, keep = (uint64_t)(-(n + 1)) + 1 < len ? (size_t)(-(n + 1)) + 1 : len;
+    struct rvbuf b = { 0 };
+    for (size_t i = len - keep; i < len; i++)
+        rvbuf_push(&b, rv_incref(all->u.arr.v[i]));
+    rv_decref(all);
+    *out = rv_array_take(&b);
+    return 0;
+}
+
+static int bi_replace(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    WANT(2, RV_STRING);
+    struct sbuf b = { 0 };
+    const char *p = S(a[0]), *end = p + SL(a[0]);
+    if (SL(a[1]) == 0) {
+        /* Go: insert the replacement around every code point */
+        size_t n;
+        size_t *off = cp_offsets(S(a[0]), SL(a[0]), &n);
+        sb_add(&b, S(a[2]), SL(a[2]));
+        for (size_t i = 0; i < n; i++) {
+            sb_add(&b, S(a[0]) + off[i], off[i + 1] - off[i]);
+            sb_add(&b, S(a[2]), SL(a[2]));
+        }
+        free(off);
+    } else {
+        for (;;) {
+            const char *q = memmem(p, (size_t)(end - p), S(a[1]), SL(a[1]));
+            if (!q) {
+                sb_add(&b, p, (size_t)(end - p));
+                break;
+            }
+            sb_add(&b, p, (size_t)(q - p));
+            sb_add(&b, S(a[2]), SL(a[2]));
+            p = q + SL(a[1]);
+        }
+    }
+    size_t len = b.len;
+    *out = rv_string_take(sb_steal(&b), len);
+    return 0;
+}
+
+/* Does code point at s[i..] belong to cutset? Returns its length or 0. */
+static size_t cut_match(const char *s, size_t n, size_t i, const struct rv *cut)
+{
+    size_t l = 1;
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0xf0) l = 4;
+    else if (c >= 0xe0) l = 3;
+    else if (c >= 0xc0) l = 2;
+    if (i + l > n)
+        l = n - i;
+    size_t cn;
+    size_t *off = cp_offsets(S(cut), SL(cut), &cn);
+    size_t found = 0;
+    for (size_t k = 0; k < cn; k++)
+        if (off[k + 1] - off[k] == l && memcmp(S(cut) + off[k], s + i, l) == 0) {
+            found = l;
+            break;
+        }
+    free(off);
+    return found;
+}
+
+static int trim_impl(struct ev *ev, struct rv **a, struct rv **out, bool left, bool right)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    const char *s = S(a[0]);
+    size_t n = SL(a[0]), start = 0, end = n;
+    if (left) {
+        size_t l;
+        while (start < n && (l = cut_match(s, n, start, a[1])) > 0)
+            start += l;
+    }
+    if (right) {
+        while (end > start) {
+            size_t b = end - 1;
+            while (b > start && ((unsigned char)s[b] & 0xc0) == 0x80)
+                b--;
+            if (cut_match(s, n, b, a[1]) != end - b)
+                break;
+            end = b;
+        }
+    }
+    *out = rv_string(s + start, end - start);
+    return 0;
+}
+static int bi_trim(struct ev *ev, struct rv **a, struct rv **out) { return trim_impl(ev, a, out, true, true); }
+static int bi_trim_left(struct ev *ev, struct rv **a, struct rv **out) { return trim_impl(ev, a, out, true, false); }
+static int bi_trim_right(struct ev *ev, struct rv **a, struct rv **out) { return trim_impl(ev, a, out, false, true); }
+
+static int bi_trim_space(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    const char *s = S(a[0]);
+    size_t start = 0, end = SL(a[0]);
+    while (start < end && isspace((unsigned char)s[start]))
+        start++;
+    while (end > start && isspace((unsigned char)s[end - 1]))
+        end--;
+    *out = rv_string(s + start, end - start);
+    return 0;
+}
+
+static int bi_trim_prefix(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    if (SL(a[1]) <= SL(a[0]) && memcmp(S(a[0]), S(a[1]), SL(a[1])) == 0)
+        *out = rv_string(S(a[0]) + SL(a[1]), SL(a[0]) - SL(a[1]));
+    else
+        *out = rv_incref(a[0]);
+    return 0;
+}
+
+static int bi_trim_suffix(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    if (SL(a[1]) <= SL(a[0]) && memcmp(S(a[0]) + SL(a[0]) - SL(a[1]), S(a[1]), SL(a[1])) == 0)
+        *out = rv_string(S(a[0]), SL(a[0]) - SL(a[1]));
+    else
+        *out = rv_incref(a[0]);
+    return 0;
+}
+
+static int bi_substring(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    int64_t start, len;
+    if (want_int(ev, a, 1, &start) < 0 || want_int(ev, a, 2, &len) < 0)
+        return -1;
+    if (start < 0)
+        return bi_error(ev, "negative offset");
+    size_t n;
+    size_t *off = cp_offsets(S(a[0]), SL(a[0]), &n);
+    if ((uint64_t)start >= n) {
+        free(off);
+        *out = rv_cstr("");
+        return 0;
+    }
+    size_t end = len < 0 || (uint64_t)start + (uint64_t)len > n ? n : (size_t)(start + len);
+    *out = rv_string(S(a[0]) + off[start], off[end] - off[start]);
+    free(off);
+    return 0;
+}
+
+static int bi_indexof(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    const char *q = memmem_s(S(a[0]), SL(a[0]), S(a[1]), SL(a[1]));
+    if (!q) {
+        *out = rv_int(-1);
+        return 0;
+    }
+    *out = rv_int((int64_t)utf8_len(S(a[0]), (size_t)(q - S(a[0]))));
+    return 0;
+}
+
+static int bi_indexof_n(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    struct rvbuf b = { 0 };
+    const char *s = S(a[0]);
+    size_t n = SL(a[0]), nl = SL(a[1]);
+    for (size_t i = 0; i + nl <= n;) {
+        const char *q = memmem_s(s + i, n - i, S(a[1]), nl);
+        if (!q)
+            break;
+        rvbuf_push(&b, rv_int((int64_t)utf8_len(s, (size_t)(q - s))));
+        i = (size_t)(q - s) + 1;
+        if (nl == 0 && i > n)
+            break;
+    }
+    *out = rv_array_take(&b);
+    return 0;
+}
+
+static int bi_strings_count(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    if (SL(a[1]) == 0) {
+        *out = rv_int((int64_t)utf8_len(S(a[0]), SL(a[0])) + 1);
+        return 0;
+    }
+    int64_t c = 0;
+    const char *p = S(a[0]), *end = p + SL(a[0]);
+    for (;;) {
+        const char *q = memmem(p, (size_t)(end - p), S(a[1]), SL(a[1]));
+        if (!q)
+            break;
+        c++;
+        p = q + SL(a[1]);
+    }
+    *out = rv_int(c);
+    return 0;
+}
+
+static int bi_strings_reverse(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    size_t n;
+    size_t *off = cp_offsets(S(a[0]), SL(a[0]), &n);
+    struct sbuf b = { 0 };
+    for (size_t i = n; i > 0; i--)
+        sb_add(&b, S(a[0]) + off[i - 1], off[i] - off[i - 1]);
+    free(off);
+    size_t len = b.len;
+    *out = rv_string_take(sb_steal(&b), len);
+    return 0;
+}
+
+static int bi_replace_n(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_OBJECT);
+    WANT(1, RV_STRING);
+    struct rv *obj = a[0];
+    for (size_t i = 0; i < obj->u.obj.len; i++)
+        if (obj->u.obj.k[i]->type != RV_STRING || obj->u.obj.v[i]->type != RV_STRING)
+            return bi_type_error(ev, "operand 1 must be object[string: string]");
+    /* Go's strings.NewReplacer: at each position, the first pattern (in argument order,
+     * here key order) that matches wins. */
+    struct sbuf b = { 0 };
+    const char *s = S(a[1]);
+    size_t n = SL(a[1]), i = 0;
+    while (i < n) {
+        bool done = false;
+        for (size_t k = 0; k < obj->u.obj.len; k++) {
+            struct rv *key = obj->u.obj.k[k];
+            if (SL(key) && SL(key) <= n - i && memcmp(s + i, S(key), SL(key)) == 0) {
+                sb_add(&b, S(obj->u.obj.v[k]), SL(obj->u.obj.v[k]));
+                i += SL(key);
+                done = true;
+                break;
+            }
+        }
+        if (!done)
+            sb_putc(&b, s[i++]);
+    }
+    size_t len = b.len;
+    *out = rv_string_take(sb_steal(&b), len);
+    return 0;
+}
+
+static int bi_format_int(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_NUMBER);
+    int64_t base;
+    if (want_int(ev, a, 1, &base) < 0)
+        return -1;
+    if (base != 2 && base != 8 && base != 10 && base != 16)
+        return bi_error(ev, "operand 2 must be one of {2, 8, 10, 16}");
+    double d = rv_as_double(a[0]);
+    int64_t v = a[0]->is_int ? a[0]->u.i : (int64_t)(d < 0 ? ceil(d) : floor(d));
+    char buf[80];
+    bool neg = v < 0;
+    uint64_t u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    int p = (int)sizeof buf - 1;
+    buf[p] = 0;
+    do {
+        buf[--p] = "0123456789abcdef"[u % (uint64_t)base];
+        u /= (uint64_t)base;
+    } while (u);
+    if (neg)
+        buf[--p] = '-';
+    *out = rv_cstr(buf + p);
+    return 0;
+}
+
+static int prefix_match(struct ev *ev, struct rv **a, struct rv **out, bool suffix)
+{
+    struct rv *lists[2] = { a[0], a[1] };
+    for (int i = 0; i < 2; i++) {
+        struct rv *x = lists[i];
+        if (x->type != RV_STRING && x->type != RV_ARRAY && x->type != RV_SET)
+            return bi_type_error(ev, "operand %d must be one of {string, set, array} but got %s", i + 1,
+                                 rv_type_name(x));
+        if (x->type != RV_STRING)
+            for (size_t j = 0; j < x->u.arr.len; j++)
+                if (x->u.arr.v[j]->type != RV_STRING)
+                    return bi_type_error(ev, "operand %d must be %s of strings but got %s containing %s",
+                                         i + 1, rv_type_name(x), rv_type_name(x),
+                                         rv_type_name(x->u.arr.v[j]));
+    }
+    struct rv **ss, **ps;
+    size_t ns, np;
+    ss = a[0]->type == RV_STRING ? &a[0] : a[0]->u.arr.v;
+    ns = a[0]->type == RV_STRING ? 1 : a[0]->u.arr.len;
+    ps = a[1]->type == RV_STRING ? &a[1] : a[1]->u.arr.v;
+    np = a[1]->type == RV_STRING ? 1 : a[1]->u.arr.len;
+    for (size_t i = 0; i < ns; i++)
+        for (size_t j = 0; j < np; j++) {
+            struct rv *s = ss[i], *p = ps[j];
+            if (SL(p) > SL(s))
+                continue;
+            const char *at = suffix ? S(s) + SL(s) - SL(p) : S(s);
+            if (memcmp(at, S(p), SL(p)) == 0) {
+                *out = rv_bool(true);
+                return 0;
+            }
+        }
+    *out = rv_bool(false);
+    return 0;
+}
+static int bi_any_prefix_match(struct ev *ev, struct rv **a, struct rv **out) { return prefix_match(ev, a, out, false); }
+static int bi_any_suffix_match(struct ev *ev, struct rv **a, struct rv **out) { return prefix_match(ev, a, out, true); }
+
+/* sprintf with Go's verbs: %v %s %d %q %x %X %o %b %f %F %e %E %g %G %t %c %%. */
+static void format_value(struct sbuf *b, struct rv *v)
+{
+    if (v->type == RV_STRING)
+        sb_add(b, S(v), SL(v));
+    else
+        rv_write(b, v, false);
+}
+
+static int bi_sprintf(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_ARRAY);
+    const char *f = S(a[0]);
+    size_t n = SL(a[0]), argi = 0;
+    struct rv *args = a[1];
+    struct sbuf b = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        if (f[i] != '%') {
+            sb_putc(&b, f[i]);
+            continue;
+        }
+        size_t start = i++;
+        char flags[8] = { 0 };
+        int nf = 0;
+        while (i < n && strchr("+-# 0", f[i]) && nf < 7)
+            flags[nf++] = f[i++];
+        int width = -1, prec = -1;
+        if (i < n && isdigit((unsigned char)f[i])) {
+            width = 0;
+            while (i < n && isdigit((unsigned char)f[i]) && width < 1000)
+                width = width * 10 + (f[i++] - '0');
+        }
+        if (i < n && f[i] == '.') {
+            i++;
+            prec = 0;
+            while (i < n && isdigit((unsigned char)f[i]) && prec < 1000)
+                prec = prec * 10 + (f[i++] - '0');
+        }
+        if (i >= n) {
+            sb_puts(&b, "%!(NOVERB)");
+            break;
+        }
+        char verb = f[i];
+        if (verb == '%') {
+            sb_putc(&b, '%');
+            continue;
+        }
+        if (argi >= args->u.arr.len) {
+            sb_printf(&b, "%%!%c(MISSING)", verb);
+            continue;
+        }
+        struct rv *v = args->u.arr.v[argi++];
+        struct sbuf piece = { 0 };
+        char cfmt[32];
+        snprintf(cfmt, sizeof cfmt, "%%%s%s%.0d%s", flags, width >= 0 ? "*" : "", 0, prec >= 0 ? ".*" : "");
+        (void)start;
+        switch (verb) {
+        case 'v':
+        case 's':
+            format_value(&piece, v);
+            break;
+        case 'q':
+            if (v->type == RV_STRING)
+                rv_write_json_string(&piece, S(v), SL(v));
+            else
+                format_value(&piece, v);
+            break;
+        case 't':
+            if (v->type == RV_BOOL)
+                sb_puts(&piece, v->u.b ? "true" : "false");
+            else
+                sb_printf(&piece, "%%!t(%s)", rv_type_name(v));
+            break;
+        case 'd': case 'x': case 'X': case 'o': case 'b': case 'c':
+            if (v->type == RV_NUMBER && v->is_int) {
+                if (verb == 'b') {
+                    uint64_t u = v->u.i < 0 ? (uint64_t)0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
+                    char tmp[70];
+                    int p = 69;
+                    tmp[p] = 0;
+                    do {
+                        tmp[--p] = (char)('0' + (u & 1));
+                        u >>= 1;
+                    } while (u);
+                    if (v->u.i < 0)
+                        tmp[--p] = '-';
+                    sb_puts(&piece, tmp + p);
+                } else if (verb == 'c') {
+                    char o[8] = { 0 };
+                    if (v->u.i >= 0 && v->u.i < 128)
+                        o[0] = (char)v->u.i;
+                    sb_puts(&piece, o);
+                } else {
+                    char spec[40];
+                    snprintf(spec, sizeof spec, "%%%s%s%s%s", flags, width >= 0 ? "*" : "",
+                             prec >= 0 ? ".*" : "", verb == 'd' ? "lld" : verb == 'x' ? "llx" : verb == 'X' ? "llX" : "llo");
+                    long long iv = (long long)v->u.i;
+                    bool neg = iv < 0 && verb != 'd';
+                    if (neg)
+                        iv = -iv;
+                    char tmp[128];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+                    if (width >= 0 && prec >= 0)
+                        snprintf(tmp, sizeof tmp, spec, width, prec, iv);
+                    else if (width >= 0)
+                        snprintf(tmp, sizeof tmp, spec, width, iv);
+                    else if (prec >= 0)
+                        snprintf(tmp, sizeof tmp, spec, prec, iv);
+                    else
+                        snprintf(tmp, sizeof tmp, spec, iv);
+#pragma GCC diagnostic pop
+                    if (neg)
+                        sb_putc(&piece, '-');
+                    sb_puts(&piece, tmp);
+                    width = -1;
+                }
+            } else if (v->type == RV_NUMBER && v->is_big && verb == 'd' &&
+                       rv_as_double(v) == floor(rv_as_double(v))) {
+                rv_write_number(&piece, v);
+            } else if (v->type == RV_NUMBER) {
+                sb_printf(&piece, "%%!%c(big.Float=", verb);
+                rv_write_number(&piece, v);
+                sb_putc(&piece, ')');
+            } else if (v->type == RV_STRING && (verb == 'x' || verb == 'X')) {
+                for (size_t k = 0; k < SL(v); k++)
+                    sb_printf(&piece, verb == 'x' ? "%02x" : "%02X", (unsigned char)S(v)[k]);
+            } else {
+                sb_printf(&piece, "%%!%c(", verb);
+                format_value(&piece, v);
+                sb_putc(&piece, ')');
+            }
+            break;
+        case 'f': case 'F': case 'e': case 'E': case 'g': case 'G':
+            if (v->type == RV_NUMBER) {
+                char spec[40];
+                snprintf(spec, sizeof spec, "%%%s%s%s%c", flags, width >= 0 ? "*" : "", prec >= 0 ? ".*" : "", verb);
+                char tmp[512];
+                double d = rv_as_double(v);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+                if (width >= 0 && prec >= 0)
+                    snprintf(tmp, sizeof tmp, spec, width, prec, d);
+                else if (width >= 0)
+                    snprintf(tmp, sizeof tmp, spec, width, d);
+                else if (prec >= 0)
+                    snprintf(tmp, sizeof tmp, spec, prec, d);
+                else
+                    snprintf(tmp, sizeof tmp, spec, d);
+#pragma GCC diagnostic pop
+                sb_puts(&piece, tmp);
+                width = -1;
+            } else {
+                sb_printf(&piece, "%%!%c(", verb);
+                format_value(&piece, v);
+                sb_putc(&piece, ')');
+            }
+            break;
+        default:
+            sb_printf(&piece, "%%!%c(", verb);
+            format_value(&piece, v);
+            sb_putc(&piece, ')');
+        }
+        (void)cfmt;
+        /* width for string-ish verbs */
+        size_t plen = piece.len;
+        if (width > 0 && (size_t)width > utf8_len(piece.s ? piece.s : "", plen)) {
+            size_t pad = (size_t)width - utf8_len(piece.s ? piece.s : "", plen);
+            bool leftalign = strchr(flags, '-') != NULL;
+            if (!leftalign)
+                for (size_t k = 0; k < pad; k++)
+                    sb_putc(&b, ' ');
+            sb_add(&b, piece.s ? piece.s : "", plen);
+            if (leftalign)
+                for (size_t k = 0; k < pad; k++)
+                    sb_putc(&b, ' ');
+        } else {
+            sb_add(&b, piece.s ? piece.s : "", plen);
+        }
+        free(piece.s);
+    }
+    if (argi < args->u.arr.len) {
+        sb_puts(&b, "%!(EXTRA ");
+        for (size_t k = argi; k < args->u.arr.len; k++) {
+            if (k > argi)
+                sb_puts(&b, ", ");
+            sb_puts(&b, "ast.");
+            format_value(&b, args->u.arr.v[k]);
+        }
+        sb_putc(&b, ')');
+    }
+    size_t len = b.len;
+    *out = rv_string_take(sb_steal(&b), len);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ types */
+
+#define TYPE_CHECK(fn, t) \
+    static int fn(struct ev *ev, struct rv **a, struct rv **out) { (void)ev; *out = rv_bool(a[0]->type == (t)); return 0; }
+TYPE_CHECK(bi_is_number, RV_NUMBER)
+TYPE_CHECK(bi_is_string, RV_STRING)
+TYPE_CHECK(bi_is_boolean, RV_BOOL)
+TYPE_CHECK(bi_is_array, RV_ARRAY)
+TYPE_CHECK(bi_is_set, RV_SET)
+TYPE_CHECK(bi_is_object, RV_OBJECT)
+TYPE_CHECK(bi_is_null, RV_NULL)
+
+static int bi_type_name(struct ev *ev, struct rv **a, struct rv **out)
+{
+    (void)ev;
+    *out = rv_cstr(rv_type_name(a[0]));
+    return 0;
+}
+
+static int bi_to_number(struct ev *ev, struct rv **a, struct rv **out)
+{
+    struct rv *x = a[0];
+    switch (x->type) {
+    case RV_NULL: *out = rv_int(0); return 0;
+    case RV_BOOL: *out = rv_int(x->u.b ? 1 : 0); return 0;
+    case RV_NUMBER: *out = rv_incref(x); return 0;
+    case RV_STRING: {
+        *out = rv_number_text(S(x), SL(x));
+        if (*out)
+            return 0;
+        return bi_error(ev, "invalid syntax");
+    }
+    case 100: {
+        /* JSON number syntax (Go's json.Number check) */
+        const char *s = S(x);
+        size_t n = SL(x), i = 0;
+        if (i < n && s[i] == '-')
+            i++;
+        size_t ds = i;
+        while (i < n && isdigit((unsigned char)s[i]))
+            i++;
+        bool ok = i > ds;
+        if (ok && i < n && s[i] == '.') {
+            i++;
+            size_t fs = i;
+            while (i < n && isdigit((unsigned char)s[i]))
+                i++;
+            ok = i > fs;
+        }
+        if (ok && i < n && (s[i] == 'e' || s[i] == 'E')) {
+            i++;
+            if (i < n && (s[i] == '+' || s[i] == '-'))
+                i++;
+            size_t es = i;
+            while (i < n && isdigit((unsigned char)s[i]))
+                i++;
+            ok = i > es;
+        }
+        if (!ok || i != n || strlen(s) != n)
+            return bi_error(ev, "invalid syntax");
+        if (!strpbrk(s, ".eE")) {
+            char *end;
+            errno = 0;
+            long long v = strtoll(s, &end, 10);
+            if (!errno) {
+                *out = rv_int(v);
+                return 0;
+            }
+        }
+        double d = strtod(s, NULL);
+        if (!isfinite(d))
+            return bi_error(ev, "number out of range");
+        *out = rv_double(d);
+        return 0;
+    }
+    default:
+        return bi_type_error(ev, "operand 1 must be one of {boolean, null, number, string} but got %s",
+                             rv_type_name(x));
+    }
+}
+
+/* ------------------------------------------------------------------ arrays */
+
+static int bi_array_concat(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_ARRAY);
+    WANT(1, RV_ARRAY);
+    struct rvbuf b = { 0 };
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < a[k]->u.arr.len; i++)
+            rvbuf_push(&b, rv_incref(a[k]->u.arr.v[i]));
+    *out = rv_array_take(&b);
+    return 0;
+}
+
+static int bi_array_slice(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_ARRAY);
+    int64_t s, e;
+    if (want_int(ev, a, 1, &s) < 0 || want_int(ev, a, 2, &e) < 0)
+        return -1;
+    int64_t n = (int64_t)a[0]->u.arr.len;
+    if (s < 0)
+        s = 0;
+    if (e > n)
+        e = n;
+    struct rvbuf b = { 0 };
+    for (int64_t i = s; i < e; i++)
+        rvbuf_push(&b, rv_incref(a[0]->u.arr.v[i]));
+    *out = rv_array_take(&b);
+    return 0;
+}
+
+static int bi_array_reverse(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_ARRAY);
+    struct rvbuf b = { 0 };
+    for (size_t i = a[0]->u.arr.len; i > 0; i--)
+        rvbuf_push(&b, rv_incref(a[0]->u.arr.v[i - 1]));
+    *out = rv_array_take(&b);
+    return 0;
+}
+
+static int bi_array_flatten(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_ARRAY);
+    struct rvbuf b = { 0 };
+    for (size_t i = 0; i < a[0]->u.arr.len; i++) {
+        struct rv *e = a[0]->u.arr.v[i];
+        if (e->type == RV_ARRAY)
+            for (size_t j = 0; j < e->u.arr.len; j++)
+                rvbuf_push(&b, rv_incref(e->u.arr.v[j]));
+        else
+            rvbuf_push(&b, rv_incref(e));
+    }
+    *out = rv_array_take(&b);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ objects */
+
+static int bi_object_get(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_OBJECT);
+    struct rv *cur = a[0];
+    if (a[1]->type == RV_ARRAY) {
+        for (size_t i = 0; i < a[1]->u.arr.len && cur; i++) {
+            struct rv *k = a[1]->u.arr.v[i];
+            if (cur->type == RV_OBJECT)
+                cur = rv_object_get(cur, k);
+            else if (cur->type == RV_ARRAY) {
+                int64_t idx;
+                cur = rv_as_int(k, &idx) && idx >= 0 && (uint64_t)idx < cur->u.arr.len ? cur->u.arr.v[idx] : NULL;
+            } else if (cur->type == RV_SET)
+                cur = rv_set_find(cur, k);
+            else
+                cur = NULL;
+        }
+    } else {
+        cur = rv_object_get(a[0], a[1]);
+    }
+    *out = rv_incref(cur ? cur : a[2]);
+    return 0;
+}
+
+static int bi_object_keys(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_OBJECT);
+    struct rvbuf b = { 0 };
+    for (size_t i = 0; i < a[0]->u.obj.len; i++)
+        rvbuf_push(&b, rv_incref(a[0]->u.obj.k[i]));
+    *out = rv_set_take(&b);
+    return 0;
+}
+
+static bool key_in(struct rv *coll, struct rv *k)
+{
+    if (coll->type == RV_SET)
+        return rv_set_find(coll, k) != NULL;
+    if (coll->type == RV_OBJECT)
+        return rv_object_get(coll, k) != NULL;
+    for (size_t i = 0; i < coll->u.arr.len; i++)
+        if (rv_equal(coll->u.arr.v[i], k))
+            return true;
+    return false;
+}
+
+static int filter_keys(struct ev *ev, struct rv **a, struct rv **out, bool keep)
+{
+    if (a[0]->type != RV_OBJECT)
+        return bi_type_error(ev, "operand 1 must be object but got %s", rv_type_name(a[0]));
+    if (a[1]->type != RV_ARRAY && a[1]->type != RV_SET && a[1]->type != RV_OBJECT)
+        return bi_type_error(ev, "operand 2 must be one of {object, string, array} but got %s",
+                             rv_type_name(a[1]));
+    struct rvbuf k = { 0 }, v = { 0 };
+    for (size_t i = 0; i < a[0]->u.obj.len; i++) {
+        if (key_in(a[1], a[0]->u.obj.k[i]) != keep)
+            continue;
+        rvbuf_push(&k, rv_incref(a[0]->u.obj.k[i]));
+        rvbuf_push(&v, rv_incref(a[0]->u.obj.v[i]));
+    }
+    *out = rv_object_take(&k, &v);
+    return 0;
+}
+static int bi_object_remove(struct ev *ev, struct rv **a, struct rv **out) { return filter_keys(ev, a, out, false); }
+static int bi_object_filter(struct ev *ev, struct rv **a, struct rv **out) { return filter_keys(ev, a, out, true); }
+
+static struct rv *merge_objects(struct rv *x, struct rv *y)
+{
+    if (x->type != RV_OBJECT || y->type != RV_OBJECT)
+        return rv_incref(y);
+    struct rvbuf k = { 0 }, v = { 0 };
+    for (size_t i = 0; i < x->u.obj.len; i++) {
+        struct rv *yv = rv_object_get(y, x->u.obj.k[i]);
+        rvbuf_push(&k, rv_incref(x->u.obj.k[i]));
+        rvbuf_push(&v, yv ? merge_objects(x->u.obj.v[i], yv) : rv_incref(x->u.obj.v[i]));
+    }
+    for (size_t i = 0; i < y->u.obj.len; i++) {
+        if (rv_object_get(x, y->u.obj.k[i]))
+            continue;
+        rvbuf_push(&k, rv_incref(y->u.obj.k[i]));
+        rvbuf_push(&v, rv_incref(y->u.obj.v[i]));
+    }
+    return rv_object_take(&k, &v);
+}
+
+static int bi_object_union(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_OBJECT);
+    WANT(1, RV_OBJECT);
+    *out = merge_objects(a[0], a[1]);
+    return 0;
+}
+
+static int bi_object_union_n(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_ARRAY);
+    struct rv *acc = rv_empty_object();
+    for (size_t i = 0; i < a[0]->u.arr.len; i++) {
+        struct rv *e = a[0]->u.arr.v[i];
+        if (e->type != RV_OBJECT) {
+            rv_decref(acc);
+            return bi_type_error(ev, "operand 1 must be array of objects but got array containing %s",
+                                 rv_type_name(e));
+        }
+        struct rv *n = merge_objects(acc, e);
+        rv_decref(acc);
+        acc = n;
+    }
+    *out = acc;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ encoding */
+
+static int bi_json_marshal(struct ev *ev, struct rv **a, struct rv **out)
+{
+    (void)ev;
+    struct sbuf b = { 0 };
+    rv_write(&b, a[0], true);
+    size_t len = b.len;
+    *out = rv_string_take(sb_steal(&b), len);
+    return 0;
+}
+
+static int bi_json_unmarshal(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    json_error_t je;
+    json_t *j = json_loadb(S(a[0]), SL(a[0]), JSON_DECODE_ANY, &je);
+    if (!j && strstr(je.text, "too big"))
+        j = json_loadb(S(a[0]), SL(a[0]), JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &je);
+    if (!j)
+        return bi_error(ev, "%s", je.text);
+    *out = rv_from_json(j);
+    json_decref(j);
+    if (!*out)
+        return bi_error(ev, "number out of range");
+    return 0;
+}
+
+static int bi_json_is_valid(struct ev *ev, struct rv **a, struct rv **out)
+{
+    (void)ev;
+    if (a[0]->type != RV_STRING) {
+        *out = rv_bool(false);
+        return 0;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(S(a[0]), SL(a[0]), JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &je);
+    *out = rv_bool(j != NULL);
+    json_decref(j);
+    return 0;
+}
+
+static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static struct rv *b64_encode(const unsigned char *s, size_t n, const char *alpha, bool pad)
+{
+    struct sbuf b = { 0 };
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= s[i + 2];
+        sb_putc(&b, alpha[(v >> 18) & 63]);
+        sb_putc(&b, alpha[(v >> 12) & 63]);
+        if (i + 1 < n)
+            sb_putc(&b, alpha[(v >> 6) & 63]);
+        else if (pad)
+            sb_putc(&b, '=');
+        if (i + 2 < n)
+            sb_putc(&b, alpha[v & 63]);
+        else if (pad)
+            sb_putc(&b, '=');
+    }
+    size_t len = b.len;
+    return rv_string_take(sb_steal(&b), len);
+}
+
+static int b64_decode(const char *s, size_t n, const char *alpha, bool need_pad, struct sbuf *out)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t i, data = n;
+    while (data > 0 && s[data - 1] == '=')
+        data--;
+    if (n - data > 2)
+        return -1;
+    if (need_pad && n % 4 != 0)
+        return -1;
+    if (data % 4 == 1)
+        return -1;
+    for (i = 0; i < data; i++) {
+        const char *p = memchr(alpha, s[i], 64);
+        if (!p || !s[i])
+            return -1;
+        acc = (acc << 6) | (uint32_t)(p - alpha);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            sb_putc(out, (char)((acc >> bits) & 0xff));
+        }
+    }
+    return 0;
+}
+
+static int bi_base64_encode(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    *out = b64_encode((const unsigned char *)S(a[0]), SL(a[0]), b64std, true);
+    return 0;
+}
+
+static int bi_base64_decode(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    struct sbuf b = { 0 };
+    if (b64_decode(S(a[0]), SL(a[0]), b64std, true, &b) < 0) {
+        free(b.s);
+        return bi_error(ev, "illegal base64 data at input byte 0");
+    }
+    size_t len = b.len;
+    *out = rv_string_take(sb_steal(&b), len);
+    return 0;
+}
+
+static int bi_base64_is_valid(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    struct sbuf b = { 0 };
+    *out = rv_bool(b64_decode(S(a[0]), SL(a[0]), b64std, true, &b) == 0);
+    free(b.s);
+    return 0;
+}
+
+static int bi_base64url_encode(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    *out = b64_encode((const unsigned char *)S(a[0]), SL(a[0]), b64url, true);
+    return 0;
+}
+
+static int bi_base64url_encode_no_pad(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    *out = b64_encode((const unsigned char *)S(a[0]), SL(a[0]), b64url, false);
+    return 0;
+}
+
+static int bi_base64url_decode(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    struct sbuf b = { 0 };
+    if (b64_decode(S(a[0]), SL(a[0]), b64url, false, &b) < 0) {
+        free(b.s);
+        return bi_error(ev, "illegal base64 data at input byte 0");
+    }
+    size_t len = b.len;
+    *out = rv_string_take(sb_steal(&b), len);
+    return 0;
+}
+
+static int digest(struct ev *ev, struct rv **a, struct rv **out, const EVP_MD *md)
+{
+    WANT(0, RV_STRING);
+    unsigned char h[EVP_MAX_MD_SIZE];
+    unsigned int hl = 0;
+    if (!EVP_Digest(S(a[0]), SL(a[0]), h, &hl, md, NULL))
+        return bi_error(ev, "digest failed");
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned int i = 0; i < hl; i++)
+        snprintf(hex + 2 * i, 3, "%02x", h[i]);
+    *out = rv_string(hex, 2 * hl);
+    return 0;
+}
+static int bi_sha256(struct ev *ev, struct rv **a, struct rv **out) { return digest(ev, a, out, EVP_sha256()); }
+static int bi_sha1(struct ev *ev, struct rv **a, struct rv **out) { return digest(ev, a, out, EVP_sha1()); }
+static int bi_md5(struct ev *ev, struct rv **a, struct rv **out) { return digest(ev, a, out, EVP_md5()); }
+
+/* ------------------------------------------------------------------ time, units */
+
+static int bi_time_now_ns(struct ev *ev, struct rv **a, struct rv **out)
+{
+    (void)a;
+    *out = rv_int(ev_now_ns(ev));
+    return 0;
+}
+
+static int bi_units_parse_bytes(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    char buf[128];
+    size_t n = 0;
+    for (size_t i = 0; i < SL(a[0]) && n + 1 < sizeof buf; i++)
+        if (S(a[0])[i] != '"')
+            buf[n++] = (char)tolower((unsigned char)S(a[0])[i]);
+    buf[n] = 0;
+    if (n == 0)
+        return bi_error(ev, "no byte amount provided");
+    size_t i = 0;
+    while (i < n && (isdigit((unsigned char)buf[i]) || buf[i] == '.'))
+        i++;
+    if (i == 0)
+        return bi_error(ev, "no byte amount provided");
+    char num[128];
+    memcpy(num, buf, i);
+    num[i] = 0;
+    const char *unit = buf + i;
+    while (*unit == ' ')
+        unit++;
+    struct { const char *u; double m; } units[] = {
+        { "", 1 }, { "b", 1 },
+        { "k", 1e3 }, { "kb", 1e3 }, { "ki", 1024.0 }, { "kib", 1024.0 },
+        { "m", 1e6 }, { "mb", 1e6 }, { "mi", 1048576.0 }, { "mib", 1048576.0 },
+        { "g", 1e9 }, { "gb", 1e9 }, { "gi", 1073741824.0 }, { "gib", 1073741824.0 },
+        { "t", 1e12 }, { "tb", 1e12 }, { "ti", 1099511627776.0 }, { "tib", 1099511627776.0 },
+        { "p", 1e15 }, { "pb", 1e15 }, { "pi", 1125899906842624.0 }, { "pib", 1125899906842624.0 },
+        { "e", 1e18 }, { "eb", 1e18 }, { "ei", 1152921504606846976.0 }, { "eib", 1152921504606846976.0 },
+    };
+    for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
+        if (strcmp(unit, units[k].u) != 0)
+            continue;
+        if (!strchr(num, '.')) {
+            char *end;
+            errno = 0;
+            long long v = strtoll(num, &end, 10);
+            int64_t r;
+            if (!errno && units[k].m <= 9.2e18 &&
+                !__builtin_mul_overflow((int64_t)v, (int64_t)units[k].m, &r)) {
+                *out = rv_int(r);
+                return 0;
+            }
+        }
+        double d = strtod(num, NULL) * units[k].m;
+        *out = rv_double(floor(d));
+        return 0;
+    }
+    return bi_error(ev, "byte unit %s not recognized", unit);
+}
+
+/* ------------------------------------------------------------------ net */
+
+static int parse_ip(const char *s, unsigned char *out, int *family)
+{
+    if (inet_pton(AF_INET, s, out) == 1) {
+        *family = 4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, s, out) == 1) {
+        *family = 6;
+        return 0;
+    }
+    return -1;
+}
+
+/* "a.b.c.d/n" or an address (a /32 or /128). */
+static int parse_cidr(const char *s, size_t len, unsigned char *addr, int *family, int *bits, bool need_prefix)
+{
+    char buf[128];
+    if (len >= sizeof buf || memchr(s, 0, len))
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    char *slash = strchr(buf, '/');
+    if (slash)
+        *slash = 0;
+    else if (need_prefix)
+        return -1;
+    if (parse_ip(buf, addr, family) < 0)
+        return -1;
+    int max = *family == 4 ? 32 : 128;
+    if (slash) {
+        char *end;
+        const char *p = slash + 1;
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        long v = strtol(p, &end, 10);
+        if (*end || v < 0 || v > max)
+            return -1;
+        *bits = (int)v;
+    } else {
+        *bits = max;
+    }
+    return 0;
+}
+
+static bool prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
+{
+    int full = bits / 8, rem = bits % 8;
+    if (memcmp(a, b, (size_t)full) != 0)
+        return false;
+    if (rem) {
+        unsigned char mask = (unsigned char)(0xff << (8 - rem));
+        return (a[full] & mask) == (b[full] & mask);
+    }
+    return true;
+}
+
+static int bi_cidr_contains(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    unsigned char n1[16] = { 0 }, n2[16] = { 0 };
+    int f1, f2, b1, b2;
+    if (parse_cidr(S(a[0]), SL(a[0]), n1, &f1, &b1, true) < 0)
+        return bi_error(ev, "invalid CIDR address: %s", S(a[0]));
+    if (parse_cidr(S(a[1]), SL(a[1]), n2, &f2, &b2, false) < 0)
+        return bi_error(ev, "invalid CIDR address: %s", S(a[1]));
+    *out = rv_bool(f1 == f2 && b2 >= b1 && prefix_eq(n1, n2, b1));
+    return 0;
+}
+
+static int bi_cidr_is_valid(struct ev *ev, struct rv **a, struct rv **out)
+{
+    (void)ev;
+    unsigned char n[16];
+    int f, b;
+    *out = rv_bool(a[0]->type == RV_STRING && parse_cidr(S(a[0]), SL(a[0]), n, &f, &b, true) == 0);
+    return 0;
+}
+
+static int bi_cidr_intersects(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    unsigned char n1[16] = { 0 }, n2[16] = { 0 };
+    int f1, f2, b1, b2;
+    if (parse_cidr(S(a[0]), SL(a[0]), n1, &f1, &b1, true) < 0)
+        return bi_error(ev, "invalid CIDR address: %s", S(a[0]));
+    if (parse_cidr(S(a[1]), SL(a[1]), n2, &f2, &b2, true) < 0)
+        return bi_error(ev, "invalid CIDR address: %s", S(a[1]));
+    *out = rv_bool(f1 == f2 && prefix_eq(n1, n2, b1 < b2 ? b1 : b2));
+    return 0;
+}
+
+/* ------------------------------------------------------------------ glob, regex */
+
+void rego_pcache_clear(struct rego_pcache *c)
+{
+    for (int i = 0; i < REGO_PCACHE_SIZE; i++) {
+        if (c->e[i].kind == 1) {
+#ifdef HAVE_REGO_RE
+            rego_re_free(c->e[i].compiled);
+#endif
+        } else if (c->e[i].kind == 2) {
+            rego_glob_free(c->e[i].compiled);
+        }
+        rv_decref(c->e[i].pattern);
+        rv_decref(c->e[i].delims);
+        memset(&c->e[i], 0, sizeof c->e[i]);
+    }
+}
+
+static void *pcache_get(struct ev *ev, int kind, struct rv *pattern, struct rv *delims)
+{
+    if (!ev->pcache)
+        return NULL;
+    struct rego_pcache *c = ev->pcache;
+    /* patterns are usually the policy's own (frozen) strings: the same pointer each time */
+    for (int i = 0; i < REGO_PCACHE_SIZE; i++)
+        if (c->e[i].pattern == pattern && c->e[i].kind == kind && (!delims || rv_equal(c->e[i].delims, delims)))
+            return c->e[i].compiled;
+    for (int i = 0; i < REGO_PCACHE_SIZE; i++)
+        if (c->e[i].kind == kind && rv_equal(c->e[i].pattern, pattern) &&
+            (!delims || rv_equal(c->e[i].delims, delims)))
+            return c->e[i].compiled;
+    return NULL;
+}
+
+/* Takes ownership of compiled when it returns true. */
+static bool pcache_put(struct ev *ev, int kind, struct rv *pattern, struct rv *delims, void *compiled)
+{
+    struct rego_pcache *c = ev->pcache;
+    if (!c)
+        return false;
+    int i = c->next;
+    c->next = (c->next + 1) % REGO_PCACHE_SIZE;
+    struct rv *old_p = c->e[i].pattern, *old_d = c->e[i].delims;
+    int old_kind = c->e[i].kind;
+    void *old = c->e[i].compiled;
+    c->e[i].kind = kind;
+    c->e[i].pattern = rv_incref(pattern);
+    c->e[i].delims = delims ? rv_incref(delims) : NULL;
+    c->e[i].compiled = compiled;
+    if (old_kind == 1) {
+#ifdef HAVE_REGO_RE
+        rego_re_free(old);
+#endif
+    } else if (old_kind == 2) {
+        rego_glob_free(old);
+    }
+    rv_decref(old_p);
+    rv_decref(old_d);
+    return true;
+}
+
+static int bi_glob_match(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(2, RV_STRING);
+    const struct rv *d = a[1];
+    char delims[64];
+    size_t nd = 0;
+    if (d->type == RV_NULL) {
+        nd = 0;
+    } else if (d->type == RV_ARRAY) {
+        if (d->u.arr.len == 0)
+            delims[nd++] = '.';
+        for (size_t i = 0; i < d->u.arr.len; i++) {
+            struct rv *e = d->u.arr.v[i];
+            if (e->type != RV_STRING)
+                return bi_type_error(ev, "operand 2 must be array of strings but got array containing %s",
+                                     rv_type_name(e));
+            if (SL(e) != 1)
+                return bi_error(ev, "delimiters must be single characters");
+            if (nd < sizeof delims)
+                delims[nd++] = S(e)[0];
+        }
+    } else {
+        return bi_type_error(ev, "operand 2 must be one of {array, null} but got %s", rv_type_name(d));
+    }
+    struct rego_glob *g = pcache_get(ev, 2, a[0], a[1]);
+    bool owned = false;
+    if (!g) {
+        if (rego_glob_compile(S(a[0]), SL(a[0]), delims, nd, &g) < 0)
+            return bi_error(ev, "invalid glob pattern");
+        owned = !pcache_put(ev, 2, a[0], a[1], g);
+    }
+    int r = rego_glob_exec(g, S(a[2]), SL(a[2]));
+    if (owned)
+        rego_glob_free(g);
+    if (r < 0)
+        return bi_error(ev, "out of memory");
+    *out = rv_bool(r == 1);
+    return 0;
+}
+
+#ifdef HAVE_REGO_RE
+/* *re is borrowed from the query's cache, or owned (*owned) when there is none. */
+static int compile_re(struct ev *ev, struct rv *pat, struct rego_re **re, bool *owned)
+{
+    *owned = false;
+    *re = pcache_get(ev, 1, pat, NULL);
+    if (*re)
+        return 0;
+    char errbuf[REGO_RE_ERRLEN];
+    if (rego_re_compile(S(pat), SL(pat), re, errbuf, sizeof errbuf) < 0)
+        return bi_error(ev, "%s", errbuf);
+    *owned = !pcache_put(ev, 1, pat, NULL, *re);
+    return 0;
+}
+
+static void release_re(struct rego_re *re, bool owned)
+{
+    if (owned)
+        rego_re_free(re);
+}
+
+static int bi_regex_match(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    struct rego_re *re;
+    bool owned;
+    if (compile_re(ev, a[0], &re, &owned) < 0)
+        return -1;
+    int r = rego_re_is_match(re, S(a[1]), SL(a[1]));
+    release_re(re, owned);
+    if (r < 0)
+        return bi_error(ev, "out of memory");
+    *out = rv_bool(r > 0);
+    return 0;
+}
+
+static int bi_regex_is_valid(struct ev *ev, struct rv **a, struct rv **out)
+{
+    (void)ev;
+    if (a[0]->type != RV_STRING) {
+        *out = rv_bool(false);
+        return 0;
+    }
+    struct rego_re *re;
+    bool ok = rego_re_compile(S(a[0]), SL(a[0]), &re, NULL, 0) == 0;
+    if (ok)
+        rego_re_free(re);
+    *out = rv_bool(ok);
+    return 0;
+}
+
+struct re_collect {
+    struct rv *s;
+    struct rvbuf b;
+};
+
+static int re_match_piece(void *ctx, const size_t *caps, size_t ncaps)
+{
+    struct re_collect *c = ctx;
+    (void)ncaps;
+    rvbuf_push(&c->b, rv_string(S(c->s) + caps[0], caps[1] - caps[0]));
+    return 0;
+}
+
+static int re_split_piece(void *ctx, size_t start, size_t end)
+{
+    struct re_collect *c = ctx;
+    rvbuf_push(&c->b, rv_string(S(c->s) + start, end - start));
+    return 0;
+}
+
+static int bi_regex_find_n(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    int64_t lim;
+    if (want_int(ev, a, 2, &lim) < 0)
+        return -1;
+    struct rego_re *re;
+    bool owned;
+    if (compile_re(ev, a[0], &re, &owned) < 0)
+        return -1;
+    struct re_collect c = { a[1], { 0 } };
+    long r = rego_re_find_all(re, S(a[1]), SL(a[1]), lim < 0 ? -1 : (long)lim, re_match_piece, &c);
+    release_re(re, owned);
+    if (r < 0) {
+        rvbuf_clear(&c.b);
+        return bi_error(ev, "out of memory");
+    }
+    *out = rv_array_take(&c.b);
+    return 0;
+}
+
+static int bi_regex_split(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    struct rego_re *re;
+    bool owned;
+    if (compile_re(ev, a[0], &re, &owned) < 0)
+        return -1;
+    struct re_collect c = { a[1], { 0 } };
+    long r = rego_re_split(re, S(a[1]), SL(a[1]), -1, re_split_piece, &c);
+    release_re(re, owned);
+    if (r < 0) {
+        rvbuf_clear(&c.b);
+        return bi_error(ev, "out of memory");
+    }
+    *out = rv_array_take(&c.b);
+    return 0;
+}
+#else
+static int no_regex(struct ev *ev)
+{
+    return bi_error(ev, "regular expressions are not available in this build");
+}
+static int bi_regex_match(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
+static int bi_regex_is_valid(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
+static int bi_regex_find_n(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
+static int bi_regex_split(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
+#endif
+
+/* ------------------------------------------------------------------ walk */
+
+static void walk_rec(struct rv *v, struct rvbuf *path, struct rvbuf *res)
+{
+    struct rvbuf p = { 0 };
+    for (size_t i = 0; i < path->len; i++)
+        rvbuf_push(&p, rv_incref(path->v[i]));
+    struct rvbuf pair = { 0 };
+    rvbuf_push(&pair, rv_array_take(&p));
+    rvbuf_push(&pair, rv_incref(v));
+    rvbuf_push(res, rv_array_take(&pair));
+    switch (v->type) {
+    case RV_ARRAY:
+        for (size_t i = 0; i < v->u.arr.len; i++) {
+            rvbuf_push(path, rv_int((int64_t)i));
+            walk_rec(v->u.arr.v[i], path, res);
+            rv_decref(path->v[--path->len]);
+        }
+        break;
+    case RV_SET:
+        for (size_t i = 0; i < v->u.arr.len; i++) {
+            rvbuf_push(path, rv_incref(v->u.arr.v[i]));
+            walk_rec(v->u.arr.v[i], path, res);
+            rv_decref(path->v[--path->len]);
+        }
+        break;
+    case RV_OBJECT:
+        for (size_t i = 0; i < v->u.obj.len; i++) {
+            rvbuf_push(path, rv_incref(v->u.obj.k[i]));
+            walk_rec(v->u.obj.v[i], path, res);
+            rv_decref(path->v[--path->len]);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static int bi_walk(struct ev *ev, struct rv **a, struct rv **out)
+{
+    (void)ev;
+    struct rvbuf path = { 0 }, res = { 0 };
+    walk_rec(a[0], &path, &res);
+    rvbuf_clear(&path);
+    *out = rv_array_take(&res);
+    return BI_MULTI;
+}
+
+/* ------------------------------------------------------------------ not available */
+
+static int bi_unavailable(struct ev *ev, struct rv **a, struct rv **out)
+{
+    (void)a;
+    (void)out;
+    return bi_error(ev, "not available in this engine (it can be replaced with `with`)");
+}
+
+/* No runtime configuration is exposed to policies: an empty object. */
+static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
+{
+    (void)ev;
+    (void)a;
+    *out = rv_empty_object();
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the table */
+
+#define REGO_BUILTINS(X)                                       \
+    X("equal", 2, bi_equal)                                    \
+    X("neq", 2, bi_neq)                                        \
+    X("lt", 2, bi_lt)                                          \
+    X("lte", 2, bi_lte)                                        \
+    X("gt", 2, bi_gt)                                          \
+    X("gte", 2, bi_gte)                                        \
+    X("plus", 2, bi_plus)                                      \
+    X("minus", 2, bi_minus)                                    \
+    X("mul", 2, bi_mul)                                        \
+    X("div", 2, bi_div)                                        \
+    X("rem", 2, bi_rem)                                        \
+    X("abs", 1, bi_abs)                                        \
+    X("round", 1, bi_round)                                    \
+    X("ceil", 1, bi_ceil)                                      \
+    X("floor", 1, bi_floor)                                    \
+    X("numbers.range", 2, bi_numbers_range)                    \
+    X("and", 2, bi_and)                                        \
+    X("or", 2, bi_or)                                          \
+    X("union", 1, bi_union)                                    \
+    X("intersection", 1, bi_intersection)                      \
+    X("internal.member_2", 2, bi_member2)                      \
+    X("internal.member_3", 3, bi_member3)                      \
+    X("count", 1, bi_count)                                    \
+    X("sum", 1, bi_sum)                                        \
+    X("product", 1, bi_product)                                \
+    X("max", 1, bi_max)                                        \
+    X("min", 1, bi_min)                                        \
+    X("sort", 1, bi_sort)                                      \
+    X("concat", 2, bi_concat)                                  \
+    X("contains", 2, bi_contains)                              \
+    X("startswith", 2, bi_startswith)                          \
+    X("endswith", 2, bi_endswith)                              \
+    X("lower", 1, bi_lower)                                    \
+    X("upper", 1, bi_upper)                                    \
+    X("split", 2, bi_split)                                    \
+    X("strings.split_n", 3, bi_split_n)                        \
+    X("replace", 3, bi_replace)                                \
+    X("strings.replace_n", 2, bi_replace_n)                    \
+    X("strings.reverse", 1, bi_strings_reverse)                \
+    X("strings.count", 2, bi_strings_count)                    \
+    X("trim", 2, bi_trim)                                      \
+    X("trim_left", 2, bi_trim_left)                            \
+    X("trim_right", 2, bi_trim_right)                          \
+    X("trim_prefix", 2, bi_trim_prefix)                        \
+    X("trim_suffix", 2, bi_trim_suffix)                        \
+    X("trim_space", 1, bi_trim_space)                          \
+    X("substring", 3, bi_substring)                            \
+    X("indexof", 2, bi_indexof)                                \
+    X("indexof_n", 2, bi_indexof_n)                            \
+    X("sprintf", 2, bi_sprintf)                                \
+    X("format_int", 2, bi_format_int)                          \
+    X("strings.any_prefix_match", 2, bi_any_prefix_match)      \
+    X("strings.any_suffix_match", 2, bi_any_suffix_match)      \
+    X("regex.match", 2, bi_regex_match)                        \
+    X("regex.is_valid", 1, bi_regex_is_valid)                  \
+    X("regex.find_n", 3, bi_regex_find_n)                      \
+    X("regex.split", 2, bi_regex_split)                        \
+    X("glob.match", 3, bi_glob_match)                          \
+    X("net.cidr_contains", 2, bi_cidr_contains)                \
+    X("net.cidr_is_valid", 1, bi_cidr_is_valid)                \
+    X("net.cidr_intersects", 2, bi_cidr_intersects)            \
+    X("is_number", 1, bi_is_number)                            \
+    X("is_string", 1, bi_is_string)                            \
+    X("is_boolean", 1, bi_is_boolean)                          \
+    X("is_array", 1, bi_is_array)                              \
+    X("is_set", 1, bi_is_set)                                  \
+    X("is_object", 1, bi_is_object)                            \
+    X("is_null", 1, bi_is_null)                                \
+    X("type_name", 1, bi_type_name)                            \
+    X("to_number", 1, bi_to_number)                            \
+    X("array.concat", 2, bi_array_concat)                      \
+    X("array.slice", 3, bi_array_slice)                        \
+    X("array.reverse", 1, bi_array_reverse)                    \
+    X("array.flatten", 1, bi_array_flatten)                    \
+    X("object.get", 3, bi_object_get)                          \
+    X("object.keys", 1, bi_object_keys)                        \
+    X("object.remove", 2, bi_object_remove)                    \
+    X("object.union", 2, bi_object_union)                      \
+    X("object.union_n", 1, bi_object_union_n)                  \
+    X("object.filter", 2, bi_object_filter)                    \
+    X("json.marshal", 1, bi_json_marshal)                      \
+    X("json.unmarshal", 1, bi_json_unmarshal)                  \
+    X("json.is_valid", 1, bi_json_is_valid)                    \
+    X("base64.encode", 1, bi_base64_encode)                    \
+    X("base64.decode", 1, bi_base64_decode)                    \
+    X("base64.is_valid", 1, bi_base64_is_valid)                \
+    X("base64url.encode", 1, bi_base64url_encode)              \
+    X("base64url.encode_no_pad", 1, bi_base64url_encode_no_pad) \
+    X("base64url.decode", 1, bi_base64url_decode)              \
+    X("crypto.sha256", 1, bi_sha256)                           \
+    X("crypto.sha1", 1, bi_sha1)                               \
+    X("crypto.md5", 1, bi_md5)                                 \
+    X("time.now_ns", 0, bi_time_now_ns)                        \
+    X("units.parse_bytes", 1, bi_units_parse_bytes)            \
+    X("walk", 1, bi_walk)                                      \
+    X("http.send", 1, bi_unavailable)                          \
+    X("io.jwt.decode_verify", 2, bi_unavailable)               \
+    X("opa.runtime", 0, bi_opa_runtime)
+
+const struct builtin rego_builtins[] = {
+#define X(name, arity, fn) { name, arity, fn, false },
+    REGO_BUILTINS(X)
+#undef X
+};
+
+const int rego_nbuiltins = (int)(sizeof rego_builtins / sizeof rego_builtins[0]);
+
+int rego_builtin_find(const char *name)
+{
+    for (int i = 0; i < rego_nbuiltins; i++)
+        if (strcmp(rego_builtins[i].name, name) == 0)
+            return i;
+    return -1;
+}

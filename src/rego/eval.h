@@ -1,0 +1,76 @@
+/* Internal to src/rego: the evaluation context shared by eval.c and builtins.c. */
+#ifndef ENCLAVE_REGO_EVAL_H
+#define ENCLAVE_REGO_EVAL_H
+
+#include "rego/ast.h"
+
+#define BI_MULTI 2   /* a builtin returned an array of results, one solution each */
+
+struct overlay {
+    struct rv **path;     /* borrowed from the with clause */
+    int npath;
+    struct rv *value;     /* borrowed */
+};
+
+struct mock {
+    int builtin;          /* replaced builtin, or -1 */
+    struct node *fn;      /* replaced function, or NULL */
+    struct rv *value;     /* replacement value (borrowed), or NULL for a function */
+    int repl_builtin;
+    struct node *repl_fn;
+    int depth;            /* mocks active when this one was installed */
+};
+
+/* Compiled regular expressions and globs, kept per prepared query (which is
+ * used by one thread at a time). Keys are the pattern values. */
+#define REGO_PCACHE_SIZE 32
+struct rego_pcache {
+    struct {
+        int kind;            /* 0 empty, 1 regex, 2 glob */
+        struct rv *pattern;
+        struct rv *delims;   /* globs */
+        void *compiled;
+    } e[REGO_PCACHE_SIZE];
+    int next;
+};
+void rego_pcache_clear(struct rego_pcache *c);
+
+struct ev {
+    struct rego *r;
+    struct rv *input;     /* borrowed */
+    struct rv *data;      /* borrowed */
+    struct overlay *ov;
+    int nov, ovcap;
+    struct mock *mocks;
+    int nmocks, mockcap;
+    struct rv **cache;    /* node values, by node id */
+    uint64_t steps, max_steps;
+    int depth, max_depth;
+    int cps_depth;
+    bool strict;
+    struct rego_error *err;
+    int64_t now_ns;
+    const char *cur_builtin;
+    struct loc cur_loc;
+    struct rego_pcache *pcache;   /* may be NULL */
+};
+
+void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error *err);
+void ev_release(struct ev *ev);
+/* Runs the query; each solution's bindings go to results (a set of
+ * objects), or with value_term, the term's first value goes to *value. */
+int ev_query(struct ev *ev, struct query_info *qi, struct term *value_term, struct rvbuf *results,
+             struct rv **value);
+
+/* Like ev_query; with_exprs: each result is [bindings, [expression values]]. */
+int ev_query_mode(struct ev *ev, struct query_info *qi, struct term *value_term, struct rvbuf *results,
+                  struct rv **value, bool with_exprs);
+
+/* rego.c: evaluation with values already converted (conformance runner,
+ * benchmarks, policy tests). */
+int rego_query_eval_rv(struct rego_query *q, struct rv *input, struct rvbuf *results,
+                       struct rego_error *err);
+int rego_query_value_rv(struct rego_query *q, struct rv *input, struct rv **value,
+                        struct rego_error *err);
+
+#endif

@@ -1,0 +1,336 @@
+/* The public API (rego.h): engines, modules, data, prepared queries. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rego/ast.h"
+#include "rego/eval.h"
+#include "rego/rego.h"
+
+struct rego_query {
+    struct rego *r;
+    struct rego_pcache pcache;
+    char *text;
+    struct query_info qi;
+    struct term *value_term;   /* single-term queries: its value */
+};
+
+struct rego *rego_new(void)
+{
+    struct rego *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->refs = 1;
+    r->data = rv_empty_object();
+    return r;
+}
+
+void rego_set_options(struct rego *r, const struct rego_options *opts)
+{
+    r->opts = *opts;
+}
+
+static void node_free(struct node *n)
+{
+    rv_decref(n->key);
+    free(n->children);
+    free(n->rules);
+    free(n->path_str);
+    free(n);
+}
+
+static void rego_unref(struct rego *r)
+{
+    if (!r || __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    struct module *m = r->modules;
+    while (m) {
+        struct module *n = m->next;
+        module_free(m);
+        m = n;
+    }
+    for (int i = 0; i < r->nnodes; i++)
+        node_free(r->nodes[i]);
+    free(r->nodes);
+    rv_decref(r->data);
+    rv_frozen_free(&r->frozen);
+    free(r);
+}
+
+void rego_free(struct rego *r) { rego_unref(r); }
+
+int rego_add_module(struct rego *r, const char *filename, const char *text, size_t len,
+                    struct rego_error *err)
+{
+    if (r->compiled)
+        return rego_err(err, "rego_compile_error", NULL, "modules cannot be added after compiling");
+    struct module *m;
+    if (rego_parse_module(filename, text, len, &m, err) < 0)
+        return -1;
+    if (r->last_module)
+        r->last_module->next = m;
+    else
+        r->modules = m;
+    r->last_module = m;
+    return 0;
+}
+
+int rego_add_data(struct rego *r, const json_t *data, struct rego_error *err)
+{
+    if (r->compiled)
+        return rego_err(err, "rego_compile_error", NULL, "data cannot be added after compiling");
+    if (!json_is_object(data))
+        return rego_err(err, "rego_compile_error", NULL, "data must be a JSON object");
+    struct rv *v = rv_from_json(data);
+    if (!v)
+        return rego_err(err, "rego_compile_error", NULL, "data holds a number out of range");
+    bool conflict = false;
+    struct rv *merged = rv_merge(r->data, v, &conflict);
+    rv_decref(v);
+    if (conflict) {
+        rv_decref(merged);
+        return rego_err(err, "rego_compile_error", NULL, "data conflicts with data already loaded");
+    }
+    rv_decref(r->data);
+    r->data = merged;
+    return 0;
+}
+
+/* Integers beyond 64 bits are read as doubles rather than refused. */
+static json_t *load_json(const char *text, size_t len, json_error_t *je)
+{
+    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, je);
+    if (!j && strstr(je->text, "too big"))
+        j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, je);
+    return j;
+}
+
+int rego_add_data_json(struct rego *r, const char *json, size_t len, struct rego_error *err)
+{
+    json_error_t je;
+    json_t *j = load_json(json, len, &je);
+    if (!j)
+        return rego_err(err, "rego_parse_error", NULL, "data: %s (line %d)", je.text, je.line);
+    int rc = rego_add_data(r, j, err);
+    json_decref(j);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int rego_rule_paths(struct rego *r, const char *prefix, char ***paths, size_t *n)
+{
+    *paths = NULL;
+    *n = 0;
+    size_t cap = 0;
+    for (int i = 0; i < r->nnodes; i++) {
+        struct node *nd = r->nodes[i];
+        if (!nd->nrules || !nd->key || nd->key->type != RV_STRING)
+            continue;
+        if (strncmp(nd->key->u.str.s, prefix, strlen(prefix)) != 0)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *paths = realloc(*paths, cap * sizeof **paths);
+            if (!*paths)
+                abort();
+        }
+        (*paths)[(*n)++] = strdup(nd->path_str);
+    }
+    if (*n)
+        qsort(*paths, *n, sizeof **paths, cmp_str);
+    return 0;
+}
+
+struct rego_query *rego_prepare(struct rego *r, const char *query, struct rego_error *err)
+{
+    if (!r->compiled && rego_compile(r, err) < 0)
+        return NULL;
+    struct body *b;
+    if (rego_parse_query(query, strlen(query), &b, err) < 0)
+        return NULL;
+    struct rego_query *q = calloc(1, sizeof *q);
+    if (!q)
+        abort();
+    q->r = r;
+    q->text = strdup(query);
+    __atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+    if (rego_compile_query(r, b, &q->qi, err) < 0) {
+        rego_query_free(q);
+        return NULL;
+    }
+    if (b->n == 1 && b->exprs[0]->kind == EK_TERM && !b->exprs[0]->negated && !b->exprs[0]->nwith)
+        q->value_term = b->exprs[0]->a;
+    return q;
+}
+
+void rego_query_free(struct rego_query *q)
+{
+    if (!q)
+        return;
+    rego_pcache_clear(&q->pcache);
+    body_free(q->qi.body);
+    free(q->qi.orig);
+    free(q->text);
+    for (int i = 0; i < q->qi.nslots; i++)
+        free(q->qi.slot_names[i]);
+    free(q->qi.slot_names);
+    rego_unref(q->r);
+    free(q);
+}
+
+static int run(struct rego_query *q, const json_t *input, bool want_value, struct rvbuf *results,
+               struct rv **value, struct rego_error *err)
+{
+    struct rv *in = NULL;
+    if (input) {
+        in = rv_from_json(input);
+        if (!in)
+            return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
+    }
+    struct ev ev;
+    ev_init(&ev, q->r, in, err);
+    ev.pcache = &q->pcache;
+    int rc = ev_query(&ev, &q->qi, want_value ? q->value_term : NULL, results, value);
+    ev_release(&ev);
+    rv_decref(in);
+    return rc < 0 ? -1 : 0;
+}
+
+int rego_query_eval_json(struct rego_query *q, const json_t *input, json_t **results,
+                         struct rego_error *err)
+{
+    struct rvbuf res = { 0 };
+    if (run(q, input, false, &res, NULL, err) < 0) {
+        rvbuf_clear(&res);
+        return -1;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < res.len; i++)
+        json_array_append_new(arr, rv_to_json(res.v[i]));
+    rvbuf_clear(&res);
+    *results = arr;
+    return 0;
+}
+
+int rego_query_eval(struct rego_query *q, const char *input_json, size_t input_len,
+                    char **results_json, struct rego_error *err)
+{
+    json_t *in = NULL;
+    if (input_json) {
+        json_error_t je;
+        in = load_json(input_json, input_len, &je);
+        if (!in)
+            return rego_err(err, "eval_type_error", NULL, "input: %s (line %d)", je.text, je.line);
+    }
+    struct rvbuf res = { 0 };
+    int rc = run(q, in, false, &res, NULL, err);
+    json_decref(in);
+    if (rc < 0) {
+        rvbuf_clear(&res);
+        return -1;
+    }
+    struct sbuf b = { 0 };
+    sb_putc(&b, '[');
+    for (size_t i = 0; i < res.len; i++) {
+        if (i)
+            sb_putc(&b, ',');
+        rv_write(&b, res.v[i], true);
+    }
+    sb_putc(&b, ']');
+    rvbuf_clear(&res);
+    *results_json = sb_steal(&b);
+    return 0;
+}
+
+int rego_query_eval_value(struct rego_query *q, const json_t *input, json_t **value,
+                          struct rego_error *err)
+{
+    *value = NULL;
+    if (!q->value_term)
+        return rego_err(err, "rego_compile_error", NULL, "the query is not a single term");
+    struct rv *v = NULL;
+    if (run(q, input, true, NULL, &v, err) < 0)
+        return -1;
+    if (v) {
+        *value = rv_to_json(v);
+        rv_decref(v);
+    }
+    return 0;
+}
+
+int rego_query_eval_rv(struct rego_query *q, struct rv *input, struct rvbuf *results,
+                       struct rego_error *err)
+{
+    struct ev ev;
+    ev_init(&ev, q->r, input, err);
+    ev.pcache = &q->pcache;
+    int rc = ev_query(&ev, &q->qi, NULL, results, NULL);
+    ev_release(&ev);
+    return rc < 0 ? -1 : 0;
+}
+
+int rego_query_value_rv(struct rego_query *q, struct rv *input, struct rv **value,
+                        struct rego_error *err)
+{
+    *value = NULL;
+    if (!q->value_term)
+        return rego_err(err, "rego_compile_error", NULL, "the query is not a single term");
+    struct ev ev;
+    ev_init(&ev, q->r, input, err);
+    ev.pcache = &q->pcache;
+    int rc = ev_query(&ev, &q->qi, q->value_term, NULL, value);
+    ev_release(&ev);
+    return rc < 0 ? -1 : 0;
+}
+
+int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out, struct rego_error *err)
+{
+    struct rv *in = NULL;
+    if (input) {
+        in = rv_from_json(input);
+        if (!in)
+            return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
+    }
+    struct rvbuf res = { 0 };
+    struct ev ev;
+    ev_init(&ev, q->r, in, err);
+    ev.pcache = &q->pcache;
+    int rc = ev_query_mode(&ev, &q->qi, NULL, &res, NULL, true);
+    ev_release(&ev);
+    rv_decref(in);
+    if (rc < 0) {
+        rvbuf_clear(&res);
+        return -1;
+    }
+    json_t *top = json_object();
+    if (res.len) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < res.len; i++) {
+            struct rv *bindings = res.v[i]->u.arr.v[0], *vals = res.v[i]->u.arr.v[1];
+            json_t *one = json_object(), *exprs = json_array();
+            for (int j = 0; j < q->qi.norig; j++) {
+                struct expr *e = q->qi.orig[j];
+                json_t *x = json_object();
+                json_object_set_new(x, "value", rv_to_json(vals->u.arr.v[j]));
+                size_t end = e->src_end <= strlen(q->text) ? e->src_end : e->src_start;
+                json_object_set_new(x, "text", json_stringn(q->text + e->src_start, end - e->src_start));
+                json_t *loc = json_object();
+                json_object_set_new(loc, "row", json_integer(e->loc.line));
+                json_object_set_new(loc, "col", json_integer(e->loc.col));
+                json_object_set_new(x, "location", loc);
+                json_array_append_new(exprs, x);
+            }
+            json_object_set_new(one, "expressions", exprs);
+            if (bindings->u.obj.len)
+                json_object_set_new(one, "bindings", rv_to_json(bindings));
+            json_array_append_new(arr, one);
+        }
+        json_object_set_new(top, "result", arr);
+    }
+    rvbuf_clear(&res);
+    *out = top;
+    return 0;
+}

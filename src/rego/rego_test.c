@@ -1,0 +1,537 @@
+/* Unit tests for the Rego engine: values and their order, exact arithmetic,
+ * JSON, parser limits and error positions, compile checks, evaluation
+ * limits. The language itself is tested by the conformance cases. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rego/ast.h"
+#include "rego/eval.h"
+#include "rego/glob.h"
+#include "rego/rego.h"
+#include "rego/value.h"
+
+/* ------------------------------------------------------------------ helpers */
+
+static struct rv *J(const char *json)
+{
+    json_error_t je;
+    json_t *j = json_loads(json, JSON_DECODE_ANY, &je);
+    assert_non_null(j);
+    struct rv *v = rv_from_json(j);
+    json_decref(j);
+    assert_non_null(v);
+    return v;
+}
+
+/* Evaluates query against one module; returns the results JSON text (malloc'd) or NULL
+ * with err filled. */
+static char *eval_with(const char *module, const char *query, const char *input, struct rego_error *err,
+                       const struct rego_options *opts)
+{
+    struct rego *r = rego_new();
+    if (opts)
+        rego_set_options(r, opts);
+    char *out = NULL;
+    if (module && rego_add_module(r, "t.rego", module, strlen(module), err) < 0)
+        goto done;
+    if (rego_compile(r, err) < 0)
+        goto done;
+    struct rego_query *q = rego_prepare(r, query, err);
+    if (!q)
+        goto done;
+    if (rego_query_eval(q, input, input ? strlen(input) : 0, &out, err) < 0)
+        out = NULL;
+    rego_query_free(q);
+done:
+    rego_free(r);
+    return out;
+}
+
+static void expect_result(const char *module, const char *query, const char *input, const char *want)
+{
+    struct rego_error err = { 0 };
+    char *got = eval_with(module, query, input, &err, NULL);
+    if (!got) {
+        char buf[800];
+        fail_msg("unexpected error: %s", rego_error_string(&err, buf, sizeof buf));
+    }
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void expect_error(const char *module, const char *query, const char *code, const char *substr)
+{
+    struct rego_error err = { 0 };
+    char *got = eval_with(module, query, NULL, &err, NULL);
+    if (got) {
+        fail_msg("expected %s, got %s", code, got);
+        free(got);
+        return;
+    }
+    assert_string_equal(err.code, code);
+    if (substr && !strstr(err.message, substr))
+        fail_msg("message \"%s\" lacks \"%s\"", err.message, substr);
+}
+
+/* ------------------------------------------------------------------ values */
+
+static void test_type_order(void **state)
+{
+    (void)state;
+    /* OPA: null < boolean < number < string < array < object < set */
+    const char *ordered[] = { "null", "false", "true", "-1", "0", "0.5", "1", "\"\"", "\"a\"", "\"b\"",
+                              "[]", "[1]", "[1,2]", "[2]", "{}", "{\"a\":1}", "{\"a\":2}", "{\"b\":0}" };
+    size_t n = sizeof ordered / sizeof ordered[0];
+    struct rv *vals[32];
+    for (size_t i = 0; i < n; i++)
+        vals[i] = J(ordered[i]);
+    struct rvbuf sb = { 0 };
+    struct rv *set = rv_set_take(&sb);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            int c = rv_compare(vals[i], vals[j]);
+            if (i < j)
+                assert_true(c < 0);
+            else if (i > j)
+                assert_true(c > 0);
+            else
+                assert_int_equal(c, 0);
+        }
+        assert_true(rv_compare(vals[i], set) < 0);
+    }
+    for (size_t i = 0; i < n; i++)
+        rv_decref(vals[i]);
+    rv_decref(set);
+}
+
+static void test_numbers_exact(void **state)
+{
+    (void)state;
+    struct rv *one = rv_int(1), *one_d = rv_double(1.0), *half = rv_double(0.5);
+    assert_true(rv_equal(one, one_d));          /* 1 == 1.0 */
+    assert_true(one_d->is_int);
+    assert_true(rv_compare(half, one) < 0);
+    /* an int64 beyond 2^53 against a nearby double is not rounded */
+    struct rv *big = rv_int(9007199254740993LL), *bigd = rv_double(9007199254740992.5);
+    assert_true(rv_compare(big, bigd) > 0);
+    rv_decref(one);
+    rv_decref(one_d);
+    rv_decref(half);
+    rv_decref(big);
+    rv_decref(bigd);
+}
+
+static void test_arith_overflow(void **state)
+{
+    (void)state;
+    char err[128];
+    struct rv *max = rv_int(INT64_MAX), *min = rv_int(INT64_MIN), *one = rv_int(1), *neg = rv_int(-1),
+              *two = rv_int(2), *zero = rv_int(0), *out = NULL;
+    struct sbuf b = { 0 };
+    /* beyond int64: exact, never wrapped */
+    assert_int_equal(rv_arith('+', max, one, &out, err, sizeof err), 0);
+    assert_true(out->is_big);
+    rv_write_number(&b, out);
+    assert_string_equal(b.s, "9223372036854775808");
+    rv_decref(out);
+    b.len = 0;
+    assert_int_equal(rv_arith('-', min, one, &out, err, sizeof err), 0);
+    rv_write_number(&b, out);
+    assert_string_equal(b.s, "-9223372036854775809");
+    rv_decref(out);
+    b.len = 0;
+    assert_int_equal(rv_arith('*', max, max, &out, err, sizeof err), 0);
+    rv_write_number(&b, out);
+    assert_string_equal(b.s, "85070591730234615847396907784232501249");
+    /* and back down into int64 */
+    struct rv *back = NULL, *back2 = NULL;
+    assert_int_equal(rv_arith('-', out, out, &back, err, sizeof err), 0);
+    assert_true(back->is_int && back->u.i == 0);
+    rv_decref(out);
+    struct rv *big = NULL;
+    assert_int_equal(rv_arith('+', max, two, &big, err, sizeof err), 0);
+    assert_int_equal(rv_arith('-', big, two, &back2, err, sizeof err), 0);
+    assert_true(back2->is_int && back2->u.i == INT64_MAX);
+    rv_decref(big);
+    rv_decref(back2);
+    free(b.s);
+    /* errors that stay errors */
+    assert_int_equal(rv_arith('/', one, zero, &out, err, sizeof err), -1);
+    assert_string_equal(err, "divide by zero");
+    assert_int_equal(rv_arith('%', one, zero, &out, err, sizeof err), -1);
+    /* exact where it fits */
+    assert_int_equal(rv_arith('+', max, neg, &out, err, sizeof err), 0);
+    assert_true(out->is_int && out->u.i == INT64_MAX - 1);
+    rv_decref(out);
+    assert_int_equal(rv_arith('/', one, two, &out, err, sizeof err), 0);
+    assert_false(out->is_int);
+    assert_true(out->u.d == 0.5);
+    rv_decref(out);
+    rv_decref(max);
+    rv_decref(min);
+}
+
+static void test_arith_overflow_in_policy(void **state)
+{
+    (void)state;
+    /* never a silent wrap: exact beyond 64 bits, as OPA */
+    expect_result(NULL, "x := 9223372036854775807 + 1", NULL, "[{\"x\":9223372036854775808}]");
+    expect_result(NULL, "x := sum([9223372036854775807, 9223372036854775807])", NULL,
+                  "[{\"x\":18446744073709551614}]");
+    expect_result(NULL, "x := 9223372036854775806 + 1", NULL, "[{\"x\":9223372036854775807}]");
+    /* a clear error where no exact answer is given */
+    expect_error(NULL, "x := 9007199254740993 + 0.5", "eval_builtin_error", "not exact");
+    expect_error(NULL, "x := 1 / 0", "eval_builtin_error", "divide by zero");
+}
+
+static void test_big_numbers_order(void **state)
+{
+    (void)state;
+    const char *ordered[] = { "-1e400", "-9223372036854775809", "-1", "-1e-400", "0", "1e-400",
+                              "0.1234567890123456788", "0.1234567890123456789", "1",
+                              "9223372036854775807", "9223372036854775808", "1e400" };
+    size_t n = sizeof ordered / sizeof ordered[0];
+    struct rv *v[16];
+    for (size_t i = 0; i < n; i++) {
+        v[i] = rv_number_text(ordered[i], strlen(ordered[i]));
+        assert_non_null(v[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            int c = rv_compare(v[i], v[j]);
+            assert_true(i < j ? c < 0 : i > j ? c > 0 : c == 0);
+        }
+    for (size_t i = 0; i < n; i++)
+        rv_decref(v[i]);
+    assert_null(rv_number_text("1e", 2));
+    assert_null(rv_number_text("01x", 3));
+}
+
+static void test_json_roundtrip(void **state)
+{
+    (void)state;
+    struct rv *v = J("{\"b\":[1,2.5,\"x\",null,true],\"a\":{\"c\":-3}}");
+    struct sbuf b = { 0 };
+    rv_write(&b, v, true);
+    assert_string_equal(b.s, "{\"a\":{\"c\":-3},\"b\":[1,2.5,\"x\",null,true]}");
+    free(b.s);
+    json_t *j = rv_to_json(v);
+    struct rv *back = rv_from_json(j);
+    assert_true(rv_equal(v, back));
+    json_decref(j);
+    rv_decref(back);
+    rv_decref(v);
+    /* 0.1 prints as 0.1, not 0.10000000000000001 */
+    struct rv *d = rv_double(0.1);
+    struct sbuf b2 = { 0 };
+    rv_write(&b2, d, true);
+    assert_string_equal(b2.s, "0.1");
+    free(b2.s);
+    rv_decref(d);
+}
+
+static void test_object_conflict(void **state)
+{
+    (void)state;
+    struct rvbuf k = { 0 }, v = { 0 };
+    rvbuf_push(&k, rv_cstr("a"));
+    rvbuf_push(&v, rv_int(1));
+    rvbuf_push(&k, rv_cstr("a"));
+    rvbuf_push(&v, rv_int(2));
+    assert_null(rv_object_take(&k, &v));
+    expect_error("package t\np := {k: v | some k, v in [\"a\", \"b\"]; k2 := 0; k2 == k - k}\nq := {x: 1 | x := [1, 1][_]}\nr := {\"a\": y | y := [1, 2][_]}",
+                 "data.t.r", "eval_conflict_error", "object keys must be unique");
+}
+
+/* ------------------------------------------------------------------ parser */
+
+static char *nested(const char *open, const char *mid, const char *close, int depth)
+{
+    size_t lo = strlen(open), lc = strlen(close), lm = strlen(mid);
+    char *s = malloc((lo + lc) * (size_t)depth + lm + 64);
+    size_t n = 0;
+    n += (size_t)sprintf(s, "x := ");
+    for (int i = 0; i < depth; i++, n += lo)
+        memcpy(s + n, open, lo);
+    memcpy(s + n, mid, lm);
+    n += lm;
+    for (int i = 0; i < depth; i++, n += lc)
+        memcpy(s + n, close, lc);
+    s[n] = 0;
+    return s;
+}
+
+static void test_deep_nesting_is_an_error(void **state)
+{
+    (void)state;
+    const char *shapes[][3] = { { "[", "1", "]" }, { "(", "1", ")" }, { "{", "1", "}" },
+                                { "{\"a\": ", "1", "}" }, { "f(", "1", ")" }, { "[x | x = ", "1", "]" },
+                                { "-", "x", "" }, { "1 + (", "1", ")" } };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        char *q = nested(shapes[i][0], shapes[i][1], shapes[i][2], 100000);
+        struct body *b = NULL;
+        struct rego_error err = { 0 };
+        if (rego_parse_query(q, strlen(q), &b, &err) != -1)
+            fail_msg("shape %zu parsed", i);
+        assert_string_equal(err.code, "rego_parse_error");
+        free(q);
+    }
+    /* and a module */
+    char *q = nested("[", "1", "]", 100000);
+    struct sbuf m = { 0 };
+    sb_puts(&m, "package deep\np := 1 if {\n");
+    sb_puts(&m, q);
+    sb_puts(&m, "\n}\n");
+    struct module *mod = NULL;
+    struct rego_error err = { 0 };
+    assert_int_equal(rego_parse_module("deep.rego", m.s, m.len, &mod, &err), -1);
+    assert_string_equal(err.file, "deep.rego");
+    assert_int_equal(err.line, 3);
+    free(m.s);
+    free(q);
+    /* moderate nesting is fine */
+    char *ok = nested("[", "1", "]", 50);
+    struct body *b = NULL;
+    if (rego_parse_query(ok, strlen(ok), &b, &err) != 0)
+        fail_msg("%s", err.message);
+    body_free(b);
+    free(ok);
+}
+
+static void test_parse_error_position(void **state)
+{
+    (void)state;
+    struct rego_error err = { 0 };
+    struct module *m = NULL;
+    const char *src = "package a\n\np if {\n  x := [1, 2\n}\n";
+    assert_int_equal(rego_parse_module("pos.rego", src, strlen(src), &m, &err), -1);
+    assert_string_equal(err.code, "rego_parse_error");
+    assert_string_equal(err.file, "pos.rego");
+    assert_int_equal(err.line, 5);
+    assert_int_equal(err.col, 1);
+    const char *hostile[] = { "package", "package a\np := \"unterminated", "package a\np := `raw",
+                              "package a\np := \"\\u12\"", "package a\np := 1e9999999999", "package a\np if {",
+                              "package a\np if { }", "package a\n\x01", "package a\np[ := 1",
+                              "package a\nimport", "package a\np := 1 else", "package a\nf(x) := x else := 2 with",
+                              "package f(1).x", "package a\nimport data.f(1)", "package a\nimport data[x]",
+                              "package a\np if { true with f(1).x as 2 }" };
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        m = NULL;
+        memset(&err, 0, sizeof err);
+        if (rego_parse_module("h.rego", hostile[i], strlen(hostile[i]), &m, &err) != -1) {
+            module_free(m);
+            fail_msg("parsed: %s", hostile[i]);
+        }
+        assert_string_equal(err.code, "rego_parse_error");
+        assert_true(err.line >= 1);
+    }
+}
+
+/* ------------------------------------------------------------------ compiler */
+
+static void test_unsafe_var(void **state)
+{
+    (void)state;
+    struct rego_error err = { 0 };
+    char *r = eval_with("package a\n\np if {\n  x > 1\n}\n", "data.a.p", NULL, &err, NULL);
+    assert_null(r);
+    assert_string_equal(err.code, "rego_unsafe_var_error");
+    assert_string_equal(err.message, "var x is unsafe");
+    assert_int_equal(err.line, 4);
+    /* negation does not bind */
+    expect_error("package a\np if { not q[y] }\nq contains 1", "data.a.p", "rego_unsafe_var_error", "var y is unsafe");
+    /* a head variable the body never binds */
+    expect_error("package a\np contains z if { true }", "data.a.p", "rego_unsafe_var_error", "var z is unsafe");
+}
+
+static void test_order_independent(void **state)
+{
+    (void)state;
+    /* the compiler orders expressions so bindings come first */
+    expect_result("package a\np contains y if {\n  y > 1\n  y = [1, 2, 3][_]\n}\n", "x := data.a.p", NULL,
+                  "[{\"x\":[2,3]}]");
+    expect_result("package a\np contains [x, y] if {\n  y = x + 1\n  x = input[_]\n}\n", "z := data.a.p",
+                  "[1]", "[{\"z\":[[1,2]]}]");
+    /* := declares: a use before it is an error, as in OPA */
+    expect_error("package a\np if {\n  y > 1\n  y := 2\n}\n", "data.a.p", "rego_compile_error",
+                 "var y referenced above");
+}
+
+static void test_recursion(void **state)
+{
+    (void)state;
+    expect_error("package a\np if q\nq if p", "data.a.p", "rego_recursion_error", "recursive");
+    expect_error("package a\nf(x) := y if { y := f(x) }\np := f(1)", "data.a.p", "rego_recursion_error", NULL);
+}
+
+/* ------------------------------------------------------------------ evaluation */
+
+static void test_conflicts(void **state)
+{
+    (void)state;
+    expect_error("package a\np := 1\np := 2", "data.a.p", "eval_conflict_error", "complete rules");
+    expect_error("package a\nf(_) := 1\nf(_) := 2\np := f(0)", "data.a.p", "eval_conflict_error",
+                 "functions must not produce multiple outputs");
+}
+
+static void test_step_budget(void **state)
+{
+    (void)state;
+    struct rego_options o = { .max_steps = 10000 };
+    struct rego_error err = { 0 };
+    const char *m = "package a\nn := numbers.range(1, 1000)\np := count([1 | n[_]; n[_]; n[_]])";
+    char *r = eval_with(m, "data.a.p", NULL, &err, &o);
+    assert_null(r);
+    assert_string_equal(err.code, "eval_cancel_error");
+    assert_non_null(strstr(err.message, "budget"));
+}
+
+static void test_deny_decision(void **state)
+{
+    (void)state;
+    /* a denial that must go away when its rule does */
+    const char *policy = "package g\nimport rego.v1\n"
+                         "default allow := false\n"
+                         "allow if { count(deny) == 0; input.user != \"\" }\n"
+                         "deny contains \"root\" if input.user == \"root\"\n";
+    expect_result(policy, "data.g.allow", "{\"user\":\"root\"}", "[]");   /* false is undefined as a query */
+    expect_result(policy, "x := data.g.allow", "{\"user\":\"root\"}", "[{\"x\":false}]");
+    expect_result(policy, "x := data.g.allow", "{\"user\":\"alice\"}", "[{\"x\":true}]");
+    const char *no_deny = "package g\nimport rego.v1\n"
+                          "default allow := false\n"
+                          "allow if { count(deny) == 0; input.user != \"\" }\n"
+                          "deny contains \"root\" if false\n";
+    expect_result(no_deny, "x := data.g.allow", "{\"user\":\"root\"}", "[{\"x\":true}]");
+}
+
+static void test_prepared_many(void **state)
+{
+    (void)state;
+    struct rego *r = rego_new();
+    struct rego_error err;
+    const char *m = "package p\nallow if input.n % 2 == 0\n";
+    assert_int_equal(rego_add_module(r, "p.rego", m, strlen(m), &err), 0);
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "data.p.allow", &err);
+    assert_non_null(q);
+    rego_free(r); /* the query keeps the engine */
+    for (int i = 0; i < 1000; i++) {
+        json_t *in = json_pack("{s:i}", "n", i), *v = NULL;
+        assert_int_equal(rego_query_eval_value(q, in, &v, &err), 0);
+        if (i % 2 == 0)
+            assert_true(json_is_true(v));
+        else
+            assert_null(v);
+        json_decref(v);
+        json_decref(in);
+    }
+    rego_query_free(q);
+}
+
+static void test_glob(void **state)
+{
+    (void)state;
+    assert_int_equal(rego_glob_match("*.github.com", 12, ".", 1, "api.github.com", 14), 1);
+    assert_int_equal(rego_glob_match("*.github.com", 12, ".", 1, "a.b.github.com", 14), 0);
+    assert_int_equal(rego_glob_match("**.github.com", 13, ".", 1, "a.b.github.com", 14), 1);
+    assert_int_equal(rego_glob_match("{a,b}?[0-9]", 11, "", 0, "bx7", 3), 1);
+    assert_int_equal(rego_glob_match("[", 1, "", 0, "[", 1), -1);
+    /* hostile: many stars against a long non-matching input stays linear */
+    char pat[201], s[20001];
+    for (int i = 0; i < 100; i++) {
+        pat[2 * i] = '*';
+        pat[2 * i + 1] = 'a';
+    }
+    pat[200] = 0;
+    memset(s, 'a', 20000);
+    s[19999] = 'b';
+    s[20000] = 0;
+    assert_int_equal(rego_glob_match(pat, 200, "", 0, s, 20000), 0);
+}
+
+/* One engine, one prepared query per thread, evaluated at once: the
+ * engine's values are frozen, so nothing shared is written. */
+struct thread_arg {
+    struct rego *r;
+    int ok;
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_arg *a = p;
+    struct rego_error err;
+    struct rego_query *q = rego_prepare(a->r, "data.p.decision", &err);
+    if (!q)
+        return NULL;
+    for (int i = 0; i < 2000; i++) {
+        json_t *in = json_pack("{s:s,s:i}", "user", i % 3 ? "alice" : "root", "n", i), *v = NULL;
+        if (rego_query_eval_value(q, in, &v, &err) == 0 && v) {
+            json_t *allow = json_object_get(v, "allow");
+            if (json_is_true(allow) == (i % 3 != 0))
+                a->ok++;
+        }
+        json_decref(v);
+        json_decref(in);
+    }
+    rego_query_free(q);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    const char *m = "package p\nimport rego.v1\n"
+                    "names := {\"alice\", \"bob\"}\n"
+                    "deny contains sprintf(\"%s is not allowed\", [input.user]) if not names[input.user]\n"
+                    "decision := {\"allow\": count(deny) == 0, \"reasons\": sort(deny), \"n\": input.n}\n";
+    struct rego *r = rego_new();
+    struct rego_error err;
+    assert_int_equal(rego_add_module(r, "p.rego", m, strlen(m), &err), 0);
+    assert_int_equal(rego_add_data_json(r, "{\"x\": [1, 2, 3]}", 16, &err), 0);
+    assert_int_equal(rego_compile(r, &err), 0);
+    pthread_t t[4];
+    struct thread_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i].r = r;
+        args[i].ok = 0;
+        assert_int_equal(pthread_create(&t[i], NULL, thread_main, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].ok, 2000);
+    }
+    rego_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_type_order),
+        cmocka_unit_test(test_numbers_exact),
+        cmocka_unit_test(test_arith_overflow),
+        cmocka_unit_test(test_arith_overflow_in_policy),
+        cmocka_unit_test(test_big_numbers_order),
+        cmocka_unit_test(test_json_roundtrip),
+        cmocka_unit_test(test_object_conflict),
+        cmocka_unit_test(test_deep_nesting_is_an_error),
+        cmocka_unit_test(test_parse_error_position),
+        cmocka_unit_test(test_unsafe_var),
+        cmocka_unit_test(test_order_independent),
+        cmocka_unit_test(test_recursion),
+        cmocka_unit_test(test_conflicts),
+        cmocka_unit_test(test_step_budget),
+        cmocka_unit_test(test_deny_decision),
+        cmocka_unit_test(test_prepared_many),
+        cmocka_unit_test(test_glob),
+        cmocka_unit_test(test_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,55 @@
+/* The Firecracker API client, for the drivers in src/vmm/ only: one HTTP/1.1
+ * request per connection on Firecracker's API Unix socket. Requests are
+ * formatted here; responses are parsed by http-parser, never by hand. The
+ * peer is a separate process and is treated as hostile: every response is
+ * bounded in size (FC_API_MAX_RESPONSE) and every exchange in time. */
+#ifndef ENCLAVE_VMM_FC_API_H
+#define ENCLAVE_VMM_FC_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+/* Bytes read from the peer for one response, status line and headers included.
+ * Firecracker's answers to the calls made here are a few hundred bytes. */
+#define FC_API_MAX_RESPONSE (64 * 1024)
+/* Longest fault_message kept for an error (the rest is cut). */
+#define FC_API_MAX_FAULT 512
+
+struct fc_api_response {
+    int status;    /* HTTP status code */
+    char *body;    /* NUL-terminated; NULL when the response had none */
+    size_t body_len;
+};
+void fc_api_response_release(struct fc_api_response *r);
+
+/* Incremental response reader. fc_api_reader_feed returns 0 when it needs
+ * more bytes, 1 when the response is complete (out is filled), or -1 with err
+ * set for a malformed or oversized response. len 0 means the peer closed. The
+ * reader owns the body until fc_api_reader_take. */
+struct fc_api_reader;
+int fc_api_reader_new(struct fc_api_reader **out, struct error *err);
+int fc_api_reader_feed(struct fc_api_reader *r, const char *data, size_t len, struct error *err);
+void fc_api_reader_take(struct fc_api_reader *r, struct fc_api_response *out);
+void fc_api_reader_free(struct fc_api_reader *r);
+
+/* Copies the fault_message of a JSON error body ({"fault_message": "..."})
+ * into out, printable ASCII only (others become '?'); "" when there is none. */
+void fc_api_fault_message(const struct fc_api_response *resp, char *out, size_t size);
+
+/* Sends one request on a connected stream socket and reads its response,
+ * all within timeout_ms. body may be NULL (no body). */
+int fc_api_exchange(int fd, const char *method, const char *path, const char *body,
+                    unsigned timeout_ms, struct fc_api_response *out, struct error *err);
+
+/* Connects to the API socket at sock_path, PUTs body (JSON) to path and
+ * checks the answer: a 2xx status succeeds; anything else fails with
+ * Firecracker's fault_message (from a JSON body {"fault_message": ...}) in err. */
+int fc_api_put(const char *sock_path, const char *path, const char *body, unsigned timeout_ms,
+               struct error *err);
+
+/* Connects to a Unix stream socket, non-blocking; -1 with err on failure. */
+int fc_api_connect(const char *sock_path, struct error *err);
+
+#endif

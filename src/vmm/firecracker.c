@@ -1,0 +1,344 @@
+/* The Firecracker driver (KVM hosts): spawns `firecracker --api-sock`, then
+ * configures and boots the VM over its HTTP API (shared/firecracker/
+ * firecracker.yaml): boot source, machine config, a hybrid vsock device, and
+ * no network interface, ever. The guest channel is the vsock device's Unix
+ * socket with Firecracker's "CONNECT <port>\n" handshake.
+ *
+ * Every step is bounded: the wait for the API socket, each API call (see
+ * fc_api.h), and the stop request. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "vmm/fc_api.h"
+#include "vmm/vm_internal.h"
+
+#define FC_GUEST_PORT 52
+#define FC_GUEST_CID 3            /* the vsock device is private to the VM; 3 is the first guest CID */
+#define FC_SOCKET_WAIT_MS 5000    /* firecracker start to its API socket accepting */
+#define FC_CONFIG_TIMEOUT_MS 2000 /* each pre-boot API call */
+#define FC_START_TIMEOUT_MS 10000 /* InstanceStart loads the kernel and initrd */
+#define FC_STOP_TIMEOUT_MS 1000   /* SendCtrlAltDel */
+#define FC_MAX_VCPUS 32           /* the API's limit */
+
+static long long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The firecracker binary: the configured one, $ENCLAVE_FIRECRACKER, or the
+ * first executable `firecracker` on PATH. */
+static int find_binary(const struct vmm_config *c, char *out, size_t size, struct error *err)
+{
+    const char *explicit = c->vmm_binary;
+    const char *from = "the configured VMM binary";
+    if (explicit == NULL && (explicit = getenv("ENCLAVE_FIRECRACKER")) != NULL && explicit[0])
+        from = "$ENCLAVE_FIRECRACKER";
+    if (explicit != NULL && explicit[0]) {
+        if (access(explicit, X_OK) < 0)
+            return error_set_errno(err, ERR_FAILED_PRECONDITION, "%s (%s) is not an executable file",
+                                   from, explicit);
+        if ((size_t)snprintf(out, size, "%s", explicit) >= size)
+            return error_set(err, ERR_INVALID_ARGUMENT, "firecracker path too long");
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    if (path != NULL) {
+        for (const char *p = path; *p;) {
+            size_t n = strcspn(p, ":");
+            if (n > 0 && (size_t)snprintf(out, size, "%.*s/firecracker", (int)n, p) < size &&
+                access(out, X_OK) == 0)
+                return 0;
+            p += n;
+            if (*p == ':')
+                p++;
+        }
+    }
+    return error_set(err, ERR_FAILED_PRECONDITION,
+                     "the firecracker binary was not found: put it on PATH or set "
+                     "ENCLAVE_FIRECRACKER to its path (it needs a KVM host)");
+}
+
+/* Firecracker's --id allows [A-Za-z0-9-]{1,64}; session ids may also hold '.' and '_'. */
+static void instance_id(const char *id, char *out, size_t size)
+{
+    size_t j = 0;
+    for (size_t i = 0; id && id[i] && j + 1 < size && j < 64; i++) {
+        char ch = id[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        out[j++] = ok ? ch : '-';
+    }
+    if (j == 0)
+        snprintf(out, size, "vm");
+    else
+        out[j] = '\0';
+}
+
+/* Creates an empty file Firecracker can append to (its logger and metrics
+ * open an existing path). */
+static int touch(const char *path, struct error *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", path);
+    close(fd);
+    return 0;
+}
+
+/* Serializes doc (consumed) and PUTs it. */
+static int put_json(const struct vmm_vm *vm, const char *path, json_t *doc, unsigned timeout_ms,
+                    struct error *err)
+{
+    if (doc == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    cleanup_free char *body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (body == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    log_debug("firecracker %s: PUT %s %s", vm->run_dir, path, body);
+    return fc_api_put(vm->api_path, path, body, timeout_ms, err);
+}
+
+static int write_pidfile(const char *path, pid_t pid, struct error *err)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (f == NULL)
+        return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
+    fprintf(f, "%d\n", (int)pid);
+    if (fclose(f) != 0 || rename(tmp, path) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "writing %s", path);
+    return 0;
+}
+
+/* Waits until the API socket accepts a connection, the process ends, or the
+ * time is up. */
+static int wait_api_socket(struct vmm_vm *vm, struct error *err)
+{
+    long long deadline = now_ms() + FC_SOCKET_WAIT_MS;
+    for (;;) {
+        int status;
+        if (waitpid(vm->pid, &status, WNOHANG) == vm->pid) {
+            vmm_vm_mark_exited(vm, status);
+            return error_set(err, ERR_UNAVAILABLE,
+                             "firecracker exited (%s %d) before its API socket was ready; see %s",
+                             WIFSIGNALED(status) ? "signal" : "status",
+                             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+                             vm->console_log);
+        }
+        struct error ignored;
+        int fd = fc_api_connect(vm->api_path, &ignored);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        if (now_ms() >= deadline)
+            return error_set(err, ERR_DEADLINE_EXCEEDED,
+                             "firecracker's API socket %s was not ready within %d ms", vm->api_path,
+                             FC_SOCKET_WAIT_MS);
+        usleep(10000);
+    }
+}
+
+static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm, struct error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/firecracker.log", vm->run_dir);
+    if (touch(path, err) < 0 ||
+        put_json(vm, "/logger",
+                 json_pack("{s:s, s:s, s:b}", "log_path", path, "level", "Warning", "show_level", 1),
+                 FC_CONFIG_TIMEOUT_MS, err) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/metrics.json", vm->run_dir);
+    if (touch(path, err) < 0 ||
+        put_json(vm, "/metrics", json_pack("{s:s}", "metrics_path", path), FC_CONFIG_TIMEOUT_MS,
+                 err) < 0)
+        return -1;
+
+    /* The image's arguments, then what this driver needs: the guest powers off
+     * (Firecracker exits) on reboot, through the keyboard controller that
+     * SendCtrlAltDel also uses; enclave-init is the initramfs's /init.
+     * Firecracker appends the virtio-mmio device list itself. Its default
+     * arguments are replaced, so `nomodule` is not there: the guest loads
+     * its virtio modules. */
+    cleanup_free char *boot_args = NULL;
+    if (asprintf(&boot_args, "%s reboot=k rdinit=/init", c->cmdline ? c->cmdline : "console=ttyS0") < 0) {
+        boot_args = NULL;
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    }
+    if (put_json(vm, "/boot-source",
+                 json_pack("{s:s, s:s, s:s}", "kernel_image_path", c->kernel, "initrd_path",
+                           c->initrd, "boot_args", boot_args),
+                 FC_CONFIG_TIMEOUT_MS, err) < 0)
+        return -1;
+    if (put_json(vm, "/machine-config",
+                 json_pack("{s:i, s:i, s:b}", "vcpu_count", (int)c->vcpus, "mem_size_mib",
+                           (int)c->mem_mb, "smt", 0),
+                 FC_CONFIG_TIMEOUT_MS, err) < 0)
+        return -1;
+    if (put_json(vm, "/vsock",
+                 json_pack("{s:i, s:s}", "guest_cid", FC_GUEST_CID, "uds_path", vm->channel.path),
+                 FC_CONFIG_TIMEOUT_MS, err) < 0)
+        return -1;
+    /* No /network-interfaces call: the VM has no NIC. */
+    return put_json(vm, "/actions", json_pack("{s:s}", "action_type", "InstanceStart"),
+                    FC_START_TIMEOUT_MS, err);
+}
+
+static void spawn_child(char *const *args, int log_fd, pid_t parent)
+{
+    /* The VM dies with the daemon, even on kill -9. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+    setsid();
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0)
+        dup2(devnull, 0);
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int s = 1; s < NSIG; s++)
+        signal(s, SIG_DFL);
+    closefrom(3);
+    execv(args[0], args);
+    dprintf(2, "cannot run %s: %s\n", args[0], strerror(errno));
+    _exit(127);
+}
+
+static void stop_and_free(struct vmm_vm *vm)
+{
+    if (!vm->exited && vm->pid > 0) {
+        kill(vm->pid, SIGKILL);
+        int status;
+        if (waitpid(vm->pid, &status, 0) == vm->pid)
+            vmm_vm_mark_exited(vm, status);
+    }
+    vmm_vm_free(vm);
+}
+
+static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
+{
+    if (c->vcpus == 0 || c->mem_mb == 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "a VM needs at least one vCPU and some memory");
+    if (c->vcpus > FC_MAX_VCPUS)
+        return error_set(err, ERR_INVALID_ARGUMENT, "Firecracker runs at most %d vCPUs", FC_MAX_VCPUS);
+    if (c->accel == VMM_ACCEL_TCG)
+        return error_set(err, ERR_FAILED_PRECONDITION, "Firecracker needs KVM; it has no TCG mode");
+    if (c->kernel == NULL || c->initrd == NULL)
+        return error_set(err, ERR_INVALID_ARGUMENT, "Firecracker needs a kernel and an initramfs");
+    if (access(c->kernel, R_OK) < 0)
+        return error_set_errno(err, ERR_FAILED_PRECONDITION, "kernel %s", c->kernel);
+    if (access(c->initrd, R_OK) < 0)
+        return error_set_errno(err, ERR_FAILED_PRECONDITION, "initramfs %s", c->initrd);
+    char bin[4096];
+    if (find_binary(c, bin, sizeof(bin), err) < 0)
+        return -1;
+
+    struct vmm_vm *vm = calloc(1, sizeof(*vm));
+    if (vm == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    vm->kvm = true;
+    snprintf(vm->run_dir, sizeof(vm->run_dir), "%s", c->run_dir);
+    snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
+    if ((size_t)snprintf(vm->api_path, sizeof(vm->api_path), "%s/api.sock", c->run_dir) >=
+            sizeof(vm->api_path) ||
+        (size_t)snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/vsock.sock", c->run_dir) >=
+            sizeof(vm->channel.path)) {
+        free(vm);
+        return error_set(err, ERR_INVALID_ARGUMENT, "run folder path too long for a socket: %s",
+                         c->run_dir);
+    }
+    vm->channel.kind = VMM_CHANNEL_HYBRID_VSOCK;
+    vm->channel.port = FC_GUEST_PORT;
+    /* Firecracker refuses to bind over an existing socket file. */
+    unlink(vm->api_path);
+    unlink(vm->channel.path);
+
+    /* The guest's serial console is Firecracker's stdout. */
+    cleanup_close int log_fd =
+        open(vm->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (log_fd < 0) {
+        error_set_errno(err, ERR_INTERNAL, "creating %s", vm->console_log);
+        free(vm);
+        return -1;
+    }
+    char id[65];
+    instance_id(c->id, id, sizeof(id));
+    char *args[] = {bin, "--api-sock", vm->api_path, "--id", id, NULL};
+
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(vm);
+        return error_set_errno(err, ERR_RESOURCE_EXHAUSTED, "fork");
+    }
+    if (pid == 0)
+        spawn_child(args, log_fd, parent);
+    vm->pid = pid;
+    /* Written before the pidfile is set in vm, so a failure here kills by pid. */
+    char pidfile[4200];
+    snprintf(pidfile, sizeof(pidfile), "%s/vmm.pid", c->run_dir);
+    if (write_pidfile(pidfile, pid, err) < 0) {
+        stop_and_free(vm);
+        return -1;
+    }
+    snprintf(vm->pidfile, sizeof(vm->pidfile), "%s", pidfile);
+    log_debug("VM %s: %s --api-sock %s --id %s", c->id, bin, vm->api_path, id);
+
+    if (wait_api_socket(vm, err) < 0 || configure_and_boot(c, vm, err) < 0) {
+        error_prefix(err, "starting Firecracker for %s", c->id);
+        stop_and_free(vm);
+        return -1;
+    }
+    *out = vm;
+    return 0;
+}
+
+static int fc_request_stop(struct vmm_vm *vm, struct error *err)
+{
+    if (vm->exited)
+        return 0;
+    /* The guest kernel turns Ctrl+Alt+Del into a reboot, which with reboot=k
+     * ends the Firecracker process. The owner SIGKILLs it after its grace
+     * period if the guest does not comply. */
+    struct error api_err;
+    if (fc_api_put(vm->api_path, "/actions", "{\"action_type\":\"SendCtrlAltDel\"}",
+                   FC_STOP_TIMEOUT_MS, &api_err) == 0)
+        return 0;
+    /* No API: Firecracker exits on SIGTERM. */
+    log_debug("firecracker %s: SendCtrlAltDel failed (%s); sending SIGTERM", vm->run_dir,
+              api_err.message);
+    if (kill(vm->pid, SIGTERM) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "SIGTERM to firecracker %d", (int)vm->pid);
+    return 0;
+}
+
+static void fc_kill(struct vmm_vm *vm)
+{
+    if (!vm->exited && vm->pid > 0)
+        kill(vm->pid, SIGKILL);
+}
+
+const struct vmm_driver vmm_firecracker_driver = {
+    .name = "firecracker",
+    .start = fc_start,
+    .request_stop = fc_request_stop,
+    .kill = fc_kill,
+};

@@ -1,0 +1,354 @@
+#!/usr/bin/python3
+"""A stand-in for the `firecracker` binary, held to Firecracker's published API.
+
+Firecracker needs KVM, which these machines lack, so the Enclave driver is
+tested against this program instead. It takes `--api-sock PATH --id ID`, serves
+HTTP/1.1 on PATH, and checks every request against the swagger 2.0 document
+(shared/firecracker/firecracker.yaml): the path and method must exist, the body
+must match the operation's schema (required fields, types, enums, bounds, and no
+property the schema does not name). A request that does not match is answered
+400 with a fault_message, as Firecracker answers bad input, and recorded.
+
+After InstanceStart it listens on the vsock device's uds_path and does what
+Firecracker's hybrid vsock does for host-initiated connections: reads
+"CONNECT <port>\\n", answers "OK <host port>\\n" for port 52, and hands the
+stream to the guest, here the real `enclave-init --serve-stdio` (test mode,
+workloads as uid 1000 on this host). SendCtrlAltDel ends the "VM" as a guest
+rebooting with reboot=k ends Firecracker; so does SIGTERM.
+
+Environment:
+  FAKE_FC_SPEC        the swagger document (default ../../../shared/firecracker/firecracker.yaml
+                      next to the repository, or shared/firecracker/firecracker.yaml)
+  FAKE_FC_RECORD      a folder; <folder>/<id>.json is rewritten after each request:
+                      {id, api_sock, requests: [{method, path, body, status, fault}], exited}
+  FAKE_FC_INIT        enclave-init to hand guest connections to (required for vsock)
+  FAKE_FC_REFUSE      "METHOD PATH" (e.g. "PUT /machine-config") to answer 400
+  FAKE_FC_IGNORE_CAD  when set, SendCtrlAltDel is accepted but the guest ignores it
+"""
+import argparse
+import ctypes
+import json
+import os
+import re
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+MAX_BODY = 64 * 1024
+GUEST_PORT = 52
+HOST_PORT = 1073741824  # what Firecracker reports as the host side's ephemeral port
+PRE_BOOT_ONLY = {"/boot-source", "/machine-config", "/vsock", "/logger", "/metrics",
+                 "/network-interfaces", "/drives", "/cpu-config", "/mmds/config",
+                 "/entropy", "/serial", "/pmem", "/memory-hotplug", "/balloon"}
+
+
+def find_spec():
+    env = os.environ.get("FAKE_FC_SPEC")
+    if env:
+        return env
+    for cand in (os.path.join(REPO, "..", "shared", "firecracker", "firecracker.yaml"),
+                 os.path.join(REPO, "shared", "firecracker", "firecracker.yaml"),
+                 "/work/shared/firecracker/firecracker.yaml"):
+        if os.path.exists(cand):
+            return cand
+    sys.exit("fake firecracker: cannot find firecracker.yaml (set FAKE_FC_SPEC)")
+
+
+class SpecError(Exception):
+    pass
+
+
+class Spec:
+    def __init__(self, path):
+        with open(path) as f:
+            self.doc = yaml.safe_load(f)
+        self.routes = []
+        for template, ops in self.doc["paths"].items():
+            rx = "^" + re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template)) + "$"
+            self.routes.append((re.compile(rx), template, ops))
+
+    def operation(self, method, path):
+        for rx, template, ops in self.routes:
+            if rx.match(path):
+                op = ops.get(method.lower())
+                if op is None:
+                    raise SpecError(f"{method} is not an operation on {template}")
+                return template, op
+        raise SpecError(f"no such path in the API: {path}")
+
+    def resolve(self, schema):
+        while "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            schema = self.doc["definitions"][name]
+        return schema
+
+    def check(self, schema, value, where):
+        schema = self.resolve(schema)
+        kind = schema.get("type")
+        if "enum" in schema:
+            # YAML 1.1 reads the level `Off` as false; the API means the string.
+            allowed = ["Off" if e is False else "On" if e is True else e for e in schema["enum"]]
+            if value not in allowed:
+                raise SpecError(f"{where}: {value!r} is not one of {allowed}")
+        if kind == "object" or (kind is None and "properties" in schema):
+            if not isinstance(value, dict):
+                raise SpecError(f"{where}: expected an object")
+            props = schema.get("properties", {})
+            for req in schema.get("required", []):
+                if req not in value:
+                    raise SpecError(f"{where}: missing required field `{req}`")
+            extra = schema.get("additionalProperties")
+            for k, v in value.items():
+                if k in props:
+                    self.check(props[k], v, f"{where}.{k}")
+                elif isinstance(extra, dict):
+                    self.check(extra, v, f"{where}.{k}")
+                else:
+                    raise SpecError(f"{where}: unknown field `{k}`")
+        elif kind == "string":
+            if not isinstance(value, str):
+                raise SpecError(f"{where}: expected a string")
+        elif kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise SpecError(f"{where}: expected an integer")
+        elif kind == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise SpecError(f"{where}: expected a number")
+        elif kind == "boolean":
+            if not isinstance(value, bool):
+                raise SpecError(f"{where}: expected a boolean")
+        elif kind == "array":
+            if not isinstance(value, list):
+                raise SpecError(f"{where}: expected an array")
+            for i, item in enumerate(value):
+                self.check(schema.get("items", {}), item, f"{where}[{i}]")
+        if kind in ("integer", "number"):
+            if "minimum" in schema and value < schema["minimum"]:
+                raise SpecError(f"{where}: {value} is below the minimum {schema['minimum']}")
+            if "maximum" in schema and value > schema["maximum"]:
+                raise SpecError(f"{where}: {value} is above the maximum {schema['maximum']}")
+
+    def validate(self, method, path, body):
+        template, op = self.operation(method, path)
+        params = [p for p in op.get("parameters", []) if p.get("in") == "body"]
+        if not params:
+            if body is not None:
+                raise SpecError(f"{method} {template} takes no body")
+            return template
+        param = params[0]
+        if body is None:
+            if param.get("required"):
+                raise SpecError(f"{method} {template} needs a body")
+            return template
+        self.check(param["schema"], body, "body")
+        return template
+
+
+class VM:
+    """The state a Firecracker process keeps between calls."""
+
+    def __init__(self, args, spec):
+        self.args = args
+        self.spec = spec
+        self.lock = threading.Lock()
+        self.config = {}
+        self.started = False
+        self.records = []
+        folder = os.environ.get("FAKE_FC_RECORD")
+        self.record_path = os.path.join(folder, args.id + ".json") if folder else None
+        self.exited = None
+        self.refuse = os.environ.get("FAKE_FC_REFUSE", "")
+        self.init = os.environ.get("FAKE_FC_INIT")
+        self.guests = []
+        self.vsock_server = None
+        self.api_server = None
+
+    def record(self, method, path, body, status, fault):
+        self.records.append({"method": method, "path": path, "body": body,
+                             "status": status, "fault": fault})
+        self.save()
+
+    def save(self):
+        if self.record_path:
+            tmp = self.record_path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump({"id": self.args.id, "api_sock": self.args.api_sock,
+                           "requests": self.records, "exited": self.exited}, f, indent=1)
+            os.rename(tmp, self.record_path)
+
+    def handle(self, method, path, body):
+        """Returns (status, fault_message or None)."""
+        with self.lock:
+            try:
+                template = self.spec.validate(method, path, body)
+            except SpecError as e:
+                return 400, f"request does not match the API: {e}"
+            if f"{method} {path}" == self.refuse:
+                return 400, f"refused by FAKE_FC_REFUSE: {method} {path} (as a real fault would be)"
+            if method != "PUT":
+                return 204, None
+            if self.started and template in PRE_BOOT_ONLY:
+                return 400, "The requested operation is not supported after starting the microVM."
+            if template == "/actions":
+                return self.action(body["action_type"])
+            self.config[template] = body
+            return 204, None
+
+    def action(self, kind):
+        if kind == "InstanceStart":
+            if self.started:
+                return 400, "The requested operation is not supported after starting the microVM."
+            if "/boot-source" not in self.config:
+                return 400, "Cannot start microvm that was not configured with a boot source."
+            self.started = True
+            vsock = self.config.get("/vsock")
+            if vsock:
+                self.listen_vsock(vsock["uds_path"])
+            print(f"fake firecracker {self.args.id}: InstanceStart", flush=True)
+            return 204, None
+        if kind == "SendCtrlAltDel":
+            if not self.started:
+                return 400, "The requested operation is not supported before starting the microVM."
+            if not os.environ.get("FAKE_FC_IGNORE_CAD"):
+                # The guest reboots; with reboot=k the VMM exits. Let the 204 go out first.
+                threading.Timer(0.05, self.power_off, args=("SendCtrlAltDel",)).start()
+            return 204, None
+        return 204, None  # FlushMetrics
+
+    def listen_vsock(self, path):
+        if os.path.exists(path):
+            raise SystemExit(f"vsock uds_path {path} exists")
+        vm = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                vm.guest_connection(self.request)
+
+        srv = socketserver.ThreadingUnixStreamServer(path, Handler)
+        srv.daemon_threads = True
+        self.vsock_server = srv
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+    def guest_connection(self, sock):
+        line = b""
+        sock.settimeout(5)
+        try:
+            while not line.endswith(b"\n") and len(line) < 32:
+                ch = sock.recv(1)
+                if not ch:
+                    return
+                line += ch
+        except OSError:
+            return
+        m = re.fullmatch(rb"CONNECT (\d+)\n", line)
+        if not m or int(m.group(1)) != GUEST_PORT or not self.init:
+            return  # nothing listens on that guest port: Firecracker closes the stream
+        sock.settimeout(None)
+        sock.sendall(f"OK {HOST_PORT}\n".encode())
+        libc = ctypes.CDLL(None, use_errno=True)
+        proc = subprocess.Popen([self.init, "--serve-stdio"], stdin=sock.fileno(),
+                                stdout=sock.fileno(), stderr=sys.stdout,
+                                preexec_fn=lambda: libc.prctl(1, signal.SIGKILL))
+        self.guests.append(proc)
+        proc.wait()
+
+    def power_off(self, why, code=0):
+        print(f"fake firecracker {self.args.id}: exiting ({why})", flush=True)
+        with self.lock:
+            self.exited = why
+            self.save()
+        for proc in self.guests:
+            if proc.poll() is None:
+                proc.kill()
+        os._exit(code)
+
+
+def make_handler(vm):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "Firecracker API"
+
+        def log_message(self, fmt, *args):
+            pass
+
+        def address_string(self):
+            return "api"
+
+        def serve(self, method):
+            body = None
+            length = self.headers.get("Content-Length")
+            fault = None
+            status = 400
+            if self.headers.get("Transfer-Encoding"):
+                fault = "chunked bodies are not accepted"
+            elif length is not None:
+                try:
+                    n = int(length)
+                except ValueError:
+                    n = -1
+                if n < 0 or n > MAX_BODY:
+                    fault = f"bad Content-Length {length!r}"
+                elif n > 0:
+                    raw = self.rfile.read(n)
+                    if self.headers.get_content_type() != "application/json":
+                        fault = "the body must be application/json"
+                    else:
+                        try:
+                            body = json.loads(raw)
+                        except ValueError as e:
+                            fault = f"the body is not JSON: {e}"
+            if fault is None:
+                status, fault = vm.handle(method, self.path, body)
+            vm.record(method, self.path, body, status, fault)
+            if status == 204:
+                self.send_response(204)
+                self.end_headers()
+                return
+            payload = json.dumps({"fault_message": fault}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_PUT(self):
+            self.serve("PUT")
+
+        def do_PATCH(self):
+            self.serve("PATCH")
+
+        def do_GET(self):
+            self.serve("GET")
+
+    return Handler
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="firecracker", allow_abbrev=False)
+    parser.add_argument("--api-sock", required=True)
+    parser.add_argument("--id", required=True)
+    args = parser.parse_args()
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", args.id):
+        sys.exit(f"Invalid instance ID: {args.id}")
+    vm = VM(args, Spec(find_spec()))
+    signal.signal(signal.SIGTERM, lambda *_: vm.power_off("SIGTERM"))
+    if os.path.exists(args.api_sock):
+        sys.exit(f"Failed to open the API socket at {args.api_sock}: it exists")
+    srv = socketserver.ThreadingUnixStreamServer(args.api_sock, make_handler(vm))
+    srv.daemon_threads = True
+    vm.api_server = srv
+    print(f"fake firecracker {args.id}: API on {args.api_sock}", flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""The Firecracker driver against Firecracker's published API.
+
+A real `enclave up --vmm firecracker` runs with ENCLAVE_FIRECRACKER pointing at
+fake_firecracker.py, which checks every API request against firecracker.yaml
+and hands the hybrid-vsock stream to the real enclave-init (test mode). No
+real Firecracker VM runs here: these machines have no usable KVM.
+"""
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+FAKE = os.path.join(HERE, "fake_firecracker.py")
+
+_spec = importlib.util.spec_from_file_location("e2e_support", os.path.join(REPO, "tests", "e2e", "conftest.py"))
+e2e = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(e2e)
+
+# What the driver must send before InstanceStart, in this order.
+CONFIG_CALLS = ["/logger", "/metrics", "/boot-source", "/machine-config", "/vsock"]
+
+
+def fake_pids(marker):
+    """PIDs of fake firecracker processes (and their guests) mentioning marker."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "fake_firecracker.py" in cmd and marker in cmd:
+            pids.append(int(entry))
+    return pids
+
+
+def wait_gone(marker, seconds=10):
+    deadline = time.time() + seconds
+    while time.time() < deadline and fake_pids(marker):
+        time.sleep(0.05)
+    return fake_pids(marker)
+
+
+class FcDaemon(e2e.Daemon):
+    def __init__(self, env=None, extra_args=()):
+        self.records = None
+        super().__init__(["--vmm", "firecracker", *extra_args], env=None)
+        self.records = os.path.join(self.home, "fc-records")
+        os.mkdir(self.records)
+        self.env.update({
+            "ENCLAVE_FIRECRACKER": FAKE,
+            "FAKE_FC_RECORD": self.records,
+            "FAKE_FC_INIT": os.path.join(e2e.BUILD, "enclave-init"),
+        })
+        if env:
+            self.env.update(env)
+
+    def record(self, sid):
+        with open(os.path.join(self.records, sid + ".json")) as f:
+            return json.load(f)
+
+    def run_dir(self, sid):
+        return os.path.join(self.home, "run", "vms", sid)
+
+    def python(self, sid, code):
+        # The host's python3, run by enclave-init as uid 1000 (the policy allows python3 only).
+        body = json.dumps({"argv": ["/usr/bin/python3", "-c", code], "cwd": "/tmp"})
+        return self.call("ExecuteTool", {"sessionId": sid, "toolName": "exec", "input": body})
+
+
+@pytest.fixture
+def fc():
+    made = []
+
+    def factory(**kw):
+        d = FcDaemon(**kw).start()
+        made.append(d)
+        return d
+
+    yield factory
+    for d in made:
+        d.stop()
+        left = wait_gone(d.home, 5)
+        d.cleanup()
+        assert left == [], "a fake firecracker outlived its daemon"
+
+
+def test_session_runs_a_command_and_requests_match_the_spec(fc):
+    d = fc()
+    s = d.start_session(sessionId="fc-main", vcpu=2, memoryMb=256)
+    assert s["status"] == "READY"
+    sid = s["sessionId"]
+    r = d.python(sid, "import os; print(os.getuid()); print('hello from the guest')")
+    assert r["output"] == "1000\nhello from the guest\n", r
+    assert r.get("exitCode", 0) == 0
+
+    rec = d.record(sid)
+    reqs = rec["requests"]
+    # Every request was accepted by a server that validates against firecracker.yaml.
+    assert [q["status"] for q in reqs] == [204] * len(reqs), reqs
+    assert [q["path"] for q in reqs] == CONFIG_CALLS + ["/actions"]
+    assert all(q["method"] == "PUT" for q in reqs)
+    assert reqs[-1]["body"] == {"action_type": "InstanceStart"}
+    body = {q["path"]: q["body"] for q in reqs}
+    assert body["/machine-config"] == {"vcpu_count": 2, "mem_size_mib": 256, "smt": False}
+    run_dir = d.run_dir(sid)
+    assert body["/vsock"] == {"guest_cid": 3, "uds_path": os.path.join(run_dir, "vsock.sock")}
+    boot = body["/boot-source"]
+    assert boot["kernel_image_path"].endswith("vmlinuz") or os.path.exists(boot["kernel_image_path"])
+    assert os.path.exists(boot["initrd_path"])
+    args = boot["boot_args"].split()
+    assert "rdinit=/init" in args and "reboot=k" in args and "console=ttyS0" in args
+    assert "nomodule" not in args  # the guest loads its virtio modules
+    assert body["/logger"]["log_path"].startswith(run_dir)
+    assert body["/metrics"]["metrics_path"].startswith(run_dir)
+    # No network interface, ever.
+    assert not any("network" in q["path"] for q in reqs)
+    assert rec["id"] == "fc-main" and rec["api_sock"] == os.path.join(run_dir, "api.sock")
+
+    assert d.stop_session(sid) == {"success": True}
+    assert wait_gone(run_dir) == []
+    rec = d.record(sid)
+    assert rec["requests"][-1]["body"] == {"action_type": "SendCtrlAltDel"}
+    assert rec["requests"][-1]["status"] == 204
+    assert rec["exited"] == "SendCtrlAltDel"
+
+
+def test_instance_id_is_what_firecracker_accepts(fc):
+    d = fc()
+    sid = d.start_session(sessionId="fc.with_dots")["sessionId"]
+    try:
+        assert d.record("fc-with-dots")["requests"][-1]["status"] == 204
+    finally:
+        d.stop_session(sid)
+
+
+def test_api_fault_fails_start_with_the_fault_message(fc):
+    d = fc(env={"FAKE_FC_REFUSE": "PUT /machine-config"})
+    with pytest.raises(e2e.ConnectError) as e:
+        d.start_session(sessionId="fc-refused")
+    assert "refused by FAKE_FC_REFUSE: PUT /machine-config" in e.value.message
+    assert "HTTP 400" in e.value.message
+    reqs = d.record("fc-refused")["requests"]
+    # The driver stopped at the refusal: the VM was never started.
+    assert reqs[-1]["path"] == "/machine-config" and reqs[-1]["status"] == 400
+    assert not any(q["path"] == "/actions" for q in reqs)
+    assert wait_gone(d.home) == []
+
+
+def test_missing_binary_is_named(fc):
+    d = fc(env={"ENCLAVE_FIRECRACKER": "/nonexistent/firecracker"})
+    with pytest.raises(e2e.ConnectError) as e:
+        d.start_session(sessionId="fc-missing")
+    assert "ENCLAVE_FIRECRACKER" in e.value.message
+    assert "/nonexistent/firecracker" in e.value.message
+
+
+def test_guest_ignoring_ctrl_alt_del_is_killed(fc):
+    d = fc(env={"FAKE_FC_IGNORE_CAD": "1"})
+    sid = d.start_session(sessionId="fc-stubborn")["sessionId"]
+    run_dir = d.run_dir(sid)
+    assert len(fake_pids(run_dir)) == 1
+    assert d.stop_session(sid) == {"success": True}
+    assert wait_gone(run_dir) == []
+    rec = d.record(sid)
+    assert rec["requests"][-1]["body"] == {"action_type": "SendCtrlAltDel"}
+    assert rec["exited"] is None  # it did not exit on its own: it was killed
+
+
+def test_daemon_shutdown_stops_firecracker(fc):
+    d = fc()
+    sid = d.start_session(sessionId="fc-shutdown")["sessionId"]
+    run_dir = d.run_dir(sid)
+    assert len(fake_pids(run_dir)) == 1
+    d.stop()
+    assert wait_gone(run_dir) == []
+    assert d.record(sid)["requests"][-1]["body"] == {"action_type": "SendCtrlAltDel"}
+
+
+def test_tcg_is_refused_with_firecracker():
+    d = FcDaemon(extra_args=["--accel", "tcg"])
+    try:
+        with pytest.raises(RuntimeError) as e:
+            d.start()
+        assert "needs KVM" in str(e.value)
+    finally:
+        d.cleanup()
+
+
+# The fake itself must refuse what the spec refuses, or the tests above prove nothing.
+@pytest.mark.parametrize("path,body,why", [
+    ("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "bogus": 1}, "unknown field `bogus`"),
+    ("/machine-config", {"vcpu_count": "1", "mem_size_mib": 128}, "expected an integer"),
+    ("/machine-config", {"vcpu_count": 0, "mem_size_mib": 128}, "below the minimum"),
+    ("/machine-config", {"mem_size_mib": 128}, "missing required field `vcpu_count`"),
+    ("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "smt": "no"}, "expected a boolean"),
+    ("/vsock", {"guest_cid": 2, "uds_path": "/x"}, "below the minimum"),
+    ("/actions", {"action_type": "Reboot"}, "is not one of"),
+    ("/network-interface", {}, "no such path"),
+])
+def test_fake_refuses_what_the_spec_refuses(tmp_path, path, body, why):
+    sock = str(tmp_path / "api.sock")
+    p = subprocess.Popen(["/usr/bin/python3", FAKE, "--api-sock", sock, "--id", "t"],
+                         stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(sock) and time.time() < deadline:
+            time.sleep(0.02)
+        payload = json.dumps(body).encode()
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(sock)
+            s.sendall(b"PUT " + path.encode() + b" HTTP/1.1\r\nHost: localhost\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: "
+                      + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+            answer = b""
+            while b"}" not in answer:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400"), answer
+        assert why in json.loads(answer.split(b"\r\n\r\n", 1)[1])["fault_message"]
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_unknown_vmm_is_refused():
+    p = subprocess.run([e2e.ENCLAVE, "up", "--vmm", "kvmtool"], capture_output=True, timeout=30,
+                       env=dict(os.environ, ENCLAVE_HOME="/nonexistent"))
+    assert p.returncode != 0
+    assert b"--vmm must be qemu or firecracker" in p.stderr + p.stdout
+    p = subprocess.run([e2e.ENCLAVE, "up", "--help"], capture_output=True, timeout=30)
+    assert b"--vmm V" in p.stdout

@@ -1,0 +1,12 @@
+package generated
+
+p := x if {
+	__local0__ = data.generated.q
+	min(__local0__, x)
+}
+
+q contains x if {
+	data.a[_] = x
+}
+
+#query: data.generated.p = x

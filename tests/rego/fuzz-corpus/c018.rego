@@ -1,0 +1,7 @@
+package test
+
+p if {
+	1 in {1}
+}
+
+#query: data.test.p = x

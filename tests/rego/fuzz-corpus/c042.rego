@@ -1,0 +1,7 @@
+package test
+
+p := x if {
+	x := "foo" in 1
+}
+
+#query: data.test.p = x

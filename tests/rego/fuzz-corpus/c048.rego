@@ -1,0 +1,7 @@
+package test
+
+p := x if {
+	some {"foo": x, "what": y} in [{"foo": 100, "what": "ever"}]
+}
+
+#query: data.test.p = x

@@ -1,0 +1,5 @@
+package test
+
+p := array.flatten(data.foo)
+
+#query: data.test.p = x

@@ -1,0 +1,7 @@
+package generated
+
+p if {
+	0 = 1
+}
+
+#query: data.generated.p = x

@@ -1,0 +1,5 @@
+package generated
+
+p := false
+
+#query: data.generated.p = x

@@ -1,0 +1,7 @@
+package generated
+
+p if {
+	[1, x, 3] = [1, 2, x]
+}
+
+#query: data.generated.p = x

@@ -1,0 +1,7 @@
+package generated
+
+p if {
+	17 = 17
+}
+
+#query: data.generated.p = x

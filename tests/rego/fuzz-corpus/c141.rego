@@ -1,0 +1,7 @@
+package generated
+
+p contains x if {
+	data.c[i][j] = [true, false, x]
+}
+
+#query: data.generated.p = x

@@ -1,0 +1,7 @@
+package test
+
+samepkg := y if {
+	data.test.foo("how do you do?", y)
+}
+
+#query: data.test.l1 = x

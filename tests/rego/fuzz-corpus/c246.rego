@@ -1,0 +1,7 @@
+package generated
+
+p contains x if {
+	glob.match("[!a-c]at", [], "bat", x)
+}
+
+#query: data.generated.p = x

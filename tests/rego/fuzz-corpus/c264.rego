@@ -1,0 +1,5 @@
+package test
+
+p := glob.match("***", ["."], "")
+
+#query: data.test.p = x

@@ -1,0 +1,5 @@
+package test
+
+p := glob.match("*", [".", "/"], "a/b")
+
+#query: data.test.p = x

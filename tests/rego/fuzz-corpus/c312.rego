@@ -1,0 +1,7 @@
+package generated
+
+p contains x if {
+	data.b[x] = _
+}
+
+#query: data.generated.p = x

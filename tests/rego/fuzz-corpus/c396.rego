@@ -1,0 +1,7 @@
+package generated
+
+p if {
+	startswith("abcdefgh", "abcd")
+}
+
+#query: data.generated.p = x

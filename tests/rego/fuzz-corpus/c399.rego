@@ -1,0 +1,7 @@
+package generated
+
+p := x if {
+	upper("AbCdEf", x)
+}
+
+#query: data.generated.p = x

@@ -1,0 +1,5 @@
+package test
+
+p := split("", "")
+
+#query: data.test.p = x

@@ -1,0 +1,7 @@
+package generated
+
+p := x if {
+	replace("foo.bar", ".", ",", x)
+}
+
+#query: data.generated.p = x

@@ -1,0 +1,5 @@
+package test
+
+p := indexof_n("😇😀😇😀😇😀", "😀")
+
+#query: data.test.p = x

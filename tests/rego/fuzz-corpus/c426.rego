@@ -1,0 +1,4 @@
+package test
+p := strings.count("", "")
+
+#query: data.test.p = x

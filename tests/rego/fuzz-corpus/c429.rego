@@ -1,0 +1,4 @@
+package test
+p := strings.count("11111", "11111")
+
+#query: data.test.p = x

@@ -1,0 +1,5 @@
+package test
+
+e := 4
+
+#query: data.generated.p = x

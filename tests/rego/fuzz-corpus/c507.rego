@@ -1,0 +1,5 @@
+package test
+
+a := {"b": 1, "c": 2}
+
+#query: data.generated.p = x

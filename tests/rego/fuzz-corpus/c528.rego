@@ -1,0 +1,7 @@
+package ex
+
+data_eq if {
+	data.a = x
+}
+
+#query: data.generated.p = x
