@@ -64,7 +64,7 @@ static const char *const skipped_paths[] = {
     "usr/lib/x86_64-linux-gnu/gconv",
     /* Python's own test support and test-only extension modules, help()'s
      * topic texts (pydoc says they are not available) and turtle (it needs
-     * tkinter, which is not in the image): 2.4 MB that nothing else imports. */
+     * tkinter, which is not in the image): 2.3 MB that nothing else imports. */
     "usr/lib/python3.*/test",
     "usr/lib/python3.*/pydoc_data",
     "usr/lib/python3.*/turtle.py",
