@@ -245,12 +245,26 @@ print('met', me)
     python(agent, pb, sid, "import os\nfor f in ('a', 'b'): os.unlink(f'/workspace/rv-{f}')")
 
 
+def raw_call(channel, path):
+    return channel.unary_unary(path, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+
+
 def test_unknown_method_is_unimplemented(channel, pb):
-    call = channel.unary_unary("/agent.v1.AgentService/NoSuchMethod",
-                               request_serializer=pb.agent.StopRequest.SerializeToString,
-                               response_deserializer=pb.agent.StopResponse.FromString)
-    e = rpc_error(call, pb.agent.StopRequest(session_id="x"), timeout=30)
-    assert e.code() == grpc.StatusCode.UNIMPLEMENTED
+    for path in ("/agent.v1.AgentService/NoSuchMethod", "/no.such.v1.Service/StartSession"):
+        e = rpc_error(raw_call(channel, path), pb.agent.StopRequest(session_id="x").SerializeToString(), timeout=30)
+        assert e.code() == grpc.StatusCode.UNIMPLEMENTED, path
+
+
+def test_malformed_protobuf_is_invalid_argument(channel, agent, pb, sid):
+    call = raw_call(channel, "/agent.v1.AgentService/ExecuteTool")
+    for body in (b"\xff\xff\xff",              # a field number of 0 and a truncated varint
+                 b"\x0a\x05ab",                 # a string longer than the message
+                 b"\x0a\x03abc\x12\xff\xff\xff\xff\x0f",  # a 4 GiB length
+                 b"\x0a" + b"\x80" * 11):       # a varint longer than 10 bytes
+        e = rpc_error(call, body, timeout=30)
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, body
+    # The same channel still works.
+    assert python(agent, pb, sid, "print('ok')").output == "ok\n"
 
 
 def test_connect_and_grpc_see_the_same_session(daemon, agent, pb, sid):
