@@ -23,12 +23,11 @@ int oci_digest_final(EVP_MD_CTX *md, char out[72]);
 
 /* ------------------------------------------------------------ references */
 
-/* registry[:port]/name[/name...][:tag][@sha256:hex], as the Docker and OCI
- * tools read it; docker.io is the default registry and library/ its
- * default namespace; "latest" is the tag when there is neither tag nor
- * digest. */
+/* registry[:port]/name[/name...][:tag][@sha256:hex], as the OCI tools read
+ * it, with the registry always written (no default registry); "latest" is the
+ * tag when there is neither tag nor digest. */
 struct oci_ref {
-    char registry[256];   /* host[:port] as written (docker.io when absent) */
+    char registry[256];   /* host[:port] as written */
     char repository[256]; /* path components, lowercase */
     char tag[129];        /* "" when absent */
     char digest[72];      /* "" when absent */
@@ -37,10 +36,9 @@ struct oci_ref {
 int oci_ref_parse(const char *text, struct oci_ref *ref, struct error *err);
 /* registry/repository[:tag][@digest] */
 int oci_ref_format(const struct oci_ref *ref, char *buf, size_t size);
-/* The host the API is served from (registry-1.docker.io for docker.io). */
+/* The host the API is served from: the registry as written. */
 const char *oci_ref_api_host(const struct oci_ref *ref);
-/* What cosign writes as docker-reference: registry/repository, with
- * index.docker.io for Docker Hub. */
+/* What cosign writes as docker-reference: registry/repository. */
 int oci_ref_identity(const struct oci_ref *ref, char *buf, size_t size);
 /* Tag or digest to put in /manifests/<reference>; digest wins. */
 const char *oci_ref_target(const struct oci_ref *ref);

@@ -1,5 +1,6 @@
 /* Image references, following the grammar of the distribution project's
- * reference package (what docker, skopeo and cosign accept). */
+ * reference package (what skopeo and cosign accept), except that the registry
+ * must always be written: no default registry is assumed for a bare name. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,32 +191,30 @@ int oci_ref_parse(const char *text, struct oci_ref *ref, struct error *err)
         memcpy(ref->tag, colon + 1, strlen(colon + 1) + 1);
     }
 
+    /* The registry is always named: no registry is assumed for a bare name. */
     char *name = buf;
-    const char *domain = "docker.io";
-    size_t domain_len = strlen(domain);
     char *slash = strchr(name, '/');
-    if (slash != NULL) {
-        size_t first_len = (size_t)(slash - name);
-        bool has_dot_colon = memchr(name, '.', first_len) || memchr(name, ':', first_len);
-        bool is_localhost = first_len == 9 && strncmp(name, "localhost", 9) == 0;
-        bool has_upper = false;
-        for (size_t i = 0; i < first_len; i++)
-            if (isupper((unsigned char)name[i]))
-                has_upper = true;
-        if (has_dot_colon || is_localhost || has_upper) {
-            if (!domain_ok(name, first_len))
-                return error_set(err, ERR_INVALID_ARGUMENT, "bad registry host in '%s'", text);
-            domain = name;
-            domain_len = first_len;
-            name = slash + 1;
-        }
-    }
-    if (domain_len >= sizeof(ref->registry))
+    size_t first_len = slash ? (size_t)(slash - name) : 0;
+    bool has_dot_colon = slash && (memchr(name, '.', first_len) || memchr(name, ':', first_len) ||
+                                   (first_len > 0 && name[0] == '['));
+    bool is_localhost = slash && first_len == 9 && strncmp(name, "localhost", 9) == 0;
+    bool has_upper = false;
+    for (size_t i = 0; slash && i < first_len; i++)
+        if (isupper((unsigned char)name[i]))
+            has_upper = true;
+    if (!has_dot_colon && !is_localhost && !has_upper)
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "image reference '%s' names no registry: write HOST[:PORT]/NAME[:TAG] "
+                         "(for example 127.0.0.1:5000/enclave/guest:v1)",
+                         text);
+    if (!domain_ok(name, first_len))
+        return error_set(err, ERR_INVALID_ARGUMENT, "bad registry host in '%s'", text);
+    if (first_len >= sizeof(ref->registry))
         return error_set(err, ERR_INVALID_ARGUMENT, "registry name too long");
-    memcpy(ref->registry, domain, domain_len);
-    ref->registry[domain_len] = '\0';
-    if (strcmp(ref->registry, "index.docker.io") == 0)
-        strcpy(ref->registry, "docker.io");
+    memcpy(ref->registry, name, first_len);
+    ref->registry[first_len] = '\0';
+    size_t domain_len = first_len;
+    name = slash + 1;
 
     size_t name_len = strlen(name);
     if (name_len == 0)
@@ -233,9 +232,8 @@ int oci_ref_parse(const char *text, struct oci_ref *ref, struct error *err)
             start = i + 1;
         }
     }
-    bool hub = strcmp(ref->registry, "docker.io") == 0;
-    int n = snprintf(ref->repository, sizeof(ref->repository), "%s%s",
-                     hub && components == 1 ? "library/" : "", name);
+    (void)components;
+    int n = snprintf(ref->repository, sizeof(ref->repository), "%s", name);
     if (n < 0 || (size_t)n >= sizeof(ref->repository) || domain_len + 1 + (size_t)n > REF_NAME_MAX)
         return error_set(err, ERR_INVALID_ARGUMENT, "repository name longer than 255 characters");
     if (ref->tag[0] == '\0' && ref->digest[0] == '\0')
@@ -252,13 +250,12 @@ int oci_ref_format(const struct oci_ref *ref, char *buf, size_t size)
 
 const char *oci_ref_api_host(const struct oci_ref *ref)
 {
-    return strcmp(ref->registry, "docker.io") == 0 ? "registry-1.docker.io" : ref->registry;
+    return ref->registry;
 }
 
 int oci_ref_identity(const struct oci_ref *ref, char *buf, size_t size)
 {
-    const char *reg = strcmp(ref->registry, "docker.io") == 0 ? "index.docker.io" : ref->registry;
-    int n = snprintf(buf, size, "%s/%s", reg, ref->repository);
+    int n = snprintf(buf, size, "%s/%s", ref->registry, ref->repository);
     return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
