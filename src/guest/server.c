@@ -222,9 +222,11 @@ static void send_error(struct guest_server *s, struct conn *c, uint64_t id, int 
 
 /* ---------------------------------------------------------------- execs */
 
+/* Once the main process is reaped its group was killed then (reap()); its
+ * pid may be reused as a new process group, so it is never signalled again. */
 static void exec_kill(struct exec *e)
 {
-    if (e->pid > 0)
+    if (e->pid > 0 && !e->exited)
         kill(-e->pid, SIGKILL);
 }
 
@@ -1120,7 +1122,7 @@ void guest_server_free(struct guest_server *s)
     kill_all_execs(s);
     for (size_t i = 0; i < s->nexecs; i++) {
         int status;
-        while (waitpid(s->execs[i]->pid, &status, 0) < 0 && errno == EINTR)
+        while (!s->execs[i]->exited && waitpid(s->execs[i]->pid, &status, 0) < 0 && errno == EINTR)
             ;
         exec_free(s->execs[i]);
     }

@@ -463,6 +463,30 @@ static void test_exec_failures(void **state)
     expect_health(c, 19);
 }
 
+/* A child stopped between fork and exec (any uid 1000 workload can send it
+ * SIGSTOP once it has switched user) must not hang the init: the exec fails
+ * after a bounded wait, the child is killed and reaped, and the server goes
+ * on answering. */
+static int setup_spawn_stop(void **state)
+{
+    setenv("ENCLAVE_TEST_SPAWN_STOP", "1", 1);
+    int r = setup(state);
+    unsetenv("ENCLAVE_TEST_SPAWN_STOP");
+    return r;
+}
+
+static void test_stopped_child_does_not_hang_init(void **state)
+{
+    struct client *c = *state;
+    send_sh(c, 40, "echo never", NULL);
+    Guest__V1__Frame *f = expect_body(c, 40, GUEST__V1__FRAME__BODY_ERROR);
+    assert_int_equal(f->error->code, CODE(EXEC_FAILED));
+    assert_non_null(strstr(f->error->message, "did not finish"));
+    guest__v1__frame__free_unpacked(f, NULL);
+    assert_true(server_has_no_children(c->server));
+    expect_health(c, 41);
+}
+
 static void test_garbage_frames(void **state)
 {
     struct client *c = *state;
@@ -892,6 +916,7 @@ int main(void)
         T(test_leftovers_killed_and_reaped),
         T(test_exec_failures),
         T(test_garbage_frames),
+        cmocka_unit_test_setup_teardown(test_stopped_child_does_not_hang_init, setup_spawn_stop, teardown),
         T(test_oversized_length),
         T(test_concurrent_execs_and_cancel),
         T(test_busy),

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -13,6 +14,11 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* How long the child may take between fork and exec. Once it runs as uid
+ * 1000 any workload can stop it (kill -STOP -1), and the init must not wait
+ * on it forever: past this it is killed and the exec fails. */
+#define SPAWN_SETUP_TIMEOUT_MS 5000
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -127,6 +133,11 @@ __attribute__((noreturn)) static void child_exec(int report_fd, int in_fd, int o
         rg != GUEST_WORKLOAD_GID || eg != GUEST_WORKLOAD_GID || sg != GUEST_WORKLOAD_GID ||
         getgroups(0, NULL) != 0 || setuid(0) == 0)
         child_fail(report_fd, STEP_CREDS_STUCK, EPERM);
+#ifdef ENCLAVE_TESTING
+    /* Tests: what another workload can do to this process from here on. */
+    if (getenv("ENCLAVE_TEST_SPAWN_STOP"))
+        raise(SIGSTOP);
+#endif
     /* If the init goes away (outside PID 1, in tests), so does the workload. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     umask(022);
@@ -188,7 +199,17 @@ int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_param
     rep[1] = -1;
 
     /* The report pipe closes on a successful exec; a step that failed says
-     * which. The wait is bounded by the child's own setup. */
+     * which. The wait is bounded: a stopped child must not hang the init. */
+    struct pollfd rp = {.fd = rep[0], .events = POLLIN};
+    int pr;
+    do
+        pr = poll(&rp, 1, SPAWN_SETUP_TIMEOUT_MS);
+    while (pr < 0 && errno == EINTR);
+    if (pr <= 0) {
+        kill(pid, SIGKILL);
+        snprintf(why, why_len, "workload setup did not finish within %d ms", SPAWN_SETUP_TIMEOUT_MS);
+        goto done;
+    }
     struct spawn_report r;
     ssize_t n;
     do
