@@ -686,6 +686,7 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
         if (!json_is_object(context)) {
             json_decref(context);
             json_decref(argv_json);
+            json_decref(env_json);
             return error_set(err, ERR_INVALID_ARGUMENT, "context_json must be a JSON object");
         }
     }

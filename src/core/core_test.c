@@ -409,6 +409,24 @@ static void test_stop_after_vmm_died(void **state)
     assert_int_equal(core_session_count(f->core), 0);
 }
 
+/* A context_json that is not an object is refused, and nothing built for the
+ * policy input is left behind (LeakSanitizer checks). */
+static void test_bad_context_refused(void **state)
+{
+    struct fixture *f = *state;
+    start_ready(f, "t-ctx");
+    char *argv[] = {"true", NULL};
+    char *names[] = {"A"};
+    char *values[] = {"1"};
+    struct core_exec_request req = {.session_id = "t-ctx", .argv = argv, .argc = 1,
+                                    .env_names = names, .env_values = values, .n_env = 1,
+                                    .context_json = "[1]"};
+    struct error err;
+    struct waiter w = {0};
+    assert_int_equal(core_exec(f->core, &req, on_exec, &w, &err), -1);
+    assert_int_equal(err.kind, ERR_INVALID_ARGUMENT);
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -432,6 +450,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vmm_dies_while_booting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_boot_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_after_vmm_died, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_context_refused, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[300];
