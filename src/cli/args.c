@@ -218,13 +218,15 @@ static const char run_help[] =
     "\n"
     "Starts a session (a fresh microVM) through the daemon, runs one command in it\n"
     "as uid 1000 with no network, prints its stdout and stderr, stops the session\n"
-    "and exits with the command's exit code (124 on timeout, 128+N on signal N).\n"
+    "and exits with the command's exit code (124 on timeout, 128+N on signal N;\n"
+    "125 when Enclave itself fails, e.g. no daemon or no session; 126 when the\n"
+    "policy denies the command).\n"
     "\n"
     "options:\n"
     "  --python FILE     run a Python file ('-' reads the program from stdin)\n"
     "  --timeout S       seconds before the command and its children are killed\n"
-    "  --cpu N           vCPUs for the VM (default: the daemon's)\n"
-    "  --mem MB          memory for the VM in MiB (default: the daemon's)\n"
+    "  --cpu N           vCPUs for the new VM (default: the daemon's)\n"
+    "  --mem MB          memory for the new VM in MiB (default: the daemon's)\n"
     "  --session ID      run in this existing session and leave it running\n"
     "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
     "  --socket PATH     the daemon's Unix socket (default $ENCLAVE_SOCKET)\n"
@@ -292,5 +294,8 @@ int args_parse_run(int argc, char **argv, struct run_args *out, struct error *er
         return error_set(err, ERR_INVALID_ARGUMENT, "give either --python FILE or a command, not both");
     if (!out->python_file && out->command_len == 0)
         return error_set(err, ERR_INVALID_ARGUMENT, "nothing to run: give -- COMMAND or --python FILE");
+    if (out->session_id && (out->vcpus || out->mem_mb))
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "--cpu and --mem size a new VM; with --session the VM exists already");
     return 0;
 }

@@ -148,6 +148,10 @@ static void test_run_python_and_errors(void **state)
     char **none = ARGV("run");
     assert_int_equal(args_parse_run(ARGC(none), none, &a, &err), -1);
     assert_non_null(strstr(err.message, "nothing to run"));
+    /* --cpu/--mem size a new VM; with --session there is none to size. */
+    char **sized = ARGV("run", "--session", "s1", "--cpu", "2", "--", "true");
+    assert_int_equal(args_parse_run(ARGC(sized), sized, &a, &err), -1);
+    assert_non_null(strstr(err.message, "--session"));
     char **bad_timeout = ARGV("run", "--timeout", "0", "--", "true");
     assert_int_equal(args_parse_run(ARGC(bad_timeout), bad_timeout, &a, &err), -1);
     char **addr = ARGV("run", "--addr", "127.0.0.1:1", "--", "true");

@@ -16,7 +16,8 @@ static const char session_help[] =
     "\n"
     "Manages sessions (one microVM each) in the running daemon. 'start' prints the\n"
     "session id once the VM answers; 'exec' runs one command in it and exits with\n"
-    "the command's code; 'stop' stops the VM; 'ls' lists sessions.\n"
+    "the command's code (125 when Enclave itself fails, 126 when the policy denies\n"
+    "it); 'stop' stops the VM; 'ls' lists sessions.\n"
     "\n"
     "common options:\n"
     "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
@@ -135,13 +136,21 @@ int cli_session(int argc, char **argv)
             json_object_set_new(req, "memoryMb", json_integer(o.mem_mb));
         if (call_or_report(&o.target, "agent.v1.AgentService", "StartSession", req, 300, &resp) < 0)
             return 1;
-        printf("%s\n", json_string_value(json_object_get(resp, "sessionId")));
+        const char *id = json_string_value(json_object_get(resp, "sessionId"));
+        if (id == NULL) {
+            fprintf(stderr, "enclave session: the daemon's answer names no session\n");
+            json_decref(resp);
+            return 1;
+        }
+        printf("%s\n", id);
         json_decref(resp);
         return 0;
     }
     if (strcmp(sub, "stop") == 0) {
         if (positional == NULL)
             return cli_usage_error("session", "stop needs a session id");
+        if (rest > 0)
+            return cli_usage_error("session", "unexpected argument '%s'", rest_argv[0]);
         if (call_or_report(&o.target, "agent.v1.AgentService", "StopSession",
                            json_pack("{s:s}", "sessionId", positional), 60, &resp) < 0)
             return 1;
@@ -164,6 +173,8 @@ int cli_session(int argc, char **argv)
         return rc;
     }
     if (strcmp(sub, "ls") == 0) {
+        if (rest > 0)
+            return cli_usage_error("session", "unexpected argument '%s'", rest_argv[0]);
         if (call_or_report(&o.target, "enclave.v1.Enclave", "ListSessions", json_object(), 30, &resp) < 0)
             return 1;
         json_t *list = json_object_get(resp, "sessions");
@@ -175,9 +186,9 @@ int cli_session(int argc, char **argv)
             const char *created = json_string_value(json_object_get(s, "createdUnixNs"));
             long long ns = created ? atoll(created) : 0;
             long long age = ns ? (long long)now - ns / 1000000000 : 0;
-            printf("%-24s %-9s %4lld %7lld %-5s %llds\n",
-                   json_string_value(json_object_get(s, "sessionId")),
-                   json_string_value(json_object_get(s, "status")),
+            const char *sid = json_string_value(json_object_get(s, "sessionId"));
+            const char *status = json_string_value(json_object_get(s, "status"));
+            printf("%-24s %-9s %4lld %7lld %-5s %llds\n", sid ? sid : "?", status ? status : "?",
                    (long long)json_integer_value(json_object_get(s, "vcpu")),
                    (long long)json_integer_value(json_object_get(s, "memoryMb")),
                    json_is_true(json_object_get(s, "kvm")) ? "kvm" : "tcg", age);

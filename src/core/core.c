@@ -280,6 +280,21 @@ static void session_begin_stop(struct session *s)
     }
 }
 
+/* A STOPPING session whose VMM is gone: record it, free it, answer the stops. */
+static void session_finish_stop(struct session *s, const char *vmm_status)
+{
+    record(s->core, "SESSION:STOP", s->id, json_pack("{s:s}", "vmm", vmm_status));
+    struct waiter *w = s->stop_waiters;
+    s->stop_waiters = NULL;
+    session_destroy(s);
+    while (w) {
+        struct waiter *next = w->next;
+        w->cb(NULL, w->ctx);
+        free(w);
+        w = next;
+    }
+}
+
 static void session_vm_exited(struct session *s, int status)
 {
     struct core *core = s->core;
@@ -303,16 +318,7 @@ static void session_vm_exited(struct session *s, int status)
         return;
     }
     if (s->state == CORE_SESSION_STOPPING) {
-        record(core, "SESSION:STOP", s->id, json_pack("{s:s}", "vmm", why));
-        struct waiter *w = s->stop_waiters;
-        s->stop_waiters = NULL;
-        session_destroy(s);
-        while (w) {
-            struct waiter *next = w->next;
-            w->cb(NULL, w->ctx);
-            free(w);
-            w = next;
-        }
+        session_finish_stop(s, why);
         return;
     }
     log_warn("session %s: VM exited unexpectedly (%s)", s->id, why);
@@ -331,6 +337,13 @@ static void on_sigchld(evutil_socket_t fd, short what, void *arg)
     while (again) {
         again = false;
         for (struct session *s = core->sessions; s; s = s->next) {
+            if (s->state == CORE_SESSION_STOPPING && (s->vm == NULL || vmm_vm_exited(s->vm))) {
+                /* Stopped after its VMM had already died and been reaped
+                 * (a FAILED session): nothing is left to wait for. */
+                session_finish_stop(s, "had already exited");
+                again = true;
+                break;
+            }
             if (s->vm == NULL || vmm_vm_exited(s->vm))
                 continue;
             int status = 0;
@@ -673,6 +686,7 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
         if (!json_is_object(context)) {
             json_decref(context);
             json_decref(argv_json);
+            json_decref(env_json);
             return error_set(err, ERR_INVALID_ARGUMENT, "context_json must be a JSON object");
         }
     }

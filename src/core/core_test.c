@@ -26,6 +26,7 @@ static const char *init_bin;
 /* What the stand-in VMM runs: 0 = enclave-init, 1 = a process that exits at
  * once, 2 = a process that never answers. */
 static int fake_mode;
+static pid_t last_pid; /* the stand-in VMM started last */
 
 static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
 {
@@ -46,6 +47,7 @@ static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct er
         _exit(127);
     }
     vm->pid = pid;
+    last_pid = pid;
     *out = vm;
     return 0;
 }
@@ -379,6 +381,52 @@ static void test_boot_timeout(void **state)
     assert_int_equal(core_session_count(f->core), 0);
 }
 
+static void note_state(const struct core_session_info *info, void *ctx)
+{
+    *(enum core_session_state *)ctx = info->state;
+}
+
+/* A VMM that dies under a READY session leaves it FAILED; stopping it must
+ * finish (there is nothing left to reap) and free its slot. */
+static void test_stop_after_vmm_died(void **state)
+{
+    struct fixture *f = *state;
+    start_ready(f, "t-died");
+    kill(last_pid, SIGKILL);
+    enum core_session_state st = CORE_SESSION_READY;
+    for (int i = 0; i < 500 && st != CORE_SESSION_FAILED; i++) {
+        struct timeval tv = {0, 10000};
+        event_base_loopexit(f->base, &tv);
+        event_base_dispatch(f->base);
+        core_session_foreach(f->core, note_state, &st);
+    }
+    assert_int_equal(st, CORE_SESSION_FAILED);
+    struct waiter s = {0};
+    struct error err;
+    assert_int_equal(core_session_stop(f->core, "t-died", NULL, on_stopped, &s, &err), 0);
+    run_until(f->base, &s, 5);
+    assert_false(s.failed);
+    assert_int_equal(core_session_count(f->core), 0);
+}
+
+/* A context_json that is not an object is refused, and nothing built for the
+ * policy input is left behind (LeakSanitizer checks). */
+static void test_bad_context_refused(void **state)
+{
+    struct fixture *f = *state;
+    start_ready(f, "t-ctx");
+    char *argv[] = {"true", NULL};
+    char *names[] = {"A"};
+    char *values[] = {"1"};
+    struct core_exec_request req = {.session_id = "t-ctx", .argv = argv, .argc = 1,
+                                    .env_names = names, .env_values = values, .n_env = 1,
+                                    .context_json = "[1]"};
+    struct error err;
+    struct waiter w = {0};
+    assert_int_equal(core_exec(f->core, &req, on_exec, &w, &err), -1);
+    assert_int_equal(err.kind, ERR_INVALID_ARGUMENT);
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -401,6 +449,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_obligation_tightens_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmm_dies_while_booting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_boot_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_after_vmm_died, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_context_refused, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[300];

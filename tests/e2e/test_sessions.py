@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import BUILD, ConnectError, Daemon, vmm_pids
+from conftest import BUILD, ENCLAVE, ConnectError, Daemon, vmm_pids
 
 
 def test_python_output_and_exit_code(daemon, session):
@@ -255,6 +255,17 @@ def test_cli_run(daemon):
     assert p.stdout == b"1000\n"
     p = daemon.cli("session", "ls")
     assert p.returncode == 0 and b"SESSION" in p.stdout
+
+
+def test_session_cli_refuses_stray_arguments():
+    """Arguments a sub-verb does not take are usage errors (exit 2), not
+    silently ignored: 'stop A B' must not stop A and pretend B was handled."""
+    for args in (["session", "stop", "s-a", "s-b"], ["session", "ls", "extra"],
+                 ["session", "start", "extra"]):
+        p = subprocess.run([ENCLAVE, *args], capture_output=True, timeout=30,
+                           env=dict(os.environ, ENCLAVE_ADDR="127.0.0.1:1"))
+        assert p.returncode == 2, (args, p.stderr)
+        assert b"unexpected argument" in p.stderr, (args, p.stderr)
 
 
 def test_daemon_restart_after_crash_kills_old_vms(fresh_daemon):
