@@ -4,6 +4,7 @@
 #include <http_parser.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,18 @@
 #include "common/cleanup.h"
 
 #define CLIENT_MAX_RESPONSE (64u << 20)
+
+static volatile sig_atomic_t client_interrupted;
+
+void client_interrupt(void)
+{
+    client_interrupted = 1;
+}
+
+void client_clear_interrupt(void)
+{
+    client_interrupted = 0;
+}
 
 void client_target_default(struct client_target *t)
 {
@@ -157,6 +170,10 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
     long long deadline = now_ms() + (long long)timeout_s * 1000 + 30000;
     char buf[65536];
     while (!r.complete) {
+        if (client_interrupted) {
+            free(r.body);
+            return error_set(err, ERR_CANCELED, "interrupted");
+        }
         long long left = deadline - now_ms();
         if (left <= 0) {
             free(r.body);

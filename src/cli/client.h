@@ -18,6 +18,10 @@ void client_target_default(struct client_target *t);
  * a daemon that cannot be reached is ERR_UNAVAILABLE with a hint. */
 int client_call(const struct client_target *t, const char *service, const char *method,
                 json_t *req, unsigned timeout_s, json_t **resp, struct error *err);
+/* Called from a signal handler: the call in progress (and any later one until
+ * client_clear_interrupt) returns ERR_CANCELED. */
+void client_interrupt(void);
+void client_clear_interrupt(void);
 /* GET path; body into *out (malloc'd, NUL-terminated). */
 int client_get(const struct client_target *t, const char *path, unsigned timeout_s, char **out,
                int *status, struct error *err);

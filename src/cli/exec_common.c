@@ -95,7 +95,8 @@ int cli_execute(const char *verb, const struct client_target *t, json_t *tool_re
     struct error err;
     unsigned wait_s = (timeout_s ? timeout_s : 3600) + 60;
     if (client_call(t, "agent.v1.AgentService", "ExecuteTool", tool_request, wait_s, &resp, &err) < 0) {
-        fprintf(stderr, "enclave %s: %s\n", verb, err.message);
+        if (err.kind != ERR_CANCELED)
+            fprintf(stderr, "enclave %s: %s\n", verb, err.message);
         return err.kind == ERR_PERMISSION_DENIED ? 126 : 125;
     }
     const char *out = json_string_value(json_object_get(resp, "output"));

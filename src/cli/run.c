@@ -1,9 +1,19 @@
+#include <signal.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/exec_common.h"
+
+static volatile sig_atomic_t run_signal;
+
+static void on_signal(int sig)
+{
+    run_signal = sig;
+    client_interrupt();
+}
 
 int cli_run(int argc, char **argv)
 {
@@ -15,10 +25,24 @@ int cli_run(int argc, char **argv)
     if (r < 0)
         return cli_usage_error("run", "%s", err.message);
 
+    /* Ctrl-C or SIGTERM: stop waiting, but still stop the session we started. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
     char session_id[128];
     bool own_session = a.session_id == NULL;
     if (own_session) {
-        json_t *req = json_object();
+        /* The id is made here, so an interrupted start can still be stopped. */
+        unsigned char rnd[6] = {0};
+        if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+            memset(rnd, 0, sizeof(rnd));
+        snprintf(session_id, sizeof(session_id), "run-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+                 rnd[2], rnd[3], rnd[4], rnd[5]);
+        json_t *req = json_pack("{s:s}", "sessionId", session_id);
         if (a.vcpus)
             json_object_set_new(req, "vcpu", json_integer(a.vcpus));
         if (a.mem_mb)
@@ -27,11 +51,20 @@ int cli_run(int argc, char **argv)
         int rc = client_call(&a.target, "agent.v1.AgentService", "StartSession", req, 300, &resp, &err);
         json_decref(req);
         if (rc < 0) {
+            if (run_signal) {
+                client_clear_interrupt();
+                fprintf(stderr, "enclave run: interrupted; stopping the session\n");
+                json_t *stop = json_pack("{s:s}", "sessionId", session_id);
+                json_t *ignored = NULL;
+                client_call(&a.target, "agent.v1.AgentService", "StopSession", stop, 60, &ignored,
+                            &err);
+                json_decref(stop);
+                json_decref(ignored);
+                return 128 + run_signal;
+            }
             fprintf(stderr, "enclave run: cannot start a session: %s\n", err.message);
             return 125;
         }
-        const char *id = json_string_value(json_object_get(resp, "sessionId"));
-        snprintf(session_id, sizeof(session_id), "%s", id ? id : "");
         json_decref(resp);
     } else {
         snprintf(session_id, sizeof(session_id), "%s", a.session_id);
@@ -43,6 +76,11 @@ int cli_run(int argc, char **argv)
     if (tool != NULL) {
         rc = cli_execute("run", &a.target, tool, a.timeout_s);
         json_decref(tool);
+    }
+    if (run_signal) {
+        client_clear_interrupt();
+        fprintf(stderr, "enclave run: interrupted%s\n", own_session ? "; stopping the session" : "");
+        rc = 128 + run_signal;
     }
     if (own_session) {
         json_t *req = json_pack("{s:s}", "sessionId", session_id);

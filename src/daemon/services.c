@@ -74,6 +74,7 @@ struct exec_call {
     size_t stdin_len;
     char *cwd;
     char tool[16];
+    char session_id[CORE_MAX_SESSION_ID + 1];
 };
 
 static void exec_call_free(struct exec_call *ec)
@@ -300,7 +301,7 @@ static void exec_done(const struct core_exec_result *res, const struct error *er
     log.name = "exec";
     log.args = ec->argc > 0 ? ec->argv[0] : "";
     log.status = (char *)status;
-    log.session_id = (char *)"";
+    log.session_id = ec->session_id;
     log.action = ec->tool;
     log.metadata_json = meta_text ? meta_text : "{}";
     Agent__V1__SyscallLog *logs[1] = {&log};
@@ -327,6 +328,7 @@ static void handle_execute(struct api_call *call, const ProtobufCMessage *msg, v
         return;
     }
     ec->call = call;
+    snprintf(ec->session_id, sizeof(ec->session_id), "%s", req->session_id ? req->session_id : "");
     const char *input = req->input ? req->input : "";
     size_t input_len = strlen(input);
     if (req->timeout_seconds < 0) {

@@ -339,3 +339,26 @@ def test_environment_passes_only_the_allowlist(daemon, session):
         daemon.call("ExecuteTool", {"sessionId": session, "toolName": "exec", "input": json.dumps({
             "argv": ["python3", "-c", "pass"], "env": {"BAD=NAME": "x"}})})
     assert e.value.code == "invalid_argument"
+
+
+def test_cli_run_interrupted_stops_its_session(daemon):
+    p = subprocess.Popen([os.environ.get("ENCLAVE_BIN", "build/enclave"), "run", "--", "python3", "-c",
+                          "import time; print('up', flush=True); time.sleep(120)"],
+                         env=dict(daemon.env, ENCLAVE_ADDR=daemon.addr), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    running = []
+    while time.time() < deadline:
+        sessions = daemon.call("ListSessions", {}, service="enclave.v1.Enclave").get("sessions", [])
+        running = [s for s in sessions if s["sessionId"].startswith("run-") and s.get("execsRunning")]
+        if running:
+            break
+        time.sleep(0.2)
+    assert running, "the run never got its command going"
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert b"stopping the session" in err
+    sessions = daemon.call("ListSessions", {}, service="enclave.v1.Enclave").get("sessions", [])
+    assert not [s for s in sessions if s["sessionId"] == running[0]["sessionId"]]
+    assert vmm_pids(os.path.join(daemon.home, "run", "vms", running[0]["sessionId"])) == []
