@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 
 /* The host never needs guest frames bigger than an exec reply with two capped streams. */
 #define PROXY_MAX_PENDING 1024
+#define VSOCK_CONNECT_WAIT_MS 100
 
 struct pending {
     struct pending *next;
@@ -223,14 +225,30 @@ static int connect_socket(const struct vmm_channel *ch, struct error *err)
 {
     int fd;
     if (ch->kind == VMM_CHANNEL_VSOCK) {
-        fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
             return error_set_errno(err, ERR_UNAVAILABLE, "vsock socket");
         struct sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = ch->cid, .svm_port = ch->port};
+        /* A guest that is still booting does not answer: wait a little, never
+         * the kernel's full connect timeout, so the event loop keeps going. */
         if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-            error_set_errno(err, ERR_UNAVAILABLE, "vsock connect cid %u port %u", ch->cid, ch->port);
-            close(fd);
-            return -1;
+            int ok = 0;
+            if (errno == EINPROGRESS) {
+                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+                int soerr = 0;
+                socklen_t len = sizeof(soerr);
+                if (poll(&pfd, 1, VSOCK_CONNECT_WAIT_MS) == 1 &&
+                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0)
+                    ok = 1;
+                else
+                    errno = soerr ? soerr : ETIMEDOUT;
+            }
+            if (!ok) {
+                error_set_errno(err, ERR_UNAVAILABLE, "vsock connect cid %u port %u", ch->cid,
+                                ch->port);
+                close(fd);
+                return -1;
+            }
         }
     } else {
         struct sockaddr_un addr = {.sun_family = AF_UNIX};
