@@ -112,19 +112,6 @@ static int put_json(const struct vmm_vm *vm, const char *path, json_t *doc, unsi
     return fc_api_put(vm->api_path, path, body, timeout_ms, err);
 }
 
-static int write_pidfile(const char *path, pid_t pid, struct error *err)
-{
-    char tmp[4300];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
-    if (f == NULL)
-        return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
-    fprintf(f, "%d\n", (int)pid);
-    if (fclose(f) != 0 || rename(tmp, path) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "writing %s", path);
-    return 0;
-}
-
 /* Waits until the API socket accepts a connection, the process ends, or the
  * time is up. */
 static int wait_api_socket(struct vmm_vm *vm, struct error *err)
@@ -199,29 +186,6 @@ static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm, str
                     FC_START_TIMEOUT_MS, err);
 }
 
-static void spawn_child(char *const *args, int log_fd, pid_t parent)
-{
-    /* The VM dies with the daemon, even on kill -9. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(127);
-    setsid();
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0)
-        dup2(devnull, 0);
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    for (int s = 1; s < NSIG; s++)
-        signal(s, SIG_DFL);
-    closefrom(3);
-    execv(args[0], args);
-    dprintf(2, "cannot run %s: %s\n", args[0], strerror(errno));
-    _exit(127);
-}
-
 static void stop_and_free(struct vmm_vm *vm)
 {
     if (!vm->exited && vm->pid > 0) {
@@ -283,22 +247,15 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
     instance_id(c->id, id, sizeof(id));
     char *args[] = {bin, "--api-sock", vm->api_path, "--id", id, NULL};
 
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        free(vm);
-        return error_set_errno(err, ERR_RESOURCE_EXHAUSTED, "fork");
-    }
-    if (pid == 0)
-        spawn_child(args, log_fd, parent);
-    vm->pid = pid;
-    /* Written before the pidfile is set in vm, so a failure here kills by pid. */
+    /* The pidfile is set in vm only once written, so a failure kills by pid. */
     char pidfile[4200];
     snprintf(pidfile, sizeof(pidfile), "%s/vmm.pid", c->run_dir);
-    if (write_pidfile(pidfile, pid, err) < 0) {
-        stop_and_free(vm);
+    pid_t pid = 0;
+    if (vmm_spawn(args, log_fd, pidfile, &pid, err) < 0) {
+        free(vm);
         return -1;
     }
+    vm->pid = pid;
     snprintf(vm->pidfile, sizeof(vm->pidfile), "%s", pidfile);
     log_debug("VM %s: %s --api-sock %s --id %s", c->id, bin, vm->api_path, id);
 

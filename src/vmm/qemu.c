@@ -268,19 +268,6 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
     return r ? -1 : 0;
 }
 
-static int write_pidfile(const char *path, pid_t pid, struct error *err)
-{
-    char tmp[4300];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
-    if (f == NULL)
-        return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
-    fprintf(f, "%d\n", (int)pid);
-    if (fclose(f) != 0 || rename(tmp, path) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "writing %s", path);
-    return 0;
-}
-
 static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
 {
     if (c->vcpus == 0 || c->mem_mb == 0)
@@ -332,41 +319,12 @@ static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct er
     unlink(vm->channel.path[0] ? vm->channel.path : vm->qmp_path);
     unlink(vm->qmp_path);
 
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
+    pid_t pid = 0;
+    if (vmm_spawn(b.args, log_fd, vm->pidfile, &pid, err) < 0) {
         free(vm);
-        return error_set_errno(err, ERR_RESOURCE_EXHAUSTED, "fork");
-    }
-    if (pid == 0) {
-        /* The VM dies with the daemon, even on kill -9. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        setsid();
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        dup2(log_fd, 1);
-        dup2(log_fd, 2);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int s = 1; s < NSIG; s++)
-            signal(s, SIG_DFL);
-        closefrom(3);
-        execvp(b.args[0], b.args);
-        dprintf(2, "cannot run %s: %s\n", b.args[0], strerror(errno));
-        _exit(127);
-    }
-    vm->pid = pid;
-    if (write_pidfile(vm->pidfile, pid, err) < 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        vm->exited = true;
-        vmm_vm_free(vm);
         return -1;
     }
+    vm->pid = pid;
     if (log_get_level_enabled(LOG_LEVEL_DEBUG)) {
         char line[4096] = "";
         size_t used = 0;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +58,55 @@ void vmm_vm_free(struct vmm_vm *vm)
     if (vm->pidfile[0])
         unlink(vm->pidfile);
     free(vm);
+}
+
+static int write_pidfile(const char *path, pid_t pid, struct error *err)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (f == NULL)
+        return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
+    fprintf(f, "%d\n", (int)pid);
+    if (fclose(f) != 0 || rename(tmp, path) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "writing %s", path);
+    return 0;
+}
+
+int vmm_spawn(char *const *args, int log_fd, const char *pidfile, pid_t *pid_out,
+              struct error *err)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return error_set_errno(err, ERR_RESOURCE_EXHAUSTED, "fork");
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        setsid();
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(log_fd, 1);
+        dup2(log_fd, 2);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int s = 1; s < NSIG; s++)
+            signal(s, SIG_DFL);
+        closefrom(3);
+        execvp(args[0], args);
+        dprintf(2, "cannot run %s: %s\n", args[0], strerror(errno));
+        _exit(127);
+    }
+    if (write_pidfile(pidfile, pid, err) < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    *pid_out = pid;
+    return 0;
 }
 
 /* True when /proc/<pid>/cmdline mentions needle: a recycled pid will not. */

@@ -18,4 +18,13 @@ struct vmm_vm {
     char pidfile[4200];
 };
 
+/* Starts a VMM process the way every driver wants it: it dies with the daemon
+ * (PR_SET_PDEATHSIG, so even kill -9 of the daemon takes it down), runs in its
+ * own session with stdin on /dev/null, stdout and stderr on log_fd, default
+ * signal handling and no other descriptors; args[0] is looked up on PATH.
+ * Then writes the pid into pidfile (what vmm_reap_orphans reads). On failure
+ * nothing is left running. */
+int vmm_spawn(char *const *args, int log_fd, const char *pidfile, pid_t *pid_out,
+              struct error *err);
+
 #endif
