@@ -30,11 +30,14 @@ static void check_round_trip(const Guest__V1__Frame *f)
         if (g->id != f->id || g->body_case != f->body_case)
             abort();
         guest__v1__frame__free_unpacked(g, NULL);
+        if (wire_decoder_pending(&d) != 0)
+            abort();
     } else if (r != WIRE_ERR_BAD_FRAME) {
         abort();
     }
-    if (wire_decoder_pending(&d) != 0)
-        abort();
+    /* After a body that does not decode, the decoder may start over at a sync
+     * marker inside it (a sender that reconnected mid-frame), so bytes after
+     * the marker can stay pending: that is the resync, not a leak. */
     wire_decoder_release(&d);
     free(buf);
 }
