@@ -534,16 +534,16 @@ static void handle_audit_logs(struct api_call *call, const ProtobufCMessage *msg
 }
 
 static const struct api_method agent_methods[] = {
-    {"StartSession", &agent__v1__start_request__descriptor, &agent__v1__session_response__descriptor,
-     handle_start},
-    {"ExecuteTool", &agent__v1__tool_request__descriptor, &agent__v1__tool_response__descriptor,
-     handle_execute},
-    {"StopSession", &agent__v1__stop_request__descriptor, &agent__v1__stop_response__descriptor,
-     handle_stop},
-    {"GetAuditLogs", &agent__v1__get_audit_logs_request__descriptor,
-     &agent__v1__get_audit_logs_response__descriptor, handle_audit_logs},
-    {"ApplyPolicy", &agent__v1__apply_policy_request__descriptor,
-     &agent__v1__apply_policy_response__descriptor, daemon_handle_apply_policy},
+    {.name = "StartSession", .input = &agent__v1__start_request__descriptor, .output = &agent__v1__session_response__descriptor,
+     .handler = handle_start},
+    {.name = "ExecuteTool", .input = &agent__v1__tool_request__descriptor, .output = &agent__v1__tool_response__descriptor,
+     .handler = handle_execute},
+    {.name = "StopSession", .input = &agent__v1__stop_request__descriptor, .output = &agent__v1__stop_response__descriptor,
+     .handler = handle_stop},
+    {.name = "GetAuditLogs", .input = &agent__v1__get_audit_logs_request__descriptor,
+     .output = &agent__v1__get_audit_logs_response__descriptor, .handler = handle_audit_logs},
+    {.name = "ApplyPolicy", .input = &agent__v1__apply_policy_request__descriptor,
+     .output = &agent__v1__apply_policy_response__descriptor, .handler = daemon_handle_apply_policy},
 };
 
 /* ------------------------------------------------------------ enclave.v1 */
@@ -610,10 +610,10 @@ static void handle_info(struct api_call *call, const ProtobufCMessage *msg, void
 }
 
 static const struct api_method enclave_methods[] = {
-    {"ListSessions", &enclave__v1__list_sessions_request__descriptor,
-     &enclave__v1__list_sessions_response__descriptor, handle_list},
-    {"GetInfo", &enclave__v1__get_info_request__descriptor,
-     &enclave__v1__get_info_response__descriptor, handle_info},
+    {.name = "ListSessions", .input = &enclave__v1__list_sessions_request__descriptor,
+     .output = &enclave__v1__list_sessions_response__descriptor, .handler = handle_list},
+    {.name = "GetInfo", .input = &enclave__v1__get_info_request__descriptor,
+     .output = &enclave__v1__get_info_response__descriptor, .handler = handle_info},
 };
 
 const struct api_service daemon_agent_service = {
