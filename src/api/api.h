@@ -160,9 +160,6 @@ void api_call_finish(struct api_call *call, const struct error *err);
 void api_call_pause_receive(struct api_call *call, bool paused);
 /* Bytes of output waiting for the client. */
 size_t api_call_pending(const struct api_call *call);
-/* The request headers a handler may read, as api_exchange_header (lower case;
- * "authorization" is not offered). NULL when absent. */
-const char *api_call_header(const struct api_call *call, const char *name);
 
 /* Plain HTTP/1.1 routes (exact path match), e.g. GET /ping. The handler must
  * call api_exchange_reply() before it returns (a handler that does not is
