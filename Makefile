@@ -143,7 +143,7 @@ unit: $(TEST_BINS)
 conformance: $(BUILD)/rego-conformance
 	$(BUILD)/rego-conformance --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
 
-OPA_CONFORMANCE ?= $(firstword $(wildcard ../shared/opa-conformance/v1 tests/rego/opa-conformance/v1))
+OPA_CONFORMANCE ?= tests/rego/opa-conformance/v1
 
 e2e: all
 	tests/e2e/run
@@ -303,10 +303,10 @@ grpc-test: $(BUILD)/enclave
 BENCH_TARGETS += bench-daemon
 # ---------------------------------------------------------------- rego (issue 3)
 # Conformance (the `conformance` target above) runs OPA's cases; the bench
-# measures decisions per second for the RPC-gating policy in ../shared/bench/rego
+# measures decisions per second for the RPC-gating policy in bench/data/rego
 # against a hand-written C function making the same decisions.
 .PHONY: bench-rego
-REGO_BENCH_DIR ?= $(firstword $(wildcard ../shared/bench/rego bench/data/rego))
+REGO_BENCH_DIR ?= bench/data/rego
 $(BUILD)/rego-bench: bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a
 	$(CC) $(HOST_CFLAGS) -o $@ bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a $(PKG_LIBS)
 bench-rego: $(BUILD)/rego-bench
@@ -360,7 +360,7 @@ guest-smoke: $(BUILD)/enclave-init
 TEST_TARGETS += guest-smoke
 # ---------------------------------------------------------------- firecracker (the Firecracker VM driver)
 # A real daemon with --vmm firecracker against fake_firecracker.py, which holds
-# every API request to shared/firecracker/firecracker.yaml and hands the hybrid
+# every API request to tests/firecracker/spec/firecracker.yaml and hands the hybrid
 # vsock stream to the real enclave-init. No real Firecracker VM runs here.
 .PHONY: firecracker-test
 firecracker-test: $(BUILD)/enclave $(BUILD)/enclave-init
