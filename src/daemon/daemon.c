@@ -55,7 +55,27 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 static void on_hangup(evutil_socket_t sig, short what, void *arg)
 {
-    daemon_policy_reload(arg);
+    struct daemon_state *d = arg;
+    struct error err;
+    if (gate_reload(d->gate, &err) < 0)
+        log_error("%s", err.message);
+}
+
+int daemon_record(struct daemon_state *d, const char *event, const char *session_id,
+                  const char *details_json, struct error *err)
+{
+    enum audit_kind kind = audit_kind_from_name(event);
+    if (kind == AUDIT_KIND_UNKNOWN)
+        return error_set(err, ERR_INTERNAL, "no audit event kind named %s", event);
+    json_t *details = NULL;
+    if (details_json && details_json[0]) {
+        details = json_loads(details_json, 0, NULL);
+        if (!json_is_object(details)) {
+            json_decref(details);
+            return error_set(err, ERR_INTERNAL, "the details of %s are not a JSON object", event);
+        }
+    }
+    return gate_record(d->gate, kind, session_id, details, err);
 }
 
 static void on_ping(struct api_exchange *x, void *ctx)
@@ -216,8 +236,11 @@ int daemon_run(const struct daemon_options *opts)
 
 
 
-    if (daemon_policy_init(&d, &err) < 0)
-        goto fail;
+    {
+        struct gate_config gc = {.audit = d.audit, .policy_dir = opts->policy_dir};
+        if (gate_new(&gc, &d.gate, &err) < 0)
+            goto fail;
+    }
 
     d.base = event_base_new();
     if (d.base == NULL) {
@@ -244,7 +267,7 @@ int daemon_run(const struct daemon_options *opts)
         .max_output_bytes = opts->max_output_bytes,
         .max_input_bytes = opts->max_input_bytes + 4096,
     };
-    daemon_gate_init(&d, &cc.gate);
+    cc.gate = d.gate;
     if (core_new(&cc, &d.core, &err) < 0)
         goto fail;
 
@@ -281,11 +304,7 @@ int daemon_run(const struct daemon_options *opts)
         json_t *details = json_pack("{s:s, s:s, s:s, s:s}", "version", ENCLAVE_VERSION, "listen",
                                     api_server_address(d.api), "accel", d.kvm ? "kvm" : "tcg",
                                     "image", d.image_source);
-        char *text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(details);
-        int rr = daemon_record(&d, "DAEMON:START", "", text, &err);
-        free(text);
-        if (rr < 0)
+        if (gate_record(d.gate, AUDIT_DAEMON_START, "", details, &err) < 0)
             goto fail;
     }
     report_ready(&ready_fd, "ready\n");
@@ -306,10 +325,14 @@ out:
     daemon_streams_free(&d);
     if (d.core)
         core_free(d.core); /* stops every VM (and records it) */
+    if (d.gate) {
+        struct error cerr;
+        if (rc == 0 && gate_record(d.gate, AUDIT_DAEMON_STOP, "", NULL, &cerr) < 0)
+            log_error("cannot record the daemon's stop: %s", cerr.message);
+    }
+    gate_free(d.gate); /* after core, before the log it records to */
     if (d.audit) {
         struct error cerr;
-        if (rc == 0)
-            daemon_record(&d, "DAEMON:STOP", "", "{}", &cerr);
         if (audit_close(d.audit, &cerr) < 0) /* signs a checkpoint over the head */
             log_error("closing the audit log: %s", cerr.message);
     }
@@ -319,7 +342,6 @@ out:
         event_free(sig_term);
     if (sig_hup)
         event_free(sig_hup);
-    daemon_policy_free(&d);
     if (d.base)
         event_base_free(d.base);
     image_manifest_free(image);

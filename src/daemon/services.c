@@ -497,8 +497,8 @@ static void handle_audit_logs(struct api_call *call, const ProtobufCMessage *msg
                               "since_timestamp", (json_int_t)req->since_timestamp, "limit",
                               (int)req->limit, "caller", "transport", api_call_transport(call),
                               "peer", api_call_peer(call));
-    struct core_obligations ob;
-    int decided = core_gate_ask(d->core, "audit.read", session ? session : "", input, &ob, &err);
+    struct gate_obligations ob;
+    int decided = gate_decide(d->gate, "audit.read", session ? session : "", input, &ob, &err);
     if (decided < 0) {
         api_call_fail(call, &err);
         return;
@@ -602,7 +602,7 @@ static void handle_info(struct api_call *call, const ProtobufCMessage *msg, void
     resp.accel = d->kvm ? "kvm" : "tcg";
     resp.provider = (char *)vmm_provider_name(d->host.provider);
     resp.image_source = d->image_source;
-    resp.policy_digest = d->policy_digest;
+    resp.policy_digest = (char *)gate_policy_digest(d->gate);
     resp.sessions = (int32_t)core_session_count(d->core);
     resp.default_vcpu = (int32_t)d->opts.vcpus;
     resp.default_memory_mb = (int32_t)d->opts.mem_mb;

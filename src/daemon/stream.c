@@ -382,8 +382,8 @@ static void serve(struct api_exchange *x, struct daemon_streams *st, bool websoc
                               websocket ? "websocket" : "sse", "since_seq", (json_int_t)start,
                               "caller", "transport", websocket ? "websocket" : "sse", "peer",
                               api_exchange_peer(x));
-    struct core_obligations ob;
-    if (core_gate_ask(d->core, "audit.read", req.session, input, &ob, &err) < 0) {
+    struct gate_obligations ob;
+    if (gate_decide(d->gate, "audit.read", req.session, input, &ob, &err) < 0) {
         reply_text(x, err.kind == ERR_PERMISSION_DENIED ? 403 : 503, "%s", err.message);
         return;
     }
