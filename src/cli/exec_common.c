@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/exit_code.h"
 
 #define CLI_MAX_PROGRAM (64u << 20)
 
@@ -107,7 +108,8 @@ int cli_execute(const char *verb, const struct client_target *t, json_t *tool_re
     fflush(stdout);
     if (errtext)
         fputs(errtext, stderr);
-    int rc = json_is_integer(code) ? (int)json_integer_value(code) : 0;
+    /* The process exits with the low 8 bits: 256 must not become 0. */
+    int rc = json_is_integer(code) ? exit_code_clamp(json_integer_value(code)) : 0;
     json_decref(resp);
     return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "agent/v1/agent.pb-c.h"
 #include "common/cleanup.h"
+#include "common/exit_code.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "common/version.h"
@@ -275,13 +276,13 @@ static void exec_done(const struct core_exec_result *res, const struct error *er
     }
     snprintf(error_field, tlen + 1, "%s%s%s", errtext, need_nl ? "\n" : "", notes);
 
-    int exit_code = res->exit_code;
+    int exit_code = exit_code_clamp(res->exit_code);
     const char *status = "exited";
     if (res->timed_out) {
         exit_code = 124;
         status = "timeout";
     } else if (res->signal) {
-        exit_code = 128 + res->signal;
+        exit_code = exit_code_for_signal(res->signal); /* the guest's number: no 128 + INT_MAX */
         status = "signaled";
     }
     json_t *meta = json_pack("{s:i, s:i, s:b, s:I, s:b, s:b, s:I, s:I, s:i, s:I}", "exit_code",
