@@ -312,6 +312,22 @@ def test_apply_is_decided_by_the_bundle_in_force(custom):
     assert decision["status"] == "deny"
 
 
+def test_constitution_refuses_policy_apply_from_a_non_operator(daemon):
+    """Under the built-in constitution, only the operator may replace the
+    policy; this test's caller is not the operator (an agent, or a caller
+    with no principal), so the bundle in force stays and the refusal is on
+    record."""
+    held = digest(daemon)
+    with pytest.raises(ConnectError) as e:
+        apply(daemon, PERMISSIVE)
+    assert e.value.code == "permission_denied", e.value
+    assert "only the operator may replace the policy" in e.value.message
+    assert digest(daemon) == held
+    decision = last_decision(audit(daemon), "policy.apply")
+    assert decision["status"] == "deny"
+    assert count(audit(daemon), "POLICY:REFUSED") == 0  # refused before the text was even read
+
+
 def test_sighup_reloads_and_refuses_a_broken_directory(custom):
     d, sid, bundle = custom
     # NO_APPLY from the test before may be in force: SIGHUP goes back to the directory.
