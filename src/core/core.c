@@ -152,8 +152,10 @@ static void record(struct core *core, const char *event, const char *session_id,
 
 static json_t *caller_json(const struct core_caller *caller)
 {
-    return json_pack("{s:s, s:s}", "transport", caller && caller->transport ? caller->transport : "",
-                     "peer", caller && caller->peer ? caller->peer : "");
+    return json_pack("{s:s, s:s, s:s}", "transport",
+                     caller && caller->transport ? caller->transport : "", "peer",
+                     caller && caller->peer ? caller->peer : "", "principal",
+                     caller && caller->principal ? caller->principal : "");
 }
 
 /* Asks the gate; fills err on refusal. Consumes input. */

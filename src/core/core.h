@@ -71,6 +71,7 @@ struct core_config {
 struct core_caller {
     const char *transport; /* "connect", "grpc", "cli" */
     const char *peer;
+    const char *principal; /* "operator" or "agent" (api_call_principal) */
 };
 
 struct core_session_info {
