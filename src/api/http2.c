@@ -32,6 +32,11 @@ struct h2_stream {
     char content_type[128];
     char grpc_timeout[16];
     bool bad_header; /* a header we need was too long or repeated */
+    /* For admission (auth.c), each with its own flag: a bad one is refused there. */
+    char authority[256], host[256], origin[256], authorization[256];
+    bool authority_bad, host_bad, origin_bad, authorization_bad;
+    bool admitted;
+    enum api_principal principal;
     struct evbuffer *body;
     bool request_complete;
     bool responded; /* the final response (or trailers) is submitted */
@@ -240,9 +245,46 @@ static bool grpc_content_type(const char *ct, bool *proto)
     return *rest == '\0' || *rest == ';' || *rest == '+';
 }
 
+static const char *admit_header(const char *value, bool bad)
+{
+    if (bad)
+        return api_header_bad;
+    return value[0] != '\0' ? value : NULL;
+}
+
+/* Admission (auth.c) once a request's headers are in: a refusal is a
+ * trailers-only response, and the request's data is dropped unread. */
+static void admit(struct api_conn *conn, struct h2_stream *s)
+{
+    if (s->admitted || s->responded)
+        return;
+    s->admitted = true;
+    const char *host = admit_header(s->authority, s->authority_bad);
+    if (host == NULL)
+        host = admit_header(s->host, s->host_bad);
+    char path[256];
+    snprintf(path, sizeof(path), "%.*s", (int)strcspn(s->path, "?"), s->path);
+    struct api_admit_request req = {
+        .transport = "grpc",
+        .method = s->method,
+        .path = path,
+        .host = host,
+        .origin = admit_header(s->origin, s->origin_bad),
+        .authorization = admit_header(s->authorization, s->authorization_bad),
+    };
+    struct api_admit_result res;
+    api_admit(conn, &req, &res);
+    if (res.status != 0) {
+        respond_error(conn, s, res.kind, "%s", res.message);
+        return;
+    }
+    s->principal = res.principal;
+}
+
 static void handle_request(struct api_conn *conn, struct h2_stream *s)
 {
     struct api_server *server = conn->server;
+    admit(conn, s);
     if (s->responded)
         return;
     if (strcmp(s->method, "POST") != 0) {
@@ -298,7 +340,8 @@ static void handle_request(struct api_conn *conn, struct h2_stream *s)
     if (request == NULL)
         return respond_error(conn, s, ERR_INVALID_ARGUMENT, "the request is not a valid %s",
                              method->input->name);
-    if (api_call_start(conn, service, method, request, API_WIRE_GRPC, s->id, timeout_ms, &s->call) < 0)
+    if (api_call_start(conn, service, method, request, API_WIRE_GRPC, s->principal, s->id,
+                       timeout_ms, &s->call) < 0)
         respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "out of memory");
 }
 
@@ -330,6 +373,16 @@ static int on_begin_headers_cb(nghttp2_session *session, const nghttp2_frame *fr
     }
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, s);
     return 0;
+}
+
+static void copy_admit_header(bool *bad, char *dst, size_t size, const uint8_t *value, size_t len)
+{
+    if (dst[0] != '\0' || len == 0 || len >= size || memchr(value, '\0', len) != NULL) {
+        *bad = true;
+        return;
+    }
+    memcpy(dst, value, len);
+    dst[len] = '\0';
 }
 
 static void copy_header(struct h2_stream *s, char *dst, size_t size, const uint8_t *value,
@@ -366,6 +419,15 @@ static int on_header_cb(nghttp2_session *session, const nghttp2_frame *frame, co
         copy_header(s, s->content_type, sizeof(s->content_type), value, valuelen);
     else if (IS("grpc-timeout"))
         copy_header(s, s->grpc_timeout, sizeof(s->grpc_timeout), value, valuelen);
+    else if (IS(":authority"))
+        copy_admit_header(&s->authority_bad, s->authority, sizeof(s->authority), value, valuelen);
+    else if (IS("host"))
+        copy_admit_header(&s->host_bad, s->host, sizeof(s->host), value, valuelen);
+    else if (IS("origin"))
+        copy_admit_header(&s->origin_bad, s->origin, sizeof(s->origin), value, valuelen);
+    else if (IS("authorization"))
+        copy_admit_header(&s->authorization_bad, s->authorization, sizeof(s->authorization),
+                          value, valuelen);
 #undef IS
     return 0;
 }
@@ -398,6 +460,11 @@ static int on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t str
 static int on_frame_recv_cb(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     struct api_conn *conn = user_data;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        struct h2_stream *hs = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+        if (hs != NULL)
+            admit(conn, hs);
+    }
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;

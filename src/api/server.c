@@ -236,6 +236,7 @@ static int conn_new(struct api_server *server, int fd, const char *peer, struct 
     }
     conn->server = server;
     snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
+    api_conn_identify(conn, fd);
     conn->timer = evtimer_new(server->base, conn_timer_cb, conn);
     conn->bev = bufferevent_socket_new(server->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (conn->timer == NULL || conn->bev == NULL) {
@@ -378,10 +379,12 @@ static int listen_tcp(struct api_server *server, const char *listen, bool allow_
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
         snprintf(server->address, sizeof(server->address), "[%s]:%u", addr, ntohs(in6->sin6_port));
+        server->port = ntohs(in6->sin6_port);
     } else {
         const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
         inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
         snprintf(server->address, sizeof(server->address), "%s:%u", addr, ntohs(in->sin_port));
+        server->port = ntohs(in->sin_port);
     }
     return 0;
 }
@@ -645,8 +648,8 @@ void api_call_detach(struct api_call *call, bool abandoned)
 
 int api_call_start(struct api_conn *conn, const struct api_service *service,
                    const struct api_method *method, ProtobufCMessage *request,
-                   enum api_call_wire wire, int32_t stream_id, uint64_t timeout_ms,
-                   struct api_call **slot)
+                   enum api_call_wire wire, enum api_principal principal, int32_t stream_id,
+                   uint64_t timeout_ms, struct api_call **slot)
 {
     struct api_server *server = conn->server;
     struct api_call *call = calloc(1, sizeof(*call));
@@ -659,6 +662,7 @@ int api_call_start(struct api_conn *conn, const struct api_service *service,
     call->method = method;
     call->request = request;
     call->wire = wire;
+    call->principal = principal;
     call->conn = conn;
     call->stream_id = stream_id;
     snprintf(call->peer, sizeof(call->peer), "%s", conn->peer);

@@ -22,7 +22,8 @@ struct cli_verb {
     X(session, cli_session, "start, exec in, stop and list sessions")            \
     X(image, cli_image, "build, pull, verify, install and inspect guest images") \
     X(policy, cli_policy, "evaluate and test Rego policies")                     \
-    X(audit, cli_audit, "read, export and verify the audit log")
+    X(audit, cli_audit, "read, export and verify the audit log") \
+    X(token, cli_token, "print the API token clients send (made when missing)")
 
 #define X(verb, fn, summary) int fn(int argc, char **argv) __attribute__((weak));
 CLI_VERBS(X)

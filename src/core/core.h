@@ -56,7 +56,7 @@ struct core_config {
 struct core_caller {
     const char *transport; /* "connect", "grpc", "cli" */
     const char *peer;
-    const char *principal; /* "operator" or "agent"; NULL: unknown (the policy sees "") */
+    const char *principal; /* "operator" or "agent" (api_call_principal); NULL: the policy sees "" */
 };
 /* The policy input's caller object: {"transport", "peer", "principal"}
  * (NULL strings as ""). caller may be NULL. */

@@ -276,7 +276,7 @@ int daemon_run(const struct daemon_options *opts)
         .socket_path = opts->socket_path,
         .max_request_bytes = opts->max_input_bytes + 64 * 1024,
     };
-    if (api_server_new(d.base, &ac, &d.api, &err) < 0)
+    if (api_server_new(d.base, &ac, &d.api, &err) < 0 || daemon_credentials_init(&d, &err) < 0)
         goto fail;
     d.agent_service = daemon_agent_service;
     d.agent_service.ctx = &d;

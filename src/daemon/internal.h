@@ -34,6 +34,10 @@ void daemon_handle_apply_policy(struct api_call *call, const ProtobufCMessage *m
 int daemon_record(struct daemon_state *d, const char *event, const char *session_id,
                   const char *details_json, struct error *err);
 
+/* Loads (or makes) the API and operator tokens under $ENCLAVE_HOME/run and
+ * hands them to d->api, with refusals recorded as API:REFUSED (credentials.c). */
+int daemon_credentials_init(struct daemon_state *d, struct error *err);
+
 /* The live audit stream: routes GET /v1/audit/stream (SSE) and GET /ws/audit
  * (WebSocket) on d->api, fed by a subscription to d->audit (daemon/stream.c).
  * Free after the API server (which closes every client) and before the log. */

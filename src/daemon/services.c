@@ -22,7 +22,8 @@ static const char *const tool_names = "python, exec";
 
 static struct core_caller caller_of(struct api_call *call)
 {
-    struct core_caller c = {.transport = api_call_transport(call), .peer = api_call_peer(call)};
+    struct core_caller c = {.transport = api_call_transport(call), .peer = api_call_peer(call),
+                            .principal = api_call_principal(call)};
     return c;
 }
 
@@ -493,11 +494,11 @@ static void handle_audit_logs(struct api_call *call, const ProtobufCMessage *msg
         return;
     }
     const char *session = req->session_id && req->session_id[0] ? req->session_id : NULL;
-    json_t *input = json_pack("{s:{s:s}, s:{s:s, s:I, s:i}, s:{s:s, s:s}}", "session", "id",
+    json_t *input = json_pack("{s:{s:s}, s:{s:s, s:I, s:i}, s:{s:s, s:s, s:s}}", "session", "id",
                               session ? session : "", "request", "session_id", session ? session : "",
                               "since_timestamp", (json_int_t)req->since_timestamp, "limit",
                               (int)req->limit, "caller", "transport", api_call_transport(call),
-                              "peer", api_call_peer(call));
+                              "peer", api_call_peer(call), "principal", api_call_principal(call));
     struct gate_obligations ob;
     int decided = gate_decide(d->gate, "audit.read", session ? session : "", input, &ob, &err);
     if (decided < 0) {
