@@ -312,20 +312,26 @@ def test_apply_is_decided_by_the_bundle_in_force(custom):
     assert decision["status"] == "deny"
 
 
-def test_constitution_refuses_policy_apply_from_a_non_operator(daemon):
-    """Under the built-in constitution, only the operator may replace the
-    policy; this test's caller is not the operator (an agent, or a caller
-    with no principal), so the bundle in force stays and the refusal is on
-    record."""
-    held = digest(daemon)
+def test_constitution_lets_only_the_operator_apply(fresh_daemon):
+    """Under the built-in constitution, replacing the policy is the
+    operator's act: the agent token is refused before the text is read and
+    the bundle in force stays; the operator token replaces it. Both
+    decisions are on record."""
+    d = fresh_daemon().start()
+    held = digest(d)
     with pytest.raises(ConnectError) as e:
-        apply(daemon, PERMISSIVE)
+        apply(d, PERMISSIVE)  # the helpers send the agent token
     assert e.value.code == "permission_denied", e.value
-    assert "only the operator may replace the policy" in e.value.message
-    assert digest(daemon) == held
-    decision = last_decision(audit(daemon), "policy.apply")
-    assert decision["status"] == "deny"
-    assert count(audit(daemon), "POLICY:REFUSED") == 0  # refused before the text was even read
+    assert "only the operator may replace the policy; the caller is agent" in e.value.message
+    assert digest(d) == held
+    r = d.call("ApplyPolicy", {"sessionId": "", "policyYaml": PERMISSIVE}, operator=True)
+    assert r["success"] is True, r
+    assert digest(d) != held
+    logs = d.call("GetAuditLogs", {"limit": 1000}, operator=True)["logs"]
+    decisions = [x for x in logs if x["name"] == "POLICY:DECISION"
+                 and json.loads(x["args"]).get("action") == "policy.apply"]
+    assert [x["status"] for x in decisions] == ["deny", "allow"]
+    assert count(logs, "POLICY:REFUSED") == 0  # the agent's text was never even parsed
 
 
 def test_sighup_reloads_and_refuses_a_broken_directory(custom):
