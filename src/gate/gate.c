@@ -253,22 +253,15 @@ void gate_session_close(struct gate *gate, const char *session_id)
     }
 }
 
-/* Puts the session's intent into input.session.intent (see gate.h). The
- * start request carries its own declaration. Returns -1 when input cannot be
- * completed. */
+/* Puts the session's intent into input.session.intent ({} when it has
+ * declared none), replacing whatever the caller put there (see gate.h). The
+ * start request carries its own declaration; an input about no session has
+ * no intent. Returns -1 when input cannot be completed. */
 static int fill_intent(struct gate *g, const char *action, const char *session_id, json_t *input)
 {
-    if (strcmp(action, "session.start") == 0 || session_id == NULL || session_id[0] == '\0')
+    if (strcmp(action, "session.start") == 0 || session_id[0] == '\0')
         return 0;
     struct gate_session *s = find_session(g, session_id);
-    json_t *session = json_object_get(input, "session");
-    if (!json_is_object(session)) {
-        if (s == NULL || s->intent == NULL)
-            return 0;
-        session = json_pack("{s:s}", "id", session_id);
-        if (session == NULL || json_object_set_new(input, "session", session) < 0)
-            return -1;
-    }
     if (s != NULL && s->intent == NULL) {
         /* The first declaration of an open session becomes its intent. */
         json_t *declared = json_object_get(
@@ -276,9 +269,15 @@ static int fill_intent(struct gate *g, const char *action, const char *session_i
         if (non_empty_object(declared) && (s->intent = json_deep_copy(declared)) == NULL)
             return -1;
     }
-    if (s != NULL && s->intent != NULL)
-        return json_object_set_new(session, "intent", json_deep_copy(s->intent));
-    return 0;
+    json_t *session = json_object_get(input, "session");
+    if (!json_is_object(session)) {
+        session = json_pack("{s:s}", "id", session_id);
+        if (session == NULL || json_object_set_new(input, "session", session) < 0)
+            return -1;
+    }
+    return json_object_set_new(session, "intent",
+                               s != NULL && s->intent != NULL ? json_deep_copy(s->intent)
+                                                              : json_object());
 }
 
 /* ------------------------------------------------------------ deciding */

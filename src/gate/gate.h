@@ -36,8 +36,10 @@
  * request declared) or, when it declared none, by the first request of the
  * session whose request.context.intent is a non-empty object. From then on
  * gate_decide() puts it into input.session.intent for every action on that
- * session, whatever the request says, so the policy can hold the session to
- * it. gate_session_close() forgets it.
+ * session ({} while none is declared), whatever the caller put there, so the
+ * policy can hold the session to it. Only session.start inputs carry the
+ * caller's own session.intent (the declaration itself). gate_session_close()
+ * forgets it.
  *
  * Why a module of its own rather than part of src/policy: src/policy is the
  * pure bundle loader and evaluator (the CLI's `enclave policy test` uses it

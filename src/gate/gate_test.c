@@ -344,6 +344,17 @@ static void test_intent_is_kept_by_the_gate(void **state)
     seen = seen_input(f, "exec", "s-late", exec_input("s-late"), digest);
     assert_null(intent_of(seen));
     json_decref(seen);
+
+    /* Only the gate says what a session's intent is: {} when none, even if
+     * the caller put one in the input. */
+    in = exec_input("s-unknown");
+    json_object_set_new(json_object_get(in, "session"), "intent",
+                        json_pack("{s:s}", "action_category", "code_execution"));
+    seen = seen_input(f, "exec", "s-unknown", in, digest);
+    json_t *intent = json_object_get(json_object_get(seen, "session"), "intent");
+    assert_true(json_is_object(intent));
+    assert_int_equal(json_object_size(intent), 0);
+    json_decref(seen);
 }
 
 /* ------------------------------------------------------------ bundles */
