@@ -358,8 +358,9 @@ static int listen_tcp(struct api_server *server, const char *listen, bool allow_
     if (!is_loopback(res->ai_addr) && !allow_remote) {
         freeaddrinfo(res);
         return error_set(err, ERR_PERMISSION_DENIED,
-                         "refusing to listen on non-loopback address \"%s\": the API has no "
-                         "authentication for remote peers (set allow_remote to override)",
+                         "refusing to listen on non-loopback address \"%s\": the API serves "
+                         "this machine only (plain HTTP would carry its tokens in clear, and "
+                         "Host must name loopback; set allow_remote to override)",
                          listen);
     }
     server->listener = evconnlistener_new_bind(
