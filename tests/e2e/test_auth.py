@@ -131,6 +131,22 @@ def test_grpc_without_or_with_a_wrong_token_is_unauthenticated(d):
         ch.close()
 
 
+def test_streaming_calls_need_the_token(d):
+    """Server streaming (enclave.v1.Enclave/Exec) over Connect and gRPC is
+    refused before the call starts, like a unary one."""
+    body = b"\x00\x00\x00\x00\x02{}"
+    status, _, data = d.request("POST", "/enclave.v1.Enclave/Exec", body, auth=False,
+                                headers={"Content-Type": "application/connect+json"}, timeout=30)
+    assert status == 401 and b"unauthenticated" in data
+    ch = d.grpc_channel(token="")
+    call = ch.unary_stream("/enclave.v1.Enclave/Exec", request_serializer=lambda b: b,
+                           response_deserializer=lambda b: b)
+    with pytest.raises(grpc.RpcError) as e:
+        list(call(b"", timeout=30))
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    ch.close()
+
+
 def test_grpc_client_works_with_the_token(d):
     ch = d.grpc_channel()
     assert raw_grpc(ch, "/enclave.v1.Enclave/ListSessions")(b"", timeout=30) is not None
