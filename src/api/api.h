@@ -217,8 +217,8 @@ void api_exchange_reply_headers(struct api_exchange *exchange, int status,
                                 const void *body, size_t len);
 /* A request header a route may read: one of "last-event-id", "upgrade",
  * "connection", "sec-websocket-key", "sec-websocket-version", "content-type",
- * "range", "if-none-match" (lower case). NULL when absent, repeated or over
- * 256 bytes. */
+ * "range", "if-none-match", "host", "origin", "authorization" (lower case).
+ * NULL when absent, repeated or over 256 bytes. */
 const char *api_exchange_header(const struct api_exchange *exchange, const char *name);
 /* The peer, as api_call_peer gives it. */
 const char *api_exchange_peer(const struct api_exchange *exchange);
