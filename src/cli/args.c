@@ -126,6 +126,12 @@ static const char up_help[] =
     "  --detach              go to the background once the API is listening\n"
     "  -h, --help            this help\n"
     "\n"
+    "Over TCP every request needs a token (\"Authorization: Bearer TOKEN\"): the API\n"
+    "token $ENCLAVE_HOME/run/api-token or the operator token run/operator-token,\n"
+    "both made at start when missing (mode 0600); 'enclave token' prints them. Host\n"
+    "and Origin must be the daemon's own; over --socket the peer's uid must be this\n"
+    "user's or root. See docs/security.md.\n"
+    "\n"
     "environment: ENCLAVE_HOME (default ~/.enclave), ENCLAVE_LOG=debug|info|warn|error\n";
 
 int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
@@ -293,6 +299,8 @@ static const char run_help[] =
     "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
     "  --socket PATH     the daemon's Unix socket (default $ENCLAVE_SOCKET)\n"
     "  -h, --help        this help\n"
+    "\n"
+    "Over TCP the token sent is $ENCLAVE_TOKEN, else $ENCLAVE_HOME/run/api-token.\n"
     "\n"
     "example: enclave run -- python3 -c 'print(6*7)'\n";
 
