@@ -44,6 +44,9 @@ CLI_VERBS(X)
 CLI_IMAGE_VERBS(X)
 #undef X
 
+/* `enclave policy apply` (policy_apply.c). */
+int cli_policy_apply(int argc, char **argv);
+
 /* Prints "enclave VERB: message" to stderr; returns 2 (usage) for convenience. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

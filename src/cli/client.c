@@ -123,11 +123,22 @@ struct response {
     size_t len;
     size_t cap;
     int too_big;
+    /* Streaming: the body goes here as it arrives instead of into body. */
+    client_sink_fn sink;
+    void *sink_ctx;
+    int sink_failed;
 };
 
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct response *r = p->data;
+    if (r->sink != NULL && p->status_code == 200) {
+        if (r->sink(r->sink_ctx, at, len) < 0) {
+            r->sink_failed = 1;
+            return 1;
+        }
+        return 0;
+    }
     if (r->len + len > CLIENT_MAX_RESPONSE) {
         r->too_big = 1;
         return 1;
@@ -159,9 +170,11 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Sends one request and reads the whole response. */
+/* Sends one request and reads the whole response (into *out, or, for a 200
+ * with a sink, into the sink as it arrives). */
 static int roundtrip(const struct client_target *t, const char *method, const char *path,
-                     const char *body, size_t body_len, unsigned timeout_s, char **out,
+                     const char *content_type, const char *body, size_t body_len,
+                     unsigned timeout_s, client_sink_fn sink, void *sink_ctx, char **out,
                      int *status, char *token_where, size_t token_where_size, struct error *err)
 {
     cleanup_close int fd = dial(t, err);
@@ -180,9 +193,9 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
     char head[1400];
     int hl = snprintf(head, sizeof(head),
                       "%s %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n"
-                      "Content-Type: application/json\r\nConnect-Protocol-Version: 1\r\n"
+                      "Content-Type: %s\r\nConnect-Protocol-Version: 1\r\n"
                       "Connect-Timeout-Ms: %u\r\nContent-Length: %zu\r\n\r\n",
-                      method, path, t->socket_path ? "localhost" : t->addr, auth,
+                      method, path, t->socket_path ? "localhost" : t->addr, auth, content_type,
                       timeout_s * 1000, body_len);
     OPENSSL_cleanse(auth, sizeof(auth));
     if (hl < 0 || (size_t)hl >= sizeof(head))
@@ -204,7 +217,7 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
     }
     http_parser parser;
     http_parser_init(&parser, HTTP_RESPONSE);
-    struct response r = {0};
+    struct response r = {.sink = sink, .sink_ctx = sink_ctx};
     parser.data = &r;
     http_parser_settings settings;
     http_parser_settings_init(&settings);
@@ -238,6 +251,10 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
             return error_set_errno(err, ERR_UNAVAILABLE, "reading from the daemon");
         }
         size_t parsed = http_parser_execute(&parser, &settings, buf, (size_t)n);
+        if (r.sink_failed) {
+            free(r.body);
+            return error_set(err, ERR_INTERNAL, "the daemon's stream is malformed");
+        }
         if (r.too_big) {
             free(r.body);
             return error_set(err, ERR_RESOURCE_EXHAUSTED, "the daemon's answer is too large");
@@ -270,7 +287,16 @@ int client_get(const struct client_target *t, const char *path, unsigned timeout
                int *status, struct error *err)
 {
     char where[4200] = "";
-    return roundtrip(t, "GET", path, "", 0, timeout_s, out, status, where, sizeof(where), err);
+    return roundtrip(t, "GET", path, "application/json", "", 0, timeout_s, NULL, NULL, out, status,
+                     where, sizeof(where), err);
+}
+
+/* A 401: say which token was sent, and from where. */
+static void token_hint(const struct client_target *t, const char *where, struct error *err)
+{
+    error_prefix(err, "the daemon at %s refused the token from %s (is it the daemon of this "
+                      "ENCLAVE_HOME? 'enclave token' prints the token)",
+                 t->addr, where[0] ? where : "nowhere");
 }
 
 int client_call(const struct client_target *t, const char *service, const char *method,
@@ -284,8 +310,8 @@ int client_call(const struct client_target *t, const char *service, const char *
     cleanup_free char *text = NULL;
     int status = 0;
     char where[4200] = "";
-    if (roundtrip(t, "POST", path, body, strlen(body), timeout_s, &text, &status, where,
-                  sizeof(where), err) < 0)
+    if (roundtrip(t, "POST", path, "application/json", body, strlen(body), timeout_s, NULL, NULL,
+                  &text, &status, where, sizeof(where), err) < 0)
         return -1;
     json_error_t jerr;
     json_t *doc = json_loads(text, 0, &jerr);
@@ -295,9 +321,7 @@ int client_call(const struct client_target *t, const char *service, const char *
         error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
                   code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
         if (status == 401)
-            error_prefix(err, "the daemon at %s refused the token from %s (is it the daemon of "
-                              "this ENCLAVE_HOME? 'enclave token' prints the token)",
-                         t->addr, where[0] ? where : "nowhere");
+            token_hint(t, where, err);
         json_decref(doc);
         return -1;
     }
@@ -306,5 +330,121 @@ int client_call(const struct client_target *t, const char *service, const char *
         return error_set(err, ERR_INTERNAL, "the daemon's answer is not a JSON object");
     }
     *resp = doc;
+    return 0;
+}
+
+/* Connect server streaming: the body is enveloped messages, the last one
+ * flagged end-of-stream with the status. */
+struct stream_state {
+    client_message_fn on_message;
+    void *ctx;
+    char *buf;
+    size_t len, cap;
+    int ended;
+    struct error *err;
+    int failed; /* err is set: a Connect error or a bad stream */
+};
+
+static int stream_sink(void *arg, const char *data, size_t len)
+{
+    struct stream_state *s = arg;
+    if (s->ended)
+        return -1; /* bytes after the end of the stream */
+    if (s->len + len > s->cap) {
+        size_t cap = s->cap ? s->cap : 65536;
+        while (cap < s->len + len)
+            cap *= 2;
+        if (cap > CLIENT_MAX_RESPONSE + 16)
+            return -1;
+        char *nb = realloc(s->buf, cap);
+        if (nb == NULL)
+            return -1;
+        s->buf = nb;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    size_t off = 0;
+    for (;;) {
+        uint8_t flags;
+        const uint8_t *payload;
+        size_t plen;
+        int n = api_envelope_decode((const uint8_t *)s->buf + off, s->len - off,
+                                    API_ENVELOPE_END_STREAM, CLIENT_MAX_RESPONSE, &flags, &payload,
+                                    &plen);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        off += (size_t)n;
+        json_error_t jerr;
+        json_t *doc = json_loadb((const char *)payload, plen, 0, &jerr);
+        if (!json_is_object(doc)) {
+            json_decref(doc);
+            return -1;
+        }
+        if (flags & API_ENVELOPE_END_STREAM) {
+            s->ended = 1;
+            json_t *e = json_object_get(doc, "error");
+            if (e != NULL) {
+                const char *code = json_string_value(json_object_get(e, "code"));
+                const char *msg = json_string_value(json_object_get(e, "message"));
+                error_set(s->err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN,
+                          "%s%s%s", code ? code : "error", msg ? ": " : "", msg ? msg : "");
+                s->failed = 1;
+            }
+            json_decref(doc);
+            break;
+        }
+        int rc = s->on_message(doc, s->ctx);
+        json_decref(doc);
+        if (rc < 0)
+            return -1;
+    }
+    memmove(s->buf, s->buf + off, s->len - off);
+    s->len -= off;
+    return 0;
+}
+
+int client_stream(const struct client_target *t, const char *service, const char *method,
+                  json_t *req, unsigned timeout_s, client_message_fn on_message, void *ctx,
+                  struct error *err)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/%s/%s", service, method);
+    cleanup_free char *json = json_dumps(req, JSON_COMPACT);
+    if (json == NULL)
+        return error_set(err, ERR_INTERNAL, "cannot encode the request");
+    size_t jlen = strlen(json);
+    cleanup_free char *body = malloc(API_ENVELOPE_PREFIX + jlen);
+    if (body == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    api_envelope_prefix((uint8_t *)body, 0, (uint32_t)jlen);
+    memcpy(body + API_ENVELOPE_PREFIX, json, jlen);
+    struct stream_state s = {.on_message = on_message, .ctx = ctx, .err = err};
+    cleanup_free char *text = NULL;
+    int status = 0;
+    char where[4200] = "";
+    int rc = roundtrip(t, "POST", path, "application/connect+json", body, API_ENVELOPE_PREFIX + jlen,
+                       timeout_s, stream_sink, &s, &text, &status, where, sizeof(where), err);
+    free(s.buf);
+    if (s.failed)
+        return -1;
+    if (rc < 0)
+        return -1;
+    if (status != 200) {
+        /* Refused before the stream started (e.g. 415, or a Connect error body). */
+        json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+        const char *code = doc ? json_string_value(json_object_get(doc, "code")) : NULL;
+        const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
+        error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
+                  code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
+        if (status == 401)
+            token_hint(t, where, err);
+        json_decref(doc);
+        return -1;
+    }
+    if (!s.ended)
+        return error_set(err, ERR_UNAVAILABLE, "the stream ended without a status");
     return 0;
 }

@@ -210,8 +210,9 @@ class Daemon:
     def stop_session(self, session_id):
         return self.call("StopSession", {"sessionId": session_id})
 
-    def cli(self, *args, input=None, timeout=300):
-        return subprocess.run([ENCLAVE, *args], env=dict(self.env, ENCLAVE_ADDR=self.addr),
+    def cli(self, *args, input=None, timeout=300, env=None):
+        return subprocess.run([ENCLAVE, *args],
+                              env=dict(self.env, ENCLAVE_ADDR=self.addr, **(env or {})),
                               input=input, capture_output=True, timeout=timeout)
 
     def stop(self, sig=signal.SIGTERM):

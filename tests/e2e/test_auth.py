@@ -20,19 +20,21 @@ from conftest import ENCLAVE, ConnectError, Daemon, vmm_pids
 
 SVC = "/agent.v1.AgentService/"
 
-# audit.read only for the operator, so that the principal the API hands the
-# handlers is visible from outside; everything else allowed.
+# audit.read and policy.apply only for the operator, so that the principal
+# the API hands the handlers is visible from outside; everything else allowed.
 OPERATOR_READS = """package enclave
 
-decision := {"allow": true} if input.action != "audit.read"
+operator_only := {"audit.read", "policy.apply"}
+
+decision := {"allow": true} if not operator_only[input.action]
 
 decision := {"allow": true} if {
-	input.action == "audit.read"
+	operator_only[input.action]
 	input.caller.principal == "operator"
 }
 
-decision := {"allow": false, "reasons": [sprintf("principal %q may not read the log", [input.caller.principal])]} if {
-	input.action == "audit.read"
+decision := {"allow": false, "reasons": [sprintf("principal %q may not do %s", [input.caller.principal, input.action])]} if {
+	operator_only[input.action]
 	input.caller.principal != "operator"
 }
 """
@@ -129,6 +131,22 @@ def test_grpc_without_or_with_a_wrong_token_is_unauthenticated(d):
         ch.close()
 
 
+def test_streaming_calls_need_the_token(d):
+    """Server streaming (enclave.v1.Enclave/Exec) over Connect and gRPC is
+    refused before the call starts, like a unary one."""
+    body = b"\x00\x00\x00\x00\x02{}"
+    status, _, data = d.request("POST", "/enclave.v1.Enclave/Exec", body, auth=False,
+                                headers={"Content-Type": "application/connect+json"}, timeout=30)
+    assert status == 401 and b"unauthenticated" in data
+    ch = d.grpc_channel(token="")
+    call = ch.unary_stream("/enclave.v1.Enclave/Exec", request_serializer=lambda b: b,
+                           response_deserializer=lambda b: b)
+    with pytest.raises(grpc.RpcError) as e:
+        list(call(b"", timeout=30))
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    ch.close()
+
+
 def test_grpc_client_works_with_the_token(d):
     ch = d.grpc_channel()
     assert raw_grpc(ch, "/enclave.v1.Enclave/ListSessions")(b"", timeout=30) is not None
@@ -160,7 +178,7 @@ def test_principal_reaches_the_policy(d):
     refused by policy, the operator token allowed, over Connect and gRPC."""
     with pytest.raises(ConnectError) as e:
         d.call("GetAuditLogs", {"limit": 1})
-    assert e.value.code == "permission_denied" and 'principal "agent"' in e.value.message
+    assert e.value.code == "permission_denied" and 'principal "agent" may not' in e.value.message
     assert "logs" in d.call("GetAuditLogs", {"limit": 1}, operator=True)
     ch = d.grpc_channel()
     with pytest.raises(grpc.RpcError) as ge:
@@ -170,6 +188,22 @@ def test_principal_reaches_the_policy(d):
     ch = d.grpc_channel(operator=True)
     raw_grpc(ch, SVC + "GetAuditLogs")(b"", timeout=30)
     ch.close()
+
+
+def test_policy_apply_from_the_cli_uses_the_operator_token(d, tmp_path):
+    doc = tmp_path / "p.rego"
+    doc.write_text(OPERATOR_READS)
+    # The agent token may not replace the policy here ...
+    with pytest.raises(ConnectError) as e:
+        d.call("ApplyPolicy", {"policyYaml": OPERATOR_READS})
+    assert e.value.code == "permission_denied"
+    p = d.cli("policy", "apply", str(doc), env={"ENCLAVE_TOKEN": d.token})
+    assert p.returncode == 1 and b"permission_denied" in p.stderr, p.stderr
+    # ... the CLI reads the operator token by itself.
+    p = d.cli("policy", "apply", str(doc))
+    assert p.returncode == 0, p.stderr
+    assert b"is in force" in p.stderr
+    assert d.call("ApplyPolicy", {"policyYaml": OPERATOR_READS}, operator=True)["success"]
 
 
 # ------------------------------------------------------------------ browsers
@@ -242,10 +276,9 @@ def test_no_cors_headers(d):
 
 
 def test_grpc_with_a_foreign_authority_is_refused(d):
-    ch = grpc.insecure_channel(d.addr, options=[("grpc.default_authority", "evil.example")])
-    md = (("authorization", "Bearer " + d.token),)
+    ch = d.grpc_channel(options=[("grpc.default_authority", "evil.example")])
     with pytest.raises(grpc.RpcError) as e:
-        raw_grpc(ch, "/enclave.v1.Enclave/ListSessions")(b"", timeout=30, metadata=md)
+        raw_grpc(ch, "/enclave.v1.Enclave/ListSessions")(b"", timeout=30)
     assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
     ch.close()
 
