@@ -111,7 +111,24 @@ struct audit_options {
     /* Open for reading only: no key, no lock, no head check; append and
      * checkpoint fail with ERR_FAILED_PRECONDITION. */
     bool read_only;
+    /* Append every signed checkpoint, as a JSON line holding its note, to
+     * this file, or to DIR/audit-checkpoints.jsonl when it names a folder
+     * (and fsync it). Meant to be somewhere else: another disk, a mounted
+     * remote, a git work tree. NULL = none. */
+    const char *witness_path;
 };
+
+/* A signed checkpoint, as handed to a checkpoint subscriber. */
+struct audit_checkpoint {
+    uint64_t tree_size;    /* = the seq of the newest record it covers */
+    int64_t time_ns;
+    const char *head_hash; /* chain hash of record tree_size */
+    const char *root_hash; /* hex RFC 6962 Merkle root of records 1..tree_size */
+    const char *key_id;
+    const char *signature; /* base64 Ed25519 over the chain checkpoint message */
+    const char *note;      /* the C2SP signed note (tlog-checkpoint) text */
+};
+typedef int (*audit_checkpoint_fn)(const struct audit_checkpoint *cp, void *ctx);
 
 struct audit_log;
 
@@ -169,6 +186,10 @@ int64_t audit_query(struct audit_log *log, const struct audit_filter *filter, au
 /* Called after each successful append, once per record (its return value
  * is ignored). Returns an id for audit_unsubscribe (>0), or <0. */
 int audit_subscribe(struct audit_log *log, audit_record_fn fn, void *ctx, struct error *err);
+/* Called after each checkpoint is signed and durable, after the records it
+ * covers were delivered to record subscribers, in the same thread. */
+int audit_subscribe_checkpoints(struct audit_log *log, audit_checkpoint_fn fn, void *ctx,
+                                struct error *err);
 void audit_unsubscribe(struct audit_log *log, int id);
 
 /* One record as a JSON object text (the same object as in an export line;

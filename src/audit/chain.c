@@ -47,7 +47,7 @@ enum audit_kind audit_kind_from_name(const char *name)
     return AUDIT_KIND_UNKNOWN;
 }
 
-static void hex_encode(const unsigned char *in, size_t len, char *out)
+void audit_hex_encode(const unsigned char *in, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < len; i++) {
@@ -82,12 +82,20 @@ static void hex_decode_hash(const char *hex, unsigned char out[32])
         out[i] = (unsigned char)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
 }
 
+bool audit_hex_decode_hash(const char *s, unsigned char out[32])
+{
+    if (!audit_is_hex_hash(s))
+        return false;
+    hex_decode_hash(s, out);
+    return true;
+}
+
 void audit_sha256_hex(const void *data, size_t len, char out[AUDIT_HASH_HEX_SIZE])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    hex_encode(md, 32, out);
+    audit_hex_encode(md, 32, out);
 }
 
 /* A growable byte buffer for the canonical encodings. */
@@ -138,53 +146,105 @@ static void buf_lp(struct buf *b, const char *s)
     buf_put(b, s, n);
 }
 
-/* Streams the record encoding into a digest, so that no allocation can fail. */
-static void md_u64(EVP_MD_CTX *md, uint64_t v)
+/* The record's canonical serialization, fed to a callback in pieces so that
+ * the hashes can stream it without allocating. */
+typedef void (*leaf_sink)(void *ctx, const void *p, size_t n);
+
+static void sink_u64(leaf_sink put, void *ctx, uint64_t v)
 {
     unsigned char be[8];
     for (int i = 0; i < 8; i++)
         be[i] = (unsigned char)(v >> (56 - 8 * i));
-    EVP_DigestUpdate(md, be, 8);
+    put(ctx, be, 8);
 }
 
-static void md_lp(EVP_MD_CTX *md, const char *s)
+static void sink_lp(leaf_sink put, void *ctx, const char *s)
 {
     if (s == NULL)
         s = "";
     size_t n = strlen(s);
     unsigned char be[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
                            (unsigned char)(n >> 8), (unsigned char)n};
-    EVP_DigestUpdate(md, be, 4);
-    EVP_DigestUpdate(md, s, n);
+    put(ctx, be, 4);
+    put(ctx, s, n);
+}
+
+static void record_serialize(const struct audit_record *rec, leaf_sink put, void *ctx)
+{
+    sink_lp(put, ctx, AUDIT_RECORD_TAG);
+    sink_u64(put, ctx, rec->seq);
+    sink_u64(put, ctx, (uint64_t)rec->time_ns);
+    sink_lp(put, ctx, rec->session_id);
+    sink_lp(put, ctx, rec->kind_name);
+    sink_lp(put, ctx, rec->bundle_digest);
+    sink_lp(put, ctx, rec->input_digest);
+    sink_lp(put, ctx, rec->decision);
+    sink_lp(put, ctx, rec->reasons_json);
+    sink_lp(put, ctx, rec->details_json);
+    sink_lp(put, ctx, rec->prev_hash);
+}
+
+struct two_digests {
+    EVP_MD_CTX *chain, *leaf;
+};
+
+static void put_two(void *ctx, const void *p, size_t n)
+{
+    struct two_digests *d = ctx;
+    EVP_DigestUpdate(d->chain, p, n);
+    EVP_DigestUpdate(d->leaf, p, n);
+}
+
+void audit_record_hashes(const struct audit_record *rec, char chain[AUDIT_HASH_HEX_SIZE],
+                         uint8_t leaf_hash[32])
+{
+    static const unsigned char leaf_prefix = 0x00;
+    struct two_digests d = {EVP_MD_CTX_new(), EVP_MD_CTX_new()};
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    if (d.chain == NULL || d.leaf == NULL || EVP_DigestInit_ex(d.chain, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestInit_ex(d.leaf, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(d.leaf, &leaf_prefix, 1) != 1) {
+        /* Out of memory: an all-'x' hash never matches, so nothing verifies
+         * and nothing is written with a wrong hash. */
+        EVP_MD_CTX_free(d.chain);
+        EVP_MD_CTX_free(d.leaf);
+        memset(chain, 'x', 64);
+        chain[64] = '\0';
+        memset(leaf_hash, 0xff, 32);
+        return;
+    }
+    record_serialize(rec, put_two, &d);
+    EVP_DigestFinal_ex(d.chain, digest, &dlen);
+    audit_hex_encode(digest, 32, chain);
+    EVP_DigestFinal_ex(d.leaf, leaf_hash, &dlen);
+    EVP_MD_CTX_free(d.chain);
+    EVP_MD_CTX_free(d.leaf);
 }
 
 void audit_record_compute_hash(const struct audit_record *rec, char out[AUDIT_HASH_HEX_SIZE])
 {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        /* Out of memory: an all-'x' hash never matches, so nothing verifies
-         * and nothing is written with a wrong hash. */
-        EVP_MD_CTX_free(md);
-        memset(out, 'x', 64);
-        out[64] = '\0';
-        return;
+    uint8_t leaf[32];
+    audit_record_hashes(rec, out, leaf);
+}
+
+static void put_buf(void *ctx, const void *p, size_t n)
+{
+    buf_put(ctx, p, n);
+}
+
+int audit_record_leaf(const struct audit_record *rec, unsigned char **out, size_t *len,
+                      struct error *err)
+{
+    struct buf b = {0};
+    record_serialize(rec, put_buf, &b);
+    if (b.failed) {
+        free(b.data);
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     }
-    md_lp(md, AUDIT_RECORD_TAG);
-    md_u64(md, rec->seq);
-    md_u64(md, (uint64_t)rec->time_ns);
-    md_lp(md, rec->session_id);
-    md_lp(md, rec->kind_name);
-    md_lp(md, rec->bundle_digest);
-    md_lp(md, rec->input_digest);
-    md_lp(md, rec->decision);
-    md_lp(md, rec->reasons_json);
-    md_lp(md, rec->details_json);
-    md_lp(md, rec->prev_hash);
-    EVP_DigestFinal_ex(md, digest, &dlen);
-    EVP_MD_CTX_free(md);
-    hex_encode(digest, 32, out);
+    *out = b.data;
+    *len = b.len;
+    return 0;
 }
 
 static int checkpoint_message(struct buf *b, uint64_t seq, int64_t time_ns, const char *head_hash)
