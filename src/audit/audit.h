@@ -195,11 +195,18 @@ void audit_unsubscribe(struct audit_log *log, int id);
 /* One record as a JSON object text (the same object as in an export line;
  * no trailing newline). *out is malloc'ed and owned by the caller. */
 int audit_record_to_json(const struct audit_record *rec, char **out, struct error *err);
+/* One checkpoint as the export's checkpoint object text. */
+int audit_checkpoint_to_json(const struct audit_checkpoint *cp, char **out, struct error *err);
 
 /* Writes the whole log as JSON lines from one consistent snapshot: a header
  * line (format, public key), then every record in seq order, each checkpoint
  * right after the record it covers. Returns the number of records written. */
 int64_t audit_export_jsonl(struct audit_log *log, FILE *out, struct error *err);
+/* Writes every record as an OCSF 1.3.0 API Activity event (class 6003), one
+ * JSON object per line, for a SIEM (docs/audit.md has the mapping). Not
+ * verifiable on its own: the hashes ride along under "unmapped". Returns the
+ * number of records written. */
+int64_t audit_export_ocsf(struct audit_log *log, FILE *out, struct error *err);
 
 struct audit_verify_result {
     bool ok;
@@ -207,9 +214,12 @@ struct audit_verify_result {
     uint64_t checkpoints;      /* checkpoints that verified */
     uint64_t last_checkpoint_seq;
     char head_hash[AUDIT_HASH_HEX_SIZE]; /* hash of the last verified record */
+    char root_hash[AUDIT_HASH_HEX_SIZE]; /* Merkle root over the verified records */
     bool key_from_log;         /* no key was given: the log's own copy was used */
     uint64_t fail_seq;         /* the first seq that does not verify (0 when ok) */
     char reason[512];
+    uint64_t witnessed;        /* audit_verify_witness: checkpoints the witness held */
+    uint64_t witnessed_size;   /* ... the largest tree size among them */
 };
 
 /* Verifies a SQLite log / a JSON-lines export: every hash, every link, seq
@@ -223,6 +233,51 @@ int audit_verify_db(const char *db_path, const char *pubkey_pem_path,
                     struct audit_verify_result *res, struct error *err);
 int audit_verify_jsonl(FILE *in, const char *pubkey_pem_path, struct audit_verify_result *res,
                        struct error *err);
+
+/* Like audit_verify_db, then checks the log against every checkpoint in a
+ * witness file (written with audit_options.witness_path): each must verify
+ * with the key, and the log must extend each one (an RFC 6962 consistency
+ * proof from the witnessed size to the log's size must verify). A log cut
+ * below a witnessed size fails at the first missing seq; a log rewritten
+ * below it fails at that witnessed size. Without a key, the log's own copy
+ * is used. */
+int audit_verify_witness(const char *db_path, const char *pubkey_pem_path, const char *witness_path,
+                         struct audit_verify_result *res, struct error *err);
+
+/* ---------------------------------------------------------------- proofs
+ * docs/audit.md describes the documents. Both are JSON text, malloc'ed into
+ * *out, for the caller to free. */
+
+/* An inclusion proof of record seq in the tree of the signed checkpoint of
+ * size tree_size (0: the newest checkpoint, which must cover seq). */
+int audit_proof_inclusion(struct audit_log *log, uint64_t seq, uint64_t tree_size, char **out,
+                          struct error *err);
+/* A consistency proof from old_size to the signed checkpoint of new_size
+ * (0: the newest). The old checkpoint is included when one was signed at
+ * exactly old_size. */
+int audit_proof_consistency(struct audit_log *log, uint64_t old_size, uint64_t new_size, char **out,
+                            struct error *err);
+
+struct audit_proof_result {
+    bool ok;
+    bool inclusion;      /* an inclusion proof (else consistency) */
+    uint64_t leaf_index; /* inclusion */
+    uint64_t seq;        /* inclusion, when the record was shown: its seq */
+    uint64_t tree_size;  /* the (new) tree size */
+    uint64_t old_size;   /* consistency */
+    bool old_signed;     /* consistency: the old root came with a signed checkpoint */
+    char root_hash[AUDIT_HASH_HEX_SIZE];
+    char old_root_hash[AUDIT_HASH_HEX_SIZE];
+    char reason[512];
+};
+
+/* Checks a proof document with the public key alone (no database). Returns
+ * 0 when the check ran (res->ok), <0 when it could not (unreadable key or
+ * file). */
+int audit_proof_verify_json(const char *text, size_t len, const char *pubkey_pem_path,
+                            struct audit_proof_result *res, struct error *err);
+int audit_proof_verify_file(const char *path, const char *pubkey_pem_path,
+                            struct audit_proof_result *res, struct error *err);
 
 /* SHA-256 of data as 64 lowercase hex chars (for input and bundle digests). */
 void audit_sha256_hex(const void *data, size_t len, char out[AUDIT_HASH_HEX_SIZE]);

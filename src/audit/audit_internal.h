@@ -138,6 +138,8 @@ int audit_key_id(EVP_PKEY *key, char key_id[AUDIT_HASH_HEX_SIZE], struct error *
 struct audit_pending_checkpoint {
     uint64_t seq;
     char head_hash[AUDIT_HASH_HEX_SIZE];
+    bool has_root; /* the checkpoint carries a signed note with a tree root */
+    uint8_t root[32];
 };
 
 struct audit_verifier {
@@ -147,11 +149,12 @@ struct audit_verifier {
     uint64_t next_seq;
     char prev_hash[AUDIT_HASH_HEX_SIZE];
     bool chain_broken;
-    unsigned char *history; /* 32 bytes per verified record, when keep_history */
+    unsigned char *history; /* 64 bytes per verified record (chain hash, leaf hash), when keep_history */
     size_t history_cap;     /* in records */
     struct audit_pending_checkpoint *pending; /* min-heap on seq */
     size_t npending, pending_cap;
     uint64_t pending_max; /* highest seq ever pending */
+    struct audit_merkle_range tree; /* over the verified records */
     struct audit_verify_result *res;
 };
 
@@ -162,9 +165,13 @@ void audit_verifier_fail(struct audit_verifier *v, uint64_t seq, const char *fmt
     __attribute__((format(printf, 3, 4)));
 int audit_verifier_record(struct audit_verifier *v, const struct audit_record *rec,
                           struct error *err);
+/* root_hash and note are "" for a checkpoint from before the tree. */
 int audit_verifier_checkpoint(struct audit_verifier *v, uint64_t seq, int64_t time_ns,
                               const char *head_hash, const char *key_id, const char *sig_b64,
-                              struct error *err);
+                              const char *root_hash, const char *note, struct error *err);
 void audit_verifier_finish(struct audit_verifier *v);
+/* Records a failure at seq in res (keeps an earlier one) and clears res->ok. */
+void audit_verifier_fail_result(struct audit_verify_result *res, uint64_t seq, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -318,6 +318,10 @@ void audit_verifier_init(struct audit_verifier *v, EVP_PKEY *key, bool keep_hist
     memcpy(v->prev_hash, AUDIT_ZERO_HASH, AUDIT_HASH_HEX_SIZE);
     v->res = res;
     memcpy(res->head_hash, AUDIT_ZERO_HASH, AUDIT_HASH_HEX_SIZE);
+    audit_merkle_range_init(&v->tree);
+    uint8_t root[32];
+    audit_merkle_empty_root(root);
+    audit_hex_encode(root, 32, res->root_hash);
 }
 
 void audit_verifier_release(struct audit_verifier *v)
@@ -340,19 +344,43 @@ void audit_verifier_fail(struct audit_verifier *v, uint64_t seq, const char *fmt
     va_end(ap);
 }
 
-static int history_push(struct audit_verifier *v, const char *hash, struct error *err)
+void audit_verifier_fail_result(struct audit_verify_result *res, uint64_t seq, const char *fmt, ...)
+{
+    res->ok = false;
+    if (res->fail_seq != 0 && res->fail_seq <= seq)
+        return;
+    res->fail_seq = seq;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+    va_end(ap);
+}
+
+static int history_push(struct audit_verifier *v, const char *hash, const uint8_t leaf[32],
+                        struct error *err)
 {
     uint64_t idx = v->next_seq - 1;
     if (idx >= v->history_cap) {
         size_t cap = v->history_cap ? v->history_cap * 2 : 1024;
-        unsigned char *h = realloc(v->history, cap * 32);
+        unsigned char *h = realloc(v->history, cap * 64);
         if (h == NULL)
             return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory verifying the log");
         v->history = h;
         v->history_cap = cap;
     }
-    hex_decode_hash(hash, v->history + idx * 32);
+    hex_decode_hash(hash, v->history + idx * 64);
+    memcpy(v->history + idx * 64 + 32, leaf, 32);
     return 0;
+}
+
+/* The root of the first n verified records, from the history (n <= verified). */
+static void history_root(const struct audit_verifier *v, uint64_t n, uint8_t out[32])
+{
+    struct audit_merkle_range r;
+    audit_merkle_range_init(&r);
+    for (uint64_t i = 0; i < n; i++)
+        audit_merkle_range_append(&r, v->history + i * 64 + 32);
+    audit_merkle_range_root(&r, out);
 }
 
 static void pending_swap(struct audit_pending_checkpoint *a, struct audit_pending_checkpoint *b)
@@ -363,11 +391,15 @@ static void pending_swap(struct audit_pending_checkpoint *a, struct audit_pendin
 }
 
 /* Room for one more must already exist. */
-static void pending_push(struct audit_verifier *v, uint64_t seq, const char *head_hash)
+static void pending_push(struct audit_verifier *v, uint64_t seq, const char *head_hash,
+                         const uint8_t *root)
 {
     size_t i = v->npending++;
     v->pending[i].seq = seq;
     memcpy(v->pending[i].head_hash, head_hash, AUDIT_HASH_HEX_SIZE);
+    v->pending[i].has_root = root != NULL;
+    if (root != NULL)
+        memcpy(v->pending[i].root, root, 32);
     if (seq > v->pending_max)
         v->pending_max = seq;
     while (i > 0 && v->pending[(i - 1) / 2].seq > v->pending[i].seq) {
@@ -414,7 +446,8 @@ int audit_verifier_record(struct audit_verifier *v, const struct audit_record *r
         return 0;
     }
     char computed[AUDIT_HASH_HEX_SIZE];
-    audit_record_compute_hash(rec, computed);
+    uint8_t leaf[32];
+    audit_record_hashes(rec, computed, leaf);
     if (rec->hash == NULL || strcmp(computed, rec->hash) != 0) {
         audit_verifier_fail(v, rec->seq,
                             "record %" PRIu64 " does not match its hash (its contents were changed)",
@@ -433,8 +466,9 @@ int audit_verifier_record(struct audit_verifier *v, const struct audit_record *r
         v->chain_broken = true;
         return 0;
     }
-    if (v->keep_history && history_push(v, rec->hash, err) < 0)
+    if (v->keep_history && history_push(v, rec->hash, leaf, err) < 0)
         return -1;
+    audit_merkle_range_append(&v->tree, leaf);
     /* pending is a min-heap on seq holding only seqs >= next_seq. */
     while (v->npending > 0 && v->pending[0].seq == rec->seq) {
         struct audit_pending_checkpoint cp = pending_pop(v);
@@ -445,6 +479,18 @@ int audit_verifier_record(struct audit_verifier *v, const struct audit_record *r
                                 cp.seq, rec->seq);
             v->chain_broken = true;
             return 0;
+        }
+        if (cp.has_root) {
+            uint8_t root[32];
+            audit_merkle_range_root(&v->tree, root);
+            if (memcmp(root, cp.root, 32) != 0) {
+                audit_verifier_fail(v, rec->seq,
+                                    "the signed checkpoint at seq %" PRIu64
+                                    " names a different tree root than records 1..%" PRIu64,
+                                    cp.seq, rec->seq);
+                v->chain_broken = true;
+                return 0;
+            }
         }
         v->res->checkpoints++;
         if (cp.seq > v->res->last_checkpoint_seq)
@@ -459,8 +505,12 @@ int audit_verifier_record(struct audit_verifier *v, const struct audit_record *r
 
 int audit_verifier_checkpoint(struct audit_verifier *v, uint64_t seq, int64_t time_ns,
                               const char *head_hash, const char *key_id, const char *sig_b64,
-                              struct error *err)
+                              const char *root_hash, const char *note, struct error *err)
 {
+    if (root_hash == NULL)
+        root_hash = "";
+    if (note == NULL)
+        note = "";
     if (seq == 0 || !audit_is_hex_hash(head_hash)) {
         audit_verifier_fail(v, seq == 0 ? 1 : seq, "malformed checkpoint (seq %" PRIu64 ")", seq);
         return 0;
@@ -482,6 +532,28 @@ int audit_verifier_checkpoint(struct audit_verifier *v, uint64_t seq, int64_t ti
                                 "checkpoint signature at seq %" PRIu64 " does not verify", seq);
         return 0;
     }
+    /* The signed note (when there is one): signed by the same key, for this
+     * size and time, naming the root stored beside it. */
+    uint8_t root[32];
+    bool has_root = note[0] != '\0' || root_hash[0] != '\0';
+    if (has_root) {
+        struct audit_note n;
+        struct error nerr;
+        uint8_t stored[32];
+        if (audit_note_verify(v->key, note, strlen(note), &n, &nerr) < 0) {
+            audit_verifier_fail(v, seq, "checkpoint at seq %" PRIu64 ": %s", seq, nerr.message);
+            return 0;
+        }
+        if (n.size != seq || !n.has_time || n.time_ns != time_ns ||
+            !audit_hex_decode_hash(root_hash, stored) || memcmp(stored, n.root, 32) != 0) {
+            audit_verifier_fail(v, seq,
+                                "checkpoint at seq %" PRIu64
+                                ": its signed note names another size, time or root",
+                                seq);
+            return 0;
+        }
+        memcpy(root, n.root, 32);
+    }
     if (seq < v->next_seq) {
         /* The record is already behind us. */
         if (!v->keep_history) {
@@ -490,12 +562,23 @@ int audit_verifier_checkpoint(struct audit_verifier *v, uint64_t seq, int64_t ti
         }
         unsigned char want[32];
         hex_decode_hash(head_hash, want);
-        if (memcmp(want, v->history + (seq - 1) * 32, 32) != 0) {
+        if (memcmp(want, v->history + (seq - 1) * 64, 32) != 0) {
             audit_verifier_fail(v, seq,
                                 "the signed checkpoint at seq %" PRIu64
                                 " names a different head hash than record %" PRIu64,
                                 seq, seq);
             return 0;
+        }
+        if (has_root) {
+            uint8_t at[32];
+            history_root(v, seq, at);
+            if (memcmp(at, root, 32) != 0) {
+                audit_verifier_fail(v, seq,
+                                    "the signed checkpoint at seq %" PRIu64
+                                    " names a different tree root than records 1..%" PRIu64,
+                                    seq, seq);
+                return 0;
+            }
         }
         v->res->checkpoints++;
         if (seq > v->res->last_checkpoint_seq)
@@ -510,7 +593,7 @@ int audit_verifier_checkpoint(struct audit_verifier *v, uint64_t seq, int64_t ti
         v->pending = p;
         v->pending_cap = cap;
     }
-    pending_push(v, seq, head_hash);
+    pending_push(v, seq, head_hash, has_root ? root : NULL);
     return 0;
 }
 
@@ -522,5 +605,8 @@ void audit_verifier_finish(struct audit_verifier *v)
                             " covers it (the log was cut after a checkpoint)",
                             v->next_seq, v->pending_max);
     struct audit_verify_result *res = v->res;
+    uint8_t root[32];
+    audit_merkle_range_root(&v->tree, root);
+    audit_hex_encode(root, 32, res->root_hash);
     res->ok = res->fail_seq == 0;
 }

@@ -1369,11 +1369,32 @@ static json_t *record_json(const struct audit_record *rec)
     bad |= json_object_set_new(o, "details", json_string(rec->details_json));
     bad |= json_object_set_new(o, "prev_hash", json_string(rec->prev_hash));
     bad |= json_object_set_new(o, "hash", json_string(rec->hash));
+    /* The RFC 6962 leaf hash, for checking inclusion proofs against. */
+    char chain[AUDIT_HASH_HEX_SIZE], leaf_hex[AUDIT_HASH_HEX_SIZE];
+    uint8_t leaf[AUDIT_MERKLE_HASH];
+    audit_record_hashes(rec, chain, leaf);
+    audit_hex_encode(leaf, AUDIT_MERKLE_HASH, leaf_hex);
+    bad |= json_object_set_new(o, "leaf_hash", json_string(leaf_hex));
     if (bad) {
         json_decref(o);
         return NULL;
     }
     return o;
+}
+
+int audit_checkpoint_to_json(const struct audit_checkpoint *cp, char **out, struct error *err)
+{
+    json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "type", "checkpoint", "seq",
+                          (json_int_t)cp->tree_size, "time_ns", (json_int_t)cp->time_ns, "head_hash",
+                          cp->head_hash, "key_id", cp->key_id, "signature", cp->signature,
+                          "root_hash", cp->root_hash, "note", cp->note);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;
+    json_decref(o);
+    if (s == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "checkpoint %" PRIu64 " cannot be written",
+                         cp->tree_size);
+    *out = s;
+    return 0;
 }
 
 int audit_record_to_json(const struct audit_record *rec, char **out, struct error *err)
@@ -1412,6 +1433,10 @@ static json_t *checkpoint_json(sqlite3_stmt *st)
     bad |= json_object_set_new(o, "head_hash", json_string(column_str(st, 2)));
     bad |= json_object_set_new(o, "key_id", json_string(column_str(st, 3)));
     bad |= json_object_set_new(o, "signature", json_string(column_str(st, 4)));
+    if (sqlite3_column_bytes(st, 6) > 0) {
+        bad |= json_object_set_new(o, "root_hash", json_string(column_str(st, 5)));
+        bad |= json_object_set_new(o, "note", json_string(column_str(st, 6)));
+    }
     if (bad) {
         json_decref(o);
         return NULL;
@@ -1436,8 +1461,11 @@ int64_t audit_export_jsonl(struct audit_log *log, FILE *out, struct error *err)
                                 &recs, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(log->rdb,
-                                "SELECT seq, time_ns, head_hash, key_id, signature FROM checkpoints"
-                                " ORDER BY seq",
+                                audit_db_has_tree(log->rdb)
+                                    ? "SELECT seq, time_ns, head_hash, key_id, signature, root_hash,"
+                                      " note FROM checkpoints ORDER BY seq"
+                                    : "SELECT seq, time_ns, head_hash, key_id, signature, '', ''"
+                                      " FROM checkpoints ORDER BY seq",
                                 -1, &cps, NULL);
     if (rc != SQLITE_OK) {
         sql_error(err, log->rdb, rc, "exporting the audit log");
