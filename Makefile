@@ -217,7 +217,7 @@ $(BUILD)/audit-bench: bench/audit_bench.c $(BUILD)/libenclave.a
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(BUILD)/libenclave.a $(PKG_LIBS)
 .PHONY: bench-audit test-audit-cli
 bench-audit: $(BUILD)/audit-bench
-	$(BUILD)/audit-bench --dir $(BUILD)/bench-audit
+	$(BUILD)/audit-bench --dir $(BUILD)/bench-audit --writers 256 --concurrent 200000
 test-audit-cli: $(BUILD)/enclave $(BUILD)/audit-bench
 	tests/audit/cli_test.sh $(BUILD)
 BENCH_TARGETS += bench-audit

@@ -55,6 +55,8 @@ void audit_record_hashes(const struct audit_record *rec, char chain[AUDIT_HASH_H
  * 64 for a consistency proof); longer ones are refused outright. */
 #define AUDIT_MERKLE_MAX_PROOF 64
 
+/* SHA-256, fetched once for the process. */
+const EVP_MD *audit_sha256_md(void);
 void audit_merkle_leaf_hash(const void *leaf, size_t len, uint8_t out[AUDIT_MERKLE_HASH]);
 void audit_merkle_node_hash(const uint8_t left[AUDIT_MERKLE_HASH],
                             const uint8_t right[AUDIT_MERKLE_HASH], uint8_t out[AUDIT_MERKLE_HASH]);

@@ -94,7 +94,7 @@ void audit_sha256_hex(const void *data, size_t len, char out[AUDIT_HASH_HEX_SIZE
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    EVP_Digest(data, len, md, &mdlen, audit_sha256_md(), NULL);
     audit_hex_encode(md, 32, out);
 }
 
@@ -202,8 +202,8 @@ void audit_record_hashes(const struct audit_record *rec, char chain[AUDIT_HASH_H
     struct two_digests d = {EVP_MD_CTX_new(), EVP_MD_CTX_new()};
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
-    if (d.chain == NULL || d.leaf == NULL || EVP_DigestInit_ex(d.chain, EVP_sha256(), NULL) != 1 ||
-        EVP_DigestInit_ex(d.leaf, EVP_sha256(), NULL) != 1 ||
+    if (d.chain == NULL || d.leaf == NULL || EVP_DigestInit_ex(d.chain, audit_sha256_md(), NULL) != 1 ||
+        EVP_DigestInit_ex(d.leaf, audit_sha256_md(), NULL) != 1 ||
         EVP_DigestUpdate(d.leaf, &leaf_prefix, 1) != 1) {
         /* Out of memory: an all-'x' hash never matches, so nothing verifies
          * and nothing is written with a wrong hash. */
@@ -570,8 +570,13 @@ int audit_verifier_checkpoint(struct audit_verifier *v, uint64_t seq, int64_t ti
             return 0;
         }
         if (has_root) {
+            /* Right after its record (as in an export) the running tree is
+             * the one it signed; otherwise rebuild from the history. */
             uint8_t at[32];
-            history_root(v, seq, at);
+            if (seq == v->tree.size)
+                audit_merkle_range_root(&v->tree, at);
+            else
+                history_root(v, seq, at);
             if (memcmp(at, root, 32) != 0) {
                 audit_verifier_fail(v, seq,
                                     "the signed checkpoint at seq %" PRIu64

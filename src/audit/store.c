@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -44,7 +45,9 @@ struct append_req {
     char first_prev[AUDIT_HASH_HEX_SIZE]; /* prev_hash of the first record */
     char (*hashes)[AUDIT_HASH_HEX_SIZE];
     struct checkpoint_made *checkpoint; /* signed in this request's batch, after its records */
-    pthread_cond_t cv;
+    /* Posted by the writer thread when done: the caller sleeps on its own
+     * semaphore, so waking it takes no shared lock. */
+    sem_t done_sem;
     struct append_req *next;
 };
 
@@ -1063,21 +1066,21 @@ static void *writer_main(void *arg)
         struct checkpoint_made *cp = NULL;
         int ret = commit_group(log, first, end, false, &cp, &err);
 
-        pthread_mutex_lock(&log->mu);
         struct append_req *last = NULL;
         for (struct append_req *r = first; r != end; r = r->next)
             last = r;
         for (struct append_req *r = first; r != end;) {
-            struct append_req *next = r->next; /* r may go away once done is set */
+            struct append_req *next = r->next; /* r may go away once posted */
             r->ret = ret;
             if (ret < 0)
                 r->err = err;
             if (r == last)
                 r->checkpoint = cp;
             r->done = true;
-            pthread_cond_signal(&r->cv);
+            sem_post(&r->done_sem);
             r = next;
         }
+        pthread_mutex_lock(&log->mu);
     }
     pthread_mutex_unlock(&log->mu);
     return NULL;
@@ -1088,15 +1091,13 @@ static void *writer_main(void *arg)
  * own has been delivered. */
 static void notify_in_order(struct audit_log *log, struct append_req *req)
 {
+    /* Nobody listens: no lock at all (the common case for many writers).
+     * audit_subscribe moves notified_seq up to the head, so that the
+     * ordering below never waits for records nobody delivered. */
+    if (__atomic_load_n(&log->nsubs, __ATOMIC_ACQUIRE) == 0)
+        return;
     pthread_mutex_lock(&log->sub_mu);
     uint64_t last = req->n > 0 ? req->first_seq + req->n - 1 : 0;
-    if (log->nsubs == 0) {
-        if (last > log->notified_seq)
-            log->notified_seq = last;
-        pthread_cond_broadcast(&log->sub_cv);
-        pthread_mutex_unlock(&log->sub_mu);
-        return;
-    }
     uint64_t upto = req->n > 0 ? req->first_seq - 1 : req->checkpoint ? req->checkpoint->seq : 0;
     while (log->notified_seq < upto)
         pthread_cond_wait(&log->sub_cv, &log->sub_mu);
@@ -1134,24 +1135,25 @@ static void notify_in_order(struct audit_log *log, struct append_req *req)
  * then delivers it to the subscribers. */
 static int submit(struct audit_log *log, struct append_req *req, struct error *err)
 {
-    pthread_cond_init(&req->cv, NULL);
+    sem_init(&req->done_sem, 0, 0);
     pthread_mutex_lock(&log->mu);
     if (log->stopping) {
         pthread_mutex_unlock(&log->mu);
-        pthread_cond_destroy(&req->cv);
+        sem_destroy(&req->done_sem);
         return error_set(err, ERR_FAILED_PRECONDITION, "the audit log is closing");
     }
     req->next = NULL;
-    if (log->queue_tail != NULL)
+    if (log->queue_tail != NULL) {
         log->queue_tail->next = req;
-    else
+    } else {
         log->queue = req;
+        pthread_cond_signal(&log->work_cv); /* the writer waits only on an empty queue */
+    }
     log->queue_tail = req;
-    pthread_cond_signal(&log->work_cv);
-    while (!req->done)
-        pthread_cond_wait(&req->cv, &log->mu);
     pthread_mutex_unlock(&log->mu);
-    pthread_cond_destroy(&req->cv);
+    while (sem_wait(&req->done_sem) < 0 && errno == EINTR)
+        ;
+    sem_destroy(&req->done_sem);
     if (req->ret < 0) {
         if (err != NULL)
             *err = req->err;
@@ -1318,7 +1320,14 @@ static int subscribe(struct audit_log *log, audit_record_fn fn, audit_checkpoint
         log->subs_cap = cap;
     }
     id = ++log->next_sub_id;
-    log->subs[log->nsubs++] = (struct subscriber){id, fn, cp_fn, ctx};
+    log->subs[log->nsubs] = (struct subscriber){id, fn, cp_fn, ctx};
+    __atomic_store_n(&log->nsubs, log->nsubs + 1, __ATOMIC_RELEASE);
+    /* Appends acknowledged before now are not delivered to this subscriber
+     * in order (nobody was listening): start the ordering at the head. */
+    pthread_mutex_lock(&log->mu);
+    if (log->head_seq > log->notified_seq)
+        log->notified_seq = log->head_seq;
+    pthread_mutex_unlock(&log->mu);
 out:
     pthread_mutex_unlock(&log->sub_mu);
     return id;
@@ -1342,7 +1351,7 @@ void audit_unsubscribe(struct audit_log *log, int id)
         if (log->subs[i].id != id)
             continue;
         memmove(&log->subs[i], &log->subs[i + 1], (log->nsubs - i - 1) * sizeof(*log->subs));
-        log->nsubs--;
+        __atomic_store_n(&log->nsubs, log->nsubs - 1, __ATOMIC_RELEASE);
         break;
     }
     pthread_mutex_unlock(&log->sub_mu);

@@ -259,9 +259,11 @@ static int jsonl_entry(struct audit_verifier *v, json_t *o, unsigned long line_n
         rec.seq = (uint64_t)seq;
         rec.time_ns = time_ns;
         rec.kind = audit_kind_from_name(rec.kind_name);
+        if (audit_verifier_record(v, &rec, err) < 0)
+            return -1;
         /* leaf_hash is optional (older exports), but must be right when there. */
         json_t *lh = json_object_get(o, "leaf_hash");
-        if (lh != NULL) {
+        if (lh != NULL && !v->chain_broken) {
             char chain[AUDIT_HASH_HEX_SIZE], hex[AUDIT_HASH_HEX_SIZE];
             uint8_t leaf[32];
             audit_record_hashes(&rec, chain, leaf);
@@ -273,7 +275,7 @@ static int jsonl_entry(struct audit_verifier *v, json_t *o, unsigned long line_n
                 return 0;
             }
         }
-        return audit_verifier_record(v, &rec, err);
+        return 0;
     }
     audit_verifier_fail(v, v->next_seq, "line %lu: unknown type \"%s\"", line_no, type);
     return 0;
