@@ -6,7 +6,7 @@
  * Prints numbers; asserts nothing about them.
  *
  *   audit-bench [--dir DIR] [--appends N] [--verify-records N]
- *               [--writers T --concurrent N]
+ *               [--writers T --concurrent N] [--witness FILE]
  *
  * DIR must be on the disk the daemon would use (not tmpfs) for the durable
  * numbers to mean anything. */
@@ -164,12 +164,14 @@ int main(int argc, char **argv)
 {
     const char *dir = "build/bench-audit";
     unsigned long appends = 2000, verify_records = 100000, writers = 0, concurrent = 0;
+    struct audit_options opts = {0}; /* --witness FILE: the main log's checkpoints go there too */
     static const struct option longopts[] = {
         {"dir", required_argument, NULL, 'd'},
         {"appends", required_argument, NULL, 'a'},
         {"verify-records", required_argument, NULL, 'v'},
         {"writers", required_argument, NULL, 'w'},
         {"concurrent", required_argument, NULL, 'c'},
+        {"witness", required_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -190,9 +192,12 @@ int main(int argc, char **argv)
         case 'c':
             concurrent = strtoul(optarg, NULL, 10);
             break;
+        case 'W':
+            opts.witness_path = optarg;
+            break;
         default:
             fprintf(stderr, "usage: audit-bench [--dir DIR] [--appends N] [--verify-records N]"
-                            " [--writers T --concurrent N]\n");
+                            " [--writers T --concurrent N] [--witness FILE]\n");
             return 2;
         }
     }
@@ -222,7 +227,7 @@ int main(int argc, char **argv)
     audit_sha256_hex("bench", 5, digest);
     struct error err;
     struct audit_log *log = NULL;
-    if (audit_open(db, keys, NULL, &log, &err) < 0)
+    if (audit_open(db, keys, &opts, &log, &err) < 0)
         return die("open", &err);
 
     printf("audit bench in %s (WAL, synchronous=FULL, checkpoint every 100 records)\n", dir);
@@ -250,7 +255,7 @@ int main(int argc, char **argv)
             return die("close", &err);
         if (bench_concurrent(dir, keys, writers, concurrent, digest) != 0)
             return 1;
-        if (audit_open(db, keys, NULL, &log, &err) < 0)
+        if (audit_open(db, keys, &opts, &log, &err) < 0)
             return die("reopen", &err);
     }
 
