@@ -176,4 +176,7 @@ void audit_verifier_finish(struct audit_verifier *v);
 void audit_verifier_fail_result(struct audit_verify_result *res, uint64_t seq, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A proof document checked with key (proof.c); the verdict is in res. */
+void audit_proof_check(const char *text, size_t len, EVP_PKEY *key, struct audit_proof_result *res);
+
 #endif

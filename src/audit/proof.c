@@ -486,9 +486,16 @@ int audit_proof_verify_json(const char *text, size_t len, const char *pubkey_pem
     cleanup_pkey EVP_PKEY *key = NULL;
     if (audit_pubkey_load_file(pubkey_pem_path, &key, err) < 0)
         return -1;
+    audit_proof_check(text, len, key, res);
+    return 0;
+}
+
+void audit_proof_check(const char *text, size_t len, EVP_PKEY *key, struct audit_proof_result *res)
+{
+    memset(res, 0, sizeof(*res));
     if (len > MAX_PROOF_FILE) {
         proof_fail(res, "larger than %d bytes", MAX_PROOF_FILE);
-        return 0;
+        return;
     }
     json_error_t jerr;
     json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -502,7 +509,6 @@ int audit_proof_verify_json(const char *text, size_t len, const char *pubkey_pem
     else
         proof_fail(res, "unknown proof type");
     json_decref(o);
-    return 0;
 }
 
 int audit_proof_verify_file(const char *path, const char *pubkey_pem_path,
