@@ -1,8 +1,10 @@
-/* The audit log: an append-only, hash-chained sequence of records with
- * Ed25519-signed checkpoints, stored in SQLite (WAL, synchronous=FULL) and
- * exportable as self-contained JSON lines. docs/audit.md gives the exact
- * hash and signature encodings so that anyone can verify a log without this
- * code.
+/* The audit log: an append-only, hash-chained sequence of records that is
+ * also an RFC 6962 Merkle tree, with Ed25519-signed checkpoints (C2SP signed
+ * notes naming the tree size and root), stored in SQLite (WAL,
+ * synchronous=FULL) and exportable as self-contained JSON lines. Inclusion
+ * and consistency proofs let anyone check one record, or that a log extends
+ * an earlier checkpoint, with a few hashes. docs/audit.md gives the exact
+ * encodings so that anyone can verify a log or a proof without this code.
  *
  * Ownership: every pointer passed in is borrowed for the duration of the call
  * only (nothing is kept). Every pointer handed to a callback (struct
@@ -11,10 +13,15 @@
  * by audit_close. Functions return 0 (or a count) on success and <0 with err
  * filled on failure.
  *
- * Threads: one struct audit_log may be shared between threads; calls are
- * serialised by a mutex inside it. Subscriber callbacks run in the appending
- * thread while that mutex is held, so they must not call back into the same
- * log.
+ * Threads: one struct audit_log may be shared between threads. A log open
+ * for writing has a writer thread that owns the SQLite write connection:
+ * audit_append queues its records and returns once the group they were
+ * committed with is fsynced (group commit: concurrent writers share one
+ * fsync). Queries run on a separate read connection. Subscriber callbacks
+ * run in the appending thread, in seq order across threads, under a lock:
+ * they must not call back into the same log. Subscribe before other threads
+ * append (records acknowledged before a subscription are not delivered to
+ * it).
  *
  * Writers: one process at a time opens a log for writing (an advisory lock on
  * "<db>.lock" enforces it); any number may open it read-only. */
