@@ -631,7 +631,7 @@ def test_checkpoints_stream_witness_and_proofs(fresh_daemon, tmp_path):
     with open(pub_path, "rb") as f:
         pub = load_pem_public_key(f.read())
 
-    sse = SSE(d.addr, "since_seq=0&checkpoints=1")
+    sse = SSE(d, "since_seq=0&checkpoints=1")
     assert sse.status == 200
     leaves, checkpoint = [], None
     for _ in range(1000):
@@ -653,7 +653,7 @@ def test_checkpoints_stream_witness_and_proofs(fresh_daemon, tmp_path):
     assert root == rfc6962.Tree(leaves).root(size)
     assert root.hex() == checkpoint["root_hash"]
 
-    ws = WebSocket(d.addr, "/ws/audit?since_seq=0&checkpoints=1")
+    ws = WebSocket(d, "/ws/audit?since_seq=0&checkpoints=1")
     assert ws.status == 101
     kinds = []
     while True:
