@@ -15,7 +15,6 @@
 #include "common/file.h"
 
 #define MAX_PROOF_FILE (1024 * 1024)
-#define MAX_WITNESS_FILE (256 * 1024 * 1024)
 
 static void pkey_freep(EVP_PKEY **k)
 {
