@@ -106,6 +106,49 @@ static void test_known_answers(void **state)
     assert_memory_equal(root, ref, H);
 }
 
+/* The eight-leaf test tree of Certificate Transparency's and Trillian's
+ * RFC 6962 test data: the root of every prefix. */
+static void test_ct_reference_roots(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *data;
+        size_t len;
+    } in[8] = {
+        {"", 0},
+        {"\x00", 1},
+        {"\x10", 1},
+        {"\x20\x21", 2},
+        {"\x30\x31", 2},
+        {"\x40\x41\x42\x43", 4},
+        {"\x50\x51\x52\x53\x54\x55\x56\x57", 8},
+        {"\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f", 16},
+    };
+    static const char *const roots[8] = {
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    };
+    uint8_t l[8][H];
+    struct audit_merkle_range r;
+    audit_merkle_range_init(&r);
+    for (int i = 0; i < 8; i++) {
+        audit_merkle_leaf_hash(in[i].data, in[i].len, l[i]);
+        audit_merkle_range_append(&r, l[i]);
+        uint8_t want[H], got[H];
+        unhex(roots[i], want);
+        audit_merkle_root((const uint8_t(*)[H])l, (uint64_t)i + 1, got);
+        assert_memory_equal(got, want, H);
+        audit_merkle_range_root(&r, got);
+        assert_memory_equal(got, want, H);
+    }
+}
+
 static void test_root_matches_recursive_definition(void **state)
 {
     (void)state;
@@ -387,6 +430,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_known_answers),
+        cmocka_unit_test(test_ct_reference_roots),
         cmocka_unit_test(test_root_matches_recursive_definition),
         cmocka_unit_test(test_every_inclusion_proof),
         cmocka_unit_test(test_every_consistency_proof),

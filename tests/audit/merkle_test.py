@@ -43,6 +43,13 @@ def main():
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     assert rfc6962.leaf_hash(b"").hex() == \
         "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+    # The eight-leaf tree of Certificate Transparency's RFC 6962 test data.
+    ct = rfc6962.Tree(rfc6962.leaf_hash(x) for x in [
+        b"", b"\x00", b"\x10", b"\x20\x21", b"\x30\x31", b"\x40\x41\x42\x43",
+        bytes(range(0x50, 0x58)), bytes(range(0x60, 0x70))])
+    assert [ct.root(n).hex()[:16] for n in range(1, 9)] == [
+        "6e340b9cffb37a98", "fac54203e7cc696c", "aeb6bcfe274b70a1", "d37ee418976dd957",
+        "4e3bbb1f7b478dcf", "76e67dadbcdf1e10", "ddb89be403809e32", "5dc9da79a70659a9"]
     roots = {}
     counts = {"root": 0, "inclusion": 0, "consistency": 0, "tampered": 0}
     for line in out[1:]:
