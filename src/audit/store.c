@@ -1,4 +1,5 @@
-/* The SQLite store: open (with the tail check), append, checkpoint, query,
+/* The SQLite store: open (with the tail check and the tree rebuilt), the
+ * writer thread (group commit, checkpoints, the witness), append, query,
  * subscribe, export. */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,13 +33,12 @@ struct subscriber {
 };
 
 /* What one writer hands to the writer thread, and gets back. It lives on the
- * writer's stack until done is set. */
+ * writer's stack until done_sem is posted. */
 struct append_req {
     struct prepared *p; /* n records, prepared (validated) by the caller */
     size_t n;
     bool want_checkpoint; /* audit_checkpoint / audit_close */
-    /* Results, set by the writer thread before done. */
-    bool done;
+    /* Results, set by the writer thread before it posts done_sem. */
     int ret;
     struct error err;
     uint64_t first_seq;
@@ -1076,7 +1076,6 @@ static void *writer_main(void *arg)
                 r->err = err;
             if (r == last)
                 r->checkpoint = cp;
-            r->done = true;
             sem_post(&r->done_sem);
             r = next;
         }
