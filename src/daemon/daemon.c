@@ -190,7 +190,7 @@ int daemon_run(const struct daemon_options *opts)
         if (audit_default_db_path(db, sizeof(db), &err) < 0 ||
             audit_default_key_dir(keys, sizeof(keys), &err) < 0)
             goto fail;
-        struct audit_options ao = {0};
+        struct audit_options ao = {.witness_path = opts->audit_witness};
         if (audit_open(db, keys, &ao, &d.audit, &err) < 0) {
             error_prefix(&err, "opening the audit log %s (check it with 'enclave audit verify')", db);
             goto fail;
