@@ -135,12 +135,25 @@ static void mount_shared_tmpfs(const char *target, uint64_t mem_kb, unsigned div
     mount_one("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, data);
 }
 
+/* Kernel files that are 0666 by default and that the workload has no use
+ * for: pressure-stall triggers (each open one is kernel state and polling
+ * work that uid 1000 could pile up). procfs keeps a chmod. */
+static void restrict_kernel_files(void)
+{
+    static const char *const files[] = {"/proc/pressure/cpu", "/proc/pressure/io", "/proc/pressure/memory",
+                                        "/proc/pressure/irq"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        if (chmod(files[i], 0444) < 0 && errno != ENOENT)
+            guest_log("chmod %s: %s", files[i], strerror(errno));
+}
+
 void guest_system_setup(void)
 {
     mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
     ensure_console();
     mount_one("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mount_one("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    restrict_kernel_files();
     uint64_t mem_kb = mem_total_kb();
     if (mem_kb == 0)
         guest_log("cannot read MemTotal; /tmp and /dev/shm get the minimum size");
