@@ -5,6 +5,10 @@
  * the logic and drive it on the host (--serve-stdio, --serve-unix).
  *
  * What the host can count on (proto/guest/v1/guest.proto, wire/frame.h):
+ *  - Nothing is served on a connection before a HelloRequest with the VM's
+ *    key (GUEST_KEY_LEN bytes); anything else first, or a wrong key, closes
+ *    it with no reply (the serial port ignores the host until it
+ *    reconnects). After a sync marker the key is needed again.
  *  - Every request gets exactly one reply with its id: the matching response
  *    or an ErrorResponse. An exec's reply is its ExecResponse (preceded by
  *    ExecOutput chunks when it asked to stream); CancelRequest gets a
