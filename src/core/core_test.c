@@ -41,11 +41,16 @@ static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct er
     snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
     vm->channel.kind = VMM_CHANNEL_UNIX;
     snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/rpc.sock", c->run_dir);
+    /* The real key file, as the drivers make it: the proxy must prove it. */
+    if (vmm_channel_key_create(vm, err) < 0) {
+        vmm_vm_free(vm);
+        return -1;
+    }
     pid_t pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (fake_mode == 0)
-            execl(init_bin, init_bin, "--serve-unix", vm->channel.path, (char *)NULL);
+            execl(init_bin, init_bin, "--key-file", vm->key_path, "--serve-unix", vm->channel.path, (char *)NULL);
         else if (fake_mode == 1)
             execl("/bin/false", "false", (char *)NULL);
         else
