@@ -84,6 +84,9 @@ static const char up_help[] =
     "                        ($ENCLAVE_HOME/trust/*.pub) and install it (audited);\n"
     "                        ignored when an image is installed already\n"
     "  --detach              go to the background once the API is listening\n"
+    "  --allow-root          run even as root (refused otherwise); VMMs still run as the\n"
+    "                        unprivileged user enclave-vmm (made by scripts/install-deps;\n"
+    "                        'nobody' when it is missing). No effect for other users\n"
     "  -h, --help            this help\n"
     "\n"
     "environment: ENCLAVE_HOME (default ~/.enclave), ENCLAVE_LOG=debug|info|warn|error\n";
@@ -91,7 +94,7 @@ static const char up_help[] =
 int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
 {
     enum { O_LISTEN = 256, O_SOCKET, O_CPU, O_MEM, O_MAXS, O_BOOT, O_EXEC, O_MAXOUT, O_MAXIN,
-           O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH, O_IMAGE, O_VMM };
+           O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH, O_IMAGE, O_VMM, O_ALLOW_ROOT };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"socket", required_argument, NULL, O_SOCKET},
@@ -107,6 +110,7 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
         {"vmm", required_argument, NULL, O_VMM},
         {"policy", required_argument, NULL, O_POLICY},
         {"detach", no_argument, NULL, O_DETACH},
+        {"allow-root", no_argument, NULL, O_ALLOW_ROOT},
         {"image", required_argument, NULL, O_IMAGE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -197,6 +201,9 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
             break;
         case O_DETACH:
             out->detach = true;
+            break;
+        case O_ALLOW_ROOT:
+            d->allow_root = true;
             break;
         case O_IMAGE:
             if (optarg[0] == '\0')
