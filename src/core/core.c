@@ -631,12 +631,21 @@ static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err
     res.err_len = r->stderr.len;
     res.err_truncated = r->stderr_truncated;
     res.duration_us = r->duration_us;
+    /* The guest caps its output; one that does not is capped here all the same. */
+    if (op->cap && res.out_len > op->cap) {
+        res.out_len = (size_t)op->cap;
+        res.out_truncated = true;
+    }
+    if (op->cap && res.err_len > op->cap) {
+        res.err_len = (size_t)op->cap;
+        res.err_truncated = true;
+    }
     record(core, "TOOL:EXEC", op->session_id,
            json_pack("{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:b, s:b}", "tool", op->tool, "exit_code",
                      r->exit_code, "signal", r->signal, "timed_out", r->timed_out, "duration_us",
-                     (json_int_t)r->duration_us, "stdout_bytes", (json_int_t)r->stdout.len,
-                     "stderr_bytes", (json_int_t)r->stderr.len, "stdout_truncated",
-                     r->stdout_truncated, "stderr_truncated", r->stderr_truncated));
+                     (json_int_t)r->duration_us, "stdout_bytes", (json_int_t)res.out_len,
+                     "stderr_bytes", (json_int_t)res.err_len, "stdout_truncated",
+                     res.out_truncated, "stderr_truncated", res.err_truncated));
     op->cb(&res, NULL, op->ctx);
     free(op);
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -109,8 +110,43 @@ static void conn_lost(struct proxy_conn *c, const char *what)
         c->on_closed(&why, c->ctx);
 }
 
+/* The frames a guest may send the host: answers and output. A guest that
+ * sends anything else (a request, a body the host does not know) is refused
+ * here, before any handler sees it. A new answer type must be added here. */
+#define PROXY_GUEST_FRAMES(X)                                                                      \
+    X(GUEST__V1__FRAME__BODY_HEALTH_RESPONSE)                                                      \
+    X(GUEST__V1__FRAME__BODY_EXEC_OUTPUT)                                                          \
+    X(GUEST__V1__FRAME__BODY_EXEC_RESPONSE)                                                        \
+    X(GUEST__V1__FRAME__BODY_SHUTDOWN_RESPONSE)                                                    \
+    X(GUEST__V1__FRAME__BODY_ERROR)                                                                \
+    X(GUEST__V1__FRAME__BODY_CANCEL_RESPONSE)
+
+static bool guest_may_send(Guest__V1__Frame__BodyCase body)
+{
+    switch (body) {
+#define PROXY_CASE(name) case name:
+        PROXY_GUEST_FRAMES(PROXY_CASE)
+#undef PROXY_CASE
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void dispatch(struct proxy_conn *c, Guest__V1__Frame *f)
 {
+    if (!guest_may_send(f->body_case)) {
+        log_warn("guest sent a frame of type %d, which the host never accepts; refused",
+                 (int)f->body_case);
+        struct pending *p = pending_take(c, f->id);
+        if (p != NULL) {
+            struct error e;
+            error_set(&e, ERR_INTERNAL, "the guest answered with a frame of type %d, which the "
+                      "host never accepts", (int)f->body_case);
+            pending_finish(p, NULL, &e);
+        }
+        return;
+    }
     if (f->body_case == GUEST__V1__FRAME__BODY_EXEC_OUTPUT) {
         struct pending *p = pending_find(c, f->id);
         if (p && p->on_output)
