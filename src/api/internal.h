@@ -62,6 +62,7 @@ struct api_server {
     unsigned request_timeout_ms;
     unsigned idle_timeout_ms;
     unsigned max_streams;
+    size_t max_buffered_bytes; /* across all HTTP/2 connections */
     unsigned n_connections;
     struct api_conn *conns;
     struct api_call *calls; /* live calls, detached on free */
