@@ -231,6 +231,10 @@ int daemon_run(const struct daemon_options *opts)
                       why[0] ? why : d.host.explain);
             goto fail;
         }
+        if (!d.kvm && geteuid() == 0 && strstr(why, "Permission denied") != NULL)
+            log_warn("the VMM user cannot open /dev/kvm: give /dev/kvm to a group it is in "
+                     "(Debian: group kvm, mode 0660; scripts/install-deps adds %s to kvm)",
+                     VMM_USER);
         if (!d.kvm)
             log_warn("no KVM: VMs run under QEMU's TCG emulation, so isolation is emulated and "
                      "slow (%s)",
