@@ -46,7 +46,8 @@
     X(AUDIT_IMAGE_VERIFIED, "IMAGE:VERIFIED", "an image's signature and digests verified") \
     X(AUDIT_IMAGE_UNVERIFIED_INSTALL, "IMAGE:UNVERIFIED_INSTALL", "an image was installed without a verified signature") \
     X(AUDIT_DAEMON_START, "DAEMON:START", "the daemon started")                          \
-    X(AUDIT_DAEMON_STOP, "DAEMON:STOP", "the daemon stopped cleanly")
+    X(AUDIT_DAEMON_STOP, "DAEMON:STOP", "the daemon stopped cleanly") \
+    X(AUDIT_API_REFUSED, "API:REFUSED", "a request refused before any handler ran (credential, Host, Origin or uid)")
 
 enum audit_kind {
 #define X(name, str, doc) name,

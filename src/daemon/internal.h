@@ -58,6 +58,10 @@ void daemon_gate_init(struct daemon_state *d, struct core_gate *gate);
 int daemon_record(struct daemon_state *d, const char *event, const char *session_id,
                   const char *details_json, struct error *err);
 
+/* Loads (or makes) the API and operator tokens under $ENCLAVE_HOME/run and
+ * hands them to d->api, with refusals recorded as API:REFUSED (credentials.c). */
+int daemon_credentials_init(struct daemon_state *d, struct error *err);
+
 /* The live audit stream: routes GET /v1/audit/stream (SSE) and GET /ws/audit
  * (WebSocket) on d->api, fed by a subscription to d->audit (daemon/stream.c).
  * Free after the API server (which closes every client) and before the log. */
@@ -72,6 +76,14 @@ struct stream_request {
 };
 int daemon_stream_parse_query(const char *query, struct stream_request *req, char *why,
                               size_t why_size);
+
+/* enclave.v1 Exec (server streaming) and StartSession (daemon/exec_stream.c). */
+void daemon_handle_exec_stream(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_start_session(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+/* A request's idle timeout and lifetime (0: the daemon's default, -1: none)
+ * into what applies (0: none). */
+int daemon_lifetime_resolve(const struct daemon_state *d, int32_t idle_s, int32_t life_s,
+                            unsigned *idle_out, unsigned *life_out, struct error *err);
 
 extern const struct api_service daemon_agent_service;
 extern const struct api_service daemon_enclave_service;

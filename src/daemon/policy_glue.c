@@ -292,10 +292,10 @@ void daemon_handle_apply_policy(struct api_call *call, const ProtobufCMessage *m
      * new text is even parsed. */
     char doc_digest[AUDIT_HASH_HEX_SIZE];
     audit_sha256_hex(doc, len, doc_digest);
-    json_t *input = json_pack("{s:{s:s}, s:{s:s, s:I}, s:{s:s, s:s}}", "session", "id", sid,
+    json_t *input = json_pack("{s:{s:s}, s:{s:s, s:I}, s:{s:s, s:s, s:s}}", "session", "id", sid,
                               "request", "document_sha256", doc_digest, "document_bytes",
                               (json_int_t)len, "caller", "transport", api_call_transport(call),
-                              "peer", api_call_peer(call));
+                              "peer", api_call_peer(call), "principal", api_call_principal(call));
     struct core_obligations ob;
     if (core_gate_ask(d->core, "policy.apply", sid, input, &ob, &err) < 0) {
         api_call_fail(call, &err);

@@ -377,11 +377,11 @@ static void serve(struct api_exchange *x, struct daemon_streams *st, bool websoc
             return;
         }
     }
-    json_t *input = json_pack("{s:{s:s}, s:{s:s, s:s, s:I}, s:{s:s, s:s}}", "session", "id",
+    json_t *input = json_pack("{s:{s:s}, s:{s:s, s:s, s:I}, s:{s:s, s:s, s:s}}", "session", "id",
                               req.session, "request", "session_id", req.session, "stream",
                               websocket ? "websocket" : "sse", "since_seq", (json_int_t)start,
                               "caller", "transport", websocket ? "websocket" : "sse", "peer",
-                              api_exchange_peer(x));
+                              api_exchange_peer(x), "principal", api_exchange_principal(x));
     struct core_obligations ob;
     if (core_gate_ask(d->core, "audit.read", req.session, input, &ob, &err) < 0) {
         reply_text(x, err.kind == ERR_PERMISSION_DENIED ? 403 : 503, "%s", err.message);
