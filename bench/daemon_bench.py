@@ -139,7 +139,9 @@ class Daemon:
         log = open(self.log_path, "ab")
         env = dict(os.environ, ENCLAVE_HOME=self.home)
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen([self.enclave, "up", "--listen", self.addr, *self.extra],
+        allow_root = ["--allow-root"] if os.geteuid() == 0 else []  # refused as root without it
+        self.proc = subprocess.Popen([self.enclave, "up", "--listen", self.addr, *allow_root,
+                                      *self.extra],
                                      env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.time() + timeout
@@ -159,6 +161,16 @@ class Daemon:
             time.sleep(0.005)
         raise RuntimeError("daemon did not answer /ping:\n" + self.read_log())
 
+    def grpc_auth(self):
+        return (("authorization", "Bearer " + self.token()),)
+
+    def token(self):
+        """The API token the daemon made under its home (docs/security.md)."""
+        if getattr(self, "_token", None) is None:
+            with open(os.path.join(self.home, "run", "api-token")) as f:
+                self._token = f.read().strip()
+        return self._token
+
     def read_log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
@@ -171,7 +183,8 @@ class Daemon:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
             try:
                 self.conn.request("POST", f"/{service}/{method}", body=data,
-                                  headers={"Content-Type": "application/json"})
+                                  headers={"Content-Type": "application/json",
+                                           "Authorization": "Bearer " + self.token()})
                 r = self.conn.getresponse()
                 out = r.read()
                 break
@@ -371,11 +384,11 @@ def main():
                 grpc, _, _, enclave_pb2, enclave_pb2_grpc = g
                 with grpc.insecure_channel(d.addr) as ch:
                     stub = enclave_pb2_grpc.EnclaveStub(ch)
-                    stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30)
+                    stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30, metadata=d.grpc_auth())
                     times = []
                     for _ in range(args.samples * 5):
                         t0 = time.perf_counter()
-                        stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30)
+                        stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30, metadata=d.grpc_auth())
                         times.append(ms_since(t0))
                 table.add("GetInfo (no VM involved), gRPC", times)
 
@@ -409,7 +422,8 @@ def main():
                 grpc, agent_pb2, agent_pb2_grpc, enclave_pb2, enclave_pb2_grpc = g
                 with grpc.insecure_channel(d.addr) as ch:
                     stub = agent_pb2_grpc.AgentServiceStub(ch)
-                    gi = enclave_pb2_grpc.EnclaveStub(ch).GetInfo(enclave_pb2.GetInfoRequest(), timeout=30)
+                    gi = enclave_pb2_grpc.EnclaveStub(ch).GetInfo(enclave_pb2.GetInfoRequest(), timeout=30,
+                                                                       metadata=d.grpc_auth())
                     assert gi.accel == info.get("accel")
                     for tool, label in (("exec", "exec `python3 -c pass`"), ("python", "python 'pass'")):
                         b = exec_body(sid, tool)
@@ -418,7 +432,7 @@ def main():
                         times = []
                         for _ in range(args.samples):
                             t0 = time.perf_counter()
-                            r = stub.ExecuteTool(req, timeout=60)
+                            r = stub.ExecuteTool(req, timeout=60, metadata=d.grpc_auth())
                             times.append(ms_since(t0))
                             if r.exit_code != 0:
                                 raise RuntimeError(f"gRPC {label}: {r}")

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <http_parser.h>
+#include <openssl/crypto.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 
 #include "api/api.h"
 #include "common/cleanup.h"
+#include "common/paths.h"
 
 #define CLIENT_MAX_RESPONSE (64u << 20)
 
@@ -38,6 +40,34 @@ void client_target_default(struct client_target *t)
     t->socket_path = getenv("ENCLAVE_SOCKET");
     if (t->socket_path && t->socket_path[0] == '\0')
         t->socket_path = NULL;
+    t->operator = false;
+}
+
+/* The token for a TCP request (see struct client_target); "" when none can be
+ * read: the daemon then answers unauthenticated, and the error says where the
+ * token was looked for. */
+static void client_token(const struct client_target *t, char *out, size_t size, char *where,
+                         size_t where_size)
+{
+    out[0] = '\0';
+    const char *env = getenv("ENCLAVE_TOKEN");
+    if (env != NULL && env[0] != '\0') {
+        snprintf(out, size, "%s", env);
+        snprintf(where, where_size, "$ENCLAVE_TOKEN");
+        return;
+    }
+    char path[4200];
+    struct error err;
+    if (t->operator && paths_home(path, sizeof(path), "run/operator-token", &err) == 0 &&
+        api_token_read(path, out, size, &err) == 0) {
+        snprintf(where, where_size, "%s", path);
+        return;
+    }
+    if (paths_home(path, sizeof(path), "run/api-token", &err) < 0)
+        return;
+    snprintf(where, where_size, "%s", path);
+    if (api_token_read(path, out, size, &err) < 0)
+        out[0] = '\0';
 }
 
 static int dial(const struct client_target *t, struct error *err)
@@ -145,17 +175,29 @@ static long long now_ms(void)
 static int roundtrip(const struct client_target *t, const char *method, const char *path,
                      const char *content_type, const char *body, size_t body_len,
                      unsigned timeout_s, client_sink_fn sink, void *sink_ctx, char **out,
-                     int *status, struct error *err)
+                     int *status, char *token_where, size_t token_where_size, struct error *err)
 {
     cleanup_close int fd = dial(t, err);
     if (fd < 0)
         return -1;
-    char head[1024];
+    /* Host names the address dialled: the daemon refuses any other (DNS
+     * rebinding); the Unix socket needs neither it nor a token. */
+    char auth[API_TOKEN_MAX + 64] = "";
+    if (t->socket_path == NULL) {
+        char token[API_TOKEN_MAX + 1];
+        client_token(t, token, sizeof(token), token_where, token_where_size);
+        if (token[0] != '\0')
+            snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
+        OPENSSL_cleanse(token, sizeof(token));
+    }
+    char head[1400];
     int hl = snprintf(head, sizeof(head),
-                      "%s %s HTTP/1.1\r\nHost: enclave\r\nConnection: close\r\n"
+                      "%s %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n"
                       "Content-Type: %s\r\nConnect-Protocol-Version: 1\r\n"
                       "Connect-Timeout-Ms: %u\r\nContent-Length: %zu\r\n\r\n",
-                      method, path, content_type, timeout_s * 1000, body_len);
+                      method, path, t->socket_path ? "localhost" : t->addr, auth, content_type,
+                      timeout_s * 1000, body_len);
+    OPENSSL_cleanse(auth, sizeof(auth));
     if (hl < 0 || (size_t)hl >= sizeof(head))
         return error_set(err, ERR_INVALID_ARGUMENT, "request path too long");
     struct iovec parts[2] = {{head, (size_t)hl}, {(void *)body, body_len}};
@@ -244,8 +286,17 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
 int client_get(const struct client_target *t, const char *path, unsigned timeout_s, char **out,
                int *status, struct error *err)
 {
+    char where[4200] = "";
     return roundtrip(t, "GET", path, "application/json", "", 0, timeout_s, NULL, NULL, out, status,
-                     err);
+                     where, sizeof(where), err);
+}
+
+/* A 401: say which token was sent, and from where. */
+static void token_hint(const struct client_target *t, const char *where, struct error *err)
+{
+    error_prefix(err, "the daemon at %s refused the token from %s (is it the daemon of this "
+                      "ENCLAVE_HOME? 'enclave token' prints the token)",
+                 t->addr, where[0] ? where : "nowhere");
 }
 
 int client_call(const struct client_target *t, const char *service, const char *method,
@@ -258,8 +309,9 @@ int client_call(const struct client_target *t, const char *service, const char *
         return error_set(err, ERR_INTERNAL, "cannot encode the request");
     cleanup_free char *text = NULL;
     int status = 0;
+    char where[4200] = "";
     if (roundtrip(t, "POST", path, "application/json", body, strlen(body), timeout_s, NULL, NULL,
-                  &text, &status, err) < 0)
+                  &text, &status, where, sizeof(where), err) < 0)
         return -1;
     json_error_t jerr;
     json_t *doc = json_loads(text, 0, &jerr);
@@ -268,6 +320,8 @@ int client_call(const struct client_target *t, const char *service, const char *
         const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
         error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
                   code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
+        if (status == 401)
+            token_hint(t, where, err);
         json_decref(doc);
         return -1;
     }
@@ -370,8 +424,9 @@ int client_stream(const struct client_target *t, const char *service, const char
     struct stream_state s = {.on_message = on_message, .ctx = ctx, .err = err};
     cleanup_free char *text = NULL;
     int status = 0;
+    char where[4200] = "";
     int rc = roundtrip(t, "POST", path, "application/connect+json", body, API_ENVELOPE_PREFIX + jlen,
-                       timeout_s, stream_sink, &s, &text, &status, err);
+                       timeout_s, stream_sink, &s, &text, &status, where, sizeof(where), err);
     free(s.buf);
     if (s.failed)
         return -1;
@@ -384,6 +439,8 @@ int client_stream(const struct client_target *t, const char *service, const char
         const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
         error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
                   code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
+        if (status == 401)
+            token_hint(t, where, err);
         json_decref(doc);
         return -1;
     }
