@@ -217,8 +217,10 @@ class Daemon:
         conn.connect()
         if rcvbuf:
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        headers = dict(self.auth_headers())
+        headers["Content-Type"] = "application/connect+json"
         conn.request("POST", f"/{service}/{method}", struct.pack(">BI", 0, len(payload)) + payload,
-                     headers={"Content-Type": "application/connect+json"})
+                     headers=headers)
         resp = conn.getresponse()
         try:
             if resp.status != 200:
@@ -237,13 +239,6 @@ class Daemon:
                 yield time.monotonic(), msg
         finally:
             conn.close()
-
-    def grpc_channel(self):
-        """A gRPC channel to the daemon (python3-grpcio)."""
-        import grpc
-        return grpc.insecure_channel(self.addr, options=[
-            ("grpc.max_send_message_length", 8 << 20),
-            ("grpc.max_receive_message_length", 8 << 20)])
 
     def rss_kb(self):
         """The daemon's resident memory (VmRSS, KiB)."""

@@ -188,9 +188,11 @@ def test_client_going_away_abandons_the_exec(sd):
     body = json.dumps({"sessionId": SESSION, "argv": ["python3", "-c",
                        "import time\nprint('x', flush=True)\ntime.sleep(60)"]}).encode()
     s = socket.create_connection((sd.host, sd.port_number))
-    s.sendall(b"POST /enclave.v1.Enclave/Exec HTTP/1.1\r\nHost: x\r\n"
+    s.sendall(b"POST /enclave.v1.Enclave/Exec HTTP/1.1\r\nHost: %s\r\n"
+              b"Authorization: Bearer %s\r\n"
               b"Content-Type: application/connect+json\r\nContent-Length: %d\r\n\r\n"
-              % (len(body) + 5) + struct.pack(">BI", 0, len(body)) + body)
+              % (sd.addr.encode(), sd.token.encode(), len(body) + 5)
+              + struct.pack(">BI", 0, len(body)) + body)
     got = b""
     while b'"stdout"' not in got:
         got += s.recv(4096)
