@@ -100,9 +100,6 @@ int image_manifest_verify(const struct image_manifest *m, struct error *err);
  * m->dir and abs_path are ignored. */
 int image_manifest_write(const struct image_manifest *m, const char *dir, struct error *err);
 
-/* SHA-256 of everything readable from fd (from its current offset). */
-int image_sha256_fd(int fd, char hex[65], uint64_t *size, struct error *err);
-
 /* Points $ENCLAVE_HOME/cache/current at images/<id> atomically (a new symlink
  * renamed over the old one). id must be one plain path component. */
 int image_cache_set_current(const char *id, struct error *err);

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "common/cleanup.h"
+#include "common/encode.h"
 #include "policy/internal.h"
 #include "rego/rego.h"
 
@@ -285,8 +286,7 @@ static int digest_files(const struct policy_files *fl, char out[POLICY_DIGEST_SI
     if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
         goto fail;
     EVP_MD_CTX_free(ctx);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    encode_hex(md, 32, out);
     return 0;
 fail:
     EVP_MD_CTX_free(ctx);
