@@ -111,6 +111,7 @@ int guest_file_errno_code(int err)
         return CODE(EXISTS);
     case EINVAL:
     case EISDIR:
+    case ENXIO: /* a FIFO without a reader */
         return CODE(INVALID);
     case ENAMETOOLONG:
     case EFBIG:
@@ -131,6 +132,8 @@ static const char *errno_message(int err)
         return "no such file or folder";
     case ENOTDIR:
         return "a component of the path is not a folder";
+    case ENXIO:
+        return "not a regular file";
     default:
         return strerror(err);
     }
