@@ -235,16 +235,16 @@ int main(int argc, char **argv)
         return 1;
     }
     static const struct api_method methods[] = {
-        {"StartSession", &agent__v1__start_request__descriptor,
-         &agent__v1__session_response__descriptor, start_session},
-        {"ExecuteTool", &agent__v1__tool_request__descriptor, &agent__v1__tool_response__descriptor,
-         execute_tool},
-        {"StopSession", &agent__v1__stop_request__descriptor, &agent__v1__stop_response__descriptor,
-         stop_session},
-        {"GetAuditLogs", &agent__v1__get_audit_logs_request__descriptor,
-         &agent__v1__get_audit_logs_response__descriptor, get_audit_logs},
-        {"ApplyPolicy", &agent__v1__apply_policy_request__descriptor,
-         &agent__v1__apply_policy_response__descriptor, apply_policy},
+        {.name = "StartSession", .input = &agent__v1__start_request__descriptor,
+         .output = &agent__v1__session_response__descriptor, .handler = start_session},
+        {.name = "ExecuteTool", .input = &agent__v1__tool_request__descriptor, .output = &agent__v1__tool_response__descriptor,
+         .handler = execute_tool},
+        {.name = "StopSession", .input = &agent__v1__stop_request__descriptor, .output = &agent__v1__stop_response__descriptor,
+         .handler = stop_session},
+        {.name = "GetAuditLogs", .input = &agent__v1__get_audit_logs_request__descriptor,
+         .output = &agent__v1__get_audit_logs_response__descriptor, .handler = get_audit_logs},
+        {.name = "ApplyPolicy", .input = &agent__v1__apply_policy_request__descriptor,
+         .output = &agent__v1__apply_policy_response__descriptor, .handler = apply_policy},
     };
     struct api_service service = {"agent.v1.AgentService", methods,
                                   sizeof(methods) / sizeof(methods[0]), &testd};

@@ -107,12 +107,12 @@ static void ping(struct api_exchange *exchange, void *ctx)
 }
 
 static const struct api_method methods[] = {
-    {"StartSession", &agent__v1__start_request__descriptor,
-     &agent__v1__session_response__descriptor, start_session},
-    {"ExecuteTool", &agent__v1__tool_request__descriptor, &agent__v1__tool_response__descriptor,
-     execute_tool},
-    {"StopSession", &agent__v1__stop_request__descriptor, &agent__v1__stop_response__descriptor,
-     stop_session},
+    {.name = "StartSession", .input = &agent__v1__start_request__descriptor,
+     .output = &agent__v1__session_response__descriptor, .handler = start_session},
+    {.name = "ExecuteTool", .input = &agent__v1__tool_request__descriptor, .output = &agent__v1__tool_response__descriptor,
+     .handler = execute_tool},
+    {.name = "StopSession", .input = &agent__v1__stop_request__descriptor, .output = &agent__v1__stop_response__descriptor,
+     .handler = stop_session},
 };
 
 /* ------------------------------------------------------------------ the client */

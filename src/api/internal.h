@@ -16,6 +16,8 @@
 struct api_route {
     char *method;
     char *path;
+    size_t path_len;
+    struct api_route_options opts;
     api_route_fn handler;
     void *ctx;
     struct api_route *next;
@@ -69,7 +71,19 @@ struct api_server {
     struct api_service_node *services;
 };
 
-enum api_call_wire { API_WIRE_CONNECT_JSON, API_WIRE_CONNECT_PROTO, API_WIRE_GRPC };
+enum api_call_wire {
+    API_WIRE_CONNECT_JSON,
+    API_WIRE_CONNECT_PROTO,
+    API_WIRE_GRPC,
+    API_WIRE_CONNECT_STREAM_JSON,  /* application/connect+json */
+    API_WIRE_CONNECT_STREAM_PROTO, /* application/connect+proto */
+};
+
+/* Deferred notifications to a streaming handler (api_call.notify_flags). */
+#define API_NOTIFY_DRAINED 1u
+#define API_NOTIFY_CANCEL 2u
+#define API_NOTIFY_HALF_CLOSE 4u
+#define API_NOTIFY_RESUME 8u /* the transport delivers buffered input */
 
 struct api_call {
     struct api_server *server; /* NULL once detached (server freed) */
@@ -86,8 +100,27 @@ struct api_call {
     bool in_handler;
     struct api_conn *conn; /* NULL once answered or abandoned */
     int32_t stream_id;     /* HTTP/2 stream */
+    /* Streaming. */
+    struct api_call_callbacks cb;
+    void *cb_ctx;
+    size_t max_buffer;
+    struct event *notify;  /* runs the deferred callbacks below */
+    unsigned notify_flags; /* API_NOTIFY_* */
+    bool want_drained;     /* api_call_send said full */
+    bool cancel_told;
+    bool half_close_told;
+    bool paused;           /* api_call_pause_receive */
+    bool head_sent;        /* Connect streaming: the response head is written */
     struct api_call *prev, *next;
 };
+bool api_call_is_streaming(const struct api_call *call);
+/* Runs on_message; false when the handler finished the call (it is gone). */
+bool api_call_deliver(struct api_call *call, const ProtobufCMessage *message);
+/* The transport answers the client with err (e.g. a malformed request
+ * message) and the handler gets on_cancel. */
+void api_call_transport_fail(struct api_call *call, const struct error *err);
+/* Schedules callbacks (API_NOTIFY_*) to run from the event loop. */
+void api_call_notify(struct api_call *call, unsigned flags);
 
 /* server.c */
 uint64_t api_now_ms(void);
@@ -99,6 +132,7 @@ const struct api_method *api_server_find_method(struct api_server *server, const
                                                 const struct api_service **service);
 const struct api_route *api_server_find_route(struct api_server *server, const char *method,
                                               const char *path, bool *path_known);
+/* Starts a call whose requests stream in (client/bidi): no request yet. */
 /* Starts a call: takes ownership of request (also on failure, when out of
  * memory). Stores the call in *slot, then runs the handler, which may finish
  * the call (and the transport clear *slot) before this returns. */
@@ -117,8 +151,11 @@ void http1_on_read(struct api_conn *conn);
 bool http1_on_eof(struct api_conn *conn);
 void http1_on_timer(struct api_conn *conn);
 void http1_on_drained(struct api_conn *conn);
+/* response NULL and err NULL: a streaming call ends with OK. */
 void http1_call_done(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *response,
                      const struct error *err);
+int http1_call_send(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *message);
+size_t http1_call_pending(struct api_conn *conn, const struct api_call *call);
 
 /* http2.c */
 int http2_conn_new(struct api_conn *conn);
@@ -128,13 +165,30 @@ void http2_on_timer(struct api_conn *conn);
 void http2_on_drained(struct api_conn *conn);
 void http2_call_done(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *response,
                      const struct error *err);
+int http2_call_send(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *message);
+size_t http2_call_pending(struct api_conn *conn, const struct api_call *call);
+/* Input of a client/bidi call: deliver what is buffered (after a resume). */
+void http2_call_resume(struct api_conn *conn, struct api_call *call);
 
-/* A plain-route request while its handler runs (http1.c). */
+/* A plain-route request while its handler runs (http1.c). An exchange of an
+ * async or stream_body route lives on the heap until it is answered. */
 struct api_exchange {
     struct api_conn *conn;
     const char *query;
+    const char *path;
+    const char *method;
+    int64_t content_length;
     bool replied; /* answered, or turned into a stream */
+    bool heap;
+    bool in_handler;
+    bool stream_body;
+    bool body_paused;
+    bool body_ended;
+    struct api_exchange_callbacks cb;
+    void *cb_ctx;
 };
+/* http1.c: the exchange is answered (or became a stream): frees a heap one. */
+void http1_exchange_done(struct api_exchange *exchange);
 /* http1.c, for stream.c: a request header by table name (NULL: absent or bad);
  * writing a status line plus headers with no Content-Length; handing the
  * connection over to a stream (it then reads and writes nothing else). */
@@ -190,6 +244,27 @@ int ws_accept_key(const char *key, char out[29]);
 /* Whether a text message is well-formed UTF-8 (RFC 3629), as RFC 6455
  * requires; a message that is not closes the connection with 1007. */
 bool ws_utf8_valid(const uint8_t *s, size_t len);
+
+/* envelope.c: the 5-byte message prefix of gRPC and Connect streaming (flags,
+ * then a big-endian u32 length). Pure functions, fuzzed and unit tested. */
+#define API_ENVELOPE_PREFIX 5
+#define API_ENVELOPE_COMPRESSED 0x01
+#define API_ENVELOPE_END_STREAM 0x02
+/* Looks at buf[0..len) for one envelope. Returns the bytes it takes (prefix
+ * plus payload) with *flags, *payload, *payload_len set; 0 when more bytes are
+ * needed; -1 when the flags are not allowed (bits outside allowed_flags; a
+ * compressed message is never allowed); -2 when the length is over max. */
+int api_envelope_decode(const uint8_t *buf, size_t len, uint8_t allowed_flags, size_t max,
+                        uint8_t *flags, const uint8_t **payload, size_t *payload_len);
+void api_envelope_prefix(uint8_t out[API_ENVELOPE_PREFIX], uint8_t flags, uint32_t length);
+/* A request body of exactly one envelope (flags 0, payload at most max):
+ * 0 with the payload, or -1 with err (invalid_argument, resource_exhausted,
+ * unimplemented for compression). */
+int api_envelope_single(const uint8_t *body, size_t len, size_t max, const uint8_t **payload,
+                        size_t *payload_len, struct error *err);
+/* Connect's end-of-stream message body: {} or {"error":{"code","message"}}.
+ * malloc'd JSON text, NULL when out of memory. */
+char *api_connect_end_stream(const struct error *err, size_t *len);
 
 /* Parses a Connect-Timeout-Ms value (1-10 digits); <0 when malformed. */
 int api_parse_connect_timeout(const char *value, uint64_t *ms);

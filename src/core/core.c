@@ -43,6 +43,10 @@ struct session {
     int64_t created_ns;
     unsigned execs_running;
     char *intent_json;
+    /* lifetime */
+    unsigned idle_timeout_s, max_lifetime_s;
+    int64_t last_active_ns; /* unix ns */
+    char stop_reason[32];   /* why it is stopping: "requested", "idle_timeout", ... */
     /* booting */
     core_session_fn start_cb;
     void *start_ctx;
@@ -61,6 +65,7 @@ struct core {
     struct session *sessions;
     unsigned n_sessions;
     struct event *sigchld;
+    struct event *lifetime_timer; /* once a second: idle and lifetime limits */
 };
 
 static int64_t now_unix_ns(void)
@@ -119,6 +124,9 @@ static void session_info(const struct session *s, struct core_session_info *info
     info->kvm = s->vm ? vmm_vm_uses_kvm(s->vm) : false;
     info->created_unix_ns = s->created_ns;
     info->execs_running = s->execs_running;
+    info->idle_timeout_s = s->idle_timeout_s;
+    info->max_lifetime_s = s->max_lifetime_s;
+    info->last_active_unix_ns = s->last_active_ns;
 }
 
 /* The last bytes of a log file, for error messages (a boot that failed says why). */
@@ -283,7 +291,9 @@ static void session_begin_stop(struct session *s)
 /* A STOPPING session whose VMM is gone: record it, free it, answer the stops. */
 static void session_finish_stop(struct session *s, const char *vmm_status)
 {
-    record(s->core, "SESSION:STOP", s->id, json_pack("{s:s}", "vmm", vmm_status));
+    record(s->core, "SESSION:STOP", s->id,
+           json_pack("{s:s, s:s}", "vmm", vmm_status, "reason",
+                     s->stop_reason[0] ? s->stop_reason : "requested"));
     struct waiter *w = s->stop_waiters;
     s->stop_waiters = NULL;
     session_destroy(s);
@@ -508,10 +518,12 @@ int core_session_start(struct core *core, const struct core_start_request *req,
         }
     }
 
-    json_t *input = json_pack("{s:{s:s, s:{}, s:o}, s:{s:i, s:i}, s:o}", "session", "id", id,
-                              "labels", "intent", intent ? json_incref(intent) : json_object(),
-                              "request", "vcpu", (int)vcpus, "memory_mb", (int)mem, "caller",
-                              caller_json(&req->caller));
+    json_t *input = json_pack("{s:{s:s, s:{}, s:o}, s:{s:i, s:i, s:I, s:I}, s:o}", "session",
+                              "id", id, "labels", "intent",
+                              intent ? json_incref(intent) : json_object(), "request", "vcpu",
+                              (int)vcpus, "memory_mb", (int)mem, "idle_timeout_s",
+                              (json_int_t)req->idle_timeout_s, "max_lifetime_s",
+                              (json_int_t)req->max_lifetime_s, "caller", caller_json(&req->caller));
     struct core_obligations ob;
     int decided = gate_decide(core, "session.start", id, input, &ob, err);
     if (decided < 0) {
@@ -536,6 +548,9 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     s->vcpus = vcpus;
     s->mem_mb = mem;
     s->created_ns = now_unix_ns();
+    s->last_active_ns = s->created_ns;
+    s->idle_timeout_s = req->idle_timeout_s;
+    s->max_lifetime_s = req->max_lifetime_s;
     s->intent_json = intent ? json_dumps(intent, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(intent);
     s->start_cb = cb;
@@ -568,8 +583,10 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     core->sessions = s;
     core->n_sessions++;
     record(core, "SESSION:START", s->id,
-           json_pack("{s:i, s:i, s:I, s:o}", "vcpu", (int)vcpus, "memory_mb", (int)mem, "pid",
-                     (json_int_t)vmm_vm_pid(s->vm), "caller", caller_json(&req->caller)));
+           json_pack("{s:i, s:i, s:I, s:I, s:I, s:o}", "vcpu", (int)vcpus, "memory_mb", (int)mem,
+                     "pid", (json_int_t)vmm_vm_pid(s->vm), "idle_timeout_s",
+                     (json_int_t)s->idle_timeout_s, "max_lifetime_s",
+                     (json_int_t)s->max_lifetime_s, "caller", caller_json(&req->caller)));
 
     s->boot_timer = evtimer_new(core->cfg.base, on_boot_timeout, s);
     struct timeval tv = {.tv_sec = core->cfg.boot_timeout_ms / 1000,
@@ -590,7 +607,27 @@ struct exec_op {
     uint64_t cap;
     char tool[16];
     char session_id[CORE_MAX_SESSION_ID + 1];
+    /* Streaming. */
+    void (*on_output)(int stream, const uint8_t *data, size_t len, void *ctx);
+    uint64_t streamed[2];
+    uint64_t guest_id;
 };
+
+static void on_exec_output(const Guest__V1__ExecOutput *chunk, void *ctx)
+{
+    struct exec_op *op = ctx;
+    int which = chunk->stream == GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDERR ? 2 : 1;
+    if (chunk->stream != GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDOUT &&
+        chunk->stream != GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDERR)
+        return;
+    /* The guest is a peer: it may not send past the cap it was given. */
+    uint64_t room = op->cap > op->streamed[which - 1] ? op->cap - op->streamed[which - 1] : 0;
+    size_t len = chunk->data.len < room ? chunk->data.len : (size_t)room;
+    if (len == 0)
+        return;
+    op->streamed[which - 1] += len;
+    op->on_output(which, chunk->data.data, len, op->ctx);
+}
 
 static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err, void *ctx)
 {
@@ -631,18 +668,25 @@ static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err
     res.err_len = r->stderr.len;
     res.err_truncated = r->stderr_truncated;
     res.duration_us = r->duration_us;
+    if (op->on_output != NULL) {
+        res.out = res.err = NULL;
+        res.out_len = (size_t)op->streamed[0];
+        res.err_len = (size_t)op->streamed[1];
+    }
+    op->session->last_active_ns = now_unix_ns();
     record(core, "TOOL:EXEC", op->session_id,
-           json_pack("{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:b, s:b}", "tool", op->tool, "exit_code",
-                     r->exit_code, "signal", r->signal, "timed_out", r->timed_out, "duration_us",
-                     (json_int_t)r->duration_us, "stdout_bytes", (json_int_t)r->stdout.len,
-                     "stderr_bytes", (json_int_t)r->stderr.len, "stdout_truncated",
-                     r->stdout_truncated, "stderr_truncated", r->stderr_truncated));
+           json_pack("{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:b, s:b, s:b}", "tool", op->tool,
+                     "exit_code", r->exit_code, "signal", r->signal, "timed_out", r->timed_out,
+                     "duration_us", (json_int_t)r->duration_us, "stdout_bytes",
+                     (json_int_t)res.out_len, "stderr_bytes", (json_int_t)res.err_len,
+                     "stdout_truncated", r->stdout_truncated, "stderr_truncated",
+                     r->stderr_truncated, "streamed", op->on_output != NULL));
     op->cb(&res, NULL, op->ctx);
     free(op);
 }
 
-int core_exec(struct core *core, const struct core_exec_request *req, core_exec_fn cb, void *ctx,
-              struct error *err)
+static int exec_start(struct core *core, const struct core_exec_request *req, core_exec_fn cb,
+                      void *ctx, struct exec_op **op_out, struct error *err)
 {
     struct session *s = find_session(core, req->session_id ? req->session_id : "");
     if (s == NULL)
@@ -671,7 +715,10 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
     if (timeout > core->cfg.max_exec_timeout_s)
         return error_set(err, ERR_INVALID_ARGUMENT, "timeout_seconds must be at most %u",
                          core->cfg.max_exec_timeout_s);
+    bool stream = req->on_output != NULL;
     uint64_t cap = core->cfg.max_output_bytes;
+    if (stream)
+        cap = core->cfg.max_stream_output_bytes ? core->cfg.max_stream_output_bytes : (16u << 20);
 
     json_t *argv_json = json_array();
     for (size_t i = 0; i < req->argc; i++)
@@ -716,6 +763,7 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
     op->cap = cap;
     snprintf(op->tool, sizeof(op->tool), "%s", req->tool ? req->tool : "exec");
     snprintf(op->session_id, sizeof(op->session_id), "%s", s->id);
+    op->on_output = req->on_output;
 
     Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecRequest er = GUEST__V1__EXEC_REQUEST__INIT;
@@ -748,6 +796,8 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
     er.stdin.len = req->stdin_len;
     er.timeout_ms = timeout * 1000;
     er.max_output_bytes = cap;
+    er.stream_output = stream;
+    er.stream_window = stream ? req->stream_window : 0;
     er.limits = &lim;
     f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
     f.exec_request = &er;
@@ -755,13 +805,60 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
         free(op);
         return error_set(err, ERR_UNAVAILABLE, "session %s: the guest channel is reconnecting", s->id);
     }
-    if (proxy_request(s->conn, &f, timeout * 1000 + EXEC_REPLY_GRACE_MS, on_exec_reply, NULL, op,
-                      NULL, err) < 0) {
+    /* A paused stream is still bounded by the exec's timeout in the guest;
+     * the reply may come that much later. */
+    if (proxy_request(s->conn, &f, timeout * 1000 + EXEC_REPLY_GRACE_MS, on_exec_reply,
+                      stream ? on_exec_output : NULL, op, &op->guest_id, err) < 0) {
         free(op);
         return -1;
     }
     s->execs_running++;
+    s->last_active_ns = now_unix_ns();
+    if (op_out != NULL)
+        *op_out = op;
     return 0;
+}
+
+int core_exec(struct core *core, const struct core_exec_request *req, core_exec_fn cb, void *ctx,
+              struct error *err)
+{
+    if (req->on_output != NULL)
+        return error_set(err, ERR_INTERNAL, "a streamed exec goes through core_exec_stream");
+    return exec_start(core, req, cb, ctx, NULL, err);
+}
+
+int core_exec_stream(struct core *core, const struct core_exec_request *req, core_exec_fn cb,
+                     void *ctx, struct core_exec_handle **handle, struct error *err)
+{
+    if (req->on_output == NULL)
+        return error_set(err, ERR_INTERNAL, "a streamed exec needs on_output");
+    struct exec_op *op = NULL;
+    if (exec_start(core, req, cb, ctx, &op, err) < 0)
+        return -1;
+    *handle = (struct core_exec_handle *)op;
+    return 0;
+}
+
+void core_exec_credit(struct core_exec_handle *handle, uint64_t bytes)
+{
+    struct exec_op *op = (struct exec_op *)handle;
+    if (op->session->conn != NULL)
+        proxy_exec_credit(op->session->conn, op->guest_id, bytes);
+}
+
+void core_exec_abandon(struct core_exec_handle *handle)
+{
+    struct exec_op *op = (struct exec_op *)handle;
+    struct session *s = op->session;
+    if (s->conn != NULL)
+        proxy_cancel(s->conn, op->guest_id);
+    s->execs_running--;
+    s->last_active_ns = now_unix_ns();
+    record(s->core, "TOOL:EXEC", op->session_id,
+           json_pack("{s:s, s:b, s:I, s:I, s:b}", "tool", op->tool, "abandoned", 1, "stdout_bytes",
+                     (json_int_t)op->streamed[0], "stderr_bytes", (json_int_t)op->streamed[1],
+                     "streamed", 1));
+    free(op);
 }
 
 /* ------------------------------------------------------------------ stop */
@@ -780,6 +877,8 @@ int core_session_stop(struct core *core, const char *session_id, const struct co
     struct waiter *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return error_set(err, ERR_INTERNAL, "out of memory");
+    if (s->stop_reason[0] == '\0')
+        snprintf(s->stop_reason, sizeof(s->stop_reason), "requested");
     w->cb = cb;
     w->ctx = ctx;
     w->next = s->stop_waiters;
@@ -796,6 +895,51 @@ int core_session_stop(struct core *core, const char *session_id, const struct co
         event_active(core->sigchld, EV_SIGNAL, 1);
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------ lifetime */
+
+void core_session_touch(struct core *core, const char *session_id)
+{
+    struct session *s = find_session(core, session_id ? session_id : "");
+    if (s != NULL)
+        s->last_active_ns = now_unix_ns();
+}
+
+/* A limit passed: the session stops as if asked to, without a policy
+ * decision (the limit is the decision), and SESSION:STOP says why. */
+static void session_expire(struct session *s, const char *reason, int64_t limit_s)
+{
+    struct core *core = s->core;
+    snprintf(s->stop_reason, sizeof(s->stop_reason), "%s", reason);
+    log_info("session %s: %s of %lld s reached; stopping", s->id, reason, (long long)limit_s);
+    if (s->state == CORE_SESSION_BOOTING) {
+        struct error e;
+        error_set(&e, ERR_DEADLINE_EXCEEDED, "session %s reached its %s while booting", s->id,
+                  reason);
+        finish_start(s, &e);
+    }
+    if (s->state != CORE_SESSION_STOPPING || s->kill_timer == NULL)
+        session_begin_stop(s);
+    if (s->vm == NULL || vmm_vm_exited(s->vm))
+        event_active(core->sigchld, EV_SIGNAL, 1);
+}
+
+static void on_lifetime_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct core *core = arg;
+    int64_t now = now_unix_ns();
+    for (struct session *s = core->sessions; s; s = s->next) {
+        if (s->state != CORE_SESSION_READY && s->state != CORE_SESSION_BOOTING)
+            continue;
+        if (s->max_lifetime_s && now - s->created_ns >= (int64_t)s->max_lifetime_s * 1000000000) {
+            session_expire(s, "max_lifetime", s->max_lifetime_s);
+            continue;
+        }
+        if (s->idle_timeout_s && s->state == CORE_SESSION_READY && s->execs_running == 0 &&
+            now - s->last_active_ns >= (int64_t)s->idle_timeout_s * 1000000000)
+            session_expire(s, "idle_timeout", s->idle_timeout_s);
+    }
 }
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -837,6 +981,12 @@ int core_new(const struct core_config *config, struct core **out, struct error *
     if (core->sigchld == NULL || evsignal_add(core->sigchld, NULL) < 0) {
         core_free(core);
         return error_set(err, ERR_INTERNAL, "cannot watch SIGCHLD");
+    }
+    core->lifetime_timer = event_new(config->base, -1, EV_PERSIST, on_lifetime_tick, core);
+    struct timeval tick = {.tv_sec = 1, .tv_usec = 0};
+    if (core->lifetime_timer == NULL || event_add(core->lifetime_timer, &tick) < 0) {
+        core_free(core);
+        return error_set(err, ERR_INTERNAL, "cannot arm the lifetime timer");
     }
     *out = core;
     return 0;
@@ -893,6 +1043,8 @@ void core_free(struct core *core)
     }
     if (core->sigchld)
         event_free(core->sigchld);
+    if (core->lifetime_timer)
+        event_free(core->lifetime_timer);
     free(core->kernel);
     free(core->initrd);
     free(core->cmdline);

@@ -64,6 +64,7 @@ struct core_config {
     unsigned boot_timeout_ms;
     unsigned default_exec_timeout_s, max_exec_timeout_s;
     uint64_t max_output_bytes; /* per stream */
+    uint64_t max_stream_output_bytes; /* per stream, streamed execs; 0: 16 MiB */
     size_t max_input_bytes;    /* code, argv and stdin together */
     struct core_gate gate;
 };
@@ -81,6 +82,11 @@ struct core_session_info {
     bool kvm;
     int64_t created_unix_ns;
     unsigned execs_running;
+    /* Lifetime: 0 means no limit. last_active is the start or end of the
+     * last exec (or core_session_touch); idle counts from there while no
+     * exec runs. */
+    unsigned idle_timeout_s, max_lifetime_s;
+    int64_t last_active_unix_ns;
 };
 
 int core_new(const struct core_config *config, struct core **out, struct error *err);
@@ -96,6 +102,12 @@ struct core_start_request {
     unsigned mem_mb;        /* 0: default */
     const char *intent_json; /* declared intent (JSON object) or NULL */
     struct core_caller caller;
+    /* The session is stopped after this long without an exec, and this long
+     * after it started (0: never). The policy input shows both. A stop for
+     * either is audited as SESSION:STOP with reason "idle_timeout" or
+     * "max_lifetime". */
+    unsigned idle_timeout_s;
+    unsigned max_lifetime_s;
 };
 /* Boots a VM; cb runs when it is READY or has FAILED. Returns -1 (and no
  * callback) when the request is refused at once. */
@@ -116,7 +128,15 @@ struct core_exec_request {
     unsigned timeout_s;    /* 0: default */
     const char *context_json;
     struct core_caller caller;
+    /* Streaming (core_exec_stream): output as the guest sends it; stream 1 is
+     * stdout, 2 stderr. The guest stops reading the workload's pipes once
+     * stream_window bytes are not yet credited with core_exec_credit (0: no
+     * flow control). */
+    void (*on_output)(int stream, const uint8_t *data, size_t len, void *ctx);
+    uint32_t stream_window;
 };
+/* For a streamed exec, out and err are NULL and out_len/err_len count the
+ * bytes that went to on_output. */
 struct core_exec_result {
     int exit_code;
     int signal;
@@ -135,6 +155,17 @@ typedef void (*core_exec_fn)(const struct core_exec_result *res, const struct er
                              void *ctx);
 int core_exec(struct core *core, const struct core_exec_request *req, core_exec_fn cb, void *ctx,
               struct error *err);
+/* A streamed exec (req->on_output set). *handle is valid until cb runs or
+ * core_exec_abandon is called. The per-stream cap is max_stream_output_bytes
+ * (or the policy's obligation, when lower). */
+struct core_exec_handle;
+int core_exec_stream(struct core *core, const struct core_exec_request *req, core_exec_fn cb,
+                     void *ctx, struct core_exec_handle **handle, struct error *err);
+/* The consumer passed bytes on: the guest may send that much more. */
+void core_exec_credit(struct core_exec_handle *handle, uint64_t bytes);
+/* The consumer is gone: the guest kills the workload; cb never runs. The
+ * end is audited (TOOL:EXEC with "abandoned"). */
+void core_exec_abandon(struct core_exec_handle *handle);
 
 typedef void (*core_done_fn)(const struct error *err, void *ctx);
 /* Stops the VM; cb runs once its VMM process is gone. */
@@ -147,6 +178,10 @@ int core_session_stop(struct core *core, const char *session_id, const struct co
 struct json_t;
 int core_gate_ask(struct core *core, const char *action, const char *session_id,
                   struct json_t *input, struct core_obligations *ob, struct error *err);
+
+/* Activity other than an exec (e.g. a file transfer) that keeps a session
+ * from idling out. Unknown ids are ignored. */
+void core_session_touch(struct core *core, const char *session_id);
 
 /* Calls fn for each session (no adding or removing from fn). */
 void core_session_foreach(struct core *core, void (*fn)(const struct core_session_info *, void *),

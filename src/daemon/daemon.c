@@ -30,6 +30,9 @@ void daemon_options_defaults(struct daemon_options *o)
     o->default_exec_timeout_s = 30;
     o->max_exec_timeout_s = 3600;
     o->max_output_bytes = 1u << 20;
+    o->max_stream_output_bytes = 16u << 20;
+    o->session_idle_timeout_s = 15 * 60;
+    o->session_max_lifetime_s = 24 * 3600;
     o->max_input_bytes = 1u << 20;
     o->provider = VMM_PROVIDER_AUTO;
     o->accel = VMM_ACCEL_AUTO;
@@ -242,6 +245,7 @@ int daemon_run(const struct daemon_options *opts)
         .default_exec_timeout_s = opts->default_exec_timeout_s,
         .max_exec_timeout_s = opts->max_exec_timeout_s,
         .max_output_bytes = opts->max_output_bytes,
+        .max_stream_output_bytes = opts->max_stream_output_bytes,
         .max_input_bytes = opts->max_input_bytes + 4096,
     };
     daemon_gate_init(&d, &cc.gate);

@@ -73,6 +73,14 @@ struct stream_request {
 int daemon_stream_parse_query(const char *query, struct stream_request *req, char *why,
                               size_t why_size);
 
+/* enclave.v1 Exec (server streaming) and StartSession (daemon/exec_stream.c). */
+void daemon_handle_exec_stream(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_start_session(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+/* A request's idle timeout and lifetime (0: the daemon's default, -1: none)
+ * into what applies (0: none). */
+int daemon_lifetime_resolve(const struct daemon_state *d, int32_t idle_s, int32_t life_s,
+                            unsigned *idle_out, unsigned *life_out, struct error *err);
+
 extern const struct api_service daemon_agent_service;
 extern const struct api_service daemon_enclave_service;
 

@@ -51,11 +51,18 @@ static void handle_start(struct api_call *call, const ProtobufCMessage *msg, voi
         api_call_fail(call, &err);
         return;
     }
+    unsigned idle = 0, life = 0;
+    if (daemon_lifetime_resolve(d, req->idle_timeout_s, req->max_lifetime_s, &idle, &life, &err) < 0) {
+        api_call_fail(call, &err);
+        return;
+    }
     struct core_start_request sr = {
         .session_id = req->session_id,
         .vcpus = (unsigned)req->vcpu,
         .mem_mb = (unsigned)req->memory_mb,
         .caller = caller_of(call),
+        .idle_timeout_s = idle,
+        .max_lifetime_s = life,
     };
     if (core_session_start(d->core, &sr, start_done, call, &err) < 0)
         api_call_fail(call, &err);
@@ -534,16 +541,16 @@ static void handle_audit_logs(struct api_call *call, const ProtobufCMessage *msg
 }
 
 static const struct api_method agent_methods[] = {
-    {"StartSession", &agent__v1__start_request__descriptor, &agent__v1__session_response__descriptor,
-     handle_start},
-    {"ExecuteTool", &agent__v1__tool_request__descriptor, &agent__v1__tool_response__descriptor,
-     handle_execute},
-    {"StopSession", &agent__v1__stop_request__descriptor, &agent__v1__stop_response__descriptor,
-     handle_stop},
-    {"GetAuditLogs", &agent__v1__get_audit_logs_request__descriptor,
-     &agent__v1__get_audit_logs_response__descriptor, handle_audit_logs},
-    {"ApplyPolicy", &agent__v1__apply_policy_request__descriptor,
-     &agent__v1__apply_policy_response__descriptor, daemon_handle_apply_policy},
+    {.name = "StartSession", .input = &agent__v1__start_request__descriptor, .output = &agent__v1__session_response__descriptor,
+     .handler = handle_start},
+    {.name = "ExecuteTool", .input = &agent__v1__tool_request__descriptor, .output = &agent__v1__tool_response__descriptor,
+     .handler = handle_execute},
+    {.name = "StopSession", .input = &agent__v1__stop_request__descriptor, .output = &agent__v1__stop_response__descriptor,
+     .handler = handle_stop},
+    {.name = "GetAuditLogs", .input = &agent__v1__get_audit_logs_request__descriptor,
+     .output = &agent__v1__get_audit_logs_response__descriptor, .handler = handle_audit_logs},
+    {.name = "ApplyPolicy", .input = &agent__v1__apply_policy_request__descriptor,
+     .output = &agent__v1__apply_policy_response__descriptor, .handler = daemon_handle_apply_policy},
 };
 
 /* ------------------------------------------------------------ enclave.v1 */
@@ -566,6 +573,16 @@ static void list_one(const struct core_session_info *info, void *arg)
     s->kvm = info->kvm;
     s->created_unix_ns = info->created_unix_ns;
     s->execs_running = (int32_t)info->execs_running;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    s->age_ms = (now - info->created_unix_ns) / 1000000;
+    s->idle_ms = info->execs_running ? 0 : (now - info->last_active_unix_ns) / 1000000;
+    s->idle_timeout_s = (int32_t)info->idle_timeout_s;
+    s->max_lifetime_s = (int32_t)info->max_lifetime_s;
+    s->deadline_unix_ns = info->max_lifetime_s
+                              ? info->created_unix_ns + (int64_t)info->max_lifetime_s * 1000000000
+                              : 0;
     l->ptrs[l->n] = s;
     l->n++;
 }
@@ -610,10 +627,18 @@ static void handle_info(struct api_call *call, const ProtobufCMessage *msg, void
 }
 
 static const struct api_method enclave_methods[] = {
-    {"ListSessions", &enclave__v1__list_sessions_request__descriptor,
-     &enclave__v1__list_sessions_response__descriptor, handle_list},
-    {"GetInfo", &enclave__v1__get_info_request__descriptor,
-     &enclave__v1__get_info_response__descriptor, handle_info},
+    {.name = "ListSessions", .input = &enclave__v1__list_sessions_request__descriptor,
+     .output = &enclave__v1__list_sessions_response__descriptor, .handler = handle_list},
+    {.name = "GetInfo", .input = &enclave__v1__get_info_request__descriptor,
+     .output = &enclave__v1__get_info_response__descriptor, .handler = handle_info},
+    /* ---- exec */
+    {.name = "Exec", .input = &enclave__v1__exec_request__descriptor,
+     .output = &enclave__v1__exec_event__descriptor, .handler = daemon_handle_exec_stream,
+     .kind = API_METHOD_SERVER_STREAMING},
+    /* ---- lifetime */
+    {.name = "StartSession", .input = &enclave__v1__start_session_request__descriptor,
+     .output = &enclave__v1__start_session_response__descriptor,
+     .handler = daemon_handle_start_session},
 };
 
 const struct api_service daemon_agent_service = {

@@ -61,6 +61,9 @@
 #define GUEST_MAX_TIMEOUT_MS (24u * 3600u * 1000u)
 #define GUEST_DEFAULT_OUTPUT (1u << 20)   /* per stream */
 #define GUEST_MAX_OUTPUT (3u << 20)       /* per stream: both fit one WIRE_MAX_FRAME reply */
+/* Streamed output is never held whole: its cap may be far higher. */
+#define GUEST_MAX_STREAM_OUTPUT (1ull << 40)
+#define GUEST_MAX_STREAM_WINDOW (64u << 20)
 #define GUEST_MAX_PROCESSES 65536u
 #define GUEST_MAX_OPEN_FILES (1u << 20)   /* the kernel's default nr_open */
 #define GUEST_DEFAULT_PROCESSES 512u
@@ -79,6 +82,7 @@ void guest_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct guest_exec_params {
     uint32_t timeout_ms;
     uint64_t max_output;      /* per stream */
+    uint32_t stream_window;   /* streamed bytes not yet credited; 0: no flow control */
     const char *cwd;          /* the request's, or GUEST_WORKSPACE */
     uint64_t max_processes;
     uint64_t max_file_size;

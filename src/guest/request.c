@@ -17,12 +17,13 @@ int guest_request_check(const Guest__V1__Frame *frame, const char **why)
     case GUEST__V1__FRAME__BODY_FILE_CHUNK:
     case GUEST__V1__FRAME__BODY_FILE_CREDIT:
     case GUEST__V1__FRAME__BODY_CODE_REQUEST:
+    case GUEST__V1__FRAME__BODY_EXEC_CREDIT:
         return 0;
     case GUEST__V1__FRAME__BODY__NOT_SET:
         *why = "frame has no body";
         return CODE(UNKNOWN_REQUEST);
     default:
-        *why = "not a request the init serves (health, exec, cancel, shutdown, file, code)";
+        *why = "not a request the init serves (health, exec, cancel, shutdown, exec credit, file, code)";
         return CODE(UNKNOWN_REQUEST);
     }
 }
@@ -103,10 +104,21 @@ int guest_exec_validate(const Guest__V1__ExecRequest *req, struct guest_exec_par
     }
     p->timeout_ms = req->timeout_ms ? req->timeout_ms : GUEST_DEFAULT_TIMEOUT_MS;
 
-    if (req->max_output_bytes > GUEST_MAX_OUTPUT) {
-        *why = "max_output_bytes is over the limit (3 MiB per stream)";
+    if (req->stream_output ? req->max_output_bytes > GUEST_MAX_STREAM_OUTPUT
+                           : req->max_output_bytes > GUEST_MAX_OUTPUT) {
+        *why = req->stream_output ? "max_output_bytes is over the limit (1 TiB per stream)"
+                                  : "max_output_bytes is over the limit (3 MiB per stream)";
         return CODE(TOO_LARGE);
     }
+    if (req->stream_window > GUEST_MAX_STREAM_WINDOW) {
+        *why = "stream_window is over the limit (64 MiB)";
+        return CODE(INVALID);
+    }
+    if (req->stream_window > 0 && !req->stream_output) {
+        *why = "stream_window needs stream_output";
+        return CODE(INVALID);
+    }
+    p->stream_window = req->stream_window;
     p->max_output = req->max_output_bytes ? req->max_output_bytes : GUEST_DEFAULT_OUTPUT;
 
     const Guest__V1__Limits *l = req->limits;

@@ -88,6 +88,8 @@ struct exec {
     struct capture out[2]; /* stdout, stderr */
     uint64_t max_output;
     bool stream;
+    uint64_t window;  /* flow control: streamed bytes allowed ahead of credit (0: none) */
+    uint64_t unacked; /* streamed bytes not yet credited */
     uint64_t start_ns, deadline_ns, drain_ns;
     bool exited, timed_out, cancelled;
     int status;
@@ -350,8 +352,13 @@ static void exec_read_output(struct guest_server *s, struct exec *e, int which)
         if (keep == 0)
             continue;
         if (e->stream) {
-            if (e->conn)
+            if (e->conn) {
                 exec_stream_chunk(s, e, which, chunk, keep);
+                e->unacked += keep;
+                /* Out of credit: stop here; poll() leaves the pipes alone. */
+                if (e->window && e->unacked >= e->window && !e->exited)
+                    return;
+            }
             continue;
         }
         if (cap->len + keep > cap->size) {
@@ -443,6 +450,7 @@ static void handle_exec(struct guest_server *s, struct conn *c, uint64_t id, con
     e->out[1].fd = sp.stderr_fd;
     e->max_output = params.max_output;
     e->stream = req->stream_output;
+    e->window = params.stream_window;
     e->deadline_ns = e->start_ns + (uint64_t)params.timeout_ms * 1000000ull;
     s->execs[s->nexecs++] = e;
     exec_write_stdin(e);
@@ -468,6 +476,15 @@ static void handle_cancel(struct guest_server *s, struct conn *c, uint64_t id, c
     f.body_case = GUEST__V1__FRAME__BODY_CANCEL_RESPONSE;
     f.cancel_response = &r;
     conn_send(s, c, &f);
+}
+
+/* Credit for a streaming exec: the host passed that much on. No reply. */
+static void handle_credit(struct guest_server *s, struct conn *c, uint64_t id, const Guest__V1__ExecCredit *req)
+{
+    struct exec *e = exec_find(s, c, id);
+    if (!e)
+        return; /* finished meanwhile: credit for it is moot */
+    e->unacked = req->bytes < e->unacked ? e->unacked - req->bytes : 0;
 }
 
 static void handle_health(struct guest_server *s, struct conn *c, uint64_t id)
@@ -557,6 +574,9 @@ static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1
         break;
     case GUEST__V1__FRAME__BODY_SHUTDOWN_REQUEST:
         handle_shutdown(s, c, f->id, f->shutdown_request);
+        break;
+    case GUEST__V1__FRAME__BODY_EXEC_CREDIT:
+        handle_credit(s, c, f->id, f->exec_credit);
         break;
     case GUEST__V1__FRAME__BODY_FILE_REQUEST:
         guest_files_request(s, s->files, c, f->id, f->file_request);
@@ -1040,6 +1060,9 @@ int guest_server_run(struct guest_server *s)
             }
             /* A streaming workload waits while its host is not reading. */
             if (e->stream && e->conn && e->conn->out_len > OUT_HIGH_MARK && !e->exited)
+                continue;
+            /* ... and while it is out of credit. */
+            if (e->stream && e->window && e->unacked >= e->window && !e->exited)
                 continue;
             if (e->out[0].fd >= 0) {
                 pfd[n] = (struct pollfd){.fd = e->out[0].fd, .events = POLLIN};

@@ -394,6 +394,24 @@ void proxy_cancel(struct proxy_conn *c, uint64_t id)
     }
 }
 
+void proxy_exec_credit(struct proxy_conn *c, uint64_t id, uint64_t bytes)
+{
+    if (c == NULL || c->dead || c->bev == NULL || bytes == 0)
+        return;
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecCredit cr = GUEST__V1__EXEC_CREDIT__INIT;
+    cr.bytes = bytes;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_CREDIT;
+    f.exec_credit = &cr;
+    f.id = id;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (wire_encode(&f, &buf, &len) == 0) {
+        bufferevent_write(c->bev, buf, len);
+        free(buf);
+    }
+}
+
 unsigned proxy_pending_count(const struct proxy_conn *c)
 {
     return c->n_pending;
