@@ -307,4 +307,19 @@ void api_stream_ping(struct api_stream *stream);
 void api_stream_end(struct api_stream *stream, const void *final, size_t len,
                     uint16_t close_code);
 
+/* Enveloped messages, as gRPC and Connect streaming frame them: a flags byte,
+ * a big-endian u32 length, the message (src/api/envelope.c; also for clients).
+ * Connect marks its end-of-stream message with API_ENVELOPE_END_STREAM; its
+ * payload is JSON: {} or {"error": {"code": "...", "message": "..."}}. */
+#define API_ENVELOPE_PREFIX 5
+#define API_ENVELOPE_COMPRESSED 0x01
+#define API_ENVELOPE_END_STREAM 0x02
+/* Looks at buf[0..len) for one envelope. Returns the bytes it takes (prefix
+ * plus payload) with *flags, *payload, *payload_len set; 0 when more bytes are
+ * needed; -1 when the flags are not allowed (bits outside allowed_flags; a
+ * compressed message is never allowed); -2 when the length is over max. */
+int api_envelope_decode(const uint8_t *buf, size_t len, uint8_t allowed_flags, size_t max,
+                        uint8_t *flags, const uint8_t **payload, size_t *payload_len);
+void api_envelope_prefix(uint8_t out[API_ENVELOPE_PREFIX], uint8_t flags, uint32_t length);
+
 #endif

@@ -245,19 +245,8 @@ int ws_accept_key(const char *key, char out[29]);
  * requires; a message that is not closes the connection with 1007. */
 bool ws_utf8_valid(const uint8_t *s, size_t len);
 
-/* envelope.c: the 5-byte message prefix of gRPC and Connect streaming (flags,
- * then a big-endian u32 length). Pure functions, fuzzed and unit tested. */
-#define API_ENVELOPE_PREFIX 5
-#define API_ENVELOPE_COMPRESSED 0x01
-#define API_ENVELOPE_END_STREAM 0x02
-/* Looks at buf[0..len) for one envelope. Returns the bytes it takes (prefix
- * plus payload) with *flags, *payload, *payload_len set; 0 when more bytes are
- * needed; -1 when the flags are not allowed (bits outside allowed_flags; a
- * compressed message is never allowed); -2 when the length is over max. */
-int api_envelope_decode(const uint8_t *buf, size_t len, uint8_t allowed_flags, size_t max,
-                        uint8_t *flags, const uint8_t **payload, size_t *payload_len);
-void api_envelope_prefix(uint8_t out[API_ENVELOPE_PREFIX], uint8_t flags, uint32_t length);
-/* A request body of exactly one envelope (flags 0, payload at most max):
+/* envelope.c (api_envelope_decode and api_envelope_prefix are in api.h).
+ * A request body of exactly one envelope (flags 0, payload at most max):
  * 0 with the payload, or -1 with err (invalid_argument, resource_exhausted,
  * unimplemented for compression). */
 int api_envelope_single(const uint8_t *body, size_t len, size_t max, const uint8_t **payload,

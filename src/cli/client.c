@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "common/cleanup.h"
 
 #define CLIENT_MAX_RESPONSE (64u << 20)
@@ -92,11 +93,22 @@ struct response {
     size_t len;
     size_t cap;
     int too_big;
+    /* Streaming: the body goes here as it arrives instead of into body. */
+    client_sink_fn sink;
+    void *sink_ctx;
+    int sink_failed;
 };
 
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct response *r = p->data;
+    if (r->sink != NULL && p->status_code == 200) {
+        if (r->sink(r->sink_ctx, at, len) < 0) {
+            r->sink_failed = 1;
+            return 1;
+        }
+        return 0;
+    }
     if (r->len + len > CLIENT_MAX_RESPONSE) {
         r->too_big = 1;
         return 1;
@@ -128,9 +140,11 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Sends one request and reads the whole response. */
+/* Sends one request and reads the whole response (into *out, or, for a 200
+ * with a sink, into the sink as it arrives). */
 static int roundtrip(const struct client_target *t, const char *method, const char *path,
-                     const char *body, size_t body_len, unsigned timeout_s, char **out,
+                     const char *content_type, const char *body, size_t body_len,
+                     unsigned timeout_s, client_sink_fn sink, void *sink_ctx, char **out,
                      int *status, struct error *err)
 {
     cleanup_close int fd = dial(t, err);
@@ -139,9 +153,9 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
     char head[1024];
     int hl = snprintf(head, sizeof(head),
                       "%s %s HTTP/1.1\r\nHost: enclave\r\nConnection: close\r\n"
-                      "Content-Type: application/json\r\nConnect-Protocol-Version: 1\r\n"
+                      "Content-Type: %s\r\nConnect-Protocol-Version: 1\r\n"
                       "Connect-Timeout-Ms: %u\r\nContent-Length: %zu\r\n\r\n",
-                      method, path, timeout_s * 1000, body_len);
+                      method, path, content_type, timeout_s * 1000, body_len);
     if (hl < 0 || (size_t)hl >= sizeof(head))
         return error_set(err, ERR_INVALID_ARGUMENT, "request path too long");
     struct iovec parts[2] = {{head, (size_t)hl}, {(void *)body, body_len}};
@@ -161,7 +175,7 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
     }
     http_parser parser;
     http_parser_init(&parser, HTTP_RESPONSE);
-    struct response r = {0};
+    struct response r = {.sink = sink, .sink_ctx = sink_ctx};
     parser.data = &r;
     http_parser_settings settings;
     http_parser_settings_init(&settings);
@@ -195,6 +209,10 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
             return error_set_errno(err, ERR_UNAVAILABLE, "reading from the daemon");
         }
         size_t parsed = http_parser_execute(&parser, &settings, buf, (size_t)n);
+        if (r.sink_failed) {
+            free(r.body);
+            return error_set(err, ERR_INTERNAL, "the daemon's stream is malformed");
+        }
         if (r.too_big) {
             free(r.body);
             return error_set(err, ERR_RESOURCE_EXHAUSTED, "the daemon's answer is too large");
@@ -226,7 +244,8 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
 int client_get(const struct client_target *t, const char *path, unsigned timeout_s, char **out,
                int *status, struct error *err)
 {
-    return roundtrip(t, "GET", path, "", 0, timeout_s, out, status, err);
+    return roundtrip(t, "GET", path, "application/json", "", 0, timeout_s, NULL, NULL, out, status,
+                     err);
 }
 
 int client_call(const struct client_target *t, const char *service, const char *method,
@@ -239,7 +258,8 @@ int client_call(const struct client_target *t, const char *service, const char *
         return error_set(err, ERR_INTERNAL, "cannot encode the request");
     cleanup_free char *text = NULL;
     int status = 0;
-    if (roundtrip(t, "POST", path, body, strlen(body), timeout_s, &text, &status, err) < 0)
+    if (roundtrip(t, "POST", path, "application/json", body, strlen(body), timeout_s, NULL, NULL,
+                  &text, &status, err) < 0)
         return -1;
     json_error_t jerr;
     json_t *doc = json_loads(text, 0, &jerr);
@@ -256,5 +276,118 @@ int client_call(const struct client_target *t, const char *service, const char *
         return error_set(err, ERR_INTERNAL, "the daemon's answer is not a JSON object");
     }
     *resp = doc;
+    return 0;
+}
+
+/* Connect server streaming: the body is enveloped messages, the last one
+ * flagged end-of-stream with the status. */
+struct stream_state {
+    client_message_fn on_message;
+    void *ctx;
+    char *buf;
+    size_t len, cap;
+    int ended;
+    struct error *err;
+    int failed; /* err is set: a Connect error or a bad stream */
+};
+
+static int stream_sink(void *arg, const char *data, size_t len)
+{
+    struct stream_state *s = arg;
+    if (s->ended)
+        return -1; /* bytes after the end of the stream */
+    if (s->len + len > s->cap) {
+        size_t cap = s->cap ? s->cap : 65536;
+        while (cap < s->len + len)
+            cap *= 2;
+        if (cap > CLIENT_MAX_RESPONSE + 16)
+            return -1;
+        char *nb = realloc(s->buf, cap);
+        if (nb == NULL)
+            return -1;
+        s->buf = nb;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    size_t off = 0;
+    for (;;) {
+        uint8_t flags;
+        const uint8_t *payload;
+        size_t plen;
+        int n = api_envelope_decode((const uint8_t *)s->buf + off, s->len - off,
+                                    API_ENVELOPE_END_STREAM, CLIENT_MAX_RESPONSE, &flags, &payload,
+                                    &plen);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        off += (size_t)n;
+        json_error_t jerr;
+        json_t *doc = json_loadb((const char *)payload, plen, 0, &jerr);
+        if (!json_is_object(doc)) {
+            json_decref(doc);
+            return -1;
+        }
+        if (flags & API_ENVELOPE_END_STREAM) {
+            s->ended = 1;
+            json_t *e = json_object_get(doc, "error");
+            if (e != NULL) {
+                const char *code = json_string_value(json_object_get(e, "code"));
+                const char *msg = json_string_value(json_object_get(e, "message"));
+                error_set(s->err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN,
+                          "%s%s%s", code ? code : "error", msg ? ": " : "", msg ? msg : "");
+                s->failed = 1;
+            }
+            json_decref(doc);
+            break;
+        }
+        int rc = s->on_message(doc, s->ctx);
+        json_decref(doc);
+        if (rc < 0)
+            return -1;
+    }
+    memmove(s->buf, s->buf + off, s->len - off);
+    s->len -= off;
+    return 0;
+}
+
+int client_stream(const struct client_target *t, const char *service, const char *method,
+                  json_t *req, unsigned timeout_s, client_message_fn on_message, void *ctx,
+                  struct error *err)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/%s/%s", service, method);
+    cleanup_free char *json = json_dumps(req, JSON_COMPACT);
+    if (json == NULL)
+        return error_set(err, ERR_INTERNAL, "cannot encode the request");
+    size_t jlen = strlen(json);
+    cleanup_free char *body = malloc(API_ENVELOPE_PREFIX + jlen);
+    if (body == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    api_envelope_prefix((uint8_t *)body, 0, (uint32_t)jlen);
+    memcpy(body + API_ENVELOPE_PREFIX, json, jlen);
+    struct stream_state s = {.on_message = on_message, .ctx = ctx, .err = err};
+    cleanup_free char *text = NULL;
+    int status = 0;
+    int rc = roundtrip(t, "POST", path, "application/connect+json", body, API_ENVELOPE_PREFIX + jlen,
+                       timeout_s, stream_sink, &s, &text, &status, err);
+    free(s.buf);
+    if (s.failed)
+        return -1;
+    if (rc < 0)
+        return -1;
+    if (status != 200) {
+        /* Refused before the stream started (e.g. 415, or a Connect error body). */
+        json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+        const char *code = doc ? json_string_value(json_object_get(doc, "code")) : NULL;
+        const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
+        error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
+                  code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
+        json_decref(doc);
+        return -1;
+    }
+    if (!s.ended)
+        return error_set(err, ERR_UNAVAILABLE, "the stream ended without a status");
     return 0;
 }

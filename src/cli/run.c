@@ -71,10 +71,10 @@ int cli_run(int argc, char **argv)
     }
 
     int rc = 125;
-    json_t *tool = cli_tool_request("run", session_id, a.python_file, a.command, a.command_len,
+    json_t *tool = cli_exec_request("run", session_id, a.python_file, a.command, a.command_len,
                                     a.timeout_s);
     if (tool != NULL) {
-        rc = cli_execute("run", &a.target, tool, a.timeout_s);
+        rc = cli_exec_stream("run", &a.target, tool, a.timeout_s);
         json_decref(tool);
     }
     if (run_signal) {
