@@ -627,6 +627,13 @@ static void get_stat_done(const struct core_file_result *res, const struct error
         }
         return;
     }
+    if (strcmp(res->info.type, "symlink") == 0) {
+        /* As the guest refuses to follow it for a read. */
+        error_set(&e, ERR_PERMISSION_DENIED, "%s is a symbolic link (refused)", g->path);
+        reply_error(g->ex, &e);
+        get_free(g);
+        return;
+    }
     if (strcmp(res->info.type, "file") != 0) {
         error_set(&e, ERR_INVALID_ARGUMENT, "%s is not a regular file", g->path);
         reply_error(g->ex, &e);
