@@ -13,6 +13,9 @@ static const char session_help[] =
     "       enclave session exec ID [--timeout S] (--python FILE | -- COMMAND [ARGS...])\n"
     "       enclave session stop ID\n"
     "       enclave session ls\n"
+    "       enclave session cp SRC DST            (ID:/workspace/f, a local file or -)\n"
+    "       enclave session ls-files ID [PATH]\n"
+    "       enclave session code ID CODE          (see enclave session code --help)\n"
     "\n"
     "Manages sessions (one microVM each) in the running daemon. 'start' prints the\n"
     "session id once the VM answers; 'exec' runs one command in it and exits with\n"
@@ -139,6 +142,8 @@ int cli_session(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
+    if (strcmp(sub, "cp") == 0 || strcmp(sub, "ls-files") == 0 || strcmp(sub, "code") == 0)
+        return cli_session_files(argc, argv);
     struct session_opts o = {0};
     client_target_default(&o.target);
     struct error err;

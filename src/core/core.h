@@ -253,7 +253,8 @@ void core_file_credit(struct core_file_transfer *t, uint64_t bytes);
 int core_file_write(struct core *core, const struct core_file_request *req,
                     const struct core_file_stream_callbacks *cb, void *ctx,
                     struct core_file_transfer **t, struct error *err);
-uint64_t core_file_write_room(const struct core_file_transfer *t);
+/* 0: wait for on_room. */
+uint64_t core_file_write_room(struct core_file_transfer *t);
 /* Sends data (at most core_file_write_room bytes); eof ends the file. */
 int core_file_write_data(struct core_file_transfer *t, const uint8_t *data, size_t len, bool eof,
                          struct error *err);

@@ -360,13 +360,15 @@ void core_file_credit(struct core_file_transfer *t, uint64_t bytes)
         log_debug("file credit: %s", err.message);
 }
 
-uint64_t core_file_write_room(const struct core_file_transfer *t)
+uint64_t core_file_write_room(struct core_file_transfer *t)
 {
     if (t == NULL || !t->write || t->eof_sent)
         return 0;
-    if (proxy_backlog(t->conn) > CHANNEL_BACKLOG)
-        return 0;
-    return t->room;
+    uint64_t room = proxy_backlog(t->conn) > CHANNEL_BACKLOG ? 0 : t->room;
+    /* Whoever is told "no room" hears about the next credit. */
+    if (room == 0)
+        t->waiting_room = true;
+    return room;
 }
 
 int core_file_write_data(struct core_file_transfer *t, const uint8_t *data, size_t len, bool eof, struct error *err)
@@ -395,8 +397,6 @@ int core_file_write_data(struct core_file_transfer *t, const uint8_t *data, size
     } while (off < len);
     if (eof)
         t->eof_sent = true;
-    if (!eof && core_file_write_room(t) == 0)
-        t->waiting_room = true;
     return 0;
 }
 

@@ -81,7 +81,7 @@ def pb(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fd():
-    d = Daemon(["--max-input", "256K"]).start()
+    d = Daemon().start()
     d.start_session(sessionId=SESSION, memoryMb=1024)
     yield d
     d.stop()
