@@ -72,6 +72,14 @@ deny contains sprintf("a session may have at most %d MiB of memory; %v were aske
 	not request.memory_mb <= cfg.max_memory_mb
 }
 
+# Image variants: when data.constitution.allowed_images is a list, a session
+# may boot only those ("" is the default image). Absent: any variant.
+deny contains sprintf("the image %q is not one of the allowed images %v", [object.get(request, "image", ""), cfg.allowed_images]) if {
+	input.action == "session.start"
+	is_array(object.get(cfg, "allowed_images", null))
+	not object.get(request, "image", "") in cfg.allowed_images
+}
+
 # ------------------------------------------------------------ exec
 
 program_allowed if request.argv[0] in cfg.exec_allowlist

@@ -525,6 +525,9 @@ int core_session_start(struct core *core, const struct core_start_request *req,
                               (int)vcpus, "memory_mb", (int)mem, "idle_timeout_s",
                               (json_int_t)req->idle_timeout_s, "max_lifetime_s",
                               (json_int_t)req->max_lifetime_s, "caller", caller_json(&req->caller));
+    if (input != NULL)
+        json_object_set_new(json_object_get(input, "request"), "image",
+                            json_string(req->image ? req->image : ""));
     struct core_obligations ob;
     int decided = gate_decide(core, "session.start", id, input, &ob, err);
     if (decided < 0) {
@@ -567,8 +570,8 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     struct vmm_config vc = {
         .id = s->id,
         .run_dir = s->run_dir,
-        .kernel = core->kernel,
-        .initrd = core->initrd,
+        .kernel = req->kernel ? req->kernel : core->kernel,
+        .initrd = req->initrd ? req->initrd : core->initrd,
         .cmdline = core->cmdline,
         .vcpus = vcpus,
         .mem_mb = mem,

@@ -108,6 +108,10 @@ struct core_start_request {
      * "max_lifetime". */
     unsigned idle_timeout_s;
     unsigned max_lifetime_s;
+    /* An image variant: its name (for the policy input's request.image; ""
+     * or NULL: the default image) and its files (NULL: the default's). */
+    const char *image;
+    const char *kernel, *initrd;
 };
 /* Boots a VM; cb runs when it is READY or has FAILED. Returns -1 (and no
  * callback) when the request is refused at once. */

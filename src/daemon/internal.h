@@ -93,6 +93,14 @@ int daemon_files_init(struct daemon_state *d, struct error *err);
 /* enclave.v1 RunCode (daemon/code.c). */
 void daemon_handle_run_code(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
 
+/* StartSession with an image variant (daemon/images.c): fills sr's image,
+ * kernel and initrd from the variant NAME ("" or NULL: the default image);
+ * *hold keeps the paths alive until core_session_start returns (free it
+ * with image_manifest_free). */
+struct image_manifest;
+int daemon_image_for_start(const char *name, struct core_start_request *sr, struct image_manifest **hold,
+                           struct error *err);
+
 extern const struct api_service daemon_agent_service;
 extern const struct api_service daemon_enclave_service;
 

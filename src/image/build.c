@@ -805,7 +805,7 @@ static bool current_is_up_to_date(struct build *b, char *id, size_t id_size)
 {
     struct image_manifest *m = NULL;
     struct error e = {0};
-    bool ok = image_manifest_load_current(&m, &e) == 0 && m->build_inputs != NULL &&
+    bool ok = image_manifest_load_named(b->opts->name, &m, &e) == 0 && m->build_inputs != NULL &&
               strcmp(m->build_inputs, b->inputs) == 0 && image_manifest_verify(m, &e) == 0;
     if (ok) {
         const char *slash = strrchr(m->dir, '/');
@@ -1180,15 +1180,55 @@ static void sweep_leftovers(const char *dir, const char *prefix)
 /* Earlier local builds pile up with every change of inputs: keep the new
  * image and the one it replaces (to go back to), remove other local-* ones.
  * Installed (OCI) images are not touched. */
+/* The image folder a link names ("images/<id>" or "../images/<id>"), or "". */
+static void link_target_id(const char *link, char *id, size_t size)
+{
+    char target[PATH_MAX] = "";
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    target[n > 0 ? n : 0] = '\0';
+    const char *slash = strrchr(target, '/');
+    snprintf(id, size, "%s", slash ? slash + 1 : "");
+}
+
+/* Whether a variant (cache/named/<name>) still points at image id. */
+static bool used_by_variant(const char *cache, const char *id)
+{
+    char named[PATH_MAX];
+    if (snprintf(named, sizeof(named), "%s/named", cache) >= (int)sizeof(named))
+        return true; /* when in doubt, keep it */
+    DIR *d = opendir(named);
+    if (d == NULL)
+        return false;
+    bool used = false;
+    struct dirent *de;
+    while (!used && (de = readdir(d)) != NULL) {
+        char link[PATH_MAX + 300], target[PATH_MAX];
+        if (de->d_name[0] == '.' || snprintf(link, sizeof(link), "%s/%s", named, de->d_name) >= (int)sizeof(link))
+            continue;
+        link_target_id(link, target, sizeof(target));
+        used = strcmp(target, id) == 0;
+    }
+    closedir(d);
+    return used;
+}
+
 static void prune_local_images(const char *images, const char *keep, const char *keep_too)
 {
     DIR *d = opendir(images);
     if (d == NULL)
         return;
+    char cache[PATH_MAX], current[PATH_MAX + 16], current_id[PATH_MAX];
+    snprintf(cache, sizeof(cache), "%s", images);
+    char *slash = strrchr(cache, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(current, sizeof(current), "%s/current", cache);
+    link_target_id(current, current_id, sizeof(current_id));
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (strncmp(de->d_name, "local-", 6) != 0 || strcmp(de->d_name, keep) == 0 ||
-            strcmp(de->d_name, keep_too) == 0)
+            strcmp(de->d_name, keep_too) == 0 || strcmp(de->d_name, current_id) == 0 ||
+            used_by_variant(cache, de->d_name))
             continue;
         char path[PATH_MAX];
         if (snprintf(path, sizeof(path), "%s/%s", images, de->d_name) < (int)sizeof(path)) {
@@ -1232,13 +1272,14 @@ static int install_image(struct build *b, const char *id, struct image_build_res
         return error_set_errno(err, ERR_INTERNAL, "renaming %s", b->out);
     }
     char previous[PATH_MAX] = "", link[PATH_MAX + 16];
-    if (PATHF(link, "%s/current", b->cache) < 0)
+    if (b->opts->name != NULL ? PATHF(link, "%s/named/%s", b->cache, b->opts->name) < 0
+                              : PATHF(link, "%s/current", b->cache) < 0)
         return -1;
-    ssize_t n = readlink(link, previous, sizeof(previous) - 1);
-    previous[n > 0 ? n : 0] = '\0';
-    if (image_cache_set_current(id, err) < 0)
+    link_target_id(link, previous, sizeof(previous));
+    if ((b->opts->name != NULL ? image_cache_set_named(b->opts->name, id, err) : image_cache_set_current(id, err)) < 0)
         return -1;
-    prune_local_images(images, id, strncmp(previous, "images/", 7) == 0 ? previous + 7 : "");
+    /* The image a link pointed at before stays one build, in case it is in use. */
+    prune_local_images(images, id, previous);
     snprintf(result->id, sizeof(result->id), "%s", id);
     if (PATHF(result->dir, "%s", final) < 0)
         return -1;
