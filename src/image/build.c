@@ -34,7 +34,7 @@
 #include "common/paths.h"
 
 /* Bump when the builder's output for the same inputs changes. */
-#define BUILDER_VERSION "2"
+#define BUILDER_VERSION "3"
 #define KERNEL_META_PACKAGE "linux-image-cloud-amd64"
 #define MAX_TOOL_OUTPUT (32u << 20)
 #define ERR_TAIL 1536
@@ -922,6 +922,71 @@ static int dpkg_extract(const struct build *b, const struct image_deb *d, const 
     return 0;
 }
 
+/* The alternatives the packages' postinst scripts would have installed
+ * (image_parse_alternatives): LINK -> PATH, highest priority first, made only
+ * where the package left no file at LINK and PATH is in the tree. */
+static int make_alternatives(const struct build *b, struct error *err)
+{
+    struct image_alternative *all = NULL;
+    size_t n_all = 0;
+    int rc = 0;
+    for (size_t i = 0; i < b->root.n && rc == 0; i++) {
+        char name[512], path[PATH_MAX + 600];
+        if (deb_file_name(&b->root.debs[i], name, sizeof(name), err) < 0 ||
+            PATHF(path, "%s/%s", b->debs, name) < 0) {
+            rc = -1;
+            break;
+        }
+        const char *argv[] = {"dpkg-deb", "--info", path, "postinst", NULL};
+        struct tool_run r;
+        if (run_tool(argv, NULL, true, &r, err) < 0) {
+            rc = -1;
+            break;
+        }
+        struct image_alternative *alts = NULL;
+        size_t n = 0;
+        if (r.status == 0 && r.out != NULL && strstr(r.out, "update-alternatives") != NULL &&
+            image_parse_alternatives(r.out, r.out_len, &alts, &n, err) < 0)
+            rc = error_prefix(err, "%s postinst", b->root.debs[i].package);
+        tool_run_clear(&r);
+        for (size_t k = 0; k < n && rc == 0; k++) {
+            struct image_alternative *grown = realloc(all, (n_all + 1) * sizeof(*grown));
+            if (grown == NULL) {
+                rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+                break;
+            }
+            all = grown;
+            all[n_all++] = alts[k];
+            alts[k].link = alts[k].path = NULL;
+        }
+        image_alternatives_free(alts, n);
+    }
+    for (size_t i = 0; i < n_all && rc == 0; i++) {
+        /* the best of those with this link */
+        bool best = true;
+        for (size_t k = 0; k < n_all && best; k++)
+            if (k != i && strcmp(all[k].link, all[i].link) == 0 &&
+                (all[k].priority > all[i].priority || (all[k].priority == all[i].priority && k < i)))
+                best = false;
+        char link[PATH_MAX * 2], target[PATH_MAX * 2];
+        struct stat st;
+        if (!best || PATHF(link, "%s%s", b->stage, all[i].link) < 0 ||
+            PATHF(target, "%s%s", b->stage, all[i].path) < 0 || lstat(link, &st) == 0 || lstat(target, &st) < 0)
+            continue;
+        char *slash = strrchr(link, '/');
+        *slash = '\0';
+        struct error ignored;
+        bool dir_ok = paths_mkdir_p(link, 0755, &ignored) == 0;
+        *slash = '/';
+        if (dir_ok && symlink(all[i].path, link) < 0)
+            rc = error_set_errno(err, ERR_INTERNAL, "symlink %s", link);
+        if (rc == 0)
+            rc = stamp(link, err);
+    }
+    image_alternatives_free(all, n_all);
+    return rc;
+}
+
 struct kmod_ctx {
     const char *moddir;
 };
@@ -1356,6 +1421,8 @@ static int assemble(struct build *b, struct image_build_result *result, struct e
     for (size_t i = 0; i < b->root.n; i++)
         if (dpkg_extract(b, &b->root.debs[i], b->stage, err) < 0)
             return -1;
+    if (make_alternatives(b, err) < 0)
+        return -1;
     if (add_modules(b, kdir, err) < 0 || finish_rootfs(b, err) < 0 || precompile_python(b, err) < 0)
         return -1;
 

@@ -215,6 +215,21 @@ void image_deb_free_array(struct image_deb *debs, size_t n);
 /* Frees what one entry holds and zeroes it. */
 void image_deb_clear(struct image_deb *d);
 
+/* `update-alternatives --install LINK NAME PATH PRIORITY` lines of a
+ * package's postinst (continuation lines joined). No maintainer script runs
+ * in a build, so the builder makes these links itself: LINK -> PATH, the
+ * highest priority winning. Lines that are not literal (variables, quotes)
+ * are skipped; LINK and PATH must be absolute without "." or ".." steps. */
+#define IMAGE_MAX_ALTERNATIVES 256
+struct image_alternative {
+    char *link;
+    char *path;
+    long priority;
+};
+int image_parse_alternatives(const char *text, size_t len, struct image_alternative **out, size_t *n_out,
+                             struct error *err);
+void image_alternatives_free(struct image_alternative *a, size_t n);
+
 /* One kernel module as found in the kernel package. */
 struct image_kmod {
     char *name; /* canonical: '-' replaced by '_' */
