@@ -166,6 +166,7 @@ struct exec_opts {
     uint32_t timeout_ms;
     uint64_t max_output;
     bool stream;
+    uint32_t stream_window;
     const char *cwd;
     Guest__V1__Limits *limits;
 };
@@ -183,6 +184,7 @@ static void send_exec(struct client *c, uint64_t id, char **argv, size_t argc, c
         e.timeout_ms = o->timeout_ms;
         e.max_output_bytes = o->max_output;
         e.stream_output = o->stream;
+        e.stream_window = o->stream_window;
         e.limits = o->limits;
     }
     f.id = id;
@@ -666,6 +668,97 @@ static void test_streaming(void **state)
     assert_string_equal(err, "XY");
 }
 
+static void send_credit(struct client *c, uint64_t id, uint64_t bytes)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecCredit cr = GUEST__V1__EXEC_CREDIT__INIT;
+    cr.bytes = bytes;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_CREDIT;
+    f.exec_credit = &cr;
+    send_frame(c, &f);
+}
+
+/* Adds one output frame of exec `id` to *total; true when it was the final
+ * response instead. */
+static bool take_output(Guest__V1__Frame *f, uint64_t id, size_t *total)
+{
+    assert_non_null(f);
+    assert_int_equal(f->id, id);
+    bool done = f->body_case == GUEST__V1__FRAME__BODY_EXEC_RESPONSE;
+    if (!done) {
+        assert_int_equal(f->body_case, GUEST__V1__FRAME__BODY_EXEC_OUTPUT);
+        *total += f->exec_output->data.len;
+    } else {
+        assert_int_equal(f->exec_response->exit_code, 0);
+    }
+    guest__v1__frame__free_unpacked(f, NULL);
+    return done;
+}
+
+/* Flow control: with a window, the init stops reading the workload's pipes
+ * once that much streamed output is not credited (the workload blocks and
+ * cannot finish), and goes on when credit comes. */
+static void test_stream_window(void **state)
+{
+    struct client *c = *state;
+    const size_t window = 128u << 10;
+    struct exec_opts o = {.stream = true, .stream_window = (uint32_t)window,
+                          .max_output = 4u << 20, .timeout_ms = 60000};
+    send_sh(c, 500, "head -c 1048576 /dev/zero", &o);
+    size_t total = 0;
+    while (total < window)
+        assert_false(take_output(recv_frame(c), 500, &total));
+    /* Out of credit: at most one more read (64 KiB) comes, and no end. */
+    for (;;) {
+        Guest__V1__Frame *f = NULL;
+        if (wire_decoder_next(&c->dec, &f) == 1) {
+            assert_false(take_output(f, 500, &total));
+            continue;
+        }
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, 500) == 0)
+            break;
+        assert_false(take_output(recv_frame(c), 500, &total));
+    }
+    assert_true(total >= window && total < window + (64u << 10));
+    /* Credit for another exec id is ignored; credit for this one resumes it:
+     * the host credits what it has passed on, chunk by chunk. */
+    send_credit(c, 999, 1u << 30);
+    send_credit(c, 500, total);
+    for (;;) {
+        size_t before = total;
+        if (take_output(recv_frame(c), 500, &total))
+            break;
+        send_credit(c, 500, total - before);
+    }
+    assert_int_equal(total, 1u << 20);
+    send_health(c, 501);
+    expect_health(c, 501);
+}
+
+static void test_stream_window_checked(void **state)
+{
+    struct client *c = *state;
+    struct exec_opts no_stream = {.stream_window = 4096};
+    send_sh(c, 510, "true", &no_stream);
+    Guest__V1__Frame *f = expect_body(c, 510, GUEST__V1__FRAME__BODY_ERROR);
+    assert_int_equal(f->error->code, CODE(INVALID));
+    guest__v1__frame__free_unpacked(f, NULL);
+    struct exec_opts huge = {.stream = true, .stream_window = GUEST_MAX_STREAM_WINDOW + 1};
+    send_sh(c, 511, "true", &huge);
+    f = expect_body(c, 511, GUEST__V1__FRAME__BODY_ERROR);
+    assert_int_equal(f->error->code, CODE(INVALID));
+    guest__v1__frame__free_unpacked(f, NULL);
+    /* A streamed exec may have a cap far above the unary one. */
+    struct exec_opts big = {.stream = true, .max_output = 64u << 20};
+    send_sh(c, 512, "printf hi", &big);
+    size_t total = 0;
+    while (!take_output(recv_frame(c), 512, &total))
+        ;
+    assert_int_equal(total, 2);
+}
+
 /* Calls the filter refuses really are refused, inside a real workload:
  * creating a user namespace works for uid 1000 on this host without the
  * filter (checked first), and fails under it. */
@@ -921,6 +1014,8 @@ int main(void)
         T(test_concurrent_execs_and_cancel),
         T(test_busy),
         T(test_streaming),
+        T(test_stream_window),
+        T(test_stream_window_checked),
         T(test_workload_cannot_unshare),
         T(test_shutdown_stops_server),
 #define U(name) cmocka_unit_test_setup_teardown(name, setup_unix, teardown_unix)

@@ -1,5 +1,5 @@
 /* The Firecracker driver (KVM hosts): spawns `firecracker --api-sock`, then
- * configures and boots the VM over its HTTP API (shared/firecracker/
+ * configures and boots the VM over its HTTP API (tests/firecracker/spec/
  * firecracker.yaml): boot source, machine config, a hybrid vsock device, and
  * no network interface, ever. The guest channel is the vsock device's Unix
  * socket with Firecracker's "CONNECT <port>\n" handshake.

@@ -16,7 +16,7 @@
  *  - firecracker (vmm/firecracker.c; KVM hosts only; docs/firecracker.md). How it maps onto these operations:
  *      start: spawn `firecracker --api-sock <run_dir>/api.sock` (optionally
  *        through the jailer), wait for the API socket, then configure over HTTP
- *        on that socket, following the published API (shared/firecracker/
+ *        on that socket, following the published API (tests/firecracker/spec/
  *        firecracker.yaml): PUT /boot-source {kernel_image_path, initrd_path,
  *        boot_args}, PUT /machine-config {vcpu_count, mem_size_mib},
  *        PUT /vsock {guest_cid, uds_path: <run_dir>/vsock.sock}, then

@@ -4,7 +4,7 @@
 Firecracker needs KVM, which these machines lack, so the Enclave driver is
 tested against this program instead. It takes `--api-sock PATH --id ID`, serves
 HTTP/1.1 on PATH, and checks every request against the swagger 2.0 document
-(shared/firecracker/firecracker.yaml): the path and method must exist, the body
+(tests/firecracker/spec/firecracker.yaml): the path and method must exist, the body
 must match the operation's schema (required fields, types, enums, bounds, and no
 property the schema does not name). A request that does not match is answered
 400 with a fault_message, as Firecracker answers bad input, and recorded.
@@ -17,8 +17,8 @@ workloads as uid 1000 on this host). SendCtrlAltDel ends the "VM" as a guest
 rebooting with reboot=k ends Firecracker; so does SIGTERM.
 
 Environment:
-  FAKE_FC_SPEC        the swagger document (default ../../../shared/firecracker/firecracker.yaml
-                      next to the repository, or shared/firecracker/firecracker.yaml)
+  FAKE_FC_SPEC        the swagger document (default tests/firecracker/spec/firecracker.yaml,
+                      the copy kept in this repository)
   FAKE_FC_RECORD      a folder; <folder>/<id>.json is rewritten after each request:
                       {id, api_sock, requests: [{method, path, body, status, fault}], exited}
   FAKE_FC_INIT        enclave-init to hand guest connections to (required for vsock)
@@ -55,11 +55,9 @@ def find_spec():
     env = os.environ.get("FAKE_FC_SPEC")
     if env:
         return env
-    for cand in (os.path.join(REPO, "..", "shared", "firecracker", "firecracker.yaml"),
-                 os.path.join(REPO, "shared", "firecracker", "firecracker.yaml"),
-                 "/work/shared/firecracker/firecracker.yaml"):
-        if os.path.exists(cand):
-            return cand
+    cand = os.path.join(REPO, "tests", "firecracker", "spec", "firecracker.yaml")
+    if os.path.exists(cand):
+        return cand
     sys.exit("fake firecracker: cannot find firecracker.yaml (set FAKE_FC_SPEC)")
 
 
