@@ -34,7 +34,7 @@
 #include "common/paths.h"
 
 /* Bump when the builder's output for the same inputs changes. */
-#define BUILDER_VERSION "3"
+#define BUILDER_VERSION "4"
 #define KERNEL_META_PACKAGE "linux-image-cloud-amd64"
 #define MAX_TOOL_OUTPUT (32u << 20)
 #define ERR_TAIL 1536
@@ -1391,12 +1391,18 @@ static int precompile_python(struct build *b, struct error *err)
     if (strncmp(target, "python3.", 8) != 0 || strchr(target, '/') != NULL ||
         PATHF(stdlib, "%s/usr/lib/%s", b->stage, target) < 0)
         return error_set(err, ERR_FAILED_PRECONDITION, "unexpected python3 link %s", target);
-    progress(b->opts, "byte-compiling the python standard library");
+    /* Packages' modules too (numpy and the like): uid 1000 cannot write
+     * their caches in the guest, so uncompiled ones compile on every import. */
+    char dist[PATH_MAX + 64];
+    if (PATHF(dist, "%s/usr/lib/python3/dist-packages", b->stage) < 0)
+        return -1;
+    bool have_dist = access(dist, F_OK) == 0;
+    progress(b->opts, "byte-compiling the python standard library%s", have_dist ? " and dist-packages" : "");
     stamp_since = time(NULL) - 1;
     const char *argv[] = {"env", "-i", "PYTHONHASHSEED=0", "PYTHONDONTWRITEBYTECODE=", "LC_ALL=C", loader, "--library-path",
                           libpath, python, "-E", "-s", "-m", "compileall", "-q", "-j", "2",
                           "--invalidation-mode", "unchecked-hash", "-s", b->stage, "-p", "/", "-x", "/(test|tests|lib2to3/tests)/",
-                          stdlib, NULL};
+                          stdlib, have_dist ? dist : NULL, NULL};
     /* no PYTHONHOME needed: python finds its prefix from its own path */
     struct tool_run r;
     if (run_tool(argv, NULL, false, &r, err) < 0)
@@ -1404,7 +1410,7 @@ static int precompile_python(struct build *b, struct error *err)
     /* 1: some files did not compile (Python 2 examples shipped as data); fine */
     if (r.status != 0 && r.status != 1)
         return error_set(err, ERR_INTERNAL, "compileall failed (exit %d): %s", r.status, last_lines(r.err_tail));
-    if (nftw(stdlib, stamp_new, 32, FTW_PHYS) != 0)
+    if (nftw(stdlib, stamp_new, 32, FTW_PHYS) != 0 || (have_dist && nftw(dist, stamp_new, 32, FTW_PHYS) != 0))
         return error_set_errno(err, ERR_INTERNAL, "setting times under %s", stdlib);
     return 0;
 }

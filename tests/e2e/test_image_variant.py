@@ -52,9 +52,11 @@ def test_variant_session_imports_numpy(vd):
     r = vd.cli("session", "start", "--id", "np-cli", "--image", VARIANT, "--mem", "1024")
     assert r.returncode == 0, r.stderr
     try:
-        out = vd.python("np-cli", "import numpy; print(numpy.arange(4).sum())")
+        out = vd.python("np-cli", "import numpy; print(numpy.arange(4).sum())", timeout=300)
+        assert "output" in out, out
         assert out["output"].strip() == "6"
-        ev = [m for _, m in vd.stream("RunCode", {"sessionId": "np-cli", "code": "import numpy as np\nnp.ones(3).sum()"})]
+        ev = [m for _, m in vd.stream("RunCode", {"sessionId": "np-cli", "code": "import numpy as np\nnp.ones(3).sum()",
+                                                  "timeoutSeconds": 300})]
         assert [m["text"] for m in ev if "text" in m] == ["3.0"]
     finally:
         vd.stop_session("np-cli")
@@ -88,8 +90,9 @@ def test_variant_through_grpc_and_unknown_image(vd, tmp_path_factory):
                           timeout=300)
     try:
         assert r.status == "READY"
-        ev = list(stub.RunCode(enclave_pb2.RunCodeRequest(session_id="np-grpc", code="import numpy\nnumpy.__name__"),
-                               timeout=120))
+        ev = list(stub.RunCode(enclave_pb2.RunCodeRequest(session_id="np-grpc", code="import numpy\nnumpy.__name__",
+                                                         timeout_seconds=300),
+                               timeout=400))
         assert [e.text for e in ev if e.WhichOneof("event") == "text"] == ["'numpy'"]
     finally:
         vd.stop_session("np-grpc")
