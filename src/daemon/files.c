@@ -491,10 +491,12 @@ static void reply_error(struct api_exchange *ex, const struct error *err)
                        text ? strlen(text) : 2);
 }
 
-/* Splits /v1/sessions/{id}/files/{path} into the session id and the guest
- * path ("/" + the decoded rest). Returns 0, or -1 with err. */
-static int parse_file_path(const char *path, char *session, size_t session_len, char **guest_path, struct error *err)
+int daemon_file_route_parse(const char *path, char *session, size_t session_len, char **guest_path,
+                            struct error *err)
 {
+    *guest_path = NULL;
+    if (strncmp(path, ROUTE_PREFIX, strlen(ROUTE_PREFIX)) != 0)
+        return error_set(err, ERR_NOT_FOUND, "expected /v1/sessions/{id}/files/{path}");
     const char *p = path + strlen(ROUTE_PREFIX);
     const char *slash = strchr(p, '/');
     if (slash == NULL || (size_t)(slash - p) >= session_len || slash == p ||
@@ -679,7 +681,7 @@ static void on_get(struct api_exchange *ex, void *ctx)
     g->ex = ex;
     snprintf(g->peer, sizeof(g->peer), "%s", api_exchange_peer(ex));
     g->caller = (struct core_caller){.transport = "http", .peer = g->peer};
-    if (parse_file_path(api_exchange_path(ex), g->session, sizeof(g->session), &g->path, &err) < 0) {
+    if (daemon_file_route_parse(api_exchange_path(ex), g->session, sizeof(g->session), &g->path, &err) < 0) {
         reply_error(ex, &err);
         get_free(g);
         return;
@@ -816,7 +818,7 @@ static void on_put(struct api_exchange *ex, void *ctx)
         return;
     }
     p->ex = ex;
-    if (parse_file_path(api_exchange_path(ex), session, sizeof(session), &p->path, &err) < 0) {
+    if (daemon_file_route_parse(api_exchange_path(ex), session, sizeof(session), &p->path, &err) < 0) {
         reply_error(ex, &err);
         put_free(p);
         return;

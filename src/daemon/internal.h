@@ -90,6 +90,12 @@ void daemon_handle_stat_file(struct api_call *call, const ProtobufCMessage *msg,
 void daemon_handle_remove_file(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
 void daemon_handle_make_directory(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
 int daemon_files_init(struct daemon_state *d, struct error *err);
+/* Splits a route path /v1/sessions/{id}/files/{path} (percent-encoded, as
+ * sent) into the session id and the guest path: "/" and the decoded rest,
+ * trailing slashes dropped (malloc'd into *guest_path). A decoded NUL, an
+ * empty id or path, an id of session_len bytes or more: -1 with err. */
+int daemon_file_route_parse(const char *path, char *session, size_t session_len, char **guest_path,
+                            struct error *err);
 /* enclave.v1 RunCode (daemon/code.c). */
 void daemon_handle_run_code(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
 
