@@ -379,3 +379,16 @@ $(BUILD)/guest-bench: bench/guest_bench.c $(GUEST_OBJS)
 bench-guest: $(BUILD)/guest-bench
 	$(BUILD)/guest-bench
 BENCH_TARGETS += bench-guest
+# ---------------------------------------------------------------- workspace: files, code, image variants
+# test-files: files (HTTP routes, Connect, gRPC; a 200 MiB round trip each way
+# with the daemon's RSS printed), refused symlinks and paths, a denied write,
+# and RunCode (state, rich results, errors, interrupt and restart), on real
+# VMs. test-image-variant: builds the numpy variant (packages from the Debian
+# archive) and boots it. Both are part of the e2e run as well.
+.PHONY: test-files test-image-variant
+test-files test-image-variant: $(BUILD)/enclave
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -s -p no:cacheprovider \
+	    $(if $(filter test-files,$@),test_files_code.py,test_image_variant.py)
