@@ -202,7 +202,7 @@ clean:
 # ---------------------------------------------------------------- areas
 # (each area adds its own block below: extra targets, TEST_TARGETS += ..., BENCH_TARGETS += ...)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path '$(BUILD)/e2e-home' -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # ---------------------------------------------------------------- guest + wire (guest)
 # The generated protobuf sources are made by a pattern rule only, so make would
