@@ -142,7 +142,9 @@ class Daemon:
         log = open(self.log_path, "ab")
         env = dict(os.environ, ENCLAVE_HOME=self.home)
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen([self.enclave, "up", "--listen", self.addr, *self.extra],
+        allow_root = ["--allow-root"] if os.geteuid() == 0 else []  # refused as root without it
+        self.proc = subprocess.Popen([self.enclave, "up", "--listen", self.addr, *allow_root,
+                                      *self.extra],
                                      env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.time() + timeout
@@ -162,6 +164,16 @@ class Daemon:
             time.sleep(0.005)
         raise RuntimeError("daemon did not answer /ping:\n" + self.read_log())
 
+    def grpc_auth(self):
+        return (("authorization", "Bearer " + self.token()),)
+
+    def token(self):
+        """The API token the daemon made under its home (docs/security.md)."""
+        if getattr(self, "_token", None) is None:
+            with open(os.path.join(self.home, "run", "api-token")) as f:
+                self._token = f.read().strip()
+        return self._token
+
     def read_log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
@@ -174,7 +186,8 @@ class Daemon:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
             try:
                 self.conn.request("POST", f"/{service}/{method}", body=data,
-                                  headers={"Content-Type": "application/json"})
+                                  headers={"Content-Type": "application/json",
+                                           "Authorization": "Bearer " + self.token()})
                 r = self.conn.getresponse()
                 out = r.read()
                 break
@@ -335,7 +348,7 @@ def connect_stream(d, method, body, timeout=300):
     c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=timeout)
     try:
         c.request("POST", f"/enclave.v1.Enclave/{method}", struct.pack(">BI", 0, len(payload)) + payload,
-                  headers={"Content-Type": "application/connect+json"})
+                  headers={"Content-Type": "application/connect+json", "Authorization": "Bearer " + d.token()})
         r = c.getresponse()
         if r.status != 200:
             raise CallError(f"{method}: HTTP {r.status} {r.read()[:200]!r}")
@@ -385,6 +398,7 @@ def bench_files_code(d, sid, args, table):
         t0 = time.perf_counter()
         c.putrequest("PUT", f"/v1/sessions/{sid}/files/tmp/bench.bin")
         c.putheader("Content-Length", str(size))
+        c.putheader("Authorization", "Bearer " + d.token())
         c.endheaders()
         for _ in range(size >> 20):
             c.send(block)
@@ -397,7 +411,7 @@ def bench_files_code(d, sid, args, table):
         ups.append(size / dt / 1e6)
         c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=600)
         t0 = time.perf_counter()
-        c.request("GET", f"/v1/sessions/{sid}/files/tmp/bench.bin")
+        c.request("GET", f"/v1/sessions/{sid}/files/tmp/bench.bin", headers={"Authorization": "Bearer " + d.token()})
         r = c.getresponse()
         got = 0
         while True:
@@ -460,11 +474,11 @@ def main():
                 grpc, _, _, enclave_pb2, enclave_pb2_grpc = g
                 with grpc.insecure_channel(d.addr) as ch:
                     stub = enclave_pb2_grpc.EnclaveStub(ch)
-                    stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30)
+                    stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30, metadata=d.grpc_auth())
                     times = []
                     for _ in range(args.samples * 5):
                         t0 = time.perf_counter()
-                        stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30)
+                        stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30, metadata=d.grpc_auth())
                         times.append(ms_since(t0))
                 table.add("GetInfo (no VM involved), gRPC", times)
 
@@ -498,7 +512,8 @@ def main():
                 grpc, agent_pb2, agent_pb2_grpc, enclave_pb2, enclave_pb2_grpc = g
                 with grpc.insecure_channel(d.addr) as ch:
                     stub = agent_pb2_grpc.AgentServiceStub(ch)
-                    gi = enclave_pb2_grpc.EnclaveStub(ch).GetInfo(enclave_pb2.GetInfoRequest(), timeout=30)
+                    gi = enclave_pb2_grpc.EnclaveStub(ch).GetInfo(enclave_pb2.GetInfoRequest(), timeout=30,
+                                                                       metadata=d.grpc_auth())
                     assert gi.accel == info.get("accel")
                     for tool, label in (("exec", "exec `python3 -c pass`"), ("python", "python 'pass'")):
                         b = exec_body(sid, tool)
@@ -507,7 +522,7 @@ def main():
                         times = []
                         for _ in range(args.samples):
                             t0 = time.perf_counter()
-                            r = stub.ExecuteTool(req, timeout=60)
+                            r = stub.ExecuteTool(req, timeout=60, metadata=d.grpc_auth())
                             times.append(ms_since(t0))
                             if r.exit_code != 0:
                                 raise RuntimeError(f"gRPC {label}: {r}")

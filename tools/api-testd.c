@@ -554,15 +554,18 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: api-testd [--listen HOST:PORT | --socket PATH] [--max-request-bytes N]\n"
             "                 [--max-connections N] [--header-timeout-ms N] [--idle-timeout-ms N]\n"
-            "                 [--max-streams N]\n"
+            "                 [--max-streams N] [--max-buffered-bytes N]\n"
+            "                 [--token T [--operator-token T]]\n"
             "Serves agent.v1.AgentService with toy handlers (see the top of tools/api-testd.c).\n"
-            "Prints \"listening on ADDRESS\" once ready. Default: 127.0.0.1:0 (any free port).\n");
+            "Prints \"listening on ADDRESS\" once ready. Default: 127.0.0.1:0 (any free port).\n"
+            "Without --token, TCP requests need no credential and no Host/Origin check.\n");
 }
 
 int main(int argc, char **argv)
 {
     log_init_from_env();
     struct api_config config = {.listen = "127.0.0.1:0"};
+    struct api_auth auth = {0};
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"socket", required_argument, NULL, 's'},
@@ -571,6 +574,9 @@ int main(int argc, char **argv)
         {"header-timeout-ms", required_argument, NULL, 'H'},
         {"idle-timeout-ms", required_argument, NULL, 'I'},
         {"max-streams", required_argument, NULL, 'S'},
+        {"max-buffered-bytes", required_argument, NULL, 'B'},
+        {"token", required_argument, NULL, 'T'},
+        {"operator-token", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -584,6 +590,9 @@ int main(int argc, char **argv)
         case 'H': config.header_timeout_ms = config.request_timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'I': config.idle_timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'S': config.max_streams = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'B': config.max_buffered_bytes = strtoul(optarg, NULL, 10); break;
+        case 'T': auth.agent_token = optarg; break;
+        case 'O': auth.operator_token = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -625,7 +634,9 @@ int main(int argc, char **argv)
     struct api_route_options get_opts = {.prefix = true};
     struct api_server *server;
     struct error err;
+    auth.allow_anonymous = auth.agent_token == NULL;
     if (api_server_new(testd.base, &config, &server, &err) < 0 ||
+        api_server_set_auth(server, &auth, &err) < 0 ||
         api_server_add_service(server, &service, &err) < 0 ||
         api_server_add_service(server, &stream_service, &err) < 0 ||
         api_server_add_route_opts(server, "PUT", "/v1/sessions/", &put_opts, put_file, &testd,

@@ -82,6 +82,10 @@ struct api_config {
     unsigned request_timeout_ms;  /* from a request's first byte to the end of its body; default 30 s */
     unsigned idle_timeout_ms;     /* a connection with nothing in flight; default 60 s */
     unsigned max_streams;         /* HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; default 100 */
+    /* Request bytes all HTTP/2 connections together may hold; past it, data
+     * is refused and new streams are reset (REFUSED_STREAM). Default 16
+     * requests' worth (16 * max_request_bytes). */
+    size_t max_buffered_bytes;
 };
 
 int api_server_new(struct event_base *base, const struct api_config *config,
@@ -217,8 +221,8 @@ void api_exchange_reply_headers(struct api_exchange *exchange, int status,
                                 const void *body, size_t len);
 /* A request header a route may read: one of "last-event-id", "upgrade",
  * "connection", "sec-websocket-key", "sec-websocket-version", "content-type",
- * "range", "if-none-match" (lower case). NULL when absent, repeated or over
- * 256 bytes. */
+ * "range", "if-none-match", "host", "origin", "authorization" (lower case).
+ * NULL when absent, repeated or over 256 bytes. */
 const char *api_exchange_header(const struct api_exchange *exchange, const char *name);
 /* The peer, as api_call_peer gives it. */
 const char *api_exchange_peer(const struct api_exchange *exchange);
@@ -306,6 +310,68 @@ void api_stream_ping(struct api_stream *stream);
  * on_close is not called. */
 void api_stream_end(struct api_stream *stream, const void *final, size_t len,
                     uint16_t close_code);
+
+/* ------------------------------------------------------------------ who may call
+ *
+ * Every request is admitted (or refused) here, before any route or handler
+ * runs, so a new route or method is covered without doing anything:
+ *   - Unix socket: the peer's uid (SO_PEERCRED) must be the server's effective
+ *     uid or 0; that caller is the principal "operator". Else 403.
+ *   - TCP: Host (HTTP/2: :authority) must be 127.0.0.1:PORT, localhost:PORT or
+ *     [::1]:PORT, and an Origin, when present, the server's own origin
+ *     (http:// and one of those), else 403 (DNS rebinding, cross-site pages).
+ *     Then a credential: "Authorization: Bearer TOKEN" (gRPC: the
+ *     authorization metadata), or on HTTP/1.1 the session cookie that
+ *     GET /login?token=TOKEN sets; else 401 (Connect unauthenticated, gRPC
+ *     status 16). The agent token makes the principal "agent", the operator
+ *     token "operator". GET /ping and GET /login need no credential.
+ * No CORS headers are ever sent. Until api_server_set_auth is called, TCP
+ * requests other than GET /ping are refused. */
+#define API_TOKEN_BYTES 32  /* random bytes in a generated token (64 hex digits) */
+#define API_TOKEN_MIN 32    /* characters */
+#define API_TOKEN_MAX 128
+
+/* A refused request, for the audit log. Reports are rate-limited: at most
+ * max_reports_per_s a second; suppressed counts the refusals not reported
+ * since the previous report. Strings are the server's, valid during the call;
+ * method and path are printable ASCII, cut at 128 bytes. */
+struct api_refusal {
+    const char *peer;      /* as api_call_peer */
+    const char *transport; /* "http" or "grpc" */
+    const char *method;
+    const char *path;
+    int status;            /* 401 or 403 */
+    const char *reason;
+    uint64_t suppressed;
+};
+typedef void (*api_refusal_fn)(const struct api_refusal *refusal, void *ctx);
+
+struct api_auth {
+    const char *agent_token;    /* principal "agent"; API_TOKEN_MIN..MAX token68 characters */
+    const char *operator_token; /* principal "operator"; NULL for none; must differ */
+    /* Tests only (tools/api-testd): TCP requests need no credential and no
+     * Host/Origin check; they count as "agent". */
+    bool allow_anonymous;
+    api_refusal_fn on_refused;  /* optional */
+    void *ctx;
+    unsigned max_reports_per_s; /* 0: 10 */
+};
+/* The tokens are copied. Call before the event loop runs. */
+int api_server_set_auth(struct api_server *server, const struct api_auth *auth, struct error *err);
+/* "operator" or "agent"; "none" on GET /ping or /login without a credential. */
+const char *api_call_principal(const struct api_call *call);
+const char *api_exchange_principal(const struct api_exchange *exchange);
+
+/* Token files ($ENCLAVE_HOME/run/api-token and operator-token): one line.
+ * api_token_load_or_create reads the token, or makes a new one (API_TOKEN_BYTES
+ * from the OpenSSL RNG, hex) in a mode 0600 file when there is none; it
+ * refuses a file that is not a regular file owned by this user with mode
+ * 0600 (or stricter), or whose content is not a token. api_token_create
+ * replaces the file with a new token. api_token_read reads without the owner
+ * and mode checks (a client). out needs API_TOKEN_MAX + 1 bytes. */
+int api_token_load_or_create(const char *path, char *out, size_t size, struct error *err);
+int api_token_create(const char *path, char *out, size_t size, struct error *err);
+int api_token_read(const char *path, char *out, size_t size, struct error *err);
 
 /* Enveloped messages, as gRPC and Connect streaming frame them: a flags byte,
  * a big-endian u32 length, the message (src/api/envelope.c; also for clients).

@@ -49,7 +49,10 @@ enum h1_state {
     X(HDR_WS_KEY, "sec-websocket-key")                      \
     X(HDR_WS_VERSION, "sec-websocket-version")              \
     X(HDR_RANGE, "range")                                   \
-    X(HDR_IF_NONE_MATCH, "if-none-match")
+    X(HDR_IF_NONE_MATCH, "if-none-match")                   \
+    X(HDR_HOST, "host")                                     \
+    X(HDR_ORIGIN, "origin")                                 \
+    X(HDR_AUTHORIZATION, "authorization")
 
 enum h1_header {
 #define X(e, name) e,
@@ -77,13 +80,17 @@ struct http1_conn {
     size_t name_len;
     bool name_too_long;
     bool in_value;
-    char value[HEADER_VALUE_MAX + 1];
+    char value[API_COOKIE_MAX + 1]; /* the longest value kept is a Cookie */
     size_t value_len;
     bool value_too_long;
     /* Headers kept. */
     char headers[HDR_COUNT][HEADER_VALUE_MAX + 1];
     bool have[HDR_COUNT];
     bool header_too_long[HDR_COUNT];
+    char cookie[API_COOKIE_MAX + 1];
+    bool have_cookie;
+    bool cookie_bad; /* repeated or too long */
+    enum api_principal principal; /* of the request being read or served */
     struct evbuffer *body;
     bool keep_alive;
     unsigned method;
@@ -111,6 +118,7 @@ static const char *status_text(int status)
     case 100: return "Continue";
     case 101: return "Switching Protocols";
     case 200: return "OK";
+    case 303: return "See Other";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -194,6 +202,10 @@ static void reset_request(struct http1_conn *h1)
     h1->value_too_long = false;
     memset(h1->have, 0, sizeof(h1->have));
     memset(h1->header_too_long, 0, sizeof(h1->header_too_long));
+    h1->have_cookie = false;
+    h1->cookie_bad = false;
+    h1->cookie[0] = '\0';
+    h1->principal = API_PRINCIPAL_NONE;
     evbuffer_drain(h1->body, evbuffer_get_length(h1->body));
     h1->connect_path = false;
 }
@@ -267,6 +279,12 @@ static void commit_header(struct http1_conn *h1)
         return;
     h1->name[h1->name_len] = '\0';
     h1->value[h1->value_len] = '\0';
+    if (!h1->name_too_long && strcasecmp(h1->name, "cookie") == 0) {
+        if (h1->have_cookie || h1->value_too_long)
+            h1->cookie_bad = true;
+        h1->have_cookie = true;
+        memcpy(h1->cookie, h1->value, h1->value_len + 1);
+    }
     for (int i = 0; i < HDR_COUNT && !h1->name_too_long; i++) {
         if (strcasecmp(h1->name, h1_header_names[i]) != 0)
             continue;
@@ -274,10 +292,10 @@ static void commit_header(struct http1_conn *h1)
         if (h1->have[i])
             h1->header_too_long[i] = true;
         h1->have[i] = true;
-        if (h1->value_too_long)
+        if (h1->value_too_long || h1->value_len > HEADER_VALUE_MAX)
             h1->header_too_long[i] = true;
         /* Trim optional whitespace at the end (http-parser drops the leading). */
-        size_t n = h1->value_len;
+        size_t n = h1->value_len < HEADER_VALUE_MAX ? h1->value_len : HEADER_VALUE_MAX;
         while (n > 0 && (h1->value[n - 1] == ' ' || h1->value[n - 1] == '\t'))
             n--;
         memcpy(h1->headers[i], h1->value, n);
@@ -313,7 +331,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     if (count_header_bytes(conn, len) < 0)
         return -1;
     h1->in_value = true;
-    if (h1->value_len + len > HEADER_VALUE_MAX) {
+    if (h1->value_len + len > API_COOKIE_MAX) {
         h1->value_too_long = true;
         return 0;
     }
@@ -334,6 +352,49 @@ static bool path_is_rpc(struct api_conn *conn, const char *url)
     return api_server_find_method(conn->server, path, &svc) != NULL;
 }
 
+/* A kept header for admission: NULL when absent, api_header_bad when it
+ * cannot be trusted (repeated or too long). */
+static const char *admit_header(struct http1_conn *h1, enum h1_header i)
+{
+    if (!h1->have[i])
+        return NULL;
+    return h1->header_too_long[i] ? api_header_bad : h1->headers[i];
+}
+
+/* Admission (auth.c) once the headers are in, before the body is read or
+ * anything runs: a refusal is answered and the connection closed. */
+static int admit(struct api_conn *conn, http_parser *p)
+{
+    struct http1_conn *h1 = conn->h1;
+    char path[256] = "";
+    if (h1->url != NULL) {
+        struct http_parser_url u;
+        http_parser_url_init(&u);
+        if (http_parser_parse_url(h1->url, h1->url_len, 0, &u) == 0 && (u.field_set & (1 << UF_PATH)))
+            snprintf(path, sizeof(path), "%.*s", (int)u.field_data[UF_PATH].len,
+                     h1->url + u.field_data[UF_PATH].off);
+    }
+    struct api_admit_request req = {
+        .transport = "http",
+        .method = http_method_str((enum http_method)p->method),
+        .path = path,
+        .host = admit_header(h1, HDR_HOST),
+        .origin = admit_header(h1, HDR_ORIGIN),
+        .authorization = admit_header(h1, HDR_AUTHORIZATION),
+        .cookie = h1->have_cookie ? (h1->cookie_bad ? api_header_bad : h1->cookie) : NULL,
+    };
+    struct api_admit_result res;
+    api_admit(conn, &req, &res);
+    if (res.status != 0) {
+        char msg[sizeof(res.message) + 2];
+        snprintf(msg, sizeof(msg), "%s\n", res.message);
+        fail_now(conn, res.status, res.kind, h1->connect_path ? res.message : msg);
+        return -1;
+    }
+    h1->principal = res.principal;
+    return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct api_conn *conn = conn_of(p);
@@ -345,6 +406,8 @@ static int on_headers_complete(http_parser *p)
         return -1;
     }
     h1->connect_path = h1->url != NULL && path_is_rpc(conn, h1->url);
+    if (admit(conn, p) < 0)
+        return -1;
     h1->body_route = NULL;
     if (!h1->connect_path && h1->url != NULL) {
         struct http_parser_url u;
@@ -507,7 +570,8 @@ static void dispatch_route(struct api_conn *conn, const struct api_route *route,
 {
     struct http1_conn *h1 = h1_of(conn);
     if (!route->opts.async) {
-        struct api_exchange ex = {.conn = conn, .query = query, .path = path,
+        struct api_exchange ex = {.conn = conn, .query = query, .principal = h1->principal,
+                                  .path = path,
                                   .method = http_method_str((enum http_method)h1->method),
                                   .content_length = -1};
         if (h1->parser.flags & F_CONTENTLENGTH)
@@ -532,6 +596,7 @@ static void dispatch_route(struct api_conn *conn, const struct api_route *route,
     ex->query = query; /* points into h1->url, kept until the request is done */
     ex->path = h1->path;
     ex->method = http_method_str((enum http_method)h1->method);
+    ex->principal = h1->principal;
     ex->heap = true;
     ex->stream_body = route->opts.stream_body;
     ex->content_length = -1;
@@ -719,7 +784,8 @@ static void dispatch_rpc(struct api_conn *conn, const char *path)
     }
     evbuffer_drain(h1->body, drain_len);
     h1->state = H1_WAITING;
-    if (api_call_start(conn, service, method, request, wire, 0, timeout_ms, &h1->call) < 0)
+    if (api_call_start(conn, service, method, request, wire, h1->principal, 0, timeout_ms,
+                       &h1->call) < 0)
         connect_fail(conn, ERR_RESOURCE_EXHAUSTED, "out of memory");
 }
 
@@ -755,6 +821,14 @@ static void dispatch(struct api_conn *conn)
         query = h1->url + u.field_data[UF_QUERY].off;
     }
     const char *method = http_method_str((enum http_method)h1->method);
+    if (h1->method == HTTP_GET && strcmp(path, "/login") == 0) {
+        struct api_login_reply login;
+        api_login(conn, query, &login);
+        write_response(conn, login.status, "text/plain; charset=utf-8", login.headers, login.body,
+                       strlen(login.body), false);
+        request_done(conn, false);
+        return;
+    }
     bool path_known;
     const struct api_route *route = api_server_find_route(conn->server, method, path, &path_known);
     if (route != NULL) {

@@ -32,6 +32,11 @@ struct h2_stream {
     char content_type[128];
     char grpc_timeout[16];
     bool bad_header; /* a header we need was too long or repeated */
+    /* For admission (auth.c), each with its own flag: a bad one is refused there. */
+    char authority[256], host[256], origin[256], authorization[256];
+    bool authority_bad, host_bad, origin_bad, authorization_bad;
+    bool admitted;
+    enum api_principal principal;
     struct evbuffer *body;
     bool request_complete;
     bool responded; /* the final response (or trailers) is submitted */
@@ -383,12 +388,49 @@ static bool grpc_content_type(const char *ct, bool *proto)
     return *rest == '\0' || *rest == ';' || *rest == '+';
 }
 
+static const char *admit_header(const char *value, bool bad)
+{
+    if (bad)
+        return api_header_bad;
+    return value[0] != '\0' ? value : NULL;
+}
+
+/* Admission (auth.c) once a request's headers are in: a refusal is a
+ * trailers-only response, and the request's data is dropped unread. */
+static void admit(struct api_conn *conn, struct h2_stream *s)
+{
+    if (s->admitted || s->responded)
+        return;
+    s->admitted = true;
+    const char *host = admit_header(s->authority, s->authority_bad);
+    if (host == NULL)
+        host = admit_header(s->host, s->host_bad);
+    char path[256];
+    snprintf(path, sizeof(path), "%.*s", (int)strcspn(s->path, "?"), s->path);
+    struct api_admit_request req = {
+        .transport = "grpc",
+        .method = s->method,
+        .path = path,
+        .host = host,
+        .origin = admit_header(s->origin, s->origin_bad),
+        .authorization = admit_header(s->authorization, s->authorization_bad),
+    };
+    struct api_admit_result res;
+    api_admit(conn, &req, &res);
+    if (res.status != 0) {
+        respond_error(conn, s, res.kind, "%s", res.message);
+        return;
+    }
+    s->principal = res.principal;
+}
+
 /* Checks a request's headers (admission); false when it was answered. */
 static bool check_request(struct api_conn *conn, struct h2_stream *s,
                           const struct api_service **service, const struct api_method **method,
                           uint64_t *timeout_ms)
 {
     struct api_server *server = conn->server;
+    admit(conn, s);
     if (s->responded)
         return false;
     if (strcmp(s->method, "POST") != 0) {
@@ -438,7 +480,8 @@ static void open_input_stream(struct api_conn *conn, struct h2_stream *s)
     if (!check_request(conn, s, &service, &method, &timeout_ms))
         return;
     s->input_streaming = true;
-    if (api_call_start(conn, service, method, NULL, API_WIRE_GRPC, s->id, timeout_ms, &s->call) < 0)
+    if (api_call_start(conn, service, method, NULL, API_WIRE_GRPC, s->principal, s->id,
+                       timeout_ms, &s->call) < 0)
         respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "out of memory");
 }
 
@@ -486,7 +529,8 @@ static void handle_request(struct api_conn *conn, struct h2_stream *s)
     if (request == NULL)
         return respond_error(conn, s, ERR_INVALID_ARGUMENT, "the request is not a valid %s",
                              method->input->name);
-    if (api_call_start(conn, service, method, request, API_WIRE_GRPC, s->id, timeout_ms, &s->call) < 0)
+    if (api_call_start(conn, service, method, request, API_WIRE_GRPC, s->principal, s->id,
+                       timeout_ms, &s->call) < 0)
         respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "out of memory");
 }
 
@@ -504,12 +548,30 @@ static ssize_t send_cb(nghttp2_session *session, const uint8_t *data, size_t len
     return (ssize_t)length;
 }
 
+/* Request bytes held by every HTTP/2 connection of the server together. A
+ * sum when asked (at most max_connections terms) rather than a counter, so
+ * the per-connection accounting stays the only accounting. */
+static size_t buffered_total(const struct api_server *server)
+{
+    size_t total = 0;
+    for (const struct api_conn *c = server->conns; c != NULL; c = c->next)
+        if (c->h2 != NULL)
+            total += c->h2->buffered;
+    return total;
+}
+
 static int on_begin_headers_cb(nghttp2_session *session, const nghttp2_frame *frame,
                                void *user_data)
 {
     struct api_conn *conn = user_data;
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
+    /* The server is full: no new stream until others drain. */
+    if (buffered_total(conn->server) >= conn->server->max_buffered_bytes) {
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_REFUSED_STREAM);
+        return 0;
+    }
     struct h2_stream *s = stream_new(conn, frame->hd.stream_id);
     if (s == NULL) {
         nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
@@ -518,6 +580,16 @@ static int on_begin_headers_cb(nghttp2_session *session, const nghttp2_frame *fr
     }
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, s);
     return 0;
+}
+
+static void copy_admit_header(bool *bad, char *dst, size_t size, const uint8_t *value, size_t len)
+{
+    if (dst[0] != '\0' || len == 0 || len >= size || memchr(value, '\0', len) != NULL) {
+        *bad = true;
+        return;
+    }
+    memcpy(dst, value, len);
+    dst[len] = '\0';
 }
 
 static void copy_header(struct h2_stream *s, char *dst, size_t size, const uint8_t *value,
@@ -554,6 +626,15 @@ static int on_header_cb(nghttp2_session *session, const nghttp2_frame *frame, co
         copy_header(s, s->content_type, sizeof(s->content_type), value, valuelen);
     else if (IS("grpc-timeout"))
         copy_header(s, s->grpc_timeout, sizeof(s->grpc_timeout), value, valuelen);
+    else if (IS(":authority"))
+        copy_admit_header(&s->authority_bad, s->authority, sizeof(s->authority), value, valuelen);
+    else if (IS("host"))
+        copy_admit_header(&s->host_bad, s->host, sizeof(s->host), value, valuelen);
+    else if (IS("origin"))
+        copy_admit_header(&s->origin_bad, s->origin, sizeof(s->origin), value, valuelen);
+    else if (IS("authorization"))
+        copy_admit_header(&s->authorization_bad, s->authorization, sizeof(s->authorization),
+                          value, valuelen);
 #undef IS
     return 0;
 }
@@ -576,12 +657,17 @@ static int on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t str
         return 0; /* answered already: the rest of the request is dropped */
     struct api_server *server = conn->server;
     if (s->input_streaming) {
-        /* One message being assembled plus what the window lets in while paused. */
-        if (evbuffer_get_length(s->body) + len >
-            server->max_request_bytes + GRPC_PREFIX + NGHTTP2_INITIAL_WINDOW_SIZE) {
+        /* One message being assembled plus what the window lets in while
+         * paused; and the server-wide ceiling as for whole requests. */
+        bool too_big = evbuffer_get_length(s->body) + len >
+                       server->max_request_bytes + GRPC_PREFIX + NGHTTP2_INITIAL_WINDOW_SIZE;
+        if (too_big || buffered_total(server) + len > server->max_buffered_bytes) {
             struct error err;
-            error_set(&err, ERR_RESOURCE_EXHAUSTED, "request message over the limit of %zu bytes",
-                      server->max_request_bytes);
+            if (too_big)
+                error_set(&err, ERR_RESOURCE_EXHAUSTED,
+                          "request message over the limit of %zu bytes", server->max_request_bytes);
+            else
+                error_set(&err, ERR_RESOURCE_EXHAUSTED, "the server holds too much request data");
             if (s->call != NULL)
                 api_call_transport_fail(s->call, &err);
             else
@@ -599,7 +685,12 @@ static int on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t str
                       server->max_request_bytes);
         return 0;
     }
-    /* All streams of one connection together hold at most a few requests' worth. */
+    /* All connections together hold at most max_buffered_bytes ... */
+    if (buffered_total(server) + len > server->max_buffered_bytes) {
+        respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "the server holds too much request data");
+        return 0;
+    }
+    /* ... and all streams of one connection at most a few requests' worth. */
     if (h2->buffered + len > 4 * (server->max_request_bytes + GRPC_PREFIX)) {
         respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "too much request data in flight");
         return 0;
@@ -615,8 +706,10 @@ static int on_frame_recv_cb(nghttp2_session *session, const nghttp2_frame *frame
     struct api_conn *conn = user_data;
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
         struct h2_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
-        if (s != NULL)
+        if (s != NULL) {
+            admit(conn, s);
             open_input_stream(conn, s);
+        }
     }
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))

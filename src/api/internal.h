@@ -30,6 +30,30 @@ struct api_service_node {
 
 enum api_conn_kind { API_CONN_SNIFF, API_CONN_HTTP1, API_CONN_HTTP2 };
 
+enum api_principal { API_PRINCIPAL_NONE, API_PRINCIPAL_AGENT, API_PRINCIPAL_OPERATOR };
+
+#define API_SESSION_HEX 64 /* HMAC-SHA256, hex */
+#define API_COOKIE_MAX 4096
+
+/* The credentials a server accepts (auth.c). */
+struct api_auth_state {
+    bool set;              /* api_server_set_auth ran */
+    bool allow_anonymous;
+    char agent_token[API_TOKEN_MAX + 1];
+    char operator_token[API_TOKEN_MAX + 1]; /* "" for none */
+    /* The session cookie's values: HMAC-SHA256(token, label), so a cookie is
+     * not the token itself and changes when the token does. */
+    char agent_session[API_SESSION_HEX + 1];
+    char operator_session[API_SESSION_HEX + 1];
+    char cookie_name[40]; /* "enclave_session_PORT": cookies are not scoped by port */
+    api_refusal_fn on_refused;
+    void *ctx;
+    unsigned max_reports_per_s;
+    uint64_t window_start_ms;
+    unsigned reports_in_window;
+    uint64_t suppressed;
+};
+
 struct http1_conn;
 struct api_stream;
 struct evbuffer;
@@ -43,6 +67,9 @@ struct api_conn {
     struct bufferevent *bev;
     struct event *timer; /* header / request / idle deadlines, and deferred close */
     char peer[API_PEER_MAX];
+    bool unix_peer;   /* AF_UNIX: admitted by uid, not by token */
+    bool peer_uid_ok; /* unix_peer and the uid is ours or 0 */
+    unsigned peer_uid;
     enum api_conn_kind kind;
     bool closing;       /* flush the output, then linger, then free */
     bool lingering;     /* output shut down; reading and dropping until EOF or LINGER_MS */
@@ -64,6 +91,9 @@ struct api_server {
     unsigned request_timeout_ms;
     unsigned idle_timeout_ms;
     unsigned max_streams;
+    size_t max_buffered_bytes; /* across all HTTP/2 connections */
+    unsigned port; /* the TCP port bound (Host and Origin checks); 0 on a Unix socket */
+    struct api_auth_state auth;
     unsigned n_connections;
     struct api_conn *conns;
     struct api_call *calls; /* live calls, detached on free */
@@ -91,6 +121,7 @@ struct api_call {
     const struct api_method *method;
     ProtobufCMessage *request;
     enum api_call_wire wire;
+    enum api_principal principal;
     char peer[API_PEER_MAX];
     uint64_t deadline_ms; /* monotonic, 0 for none */
     struct event *deadline;
@@ -138,8 +169,8 @@ const struct api_route *api_server_find_route(struct api_server *server, const c
  * the call (and the transport clear *slot) before this returns. */
 int api_call_start(struct api_conn *conn, const struct api_service *service,
                    const struct api_method *method, ProtobufCMessage *request,
-                   enum api_call_wire wire, int32_t stream_id, uint64_t timeout_ms,
-                   struct api_call **slot);
+                   enum api_call_wire wire, enum api_principal principal, int32_t stream_id,
+                   uint64_t timeout_ms, struct api_call **slot);
 /* The transport lets go of a call (client gone, or answered on its own). */
 void api_call_detach(struct api_call *call, bool abandoned);
 
@@ -175,6 +206,8 @@ void http2_call_resume(struct api_conn *conn, struct api_call *call);
 struct api_exchange {
     struct api_conn *conn;
     const char *query;
+    enum api_principal principal;
+
     const char *path;
     const char *method;
     int64_t content_length;
@@ -244,6 +277,59 @@ int ws_accept_key(const char *key, char out[29]);
 /* Whether a text message is well-formed UTF-8 (RFC 3629), as RFC 6455
  * requires; a message that is not closes the connection with 1007. */
 bool ws_utf8_valid(const uint8_t *s, size_t len);
+
+/* auth.c: admission. A header that was repeated or too long is passed as
+ * api_header_bad (compare the pointer). */
+extern const char api_header_bad[];
+struct api_admit_request {
+    const char *transport; /* "http" or "grpc" */
+    const char *method;    /* "GET" */
+    const char *path;      /* without the query */
+    const char *host;      /* Host, or HTTP/2 :authority; NULL when absent */
+    const char *origin;
+    const char *authorization;
+    const char *cookie;    /* HTTP/1.1 only */
+};
+struct api_admit_result {
+    int status;             /* 0: admitted; else 401 or 403 */
+    enum error_kind kind;   /* ERR_UNAUTHENTICATED or ERR_PERMISSION_DENIED */
+    char message[160];
+    enum api_principal principal;
+};
+/* Decides, and reports a refusal (rate-limited) to the server's on_refused. */
+void api_admit(struct api_conn *conn, const struct api_admit_request *req,
+               struct api_admit_result *out);
+/* Records what a connection's peer is (Unix uid or TCP); conn_new calls it. */
+void api_conn_identify(struct api_conn *conn, int fd);
+const char *api_principal_name(enum api_principal p);
+/* GET /login?token=T (http1.c calls it for that path): a valid token gets the
+ * session cookie and a 303 to /; anything else a 401 (reported). Writes the
+ * whole response into out_* for http1.c to send. */
+struct api_login_reply {
+    int status;
+    char headers[256]; /* complete "Name: value\r\n" lines */
+    const char *body;
+};
+void api_login(struct api_conn *conn, const char *query, struct api_login_reply *out);
+
+/* Pure parsers (unit tested and fuzzed alone). */
+/* Host header value "host:port" naming this machine's loopback on port:
+ * 127.0.0.1, localhost (any case) or [::1]; no port means 80. */
+bool api_host_is_local(const char *host, unsigned port);
+/* Origin "http://" + a local host (as above) with the same port rules. */
+bool api_origin_is_local(const char *origin, unsigned port);
+/* "Bearer TOKEN" (scheme in any case, one or more spaces): the token's start
+ * and length, or false when the value is not that. */
+bool api_parse_bearer(const char *value, const char **token, size_t *len);
+/* Finds name=value in a Cookie header ("a=1; b=2"); false when absent, empty
+ * or present more than once. */
+bool api_cookie_get(const char *header, const char *name, const char **value, size_t *len);
+/* A query parameter, percent-decoded into out; -1 when absent, repeated,
+ * malformed or longer than size - 1. */
+int api_query_get(const char *query, const char *name, char *out, size_t size);
+/* Whether s is a token API_TOKEN_MIN..API_TOKEN_MAX characters of RFC 6750's
+ * b64token alphabet. */
+bool api_token_valid(const char *s, size_t len);
 
 /* envelope.c (api_envelope_decode and api_envelope_prefix are in api.h).
  * A request body of exactly one envelope (flags 0, payload at most max):

@@ -236,6 +236,7 @@ static int conn_new(struct api_server *server, int fd, const char *peer, struct 
     }
     conn->server = server;
     snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
+    api_conn_identify(conn, fd);
     conn->timer = evtimer_new(server->base, conn_timer_cb, conn);
     conn->bev = bufferevent_socket_new(server->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (conn->timer == NULL || conn->bev == NULL) {
@@ -357,8 +358,9 @@ static int listen_tcp(struct api_server *server, const char *listen, bool allow_
     if (!is_loopback(res->ai_addr) && !allow_remote) {
         freeaddrinfo(res);
         return error_set(err, ERR_PERMISSION_DENIED,
-                         "refusing to listen on non-loopback address \"%s\": the API has no "
-                         "authentication for remote peers (set allow_remote to override)",
+                         "refusing to listen on non-loopback address \"%s\": the API serves "
+                         "this machine only (plain HTTP would carry its tokens in clear, and "
+                         "Host must name loopback; set allow_remote to override)",
                          listen);
     }
     server->listener = evconnlistener_new_bind(
@@ -378,10 +380,12 @@ static int listen_tcp(struct api_server *server, const char *listen, bool allow_
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
         snprintf(server->address, sizeof(server->address), "[%s]:%u", addr, ntohs(in6->sin6_port));
+        server->port = ntohs(in6->sin6_port);
     } else {
         const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
         inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
         snprintf(server->address, sizeof(server->address), "%s:%u", addr, ntohs(in->sin_port));
+        server->port = ntohs(in->sin_port);
     }
     return 0;
 }
@@ -445,6 +449,8 @@ int api_server_new(struct event_base *base, const struct api_config *config,
     server->request_timeout_ms = OR_DEFAULT(config->request_timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS);
     server->idle_timeout_ms = OR_DEFAULT(config->idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS);
     server->max_streams = OR_DEFAULT(config->max_streams, DEFAULT_MAX_STREAMS);
+    server->max_buffered_bytes =
+        OR_DEFAULT(config->max_buffered_bytes, 16 * server->max_request_bytes);
 #undef OR_DEFAULT
     int rc;
     if (config->socket_path != NULL && config->socket_path[0] != '\0')
@@ -748,8 +754,8 @@ void api_call_notify(struct api_call *call, unsigned flags)
 
 int api_call_start(struct api_conn *conn, const struct api_service *service,
                    const struct api_method *method, ProtobufCMessage *request,
-                   enum api_call_wire wire, int32_t stream_id, uint64_t timeout_ms,
-                   struct api_call **slot)
+                   enum api_call_wire wire, enum api_principal principal, int32_t stream_id,
+                   uint64_t timeout_ms, struct api_call **slot)
 {
     struct api_server *server = conn->server;
     struct api_call *call = calloc(1, sizeof(*call));
@@ -763,6 +769,7 @@ int api_call_start(struct api_conn *conn, const struct api_service *service,
     call->method = method;
     call->request = request;
     call->wire = wire;
+    call->principal = principal;
     call->conn = conn;
     call->stream_id = stream_id;
     call->max_buffer = method->max_buffer != 0 ? method->max_buffer : (1u << 20);

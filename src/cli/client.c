@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <http_parser.h>
+#include <openssl/crypto.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 
 #include "api/api.h"
 #include "common/cleanup.h"
+#include "common/paths.h"
 
 #define CLIENT_MAX_RESPONSE (64u << 20)
 
@@ -38,6 +40,34 @@ void client_target_default(struct client_target *t)
     t->socket_path = getenv("ENCLAVE_SOCKET");
     if (t->socket_path && t->socket_path[0] == '\0')
         t->socket_path = NULL;
+    t->operator = false;
+}
+
+/* The token for a TCP request (see struct client_target); "" when none can be
+ * read: the daemon then answers unauthenticated, and the error says where the
+ * token was looked for. */
+static void client_token(const struct client_target *t, char *out, size_t size, char *where,
+                         size_t where_size)
+{
+    out[0] = '\0';
+    const char *env = getenv("ENCLAVE_TOKEN");
+    if (env != NULL && env[0] != '\0') {
+        snprintf(out, size, "%s", env);
+        snprintf(where, where_size, "$ENCLAVE_TOKEN");
+        return;
+    }
+    char path[4200];
+    struct error err;
+    if (t->operator && paths_home(path, sizeof(path), "run/operator-token", &err) == 0 &&
+        api_token_read(path, out, size, &err) == 0) {
+        snprintf(where, where_size, "%s", path);
+        return;
+    }
+    if (paths_home(path, sizeof(path), "run/api-token", &err) < 0)
+        return;
+    snprintf(where, where_size, "%s", path);
+    if (api_token_read(path, out, size, &err) < 0)
+        out[0] = '\0';
 }
 
 static int dial(const struct client_target *t, struct error *err)
@@ -141,20 +171,33 @@ static long long now_ms(void)
 }
 
 /* The request line and headers, the same for every request. body_len < 0:
- * the body is sent chunked. */
-static int format_head(char *head, size_t size, const char *method, const char *path,
-                       const char *content_type, long long body_len, unsigned timeout_s)
+ * the body is sent chunked. Host names the address dialled: the daemon
+ * refuses any other (DNS rebinding); the Unix socket needs neither it nor a
+ * token. Returns the length, or -1 when it does not fit. */
+static int format_head(const struct client_target *t, char *head, size_t size, const char *method,
+                       const char *path, const char *content_type, long long body_len, unsigned timeout_s,
+                       char *token_where, size_t token_where_size)
 {
+    char auth[API_TOKEN_MAX + 64] = "";
+    if (t->socket_path == NULL) {
+        char token[API_TOKEN_MAX + 1];
+        client_token(t, token, sizeof(token), token_where, token_where_size);
+        if (token[0] != '\0')
+            snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
+        OPENSSL_cleanse(token, sizeof(token));
+    }
     char length[64];
     if (body_len < 0)
         snprintf(length, sizeof(length), "Transfer-Encoding: chunked");
     else
         snprintf(length, sizeof(length), "Content-Length: %lld", body_len);
     int hl = snprintf(head, size,
-                      "%s %s HTTP/1.1\r\nHost: enclave\r\nConnection: close\r\n"
+                      "%s %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n"
                       "Content-Type: %s\r\nConnect-Protocol-Version: 1\r\n"
                       "Connect-Timeout-Ms: %u\r\n%s\r\n\r\n",
-                      method, path, content_type, timeout_s * 1000, length);
+                      method, path, t->socket_path ? "localhost" : t->addr, auth, content_type,
+                      timeout_s * 1000, length);
+    OPENSSL_cleanse(auth, sizeof(auth));
     if (hl < 0 || (size_t)hl >= size)
         return -1;
     return hl;
@@ -184,13 +227,14 @@ static int read_response(int fd, unsigned timeout_s, client_sink_fn sink, void *
 static int roundtrip(const struct client_target *t, const char *method, const char *path,
                      const char *content_type, const char *body, size_t body_len,
                      unsigned timeout_s, client_sink_fn sink, void *sink_ctx, char **out,
-                     int *status, struct error *err)
+                     int *status, char *token_where, size_t token_where_size, struct error *err)
 {
     cleanup_close int fd = dial(t, err);
     if (fd < 0)
         return -1;
-    char head[1024];
-    int hl = format_head(head, sizeof(head), method, path, content_type, (long long)body_len, timeout_s);
+    char head[1400];
+    int hl = format_head(t, head, sizeof(head), method, path, content_type, (long long)body_len, timeout_s,
+                         token_where, token_where_size);
     if (hl < 0)
         return error_set(err, ERR_INVALID_ARGUMENT, "request path too long");
     if (send_all(fd, head, (size_t)hl, err) < 0 || send_all(fd, body, body_len, err) < 0)
@@ -275,8 +319,9 @@ int client_put_fd(const struct client_target *t, const char *path, int in_fd, lo
     cleanup_close int fd = dial(t, err);
     if (fd < 0)
         return -1;
-    char head[1024];
-    int hl = format_head(head, sizeof(head), "PUT", path, "application/octet-stream", length, timeout_s);
+    char head[1400], where[4200] = "";
+    int hl = format_head(t, head, sizeof(head), "PUT", path, "application/octet-stream", length, timeout_s, where,
+                         sizeof(where));
     if (hl < 0)
         return error_set(err, ERR_INVALID_ARGUMENT, "request path too long");
     if (send_all(fd, head, (size_t)hl, err) < 0)
@@ -317,14 +362,25 @@ int client_put_fd(const struct client_target *t, const char *path, int in_fd, lo
 int client_get_stream(const struct client_target *t, const char *path, unsigned timeout_s,
                       client_sink_fn sink, void *ctx, char **out, int *status, struct error *err)
 {
-    return roundtrip(t, "GET", path, "application/json", "", 0, timeout_s, sink, ctx, out, status, err);
+    char where[4200] = "";
+    return roundtrip(t, "GET", path, "application/json", "", 0, timeout_s, sink, ctx, out, status, where,
+                     sizeof(where), err);
 }
 
 int client_get(const struct client_target *t, const char *path, unsigned timeout_s, char **out,
                int *status, struct error *err)
 {
+    char where[4200] = "";
     return roundtrip(t, "GET", path, "application/json", "", 0, timeout_s, NULL, NULL, out, status,
-                     err);
+                     where, sizeof(where), err);
+}
+
+/* A 401: say which token was sent, and from where. */
+static void token_hint(const struct client_target *t, const char *where, struct error *err)
+{
+    error_prefix(err, "the daemon at %s refused the token from %s (is it the daemon of this "
+                      "ENCLAVE_HOME? 'enclave token' prints the token)",
+                 t->addr, where[0] ? where : "nowhere");
 }
 
 int client_call(const struct client_target *t, const char *service, const char *method,
@@ -337,8 +393,9 @@ int client_call(const struct client_target *t, const char *service, const char *
         return error_set(err, ERR_INTERNAL, "cannot encode the request");
     cleanup_free char *text = NULL;
     int status = 0;
+    char where[4200] = "";
     if (roundtrip(t, "POST", path, "application/json", body, strlen(body), timeout_s, NULL, NULL,
-                  &text, &status, err) < 0)
+                  &text, &status, where, sizeof(where), err) < 0)
         return -1;
     json_error_t jerr;
     json_t *doc = json_loads(text, 0, &jerr);
@@ -347,6 +404,8 @@ int client_call(const struct client_target *t, const char *service, const char *
         const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
         error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
                   code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
+        if (status == 401)
+            token_hint(t, where, err);
         json_decref(doc);
         return -1;
     }
@@ -449,8 +508,9 @@ int client_stream(const struct client_target *t, const char *service, const char
     struct stream_state s = {.on_message = on_message, .ctx = ctx, .err = err};
     cleanup_free char *text = NULL;
     int status = 0;
+    char where[4200] = "";
     int rc = roundtrip(t, "POST", path, "application/connect+json", body, API_ENVELOPE_PREFIX + jlen,
-                       timeout_s, stream_sink, &s, &text, &status, err);
+                       timeout_s, stream_sink, &s, &text, &status, where, sizeof(where), err);
     free(s.buf);
     if (s.failed)
         return -1;
@@ -463,6 +523,8 @@ int client_stream(const struct client_target *t, const char *service, const char
         const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
         error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
                   code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
+        if (status == 401)
+            token_hint(t, where, err);
         json_decref(doc);
         return -1;
     }

@@ -4,12 +4,17 @@
 #define ENCLAVE_CLI_CLIENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "common/error.h"
 
 struct client_target {
     const char *addr;        /* host:port; default $ENCLAVE_ADDR or 127.0.0.1:7339 */
     const char *socket_path; /* Unix socket; default $ENCLAVE_SOCKET */
+    /* Over TCP every request carries a token: $ENCLAVE_TOKEN, else (when
+     * operator is set and the file is readable) $ENCLAVE_HOME/run/operator-token,
+     * else $ENCLAVE_HOME/run/api-token. The Unix socket needs none. */
+    bool operator;
 };
 
 void client_target_default(struct client_target *t);

@@ -36,7 +36,9 @@ static const char session_help[] =
     "common options:\n"
     "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
     "  --socket PATH     the daemon's Unix socket (default $ENCLAVE_SOCKET)\n"
-    "  -h, --help        this help\n";
+    "  -h, --help        this help\n"
+    "\n"
+    "Over TCP the token sent is $ENCLAVE_TOKEN, else $ENCLAVE_HOME/run/api-token.\n";
 
 struct session_opts {
     struct client_target target;

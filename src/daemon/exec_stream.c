@@ -256,7 +256,8 @@ void daemon_handle_exec_stream(struct api_call *call, const ProtobufCMessage *ms
         .cwd = req->cwd != NULL && req->cwd[0] != '\0' ? req->cwd : NULL,
         .timeout_s = (unsigned)req->timeout_seconds,
         .context_json = req->context_json,
-        .caller = {.transport = api_call_transport(call), .peer = api_call_peer(call)},
+        .caller = {.transport = api_call_transport(call), .peer = api_call_peer(call),
+                   .principal = api_call_principal(call)},
         .on_output = on_output,
         .stream_window = EXEC_WINDOW,
     };
@@ -321,7 +322,8 @@ void daemon_handle_start_session(struct api_call *call, const ProtobufCMessage *
         .session_id = req->session_id,
         .vcpus = (unsigned)req->vcpu,
         .mem_mb = (unsigned)req->memory_mb,
-        .caller = {.transport = api_call_transport(call), .peer = api_call_peer(call)},
+        .caller = {.transport = api_call_transport(call), .peer = api_call_peer(call),
+                   .principal = api_call_principal(call)},
         .idle_timeout_s = idle,
         .max_lifetime_s = life,
     };

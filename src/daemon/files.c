@@ -26,7 +26,8 @@
 
 static struct core_caller call_caller(struct api_call *call)
 {
-    return (struct core_caller){.transport = api_call_transport(call), .peer = api_call_peer(call)};
+    return (struct core_caller){
+        .transport = api_call_transport(call), .peer = api_call_peer(call), .principal = api_call_principal(call)};
 }
 
 static void fill_info(Enclave__V1__FileInfo *out, const struct core_file_info *in)
@@ -528,6 +529,7 @@ struct http_get {
     char *path;
     struct core_caller caller;
     char peer[128];
+    char principal[16];
     uint64_t size, sent, uncredited;
 };
 
@@ -622,6 +624,7 @@ static void get_stat_done(const struct core_file_result *res, const struct error
     }
     struct core_file_request req = {.session_id = g->session, .path = g->path, .size = -1, .caller = g->caller};
     req.caller.peer = g->peer;
+    req.caller.principal = g->principal;
     if (strcmp(res->info.type, "directory") == 0) {
         if (core_file_op(g->d->core, CORE_FILE_LIST, &req, get_listing, g, &e) < 0) {
             reply_error(g->ex, &e);
@@ -680,7 +683,8 @@ static void on_get(struct api_exchange *ex, void *ctx)
     g->d = d;
     g->ex = ex;
     snprintf(g->peer, sizeof(g->peer), "%s", api_exchange_peer(ex));
-    g->caller = (struct core_caller){.transport = "http", .peer = g->peer};
+    snprintf(g->principal, sizeof(g->principal), "%s", api_exchange_principal(ex));
+    g->caller = (struct core_caller){.transport = "http", .peer = g->peer, .principal = g->principal};
     if (daemon_file_route_parse(api_exchange_path(ex), g->session, sizeof(g->session), &g->path, &err) < 0) {
         reply_error(ex, &err);
         get_free(g);
@@ -827,7 +831,9 @@ static void on_put(struct api_exchange *ex, void *ctx)
     struct core_file_request req = {.session_id = session,
                                     .path = p->path,
                                     .size = size,
-                                    .caller = {.transport = "http", .peer = api_exchange_peer(ex)}};
+                                    .caller = {.transport = "http",
+                                               .peer = api_exchange_peer(ex),
+                                               .principal = api_exchange_principal(ex)}};
     static const struct core_file_stream_callbacks cbs = {.on_room = put_room, .on_done = put_done};
     if (core_file_write(d->core, &req, &cbs, p, &p->t, &err) < 0) {
         reply_error(ex, &err);

@@ -15,6 +15,8 @@ import pytest
 ENCLAVE = os.environ.get("ENCLAVE_BIN", os.path.abspath("build/enclave"))
 BUILD = os.environ.get("ENCLAVE_BUILD", os.path.abspath("build"))
 IMAGE_HOME = os.environ.get("ENCLAVE_E2E_HOME", os.path.abspath("build/e2e-home"))
+# The daemon refuses root without --allow-root; CI and these machines test as root.
+ALLOW_ROOT = ["--allow-root"] if os.geteuid() == 0 else []
 
 
 def free_port():
@@ -41,9 +43,20 @@ def vmm_pids(marker):
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if "qemu-system" in cmd and marker in cmd:
+        try:  # a VMM works in its run folder; paths in it are relative
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            cwd = ""
+        if "qemu-system" in cmd and (marker in cmd or cwd.startswith(marker)):
             pids.append(int(entry))
     return pids
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are answers to look at, not to follow."""
+
+    def redirect_request(self, *args, **kw):
+        return None
 
 
 class ConnectError(Exception):
@@ -52,6 +65,52 @@ class ConnectError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+class AuthMetadata:
+    """A gRPC client interceptor adding the daemon's token as the
+    authorization metadata to every call on a channel."""
+
+    def __init__(self, token):
+        self.metadata = (("authorization", f"Bearer {token}"),)
+
+    def _add(self, details):
+        import grpc
+
+        class Details(grpc.ClientCallDetails):
+            pass
+
+        d = Details()
+        d.method = details.method
+        d.timeout = details.timeout
+        d.metadata = list(details.metadata or ()) + list(self.metadata)
+        d.credentials = details.credentials
+        d.wait_for_ready = getattr(details, "wait_for_ready", None)
+        d.compression = getattr(details, "compression", None)
+        return d
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._add(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._add(details), request)
+
+    def intercept_stream_unary(self, continuation, details, request_iterator):
+        return continuation(self._add(details), request_iterator)
+
+    def intercept_stream_stream(self, continuation, details, request_iterator):
+        return continuation(self._add(details), request_iterator)
+
+
+def grpc_interceptor_classes():
+    import grpc
+    return (AuthMetadata, grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+            grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor)
+
+
+def read_token(path):
+    with open(path) as f:
+        return f.read().strip()
 
 
 class Daemon:
@@ -70,7 +129,7 @@ class Daemon:
     def start(self):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [ENCLAVE, "up", "--listen", self.addr, *self.extra_args],
+            [ENCLAVE, "up", "--listen", self.addr, *ALLOW_ROOT, *self.extra_args],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -84,26 +143,63 @@ class Daemon:
             time.sleep(0.1)
         raise RuntimeError("daemon did not start: " + self.read_log())
 
+    @property
+    def token(self):
+        """The agent token the daemon made under its home (run/api-token)."""
+        return read_token(os.path.join(self.home, "run", "api-token"))
+
+    @property
+    def operator_token(self):
+        return read_token(os.path.join(self.home, "run", "operator-token"))
+
+    def auth_headers(self, operator=False):
+        """The header every TCP request carries (what the helpers below send)."""
+        return {"Authorization": "Bearer " + (self.operator_token if operator else self.token)}
+
+    def grpc_channel(self, operator=False, token=None, options=()):
+        """A gRPC channel to the daemon whose every call carries the token
+        (token=None: the agent token; token="": none at all)."""
+        import grpc
+        ch = grpc.insecure_channel(self.addr, options=list(options))
+        if token is None:
+            token = self.operator_token if operator else self.token
+        if token == "":
+            return ch
+        Interceptor = type("Interceptor", grpc_interceptor_classes(), {})
+        return grpc.intercept_channel(ch, Interceptor(token))
+
     def read_log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def get(self, path):
-        with urllib.request.urlopen(f"http://{self.addr}{path}", timeout=10) as r:
-            return r.status, r.read()
-
-    def raw(self, path, body, content_type="application/json", timeout=300):
-        req = urllib.request.Request(
-            f"http://{self.addr}{path}", data=body, method="POST",
-            headers={"Content-Type": content_type})
+    def request(self, method, path, body=None, headers=None, auth=True, operator=False,
+                timeout=300):
+        """One HTTP/1.1 request; (status, headers, body). Carries the token
+        unless auth is False; headers are added last (and may replace Host)."""
+        h = dict(self.auth_headers(operator)) if auth else {}
+        h.update(headers or {})
+        req = urllib.request.Request(f"http://{self.addr}{path}", data=body, method=method,
+                                     headers=h)
+        opener = urllib.request.build_opener(NoRedirect)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return r.status, r.read()
+            with opener.open(req, timeout=timeout) as r:
+                return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
-            return e.code, e.read()
+            return e.code, e.headers, e.read()
 
-    def call(self, method, body, service="agent.v1.AgentService", timeout=300):
-        status, data = self.raw(f"/{service}/{method}", json.dumps(body).encode(), timeout=timeout)
+    def get(self, path, **kw):
+        status, _, data = self.request("GET", path, timeout=10, **kw)
+        return status, data
+
+    def raw(self, path, body, content_type="application/json", timeout=300, headers=None, **kw):
+        h = {"Content-Type": content_type}
+        h.update(headers or {})
+        status, _, data = self.request("POST", path, body, headers=h, timeout=timeout, **kw)
+        return status, data
+
+    def call(self, method, body, service="agent.v1.AgentService", timeout=300, **kw):
+        status, data = self.raw(f"/{service}/{method}", json.dumps(body).encode(), timeout=timeout,
+                                **kw)
         doc = json.loads(data) if data else {}
         if status != 200:
             raise ConnectError(status, doc.get("code"), doc.get("message"))
@@ -122,7 +218,7 @@ class Daemon:
         if rcvbuf:
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         conn.request("POST", f"/{service}/{method}", struct.pack(">BI", 0, len(payload)) + payload,
-                     headers={"Content-Type": "application/connect+json"})
+                     headers=dict(self.auth_headers(), **{"Content-Type": "application/connect+json"}))
         resp = conn.getresponse()
         try:
             if resp.status != 200:
@@ -152,6 +248,8 @@ class Daemon:
             conn.putrequest("PUT", f"/v1/sessions/{session_id}/files/{quote(guest_path.lstrip('/'))}")
             conn.putheader("Content-Length", str(length))
             conn.putheader("Content-Type", "application/octet-stream")
+            for k, v in self.auth_headers().items():
+                conn.putheader(k, v)
             conn.endheaders()
             try:
                 for chunk in chunks:
@@ -172,7 +270,8 @@ class Daemon:
         from urllib.parse import quote
         conn = http.client.HTTPConnection(self.host, self.port_number, timeout=timeout)
         try:
-            conn.request("GET", f"/v1/sessions/{session_id}/files/{quote(guest_path.lstrip('/'))}")
+            conn.request("GET", f"/v1/sessions/{session_id}/files/{quote(guest_path.lstrip('/'))}",
+                         headers=self.auth_headers())
             resp = conn.getresponse()
             headers = {k.lower(): v for k, v in resp.getheaders()}
             if resp.status != 200 or sink is None:
@@ -185,13 +284,6 @@ class Daemon:
             return resp.status, headers, None
         finally:
             conn.close()
-
-    def grpc_channel(self):
-        """A gRPC channel to the daemon (python3-grpcio)."""
-        import grpc
-        return grpc.insecure_channel(self.addr, options=[
-            ("grpc.max_send_message_length", 8 << 20),
-            ("grpc.max_receive_message_length", 8 << 20)])
 
     def rss_kb(self):
         """The daemon's resident memory (VmRSS, KiB)."""
@@ -217,8 +309,9 @@ class Daemon:
     def stop_session(self, session_id):
         return self.call("StopSession", {"sessionId": session_id})
 
-    def cli(self, *args, input=None, timeout=300):
-        return subprocess.run([ENCLAVE, *args], env=dict(self.env, ENCLAVE_ADDR=self.addr),
+    def cli(self, *args, input=None, timeout=300, env=None):
+        return subprocess.run([ENCLAVE, *args],
+                              env=dict(self.env, ENCLAVE_ADDR=self.addr, **(env or {})),
                               input=input, capture_output=True, timeout=timeout)
 
     def stop(self, sig=signal.SIGTERM):
