@@ -43,6 +43,7 @@ def marker_code(path):
 
 def exists_in_guest(daemon, session_id, path):
     r = daemon.python(session_id, f"import os; print(os.path.exists({path!r}))")
+    assert "output" in r, r
     return r["output"].strip() == "True"
 
 
