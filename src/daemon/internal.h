@@ -49,6 +49,7 @@ struct stream_request {
     char session[AUDIT_MAX_SESSION_LEN + 1]; /* "" = every session */
     bool have_since;
     uint64_t since_seq;
+    bool checkpoints; /* checkpoints=1: each signed checkpoint too, as it is made */
 };
 int daemon_stream_parse_query(const char *query, struct stream_request *req, char *why,
                               size_t why_size);
