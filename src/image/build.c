@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/exit_code.h"
 #include "common/file.h"
 #include "common/paths.h"
 
@@ -234,7 +235,7 @@ static int run_tool(const char *const *argv, const char *cwd, bool capture, stru
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : exit_code_for_signal(WTERMSIG(st));
     if (too_big) {
         tool_run_clear(r);
         return error_set(err, ERR_OUT_OF_RANGE, "%s printed more than %u bytes", argv[0], MAX_TOOL_OUTPUT);
