@@ -61,6 +61,10 @@ static void limits_fill(struct policy_limits *out, const struct policy_limits *i
         l.max_test_steps = 10000000;
     if (!l.max_eval_ms)
         l.max_eval_ms = 1000;
+    if (!l.max_memory)
+        l.max_memory = 64u << 20;
+    if (!l.max_test_memory)
+        l.max_test_memory = 256u << 20;
     if (!l.max_file_bytes)
         l.max_file_bytes = 1u << 20;
     if (!l.max_total_bytes)
@@ -353,7 +357,7 @@ static int run_tests(struct policy_bundle *b, const struct policy_files *fl, str
     size_t n = 0;
     if (rego_rule_paths(b->engine, "test_", &paths, &n) < 0)
         return error_set(err, ERR_INTERNAL, "cannot list the bundle's tests");
-    struct rego_options o = {.max_steps = b->lim.max_test_steps};
+    struct rego_options o = {.max_steps = b->lim.max_test_steps, .max_memory = b->lim.max_test_memory};
     rego_set_options(b->engine, &o);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -389,7 +393,7 @@ static int run_tests(struct policy_bundle *b, const struct policy_files *fl, str
         free(paths[i]);
     }
     free(paths);
-    struct rego_options d = {.max_steps = b->lim.max_steps};
+    struct rego_options d = {.max_steps = b->lim.max_steps, .max_memory = b->lim.max_memory};
     rego_set_options(b->engine, &d);
     return rc;
 }
@@ -430,7 +434,7 @@ int policy_bundle_from_files(struct policy_files *fl, const char *origin,
         free(b);
         return error_set(err, ERR_INTERNAL, "out of memory");
     }
-    struct rego_options o = {.max_steps = b->lim.max_steps};
+    struct rego_options o = {.max_steps = b->lim.max_steps, .max_memory = b->lim.max_memory};
     rego_set_options(b->engine, &o);
     int rc = 0;
     size_t n_modules = 0;
@@ -734,7 +738,10 @@ void policy_decide(struct policy_bundle *b, const json_t *input, struct policy_d
     if (rc < 0) {
         char buf[800];
         rego_error_string(&re, buf, sizeof(buf));
-        if (strcmp(re.code, "eval_cancel_error") == 0 || strstr(re.message, "budget"))
+        if (strcmp(re.code, "eval_budget_error") == 0)
+            deny(out, POLICY_BUDGET, "policy evaluation exceeded its memory budget of %" PRIu64 " bytes (deny): %s",
+                 b->lim.max_memory, buf);
+        else if (strcmp(re.code, "eval_cancel_error") == 0 || strstr(re.message, "budget"))
             deny(out, POLICY_BUDGET, "policy evaluation exceeded its budget of %" PRIu64 " steps (deny): %s",
                  b->lim.max_steps, buf);
         else

@@ -187,7 +187,7 @@ static int bi_numbers_range(struct ev *ev, struct rv **a, struct rv **out)
     if (n > 10000000)
         return bi_error(ev, "range too large");
     struct rvbuf b = { 0 };
-    for (uint64_t i = 0; i < n; i++)
+    for (uint64_t i = 0; i < n && !rv_budget_exceeded(); i++)
         rvbuf_push(&b, rv_int(x <= y ? x + (int64_t)i : x - (int64_t)i));
     *out = rv_array_take(&b);
     return 0;

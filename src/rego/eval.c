@@ -52,11 +52,19 @@ static int ev_error(struct ev *ev, const char *code, const struct loc *loc, cons
     return rego_err(ev->err, code, loc, "%s", msg);
 }
 
+static int budget_error(struct ev *ev, const struct loc *loc)
+{
+    return ev_error(ev, "eval_budget_error", loc, "memory budget exceeded: the evaluation holds more than %llu bytes",
+                    (unsigned long long)ev->budget.limit);
+}
+
 static int step(struct ev *ev, const struct loc *loc)
 {
     if (++ev->steps > ev->max_steps)
         return ev_error(ev, "eval_cancel_error", loc, "evaluation exceeded its budget of %llu steps",
                         (unsigned long long)ev->max_steps);
+    if (ev->budget.exceeded)
+        return budget_error(ev, loc);
     return 0;
 }
 
@@ -313,6 +321,14 @@ static int invoke(struct ev *ev, struct frame *fr, struct term *t, int builtin, 
     ev->cur_builtin = b->name;
     ev->cur_loc = t->loc;
     int rc = b->fn(ev, args, out);
+    if (ev->budget.exceeded) {
+        /* whatever the builtin made is incomplete: never used, and the
+         * evaluation stops even where builtin errors are undefined */
+        if (rc == 0 || rc == BI_MULTI)
+            rv_decref(*out);
+        *out = NULL;
+        return budget_error(ev, &t->loc);
+    }
     if (rc == BI_MULTI) {
         *multi = true;
         return 0;
@@ -1665,6 +1681,8 @@ void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error 
     ev->max_steps = r->opts.max_steps ? r->opts.max_steps : 50000000ULL;
     ev->max_depth = r->opts.max_depth ? r->opts.max_depth : 1000;
     ev->strict = r->opts.strict_builtin_errors != 0;
+    rv_budget_begin(&ev->budget, r->opts.max_memory ? r->opts.max_memory : REGO_DEFAULT_MAX_MEMORY,
+                    &ev->saved_budget);
     ev->cache = calloc((size_t)r->nnodes + 1, sizeof *ev->cache);
     if (!ev->cache)
         abort();
@@ -1676,6 +1694,7 @@ void ev_release(struct ev *ev)
         if (ev->cache[i] != UNDEF)
             rv_decref(ev->cache[i]);
     free(ev->cache);
+    rv_budget_end(ev->saved_budget);
 }
 
 int ev_query(struct ev *ev, struct query_info *qi, struct term *value_term, struct rvbuf *results,

@@ -3,6 +3,7 @@
 #define ENCLAVE_REGO_EVAL_H
 
 #include "rego/ast.h"
+#include "rego/value.h"
 
 #define BI_MULTI 2   /* a builtin returned an array of results, one solution each */
 
@@ -45,6 +46,8 @@ struct ev {
     int nmocks, mockcap;
     struct rv **cache;    /* node values, by node id */
     uint64_t steps, max_steps;
+    struct rv_budget budget;       /* memory: live bytes of the values built */
+    struct rv_budget *saved_budget;
     int depth, max_depth;
     int cps_depth;
     bool strict;

@@ -394,6 +394,91 @@ static void test_step_budget(void **state)
     assert_non_null(strstr(err.message, "budget"));
 }
 
+static void expect_budget_error(const char *module, const char *query, uint64_t max_memory)
+{
+    struct rego_options o = { .max_steps = 1ULL << 40, .max_memory = max_memory };
+    struct rego_error err = { 0 };
+    char *r = eval_with(module, query, NULL, &err, &o);
+    if (r)
+        fail_msg("expected the memory budget error, got %s", r);
+    assert_string_equal(err.code, "eval_budget_error");
+    assert_non_null(strstr(err.message, "memory budget exceeded"));
+}
+
+static void test_memory_budget(void **state)
+{
+    (void)state;
+    /* ever-larger arrays: n^2/2 elements */
+    expect_budget_error("package a\n"
+                        "p := [[x | some x in numbers.range(2000, 2000 + i)] | some i in numbers.range(1, 100000)]",
+                        "data.a.p", 16u << 20);
+    /* ever-longer strings */
+    expect_budget_error("package a\n"
+                        "p := [concat(\",\", [sprintf(\"%d\", [j]) | some j in numbers.range(1, i)]) | "
+                        "some i in numbers.range(1, 100000)]",
+                        "data.a.p", 16u << 20);
+    /* one builtin whose output dwarfs its input: refused before it is made */
+    expect_budget_error("package a\n"
+                        "s := concat(\"\", [\"aaaaaaaa\" | some _ in numbers.range(1, 100000)])\n"
+                        "p := count(replace(s, \"a\", s))",
+                        "data.a.p", 16u << 20);
+    /* the budget stops an expression in a rule body too, where builtin
+     * errors would only make the rule undefined */
+    expect_budget_error("package a\n"
+                        "s := concat(\"\", [\"aaaaaaaa\" | some _ in numbers.range(1, 100000)])\n"
+                        "p if { count(replace(s, \"a\", s)) > 0 }\n"
+                        "q := 1 if not p",
+                        "data.a.q", 16u << 20);
+    /* a set built from a large range */
+    expect_budget_error("package a\np := {x | some x in numbers.range(1, 5000000)}", "data.a.p", 8u << 20);
+
+    /* the same policies with room enough, and the default budget, work */
+    struct rego_options o = { .max_memory = 64u << 20 };
+    struct rego_error err = { 0 };
+    char *r = eval_with("package a\n"
+                        "p := count([[x | some x in numbers.range(2000, 2000 + i)] | some i in numbers.range(1, 100)])",
+                        "x := data.a.p", NULL, &err, &o);
+    assert_non_null(r);
+    assert_string_equal(r, "[{\"x\":100}]");
+    free(r);
+    expect_result("package a\np := count({x | some x in numbers.range(1, 100000)})", "x := data.a.p", NULL,
+                  "[{\"x\":100000}]");
+}
+
+static void test_memory_budget_reuse(void **state)
+{
+    (void)state;
+    /* a prepared query that ran out of memory once is reusable, and the
+     * budget counts what is live, not what was ever allocated */
+    struct rego *r = rego_new();
+    struct rego_options o = { .max_memory = 32u << 20 };
+    rego_set_options(r, &o);
+    struct rego_error err = { 0 };
+    const char *m = "package a\n"
+                    "p := count([x | some x in numbers.range(1, input.n)])\n"
+                    "q := sum([count(sprintf(\"%d-%s\", [i, concat(\"\", [\"xxxxxxxxxxxxxxxxxxxxxxxx\" | some _ in numbers.range(1, 10)])])) | some i in numbers.range(1, 200000)])\n";
+    assert_int_equal(rego_add_module(r, "t.rego", m, strlen(m), &err), 0);
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "x := data.a.p", &err);
+    assert_non_null(q);
+    char *out = NULL;
+    assert_int_equal(rego_query_eval(q, "{\"n\": 5000000}", 14, &out, &err), -1);
+    assert_string_equal(err.code, "eval_budget_error");
+    assert_int_equal(rego_query_eval(q, "{\"n\": 1000}", 11, &out, &err), 0);
+    assert_string_equal(out, "[{\"x\":1000}]");
+    free(out);
+    rego_query_free(q);
+    /* 200000 strings of 250 bytes made and dropped one by one: 50 MB in
+     * total, never more than a few KiB of them at once (the rest is the
+     * range, 8 MB, and the array of counts, 2 MB) */
+    q = rego_prepare(r, "x := data.a.q", &err);
+    assert_non_null(q);
+    assert_int_equal(rego_query_eval(q, NULL, 0, &out, &err), 0);
+    free(out);
+    rego_query_free(q);
+    rego_free(r);
+}
+
 static void test_deny_decision(void **state)
 {
     (void)state;
@@ -528,6 +613,8 @@ int main(void)
         cmocka_unit_test(test_recursion),
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_step_budget),
+        cmocka_unit_test(test_memory_budget),
+        cmocka_unit_test(test_memory_budget_reuse),
         cmocka_unit_test(test_deny_decision),
         cmocka_unit_test(test_prepared_many),
         cmocka_unit_test(test_glob),
