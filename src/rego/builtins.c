@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <arpa/inet.h>
 #include <openssl/evp.h>
@@ -19,6 +20,7 @@
 #include "rego/ast.h"
 #include "rego/eval.h"
 #include "rego/glob.h"
+#include "rego/unicode.h"
 #if __has_include("rego/re.h")
 #include "rego/re.h"
 #define HAVE_REGO_RE 1
@@ -126,7 +128,9 @@ static int bi_rem(struct ev *ev, struct rv **a, struct rv **out)
 {
     WANT(0, RV_NUMBER);
     WANT(1, RV_NUMBER);
-    if (!a[0]->is_int || !a[1]->is_int)
+    /* integers of any size; a fraction is refused (numbers that are
+     * integral are always stored as integers) */
+    if ((!a[0]->is_int && !a[0]->is_big) || (!a[1]->is_int && !a[1]->is_big))
         return bi_error(ev, "modulo on floating-point number");
     return arith(ev, '%', a, out);
 }
@@ -146,8 +150,13 @@ static int bi_abs(struct ev *ev, struct rv **a, struct rv **out)
         return 0;
     }
     if (a[0]->is_int) {
-        if (a[0]->u.i == INT64_MIN)
-            return bi_error(ev, "integer overflow");
+        if (a[0]->u.i == INT64_MIN) {
+            /* 2^63: a big integer, exactly */
+            char err[128];
+            if (rv_arith('*', a[0], rv_int(-1), out, err, sizeof err) < 0)
+                return bi_error(ev, "%s", err);
+            return 0;
+        }
         *out = rv_int(a[0]->u.i < 0 ? -a[0]->u.i : a[0]->u.i);
     } else {
         *out = rv_double(fabs(a[0]->u.d));
@@ -282,13 +291,44 @@ static int bi_member3(struct ev *ev, struct rv **a, struct rv **out)
 
 /* ------------------------------------------------------------------ aggregates */
 
-static size_t utf8_len(const char *s, size_t n)
+/* Runes in s as Go counts them: an invalid byte is one rune (U+FFFD). */
+static size_t utf8_len(const char *s, size_t n) { return uni_rune_count(s, n); }
+
+/* Appends the rune r in UTF-8. */
+static void sb_rune(struct sbuf *b, uint32_t r)
 {
-    size_t c = 0;
+    char e[4];
+    sb_add(b, e, uni_encode(r, e));
+}
+
+/* Go's []rune(s): the runes of s, invalid bytes as U+FFFD. */
+static uint32_t *runes_of(const char *s, size_t n, size_t *count)
+{
+    uint32_t *r = malloc(sizeof *r * (n + 1));
+    if (!r)
+        abort();
+    size_t c = 0, w;
+    for (size_t i = 0; i < n; i += w)
+        r[c++] = uni_decode(s + i, n - i, &w);
+    *count = c;
+    return r;
+}
+
+static struct rv *string_of_runes(const uint32_t *r, size_t n)
+{
+    struct sbuf b = { 0 };
     for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xc0) != 0x80)
-            c++;
-    return c;
+        sb_rune(&b, r[i]);
+    size_t len = b.len;
+    return rv_string_take(sb_steal(&b), len);
+}
+
+static bool is_ascii(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return false;
+    return true;
 }
 
 static int bi_count(struct ev *ev, struct rv **a, struct rv **out)
@@ -420,33 +460,42 @@ static int bi_endswith(struct ev *ev, struct rv **a, struct rv **out)
     return 0;
 }
 
-static int case_map(struct ev *ev, struct rv **a, struct rv **out, int (*f)(int))
+/* Go's strings.ToUpper/ToLower: each rune by its simple case mapping; an
+ * invalid byte becomes U+FFFD. */
+static int case_map(struct ev *ev, struct rv **a, struct rv **out, uint32_t (*f)(uint32_t))
 {
     WANT(0, RV_STRING);
-    char *s = malloc(SL(a[0]) + 1);
-    if (!s)
-        abort();
-    for (size_t i = 0; i < SL(a[0]); i++) {
-        unsigned char c = (unsigned char)S(a[0])[i];
-        s[i] = c < 0x80 ? (char)f(c) : (char)c;
+    const char *s = S(a[0]);
+    size_t n = SL(a[0]), w;
+    struct sbuf b = { 0 };
+    for (size_t i = 0; i < n; i += w) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            w = 1;
+            sb_putc(&b, (char)f(c));
+            continue;
+        }
+        sb_rune(&b, f(uni_decode(s + i, n - i, &w)));
     }
-    s[SL(a[0])] = 0;
-    *out = rv_string_take(s, SL(a[0]));
+    size_t len = b.len;
+    *out = rv_string_take(sb_steal(&b), len);
     return 0;
 }
-static int bi_lower(struct ev *ev, struct rv **a, struct rv **out) { return case_map(ev, a, out, tolower); }
-static int bi_upper(struct ev *ev, struct rv **a, struct rv **out) { return case_map(ev, a, out, toupper); }
+static int bi_lower(struct ev *ev, struct rv **a, struct rv **out) { return case_map(ev, a, out, uni_to_lower); }
+static int bi_upper(struct ev *ev, struct rv **a, struct rv **out) { return case_map(ev, a, out, uni_to_upper); }
 
 /* UTF-8 code point boundaries of s. */
+/* Rune boundaries of s as Go decodes it (an invalid byte is one rune). */
 static size_t *cp_offsets(const char *s, size_t n, size_t *count)
 {
     size_t *off = malloc(sizeof *off * (n + 1));
     if (!off)
         abort();
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xc0) != 0x80)
-            off[c++] = i;
+    size_t c = 0, w;
+    for (size_t i = 0; i < n; i += w) {
+        off[c++] = i;
+        uni_decode(s + i, n - i, &w);
+    }
     off[c] = n;
     *count = c;
     return off;
@@ -464,7 +513,11 @@ static int split_impl(struct rv *s, const char *d, size_t dl, int64_t limit, str
                 rvbuf_push(&b, rv_string(S(s) + off[i], SL(s) - off[i]));
                 break;
             }
-            rvbuf_push(&b, rv_string(S(s) + off[i], off[i + 1] - off[i]));
+            size_t w;
+            if (uni_decode(S(s) + off[i], off[i + 1] - off[i], &w) == UNI_RUNE_ERROR)
+                rvbuf_push(&b, rv_cstr("\xef\xbf\xbd"));   /* Go's explode */
+            else
+                rvbuf_push(&b, rv_string(S(s) + off[i], off[i + 1] - off[i]));
         }
         free(off);
         *out = rv_array_take(&b);
@@ -555,25 +608,30 @@ static int bi_replace(struct ev *ev, struct rv **a, struct rv **out)
 }
 
 /* Does code point at s[i..] belong to cutset? Returns its length or 0. */
+/* Does the rune at s[i..] belong to the cutset (compared as runes, Go's
+ * strings.ContainsRune)? Returns its width or 0. */
 static size_t cut_match(const char *s, size_t n, size_t i, const struct rv *cut)
 {
-    size_t l = 1;
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 0xf0) l = 4;
-    else if (c >= 0xe0) l = 3;
-    else if (c >= 0xc0) l = 2;
-    if (i + l > n)
-        l = n - i;
-    size_t cn;
-    size_t *off = cp_offsets(S(cut), SL(cut), &cn);
-    size_t found = 0;
-    for (size_t k = 0; k < cn; k++)
-        if (off[k + 1] - off[k] == l && memcmp(S(cut) + off[k], s + i, l) == 0) {
-            found = l;
-            break;
-        }
-    free(off);
-    return found;
+    size_t w, cw;
+    uint32_t r = uni_decode(s + i, n - i, &w);
+    const char *c = S(cut);
+    size_t cn = SL(cut);
+    for (size_t k = 0; k < cn; k += cw)
+        if (uni_decode(c + k, cn - k, &cw) == r)
+            return w;
+    return 0;
+}
+
+/* Go's utf8.DecodeLastRune: the start of the last rune of s[0..end). */
+static size_t last_rune_start(const char *s, size_t start, size_t end)
+{
+    size_t lim = end >= start + 4 ? end - 4 : start;
+    size_t b = end - 1;
+    while (b > lim && ((unsigned char)s[b] & 0xc0) == 0x80)
+        b--;
+    size_t w;
+    uni_decode(s + b, end - b, &w);
+    return b + w == end ? b : end - 1;
 }
 
 static int trim_impl(struct ev *ev, struct rv **a, struct rv **out, bool left, bool right)
@@ -589,10 +647,8 @@ static int trim_impl(struct ev *ev, struct rv **a, struct rv **out, bool left, b
     }
     if (right) {
         while (end > start) {
-            size_t b = end - 1;
-            while (b > start && ((unsigned char)s[b] & 0xc0) == 0x80)
-                b--;
-            if (cut_match(s, n, b, a[1]) != end - b)
+            size_t b = last_rune_start(s, start, end);
+            if (cut_match(s, end, b, a[1]) != end - b)
                 break;
             end = b;
         }
@@ -604,15 +660,25 @@ static int bi_trim(struct ev *ev, struct rv **a, struct rv **out) { return trim_
 static int bi_trim_left(struct ev *ev, struct rv **a, struct rv **out) { return trim_impl(ev, a, out, true, false); }
 static int bi_trim_right(struct ev *ev, struct rv **a, struct rv **out) { return trim_impl(ev, a, out, false, true); }
 
+/* Go's strings.TrimSpace: Unicode white space; invalid bytes are not. */
 static int bi_trim_space(struct ev *ev, struct rv **a, struct rv **out)
 {
     WANT(0, RV_STRING);
     const char *s = S(a[0]);
-    size_t start = 0, end = SL(a[0]);
-    while (start < end && isspace((unsigned char)s[start]))
-        start++;
-    while (end > start && isspace((unsigned char)s[end - 1]))
-        end--;
+    size_t start = 0, end = SL(a[0]), w;
+    while (start < end) {
+        uint32_t r = uni_decode(s + start, end - start, &w);
+        if (!uni_is_space(r) || (r == UNI_RUNE_ERROR && w == 1))
+            break;
+        start += w;
+    }
+    while (end > start) {
+        size_t b = last_rune_start(s, start, end);
+        uint32_t r = uni_decode(s + b, end - b, &w);
+        if (!uni_is_space(r) || b + w != end)
+            break;
+        end = b;
+    }
     *out = rv_string(s + start, end - start);
     return 0;
 }
@@ -647,51 +713,61 @@ static int bi_substring(struct ev *ev, struct rv **a, struct rv **out)
         return -1;
     if (start < 0)
         return bi_error(ev, "negative offset");
-    size_t n;
-    size_t *off = cp_offsets(S(a[0]), SL(a[0]), &n);
-    if ((uint64_t)start >= n) {
-        free(off);
+    const char *s = S(a[0]);
+    size_t n = SL(a[0]);
+    if (is_ascii(s, n)) {
+        if ((uint64_t)start >= n) {
+            *out = rv_cstr("");
+            return 0;
+        }
+        size_t end = len < 0 || (uint64_t)start + (uint64_t)len > n ? n : (size_t)(start + len);
+        *out = rv_string(s + start, end - (size_t)start);
+        return 0;
+    }
+    /* Go's []rune(s): an invalid byte comes back as U+FFFD */
+    size_t rn;
+    uint32_t *r = runes_of(s, n, &rn);
+    if ((uint64_t)start >= rn) {
+        free(r);
         *out = rv_cstr("");
         return 0;
     }
-    size_t end = len < 0 || (uint64_t)start + (uint64_t)len > n ? n : (size_t)(start + len);
-    *out = rv_string(S(a[0]) + off[start], off[end] - off[start]);
-    free(off);
+    size_t end = len < 0 || (uint64_t)start + (uint64_t)len > rn ? rn : (size_t)(start + len);
+    *out = string_of_runes(r + start, end - (size_t)start);
+    free(r);
     return 0;
 }
 
-static int bi_indexof(struct ev *ev, struct rv **a, struct rv **out)
+/* indexof / indexof_n compare runes (an invalid byte equals U+FFFD) and
+ * count positions in runes, as OPA does. */
+static int index_runes(struct ev *ev, struct rv **a, struct rv **out, bool all)
 {
     WANT(0, RV_STRING);
     WANT(1, RV_STRING);
-    const char *q = memmem_s(S(a[0]), SL(a[0]), S(a[1]), SL(a[1]));
-    if (!q) {
-        *out = rv_int(-1);
-        return 0;
-    }
-    *out = rv_int((int64_t)utf8_len(S(a[0]), (size_t)(q - S(a[0]))));
-    return 0;
-}
-
-static int bi_indexof_n(struct ev *ev, struct rv **a, struct rv **out)
-{
-    WANT(0, RV_STRING);
-    WANT(1, RV_STRING);
+    if (SL(a[1]) == 0)
+        return bi_error(ev, "empty search character");
+    size_t bn, sn;
+    uint32_t *br = runes_of(S(a[0]), SL(a[0]), &bn);
+    uint32_t *sr = runes_of(S(a[1]), SL(a[1]), &sn);
     struct rvbuf b = { 0 };
-    const char *s = S(a[0]);
-    size_t n = SL(a[0]), nl = SL(a[1]);
-    for (size_t i = 0; i + nl <= n;) {
-        const char *q = memmem_s(s + i, n - i, S(a[1]), nl);
-        if (!q)
+    int64_t first = -1;
+    for (size_t i = 0; i + sn <= bn; i++) {
+        if (memcmp(br + i, sr, sn * sizeof *sr) != 0)
+            continue;
+        if (!all) {
+            first = (int64_t)i;
             break;
-        rvbuf_push(&b, rv_int((int64_t)utf8_len(s, (size_t)(q - s))));
-        i = (size_t)(q - s) + 1;
-        if (nl == 0 && i > n)
-            break;
+        }
+        rvbuf_push(&b, rv_int((int64_t)i));
     }
-    *out = rv_array_take(&b);
+    free(br);
+    free(sr);
+    *out = all ? rv_array_take(&b) : rv_int(first);
     return 0;
 }
+static int bi_indexof(struct ev *ev, struct rv **a, struct rv **out) { return index_runes(ev, a, out, false); }
+
+static int bi_indexof_n(struct ev *ev, struct rv **a, struct rv **out) { return index_runes(ev, a, out, true); }
 
 static int bi_strings_count(struct ev *ev, struct rv **a, struct rv **out)
 {
@@ -760,28 +836,84 @@ static int bi_replace_n(struct ev *ev, struct rv **a, struct rv **out)
     return 0;
 }
 
+/* OPA converts the number to a big.Float of 64-bit mantissa (an x87 long
+ * double has the same), truncates it to an integer and formats that. */
 static int bi_format_int(struct ev *ev, struct rv **a, struct rv **out)
 {
     WANT(0, RV_NUMBER);
+    WANT(1, RV_NUMBER);
     int64_t base;
-    if (want_int(ev, a, 1, &base) < 0)
-        return -1;
-    if (base != 2 && base != 8 && base != 10 && base != 16)
+    if (!rv_as_int(a[1], &base) || (base != 2 && base != 8 && base != 10 && base != 16))
         return bi_error(ev, "operand 2 must be one of {2, 8, 10, 16}");
-    double d = rv_as_double(a[0]);
-    int64_t v = a[0]->is_int ? a[0]->u.i : (int64_t)(d < 0 ? ceil(d) : floor(d));
-    char buf[80];
-    bool neg = v < 0;
-    uint64_t u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    int p = (int)sizeof buf - 1;
-    buf[p] = 0;
-    do {
-        buf[--p] = "0123456789abcdef"[u % (uint64_t)base];
-        u /= (uint64_t)base;
-    } while (u);
+    long double x;
+    if (a[0]->is_int) {
+        x = (long double)a[0]->u.i;
+    } else {
+        struct sbuf t = { 0 };
+        rv_write_number(&t, a[0]);
+        x = strtold(t.s, NULL);
+        free(t.s);
+    }
+    x = truncl(x);
+    bool neg = x < 0;
     if (neg)
-        buf[--p] = '-';
-    *out = rv_cstr(buf + p);
+        x = -x;
+    struct sbuf b = { 0 };
+    if (neg)
+        sb_putc(&b, '-');
+    if (a[0]->is_int) {
+        uint64_t u = a[0]->u.i < 0 ? (uint64_t)0 - (uint64_t)a[0]->u.i : (uint64_t)a[0]->u.i;
+        char buf[72];
+        int p = (int)sizeof buf - 1;
+        buf[p] = 0;
+        do {
+            buf[--p] = "0123456789abcdef"[u % (uint64_t)base];
+            u /= (uint64_t)base;
+        } while (u);
+        sb_puts(&b, buf + p);
+    } else if (base == 10) {
+        sb_printf(&b, "%.0Lf", x);
+    } else if (!isfinite(x)) {
+        free(b.s);
+        return bi_error(ev, "number out of range");
+    } else {
+        /* x = m * 2^e exactly, m a 64-bit integer */
+        int e;
+        long double fr = frexpl(x, &e);
+        uint64_t m = (uint64_t)ldexpl(fr, 64);
+        e -= 64;
+        while (e < 0) {
+            m >>= 1;
+            e++;
+        }
+        /* binary digits: m followed by e zeros */
+        struct sbuf bits = { 0 };
+        bool started = false;
+        for (int i = 63; i >= 0; i--) {
+            int bit = (int)((m >> i) & 1);
+            if (bit)
+                started = true;
+            if (started)
+                sb_putc(&bits, (char)('0' + bit));
+        }
+        if (!started)
+            sb_putc(&bits, '0');
+        for (int i = 0; i < e && started; i++)
+            sb_putc(&bits, '0');
+        int group = base == 2 ? 1 : base == 8 ? 3 : 4;
+        size_t nb = bits.len, lead = nb % (size_t)group;
+        size_t pos = 0;
+        for (size_t chunk = lead ? lead : (size_t)group; pos < nb; chunk = (size_t)group) {
+            unsigned v = 0;
+            for (size_t k = 0; k < chunk; k++)
+                v = v * 2 + (unsigned)(bits.s[pos + k] - '0');
+            sb_putc(&b, "0123456789abcdef"[v]);
+            pos += chunk;
+        }
+        free(bits.s);
+    }
+    size_t len = b.len;
+    *out = rv_string_take(sb_steal(&b), len);
     return 0;
 }
 
@@ -1047,10 +1179,38 @@ static int bi_to_number(struct ev *ev, struct rv **a, struct rv **out)
     case RV_BOOL: *out = rv_int(x->u.b ? 1 : 0); return 0;
     case RV_NUMBER: *out = rv_incref(x); return 0;
     case RV_STRING: {
-        *out = rv_number_text(S(x), SL(x));
-        if (*out)
+        /* OPA: the spellings of infinities and NaN are a type error;
+         * anything else Go's strconv.ParseFloat accepts is a number */
+        const char *s = S(x);
+        size_t n = SL(x), i = 0;
+        while (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (!strcasecmp(s + i, "inf") || !strcasecmp(s + i, "infinity") || !strcasecmp(s + i, "nan"))
+            return bi_type_error(ev, "operand 1 must be valid number string but got string");
+        *out = rv_number_text(s, n);
+        if (*out) {
+            if ((*out)->is_big && !isfinite(rv_as_double(*out))) {
+                rv_decref(*out);
+                *out = NULL;
+                return bi_error(ev, "strconv.ParseFloat: parsing \"%s\": value out of range", s);
+            }
             return 0;
-        return bi_error(ev, "invalid syntax");
+        }
+        /* ParseFloat's wider syntax: a leading '+', ".5", "5.", hex */
+        char *end;
+        errno = 0;
+        double d = n && strlen(s) == n && !isspace((unsigned char)s[0]) ? strtod(s, &end) : 0;
+        if (n && strlen(s) == n && !isspace((unsigned char)s[0]) && end == s + n && (isdigit((unsigned char)s[n - 1]) || s[n - 1] == '.')) {
+            if (errno == ERANGE && !isfinite(d))
+                return bi_error(ev, "strconv.ParseFloat: parsing \"%s\": value out of range", s);
+            *out = rv_double(d);
+            return 0;
+        }
+        struct sbuf q = { 0 };
+        rv_write_json_string(&q, s, n);
+        int rc = bi_error(ev, "strconv.ParseFloat: parsing %s: invalid syntax", q.s);
+        free(q.s);
+        return rc;
     }
     case 100: {
         /* JSON number syntax (Go's json.Number check) */

@@ -479,6 +479,93 @@ static void test_memory_budget_reuse(void **state)
     rego_free(r);
 }
 
+/* Go's semantics in the string and number builtins: one row per case,
+ * the query's result as `[{"x": ...}]` or an error code. */
+struct builtin_case {
+    const char *query;
+    const char *want;   /* result JSON, or "!code" for an error */
+};
+
+static void run_cases(const struct builtin_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct rego_error err = { 0 };
+        struct rego_options o = { .strict_builtin_errors = 1 };
+        char *got = eval_with(NULL, c[i].query, NULL, &err, &o);
+        if (c[i].want[0] == '!') {
+            if (got)
+                fail_msg("%s: want error %s, got %s", c[i].query, c[i].want + 1, got);
+            if (strcmp(err.code, c[i].want + 1) != 0)
+                fail_msg("%s: want error %s, got %s: %s", c[i].query, c[i].want + 1, err.code, err.message);
+            continue;
+        }
+        if (!got) {
+            char buf[800];
+            fail_msg("%s: unexpected error %s", c[i].query, rego_error_string(&err, buf, sizeof buf));
+        }
+        if (strcmp(got, c[i].want) != 0)
+            fail_msg("%s: want %s, got %s", c[i].query, c[i].want, got);
+        free(got);
+    }
+}
+
+static void test_go_strings(void **state)
+{
+    (void)state;
+    static const struct builtin_case cases[] = {
+        /* upper / lower: Unicode simple case mapping, invalid bytes to U+FFFD */
+        { "x := upper(\"Hellö\")", "[{\"x\":\"HELLÖ\"}]" },
+        { "x := upper(\"straße ǆ ﬃ\")", "[{\"x\":\"STRAßE Ǆ ﬃ\"}]" },
+        { "x := lower(\"ÀÉÎ İ ΣΑΣ\")", "[{\"x\":\"àéî i σασ\"}]" },
+        { "x := upper(\"ǅ\")", "[{\"x\":\"Ǆ\"}]" },
+        { "x := upper(base64.decode(\"Yf9i\"))", "[{\"x\":\"A\ufffdB\"}]" },
+        { "x := lower(\"\")", "[{\"x\":\"\"}]" },
+        /* trim* with Unicode cutsets, compared as runes */
+        { "x := trim(\"¡¡hola!!\", \"¡!\")", "[{\"x\":\"hola\"}]" },
+        { "x := trim_left(\"ééabc\", \"é\")", "[{\"x\":\"abc\"}]" },
+        { "x := trim_right(\"abc→→\", \"→\")", "[{\"x\":\"abc\"}]" },
+        { "x := trim(base64.decode(\"w2FiYw==\"), base64.decode(\"ww==\"))", "[{\"x\":\"abc\"}]" },
+        { "x := trim(base64.decode(\"w2FiYw==\"), \"\ufffd\")", "[{\"x\":\"abc\"}]" },
+        { "x := trim_space(\"\u2003 hi \u00a0\\n\")", "[{\"x\":\"hi\"}]" },
+        { "x := trim_space(\"\u200b hi\")", "[{\"x\":\"\u200b hi\"}]" },
+        /* runes, not bytes */
+        { "x := count(\"héllo\")", "[{\"x\":5}]" },
+        { "x := count(base64.decode(\"gIA=\"))", "[{\"x\":2}]" },
+        { "x := indexof(\"héllo\", \"l\")", "[{\"x\":2}]" },
+        { "x := indexof(\"héllo\", \"z\")", "[{\"x\":-1}]" },
+        { "x := indexof(\"abc\", \"\")", "!eval_builtin_error" },
+        { "x := indexof_n(\"ééé\", \"éé\")", "[{\"x\":[0,1]}]" },
+        { "x := substring(\"héllo\", 1, 3)", "[{\"x\":\"éll\"}]" },
+        { "x := substring(\"héllo\", 2, -1)", "[{\"x\":\"llo\"}]" },
+        { "x := substring(\"héllo\", 9, 1)", "[{\"x\":\"\"}]" },
+        { "x := substring(\"abc\", -1, 1)", "!eval_builtin_error" },
+        { "x := strings.reverse(\"héllo→\")", "[{\"x\":\"→olléh\"}]" },
+        { "x := strings.count(\"ééé\", \"\")", "[{\"x\":4}]" },
+        { "x := split(\"aé\", \"\")", "[{\"x\":[\"a\",\"é\"]}]" },
+        /* numbers at the edges */
+        { "x := abs(-9223372036854775808)", "[{\"x\":9223372036854775808}]" },
+        { "x := round(-2.5)", "[{\"x\":-3}]" },
+        { "x := round(2.5)", "[{\"x\":3}]" },
+        { "x := ceil(-0.5)", "[{\"x\":0}]" },
+        { "x := floor(-0.5)", "[{\"x\":-1}]" },
+        { "x := 100000000000000000000000 % 7", "[{\"x\":5}]" },
+        { "x := -123456789012345678901234567891 % 7", "[{\"x\":-1}]" },
+        { "x := 10 % 18446744073709551616", "[{\"x\":10}]" },
+        { "x := 18446744073709551616 % 0", "!eval_builtin_error" },
+        { "x := 1.5 % 1", "!eval_builtin_error" },
+        { "x := to_number(\"NaN\")", "!eval_type_error" },
+        { "x := to_number(\"-Infinity\")", "!eval_type_error" },
+        { "x := to_number(\"+5\")", "[{\"x\":5}]" },
+        { "x := to_number(\".5\")", "[{\"x\":0.5}]" },
+        { "x := to_number(\"1e400\")", "!eval_builtin_error" },
+        { "x := to_number(\"abc\")", "!eval_builtin_error" },
+        { "x := format_int(100000000000000000000000, 16)", "[{\"x\":\"152d02c7e14af6800000\"}]" },
+        { "x := format_int(-1.9, 2)", "[{\"x\":\"-1\"}]" },
+        { "x := format_int(255, 7)", "!eval_builtin_error" },
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
 static void test_deny_decision(void **state)
 {
     (void)state;
@@ -615,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_memory_budget),
         cmocka_unit_test(test_memory_budget_reuse),
+        cmocka_unit_test(test_go_strings),
         cmocka_unit_test(test_deny_decision),
         cmocka_unit_test(test_prepared_many),
         cmocka_unit_test(test_glob),

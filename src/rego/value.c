@@ -655,7 +655,24 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
         yneg = !yneg;
     size_t nr;
     bool neg;
-    if (op == '*') {
+    if (op == '%') {
+        /* long division keeping only the remainder, which takes the
+         * dividend's sign (Go's big.Int.Rem) */
+        nr = nb + 1;
+        r = calloc(nr + 1, 1);
+        if (!r)
+            abort();
+        for (size_t i = na; i > 0; i--) {
+            memmove(r + 1, r, nr - 1);
+            r[0] = a[i - 1];
+            while (mag_cmp(r, nr, b, nb) >= 0) {
+                unsigned char *t = mag_sub(r, nr, b, nb);
+                free(r);
+                r = t;
+            }
+        }
+        neg = xneg;
+    } else if (op == '*') {
         nr = na + nb;
         unsigned *acc = calloc(nr + 1, sizeof *acc);
         if (!acc)
@@ -908,7 +925,10 @@ static int big_arith(char op, const struct rv *a, const struct rv *b, struct rv 
     dec_from_rv(a, &x);
     dec_from_rv(b, &y);
     int rc;
-    if ((op == '+' || op == '-' || op == '*') && dec_is_integer(&x) && dec_is_integer(&y) &&
+    if (op == '%' && dec_is_integer(&x) && dec_is_integer(&y) && y.n == 0) {
+        snprintf(err, errlen, "modulo by zero");
+        rc = -1;
+    } else if ((op == '+' || op == '-' || op == '*' || op == '%') && dec_is_integer(&x) && dec_is_integer(&y) &&
         (x.n == 0 || x.exp < 100000) && (y.n == 0 || y.exp < 100000)) {
         rc = big_int_arith(op, &x, &y, out);
         if (rc < 0)
