@@ -19,6 +19,7 @@
 
 #include "rego/ast.h"
 #include "rego/eval.h"
+#include "rego/bi.h"
 #include "rego/glob.h"
 #include "rego/unicode.h"
 #if __has_include("rego/re.h")
@@ -57,22 +58,18 @@ static const char *tname(int type)
     static const char *names[] = { "null", "boolean", "number", "string", "array", "object", "set" };
     return names[type];
 }
+const char *bi_type_label(int type) { return tname(type); }
 
-static int want(struct ev *ev, struct rv **a, int i, int type)
+int bi_want(struct ev *ev, struct rv **a, int i, int type)
 {
     if (a[i]->type != type)
         return bi_type_error(ev, "operand %d must be %s but got %s", i + 1, tname(type),
                              rv_type_name(a[i]));
     return 0;
 }
+#define want bi_want
 
-#define WANT(i, t)                        \
-    do {                                  \
-        if (want(ev, a, (i), (t)) < 0)    \
-            return -1;                    \
-    } while (0)
-
-static int want_int(struct ev *ev, struct rv **a, int i, int64_t *out)
+int bi_want_int(struct ev *ev, struct rv **a, int i, int64_t *out)
 {
     if (a[i]->type != RV_NUMBER)
         return bi_type_error(ev, "operand %d must be number but got %s", i + 1, rv_type_name(a[i]));
@@ -80,9 +77,13 @@ static int want_int(struct ev *ev, struct rv **a, int i, int64_t *out)
         return bi_type_error(ev, "operand %d must be integer number but got floating-point number", i + 1);
     return 0;
 }
+#define want_int bi_want_int
 
-#define S(v) ((v)->u.str.s)
-#define SL(v) ((v)->u.str.len)
+struct rv *bi_string_of(struct sbuf *b)
+{
+    size_t len = b->len;
+    return rv_string_take(sb_steal(b), len);
+}
 
 /* ------------------------------------------------------------------ comparison */
 
@@ -2146,6 +2147,35 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("crypto.md5", 1, bi_md5)                                 \
     X("time.now_ns", 0, bi_time_now_ns)                        \
     X("units.parse_bytes", 1, bi_units_parse_bytes)            \
+    X("units.parse", 1, bi_units_parse)                        \
+    X("object.subset", 2, bi_object_subset)                    \
+    X("hex.encode", 1, bi_hex_encode)                          \
+    X("hex.decode", 1, bi_hex_decode)                          \
+    X("urlquery.encode", 1, bi_urlquery_encode)                \
+    X("urlquery.decode", 1, bi_urlquery_decode)                \
+    X("urlquery.encode_object", 1, bi_urlquery_encode_object)  \
+    X("urlquery.decode_object", 1, bi_urlquery_decode_object)  \
+    X("bits.or", 2, bi_bits_or)                                \
+    X("bits.and", 2, bi_bits_and)                              \
+    X("bits.xor", 2, bi_bits_xor)                              \
+    X("bits.negate", 1, bi_bits_negate)                        \
+    X("bits.lsh", 2, bi_bits_lsh)                              \
+    X("bits.rsh", 2, bi_bits_rsh)                              \
+    X("numbers.range_step", 3, bi_numbers_range_step)          \
+    X("semver.is_valid", 1, bi_semver_is_valid)                \
+    X("semver.compare", 2, bi_semver_compare)                  \
+    X("graph.reachable", 2, bi_graph_reachable)                \
+    X("graph.reachable_paths", 2, bi_graph_reachable_paths)    \
+    X("json.filter", 2, bi_json_filter)                        \
+    X("json.remove", 2, bi_json_remove)                        \
+    X("json.patch", 2, bi_json_patch)                          \
+    X("glob.quote_meta", 1, bi_glob_quote_meta)                \
+    X("crypto.sha512", 1, bi_crypto_sha512)                    \
+    X("crypto.hmac.md5", 2, bi_hmac_md5)                       \
+    X("crypto.hmac.sha1", 2, bi_hmac_sha1)                     \
+    X("crypto.hmac.sha256", 2, bi_hmac_sha256)                 \
+    X("crypto.hmac.sha512", 2, bi_hmac_sha512)                 \
+    X("crypto.hmac.equal", 2, bi_hmac_equal)                   \
     X("walk", 1, bi_walk)                                      \
     X("http.send", 1, bi_unavailable)                          \
     X("io.jwt.decode_verify", 2, bi_unavailable)               \
