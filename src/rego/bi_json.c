@@ -230,7 +230,7 @@ static bool seg_index(const struct rv *seg, size_t len, bool allow_end, size_t *
             *idx = len;
             return true;
         }
-        if (SL(seg) == 0 || SL(seg) > 18)
+        if (SL(seg) == 0 || SL(seg) > 18 || (SL(seg) > 1 && S(seg)[0] == '0'))
             return false;
         for (size_t k = 0; k < SL(seg); k++)
             if (!isdigit((unsigned char)S(seg)[k]))
@@ -401,6 +401,8 @@ static int apply_op(struct ev *ev, struct rv **doc, struct rv *op)
         next = patch_insert(*doc, p.seg.v, p.seg.len, value);
     } else if (!strcmp(o, "remove")) {
         next = patch_delete(*doc, p.seg.v, p.seg.len);
+    } else if (!strcmp(o, "replace") && p.seg.len == 0) {
+        next = rv_incref(value);   /* the whole document */
     } else if (!strcmp(o, "replace")) {
         struct rv *d = patch_delete(*doc, p.seg.v, p.seg.len);
         if (d) {
