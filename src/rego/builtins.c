@@ -1973,6 +1973,146 @@ static int bi_regex_split(struct ev *ev, struct rv **a, struct rv **out)
     *out = rv_array_take(&c.b);
     return 0;
 }
+
+/* regex.replace(s, pattern, value): Go's ReplaceAllString. */
+static int bi_regex_replace(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    WANT(2, RV_STRING);
+    struct rego_re *re;
+    bool owned;
+    if (compile_re(ev, a[1], &re, &owned) < 0)
+        return -1;
+    char *res = NULL;
+    size_t len = 0;
+    uint64_t lim = rv_budget_limit();
+    int rc = rego_re_replace_all(re, S(a[0]), SL(a[0]), S(a[2]), SL(a[2]), lim ? (size_t)lim : 0, &res, &len);
+    release_re(re, owned);
+    if (rc < 0) {
+        if (lim)
+            rv_budget_room((size_t)lim + 1);   /* too large for the budget */
+        return bi_error(ev, "out of memory");
+    }
+    *out = rv_string_take(res, len);
+    return 0;
+}
+
+struct submatch_collect {
+    struct rv *s;
+    struct rvbuf b;
+};
+
+static int re_submatch_piece(void *ctx, const size_t *caps, size_t ncaps)
+{
+    struct submatch_collect *c = ctx;
+    struct rvbuf m = { 0 };
+    for (size_t i = 0; i + 1 < ncaps; i += 2) {
+        if (caps[i] == SIZE_MAX)
+            rvbuf_push(&m, rv_cstr(""));
+        else
+            rvbuf_push(&m, rv_string(S(c->s) + caps[i], caps[i + 1] - caps[i]));
+    }
+    rvbuf_push(&c->b, rv_array_take(&m));
+    return rv_budget_exceeded();
+}
+
+/* regex.find_all_string_submatch_n(pattern, value, n): Go's
+ * FindAllStringSubmatch; a group that took no part is "". */
+static int bi_regex_find_submatch(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    int64_t lim;
+    if (want_int(ev, a, 2, &lim) < 0)
+        return -1;
+    struct rego_re *re;
+    bool owned;
+    if (compile_re(ev, a[0], &re, &owned) < 0)
+        return -1;
+    struct submatch_collect c = { a[1], { 0 } };
+    long r = rego_re_find_all(re, S(a[1]), SL(a[1]), lim < 0 ? -1 : (long)lim, re_submatch_piece, &c);
+    release_re(re, owned);
+    if (r < 0) {
+        rvbuf_clear(&c.b);
+        return bi_error(ev, "out of memory");
+    }
+    *out = rv_array_take(&c.b);
+    return 0;
+}
+
+/* Go's regexp.QuoteMeta. */
+static void quote_meta(struct sbuf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strchr("\\.+*?()|[]{}^$", s[i]) && s[i])
+            sb_putc(b, '\\');
+        sb_putc(b, s[i]);
+    }
+}
+
+/* regex.template_match(template, value, start, end): the parts between the
+ * delimiters are regular expressions, the rest is literal; the whole value
+ * must match (OPA's gorilla/mux-style templates). */
+static int bi_regex_template_match(struct ev *ev, struct rv **a, struct rv **out)
+{
+    for (int i = 0; i < 4; i++)
+        WANT(i, RV_STRING);
+    if (SL(a[2]) != 1)
+        return bi_error(ev, "start delimiter has to be exactly one character long but is %zu long", SL(a[2]));
+    if (SL(a[3]) != 1)
+        return bi_error(ev, "end delimiter has to be exactly one character long but is %zu long", SL(a[3]));
+    char ds = S(a[2])[0], de = S(a[3])[0];
+    const char *t = S(a[0]);
+    size_t n = SL(a[0]);
+    struct sbuf p = { 0 };
+    sb_putc(&p, '^');
+    int level = 0;
+    size_t idx = 0, end = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] == ds) {
+            if (++level == 1)
+                idx = i;
+        } else if (t[i] == de) {
+            if (--level == 0) {
+                quote_meta(&p, t + end, idx - end);
+                sb_putc(&p, '(');
+                sb_add(&p, t + idx + 1, i - idx - 1);
+                sb_putc(&p, ')');
+                /* each part must be a regular expression on its own */
+                struct rego_re *part;
+                char errbuf[REGO_RE_ERRLEN];
+                if (rego_re_compile(t + idx + 1, i - idx - 1, &part, errbuf, sizeof errbuf) < 0) {
+                    free(p.s);
+                    return bi_error(ev, "%s", errbuf);
+                }
+                rego_re_free(part);
+                end = i + 1;
+            } else if (level < 0) {
+                free(p.s);
+                return bi_error(ev, "unbalanced braces in \"%s\"", t);
+            }
+        }
+    }
+    if (level != 0) {
+        free(p.s);
+        return bi_error(ev, "unbalanced braces in \"%s\"", t);
+    }
+    quote_meta(&p, t + end, n - end);
+    sb_putc(&p, '$');
+    struct rego_re *re;
+    char errbuf[REGO_RE_ERRLEN];
+    int rc = rego_re_compile(p.s, p.len, &re, errbuf, sizeof errbuf);
+    free(p.s);
+    if (rc < 0)
+        return bi_error(ev, "%s", errbuf);
+    int m = rego_re_is_match(re, S(a[1]), SL(a[1]));
+    rego_re_free(re);
+    if (m < 0)
+        return bi_error(ev, "out of memory");
+    *out = rv_bool(m == 1);
+    return 0;
+}
 #else
 static int no_regex(struct ev *ev)
 {
@@ -1981,6 +2121,9 @@ static int no_regex(struct ev *ev)
 static int bi_regex_match(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
 static int bi_regex_is_valid(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
 static int bi_regex_find_n(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
+static int bi_regex_replace(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
+static int bi_regex_find_submatch(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
+static int bi_regex_template_match(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
 static int bi_regex_split(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
 #endif
 
@@ -2176,6 +2319,9 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("crypto.hmac.sha256", 2, bi_hmac_sha256)                 \
     X("crypto.hmac.sha512", 2, bi_hmac_sha512)                 \
     X("crypto.hmac.equal", 2, bi_hmac_equal)                   \
+    X("regex.replace", 3, bi_regex_replace)                    \
+    X("regex.find_all_string_submatch_n", 3, bi_regex_find_submatch) \
+    X("regex.template_match", 4, bi_regex_template_match)      \
     X("walk", 1, bi_walk)                                      \
     X("http.send", 1, bi_unavailable)                          \
     X("io.jwt.decode_verify", 2, bi_unavailable)               \
