@@ -57,4 +57,15 @@ BI_FN(bi_hmac_sha256);
 BI_FN(bi_hmac_sha512);
 BI_FN(bi_hmac_equal);
 
+/* bi_time.c */
+BI_FN(bi_time_parse_rfc3339_ns);
+BI_FN(bi_time_parse_duration_ns);
+BI_FN(bi_time_date);
+BI_FN(bi_time_clock);
+BI_FN(bi_time_weekday);
+BI_FN(bi_time_add_date);
+BI_FN(bi_time_diff);
+BI_FN(bi_time_format);
+BI_FN(bi_time_parse_ns);
+
 #endif

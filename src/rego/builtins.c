@@ -2320,6 +2320,15 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("crypto.hmac.sha512", 2, bi_hmac_sha512)                 \
     X("crypto.hmac.equal", 2, bi_hmac_equal)                   \
     X("regex.replace", 3, bi_regex_replace)                    \
+    X("time.parse_rfc3339_ns", 1, bi_time_parse_rfc3339_ns)    \
+    X("time.parse_duration_ns", 1, bi_time_parse_duration_ns)  \
+    X("time.date", 1, bi_time_date)                            \
+    X("time.clock", 1, bi_time_clock)                          \
+    X("time.weekday", 1, bi_time_weekday)                      \
+    X("time.add_date", 4, bi_time_add_date)                    \
+    X("time.diff", 2, bi_time_diff)                            \
+    X("time.format", 1, bi_time_format)                        \
+    X("time.parse_ns", 2, bi_time_parse_ns)                    \
     X("regex.find_all_string_submatch_n", 3, bi_regex_find_submatch) \
     X("regex.template_match", 4, bi_regex_template_match)      \
     X("walk", 1, bi_walk)                                      \
