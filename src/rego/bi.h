@@ -68,4 +68,12 @@ BI_FN(bi_time_diff);
 BI_FN(bi_time_format);
 BI_FN(bi_time_parse_ns);
 
+/* bi_crypto.c */
+BI_FN(bi_jwt_decode);
+BI_FN(bi_jwt_verify_hs256);
+BI_FN(bi_jwt_verify_rs256);
+BI_FN(bi_jwt_verify_es256);
+BI_FN(bi_uuid_rfc4122);
+BI_FN(bi_rand_intn);
+
 #endif

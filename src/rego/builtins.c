@@ -2329,6 +2329,12 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("time.diff", 2, bi_time_diff)                            \
     X("time.format", 1, bi_time_format)                        \
     X("time.parse_ns", 2, bi_time_parse_ns)                    \
+    X("io.jwt.decode", 1, bi_jwt_decode)                       \
+    X("io.jwt.verify_hs256", 2, bi_jwt_verify_hs256)           \
+    X("io.jwt.verify_rs256", 2, bi_jwt_verify_rs256)           \
+    X("io.jwt.verify_es256", 2, bi_jwt_verify_es256)           \
+    X("uuid.rfc4122", 1, bi_uuid_rfc4122)                      \
+    X("rand.intn", 2, bi_rand_intn)                            \
     X("regex.find_all_string_submatch_n", 3, bi_regex_find_submatch) \
     X("regex.template_match", 4, bi_regex_template_match)      \
     X("walk", 1, bi_walk)                                      \

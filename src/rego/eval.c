@@ -1694,6 +1694,7 @@ void ev_release(struct ev *ev)
         if (ev->cache[i] != UNDEF)
             rv_decref(ev->cache[i]);
     free(ev->cache);
+    rv_decref(ev->memo);
     rv_budget_end(ev->saved_budget);
 }
 

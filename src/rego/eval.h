@@ -56,6 +56,7 @@ struct ev {
     const char *cur_builtin;
     struct loc cur_loc;
     struct rego_pcache *pcache;   /* may be NULL */
+    struct rv *memo;              /* uuid.rfc4122, rand.intn: [name, args...] -> value */
 };
 
 void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error *err);
