@@ -566,6 +566,76 @@ static void test_go_strings(void **state)
     run_cases(cases, sizeof cases / sizeof cases[0]);
 }
 
+/* Tokens signed with the openssl command line (RS256 with a 2048-bit RSA
+ * key, ES256 on P-256, the signature converted from DER to r || s). */
+static const char *const JWT_RS256 = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlzcyI6ImVuY2xhdmUifQ.Ckebrld5bbboqeNJSnFmmX-gBPIe0VgPwkt0e-DvD9MxJ3mUNvlEDIetfe5PsNKRAK02BTO4VdCCtU9fmeViIyCFY0efMN-MXjxJjVPZapi_n_0FXZQTnwmaYTfChhBwJo_Gy4DD8QkOokyPL2vyx_aUdBmMJ3Cg1T2fFNUi2BcE-gUmC_7nJBSBa0uzDbQ9E9WQNO3moyfI652RKoZ4BReUFipgdRPib8FAp63A8V-P3v6jxy5thQARS2Pm9fwVq8JwF2hl1prAE0YjC-K_Tn5DWxS4xQBCFFdiFGTenfNUZALN50BIXx1cSjMVLqYJ7RGrXovbWdrdq9tCiowS1g";
+static const char *const JWT_ES256 = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlzcyI6ImVuY2xhdmUifQ.fikFRICB8B4I3AhpWVakn62yITXkp4B8XM0rc_efKRAz72pBk0AYH0-NvsYE9mNyMPTZ5g0xOPvZXQg-6CddcQ";
+static const char *const RSA_PUB =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtn5bL2wj8oF7FauksyT1\n"
+    "jjc4ysq/6RrAR6iuROdtQ6JXH3kwNCUBQ8xLGabDucoddamSdQGQtk02KjOztBVe\n"
+    "D4fIAlabyhHdY5BdC1UijqxaNHomQRQKVi36tx7z+2HBjTwG1HszVEmt/2YTAfHj\n"
+    "27wlFfLsOhXiKuOVx6KOjHK6C7MV2iGwLRu48Iv9nc44qmn63HUye3fYlTFHt0kK\n"
+    "9vUTLijNQ8j/KH/olZ3CenlONvMLSw1zLjXEPHO0xg2I2tv8+KBj3Y9uFuHBNpK0\n"
+    "ZiloIgcYHjA0ER6gfAIfLmS88BGfczA6kck/AUEhDHbta7y5FUqH16ubAbRo8CD3\n"
+    "WQIDAQAB\n"
+    "-----END PUBLIC KEY-----\n";
+static const char *const EC_PUB =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEgxnzMCBpq3iCIjs3xX23cfLFJ3gY\n"
+    "RfY8lOLt0F2vGp2gXhfDRS00kjeLj4wUP2AvTQuOMrOFqjAqqUOSpJ7ldA==\n"
+    "-----END PUBLIC KEY-----\n";
+
+static bool verify(const char *fn, const char *token, const char *key)
+{
+    json_t *in = json_pack("{s:s, s:s}", "t", token, "k", key);
+    char *text = json_dumps(in, 0);
+    json_decref(in);
+    char q[96];
+    snprintf(q, sizeof q, "x := %s(input.t, input.k)", fn);
+    struct rego_error err = { 0 };
+    struct rego_options o = { .strict_builtin_errors = 1 };
+    char *got = eval_with(NULL, q, text, &err, &o);
+    free(text);
+    if (!got)
+        fail_msg("%s: %s", fn, err.message);
+    bool ok = strcmp(got, "[{\"x\":true}]") == 0;
+    if (!ok && strcmp(got, "[{\"x\":false}]") != 0)
+        fail_msg("%s: %s", fn, got);
+    free(got);
+    return ok;
+}
+
+static void test_jwt_signatures(void **state)
+{
+    (void)state;
+    assert_true(verify("io.jwt.verify_rs256", JWT_RS256, RSA_PUB));
+    assert_true(verify("io.jwt.verify_es256", JWT_ES256, EC_PUB));
+    /* another key type, or a payload changed after signing: false */
+    assert_false(verify("io.jwt.verify_rs256", JWT_RS256, EC_PUB));
+    assert_false(verify("io.jwt.verify_es256", JWT_ES256, RSA_PUB));
+    char *bad = strdup(JWT_RS256);
+    char *dot = strchr(bad, '.');
+    dot[3] = dot[3] == 'A' ? 'B' : 'A';
+    assert_false(verify("io.jwt.verify_rs256", bad, RSA_PUB));
+    free(bad);
+    bad = strdup(JWT_ES256);
+    dot = strchr(bad, '.');
+    dot[3] = dot[3] == 'A' ? 'B' : 'A';
+    assert_false(verify("io.jwt.verify_es256", bad, EC_PUB));
+    free(bad);
+    /* hostile tokens: errors, never a crash */
+    static const struct builtin_case cases[] = {
+        { "x := io.jwt.decode(\"a.b\")", "!eval_builtin_error" },
+        { "x := io.jwt.decode(\"...\")", "!eval_builtin_error" },
+        { "x := io.jwt.decode(\"e30.e30.\")", "[{\"x\":[{},{},\"\"]}]" },
+        { "x := io.jwt.decode(\"W10.e30.\")", "!eval_builtin_error" },
+        { "x := io.jwt.verify_rs256(\"e30.e30.AAAA\", \"not a key\")", "!eval_builtin_error" },
+        { "x := io.jwt.verify_hs256(\"e30.e30.AAAA\", \"k\")", "[{\"x\":false}]" },
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
 static void test_deny_decision(void **state)
 {
     (void)state;
@@ -703,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_memory_budget),
         cmocka_unit_test(test_memory_budget_reuse),
         cmocka_unit_test(test_go_strings),
+        cmocka_unit_test(test_jwt_signatures),
         cmocka_unit_test(test_deny_decision),
         cmocka_unit_test(test_prepared_many),
         cmocka_unit_test(test_glob),
