@@ -76,4 +76,9 @@ BI_FN(bi_jwt_verify_es256);
 BI_FN(bi_uuid_rfc4122);
 BI_FN(bi_rand_intn);
 
+/* bi_yaml.c */
+BI_FN(bi_yaml_unmarshal);
+BI_FN(bi_yaml_marshal);
+BI_FN(bi_yaml_is_valid);
+
 #endif

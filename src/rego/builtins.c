@@ -1736,6 +1736,218 @@ static int bi_cidr_contains(struct ev *ev, struct rv **a, struct rv **out)
     return 0;
 }
 
+
+static void cidr_string(struct sbuf *b, const unsigned char *addr, int family, int bits, bool with_prefix)
+{
+    char txt[INET6_ADDRSTRLEN];
+    inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, txt, sizeof txt);
+    sb_puts(b, txt);
+    if (with_prefix)
+        sb_printf(b, "/%d", bits);
+}
+
+static void mask_addr(unsigned char *addr, int family, int bits)
+{
+    int n = family == 4 ? 4 : 16;
+    for (int i = 0; i < n; i++) {
+        int keep = bits - 8 * i;
+        addr[i] &= keep >= 8 ? 0xff : keep <= 0 ? 0 : (unsigned char)(0xff << (8 - keep));
+    }
+}
+
+/* net.cidr_expand: every address of the block (the memory budget bounds
+ * what a /8 or an IPv6 block can make). */
+static int bi_cidr_expand(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    unsigned char addr[16] = { 0 };
+    int family, bits;
+    if (parse_cidr(S(a[0]), SL(a[0]), addr, &family, &bits, true) < 0)
+        return bi_error(ev, "invalid CIDR address: %s", S(a[0]));
+    int n = family == 4 ? 4 : 16;
+    mask_addr(addr, family, bits);
+    unsigned __int128 v = 0, last;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | addr[i];
+    int host = 8 * n - bits;
+    last = host >= 128 ? ~(unsigned __int128)0 : v | ((((unsigned __int128)1) << host) - 1);
+    struct rvbuf b = { 0 };
+    for (;;) {
+        for (int i = n - 1; i >= 0; i--)
+            addr[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+        struct sbuf str = { 0 };
+        cidr_string(&str, addr, family, bits, false);
+        rvbuf_push(&b, bi_string_of(&str));
+        if (v == last || rv_budget_exceeded())
+            break;
+        v++;
+    }
+    *out = rv_set_take(&b);
+    return 0;
+}
+
+struct cidr_item {
+    struct rv *key;     /* borrowed */
+    const char *text;
+    size_t len;
+};
+
+static int cidr_items(struct ev *ev, struct rv *x, int opnum, struct cidr_item **items, size_t *n)
+{
+    size_t count = x->type == RV_STRING ? 1 : x->type == RV_OBJECT ? x->u.obj.len
+                   : (x->type == RV_ARRAY || x->type == RV_SET) ? x->u.arr.len : 0;
+    if (x->type != RV_STRING && x->type != RV_OBJECT && x->type != RV_ARRAY && x->type != RV_SET)
+        return bi_type_error(ev, "operand %d must be one of {string, array, set, object} but got %s", opnum,
+                             rv_type_name(x));
+    *items = calloc(count + 1, sizeof **items);
+    if (!*items)
+        abort();
+    *n = count;
+    for (size_t i = 0; i < count; i++) {
+        struct rv *el, *key;
+        if (x->type == RV_STRING) {
+            el = key = x;
+        } else if (x->type == RV_OBJECT) {
+            key = x->u.obj.k[i];
+            el = x->u.obj.v[i];
+        } else {
+            el = x->u.arr.v[i];
+            key = x->type == RV_SET ? el : NULL;
+        }
+        if (el->type == RV_ARRAY && el->u.arr.len > 0 && el->u.arr.v[0]->type == RV_STRING)
+            el = el->u.arr.v[0];
+        if (el->type != RV_STRING) {
+            free(*items);
+            return bi_error(ev, "operand %d: element must be string or non-empty array", opnum);
+        }
+        (*items)[i].key = key;
+        (*items)[i].text = S(el);
+        (*items)[i].len = SL(el);
+    }
+    return 0;
+}
+
+static int bi_cidr_contains_matches(struct ev *ev, struct rv **a, struct rv **out)
+{
+    struct cidr_item *c1, *c2;
+    size_t n1, n2;
+    if (cidr_items(ev, a[0], 1, &c1, &n1) < 0)
+        return -1;
+    if (cidr_items(ev, a[1], 2, &c2, &n2) < 0) {
+        free(c1);
+        return -1;
+    }
+    struct rvbuf b = { 0 };
+    int rc = 0;
+    for (size_t i = 0; i < n1 && rc == 0; i++) {
+        unsigned char na[16] = { 0 };
+        int fa, ba;
+        if (parse_cidr(c1[i].text, c1[i].len, na, &fa, &ba, false) < 0) {
+            rc = bi_error(ev, "invalid CIDR address: %s", c1[i].text);
+            break;
+        }
+        for (size_t j = 0; j < n2; j++) {
+            unsigned char nb[16] = { 0 };
+            int fb, bb;
+            if (parse_cidr(c2[j].text, c2[j].len, nb, &fb, &bb, false) < 0) {
+                rc = bi_error(ev, "invalid CIDR address: %s", c2[j].text);
+                break;
+            }
+            if (fa == fb && bb >= ba && prefix_eq(na, nb, ba)) {
+                struct rvbuf pair = { 0 };
+                rvbuf_push(&pair, c1[i].key ? rv_incref(c1[i].key) : rv_int((int64_t)i));
+                rvbuf_push(&pair, c2[j].key ? rv_incref(c2[j].key) : rv_int((int64_t)j));
+                rvbuf_push(&b, rv_array_take(&pair));
+            }
+        }
+    }
+    free(c1);
+    free(c2);
+    if (rc < 0) {
+        rvbuf_clear(&b);
+        return rc;
+    }
+    *out = rv_set_take(&b);
+    return 0;
+}
+
+struct net_block {
+    unsigned char addr[16];
+    int family, bits;
+};
+
+static int block_cmp(const void *x, const void *y)
+{
+    const struct net_block *p = x, *q = y;
+    if (p->family != q->family)
+        return p->family - q->family;
+    int c = memcmp(p->addr, q->addr, 16);
+    return c ? c : p->bits - q->bits;
+}
+
+/* net.cidr_merge: the smallest set of blocks covering the same addresses. */
+static int bi_cidr_merge(struct ev *ev, struct rv **a, struct rv **out)
+{
+    if (a[0]->type != RV_ARRAY && a[0]->type != RV_SET)
+        return bi_type_error(ev, "operand 1 must be one of {array, set} but got %s", rv_type_name(a[0]));
+    size_t n = a[0]->u.arr.len;
+    struct net_block *bl = calloc(n + 1, sizeof *bl);
+    if (!bl)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        struct rv *s = a[0]->u.arr.v[i];
+        if (s->type != RV_STRING) {
+            free(bl);
+            return bi_type_error(ev, "operand 1 must be array[string] or set[string] but got %s element",
+                                 rv_type_name(s));
+        }
+        if (parse_cidr(S(s), SL(s), bl[i].addr, &bl[i].family, &bl[i].bits, false) < 0) {
+            free(bl);
+            return bi_error(ev, "invalid CIDR address: %s", S(s));
+        }
+        if (bl[i].family == 6 && !memchr(S(s), '/', SL(s))) {
+            free(bl);
+            return bi_error(ev, "IPv6 invalid: needs prefix length");
+        }
+        mask_addr(bl[i].addr, bl[i].family, bl[i].bits);
+    }
+    /* sort, drop blocks inside the previous one, join sibling halves;
+     * repeat until nothing changes */
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        qsort(bl, n, sizeof *bl, block_cmp);
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (o > 0 && bl[o - 1].family == bl[i].family && bl[i].bits >= bl[o - 1].bits &&
+                prefix_eq(bl[o - 1].addr, bl[i].addr, bl[o - 1].bits)) {
+                changed |= true;
+                continue;
+            }
+            if (o > 0 && bl[o - 1].family == bl[i].family && bl[o - 1].bits == bl[i].bits && bl[i].bits > 0 &&
+                prefix_eq(bl[o - 1].addr, bl[i].addr, bl[i].bits - 1)) {
+                bl[o - 1].bits--;
+                mask_addr(bl[o - 1].addr, bl[o - 1].family, bl[o - 1].bits);
+                changed = true;
+                continue;
+            }
+            bl[o++] = bl[i];
+        }
+        if (o == n && !changed)
+            break;
+        n = o;
+    }
+    struct rvbuf b = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        struct sbuf s = { 0 };
+        cidr_string(&s, bl[i].addr, bl[i].family, bl[i].bits, true);
+        rvbuf_push(&b, bi_string_of(&s));
+    }
+    free(bl);
+    *out = rv_set_take(&b);
+    return 0;
+}
+
 static int bi_cidr_is_valid(struct ev *ev, struct rv **a, struct rv **out)
 {
     (void)ev;
@@ -2334,6 +2546,12 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("io.jwt.verify_rs256", 2, bi_jwt_verify_rs256)           \
     X("io.jwt.verify_es256", 2, bi_jwt_verify_es256)           \
     X("uuid.rfc4122", 1, bi_uuid_rfc4122)                      \
+    X("yaml.unmarshal", 1, bi_yaml_unmarshal)                  \
+    X("net.cidr_expand", 1, bi_cidr_expand)                    \
+    X("net.cidr_merge", 1, bi_cidr_merge)                      \
+    X("net.cidr_contains_matches", 2, bi_cidr_contains_matches) \
+    X("yaml.marshal", 1, bi_yaml_marshal)                      \
+    X("yaml.is_valid", 1, bi_yaml_is_valid)                    \
     X("rand.intn", 2, bi_rand_intn)                            \
     X("regex.find_all_string_submatch_n", 3, bi_regex_find_submatch) \
     X("regex.template_match", 4, bi_regex_template_match)      \
