@@ -368,20 +368,18 @@ BI_FN(bi_bits_lsh)
     if (n > 4096)
         return bi_error(ev, "shift count too large");
     struct rv *r = rv_int(x);
-    struct rv *two = rv_int(2);
     char err[128];
     while (n > 0) {
         int step = n >= 30 ? 30 : (int)n;
         struct rv *m = rv_int((int64_t)1 << step), *t;
-        if (rv_arith('*', r, m, &t, err, sizeof err) < 0) {
-            rv_decref(r);
-            return bi_error(ev, "%s", err);
-        }
+        int rc = rv_arith('*', r, m, &t, err, sizeof err);
+        rv_decref(m);
         rv_decref(r);
+        if (rc < 0)
+            return bi_error(ev, "%s", err);
         r = t;
         n -= step;
     }
-    (void)two;
     *out = r;
     return 0;
 }

@@ -636,6 +636,70 @@ static void test_jwt_signatures(void **state)
     run_cases(cases, sizeof cases / sizeof cases[0]);
 }
 
+static void test_new_builtins(void **state)
+{
+    (void)state;
+    static const struct builtin_case cases[] = {
+        /* yaml: YAML 1.1 scalars, aliases, keys as strings, errors */
+        { "x := yaml.unmarshal(\"a: [yes, Off, ~, 0x10, 1.5, '1']\\nb: &x {c: d}\\ne: *x\\n1: z\")",
+          "[{\"x\":{\"1\":\"z\",\"a\":[true,false,null,16,1.5,\"1\"],\"b\":{\"c\":\"d\"},\"e\":{\"c\":\"d\"}}}]" },
+        { "x := yaml.marshal({\"b\": [1, 2.5, \"true\", \"a: b\"], \"a\": {}})",
+          "[{\"x\":\"a: {}\\nb:\\n- 1\\n- 2.5\\n- \\\"true\\\"\\n- 'a: b'\\n\"}]" },
+        { "x := yaml.unmarshal(\"a: [\")", "!eval_builtin_error" },
+        { "x := yaml.unmarshal(\"- &a [*a]\")", "!eval_builtin_error" },
+        { "x := yaml.unmarshal(\"a: .inf\")", "!eval_builtin_error" },
+        { "x := yaml.is_valid(\"{\")", "[{\"x\":false}]" },
+        /* net */
+        { "x := net.cidr_merge([\"10.0.0.0/25\", \"10.0.0.128/25\", \"10.0.0.5\", \"10.0.1.0/24\"])",
+          "[{\"x\":[\"10.0.0.0/23\"]}]" },
+        { "x := net.cidr_expand(\"10.0.0.1/31\")", "[{\"x\":[\"10.0.0.0\",\"10.0.0.1\"]}]" },
+        { "x := net.cidr_expand(\"10.0.0.1/33\")", "!eval_builtin_error" },
+        /* json.patch: a patch that does not apply is undefined */
+        { "x := json.patch({\"a\": [1]}, [{\"op\": \"add\", \"path\": \"/a/01\", \"value\": 2}])", "[]" },
+        { "x := json.patch({\"a\": [1]}, [{\"op\": \"copy\", \"from\": \"/a/0\", \"path\": \"/a/-\"}])",
+          "[{\"x\":{\"a\":[1,1]}}]" },
+        /* time */
+        { "x := time.parse_duration_ns(\"-1.5h\")", "[{\"x\":-5400000000000}]" },
+        { "x := time.parse_duration_ns(\"1\")", "!eval_builtin_error" },
+        { "x := time.format([0, \"UTC\", \"Monday 2 January 2006 3:04PM\"])", "[{\"x\":\"Thursday 1 January 1970 12:00AM\"}]" },
+        { "x := time.date([0, \"../../etc/passwd\"])", "!eval_builtin_error" },
+        { "x := time.add_date(0, 0, 1, 30)", "[{\"x\":5270400000000000}]" },
+        /* urlquery, hex, semver, units, bits */
+        { "x := urlquery.decode(\"a%zz\")", "!eval_builtin_error" },
+        { "x := hex.decode(\"abc\")", "!eval_builtin_error" },
+        { "x := semver.compare(\"1.0.0-rc.1\", \"1.0.0\")", "[{\"x\":-1}]" },
+        { "x := units.parse(\"1.5Gi\")", "[{\"x\":1610612736}]" },
+        { "x := bits.lsh(1, 64)", "[{\"x\":18446744073709551616}]" },
+        { "x := bits.rsh(-1, 100)", "[{\"x\":-1}]" },
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+
+    /* YAML aliases share values: a billion laughs is small to read, and
+     * writing it back out is stopped by the memory budget */
+    struct sbuf doc = { 0 };
+    sb_puts(&doc, "{\"s\": \"a0: &a0 [x, x, x, x, x, x, x, x, x, x]\\n");
+    for (int i = 1; i < 9; i++) {
+        sb_printf(&doc, "a%d: &a%d [", i, i);
+        for (int k = 0; k < 10; k++)
+            sb_printf(&doc, "%s*a%d", k ? ", " : "", i - 1);
+        sb_puts(&doc, "]\\n");
+    }
+    sb_puts(&doc, "\"}");
+    struct rego_error err = { 0 };
+    struct rego_options o = { .max_memory = 16u << 20 };
+    char *r = eval_with(NULL, "x := count(yaml.unmarshal(input.s).a8)", doc.s, &err, &o);
+    assert_non_null(r);
+    assert_string_equal(r, "[{\"x\":10}]");
+    free(r);
+    r = eval_with(NULL, "x := yaml.marshal(yaml.unmarshal(input.s))", doc.s, &err, &o);
+    assert_null(r);
+    assert_string_equal(err.code, "eval_budget_error");
+    r = eval_with(NULL, "x := json.marshal(yaml.unmarshal(input.s))", doc.s, &err, &o);
+    assert_null(r);
+    assert_string_equal(err.code, "eval_budget_error");
+    free(doc.s);
+}
+
 static void test_deny_decision(void **state)
 {
     (void)state;
@@ -774,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_memory_budget_reuse),
         cmocka_unit_test(test_go_strings),
         cmocka_unit_test(test_jwt_signatures),
+        cmocka_unit_test(test_new_builtins),
         cmocka_unit_test(test_deny_decision),
         cmocka_unit_test(test_prepared_many),
         cmocka_unit_test(test_glob),

@@ -1261,6 +1261,10 @@ void rv_write_json_string(struct sbuf *b, const char *s, size_t len)
 void rv_write(struct sbuf *b, const struct rv *v, bool json_style)
 {
     size_t i;
+    /* shared values can make the text exponentially larger than the
+     * value: once the budget refused text, stop writing */
+    if (rv_budget_exceeded())
+        return;
     switch (v->type) {
     case RV_NULL:
         sb_puts(b, "null");
