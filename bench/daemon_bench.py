@@ -157,6 +157,16 @@ class Daemon:
             time.sleep(0.005)
         raise RuntimeError("daemon did not answer /ping:\n" + self.read_log())
 
+    def grpc_auth(self):
+        return (("authorization", "Bearer " + self.token()),)
+
+    def token(self):
+        """The API token the daemon made under its home (docs/security.md)."""
+        if getattr(self, "_token", None) is None:
+            with open(os.path.join(self.home, "run", "api-token")) as f:
+                self._token = f.read().strip()
+        return self._token
+
     def read_log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
@@ -169,7 +179,8 @@ class Daemon:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
             try:
                 self.conn.request("POST", f"/{service}/{method}", body=data,
-                                  headers={"Content-Type": "application/json"})
+                                  headers={"Content-Type": "application/json",
+                                           "Authorization": "Bearer " + self.token()})
                 r = self.conn.getresponse()
                 out = r.read()
                 break
@@ -341,11 +352,11 @@ def main():
                 grpc, _, _, enclave_pb2, enclave_pb2_grpc = g
                 with grpc.insecure_channel(d.addr) as ch:
                     stub = enclave_pb2_grpc.EnclaveStub(ch)
-                    stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30)
+                    stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30, metadata=d.grpc_auth())
                     times = []
                     for _ in range(args.samples * 5):
                         t0 = time.perf_counter()
-                        stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30)
+                        stub.GetInfo(enclave_pb2.GetInfoRequest(), timeout=30, metadata=d.grpc_auth())
                         times.append(ms_since(t0))
                 table.add("GetInfo (no VM involved), gRPC", times)
 
@@ -379,7 +390,8 @@ def main():
                 grpc, agent_pb2, agent_pb2_grpc, enclave_pb2, enclave_pb2_grpc = g
                 with grpc.insecure_channel(d.addr) as ch:
                     stub = agent_pb2_grpc.AgentServiceStub(ch)
-                    gi = enclave_pb2_grpc.EnclaveStub(ch).GetInfo(enclave_pb2.GetInfoRequest(), timeout=30)
+                    gi = enclave_pb2_grpc.EnclaveStub(ch).GetInfo(enclave_pb2.GetInfoRequest(), timeout=30,
+                                                                       metadata=d.grpc_auth())
                     assert gi.accel == info.get("accel")
                     for tool, label in (("exec", "exec `python3 -c pass`"), ("python", "python 'pass'")):
                         b = exec_body(sid, tool)
@@ -388,7 +400,7 @@ def main():
                         times = []
                         for _ in range(args.samples):
                             t0 = time.perf_counter()
-                            r = stub.ExecuteTool(req, timeout=60)
+                            r = stub.ExecuteTool(req, timeout=60, metadata=d.grpc_auth())
                             times.append(ms_since(t0))
                             if r.exit_code != 0:
                                 raise RuntimeError(f"gRPC {label}: {r}")

@@ -1,4 +1,4 @@
-/* The bench policy's decision (../shared/bench/rego/policy.rego), written by
+/* The bench policy's decision (bench/data/rego/policy.rego), written by
  * hand in C: the floor an interpreter is measured against. */
 #ifndef ENCLAVE_BENCH_REGO_NATIVE_H
 #define ENCLAVE_BENCH_REGO_NATIVE_H

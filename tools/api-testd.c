@@ -194,15 +194,17 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: api-testd [--listen HOST:PORT | --socket PATH] [--max-request-bytes N]\n"
             "                 [--max-connections N] [--header-timeout-ms N] [--idle-timeout-ms N]\n"
-            "                 [--max-streams N]\n"
+            "                 [--max-streams N] [--token T [--operator-token T]]\n"
             "Serves agent.v1.AgentService with toy handlers (see the top of tools/api-testd.c).\n"
-            "Prints \"listening on ADDRESS\" once ready. Default: 127.0.0.1:0 (any free port).\n");
+            "Prints \"listening on ADDRESS\" once ready. Default: 127.0.0.1:0 (any free port).\n"
+            "Without --token, TCP requests need no credential and no Host/Origin check.\n");
 }
 
 int main(int argc, char **argv)
 {
     log_init_from_env();
     struct api_config config = {.listen = "127.0.0.1:0"};
+    struct api_auth auth = {0};
     static const struct option opts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"socket", required_argument, NULL, 's'},
@@ -211,6 +213,8 @@ int main(int argc, char **argv)
         {"header-timeout-ms", required_argument, NULL, 'H'},
         {"idle-timeout-ms", required_argument, NULL, 'I'},
         {"max-streams", required_argument, NULL, 'S'},
+        {"token", required_argument, NULL, 'T'},
+        {"operator-token", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -224,6 +228,8 @@ int main(int argc, char **argv)
         case 'H': config.header_timeout_ms = config.request_timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'I': config.idle_timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'S': config.max_streams = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'T': auth.agent_token = optarg; break;
+        case 'O': auth.operator_token = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -235,22 +241,24 @@ int main(int argc, char **argv)
         return 1;
     }
     static const struct api_method methods[] = {
-        {"StartSession", &agent__v1__start_request__descriptor,
-         &agent__v1__session_response__descriptor, start_session},
-        {"ExecuteTool", &agent__v1__tool_request__descriptor, &agent__v1__tool_response__descriptor,
-         execute_tool},
-        {"StopSession", &agent__v1__stop_request__descriptor, &agent__v1__stop_response__descriptor,
-         stop_session},
-        {"GetAuditLogs", &agent__v1__get_audit_logs_request__descriptor,
-         &agent__v1__get_audit_logs_response__descriptor, get_audit_logs},
-        {"ApplyPolicy", &agent__v1__apply_policy_request__descriptor,
-         &agent__v1__apply_policy_response__descriptor, apply_policy},
+        {.name = "StartSession", .input = &agent__v1__start_request__descriptor,
+         .output = &agent__v1__session_response__descriptor, .handler = start_session},
+        {.name = "ExecuteTool", .input = &agent__v1__tool_request__descriptor, .output = &agent__v1__tool_response__descriptor,
+         .handler = execute_tool},
+        {.name = "StopSession", .input = &agent__v1__stop_request__descriptor, .output = &agent__v1__stop_response__descriptor,
+         .handler = stop_session},
+        {.name = "GetAuditLogs", .input = &agent__v1__get_audit_logs_request__descriptor,
+         .output = &agent__v1__get_audit_logs_response__descriptor, .handler = get_audit_logs},
+        {.name = "ApplyPolicy", .input = &agent__v1__apply_policy_request__descriptor,
+         .output = &agent__v1__apply_policy_response__descriptor, .handler = apply_policy},
     };
     struct api_service service = {"agent.v1.AgentService", methods,
                                   sizeof(methods) / sizeof(methods[0]), &testd};
     struct api_server *server;
     struct error err;
+    auth.allow_anonymous = auth.agent_token == NULL;
     if (api_server_new(testd.base, &config, &server, &err) < 0 ||
+        api_server_set_auth(server, &auth, &err) < 0 ||
         api_server_add_service(server, &service, &err) < 0 ||
         api_server_add_route(server, "GET", "/ping", ping, NULL, &err) < 0) {
         fprintf(stderr, "api-testd: %s\n", err.message);

@@ -60,6 +60,20 @@ deny contains sprintf("workloads run only as uid %d; the request asks for %s %v"
 	not doc[key] in {cfg.uid, sprintf("%d", [cfg.uid]), "agent"}
 }
 
+# ------------------------------------------------------------ policy.apply
+
+# Replacing the policy is an operator's act. The daemon names the caller's
+# principal: "operator" for the Unix-socket peer with the daemon's uid or a
+# request with the operator token, "agent" for the API token. Anything else
+# (an agent, no principal at all) is refused, so code running on the agent's
+# credential cannot install a bundle that allows everything.
+caller_principal := object.get(object.get(input, "caller", {}), "principal", "missing")
+
+deny contains sprintf("only the operator may replace the policy; the caller is %v", [caller_principal]) if {
+	input.action == "policy.apply"
+	caller_principal != "operator"
+}
+
 # ------------------------------------------------------------ session.start
 
 deny contains sprintf("a session may have at most %d vCPUs; %v were asked for", [cfg.max_vcpu, request.vcpu]) if {

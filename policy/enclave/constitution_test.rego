@@ -86,7 +86,21 @@ test_stop_allowed if allowed({"action": "session.stop", "session": {"id": "s-1",
 
 test_audit_read_allowed if allowed({"action": "audit.read", "session": {"id": ""}, "request": {"session_id": "", "limit": 10}, "caller": {}})
 
-test_policy_apply_allowed if allowed({"action": "policy.apply", "session": {"id": "s-1"}, "request": {"document_bytes": 10}, "caller": {}})
+apply_input(caller) := {"action": "policy.apply", "session": {"id": "s-1"}, "request": {"document_bytes": 10}, "caller": caller}
+
+test_policy_apply_by_operator_allowed if allowed(apply_input({"transport": "connect", "peer": "unix:uid:1000", "principal": "operator"}))
+
+test_policy_apply_by_agent_denied if denied_for(apply_input({"transport": "grpc", "peer": "tcp:127.0.0.1:5000", "principal": "agent"}), "only the operator")
+
+test_policy_apply_without_principal_denied if denied_for(apply_input({"transport": "connect", "peer": "tcp:127.0.0.1:5000"}), "only the operator")
+
+test_policy_apply_with_empty_principal_denied if denied_for(apply_input({"transport": "connect", "peer": "", "principal": ""}), "only the operator")
+
+test_policy_apply_without_caller_denied if denied_for(object.remove(apply_input({}), ["caller"]), "only the operator")
+
+test_policy_apply_operator_lookalike_denied if denied_for(apply_input({"principal": "Operator"}), "only the operator")
+
+test_principal_matters_only_for_policy_apply if allowed(object.union(exec_input({}), {"caller": {"transport": "grpc", "peer": "", "principal": "agent"}}))
 
 test_unknown_action_denied if denied_for({"action": "vm.escape", "request": {}}, "unknown action")
 

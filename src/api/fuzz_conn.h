@@ -57,10 +57,10 @@ static void fuzz_ws(struct api_exchange *exchange, void *ctx)
 }
 
 static const struct api_method fuzz_methods[] = {
-    {"StartSession", &agent__v1__start_request__descriptor,
-     &agent__v1__session_response__descriptor, fuzz_start},
-    {"StopSession", &agent__v1__stop_request__descriptor, &agent__v1__stop_response__descriptor,
-     fuzz_stop},
+    {.name = "StartSession", .input = &agent__v1__start_request__descriptor,
+     .output = &agent__v1__session_response__descriptor, .handler = fuzz_start},
+    {.name = "StopSession", .input = &agent__v1__stop_request__descriptor, .output = &agent__v1__stop_response__descriptor,
+     .handler = fuzz_stop},
 };
 static const struct api_service fuzz_service = {"agent.v1.AgentService", fuzz_methods, 2, NULL};
 

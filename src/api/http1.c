@@ -3,6 +3,7 @@
  * One request at a time per connection: when a request is complete the parser
  * is paused, and pipelined bytes wait in the input buffer (bounded by the read
  * watermark) until the reply to the one before is written. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,12 @@ enum h1_state {
     H1_READY,   /* a complete request, parser paused */
     H1_WAITING, /* a handler has the request */
     H1_STREAMING, /* the connection belongs to a stream (stream.c) */
+    H1_BODY,      /* a stream_body route reads its request body */
+    H1_ROUTE_WAITING, /* an async route holds the complete request */
 };
+
+/* A streamed request body is handed over in pieces of at most this. */
+#define BODY_CHUNK (64u << 10)
 
 /* The headers this side looks at; others are counted against the limit and dropped. */
 #define H1_HEADERS(X)                                       \
@@ -41,7 +47,12 @@ enum h1_state {
     X(HDR_UPGRADE, "upgrade")                               \
     X(HDR_CONNECTION, "connection")                         \
     X(HDR_WS_KEY, "sec-websocket-key")                      \
-    X(HDR_WS_VERSION, "sec-websocket-version")
+    X(HDR_WS_VERSION, "sec-websocket-version")              \
+    X(HDR_RANGE, "range")                                   \
+    X(HDR_IF_NONE_MATCH, "if-none-match")                   \
+    X(HDR_HOST, "host")                                     \
+    X(HDR_ORIGIN, "origin")                                 \
+    X(HDR_AUTHORIZATION, "authorization")
 
 enum h1_header {
 #define X(e, name) e,
@@ -69,13 +80,17 @@ struct http1_conn {
     size_t name_len;
     bool name_too_long;
     bool in_value;
-    char value[HEADER_VALUE_MAX + 1];
+    char value[API_COOKIE_MAX + 1]; /* the longest value kept is a Cookie */
     size_t value_len;
     bool value_too_long;
     /* Headers kept. */
     char headers[HDR_COUNT][HEADER_VALUE_MAX + 1];
     bool have[HDR_COUNT];
     bool header_too_long[HDR_COUNT];
+    char cookie[API_COOKIE_MAX + 1];
+    bool have_cookie;
+    bool cookie_bad; /* repeated or too long */
+    enum api_principal principal; /* of the request being read or served */
     struct evbuffer *body;
     bool keep_alive;
     unsigned method;
@@ -86,9 +101,16 @@ struct http1_conn {
     bool peer_eof;
     bool in_process;
     struct api_stream *stream; /* H1_STREAMING */
+    /* A route with a streamed body or an async reply. */
+    const struct api_route *body_route; /* stream_body route found at the headers */
+    struct api_exchange *exchange;      /* H1_BODY, H1_ROUTE_WAITING */
+    char path[1024];
+    uint64_t body_read;
+    struct event *resume; /* a paused body resumes from here */
 };
 
 static void process(struct api_conn *conn);
+static void stream_head(struct api_conn *conn, struct api_call *call);
 
 static const char *status_text(int status)
 {
@@ -96,6 +118,7 @@ static const char *status_text(int status)
     case 100: return "Continue";
     case 101: return "Switching Protocols";
     case 200: return "OK";
+    case 303: return "See Other";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -179,6 +202,10 @@ static void reset_request(struct http1_conn *h1)
     h1->value_too_long = false;
     memset(h1->have, 0, sizeof(h1->have));
     memset(h1->header_too_long, 0, sizeof(h1->header_too_long));
+    h1->have_cookie = false;
+    h1->cookie_bad = false;
+    h1->cookie[0] = '\0';
+    h1->principal = API_PRINCIPAL_NONE;
     evbuffer_drain(h1->body, evbuffer_get_length(h1->body));
     h1->connect_path = false;
 }
@@ -252,6 +279,12 @@ static void commit_header(struct http1_conn *h1)
         return;
     h1->name[h1->name_len] = '\0';
     h1->value[h1->value_len] = '\0';
+    if (!h1->name_too_long && strcasecmp(h1->name, "cookie") == 0) {
+        if (h1->have_cookie || h1->value_too_long)
+            h1->cookie_bad = true;
+        h1->have_cookie = true;
+        memcpy(h1->cookie, h1->value, h1->value_len + 1);
+    }
     for (int i = 0; i < HDR_COUNT && !h1->name_too_long; i++) {
         if (strcasecmp(h1->name, h1_header_names[i]) != 0)
             continue;
@@ -259,10 +292,10 @@ static void commit_header(struct http1_conn *h1)
         if (h1->have[i])
             h1->header_too_long[i] = true;
         h1->have[i] = true;
-        if (h1->value_too_long)
+        if (h1->value_too_long || h1->value_len > HEADER_VALUE_MAX)
             h1->header_too_long[i] = true;
         /* Trim optional whitespace at the end (http-parser drops the leading). */
-        size_t n = h1->value_len;
+        size_t n = h1->value_len < HEADER_VALUE_MAX ? h1->value_len : HEADER_VALUE_MAX;
         while (n > 0 && (h1->value[n - 1] == ' ' || h1->value[n - 1] == '\t'))
             n--;
         memcpy(h1->headers[i], h1->value, n);
@@ -298,7 +331,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     if (count_header_bytes(conn, len) < 0)
         return -1;
     h1->in_value = true;
-    if (h1->value_len + len > HEADER_VALUE_MAX) {
+    if (h1->value_len + len > API_COOKIE_MAX) {
         h1->value_too_long = true;
         return 0;
     }
@@ -319,6 +352,49 @@ static bool path_is_rpc(struct api_conn *conn, const char *url)
     return api_server_find_method(conn->server, path, &svc) != NULL;
 }
 
+/* A kept header for admission: NULL when absent, api_header_bad when it
+ * cannot be trusted (repeated or too long). */
+static const char *admit_header(struct http1_conn *h1, enum h1_header i)
+{
+    if (!h1->have[i])
+        return NULL;
+    return h1->header_too_long[i] ? api_header_bad : h1->headers[i];
+}
+
+/* Admission (auth.c) once the headers are in, before the body is read or
+ * anything runs: a refusal is answered and the connection closed. */
+static int admit(struct api_conn *conn, http_parser *p)
+{
+    struct http1_conn *h1 = conn->h1;
+    char path[256] = "";
+    if (h1->url != NULL) {
+        struct http_parser_url u;
+        http_parser_url_init(&u);
+        if (http_parser_parse_url(h1->url, h1->url_len, 0, &u) == 0 && (u.field_set & (1 << UF_PATH)))
+            snprintf(path, sizeof(path), "%.*s", (int)u.field_data[UF_PATH].len,
+                     h1->url + u.field_data[UF_PATH].off);
+    }
+    struct api_admit_request req = {
+        .transport = "http",
+        .method = http_method_str((enum http_method)p->method),
+        .path = path,
+        .host = admit_header(h1, HDR_HOST),
+        .origin = admit_header(h1, HDR_ORIGIN),
+        .authorization = admit_header(h1, HDR_AUTHORIZATION),
+        .cookie = h1->have_cookie ? (h1->cookie_bad ? api_header_bad : h1->cookie) : NULL,
+    };
+    struct api_admit_result res;
+    api_admit(conn, &req, &res);
+    if (res.status != 0) {
+        char msg[sizeof(res.message) + 2];
+        snprintf(msg, sizeof(msg), "%s\n", res.message);
+        fail_now(conn, res.status, res.kind, h1->connect_path ? res.message : msg);
+        return -1;
+    }
+    h1->principal = res.principal;
+    return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct api_conn *conn = conn_of(p);
@@ -330,6 +406,47 @@ static int on_headers_complete(http_parser *p)
         return -1;
     }
     h1->connect_path = h1->url != NULL && path_is_rpc(conn, h1->url);
+    if (admit(conn, p) < 0)
+        return -1;
+    h1->body_route = NULL;
+    if (!h1->connect_path && h1->url != NULL) {
+        struct http_parser_url u;
+        http_parser_url_init(&u);
+        char path[1024];
+        if (http_parser_parse_url(h1->url, h1->url_len, 0, &u) == 0 &&
+            (u.field_set & (1 << UF_PATH)) && u.field_data[UF_PATH].len < sizeof(path)) {
+            memcpy(path, h1->url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+            path[u.field_data[UF_PATH].len] = '\0';
+            bool known;
+            const struct api_route *r =
+                api_server_find_route(server, http_method_str((enum http_method)p->method), path, &known);
+            if (r != NULL && r->opts.stream_body)
+                h1->body_route = r;
+        }
+    }
+    if (h1->body_route != NULL) {
+        uint64_t max = h1->body_route->opts.max_body;
+        if ((p->flags & F_CONTENTLENGTH) && max != 0 && p->content_length > max) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "request body of %llu bytes is over the limit of %llu\n",
+                     (unsigned long long)p->content_length, (unsigned long long)max);
+            fail_now(conn, 413, ERR_RESOURCE_EXHAUSTED, msg);
+            return -1;
+        }
+        if (h1->have[HDR_EXPECT] && strcasecmp(h1->headers[HDR_EXPECT], "100-continue") != 0) {
+            fail_now(conn, 417, ERR_OK, "unsupported expectation\n");
+            return -1;
+        }
+        /* The route's handler runs now (from process(), outside the parser):
+         * the body follows through on_body. 100 Continue is sent then. */
+        h1->method = p->method;
+        h1->keep_alive = http_should_keep_alive(p) != 0;
+        h1->state = H1_READY;
+        h1->body_read = 0;
+        api_conn_set_timer(conn, server->request_timeout_ms);
+        http_parser_pause(p, 1);
+        return 0;
+    }
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > server->max_request_bytes) {
         char msg[128];
         snprintf(msg, sizeof(msg), "request body of %llu bytes is over the limit of %zu\n",
@@ -354,6 +471,25 @@ static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct api_conn *conn = conn_of(p);
     struct http1_conn *h1 = conn->h1;
+    if (h1->state == H1_BODY) {
+        /* Held here, handed over by process() outside the parser. */
+        uint64_t max = h1->body_route->opts.max_body;
+        h1->body_read += len;
+        if (max != 0 && h1->body_read > max) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "request body is over the limit of %llu bytes\n",
+                     (unsigned long long)max);
+            fail_now(conn, 413, ERR_RESOURCE_EXHAUSTED, msg);
+            return -1;
+        }
+        if (evbuffer_add(h1->body, at, len) < 0) {
+            fail_now(conn, 503, ERR_OK, "out of memory\n");
+            return -1;
+        }
+        api_conn_set_timer(conn, conn->server->request_timeout_ms);
+        http_parser_pause(p, 1);
+        return 0;
+    }
     if (evbuffer_get_length(h1->body) + len > conn->server->max_request_bytes) {
         char msg[128];
         snprintf(msg, sizeof(msg), "request body is over the limit of %zu bytes\n",
@@ -372,6 +508,13 @@ static int on_message_complete(http_parser *p)
 {
     struct api_conn *conn = conn_of(p);
     struct http1_conn *h1 = conn->h1;
+    if (h1->state == H1_BODY) {
+        if (h1->exchange != NULL)
+            h1->exchange->body_ended = true;
+        api_conn_clear_timer(conn);
+        http_parser_pause(p, 1);
+        return 0;
+    }
     h1->state = H1_READY;
     h1->keep_alive = http_should_keep_alive(p) != 0;
     h1->method = p->method;
@@ -422,15 +565,112 @@ static struct http1_conn *h1_of(struct api_conn *conn)
     return conn->h1;
 }
 
-static void dispatch_route(struct api_conn *conn, const struct api_route *route, const char *query)
+static void dispatch_route(struct api_conn *conn, const struct api_route *route, const char *query,
+                           const char *path)
 {
-    struct api_exchange ex = {.conn = conn, .query = query};
-    route->handler(&ex, route->ctx);
-    if (!ex.replied && h1_of(conn)->state != H1_STREAMING) {
-        log_error("api: route %s %s returned without a reply", route->method, route->path);
-        write_plain(conn, 500, NULL, "the handler did not reply\n", false);
-        request_done(conn, false);
+    struct http1_conn *h1 = h1_of(conn);
+    if (!route->opts.async) {
+        struct api_exchange ex = {.conn = conn, .query = query, .principal = h1->principal,
+                                  .path = path,
+                                  .method = http_method_str((enum http_method)h1->method),
+                                  .content_length = -1};
+        if (h1->parser.flags & F_CONTENTLENGTH)
+            ex.content_length = (int64_t)evbuffer_get_length(h1->body);
+        route->handler(&ex, route->ctx);
+        if (!ex.replied && h1->state != H1_STREAMING) {
+            log_error("api: route %s %s returned without a reply", route->method, route->path);
+            write_plain(conn, 500, NULL, "the handler did not reply\n", false);
+            request_done(conn, false);
+        }
+        return;
     }
+    struct api_exchange *ex = calloc(1, sizeof(*ex));
+    if (ex == NULL) {
+        write_plain(conn, 503, NULL, "out of memory\n", true);
+        request_done(conn, true);
+        return;
+    }
+    /* The path and query outlive the handler: keep copies in the connection. */
+    snprintf(h1->path, sizeof(h1->path), "%s", path);
+    ex->conn = conn;
+    ex->query = query; /* points into h1->url, kept until the request is done */
+    ex->path = h1->path;
+    ex->method = http_method_str((enum http_method)h1->method);
+    ex->principal = h1->principal;
+    ex->heap = true;
+    ex->stream_body = route->opts.stream_body;
+    ex->content_length = -1;
+    if (ex->stream_body) {
+        if ((h1->parser.flags & F_CONTENTLENGTH) && h1->parser.content_length != ULLONG_MAX)
+            ex->content_length = (int64_t)h1->parser.content_length;
+    } else if (h1->parser.flags & F_CONTENTLENGTH) {
+        ex->content_length = (int64_t)evbuffer_get_length(h1->body);
+    }
+    h1->exchange = ex;
+    h1->state = ex->stream_body ? H1_BODY : H1_ROUTE_WAITING;
+    if (ex->stream_body && h1->have[HDR_EXPECT])
+        evbuffer_add_printf(bufferevent_get_output(conn->bev), "HTTP/1.1 100 Continue\r\n\r\n");
+    ex->in_handler = true;
+    route->handler(ex, route->ctx);
+    ex->in_handler = false;
+    if (ex->replied) {
+        http1_exchange_done(ex);
+        return;
+    }
+    if (ex->stream_body && h1->exchange == ex)
+        http_parser_pause(&h1->parser, 0); /* the body may come now */
+}
+
+void http1_exchange_done(struct api_exchange *ex)
+{
+    if (!ex->heap || ex->in_handler)
+        return;
+    struct api_conn *conn = ex->conn;
+    if (conn != NULL && conn->h1 != NULL && conn->h1->exchange == ex)
+        conn->h1->exchange = NULL;
+    free(ex);
+}
+
+/* Hands buffered body bytes to a stream_body route, outside the parser.
+ * Returns false when the loop in process() should stop. */
+static bool deliver_body(struct api_conn *conn)
+{
+    struct http1_conn *h1 = conn->h1;
+    struct api_exchange *ex = h1->exchange;
+    if (ex == NULL)
+        return true;
+    while (!ex->body_paused && !ex->replied && evbuffer_get_length(h1->body) > 0) {
+        size_t n = evbuffer_get_length(h1->body);
+        if (n > BODY_CHUNK)
+            n = BODY_CHUNK;
+        uint8_t *data = evbuffer_pullup(h1->body, (ev_ssize_t)n);
+        if (data == NULL)
+            return false;
+        ex->in_handler = true;
+        if (ex->cb.on_body != NULL)
+            ex->cb.on_body(ex, data, n, ex->cb_ctx);
+        ex->in_handler = false;
+        if (ex->replied) {
+            http1_exchange_done(ex);
+            return false;
+        }
+        evbuffer_drain(h1->body, n);
+    }
+    if (ex->body_paused) {
+        api_conn_clear_timer(conn);
+        return false;
+    }
+    if (ex->body_ended && evbuffer_get_length(h1->body) == 0) {
+        h1->state = H1_ROUTE_WAITING;
+        ex->in_handler = true;
+        if (ex->cb.on_body_end != NULL)
+            ex->cb.on_body_end(ex, ex->cb_ctx);
+        ex->in_handler = false;
+        if (ex->replied)
+            http1_exchange_done(ex);
+        return false;
+    }
+    return true;
 }
 
 static void connect_fail(struct api_conn *conn, enum error_kind kind, const char *fmt, ...)
@@ -474,11 +714,22 @@ static void dispatch_rpc(struct api_conn *conn, const char *path)
     }
     enum api_call_wire wire;
     const char *ct = h1->have[HDR_CONTENT_TYPE] ? h1->headers[HDR_CONTENT_TYPE] : "";
-    if (media_type_is(ct, "application/json"))
+    bool streaming = method->kind != API_METHOD_UNARY;
+    if (!streaming && media_type_is(ct, "application/json"))
         wire = API_WIRE_CONNECT_JSON;
-    else if (media_type_is(ct, "application/proto"))
+    else if (!streaming && media_type_is(ct, "application/proto"))
         wire = API_WIRE_CONNECT_PROTO;
-    else {
+    else if (streaming && media_type_is(ct, "application/connect+json"))
+        wire = API_WIRE_CONNECT_STREAM_JSON;
+    else if (streaming && media_type_is(ct, "application/connect+proto"))
+        wire = API_WIRE_CONNECT_STREAM_PROTO;
+    else if (streaming) {
+        write_response(conn, 415, NULL,
+                       "Accept-Post: application/connect+json, application/connect+proto\r\n",
+                       NULL, 0, false);
+        request_done(conn, false);
+        return;
+    } else {
         write_response(conn, 415, NULL, "Accept-Post: application/json, application/proto\r\n",
                        NULL, 0, false);
         request_done(conn, false);
@@ -503,12 +754,22 @@ static void dispatch_rpc(struct api_conn *conn, const char *path)
         return connect_fail(conn, ERR_INVALID_ARGUMENT, "connect-timeout-ms \"%.32s\" is invalid",
                             h1->headers[HDR_CONNECT_TIMEOUT]);
 
+    if (streaming && method->kind != API_METHOD_SERVER_STREAMING)
+        return connect_fail(conn, ERR_UNIMPLEMENTED,
+                            "%s is a client-streaming or bidirectional method: call it over gRPC "
+                            "(HTTP/2)", method->name);
     size_t len = evbuffer_get_length(h1->body);
     const uint8_t *body = len > 0 ? evbuffer_pullup(h1->body, -1) : (const uint8_t *)"";
     if (body == NULL)
         return connect_fail(conn, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    size_t drain_len = len;
+    if (streaming) {
+        struct error err;
+        if (api_envelope_single(body, len, conn->server->max_request_bytes, &body, &len, &err) < 0)
+            return connect_fail(conn, err.kind, "%s", err.message);
+    }
     ProtobufCMessage *request = NULL;
-    if (wire == API_WIRE_CONNECT_JSON) {
+    if (wire == API_WIRE_CONNECT_JSON || wire == API_WIRE_CONNECT_STREAM_JSON) {
         struct error err;
         if (json_proto_decode(method->input, body, len, &request, &err) < 0) {
             write_connect_error(conn, &err, false);
@@ -521,9 +782,10 @@ static void dispatch_rpc(struct api_conn *conn, const char *path)
             return connect_fail(conn, ERR_INVALID_ARGUMENT, "the body is not a valid %s",
                                 method->input->name);
     }
-    evbuffer_drain(h1->body, len);
+    evbuffer_drain(h1->body, drain_len);
     h1->state = H1_WAITING;
-    if (api_call_start(conn, service, method, request, wire, 0, timeout_ms, &h1->call) < 0)
+    if (api_call_start(conn, service, method, request, wire, h1->principal, 0, timeout_ms,
+                       &h1->call) < 0)
         connect_fail(conn, ERR_RESOURCE_EXHAUSTED, "out of memory");
 }
 
@@ -559,10 +821,18 @@ static void dispatch(struct api_conn *conn)
         query = h1->url + u.field_data[UF_QUERY].off;
     }
     const char *method = http_method_str((enum http_method)h1->method);
+    if (h1->method == HTTP_GET && strcmp(path, "/login") == 0) {
+        struct api_login_reply login;
+        api_login(conn, query, &login);
+        write_response(conn, login.status, "text/plain; charset=utf-8", login.headers, login.body,
+                       strlen(login.body), false);
+        request_done(conn, false);
+        return;
+    }
     bool path_known;
     const struct api_route *route = api_server_find_route(conn->server, method, path, &path_known);
     if (route != NULL) {
-        dispatch_route(conn, route, query);
+        dispatch_route(conn, route, query, path);
         return;
     }
     if (path_known) {
@@ -588,7 +858,9 @@ static void process(struct api_conn *conn)
     struct evbuffer *in = bufferevent_get_input(conn->bev);
     struct evbuffer *out = bufferevent_get_output(conn->bev);
     while (!conn->closing) {
-        if (h1->state == H1_WAITING)
+        if (h1->state == H1_WAITING || h1->state == H1_ROUTE_WAITING)
+            break;
+        if (h1->state == H1_BODY && !deliver_body(conn))
             break;
         if (h1->state == H1_STREAMING) {
             if (h1->stream != NULL)
@@ -620,6 +892,9 @@ static void process(struct api_conn *conn)
         enum http_errno e = HTTP_PARSER_ERRNO(&h1->parser);
         if (e == HPE_PAUSED) {
             evbuffer_drain(in, n);
+            /* A body chunk or the end of a streamed body: hand it over, then go on. */
+            if (h1->state == H1_BODY)
+                http_parser_pause(&h1->parser, 0);
             continue;
         }
         if (e != HPE_OK) {
@@ -666,11 +941,24 @@ void http1_conn_free(struct api_conn *conn)
         return;
     if (h1->call != NULL)
         api_call_detach(h1->call, true);
+    if (h1->exchange != NULL) {
+        struct api_exchange *ex = h1->exchange;
+        h1->exchange = NULL;
+        ex->conn = NULL;
+        if (ex->cb.on_abort != NULL) {
+            struct error why;
+            error_set(&why, ERR_CANCELED, "the client went away");
+            ex->cb.on_abort(ex, &why, ex->cb_ctx);
+        }
+        free(ex);
+    }
     if (h1->stream != NULL) {
         struct api_stream *stream = h1->stream;
         h1->stream = NULL;
         api_stream_on_conn_gone(stream);
     }
+    if (h1->resume != NULL)
+        event_free(h1->resume);
     free(h1->url);
     evbuffer_free(h1->body);
     free(h1);
@@ -686,8 +974,14 @@ bool http1_on_eof(struct api_conn *conn)
 {
     struct http1_conn *h1 = conn->h1;
     /* A stream's client that hangs up is gone (its stream gets on_close). */
-    if (h1->state == H1_WAITING || h1->state == H1_STREAMING)
+    if (h1->state == H1_WAITING || h1->state == H1_STREAMING || h1->state == H1_ROUTE_WAITING)
         return false;
+    if (h1->state == H1_BODY) {
+        /* Whatever was read is handed over first; a body cut short aborts. */
+        h1->peer_eof = true;
+        process(conn);
+        return h1->state == H1_BODY && h1->exchange != NULL;
+    }
     h1->peer_eof = true;
     process(conn);
     return true;
@@ -696,6 +990,10 @@ bool http1_on_eof(struct api_conn *conn)
 void http1_on_drained(struct api_conn *conn)
 {
     struct http1_conn *h1 = conn->h1;
+    if (h1->state == H1_WAITING && h1->call != NULL && api_call_is_streaming(h1->call)) {
+        api_call_notify(h1->call, API_NOTIFY_DRAINED);
+        return;
+    }
     if (h1->state == H1_STREAMING) {
         if (h1->stream != NULL)
             api_stream_on_drained(h1->stream);
@@ -715,9 +1013,25 @@ void http1_on_timer(struct api_conn *conn)
         write_plain(conn, 408, NULL, "request not received in time\n", true);
         api_conn_close_soon(conn);
         break;
+    case H1_BODY:
+        if (h1->exchange != NULL && !h1->exchange->body_paused) {
+            struct api_exchange *ex = h1->exchange;
+            h1->exchange = NULL;
+            ex->conn = NULL;
+            if (ex->cb.on_abort != NULL) {
+                struct error why;
+                error_set(&why, ERR_DEADLINE_EXCEEDED, "the request body stalled");
+                ex->cb.on_abort(ex, &why, ex->cb_ctx);
+            }
+            free(ex);
+            write_plain(conn, 408, NULL, "request body not received in time\n", true);
+            api_conn_close_soon(conn);
+        }
+        break;
     case H1_READY:
     case H1_WAITING:
     case H1_STREAMING:
+    case H1_ROUTE_WAITING:
         break;
     }
 }
@@ -727,6 +1041,23 @@ void http1_call_done(struct api_conn *conn, struct api_call *call, const Protobu
 {
     struct http1_conn *h1 = conn->h1;
     h1->call = NULL;
+    if (call->wire == API_WIRE_CONNECT_STREAM_JSON || call->wire == API_WIRE_CONNECT_STREAM_PROTO) {
+        stream_head(conn, call);
+        size_t len = 0;
+        char *end = api_connect_end_stream(response == NULL ? err : NULL, &len);
+        const char *body = end != NULL ? end : "{\"error\":{\"code\":\"internal\"}}";
+        if (end == NULL)
+            len = strlen(body);
+        uint8_t prefix[API_ENVELOPE_PREFIX];
+        api_envelope_prefix(prefix, API_ENVELOPE_END_STREAM, (uint32_t)len);
+        struct evbuffer *out = bufferevent_get_output(conn->bev);
+        evbuffer_add(out, prefix, sizeof(prefix));
+        evbuffer_add(out, body, len);
+        free(end);
+        /* The response has no length: its end is the connection's. */
+        request_done(conn, true);
+        return;
+    }
     struct error encode_err;
     if (response != NULL) {
         if (call->wire == API_WIRE_CONNECT_JSON) {
@@ -757,21 +1088,152 @@ void http1_call_done(struct api_conn *conn, struct api_call *call, const Protobu
     process(conn);
 }
 
+/* Connect streaming: the response head goes out with the first message or
+ * the end of the stream (the status is 200 either way; errors travel in the
+ * end-of-stream message). */
+static void stream_head(struct api_conn *conn, struct api_call *call)
+{
+    if (call->head_sent)
+        return;
+    call->head_sent = true;
+    http1_write_head(conn, 200,
+                     call->wire == API_WIRE_CONNECT_STREAM_JSON ? "application/connect+json"
+                                                                : "application/connect+proto",
+                     "Cache-Control: no-cache\r\nConnection: close\r\n");
+}
+
+int http1_call_send(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *message)
+{
+    struct evbuffer *out = bufferevent_get_output(conn->bev);
+    uint8_t prefix[API_ENVELOPE_PREFIX];
+    if (call->wire == API_WIRE_CONNECT_STREAM_JSON) {
+        char *text;
+        size_t len;
+        struct error err;
+        if (json_proto_encode(message, &text, &len, &err) < 0) {
+            log_error("api: %s", err.message);
+            return -1;
+        }
+        stream_head(conn, call);
+        api_envelope_prefix(prefix, 0, (uint32_t)len);
+        evbuffer_add(out, prefix, sizeof(prefix));
+        evbuffer_add(out, text, len);
+        free(text);
+        return 0;
+    }
+    if (call->wire != API_WIRE_CONNECT_STREAM_PROTO)
+        return -1;
+    size_t len = protobuf_c_message_get_packed_size(message);
+    uint8_t *buf = malloc(len > 0 ? len : 1);
+    if (buf == NULL)
+        return -1;
+    protobuf_c_message_pack(message, buf);
+    stream_head(conn, call);
+    api_envelope_prefix(prefix, 0, (uint32_t)len);
+    evbuffer_add(out, prefix, sizeof(prefix));
+    evbuffer_add(out, buf, len);
+    free(buf);
+    return 0;
+}
+
+size_t http1_call_pending(struct api_conn *conn, const struct api_call *call)
+{
+    return evbuffer_get_length(bufferevent_get_output(conn->bev));
+}
+
 const char *api_exchange_query(const struct api_exchange *exchange)
 {
     return exchange->query;
 }
 
-void api_exchange_reply(struct api_exchange *exchange, int status, const char *content_type,
-                        const void *body, size_t len)
+const char *api_exchange_path(const struct api_exchange *exchange)
+{
+    return exchange->path != NULL ? exchange->path : "";
+}
+
+const char *api_exchange_method(const struct api_exchange *exchange)
+{
+    return exchange->method != NULL ? exchange->method : "";
+}
+
+int64_t api_exchange_content_length(const struct api_exchange *exchange)
+{
+    return exchange->content_length;
+}
+
+void api_exchange_reply_headers(struct api_exchange *exchange, int status,
+                                const char *content_type, const char *extra_headers,
+                                const void *body, size_t len)
 {
     if (exchange->replied) {
         log_error("api: a route replied twice");
         return;
     }
     exchange->replied = true;
-    write_response(exchange->conn, status, content_type, NULL, body, len, false);
-    request_done(exchange->conn, false);
+    struct api_conn *conn = exchange->conn;
+    if (conn == NULL) {
+        http1_exchange_done(exchange);
+        return;
+    }
+    /* A reply before the whole body was read: what follows cannot be trusted
+     * to be a request boundary, so the connection closes after it. */
+    bool cut = exchange->stream_body && !exchange->body_ended;
+    write_response(conn, status, content_type, extra_headers, body, len, cut);
+    request_done(conn, cut);
+    if (exchange->in_handler)
+        return; /* freed by whoever called the handler */
+    if (conn->h1->exchange == exchange)
+        conn->h1->exchange = NULL;
+    http1_exchange_done(exchange);
+    process(conn); /* pipelined requests */
+}
+
+void api_exchange_reply(struct api_exchange *exchange, int status, const char *content_type,
+                        const void *body, size_t len)
+{
+    api_exchange_reply_headers(exchange, status, content_type, NULL, body, len);
+}
+
+void api_exchange_set_callbacks(struct api_exchange *exchange,
+                                const struct api_exchange_callbacks *cb, void *ctx)
+{
+    if (cb != NULL)
+        exchange->cb = *cb;
+    else
+        memset(&exchange->cb, 0, sizeof(exchange->cb));
+    exchange->cb_ctx = ctx;
+}
+
+static void resume_body_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct api_conn *conn = arg;
+    if (conn->h1 == NULL || conn->closing)
+        return;
+    struct http1_conn *h1 = conn->h1;
+    if (h1->state != H1_BODY || h1->exchange == NULL || h1->exchange->body_paused)
+        return;
+    api_conn_set_timer(conn, conn->server->request_timeout_ms);
+    conn->in_callback = true;
+    process(conn);
+    conn->in_callback = false;
+    if (conn->closing)
+        api_conn_close_soon(conn);
+}
+
+void api_exchange_pause_body(struct api_exchange *exchange, bool paused)
+{
+    if (exchange->body_paused == paused)
+        return;
+    exchange->body_paused = paused;
+    struct api_conn *conn = exchange->conn;
+    if (conn == NULL || paused)
+        return;
+    /* Resume from the event loop, not from inside the caller. */
+    struct http1_conn *h1 = conn->h1;
+    if (h1->resume == NULL)
+        h1->resume = event_new(conn->server->base, -1, 0, resume_body_cb, conn);
+    if (h1->resume != NULL)
+        event_active(h1->resume, 0, 0);
 }
 
 const char *api_exchange_peer(const struct api_exchange *exchange)

@@ -32,9 +32,17 @@ struct h2_stream {
     char content_type[128];
     char grpc_timeout[16];
     bool bad_header; /* a header we need was too long or repeated */
+    /* For admission (auth.c), each with its own flag: a bad one is refused there. */
+    char authority[256], host[256], origin[256], authorization[256];
+    bool authority_bad, host_bad, origin_bad, authorization_bad;
+    bool admitted;
+    enum api_principal principal;
     struct evbuffer *body;
     bool request_complete;
     bool responded; /* the final response (or trailers) is submitted */
+    bool headers_sent; /* a streaming response: HEADERS submitted, DATA follows */
+    bool input_streaming; /* a client/bidi call: messages go to the handler as they come */
+    size_t unconsumed; /* bytes held back from the stream's flow-control window */
     struct api_call *call;
     /* Response. */
     struct evbuffer *out;
@@ -146,6 +154,9 @@ static ssize_t data_read_cb(nghttp2_session *session, int32_t stream_id, uint8_t
     int n = evbuffer_remove(s->out, buf, length);
     if (n < 0)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (s->call != NULL && s->call->want_drained &&
+        evbuffer_get_length(s->out) < s->call->max_buffer / 2)
+        api_call_notify(s->call, API_NOTIFY_DRAINED);
     if (evbuffer_get_length(s->out) == 0) {
         if (!s->out_finished)
             return n > 0 ? n : NGHTTP2_ERR_DEFERRED;
@@ -228,6 +239,143 @@ static void respond_message(struct api_conn *conn, struct h2_stream *s,
                                   NGHTTP2_INTERNAL_ERROR);
 }
 
+/* Streaming responses: HEADERS once, DATA as messages are queued, then
+ * trailers with the status when the call finishes. */
+static int stream_start_response(struct api_conn *conn, struct h2_stream *s)
+{
+    if (s->headers_sent)
+        return 0;
+    s->headers_sent = true;
+    s->responded = true;
+    nghttp2_nv nv[] = {NV(":status", "200"), NV("content-type", "application/grpc")};
+    nghttp2_data_provider prd = {.source.ptr = s, .read_callback = data_read_cb};
+    if (nghttp2_submit_response(conn->h2->session, s->id, nv, 2, &prd) != 0) {
+        nghttp2_submit_rst_stream(conn->h2->session, NGHTTP2_FLAG_NONE, s->id,
+                                  NGHTTP2_INTERNAL_ERROR);
+        return -1;
+    }
+    return 0;
+}
+
+static void stream_end(struct api_conn *conn, struct h2_stream *s, const struct error *err)
+{
+    if (!s->headers_sent && err != NULL) {
+        respond_error(conn, s, err->kind, "%s", err->message);
+        return;
+    }
+    s->status = err != NULL ? err->kind : ERR_OK;
+    snprintf(s->message, sizeof(s->message), "%.511s", err != NULL ? err->message : "");
+    s->out_finished = true;
+    if (!s->headers_sent)
+        stream_start_response(conn, s);
+    else
+        nghttp2_session_resume_data(conn->h2->session, s->id);
+}
+
+int http2_call_send(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *message)
+{
+    struct h2_stream *s = nghttp2_session_get_stream_user_data(conn->h2->session, call->stream_id);
+    if (s == NULL || s->out_finished || (s->responded && !s->headers_sent))
+        return -1;
+    size_t len = protobuf_c_message_get_packed_size(message);
+    if (len > UINT32_MAX)
+        return -1;
+    uint8_t *buf = malloc(API_ENVELOPE_PREFIX + len);
+    if (buf == NULL)
+        return -1;
+    api_envelope_prefix(buf, 0, (uint32_t)len);
+    protobuf_c_message_pack(message, buf + API_ENVELOPE_PREFIX);
+    int rc = evbuffer_add(s->out, buf, API_ENVELOPE_PREFIX + len);
+    free(buf);
+    if (rc < 0)
+        return -1;
+    if (!s->headers_sent) {
+        if (stream_start_response(conn, s) < 0)
+            return -1;
+    } else {
+        nghttp2_session_resume_data(conn->h2->session, s->id);
+    }
+    flush(conn);
+    return 0;
+}
+
+size_t http2_call_pending(struct api_conn *conn, const struct api_call *call)
+{
+    struct h2_stream *s = nghttp2_session_get_stream_user_data(conn->h2->session, call->stream_id);
+    return s != NULL ? evbuffer_get_length(s->out) : 0;
+}
+
+/* Hands the complete request messages of a client/bidi call to its handler,
+ * while it is not paused; then the half-close. Gives the client its window
+ * back for what was taken. */
+static void deliver_messages(struct api_conn *conn, struct h2_stream *s)
+{
+    struct http2_conn *h2 = conn->h2;
+    struct api_server *server = conn->server;
+    if (s->call != NULL && !s->call->paused && s->unconsumed > 0) {
+        nghttp2_session_consume_stream(h2->session, s->id, s->unconsumed);
+        s->unconsumed = 0;
+    }
+    while (s->call != NULL && !s->call->paused) {
+        size_t len = evbuffer_get_length(s->body);
+        uint8_t prefix[API_ENVELOPE_PREFIX];
+        if (len < API_ENVELOPE_PREFIX)
+            break;
+        evbuffer_copyout(s->body, prefix, sizeof(prefix));
+        uint32_t mlen = (uint32_t)prefix[1] << 24 | (uint32_t)prefix[2] << 16 |
+                        (uint32_t)prefix[3] << 8 | prefix[4];
+        struct error err = {.kind = ERR_OK};
+        if (prefix[0] & API_ENVELOPE_COMPRESSED)
+            error_set(&err, ERR_UNIMPLEMENTED, "compressed messages are not supported");
+        else if (prefix[0] != 0)
+            error_set(&err, ERR_INVALID_ARGUMENT, "bad message flags 0x%02x", prefix[0]);
+        else if (mlen > server->max_request_bytes)
+            error_set(&err, ERR_RESOURCE_EXHAUSTED,
+                      "request message of %u bytes is over the limit of %zu", mlen,
+                      server->max_request_bytes);
+        if (err.kind != ERR_OK) {
+            api_call_transport_fail(s->call, &err);
+            return;
+        }
+        if (len - API_ENVELOPE_PREFIX < mlen)
+            break;
+        evbuffer_drain(s->body, API_ENVELOPE_PREFIX);
+        const uint8_t *data = mlen > 0 ? evbuffer_pullup(s->body, mlen) : (const uint8_t *)"";
+        ProtobufCMessage *msg =
+            data != NULL ? protobuf_c_message_unpack(s->call->method->input, NULL, mlen, data) : NULL;
+        evbuffer_drain(s->body, mlen);
+        h2->buffered -= API_ENVELOPE_PREFIX + mlen;
+        if (msg == NULL) {
+            error_set(&err, ERR_INVALID_ARGUMENT, "a request message is not a valid %s",
+                      s->call->method->input->name);
+            api_call_transport_fail(s->call, &err);
+            return;
+        }
+        struct api_call *call = s->call;
+        bool alive = api_call_deliver(call, msg);
+        protobuf_c_message_free_unpacked(msg, NULL);
+        if (!alive)
+            return;
+    }
+    if (s->call != NULL && !s->call->paused && s->request_complete &&
+        evbuffer_get_length(s->body) == 0)
+        api_call_notify(s->call, API_NOTIFY_HALF_CLOSE);
+    else if (s->call != NULL && !s->call->paused && s->request_complete) {
+        struct error err;
+        error_set(&err, ERR_INVALID_ARGUMENT, "the last request message is truncated");
+        api_call_transport_fail(s->call, &err);
+    }
+}
+
+void http2_call_resume(struct api_conn *conn, struct api_call *call)
+{
+    struct h2_stream *s = nghttp2_session_get_stream_user_data(conn->h2->session, call->stream_id);
+    if (s == NULL || s->call != call)
+        return;
+    deliver_messages(conn, s);
+    flush(conn);
+}
+
 /* ------------------------------------------------------------------ requests */
 
 static bool grpc_content_type(const char *ct, bool *proto)
@@ -240,32 +388,115 @@ static bool grpc_content_type(const char *ct, bool *proto)
     return *rest == '\0' || *rest == ';' || *rest == '+';
 }
 
-static void handle_request(struct api_conn *conn, struct h2_stream *s)
+static const char *admit_header(const char *value, bool bad)
+{
+    if (bad)
+        return api_header_bad;
+    return value[0] != '\0' ? value : NULL;
+}
+
+/* Admission (auth.c) once a request's headers are in: a refusal is a
+ * trailers-only response, and the request's data is dropped unread. */
+static void admit(struct api_conn *conn, struct h2_stream *s)
+{
+    if (s->admitted || s->responded)
+        return;
+    s->admitted = true;
+    const char *host = admit_header(s->authority, s->authority_bad);
+    if (host == NULL)
+        host = admit_header(s->host, s->host_bad);
+    char path[256];
+    snprintf(path, sizeof(path), "%.*s", (int)strcspn(s->path, "?"), s->path);
+    struct api_admit_request req = {
+        .transport = "grpc",
+        .method = s->method,
+        .path = path,
+        .host = host,
+        .origin = admit_header(s->origin, s->origin_bad),
+        .authorization = admit_header(s->authorization, s->authorization_bad),
+    };
+    struct api_admit_result res;
+    api_admit(conn, &req, &res);
+    if (res.status != 0) {
+        respond_error(conn, s, res.kind, "%s", res.message);
+        return;
+    }
+    s->principal = res.principal;
+}
+
+/* Checks a request's headers (admission); false when it was answered. */
+static bool check_request(struct api_conn *conn, struct h2_stream *s,
+                          const struct api_service **service, const struct api_method **method,
+                          uint64_t *timeout_ms)
 {
     struct api_server *server = conn->server;
+    admit(conn, s);
     if (s->responded)
-        return;
+        return false;
     if (strcmp(s->method, "POST") != 0) {
         respond_http(conn, s, "405");
-        return;
+        return false;
     }
     bool proto = false;
     if (!grpc_content_type(s->content_type, &proto)) {
         respond_http(conn, s, "415");
+        return false;
+    }
+    if (!proto) {
+        respond_error(conn, s, ERR_UNIMPLEMENTED, "only the proto codec is supported");
+        return false;
+    }
+    if (s->bad_header) {
+        respond_error(conn, s, ERR_INVALID_ARGUMENT, "a request header is too long or repeated");
+        return false;
+    }
+    *method = api_server_find_method(server, s->path, service);
+    if (*method == NULL) {
+        respond_error(conn, s, ERR_UNIMPLEMENTED, "unknown method %s", s->path);
+        return false;
+    }
+    *timeout_ms = 0;
+    if (s->grpc_timeout[0] != '\0' && api_parse_grpc_timeout(s->grpc_timeout, timeout_ms) < 0) {
+        respond_error(conn, s, ERR_INVALID_ARGUMENT, "grpc-timeout \"%s\" is invalid",
+                      s->grpc_timeout);
+        return false;
+    }
+    return true;
+}
+
+static bool method_streams_input(const struct api_method *m)
+{
+    return m->kind == API_METHOD_CLIENT_STREAMING || m->kind == API_METHOD_BIDI_STREAMING;
+}
+
+/* A client/bidi call opens as soon as its headers are in. */
+static void open_input_stream(struct api_conn *conn, struct h2_stream *s)
+{
+    const struct api_service *service;
+    const struct api_method *method = api_server_find_method(conn->server, s->path, &service);
+    if (method == NULL || !method_streams_input(method))
+        return;
+    uint64_t timeout_ms;
+    if (!check_request(conn, s, &service, &method, &timeout_ms))
+        return;
+    s->input_streaming = true;
+    if (api_call_start(conn, service, method, NULL, API_WIRE_GRPC, s->principal, s->id,
+                       timeout_ms, &s->call) < 0)
+        respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "out of memory");
+}
+
+static void handle_request(struct api_conn *conn, struct h2_stream *s)
+{
+    struct api_server *server = conn->server;
+    if (s->input_streaming) {
+        deliver_messages(conn, s);
         return;
     }
-    if (!proto)
-        return respond_error(conn, s, ERR_UNIMPLEMENTED, "only the proto codec is supported");
-    if (s->bad_header)
-        return respond_error(conn, s, ERR_INVALID_ARGUMENT, "a request header is too long or repeated");
     const struct api_service *service;
-    const struct api_method *method = api_server_find_method(server, s->path, &service);
-    if (method == NULL)
-        return respond_error(conn, s, ERR_UNIMPLEMENTED, "unknown method %s", s->path);
-    uint64_t timeout_ms = 0;
-    if (s->grpc_timeout[0] != '\0' && api_parse_grpc_timeout(s->grpc_timeout, &timeout_ms) < 0)
-        return respond_error(conn, s, ERR_INVALID_ARGUMENT, "grpc-timeout \"%s\" is invalid",
-                             s->grpc_timeout);
+    const struct api_method *method;
+    uint64_t timeout_ms;
+    if (!check_request(conn, s, &service, &method, &timeout_ms))
+        return;
     size_t len = evbuffer_get_length(s->body);
     if (len < GRPC_PREFIX)
         return respond_error(conn, s, ERR_INVALID_ARGUMENT,
@@ -298,7 +529,8 @@ static void handle_request(struct api_conn *conn, struct h2_stream *s)
     if (request == NULL)
         return respond_error(conn, s, ERR_INVALID_ARGUMENT, "the request is not a valid %s",
                              method->input->name);
-    if (api_call_start(conn, service, method, request, API_WIRE_GRPC, s->id, timeout_ms, &s->call) < 0)
+    if (api_call_start(conn, service, method, request, API_WIRE_GRPC, s->principal, s->id,
+                       timeout_ms, &s->call) < 0)
         respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "out of memory");
 }
 
@@ -330,6 +562,16 @@ static int on_begin_headers_cb(nghttp2_session *session, const nghttp2_frame *fr
     }
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, s);
     return 0;
+}
+
+static void copy_admit_header(bool *bad, char *dst, size_t size, const uint8_t *value, size_t len)
+{
+    if (dst[0] != '\0' || len == 0 || len >= size || memchr(value, '\0', len) != NULL) {
+        *bad = true;
+        return;
+    }
+    memcpy(dst, value, len);
+    dst[len] = '\0';
 }
 
 static void copy_header(struct h2_stream *s, char *dst, size_t size, const uint8_t *value,
@@ -366,6 +608,15 @@ static int on_header_cb(nghttp2_session *session, const nghttp2_frame *frame, co
         copy_header(s, s->content_type, sizeof(s->content_type), value, valuelen);
     else if (IS("grpc-timeout"))
         copy_header(s, s->grpc_timeout, sizeof(s->grpc_timeout), value, valuelen);
+    else if (IS(":authority"))
+        copy_admit_header(&s->authority_bad, s->authority, sizeof(s->authority), value, valuelen);
+    else if (IS("host"))
+        copy_admit_header(&s->host_bad, s->host, sizeof(s->host), value, valuelen);
+    else if (IS("origin"))
+        copy_admit_header(&s->origin_bad, s->origin, sizeof(s->origin), value, valuelen);
+    else if (IS("authorization"))
+        copy_admit_header(&s->authorization_bad, s->authorization, sizeof(s->authorization),
+                          value, valuelen);
 #undef IS
     return 0;
 }
@@ -376,9 +627,36 @@ static int on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t str
     struct api_conn *conn = user_data;
     struct http2_conn *h2 = conn->h2;
     struct h2_stream *s = nghttp2_session_get_stream_user_data(session, stream_id);
+    /* Flow control is ours (no automatic WINDOW_UPDATE): the connection's
+     * window comes back at once; a stream's, once its data is used, except
+     * for a paused client-streaming call, which keeps it to stop the client. */
+    nghttp2_session_consume_connection(session, len);
+    if (s != NULL && s->input_streaming && s->call != NULL && s->call->paused)
+        s->unconsumed += len;
+    else
+        nghttp2_session_consume_stream(session, stream_id, len);
     if (s == NULL || s->responded)
         return 0;
     struct api_server *server = conn->server;
+    if (s->input_streaming) {
+        /* One message being assembled plus what the window lets in while paused. */
+        if (evbuffer_get_length(s->body) + len >
+            server->max_request_bytes + GRPC_PREFIX + NGHTTP2_INITIAL_WINDOW_SIZE) {
+            struct error err;
+            error_set(&err, ERR_RESOURCE_EXHAUSTED, "request message over the limit of %zu bytes",
+                      server->max_request_bytes);
+            if (s->call != NULL)
+                api_call_transport_fail(s->call, &err);
+            else
+                respond_error(conn, s, err.kind, "%s", err.message);
+            return 0;
+        }
+        if (evbuffer_add(s->body, data, len) < 0)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        h2->buffered += len;
+        deliver_messages(conn, s);
+        return 0;
+    }
     if (evbuffer_get_length(s->body) + len > server->max_request_bytes + GRPC_PREFIX) {
         respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "request over the limit of %zu bytes",
                       server->max_request_bytes);
@@ -398,6 +676,13 @@ static int on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t str
 static int on_frame_recv_cb(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     struct api_conn *conn = user_data;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        struct h2_stream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+        if (s != NULL) {
+            admit(conn, s);
+            open_input_stream(conn, s);
+        }
+    }
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
@@ -459,6 +744,7 @@ int http2_conn_new(struct api_conn *conn)
         return -1;
     }
     nghttp2_option_set_max_settings(opt, 32);
+    nghttp2_option_set_no_auto_window_update(opt, 1);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     /* Rapid reset (CVE-2023-44487): a burst of 1000 stream resets, then 33 per second. */
     nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
@@ -535,7 +821,8 @@ void http2_on_timer(struct api_conn *conn)
     uint64_t now = api_now_ms();
     /* A request that does not arrive in full in time is cancelled (slowloris). */
     for (struct h2_stream *s = h2->streams; s != NULL; s = s->next) {
-        if (s->request_complete || now - s->start_ms <= server->request_timeout_ms)
+        if (s->request_complete || s->call != NULL ||
+            now - s->start_ms <= server->request_timeout_ms)
             continue;
         if (!s->responded)
             respond_error(conn, s, ERR_DEADLINE_EXCEEDED, "request not received in time");
@@ -557,7 +844,9 @@ void http2_call_done(struct api_conn *conn, struct api_call *call, const Protobu
         return;
     s->call = NULL;
     h2->last_activity_ms = api_now_ms();
-    if (response != NULL)
+    if (api_call_is_streaming(call))
+        stream_end(conn, s, response == NULL ? err : NULL);
+    else if (response != NULL)
         respond_message(conn, s, response);
     else
         respond_error(conn, s, err->kind, "%s", err->message);

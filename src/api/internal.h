@@ -16,6 +16,8 @@
 struct api_route {
     char *method;
     char *path;
+    size_t path_len;
+    struct api_route_options opts;
     api_route_fn handler;
     void *ctx;
     struct api_route *next;
@@ -27,6 +29,30 @@ struct api_service_node {
 };
 
 enum api_conn_kind { API_CONN_SNIFF, API_CONN_HTTP1, API_CONN_HTTP2 };
+
+enum api_principal { API_PRINCIPAL_NONE, API_PRINCIPAL_AGENT, API_PRINCIPAL_OPERATOR };
+
+#define API_SESSION_HEX 64 /* HMAC-SHA256, hex */
+#define API_COOKIE_MAX 4096
+
+/* The credentials a server accepts (auth.c). */
+struct api_auth_state {
+    bool set;              /* api_server_set_auth ran */
+    bool allow_anonymous;
+    char agent_token[API_TOKEN_MAX + 1];
+    char operator_token[API_TOKEN_MAX + 1]; /* "" for none */
+    /* The session cookie's values: HMAC-SHA256(token, label), so a cookie is
+     * not the token itself and changes when the token does. */
+    char agent_session[API_SESSION_HEX + 1];
+    char operator_session[API_SESSION_HEX + 1];
+    char cookie_name[40]; /* "enclave_session_PORT": cookies are not scoped by port */
+    api_refusal_fn on_refused;
+    void *ctx;
+    unsigned max_reports_per_s;
+    uint64_t window_start_ms;
+    unsigned reports_in_window;
+    uint64_t suppressed;
+};
 
 struct http1_conn;
 struct api_stream;
@@ -41,6 +67,9 @@ struct api_conn {
     struct bufferevent *bev;
     struct event *timer; /* header / request / idle deadlines, and deferred close */
     char peer[API_PEER_MAX];
+    bool unix_peer;   /* AF_UNIX: admitted by uid, not by token */
+    bool peer_uid_ok; /* unix_peer and the uid is ours or 0 */
+    unsigned peer_uid;
     enum api_conn_kind kind;
     bool closing;       /* flush the output, then linger, then free */
     bool lingering;     /* output shut down; reading and dropping until EOF or LINGER_MS */
@@ -62,6 +91,8 @@ struct api_server {
     unsigned request_timeout_ms;
     unsigned idle_timeout_ms;
     unsigned max_streams;
+    unsigned port; /* the TCP port bound (Host and Origin checks); 0 on a Unix socket */
+    struct api_auth_state auth;
     unsigned n_connections;
     struct api_conn *conns;
     struct api_call *calls; /* live calls, detached on free */
@@ -69,7 +100,19 @@ struct api_server {
     struct api_service_node *services;
 };
 
-enum api_call_wire { API_WIRE_CONNECT_JSON, API_WIRE_CONNECT_PROTO, API_WIRE_GRPC };
+enum api_call_wire {
+    API_WIRE_CONNECT_JSON,
+    API_WIRE_CONNECT_PROTO,
+    API_WIRE_GRPC,
+    API_WIRE_CONNECT_STREAM_JSON,  /* application/connect+json */
+    API_WIRE_CONNECT_STREAM_PROTO, /* application/connect+proto */
+};
+
+/* Deferred notifications to a streaming handler (api_call.notify_flags). */
+#define API_NOTIFY_DRAINED 1u
+#define API_NOTIFY_CANCEL 2u
+#define API_NOTIFY_HALF_CLOSE 4u
+#define API_NOTIFY_RESUME 8u /* the transport delivers buffered input */
 
 struct api_call {
     struct api_server *server; /* NULL once detached (server freed) */
@@ -77,6 +120,7 @@ struct api_call {
     const struct api_method *method;
     ProtobufCMessage *request;
     enum api_call_wire wire;
+    enum api_principal principal;
     char peer[API_PEER_MAX];
     uint64_t deadline_ms; /* monotonic, 0 for none */
     struct event *deadline;
@@ -86,8 +130,27 @@ struct api_call {
     bool in_handler;
     struct api_conn *conn; /* NULL once answered or abandoned */
     int32_t stream_id;     /* HTTP/2 stream */
+    /* Streaming. */
+    struct api_call_callbacks cb;
+    void *cb_ctx;
+    size_t max_buffer;
+    struct event *notify;  /* runs the deferred callbacks below */
+    unsigned notify_flags; /* API_NOTIFY_* */
+    bool want_drained;     /* api_call_send said full */
+    bool cancel_told;
+    bool half_close_told;
+    bool paused;           /* api_call_pause_receive */
+    bool head_sent;        /* Connect streaming: the response head is written */
     struct api_call *prev, *next;
 };
+bool api_call_is_streaming(const struct api_call *call);
+/* Runs on_message; false when the handler finished the call (it is gone). */
+bool api_call_deliver(struct api_call *call, const ProtobufCMessage *message);
+/* The transport answers the client with err (e.g. a malformed request
+ * message) and the handler gets on_cancel. */
+void api_call_transport_fail(struct api_call *call, const struct error *err);
+/* Schedules callbacks (API_NOTIFY_*) to run from the event loop. */
+void api_call_notify(struct api_call *call, unsigned flags);
 
 /* server.c */
 uint64_t api_now_ms(void);
@@ -99,13 +162,14 @@ const struct api_method *api_server_find_method(struct api_server *server, const
                                                 const struct api_service **service);
 const struct api_route *api_server_find_route(struct api_server *server, const char *method,
                                               const char *path, bool *path_known);
+/* Starts a call whose requests stream in (client/bidi): no request yet. */
 /* Starts a call: takes ownership of request (also on failure, when out of
  * memory). Stores the call in *slot, then runs the handler, which may finish
  * the call (and the transport clear *slot) before this returns. */
 int api_call_start(struct api_conn *conn, const struct api_service *service,
                    const struct api_method *method, ProtobufCMessage *request,
-                   enum api_call_wire wire, int32_t stream_id, uint64_t timeout_ms,
-                   struct api_call **slot);
+                   enum api_call_wire wire, enum api_principal principal, int32_t stream_id,
+                   uint64_t timeout_ms, struct api_call **slot);
 /* The transport lets go of a call (client gone, or answered on its own). */
 void api_call_detach(struct api_call *call, bool abandoned);
 
@@ -117,8 +181,11 @@ void http1_on_read(struct api_conn *conn);
 bool http1_on_eof(struct api_conn *conn);
 void http1_on_timer(struct api_conn *conn);
 void http1_on_drained(struct api_conn *conn);
+/* response NULL and err NULL: a streaming call ends with OK. */
 void http1_call_done(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *response,
                      const struct error *err);
+int http1_call_send(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *message);
+size_t http1_call_pending(struct api_conn *conn, const struct api_call *call);
 
 /* http2.c */
 int http2_conn_new(struct api_conn *conn);
@@ -128,13 +195,32 @@ void http2_on_timer(struct api_conn *conn);
 void http2_on_drained(struct api_conn *conn);
 void http2_call_done(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *response,
                      const struct error *err);
+int http2_call_send(struct api_conn *conn, struct api_call *call, const ProtobufCMessage *message);
+size_t http2_call_pending(struct api_conn *conn, const struct api_call *call);
+/* Input of a client/bidi call: deliver what is buffered (after a resume). */
+void http2_call_resume(struct api_conn *conn, struct api_call *call);
 
-/* A plain-route request while its handler runs (http1.c). */
+/* A plain-route request while its handler runs (http1.c). An exchange of an
+ * async or stream_body route lives on the heap until it is answered. */
 struct api_exchange {
     struct api_conn *conn;
     const char *query;
+    enum api_principal principal;
+
+    const char *path;
+    const char *method;
+    int64_t content_length;
     bool replied; /* answered, or turned into a stream */
+    bool heap;
+    bool in_handler;
+    bool stream_body;
+    bool body_paused;
+    bool body_ended;
+    struct api_exchange_callbacks cb;
+    void *cb_ctx;
 };
+/* http1.c: the exchange is answered (or became a stream): frees a heap one. */
+void http1_exchange_done(struct api_exchange *exchange);
 /* http1.c, for stream.c: a request header by table name (NULL: absent or bad);
  * writing a status line plus headers with no Content-Length; handing the
  * connection over to a stream (it then reads and writes nothing else). */
@@ -190,6 +276,69 @@ int ws_accept_key(const char *key, char out[29]);
 /* Whether a text message is well-formed UTF-8 (RFC 3629), as RFC 6455
  * requires; a message that is not closes the connection with 1007. */
 bool ws_utf8_valid(const uint8_t *s, size_t len);
+
+/* auth.c: admission. A header that was repeated or too long is passed as
+ * api_header_bad (compare the pointer). */
+extern const char api_header_bad[];
+struct api_admit_request {
+    const char *transport; /* "http" or "grpc" */
+    const char *method;    /* "GET" */
+    const char *path;      /* without the query */
+    const char *host;      /* Host, or HTTP/2 :authority; NULL when absent */
+    const char *origin;
+    const char *authorization;
+    const char *cookie;    /* HTTP/1.1 only */
+};
+struct api_admit_result {
+    int status;             /* 0: admitted; else 401 or 403 */
+    enum error_kind kind;   /* ERR_UNAUTHENTICATED or ERR_PERMISSION_DENIED */
+    char message[160];
+    enum api_principal principal;
+};
+/* Decides, and reports a refusal (rate-limited) to the server's on_refused. */
+void api_admit(struct api_conn *conn, const struct api_admit_request *req,
+               struct api_admit_result *out);
+/* Records what a connection's peer is (Unix uid or TCP); conn_new calls it. */
+void api_conn_identify(struct api_conn *conn, int fd);
+const char *api_principal_name(enum api_principal p);
+/* GET /login?token=T (http1.c calls it for that path): a valid token gets the
+ * session cookie and a 303 to /; anything else a 401 (reported). Writes the
+ * whole response into out_* for http1.c to send. */
+struct api_login_reply {
+    int status;
+    char headers[256]; /* complete "Name: value\r\n" lines */
+    const char *body;
+};
+void api_login(struct api_conn *conn, const char *query, struct api_login_reply *out);
+
+/* Pure parsers (unit tested and fuzzed alone). */
+/* Host header value "host:port" naming this machine's loopback on port:
+ * 127.0.0.1, localhost (any case) or [::1]; no port means 80. */
+bool api_host_is_local(const char *host, unsigned port);
+/* Origin "http://" + a local host (as above) with the same port rules. */
+bool api_origin_is_local(const char *origin, unsigned port);
+/* "Bearer TOKEN" (scheme in any case, one or more spaces): the token's start
+ * and length, or false when the value is not that. */
+bool api_parse_bearer(const char *value, const char **token, size_t *len);
+/* Finds name=value in a Cookie header ("a=1; b=2"); false when absent, empty
+ * or present more than once. */
+bool api_cookie_get(const char *header, const char *name, const char **value, size_t *len);
+/* A query parameter, percent-decoded into out; -1 when absent, repeated,
+ * malformed or longer than size - 1. */
+int api_query_get(const char *query, const char *name, char *out, size_t size);
+/* Whether s is a token API_TOKEN_MIN..API_TOKEN_MAX characters of RFC 6750's
+ * b64token alphabet. */
+bool api_token_valid(const char *s, size_t len);
+
+/* envelope.c (api_envelope_decode and api_envelope_prefix are in api.h).
+ * A request body of exactly one envelope (flags 0, payload at most max):
+ * 0 with the payload, or -1 with err (invalid_argument, resource_exhausted,
+ * unimplemented for compression). */
+int api_envelope_single(const uint8_t *body, size_t len, size_t max, const uint8_t **payload,
+                        size_t *payload_len, struct error *err);
+/* Connect's end-of-stream message body: {} or {"error":{"code","message"}}.
+ * malloc'd JSON text, NULL when out of memory. */
+char *api_connect_end_stream(const struct error *err, size_t *len);
 
 /* Parses a Connect-Timeout-Ms value (1-10 digits); <0 when malformed. */
 int api_parse_connect_timeout(const char *value, uint64_t *ms);

@@ -236,6 +236,7 @@ static int conn_new(struct api_server *server, int fd, const char *peer, struct 
     }
     conn->server = server;
     snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
+    api_conn_identify(conn, fd);
     conn->timer = evtimer_new(server->base, conn_timer_cb, conn);
     conn->bev = bufferevent_socket_new(server->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (conn->timer == NULL || conn->bev == NULL) {
@@ -357,8 +358,9 @@ static int listen_tcp(struct api_server *server, const char *listen, bool allow_
     if (!is_loopback(res->ai_addr) && !allow_remote) {
         freeaddrinfo(res);
         return error_set(err, ERR_PERMISSION_DENIED,
-                         "refusing to listen on non-loopback address \"%s\": the API has no "
-                         "authentication for remote peers (set allow_remote to override)",
+                         "refusing to listen on non-loopback address \"%s\": the API serves "
+                         "this machine only (plain HTTP would carry its tokens in clear, and "
+                         "Host must name loopback; set allow_remote to override)",
                          listen);
     }
     server->listener = evconnlistener_new_bind(
@@ -378,10 +380,12 @@ static int listen_tcp(struct api_server *server, const char *listen, bool allow_
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
         snprintf(server->address, sizeof(server->address), "[%s]:%u", addr, ntohs(in6->sin6_port));
+        server->port = ntohs(in6->sin6_port);
     } else {
         const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
         inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
         snprintf(server->address, sizeof(server->address), "%s:%u", addr, ntohs(in->sin_port));
+        server->port = ntohs(in->sin_port);
     }
     return 0;
 }
@@ -527,13 +531,16 @@ int api_server_add_service(struct api_server *server, const struct api_service *
     return 0;
 }
 
-int api_server_add_route(struct api_server *server, const char *method, const char *path,
-                         api_route_fn handler, void *ctx, struct error *err)
+int api_server_add_route_opts(struct api_server *server, const char *method, const char *path,
+                              const struct api_route_options *opts, api_route_fn handler,
+                              void *ctx, struct error *err)
 {
     if (path == NULL || path[0] != '/' || method == NULL || handler == NULL)
         return error_set(err, ERR_INVALID_ARGUMENT, "a route needs a method, a /path and a handler");
+    bool prefix = opts != NULL && opts->prefix;
     for (struct api_route *r = server->routes; r != NULL; r = r->next)
-        if (strcmp(r->method, method) == 0 && strcmp(r->path, path) == 0)
+        if (strcmp(r->method, method) == 0 && strcmp(r->path, path) == 0 &&
+            r->opts.prefix == prefix)
             return error_set(err, ERR_ALREADY_EXISTS, "route %s %s already added", method, path);
     struct api_route *route = calloc(1, sizeof(*route));
     if (route == NULL)
@@ -546,6 +553,11 @@ int api_server_add_route(struct api_server *server, const char *method, const ch
         free(route);
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     }
+    route->path_len = strlen(path);
+    if (opts != NULL)
+        route->opts = *opts;
+    if (route->opts.stream_body)
+        route->opts.async = true;
     route->handler = handler;
     route->ctx = ctx;
     route->next = server->routes;
@@ -553,18 +565,36 @@ int api_server_add_route(struct api_server *server, const char *method, const ch
     return 0;
 }
 
+int api_server_add_route(struct api_server *server, const char *method, const char *path,
+                         api_route_fn handler, void *ctx, struct error *err)
+{
+    return api_server_add_route_opts(server, method, path, NULL, handler, ctx, err);
+}
+
+/* An exact route, else the longest prefix route with a route for the method;
+ * path_known: some route (any method) covers the path. */
 const struct api_route *api_server_find_route(struct api_server *server, const char *method,
                                               const char *path, bool *path_known)
 {
     *path_known = false;
+    const struct api_route *best = NULL;
+    bool best_exact = false;
+    size_t len = strlen(path);
     for (struct api_route *r = server->routes; r != NULL; r = r->next) {
-        if (strcmp(r->path, path) != 0)
+        bool exact = !r->opts.prefix && strcmp(r->path, path) == 0;
+        bool under = r->opts.prefix && len >= r->path_len && memcmp(r->path, path, r->path_len) == 0;
+        if (!exact && !under)
             continue;
         *path_known = true;
-        if (strcmp(r->method, method) == 0)
-            return r;
+        if (strcmp(r->method, method) != 0)
+            continue;
+        if (best == NULL || (exact && !best_exact) ||
+            (!exact && !best_exact && r->path_len > best->path_len)) {
+            best = r;
+            best_exact = exact;
+        }
     }
-    return NULL;
+    return best;
 }
 
 const struct api_method *api_server_find_method(struct api_server *server, const char *path,
@@ -605,6 +635,8 @@ static void call_release(struct api_call *call)
     }
     if (call->deadline != NULL)
         event_free(call->deadline);
+    if (call->notify != NULL)
+        event_free(call->notify);
     if (call->request != NULL)
         protobuf_c_message_free_unpacked(call->request, NULL);
     free(call);
@@ -619,6 +651,28 @@ static void call_transport_done(struct api_call *call, const ProtobufCMessage *r
         http1_call_done(conn, call, response, err);
     else
         http2_call_done(conn, call, response, err);
+}
+
+bool api_call_deliver(struct api_call *call, const ProtobufCMessage *message)
+{
+    if (call->finished)
+        return false;
+    call->in_handler = true;
+    if (call->cb.on_message != NULL)
+        call->cb.on_message(call, message, call->cb_ctx);
+    call->in_handler = false;
+    if (call->finished) {
+        call_release(call);
+        return false;
+    }
+    return true;
+}
+
+void api_call_transport_fail(struct api_call *call, const struct error *err)
+{
+    if (call->answered || call->conn == NULL)
+        return;
+    call_transport_done(call, NULL, err);
 }
 
 static void call_deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -641,17 +695,71 @@ void api_call_detach(struct api_call *call, bool abandoned)
         event_free(call->deadline);
         call->deadline = NULL;
     }
+    /* A streaming handler still at work learns that its output goes nowhere. */
+    if (!call->finished && api_call_is_streaming(call))
+        api_call_notify(call, API_NOTIFY_CANCEL);
+}
+
+bool api_call_is_streaming(const struct api_call *call)
+{
+    return call->method->kind != API_METHOD_UNARY;
+}
+
+static void call_notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct api_call *call = arg;
+    unsigned flags = call->notify_flags;
+    call->notify_flags = 0;
+    if (call->finished)
+        return;
+    /* Each callback may finish the call (and free it): stop after one that did. */
+    call->in_handler = true;
+    if ((flags & API_NOTIFY_RESUME) && !call->paused && call->conn != NULL &&
+        call->conn->kind == API_CONN_HTTP2)
+        http2_call_resume(call->conn, call);
+    if (call->finished)
+        goto done;
+    if ((flags & API_NOTIFY_HALF_CLOSE) && !call->half_close_told && call->cb.on_half_close) {
+        call->half_close_told = true;
+        call->cb.on_half_close(call, call->cb_ctx);
+        if (call->finished)
+            goto done;
+    }
+    if ((flags & API_NOTIFY_DRAINED) && call->want_drained && call->cb.on_drained != NULL) {
+        call->want_drained = false;
+        call->cb.on_drained(call, call->cb_ctx);
+        if (call->finished)
+            goto done;
+    }
+    if ((flags & API_NOTIFY_CANCEL) && !call->cancel_told) {
+        call->cancel_told = true;
+        if (call->cb.on_cancel != NULL)
+            call->cb.on_cancel(call, call->cb_ctx);
+    }
+done:
+    call->in_handler = false;
+    if (call->finished)
+        call_release(call);
+}
+
+void api_call_notify(struct api_call *call, unsigned flags)
+{
+    if (call->notify == NULL || call->finished)
+        return;
+    call->notify_flags |= flags;
+    event_active(call->notify, 0, 0);
 }
 
 int api_call_start(struct api_conn *conn, const struct api_service *service,
                    const struct api_method *method, ProtobufCMessage *request,
-                   enum api_call_wire wire, int32_t stream_id, uint64_t timeout_ms,
-                   struct api_call **slot)
+                   enum api_call_wire wire, enum api_principal principal, int32_t stream_id,
+                   uint64_t timeout_ms, struct api_call **slot)
 {
     struct api_server *server = conn->server;
     struct api_call *call = calloc(1, sizeof(*call));
     if (call == NULL) {
-        protobuf_c_message_free_unpacked(request, NULL);
+        if (request != NULL)
+            protobuf_c_message_free_unpacked(request, NULL);
         return -1;
     }
     call->server = server;
@@ -659,9 +767,20 @@ int api_call_start(struct api_conn *conn, const struct api_service *service,
     call->method = method;
     call->request = request;
     call->wire = wire;
+    call->principal = principal;
     call->conn = conn;
     call->stream_id = stream_id;
+    call->max_buffer = method->max_buffer != 0 ? method->max_buffer : (1u << 20);
     snprintf(call->peer, sizeof(call->peer), "%s", conn->peer);
+    if (method->kind != API_METHOD_UNARY) {
+        call->notify = event_new(server->base, -1, 0, call_notify_cb, call);
+        if (call->notify == NULL) {
+            if (request != NULL)
+                protobuf_c_message_free_unpacked(request, NULL);
+            free(call);
+            return -1;
+        }
+    }
     call->next = server->calls;
     if (server->calls != NULL)
         server->calls->prev = call;
@@ -678,7 +797,11 @@ int api_call_start(struct api_conn *conn, const struct api_service *service,
     /* The transport learns of the call before the handler can finish it; it
      * clears the slot when the call is done with it (http*_call_done). */
     *slot = call;
+    call->in_handler = true;
     method->handler(call, request, service->ctx);
+    call->in_handler = false;
+    if (call->finished)
+        call_release(call);
     return 0;
 }
 
@@ -692,11 +815,19 @@ static void call_finish(struct api_call *call, const ProtobufCMessage *response,
     call->finished = true;
     if (!call->answered && call->conn != NULL)
         call_transport_done(call, response, err);
-    call_release(call);
+    /* Inside the handler or a callback: freed when it returns. */
+    if (!call->in_handler)
+        call_release(call);
 }
 
 void api_call_reply(struct api_call *call, const ProtobufCMessage *response)
 {
+    if (api_call_is_streaming(call) && response != NULL &&
+        response->descriptor == call->method->output) {
+        api_call_send(call, response);
+        call_finish(call, NULL, NULL);
+        return;
+    }
     if (response == NULL || response->descriptor != call->method->output) {
         struct error err;
         error_set(&err, ERR_INTERNAL, "%s/%s replied with the wrong message type",
@@ -716,6 +847,74 @@ void api_call_fail(struct api_call *call, const struct error *err)
         err = &copy;
     }
     call_finish(call, NULL, err);
+}
+
+void api_call_finish(struct api_call *call, const struct error *err)
+{
+    if (err != NULL && err->kind != ERR_OK) {
+        api_call_fail(call, err);
+        return;
+    }
+    if (!api_call_is_streaming(call)) {
+        struct error e;
+        error_set(&e, ERR_INTERNAL, "%s/%s finished without a reply", call->service->full_name,
+                  call->method->name);
+        log_error("api: %s", e.message);
+        call_finish(call, NULL, &e);
+        return;
+    }
+    call_finish(call, NULL, NULL);
+}
+
+int api_call_send(struct api_call *call, const ProtobufCMessage *message)
+{
+    if (call->finished || call->answered || call->conn == NULL || !api_call_is_streaming(call))
+        return -1;
+    if (message == NULL || message->descriptor != call->method->output) {
+        log_error("api: %s/%s sent the wrong message type", call->service->full_name,
+                  call->method->name);
+        return -1;
+    }
+    if (api_call_pending(call) >= call->max_buffer) {
+        call->want_drained = true;
+        return -1;
+    }
+    struct api_conn *conn = call->conn;
+    int rc = conn->kind == API_CONN_HTTP1 ? http1_call_send(conn, call, message)
+                                          : http2_call_send(conn, call, message);
+    if (rc < 0)
+        return -1;
+    if (api_call_pending(call) >= call->max_buffer) {
+        call->want_drained = true;
+        return 0;
+    }
+    return 1;
+}
+
+size_t api_call_pending(const struct api_call *call)
+{
+    if (call->conn == NULL)
+        return 0;
+    return call->conn->kind == API_CONN_HTTP1 ? http1_call_pending(call->conn, call)
+                                              : http2_call_pending(call->conn, call);
+}
+
+void api_call_set_callbacks(struct api_call *call, const struct api_call_callbacks *cb, void *ctx)
+{
+    if (cb != NULL)
+        call->cb = *cb;
+    else
+        memset(&call->cb, 0, sizeof(call->cb));
+    call->cb_ctx = ctx;
+}
+
+void api_call_pause_receive(struct api_call *call, bool paused)
+{
+    if (call->paused == paused)
+        return;
+    call->paused = paused;
+    if (!paused)
+        api_call_notify(call, API_NOTIFY_RESUME);
 }
 
 const char *api_call_transport(const struct api_call *call)

@@ -25,6 +25,36 @@ int args_parse_uint(const char *s, const char *name, unsigned min, unsigned max,
     return 0;
 }
 
+int args_parse_duration(const char *s, const char *name, unsigned max, unsigned *out,
+                        struct error *err)
+{
+    if (s == NULL || !isdigit((unsigned char)s[0]))
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "%s must be a duration like 90, 90s, 15m, 24h or 7d", name);
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned long long unit = 1;
+    if (*end == 's')
+        unit = 1;
+    else if (*end == 'm')
+        unit = 60;
+    else if (*end == 'h')
+        unit = 3600;
+    else if (*end == 'd')
+        unit = 86400;
+    else if (*end != '\0')
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "%s must be a duration like 90, 90s, 15m, 24h or 7d", name);
+    if (*end != '\0' && end[1] != '\0')
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "%s must be a duration like 90, 90s, 15m, 24h or 7d", name);
+    if (errno != 0 || v > max / unit)
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s must be at most %u seconds", name, max);
+    *out = (unsigned)(v * unit);
+    return 0;
+}
+
 int args_parse_size(const char *s, const char *name, uint64_t *out, struct error *err)
 {
     if (s == NULL || !isdigit((unsigned char)s[0]))
@@ -72,6 +102,16 @@ static const char up_help[] =
     "  --exec-timeout S      default timeout of one command (default 30)\n"
     "  --max-output SIZE     cap on stdout and on stderr of one command (default 1M, at most 3M)\n"
     "  --max-input SIZE      cap on one command's code or argv and stdin (default 1M, at most 4M)\n"
+    "  --max-stream-output SIZE\n"
+    "                        cap on stdout and on stderr of one streamed command\n"
+    "                        (enclave.v1 Exec; default 16M, at most 1G); output past it\n"
+    "                        is dropped and the exit event says truncated\n"
+    "  --session-idle-timeout D\n"
+    "                        stop a session after this long without a command\n"
+    "                        (default 15m; 0: never); a session may ask for its own\n"
+    "  --session-max-lifetime D\n"
+    "                        stop a session this long after it started (default 24h;\n"
+    "                        0: never); D is seconds or 90s, 15m, 24h, 7d\n"
     "  --provider P          where KVM comes from: auto, native, lima, wsl2 (default auto)\n"
     "  --accel A             auto, kvm or tcg (default auto: KVM when /dev/kvm works;\n"
     "                        without KVM the VM is emulated: slower, and isolation rests\n"
@@ -83,15 +123,30 @@ static const char up_help[] =
     "                        registry, verify its signature against the trusted keys\n"
     "                        ($ENCLAVE_HOME/trust/*.pub) and install it (audited);\n"
     "                        ignored when an image is installed already\n"
+    "  --audit-witness PATH  append every signed audit checkpoint (a JSON line with its\n"
+    "                        C2SP signed note) to PATH, or to PATH/audit-checkpoints.jsonl\n"
+    "                        when PATH is a folder; keep it off this machine's disk\n"
+    "                        (another disk, a mounted remote, a git work tree), then\n"
+    "                        'enclave audit verify --witness' catches a log that was\n"
+    "                        cut or rewritten after any of them\n"
     "  --detach              go to the background once the API is listening\n"
     "  -h, --help            this help\n"
     "\n"
-    "environment: ENCLAVE_HOME (default ~/.enclave), ENCLAVE_LOG=debug|info|warn|error\n";
+    "Over TCP every request needs a token (\"Authorization: Bearer TOKEN\"): the API\n"
+    "token $ENCLAVE_HOME/run/api-token or the operator token run/operator-token,\n"
+    "both made at start when missing (mode 0600); 'enclave token' prints them. Host\n"
+    "and Origin must be the daemon's own; over --socket the peer's uid must be this\n"
+    "user's or root. See docs/security.md.\n"
+    "\n"
+    "environment: ENCLAVE_HOME (default ~/.enclave), ENCLAVE_LOG=debug|info|warn|error,\n"
+    "ENCLAVE_AUDIT_CHECKPOINT_S (sign an audit checkpoint over unsigned records this\n"
+    "often, default 30 seconds)\n";
 
 int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
 {
     enum { O_LISTEN = 256, O_SOCKET, O_CPU, O_MEM, O_MAXS, O_BOOT, O_EXEC, O_MAXOUT, O_MAXIN,
-           O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH, O_IMAGE, O_VMM };
+           O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH, O_IMAGE, O_VMM, O_MAXSTREAM, O_IDLE,
+           O_LIFETIME, O_AUDIT_WITNESS };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"socket", required_argument, NULL, O_SOCKET},
@@ -102,12 +157,16 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
         {"exec-timeout", required_argument, NULL, O_EXEC},
         {"max-output", required_argument, NULL, O_MAXOUT},
         {"max-input", required_argument, NULL, O_MAXIN},
+        {"max-stream-output", required_argument, NULL, O_MAXSTREAM},
+        {"session-idle-timeout", required_argument, NULL, O_IDLE},
+        {"session-max-lifetime", required_argument, NULL, O_LIFETIME},
         {"provider", required_argument, NULL, O_PROVIDER},
         {"accel", required_argument, NULL, O_ACCEL},
         {"vmm", required_argument, NULL, O_VMM},
         {"policy", required_argument, NULL, O_POLICY},
         {"detach", no_argument, NULL, O_DETACH},
         {"image", required_argument, NULL, O_IMAGE},
+        {"audit-witness", required_argument, NULL, O_AUDIT_WITNESS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -167,6 +226,24 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
                 return error_set(err, ERR_INVALID_ARGUMENT, "--max-input must be between 1K and 4M");
             d->max_input_bytes = (size_t)size;
             break;
+        case O_MAXSTREAM:
+            if (args_parse_size(optarg, "--max-stream-output", &size, err) < 0)
+                return -1;
+            if (size < 1024 || size > (1ull << 30))
+                return error_set(err, ERR_INVALID_ARGUMENT,
+                                 "--max-stream-output must be between 1K and 1G");
+            d->max_stream_output_bytes = size;
+            break;
+        case O_IDLE:
+            if (args_parse_duration(optarg, "--session-idle-timeout", 365 * 86400,
+                                    &d->session_idle_timeout_s, err) < 0)
+                return -1;
+            break;
+        case O_LIFETIME:
+            if (args_parse_duration(optarg, "--session-max-lifetime", 365 * 86400,
+                                    &d->session_max_lifetime_s, err) < 0)
+                return -1;
+            break;
         case O_PROVIDER:
             if (vmm_parse_provider(optarg, &d->provider) < 0)
                 return error_set(err, ERR_INVALID_ARGUMENT,
@@ -203,6 +280,11 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
                 return error_set(err, ERR_INVALID_ARGUMENT, "--image needs an image reference");
             d->image_ref = optarg;
             break;
+        case O_AUDIT_WITNESS:
+            if (optarg[0] == '\0')
+                return error_set(err, ERR_INVALID_ARGUMENT, "--audit-witness needs a file or folder");
+            d->audit_witness = optarg;
+            break;
         default:
             return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);
         }
@@ -231,6 +313,8 @@ static const char run_help[] =
     "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
     "  --socket PATH     the daemon's Unix socket (default $ENCLAVE_SOCKET)\n"
     "  -h, --help        this help\n"
+    "\n"
+    "Over TCP the token sent is $ENCLAVE_TOKEN, else $ENCLAVE_HOME/run/api-token.\n"
     "\n"
     "example: enclave run -- python3 -c 'print(6*7)'\n";
 

@@ -14,6 +14,9 @@
 /* "42" within [min, max]. */
 int args_parse_uint(const char *s, const char *name, unsigned min, unsigned max, unsigned *out,
                     struct error *err);
+/* "90" (seconds), "90s", "15m", "24h", "7d"; at most max seconds. */
+int args_parse_duration(const char *s, const char *name, unsigned max, unsigned *out,
+                        struct error *err);
 /* "1048576", "512K", "64M", "1G" (binary units). */
 int args_parse_size(const char *s, const char *name, uint64_t *out, struct error *err);
 

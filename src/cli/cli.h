@@ -22,7 +22,8 @@ struct cli_verb {
     X(session, cli_session, "start, exec in, stop and list sessions")            \
     X(image, cli_image, "build, pull, verify, install and inspect guest images") \
     X(policy, cli_policy, "evaluate and test Rego policies")                     \
-    X(audit, cli_audit, "read, export and verify the audit log")
+    X(audit, cli_audit, "read, export and verify the audit log") \
+    X(token, cli_token, "print the API token clients send (made when missing)")
 
 #define X(verb, fn, summary) int fn(int argc, char **argv) __attribute__((weak));
 CLI_VERBS(X)
@@ -42,6 +43,9 @@ CLI_VERBS(X)
 #define X(verb, fn, summary) int fn(int argc, char **argv) __attribute__((weak));
 CLI_IMAGE_VERBS(X)
 #undef X
+
+/* `enclave policy apply` (policy_apply.c). */
+int cli_policy_apply(int argc, char **argv);
 
 /* Prints "enclave VERB: message" to stderr; returns 2 (usage) for convenience. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <http_parser.h>
+#include <openssl/crypto.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,7 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "common/cleanup.h"
+#include "common/paths.h"
 
 #define CLIENT_MAX_RESPONSE (64u << 20)
 
@@ -37,6 +40,34 @@ void client_target_default(struct client_target *t)
     t->socket_path = getenv("ENCLAVE_SOCKET");
     if (t->socket_path && t->socket_path[0] == '\0')
         t->socket_path = NULL;
+    t->operator = false;
+}
+
+/* The token for a TCP request (see struct client_target); "" when none can be
+ * read: the daemon then answers unauthenticated, and the error says where the
+ * token was looked for. */
+static void client_token(const struct client_target *t, char *out, size_t size, char *where,
+                         size_t where_size)
+{
+    out[0] = '\0';
+    const char *env = getenv("ENCLAVE_TOKEN");
+    if (env != NULL && env[0] != '\0') {
+        snprintf(out, size, "%s", env);
+        snprintf(where, where_size, "$ENCLAVE_TOKEN");
+        return;
+    }
+    char path[4200];
+    struct error err;
+    if (t->operator && paths_home(path, sizeof(path), "run/operator-token", &err) == 0 &&
+        api_token_read(path, out, size, &err) == 0) {
+        snprintf(where, where_size, "%s", path);
+        return;
+    }
+    if (paths_home(path, sizeof(path), "run/api-token", &err) < 0)
+        return;
+    snprintf(where, where_size, "%s", path);
+    if (api_token_read(path, out, size, &err) < 0)
+        out[0] = '\0';
 }
 
 static int dial(const struct client_target *t, struct error *err)
@@ -92,11 +123,22 @@ struct response {
     size_t len;
     size_t cap;
     int too_big;
+    /* Streaming: the body goes here as it arrives instead of into body. */
+    client_sink_fn sink;
+    void *sink_ctx;
+    int sink_failed;
 };
 
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct response *r = p->data;
+    if (r->sink != NULL && p->status_code == 200) {
+        if (r->sink(r->sink_ctx, at, len) < 0) {
+            r->sink_failed = 1;
+            return 1;
+        }
+        return 0;
+    }
     if (r->len + len > CLIENT_MAX_RESPONSE) {
         r->too_big = 1;
         return 1;
@@ -128,20 +170,34 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Sends one request and reads the whole response. */
+/* Sends one request and reads the whole response (into *out, or, for a 200
+ * with a sink, into the sink as it arrives). */
 static int roundtrip(const struct client_target *t, const char *method, const char *path,
-                     const char *body, size_t body_len, unsigned timeout_s, char **out,
-                     int *status, struct error *err)
+                     const char *content_type, const char *body, size_t body_len,
+                     unsigned timeout_s, client_sink_fn sink, void *sink_ctx, char **out,
+                     int *status, char *token_where, size_t token_where_size, struct error *err)
 {
     cleanup_close int fd = dial(t, err);
     if (fd < 0)
         return -1;
-    char head[1024];
+    /* Host names the address dialled: the daemon refuses any other (DNS
+     * rebinding); the Unix socket needs neither it nor a token. */
+    char auth[API_TOKEN_MAX + 64] = "";
+    if (t->socket_path == NULL) {
+        char token[API_TOKEN_MAX + 1];
+        client_token(t, token, sizeof(token), token_where, token_where_size);
+        if (token[0] != '\0')
+            snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
+        OPENSSL_cleanse(token, sizeof(token));
+    }
+    char head[1400];
     int hl = snprintf(head, sizeof(head),
-                      "%s %s HTTP/1.1\r\nHost: enclave\r\nConnection: close\r\n"
-                      "Content-Type: application/json\r\nConnect-Protocol-Version: 1\r\n"
+                      "%s %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n"
+                      "Content-Type: %s\r\nConnect-Protocol-Version: 1\r\n"
                       "Connect-Timeout-Ms: %u\r\nContent-Length: %zu\r\n\r\n",
-                      method, path, timeout_s * 1000, body_len);
+                      method, path, t->socket_path ? "localhost" : t->addr, auth, content_type,
+                      timeout_s * 1000, body_len);
+    OPENSSL_cleanse(auth, sizeof(auth));
     if (hl < 0 || (size_t)hl >= sizeof(head))
         return error_set(err, ERR_INVALID_ARGUMENT, "request path too long");
     struct iovec parts[2] = {{head, (size_t)hl}, {(void *)body, body_len}};
@@ -161,7 +217,7 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
     }
     http_parser parser;
     http_parser_init(&parser, HTTP_RESPONSE);
-    struct response r = {0};
+    struct response r = {.sink = sink, .sink_ctx = sink_ctx};
     parser.data = &r;
     http_parser_settings settings;
     http_parser_settings_init(&settings);
@@ -195,6 +251,10 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
             return error_set_errno(err, ERR_UNAVAILABLE, "reading from the daemon");
         }
         size_t parsed = http_parser_execute(&parser, &settings, buf, (size_t)n);
+        if (r.sink_failed) {
+            free(r.body);
+            return error_set(err, ERR_INTERNAL, "the daemon's stream is malformed");
+        }
         if (r.too_big) {
             free(r.body);
             return error_set(err, ERR_RESOURCE_EXHAUSTED, "the daemon's answer is too large");
@@ -226,7 +286,17 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
 int client_get(const struct client_target *t, const char *path, unsigned timeout_s, char **out,
                int *status, struct error *err)
 {
-    return roundtrip(t, "GET", path, "", 0, timeout_s, out, status, err);
+    char where[4200] = "";
+    return roundtrip(t, "GET", path, "application/json", "", 0, timeout_s, NULL, NULL, out, status,
+                     where, sizeof(where), err);
+}
+
+/* A 401: say which token was sent, and from where. */
+static void token_hint(const struct client_target *t, const char *where, struct error *err)
+{
+    error_prefix(err, "the daemon at %s refused the token from %s (is it the daemon of this "
+                      "ENCLAVE_HOME? 'enclave token' prints the token)",
+                 t->addr, where[0] ? where : "nowhere");
 }
 
 int client_call(const struct client_target *t, const char *service, const char *method,
@@ -239,7 +309,9 @@ int client_call(const struct client_target *t, const char *service, const char *
         return error_set(err, ERR_INTERNAL, "cannot encode the request");
     cleanup_free char *text = NULL;
     int status = 0;
-    if (roundtrip(t, "POST", path, body, strlen(body), timeout_s, &text, &status, err) < 0)
+    char where[4200] = "";
+    if (roundtrip(t, "POST", path, "application/json", body, strlen(body), timeout_s, NULL, NULL,
+                  &text, &status, where, sizeof(where), err) < 0)
         return -1;
     json_error_t jerr;
     json_t *doc = json_loads(text, 0, &jerr);
@@ -248,6 +320,8 @@ int client_call(const struct client_target *t, const char *service, const char *
         const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
         error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
                   code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
+        if (status == 401)
+            token_hint(t, where, err);
         json_decref(doc);
         return -1;
     }
@@ -256,5 +330,121 @@ int client_call(const struct client_target *t, const char *service, const char *
         return error_set(err, ERR_INTERNAL, "the daemon's answer is not a JSON object");
     }
     *resp = doc;
+    return 0;
+}
+
+/* Connect server streaming: the body is enveloped messages, the last one
+ * flagged end-of-stream with the status. */
+struct stream_state {
+    client_message_fn on_message;
+    void *ctx;
+    char *buf;
+    size_t len, cap;
+    int ended;
+    struct error *err;
+    int failed; /* err is set: a Connect error or a bad stream */
+};
+
+static int stream_sink(void *arg, const char *data, size_t len)
+{
+    struct stream_state *s = arg;
+    if (s->ended)
+        return -1; /* bytes after the end of the stream */
+    if (s->len + len > s->cap) {
+        size_t cap = s->cap ? s->cap : 65536;
+        while (cap < s->len + len)
+            cap *= 2;
+        if (cap > CLIENT_MAX_RESPONSE + 16)
+            return -1;
+        char *nb = realloc(s->buf, cap);
+        if (nb == NULL)
+            return -1;
+        s->buf = nb;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    size_t off = 0;
+    for (;;) {
+        uint8_t flags;
+        const uint8_t *payload;
+        size_t plen;
+        int n = api_envelope_decode((const uint8_t *)s->buf + off, s->len - off,
+                                    API_ENVELOPE_END_STREAM, CLIENT_MAX_RESPONSE, &flags, &payload,
+                                    &plen);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        off += (size_t)n;
+        json_error_t jerr;
+        json_t *doc = json_loadb((const char *)payload, plen, 0, &jerr);
+        if (!json_is_object(doc)) {
+            json_decref(doc);
+            return -1;
+        }
+        if (flags & API_ENVELOPE_END_STREAM) {
+            s->ended = 1;
+            json_t *e = json_object_get(doc, "error");
+            if (e != NULL) {
+                const char *code = json_string_value(json_object_get(e, "code"));
+                const char *msg = json_string_value(json_object_get(e, "message"));
+                error_set(s->err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN,
+                          "%s%s%s", code ? code : "error", msg ? ": " : "", msg ? msg : "");
+                s->failed = 1;
+            }
+            json_decref(doc);
+            break;
+        }
+        int rc = s->on_message(doc, s->ctx);
+        json_decref(doc);
+        if (rc < 0)
+            return -1;
+    }
+    memmove(s->buf, s->buf + off, s->len - off);
+    s->len -= off;
+    return 0;
+}
+
+int client_stream(const struct client_target *t, const char *service, const char *method,
+                  json_t *req, unsigned timeout_s, client_message_fn on_message, void *ctx,
+                  struct error *err)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/%s/%s", service, method);
+    cleanup_free char *json = json_dumps(req, JSON_COMPACT);
+    if (json == NULL)
+        return error_set(err, ERR_INTERNAL, "cannot encode the request");
+    size_t jlen = strlen(json);
+    cleanup_free char *body = malloc(API_ENVELOPE_PREFIX + jlen);
+    if (body == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    api_envelope_prefix((uint8_t *)body, 0, (uint32_t)jlen);
+    memcpy(body + API_ENVELOPE_PREFIX, json, jlen);
+    struct stream_state s = {.on_message = on_message, .ctx = ctx, .err = err};
+    cleanup_free char *text = NULL;
+    int status = 0;
+    char where[4200] = "";
+    int rc = roundtrip(t, "POST", path, "application/connect+json", body, API_ENVELOPE_PREFIX + jlen,
+                       timeout_s, stream_sink, &s, &text, &status, where, sizeof(where), err);
+    free(s.buf);
+    if (s.failed)
+        return -1;
+    if (rc < 0)
+        return -1;
+    if (status != 200) {
+        /* Refused before the stream started (e.g. 415, or a Connect error body). */
+        json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+        const char *code = doc ? json_string_value(json_object_get(doc, "code")) : NULL;
+        const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
+        error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
+                  code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
+        if (status == 401)
+            token_hint(t, where, err);
+        json_decref(doc);
+        return -1;
+    }
+    if (!s.ended)
+        return error_set(err, ERR_UNAVAILABLE, "the stream ended without a status");
     return 0;
 }

@@ -4,12 +4,17 @@
 #define ENCLAVE_CLI_CLIENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "common/error.h"
 
 struct client_target {
     const char *addr;        /* host:port; default $ENCLAVE_ADDR or 127.0.0.1:7339 */
     const char *socket_path; /* Unix socket; default $ENCLAVE_SOCKET */
+    /* Over TCP every request carries a token: $ENCLAVE_TOKEN, else (when
+     * operator is set and the file is readable) $ENCLAVE_HOME/run/operator-token,
+     * else $ENCLAVE_HOME/run/api-token. The Unix socket needs none. */
+    bool operator;
 };
 
 void client_target_default(struct client_target *t);
@@ -22,6 +27,15 @@ int client_call(const struct client_target *t, const char *service, const char *
  * client_clear_interrupt) returns ERR_CANCELED. */
 void client_interrupt(void);
 void client_clear_interrupt(void);
+/* Connect server streaming (application/connect+json): each message as a
+ * JSON object to on_message (borrowed; return -1 to stop), then 0 when the
+ * stream ended with OK, or -1 with the stream's error (or a transport one). */
+typedef int (*client_message_fn)(json_t *message, void *ctx);
+int client_stream(const struct client_target *t, const char *service, const char *method,
+                  json_t *req, unsigned timeout_s, client_message_fn on_message, void *ctx,
+                  struct error *err);
+/* (internal) where a streamed body goes as it arrives. */
+typedef int (*client_sink_fn)(void *ctx, const char *data, size_t len);
 /* GET path; body into *out (malloc'd, NUL-terminated). */
 int client_get(const struct client_target *t, const char *path, unsigned timeout_s, char **out,
                int *status, struct error *err);

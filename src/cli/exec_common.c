@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <stdbool.h>
+
 #include "common/cleanup.h"
+#include "common/exit_code.h"
 
 #define CLI_MAX_PROGRAM (64u << 20)
 
@@ -45,11 +49,46 @@ static char *read_file_all(const char *path, size_t *len)
     return buf;
 }
 
-json_t *cli_tool_request(const char *verb, const char *session_id, const char *python_file,
+#define PYTHON_ARG_MAX 100000 /* below the kernel's 128 KiB limit on one argument */
+
+static json_t *base64_json(const uint8_t *data, size_t len)
+{
+    size_t cap = 4 * ((len + 2) / 3) + 1;
+    char *text = malloc(cap);
+    if (text == NULL)
+        return NULL;
+    EVP_EncodeBlock((unsigned char *)text, data, (int)len);
+    json_t *s = json_string(text);
+    free(text);
+    return s;
+}
+
+/* Decodes standard base64 (as protobuf's JSON mapping writes bytes). */
+static unsigned char *base64_decode(const char *text, size_t *len)
+{
+    size_t n = strlen(text);
+    if (n % 4 != 0)
+        return NULL;
+    unsigned char *out = malloc(n / 4 * 3 + 1);
+    if (out == NULL)
+        return NULL;
+    int got = EVP_DecodeBlock(out, (const unsigned char *)text, (int)n);
+    if (got < 0) {
+        free(out);
+        return NULL;
+    }
+    size_t pad = n >= 1 && text[n - 1] == '=' ? (n >= 2 && text[n - 2] == '=' ? 2 : 1) : 0;
+    *len = (size_t)got - pad;
+    return out;
+}
+
+json_t *cli_exec_request(const char *verb, const char *session_id, const char *python_file,
                          char **command, int command_len, unsigned timeout_s)
 {
     json_t *req = json_object();
+    json_t *argv = json_array();
     json_object_set_new(req, "sessionId", json_string(session_id));
+    json_object_set_new(req, "argv", argv);
     if (timeout_s)
         json_object_set_new(req, "timeoutSeconds", json_integer(timeout_s));
     if (python_file) {
@@ -60,54 +99,102 @@ json_t *cli_tool_request(const char *verb, const char *session_id, const char *p
             json_decref(req);
             return NULL;
         }
-        json_t *s = json_stringn(code, len);
-        if (s == NULL) {
-            fprintf(stderr, "enclave %s: %s is not UTF-8 text\n", verb, python_file);
-            json_decref(req);
-            return NULL;
+        json_array_append_new(argv, json_string("python3"));
+        if (len <= PYTHON_ARG_MAX && memchr(code, '\0', len) == NULL) {
+            json_t *s = json_stringn(code, len);
+            if (s == NULL) {
+                fprintf(stderr, "enclave %s: %s is not UTF-8 text\n", verb, python_file);
+                json_decref(req);
+                return NULL;
+            }
+            json_array_append_new(argv, json_string("-c"));
+            json_array_append_new(argv, s);
+        } else {
+            /* Too long for one argument: the program arrives on stdin. */
+            json_array_append_new(argv, json_string("-"));
+            json_object_set_new(req, "stdin", base64_json((const uint8_t *)code, len));
         }
-        json_object_set_new(req, "toolName", json_string("python"));
-        json_object_set_new(req, "input", s);
         return req;
     }
-    json_t *argv = json_array();
     for (int i = 0; i < command_len; i++) {
         json_t *s = json_string(command[i]);
         if (s == NULL) {
             fprintf(stderr, "enclave %s: argument %d is not UTF-8 text\n", verb, i + 1);
-            json_decref(argv);
             json_decref(req);
             return NULL;
         }
         json_array_append_new(argv, s);
     }
-    cleanup_free char *text = json_dumps(argv, JSON_COMPACT);
-    json_decref(argv);
-    json_object_set_new(req, "toolName", json_string("exec"));
-    json_object_set_new(req, "input", json_string(text));
     return req;
 }
 
-int cli_execute(const char *verb, const struct client_target *t, json_t *tool_request,
-                unsigned timeout_s)
+struct exec_print {
+    const char *verb;
+    int exit_code;
+    bool have_exit;
+};
+
+static int print_event(json_t *msg, void *ctx)
 {
-    json_t *resp = NULL;
+    struct exec_print *p = ctx;
+    const char *keys[2] = {"stdout", "stderr"};
+    for (int i = 0; i < 2; i++) {
+        const char *b64 = json_string_value(json_object_get(msg, keys[i]));
+        if (b64 == NULL)
+            continue;
+        size_t len = 0;
+        unsigned char *data = base64_decode(b64, &len);
+        if (data == NULL)
+            return -1;
+        FILE *f = i == 0 ? stdout : stderr;
+        fwrite(data, 1, len, f);
+        fflush(f);
+        free(data);
+    }
+    json_t *exit = json_object_get(msg, "exit");
+    if (json_is_object(exit)) {
+        p->have_exit = true;
+        /* The daemon's numbers (from the guest): bounded to an exit status
+         * without overflow, and never wrapped (256 must not become 0). */
+        int code = exit_code_clamp(json_integer_value(json_object_get(exit, "exitCode")));
+        json_int_t sig = json_integer_value(json_object_get(exit, "signal"));
+        int timeout = (int)json_integer_value(json_object_get(exit, "timeoutSeconds"));
+        const char *cap = json_string_value(json_object_get(exit, "maxOutputBytes"));
+        fflush(stdout);
+        if (json_is_true(json_object_get(exit, "timedOut"))) {
+            fprintf(stderr, "enclave: timed out after %d s; the process group was killed\n",
+                    timeout);
+            code = 124;
+        } else if (sig) {
+            code = exit_code_for_signal(sig);
+        }
+        if (json_is_true(json_object_get(exit, "truncated")))
+            fprintf(stderr, "enclave: output truncated at %s bytes per stream (%s)\n",
+                    cap ? cap : "?",
+                    json_string_value(json_object_get(exit, "truncatedReason"))
+                        ? json_string_value(json_object_get(exit, "truncatedReason"))
+                        : "cap");
+        p->exit_code = code;
+    }
+    return 0;
+}
+
+int cli_exec_stream(const char *verb, const struct client_target *t, json_t *exec_request,
+                    unsigned timeout_s)
+{
     struct error err;
+    struct exec_print p = {.verb = verb};
     unsigned wait_s = (timeout_s ? timeout_s : 3600) + 60;
-    if (client_call(t, "agent.v1.AgentService", "ExecuteTool", tool_request, wait_s, &resp, &err) < 0) {
+    if (client_stream(t, "enclave.v1.Enclave", "Exec", exec_request, wait_s, print_event, &p,
+                      &err) < 0) {
+        fflush(stdout);
         if (err.kind != ERR_CANCELED)
             fprintf(stderr, "enclave %s: %s\n", verb, err.message);
         return err.kind == ERR_PERMISSION_DENIED ? 126 : 125;
     }
-    const char *out = json_string_value(json_object_get(resp, "output"));
-    const char *errtext = json_string_value(json_object_get(resp, "error"));
-    json_t *code = json_object_get(resp, "exitCode");
-    if (out)
-        fputs(out, stdout);
-    fflush(stdout);
-    if (errtext)
-        fputs(errtext, stderr);
-    int rc = json_is_integer(code) ? (int)json_integer_value(code) : 0;
-    json_decref(resp);
-    return rc;
+    if (!p.have_exit) {
+        fprintf(stderr, "enclave %s: the stream ended without an exit event\n", verb);
+        return 125;
+    }
+    return p.exit_code;
 }

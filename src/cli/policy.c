@@ -451,12 +451,13 @@ static int policy_test(int argc, char **argv)
 
 static void policy_usage(FILE *o)
 {
-    fprintf(o, "usage: enclave policy eval|test [ARGS...]\n"
+    fprintf(o, "usage: enclave policy eval|test|apply [ARGS...]\n"
                "\n"
                "  eval   evaluate a Rego query (like `opa eval`)\n"
                "  test   run the test_* rules of a policy (like `opa test`)\n"
+               "  apply  replace the running daemon's policy bundle (as the operator)\n"
                "\n"
-               "Run 'enclave policy eval --help' or 'enclave policy test --help' for options.\n");
+               "Run 'enclave policy SUB-VERB --help' for options.\n");
 }
 
 int cli_policy(int argc, char **argv)
@@ -473,5 +474,7 @@ int cli_policy(int argc, char **argv)
         return policy_eval(argc - 1, argv + 1);
     if (strcmp(argv[1], "test") == 0)
         return policy_test(argc - 1, argv + 1);
+    if (strcmp(argv[1], "apply") == 0)
+        return cli_policy_apply(argc - 1, argv + 1);
     return cli_usage_error("policy", "unknown sub-verb '%s'", argv[1]);
 }

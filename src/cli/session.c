@@ -9,7 +9,7 @@
 #include "cli/exec_common.h"
 
 static const char session_help[] =
-    "usage: enclave session start [--id ID] [--cpu N] [--mem MB]\n"
+    "usage: enclave session start [--id ID] [--cpu N] [--mem MB] [--ttl D] [--idle-timeout D]\n"
     "       enclave session exec ID [--timeout S] (--python FILE | -- COMMAND [ARGS...])\n"
     "       enclave session stop ID\n"
     "       enclave session ls\n"
@@ -17,23 +17,49 @@ static const char session_help[] =
     "Manages sessions (one microVM each) in the running daemon. 'start' prints the\n"
     "session id once the VM answers; 'exec' runs one command in it and exits with\n"
     "the command's code (125 when Enclave itself fails, 126 when the policy denies\n"
-    "it); 'stop' stops the VM; 'ls' lists sessions.\n"
+    "it), printing output as it arrives; 'stop' stops the VM; 'ls' lists sessions\n"
+    "with their age, idle time and deadline.\n"
+    "\n"
+    "start options:\n"
+    "  --ttl D           stop the session this long after it started (seconds, or\n"
+    "                    90s, 15m, 24h, 7d; 'none' for no limit); default: the\n"
+    "                    daemon's --session-max-lifetime\n"
+    "  --idle-timeout D  stop it after this long without a command ('none' for\n"
+    "                    never); default: the daemon's --session-idle-timeout\n"
     "\n"
     "common options:\n"
     "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
     "  --socket PATH     the daemon's Unix socket (default $ENCLAVE_SOCKET)\n"
-    "  -h, --help        this help\n";
+    "  -h, --help        this help\n"
+    "\n"
+    "Over TCP the token sent is $ENCLAVE_TOKEN, else $ENCLAVE_HOME/run/api-token.\n";
 
 struct session_opts {
     struct client_target target;
     const char *id;
     unsigned vcpus, mem_mb, timeout_s;
     const char *python_file;
+    int ttl_s, idle_s; /* 0: the daemon's default, -1: none */
 };
+
+static int parse_limit(const char *arg, const char *name, int *out, struct error *err)
+{
+    if (strcmp(arg, "none") == 0) {
+        *out = -1;
+        return 0;
+    }
+    unsigned v;
+    if (args_parse_duration(arg, name, 365 * 86400, &v, err) < 0)
+        return -1;
+    if (v == 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s must be at least 1 s (or 'none')", name);
+    *out = (int)v;
+    return 0;
+}
 
 static int parse(int argc, char **argv, struct session_opts *o, struct error *err)
 {
-    enum { O_ID = 256, O_CPU, O_MEM, O_TIMEOUT, O_PYTHON, O_ADDR, O_SOCKET };
+    enum { O_ID = 256, O_CPU, O_MEM, O_TIMEOUT, O_PYTHON, O_ADDR, O_SOCKET, O_TTL, O_IDLE };
     static const struct option opts[] = {
         {"id", required_argument, NULL, O_ID},
         {"cpu", required_argument, NULL, O_CPU},
@@ -42,6 +68,8 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
         {"python", required_argument, NULL, O_PYTHON},
         {"addr", required_argument, NULL, O_ADDR},
         {"socket", required_argument, NULL, O_SOCKET},
+        {"ttl", required_argument, NULL, O_TTL},
+        {"idle-timeout", required_argument, NULL, O_IDLE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -77,6 +105,14 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
             break;
         case O_SOCKET:
             o->target.socket_path = optarg;
+            break;
+        case O_TTL:
+            if (parse_limit(optarg, "--ttl", &o->ttl_s, err) < 0)
+                return -1;
+            break;
+        case O_IDLE:
+            if (parse_limit(optarg, "--idle-timeout", &o->idle_s, err) < 0)
+                return -1;
             break;
         default:
             return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);
@@ -134,6 +170,10 @@ int cli_session(int argc, char **argv)
             json_object_set_new(req, "vcpu", json_integer(o.vcpus));
         if (o.mem_mb)
             json_object_set_new(req, "memoryMb", json_integer(o.mem_mb));
+        if (o.ttl_s)
+            json_object_set_new(req, "maxLifetimeS", json_integer(o.ttl_s));
+        if (o.idle_s)
+            json_object_set_new(req, "idleTimeoutS", json_integer(o.idle_s));
         if (call_or_report(&o.target, "agent.v1.AgentService", "StartSession", req, 300, &resp) < 0)
             return 1;
         const char *id = json_string_value(json_object_get(resp, "sessionId"));
@@ -164,11 +204,11 @@ int cli_session(int argc, char **argv)
             return cli_usage_error("session", "give either --python FILE or a command, not both");
         if (!o.python_file && rest == 0)
             return cli_usage_error("session", "nothing to run: give -- COMMAND or --python FILE");
-        json_t *tool = cli_tool_request("session exec", positional, o.python_file, rest_argv, rest,
+        json_t *tool = cli_exec_request("session exec", positional, o.python_file, rest_argv, rest,
                                         o.timeout_s);
         if (tool == NULL)
             return 125;
-        int rc = cli_execute("session exec", &o.target, tool, o.timeout_s);
+        int rc = cli_exec_stream("session exec", &o.target, tool, o.timeout_s);
         json_decref(tool);
         return rc;
     }
@@ -178,20 +218,35 @@ int cli_session(int argc, char **argv)
         if (call_or_report(&o.target, "enclave.v1.Enclave", "ListSessions", json_object(), 30, &resp) < 0)
             return 1;
         json_t *list = json_object_get(resp, "sessions");
-        printf("%-24s %-9s %4s %7s %-5s %s\n", "SESSION", "STATUS", "VCPU", "MEM_MB", "ACCEL", "AGE");
+        printf("%-24s %-9s %4s %7s %-5s %8s %8s %s\n", "SESSION", "STATUS", "VCPU", "MEM_MB",
+               "ACCEL", "AGE", "IDLE", "DEADLINE");
         size_t i;
         json_t *s;
-        time_t now = time(NULL);
         json_array_foreach(list, i, s) {
-            const char *created = json_string_value(json_object_get(s, "createdUnixNs"));
-            long long ns = created ? atoll(created) : 0;
-            long long age = ns ? (long long)now - ns / 1000000000 : 0;
+            /* int64 fields arrive as JSON strings (proto3 JSON mapping). */
+            const char *age_ms = json_string_value(json_object_get(s, "ageMs"));
+            const char *idle_ms = json_string_value(json_object_get(s, "idleMs"));
+            const char *deadline = json_string_value(json_object_get(s, "deadlineUnixNs"));
+            long long idle_timeout = json_integer_value(json_object_get(s, "idleTimeoutS"));
+            char idle[48], until[48] = "none";
+            snprintf(idle, sizeof(idle), "%llds", idle_ms ? atoll(idle_ms) / 1000 : 0);
+            if (idle_timeout > 0) {
+                size_t n = strlen(idle);
+                snprintf(idle + n, sizeof(idle) - n, "/%llds", idle_timeout);
+            }
+            if (deadline && atoll(deadline) > 0) {
+                time_t t = (time_t)(atoll(deadline) / 1000000000);
+                struct tm tm;
+                gmtime_r(&t, &tm);
+                strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            }
             const char *sid = json_string_value(json_object_get(s, "sessionId"));
             const char *status = json_string_value(json_object_get(s, "status"));
-            printf("%-24s %-9s %4lld %7lld %-5s %llds\n", sid ? sid : "?", status ? status : "?",
-                   (long long)json_integer_value(json_object_get(s, "vcpu")),
+            printf("%-24s %-9s %4lld %7lld %-5s %7llds %8s %s\n", sid ? sid : "?",
+                   status ? status : "?", (long long)json_integer_value(json_object_get(s, "vcpu")),
                    (long long)json_integer_value(json_object_get(s, "memoryMb")),
-                   json_is_true(json_object_get(s, "kvm")) ? "kvm" : "tcg", age);
+                   json_is_true(json_object_get(s, "kvm")) ? "kvm" : "tcg",
+                   age_ms ? atoll(age_ms) / 1000 : 0, idle, until);
         }
         json_decref(resp);
         return 0;

@@ -42,7 +42,11 @@ struct session {
     unsigned vcpus, mem_mb;
     int64_t created_ns;
     unsigned execs_running;
-    char *intent_json;
+    bool gate_open; /* the gate tracks this session (gate_session_open) */
+    /* lifetime */
+    unsigned idle_timeout_s, max_lifetime_s;
+    int64_t last_active_ns; /* unix ns */
+    char stop_reason[32];   /* why it is stopping: "requested", "idle_timeout", ... */
     /* booting */
     core_session_fn start_cb;
     void *start_ctx;
@@ -61,6 +65,7 @@ struct core {
     struct session *sessions;
     unsigned n_sessions;
     struct event *sigchld;
+    struct event *lifetime_timer; /* once a second: idle and lifetime limits */
 };
 
 static int64_t now_unix_ns(void)
@@ -119,6 +124,9 @@ static void session_info(const struct session *s, struct core_session_info *info
     info->kvm = s->vm ? vmm_vm_uses_kvm(s->vm) : false;
     info->created_unix_ns = s->created_ns;
     info->execs_running = s->execs_running;
+    info->idle_timeout_s = s->idle_timeout_s;
+    info->max_lifetime_s = s->max_lifetime_s;
+    info->last_active_unix_ns = s->last_active_ns;
 }
 
 /* The last bytes of a log file, for error messages (a boot that failed says why). */
@@ -139,47 +147,22 @@ static void read_tail(const char *path, char *buf, size_t size)
             buf[i] = ' ';
 }
 
-static void record(struct core *core, const char *event, const char *session_id, json_t *details)
+/* Records an event through the gate; details is consumed. An event that
+ * cannot be recorded is logged (it happened already). */
+static void record(struct core *core, enum audit_kind kind, const char *session_id, json_t *details)
 {
-    if (core->cfg.gate.record == NULL) {
-        json_decref(details);
-        return;
-    }
-    cleanup_free char *text = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(details);
-    core->cfg.gate.record(core->cfg.gate.ctx, event, session_id, text ? text : "{}");
+    struct error err;
+    if (gate_record(core->cfg.gate, kind, session_id, details, &err) < 0)
+        log_error("cannot record %s for %s: %s", audit_kind_name(kind),
+                  session_id ? session_id : "-", err.message);
 }
 
-static json_t *caller_json(const struct core_caller *caller)
+json_t *core_caller_json(const struct core_caller *caller)
 {
-    return json_pack("{s:s, s:s}", "transport", caller && caller->transport ? caller->transport : "",
-                     "peer", caller && caller->peer ? caller->peer : "");
-}
-
-/* Asks the gate; fills err on refusal. Consumes input. */
-static int gate_decide(struct core *core, const char *action, const char *session_id, json_t *input,
-                       struct core_obligations *ob, struct error *err)
-{
-    memset(ob, 0, sizeof(*ob));
-    if (input == NULL)
-        return error_set(err, ERR_INTERNAL, "out of memory building the policy input");
-    json_object_set_new(input, "action", json_string(action));
-    json_object_set_new(input, "time", json_pack("{s:I}", "unix_ns", (json_int_t)now_unix_ns()));
-    if (core->cfg.gate.decide == NULL) {
-        json_decref(input);
-        return 0;
-    }
-    cleanup_free char *text = json_dumps(input, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(input);
-    if (text == NULL)
-        return error_set(err, ERR_INTERNAL, "cannot encode the policy input");
-    return core->cfg.gate.decide(core->cfg.gate.ctx, action, session_id, text, ob, err);
-}
-
-int core_gate_ask(struct core *core, const char *action, const char *session_id, json_t *input,
-                  struct core_obligations *ob, struct error *err)
-{
-    return gate_decide(core, action, session_id, input, ob, err);
+    return json_pack("{s:s, s:s, s:s}", "transport",
+                     caller && caller->transport ? caller->transport : "", "peer",
+                     caller && caller->peer ? caller->peer : "", "principal",
+                     caller && caller->principal ? caller->principal : "");
 }
 
 /* ------------------------------------------------------------------ teardown */
@@ -222,7 +205,8 @@ static void session_destroy(struct session *s)
     s->conn = NULL;
     vmm_vm_free(s->vm);
     remove_run_dir(s->run_dir);
-    free(s->intent_json);
+    if (s->gate_open)
+        gate_session_close(core->cfg.gate, s->id);
     free(s);
 }
 
@@ -283,7 +267,9 @@ static void session_begin_stop(struct session *s)
 /* A STOPPING session whose VMM is gone: record it, free it, answer the stops. */
 static void session_finish_stop(struct session *s, const char *vmm_status)
 {
-    record(s->core, "SESSION:STOP", s->id, json_pack("{s:s}", "vmm", vmm_status));
+    record(s->core, AUDIT_SESSION_STOP, s->id,
+           json_pack("{s:s, s:s}", "vmm", vmm_status, "reason",
+                     s->stop_reason[0] ? s->stop_reason : "requested"));
     struct waiter *w = s->stop_waiters;
     s->stop_waiters = NULL;
     session_destroy(s);
@@ -312,7 +298,7 @@ static void session_vm_exited(struct session *s, int status)
         error_set(&err, ERR_UNAVAILABLE, "the VM exited while booting (%s)%s%s", why,
                   log_tail[0] ? ": " : "", log_tail);
         s->state = CORE_SESSION_FAILED;
-        record(core, "SESSION:FAILED", s->id, json_pack("{s:s}", "reason", err.message));
+        record(core, AUDIT_SESSION_FAILED, s->id, json_pack("{s:s}", "reason", err.message));
         finish_start(s, &err);
         session_destroy(s);
         return;
@@ -322,7 +308,7 @@ static void session_vm_exited(struct session *s, int status)
         return;
     }
     log_warn("session %s: VM exited unexpectedly (%s)", s->id, why);
-    record(core, "SESSION:FAILED", s->id, json_pack("{s:s}", "reason", why));
+    record(core, AUDIT_SESSION_FAILED, s->id, json_pack("{s:s}", "reason", why));
     s->state = CORE_SESSION_FAILED;
     if (s->conn) {
         proxy_conn_free(s->conn);
@@ -386,7 +372,7 @@ static void on_health(const Guest__V1__Frame *reply, const struct error *err, vo
     int64_t boot_ms = (now_unix_ns() - s->created_ns) / 1000000;
     log_info("session %s ready in %lld ms (%s)", s->id, (long long)boot_ms,
              vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg");
-    record(s->core, "SESSION:READY", s->id,
+    record(s->core, AUDIT_SESSION_READY, s->id,
            json_pack("{s:I, s:s, s:s}", "boot_ms", (json_int_t)boot_ms, "accel",
                      vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg", "kernel",
                      reply->health_response->kernel_release ? reply->health_response->kernel_release
@@ -460,7 +446,7 @@ static void on_boot_timeout(evutil_socket_t fd, short what, void *arg)
               "the VM did not answer within %u ms (last channel error: %s); console: %s",
               s->core->cfg.boot_timeout_ms, s->last_connect_error[0] ? s->last_connect_error : "none",
               console[0] ? console : "(empty)");
-    record(s->core, "SESSION:FAILED", s->id, json_pack("{s:s}", "reason", "boot timeout"));
+    record(s->core, AUDIT_SESSION_FAILED, s->id, json_pack("{s:s}", "reason", "boot timeout"));
     s->state = CORE_SESSION_STOPPING; /* destroyed when the VMM is reaped */
     finish_start(s, &err);
     session_begin_stop(s);
@@ -508,13 +494,15 @@ int core_session_start(struct core *core, const struct core_start_request *req,
         }
     }
 
-    json_t *input = json_pack("{s:{s:s, s:{}, s:o}, s:{s:i, s:i}, s:o}", "session", "id", id,
-                              "labels", "intent", intent ? json_incref(intent) : json_object(),
-                              "request", "vcpu", (int)vcpus, "memory_mb", (int)mem, "caller",
-                              caller_json(&req->caller));
-    struct core_obligations ob;
-    int decided = gate_decide(core, "session.start", id, input, &ob, err);
-    if (decided < 0) {
+    json_t *input = json_pack("{s:{s:s, s:{}, s:o}, s:{s:i, s:i, s:I, s:I}, s:o}", "session",
+                              "id", id, "labels", "intent",
+                              intent ? json_incref(intent) : json_object(), "request", "vcpu",
+                              (int)vcpus, "memory_mb", (int)mem, "idle_timeout_s",
+                              (json_int_t)req->idle_timeout_s, "max_lifetime_s",
+                              (json_int_t)req->max_lifetime_s, "caller",
+                              core_caller_json(&req->caller));
+    struct gate_obligations ob;
+    if (gate_decide(core->cfg.gate, "session.start", id, input, &ob, err) < 0) {
         json_decref(intent);
         return -1;
     }
@@ -536,15 +524,23 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     s->vcpus = vcpus;
     s->mem_mb = mem;
     s->created_ns = now_unix_ns();
-    s->intent_json = intent ? json_dumps(intent, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(intent);
+    s->last_active_ns = s->created_ns;
+    s->idle_timeout_s = req->idle_timeout_s;
+    s->max_lifetime_s = req->max_lifetime_s;
     s->start_cb = cb;
     s->start_ctx = ctx;
+    /* From here the gate holds the session's declared intent. */
+    int opened = gate_session_open(core->cfg.gate, id, intent, err);
+    json_decref(intent);
+    if (opened < 0) {
+        free(s);
+        return -1;
+    }
     snprintf(s->run_dir, sizeof(s->run_dir), "%s/%s", core->vms_dir, id);
     remove_run_dir(s->run_dir);
     if (mkdir(s->run_dir, 0700) < 0) {
         error_set_errno(err, ERR_INTERNAL, "creating %s", s->run_dir);
-        free(s->intent_json);
+        gate_session_close(core->cfg.gate, id);
         free(s);
         return -1;
     }
@@ -560,16 +556,19 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     };
     if (core->cfg.driver->start(&vc, &s->vm, err) < 0) {
         remove_run_dir(s->run_dir);
-        free(s->intent_json);
+        gate_session_close(core->cfg.gate, id);
         free(s);
         return -1;
     }
+    s->gate_open = true;
     s->next = core->sessions;
     core->sessions = s;
     core->n_sessions++;
-    record(core, "SESSION:START", s->id,
-           json_pack("{s:i, s:i, s:I, s:o}", "vcpu", (int)vcpus, "memory_mb", (int)mem, "pid",
-                     (json_int_t)vmm_vm_pid(s->vm), "caller", caller_json(&req->caller)));
+    record(core, AUDIT_SESSION_START, s->id,
+           json_pack("{s:i, s:i, s:I, s:I, s:I, s:o}", "vcpu", (int)vcpus, "memory_mb", (int)mem,
+                     "pid", (json_int_t)vmm_vm_pid(s->vm), "idle_timeout_s",
+                     (json_int_t)s->idle_timeout_s, "max_lifetime_s",
+                     (json_int_t)s->max_lifetime_s, "caller", core_caller_json(&req->caller)));
 
     s->boot_timer = evtimer_new(core->cfg.base, on_boot_timeout, s);
     struct timeval tv = {.tv_sec = core->cfg.boot_timeout_ms / 1000,
@@ -590,7 +589,27 @@ struct exec_op {
     uint64_t cap;
     char tool[16];
     char session_id[CORE_MAX_SESSION_ID + 1];
+    /* Streaming. */
+    void (*on_output)(int stream, const uint8_t *data, size_t len, void *ctx);
+    uint64_t streamed[2];
+    uint64_t guest_id;
 };
+
+static void on_exec_output(const Guest__V1__ExecOutput *chunk, void *ctx)
+{
+    struct exec_op *op = ctx;
+    int which = chunk->stream == GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDERR ? 2 : 1;
+    if (chunk->stream != GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDOUT &&
+        chunk->stream != GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDERR)
+        return;
+    /* The guest is a peer: it may not send past the cap it was given. */
+    uint64_t room = op->cap > op->streamed[which - 1] ? op->cap - op->streamed[which - 1] : 0;
+    size_t len = chunk->data.len < room ? chunk->data.len : (size_t)room;
+    if (len == 0)
+        return;
+    op->streamed[which - 1] += len;
+    op->on_output(which, chunk->data.data, len, op->ctx);
+}
 
 static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err, void *ctx)
 {
@@ -614,7 +633,7 @@ static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err
         fail = &e;
     }
     if (fail != NULL) {
-        record(core, "TOOL:EXEC", op->session_id,
+        record(core, AUDIT_TOOL_EXEC, op->session_id,
                json_pack("{s:s, s:s}", "tool", op->tool, "error", fail->message));
         op->cb(NULL, fail, op->ctx);
         free(op);
@@ -631,18 +650,25 @@ static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err
     res.err_len = r->stderr.len;
     res.err_truncated = r->stderr_truncated;
     res.duration_us = r->duration_us;
-    record(core, "TOOL:EXEC", op->session_id,
-           json_pack("{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:b, s:b}", "tool", op->tool, "exit_code",
-                     r->exit_code, "signal", r->signal, "timed_out", r->timed_out, "duration_us",
-                     (json_int_t)r->duration_us, "stdout_bytes", (json_int_t)r->stdout.len,
-                     "stderr_bytes", (json_int_t)r->stderr.len, "stdout_truncated",
-                     r->stdout_truncated, "stderr_truncated", r->stderr_truncated));
+    if (op->on_output != NULL) {
+        res.out = res.err = NULL;
+        res.out_len = (size_t)op->streamed[0];
+        res.err_len = (size_t)op->streamed[1];
+    }
+    op->session->last_active_ns = now_unix_ns();
+    record(core, AUDIT_TOOL_EXEC, op->session_id,
+           json_pack("{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:b, s:b, s:b}", "tool", op->tool,
+                     "exit_code", r->exit_code, "signal", r->signal, "timed_out", r->timed_out,
+                     "duration_us", (json_int_t)r->duration_us, "stdout_bytes",
+                     (json_int_t)res.out_len, "stderr_bytes", (json_int_t)res.err_len,
+                     "stdout_truncated", r->stdout_truncated, "stderr_truncated",
+                     r->stderr_truncated, "streamed", op->on_output != NULL));
     op->cb(&res, NULL, op->ctx);
     free(op);
 }
 
-int core_exec(struct core *core, const struct core_exec_request *req, core_exec_fn cb, void *ctx,
-              struct error *err)
+static int exec_start(struct core *core, const struct core_exec_request *req, core_exec_fn cb,
+                      void *ctx, struct exec_op **op_out, struct error *err)
 {
     struct session *s = find_session(core, req->session_id ? req->session_id : "");
     if (s == NULL)
@@ -671,7 +697,10 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
     if (timeout > core->cfg.max_exec_timeout_s)
         return error_set(err, ERR_INVALID_ARGUMENT, "timeout_seconds must be at most %u",
                          core->cfg.max_exec_timeout_s);
+    bool stream = req->on_output != NULL;
     uint64_t cap = core->cfg.max_output_bytes;
+    if (stream)
+        cap = core->cfg.max_stream_output_bytes ? core->cfg.max_stream_output_bytes : (16u << 20);
 
     json_t *argv_json = json_array();
     for (size_t i = 0; i < req->argc; i++)
@@ -690,16 +719,16 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
             return error_set(err, ERR_INVALID_ARGUMENT, "context_json must be a JSON object");
         }
     }
-    json_t *intent = s->intent_json ? json_loads(s->intent_json, 0, NULL) : NULL;
+    /* The gate adds session.intent (the session's declared intent). */
     json_t *input = json_pack(
-        "{s:{s:s, s:{}, s:o}, s:{s:s, s:o, s:o, s:s, s:i, s:I, s:o}, s:o}", "session", "id", s->id,
-        "labels", "intent", intent ? intent : json_object(), "request", "tool",
+        "{s:{s:s, s:{}}, s:{s:s, s:o, s:o, s:s, s:i, s:I, s:o}, s:o}", "session", "id", s->id,
+        "labels", "request", "tool",
         req->tool ? req->tool : "exec", "argv", argv_json, "env", env_json,
         "cwd", req->cwd ? req->cwd : "/workspace",
         "timeout_s", (int)timeout, "stdin_bytes", (json_int_t)req->stdin_len, "context",
-        context ? context : json_object(), "caller", caller_json(&req->caller));
-    struct core_obligations ob;
-    if (gate_decide(core, "exec", s->id, input, &ob, err) < 0)
+        context ? context : json_object(), "caller", core_caller_json(&req->caller));
+    struct gate_obligations ob;
+    if (gate_decide(core->cfg.gate, "exec", s->id, input, &ob, err) < 0)
         return -1;
     if (ob.timeout_s && ob.timeout_s < timeout)
         timeout = ob.timeout_s;
@@ -716,6 +745,7 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
     op->cap = cap;
     snprintf(op->tool, sizeof(op->tool), "%s", req->tool ? req->tool : "exec");
     snprintf(op->session_id, sizeof(op->session_id), "%s", s->id);
+    op->on_output = req->on_output;
 
     Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecRequest er = GUEST__V1__EXEC_REQUEST__INIT;
@@ -748,6 +778,8 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
     er.stdin.len = req->stdin_len;
     er.timeout_ms = timeout * 1000;
     er.max_output_bytes = cap;
+    er.stream_output = stream;
+    er.stream_window = stream ? req->stream_window : 0;
     er.limits = &lim;
     f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
     f.exec_request = &er;
@@ -755,13 +787,60 @@ int core_exec(struct core *core, const struct core_exec_request *req, core_exec_
         free(op);
         return error_set(err, ERR_UNAVAILABLE, "session %s: the guest channel is reconnecting", s->id);
     }
-    if (proxy_request(s->conn, &f, timeout * 1000 + EXEC_REPLY_GRACE_MS, on_exec_reply, NULL, op,
-                      NULL, err) < 0) {
+    /* A paused stream is still bounded by the exec's timeout in the guest;
+     * the reply may come that much later. */
+    if (proxy_request(s->conn, &f, timeout * 1000 + EXEC_REPLY_GRACE_MS, on_exec_reply,
+                      stream ? on_exec_output : NULL, op, &op->guest_id, err) < 0) {
         free(op);
         return -1;
     }
     s->execs_running++;
+    s->last_active_ns = now_unix_ns();
+    if (op_out != NULL)
+        *op_out = op;
     return 0;
+}
+
+int core_exec(struct core *core, const struct core_exec_request *req, core_exec_fn cb, void *ctx,
+              struct error *err)
+{
+    if (req->on_output != NULL)
+        return error_set(err, ERR_INTERNAL, "a streamed exec goes through core_exec_stream");
+    return exec_start(core, req, cb, ctx, NULL, err);
+}
+
+int core_exec_stream(struct core *core, const struct core_exec_request *req, core_exec_fn cb,
+                     void *ctx, struct core_exec_handle **handle, struct error *err)
+{
+    if (req->on_output == NULL)
+        return error_set(err, ERR_INTERNAL, "a streamed exec needs on_output");
+    struct exec_op *op = NULL;
+    if (exec_start(core, req, cb, ctx, &op, err) < 0)
+        return -1;
+    *handle = (struct core_exec_handle *)op;
+    return 0;
+}
+
+void core_exec_credit(struct core_exec_handle *handle, uint64_t bytes)
+{
+    struct exec_op *op = (struct exec_op *)handle;
+    if (op->session->conn != NULL)
+        proxy_exec_credit(op->session->conn, op->guest_id, bytes);
+}
+
+void core_exec_abandon(struct core_exec_handle *handle)
+{
+    struct exec_op *op = (struct exec_op *)handle;
+    struct session *s = op->session;
+    if (s->conn != NULL)
+        proxy_cancel(s->conn, op->guest_id);
+    s->execs_running--;
+    s->last_active_ns = now_unix_ns();
+    record(s->core, AUDIT_TOOL_EXEC, op->session_id,
+           json_pack("{s:s, s:b, s:I, s:I, s:b}", "tool", op->tool, "abandoned", 1, "stdout_bytes",
+                     (json_int_t)op->streamed[0], "stderr_bytes", (json_int_t)op->streamed[1],
+                     "streamed", 1));
+    free(op);
 }
 
 /* ------------------------------------------------------------------ stop */
@@ -773,13 +852,15 @@ int core_session_stop(struct core *core, const char *session_id, const struct co
     if (s == NULL)
         return error_set(err, ERR_NOT_FOUND, "no session '%s'", session_id ? session_id : "");
     json_t *input = json_pack("{s:{s:s, s:{}}, s:{}, s:o}", "session", "id", s->id, "labels",
-                              "request", "caller", caller_json(caller));
-    struct core_obligations ob;
-    if (gate_decide(core, "session.stop", s->id, input, &ob, err) < 0)
+                              "request", "caller", core_caller_json(caller));
+    struct gate_obligations ob;
+    if (gate_decide(core->cfg.gate, "session.stop", s->id, input, &ob, err) < 0)
         return -1;
     struct waiter *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return error_set(err, ERR_INTERNAL, "out of memory");
+    if (s->stop_reason[0] == '\0')
+        snprintf(s->stop_reason, sizeof(s->stop_reason), "requested");
     w->cb = cb;
     w->ctx = ctx;
     w->next = s->stop_waiters;
@@ -796,6 +877,51 @@ int core_session_stop(struct core *core, const char *session_id, const struct co
         event_active(core->sigchld, EV_SIGNAL, 1);
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------ lifetime */
+
+void core_session_touch(struct core *core, const char *session_id)
+{
+    struct session *s = find_session(core, session_id ? session_id : "");
+    if (s != NULL)
+        s->last_active_ns = now_unix_ns();
+}
+
+/* A limit passed: the session stops as if asked to, without a policy
+ * decision (the limit is the decision), and SESSION:STOP says why. */
+static void session_expire(struct session *s, const char *reason, int64_t limit_s)
+{
+    struct core *core = s->core;
+    snprintf(s->stop_reason, sizeof(s->stop_reason), "%s", reason);
+    log_info("session %s: %s of %lld s reached; stopping", s->id, reason, (long long)limit_s);
+    if (s->state == CORE_SESSION_BOOTING) {
+        struct error e;
+        error_set(&e, ERR_DEADLINE_EXCEEDED, "session %s reached its %s while booting", s->id,
+                  reason);
+        finish_start(s, &e);
+    }
+    if (s->state != CORE_SESSION_STOPPING || s->kill_timer == NULL)
+        session_begin_stop(s);
+    if (s->vm == NULL || vmm_vm_exited(s->vm))
+        event_active(core->sigchld, EV_SIGNAL, 1);
+}
+
+static void on_lifetime_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct core *core = arg;
+    int64_t now = now_unix_ns();
+    for (struct session *s = core->sessions; s; s = s->next) {
+        if (s->state != CORE_SESSION_READY && s->state != CORE_SESSION_BOOTING)
+            continue;
+        if (s->max_lifetime_s && now - s->created_ns >= (int64_t)s->max_lifetime_s * 1000000000) {
+            session_expire(s, "max_lifetime", s->max_lifetime_s);
+            continue;
+        }
+        if (s->idle_timeout_s && s->state == CORE_SESSION_READY && s->execs_running == 0 &&
+            now - s->last_active_ns >= (int64_t)s->idle_timeout_s * 1000000000)
+            session_expire(s, "idle_timeout", s->idle_timeout_s);
+    }
 }
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -817,6 +943,11 @@ unsigned core_session_count(const struct core *core)
 
 int core_new(const struct core_config *config, struct core **out, struct error *err)
 {
+    *out = NULL;
+    /* No gate, no core: nothing may reach a VM without a recorded decision. */
+    if (config->gate == NULL)
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "a core needs a gate: every action must be decided and recorded");
     struct core *core = calloc(1, sizeof(*core));
     if (core == NULL)
         return error_set(err, ERR_INTERNAL, "out of memory");
@@ -837,6 +968,12 @@ int core_new(const struct core_config *config, struct core **out, struct error *
     if (core->sigchld == NULL || evsignal_add(core->sigchld, NULL) < 0) {
         core_free(core);
         return error_set(err, ERR_INTERNAL, "cannot watch SIGCHLD");
+    }
+    core->lifetime_timer = event_new(config->base, -1, EV_PERSIST, on_lifetime_tick, core);
+    struct timeval tick = {.tv_sec = 1, .tv_usec = 0};
+    if (core->lifetime_timer == NULL || event_add(core->lifetime_timer, &tick) < 0) {
+        core_free(core);
+        return error_set(err, ERR_INTERNAL, "cannot arm the lifetime timer");
     }
     *out = core;
     return 0;
@@ -882,7 +1019,7 @@ void core_free(struct core *core)
         struct session *s = core->sessions;
         struct waiter *w = s->stop_waiters;
         s->stop_waiters = NULL;
-        record(core, "SESSION:STOP", s->id, json_pack("{s:s}", "reason", "daemon shutdown"));
+        record(core, AUDIT_SESSION_STOP, s->id, json_pack("{s:s}", "reason", "daemon shutdown"));
         session_destroy(s); /* kills and reaps a VMM that is still there */
         while (w) {
             struct waiter *next = w->next;
@@ -893,6 +1030,8 @@ void core_free(struct core *core)
     }
     if (core->sigchld)
         event_free(core->sigchld);
+    if (core->lifetime_timer)
+        event_free(core->lifetime_timer);
     free(core->kernel);
     free(core->initrd);
     free(core->cmdline);

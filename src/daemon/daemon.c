@@ -30,6 +30,9 @@ void daemon_options_defaults(struct daemon_options *o)
     o->default_exec_timeout_s = 30;
     o->max_exec_timeout_s = 3600;
     o->max_output_bytes = 1u << 20;
+    o->max_stream_output_bytes = 16u << 20;
+    o->session_idle_timeout_s = 15 * 60;
+    o->session_max_lifetime_s = 24 * 3600;
     o->max_input_bytes = 1u << 20;
     o->provider = VMM_PROVIDER_AUTO;
     o->accel = VMM_ACCEL_AUTO;
@@ -55,7 +58,27 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 static void on_hangup(evutil_socket_t sig, short what, void *arg)
 {
-    daemon_policy_reload(arg);
+    struct daemon_state *d = arg;
+    struct error err;
+    if (gate_reload(d->gate, &err) < 0)
+        log_error("%s", err.message);
+}
+
+int daemon_record(struct daemon_state *d, const char *event, const char *session_id,
+                  const char *details_json, struct error *err)
+{
+    enum audit_kind kind = audit_kind_from_name(event);
+    if (kind == AUDIT_KIND_UNKNOWN)
+        return error_set(err, ERR_INTERNAL, "no audit event kind named %s", event);
+    json_t *details = NULL;
+    if (details_json && details_json[0]) {
+        details = json_loads(details_json, 0, NULL);
+        if (!json_is_object(details)) {
+            json_decref(details);
+            return error_set(err, ERR_INTERNAL, "the details of %s are not a JSON object", event);
+        }
+    }
+    return gate_record(d->gate, kind, session_id, details, err);
 }
 
 static void on_ping(struct api_exchange *x, void *ctx)
@@ -167,7 +190,7 @@ int daemon_run(const struct daemon_options *opts)
         if (audit_default_db_path(db, sizeof(db), &err) < 0 ||
             audit_default_key_dir(keys, sizeof(keys), &err) < 0)
             goto fail;
-        struct audit_options ao = {0};
+        struct audit_options ao = {.witness_path = opts->audit_witness};
         if (audit_open(db, keys, &ao, &d.audit, &err) < 0) {
             error_prefix(&err, "opening the audit log %s (check it with 'enclave audit verify')", db);
             goto fail;
@@ -216,8 +239,11 @@ int daemon_run(const struct daemon_options *opts)
 
 
 
-    if (daemon_policy_init(&d, &err) < 0)
-        goto fail;
+    {
+        struct gate_config gc = {.audit = d.audit, .policy_dir = opts->policy_dir};
+        if (gate_new(&gc, &d.gate, &err) < 0)
+            goto fail;
+    }
 
     d.base = event_base_new();
     if (d.base == NULL) {
@@ -242,9 +268,10 @@ int daemon_run(const struct daemon_options *opts)
         .default_exec_timeout_s = opts->default_exec_timeout_s,
         .max_exec_timeout_s = opts->max_exec_timeout_s,
         .max_output_bytes = opts->max_output_bytes,
+        .max_stream_output_bytes = opts->max_stream_output_bytes,
         .max_input_bytes = opts->max_input_bytes + 4096,
     };
-    daemon_gate_init(&d, &cc.gate);
+    cc.gate = d.gate;
     if (core_new(&cc, &d.core, &err) < 0)
         goto fail;
 
@@ -253,7 +280,7 @@ int daemon_run(const struct daemon_options *opts)
         .socket_path = opts->socket_path,
         .max_request_bytes = opts->max_input_bytes + 64 * 1024,
     };
-    if (api_server_new(d.base, &ac, &d.api, &err) < 0)
+    if (api_server_new(d.base, &ac, &d.api, &err) < 0 || daemon_credentials_init(&d, &err) < 0)
         goto fail;
     d.agent_service = daemon_agent_service;
     d.agent_service.ctx = &d;
@@ -281,11 +308,7 @@ int daemon_run(const struct daemon_options *opts)
         json_t *details = json_pack("{s:s, s:s, s:s, s:s}", "version", ENCLAVE_VERSION, "listen",
                                     api_server_address(d.api), "accel", d.kvm ? "kvm" : "tcg",
                                     "image", d.image_source);
-        char *text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(details);
-        int rr = daemon_record(&d, "DAEMON:START", "", text, &err);
-        free(text);
-        if (rr < 0)
+        if (gate_record(d.gate, AUDIT_DAEMON_START, "", details, &err) < 0)
             goto fail;
     }
     report_ready(&ready_fd, "ready\n");
@@ -306,10 +329,14 @@ out:
     daemon_streams_free(&d);
     if (d.core)
         core_free(d.core); /* stops every VM (and records it) */
+    if (d.gate) {
+        struct error cerr;
+        if (rc == 0 && gate_record(d.gate, AUDIT_DAEMON_STOP, "", NULL, &cerr) < 0)
+            log_error("cannot record the daemon's stop: %s", cerr.message);
+    }
+    gate_free(d.gate); /* after core, before the log it records to */
     if (d.audit) {
         struct error cerr;
-        if (rc == 0)
-            daemon_record(&d, "DAEMON:STOP", "", "{}", &cerr);
         if (audit_close(d.audit, &cerr) < 0) /* signs a checkpoint over the head */
             log_error("closing the audit log: %s", cerr.message);
     }
@@ -319,7 +346,6 @@ out:
         event_free(sig_term);
     if (sig_hup)
         event_free(sig_hup);
-    daemon_policy_free(&d);
     if (d.base)
         event_base_free(d.base);
     image_manifest_free(image);

@@ -19,12 +19,16 @@ struct daemon_options {
     unsigned boot_timeout_s;
     unsigned default_exec_timeout_s, max_exec_timeout_s;
     uint64_t max_output_bytes;
+    uint64_t max_stream_output_bytes; /* per stream of a streamed exec (enclave.v1 Exec) */
     size_t max_input_bytes;
+    unsigned session_idle_timeout_s;  /* default idle timeout of a session; 0: none */
+    unsigned session_max_lifetime_s;  /* default maximum lifetime; 0: none */
     enum vmm_provider provider;
     enum vmm_accel accel;
     const struct vmm_driver *vmm_driver; /* NULL: QEMU */
     const char *policy_dir;  /* NULL: the built-in default bundle */
     const char *image_ref;   /* with no current image: pull, verify and install this (OCI ref) */
+    const char *audit_witness; /* every signed audit checkpoint is appended here too, or NULL */
     int ready_fd;            /* when >= 0, "ready\n" or an error line is written here, then closed */
 };
 

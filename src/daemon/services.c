@@ -9,6 +9,7 @@
 
 #include "agent/v1/agent.pb-c.h"
 #include "common/cleanup.h"
+#include "common/exit_code.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "common/version.h"
@@ -21,7 +22,8 @@ static const char *const tool_names = "python, exec";
 
 static struct core_caller caller_of(struct api_call *call)
 {
-    struct core_caller c = {.transport = api_call_transport(call), .peer = api_call_peer(call)};
+    struct core_caller c = {.transport = api_call_transport(call), .peer = api_call_peer(call),
+                            .principal = api_call_principal(call)};
     return c;
 }
 
@@ -51,11 +53,18 @@ static void handle_start(struct api_call *call, const ProtobufCMessage *msg, voi
         api_call_fail(call, &err);
         return;
     }
+    unsigned idle = 0, life = 0;
+    if (daemon_lifetime_resolve(d, req->idle_timeout_s, req->max_lifetime_s, &idle, &life, &err) < 0) {
+        api_call_fail(call, &err);
+        return;
+    }
     struct core_start_request sr = {
         .session_id = req->session_id,
         .vcpus = (unsigned)req->vcpu,
         .mem_mb = (unsigned)req->memory_mb,
         .caller = caller_of(call),
+        .idle_timeout_s = idle,
+        .max_lifetime_s = life,
     };
     if (core_session_start(d->core, &sr, start_done, call, &err) < 0)
         api_call_fail(call, &err);
@@ -275,13 +284,13 @@ static void exec_done(const struct core_exec_result *res, const struct error *er
     }
     snprintf(error_field, tlen + 1, "%s%s%s", errtext, need_nl ? "\n" : "", notes);
 
-    int exit_code = res->exit_code;
+    int exit_code = exit_code_clamp(res->exit_code);
     const char *status = "exited";
     if (res->timed_out) {
         exit_code = 124;
         status = "timeout";
     } else if (res->signal) {
-        exit_code = 128 + res->signal;
+        exit_code = exit_code_for_signal(res->signal); /* the guest's number: no 128 + INT_MAX */
         status = "signaled";
     }
     json_t *meta = json_pack("{s:i, s:i, s:b, s:I, s:b, s:b, s:I, s:I, s:i, s:I}", "exit_code",
@@ -492,13 +501,13 @@ static void handle_audit_logs(struct api_call *call, const ProtobufCMessage *msg
         return;
     }
     const char *session = req->session_id && req->session_id[0] ? req->session_id : NULL;
-    json_t *input = json_pack("{s:{s:s}, s:{s:s, s:I, s:i}, s:{s:s, s:s}}", "session", "id",
+    json_t *input = json_pack("{s:{s:s}, s:{s:s, s:I, s:i}, s:{s:s, s:s, s:s}}", "session", "id",
                               session ? session : "", "request", "session_id", session ? session : "",
                               "since_timestamp", (json_int_t)req->since_timestamp, "limit",
                               (int)req->limit, "caller", "transport", api_call_transport(call),
-                              "peer", api_call_peer(call));
-    struct core_obligations ob;
-    int decided = core_gate_ask(d->core, "audit.read", session ? session : "", input, &ob, &err);
+                              "peer", api_call_peer(call), "principal", api_call_principal(call));
+    struct gate_obligations ob;
+    int decided = gate_decide(d->gate, "audit.read", session ? session : "", input, &ob, &err);
     if (decided < 0) {
         api_call_fail(call, &err);
         return;
@@ -534,16 +543,16 @@ static void handle_audit_logs(struct api_call *call, const ProtobufCMessage *msg
 }
 
 static const struct api_method agent_methods[] = {
-    {"StartSession", &agent__v1__start_request__descriptor, &agent__v1__session_response__descriptor,
-     handle_start},
-    {"ExecuteTool", &agent__v1__tool_request__descriptor, &agent__v1__tool_response__descriptor,
-     handle_execute},
-    {"StopSession", &agent__v1__stop_request__descriptor, &agent__v1__stop_response__descriptor,
-     handle_stop},
-    {"GetAuditLogs", &agent__v1__get_audit_logs_request__descriptor,
-     &agent__v1__get_audit_logs_response__descriptor, handle_audit_logs},
-    {"ApplyPolicy", &agent__v1__apply_policy_request__descriptor,
-     &agent__v1__apply_policy_response__descriptor, daemon_handle_apply_policy},
+    {.name = "StartSession", .input = &agent__v1__start_request__descriptor, .output = &agent__v1__session_response__descriptor,
+     .handler = handle_start},
+    {.name = "ExecuteTool", .input = &agent__v1__tool_request__descriptor, .output = &agent__v1__tool_response__descriptor,
+     .handler = handle_execute},
+    {.name = "StopSession", .input = &agent__v1__stop_request__descriptor, .output = &agent__v1__stop_response__descriptor,
+     .handler = handle_stop},
+    {.name = "GetAuditLogs", .input = &agent__v1__get_audit_logs_request__descriptor,
+     .output = &agent__v1__get_audit_logs_response__descriptor, .handler = handle_audit_logs},
+    {.name = "ApplyPolicy", .input = &agent__v1__apply_policy_request__descriptor,
+     .output = &agent__v1__apply_policy_response__descriptor, .handler = daemon_handle_apply_policy},
 };
 
 /* ------------------------------------------------------------ enclave.v1 */
@@ -566,6 +575,16 @@ static void list_one(const struct core_session_info *info, void *arg)
     s->kvm = info->kvm;
     s->created_unix_ns = info->created_unix_ns;
     s->execs_running = (int32_t)info->execs_running;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    s->age_ms = (now - info->created_unix_ns) / 1000000;
+    s->idle_ms = info->execs_running ? 0 : (now - info->last_active_unix_ns) / 1000000;
+    s->idle_timeout_s = (int32_t)info->idle_timeout_s;
+    s->max_lifetime_s = (int32_t)info->max_lifetime_s;
+    s->deadline_unix_ns = info->max_lifetime_s
+                              ? info->created_unix_ns + (int64_t)info->max_lifetime_s * 1000000000
+                              : 0;
     l->ptrs[l->n] = s;
     l->n++;
 }
@@ -602,7 +621,7 @@ static void handle_info(struct api_call *call, const ProtobufCMessage *msg, void
     resp.accel = d->kvm ? "kvm" : "tcg";
     resp.provider = (char *)vmm_provider_name(d->host.provider);
     resp.image_source = d->image_source;
-    resp.policy_digest = d->policy_digest;
+    resp.policy_digest = (char *)gate_policy_digest(d->gate);
     resp.sessions = (int32_t)core_session_count(d->core);
     resp.default_vcpu = (int32_t)d->opts.vcpus;
     resp.default_memory_mb = (int32_t)d->opts.mem_mb;
@@ -610,10 +629,18 @@ static void handle_info(struct api_call *call, const ProtobufCMessage *msg, void
 }
 
 static const struct api_method enclave_methods[] = {
-    {"ListSessions", &enclave__v1__list_sessions_request__descriptor,
-     &enclave__v1__list_sessions_response__descriptor, handle_list},
-    {"GetInfo", &enclave__v1__get_info_request__descriptor,
-     &enclave__v1__get_info_response__descriptor, handle_info},
+    {.name = "ListSessions", .input = &enclave__v1__list_sessions_request__descriptor,
+     .output = &enclave__v1__list_sessions_response__descriptor, .handler = handle_list},
+    {.name = "GetInfo", .input = &enclave__v1__get_info_request__descriptor,
+     .output = &enclave__v1__get_info_response__descriptor, .handler = handle_info},
+    /* ---- exec */
+    {.name = "Exec", .input = &enclave__v1__exec_request__descriptor,
+     .output = &enclave__v1__exec_event__descriptor, .handler = daemon_handle_exec_stream,
+     .kind = API_METHOD_SERVER_STREAMING},
+    /* ---- lifetime */
+    {.name = "StartSession", .input = &enclave__v1__start_session_request__descriptor,
+     .output = &enclave__v1__start_session_response__descriptor,
+     .handler = daemon_handle_start_session},
 };
 
 const struct api_service daemon_agent_service = {

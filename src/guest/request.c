@@ -6,6 +6,20 @@
 
 #define CODE(name) GUEST__V1__ERROR_RESPONSE__CODE__CODE_##name
 
+int guest_hello_check(const Guest__V1__Frame *frame, const uint8_t key[GUEST_KEY_LEN])
+{
+    if (frame->body_case != GUEST__V1__FRAME__BODY_HELLO_REQUEST || !frame->hello_request)
+        return -1;
+    const ProtobufCBinaryData *k = &frame->hello_request->key;
+    if (k->len != GUEST_KEY_LEN || !k->data)
+        return -1;
+    /* Constant time: how much of a guess matched must not show in timing. */
+    uint8_t diff = 0;
+    for (size_t i = 0; i < GUEST_KEY_LEN; i++)
+        diff |= (uint8_t)(k->data[i] ^ key[i]);
+    return diff == 0 ? 0 : -1;
+}
+
 int guest_request_check(const Guest__V1__Frame *frame, const char **why)
 {
     switch (frame->body_case) {
@@ -13,12 +27,13 @@ int guest_request_check(const Guest__V1__Frame *frame, const char **why)
     case GUEST__V1__FRAME__BODY_EXEC_REQUEST:
     case GUEST__V1__FRAME__BODY_CANCEL_REQUEST:
     case GUEST__V1__FRAME__BODY_SHUTDOWN_REQUEST:
+    case GUEST__V1__FRAME__BODY_EXEC_CREDIT:
         return 0;
     case GUEST__V1__FRAME__BODY__NOT_SET:
         *why = "frame has no body";
         return CODE(UNKNOWN_REQUEST);
     default:
-        *why = "not a request the init serves (health, exec, cancel, shutdown)";
+        *why = "not a request the init serves (health, exec, cancel, shutdown, exec credit)";
         return CODE(UNKNOWN_REQUEST);
     }
 }
@@ -99,10 +114,21 @@ int guest_exec_validate(const Guest__V1__ExecRequest *req, struct guest_exec_par
     }
     p->timeout_ms = req->timeout_ms ? req->timeout_ms : GUEST_DEFAULT_TIMEOUT_MS;
 
-    if (req->max_output_bytes > GUEST_MAX_OUTPUT) {
-        *why = "max_output_bytes is over the limit (3 MiB per stream)";
+    if (req->stream_output ? req->max_output_bytes > GUEST_MAX_STREAM_OUTPUT
+                           : req->max_output_bytes > GUEST_MAX_OUTPUT) {
+        *why = req->stream_output ? "max_output_bytes is over the limit (1 TiB per stream)"
+                                  : "max_output_bytes is over the limit (3 MiB per stream)";
         return CODE(TOO_LARGE);
     }
+    if (req->stream_window > GUEST_MAX_STREAM_WINDOW) {
+        *why = "stream_window is over the limit (64 MiB)";
+        return CODE(INVALID);
+    }
+    if (req->stream_window > 0 && !req->stream_output) {
+        *why = "stream_window needs stream_output";
+        return CODE(INVALID);
+    }
+    p->stream_window = req->stream_window;
     p->max_output = req->max_output_bytes ? req->max_output_bytes : GUEST_DEFAULT_OUTPUT;
 
     const Guest__V1__Limits *l = req->limits;

@@ -50,6 +50,7 @@
 #define SCAN_SLOW_NS (5000ull * 1000000ull)
 #define SCAN_GIVE_UP_NS (30000ull * 1000000ull)
 #define MAX_LISTENERS 4u
+#define SWEEP_TIMEOUT_MS 2000u
 #define MAX_CONNS_TOTAL (GUEST_MAX_CONNS + 2u) /* + serial + stdio */
 
 enum conn_kind { CONN_SOCKET, CONN_SERIAL, CONN_STDIO };
@@ -63,6 +64,9 @@ struct conn {
     bool discarding; /* out of step: the decoder drops input until a sync marker */
     bool closing;    /* close once the output is written */
     bool in_eof;     /* the peer will send nothing more */
+    bool authed;     /* the peer proved the key with a HelloRequest */
+    unsigned syncs;  /* sync markers the decoder had seen at the last frame */
+    uint64_t hello_deadline_ns; /* unauthenticated sockets are closed then */
     struct wire_decoder dec;
     uint8_t *out;
     size_t out_start, out_len, out_cap;
@@ -87,6 +91,8 @@ struct exec {
     struct capture out[2]; /* stdout, stderr */
     uint64_t max_output;
     bool stream;
+    uint64_t window;  /* flow control: streamed bytes allowed ahead of credit (0: none) */
+    uint64_t unacked; /* streamed bytes not yet credited */
     uint64_t start_ns, deadline_ns, drain_ns;
     bool exited, timed_out, cancelled;
     int status;
@@ -100,6 +106,7 @@ struct listener {
 
 struct guest_server {
     struct guest_server_options opts;
+    uint8_t key[GUEST_KEY_LEN];
     int sigfd;
     struct listener listeners[MAX_LISTENERS];
     size_t nlisteners;
@@ -327,8 +334,13 @@ static void exec_read_output(struct guest_server *s, struct exec *e, int which)
         if (keep == 0)
             continue;
         if (e->stream) {
-            if (e->conn)
+            if (e->conn) {
                 exec_stream_chunk(s, e, which, chunk, keep);
+                e->unacked += keep;
+                /* Out of credit: stop here; poll() leaves the pipes alone. */
+                if (e->window && e->unacked >= e->window && !e->exited)
+                    return;
+            }
             continue;
         }
         if (cap->len + keep > cap->size) {
@@ -420,6 +432,7 @@ static void handle_exec(struct guest_server *s, struct conn *c, uint64_t id, con
     e->out[1].fd = sp.stderr_fd;
     e->max_output = params.max_output;
     e->stream = req->stream_output;
+    e->window = params.stream_window;
     e->deadline_ns = e->start_ns + (uint64_t)params.timeout_ms * 1000000ull;
     s->execs[s->nexecs++] = e;
     exec_write_stdin(e);
@@ -439,6 +452,15 @@ static void handle_cancel(struct guest_server *s, struct conn *c, uint64_t id, c
     f.body_case = GUEST__V1__FRAME__BODY_CANCEL_RESPONSE;
     f.cancel_response = &r;
     conn_send(s, c, &f);
+}
+
+/* Credit for a streaming exec: the host passed that much on. No reply. */
+static void handle_credit(struct guest_server *s, struct conn *c, uint64_t id, const Guest__V1__ExecCredit *req)
+{
+    struct exec *e = exec_find(s, c, id);
+    if (!e)
+        return; /* finished meanwhile: credit for it is moot */
+    e->unacked = req->bytes < e->unacked ? e->unacked - req->bytes : 0;
 }
 
 static void handle_health(struct guest_server *s, struct conn *c, uint64_t id)
@@ -502,8 +524,43 @@ static void handle_shutdown(struct guest_server *s, struct conn *c, uint64_t id,
     s->stop = true;
 }
 
+static void conn_refuse(struct guest_server *s, struct conn *c, const char *why);
+
+/* A HelloRequest with the right key: the connection is served from now on. */
+static void handle_hello(struct guest_server *s, struct conn *c, const Guest__V1__Frame *f)
+{
+    if (guest_hello_check(f, s->key) != 0) {
+        conn_refuse(s, c, "wrong key");
+        return;
+    }
+    if (!c->authed)
+        guest_log("%s: host authenticated", c->transport);
+    c->authed = true;
+    Guest__V1__Frame r = GUEST__V1__FRAME__INIT;
+    Guest__V1__HelloResponse h = GUEST__V1__HELLO_RESPONSE__INIT;
+    h.protocol_version = GUEST_PROTOCOL_VERSION;
+    r.id = f->id;
+    r.body_case = GUEST__V1__FRAME__BODY_HELLO_RESPONSE;
+    r.hello_response = &h;
+    conn_send(s, c, &r);
+}
+
 static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1__Frame *f)
 {
+    /* A sync marker starts a new host connection (wire/frame.h): it must
+     * prove the key again. */
+    if (c->dec.syncs != c->syncs) {
+        c->syncs = c->dec.syncs;
+        c->authed = false;
+    }
+    if (f->body_case == GUEST__V1__FRAME__BODY_HELLO_REQUEST) {
+        handle_hello(s, c, f);
+        return;
+    }
+    if (!c->authed) {
+        conn_refuse(s, c, "the first frame is not a HelloRequest");
+        return;
+    }
     const char *why = NULL;
     int code = guest_request_check(f, &why);
     if (code) {
@@ -528,6 +585,9 @@ static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1
         break;
     case GUEST__V1__FRAME__BODY_SHUTDOWN_REQUEST:
         handle_shutdown(s, c, f->id, f->shutdown_request);
+        break;
+    case GUEST__V1__FRAME__BODY_EXEC_CREDIT:
+        handle_credit(s, c, f->id, f->exec_credit);
         break;
     default:
         break;
@@ -583,6 +643,8 @@ static void conn_lost(struct guest_server *s, struct conn *c)
     wire_decoder_reset(&c->dec);
     conn_drop_output(c);
     c->discarding = false;
+    c->authed = false;
+    c->syncs = c->dec.syncs;
     if (c->kind == CONN_SERIAL) {
         if (c->up)
             guest_log("%s: host disconnected", c->transport);
@@ -594,6 +656,15 @@ static void conn_lost(struct guest_server *s, struct conn *c)
     }
     c->up = false;
     c->closing = true;
+}
+
+/* A peer that did not prove the key is served nothing: no reply, no error
+ * frame. A socket or stdio is closed; the serial port, which cannot close,
+ * ignores the host until it reconnects (conn_lost). */
+static void conn_refuse(struct guest_server *s, struct conn *c, const char *why)
+{
+    guest_log("%s: %s; refusing the connection", c->transport, why);
+    conn_lost(s, c);
 }
 
 /* A length over the limit: the stream is out of step. Say so (id 0). A
@@ -657,6 +728,11 @@ static void conn_read(struct guest_server *s, struct conn *c)
                     return;
                 continue;
             }
+            if (!c->authed && r != WIRE_ERR_NOMEM) {
+                /* Not even an error frame for a peer that has not proved the key. */
+                conn_refuse(s, c, "a frame that does not decode before the HelloRequest");
+                return;
+            }
             if (r == WIRE_ERR_BAD_FRAME) {
                 send_error(s, c, 0, CODE(BAD_FRAME), "frame does not decode; skipped");
                 continue;
@@ -693,6 +769,7 @@ static void accept_conn(struct guest_server *s, struct listener *l)
         close(fd);
         return;
     }
+    c->hello_deadline_ns = now_ns() + (uint64_t)s->opts.hello_timeout_ms * 1000000ull;
     s->conns[s->nconns++] = c;
 }
 
@@ -797,6 +874,7 @@ static void serial_check(struct guest_server *s, uint64_t now)
         if (!c->up)
             guest_log("%s: host connected", c->transport);
         c->up = true;
+        c->authed = false;
         c->discarding = false;
         wire_decoder_reset(&c->dec);
         return;
@@ -884,9 +962,11 @@ static void sweep_workload_user(void)
         guest_log("cannot sweep leftover workload processes: %s", strerror(errno));
         return;
     }
-    /* Wait for it, so that it cannot reach a workload started after this. */
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    /* Wait for it, so that it cannot reach a workload started after this;
+     * but not forever: running as uid 1000, it can be stopped (SIGSTOP) by
+     * the very processes it is meant to kill. */
+    if (guest_wait_child(pid, SWEEP_TIMEOUT_MS) > 0)
+        guest_log("the sweep of leftover workload processes did not finish in %u ms; killed it", SWEEP_TIMEOUT_MS);
 }
 
 /* Timeouts, finished execs and closed connections; returns the poll timeout. */
@@ -923,6 +1003,12 @@ static int housekeeping(struct guest_server *s, uint64_t now)
         bool has_execs = false;
         for (size_t j = 0; j < s->nexecs && !has_execs; j++)
             has_execs = s->execs[j]->conn == c;
+        if (!c->authed && c->up && c->kind != CONN_SERIAL && !c->closing) {
+            if (now >= c->hello_deadline_ns)
+                conn_refuse(s, c, "no HelloRequest in time");
+            else if (c->hello_deadline_ns < next)
+                next = c->hello_deadline_ns;
+        }
         bool finished = (c->closing && (c->out_len == 0 || !c->up)) ||
                         (c->in_eof && !has_execs && c->out_len == 0);
         if (finished && c->kind != CONN_SERIAL) {
@@ -989,6 +1075,9 @@ int guest_server_run(struct guest_server *s)
             }
             /* A streaming workload waits while its host is not reading. */
             if (e->stream && e->conn && e->conn->out_len > OUT_HIGH_MARK && !e->exited)
+                continue;
+            /* ... and while it is out of credit. */
+            if (e->stream && e->window && e->unacked >= e->window && !e->exited)
                 continue;
             if (e->out[0].fd >= 0) {
                 pfd[n] = (struct pollfd){.fd = e->out[0].fd, .events = POLLIN};
@@ -1068,10 +1157,18 @@ int guest_server_run(struct guest_server *s)
 
 struct guest_server *guest_server_new(const struct guest_server_options *opts)
 {
+    if (!opts->key) {
+        errno = EINVAL; /* never a server that serves without the key */
+        return NULL;
+    }
     struct guest_server *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->opts = *opts;
+    memcpy(s->key, opts->key, GUEST_KEY_LEN);
+    s->opts.key = NULL;
+    if (!s->opts.hello_timeout_ms)
+        s->opts.hello_timeout_ms = GUEST_HELLO_TIMEOUT_MS;
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
@@ -1100,6 +1197,7 @@ int guest_server_add_stdio(struct guest_server *s, int in_fd, int out_fd)
     struct conn *c = conn_new(CONN_STDIO, in_fd, out_fd, "stdio");
     if (!c)
         return -ENOMEM;
+    c->hello_deadline_ns = now_ns() + (uint64_t)s->opts.hello_timeout_ms * 1000000ull;
     s->conns[s->nconns++] = c;
     return 0;
 }
@@ -1132,5 +1230,6 @@ void guest_server_free(struct guest_server *s)
     for (size_t i = 0; i < s->nlisteners; i++)
         close(s->listeners[i].fd);
     close(s->sigfd);
+    explicit_bzero(s->key, sizeof(s->key));
     free(s);
 }

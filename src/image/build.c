@@ -30,11 +30,12 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/exit_code.h"
 #include "common/file.h"
 #include "common/paths.h"
 
 /* Bump when the builder's output for the same inputs changes. */
-#define BUILDER_VERSION "2"
+#define BUILDER_VERSION "3"
 #define KERNEL_META_PACKAGE "linux-image-cloud-amd64"
 #define MAX_TOOL_OUTPUT (32u << 20)
 #define ERR_TAIL 1536
@@ -234,7 +235,7 @@ static int run_tool(const char *const *argv, const char *cwd, bool capture, stru
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : exit_code_for_signal(WTERMSIG(st));
     if (too_big) {
         tool_run_clear(r);
         return error_set(err, ERR_OUT_OF_RANGE, "%s printed more than %u bytes", argv[0], MAX_TOOL_OUTPUT);
@@ -1048,11 +1049,26 @@ static int finish_rootfs(struct build *b, struct error *err)
         mode_t mode;
     } dirs[] = {
         {"proc", 0555}, {"sys", 0555}, {"dev", 0755},       {"run", 0755},  {"tmp", 01777},
-        {"root", 0700}, {"etc", 0755}, {"workspace", 0755}, {"var/tmp", 01777},
+        {"root", 0700}, {"etc", 0755}, {"workspace", 0755}, {"var", 0755},
     };
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
         if (mkdir_in(r, dirs[i].path, dirs[i].mode, err) < 0)
             return -1;
+    /* /var/tmp is the sized /tmp: no second place the workload can write. */
+    char vt[PATH_MAX];
+    if (PATHF(vt, "%s/var/tmp", r) < 0)
+        return -1;
+    struct stat vst;
+    if (lstat(vt, &vst) == 0 && S_ISDIR(vst.st_mode)) {
+        if (rmdir(vt) < 0)
+            return error_set_errno(err, ERR_INTERNAL, "rmdir %s (a package put files there?)", vt);
+    } else if (lstat(vt, &vst) == 0) {
+        unlink(vt);
+    }
+    if (symlink("../tmp", vt) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "symlink %s", vt);
+    if (stamp(vt, err) < 0)
+        return -1;
     if (file_in(r, "etc/passwd",
                 "root:x:0:0:root:/root:/usr/sbin/nologin\n"
                 "agent:x:1000:1000:agent:/workspace:/usr/sbin/nologin\n"

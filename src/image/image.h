@@ -114,7 +114,9 @@ int image_cache_set_current(const char *id, struct error *err);
  * file system for the entries it writes: modes, owners, times and device
  * numbers are whatever the caller says, so an unprivileged process can write
  * root-owned files and device nodes. Names are relative ("usr/bin/python3"),
- * and a folder must be added before what it holds. */
+ * and a folder must be added before what it holds. The one exception is the
+ * folder "." (cpio_write_dir only): the root itself, whose owner and mode
+ * the kernel applies to the root file system it unpacks into. */
 struct cpio_writer;
 
 struct cpio_entry {
@@ -145,9 +147,11 @@ void cpio_writer_free(struct cpio_writer *w);
 
 /* Kernel modules enclave-init loads; dependencies are added from the modules'
  * own metadata. virtio_rng feeds the guest's entropy pool when the VMM offers
- * a virtio-rng device (without one it loads and stays idle). */
+ * a virtio-rng device (without one it loads and stays idle). qemu_fw_cfg
+ * shows QEMU's fw_cfg files in sysfs: the channel key comes that way (the
+ * init unloads it once the key is read). */
 #define IMAGE_GUEST_MODULES \
-    "virtio_mmio", "virtio_console", "vsock", "vmw_vsock_virtio_transport", "virtio_rng"
+    "virtio_mmio", "virtio_console", "vsock", "vmw_vsock_virtio_transport", "virtio_rng", "qemu_fw_cfg"
 
 #define IMAGE_KERNEL_CMDLINE                                                          \
     "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2000000 lpj=4000000 "        \

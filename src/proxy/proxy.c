@@ -111,6 +111,10 @@ static void conn_lost(struct proxy_conn *c, const char *what)
 
 static void dispatch(struct proxy_conn *c, Guest__V1__Frame *f)
 {
+    /* The answer to our HelloRequest: nothing waits on it (a wrong key
+     * closes the connection instead). */
+    if (f->body_case == GUEST__V1__FRAME__BODY_HELLO_RESPONSE)
+        return;
     if (f->body_case == GUEST__V1__FRAME__BODY_EXEC_OUTPUT) {
         struct pending *p = pending_find(c, f->id);
         if (p && p->on_output)
@@ -303,6 +307,29 @@ int proxy_connect(struct event_base *base, const struct vmm_channel *channel,
      * closes (virtio-serial) starts afresh at this marker. */
     static const uint8_t sync_marker[WIRE_SYNC_LEN] = WIRE_SYNC_MARKER;
     bufferevent_write(c->bev, sync_marker, sizeof(sync_marker));
+    /* The guest serves nothing until the host proves the VM's secret; a
+     * sync marker starts a new connection, so this follows it each time. */
+    Guest__V1__Frame hello = GUEST__V1__FRAME__INIT;
+    Guest__V1__HelloRequest hr = GUEST__V1__HELLO_REQUEST__INIT;
+    hr.key.data = (uint8_t *)channel->key;
+    hr.key.len = sizeof(channel->key);
+    hello.id = c->next_id++;
+    hello.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
+    hello.hello_request = &hr;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (wire_encode(&hello, &buf, &len) < 0 || bufferevent_write(c->bev, buf, len) < 0) {
+        if (buf) {
+            explicit_bzero(buf, len);
+            free(buf);
+        }
+        bufferevent_free(c->bev);
+        wire_decoder_release(&c->decoder);
+        free(c);
+        return error_set(err, ERR_INTERNAL, "cannot send the channel key");
+    }
+    explicit_bzero(buf, len);
+    free(buf);
     *out = c;
     return 0;
 }
@@ -386,6 +413,24 @@ void proxy_cancel(struct proxy_conn *c, uint64_t id)
     f.body_case = GUEST__V1__FRAME__BODY_CANCEL_REQUEST;
     f.cancel_request = &cr;
     f.id = c->next_id++;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (wire_encode(&f, &buf, &len) == 0) {
+        bufferevent_write(c->bev, buf, len);
+        free(buf);
+    }
+}
+
+void proxy_exec_credit(struct proxy_conn *c, uint64_t id, uint64_t bytes)
+{
+    if (c == NULL || c->dead || c->bev == NULL || bytes == 0)
+        return;
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecCredit cr = GUEST__V1__EXEC_CREDIT__INIT;
+    cr.bytes = bytes;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_CREDIT;
+    f.exec_credit = &cr;
+    f.id = id;
     uint8_t *buf = NULL;
     size_t len = 0;
     if (wire_encode(&f, &buf, &len) == 0) {

@@ -40,6 +40,10 @@ int proxy_request(struct proxy_conn *conn, Guest__V1__Frame *req, unsigned timeo
  * to cancel it. */
 void proxy_cancel(struct proxy_conn *conn, uint64_t id);
 
+/* Flow control for a streaming exec in flight (its request id): tells the
+ * guest that bytes more of its output were passed on. No reply. */
+void proxy_exec_credit(struct proxy_conn *conn, uint64_t id, uint64_t bytes);
+
 unsigned proxy_pending_count(const struct proxy_conn *conn);
 
 /* Closes; pending callbacks run with ERR_CANCELED before it returns. */

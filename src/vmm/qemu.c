@@ -251,6 +251,10 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
     r |= argv_add(b, err, "%s", c->initrd);
     r |= argv_add(b, err, "-append");
     r |= argv_add(b, err, "%s rdinit=/init", c->cmdline ? c->cmdline : "console=ttyS0");
+    /* The channel key, as a file QEMU reads: never on the command line
+     * (which every local user can read in /proc). */
+    r |= argv_add(b, err, "-fw_cfg");
+    r |= argv_add(b, err, "name=opt/org.enclave/key,file=%s", vm->key_path);
     /* Entropy from the host, so early getrandom() in the guest does not stall. */
     r |= argv_add(b, err, "-device");
     r |= argv_add(b, err, "virtio-rng-device");
@@ -304,24 +308,30 @@ static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct er
         snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/rpc.sock", c->run_dir);
     }
 
+    if (vmm_channel_key_create(vm, err) < 0) {
+        vmm_vm_free(vm);
+        return -1;
+    }
     struct argv_builder b = {0};
     if (build_argv(c, vm, &b, err) < 0) {
-        free(vm);
+        vmm_vm_free(vm);
         return -1;
     }
     char log_path[4200];
     snprintf(log_path, sizeof(log_path), "%s/vmm.log", c->run_dir);
     cleanup_close int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (log_fd < 0) {
-        free(vm);
-        return error_set_errno(err, ERR_INTERNAL, "creating %s", log_path);
+        error_set_errno(err, ERR_INTERNAL, "creating %s", log_path);
+        vmm_vm_free(vm);
+        return -1;
     }
     unlink(vm->channel.path[0] ? vm->channel.path : vm->qmp_path);
     unlink(vm->qmp_path);
 
     pid_t pid = 0;
     if (vmm_spawn(b.args, log_fd, vm->pidfile, &pid, err) < 0) {
-        free(vm);
+        vm->pidfile[0] = '\0';
+        vmm_vm_free(vm);
         return -1;
     }
     vm->pid = pid;

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "image/image.h"
 #include "vmm/vm_internal.h"
 
 pid_t vmm_vm_pid(const struct vmm_vm *vm)
@@ -57,6 +59,11 @@ void vmm_vm_free(struct vmm_vm *vm)
     }
     if (vm->pidfile[0])
         unlink(vm->pidfile);
+    if (vm->key_path[0])
+        unlink(vm->key_path);
+    if (vm->initrd_path[0])
+        unlink(vm->initrd_path);
+    explicit_bzero(vm->channel.key, sizeof(vm->channel.key));
     free(vm);
 }
 
@@ -179,4 +186,91 @@ int vmm_reap_orphans(const char *vms_dir, struct error *err)
     }
     closedir(d);
     return killed;
+}
+
+int vmm_channel_key_create(struct vmm_vm *vm, struct error *err)
+{
+    if (getrandom(vm->channel.key, sizeof(vm->channel.key), 0) != (ssize_t)sizeof(vm->channel.key))
+        return error_set_errno(err, ERR_INTERNAL, "getrandom");
+    if ((size_t)snprintf(vm->key_path, sizeof(vm->key_path), "%s/channel.key", vm->run_dir) >= sizeof(vm->key_path))
+        return error_set(err, ERR_INVALID_ARGUMENT, "run folder path too long");
+    unlink(vm->key_path);
+    cleanup_close int fd = open(vm->key_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", vm->key_path);
+    if (write(fd, vm->channel.key, sizeof(vm->channel.key)) != (ssize_t)sizeof(vm->channel.key))
+        return error_set_errno(err, ERR_INTERNAL, "writing %s", vm->key_path);
+    return 0;
+}
+
+/* Copies all of in to out, in the kernel where it can (a reflink on file
+ * systems that share extents). Returns bytes copied or -1. */
+static off_t copy_all(int in, int out)
+{
+    off_t total = 0;
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) && total == 0)
+            break; /* fall back to read/write */
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return total;
+        total += n;
+    }
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return total;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                return -1;
+            off += w;
+        }
+        total += n;
+    }
+}
+
+int vmm_initrd_with_key(struct vmm_vm *vm, const char *base, struct error *err)
+{
+    if ((size_t)snprintf(vm->initrd_path, sizeof(vm->initrd_path), "%s/initrd.cpio", vm->run_dir) >=
+        sizeof(vm->initrd_path))
+        return error_set(err, ERR_INVALID_ARGUMENT, "run folder path too long");
+    cleanup_close int in = open(base, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return error_set_errno(err, ERR_FAILED_PRECONDITION, "initramfs %s", base);
+    unlink(vm->initrd_path);
+    cleanup_close int out = open(vm->initrd_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out < 0)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", vm->initrd_path);
+    off_t size = copy_all(in, out);
+    if (size < 0)
+        return error_set_errno(err, ERR_INTERNAL, "copying %s to %s", base, vm->initrd_path);
+    /* The kernel looks for the next archive at a 4-byte boundary and skips
+     * zeros up to it. */
+    static const char zeros[4];
+    size_t pad = (size_t)((4 - (size % 4)) % 4);
+    if (pad && write(out, zeros, pad) != (ssize_t)pad)
+        return error_set_errno(err, ERR_INTERNAL, "writing %s", vm->initrd_path);
+    struct cpio_writer *w = NULL;
+    if (cpio_writer_new(out, &w, err) < 0)
+        return -1;
+    struct cpio_entry e = {.name = ".enclave-key", .mode = S_IFREG | 0400, .uid = 0, .gid = 0};
+    uint64_t archive_size = 0;
+    char sha[65];
+    int rc = cpio_write_file(w, &e, vm->channel.key, sizeof(vm->channel.key), err);
+    if (rc == 0)
+        rc = cpio_writer_finish(w, &archive_size, sha, err);
+    cpio_writer_free(w);
+    if (rc < 0)
+        return error_prefix(err, "writing %s", vm->initrd_path);
+    return 0;
 }

@@ -16,7 +16,19 @@ struct vmm_vm {
     char api_path[108];  /* firecracker: API socket */
     char console_log[4200];
     char pidfile[4200];
+    char key_path[4200];    /* <run_dir>/channel.key */
+    char initrd_path[4200]; /* firecracker: the per-VM initramfs with the key */
 };
+
+/* Makes the channel key: 32 random bytes into vm->channel.key and a new
+ * file vm->key_path (<run_dir>/channel.key, 0600). */
+int vmm_channel_key_create(struct vmm_vm *vm, struct error *err);
+
+/* Writes <run_dir>/initrd.cpio (0600): base, zero-padded to a multiple of 4
+ * bytes, then a newc archive holding .enclave-key (root, 0400) with
+ * vm->channel.key. The kernel unpacks concatenated archives in order. Sets
+ * vm->initrd_path. */
+int vmm_initrd_with_key(struct vmm_vm *vm, const char *base, struct error *err);
 
 /* Starts a VMM process the way every driver wants it: it dies with the daemon
  * (PR_SET_PDEATHSIG, so even kill -9 of the daemon takes it down), runs in its

@@ -16,7 +16,7 @@
  *  - firecracker (vmm/firecracker.c; KVM hosts only; docs/firecracker.md). How it maps onto these operations:
  *      start: spawn `firecracker --api-sock <run_dir>/api.sock` (optionally
  *        through the jailer), wait for the API socket, then configure over HTTP
- *        on that socket, following the published API (shared/firecracker/
+ *        on that socket, following the published API (tests/firecracker/spec/
  *        firecracker.yaml): PUT /boot-source {kernel_image_path, initrd_path,
  *        boot_args}, PUT /machine-config {vcpu_count, mem_size_mib},
  *        PUT /vsock {guest_cid, uds_path: <run_dir>/vsock.sock}, then
@@ -49,11 +49,21 @@ enum vmm_channel_kind {
     VMM_CHANNEL_HYBRID_VSOCK, /* Unix socket + "CONNECT port\n" handshake (Firecracker) */
 };
 
+/* The per-VM secret the host proves first on every connection (a
+ * HelloRequest, proto/guest/v1/guest.proto). The driver makes it at start:
+ * 32 random bytes in <run_dir>/channel.key (0600, in the 0700 run folder),
+ * handed to the guest out of band, never on a command line: QEMU reads the
+ * file as fw_cfg opt/org.enclave/key; Firecracker, which has no fw_cfg,
+ * boots <run_dir>/initrd.cpio, the image's initramfs with a second cpio
+ * archive appended that holds /.enclave-key (0400). */
+#define VMM_CHANNEL_KEY_LEN 32
+
 struct vmm_channel {
     enum vmm_channel_kind kind;
     char path[108]; /* Unix socket path for UNIX and HYBRID_VSOCK */
     unsigned cid;   /* for VSOCK */
     unsigned port;  /* guest port for VSOCK and HYBRID_VSOCK */
+    unsigned char key[VMM_CHANNEL_KEY_LEN];
 };
 
 struct vmm_config {

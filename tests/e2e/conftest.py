@@ -46,12 +46,65 @@ def vmm_pids(marker):
     return pids
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are answers to look at, not to follow."""
+
+    def redirect_request(self, *args, **kw):
+        return None
+
+
 class ConnectError(Exception):
     def __init__(self, status, code, message):
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+
+
+class AuthMetadata:
+    """A gRPC client interceptor adding the daemon's token as the
+    authorization metadata to every call on a channel."""
+
+    def __init__(self, token):
+        self.metadata = (("authorization", f"Bearer {token}"),)
+
+    def _add(self, details):
+        import grpc
+
+        class Details(grpc.ClientCallDetails):
+            pass
+
+        d = Details()
+        d.method = details.method
+        d.timeout = details.timeout
+        d.metadata = list(details.metadata or ()) + list(self.metadata)
+        d.credentials = details.credentials
+        d.wait_for_ready = getattr(details, "wait_for_ready", None)
+        d.compression = getattr(details, "compression", None)
+        return d
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._add(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._add(details), request)
+
+    def intercept_stream_unary(self, continuation, details, request_iterator):
+        return continuation(self._add(details), request_iterator)
+
+    def intercept_stream_stream(self, continuation, details, request_iterator):
+        return continuation(self._add(details), request_iterator)
+
+
+def grpc_interceptor_classes():
+    import grpc
+    return (AuthMetadata, grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+            grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor)
+
+
+def read_token(path):
+    with open(path) as f:
+        return f.read().strip()
 
 
 class Daemon:
@@ -83,26 +136,63 @@ class Daemon:
             time.sleep(0.1)
         raise RuntimeError("daemon did not start: " + self.read_log())
 
+    @property
+    def token(self):
+        """The agent token the daemon made under its home (run/api-token)."""
+        return read_token(os.path.join(self.home, "run", "api-token"))
+
+    @property
+    def operator_token(self):
+        return read_token(os.path.join(self.home, "run", "operator-token"))
+
+    def auth_headers(self, operator=False):
+        """The header every TCP request carries (what the helpers below send)."""
+        return {"Authorization": "Bearer " + (self.operator_token if operator else self.token)}
+
+    def grpc_channel(self, operator=False, token=None, options=()):
+        """A gRPC channel to the daemon whose every call carries the token
+        (token=None: the agent token; token="": none at all)."""
+        import grpc
+        ch = grpc.insecure_channel(self.addr, options=list(options))
+        if token is None:
+            token = self.operator_token if operator else self.token
+        if token == "":
+            return ch
+        Interceptor = type("Interceptor", grpc_interceptor_classes(), {})
+        return grpc.intercept_channel(ch, Interceptor(token))
+
     def read_log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def get(self, path):
-        with urllib.request.urlopen(f"http://{self.addr}{path}", timeout=10) as r:
-            return r.status, r.read()
-
-    def raw(self, path, body, content_type="application/json", timeout=300):
-        req = urllib.request.Request(
-            f"http://{self.addr}{path}", data=body, method="POST",
-            headers={"Content-Type": content_type})
+    def request(self, method, path, body=None, headers=None, auth=True, operator=False,
+                timeout=300):
+        """One HTTP/1.1 request; (status, headers, body). Carries the token
+        unless auth is False; headers are added last (and may replace Host)."""
+        h = dict(self.auth_headers(operator)) if auth else {}
+        h.update(headers or {})
+        req = urllib.request.Request(f"http://{self.addr}{path}", data=body, method=method,
+                                     headers=h)
+        opener = urllib.request.build_opener(NoRedirect)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return r.status, r.read()
+            with opener.open(req, timeout=timeout) as r:
+                return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
-            return e.code, e.read()
+            return e.code, e.headers, e.read()
 
-    def call(self, method, body, service="agent.v1.AgentService", timeout=300):
-        status, data = self.raw(f"/{service}/{method}", json.dumps(body).encode(), timeout=timeout)
+    def get(self, path, **kw):
+        status, _, data = self.request("GET", path, timeout=10, **kw)
+        return status, data
+
+    def raw(self, path, body, content_type="application/json", timeout=300, headers=None, **kw):
+        h = {"Content-Type": content_type}
+        h.update(headers or {})
+        status, _, data = self.request("POST", path, body, headers=h, timeout=timeout, **kw)
+        return status, data
+
+    def call(self, method, body, service="agent.v1.AgentService", timeout=300, **kw):
+        status, data = self.raw(f"/{service}/{method}", json.dumps(body).encode(), timeout=timeout,
+                                **kw)
         doc = json.loads(data) if data else {}
         if status != 200:
             raise ConnectError(status, doc.get("code"), doc.get("message"))
@@ -120,8 +210,9 @@ class Daemon:
     def stop_session(self, session_id):
         return self.call("StopSession", {"sessionId": session_id})
 
-    def cli(self, *args, input=None, timeout=300):
-        return subprocess.run([ENCLAVE, *args], env=dict(self.env, ENCLAVE_ADDR=self.addr),
+    def cli(self, *args, input=None, timeout=300, env=None):
+        return subprocess.run([ENCLAVE, *args],
+                              env=dict(self.env, ENCLAVE_ADDR=self.addr, **(env or {})),
                               input=input, capture_output=True, timeout=timeout)
 
     def stop(self, sig=signal.SIGTERM):

@@ -37,10 +37,10 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 class SSE:
     """A Server-Sent Events client on http.client: one event at a time."""
 
-    def __init__(self, addr, query="", last_event_id=None, timeout=120):
-        host, port = addr.rsplit(":", 1)
+    def __init__(self, daemon, query="", last_event_id=None, timeout=120):
+        host, port = daemon.addr.rsplit(":", 1)
         self.conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
-        headers = {"Accept": "text/event-stream"}
+        headers = {"Accept": "text/event-stream", **daemon.auth_headers()}
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)
         self.conn.request("GET", "/v1/audit/stream" + (("?" + query) if query else ""),
@@ -86,13 +86,15 @@ class SSE:
 class WebSocket:
     """The client side of RFC 6455, just enough to test the server."""
 
-    def __init__(self, addr, path="/ws/audit", key=None, version="13"):
+    def __init__(self, daemon, path="/ws/audit", key=None, version="13"):
+        addr = daemon.addr
         host, port = addr.rsplit(":", 1)
         self.sock = socket.create_connection((host, int(port)), timeout=60)
         self.key = key or base64.b64encode(os.urandom(16)).decode()
         req = (f"GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n"
                f"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: {self.key}\r\n"
-               f"Sec-WebSocket-Version: {version}\r\n\r\n")
+               f"Sec-WebSocket-Version: {version}\r\n"
+               f"Authorization: Bearer {daemon.token}\r\n\r\n")
         self.sock.sendall(req.encode())
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
@@ -177,7 +179,7 @@ def adaemon():
 def test_stream_delivers_a_run_live_in_order(adaemon):
     d = adaemon
     # Live only (no since_seq): the stream starts at the head.
-    sse = SSE(d.addr)
+    sse = SSE(d)
     assert sse.status == 200
     assert sse.resp.getheader("Content-Type").startswith("text/event-stream")
     # Our own audit.read decision is the first thing we see.
@@ -186,7 +188,7 @@ def test_stream_delivers_a_run_live_in_order(adaemon):
     assert json.loads(json.loads(first["data"])["details"])["action"] == "audit.read"
     # Also one stream filtered to the session, opened before it exists.
     sid = "e2e-audit-live"
-    only = SSE(d.addr, f"session={sid}")
+    only = SSE(d, f"session={sid}")
     assert only.status == 200
 
     s = d.start_session(sessionId=sid)
@@ -221,7 +223,7 @@ def test_stream_delivers_a_run_live_in_order(adaemon):
 
 def test_stream_catch_up_and_last_event_id(adaemon):
     d = adaemon
-    all_ = SSE(d.addr, "since_seq=0")
+    all_ = SSE(d, "since_seq=0")
     events = all_.records(lambda ev: ev["event"] == "SESSION:STOP")
     assert int(events[0]["id"]) == 1 and events[0]["event"] in ("DAEMON:START", "POLICY:LOADED")
     assert "DAEMON:START" in [e["event"] for e in events]
@@ -229,7 +231,7 @@ def test_stream_catch_up_and_last_event_id(adaemon):
     # An EventSource reconnecting with Last-Event-ID gets what followed it;
     # the header wins over since_seq.
     pick = int(events[len(events) // 2]["id"])
-    again = SSE(d.addr, "since_seq=0", last_event_id=pick)
+    again = SSE(d, "since_seq=0", last_event_id=pick)
     nxt = again.next()
     assert int(nxt["id"]) == pick + 1
     assert json.loads(nxt["data"])["prev_hash"] == json.loads(events[len(events) // 2]["data"])["hash"]
@@ -246,14 +248,14 @@ def test_stream_catch_up_and_last_event_id(adaemon):
     ("", "not-a-number"),
 ])
 def test_stream_bad_requests(adaemon, query, header):
-    s = SSE(adaemon.addr, query, last_event_id=header)
+    s = SSE(adaemon, query, last_event_id=header)
     assert s.status == 400
     s.close()
 
 
 def test_websocket_stream(adaemon):
     d = adaemon
-    ws = WebSocket(d.addr, "/ws/audit?since_seq=0")
+    ws = WebSocket(d, "/ws/audit?since_seq=0")
     assert ws.status == 101
     expect = base64.b64encode(hashlib.sha1((ws.key + WS_GUID).encode()).digest()).decode()
     assert ws.headers["sec-websocket-accept"] == expect
@@ -293,34 +295,34 @@ def test_websocket_protocol_errors(adaemon):
                 return struct.unpack(">H", payload[:2])[0]
 
     # An unmasked client frame breaks RFC 6455 section 5.1.
-    ws = WebSocket(d.addr)
+    ws = WebSocket(d)
     assert ws.status == 101
     ws.send_frame(0x1, b"hello", mask=False)
     assert close_code(ws) == 1002
     ws.close()
     # A message over the limit (4 KiB for this endpoint) is refused.
-    ws = WebSocket(d.addr)
+    ws = WebSocket(d)
     ws.send_frame(0x2, b"x" * 70000)
     assert close_code(ws) == 1009
     ws.close()
     # A fragmented control frame.
-    ws = WebSocket(d.addr)
+    ws = WebSocket(d)
     ws.send_frame(0x9, b"p", fin=False)
     assert close_code(ws) == 1002
     ws.close()
     # Handshake errors: a bad key, a wrong version, a plain GET.
-    assert WebSocket(d.addr, key="short").status == 400
-    ws = WebSocket(d.addr, version="8")
+    assert WebSocket(d, key="short").status == 400
+    ws = WebSocket(d, version="8")
     assert ws.status == 426 and ws.headers["sec-websocket-version"] == "13"
     conn = http.client.HTTPConnection(*d.addr.rsplit(":", 1), timeout=10)
-    conn.request("GET", "/ws/audit")
+    conn.request("GET", "/ws/audit", headers=d.auth_headers())
     assert conn.getresponse().status == 400
     conn.close()
 
 
 def test_stream_heartbeat(adaemon):
     """An idle stream carries a comment every 15 s (waits for one, up to 60 s)."""
-    sse = SSE(adaemon.addr, timeout=60)
+    sse = SSE(adaemon, timeout=60)
     first = sse.next()  # our own audit.read decision
     assert first["event"] == "POLICY:DECISION"
     before = len(sse.comments)
@@ -474,7 +476,7 @@ def test_denial_is_recorded(adaemon):
     reasons, on the live stream as in the log, and no SESSION:START."""
     d = adaemon
     sid = "e2e-audit-deny"
-    sse = SSE(d.addr)
+    sse = SSE(d)
     try:
         d.start_session(sessionId=sid, vcpu=8)
     except ConnectError as e:
@@ -545,7 +547,7 @@ def test_kill_9_loses_no_acknowledged_record(fresh_daemon):
     lock = threading.Lock()
     stop = threading.Event()
     errors = []
-    sse = SSE(d.addr, "since_seq=0", timeout=30)
+    sse = SSE(d, "since_seq=0", timeout=30)
     streamed = {}
 
     def reader():
@@ -605,3 +607,90 @@ def test_kill_9_loses_no_acknowledged_record(fresh_daemon):
     assert not lost, f"streamed records not in the log: {sorted(lost)[:10]}"
     rc, out = audit_verify(d)
     assert rc == 0, out
+
+
+# ------------------------------------------------------------------ checkpoints, proofs, witness
+
+def test_checkpoints_stream_witness_and_proofs(fresh_daemon, tmp_path):
+    """A daemon with --audit-witness and a checkpoint every second: a stream
+    with checkpoints=1 (SSE and WebSocket) carries signed checkpoints whose
+    note verifies with audit.pub and whose root is the RFC 6962 root of the
+    records the stream delivered; every checkpoint lands in the witness; after
+    shutdown the log verifies against the witness, and a proof made by the
+    CLI verifies with the independent Python checker."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "audit"))
+    import rfc6962
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    witness_dir = tmp_path / "elsewhere"
+    witness_dir.mkdir()
+    d = fresh_daemon(["--audit-witness", str(witness_dir)],
+                     env={"ENCLAVE_AUDIT_CHECKPOINT_S": "1"}).start()
+    pub_path = os.path.join(d.home, "keys", "audit.pub")
+    with open(pub_path, "rb") as f:
+        pub = load_pem_public_key(f.read())
+
+    sse = SSE(d, "since_seq=0&checkpoints=1")
+    assert sse.status == 200
+    leaves, checkpoint = [], None
+    for _ in range(1000):
+        ev = sse.next()
+        assert ev is not None
+        data = json.loads(ev["data"])
+        if ev["event"] == "checkpoint":
+            checkpoint = data
+            break
+        assert data["seq"] == len(leaves) + 1
+        leaf = rfc6962.leaf_hash(rfc6962.record_leaf(data))
+        assert data["leaf_hash"] == leaf.hex()
+        leaves.append(leaf)
+    sse.close()
+    assert checkpoint is not None, "no checkpoint within a second or so"
+    _, size, root, ext = rfc6962.open_checkpoint(checkpoint["note"], pub)
+    assert size == checkpoint["seq"] and size <= len(leaves)
+    assert ext == ["time_ns %d" % checkpoint["time_ns"]]
+    assert root == rfc6962.Tree(leaves).root(size)
+    assert root.hex() == checkpoint["root_hash"]
+
+    ws = WebSocket(d, "/ws/audit?since_seq=0&checkpoints=1")
+    assert ws.status == 101
+    kinds = []
+    while True:
+        op, payload = ws.recv_frame()
+        if op != 0x1:
+            continue
+        msg = json.loads(payload)
+        kinds.append(msg["type"])
+        if msg["type"] == "checkpoint":
+            rfc6962.open_checkpoint(msg["note"], pub)
+            break
+    assert kinds[0] == "record"
+    ws.close()
+
+    d.stop()
+    witness = witness_dir / "audit-checkpoints.jsonl"
+    lines = [json.loads(x) for x in witness.read_text().splitlines() if x]
+    assert len(lines) >= 2
+    for w in lines:
+        assert rfc6962.open_checkpoint(w["note"], pub)[1] == w["tree_size"]
+    db = os.path.join(d.home, "audit", "audit.db")
+    r = d.cli("audit", "verify", "--key", pub_path, "--witness", str(witness), db)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert b"extends all %d witnessed checkpoints" % len(lines) in r.stdout
+    r = d.cli("audit", "proof", "--db", db, "1")
+    assert r.returncode == 0, r.stderr
+    proof = tmp_path / "proof.json"
+    proof.write_bytes(r.stdout)
+    check = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(__file__), "..",
+                                                             "audit", "check_proof.py"),
+                            pub_path, str(proof)], capture_output=True, text=True)
+    assert check.returncode == 0 and check.stdout.startswith("OK: record 1 is in"), check.stdout
+    r = d.cli("audit", "verify-proof", "--key", pub_path, str(proof))
+    assert r.returncode == 0 and r.stdout.startswith(b"OK: record 1"), r.stdout
+    # OCSF: one event per record, API Activity.
+    r = d.cli("audit", "export", "--db", db, "--format", "ocsf")
+    events = [json.loads(x) for x in r.stdout.splitlines()]
+    assert events and all(e["class_uid"] == 6003 and e["type_uid"] == 600300 + e["activity_id"]
+                          for e in events)
+    assert [e["metadata"]["sequence"] for e in events] == list(range(1, len(events) + 1))

@@ -45,8 +45,8 @@ def pb(tmp_path_factory):
 def channel(daemon):
     # The daemon is started with --max-input 256K; the client may send more so
     # that the server's limits are what is tested.
-    ch = grpc.insecure_channel(daemon.addr, options=[("grpc.max_send_message_length", 8 << 20),
-                                                     ("grpc.max_receive_message_length", 8 << 20)])
+    ch = daemon.grpc_channel(options=[("grpc.max_send_message_length", 8 << 20),
+                                      ("grpc.max_receive_message_length", 8 << 20)])
     grpc.channel_ready_future(ch).result(timeout=30)
     yield ch
     ch.close()

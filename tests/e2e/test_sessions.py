@@ -236,7 +236,10 @@ def test_large_program_travels_on_stdin(daemon, session):
     assert daemon.python(session, code)["output"] == "1\n"
 
 
-def test_garbage_on_guest_channel_does_not_kill_the_vm(tmp_path):
+def test_guest_channel_needs_the_key_and_survives_garbage(tmp_path):
+    """guest-probe boots a VM and dials its channel directly: no HelloRequest,
+    a wrong key or a short one get no answer at all; then garbage does not
+    kill the VM."""
     env = dict(os.environ, ENCLAVE_HOME=os.environ.get("ENCLAVE_E2E_HOME", "build/e2e-home"))
     p = subprocess.run([os.path.join(BUILD, "guest-probe"), str(tmp_path / "vm")], env=env,
                        capture_output=True, text=True, timeout=300)

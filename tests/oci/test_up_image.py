@@ -26,6 +26,9 @@ def free_port():
         return s.getsockname()[1]
 
 
+HOMES = {}  # daemon address -> its ENCLAVE_HOME, where its API token is
+
+
 def start_up(home, *args, timeout=300):
     """Runs `enclave up`; returns (proc, addr) once /ping answers, or the
     finished process when it exits first."""
@@ -34,6 +37,7 @@ def start_up(home, *args, timeout=300):
     proc = subprocess.Popen([ENCLAVE, "up", "--listen", addr, *args],
                             env=dict(os.environ, ENCLAVE_HOME=home), stdout=log,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    HOMES[addr] = home
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -59,6 +63,8 @@ def call(addr, method, body, timeout=300):
     req = urllib.request.Request("http://%s/agent.v1.AgentService/%s" % (addr, method),
                                  data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json"})
+    with open(os.path.join(HOMES[addr], "run", "api-token")) as f:
+        req.add_header("Authorization", "Bearer " + f.read().strip())
     with urllib.request.urlopen(req, timeout=timeout) as r:
         return json.loads(r.read())
 
