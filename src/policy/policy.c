@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "policy/internal.h"
 #include "rego/rego.h"
 
@@ -50,6 +51,13 @@ const char *policy_outcome_name(enum policy_outcome o)
     if ((unsigned)o >= sizeof(outcome_names) / sizeof(outcome_names[0]))
         return "?";
     return outcome_names[o];
+}
+
+/* A policy's print() goes to the daemon's log. */
+static void policy_print(void *ctx, const char *line)
+{
+    (void)ctx;
+    log_info("policy print: %s", line);
 }
 
 static void limits_fill(struct policy_limits *out, const struct policy_limits *in)
@@ -357,7 +365,8 @@ static int run_tests(struct policy_bundle *b, const struct policy_files *fl, str
     size_t n = 0;
     if (rego_rule_paths(b->engine, "test_", &paths, &n) < 0)
         return error_set(err, ERR_INTERNAL, "cannot list the bundle's tests");
-    struct rego_options o = {.max_steps = b->lim.max_test_steps, .max_memory = b->lim.max_test_memory};
+    struct rego_options o = {.max_steps = b->lim.max_test_steps, .max_memory = b->lim.max_test_memory,
+                             .print = policy_print};
     rego_set_options(b->engine, &o);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -393,7 +402,8 @@ static int run_tests(struct policy_bundle *b, const struct policy_files *fl, str
         free(paths[i]);
     }
     free(paths);
-    struct rego_options d = {.max_steps = b->lim.max_steps, .max_memory = b->lim.max_memory};
+    struct rego_options d = {.max_steps = b->lim.max_steps, .max_memory = b->lim.max_memory,
+                             .print = policy_print};
     rego_set_options(b->engine, &d);
     return rc;
 }
@@ -434,7 +444,8 @@ int policy_bundle_from_files(struct policy_files *fl, const char *origin,
         free(b);
         return error_set(err, ERR_INTERNAL, "out of memory");
     }
-    struct rego_options o = {.max_steps = b->lim.max_steps, .max_memory = b->lim.max_memory};
+    struct rego_options o = {.max_steps = b->lim.max_steps, .max_memory = b->lim.max_memory,
+                             .print = policy_print};
     rego_set_options(b->engine, &o);
     int rc = 0;
     size_t n_modules = 0;

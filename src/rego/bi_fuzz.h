@@ -13,7 +13,7 @@
 
 #include "rego/rego.h"
 
-static struct rego_query *fuzz_query(const char *query)
+__attribute__((unused)) static struct rego_query *fuzz_query(const char *query)
 {
     static struct rego *r;
     static struct rego_query *q;
@@ -28,7 +28,7 @@ static struct rego_query *fuzz_query(const char *query)
     return q;
 }
 
-static void fuzz_eval(struct rego_query *q, json_t *input)
+__attribute__((unused)) static void fuzz_eval(struct rego_query *q, json_t *input)
 {
     struct rego_error err;
     json_t *out = NULL;
@@ -37,7 +37,7 @@ static void fuzz_eval(struct rego_query *q, json_t *input)
 }
 
 /* input = {"s": <the bytes as a string>} */
-static void fuzz_string(const char *query, const uint8_t *data, size_t size)
+__attribute__((unused)) static void fuzz_string(const char *query, const uint8_t *data, size_t size)
 {
     json_t *in = json_pack("{s:s%}", "s", (const char *)data, size);
     if (!in)

@@ -2339,6 +2339,34 @@ static int bi_regex_template_match(struct ev *ev, struct rv **a, struct rv **out
 static int bi_regex_split(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
 #endif
 
+/* ------------------------------------------------------------------ print */
+
+/* print(...): its arguments, strings as they are and other values in
+ * Rego's text form, separated by spaces, to the engine's print hook (the
+ * daemon's log; stderr by default). Always true. */
+static int bi_print(struct ev *ev, struct rv **a, struct rv **out)
+{
+    struct sbuf b = { 0 };
+    for (int i = 0; i < ev->cur_nargs; i++) {
+        if (i)
+            sb_putc(&b, ' ');
+        if (a[i]->type == RV_STRING)
+            sb_add(&b, S(a[i]), SL(a[i]));
+        else
+            rv_write(&b, a[i], false);
+    }
+    if (!b.s)
+        sb_add(&b, "", 0);
+    const struct rego_options *o = &ev->r->opts;
+    if (o->print)
+        o->print(o->print_ctx, b.s);
+    else
+        fprintf(stderr, "%s\n", b.s);
+    free(b.s);
+    *out = rv_bool(true);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ walk */
 
 static void walk_rec(struct rv *v, struct rvbuf *path, struct rvbuf *res)
@@ -2546,6 +2574,7 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("io.jwt.verify_rs256", 2, bi_jwt_verify_rs256)           \
     X("io.jwt.verify_es256", 2, bi_jwt_verify_es256)           \
     X("uuid.rfc4122", 1, bi_uuid_rfc4122)                      \
+    X("print", -1, bi_print)                                   \
     X("yaml.unmarshal", 1, bi_yaml_unmarshal)                  \
     X("net.cidr_expand", 1, bi_cidr_expand)                    \
     X("net.cidr_merge", 1, bi_cidr_merge)                      \

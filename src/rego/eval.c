@@ -316,8 +316,9 @@ static int invoke(struct ev *ev, struct frame *fr, struct term *t, int builtin, 
     if (fn)
         return call_function(ev, fn, args, nargs, &t->loc, out);
     const struct builtin *b = &rego_builtins[builtin];
-    if (nargs != b->arity)
+    if (b->arity >= 0 && nargs != b->arity)
         return ev_error(ev, "eval_type_error", &t->loc, "%s: arity mismatch", b->name);
+    ev->cur_nargs = nargs;
     ev->cur_builtin = b->name;
     ev->cur_loc = t->loc;
     int rc = b->fn(ev, args, out);
@@ -1635,7 +1636,10 @@ static int query_solution(struct ev *ev, void *ctx)
         for (int i = 0; i < q->qi->norig; i++) {
             struct expr *e = q->qi->orig[i];
             struct rv *v = NULL;
-            if (e->kind == EK_TERM && !e->negated && !e->nwith) {
+            /* print's value is true; evaluating it again would print twice */
+            bool is_print = e->a && e->a->kind == TK_CALL && e->a->call_kind == CALL_BUILTIN &&
+                            rego_builtins[e->a->builtin].fn == rego_builtins[rego_builtin_find("print")].fn;
+            if (e->kind == EK_TERM && !e->negated && !e->nwith && !is_print) {
                 int rc = eval_term(ev, q->fr, e->a, first_k, &v);
                 if (rc < 0) {
                     rvbuf_clear(&ev_vals);

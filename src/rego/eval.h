@@ -56,6 +56,7 @@ struct ev {
     const char *cur_builtin;
     struct loc cur_loc;
     struct rego_pcache *pcache;   /* may be NULL */
+    int cur_nargs;                /* arguments of the builtin being called (print is variadic) */
     struct rv *memo;              /* uuid.rfc4122, rand.intn: [name, args...] -> value */
 };
 

@@ -59,6 +59,10 @@ struct rego_options {
                                   is eval_budget_error, never an abort. */
     int max_depth;             /* nested rule/function calls; 0 = default (1000) */
     int strict_builtin_errors; /* builtin errors are errors, not undefined */
+    /* Where print() writes, one call per line (without the newline);
+     * NULL: stderr. Called on the evaluating thread. */
+    void (*print)(void *ctx, const char *line);
+    void *print_ctx;
 };
 
 struct rego *rego_new(void);

@@ -700,6 +700,29 @@ static void test_new_builtins(void **state)
     free(doc.s);
 }
 
+static void collect_print(void *ctx, const char *line)
+{
+    struct sbuf *b = ctx;
+    sb_puts(b, line);
+    sb_putc(b, '|');
+}
+
+static void test_print(void **state)
+{
+    (void)state;
+    struct sbuf got = { 0 };
+    struct rego_options o = { .print = collect_print, .print_ctx = &got };
+    struct rego_error err = { 0 };
+    char *r = eval_with("package p\nallow if { print(\"x is\", input.x, {\"a\": [1]}); print(); input.x > 1 }",
+                        "x := data.p.allow", "{\"x\": 2}", &err, &o);
+    assert_non_null(r);
+    assert_string_equal(r, "[{\"x\":true}]");
+    free(r);
+    assert_non_null(got.s);
+    assert_string_equal(got.s, "x is 2 {\"a\": [1]}||");
+    free(got.s);
+}
+
 static void test_deny_decision(void **state)
 {
     (void)state;
@@ -839,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_go_strings),
         cmocka_unit_test(test_jwt_signatures),
         cmocka_unit_test(test_new_builtins),
+        cmocka_unit_test(test_print),
         cmocka_unit_test(test_deny_decision),
         cmocka_unit_test(test_prepared_many),
         cmocka_unit_test(test_glob),
