@@ -81,4 +81,9 @@ BI_FN(bi_yaml_unmarshal);
 BI_FN(bi_yaml_marshal);
 BI_FN(bi_yaml_is_valid);
 
+/* bi_fmt.c */
+BI_FN(bi_sprintf);
+/* Go's strconv.FormatFloat(f, 'g' or 'G', -1, 64). */
+void bi_go_float(struct sbuf *b, double f, char verb);
+
 #endif

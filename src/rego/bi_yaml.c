@@ -328,28 +328,6 @@ static int write_handler(void *data, unsigned char *buffer, size_t size)
     return 1;
 }
 
-/* Go's strconv.FormatFloat(f, 'g', -1, 64). */
-static void go_float(struct sbuf *b, double f)
-{
-    char digits[32];
-    int prec;
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(digits, sizeof digits, "%.*e", prec - 1, f);
-        if (strtod(digits, NULL) == f)
-            break;
-    }
-    /* digits: d.ddde[+-]XX; exponent */
-    char *e = strchr(digits, 'e');
-    int exp = atoi(e + 1);
-    if (exp < -4 || exp >= 6) {   /* shortest: Go decides with precision 6 */
-        *e = 0;
-        sb_puts(b, digits);
-        sb_printf(b, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-    } else {
-        sb_printf(b, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, f);
-    }
-}
-
 static bool plain_reads_as_string(const char *s, size_t n)
 {
     struct rv *v = resolve_plain(s, n);
@@ -377,7 +355,7 @@ static int emit(yaml_emitter_t *em, struct rv *v, int depth)
         else if (v->is_int || v->is_big)
             rv_write_number(&b, v);
         else
-            go_float(&b, v->u.d);
+            bi_go_float(&b, v->u.d, 'g');
         int ok = yaml_scalar_event_initialize(&e, NULL, NULL, (yaml_char_t *)b.s, (int)b.len, 1, 1,
                                               YAML_PLAIN_SCALAR_STYLE) &&
                  yaml_emitter_emit(em, &e);

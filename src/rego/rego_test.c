@@ -562,6 +562,20 @@ static void test_go_strings(void **state)
         { "x := format_int(100000000000000000000000, 16)", "[{\"x\":\"152d02c7e14af6800000\"}]" },
         { "x := format_int(-1.9, 2)", "[{\"x\":\"-1\"}]" },
         { "x := format_int(255, 7)", "!eval_builtin_error" },
+        /* sprintf as Go's fmt with OPA's argument types (int, *big.Int,
+         * float64, string; other values as their Rego text) */
+        { "x := sprintf(\"%d|%5d|%-5d|%05d|%x|%#x|%o|%b|%c|%U\", [42, 42, 42, -42, 255, 255, 8, 5, 233, 233])",
+          "[{\"x\":\"42|   42|42   |-0042|ff|0xff|10|101|é|U+00E9\"}]" },
+        { "x := sprintf(\"%s|%d|%v|%t\", [1, 1.5, 1234567.5, true])",
+          "[{\"x\":\"%!s(int=1)|%!d(float64=1.5)|1.2345675e+06|%!t(string=true)\"}]" },
+        { "x := sprintf(\"%g|%.3g|%e|%8.3f|%v\", [3.14159265, 3.14159265, 1234.5678, 3.14159, 0.1])",
+          "[{\"x\":\"3.14159265|3.14|1.234568e+03|   3.142|0.1\"}]" },
+        { "x := sprintf(\"%5s|%-3s|%.2s|%x|%d\", [\"é\", \"a\", \"héllo\", \"hi\", \"s\"])",
+          "[{\"x\":\"    é|a  |hé|6869|%!d(string=s)\"}]" },
+        { "x := sprintf(\"%s %s\", [1])", "[{\"x\":\"%!s(int=1) %!s(MISSING)\"}]" },
+        { "x := sprintf(\"%s\", [\"a\", 2])", "[{\"x\":\"a%!(EXTRA int=2)\"}]" },
+        { "x := sprintf(\"%s|%v\", [123456789123456789123, [1, \"a\"]])",
+          "[{\"x\":\"123456789123456789123|[1, \\\"a\\\"]\"}]" },
     };
     run_cases(cases, sizeof cases / sizeof cases[0]);
 }
