@@ -137,7 +137,9 @@ class Daemon:
         log = open(self.log_path, "ab")
         env = dict(os.environ, ENCLAVE_HOME=self.home)
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen([self.enclave, "up", "--listen", self.addr, *self.extra],
+        allow_root = ["--allow-root"] if os.geteuid() == 0 else []  # refused as root without it
+        self.proc = subprocess.Popen([self.enclave, "up", "--listen", self.addr, *allow_root,
+                                      *self.extra],
                                      env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.time() + timeout

@@ -130,6 +130,9 @@ static const char up_help[] =
     "                        'enclave audit verify --witness' catches a log that was\n"
     "                        cut or rewritten after any of them\n"
     "  --detach              go to the background once the API is listening\n"
+    "  --allow-root          run even as root (refused otherwise); VMMs still run as the\n"
+    "                        unprivileged user enclave-vmm (made by scripts/install-deps;\n"
+    "                        'nobody' when it is missing). No effect for other users\n"
     "  -h, --help            this help\n"
     "\n"
     "Over TCP every request needs a token (\"Authorization: Bearer TOKEN\"): the API\n"
@@ -146,7 +149,7 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
 {
     enum { O_LISTEN = 256, O_SOCKET, O_CPU, O_MEM, O_MAXS, O_BOOT, O_EXEC, O_MAXOUT, O_MAXIN,
            O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH, O_IMAGE, O_VMM, O_MAXSTREAM, O_IDLE,
-           O_LIFETIME, O_AUDIT_WITNESS };
+           O_LIFETIME, O_AUDIT_WITNESS, O_ALLOW_ROOT };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"socket", required_argument, NULL, O_SOCKET},
@@ -165,6 +168,7 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
         {"vmm", required_argument, NULL, O_VMM},
         {"policy", required_argument, NULL, O_POLICY},
         {"detach", no_argument, NULL, O_DETACH},
+        {"allow-root", no_argument, NULL, O_ALLOW_ROOT},
         {"image", required_argument, NULL, O_IMAGE},
         {"audit-witness", required_argument, NULL, O_AUDIT_WITNESS},
         {"help", no_argument, NULL, 'h'},
@@ -274,6 +278,9 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
             break;
         case O_DETACH:
             out->detach = true;
+            break;
+        case O_ALLOW_ROOT:
+            d->allow_root = true;
             break;
         case O_IMAGE:
             if (optarg[0] == '\0')

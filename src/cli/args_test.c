@@ -63,6 +63,7 @@ static void test_up_defaults(void **state)
     assert_int_equal(a.daemon.vcpus, 1);
     assert_int_equal(a.daemon.mem_mb, 512);
     assert_false(a.detach);
+    assert_false(a.daemon.allow_root);
 }
 
 static void test_up_options(void **state)
@@ -71,7 +72,8 @@ static void test_up_options(void **state)
     struct error err;
     char **argv = ARGV("up", "--listen", "127.0.0.1:9000", "--cpu", "2", "--mem", "1024",
                        "--max-output", "64K", "--accel", "tcg", "--provider", "wsl2", "--detach",
-                       "--socket", "/tmp/e.sock", "--audit-witness", "/mnt/elsewhere");
+                       "--socket", "/tmp/e.sock", "--audit-witness", "/mnt/elsewhere",
+                       "--allow-root");
     assert_int_equal(args_parse_up(ARGC(argv), argv, &a, &err), 0);
     assert_string_equal(a.daemon.audit_witness, "/mnt/elsewhere");
     assert_string_equal(a.daemon.listen, "127.0.0.1:9000");
@@ -82,6 +84,7 @@ static void test_up_options(void **state)
     assert_int_equal(a.daemon.accel, VMM_ACCEL_TCG);
     assert_int_equal(a.daemon.provider, VMM_PROVIDER_WSL2);
     assert_true(a.detach);
+    assert_true(a.daemon.allow_root);
 }
 
 static void test_up_errors(void **state)

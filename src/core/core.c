@@ -650,6 +650,15 @@ static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err
     res.err_len = r->stderr.len;
     res.err_truncated = r->stderr_truncated;
     res.duration_us = r->duration_us;
+    /* The guest caps its output; one that does not is capped here all the same. */
+    if (op->cap && res.out_len > op->cap) {
+        res.out_len = (size_t)op->cap;
+        res.out_truncated = true;
+    }
+    if (op->cap && res.err_len > op->cap) {
+        res.err_len = (size_t)op->cap;
+        res.err_truncated = true;
+    }
     if (op->on_output != NULL) {
         res.out = res.err = NULL;
         res.out_len = (size_t)op->streamed[0];
@@ -661,8 +670,8 @@ static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err
                      "exit_code", r->exit_code, "signal", r->signal, "timed_out", r->timed_out,
                      "duration_us", (json_int_t)r->duration_us, "stdout_bytes",
                      (json_int_t)res.out_len, "stderr_bytes", (json_int_t)res.err_len,
-                     "stdout_truncated", r->stdout_truncated, "stderr_truncated",
-                     r->stderr_truncated, "streamed", op->on_output != NULL));
+                     "stdout_truncated", res.out_truncated, "stderr_truncated",
+                     res.err_truncated, "streamed", op->on_output != NULL));
     op->cb(&res, NULL, op->ctx);
     free(op);
 }

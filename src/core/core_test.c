@@ -17,22 +17,86 @@
 #include <sqlite3.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "audit/audit.h"
 #include "core/core.h"
 #include "gate/gate.h"
+#include "wire/frame.h"
 #include "vmm/vm_internal.h"
 
 static char run_root[256];
 static const char *init_bin;
 
 /* What the stand-in VMM runs: 0 = enclave-init, 1 = a process that exits at
- * once, 2 = a process that never answers. */
+ * once, 2 = a process that never answers, 3 = a hostile guest that ignores
+ * the output cap. */
 static int fake_mode;
 static pid_t last_pid; /* the stand-in VMM started last */
+
+/* A guest that answers Health, and answers every exec with 64 KiB on stdout
+ * and on stderr, whatever cap the host asked for, claiming nothing was cut. */
+static void __attribute__((noreturn)) hostile_guest(const char *path)
+{
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+    if (bind(l, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(l, 4) < 0)
+        _exit(1);
+    static uint8_t big[64 * 1024];
+    memset(big, 'A', sizeof(big));
+    for (;;) {
+        int c = accept(l, NULL, NULL);
+        if (c < 0)
+            _exit(1);
+        struct wire_decoder d;
+        wire_decoder_init(&d, 0);
+        uint8_t buf[65536];
+        ssize_t n;
+        while ((n = read(c, buf, sizeof(buf))) > 0) {
+            size_t off = 0;
+            while (off < (size_t)n) {
+                long took = wire_decoder_feed(&d, buf + off, (size_t)n - off);
+                if (took < 0)
+                    _exit(1);
+                off += (size_t)took;
+                Guest__V1__Frame *f = NULL;
+                while (wire_decoder_next(&d, &f) != 0) {
+                    if (f == NULL)
+                        continue;
+                    Guest__V1__Frame r = GUEST__V1__FRAME__INIT;
+                    Guest__V1__HealthResponse h = GUEST__V1__HEALTH_RESPONSE__INIT;
+                    Guest__V1__ExecResponse e = GUEST__V1__EXEC_RESPONSE__INIT;
+                    r.id = f->id;
+                    if (f->body_case == GUEST__V1__FRAME__BODY_HEALTH_REQUEST) {
+                        r.body_case = GUEST__V1__FRAME__BODY_HEALTH_RESPONSE;
+                        r.health_response = &h;
+                    } else {
+                        e.stdout.data = big;
+                        e.stdout.len = sizeof(big);
+                        e.stderr.data = big;
+                        e.stderr.len = sizeof(big);
+                        r.body_case = GUEST__V1__FRAME__BODY_EXEC_RESPONSE;
+                        r.exec_response = &e;
+                    }
+                    uint8_t *w = NULL;
+                    size_t wlen = 0;
+                    if (wire_encode(&r, &w, &wlen) == 0 && write(c, w, wlen) != (ssize_t)wlen)
+                        _exit(1);
+                    free(w);
+                    guest__v1__frame__free_unpacked(f, NULL);
+                    f = NULL;
+                }
+            }
+        }
+        wire_decoder_release(&d);
+        close(c);
+    }
+}
 
 static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
 {
@@ -51,6 +115,8 @@ static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct er
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (fake_mode == 0)
             execl(init_bin, init_bin, "--key-file", vm->key_path, "--serve-unix", vm->channel.path, (char *)NULL);
+        else if (fake_mode == 3)
+            hostile_guest(vm->channel.path);
         else if (fake_mode == 1)
             execl("/bin/false", "false", (char *)NULL);
         else
@@ -146,6 +212,8 @@ struct waiter {
     struct error err;
     int failed;
     char out[256];
+    size_t out_len, err_len;
+    bool out_truncated, err_truncated;
     int exit_code;
     bool timed_out;
     enum core_session_state state;
@@ -175,6 +243,10 @@ static void on_exec(const struct core_exec_result *res, const struct error *err,
     if (n > 0)
         memcpy(w->out, res->out, n);
     w->out[n] = '\0';
+    w->out_len = res->out_len;
+    w->err_len = res->err_len;
+    w->out_truncated = res->out_truncated;
+    w->err_truncated = res->err_truncated;
     w->exit_code = res->exit_code;
     w->timed_out = res->timed_out;
 }
@@ -295,6 +367,22 @@ static void test_boot_exec_stop(void **state)
     assert_false(s.failed);
     assert_int_equal(core_session_count(f->core), 0);
     assert_int_equal(tally().events - events, 2); /* TOOL:EXEC, SESSION:STOP */
+}
+
+/* The host caps output itself: a guest that sends more than the cap (4096
+ * here) and says nothing was cut gets cut, and the result says so. */
+static void test_output_cap_applied_on_the_host(void **state)
+{
+    struct fixture *f = *state;
+    fake_mode = 3;
+    start_ready(f, "t-hostile");
+    struct waiter w = {0};
+    exec_sh(f, "t-hostile", "true", 0, &w, 0);
+    assert_false(w.failed);
+    assert_int_equal(w.out_len, 4096);
+    assert_int_equal(w.err_len, 4096);
+    assert_true(w.out_truncated);
+    assert_true(w.err_truncated);
 }
 
 static void test_refusals(void **state)
@@ -558,6 +646,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_boot_exec_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_cap_applied_on_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gate_denial_forwards_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obligation_tightens_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmm_dies_while_booting, setup, teardown),

@@ -166,6 +166,26 @@ int daemon_run(const struct daemon_options *opts)
     struct event *sig_int = NULL, *sig_term = NULL, *sig_hup = NULL;
 
     signal(SIGPIPE, SIG_IGN);
+    if (geteuid() == 0 && !opts->allow_root) {
+        error_set(&err, ERR_FAILED_PRECONDITION,
+                  "refusing to run as root: run the daemon as an ordinary user, or pass "
+                  "--allow-root (the VMMs then run as the unprivileged user '%s')",
+                  VMM_USER);
+        goto fail;
+    }
+    {
+        struct vmm_confinement conf;
+        char note[512];
+        if (vmm_confinement_default(&conf, note, sizeof(note), &err) < 0)
+            goto fail;
+        if (note[0])
+            log_warn("%s", note);
+        vmm_set_confinement(&conf);
+        log_info("VMMs run as %s%s, console and VMM logs capped at %llu bytes",
+                 conf.switch_user ? conf.user : "the daemon's user",
+                 conf.landlock ? ", confined by Landlock" : "",
+                 (unsigned long long)conf.max_file_bytes);
+    }
     if (paths_home(run_dir, sizeof(run_dir), "run", &err) < 0 ||
         paths_mkdir_p(run_dir, 0700, &err) < 0)
         goto fail;
@@ -218,6 +238,9 @@ int daemon_run(const struct daemon_options *opts)
             goto fail;
         }
         d.kvm = true;
+        if (geteuid() == 0)
+            log_warn("--vmm firecracker: Firecracker runs as root; run it under its jailer "
+                     "(docs/firecracker.md) to give it its own user and chroot");
         if (!d.host.kvm_usable)
             log_warn("--vmm firecracker: KVM does not look usable here (%s); VMs will fail to start",
                      d.host.explain);
@@ -231,6 +254,10 @@ int daemon_run(const struct daemon_options *opts)
                       why[0] ? why : d.host.explain);
             goto fail;
         }
+        if (!d.kvm && geteuid() == 0 && strstr(why, "Permission denied") != NULL)
+            log_warn("the VMM user cannot open /dev/kvm: give /dev/kvm to a group it is in "
+                     "(Debian: group kvm, mode 0660; scripts/install-deps adds %s to kvm)",
+                     VMM_USER);
         if (!d.kvm)
             log_warn("no KVM: VMs run under QEMU's TCG emulation, so isolation is emulated and "
                      "slow (%s)",

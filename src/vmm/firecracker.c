@@ -258,7 +258,13 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
     char pidfile[4200];
     snprintf(pidfile, sizeof(pidfile), "%s/vmm.pid", c->run_dir);
     pid_t pid = 0;
-    if (vmm_spawn(args, log_fd, pidfile, &pid, err) < 0) {
+    /* Firecracker opens the kernel and initramfs itself, by the paths in its
+     * boot source, and its test double serves the guest as root: the user
+     * switch and Landlock are left to Firecracker's own jailer for now (the
+     * daemon warns when it runs Firecracker as root). The file size cap
+     * applies. */
+    struct vmm_jail jail = {.run_dir = c->run_dir, .keep_user = true};
+    if (vmm_spawn(args, log_fd, pidfile, &jail, &pid, err) < 0) {
         vmm_vm_free(vm);
         return -1;
     }

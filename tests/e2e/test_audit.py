@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from conftest import ENCLAVE, ConnectError, Daemon, vmm_pids
+from conftest import ALLOW_ROOT, ENCLAVE, ConnectError, Daemon, vmm_pids
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -357,7 +357,7 @@ def test_slow_stream_client_is_dropped_then_resumes(fresh_daemon):
     sock_path = os.path.join(d.home, "api.sock")
     log = open(d.log_path, "ab")
     proc = subprocess.Popen([ENCLAVE, "up", "--socket",
-                             sock_path], env=d.env, stdout=log, stderr=subprocess.STDOUT)
+                             sock_path, *ALLOW_ROOT], env=d.env, stdout=log, stderr=subprocess.STDOUT)
     d.proc = proc
 
     def request(method, path, body=None):

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import BUILD, ENCLAVE, ConnectError, Daemon, vmm_pids
+from conftest import ALLOW_ROOT, BUILD, ENCLAVE, ConnectError, Daemon, vmm_pids
 
 
 def test_python_output_and_exit_code(daemon, session):
@@ -292,7 +292,7 @@ def test_daemon_restart_after_crash_kills_old_vms(fresh_daemon):
 
 def test_second_daemon_on_same_home_is_refused(daemon):
     p = subprocess.run([daemon.cli.__self__ and os.environ.get("ENCLAVE_BIN", "build/enclave"), "up",
-                        "--listen", "127.0.0.1:1"], env=daemon.env, capture_output=True, timeout=60)
+                        "--listen", "127.0.0.1:1", *ALLOW_ROOT], env=daemon.env, capture_output=True, timeout=60)
     assert p.returncode != 0
     assert b"another enclave daemon" in p.stderr
 
@@ -302,7 +302,8 @@ def test_unix_socket_listener(fresh_daemon):
     sock = os.path.join(d.home, "api.sock")
     d.extra_args = ["--socket", sock]
     d.log = open(d.log_path, "ab")
-    d.proc = subprocess.Popen([os.environ.get("ENCLAVE_BIN", "build/enclave"), "up", "--socket", sock],
+    d.proc = subprocess.Popen([os.environ.get("ENCLAVE_BIN", "build/enclave"), "up", "--socket", sock,
+                               *ALLOW_ROOT],
                               env=d.env, stdout=d.log, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while not os.path.exists(sock) and time.time() < deadline:
