@@ -56,6 +56,7 @@ BI_FN(bi_hmac_sha1);
 BI_FN(bi_hmac_sha256);
 BI_FN(bi_hmac_sha512);
 BI_FN(bi_hmac_equal);
+BI_FN(bi_regex_globs_match);
 
 /* bi_time.c */
 BI_FN(bi_time_parse_rfc3339_ns);

@@ -852,3 +852,158 @@ BI_FN(bi_hmac_equal)
     *out = rv_bool(SL(a[0]) == SL(a[1]) && CRYPTO_memcmp(S(a[0]), S(a[1]), SL(a[0])) == 0);
     return 0;
 }
+
+/* ------------------------------------------------------------------ regex.globs_match */
+
+/* OPA's regex.globs_match (the glob-intersection library): patterns of
+ * characters, '.', classes [a-z] / [^...], '\' escapes, and the
+ * quantifiers '*' and '+'. Two patterns intersect when some string matches
+ * both: a search over pairs of positions. Characters are bytes here. */
+struct gtok {
+    unsigned char set[32];   /* the bytes this token accepts */
+    bool star;
+};
+
+static void set_add(unsigned char *set, unsigned c) { set[c >> 3] |= (unsigned char)(1u << (c & 7)); }
+
+static int glob_tokens(const char *s, size_t n, struct gtok **out, size_t *count)
+{
+    struct gtok *t = calloc(2 * n + 2, sizeof *t);
+    if (!t)
+        abort();
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        struct gtok cur;
+        memset(&cur, 0, sizeof cur);
+        char c = s[i++];
+        if (c == '.') {
+            memset(cur.set, 0xff, sizeof cur.set);
+        } else if (c == '[') {
+            bool neg = i < n && s[i] == '^';
+            if (neg)
+                i++;
+            bool closed = false, first = true;
+            while (i < n) {
+                unsigned char lo = (unsigned char)s[i++];
+                if (lo == ']' && !first) {
+                    closed = true;
+                    break;
+                }
+                first = false;
+                if (lo == '\\' && i < n)
+                    lo = (unsigned char)s[i++];
+                unsigned char hi = lo;
+                if (i + 1 < n && s[i] == '-' && s[i + 1] != ']') {
+                    hi = (unsigned char)s[i + 1];
+                    i += 2;
+                    if (hi == '\\' && i < n)
+                        hi = (unsigned char)s[i++];
+                    if (hi < lo) {
+                        free(t);
+                        return -1;
+                    }
+                }
+                for (unsigned v = lo; v <= hi; v++)
+                    set_add(cur.set, v);
+            }
+            if (!closed) {
+                free(t);
+                return -1;
+            }
+            if (neg)
+                for (size_t b = 0; b < sizeof cur.set; b++)
+                    cur.set[b] = (unsigned char)~cur.set[b];
+        } else if (c == '*' || c == '+') {
+            free(t);
+            return -1;   /* a quantifier with nothing before it */
+        } else {
+            if (c == '\\') {
+                if (i >= n) {
+                    free(t);
+                    return -1;
+                }
+                c = s[i++];
+            }
+            set_add(cur.set, (unsigned char)c);
+        }
+        if (i < n && (s[i] == '*' || s[i] == '+')) {
+            if (s[i] == '+')
+                t[k++] = cur;   /* x+ is x x* */
+            cur.star = true;
+            i++;
+        }
+        t[k++] = cur;
+    }
+    *out = t;
+    *count = k;
+    return 0;
+}
+
+static bool sets_meet(const struct gtok *a, const struct gtok *b)
+{
+    for (size_t i = 0; i < sizeof a->set; i++)
+        if (a->set[i] & b->set[i])
+            return true;
+    return false;
+}
+
+BI_FN(bi_regex_globs_match)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    struct gtok *x, *y;
+    size_t nx, ny;
+    if (glob_tokens(S(a[0]), SL(a[0]), &x, &nx) < 0)
+        return bi_error(ev, "input:%s, error parsing regexp: invalid pattern", S(a[0]));
+    if (glob_tokens(S(a[1]), SL(a[1]), &y, &ny) < 0) {
+        free(x);
+        return bi_error(ev, "input:%s, error parsing regexp: invalid pattern", S(a[1]));
+    }
+    /* reachable pairs of positions, by breadth-first search */
+    size_t w = ny + 1, total = (nx + 1) * w;
+    if (!rv_budget_room(total)) {
+        free(x);
+        free(y);
+        return bi_error(ev, "patterns too large");
+    }
+    unsigned char *seen = calloc(total, 1);
+    size_t *queue = malloc(sizeof *queue * total);
+    if (!seen || !queue)
+        abort();
+    size_t head = 0, tail = 0;
+    bool found = false;
+    seen[0] = 1;
+    queue[tail++] = 0;
+    while (head < tail && !found) {
+        size_t st = queue[head++], i = st / w, j = st % w;
+        if (i == nx && j == ny) {
+            found = true;
+            break;
+        }
+        size_t next[5];
+        int nn = 0;
+        if (i < nx && x[i].star)
+            next[nn++] = (i + 1) * w + j;   /* x* matches nothing */
+        if (j < ny && y[j].star)
+            next[nn++] = i * w + j + 1;
+        if (i < nx && j < ny && sets_meet(&x[i], &y[j])) {
+            size_t ni = x[i].star ? i : i + 1, nj = y[j].star ? j : j + 1;
+            next[nn++] = ni * w + nj;
+            if (x[i].star)
+                next[nn++] = (i + 1) * w + nj;
+            if (y[j].star)
+                next[nn++] = ni * w + j + 1;
+        }
+        for (int k = 0; k < nn; k++)
+            if (!seen[next[k]]) {
+                seen[next[k]] = 1;
+                queue[tail++] = next[k];
+            }
+    }
+    free(seen);
+    free(queue);
+    free(x);
+    free(y);
+    *out = rv_bool(found);
+    return 0;
+}

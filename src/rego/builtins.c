@@ -2387,6 +2387,7 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("rand.intn", 2, bi_rand_intn)                            \
     X("regex.find_all_string_submatch_n", 3, bi_regex_find_submatch) \
     X("regex.template_match", 4, bi_regex_template_match)      \
+    X("regex.globs_match", 2, bi_regex_globs_match)            \
     X("walk", 1, bi_walk)                                      \
     X("http.send", 1, bi_unavailable)                          \
     X("io.jwt.decode_verify", 2, bi_unavailable)               \

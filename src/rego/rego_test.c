@@ -685,6 +685,13 @@ static void test_new_builtins(void **state)
         { "x := units.parse(\"1.5Gi\")", "[{\"x\":1610612736}]" },
         { "x := bits.lsh(1, 64)", "[{\"x\":18446744073709551616}]" },
         { "x := bits.rsh(-1, 100)", "[{\"x\":-1}]" },
+        /* regex.globs_match: do two patterns share a string? */
+        { "x := regex.globs_match(\"a.a.[0-9]+z\", \".b.b2359825792*594823z\")", "[{\"x\":true}]" },
+        { "x := regex.globs_match(\"[a-z]+\", \"[0-9]*\")", "[{\"x\":false}]" },
+        { "x := regex.globs_match(\"[^a]\", \"a\")", "[{\"x\":false}]" },
+        { "x := regex.globs_match(\"ab*c\", \"a.+\")", "[{\"x\":true}]" },
+        { "x := regex.globs_match(\"[a-\", \"a\")", "!eval_builtin_error" },
+        { "x := regex.globs_match(\"*a\", \"a\")", "!eval_builtin_error" },
     };
     run_cases(cases, sizeof cases / sizeof cases[0]);
 

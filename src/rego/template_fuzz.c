@@ -1,5 +1,6 @@
 /* libFuzzer harness for the parsers of templates and layouts:
- * regex.template_match (delimited regular expressions), time.parse_ns and
+ * regex.template_match (delimited regular expressions), regex.globs_match
+ * (pattern intersection), time.parse_ns and
  * time.format (Go layouts), time.parse_duration_ns, time.parse_rfc3339_ns
  * and units.parse. The first line of the input is the template or layout,
  * the rest the value. */
@@ -14,7 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            nl ? size - tl - 1 : 0);
     if (!in)
         return 0;
-    fuzz_eval(fuzz_query("a := regex.template_match(input.t, input.v, \"{\", \"}\")"), in);
+    fuzz_eval(fuzz_query("a := regex.template_match(input.t, input.v, \"{\", \"}\"); "
+                         "b := regex.globs_match(input.t, input.v)"),
+              in);
     static struct rego_query *times;
     if (!times) {
         struct rego *r = rego_new();
