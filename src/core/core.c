@@ -46,6 +46,7 @@ struct session {
     /* lifetime */
     unsigned idle_timeout_s, max_lifetime_s;
     int64_t last_active_ns; /* unix ns */
+    int64_t ready_ns;       /* unix ns; 0 while booting */
     char stop_reason[32];   /* why it is stopping: "requested", "idle_timeout", ... */
     /* booting */
     core_session_fn start_cb;
@@ -127,6 +128,8 @@ static void session_info(const struct session *s, struct core_session_info *info
     info->idle_timeout_s = s->idle_timeout_s;
     info->max_lifetime_s = s->max_lifetime_s;
     info->last_active_unix_ns = s->last_active_ns;
+    info->deadline_unix_ns =
+        s->max_lifetime_s && s->ready_ns ? s->ready_ns + (int64_t)s->max_lifetime_s * 1000000000 : 0;
 }
 
 /* The last bytes of a log file, for error messages (a boot that failed says why). */
@@ -369,6 +372,9 @@ static void on_health(const Guest__V1__Frame *reply, const struct error *err, vo
         return;
     }
     s->state = CORE_SESSION_READY;
+    /* The lifetime and the idle time count from here (booting is bounded by
+     * the boot timeout). */
+    s->ready_ns = s->last_active_ns = now_unix_ns();
     int64_t boot_ms = (now_unix_ns() - s->created_ns) / 1000000;
     log_info("session %s ready in %lld ms (%s)", s->id, (long long)boot_ms,
              vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg");
@@ -591,6 +597,7 @@ struct exec_op {
     char session_id[CORE_MAX_SESSION_ID + 1];
     /* Streaming. */
     void (*on_output)(int stream, const uint8_t *data, size_t len, void *ctx);
+    void (*on_stdin_written)(uint64_t bytes, void *ctx);
     uint64_t streamed[2];
     uint64_t guest_id;
 };
@@ -598,6 +605,8 @@ struct exec_op {
 static void on_exec_output(const Guest__V1__ExecOutput *chunk, void *ctx)
 {
     struct exec_op *op = ctx;
+    if (chunk->stdin_written > 0 && op->on_stdin_written != NULL)
+        op->on_stdin_written(chunk->stdin_written, op->ctx);
     int which = chunk->stream == GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDERR ? 2 : 1;
     if (chunk->stream != GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDOUT &&
         chunk->stream != GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDERR)
@@ -755,6 +764,7 @@ static int exec_start(struct core *core, const struct core_exec_request *req, co
     snprintf(op->tool, sizeof(op->tool), "%s", req->tool ? req->tool : "exec");
     snprintf(op->session_id, sizeof(op->session_id), "%s", s->id);
     op->on_output = req->on_output;
+    op->on_stdin_written = req->on_stdin_written;
 
     Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecRequest er = GUEST__V1__EXEC_REQUEST__INIT;
@@ -789,6 +799,7 @@ static int exec_start(struct core *core, const struct core_exec_request *req, co
     er.max_output_bytes = cap;
     er.stream_output = stream;
     er.stream_window = stream ? req->stream_window : 0;
+    er.stdin_open = stream && req->stdin_open;
     er.limits = &lim;
     f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
     f.exec_request = &er;
@@ -835,6 +846,15 @@ void core_exec_credit(struct core_exec_handle *handle, uint64_t bytes)
     struct exec_op *op = (struct exec_op *)handle;
     if (op->session->conn != NULL)
         proxy_exec_credit(op->session->conn, op->guest_id, bytes);
+}
+
+int core_exec_stdin(struct core_exec_handle *handle, const uint8_t *data, size_t len, bool close,
+                    struct error *err)
+{
+    struct exec_op *op = (struct exec_op *)handle;
+    if (op->session->conn == NULL)
+        return error_set(err, ERR_UNAVAILABLE, "the guest channel is reconnecting");
+    return proxy_exec_stdin(op->session->conn, op->guest_id, data, len, close, err);
 }
 
 void core_exec_abandon(struct core_exec_handle *handle)
@@ -921,9 +941,9 @@ static void on_lifetime_tick(evutil_socket_t fd, short what, void *arg)
     struct core *core = arg;
     int64_t now = now_unix_ns();
     for (struct session *s = core->sessions; s; s = s->next) {
-        if (s->state != CORE_SESSION_READY && s->state != CORE_SESSION_BOOTING)
+        if (s->state != CORE_SESSION_READY)
             continue;
-        if (s->max_lifetime_s && now - s->created_ns >= (int64_t)s->max_lifetime_s * 1000000000) {
+        if (s->max_lifetime_s && now - s->ready_ns >= (int64_t)s->max_lifetime_s * 1000000000) {
             session_expire(s, "max_lifetime", s->max_lifetime_s);
             continue;
         }

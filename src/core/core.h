@@ -71,11 +71,13 @@ struct core_session_info {
     bool kvm;
     int64_t created_unix_ns;
     unsigned execs_running;
-    /* Lifetime: 0 means no limit. last_active is the start or end of the
-     * last exec (or core_session_touch); idle counts from there while no
-     * exec runs. */
+    /* Lifetime: 0 means no limit. Both count from READY. last_active is
+     * READY, or the start or end of the last exec (or core_session_touch);
+     * idle counts from there while no exec runs. deadline: READY plus the
+     * maximum lifetime (0: none, or still booting). */
     unsigned idle_timeout_s, max_lifetime_s;
     int64_t last_active_unix_ns;
+    int64_t deadline_unix_ns;
 };
 
 int core_new(const struct core_config *config, struct core **out, struct error *err);
@@ -92,7 +94,7 @@ struct core_start_request {
     const char *intent_json; /* declared intent (JSON object) or NULL; the gate keeps it */
     struct core_caller caller;
     /* The session is stopped after this long without an exec, and this long
-     * after it started (0: never). The policy input shows both. A stop for
+     * after it became READY (0: never). The policy input shows both. A stop for
      * either is audited as SESSION:STOP with reason "idle_timeout" or
      * "max_lifetime". */
     unsigned idle_timeout_s;
@@ -123,7 +125,14 @@ struct core_exec_request {
      * flow control). */
     void (*on_output)(int stream, const uint8_t *data, size_t len, void *ctx);
     uint32_t stream_window;
+    /* Interactive stdin (streaming only): stdin stays open after stdin_data;
+     * more comes with core_exec_stdin. on_stdin_written reports bytes the
+     * guest wrote to the workload (at most CORE_STDIN_IN_FLIGHT may be sent
+     * and not yet reported). */
+    bool stdin_open;
+    void (*on_stdin_written)(uint64_t bytes, void *ctx);
 };
+#define CORE_STDIN_IN_FLIGHT (512u << 10)
 /* For a streamed exec, out and err are NULL and out_len/err_len count the
  * bytes that went to on_output. */
 struct core_exec_result {
@@ -152,6 +161,9 @@ int core_exec_stream(struct core *core, const struct core_exec_request *req, cor
                      void *ctx, struct core_exec_handle **handle, struct error *err);
 /* The consumer passed bytes on: the guest may send that much more. */
 void core_exec_credit(struct core_exec_handle *handle, uint64_t bytes);
+/* More standard input (an exec started with stdin_open); close ends it. */
+int core_exec_stdin(struct core_exec_handle *handle, const uint8_t *data, size_t len, bool close,
+                    struct error *err);
 /* The consumer is gone: the guest kills the workload; cb never runs. The
  * end is audited (TOOL:EXEC with "abandoned"). */
 void core_exec_abandon(struct core_exec_handle *handle);

@@ -582,9 +582,7 @@ static void list_one(const struct core_session_info *info, void *arg)
     s->idle_ms = info->execs_running ? 0 : (now - info->last_active_unix_ns) / 1000000;
     s->idle_timeout_s = (int32_t)info->idle_timeout_s;
     s->max_lifetime_s = (int32_t)info->max_lifetime_s;
-    s->deadline_unix_ns = info->max_lifetime_s
-                              ? info->created_unix_ns + (int64_t)info->max_lifetime_s * 1000000000
-                              : 0;
+    s->deadline_unix_ns = info->deadline_unix_ns;
     l->ptrs[l->n] = s;
     l->n++;
 }
@@ -637,6 +635,9 @@ static const struct api_method enclave_methods[] = {
     {.name = "Exec", .input = &enclave__v1__exec_request__descriptor,
      .output = &enclave__v1__exec_event__descriptor, .handler = daemon_handle_exec_stream,
      .kind = API_METHOD_SERVER_STREAMING},
+    {.name = "ExecInteractive", .input = &enclave__v1__exec_input__descriptor,
+     .output = &enclave__v1__exec_event__descriptor, .handler = daemon_handle_exec_interactive,
+     .kind = API_METHOD_BIDI_STREAMING},
     /* ---- lifetime */
     {.name = "StartSession", .input = &enclave__v1__start_session_request__descriptor,
      .output = &enclave__v1__start_session_response__descriptor,

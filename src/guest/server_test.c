@@ -180,6 +180,8 @@ struct exec_opts {
     uint32_t timeout_ms;
     uint64_t max_output;
     bool stream;
+    uint32_t stream_window;
+    bool stdin_open;
     const char *cwd;
     Guest__V1__Limits *limits;
 };
@@ -197,6 +199,8 @@ static void send_exec(struct client *c, uint64_t id, char **argv, size_t argc, c
         e.timeout_ms = o->timeout_ms;
         e.max_output_bytes = o->max_output;
         e.stream_output = o->stream;
+        e.stream_window = o->stream_window;
+        e.stdin_open = o->stdin_open;
         e.limits = o->limits;
     }
     f.id = id;
@@ -714,6 +718,160 @@ static void test_streaming(void **state)
     assert_string_equal(err, "XY");
 }
 
+static void send_credit(struct client *c, uint64_t id, uint64_t bytes)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecCredit cr = GUEST__V1__EXEC_CREDIT__INIT;
+    cr.bytes = bytes;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_CREDIT;
+    f.exec_credit = &cr;
+    send_frame(c, &f);
+}
+
+/* Adds one output frame of exec `id` to *total; true when it was the final
+ * response instead. */
+static bool take_output(Guest__V1__Frame *f, uint64_t id, size_t *total)
+{
+    assert_non_null(f);
+    assert_int_equal(f->id, id);
+    bool done = f->body_case == GUEST__V1__FRAME__BODY_EXEC_RESPONSE;
+    if (!done) {
+        assert_int_equal(f->body_case, GUEST__V1__FRAME__BODY_EXEC_OUTPUT);
+        *total += f->exec_output->data.len;
+    } else {
+        assert_int_equal(f->exec_response->exit_code, 0);
+    }
+    guest__v1__frame__free_unpacked(f, NULL);
+    return done;
+}
+
+/* Flow control: with a window, the init stops reading the workload's pipes
+ * once that much streamed output is not credited (the workload blocks and
+ * cannot finish), and goes on when credit comes. */
+static void test_stream_window(void **state)
+{
+    struct client *c = *state;
+    const size_t window = 128u << 10;
+    struct exec_opts o = {.stream = true, .stream_window = (uint32_t)window,
+                          .max_output = 4u << 20, .timeout_ms = 60000};
+    send_sh(c, 500, "head -c 1048576 /dev/zero", &o);
+    size_t total = 0;
+    while (total < window)
+        assert_false(take_output(recv_frame(c), 500, &total));
+    /* Out of credit: at most one more read (64 KiB) comes, and no end. */
+    for (;;) {
+        Guest__V1__Frame *f = NULL;
+        if (wire_decoder_next(&c->dec, &f) == 1) {
+            assert_false(take_output(f, 500, &total));
+            continue;
+        }
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, 500) == 0)
+            break;
+        assert_false(take_output(recv_frame(c), 500, &total));
+    }
+    assert_true(total >= window && total < window + (64u << 10));
+    /* Credit for another exec id is ignored; credit for this one resumes it:
+     * the host credits what it has passed on, chunk by chunk. */
+    send_credit(c, 999, 1u << 30);
+    send_credit(c, 500, total);
+    for (;;) {
+        size_t before = total;
+        if (take_output(recv_frame(c), 500, &total))
+            break;
+        send_credit(c, 500, total - before);
+    }
+    assert_int_equal(total, 1u << 20);
+    send_health(c, 501);
+    expect_health(c, 501);
+}
+
+static void send_stdin(struct client *c, uint64_t id, const char *data, bool close)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecStdin in = GUEST__V1__EXEC_STDIN__INIT;
+    in.data.data = (uint8_t *)data;
+    in.data.len = data ? strlen(data) : 0;
+    in.close = close;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_STDIN;
+    f.exec_stdin = &in;
+    send_frame(c, &f);
+}
+
+/* Interactive stdin: input sent after the start reaches the workload, each
+ * write is reported, and close ends its input. */
+static void test_interactive_stdin(void **state)
+{
+    struct client *c = *state;
+    struct exec_opts o = {.stream = true, .stdin_open = true, .stdin_data = "first\n",
+                          .stdin_len = 6, .timeout_ms = 30000};
+    char *argv[] = {(char *)"/bin/cat"};
+    send_exec(c, 600, argv, 1, &o);
+    char out[64] = {0};
+    size_t out_len = 0;
+    uint64_t written = 0;
+    bool sent_more = false;
+    for (;;) {
+        Guest__V1__Frame *f = recv_frame(c);
+        assert_non_null(f);
+        assert_int_equal(f->id, 600);
+        if (f->body_case == GUEST__V1__FRAME__BODY_EXEC_RESPONSE) {
+            assert_int_equal(f->exec_response->exit_code, 0);
+            guest__v1__frame__free_unpacked(f, NULL);
+            break;
+        }
+        assert_int_equal(f->body_case, GUEST__V1__FRAME__BODY_EXEC_OUTPUT);
+        written += f->exec_output->stdin_written;
+        assert_true(out_len + f->exec_output->data.len < sizeof(out));
+        if (f->exec_output->data.len > 0)
+            memcpy(out + out_len, f->exec_output->data.data, f->exec_output->data.len);
+        out_len += f->exec_output->data.len;
+        guest__v1__frame__free_unpacked(f, NULL);
+        if (!sent_more && strcmp(out, "first\n") == 0) {
+            /* The workload is still running, waiting for input. */
+            sent_more = true;
+            send_stdin(c, 600, "second\n", false);
+            send_stdin(c, 600, NULL, true);
+        }
+    }
+    assert_string_equal(out, "first\nsecond\n");
+    assert_int_equal(written, 13);
+    /* Without stream_output there is no interactive stdin. */
+    struct exec_opts bad = {.stdin_open = true};
+    send_sh(c, 601, "true", &bad);
+    Guest__V1__Frame *f = expect_body(c, 601, GUEST__V1__FRAME__BODY_ERROR);
+    assert_int_equal(f->error->code, CODE(INVALID));
+    guest__v1__frame__free_unpacked(f, NULL);
+    /* Stdin for an exec that is gone is ignored. */
+    send_stdin(c, 600, "late", true);
+    send_health(c, 602);
+    expect_health(c, 602);
+}
+
+static void test_stream_window_checked(void **state)
+{
+    struct client *c = *state;
+    struct exec_opts no_stream = {.stream_window = 4096};
+    send_sh(c, 510, "true", &no_stream);
+    Guest__V1__Frame *f = expect_body(c, 510, GUEST__V1__FRAME__BODY_ERROR);
+    assert_int_equal(f->error->code, CODE(INVALID));
+    guest__v1__frame__free_unpacked(f, NULL);
+    struct exec_opts huge = {.stream = true, .stream_window = GUEST_MAX_STREAM_WINDOW + 1};
+    send_sh(c, 511, "true", &huge);
+    f = expect_body(c, 511, GUEST__V1__FRAME__BODY_ERROR);
+    assert_int_equal(f->error->code, CODE(INVALID));
+    guest__v1__frame__free_unpacked(f, NULL);
+    /* A streamed exec may have a cap far above the unary one. */
+    struct exec_opts big = {.stream = true, .max_output = 64u << 20};
+    send_sh(c, 512, "printf hi", &big);
+    size_t total = 0;
+    while (!take_output(recv_frame(c), 512, &total))
+        ;
+    assert_int_equal(total, 2);
+}
+
 /* Calls the filter refuses really are refused, inside a real workload:
  * creating a user namespace works for uid 1000 on this host without the
  * filter (checked first), and fails under it. */
@@ -1120,6 +1278,9 @@ int main(void)
         T(test_concurrent_execs_and_cancel),
         T(test_busy),
         T(test_streaming),
+        T(test_stream_window),
+        T(test_stream_window_checked),
+        T(test_interactive_stdin),
         T(test_workload_cannot_unshare),
         T(test_shutdown_stops_server),
 #define U(name) cmocka_unit_test_setup_teardown(name, setup_unix, teardown_unix)
