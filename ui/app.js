@@ -227,11 +227,9 @@ function richResult(bundle) {
 function denied(e) {
   const d = $('denial');
   d.hidden = false;
-  d.replaceChildren(el('strong', { text: e.code === 'permission_denied' ? 'Denied by the policy' : (e.code || 'error') }));
-  // The gate joins the policy's reasons with "; ".
-  const ul = el('ul', { class: 'reasons' });
-  for (const r of String(e.message).split('; ')) ul.append(el('li', { text: r }));
-  d.append(ul);
+  const title = e.code === 'permission_denied' ? 'Denied by the policy' : (e.code || 'error');
+  // The message carries the policy's reasons, as text.
+  d.replaceChildren(el('strong', { text: title }), el('div', { class: 'reasons', text: String(e.message) }));
 }
 
 $('run').addEventListener('click', async () => {
@@ -385,7 +383,9 @@ function connectAudit() {
 }
 
 for (const id of ['filter-session', 'filter-kind', 'filter-decision']) {
-  $(id).addEventListener('input', () => { for (const li of $('audit').children) li.hidden = !auditVisible(li); });
+  for (const ev of ['input', 'change']) {
+    $(id).addEventListener(ev, () => { for (const li of $('audit').children) li.hidden = !auditVisible(li); });
+  }
 }
 
 $('verify-audit').addEventListener('click', async () => {
@@ -436,6 +436,8 @@ async function loadPolicy() {
     sel.replaceChildren(...files.map((f, i) => el('option', { value: String(i), text: f.path })));
     const show = () => { $('policy-source').textContent = files.length ? files[Number(sel.value)].text : '(the source is shown for the built-in constitution only)'; };
     sel.onchange = show;
+    const main = files.findIndex((f) => f.path.endsWith('.rego') && !f.path.endsWith('_test.rego'));
+    if (main >= 0) sel.value = String(main);
     show();
   } catch (e) {
     info.replaceChildren(el('dd', { class: 'error', text: `${e.code}: ${e.message}` }));
