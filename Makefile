@@ -452,3 +452,17 @@ test-files test-image-variant: $(BUILD)/enclave
 test-hardening: $(BUILD)/enclave $(BUILD)/enclave-init
 	tests/check-hardening.sh $(BUILD)/enclave $(BUILD)/enclave-init
 TEST_TARGETS += test-hardening
+# ---------------------------------------------------------------- web ui
+# make test-ui: the Web UI in headless Chromium (Debian's chromium,
+# chromium-driver, python3-selenium; scripts/install-deps installs them when
+# missing) against a real daemon and real VMs. Saves a screenshot of each
+# panel into docs/ui/ (ENCLAVE_UI_SHOTS=DIR to put them elsewhere).
+.PHONY: test-ui
+test-ui: $(BUILD)/enclave
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
+	    /usr/bin/python3 -c 'import selenium' 2>/dev/null || scripts/install-deps
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/ui
+TEST_TARGETS += test-ui

@@ -243,3 +243,23 @@ def test_dry_run_is_gated_and_recorded(daemon):
     with pytest.raises(Exception) as e:
         daemon.call("EvalPolicy", {"inputJson": "[1,2"}, service="enclave.v1.Enclave")
     assert getattr(e.value, "code", "") == "invalid_argument"
+
+
+def test_enclave_ui_prints_a_login_url_that_logs_in(daemon):
+    env = {"DISPLAY": "", "WAYLAND_DISPLAY": ""}
+
+    def cli(*args):
+        r = daemon.cli(*args, env=env)
+        return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+    rc, out, err = cli("ui")
+    assert rc == 0, err
+    url = out.strip()
+    assert url == f"http://{daemon.addr}/login?token={daemon.token}"
+    assert "no browser" in err
+    status, headers, _ = daemon.request("GET", url[len(f"http://{daemon.addr}"):], auth=False)
+    assert status == 303 and "HttpOnly" in headers["Set-Cookie"]
+    rc, out, err = cli("ui", "--operator", "--no-open")
+    assert rc == 0 and out.strip().endswith(daemon.operator_token) and err == ""
+    rc, out, err = cli("ui", "--addr", "evil.example/x?")
+    assert rc != 0 and "HOST:PORT" in err and out == ""
