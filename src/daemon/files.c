@@ -483,8 +483,16 @@ void daemon_handle_upload_file(struct api_call *call, const ProtobufCMessage *ms
 
 /* ------------------------------------------------------------ plain HTTP */
 
+/* Answering ends what the exchange's callbacks were for: they are cleared
+ * first, so that a connection closing later cannot call into freed state. */
+static void exchange_done(struct api_exchange *ex)
+{
+    api_exchange_set_callbacks(ex, NULL, NULL);
+}
+
 static void reply_error(struct api_exchange *ex, const struct error *err)
 {
+    exchange_done(ex);
     json_t *body = json_pack("{s:s, s:s}", "code", error_kind_connect_name(err->kind), "message", err->message);
     cleanup_free char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
@@ -562,6 +570,7 @@ static void get_listing(const struct core_file_result *res, const struct error *
                              res->entries_truncated);
     cleanup_free char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
+    exchange_done(g->ex);
     api_exchange_reply(g->ex, 200, "application/json", text ? text : "{}", text ? strlen(text) : 2);
     get_free(g);
 }
@@ -656,6 +665,7 @@ static void get_stat_done(const struct core_file_result *res, const struct error
     snprintf(headers, sizeof(headers), "Content-Length: %llu\r\n", (unsigned long long)g->size);
     struct api_stream_options opts = {.max_buffer = DOWNLOAD_BUFFER, .extra_headers = headers};
     static const struct api_stream_callbacks scb = {.on_close = get_stream_close, .on_drained = get_stream_drained};
+    exchange_done(g->ex);
     g->stream = api_exchange_stream_begin(g->ex, 200, "application/octet-stream", &opts, &scb, g);
     if (g->stream == NULL) {
         core_file_abandon(g->t);
@@ -776,6 +786,7 @@ static void put_done(const struct core_file_result *res, const struct error *err
                              res->sha256);
     cleanup_free char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
+    exchange_done(p->ex);
     api_exchange_reply(p->ex, 201, "application/json", text ? text : "{}", text ? strlen(text) : 2);
     put_free(p);
 }
