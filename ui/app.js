@@ -128,7 +128,7 @@ function renderSessions(list) {
       el('td', { text: id }), el('td', { text: s.status || '' }),
       el('td', { text: s.kvm ? 'kvm' : 'tcg' }), el('td', { text: String(s.vcpu || 0) }),
       el('td', { text: String(s.memoryMb || 0) }), el('td', { text: state.images.get(id) || '(default)' }),
-      el('td', { text: fmtMs(s.ageMs) }), el('td', { text: Number(s.execsRunning) > 0 ? 'busy' : fmtMs(s.idleMs) }),
+      el('td', { text: fmtMs(s.ageMs) }), el('td', { text: Number(s.execsRunning) > 0 ? `${s.execsRunning} running` : fmtMs(s.idleMs) }),
       el('td', { text: deadline ? new Date(deadline / 1e6).toLocaleTimeString() : '-' }), el('td', {}, stop));
     if (id === state.session) tr.classList.add('selected');
     tr.addEventListener('click', () => selectSession(id));

@@ -211,6 +211,7 @@ def test_walkthrough(daemon, browser, shots):
     browser.find_element(By.ID, "policy-eval").click()
     text_in(browser, "policy-result", "DENY")
     text_in(browser, "policy-result", "only inline code")  # the default input's intent
+    browser.execute_script("window.scrollTo(0, 0)")
     browser.save_screenshot(os.path.join(shots, "policy.png"))
 
     # Images: what 'enclave image status' shows.
