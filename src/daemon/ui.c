@@ -251,6 +251,7 @@ static void fill_image(Enclave__V1__Image *img, const char *name, struct image_m
         img->n_files = 0;
         return;
     }
+    img->files[0] = fs; /* also with no files: freed through it */
     for (size_t i = 0; i < m->n_artifacts; i++) {
         enclave__v1__image_file__init(&fs[i]);
         fs[i].role = m->artifacts[i].role;

@@ -160,6 +160,19 @@ def test_walkthrough(daemon, browser, shots):
         os.unlink(f.name)
     status, _, body = daemon.get_file("ui-main", f"/workspace/{name}")
     assert (status, body) == (200, b"hello from the browser\n")
+    # Dropping a file on the drop zone uploads it too.
+    browser.execute_script("""
+        const dt = new DataTransfer();
+        dt.items.add(new File(['dropped bytes'], 'dropped.txt', {type: 'text/plain'}));
+        document.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+    """)
+    css(browser, '#files li[data-name="dropped.txt"]', 120)
+    # The listed file downloads through its link (same origin, the cookie alone).
+    link = browser.find_element(By.CSS_SELECTOR, '#files li[data-name="dropped.txt"] a')
+    got = browser.execute_async_script(
+        "fetch(arguments[0]).then(r => r.text()).then(arguments[1], e => arguments[1]('error: ' + e))",
+        link.get_attribute("href"))
+    assert got == "dropped bytes"
 
     # A command; its exec decision appears in the live audit list without a reload.
     cmd = browser.find_element(By.ID, "command")
