@@ -539,6 +539,7 @@ struct http_get {
     char peer[128];
     char principal[16];
     uint64_t size, sent, uncredited;
+    bool client_gone; /* closed after taking every byte: the transfer ends on its own */
 };
 
 static void get_free(struct http_get *g)
@@ -578,6 +579,14 @@ static void get_listing(const struct core_file_result *res, const struct error *
 static void get_stream_close(struct api_stream *stream, void *ctx)
 {
     struct http_get *g = ctx;
+    g->stream = NULL;
+    if (g->t != NULL && g->sent == g->size) {
+        /* The client had it all (Content-Length) and hung up before the
+         * guest's final reply: let that come, so the read is recorded with
+         * its digest rather than as abandoned. */
+        g->client_gone = true;
+        return;
+    }
     core_file_abandon(g->t);
     get_free(g);
 }
@@ -593,6 +602,10 @@ static void get_stream_drained(struct api_stream *stream, void *ctx)
 static void get_data(const uint8_t *data, size_t len, void *ctx)
 {
     struct http_get *g = ctx;
+    if (g->client_gone) {
+        core_file_credit(g->t, len); /* the file grew: drain it, nobody wants it */
+        return;
+    }
     /* Never more than the Content-Length announced (the file may have grown). */
     if (g->sent + len > g->size)
         len = (size_t)(g->size - g->sent);
@@ -614,7 +627,8 @@ static void get_done(const struct core_file_result *res, const struct error *err
     if (err != NULL)
         log_warn("download of %s from %s ended early: %s", g->path, g->session, err->message);
     /* A short body tells the client (Content-Length) that it did not get it all. */
-    api_stream_end(g->stream, NULL, 0, 1000);
+    if (g->stream != NULL)
+        api_stream_end(g->stream, NULL, 0, 1000);
     get_free(g);
 }
 
