@@ -12,6 +12,8 @@ median and the 90th percentile of:
     `python3 -c pass` (tool "exec") and "pass" (tool "python"), over Connect
     (HTTP/1.1 JSON, one keep-alive connection) and over gRPC (HTTP/2, one
     channel);
+  - the streaming Exec (enclave.v1): request to the first streamed stdout
+    byte, and to the exit event, over Connect streaming and over gRPC;
   - StopSession;
   - the daemon's VmRSS with 0, 1 and 8 idle sessions, and the VMM processes'
     VmRSS next to it.
@@ -302,6 +304,34 @@ def stop_session(d, sid):
     return ms_since(t0)
 
 
+def stream_exec_connect(d, sid, code):
+    """One streaming Exec over Connect (application/connect+json): ms to the
+    first stdout event and ms to the end of the stream."""
+    import struct
+    body = json.dumps({"sessionId": sid, "argv": ["python3", "-c", code]}).encode()
+    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=60)
+    t0 = time.perf_counter()
+    c.request("POST", "/enclave.v1.Enclave/Exec", struct.pack(">BI", 0, len(body)) + body,
+              headers={"Content-Type": "application/connect+json"})
+    r = c.getresponse()
+    first = None
+    while True:
+        head = r.read(5)
+        if len(head) < 5:
+            raise RuntimeError("streaming Exec ended without an end-of-stream message")
+        flags, n = struct.unpack(">BI", head)
+        msg = json.loads(r.read(n))
+        if flags & 2:
+            if msg.get("error"):
+                raise RuntimeError(f"streaming Exec failed: {msg}")
+            break
+        if first is None and "stdout" in msg:
+            first = ms_since(t0)
+    end = ms_since(t0)
+    c.close()
+    return first, end
+
+
 def vmm_rss(d):
     return [vm_rss_kb(p) / 1024.0 for p in vmm_pids(d.home)]
 
@@ -408,6 +438,36 @@ def main():
                         execs += len(times)
             else:
                 table.add("ExecuteTool over gRPC (no grpcio)", [])
+
+            # Streaming Exec: from the request to the first streamed stdout
+            # byte (the program prints at once, then runs 0.2 s more), and to
+            # the exit event.
+            code = "print(1, flush=True)\nimport time\ntime.sleep(0.2)"
+            firsts, ends = [], []
+            for _ in range(args.samples):
+                f, e = stream_exec_connect(d, sid, code)
+                firsts.append(f)
+                ends.append(e)
+            table.add("Exec streaming: first stdout byte, Connect", firsts)
+            table.add("Exec streaming: exit event (0.2 s program), Connect", ends)
+            execs += len(firsts)
+            if g is not None:
+                grpc, _, _, enclave_pb2, enclave_pb2_grpc = g
+                with grpc.insecure_channel(d.addr) as ch:
+                    stub = enclave_pb2_grpc.EnclaveStub(ch)
+                    firsts, ends = [], []
+                    for _ in range(args.samples):
+                        t0 = time.perf_counter()
+                        first = None
+                        for ev in stub.Exec(enclave_pb2.ExecRequest(
+                                session_id=sid, argv=["python3", "-c", code]), timeout=60):
+                            if first is None and ev.WhichOneof("event") == "stdout":
+                                first = ms_since(t0)
+                        ends.append(ms_since(t0))
+                        firsts.append(first)
+                    table.add("Exec streaming: first stdout byte, gRPC", firsts)
+                    table.add("Exec streaming: exit event (0.2 s program), gRPC", ends)
+                    execs += len(firsts)
             stops.append(stop_session(d, sid))
 
             # Memory: 0, 1 and N idle sessions.

@@ -635,8 +635,8 @@ static int on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t str
         s->unconsumed += len;
     else
         nghttp2_session_consume_stream(session, stream_id, len);
-    if (s == NULL || s->responded)
-        return 0;
+    if (s == NULL || (s->input_streaming ? s->call == NULL : s->responded))
+        return 0; /* answered already: the rest of the request is dropped */
     struct api_server *server = conn->server;
     if (s->input_streaming) {
         /* One message being assembled plus what the window lets in while paused. */

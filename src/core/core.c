@@ -46,6 +46,7 @@ struct session {
     /* lifetime */
     unsigned idle_timeout_s, max_lifetime_s;
     int64_t last_active_ns; /* unix ns */
+    int64_t ready_ns;       /* unix ns; 0 while booting */
     char stop_reason[32];   /* why it is stopping: "requested", "idle_timeout", ... */
     /* booting */
     core_session_fn start_cb;
@@ -127,6 +128,8 @@ static void session_info(const struct session *s, struct core_session_info *info
     info->idle_timeout_s = s->idle_timeout_s;
     info->max_lifetime_s = s->max_lifetime_s;
     info->last_active_unix_ns = s->last_active_ns;
+    info->deadline_unix_ns =
+        s->max_lifetime_s && s->ready_ns ? s->ready_ns + (int64_t)s->max_lifetime_s * 1000000000 : 0;
 }
 
 /* The last bytes of a log file, for error messages (a boot that failed says why). */
@@ -395,6 +398,9 @@ static void on_health(const Guest__V1__Frame *reply, const struct error *err, vo
         return;
     }
     s->state = CORE_SESSION_READY;
+    /* The lifetime and the idle time count from here (booting is bounded by
+     * the boot timeout). */
+    s->ready_ns = s->last_active_ns = now_unix_ns();
     int64_t boot_ms = (now_unix_ns() - s->created_ns) / 1000000;
     log_info("session %s ready in %lld ms (%s)", s->id, (long long)boot_ms,
              vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg");
@@ -932,9 +938,9 @@ static void on_lifetime_tick(evutil_socket_t fd, short what, void *arg)
     struct core *core = arg;
     int64_t now = now_unix_ns();
     for (struct session *s = core->sessions; s; s = s->next) {
-        if (s->state != CORE_SESSION_READY && s->state != CORE_SESSION_BOOTING)
+        if (s->state != CORE_SESSION_READY)
             continue;
-        if (s->max_lifetime_s && now - s->created_ns >= (int64_t)s->max_lifetime_s * 1000000000) {
+        if (s->max_lifetime_s && now - s->ready_ns >= (int64_t)s->max_lifetime_s * 1000000000) {
             session_expire(s, "max_lifetime", s->max_lifetime_s);
             continue;
         }

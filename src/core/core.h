@@ -83,11 +83,13 @@ struct core_session_info {
     bool kvm;
     int64_t created_unix_ns;
     unsigned execs_running;
-    /* Lifetime: 0 means no limit. last_active is the start or end of the
-     * last exec (or core_session_touch); idle counts from there while no
-     * exec runs. */
+    /* Lifetime: 0 means no limit. Both count from READY. last_active is
+     * READY, or the start or end of the last exec (or core_session_touch);
+     * idle counts from there while no exec runs. deadline: READY plus the
+     * maximum lifetime (0: none, or still booting). */
     unsigned idle_timeout_s, max_lifetime_s;
     int64_t last_active_unix_ns;
+    int64_t deadline_unix_ns;
 };
 
 int core_new(const struct core_config *config, struct core **out, struct error *err);
@@ -104,7 +106,7 @@ struct core_start_request {
     const char *intent_json; /* declared intent (JSON object) or NULL */
     struct core_caller caller;
     /* The session is stopped after this long without an exec, and this long
-     * after it started (0: never). The policy input shows both. A stop for
+     * after it became READY (0: never). The policy input shows both. A stop for
      * either is audited as SESSION:STOP with reason "idle_timeout" or
      * "max_lifetime". */
     unsigned idle_timeout_s;

@@ -298,9 +298,7 @@ static void start_session_done(const struct core_session_info *info, const struc
     resp.status = (char *)core_session_state_name(info->state);
     resp.idle_timeout_s = (int32_t)info->idle_timeout_s;
     resp.max_lifetime_s = (int32_t)info->max_lifetime_s;
-    resp.deadline_unix_ns = info->max_lifetime_s
-                                ? info->created_unix_ns + (int64_t)info->max_lifetime_s * 1000000000
-                                : 0;
+    resp.deadline_unix_ns = info->deadline_unix_ns;
     api_call_reply(call, &resp.base);
 }
 

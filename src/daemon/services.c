@@ -581,9 +581,7 @@ static void list_one(const struct core_session_info *info, void *arg)
     s->idle_ms = info->execs_running ? 0 : (now - info->last_active_unix_ns) / 1000000;
     s->idle_timeout_s = (int32_t)info->idle_timeout_s;
     s->max_lifetime_s = (int32_t)info->max_lifetime_s;
-    s->deadline_unix_ns = info->max_lifetime_s
-                              ? info->created_unix_ns + (int64_t)info->max_lifetime_s * 1000000000
-                              : 0;
+    s->deadline_unix_ns = info->deadline_unix_ns;
     l->ptrs[l->n] = s;
     l->n++;
 }

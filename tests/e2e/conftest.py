@@ -112,6 +112,7 @@ class Daemon:
         self.home = make_home()
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
+        self.host, self.port_number = "127.0.0.1", self.port
         self.log_path = os.path.join(self.home, "daemon.log")
         self.extra_args = list(extra_args)
         self.env = dict(os.environ, ENCLAVE_HOME=self.home, ENCLAVE_LOG="debug")
@@ -197,6 +198,58 @@ class Daemon:
         if status != 200:
             raise ConnectError(status, doc.get("code"), doc.get("message"))
         return doc
+
+    def stream(self, method, body, service="enclave.v1.Enclave", timeout=300, rcvbuf=None):
+        """Connect server streaming (application/connect+json): yields
+        (monotonic time, message) for each message as it arrives; the
+        end-of-stream message is yielded as (time, {"end": {...}}). rcvbuf:
+        a small socket receive buffer, for tests of a slow reader."""
+        import http.client
+        import struct
+        payload = json.dumps(body).encode()
+        conn = http.client.HTTPConnection(self.host, self.port_number, timeout=timeout)
+        conn.connect()
+        if rcvbuf:
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        conn.request("POST", f"/{service}/{method}", struct.pack(">BI", 0, len(payload)) + payload,
+                     headers={"Content-Type": "application/connect+json"})
+        resp = conn.getresponse()
+        try:
+            if resp.status != 200:
+                data = resp.read()
+                doc = json.loads(data) if data else {}
+                raise ConnectError(resp.status, doc.get("code"), doc.get("message"))
+            while True:
+                head = resp.read(5)
+                if len(head) < 5:
+                    raise ConnectError(resp.status, "unavailable", "the stream ended early")
+                flags, length = struct.unpack(">BI", head)
+                msg = json.loads(resp.read(length))
+                if flags & 2:
+                    yield time.monotonic(), {"end": msg}
+                    return
+                yield time.monotonic(), msg
+        finally:
+            conn.close()
+
+    def grpc_channel(self):
+        """A gRPC channel to the daemon (python3-grpcio)."""
+        import grpc
+        return grpc.insecure_channel(self.addr, options=[
+            ("grpc.max_send_message_length", 8 << 20),
+            ("grpc.max_receive_message_length", 8 << 20)])
+
+    def rss_kb(self):
+        """The daemon's resident memory (VmRSS, KiB)."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def audit(self, session_id=""):
+        """The audit records (GetAuditLogs), oldest first."""
+        return self.call("GetAuditLogs", {"sessionId": session_id, "limit": 1000}).get("logs", [])
 
     def start_session(self, **kw):
         return self.call("StartSession", kw)
