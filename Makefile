@@ -101,9 +101,10 @@ $(BUILD)/enclave-init: $(GUEST_OBJS) $(call obj,guest,$(GUEST_MAIN))
 	$(CC) -static -o $@ $^ -l:libprotobuf-c.a
 
 # The guest init travels inside the host binary so one file can build a guest image.
-$(BUILD)/host/init_blob.o: $(BUILD)/enclave-init
+# So does the interpreter driver (src/guest/interp.py) the image puts at /usr/lib/enclave.
+$(BUILD)/host/init_blob.o: $(BUILD)/enclave-init src/guest/interp.py
 	@mkdir -p $(dir $@)
-	printf '.section .rodata\n.global enclave_init_blob\n.global enclave_init_blob_end\n.balign 16\nenclave_init_blob:\n.incbin "%s"\nenclave_init_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $(BUILD)/enclave-init > $(BUILD)/host/init_blob.S
+	printf '.section .rodata\n.global enclave_init_blob\n.global enclave_init_blob_end\n.balign 16\nenclave_init_blob:\n.incbin "%s"\nenclave_init_blob_end:\n.global enclave_interp_blob\n.global enclave_interp_blob_end\n.balign 16\nenclave_interp_blob:\n.incbin "%s"\nenclave_interp_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $(BUILD)/enclave-init src/guest/interp.py > $(BUILD)/host/init_blob.S
 	$(CC) -c $(BUILD)/host/init_blob.S -o $@
 
 $(BUILD)/libenclave.a: $(HOST_OBJS) $(BUILD)/host/init_blob.o

@@ -168,6 +168,7 @@ read_only_exec if {
 
 deny contains "the session declared the intent read_only_analysis; only inline code (python3 -c CODE) can be checked, and this request has none" if {
 	read_only_exec
+	not request.tool == "code"
 	not request.argv[1] == "-c"
 }
 
@@ -178,7 +179,12 @@ deny contains "the session declared the intent read_only_analysis; code sent on 
 
 deny contains sprintf("the session declared the intent read_only_analysis; this code looks like it writes or runs something (matches %q)", [pattern]) if {
 	read_only_exec
-	code := concat("\n", array.slice(request.argv, 1, count(request.argv)))
 	some pattern in cfg.write_patterns
-	regex.match(pattern, code)
+	regex.match(pattern, checked_code)
 }
+
+# The code a request runs: a RunCode cell's text (tool "code"), else the
+# arguments after the program.
+checked_code := request.code if request.tool == "code"
+
+checked_code := concat("\n", array.slice(request.argv, 1, count(request.argv))) if not request.tool == "code"

@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/paths.h"
+#include "core/internal.h"
 #include "proxy/proxy.h"
 
 #define CONNECT_RETRY_MS 50
@@ -1058,4 +1059,41 @@ void core_free(struct core *core)
     free(core->cmdline);
     free(core->vms_dir);
     free(core);
+}
+
+/* ------------------------------------------------------------------ for files.c and code.c */
+
+struct proxy_conn *core_session_channel(struct core *core, const char *session_id, json_t **session_json,
+                                        struct error *err)
+{
+    struct session *s = find_session(core, session_id ? session_id : "");
+    if (s == NULL) {
+        error_set(err, ERR_NOT_FOUND, "no session '%s'", session_id ? session_id : "");
+        return NULL;
+    }
+    if (s->state != CORE_SESSION_READY) {
+        error_set(err, ERR_FAILED_PRECONDITION, "session %s is %s, not READY", s->id,
+                  core_session_state_name(s->state));
+        return NULL;
+    }
+    if (s->conn == NULL) {
+        error_set(err, ERR_UNAVAILABLE, "session %s: the guest channel is reconnecting", s->id);
+        return NULL;
+    }
+    if (session_json != NULL) {
+        json_t *intent = s->intent_json ? json_loads(s->intent_json, 0, NULL) : NULL;
+        *session_json = json_pack("{s:s, s:{}, s:o}", "id", s->id, "labels", "intent",
+                                  intent ? intent : json_object());
+    }
+    return s->conn;
+}
+
+void core_record_event(struct core *core, const char *event, const char *session_id, json_t *details)
+{
+    record(core, event, session_id, details);
+}
+
+json_t *core_caller_json(const struct core_caller *caller)
+{
+    return caller_json(caller);
 }

@@ -85,6 +85,18 @@ void daemon_handle_start_session(struct api_call *call, const ProtobufCMessage *
 int daemon_lifetime_resolve(const struct daemon_state *d, int32_t idle_s, int32_t life_s,
                             unsigned *idle_out, unsigned *life_out, struct error *err);
 
+/* Files of a session (daemon/files.c): the enclave.v1 file RPCs and the
+ * PUT/GET /v1/sessions/{id}/files/{path} routes, added by daemon_files_init. */
+void daemon_handle_upload_file(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_download_file(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_list_files(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_stat_file(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_remove_file(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_make_directory(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+int daemon_files_init(struct daemon_state *d, struct error *err);
+/* enclave.v1 RunCode (daemon/code.c). */
+void daemon_handle_run_code(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+
 extern const struct api_service daemon_agent_service;
 extern const struct api_service daemon_enclave_service;
 

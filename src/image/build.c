@@ -45,6 +45,9 @@
          : 0)
 
 extern const unsigned char enclave_init_blob[], enclave_init_blob_end[];
+/* The interpreter driver RunCode starts (src/guest/interp.py). */
+extern const unsigned char enclave_interp_blob[], enclave_interp_blob_end[];
+#define INTERP_PATH "usr/lib/enclave/interp.py"
 
 /* The python3 root filesystem. libpython3-stdlib is the default version's
  * standard library (libpython3.11-stdlib on bookworm). */
@@ -777,8 +780,10 @@ static int compute_inputs(struct build *b, struct error *err)
     FILE *f = open_memstream(&text, &len);
     if (f == NULL)
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-    fprintf(f, "builder %s\ncmdline %s\ninit %s\nkernel %s %s %s\n", BUILDER_VERSION, IMAGE_KERNEL_CMDLINE,
-            b->init_sha, b->kernel.package, b->kernel.version, b->kernel.sha256);
+    char interp_sha[65];
+    sha256_hex(enclave_interp_blob, (size_t)(enclave_interp_blob_end - enclave_interp_blob), interp_sha);
+    fprintf(f, "builder %s\ncmdline %s\ninit %s\ninterp %s\nkernel %s %s %s\n", BUILDER_VERSION,
+            IMAGE_KERNEL_CMDLINE, b->init_sha, interp_sha, b->kernel.package, b->kernel.version, b->kernel.sha256);
     for (size_t i = 0; i < sizeof(guest_modules) / sizeof(guest_modules[0]); i++)
         fprintf(f, "module %s\n", guest_modules[i]);
     for (size_t i = 0; i < sizeof(skipped_paths) / sizeof(skipped_paths[0]); i++)
@@ -1070,6 +1075,12 @@ static int finish_rootfs(struct build *b, struct error *err)
         return -1;
     unlink(p);
     if (write_file(p, enclave_init_blob, init_len, 0755, err) < 0 || stamp(p, err) < 0)
+        return -1;
+    if (mkdir_in(r, "usr/lib/enclave", 0755, err) < 0 || PATHF(p, "%s/" INTERP_PATH, r) < 0)
+        return -1;
+    unlink(p);
+    if (write_file(p, enclave_interp_blob, (size_t)(enclave_interp_blob_end - enclave_interp_blob), 0644, err) < 0 ||
+        stamp(p, err) < 0)
         return -1;
     /* python3-minimal ships /usr/bin/python3; make sure of it */
     if (PATHF(p, "%s/usr/bin/python3", r) < 0)
