@@ -765,7 +765,7 @@ int mcp_handle(struct mcp_server *s, const char *line, size_t len, char **out)
         return 0;
     }
     json_error_t jerr;
-    json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (msg == NULL) {
         *out = rpc_error(NULL, RPC_PARSE_ERROR, "Parse error: not JSON");
         return 0;
