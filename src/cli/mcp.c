@@ -41,7 +41,6 @@ enum {
 #define ENCLAVE "enclave.v1.Enclave"
 #define START_TIMEOUT_S 300
 #define TOOL_TIMEOUT_S 600
-#define MAX_READ_FILE (1u << 20)
 
 static const char *const protocol_versions[] = {MCP_PROTOCOL_LATEST, "2025-06-18", "2025-03-26",
                                                 "2024-11-05"};
@@ -76,7 +75,7 @@ static const char *const protocol_versions[] = {MCP_PROTOCOL_LATEST, "2025-06-18
       "\"encoding\":{\"type\":\"string\",\"enum\":[\"utf-8\",\"base64\"],\"default\":\"utf-8\"}}," \
       "\"required\":[\"path\",\"content\"],\"additionalProperties\":false}")                       \
     X(read_file,                                                                                   \
-      "Read a file from the sandbox (up to 1 MiB). Text comes back as UTF-8; use "                 \
+      "Read a file from the sandbox (up to 256 KiB). Text comes back as UTF-8; use "                 \
       "encoding base64 for binary files.",                                                         \
       "{\"type\":\"object\",\"properties\":{"                                                      \
       "\"path\":{\"type\":\"string\"},"                                                            \
