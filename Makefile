@@ -23,15 +23,34 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wformat=2 -Wno-
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O2 $(WARN) -Isrc -I$(BUILD)/gen -MMD -MP
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
+# Hardening for every build but the sanitizer ones: a stack protector,
+# fortified libc calls (level 3 where glibc and the compiler support it, else
+# 2), and full RELRO (the GOT read-only after start). `make check-hardening`
+# checks the binaries.
+FORTIFY_LEVEL := $(shell printf '\043include <features.h>\n__USE_FORTIFY_LEVEL\n' | $(CC) -O2 -D_FORTIFY_SOURCE=3 -E -P -x c - 2>/dev/null | tail -n 1)
+ifneq ($(FORTIFY_LEVEL),3)
+FORTIFY_LEVEL := 2
+endif
+HARDEN_CFLAGS  := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=$(FORTIFY_LEVEL) -fstack-protector-strong
+HARDEN_LDFLAGS := -Wl,-z,relro,-z,now
+# Static binaries are static-pie (randomized load address) where the toolchain
+# makes one: gcc with --enable-default-pie compiles PIE objects, and Debian's
+# static libraries are built the same way. Elsewhere, plain -static. Measured
+# on Debian 12 (gcc 12): the release binary grows 5.8% (12.2 to 13.0 MB, the
+# relocations) and starts as fast (2.5 ms per `enclave --version` either way).
+STATIC_LINK := $(shell t=$$(mktemp) && printf 'int main(void){return 0;}\n' | $(CC) -static-pie -x c - -o $$t 2>/dev/null && echo -static-pie || echo -static; rm -f $$t)
+
 ifeq ($(STATIC),1)
-PKG_LIBS := -static $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -ldl
+PKG_LIBS := $(STATIC_LINK) $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -ldl
 else
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
 endif
 PKG_LIBS += -lm
 
 CFLAGS   ?=
-HOST_CFLAGS := $(BASE_CFLAGS) $(PKG_CFLAGS) -fvisibility=hidden $(CFLAGS)
+HOST_CFLAGS := $(BASE_CFLAGS) $(PKG_CFLAGS) -fvisibility=hidden $(HARDEN_CFLAGS) $(CFLAGS)
+# The guest side links libc and protobuf-c only, statically.
+GUEST_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags libprotobuf-c 2>/dev/null) $(CFLAGS)
 ASAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 TEST_CFLAGS := $(BASE_CFLAGS) $(PKG_CFLAGS) -O1 $(ASAN_FLAGS) -DENCLAVE_TESTING $(CFLAGS)
 
@@ -47,7 +66,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 
 # ---------------------------------------------------------------- sources
 # Modules linked into the host binary, in no particular order.
-HOST_MODULES := common wire rego policy audit image vmm proxy core api daemon cli
+HOST_MODULES := common wire rego policy audit gate image vmm proxy core api daemon cli
 not_special   = $(filter-out %_test.c %_fuzz.c %/main.c,$(1))
 HOST_SRCS  := $(call not_special,$(foreach m,$(HOST_MODULES),$(wildcard src/$(m)/*.c))) $(PROTO_C)
 HOST_MAIN  := src/cli/main.c
@@ -68,11 +87,23 @@ all: $(BUILD)/enclave $(BUILD)/enclave-init $(TOOLS)
 deps:
 	scripts/install-deps
 
+# Objects are rebuilt when the flags they were built with change: the stamp
+# is rewritten (and so newer) only then.
+HOST_STAMP  := $(BUILD)/host/.cflags
+GUEST_STAMP := $(BUILD)/guest/.cflags
+.PHONY: FORCE
+$(HOST_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(HOST_CFLAGS) $(HARDEN_LDFLAGS) $(STATIC_LINK)' | cmp -s - $@ || echo '$(HOST_CFLAGS) $(HARDEN_LDFLAGS) $(STATIC_LINK)' > $@
+$(GUEST_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GUEST_CFLAGS) $(HARDEN_CFLAGS) $(STATIC_LINK)' | cmp -s - $@ || echo '$(GUEST_CFLAGS) $(HARDEN_CFLAGS) $(STATIC_LINK)' > $@
+
 # Generated headers must exist before any object is compiled.
-$(BUILD)/host/%.o: %.c | $(PROTO_H)
+$(BUILD)/host/%.o: %.c $(HOST_STAMP) | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -c $< -o $@
-$(BUILD)/host/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
+$(BUILD)/host/gen/%.o: $(BUILD)/gen/%.c $(HOST_STAMP) | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Wno-missing-prototypes -c $< -o $@
 $(BUILD)/asan/%.o: %.c | $(PROTO_H)
@@ -82,14 +113,12 @@ $(BUILD)/asan/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -Wno-missing-prototypes -c $< -o $@
 
-# The guest side links libc and protobuf-c only, statically.
-GUEST_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags libprotobuf-c 2>/dev/null) $(CFLAGS)
-$(BUILD)/guest/%.o: %.c | $(PROTO_H)
+$(BUILD)/guest/%.o: %.c $(GUEST_STAMP) | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -c $< -o $@
-$(BUILD)/guest/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
+	$(CC) $(GUEST_CFLAGS) $(HARDEN_CFLAGS) -c $< -o $@
+$(BUILD)/guest/gen/%.o: $(BUILD)/gen/%.c $(GUEST_STAMP) | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -Wno-missing-prototypes -c $< -o $@
+	$(CC) $(GUEST_CFLAGS) $(HARDEN_CFLAGS) -Wno-missing-prototypes -c $< -o $@
 $(BUILD)/gasan/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -O1 $(ASAN_FLAGS) -DENCLAVE_TESTING -c $< -o $@
@@ -98,7 +127,7 @@ $(BUILD)/gasan/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
 	$(CC) $(GUEST_CFLAGS) -O1 $(ASAN_FLAGS) -Wno-missing-prototypes -c $< -o $@
 
 $(BUILD)/enclave-init: $(GUEST_OBJS) $(call obj,guest,$(GUEST_MAIN))
-	$(CC) -static -o $@ $^ -l:libprotobuf-c.a
+	$(CC) $(STATIC_LINK) $(HARDEN_LDFLAGS) -o $@ $^ -l:libprotobuf-c.a
 
 # The guest init travels inside the host binary so one file can build a guest image.
 # So does the interpreter driver (src/guest/interp.py) the image puts at /usr/lib/enclave.
@@ -120,7 +149,7 @@ $(BUILD)/libguest-asan.a: $(GASAN_OBJS)
 # Objects, not the archive: verbs are weak references (cli/cli.h), which would
 # not pull their members out of an archive.
 $(BUILD)/enclave: $(call obj,host,$(HOST_MAIN)) $(HOST_OBJS) $(BUILD)/host/init_blob.o
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(HARDEN_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/%: tools/%.c $(BUILD)/libenclave.a
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(BUILD)/libenclave.a $(PKG_LIBS)
@@ -202,7 +231,7 @@ clean:
 # ---------------------------------------------------------------- areas
 # (each area adds its own block below: extra targets, TEST_TARGETS += ..., BENCH_TARGETS += ...)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path '$(BUILD)/e2e-home' -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # ---------------------------------------------------------------- guest + wire (guest)
 # The generated protobuf sources are made by a pattern rule only, so make would
@@ -215,13 +244,26 @@ clean:
 # make test-audit-cli: the CLI against a scratch log (tests/audit/cli_test.sh).
 $(BUILD)/audit-bench: bench/audit_bench.c $(BUILD)/libenclave.a
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(BUILD)/libenclave.a $(PKG_LIBS)
-.PHONY: bench-audit test-audit-cli
+# make test-audit-proofs: the RFC 6962 tree against an independent Python
+# implementation (sizes 1..300), and proofs/witness end to end (tests/audit/).
+$(BUILD)/merkle-vectors: tests/audit/merkle_vectors.c $(BUILD)/libenclave.a
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(BUILD)/libenclave.a $(PKG_LIBS)
+.PHONY: bench-audit test-audit-cli test-audit-proofs
 bench-audit: $(BUILD)/audit-bench
-	$(BUILD)/audit-bench --dir $(BUILD)/bench-audit
+	$(BUILD)/audit-bench --dir $(BUILD)/bench-audit --writers 256 --concurrent 200000
 test-audit-cli: $(BUILD)/enclave $(BUILD)/audit-bench
 	tests/audit/cli_test.sh $(BUILD)
 BENCH_TARGETS += bench-audit
-TEST_TARGETS += test-audit-cli
+test-audit-proofs: $(BUILD)/enclave $(BUILD)/audit-bench $(BUILD)/merkle-vectors
+	/usr/bin/python3 tests/audit/merkle_test.py $(BUILD)/merkle-vectors 300
+	tests/audit/proof_test.sh $(BUILD)
+# make test-audit-kill: kill -9 during 8 concurrent writers, 100 trials; prints
+# the acknowledged records and how many are missing (must be 0). `make unit`
+# runs the same test with 5 trials (ENCLAVE_AUDIT_KILL_TRIALS).
+test-audit-kill: $(BUILD)/test/audit/audit_test
+	ENCLAVE_AUDIT_KILL_ONLY=1 ENCLAVE_AUDIT_KILL_TRIALS=$${ENCLAVE_AUDIT_KILL_TRIALS:-100} $(BUILD)/test/audit/audit_test
+.PHONY: test-audit-kill
+TEST_TARGETS += test-audit-cli test-audit-proofs
 # ---------------------------------------------------------------- api
 # Test-only protobuf messages for the JSON mapping (every scalar type, maps,
 # oneofs, recursion), linked into the api unit test and fuzz harness only.
@@ -398,3 +440,23 @@ test-mcp: $(BUILD)/enclave
 	cd tests/mcp && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider .
 TEST_TARGETS += test-sdk test-mcp
+# ---------------------------------------------------------------- workspace: files, code, image variants
+# test-files: files (HTTP routes, Connect, gRPC; a 200 MiB round trip each way
+# with the daemon's RSS printed), refused symlinks and paths, a denied write,
+# and RunCode (state, rich results, errors, interrupt and restart), on real
+# VMs. test-image-variant: builds the numpy variant (packages from the Debian
+# archive) and boots it. Both are part of the e2e run as well.
+.PHONY: test-files test-image-variant
+test-files test-image-variant: $(BUILD)/enclave
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -s -p no:cacheprovider \
+	    $(if $(filter test-files,$@),test_files_code.py,test_image_variant.py)
+# ---------------------------------------------------------------- host boundary
+# make test-hardening: the binaries carry full RELRO, a stack protector,
+# FORTIFY and PIE (tests/check-hardening.sh; build_release.sh checks dist/enclave).
+.PHONY: test-hardening
+test-hardening: $(BUILD)/enclave $(BUILD)/enclave-init
+	tests/check-hardening.sh $(BUILD)/enclave $(BUILD)/enclave-init
+TEST_TARGETS += test-hardening

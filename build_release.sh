@@ -24,6 +24,8 @@ if ! grep -q enclave_init_blob "$BUILD_DIR/host/init_blob.S"; then
     echo "build_release.sh: enclave-init was not embedded" >&2
     exit 1
 fi
+# Hardened as the Makefile asks: full RELRO, stack protector, FORTIFY, static-pie.
+tests/check-hardening.sh dist/enclave
 dist/enclave --help >/dev/null
 dist/enclave image build --help >/dev/null
 

@@ -94,7 +94,8 @@ static void bench_exec(int rounds)
     pid_t pid = fork();
     if (pid == 0) {
         close(sv[0]);
-        struct guest_server_options opts = {.exit_when_idle = true};
+        static const uint8_t key[GUEST_KEY_LEN] = "guest-bench-key-0123456789abcdef";
+        struct guest_server_options opts = {.exit_when_idle = true, .key = key};
         struct guest_server *s = guest_server_new(&opts);
         if (!s || guest_server_add_stdio(s, sv[1], sv[1]) < 0)
             _exit(1);
@@ -105,6 +106,31 @@ static void bench_exec(int rounds)
     close(sv[1]);
     struct wire_decoder d;
     wire_decoder_init(&d, 0);
+    /* The handshake first, as every host does. */
+    {
+        static const uint8_t key[GUEST_KEY_LEN] = "guest-bench-key-0123456789abcdef";
+        Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+        Guest__V1__HelloRequest h = GUEST__V1__HELLO_REQUEST__INIT;
+        h.key.data = (uint8_t *)key;
+        h.key.len = sizeof(key);
+        f.id = 1u << 30;
+        f.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
+        f.hello_request = &h;
+        size_t len;
+        uint8_t *req = encode(&f, &len);
+        Guest__V1__Frame *r = roundtrip(sv[0], &d, req, len);
+        free(req);
+        bool ok = r && r->body_case == GUEST__V1__FRAME__BODY_HELLO_RESPONSE;
+        if (r)
+            guest__v1__frame__free_unpacked(r, NULL);
+        if (!ok) {
+            printf("exec round trip: the handshake failed\n");
+            close(sv[0]);
+            waitpid(pid, NULL, 0);
+            wire_decoder_release(&d);
+            return;
+        }
+    }
     char *argv[] = {(char *)"/bin/true"};
     double best = 1e9, sum = 0;
     int done = 0;

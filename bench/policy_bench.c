@@ -4,8 +4,8 @@
  *
  * Two measurements per input, printed as p50/p99/max in microseconds:
  *   eval  policy_decide() alone (the Rego evaluation and the decision check);
- *   gate  the daemon's gate (daemon_gate_init's decide), the same code path a
- *         request takes: intent handling, evaluation, and the POLICY:DECISION
+ *   gate  gate_decide(), the same call every request makes: completing the
+ *         input, its canonical digest, evaluation, and the POLICY:DECISION
  *         append to a durable audit log (SQLite WAL, synchronous=FULL) in DIR.
  * gate minus eval is the cost of recording the decision. Numbers only: no
  * assertion on any of them. */
@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "audit/audit.h"
-#include "daemon/internal.h"
+#include "gate/gate.h"
 #include "policy/policy.h"
 
 struct input_case {
@@ -120,10 +120,12 @@ int main(int argc, char **argv)
     snprintf(keys, sizeof(keys), "%s/keys", dir);
     remove(db);
 
-    struct daemon_state d;
-    memset(&d, 0, sizeof(d));
+    struct audit_log *audit = NULL;
+    struct gate *gate = NULL;
     struct audit_options ao = {0};
-    if (audit_open(db, keys, &ao, &d.audit, &err) < 0 || daemon_policy_init(&d, &err) < 0) {
+    struct gate_config gc = {0};
+    if (audit_open(db, keys, &ao, &audit, &err) < 0 ||
+        (gc.audit = audit, gate_new(&gc, &gate, &err)) < 0) {
         fprintf(stderr, "policy-bench: %s\n", err.message);
         return 1;
     }
@@ -135,8 +137,6 @@ int main(int argc, char **argv)
     }
     printf("load  the constitution (parse, compile, %u tests): %.1f ms; digest %s\n",
            policy_bundle_test_count(b), (now_us() - t0) / 1000, policy_bundle_digest(b));
-    struct core_gate gate;
-    daemon_gate_init(&d, &gate);
     double *t = calloc((size_t)iterations, sizeof(double));
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
         char *text = strstr(cases[k].json, "CODE") ? expand_code(cases[k].json) : strdup(cases[k].json);
@@ -160,10 +160,11 @@ int main(int argc, char **argv)
         /* The gate appends one durable record per decision: fewer runs. */
         int gate_runs = iterations / 10 < 50 ? iterations : iterations / 10;
         for (int i = 0; i < gate_runs; i++) {
-            struct core_obligations ob;
+            struct gate_obligations ob;
             struct error gerr;
+            json_t *copy = json_deep_copy(input); /* gate_decide consumes its input */
             double s = now_us();
-            gate.decide(gate.ctx, cases[k].action, "bench", text, &ob, &gerr);
+            gate_decide(gate, cases[k].action, "bench", copy, &ob, &gerr);
             t[i] = now_us() - s;
         }
         report("gate", name, t, gate_runs);
@@ -172,7 +173,7 @@ int main(int argc, char **argv)
     }
     free(t);
     policy_bundle_free(b);
-    daemon_policy_free(&d);
-    audit_close(d.audit, NULL);
+    gate_free(gate);
+    audit_close(audit, NULL);
     return 0;
 }

@@ -554,7 +554,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: api-testd [--listen HOST:PORT | --socket PATH] [--max-request-bytes N]\n"
             "                 [--max-connections N] [--header-timeout-ms N] [--idle-timeout-ms N]\n"
-            "                 [--max-streams N] [--token T [--operator-token T]]\n"
+            "                 [--max-streams N] [--max-buffered-bytes N]\n"
+            "                 [--token T [--operator-token T]]\n"
             "Serves agent.v1.AgentService with toy handlers (see the top of tools/api-testd.c).\n"
             "Prints \"listening on ADDRESS\" once ready. Default: 127.0.0.1:0 (any free port).\n"
             "Without --token, TCP requests need no credential and no Host/Origin check.\n");
@@ -573,6 +574,7 @@ int main(int argc, char **argv)
         {"header-timeout-ms", required_argument, NULL, 'H'},
         {"idle-timeout-ms", required_argument, NULL, 'I'},
         {"max-streams", required_argument, NULL, 'S'},
+        {"max-buffered-bytes", required_argument, NULL, 'B'},
         {"token", required_argument, NULL, 'T'},
         {"operator-token", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
@@ -588,6 +590,7 @@ int main(int argc, char **argv)
         case 'H': config.header_timeout_ms = config.request_timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'I': config.idle_timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'S': config.max_streams = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'B': config.max_buffered_bytes = strtoul(optarg, NULL, 10); break;
         case 'T': auth.agent_token = optarg; break;
         case 'O': auth.operator_token = optarg; break;
         case 'h': usage(stdout); return 0;

@@ -2,7 +2,9 @@
  * talks to its guest channel directly, as a hostile host would: a garbage
  * frame, a truncated frame, an absurd length. After each, a Health request on
  * a fresh or the same connection must still be answered, and the VM must
- * still be running. Used by the end-to-end tests; prints one line per step.
+ * still be running. Before that, the handshake: a connection that sends no
+ * HelloRequest, or one with a wrong key, must get no answer at all. Used by
+ * the end-to-end tests; prints one line per step.
  *
  *   guest-probe RUN_DIR        exit 0 when every step passed */
 #include <errno.h>
@@ -59,6 +61,27 @@ static int send_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+/* The VM's channel key (vmm_vm_channel(vm)->key). */
+static const unsigned char *probe_key;
+
+static int send_hello(int fd, uint64_t id, const unsigned char *key, size_t key_len)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__HelloRequest hr = GUEST__V1__HELLO_REQUEST__INIT;
+    hr.key.data = (uint8_t *)key;
+    hr.key.len = key_len;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
+    f.hello_request = &hr;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (wire_encode(&f, &buf, &len) < 0)
+        return -1;
+    int r = send_all(fd, buf, len);
+    free(buf);
+    return r;
+}
+
 static int send_health(int fd, uint64_t id)
 {
     Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
@@ -88,7 +111,7 @@ static int wait_for(int fd, uint64_t id, Guest__V1__Frame__BodyCase body, int ti
         int r = wire_decoder_next(&d, &f);
         if (r == 1) {
             int match = f->id == id && f->body_case == body;
-            if (!match)
+            if (!match && f->body_case != GUEST__V1__FRAME__BODY_HELLO_RESPONSE)
                 printf("  (frame id %llu body %d%s%s)\n", (unsigned long long)f->id, f->body_case,
                        f->body_case == GUEST__V1__FRAME__BODY_ERROR ? ": " : "",
                        f->body_case == GUEST__V1__FRAME__BODY_ERROR && f->error->message ? f->error->message : "");
@@ -129,13 +152,49 @@ static int connect_and_health(const char *path, uint64_t id, int timeout_ms)
         if (attempt_ms > 5000)
             attempt_ms = 5000;
         static const uint8_t sync_marker[WIRE_SYNC_LEN] = WIRE_SYNC_MARKER;
-        if (send_all(fd, sync_marker, sizeof(sync_marker)) == 0 && send_health(fd, id) == 0 &&
+        if (send_all(fd, sync_marker, sizeof(sync_marker)) == 0 &&
+            send_hello(fd, 1000000 + id, probe_key, VMM_CHANNEL_KEY_LEN) == 0 && send_health(fd, id) == 0 &&
             wait_for(fd, id, GUEST__V1__FRAME__BODY_HEALTH_RESPONSE, attempt_ms) == 0)
             return fd;
         close(fd);
         usleep(100000);
     }
     return -1;
+}
+
+/* Reads for ms milliseconds: 1 when anything at all came back, 0 when
+ * nothing did (the connection closed, or stayed silent). */
+static int anything_back(int fd, int ms)
+{
+    long long deadline = now_ms() + ms;
+    while (now_ms() < deadline) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        uint8_t b[256];
+        ssize_t n = recv(fd, b, sizeof(b), 0);
+        if (n > 0)
+            return 1;
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            return 0; /* closed without a word */
+    }
+    return 0;
+}
+
+/* A connection that does not prove the key: the guest must send nothing.
+ * On virtio-serial the guest cannot close the port; it ignores the host
+ * until the host reconnects, so silence is the answer. */
+static int unauthenticated_gets_nothing(const char *path, const unsigned char *key, size_t key_len, uint64_t id)
+{
+    int fd = dial(path);
+    if (fd < 0)
+        return 0;
+    static const uint8_t sync_marker[WIRE_SYNC_LEN] = WIRE_SYNC_MARKER;
+    int ok = send_all(fd, sync_marker, sizeof(sync_marker)) == 0 &&
+             (!key || send_hello(fd, id + 1000000, key, key_len) == 0) && send_health(fd, id) == 0 &&
+             !anything_back(fd, 4000);
+    close(fd);
+    return ok;
 }
 
 static int step(const char *name, int ok)
@@ -175,11 +234,27 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *path = vmm_vm_channel(vm)->path;
+    probe_key = vmm_vm_channel(vm)->key;
     int failures = 0;
     uint64_t id = 1;
 
     int fd = connect_and_health(path, id++, 90000);
     failures += step("boot and first Health", fd >= 0);
+    if (fd < 0)
+        goto out;
+
+    /* 0. The handshake: nothing for a host without the key. */
+    close(fd);
+    failures += step("no HelloRequest: Health gets no answer", unauthenticated_gets_nothing(path, NULL, 0, id++));
+    unsigned char wrong[VMM_CHANNEL_KEY_LEN];
+    memcpy(wrong, probe_key, sizeof(wrong));
+    wrong[0] ^= 0x80;
+    failures += step("wrong key: Health gets no answer",
+                     unauthenticated_gets_nothing(path, wrong, sizeof(wrong), id++));
+    failures += step("key cut short: Health gets no answer",
+                     unauthenticated_gets_nothing(path, probe_key, VMM_CHANNEL_KEY_LEN - 1, id++));
+    fd = connect_and_health(path, id++, 15000);
+    failures += step("the right key on a new connection: served", fd >= 0);
     if (fd < 0)
         goto out;
 

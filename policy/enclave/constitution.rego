@@ -60,6 +60,20 @@ deny contains sprintf("workloads run only as uid %d; the request asks for %s %v"
 	not doc[key] in {cfg.uid, sprintf("%d", [cfg.uid]), "agent"}
 }
 
+# ------------------------------------------------------------ policy.apply
+
+# Replacing the policy is an operator's act. The daemon names the caller's
+# principal: "operator" for the Unix-socket peer with the daemon's uid or a
+# request with the operator token, "agent" for the API token. Anything else
+# (an agent, no principal at all) is refused, so code running on the agent's
+# credential cannot install a bundle that allows everything.
+caller_principal := object.get(object.get(input, "caller", {}), "principal", "missing")
+
+deny contains sprintf("only the operator may replace the policy; the caller is %v", [caller_principal]) if {
+	input.action == "policy.apply"
+	caller_principal != "operator"
+}
+
 # ------------------------------------------------------------ session.start
 
 deny contains sprintf("a session may have at most %d vCPUs; %v were asked for", [cfg.max_vcpu, request.vcpu]) if {
@@ -70,6 +84,14 @@ deny contains sprintf("a session may have at most %d vCPUs; %v were asked for", 
 deny contains sprintf("a session may have at most %d MiB of memory; %v were asked for", [cfg.max_memory_mb, request.memory_mb]) if {
 	input.action == "session.start"
 	not request.memory_mb <= cfg.max_memory_mb
+}
+
+# Image variants: when data.constitution.allowed_images is a list, a session
+# may boot only those ("" is the default image). Absent: any variant.
+deny contains sprintf("the image %q is not one of the allowed images %v", [object.get(request, "image", ""), cfg.allowed_images]) if {
+	input.action == "session.start"
+	is_array(object.get(cfg, "allowed_images", null))
+	not object.get(request, "image", "") in cfg.allowed_images
 }
 
 # ------------------------------------------------------------ exec

@@ -86,7 +86,21 @@ test_stop_allowed if allowed({"action": "session.stop", "session": {"id": "s-1",
 
 test_audit_read_allowed if allowed({"action": "audit.read", "session": {"id": ""}, "request": {"session_id": "", "limit": 10}, "caller": {}})
 
-test_policy_apply_allowed if allowed({"action": "policy.apply", "session": {"id": "s-1"}, "request": {"document_bytes": 10}, "caller": {}})
+apply_input(caller) := {"action": "policy.apply", "session": {"id": "s-1"}, "request": {"document_bytes": 10}, "caller": caller}
+
+test_policy_apply_by_operator_allowed if allowed(apply_input({"transport": "connect", "peer": "unix:uid:1000", "principal": "operator"}))
+
+test_policy_apply_by_agent_denied if denied_for(apply_input({"transport": "grpc", "peer": "tcp:127.0.0.1:5000", "principal": "agent"}), "only the operator")
+
+test_policy_apply_without_principal_denied if denied_for(apply_input({"transport": "connect", "peer": "tcp:127.0.0.1:5000"}), "only the operator")
+
+test_policy_apply_with_empty_principal_denied if denied_for(apply_input({"transport": "connect", "peer": "", "principal": ""}), "only the operator")
+
+test_policy_apply_without_caller_denied if denied_for(object.remove(apply_input({}), ["caller"]), "only the operator")
+
+test_policy_apply_operator_lookalike_denied if denied_for(apply_input({"principal": "Operator"}), "only the operator")
+
+test_principal_matters_only_for_policy_apply if allowed(object.union(exec_input({}), {"caller": {"transport": "grpc", "peer": "", "principal": "agent"}}))
 
 test_unknown_action_denied if denied_for({"action": "vm.escape", "request": {}}, "unknown action")
 
@@ -133,3 +147,9 @@ test_code_allowed if allowed({"action": "exec", "session": {"id": "s"}, "request
 test_code_read_only_write_denied if denied_for({"action": "exec", "session": {"id": "s", "intent": {"action_category": "read_only_analysis"}}, "request": {"tool": "code", "argv": ["python3"], "code": "open('/workspace/x', 'w').write('1')", "cwd": "/workspace", "timeout_s": 30, "stdin_bytes": 0}}, "looks like it writes")
 
 test_code_read_only_plain_allowed if allowed({"action": "exec", "session": {"id": "s", "intent": {"action_category": "read_only_analysis"}}, "request": {"tool": "code", "argv": ["python3"], "code": "sum(range(10))", "cwd": "/workspace", "timeout_s": 30, "stdin_bytes": 0}})
+
+test_image_any_by_default if allowed({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}})
+
+test_image_restricted if denied_for({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}}, "not one of the allowed images") with data.constitution.allowed_images as [""]
+
+test_image_allowed_listed if allowed({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}}) with data.constitution.allowed_images as ["", "numpy"]

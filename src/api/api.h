@@ -82,6 +82,10 @@ struct api_config {
     unsigned request_timeout_ms;  /* from a request's first byte to the end of its body; default 30 s */
     unsigned idle_timeout_ms;     /* a connection with nothing in flight; default 60 s */
     unsigned max_streams;         /* HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; default 100 */
+    /* Request bytes all HTTP/2 connections together may hold; past it, data
+     * is refused and new streams are reset (REFUSED_STREAM). Default 16
+     * requests' worth (16 * max_request_bytes). */
+    size_t max_buffered_bytes;
 };
 
 int api_server_new(struct event_base *base, const struct api_config *config,

@@ -548,12 +548,30 @@ static ssize_t send_cb(nghttp2_session *session, const uint8_t *data, size_t len
     return (ssize_t)length;
 }
 
+/* Request bytes held by every HTTP/2 connection of the server together. A
+ * sum when asked (at most max_connections terms) rather than a counter, so
+ * the per-connection accounting stays the only accounting. */
+static size_t buffered_total(const struct api_server *server)
+{
+    size_t total = 0;
+    for (const struct api_conn *c = server->conns; c != NULL; c = c->next)
+        if (c->h2 != NULL)
+            total += c->h2->buffered;
+    return total;
+}
+
 static int on_begin_headers_cb(nghttp2_session *session, const nghttp2_frame *frame,
                                void *user_data)
 {
     struct api_conn *conn = user_data;
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
+    /* The server is full: no new stream until others drain. */
+    if (buffered_total(conn->server) >= conn->server->max_buffered_bytes) {
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_REFUSED_STREAM);
+        return 0;
+    }
     struct h2_stream *s = stream_new(conn, frame->hd.stream_id);
     if (s == NULL) {
         nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
@@ -639,12 +657,17 @@ static int on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t str
         return 0; /* answered already: the rest of the request is dropped */
     struct api_server *server = conn->server;
     if (s->input_streaming) {
-        /* One message being assembled plus what the window lets in while paused. */
-        if (evbuffer_get_length(s->body) + len >
-            server->max_request_bytes + GRPC_PREFIX + NGHTTP2_INITIAL_WINDOW_SIZE) {
+        /* One message being assembled plus what the window lets in while
+         * paused; and the server-wide ceiling as for whole requests. */
+        bool too_big = evbuffer_get_length(s->body) + len >
+                       server->max_request_bytes + GRPC_PREFIX + NGHTTP2_INITIAL_WINDOW_SIZE;
+        if (too_big || buffered_total(server) + len > server->max_buffered_bytes) {
             struct error err;
-            error_set(&err, ERR_RESOURCE_EXHAUSTED, "request message over the limit of %zu bytes",
-                      server->max_request_bytes);
+            if (too_big)
+                error_set(&err, ERR_RESOURCE_EXHAUSTED,
+                          "request message over the limit of %zu bytes", server->max_request_bytes);
+            else
+                error_set(&err, ERR_RESOURCE_EXHAUSTED, "the server holds too much request data");
             if (s->call != NULL)
                 api_call_transport_fail(s->call, &err);
             else
@@ -662,7 +685,12 @@ static int on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t str
                       server->max_request_bytes);
         return 0;
     }
-    /* All streams of one connection together hold at most a few requests' worth. */
+    /* All connections together hold at most max_buffered_bytes ... */
+    if (buffered_total(server) + len > server->max_buffered_bytes) {
+        respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "the server holds too much request data");
+        return 0;
+    }
+    /* ... and all streams of one connection at most a few requests' worth. */
     if (h2->buffered + len > 4 * (server->max_request_bytes + GRPC_PREFIX)) {
         respond_error(conn, s, ERR_RESOURCE_EXHAUSTED, "too much request data in flight");
         return 0;

@@ -91,6 +91,7 @@ struct api_server {
     unsigned request_timeout_ms;
     unsigned idle_timeout_ms;
     unsigned max_streams;
+    size_t max_buffered_bytes; /* across all HTTP/2 connections */
     unsigned port; /* the TCP port bound (Host and Origin checks); 0 on a Unix socket */
     struct api_auth_state auth;
     unsigned n_connections;

@@ -449,6 +449,8 @@ int api_server_new(struct event_base *base, const struct api_config *config,
     server->request_timeout_ms = OR_DEFAULT(config->request_timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS);
     server->idle_timeout_ms = OR_DEFAULT(config->idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS);
     server->max_streams = OR_DEFAULT(config->max_streams, DEFAULT_MAX_STREAMS);
+    server->max_buffered_bytes =
+        OR_DEFAULT(config->max_buffered_bytes, 16 * server->max_request_bytes);
 #undef OR_DEFAULT
     int rc;
     if (config->socket_path != NULL && config->socket_path[0] != '\0')

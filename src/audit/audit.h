@@ -1,8 +1,10 @@
-/* The audit log: an append-only, hash-chained sequence of records with
- * Ed25519-signed checkpoints, stored in SQLite (WAL, synchronous=FULL) and
- * exportable as self-contained JSON lines. docs/audit.md gives the exact
- * hash and signature encodings so that anyone can verify a log without this
- * code.
+/* The audit log: an append-only, hash-chained sequence of records that is
+ * also an RFC 6962 Merkle tree, with Ed25519-signed checkpoints (C2SP signed
+ * notes naming the tree size and root), stored in SQLite (WAL,
+ * synchronous=FULL) and exportable as self-contained JSON lines. Inclusion
+ * and consistency proofs let anyone check one record, or that a log extends
+ * an earlier checkpoint, with a few hashes. docs/audit.md gives the exact
+ * encodings so that anyone can verify a log or a proof without this code.
  *
  * Ownership: every pointer passed in is borrowed for the duration of the call
  * only (nothing is kept). Every pointer handed to a callback (struct
@@ -11,10 +13,15 @@
  * by audit_close. Functions return 0 (or a count) on success and <0 with err
  * filled on failure.
  *
- * Threads: one struct audit_log may be shared between threads; calls are
- * serialised by a mutex inside it. Subscriber callbacks run in the appending
- * thread while that mutex is held, so they must not call back into the same
- * log.
+ * Threads: one struct audit_log may be shared between threads. A log open
+ * for writing has a writer thread that owns the SQLite write connection:
+ * audit_append queues its records and returns once the group they were
+ * committed with is fsynced (group commit: concurrent writers share one
+ * fsync). Queries run on a separate read connection. Subscriber callbacks
+ * run in the appending thread, in seq order across threads, under a lock:
+ * they must not call back into the same log. Subscribe before other threads
+ * append (records acknowledged before a subscription are not delivered to
+ * it).
  *
  * Writers: one process at a time opens a log for writing (an advisory lock on
  * "<db>.lock" enforces it); any number may open it read-only. */
@@ -112,7 +119,24 @@ struct audit_options {
     /* Open for reading only: no key, no lock, no head check; append and
      * checkpoint fail with ERR_FAILED_PRECONDITION. */
     bool read_only;
+    /* Append every signed checkpoint, as a JSON line holding its note, to
+     * this file, or to DIR/audit-checkpoints.jsonl when it names a folder
+     * (and fsync it). Meant to be somewhere else: another disk, a mounted
+     * remote, a git work tree. NULL = none. */
+    const char *witness_path;
 };
+
+/* A signed checkpoint, as handed to a checkpoint subscriber. */
+struct audit_checkpoint {
+    uint64_t tree_size;    /* = the seq of the newest record it covers */
+    int64_t time_ns;
+    const char *head_hash; /* chain hash of record tree_size */
+    const char *root_hash; /* hex RFC 6962 Merkle root of records 1..tree_size */
+    const char *key_id;
+    const char *signature; /* base64 Ed25519 over the chain checkpoint message */
+    const char *note;      /* the C2SP signed note (tlog-checkpoint) text */
+};
+typedef int (*audit_checkpoint_fn)(const struct audit_checkpoint *cp, void *ctx);
 
 struct audit_log;
 
@@ -170,16 +194,27 @@ int64_t audit_query(struct audit_log *log, const struct audit_filter *filter, au
 /* Called after each successful append, once per record (its return value
  * is ignored). Returns an id for audit_unsubscribe (>0), or <0. */
 int audit_subscribe(struct audit_log *log, audit_record_fn fn, void *ctx, struct error *err);
+/* Called after each checkpoint is signed and durable, after the records it
+ * covers were delivered to record subscribers, in the same thread. */
+int audit_subscribe_checkpoints(struct audit_log *log, audit_checkpoint_fn fn, void *ctx,
+                                struct error *err);
 void audit_unsubscribe(struct audit_log *log, int id);
 
 /* One record as a JSON object text (the same object as in an export line;
  * no trailing newline). *out is malloc'ed and owned by the caller. */
 int audit_record_to_json(const struct audit_record *rec, char **out, struct error *err);
+/* One checkpoint as the export's checkpoint object text. */
+int audit_checkpoint_to_json(const struct audit_checkpoint *cp, char **out, struct error *err);
 
 /* Writes the whole log as JSON lines from one consistent snapshot: a header
  * line (format, public key), then every record in seq order, each checkpoint
  * right after the record it covers. Returns the number of records written. */
 int64_t audit_export_jsonl(struct audit_log *log, FILE *out, struct error *err);
+/* Writes every record as an OCSF 1.3.0 API Activity event (class 6003), one
+ * JSON object per line, for a SIEM (docs/audit.md has the mapping). Not
+ * verifiable on its own: the hashes ride along under "unmapped". Returns the
+ * number of records written. */
+int64_t audit_export_ocsf(struct audit_log *log, FILE *out, struct error *err);
 
 struct audit_verify_result {
     bool ok;
@@ -187,9 +222,12 @@ struct audit_verify_result {
     uint64_t checkpoints;      /* checkpoints that verified */
     uint64_t last_checkpoint_seq;
     char head_hash[AUDIT_HASH_HEX_SIZE]; /* hash of the last verified record */
+    char root_hash[AUDIT_HASH_HEX_SIZE]; /* Merkle root over the verified records */
     bool key_from_log;         /* no key was given: the log's own copy was used */
     uint64_t fail_seq;         /* the first seq that does not verify (0 when ok) */
     char reason[512];
+    uint64_t witnessed;        /* audit_verify_witness: checkpoints the witness held */
+    uint64_t witnessed_size;   /* ... the largest tree size among them */
 };
 
 /* Verifies a SQLite log / a JSON-lines export: every hash, every link, seq
@@ -203,6 +241,51 @@ int audit_verify_db(const char *db_path, const char *pubkey_pem_path,
                     struct audit_verify_result *res, struct error *err);
 int audit_verify_jsonl(FILE *in, const char *pubkey_pem_path, struct audit_verify_result *res,
                        struct error *err);
+
+/* Like audit_verify_db, then checks the log against every checkpoint in a
+ * witness file (written with audit_options.witness_path): each must verify
+ * with the key, and the log must extend each one (an RFC 6962 consistency
+ * proof from the witnessed size to the log's size must verify). A log cut
+ * below a witnessed size fails at the first missing seq; a log rewritten
+ * below it fails at that witnessed size. Without a key, the log's own copy
+ * is used. */
+int audit_verify_witness(const char *db_path, const char *pubkey_pem_path, const char *witness_path,
+                         struct audit_verify_result *res, struct error *err);
+
+/* ---------------------------------------------------------------- proofs
+ * docs/audit.md describes the documents. Both are JSON text, malloc'ed into
+ * *out, for the caller to free. */
+
+/* An inclusion proof of record seq in the tree of the signed checkpoint of
+ * size tree_size (0: the newest checkpoint, which must cover seq). */
+int audit_proof_inclusion(struct audit_log *log, uint64_t seq, uint64_t tree_size, char **out,
+                          struct error *err);
+/* A consistency proof from old_size to the signed checkpoint of new_size
+ * (0: the newest). The old checkpoint is included when one was signed at
+ * exactly old_size. */
+int audit_proof_consistency(struct audit_log *log, uint64_t old_size, uint64_t new_size, char **out,
+                            struct error *err);
+
+struct audit_proof_result {
+    bool ok;
+    bool inclusion;      /* an inclusion proof (else consistency) */
+    uint64_t leaf_index; /* inclusion */
+    uint64_t seq;        /* inclusion, when the record was shown: its seq */
+    uint64_t tree_size;  /* the (new) tree size */
+    uint64_t old_size;   /* consistency */
+    bool old_signed;     /* consistency: the old root came with a signed checkpoint */
+    char root_hash[AUDIT_HASH_HEX_SIZE];
+    char old_root_hash[AUDIT_HASH_HEX_SIZE];
+    char reason[512];
+};
+
+/* Checks a proof document with the public key alone (no database). Returns
+ * 0 when the check ran (res->ok), <0 when it could not (unreadable key or
+ * file). */
+int audit_proof_verify_json(const char *text, size_t len, const char *pubkey_pem_path,
+                            struct audit_proof_result *res, struct error *err);
+int audit_proof_verify_file(const char *path, const char *pubkey_pem_path,
+                            struct audit_proof_result *res, struct error *err);
 
 /* SHA-256 of data as 64 lowercase hex chars (for input and bundle digests). */
 void audit_sha256_hex(const void *data, size_t len, char out[AUDIT_HASH_HEX_SIZE]);

@@ -47,7 +47,7 @@ enum audit_kind audit_kind_from_name(const char *name)
     return AUDIT_KIND_UNKNOWN;
 }
 
-static void hex_encode(const unsigned char *in, size_t len, char *out)
+void audit_hex_encode(const unsigned char *in, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < len; i++) {
@@ -82,12 +82,20 @@ static void hex_decode_hash(const char *hex, unsigned char out[32])
         out[i] = (unsigned char)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
 }
 
+bool audit_hex_decode_hash(const char *s, unsigned char out[32])
+{
+    if (!audit_is_hex_hash(s))
+        return false;
+    hex_decode_hash(s, out);
+    return true;
+}
+
 void audit_sha256_hex(const void *data, size_t len, char out[AUDIT_HASH_HEX_SIZE])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    hex_encode(md, 32, out);
+    EVP_Digest(data, len, md, &mdlen, audit_sha256_md(), NULL);
+    audit_hex_encode(md, 32, out);
 }
 
 /* A growable byte buffer for the canonical encodings. */
@@ -138,53 +146,105 @@ static void buf_lp(struct buf *b, const char *s)
     buf_put(b, s, n);
 }
 
-/* Streams the record encoding into a digest, so that no allocation can fail. */
-static void md_u64(EVP_MD_CTX *md, uint64_t v)
+/* The record's canonical serialization, fed to a callback in pieces so that
+ * the hashes can stream it without allocating. */
+typedef void (*leaf_sink)(void *ctx, const void *p, size_t n);
+
+static void sink_u64(leaf_sink put, void *ctx, uint64_t v)
 {
     unsigned char be[8];
     for (int i = 0; i < 8; i++)
         be[i] = (unsigned char)(v >> (56 - 8 * i));
-    EVP_DigestUpdate(md, be, 8);
+    put(ctx, be, 8);
 }
 
-static void md_lp(EVP_MD_CTX *md, const char *s)
+static void sink_lp(leaf_sink put, void *ctx, const char *s)
 {
     if (s == NULL)
         s = "";
     size_t n = strlen(s);
     unsigned char be[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
                            (unsigned char)(n >> 8), (unsigned char)n};
-    EVP_DigestUpdate(md, be, 4);
-    EVP_DigestUpdate(md, s, n);
+    put(ctx, be, 4);
+    put(ctx, s, n);
+}
+
+static void record_serialize(const struct audit_record *rec, leaf_sink put, void *ctx)
+{
+    sink_lp(put, ctx, AUDIT_RECORD_TAG);
+    sink_u64(put, ctx, rec->seq);
+    sink_u64(put, ctx, (uint64_t)rec->time_ns);
+    sink_lp(put, ctx, rec->session_id);
+    sink_lp(put, ctx, rec->kind_name);
+    sink_lp(put, ctx, rec->bundle_digest);
+    sink_lp(put, ctx, rec->input_digest);
+    sink_lp(put, ctx, rec->decision);
+    sink_lp(put, ctx, rec->reasons_json);
+    sink_lp(put, ctx, rec->details_json);
+    sink_lp(put, ctx, rec->prev_hash);
+}
+
+struct two_digests {
+    EVP_MD_CTX *chain, *leaf;
+};
+
+static void put_two(void *ctx, const void *p, size_t n)
+{
+    struct two_digests *d = ctx;
+    EVP_DigestUpdate(d->chain, p, n);
+    EVP_DigestUpdate(d->leaf, p, n);
+}
+
+void audit_record_hashes(const struct audit_record *rec, char chain[AUDIT_HASH_HEX_SIZE],
+                         uint8_t leaf_hash[32])
+{
+    static const unsigned char leaf_prefix = 0x00;
+    struct two_digests d = {EVP_MD_CTX_new(), EVP_MD_CTX_new()};
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    if (d.chain == NULL || d.leaf == NULL || EVP_DigestInit_ex(d.chain, audit_sha256_md(), NULL) != 1 ||
+        EVP_DigestInit_ex(d.leaf, audit_sha256_md(), NULL) != 1 ||
+        EVP_DigestUpdate(d.leaf, &leaf_prefix, 1) != 1) {
+        /* Out of memory: an all-'x' hash never matches, so nothing verifies
+         * and nothing is written with a wrong hash. */
+        EVP_MD_CTX_free(d.chain);
+        EVP_MD_CTX_free(d.leaf);
+        memset(chain, 'x', 64);
+        chain[64] = '\0';
+        memset(leaf_hash, 0xff, 32);
+        return;
+    }
+    record_serialize(rec, put_two, &d);
+    EVP_DigestFinal_ex(d.chain, digest, &dlen);
+    audit_hex_encode(digest, 32, chain);
+    EVP_DigestFinal_ex(d.leaf, leaf_hash, &dlen);
+    EVP_MD_CTX_free(d.chain);
+    EVP_MD_CTX_free(d.leaf);
 }
 
 void audit_record_compute_hash(const struct audit_record *rec, char out[AUDIT_HASH_HEX_SIZE])
 {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        /* Out of memory: an all-'x' hash never matches, so nothing verifies
-         * and nothing is written with a wrong hash. */
-        EVP_MD_CTX_free(md);
-        memset(out, 'x', 64);
-        out[64] = '\0';
-        return;
+    uint8_t leaf[32];
+    audit_record_hashes(rec, out, leaf);
+}
+
+static void put_buf(void *ctx, const void *p, size_t n)
+{
+    buf_put(ctx, p, n);
+}
+
+int audit_record_leaf(const struct audit_record *rec, unsigned char **out, size_t *len,
+                      struct error *err)
+{
+    struct buf b = {0};
+    record_serialize(rec, put_buf, &b);
+    if (b.failed) {
+        free(b.data);
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     }
-    md_lp(md, AUDIT_RECORD_TAG);
-    md_u64(md, rec->seq);
-    md_u64(md, (uint64_t)rec->time_ns);
-    md_lp(md, rec->session_id);
-    md_lp(md, rec->kind_name);
-    md_lp(md, rec->bundle_digest);
-    md_lp(md, rec->input_digest);
-    md_lp(md, rec->decision);
-    md_lp(md, rec->reasons_json);
-    md_lp(md, rec->details_json);
-    md_lp(md, rec->prev_hash);
-    EVP_DigestFinal_ex(md, digest, &dlen);
-    EVP_MD_CTX_free(md);
-    hex_encode(digest, 32, out);
+    *out = b.data;
+    *len = b.len;
+    return 0;
 }
 
 static int checkpoint_message(struct buf *b, uint64_t seq, int64_t time_ns, const char *head_hash)
@@ -258,6 +318,10 @@ void audit_verifier_init(struct audit_verifier *v, EVP_PKEY *key, bool keep_hist
     memcpy(v->prev_hash, AUDIT_ZERO_HASH, AUDIT_HASH_HEX_SIZE);
     v->res = res;
     memcpy(res->head_hash, AUDIT_ZERO_HASH, AUDIT_HASH_HEX_SIZE);
+    audit_merkle_range_init(&v->tree);
+    uint8_t root[32];
+    audit_merkle_empty_root(root);
+    audit_hex_encode(root, 32, res->root_hash);
 }
 
 void audit_verifier_release(struct audit_verifier *v)
@@ -280,19 +344,43 @@ void audit_verifier_fail(struct audit_verifier *v, uint64_t seq, const char *fmt
     va_end(ap);
 }
 
-static int history_push(struct audit_verifier *v, const char *hash, struct error *err)
+void audit_verifier_fail_result(struct audit_verify_result *res, uint64_t seq, const char *fmt, ...)
+{
+    res->ok = false;
+    if (res->fail_seq != 0 && res->fail_seq <= seq)
+        return;
+    res->fail_seq = seq;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+    va_end(ap);
+}
+
+static int history_push(struct audit_verifier *v, const char *hash, const uint8_t leaf[32],
+                        struct error *err)
 {
     uint64_t idx = v->next_seq - 1;
     if (idx >= v->history_cap) {
         size_t cap = v->history_cap ? v->history_cap * 2 : 1024;
-        unsigned char *h = realloc(v->history, cap * 32);
+        unsigned char *h = realloc(v->history, cap * 64);
         if (h == NULL)
             return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory verifying the log");
         v->history = h;
         v->history_cap = cap;
     }
-    hex_decode_hash(hash, v->history + idx * 32);
+    hex_decode_hash(hash, v->history + idx * 64);
+    memcpy(v->history + idx * 64 + 32, leaf, 32);
     return 0;
+}
+
+/* The root of the first n verified records, from the history (n <= verified). */
+static void history_root(const struct audit_verifier *v, uint64_t n, uint8_t out[32])
+{
+    struct audit_merkle_range r;
+    audit_merkle_range_init(&r);
+    for (uint64_t i = 0; i < n; i++)
+        audit_merkle_range_append(&r, v->history + i * 64 + 32);
+    audit_merkle_range_root(&r, out);
 }
 
 static void pending_swap(struct audit_pending_checkpoint *a, struct audit_pending_checkpoint *b)
@@ -303,11 +391,15 @@ static void pending_swap(struct audit_pending_checkpoint *a, struct audit_pendin
 }
 
 /* Room for one more must already exist. */
-static void pending_push(struct audit_verifier *v, uint64_t seq, const char *head_hash)
+static void pending_push(struct audit_verifier *v, uint64_t seq, const char *head_hash,
+                         const uint8_t *root)
 {
     size_t i = v->npending++;
     v->pending[i].seq = seq;
     memcpy(v->pending[i].head_hash, head_hash, AUDIT_HASH_HEX_SIZE);
+    v->pending[i].has_root = root != NULL;
+    if (root != NULL)
+        memcpy(v->pending[i].root, root, 32);
     if (seq > v->pending_max)
         v->pending_max = seq;
     while (i > 0 && v->pending[(i - 1) / 2].seq > v->pending[i].seq) {
@@ -354,7 +446,8 @@ int audit_verifier_record(struct audit_verifier *v, const struct audit_record *r
         return 0;
     }
     char computed[AUDIT_HASH_HEX_SIZE];
-    audit_record_compute_hash(rec, computed);
+    uint8_t leaf[32];
+    audit_record_hashes(rec, computed, leaf);
     if (rec->hash == NULL || strcmp(computed, rec->hash) != 0) {
         audit_verifier_fail(v, rec->seq,
                             "record %" PRIu64 " does not match its hash (its contents were changed)",
@@ -373,8 +466,9 @@ int audit_verifier_record(struct audit_verifier *v, const struct audit_record *r
         v->chain_broken = true;
         return 0;
     }
-    if (v->keep_history && history_push(v, rec->hash, err) < 0)
+    if (v->keep_history && history_push(v, rec->hash, leaf, err) < 0)
         return -1;
+    audit_merkle_range_append(&v->tree, leaf);
     /* pending is a min-heap on seq holding only seqs >= next_seq. */
     while (v->npending > 0 && v->pending[0].seq == rec->seq) {
         struct audit_pending_checkpoint cp = pending_pop(v);
@@ -385,6 +479,18 @@ int audit_verifier_record(struct audit_verifier *v, const struct audit_record *r
                                 cp.seq, rec->seq);
             v->chain_broken = true;
             return 0;
+        }
+        if (cp.has_root) {
+            uint8_t root[32];
+            audit_merkle_range_root(&v->tree, root);
+            if (memcmp(root, cp.root, 32) != 0) {
+                audit_verifier_fail(v, rec->seq,
+                                    "the signed checkpoint at seq %" PRIu64
+                                    " names a different tree root than records 1..%" PRIu64,
+                                    cp.seq, rec->seq);
+                v->chain_broken = true;
+                return 0;
+            }
         }
         v->res->checkpoints++;
         if (cp.seq > v->res->last_checkpoint_seq)
@@ -399,8 +505,12 @@ int audit_verifier_record(struct audit_verifier *v, const struct audit_record *r
 
 int audit_verifier_checkpoint(struct audit_verifier *v, uint64_t seq, int64_t time_ns,
                               const char *head_hash, const char *key_id, const char *sig_b64,
-                              struct error *err)
+                              const char *root_hash, const char *note, struct error *err)
 {
+    if (root_hash == NULL)
+        root_hash = "";
+    if (note == NULL)
+        note = "";
     if (seq == 0 || !audit_is_hex_hash(head_hash)) {
         audit_verifier_fail(v, seq == 0 ? 1 : seq, "malformed checkpoint (seq %" PRIu64 ")", seq);
         return 0;
@@ -422,6 +532,28 @@ int audit_verifier_checkpoint(struct audit_verifier *v, uint64_t seq, int64_t ti
                                 "checkpoint signature at seq %" PRIu64 " does not verify", seq);
         return 0;
     }
+    /* The signed note (when there is one): signed by the same key, for this
+     * size and time, naming the root stored beside it. */
+    uint8_t root[32];
+    bool has_root = note[0] != '\0' || root_hash[0] != '\0';
+    if (has_root) {
+        struct audit_note n;
+        struct error nerr;
+        uint8_t stored[32];
+        if (audit_note_verify(v->key, note, strlen(note), &n, &nerr) < 0) {
+            audit_verifier_fail(v, seq, "checkpoint at seq %" PRIu64 ": %s", seq, nerr.message);
+            return 0;
+        }
+        if (n.size != seq || !n.has_time || n.time_ns != time_ns ||
+            !audit_hex_decode_hash(root_hash, stored) || memcmp(stored, n.root, 32) != 0) {
+            audit_verifier_fail(v, seq,
+                                "checkpoint at seq %" PRIu64
+                                ": its signed note names another size, time or root",
+                                seq);
+            return 0;
+        }
+        memcpy(root, n.root, 32);
+    }
     if (seq < v->next_seq) {
         /* The record is already behind us. */
         if (!v->keep_history) {
@@ -430,12 +562,28 @@ int audit_verifier_checkpoint(struct audit_verifier *v, uint64_t seq, int64_t ti
         }
         unsigned char want[32];
         hex_decode_hash(head_hash, want);
-        if (memcmp(want, v->history + (seq - 1) * 32, 32) != 0) {
+        if (memcmp(want, v->history + (seq - 1) * 64, 32) != 0) {
             audit_verifier_fail(v, seq,
                                 "the signed checkpoint at seq %" PRIu64
                                 " names a different head hash than record %" PRIu64,
                                 seq, seq);
             return 0;
+        }
+        if (has_root) {
+            /* Right after its record (as in an export) the running tree is
+             * the one it signed; otherwise rebuild from the history. */
+            uint8_t at[32];
+            if (seq == v->tree.size)
+                audit_merkle_range_root(&v->tree, at);
+            else
+                history_root(v, seq, at);
+            if (memcmp(at, root, 32) != 0) {
+                audit_verifier_fail(v, seq,
+                                    "the signed checkpoint at seq %" PRIu64
+                                    " names a different tree root than records 1..%" PRIu64,
+                                    seq, seq);
+                return 0;
+            }
         }
         v->res->checkpoints++;
         if (seq > v->res->last_checkpoint_seq)
@@ -450,7 +598,7 @@ int audit_verifier_checkpoint(struct audit_verifier *v, uint64_t seq, int64_t ti
         v->pending = p;
         v->pending_cap = cap;
     }
-    pending_push(v, seq, head_hash);
+    pending_push(v, seq, head_hash, has_root ? root : NULL);
     return 0;
 }
 
@@ -462,5 +610,8 @@ void audit_verifier_finish(struct audit_verifier *v)
                             " covers it (the log was cut after a checkpoint)",
                             v->next_seq, v->pending_max);
     struct audit_verify_result *res = v->res;
+    uint8_t root[32];
+    audit_merkle_range_root(&v->tree, root);
+    audit_hex_encode(root, 32, res->root_hash);
     res->ok = res->fail_seq == 0;
 }

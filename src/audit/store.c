@@ -1,13 +1,16 @@
-/* The SQLite store: open (with the tail check), append, checkpoint, query,
+/* The SQLite store: open (with the tail check and the tree rebuilt), the
+ * writer thread (group commit, checkpoints, the witness), append, query,
  * subscribe, export. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,24 +28,74 @@
 struct subscriber {
     int id;
     audit_record_fn fn;
+    audit_checkpoint_fn cp_fn;
     void *ctx;
 };
 
+/* What one writer hands to the writer thread, and gets back. It lives on the
+ * writer's stack until done_sem is posted. */
+struct append_req {
+    struct prepared *p; /* n records, prepared (validated) by the caller */
+    size_t n;
+    bool want_checkpoint; /* audit_checkpoint / audit_close */
+    /* Results, set by the writer thread before it posts done_sem. */
+    int ret;
+    struct error err;
+    uint64_t first_seq;
+    char first_prev[AUDIT_HASH_HEX_SIZE]; /* prev_hash of the first record */
+    char (*hashes)[AUDIT_HASH_HEX_SIZE];
+    struct checkpoint_made *checkpoint; /* signed in this request's batch, after its records */
+    /* Posted by the writer thread when done: the caller sleeps on its own
+     * semaphore, so waking it takes no shared lock. */
+    sem_t done_sem;
+    struct append_req *next;
+};
+
+struct checkpoint_made {
+    uint64_t seq;
+    int64_t time_ns;
+    char head_hash[AUDIT_HASH_HEX_SIZE];
+    char root_hash[AUDIT_HASH_HEX_SIZE];
+    char signature[AUDIT_SIG_B64_SIZE];
+    char *note;
+};
+
 struct audit_log {
-    pthread_mutex_t mu;
-    sqlite3 *db;
     char *db_path;
     bool read_only;
     EVP_PKEY *key; /* writer only */
     char *pub_pem; /* writer only */
     char key_id[AUDIT_HASH_HEX_SIZE];
     uint32_t interval;
+    int lock_fd;
+    char *witness_path; /* the file checkpoints are appended to, or NULL */
+
+    /* The writer connection and what goes with it: used by audit_open, then
+     * only by the writer thread. */
+    sqlite3 *db;
+    sqlite3_stmt *st_insert;
+    sqlite3_stmt *st_head;
+    struct audit_merkle_range tree;
+
+    /* mu guards the queue and the head. */
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv;
+    struct append_req *queue, *queue_tail;
+    bool stopping;
+    bool thread_started;
+    pthread_t thread;
     uint64_t head_seq;
     char head_hash[AUDIT_HASH_HEX_SIZE];
     uint64_t checkpoint_seq; /* seq of the newest checkpoint, 0 = none */
-    int lock_fd;
-    sqlite3_stmt *st_insert;
-    sqlite3_stmt *st_head;
+
+    /* Readers: their own connection (WAL lets them run beside the writer). */
+    pthread_mutex_t read_mu;
+    sqlite3 *rdb;
+
+    /* Subscribers, called in seq order by the appending threads. */
+    pthread_mutex_t sub_mu;
+    pthread_cond_t sub_cv;
+    uint64_t notified_seq;
     struct subscriber *subs;
     size_t nsubs, subs_cap;
     int next_sub_id;
@@ -60,7 +113,8 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS records_by_time ON records(time_ns);"
     "CREATE TABLE IF NOT EXISTS checkpoints ("
     "  seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, head_hash TEXT NOT NULL,"
-    "  key_id TEXT NOT NULL, signature TEXT NOT NULL);"
+    "  key_id TEXT NOT NULL, signature TEXT NOT NULL,"
+    "  root_hash TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '', tree_state BLOB);"
     /* A guard against mistakes, not against an attacker (who can drop these):
      * verification is what catches deliberate edits. */
     "CREATE TRIGGER IF NOT EXISTS records_append_only_update BEFORE UPDATE ON records"
@@ -150,14 +204,50 @@ static void log_free(struct audit_log *log)
     sqlite3_finalize(log->st_head);
     if (log->db != NULL)
         sqlite3_close(log->db);
+    if (log->rdb != NULL)
+        sqlite3_close(log->rdb);
     EVP_PKEY_free(log->key);
     free(log->pub_pem);
     free(log->subs);
     free(log->db_path);
+    free(log->witness_path);
     if (log->lock_fd >= 0)
         close(log->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&log->mu);
+    pthread_cond_destroy(&log->work_cv);
+    pthread_mutex_destroy(&log->read_mu);
+    pthread_mutex_destroy(&log->sub_mu);
+    pthread_cond_destroy(&log->sub_cv);
     free(log);
+}
+
+bool audit_db_has_tree(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    bool yes = sqlite3_prepare_v2(db,
+                                  "SELECT COUNT(*) FROM pragma_table_info('checkpoints')"
+                                  " WHERE name IN ('root_hash', 'note', 'tree_state')",
+                                  -1, &st, NULL) == SQLITE_OK &&
+               sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 3;
+    sqlite3_finalize(st);
+    return yes;
+}
+
+int audit_log_read_begin(struct audit_log *log, sqlite3 **db)
+{
+    pthread_mutex_lock(&log->read_mu);
+    *db = log->rdb;
+    return 0;
+}
+
+void audit_log_read_end(struct audit_log *log)
+{
+    pthread_mutex_unlock(&log->read_mu);
+}
+
+EVP_PKEY *audit_log_key(struct audit_log *log)
+{
+    return log->key;
 }
 
 static int take_writer_lock(struct audit_log *log, struct error *err)
@@ -222,6 +312,14 @@ static int create_schema(struct audit_log *log, struct error *err)
     char created[32];
     snprintf(created, sizeof(created), "%" PRId64, now_ns());
     if (sql_exec(log->db, schema_sql, err) < 0 ||
+        (!audit_db_has_tree(log->db) &&
+         sql_exec(log->db,
+                  /* A log from before the tree: its old checkpoints keep their
+                   * chain signature only; new ones carry a root and a note. */
+                  "ALTER TABLE checkpoints ADD COLUMN root_hash TEXT NOT NULL DEFAULT '';"
+                  "ALTER TABLE checkpoints ADD COLUMN note TEXT NOT NULL DEFAULT '';"
+                  "ALTER TABLE checkpoints ADD COLUMN tree_state BLOB;",
+                  err) < 0) ||
         meta_put_if_missing(log->db, "format", AUDIT_FORMAT, err) < 0 ||
         meta_put_if_missing(log->db, "public_key", log->pub_pem, err) < 0 ||
         meta_put_if_missing(log->db, "key_id", log->key_id, err) < 0 ||
@@ -338,7 +436,141 @@ static int check_tail(struct audit_log *log, struct error *err)
     return 0;
 }
 
-static int checkpoint_locked(struct audit_log *log, struct error *err);
+/* Rebuilds the in-memory tree: from the compact range stored with the newest
+ * checkpoint (checked against its signed note) plus the records after it, or
+ * from every record when the checkpoint has none (a log from before the
+ * tree). */
+static int load_tree(struct audit_log *log, struct error *err)
+{
+    sqlite3 *db = log->db;
+    audit_merkle_range_init(&log->tree);
+    uint64_t from = 0;
+    bool have_root = false;
+    uint8_t signed_root[AUDIT_MERKLE_HASH];
+    sqlite3_stmt *st = NULL;
+    if (log->checkpoint_seq > 0) {
+        int rc = sqlite3_prepare_v2(db, "SELECT note, tree_state FROM checkpoints WHERE seq = ?", -1,
+                                    &st, NULL);
+        if (rc != SQLITE_OK)
+            return sql_error(err, db, rc, "reading checkpoints");
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)log->checkpoint_seq);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
+            const char *note = column_str(st, 0);
+            struct audit_note n;
+            struct error nerr;
+            if (audit_note_verify(log->key, note, strlen(note), &n, &nerr) < 0 ||
+                n.size != log->checkpoint_seq) {
+                sqlite3_finalize(st);
+                return damaged(log, err, log->checkpoint_seq,
+                               "the newest checkpoint's signed note does not verify");
+            }
+            memcpy(signed_root, n.root, AUDIT_MERKLE_HASH);
+            have_root = true;
+            struct audit_merkle_range r;
+            uint8_t root[AUDIT_MERKLE_HASH];
+            if (audit_merkle_range_load(&r, log->checkpoint_seq, sqlite3_column_blob(st, 1),
+                                        (size_t)sqlite3_column_bytes(st, 1)) == 0) {
+                audit_merkle_range_root(&r, root);
+                if (memcmp(root, signed_root, AUDIT_MERKLE_HASH) == 0) {
+                    log->tree = r;
+                    from = log->checkpoint_seq;
+                }
+            }
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return sql_error(err, db, rc, "reading checkpoints");
+    }
+    int rc = sqlite3_prepare_v2(db, "SELECT " RECORD_COLUMNS " FROM records WHERE seq > ? ORDER BY seq",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sql_error(err, db, rc, "reading records");
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct audit_record rec;
+        row_to_record(st, &rec);
+        char chain[AUDIT_HASH_HEX_SIZE];
+        uint8_t leaf[AUDIT_MERKLE_HASH];
+        audit_record_hashes(&rec, chain, leaf);
+        audit_merkle_range_append(&log->tree, leaf);
+        if (have_root && log->tree.size == log->checkpoint_seq) {
+            uint8_t root[AUDIT_MERKLE_HASH];
+            audit_merkle_range_root(&log->tree, root);
+            if (memcmp(root, signed_root, AUDIT_MERKLE_HASH) != 0) {
+                sqlite3_finalize(st);
+                return damaged(log, err, log->checkpoint_seq,
+                               "the records do not hash to the newest checkpoint's signed root");
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sql_error(err, db, rc, "reading records");
+    if (log->tree.size != log->head_seq)
+        return damaged(log, err, log->tree.size + 1, "the tree does not reach the head");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- witness */
+
+static int witness_resolve(const char *given, char **out, struct error *err)
+{
+    struct stat st;
+    char path[4200];
+    if (stat(given, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if ((size_t)snprintf(path, sizeof(path), "%s/audit-checkpoints.jsonl", given) >= sizeof(path))
+            return error_set(err, ERR_INVALID_ARGUMENT, "audit witness path too long");
+    } else {
+        snprintf(path, sizeof(path), "%s", given);
+    }
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return error_set_errno(err, ERR_FAILED_PRECONDITION, "audit witness %s", path);
+    close(fd);
+    *out = strdup(path);
+    return *out ? 0 : error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+}
+
+/* Appends one checkpoint as a JSON line and fsyncs it. A failure is logged,
+ * not returned: the records are durable either way. */
+static void witness_append(struct audit_log *log, uint64_t size, const char *root_hash,
+                           const char *note)
+{
+    if (log->witness_path == NULL)
+        return;
+    json_t *o = json_pack("{s:I, s:s, s:s}", "tree_size", (json_int_t)size, "root_hash", root_hash,
+                          "note", note);
+    char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;
+    json_decref(o);
+    int fd = line ? open(log->witness_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
+    bool ok = false;
+    if (fd >= 0) {
+        size_t len = strlen(line);
+        line[len] = '\n'; /* json_dumps left room: the NUL */
+        ok = write(fd, line, len + 1) == (ssize_t)(len + 1) && fsync(fd) == 0;
+        close(fd);
+    }
+    if (!ok)
+        log_warn("audit: could not append checkpoint %" PRIu64 " to the witness %s: %s", size,
+                 log->witness_path, strerror(errno));
+    free(line);
+}
+
+static void witness_newest(struct audit_log *log)
+{
+    if (log->witness_path == NULL || log->checkpoint_seq == 0)
+        return;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(log->db, "SELECT root_hash, note FROM checkpoints WHERE seq = ?", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)log->checkpoint_seq);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) > 0)
+            witness_append(log, log->checkpoint_seq, column_str(st, 0), column_str(st, 1));
+    }
+    sqlite3_finalize(st);
+}
 
 static int parent_dir(const char *path, char *out, size_t size)
 {
@@ -355,6 +587,21 @@ static int parent_dir(const char *path, char *out, size_t size)
     return 0;
 }
 
+static void *writer_main(void *arg);
+static int commit_now(struct audit_log *log, bool force_checkpoint, struct error *err);
+
+static int open_reader(struct audit_log *log, struct error *err)
+{
+    int rc = sqlite3_open_v2(log->db_path, &log->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK)
+        return error_set(err, rc == SQLITE_CANTOPEN ? ERR_NOT_FOUND : ERR_INTERNAL,
+                         "opening the audit log %s: %s", log->db_path,
+                         log->rdb ? sqlite3_errmsg(log->rdb) : sqlite3_errstr(rc));
+    sqlite3_busy_timeout(log->rdb, BUSY_TIMEOUT_MS);
+    return 0;
+}
+
 int audit_open(const char *db_path, const char *key_dir, const struct audit_options *opts,
                struct audit_log **out, struct error *err)
 {
@@ -362,6 +609,10 @@ int audit_open(const char *db_path, const char *key_dir, const struct audit_opti
     if (log == NULL)
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     pthread_mutex_init(&log->mu, NULL);
+    pthread_cond_init(&log->work_cv, NULL);
+    pthread_mutex_init(&log->read_mu, NULL);
+    pthread_mutex_init(&log->sub_mu, NULL);
+    pthread_cond_init(&log->sub_cv, NULL);
     log->lock_fd = -1;
     log->read_only = opts != NULL && opts->read_only;
     log->interval = opts != NULL && opts->checkpoint_interval > 0 ? opts->checkpoint_interval
@@ -372,34 +623,13 @@ int audit_open(const char *db_path, const char *key_dir, const struct audit_opti
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     }
 
-    if (!log->read_only) {
-        char dir[4096];
-        if (key_dir == NULL) {
-            log_free(log);
-            return error_set(err, ERR_INVALID_ARGUMENT, "a key folder is needed to write a log");
-        }
-        if (parent_dir(db_path, dir, sizeof(dir)) < 0 || paths_mkdir_p(dir, 0700, err) < 0 ||
-            take_writer_lock(log, err) < 0 ||
-            audit_keys_load_or_create(key_dir, &log->key, &log->pub_pem, log->key_id, err) < 0) {
-            log_free(log);
-            return error_prefix(err, "opening the audit log");
-        }
-    }
-
-    int flags = log->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    int rc = sqlite3_open_v2(db_path, &log->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        error_set(err, rc == SQLITE_CANTOPEN ? ERR_NOT_FOUND : ERR_INTERNAL,
-                  "opening the audit log %s: %s", db_path,
-                  log->db ? sqlite3_errmsg(log->db) : sqlite3_errstr(rc));
-        log_free(log);
-        return -1;
-    }
-    sqlite3_busy_timeout(log->db, BUSY_TIMEOUT_MS);
-
     if (log->read_only) {
+        if (open_reader(log, err) < 0) {
+            log_free(log);
+            return -1;
+        }
         cleanup_free char *format = NULL;
-        if (meta_get(log->db, "format", &format, err) < 0 || format == NULL ||
+        if (meta_get(log->rdb, "format", &format, err) < 0 || format == NULL ||
             strcmp(format, AUDIT_FORMAT) != 0) {
             if (format == NULL || strcmp(format, AUDIT_FORMAT) != 0)
                 error_set(err, ERR_FAILED_PRECONDITION, "%s is not an Enclave audit log", db_path);
@@ -409,6 +639,31 @@ int audit_open(const char *db_path, const char *key_dir, const struct audit_opti
         *out = log;
         return 0;
     }
+
+    char dir[4096];
+    if (key_dir == NULL) {
+        log_free(log);
+        return error_set(err, ERR_INVALID_ARGUMENT, "a key folder is needed to write a log");
+    }
+    if (parent_dir(db_path, dir, sizeof(dir)) < 0 || paths_mkdir_p(dir, 0700, err) < 0 ||
+        take_writer_lock(log, err) < 0 ||
+        audit_keys_load_or_create(key_dir, &log->key, &log->pub_pem, log->key_id, err) < 0 ||
+        (opts != NULL && opts->witness_path != NULL &&
+         witness_resolve(opts->witness_path, &log->witness_path, err) < 0)) {
+        log_free(log);
+        return error_prefix(err, "opening the audit log");
+    }
+
+    int rc = sqlite3_open_v2(db_path, &log->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        error_set(err, rc == SQLITE_CANTOPEN ? ERR_NOT_FOUND : ERR_INTERNAL,
+                  "opening the audit log %s: %s", db_path,
+                  log->db ? sqlite3_errmsg(log->db) : sqlite3_errstr(rc));
+        log_free(log);
+        return -1;
+    }
+    sqlite3_busy_timeout(log->db, BUSY_TIMEOUT_MS);
 
     /* journal_mode answers with the mode in force; anything but "wal" means
      * the durability and reader guarantees would not hold. */
@@ -424,7 +679,7 @@ int audit_open(const char *db_path, const char *key_dir, const struct audit_opti
         return -1;
     }
     if (sql_exec(log->db, "PRAGMA synchronous=FULL", err) < 0 || create_schema(log, err) < 0 ||
-        check_tail(log, err) < 0) {
+        check_tail(log, err) < 0 || load_tree(log, err) < 0 || open_reader(log, err) < 0) {
         log_free(log);
         return -1;
     }
@@ -440,28 +695,46 @@ int audit_open(const char *db_path, const char *key_dir, const struct audit_opti
         log_free(log);
         return -1;
     }
+    log->notified_seq = log->head_seq;
     if (log->head_seq > log->checkpoint_seq) {
         log_warn("audit: %s was not closed cleanly; signing a checkpoint over its head (seq %" PRIu64
                  ")",
                  db_path, log->head_seq);
-        if (checkpoint_locked(log, err) < 0) {
+        if (commit_now(log, true, err) < 0) {
             log_free(log);
             return -1;
         }
+    } else {
+        witness_newest(log);
     }
+    rc = pthread_create(&log->thread, NULL, writer_main, log);
+    if (rc != 0) {
+        errno = rc;
+        error_set_errno(err, ERR_RESOURCE_EXHAUSTED, "starting the audit writer thread");
+        log_free(log);
+        return -1;
+    }
+    log->thread_started = true;
     *out = log;
     return 0;
 }
+
+static int submit(struct audit_log *log, struct append_req *req, struct error *err);
 
 int audit_close(struct audit_log *log, struct error *err)
 {
     if (log == NULL)
         return 0;
     int ret = 0;
-    if (!log->read_only) {
+    if (log->thread_started) {
+        /* The last request: sign a checkpoint over the head, then stop. */
+        struct append_req req = {.want_checkpoint = true};
+        ret = submit(log, &req, err);
         pthread_mutex_lock(&log->mu);
-        ret = checkpoint_locked(log, err);
+        log->stopping = true;
+        pthread_cond_signal(&log->work_cv);
         pthread_mutex_unlock(&log->mu);
+        pthread_join(log->thread, NULL);
     }
     log_free(log);
     return ret;
@@ -608,14 +881,291 @@ static int head_unchanged(struct audit_log *log, struct error *err)
     return 0;
 }
 
-static void notify(struct audit_log *log, const struct audit_record *rec)
+/* ---------------------------------------------------------------- the writer thread
+ *
+ * Group commit: writers queue their (already validated) records; the writer
+ * thread takes everything queued, writes it in one transaction with one
+ * fsync, signs a checkpoint into the same transaction when one is due, and
+ * only then wakes each writer. A writer is acknowledged only after its
+ * records are durable; a failed transaction fails every writer in it and
+ * changes nothing. */
+
+/* Most records in one transaction (a bound on how long one commit takes). */
+#define MAX_GROUP_RECORDS 8192
+
+static int make_checkpoint(struct audit_log *log, uint64_t seq, const char *head_hash,
+                           const struct audit_merkle_range *tree, struct checkpoint_made **out,
+                           struct error *err)
 {
-    for (size_t i = 0; i < log->nsubs; i++)
-        log->subs[i].fn(rec, log->subs[i].ctx);
+    struct checkpoint_made *cp = calloc(1, sizeof(*cp));
+    if (cp == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    cp->seq = seq;
+    cp->time_ns = now_ns();
+    memcpy(cp->head_hash, head_hash, AUDIT_HASH_HEX_SIZE);
+    uint8_t root[AUDIT_MERKLE_HASH];
+    audit_merkle_range_root(tree, root);
+    audit_hex_encode(root, AUDIT_MERKLE_HASH, cp->root_hash);
+    if (audit_checkpoint_sign(log->key, seq, cp->time_ns, head_hash, cp->signature, err) < 0 ||
+        audit_note_sign(log->key, seq, root, cp->time_ns, &cp->note, err) < 0) {
+        free(cp);
+        return -1;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(log->db,
+                                "INSERT INTO checkpoints (seq, time_ns, head_hash, key_id, signature,"
+                                " root_hash, note, tree_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+        sqlite3_bind_int64(st, 2, cp->time_ns);
+        sqlite3_bind_text(st, 3, cp->head_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, log->key_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, cp->signature, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, cp->root_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, cp->note, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 8, tree->hashes, (int)(tree->count * AUDIT_MERKLE_HASH),
+                          SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        sql_error(err, log->db, rc, "writing a checkpoint");
+        free(cp->note);
+        free(cp);
+        return -1;
+    }
+    *out = cp;
+    return 0;
 }
 
-static int append_locked(struct audit_log *log, const struct audit_record_in *ins, size_t n,
-                         struct audit_record_out *outs, struct error *err)
+static void checkpoint_made_free(struct checkpoint_made *cp)
+{
+    if (cp != NULL)
+        free(cp->note);
+    free(cp);
+}
+
+/* Writes the requests from first up to (not including) end in one
+ * transaction. Runs in the writer thread (or in audit_open before it starts). */
+static int commit_group(struct audit_log *log, struct append_req *first, struct append_req *end,
+                        bool force_checkpoint, struct checkpoint_made **cp_out, struct error *err)
+{
+    uint64_t seq = log->head_seq;
+    char prev[AUDIT_HASH_HEX_SIZE];
+    memcpy(prev, log->head_hash, AUDIT_HASH_HEX_SIZE);
+    struct audit_merkle_range tree = log->tree;
+    bool want_cp = force_checkpoint;
+    size_t total = 0;
+    for (struct append_req *r = first; r != end; r = r->next) {
+        total += r->n;
+        want_cp |= r->want_checkpoint;
+    }
+    *cp_out = NULL;
+    if (total == 0 && !(want_cp && seq > log->checkpoint_seq))
+        return 0;
+
+    if (sql_exec(log->db, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    if (head_unchanged(log, err) < 0)
+        goto rollback;
+    for (struct append_req *r = first; r != end; r = r->next) {
+        r->first_seq = seq + 1;
+        memcpy(r->first_prev, prev, AUDIT_HASH_HEX_SIZE);
+        for (size_t i = 0; i < r->n; i++) {
+            struct audit_record rec;
+            uint8_t leaf[AUDIT_MERKLE_HASH];
+            prepared_record(&r->p[i], ++seq, prev, &rec);
+            audit_record_hashes(&rec, r->hashes[i], leaf);
+            sqlite3_stmt *st = log->st_insert;
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)rec.seq);
+            sqlite3_bind_int64(st, 2, rec.time_ns);
+            sqlite3_bind_text(st, 3, rec.session_id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 4, rec.kind_name, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 5, rec.bundle_digest, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 6, rec.input_digest, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 7, rec.decision, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 8, rec.reasons_json, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 9, rec.details_json, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 10, rec.prev_hash, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 11, r->hashes[i], -1, SQLITE_STATIC);
+            int rc = sqlite3_step(st);
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            if (rc != SQLITE_DONE) {
+                sql_error(err, log->db, rc, "appending an audit record");
+                goto rollback;
+            }
+            audit_merkle_range_append(&tree, leaf);
+            memcpy(prev, r->hashes[i], AUDIT_HASH_HEX_SIZE);
+        }
+    }
+    struct checkpoint_made *cp = NULL;
+    if (seq > log->checkpoint_seq && (want_cp || seq - log->checkpoint_seq >= log->interval) &&
+        make_checkpoint(log, seq, prev, &tree, &cp, err) < 0) {
+        if (want_cp)
+            goto rollback;
+        /* A due checkpoint that failed: the records go in, the checkpoint
+         * is tried again with the next group and at close. */
+        log_warn("audit: checkpoint failed: %s", err->message);
+    }
+    /* With WAL and synchronous=FULL the commit returns after the WAL is fsynced. */
+    if (sql_exec(log->db, "COMMIT", err) < 0) {
+        checkpoint_made_free(cp);
+        goto rollback;
+    }
+    pthread_mutex_lock(&log->mu);
+    log->head_seq = seq;
+    memcpy(log->head_hash, prev, AUDIT_HASH_HEX_SIZE);
+    if (cp != NULL)
+        log->checkpoint_seq = cp->seq;
+    pthread_mutex_unlock(&log->mu);
+    log->tree = tree;
+    if (cp != NULL)
+        witness_append(log, cp->seq, cp->root_hash, cp->note);
+    *cp_out = cp;
+    return 0;
+
+rollback:
+    sqlite3_exec(log->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+static int commit_now(struct audit_log *log, bool force_checkpoint, struct error *err)
+{
+    struct checkpoint_made *cp = NULL;
+    int ret = commit_group(log, NULL, NULL, force_checkpoint, &cp, err);
+    checkpoint_made_free(cp);
+    return ret;
+}
+
+static void *writer_main(void *arg)
+{
+    struct audit_log *log = arg;
+    pthread_mutex_lock(&log->mu);
+    for (;;) {
+        while (log->queue == NULL && !log->stopping)
+            pthread_cond_wait(&log->work_cv, &log->mu);
+        if (log->queue == NULL)
+            break;
+        /* Take a group: everything queued, up to MAX_GROUP_RECORDS records
+         * (always at least one request). */
+        struct append_req *first = log->queue, *end = first;
+        size_t n = 0;
+        do {
+            n += end->n;
+            end = end->next;
+        } while (end != NULL && n + end->n <= MAX_GROUP_RECORDS);
+        log->queue = end;
+        if (end == NULL)
+            log->queue_tail = NULL;
+        pthread_mutex_unlock(&log->mu);
+
+        struct error err;
+        struct checkpoint_made *cp = NULL;
+        int ret = commit_group(log, first, end, false, &cp, &err);
+
+        struct append_req *last = NULL;
+        for (struct append_req *r = first; r != end; r = r->next)
+            last = r;
+        for (struct append_req *r = first; r != end;) {
+            struct append_req *next = r->next; /* r may go away once posted */
+            r->ret = ret;
+            if (ret < 0)
+                r->err = err;
+            if (r == last)
+                r->checkpoint = cp;
+            sem_post(&r->done_sem);
+            r = next;
+        }
+        pthread_mutex_lock(&log->mu);
+    }
+    pthread_mutex_unlock(&log->mu);
+    return NULL;
+}
+
+/* Calls the subscribers for req's records and checkpoint, in seq order
+ * across all appending threads: each waits until every record before its
+ * own has been delivered. */
+static void notify_in_order(struct audit_log *log, struct append_req *req)
+{
+    /* Nobody listens: no lock at all (the common case for many writers).
+     * audit_subscribe moves notified_seq up to the head, so that the
+     * ordering below never waits for records nobody delivered. */
+    if (__atomic_load_n(&log->nsubs, __ATOMIC_ACQUIRE) == 0)
+        return;
+    pthread_mutex_lock(&log->sub_mu);
+    uint64_t last = req->n > 0 ? req->first_seq + req->n - 1 : 0;
+    uint64_t upto = req->n > 0 ? req->first_seq - 1 : req->checkpoint ? req->checkpoint->seq : 0;
+    while (log->notified_seq < upto)
+        pthread_cond_wait(&log->sub_cv, &log->sub_mu);
+    for (size_t i = 0; i < req->n; i++) {
+        struct audit_record rec;
+        prepared_record(&req->p[i], req->first_seq + i, i == 0 ? req->first_prev : req->hashes[i - 1],
+                        &rec);
+        rec.hash = req->hashes[i];
+        for (size_t s = 0; s < log->nsubs; s++)
+            if (log->subs[s].fn != NULL)
+                log->subs[s].fn(&rec, log->subs[s].ctx);
+    }
+    if (req->checkpoint != NULL) {
+        const struct checkpoint_made *m = req->checkpoint;
+        struct audit_checkpoint cp = {
+            .tree_size = m->seq,
+            .time_ns = m->time_ns,
+            .head_hash = m->head_hash,
+            .root_hash = m->root_hash,
+            .key_id = log->key_id,
+            .signature = m->signature,
+            .note = m->note,
+        };
+        for (size_t s = 0; s < log->nsubs; s++)
+            if (log->subs[s].cp_fn != NULL)
+                log->subs[s].cp_fn(&cp, log->subs[s].ctx);
+    }
+    if (last > log->notified_seq)
+        log->notified_seq = last;
+    pthread_cond_broadcast(&log->sub_cv);
+    pthread_mutex_unlock(&log->sub_mu);
+}
+
+/* Queues req, waits until the writer thread has committed it (or failed),
+ * then delivers it to the subscribers. */
+static int submit(struct audit_log *log, struct append_req *req, struct error *err)
+{
+    sem_init(&req->done_sem, 0, 0);
+    pthread_mutex_lock(&log->mu);
+    if (log->stopping) {
+        pthread_mutex_unlock(&log->mu);
+        sem_destroy(&req->done_sem);
+        return error_set(err, ERR_FAILED_PRECONDITION, "the audit log is closing");
+    }
+    req->next = NULL;
+    if (log->queue_tail != NULL) {
+        log->queue_tail->next = req;
+    } else {
+        log->queue = req;
+        pthread_cond_signal(&log->work_cv); /* the writer waits only on an empty queue */
+    }
+    log->queue_tail = req;
+    pthread_mutex_unlock(&log->mu);
+    while (sem_wait(&req->done_sem) < 0 && errno == EINTR)
+        ;
+    sem_destroy(&req->done_sem);
+    if (req->ret < 0) {
+        if (err != NULL)
+            *err = req->err;
+        return -1;
+    }
+    notify_in_order(log, req);
+    checkpoint_made_free(req->checkpoint);
+    req->checkpoint = NULL;
+    return 0;
+}
+
+static int append_records(struct audit_log *log, const struct audit_record_in *ins, size_t n,
+                          struct audit_record_out *outs, struct error *err)
 {
     if (log->read_only)
         return error_set(err, ERR_FAILED_PRECONDITION, "the audit log is open read-only");
@@ -623,151 +1173,68 @@ static int append_locked(struct audit_log *log, const struct audit_record_in *in
         return 0;
     if (n > 100000)
         return error_set(err, ERR_INVALID_ARGUMENT, "audit: batch of %zu records is too large", n);
-    struct prepared *p = calloc(n, sizeof(*p));
-    char (*hashes)[AUDIT_HASH_HEX_SIZE] = calloc(n, AUDIT_HASH_HEX_SIZE);
+    struct prepared one_p;
+    char one_hash[1][AUDIT_HASH_HEX_SIZE];
+    struct prepared *p = n == 1 ? &one_p : calloc(n, sizeof(*p));
+    char (*hashes)[AUDIT_HASH_HEX_SIZE] = n == 1 ? one_hash : calloc(n, AUDIT_HASH_HEX_SIZE);
     int ret = -1;
     size_t prepared_n = 0;
     if (p == NULL || hashes == NULL) {
         error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
         goto out;
     }
+    /* Validation and canonical JSON happen here, in the caller's thread, so
+     * that a bad record fails alone and the writer thread only writes. */
     for (; prepared_n < n; prepared_n++)
         if (prepare(&ins[prepared_n], &p[prepared_n], err) < 0)
             goto out;
-
-    if (sql_exec(log->db, "BEGIN IMMEDIATE", err) < 0)
+    struct append_req req = {.p = p, .n = n, .hashes = hashes};
+    if (submit(log, &req, err) < 0)
         goto out;
-    if (head_unchanged(log, err) < 0)
-        goto rollback;
-    const char *prev = log->head_hash;
-    for (size_t i = 0; i < n; i++) {
-        struct audit_record rec;
-        prepared_record(&p[i], log->head_seq + 1 + i, prev, &rec);
-        audit_record_compute_hash(&rec, hashes[i]);
-        sqlite3_stmt *st = log->st_insert;
-        sqlite3_reset(st);
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)rec.seq);
-        sqlite3_bind_int64(st, 2, rec.time_ns);
-        sqlite3_bind_text(st, 3, rec.session_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, rec.kind_name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, rec.bundle_digest, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, rec.input_digest, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, rec.decision, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, rec.reasons_json, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 9, rec.details_json, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 10, rec.prev_hash, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 11, hashes[i], -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        if (rc != SQLITE_DONE) {
-            sql_error(err, log->db, rc, "appending an audit record");
-            goto rollback;
-        }
-        prev = hashes[i];
-    }
-    /* With WAL and synchronous=FULL the commit returns after the WAL is fsynced. */
-    if (sql_exec(log->db, "COMMIT", err) < 0)
-        goto rollback;
-
-    for (size_t i = 0; i < n; i++) {
-        struct audit_record rec;
-        prepared_record(&p[i], log->head_seq + 1 + i, i == 0 ? log->head_hash : hashes[i - 1], &rec);
-        rec.hash = hashes[i];
-        if (outs != NULL) {
-            outs[i].seq = rec.seq;
+    if (outs != NULL)
+        for (size_t i = 0; i < n; i++) {
+            outs[i].seq = req.first_seq + i;
             memcpy(outs[i].hash, hashes[i], AUDIT_HASH_HEX_SIZE);
         }
-        if (log->nsubs > 0)
-            notify(log, &rec);
-    }
-    log->head_seq += n;
-    memcpy(log->head_hash, hashes[n - 1], AUDIT_HASH_HEX_SIZE);
     ret = 0;
-
-    if (log->head_seq - log->checkpoint_seq >= log->interval) {
-        /* The records are already durable; a failed checkpoint is retried
-         * on the next append and at close. */
-        struct error cp_err;
-        if (checkpoint_locked(log, &cp_err) < 0)
-            log_warn("audit: checkpoint failed: %s", cp_err.message);
-    }
-    goto out;
-
-rollback:
-    sqlite3_exec(log->db, "ROLLBACK", NULL, NULL, NULL);
 out:
     if (p != NULL)
         prepared_release(p, prepared_n);
-    free(p);
-    free(hashes);
+    if (n != 1) {
+        free(p);
+        free(hashes);
+    }
     return ret;
 }
 
 int audit_append(struct audit_log *log, const struct audit_record_in *in,
                  struct audit_record_out *out, struct error *err)
 {
-    pthread_mutex_lock(&log->mu);
-    int ret = append_locked(log, in, 1, out, err);
-    pthread_mutex_unlock(&log->mu);
-    return ret;
+    return append_records(log, in, 1, out, err);
 }
 
 int audit_append_batch(struct audit_log *log, const struct audit_record_in *ins, size_t n,
                        struct audit_record_out *outs, struct error *err)
 {
-    pthread_mutex_lock(&log->mu);
-    int ret = append_locked(log, ins, n, outs, err);
-    pthread_mutex_unlock(&log->mu);
-    return ret;
-}
-
-static int checkpoint_locked(struct audit_log *log, struct error *err)
-{
-    if (log->read_only)
-        return error_set(err, ERR_FAILED_PRECONDITION, "the audit log is open read-only");
-    if (log->head_seq == 0 || log->head_seq == log->checkpoint_seq)
-        return 0;
-    int64_t t = now_ns();
-    char sig[AUDIT_SIG_B64_SIZE];
-    if (audit_checkpoint_sign(log->key, log->head_seq, t, log->head_hash, sig, err) < 0)
-        return -1;
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(log->db,
-                                "INSERT INTO checkpoints (seq, time_ns, head_hash, key_id, signature)"
-                                " VALUES (?, ?, ?, ?, ?)",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return sql_error(err, log->db, rc, "writing a checkpoint");
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)log->head_seq);
-    sqlite3_bind_int64(st, 2, t);
-    sqlite3_bind_text(st, 3, log->head_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, log->key_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, sig, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return sql_error(err, log->db, rc, "writing a checkpoint");
-    log->checkpoint_seq = log->head_seq;
-    return 0;
+    return append_records(log, ins, n, outs, err);
 }
 
 int audit_checkpoint(struct audit_log *log, struct error *err)
 {
-    pthread_mutex_lock(&log->mu);
-    int ret = checkpoint_locked(log, err);
-    pthread_mutex_unlock(&log->mu);
-    return ret;
+    if (log->read_only)
+        return error_set(err, ERR_FAILED_PRECONDITION, "the audit log is open read-only");
+    struct append_req req = {.want_checkpoint = true};
+    return submit(log, &req, err);
 }
 
 int audit_head(struct audit_log *log, uint64_t *seq, char hash[AUDIT_HASH_HEX_SIZE],
                struct error *err)
 {
-    pthread_mutex_lock(&log->mu);
     int ret = 0;
     if (log->read_only) {
+        pthread_mutex_lock(&log->read_mu);
         sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(log->db, "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1",
+        int rc = sqlite3_prepare_v2(log->rdb, "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1",
                                     -1, &st, NULL);
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
@@ -778,14 +1245,16 @@ int audit_head(struct audit_log *log, uint64_t *seq, char hash[AUDIT_HASH_HEX_SI
             *seq = 0;
             memcpy(hash, AUDIT_ZERO_HASH, AUDIT_HASH_HEX_SIZE);
         } else {
-            ret = sql_error(err, log->db, rc, "reading the head");
+            ret = sql_error(err, log->rdb, rc, "reading the head");
         }
         sqlite3_finalize(st);
+        pthread_mutex_unlock(&log->read_mu);
     } else {
+        pthread_mutex_lock(&log->mu);
         *seq = log->head_seq;
         memcpy(hash, log->head_hash, AUDIT_HASH_HEX_SIZE);
+        pthread_mutex_unlock(&log->mu);
     }
-    pthread_mutex_unlock(&log->mu);
     return ret;
 }
 
@@ -804,12 +1273,12 @@ int64_t audit_query(struct audit_log *log, const struct audit_filter *filter, au
              " ORDER BY seq %s LIMIT ?4%s",
              last ? "SELECT * FROM (" : "", filter->session_id ? " AND session = ?3" : "",
              last ? "DESC" : "ASC", last ? ") ORDER BY seq ASC" : "");
-    pthread_mutex_lock(&log->mu);
+    pthread_mutex_lock(&log->read_mu);
     sqlite3_stmt *st = NULL;
     int64_t count = 0;
-    int rc = sqlite3_prepare_v2(log->db, sql, -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(log->rdb, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
-        count = sql_error(err, log->db, rc, "querying the audit log");
+        count = sql_error(err, log->rdb, rc, "querying the audit log");
         goto out;
     }
     sqlite3_bind_int64(st, 1, filter->after_seq > INT64_MAX ? INT64_MAX : (sqlite3_int64)filter->after_seq);
@@ -827,16 +1296,17 @@ int64_t audit_query(struct audit_log *log, const struct audit_filter *filter, au
         }
     }
     if (rc != SQLITE_DONE)
-        count = sql_error(err, log->db, rc, "querying the audit log");
+        count = sql_error(err, log->rdb, rc, "querying the audit log");
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&log->mu);
+    pthread_mutex_unlock(&log->read_mu);
     return count;
 }
 
-int audit_subscribe(struct audit_log *log, audit_record_fn fn, void *ctx, struct error *err)
+static int subscribe(struct audit_log *log, audit_record_fn fn, audit_checkpoint_fn cp_fn, void *ctx,
+                     struct error *err)
 {
-    pthread_mutex_lock(&log->mu);
+    pthread_mutex_lock(&log->sub_mu);
     int id = -1;
     if (log->nsubs == log->subs_cap) {
         size_t cap = log->subs_cap ? log->subs_cap * 2 : 8;
@@ -849,23 +1319,41 @@ int audit_subscribe(struct audit_log *log, audit_record_fn fn, void *ctx, struct
         log->subs_cap = cap;
     }
     id = ++log->next_sub_id;
-    log->subs[log->nsubs++] = (struct subscriber){id, fn, ctx};
-out:
+    log->subs[log->nsubs] = (struct subscriber){id, fn, cp_fn, ctx};
+    __atomic_store_n(&log->nsubs, log->nsubs + 1, __ATOMIC_RELEASE);
+    /* Appends acknowledged before now are not delivered to this subscriber
+     * in order (nobody was listening): start the ordering at the head. */
+    pthread_mutex_lock(&log->mu);
+    if (log->head_seq > log->notified_seq)
+        log->notified_seq = log->head_seq;
     pthread_mutex_unlock(&log->mu);
+out:
+    pthread_mutex_unlock(&log->sub_mu);
     return id;
+}
+
+int audit_subscribe(struct audit_log *log, audit_record_fn fn, void *ctx, struct error *err)
+{
+    return subscribe(log, fn, NULL, ctx, err);
+}
+
+int audit_subscribe_checkpoints(struct audit_log *log, audit_checkpoint_fn fn, void *ctx,
+                                struct error *err)
+{
+    return subscribe(log, NULL, fn, ctx, err);
 }
 
 void audit_unsubscribe(struct audit_log *log, int id)
 {
-    pthread_mutex_lock(&log->mu);
+    pthread_mutex_lock(&log->sub_mu);
     for (size_t i = 0; i < log->nsubs; i++) {
         if (log->subs[i].id != id)
             continue;
         memmove(&log->subs[i], &log->subs[i + 1], (log->nsubs - i - 1) * sizeof(*log->subs));
-        log->nsubs--;
+        __atomic_store_n(&log->nsubs, log->nsubs - 1, __ATOMIC_RELEASE);
         break;
     }
-    pthread_mutex_unlock(&log->mu);
+    pthread_mutex_unlock(&log->sub_mu);
 }
 
 /* ---------------------------------------------------------------- JSON */
@@ -889,11 +1377,32 @@ static json_t *record_json(const struct audit_record *rec)
     bad |= json_object_set_new(o, "details", json_string(rec->details_json));
     bad |= json_object_set_new(o, "prev_hash", json_string(rec->prev_hash));
     bad |= json_object_set_new(o, "hash", json_string(rec->hash));
+    /* The RFC 6962 leaf hash, for checking inclusion proofs against. */
+    char chain[AUDIT_HASH_HEX_SIZE], leaf_hex[AUDIT_HASH_HEX_SIZE];
+    uint8_t leaf[AUDIT_MERKLE_HASH];
+    audit_record_hashes(rec, chain, leaf);
+    audit_hex_encode(leaf, AUDIT_MERKLE_HASH, leaf_hex);
+    bad |= json_object_set_new(o, "leaf_hash", json_string(leaf_hex));
     if (bad) {
         json_decref(o);
         return NULL;
     }
     return o;
+}
+
+int audit_checkpoint_to_json(const struct audit_checkpoint *cp, char **out, struct error *err)
+{
+    json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "type", "checkpoint", "seq",
+                          (json_int_t)cp->tree_size, "time_ns", (json_int_t)cp->time_ns, "head_hash",
+                          cp->head_hash, "key_id", cp->key_id, "signature", cp->signature,
+                          "root_hash", cp->root_hash, "note", cp->note);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;
+    json_decref(o);
+    if (s == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "checkpoint %" PRIu64 " cannot be written",
+                         cp->tree_size);
+    *out = s;
+    return 0;
 }
 
 int audit_record_to_json(const struct audit_record *rec, char **out, struct error *err)
@@ -932,6 +1441,10 @@ static json_t *checkpoint_json(sqlite3_stmt *st)
     bad |= json_object_set_new(o, "head_hash", json_string(column_str(st, 2)));
     bad |= json_object_set_new(o, "key_id", json_string(column_str(st, 3)));
     bad |= json_object_set_new(o, "signature", json_string(column_str(st, 4)));
+    if (sqlite3_column_bytes(st, 6) > 0) {
+        bad |= json_object_set_new(o, "root_hash", json_string(column_str(st, 5)));
+        bad |= json_object_set_new(o, "note", json_string(column_str(st, 6)));
+    }
     if (bad) {
         json_decref(o);
         return NULL;
@@ -941,26 +1454,29 @@ static json_t *checkpoint_json(sqlite3_stmt *st)
 
 int64_t audit_export_jsonl(struct audit_log *log, FILE *out, struct error *err)
 {
-    pthread_mutex_lock(&log->mu);
+    pthread_mutex_lock(&log->read_mu);
     sqlite3_stmt *recs = NULL, *cps = NULL;
     int64_t count = -1;
     char *pub = NULL, *key_id = NULL;
     bool in_txn = false;
     /* One read transaction: a consistent snapshot while the writer goes on. */
-    if (sql_exec(log->db, "BEGIN", err) < 0)
+    if (sql_exec(log->rdb, "BEGIN", err) < 0)
         goto out;
     in_txn = true;
-    if (meta_get(log->db, "public_key", &pub, err) < 0 || meta_get(log->db, "key_id", &key_id, err) < 0)
+    if (meta_get(log->rdb, "public_key", &pub, err) < 0 || meta_get(log->rdb, "key_id", &key_id, err) < 0)
         goto out;
-    int rc = sqlite3_prepare_v2(log->db, "SELECT " RECORD_COLUMNS " FROM records ORDER BY seq", -1,
+    int rc = sqlite3_prepare_v2(log->rdb, "SELECT " RECORD_COLUMNS " FROM records ORDER BY seq", -1,
                                 &recs, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(log->db,
-                                "SELECT seq, time_ns, head_hash, key_id, signature FROM checkpoints"
-                                " ORDER BY seq",
+        rc = sqlite3_prepare_v2(log->rdb,
+                                audit_db_has_tree(log->rdb)
+                                    ? "SELECT seq, time_ns, head_hash, key_id, signature, root_hash,"
+                                      " note FROM checkpoints ORDER BY seq"
+                                    : "SELECT seq, time_ns, head_hash, key_id, signature, '', ''"
+                                      " FROM checkpoints ORDER BY seq",
                                 -1, &cps, NULL);
     if (rc != SQLITE_OK) {
-        sql_error(err, log->db, rc, "exporting the audit log");
+        sql_error(err, log->rdb, rc, "exporting the audit log");
         goto out;
     }
     json_t *header = json_pack("{s:s, s:s, s:s, s:s}", "type", "header", "format", AUDIT_FORMAT,
@@ -988,7 +1504,7 @@ int64_t audit_export_jsonl(struct audit_log *log, FILE *out, struct error *err)
         cp_rc = sqlite3_step(cps);
     }
     if (rc != SQLITE_DONE || cp_rc != SQLITE_DONE) {
-        sql_error(err, log->db, rc != SQLITE_DONE ? rc : cp_rc, "exporting the audit log");
+        sql_error(err, log->rdb, rc != SQLITE_DONE ? rc : cp_rc, "exporting the audit log");
         goto out;
     }
     if (fflush(out) == EOF || ferror(out)) {
@@ -1000,9 +1516,9 @@ out:
     sqlite3_finalize(recs);
     sqlite3_finalize(cps);
     if (in_txn)
-        sqlite3_exec(log->db, "COMMIT", NULL, NULL, NULL);
+        sqlite3_exec(log->rdb, "COMMIT", NULL, NULL, NULL);
     free(pub);
     free(key_id);
-    pthread_mutex_unlock(&log->mu);
+    pthread_mutex_unlock(&log->read_mu);
     return count;
 }

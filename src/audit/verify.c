@@ -76,14 +76,18 @@ int audit_verify_db(const char *db_path, const char *pubkey_pem_path,
     res->key_from_log = key_from_log;
     /* Every checkpoint first (sorted), so each is pending when its record comes. */
     if (sqlite3_prepare_v2(db,
-                           "SELECT seq, time_ns, head_hash, key_id, signature FROM checkpoints "
-                           "ORDER BY seq",
+                           audit_db_has_tree(db)
+                               ? "SELECT seq, time_ns, head_hash, key_id, signature, root_hash, note"
+                                 " FROM checkpoints ORDER BY seq"
+                               : "SELECT seq, time_ns, head_hash, key_id, signature, '', ''"
+                                 " FROM checkpoints ORDER BY seq",
                            -1, &st, NULL) != SQLITE_OK)
         goto sqlfail;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 seq = sqlite3_column_int64(st, 0);
         if (audit_verifier_checkpoint(&v, seq > 0 ? (uint64_t)seq : 0, sqlite3_column_int64(st, 1),
-                                      col(st, 2), col(st, 3), col(st, 4), err) < 0)
+                                      col(st, 2), col(st, 3), col(st, 4), col(st, 5), col(st, 6),
+                                      err) < 0)
             goto out;
     }
     sqlite3_finalize(st);
@@ -206,8 +210,15 @@ static int jsonl_entry(struct audit_verifier *v, json_t *o, unsigned long line_n
             audit_verifier_fail(v, v->next_seq, "line %lu: malformed checkpoint", line_no);
             return 0;
         }
+        /* Both or neither: a checkpoint from before the tree has none. */
+        const char *root = get_str(o, "root_hash"), *note = get_str(o, "note");
+        if ((root == NULL) != (note == NULL) || (json_object_get(o, "root_hash") && !root) ||
+            (json_object_get(o, "note") && !note)) {
+            audit_verifier_fail(v, v->next_seq, "line %lu: malformed checkpoint", line_no);
+            return 0;
+        }
         return audit_verifier_checkpoint(v, (uint64_t)seq, time_ns, head, get_str(o, "key_id"),
-                                         sig, err);
+                                         sig, root, note, err);
     }
     if (strcmp(type, "record") == 0) {
         int64_t seq, time_ns;
@@ -248,7 +259,23 @@ static int jsonl_entry(struct audit_verifier *v, json_t *o, unsigned long line_n
         rec.seq = (uint64_t)seq;
         rec.time_ns = time_ns;
         rec.kind = audit_kind_from_name(rec.kind_name);
-        return audit_verifier_record(v, &rec, err);
+        if (audit_verifier_record(v, &rec, err) < 0)
+            return -1;
+        /* leaf_hash is optional (older exports), but must be right when there. */
+        json_t *lh = json_object_get(o, "leaf_hash");
+        if (lh != NULL && !v->chain_broken) {
+            char chain[AUDIT_HASH_HEX_SIZE], hex[AUDIT_HASH_HEX_SIZE];
+            uint8_t leaf[32];
+            audit_record_hashes(&rec, chain, leaf);
+            audit_hex_encode(leaf, 32, hex);
+            if (!json_is_string(lh) || strcmp(json_string_value(lh), hex) != 0) {
+                audit_verifier_fail(v, (uint64_t)seq,
+                                    "record %" PRId64 " does not match its leaf_hash", seq);
+                v->chain_broken = true;
+                return 0;
+            }
+        }
+        return 0;
     }
     audit_verifier_fail(v, v->next_seq, "line %lu: unknown type \"%s\"", line_no, type);
     return 0;

@@ -123,7 +123,16 @@ static const char up_help[] =
     "                        registry, verify its signature against the trusted keys\n"
     "                        ($ENCLAVE_HOME/trust/*.pub) and install it (audited);\n"
     "                        ignored when an image is installed already\n"
+    "  --audit-witness PATH  append every signed audit checkpoint (a JSON line with its\n"
+    "                        C2SP signed note) to PATH, or to PATH/audit-checkpoints.jsonl\n"
+    "                        when PATH is a folder; keep it off this machine's disk\n"
+    "                        (another disk, a mounted remote, a git work tree), then\n"
+    "                        'enclave audit verify --witness' catches a log that was\n"
+    "                        cut or rewritten after any of them\n"
     "  --detach              go to the background once the API is listening\n"
+    "  --allow-root          run even as root (refused otherwise); VMMs still run as the\n"
+    "                        unprivileged user enclave-vmm (made by scripts/install-deps;\n"
+    "                        'nobody' when it is missing). No effect for other users\n"
     "  -h, --help            this help\n"
     "\n"
     "Over TCP every request needs a token (\"Authorization: Bearer TOKEN\"): the API\n"
@@ -132,13 +141,15 @@ static const char up_help[] =
     "and Origin must be the daemon's own; over --socket the peer's uid must be this\n"
     "user's or root. See docs/security.md.\n"
     "\n"
-    "environment: ENCLAVE_HOME (default ~/.enclave), ENCLAVE_LOG=debug|info|warn|error\n";
+    "environment: ENCLAVE_HOME (default ~/.enclave), ENCLAVE_LOG=debug|info|warn|error,\n"
+    "ENCLAVE_AUDIT_CHECKPOINT_S (sign an audit checkpoint over unsigned records this\n"
+    "often, default 30 seconds)\n";
 
 int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
 {
     enum { O_LISTEN = 256, O_SOCKET, O_CPU, O_MEM, O_MAXS, O_BOOT, O_EXEC, O_MAXOUT, O_MAXIN,
            O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH, O_IMAGE, O_VMM, O_MAXSTREAM, O_IDLE,
-           O_LIFETIME };
+           O_LIFETIME, O_AUDIT_WITNESS, O_ALLOW_ROOT };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"socket", required_argument, NULL, O_SOCKET},
@@ -157,7 +168,9 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
         {"vmm", required_argument, NULL, O_VMM},
         {"policy", required_argument, NULL, O_POLICY},
         {"detach", no_argument, NULL, O_DETACH},
+        {"allow-root", no_argument, NULL, O_ALLOW_ROOT},
         {"image", required_argument, NULL, O_IMAGE},
+        {"audit-witness", required_argument, NULL, O_AUDIT_WITNESS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -266,10 +279,18 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
         case O_DETACH:
             out->detach = true;
             break;
+        case O_ALLOW_ROOT:
+            d->allow_root = true;
+            break;
         case O_IMAGE:
             if (optarg[0] == '\0')
                 return error_set(err, ERR_INVALID_ARGUMENT, "--image needs an image reference");
             d->image_ref = optarg;
+            break;
+        case O_AUDIT_WITNESS:
+            if (optarg[0] == '\0')
+                return error_set(err, ERR_INVALID_ARGUMENT, "--audit-witness needs a file or folder");
+            d->audit_witness = optarg;
             break;
         default:
             return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);

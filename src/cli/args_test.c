@@ -63,6 +63,7 @@ static void test_up_defaults(void **state)
     assert_int_equal(a.daemon.vcpus, 1);
     assert_int_equal(a.daemon.mem_mb, 512);
     assert_false(a.detach);
+    assert_false(a.daemon.allow_root);
 }
 
 static void test_up_options(void **state)
@@ -71,8 +72,10 @@ static void test_up_options(void **state)
     struct error err;
     char **argv = ARGV("up", "--listen", "127.0.0.1:9000", "--cpu", "2", "--mem", "1024",
                        "--max-output", "64K", "--accel", "tcg", "--provider", "wsl2", "--detach",
-                       "--socket", "/tmp/e.sock");
+                       "--socket", "/tmp/e.sock", "--audit-witness", "/mnt/elsewhere",
+                       "--allow-root");
     assert_int_equal(args_parse_up(ARGC(argv), argv, &a, &err), 0);
+    assert_string_equal(a.daemon.audit_witness, "/mnt/elsewhere");
     assert_string_equal(a.daemon.listen, "127.0.0.1:9000");
     assert_string_equal(a.daemon.socket_path, "/tmp/e.sock");
     assert_int_equal(a.daemon.vcpus, 2);
@@ -81,6 +84,7 @@ static void test_up_options(void **state)
     assert_int_equal(a.daemon.accel, VMM_ACCEL_TCG);
     assert_int_equal(a.daemon.provider, VMM_PROVIDER_WSL2);
     assert_true(a.detach);
+    assert_true(a.daemon.allow_root);
 }
 
 static void test_up_errors(void **state)
@@ -90,6 +94,9 @@ static void test_up_errors(void **state)
     char **bad_cpu = ARGV("up", "--cpu", "0");
     assert_int_equal(args_parse_up(ARGC(bad_cpu), bad_cpu, &a, &err), -1);
     assert_non_null(strstr(err.message, "--cpu"));
+    char **bad_witness = ARGV("up", "--audit-witness", "");
+    assert_int_equal(args_parse_up(ARGC(bad_witness), bad_witness, &a, &err), -1);
+    assert_non_null(strstr(err.message, "--audit-witness"));
     char **bad_mem = ARGV("up", "--mem", "64");
     assert_int_equal(args_parse_up(ARGC(bad_mem), bad_mem, &a, &err), -1);
     char **bad_accel = ARGV("up", "--accel", "hvf");

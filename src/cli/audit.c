@@ -20,9 +20,15 @@ static void audit_help(FILE *out)
             "usage: enclave audit SUBCOMMAND [ARGS...]\n"
             "\n"
             "subcommands:\n"
-            "  tail     print the newest records; -f keeps following new ones\n"
-            "  export   write the whole log as JSON lines (records and signed checkpoints)\n"
-            "  verify   check every hash link and checkpoint signature of a log or export\n"
+            "  tail         print the newest records; -f keeps following new ones\n"
+            "  export       write the whole log as JSON lines (records and signed checkpoints),\n"
+            "               or as OCSF events for a SIEM (--format ocsf)\n"
+            "  verify       check every hash, link, tree root and checkpoint signature of a\n"
+            "               log or export; --witness also checks it against checkpoints kept\n"
+            "               elsewhere\n"
+            "  proof        print an inclusion proof of one record (JSON)\n"
+            "  consistency  print a consistency proof between two tree sizes (JSON)\n"
+            "  verify-proof check a proof with the public key alone, no database\n"
             "\n"
             "The log is $ENCLAVE_HOME/audit/audit.db (default ~/.enclave); its checkpoint\n"
             "key is $ENCLAVE_HOME/keys/audit.key, the public half audit.pub.\n"
@@ -240,14 +246,19 @@ static int audit_tail(int argc, char **argv)
 static void export_help(FILE *out)
 {
     fprintf(out,
-            "usage: enclave audit export [--db PATH] [-o FILE]\n"
+            "usage: enclave audit export [--format jsonl|ocsf] [--db PATH] [-o FILE]\n"
             "\n"
             "Writes the whole audit log as JSON lines: a header line with the public key,\n"
             "then every record in sequence order, each signed checkpoint right after the\n"
             "record it covers. The file is self-contained: 'enclave audit verify --key\n"
             "audit.pub FILE' (or the Python in docs/audit.md) checks it with nothing else.\n"
             "It is taken from one consistent snapshot while the daemon keeps appending.\n"
+            "Checkpoint lines carry the Merkle root and the signed note (C2SP\n"
+            "tlog-checkpoint); record lines carry their RFC 6962 leaf hash.\n"
             "\n"
+            "  -f, --format F      jsonl (default, verifiable) or ocsf: one OCSF 1.3.0 API\n"
+            "                      Activity event (class 6003) per record, for a SIEM; the\n"
+            "                      hashes ride along under \"unmapped\" (docs/audit.md)\n"
             "  -o, --output FILE   write here instead of standard output\n"
             "      --db PATH       the log (default $ENCLAVE_HOME/audit/audit.db)\n");
 }
@@ -257,14 +268,23 @@ static int audit_export(int argc, char **argv)
     static const struct option longopts[] = {
         {"db", required_argument, NULL, 'd'},
         {"output", required_argument, NULL, 'o'},
+        {"format", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *db_arg = NULL, *output = NULL;
+    bool ocsf = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:f:h", longopts, NULL)) != -1) {
         switch (c) {
+        case 'f':
+            if (strcmp(optarg, "ocsf") == 0)
+                ocsf = true;
+            else if (strcmp(optarg, "jsonl") != 0)
+                return cli_usage_error("audit export", "--format is jsonl or ocsf, not '%s'",
+                                       optarg);
+            break;
         case 'd':
             db_arg = optarg;
             break;
@@ -303,7 +323,7 @@ static int audit_export(int argc, char **argv)
             return 1;
         }
     }
-    int64_t n = audit_export_jsonl(log, out, &err);
+    int64_t n = ocsf ? audit_export_ocsf(log, out, &err) : audit_export_jsonl(log, out, &err);
     audit_close(log, NULL);
     int rc = 0;
     if (n < 0) {
@@ -335,7 +355,7 @@ static int audit_export(int argc, char **argv)
 static void verify_help(FILE *out)
 {
     fprintf(out,
-            "usage: enclave audit verify [--key PUB] [FILE|DB]\n"
+            "usage: enclave audit verify [--key PUB] [--witness FILE] [FILE|DB]\n"
             "\n"
             "Checks an audit log (the SQLite database, default\n"
             "$ENCLAVE_HOME/audit/audit.db) or a JSON-lines export ('-' reads standard\n"
@@ -343,11 +363,19 @@ static void verify_help(FILE *out)
             "sequence numbers run from 1 without a gap, that every record matches its\n"
             "hash and links to the one before, that every checkpoint's Ed25519 signature\n"
             "verifies and names the hash of the record at its seq, and that no record a\n"
-            "checkpoint covers is missing.\n"
+            "checkpoint covers is missing. Checkpoints that carry a signed note (C2SP\n"
+            "tlog-checkpoint) must also name the RFC 6962 Merkle root of the records\n"
+            "they cover.\n"
             "\n"
-            "  -k, --key PUB   the PEM public key to check signatures with (audit.pub).\n"
-            "                  Without it, the copy stored in the log itself is used, which\n"
-            "                  cannot catch someone who rewrote the whole log and its key.\n"
+            "  -k, --key PUB       the PEM public key to check signatures with (audit.pub).\n"
+            "                      Without it, the copy stored in the log itself is used,\n"
+            "                      which cannot catch someone who rewrote the whole log and\n"
+            "                      its key.\n"
+            "  -w, --witness FILE  also check the database against the checkpoints in FILE\n"
+            "                      (written by 'enclave up --audit-witness'): each must be\n"
+            "                      signed by the key, and the log must extend each one (an\n"
+            "                      RFC 6962 consistency proof). Catches a log cut or rewritten\n"
+            "                      after any witnessed checkpoint. Needs the database.\n"
             "\n"
             "Prints 'OK: N records, M checkpoints, head HASH' and exits 0, or\n"
             "'FAIL at seq N: reason' (N is the first record that does not verify) and\n"
@@ -359,16 +387,20 @@ static int audit_verify(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"key", required_argument, NULL, 'k'},
+        {"witness", required_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *key = NULL;
+    const char *key = NULL, *witness = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:w:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
             key = optarg;
+            break;
+        case 'w':
+            witness = optarg;
             break;
         case 'h':
             verify_help(stdout);
@@ -401,7 +433,11 @@ static int audit_verify(int argc, char **argv)
         bool regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
         if (regular && fread(magic, 1, sizeof(magic), f) == sizeof(magic) &&
             memcmp(magic, "SQLite format 3", 16) == 0) {
-            ret = audit_verify_db(path, key, &res, &err);
+            ret = witness ? audit_verify_witness(path, key, witness, &res, &err)
+                          : audit_verify_db(path, key, &res, &err);
+        } else if (witness != NULL) {
+            fprintf(stderr, "enclave audit verify: --witness needs the database, not an export\n");
+            return 2;
         } else {
             if (regular)
                 rewind(f);
@@ -425,8 +461,184 @@ static int audit_verify(int argc, char **argv)
                 "note: records %" PRIu64 "..%" PRIu64
                 " come after the last checkpoint: chained, but not signed\n",
                 res.last_checkpoint_seq + 1, res.records);
-    printf("OK: %" PRIu64 " records, %" PRIu64 " checkpoints, head %s\n", res.records,
-           res.checkpoints, res.head_hash);
+    printf("OK: %" PRIu64 " records, %" PRIu64 " checkpoints, head %s, root %s\n", res.records,
+           res.checkpoints, res.head_hash, res.root_hash);
+    if (witness != NULL)
+        printf("OK: the log extends all %" PRIu64 " witnessed checkpoints (largest tree size %" PRIu64
+               ")\n",
+               res.witnessed, res.witnessed_size);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- proofs */
+
+static bool parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || s[0] == '-' || s[0] == '\0' || v == 0 || v > INT64_MAX)
+        return false;
+    *out = v;
+    return true;
+}
+
+static void proof_help(FILE *out)
+{
+    fprintf(out,
+            "usage: enclave audit proof [--db PATH] [--size N] SEQ\n"
+            "\n"
+            "Prints an RFC 6962 inclusion proof of record SEQ as JSON: leaf_index (SEQ - 1),\n"
+            "tree_size, leaf (base64 of the record's canonical bytes), leaf_hash, hashes\n"
+            "(the audit path, bottom up, hex), root_hash, checkpoint (the signed note for\n"
+            "tree_size) and record (the record object, for reading). Anyone with audit.pub\n"
+            "can check it: 'enclave audit verify-proof FILE --key audit.pub'.\n"
+            "\n"
+            "  --size N    prove against the checkpoint of tree size N (default: the newest\n"
+            "              checkpoint; SEQ must be covered by a signed checkpoint)\n"
+            "  --db PATH   the log (default $ENCLAVE_HOME/audit/audit.db)\n");
+}
+
+static void consistency_help(FILE *out)
+{
+    fprintf(out,
+            "usage: enclave audit consistency [--db PATH] OLD_SIZE [NEW_SIZE]\n"
+            "\n"
+            "Prints an RFC 6962 consistency proof that the tree of NEW_SIZE records (default:\n"
+            "the newest signed checkpoint) extends the tree of OLD_SIZE records, as JSON:\n"
+            "old_size, new_size, old_root_hash, new_root_hash, hashes (hex), new_checkpoint\n"
+            "and, when one was signed at exactly OLD_SIZE, old_checkpoint. Check it with\n"
+            "'enclave audit verify-proof FILE --key audit.pub'.\n"
+            "\n"
+            "  --db PATH   the log (default $ENCLAVE_HOME/audit/audit.db)\n");
+}
+
+static int audit_proofs(int argc, char **argv, bool inclusion)
+{
+    const char *name = inclusion ? "audit proof" : "audit consistency";
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"size", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db_arg = NULL;
+    uint64_t size = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db_arg = optarg;
+            break;
+        case 's':
+            if (!inclusion || !parse_size(optarg, &size))
+                return cli_usage_error(name, "--size wants a tree size, not '%s'", optarg);
+            break;
+        case 'h':
+            if (inclusion)
+                proof_help(stdout);
+            else
+                consistency_help(stdout);
+            return 0;
+        default:
+            return cli_usage_error(name, "bad option");
+        }
+    }
+    int nargs = argc - optind;
+    uint64_t a = 0, b = 0;
+    if (inclusion ? nargs != 1 : (nargs < 1 || nargs > 2))
+        return cli_usage_error(name, inclusion ? "one SEQ" : "OLD_SIZE [NEW_SIZE]");
+    if (!parse_size(argv[optind], &a) || (nargs == 2 && !parse_size(argv[optind + 1], &b)))
+        return cli_usage_error(name, "sizes and seqs are whole numbers from 1");
+    char db_path[4096];
+    if (default_db(db_arg, db_path, sizeof(db_path)) < 0)
+        return 1;
+    struct audit_options opts = {.read_only = true};
+    struct audit_log *log = NULL;
+    struct error err;
+    if (audit_open(db_path, NULL, &opts, &log, &err) < 0) {
+        fprintf(stderr, "enclave %s: %s\n", name, err.message);
+        return 1;
+    }
+    char *json = NULL;
+    int ret = inclusion ? audit_proof_inclusion(log, a, size, &json, &err)
+                        : audit_proof_consistency(log, a, b, &json, &err);
+    audit_close(log, NULL);
+    if (ret < 0) {
+        fprintf(stderr, "enclave %s: %s\n", name, err.message);
+        return 1;
+    }
+    int rc = printf("%s\n", json) < 0 || fflush(stdout) != 0 ? 1 : 0;
+    free(json);
+    return rc;
+}
+
+static void verify_proof_help(FILE *out)
+{
+    fprintf(out,
+            "usage: enclave audit verify-proof --key PUB FILE\n"
+            "\n"
+            "Checks a proof printed by 'enclave audit proof' or 'enclave audit consistency'\n"
+            "('-' reads standard input) with the public key alone: no database is needed.\n"
+            "An inclusion proof verifies when its checkpoint is signed by the key and the\n"
+            "leaf with the hashes leads to the checkpoint's root (and the record shown is\n"
+            "the one the leaf encodes). A consistency proof verifies when the new checkpoint\n"
+            "(and the old one, when included) is signed by the key and the hashes prove the\n"
+            "new tree extends the old one.\n"
+            "\n"
+            "  -k, --key PUB   the PEM public key (audit.pub); required\n"
+            "\n"
+            "Prints 'OK: ...' and exits 0, or 'FAIL: reason' and exits 1.\n");
+}
+
+static int audit_verify_proof(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *key = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            key = optarg;
+            break;
+        case 'h':
+            verify_proof_help(stdout);
+            return 0;
+        default:
+            return cli_usage_error("audit verify-proof", "bad option");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error("audit verify-proof", "one FILE");
+    if (key == NULL)
+        return cli_usage_error("audit verify-proof", "--key PUB is required");
+    const char *path = argv[optind];
+    struct audit_proof_result res;
+    struct error err;
+    int ret = strcmp(path, "-") == 0 ? audit_proof_verify_file("/dev/stdin", key, &res, &err)
+                                     : audit_proof_verify_file(path, key, &res, &err);
+    if (ret < 0) {
+        fprintf(stderr, "enclave audit verify-proof: %s\n", err.message);
+        return 1;
+    }
+    if (!res.ok) {
+        printf("FAIL: %s\n", res.reason);
+        return 1;
+    }
+    if (res.inclusion)
+        printf("OK: record %" PRIu64 " is in the signed tree of %" PRIu64 " records, root %s\n",
+               res.leaf_index + 1, res.tree_size, res.root_hash);
+    else
+        printf("OK: the signed tree of %" PRIu64 " records extends the %s tree of %" PRIu64
+               " records (root %s)\n",
+               res.tree_size, res.old_signed ? "signed" : "unsigned", res.old_size,
+               res.old_root_hash);
     return 0;
 }
 
@@ -447,5 +659,11 @@ int cli_audit(int argc, char **argv)
         return audit_export(argc - 1, argv + 1);
     if (strcmp(sub, "verify") == 0)
         return audit_verify(argc - 1, argv + 1);
+    if (strcmp(sub, "proof") == 0)
+        return audit_proofs(argc - 1, argv + 1, true);
+    if (strcmp(sub, "consistency") == 0)
+        return audit_proofs(argc - 1, argv + 1, false);
+    if (strcmp(sub, "verify-proof") == 0)
+        return audit_verify_proof(argc - 1, argv + 1);
     return cli_usage_error("audit", "unknown subcommand '%s'", sub);
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "common/cleanup.h"
+#include "common/exit_code.h"
 
 #define CLI_MAX_PROGRAM (64u << 20)
 
@@ -153,8 +154,10 @@ static int print_event(json_t *msg, void *ctx)
     json_t *exit = json_object_get(msg, "exit");
     if (json_is_object(exit)) {
         p->have_exit = true;
-        int code = (int)json_integer_value(json_object_get(exit, "exitCode"));
-        int sig = (int)json_integer_value(json_object_get(exit, "signal"));
+        /* The daemon's numbers (from the guest): bounded to an exit status
+         * without overflow, and never wrapped (256 must not become 0). */
+        int code = exit_code_clamp(json_integer_value(json_object_get(exit, "exitCode")));
+        json_int_t sig = json_integer_value(json_object_get(exit, "signal"));
         int timeout = (int)json_integer_value(json_object_get(exit, "timeoutSeconds"));
         const char *cap = json_string_value(json_object_get(exit, "maxOutputBytes"));
         fflush(stdout);
@@ -163,7 +166,7 @@ static int print_event(json_t *msg, void *ctx)
                     timeout);
             code = 124;
         } else if (sig) {
-            code = 128 + sig;
+            code = exit_code_for_signal(sig);
         }
         if (json_is_true(json_object_get(exit, "truncated")))
             fprintf(stderr, "enclave: output truncated at %s bytes per stream (%s)\n",

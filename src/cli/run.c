@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/exec_common.h"
+#include "common/exit_code.h"
 
 static volatile sig_atomic_t run_signal;
 
@@ -60,7 +61,7 @@ int cli_run(int argc, char **argv)
                             &err);
                 json_decref(stop);
                 json_decref(ignored);
-                return 128 + run_signal;
+                return exit_code_for_signal(run_signal);
             }
             fprintf(stderr, "enclave run: cannot start a session: %s\n", err.message);
             return 125;
@@ -80,7 +81,7 @@ int cli_run(int argc, char **argv)
     if (run_signal) {
         client_clear_interrupt();
         fprintf(stderr, "enclave run: interrupted%s\n", own_session ? "; stopping the session" : "");
-        rc = 128 + run_signal;
+        rc = exit_code_for_signal(run_signal);
     }
     if (own_session) {
         json_t *req = json_pack("{s:s}", "sessionId", session_id);

@@ -104,7 +104,7 @@ static void on_code_reply(const Guest__V1__Frame *reply, const struct error *err
     }
     core_session_touch(r->core, r->session_id);
     if (fail != NULL) {
-        core_record_event(r->core, "TOOL:EXEC", r->session_id,
+        core_record_event(r->core, AUDIT_TOOL_EXEC, r->session_id,
                           json_pack("{s:s, s:s, s:s}", "tool", "code", "context_id", r->context_id, "error",
                                     fail->message));
         r->cb(NULL, fail, r->ctx);
@@ -122,7 +122,7 @@ static void on_code_reply(const Guest__V1__Frame *reply, const struct error *err
         .execution_count = c->execution_count,
         .timeout_s = r->timeout_s,
     };
-    core_record_event(r->core, "TOOL:EXEC", r->session_id,
+    core_record_event(r->core, AUDIT_TOOL_EXEC, r->session_id,
                       json_pack("{s:s, s:s, s:I, s:b, s:b, s:b, s:b, s:I, s:i}", "tool", "code", "context_id",
                                 r->context_id, "code_bytes", (json_int_t)r->code_bytes, "error", c->error,
                                 "timed_out", c->timed_out, "interrupted", c->interrupted, "restarted",
@@ -157,8 +157,8 @@ int core_code(struct core *core, const struct core_code_request *req, core_code_
                               "request", "tool", "code", "argv", "python3", "code", code, "context_id", cid, "cwd",
                               "/workspace", "timeout_s", (int)timeout, "stdin_bytes", (json_int_t)0, "context",
                               "caller", core_caller_json(&req->caller));
-    struct core_obligations ob;
-    if (core_gate_ask(core, "exec", req->session_id, input, &ob, err) < 0)
+    struct gate_obligations ob;
+    if (gate_decide(core_gate_of(core), "exec", req->session_id, input, &ob, err) < 0)
         return -1;
     if (ob.timeout_s && ob.timeout_s < timeout)
         timeout = ob.timeout_s;
@@ -204,7 +204,7 @@ void core_code_abandon(struct core_code_run *r)
 {
     if (r == NULL)
         return;
-    core_record_event(r->core, "TOOL:EXEC", r->session_id,
+    core_record_event(r->core, AUDIT_TOOL_EXEC, r->session_id,
                       json_pack("{s:s, s:s, s:s}", "tool", "code", "context_id", r->context_id, "error",
                                 "abandoned by the client"));
     proxy_cancel(r->conn, r->id);

@@ -43,7 +43,7 @@ struct session {
     unsigned vcpus, mem_mb;
     int64_t created_ns;
     unsigned execs_running;
-    char *intent_json;
+    bool gate_open; /* the gate tracks this session (gate_session_open) */
     /* lifetime */
     unsigned idle_timeout_s, max_lifetime_s;
     int64_t last_active_ns; /* unix ns */
@@ -151,49 +151,22 @@ static void read_tail(const char *path, char *buf, size_t size)
             buf[i] = ' ';
 }
 
-static void record(struct core *core, const char *event, const char *session_id, json_t *details)
+/* Records an event through the gate; details is consumed. An event that
+ * cannot be recorded is logged (it happened already). */
+static void record(struct core *core, enum audit_kind kind, const char *session_id, json_t *details)
 {
-    if (core->cfg.gate.record == NULL) {
-        json_decref(details);
-        return;
-    }
-    cleanup_free char *text = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(details);
-    core->cfg.gate.record(core->cfg.gate.ctx, event, session_id, text ? text : "{}");
+    struct error err;
+    if (gate_record(core->cfg.gate, kind, session_id, details, &err) < 0)
+        log_error("cannot record %s for %s: %s", audit_kind_name(kind),
+                  session_id ? session_id : "-", err.message);
 }
 
-static json_t *caller_json(const struct core_caller *caller)
+json_t *core_caller_json(const struct core_caller *caller)
 {
     return json_pack("{s:s, s:s, s:s}", "transport",
                      caller && caller->transport ? caller->transport : "", "peer",
                      caller && caller->peer ? caller->peer : "", "principal",
                      caller && caller->principal ? caller->principal : "");
-}
-
-/* Asks the gate; fills err on refusal. Consumes input. */
-static int gate_decide(struct core *core, const char *action, const char *session_id, json_t *input,
-                       struct core_obligations *ob, struct error *err)
-{
-    memset(ob, 0, sizeof(*ob));
-    if (input == NULL)
-        return error_set(err, ERR_INTERNAL, "out of memory building the policy input");
-    json_object_set_new(input, "action", json_string(action));
-    json_object_set_new(input, "time", json_pack("{s:I}", "unix_ns", (json_int_t)now_unix_ns()));
-    if (core->cfg.gate.decide == NULL) {
-        json_decref(input);
-        return 0;
-    }
-    cleanup_free char *text = json_dumps(input, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(input);
-    if (text == NULL)
-        return error_set(err, ERR_INTERNAL, "cannot encode the policy input");
-    return core->cfg.gate.decide(core->cfg.gate.ctx, action, session_id, text, ob, err);
-}
-
-int core_gate_ask(struct core *core, const char *action, const char *session_id, json_t *input,
-                  struct core_obligations *ob, struct error *err)
-{
-    return gate_decide(core, action, session_id, input, ob, err);
 }
 
 /* ------------------------------------------------------------------ teardown */
@@ -236,7 +209,8 @@ static void session_destroy(struct session *s)
     s->conn = NULL;
     vmm_vm_free(s->vm);
     remove_run_dir(s->run_dir);
-    free(s->intent_json);
+    if (s->gate_open)
+        gate_session_close(core->cfg.gate, s->id);
     free(s);
 }
 
@@ -297,7 +271,7 @@ static void session_begin_stop(struct session *s)
 /* A STOPPING session whose VMM is gone: record it, free it, answer the stops. */
 static void session_finish_stop(struct session *s, const char *vmm_status)
 {
-    record(s->core, "SESSION:STOP", s->id,
+    record(s->core, AUDIT_SESSION_STOP, s->id,
            json_pack("{s:s, s:s}", "vmm", vmm_status, "reason",
                      s->stop_reason[0] ? s->stop_reason : "requested"));
     struct waiter *w = s->stop_waiters;
@@ -328,7 +302,7 @@ static void session_vm_exited(struct session *s, int status)
         error_set(&err, ERR_UNAVAILABLE, "the VM exited while booting (%s)%s%s", why,
                   log_tail[0] ? ": " : "", log_tail);
         s->state = CORE_SESSION_FAILED;
-        record(core, "SESSION:FAILED", s->id, json_pack("{s:s}", "reason", err.message));
+        record(core, AUDIT_SESSION_FAILED, s->id, json_pack("{s:s}", "reason", err.message));
         finish_start(s, &err);
         session_destroy(s);
         return;
@@ -338,7 +312,7 @@ static void session_vm_exited(struct session *s, int status)
         return;
     }
     log_warn("session %s: VM exited unexpectedly (%s)", s->id, why);
-    record(core, "SESSION:FAILED", s->id, json_pack("{s:s}", "reason", why));
+    record(core, AUDIT_SESSION_FAILED, s->id, json_pack("{s:s}", "reason", why));
     s->state = CORE_SESSION_FAILED;
     if (s->conn) {
         proxy_conn_free(s->conn);
@@ -405,7 +379,7 @@ static void on_health(const Guest__V1__Frame *reply, const struct error *err, vo
     int64_t boot_ms = (now_unix_ns() - s->created_ns) / 1000000;
     log_info("session %s ready in %lld ms (%s)", s->id, (long long)boot_ms,
              vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg");
-    record(s->core, "SESSION:READY", s->id,
+    record(s->core, AUDIT_SESSION_READY, s->id,
            json_pack("{s:I, s:s, s:s}", "boot_ms", (json_int_t)boot_ms, "accel",
                      vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg", "kernel",
                      reply->health_response->kernel_release ? reply->health_response->kernel_release
@@ -479,7 +453,7 @@ static void on_boot_timeout(evutil_socket_t fd, short what, void *arg)
               "the VM did not answer within %u ms (last channel error: %s); console: %s",
               s->core->cfg.boot_timeout_ms, s->last_connect_error[0] ? s->last_connect_error : "none",
               console[0] ? console : "(empty)");
-    record(s->core, "SESSION:FAILED", s->id, json_pack("{s:s}", "reason", "boot timeout"));
+    record(s->core, AUDIT_SESSION_FAILED, s->id, json_pack("{s:s}", "reason", "boot timeout"));
     s->state = CORE_SESSION_STOPPING; /* destroyed when the VMM is reaped */
     finish_start(s, &err);
     session_begin_stop(s);
@@ -532,10 +506,13 @@ int core_session_start(struct core *core, const struct core_start_request *req,
                               intent ? json_incref(intent) : json_object(), "request", "vcpu",
                               (int)vcpus, "memory_mb", (int)mem, "idle_timeout_s",
                               (json_int_t)req->idle_timeout_s, "max_lifetime_s",
-                              (json_int_t)req->max_lifetime_s, "caller", caller_json(&req->caller));
-    struct core_obligations ob;
-    int decided = gate_decide(core, "session.start", id, input, &ob, err);
-    if (decided < 0) {
+                              (json_int_t)req->max_lifetime_s, "caller",
+                              core_caller_json(&req->caller));
+    if (input != NULL)
+        json_object_set_new(json_object_get(input, "request"), "image",
+                            json_string(req->image ? req->image : ""));
+    struct gate_obligations ob;
+    if (gate_decide(core->cfg.gate, "session.start", id, input, &ob, err) < 0) {
         json_decref(intent);
         return -1;
     }
@@ -560,23 +537,28 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     s->last_active_ns = s->created_ns;
     s->idle_timeout_s = req->idle_timeout_s;
     s->max_lifetime_s = req->max_lifetime_s;
-    s->intent_json = intent ? json_dumps(intent, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(intent);
     s->start_cb = cb;
     s->start_ctx = ctx;
+    /* From here the gate holds the session's declared intent. */
+    int opened = gate_session_open(core->cfg.gate, id, intent, err);
+    json_decref(intent);
+    if (opened < 0) {
+        free(s);
+        return -1;
+    }
     snprintf(s->run_dir, sizeof(s->run_dir), "%s/%s", core->vms_dir, id);
     remove_run_dir(s->run_dir);
     if (mkdir(s->run_dir, 0700) < 0) {
         error_set_errno(err, ERR_INTERNAL, "creating %s", s->run_dir);
-        free(s->intent_json);
+        gate_session_close(core->cfg.gate, id);
         free(s);
         return -1;
     }
     struct vmm_config vc = {
         .id = s->id,
         .run_dir = s->run_dir,
-        .kernel = core->kernel,
-        .initrd = core->initrd,
+        .kernel = req->kernel ? req->kernel : core->kernel,
+        .initrd = req->initrd ? req->initrd : core->initrd,
         .cmdline = core->cmdline,
         .vcpus = vcpus,
         .mem_mb = mem,
@@ -584,18 +566,19 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     };
     if (core->cfg.driver->start(&vc, &s->vm, err) < 0) {
         remove_run_dir(s->run_dir);
-        free(s->intent_json);
+        gate_session_close(core->cfg.gate, id);
         free(s);
         return -1;
     }
+    s->gate_open = true;
     s->next = core->sessions;
     core->sessions = s;
     core->n_sessions++;
-    record(core, "SESSION:START", s->id,
+    record(core, AUDIT_SESSION_START, s->id,
            json_pack("{s:i, s:i, s:I, s:I, s:I, s:o}", "vcpu", (int)vcpus, "memory_mb", (int)mem,
                      "pid", (json_int_t)vmm_vm_pid(s->vm), "idle_timeout_s",
                      (json_int_t)s->idle_timeout_s, "max_lifetime_s",
-                     (json_int_t)s->max_lifetime_s, "caller", caller_json(&req->caller)));
+                     (json_int_t)s->max_lifetime_s, "caller", core_caller_json(&req->caller)));
 
     s->boot_timer = evtimer_new(core->cfg.base, on_boot_timeout, s);
     struct timeval tv = {.tv_sec = core->cfg.boot_timeout_ms / 1000,
@@ -660,7 +643,7 @@ static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err
         fail = &e;
     }
     if (fail != NULL) {
-        record(core, "TOOL:EXEC", op->session_id,
+        record(core, AUDIT_TOOL_EXEC, op->session_id,
                json_pack("{s:s, s:s}", "tool", op->tool, "error", fail->message));
         op->cb(NULL, fail, op->ctx);
         free(op);
@@ -677,19 +660,28 @@ static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err
     res.err_len = r->stderr.len;
     res.err_truncated = r->stderr_truncated;
     res.duration_us = r->duration_us;
+    /* The guest caps its output; one that does not is capped here all the same. */
+    if (op->cap && res.out_len > op->cap) {
+        res.out_len = (size_t)op->cap;
+        res.out_truncated = true;
+    }
+    if (op->cap && res.err_len > op->cap) {
+        res.err_len = (size_t)op->cap;
+        res.err_truncated = true;
+    }
     if (op->on_output != NULL) {
         res.out = res.err = NULL;
         res.out_len = (size_t)op->streamed[0];
         res.err_len = (size_t)op->streamed[1];
     }
     op->session->last_active_ns = now_unix_ns();
-    record(core, "TOOL:EXEC", op->session_id,
+    record(core, AUDIT_TOOL_EXEC, op->session_id,
            json_pack("{s:s, s:i, s:i, s:b, s:I, s:I, s:I, s:b, s:b, s:b}", "tool", op->tool,
                      "exit_code", r->exit_code, "signal", r->signal, "timed_out", r->timed_out,
                      "duration_us", (json_int_t)r->duration_us, "stdout_bytes",
                      (json_int_t)res.out_len, "stderr_bytes", (json_int_t)res.err_len,
-                     "stdout_truncated", r->stdout_truncated, "stderr_truncated",
-                     r->stderr_truncated, "streamed", op->on_output != NULL));
+                     "stdout_truncated", res.out_truncated, "stderr_truncated",
+                     res.err_truncated, "streamed", op->on_output != NULL));
     op->cb(&res, NULL, op->ctx);
     free(op);
 }
@@ -746,16 +738,16 @@ static int exec_start(struct core *core, const struct core_exec_request *req, co
             return error_set(err, ERR_INVALID_ARGUMENT, "context_json must be a JSON object");
         }
     }
-    json_t *intent = s->intent_json ? json_loads(s->intent_json, 0, NULL) : NULL;
+    /* The gate adds session.intent (the session's declared intent). */
     json_t *input = json_pack(
-        "{s:{s:s, s:{}, s:o}, s:{s:s, s:o, s:o, s:s, s:i, s:I, s:o}, s:o}", "session", "id", s->id,
-        "labels", "intent", intent ? intent : json_object(), "request", "tool",
+        "{s:{s:s, s:{}}, s:{s:s, s:o, s:o, s:s, s:i, s:I, s:o}, s:o}", "session", "id", s->id,
+        "labels", "request", "tool",
         req->tool ? req->tool : "exec", "argv", argv_json, "env", env_json,
         "cwd", req->cwd ? req->cwd : "/workspace",
         "timeout_s", (int)timeout, "stdin_bytes", (json_int_t)req->stdin_len, "context",
-        context ? context : json_object(), "caller", caller_json(&req->caller));
-    struct core_obligations ob;
-    if (gate_decide(core, "exec", s->id, input, &ob, err) < 0)
+        context ? context : json_object(), "caller", core_caller_json(&req->caller));
+    struct gate_obligations ob;
+    if (gate_decide(core->cfg.gate, "exec", s->id, input, &ob, err) < 0)
         return -1;
     if (ob.timeout_s && ob.timeout_s < timeout)
         timeout = ob.timeout_s;
@@ -863,7 +855,7 @@ void core_exec_abandon(struct core_exec_handle *handle)
         proxy_cancel(s->conn, op->guest_id);
     s->execs_running--;
     s->last_active_ns = now_unix_ns();
-    record(s->core, "TOOL:EXEC", op->session_id,
+    record(s->core, AUDIT_TOOL_EXEC, op->session_id,
            json_pack("{s:s, s:b, s:I, s:I, s:b}", "tool", op->tool, "abandoned", 1, "stdout_bytes",
                      (json_int_t)op->streamed[0], "stderr_bytes", (json_int_t)op->streamed[1],
                      "streamed", 1));
@@ -879,9 +871,9 @@ int core_session_stop(struct core *core, const char *session_id, const struct co
     if (s == NULL)
         return error_set(err, ERR_NOT_FOUND, "no session '%s'", session_id ? session_id : "");
     json_t *input = json_pack("{s:{s:s, s:{}}, s:{}, s:o}", "session", "id", s->id, "labels",
-                              "request", "caller", caller_json(caller));
-    struct core_obligations ob;
-    if (gate_decide(core, "session.stop", s->id, input, &ob, err) < 0)
+                              "request", "caller", core_caller_json(caller));
+    struct gate_obligations ob;
+    if (gate_decide(core->cfg.gate, "session.stop", s->id, input, &ob, err) < 0)
         return -1;
     struct waiter *w = calloc(1, sizeof(*w));
     if (w == NULL)
@@ -970,6 +962,11 @@ unsigned core_session_count(const struct core *core)
 
 int core_new(const struct core_config *config, struct core **out, struct error *err)
 {
+    *out = NULL;
+    /* No gate, no core: nothing may reach a VM without a recorded decision. */
+    if (config->gate == NULL)
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "a core needs a gate: every action must be decided and recorded");
     struct core *core = calloc(1, sizeof(*core));
     if (core == NULL)
         return error_set(err, ERR_INTERNAL, "out of memory");
@@ -1041,7 +1038,7 @@ void core_free(struct core *core)
         struct session *s = core->sessions;
         struct waiter *w = s->stop_waiters;
         s->stop_waiters = NULL;
-        record(core, "SESSION:STOP", s->id, json_pack("{s:s}", "reason", "daemon shutdown"));
+        record(core, AUDIT_SESSION_STOP, s->id, json_pack("{s:s}", "reason", "daemon shutdown"));
         session_destroy(s); /* kills and reaps a VMM that is still there */
         while (w) {
             struct waiter *next = w->next;
@@ -1080,20 +1077,18 @@ struct proxy_conn *core_session_channel(struct core *core, const char *session_i
         error_set(err, ERR_UNAVAILABLE, "session %s: the guest channel is reconnecting", s->id);
         return NULL;
     }
-    if (session_json != NULL) {
-        json_t *intent = s->intent_json ? json_loads(s->intent_json, 0, NULL) : NULL;
-        *session_json = json_pack("{s:s, s:{}, s:o}", "id", s->id, "labels", "intent",
-                                  intent ? intent : json_object());
-    }
+    /* The gate adds the session's intent itself. */
+    if (session_json != NULL)
+        *session_json = json_pack("{s:s, s:{}}", "id", s->id, "labels");
     return s->conn;
 }
 
-void core_record_event(struct core *core, const char *event, const char *session_id, json_t *details)
+void core_record_event(struct core *core, enum audit_kind kind, const char *session_id, json_t *details)
 {
-    record(core, event, session_id, details);
+    record(core, kind, session_id, details);
 }
 
-json_t *core_caller_json(const struct core_caller *caller)
+struct gate *core_gate_of(struct core *core)
 {
-    return caller_json(caller);
+    return core->cfg.gate;
 }

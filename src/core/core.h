@@ -1,10 +1,13 @@
 /* Sessions: one microVM each, driven through BOOTING -> READY -> STOPPING ->
  * gone (or FAILED), on the daemon's event loop.
  *
- * Every action a client asks for (start, exec, stop) goes through the gate
- * (core_config.gate) before anything reaches a VM; the gate decides and
- * records. Results come back through callbacks that run exactly once, later,
- * from the event loop (never from inside the call that started the work). */
+ * Every action a client asks for (start, exec, stop) is one gate_decide()
+ * call (src/gate/gate.h) before anything reaches a VM; the gate decides and
+ * records, and anything but a recorded allow refuses the action. A core
+ * cannot exist without a gate (core_new fails). What happens to sessions is
+ * recorded through the same gate. Results come back through callbacks that
+ * run exactly once, later, from the event loop (never from inside the call
+ * that started the work). */
 #ifndef ENCLAVE_CORE_CORE_H
 #define ENCLAVE_CORE_CORE_H
 
@@ -13,6 +16,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "gate/gate.h"
 #include "vmm/vmm.h"
 
 struct event_base;
@@ -20,6 +24,10 @@ struct core;
 
 #define CORE_MAX_SESSION_ID 64
 #define CORE_MAX_ARGV 256
+/* Environment variables per exec, and the longest name (the gate's
+ * allowlist obligation holds as many). */
+#define CORE_MAX_ENV GATE_MAX_ENV
+#define CORE_MAX_ENV_NAME GATE_MAX_ENV_NAME
 
 enum core_session_state {
     CORE_SESSION_BOOTING,
@@ -28,29 +36,6 @@ enum core_session_state {
     CORE_SESSION_FAILED,
 };
 const char *core_session_state_name(enum core_session_state s); /* "BOOTING", ... */
-
-/* What the gate is asked about. input is a JSON document (the policy input);
- * on allow, the gate may tighten limits through the obligations. */
-#define CORE_MAX_ENV 64
-#define CORE_MAX_ENV_NAME 64
-struct core_obligations {
-    unsigned timeout_s;        /* 0: no change */
-    uint64_t max_output_bytes; /* 0: no change */
-    /* When env_restricted, only these variable names reach the workload. */
-    bool env_restricted;
-    unsigned n_env_allow;
-    char env_allow[CORE_MAX_ENV][CORE_MAX_ENV_NAME + 1];
-};
-struct core_gate {
-    /* Returns 0 to allow, or -1 with err (kind ERR_PERMISSION_DENIED and the
-     * reasons in the message) to refuse. action: "session.start", "exec", ... */
-    int (*decide)(void *ctx, const char *action, const char *session_id, const char *input_json,
-                  struct core_obligations *obligations, struct error *err);
-    /* Records something that happened (an event name from the audit table and a
-     * JSON object of details). Never fails the action. */
-    void (*record)(void *ctx, const char *event, const char *session_id, const char *details_json);
-    void *ctx;
-};
 
 struct core_config {
     struct event_base *base;
@@ -66,14 +51,17 @@ struct core_config {
     uint64_t max_output_bytes; /* per stream */
     uint64_t max_stream_output_bytes; /* per stream, streamed execs; 0: 16 MiB */
     size_t max_input_bytes;    /* code, argv and stdin together */
-    struct core_gate gate;
+    struct gate *gate;         /* required (borrowed; outlives the core) */
 };
 
 struct core_caller {
     const char *transport; /* "connect", "grpc", "cli" */
     const char *peer;
-    const char *principal; /* "operator" or "agent" (api_call_principal) */
+    const char *principal; /* "operator" or "agent" (api_call_principal); NULL: the policy sees "" */
 };
+/* The policy input's caller object: {"transport", "peer", "principal"}
+ * (NULL strings as ""). caller may be NULL. */
+json_t *core_caller_json(const struct core_caller *caller);
 
 struct core_session_info {
     const char *id;
@@ -103,7 +91,7 @@ struct core_start_request {
     const char *session_id; /* NULL or "": one is made up */
     unsigned vcpus;         /* 0: default */
     unsigned mem_mb;        /* 0: default */
-    const char *intent_json; /* declared intent (JSON object) or NULL */
+    const char *intent_json; /* declared intent (JSON object) or NULL; the gate keeps it */
     struct core_caller caller;
     /* The session is stopped after this long without an exec, and this long
      * after it became READY (0: never). The policy input shows both. A stop for
@@ -111,6 +99,10 @@ struct core_start_request {
      * "max_lifetime". */
     unsigned idle_timeout_s;
     unsigned max_lifetime_s;
+    /* An image variant: its name (for the policy input's request.image; ""
+     * or NULL: the default image) and its files (NULL: the default's). */
+    const char *image;
+    const char *kernel, *initrd;
 };
 /* Boots a VM; cb runs when it is READY or has FAILED. Returns -1 (and no
  * callback) when the request is refused at once. */
@@ -174,13 +166,6 @@ typedef void (*core_done_fn)(const struct error *err, void *ctx);
 /* Stops the VM; cb runs once its VMM process is gone. */
 int core_session_stop(struct core *core, const char *session_id, const struct core_caller *caller,
                       core_done_fn cb, void *ctx, struct error *err);
-
-/* Asks the gate about an action that core does not carry out itself (e.g.
- * "audit.read", "policy.apply"). input is consumed; "action" and "time" are
- * added. Returns 0 to allow, -1 with err on refusal. */
-struct json_t;
-int core_gate_ask(struct core *core, const char *action, const char *session_id,
-                  struct json_t *input, struct core_obligations *ob, struct error *err);
 
 /* Activity other than an exec (e.g. a file transfer) that keeps a session
  * from idling out. Unknown ids are ignored. */
@@ -256,7 +241,8 @@ void core_file_credit(struct core_file_transfer *t, uint64_t bytes);
 int core_file_write(struct core *core, const struct core_file_request *req,
                     const struct core_file_stream_callbacks *cb, void *ctx,
                     struct core_file_transfer **t, struct error *err);
-uint64_t core_file_write_room(const struct core_file_transfer *t);
+/* 0: wait for on_room. */
+uint64_t core_file_write_room(struct core_file_transfer *t);
 /* Sends data (at most core_file_write_room bytes); eof ends the file. */
 int core_file_write_data(struct core_file_transfer *t, const uint8_t *data, size_t len, bool eof,
                          struct error *err);

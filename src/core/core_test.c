@@ -2,7 +2,9 @@
  * the real enclave-init serving the guest protocol on a Unix socket in the run
  * folder (its test mode). Boot, readiness, exec, stop, a VMM that dies while
  * booting, a boot timeout and a gate that refuses are all driven through the
- * real event loop, proxy and guest code. Needs root (workloads run as uid 1000). */
+ * real event loop, proxy and guest code, with the real gate (Rego bundles
+ * applied per test) recording to a real SQLite audit log. Needs root
+ * (workloads run as uid 1000), except the check that a core needs a gate. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,22 +13,90 @@
 #include <string.h>
 #include <cmocka.h>
 #include <event2/event.h>
+#include <jansson.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "core/core.h"
+#include "gate/gate.h"
+#include "wire/frame.h"
 #include "vmm/vm_internal.h"
 
 static char run_root[256];
 static const char *init_bin;
 
 /* What the stand-in VMM runs: 0 = enclave-init, 1 = a process that exits at
- * once, 2 = a process that never answers. */
+ * once, 2 = a process that never answers, 3 = a hostile guest that ignores
+ * the output cap. */
 static int fake_mode;
 static pid_t last_pid; /* the stand-in VMM started last */
+
+/* A guest that answers Health, and answers every exec with 64 KiB on stdout
+ * and on stderr, whatever cap the host asked for, claiming nothing was cut. */
+static void __attribute__((noreturn)) hostile_guest(const char *path)
+{
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+    if (bind(l, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(l, 4) < 0)
+        _exit(1);
+    static uint8_t big[64 * 1024];
+    memset(big, 'A', sizeof(big));
+    for (;;) {
+        int c = accept(l, NULL, NULL);
+        if (c < 0)
+            _exit(1);
+        struct wire_decoder d;
+        wire_decoder_init(&d, 0);
+        uint8_t buf[65536];
+        ssize_t n;
+        while ((n = read(c, buf, sizeof(buf))) > 0) {
+            size_t off = 0;
+            while (off < (size_t)n) {
+                long took = wire_decoder_feed(&d, buf + off, (size_t)n - off);
+                if (took < 0)
+                    _exit(1);
+                off += (size_t)took;
+                Guest__V1__Frame *f = NULL;
+                while (wire_decoder_next(&d, &f) != 0) {
+                    if (f == NULL)
+                        continue;
+                    Guest__V1__Frame r = GUEST__V1__FRAME__INIT;
+                    Guest__V1__HealthResponse h = GUEST__V1__HEALTH_RESPONSE__INIT;
+                    Guest__V1__ExecResponse e = GUEST__V1__EXEC_RESPONSE__INIT;
+                    r.id = f->id;
+                    if (f->body_case == GUEST__V1__FRAME__BODY_HEALTH_REQUEST) {
+                        r.body_case = GUEST__V1__FRAME__BODY_HEALTH_RESPONSE;
+                        r.health_response = &h;
+                    } else {
+                        e.stdout.data = big;
+                        e.stdout.len = sizeof(big);
+                        e.stderr.data = big;
+                        e.stderr.len = sizeof(big);
+                        r.body_case = GUEST__V1__FRAME__BODY_EXEC_RESPONSE;
+                        r.exec_response = &e;
+                    }
+                    uint8_t *w = NULL;
+                    size_t wlen = 0;
+                    if (wire_encode(&r, &w, &wlen) == 0 && write(c, w, wlen) != (ssize_t)wlen)
+                        _exit(1);
+                    free(w);
+                    guest__v1__frame__free_unpacked(f, NULL);
+                    f = NULL;
+                }
+            }
+        }
+        wire_decoder_release(&d);
+        close(c);
+    }
+}
 
 static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
 {
@@ -35,11 +105,18 @@ static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct er
     snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
     vm->channel.kind = VMM_CHANNEL_UNIX;
     snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/rpc.sock", c->run_dir);
+    /* The real key file, as the drivers make it: the proxy must prove it. */
+    if (vmm_channel_key_create(vm, err) < 0) {
+        vmm_vm_free(vm);
+        return -1;
+    }
     pid_t pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (fake_mode == 0)
-            execl(init_bin, init_bin, "--serve-unix", vm->channel.path, (char *)NULL);
+            execl(init_bin, init_bin, "--key-file", vm->key_path, "--serve-unix", vm->channel.path, (char *)NULL);
+        else if (fake_mode == 3)
+            hostile_guest(vm->channel.path);
         else if (fake_mode == 1)
             execl("/bin/false", "false", (char *)NULL);
         else
@@ -69,27 +146,63 @@ static const struct vmm_driver fake_driver = {"fake", fake_start, fake_request_s
 
 /* ------------------------------------------------------------------ gate */
 
-static int gate_calls;
-static char last_action[64];
-static const char *deny_action; /* refuse this action */
-static unsigned obligation_timeout;
+static struct audit_log *audit_log;
+static struct gate *gate;
+static char audit_db[512];
 
-static int test_decide(void *ctx, const char *action, const char *session_id, const char *input_json,
-                       struct core_obligations *ob, struct error *err)
+static const char *ALLOW_ALL = "package enclave\ndecision := {\"allow\": true}\n";
+
+static void use_policy(const char *rego)
 {
-    gate_calls++;
-    snprintf(last_action, sizeof(last_action), "%s", action);
-    assert_non_null(strstr(input_json, "\"action\""));
-    if (deny_action && strcmp(action, deny_action) == 0)
-        return error_set(err, ERR_PERMISSION_DENIED, "test policy refuses %s", action);
-    ob->timeout_s = obligation_timeout;
+    struct error err;
+    int r = gate_apply_document(gate, rego, strlen(rego), "", &err);
+    if (r != 0)
+        fail_msg("policy not applied (%d): %s", r, err.message);
+}
+
+/* Refuses one action with a reason that names it; allows the rest. */
+static void deny_only(const char *action)
+{
+    char rego[512];
+    snprintf(rego, sizeof(rego),
+             "package enclave\n"
+             "decision := {\"allow\": false, \"reasons\": [\"test policy refuses %s\"]} if input.action == \"%s\"\n"
+             "decision := {\"allow\": true} if input.action != \"%s\"\n",
+             action, action, action);
+    use_policy(rego);
+}
+
+struct tally {
+    int events;          /* SESSION:* and TOOL:EXEC records */
+    char action[64];     /* of the last POLICY:DECISION */
+    char decision[16];
+    char reasons[1024];
+};
+
+static int count_record(const struct audit_record *r, void *ctx)
+{
+    struct tally *t = ctx;
+    if (strncmp(r->kind_name, "SESSION:", 8) == 0 || strcmp(r->kind_name, "TOOL:EXEC") == 0)
+        t->events++;
+    if (strcmp(r->kind_name, "POLICY:DECISION") == 0) {
+        json_t *d = json_loads(r->details_json, 0, NULL);
+        snprintf(t->action, sizeof(t->action), "%s",
+                 json_string_value(json_object_get(d, "action")) ?: "");
+        json_decref(d);
+        snprintf(t->decision, sizeof(t->decision), "%s", r->decision);
+        snprintf(t->reasons, sizeof(t->reasons), "%s", r->reasons_json);
+    }
     return 0;
 }
 
-static int records;
-static void test_record(void *ctx, const char *event, const char *session_id, const char *details)
+static struct tally tally(void)
 {
-    records++;
+    struct tally t;
+    memset(&t, 0, sizeof(t));
+    struct error err;
+    if (audit_query(audit_log, NULL, count_record, &t, &err) < 0)
+        fail_msg("audit_query: %s", err.message);
+    return t;
 }
 
 /* ------------------------------------------------------------------ harness */
@@ -99,6 +212,8 @@ struct waiter {
     struct error err;
     int failed;
     char out[256];
+    size_t out_len, err_len;
+    bool out_truncated, err_truncated;
     int exit_code;
     bool timed_out;
     enum core_session_state state;
@@ -128,6 +243,10 @@ static void on_exec(const struct core_exec_result *res, const struct error *err,
     if (n > 0)
         memcpy(w->out, res->out, n);
     w->out[n] = '\0';
+    w->out_len = res->out_len;
+    w->err_len = res->err_len;
+    w->out_truncated = res->out_truncated;
+    w->err_truncated = res->err_truncated;
     w->exit_code = res->exit_code;
     w->timed_out = res->timed_out;
 }
@@ -178,15 +297,12 @@ static int setup(void **state)
         .max_exec_timeout_s = 60,
         .max_output_bytes = 4096,
         .max_input_bytes = 65536,
-        .gate = {test_decide, test_record, NULL},
+        .gate = gate,
     };
     struct error err;
     assert_int_equal(core_new(&cfg, &f->core, &err), 0);
     fake_mode = 0;
-    deny_action = NULL;
-    obligation_timeout = 0;
-    gate_calls = 0;
-    records = 0;
+    use_policy(ALLOW_ALL);
     *state = f;
     return 0;
 }
@@ -234,12 +350,15 @@ static void test_boot_exec_stop(void **state)
 {
     struct fixture *f = *state;
     start_ready(f, "t-one");
+    int events = tally().events;
     struct waiter w = {0};
     exec_sh(f, "t-one", "echo hello; id -u; exit 3", 0, &w, 0);
     assert_false(w.failed);
     assert_string_equal(w.out, "hello\n1000\n");
     assert_int_equal(w.exit_code, 3);
-    assert_string_equal(last_action, "exec");
+    struct tally t = tally();
+    assert_string_equal(t.action, "exec");
+    assert_string_equal(t.decision, "allow");
 
     struct waiter s = {0};
     struct error err;
@@ -247,7 +366,23 @@ static void test_boot_exec_stop(void **state)
     run_until(f->base, &s, 10);
     assert_false(s.failed);
     assert_int_equal(core_session_count(f->core), 0);
-    assert_true(records >= 3); /* start, ready, exec, stop */
+    assert_int_equal(tally().events - events, 2); /* TOOL:EXEC, SESSION:STOP */
+}
+
+/* The host caps output itself: a guest that sends more than the cap (4096
+ * here) and says nothing was cut gets cut, and the result says so. */
+static void test_output_cap_applied_on_the_host(void **state)
+{
+    struct fixture *f = *state;
+    fake_mode = 3;
+    start_ready(f, "t-hostile");
+    struct waiter w = {0};
+    exec_sh(f, "t-hostile", "true", 0, &w, 0);
+    assert_false(w.failed);
+    assert_int_equal(w.out_len, 4096);
+    assert_int_equal(w.err_len, 4096);
+    assert_true(w.out_truncated);
+    assert_true(w.err_truncated);
 }
 
 static void test_refusals(void **state)
@@ -296,11 +431,18 @@ static void test_gate_denial_forwards_nothing(void **state)
     char script[400];
     snprintf(script, sizeof(script), "touch %s", marker);
 
-    deny_action = "exec";
+    deny_only("exec");
+    int events = tally().events;
     struct waiter w = {0};
     exec_sh(f, "t-deny", script, 0, &w, -1);
     assert_int_equal(w.err.kind, ERR_PERMISSION_DENIED);
     assert_non_null(strstr(w.err.message, "test policy refuses exec"));
+    /* The denial is on record, and nothing ran (no TOOL:EXEC). */
+    struct tally t = tally();
+    assert_string_equal(t.action, "exec");
+    assert_string_equal(t.decision, "deny");
+    assert_non_null(strstr(t.reasons, "test policy refuses exec"));
+    assert_int_equal(t.events, events);
     /* Give a forwarded request every chance to run: nothing must appear. */
     struct waiter idle = {0};
     struct timeval tv = {0, 300000};
@@ -309,15 +451,37 @@ static void test_gate_denial_forwards_nothing(void **state)
     (void)idle;
     assert_int_equal(access(marker, F_OK), -1);
 
-    /* The same request, allowed, does reach the guest: the check above is real. */
-    deny_action = NULL;
+    /* An allow that the audit log cannot take is refused as well: the log
+     * (real SQLite) refuses every insert through a trigger. */
+    use_policy(ALLOW_ALL);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(audit_db, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TRIGGER no_more BEFORE INSERT ON records "
+                                  "BEGIN SELECT RAISE(ABORT, 'the disk is full'); END;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    struct waiter u = {0};
+    exec_sh(f, "t-deny", script, 0, &u, -1);
+    assert_int_equal(u.err.kind, ERR_UNAVAILABLE);
+    assert_non_null(strstr(u.err.message, "cannot record the decision"));
+    assert_int_equal(sqlite3_exec(db, "DROP TRIGGER no_more", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    tv = (struct timeval){0, 300000};
+    event_base_loopexit(f->base, &tv);
+    event_base_dispatch(f->base);
+    assert_int_equal(access(marker, F_OK), -1);
+
+    /* The same request, allowed and recorded, does reach the guest: the
+     * checks above are real. */
     struct waiter ok = {0};
     exec_sh(f, "t-deny", script, 0, &ok, 0);
     assert_false(ok.failed);
     assert_int_equal(access(marker, F_OK), 0);
     unlink(marker);
 
-    deny_action = "session.start";
+    deny_only("session.start");
     struct core_start_request req = {.session_id = "t-deny2"};
     struct error err;
     assert_int_equal(core_session_start(f->core, &req, on_started, NULL, &err), -1);
@@ -329,7 +493,7 @@ static void test_obligation_tightens_timeout(void **state)
 {
     struct fixture *f = *state;
     start_ready(f, "t-ob");
-    obligation_timeout = 1;
+    use_policy("package enclave\ndecision := {\"allow\": true, \"obligations\": {\"timeout_s\": 1}}\n");
     struct waiter w = {0};
     exec_sh(f, "t-ob", "sleep 30", 20, &w, 0);
     assert_false(w.failed);
@@ -361,7 +525,7 @@ static void test_boot_timeout(void **state)
         .base = f->base, .driver = &fake_driver, .kernel = "k", .initrd = "i", .vms_dir = vms,
         .default_vcpus = 1, .max_vcpus = 1, .default_mem_mb = 256, .min_mem_mb = 128,
         .max_mem_mb = 256, .max_sessions = 1, .boot_timeout_ms = 300, .default_exec_timeout_s = 1,
-        .max_exec_timeout_s = 1, .max_output_bytes = 1024, .max_input_bytes = 1024,
+        .max_exec_timeout_s = 1, .max_output_bytes = 1024, .max_input_bytes = 1024, .gate = gate,
     };
     struct error err;
     assert_int_equal(core_new(&cfg, &f->core, &err), 0);
@@ -427,8 +591,29 @@ static void test_bad_context_refused(void **state)
     assert_int_equal(err.kind, ERR_INVALID_ARGUMENT);
 }
 
+/* No gate, no core: a core that would allow everything cannot be made. */
+static void test_core_needs_a_gate(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct core_config cfg = {
+        .base = base, .driver = &fake_driver, .kernel = "k", .initrd = "i", .vms_dir = "/nonexistent",
+        .default_vcpus = 1, .max_vcpus = 1, .default_mem_mb = 256, .min_mem_mb = 128,
+        .max_mem_mb = 256, .max_sessions = 1, .boot_timeout_ms = 300, .default_exec_timeout_s = 1,
+        .max_exec_timeout_s = 1, .max_output_bytes = 1024, .max_input_bytes = 1024,
+    };
+    struct core *core = (struct core *)1;
+    struct error err;
+    assert_int_equal(core_new(&cfg, &core, &err), -1);
+    assert_null(core);
+    assert_non_null(strstr(err.message, "needs a gate"));
+    event_base_free(base);
+}
+
 int main(void)
 {
+    const struct CMUnitTest always[] = {cmocka_unit_test(test_core_needs_a_gate)};
+    if (cmocka_run_group_tests(always, NULL, NULL) != 0)
+        return 1;
     if (geteuid() != 0) {
         fprintf(stderr, "core_test: needs root (workloads run as uid 1000); skipped\n");
         return 0;
@@ -442,9 +627,26 @@ int main(void)
     }
     snprintf(run_root, sizeof(run_root), "/tmp/enclave-core-test-%d", (int)getpid());
     mkdir(run_root, 0700);
+    /* The audit log and the gate every core in this test uses. */
+    char home[300], keys[600];
+    snprintf(home, sizeof(home), "%s/home", run_root);
+    setenv("ENCLAVE_HOME", home, 1);
+    struct error err;
+    if (audit_default_db_path(audit_db, sizeof(audit_db), &err) < 0 ||
+        audit_default_key_dir(keys, sizeof(keys), &err) < 0 ||
+        audit_open(audit_db, keys, NULL, &audit_log, &err) < 0) {
+        fprintf(stderr, "core_test: %s\n", err.message);
+        return 1;
+    }
+    struct gate_config gc = {.audit = audit_log};
+    if (gate_new(&gc, &gate, &err) < 0) {
+        fprintf(stderr, "core_test: %s\n", err.message);
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_boot_exec_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_cap_applied_on_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gate_denial_forwards_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obligation_tightens_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmm_dies_while_booting, setup, teardown),
@@ -453,6 +655,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_context_refused, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    gate_free(gate);
+    audit_close(audit_log, NULL);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", run_root);
     if (system(cmd) != 0)

@@ -111,8 +111,8 @@ static struct proxy_conn *file_gate(struct core *core, const char *action, const
         json_object_set_new(request, "size", json_integer(req->size));
     json_t *input = json_pack("{s:o, s:o, s:o}", "session", session, "request", request, "caller",
                               core_caller_json(&req->caller));
-    struct core_obligations ob;
-    if (core_gate_ask(core, action, req->session_id, input, &ob, err) < 0)
+    struct gate_obligations ob;
+    if (gate_decide(core_gate_of(core), action, req->session_id, input, &ob, err) < 0)
         return NULL;
     /* The decision may have run callbacks: look the channel up again. */
     return core_session_channel(core, req->session_id, NULL, err);
@@ -137,7 +137,7 @@ static void on_op_reply(const Guest__V1__Frame *reply, const struct error *err, 
     struct error buf;
     const struct error *fail = reply_error(reply, err, &buf, GUEST__V1__FRAME__BODY_FILE_RESPONSE);
     if (o->op == CORE_FILE_MKDIR || o->op == CORE_FILE_REMOVE)
-        core_record_event(o->core, "FILE:WRITE", o->session_id,
+        core_record_event(o->core, AUDIT_FILE_WRITE, o->session_id,
                           json_pack("{s:s, s:s, s:s}", "op", op_names[o->op], "path", o->path, "result",
                                     fail ? fail->message : "ok"));
     if (fail != NULL) {
@@ -258,7 +258,7 @@ static void on_transfer_reply(const Guest__V1__Frame *reply, const struct error 
                   (unsigned long long)reply->file_response->bytes, (unsigned long long)t->bytes);
         fail = &buf;
     }
-    core_record_event(t->core, t->write ? "FILE:WRITE" : "FILE:READ", t->session_id,
+    core_record_event(t->core, t->write ? AUDIT_FILE_WRITE : AUDIT_FILE_READ, t->session_id,
                       fail ? json_pack("{s:s, s:s, s:I, s:s}", "op", t->write ? "write" : "read", "path", t->path,
                                        "bytes", (json_int_t)t->bytes, "error", fail->message)
                            : json_pack("{s:s, s:s, s:I, s:s}", "op", t->write ? "write" : "read", "path", t->path,
@@ -360,13 +360,15 @@ void core_file_credit(struct core_file_transfer *t, uint64_t bytes)
         log_debug("file credit: %s", err.message);
 }
 
-uint64_t core_file_write_room(const struct core_file_transfer *t)
+uint64_t core_file_write_room(struct core_file_transfer *t)
 {
     if (t == NULL || !t->write || t->eof_sent)
         return 0;
-    if (proxy_backlog(t->conn) > CHANNEL_BACKLOG)
-        return 0;
-    return t->room;
+    uint64_t room = proxy_backlog(t->conn) > CHANNEL_BACKLOG ? 0 : t->room;
+    /* Whoever is told "no room" hears about the next credit. */
+    if (room == 0)
+        t->waiting_room = true;
+    return room;
 }
 
 int core_file_write_data(struct core_file_transfer *t, const uint8_t *data, size_t len, bool eof, struct error *err)
@@ -395,8 +397,6 @@ int core_file_write_data(struct core_file_transfer *t, const uint8_t *data, size
     } while (off < len);
     if (eof)
         t->eof_sent = true;
-    if (!eof && core_file_write_room(t) == 0)
-        t->waiting_room = true;
     return 0;
 }
 
@@ -404,7 +404,7 @@ void core_file_abandon(struct core_file_transfer *t)
 {
     if (t == NULL)
         return;
-    core_record_event(t->core, t->write ? "FILE:WRITE" : "FILE:READ", t->session_id,
+    core_record_event(t->core, t->write ? AUDIT_FILE_WRITE : AUDIT_FILE_READ, t->session_id,
                       json_pack("{s:s, s:s, s:I, s:s}", "op", t->write ? "write" : "read", "path", t->path, "bytes",
                                 (json_int_t)t->bytes, "error", "abandoned by the client"));
     proxy_cancel(t->conn, t->id);

@@ -4,17 +4,19 @@
 
 #include <jansson.h>
 
+#include "audit/audit.h"
 #include "core/core.h"
+#include "gate/gate.h"
 #include "proxy/proxy.h"
 
 /* The guest channel of a READY session, or NULL with err. When session_json
- * is not NULL it gets the policy input's "session" object (id, labels,
- * intent), owned by the caller. */
+ * is not NULL it gets the policy input's "session" object (id, labels; the
+ * gate adds the intent), owned by the caller. */
 struct proxy_conn *core_session_channel(struct core *core, const char *session_id, json_t **session_json,
                                         struct error *err);
 /* Appends an audit record (consumes details). */
-void core_record_event(struct core *core, const char *event, const char *session_id, json_t *details);
-/* The policy input's "caller" object. */
-json_t *core_caller_json(const struct core_caller *caller);
+void core_record_event(struct core *core, enum audit_kind kind, const char *session_id, json_t *details);
+/* The gate every decision goes through (gate/gate.h). */
+struct gate *core_gate_of(struct core *core);
 
 #endif

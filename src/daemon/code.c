@@ -133,7 +133,8 @@ void daemon_handle_run_code(struct api_call *call, const ProtobufCMessage *msg, 
         .context_id = r->context_id,
         .code = r->code,
         .timeout_s = (unsigned)r->timeout_seconds,
-        .caller = {.transport = api_call_transport(call), .peer = api_call_peer(call)},
+        .caller = {.transport = api_call_transport(call), .peer = api_call_peer(call),
+                   .principal = api_call_principal(call)},
     };
     static const struct api_call_callbacks cbs = {.on_cancel = on_cancel};
     api_call_set_callbacks(call, &cbs, c);

@@ -58,7 +58,27 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 static void on_hangup(evutil_socket_t sig, short what, void *arg)
 {
-    daemon_policy_reload(arg);
+    struct daemon_state *d = arg;
+    struct error err;
+    if (gate_reload(d->gate, &err) < 0)
+        log_error("%s", err.message);
+}
+
+int daemon_record(struct daemon_state *d, const char *event, const char *session_id,
+                  const char *details_json, struct error *err)
+{
+    enum audit_kind kind = audit_kind_from_name(event);
+    if (kind == AUDIT_KIND_UNKNOWN)
+        return error_set(err, ERR_INTERNAL, "no audit event kind named %s", event);
+    json_t *details = NULL;
+    if (details_json && details_json[0]) {
+        details = json_loads(details_json, 0, NULL);
+        if (!json_is_object(details)) {
+            json_decref(details);
+            return error_set(err, ERR_INTERNAL, "the details of %s are not a JSON object", event);
+        }
+    }
+    return gate_record(d->gate, kind, session_id, details, err);
 }
 
 static void on_ping(struct api_exchange *x, void *ctx)
@@ -146,6 +166,26 @@ int daemon_run(const struct daemon_options *opts)
     struct event *sig_int = NULL, *sig_term = NULL, *sig_hup = NULL;
 
     signal(SIGPIPE, SIG_IGN);
+    if (geteuid() == 0 && !opts->allow_root) {
+        error_set(&err, ERR_FAILED_PRECONDITION,
+                  "refusing to run as root: run the daemon as an ordinary user, or pass "
+                  "--allow-root (the VMMs then run as the unprivileged user '%s')",
+                  VMM_USER);
+        goto fail;
+    }
+    {
+        struct vmm_confinement conf;
+        char note[512];
+        if (vmm_confinement_default(&conf, note, sizeof(note), &err) < 0)
+            goto fail;
+        if (note[0])
+            log_warn("%s", note);
+        vmm_set_confinement(&conf);
+        log_info("VMMs run as %s%s, console and VMM logs capped at %llu bytes",
+                 conf.switch_user ? conf.user : "the daemon's user",
+                 conf.landlock ? ", confined by Landlock" : "",
+                 (unsigned long long)conf.max_file_bytes);
+    }
     if (paths_home(run_dir, sizeof(run_dir), "run", &err) < 0 ||
         paths_mkdir_p(run_dir, 0700, &err) < 0)
         goto fail;
@@ -170,7 +210,7 @@ int daemon_run(const struct daemon_options *opts)
         if (audit_default_db_path(db, sizeof(db), &err) < 0 ||
             audit_default_key_dir(keys, sizeof(keys), &err) < 0)
             goto fail;
-        struct audit_options ao = {0};
+        struct audit_options ao = {.witness_path = opts->audit_witness};
         if (audit_open(db, keys, &ao, &d.audit, &err) < 0) {
             error_prefix(&err, "opening the audit log %s (check it with 'enclave audit verify')", db);
             goto fail;
@@ -198,6 +238,9 @@ int daemon_run(const struct daemon_options *opts)
             goto fail;
         }
         d.kvm = true;
+        if (geteuid() == 0)
+            log_warn("--vmm firecracker: Firecracker runs as root; run it under its jailer "
+                     "(docs/firecracker.md) to give it its own user and chroot");
         if (!d.host.kvm_usable)
             log_warn("--vmm firecracker: KVM does not look usable here (%s); VMs will fail to start",
                      d.host.explain);
@@ -211,6 +254,10 @@ int daemon_run(const struct daemon_options *opts)
                       why[0] ? why : d.host.explain);
             goto fail;
         }
+        if (!d.kvm && geteuid() == 0 && strstr(why, "Permission denied") != NULL)
+            log_warn("the VMM user cannot open /dev/kvm: give /dev/kvm to a group it is in "
+                     "(Debian: group kvm, mode 0660; scripts/install-deps adds %s to kvm)",
+                     VMM_USER);
         if (!d.kvm)
             log_warn("no KVM: VMs run under QEMU's TCG emulation, so isolation is emulated and "
                      "slow (%s)",
@@ -219,8 +266,11 @@ int daemon_run(const struct daemon_options *opts)
 
 
 
-    if (daemon_policy_init(&d, &err) < 0)
-        goto fail;
+    {
+        struct gate_config gc = {.audit = d.audit, .policy_dir = opts->policy_dir};
+        if (gate_new(&gc, &d.gate, &err) < 0)
+            goto fail;
+    }
 
     d.base = event_base_new();
     if (d.base == NULL) {
@@ -248,7 +298,7 @@ int daemon_run(const struct daemon_options *opts)
         .max_stream_output_bytes = opts->max_stream_output_bytes,
         .max_input_bytes = opts->max_input_bytes + 4096,
     };
-    daemon_gate_init(&d, &cc.gate);
+    cc.gate = d.gate;
     if (core_new(&cc, &d.core, &err) < 0)
         goto fail;
 
@@ -285,11 +335,7 @@ int daemon_run(const struct daemon_options *opts)
         json_t *details = json_pack("{s:s, s:s, s:s, s:s}", "version", ENCLAVE_VERSION, "listen",
                                     api_server_address(d.api), "accel", d.kvm ? "kvm" : "tcg",
                                     "image", d.image_source);
-        char *text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(details);
-        int rr = daemon_record(&d, "DAEMON:START", "", text, &err);
-        free(text);
-        if (rr < 0)
+        if (gate_record(d.gate, AUDIT_DAEMON_START, "", details, &err) < 0)
             goto fail;
     }
     report_ready(&ready_fd, "ready\n");
@@ -310,10 +356,14 @@ out:
     daemon_streams_free(&d);
     if (d.core)
         core_free(d.core); /* stops every VM (and records it) */
+    if (d.gate) {
+        struct error cerr;
+        if (rc == 0 && gate_record(d.gate, AUDIT_DAEMON_STOP, "", NULL, &cerr) < 0)
+            log_error("cannot record the daemon's stop: %s", cerr.message);
+    }
+    gate_free(d.gate); /* after core, before the log it records to */
     if (d.audit) {
         struct error cerr;
-        if (rc == 0)
-            daemon_record(&d, "DAEMON:STOP", "", "{}", &cerr);
         if (audit_close(d.audit, &cerr) < 0) /* signs a checkpoint over the head */
             log_error("closing the audit log: %s", cerr.message);
     }
@@ -323,7 +373,6 @@ out:
         event_free(sig_term);
     if (sig_hup)
         event_free(sig_hup);
-    daemon_policy_free(&d);
     if (d.base)
         event_base_free(d.base);
     image_manifest_free(image);

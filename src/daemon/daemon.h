@@ -28,6 +28,8 @@ struct daemon_options {
     const struct vmm_driver *vmm_driver; /* NULL: QEMU */
     const char *policy_dir;  /* NULL: the built-in default bundle */
     const char *image_ref;   /* with no current image: pull, verify and install this (OCI ref) */
+    const char *audit_witness; /* every signed audit checkpoint is appended here too, or NULL */
+    bool allow_root;         /* run even as root (VMMs still drop to an unprivileged user) */
     int ready_fd;            /* when >= 0, "ready\n" or an error line is written here, then closed */
 };
 

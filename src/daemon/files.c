@@ -26,7 +26,8 @@
 
 static struct core_caller call_caller(struct api_call *call)
 {
-    return (struct core_caller){.transport = api_call_transport(call), .peer = api_call_peer(call)};
+    return (struct core_caller){
+        .transport = api_call_transport(call), .peer = api_call_peer(call), .principal = api_call_principal(call)};
 }
 
 static void fill_info(Enclave__V1__FileInfo *out, const struct core_file_info *in)
@@ -491,10 +492,12 @@ static void reply_error(struct api_exchange *ex, const struct error *err)
                        text ? strlen(text) : 2);
 }
 
-/* Splits /v1/sessions/{id}/files/{path} into the session id and the guest
- * path ("/" + the decoded rest). Returns 0, or -1 with err. */
-static int parse_file_path(const char *path, char *session, size_t session_len, char **guest_path, struct error *err)
+int daemon_file_route_parse(const char *path, char *session, size_t session_len, char **guest_path,
+                            struct error *err)
 {
+    *guest_path = NULL;
+    if (strncmp(path, ROUTE_PREFIX, strlen(ROUTE_PREFIX)) != 0)
+        return error_set(err, ERR_NOT_FOUND, "expected /v1/sessions/{id}/files/{path}");
     const char *p = path + strlen(ROUTE_PREFIX);
     const char *slash = strchr(p, '/');
     if (slash == NULL || (size_t)(slash - p) >= session_len || slash == p ||
@@ -526,6 +529,7 @@ struct http_get {
     char *path;
     struct core_caller caller;
     char peer[128];
+    char principal[16];
     uint64_t size, sent, uncredited;
 };
 
@@ -620,6 +624,7 @@ static void get_stat_done(const struct core_file_result *res, const struct error
     }
     struct core_file_request req = {.session_id = g->session, .path = g->path, .size = -1, .caller = g->caller};
     req.caller.peer = g->peer;
+    req.caller.principal = g->principal;
     if (strcmp(res->info.type, "directory") == 0) {
         if (core_file_op(g->d->core, CORE_FILE_LIST, &req, get_listing, g, &e) < 0) {
             reply_error(g->ex, &e);
@@ -678,8 +683,9 @@ static void on_get(struct api_exchange *ex, void *ctx)
     g->d = d;
     g->ex = ex;
     snprintf(g->peer, sizeof(g->peer), "%s", api_exchange_peer(ex));
-    g->caller = (struct core_caller){.transport = "http", .peer = g->peer};
-    if (parse_file_path(api_exchange_path(ex), g->session, sizeof(g->session), &g->path, &err) < 0) {
+    snprintf(g->principal, sizeof(g->principal), "%s", api_exchange_principal(ex));
+    g->caller = (struct core_caller){.transport = "http", .peer = g->peer, .principal = g->principal};
+    if (daemon_file_route_parse(api_exchange_path(ex), g->session, sizeof(g->session), &g->path, &err) < 0) {
         reply_error(ex, &err);
         get_free(g);
         return;
@@ -816,7 +822,7 @@ static void on_put(struct api_exchange *ex, void *ctx)
         return;
     }
     p->ex = ex;
-    if (parse_file_path(api_exchange_path(ex), session, sizeof(session), &p->path, &err) < 0) {
+    if (daemon_file_route_parse(api_exchange_path(ex), session, sizeof(session), &p->path, &err) < 0) {
         reply_error(ex, &err);
         put_free(p);
         return;
@@ -825,7 +831,9 @@ static void on_put(struct api_exchange *ex, void *ctx)
     struct core_file_request req = {.session_id = session,
                                     .path = p->path,
                                     .size = size,
-                                    .caller = {.transport = "http", .peer = api_exchange_peer(ex)}};
+                                    .caller = {.transport = "http",
+                                               .peer = api_exchange_peer(ex),
+                                               .principal = api_exchange_principal(ex)}};
     static const struct core_file_stream_callbacks cbs = {.on_room = put_room, .on_done = put_done};
     if (core_file_write(d->core, &req, &cbs, p, &p->t, &err) < 0) {
         reply_error(ex, &err);

@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "audit/audit.h"
 #include "core/core.h"
+#include "gate/gate.h"
 #include "daemon/daemon.h"
 
 struct daemon_state {
@@ -17,44 +18,19 @@ struct daemon_state {
     struct vmm_host host;
     bool kvm; /* VMs get KVM (else TCG) */
     char image_source[512];
-    char policy_digest[72]; /* hex SHA-256 of the bundle in force (policy_bundle_digest), or "" */
-    struct daemon_policy *policy; /* the bundle in force and per-session intents (policy_glue.c) */
     struct audit_log *audit;
+    struct gate *gate; /* decides and records every action (src/gate); after audit, before core */
     struct daemon_streams *streams; /* the live audit stream (daemon/stream.c) */
     struct api_service agent_service;   /* copies of the tables below, with ctx set */
     struct api_service enclave_service;
 };
 
-/* A policy decision: allow or not, the reasons (a JSON array, owned by the
- * receiver), and the obligations that come with an allow. */
-struct daemon_decision {
-    bool allow;
-    json_t *reasons;
-    unsigned timeout_s;
-    uint64_t max_output_bytes;
-    json_t *env_allowlist;   /* obligation: names of the variables the workload may see, or NULL */
-    const char *outcome;     /* "decided", "undefined", "error", "budget", "timeout", "malformed" */
-    uint64_t eval_us;
-    char *input_effective;   /* the input the policy saw when it differs from input_json (malloc'd), or NULL */
-};
-/* Evaluates the bundle in force; undefined, an error or a timeout is a deny. */
-void daemon_policy_decide(struct daemon_state *d, const char *action, const char *input_json,
-                          struct daemon_decision *out);
-
-/* Loads the bundle named by opts.policy_dir (or the built-in constitution)
- * and records POLICY:LOADED, or POLICY:REFUSED and fails. */
-int daemon_policy_init(struct daemon_state *d, struct error *err);
-/* SIGHUP: loads the bundle again; a bundle that fails is refused (and
- * recorded) and the one in force stays. */
-void daemon_policy_reload(struct daemon_state *d);
-void daemon_policy_free(struct daemon_state *d);
 /* agent.v1.AgentService/ApplyPolicy. */
 struct api_call;
 void daemon_handle_apply_policy(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
 
-/* Wires core's gate to the policy and the audit log (daemon/gate.c). */
-void daemon_gate_init(struct daemon_state *d, struct core_gate *gate);
-/* Appends one event record (kind by name, e.g. "DAEMON:START"). */
+/* Appends one event record (kind by name, e.g. "DAEMON:START") through the
+ * gate; details_json is a JSON object text. */
 int daemon_record(struct daemon_state *d, const char *event, const char *session_id,
                   const char *details_json, struct error *err);
 
@@ -73,6 +49,7 @@ struct stream_request {
     char session[AUDIT_MAX_SESSION_LEN + 1]; /* "" = every session */
     bool have_since;
     uint64_t since_seq;
+    bool checkpoints; /* checkpoints=1: each signed checkpoint too, as it is made */
 };
 int daemon_stream_parse_query(const char *query, struct stream_request *req, char *why,
                               size_t why_size);
@@ -94,8 +71,22 @@ void daemon_handle_stat_file(struct api_call *call, const ProtobufCMessage *msg,
 void daemon_handle_remove_file(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
 void daemon_handle_make_directory(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
 int daemon_files_init(struct daemon_state *d, struct error *err);
+/* Splits a route path /v1/sessions/{id}/files/{path} (percent-encoded, as
+ * sent) into the session id and the guest path: "/" and the decoded rest,
+ * trailing slashes dropped (malloc'd into *guest_path). A decoded NUL, an
+ * empty id or path, an id of session_len bytes or more: -1 with err. */
+int daemon_file_route_parse(const char *path, char *session, size_t session_len, char **guest_path,
+                            struct error *err);
 /* enclave.v1 RunCode (daemon/code.c). */
 void daemon_handle_run_code(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+
+/* StartSession with an image variant (daemon/images.c): fills sr's image,
+ * kernel and initrd from the variant NAME ("" or NULL: the default image);
+ * *hold keeps the paths alive until core_session_start returns (free it
+ * with image_manifest_free). */
+struct image_manifest;
+int daemon_image_for_start(const char *name, struct core_start_request *sr, struct image_manifest **hold,
+                           struct error *err);
 
 extern const struct api_service daemon_agent_service;
 extern const struct api_service daemon_enclave_service;

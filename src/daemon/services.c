@@ -9,6 +9,7 @@
 
 #include "agent/v1/agent.pb-c.h"
 #include "common/cleanup.h"
+#include "common/exit_code.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "common/version.h"
@@ -283,13 +284,13 @@ static void exec_done(const struct core_exec_result *res, const struct error *er
     }
     snprintf(error_field, tlen + 1, "%s%s%s", errtext, need_nl ? "\n" : "", notes);
 
-    int exit_code = res->exit_code;
+    int exit_code = exit_code_clamp(res->exit_code);
     const char *status = "exited";
     if (res->timed_out) {
         exit_code = 124;
         status = "timeout";
     } else if (res->signal) {
-        exit_code = 128 + res->signal;
+        exit_code = exit_code_for_signal(res->signal); /* the guest's number: no 128 + INT_MAX */
         status = "signaled";
     }
     json_t *meta = json_pack("{s:i, s:i, s:b, s:I, s:b, s:b, s:I, s:I, s:i, s:I}", "exit_code",
@@ -505,8 +506,8 @@ static void handle_audit_logs(struct api_call *call, const ProtobufCMessage *msg
                               "since_timestamp", (json_int_t)req->since_timestamp, "limit",
                               (int)req->limit, "caller", "transport", api_call_transport(call),
                               "peer", api_call_peer(call), "principal", api_call_principal(call));
-    struct core_obligations ob;
-    int decided = core_gate_ask(d->core, "audit.read", session ? session : "", input, &ob, &err);
+    struct gate_obligations ob;
+    int decided = gate_decide(d->gate, "audit.read", session ? session : "", input, &ob, &err);
     if (decided < 0) {
         api_call_fail(call, &err);
         return;
@@ -618,7 +619,7 @@ static void handle_info(struct api_call *call, const ProtobufCMessage *msg, void
     resp.accel = d->kvm ? "kvm" : "tcg";
     resp.provider = (char *)vmm_provider_name(d->host.provider);
     resp.image_source = d->image_source;
-    resp.policy_digest = d->policy_digest;
+    resp.policy_digest = (char *)gate_policy_digest(d->gate);
     resp.sessions = (int32_t)core_session_count(d->core);
     resp.default_vcpu = (int32_t)d->opts.vcpus;
     resp.default_memory_mb = (int32_t)d->opts.mem_mb;

@@ -1,5 +1,9 @@
 /* The live audit stream: GET /v1/audit/stream (Server-Sent Events) and
- * GET /ws/audit (WebSocket, the original's path).
+ * GET /ws/audit (WebSocket, the original's path); with checkpoints=1 each
+ * signed checkpoint (its Merkle root and C2SP note) follows the records it
+ * covers. Also the daemon's checkpoint timer: a checkpoint is signed over
+ * unsigned records every ENCLAVE_AUDIT_CHECKPOINT_S seconds, so that a
+ * witness (enclave up --audit-witness) never lags far behind.
  *
  * A client names where to start (since_seq, or Last-Event-ID when an
  * EventSource reconnects; otherwise the current head) and optionally one
@@ -34,6 +38,7 @@
 #define STREAM_HEARTBEAT_S 15
 /* A WebSocket client has nothing to say to us; its messages are small. */
 #define STREAM_WS_MAX_MESSAGE 4096
+#define CHECKPOINT_PERIOD_S 30
 
 struct stream_client {
     struct daemon_streams *owner;
@@ -41,6 +46,7 @@ struct stream_client {
     bool websocket;
     bool live;    /* caught up: appends are pushed as they happen */
     bool pumping; /* inside pump(): re-entry from on_drained is ignored */
+    bool checkpoints; /* send signed checkpoints too */
     char session[AUDIT_MAX_SESSION_LEN + 1]; /* "" = every session */
     uint64_t after_seq; /* everything up to here was sent or did not match */
     uint64_t sent;
@@ -50,7 +56,9 @@ struct stream_client {
 struct daemon_streams {
     struct daemon_state *d;
     int subscription;
+    int cp_subscription;
     struct event *heartbeat;
+    struct event *checkpoint_timer;
     struct stream_client *clients;
     unsigned n_clients;
     size_t max_buffer;
@@ -217,6 +225,45 @@ static int on_append(const struct audit_record *rec, void *arg)
     return 0;
 }
 
+/* A signed checkpoint, after the records it covers (the audit module calls
+ * checkpoint subscribers after record subscribers, on this same thread). A
+ * client still catching up gets none: the checkpoints in the log are read
+ * with 'enclave audit export' or a proof. */
+static int on_checkpoint(const struct audit_checkpoint *cp, void *arg)
+{
+    struct daemon_streams *st = arg;
+    cleanup_free char *json = NULL;
+    struct error err;
+    if (audit_checkpoint_to_json(cp, &json, &err) < 0) {
+        log_error("audit stream: %s", err.message);
+        return 0;
+    }
+    cleanup_free char *event = NULL;
+    int n = asprintf(&event, "event: checkpoint\ndata: %s\n\n", json);
+    if (n < 0)
+        return 0;
+    struct stream_client *next;
+    for (struct stream_client *c = st->clients; c != NULL; c = next) {
+        next = c->next;
+        if (!c->live || !c->checkpoints || cp->tree_size > c->after_seq)
+            continue;
+        int rc = c->websocket ? api_stream_write(c->stream, json, strlen(json))
+                              : api_stream_write(c->stream, event, (size_t)n);
+        if (rc < 0)
+            client_drop(c, "the client reads too slowly");
+    }
+    return 0;
+}
+
+static void on_checkpoint_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon_streams *st = arg;
+    struct error err;
+    /* A no-op when the head is signed already. */
+    if (audit_checkpoint(st->d->audit, &err) < 0)
+        log_warn("audit: periodic checkpoint failed: %s", err.message);
+}
+
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
     struct daemon_streams *st = arg;
@@ -286,13 +333,13 @@ static int parse_seq(const char *s, uint64_t *out)
     return 0;
 }
 
-/* Nothing but session and since_seq. Session ids need no percent-decoding
+/* Nothing but session, since_seq and checkpoints. Session ids need no percent-decoding
  * ([A-Za-z0-9._-]), so an encoded one is refused as invalid. */
 int daemon_stream_parse_query(const char *query, struct stream_request *req, char *why,
                               size_t why_size)
 {
     memset(req, 0, sizeof(*req));
-    bool have_session = false;
+    bool have_session = false, have_checkpoints = false;
     const char *p = query;
     while (*p != '\0') {
         size_t len = strcspn(p, "&");
@@ -321,6 +368,13 @@ int daemon_stream_parse_query(const char *query, struct stream_request *req, cha
             }
             have_session = true;
             snprintf(req->session, sizeof(req->session), "%s", value);
+        } else if (klen == 11 && memcmp(p, "checkpoints", 11) == 0) {
+            if (have_checkpoints || (strcmp(value, "1") != 0 && strcmp(value, "0") != 0)) {
+                snprintf(why, why_size, "checkpoints must be 1 or 0, once");
+                return -1;
+            }
+            have_checkpoints = true;
+            req->checkpoints = value[0] == '1';
         } else if (klen == 9 && memcmp(p, "since_seq", 9) == 0) {
             if (req->have_since || parse_seq(value, &req->since_seq) < 0) {
                 snprintf(why, why_size, "since_seq must be one decimal sequence number");
@@ -328,7 +382,7 @@ int daemon_stream_parse_query(const char *query, struct stream_request *req, cha
             }
             req->have_since = true;
         } else {
-            snprintf(why, why_size, "unknown query parameter \"%.*s\" (use session, since_seq)",
+            snprintf(why, why_size, "unknown query parameter \"%.*s\" (use session, since_seq, checkpoints)",
                      (int)(klen > 64 ? 64 : klen), p);
             return -1;
         }
@@ -382,8 +436,8 @@ static void serve(struct api_exchange *x, struct daemon_streams *st, bool websoc
                               websocket ? "websocket" : "sse", "since_seq", (json_int_t)start,
                               "caller", "transport", websocket ? "websocket" : "sse", "peer",
                               api_exchange_peer(x), "principal", api_exchange_principal(x));
-    struct core_obligations ob;
-    if (core_gate_ask(d->core, "audit.read", req.session, input, &ob, &err) < 0) {
+    struct gate_obligations ob;
+    if (gate_decide(d->gate, "audit.read", req.session, input, &ob, &err) < 0) {
         reply_text(x, err.kind == ERR_PERMISSION_DENIED ? 403 : 503, "%s", err.message);
         return;
     }
@@ -395,6 +449,7 @@ static void serve(struct api_exchange *x, struct daemon_streams *st, bool websoc
     c->owner = st;
     c->websocket = websocket;
     c->after_seq = start;
+    c->checkpoints = req.checkpoints;
     snprintf(c->session, sizeof(c->session), "%s", req.session);
     struct api_stream_callbacks cb = {
         .on_close = on_stream_close,
@@ -463,6 +518,23 @@ int daemon_streams_init(struct daemon_state *d, struct error *err)
     st->subscription = audit_subscribe(d->audit, on_append, st, err);
     if (st->subscription < 0)
         return -1;
+    st->cp_subscription = audit_subscribe_checkpoints(d->audit, on_checkpoint, st, err);
+    if (st->cp_subscription < 0)
+        return -1;
+    unsigned period = CHECKPOINT_PERIOD_S;
+    const char *cp_env = getenv("ENCLAVE_AUDIT_CHECKPOINT_S");
+    if (cp_env != NULL && cp_env[0] != '\0') {
+        uint64_t v;
+        if (parse_seq(cp_env, &v) < 0 || v < 1 || v > 86400)
+            return error_set(err, ERR_INVALID_ARGUMENT,
+                             "ENCLAVE_AUDIT_CHECKPOINT_S must be seconds from 1 to 86400, not '%s'",
+                             cp_env);
+        period = (unsigned)v;
+    }
+    st->checkpoint_timer = event_new(d->base, -1, EV_PERSIST, on_checkpoint_timer, st);
+    struct timeval cp_tv = {.tv_sec = period};
+    if (st->checkpoint_timer == NULL || event_add(st->checkpoint_timer, &cp_tv) < 0)
+        return error_set(err, ERR_INTERNAL, "cannot set the audit checkpoint timer");
     if (api_server_add_route(d->api, "GET", "/v1/audit/stream", on_sse, st, err) < 0 ||
         api_server_add_route(d->api, "GET", "/ws/audit", on_ws, st, err) < 0)
         return -1;
@@ -479,6 +551,10 @@ void daemon_streams_free(struct daemon_state *d)
         client_drop(st->clients, "the daemon is stopping");
     if (st->subscription > 0)
         audit_unsubscribe(d->audit, st->subscription);
+    if (st->cp_subscription > 0)
+        audit_unsubscribe(d->audit, st->cp_subscription);
+    if (st->checkpoint_timer != NULL)
+        event_free(st->checkpoint_timer);
     if (st->heartbeat != NULL)
         event_free(st->heartbeat);
     free(st);

@@ -26,6 +26,11 @@ static void test_accepted(void **state)
     assert_int_equal(r.since_seq, 0);
     assert_int_equal(daemon_stream_parse_query("since_seq=18446744073709551615", &r, why, sizeof(why)), 0);
     assert_true(r.since_seq == UINT64_MAX);
+    assert_false(r.checkpoints);
+    assert_int_equal(daemon_stream_parse_query("checkpoints=1&since_seq=3", &r, why, sizeof(why)), 0);
+    assert_true(r.checkpoints);
+    assert_int_equal(daemon_stream_parse_query("checkpoints=0", &r, why, sizeof(why)), 0);
+    assert_false(r.checkpoints);
 }
 
 static void test_refused(void **state)
@@ -47,6 +52,11 @@ static void test_refused(void **state)
         "other=1",
         "sessionx=1",
         "Session=a",
+        "checkpoints=",
+        "checkpoints=yes",
+        "checkpoints=01",
+        "checkpoints=1&checkpoints=1",
+        "checkpoints",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct stream_request r;

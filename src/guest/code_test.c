@@ -25,6 +25,9 @@
 
 #define CODE(name) GUEST__V1__ERROR_RESPONSE__CODE__CODE_##name
 #define WAIT_MS 30000
+
+static const uint8_t test_key[GUEST_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                                 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 #define DRIVER_SRC "src/guest/interp.py"
 
 /* ---------------------------------------------------------------- parser */
@@ -162,6 +165,9 @@ struct fx {
     struct wire_decoder dec;
 };
 
+struct fx;
+static int hello(struct fx *x);
+
 static int setup(void **state)
 {
     *state = NULL;
@@ -187,7 +193,7 @@ static int setup(void **state)
     if (pid == 0) {
         close(sv[0]);
         struct guest_server_options opts = {
-            .exit_when_idle = true, .workspace_dir = x->dir, .tmp_dir = x->dir, .interp_driver = x->driver};
+            .exit_when_idle = true, .key = test_key, .workspace_dir = x->dir, .tmp_dir = x->dir, .interp_driver = x->driver};
         struct guest_server *s = guest_server_new(&opts);
         if (!s || guest_server_add_stdio(s, sv[1], sv[1]) < 0)
             _exit(3);
@@ -200,7 +206,7 @@ static int setup(void **state)
     x->server = pid;
     wire_decoder_init(&x->dec, 0);
     *state = x;
-    return 0;
+    return hello(x);
 }
 
 static int teardown(void **state)
@@ -265,6 +271,23 @@ static Guest__V1__Frame *recv_frame(struct fx *x)
                 fail_msg("unexpected backlog");
         }
     }
+}
+
+/* Every connection starts by proving the VM's key. */
+static int hello(struct fx *x)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__HelloRequest h = GUEST__V1__HELLO_REQUEST__INIT;
+    h.key.data = (uint8_t *)test_key;
+    h.key.len = sizeof(test_key);
+    f.id = 7777;
+    f.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
+    f.hello_request = &h;
+    send_frame(x, &f);
+    Guest__V1__Frame *r = recv_frame(x);
+    int ok = r->body_case == GUEST__V1__FRAME__BODY_HELLO_RESPONSE ? 0 : -1;
+    guest__v1__frame__free_unpacked(r, NULL);
+    return ok;
 }
 
 /* What a cell produced, concatenated per kind. */

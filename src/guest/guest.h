@@ -5,6 +5,10 @@
  * the logic and drive it on the host (--serve-stdio, --serve-unix).
  *
  * What the host can count on (proto/guest/v1/guest.proto, wire/frame.h):
+ *  - Nothing is served on a connection before a HelloRequest with the VM's
+ *    key (GUEST_KEY_LEN bytes); anything else first, or a wrong key, closes
+ *    it with no reply (the serial port ignores the host until it
+ *    reconnects). After a sync marker the key is needed again.
  *  - Every request gets exactly one reply with its id: the matching response
  *    or an ErrorResponse. An exec's reply is its ExecResponse (preceded by
  *    ExecOutput chunks when it asked to stream); CancelRequest gets a
@@ -40,6 +44,18 @@
 #define GUEST_PROTOCOL_VERSION 1u
 #define GUEST_VSOCK_PORT 52u
 #define GUEST_SERIAL_PORT_NAME "org.enclave.rpc"
+
+/* The per-VM secret the host proves with a HelloRequest before anything is
+ * served. QEMU passes it as fw_cfg file opt/org.enclave/key (the
+ * qemu_fw_cfg module shows it, readable by root only, at GUEST_KEY_FW_CFG);
+ * Firecracker, which has no fw_cfg, in a second cpio archive appended to a
+ * per-VM initramfs (GUEST_KEY_INITRD, mode 0400, unlinked once read). */
+#define GUEST_KEY_LEN 32u
+#define GUEST_KEY_FW_CFG "/sys/firmware/qemu_fw_cfg/by_name/opt/org.enclave/key/raw"
+#define GUEST_KEY_INITRD "/.enclave-key"
+#define GUEST_FW_CFG_MODULE "qemu_fw_cfg"
+/* An unauthenticated stream connection is closed after this long. */
+#define GUEST_HELLO_TIMEOUT_MS 10000u
 
 /* Workloads run as this user and group. */
 #define GUEST_WORKLOAD_UID 1000
@@ -102,6 +118,10 @@ int guest_exec_validate(const Guest__V1__ExecRequest *req, struct guest_exec_par
 char **guest_exec_build_env(const Guest__V1__ExecRequest *req);
 void guest_env_free(char **env);
 
+/* 0 when frame is a HelloRequest carrying exactly key (compared in
+ * constant time), -1 otherwise. */
+int guest_hello_check(const Guest__V1__Frame *frame, const uint8_t key[GUEST_KEY_LEN]);
+
 /* What kind of request a frame carries: 0 for one the init serves (health,
  * exec, cancel, shutdown), or CODE_UNKNOWN_REQUEST with *why set. */
 int guest_request_check(const Guest__V1__Frame *frame, const char **why);
@@ -110,7 +130,9 @@ int guest_request_check(const Guest__V1__Frame *frame, const char **why);
 
 /* Installs the workload seccomp filter on the calling thread: the calls in
  * guest_seccomp_denied (mount, ptrace, bpf, unshare, ...) fail with EPERM,
- * clone with namespace flags fails with EPERM, clone3 with ENOSYS (so libc
+ * clone with namespace flags fails with EPERM, socket() outside AF_UNIX,
+ * AF_INET, AF_INET6 and socketpair() outside AF_UNIX fail with EPERM,
+ * clone3 with ENOSYS (so libc
  * falls back to clone, whose flags can be checked), any other architecture
  * or the x32 ABI is killed. Needs no_new_privs or CAP_SYS_ADMIN.
  * Returns 0 or -errno. */
@@ -123,6 +145,10 @@ struct guest_syscall {
 };
 extern const struct guest_syscall guest_seccomp_denied[];
 extern const size_t guest_seccomp_denied_count;
+/* The socket() families the filter allows (any other is EPERM;
+ * socketpair() allows AF_UNIX only). */
+extern const int guest_seccomp_socket_families[];
+extern const size_t guest_seccomp_socket_family_count;
 
 /* A started workload: its pid (also its process group and session) and the
  * parent's ends of its pipes, non-blocking and close-on-exec. */
@@ -215,6 +241,9 @@ int guest_interp_parse(const uint8_t *body, size_t len, struct guest_interp_even
                        const char **why);
 /* Validates a context id: up to GUEST_MAX_CONTEXT_ID of [A-Za-z0-9._-]. */
 bool guest_context_id_valid(const char *id);
+/* Waits for the child pid to end, at most timeout_ms; then SIGKILLs it and
+ * reaps it. Returns 0 when it ended by itself, 1 when it was killed. */
+int guest_wait_child(pid_t pid, unsigned timeout_ms);
 
 /* ---------------------------------------------------------------- server */
 
@@ -231,6 +260,9 @@ struct guest_server_options {
      * GUEST_INTERP_DRIVER and GUEST_INTERP_PYTHON. */
     const char *interp_driver;
     const char *interp_python;
+    const uint8_t *key; /* GUEST_KEY_LEN bytes, required (copied): every connection
+                           must start with a HelloRequest carrying it */
+    unsigned hello_timeout_ms; /* 0: GUEST_HELLO_TIMEOUT_MS */
 };
 
 struct guest_server *guest_server_new(const struct guest_server_options *opts);
@@ -259,6 +291,25 @@ int guest_load_modules(const char *dir);
 /* Finds the /dev node of the virtio-serial port with the given name under
  * sysfs_dir (/sys/class/virtio-ports). Returns 0 and writes the path, or -ENOENT. */
 int guest_find_serial_port(const char *sysfs_dir, const char *name, char *path, size_t path_len);
+/* tmpfs sizes: a share of the VM's memory (MemTotal / divisor), at least
+ * GUEST_TMPFS_MIN bytes. Returns bytes. */
+#define GUEST_TMP_SHARE 4u   /* /tmp: a quarter */
+#define GUEST_SHM_SHARE 8u   /* /dev/shm: an eighth */
+#define GUEST_TMPFS_MIN (8ull << 20)
+uint64_t guest_tmpfs_size(uint64_t mem_total_kb, unsigned divisor);
+/* Walks the file system at root (not crossing mounts, not into
+ * root/workspace) and counts what uid 1000 could change: anything not owned
+ * by root, writable by others, or group-writable with gid 1000. Returns the
+ * count (0: read-only for the workload) with the first one in why, or
+ * -errno when the walk failed. */
+int guest_check_readonly(const char *root, char *why, size_t why_len);
+/* Reads exactly GUEST_KEY_LEN bytes from path: 0, -errno, -EINVAL for a
+ * file of another size. */
+int guest_key_read(const char *path, uint8_t key[GUEST_KEY_LEN]);
+/* PID 1: the channel key from fw_cfg or, failing that, the initramfs file;
+ * then removes the file and unloads the fw_cfg module. 0, or -errno with
+ * why set. */
+int guest_key_load(uint8_t key[GUEST_KEY_LEN], char *why, size_t why_len);
 /* Powers the VM off (PID 1 only); returns only if that failed. */
 void guest_poweroff(void);
 

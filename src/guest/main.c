@@ -16,24 +16,55 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: enclave-init                 (as PID 1 in an Enclave VM)\n"
-            "       enclave-init --serve-stdio   serve one guest-protocol connection on stdin/stdout\n"
-            "       enclave-init --serve-unix PATH\n"
+            "       enclave-init --key-file FILE --serve-stdio\n"
+            "                                    serve one guest-protocol connection on stdin/stdout\n"
+            "       enclave-init --key-file FILE --serve-unix PATH\n"
             "                                    serve connections on a Unix socket at PATH\n"
             "\n"
-            "As PID 1 it mounts /proc, /sys, /dev and /tmp, loads the modules listed in\n"
-            MODULE_DIR "/load-order, and serves the guest protocol on vsock port %u and\n"
-            "on the virtio-serial port named %s. Workloads run as uid %d.\n"
+            "As PID 1 it mounts /proc, /sys, /dev, /tmp and /dev/shm (the last two sized\n"
+            "from the VM's memory), loads the modules listed in " MODULE_DIR "/load-order,\n"
+            "reads the channel key (fw_cfg opt/org.enclave/key, else " GUEST_KEY_INITRD "),\n"
+            "checks that nothing outside /workspace and /tmp is writable by uid %d,\n"
+            "and serves the guest protocol on vsock port %u and on the virtio-serial\n"
+            "port named %s. If the key or the check fails it says why on the console\n"
+            "and serves nothing. Workloads run as uid %d.\n"
+            "\n"
+            "Every connection must first send a HelloRequest with the key (%u bytes,\n"
+            "in the test modes the raw contents of --key-file); anything else closes it.\n"
             "The test modes skip the VM setup; they must run as root to run workloads.\n",
-            GUEST_VSOCK_PORT, GUEST_SERIAL_PORT_NAME, GUEST_WORKLOAD_UID);
+            GUEST_WORKLOAD_UID, GUEST_VSOCK_PORT, GUEST_SERIAL_PORT_NAME, GUEST_WORKLOAD_UID, GUEST_KEY_LEN);
 }
 
 /* PID 1 never returns: if the kernel's init exits, the kernel panics. */
+/* Serving nothing is the safe failure: the host's boot timeout reports the
+ * console, whose last line says why. */
+__attribute__((noreturn)) static void refuse_to_serve(const char *why)
+{
+    guest_log("refusing to serve: %s", why);
+    for (;;)
+        pause();
+}
+
 __attribute__((noreturn)) static void run_pid1(void)
 {
     guest_system_setup();
     guest_log("enclave-init %s starting", GUEST_INIT_VERSION);
     guest_load_modules(MODULE_DIR);
-    struct guest_server_options opts = {.pid1 = true};
+    static uint8_t key[GUEST_KEY_LEN];
+    char why[512];
+    if (guest_key_load(key, why, sizeof(why)) < 0)
+        refuse_to_serve(why);
+    int bad = guest_check_readonly("/", why, sizeof(why));
+    if (bad < 0)
+        refuse_to_serve(why);
+    if (bad > 0) {
+        char line[640];
+        snprintf(line, sizeof(line), "%d path(s) outside %s and /tmp are writable by uid %d; the first: %s", bad,
+                 GUEST_WORKSPACE, GUEST_WORKLOAD_UID, why);
+        refuse_to_serve(line);
+    }
+    guest_log("system files are read-only for uid %d", GUEST_WORKLOAD_UID);
+    struct guest_server_options opts = {.pid1 = true, .key = key};
     for (;;) {
         struct guest_server *s = guest_server_new(&opts);
         if (!s) {
@@ -77,12 +108,14 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         {"serve-stdio", no_argument, NULL, 's'},
         {"serve-unix", required_argument, NULL, 'u'},
+        {"key-file", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     bool stdio = false;
     const char *unix_path = NULL;
+    const char *key_file = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
@@ -91,6 +124,9 @@ int main(int argc, char **argv)
             break;
         case 'u':
             unix_path = optarg;
+            break;
+        case 'k':
+            key_file = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -107,8 +143,19 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (!key_file) {
+        fprintf(stderr, "enclave-init: --key-file is required: nothing is served without the key\n");
+        return 2;
+    }
+    uint8_t key[GUEST_KEY_LEN];
+    int kr = guest_key_read(key_file, key);
+    if (kr < 0) {
+        fprintf(stderr, "enclave-init: %s: %s\n", key_file,
+                kr == -EINVAL ? "not a key (it must hold exactly 32 bytes)" : strerror(-kr));
+        return 2;
+    }
 
-    struct guest_server_options opts = {.exit_when_idle = stdio};
+    struct guest_server_options opts = {.exit_when_idle = stdio, .key = key};
     struct guest_server *s = guest_server_new(&opts);
     if (!s) {
         fprintf(stderr, "enclave-init: cannot start: %s\n", strerror(errno));

@@ -6,6 +6,20 @@
 
 #define CODE(name) GUEST__V1__ERROR_RESPONSE__CODE__CODE_##name
 
+int guest_hello_check(const Guest__V1__Frame *frame, const uint8_t key[GUEST_KEY_LEN])
+{
+    if (frame->body_case != GUEST__V1__FRAME__BODY_HELLO_REQUEST || !frame->hello_request)
+        return -1;
+    const ProtobufCBinaryData *k = &frame->hello_request->key;
+    if (k->len != GUEST_KEY_LEN || !k->data)
+        return -1;
+    /* Constant time: how much of a guess matched must not show in timing. */
+    uint8_t diff = 0;
+    for (size_t i = 0; i < GUEST_KEY_LEN; i++)
+        diff |= (uint8_t)(k->data[i] ^ key[i]);
+    return diff == 0 ? 0 : -1;
+}
+
 int guest_request_check(const Guest__V1__Frame *frame, const char **why)
 {
     switch (frame->body_case) {

@@ -1,6 +1,6 @@
 /* libFuzzer harness for what the init does with bytes from the host, short
- * of running anything: framing, request checks, exec validation and the
- * workload environment built from a valid request. */
+ * of running anything: framing, the HelloRequest key check, request checks,
+ * exec validation and the workload environment built from a valid request. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +8,27 @@
 #include "guest/guest.h"
 #include "wire/frame.h"
 
+/* The init's rule: nothing but a HelloRequest with the key is looked at
+ * until the key was proved; a sync marker starts over. */
+static const uint8_t fuzz_key[GUEST_KEY_LEN] = "enclave-fuzz-key-0123456789abcde";
+static bool authed;
+static unsigned syncs;
+
 static void handle(const Guest__V1__Frame *f)
 {
+    if (f->body_case == GUEST__V1__FRAME__BODY_HELLO_REQUEST) {
+        int ok = guest_hello_check(f, fuzz_key);
+        const ProtobufCBinaryData *k = &f->hello_request->key;
+        /* Right exactly when the bytes are the key. */
+        if ((ok == 0) != (k->len == GUEST_KEY_LEN && memcmp(k->data, fuzz_key, GUEST_KEY_LEN) == 0))
+            abort();
+        authed = ok == 0;
+        return;
+    }
+    if (guest_hello_check(f, fuzz_key) == 0)
+        abort();
+    if (!authed)
+        return; /* the init closes the connection here */
     const char *why = NULL;
     if (guest_request_check(f, &why) != 0) {
         if (!why)
@@ -46,6 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct wire_decoder d;
     wire_decoder_init(&d, 0);
+    authed = false;
+    syncs = 0;
     size_t off = 0;
     while (off < size) {
         long n = wire_decoder_feed(&d, data + off, size - off);
@@ -59,6 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         while ((r = wire_decoder_next(&d, &f)) == 1 || r == WIRE_ERR_BAD_FRAME ||
                (r == WIRE_ERR_TOO_LARGE && !d.broken)) {
             if (r == 1) {
+                if (d.syncs != syncs) {
+                    syncs = d.syncs; /* a new host connection proves the key again */
+                    authed = false;
+                }
                 handle(f);
                 guest__v1__frame__free_unpacked(f, NULL);
             }

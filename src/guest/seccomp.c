@@ -13,6 +13,7 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
@@ -44,6 +45,11 @@ const struct guest_syscall guest_seccomp_denied[] = {
     DENY(ptrace),
     DENY(process_vm_readv),
     DENY(process_vm_writev),
+    /* Reaching into another process: its descriptors, its memory advice,
+     * comparing its kernel objects (a probe for kernel pointers). */
+    DENY(pidfd_getfd),
+    DENY(process_madvise),
+    DENY(kcmp),
     DENY(kexec_load),
     DENY(kexec_file_load),
     DENY(init_module),
@@ -76,6 +82,15 @@ const struct guest_syscall guest_seccomp_denied[] = {
 };
 const size_t guest_seccomp_denied_count = sizeof(guest_seccomp_denied) / sizeof(guest_seccomp_denied[0]);
 
+/* socket() families a workload may use; every other (AF_NETLINK, AF_PACKET,
+ * AF_VSOCK, AF_KEY, AF_ALG, ...) is EPERM. vsock is the host channel, the
+ * rest reach kernel code a Python sandbox does not need. socketpair() is
+ * AF_UNIX only. */
+const int guest_seccomp_socket_families[] = {AF_UNIX, AF_INET, AF_INET6};
+const size_t guest_seccomp_socket_family_count =
+    sizeof(guest_seccomp_socket_families) / sizeof(guest_seccomp_socket_families[0]);
+#define SOCKET_FAMILIES 3
+
 #define CLONE_NAMESPACE_FLAGS \
     (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
 
@@ -83,8 +98,8 @@ const size_t guest_seccomp_denied_count = sizeof(guest_seccomp_denied) / sizeof(
 #define RET(value) BPF_STMT(BPF_RET | BPF_K, (value))
 #define ERRNO(e) RET(SECCOMP_RET_ERRNO | ((e) & SECCOMP_RET_DATA))
 
-/* Header, clone checks, two instructions per denied call, the final allow. */
-#define FILTER_MAX (16 + 2 * (sizeof(guest_seccomp_denied) / sizeof(guest_seccomp_denied[0])) + 1)
+/* Header, clone and socket checks, two instructions per denied call, the final allow. */
+#define FILTER_MAX (32 + SOCKET_FAMILIES + 2 * (sizeof(guest_seccomp_denied) / sizeof(guest_seccomp_denied[0])) + 1)
 
 int guest_seccomp_install(void)
 {
@@ -112,12 +127,30 @@ int guest_seccomp_install(void)
     f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NAMESPACE_FLAGS, 0, 1);
     f[n++] = (struct sock_filter)ERRNO(EPERM);
     f[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+    /* socket: only the listed families (the low 32 bits of the first
+     * argument, an int to the kernel). Each listed family jumps to the allow
+     * after the EPERM. */
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, SOCKET_FAMILIES + 3);
+    f[n++] = (struct sock_filter)LOAD(args[0]);
+    for (size_t i = 0; i < SOCKET_FAMILIES; i++)
+        f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)guest_seccomp_socket_families[i],
+                                              (unsigned char)(SOCKET_FAMILIES - i), 0);
+    f[n++] = (struct sock_filter)ERRNO(EPERM);
+    f[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
+    /* socketpair: AF_UNIX only (nothing else has pairs worth having). */
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socketpair, 0, 4);
+    f[n++] = (struct sock_filter)LOAD(args[0]);
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 1, 0);
+    f[n++] = (struct sock_filter)ERRNO(EPERM);
+    f[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
     for (size_t i = 0; i < guest_seccomp_denied_count; i++) {
         f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)guest_seccomp_denied[i].nr, 0, 1);
         f[n++] = (struct sock_filter)ERRNO(EPERM);
     }
     f[n++] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
 
+    _Static_assert(sizeof(guest_seccomp_socket_families) / sizeof(guest_seccomp_socket_families[0]) == SOCKET_FAMILIES,
+                   "SOCKET_FAMILIES counts the list");
     struct sock_fprog prog = {.len = (unsigned short)n, .filter = f};
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
         return -errno;

@@ -51,6 +51,7 @@
 #define SCAN_SLOW_NS (5000ull * 1000000ull)
 #define SCAN_GIVE_UP_NS (30000ull * 1000000ull)
 #define MAX_LISTENERS 4u
+#define SWEEP_TIMEOUT_MS 2000u
 #define MAX_CONNS_TOTAL (GUEST_MAX_CONNS + 2u) /* + serial + stdio */
 
 enum conn_kind { CONN_SOCKET, CONN_SERIAL, CONN_STDIO };
@@ -64,6 +65,9 @@ struct conn {
     bool discarding; /* out of step: the decoder drops input until a sync marker */
     bool closing;    /* close once the output is written */
     bool in_eof;     /* the peer will send nothing more */
+    bool authed;     /* the peer proved the key with a HelloRequest */
+    unsigned syncs;  /* sync markers the decoder had seen at the last frame */
+    uint64_t hello_deadline_ns; /* unauthenticated sockets are closed then */
     struct wire_decoder dec;
     uint8_t *out;
     size_t out_start, out_len, out_cap;
@@ -103,6 +107,7 @@ struct listener {
 
 struct guest_server {
     struct guest_server_options opts;
+    uint8_t key[GUEST_KEY_LEN];
     int sigfd;
     struct listener listeners[MAX_LISTENERS];
     size_t nlisteners;
@@ -548,8 +553,43 @@ static void handle_shutdown(struct guest_server *s, struct conn *c, uint64_t id,
     s->stop = true;
 }
 
+static void conn_refuse(struct guest_server *s, struct conn *c, const char *why);
+
+/* A HelloRequest with the right key: the connection is served from now on. */
+static void handle_hello(struct guest_server *s, struct conn *c, const Guest__V1__Frame *f)
+{
+    if (guest_hello_check(f, s->key) != 0) {
+        conn_refuse(s, c, "wrong key");
+        return;
+    }
+    if (!c->authed)
+        guest_log("%s: host authenticated", c->transport);
+    c->authed = true;
+    Guest__V1__Frame r = GUEST__V1__FRAME__INIT;
+    Guest__V1__HelloResponse h = GUEST__V1__HELLO_RESPONSE__INIT;
+    h.protocol_version = GUEST_PROTOCOL_VERSION;
+    r.id = f->id;
+    r.body_case = GUEST__V1__FRAME__BODY_HELLO_RESPONSE;
+    r.hello_response = &h;
+    conn_send(s, c, &r);
+}
+
 static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1__Frame *f)
 {
+    /* A sync marker starts a new host connection (wire/frame.h): it must
+     * prove the key again. */
+    if (c->dec.syncs != c->syncs) {
+        c->syncs = c->dec.syncs;
+        c->authed = false;
+    }
+    if (f->body_case == GUEST__V1__FRAME__BODY_HELLO_REQUEST) {
+        handle_hello(s, c, f);
+        return;
+    }
+    if (!c->authed) {
+        conn_refuse(s, c, "the first frame is not a HelloRequest");
+        return;
+    }
     const char *why = NULL;
     int code = guest_request_check(f, &why);
     if (code) {
@@ -646,6 +686,8 @@ static void conn_lost(struct guest_server *s, struct conn *c)
     wire_decoder_reset(&c->dec);
     conn_drop_output(c);
     c->discarding = false;
+    c->authed = false;
+    c->syncs = c->dec.syncs;
     if (c->kind == CONN_SERIAL) {
         if (c->up)
             guest_log("%s: host disconnected", c->transport);
@@ -657,6 +699,15 @@ static void conn_lost(struct guest_server *s, struct conn *c)
     }
     c->up = false;
     c->closing = true;
+}
+
+/* A peer that did not prove the key is served nothing: no reply, no error
+ * frame. A socket or stdio is closed; the serial port, which cannot close,
+ * ignores the host until it reconnects (conn_lost). */
+static void conn_refuse(struct guest_server *s, struct conn *c, const char *why)
+{
+    guest_log("%s: %s; refusing the connection", c->transport, why);
+    conn_lost(s, c);
 }
 
 /* A length over the limit: the stream is out of step. Say so (id 0). A
@@ -720,6 +771,11 @@ static void conn_read(struct guest_server *s, struct conn *c)
                     return;
                 continue;
             }
+            if (!c->authed && r != WIRE_ERR_NOMEM) {
+                /* Not even an error frame for a peer that has not proved the key. */
+                conn_refuse(s, c, "a frame that does not decode before the HelloRequest");
+                return;
+            }
             if (r == WIRE_ERR_BAD_FRAME) {
                 send_error(s, c, 0, CODE(BAD_FRAME), "frame does not decode; skipped");
                 continue;
@@ -756,6 +812,7 @@ static void accept_conn(struct guest_server *s, struct listener *l)
         close(fd);
         return;
     }
+    c->hello_deadline_ns = now_ns() + (uint64_t)s->opts.hello_timeout_ms * 1000000ull;
     s->conns[s->nconns++] = c;
 }
 
@@ -860,6 +917,7 @@ static void serial_check(struct guest_server *s, uint64_t now)
         if (!c->up)
             guest_log("%s: host connected", c->transport);
         c->up = true;
+        c->authed = false;
         c->discarding = false;
         wire_decoder_reset(&c->dec);
         return;
@@ -949,9 +1007,11 @@ static void sweep_workload_user(void)
         guest_log("cannot sweep leftover workload processes: %s", strerror(errno));
         return;
     }
-    /* Wait for it, so that it cannot reach a workload started after this. */
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    /* Wait for it, so that it cannot reach a workload started after this;
+     * but not forever: running as uid 1000, it can be stopped (SIGSTOP) by
+     * the very processes it is meant to kill. */
+    if (guest_wait_child(pid, SWEEP_TIMEOUT_MS) > 0)
+        guest_log("the sweep of leftover workload processes did not finish in %u ms; killed it", SWEEP_TIMEOUT_MS);
 }
 
 /* Timeouts, finished execs and closed connections; returns the poll timeout. */
@@ -994,6 +1054,12 @@ static int housekeeping(struct guest_server *s, uint64_t now)
         bool has_execs = false;
         for (size_t j = 0; j < s->nexecs && !has_execs; j++)
             has_execs = s->execs[j]->conn == c;
+        if (!c->authed && c->up && c->kind != CONN_SERIAL && !c->closing) {
+            if (now >= c->hello_deadline_ns)
+                conn_refuse(s, c, "no HelloRequest in time");
+            else if (c->hello_deadline_ns < next)
+                next = c->hello_deadline_ns;
+        }
         bool finished = (c->closing && (c->out_len == 0 || !c->up)) ||
                         (c->in_eof && !has_execs && c->out_len == 0);
         if (finished && c->kind != CONN_SERIAL) {
@@ -1150,10 +1216,18 @@ int guest_server_run(struct guest_server *s)
 
 struct guest_server *guest_server_new(const struct guest_server_options *opts)
 {
+    if (!opts->key) {
+        errno = EINVAL; /* never a server that serves without the key */
+        return NULL;
+    }
     struct guest_server *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->opts = *opts;
+    memcpy(s->key, opts->key, GUEST_KEY_LEN);
+    s->opts.key = NULL;
+    if (!s->opts.hello_timeout_ms)
+        s->opts.hello_timeout_ms = GUEST_HELLO_TIMEOUT_MS;
     s->files = guest_files_new(opts->workspace_dir, opts->tmp_dir);
     s->code = guest_code_new(opts->interp_python, opts->interp_driver, opts->workspace_dir);
     if (!s->files || !s->code) {
@@ -1192,6 +1266,7 @@ int guest_server_add_stdio(struct guest_server *s, int in_fd, int out_fd)
     struct conn *c = conn_new(CONN_STDIO, in_fd, out_fd, "stdio");
     if (!c)
         return -ENOMEM;
+    c->hello_deadline_ns = now_ns() + (uint64_t)s->opts.hello_timeout_ms * 1000000ull;
     s->conns[s->nconns++] = c;
     return 0;
 }
@@ -1226,5 +1301,6 @@ void guest_server_free(struct guest_server *s)
     for (size_t i = 0; i < s->nlisteners; i++)
         close(s->listeners[i].fd);
     close(s->sigfd);
+    explicit_bzero(s->key, sizeof(s->key));
     free(s);
 }

@@ -37,6 +37,16 @@ struct client {
     struct wire_decoder dec;
 };
 
+/* The VM's secret as the server knows it. */
+static const uint8_t test_key[GUEST_KEY_LEN] = {
+    0x4e, 0x01, 0x9a, 0x33, 0x00, 0xfe, 0x12, 0x77, 0x81, 0x5c, 0x2d, 0xe0, 0x6b, 0x90, 0x44, 0x3f,
+    0xa7, 0x18, 0xc2, 0x5d, 0x09, 0xbb, 0x6e, 0xf1, 0x30, 0x8a, 0x47, 0xd6, 0x25, 0x93, 0x7c, 0x01,
+};
+
+static void send_frame(struct client *c, const Guest__V1__Frame *f);
+static Guest__V1__Frame *recv_frame(struct client *c);
+static void hello(struct client *c);
+
 static int setup(void **state)
 {
     int sv[2];
@@ -47,7 +57,7 @@ static int setup(void **state)
         return -1;
     if (pid == 0) {
         close(sv[0]);
-        struct guest_server_options opts = {.exit_when_idle = true};
+        struct guest_server_options opts = {.exit_when_idle = true, .key = test_key, .hello_timeout_ms = 500};
         struct guest_server *s = guest_server_new(&opts);
         if (!s)
             _exit(3);
@@ -64,6 +74,8 @@ static int setup(void **state)
     c->server = pid;
     wire_decoder_init(&c->dec, 0);
     *state = c;
+    if (!getenv("ENCLAVE_TEST_NO_HELLO"))
+        hello(c);
     return 0;
 }
 
@@ -100,6 +112,8 @@ static void send_bytes(struct client *c, const void *data, size_t len)
         ssize_t n = write(c->fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+            return; /* the server hung up: what it sent before is what tests check */
         assert_true(n > 0);
         p += n;
         len -= (size_t)n;
@@ -166,6 +180,7 @@ struct exec_opts {
     uint32_t timeout_ms;
     uint64_t max_output;
     bool stream;
+    uint32_t stream_window;
     const char *cwd;
     Guest__V1__Limits *limits;
 };
@@ -183,6 +198,7 @@ static void send_exec(struct client *c, uint64_t id, char **argv, size_t argc, c
         e.timeout_ms = o->timeout_ms;
         e.max_output_bytes = o->max_output;
         e.stream_output = o->stream;
+        e.stream_window = o->stream_window;
         e.limits = o->limits;
     }
     f.id = id;
@@ -228,6 +244,38 @@ static void expect_health(struct client *c, uint64_t id)
     Guest__V1__Frame *f = expect_body(c, id, GUEST__V1__FRAME__BODY_HEALTH_RESPONSE);
     assert_int_equal(f->health_response->protocol_version, 1);
     guest__v1__frame__free_unpacked(f, NULL);
+}
+
+static void send_hello_key(struct client *c, uint64_t id, const uint8_t *key, size_t len)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__HelloRequest h = GUEST__V1__HELLO_REQUEST__INIT;
+    h.key.data = (uint8_t *)key;
+    h.key.len = len;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
+    f.hello_request = &h;
+    send_frame(c, &f);
+}
+
+/* What the host does first on every connection. */
+static void hello(struct client *c)
+{
+    send_hello_key(c, 7777, test_key, sizeof(test_key));
+    Guest__V1__Frame *f = expect_body(c, 7777, GUEST__V1__FRAME__BODY_HELLO_RESPONSE);
+    assert_int_equal(f->hello_response->protocol_version, GUEST_PROTOCOL_VERSION);
+    guest__v1__frame__free_unpacked(f, NULL);
+}
+
+/* The server closed the connection and sent nothing at all before. */
+static void expect_closed_silently(struct client *c)
+{
+    Guest__V1__Frame *f = recv_frame(c);
+    if (f) {
+        int body = f->body_case;
+        guest__v1__frame__free_unpacked(f, NULL);
+        fail_msg("an unauthenticated peer got a frame (body %d)", body);
+    }
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -554,6 +602,8 @@ static void test_oversized_length(void **state)
     /* The marker split in two writes still counts. */
     send_bytes(c, marker, 5);
     send_bytes(c, marker + 5, WIRE_SYNC_LEN - 5);
+    /* A sync marker starts a new host connection: the key again. */
+    hello(c);
     send_health(c, 24);
     f = expect_body(c, 24, GUEST__V1__FRAME__BODY_HEALTH_RESPONSE);
     guest__v1__frame__free_unpacked(f, NULL);
@@ -666,6 +716,97 @@ static void test_streaming(void **state)
     assert_string_equal(err, "XY");
 }
 
+static void send_credit(struct client *c, uint64_t id, uint64_t bytes)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecCredit cr = GUEST__V1__EXEC_CREDIT__INIT;
+    cr.bytes = bytes;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_CREDIT;
+    f.exec_credit = &cr;
+    send_frame(c, &f);
+}
+
+/* Adds one output frame of exec `id` to *total; true when it was the final
+ * response instead. */
+static bool take_output(Guest__V1__Frame *f, uint64_t id, size_t *total)
+{
+    assert_non_null(f);
+    assert_int_equal(f->id, id);
+    bool done = f->body_case == GUEST__V1__FRAME__BODY_EXEC_RESPONSE;
+    if (!done) {
+        assert_int_equal(f->body_case, GUEST__V1__FRAME__BODY_EXEC_OUTPUT);
+        *total += f->exec_output->data.len;
+    } else {
+        assert_int_equal(f->exec_response->exit_code, 0);
+    }
+    guest__v1__frame__free_unpacked(f, NULL);
+    return done;
+}
+
+/* Flow control: with a window, the init stops reading the workload's pipes
+ * once that much streamed output is not credited (the workload blocks and
+ * cannot finish), and goes on when credit comes. */
+static void test_stream_window(void **state)
+{
+    struct client *c = *state;
+    const size_t window = 128u << 10;
+    struct exec_opts o = {.stream = true, .stream_window = (uint32_t)window,
+                          .max_output = 4u << 20, .timeout_ms = 60000};
+    send_sh(c, 500, "head -c 1048576 /dev/zero", &o);
+    size_t total = 0;
+    while (total < window)
+        assert_false(take_output(recv_frame(c), 500, &total));
+    /* Out of credit: at most one more read (64 KiB) comes, and no end. */
+    for (;;) {
+        Guest__V1__Frame *f = NULL;
+        if (wire_decoder_next(&c->dec, &f) == 1) {
+            assert_false(take_output(f, 500, &total));
+            continue;
+        }
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, 500) == 0)
+            break;
+        assert_false(take_output(recv_frame(c), 500, &total));
+    }
+    assert_true(total >= window && total < window + (64u << 10));
+    /* Credit for another exec id is ignored; credit for this one resumes it:
+     * the host credits what it has passed on, chunk by chunk. */
+    send_credit(c, 999, 1u << 30);
+    send_credit(c, 500, total);
+    for (;;) {
+        size_t before = total;
+        if (take_output(recv_frame(c), 500, &total))
+            break;
+        send_credit(c, 500, total - before);
+    }
+    assert_int_equal(total, 1u << 20);
+    send_health(c, 501);
+    expect_health(c, 501);
+}
+
+static void test_stream_window_checked(void **state)
+{
+    struct client *c = *state;
+    struct exec_opts no_stream = {.stream_window = 4096};
+    send_sh(c, 510, "true", &no_stream);
+    Guest__V1__Frame *f = expect_body(c, 510, GUEST__V1__FRAME__BODY_ERROR);
+    assert_int_equal(f->error->code, CODE(INVALID));
+    guest__v1__frame__free_unpacked(f, NULL);
+    struct exec_opts huge = {.stream = true, .stream_window = GUEST_MAX_STREAM_WINDOW + 1};
+    send_sh(c, 511, "true", &huge);
+    f = expect_body(c, 511, GUEST__V1__FRAME__BODY_ERROR);
+    assert_int_equal(f->error->code, CODE(INVALID));
+    guest__v1__frame__free_unpacked(f, NULL);
+    /* A streamed exec may have a cap far above the unary one. */
+    struct exec_opts big = {.stream = true, .max_output = 64u << 20};
+    send_sh(c, 512, "printf hi", &big);
+    size_t total = 0;
+    while (!take_output(recv_frame(c), 512, &total))
+        ;
+    assert_int_equal(total, 2);
+}
+
 /* Calls the filter refuses really are refused, inside a real workload:
  * creating a user namespace works for uid 1000 on this host without the
  * filter (checked first), and fails under it. */
@@ -728,7 +869,7 @@ static int setup_unix(void **state)
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        struct guest_server_options opts = {0};
+        struct guest_server_options opts = {.key = test_key, .hello_timeout_ms = 500};
         struct guest_server *s = guest_server_new(&opts);
         if (!s || guest_server_add_listener(s, fd, "unix") < 0)
             _exit(3);
@@ -744,7 +885,7 @@ static int setup_unix(void **state)
     return 0;
 }
 
-static struct client *client_connect(struct unix_server *u)
+static struct client *client_connect_raw(struct unix_server *u)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     memcpy(addr.sun_path, u->path, sizeof(addr.sun_path));
@@ -755,6 +896,13 @@ static struct client *client_connect(struct unix_server *u)
     c->fd = fd;
     c->server = u->server;
     wire_decoder_init(&c->dec, 0);
+    return c;
+}
+
+static struct client *client_connect(struct unix_server *u)
+{
+    struct client *c = client_connect_raw(u);
+    hello(c);
     return c;
 }
 
@@ -771,7 +919,8 @@ static int teardown_unix(void **state)
     /* Shutdown with poweroff ends a server outside PID 1. Connections a test
      * just closed may still hold every slot for a moment: retry on BUSY. */
     for (int tries = 0; tries < 100; tries++) {
-        struct client *c = client_connect(u);
+        struct client *c = client_connect_raw(u);
+        send_hello_key(c, 2, test_key, sizeof(test_key));
         Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
         Guest__V1__ShutdownRequest sr = GUEST__V1__SHUTDOWN_REQUEST__INIT;
         sr.poweroff = true;
@@ -780,6 +929,10 @@ static int teardown_unix(void **state)
         f.shutdown_request = &sr;
         send_frame(c, &f);
         Guest__V1__Frame *g = recv_frame(c);
+        if (g && g->body_case == GUEST__V1__FRAME__BODY_HELLO_RESPONSE) {
+            guest__v1__frame__free_unpacked(g, NULL);
+            g = recv_frame(c);
+        }
         bool done = g && g->body_case == GUEST__V1__FRAME__BODY_SHUTDOWN_RESPONSE;
         if (g)
             guest__v1__frame__free_unpacked(g, NULL);
@@ -870,7 +1023,7 @@ static void test_unix_connection_limit(void **state)
         cs[i] = client_connect(u);
         expect_health(cs[i], i + 1); /* accepted and served */
     }
-    struct client *extra = client_connect(u);
+    struct client *extra = client_connect_raw(u);
     Guest__V1__Frame *f = expect_body(extra, 0, GUEST__V1__FRAME__BODY_ERROR);
     assert_int_equal(f->error->code, CODE(BUSY));
     guest__v1__frame__free_unpacked(f, NULL);
@@ -880,9 +1033,14 @@ static void test_unix_connection_limit(void **state)
     /* A slot freed is a slot usable again (the close is seen first). */
     struct client *again = NULL;
     for (int tries = 0; tries < 100 && !again; tries++) {
-        struct client *c = client_connect(u);
+        struct client *c = client_connect_raw(u);
+        send_hello_key(c, 98, test_key, sizeof(test_key));
         send_health(c, 99);
         Guest__V1__Frame *g = recv_frame(c);
+        if (g && g->body_case == GUEST__V1__FRAME__BODY_HELLO_RESPONSE) {
+            guest__v1__frame__free_unpacked(g, NULL);
+            g = recv_frame(c);
+        }
         if (g && g->body_case == GUEST__V1__FRAME__BODY_HEALTH_RESPONSE)
             again = c;
         else
@@ -898,12 +1056,146 @@ static void test_unix_connection_limit(void **state)
         client_free(cs[i]);
 }
 
+/* ---------------------------------------------------------------- authentication */
+
+/* Each way of not proving the key: the connection is closed, nothing at all
+ * comes back, and nothing runs. */
+static void test_unix_unauthenticated_served_nothing(void **state)
+{
+    struct unix_server *u = *state;
+    char marker[128];
+    /* Where uid 1000 can write (the server's folder is root's, 0700). */
+    snprintf(marker, sizeof(marker), "/tmp/enclave-unauth-%d.ran", (int)getpid());
+    unlink(marker);
+    char script[256];
+    snprintf(script, sizeof(script), "touch %s", marker);
+
+    /* A request with no HelloRequest first. */
+    struct client *c = client_connect_raw(u);
+    send_sh(c, 1, script, NULL);
+    send_health(c, 2);
+    expect_closed_silently(c);
+    client_free(c);
+
+    /* A wrong key, then a request. */
+    uint8_t wrong[GUEST_KEY_LEN];
+    memcpy(wrong, test_key, sizeof(wrong));
+    wrong[GUEST_KEY_LEN - 1] ^= 1;
+    c = client_connect_raw(u);
+    send_hello_key(c, 1, wrong, sizeof(wrong));
+    send_sh(c, 2, script, NULL);
+    expect_closed_silently(c);
+    client_free(c);
+
+    /* The right key cut short, and one byte too long. */
+    c = client_connect_raw(u);
+    send_hello_key(c, 1, test_key, GUEST_KEY_LEN - 1);
+    expect_closed_silently(c);
+    client_free(c);
+    uint8_t longer[GUEST_KEY_LEN + 1];
+    memcpy(longer, test_key, GUEST_KEY_LEN);
+    longer[GUEST_KEY_LEN] = 0;
+    c = client_connect_raw(u);
+    send_hello_key(c, 1, longer, sizeof(longer));
+    expect_closed_silently(c);
+    client_free(c);
+
+    /* An empty HelloRequest. */
+    c = client_connect_raw(u);
+    send_hello_key(c, 1, NULL, 0);
+    expect_closed_silently(c);
+    client_free(c);
+
+    /* Garbage and an oversized length get no error frame either. */
+    c = client_connect_raw(u);
+    uint8_t garbage[] = {0, 0, 0, 6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    send_bytes(c, garbage, sizeof(garbage));
+    expect_closed_silently(c);
+    client_free(c);
+    c = client_connect_raw(u);
+    uint8_t huge[] = {0x7f, 0xff, 0xff, 0xff};
+    send_bytes(c, huge, sizeof(huge));
+    expect_closed_silently(c);
+    client_free(c);
+
+    /* Saying nothing: closed at the deadline (500 ms in these tests). */
+    c = client_connect_raw(u);
+    expect_closed_silently(c);
+    client_free(c);
+
+    assert_int_equal(access(marker, F_OK), -1);
+
+    /* The right key is served, on the same server. */
+    c = client_connect(u);
+    Guest__V1__Frame *f = run_sh(c, 3, script, NULL);
+    assert_int_equal(f->exec_response->exit_code, 0);
+    guest__v1__frame__free_unpacked(f, NULL);
+    client_free(c);
+    assert_int_equal(access(marker, F_OK), 0);
+    unlink(marker);
+}
+
+/* After the key: a second HelloRequest is checked again (a wrong one ends
+ * the connection), and a sync marker (a new host connection on a port that
+ * cannot close) needs the key again. */
+static void test_unix_rehello_and_sync(void **state)
+{
+    struct unix_server *u = *state;
+    struct client *c = client_connect(u);
+    hello(c);
+    expect_health(c, 1);
+    uint8_t wrong[GUEST_KEY_LEN] = {0};
+    send_hello_key(c, 2, wrong, sizeof(wrong));
+    send_health(c, 3);
+    expect_closed_silently(c);
+    client_free(c);
+
+    c = client_connect(u);
+    static const uint8_t marker[WIRE_SYNC_LEN] = WIRE_SYNC_MARKER;
+    send_bytes(c, marker, sizeof(marker));
+    send_health(c, 4);
+    expect_closed_silently(c);
+    client_free(c);
+
+    c = client_connect(u);
+    send_bytes(c, marker, sizeof(marker));
+    hello(c);
+    expect_health(c, 5);
+    client_free(c);
+}
+
+/* stdio: the same rule (what the fake Firecracker's guest serves). */
+static void test_stdio_needs_key(void **state)
+{
+    struct client *c = *state;
+    send_health(c, 1);
+    expect_closed_silently(c);
+}
+
+static int setup_no_hello(void **state)
+{
+    setenv("ENCLAVE_TEST_NO_HELLO", "1", 1);
+    int r = setup(state);
+    unsetenv("ENCLAVE_TEST_NO_HELLO");
+    return r;
+}
+
+static void test_server_needs_a_key(void **state)
+{
+    (void)state;
+    struct guest_server_options opts = {0};
+    errno = 0;
+    assert_null(guest_server_new(&opts));
+    assert_int_equal(errno, EINVAL);
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
         fprintf(stderr, "server_test: needs root to run workloads as uid 1000; skipped\n");
         return 0;
     }
+    signal(SIGPIPE, SIG_IGN);
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_health),
@@ -921,6 +1213,8 @@ int main(void)
         T(test_concurrent_execs_and_cancel),
         T(test_busy),
         T(test_streaming),
+        T(test_stream_window),
+        T(test_stream_window_checked),
         T(test_workload_cannot_unshare),
         T(test_shutdown_stops_server),
 #define U(name) cmocka_unit_test_setup_teardown(name, setup_unix, teardown_unix)
@@ -928,6 +1222,10 @@ int main(void)
         U(test_unix_oversized_closes_only_that_connection),
         U(test_unix_hangup_kills_workloads),
         U(test_unix_connection_limit),
+        U(test_unix_unauthenticated_served_nothing),
+        U(test_unix_rehello_and_sync),
+        cmocka_unit_test_setup_teardown(test_stdio_needs_key, setup_no_hello, teardown),
+        cmocka_unit_test(test_server_needs_a_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How long the child may take between fork and exec. Once it runs as uid
@@ -242,4 +244,32 @@ done:
     free(argv);
     guest_env_free(env);
     return code;
+}
+
+int guest_wait_child(pid_t pid, unsigned timeout_ms)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    long nap_us = 50;
+    for (;;) {
+        pid_t r = waitpid(pid, NULL, WNOHANG);
+        if (r == pid)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return r < 0 && errno == ECHILD ? 0 : -errno;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t elapsed_ms = (uint64_t)(now.tv_sec - start.tv_sec) * 1000u +
+                              (uint64_t)((now.tv_nsec - start.tv_nsec) / 1000000);
+        if (elapsed_ms >= timeout_ms)
+            break;
+        struct timespec nap = {.tv_sec = 0, .tv_nsec = nap_us * 1000};
+        nanosleep(&nap, NULL);
+        if (nap_us < 10000)
+            nap_us *= 2;
+    }
+    /* SIGKILL ends even a stopped process, at once. */
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return 1;
 }

@@ -21,6 +21,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -100,14 +102,63 @@ static void workspace_setup(void)
         guest_log("mount tmpfs on %s: %s", GUEST_WORKSPACE, strerror(errno));
 }
 
+uint64_t guest_tmpfs_size(uint64_t mem_total_kb, unsigned divisor)
+{
+    if (divisor == 0)
+        divisor = 1;
+    uint64_t bytes = mem_total_kb / divisor;
+    bytes = bytes > UINT64_MAX / 1024u ? UINT64_MAX : bytes * 1024u;
+    return bytes < GUEST_TMPFS_MIN ? GUEST_TMPFS_MIN : bytes;
+}
+
+/* MemTotal from /proc/meminfo in kB, or 0. */
+static uint64_t mem_total_kb(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* A tmpfs for everyone (sticky), its size a share of the VM's memory, so
+ * that filling it cannot take the memory the init and the workload need. */
+static void mount_shared_tmpfs(const char *target, uint64_t mem_kb, unsigned divisor)
+{
+    char data[64];
+    snprintf(data, sizeof(data), "mode=1777,size=%llu", (unsigned long long)guest_tmpfs_size(mem_kb, divisor));
+    mount_one("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, data);
+}
+
+/* Kernel files that are 0666 by default and that the workload has no use
+ * for: pressure-stall triggers (each open one is kernel state and polling
+ * work that uid 1000 could pile up). procfs keeps a chmod. */
+static void restrict_kernel_files(void)
+{
+    static const char *const files[] = {"/proc/pressure/cpu", "/proc/pressure/io", "/proc/pressure/memory",
+                                        "/proc/pressure/irq"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        if (chmod(files[i], 0444) < 0 && errno != ENOENT)
+            guest_log("chmod %s: %s", files[i], strerror(errno));
+}
+
 void guest_system_setup(void)
 {
     mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
     ensure_console();
     mount_one("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mount_one("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-    mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-    mount_one("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+    restrict_kernel_files();
+    uint64_t mem_kb = mem_total_kb();
+    if (mem_kb == 0)
+        guest_log("cannot read MemTotal; /tmp and /dev/shm get the minimum size");
+    mount_shared_tmpfs("/tmp", mem_kb, GUEST_TMP_SHARE);
+    mount_shared_tmpfs("/dev/shm", mem_kb, GUEST_SHM_SHARE);
     if (sethostname(GUEST_HOSTNAME, strlen(GUEST_HOSTNAME)) < 0)
         guest_log("sethostname: %s", strerror(errno));
     loopback_up();
@@ -231,4 +282,122 @@ void guest_poweroff(void)
     kill(-1, SIGKILL);
     sync();
     reboot(RB_POWER_OFF);
+}
+
+/* ---------------------------------------------------------------- read-only system */
+
+/* nftw() takes no context: the walk's state lives here (PID 1 and the
+ * tests are single-threaded). */
+static struct {
+    char skip[PATH_MAX];
+    size_t skip_len;
+    unsigned violations;
+    char *why;
+    size_t why_len;
+} check;
+
+static int check_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    if (type == FTW_DNR || type == FTW_NS) {
+        if (check.violations++ == 0)
+            snprintf(check.why, check.why_len, "%s: cannot be read to check it", path);
+        return FTW_CONTINUE;
+    }
+    if (strncmp(path, check.skip, check.skip_len) == 0 &&
+        (path[check.skip_len] == '\0' || path[check.skip_len] == '/'))
+        return FTW_SKIP_SUBTREE;
+    if (type == FTW_SL || S_ISLNK(st->st_mode))
+        return FTW_CONTINUE; /* its own mode means nothing; its folder's does */
+    const char *problem = NULL;
+    if (st->st_uid != 0)
+        problem = "is not owned by root";
+    else if (st->st_mode & S_IWOTH)
+        problem = "is writable by everyone";
+    else if ((st->st_mode & S_IWGRP) && st->st_gid == GUEST_WORKLOAD_GID)
+        problem = "is writable by the workload's group";
+    if (problem && check.violations++ == 0)
+        snprintf(check.why, check.why_len, "%s %s (uid %u, gid %u, mode %04o)", path, problem,
+                 (unsigned)st->st_uid, (unsigned)st->st_gid, (unsigned)(st->st_mode & 07777));
+    return FTW_CONTINUE;
+}
+
+int guest_check_readonly(const char *root, char *why, size_t why_len)
+{
+    memset(&check, 0, sizeof(check));
+    check.why = why;
+    check.why_len = why_len;
+    if (why_len > 0)
+        why[0] = '\0';
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/')
+        n--;
+    int len = snprintf(check.skip, sizeof(check.skip), "%.*s%s", (int)n, root,
+                       n == 1 && root[0] == '/' ? &GUEST_WORKSPACE[1] : GUEST_WORKSPACE);
+    if (len < 0 || (size_t)len >= sizeof(check.skip))
+        return -ENAMETOOLONG;
+    check.skip_len = (size_t)len;
+    /* FTW_MOUNT: the root filesystem only. /proc, /sys, /dev, /tmp and
+     * /dev/shm are other file systems, mounted by the init. */
+    if (nftw(root, check_entry, 32, FTW_PHYS | FTW_MOUNT | FTW_ACTIONRETVAL) < 0) {
+        int err = errno;
+        snprintf(why, why_len, "cannot walk %s: %s", root, strerror(err));
+        return -err;
+    }
+    return (int)(check.violations > INT_MAX ? INT_MAX : check.violations);
+}
+
+/* ---------------------------------------------------------------- channel key */
+
+int guest_key_read(const char *path, uint8_t key[GUEST_KEY_LEN])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    uint8_t buf[GUEST_KEY_LEN + 1];
+    size_t got = 0;
+    int r = 0;
+    while (got < sizeof(buf)) {
+        ssize_t n = read(fd, buf + got, sizeof(buf) - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (r == 0 && got != GUEST_KEY_LEN)
+        r = -EINVAL; /* exactly the key: not a prefix, not a longer file */
+    if (r == 0)
+        memcpy(key, buf, GUEST_KEY_LEN);
+    explicit_bzero(buf, sizeof(buf));
+    return r;
+}
+
+int guest_key_load(uint8_t key[GUEST_KEY_LEN], char *why, size_t why_len)
+{
+    int r = guest_key_read(GUEST_KEY_FW_CFG, key);
+    const char *source = "fw_cfg";
+    if (r == -ENOENT) {
+        r = guest_key_read(GUEST_KEY_INITRD, key);
+        source = "the initramfs";
+    }
+    /* Whatever happened, leave no copy where a workload could look. The
+     * fw_cfg entries are root-only (0400) in sysfs; unloading the module
+     * removes them altogether. */
+    if (unlink(GUEST_KEY_INITRD) < 0 && errno != ENOENT)
+        guest_log("cannot remove %s: %s", GUEST_KEY_INITRD, strerror(errno));
+    if (syscall(SYS_delete_module, GUEST_FW_CFG_MODULE, O_NONBLOCK) < 0 && errno != ENOENT)
+        guest_log("cannot unload %s: %s (its files stay root-only)", GUEST_FW_CFG_MODULE, strerror(errno));
+    if (r < 0) {
+        snprintf(why, why_len, "no channel key: neither %s nor %s holds %u bytes (%s)", GUEST_KEY_FW_CFG,
+                 GUEST_KEY_INITRD, GUEST_KEY_LEN, strerror(-r));
+        return r;
+    }
+    guest_log("channel key read from %s", source);
+    return 0;
 }

@@ -1,5 +1,8 @@
 /* Tests of the PID 1 helpers that can run on the host: finding the
- * virtio-serial port by name, and reading the module load order. */
+ * virtio-serial port by name, reading the module load order, the read-only
+ * system check, the channel key file, tmpfs sizes, and the bounded wait for
+ * a child. The check and the wait need root (chown, a stoppable child);
+ * those parts are skipped otherwise. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -9,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -84,11 +89,148 @@ static void test_load_order_parsing(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void make_dir(const char *root, const char *rel, mode_t mode)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/%s", root, rel);
+    assert_int_equal(mkdir(p, mode), 0);
+    assert_int_equal(chmod(p, mode), 0);
+}
+
+static void rm_tree(const char *root)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A root file system as the image lays it out passes; each way of making
+ * something writable for uid 1000 is found and named. */
+static void test_readonly_check(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        skip();
+        return;
+    }
+    char root[] = "/tmp/enclave-rocheck-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    assert_int_equal(chmod(root, 0755), 0);
+    make_dir(root, "etc", 0755);
+    make_dir(root, "usr", 0755);
+    make_dir(root, "usr/lib", 0755);
+    make_dir(root, "root", 0700);
+    make_dir(root, "workspace", 0755);
+    make_dir(root, "workspace/deep", 0777);
+    write_file(root, "etc/passwd", "root:x:0:0::/:/bin/false\n");
+    char p[512];
+    snprintf(p, sizeof(p), "%s/workspace", root);
+    assert_int_equal(chown(p, 1000, 1000), 0);
+    snprintf(p, sizeof(p), "%s/usr/lib/link", root);
+    assert_int_equal(symlink("/nowhere", p), 0); /* symlinks are 0777 and fine */
+    char why[512];
+    assert_int_equal(guest_check_readonly(root, why, sizeof(why)), 0);
+
+    /* The root folder itself (what a tmpfs rootfs is by default). */
+    assert_int_equal(chmod(root, 01777), 0);
+    assert_int_equal(guest_check_readonly(root, why, sizeof(why)), 1);
+    assert_non_null(strstr(why, "writable by everyone"));
+    assert_int_equal(chmod(root, 0755), 0);
+
+    /* A world-writable folder deep down, a file owned by uid 1000, a
+     * group-writable file of gid 1000: three. */
+    make_dir(root, "usr/lib/tmp", 01777);
+    snprintf(p, sizeof(p), "%s/etc/passwd", root);
+    assert_int_equal(chown(p, 1000, 0), 0);
+    write_file(root, "etc/group", "x\n");
+    snprintf(p, sizeof(p), "%s/etc/group", root);
+    assert_int_equal(chown(p, 0, 1000), 0);
+    assert_int_equal(chmod(p, 0664), 0);
+    assert_int_equal(guest_check_readonly(root, why, sizeof(why)), 3);
+    assert_non_null(strstr(why, root));
+    /* gid 1000 without group write is fine. */
+    assert_int_equal(chmod(p, 0644), 0);
+    assert_int_equal(guest_check_readonly(root, why, sizeof(why)), 2);
+    rm_tree(root);
+
+    assert_true(guest_check_readonly("/nonexistent-enclave-root", why, sizeof(why)) < 0);
+}
+
+static void test_key_read(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/enclave-key-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    uint8_t key[GUEST_KEY_LEN];
+    char p[512];
+    snprintf(p, sizeof(p), "%s/key", dir);
+    /* Exactly 32 bytes, binary. */
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    for (unsigned i = 0; i < GUEST_KEY_LEN; i++)
+        fputc(i == 5 ? 0 : (int)(i * 7 + 1), f);
+    fclose(f);
+    assert_int_equal(guest_key_read(p, key), 0);
+    assert_int_equal(key[5], 0);
+    assert_int_equal(key[31], 31 * 7 + 1);
+    /* Too short, too long, empty, missing: refused. */
+    write_file(dir, "key", "short");
+    assert_int_equal(guest_key_read(p, key), -EINVAL);
+    write_file(dir, "key", "0123456789012345678901234567890123456789");
+    assert_int_equal(guest_key_read(p, key), -EINVAL);
+    write_file(dir, "key", "");
+    assert_int_equal(guest_key_read(p, key), -EINVAL);
+    unlink(p);
+    assert_int_equal(guest_key_read(p, key), -ENOENT);
+    rmdir(dir);
+}
+
+static void test_tmpfs_size(void **state)
+{
+    (void)state;
+    /* 4 GiB of memory: /tmp 1 GiB, /dev/shm 512 MiB. */
+    assert_true(guest_tmpfs_size(4ull << 20, GUEST_TMP_SHARE) == (1ull << 30));
+    assert_true(guest_tmpfs_size(4ull << 20, GUEST_SHM_SHARE) == (512ull << 20));
+    /* Tiny or unknown memory: the minimum, never 0 (which means unlimited). */
+    assert_true(guest_tmpfs_size(0, GUEST_TMP_SHARE) == GUEST_TMPFS_MIN);
+    assert_true(guest_tmpfs_size(1024, GUEST_SHM_SHARE) == GUEST_TMPFS_MIN);
+    /* No overflow at absurd sizes. */
+    assert_true(guest_tmpfs_size(UINT64_MAX, 1) == UINT64_MAX);
+    assert_true(guest_tmpfs_size(UINT64_MAX, 0) == UINT64_MAX);
+}
+
+/* A child that stops itself (what a workload can do to the uid 1000 sweep
+ * process) does not hold the waiter: it is killed at the deadline. */
+static void test_wait_child_deadline(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    if (pid == 0) {
+        raise(SIGSTOP);
+        _exit(0);
+    }
+    assert_true(pid > 0);
+    /* If the wait were unbounded this would hang: the alarm fails the test. */
+    alarm(20);
+    assert_int_equal(guest_wait_child(pid, 200), 1);
+    alarm(0);
+    assert_true(waitpid(pid, NULL, WNOHANG) < 0 && errno == ECHILD);
+
+    pid = fork();
+    if (pid == 0)
+        _exit(0);
+    assert_int_equal(guest_wait_child(pid, 10000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_find_serial_port),
         cmocka_unit_test(test_load_order_parsing),
+        cmocka_unit_test(test_readonly_check),
+        cmocka_unit_test(test_key_read),
+        cmocka_unit_test(test_tmpfs_size),
+        cmocka_unit_test(test_wait_child_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,12 +117,19 @@ static int write_one(struct tree_ctx *t, int dfd, const char *name, const char *
         .gid = 0,
         .mtime = clamp_time(st.st_mtime),
     };
+    /* Nothing in the system is writable by the workload (uid 1000, which
+     * has no supplementary groups): no group or other write bit, and no
+     * set-id bit (no_new_privs makes them inert; they go all the same).
+     * enclave-init checks this at boot and refuses to serve otherwise. */
+    if (!S_ISLNK(st.st_mode))
+        e.mode &= ~(mode_t)(S_IWGRP | S_IWOTH | S_ISUID | S_ISGID);
     if (S_ISDIR(st.st_mode)) {
         e.mtime = t->mtime;
         if (strcmp(rel, "workspace") == 0) {
             e.uid = AGENT_UID;
             e.gid = AGENT_GID;
         } else if (strcmp(rel, "tmp") == 0) {
+            /* A mount point: the init mounts a sized tmpfs here. */
             e.mode = S_IFDIR | 01777;
         }
         if (cpio_write_dir(t->w, &e, err) < 0)
@@ -186,5 +193,9 @@ int image_write_tree(struct cpio_writer *w, const char *root_dir, uint32_t mtime
     if (dfd < 0)
         return error_set_errno(err, ERR_NOT_FOUND, "opening %s", root_dir);
     struct tree_ctx t = {.w = w, .mtime = mtime, .skip = skip, .n_skip = n_skip};
+    /* The root first: root's, 0755, whatever the staging folder is. */
+    struct cpio_entry root = {.name = ".", .mode = S_IFDIR | 0755, .uid = 0, .gid = 0, .mtime = mtime};
+    if (cpio_write_dir(w, &root, err) < 0)
+        return -1;
     return walk(&t, dfd, "", 0, err);
 }

@@ -164,7 +164,12 @@ static uint32_t full_mode(const struct cpio_entry *e, mode_t type)
 
 int cpio_write_dir(struct cpio_writer *w, const struct cpio_entry *e, struct error *err)
 {
-    if (check_entry(e, S_IFDIR, err) < 0)
+    /* "." alone is the archive's root: the kernel applies its owner and mode
+     * to the root it unpacks into (a tmpfs root is 1777 otherwise). */
+    bool root = e->name && strcmp(e->name, ".") == 0;
+    if (root && (e->mode & S_IFMT) != 0 && (e->mode & S_IFMT) != S_IFDIR)
+        return error_set(err, ERR_INVALID_ARGUMENT, ".: mode type does not match the entry kind");
+    if (!root && check_entry(e, S_IFDIR, err) < 0)
         return -1;
     return header(w, e->name, full_mode(e, S_IFDIR), e->uid, e->gid, 2, e->mtime, 0, 0, 0, err);
 }

@@ -220,9 +220,13 @@ static void test_hostile_names(void **state)
         struct cpio_entry e = {.name = bad[i], .mode = 0644};
         if (cpio_write_file(w, &e, "x", 1, &err) != -1)
             fail_msg("name \"%.40s\" was accepted", bad[i]);
-        assert_int_equal(cpio_write_dir(w, &e, &err), -1);
+        /* "." is the archive's root: a folder only (test_tree). */
+        if (strcmp(bad[i], ".") != 0)
+            assert_int_equal(cpio_write_dir(w, &e, &err), -1);
         assert_int_equal(cpio_write_symlink(w, &e, "x", &err), -1);
     }
+    struct cpio_entry root_as_file = {.name = ".", .mode = S_IFREG | 0644};
+    assert_int_equal(cpio_write_dir(w, &root_as_file, &err), -1);
     /* the type bits must agree with the kind of entry */
     struct cpio_entry wrong = {.name = "f", .mode = S_IFDIR | 0755};
     assert_int_equal(cpio_write_file(w, &wrong, "x", 1, &err), -1);
@@ -305,6 +309,8 @@ static void test_tree(void **state)
     mk(root, "tmp", 0755);
     mk(root, "a", 0755);
     mk(root, "a/tmp", 0755); /* only the top-level tmp is special */
+    mk(root, "a/var-tmp", 01777);       /* what a package may ship: made 0755 */
+    put(root, "a/suid", "ELF", 04775);  /* set-id and group write: dropped */
     put(root, "init", "#!init", 0755);
     /* a file whose time must survive (Python checks .py times against .pyc) */
     snprintf(p, sizeof(p), "%s/usr/bin/python3.11", root);
@@ -326,8 +332,8 @@ static void test_tree(void **state)
     unsigned char *a = map_file(fd, &len);
     struct entry e[32];
     size_t n = read_archive(a, len, e, 32);
-    const char *want[] = {"a", "a/tmp", "init", "tmp", "usr", "usr/bin", "usr/bin/python3", "usr/bin/python3.11",
-                          "usr/share", "usr-local", "workspace"};
+    const char *want[] = {".", "a", "a/suid", "a/tmp", "a/var-tmp", "init", "tmp", "usr", "usr/bin",
+                          "usr/bin/python3", "usr/bin/python3.11", "usr/share", "usr-local", "workspace"};
     /* depth-first, each folder's names in byte order: a folder always comes
      * before what it holds */
     assert_int_equal(n, sizeof(want) / sizeof(want[0]));
@@ -343,13 +349,18 @@ static void test_tree(void **state)
         if (S_ISDIR(e[i].mode))
             assert_int_equal(e[i].mtime, 42);
     }
-    assert_int_equal(e[3].mode, S_IFDIR | 01777);  /* tmp */
-    assert_int_equal(e[1].mode, S_IFDIR | 0755);   /* a/tmp */
-    assert_int_equal(e[9].mode, S_IFDIR | 0700);   /* usr-local */
-    assert_int_equal(e[6].mode, S_IFLNK | 0777);
-    assert_memory_equal(e[6].data, "python3.11", 10);
-    assert_int_equal(e[7].mtime, 1600000000);
-    assert_int_equal(e[7].mode, S_IFREG | 0755);
+    /* The root comes first, root's and 0755 whatever the staging folder's
+     * mode (mkdtemp's 0700 here; a tmpfs root would be 1777). */
+    assert_int_equal(e[0].mode, S_IFDIR | 0755);
+    assert_int_equal(e[6].mode, S_IFDIR | 01777);  /* tmp */
+    assert_int_equal(e[3].mode, S_IFDIR | 0755);   /* a/tmp */
+    assert_int_equal(e[4].mode, S_IFDIR | 01755);  /* a/var-tmp: no write for others */
+    assert_int_equal(e[2].mode, S_IFREG | 0755);   /* a/suid */
+    assert_int_equal(e[12].mode, S_IFDIR | 0700);  /* usr-local */
+    assert_int_equal(e[9].mode, S_IFLNK | 0777);
+    assert_memory_equal(e[9].data, "python3.11", 10);
+    assert_int_equal(e[10].mtime, 1600000000);
+    assert_int_equal(e[10].mode, S_IFREG | 0755);
     munmap(a, len);
     close(fd);
 

@@ -16,6 +16,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <time.h>
 #include <http_parser.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -237,6 +238,19 @@ static int exchange_fail(struct exchange *x, enum error_kind kind, const char *m
     }
     event_base_loopbreak(x->base);
     return -1;
+}
+
+uint64_t http_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct exchange *x = arg;
+    exchange_fail(x, ERR_DEADLINE_EXCEEDED, "the request did not finish before its deadline");
 }
 
 static int append(char **buf, size_t *len, const char *at, size_t n)
@@ -490,6 +504,7 @@ static int exchange_run(const struct http_request *req, const struct url_parts *
     *connected = false;
     int ret = -1;
     SSL *ssl = NULL;
+    struct event *deadline = NULL;
     x.base = event_base_new();
     if (x.base == NULL)
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "cannot create an event loop");
@@ -560,6 +575,20 @@ static int exchange_run(const struct http_request *req, const struct url_parts *
         evbuffer_add_printf(out, "Content-Length: 0\r\n\r\n");
     }
 
+    if (req->deadline_ms) {
+        uint64_t now = http_now_ms();
+        if (now >= req->deadline_ms) {
+            error_set(err, ERR_DEADLINE_EXCEEDED, "the request did not finish before its deadline");
+            goto out;
+        }
+        uint64_t left = req->deadline_ms - now;
+        struct timeval dt = {.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
+        deadline = evtimer_new(x.base, on_deadline, &x);
+        if (deadline == NULL || evtimer_add(deadline, &dt) < 0) {
+            error_set(err, ERR_RESOURCE_EXHAUSTED, "cannot set the request's deadline");
+            goto out;
+        }
+    }
     bufferevent_enable(x.bev, EV_READ | EV_WRITE);
     if (bufferevent_socket_connect(x.bev, sa, (int)salen) < 0) {
         error_set_errno(err, ERR_UNAVAILABLE, "cannot connect to %s:%s", u->host, u->port);
@@ -576,6 +605,8 @@ static int exchange_run(const struct http_request *req, const struct url_parts *
     ret = 0;
 out:
     *connected = *connected || x.connected;
+    if (deadline != NULL)
+        event_free(deadline);
     free(x.field);
     free(x.value);
     if (x.bev != NULL)
@@ -617,6 +648,11 @@ int http_request_run(const struct http_request *req, struct http_response *resp,
         return -1;
 
     for (int hop = 0;; hop++) {
+        if (req->deadline_ms && http_now_ms() >= req->deadline_ms) {
+            url_parts_release(&first);
+            return error_set(err, ERR_DEADLINE_EXCEEDED,
+                             "the request did not finish before its deadline");
+        }
         struct url_parts u;
         if (url_split(url, &u, err) < 0) {
             url_parts_release(&first);

@@ -56,6 +56,10 @@ struct http_request {
     void *ctx;
     int max_redirects; /* <0: none; 0: HTTP_MAX_REDIRECTS */
     unsigned timeout_ms; /* inactivity; 0 = 30 s */
+    /* When the whole request must be over, redirects included, on the
+     * http_now_ms() clock; 0 = no deadline. A peer that sends a byte now and
+     * then never trips the inactivity timeout: this ends it. */
+    uint64_t deadline_ms;
     bool allow_insecure_http; /* http:// to a host that is not loopback */
 };
 
@@ -68,6 +72,9 @@ int http_request_run(const struct http_request *req, struct http_response *resp,
 void http_response_release(struct http_response *resp);
 /* Case-insensitive header lookup; the first match or NULL. */
 const char *http_response_header(const struct http_response *resp, const char *name);
+
+/* Monotonic milliseconds, the clock of http_request.deadline_ms. */
+uint64_t http_now_ms(void);
 
 /* True for localhost, 127.0.0.0/8 and ::1 (with or without brackets). */
 bool http_host_is_loopback(const char *host);

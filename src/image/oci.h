@@ -30,6 +30,7 @@
 #define OCI_MANIFEST_MAX (4u << 20)   /* manifests and indexes */
 #define OCI_SMALL_BLOB_MAX (1u << 20) /* config blobs, signature payloads */
 #define OCI_TOKEN_MAX (64u << 10)     /* token endpoint answers */
+#define OCI_DEFAULT_DEADLINE_S 1800   /* a whole pull, push or verify: 30 minutes */
 
 struct audit_log;
 
@@ -40,6 +41,7 @@ struct oci_options {
     size_t key_count;
     bool progress;             /* progress on stderr: a bar on a terminal, lines otherwise */
     unsigned timeout_ms;       /* inactivity timeout of one HTTP exchange; 0 = 30 s */
+    unsigned deadline_s;       /* the whole operation (a pull: every request); 0 = OCI_DEFAULT_DEADLINE_S */
     uint64_t chunk_size;       /* push: 0 = monolithic upload, else chunked with this size */
     const char *push_from;     /* push: image folder; NULL = $ENCLAVE_HOME/cache/current */
     /* install records IMAGE:VERIFIED or IMAGE:UNVERIFIED_INSTALL here; NULL =

@@ -225,6 +225,7 @@ struct registry {
     char scope[320];   /* actions asked for: "pull" or "pull,push" */
     bool insecure;
     unsigned timeout_ms;
+    uint64_t deadline_ms; /* http_now_ms() by which every request must be over */
 };
 
 int registry_open(struct registry *r, const struct oci_ref *ref, const struct oci_options *opts,

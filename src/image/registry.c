@@ -28,6 +28,11 @@ int registry_open(struct registry *r, const struct oci_ref *ref, const struct oc
     r->ref = *ref;
     r->insecure = opts && opts->insecure;
     r->timeout_ms = opts ? opts->timeout_ms : 0;
+    /* One deadline for everything this registry handle does (a whole pull:
+     * token, manifests, every blob), so a registry that drips bytes just
+     * fast enough to dodge the inactivity timeout cannot hold it forever. */
+    unsigned deadline_s = opts && opts->deadline_s ? opts->deadline_s : OCI_DEFAULT_DEADLINE_S;
+    r->deadline_ms = http_now_ms() + (uint64_t)deadline_s * 1000;
     snprintf(r->scope, sizeof(r->scope), "%s", push ? "pull,push" : "pull");
     /* https everywhere; plain http for loopback registries (the tests' and
      * a developer's local one) or when the user said --insecure */
@@ -80,6 +85,7 @@ static int fetch_token(struct registry *r, const char *challenge, struct error *
         .body_fd = -1,
         .max_body = OCI_TOKEN_MAX,
         .timeout_ms = r->timeout_ms,
+        .deadline_ms = r->deadline_ms,
         .allow_insecure_http = r->insecure,
     };
     struct http_response resp;
@@ -141,6 +147,7 @@ static int registry_call(struct registry *r, struct http_request *req, struct ht
         req->header_count = count;
         req->allow_insecure_http = r->insecure;
         req->timeout_ms = r->timeout_ms;
+        req->deadline_ms = r->deadline_ms;
         int ret = http_request_run(req, resp, err);
         req->headers = orig;
         req->header_count = base_count;

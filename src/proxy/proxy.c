@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,7 +19,9 @@
 
 /* The host never needs guest frames bigger than an exec reply with two capped streams. */
 #define PROXY_MAX_PENDING 1024
-#define VSOCK_CONNECT_WAIT_MS 100
+/* A vsock connect completes on the event loop; a guest that neither accepts
+ * nor refuses by then counts as not there yet. */
+#define VSOCK_CONNECT_TIMEOUT_MS 1000
 
 struct pending {
     struct pending *next;
@@ -41,13 +44,23 @@ struct proxy_conn {
     proxy_closed_fn on_closed;
     void *ctx;
     int handshake; /* hybrid vsock: waiting for "OK <port>\n" */
+    struct event *connect_timer; /* a vsock connect in progress */
     int dead;
     int busy;         /* inside a callback from on_read/on_event */
     int free_pending; /* proxy_conn_free was called while busy */
 };
 
+static void stop_connect_timer(struct proxy_conn *c)
+{
+    if (c->connect_timer) {
+        event_free(c->connect_timer);
+        c->connect_timer = NULL;
+    }
+}
+
 static void conn_destroy(struct proxy_conn *c)
 {
+    stop_connect_timer(c);
     wire_decoder_release(&c->decoder);
     free(c);
 }
@@ -99,6 +112,7 @@ static void conn_lost(struct proxy_conn *c, const char *what)
     if (c->dead)
         return;
     c->dead = 1;
+    stop_connect_timer(c);
     struct error why;
     error_set(&why, ERR_UNAVAILABLE, "guest channel: %s", what);
     if (c->bev) {
@@ -110,8 +124,53 @@ static void conn_lost(struct proxy_conn *c, const char *what)
         c->on_closed(&why, c->ctx);
 }
 
+/* The frames a guest may send the host: answers and output. A guest that
+ * sends anything else (a request, a body the host does not know) is refused
+ * here, before any handler sees it. A new answer type must be added here. */
+#define PROXY_GUEST_FRAMES(X)                                                                      \
+    X(GUEST__V1__FRAME__BODY_HEALTH_RESPONSE)                                                      \
+    X(GUEST__V1__FRAME__BODY_EXEC_OUTPUT)                                                          \
+    X(GUEST__V1__FRAME__BODY_EXEC_RESPONSE)                                                        \
+    X(GUEST__V1__FRAME__BODY_SHUTDOWN_RESPONSE)                                                    \
+    X(GUEST__V1__FRAME__BODY_ERROR)                                                                \
+    X(GUEST__V1__FRAME__BODY_CANCEL_RESPONSE)                                                      \
+    X(GUEST__V1__FRAME__BODY_FILE_RESPONSE)                                                        \
+    X(GUEST__V1__FRAME__BODY_FILE_CHUNK)                                                           \
+    X(GUEST__V1__FRAME__BODY_FILE_CREDIT)                                                          \
+    X(GUEST__V1__FRAME__BODY_CODE_EVENT)                                                           \
+    X(GUEST__V1__FRAME__BODY_CODE_RESPONSE)
+
+static bool guest_may_send(Guest__V1__Frame__BodyCase body)
+{
+    switch (body) {
+#define PROXY_CASE(name) case name:
+        PROXY_GUEST_FRAMES(PROXY_CASE)
+#undef PROXY_CASE
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void dispatch(struct proxy_conn *c, Guest__V1__Frame *f)
 {
+    /* The answer to our HelloRequest: nothing waits on it (a wrong key
+     * closes the connection instead). */
+    if (f->body_case == GUEST__V1__FRAME__BODY_HELLO_RESPONSE)
+        return;
+    if (!guest_may_send(f->body_case)) {
+        log_warn("guest sent a frame of type %d, which the host never accepts; refused",
+                 (int)f->body_case);
+        struct pending *p = pending_take(c, f->id);
+        if (p != NULL) {
+            struct error e;
+            error_set(&e, ERR_INTERNAL, "the guest answered with a frame of type %d, which the "
+                      "host never accepts", (int)f->body_case);
+            pending_finish(p, NULL, &e);
+        }
+        return;
+    }
+    /* Frames before a reply: a transfer's content and credit, a cell's events. */
     if (f->body_case == GUEST__V1__FRAME__BODY_FILE_CHUNK || f->body_case == GUEST__V1__FRAME__BODY_FILE_CREDIT ||
         f->body_case == GUEST__V1__FRAME__BODY_CODE_EVENT) {
         struct pending *p = pending_find(c, f->id);
@@ -219,16 +278,36 @@ static void on_read_locked(struct proxy_conn *c, struct bufferevent *bev)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct proxy_conn *c = arg;
+    if (what & BEV_EVENT_CONNECTED)
+        stop_connect_timer(c);
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        char why[160];
+        int soerr = EVUTIL_SOCKET_ERROR();
+        snprintf(why, sizeof(why), "%s%s%s",
+                 (what & BEV_EVENT_EOF) ? "the guest closed the connection" : "connection error",
+                 (what & BEV_EVENT_ERROR) && soerr ? ": " : "",
+                 (what & BEV_EVENT_ERROR) && soerr ? strerror(soerr) : "");
         c->busy++;
-        conn_lost(c, (what & BEV_EVENT_EOF) ? "the guest closed the connection"
-                                            : "connection error");
+        conn_lost(c, why);
         c->busy--;
         if (c->busy == 0 && c->free_pending)
             conn_destroy(c);
     }
 }
 
+static void on_connect_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy_conn *c = arg;
+    c->busy++;
+    conn_lost(c, "the guest did not accept the vsock connection in time");
+    c->busy--;
+    if (c->busy == 0 && c->free_pending)
+        conn_destroy(c);
+}
+
+/* A vsock connect is left to the event loop (a guest that is still booting
+ * may answer late, and the kernel's own connect timeout is seconds): the
+ * socket is returned at once, still connecting. */
 static int connect_socket(const struct vmm_channel *ch, struct error *err)
 {
     int fd;
@@ -236,28 +315,6 @@ static int connect_socket(const struct vmm_channel *ch, struct error *err)
         fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
             return error_set_errno(err, ERR_UNAVAILABLE, "vsock socket");
-        struct sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = ch->cid, .svm_port = ch->port};
-        /* A guest that is still booting does not answer: wait a little, never
-         * the kernel's full connect timeout, so the event loop keeps going. */
-        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-            int ok = 0;
-            if (errno == EINPROGRESS) {
-                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-                int soerr = 0;
-                socklen_t len = sizeof(soerr);
-                if (poll(&pfd, 1, VSOCK_CONNECT_WAIT_MS) == 1 &&
-                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0)
-                    ok = 1;
-                else
-                    errno = soerr ? soerr : ETIMEDOUT;
-            }
-            if (!ok) {
-                error_set_errno(err, ERR_UNAVAILABLE, "vsock connect cid %u port %u", ch->cid,
-                                ch->port);
-                close(fd);
-                return -1;
-            }
-        }
     } else {
         struct sockaddr_un addr = {.sun_family = AF_UNIX};
         if (strlen(ch->path) >= sizeof(addr.sun_path))
@@ -303,6 +360,23 @@ int proxy_connect(struct event_base *base, const struct vmm_channel *channel,
     }
     bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (channel->kind == VMM_CHANNEL_VSOCK) {
+        struct sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = channel->cid,
+                                   .svm_port = channel->port};
+        struct timeval tv = {.tv_sec = VSOCK_CONNECT_TIMEOUT_MS / 1000,
+                             .tv_usec = (VSOCK_CONNECT_TIMEOUT_MS % 1000) * 1000};
+        c->connect_timer = evtimer_new(base, on_connect_timeout, c);
+        if (c->connect_timer == NULL || evtimer_add(c->connect_timer, &tv) < 0 ||
+            bufferevent_socket_connect(c->bev, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+            error_set_errno(err, ERR_UNAVAILABLE, "vsock connect cid %u port %u", channel->cid,
+                            channel->port);
+            stop_connect_timer(c);
+            bufferevent_free(c->bev);
+            wire_decoder_release(&c->decoder);
+            free(c);
+            return -1;
+        }
+    }
     if (channel->kind == VMM_CHANNEL_HYBRID_VSOCK) {
         c->handshake = 1;
         evbuffer_add_printf(bufferevent_get_output(c->bev), "CONNECT %u\n", channel->port);
@@ -311,6 +385,29 @@ int proxy_connect(struct event_base *base, const struct vmm_channel *channel,
      * closes (virtio-serial) starts afresh at this marker. */
     static const uint8_t sync_marker[WIRE_SYNC_LEN] = WIRE_SYNC_MARKER;
     bufferevent_write(c->bev, sync_marker, sizeof(sync_marker));
+    /* The guest serves nothing until the host proves the VM's secret; a
+     * sync marker starts a new connection, so this follows it each time. */
+    Guest__V1__Frame hello = GUEST__V1__FRAME__INIT;
+    Guest__V1__HelloRequest hr = GUEST__V1__HELLO_REQUEST__INIT;
+    hr.key.data = (uint8_t *)channel->key;
+    hr.key.len = sizeof(channel->key);
+    hello.id = c->next_id++;
+    hello.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
+    hello.hello_request = &hr;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (wire_encode(&hello, &buf, &len) < 0 || bufferevent_write(c->bev, buf, len) < 0) {
+        if (buf) {
+            explicit_bzero(buf, len);
+            free(buf);
+        }
+        bufferevent_free(c->bev);
+        wire_decoder_release(&c->decoder);
+        free(c);
+        return error_set(err, ERR_INTERNAL, "cannot send the channel key");
+    }
+    explicit_bzero(buf, len);
+    free(buf);
     *out = c;
     return 0;
 }

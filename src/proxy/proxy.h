@@ -23,9 +23,12 @@ typedef void (*proxy_reply_fn)(const Guest__V1__Frame *reply, const struct error
 typedef void (*proxy_output_fn)(const Guest__V1__ExecOutput *chunk, void *ctx);
 typedef void (*proxy_closed_fn)(const struct error *why, void *ctx);
 
-/* Connects (non-blocking where the transport allows). Fails at once when the
- * peer is not there yet (the caller retries while the VM boots). on_closed
- * runs when the connection is lost after it was made, not on proxy_conn_free. */
+/* Connects without blocking the event loop. A Unix-socket channel fails at
+ * once when the peer is not there yet; a vsock connect completes on the loop,
+ * and one the guest refuses or leaves unanswered for a second fails later,
+ * through on_closed (requests queued meanwhile fail first). The caller
+ * retries while the VM boots. on_closed runs when the connection fails or is
+ * lost, not on proxy_conn_free. */
 int proxy_connect(struct event_base *base, const struct vmm_channel *channel,
                   proxy_closed_fn on_closed, void *ctx, struct proxy_conn **out,
                   struct error *err);

@@ -71,26 +71,20 @@ static int qemu_try_kvm(const char *bin, const char *cpu, const char *kernel, ch
         snprintf(why, why_len, "pipe: %s", strerror(errno));
         return -1;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
+    /* Probed as the VMs will run: same user, same confinement. */
+    char *args[] = {(char *)bin, "-M", "microvm", "-accel", "kvm", "-cpu", (char *)cpu, "-m", "128",
+                    "-nodefaults", "-no-user-config", "-no-reboot", "-display", "none", "-nic",
+                    "none", "-serial", "stdio", "-kernel", (char *)kernel, "-append",
+                    "console=ttyS0 panic=-1 rdinit=/none", NULL};
+    const char *read_files[] = {kernel, NULL};
+    struct vmm_jail jail = {.read_files = read_files, .landlock = true};
+    pid_t pid = 0;
+    struct error spawn_err;
+    if (vmm_spawn(args, out[1], NULL, &jail, &pid, &spawn_err) < 0) {
         close(out[0]);
         close(out[1]);
-        snprintf(why, why_len, "fork: %s", strerror(errno));
+        snprintf(why, why_len, "%.400s", spawn_err.message);
         return -1;
-    }
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(out[1], 1);
-        dup2(out[1], 2);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        execlp(bin, bin, "-M", "microvm", "-accel", "kvm", "-cpu", cpu, "-m", "128", "-nodefaults",
-               "-no-user-config", "-no-reboot", "-display", "none", "-nic", "none", "-serial",
-               "stdio", "-kernel", kernel, "-append", "console=ttyS0 panic=-1 rdinit=/none",
-               (char *)NULL);
-        dprintf(2, "cannot run %s: %s\n", bin, strerror(errno));
-        _exit(127);
     }
     close(out[1]);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
@@ -131,7 +125,7 @@ static int qemu_try_kvm(const char *bin, const char *cpu, const char *kernel, ch
     buf[len] = '\0';
     char *line = strstr(buf, "qemu-system");
     if (line == NULL)
-        line = strstr(buf, "cannot run");
+        line = strstr(buf, "cannot start");
     if (line != NULL) {
         line[strcspn(line, "\n")] = '\0';
         snprintf(why, why_len, "%s", line);
@@ -251,6 +245,10 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
     r |= argv_add(b, err, "%s", c->initrd);
     r |= argv_add(b, err, "-append");
     r |= argv_add(b, err, "%s rdinit=/init", c->cmdline ? c->cmdline : "console=ttyS0");
+    /* The channel key, as a file QEMU reads: never on the command line
+     * (which every local user can read in /proc). */
+    r |= argv_add(b, err, "-fw_cfg");
+    r |= argv_add(b, err, "name=opt/org.enclave/key,file=%s", vm->key_path);
     /* Entropy from the host, so early getrandom() in the guest does not stall. */
     r |= argv_add(b, err, "-device");
     r |= argv_add(b, err, "virtio-rng-device");
@@ -304,24 +302,32 @@ static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct er
         snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/rpc.sock", c->run_dir);
     }
 
+    if (vmm_channel_key_create(vm, err) < 0) {
+        vmm_vm_free(vm);
+        return -1;
+    }
     struct argv_builder b = {0};
     if (build_argv(c, vm, &b, err) < 0) {
-        free(vm);
+        vmm_vm_free(vm);
         return -1;
     }
     char log_path[4200];
     snprintf(log_path, sizeof(log_path), "%s/vmm.log", c->run_dir);
     cleanup_close int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (log_fd < 0) {
-        free(vm);
-        return error_set_errno(err, ERR_INTERNAL, "creating %s", log_path);
+        error_set_errno(err, ERR_INTERNAL, "creating %s", log_path);
+        vmm_vm_free(vm);
+        return -1;
     }
     unlink(vm->channel.path[0] ? vm->channel.path : vm->qmp_path);
     unlink(vm->qmp_path);
 
+    const char *read_files[] = {c->kernel, c->initrd, NULL};
+    struct vmm_jail jail = {.run_dir = c->run_dir, .read_files = read_files, .landlock = true};
     pid_t pid = 0;
-    if (vmm_spawn(b.args, log_fd, vm->pidfile, &pid, err) < 0) {
-        free(vm);
+    if (vmm_spawn(b.args, log_fd, vm->pidfile, &jail, &pid, err) < 0) {
+        vm->pidfile[0] = '\0';
+        vmm_vm_free(vm);
         return -1;
     }
     vm->pid = pid;

@@ -16,15 +16,47 @@ struct vmm_vm {
     char api_path[108];  /* firecracker: API socket */
     char console_log[4200];
     char pidfile[4200];
+    char key_path[4200];    /* <run_dir>/channel.key */
+    char initrd_path[4200]; /* firecracker: the per-VM initramfs with the key */
+};
+
+/* Makes the channel key: 32 random bytes into vm->channel.key and a new
+ * file vm->key_path (<run_dir>/channel.key, 0600). */
+int vmm_channel_key_create(struct vmm_vm *vm, struct error *err);
+
+/* Writes <run_dir>/initrd.cpio (0600): base, zero-padded to a multiple of 4
+ * bytes, then a newc archive holding .enclave-key (root, 0400) with
+ * vm->channel.key. The kernel unpacks concatenated archives in order. Sets
+ * vm->initrd_path. */
+int vmm_initrd_with_key(struct vmm_vm *vm, const char *base, struct error *err);
+
+/* What one VMM process may reach, beyond the confinement set for the whole
+ * process (vmm_set_confinement). */
+struct vmm_jail {
+    /* The VM's run folder: the VMM's working directory, the one place it may
+     * create files (under Landlock), handed to the VMM's group (mode 01770,
+     * group-readable files) when the VMM runs as another user. NULL: none. */
+    const char *run_dir;
+    /* Files the VMM only reads (kernel, initramfs), NULL-terminated. Each is
+     * opened before privileges are dropped and inherited as fd 3, 4, ... in
+     * order; an argument equal to such a path becomes "/proc/self/fd/N", so
+     * the VMM's user needs no search permission on the folders above it. */
+    const char *const *read_files;
+    /* Confine file access with Landlock (where the kernel has it). */
+    bool landlock;
+    /* Keep the daemon's user even when the confinement switches users. */
+    bool keep_user;
 };
 
 /* Starts a VMM process the way every driver wants it: it dies with the daemon
  * (PR_SET_PDEATHSIG, so even kill -9 of the daemon takes it down), runs in its
  * own session with stdin on /dev/null, stdout and stderr on log_fd, default
  * signal handling and no other descriptors; args[0] is looked up on PATH.
- * Then writes the pid into pidfile (what vmm_reap_orphans reads). On failure
- * nothing is left running. */
-int vmm_spawn(char *const *args, int log_fd, const char *pidfile, pid_t *pid_out,
-              struct error *err);
+ * It is confined as jail and the process-wide confinement say (another
+ * user, Landlock, a cap on the size of any file it writes). Then writes the
+ * pid into pidfile when that is not NULL (what vmm_reap_orphans reads). On
+ * failure nothing is left running. */
+int vmm_spawn(char *const *args, int log_fd, const char *pidfile, const struct vmm_jail *jail,
+              pid_t *pid_out, struct error *err);
 
 #endif

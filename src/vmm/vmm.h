@@ -36,6 +36,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
@@ -49,11 +50,21 @@ enum vmm_channel_kind {
     VMM_CHANNEL_HYBRID_VSOCK, /* Unix socket + "CONNECT port\n" handshake (Firecracker) */
 };
 
+/* The per-VM secret the host proves first on every connection (a
+ * HelloRequest, proto/guest/v1/guest.proto). The driver makes it at start:
+ * 32 random bytes in <run_dir>/channel.key (0600, in the 0700 run folder),
+ * handed to the guest out of band, never on a command line: QEMU reads the
+ * file as fw_cfg opt/org.enclave/key; Firecracker, which has no fw_cfg,
+ * boots <run_dir>/initrd.cpio, the image's initramfs with a second cpio
+ * archive appended that holds /.enclave-key (0400). */
+#define VMM_CHANNEL_KEY_LEN 32
+
 struct vmm_channel {
     enum vmm_channel_kind kind;
     char path[108]; /* Unix socket path for UNIX and HYBRID_VSOCK */
     unsigned cid;   /* for VSOCK */
     unsigned port;  /* guest port for VSOCK and HYBRID_VSOCK */
+    unsigned char key[VMM_CHANNEL_KEY_LEN];
 };
 
 struct vmm_config {
@@ -91,6 +102,32 @@ extern const struct vmm_driver vmm_firecracker_driver;
  * with KVM for up to a few seconds and waits for its banner (the answer is
  * kept for the process). why says what failed. */
 int vmm_qemu_probe_kvm(const char *vmm_binary, const char *kernel, char *why, size_t why_len);
+
+/* How VMM processes are confined (docs/security.md, "The VMM process"). The
+ * daemon sets this once, before the first VMM starts; the default confines
+ * nothing beyond the file size cap. */
+#define VMM_MAX_GROUPS 16
+struct vmm_confinement {
+    bool switch_user;        /* run the VMM as uid/gid (the daemon runs as root) */
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[VMM_MAX_GROUPS]; /* supplementary groups (e.g. kvm for /dev/kvm) */
+    int n_groups;
+    char user[64];           /* the name, for messages */
+    bool landlock;           /* the kernel has Landlock: use it */
+    int landlock_abi;
+    uint64_t max_file_bytes; /* RLIMIT_FSIZE of the VMM: bounds the console log; 0: none */
+};
+#define VMM_USER "enclave-vmm"
+#define VMM_DEFAULT_MAX_FILE_BYTES (4u << 20)
+/* Fills c for this process: as root, the user VMM_USER (or, when that user
+ * does not exist, nobody, and note says so); Landlock when the kernel has
+ * it. note (may be empty) is a sentence for the daemon's log. */
+int vmm_confinement_default(struct vmm_confinement *c, char *note, size_t note_len,
+                            struct error *err);
+void vmm_set_confinement(const struct vmm_confinement *c);
+/* The Landlock ABI version of the running kernel, or 0 without it. */
+int vmm_landlock_abi(void);
 
 /* Common accessors (the VM struct is shared by the drivers). */
 pid_t vmm_vm_pid(const struct vmm_vm *vm);

@@ -78,6 +78,29 @@ size_t wire_decoder_pending(const struct wire_decoder *d)
     return d->end - d->start;
 }
 
+/* Decoding allocates from a budget in proportion to the body: a small frame
+ * cannot make the decoder allocate many times its size (thousands of empty
+ * repeated messages, each a struct and a pointer). The memory comes from
+ * malloc, so the frame is freed with the default allocator as before. */
+struct alloc_budget {
+    size_t left;
+};
+
+static void *budget_alloc(void *data, size_t size)
+{
+    struct alloc_budget *b = data;
+    if (size > b->left)
+        return NULL;
+    b->left -= size;
+    return malloc(size);
+}
+
+static void budget_free(void *data, void *ptr)
+{
+    (void)data;
+    free(ptr);
+}
+
 static void drop_consumed(struct wire_decoder *d)
 {
     if (d->start != d->end)
@@ -236,7 +259,10 @@ int wire_decoder_next(struct wire_decoder *d, Guest__V1__Frame **out)
         }
         if (pending - WIRE_HEADER_LEN < body)
             return 0;
-        Guest__V1__Frame *frame = guest__v1__frame__unpack(NULL, body, p + WIRE_HEADER_LEN);
+        struct alloc_budget budget = {.left = WIRE_ALLOC_BUDGET(body)};
+        ProtobufCAllocator allocator = {.alloc = budget_alloc, .free = budget_free,
+                                        .allocator_data = &budget};
+        Guest__V1__Frame *frame = guest__v1__frame__unpack(&allocator, body, p + WIRE_HEADER_LEN);
         if (!frame) {
             /* A marker inside a body that does not decode means the sender
              * started over there (it reconnected mid-frame, say). */

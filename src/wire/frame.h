@@ -20,6 +20,10 @@
 #include "guest/v1/guest.pb-c.h"
 
 #define WIRE_MAX_FRAME (8u << 20)
+/* What decoding one body of n bytes may allocate: a body that would need more
+ * (repeated fields of empty messages blow up about 24 times) does not decode
+ * (WIRE_ERR_BAD_FRAME). Byte fields and strings cost about their size. */
+#define WIRE_ALLOC_BUDGET(n) (4 * (size_t)(n) + 64 * 1024)
 #define WIRE_HEADER_LEN 4u
 
 /* The sync marker: a length no frame can have (0xffffffff) followed by

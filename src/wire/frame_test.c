@@ -471,6 +471,60 @@ static void test_sync_lookalike(void **state)
     wire_decoder_release(&d);
 }
 
+/* A body whose decoding would allocate many times its size (empty repeated
+ * messages: two bytes each on the wire, a struct and a pointer each when
+ * decoded) does not decode; the stream carries on after it. The same frame
+ * with a few entries decodes. */
+static uint8_t *encode_empty_env(uint64_t id, size_t n_env, size_t *len)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecRequest e = GUEST__V1__EXEC_REQUEST__INIT;
+    Guest__V1__EnvVar empty = GUEST__V1__ENV_VAR__INIT;
+    Guest__V1__EnvVar **env = calloc(n_env, sizeof(*env));
+    assert_non_null(env);
+    for (size_t i = 0; i < n_env; i++)
+        env[i] = &empty;
+    e.n_env = n_env;
+    e.env = env;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
+    f.exec_request = &e;
+    uint8_t *out = NULL;
+    assert_int_equal(wire_encode(&f, &out, len), 0);
+    free(env);
+    return out;
+}
+
+static void test_allocation_budget(void **state)
+{
+    (void)state;
+    struct wire_decoder d;
+    wire_decoder_init(&d, 0);
+    Guest__V1__Frame *f = NULL;
+    size_t len = 0;
+
+    uint8_t *few = encode_empty_env(1, 100, &len);
+    feed_all(&d, few, len);
+    assert_int_equal(wire_decoder_next(&d, &f), 1);
+    assert_int_equal(f->exec_request->n_env, 100);
+    guest__v1__frame__free_unpacked(f, NULL);
+    free(few);
+
+    uint8_t *many = encode_empty_env(2, 200000, &len);
+    assert_true(len < 1024 * 1024); /* a small frame ... */
+    feed_all(&d, many, len);
+    assert_int_equal(wire_decoder_next(&d, &f), WIRE_ERR_BAD_FRAME); /* ... refused */
+    free(many);
+
+    uint8_t *health = encode_health(3, &len);
+    feed_all(&d, health, len);
+    assert_int_equal(wire_decoder_next(&d, &f), 1);
+    assert_int_equal(f->id, 3);
+    guest__v1__frame__free_unpacked(f, NULL);
+    free(health);
+    wire_decoder_release(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_sync_after_too_large),
         cmocka_unit_test(test_sync_inside_bad_body),
         cmocka_unit_test(test_sync_lookalike),
+        cmocka_unit_test(test_allocation_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

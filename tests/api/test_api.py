@@ -365,3 +365,108 @@ def test_h2_garbage_after_preface(testd):
     # A GOAWAY frame (type 7) comes back before the close, after our SETTINGS.
     assert b"\x07" in reply
     assert curl(testd.url + "/ping")[2] == b"pong"
+
+
+# ---------------------------------------------------------------- HTTP/2 memory ceiling
+# Raw HTTP/2 frames (no client library would leave a request half sent on
+# purpose): HPACK literals without indexing, so no table is needed.
+
+def _h2_frame(ftype, flags, stream, payload=b""):
+    return (len(payload).to_bytes(3, "big") + bytes([ftype, flags]) +
+            stream.to_bytes(4, "big") + payload)
+
+
+def _hpack_literal(name, value):
+    assert len(name) < 127 and len(value) < 127
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+def _h2_open(address):
+    host, port = address.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=20)
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + _h2_frame(0x4, 0, 0))
+    return s
+
+
+def _h2_headers(s, stream, end_stream=False):
+    block = b"".join(_hpack_literal(n, v) for n, v in [
+        (b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"127.0.0.1"),
+        (b":path", b"/agent.v1.AgentService/StartSession"),
+        (b"content-type", b"application/grpc"), (b"te", b"trailers")])
+    s.sendall(_h2_frame(0x1, 0x4 | (0x1 if end_stream else 0), stream, block))
+
+
+def _h2_data(s, stream, n, end_stream=False):
+    """A gRPC message prefix announcing n - 5 bytes, then that many bytes."""
+    body = b"\x00" + (n - 5).to_bytes(4, "big") + b"\x00" * (n - 5)
+    for off in range(0, len(body), 16384):
+        last = off + 16384 >= len(body)
+        s.sendall(_h2_frame(0x0, 0x1 if (last and end_stream) else 0, stream,
+                            body[off:off + 16384]))
+
+
+def _h2_read_until(s, done):
+    """Reads frames, as (type, flags, stream, payload), until done(frames);
+    the socket's timeout ends a wait for something that never comes."""
+    frames, buf = [], b""
+    while not done(frames):
+        while len(buf) < 9 or len(buf) < 9 + int.from_bytes(buf[:3], "big"):
+            chunk = s.recv(65536)
+            assert chunk, "the server closed the connection"
+            buf += chunk
+        n = int.from_bytes(buf[:3], "big")
+        frames.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7fffffff,
+                       buf[9:9 + n]))
+        buf = buf[9 + n:]
+    return frames
+
+
+def _h2_sync(s):
+    """Sends a PING and reads frames until its ACK: the server has handled
+    everything sent before it (though frames it queued may follow the ACK).
+    Returns the frames read before the ACK."""
+    s.sendall(_h2_frame(0x6, 0, 0, b"syncsync"))
+    frames = _h2_read_until(s, lambda fs: fs and fs[-1][0] == 0x6 and fs[-1][1] & 0x1
+                            and fs[-1][3] == b"syncsync")
+    return frames[:-1]
+
+
+def _refused(frames, stream):
+    return any(t == 0x3 and sid == stream and p == (7).to_bytes(4, "big")
+               for t, _, sid, p in frames)
+
+
+def _answered(frames, stream):
+    return any(t == 0x1 and sid == stream for t, _, sid, _ in frames)
+
+
+def test_h2_memory_ceiling_across_connections(make_testd):
+    """Two connections each hold a half-sent 60000-byte request: with a
+    ceiling of 120000 bytes for the whole server, a third connection's new
+    stream is refused (RST_STREAM REFUSED_STREAM) and data beyond the ceiling
+    is answered with an error at once; once a request is finished and its
+    bytes freed, new streams are accepted again."""
+    d = make_testd("--max-request-bytes", "65536", "--max-buffered-bytes", "120000")
+    a, b, c = _h2_open(d.address), _h2_open(d.address), _h2_open(d.address)
+    try:
+        for s in (a, b):
+            _h2_headers(s, 1)
+            _h2_data(s, 1, 60000)
+            assert not _answered(_h2_sync(s), 1)  # held, waiting for the rest
+        # The server is full: a new stream on another connection is refused.
+        _h2_headers(c, 1)
+        _h2_read_until(c, lambda fs: _refused(fs, 1))
+        # Finishing a request frees its bytes: new streams are served again.
+        a.sendall(_h2_frame(0x0, 0x1, 1))
+        _h2_read_until(a, lambda fs: _answered(fs, 1))
+        _h2_headers(c, 3)
+        _h2_data(c, 3, 1000)
+        frames = _h2_sync(c)
+        assert not _refused(frames, 3), frames
+        # Data that would take the server past its ceiling gets an answer at
+        # once (an error), not a place in memory: the request is not over.
+        _h2_data(c, 3, 60000)
+        _h2_read_until(c, lambda fs: _answered(fs, 3))
+    finally:
+        for s in (a, b, c):
+            s.close()

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Independent verifier for an Enclave audit export (JSON lines).
 
-Written from docs/audit.md alone, with hashlib and cryptography, sharing no
-code with the C verifier; tests/audit/cli_test.sh runs both on the same
+Written from docs/audit.md alone, with hashlib and cryptography (and the
+RFC 6962 tree and signed notes of rfc6962.py beside it), sharing no code
+with the C verifier; tests/audit/cli_test.sh runs both on the same
 files and expects the same verdict. Usage:
 
     verify_export.py PUBKEY.pem EXPORT.jsonl
@@ -18,6 +19,10 @@ import sys
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+import os
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rfc6962  # noqa: E402
 
 
 def lp(text):
@@ -51,6 +56,7 @@ def verify(pub, lines):
             checkpoints.append(entry)
     failures = []  # (seq, reason); the smallest seq is reported
     hashes = {}
+    tree = rfc6962.Tree()
     prev = "0" * 64
     for expected, r in enumerate(records, start=1):
         if r["seq"] != expected:
@@ -62,6 +68,11 @@ def verify(pub, lines):
         if r["prev_hash"] != prev:
             failures.append((expected, "record %d does not link to the one before" % expected))
             break
+        leaf = rfc6962.leaf_hash(rfc6962.record_leaf(r))
+        if "leaf_hash" in r and r["leaf_hash"] != leaf.hex():
+            failures.append((expected, "record %d does not match its leaf_hash" % expected))
+            break
+        tree.append(leaf)
         hashes[expected] = prev = r["hash"]
     verified = len(hashes)
     for c in checkpoints:
@@ -75,10 +86,23 @@ def verify(pub, lines):
                              % (verified + 1)))
         elif c["seq"] in hashes and hashes[c["seq"]] != c["head_hash"]:
             failures.append((c["seq"], "checkpoint at seq %d names another head" % c["seq"]))
+        elif "note" in c or "root_hash" in c:
+            try:
+                _, size, root, ext = rfc6962.open_checkpoint(c["note"], pub)
+            except (KeyError, ValueError) as e:
+                failures.append((c["seq"], "checkpoint at seq %d: %s" % (c["seq"], e)))
+                continue
+            if size != c["seq"] or ext != ["time_ns %d" % c["time_ns"]] \
+                    or root.hex() != c["root_hash"]:
+                failures.append((c["seq"], "checkpoint at seq %d: note names another size, "
+                                 "time or root" % c["seq"]))
+            elif c["seq"] in hashes and tree.root(c["seq"]) != root:
+                failures.append((c["seq"], "checkpoint at seq %d: another tree root" % c["seq"]))
     if failures:
         seq, reason = min(failures, key=lambda f: f[0])
         return False, "FAIL at seq %d: %s" % (seq, reason)
-    return True, "OK: %d records, %d checkpoints, head %s" % (verified, len(checkpoints), prev)
+    return True, "OK: %d records, %d checkpoints, head %s, root %s" % (
+        verified, len(checkpoints), prev, tree.root().hex())
 
 
 def main():

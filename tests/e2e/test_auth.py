@@ -16,7 +16,7 @@ import time
 import grpc
 import pytest
 
-from conftest import ENCLAVE, ConnectError, Daemon, vmm_pids
+from conftest import ALLOW_ROOT, ENCLAVE, ConnectError, Daemon, vmm_pids
 
 SVC = "/agent.v1.AgentService/"
 
@@ -333,8 +333,8 @@ def test_unix_socket_refuses_another_uid(fresh_daemon):
     os.chmod(sockdir, 0o755)
     sock = os.path.join(sockdir, "api.sock")
     d.log = open(d.log_path, "ab")
-    d.proc = subprocess.Popen([ENCLAVE, "up", "--socket", sock], env=d.env, stdout=d.log,
-                              stderr=subprocess.STDOUT)
+    d.proc = subprocess.Popen([ENCLAVE, "up", "--socket", sock, *ALLOW_ROOT], env=d.env,
+                              stdout=d.log, stderr=subprocess.STDOUT)
     try:
         request = ("POST /enclave.v1.Enclave/ListSessions HTTP/1.1\r\nHost: x\r\n"
                    "Content-Type: application/json\r\nContent-Length: 2\r\n"

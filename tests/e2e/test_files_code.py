@@ -81,7 +81,7 @@ def pb(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fd():
-    d = Daemon(["--max-input", "256K"]).start()
+    d = Daemon().start()
     d.start_session(sessionId=SESSION, memoryMb=1024)
     yield d
     d.stop()
@@ -157,7 +157,7 @@ def test_grpc_200mib_round_trip_flat_rss(fd, stub, pb):
     expect = sha_of(BIG, b"grpc")
 
     def requests():
-        yield enc.UploadFileRequest(session_id=SESSION, path="/tmp/g.bin")
+        yield enc.UploadFileRequest(session_id=SESSION, path="/workspace/g.bin")
         for c in pattern_chunks(BIG, b"grpc"):
             yield enc.UploadFileRequest(data=c)
 
@@ -174,7 +174,7 @@ def test_grpc_200mib_round_trip_flat_rss(fd, stub, pb):
     last = None
     with RssWatch(fd) as w:
         t0 = time.monotonic()
-        for m in stub.DownloadFile(enc.DownloadFileRequest(session_id=SESSION, path="/tmp/g.bin"), timeout=900):
+        for m in stub.DownloadFile(enc.DownloadFileRequest(session_id=SESSION, path="/workspace/g.bin"), timeout=900):
             h.update(m.data)
             n += len(m.data)
             if m.done:
@@ -184,7 +184,7 @@ def test_grpc_200mib_round_trip_flat_rss(fd, stub, pb):
     assert last is not None and last.sha256 == expect and last.bytes == BIG
     print(f"gRPC download: {BIG / down_s / 1e6:.1f} MB/s; daemon RSS {w.start} -> peak {w.peak} KiB")
     assert w.peak - w.start < RSS_SLACK_KB
-    stub.RemoveFile(enc.RemoveFileRequest(session_id=SESSION, path="/tmp/g.bin"), timeout=60)
+    stub.RemoveFile(enc.RemoveFileRequest(session_id=SESSION, path="/workspace/g.bin"), timeout=60)
 
 
 def test_small_files_connect_and_grpc(fd, stub, pb):

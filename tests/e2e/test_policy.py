@@ -312,6 +312,28 @@ def test_apply_is_decided_by_the_bundle_in_force(custom):
     assert decision["status"] == "deny"
 
 
+def test_constitution_lets_only_the_operator_apply(fresh_daemon):
+    """Under the built-in constitution, replacing the policy is the
+    operator's act: the agent token is refused before the text is read and
+    the bundle in force stays; the operator token replaces it. Both
+    decisions are on record."""
+    d = fresh_daemon().start()
+    held = digest(d)
+    with pytest.raises(ConnectError) as e:
+        apply(d, PERMISSIVE)  # the helpers send the agent token
+    assert e.value.code == "permission_denied", e.value
+    assert "only the operator may replace the policy; the caller is agent" in e.value.message
+    assert digest(d) == held
+    r = d.call("ApplyPolicy", {"sessionId": "", "policyYaml": PERMISSIVE}, operator=True)
+    assert r["success"] is True, r
+    assert digest(d) != held
+    logs = d.call("GetAuditLogs", {"limit": 1000}, operator=True)["logs"]
+    decisions = [x for x in logs if x["name"] == "POLICY:DECISION"
+                 and json.loads(x["args"]).get("action") == "policy.apply"]
+    assert [x["status"] for x in decisions] == ["deny", "allow"]
+    assert count(logs, "POLICY:REFUSED") == 0  # the agent's text was never even parsed
+
+
 def test_sighup_reloads_and_refuses_a_broken_directory(custom):
     d, sid, bundle = custom
     # NO_APPLY from the test before may be in force: SIGHUP goes back to the directory.

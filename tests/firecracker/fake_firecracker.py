@@ -13,7 +13,11 @@ After InstanceStart it listens on the vsock device's uds_path and does what
 Firecracker's hybrid vsock does for host-initiated connections: reads
 "CONNECT <port>\\n", answers "OK <host port>\\n" for port 52, and hands the
 stream to the guest, here the real `enclave-init --serve-stdio` (test mode,
-workloads as uid 1000 on this host). SendCtrlAltDel ends the "VM" as a guest
+workloads as uid 1000 on this host). The guest's channel key comes the way
+the real guest gets it: from the initramfs the driver configured, whose
+archives are read one after another as the kernel does; the last
+`.enclave-key` entry (which must be root's, mode 0400, 32 bytes) is handed to
+enclave-init with --key-file. SendCtrlAltDel ends the "VM" as a guest
 rebooting with reboot=k ends Firecracker; so does SIGTERM.
 
 Environment:
@@ -30,11 +34,13 @@ import ctypes
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import socketserver
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -49,6 +55,31 @@ HOST_PORT = 1073741824  # what Firecracker reports as the host side's ephemeral 
 PRE_BOOT_ONLY = {"/boot-source", "/machine-config", "/vsock", "/logger", "/metrics",
                  "/network-interfaces", "/drives", "/cpu-config", "/mmds/config",
                  "/entropy", "/serial", "/pmem", "/memory-hotplug", "/balloon"}
+
+
+def initrd_key(path):
+    """Unpacks nothing, reads the way the kernel does: newc archives one after
+    another, each from a 4-byte boundary, zero bytes between them skipped.
+    Returns (mode, uid, data) of the last .enclave-key entry, or None."""
+    with open(path, "rb") as f:
+        data = f.read()
+    off, found = 0, None
+    while off < len(data):
+        if data[off] == 0:
+            off += 1
+            continue
+        if data[off:off + 6] != b"070701":
+            raise SystemExit(f"initrd {path}: not a newc archive at offset {off}")
+        h = data[off + 6:off + 110]
+        fields = [int(h[8 * i:8 * i + 8], 16) for i in range(13)]
+        mode, uid, size, namesize = fields[1], fields[2], fields[6], fields[11]
+        name = data[off + 110:off + 110 + namesize - 1]
+        off = (off + 110 + namesize + 3) & ~3
+        body = data[off:off + size]
+        off = (off + size + 3) & ~3
+        if name == b".enclave-key":
+            found = (mode, uid, body)
+    return found
 
 
 def find_spec():
@@ -207,6 +238,15 @@ class VM:
                 return 400, "The requested operation is not supported after starting the microVM."
             if "/boot-source" not in self.config:
                 return 400, "Cannot start microvm that was not configured with a boot source."
+            key = initrd_key(self.config["/boot-source"]["initrd_path"])
+            if key is None or key[0] != 0o100400 or key[1] != 0 or len(key[2]) != 32:
+                return 400, "fake: the initramfs carries no root-only 32-byte .enclave-key"
+            # What the guest kernel would unpack, for enclave-init --key-file.
+            self.key_dir = tempfile.mkdtemp(prefix="fake-fc-key-")
+            self.key_file = os.path.join(self.key_dir, "key")
+            fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, key[2])
+            os.close(fd)
             self.started = True
             vsock = self.config.get("/vsock")
             if vsock:
@@ -253,7 +293,7 @@ class VM:
         sock.settimeout(None)
         sock.sendall(f"OK {HOST_PORT}\n".encode())
         libc = ctypes.CDLL(None, use_errno=True)
-        proc = subprocess.Popen([self.init, "--serve-stdio"], stdin=sock.fileno(),
+        proc = subprocess.Popen([self.init, "--key-file", self.key_file, "--serve-stdio"], stdin=sock.fileno(),
                                 stdout=sock.fileno(), stderr=sys.stdout,
                                 preexec_fn=lambda: libc.prctl(1, signal.SIGKILL))
         self.guests.append(proc)
@@ -267,6 +307,8 @@ class VM:
         for proc in self.guests:
             if proc.poll() is None:
                 proc.kill()
+        if getattr(self, "key_dir", None):
+            shutil.rmtree(self.key_dir, ignore_errors=True)
         os._exit(code)
 
 

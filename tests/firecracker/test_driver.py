@@ -116,6 +116,21 @@ def test_session_runs_a_command_and_requests_match_the_spec(fc):
     boot = body["/boot-source"]
     assert boot["kernel_image_path"].endswith("vmlinuz") or os.path.exists(boot["kernel_image_path"])
     assert os.path.exists(boot["initrd_path"])
+    # The channel key: a per-VM initramfs in the VM's own folder (the image's
+    # archive plus one holding the key), readable by the daemon's user only,
+    # and the key file next to it; the fake checked the key entry at
+    # InstanceStart and its guest served only a host that proved it.
+    assert boot["initrd_path"] == os.path.join(run_dir, "initrd.cpio")
+    assert os.stat(boot["initrd_path"]).st_mode & 0o777 == 0o600
+    key_path = os.path.join(run_dir, "channel.key")
+    assert os.stat(key_path).st_mode & 0o777 == 0o600 and os.path.getsize(key_path) == 32
+    assert os.stat(run_dir).st_mode & 0o777 == 0o700
+    with open(key_path, "rb") as f:
+        key = f.read()
+    with open(boot["initrd_path"], "rb") as f:
+        tail = f.read()[-1024:]
+    assert b".enclave-key\0" in tail and key in tail  # the small archive at the end
+    assert key.hex() not in json.dumps(reqs) and key.hex() not in boot["boot_args"]
     args = boot["boot_args"].split()
     assert "rdinit=/init" in args and "reboot=k" in args and "console=ttyS0" in args
     assert "nomodule" not in args  # the guest loads its virtio modules

@@ -11,6 +11,7 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SYNC = b"\xff\xff\xff\xffENCLSYNC"
+FUZZ_KEY = b"enclave-fuzz-key-0123456789abcde"
 
 
 def protocol():
@@ -31,6 +32,9 @@ def frame(msg):
 
 def main():
     pb = protocol()
+    # The harness's key (src/guest/request_fuzz.c): every request seed starts
+    # with the HelloRequest the init wants first, as the host sends it.
+    hello = frame(pb.Frame(id=100, hello_request=pb.HelloRequest(key=FUZZ_KEY)))
     exec_full = pb.Frame(id=7, exec_request=pb.ExecRequest(
         argv=["/usr/bin/python3", "-c", "print(6*7)"],
         env=[pb.EnvVar(name="LANG", value="C.UTF-8"), pb.EnvVar(name="PATH", value="/bin")],
@@ -48,15 +52,24 @@ def main():
         "reply_as_request": frame(pb.Frame(id=8, exec_response=pb.ExecResponse(exit_code=1, stdout=b"x"))),
         "pipelined": b"".join(frame(pb.Frame(id=i, health_request=pb.HealthRequest())) for i in range(1, 5))
                      + frame(exec_full),
-        "sync_then_frames": SYNC + frame(exec_full) + SYNC + frame(pb.Frame(id=9, health_request=pb.HealthRequest())),
-        "too_large_then_sync": b"\x7f\x00\x00\x00junkjunk" + SYNC + frame(exec_full),
+        "sync_then_frames": SYNC + hello + frame(exec_full) + SYNC + hello
+                            + frame(pb.Frame(id=9, health_request=pb.HealthRequest())),
+        "too_large_then_sync": b"\x7f\x00\x00\x00junkjunk" + SYNC + hello + frame(exec_full),
+        "hello_wrong_key": frame(pb.Frame(id=11, hello_request=pb.HelloRequest(key=b"x" * 32)))
+                           + frame(exec_full),
+        "hello_short_key": frame(pb.Frame(id=12, hello_request=pb.HelloRequest(key=FUZZ_KEY[:31]))),
+        "no_hello": frame(exec_full),
+        "sync_without_hello": hello + SYNC + frame(exec_full),
         "garbage_body": b"\x00\x00\x00\x08" + b"\xff" * 8 + frame(pb.Frame(id=10, health_request=pb.HealthRequest())),
     }
     req_dir = os.path.join(REPO, "tests/guest/fuzz-seeds/request")
     frame_dir = os.path.join(REPO, "tests/wire/fuzz-seeds/frame")
     os.makedirs(req_dir, exist_ok=True)
     os.makedirs(frame_dir, exist_ok=True)
+    unauthenticated = {"hello_wrong_key", "hello_short_key", "no_hello", "sync_without_hello"}
     for name, data in seeds.items():
+        if name not in unauthenticated:
+            data = hello + data
         with open(os.path.join(req_dir, name), "wb") as f:
             f.write(data)
         # frame_fuzz's first byte: 0x00 is the default maximum, fed one byte

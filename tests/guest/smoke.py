@@ -44,12 +44,14 @@ MODULES = [
     "vsock",
     "vmw_vsock_virtio_transport_common",
     "vmw_vsock_virtio_transport",
+    "qemu_fw_cfg",  # the channel key arrives as fw_cfg opt/org.enclave/key
 ]
 
 SYNC_MARKER = b"\xff\xff\xff\xffENCLSYNC"
 
 APPLETS = ["sh", "id", "cat", "ls", "sleep", "echo", "true", "false", "uname", "grep", "awk", "head", "wc", "ps",
            "setsid", "kill"]
+KEY_FW_CFG = "/sys/firmware/qemu_fw_cfg/by_name/opt/org.enclave/key/raw"
 
 
 def fetch_debs(cache):
@@ -117,13 +119,16 @@ def build_initramfs(tmp, init, kernel_root, busybox):
 
 
 class Channel:
-    def __init__(self, path, pb):
+    def __init__(self, path, pb, key):
         self.pb = pb
+        self.key = key
         self.path = path
         self.sock = None
         self.buf = b""
 
-    def connect(self, deadline):
+    def connect(self, deadline, key=True):
+        """Dials (until deadline) and, unless key is False, proves the key:
+        key=True sends the VM's key, bytes send those instead."""
         while True:
             try:
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -133,12 +138,26 @@ class Channel:
                 # What a host does on every (re)connect: the guest may not have
                 # seen the old connection go (src/wire/frame.h, sync marker).
                 s.sendall(SYNC_MARKER)
+                if key is not False:
+                    self.hello(self.key if key is True else key)
                 return
             except OSError:
                 s.close()
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+
+    def hello(self, key):
+        """The first frame on every connection: the guest serves nothing before it."""
+        self.send(self.pb.Frame(id=1 << 40, hello_request=self.pb.HelloRequest(key=key)))
+
+    def silent(self, timeout):
+        """True when the guest sends nothing at all for timeout seconds."""
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1) == b""
+        except socket.timeout:
+            return True
 
     def close(self):
         self.sock.close()
@@ -170,6 +189,8 @@ class Channel:
         self.send(frame)
         while True:
             f = self.recv(timeout)
+            if f.WhichOneof("body") == "hello_response":
+                continue
             if f.id == frame.id and f.WhichOneof("body") != "exec_output":
                 return f
 
@@ -197,6 +218,12 @@ def main():
         cpio = build_initramfs(tmp, args.init, args.kernel_root, args.busybox)
         kernel = glob.glob(os.path.join(args.kernel_root, "boot/vmlinuz-*"))[0]
         sock = os.path.join(tmp, "rpc.sock")
+        # The VM's channel key, as the driver makes it: a 0600 file QEMU reads.
+        key = os.urandom(32)
+        key_file = os.path.join(tmp, "channel.key")
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, key)
+        os.close(fd)
         console = open(os.path.join(tmp, "console.log"), "wb")
         cmd = ["timeout", str(int(args.boot_timeout) + 60), "qemu-system-x86_64",
                "-M", "microvm,acpi=on,pit=on,rtc=on", "-accel", args.accel, "-m", "256",
@@ -206,13 +233,14 @@ def main():
                "-device", "virtio-serial-device",
                "-chardev", "socket,id=rpc,path=%s,server=on,wait=off" % sock,
                "-device", "virtserialport,chardev=rpc,name=org.enclave.rpc",
+               "-fw_cfg", "name=opt/org.enclave/key,file=%s" % key_file,
                "-no-reboot"]
         started = time.monotonic()
         # Its own process group, so that QEMU itself (not just `timeout`)
         # goes when the test ends, however it ends.
         qemu = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
-        ch = Channel(sock, pb)
+        ch = Channel(sock, pb, key)
         ch.connect(started + args.boot_timeout)
 
         def health(i):
@@ -223,6 +251,19 @@ def main():
         print("health after %.2f s: kernel %s, transports %s" % (
             time.monotonic() - started, h.health_response.kernel_release, list(h.health_response.transports)))
         assert "virtio-serial" in h.health_response.transports
+
+        # A host that does not prove the key is served nothing: no answer at
+        # all (the port cannot be closed by the guest; it ignores the host
+        # until the host reconnects).
+        for label, k in (("no HelloRequest", False), ("a wrong key", bytes(32)), ("a short key", key[:31])):
+            ch.close()
+            ch.connect(time.monotonic() + 30, key=k)
+            ch.send(pb.Frame(id=90, health_request=pb.HealthRequest()))
+            assert ch.silent(3), "the guest answered a host with " + label
+            print("%s: nothing served" % label)
+        ch.close()
+        ch.connect(time.monotonic() + 30)
+        assert health(91).WhichOneof("body") == "health_response"
 
         def sh(i, script, **kw):
             return ch.call(pb.Frame(id=i, exec_request=pb.ExecRequest(argv=["/bin/sh", "-c", script], **kw)))
@@ -236,6 +277,26 @@ def main():
         assert lines[0] == "1000" and lines[1] == "1000", out
         assert lines[2] == "lo", out  # no network device at all
         assert lines[3] == "/workspace", out
+
+        # The key is not where uid 1000 can read it: the init unloaded the
+        # fw_cfg module (its files were root-only 0400 before).
+        r = sh(10, "cat %s >/dev/null 2>&1; echo $?; ls /sys/firmware" % KEY_FW_CFG)
+        assert r.exec_response.stdout.split(b"\n")[0] != b"0", r
+        assert b"qemu_fw_cfg" not in r.exec_response.stdout, r
+        print("the channel key is gone from sysfs")
+
+        # /tmp and /dev/shm are sized from the VM's memory, not tmpfs's
+        # default of half of it each.
+        r = sh(11, "grep MemTotal /proc/meminfo; grep -E ' /(tmp|dev/shm) ' /proc/mounts")
+        text = r.exec_response.stdout.decode()
+        mem_kb = int(text.split()[1])
+        sizes = {}
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            opts = dict(o.split("=", 1) for o in fields[3].split(",") if "=" in o)
+            sizes[fields[1]] = int(opts["size"].rstrip("k"))
+        assert sizes["/tmp"] <= mem_kb // 4 + 4 and sizes["/dev/shm"] <= mem_kb // 8 + 4, text
+        print("tmpfs sizes (kB): %s of %d" % (sizes, mem_kb))
 
         r = sh(3, "sleep 1000 & sleep 1000", timeout_ms=500)
         assert r.exec_response.timed_out and r.exec_response.signal == 9, r
@@ -265,6 +326,7 @@ def main():
         assert e.WhichOneof("body") == "error" and e.error.code == pb.ErrorResponse.CODE_TOO_LARGE, e
         ch.send(pb.Frame(id=50, health_request=pb.HealthRequest()))  # dropped
         ch.send_raw(SYNC_MARKER)
+        ch.hello(key)  # a sync marker starts a new connection: the key again
         r = health(51)
         assert r.WhichOneof("body") == "health_response", r
         print("back in step after a sync marker")

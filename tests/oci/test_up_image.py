@@ -34,7 +34,8 @@ def start_up(home, *args, timeout=300):
     finished process when it exits first."""
     addr = "127.0.0.1:%d" % free_port()
     log = open(os.path.join(home, "up.log"), "wb")
-    proc = subprocess.Popen([ENCLAVE, "up", "--listen", addr, *args],
+    allow_root = ["--allow-root"] if os.geteuid() == 0 else []  # refused as root without it
+    proc = subprocess.Popen([ENCLAVE, "up", "--listen", addr, *allow_root, *args],
                             env=dict(os.environ, ENCLAVE_HOME=home), stdout=log,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     HOMES[addr] = home

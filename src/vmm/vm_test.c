@@ -1,0 +1,189 @@
+/* vmm_spawn's confinement, with /bin/sh standing in for the VMM: Landlock
+ * keeps it to its run folder and the files it is given, the file size cap
+ * bounds what it writes (and it keeps running), and as root it runs as
+ * another user. Each check has a control run without the confinement, so a
+ * check that passes for another reason is seen. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "vmm/vm_internal.h"
+
+struct fixture {
+    char base[64];
+    char run_dir[128];
+    char secret[128];
+    char kernel[128];
+    char log[128];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->base, sizeof(f->base), "/tmp/vm-test-XXXXXX");
+    assert_non_null(mkdtemp(f->base));
+    chmod(f->base, 0755);
+    snprintf(f->run_dir, sizeof(f->run_dir), "%s/run", f->base);
+    snprintf(f->secret, sizeof(f->secret), "%s/audit.key", f->base);
+    snprintf(f->kernel, sizeof(f->kernel), "%s/kernel", f->base);
+    snprintf(f->log, sizeof(f->log), "%s/vmm.log", f->base);
+    assert_int_equal(mkdir(f->run_dir, 0700), 0);
+    FILE *s = fopen(f->secret, "w");
+    fputs("SECRET-KEY\n", s);
+    fclose(s);
+    chmod(f->secret, 0600);
+    FILE *k = fopen(f->kernel, "w");
+    fputs("KERNEL-BYTES\n", k);
+    fclose(k);
+    chmod(f->kernel, 0644);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->base);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    struct vmm_confinement none = {0};
+    vmm_set_confinement(&none);
+    return 0;
+}
+
+/* Runs sh -c script (with $1 = arg) under jail; returns what it printed. */
+static char *run_sh(struct fixture *f, const struct vmm_jail *jail, const char *script,
+                    const char *arg)
+{
+    int log_fd = open(f->log, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(log_fd >= 0);
+    char *args[] = {"sh", "-c", (char *)script, "sh", (char *)arg, NULL};
+    struct error err;
+    pid_t pid = 0;
+    assert_int_equal(vmm_spawn(args, log_fd, NULL, jail, &pid, &err), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    static char out[8192];
+    ssize_t n = pread(log_fd, out, sizeof(out) - 1, 0);
+    close(log_fd);
+    out[n > 0 ? n : 0] = '\0';
+    return out;
+}
+
+static void confine(bool landlock, uint64_t max_file_bytes)
+{
+    struct vmm_confinement c = {0};
+    c.landlock_abi = vmm_landlock_abi();
+    c.landlock = landlock && c.landlock_abi > 0;
+    c.max_file_bytes = max_file_bytes;
+    vmm_set_confinement(&c);
+}
+
+static void test_landlock_keeps_the_vmm_to_its_run_folder(void **state)
+{
+    struct fixture *f = *state;
+    if (vmm_landlock_abi() <= 0)
+        skip();
+    const char *files[] = {f->kernel, NULL};
+    struct vmm_jail jail = {.run_dir = f->run_dir, .read_files = files, .landlock = true};
+    const char *script = "cat ../audit.key || echo NO-SECRET; cat \"$1\"; "
+                         "echo made > console.log && cat console.log; "
+                         "echo x > ../planted || echo NO-PLANT";
+
+    confine(false, 0); /* control: the same process without Landlock */
+    char *out = run_sh(f, &jail, script, f->kernel);
+    assert_non_null(strstr(out, "SECRET-KEY"));
+    assert_non_null(strstr(out, "KERNEL-BYTES"));
+    char planted[160];
+    snprintf(planted, sizeof(planted), "%s/planted", f->base);
+    unlink(planted);
+
+    confine(true, 0);
+    out = run_sh(f, &jail, script, f->kernel);
+    assert_null(strstr(out, "SECRET-KEY"));
+    assert_non_null(strstr(out, "NO-SECRET"));
+    assert_non_null(strstr(out, "KERNEL-BYTES")); /* given as /proc/self/fd/3 */
+    assert_non_null(strstr(out, "made"));         /* its own folder is writable */
+    assert_non_null(strstr(out, "NO-PLANT"));
+    assert_int_equal(access(planted, F_OK), -1);
+}
+
+static void test_file_size_cap_bounds_the_console_log(void **state)
+{
+    struct fixture *f = *state;
+    struct vmm_jail jail = {.run_dir = f->run_dir};
+    const char *script = "head -c 1000000 /dev/zero > console.log; echo still-running";
+    char path[160];
+    snprintf(path, sizeof(path), "%s/console.log", f->run_dir);
+    struct stat st;
+
+    confine(false, 0); /* control: no cap, the whole megabyte lands */
+    char *out = run_sh(f, &jail, script, "");
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 1000000);
+
+    confine(false, 64 * 1024);
+    out = run_sh(f, &jail, script, "");
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size <= 64 * 1024);
+    assert_non_null(strstr(out, "still-running"));
+}
+
+static void test_root_runs_the_vmm_as_another_user(void **state)
+{
+    struct fixture *f = *state;
+    if (geteuid() != 0)
+        skip();
+    const char *files[] = {f->kernel, NULL};
+    struct vmm_jail jail = {.run_dir = f->run_dir, .read_files = files};
+    const char *script = "id -u; cat ../audit.key || echo NO-SECRET; cat \"$1\"";
+
+    confine(false, 0); /* control: as root */
+    char *out = run_sh(f, &jail, script, f->kernel);
+    assert_true(strncmp(out, "0\n", 2) == 0);
+    assert_non_null(strstr(out, "SECRET-KEY"));
+
+    struct vmm_confinement c = {0};
+    c.switch_user = true;
+    c.uid = 65534;
+    c.gid = 65534;
+    vmm_set_confinement(&c);
+    out = run_sh(f, &jail, script, f->kernel);
+    assert_true(strncmp(out, "65534\n", 6) == 0);
+    assert_null(strstr(out, "SECRET-KEY"));
+    assert_non_null(strstr(out, "KERNEL-BYTES"));
+    struct stat st;
+    assert_int_equal(stat(f->run_dir, &st), 0);
+    assert_int_equal(st.st_gid, 65534);
+    assert_int_equal(st.st_mode & 07777, 01770);
+    assert_int_equal(st.st_uid, 0); /* the daemon keeps the folder; the VMM only gets its group */
+
+    /* keep_user (Firecracker for now) stays root. */
+    jail.keep_user = true;
+    out = run_sh(f, &jail, script, f->kernel);
+    assert_true(strncmp(out, "0\n", 2) == 0);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_landlock_keeps_the_vmm_to_its_run_folder, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_file_size_cap_bounds_the_console_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_root_runs_the_vmm_as_another_user, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
