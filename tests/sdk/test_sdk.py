@@ -144,10 +144,12 @@ def test_typed_errors(daemon, env_for, monkeypatch):
     monkeypatch.delenv("ENCLAVE_TOKEN")
     with pytest.raises(Unavailable):
         Sandbox.list(addr="127.0.0.1:1")
-    # The agent token is what the client sends: the operator-only action is refused.
+    # The agent token is what the client sends: the operator-only action (a
+    # valid, permissive policy) is refused.
     with pytest.raises(PolicyDenied):
-        Sandbox.connect("x")._transport.call("agent.v1.AgentService", "ApplyPolicy",
-                                             {"policy": "package enclave\n"})
+        Sandbox.connect("x")._transport.call(
+            "agent.v1.AgentService", "ApplyPolicy",
+            {"policyYaml": 'package enclave\n\ndecision := {"allow": true}\n'})
 
 
 def test_async_sandbox(daemon, env_for):
