@@ -140,13 +140,22 @@ static void out_fail(struct tool_out *o, const char *fmt, ...)
     o->is_error = true;
 }
 
+/* Whether err says that our session is gone (the daemon's "no session 'ID'"),
+ * not that a file is missing. */
+static bool session_gone(const struct mcp_server *s, const struct error *err)
+{
+    char want[sizeof(s->session_id) + 16];
+    snprintf(want, sizeof(want), "no session '%s'", s->session_id);
+    return s->session_id[0] != '\0' && strstr(err->message, want) != NULL;
+}
+
 /* An Enclave error as the model should see it: a refusal with the policy's
  * reasons, so that it can adapt. */
 static void out_error(struct mcp_server *s, struct tool_out *o, const struct error *err)
 {
     if (err->kind == ERR_PERMISSION_DENIED)
         out_fail(o, "Refused by the sandbox policy. %s", err->message);
-    else if (err->kind == ERR_NOT_FOUND && strstr(err->message, "session") != NULL) {
+    else if (err->kind == ERR_NOT_FOUND && session_gone(s, err)) {
         /* The session ended (idle timeout, maximum lifetime): the next call starts another. */
         s->session_id[0] = '\0';
         out_fail(o, "The sandbox had stopped (%s); its state is gone. Call again to run in a "

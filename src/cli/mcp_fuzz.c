@@ -29,7 +29,7 @@ static int stub_call(const struct client_target *t, const char *service, const c
         return 0;
     }
     if (mode & 4)
-        return error_set(err, ERR_NOT_FOUND, "not_found: no session s-fuzz");
+        return error_set(err, ERR_NOT_FOUND, "not_found: no session 's-fuzz'");
     *resp = json_object();
     return 0;
 }

@@ -44,7 +44,7 @@ static int stub_stream(const struct client_target *t, const char *service, const
         return error_set(err, ERR_PERMISSION_DENIED,
                          "permission_denied: denied by policy: only python3 may run");
     if (stream_fail == ERR_NOT_FOUND)
-        return error_set(err, ERR_NOT_FOUND, "not_found: no session s-1");
+        return error_set(err, ERR_NOT_FOUND, "not_found: no session 's-1'");
     const char *evs[] = {"{\"stdout\":\"42\\n\"}",
                          "{\"data\":{\"mimeType\":\"image/png\",\"data\":\"iVBORw==\"}}",
                          "{\"done\":{}}"};

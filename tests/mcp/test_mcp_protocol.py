@@ -165,6 +165,10 @@ def test_tools_against_a_real_session(daemon):
     # Reset: a new session, the old state gone.
     first = sessions(daemon)[0]["sessionId"]
     m.tool("run_python", {"code": "kept = 1"})
+    # A missing file (even one named like a session) is not a lost session.
+    r = m.tool("read_file", {"path": "/workspace/no session here"})
+    assert r["isError"] is True and "fresh" not in text_of(r)
+    assert text_of(m.tool("run_python", {"code": "kept"})).strip() == "1"
     assert "reset" in text_of(m.tool("reset_sandbox", {}))
     r = m.tool("run_python", {"code": "kept"})
     assert r["isError"] is True and "NameError" in text_of(r)

@@ -162,7 +162,7 @@ class Files:
             self.stat(path)
             return True
         except SessionNotFound as e:
-            if "session" in e.message.lower():
+            if f"no session '{self._sb.session_id}'" in e.message:
                 raise  # the session is gone, not the file
             return False
 
