@@ -73,7 +73,7 @@ def test_policy_denial_is_typed_with_reasons(daemon, env_for):
 
 def test_files_stream_both_ways(daemon, env_for, tmp_path):
     env_for(daemon)
-    blob = os.urandom(1 << 20)  # (larger uploads: see docs/sdk.md)
+    blob = os.urandom(1 << 20) + b"end"
     with Sandbox() as sb:
         # A seekable file object: Content-Length from its size.
         info = sb.files.write("/workspace/big.bin", io.BytesIO(blob))
@@ -91,9 +91,9 @@ def test_files_stream_both_ways(daemon, env_for, tmp_path):
 
             def read(self, n=-1):
                 return self.buf.read(n)
-        info2 = sb.files.write("/workspace/piped.bin", Pipe(blob[:100000]))
-        assert info2.size == 100000
-        assert sb.files.read("/workspace/piped.bin") == blob[:100000]
+        info2 = sb.files.write("/workspace/piped.bin", Pipe(blob[:600000]))
+        assert info2.size == 600000
+        assert sb.files.read("/workspace/piped.bin") == blob[:600000]
         chunks = list(sb.files.read("/workspace/big.bin", format="stream"))
         assert b"".join(chunks) == blob and len(chunks) > 1
         out = tmp_path / "down"
