@@ -656,7 +656,12 @@ static void get_stat_done(const struct core_file_result *res, const struct error
     snprintf(headers, sizeof(headers), "Content-Length: %llu\r\n", (unsigned long long)g->size);
     struct api_stream_options opts = {.max_buffer = DOWNLOAD_BUFFER, .extra_headers = headers};
     static const struct api_stream_callbacks scb = {.on_close = get_stream_close, .on_drained = get_stream_drained};
+    /* From here on the stream's callbacks say when g goes; the exchange's
+     * on_abort (which may run when the connection is freed, after g is) must
+     * no longer point at it. */
+    api_exchange_set_callbacks(g->ex, NULL, NULL);
     g->stream = api_exchange_stream_begin(g->ex, 200, "application/octet-stream", &opts, &scb, g);
+    g->ex = NULL;
     if (g->stream == NULL) {
         core_file_abandon(g->t);
         get_free(g);
@@ -739,7 +744,8 @@ static void put_pump(struct http_put *p)
         }
         off += n;
     }
-    memmove(p->pending, p->pending + off, p->pending_len - off);
+    if (off > 0 && p->pending_len > off)
+        memmove(p->pending, p->pending + off, p->pending_len - off);
     p->pending_len -= off;
     if (p->pending_len > 0) {
         api_exchange_pause_body(p->ex, true);
