@@ -317,7 +317,8 @@ def stream_exec_connect(d, sid, code):
     c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=60)
     t0 = time.perf_counter()
     c.request("POST", "/enclave.v1.Enclave/Exec", struct.pack(">BI", 0, len(body)) + body,
-              headers={"Content-Type": "application/connect+json"})
+              headers={"Content-Type": "application/connect+json",
+                       "Authorization": "Bearer " + d.token()})
     r = c.getresponse()
     first = None
     while True:
@@ -552,7 +553,8 @@ def main():
                         t0 = time.perf_counter()
                         first = None
                         for ev in stub.Exec(enclave_pb2.ExecRequest(
-                                session_id=sid, argv=["python3", "-c", code]), timeout=60):
+                                session_id=sid, argv=["python3", "-c", code]), timeout=60,
+                                metadata=d.grpc_auth()):
                             if first is None and ev.WhichOneof("event") == "stdout":
                                 first = ms_since(t0)
                         ends.append(ms_since(t0))

@@ -601,6 +601,7 @@ struct exec_op {
     char session_id[CORE_MAX_SESSION_ID + 1];
     /* Streaming. */
     void (*on_output)(int stream, const uint8_t *data, size_t len, void *ctx);
+    void (*on_stdin_written)(uint64_t bytes, void *ctx);
     uint64_t streamed[2];
     uint64_t guest_id;
 };
@@ -608,6 +609,8 @@ struct exec_op {
 static void on_exec_output(const Guest__V1__ExecOutput *chunk, void *ctx)
 {
     struct exec_op *op = ctx;
+    if (chunk->stdin_written > 0 && op->on_stdin_written != NULL)
+        op->on_stdin_written(chunk->stdin_written, op->ctx);
     int which = chunk->stream == GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDERR ? 2 : 1;
     if (chunk->stream != GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDOUT &&
         chunk->stream != GUEST__V1__EXEC_OUTPUT__STREAM__STREAM_STDERR)
@@ -765,6 +768,7 @@ static int exec_start(struct core *core, const struct core_exec_request *req, co
     snprintf(op->tool, sizeof(op->tool), "%s", req->tool ? req->tool : "exec");
     snprintf(op->session_id, sizeof(op->session_id), "%s", s->id);
     op->on_output = req->on_output;
+    op->on_stdin_written = req->on_stdin_written;
 
     Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecRequest er = GUEST__V1__EXEC_REQUEST__INIT;
@@ -799,6 +803,7 @@ static int exec_start(struct core *core, const struct core_exec_request *req, co
     er.max_output_bytes = cap;
     er.stream_output = stream;
     er.stream_window = stream ? req->stream_window : 0;
+    er.stdin_open = stream && req->stdin_open;
     er.limits = &lim;
     f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
     f.exec_request = &er;
@@ -845,6 +850,15 @@ void core_exec_credit(struct core_exec_handle *handle, uint64_t bytes)
     struct exec_op *op = (struct exec_op *)handle;
     if (op->session->conn != NULL)
         proxy_exec_credit(op->session->conn, op->guest_id, bytes);
+}
+
+int core_exec_stdin(struct core_exec_handle *handle, const uint8_t *data, size_t len, bool close,
+                    struct error *err)
+{
+    struct exec_op *op = (struct exec_op *)handle;
+    if (op->session->conn == NULL)
+        return error_set(err, ERR_UNAVAILABLE, "the guest channel is reconnecting");
+    return proxy_exec_stdin(op->session->conn, op->guest_id, data, len, close, err);
 }
 
 void core_exec_abandon(struct core_exec_handle *handle)

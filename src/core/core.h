@@ -129,7 +129,14 @@ struct core_exec_request {
      * flow control). */
     void (*on_output)(int stream, const uint8_t *data, size_t len, void *ctx);
     uint32_t stream_window;
+    /* Interactive stdin (streaming only): stdin stays open after stdin_data;
+     * more comes with core_exec_stdin. on_stdin_written reports bytes the
+     * guest wrote to the workload (at most CORE_STDIN_IN_FLIGHT may be sent
+     * and not yet reported). */
+    bool stdin_open;
+    void (*on_stdin_written)(uint64_t bytes, void *ctx);
 };
+#define CORE_STDIN_IN_FLIGHT (512u << 10)
 /* For a streamed exec, out and err are NULL and out_len/err_len count the
  * bytes that went to on_output. */
 struct core_exec_result {
@@ -158,6 +165,9 @@ int core_exec_stream(struct core *core, const struct core_exec_request *req, cor
                      void *ctx, struct core_exec_handle **handle, struct error *err);
 /* The consumer passed bytes on: the guest may send that much more. */
 void core_exec_credit(struct core_exec_handle *handle, uint64_t bytes);
+/* More standard input (an exec started with stdin_open); close ends it. */
+int core_exec_stdin(struct core_exec_handle *handle, const uint8_t *data, size_t len, bool close,
+                    struct error *err);
 /* The consumer is gone: the guest kills the workload; cb never runs. The
  * end is audited (TOOL:EXEC with "abandoned"). */
 void core_exec_abandon(struct core_exec_handle *handle);

@@ -37,12 +37,24 @@ struct xstream {
     /* The request, copied (the call's request lives as long as the call). */
     char **env_names, **env_values;
     size_t n_env;
+    /* Interactive stdin (ExecInteractive). */
+    bool interactive;
+    bool started;
+    Enclave__V1__ExecRequest *start;  /* the first message's request, kept */
+    struct evbuffer *stdin_queue;     /* from the client, not yet sent to the guest */
+    uint64_t stdin_in_flight;         /* sent to the guest, not yet written to the program */
+    bool stdin_close;                 /* the client has no more input */
+    bool stdin_closed;                /* ... and the guest was told */
 };
 
 static void xstream_free(struct xstream *x)
 {
     if (x->backlog != NULL)
         evbuffer_free(x->backlog);
+    if (x->stdin_queue != NULL)
+        evbuffer_free(x->stdin_queue);
+    if (x->start != NULL)
+        protobuf_c_message_free_unpacked(&x->start->base, NULL);
     for (size_t i = 0; i < x->n_env; i++) {
         free(x->env_names[i]);
         free(x->env_values[i]);
@@ -215,6 +227,11 @@ static int copy_env(struct xstream *x, const Enclave__V1__ExecRequest *req, stru
     return 0;
 }
 
+static void on_stdin_written(uint64_t bytes, void *ctx);
+
+/* Starts the exec; -1 with err when refused (nothing started). */
+static int xstream_start(struct xstream *x, const Enclave__V1__ExecRequest *req, struct error *err);
+
 void daemon_handle_exec_stream(struct api_call *call, const ProtobufCMessage *msg, void *ctx)
 {
     struct daemon_state *d = ctx;
@@ -229,20 +246,27 @@ void daemon_handle_exec_stream(struct api_call *call, const ProtobufCMessage *ms
     }
     x->d = d;
     x->call = call;
-    if (req->timeout_seconds < 0) {
-        error_set(&err, ERR_INVALID_ARGUMENT, "timeout_seconds may not be negative");
-        goto fail;
+    static const struct api_call_callbacks cbs = {.on_drained = on_drained, .on_cancel = on_cancel};
+    api_call_set_callbacks(call, &cbs, x);
+    if (xstream_start(x, req, &err) < 0) {
+        api_call_set_callbacks(call, NULL, NULL);
+        api_call_fail(call, &err);
+        xstream_free(x);
     }
-    if (req->n_argv == 0) {
-        error_set(&err, ERR_INVALID_ARGUMENT, "argv is empty");
-        goto fail;
-    }
-    if (req->cwd != NULL && req->cwd[0] != '\0' && (req->cwd[0] != '/' || strlen(req->cwd) > 1024)) {
-        error_set(&err, ERR_INVALID_ARGUMENT, "cwd must be an absolute path");
-        goto fail;
-    }
-    if (copy_env(x, req, &err) < 0)
-        goto fail;
+}
+
+static int xstream_start(struct xstream *x, const Enclave__V1__ExecRequest *req, struct error *err)
+{
+    struct daemon_state *d = x->d;
+    struct api_call *call = x->call;
+    if (req->timeout_seconds < 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "timeout_seconds may not be negative");
+    if (req->n_argv == 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "argv is empty");
+    if (req->cwd != NULL && req->cwd[0] != '\0' && (req->cwd[0] != '/' || strlen(req->cwd) > 1024))
+        return error_set(err, ERR_INVALID_ARGUMENT, "cwd must be an absolute path");
+    if (copy_env(x, req, err) < 0)
+        return -1;
     struct core_exec_request er = {
         .session_id = req->session_id,
         .tool = "exec",
@@ -260,16 +284,148 @@ void daemon_handle_exec_stream(struct api_call *call, const ProtobufCMessage *ms
                    .principal = api_call_principal(call)},
         .on_output = on_output,
         .stream_window = EXEC_WINDOW,
+        .stdin_open = x->interactive,
+        .on_stdin_written = x->interactive ? on_stdin_written : NULL,
     };
-    static const struct api_call_callbacks cbs = {.on_drained = on_drained, .on_cancel = on_cancel};
-    api_call_set_callbacks(call, &cbs, x);
-    if (core_exec_stream(d->core, &er, on_exec_done, x, &x->exec, &err) < 0)
+    return core_exec_stream(d->core, &er, on_exec_done, x, &x->exec, err);
+}
+
+/* ------------------------------------------------------------ interactive stdin */
+
+#define STDIN_CHUNK (64u << 10)
+
+/* Moves queued stdin to the guest while it has room, and tells it when the
+ * client is done; takes more from the client once the queue is empty. */
+static void stdin_pump(struct xstream *x)
+{
+    if (x->exec == NULL)
+        return;
+    struct error err;
+    while (evbuffer_get_length(x->stdin_queue) > 0 && x->stdin_in_flight < CORE_STDIN_IN_FLIGHT) {
+        size_t n = evbuffer_get_length(x->stdin_queue);
+        if (n > STDIN_CHUNK)
+            n = STDIN_CHUNK;
+        uint8_t *data = evbuffer_pullup(x->stdin_queue, (ev_ssize_t)n);
+        if (data == NULL || core_exec_stdin(x->exec, data, n, false, &err) < 0)
+            return; /* the exec ends through its callback */
+        evbuffer_drain(x->stdin_queue, n);
+        x->stdin_in_flight += n;
+    }
+    if (evbuffer_get_length(x->stdin_queue) > 0)
+        return;
+    if (x->stdin_close && !x->stdin_closed) {
+        x->stdin_closed = true;
+        core_exec_stdin(x->exec, NULL, 0, true, &err);
+    }
+    if (!x->stdin_close)
+        api_call_pause_receive(x->call, false);
+}
+
+static void on_stdin_written(uint64_t bytes, void *ctx)
+{
+    struct xstream *x = ctx;
+    x->stdin_in_flight = bytes < x->stdin_in_flight ? x->stdin_in_flight - bytes : 0;
+    stdin_pump(x);
+}
+
+static void on_input(struct api_call *call, const ProtobufCMessage *msg, void *ctx)
+{
+    struct xstream *x = ctx;
+    const Enclave__V1__ExecInput *in = (const Enclave__V1__ExecInput *)msg;
+    struct error err;
+    if (!x->started) {
+        if (in->input_case != ENCLAVE__V1__EXEC_INPUT__INPUT_START) {
+            error_set(&err, ERR_INVALID_ARGUMENT, "the first message must be start (an ExecRequest)");
+            goto fail;
+        }
+        /* The message is the API's only during this callback: keep a copy. */
+        size_t len = protobuf_c_message_get_packed_size(&in->start->base);
+        uint8_t *buf = malloc(len ? len : 1);
+        if (buf == NULL) {
+            error_set(&err, ERR_INTERNAL, "out of memory");
+            goto fail;
+        }
+        protobuf_c_message_pack(&in->start->base, buf);
+        x->start = enclave__v1__exec_request__unpack(NULL, len, buf);
+        free(buf);
+        if (x->start == NULL) {
+            error_set(&err, ERR_INTERNAL, "out of memory");
+            goto fail;
+        }
+        x->started = true;
+        if (xstream_start(x, x->start, &err) < 0)
+            goto fail;
+        if (in->close_stdin) {
+            x->stdin_close = true;
+            stdin_pump(x);
+        }
+        return;
+    }
+    if (in->input_case == ENCLAVE__V1__EXEC_INPUT__INPUT_START) {
+        error_set(&err, ERR_INVALID_ARGUMENT, "start may come only once");
         goto fail;
+    }
+    if (x->stdin_close) {
+        error_set(&err, ERR_INVALID_ARGUMENT, "stdin was closed already");
+        goto fail;
+    }
+    if (x->exec == NULL)
+        return; /* the program ended; the exit event is on its way */
+    if (in->input_case == ENCLAVE__V1__EXEC_INPUT__INPUT_STDIN && in->stdin.len > 0)
+        evbuffer_add(x->stdin_queue, in->stdin.data, in->stdin.len);
+    if (in->close_stdin)
+        x->stdin_close = true;
+    /* One message at a time: the next is read once this one went out. */
+    if (evbuffer_get_length(x->stdin_queue) > 0)
+        api_call_pause_receive(call, true);
+    stdin_pump(x);
     return;
 fail:
-    api_call_set_callbacks(call, NULL, NULL);
+    if (x->exec != NULL) {
+        core_exec_abandon(x->exec);
+        x->exec = NULL;
+    }
     api_call_fail(call, &err);
     xstream_free(x);
+}
+
+static void on_input_end(struct api_call *call, void *ctx)
+{
+    struct xstream *x = ctx;
+    if (!x->started) {
+        struct error err;
+        error_set(&err, ERR_INVALID_ARGUMENT, "no start message");
+        api_call_fail(call, &err);
+        xstream_free(x);
+        return;
+    }
+    /* The client sends nothing more: its stdin ends; the program goes on. */
+    x->stdin_close = true;
+    stdin_pump(x);
+}
+
+void daemon_handle_exec_interactive(struct api_call *call, const ProtobufCMessage *msg, void *ctx)
+{
+    struct daemon_state *d = ctx;
+    struct xstream *x = calloc(1, sizeof(*x));
+    if (x == NULL || (x->backlog = evbuffer_new()) == NULL ||
+        (x->stdin_queue = evbuffer_new()) == NULL) {
+        if (x != NULL && x->backlog != NULL)
+            evbuffer_free(x->backlog);
+        free(x);
+        struct error err;
+        error_set(&err, ERR_INTERNAL, "out of memory");
+        api_call_fail(call, &err);
+        return;
+    }
+    x->d = d;
+    x->call = call;
+    x->interactive = true;
+    static const struct api_call_callbacks cbs = {.on_message = on_input,
+                                                  .on_half_close = on_input_end,
+                                                  .on_drained = on_drained,
+                                                  .on_cancel = on_cancel};
+    api_call_set_callbacks(call, &cbs, x);
 }
 
 /* ------------------------------------------------------------ lifetime */

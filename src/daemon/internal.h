@@ -56,6 +56,7 @@ int daemon_stream_parse_query(const char *query, struct stream_request *req, cha
 
 /* enclave.v1 Exec (server streaming) and StartSession (daemon/exec_stream.c). */
 void daemon_handle_exec_stream(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_exec_interactive(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
 void daemon_handle_start_session(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
 /* A request's idle timeout and lifetime (0: the daemon's default, -1: none)
  * into what applies (0: none). */

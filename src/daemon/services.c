@@ -635,6 +635,9 @@ static const struct api_method enclave_methods[] = {
     {.name = "Exec", .input = &enclave__v1__exec_request__descriptor,
      .output = &enclave__v1__exec_event__descriptor, .handler = daemon_handle_exec_stream,
      .kind = API_METHOD_SERVER_STREAMING},
+    {.name = "ExecInteractive", .input = &enclave__v1__exec_input__descriptor,
+     .output = &enclave__v1__exec_event__descriptor, .handler = daemon_handle_exec_interactive,
+     .kind = API_METHOD_BIDI_STREAMING},
     /* ---- lifetime */
     {.name = "StartSession", .input = &enclave__v1__start_session_request__descriptor,
      .output = &enclave__v1__start_session_response__descriptor,

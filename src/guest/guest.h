@@ -80,6 +80,8 @@
 /* Streamed output is never held whole: its cap may be far higher. */
 #define GUEST_MAX_STREAM_OUTPUT (1ull << 40)
 #define GUEST_MAX_STREAM_WINDOW (64u << 20)
+/* Interactive stdin (ExecStdin) waiting to be written to the workload. */
+#define GUEST_MAX_STDIN_PENDING (1u << 20)
 #define GUEST_MAX_PROCESSES 65536u
 #define GUEST_MAX_OPEN_FILES (1u << 20)   /* the kernel's default nr_open */
 #define GUEST_DEFAULT_PROCESSES 512u

@@ -32,12 +32,13 @@ int guest_request_check(const Guest__V1__Frame *frame, const char **why)
     case GUEST__V1__FRAME__BODY_FILE_CREDIT:
     case GUEST__V1__FRAME__BODY_CODE_REQUEST:
     case GUEST__V1__FRAME__BODY_EXEC_CREDIT:
+    case GUEST__V1__FRAME__BODY_EXEC_STDIN:
         return 0;
     case GUEST__V1__FRAME__BODY__NOT_SET:
         *why = "frame has no body";
         return CODE(UNKNOWN_REQUEST);
     default:
-        *why = "not a request the init serves (health, exec, cancel, shutdown, exec credit, file, code)";
+        *why = "not a request the init serves (health, exec, cancel, shutdown, exec credit, exec stdin, file, code)";
         return CODE(UNKNOWN_REQUEST);
     }
 }
@@ -130,6 +131,10 @@ int guest_exec_validate(const Guest__V1__ExecRequest *req, struct guest_exec_par
     }
     if (req->stream_window > 0 && !req->stream_output) {
         *why = "stream_window needs stream_output";
+        return CODE(INVALID);
+    }
+    if (req->stdin_open && !req->stream_output) {
+        *why = "stdin_open needs stream_output";
         return CODE(INVALID);
     }
     p->stream_window = req->stream_window;

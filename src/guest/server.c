@@ -94,6 +94,9 @@ struct exec {
     bool stream;
     uint64_t window;  /* flow control: streamed bytes allowed ahead of credit (0: none) */
     uint64_t unacked; /* streamed bytes not yet credited */
+    bool stdin_open;  /* more stdin may come in ExecStdin frames */
+    bool stdin_interactive; /* started with stdin_open: report what is written */
+    uint64_t stdin_written; /* ExecStdin bytes written, not yet reported */
     uint64_t start_ns, deadline_ns, drain_ns;
     bool exited, timed_out, cancelled;
     int status;
@@ -386,7 +389,22 @@ static void exec_read_output(struct guest_server *s, struct exec *e, int which)
     }
 }
 
-static void exec_write_stdin(struct exec *e)
+/* Tells the host how much interactive stdin went to the workload. */
+static void exec_report_stdin(struct guest_server *s, struct exec *e)
+{
+    if (!e->stdin_written || !e->conn)
+        return;
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecOutput o = GUEST__V1__EXEC_OUTPUT__INIT;
+    o.stdin_written = e->stdin_written;
+    f.id = e->id;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_OUTPUT;
+    f.exec_output = &o;
+    e->stdin_written = 0;
+    conn_send(s, e->conn, &f);
+}
+
+static void exec_write_stdin(struct guest_server *s, struct exec *e)
 {
     while (e->stdin_fd >= 0 && e->stdin_off < e->stdin_len) {
         ssize_t n = write(e->stdin_fd, e->stdin_data + e->stdin_off, e->stdin_len - e->stdin_off);
@@ -394,14 +412,55 @@ static void exec_write_stdin(struct exec *e)
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN)
-                return;
-            break; /* EPIPE: the workload closed its stdin */
+                break;
+            /* EPIPE: the workload closed its stdin; what waits is dropped. */
+            e->stdin_written += e->stdin_len - e->stdin_off;
+            e->stdin_off = e->stdin_len;
+            e->stdin_open = false;
+            break;
         }
         e->stdin_off += (size_t)n;
+        e->stdin_written += (uint64_t)n;
     }
-    close_fd(&e->stdin_fd);
+    if (e->stdin_interactive)
+        exec_report_stdin(s, e);
+    if (e->stdin_off < e->stdin_len)
+        return; /* POLLOUT brings us back */
     free(e->stdin_data);
     e->stdin_data = NULL;
+    e->stdin_len = e->stdin_off = 0;
+    if (!e->stdin_open)
+        close_fd(&e->stdin_fd);
+}
+
+/* Interactive stdin: appended to what waits, written as the workload reads. */
+static void handle_stdin(struct guest_server *s, struct conn *c, uint64_t id, const Guest__V1__ExecStdin *req)
+{
+    struct exec *e = exec_find(s, c, id);
+    if (!e || !e->stdin_open || e->stdin_fd < 0)
+        return; /* gone, or its stdin closed: the host learns from the exit */
+    size_t pending = e->stdin_len - e->stdin_off;
+    if (req->data.len > GUEST_MAX_STDIN_PENDING - pending) {
+        guest_log("exec %llu: the host sent more stdin than may wait; closing it",
+                  (unsigned long long)id);
+        e->stdin_open = false;
+    } else if (req->data.len > 0) {
+        uint8_t *grown = malloc(pending + req->data.len);
+        if (!grown) {
+            e->stdin_open = false;
+        } else {
+            if (pending)
+                memcpy(grown, e->stdin_data + e->stdin_off, pending);
+            memcpy(grown + pending, req->data.data, req->data.len);
+            free(e->stdin_data);
+            e->stdin_data = grown;
+            e->stdin_off = 0;
+            e->stdin_len = pending + req->data.len;
+        }
+    }
+    if (req->close)
+        e->stdin_open = false;
+    exec_write_stdin(s, e);
 }
 
 static void handle_exec(struct guest_server *s, struct conn *c, uint64_t id, const Guest__V1__ExecRequest *req)
@@ -456,9 +515,10 @@ static void handle_exec(struct guest_server *s, struct conn *c, uint64_t id, con
     e->max_output = params.max_output;
     e->stream = req->stream_output;
     e->window = params.stream_window;
+    e->stdin_open = e->stdin_interactive = req->stdin_open;
     e->deadline_ns = e->start_ns + (uint64_t)params.timeout_ms * 1000000ull;
     s->execs[s->nexecs++] = e;
-    exec_write_stdin(e);
+    exec_write_stdin(s, e);
 }
 
 static void handle_cancel(struct guest_server *s, struct conn *c, uint64_t id, const Guest__V1__CancelRequest *req)
@@ -629,6 +689,9 @@ static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1
         break;
     case GUEST__V1__FRAME__BODY_CODE_REQUEST:
         guest_code_request(s, s->code, c, f->id, f->code_request);
+        break;
+    case GUEST__V1__FRAME__BODY_EXEC_STDIN:
+        handle_stdin(s, c, f->id, f->exec_stdin);
         break;
     default:
         break;
@@ -1120,7 +1183,8 @@ int guest_server_run(struct guest_server *s)
         }
         for (size_t i = 0; i < s->nexecs; i++) {
             struct exec *e = s->execs[i];
-            if (e->stdin_fd >= 0) {
+            /* An open interactive stdin with nothing to write is not polled. */
+            if (e->stdin_fd >= 0 && e->stdin_off < e->stdin_len) {
                 pfd[n] = (struct pollfd){.fd = e->stdin_fd, .events = POLLOUT};
                 ref[n++] = (struct ref){REF_STDIN, e};
             }
@@ -1193,7 +1257,7 @@ int guest_server_run(struct guest_server *s)
                 break;
             }
             case REF_STDIN:
-                exec_write_stdin(ref[i].ptr);
+                exec_write_stdin(s, ref[i].ptr);
                 break;
             case REF_STDOUT:
                 exec_read_output(s, ref[i].ptr, 0);

@@ -181,6 +181,7 @@ struct exec_opts {
     uint64_t max_output;
     bool stream;
     uint32_t stream_window;
+    bool stdin_open;
     const char *cwd;
     Guest__V1__Limits *limits;
 };
@@ -199,6 +200,7 @@ static void send_exec(struct client *c, uint64_t id, char **argv, size_t argc, c
         e.max_output_bytes = o->max_output;
         e.stream_output = o->stream;
         e.stream_window = o->stream_window;
+        e.stdin_open = o->stdin_open;
         e.limits = o->limits;
     }
     f.id = id;
@@ -785,6 +787,69 @@ static void test_stream_window(void **state)
     expect_health(c, 501);
 }
 
+static void send_stdin(struct client *c, uint64_t id, const char *data, bool close)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecStdin in = GUEST__V1__EXEC_STDIN__INIT;
+    in.data.data = (uint8_t *)data;
+    in.data.len = data ? strlen(data) : 0;
+    in.close = close;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_STDIN;
+    f.exec_stdin = &in;
+    send_frame(c, &f);
+}
+
+/* Interactive stdin: input sent after the start reaches the workload, each
+ * write is reported, and close ends its input. */
+static void test_interactive_stdin(void **state)
+{
+    struct client *c = *state;
+    struct exec_opts o = {.stream = true, .stdin_open = true, .stdin_data = "first\n",
+                          .stdin_len = 6, .timeout_ms = 30000};
+    char *argv[] = {(char *)"/bin/cat"};
+    send_exec(c, 600, argv, 1, &o);
+    char out[64] = {0};
+    size_t out_len = 0;
+    uint64_t written = 0;
+    bool sent_more = false;
+    for (;;) {
+        Guest__V1__Frame *f = recv_frame(c);
+        assert_non_null(f);
+        assert_int_equal(f->id, 600);
+        if (f->body_case == GUEST__V1__FRAME__BODY_EXEC_RESPONSE) {
+            assert_int_equal(f->exec_response->exit_code, 0);
+            guest__v1__frame__free_unpacked(f, NULL);
+            break;
+        }
+        assert_int_equal(f->body_case, GUEST__V1__FRAME__BODY_EXEC_OUTPUT);
+        written += f->exec_output->stdin_written;
+        assert_true(out_len + f->exec_output->data.len < sizeof(out));
+        if (f->exec_output->data.len > 0)
+            memcpy(out + out_len, f->exec_output->data.data, f->exec_output->data.len);
+        out_len += f->exec_output->data.len;
+        guest__v1__frame__free_unpacked(f, NULL);
+        if (!sent_more && strcmp(out, "first\n") == 0) {
+            /* The workload is still running, waiting for input. */
+            sent_more = true;
+            send_stdin(c, 600, "second\n", false);
+            send_stdin(c, 600, NULL, true);
+        }
+    }
+    assert_string_equal(out, "first\nsecond\n");
+    assert_int_equal(written, 13);
+    /* Without stream_output there is no interactive stdin. */
+    struct exec_opts bad = {.stdin_open = true};
+    send_sh(c, 601, "true", &bad);
+    Guest__V1__Frame *f = expect_body(c, 601, GUEST__V1__FRAME__BODY_ERROR);
+    assert_int_equal(f->error->code, CODE(INVALID));
+    guest__v1__frame__free_unpacked(f, NULL);
+    /* Stdin for an exec that is gone is ignored. */
+    send_stdin(c, 600, "late", true);
+    send_health(c, 602);
+    expect_health(c, 602);
+}
+
 static void test_stream_window_checked(void **state)
 {
     struct client *c = *state;
@@ -1215,6 +1280,7 @@ int main(void)
         T(test_streaming),
         T(test_stream_window),
         T(test_stream_window_checked),
+        T(test_interactive_stdin),
         T(test_workload_cannot_unshare),
         T(test_shutdown_stops_server),
 #define U(name) cmocka_unit_test_setup_teardown(name, setup_unix, teardown_unix)

@@ -556,6 +556,31 @@ void proxy_exec_credit(struct proxy_conn *c, uint64_t id, uint64_t bytes)
     }
 }
 
+int proxy_exec_stdin(struct proxy_conn *c, uint64_t id, const uint8_t *data, size_t len,
+                     bool close, struct error *err)
+{
+    if (c == NULL || c->dead || c->bev == NULL)
+        return error_set(err, ERR_UNAVAILABLE, "guest channel is closed");
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__ExecStdin in = GUEST__V1__EXEC_STDIN__INIT;
+    in.data.data = (uint8_t *)data;
+    in.data.len = len;
+    in.close = close;
+    f.body_case = GUEST__V1__FRAME__BODY_EXEC_STDIN;
+    f.exec_stdin = &in;
+    f.id = id;
+    uint8_t *buf = NULL;
+    size_t blen = 0;
+    int r = wire_encode(&f, &buf, &blen);
+    if (r < 0)
+        return error_set(err, ERR_INTERNAL, "cannot encode stdin: %s", wire_strerror(r));
+    int w = bufferevent_write(c->bev, buf, blen);
+    free(buf);
+    if (w < 0)
+        return error_set(err, ERR_UNAVAILABLE, "cannot write to the guest channel");
+    return 0;
+}
+
 unsigned proxy_pending_count(const struct proxy_conn *c)
 {
     return c->n_pending;

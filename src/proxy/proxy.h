@@ -9,6 +9,8 @@
 #ifndef ENCLAVE_PROXY_PROXY_H
 #define ENCLAVE_PROXY_PROXY_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -62,6 +64,10 @@ void proxy_cancel(struct proxy_conn *conn, uint64_t id);
 /* Flow control for a streaming exec in flight (its request id): tells the
  * guest that bytes more of its output were passed on. No reply. */
 void proxy_exec_credit(struct proxy_conn *conn, uint64_t id, uint64_t bytes);
+
+/* Interactive stdin for an exec in flight (its request id). No reply. */
+int proxy_exec_stdin(struct proxy_conn *conn, uint64_t id, const uint8_t *data, size_t len,
+                     bool close, struct error *err);
 
 unsigned proxy_pending_count(const struct proxy_conn *conn);
 

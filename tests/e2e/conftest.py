@@ -217,8 +217,10 @@ class Daemon:
         conn.connect()
         if rcvbuf:
             conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        headers = dict(self.auth_headers())
+        headers["Content-Type"] = "application/connect+json"
         conn.request("POST", f"/{service}/{method}", struct.pack(">BI", 0, len(payload)) + payload,
-                     headers=dict(self.auth_headers(), **{"Content-Type": "application/connect+json"}))
+                     headers=headers)
         resp = conn.getresponse()
         try:
             if resp.status != 200:
