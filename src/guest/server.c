@@ -678,6 +678,9 @@ static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1
     case GUEST__V1__FRAME__BODY_EXEC_CREDIT:
         handle_credit(s, c, f->id, f->exec_credit);
         break;
+    case GUEST__V1__FRAME__BODY_EXEC_STDIN:
+        handle_stdin(s, c, f->id, f->exec_stdin);
+        break;
     case GUEST__V1__FRAME__BODY_FILE_REQUEST:
         guest_files_request(s, s->files, c, f->id, f->file_request);
         break;
@@ -689,9 +692,6 @@ static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1
         break;
     case GUEST__V1__FRAME__BODY_CODE_REQUEST:
         guest_code_request(s, s->code, c, f->id, f->code_request);
-        break;
-    case GUEST__V1__FRAME__BODY_EXEC_STDIN:
-        handle_stdin(s, c, f->id, f->exec_stdin);
         break;
     default:
         break;
@@ -769,7 +769,8 @@ static void conn_lost(struct guest_server *s, struct conn *c)
  * ignores the host until it reconnects (conn_lost). */
 static void conn_refuse(struct guest_server *s, struct conn *c, const char *why)
 {
-    guest_log("%s: %s; refusing the connection", c->transport, why);
+    guest_log("%s: %s; %s", c->transport, why,
+              c->kind == CONN_SERIAL ? "ignoring the host until it reconnects" : "closing the connection");
     conn_lost(s, c);
 }
 
