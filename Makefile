@@ -432,6 +432,25 @@ $(BUILD)/guest-bench: bench/guest_bench.c $(GUEST_OBJS)
 bench-guest: $(BUILD)/guest-bench
 	$(BUILD)/guest-bench
 BENCH_TARGETS += bench-guest
+# ---------------------------------------------------------------- sdk + mcp
+# test-sdk: the Python SDK (clients/python) against a real daemon and real VMs,
+# the README's snippet verbatim among them. test-mcp: `enclave mcp` driven by
+# the official MCP TypeScript SDK (pinned in tests/mcp/package-lock.json,
+# installed into $(BUILD)/mcp-node by tests/mcp/setup.sh with the machine's
+# npm) and by protocol-level tests with hostile input.
+.PHONY: test-sdk test-mcp
+test-sdk: $(BUILD)/enclave
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	cd tests/sdk && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider .
+test-mcp: $(BUILD)/enclave
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	BUILD=$(BUILD) tests/mcp/setup.sh
+	cd tests/mcp && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider .
+TEST_TARGETS += test-sdk test-mcp
 # ---------------------------------------------------------------- workspace: files, code, image variants
 # test-files: files (HTTP routes, Connect, gRPC; a 200 MiB round trip each way
 # with the daemon's RSS printed), refused symlinks and paths, a denied write,
