@@ -19,13 +19,13 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "api/api.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/mcp.h"
 #include "common/cleanup.h"
+#include "common/encode.h"
 #include "common/log.h"
 #include "common/paths.h"
 #include "common/version.h"
@@ -321,19 +321,11 @@ static void add_b64(struct capped *c, json_t *v)
     const char *b = json_string_value(v);
     if (b == NULL)
         return;
-    size_t blen = strlen(b);
-    cleanup_free unsigned char *raw = malloc(blen / 4 * 3 + 4);
-    if (raw == NULL)
+    cleanup_free unsigned char *raw = NULL;
+    size_t n = 0;
+    if (decode_base64_lenient(b, strlen(b), &raw, &n) < 0)
         return;
-    int n = EVP_DecodeBlock(raw, (const unsigned char *)b, (int)blen);
-    if (n < 0)
-        return;
-    /* EVP_DecodeBlock counts padding as zero bytes. */
-    if (blen >= 1 && b[blen - 1] == '=')
-        n--;
-    if (blen >= 2 && b[blen - 2] == '=')
-        n--;
-    capped_add(c, (const char *)raw, (size_t)n);
+    capped_add(c, (const char *)raw, n);
 }
 
 /* ------------------------------------------------------------ tools */
@@ -469,12 +461,9 @@ static void tool_run_command(struct mcp_server *s, json_t *args, struct tool_out
     if (cwd != NULL)
         json_object_set_new(req, "cwd", json_string(cwd));
     if (in != NULL) {
-        size_t n = strlen(in);
-        cleanup_free unsigned char *b64 = malloc(4 * ((n + 2) / 3) + 1);
-        if (b64 != NULL) {
-            EVP_EncodeBlock(b64, (const unsigned char *)in, (int)n);
-            json_object_set_new(req, "stdin", json_string((const char *)b64));
-        }
+        cleanup_free char *b64 = encode_base64(in, strlen(in));
+        if (b64 != NULL)
+            json_object_set_new(req, "stdin", json_string(b64));
     }
     struct cmd_run r = {0};
     int rc = s->ops->stream(&s->target, ENCLAVE, "Exec", req, TOOL_TIMEOUT_S + 30, on_exec_event, &r,
@@ -620,14 +609,11 @@ static void tool_read_file(struct mcp_server *s, json_t *args, struct tool_out *
     } else if (rc < 0) {
         out_error(s, o, &err);
     } else if (base64) {
-        cleanup_free unsigned char *b64 = malloc(4 * ((d.data.len + 2) / 3) + 1);
+        cleanup_free char *b64 = encode_base64(d.data.buf ? d.data.buf : "", d.data.len);
         if (b64 == NULL)
             out_fail(o, "out of memory");
-        else {
-            int n = EVP_EncodeBlock(b64, (const unsigned char *)(d.data.buf ? d.data.buf : ""),
-                                    (int)d.data.len);
-            out_text(o, (const char *)b64, (size_t)n);
-        }
+        else
+            out_text(o, b64, strlen(b64));
     } else if (!valid_utf8((const unsigned char *)d.data.buf, d.data.len)) {
         out_fail(o, "%s is not UTF-8 text; read it with encoding \"base64\"", path);
     } else {
