@@ -130,9 +130,10 @@ $(BUILD)/enclave-init: $(GUEST_OBJS) $(call obj,guest,$(GUEST_MAIN))
 	$(CC) $(STATIC_LINK) $(HARDEN_LDFLAGS) -o $@ $^ -l:libprotobuf-c.a
 
 # The guest init travels inside the host binary so one file can build a guest image.
-$(BUILD)/host/init_blob.o: $(BUILD)/enclave-init
+# So does the interpreter driver (src/guest/interp.py) the image puts at /usr/lib/enclave.
+$(BUILD)/host/init_blob.o: $(BUILD)/enclave-init src/guest/interp.py
 	@mkdir -p $(dir $@)
-	printf '.section .rodata\n.global enclave_init_blob\n.global enclave_init_blob_end\n.balign 16\nenclave_init_blob:\n.incbin "%s"\nenclave_init_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $(BUILD)/enclave-init > $(BUILD)/host/init_blob.S
+	printf '.section .rodata\n.global enclave_init_blob\n.global enclave_init_blob_end\n.balign 16\nenclave_init_blob:\n.incbin "%s"\nenclave_init_blob_end:\n.global enclave_interp_blob\n.global enclave_interp_blob_end\n.balign 16\nenclave_interp_blob:\n.incbin "%s"\nenclave_interp_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $(BUILD)/enclave-init src/guest/interp.py > $(BUILD)/host/init_blob.S
 	$(CC) -c $(BUILD)/host/init_blob.S -o $@
 
 $(BUILD)/libenclave.a: $(HOST_OBJS) $(BUILD)/host/init_blob.o
@@ -230,7 +231,7 @@ clean:
 # ---------------------------------------------------------------- areas
 # (each area adds its own block below: extra targets, TEST_TARGETS += ..., BENCH_TARGETS += ...)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path '$(BUILD)/e2e-home' -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # ---------------------------------------------------------------- guest + wire (guest)
 # The generated protobuf sources are made by a pattern rule only, so make would
@@ -420,6 +421,19 @@ $(BUILD)/guest-bench: bench/guest_bench.c $(GUEST_OBJS)
 bench-guest: $(BUILD)/guest-bench
 	$(BUILD)/guest-bench
 BENCH_TARGETS += bench-guest
+# ---------------------------------------------------------------- workspace: files, code, image variants
+# test-files: files (HTTP routes, Connect, gRPC; a 200 MiB round trip each way
+# with the daemon's RSS printed), refused symlinks and paths, a denied write,
+# and RunCode (state, rich results, errors, interrupt and restart), on real
+# VMs. test-image-variant: builds the numpy variant (packages from the Debian
+# archive) and boots it. Both are part of the e2e run as well.
+.PHONY: test-files test-image-variant
+test-files test-image-variant: $(BUILD)/enclave
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -s -p no:cacheprovider \
+	    $(if $(filter test-files,$@),test_files_code.py,test_image_variant.py)
 # ---------------------------------------------------------------- host boundary
 # make test-hardening: the binaries carry full RELRO, a stack protector,
 # FORTIFY and PIE (tests/check-hardening.sh; build_release.sh checks dist/enclave).

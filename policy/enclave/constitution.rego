@@ -86,6 +86,14 @@ deny contains sprintf("a session may have at most %d MiB of memory; %v were aske
 	not request.memory_mb <= cfg.max_memory_mb
 }
 
+# Image variants: when data.constitution.allowed_images is a list, a session
+# may boot only those ("" is the default image). Absent: any variant.
+deny contains sprintf("the image %q is not one of the allowed images %v", [object.get(request, "image", ""), cfg.allowed_images]) if {
+	input.action == "session.start"
+	is_array(object.get(cfg, "allowed_images", null))
+	not object.get(request, "image", "") in cfg.allowed_images
+}
+
 # ------------------------------------------------------------ exec
 
 program_allowed if request.argv[0] in cfg.exec_allowlist
@@ -182,6 +190,7 @@ read_only_exec if {
 
 deny contains "the session declared the intent read_only_analysis; only inline code (python3 -c CODE) can be checked, and this request has none" if {
 	read_only_exec
+	not request.tool == "code"
 	not request.argv[1] == "-c"
 }
 
@@ -192,7 +201,12 @@ deny contains "the session declared the intent read_only_analysis; code sent on 
 
 deny contains sprintf("the session declared the intent read_only_analysis; this code looks like it writes or runs something (matches %q)", [pattern]) if {
 	read_only_exec
-	code := concat("\n", array.slice(request.argv, 1, count(request.argv)))
 	some pattern in cfg.write_patterns
-	regex.match(pattern, code)
+	regex.match(pattern, checked_code)
 }
+
+# The code a request runs: a RunCode cell's text (tool "code"), else the
+# arguments after the program.
+checked_code := request.code if request.tool == "code"
+
+checked_code := concat("\n", array.slice(request.argv, 1, count(request.argv))) if not request.tool == "code"

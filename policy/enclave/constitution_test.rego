@@ -141,3 +141,15 @@ test_several_reasons_reported if {
 	d.allow == false
 	count(d.reasons) == 2
 }
+
+test_code_allowed if allowed({"action": "exec", "session": {"id": "s"}, "request": {"tool": "code", "argv": ["python3"], "code": "x = 1", "cwd": "/workspace", "timeout_s": 30, "stdin_bytes": 0}})
+
+test_code_read_only_write_denied if denied_for({"action": "exec", "session": {"id": "s", "intent": {"action_category": "read_only_analysis"}}, "request": {"tool": "code", "argv": ["python3"], "code": "open('/workspace/x', 'w').write('1')", "cwd": "/workspace", "timeout_s": 30, "stdin_bytes": 0}}, "looks like it writes")
+
+test_code_read_only_plain_allowed if allowed({"action": "exec", "session": {"id": "s", "intent": {"action_category": "read_only_analysis"}}, "request": {"tool": "code", "argv": ["python3"], "code": "sum(range(10))", "cwd": "/workspace", "timeout_s": 30, "stdin_bytes": 0}})
+
+test_image_any_by_default if allowed({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}})
+
+test_image_restricted if denied_for({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}}, "not one of the allowed images") with data.constitution.allowed_images as [""]
+
+test_image_allowed_listed if allowed({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}}) with data.constitution.allowed_images as ["", "numpy"]

@@ -40,4 +40,13 @@ typedef int (*client_sink_fn)(void *ctx, const char *data, size_t len);
 int client_get(const struct client_target *t, const char *path, unsigned timeout_s, char **out,
                int *status, struct error *err);
 
+/* GET path; a 200's body goes to sink as it arrives, any other status's
+ * body into *out (malloc'd). */
+int client_get_stream(const struct client_target *t, const char *path, unsigned timeout_s,
+                      client_sink_fn sink, void *ctx, char **out, int *status, struct error *err);
+/* PUT path with the body read from in_fd: length bytes (Content-Length), or,
+ * when length < 0, until EOF (chunked). The answer's body into *out. */
+int client_put_fd(const struct client_target *t, const char *path, int in_fd, long long length,
+                  unsigned timeout_s, char **out, int *status, struct error *err);
+
 #endif

@@ -642,6 +642,25 @@ static const struct api_method enclave_methods[] = {
     {.name = "StartSession", .input = &enclave__v1__start_session_request__descriptor,
      .output = &enclave__v1__start_session_response__descriptor,
      .handler = daemon_handle_start_session},
+    /* ---- files */
+    {.name = "UploadFile", .input = &enclave__v1__upload_file_request__descriptor,
+     .output = &enclave__v1__upload_file_response__descriptor, .handler = daemon_handle_upload_file,
+     .kind = API_METHOD_CLIENT_STREAMING},
+    {.name = "DownloadFile", .input = &enclave__v1__download_file_request__descriptor,
+     .output = &enclave__v1__download_file_response__descriptor, .handler = daemon_handle_download_file,
+     .kind = API_METHOD_SERVER_STREAMING, .max_buffer = 4u << 20},
+    {.name = "ListFiles", .input = &enclave__v1__list_files_request__descriptor,
+     .output = &enclave__v1__list_files_response__descriptor, .handler = daemon_handle_list_files},
+    {.name = "StatFile", .input = &enclave__v1__stat_file_request__descriptor,
+     .output = &enclave__v1__stat_file_response__descriptor, .handler = daemon_handle_stat_file},
+    {.name = "RemoveFile", .input = &enclave__v1__remove_file_request__descriptor,
+     .output = &enclave__v1__remove_file_response__descriptor, .handler = daemon_handle_remove_file},
+    {.name = "MakeDirectory", .input = &enclave__v1__make_directory_request__descriptor,
+     .output = &enclave__v1__make_directory_response__descriptor, .handler = daemon_handle_make_directory},
+    /* ---- code */
+    {.name = "RunCode", .input = &enclave__v1__run_code_request__descriptor,
+     .output = &enclave__v1__run_code_event__descriptor, .handler = daemon_handle_run_code,
+     .kind = API_METHOD_SERVER_STREAMING, .max_buffer = 24u << 20},
 };
 
 const struct api_service daemon_agent_service = {
