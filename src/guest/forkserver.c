@@ -252,6 +252,18 @@ bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid)
     return true;
 }
 
+void guest_forkserver_swept(struct guest_forkserver *fs)
+{
+    if (!fs)
+        return;
+    /* Killed with every uid-1000 process; not reaped yet. Nothing more may
+     * be sent to it (the message could be lost with it). */
+    if (fs->ctl >= 0)
+        close(fs->ctl);
+    fs->ctl = -1;
+    fs->ready = false;
+}
+
 void guest_forkserver_counts(const struct guest_forkserver *fs, uint64_t *served, uint64_t *fallbacks)
 {
     *served = fs ? fs->served : 0;
@@ -345,8 +357,10 @@ int guest_forkserver_spawn(struct guest_forkserver *fs, const Guest__V1__ExecReq
     int32_t pid = 0;
     ssize_t n = pr > 0 ? recv(fs->ctl, &pid, sizeof(pid), MSG_DONTWAIT) : -1;
     if (n != (ssize_t)sizeof(pid) || pid <= 1) {
-        snprintf(why, why_len, "the Python fork server did not start the program (%s)",
-                 pr == 0 ? "no answer" : pid < 0 ? strerror(-pid) : "bad answer");
+        int e = errno;
+        snprintf(why, why_len, "the Python fork server did not start the program (%s; %zd bytes, events %#x, %s)",
+                 pr == 0 ? "no answer" : pid < 0 ? strerror(-pid) : "bad answer", n, (unsigned)pf.revents,
+                 n < 0 ? strerror(e) : "-");
         forkserver_stop(fs);
         goto done;
     }

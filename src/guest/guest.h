@@ -207,6 +207,9 @@ int guest_forkserver_spawn(struct guest_forkserver *fs, const Guest__V1__ExecReq
 /* From the reaper: true when pid was the fork server (it is restarted on
  * the next call). */
 bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid);
+/* The sweep of the workload user's processes killed it: stop using it now
+ * (it is started again once reaped). */
+void guest_forkserver_swept(struct guest_forkserver *fs);
 /* Calls served and calls that fell back since start (for tests). */
 void guest_forkserver_counts(const struct guest_forkserver *fs, uint64_t *served, uint64_t *fallbacks);
 

@@ -1110,8 +1110,10 @@ static int housekeeping(struct guest_server *s, uint64_t now)
         i++;
     }
     /* Interpreter contexts are workload processes that stay: no sweep then. */
-    if (s->opts.pid1 && before > 0 && s->nexecs == 0 && guest_code_running(s->code) == 0)
+    if (s->opts.pid1 && before > 0 && s->nexecs == 0 && guest_code_running(s->code) == 0) {
         sweep_workload_user();
+        guest_forkserver_swept(s->forkserver);
+    }
     uint64_t code_next = guest_code_housekeeping(s, s->code, now);
     if (code_next < next)
         next = code_next;
