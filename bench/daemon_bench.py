@@ -22,7 +22,9 @@ median and the 90th percentile of:
     VmRSS next to it;
   - warm pool (`enclave up --pool 1`): StartSession that claims a booted,
     idle VM, the first exec after it, and the VmRSS of an idle pool VM's VMM
-    (and how many such VMs fit in 8 GiB).
+    (and how many such VMs fit in 8 GiB);
+  - the python tool round trip with the guest's pre-started Python (fork
+    server) and with a fresh python3, --think seconds apart.
 
 Every daemon but the pool's runs with --pool 0, so no background boot
 disturbs the other rows.
@@ -443,6 +445,8 @@ def main():
     ap.add_argument("--boots", type=int, default=5, help="cold boots measured alone (default 5)")
     ap.add_argument("--starts", type=int, default=3, help="daemon starts per mode (default 3)")
     ap.add_argument("--idle", type=int, default=8, help="idle sessions for the memory row (default 8)")
+    ap.add_argument("--think", type=float, default=3.0,
+                    help="seconds between python calls in the fork server rows (default 3)")
     ap.add_argument("--only", choices=("all", "fast-start"), default="all",
                     help="fast-start: only the warm pool and pre-started Python rows (and the cold "
                          "boots they are compared with)")
@@ -667,12 +671,49 @@ def bench_fast_start(args, table):
             stop_session(d, sid)
         table.add("StartSession to READY, pooled (claims a warm VM)", claims)
         table.add("first ExecuteTool python 'pass' after a pooled start", firsts)
+        bench_forkserver(d, args, table)
         if idle:
             each = percentile(idle, 50)
             print(f"  {'idle VM VmRSS (the VMM of a ready pool VM)':<52} {each:8.1f} MiB"
                   f"  -> {int(8192 // each) if each else 0} idle VMs in 8 GiB", flush=True)
     finally:
         d.stop()
+
+
+def bench_forkserver(d, args, table):
+    """The python tool with and without the guest's pre-started Python. The
+    fork server is swept with the workload after every exec and started
+    again, so each sample waits a moment first (an agent thinks between
+    calls); the fresh path is `/usr/bin/python3 -c` (tool exec), which the
+    fork server never serves. Each program says whether json was imported
+    before it ran: only in the fork server's children."""
+    sid = "bench-forkserver"
+    start_session(d, sid)
+    code = "import sys; print('json' in sys.modules)"
+    warm, cold, served = [], [], 0
+    for _ in range(args.samples):
+        time.sleep(args.think)
+        t0 = time.perf_counter()
+        r = d.call("ExecuteTool", {"sessionId": sid, "toolName": "python", "input": code, "timeoutSeconds": 30})
+        ms = ms_since(t0)
+        check_exec(r, "python via the fork server")
+        if r.get("output") == "True\n":
+            warm.append(ms)
+            served += 1
+        time.sleep(args.think)
+        t0 = time.perf_counter()
+        r = d.call("ExecuteTool", exec_body_argv(sid, ["/usr/bin/python3", "-c", code]))
+        cold.append(ms_since(t0))
+        check_exec(r, "fresh python3")
+    table.add("python tool round trip, pre-started Python (fork server)", warm)
+    table.add("python tool round trip, fresh python3 (no fork server)", cold)
+    print(f"  ({served} of {args.samples} python calls found the fork server ready after "
+          f"{args.think:.0f} s; the others started a fresh python3)", flush=True)
+    stop_session(d, sid)
+
+
+def exec_body_argv(sid, argv):
+    return {"sessionId": sid, "toolName": "exec", "input": json.dumps(argv), "timeoutSeconds": 30}
 
 
 def fmt_vmm(rss):
