@@ -317,9 +317,9 @@ TEST_TARGETS += image-check
 
 # ---------------------------------------------------------------- regex (src/rego/re.*)
 # The engine is plain C with no project dependency, so its bench builds from re.c alone.
-$(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.c src/rego/re.h
+$(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.c src/rego/re.h src/rego/unicode_tables.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -o $@ bench/re_bench.c src/rego/re.c
+	$(CC) $(BASE_CFLAGS) -o $@ bench/re_bench.c src/rego/re.c src/rego/unicode_tables.c
 
 .PHONY: bench-re
 bench-re: $(BUILD)/bench/re_bench
@@ -434,6 +434,13 @@ test-files test-image-variant: $(BUILD)/enclave
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -s -p no:cacheprovider \
 	    $(if $(filter test-files,$@),test_files_code.py,test_image_variant.py)
+# ---------------------------------------------------------------- rego: Unicode tables, Go semantics
+# src/rego/unicode_tables.c is generated from Perl's Unicode::UCD by
+# tools/gen-unicode-tables.pl and committed; regenerate it with this target.
+.PHONY: unicode-tables
+unicode-tables:
+	perl tools/gen-unicode-tables.pl > src/rego/unicode_tables.c.tmp
+	mv src/rego/unicode_tables.c.tmp src/rego/unicode_tables.c
 # ---------------------------------------------------------------- host boundary
 # make test-hardening: the binaries carry full RELRO, a stack protector,
 # FORTIFY and PIE (tests/check-hardening.sh; build_release.sh checks dist/enclave).

@@ -148,7 +148,7 @@ test_code_read_only_write_denied if denied_for({"action": "exec", "session": {"i
 
 test_code_read_only_plain_allowed if allowed({"action": "exec", "session": {"id": "s", "intent": {"action_category": "read_only_analysis"}}, "request": {"tool": "code", "argv": ["python3"], "code": "sum(range(10))", "cwd": "/workspace", "timeout_s": 30, "stdin_bytes": 0}})
 
-test_image_any_by_default if allowed({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}})
+test_image_any_by_default if allowed({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}}) with data.constitution.allowed_images as null
 
 test_image_restricted if denied_for({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}}, "not one of the allowed images") with data.constitution.allowed_images as [""]
 

@@ -205,6 +205,8 @@ static void eval_usage(FILE *o)
             "                       value of each expression\n"
             "      --strict         builtin errors are errors, not undefined\n"
             "      --max-steps N    evaluation step budget (default 50000000)\n"
+            "      --max-memory MB  memory budget of the evaluation, in MiB (default 512);\n"
+            "                       running out is an eval_budget_error\n"
             "  -h, --help           this help\n"
             "\n"
             "Exit status: 0 when evaluation succeeded (defined or not), 1 on a parse,\n"
@@ -219,6 +221,7 @@ static int policy_eval(int argc, char **argv)
         { "format", required_argument, NULL, 'f' },
         { "strict", no_argument, NULL, 's' },
         { "max-steps", required_argument, NULL, 'm' },
+        { "max-memory", required_argument, NULL, 'M' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -243,6 +246,16 @@ static int policy_eval(int argc, char **argv)
                 return cli_usage_error("policy eval", "--max-steps must be a positive number");
             }
             ro.max_steps = v;
+            break;
+        }
+        case 'M': {
+            char *end;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*end || v == 0 || v > (1ULL << 24)) {
+                free(paths);
+                return cli_usage_error("policy eval", "--max-memory must be a number of MiB from 1 to 16777216");
+            }
+            ro.max_memory = v << 20;
             break;
         }
         case 'h': eval_usage(stdout); free(paths); return 0;

@@ -483,8 +483,16 @@ void daemon_handle_upload_file(struct api_call *call, const ProtobufCMessage *ms
 
 /* ------------------------------------------------------------ plain HTTP */
 
+/* Answering ends what the exchange's callbacks were for: they are cleared
+ * first, so that a connection closing later cannot call into freed state. */
+static void exchange_done(struct api_exchange *ex)
+{
+    api_exchange_set_callbacks(ex, NULL, NULL);
+}
+
 static void reply_error(struct api_exchange *ex, const struct error *err)
 {
+    exchange_done(ex);
     json_t *body = json_pack("{s:s, s:s}", "code", error_kind_connect_name(err->kind), "message", err->message);
     cleanup_free char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
@@ -531,6 +539,7 @@ struct http_get {
     char peer[128];
     char principal[16];
     uint64_t size, sent, uncredited;
+    bool client_gone; /* closed after taking every byte: the transfer ends on its own */
 };
 
 static void get_free(struct http_get *g)
@@ -562,6 +571,7 @@ static void get_listing(const struct core_file_result *res, const struct error *
                              res->entries_truncated);
     cleanup_free char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
+    exchange_done(g->ex);
     api_exchange_reply(g->ex, 200, "application/json", text ? text : "{}", text ? strlen(text) : 2);
     get_free(g);
 }
@@ -569,6 +579,14 @@ static void get_listing(const struct core_file_result *res, const struct error *
 static void get_stream_close(struct api_stream *stream, void *ctx)
 {
     struct http_get *g = ctx;
+    g->stream = NULL;
+    if (g->t != NULL && g->sent == g->size) {
+        /* The client had it all (Content-Length) and hung up before the
+         * guest's final reply: let that come, so the read is recorded with
+         * its digest rather than as abandoned. */
+        g->client_gone = true;
+        return;
+    }
     core_file_abandon(g->t);
     get_free(g);
 }
@@ -584,6 +602,10 @@ static void get_stream_drained(struct api_stream *stream, void *ctx)
 static void get_data(const uint8_t *data, size_t len, void *ctx)
 {
     struct http_get *g = ctx;
+    if (g->client_gone) {
+        core_file_credit(g->t, len); /* the file grew: drain it, nobody wants it */
+        return;
+    }
     /* Never more than the Content-Length announced (the file may have grown). */
     if (g->sent + len > g->size)
         len = (size_t)(g->size - g->sent);
@@ -605,7 +627,8 @@ static void get_done(const struct core_file_result *res, const struct error *err
     if (err != NULL)
         log_warn("download of %s from %s ended early: %s", g->path, g->session, err->message);
     /* A short body tells the client (Content-Length) that it did not get it all. */
-    api_stream_end(g->stream, NULL, 0, 1000);
+    if (g->stream != NULL)
+        api_stream_end(g->stream, NULL, 0, 1000);
     get_free(g);
 }
 
@@ -656,6 +679,7 @@ static void get_stat_done(const struct core_file_result *res, const struct error
     snprintf(headers, sizeof(headers), "Content-Length: %llu\r\n", (unsigned long long)g->size);
     struct api_stream_options opts = {.max_buffer = DOWNLOAD_BUFFER, .extra_headers = headers};
     static const struct api_stream_callbacks scb = {.on_close = get_stream_close, .on_drained = get_stream_drained};
+    exchange_done(g->ex);
     g->stream = api_exchange_stream_begin(g->ex, 200, "application/octet-stream", &opts, &scb, g);
     if (g->stream == NULL) {
         core_file_abandon(g->t);
@@ -776,6 +800,7 @@ static void put_done(const struct core_file_result *res, const struct error *err
                              res->sha256);
     cleanup_free char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
+    exchange_done(p->ex);
     api_exchange_reply(p->ex, 201, "application/json", text ? text : "{}", text ? strlen(text) : 2);
     put_free(p);
 }

@@ -772,7 +772,8 @@ static void conn_lost(struct guest_server *s, struct conn *c)
  * ignores the host until it reconnects (conn_lost). */
 static void conn_refuse(struct guest_server *s, struct conn *c, const char *why)
 {
-    guest_log("%s: %s; refusing the connection", c->transport, why);
+    guest_log("%s: %s; %s", c->transport, why,
+              c->kind == CONN_SERIAL ? "ignoring the host until it reconnects" : "closing the connection");
     conn_lost(s, c);
 }
 

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "policy/internal.h"
 #include "rego/rego.h"
 
@@ -52,6 +53,13 @@ const char *policy_outcome_name(enum policy_outcome o)
     return outcome_names[o];
 }
 
+/* A policy's print() goes to the daemon's log. */
+static void policy_print(void *ctx, const char *line)
+{
+    (void)ctx;
+    log_info("policy print: %s", line);
+}
+
 static void limits_fill(struct policy_limits *out, const struct policy_limits *in)
 {
     struct policy_limits l = in ? *in : (struct policy_limits){0};
@@ -61,6 +69,10 @@ static void limits_fill(struct policy_limits *out, const struct policy_limits *i
         l.max_test_steps = 10000000;
     if (!l.max_eval_ms)
         l.max_eval_ms = 1000;
+    if (!l.max_memory)
+        l.max_memory = 64u << 20;
+    if (!l.max_test_memory)
+        l.max_test_memory = 256u << 20;
     if (!l.max_file_bytes)
         l.max_file_bytes = 1u << 20;
     if (!l.max_total_bytes)
@@ -353,7 +365,8 @@ static int run_tests(struct policy_bundle *b, const struct policy_files *fl, str
     size_t n = 0;
     if (rego_rule_paths(b->engine, "test_", &paths, &n) < 0)
         return error_set(err, ERR_INTERNAL, "cannot list the bundle's tests");
-    struct rego_options o = {.max_steps = b->lim.max_test_steps};
+    struct rego_options o = {.max_steps = b->lim.max_test_steps, .max_memory = b->lim.max_test_memory,
+                             .print = policy_print};
     rego_set_options(b->engine, &o);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -389,7 +402,8 @@ static int run_tests(struct policy_bundle *b, const struct policy_files *fl, str
         free(paths[i]);
     }
     free(paths);
-    struct rego_options d = {.max_steps = b->lim.max_steps};
+    struct rego_options d = {.max_steps = b->lim.max_steps, .max_memory = b->lim.max_memory,
+                             .print = policy_print};
     rego_set_options(b->engine, &d);
     return rc;
 }
@@ -430,7 +444,8 @@ int policy_bundle_from_files(struct policy_files *fl, const char *origin,
         free(b);
         return error_set(err, ERR_INTERNAL, "out of memory");
     }
-    struct rego_options o = {.max_steps = b->lim.max_steps};
+    struct rego_options o = {.max_steps = b->lim.max_steps, .max_memory = b->lim.max_memory,
+                             .print = policy_print};
     rego_set_options(b->engine, &o);
     int rc = 0;
     size_t n_modules = 0;
@@ -734,7 +749,10 @@ void policy_decide(struct policy_bundle *b, const json_t *input, struct policy_d
     if (rc < 0) {
         char buf[800];
         rego_error_string(&re, buf, sizeof(buf));
-        if (strcmp(re.code, "eval_cancel_error") == 0 || strstr(re.message, "budget"))
+        if (strcmp(re.code, "eval_budget_error") == 0)
+            deny(out, POLICY_BUDGET, "policy evaluation exceeded its memory budget of %" PRIu64 " bytes (deny): %s",
+                 b->lim.max_memory, buf);
+        else if (strcmp(re.code, "eval_cancel_error") == 0 || strstr(re.message, "budget"))
             deny(out, POLICY_BUDGET, "policy evaluation exceeded its budget of %" PRIu64 " steps (deny): %s",
                  b->lim.max_steps, buf);
         else

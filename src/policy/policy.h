@@ -46,6 +46,8 @@ struct policy_limits {
     uint64_t max_steps;        /* per decision; 0: 1,000,000 */
     uint64_t max_test_steps;   /* per bundle test; 0: 10,000,000 */
     unsigned max_eval_ms;      /* per decision; 0: 1000 */
+    uint64_t max_memory;       /* bytes of values one decision may hold; 0: 64 MiB */
+    uint64_t max_test_memory;  /* the same for one bundle test; 0: 256 MiB */
     size_t max_file_bytes;     /* one module or data file; 0: 1 MiB */
     size_t max_total_bytes;    /* the whole bundle; 0: 8 MiB */
     unsigned max_files;        /* 0: 512 */
@@ -87,7 +89,7 @@ const struct policy_file *policy_builtin_files(size_t *n);
     X(POLICY_DECIDED, "decided")     /* the bundle returned a well-formed decision */ \
     X(POLICY_UNDEFINED, "undefined") /* data.enclave.decision is undefined */       \
     X(POLICY_ERROR, "error")         /* evaluation failed (conflict, type error...) */ \
-    X(POLICY_BUDGET, "budget")       /* the step budget ran out */                 \
+    X(POLICY_BUDGET, "budget")       /* the step or memory budget ran out */       \
     X(POLICY_TIMEOUT, "timeout")     /* evaluation took longer than max_eval_ms */   \
     X(POLICY_MALFORMED, "malformed") /* the decision does not follow the schema */
 

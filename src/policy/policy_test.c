@@ -187,6 +187,19 @@ static void test_refusals_name_file_and_line(void **state)
     assert_int_equal(policy_bundle_load_files(et, 1, NULL, &b, &err), -1);
     assert_non_null(strstr(err.message, "test_conflict"));
 
+    /* a bundle whose test allocates without bound is refused, with the
+     * memory budget named; the process goes on */
+    const char *hungry = "package enclave\n\ndecision := {\"allow\": true}\n\n"
+                         "test_hungry if {\n"
+                         "  a := [[x | some x in numbers.range(2000, 2000 + i)] | some i in numbers.range(1, 100000)]\n"
+                         "  count(a) > 0\n}\n";
+    struct policy_limits mem = {.max_test_steps = 1ULL << 40, .max_test_memory = 16u << 20};
+    struct policy_file ht[] = {{"h.rego", hungry, strlen(hungry)}};
+    assert_int_equal(policy_bundle_load_files(ht, 1, &mem, &b, &err), -1);
+    assert_non_null(strstr(err.message, "test_hungry"));
+    assert_non_null(strstr(err.message, "eval_budget_error"));
+    assert_non_null(strstr(err.message, "memory budget exceeded"));
+
     const char *nodecision = "package enclave\n\nallow := true\n";
     assert_null(load_text(nodecision, &err));
     assert_non_null(strstr(err.message, "data.enclave.decision"));
@@ -318,8 +331,22 @@ static void test_failures_deny(void **state)
     policy_decision_release(&d);
     policy_bundle_free(b);
 
+    /* A decision that builds ever-larger arrays: the memory budget stops it
+     * (a refusal, not an abort), the step budget being generous. */
+    const char *hungry = "package enclave\n\ndecision := {\"allow\": count(a) > 0} if {\n"
+                         "  a := [[x | some x in numbers.range(2000, 2000 + i)] | some i in numbers.range(1, 100000)]\n}\n";
+    struct policy_limits mem = {.max_steps = 1ULL << 40, .max_eval_ms = 600000, .max_memory = 8u << 20};
+    struct policy_file hf = {"m.rego", hungry, strlen(hungry)};
+    assert_int_equal(policy_bundle_load_files(&hf, 1, &mem, &b, &err), 0);
+    decide_text(b, "{}", &d);
+    assert_false(d.allow);
+    assert_int_equal(d.outcome, POLICY_BUDGET);
+    assert_true(reasons_contain(&d, "memory budget of 8388608 bytes"));
+    policy_decision_release(&d);
+    policy_bundle_free(b);
+
     /* A generous budget and a 1 ms wall-clock limit: millions of steps take longer. */
-    struct policy_limits slow = {.max_steps = 100000000, .max_eval_ms = 1};
+    struct policy_limits slow = {.max_steps = 100000000, .max_eval_ms = 1, .max_memory = 1u << 30};
     assert_int_equal(policy_bundle_load_files(&f, 1, &slow, &b, &err), 0);
     decide_text(b, "{}", &d);
     assert_false(d.allow);

@@ -12,13 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <arpa/inet.h>
 #include <openssl/evp.h>
 
 #include "rego/ast.h"
 #include "rego/eval.h"
+#include "rego/bi.h"
 #include "rego/glob.h"
+#include "rego/unicode.h"
 #if __has_include("rego/re.h")
 #include "rego/re.h"
 #define HAVE_REGO_RE 1
@@ -55,22 +58,18 @@ static const char *tname(int type)
     static const char *names[] = { "null", "boolean", "number", "string", "array", "object", "set" };
     return names[type];
 }
+const char *bi_type_label(int type) { return tname(type); }
 
-static int want(struct ev *ev, struct rv **a, int i, int type)
+int bi_want(struct ev *ev, struct rv **a, int i, int type)
 {
     if (a[i]->type != type)
         return bi_type_error(ev, "operand %d must be %s but got %s", i + 1, tname(type),
                              rv_type_name(a[i]));
     return 0;
 }
+#define want bi_want
 
-#define WANT(i, t)                        \
-    do {                                  \
-        if (want(ev, a, (i), (t)) < 0)    \
-            return -1;                    \
-    } while (0)
-
-static int want_int(struct ev *ev, struct rv **a, int i, int64_t *out)
+int bi_want_int(struct ev *ev, struct rv **a, int i, int64_t *out)
 {
     if (a[i]->type != RV_NUMBER)
         return bi_type_error(ev, "operand %d must be number but got %s", i + 1, rv_type_name(a[i]));
@@ -78,9 +77,13 @@ static int want_int(struct ev *ev, struct rv **a, int i, int64_t *out)
         return bi_type_error(ev, "operand %d must be integer number but got floating-point number", i + 1);
     return 0;
 }
+#define want_int bi_want_int
 
-#define S(v) ((v)->u.str.s)
-#define SL(v) ((v)->u.str.len)
+struct rv *bi_string_of(struct sbuf *b)
+{
+    size_t len = b->len;
+    return rv_string_take(sb_steal(b), len);
+}
 
 /* ------------------------------------------------------------------ comparison */
 
@@ -126,7 +129,9 @@ static int bi_rem(struct ev *ev, struct rv **a, struct rv **out)
 {
     WANT(0, RV_NUMBER);
     WANT(1, RV_NUMBER);
-    if (!a[0]->is_int || !a[1]->is_int)
+    /* integers of any size; a fraction is refused (numbers that are
+     * integral are always stored as integers) */
+    if ((!a[0]->is_int && !a[0]->is_big) || (!a[1]->is_int && !a[1]->is_big))
         return bi_error(ev, "modulo on floating-point number");
     return arith(ev, '%', a, out);
 }
@@ -146,8 +151,13 @@ static int bi_abs(struct ev *ev, struct rv **a, struct rv **out)
         return 0;
     }
     if (a[0]->is_int) {
-        if (a[0]->u.i == INT64_MIN)
-            return bi_error(ev, "integer overflow");
+        if (a[0]->u.i == INT64_MIN) {
+            /* 2^63: a big integer, exactly */
+            char err[128];
+            if (rv_arith('*', a[0], rv_int(-1), out, err, sizeof err) < 0)
+                return bi_error(ev, "%s", err);
+            return 0;
+        }
         *out = rv_int(a[0]->u.i < 0 ? -a[0]->u.i : a[0]->u.i);
     } else {
         *out = rv_double(fabs(a[0]->u.d));
@@ -187,7 +197,7 @@ static int bi_numbers_range(struct ev *ev, struct rv **a, struct rv **out)
     if (n > 10000000)
         return bi_error(ev, "range too large");
     struct rvbuf b = { 0 };
-    for (uint64_t i = 0; i < n; i++)
+    for (uint64_t i = 0; i < n && !rv_budget_exceeded(); i++)
         rvbuf_push(&b, rv_int(x <= y ? x + (int64_t)i : x - (int64_t)i));
     *out = rv_array_take(&b);
     return 0;
@@ -282,13 +292,44 @@ static int bi_member3(struct ev *ev, struct rv **a, struct rv **out)
 
 /* ------------------------------------------------------------------ aggregates */
 
-static size_t utf8_len(const char *s, size_t n)
+/* Runes in s as Go counts them: an invalid byte is one rune (U+FFFD). */
+static size_t utf8_len(const char *s, size_t n) { return uni_rune_count(s, n); }
+
+/* Appends the rune r in UTF-8. */
+static void sb_rune(struct sbuf *b, uint32_t r)
 {
-    size_t c = 0;
+    char e[4];
+    sb_add(b, e, uni_encode(r, e));
+}
+
+/* Go's []rune(s): the runes of s, invalid bytes as U+FFFD. */
+static uint32_t *runes_of(const char *s, size_t n, size_t *count)
+{
+    uint32_t *r = malloc(sizeof *r * (n + 1));
+    if (!r)
+        abort();
+    size_t c = 0, w;
+    for (size_t i = 0; i < n; i += w)
+        r[c++] = uni_decode(s + i, n - i, &w);
+    *count = c;
+    return r;
+}
+
+static struct rv *string_of_runes(const uint32_t *r, size_t n)
+{
+    struct sbuf b = { 0 };
     for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xc0) != 0x80)
-            c++;
-    return c;
+        sb_rune(&b, r[i]);
+    size_t len = b.len;
+    return rv_string_take(sb_steal(&b), len);
+}
+
+static bool is_ascii(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return false;
+    return true;
 }
 
 static int bi_count(struct ev *ev, struct rv **a, struct rv **out)
@@ -420,33 +461,42 @@ static int bi_endswith(struct ev *ev, struct rv **a, struct rv **out)
     return 0;
 }
 
-static int case_map(struct ev *ev, struct rv **a, struct rv **out, int (*f)(int))
+/* Go's strings.ToUpper/ToLower: each rune by its simple case mapping; an
+ * invalid byte becomes U+FFFD. */
+static int case_map(struct ev *ev, struct rv **a, struct rv **out, uint32_t (*f)(uint32_t))
 {
     WANT(0, RV_STRING);
-    char *s = malloc(SL(a[0]) + 1);
-    if (!s)
-        abort();
-    for (size_t i = 0; i < SL(a[0]); i++) {
-        unsigned char c = (unsigned char)S(a[0])[i];
-        s[i] = c < 0x80 ? (char)f(c) : (char)c;
+    const char *s = S(a[0]);
+    size_t n = SL(a[0]), w;
+    struct sbuf b = { 0 };
+    for (size_t i = 0; i < n; i += w) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            w = 1;
+            sb_putc(&b, (char)f(c));
+            continue;
+        }
+        sb_rune(&b, f(uni_decode(s + i, n - i, &w)));
     }
-    s[SL(a[0])] = 0;
-    *out = rv_string_take(s, SL(a[0]));
+    size_t len = b.len;
+    *out = rv_string_take(sb_steal(&b), len);
     return 0;
 }
-static int bi_lower(struct ev *ev, struct rv **a, struct rv **out) { return case_map(ev, a, out, tolower); }
-static int bi_upper(struct ev *ev, struct rv **a, struct rv **out) { return case_map(ev, a, out, toupper); }
+static int bi_lower(struct ev *ev, struct rv **a, struct rv **out) { return case_map(ev, a, out, uni_to_lower); }
+static int bi_upper(struct ev *ev, struct rv **a, struct rv **out) { return case_map(ev, a, out, uni_to_upper); }
 
 /* UTF-8 code point boundaries of s. */
+/* Rune boundaries of s as Go decodes it (an invalid byte is one rune). */
 static size_t *cp_offsets(const char *s, size_t n, size_t *count)
 {
     size_t *off = malloc(sizeof *off * (n + 1));
     if (!off)
         abort();
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xc0) != 0x80)
-            off[c++] = i;
+    size_t c = 0, w;
+    for (size_t i = 0; i < n; i += w) {
+        off[c++] = i;
+        uni_decode(s + i, n - i, &w);
+    }
     off[c] = n;
     *count = c;
     return off;
@@ -464,7 +514,11 @@ static int split_impl(struct rv *s, const char *d, size_t dl, int64_t limit, str
                 rvbuf_push(&b, rv_string(S(s) + off[i], SL(s) - off[i]));
                 break;
             }
-            rvbuf_push(&b, rv_string(S(s) + off[i], off[i + 1] - off[i]));
+            size_t w;
+            if (uni_decode(S(s) + off[i], off[i + 1] - off[i], &w) == UNI_RUNE_ERROR)
+                rvbuf_push(&b, rv_cstr("\xef\xbf\xbd"));   /* Go's explode */
+            else
+                rvbuf_push(&b, rv_string(S(s) + off[i], off[i + 1] - off[i]));
         }
         free(off);
         *out = rv_array_take(&b);
@@ -555,25 +609,30 @@ static int bi_replace(struct ev *ev, struct rv **a, struct rv **out)
 }
 
 /* Does code point at s[i..] belong to cutset? Returns its length or 0. */
+/* Does the rune at s[i..] belong to the cutset (compared as runes, Go's
+ * strings.ContainsRune)? Returns its width or 0. */
 static size_t cut_match(const char *s, size_t n, size_t i, const struct rv *cut)
 {
-    size_t l = 1;
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 0xf0) l = 4;
-    else if (c >= 0xe0) l = 3;
-    else if (c >= 0xc0) l = 2;
-    if (i + l > n)
-        l = n - i;
-    size_t cn;
-    size_t *off = cp_offsets(S(cut), SL(cut), &cn);
-    size_t found = 0;
-    for (size_t k = 0; k < cn; k++)
-        if (off[k + 1] - off[k] == l && memcmp(S(cut) + off[k], s + i, l) == 0) {
-            found = l;
-            break;
-        }
-    free(off);
-    return found;
+    size_t w, cw;
+    uint32_t r = uni_decode(s + i, n - i, &w);
+    const char *c = S(cut);
+    size_t cn = SL(cut);
+    for (size_t k = 0; k < cn; k += cw)
+        if (uni_decode(c + k, cn - k, &cw) == r)
+            return w;
+    return 0;
+}
+
+/* Go's utf8.DecodeLastRune: the start of the last rune of s[0..end). */
+static size_t last_rune_start(const char *s, size_t start, size_t end)
+{
+    size_t lim = end >= start + 4 ? end - 4 : start;
+    size_t b = end - 1;
+    while (b > lim && ((unsigned char)s[b] & 0xc0) == 0x80)
+        b--;
+    size_t w;
+    uni_decode(s + b, end - b, &w);
+    return b + w == end ? b : end - 1;
 }
 
 static int trim_impl(struct ev *ev, struct rv **a, struct rv **out, bool left, bool right)
@@ -589,10 +648,8 @@ static int trim_impl(struct ev *ev, struct rv **a, struct rv **out, bool left, b
     }
     if (right) {
         while (end > start) {
-            size_t b = end - 1;
-            while (b > start && ((unsigned char)s[b] & 0xc0) == 0x80)
-                b--;
-            if (cut_match(s, n, b, a[1]) != end - b)
+            size_t b = last_rune_start(s, start, end);
+            if (cut_match(s, end, b, a[1]) != end - b)
                 break;
             end = b;
         }
@@ -604,15 +661,25 @@ static int bi_trim(struct ev *ev, struct rv **a, struct rv **out) { return trim_
 static int bi_trim_left(struct ev *ev, struct rv **a, struct rv **out) { return trim_impl(ev, a, out, true, false); }
 static int bi_trim_right(struct ev *ev, struct rv **a, struct rv **out) { return trim_impl(ev, a, out, false, true); }
 
+/* Go's strings.TrimSpace: Unicode white space; invalid bytes are not. */
 static int bi_trim_space(struct ev *ev, struct rv **a, struct rv **out)
 {
     WANT(0, RV_STRING);
     const char *s = S(a[0]);
-    size_t start = 0, end = SL(a[0]);
-    while (start < end && isspace((unsigned char)s[start]))
-        start++;
-    while (end > start && isspace((unsigned char)s[end - 1]))
-        end--;
+    size_t start = 0, end = SL(a[0]), w;
+    while (start < end) {
+        uint32_t r = uni_decode(s + start, end - start, &w);
+        if (!uni_is_space(r) || (r == UNI_RUNE_ERROR && w == 1))
+            break;
+        start += w;
+    }
+    while (end > start) {
+        size_t b = last_rune_start(s, start, end);
+        uint32_t r = uni_decode(s + b, end - b, &w);
+        if (!uni_is_space(r) || b + w != end)
+            break;
+        end = b;
+    }
     *out = rv_string(s + start, end - start);
     return 0;
 }
@@ -647,51 +714,61 @@ static int bi_substring(struct ev *ev, struct rv **a, struct rv **out)
         return -1;
     if (start < 0)
         return bi_error(ev, "negative offset");
-    size_t n;
-    size_t *off = cp_offsets(S(a[0]), SL(a[0]), &n);
-    if ((uint64_t)start >= n) {
-        free(off);
+    const char *s = S(a[0]);
+    size_t n = SL(a[0]);
+    if (is_ascii(s, n)) {
+        if ((uint64_t)start >= n) {
+            *out = rv_cstr("");
+            return 0;
+        }
+        size_t end = len < 0 || (uint64_t)start + (uint64_t)len > n ? n : (size_t)(start + len);
+        *out = rv_string(s + start, end - (size_t)start);
+        return 0;
+    }
+    /* Go's []rune(s): an invalid byte comes back as U+FFFD */
+    size_t rn;
+    uint32_t *r = runes_of(s, n, &rn);
+    if ((uint64_t)start >= rn) {
+        free(r);
         *out = rv_cstr("");
         return 0;
     }
-    size_t end = len < 0 || (uint64_t)start + (uint64_t)len > n ? n : (size_t)(start + len);
-    *out = rv_string(S(a[0]) + off[start], off[end] - off[start]);
-    free(off);
+    size_t end = len < 0 || (uint64_t)start + (uint64_t)len > rn ? rn : (size_t)(start + len);
+    *out = string_of_runes(r + start, end - (size_t)start);
+    free(r);
     return 0;
 }
 
-static int bi_indexof(struct ev *ev, struct rv **a, struct rv **out)
+/* indexof / indexof_n compare runes (an invalid byte equals U+FFFD) and
+ * count positions in runes, as OPA does. */
+static int index_runes(struct ev *ev, struct rv **a, struct rv **out, bool all)
 {
     WANT(0, RV_STRING);
     WANT(1, RV_STRING);
-    const char *q = memmem_s(S(a[0]), SL(a[0]), S(a[1]), SL(a[1]));
-    if (!q) {
-        *out = rv_int(-1);
-        return 0;
-    }
-    *out = rv_int((int64_t)utf8_len(S(a[0]), (size_t)(q - S(a[0]))));
-    return 0;
-}
-
-static int bi_indexof_n(struct ev *ev, struct rv **a, struct rv **out)
-{
-    WANT(0, RV_STRING);
-    WANT(1, RV_STRING);
+    if (SL(a[1]) == 0)
+        return bi_error(ev, "empty search character");
+    size_t bn, sn;
+    uint32_t *br = runes_of(S(a[0]), SL(a[0]), &bn);
+    uint32_t *sr = runes_of(S(a[1]), SL(a[1]), &sn);
     struct rvbuf b = { 0 };
-    const char *s = S(a[0]);
-    size_t n = SL(a[0]), nl = SL(a[1]);
-    for (size_t i = 0; i + nl <= n;) {
-        const char *q = memmem_s(s + i, n - i, S(a[1]), nl);
-        if (!q)
+    int64_t first = -1;
+    for (size_t i = 0; i + sn <= bn; i++) {
+        if (memcmp(br + i, sr, sn * sizeof *sr) != 0)
+            continue;
+        if (!all) {
+            first = (int64_t)i;
             break;
-        rvbuf_push(&b, rv_int((int64_t)utf8_len(s, (size_t)(q - s))));
-        i = (size_t)(q - s) + 1;
-        if (nl == 0 && i > n)
-            break;
+        }
+        rvbuf_push(&b, rv_int((int64_t)i));
     }
-    *out = rv_array_take(&b);
+    free(br);
+    free(sr);
+    *out = all ? rv_array_take(&b) : rv_int(first);
     return 0;
 }
+static int bi_indexof(struct ev *ev, struct rv **a, struct rv **out) { return index_runes(ev, a, out, false); }
+
+static int bi_indexof_n(struct ev *ev, struct rv **a, struct rv **out) { return index_runes(ev, a, out, true); }
 
 static int bi_strings_count(struct ev *ev, struct rv **a, struct rv **out)
 {
@@ -760,28 +837,84 @@ static int bi_replace_n(struct ev *ev, struct rv **a, struct rv **out)
     return 0;
 }
 
+/* OPA converts the number to a big.Float of 64-bit mantissa (an x87 long
+ * double has the same), truncates it to an integer and formats that. */
 static int bi_format_int(struct ev *ev, struct rv **a, struct rv **out)
 {
     WANT(0, RV_NUMBER);
+    WANT(1, RV_NUMBER);
     int64_t base;
-    if (want_int(ev, a, 1, &base) < 0)
-        return -1;
-    if (base != 2 && base != 8 && base != 10 && base != 16)
+    if (!rv_as_int(a[1], &base) || (base != 2 && base != 8 && base != 10 && base != 16))
         return bi_error(ev, "operand 2 must be one of {2, 8, 10, 16}");
-    double d = rv_as_double(a[0]);
-    int64_t v = a[0]->is_int ? a[0]->u.i : (int64_t)(d < 0 ? ceil(d) : floor(d));
-    char buf[80];
-    bool neg = v < 0;
-    uint64_t u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    int p = (int)sizeof buf - 1;
-    buf[p] = 0;
-    do {
-        buf[--p] = "0123456789abcdef"[u % (uint64_t)base];
-        u /= (uint64_t)base;
-    } while (u);
+    long double x;
+    if (a[0]->is_int) {
+        x = (long double)a[0]->u.i;
+    } else {
+        struct sbuf t = { 0 };
+        rv_write_number(&t, a[0]);
+        x = strtold(t.s, NULL);
+        free(t.s);
+    }
+    x = truncl(x);
+    bool neg = x < 0;
     if (neg)
-        buf[--p] = '-';
-    *out = rv_cstr(buf + p);
+        x = -x;
+    struct sbuf b = { 0 };
+    if (neg)
+        sb_putc(&b, '-');
+    if (a[0]->is_int) {
+        uint64_t u = a[0]->u.i < 0 ? (uint64_t)0 - (uint64_t)a[0]->u.i : (uint64_t)a[0]->u.i;
+        char buf[72];
+        int p = (int)sizeof buf - 1;
+        buf[p] = 0;
+        do {
+            buf[--p] = "0123456789abcdef"[u % (uint64_t)base];
+            u /= (uint64_t)base;
+        } while (u);
+        sb_puts(&b, buf + p);
+    } else if (base == 10) {
+        sb_printf(&b, "%.0Lf", x);
+    } else if (!isfinite(x)) {
+        free(b.s);
+        return bi_error(ev, "number out of range");
+    } else {
+        /* x = m * 2^e exactly, m a 64-bit integer */
+        int e;
+        long double fr = frexpl(x, &e);
+        uint64_t m = (uint64_t)ldexpl(fr, 64);
+        e -= 64;
+        while (e < 0) {
+            m >>= 1;
+            e++;
+        }
+        /* binary digits: m followed by e zeros */
+        struct sbuf bits = { 0 };
+        bool started = false;
+        for (int i = 63; i >= 0; i--) {
+            int bit = (int)((m >> i) & 1);
+            if (bit)
+                started = true;
+            if (started)
+                sb_putc(&bits, (char)('0' + bit));
+        }
+        if (!started)
+            sb_putc(&bits, '0');
+        for (int i = 0; i < e && started; i++)
+            sb_putc(&bits, '0');
+        int group = base == 2 ? 1 : base == 8 ? 3 : 4;
+        size_t nb = bits.len, lead = nb % (size_t)group;
+        size_t pos = 0;
+        for (size_t chunk = lead ? lead : (size_t)group; pos < nb; chunk = (size_t)group) {
+            unsigned v = 0;
+            for (size_t k = 0; k < chunk; k++)
+                v = v * 2 + (unsigned)(bits.s[pos + k] - '0');
+            sb_putc(&b, "0123456789abcdef"[v]);
+            pos += chunk;
+        }
+        free(bits.s);
+    }
+    size_t len = b.len;
+    *out = rv_string_take(sb_steal(&b), len);
     return 0;
 }
 
@@ -823,203 +956,6 @@ static int prefix_match(struct ev *ev, struct rv **a, struct rv **out, bool suff
 static int bi_any_prefix_match(struct ev *ev, struct rv **a, struct rv **out) { return prefix_match(ev, a, out, false); }
 static int bi_any_suffix_match(struct ev *ev, struct rv **a, struct rv **out) { return prefix_match(ev, a, out, true); }
 
-/* sprintf with Go's verbs: %v %s %d %q %x %X %o %b %f %F %e %E %g %G %t %c %%. */
-static void format_value(struct sbuf *b, struct rv *v)
-{
-    if (v->type == RV_STRING)
-        sb_add(b, S(v), SL(v));
-    else
-        rv_write(b, v, false);
-}
-
-static int bi_sprintf(struct ev *ev, struct rv **a, struct rv **out)
-{
-    WANT(0, RV_STRING);
-    WANT(1, RV_ARRAY);
-    const char *f = S(a[0]);
-    size_t n = SL(a[0]), argi = 0;
-    struct rv *args = a[1];
-    struct sbuf b = { 0 };
-    for (size_t i = 0; i < n; i++) {
-        if (f[i] != '%') {
-            sb_putc(&b, f[i]);
-            continue;
-        }
-        size_t start = i++;
-        char flags[8] = { 0 };
-        int nf = 0;
-        while (i < n && strchr("+-# 0", f[i]) && nf < 7)
-            flags[nf++] = f[i++];
-        int width = -1, prec = -1;
-        if (i < n && isdigit((unsigned char)f[i])) {
-            width = 0;
-            while (i < n && isdigit((unsigned char)f[i]) && width < 1000)
-                width = width * 10 + (f[i++] - '0');
-        }
-        if (i < n && f[i] == '.') {
-            i++;
-            prec = 0;
-            while (i < n && isdigit((unsigned char)f[i]) && prec < 1000)
-                prec = prec * 10 + (f[i++] - '0');
-        }
-        if (i >= n) {
-            sb_puts(&b, "%!(NOVERB)");
-            break;
-        }
-        char verb = f[i];
-        if (verb == '%') {
-            sb_putc(&b, '%');
-            continue;
-        }
-        if (argi >= args->u.arr.len) {
-            sb_printf(&b, "%%!%c(MISSING)", verb);
-            continue;
-        }
-        struct rv *v = args->u.arr.v[argi++];
-        struct sbuf piece = { 0 };
-        char cfmt[32];
-        snprintf(cfmt, sizeof cfmt, "%%%s%s%.0d%s", flags, width >= 0 ? "*" : "", 0, prec >= 0 ? ".*" : "");
-        (void)start;
-        switch (verb) {
-        case 'v':
-        case 's':
-            format_value(&piece, v);
-            break;
-        case 'q':
-            if (v->type == RV_STRING)
-                rv_write_json_string(&piece, S(v), SL(v));
-            else
-                format_value(&piece, v);
-            break;
-        case 't':
-            if (v->type == RV_BOOL)
-                sb_puts(&piece, v->u.b ? "true" : "false");
-            else
-                sb_printf(&piece, "%%!t(%s)", rv_type_name(v));
-            break;
-        case 'd': case 'x': case 'X': case 'o': case 'b': case 'c':
-            if (v->type == RV_NUMBER && v->is_int) {
-                if (verb == 'b') {
-                    uint64_t u = v->u.i < 0 ? (uint64_t)0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
-                    char tmp[70];
-                    int p = 69;
-                    tmp[p] = 0;
-                    do {
-                        tmp[--p] = (char)('0' + (u & 1));
-                        u >>= 1;
-                    } while (u);
-                    if (v->u.i < 0)
-                        tmp[--p] = '-';
-                    sb_puts(&piece, tmp + p);
-                } else if (verb == 'c') {
-                    char o[8] = { 0 };
-                    if (v->u.i >= 0 && v->u.i < 128)
-                        o[0] = (char)v->u.i;
-                    sb_puts(&piece, o);
-                } else {
-                    char spec[40];
-                    snprintf(spec, sizeof spec, "%%%s%s%s%s", flags, width >= 0 ? "*" : "",
-                             prec >= 0 ? ".*" : "", verb == 'd' ? "lld" : verb == 'x' ? "llx" : verb == 'X' ? "llX" : "llo");
-                    long long iv = (long long)v->u.i;
-                    bool neg = iv < 0 && verb != 'd';
-                    if (neg)
-                        iv = -iv;
-                    char tmp[128];
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-                    if (width >= 0 && prec >= 0)
-                        snprintf(tmp, sizeof tmp, spec, width, prec, iv);
-                    else if (width >= 0)
-                        snprintf(tmp, sizeof tmp, spec, width, iv);
-                    else if (prec >= 0)
-                        snprintf(tmp, sizeof tmp, spec, prec, iv);
-                    else
-                        snprintf(tmp, sizeof tmp, spec, iv);
-#pragma GCC diagnostic pop
-                    if (neg)
-                        sb_putc(&piece, '-');
-                    sb_puts(&piece, tmp);
-                    width = -1;
-                }
-            } else if (v->type == RV_NUMBER && v->is_big && verb == 'd' &&
-                       rv_as_double(v) == floor(rv_as_double(v))) {
-                rv_write_number(&piece, v);
-            } else if (v->type == RV_NUMBER) {
-                sb_printf(&piece, "%%!%c(big.Float=", verb);
-                rv_write_number(&piece, v);
-                sb_putc(&piece, ')');
-            } else if (v->type == RV_STRING && (verb == 'x' || verb == 'X')) {
-                for (size_t k = 0; k < SL(v); k++)
-                    sb_printf(&piece, verb == 'x' ? "%02x" : "%02X", (unsigned char)S(v)[k]);
-            } else {
-                sb_printf(&piece, "%%!%c(", verb);
-                format_value(&piece, v);
-                sb_putc(&piece, ')');
-            }
-            break;
-        case 'f': case 'F': case 'e': case 'E': case 'g': case 'G':
-            if (v->type == RV_NUMBER) {
-                char spec[40];
-                snprintf(spec, sizeof spec, "%%%s%s%s%c", flags, width >= 0 ? "*" : "", prec >= 0 ? ".*" : "", verb);
-                char tmp[512];
-                double d = rv_as_double(v);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-                if (width >= 0 && prec >= 0)
-                    snprintf(tmp, sizeof tmp, spec, width, prec, d);
-                else if (width >= 0)
-                    snprintf(tmp, sizeof tmp, spec, width, d);
-                else if (prec >= 0)
-                    snprintf(tmp, sizeof tmp, spec, prec, d);
-                else
-                    snprintf(tmp, sizeof tmp, spec, d);
-#pragma GCC diagnostic pop
-                sb_puts(&piece, tmp);
-                width = -1;
-            } else {
-                sb_printf(&piece, "%%!%c(", verb);
-                format_value(&piece, v);
-                sb_putc(&piece, ')');
-            }
-            break;
-        default:
-            sb_printf(&piece, "%%!%c(", verb);
-            format_value(&piece, v);
-            sb_putc(&piece, ')');
-        }
-        (void)cfmt;
-        /* width for string-ish verbs */
-        size_t plen = piece.len;
-        if (width > 0 && (size_t)width > utf8_len(piece.s ? piece.s : "", plen)) {
-            size_t pad = (size_t)width - utf8_len(piece.s ? piece.s : "", plen);
-            bool leftalign = strchr(flags, '-') != NULL;
-            if (!leftalign)
-                for (size_t k = 0; k < pad; k++)
-                    sb_putc(&b, ' ');
-            sb_add(&b, piece.s ? piece.s : "", plen);
-            if (leftalign)
-                for (size_t k = 0; k < pad; k++)
-                    sb_putc(&b, ' ');
-        } else {
-            sb_add(&b, piece.s ? piece.s : "", plen);
-        }
-        free(piece.s);
-    }
-    if (argi < args->u.arr.len) {
-        sb_puts(&b, "%!(EXTRA ");
-        for (size_t k = argi; k < args->u.arr.len; k++) {
-            if (k > argi)
-                sb_puts(&b, ", ");
-            sb_puts(&b, "ast.");
-            format_value(&b, args->u.arr.v[k]);
-        }
-        sb_putc(&b, ')');
-    }
-    size_t len = b.len;
-    *out = rv_string_take(sb_steal(&b), len);
-    return 0;
-}
-
 /* ------------------------------------------------------------------ types */
 
 #define TYPE_CHECK(fn, t) \
@@ -1047,10 +983,38 @@ static int bi_to_number(struct ev *ev, struct rv **a, struct rv **out)
     case RV_BOOL: *out = rv_int(x->u.b ? 1 : 0); return 0;
     case RV_NUMBER: *out = rv_incref(x); return 0;
     case RV_STRING: {
-        *out = rv_number_text(S(x), SL(x));
-        if (*out)
+        /* OPA: the spellings of infinities and NaN are a type error;
+         * anything else Go's strconv.ParseFloat accepts is a number */
+        const char *s = S(x);
+        size_t n = SL(x), i = 0;
+        while (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (!strcasecmp(s + i, "inf") || !strcasecmp(s + i, "infinity") || !strcasecmp(s + i, "nan"))
+            return bi_type_error(ev, "operand 1 must be valid number string but got string");
+        *out = rv_number_text(s, n);
+        if (*out) {
+            if ((*out)->is_big && !isfinite(rv_as_double(*out))) {
+                rv_decref(*out);
+                *out = NULL;
+                return bi_error(ev, "strconv.ParseFloat: parsing \"%s\": value out of range", s);
+            }
             return 0;
-        return bi_error(ev, "invalid syntax");
+        }
+        /* ParseFloat's wider syntax: a leading '+', ".5", "5.", hex */
+        char *end;
+        errno = 0;
+        double d = n && strlen(s) == n && !isspace((unsigned char)s[0]) ? strtod(s, &end) : 0;
+        if (n && strlen(s) == n && !isspace((unsigned char)s[0]) && end == s + n && (isdigit((unsigned char)s[n - 1]) || s[n - 1] == '.')) {
+            if (errno == ERANGE && !isfinite(d))
+                return bi_error(ev, "strconv.ParseFloat: parsing \"%s\": value out of range", s);
+            *out = rv_double(d);
+            return 0;
+        }
+        struct sbuf q = { 0 };
+        rv_write_json_string(&q, s, n);
+        int rc = bi_error(ev, "strconv.ParseFloat: parsing %s: invalid syntax", q.s);
+        free(q.s);
+        return rc;
     }
     case 100: {
         /* JSON number syntax (Go's json.Number check) */
@@ -1575,6 +1539,218 @@ static int bi_cidr_contains(struct ev *ev, struct rv **a, struct rv **out)
     return 0;
 }
 
+
+static void cidr_string(struct sbuf *b, const unsigned char *addr, int family, int bits, bool with_prefix)
+{
+    char txt[INET6_ADDRSTRLEN];
+    inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, txt, sizeof txt);
+    sb_puts(b, txt);
+    if (with_prefix)
+        sb_printf(b, "/%d", bits);
+}
+
+static void mask_addr(unsigned char *addr, int family, int bits)
+{
+    int n = family == 4 ? 4 : 16;
+    for (int i = 0; i < n; i++) {
+        int keep = bits - 8 * i;
+        addr[i] &= keep >= 8 ? 0xff : keep <= 0 ? 0 : (unsigned char)(0xff << (8 - keep));
+    }
+}
+
+/* net.cidr_expand: every address of the block (the memory budget bounds
+ * what a /8 or an IPv6 block can make). */
+static int bi_cidr_expand(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    unsigned char addr[16] = { 0 };
+    int family, bits;
+    if (parse_cidr(S(a[0]), SL(a[0]), addr, &family, &bits, true) < 0)
+        return bi_error(ev, "invalid CIDR address: %s", S(a[0]));
+    int n = family == 4 ? 4 : 16;
+    mask_addr(addr, family, bits);
+    unsigned __int128 v = 0, last;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | addr[i];
+    int host = 8 * n - bits;
+    last = host >= 128 ? ~(unsigned __int128)0 : v | ((((unsigned __int128)1) << host) - 1);
+    struct rvbuf b = { 0 };
+    for (;;) {
+        for (int i = n - 1; i >= 0; i--)
+            addr[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+        struct sbuf str = { 0 };
+        cidr_string(&str, addr, family, bits, false);
+        rvbuf_push(&b, bi_string_of(&str));
+        if (v == last || rv_budget_exceeded())
+            break;
+        v++;
+    }
+    *out = rv_set_take(&b);
+    return 0;
+}
+
+struct cidr_item {
+    struct rv *key;     /* borrowed */
+    const char *text;
+    size_t len;
+};
+
+static int cidr_items(struct ev *ev, struct rv *x, int opnum, struct cidr_item **items, size_t *n)
+{
+    size_t count = x->type == RV_STRING ? 1 : x->type == RV_OBJECT ? x->u.obj.len
+                   : (x->type == RV_ARRAY || x->type == RV_SET) ? x->u.arr.len : 0;
+    if (x->type != RV_STRING && x->type != RV_OBJECT && x->type != RV_ARRAY && x->type != RV_SET)
+        return bi_type_error(ev, "operand %d must be one of {string, array, set, object} but got %s", opnum,
+                             rv_type_name(x));
+    *items = calloc(count + 1, sizeof **items);
+    if (!*items)
+        abort();
+    *n = count;
+    for (size_t i = 0; i < count; i++) {
+        struct rv *el, *key;
+        if (x->type == RV_STRING) {
+            el = key = x;
+        } else if (x->type == RV_OBJECT) {
+            key = x->u.obj.k[i];
+            el = x->u.obj.v[i];
+        } else {
+            el = x->u.arr.v[i];
+            key = x->type == RV_SET ? el : NULL;
+        }
+        if (el->type == RV_ARRAY && el->u.arr.len > 0 && el->u.arr.v[0]->type == RV_STRING)
+            el = el->u.arr.v[0];
+        if (el->type != RV_STRING) {
+            free(*items);
+            return bi_error(ev, "operand %d: element must be string or non-empty array", opnum);
+        }
+        (*items)[i].key = key;
+        (*items)[i].text = S(el);
+        (*items)[i].len = SL(el);
+    }
+    return 0;
+}
+
+static int bi_cidr_contains_matches(struct ev *ev, struct rv **a, struct rv **out)
+{
+    struct cidr_item *c1, *c2;
+    size_t n1, n2;
+    if (cidr_items(ev, a[0], 1, &c1, &n1) < 0)
+        return -1;
+    if (cidr_items(ev, a[1], 2, &c2, &n2) < 0) {
+        free(c1);
+        return -1;
+    }
+    struct rvbuf b = { 0 };
+    int rc = 0;
+    for (size_t i = 0; i < n1 && rc == 0; i++) {
+        unsigned char na[16] = { 0 };
+        int fa, ba;
+        if (parse_cidr(c1[i].text, c1[i].len, na, &fa, &ba, false) < 0) {
+            rc = bi_error(ev, "invalid CIDR address: %s", c1[i].text);
+            break;
+        }
+        for (size_t j = 0; j < n2; j++) {
+            unsigned char nb[16] = { 0 };
+            int fb, bb;
+            if (parse_cidr(c2[j].text, c2[j].len, nb, &fb, &bb, false) < 0) {
+                rc = bi_error(ev, "invalid CIDR address: %s", c2[j].text);
+                break;
+            }
+            if (fa == fb && bb >= ba && prefix_eq(na, nb, ba)) {
+                struct rvbuf pair = { 0 };
+                rvbuf_push(&pair, c1[i].key ? rv_incref(c1[i].key) : rv_int((int64_t)i));
+                rvbuf_push(&pair, c2[j].key ? rv_incref(c2[j].key) : rv_int((int64_t)j));
+                rvbuf_push(&b, rv_array_take(&pair));
+            }
+        }
+    }
+    free(c1);
+    free(c2);
+    if (rc < 0) {
+        rvbuf_clear(&b);
+        return rc;
+    }
+    *out = rv_set_take(&b);
+    return 0;
+}
+
+struct net_block {
+    unsigned char addr[16];
+    int family, bits;
+};
+
+static int block_cmp(const void *x, const void *y)
+{
+    const struct net_block *p = x, *q = y;
+    if (p->family != q->family)
+        return p->family - q->family;
+    int c = memcmp(p->addr, q->addr, 16);
+    return c ? c : p->bits - q->bits;
+}
+
+/* net.cidr_merge: the smallest set of blocks covering the same addresses. */
+static int bi_cidr_merge(struct ev *ev, struct rv **a, struct rv **out)
+{
+    if (a[0]->type != RV_ARRAY && a[0]->type != RV_SET)
+        return bi_type_error(ev, "operand 1 must be one of {array, set} but got %s", rv_type_name(a[0]));
+    size_t n = a[0]->u.arr.len;
+    struct net_block *bl = calloc(n + 1, sizeof *bl);
+    if (!bl)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        struct rv *s = a[0]->u.arr.v[i];
+        if (s->type != RV_STRING) {
+            free(bl);
+            return bi_type_error(ev, "operand 1 must be array[string] or set[string] but got %s element",
+                                 rv_type_name(s));
+        }
+        if (parse_cidr(S(s), SL(s), bl[i].addr, &bl[i].family, &bl[i].bits, false) < 0) {
+            free(bl);
+            return bi_error(ev, "invalid CIDR address: %s", S(s));
+        }
+        if (bl[i].family == 6 && !memchr(S(s), '/', SL(s))) {
+            free(bl);
+            return bi_error(ev, "IPv6 invalid: needs prefix length");
+        }
+        mask_addr(bl[i].addr, bl[i].family, bl[i].bits);
+    }
+    /* sort, drop blocks inside the previous one, join sibling halves;
+     * repeat until nothing changes */
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        qsort(bl, n, sizeof *bl, block_cmp);
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (o > 0 && bl[o - 1].family == bl[i].family && bl[i].bits >= bl[o - 1].bits &&
+                prefix_eq(bl[o - 1].addr, bl[i].addr, bl[o - 1].bits)) {
+                changed |= true;
+                continue;
+            }
+            if (o > 0 && bl[o - 1].family == bl[i].family && bl[o - 1].bits == bl[i].bits && bl[i].bits > 0 &&
+                prefix_eq(bl[o - 1].addr, bl[i].addr, bl[i].bits - 1)) {
+                bl[o - 1].bits--;
+                mask_addr(bl[o - 1].addr, bl[o - 1].family, bl[o - 1].bits);
+                changed = true;
+                continue;
+            }
+            bl[o++] = bl[i];
+        }
+        if (o == n && !changed)
+            break;
+        n = o;
+    }
+    struct rvbuf b = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        struct sbuf s = { 0 };
+        cidr_string(&s, bl[i].addr, bl[i].family, bl[i].bits, true);
+        rvbuf_push(&b, bi_string_of(&s));
+    }
+    free(bl);
+    *out = rv_set_take(&b);
+    return 0;
+}
+
 static int bi_cidr_is_valid(struct ev *ev, struct rv **a, struct rv **out)
 {
     (void)ev;
@@ -1812,6 +1988,146 @@ static int bi_regex_split(struct ev *ev, struct rv **a, struct rv **out)
     *out = rv_array_take(&c.b);
     return 0;
 }
+
+/* regex.replace(s, pattern, value): Go's ReplaceAllString. */
+static int bi_regex_replace(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    WANT(2, RV_STRING);
+    struct rego_re *re;
+    bool owned;
+    if (compile_re(ev, a[1], &re, &owned) < 0)
+        return -1;
+    char *res = NULL;
+    size_t len = 0;
+    uint64_t lim = rv_budget_limit();
+    int rc = rego_re_replace_all(re, S(a[0]), SL(a[0]), S(a[2]), SL(a[2]), lim ? (size_t)lim : 0, &res, &len);
+    release_re(re, owned);
+    if (rc < 0) {
+        if (lim)
+            rv_budget_room((size_t)lim + 1);   /* too large for the budget */
+        return bi_error(ev, "out of memory");
+    }
+    *out = rv_string_take(res, len);
+    return 0;
+}
+
+struct submatch_collect {
+    struct rv *s;
+    struct rvbuf b;
+};
+
+static int re_submatch_piece(void *ctx, const size_t *caps, size_t ncaps)
+{
+    struct submatch_collect *c = ctx;
+    struct rvbuf m = { 0 };
+    for (size_t i = 0; i + 1 < ncaps; i += 2) {
+        if (caps[i] == SIZE_MAX)
+            rvbuf_push(&m, rv_cstr(""));
+        else
+            rvbuf_push(&m, rv_string(S(c->s) + caps[i], caps[i + 1] - caps[i]));
+    }
+    rvbuf_push(&c->b, rv_array_take(&m));
+    return rv_budget_exceeded();
+}
+
+/* regex.find_all_string_submatch_n(pattern, value, n): Go's
+ * FindAllStringSubmatch; a group that took no part is "". */
+static int bi_regex_find_submatch(struct ev *ev, struct rv **a, struct rv **out)
+{
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    int64_t lim;
+    if (want_int(ev, a, 2, &lim) < 0)
+        return -1;
+    struct rego_re *re;
+    bool owned;
+    if (compile_re(ev, a[0], &re, &owned) < 0)
+        return -1;
+    struct submatch_collect c = { a[1], { 0 } };
+    long r = rego_re_find_all(re, S(a[1]), SL(a[1]), lim < 0 ? -1 : (long)lim, re_submatch_piece, &c);
+    release_re(re, owned);
+    if (r < 0) {
+        rvbuf_clear(&c.b);
+        return bi_error(ev, "out of memory");
+    }
+    *out = rv_array_take(&c.b);
+    return 0;
+}
+
+/* Go's regexp.QuoteMeta. */
+static void quote_meta(struct sbuf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strchr("\\.+*?()|[]{}^$", s[i]) && s[i])
+            sb_putc(b, '\\');
+        sb_putc(b, s[i]);
+    }
+}
+
+/* regex.template_match(template, value, start, end): the parts between the
+ * delimiters are regular expressions, the rest is literal; the whole value
+ * must match (OPA's gorilla/mux-style templates). */
+static int bi_regex_template_match(struct ev *ev, struct rv **a, struct rv **out)
+{
+    for (int i = 0; i < 4; i++)
+        WANT(i, RV_STRING);
+    if (SL(a[2]) != 1)
+        return bi_error(ev, "start delimiter has to be exactly one character long but is %zu long", SL(a[2]));
+    if (SL(a[3]) != 1)
+        return bi_error(ev, "end delimiter has to be exactly one character long but is %zu long", SL(a[3]));
+    char ds = S(a[2])[0], de = S(a[3])[0];
+    const char *t = S(a[0]);
+    size_t n = SL(a[0]);
+    struct sbuf p = { 0 };
+    sb_putc(&p, '^');
+    int level = 0;
+    size_t idx = 0, end = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] == ds) {
+            if (++level == 1)
+                idx = i;
+        } else if (t[i] == de) {
+            if (--level == 0) {
+                quote_meta(&p, t + end, idx - end);
+                sb_putc(&p, '(');
+                sb_add(&p, t + idx + 1, i - idx - 1);
+                sb_putc(&p, ')');
+                /* each part must be a regular expression on its own */
+                struct rego_re *part;
+                char errbuf[REGO_RE_ERRLEN];
+                if (rego_re_compile(t + idx + 1, i - idx - 1, &part, errbuf, sizeof errbuf) < 0) {
+                    free(p.s);
+                    return bi_error(ev, "%s", errbuf);
+                }
+                rego_re_free(part);
+                end = i + 1;
+            } else if (level < 0) {
+                free(p.s);
+                return bi_error(ev, "unbalanced braces in \"%s\"", t);
+            }
+        }
+    }
+    if (level != 0) {
+        free(p.s);
+        return bi_error(ev, "unbalanced braces in \"%s\"", t);
+    }
+    quote_meta(&p, t + end, n - end);
+    sb_putc(&p, '$');
+    struct rego_re *re;
+    char errbuf[REGO_RE_ERRLEN];
+    int rc = rego_re_compile(p.s, p.len, &re, errbuf, sizeof errbuf);
+    free(p.s);
+    if (rc < 0)
+        return bi_error(ev, "%s", errbuf);
+    int m = rego_re_is_match(re, S(a[1]), SL(a[1]));
+    rego_re_free(re);
+    if (m < 0)
+        return bi_error(ev, "out of memory");
+    *out = rv_bool(m == 1);
+    return 0;
+}
 #else
 static int no_regex(struct ev *ev)
 {
@@ -1820,8 +2136,39 @@ static int no_regex(struct ev *ev)
 static int bi_regex_match(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
 static int bi_regex_is_valid(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
 static int bi_regex_find_n(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
+static int bi_regex_replace(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
+static int bi_regex_find_submatch(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
+static int bi_regex_template_match(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
 static int bi_regex_split(struct ev *ev, struct rv **a, struct rv **out) { (void)a; (void)out; return no_regex(ev); }
 #endif
+
+/* ------------------------------------------------------------------ print */
+
+/* print(...): its arguments, strings as they are and other values in
+ * Rego's text form, separated by spaces, to the engine's print hook (the
+ * daemon's log; stderr by default). Always true. */
+static int bi_print(struct ev *ev, struct rv **a, struct rv **out)
+{
+    struct sbuf b = { 0 };
+    for (int i = 0; i < ev->cur_nargs; i++) {
+        if (i)
+            sb_putc(&b, ' ');
+        if (a[i]->type == RV_STRING)
+            sb_add(&b, S(a[i]), SL(a[i]));
+        else
+            rv_write(&b, a[i], false);
+    }
+    if (!b.s)
+        sb_add(&b, "", 0);
+    const struct rego_options *o = &ev->r->opts;
+    if (o->print)
+        o->print(o->print_ctx, b.s);
+    else
+        fprintf(stderr, "%s\n", b.s);
+    free(b.s);
+    *out = rv_bool(true);
+    return 0;
+}
 
 /* ------------------------------------------------------------------ walk */
 
@@ -1986,6 +2333,61 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("crypto.md5", 1, bi_md5)                                 \
     X("time.now_ns", 0, bi_time_now_ns)                        \
     X("units.parse_bytes", 1, bi_units_parse_bytes)            \
+    X("units.parse", 1, bi_units_parse)                        \
+    X("object.subset", 2, bi_object_subset)                    \
+    X("hex.encode", 1, bi_hex_encode)                          \
+    X("hex.decode", 1, bi_hex_decode)                          \
+    X("urlquery.encode", 1, bi_urlquery_encode)                \
+    X("urlquery.decode", 1, bi_urlquery_decode)                \
+    X("urlquery.encode_object", 1, bi_urlquery_encode_object)  \
+    X("urlquery.decode_object", 1, bi_urlquery_decode_object)  \
+    X("bits.or", 2, bi_bits_or)                                \
+    X("bits.and", 2, bi_bits_and)                              \
+    X("bits.xor", 2, bi_bits_xor)                              \
+    X("bits.negate", 1, bi_bits_negate)                        \
+    X("bits.lsh", 2, bi_bits_lsh)                              \
+    X("bits.rsh", 2, bi_bits_rsh)                              \
+    X("numbers.range_step", 3, bi_numbers_range_step)          \
+    X("semver.is_valid", 1, bi_semver_is_valid)                \
+    X("semver.compare", 2, bi_semver_compare)                  \
+    X("graph.reachable", 2, bi_graph_reachable)                \
+    X("graph.reachable_paths", 2, bi_graph_reachable_paths)    \
+    X("json.filter", 2, bi_json_filter)                        \
+    X("json.remove", 2, bi_json_remove)                        \
+    X("json.patch", 2, bi_json_patch)                          \
+    X("glob.quote_meta", 1, bi_glob_quote_meta)                \
+    X("crypto.sha512", 1, bi_crypto_sha512)                    \
+    X("crypto.hmac.md5", 2, bi_hmac_md5)                       \
+    X("crypto.hmac.sha1", 2, bi_hmac_sha1)                     \
+    X("crypto.hmac.sha256", 2, bi_hmac_sha256)                 \
+    X("crypto.hmac.sha512", 2, bi_hmac_sha512)                 \
+    X("crypto.hmac.equal", 2, bi_hmac_equal)                   \
+    X("regex.replace", 3, bi_regex_replace)                    \
+    X("time.parse_rfc3339_ns", 1, bi_time_parse_rfc3339_ns)    \
+    X("time.parse_duration_ns", 1, bi_time_parse_duration_ns)  \
+    X("time.date", 1, bi_time_date)                            \
+    X("time.clock", 1, bi_time_clock)                          \
+    X("time.weekday", 1, bi_time_weekday)                      \
+    X("time.add_date", 4, bi_time_add_date)                    \
+    X("time.diff", 2, bi_time_diff)                            \
+    X("time.format", 1, bi_time_format)                        \
+    X("time.parse_ns", 2, bi_time_parse_ns)                    \
+    X("io.jwt.decode", 1, bi_jwt_decode)                       \
+    X("io.jwt.verify_hs256", 2, bi_jwt_verify_hs256)           \
+    X("io.jwt.verify_rs256", 2, bi_jwt_verify_rs256)           \
+    X("io.jwt.verify_es256", 2, bi_jwt_verify_es256)           \
+    X("uuid.rfc4122", 1, bi_uuid_rfc4122)                      \
+    X("print", -1, bi_print)                                   \
+    X("yaml.unmarshal", 1, bi_yaml_unmarshal)                  \
+    X("net.cidr_expand", 1, bi_cidr_expand)                    \
+    X("net.cidr_merge", 1, bi_cidr_merge)                      \
+    X("net.cidr_contains_matches", 2, bi_cidr_contains_matches) \
+    X("yaml.marshal", 1, bi_yaml_marshal)                      \
+    X("yaml.is_valid", 1, bi_yaml_is_valid)                    \
+    X("rand.intn", 2, bi_rand_intn)                            \
+    X("regex.find_all_string_submatch_n", 3, bi_regex_find_submatch) \
+    X("regex.template_match", 4, bi_regex_template_match)      \
+    X("regex.globs_match", 2, bi_regex_globs_match)            \
     X("walk", 1, bi_walk)                                      \
     X("http.send", 1, bi_unavailable)                          \
     X("io.jwt.decode_verify", 2, bi_unavailable)               \

@@ -471,7 +471,7 @@ static int resolve_call(struct cctx *c, struct scope *s, struct term *t)
         t->call_kind = CALL_BUILTIN;
         t->builtin = b;
         int ar = rego_builtins[b].arity;
-        if (nargs != ar && nargs != ar + 1)
+        if (ar >= 0 && nargs != ar && nargs != ar + 1)
             return rego_err(c->err, "rego_type_error", &t->loc,
                             "%s: arity mismatch: %d arguments given, %s takes %d", fname, nargs, fname, ar);
     }
@@ -723,7 +723,7 @@ static int resolve_body(struct cctx *c, struct scope *s, struct body *b)
         if (e->kind == EK_TERM && e->a->kind == TK_CALL) {
             struct term *call = e->a;
             int ar = call->call_kind == CALL_BUILTIN ? rego_builtins[call->builtin].arity : call->fn->arity;
-            if (call->nitems - 1 == ar + 1) {
+            if (ar >= 0 && call->nitems - 1 == ar + 1) {   /* not for variadic print */
                 e->kind = EK_UNIFY;
                 e->b = call;
                 e->a = call->items[--call->nitems];

@@ -52,11 +52,19 @@ static int ev_error(struct ev *ev, const char *code, const struct loc *loc, cons
     return rego_err(ev->err, code, loc, "%s", msg);
 }
 
+static int budget_error(struct ev *ev, const struct loc *loc)
+{
+    return ev_error(ev, "eval_budget_error", loc, "memory budget exceeded: the evaluation holds more than %llu bytes",
+                    (unsigned long long)ev->budget.limit);
+}
+
 static int step(struct ev *ev, const struct loc *loc)
 {
     if (++ev->steps > ev->max_steps)
         return ev_error(ev, "eval_cancel_error", loc, "evaluation exceeded its budget of %llu steps",
                         (unsigned long long)ev->max_steps);
+    if (ev->budget.exceeded)
+        return budget_error(ev, loc);
     return 0;
 }
 
@@ -308,11 +316,20 @@ static int invoke(struct ev *ev, struct frame *fr, struct term *t, int builtin, 
     if (fn)
         return call_function(ev, fn, args, nargs, &t->loc, out);
     const struct builtin *b = &rego_builtins[builtin];
-    if (nargs != b->arity)
+    if (b->arity >= 0 && nargs != b->arity)
         return ev_error(ev, "eval_type_error", &t->loc, "%s: arity mismatch", b->name);
+    ev->cur_nargs = nargs;
     ev->cur_builtin = b->name;
     ev->cur_loc = t->loc;
     int rc = b->fn(ev, args, out);
+    if (ev->budget.exceeded) {
+        /* whatever the builtin made is incomplete: never used, and the
+         * evaluation stops even where builtin errors are undefined */
+        if (rc == 0 || rc == BI_MULTI)
+            rv_decref(*out);
+        *out = NULL;
+        return budget_error(ev, &t->loc);
+    }
     if (rc == BI_MULTI) {
         *multi = true;
         return 0;
@@ -1619,7 +1636,10 @@ static int query_solution(struct ev *ev, void *ctx)
         for (int i = 0; i < q->qi->norig; i++) {
             struct expr *e = q->qi->orig[i];
             struct rv *v = NULL;
-            if (e->kind == EK_TERM && !e->negated && !e->nwith) {
+            /* print's value is true; evaluating it again would print twice */
+            bool is_print = e->a && e->a->kind == TK_CALL && e->a->call_kind == CALL_BUILTIN &&
+                            rego_builtins[e->a->builtin].fn == rego_builtins[rego_builtin_find("print")].fn;
+            if (e->kind == EK_TERM && !e->negated && !e->nwith && !is_print) {
                 int rc = eval_term(ev, q->fr, e->a, first_k, &v);
                 if (rc < 0) {
                     rvbuf_clear(&ev_vals);
@@ -1665,6 +1685,8 @@ void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error 
     ev->max_steps = r->opts.max_steps ? r->opts.max_steps : 50000000ULL;
     ev->max_depth = r->opts.max_depth ? r->opts.max_depth : 1000;
     ev->strict = r->opts.strict_builtin_errors != 0;
+    rv_budget_begin(&ev->budget, r->opts.max_memory ? r->opts.max_memory : REGO_DEFAULT_MAX_MEMORY,
+                    &ev->saved_budget);
     ev->cache = calloc((size_t)r->nnodes + 1, sizeof *ev->cache);
     if (!ev->cache)
         abort();
@@ -1676,6 +1698,8 @@ void ev_release(struct ev *ev)
         if (ev->cache[i] != UNDEF)
             rv_decref(ev->cache[i]);
     free(ev->cache);
+    rv_decref(ev->memo);
+    rv_budget_end(ev->saved_budget);
 }
 
 int ev_query(struct ev *ev, struct query_info *qi, struct term *value_term, struct rvbuf *results,

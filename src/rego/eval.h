@@ -3,6 +3,7 @@
 #define ENCLAVE_REGO_EVAL_H
 
 #include "rego/ast.h"
+#include "rego/value.h"
 
 #define BI_MULTI 2   /* a builtin returned an array of results, one solution each */
 
@@ -45,6 +46,8 @@ struct ev {
     int nmocks, mockcap;
     struct rv **cache;    /* node values, by node id */
     uint64_t steps, max_steps;
+    struct rv_budget budget;       /* memory: live bytes of the values built */
+    struct rv_budget *saved_budget;
     int depth, max_depth;
     int cps_depth;
     bool strict;
@@ -53,6 +56,8 @@ struct ev {
     const char *cur_builtin;
     struct loc cur_loc;
     struct rego_pcache *pcache;   /* may be NULL */
+    int cur_nargs;                /* arguments of the builtin being called (print is variadic) */
+    struct rv *memo;              /* uuid.rfc4122, rand.intn: [name, args...] -> value */
 };
 
 void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error *err);

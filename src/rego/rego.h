@@ -50,10 +50,19 @@ struct rego_error {
 /* "file:line:col: code: message" (or "code: message") into buf. */
 const char *rego_error_string(const struct rego_error *err, char *buf, size_t len);
 
+#define REGO_DEFAULT_MAX_MEMORY (512ULL << 20)
+
 struct rego_options {
     uint64_t max_steps;        /* evaluation steps per query; 0 = default (50 million) */
+    uint64_t max_memory;       /* bytes of values one evaluation may hold at once;
+                                  0 = default (REGO_DEFAULT_MAX_MEMORY). Running out
+                                  is eval_budget_error, never an abort. */
     int max_depth;             /* nested rule/function calls; 0 = default (1000) */
     int strict_builtin_errors; /* builtin errors are errors, not undefined */
+    /* Where print() writes, one call per line (without the newline);
+     * NULL: stderr. Called on the evaluating thread. */
+    void (*print)(void *ctx, const char *line);
+    void *print_ctx;
 };
 
 struct rego *rego_new(void);

@@ -394,6 +394,356 @@ static void test_step_budget(void **state)
     assert_non_null(strstr(err.message, "budget"));
 }
 
+static void expect_budget_error(const char *module, const char *query, uint64_t max_memory)
+{
+    struct rego_options o = { .max_steps = 1ULL << 40, .max_memory = max_memory };
+    struct rego_error err = { 0 };
+    char *r = eval_with(module, query, NULL, &err, &o);
+    if (r)
+        fail_msg("expected the memory budget error, got %s", r);
+    assert_string_equal(err.code, "eval_budget_error");
+    assert_non_null(strstr(err.message, "memory budget exceeded"));
+}
+
+static void test_memory_budget(void **state)
+{
+    (void)state;
+    /* ever-larger arrays: n^2/2 elements */
+    expect_budget_error("package a\n"
+                        "p := [[x | some x in numbers.range(2000, 2000 + i)] | some i in numbers.range(1, 100000)]",
+                        "data.a.p", 16u << 20);
+    /* ever-longer strings */
+    expect_budget_error("package a\n"
+                        "p := [concat(\",\", [sprintf(\"%d\", [j]) | some j in numbers.range(1, i)]) | "
+                        "some i in numbers.range(1, 100000)]",
+                        "data.a.p", 16u << 20);
+    /* one builtin whose output dwarfs its input: refused before it is made */
+    expect_budget_error("package a\n"
+                        "s := concat(\"\", [\"aaaaaaaa\" | some _ in numbers.range(1, 100000)])\n"
+                        "p := count(replace(s, \"a\", s))",
+                        "data.a.p", 16u << 20);
+    /* the budget stops an expression in a rule body too, where builtin
+     * errors would only make the rule undefined */
+    expect_budget_error("package a\n"
+                        "s := concat(\"\", [\"aaaaaaaa\" | some _ in numbers.range(1, 100000)])\n"
+                        "p if { count(replace(s, \"a\", s)) > 0 }\n"
+                        "q := 1 if not p",
+                        "data.a.q", 16u << 20);
+    /* a set built from a large range */
+    expect_budget_error("package a\np := {x | some x in numbers.range(1, 5000000)}", "data.a.p", 8u << 20);
+
+    /* the same policies with room enough, and the default budget, work */
+    struct rego_options o = { .max_memory = 64u << 20 };
+    struct rego_error err = { 0 };
+    char *r = eval_with("package a\n"
+                        "p := count([[x | some x in numbers.range(2000, 2000 + i)] | some i in numbers.range(1, 100)])",
+                        "x := data.a.p", NULL, &err, &o);
+    assert_non_null(r);
+    assert_string_equal(r, "[{\"x\":100}]");
+    free(r);
+    expect_result("package a\np := count({x | some x in numbers.range(1, 100000)})", "x := data.a.p", NULL,
+                  "[{\"x\":100000}]");
+}
+
+static void test_memory_budget_reuse(void **state)
+{
+    (void)state;
+    /* a prepared query that ran out of memory once is reusable, and the
+     * budget counts what is live, not what was ever allocated */
+    struct rego *r = rego_new();
+    struct rego_options o = { .max_memory = 32u << 20 };
+    rego_set_options(r, &o);
+    struct rego_error err = { 0 };
+    const char *m = "package a\n"
+                    "p := count([x | some x in numbers.range(1, input.n)])\n"
+                    "q := sum([count(sprintf(\"%d-%s\", [i, concat(\"\", [\"xxxxxxxxxxxxxxxxxxxxxxxx\" | some _ in numbers.range(1, 10)])])) | some i in numbers.range(1, 200000)])\n";
+    assert_int_equal(rego_add_module(r, "t.rego", m, strlen(m), &err), 0);
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "x := data.a.p", &err);
+    assert_non_null(q);
+    char *out = NULL;
+    assert_int_equal(rego_query_eval(q, "{\"n\": 5000000}", 14, &out, &err), -1);
+    assert_string_equal(err.code, "eval_budget_error");
+    assert_int_equal(rego_query_eval(q, "{\"n\": 1000}", 11, &out, &err), 0);
+    assert_string_equal(out, "[{\"x\":1000}]");
+    free(out);
+    rego_query_free(q);
+    /* 200000 strings of 250 bytes made and dropped one by one: 50 MB in
+     * total, never more than a few KiB of them at once (the rest is the
+     * range, 8 MB, and the array of counts, 2 MB) */
+    q = rego_prepare(r, "x := data.a.q", &err);
+    assert_non_null(q);
+    assert_int_equal(rego_query_eval(q, NULL, 0, &out, &err), 0);
+    free(out);
+    rego_query_free(q);
+    rego_free(r);
+}
+
+/* Go's semantics in the string and number builtins: one row per case,
+ * the query's result as `[{"x": ...}]` or an error code. */
+struct builtin_case {
+    const char *query;
+    const char *want;   /* result JSON, or "!code" for an error */
+};
+
+static void run_cases(const struct builtin_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct rego_error err = { 0 };
+        struct rego_options o = { .strict_builtin_errors = 1 };
+        char *got = eval_with(NULL, c[i].query, NULL, &err, &o);
+        if (c[i].want[0] == '!') {
+            if (got)
+                fail_msg("%s: want error %s, got %s", c[i].query, c[i].want + 1, got);
+            if (strcmp(err.code, c[i].want + 1) != 0)
+                fail_msg("%s: want error %s, got %s: %s", c[i].query, c[i].want + 1, err.code, err.message);
+            continue;
+        }
+        if (!got) {
+            char buf[800];
+            fail_msg("%s: unexpected error %s", c[i].query, rego_error_string(&err, buf, sizeof buf));
+        }
+        if (strcmp(got, c[i].want) != 0)
+            fail_msg("%s: want %s, got %s", c[i].query, c[i].want, got);
+        free(got);
+    }
+}
+
+static void test_go_strings(void **state)
+{
+    (void)state;
+    static const struct builtin_case cases[] = {
+        /* upper / lower: Unicode simple case mapping, invalid bytes to U+FFFD */
+        { "x := upper(\"Hellö\")", "[{\"x\":\"HELLÖ\"}]" },
+        { "x := upper(\"straße ǆ ﬃ\")", "[{\"x\":\"STRAßE Ǆ ﬃ\"}]" },
+        { "x := lower(\"ÀÉÎ İ ΣΑΣ\")", "[{\"x\":\"àéî i σασ\"}]" },
+        { "x := upper(\"ǅ\")", "[{\"x\":\"Ǆ\"}]" },
+        { "x := upper(base64.decode(\"Yf9i\"))", "[{\"x\":\"A\ufffdB\"}]" },
+        { "x := lower(\"\")", "[{\"x\":\"\"}]" },
+        /* trim* with Unicode cutsets, compared as runes */
+        { "x := trim(\"¡¡hola!!\", \"¡!\")", "[{\"x\":\"hola\"}]" },
+        { "x := trim_left(\"ééabc\", \"é\")", "[{\"x\":\"abc\"}]" },
+        { "x := trim_right(\"abc→→\", \"→\")", "[{\"x\":\"abc\"}]" },
+        { "x := trim(base64.decode(\"w2FiYw==\"), base64.decode(\"ww==\"))", "[{\"x\":\"abc\"}]" },
+        { "x := trim(base64.decode(\"w2FiYw==\"), \"\ufffd\")", "[{\"x\":\"abc\"}]" },
+        { "x := trim_space(\"\u2003 hi \u00a0\\n\")", "[{\"x\":\"hi\"}]" },
+        { "x := trim_space(\"\u200b hi\")", "[{\"x\":\"\u200b hi\"}]" },
+        /* runes, not bytes */
+        { "x := count(\"héllo\")", "[{\"x\":5}]" },
+        { "x := count(base64.decode(\"gIA=\"))", "[{\"x\":2}]" },
+        { "x := indexof(\"héllo\", \"l\")", "[{\"x\":2}]" },
+        { "x := indexof(\"héllo\", \"z\")", "[{\"x\":-1}]" },
+        { "x := indexof(\"abc\", \"\")", "!eval_builtin_error" },
+        { "x := indexof_n(\"ééé\", \"éé\")", "[{\"x\":[0,1]}]" },
+        { "x := substring(\"héllo\", 1, 3)", "[{\"x\":\"éll\"}]" },
+        { "x := substring(\"héllo\", 2, -1)", "[{\"x\":\"llo\"}]" },
+        { "x := substring(\"héllo\", 9, 1)", "[{\"x\":\"\"}]" },
+        { "x := substring(\"abc\", -1, 1)", "!eval_builtin_error" },
+        { "x := strings.reverse(\"héllo→\")", "[{\"x\":\"→olléh\"}]" },
+        { "x := strings.count(\"ééé\", \"\")", "[{\"x\":4}]" },
+        { "x := split(\"aé\", \"\")", "[{\"x\":[\"a\",\"é\"]}]" },
+        /* numbers at the edges */
+        { "x := abs(-9223372036854775808)", "[{\"x\":9223372036854775808}]" },
+        { "x := round(-2.5)", "[{\"x\":-3}]" },
+        { "x := round(2.5)", "[{\"x\":3}]" },
+        { "x := ceil(-0.5)", "[{\"x\":0}]" },
+        { "x := floor(-0.5)", "[{\"x\":-1}]" },
+        { "x := 100000000000000000000000 % 7", "[{\"x\":5}]" },
+        { "x := -123456789012345678901234567891 % 7", "[{\"x\":-1}]" },
+        { "x := 10 % 18446744073709551616", "[{\"x\":10}]" },
+        { "x := 18446744073709551616 % 0", "!eval_builtin_error" },
+        { "x := 1.5 % 1", "!eval_builtin_error" },
+        { "x := to_number(\"NaN\")", "!eval_type_error" },
+        { "x := to_number(\"-Infinity\")", "!eval_type_error" },
+        { "x := to_number(\"+5\")", "[{\"x\":5}]" },
+        { "x := to_number(\".5\")", "[{\"x\":0.5}]" },
+        { "x := to_number(\"1e400\")", "!eval_builtin_error" },
+        { "x := to_number(\"abc\")", "!eval_builtin_error" },
+        { "x := format_int(100000000000000000000000, 16)", "[{\"x\":\"152d02c7e14af6800000\"}]" },
+        { "x := format_int(-1.9, 2)", "[{\"x\":\"-1\"}]" },
+        { "x := format_int(255, 7)", "!eval_builtin_error" },
+        /* sprintf as Go's fmt with OPA's argument types (int, *big.Int,
+         * float64, string; other values as their Rego text) */
+        { "x := sprintf(\"%d|%5d|%-5d|%05d|%x|%#x|%o|%b|%c|%U\", [42, 42, 42, -42, 255, 255, 8, 5, 233, 233])",
+          "[{\"x\":\"42|   42|42   |-0042|ff|0xff|10|101|é|U+00E9\"}]" },
+        { "x := sprintf(\"%s|%d|%v|%t\", [1, 1.5, 1234567.5, true])",
+          "[{\"x\":\"%!s(int=1)|%!d(float64=1.5)|1.2345675e+06|%!t(string=true)\"}]" },
+        { "x := sprintf(\"%g|%.3g|%e|%8.3f|%v\", [3.14159265, 3.14159265, 1234.5678, 3.14159, 0.1])",
+          "[{\"x\":\"3.14159265|3.14|1.234568e+03|   3.142|0.1\"}]" },
+        { "x := sprintf(\"%5s|%-3s|%.2s|%x|%d\", [\"é\", \"a\", \"héllo\", \"hi\", \"s\"])",
+          "[{\"x\":\"    é|a  |hé|6869|%!d(string=s)\"}]" },
+        { "x := sprintf(\"%s %s\", [1])", "[{\"x\":\"%!s(int=1) %!s(MISSING)\"}]" },
+        { "x := sprintf(\"%s\", [\"a\", 2])", "[{\"x\":\"a%!(EXTRA int=2)\"}]" },
+        { "x := sprintf(\"%s|%v\", [123456789123456789123, [1, \"a\"]])",
+          "[{\"x\":\"123456789123456789123|[1, \\\"a\\\"]\"}]" },
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+/* Tokens signed with the openssl command line (RS256 with a 2048-bit RSA
+ * key, ES256 on P-256, the signature converted from DER to r || s). */
+static const char *const JWT_RS256 = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlzcyI6ImVuY2xhdmUifQ.Ckebrld5bbboqeNJSnFmmX-gBPIe0VgPwkt0e-DvD9MxJ3mUNvlEDIetfe5PsNKRAK02BTO4VdCCtU9fmeViIyCFY0efMN-MXjxJjVPZapi_n_0FXZQTnwmaYTfChhBwJo_Gy4DD8QkOokyPL2vyx_aUdBmMJ3Cg1T2fFNUi2BcE-gUmC_7nJBSBa0uzDbQ9E9WQNO3moyfI652RKoZ4BReUFipgdRPib8FAp63A8V-P3v6jxy5thQARS2Pm9fwVq8JwF2hl1prAE0YjC-K_Tn5DWxS4xQBCFFdiFGTenfNUZALN50BIXx1cSjMVLqYJ7RGrXovbWdrdq9tCiowS1g";
+static const char *const JWT_ES256 = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImlzcyI6ImVuY2xhdmUifQ.fikFRICB8B4I3AhpWVakn62yITXkp4B8XM0rc_efKRAz72pBk0AYH0-NvsYE9mNyMPTZ5g0xOPvZXQg-6CddcQ";
+static const char *const RSA_PUB =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtn5bL2wj8oF7FauksyT1\n"
+    "jjc4ysq/6RrAR6iuROdtQ6JXH3kwNCUBQ8xLGabDucoddamSdQGQtk02KjOztBVe\n"
+    "D4fIAlabyhHdY5BdC1UijqxaNHomQRQKVi36tx7z+2HBjTwG1HszVEmt/2YTAfHj\n"
+    "27wlFfLsOhXiKuOVx6KOjHK6C7MV2iGwLRu48Iv9nc44qmn63HUye3fYlTFHt0kK\n"
+    "9vUTLijNQ8j/KH/olZ3CenlONvMLSw1zLjXEPHO0xg2I2tv8+KBj3Y9uFuHBNpK0\n"
+    "ZiloIgcYHjA0ER6gfAIfLmS88BGfczA6kck/AUEhDHbta7y5FUqH16ubAbRo8CD3\n"
+    "WQIDAQAB\n"
+    "-----END PUBLIC KEY-----\n";
+static const char *const EC_PUB =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEgxnzMCBpq3iCIjs3xX23cfLFJ3gY\n"
+    "RfY8lOLt0F2vGp2gXhfDRS00kjeLj4wUP2AvTQuOMrOFqjAqqUOSpJ7ldA==\n"
+    "-----END PUBLIC KEY-----\n";
+
+static bool verify(const char *fn, const char *token, const char *key)
+{
+    json_t *in = json_pack("{s:s, s:s}", "t", token, "k", key);
+    char *text = json_dumps(in, 0);
+    json_decref(in);
+    char q[96];
+    snprintf(q, sizeof q, "x := %s(input.t, input.k)", fn);
+    struct rego_error err = { 0 };
+    struct rego_options o = { .strict_builtin_errors = 1 };
+    char *got = eval_with(NULL, q, text, &err, &o);
+    free(text);
+    if (!got)
+        fail_msg("%s: %s", fn, err.message);
+    bool ok = strcmp(got, "[{\"x\":true}]") == 0;
+    if (!ok && strcmp(got, "[{\"x\":false}]") != 0)
+        fail_msg("%s: %s", fn, got);
+    free(got);
+    return ok;
+}
+
+static void test_jwt_signatures(void **state)
+{
+    (void)state;
+    assert_true(verify("io.jwt.verify_rs256", JWT_RS256, RSA_PUB));
+    assert_true(verify("io.jwt.verify_es256", JWT_ES256, EC_PUB));
+    /* another key type, or a payload changed after signing: false */
+    assert_false(verify("io.jwt.verify_rs256", JWT_RS256, EC_PUB));
+    assert_false(verify("io.jwt.verify_es256", JWT_ES256, RSA_PUB));
+    char *bad = strdup(JWT_RS256);
+    char *dot = strchr(bad, '.');
+    dot[3] = dot[3] == 'A' ? 'B' : 'A';
+    assert_false(verify("io.jwt.verify_rs256", bad, RSA_PUB));
+    free(bad);
+    bad = strdup(JWT_ES256);
+    dot = strchr(bad, '.');
+    dot[3] = dot[3] == 'A' ? 'B' : 'A';
+    assert_false(verify("io.jwt.verify_es256", bad, EC_PUB));
+    free(bad);
+    /* hostile tokens: errors, never a crash */
+    static const struct builtin_case cases[] = {
+        { "x := io.jwt.decode(\"a.b\")", "!eval_builtin_error" },
+        { "x := io.jwt.decode(\"...\")", "!eval_builtin_error" },
+        { "x := io.jwt.decode(\"e30.e30.\")", "[{\"x\":[{},{},\"\"]}]" },
+        { "x := io.jwt.decode(\"W10.e30.\")", "!eval_builtin_error" },
+        { "x := io.jwt.verify_rs256(\"e30.e30.AAAA\", \"not a key\")", "!eval_builtin_error" },
+        { "x := io.jwt.verify_hs256(\"e30.e30.AAAA\", \"k\")", "[{\"x\":false}]" },
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+static void test_new_builtins(void **state)
+{
+    (void)state;
+    static const struct builtin_case cases[] = {
+        /* yaml: YAML 1.1 scalars, aliases, keys as strings, errors */
+        { "x := yaml.unmarshal(\"a: [yes, Off, ~, 0x10, 1.5, '1']\\nb: &x {c: d}\\ne: *x\\n1: z\")",
+          "[{\"x\":{\"1\":\"z\",\"a\":[true,false,null,16,1.5,\"1\"],\"b\":{\"c\":\"d\"},\"e\":{\"c\":\"d\"}}}]" },
+        { "x := yaml.marshal({\"b\": [1, 2.5, \"true\", \"a: b\"], \"a\": {}})",
+          "[{\"x\":\"a: {}\\nb:\\n- 1\\n- 2.5\\n- \\\"true\\\"\\n- 'a: b'\\n\"}]" },
+        { "x := yaml.unmarshal(\"a: [\")", "!eval_builtin_error" },
+        { "x := yaml.unmarshal(\"- &a [*a]\")", "!eval_builtin_error" },
+        { "x := yaml.unmarshal(\"a: .inf\")", "!eval_builtin_error" },
+        { "x := yaml.is_valid(\"{\")", "[{\"x\":false}]" },
+        /* net */
+        { "x := net.cidr_merge([\"10.0.0.0/25\", \"10.0.0.128/25\", \"10.0.0.5\", \"10.0.1.0/24\"])",
+          "[{\"x\":[\"10.0.0.0/23\"]}]" },
+        { "x := net.cidr_expand(\"10.0.0.1/31\")", "[{\"x\":[\"10.0.0.0\",\"10.0.0.1\"]}]" },
+        { "x := net.cidr_expand(\"10.0.0.1/33\")", "!eval_builtin_error" },
+        /* json.patch: a patch that does not apply is undefined */
+        { "x := json.patch({\"a\": [1]}, [{\"op\": \"add\", \"path\": \"/a/01\", \"value\": 2}])", "[]" },
+        { "x := json.patch({\"a\": [1]}, [{\"op\": \"copy\", \"from\": \"/a/0\", \"path\": \"/a/-\"}])",
+          "[{\"x\":{\"a\":[1,1]}}]" },
+        /* time */
+        { "x := time.parse_duration_ns(\"-1.5h\")", "[{\"x\":-5400000000000}]" },
+        { "x := time.parse_duration_ns(\"1\")", "!eval_builtin_error" },
+        { "x := time.format([0, \"UTC\", \"Monday 2 January 2006 3:04PM\"])", "[{\"x\":\"Thursday 1 January 1970 12:00AM\"}]" },
+        { "x := time.date([0, \"../../etc/passwd\"])", "!eval_builtin_error" },
+        { "x := time.add_date(0, 0, 1, 30)", "[{\"x\":5270400000000000}]" },
+        /* urlquery, hex, semver, units, bits */
+        { "x := urlquery.decode(\"a%zz\")", "!eval_builtin_error" },
+        { "x := hex.decode(\"abc\")", "!eval_builtin_error" },
+        { "x := semver.compare(\"1.0.0-rc.1\", \"1.0.0\")", "[{\"x\":-1}]" },
+        { "x := units.parse(\"1.5Gi\")", "[{\"x\":1610612736}]" },
+        { "x := bits.lsh(1, 64)", "[{\"x\":18446744073709551616}]" },
+        { "x := bits.rsh(-1, 100)", "[{\"x\":-1}]" },
+        /* regex.globs_match: do two patterns share a string? */
+        { "x := regex.globs_match(\"a.a.[0-9]+z\", \".b.b2359825792*594823z\")", "[{\"x\":true}]" },
+        { "x := regex.globs_match(\"[a-z]+\", \"[0-9]*\")", "[{\"x\":false}]" },
+        { "x := regex.globs_match(\"[^a]\", \"a\")", "[{\"x\":false}]" },
+        { "x := regex.globs_match(\"ab*c\", \"a.+\")", "[{\"x\":true}]" },
+        { "x := regex.globs_match(\"[a-\", \"a\")", "!eval_builtin_error" },
+        { "x := regex.globs_match(\"*a\", \"a\")", "!eval_builtin_error" },
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+
+    /* YAML aliases share values: a billion laughs is small to read, and
+     * writing it back out is stopped by the memory budget */
+    struct sbuf doc = { 0 };
+    sb_puts(&doc, "{\"s\": \"a0: &a0 [x, x, x, x, x, x, x, x, x, x]\\n");
+    for (int i = 1; i < 9; i++) {
+        sb_printf(&doc, "a%d: &a%d [", i, i);
+        for (int k = 0; k < 10; k++)
+            sb_printf(&doc, "%s*a%d", k ? ", " : "", i - 1);
+        sb_puts(&doc, "]\\n");
+    }
+    sb_puts(&doc, "\"}");
+    struct rego_error err = { 0 };
+    struct rego_options o = { .max_memory = 16u << 20 };
+    char *r = eval_with(NULL, "x := count(yaml.unmarshal(input.s).a8)", doc.s, &err, &o);
+    assert_non_null(r);
+    assert_string_equal(r, "[{\"x\":10}]");
+    free(r);
+    r = eval_with(NULL, "x := yaml.marshal(yaml.unmarshal(input.s))", doc.s, &err, &o);
+    assert_null(r);
+    assert_string_equal(err.code, "eval_budget_error");
+    r = eval_with(NULL, "x := json.marshal(yaml.unmarshal(input.s))", doc.s, &err, &o);
+    assert_null(r);
+    assert_string_equal(err.code, "eval_budget_error");
+    free(doc.s);
+}
+
+static void collect_print(void *ctx, const char *line)
+{
+    struct sbuf *b = ctx;
+    sb_puts(b, line);
+    sb_putc(b, '|');
+}
+
+static void test_print(void **state)
+{
+    (void)state;
+    struct sbuf got = { 0 };
+    struct rego_options o = { .print = collect_print, .print_ctx = &got };
+    struct rego_error err = { 0 };
+    char *r = eval_with("package p\nallow if { print(\"x is\", input.x, {\"a\": [1]}); print(); input.x > 1 }",
+                        "x := data.p.allow", "{\"x\": 2}", &err, &o);
+    assert_non_null(r);
+    assert_string_equal(r, "[{\"x\":true}]");
+    free(r);
+    assert_non_null(got.s);
+    assert_string_equal(got.s, "x is 2 {\"a\": [1]}||");
+    free(got.s);
+}
+
 static void test_deny_decision(void **state)
 {
     (void)state;
@@ -528,6 +878,12 @@ int main(void)
         cmocka_unit_test(test_recursion),
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_step_budget),
+        cmocka_unit_test(test_memory_budget),
+        cmocka_unit_test(test_memory_budget_reuse),
+        cmocka_unit_test(test_go_strings),
+        cmocka_unit_test(test_jwt_signatures),
+        cmocka_unit_test(test_new_builtins),
+        cmocka_unit_test(test_print),
         cmocka_unit_test(test_deny_decision),
         cmocka_unit_test(test_prepared_many),
         cmocka_unit_test(test_glob),

@@ -2,11 +2,66 @@
 #include "rego/value.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The memory budget of the evaluation running on this thread (NULL: none).
+ * Values count what they hold from the moment they are built until they
+ * are freed, so the count is the live size of what the policy built. */
+static _Thread_local struct rv_budget *tl_budget;
+
+void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **saved)
+{
+    memset(b, 0, sizeof *b);
+    b->limit = limit;
+    *saved = tl_budget;
+    tl_budget = b;
+}
+
+void rv_budget_end(struct rv_budget *saved) { tl_budget = saved; }
+
+bool rv_budget_exceeded(void) { return tl_budget && tl_budget->exceeded; }
+
+uint64_t rv_budget_limit(void) { return tl_budget ? tl_budget->limit : 0; }
+
+bool rv_budget_room(size_t n)
+{
+    struct rv_budget *b = tl_budget;
+    if (!b)
+        return true;
+    if (b->exceeded || (b->live > 0 && (uint64_t)b->live + n > b->limit) || n > b->limit) {
+        b->exceeded = true;
+        return false;
+    }
+    return true;
+}
+
+static void charge(void *p)
+{
+    struct rv_budget *b = tl_budget;
+    if (b && p) {
+        b->live += (int64_t)malloc_usable_size(p);
+        if (b->live > 0 && (uint64_t)b->live > b->limit)
+            b->exceeded = true;
+    }
+}
+
+static void refund(void *p)
+{
+    if (tl_budget && p)
+        tl_budget->live -= (int64_t)malloc_usable_size(p);
+}
+
+/* free() for memory that was charged to the budget. */
+static void mfree(void *p)
+{
+    refund(p);
+    free(p);
+}
 
 static void *xmalloc(size_t n)
 {
@@ -31,6 +86,7 @@ static struct rv rv_false_v = { .refs = 0, .type = RV_BOOL, .u.b = false };
 static struct rv *rv_alloc(enum rv_type t)
 {
     struct rv *v = xmalloc(sizeof *v);
+    charge(v);
     memset(v, 0, sizeof *v);
     v->refs = 1;
     v->type = (uint8_t)t;
@@ -43,30 +99,30 @@ void rv_free_(struct rv *v)
     switch (v->type) {
     case RV_NUMBER:
         if (v->is_big)
-            free(v->u.big);
+            mfree(v->u.big);
         break;
     case RV_STRING:
         if (!v->is_int)
-            free(v->u.str.s);
+            mfree(v->u.str.s);
         break;
     case RV_ARRAY:
     case RV_SET:
         for (i = 0; i < v->u.arr.len; i++)
             rv_decref(v->u.arr.v[i]);
-        free(v->u.arr.v);
+        mfree(v->u.arr.v);
         break;
     case RV_OBJECT:
         for (i = 0; i < v->u.obj.len; i++) {
             rv_decref(v->u.obj.k[i]);
             rv_decref(v->u.obj.v[i]);
         }
-        free(v->u.obj.k);
-        free(v->u.obj.v);
+        mfree(v->u.obj.k);
+        mfree(v->u.obj.v);
         break;
     default:
         break;
     }
-    free(v);
+    mfree(v);
 }
 
 struct rv *rv_null(void) { return &rv_null_v; }
@@ -112,6 +168,7 @@ struct rv *rv_double(double d)
 struct rv *rv_string_take(char *s, size_t len)
 {
     struct rv *v = rv_alloc(RV_STRING);
+    charge(s);
     v->u.str.s = s;
     v->u.str.len = len;
     return v;
@@ -121,6 +178,7 @@ struct rv *rv_string_take(char *s, size_t len)
 struct rv *rv_string(const char *s, size_t len)
 {
     struct rv *v = xmalloc(sizeof *v + len + 1);
+    charge(v);
     memset(v, 0, sizeof *v);
     v->refs = 1;
     v->type = RV_STRING;
@@ -138,8 +196,17 @@ struct rv *rv_cstr(const char *s) { return rv_string(s, strlen(s)); }
 void rvbuf_push(struct rvbuf *b, struct rv *take)
 {
     if (b->len == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 4;
-        b->v = xrealloc(b->v, b->cap * sizeof *b->v);
+        size_t cap = b->cap ? b->cap * 2 : 4;
+        /* a list the budget cannot hold is not grown: the evaluation
+         * stops at its next step with the budget error */
+        if (!rv_budget_room((cap - b->cap) * sizeof *b->v)) {
+            rv_decref(take);
+            return;
+        }
+        refund(b->v);
+        b->v = xrealloc(b->v, cap * sizeof *b->v);
+        charge(b->v);
+        b->cap = cap;
     }
     b->v[b->len++] = take;
 }
@@ -148,7 +215,7 @@ void rvbuf_clear(struct rvbuf *b)
 {
     for (size_t i = 0; i < b->len; i++)
         rv_decref(b->v[i]);
-    free(b->v);
+    mfree(b->v);
     b->v = NULL;
     b->len = b->cap = 0;
 }
@@ -209,8 +276,8 @@ struct rv *rv_object_take(struct rvbuf *keys, struct rvbuf *vals)
         if (i && sorted && rv_compare(kv[i - 1].k, kv[i].k) >= 0)
             sorted = false;
     }
-    free(keys->v);
-    free(vals->v);
+    mfree(keys->v);
+    mfree(vals->v);
     keys->v = vals->v = NULL;
     keys->len = keys->cap = vals->len = vals->cap = 0;
     bool conflict = false;
@@ -233,6 +300,8 @@ struct rv *rv_object_take(struct rvbuf *keys, struct rvbuf *vals)
     v->u.obj.len = o;
     v->u.obj.k = xmalloc(o * sizeof(struct rv *));
     v->u.obj.v = xmalloc(o * sizeof(struct rv *));
+    charge(v->u.obj.k);
+    charge(v->u.obj.v);
     for (i = 0; i < o; i++) {
         v->u.obj.k[i] = kv[i].k;
         v->u.obj.v[i] = kv[i].v;
@@ -475,6 +544,7 @@ static struct rv *dec_to_rv(struct dec *x)
     big->exp = x->exp;
     big->n = x->n;
     memcpy(big->d, x->d, x->n);
+    charge(big);
     free(x->d);
     v = rv_alloc(RV_NUMBER);
     v->is_big = 1;
@@ -585,7 +655,24 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
         yneg = !yneg;
     size_t nr;
     bool neg;
-    if (op == '*') {
+    if (op == '%') {
+        /* long division keeping only the remainder, which takes the
+         * dividend's sign (Go's big.Int.Rem) */
+        nr = nb + 1;
+        r = calloc(nr + 1, 1);
+        if (!r)
+            abort();
+        for (size_t i = na; i > 0; i--) {
+            memmove(r + 1, r, nr - 1);
+            r[0] = a[i - 1];
+            while (mag_cmp(r, nr, b, nb) >= 0) {
+                unsigned char *t = mag_sub(r, nr, b, nb);
+                free(r);
+                r = t;
+            }
+        }
+        neg = xneg;
+    } else if (op == '*') {
         nr = na + nb;
         unsigned *acc = calloc(nr + 1, sizeof *acc);
         if (!acc)
@@ -838,7 +925,10 @@ static int big_arith(char op, const struct rv *a, const struct rv *b, struct rv 
     dec_from_rv(a, &x);
     dec_from_rv(b, &y);
     int rc;
-    if ((op == '+' || op == '-' || op == '*') && dec_is_integer(&x) && dec_is_integer(&y) &&
+    if (op == '%' && dec_is_integer(&x) && dec_is_integer(&y) && y.n == 0) {
+        snprintf(err, errlen, "modulo by zero");
+        rc = -1;
+    } else if ((op == '+' || op == '-' || op == '*' || op == '%') && dec_is_integer(&x) && dec_is_integer(&y) &&
         (x.n == 0 || x.exp < 100000) && (y.n == 0 || y.exp < 100000)) {
         rc = big_int_arith(op, &x, &y, out);
         if (rc < 0)
@@ -1067,6 +1157,10 @@ json_t *rv_to_json(const struct rv *v)
 void sb_add(struct sbuf *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
+        /* text the budget cannot hold is not appended: the evaluation
+         * stops with the budget error before the text is used */
+        if (!rv_budget_room(b->len + n + 1))
+            return;
         size_t c = b->cap ? b->cap : 64;
         while (c < b->len + n + 1)
             c *= 2;
@@ -1167,6 +1261,10 @@ void rv_write_json_string(struct sbuf *b, const char *s, size_t len)
 void rv_write(struct sbuf *b, const struct rv *v, bool json_style)
 {
     size_t i;
+    /* shared values can make the text exponentially larger than the
+     * value: once the budget refused text, stop writing */
+    if (rv_budget_exceeded())
+        return;
     switch (v->type) {
     case RV_NULL:
         sb_puts(b, "null");

@@ -46,6 +46,26 @@ struct rv {
     } u;
 };
 
+/* The memory budget of one evaluation. While one is begun on a thread,
+ * every value built on that thread counts its bytes until it is freed;
+ * when the live total passes `limit`, `exceeded` is set (and stays set).
+ * Lists and strings the budget cannot hold are not grown (rvbuf_push drops
+ * the value, sb_add drops the text), so no single allocation runs past it;
+ * the evaluator checks the flag at every step and after every builtin and
+ * stops with eval_budget_error. Begin/end nest (end restores `saved`). */
+struct rv_budget {
+    int64_t live;
+    uint64_t limit;
+    bool exceeded;
+};
+void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **saved);
+void rv_budget_end(struct rv_budget *saved);
+bool rv_budget_exceeded(void);
+uint64_t rv_budget_limit(void);
+/* Whether n more bytes fit; when not, marks the budget exceeded. Builtins
+ * whose output can be much larger than their input ask first. */
+bool rv_budget_room(size_t n);
+
 /* A growable list of owned references, used to build arrays, sets, objects. */
 struct rvbuf {
     struct rv **v;

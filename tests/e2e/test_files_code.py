@@ -84,6 +84,8 @@ def fd():
     d = Daemon().start()
     d.start_session(sessionId=SESSION, memoryMb=1024)
     yield d
+    if d.proc.poll() is not None:
+        print("the daemon had exited:", d.read_log()[-4000:])
     d.stop()
     assert vmm_pids(d.home) == [], "daemon shutdown left a VMM process behind"
     d.cleanup()
@@ -139,8 +141,13 @@ def test_http_200mib_round_trip_flat_rss(fd):
           f"daemon RSS {w.start} KiB -> peak {w.peak} KiB")
     assert w.peak - w.start < RSS_SLACK_KB
 
-    # the audit log has the digest of both
-    records = [r for r in fd.audit(SESSION) if r.get("name") in ("FILE:WRITE", "FILE:READ")]
+    # the audit log has the digest of both (the read's record is written when
+    # the guest's final reply arrives, which may be just after the last byte)
+    for _ in range(300):
+        records = [r for r in fd.audit(SESSION) if r.get("name") in ("FILE:WRITE", "FILE:READ")]
+        if sum(expect in json.dumps(r) for r in records) >= 2:
+            break
+        time.sleep(0.1)
     assert sum(expect in json.dumps(r) for r in records) >= 2, records
 
     # a listing for a folder

@@ -67,9 +67,30 @@ def test_variant_session_imports_numpy(vd):
         assert out["output"].strip() == "True"
     finally:
         vd.stop_session("np-default")
-    # the policy input saw the image name
-    starts = [r for r in vd.audit("np-cli") if r.get("name") == "POLICY:DECISION"]
-    assert any("session.start" in r.get("args", "") and "numpy" in r.get("args", "") for r in starts), starts[:2]
+
+
+def test_constitution_may_restrict_images(variant, tmp_path):
+    """The policy sees request.image: a constitution that allows only the
+    default image refuses the variant (and still boots the default)."""
+    import json
+    import shutil
+    policy = tmp_path / "policy"
+    shutil.copytree(ROOT / "policy", policy)
+    data = json.loads((policy / "data.json").read_text())
+    data["constitution"]["allowed_images"] = [""]
+    (policy / "data.json").write_text(json.dumps(data))
+    d = Daemon(["--policy", str(policy)]).start()
+    try:
+        with pytest.raises(ConnectError) as e:
+            d.call("StartSession", {"sessionId": "np-refused", "image": VARIANT}, service="enclave.v1.Enclave")
+        assert e.value.code == "permission_denied" and "allowed images" in e.value.message
+        r = d.call("StartSession", {"sessionId": "np-allowed"}, service="enclave.v1.Enclave")
+        assert r["status"] == "READY"
+        d.stop_session("np-allowed")
+    finally:
+        d.stop()
+        assert vmm_pids(d.home) == []
+        d.cleanup()
 
 
 def test_variant_through_grpc_and_unknown_image(vd, tmp_path_factory):
