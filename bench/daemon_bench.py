@@ -111,7 +111,8 @@ def vm_rss_kb(pid):
 
 
 def vmm_pids(marker):
-    """PIDs of QEMU or Firecracker processes whose command line mentions marker."""
+    """PIDs of QEMU or Firecracker processes whose command line or working
+    folder mentions marker."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -121,7 +122,15 @@ def vmm_pids(marker):
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if ("qemu-system" in cmd or "firecracker" in cmd) and marker in cmd:
+        if "qemu-system" not in cmd and "firecracker" not in cmd:
+            continue
+        # The VMM runs in its VM's run folder and may name its files
+        # relative to it (or as /proc/self/fd/N): look at its cwd too.
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            cwd = ""
+        if marker in cmd or cwd.startswith(marker):
             pids.append(int(entry))
     return pids
 
