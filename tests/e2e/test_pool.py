@@ -162,6 +162,7 @@ def test_bad_pool_flags_refused():
         d = Daemon(["--pool", bad])
         p = d.cli("up", "--listen", d.addr, "--pool", bad, timeout=30)
         if why is None:
+            d.cleanup()
             continue  # a valid flag for an image that does not exist: checked below
         assert p.returncode == 2, (bad, p.returncode, p.stderr)
         assert why.encode() in p.stderr, (bad, p.stderr)
