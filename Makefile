@@ -3,7 +3,7 @@
 #
 #   make            build/enclave (host) and build/enclave-init (guest PID 1)
 #   make test       unit tests under ASan+UBSan, Rego conformance, end-to-end tests
-#   make unit       unit tests only
+#   make test-unit  unit tests only (test-<area>, bench-<area>: one area)
 #   make fuzz       libFuzzer harnesses (clang) under build/fuzz/
 #   make bench      benchmarks that print numbers
 #   make STATIC=1   fully static host binary (used by build_release.sh)
@@ -81,7 +81,7 @@ GUEST_OBJS := $(call obj,guest,$(GUEST_SRCS))
 ASAN_OBJS  := $(call obj,asan,$(HOST_SRCS))
 GASAN_OBJS := $(call obj,gasan,$(GUEST_SRCS))
 
-.PHONY: all test unit conformance e2e fuzz bench clean deps
+.PHONY: all test test-unit test-rego test-e2e fuzz bench clean deps
 all: $(BUILD)/enclave $(BUILD)/enclave-init $(TOOLS)
 
 deps:
@@ -136,10 +136,21 @@ $(BUILD)/host/init_blob.o: $(BUILD)/enclave-init src/guest/interp.py
 	printf '.section .rodata\n.global enclave_init_blob\n.global enclave_init_blob_end\n.balign 16\nenclave_init_blob:\n.incbin "%s"\nenclave_init_blob_end:\n.global enclave_interp_blob\n.global enclave_interp_blob_end\n.balign 16\nenclave_interp_blob:\n.incbin "%s"\nenclave_interp_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $(BUILD)/enclave-init src/guest/interp.py > $(BUILD)/host/init_blob.S
 	$(CC) -c $(BUILD)/host/init_blob.S -o $@
 
-$(BUILD)/libenclave.a: $(HOST_OBJS) $(BUILD)/host/init_blob.o
+# The Web UI's files (ui/), served by the daemon (src/daemon/ui.c).
+UI_FILES := ui/index.html ui/app.js ui/app.css
+# A compiler cache cannot see the files pulled in with .incbin: never use one here.
+$(BUILD)/host/ui_blob.o: export CCACHE_DISABLE := 1
+$(BUILD)/host/ui_blob.o: $(UI_FILES)
+	@mkdir -p $(dir $@)
+	{ echo '.section .rodata'; for f in $(UI_FILES); do s=$$(basename $$f | tr . _); \
+	  printf '.global enclave_ui_%s\n.global enclave_ui_%s_end\n.balign 16\nenclave_ui_%s:\n.incbin "%s"\nenclave_ui_%s_end:\n' $$s $$s $$s $(abspath .)/$$f $$s; done; \
+	  echo '.section .note.GNU-stack,"",@progbits'; } > $(BUILD)/host/ui_blob.S
+	$(CC) -c $(BUILD)/host/ui_blob.S -o $@
+
+$(BUILD)/libenclave.a: $(HOST_OBJS) $(BUILD)/host/init_blob.o $(BUILD)/host/ui_blob.o
 	@rm -f $@
 	ar rcs $@ $^
-$(BUILD)/libenclave-asan.a: $(ASAN_OBJS) $(BUILD)/host/init_blob.o
+$(BUILD)/libenclave-asan.a: $(ASAN_OBJS) $(BUILD)/host/init_blob.o $(BUILD)/host/ui_blob.o
 	@rm -f $@
 	ar rcs $@ $^
 $(BUILD)/libguest-asan.a: $(GASAN_OBJS)
@@ -148,7 +159,7 @@ $(BUILD)/libguest-asan.a: $(GASAN_OBJS)
 
 # Objects, not the archive: verbs are weak references (cli/cli.h), which would
 # not pull their members out of an archive.
-$(BUILD)/enclave: $(call obj,host,$(HOST_MAIN)) $(HOST_OBJS) $(BUILD)/host/init_blob.o
+$(BUILD)/enclave: $(call obj,host,$(HOST_MAIN)) $(HOST_OBJS) $(BUILD)/host/init_blob.o $(BUILD)/host/ui_blob.o
 	$(CC) $(CFLAGS) $(HARDEN_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/%: tools/%.c $(BUILD)/libenclave.a
@@ -167,20 +178,20 @@ $(BUILD)/test/%_test: src/%_test.c $(BUILD)/libenclave-asan.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libenclave-asan.a -lcmocka $(PKG_LIBS)
 
-unit: $(TEST_BINS)
+test-unit: $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
 
-conformance: $(BUILD)/rego-conformance
+test-rego: $(BUILD)/rego-conformance
 	$(BUILD)/rego-conformance --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
 
 OPA_CONFORMANCE ?= tests/rego/opa-conformance/v1
 
-e2e: all
+test-e2e: all
 	tests/e2e/run
 
 # Areas append their own targets to TEST_TARGETS / BENCH_TARGETS in their
 # block at the end of this file.
-TEST_TARGETS  := unit conformance e2e
+TEST_TARGETS  := test-unit test-rego test-e2e
 BENCH_TARGETS :=
 test:
 	@set -e; for t in $(TEST_TARGETS); do $(MAKE) --no-print-directory $$t; done
@@ -207,7 +218,7 @@ $(BUILD)/fhost/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
 $(BUILD)/fguest/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
-$(BUILD)/libenclave-fuzz.a: $(FHOST_OBJS) $(BUILD)/host/init_blob.o
+$(BUILD)/libenclave-fuzz.a: $(FHOST_OBJS) $(BUILD)/host/init_blob.o $(BUILD)/host/ui_blob.o
 	@rm -f $@
 	ar rcs $@ $^
 $(BUILD)/libguest-fuzz.a: $(FGUEST_OBJS)
@@ -233,7 +244,7 @@ clean:
 
 -include $(shell find $(BUILD) -path '$(BUILD)/e2e-home' -prune -o -name '*.d' -type f -print 2>/dev/null)
 
-# ---------------------------------------------------------------- guest + wire (guest)
+# ---------------------------------------------------------------- guest + wire
 # The generated protobuf sources are made by a pattern rule only, so make would
 # treat them as intermediate, delete them after every build and rebuild the
 # guest objects each time.
@@ -258,7 +269,7 @@ test-audit-proofs: $(BUILD)/enclave $(BUILD)/audit-bench $(BUILD)/merkle-vectors
 	/usr/bin/python3 tests/audit/merkle_test.py $(BUILD)/merkle-vectors 300
 	tests/audit/proof_test.sh $(BUILD)
 # make test-audit-kill: kill -9 during 8 concurrent writers, 100 trials; prints
-# the acknowledged records and how many are missing (must be 0). `make unit`
+# the acknowledged records and how many are missing (must be 0). `make test-unit`
 # runs the same test with 5 trials (ENCLAVE_AUDIT_KILL_TRIALS).
 test-audit-kill: $(BUILD)/test/audit/audit_test
 	ENCLAVE_AUDIT_KILL_ONLY=1 ENCLAVE_AUDIT_KILL_TRIALS=$${ENCLAVE_AUDIT_KILL_TRIALS:-100} $(BUILD)/test/audit/audit_test
@@ -286,34 +297,34 @@ $(BUILD)/fuzz/api/json_proto_fuzz: src/api/json_proto_fuzz.c $(BUILD)/fhost/gen/
 #   make build/fuzz/api/http2_fuzz && build/fuzz/api/http2_fuzz -max_len=4096 CORPUS tests/api/fuzz-seeds/http2
 # End-to-end tests of the listener (curl and a real gRPC client against
 # tools/api-testd.c), and its benchmark.
-.PHONY: api-test bench-api
-api-test: $(BUILD)/api-testd
+.PHONY: test-api bench-api
+test-api: $(BUILD)/api-testd
 	API_TESTD=$(abspath $(BUILD)/api-testd) /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/api
 bench-api: $(BUILD)/api-testd $(BUILD)/api-bench
 	tests/api/bench.sh $(BUILD)
-TEST_TARGETS  += api-test
+TEST_TARGETS  += test-api
 BENCH_TARGETS += bench-api
-# ---------------------------------------------------------------- oci (issue 5)
+# ---------------------------------------------------------------- oci
 # Interop tests against Debian's docker-registry and skopeo on 127.0.0.1, and
 # a Python implementation of cosign's key and signature format.
-.PHONY: oci-test bench-oci
-oci-test: $(BUILD)/enclave
+.PHONY: test-oci bench-oci
+test-oci: $(BUILD)/enclave
 	ENCLAVE_BIN=$(abspath $(BUILD)/enclave) /usr/bin/python3 -m pytest -q tests/oci
 bench-oci: $(BUILD)/enclave
 	ENCLAVE_BIN=$(abspath $(BUILD)/enclave) /usr/bin/python3 bench/oci_pull.py
-TEST_TARGETS  += oci-test
+TEST_TARGETS  += test-oci
 BENCH_TARGETS += bench-oci
-# ---------------------------------------------------------------- image build (issue 2, items 1-2)
+# ---------------------------------------------------------------- image build
 # Builds the guest image from Debian packages (needs the package archive the
 # first time; later runs re-use cache/build/debs) and boots it under QEMU: once
 # with enclave-init, once with a probe /init that checks the root filesystem.
-# Prints image sizes and boot times. The unit tests are in `make unit`.
-.PHONY: image-check release
-image-check: $(BUILD)/enclave
+# Prints image sizes and boot times. The unit tests are in `make test-unit`.
+.PHONY: test-image release
+test-image: $(BUILD)/enclave
 	/usr/bin/python3 tests/image/boot_check.py $(abspath $(BUILD)/enclave)
 release:
 	./build_release.sh
-TEST_TARGETS += image-check
+TEST_TARGETS += test-image
 
 # ---------------------------------------------------------------- regex (src/rego/re.*)
 # The engine is plain C with no project dependency, so its bench builds from re.c alone.
@@ -326,25 +337,25 @@ bench-re: $(BUILD)/bench/re_bench
 	$(BUILD)/bench/re_bench
 BENCH_TARGETS += bench-re
 
-# ---------------------------------------------------------------- bench (issue 2, item 8)
+# ---------------------------------------------------------------- daemon bench, gRPC
 # bench-daemon: a real `enclave up` booting real VMs; prints daemon start,
 # cold boot, ExecuteTool round trips over Connect and gRPC, StopSession and
-# memory (median / p90, never asserted). grpc-test: the agent.v1 and
+# memory (median / p90, never asserted). test-grpc: the agent.v1 and
 # enclave.v1 flows through a real gRPC client (python3-grpcio).
 E2E_HOME ?= $(abspath $(BUILD)/e2e-home)
-.PHONY: bench-daemon grpc-test
+.PHONY: bench-daemon test-grpc
 bench-daemon: $(BUILD)/enclave
 	@mkdir -p $(E2E_HOME)
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
 	/usr/bin/python3 bench/daemon_bench.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME)
-grpc-test: $(BUILD)/enclave
+test-grpc: $(BUILD)/enclave
 	@mkdir -p $(E2E_HOME)
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider test_grpc.py
 BENCH_TARGETS += bench-daemon
-# ---------------------------------------------------------------- rego (issue 3)
-# Conformance (the `conformance` target above) runs OPA's cases; the bench
+# ---------------------------------------------------------------- rego
+# Conformance (the `test-rego` target above) runs OPA's cases; the bench
 # measures decisions per second for the RPC-gating policy in bench/data/rego
 # against a hand-written C function making the same decisions.
 .PHONY: bench-rego
@@ -355,13 +366,13 @@ bench-rego: $(BUILD)/rego-bench
 	$(BUILD)/rego-bench $(REGO_BENCH_DIR)
 BENCH_TARGETS += bench-rego
 # The same cases under ASan+UBSan (leaks included).
-.PHONY: conformance-asan
+.PHONY: test-rego-asan
 $(BUILD)/rego-conformance-asan: tools/rego-conformance.c $(BUILD)/libenclave-asan.a
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libenclave-asan.a $(PKG_LIBS)
-conformance-asan: $(BUILD)/rego-conformance-asan
+test-rego-asan: $(BUILD)/rego-conformance-asan
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/rego-conformance-asan --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
-TEST_TARGETS += conformance-asan
-# ---------------------------------------------------------------- policy (issue 4: bundles, the constitution)
+TEST_TARGETS += test-rego-asan
+# ---------------------------------------------------------------- policy: bundles, the constitution
 # The constitution in policy/ is built into the binary (src/policy/builtin.c
 # pulls each file in with .incbin); the generated header lists the files and
 # is rewritten only when the list changes.
@@ -381,38 +392,38 @@ $(foreach v,host asan fhost,$(call obj,$(v),src/policy/builtin.c)): $(POLICY_GEN
 # A compiler cache cannot see the files pulled in with .incbin: never use one here.
 $(foreach v,host asan fhost,$(call obj,$(v),src/policy/builtin.c)): export CCACHE_DISABLE := 1
 # The constitution's own Rego tests, and the decision latency bench.
-.PHONY: policy-test bench-policy
-policy-test: $(BUILD)/enclave
+.PHONY: test-policy bench-policy
+test-policy: $(BUILD)/enclave
 	$(BUILD)/enclave policy test policy/
 $(BUILD)/policy-bench: bench/policy_bench.c $(BUILD)/libenclave.a
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(BUILD)/libenclave.a $(PKG_LIBS)
 bench-policy: $(BUILD)/policy-bench
 	$(BUILD)/policy-bench --dir $(BUILD)/bench-policy
-TEST_TARGETS  += policy-test
+TEST_TARGETS  += test-policy
 BENCH_TARGETS += bench-policy
 
-# ---------------------------------------------------------------- fuzz smoke (lead)
+# ---------------------------------------------------------------- fuzz smoke
 # Every harness builds and survives a few seconds on its seeds and random input.
-.PHONY: fuzz-smoke
-fuzz-smoke: fuzz
+.PHONY: test-fuzz
+test-fuzz: fuzz
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-8} tests/fuzz-smoke.sh
-TEST_TARGETS += fuzz-smoke
-# ---------------------------------------------------------------- guest smoke (guest)
+TEST_TARGETS += test-fuzz
+# ---------------------------------------------------------------- guest smoke
 # Boots build/enclave-init as PID 1 in QEMU microvm (TCG) with Debian's cloud
 # kernel and talks the guest protocol to it over virtio-serial. The kernel and
 # a static busybox are fetched once into build/guest-smoke with apt-get download.
-guest-smoke: $(BUILD)/enclave-init
+test-guest: $(BUILD)/enclave-init
 	/usr/bin/python3 tests/guest/smoke.py --cache $(BUILD)/guest-smoke
-.PHONY: guest-smoke
-TEST_TARGETS += guest-smoke
+.PHONY: test-guest
+TEST_TARGETS += test-guest
 # ---------------------------------------------------------------- firecracker (the Firecracker VM driver)
 # A real daemon with --vmm firecracker against fake_firecracker.py, which holds
 # every API request to tests/firecracker/spec/firecracker.yaml and hands the hybrid
 # vsock stream to the real enclave-init. No real Firecracker VM runs here.
-.PHONY: firecracker-test
-firecracker-test: $(BUILD)/enclave $(BUILD)/enclave-init
+.PHONY: test-firecracker
+test-firecracker: $(BUILD)/enclave $(BUILD)/enclave-init
 	tests/firecracker/run
-TEST_TARGETS += firecracker-test
+TEST_TARGETS += test-firecracker
 # make bench-guest: framing decode rate and the exec round trip of the init's
 # server on the host (prints numbers).
 $(BUILD)/guest-bench: bench/guest_bench.c $(GUEST_OBJS)
@@ -421,6 +432,25 @@ $(BUILD)/guest-bench: bench/guest_bench.c $(GUEST_OBJS)
 bench-guest: $(BUILD)/guest-bench
 	$(BUILD)/guest-bench
 BENCH_TARGETS += bench-guest
+# ---------------------------------------------------------------- sdk + mcp
+# test-sdk: the Python SDK (clients/python) against a real daemon and real VMs,
+# the README's snippet verbatim among them. test-mcp: `enclave mcp` driven by
+# the official MCP TypeScript SDK (pinned in tests/mcp/package-lock.json,
+# installed into $(BUILD)/mcp-node by tests/mcp/setup.sh with the machine's
+# npm) and by protocol-level tests with hostile input.
+.PHONY: test-sdk test-mcp
+test-sdk: $(BUILD)/enclave
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	cd tests/sdk && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider .
+test-mcp: $(BUILD)/enclave
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	BUILD=$(BUILD) tests/mcp/setup.sh
+	cd tests/mcp && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider .
+TEST_TARGETS += test-sdk test-mcp
 # ---------------------------------------------------------------- workspace: files, code, image variants
 # test-files: files (HTTP routes, Connect, gRPC; a 200 MiB round trip each way
 # with the daemon's RSS printed), refused symlinks and paths, a denied write,
@@ -448,3 +478,17 @@ unicode-tables:
 test-hardening: $(BUILD)/enclave $(BUILD)/enclave-init
 	tests/check-hardening.sh $(BUILD)/enclave $(BUILD)/enclave-init
 TEST_TARGETS += test-hardening
+# ---------------------------------------------------------------- web ui
+# make test-ui: the Web UI in headless Chromium (Debian's chromium,
+# chromium-driver, python3-selenium; scripts/install-deps installs them when
+# missing) against a real daemon and real VMs. Saves a screenshot of each
+# panel into docs/ui/ (ENCLAVE_UI_SHOTS=DIR to put them elsewhere).
+.PHONY: test-ui
+test-ui: $(BUILD)/enclave
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
+	    /usr/bin/python3 -c 'import selenium' 2>/dev/null || scripts/install-deps
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/ui
+TEST_TARGETS += test-ui

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "common/digest.h"
 
 static double now_s(void)
 {
@@ -224,7 +225,7 @@ int main(int argc, char **argv)
     unlink(export_path);
 
     char digest[AUDIT_HASH_HEX_SIZE];
-    audit_sha256_hex("bench", 5, digest);
+    digest_sha256_hex("bench", 5, digest);
     struct error err;
     struct audit_log *log = NULL;
     if (audit_open(db, keys, &opts, &log, &err) < 0)

@@ -10,7 +10,7 @@ package enclave
 
 cfg := data.constitution
 
-known_actions := {"session.start", "exec", "session.stop", "audit.read", "policy.apply", "file.read", "file.write"}
+known_actions := {"session.start", "exec", "session.stop", "audit.read", "policy.read", "policy.apply", "file.read", "file.write"}
 
 decision := {"allow": true, "reasons": [sprintf("allowed by the Agentic Constitution (%s)", [input.action])], "obligations": obligations} if {
 	count(deny) == 0

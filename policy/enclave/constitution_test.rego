@@ -102,6 +102,10 @@ test_policy_apply_operator_lookalike_denied if denied_for(apply_input({"principa
 
 test_principal_matters_only_for_policy_apply if allowed(object.union(exec_input({}), {"caller": {"transport": "grpc", "peer": "", "principal": "agent"}}))
 
+test_policy_read_allowed_for_an_agent if allowed({"action": "policy.read", "session": {"id": ""}, "request": {"read": "dry_run", "dry_run_input": {"action": "exec"}}, "caller": {"transport": "connect", "peer": "", "principal": "agent"}})
+
+test_policy_read_dry_run_asking_for_network_not_denied if allowed({"action": "policy.read", "session": {"id": ""}, "request": {"read": "dry_run", "dry_run_input": {"request": {"network": true}}}})
+
 test_unknown_action_denied if denied_for({"action": "vm.escape", "request": {}}, "unknown action")
 
 test_no_action_denied if denied_for({"request": {}}, "no action")

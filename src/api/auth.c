@@ -20,6 +20,7 @@
 
 #include "api/internal.h"
 #include "common/cleanup.h"
+#include "common/encode.h"
 #include "common/log.h"
 
 #define DEFAULT_MAX_REPORTS_PER_S 10
@@ -209,12 +210,7 @@ static int session_value(const char *token, char out[API_SESSION_HEX + 1])
              sizeof(session_label) - 1, md, &md_len) == NULL ||
         md_len * 2 != API_SESSION_HEX)
         return -1;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < md_len; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[API_SESSION_HEX] = '\0';
+    encode_hex(md, md_len, out);
     return 0;
 }
 
@@ -516,11 +512,7 @@ static int write_new_token(const char *path, char *tmp, size_t tmp_size, char *o
     if (RAND_bytes(raw, sizeof(raw)) != 1)
         return error_set(err, ERR_INTERNAL, "the random number generator failed");
     char hex[2 * API_TOKEN_BYTES + 2];
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        hex[2 * i] = digits[raw[i] >> 4];
-        hex[2 * i + 1] = digits[raw[i] & 15];
-    }
+    encode_hex(raw, sizeof(raw), hex);
     OPENSSL_cleanse(raw, sizeof(raw));
     hex[2 * API_TOKEN_BYTES] = '\n';
     hex[2 * API_TOKEN_BYTES + 1] = '\0';

@@ -10,101 +10,10 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/encode.h"
 
 #define MEMBER_PTR(msg, offset) ((void *)((char *)(msg) + (offset)))
 #define CMEMBER_PTR(msg, offset) ((const void *)((const char *)(msg) + (offset)))
-
-/* ------------------------------------------------------------------ base64 */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *json_proto_base64_encode(const uint8_t *data, size_t len)
-{
-    if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
-        return NULL;
-    size_t out_len = (len + 2) / 3 * 4;
-    char *out = malloc(out_len + 1);
-    if (out == NULL)
-        return NULL;
-    size_t o = 0;
-    size_t i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
-        out[o++] = b64_alphabet[v >> 18 & 63];
-        out[o++] = b64_alphabet[v >> 12 & 63];
-        out[o++] = b64_alphabet[v >> 6 & 63];
-        out[o++] = b64_alphabet[v & 63];
-    }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)data[i] << 16;
-        out[o++] = b64_alphabet[v >> 18 & 63];
-        out[o++] = b64_alphabet[v >> 12 & 63];
-        out[o++] = '=';
-        out[o++] = '=';
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8;
-        out[o++] = b64_alphabet[v >> 18 & 63];
-        out[o++] = b64_alphabet[v >> 12 & 63];
-        out[o++] = b64_alphabet[v >> 6 & 63];
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
-
-int json_proto_base64_decode(const char *text, size_t len, uint8_t **out, size_t *out_len)
-{
-    /* Padding is optional, but when present it must complete the last quantum. */
-    size_t data_len = len;
-    if (len > 0 && text[len - 1] == '=') {
-        if (len % 4 != 0)
-            return -1;
-        data_len--;
-        if (text[data_len - 1] == '=')
-            data_len--;
-    }
-    if (data_len % 4 == 1)
-        return -1;
-    size_t n = data_len / 4 * 3 + (data_len % 4 == 0 ? 0 : data_len % 4 - 1);
-    uint8_t *buf = malloc(n + 1);
-    if (buf == NULL)
-        return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < data_len; i++) {
-        int v = b64_value((unsigned char)text[i]);
-        if (v < 0) {
-            free(buf);
-            return -1;
-        }
-        acc = (acc << 6 | (uint32_t)v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    *out = buf;
-    *out_len = o;
-    return 0;
-}
 
 /* ------------------------------------------------------------------ names */
 
@@ -405,7 +314,7 @@ static int decode_value(const ProtobufCFieldDescriptor *f, const json_t *v, int 
         if (!json_is_string(v))
             return error_set(err, ERR_INVALID_ARGUMENT, "expected a base64 string");
         ProtobufCBinaryData *b = dst;
-        if (json_proto_base64_decode(json_string_value(v), json_string_length(v), &b->data,
+        if (decode_base64_lenient(json_string_value(v), json_string_length(v), &b->data,
                                      &b->len) < 0)
             return error_set(err, ERR_INVALID_ARGUMENT, "invalid base64");
         return 0;
@@ -660,7 +569,7 @@ static json_t *encode_value(const ProtobufCFieldDescriptor *f, const void *src, 
     }
     case PROTOBUF_C_TYPE_BYTES: {
         const ProtobufCBinaryData *b = src;
-        char *text = json_proto_base64_encode(b->data, b->len);
+        char *text = encode_base64(b->data, b->len);
         if (text != NULL)
             j = json_string(text);
         free(text);

@@ -39,11 +39,4 @@ json_t *json_proto_to_json(const ProtobufCMessage *msg, struct error *err);
 /* Compact JSON text, NUL-terminated, malloc'd; *len excludes the NUL. */
 int json_proto_encode(const ProtobufCMessage *msg, char **out, size_t *len, struct error *err);
 
-/* Base64 as proto3 JSON uses it. encode: standard alphabet with padding,
- * malloc'd and NUL-terminated (NULL only when out of memory). decode: standard
- * or URL-safe alphabet, padding optional; returns <0 on malformed input.
- * *out is malloc'd (never NULL on success, even for empty input). */
-char *json_proto_base64_encode(const uint8_t *data, size_t len);
-int json_proto_base64_decode(const char *text, size_t len, uint8_t **out, size_t *out_len);
-
 #endif

@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 
 #include "api/internal.h"
+#include "common/encode.h"
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -103,8 +104,8 @@ int ws_accept_key(const char *key, char out[29])
     size_t n = strlen(key);
     if (n != 24 || key[22] != '=' || key[23] != '=')
         return -1;
-    unsigned char raw[24];
-    if (EVP_DecodeBlock(raw, (const unsigned char *)key, 24) != 18)
+    unsigned char raw[16];
+    if (!decode_base64_exact(key, n, raw, sizeof(raw)))
         return -1;
     char joined[24 + sizeof(ws_guid)];
     memcpy(joined, key, 24);
@@ -114,8 +115,7 @@ int ws_accept_key(const char *key, char out[29])
     if (EVP_Digest(joined, 24 + sizeof(ws_guid) - 1, digest, &dlen, EVP_sha1(), NULL) != 1 ||
         dlen != SHA_DIGEST_LENGTH)
         return -1;
-    if (EVP_EncodeBlock((unsigned char *)out, digest, SHA_DIGEST_LENGTH) != 28)
-        return -1;
+    encode_base64_to(digest, SHA_DIGEST_LENGTH, out);
     return 0;
 }
 

@@ -287,7 +287,4 @@ int audit_proof_verify_json(const char *text, size_t len, const char *pubkey_pem
 int audit_proof_verify_file(const char *path, const char *pubkey_pem_path,
                             struct audit_proof_result *res, struct error *err);
 
-/* SHA-256 of data as 64 lowercase hex chars (for input and bundle digests). */
-void audit_sha256_hex(const void *data, size_t len, char out[AUDIT_HASH_HEX_SIZE]);
-
 #endif

@@ -6,6 +6,8 @@
 #include <sqlite3.h>
 
 #include "audit/audit.h"
+#include "common/digest.h"
+#include "common/encode.h"
 
 #define AUDIT_FORMAT "enclave-audit-v1"
 #define AUDIT_RECORD_TAG "enclave-audit-record-v1"
@@ -36,7 +38,6 @@ EVP_PKEY *audit_log_key(struct audit_log *log);
 /* Whether the checkpoints table has the tree columns (root_hash, note,
  * tree_state); a log written before the tree has not. */
 bool audit_db_has_tree(sqlite3 *db);
-void audit_hex_encode(const unsigned char *in, size_t len, char *out);
 /* Lowercase hex of 32 bytes; false when s is not exactly that. */
 bool audit_hex_decode_hash(const char *s, unsigned char out[32]);
 
@@ -55,8 +56,6 @@ void audit_record_hashes(const struct audit_record *rec, char chain[AUDIT_HASH_H
  * 64 for a consistency proof); longer ones are refused outright. */
 #define AUDIT_MERKLE_MAX_PROOF 64
 
-/* SHA-256, fetched once for the process. */
-const EVP_MD *audit_sha256_md(void);
 void audit_merkle_leaf_hash(const void *leaf, size_t len, uint8_t out[AUDIT_MERKLE_HASH]);
 void audit_merkle_node_hash(const uint8_t left[AUDIT_MERKLE_HASH],
                             const uint8_t right[AUDIT_MERKLE_HASH], uint8_t out[AUDIT_MERKLE_HASH]);

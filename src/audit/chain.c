@@ -47,55 +47,16 @@ enum audit_kind audit_kind_from_name(const char *name)
     return AUDIT_KIND_UNKNOWN;
 }
 
-void audit_hex_encode(const unsigned char *in, size_t len, char *out)
+bool audit_hex_decode_hash(const char *s, unsigned char out[32])
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    /* decode_hex stops at the first character that is not a digit, the NUL included. */
+    return s != NULL && decode_hex(s, out, 32) && s[64] == '\0';
 }
 
 bool audit_is_hex_hash(const char *s)
 {
-    if (s == NULL)
-        return false;
-    for (int i = 0; i < 64; i++)
-        if (hex_value(s[i]) < 0)
-            return false;
-    return s[64] == '\0';
-}
-
-static void hex_decode_hash(const char *hex, unsigned char out[32])
-{
-    for (int i = 0; i < 32; i++)
-        out[i] = (unsigned char)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
-}
-
-bool audit_hex_decode_hash(const char *s, unsigned char out[32])
-{
-    if (!audit_is_hex_hash(s))
-        return false;
-    hex_decode_hash(s, out);
-    return true;
-}
-
-void audit_sha256_hex(const void *data, size_t len, char out[AUDIT_HASH_HEX_SIZE])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, audit_sha256_md(), NULL);
-    audit_hex_encode(md, 32, out);
+    unsigned char ignored[32];
+    return audit_hex_decode_hash(s, ignored);
 }
 
 /* A growable byte buffer for the canonical encodings. */
@@ -202,8 +163,8 @@ void audit_record_hashes(const struct audit_record *rec, char chain[AUDIT_HASH_H
     struct two_digests d = {EVP_MD_CTX_new(), EVP_MD_CTX_new()};
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
-    if (d.chain == NULL || d.leaf == NULL || EVP_DigestInit_ex(d.chain, audit_sha256_md(), NULL) != 1 ||
-        EVP_DigestInit_ex(d.leaf, audit_sha256_md(), NULL) != 1 ||
+    if (d.chain == NULL || d.leaf == NULL || EVP_DigestInit_ex(d.chain, digest_sha256_md(), NULL) != 1 ||
+        EVP_DigestInit_ex(d.leaf, digest_sha256_md(), NULL) != 1 ||
         EVP_DigestUpdate(d.leaf, &leaf_prefix, 1) != 1) {
         /* Out of memory: an all-'x' hash never matches, so nothing verifies
          * and nothing is written with a wrong hash. */
@@ -216,7 +177,7 @@ void audit_record_hashes(const struct audit_record *rec, char chain[AUDIT_HASH_H
     }
     record_serialize(rec, put_two, &d);
     EVP_DigestFinal_ex(d.chain, digest, &dlen);
-    audit_hex_encode(digest, 32, chain);
+    encode_hex(digest, 32, chain);
     EVP_DigestFinal_ex(d.leaf, leaf_hash, &dlen);
     EVP_MD_CTX_free(d.chain);
     EVP_MD_CTX_free(d.leaf);
@@ -273,7 +234,7 @@ int audit_checkpoint_sign(EVP_PKEY *key, uint64_t seq, int64_t time_ns, const ch
         error_set(err, ERR_INTERNAL, "Ed25519 signing of checkpoint %" PRIu64 " failed", seq);
         goto out;
     }
-    EVP_EncodeBlock((unsigned char *)sig_b64, sig, 64);
+    encode_base64_to(sig, 64, sig_b64);
     ret = 0;
 out:
     EVP_MD_CTX_free(ctx);
@@ -285,11 +246,8 @@ bool audit_checkpoint_signature_ok(EVP_PKEY *key, uint64_t seq, int64_t time_ns,
                                    const char *head_hash, const char *sig_b64)
 {
     /* 64 bytes are 88 base64 characters ending in "==". */
-    if (key == NULL || sig_b64 == NULL || strlen(sig_b64) != 88 || sig_b64[86] != '=' ||
-        sig_b64[87] != '=')
-        return false;
-    unsigned char sig[66];
-    if (EVP_DecodeBlock(sig, (const unsigned char *)sig_b64, 88) != 66)
+    unsigned char sig[64];
+    if (key == NULL || sig_b64 == NULL || !decode_base64_exact(sig_b64, strlen(sig_b64), sig, 64))
         return false;
     struct buf msg = {0};
     bool ok = false;
@@ -321,7 +279,7 @@ void audit_verifier_init(struct audit_verifier *v, EVP_PKEY *key, bool keep_hist
     audit_merkle_range_init(&v->tree);
     uint8_t root[32];
     audit_merkle_empty_root(root);
-    audit_hex_encode(root, 32, res->root_hash);
+    encode_hex(root, 32, res->root_hash);
 }
 
 void audit_verifier_release(struct audit_verifier *v)
@@ -368,7 +326,7 @@ static int history_push(struct audit_verifier *v, const char *hash, const uint8_
         v->history = h;
         v->history_cap = cap;
     }
-    hex_decode_hash(hash, v->history + idx * 64);
+    decode_hex(hash, v->history + idx * 64, 32); /* hash was checked by the caller */
     memcpy(v->history + idx * 64 + 32, leaf, 32);
     return 0;
 }
@@ -561,7 +519,7 @@ int audit_verifier_checkpoint(struct audit_verifier *v, uint64_t seq, int64_t ti
             return 0;
         }
         unsigned char want[32];
-        hex_decode_hash(head_hash, want);
+        decode_hex(head_hash, want, 32); /* checked above */
         if (memcmp(want, v->history + (seq - 1) * 64, 32) != 0) {
             audit_verifier_fail(v, seq,
                                 "the signed checkpoint at seq %" PRIu64
@@ -612,6 +570,6 @@ void audit_verifier_finish(struct audit_verifier *v)
     struct audit_verify_result *res = v->res;
     uint8_t root[32];
     audit_merkle_range_root(&v->tree, root);
-    audit_hex_encode(root, 32, res->root_hash);
+    encode_hex(root, 32, res->root_hash);
     res->ok = res->fail_seq == 0;
 }

@@ -27,7 +27,7 @@ int audit_key_id(EVP_PKEY *key, char key_id[AUDIT_HASH_HEX_SIZE], struct error *
     size_t len = sizeof(raw);
     if (EVP_PKEY_get_raw_public_key(key, raw, &len) != 1 || len != 32)
         return error_set(err, ERR_INVALID_ARGUMENT, "not an Ed25519 key");
-    audit_sha256_hex(raw, len, key_id);
+    digest_sha256_hex(raw, len, key_id);
     return 0;
 }
 

@@ -7,35 +7,19 @@
  * recursive definitions of PATH and PROOF in RFC 6962 2.1.1 and 2.1.2; they
  * are checked with the iterative algorithms of RFC 9162 2.1.3.2 and 2.1.4.2,
  * which need only the proof. */
-#include <pthread.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include "audit/audit_internal.h"
-
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void sha256_fetch(void)
-{
-    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-/* SHA-256 fetched once: EVP_sha256() looks the implementation up under a
- * lock on every use, which shows up when the writer hashes many records. */
-const EVP_MD *audit_sha256_md(void)
-{
-    pthread_once(&sha256_once, sha256_fetch);
-    return sha256_md != NULL ? sha256_md : EVP_sha256();
-}
+#include "common/digest.h"
 
 void audit_merkle_leaf_hash(const void *leaf, size_t len, uint8_t out[AUDIT_MERKLE_HASH])
 {
     static const unsigned char prefix = 0x00;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned int n = 0;
-    if (md == NULL || EVP_DigestInit_ex(md, audit_sha256_md(), NULL) != 1 ||
+    if (md == NULL || EVP_DigestInit_ex(md, digest_sha256_md(), NULL) != 1 ||
         EVP_DigestUpdate(md, &prefix, 1) != 1 || EVP_DigestUpdate(md, leaf, len) != 1 ||
         EVP_DigestFinal_ex(md, out, &n) != 1)
         memset(out, 0xff, AUDIT_MERKLE_HASH); /* out of memory: matches nothing real */
@@ -50,14 +34,14 @@ void audit_merkle_node_hash(const uint8_t left[AUDIT_MERKLE_HASH],
     memcpy(buf + 1, left, AUDIT_MERKLE_HASH);
     memcpy(buf + 1 + AUDIT_MERKLE_HASH, right, AUDIT_MERKLE_HASH);
     unsigned int n = 0;
-    if (EVP_Digest(buf, sizeof(buf), out, &n, audit_sha256_md(), NULL) != 1)
+    if (EVP_Digest(buf, sizeof(buf), out, &n, digest_sha256_md(), NULL) != 1)
         memset(out, 0xff, AUDIT_MERKLE_HASH);
 }
 
 void audit_merkle_empty_root(uint8_t out[AUDIT_MERKLE_HASH])
 {
     unsigned int n = 0;
-    if (EVP_Digest("", 0, out, &n, audit_sha256_md(), NULL) != 1)
+    if (EVP_Digest("", 0, out, &n, digest_sha256_md(), NULL) != 1)
         memset(out, 0xff, AUDIT_MERKLE_HASH);
 }
 

@@ -50,45 +50,17 @@ static int key_hash(EVP_PKEY *key, const char *name, unsigned char out[4])
     buf[nlen] = '\n';
     buf[nlen + 1] = 0x01;
     memcpy(buf + nlen + 2, raw, 32);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_Digest(buf, nlen + 2 + 32, md, &mdlen, EVP_sha256(), NULL) != 1)
-        return -1;
+    unsigned char md[DIGEST_SHA256_SIZE];
+    digest_sha256(buf, nlen + 2 + 32, md);
     memcpy(out, md, 4);
     return 0;
-}
-
-/* Standard base64 with padding; out has room for 4 * ((len + 2) / 3) + 1. */
-static void b64_encode(const unsigned char *in, size_t len, char *out)
-{
-    EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-}
-
-/* Decodes exactly want bytes from canonical standard base64 (s, n chars):
- * re-encoding must give back the same text, so that no two spellings of a
- * value are accepted. */
-static bool b64_decode_exact(const char *s, size_t n, unsigned char *out, size_t want)
-{
-    size_t enc_len = 4 * ((want + 2) / 3);
-    if (n != enc_len || want > 96)
-        return false;
-    unsigned char tmp[128];
-    int got = EVP_DecodeBlock(tmp, (const unsigned char *)s, (int)n);
-    if (got < 0 || (size_t)got < want)
-        return false;
-    char again[132];
-    b64_encode(tmp, want, again);
-    if (memcmp(again, s, n) != 0)
-        return false;
-    memcpy(out, tmp, want);
-    return true;
 }
 
 int audit_note_body(const char *origin, uint64_t size, const uint8_t root[AUDIT_MERKLE_HASH],
                     int64_t time_ns, char *out, size_t out_size)
 {
     char root_b64[45];
-    b64_encode(root, AUDIT_MERKLE_HASH, root_b64);
+    encode_base64_to(root, AUDIT_MERKLE_HASH, root_b64);
     int n = snprintf(out, out_size, "%s\n%" PRIu64 "\n%s\ntime_ns %" PRId64 "\n", origin, size,
                      root_b64, time_ns);
     return n < 0 || (size_t)n >= out_size ? -1 : n;
@@ -117,7 +89,7 @@ int audit_note_sign(EVP_PKEY *key, uint64_t size, const uint8_t root[AUDIT_MERKL
         return error_set(err, ERR_INTERNAL, "Ed25519 signing of checkpoint %" PRIu64 " failed",
                          size);
     char sig_b64[93];
-    b64_encode(sig, sizeof(sig), sig_b64);
+    encode_base64_to(sig, sizeof(sig), sig_b64);
     size_t total = (size_t)blen + 1 + strlen(EM_DASH) + 1 + strlen(origin) + 1 + strlen(sig_b64) + 2;
     char *text = malloc(total);
     if (text == NULL)
@@ -195,7 +167,7 @@ int audit_note_parse(const char *text, size_t len, struct audit_note *out, struc
     out->origin[lens[0]] = '\0';
     if (!parse_u63(lines[1], lens[1], &out->size))
         return fail(err, "the tree size is not a plain decimal number");
-    if (!b64_decode_exact(lines[2], lens[2], out->root, AUDIT_MERKLE_HASH))
+    if (!decode_base64_exact(lines[2], lens[2], out->root, AUDIT_MERKLE_HASH))
         return fail(err, "the root is not base64 of 32 bytes");
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -237,7 +209,7 @@ int audit_note_parse(const char *text, size_t len, struct audit_note *out, struc
         struct audit_note_sig *s = &out->sigs[out->nsigs];
         memcpy(s->name, name, (size_t)(sp - name));
         s->name[sp - name] = '\0';
-        s->ed25519 = b64_decode_exact(b64, b64len, s->blob, sizeof(s->blob));
+        s->ed25519 = decode_base64_exact(b64, b64len, s->blob, sizeof(s->blob));
         out->nsigs++;
         p = nl + 1;
     }

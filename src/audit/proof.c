@@ -163,21 +163,13 @@ static json_t *hex_array(const uint8_t (*hashes)[AUDIT_MERKLE_HASH], size_t n)
     json_t *a = json_array();
     for (size_t i = 0; a != NULL && i < n; i++) {
         char hex[AUDIT_HASH_HEX_SIZE];
-        audit_hex_encode(hashes[i], AUDIT_MERKLE_HASH, hex);
+        encode_hex(hashes[i], AUDIT_MERKLE_HASH, hex);
         if (json_array_append_new(a, json_string(hex)) < 0) {
             json_decref(a);
             return NULL;
         }
     }
     return a;
-}
-
-static char *b64(const unsigned char *data, size_t len)
-{
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (out != NULL)
-        EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    return out;
 }
 
 static int dump(json_t *o, char **out, struct error *err)
@@ -229,9 +221,9 @@ int audit_proof_inclusion(struct audit_log *log, uint64_t seq, uint64_t tree_siz
     audit_merkle_inclusion_proof((const uint8_t(*)[AUDIT_MERKLE_HASH])t.leaves, size, seq - 1, path,
                                  &plen);
     char root_hex[AUDIT_HASH_HEX_SIZE], leaf_hex[AUDIT_HASH_HEX_SIZE];
-    audit_hex_encode(root, AUDIT_MERKLE_HASH, root_hex);
-    audit_hex_encode(t.leaves[seq - 1], AUDIT_MERKLE_HASH, leaf_hex);
-    leaf_b64 = b64(t.leaf, t.leaf_len);
+    encode_hex(root, AUDIT_MERKLE_HASH, root_hex);
+    encode_hex(t.leaves[seq - 1], AUDIT_MERKLE_HASH, leaf_hex);
+    leaf_b64 = encode_base64(t.leaf, t.leaf_len);
     json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s*, s:s, s:o*, s:s, s:s, s:O}", "type",
                           "inclusion_proof", "format", AUDIT_FORMAT, "leaf_index",
                           (json_int_t)(seq - 1), "tree_size", (json_int_t)size, "leaf", leaf_b64,
@@ -289,8 +281,8 @@ int audit_proof_consistency(struct audit_log *log, uint64_t old_size, uint64_t n
     size_t plen = 0;
     audit_merkle_consistency_proof(leaves, size, old_size, path, &plen);
     char root_hex[AUDIT_HASH_HEX_SIZE], old_hex[AUDIT_HASH_HEX_SIZE];
-    audit_hex_encode(root, AUDIT_MERKLE_HASH, root_hex);
-    audit_hex_encode(old_root, AUDIT_MERKLE_HASH, old_hex);
+    encode_hex(root, AUDIT_MERKLE_HASH, root_hex);
+    encode_hex(old_root, AUDIT_MERKLE_HASH, old_hex);
     json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:o*, s:s, s:s*}", "type",
                           "consistency_proof", "format", AUDIT_FORMAT, "old_size",
                           (json_int_t)old_size, "new_size", (json_int_t)size, "old_root_hash", old_hex,
@@ -360,32 +352,6 @@ static bool note_ok(EVP_PKEY *key, json_t *v, uint64_t size, const char *which,
     return true;
 }
 
-/* Strict standard base64 of any length. */
-static unsigned char *b64_decode(const char *s, size_t n, size_t *out_len)
-{
-    if (n == 0 || n % 4 != 0)
-        return NULL;
-    unsigned char *out = malloc(n / 4 * 3 + 1);
-    if (out == NULL)
-        return NULL;
-    int got = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
-    size_t pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
-    if (got < 0 || (size_t)got < pad) {
-        free(out);
-        return NULL;
-    }
-    *out_len = (size_t)got - pad;
-    /* Canonical: encoding it again gives the same text. */
-    char *again = b64(out, *out_len);
-    bool same = again != NULL && strlen(again) == n && memcmp(again, s, n) == 0;
-    free(again);
-    if (!same) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
 static bool inclusion_ok(EVP_PKEY *key, json_t *o, struct audit_proof_result *res)
 {
     res->inclusion = true;
@@ -399,9 +365,9 @@ static bool inclusion_ok(EVP_PKEY *key, json_t *o, struct audit_proof_result *re
     if (!note_ok(key, json_object_get(o, "checkpoint"), res->tree_size, "signed", root, res))
         return false;
     size_t leaf_len = 0;
-    cleanup_free unsigned char *bytes =
-        b64_decode(json_string_value(leaf), json_string_length(leaf), &leaf_len);
-    if (bytes == NULL)
+    cleanup_free unsigned char *bytes = NULL;
+    if (json_string_length(leaf) == 0 ||
+        decode_base64(json_string_value(leaf), json_string_length(leaf), &bytes, &leaf_len) < 0)
         return proof_fail(res, "the leaf is not base64");
     uint8_t leaf_hash[AUDIT_MERKLE_HASH];
     audit_merkle_leaf_hash(bytes, leaf_len, leaf_hash);
@@ -442,7 +408,7 @@ static bool inclusion_ok(EVP_PKEY *key, json_t *o, struct audit_proof_result *re
             return proof_fail(res, "the record's seq is not leaf_index + 1");
         res->seq = seq;
     }
-    audit_hex_encode(root, AUDIT_MERKLE_HASH, res->root_hash);
+    encode_hex(root, AUDIT_MERKLE_HASH, res->root_hash);
     res->ok = true;
     return true;
 }
@@ -472,8 +438,8 @@ static bool consistency_ok(EVP_PKEY *key, json_t *o, struct audit_proof_result *
         return proof_fail(res, "the tree of size %" PRIu64 " does not extend the tree of size %" PRIu64
                           " with these hashes",
                           res->tree_size, res->old_size);
-    audit_hex_encode(new_root, AUDIT_MERKLE_HASH, res->root_hash);
-    audit_hex_encode(old_root, AUDIT_MERKLE_HASH, res->old_root_hash);
+    encode_hex(new_root, AUDIT_MERKLE_HASH, res->root_hash);
+    encode_hex(old_root, AUDIT_MERKLE_HASH, res->old_root_hash);
     res->ok = true;
     return true;
 }

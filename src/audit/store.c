@@ -905,7 +905,7 @@ static int make_checkpoint(struct audit_log *log, uint64_t seq, const char *head
     memcpy(cp->head_hash, head_hash, AUDIT_HASH_HEX_SIZE);
     uint8_t root[AUDIT_MERKLE_HASH];
     audit_merkle_range_root(tree, root);
-    audit_hex_encode(root, AUDIT_MERKLE_HASH, cp->root_hash);
+    encode_hex(root, AUDIT_MERKLE_HASH, cp->root_hash);
     if (audit_checkpoint_sign(log->key, seq, cp->time_ns, head_hash, cp->signature, err) < 0 ||
         audit_note_sign(log->key, seq, root, cp->time_ns, &cp->note, err) < 0) {
         free(cp);
@@ -1381,7 +1381,7 @@ static json_t *record_json(const struct audit_record *rec)
     char chain[AUDIT_HASH_HEX_SIZE], leaf_hex[AUDIT_HASH_HEX_SIZE];
     uint8_t leaf[AUDIT_MERKLE_HASH];
     audit_record_hashes(rec, chain, leaf);
-    audit_hex_encode(leaf, AUDIT_MERKLE_HASH, leaf_hex);
+    encode_hex(leaf, AUDIT_MERKLE_HASH, leaf_hex);
     bad |= json_object_set_new(o, "leaf_hash", json_string(leaf_hex));
     if (bad) {
         json_decref(o);

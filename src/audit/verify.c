@@ -267,7 +267,7 @@ static int jsonl_entry(struct audit_verifier *v, json_t *o, unsigned long line_n
             char chain[AUDIT_HASH_HEX_SIZE], hex[AUDIT_HASH_HEX_SIZE];
             uint8_t leaf[32];
             audit_record_hashes(&rec, chain, leaf);
-            audit_hex_encode(leaf, 32, hex);
+            encode_hex(leaf, 32, hex);
             if (!json_is_string(lh) || strcmp(json_string_value(lh), hex) != 0) {
                 audit_verifier_fail(v, (uint64_t)seq,
                                     "record %" PRId64 " does not match its leaf_hash", seq);

@@ -130,6 +130,31 @@ int args_parse_pool(const char *s, struct daemon_pool *out, struct error *err)
     return 0;
 }
 
+int args_parse_shared(const char *name, const char *value, const struct args_shared *to,
+                      struct error *err)
+{
+    if (strcmp(name, "cpu") == 0 && to->vcpus)
+        return args_parse_uint(value, "--cpu", 1, 16, to->vcpus, err);
+    if (strcmp(name, "mem") == 0 && to->mem_mb)
+        return args_parse_uint(value, "--mem", 128, 16384, to->mem_mb, err);
+    if (strcmp(name, "timeout") == 0 && to->timeout_s)
+        return args_parse_uint(value, "--timeout", 1, 86400, to->timeout_s, err);
+    if (strcmp(name, "python") == 0 && to->python_file) {
+        *to->python_file = value;
+        return 0;
+    }
+    if (strcmp(name, "addr") == 0 && to->target) {
+        to->target->addr = value;
+        to->target->socket_path = NULL;
+        return 0;
+    }
+    if (strcmp(name, "socket") == 0 && to->target) {
+        to->target->socket_path = value;
+        return 0;
+    }
+    return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '--%s'", name);
+}
+
 static const char up_help[] =
     "usage: enclave up [OPTIONS]\n"
     "\n"
@@ -249,11 +274,10 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
             d->socket_path = optarg;
             break;
         case O_CPU:
-            if (args_parse_uint(optarg, "--cpu", 1, 16, &d->vcpus, err) < 0)
-                return -1;
-            break;
         case O_MEM:
-            if (args_parse_uint(optarg, "--mem", 128, 16384, &d->mem_mb, err) < 0)
+            if (args_parse_shared(c == O_CPU ? "cpu" : "mem", optarg,
+                                  &(struct args_shared){.vcpus = &d->vcpus, .mem_mb = &d->mem_mb},
+                                  err) < 0)
                 return -1;
             break;
         case O_MAXS:
@@ -415,37 +439,27 @@ int args_parse_run(int argc, char **argv, struct run_args *out, struct error *er
     client_target_default(&out->target);
     optind = 0;
     opterr = 0;
-    int c;
+    int c, idx = 0;
+    const struct args_shared shared = {.vcpus = &out->vcpus, .mem_mb = &out->mem_mb,
+                                       .timeout_s = &out->timeout_s,
+                                       .python_file = &out->python_file, .target = &out->target};
     /* '+': stop at the first non-option, so the command's own options are its own. */
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
         switch (c) {
         case 'h':
             fputs(run_help, stdout);
             return 1;
         case O_PYTHON:
-            out->python_file = optarg;
-            break;
         case O_TIMEOUT:
-            if (args_parse_uint(optarg, "--timeout", 1, 86400, &out->timeout_s, err) < 0)
-                return -1;
-            break;
         case O_CPU:
-            if (args_parse_uint(optarg, "--cpu", 1, 16, &out->vcpus, err) < 0)
-                return -1;
-            break;
         case O_MEM:
-            if (args_parse_uint(optarg, "--mem", 128, 16384, &out->mem_mb, err) < 0)
+        case O_ADDR:
+        case O_SOCKET:
+            if (args_parse_shared(opts[idx].name, optarg, &shared, err) < 0)
                 return -1;
             break;
         case O_SESSION:
             out->session_id = optarg;
-            break;
-        case O_ADDR:
-            out->target.addr = optarg;
-            out->target.socket_path = NULL;
-            break;
-        case O_SOCKET:
-            out->target.socket_path = optarg;
             break;
         default:
             return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);

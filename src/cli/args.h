@@ -23,6 +23,19 @@ int args_parse_size(const char *s, const char *name, uint64_t *out, struct error
 /* One --pool value: "N", "IMAGE=N" or "IMAGE:VCPUSxMEM_MB=N" (IMAGE
  * "default" is the daemon's own image). */
 int args_parse_pool(const char *s, struct daemon_pool *out, struct error *err);
+/* The options `up`, `run` and `session` share, parsed and bounded here only:
+ * --cpu (1-16 vCPUs), --mem (128-16384 MiB), --timeout (1-86400 s),
+ * --python FILE, and --addr HOST:PORT / --socket PATH (the daemon to talk to;
+ * the later of the two wins). Each destination that is NULL is an option the
+ * verb does not take. */
+struct args_shared {
+    unsigned *vcpus, *mem_mb, *timeout_s;
+    const char **python_file;
+    struct client_target *target;
+};
+/* name: the option's long name ("cpu"). 0, or -1 with err. */
+int args_parse_shared(const char *name, const char *value, const struct args_shared *to,
+                      struct error *err);
 
 struct up_args {
     struct daemon_options daemon;

@@ -241,6 +241,55 @@ static void test_run_python_and_errors(void **state)
     assert_null(a.target.socket_path);
 }
 
+/* The options up, run and session share: one set of bounds for all three. */
+static void test_shared_options(void **state)
+{
+    unsigned vcpus = 0, mem = 0, timeout = 0;
+    const char *python = NULL;
+    struct client_target target = {.addr = "127.0.0.1:7339"};
+    const struct args_shared all = {.vcpus = &vcpus, .mem_mb = &mem, .timeout_s = &timeout,
+                                    .python_file = &python, .target = &target};
+    struct error err;
+    assert_int_equal(args_parse_shared("cpu", "16", &all, &err), 0);
+    assert_int_equal(vcpus, 16);
+    assert_int_equal(args_parse_shared("mem", "128", &all, &err), 0);
+    assert_int_equal(mem, 128);
+    assert_int_equal(args_parse_shared("timeout", "86400", &all, &err), 0);
+    assert_int_equal(timeout, 86400);
+    assert_int_equal(args_parse_shared("python", "-", &all, &err), 0);
+    assert_string_equal(python, "-");
+    assert_int_equal(args_parse_shared("socket", "/run/e.sock", &all, &err), 0);
+    assert_string_equal(target.socket_path, "/run/e.sock");
+    assert_int_equal(args_parse_shared("addr", "127.0.0.1:1", &all, &err), 0);
+    assert_null(target.socket_path); /* the later of the two wins */
+    /* Out of bounds or not numbers: refused, the value unchanged. */
+    const char *bad_cpu[] = {"0", "17", "-1", "1x", "", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad_cpu) / sizeof(bad_cpu[0]); i++) {
+        assert_int_equal(args_parse_shared("cpu", bad_cpu[i], &all, &err), -1);
+        assert_int_equal(vcpus, 16);
+    }
+    assert_int_equal(args_parse_shared("mem", "127", &all, &err), -1);
+    assert_int_equal(args_parse_shared("mem", "16385", &all, &err), -1);
+    assert_int_equal(args_parse_shared("timeout", "0", &all, &err), -1);
+    assert_int_equal(args_parse_shared("timeout", "86401", &all, &err), -1);
+    /* A verb that does not take an option refuses it. */
+    const struct args_shared only_size = {.vcpus = &vcpus, .mem_mb = &mem};
+    assert_int_equal(args_parse_shared("timeout", "5", &only_size, &err), -1);
+    assert_int_equal(args_parse_shared("addr", "127.0.0.1:1", &only_size, &err), -1);
+    /* up, run and session apply the same bounds. */
+    char **up = ARGV("up", "--cpu", "17");
+    struct up_args u;
+    assert_int_equal(args_parse_up(ARGC(up), up, &u, &err), -1);
+    char **run = ARGV("run", "--mem", "16385", "--", "true");
+    struct run_args r;
+    assert_int_equal(args_parse_run(ARGC(run), run, &r, &err), -1);
+    char **ok = ARGV("run", "--cpu", "2", "--mem", "1024", "--timeout", "9", "--", "true");
+    assert_int_equal(args_parse_run(ARGC(ok), ok, &r, &err), 0);
+    assert_int_equal(r.vcpus, 2);
+    assert_int_equal(r.mem_mb, 1024);
+    assert_int_equal(r.timeout_s, 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_run_command),
         cmocka_unit_test(test_run_command_options_are_its_own),
         cmocka_unit_test(test_run_python_and_errors),
+        cmocka_unit_test(test_shared_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

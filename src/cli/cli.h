@@ -23,7 +23,9 @@ struct cli_verb {
     X(image, cli_image, "build, pull, verify, install and inspect guest images") \
     X(policy, cli_policy, "evaluate and test Rego policies")                     \
     X(audit, cli_audit, "read, export and verify the audit log") \
-    X(token, cli_token, "print the API token clients send (made when missing)")
+    X(token, cli_token, "print the API token clients send (made when missing)") \
+    X(ui, cli_ui, "print the Web UI's login URL and open it in a browser") \
+    X(mcp, cli_mcp, "serve the Model Context Protocol on stdio (tools in one session)")
 
 #define X(verb, fn, summary) int fn(int argc, char **argv) __attribute__((weak));
 CLI_VERBS(X)

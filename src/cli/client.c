@@ -417,6 +417,30 @@ int client_call(const struct client_target *t, const char *service, const char *
     return 0;
 }
 
+int client_put(const struct client_target *t, const char *path, const void *body, size_t len,
+               unsigned timeout_s, json_t **resp, struct error *err)
+{
+    cleanup_free char *text = NULL;
+    int status = 0;
+    char where[4200] = "";
+    if (roundtrip(t, "PUT", path, "application/octet-stream", body, len, timeout_s, NULL, NULL, &text,
+                  &status, where, sizeof(where), err) < 0)
+        return -1;
+    json_t *doc = json_loads(text, 0, NULL);
+    if (status < 200 || status > 299) {
+        const char *code = doc ? json_string_value(json_object_get(doc, "code")) : NULL;
+        const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
+        error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
+                  code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
+        if (status == 401)
+            token_hint(t, where, err);
+        json_decref(doc);
+        return -1;
+    }
+    *resp = doc ? doc : json_object();
+    return 0;
+}
+
 /* Connect server streaming: the body is enveloped messages, the last one
  * flagged end-of-stream with the status. */
 struct stream_state {

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "common/cleanup.h"
+#include "common/encode.h"
 #include "common/exit_code.h"
 
 #define CLI_MAX_PROGRAM (64u << 20)
@@ -51,37 +52,6 @@ static char *read_file_all(const char *path, size_t *len)
 
 #define PYTHON_ARG_MAX 100000 /* below the kernel's 128 KiB limit on one argument */
 
-static json_t *base64_json(const uint8_t *data, size_t len)
-{
-    size_t cap = 4 * ((len + 2) / 3) + 1;
-    char *text = malloc(cap);
-    if (text == NULL)
-        return NULL;
-    EVP_EncodeBlock((unsigned char *)text, data, (int)len);
-    json_t *s = json_string(text);
-    free(text);
-    return s;
-}
-
-/* Decodes standard base64 (as protobuf's JSON mapping writes bytes). */
-static unsigned char *base64_decode(const char *text, size_t *len)
-{
-    size_t n = strlen(text);
-    if (n % 4 != 0)
-        return NULL;
-    unsigned char *out = malloc(n / 4 * 3 + 1);
-    if (out == NULL)
-        return NULL;
-    int got = EVP_DecodeBlock(out, (const unsigned char *)text, (int)n);
-    if (got < 0) {
-        free(out);
-        return NULL;
-    }
-    size_t pad = n >= 1 && text[n - 1] == '=' ? (n >= 2 && text[n - 2] == '=' ? 2 : 1) : 0;
-    *len = (size_t)got - pad;
-    return out;
-}
-
 json_t *cli_exec_request(const char *verb, const char *session_id, const char *python_file,
                          char **command, int command_len, unsigned timeout_s)
 {
@@ -112,7 +82,8 @@ json_t *cli_exec_request(const char *verb, const char *session_id, const char *p
         } else {
             /* Too long for one argument: the program arrives on stdin. */
             json_array_append_new(argv, json_string("-"));
-            json_object_set_new(req, "stdin", base64_json((const uint8_t *)code, len));
+            cleanup_free char *b64 = encode_base64(code, len);
+            json_object_set_new(req, "stdin", b64 != NULL ? json_string(b64) : NULL);
         }
         return req;
     }
@@ -143,8 +114,8 @@ static int print_event(json_t *msg, void *ctx)
         if (b64 == NULL)
             continue;
         size_t len = 0;
-        unsigned char *data = base64_decode(b64, &len);
-        if (data == NULL)
+        unsigned char *data = NULL;
+        if (decode_base64_lenient(b64, strlen(b64), &data, &len) < 0)
             return -1;
         FILE *f = i == 0 ? stdout : stderr;
         fwrite(data, 1, len, f);

@@ -1,76 +1,17 @@
 /* `enclave policy eval` and `enclave policy test`: the Rego engine from the
  * command line, with `opa eval` / `opa test` output shapes. */
-#include <dirent.h>
-#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "policy/policy.h"
 #include "rego/rego.h"
-
-#define POLICY_MAX_FILE (64u << 20)
-
-static char *read_file(const char *path, size_t *len, char *why, size_t whylen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(why, whylen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            if (cap > POLICY_MAX_FILE + 1) {
-                snprintf(why, whylen, "%s: larger than %u bytes", path, POLICY_MAX_FILE);
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                snprintf(why, whylen, "%s: out of memory", path);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        snprintf(why, whylen, "%s: read error", path);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-struct loaded {
-    char **rego_files;
-    size_t nrego;
-};
 
 static void print_error(const char *verb, const struct rego_error *err)
 {
@@ -78,113 +19,15 @@ static void print_error(const char *verb, const struct rego_error *err)
     fprintf(stderr, "enclave policy %s: %s\n", verb, rego_error_string(err, buf, sizeof buf));
 }
 
-/* Wraps a JSON document at `prefix` (a/b/c) so it merges at data.a.b.c. */
-static json_t *nest(json_t *doc, const char *prefix)
+/* Through src/policy/, so that the CLI loads exactly what the daemon would. */
+static int load_path(struct rego *r, const char *path, const char *verb)
 {
-    if (!prefix || !*prefix)
-        return doc;
-    char *dup = strdup(prefix);
-    char *parts[64];
-    int n = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(dup, "/", &save); t && n < 64; t = strtok_r(NULL, "/", &save))
-        parts[n++] = t;
-    for (int i = n - 1; i >= 0; i--) {
-        json_t *o = json_object();
-        json_object_set_new(o, parts[i], doc);
-        doc = o;
-    }
-    free(dup);
-    return doc;
-}
-
-static int load_path(struct rego *r, const char *path, const char *rel, struct loaded *l, int depth,
-                     const char *verb)
-{
-    struct stat st;
-    if (stat(path, &st) < 0) {
-        fprintf(stderr, "enclave policy %s: %s: %s\n", verb, path, strerror(errno));
+    struct error err = {0};
+    if (policy_load_path(r, path, NULL, &err) < 0) {
+        fprintf(stderr, "enclave policy %s: %s\n", verb, err.message);
         return -1;
     }
-    if (S_ISDIR(st.st_mode)) {
-        if (depth > 32)
-            return 0;
-        DIR *d = opendir(path);
-        if (!d) {
-            fprintf(stderr, "enclave policy %s: %s: %s\n", verb, path, strerror(errno));
-            return -1;
-        }
-        char **names = NULL;
-        size_t n = 0;
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (e->d_name[0] == '.')
-                continue;
-            char **nn = realloc(names, sizeof *names * (n + 1));
-            if (!nn)
-                break;
-            names = nn;
-            names[n++] = strdup(e->d_name);
-        }
-        closedir(d);
-        int rc = 0;
-        for (size_t i = 0; i < n; i++) {
-            /* stable order: sort by name (insertion sort, small n) */
-            for (size_t j = i + 1; j < n; j++)
-                if (strcmp(names[j], names[i]) < 0) {
-                    char *t = names[i];
-                    names[i] = names[j];
-                    names[j] = t;
-                }
-        }
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            char child[4096], crel[4096];
-            snprintf(child, sizeof child, "%s/%s", path, names[i]);
-            snprintf(crel, sizeof crel, "%s%s%s", rel, *rel ? "/" : "", names[i]);
-            struct stat cs;
-            if (stat(child, &cs) == 0 && (S_ISDIR(cs.st_mode) || ends_with(names[i], ".rego") ||
-                                          strcmp(names[i], "data.json") == 0))
-                rc = load_path(r, child, S_ISDIR(cs.st_mode) ? crel : rel, l, depth + 1, verb);
-        }
-        for (size_t i = 0; i < n; i++)
-            free(names[i]);
-        free(names);
-        return rc;
-    }
-    char why[600];
-    size_t len;
-    char *text = read_file(path, &len, why, sizeof why);
-    if (!text) {
-        fprintf(stderr, "enclave policy %s: %s\n", verb, why);
-        return -1;
-    }
-    struct rego_error err = { 0 };
-    int rc;
-    if (ends_with(path, ".json")) {
-        json_error_t je;
-        json_t *doc = json_loadb(text, len, 0, &je);
-        if (!doc) {
-            fprintf(stderr, "enclave policy %s: %s:%d: %s\n", verb, path, je.line, je.text);
-            free(text);
-            return -1;
-        }
-        doc = nest(doc, rel);
-        rc = rego_add_data(r, doc, &err);
-        json_decref(doc);
-    } else {
-        rc = rego_add_module(r, path, text, len, &err);
-        if (rc == 0 && l) {
-            char **nf = realloc(l->rego_files, sizeof *nf * (l->nrego + 1));
-            if (nf) {
-                l->rego_files = nf;
-                l->rego_files[l->nrego++] = strdup(path);
-            }
-        }
-    }
-    free(text);
-    if (rc < 0)
-        print_error(verb, &err);
-    return rc;
+    return 0;
 }
 
 static void eval_usage(FILE *o)
@@ -194,7 +37,8 @@ static void eval_usage(FILE *o)
             "\n"
             "Evaluates a Rego query against the policies and data given with -d (a .rego\n"
             "file, a data .json file, or a directory searched for *.rego and data.json;\n"
-            "a data.json in a subdirectory a/b lands at data.a.b) and prints the result\n"
+            "a data.json in a subdirectory a/b lands at data.a.b; the same files, limits\n"
+            "and checks as a bundle the daemon loads) and prints the result\n"
             "the way `opa eval` does: {\"result\": [{\"expressions\": [...], \"bindings\":\n"
             "{...}}]}, or {} when the query is undefined.\n"
             "\n"
@@ -275,7 +119,7 @@ static int policy_eval(int argc, char **argv)
     rego_set_options(r, &ro);
     int rc = 0;
     for (int i = 0; i < npaths && rc == 0; i++)
-        rc = load_path(r, paths[i], "", NULL, 0, "eval");
+        rc = load_path(r, paths[i], "eval");
     free(paths);
     json_t *input = NULL;
     if (rc == 0 && input_path) {
@@ -387,10 +231,9 @@ static int policy_test(int argc, char **argv)
     if (optind >= argc)
         return cli_usage_error("policy test", "a PATH is required");
     struct rego *r = rego_new();
-    struct loaded l = { 0 };
     int rc = 0;
     for (int i = optind; i < argc && rc == 0; i++)
-        rc = load_path(r, argv[i], "", &l, 0, "test");
+        rc = load_path(r, argv[i], "test");
     struct rego_error err = { 0 };
     if (rc == 0 && rego_compile(r, &err) < 0) {
         print_error("test", &err);
@@ -440,9 +283,6 @@ static int policy_test(int argc, char **argv)
         if (!total)
             printf("no tests found\n");
     }
-    for (size_t i = 0; i < l.nrego; i++)
-        free(l.rego_files[i]);
-    free(l.rego_files);
     rego_free(r);
     if (rc < 0)
         return 1;

@@ -83,8 +83,11 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
     };
     optind = 0;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    int c, idx = 0;
+    const struct args_shared shared = {.vcpus = &o->vcpus, .mem_mb = &o->mem_mb,
+                                       .timeout_s = &o->timeout_s, .python_file = &o->python_file,
+                                       .target = &o->target};
+    while ((c = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
         switch (c) {
         case 'h':
             fputs(session_help, stdout);
@@ -93,26 +96,13 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
             o->id = optarg;
             break;
         case O_CPU:
-            if (args_parse_uint(optarg, "--cpu", 1, 16, &o->vcpus, err) < 0)
-                return -1;
-            break;
         case O_MEM:
-            if (args_parse_uint(optarg, "--mem", 128, 16384, &o->mem_mb, err) < 0)
-                return -1;
-            break;
         case O_TIMEOUT:
-            if (args_parse_uint(optarg, "--timeout", 1, 86400, &o->timeout_s, err) < 0)
-                return -1;
-            break;
         case O_PYTHON:
-            o->python_file = optarg;
-            break;
         case O_ADDR:
-            o->target.addr = optarg;
-            o->target.socket_path = NULL;
-            break;
         case O_SOCKET:
-            o->target.socket_path = optarg;
+            if (args_parse_shared(opts[idx].name, optarg, &shared, err) < 0)
+                return -1;
             break;
         case O_TTL:
             if (parse_limit(optarg, "--ttl", &o->ttl_s, err) < 0)

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -52,4 +54,22 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len, struct 
         return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "opening %s",
                                path);
     return file_read_fd_all(fd, path, max, out, len, err);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int remove_tree(const char *path, struct error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : error_set_errno(err, ERR_INTERNAL, "stat %s", path);
+    if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "removing %s", path);
+    return 0;
 }

@@ -1,4 +1,4 @@
-/* Reading small files whole, with a size limit. */
+/* Reading small files whole, with a size limit; removing a tree. */
 #ifndef ENCLAVE_COMMON_FILE_H
 #define ENCLAVE_COMMON_FILE_H
 
@@ -14,5 +14,9 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len, struct 
 /* The same from an open descriptor; what names it in messages. */
 int file_read_fd_all(int fd, const char *what, size_t max, char **out, size_t *len,
                      struct error *err);
+
+/* Removes path and, when it is a folder, everything below it, without
+ * following symbolic links. A path that does not exist is not an error. */
+int remove_tree(const char *path, struct error *err);
 
 #endif

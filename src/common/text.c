@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not valid. */
 static size_t utf8_valid_len(const uint8_t *p, size_t left)
@@ -61,4 +62,12 @@ char *text_utf8_sanitize(const uint8_t *data, size_t len)
     }
     out[o] = '\0';
     return out;
+}
+
+void rfc3339_now(char out[RFC3339_SIZE])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, RFC3339_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

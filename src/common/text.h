@@ -10,4 +10,9 @@
  * travel in a protobuf string or JSON. NULL only when out of memory. */
 char *text_utf8_sanitize(const uint8_t *data, size_t len);
 
+/* The size of an RFC 3339 UTC time to the second ("2006-01-02T15:04:05Z"), with its NUL. */
+#define RFC3339_SIZE 21
+/* The current time in that form. */
+void rfc3339_now(char out[RFC3339_SIZE]);
+
 #endif

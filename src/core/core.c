@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/paths.h"
 #include "core/internal.h"
@@ -220,19 +221,7 @@ json_t *core_caller_json(const struct core_caller *caller)
 
 static void remove_run_dir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            char p[4096 + 260];
-            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
+    remove_tree(dir, NULL);
 }
 
 static void session_destroy(struct session *s)

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "common/cleanup.h"
+#include "common/encode.h"
 #include "common/log.h"
 #include "core/internal.h"
 
@@ -239,9 +240,7 @@ static void hex_digest(EVP_MD_CTX *sha, char out[65])
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_DigestFinal_ex(sha, md, &n);
-    for (unsigned i = 0; i < n && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[64] = '\0';
+    encode_hex(md, 32, out);
 }
 
 static void on_transfer_reply(const Guest__V1__Frame *reply, const struct error *err, void *ctx)

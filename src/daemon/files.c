@@ -681,6 +681,8 @@ static void get_stat_done(const struct core_file_result *res, const struct error
     static const struct api_stream_callbacks scb = {.on_close = get_stream_close, .on_drained = get_stream_drained};
     exchange_done(g->ex);
     g->stream = api_exchange_stream_begin(g->ex, 200, "application/octet-stream", &opts, &scb, g);
+    if (g->stream != NULL)
+        g->ex = NULL; /* the exchange is over: the stream speaks for it */
     if (g->stream == NULL) {
         core_file_abandon(g->t);
         get_free(g);

@@ -89,6 +89,14 @@ struct image_manifest;
 int daemon_image_for_start(const char *name, struct core_start_request *sr, struct image_manifest **hold,
                            struct error *err);
 
+/* The Web UI (daemon/ui.c): its assets at / and /ui/, and the RPCs it uses. */
+extern const char daemon_ui_headers[];
+int daemon_ui_init(struct daemon_state *d, struct error *err);
+void daemon_handle_verify_audit(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_get_policy(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_eval_policy(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_list_images(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+
 extern const struct api_service daemon_agent_service;
 extern const struct api_service daemon_enclave_service;
 

@@ -8,6 +8,7 @@
 #include "agent/v1/agent.pb-c.h"
 #include "audit/audit.h"
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/log.h"
 #include "daemon/internal.h"
 #include "gate/gate.h"
@@ -48,7 +49,7 @@ void daemon_handle_apply_policy(struct api_call *call, const ProtobufCMessage *m
     /* The bundle in force decides whether it may be replaced, before the
      * new text is even parsed. */
     char doc_digest[AUDIT_HASH_HEX_SIZE];
-    audit_sha256_hex(doc, len, doc_digest);
+    digest_sha256_hex(doc, len, doc_digest);
     json_t *input = json_pack("{s:{s:s}, s:{s:s, s:I}, s:{s:s, s:s, s:s}}", "session", "id", sid,
                               "request", "document_sha256", doc_digest, "document_bytes",
                               (json_int_t)len, "caller", "transport", api_call_transport(call),

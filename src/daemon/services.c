@@ -695,6 +695,15 @@ static const struct api_method enclave_methods[] = {
     {.name = "RunCode", .input = &enclave__v1__run_code_request__descriptor,
      .output = &enclave__v1__run_code_event__descriptor, .handler = daemon_handle_run_code,
      .kind = API_METHOD_SERVER_STREAMING, .max_buffer = 24u << 20},
+    /* ---- ui */
+    {.name = "VerifyAudit", .input = &enclave__v1__verify_audit_request__descriptor,
+     .output = &enclave__v1__verify_audit_response__descriptor, .handler = daemon_handle_verify_audit},
+    {.name = "GetPolicy", .input = &enclave__v1__get_policy_request__descriptor,
+     .output = &enclave__v1__get_policy_response__descriptor, .handler = daemon_handle_get_policy},
+    {.name = "EvalPolicy", .input = &enclave__v1__eval_policy_request__descriptor,
+     .output = &enclave__v1__eval_policy_response__descriptor, .handler = daemon_handle_eval_policy},
+    {.name = "ListImages", .input = &enclave__v1__list_images_request__descriptor,
+     .output = &enclave__v1__list_images_response__descriptor, .handler = daemon_handle_list_images},
 };
 
 const struct api_service daemon_agent_service = {

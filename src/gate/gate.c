@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/log.h"
 #include "policy/policy.h"
 
@@ -170,6 +171,11 @@ void gate_free(struct gate *gate)
     free(gate);
 }
 
+struct policy_bundle *gate_bundle(struct gate *gate)
+{
+    return gate->bundle;
+}
+
 const char *gate_policy_digest(const struct gate *gate)
 {
     return gate->digest;
@@ -192,7 +198,7 @@ int gate_apply_document(struct gate *gate, const char *text, size_t len, const c
     struct policy_bundle *b = NULL;
     if (policy_bundle_load_document(text, len, gate->limits, &b, err) < 0) {
         char doc_digest[AUDIT_HASH_HEX_SIZE], origin[96];
-        audit_sha256_hex(text, len, doc_digest);
+        digest_sha256_hex(text, len, doc_digest);
         snprintf(origin, sizeof(origin), "document sha256:%s", doc_digest);
         record_refused(gate, "apply", origin, session_id, err->message);
         return 1;
@@ -343,7 +349,7 @@ int gate_decide(struct gate *gate, const char *action, const char *session_id, j
         return error_set(err, ERR_INTERNAL, "cannot encode the policy input for %s", action);
     }
     char input_digest[AUDIT_HASH_HEX_SIZE];
-    audit_sha256_hex(canonical, strlen(canonical), input_digest);
+    digest_sha256_hex(canonical, strlen(canonical), input_digest);
 
     struct policy_decision pd;
     if (gate->bundle == NULL) {

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "audit/audit.h"
+#include "common/digest.h"
 #include "gate/gate.h"
 
 struct fixture {
@@ -293,7 +294,7 @@ static void test_input_digest_is_over_the_canonical_input(void **state)
         json_string_value(json_object_get(json_object_get(seen, "caller"), "principal")), "agent");
     char *canonical = json_dumps(seen, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
     char want[AUDIT_HASH_HEX_SIZE];
-    audit_sha256_hex(canonical, strlen(canonical), want);
+    digest_sha256_hex(canonical, strlen(canonical), want);
     assert_string_equal(digest, want);
     free(canonical);
     json_decref(seen);

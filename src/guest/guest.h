@@ -1,4 +1,4 @@
-/* enclave-init: the static PID 1 inside the VM (DESIGN.md §4, §5).
+/* enclave-init: the static PID 1 inside the VM (docs/architecture.md).
  *
  * It links libc and protobuf-c only, never src/common. Everything but main()
  * lives behind this header so the unit tests and the fuzz harness can link

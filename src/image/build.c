@@ -30,9 +30,11 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/exit_code.h"
 #include "common/file.h"
 #include "common/paths.h"
+#include "common/text.h"
 
 /* Bump when the builder's output for the same inputs changes. */
 #define BUILDER_VERSION "5"
@@ -578,24 +580,6 @@ static int by_package_name(const void *a, const void *b)
 
 /* ------------------------------------------------------------ files */
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-static int remove_tree(const char *path, struct error *err)
-{
-    struct stat st;
-    if (lstat(path, &st) < 0)
-        return errno == ENOENT ? 0 : error_set_errno(err, ERR_INTERNAL, "stat %s", path);
-    if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "removing %s", path);
-    return 0;
-}
-
 static uint32_t build_epoch(void)
 {
     const char *s = getenv("SOURCE_DATE_EPOCH");
@@ -684,24 +668,7 @@ static int copy_file(const char *src, const char *dst, mode_t mode, uint64_t *si
     cleanup_close int check = open(dst, O_RDONLY | O_CLOEXEC);
     if (check < 0)
         return error_set_errno(err, ERR_INTERNAL, "opening %s", dst);
-    return image_sha256_fd(check, sha, size, err);
-}
-
-static int sha256_path(const char *path, char hex[65], uint64_t *size, struct error *err)
-{
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "opening %s", path);
-    return image_sha256_fd(fd, hex, size, err);
-}
-
-static void sha256_hex(const void *data, size_t len, char hex[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return digest_sha256_fd(check, sha, size, err);
 }
 
 /* apt-get download's file name: name_version_arch.deb, ':' written as %3a. */
@@ -782,7 +749,7 @@ static int compute_inputs(struct build *b, struct error *err)
     if (f == NULL)
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     char interp_sha[65];
-    sha256_hex(enclave_interp_blob, (size_t)(enclave_interp_blob_end - enclave_interp_blob), interp_sha);
+    digest_sha256_hex(enclave_interp_blob, (size_t)(enclave_interp_blob_end - enclave_interp_blob), interp_sha);
     fprintf(f, "builder %s\ncmdline %s\ninit %s\ninterp %s\nkernel %s %s %s\n", BUILDER_VERSION,
             IMAGE_KERNEL_CMDLINE, b->init_sha, interp_sha, b->kernel.package, b->kernel.version, b->kernel.sha256);
     for (size_t i = 0; i < sizeof(guest_modules) / sizeof(guest_modules[0]); i++)
@@ -796,7 +763,7 @@ static int compute_inputs(struct build *b, struct error *err)
         free(text);
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     }
-    sha256_hex(text, len, b->inputs);
+    digest_sha256_hex(text, len, b->inputs);
     free(text);
     return 0;
 }
@@ -849,7 +816,7 @@ static int fetch_debs(struct build *b, struct error *err)
         if ((rc = PATHF(path, "%s/%s", b->debs, name)) < 0)
             break;
         struct error ignored;
-        if (sha256_path(path, hex, NULL, &ignored) == 0 && strcmp(hex, d->sha256) == 0) {
+        if (digest_sha256_file(path, hex, NULL, &ignored) == 0 && strcmp(hex, d->sha256) == 0) {
             reused++;
             continue;
         }
@@ -889,7 +856,7 @@ static int fetch_debs(struct build *b, struct error *err)
             break;
         if ((rc = PATHF(path, "%s/%s", b->debs, name)) < 0)
             break;
-        if ((rc = sha256_path(path, hex, NULL, err)) < 0) {
+        if ((rc = digest_sha256_file(path, hex, NULL, err)) < 0) {
             error_prefix(err, "after apt-get download");
             break;
         }
@@ -1216,14 +1183,6 @@ static int write_initramfs(struct build *b, const char *path, uint64_t *size, ch
     return rc;
 }
 
-static void rfc3339_now(char *buf, size_t size)
-{
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int lock_build(const char *work, struct error *err)
 {
     char path[PATH_MAX + 8];
@@ -1477,7 +1436,7 @@ static int assemble(struct build *b, struct image_build_result *result, struct e
         pk[i + 1].version = b->root.debs[i].version;
     }
     char created[40];
-    rfc3339_now(created, sizeof(created));
+    rfc3339_now(created);
     struct image_manifest m = {
         .schema = IMAGE_MANIFEST_SCHEMA,
         .created = created,
@@ -1499,7 +1458,7 @@ static int assemble(struct build *b, struct image_build_result *result, struct e
     /* content id: the two artifacts and the command line */
     char idsrc[64 * 2 + IMAGE_MAX_CMDLINE + 8], idhex[65], id[40];
     snprintf(idsrc, sizeof(idsrc), "%s\n%s\n%s\n", arts[0].sha256, arts[1].sha256, IMAGE_KERNEL_CMDLINE);
-    sha256_hex(idsrc, strlen(idsrc), idhex);
+    digest_sha256_hex(idsrc, strlen(idsrc), idhex);
     snprintf(id, sizeof(id), "local-%.16s", idhex);
     if (install_image(b, id, result, err) < 0)
         return -1;
@@ -1555,7 +1514,7 @@ int image_build(const struct image_build_options *opts, struct image_build_resul
     qsort(b.root.debs, b.root.n, sizeof(*b.root.debs), by_package_name);
     progress(opts, "kernel %s %s; root filesystem: %zu packages", b.kernel.package, b.kernel.version, b.root.n);
 
-    sha256_hex(enclave_init_blob, (size_t)(enclave_init_blob_end - enclave_init_blob), b.init_sha);
+    digest_sha256_hex(enclave_init_blob, (size_t)(enclave_init_blob_end - enclave_init_blob), b.init_sha);
     if ((rc = compute_inputs(&b, err)) < 0)
         goto out;
     if (!opts->force && current_is_up_to_date(&b, result->id, sizeof(result->id))) {

@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "common/cleanup.h"
+#include "common/encode.h"
 #include "image/oci_internal.h"
 
 #define PEM_SIGSTORE "ENCRYPTED SIGSTORE PRIVATE KEY"
@@ -40,31 +41,6 @@ static int sodium_ready(struct error *err)
 {
     if (sodium_init() < 0)
         return error_set(err, ERR_INTERNAL, "cannot initialise libsodium");
-    return 0;
-}
-
-static char *b64_encode(const unsigned char *data, size_t len)
-{
-    size_t cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
-    char *out = malloc(cap);
-    if (out != NULL)
-        sodium_bin2base64(out, cap, data, len, sodium_base64_VARIANT_ORIGINAL);
-    return out;
-}
-
-/* Strict standard base64 into a new buffer. */
-static int b64_decode(const char *text, unsigned char **out, size_t *len)
-{
-    size_t tl = strlen(text);
-    unsigned char *buf = malloc(tl / 4 * 3 + 3);
-    if (buf == NULL)
-        return -1;
-    if (sodium_base642bin(buf, tl / 4 * 3 + 3, text, tl, NULL, len, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
     return 0;
 }
 
@@ -147,9 +123,9 @@ int cosign_keygen(const char *password, char **private_pem, char **public_pem, s
     }
     crypto_secretbox_easy(box, der, (unsigned long long)der_len, nonce, k);
     sodium_memzero(k, sizeof(k));
-    salt_b64 = b64_encode(salt, sizeof(salt));
-    nonce_b64 = b64_encode(nonce, sizeof(nonce));
-    box_b64 = b64_encode(box, box_len);
+    salt_b64 = encode_base64(salt, sizeof(salt));
+    nonce_b64 = encode_base64(nonce, sizeof(nonce));
+    box_b64 = encode_base64(box, box_len);
     if (!salt_b64 || !nonce_b64 || !box_b64) {
         error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
         goto out;
@@ -250,8 +226,9 @@ int cosign_private_key_load(const char *pem, size_t len, const char *password, E
                   (long long)n, (long long)r, (long long)p);
         goto out;
     }
-    if (b64_decode(salt_b64, &salt, &salt_len) < 0 || b64_decode(nonce_b64, &nonce, &nonce_len) < 0 ||
-        b64_decode(box_b64, &box, &box_len) < 0 || nonce_len != crypto_secretbox_NONCEBYTES ||
+    if (decode_base64(salt_b64, strlen(salt_b64), &salt, &salt_len) < 0 ||
+        decode_base64(nonce_b64, strlen(nonce_b64), &nonce, &nonce_len) < 0 ||
+        decode_base64(box_b64, strlen(box_b64), &box, &box_len) < 0 || nonce_len != crypto_secretbox_NONCEBYTES ||
         box_len < crypto_secretbox_MACBYTES || salt_len == 0) {
         error_set(err, ERR_INVALID_ARGUMENT, "bad base64 or sizes in the encrypted key");
         goto out;
@@ -386,7 +363,7 @@ int cosign_sign_data(EVP_PKEY *key, const void *data, size_t len, char **sig_b64
         openssl_error(err, ERR_INTERNAL, "signing");
         goto out;
     }
-    *sig_b64 = b64_encode(sig, sig_len);
+    *sig_b64 = encode_base64(sig, sig_len);
     if (*sig_b64 == NULL) {
         error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
         goto out;
@@ -403,7 +380,7 @@ int cosign_verify_data(EVP_PKEY *key, const void *data, size_t len, const char *
 {
     unsigned char *sig = NULL;
     size_t sig_len = 0;
-    if (strlen(sig_b64) > 1024 || b64_decode(sig_b64, &sig, &sig_len) < 0)
+    if (strlen(sig_b64) > 1024 || decode_base64(sig_b64, strlen(sig_b64), &sig, &sig_len) < 0)
         return error_set(err, ERR_PERMISSION_DENIED, "signature is not valid base64");
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&

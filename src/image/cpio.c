@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/encode.h"
 
 #define CPIO_BUF (1u << 16)
 #define CPIO_MAX_NAME 4095 /* the kernel refuses names of PATH_MAX and more */
@@ -254,8 +255,7 @@ int cpio_writer_finish(struct cpio_writer *w, uint64_t *size, char sha256[65], s
     if (EVP_DigestFinal_ex(w->md, md, &mdlen) != 1 || mdlen != 32)
         return error_set(err, ERR_INTERNAL, "SHA-256 final failed");
     if (sha256 != NULL)
-        for (int i = 0; i < 32; i++)
-            snprintf(sha256 + 2 * i, 3, "%02x", md[i]);
+        encode_hex(md, 32, sha256);
     if (size != NULL)
         *size = w->offset;
     return 0;

@@ -100,9 +100,6 @@ int image_manifest_verify(const struct image_manifest *m, struct error *err);
  * m->dir and abs_path are ignored. */
 int image_manifest_write(const struct image_manifest *m, const char *dir, struct error *err);
 
-/* SHA-256 of everything readable from fd (from its current offset). */
-int image_sha256_fd(int fd, char hex[65], uint64_t *size, struct error *err);
-
 /* Image variants (enclave image build --name NAME) sit side by side:
  * cache/named/<NAME> is a symlink to ../images/<id>, like current. */
 #define IMAGE_MAX_NAME 64

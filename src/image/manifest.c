@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/paths.h"
 
 #define cleanup_json __attribute__((cleanup(json_decrefp))) /* jansson's helper */
@@ -420,43 +421,6 @@ int image_manifest_load_named(const char *name, struct image_manifest **out, str
     return load_link(rel, out, err);
 }
 
-/* ------------------------------------------------------------ hashing */
-
-static void md_ctx_freep(EVP_MD_CTX **c)
-{
-    EVP_MD_CTX_free(*c);
-}
-
-int image_sha256_fd(int fd, char hex[65], uint64_t *size, struct error *err)
-{
-    __attribute__((cleanup(md_ctx_freep))) EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-        return error_set(err, ERR_INTERNAL, "cannot start SHA-256");
-    unsigned char buf[1 << 16];
-    uint64_t total = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf, sizeof(buf));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return error_set_errno(err, ERR_INTERNAL, "reading");
-        if (r == 0)
-            break;
-        if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1)
-            return error_set(err, ERR_INTERNAL, "SHA-256 update failed");
-        total += (uint64_t)r;
-    }
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
-        return error_set(err, ERR_INTERNAL, "SHA-256 final failed");
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    if (size != NULL)
-        *size = total;
-    return 0;
-}
-
 /* Opens dir/rel for reading without following any symlink on the way. */
 static int open_beneath(const char *dir, const char *rel, struct error *err)
 {
@@ -505,7 +469,7 @@ int image_artifact_verify(const struct image_manifest *m, const struct image_art
         return error_set(err, ERR_DATA_LOSS, "%s is not a regular file", a->path);
     char hex[65];
     uint64_t size = 0;
-    if (image_sha256_fd(fd, hex, &size, err) < 0)
+    if (digest_sha256_fd(fd, hex, &size, err) < 0)
         return error_prefix(err, "hashing %s", a->path);
     if (actual_sha256 != NULL)
         memcpy(actual_sha256, hex, 65);

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "common/digest.h"
 #include "common/paths.h"
 #include "image/image.h"
 
@@ -266,7 +267,7 @@ static void make_image(const char *id)
         snprintf(path, sizeof(path), "%s/%s", dir, arts[i].path);
         int fd = open(path, O_RDONLY);
         assert_true(fd >= 0);
-        assert_int_equal(image_sha256_fd(fd, arts[i].sha256, &arts[i].size, &err), 0);
+        assert_int_equal(digest_sha256_fd(fd, arts[i].sha256, &arts[i].size, &err), 0);
         close(fd);
     }
     struct image_package pk = {.name = "zlib1g", .version = "1:1.2.13.dfsg-1"};
@@ -288,7 +289,7 @@ static void test_sha256(void **state)
     char hex[65];
     uint64_t size = 0;
     struct error err = {0};
-    assert_int_equal(image_sha256_fd(fd, hex, &size, &err), 0);
+    assert_int_equal(digest_sha256_fd(fd, hex, &size, &err), 0);
     close(fd);
     assert_int_equal(size, 3);
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

@@ -17,9 +17,11 @@
 
 #include "audit/audit.h"
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/paths.h"
+#include "common/text.h"
 #include "image/image.h"
 #include "image/oci.h"
 #include "image/oci_internal.h"
@@ -28,11 +30,6 @@
 #define LOCAL_MANIFEST_MAX (1u << 20)
 
 /* ------------------------------------------------------------ small helpers */
-
-static int read_file(const char *path, size_t max, char **out, size_t *len, struct error *err)
-{
-    return file_read_all(path, max, out, len, err);
-}
 
 static int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                              bool exclusive, struct error *err)
@@ -71,44 +68,12 @@ static void fsync_dir(const char *dir)
     }
 }
 
-static void rfc3339_now(char buf[32])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int hash_file(int fd, char digest[72], uint64_t *size, struct error *err)
 {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(md);
-        return error_set(err, ERR_INTERNAL, "cannot start SHA-256");
-    }
-    char buf[65536];
-    uint64_t total = 0;
-    if (lseek(fd, 0, SEEK_SET) < 0) {
-        EVP_MD_CTX_free(md);
+    if (lseek(fd, 0, SEEK_SET) < 0)
         return error_set_errno(err, ERR_INTERNAL, "seeking");
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            EVP_MD_CTX_free(md);
-            return error_set_errno(err, ERR_INTERNAL, "reading");
-        }
-        if (n == 0)
-            break;
-        EVP_DigestUpdate(md, buf, (size_t)n);
-        total += (uint64_t)n;
-    }
-    int ret = oci_digest_final(md, digest);
-    EVP_MD_CTX_free(md);
-    *size = total;
-    return ret < 0 ? error_set(err, ERR_INTERNAL, "SHA-256 failed") : 0;
+    memcpy(digest, "sha256:", 7);
+    return digest_sha256_fd(fd, digest + 7, size, err);
 }
 
 /* ------------------------------------------------------------ resolving */
@@ -285,7 +250,7 @@ static int key_add(struct trusted_key *keys, size_t *n, const char *path, struct
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "more than %d trusted keys", MAX_TRUSTED_KEYS);
     cleanup_free char *pem = NULL;
     size_t len = 0;
-    if (read_file(path, 64u << 10, &pem, &len, err) < 0)
+    if (file_read_all(path, 64u << 10, &pem, &len, err) < 0)
         return -1;
     if (cosign_public_key_load(pem, len, &keys[*n].key, err) < 0)
         return error_prefix(err, "%s", path);
@@ -475,23 +440,6 @@ static int link_or_copy(const char *from, const char *to, struct error *err)
     return 0;
 }
 
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char path[PATH_MAX + 300];
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 static char *image_manifest_json(const struct resolved *r)
 {
     char created[32], source[800], ref_text[600];
@@ -561,7 +509,7 @@ static int install_resolved(struct resolved *r, struct oci_image_info *info, str
     char final[PATH_MAX + 200], tmp[PATH_MAX + 200];
     snprintf(final, sizeof(final), "%s/%s", images, id);
     snprintf(tmp, sizeof(tmp), "%s/.tmp-%s-%d", images, id, (int)getpid());
-    remove_tree(tmp);
+    remove_tree(tmp, NULL);
     if (mkdir(tmp, 0755) < 0)
         return error_set_errno(err, ERR_INTERNAL, "creating %s", tmp);
     for (size_t i = 0; i < r->manifest->layer_count; i++) {
@@ -570,7 +518,7 @@ static int install_resolved(struct resolved *r, struct oci_image_info *info, str
         blobstore_path(&r->store, d->digest, from, sizeof(from));
         snprintf(to, sizeof(to), "%s/%s", tmp, oci_layer_file_name(d));
         if (link_or_copy(from, to, err) < 0) {
-            remove_tree(tmp);
+            remove_tree(tmp, NULL);
             return -1;
         }
     }
@@ -578,7 +526,7 @@ static int install_resolved(struct resolved *r, struct oci_image_info *info, str
     char mpath[PATH_MAX + 400];
     snprintf(mpath, sizeof(mpath), "%s/manifest.json", tmp);
     if (mjson == NULL || write_file_atomic(mpath, mjson, strlen(mjson), 0644, true, err) < 0) {
-        remove_tree(tmp);
+        remove_tree(tmp, NULL);
         return mjson ? -1 : error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     }
     fsync_dir(tmp);
@@ -586,7 +534,7 @@ static int install_resolved(struct resolved *r, struct oci_image_info *info, str
     struct image_manifest *check = NULL;
     if (image_manifest_load(tmp, &check, err) < 0 || image_manifest_verify(check, err) < 0) {
         image_manifest_free(check);
-        remove_tree(tmp);
+        remove_tree(tmp, NULL);
         return error_prefix(err, "installed image does not check out");
     }
     image_manifest_free(check);
@@ -594,18 +542,18 @@ static int install_resolved(struct resolved *r, struct oci_image_info *info, str
     struct stat st;
     if (stat(final, &st) == 0) {
         if (image_dir_intact(final, r)) {
-            remove_tree(tmp); /* the same image is already there, whole */
+            remove_tree(tmp, NULL); /* the same image is already there, whole */
         } else {
             /* a damaged copy: install beside it under a fresh name */
             snprintf(id + strlen(id), sizeof(id) - strlen(id), "-%ld", (long)time(NULL));
             snprintf(final, sizeof(final), "%s/%s", images, id);
             if (rename(tmp, final) < 0) {
-                remove_tree(tmp);
+                remove_tree(tmp, NULL);
                 return error_set_errno(err, ERR_INTERNAL, "moving the image into place");
             }
         }
     } else if (rename(tmp, final) < 0) {
-        remove_tree(tmp);
+        remove_tree(tmp, NULL);
         return error_set_errno(err, ERR_INTERNAL, "moving the image into place");
     }
     fsync_dir(images);
@@ -760,7 +708,7 @@ static int load_local_image(const char *dir, json_t **doc_out, struct local_arti
     snprintf(mpath, sizeof(mpath), "%s/manifest.json", dir);
     cleanup_free char *text = NULL;
     size_t len = 0;
-    if (read_file(mpath, LOCAL_MANIFEST_MAX, &text, &len, err) < 0)
+    if (file_read_all(mpath, LOCAL_MANIFEST_MAX, &text, &len, err) < 0)
         return -1;
     json_error_t jerr;
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -942,7 +890,7 @@ int oci_sign(const char *ref_text, const char *key_path, const char *password,
 {
     cleanup_free char *pem = NULL;
     size_t pem_len = 0;
-    if (read_file(key_path, 64u << 10, &pem, &pem_len, err) < 0)
+    if (file_read_all(key_path, 64u << 10, &pem, &pem_len, err) < 0)
         return -1;
     EVP_PKEY *key = NULL;
     if (cosign_private_key_load(pem, pem_len, password ? password : "", &key, err) < 0)

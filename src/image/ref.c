@@ -8,6 +8,8 @@
 
 #include <openssl/evp.h>
 
+#include "common/digest.h"
+#include "common/encode.h"
 #include "image/http_client.h"
 #include "image/oci_internal.h"
 
@@ -26,23 +28,10 @@ bool oci_digest_valid(const char *d)
     return d[71] == '\0';
 }
 
-static void hex_of(const unsigned char *md, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 void oci_digest_of(const void *data, size_t len, char out[72])
 {
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
     memcpy(out, "sha256:", 7);
-    hex_of(md, 32, out + 7);
+    digest_sha256_hex(data, len, out + 7);
 }
 
 int oci_digest_final(EVP_MD_CTX *ctx, char out[72])
@@ -52,7 +41,7 @@ int oci_digest_final(EVP_MD_CTX *ctx, char out[72])
     if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
         return -1;
     memcpy(out, "sha256:", 7);
-    hex_of(md, 32, out + 7);
+    encode_hex(md, 32, out + 7);
     return 0;
 }
 

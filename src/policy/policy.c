@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "common/cleanup.h"
+#include "common/encode.h"
 #include "common/log.h"
 #include "policy/internal.h"
 #include "rego/rego.h"
@@ -297,8 +299,7 @@ static int digest_files(const struct policy_files *fl, char out[POLICY_DIGEST_SI
     if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
         goto fail;
     EVP_MD_CTX_free(ctx);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    encode_hex(md, 32, out);
     return 0;
 fail:
     EVP_MD_CTX_free(ctx);
@@ -424,6 +425,39 @@ static bool defines_decision(struct rego *r)
     return found;
 }
 
+/* Adds fl's modules and data to engine; modules are named prefix + path. */
+static int add_files(struct rego *engine, const struct policy_files *fl, const char *prefix,
+                     size_t *n_modules, struct error *err)
+{
+    for (size_t i = 0; i < fl->n; i++) {
+        const struct policy_file_owned *f = &fl->items[i];
+        struct rego_error re = {0};
+        if (ends_with(f->path, ".rego")) {
+            (*n_modules)++;
+            char name[PATH_MAX + MAX_PATH_BYTES + 2];
+            snprintf(name, sizeof(name), "%s%s", prefix, f->path);
+            if (rego_add_module(engine, name, f->text, f->len, &re) < 0)
+                return rego_fail(err, &re, "the bundle does not parse");
+        } else if (ends_with(f->path, ".json")) {
+            json_error_t je;
+            json_t *doc = json_loadb(f->text, f->len, JSON_REJECT_DUPLICATES, &je);
+            if (!json_is_object(doc)) {
+                json_decref(doc);
+                return doc ? error_set(err, ERR_INVALID_ARGUMENT, "%s%s: data must be a JSON object",
+                                       prefix, f->path)
+                           : error_set(err, ERR_INVALID_ARGUMENT, "%s%s:%d: %s", prefix, f->path,
+                                       je.line, je.text);
+            }
+            doc = nest_data(doc, f->path);
+            int rc = rego_add_data(engine, doc, &re);
+            json_decref(doc);
+            if (rc < 0)
+                return rego_fail(err, &re, f->path);
+        }
+    }
+    return 0;
+}
+
 int policy_bundle_from_files(struct policy_files *fl, const char *origin,
                              const struct policy_limits *lim, struct policy_bundle **out,
                              struct error *err)
@@ -447,30 +481,8 @@ int policy_bundle_from_files(struct policy_files *fl, const char *origin,
     struct rego_options o = {.max_steps = b->lim.max_steps, .max_memory = b->lim.max_memory,
                              .print = policy_print};
     rego_set_options(b->engine, &o);
-    int rc = 0;
     size_t n_modules = 0;
-    for (size_t i = 0; i < fl->n && rc == 0; i++) {
-        const struct policy_file_owned *f = &fl->items[i];
-        struct rego_error re = {0};
-        if (ends_with(f->path, ".rego")) {
-            n_modules++;
-            if (rego_add_module(b->engine, f->path, f->text, f->len, &re) < 0)
-                rc = rego_fail(err, &re, "the bundle does not parse");
-        } else if (ends_with(f->path, ".json")) {
-            json_error_t je;
-            json_t *doc = json_loadb(f->text, f->len, JSON_REJECT_DUPLICATES, &je);
-            if (!json_is_object(doc)) {
-                json_decref(doc);
-                rc = doc ? error_set(err, ERR_INVALID_ARGUMENT, "%s: data must be a JSON object", f->path)
-                         : error_set(err, ERR_INVALID_ARGUMENT, "%s:%d: %s", f->path, je.line, je.text);
-                break;
-            }
-            doc = nest_data(doc, f->path);
-            if (rego_add_data(b->engine, doc, &re) < 0)
-                rc = rego_fail(err, &re, f->path);
-            json_decref(doc);
-        }
-    }
+    int rc = add_files(b->engine, fl, "", &n_modules, err);
     if (rc == 0 && n_modules == 0)
         rc = error_set(err, ERR_INVALID_ARGUMENT, "the bundle has no .rego module");
     struct rego_error re = {0};
@@ -507,6 +519,49 @@ int policy_bundle_load_dir(const char *dir, const struct policy_limits *lim,
     if (rc < 0)
         return error_prefix(err, "policy bundle %s", dir);
     return 0;
+}
+
+int policy_load_path(struct rego *engine, const char *path, const struct policy_limits *lim,
+                     struct error *err)
+{
+    struct policy_limits l;
+    limits_fill(&l, lim);
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return error_set_errno(err, ERR_INVALID_ARGUMENT, "%s", path);
+    struct policy_files fl = {0};
+    int rc;
+    char prefix[PATH_MAX + 2] = "";
+    if (S_ISDIR(st.st_mode)) {
+        cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return error_set_errno(err, ERR_INVALID_ARGUMENT, "%s", path);
+        snprintf(prefix, sizeof(prefix), "%s/", path);
+        rc = collect_dir(fd, "", 0, &fl, &l, err);
+    } else {
+        /* One file named on its own: its base name, so that data lands at the root. */
+        const char *slash = strrchr(path, '/');
+        const char *base = slash ? slash + 1 : path;
+        snprintf(prefix, sizeof(prefix), "%.*s", (int)(base - path), path);
+        char *text = NULL;
+        size_t len = 0;
+        rc = read_whole(AT_FDCWD, path, path, &l, &text, &len, err);
+        if (rc == 0) {
+            /* Named on its own, any file that is not .json is a module. */
+            char name[MAX_PATH_BYTES + 8];
+            bool known = ends_with(base, ".json") || ends_with(base, ".rego");
+            snprintf(name, sizeof(name), "%s%s", base, known ? "" : ".rego");
+            rc = policy_files_add(&fl, name, text, len, &l, err);
+        }
+        free(text);
+    }
+    if (rc == 0) {
+        qsort(fl.items, fl.n, sizeof(*fl.items), cmp_file);
+        size_t n_modules = 0;
+        rc = add_files(engine, &fl, prefix, &n_modules, err);
+    }
+    policy_files_release(&fl);
+    return rc;
 }
 
 int policy_bundle_load_files(const struct policy_file *files, size_t n,

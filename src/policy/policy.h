@@ -76,6 +76,15 @@ int policy_bundle_load_document(const char *text, size_t len, const struct polic
                                 struct policy_bundle **out, struct error *err);
 void policy_bundle_free(struct policy_bundle *b);
 
+struct rego;
+/* Adds the policies and data at path to engine exactly as a bundle loads
+ * them (the same files, limits and checks; no compile, no tests): a folder
+ * gives every *.rego and data.json below it, one file is a module, or data at
+ * the root when it ends in .json. Modules are named by the path given. For
+ * `enclave policy eval/test`, which query the engine themselves. */
+int policy_load_path(struct rego *engine, const char *path, const struct policy_limits *lim,
+                     struct error *err);
+
 const char *policy_bundle_digest(const struct policy_bundle *b); /* 64 lowercase hex */
 const char *policy_bundle_origin(const struct policy_bundle *b); /* a directory, "builtin", "document" */
 size_t policy_bundle_file_count(const struct policy_bundle *b);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "image/image.h"
 #include "vmm/vm_internal.h"
@@ -459,23 +460,6 @@ static bool process_mentions(pid_t pid, const char *needle)
     return strstr(buf, needle) != NULL;
 }
 
-static void remove_tree_shallow(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char p[4096 + 256 + 2];
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int vmm_reap_orphans(const char *vms_dir, struct error *err)
 {
     DIR *d = opendir(vms_dir);
@@ -506,7 +490,7 @@ int vmm_reap_orphans(const char *vms_dir, struct error *err)
             }
             fclose(f);
         }
-        remove_tree_shallow(dir);
+        remove_tree(dir, NULL);
     }
     closedir(d);
     return killed;

@@ -1,4 +1,4 @@
-/* Framing of the guest protocol (DESIGN.md §5), shared by enclave-init and
+/* Framing of the guest protocol (docs/architecture.md), shared by enclave-init and
  * the host. A frame on the wire is a u32 big-endian length followed by that
  * many bytes of a serialized guest.v1.Frame.
  *

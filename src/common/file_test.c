@@ -1,0 +1,108 @@
+/* Reading files whole with a limit, removing trees, the RFC 3339 clock. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/file.h"
+#include "common/text.h"
+
+static char dir[] = "/tmp/file_test.XXXXXX";
+
+static void put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_read_all(void **state)
+{
+    (void)state;
+    char path[80];
+    snprintf(path, sizeof(path), "%s/small", dir);
+    put(path, "hello");
+    char *buf = NULL;
+    size_t len = 0;
+    struct error err = {0};
+    assert_int_equal(file_read_all(path, 5, &buf, &len, &err), 0);
+    assert_int_equal(len, 5);
+    assert_string_equal(buf, "hello");
+    free(buf);
+    assert_true(file_read_all(path, 4, &buf, &len, &err) < 0);
+    assert_int_equal(err.kind, ERR_RESOURCE_EXHAUSTED);
+    assert_null(buf);
+    assert_true(file_read_all(dir, 100, &buf, &len, &err) < 0);
+    assert_int_equal(err.kind, ERR_INVALID_ARGUMENT);
+    snprintf(path, sizeof(path), "%s/none", dir);
+    assert_true(file_read_all(path, 100, &buf, &len, &err) < 0);
+    assert_int_equal(err.kind, ERR_NOT_FOUND);
+}
+
+static void test_remove_tree(void **state)
+{
+    (void)state;
+    char top[80], sub[100], file[120], outside[80], link[120];
+    snprintf(top, sizeof(top), "%s/top", dir);
+    snprintf(sub, sizeof(sub), "%s/a", top);
+    snprintf(file, sizeof(file), "%s/f", sub);
+    snprintf(outside, sizeof(outside), "%s/outside", dir);
+    snprintf(link, sizeof(link), "%s/l", sub);
+    assert_int_equal(mkdir(top, 0700), 0);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    put(file, "x");
+    assert_int_equal(mkdir(outside, 0700), 0);
+    char kept[120];
+    snprintf(kept, sizeof(kept), "%s/kept", outside);
+    put(kept, "y");
+    assert_int_equal(symlink(outside, link), 0);
+    struct error err = {0};
+    assert_int_equal(remove_tree(top, &err), 0);
+    struct stat st;
+    assert_int_equal(lstat(top, &st), -1);
+    assert_int_equal(lstat(kept, &st), 0); /* the link was removed, not followed */
+    assert_int_equal(remove_tree(top, &err), 0); /* absent: nothing to do */
+    assert_int_equal(remove_tree(kept, &err), 0); /* a plain file */
+    assert_int_equal(lstat(kept, &st), -1);
+    assert_int_equal(remove_tree(outside, &err), 0);
+}
+
+static void test_rfc3339_now(void **state)
+{
+    (void)state;
+    char now[RFC3339_SIZE];
+    rfc3339_now(now);
+    assert_int_equal(strlen(now), 20);
+    assert_int_equal(now[4], '-');
+    assert_int_equal(now[10], 'T');
+    assert_int_equal(now[19], 'Z');
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return remove_tree(dir, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_read_all),
+        cmocka_unit_test(test_remove_tree),
+        cmocka_unit_test(test_rfc3339_now),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
