@@ -19,7 +19,15 @@ median and the 90th percentile of:
     byte, and to the exit event, over Connect streaming and over gRPC;
   - StopSession;
   - the daemon's VmRSS with 0, 1 and 8 idle sessions, and the VMM processes'
-    VmRSS next to it.
+    VmRSS next to it;
+  - warm pool (`enclave up --pool 1`): StartSession that claims a booted,
+    idle VM, the first exec after it, and the VmRSS of an idle pool VM's VMM
+    (and how many such VMs fit in 8 GiB);
+  - the python tool round trip with the guest's pre-started Python (fork
+    server) and with a fresh python3, --think seconds apart.
+
+Every daemon but the pool's runs with --pool 0, so no background boot
+disturbs the other rows.
 
 It asserts nothing about time. Usage:
 
@@ -103,7 +111,8 @@ def vm_rss_kb(pid):
 
 
 def vmm_pids(marker):
-    """PIDs of QEMU or Firecracker processes whose command line mentions marker."""
+    """PIDs of QEMU or Firecracker processes whose command line or working
+    folder mentions marker."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -113,7 +122,15 @@ def vmm_pids(marker):
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if ("qemu-system" in cmd or "firecracker" in cmd) and marker in cmd:
+        if "qemu-system" not in cmd and "firecracker" not in cmd:
+            continue
+        # The VMM runs in its VM's run folder and may name its files
+        # relative to it (or as /proc/self/fd/N): look at its cwd too.
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            cwd = ""
+        if marker in cmd or cwd.startswith(marker):
             pids.append(int(entry))
     return pids
 
@@ -256,7 +273,7 @@ def bench_starts(args, table):
                          ("--accel tcg (no probe)", ("--accel", "tcg"))):
         times = []
         for _ in range(args.starts):
-            d = Daemon(args.enclave, args.image_home, extra)
+            d = Daemon(args.enclave, args.image_home, (*extra, "--pool", "0"))
             try:
                 times.append(d.start())
                 rss.append(d.rss_kb() / 1024.0)
@@ -437,6 +454,11 @@ def main():
     ap.add_argument("--boots", type=int, default=5, help="cold boots measured alone (default 5)")
     ap.add_argument("--starts", type=int, default=3, help="daemon starts per mode (default 3)")
     ap.add_argument("--idle", type=int, default=8, help="idle sessions for the memory row (default 8)")
+    ap.add_argument("--think", type=float, default=3.0,
+                    help="seconds between python calls in the fork server rows (default 3)")
+    ap.add_argument("--only", choices=("all", "fast-start"), default="all",
+                    help="fast-start: only the warm pool and pre-started Python rows (and the cold "
+                         "boots they are compared with)")
     args = ap.parse_args()
     args.enclave = os.path.abspath(args.enclave)
     args.image_home = os.path.abspath(args.image_home)
@@ -451,10 +473,14 @@ def main():
     table = Table()
     tmp = tempfile.mkdtemp(prefix="enclave-bench-stubs-")
     try:
+        if args.only == "fast-start":
+            bench_fast_start(args, table)
+            return
         g = load_grpc(tmp)
         start_rss = bench_starts(args, table)
+        bench_fast_start(args, table)
 
-        d = Daemon(args.enclave, args.image_home)
+        d = Daemon(args.enclave, args.image_home, ["--pool", "0"])
         try:
             d.start()
             info = d.call("GetInfo", {}, service="enclave.v1.Enclave")
@@ -606,6 +632,97 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"bench-daemon: done in {time.perf_counter() - began:.0f} s", flush=True)
+
+
+def pool_ready(d, want=1, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        pools = d.call("GetInfo", {}, service="enclave.v1.Enclave").get("pools", [])
+        if pools and pools[0].get("ready", 0) >= want:
+            return pools[0]
+        time.sleep(0.05)
+    raise RuntimeError(f"the warm pool did not fill in {timeout} s")
+
+
+def bench_fast_start(args, table):
+    """Cold against pooled StartSession, each followed by its first exec, in
+    two daemons started side by side from the same image."""
+    print(f"fast start: cold boot against a warm pool (--pool 1), {args.boots} starts each:", flush=True)
+    cold = Daemon(args.enclave, args.image_home, ["--pool", "0"])
+    try:
+        cold.start()
+        boots, firsts = [], []
+        for i in range(args.boots):
+            sid = f"bench-cold-{i}"
+            boots.append(start_session(cold, sid))
+            t0 = time.perf_counter()
+            check_exec(cold.call("ExecuteTool", exec_body(sid, "python")), "first exec")
+            firsts.append(ms_since(t0))
+            stop_session(cold, sid)
+        table.add("StartSession to READY, cold boot", boots)
+        table.add("first ExecuteTool python 'pass' after a cold boot", firsts)
+    finally:
+        cold.stop()
+    d = Daemon(args.enclave, args.image_home, ["--pool", "1"])
+    try:
+        d.start()
+        pool_ready(d)
+        time.sleep(1.0)  # let the idle guest settle before reading its VMM's RSS
+        idle = vmm_rss(d)
+        claims, firsts = [], []
+        for i in range(args.boots):
+            pool_ready(d)  # a claim, not a cold boot: wait for the refill
+            sid = f"bench-pooled-{i}"
+            claims.append(start_session(d, sid))
+            t0 = time.perf_counter()
+            check_exec(d.call("ExecuteTool", exec_body(sid, "python")), "first exec")
+            firsts.append(ms_since(t0))
+            stop_session(d, sid)
+        table.add("StartSession to READY, pooled (claims a warm VM)", claims)
+        table.add("first ExecuteTool python 'pass' after a pooled start", firsts)
+        bench_forkserver(d, args, table)
+        if idle:
+            each = percentile(idle, 50)
+            print(f"  {'idle VM VmRSS (the VMM of a ready pool VM)':<52} {each:8.1f} MiB"
+                  f"  -> {int(8192 // each) if each else 0} idle VMs in 8 GiB", flush=True)
+    finally:
+        d.stop()
+
+
+def bench_forkserver(d, args, table):
+    """The python tool with and without the guest's pre-started Python. The
+    fork server is swept with the workload after every exec and started
+    again, so each sample waits a moment first (an agent thinks between
+    calls); the fresh path is `/usr/bin/python3 -c` (tool exec), which the
+    fork server never serves. Each program says whether json was imported
+    before it ran: only in the fork server's children."""
+    sid = "bench-forkserver"
+    start_session(d, sid)
+    code = "import sys; print('json' in sys.modules)"
+    warm, cold, served = [], [], 0
+    for _ in range(args.samples):
+        time.sleep(args.think)
+        t0 = time.perf_counter()
+        r = d.call("ExecuteTool", {"sessionId": sid, "toolName": "python", "input": code, "timeoutSeconds": 30})
+        ms = ms_since(t0)
+        check_exec(r, "python via the fork server")
+        if r.get("output") == "True\n":
+            warm.append(ms)
+            served += 1
+        time.sleep(args.think)
+        t0 = time.perf_counter()
+        r = d.call("ExecuteTool", exec_body_argv(sid, ["/usr/bin/python3", "-c", code]))
+        cold.append(ms_since(t0))
+        check_exec(r, "fresh python3")
+    table.add("python tool round trip, pre-started Python (fork server)", warm)
+    table.add("python tool round trip, fresh python3 (no fork server)", cold)
+    print(f"  ({served} of {args.samples} python calls found the fork server ready after "
+          f"{args.think:.0f} s; the others started a fresh python3)", flush=True)
+    stop_session(d, sid)
+
+
+def exec_body_argv(sid, argv):
+    return {"sessionId": sid, "toolName": "exec", "input": json.dumps(argv), "timeoutSeconds": 30}
 
 
 def fmt_vmm(rss):

@@ -84,6 +84,52 @@ int args_parse_size(const char *s, const char *name, uint64_t *out, struct error
     return 0;
 }
 
+int args_parse_pool(const char *s, struct daemon_pool *out, struct error *err)
+{
+    struct daemon_pool p = {0};
+    const char *eq = strrchr(s, '=');
+    const char *count = eq ? eq + 1 : s;
+    if (args_parse_uint(count, "--pool size", 0, 64, &p.size, err) < 0)
+        return -1;
+    if (eq != NULL) {
+        size_t name_len = (size_t)(eq - s);
+        const char *colon = memchr(s, ':', name_len);
+        if (colon != NULL) {
+            /* VCPUSxMEM_MB */
+            char size_spec[32];
+            size_t n = (size_t)(eq - colon - 1);
+            if (n == 0 || n >= sizeof(size_spec))
+                return error_set(err, ERR_INVALID_ARGUMENT,
+                                 "--pool %s: the size is VCPUSxMEM_MB, e.g. default:2x1024=2", s);
+            memcpy(size_spec, colon + 1, n);
+            size_spec[n] = '\0';
+            char *x = strchr(size_spec, 'x');
+            if (x == NULL)
+                return error_set(err, ERR_INVALID_ARGUMENT,
+                                 "--pool %s: the size is VCPUSxMEM_MB, e.g. default:2x1024=2", s);
+            *x = '\0';
+            if (args_parse_uint(size_spec, "--pool vCPUs", 1, 16, &p.vcpus, err) < 0 ||
+                args_parse_uint(x + 1, "--pool memory", 128, 16384, &p.mem_mb, err) < 0)
+                return -1;
+            name_len = (size_t)(colon - s);
+        }
+        if (name_len == 0 || name_len >= sizeof(p.image))
+            return error_set(err, ERR_INVALID_ARGUMENT, "--pool %s: the image name must be 1-64 characters", s);
+        memcpy(p.image, s, name_len);
+        p.image[name_len] = '\0';
+        for (size_t i = 0; i < name_len; i++) {
+            char c = p.image[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-') ||
+                (i == 0 && (c == '.' || c == '-')))
+                return error_set(err, ERR_INVALID_ARGUMENT,
+                                 "--pool %s: an image name is [A-Za-z0-9._-], not starting with . or -", s);
+        }
+    }
+    *out = p;
+    return 0;
+}
+
 int args_parse_shared(const char *name, const char *value, const struct args_shared *to,
                       struct error *err)
 {
@@ -123,6 +169,15 @@ static const char up_help[] =
     "  --cpu N               vCPUs per VM unless a session asks (default 1, 1-16)\n"
     "  --mem MB              memory per VM in MiB unless a session asks (default 512)\n"
     "  --max-sessions N      sessions at once (default 16)\n"
+    "  --pool SPEC           keep booted, idle VMs ready for StartSession; repeatable.\n"
+    "                        SPEC is N (the default image and size), IMAGE=N, or\n"
+    "                        IMAGE:VCPUSxMEM_MB=N (IMAGE 'default': the daemon's own).\n"
+    "                        A start of that image and size claims one (after the\n"
+    "                        policy's decision, audited); the pool refills one boot\n"
+    "                        at a time; a VM serves one session and is destroyed\n"
+    "                        with it. Other sizes boot cold. 0: no pool. Default:\n"
+    "                        chosen from free memory and CPUs, said at start (0 with\n"
+    "                        under 4 CPUs, or under 4 GiB and one VM available)\n"
     "  --boot-timeout S      seconds a VM may take to answer (default 60)\n"
     "  --exec-timeout S      default timeout of one command (default 30)\n"
     "  --max-output SIZE     cap on stdout and on stderr of one command (default 1M, at most 3M)\n"
@@ -174,7 +229,7 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
 {
     enum { O_LISTEN = 256, O_SOCKET, O_CPU, O_MEM, O_MAXS, O_BOOT, O_EXEC, O_MAXOUT, O_MAXIN,
            O_PROVIDER, O_ACCEL, O_POLICY, O_DETACH, O_IMAGE, O_VMM, O_MAXSTREAM, O_IDLE,
-           O_LIFETIME, O_AUDIT_WITNESS, O_ALLOW_ROOT };
+           O_LIFETIME, O_AUDIT_WITNESS, O_ALLOW_ROOT, O_POOL };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"socket", required_argument, NULL, O_SOCKET},
@@ -194,6 +249,7 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
         {"policy", required_argument, NULL, O_POLICY},
         {"detach", no_argument, NULL, O_DETACH},
         {"allow-root", no_argument, NULL, O_ALLOW_ROOT},
+        {"pool", required_argument, NULL, O_POOL},
         {"image", required_argument, NULL, O_IMAGE},
         {"audit-witness", required_argument, NULL, O_AUDIT_WITNESS},
         {"help", no_argument, NULL, 'h'},
@@ -306,6 +362,22 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
         case O_ALLOW_ROOT:
             d->allow_root = true;
             break;
+        case O_POOL: {
+            struct daemon_pool p;
+            if (args_parse_pool(optarg, &p, err) < 0)
+                return -1;
+            d->pools_set = true;
+            if (p.size == 0)
+                break; /* "--pool 0": none (of this kind) */
+            for (size_t i = 0; i < d->n_pools; i++)
+                if (strcmp(d->pools[i].image, p.image) == 0 && d->pools[i].vcpus == p.vcpus &&
+                    d->pools[i].mem_mb == p.mem_mb)
+                    return error_set(err, ERR_INVALID_ARGUMENT, "--pool %s: that pool is given twice", optarg);
+            if (d->n_pools >= DAEMON_MAX_POOLS)
+                return error_set(err, ERR_INVALID_ARGUMENT, "at most %d --pool", DAEMON_MAX_POOLS);
+            d->pools[d->n_pools++] = p;
+            break;
+        }
         case O_IMAGE:
             if (optarg[0] == '\0')
                 return error_set(err, ERR_INVALID_ARGUMENT, "--image needs an image reference");

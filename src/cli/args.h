@@ -20,6 +20,9 @@ int args_parse_duration(const char *s, const char *name, unsigned max, unsigned 
 /* "1048576", "512K", "64M", "1G" (binary units). */
 int args_parse_size(const char *s, const char *name, uint64_t *out, struct error *err);
 
+/* One --pool value: "N", "IMAGE=N" or "IMAGE:VCPUSxMEM_MB=N" (IMAGE
+ * "default" is the daemon's own image). */
+int args_parse_pool(const char *s, struct daemon_pool *out, struct error *err);
 /* The options `up`, `run` and `session` share, parsed and bounded here only:
  * --cpu (1-16 vCPUs), --mem (128-16384 MiB), --timeout (1-86400 s),
  * --python FILE, and --addr HOST:PORT / --socket PATH (the daemon to talk to;

@@ -34,6 +34,80 @@ static void test_uint(void **state)
     assert_int_equal(v, 4); /* untouched on failure */
 }
 
+static void test_pool(void **state)
+{
+    struct error err;
+    struct daemon_pool p;
+    assert_int_equal(args_parse_pool("3", &p, &err), 0);
+    assert_int_equal(p.size, 3);
+    assert_string_equal(p.image, "");
+    assert_int_equal(p.vcpus, 0);
+    assert_int_equal(args_parse_pool("default=4", &p, &err), 0);
+    assert_string_equal(p.image, "default");
+    assert_int_equal(p.size, 4);
+    assert_int_equal(args_parse_pool("numpy:2x1024=2", &p, &err), 0);
+    assert_string_equal(p.image, "numpy");
+    assert_int_equal(p.vcpus, 2);
+    assert_int_equal(p.mem_mb, 1024);
+    assert_int_equal(p.size, 2);
+    assert_int_equal(args_parse_pool("0", &p, &err), 0);
+    assert_int_equal(p.size, 0);
+    static const char *const bad[] = {
+        "", "-1", "65", "x", "=1", "a=", "a=b", ".a=1", "-a=1", "a b=1", "a/b=1", "a:=1",
+        "a:2=1", "a:x512=1", "a:2x=1", "a:0x512=1", "a:17x512=1", "a:1x127=1", "a:1x99999=1",
+        "a:1x512x3=1", "a:1x512:1x512=1", "default=1,", "default==1",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=1",
+        "a:1111111111111111111111111111111111111111x512=1",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct daemon_pool q = {.size = 99};
+        err.message[0] = '\0';
+        if (args_parse_pool(bad[i], &q, &err) != -1)
+            fail_msg("accepted '%s'", bad[i]);
+        assert_true(err.message[0] != '\0');
+        assert_int_equal(q.size, 99); /* untouched */
+    }
+    /* A 64-character name is the longest. */
+    char name[80];
+    memset(name, 'n', 64);
+    snprintf(name + 64, sizeof(name) - 64, "=1");
+    assert_int_equal(args_parse_pool(name, &p, &err), 0);
+    assert_int_equal(strlen(p.image), 64);
+}
+
+static void test_up_pool_flags(void **state)
+{
+    struct error err;
+    struct up_args a;
+    char **v = ARGV("up", "--pool", "2", "--pool", "numpy:2x1024=1");
+    assert_int_equal(args_parse_up(ARGC(v), v, &a, &err), 0);
+    assert_true(a.daemon.pools_set);
+    assert_int_equal(a.daemon.n_pools, 2);
+    char **none = ARGV("up", "--pool", "0");
+    assert_int_equal(args_parse_up(ARGC(none), none, &a, &err), 0);
+    assert_true(a.daemon.pools_set);
+    assert_int_equal(a.daemon.n_pools, 0);
+    char **dflt = ARGV("up");
+    assert_int_equal(args_parse_up(ARGC(dflt), dflt, &a, &err), 0);
+    assert_false(a.daemon.pools_set);
+    char **twice = ARGV("up", "--pool", "default=1", "--pool", "default=2");
+    assert_int_equal(args_parse_up(ARGC(twice), twice, &a, &err), -1);
+    assert_non_null(strstr(err.message, "twice"));
+}
+
+static void test_auto_pool(void **state)
+{
+    char why[160];
+    assert_int_equal(daemon_auto_pool(64 * 1024, 2, 512, why, sizeof(why)), 0);
+    assert_non_null(strstr(why, "CPUs"));
+    assert_int_equal(daemon_auto_pool(3 * 1024, 16, 512, why, sizeof(why)), 0);
+    assert_non_null(strstr(why, "MiB available"));
+    assert_int_equal(daemon_auto_pool(0, 16, 512, why, sizeof(why)), 0);
+    unsigned n = daemon_auto_pool(12 * 1024, 8, 512, why, sizeof(why));
+    assert_true(n >= 1 && n <= 4);
+    assert_int_equal(daemon_auto_pool(1024 * 1024, 64, 512, why, sizeof(why)), 4); /* small, always */
+}
+
 static void test_size(void **state)
 {
     struct error err;
@@ -221,6 +295,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uint),
         cmocka_unit_test(test_size),
+        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_up_pool_flags),
+        cmocka_unit_test(test_auto_pool),
         cmocka_unit_test(test_up_defaults),
         cmocka_unit_test(test_up_options),
         cmocka_unit_test(test_up_errors),

@@ -13,7 +13,7 @@ static const char session_help[] =
     "                             [--image VARIANT]\n"
     "       enclave session exec ID [--timeout S] (--python FILE | -- COMMAND [ARGS...])\n"
     "       enclave session stop ID\n"
-    "       enclave session ls\n"
+    "       enclave session ls          sessions, then the warm pools (if any)\n"
     "       enclave session cp SRC DST            (ID:/workspace/f, a local file or -)\n"
     "       enclave session ls-files ID [PATH]\n"
     "       enclave session code ID CODE          (see enclave session code --help)\n"
@@ -254,6 +254,25 @@ int cli_session(int argc, char **argv)
                    (long long)json_integer_value(json_object_get(s, "memoryMb")),
                    json_is_true(json_object_get(s, "kvm")) ? "kvm" : "tcg",
                    age_ms ? atoll(age_ms) / 1000 : 0, idle, until);
+        }
+        /* Warm pools, when the daemon keeps any. */
+        json_t *pools = json_object_get(resp, "pools");
+        if (json_array_size(pools) > 0) {
+            printf("\n%-24s %4s %7s %5s %7s %4s %7s %8s\n", "POOL", "VCPU", "MEM_MB", "READY",
+                   "BOOTING", "SIZE", "CLAIMED", "FAILURES");
+            json_array_foreach(pools, i, s) {
+                const char *image = json_string_value(json_object_get(s, "image"));
+                const char *claimed = json_string_value(json_object_get(s, "claimed"));
+                const char *failures = json_string_value(json_object_get(s, "failures"));
+                printf("%-24s %4lld %7lld %5lld %7lld %4lld %7lld %8lld\n",
+                       image && image[0] ? image : "default",
+                       (long long)json_integer_value(json_object_get(s, "vcpu")),
+                       (long long)json_integer_value(json_object_get(s, "memoryMb")),
+                       (long long)json_integer_value(json_object_get(s, "ready")),
+                       (long long)json_integer_value(json_object_get(s, "booting")),
+                       (long long)json_integer_value(json_object_get(s, "size")),
+                       claimed ? atoll(claimed) : 0, failures ? atoll(failures) : 0);
+            }
         }
         json_decref(resp);
         return 0;

@@ -45,6 +45,11 @@ struct session {
     int64_t created_ns;
     unsigned execs_running;
     bool gate_open; /* the gate tracks this session (gate_session_open) */
+    /* Warm pool: pool is set while the VM waits in one (id "pool-..."), and
+     * stays set after a claim for GetInfo; in_pool only while it waits. */
+    struct pool *pool;
+    bool in_pool, pooled;
+    char vm_id[CORE_MAX_SESSION_ID + 1]; /* the id it booted under */
     /* lifetime */
     unsigned idle_timeout_s, max_lifetime_s;
     int64_t last_active_ns; /* unix ns */
@@ -62,11 +67,25 @@ struct session {
     struct event *kill_timer;
 };
 
+struct pool {
+    char *image, *kernel, *initrd; /* kernel/initrd NULL: the core's */
+    unsigned vcpus, mem_mb, size;
+    uint64_t claimed, boots, failures;
+    unsigned backoff_s; /* after a failed boot: wait before the next (0: none) */
+    int64_t not_before_ns;
+};
+
+#define POOL_BACKOFF_MAX_S 60
+
 struct core {
     struct core_config cfg;
     char *kernel, *initrd, *cmdline, *vms_dir;
     struct session *sessions;
     unsigned n_sessions;
+    struct session *pooled; /* VMs waiting in the pools (not sessions) */
+    struct pool pools[CORE_MAX_POOLS];
+    size_t n_pools;
+    struct event *pool_timer; /* starts the next pool boot from the loop */
     struct event *sigchld;
     struct event *lifetime_timer; /* once a second: idle and lifetime limits */
 };
@@ -126,6 +145,7 @@ static void session_info(const struct session *s, struct core_session_info *info
     info->mem_mb = s->mem_mb;
     info->kvm = s->vm ? vmm_vm_uses_kvm(s->vm) : false;
     info->created_unix_ns = s->created_ns;
+    info->pooled = s->pooled;
     info->execs_running = s->execs_running;
     info->idle_timeout_s = s->idle_timeout_s;
     info->max_lifetime_s = s->max_lifetime_s;
@@ -162,6 +182,33 @@ static void record(struct core *core, enum audit_kind kind, const char *session_
                   session_id ? session_id : "-", err.message);
 }
 
+/* Records an event of a session; a VM waiting in a pool is no session yet
+ * (its claim is recorded), so its events are only logged. */
+static void srecord(struct session *s, enum audit_kind kind, json_t *details)
+{
+    if (s->in_pool) {
+        char *text = details ? json_dumps(details, JSON_COMPACT) : NULL;
+        log_info("pool VM %s: %s %s", s->id, audit_kind_name(kind), text ? text : "");
+        free(text);
+        json_decref(details);
+        return;
+    }
+    record(s->core, kind, s->id, details);
+}
+
+static void pool_kick(struct core *core, unsigned delay_ms);
+
+/* A pool VM failed to boot or died idle: the next boot of that pool waits
+ * 2, 4, ... 60 s, so a broken image does not boot in a loop. */
+static void pool_failed(struct pool *p)
+{
+    p->failures++;
+    p->backoff_s = p->backoff_s ? p->backoff_s * 2 : 2;
+    if (p->backoff_s > POOL_BACKOFF_MAX_S)
+        p->backoff_s = POOL_BACKOFF_MAX_S;
+    p->not_before_ns = now_unix_ns() + (int64_t)p->backoff_s * 1000000000;
+}
+
 json_t *core_caller_json(const struct core_caller *caller)
 {
     return json_pack("{s:s, s:s, s:s}", "transport",
@@ -180,10 +227,12 @@ static void remove_run_dir(const char *dir)
 static void session_destroy(struct session *s)
 {
     struct core *core = s->core;
-    for (struct session **pp = &core->sessions; *pp; pp = &(*pp)->next) {
+    bool waited_in_pool = s->in_pool;
+    for (struct session **pp = s->in_pool ? &core->pooled : &core->sessions; *pp; pp = &(*pp)->next) {
         if (*pp == s) {
             *pp = s->next;
-            core->n_sessions--;
+            if (!s->in_pool)
+                core->n_sessions--;
             break;
         }
     }
@@ -201,6 +250,8 @@ static void session_destroy(struct session *s)
     if (s->gate_open)
         gate_session_close(core->cfg.gate, s->id);
     free(s);
+    if (waited_in_pool)
+        pool_kick(core, 0); /* a pool VM is gone: boot its replacement */
 }
 
 static void finish_start(struct session *s, const struct error *err)
@@ -260,7 +311,7 @@ static void session_begin_stop(struct session *s)
 /* A STOPPING session whose VMM is gone: record it, free it, answer the stops. */
 static void session_finish_stop(struct session *s, const char *vmm_status)
 {
-    record(s->core, AUDIT_SESSION_STOP, s->id,
+    srecord(s, AUDIT_SESSION_STOP,
            json_pack("{s:s, s:s}", "vmm", vmm_status, "reason",
                      s->stop_reason[0] ? s->stop_reason : "requested"));
     struct waiter *w = s->stop_waiters;
@@ -291,7 +342,9 @@ static void session_vm_exited(struct session *s, int status)
         error_set(&err, ERR_UNAVAILABLE, "the VM exited while booting (%s)%s%s", why,
                   log_tail[0] ? ": " : "", log_tail);
         s->state = CORE_SESSION_FAILED;
-        record(core, AUDIT_SESSION_FAILED, s->id, json_pack("{s:s}", "reason", err.message));
+        if (s->in_pool)
+            pool_failed(s->pool);
+        srecord(s, AUDIT_SESSION_FAILED, json_pack("{s:s}", "reason", err.message));
         finish_start(s, &err);
         session_destroy(s);
         return;
@@ -301,6 +354,13 @@ static void session_vm_exited(struct session *s, int status)
         return;
     }
     log_warn("session %s: VM exited unexpectedly (%s)", s->id, why);
+    if (s->in_pool) {
+        /* An idle pool VM died: drop it (the pool boots another). */
+        pool_failed(s->pool);
+        srecord(s, AUDIT_SESSION_FAILED, json_pack("{s:s}", "reason", why));
+        session_destroy(s);
+        return;
+    }
     record(core, AUDIT_SESSION_FAILED, s->id, json_pack("{s:s}", "reason", why));
     s->state = CORE_SESSION_FAILED;
     if (s->conn) {
@@ -309,13 +369,26 @@ static void session_vm_exited(struct session *s, int status)
     }
 }
 
+/* Every VM: the sessions', then those waiting in pools. */
+static struct session *first_vm(struct core *core)
+{
+    return core->sessions ? core->sessions : core->pooled;
+}
+
+static struct session *next_vm(struct core *core, struct session *s)
+{
+    if (s->next)
+        return s->next;
+    return s->in_pool ? NULL : core->pooled;
+}
+
 static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 {
     struct core *core = arg;
     bool again = true;
     while (again) {
         again = false;
-        for (struct session *s = core->sessions; s; s = s->next) {
+        for (struct session *s = first_vm(core); s; s = next_vm(core, s)) {
             if (s->state == CORE_SESSION_STOPPING && (s->vm == NULL || vmm_vm_exited(s->vm))) {
                 /* Stopped after its VMM had already died and been reaped
                  * (a FAILED session): nothing is left to wait for. */
@@ -366,9 +439,13 @@ static void on_health(const Guest__V1__Frame *reply, const struct error *err, vo
      * the boot timeout). */
     s->ready_ns = s->last_active_ns = now_unix_ns();
     int64_t boot_ms = (now_unix_ns() - s->created_ns) / 1000000;
-    log_info("session %s ready in %lld ms (%s)", s->id, (long long)boot_ms,
-             vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg");
-    record(s->core, AUDIT_SESSION_READY, s->id,
+    log_info("%s %s ready in %lld ms (%s)", s->in_pool ? "pool VM" : "session", s->id,
+             (long long)boot_ms, vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg");
+    if (s->in_pool) {
+        s->pool->backoff_s = 0;
+        pool_kick(s->core, 0); /* the next pool boot, if any is missing */
+    }
+    srecord(s, AUDIT_SESSION_READY,
            json_pack("{s:I, s:s, s:s}", "boot_ms", (json_int_t)boot_ms, "accel",
                      vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg", "kernel",
                      reply->health_response->kernel_release ? reply->health_response->kernel_release
@@ -442,11 +519,49 @@ static void on_boot_timeout(evutil_socket_t fd, short what, void *arg)
               "the VM did not answer within %u ms (last channel error: %s); console: %s",
               s->core->cfg.boot_timeout_ms, s->last_connect_error[0] ? s->last_connect_error : "none",
               console[0] ? console : "(empty)");
-    record(s->core, AUDIT_SESSION_FAILED, s->id, json_pack("{s:s}", "reason", "boot timeout"));
+    if (s->in_pool)
+        pool_failed(s->pool);
+    srecord(s, AUDIT_SESSION_FAILED, json_pack("{s:s}", "reason", "boot timeout"));
     s->state = CORE_SESSION_STOPPING; /* destroyed when the VMM is reaped */
     finish_start(s, &err);
     session_begin_stop(s);
 }
+
+/* Starts the VM of s (its id, size and created time set): run folder, VMM,
+ * boot timer, first connect. */
+static int session_boot(struct session *s, const char *kernel, const char *initrd, struct error *err)
+{
+    struct core *core = s->core;
+    snprintf(s->run_dir, sizeof(s->run_dir), "%s/%s", core->vms_dir, s->id);
+    remove_run_dir(s->run_dir);
+    if (mkdir(s->run_dir, 0700) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", s->run_dir);
+    struct vmm_config vc = {
+        .id = s->id,
+        .run_dir = s->run_dir,
+        .kernel = kernel ? kernel : core->kernel,
+        .initrd = initrd ? initrd : core->initrd,
+        .cmdline = core->cmdline,
+        .vcpus = s->vcpus,
+        .mem_mb = s->mem_mb,
+        .accel = core->cfg.accel,
+    };
+    if (core->cfg.driver->start(&vc, &s->vm, err) < 0) {
+        remove_run_dir(s->run_dir);
+        return -1;
+    }
+    s->boot_timer = evtimer_new(core->cfg.base, on_boot_timeout, s);
+    struct timeval tv = {.tv_sec = core->cfg.boot_timeout_ms / 1000,
+                         .tv_usec = (core->cfg.boot_timeout_ms % 1000) * 1000};
+    if (s->boot_timer)
+        evtimer_add(s->boot_timer, &tv);
+    schedule_connect(s);
+    return 0;
+}
+
+static void on_claimed(evutil_socket_t fd, short what, void *arg);
+static struct session *pool_take(struct core *core, const char *kernel, const char *initrd,
+                                 unsigned vcpus, unsigned mem_mb);
 
 static void make_session_id(char *buf, size_t size)
 {
@@ -512,7 +627,10 @@ int core_session_start(struct core *core, const struct core_start_request *req,
                          core->n_sessions);
     }
 
-    struct session *s = calloc(1, sizeof(*s));
+    /* A warm VM of these files and this size, if a pool has one ready. */
+    struct session *claimed = pool_take(core, req->kernel ? req->kernel : core->kernel,
+                                        req->initrd ? req->initrd : core->initrd, vcpus, mem);
+    struct session *s = claimed ? claimed : calloc(1, sizeof(*s));
     if (s == NULL) {
         json_decref(intent);
         return error_set(err, ERR_INTERNAL, "out of memory");
@@ -520,6 +638,7 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     s->core = core;
     snprintf(s->id, sizeof(s->id), "%s", id);
     s->state = CORE_SESSION_BOOTING;
+    s->ready_ns = 0;
     s->vcpus = vcpus;
     s->mem_mb = mem;
     s->created_ns = now_unix_ns();
@@ -532,29 +651,45 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     int opened = gate_session_open(core->cfg.gate, id, intent, err);
     json_decref(intent);
     if (opened < 0) {
+        if (claimed) {
+            /* Taken out of the pool already: it goes, never back. */
+            s->start_cb = NULL;
+            s->next = core->sessions;
+            core->sessions = s;
+            core->n_sessions++;
+            snprintf(s->stop_reason, sizeof(s->stop_reason), "claim_failed");
+            session_begin_stop(s);
+            return -1;
+        }
         free(s);
         return -1;
     }
-    snprintf(s->run_dir, sizeof(s->run_dir), "%s/%s", core->vms_dir, id);
-    remove_run_dir(s->run_dir);
-    if (mkdir(s->run_dir, 0700) < 0) {
-        error_set_errno(err, ERR_INTERNAL, "creating %s", s->run_dir);
-        gate_session_close(core->cfg.gate, id);
-        free(s);
-        return -1;
+    if (claimed != NULL) {
+        s->gate_open = true;
+        s->next = core->sessions;
+        core->sessions = s;
+        core->n_sessions++;
+        record(core, AUDIT_SESSION_START, s->id,
+               json_pack("{s:i, s:i, s:I, s:I, s:I, s:o, s:b, s:s}", "vcpu", (int)vcpus,
+                         "memory_mb", (int)mem, "pid", (json_int_t)vmm_vm_pid(s->vm),
+                         "idle_timeout_s", (json_int_t)s->idle_timeout_s, "max_lifetime_s",
+                         (json_int_t)s->max_lifetime_s, "caller", core_caller_json(&req->caller),
+                         "pooled", 1, "vm", s->vm_id));
+        /* READY from the loop (the callback never runs inside this call);
+         * until then it is BOOTING, so a stop or a shutdown answers it. */
+        s->boot_timer = evtimer_new(core->cfg.base, on_claimed, s);
+        struct timeval now = {0, 0};
+        if (s->boot_timer == NULL || evtimer_add(s->boot_timer, &now) < 0) {
+            /* Cannot happen short of memory; the VM goes (never back to the pool). */
+            snprintf(s->stop_reason, sizeof(s->stop_reason), "internal_error");
+            s->start_cb = NULL;
+            session_begin_stop(s);
+            return error_set(err, ERR_INTERNAL, "out of memory");
+        }
+        pool_kick(core, 0);
+        return 0;
     }
-    struct vmm_config vc = {
-        .id = s->id,
-        .run_dir = s->run_dir,
-        .kernel = req->kernel ? req->kernel : core->kernel,
-        .initrd = req->initrd ? req->initrd : core->initrd,
-        .cmdline = core->cmdline,
-        .vcpus = vcpus,
-        .mem_mb = mem,
-        .accel = core->cfg.accel,
-    };
-    if (core->cfg.driver->start(&vc, &s->vm, err) < 0) {
-        remove_run_dir(s->run_dir);
+    if (session_boot(s, req->kernel, req->initrd, err) < 0) {
         gate_session_close(core->cfg.gate, id);
         free(s);
         return -1;
@@ -564,18 +699,164 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     core->sessions = s;
     core->n_sessions++;
     record(core, AUDIT_SESSION_START, s->id,
-           json_pack("{s:i, s:i, s:I, s:I, s:I, s:o}", "vcpu", (int)vcpus, "memory_mb", (int)mem,
+           json_pack("{s:i, s:i, s:I, s:I, s:I, s:o, s:b}", "vcpu", (int)vcpus, "memory_mb", (int)mem,
                      "pid", (json_int_t)vmm_vm_pid(s->vm), "idle_timeout_s",
                      (json_int_t)s->idle_timeout_s, "max_lifetime_s",
-                     (json_int_t)s->max_lifetime_s, "caller", core_caller_json(&req->caller)));
-
-    s->boot_timer = evtimer_new(core->cfg.base, on_boot_timeout, s);
-    struct timeval tv = {.tv_sec = core->cfg.boot_timeout_ms / 1000,
-                         .tv_usec = (core->cfg.boot_timeout_ms % 1000) * 1000};
-    if (s->boot_timer)
-        evtimer_add(s->boot_timer, &tv);
-    schedule_connect(s);
+                     (json_int_t)s->max_lifetime_s, "caller", core_caller_json(&req->caller),
+                     "pooled", 0));
     return 0;
+}
+
+/* ------------------------------------------------------------------ warm pools */
+
+/* A claimed pool VM becomes READY (from the loop). */
+static void on_claimed(evutil_socket_t fd, short what, void *arg)
+{
+    struct session *s = arg;
+    if (s->state != CORE_SESSION_BOOTING)
+        return;
+    s->state = CORE_SESSION_READY;
+    s->ready_ns = s->last_active_ns = now_unix_ns();
+    int64_t claim_us = (s->ready_ns - s->created_ns) / 1000;
+    log_info("session %s ready in %lld us (pool VM %s)", s->id, (long long)claim_us, s->vm_id);
+    record(s->core, AUDIT_SESSION_READY, s->id,
+           json_pack("{s:I, s:s, s:b, s:s}", "boot_ms", (json_int_t)(claim_us / 1000), "accel",
+                     vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg", "pooled", 1, "vm", s->vm_id));
+    finish_start(s, NULL);
+}
+
+static bool same_path(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+/* An idle, READY pool VM of these files and size, taken out of its pool. */
+static struct session *pool_take(struct core *core, const char *kernel, const char *initrd,
+                                 unsigned vcpus, unsigned mem_mb)
+{
+    for (struct session **pp = &core->pooled; *pp; pp = &(*pp)->next) {
+        struct session *s = *pp;
+        struct pool *p = s->pool;
+        if (s->state != CORE_SESSION_READY || s->conn == NULL || s->execs_running != 0 ||
+            p->vcpus != vcpus || p->mem_mb != mem_mb ||
+            !same_path(p->kernel ? p->kernel : core->kernel, kernel) ||
+            !same_path(p->initrd ? p->initrd : core->initrd, initrd))
+            continue;
+        *pp = s->next;
+        s->next = NULL;
+        s->in_pool = false;
+        s->pooled = true;
+        p->claimed++;
+        return s;
+    }
+    return NULL;
+}
+
+static unsigned pool_count(struct core *core, const struct pool *p, enum core_session_state state)
+{
+    unsigned n = 0;
+    for (struct session *s = core->pooled; s; s = s->next)
+        if (s->pool == p && s->state == state)
+            n++;
+    return n;
+}
+
+static unsigned pool_members(struct core *core, const struct pool *p)
+{
+    unsigned n = 0;
+    for (struct session *s = core->pooled; s; s = s->next)
+        if (s->pool == p)
+            n++;
+    return n;
+}
+
+/* Boots one VM into pool p. */
+static int pool_boot(struct core *core, struct pool *p, struct error *err)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    s->core = core;
+    s->pool = p;
+    s->in_pool = true;
+    /* "pool+" and 12 hex digits: '+' is in no session id, so its run
+     * folder never meets a session's. */
+    char rnd[16];
+    make_session_id(rnd, sizeof(rnd));
+    snprintf(s->id, sizeof(s->id), "pool+%s", rnd + 2);
+    snprintf(s->vm_id, sizeof(s->vm_id), "%s", s->id);
+    s->state = CORE_SESSION_BOOTING;
+    s->vcpus = p->vcpus;
+    s->mem_mb = p->mem_mb;
+    s->created_ns = s->last_active_ns = now_unix_ns();
+    if (session_boot(s, p->kernel, p->initrd, err) < 0) {
+        free(s);
+        return -1;
+    }
+    p->boots++;
+    s->next = core->pooled;
+    core->pooled = s;
+    return 0;
+}
+
+/* Starts the next pool boot when none is booting: one at a time across all
+ * pools, so refilling never takes more than one vCPU's worth of boot work
+ * from the running sessions. */
+static void on_pool_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct core *core = arg;
+    for (struct session *s = core->pooled; s; s = s->next)
+        if (s->state == CORE_SESSION_BOOTING)
+            return; /* its READY or its failure kicks again */
+    int64_t now = now_unix_ns(), wait_ns = 0;
+    for (size_t i = 0; i < core->n_pools; i++) {
+        struct pool *p = &core->pools[i];
+        if (pool_members(core, p) >= p->size)
+            continue;
+        if (p->not_before_ns > now) {
+            if (wait_ns == 0 || p->not_before_ns - now < wait_ns)
+                wait_ns = p->not_before_ns - now;
+            continue;
+        }
+        struct error err;
+        if (pool_boot(core, p, &err) < 0) {
+            log_warn("warm pool %s: cannot boot a VM: %s", p->image[0] ? p->image : "default",
+                     err.message);
+            pool_failed(p);
+            wait_ns = (int64_t)p->backoff_s * 1000000000;
+            break;
+        }
+        return;
+    }
+    if (wait_ns > 0)
+        pool_kick(core, (unsigned)(wait_ns / 1000000) + 1);
+}
+
+static void pool_kick(struct core *core, unsigned delay_ms)
+{
+    if (core->pool_timer == NULL)
+        return;
+    struct timeval tv = {.tv_sec = delay_ms / 1000, .tv_usec = (delay_ms % 1000) * 1000};
+    evtimer_add(core->pool_timer, &tv);
+}
+
+void core_pool_foreach(struct core *core, void (*fn)(const struct core_pool_info *, void *), void *ctx)
+{
+    for (size_t i = 0; i < core->n_pools; i++) {
+        const struct pool *p = &core->pools[i];
+        struct core_pool_info info = {
+            .image = p->image,
+            .vcpus = p->vcpus,
+            .mem_mb = p->mem_mb,
+            .size = p->size,
+            .ready = pool_count(core, p, CORE_SESSION_READY),
+            .booting = pool_count(core, p, CORE_SESSION_BOOTING),
+            .claimed = p->claimed,
+            .boots = p->boots,
+            .failures = p->failures,
+        };
+        fn(&info, ctx);
+    }
 }
 
 /* ------------------------------------------------------------------ exec */
@@ -991,6 +1272,38 @@ int core_new(const struct core_config *config, struct core **out, struct error *
         core_free(core);
         return error_set(err, ERR_INTERNAL, "cannot watch SIGCHLD");
     }
+    if (config->n_pools > CORE_MAX_POOLS) {
+        core_free(core);
+        return error_set(err, ERR_INVALID_ARGUMENT, "at most %d warm pools", CORE_MAX_POOLS);
+    }
+    for (size_t i = 0; i < config->n_pools; i++) {
+        const struct core_pool_spec *ps = &config->pools[i];
+        struct pool *p = &core->pools[core->n_pools++];
+        p->image = strdup(ps->image && strcmp(ps->image, "default") != 0 ? ps->image : "");
+        p->kernel = ps->kernel ? strdup(ps->kernel) : NULL;
+        p->initrd = ps->initrd ? strdup(ps->initrd) : NULL;
+        p->vcpus = ps->vcpus ? ps->vcpus : config->default_vcpus;
+        p->mem_mb = ps->mem_mb ? ps->mem_mb : config->default_mem_mb;
+        p->size = ps->size;
+        if (p->image == NULL || (ps->kernel && !p->kernel) || (ps->initrd && !p->initrd)) {
+            core_free(core);
+            return error_set(err, ERR_INTERNAL, "out of memory");
+        }
+        if (p->size > CORE_MAX_POOL_SIZE || p->vcpus > config->max_vcpus ||
+            p->mem_mb < config->min_mem_mb || p->mem_mb > config->max_mem_mb) {
+            core_free(core);
+            return error_set(err, ERR_INVALID_ARGUMENT,
+                             "warm pool %s: size at most %d, vcpu 1-%u, memory %u-%u MiB",
+                             ps->image && ps->image[0] ? ps->image : "default", CORE_MAX_POOL_SIZE,
+                             config->max_vcpus, config->min_mem_mb, config->max_mem_mb);
+        }
+    }
+    core->pool_timer = evtimer_new(config->base, on_pool_timer, core);
+    if (core->pool_timer == NULL) {
+        core_free(core);
+        return error_set(err, ERR_INTERNAL, "cannot arm the pool timer");
+    }
+    pool_kick(core, 0);
     core->lifetime_timer = event_new(config->base, -1, EV_PERSIST, on_lifetime_tick, core);
     struct timeval tick = {.tv_sec = 1, .tv_usec = 0};
     if (core->lifetime_timer == NULL || event_add(core->lifetime_timer, &tick) < 0) {
@@ -1005,8 +1318,12 @@ void core_free(struct core *core)
 {
     if (core == NULL)
         return;
+    if (core->pool_timer) {
+        event_free(core->pool_timer);
+        core->pool_timer = NULL; /* no refills from here */
+    }
     /* Ask every VMM to quit, give them a moment together, then kill the rest. */
-    for (struct session *s = core->sessions; s; s = s->next) {
+    for (struct session *s = first_vm(core); s; s = next_vm(core, s)) {
         if (s->start_cb) {
             struct error e;
             error_set(&e, ERR_UNAVAILABLE, "the daemon is shutting down");
@@ -1024,7 +1341,7 @@ void core_free(struct core *core)
     }
     for (int i = 0; i < STOP_GRACE_MS / 20; i++) {
         bool all_gone = true;
-        for (struct session *s = core->sessions; s; s = s->next) {
+        for (struct session *s = first_vm(core); s; s = next_vm(core, s)) {
             if (s->vm == NULL || vmm_vm_exited(s->vm))
                 continue;
             int status;
@@ -1049,6 +1366,13 @@ void core_free(struct core *core)
             free(w);
             w = next;
         }
+    }
+    while (core->pooled)
+        session_destroy(core->pooled); /* not sessions: nothing to record */
+    for (size_t i = 0; i < core->n_pools; i++) {
+        free(core->pools[i].image);
+        free(core->pools[i].kernel);
+        free(core->pools[i].initrd);
     }
     if (core->sigchld)
         event_free(core->sigchld);

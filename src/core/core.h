@@ -52,7 +52,33 @@ struct core_config {
     uint64_t max_stream_output_bytes; /* per stream, streamed execs; 0: 16 MiB */
     size_t max_input_bytes;    /* code, argv and stdin together */
     struct gate *gate;         /* required (borrowed; outlives the core) */
+    /* Warm pools: booted, idle VMs that a matching core_session_start claims
+     * (copied by core_new). */
+    const struct core_pool_spec *pools;
+    size_t n_pools;
 };
+
+/* A warm pool: size VMs of this image and size kept booted and idle. A
+ * start whose image files, vCPUs and memory all match claims one of them
+ * (after the same policy decision as a cold start); the pool refills in the
+ * background, one boot at a time across all pools. A claimed VM has only
+ * answered the boot-time Health check: it has never run anything, and it
+ * is destroyed when its session stops (never returned to a pool). */
+#define CORE_MAX_POOLS 8
+#define CORE_MAX_POOL_SIZE 64
+struct core_pool_spec {
+    const char *image;          /* name for GetInfo and the policy ("" or "default": the daemon's) */
+    const char *kernel, *initrd; /* NULL: the daemon's own image */
+    unsigned vcpus, mem_mb;     /* 0: the defaults */
+    unsigned size;
+};
+struct core_pool_info {
+    const char *image;
+    unsigned vcpus, mem_mb, size;
+    unsigned ready, booting;
+    uint64_t claimed, boots, failures;
+};
+void core_pool_foreach(struct core *core, void (*fn)(const struct core_pool_info *, void *), void *ctx);
 
 struct core_caller {
     const char *transport; /* "connect", "grpc", "cli" */
@@ -70,6 +96,7 @@ struct core_session_info {
     unsigned vcpus, mem_mb;
     bool kvm;
     int64_t created_unix_ns;
+    bool pooled; /* its VM came from a warm pool */
     unsigned execs_running;
     /* Lifetime: 0 means no limit. Both count from READY. last_active is
      * READY, or the start or end of the last exec (or core_session_touch);

@@ -39,6 +39,43 @@ void daemon_options_defaults(struct daemon_options *o)
     o->ready_fd = -1;
 }
 
+unsigned daemon_auto_pool(uint64_t mem_available_mb, long cpus, unsigned mem_mb, char *why,
+                          size_t why_size)
+{
+    /* A pool VM costs its memory (the guest may touch all of it) plus the
+     * VMM; keep 4 GiB for everything else and let the pool take at most an
+     * eighth of the rest. Its background boots take one CPU: with fewer
+     * than 4 they would slow the running sessions (and CI's daemons). */
+    if (cpus < 4) {
+        snprintf(why, why_size, "%ld CPUs (a pool needs 4 or more)", cpus);
+        return 0;
+    }
+    if (mem_available_mb < 4096 + (uint64_t)mem_mb) {
+        snprintf(why, why_size, "%llu MiB available (a pool needs %u or more)",
+                 (unsigned long long)mem_available_mb, 4096 + mem_mb);
+        return 0;
+    }
+    uint64_t n = (mem_available_mb - 4096) / 8 / ((uint64_t)mem_mb + 128);
+    if (n > 4)
+        n = 4;
+    snprintf(why, why_size, "%llu MiB available, %ld CPUs", (unsigned long long)mem_available_mb, cpus);
+    return (unsigned)n;
+}
+
+static uint64_t mem_available_mb(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    if (f == NULL)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb / 1024;
+}
+
 static void report_ready(int *fd, const char *line)
 {
     if (*fd < 0)
@@ -299,8 +336,47 @@ int daemon_run(const struct daemon_options *opts)
         .max_input_bytes = opts->max_input_bytes + 4096,
     };
     cc.gate = d.gate;
-    if (core_new(&cc, &d.core, &err) < 0)
-        goto fail;
+    {
+        /* Warm pools: as asked, or sized from this machine. */
+        struct daemon_pool pools[DAEMON_MAX_POOLS];
+        size_t n_pools = opts->n_pools;
+        memcpy(pools, opts->pools, sizeof(pools));
+        char why[160] = "";
+        if (!opts->pools_set) {
+            memset(pools, 0, sizeof(pools));
+            pools[0].size = daemon_auto_pool(mem_available_mb(), sysconf(_SC_NPROCESSORS_ONLN),
+                                             opts->mem_mb, why, sizeof(why));
+            n_pools = pools[0].size ? 1 : 0;
+        }
+        struct core_pool_spec specs[DAEMON_MAX_POOLS];
+        struct image_manifest *holds[DAEMON_MAX_POOLS] = {0};
+        int pool_rc = 0;
+        for (size_t i = 0; i < n_pools && pool_rc == 0; i++) {
+            const char *name = strcmp(pools[i].image, "default") == 0 ? "" : pools[i].image;
+            struct core_start_request sr = {0};
+            pool_rc = daemon_image_for_start(name, &sr, &holds[i], &err);
+            specs[i] = (struct core_pool_spec){.image = name, .kernel = sr.kernel, .initrd = sr.initrd,
+                                               .vcpus = pools[i].vcpus, .mem_mb = pools[i].mem_mb,
+                                               .size = pools[i].size};
+        }
+        if (pool_rc == 0) {
+            cc.pools = specs;
+            cc.n_pools = n_pools;
+            pool_rc = core_new(&cc, &d.core, &err);
+        }
+        for (size_t i = 0; i < n_pools; i++)
+            image_manifest_free(holds[i]);
+        if (pool_rc < 0)
+            goto fail;
+        if (n_pools == 0)
+            log_info("warm pool: none (%s)", opts->pools_set ? "--pool 0" : why);
+        for (size_t i = 0; i < n_pools; i++)
+            log_info("warm pool: %u VM(s) of image %s, %u vCPU / %u MiB%s%s%s", specs[i].size,
+                     specs[i].image[0] ? specs[i].image : "default",
+                     specs[i].vcpus ? specs[i].vcpus : opts->vcpus,
+                     specs[i].mem_mb ? specs[i].mem_mb : opts->mem_mb,
+                     opts->pools_set ? "" : " (chosen from ", why, opts->pools_set ? "" : "; --pool N to change)");
+    }
 
     struct api_config ac = {
         .listen = opts->listen,

@@ -10,6 +10,14 @@
 
 #include "vmm/vmm.h"
 
+/* A warm pool: size idle VMs of image (NULL or "default": the daemon's own)
+ * and size (0: the defaults). */
+#define DAEMON_MAX_POOLS 8
+struct daemon_pool {
+    char image[65];
+    unsigned vcpus, mem_mb, size;
+};
+
 struct daemon_options {
     const char *listen;      /* "127.0.0.1:7339" */
     const char *socket_path; /* Unix socket instead of TCP, or NULL */
@@ -29,11 +37,20 @@ struct daemon_options {
     const char *policy_dir;  /* NULL: the built-in default bundle */
     const char *image_ref;   /* with no current image: pull, verify and install this (OCI ref) */
     const char *audit_witness; /* every signed audit checkpoint is appended here too, or NULL */
+    /* Warm pools (--pool). pools_set false: the size is chosen from the
+     * machine's free memory and CPUs at start (daemon_auto_pool). */
+    struct daemon_pool pools[DAEMON_MAX_POOLS];
+    size_t n_pools;
+    bool pools_set;
     bool allow_root;         /* run even as root (VMMs still drop to an unprivileged user) */
     int ready_fd;            /* when >= 0, "ready\n" or an error line is written here, then closed */
 };
 
 void daemon_options_defaults(struct daemon_options *o);
+/* The default pool size for VMs of mem_mb on a machine with this much
+ * available memory and these CPUs; *why says how it was chosen. */
+unsigned daemon_auto_pool(uint64_t mem_available_mb, long cpus, unsigned mem_mb, char *why,
+                          size_t why_size);
 /* Runs until SIGINT/SIGTERM; returns the process exit code. */
 int daemon_run(const struct daemon_options *o);
 

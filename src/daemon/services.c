@@ -583,8 +583,34 @@ static void list_one(const struct core_session_info *info, void *arg)
     s->idle_timeout_s = (int32_t)info->idle_timeout_s;
     s->max_lifetime_s = (int32_t)info->max_lifetime_s;
     s->deadline_unix_ns = info->deadline_unix_ns;
+    s->pooled = info->pooled;
     l->ptrs[l->n] = s;
     l->n++;
+}
+
+struct pools_ctx {
+    Enclave__V1__Pool items[CORE_MAX_POOLS];
+    Enclave__V1__Pool *ptrs[CORE_MAX_POOLS];
+    size_t n;
+};
+
+static void pool_one(const struct core_pool_info *info, void *arg)
+{
+    struct pools_ctx *l = arg;
+    if (l->n >= CORE_MAX_POOLS)
+        return;
+    Enclave__V1__Pool *p = &l->items[l->n];
+    enclave__v1__pool__init(p);
+    p->image = (char *)info->image;
+    p->vcpu = (int32_t)info->vcpus;
+    p->memory_mb = (int32_t)info->mem_mb;
+    p->size = (int32_t)info->size;
+    p->ready = (int32_t)info->ready;
+    p->booting = (int32_t)info->booting;
+    p->claimed = (int64_t)info->claimed;
+    p->boots = (int64_t)info->boots;
+    p->failures = (int64_t)info->failures;
+    l->ptrs[l->n++] = p;
 }
 
 static void handle_list(struct api_call *call, const ProtobufCMessage *msg, void *ctx)
@@ -606,6 +632,10 @@ static void handle_list(struct api_call *call, const ProtobufCMessage *msg, void
     Enclave__V1__ListSessionsResponse resp = ENCLAVE__V1__LIST_SESSIONS_RESPONSE__INIT;
     resp.n_sessions = l.n;
     resp.sessions = l.ptrs;
+    struct pools_ctx pools = {.n = 0};
+    core_pool_foreach(d->core, pool_one, &pools);
+    resp.n_pools = pools.n;
+    resp.pools = pools.ptrs;
     api_call_reply(call, &resp.base);
     free(l.items);
     free(l.ptrs);
@@ -623,6 +653,10 @@ static void handle_info(struct api_call *call, const ProtobufCMessage *msg, void
     resp.sessions = (int32_t)core_session_count(d->core);
     resp.default_vcpu = (int32_t)d->opts.vcpus;
     resp.default_memory_mb = (int32_t)d->opts.mem_mb;
+    struct pools_ctx pools = {.n = 0};
+    core_pool_foreach(d->core, pool_one, &pools);
+    resp.n_pools = pools.n;
+    resp.pools = pools.ptrs;
     api_call_reply(call, &resp.base);
 }
 

@@ -168,6 +168,50 @@ struct guest_spawned {
  * the caller's reaper in either case. Call only on a validated request. */
 int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_params *params,
                 struct guest_spawned *out, char *why, size_t why_len);
+/* The same with given argv, environment and descriptors for 0, 1 and 2 (the
+ * caller keeps and closes its copies); *pid is the child's. */
+int guest_spawn_fds(char *const argv[], char **env, const struct guest_exec_params *params, int in_fd,
+                    int out_fd, int err_fd, pid_t *pid, char *why, size_t why_len);
+
+/* ---------------------------------------------------------------- Python fork server
+ *
+ * A python3 started like every workload (guest_spawn_fds: uid 1000, its own
+ * session, the rlimits, no capabilities, no_new_privs, the seccomp filter,
+ * uid 1000) that has imported the standard modules a tool call usually needs and then
+ * only waits. For a `python3 -c CODE` exec with no extra environment, the
+ * default cwd and the fork server's limits, the init hands it the three pipe
+ * ends and the code; it forks, the child forks the workload and exits, so the
+ * workload is reparented to the init (PID 1), which reaps and kills it like
+ * any other. The workload sets the request's limits, calls setsid(), takes
+ * the pipes as 0-2, closes everything else, reseeds `random`, and runs the
+ * code as `python3 -c` would (a fresh __main__, sys.argv ['-c'], exit codes
+ * and tracebacks the same). The fork server has never run a workload's code:
+ * each call starts from the same clean state. It is not dumpable (no
+ * /proc/PID/mem for the workload user; ptrace is not in the seccomp filter's
+ * reach at all), and like every uid-1000 process it is killed by the sweep
+ * once no exec runs, then started again: a workload that tampered with it
+ * (say, stopped it) cannot reach the next call. A call that finds it not yet
+ * ready takes the fresh-process path. */
+struct guest_forkserver;
+/* python: the python3 to run (NULL: "python3" on PATH). */
+struct guest_forkserver *guest_forkserver_new(const char *python);
+void guest_forkserver_free(struct guest_forkserver *fs);
+/* Starts it (not waiting for it to be ready) unless it runs. */
+void guest_forkserver_start(struct guest_forkserver *fs);
+/* 1: not for the fork server (the caller starts a fresh process); 0: *out
+ * is the started workload; else an ErrorResponse code with why (the code
+ * may have started: never run it again). */
+int guest_forkserver_spawn(struct guest_forkserver *fs, const Guest__V1__ExecRequest *req,
+                           const struct guest_exec_params *params, struct guest_spawned *out, char *why,
+                           size_t why_len);
+/* From the reaper: true when pid was the fork server (it is restarted on
+ * the next call). */
+bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid);
+/* The sweep of the workload user's processes killed it: stop using it now
+ * (it is started again once reaped). */
+void guest_forkserver_swept(struct guest_forkserver *fs);
+/* Calls served and calls that fell back since start (for tests). */
+void guest_forkserver_counts(const struct guest_forkserver *fs, uint64_t *served, uint64_t *fallbacks);
 
 /* ---------------------------------------------------------------- files */
 
@@ -262,6 +306,9 @@ struct guest_server_options {
      * GUEST_INTERP_DRIVER and GUEST_INTERP_PYTHON. */
     const char *interp_driver;
     const char *interp_python;
+    /* Keep a pre-started Python for `python3 -c` execs (guest_forkserver_*;
+     * interp_python is its python3). Needs root, as PID 1 is. */
+    bool python_forkserver;
     const uint8_t *key; /* GUEST_KEY_LEN bytes, required (copied): every connection
                            must start with a HelloRequest carrying it */
     unsigned hello_timeout_ms; /* 0: GUEST_HELLO_TIMEOUT_MS */

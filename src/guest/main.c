@@ -64,7 +64,7 @@ __attribute__((noreturn)) static void run_pid1(void)
         refuse_to_serve(line);
     }
     guest_log("system files are read-only for uid %d", GUEST_WORKLOAD_UID);
-    struct guest_server_options opts = {.pid1 = true, .key = key};
+    struct guest_server_options opts = {.pid1 = true, .key = key, .python_forkserver = true};
     for (;;) {
         struct guest_server *s = guest_server_new(&opts);
         if (!s) {

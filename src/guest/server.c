@@ -127,6 +127,7 @@ struct guest_server {
     bool logged_missing;
     struct guest_files *files;
     struct guest_code *code;
+    struct guest_forkserver *forkserver; /* NULL: every python3 starts fresh */
 };
 
 static uint64_t now_ns(void)
@@ -499,7 +500,9 @@ static void handle_exec(struct guest_server *s, struct conn *c, uint64_t id, con
     struct guest_spawned sp;
     char message[256];
     e->start_ns = now_ns();
-    code = guest_spawn(req, &params, &sp, message, sizeof(message));
+    code = s->forkserver ? guest_forkserver_spawn(s->forkserver, req, &params, &sp, message, sizeof(message)) : 1;
+    if (code == 1)
+        code = guest_spawn(req, &params, &sp, message, sizeof(message));
     if (code) {
         free(e->stdin_data);
         free(e);
@@ -1002,6 +1005,8 @@ static void reap(struct guest_server *s, uint64_t now)
             return;
         if (guest_code_reaped(s, s->code, pid, status))
             continue;
+        if (guest_forkserver_reaped(s->forkserver, pid))
+            continue;
         for (size_t i = 0; i < s->nexecs; i++) {
             struct exec *e = s->execs[i];
             if (e->pid == pid && !e->exited) {
@@ -1106,8 +1111,10 @@ static int housekeeping(struct guest_server *s, uint64_t now)
         i++;
     }
     /* Interpreter contexts are workload processes that stay: no sweep then. */
-    if (s->opts.pid1 && before > 0 && s->nexecs == 0 && guest_code_running(s->code) == 0)
+    if (s->opts.pid1 && before > 0 && s->nexecs == 0 && guest_code_running(s->code) == 0) {
         sweep_workload_user();
+        guest_forkserver_swept(s->forkserver);
+    }
     uint64_t code_next = guest_code_housekeeping(s, s->code, now);
     if (code_next < next)
         next = code_next;
@@ -1298,6 +1305,7 @@ struct guest_server *guest_server_new(const struct guest_server_options *opts)
     if (!s->files || !s->code) {
         guest_files_free(s->files);
         guest_code_free(s->code);
+    guest_forkserver_free(s->forkserver);
         free(s);
         return NULL;
     }
@@ -1309,6 +1317,7 @@ struct guest_server *guest_server_new(const struct guest_server_options *opts)
         (s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
         guest_files_free(s->files);
         guest_code_free(s->code);
+    guest_forkserver_free(s->forkserver);
         free(s);
         return NULL;
     }
@@ -1317,6 +1326,11 @@ struct guest_server *guest_server_new(const struct guest_server_options *opts)
     /* Outside PID 1, orphans of workloads come back to us all the same. */
     if (!opts->pid1)
         prctl(PR_SET_CHILD_SUBREAPER, 1);
+    if (opts->python_forkserver) {
+        s->forkserver = guest_forkserver_new(opts->interp_python);
+        if (s->forkserver)
+            guest_forkserver_start(s->forkserver); /* ready in the background */
+    }
     return s;
 }
 
@@ -1362,6 +1376,7 @@ void guest_server_free(struct guest_server *s)
     while (s->nconns > 0)
         conn_close(s, s->nconns - 1);
     guest_code_free(s->code);
+    guest_forkserver_free(s->forkserver);
     guest_files_free(s->files);
     for (size_t i = 0; i < s->nlisteners; i++)
         close(s->listeners[i].fd);

@@ -166,28 +166,15 @@ static void close_pair(int fds[2])
         }
 }
 
-int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_params *p,
-                struct guest_spawned *out, char *why, size_t why_len)
+int guest_spawn_fds(char *const argv[], char **env, const struct guest_exec_params *p, int in_fd,
+                    int out_fd, int err_fd, pid_t *pid_out, char *why, size_t why_len)
 {
-    int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, rep[2] = {-1, -1};
-    char **argv = NULL, **env = NULL;
+    int rep[2] = {-1, -1};
     int code = GUEST__V1__ERROR_RESPONSE__CODE__CODE_EXEC_FAILED;
-
-    argv = calloc(req->n_argv + 1, sizeof(*argv));
-    env = guest_exec_build_env(req);
-    if (!argv || !env) {
-        snprintf(why, why_len, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < req->n_argv; i++)
-        argv[i] = req->argv[i];
-
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-        pipe2(rep, O_CLOEXEC) < 0) {
+    if (pipe2(rep, O_CLOEXEC) < 0) {
         snprintf(why, why_len, "pipe: %s", strerror(errno));
-        goto done;
+        return code;
     }
-
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(why, why_len, "fork: %s", strerror(errno));
@@ -195,7 +182,7 @@ int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_param
     }
     if (pid == 0) {
         close(rep[0]);
-        child_exec(rep[1], in[0], outp[1], errp[1], argv, env, p);
+        child_exec(rep[1], in_fd, out_fd, err_fd, argv, env, p);
     }
     close(rep[1]);
     rep[1] = -1;
@@ -226,7 +213,37 @@ int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_param
         snprintf(why, why_len, "workload setup failed");
         goto done;
     }
+    *pid_out = pid;
+    code = 0;
+done:
+    close_pair(rep);
+    return code;
+}
 
+int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_params *p,
+                struct guest_spawned *out, char *why, size_t why_len)
+{
+    int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
+    char **argv = NULL, **env = NULL;
+    int code = GUEST__V1__ERROR_RESPONSE__CODE__CODE_EXEC_FAILED;
+
+    argv = calloc(req->n_argv + 1, sizeof(*argv));
+    env = guest_exec_build_env(req);
+    if (!argv || !env) {
+        snprintf(why, why_len, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < req->n_argv; i++)
+        argv[i] = req->argv[i];
+
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+        snprintf(why, why_len, "pipe: %s", strerror(errno));
+        goto done;
+    }
+    pid_t pid = -1;
+    code = guest_spawn_fds(argv, env, p, in[0], outp[1], errp[1], &pid, why, why_len);
+    if (code)
+        goto done;
     out->pid = pid;
     out->stdin_fd = in[1];
     out->stdout_fd = outp[0];
@@ -235,12 +252,10 @@ int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_param
     fcntl(out->stdin_fd, F_SETFL, O_NONBLOCK);
     fcntl(out->stdout_fd, F_SETFL, O_NONBLOCK);
     fcntl(out->stderr_fd, F_SETFL, O_NONBLOCK);
-    code = 0;
 done:
     close_pair(in);
     close_pair(outp);
     close_pair(errp);
-    close_pair(rep);
     free(argv);
     guest_env_free(env);
     return code;

@@ -121,6 +121,10 @@ class Daemon:
         self.host, self.port_number = "127.0.0.1", self.port
         self.log_path = os.path.join(self.home, "daemon.log")
         self.extra_args = list(extra_args)
+        # No warm pool unless a test asks for one: every test's daemon would
+        # otherwise boot idle VMs in the background on a big machine.
+        if not any(a == "--pool" or a.startswith("--pool=") for a in self.extra_args):
+            self.extra_args += ["--pool", "0"]
         self.env = dict(os.environ, ENCLAVE_HOME=self.home, ENCLAVE_LOG="debug")
         if env:
             self.env.update(env)
