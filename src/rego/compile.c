@@ -1571,15 +1571,57 @@ static int check_recursion(struct rego *r, struct rego_error *err)
 
 static void freeze_body(struct body *b, struct rv_frozen *f);
 
+/* Constant folding: an array, set or object literal whose items are all
+ * constants becomes one constant, built once here instead of on every
+ * evaluation. An object literal with conflicting keys is left alone, so
+ * the evaluator still reports it. */
+static void fold_term(struct term *t)
+{
+    if (!t || (t->kind != TK_ARRAY && t->kind != TK_SET && t->kind != TK_OBJECT))
+        return;
+    for (int i = 0; i < t->nitems; i++) {
+        fold_term(t->items[i]);
+        if (t->items[i]->kind != TK_VALUE)
+            return;
+    }
+    struct rv *v = NULL;
+    struct rego_error ignored;
+    if (rego_term_constant(t, &v, &ignored) < 0 || !v)
+        return;
+    for (int i = 0; i < t->nitems; i++)
+        term_free(t->items[i]);
+    free(t->items);
+    t->items = NULL;
+    t->nitems = 0;
+    t->kind = TK_VALUE;
+    t->ground = true;
+    t->val = v;
+}
+
 static void freeze_term(struct term *t, struct rv_frozen *f)
 {
     if (!t)
         return;
+    fold_term(t);
     rv_freeze(t->val, f);
     for (int i = 0; i < t->nitems; i++)
         freeze_term(t->items[i], f);
     freeze_term(t->key, f);
     freeze_term(t->value, f);
+    freeze_body(t->body, f);
+}
+
+/* Terms whose shape matters beyond their value (rule heads, `with` targets,
+ * imports, declarations): frozen, never folded. */
+static void freeze_term_nofold(struct term *t, struct rv_frozen *f)
+{
+    if (!t)
+        return;
+    rv_freeze(t->val, f);
+    for (int i = 0; i < t->nitems; i++)
+        freeze_term_nofold(t->items[i], f);
+    freeze_term_nofold(t->key, f);
+    freeze_term_nofold(t->value, f);
     freeze_body(t->body, f);
 }
 
@@ -1592,13 +1634,13 @@ static void freeze_body(struct body *b, struct rv_frozen *f)
         freeze_term(e->c, f);
         freeze_body(e->body, f);
         for (int j = 0; j < e->nwith; j++) {
-            freeze_term(e->with[j].target, f);
+            freeze_term_nofold(e->with[j].target, f);
             freeze_term(e->with[j].value, f);
             for (int k = 0; k < e->with[j].npath; k++)
                 rv_freeze(e->with[j].path[k], f);
         }
         for (int j = 0; j < e->ndecl; j++)
-            freeze_term(e->decl[j], f);
+            freeze_term_nofold(e->decl[j], f);
     }
 }
 
@@ -1610,10 +1652,10 @@ static void freeze_engine(struct rego *r)
         for (int i = 0; i < m->npkg; i++)
             rv_freeze(m->pkg[i], f);
         for (int i = 0; i < m->nimports; i++)
-            freeze_term(m->imports[i].path, f);
+            freeze_term_nofold(m->imports[i].path, f);
         for (struct rule *rule = m->rules; rule; rule = rule->next_in_module) {
             for (struct rule *x = rule; x; x = x->els) {
-                freeze_term(x->head, f);
+                freeze_term_nofold(x->head, f);
                 for (int i = 0; i < x->npath; i++)
                     rv_freeze(x->path[i], f);
                 for (int i = 0; i < x->nargs; i++)
