@@ -61,6 +61,8 @@ struct term {
     int builtin;               /* CALL_BUILTIN: index into the builtin table */
     struct node *fn;           /* CALL_FUNCTION */
     char *fname;               /* TK_CALL: dotted name, for messages and `with` */
+    struct node *dnode;        /* TK_REF with RH_DATA: the rule node its constant prefix names */
+    int dnext;                 /* ... and the index of the first item after that prefix */
 };
 
 enum expr_kind {

@@ -684,6 +684,13 @@ static int eval_ref(struct ev *ev, struct frame *fr, struct term *t, vkont k, vo
             return 0;
         return walk_value(ev, fr, ev->input, t, 1, k, ctx);
     case RH_DATA:
+        if (t->dnode && !ev->nov) {
+            int rc = 0;
+            struct rv *v = node_value(ev, t->dnode, &rc);
+            if (rc < 0)
+                return rc;
+            return v ? walk_value(ev, fr, v, t, t->dnext, k, ctx) : 0;
+        }
         return walk_data(ev, fr, ev->r->root, ev->data, t, 1, k, ctx);
     case RH_LOCAL: {
         struct rv *v = fr->slots[t->items[0]->slot];
