@@ -129,6 +129,12 @@ struct rule {
     struct term *value;
     struct body *body;
     struct rule *els;       /* else chain */
+    /* Rule index (set by the compiler): the body starts with
+     * input.a.b == constant (or `in` a constant set); a rule whose input
+     * does not match is skipped without evaluating its body. */
+    struct term *idx_ref;   /* borrowed: the input reference, items all constant */
+    struct rv *idx_val;     /* borrowed: the constant, or the set */
+    bool idx_member;
     int nslots;             /* frame size (shared by the else chain) */
     char **slot_names;
     struct rule *next_in_module;

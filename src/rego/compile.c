@@ -1677,6 +1677,59 @@ static void freeze_body(struct body *b, struct rego *r)
     }
 }
 
+/* A constant path below input: input.a.b with constant keys. */
+static bool input_path(const struct term *t)
+{
+    if (t->kind != TK_REF || t->ref_head != RH_INPUT)
+        return false;
+    for (int i = 1; i < t->nitems; i++)
+        if (t->items[i]->kind != TK_VALUE)
+            return false;
+    return true;
+}
+
+/* Rule indexing: a rule without else whose first expression is
+ * input.path == constant, constant == input.path, input.path = constant or
+ * input.path in {constant set} records the test, and the evaluator skips
+ * the rule when the input does not pass it (the expression would fail, so
+ * the body has no solution). */
+static void index_rule(struct rule *x)
+{
+    int b_equal = rego_builtin_find("equal"), b_member = rego_builtin_find("internal.member_2");
+    if (x->els || x->is_default || x->kind == RULE_FUNC || !x->body || x->body->n == 0)
+        return;
+    struct expr *e = x->body->exprs[0];
+    if (e->negated || e->nwith)
+        return;
+    struct term *a = NULL, *b = NULL;
+    bool member = false;
+    if (e->kind == EK_UNIFY) {
+        a = e->a;
+        b = e->b;
+    } else if (e->kind == EK_TERM && e->a && e->a->kind == TK_CALL && e->a->call_kind == CALL_BUILTIN &&
+               e->a->nitems == 3 && (e->a->builtin == b_equal || e->a->builtin == b_member)) {
+        a = e->a->items[1];
+        b = e->a->items[2];
+        member = e->a->builtin == b_member;
+    } else {
+        return;
+    }
+    if (!a || !b)
+        return;
+    if (!member && input_path(b) && a->kind == TK_VALUE) {
+        struct term *t = a;
+        a = b;
+        b = t;
+    }
+    if (!input_path(a) || b->kind != TK_VALUE)
+        return;
+    if (member && b->val->type != RV_SET)
+        return;
+    x->idx_ref = a;
+    x->idx_val = b->val;
+    x->idx_member = member;
+}
+
 static void freeze_engine(struct rego *r)
 {
     struct rv_frozen *f = &r->frozen;
@@ -1696,6 +1749,7 @@ static void freeze_engine(struct rego *r)
                 freeze_term(x->key, r);
                 freeze_term(x->value, r);
                 freeze_body(x->body, r);
+                index_rule(x);
             }
         }
     }

@@ -1383,11 +1383,31 @@ static int enter_rule(struct ev *ev, const struct loc *loc)
     return 0;
 }
 
+/* The rule index: true when the rule's first expression (input.path ==
+ * constant, or in a constant set) cannot hold for this input. Not used
+ * while builtins are replaced by `with`. */
+static bool index_excludes(struct ev *ev, const struct rule *rule)
+{
+    if (!rule->idx_ref || ev->nmocks)
+        return false;
+    struct rv *v = ev->input;
+    const struct term *t = rule->idx_ref;
+    for (int i = 1; v && i < t->nitems; i++)
+        v = lookup(v, t->items[i]->val);
+    if (!v)
+        return true;
+    if (rule->idx_member)
+        return rv_set_find(rule->idx_val, v) == NULL;
+    return rv_compare(v, rule->idx_val) != 0;
+}
+
 /* Evaluates one rule with its else chain into r. */
 static int eval_rule_chain(struct ev *ev, struct rule *rule, kont solution, struct rule_k *r)
 {
     struct frame_mem fm;
     int rc = 0;
+    if (index_excludes(ev, rule))
+        return 0;
     for (struct rule *x = rule; x; x = x->els) {
         frame_init(&fm, rule->nslots);
         r->fr = &fm.fr;
