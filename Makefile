@@ -350,8 +350,13 @@ BENCH_TARGETS += bench-daemon
 REGO_BENCH_DIR ?= bench/data/rego
 $(BUILD)/rego-bench: bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a
 	$(CC) $(HOST_CFLAGS) -o $@ bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a $(PKG_LIBS)
+# Peers on the same policy and inputs: OPA (Go, github.com/open-policy-agent/opa
+# pinned in bench/peers/opa/go.mod) and regorus (Rust, pinned in
+# bench/peers/regorus/Cargo.lock), fetched by go/cargo into build/peers on the
+# first run; a peer that cannot be built is reported and skipped.
 bench-rego: $(BUILD)/rego-bench
 	$(BUILD)/rego-bench $(REGO_BENCH_DIR)
+	bench/peers/run.sh $(BUILD) $(REGO_BENCH_DIR)
 BENCH_TARGETS += bench-rego
 # The same cases under ASan+UBSan (leaks included).
 .PHONY: conformance-asan
