@@ -130,15 +130,27 @@ $(BUILD)/enclave-init: $(GUEST_OBJS) $(call obj,guest,$(GUEST_MAIN))
 	$(CC) $(STATIC_LINK) $(HARDEN_LDFLAGS) -o $@ $^ -l:libprotobuf-c.a
 
 # The guest init travels inside the host binary so one file can build a guest image.
-$(BUILD)/host/init_blob.o: $(BUILD)/enclave-init
+# So does the interpreter driver (src/guest/interp.py) the image puts at /usr/lib/enclave.
+$(BUILD)/host/init_blob.o: $(BUILD)/enclave-init src/guest/interp.py
 	@mkdir -p $(dir $@)
-	printf '.section .rodata\n.global enclave_init_blob\n.global enclave_init_blob_end\n.balign 16\nenclave_init_blob:\n.incbin "%s"\nenclave_init_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $(BUILD)/enclave-init > $(BUILD)/host/init_blob.S
+	printf '.section .rodata\n.global enclave_init_blob\n.global enclave_init_blob_end\n.balign 16\nenclave_init_blob:\n.incbin "%s"\nenclave_init_blob_end:\n.global enclave_interp_blob\n.global enclave_interp_blob_end\n.balign 16\nenclave_interp_blob:\n.incbin "%s"\nenclave_interp_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $(BUILD)/enclave-init src/guest/interp.py > $(BUILD)/host/init_blob.S
 	$(CC) -c $(BUILD)/host/init_blob.S -o $@
 
-$(BUILD)/libenclave.a: $(HOST_OBJS) $(BUILD)/host/init_blob.o
+# The Web UI's files (ui/), served by the daemon (src/daemon/ui.c).
+UI_FILES := ui/index.html ui/app.js ui/app.css
+# A compiler cache cannot see the files pulled in with .incbin: never use one here.
+$(BUILD)/host/ui_blob.o: export CCACHE_DISABLE := 1
+$(BUILD)/host/ui_blob.o: $(UI_FILES)
+	@mkdir -p $(dir $@)
+	{ echo '.section .rodata'; for f in $(UI_FILES); do s=$$(basename $$f | tr . _); \
+	  printf '.global enclave_ui_%s\n.global enclave_ui_%s_end\n.balign 16\nenclave_ui_%s:\n.incbin "%s"\nenclave_ui_%s_end:\n' $$s $$s $$s $(abspath .)/$$f $$s; done; \
+	  echo '.section .note.GNU-stack,"",@progbits'; } > $(BUILD)/host/ui_blob.S
+	$(CC) -c $(BUILD)/host/ui_blob.S -o $@
+
+$(BUILD)/libenclave.a: $(HOST_OBJS) $(BUILD)/host/init_blob.o $(BUILD)/host/ui_blob.o
 	@rm -f $@
 	ar rcs $@ $^
-$(BUILD)/libenclave-asan.a: $(ASAN_OBJS) $(BUILD)/host/init_blob.o
+$(BUILD)/libenclave-asan.a: $(ASAN_OBJS) $(BUILD)/host/init_blob.o $(BUILD)/host/ui_blob.o
 	@rm -f $@
 	ar rcs $@ $^
 $(BUILD)/libguest-asan.a: $(GASAN_OBJS)
@@ -147,7 +159,7 @@ $(BUILD)/libguest-asan.a: $(GASAN_OBJS)
 
 # Objects, not the archive: verbs are weak references (cli/cli.h), which would
 # not pull their members out of an archive.
-$(BUILD)/enclave: $(call obj,host,$(HOST_MAIN)) $(HOST_OBJS) $(BUILD)/host/init_blob.o
+$(BUILD)/enclave: $(call obj,host,$(HOST_MAIN)) $(HOST_OBJS) $(BUILD)/host/init_blob.o $(BUILD)/host/ui_blob.o
 	$(CC) $(CFLAGS) $(HARDEN_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/%: tools/%.c $(BUILD)/libenclave.a
@@ -206,7 +218,7 @@ $(BUILD)/fhost/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
 $(BUILD)/fguest/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
-$(BUILD)/libenclave-fuzz.a: $(FHOST_OBJS) $(BUILD)/host/init_blob.o
+$(BUILD)/libenclave-fuzz.a: $(FHOST_OBJS) $(BUILD)/host/init_blob.o $(BUILD)/host/ui_blob.o
 	@rm -f $@
 	ar rcs $@ $^
 $(BUILD)/libguest-fuzz.a: $(FGUEST_OBJS)
@@ -230,7 +242,7 @@ clean:
 # ---------------------------------------------------------------- areas
 # (each area adds its own block below: extra targets, TEST_TARGETS += ..., BENCH_TARGETS += ...)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path '$(BUILD)/e2e-home' -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # ---------------------------------------------------------------- guest + wire (guest)
 # The generated protobuf sources are made by a pattern rule only, so make would
@@ -425,6 +437,38 @@ $(BUILD)/guest-bench: bench/guest_bench.c $(GUEST_OBJS)
 bench-guest: $(BUILD)/guest-bench
 	$(BUILD)/guest-bench
 BENCH_TARGETS += bench-guest
+# ---------------------------------------------------------------- sdk + mcp
+# test-sdk: the Python SDK (clients/python) against a real daemon and real VMs,
+# the README's snippet verbatim among them. test-mcp: `enclave mcp` driven by
+# the official MCP TypeScript SDK (pinned in tests/mcp/package-lock.json,
+# installed into $(BUILD)/mcp-node by tests/mcp/setup.sh with the machine's
+# npm) and by protocol-level tests with hostile input.
+.PHONY: test-sdk test-mcp
+test-sdk: $(BUILD)/enclave
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	cd tests/sdk && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider .
+test-mcp: $(BUILD)/enclave
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	BUILD=$(BUILD) tests/mcp/setup.sh
+	cd tests/mcp && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider .
+TEST_TARGETS += test-sdk test-mcp
+# ---------------------------------------------------------------- workspace: files, code, image variants
+# test-files: files (HTTP routes, Connect, gRPC; a 200 MiB round trip each way
+# with the daemon's RSS printed), refused symlinks and paths, a denied write,
+# and RunCode (state, rich results, errors, interrupt and restart), on real
+# VMs. test-image-variant: builds the numpy variant (packages from the Debian
+# archive) and boots it. Both are part of the e2e run as well.
+.PHONY: test-files test-image-variant
+test-files test-image-variant: $(BUILD)/enclave
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -s -p no:cacheprovider \
+	    $(if $(filter test-files,$@),test_files_code.py,test_image_variant.py)
 # ---------------------------------------------------------------- rego: Unicode tables, Go semantics
 # src/rego/unicode_tables.c is generated from Perl's Unicode::UCD by
 # tools/gen-unicode-tables.pl and committed; regenerate it with this target.
@@ -439,3 +483,17 @@ unicode-tables:
 test-hardening: $(BUILD)/enclave $(BUILD)/enclave-init
 	tests/check-hardening.sh $(BUILD)/enclave $(BUILD)/enclave-init
 TEST_TARGETS += test-hardening
+# ---------------------------------------------------------------- web ui
+# make test-ui: the Web UI in headless Chromium (Debian's chromium,
+# chromium-driver, python3-selenium; scripts/install-deps installs them when
+# missing) against a real daemon and real VMs. Saves a screenshot of each
+# panel into docs/ui/ (ENCLAVE_UI_SHOTS=DIR to put them elsewhere).
+.PHONY: test-ui
+test-ui: $(BUILD)/enclave
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
+	    /usr/bin/python3 -c 'import selenium' 2>/dev/null || scripts/install-deps
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/ui
+TEST_TARGETS += test-ui

@@ -12,6 +12,9 @@ median and the 90th percentile of:
     `python3 -c pass` (tool "exec") and "pass" (tool "python"), over Connect
     (HTTP/1.1 JSON, one keep-alive connection) and over gRPC (HTTP/2, one
     channel);
+  - RunCode for `1+1` (a warm interpreter) next to an exec of `python3 -c`
+    in the same session, and file upload and download rates (MB/s) through
+    PUT/GET /v1/sessions/{id}/files;
   - the streaming Exec (enclave.v1): request to the first streamed stdout
     byte, and to the exit event, over Connect streaming and over gRPC;
   - StopSession;
@@ -339,6 +342,93 @@ def vmm_rss(d):
     return [vm_rss_kb(p) / 1024.0 for p in vmm_pids(d.home)]
 
 
+def connect_stream(d, method, body, timeout=300):
+    """Connect server streaming (application/connect+json): the messages."""
+    import struct
+    payload = json.dumps(body).encode()
+    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=timeout)
+    try:
+        c.request("POST", f"/enclave.v1.Enclave/{method}", struct.pack(">BI", 0, len(payload)) + payload,
+                  headers={"Content-Type": "application/connect+json", "Authorization": "Bearer " + d.token()})
+        r = c.getresponse()
+        if r.status != 200:
+            raise CallError(f"{method}: HTTP {r.status} {r.read()[:200]!r}")
+        out = []
+        while True:
+            head = r.read(5)
+            if len(head) < 5:
+                raise CallError(f"{method}: the stream ended early")
+            flags, n = struct.unpack(">BI", head)
+            msg = json.loads(r.read(n))
+            if flags & 2:
+                if msg.get("error"):
+                    raise CallError(f"{method}: {msg['error']}")
+                return out
+            out.append(msg)
+    finally:
+        c.close()
+
+
+def bench_files_code(d, sid, args, table):
+    """RunCode round trip for `1+1` next to an exec of `python3 -c` (same
+    session, same run), and file upload/download rates through the plain HTTP
+    routes (PUT/GET /v1/sessions/{id}/files/...)."""
+    connect_stream(d, "RunCode", {"sessionId": sid, "code": "1+1"})  # starts the interpreter
+    times = []
+    for _ in range(args.samples):
+        t0 = time.perf_counter()
+        ev = connect_stream(d, "RunCode", {"sessionId": sid, "code": "1+1"})
+        times.append(ms_since(t0))
+        if not any(m.get("text") == "2" for m in ev):
+            raise RuntimeError(f"RunCode 1+1: {ev}")
+    table.add("RunCode `1+1` (warm interpreter), Connect", times)
+    times = []
+    for _ in range(args.samples):
+        t0 = time.perf_counter()
+        r = d.call("ExecuteTool", {"sessionId": sid, "toolName": "exec",
+                                   "input": json.dumps(["python3", "-c", "print(1+1)"]), "timeoutSeconds": 30})
+        times.append(ms_since(t0))
+        check_exec(r, "exec python3 -c")
+    table.add("ExecuteTool exec `python3 -c print(1+1)`, Connect", times)
+
+    size = 32 << 20
+    block = os.urandom(1 << 20)
+    ups, downs = [], []
+    for _ in range(max(1, min(3, args.samples // 4))):
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=600)
+        t0 = time.perf_counter()
+        c.putrequest("PUT", f"/v1/sessions/{sid}/files/tmp/bench.bin")
+        c.putheader("Content-Length", str(size))
+        c.putheader("Authorization", "Bearer " + d.token())
+        c.endheaders()
+        for _ in range(size >> 20):
+            c.send(block)
+        r = c.getresponse()
+        r.read()
+        dt = time.perf_counter() - t0
+        c.close()
+        if r.status != 201:
+            raise RuntimeError(f"upload: HTTP {r.status}")
+        ups.append(size / dt / 1e6)
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=600)
+        t0 = time.perf_counter()
+        c.request("GET", f"/v1/sessions/{sid}/files/tmp/bench.bin", headers={"Authorization": "Bearer " + d.token()})
+        r = c.getresponse()
+        got = 0
+        while True:
+            chunk = r.read(1 << 20)
+            if not chunk:
+                break
+            got += len(chunk)
+        dt = time.perf_counter() - t0
+        c.close()
+        if r.status != 200 or got != size:
+            raise RuntimeError(f"download: HTTP {r.status}, {got} bytes")
+        downs.append(size / dt / 1e6)
+    table.add("file upload 32 MiB, PUT /v1/sessions/{id}/files", ups, unit="MB/s")
+    table.add("file download 32 MiB, GET /v1/sessions/{id}/files", downs, unit="MB/s")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--enclave", default=os.path.join(ROOT, "build", "enclave"))
@@ -472,6 +562,7 @@ def main():
                     table.add("Exec streaming: first stdout byte, gRPC", firsts)
                     table.add("Exec streaming: exit event (0.2 s program), gRPC", ends)
                     execs += len(firsts)
+            bench_files_code(d, sid, args, table)
             stops.append(stop_session(d, sid))
 
             # Memory: 0, 1 and N idle sessions.

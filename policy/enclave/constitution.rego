@@ -10,7 +10,7 @@ package enclave
 
 cfg := data.constitution
 
-known_actions := {"session.start", "exec", "session.stop", "audit.read", "policy.apply", "file.read", "file.write"}
+known_actions := {"session.start", "exec", "session.stop", "audit.read", "policy.read", "policy.apply", "file.read", "file.write"}
 
 decision := {"allow": true, "reasons": [sprintf("allowed by the Agentic Constitution (%s)", [input.action])], "obligations": obligations} if {
 	count(deny) == 0
@@ -84,6 +84,14 @@ deny contains sprintf("a session may have at most %d vCPUs; %v were asked for", 
 deny contains sprintf("a session may have at most %d MiB of memory; %v were asked for", [cfg.max_memory_mb, request.memory_mb]) if {
 	input.action == "session.start"
 	not request.memory_mb <= cfg.max_memory_mb
+}
+
+# Image variants: when data.constitution.allowed_images is a list, a session
+# may boot only those ("" is the default image). Absent: any variant.
+deny contains sprintf("the image %q is not one of the allowed images %v", [object.get(request, "image", ""), cfg.allowed_images]) if {
+	input.action == "session.start"
+	is_array(object.get(cfg, "allowed_images", null))
+	not object.get(request, "image", "") in cfg.allowed_images
 }
 
 # ------------------------------------------------------------ exec
@@ -182,6 +190,7 @@ read_only_exec if {
 
 deny contains "the session declared the intent read_only_analysis; only inline code (python3 -c CODE) can be checked, and this request has none" if {
 	read_only_exec
+	not request.tool == "code"
 	not request.argv[1] == "-c"
 }
 
@@ -192,7 +201,12 @@ deny contains "the session declared the intent read_only_analysis; code sent on 
 
 deny contains sprintf("the session declared the intent read_only_analysis; this code looks like it writes or runs something (matches %q)", [pattern]) if {
 	read_only_exec
-	code := concat("\n", array.slice(request.argv, 1, count(request.argv)))
 	some pattern in cfg.write_patterns
-	regex.match(pattern, code)
+	regex.match(pattern, checked_code)
 }
+
+# The code a request runs: a RunCode cell's text (tool "code"), else the
+# arguments after the program.
+checked_code := request.code if request.tool == "code"
+
+checked_code := concat("\n", array.slice(request.argv, 1, count(request.argv))) if not request.tool == "code"

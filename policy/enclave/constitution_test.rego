@@ -102,6 +102,10 @@ test_policy_apply_operator_lookalike_denied if denied_for(apply_input({"principa
 
 test_principal_matters_only_for_policy_apply if allowed(object.union(exec_input({}), {"caller": {"transport": "grpc", "peer": "", "principal": "agent"}}))
 
+test_policy_read_allowed_for_an_agent if allowed({"action": "policy.read", "session": {"id": ""}, "request": {"read": "dry_run", "dry_run_input": {"action": "exec"}}, "caller": {"transport": "connect", "peer": "", "principal": "agent"}})
+
+test_policy_read_dry_run_asking_for_network_not_denied if allowed({"action": "policy.read", "session": {"id": ""}, "request": {"read": "dry_run", "dry_run_input": {"request": {"network": true}}}})
+
 test_unknown_action_denied if denied_for({"action": "vm.escape", "request": {}}, "unknown action")
 
 test_no_action_denied if denied_for({"request": {}}, "no action")
@@ -141,3 +145,15 @@ test_several_reasons_reported if {
 	d.allow == false
 	count(d.reasons) == 2
 }
+
+test_code_allowed if allowed({"action": "exec", "session": {"id": "s"}, "request": {"tool": "code", "argv": ["python3"], "code": "x = 1", "cwd": "/workspace", "timeout_s": 30, "stdin_bytes": 0}})
+
+test_code_read_only_write_denied if denied_for({"action": "exec", "session": {"id": "s", "intent": {"action_category": "read_only_analysis"}}, "request": {"tool": "code", "argv": ["python3"], "code": "open('/workspace/x', 'w').write('1')", "cwd": "/workspace", "timeout_s": 30, "stdin_bytes": 0}}, "looks like it writes")
+
+test_code_read_only_plain_allowed if allowed({"action": "exec", "session": {"id": "s", "intent": {"action_category": "read_only_analysis"}}, "request": {"tool": "code", "argv": ["python3"], "code": "sum(range(10))", "cwd": "/workspace", "timeout_s": 30, "stdin_bytes": 0}})
+
+test_image_any_by_default if allowed({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}}) with data.constitution.allowed_images as null
+
+test_image_restricted if denied_for({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}}, "not one of the allowed images") with data.constitution.allowed_images as [""]
+
+test_image_allowed_listed if allowed({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}}) with data.constitution.allowed_images as ["", "numpy"]

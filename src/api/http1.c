@@ -1283,6 +1283,16 @@ void http1_attach_stream(struct api_exchange *exchange, struct api_stream *strea
     /* No idle or request deadline: the stream ends when either side says so.
      * A client that stops reading is caught by the write timeout. */
     api_conn_clear_timer(conn);
+    /* The exchange is over: the stream's callbacks speak for it from now on,
+     * so the route's own (on_abort) must never run for it again. An
+     * exchange answered from inside its handler is freed by the handler's
+     * caller; one answered later is freed here. */
+    memset(&exchange->cb, 0, sizeof(exchange->cb));
+    if (!exchange->in_handler) {
+        if (h1->exchange == exchange)
+            h1->exchange = NULL;
+        http1_exchange_done(exchange);
+    }
 }
 
 void http1_detach_stream(struct api_conn *conn)

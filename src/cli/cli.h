@@ -23,7 +23,9 @@ struct cli_verb {
     X(image, cli_image, "build, pull, verify, install and inspect guest images") \
     X(policy, cli_policy, "evaluate and test Rego policies")                     \
     X(audit, cli_audit, "read, export and verify the audit log") \
-    X(token, cli_token, "print the API token clients send (made when missing)")
+    X(token, cli_token, "print the API token clients send (made when missing)") \
+    X(ui, cli_ui, "print the Web UI's login URL and open it in a browser") \
+    X(mcp, cli_mcp, "serve the Model Context Protocol on stdio (tools in one session)")
 
 #define X(verb, fn, summary) int fn(int argc, char **argv) __attribute__((weak));
 CLI_VERBS(X)
@@ -48,6 +50,8 @@ CLI_IMAGE_VERBS(X)
 int cli_policy_apply(int argc, char **argv);
 
 /* Prints "enclave VERB: message" to stderr; returns 2 (usage) for convenience. */
+/* enclave session cp / ls-files / code (cli/session_files.c); argv[1] is the sub-verb. */
+int cli_session_files(int argc, char **argv);
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -170,6 +170,58 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The request line and headers, the same for every request. body_len < 0:
+ * the body is sent chunked. Host names the address dialled: the daemon
+ * refuses any other (DNS rebinding); the Unix socket needs neither it nor a
+ * token. Returns the length, or -1 when it does not fit. */
+static int format_head(const struct client_target *t, char *head, size_t size, const char *method,
+                       const char *path, const char *content_type, long long body_len, unsigned timeout_s,
+                       char *token_where, size_t token_where_size)
+{
+    char auth[API_TOKEN_MAX + 64] = "";
+    if (t->socket_path == NULL) {
+        char token[API_TOKEN_MAX + 1];
+        client_token(t, token, sizeof(token), token_where, token_where_size);
+        if (token[0] != '\0')
+            snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
+        OPENSSL_cleanse(token, sizeof(token));
+    }
+    char length[64];
+    if (body_len < 0)
+        snprintf(length, sizeof(length), "Transfer-Encoding: chunked");
+    else
+        snprintf(length, sizeof(length), "Content-Length: %lld", body_len);
+    int hl = snprintf(head, size,
+                      "%s %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n"
+                      "Content-Type: %s\r\nConnect-Protocol-Version: 1\r\n"
+                      "Connect-Timeout-Ms: %u\r\n%s\r\n\r\n",
+                      method, path, t->socket_path ? "localhost" : t->addr, auth, content_type,
+                      timeout_s * 1000, length);
+    OPENSSL_cleanse(auth, sizeof(auth));
+    if (hl < 0 || (size_t)hl >= size)
+        return -1;
+    return hl;
+}
+
+static int send_all(int fd, const void *data, size_t len, struct error *err)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return error_set_errno(err, ERR_UNAVAILABLE, "sending to the daemon");
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int read_response(int fd, unsigned timeout_s, client_sink_fn sink, void *sink_ctx, char **out,
+                         int *status, struct error *err);
+
 /* Sends one request and reads the whole response (into *out, or, for a 200
  * with a sink, into the sink as it arrives). */
 static int roundtrip(const struct client_target *t, const char *method, const char *path,
@@ -180,41 +232,19 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
     cleanup_close int fd = dial(t, err);
     if (fd < 0)
         return -1;
-    /* Host names the address dialled: the daemon refuses any other (DNS
-     * rebinding); the Unix socket needs neither it nor a token. */
-    char auth[API_TOKEN_MAX + 64] = "";
-    if (t->socket_path == NULL) {
-        char token[API_TOKEN_MAX + 1];
-        client_token(t, token, sizeof(token), token_where, token_where_size);
-        if (token[0] != '\0')
-            snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
-        OPENSSL_cleanse(token, sizeof(token));
-    }
     char head[1400];
-    int hl = snprintf(head, sizeof(head),
-                      "%s %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n"
-                      "Content-Type: %s\r\nConnect-Protocol-Version: 1\r\n"
-                      "Connect-Timeout-Ms: %u\r\nContent-Length: %zu\r\n\r\n",
-                      method, path, t->socket_path ? "localhost" : t->addr, auth, content_type,
-                      timeout_s * 1000, body_len);
-    OPENSSL_cleanse(auth, sizeof(auth));
-    if (hl < 0 || (size_t)hl >= sizeof(head))
+    int hl = format_head(t, head, sizeof(head), method, path, content_type, (long long)body_len, timeout_s,
+                         token_where, token_where_size);
+    if (hl < 0)
         return error_set(err, ERR_INVALID_ARGUMENT, "request path too long");
-    struct iovec parts[2] = {{head, (size_t)hl}, {(void *)body, body_len}};
-    for (int i = 0; i < 2; i++) {
-        const char *p = parts[i].iov_base;
-        size_t left = parts[i].iov_len;
-        while (left > 0) {
-            ssize_t n = send(fd, p, left, MSG_NOSIGNAL);
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                return error_set_errno(err, ERR_UNAVAILABLE, "sending to the daemon");
-            }
-            p += n;
-            left -= (size_t)n;
-        }
-    }
+    if (send_all(fd, head, (size_t)hl, err) < 0 || send_all(fd, body, body_len, err) < 0)
+        return -1;
+    return read_response(fd, timeout_s, sink, sink_ctx, out, status, err);
+}
+
+static int read_response(int fd, unsigned timeout_s, client_sink_fn sink, void *sink_ctx, char **out,
+                         int *status, struct error *err)
+{
     http_parser parser;
     http_parser_init(&parser, HTTP_RESPONSE);
     struct response r = {.sink = sink, .sink_ctx = sink_ctx};
@@ -283,6 +313,60 @@ static int roundtrip(const struct client_target *t, const char *method, const ch
     return 0;
 }
 
+int client_put_fd(const struct client_target *t, const char *path, int in_fd, long long length,
+                  unsigned timeout_s, char **out, int *status, struct error *err)
+{
+    cleanup_close int fd = dial(t, err);
+    if (fd < 0)
+        return -1;
+    char head[1400], where[4200] = "";
+    int hl = format_head(t, head, sizeof(head), "PUT", path, "application/octet-stream", length, timeout_s, where,
+                         sizeof(where));
+    if (hl < 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "request path too long");
+    if (send_all(fd, head, (size_t)hl, err) < 0)
+        return -1;
+    static char buf[1 << 16];
+    long long sent = 0;
+    bool refused = false; /* the daemon answered early and stopped reading */
+    for (;;) {
+        if (client_interrupted)
+            return error_set(err, ERR_CANCELED, "interrupted");
+        ssize_t n = read(in_fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return error_set_errno(err, ERR_INTERNAL, "reading the input");
+        if (length >= 0 && (n == 0 ? sent != length : sent + n > length))
+            return error_set(err, ERR_ABORTED, "the input changed size while it was sent");
+        if (length < 0) {
+            char size[32];
+            int sl = snprintf(size, sizeof(size), "%zx\r\n", (size_t)n);
+            if (send_all(fd, size, (size_t)sl, err) < 0 || send_all(fd, buf, (size_t)n, err) < 0 ||
+                send_all(fd, "\r\n", 2, err) < 0) {
+                refused = true;
+                break;
+            }
+        } else if (n > 0 && send_all(fd, buf, (size_t)n, err) < 0) {
+            refused = true;
+            break;
+        }
+        sent += n;
+        if (n == 0)
+            break;
+    }
+    (void)refused; /* the answer says why */
+    return read_response(fd, timeout_s, NULL, NULL, out, status, err);
+}
+
+int client_get_stream(const struct client_target *t, const char *path, unsigned timeout_s,
+                      client_sink_fn sink, void *ctx, char **out, int *status, struct error *err)
+{
+    char where[4200] = "";
+    return roundtrip(t, "GET", path, "application/json", "", 0, timeout_s, sink, ctx, out, status, where,
+                     sizeof(where), err);
+}
+
 int client_get(const struct client_target *t, const char *path, unsigned timeout_s, char **out,
                int *status, struct error *err)
 {
@@ -330,6 +414,30 @@ int client_call(const struct client_target *t, const char *service, const char *
         return error_set(err, ERR_INTERNAL, "the daemon's answer is not a JSON object");
     }
     *resp = doc;
+    return 0;
+}
+
+int client_put(const struct client_target *t, const char *path, const void *body, size_t len,
+               unsigned timeout_s, json_t **resp, struct error *err)
+{
+    cleanup_free char *text = NULL;
+    int status = 0;
+    char where[4200] = "";
+    if (roundtrip(t, "PUT", path, "application/octet-stream", body, len, timeout_s, NULL, NULL, &text,
+                  &status, where, sizeof(where), err) < 0)
+        return -1;
+    json_t *doc = json_loads(text, 0, NULL);
+    if (status < 200 || status > 299) {
+        const char *code = doc ? json_string_value(json_object_get(doc, "code")) : NULL;
+        const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
+        error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
+                  code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
+        if (status == 401)
+            token_hint(t, where, err);
+        json_decref(doc);
+        return -1;
+    }
+    *resp = doc ? doc : json_object();
     return 0;
 }
 

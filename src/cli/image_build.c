@@ -11,7 +11,7 @@
 static void build_help(FILE *out)
 {
     fprintf(out,
-            "usage: enclave image build [--force] [--package NAME]... [--quiet]\n"
+            "usage: enclave image build [--force] [--package NAME]... [--name VARIANT] [--quiet]\n"
             "\n"
             "Assembles the guest image VMs boot, from Debian packages, without root:\n"
             "  - the kernel of %s (the versioned package it depends on)\n"
@@ -31,6 +31,10 @@ static void build_help(FILE *out)
             "  -f, --force          rebuild even when nothing changed\n"
             "  -p, --package NAME   also put Debian package NAME (and its dependencies) into\n"
             "                       the root filesystem; may be repeated\n"
+            "  -n, --name VARIANT   build an image variant: cache/named/VARIANT points at it and\n"
+            "                       current stays as it is; sessions choose it with\n"
+            "                       'enclave session start --image VARIANT' (1-64 of\n"
+            "                       [A-Za-z0-9._-]); images are kept while a name points at them\n"
             "  -q, --quiet          print only errors and the final line\n"
             "  -h, --help           show this help\n"
             "\n"
@@ -45,6 +49,7 @@ int cli_image_build(int argc, char **argv)
         {"force", no_argument, NULL, 'f'},
         {"package", required_argument, NULL, 'p'},
         {"quiet", no_argument, NULL, 'q'},
+        {"name", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -57,8 +62,15 @@ int cli_image_build(int argc, char **argv)
     size_t n_extra = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "fp:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "fp:n:qh", longopts, NULL)) != -1) {
         switch (c) {
+        case 'n':
+            if (!image_name_valid(optarg)) {
+                free(extra);
+                return cli_usage_error("image build", "--name takes 1-64 of [A-Za-z0-9._-], not starting with '.' or '-'");
+            }
+            opts.name = optarg;
+            break;
         case 'f':
             opts.force = true;
             break;
@@ -95,12 +107,40 @@ int cli_image_build(int argc, char **argv)
     return 0;
 }
 
+/* One line per image: the current one, then each variant. */
+static void list_images(void)
+{
+    char **names = NULL;
+    size_t n = 0;
+    struct error err = {0};
+    if (image_cache_list_named(&names, &n, &err) < 0)
+        fprintf(stderr, "enclave image status: %s\n", err.message);
+    printf("%-20s %-24s %8s  %s\n", "IMAGE", "ID", "PACKAGES", "CREATED");
+    for (size_t i = 0; i <= n; i++) {
+        const char *label = i == 0 ? "(current)" : names[i - 1];
+        struct image_manifest *m = NULL;
+        struct error e = {0};
+        if (image_manifest_load_named(i == 0 ? NULL : names[i - 1], &m, &e) < 0) {
+            printf("%-20s %s\n", label, e.message);
+            continue;
+        }
+        const char *slash = strrchr(m->dir, '/');
+        printf("%-20s %-24s %8zu  %s\n", label, slash ? slash + 1 : m->dir, m->n_packages, m->created);
+        image_manifest_free(m);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    printf("\n");
+}
+
 static void status_help(FILE *out)
 {
     fprintf(out,
-            "usage: enclave image status [--no-verify]\n"
+            "usage: enclave image status [--no-verify] [--name VARIANT]\n"
             "\n"
-            "Lists the image $ENCLAVE_HOME/cache/current points at: source, creation time,\n"
+            "Lists every image (the current one and each variant built with --name), then\n"
+            "details of the image $ENCLAVE_HOME/cache/current (or --name VARIANT) points at: source, creation time,\n"
             "kernel command line, and for each file its role, path, size and sha256, re-hashed\n"
             "to say whether it still matches manifest.json.\n"
             "Exits 0 when every file matches, 1 when one does not or there is no image\n"
@@ -108,6 +148,7 @@ static void status_help(FILE *out)
             "\n"
             "options:\n"
             "  --no-verify   do not re-hash the files (sizes and digests from the manifest)\n"
+            "  --name VARIANT  details of that variant instead of the current image\n"
             "  -h, --help    show this help\n");
 }
 
@@ -115,16 +156,21 @@ int cli_image_status(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"no-verify", no_argument, NULL, 'n'},
+        {"name", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     bool verify = true;
+    const char *name = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
             verify = false;
+            break;
+        case 'N':
+            name = optarg;
             break;
         case 'h':
             status_help(stdout);
@@ -138,7 +184,8 @@ int cli_image_status(int argc, char **argv)
 
     struct error err = {0};
     struct image_manifest *m = NULL;
-    if (image_manifest_load_current(&m, &err) < 0) {
+    list_images();
+    if (image_manifest_load_named(name, &m, &err) < 0) {
         fprintf(stderr, "enclave image status: %s\n", err.message);
         if (err.kind != ERR_NOT_FOUND)
             fprintf(stderr, "enclave image status: rebuild it with 'enclave image build --force'\n");

@@ -10,9 +10,13 @@
 
 static const char session_help[] =
     "usage: enclave session start [--id ID] [--cpu N] [--mem MB] [--ttl D] [--idle-timeout D]\n"
+    "                             [--image VARIANT]\n"
     "       enclave session exec ID [--timeout S] (--python FILE | -- COMMAND [ARGS...])\n"
     "       enclave session stop ID\n"
     "       enclave session ls\n"
+    "       enclave session cp SRC DST            (ID:/workspace/f, a local file or -)\n"
+    "       enclave session ls-files ID [PATH]\n"
+    "       enclave session code ID CODE          (see enclave session code --help)\n"
     "\n"
     "Manages sessions (one microVM each) in the running daemon. 'start' prints the\n"
     "session id once the VM answers; 'exec' runs one command in it and exits with\n"
@@ -26,6 +30,8 @@ static const char session_help[] =
     "                    daemon's --session-max-lifetime\n"
     "  --idle-timeout D  stop it after this long without a command ('none' for\n"
     "                    never); default: the daemon's --session-idle-timeout\n"
+    "  --image VARIANT   boot an image variant built with 'enclave image build --name\n"
+    "                    VARIANT' (default: the current image)\n"
     "\n"
     "common options:\n"
     "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
@@ -40,6 +46,7 @@ struct session_opts {
     unsigned vcpus, mem_mb, timeout_s;
     const char *python_file;
     int ttl_s, idle_s; /* 0: the daemon's default, -1: none */
+    const char *image; /* an image variant (enclave image build --name) */
 };
 
 static int parse_limit(const char *arg, const char *name, int *out, struct error *err)
@@ -59,7 +66,7 @@ static int parse_limit(const char *arg, const char *name, int *out, struct error
 
 static int parse(int argc, char **argv, struct session_opts *o, struct error *err)
 {
-    enum { O_ID = 256, O_CPU, O_MEM, O_TIMEOUT, O_PYTHON, O_ADDR, O_SOCKET, O_TTL, O_IDLE };
+    enum { O_ID = 256, O_CPU, O_MEM, O_TIMEOUT, O_PYTHON, O_ADDR, O_SOCKET, O_TTL, O_IDLE, O_IMAGE };
     static const struct option opts[] = {
         {"id", required_argument, NULL, O_ID},
         {"cpu", required_argument, NULL, O_CPU},
@@ -70,6 +77,7 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
         {"socket", required_argument, NULL, O_SOCKET},
         {"ttl", required_argument, NULL, O_TTL},
         {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"image", required_argument, NULL, O_IMAGE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -114,6 +122,9 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
             if (parse_limit(optarg, "--idle-timeout", &o->idle_s, err) < 0)
                 return -1;
             break;
+        case O_IMAGE:
+            o->image = optarg;
+            break;
         default:
             return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);
         }
@@ -141,6 +152,8 @@ int cli_session(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
+    if (strcmp(sub, "cp") == 0 || strcmp(sub, "ls-files") == 0 || strcmp(sub, "code") == 0)
+        return cli_session_files(argc, argv);
     struct session_opts o = {0};
     client_target_default(&o.target);
     struct error err;
@@ -174,7 +187,11 @@ int cli_session(int argc, char **argv)
             json_object_set_new(req, "maxLifetimeS", json_integer(o.ttl_s));
         if (o.idle_s)
             json_object_set_new(req, "idleTimeoutS", json_integer(o.idle_s));
-        if (call_or_report(&o.target, "agent.v1.AgentService", "StartSession", req, 300, &resp) < 0)
+        /* Variants are chosen through enclave.v1 StartSession (agent.v1 has no field for one). */
+        if (o.image)
+            json_object_set_new(req, "image", json_string(o.image));
+        if (call_or_report(&o.target, o.image ? "enclave.v1.Enclave" : "agent.v1.AgentService", "StartSession",
+                           req, 300, &resp) < 0)
             return 1;
         const char *id = json_string_value(json_object_get(resp, "sessionId"));
         if (id == NULL) {

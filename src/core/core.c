@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/paths.h"
+#include "core/internal.h"
 #include "proxy/proxy.h"
 
 #define CONNECT_RETRY_MS 50
@@ -507,6 +508,9 @@ int core_session_start(struct core *core, const struct core_start_request *req,
                               (json_int_t)req->idle_timeout_s, "max_lifetime_s",
                               (json_int_t)req->max_lifetime_s, "caller",
                               core_caller_json(&req->caller));
+    if (input != NULL)
+        json_object_set_new(json_object_get(input, "request"), "image",
+                            json_string(req->image ? req->image : ""));
     struct gate_obligations ob;
     if (gate_decide(core->cfg.gate, "session.start", id, input, &ob, err) < 0) {
         json_decref(intent);
@@ -553,8 +557,8 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     struct vmm_config vc = {
         .id = s->id,
         .run_dir = s->run_dir,
-        .kernel = core->kernel,
-        .initrd = core->initrd,
+        .kernel = req->kernel ? req->kernel : core->kernel,
+        .initrd = req->initrd ? req->initrd : core->initrd,
         .cmdline = core->cmdline,
         .vcpus = vcpus,
         .mem_mb = mem,
@@ -1066,4 +1070,39 @@ void core_free(struct core *core)
     free(core->cmdline);
     free(core->vms_dir);
     free(core);
+}
+
+/* ------------------------------------------------------------------ for files.c and code.c */
+
+struct proxy_conn *core_session_channel(struct core *core, const char *session_id, json_t **session_json,
+                                        struct error *err)
+{
+    struct session *s = find_session(core, session_id ? session_id : "");
+    if (s == NULL) {
+        error_set(err, ERR_NOT_FOUND, "no session '%s'", session_id ? session_id : "");
+        return NULL;
+    }
+    if (s->state != CORE_SESSION_READY) {
+        error_set(err, ERR_FAILED_PRECONDITION, "session %s is %s, not READY", s->id,
+                  core_session_state_name(s->state));
+        return NULL;
+    }
+    if (s->conn == NULL) {
+        error_set(err, ERR_UNAVAILABLE, "session %s: the guest channel is reconnecting", s->id);
+        return NULL;
+    }
+    /* The gate adds the session's intent itself. */
+    if (session_json != NULL)
+        *session_json = json_pack("{s:s, s:{}}", "id", s->id, "labels");
+    return s->conn;
+}
+
+void core_record_event(struct core *core, enum audit_kind kind, const char *session_id, json_t *details)
+{
+    record(core, kind, session_id, details);
+}
+
+struct gate *core_gate_of(struct core *core)
+{
+    return core->cfg.gate;
 }

@@ -99,6 +99,10 @@ struct core_start_request {
      * "max_lifetime". */
     unsigned idle_timeout_s;
     unsigned max_lifetime_s;
+    /* An image variant: its name (for the policy input's request.image; ""
+     * or NULL: the default image) and its files (NULL: the default's). */
+    const char *image;
+    const char *kernel, *initrd;
 };
 /* Boots a VM; cb runs when it is READY or has FAILED. Returns -1 (and no
  * callback) when the request is refused at once. */
@@ -184,5 +188,110 @@ unsigned core_session_count(const struct core *core);
 
 /* Session ids: 1-64 characters of [A-Za-z0-9._-], not starting with '.' or '-'. */
 bool core_session_id_valid(const char *id);
+
+/* ------------------------------------------------------------------ files
+ *
+ * Files of a session, under /workspace and /tmp of its guest (the guest
+ * resolves every path beneath those roots and refuses symlinks). Each call
+ * is a policy decision first: "file.read" (stat, list, read) or "file.write"
+ * (mkdir, remove, write) with the request {"path", "op", "size"}. Reads and
+ * writes stream with credit in both directions, so neither the daemon nor
+ * the guest holds more than a window of a file; their content is hashed
+ * (SHA-256) on the way through and the FILE:READ / FILE:WRITE record carries
+ * the digest. Callbacks run from the event loop, exactly once for the end. */
+enum core_file_op { CORE_FILE_STAT, CORE_FILE_LIST, CORE_FILE_MKDIR, CORE_FILE_REMOVE };
+#define CORE_MAX_FILE_PATH 4095
+
+struct core_file_request {
+    const char *session_id;
+    const char *path;
+    bool parents;   /* mkdir: missing parents too, an existing folder is fine */
+    bool recursive; /* remove: a folder with what is in it */
+    int64_t size;   /* write: the size announced, or -1 when not known */
+    struct core_caller caller;
+};
+
+struct core_file_info {
+    const char *name;
+    const char *type; /* "file", "directory", "symlink", "other" */
+    uint64_t size;
+    uint32_t mode;
+    int64_t mtime_unix_ns;
+};
+struct core_file_result {
+    struct core_file_info info;          /* stat, mkdir, read, write */
+    const struct core_file_info *entries; /* list */
+    size_t n_entries;
+    bool entries_truncated;
+    uint64_t bytes;                      /* read, write */
+    char sha256[65];                     /* read, write: hex digest of the content */
+};
+typedef void (*core_file_fn)(const struct core_file_result *res, const struct error *err, void *ctx);
+
+/* stat, list, mkdir, remove. */
+int core_file_op(struct core *core, enum core_file_op op, const struct core_file_request *req,
+                 core_file_fn cb, void *ctx, struct error *err);
+
+struct core_file_transfer;
+struct core_file_stream_callbacks {
+    /* read: a piece of the file. Pass it on, then core_file_credit() what
+     * was passed on (the guest sends no more than the credit allows). */
+    void (*on_data)(const uint8_t *data, size_t len, void *ctx);
+    /* write: room for more (core_file_write_room() > 0 again). */
+    void (*on_room)(void *ctx);
+    /* the end: res on success, err otherwise. The transfer is gone after. */
+    core_file_fn on_done;
+};
+/* Starts a download. *t is valid until on_done runs or core_file_abandon. */
+int core_file_read(struct core *core, const struct core_file_request *req,
+                   const struct core_file_stream_callbacks *cb, void *ctx,
+                   struct core_file_transfer **t, struct error *err);
+void core_file_credit(struct core_file_transfer *t, uint64_t bytes);
+/* Starts an upload: data is accepted as far as core_file_write_room allows. */
+int core_file_write(struct core *core, const struct core_file_request *req,
+                    const struct core_file_stream_callbacks *cb, void *ctx,
+                    struct core_file_transfer **t, struct error *err);
+/* 0: wait for on_room. */
+uint64_t core_file_write_room(struct core_file_transfer *t);
+/* Sends data (at most core_file_write_room bytes); eof ends the file. */
+int core_file_write_data(struct core_file_transfer *t, const uint8_t *data, size_t len, bool eof,
+                         struct error *err);
+/* The consumer is gone: the guest is told to stop; on_done never runs. */
+void core_file_abandon(struct core_file_transfer *t);
+
+/* ------------------------------------------------------------------ code
+ *
+ * A cell of Python in the session's long-lived interpreter (one per
+ * context_id; "" is the session's default). The gate is asked about "exec"
+ * with tool "code", argv ["python3"] and the code text, as for an exec. */
+struct core_code_request {
+    const char *session_id;
+    const char *context_id;
+    const char *code;
+    unsigned timeout_s; /* 0: default */
+    struct core_caller caller;
+};
+struct core_code_event {
+    const char *kind; /* "stdout", "stderr", "result", "error" */
+    const char *text;
+    const char *name, *value, *traceback; /* error */
+    size_t n_data;                        /* result: rich forms */
+    const char *const *mime_types;
+    const uint8_t *const *data;
+    const size_t *data_len;
+};
+struct core_code_result {
+    bool error, timed_out, interrupted, restarted, truncated;
+    uint64_t duration_us;
+    uint32_t execution_count;
+    unsigned timeout_s;
+};
+typedef void (*core_code_event_fn)(const struct core_code_event *ev, void *ctx);
+typedef void (*core_code_fn)(const struct core_code_result *res, const struct error *err, void *ctx);
+struct core_code_run;
+int core_code(struct core *core, const struct core_code_request *req, core_code_event_fn on_event,
+              core_code_fn cb, void *ctx, struct core_code_run **run, struct error *err);
+/* The consumer is gone: the cell is interrupted; cb never runs. */
+void core_code_abandon(struct core_code_run *run);
 
 #endif

@@ -316,7 +316,8 @@ int daemon_run(const struct daemon_options *opts)
     if (api_server_add_service(d.api, &d.agent_service, &err) < 0 ||
         api_server_add_service(d.api, &d.enclave_service, &err) < 0 ||
         api_server_add_route(d.api, "GET", "/ping", on_ping, &d, &err) < 0 ||
-        daemon_streams_init(&d, &err) < 0)
+        daemon_streams_init(&d, &err) < 0 || daemon_files_init(&d, &err) < 0 ||
+        daemon_ui_init(&d, &err) < 0)
         goto fail;
 
     sig_int = evsignal_new(d.base, SIGINT, on_stop_signal, &d);

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "daemon/internal.h"
+#include "image/image.h"
 #include "enclave/v1/enclave.pb-c.h"
 
 /* Output the guest may send ahead of credit. */
@@ -482,6 +483,12 @@ void daemon_handle_start_session(struct api_call *call, const ProtobufCMessage *
         .idle_timeout_s = idle,
         .max_lifetime_s = life,
     };
+    struct image_manifest *image = NULL;
+    if (daemon_image_for_start(req->image, &sr, &image, &err) < 0) {
+        api_call_fail(call, &err);
+        return;
+    }
     if (core_session_start(d->core, &sr, start_session_done, call, &err) < 0)
         api_call_fail(call, &err);
+    image_manifest_free(image);
 }

@@ -63,6 +63,40 @@ void daemon_handle_start_session(struct api_call *call, const ProtobufCMessage *
 int daemon_lifetime_resolve(const struct daemon_state *d, int32_t idle_s, int32_t life_s,
                             unsigned *idle_out, unsigned *life_out, struct error *err);
 
+/* Files of a session (daemon/files.c): the enclave.v1 file RPCs and the
+ * PUT/GET /v1/sessions/{id}/files/{path} routes, added by daemon_files_init. */
+void daemon_handle_upload_file(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_download_file(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_list_files(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_stat_file(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_remove_file(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_make_directory(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+int daemon_files_init(struct daemon_state *d, struct error *err);
+/* Splits a route path /v1/sessions/{id}/files/{path} (percent-encoded, as
+ * sent) into the session id and the guest path: "/" and the decoded rest,
+ * trailing slashes dropped (malloc'd into *guest_path). A decoded NUL, an
+ * empty id or path, an id of session_len bytes or more: -1 with err. */
+int daemon_file_route_parse(const char *path, char *session, size_t session_len, char **guest_path,
+                            struct error *err);
+/* enclave.v1 RunCode (daemon/code.c). */
+void daemon_handle_run_code(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+
+/* StartSession with an image variant (daemon/images.c): fills sr's image,
+ * kernel and initrd from the variant NAME ("" or NULL: the default image);
+ * *hold keeps the paths alive until core_session_start returns (free it
+ * with image_manifest_free). */
+struct image_manifest;
+int daemon_image_for_start(const char *name, struct core_start_request *sr, struct image_manifest **hold,
+                           struct error *err);
+
+/* The Web UI (daemon/ui.c): its assets at / and /ui/, and the RPCs it uses. */
+extern const char daemon_ui_headers[];
+int daemon_ui_init(struct daemon_state *d, struct error *err);
+void daemon_handle_verify_audit(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_get_policy(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_eval_policy(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+void daemon_handle_list_images(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
+
 extern const struct api_service daemon_agent_service;
 extern const struct api_service daemon_enclave_service;
 

@@ -642,6 +642,34 @@ static const struct api_method enclave_methods[] = {
     {.name = "StartSession", .input = &enclave__v1__start_session_request__descriptor,
      .output = &enclave__v1__start_session_response__descriptor,
      .handler = daemon_handle_start_session},
+    /* ---- files */
+    {.name = "UploadFile", .input = &enclave__v1__upload_file_request__descriptor,
+     .output = &enclave__v1__upload_file_response__descriptor, .handler = daemon_handle_upload_file,
+     .kind = API_METHOD_CLIENT_STREAMING},
+    {.name = "DownloadFile", .input = &enclave__v1__download_file_request__descriptor,
+     .output = &enclave__v1__download_file_response__descriptor, .handler = daemon_handle_download_file,
+     .kind = API_METHOD_SERVER_STREAMING, .max_buffer = 4u << 20},
+    {.name = "ListFiles", .input = &enclave__v1__list_files_request__descriptor,
+     .output = &enclave__v1__list_files_response__descriptor, .handler = daemon_handle_list_files},
+    {.name = "StatFile", .input = &enclave__v1__stat_file_request__descriptor,
+     .output = &enclave__v1__stat_file_response__descriptor, .handler = daemon_handle_stat_file},
+    {.name = "RemoveFile", .input = &enclave__v1__remove_file_request__descriptor,
+     .output = &enclave__v1__remove_file_response__descriptor, .handler = daemon_handle_remove_file},
+    {.name = "MakeDirectory", .input = &enclave__v1__make_directory_request__descriptor,
+     .output = &enclave__v1__make_directory_response__descriptor, .handler = daemon_handle_make_directory},
+    /* ---- code */
+    {.name = "RunCode", .input = &enclave__v1__run_code_request__descriptor,
+     .output = &enclave__v1__run_code_event__descriptor, .handler = daemon_handle_run_code,
+     .kind = API_METHOD_SERVER_STREAMING, .max_buffer = 24u << 20},
+    /* ---- ui */
+    {.name = "VerifyAudit", .input = &enclave__v1__verify_audit_request__descriptor,
+     .output = &enclave__v1__verify_audit_response__descriptor, .handler = daemon_handle_verify_audit},
+    {.name = "GetPolicy", .input = &enclave__v1__get_policy_request__descriptor,
+     .output = &enclave__v1__get_policy_response__descriptor, .handler = daemon_handle_get_policy},
+    {.name = "EvalPolicy", .input = &enclave__v1__eval_policy_request__descriptor,
+     .output = &enclave__v1__eval_policy_response__descriptor, .handler = daemon_handle_eval_policy},
+    {.name = "ListImages", .input = &enclave__v1__list_images_request__descriptor,
+     .output = &enclave__v1__list_images_response__descriptor, .handler = daemon_handle_list_images},
 };
 
 const struct api_service daemon_agent_service = {

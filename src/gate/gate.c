@@ -170,6 +170,11 @@ void gate_free(struct gate *gate)
     free(gate);
 }
 
+struct policy_bundle *gate_bundle(struct gate *gate)
+{
+    return gate->bundle;
+}
+
 const char *gate_policy_digest(const struct gate *gate)
 {
     return gate->digest;

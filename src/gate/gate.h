@@ -113,6 +113,12 @@ void gate_session_close(struct gate *gate, const char *session_id);
 /* The bundle in force: 64 hex digits (never "" once gate_new succeeded). */
 const char *gate_policy_digest(const struct gate *gate);
 
+/* The bundle in force, borrowed until the next reload or apply; for reading
+ * it (its files) and for dry runs (policy_decide), never for a decision that
+ * lets an action happen: those go through gate_decide(). */
+struct policy_bundle;
+struct policy_bundle *gate_bundle(struct gate *gate);
+
 /* SIGHUP: loads the configured bundle again. A bundle that fails is refused
  * (POLICY:REFUSED recorded) and the one in force stays. */
 int gate_reload(struct gate *gate, struct error *err);

@@ -169,6 +169,80 @@ struct guest_spawned {
 int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_params *params,
                 struct guest_spawned *out, char *why, size_t why_len);
 
+/* ---------------------------------------------------------------- files */
+
+#define GUEST_TMP "/tmp"
+#define GUEST_MAX_PATH 4095u
+#define GUEST_MAX_FILE_OPS 16u             /* reads and writes in flight, all connections */
+#define GUEST_FILE_CHUNK (256u << 10)      /* bytes per FileChunk the init sends */
+#define GUEST_FILE_MAX_CHUNK (1u << 20)    /* the most a FileChunk may carry */
+#define GUEST_FILE_WRITE_WINDOW (4u << 20) /* write credit the init keeps granted */
+#define GUEST_FILE_MAX_WINDOW (64u << 20)  /* read credit the host may have granted */
+#define GUEST_MAX_LIST 10000u
+
+/* Which root a request path names. path must be absolute and lie under
+ * /workspace or /tmp; *rel is then what follows the root ("." for the root
+ * itself), *root is 0 for /workspace and 1 for /tmp. Returns 0, or
+ * CODE_PERMISSION / CODE_INVALID with *why set. Touches no file system. */
+int guest_path_split(const char *path, int *root, const char **rel, const char **why);
+
+/* Opens rel beneath root_fd with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS
+ * | RESOLVE_NO_MAGICLINKS): a symlink on the way (the last component too,
+ * unless flags has O_PATH|O_NOFOLLOW), an absolute path or a ".." leaving
+ * root_fd fails. Returns the fd, or -errno (-ELOOP for a symlink, -EXDEV for
+ * an escape). */
+int guest_path_open(int root_fd, const char *rel, int flags, mode_t mode);
+
+/* Splits rel into its parent (opened beneath root_fd as an O_PATH directory)
+ * and its last component, copied into name. The last component must be a
+ * plain name (not "", "." or ".."). Returns the parent fd or -errno. */
+int guest_path_open_parent(int root_fd, const char *rel, char *name, size_t name_len);
+
+/* The ErrorResponse code for an errno of a file operation, and a message. */
+int guest_file_errno_code(int err);
+
+/* ---------------------------------------------------------------- code */
+
+#define GUEST_INTERP_DRIVER "/usr/lib/enclave/interp.py"
+#define GUEST_INTERP_PYTHON "/usr/bin/python3"
+#define GUEST_MAX_CONTEXTS 8u
+#define GUEST_MAX_CONTEXT_ID 64u
+#define GUEST_MAX_CODE (4u << 20)
+#define GUEST_INTERP_MAX_EVENT (6u << 20)  /* one event from the driver */
+#define GUEST_CODE_MAX_OUTPUT (16u << 20)  /* events per cell, bytes */
+#define GUEST_INTERRUPT_GRACE_MS 2000u     /* after SIGINT, before the context is killed */
+
+/* The driver's events (interp.py): a u32 big-endian length, then a kind byte,
+ * then fields, each a tag byte, a u32 big-endian length and that many bytes. */
+enum guest_interp_kind {
+    GUEST_INTERP_STDOUT = 1, /* tag 1: text */
+    GUEST_INTERP_STDERR = 2, /* tag 1: text */
+    GUEST_INTERP_RESULT = 3, /* tag 1: repr; then pairs of tag 2 (mime type) and tag 3 (data) */
+    GUEST_INTERP_ERROR = 4,  /* tags 4, 5, 6: name, value, traceback */
+    GUEST_INTERP_DONE = 5,   /* tag 7: one byte, 0 ok, 1 error, 2 interrupted; tag 8: u32 BE count */
+};
+#define GUEST_INTERP_MAX_MIME 16u
+
+struct guest_interp_field {
+    const uint8_t *data; /* points into the parsed buffer */
+    uint32_t len;
+};
+struct guest_interp_event {
+    int kind;
+    struct guest_interp_field text, name, value, traceback;
+    struct guest_interp_field mime[GUEST_INTERP_MAX_MIME], mime_data[GUEST_INTERP_MAX_MIME];
+    size_t n_mime;
+    int status;     /* DONE */
+    uint32_t count; /* DONE */
+};
+
+/* Parses one event body (after the length). Returns 0, or -1 with *why set
+ * for anything malformed (unknown kind or tag, a field past the end, a
+ * string that is not UTF-8, a mime type without data, too many). */
+int guest_interp_parse(const uint8_t *body, size_t len, struct guest_interp_event *ev,
+                       const char **why);
+/* Validates a context id: up to GUEST_MAX_CONTEXT_ID of [A-Za-z0-9._-]. */
+bool guest_context_id_valid(const char *id);
 /* Waits for the child pid to end, at most timeout_ms; then SIGKILLs it and
  * reaps it. Returns 0 when it ended by itself, 1 when it was killed. */
 int guest_wait_child(pid_t pid, unsigned timeout_ms);
@@ -180,6 +254,14 @@ struct guest_server;
 struct guest_server_options {
     bool pid1;          /* real PID 1: Shutdown powers off, orphans are ours */
     bool exit_when_idle; /* return from run() once no connection is left (stdio mode) */
+    /* Where /workspace and /tmp of file operations really are (tests point
+     * them at scratch folders); NULL: GUEST_WORKSPACE and GUEST_TMP. */
+    const char *workspace_dir;
+    const char *tmp_dir;
+    /* The interpreter driver and the python3 that runs it (tests); NULL:
+     * GUEST_INTERP_DRIVER and GUEST_INTERP_PYTHON. */
+    const char *interp_driver;
+    const char *interp_python;
     const uint8_t *key; /* GUEST_KEY_LEN bytes, required (copied): every connection
                            must start with a HelloRequest carrying it */
     unsigned hello_timeout_ms; /* 0: GUEST_HELLO_TIMEOUT_MS */

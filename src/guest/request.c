@@ -27,6 +27,10 @@ int guest_request_check(const Guest__V1__Frame *frame, const char **why)
     case GUEST__V1__FRAME__BODY_EXEC_REQUEST:
     case GUEST__V1__FRAME__BODY_CANCEL_REQUEST:
     case GUEST__V1__FRAME__BODY_SHUTDOWN_REQUEST:
+    case GUEST__V1__FRAME__BODY_FILE_REQUEST:
+    case GUEST__V1__FRAME__BODY_FILE_CHUNK:
+    case GUEST__V1__FRAME__BODY_FILE_CREDIT:
+    case GUEST__V1__FRAME__BODY_CODE_REQUEST:
     case GUEST__V1__FRAME__BODY_EXEC_CREDIT:
     case GUEST__V1__FRAME__BODY_EXEC_STDIN:
         return 0;
@@ -34,7 +38,7 @@ int guest_request_check(const Guest__V1__Frame *frame, const char **why)
         *why = "frame has no body";
         return CODE(UNKNOWN_REQUEST);
     default:
-        *why = "not a request the init serves (health, exec, cancel, shutdown, exec credit, exec stdin)";
+        *why = "not a request the init serves (health, exec, cancel, shutdown, exec credit, exec stdin, file, code)";
         return CODE(UNKNOWN_REQUEST);
     }
 }

@@ -12,6 +12,7 @@
  * connection goes away, its workloads are killed; they stay in the table until
  * reaped so the in-flight limit also bounds what a reconnecting host can start. */
 #include "guest/guest.h"
+#include "guest/server_internal.h"
 #include "wire/frame.h"
 
 #include <dirent.h>
@@ -39,7 +40,7 @@
 /* Output waiting for a slow host, per connection. Past the high mark the
  * streaming workloads of that connection are not read (their pipes fill and
  * they block); past the hard limit the connection is dropped. */
-#define OUT_HIGH_MARK (1u << 20)
+#define OUT_HIGH_MARK GUEST_OUT_HIGH_MARK
 #define OUT_HARD_LIMIT (32u << 20)
 /* After a workload's main process exits the rest of its group is killed;
  * processes that left the group may still hold the pipes: wait this long. */
@@ -124,6 +125,8 @@ struct guest_server {
     struct conn *serial;
     uint64_t watch_start_ns, next_scan_ns, serial_check_ns;
     bool logged_missing;
+    struct guest_files *files;
+    struct guest_code *code;
 };
 
 static uint64_t now_ns(void)
@@ -228,6 +231,26 @@ static void send_error(struct guest_server *s, struct conn *c, uint64_t id, int 
     f.body_case = GUEST__V1__FRAME__BODY_ERROR;
     f.error = &e;
     conn_send(s, c, &f);
+}
+
+void guest_server_send(struct guest_server *s, struct conn *c, const Guest__V1__Frame *f)
+{
+    conn_send(s, c, f);
+}
+
+void guest_server_send_error(struct guest_server *s, struct conn *c, uint64_t id, int code, const char *message)
+{
+    send_error(s, c, id, code, message);
+}
+
+size_t guest_conn_backlog(const struct conn *c)
+{
+    return c ? c->out_len : 0;
+}
+
+uint64_t guest_now_ns(void)
+{
+    return now_ns();
 }
 
 /* ---------------------------------------------------------------- execs */
@@ -505,9 +528,15 @@ static void handle_cancel(struct guest_server *s, struct conn *c, uint64_t id, c
         e->cancelled = true;
         exec_kill(e);
     }
+    bool found = e != NULL;
+    /* A transfer ends with its error reply, a cell is interrupted. */
+    if (!found)
+        found = guest_files_cancel(s, s->files, c, req->target_id);
+    if (!found)
+        found = guest_code_cancel(s->code, c, req->target_id);
     Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__CancelResponse r = GUEST__V1__CANCEL_RESPONSE__INIT;
-    r.found = e != NULL;
+    r.found = found;
     f.id = id;
     f.body_case = GUEST__V1__FRAME__BODY_CANCEL_RESPONSE;
     f.cancel_response = &r;
@@ -652,6 +681,18 @@ static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1
     case GUEST__V1__FRAME__BODY_EXEC_STDIN:
         handle_stdin(s, c, f->id, f->exec_stdin);
         break;
+    case GUEST__V1__FRAME__BODY_FILE_REQUEST:
+        guest_files_request(s, s->files, c, f->id, f->file_request);
+        break;
+    case GUEST__V1__FRAME__BODY_FILE_CHUNK:
+        guest_files_chunk(s, s->files, c, f->id, f->file_chunk);
+        break;
+    case GUEST__V1__FRAME__BODY_FILE_CREDIT:
+        guest_files_credit(s->files, c, f->id, f->file_credit);
+        break;
+    case GUEST__V1__FRAME__BODY_CODE_REQUEST:
+        guest_code_request(s, s->code, c, f->id, f->code_request);
+        break;
     default:
         break;
     }
@@ -675,6 +716,8 @@ static struct conn *conn_new(enum conn_kind kind, int in_fd, int out_fd, const c
 
 static void detach_execs(struct guest_server *s, struct conn *c)
 {
+    guest_files_detach(s->files, c);
+    guest_code_detach(s->code, c);
     for (size_t i = 0; i < s->nexecs; i++)
         if (s->execs[i]->conn == c) {
             exec_kill(s->execs[i]);
@@ -957,6 +1000,8 @@ static void reap(struct guest_server *s, uint64_t now)
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
             return;
+        if (guest_code_reaped(s, s->code, pid, status))
+            continue;
         for (size_t i = 0; i < s->nexecs; i++) {
             struct exec *e = s->execs[i];
             if (e->pid == pid && !e->exited) {
@@ -991,14 +1036,14 @@ static void read_signals(struct guest_server *s, uint64_t now)
 
 /* ---------------------------------------------------------------- loop */
 
-enum ref_kind { REF_SIGNAL, REF_LISTENER, REF_CONN_IN, REF_CONN_OUT, REF_STDIN, REF_STDOUT, REF_STDERR };
+enum ref_kind { REF_SIGNAL, REF_LISTENER, REF_CONN_IN, REF_CONN_OUT, REF_STDIN, REF_STDOUT, REF_STDERR, REF_CODE };
 
 struct ref {
     enum ref_kind kind;
     void *ptr;
 };
 
-#define MAX_POLL (1 + MAX_LISTENERS + 2 * MAX_CONNS_TOTAL + 3 * GUEST_MAX_EXECS)
+#define MAX_POLL (1 + MAX_LISTENERS + 2 * MAX_CONNS_TOTAL + 3 * GUEST_MAX_EXECS + 3 * GUEST_MAX_CONTEXTS)
 
 static bool exec_done(const struct exec *e, uint64_t now)
 {
@@ -1060,8 +1105,14 @@ static int housekeeping(struct guest_server *s, uint64_t now)
             next = e->drain_ns;
         i++;
     }
-    if (s->opts.pid1 && before > 0 && s->nexecs == 0)
+    /* Interpreter contexts are workload processes that stay: no sweep then. */
+    if (s->opts.pid1 && before > 0 && s->nexecs == 0 && guest_code_running(s->code) == 0)
         sweep_workload_user();
+    uint64_t code_next = guest_code_housekeeping(s, s->code, now);
+    if (code_next < next)
+        next = code_next;
+    if (guest_files_pump(s, s->files))
+        next = now;
     for (size_t i = 0; i < s->nconns;) {
         struct conn *c = s->conns[i];
         bool has_execs = false;
@@ -1153,6 +1204,11 @@ int guest_server_run(struct guest_server *s)
                 ref[n++] = (struct ref){REF_STDERR, e};
             }
         }
+        void *code_refs[3 * GUEST_MAX_CONTEXTS];
+        size_t nc = guest_code_poll_fds(s->code, pfd + n, code_refs, 3 * GUEST_MAX_CONTEXTS);
+        for (size_t i = 0; i < nc; i++)
+            ref[n + i] = (struct ref){REF_CODE, code_refs[i]};
+        n += nc;
         int r = poll(pfd, n, timeout);
         if (r < 0) {
             if (errno == EINTR)
@@ -1210,6 +1266,9 @@ int guest_server_run(struct guest_server *s)
             case REF_STDERR:
                 exec_read_output(s, ref[i].ptr, 1);
                 break;
+            case REF_CODE:
+                guest_code_ready(s, s->code, ref[i].ptr, pfd[i].fd, ev);
+                break;
             }
             if (s->stop)
                 break;
@@ -1234,12 +1293,22 @@ struct guest_server *guest_server_new(const struct guest_server_options *opts)
     s->opts.key = NULL;
     if (!s->opts.hello_timeout_ms)
         s->opts.hello_timeout_ms = GUEST_HELLO_TIMEOUT_MS;
+    s->files = guest_files_new(opts->workspace_dir, opts->tmp_dir);
+    s->code = guest_code_new(opts->interp_python, opts->interp_driver, opts->workspace_dir);
+    if (!s->files || !s->code) {
+        guest_files_free(s->files);
+        guest_code_free(s->code);
+        free(s);
+        return NULL;
+    }
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
     sigaddset(&mask, SIGIO);
     if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
         (s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+        guest_files_free(s->files);
+        guest_code_free(s->code);
         free(s);
         return NULL;
     }
@@ -1292,6 +1361,8 @@ void guest_server_free(struct guest_server *s)
     s->nexecs = 0;
     while (s->nconns > 0)
         conn_close(s, s->nconns - 1);
+    guest_code_free(s->code);
+    guest_files_free(s->files);
     for (size_t i = 0; i < s->nlisteners; i++)
         close(s->listeners[i].fd);
     close(s->sigfd);

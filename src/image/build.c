@@ -35,7 +35,7 @@
 #include "common/paths.h"
 
 /* Bump when the builder's output for the same inputs changes. */
-#define BUILDER_VERSION "3"
+#define BUILDER_VERSION "5"
 #define KERNEL_META_PACKAGE "linux-image-cloud-amd64"
 #define MAX_TOOL_OUTPUT (32u << 20)
 #define ERR_TAIL 1536
@@ -46,6 +46,9 @@
          : 0)
 
 extern const unsigned char enclave_init_blob[], enclave_init_blob_end[];
+/* The interpreter driver RunCode starts (src/guest/interp.py). */
+extern const unsigned char enclave_interp_blob[], enclave_interp_blob_end[];
+#define INTERP_PATH "usr/lib/enclave/interp.py"
 
 /* The python3 root filesystem. libpython3-stdlib is the default version's
  * standard library (libpython3.11-stdlib on bookworm). */
@@ -778,8 +781,10 @@ static int compute_inputs(struct build *b, struct error *err)
     FILE *f = open_memstream(&text, &len);
     if (f == NULL)
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-    fprintf(f, "builder %s\ncmdline %s\ninit %s\nkernel %s %s %s\n", BUILDER_VERSION, IMAGE_KERNEL_CMDLINE,
-            b->init_sha, b->kernel.package, b->kernel.version, b->kernel.sha256);
+    char interp_sha[65];
+    sha256_hex(enclave_interp_blob, (size_t)(enclave_interp_blob_end - enclave_interp_blob), interp_sha);
+    fprintf(f, "builder %s\ncmdline %s\ninit %s\ninterp %s\nkernel %s %s %s\n", BUILDER_VERSION,
+            IMAGE_KERNEL_CMDLINE, b->init_sha, interp_sha, b->kernel.package, b->kernel.version, b->kernel.sha256);
     for (size_t i = 0; i < sizeof(guest_modules) / sizeof(guest_modules[0]); i++)
         fprintf(f, "module %s\n", guest_modules[i]);
     for (size_t i = 0; i < sizeof(skipped_paths) / sizeof(skipped_paths[0]); i++)
@@ -801,7 +806,7 @@ static bool current_is_up_to_date(struct build *b, char *id, size_t id_size)
 {
     struct image_manifest *m = NULL;
     struct error e = {0};
-    bool ok = image_manifest_load_current(&m, &e) == 0 && m->build_inputs != NULL &&
+    bool ok = image_manifest_load_named(b->opts->name, &m, &e) == 0 && m->build_inputs != NULL &&
               strcmp(m->build_inputs, b->inputs) == 0 && image_manifest_verify(m, &e) == 0;
     if (ok) {
         const char *slash = strrchr(m->dir, '/');
@@ -916,6 +921,71 @@ static int dpkg_extract(const struct build *b, const struct image_deb *d, const 
     if (r.status != 0)
         return error_set(err, ERR_INTERNAL, "dpkg-deb -x %s failed: %s", name, last_lines(r.err_tail));
     return 0;
+}
+
+/* The alternatives the packages' postinst scripts would have installed
+ * (image_parse_alternatives): LINK -> PATH, highest priority first, made only
+ * where the package left no file at LINK and PATH is in the tree. */
+static int make_alternatives(const struct build *b, struct error *err)
+{
+    struct image_alternative *all = NULL;
+    size_t n_all = 0;
+    int rc = 0;
+    for (size_t i = 0; i < b->root.n && rc == 0; i++) {
+        char name[512], path[PATH_MAX + 600];
+        if (deb_file_name(&b->root.debs[i], name, sizeof(name), err) < 0 ||
+            PATHF(path, "%s/%s", b->debs, name) < 0) {
+            rc = -1;
+            break;
+        }
+        const char *argv[] = {"dpkg-deb", "--info", path, "postinst", NULL};
+        struct tool_run r;
+        if (run_tool(argv, NULL, true, &r, err) < 0) {
+            rc = -1;
+            break;
+        }
+        struct image_alternative *alts = NULL;
+        size_t n = 0;
+        if (r.status == 0 && r.out != NULL && strstr(r.out, "update-alternatives") != NULL &&
+            image_parse_alternatives(r.out, r.out_len, &alts, &n, err) < 0)
+            rc = error_prefix(err, "%s postinst", b->root.debs[i].package);
+        tool_run_clear(&r);
+        for (size_t k = 0; k < n && rc == 0; k++) {
+            struct image_alternative *grown = realloc(all, (n_all + 1) * sizeof(*grown));
+            if (grown == NULL) {
+                rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+                break;
+            }
+            all = grown;
+            all[n_all++] = alts[k];
+            alts[k].link = alts[k].path = NULL;
+        }
+        image_alternatives_free(alts, n);
+    }
+    for (size_t i = 0; i < n_all && rc == 0; i++) {
+        /* the best of those with this link */
+        bool best = true;
+        for (size_t k = 0; k < n_all && best; k++)
+            if (k != i && strcmp(all[k].link, all[i].link) == 0 &&
+                (all[k].priority > all[i].priority || (all[k].priority == all[i].priority && k < i)))
+                best = false;
+        char link[PATH_MAX * 2], target[PATH_MAX * 2];
+        struct stat st;
+        if (!best || PATHF(link, "%s%s", b->stage, all[i].link) < 0 ||
+            PATHF(target, "%s%s", b->stage, all[i].path) < 0 || lstat(link, &st) == 0 || lstat(target, &st) < 0)
+            continue;
+        char *slash = strrchr(link, '/');
+        *slash = '\0';
+        struct error ignored;
+        bool dir_ok = paths_mkdir_p(link, 0755, &ignored) == 0;
+        *slash = '/';
+        if (dir_ok && symlink(all[i].path, link) < 0)
+            rc = error_set_errno(err, ERR_INTERNAL, "symlink %s", link);
+        if (rc == 0)
+            rc = stamp(link, err);
+    }
+    image_alternatives_free(all, n_all);
+    return rc;
 }
 
 struct kmod_ctx {
@@ -1087,6 +1157,12 @@ static int finish_rootfs(struct build *b, struct error *err)
     unlink(p);
     if (write_file(p, enclave_init_blob, init_len, 0755, err) < 0 || stamp(p, err) < 0)
         return -1;
+    if (mkdir_in(r, "usr/lib/enclave", 0755, err) < 0 || PATHF(p, "%s/" INTERP_PATH, r) < 0)
+        return -1;
+    unlink(p);
+    if (write_file(p, enclave_interp_blob, (size_t)(enclave_interp_blob_end - enclave_interp_blob), 0644, err) < 0 ||
+        stamp(p, err) < 0)
+        return -1;
     /* python3-minimal ships /usr/bin/python3; make sure of it */
     if (PATHF(p, "%s/usr/bin/python3", r) < 0)
         return -1;
@@ -1185,15 +1261,55 @@ static void sweep_leftovers(const char *dir, const char *prefix)
 /* Earlier local builds pile up with every change of inputs: keep the new
  * image and the one it replaces (to go back to), remove other local-* ones.
  * Installed (OCI) images are not touched. */
+/* The image folder a link names ("images/<id>" or "../images/<id>"), or "". */
+static void link_target_id(const char *link, char *id, size_t size)
+{
+    char target[PATH_MAX] = "";
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    target[n > 0 ? n : 0] = '\0';
+    const char *slash = strrchr(target, '/');
+    snprintf(id, size, "%s", slash ? slash + 1 : "");
+}
+
+/* Whether a variant (cache/named/<name>) still points at image id. */
+static bool used_by_variant(const char *cache, const char *id)
+{
+    char named[PATH_MAX];
+    if (snprintf(named, sizeof(named), "%s/named", cache) >= (int)sizeof(named))
+        return true; /* when in doubt, keep it */
+    DIR *d = opendir(named);
+    if (d == NULL)
+        return false;
+    bool used = false;
+    struct dirent *de;
+    while (!used && (de = readdir(d)) != NULL) {
+        char link[PATH_MAX + 300], target[PATH_MAX];
+        if (de->d_name[0] == '.' || snprintf(link, sizeof(link), "%s/%s", named, de->d_name) >= (int)sizeof(link))
+            continue;
+        link_target_id(link, target, sizeof(target));
+        used = strcmp(target, id) == 0;
+    }
+    closedir(d);
+    return used;
+}
+
 static void prune_local_images(const char *images, const char *keep, const char *keep_too)
 {
     DIR *d = opendir(images);
     if (d == NULL)
         return;
+    char cache[PATH_MAX], current[PATH_MAX + 16], current_id[PATH_MAX];
+    snprintf(cache, sizeof(cache), "%s", images);
+    char *slash = strrchr(cache, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(current, sizeof(current), "%s/current", cache);
+    link_target_id(current, current_id, sizeof(current_id));
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (strncmp(de->d_name, "local-", 6) != 0 || strcmp(de->d_name, keep) == 0 ||
-            strcmp(de->d_name, keep_too) == 0)
+            strcmp(de->d_name, keep_too) == 0 || strcmp(de->d_name, current_id) == 0 ||
+            used_by_variant(cache, de->d_name))
             continue;
         char path[PATH_MAX];
         if (snprintf(path, sizeof(path), "%s/%s", images, de->d_name) < (int)sizeof(path)) {
@@ -1237,13 +1353,14 @@ static int install_image(struct build *b, const char *id, struct image_build_res
         return error_set_errno(err, ERR_INTERNAL, "renaming %s", b->out);
     }
     char previous[PATH_MAX] = "", link[PATH_MAX + 16];
-    if (PATHF(link, "%s/current", b->cache) < 0)
+    if (b->opts->name != NULL ? PATHF(link, "%s/named/%s", b->cache, b->opts->name) < 0
+                              : PATHF(link, "%s/current", b->cache) < 0)
         return -1;
-    ssize_t n = readlink(link, previous, sizeof(previous) - 1);
-    previous[n > 0 ? n : 0] = '\0';
-    if (image_cache_set_current(id, err) < 0)
+    link_target_id(link, previous, sizeof(previous));
+    if ((b->opts->name != NULL ? image_cache_set_named(b->opts->name, id, err) : image_cache_set_current(id, err)) < 0)
         return -1;
-    prune_local_images(images, id, strncmp(previous, "images/", 7) == 0 ? previous + 7 : "");
+    /* The image a link pointed at before stays one build, in case it is in use. */
+    prune_local_images(images, id, previous);
     snprintf(result->id, sizeof(result->id), "%s", id);
     if (PATHF(result->dir, "%s", final) < 0)
         return -1;
@@ -1290,12 +1407,18 @@ static int precompile_python(struct build *b, struct error *err)
     if (strncmp(target, "python3.", 8) != 0 || strchr(target, '/') != NULL ||
         PATHF(stdlib, "%s/usr/lib/%s", b->stage, target) < 0)
         return error_set(err, ERR_FAILED_PRECONDITION, "unexpected python3 link %s", target);
-    progress(b->opts, "byte-compiling the python standard library");
+    /* Packages' modules too (numpy and the like): uid 1000 cannot write
+     * their caches in the guest, so uncompiled ones compile on every import. */
+    char dist[PATH_MAX + 64];
+    if (PATHF(dist, "%s/usr/lib/python3/dist-packages", b->stage) < 0)
+        return -1;
+    bool have_dist = access(dist, F_OK) == 0;
+    progress(b->opts, "byte-compiling the python standard library%s", have_dist ? " and dist-packages" : "");
     stamp_since = time(NULL) - 1;
     const char *argv[] = {"env", "-i", "PYTHONHASHSEED=0", "PYTHONDONTWRITEBYTECODE=", "LC_ALL=C", loader, "--library-path",
                           libpath, python, "-E", "-s", "-m", "compileall", "-q", "-j", "2",
                           "--invalidation-mode", "unchecked-hash", "-s", b->stage, "-p", "/", "-x", "/(test|tests|lib2to3/tests)/",
-                          stdlib, NULL};
+                          stdlib, have_dist ? dist : NULL, NULL};
     /* no PYTHONHOME needed: python finds its prefix from its own path */
     struct tool_run r;
     if (run_tool(argv, NULL, false, &r, err) < 0)
@@ -1303,7 +1426,7 @@ static int precompile_python(struct build *b, struct error *err)
     /* 1: some files did not compile (Python 2 examples shipped as data); fine */
     if (r.status != 0 && r.status != 1)
         return error_set(err, ERR_INTERNAL, "compileall failed (exit %d): %s", r.status, last_lines(r.err_tail));
-    if (nftw(stdlib, stamp_new, 32, FTW_PHYS) != 0)
+    if (nftw(stdlib, stamp_new, 32, FTW_PHYS) != 0 || (have_dist && nftw(dist, stamp_new, 32, FTW_PHYS) != 0))
         return error_set_errno(err, ERR_INTERNAL, "setting times under %s", stdlib);
     return 0;
 }
@@ -1320,6 +1443,8 @@ static int assemble(struct build *b, struct image_build_result *result, struct e
     for (size_t i = 0; i < b->root.n; i++)
         if (dpkg_extract(b, &b->root.debs[i], b->stage, err) < 0)
             return -1;
+    if (make_alternatives(b, err) < 0)
+        return -1;
     if (add_modules(b, kdir, err) < 0 || finish_rootfs(b, err) < 0 || precompile_python(b, err) < 0)
         return -1;
 

@@ -3,6 +3,7 @@
 #include "image/image.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -266,4 +267,110 @@ int image_deb_parse_stanzas(const char *text, size_t len, struct image_deb **out
     *out = debs;
     *n_out = n;
     return 0;
+}
+
+/* ------------------------------------------------------------ update-alternatives */
+
+static bool alt_path_ok(const char *p)
+{
+    if (p[0] != '/' || strlen(p) > IMAGE_MAX_PATH * 4)
+        return false;
+    for (const char *s = p; *s; s++)
+        if ((unsigned char)*s < 0x21 || *s == '\\' || *s == '$' || *s == '`' || *s == '"' || *s == '\'')
+            return false;
+    size_t n = strlen(p);
+    bool dot_end = (n >= 2 && strcmp(p + n - 2, "/.") == 0) || (n >= 3 && strcmp(p + n - 3, "/..") == 0);
+    return !dot_end && strstr(p, "/../") == NULL && strstr(p, "/./") == NULL && strstr(p, "//") == NULL;
+}
+
+int image_parse_alternatives(const char *text, size_t len, struct image_alternative **out, size_t *n_out,
+                             struct error *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    /* Join continuation lines, then look at one logical line at a time. */
+    char *joined = malloc(len + 1);
+    if (joined == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    size_t j = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\0') {
+            free(joined);
+            return error_set(err, ERR_INVALID_ARGUMENT, "a maintainer script with a NUL byte");
+        }
+        if (text[i] == '\\' && i + 1 < len && text[i + 1] == '\n') {
+            i++;
+            joined[j++] = ' ';
+            continue;
+        }
+        joined[j++] = text[i];
+    }
+    joined[j] = '\0';
+    size_t cap = 0;
+    int rc = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(joined, "\n", &save); line != NULL && rc == 0; line = strtok_r(NULL, "\n", &save)) {
+        char *tok[16];
+        size_t nt = 0;
+        char *ts = NULL;
+        for (char *t = strtok_r(line, " \t;", &ts); t != NULL && nt < 16; t = strtok_r(NULL, " \t;", &ts))
+            tok[nt++] = t;
+        for (size_t k = 0; k + 4 < nt; k++) {
+            if (strcmp(tok[k], "update-alternatives") != 0)
+                continue;
+            size_t m = k + 1;
+            while (m < nt && strncmp(tok[m], "--", 2) == 0 && strcmp(tok[m], "--install") != 0)
+                m++; /* --quiet and the like */
+            if (m + 4 >= nt || strcmp(tok[m], "--install") != 0)
+                break;
+            const char *link = tok[m + 1], *name = tok[m + 2], *path = tok[m + 3], *prio = tok[m + 4];
+            char *end = NULL;
+            long priority = strtol(prio, &end, 10);
+            if (*end != '\0' || !alt_path_ok(link) || !alt_path_ok(path) || strlen(name) > 255 ||
+                strchr(name, '/') != NULL)
+                break; /* not a literal install line (variables, quoting): skipped */
+            if (*n_out >= IMAGE_MAX_ALTERNATIVES) {
+                rc = error_set(err, ERR_OUT_OF_RANGE, "more than %d alternatives", IMAGE_MAX_ALTERNATIVES);
+                break;
+            }
+            if (*n_out == cap) {
+                size_t ncap = cap ? cap * 2 : 4;
+                struct image_alternative *grown = realloc(*out, ncap * sizeof(*grown));
+                if (grown == NULL) {
+                    rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+                    break;
+                }
+                *out = grown;
+                cap = ncap;
+            }
+            struct image_alternative *a = &(*out)[*n_out];
+            a->link = strdup(link);
+            a->path = strdup(path);
+            a->priority = priority;
+            if (a->link == NULL || a->path == NULL) {
+                free(a->link);
+                free(a->path);
+                rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+                break;
+            }
+            (*n_out)++;
+            break;
+        }
+    }
+    free(joined);
+    if (rc < 0) {
+        image_alternatives_free(*out, *n_out);
+        *out = NULL;
+        *n_out = 0;
+    }
+    return rc;
+}
+
+void image_alternatives_free(struct image_alternative *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].link);
+        free(a[i].path);
+    }
+    free(a);
 }

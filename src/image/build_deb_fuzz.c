@@ -1,4 +1,4 @@
-/* libFuzzer: apt-cache stanzas, and the module resolver fed with the input as
+/* libFuzzer: apt-cache stanzas, postinst update-alternatives lines, and the module resolver fed with the input as
  * modules.order and as every module's depends= list. */
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct error err;
     if (image_deb_parse_stanzas((const char *)data, size, &debs, &n, &err) == 0)
         image_deb_free_array(debs, n);
+    /* the same bytes as a postinst with update-alternatives lines */
+    struct image_alternative *alts = NULL;
+    size_t na = 0;
+    if (image_parse_alternatives((const char *)data, size, &alts, &na, &err) == 0) {
+        for (size_t i = 0; i < na; i++)
+            if (alts[i].link[0] != '/' || alts[i].path[0] != '/' || strstr(alts[i].path, "/../"))
+                abort();
+        image_alternatives_free(alts, na);
+    }
 
     /* first line: the depends= list; the rest: modules.order */
     char *text = malloc(size + 1);

@@ -397,10 +397,46 @@ static void test_tree_skip_patterns(void **state)
     assert_int_equal(nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+static void test_alternatives(void **state)
+{
+    (void)state;
+    const char *postinst =
+        "#!/bin/sh\nset -e\n"
+        "if [ \"$1\" = configure ]; then\n"
+        "    update-alternatives --install /usr/lib/x86_64-linux-gnu/libblas.so.3 \\\n"
+        "                        libblas.so.3-x86_64-linux-gnu \\\n"
+        "                        /usr/lib/x86_64-linux-gnu/blas/libblas.so.3 10\n"
+        "    update-alternatives --quiet --install /usr/bin/x x /usr/bin/x.real 5;\n"
+        "    update-alternatives --install $LINK name $PATH 5\n"               /* not literal: skipped */
+        "    update-alternatives --install /usr/bin/y y /usr/../etc/shadow 5\n" /* a .. step: skipped */
+        "    update-alternatives --install /usr/bin/z z /usr/bin/z1 high\n"    /* no number: skipped */
+        "    update-alternatives --remove x /usr/bin/x.real\n"
+        "fi\n";
+    struct image_alternative *a = NULL;
+    size_t n = 0;
+    struct error err;
+    assert_int_equal(image_parse_alternatives(postinst, strlen(postinst), &a, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(a[0].link, "/usr/lib/x86_64-linux-gnu/libblas.so.3");
+    assert_string_equal(a[0].path, "/usr/lib/x86_64-linux-gnu/blas/libblas.so.3");
+    assert_int_equal(a[0].priority, 10);
+    assert_string_equal(a[1].link, "/usr/bin/x");
+    image_alternatives_free(a, n);
+    /* hostile: NUL bytes, relative paths, truncated lines */
+    const char nul[] = "update-alternatives --install /a a /b 1\0x";
+    assert_int_equal(image_parse_alternatives(nul, sizeof(nul) - 1, &a, &n, &err), -1);
+    const char *bad = "update-alternatives --install a a /b 1\nupdate-alternatives --install /a\n"
+                      "update-alternatives --install /a a b 1\nupdate-alternatives\n";
+    assert_int_equal(image_parse_alternatives(bad, strlen(bad), &a, &n, &err), 0);
+    assert_int_equal(n, 0);
+    image_alternatives_free(a, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stanzas),
+        cmocka_unit_test(test_alternatives),
         cmocka_unit_test(test_hostile_stanzas),
         cmocka_unit_test(test_kmod_order),
         cmocka_unit_test(test_kmod_hostile),

@@ -103,6 +103,18 @@ int image_manifest_write(const struct image_manifest *m, const char *dir, struct
 /* SHA-256 of everything readable from fd (from its current offset). */
 int image_sha256_fd(int fd, char hex[65], uint64_t *size, struct error *err);
 
+/* Image variants (enclave image build --name NAME) sit side by side:
+ * cache/named/<NAME> is a symlink to ../images/<id>, like current. */
+#define IMAGE_MAX_NAME 64
+/* 1-64 of [A-Za-z0-9._-], not starting with '.' or '-'. */
+bool image_name_valid(const char *name);
+/* The variant NAME, or the current image when name is NULL or "". */
+int image_manifest_load_named(const char *name, struct image_manifest **out, struct error *err);
+/* Points cache/named/<name> at images/<id> atomically. */
+int image_cache_set_named(const char *name, const char *id, struct error *err);
+/* The variants' names, sorted; free each and the array. */
+int image_cache_list_named(char ***names, size_t *n, struct error *err);
+
 /* Points $ENCLAVE_HOME/cache/current at images/<id> atomically (a new symlink
  * renamed over the old one). id must be one plain path component. */
 int image_cache_set_current(const char *id, struct error *err);
@@ -162,6 +174,7 @@ struct image_build_options {
     const char *const *extra_packages; /* more Debian packages for the root filesystem */
     size_t n_extra_packages;
     FILE *progress;                    /* progress lines go here; NULL for none */
+    const char *name;                  /* a variant: cache/named/<name> moves, current does not */
 };
 
 struct image_build_result {
@@ -205,6 +218,21 @@ int image_deb_parse_stanzas(const char *text, size_t len, struct image_deb **out
 void image_deb_free_array(struct image_deb *debs, size_t n);
 /* Frees what one entry holds and zeroes it. */
 void image_deb_clear(struct image_deb *d);
+
+/* `update-alternatives --install LINK NAME PATH PRIORITY` lines of a
+ * package's postinst (continuation lines joined). No maintainer script runs
+ * in a build, so the builder makes these links itself: LINK -> PATH, the
+ * highest priority winning. Lines that are not literal (variables, quotes)
+ * are skipped; LINK and PATH must be absolute without "." or ".." steps. */
+#define IMAGE_MAX_ALTERNATIVES 256
+struct image_alternative {
+    char *link;
+    char *path;
+    long priority;
+};
+int image_parse_alternatives(const char *text, size_t len, struct image_alternative **out, size_t *n_out,
+                             struct error *err);
+void image_alternatives_free(struct image_alternative *a, size_t n);
 
 /* One kernel module as found in the kernel package. */
 struct image_kmod {

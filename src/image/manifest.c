@@ -1,6 +1,7 @@
 /* manifest.json: parse (untrusted), load, verify, write; the `current` link. */
 #include "image/image.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -356,30 +357,67 @@ int image_manifest_load(const char *dir, struct image_manifest **out, struct err
     return 0;
 }
 
-int image_manifest_load_current(struct image_manifest **out, struct error *err)
+/* Loads the image a link under the cache points at ("current" or
+ * "named/<name>"), refusing one that leads outside cache/images/. */
+static int load_link(const char *rel, struct image_manifest **out, struct error *err)
 {
     *out = NULL;
-    char current[PATH_MAX], images[PATH_MAX];
-    if (paths_home(current, sizeof(current), "cache/current", err) < 0 ||
+    char link[PATH_MAX], images[PATH_MAX], what[PATH_MAX];
+    snprintf(what, sizeof(what), "cache/%s", rel);
+    if (paths_home(link, sizeof(link), what, err) < 0 ||
         paths_home(images, sizeof(images), "cache/images", err) < 0)
         return -1;
-    char real_current[PATH_MAX], real_images[PATH_MAX];
-    if (realpath(current, real_current) == NULL) {
+    char real_link[PATH_MAX], real_images[PATH_MAX];
+    if (realpath(link, real_link) == NULL) {
         if (errno == ENOENT)
             return error_set(err, ERR_NOT_FOUND,
-                             "no guest image at %s: run 'enclave image build' (or 'enclave image install')",
-                             current);
-        return error_set_errno(err, ERR_INTERNAL, "resolving %s", current);
+                             strcmp(rel, "current") == 0
+                                 ? "no guest image at %s: run 'enclave image build' (or 'enclave image install')"
+                                 : "no image variant at %s: build it with 'enclave image build --name NAME'",
+                             link);
+        return error_set_errno(err, ERR_INTERNAL, "resolving %s", link);
     }
     if (realpath(images, real_images) == NULL)
         return error_set_errno(err, ERR_NOT_FOUND, "resolving %s", images);
     size_t n = strlen(real_images);
-    const char *rest = real_current + n;
-    if (strncmp(real_current, real_images, n) != 0 || rest[0] != '/' || rest[1] == '\0' ||
+    const char *rest = real_link + n;
+    if (strncmp(real_link, real_images, n) != 0 || rest[0] != '/' || rest[1] == '\0' ||
         strchr(rest + 1, '/') != NULL)
         return error_set(err, ERR_FAILED_PRECONDITION, "%s points at %s, which is not a folder in %s",
-                         current, real_current, real_images);
-    return image_manifest_load(real_current, out, err);
+                         link, real_link, real_images);
+    return image_manifest_load(real_link, out, err);
+}
+
+int image_manifest_load_current(struct image_manifest **out, struct error *err)
+{
+    return load_link("current", out, err);
+}
+
+bool image_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > IMAGE_MAX_NAME || name[0] == '.' || name[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+int image_manifest_load_named(const char *name, struct image_manifest **out, struct error *err)
+{
+    *out = NULL;
+    if (name == NULL || name[0] == '\0')
+        return image_manifest_load_current(out, err);
+    if (!image_name_valid(name))
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "an image name is 1 to %d of [A-Za-z0-9._-], not starting with '.' or '-'", IMAGE_MAX_NAME);
+    char rel[IMAGE_MAX_NAME + 16];
+    snprintf(rel, sizeof(rel), "named/%s", name);
+    return load_link(rel, out, err);
 }
 
 /* ------------------------------------------------------------ hashing */
@@ -555,25 +593,93 @@ int image_manifest_write(const struct image_manifest *m, const char *dir, struct
     return 0;
 }
 
-int image_cache_set_current(const char *id, struct error *err)
+static int cmp_strings(const void *a, const void *b)
 {
-    if (!safe_relative_path(id) || strchr(id, '/') != NULL)
-        return error_set(err, ERR_INVALID_ARGUMENT, "bad image id \"%s\"", id);
-    char cache[PATH_MAX];
-    if (paths_home(cache, sizeof(cache), "cache", err) < 0)
-        return -1;
-    char target[PATH_MAX], tmp[PATH_MAX], current[PATH_MAX];
-    if (snprintf(target, sizeof(target), "images/%s", id) >= (int)sizeof(target) ||
-        snprintf(tmp, sizeof(tmp), "%s/.current.%ld", cache, (long)getpid()) >= (int)sizeof(tmp) ||
-        snprintf(current, sizeof(current), "%s/current", cache) >= (int)sizeof(current))
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Points cache/<link> at target atomically (a new symlink renamed over). */
+static int set_link(const char *cache, const char *link_rel, const char *target, struct error *err)
+{
+    char tmp[PATH_MAX], link[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s/.link.%ld", cache, (long)getpid()) >= (int)sizeof(tmp) ||
+        snprintf(link, sizeof(link), "%s/%s", cache, link_rel) >= (int)sizeof(link))
         return error_set(err, ERR_INVALID_ARGUMENT, "cache path is too long");
     unlink(tmp);
     if (symlink(target, tmp) < 0)
         return error_set_errno(err, ERR_INTERNAL, "creating %s", tmp);
-    if (rename(tmp, current) < 0) {
-        error_set_errno(err, ERR_INTERNAL, "replacing %s", current);
+    if (rename(tmp, link) < 0) {
+        error_set_errno(err, ERR_INTERNAL, "replacing %s", link);
         unlink(tmp);
         return -1;
     }
     return 0;
+}
+
+int image_cache_set_current(const char *id, struct error *err)
+{
+    if (!safe_relative_path(id) || strchr(id, '/') != NULL)
+        return error_set(err, ERR_INVALID_ARGUMENT, "bad image id \"%s\"", id);
+    char cache[PATH_MAX], target[PATH_MAX];
+    if (paths_home(cache, sizeof(cache), "cache", err) < 0)
+        return -1;
+    if (snprintf(target, sizeof(target), "images/%s", id) >= (int)sizeof(target))
+        return error_set(err, ERR_INVALID_ARGUMENT, "cache path is too long");
+    return set_link(cache, "current", target, err);
+}
+
+int image_cache_set_named(const char *name, const char *id, struct error *err)
+{
+    if (!image_name_valid(name))
+        return error_set(err, ERR_INVALID_ARGUMENT, "bad image name \"%s\"", name ? name : "");
+    if (!safe_relative_path(id) || strchr(id, '/') != NULL)
+        return error_set(err, ERR_INVALID_ARGUMENT, "bad image id \"%s\"", id);
+    char cache[PATH_MAX], named[PATH_MAX], target[PATH_MAX], rel[PATH_MAX];
+    if (paths_home(cache, sizeof(cache), "cache", err) < 0)
+        return -1;
+    if (snprintf(named, sizeof(named), "%s/named", cache) >= (int)sizeof(named) ||
+        snprintf(target, sizeof(target), "../images/%s", id) >= (int)sizeof(target) ||
+        snprintf(rel, sizeof(rel), "named/%s", name) >= (int)sizeof(rel))
+        return error_set(err, ERR_INVALID_ARGUMENT, "cache path is too long");
+    if (paths_mkdir_p(named, 0755, err) < 0)
+        return -1;
+    return set_link(cache, rel, target, err);
+}
+
+int image_cache_list_named(char ***names, size_t *n, struct error *err)
+{
+    *names = NULL;
+    *n = 0;
+    char named[PATH_MAX];
+    if (paths_home(named, sizeof(named), "cache/named", err) < 0)
+        return -1;
+    DIR *d = opendir(named);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : error_set_errno(err, ERR_INTERNAL, "opening %s", named);
+    struct dirent *de;
+    size_t cap = 0;
+    int rc = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (!image_name_valid(de->d_name))
+            continue;
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            char **grown = realloc(*names, ncap * sizeof(*grown));
+            if (grown == NULL) {
+                rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+                break;
+            }
+            *names = grown;
+            cap = ncap;
+        }
+        if (((*names)[*n] = strdup(de->d_name)) == NULL) {
+            rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+            break;
+        }
+        (*n)++;
+    }
+    closedir(d);
+    if (rc == 0 && *n > 1)
+        qsort(*names, *n, sizeof(char *), cmp_strings);
+    return rc;
 }

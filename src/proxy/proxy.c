@@ -29,6 +29,7 @@ struct pending {
     uint64_t id;
     proxy_reply_fn on_reply;
     proxy_output_fn on_output;
+    proxy_frame_fn on_frame;
     void *ctx;
     struct event *timer;
 };
@@ -132,7 +133,12 @@ static void conn_lost(struct proxy_conn *c, const char *what)
     X(GUEST__V1__FRAME__BODY_EXEC_RESPONSE)                                                        \
     X(GUEST__V1__FRAME__BODY_SHUTDOWN_RESPONSE)                                                    \
     X(GUEST__V1__FRAME__BODY_ERROR)                                                                \
-    X(GUEST__V1__FRAME__BODY_CANCEL_RESPONSE)
+    X(GUEST__V1__FRAME__BODY_CANCEL_RESPONSE)                                                      \
+    X(GUEST__V1__FRAME__BODY_FILE_RESPONSE)                                                        \
+    X(GUEST__V1__FRAME__BODY_FILE_CHUNK)                                                           \
+    X(GUEST__V1__FRAME__BODY_FILE_CREDIT)                                                          \
+    X(GUEST__V1__FRAME__BODY_CODE_EVENT)                                                           \
+    X(GUEST__V1__FRAME__BODY_CODE_RESPONSE)
 
 static bool guest_may_send(Guest__V1__Frame__BodyCase body)
 {
@@ -162,6 +168,14 @@ static void dispatch(struct proxy_conn *c, Guest__V1__Frame *f)
                       "host never accepts", (int)f->body_case);
             pending_finish(p, NULL, &e);
         }
+        return;
+    }
+    /* Frames before a reply: a transfer's content and credit, a cell's events. */
+    if (f->body_case == GUEST__V1__FRAME__BODY_FILE_CHUNK || f->body_case == GUEST__V1__FRAME__BODY_FILE_CREDIT ||
+        f->body_case == GUEST__V1__FRAME__BODY_CODE_EVENT) {
+        struct pending *p = pending_find(c, f->id);
+        if (p && p->on_frame)
+            p->on_frame(f, p->ctx);
         return;
     }
     if (f->body_case == GUEST__V1__FRAME__BODY_EXEC_OUTPUT) {
@@ -413,6 +427,21 @@ int proxy_request(struct proxy_conn *c, Guest__V1__Frame *req, unsigned timeout_
                   proxy_reply_fn on_reply, proxy_output_fn on_output, void *ctx,
                   uint64_t *id_out, struct error *err)
 {
+    uint64_t id;
+    if (proxy_request_frames(c, req, timeout_ms, on_reply, NULL, ctx, &id, err) < 0)
+        return -1;
+    struct pending *p = pending_find(c, id);
+    if (p)
+        p->on_output = on_output;
+    if (id_out)
+        *id_out = id;
+    return 0;
+}
+
+int proxy_request_frames(struct proxy_conn *c, Guest__V1__Frame *req, unsigned timeout_ms,
+                         proxy_reply_fn on_reply, proxy_frame_fn on_frame, void *ctx,
+                         uint64_t *id_out, struct error *err)
+{
     if (c->dead || c->bev == NULL)
         return error_set(err, ERR_UNAVAILABLE, "guest channel is closed");
     if (c->n_pending >= PROXY_MAX_PENDING)
@@ -432,7 +461,7 @@ int proxy_request(struct proxy_conn *c, Guest__V1__Frame *req, unsigned timeout_
     p->conn = c;
     p->id = req->id;
     p->on_reply = on_reply;
-    p->on_output = on_output;
+    p->on_frame = on_frame;
     p->ctx = ctx;
     if (timeout_ms > 0) {
         p->timer = evtimer_new(c->base, on_timeout, p);
@@ -483,6 +512,30 @@ void proxy_cancel(struct proxy_conn *c, uint64_t id)
         bufferevent_write(c->bev, buf, len);
         free(buf);
     }
+}
+
+int proxy_send(struct proxy_conn *c, uint64_t id, Guest__V1__Frame *f, struct error *err)
+{
+    if (c == NULL || c->dead || c->bev == NULL)
+        return error_set(err, ERR_UNAVAILABLE, "guest channel is closed");
+    f->id = id;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int r = wire_encode(f, &buf, &len);
+    if (r < 0)
+        return error_set(err, ERR_INTERNAL, "cannot encode a guest frame: %s", wire_strerror(r));
+    r = bufferevent_write(c->bev, buf, len);
+    free(buf);
+    if (r < 0)
+        return error_set(err, ERR_UNAVAILABLE, "cannot write to the guest channel");
+    return 0;
+}
+
+size_t proxy_backlog(const struct proxy_conn *c)
+{
+    if (c == NULL || c->bev == NULL)
+        return 0;
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
 void proxy_exec_credit(struct proxy_conn *c, uint64_t id, uint64_t bytes)

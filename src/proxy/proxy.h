@@ -41,6 +41,22 @@ int proxy_request(struct proxy_conn *conn, Guest__V1__Frame *req, unsigned timeo
                   proxy_reply_fn on_reply, proxy_output_fn on_output, void *ctx,
                   uint64_t *id_out, struct error *err);
 
+/* Frames that come before the final reply of a file transfer or a code cell
+ * (FileChunk, FileCredit, CodeEvent), for the request with that id. */
+typedef void (*proxy_frame_fn)(const Guest__V1__Frame *frame, void *ctx);
+
+/* proxy_request with on_frame for those frames. */
+int proxy_request_frames(struct proxy_conn *conn, Guest__V1__Frame *req, unsigned timeout_ms,
+                         proxy_reply_fn on_reply, proxy_frame_fn on_frame, void *ctx,
+                         uint64_t *id_out, struct error *err);
+
+/* Sends a frame that belongs to the request id (a FileChunk, a FileCredit)
+ * and expects no reply of its own. Returns 0, or -1 with err. */
+int proxy_send(struct proxy_conn *conn, uint64_t id, Guest__V1__Frame *frame, struct error *err);
+
+/* Bytes written to the channel that the kernel has not taken yet. */
+size_t proxy_backlog(const struct proxy_conn *conn);
+
 /* Forgets a pending request without calling its callback, and asks the guest
  * to cancel it. */
 void proxy_cancel(struct proxy_conn *conn, uint64_t id);

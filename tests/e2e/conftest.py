@@ -240,6 +240,53 @@ class Daemon:
         finally:
             conn.close()
 
+    def put_file(self, session_id, guest_path, chunks, length, timeout=600):
+        """PUT /v1/sessions/{id}/files/{path}: uploads length bytes given as an
+        iterable of chunks, streamed (never joined). Returns (status, JSON doc)."""
+        import http.client
+        from urllib.parse import quote
+        conn = http.client.HTTPConnection(self.host, self.port_number, timeout=timeout)
+        try:
+            conn.putrequest("PUT", f"/v1/sessions/{session_id}/files/{quote(guest_path.lstrip('/'))}")
+            conn.putheader("Content-Length", str(length))
+            conn.putheader("Content-Type", "application/octet-stream")
+            for k, v in self.auth_headers().items():
+                conn.putheader(k, v)
+            conn.endheaders()
+            try:
+                for chunk in chunks:
+                    conn.send(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the daemon answered early (a refusal); read it below
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, (json.loads(data) if data else {})
+        finally:
+            conn.close()
+
+    def get_file(self, session_id, guest_path, sink=None, timeout=600):
+        """GET /v1/sessions/{id}/files/{path}: streams the body into sink(chunk)
+        (a file's content) or returns it (a listing, an error). Returns
+        (status, headers, body or None)."""
+        import http.client
+        from urllib.parse import quote
+        conn = http.client.HTTPConnection(self.host, self.port_number, timeout=timeout)
+        try:
+            conn.request("GET", f"/v1/sessions/{session_id}/files/{quote(guest_path.lstrip('/'))}",
+                         headers=self.auth_headers())
+            resp = conn.getresponse()
+            headers = {k.lower(): v for k, v in resp.getheaders()}
+            if resp.status != 200 or sink is None:
+                return resp.status, headers, resp.read()
+            while True:
+                chunk = resp.read(1 << 20)
+                if not chunk:
+                    break
+                sink(chunk)
+            return resp.status, headers, None
+        finally:
+            conn.close()
+
     def rss_kb(self):
         """The daemon's resident memory (VmRSS, KiB)."""
         with open(f"/proc/{self.proc.pid}/status") as f:

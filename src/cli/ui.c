@@ -1,0 +1,170 @@
+/* enclave ui: prints the Web UI's login URL and opens it in a browser. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "common/paths.h"
+
+static const char ui_help[] =
+    "usage: enclave ui [--addr HOST:PORT] [--operator] [--no-open]\n"
+    "\n"
+    "Prints the Web UI's login URL, http://HOST:PORT/login?token=TOKEN, and opens it\n"
+    "with xdg-open when there is one and a display ($DISPLAY or $WAYLAND_DISPLAY);\n"
+    "without a browser it only prints the URL (exit 0). The login page sets an\n"
+    "HttpOnly, SameSite=Strict cookie and redirects to / without the token; the UI\n"
+    "then works with the cookie alone. The daemon must be running ('enclave up').\n"
+    "\n"
+    "The URL holds a credential: whoever has it can use the API until the token is\n"
+    "rotated ('enclave token --rotate', then restart the daemon).\n"
+    "\n"
+    "options:\n"
+    "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
+    "  --operator        log in with the operator token (principal \"operator\")\n"
+    "                    instead of the API token\n"
+    "  --no-open         print the URL only\n"
+    "  -h, --help        this help\n"
+    "\n"
+    "environment: ENCLAVE_TOKEN (the token to use), ENCLAVE_ADDR, ENCLAVE_HOME\n";
+
+/* xdg-open somewhere on PATH. */
+static bool find_opener(char *out, size_t size)
+{
+    const char *path = getenv("PATH");
+    if (path == NULL || *path == '\0')
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path != '\0') {
+        const char *colon = strchr(path, ':');
+        size_t n = colon ? (size_t)(colon - path) : strlen(path);
+        if (n > 0 && n + sizeof("/xdg-open") < size) {
+            snprintf(out, size, "%.*s/xdg-open", (int)n, path);
+            if (access(out, X_OK) == 0)
+                return true;
+        }
+        path += n + (colon ? 1 : 0);
+    }
+    return false;
+}
+
+/* Starts the browser and does not wait for it: a double fork, so that no
+ * zombie stays behind and the browser outlives us. Never fails the verb. */
+static void open_browser(const char *opener, const char *url)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return;
+    if (pid == 0) {
+        if (fork() != 0)
+            _exit(0);
+        setsid();
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execl(opener, "xdg-open", url, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+}
+
+int cli_ui(int argc, char **argv)
+{
+    enum { O_ADDR = 256, O_OPERATOR, O_NO_OPEN };
+    static const struct option opts[] = {
+        {"addr", required_argument, NULL, O_ADDR},
+        {"operator", no_argument, NULL, O_OPERATOR},
+        {"no-open", no_argument, NULL, O_NO_OPEN},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *addr = getenv("ENCLAVE_ADDR");
+    bool operator = false, no_open = false;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            fputs(ui_help, stdout);
+            return 0;
+        case O_ADDR:
+            addr = optarg;
+            break;
+        case O_OPERATOR:
+            operator = true;
+            break;
+        case O_NO_OPEN:
+            no_open = true;
+            break;
+        default:
+            return cli_usage_error("ui", "unknown option '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("ui", "unexpected argument '%s' (see --help)", argv[optind]);
+    if (addr == NULL || *addr == '\0')
+        addr = "127.0.0.1:7339";
+    if (strchr(addr, '/') != NULL || strchr(addr, '?') != NULL || strchr(addr, '#') != NULL ||
+        strchr(addr, '@') != NULL || strchr(addr, ':') == NULL)
+        return cli_usage_error("ui", "--addr must be HOST:PORT, not '%s'", addr);
+
+    char token[API_TOKEN_MAX + 1];
+    struct error err;
+    const char *env = operator ? NULL : getenv("ENCLAVE_TOKEN");
+    if (env != NULL && *env != '\0') {
+        if (strlen(env) > API_TOKEN_MAX) {
+            fprintf(stderr, "enclave ui: ENCLAVE_TOKEN is too long to be a token\n");
+            return 1;
+        }
+        snprintf(token, sizeof(token), "%s", env);
+    } else {
+        char run[4096], path[4200];
+        if (paths_home(run, sizeof(run), "run", &err) < 0) {
+            fprintf(stderr, "enclave ui: %s\n", err.message);
+            return 1;
+        }
+        snprintf(path, sizeof(path), "%s/%s", run, operator ? "operator-token" : "api-token");
+        if (api_token_read(path, token, sizeof(token), &err) < 0) {
+            fprintf(stderr, "enclave ui: %s (start the daemon with 'enclave up')\n", err.message);
+            return 1;
+        }
+    }
+    /* Everything but A-Z a-z 0-9 - . _ ~ is percent-encoded. */
+    char url[1024];
+    int n = snprintf(url, sizeof(url), "http://%s/login?token=", addr);
+    for (const char *t = token; *t != '\0' && n > 0 && (size_t)n + 4 < sizeof(url); t++) {
+        if (!isalnum((unsigned char)*t) && strchr("-._~", *t) == NULL)
+            n += snprintf(url + n, sizeof(url) - (size_t)n, "%%%02X", (unsigned char)*t);
+        else
+            url[n++] = *t;
+    }
+    url[n] = '\0';
+    OPENSSL_cleanse(token, sizeof(token));
+    printf("%s\n", url);
+    fflush(stdout);
+    char opener[4096];
+    bool display = (getenv("DISPLAY") && *getenv("DISPLAY")) ||
+                   (getenv("WAYLAND_DISPLAY") && *getenv("WAYLAND_DISPLAY"));
+    if (!no_open && display && find_opener(opener, sizeof(opener)))
+        open_browser(opener, url);
+    else if (!no_open)
+        fprintf(stderr, "enclave ui: no browser to open here (xdg-open and a display); open the "
+                        "URL above\n");
+    OPENSSL_cleanse(url, sizeof(url));
+    return 0;
+}
