@@ -359,11 +359,16 @@ BENCH_TARGETS += bench-daemon
 # measures decisions per second for the RPC-gating policy in bench/data/rego
 # against a hand-written C function making the same decisions.
 .PHONY: bench-rego
-REGO_BENCH_DIR ?= bench/data/rego
+REGO_BENCH_DIRS ?= bench/data/rego bench/data/rego-rbac
 $(BUILD)/rego-bench: bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a
 	$(CC) $(HOST_CFLAGS) -o $@ bench/rego_bench.c bench/rego_native.c $(BUILD)/libenclave.a $(PKG_LIBS)
+# Peers on the same policy and inputs: OPA (Go, github.com/open-policy-agent/opa
+# pinned in bench/peers/opa/go.mod) and regorus (Rust, pinned in
+# bench/peers/regorus/Cargo.lock), fetched by go/cargo into build/peers on the
+# first run; a peer that cannot be built is reported and skipped.
 bench-rego: $(BUILD)/rego-bench
-	$(BUILD)/rego-bench $(REGO_BENCH_DIR)
+	@set -e; for d in $(REGO_BENCH_DIRS); do \
+	    $(BUILD)/rego-bench $$d; bench/peers/run.sh $(BUILD) $$d; done
 BENCH_TARGETS += bench-rego
 # The same cases under ASan+UBSan (leaks included).
 .PHONY: test-rego-asan

@@ -2,9 +2,11 @@
  * DIR (policy.rego, inputs/NAME.json, expected/NAME.json), against the
  * hand-written C decision in rego_native.c. Every result is checked against
  * the expected decision first; a wrong answer stops the run. Prints numbers,
- * asserts no timing. */
+ * asserts no timing. Time is the thread's CPU time, so a busy machine slows
+ * the run down but does not change the figures much. */
 #include <dirent.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +19,12 @@
 #define MAX_INPUTS 64
 #define RUN_SECONDS 2.0
 
+/* CPU time of this thread: the figures stay comparable on a loaded machine
+ * (time spent waiting for the core is not counted). */
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -50,6 +54,66 @@ static char *slurp(const char *path, size_t *len)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+#define SLICES 5
+
+struct runner {
+    struct rego_query *q;
+    json_t **inputs;
+    struct rv **rv_inputs;
+    int n;
+    struct rego_error *err;
+};
+
+/* One decision for input i; < 0 on an evaluation error. */
+static int run_values(struct runner *c, unsigned i)
+{
+    struct rv *v = NULL;
+    if (rego_query_value_rv(c->q, c->rv_inputs[i], &v, c->err) < 0)
+        return -1;
+    rv_decref(v);
+    return 0;
+}
+
+static int run_json(struct runner *c, unsigned i)
+{
+    json_t *v = NULL;
+    if (rego_query_eval_value(c->q, c->inputs[i], &v, c->err) < 0)
+        return -1;
+    json_decref(v);
+    return 0;
+}
+
+static int run_native(struct runner *c, unsigned i)
+{
+    json_decref(rego_native_decision(c->inputs[i]));
+    return 0;
+}
+
+/* Decisions per CPU-second: the best of SLICES slices of RUN_SECONDS/SLICES
+ * each, round-robin over the inputs (the best slice is the one least
+ * disturbed by other work on the machine). */
+static double best_rate(int (*one)(struct runner *, unsigned), struct runner *c)
+{
+    double best = 0;
+    unsigned long long count = 0;
+    for (int s = 0; s < SLICES; s++) {
+        unsigned long long start = count;
+        double t0 = now_s(), t;
+        do {
+            for (int k = 0; k < 64; k++) {
+                if (one(c, (unsigned)(count % (unsigned)c->n)) < 0)
+                    return -1;
+                count++;
+            }
+            t = now_s();
+        } while (t - t0 < RUN_SECONDS / SLICES);
+        double rate = (double)(count - start) / (t - t0);
+        if (rate > best)
+            best = rate;
+    }
+    return best;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -74,12 +138,34 @@ int main(int argc, char **argv)
     struct rego *r = rego_new();
     struct rego_error err;
     char ebuf[800];
-    if (rego_add_module(r, "policy.rego", policy, len, &err) < 0 || rego_compile(r, &err) < 0) {
+    if (rego_add_module(r, "policy.rego", policy, len, &err) < 0) {
         fprintf(stderr, "rego-bench: %s\n", rego_error_string(&err, ebuf, sizeof ebuf));
         return 1;
     }
     free(policy);
-    struct rego_query *q = rego_prepare(r, "data.enclave.bench.decision", &err);
+    /* optional: DIR/data.json (base documents), DIR/query (default below) */
+    snprintf(path, sizeof path, "%s/data.json", dir);
+    char *data = slurp(path, &len);
+    if (data && rego_add_data_json(r, data, len, &err) < 0) {
+        fprintf(stderr, "rego-bench: %s\n", rego_error_string(&err, ebuf, sizeof ebuf));
+        return 1;
+    }
+    free(data);
+    if (rego_compile(r, &err) < 0) {
+        fprintf(stderr, "rego-bench: %s\n", rego_error_string(&err, ebuf, sizeof ebuf));
+        return 1;
+    }
+    char query[256] = "data.enclave.bench.decision";
+    snprintf(path, sizeof path, "%s/query", dir);
+    char *qtext = slurp(path, &len);
+    if (qtext) {
+        qtext[strcspn(qtext, "\r\n")] = 0;
+        snprintf(query, sizeof query, "%s", qtext);
+        free(qtext);
+    }
+    /* the hand-written C makes the RPC-gating policy's decisions only */
+    bool with_native = strcmp(query, "data.enclave.bench.decision") == 0;
+    struct rego_query *q = rego_prepare(r, query, &err);
     if (!q) {
         fprintf(stderr, "rego-bench: %s\n", rego_error_string(&err, ebuf, sizeof ebuf));
         return 1;
@@ -123,7 +209,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "rego-bench: %s: %s\n", names[i], rego_error_string(&err, ebuf, sizeof ebuf));
             return 1;
         }
-        json_t *native = rego_native_decision(inputs[i]);
+        json_t *native = with_native ? rego_native_decision(inputs[i]) : json_incref(want);
         if (!got || !json_equal(got, want)) {
             char *g = got ? json_dumps(got, JSON_COMPACT) : strdup("undefined");
             fprintf(stderr, "rego-bench: %s: engine decided %s\n", names[i], g);
@@ -142,54 +228,22 @@ int main(int argc, char **argv)
     }
     if (bad)
         return 1;
-    printf("bench-rego: %d inputs, all decisions equal the expected ones (engine and native)\n", n);
+    printf("bench-rego: %s: %d inputs, all decisions equal the expected ones (%s)\n", dir, n,
+           with_native ? "engine and native" : "engine");
 
-    /* engine, input already converted to engine values */
-    unsigned long long count = 0;
-    double t0 = now_s(), t;
-    do {
-        for (int k = 0; k < 64; k++) {
-            struct rv *v = NULL;
-            if (rego_query_value_rv(q, rv_inputs[count % (unsigned)n], &v, &err) < 0)
-                return 1;
-            rv_decref(v);
-            count++;
-        }
-        t = now_s();
-    } while (t - t0 < RUN_SECONDS);
-    double engine = (double)count / (t - t0);
-
-    /* engine through the public API: JSON input in, JSON decision out */
-    count = 0;
-    t0 = now_s();
-    do {
-        for (int k = 0; k < 64; k++) {
-            json_t *v = NULL;
-            if (rego_query_eval_value(q, inputs[count % (unsigned)n], &v, &err) < 0)
-                return 1;
-            json_decref(v);
-            count++;
-        }
-        t = now_s();
-    } while (t - t0 < RUN_SECONDS);
-    double engine_json = (double)count / (t - t0);
-
-    count = 0;
-    t0 = now_s();
-    do {
-        for (int k = 0; k < 64; k++) {
-            json_t *v = rego_native_decision(inputs[count % (unsigned)n]);
-            json_decref(v);
-            count++;
-        }
-        t = now_s();
-    } while (t - t0 < RUN_SECONDS);
-    double native = (double)count / (t - t0);
+    struct runner ctx = { q, inputs, rv_inputs, n, &err };
+    double engine = best_rate(run_values, &ctx);
+    double engine_json = best_rate(run_json, &ctx);
+    double native = with_native ? best_rate(run_native, &ctx) : 0;
+    if (engine < 0 || engine_json < 0)
+        return 1;
 
     printf("engine (values in/out):      %10.0f decisions/s\n", engine);
     printf("engine (rego.h, JSON in/out): %10.0f decisions/s\n", engine_json);
-    printf("hand-written C:              %10.0f decisions/s\n", native);
-    printf("ratio native/engine:         %10.1fx (JSON API: %.1fx)\n", native / engine, native / engine_json);
+    if (with_native) {
+        printf("hand-written C:              %10.0f decisions/s\n", native);
+        printf("ratio native/engine:         %10.1fx (JSON API: %.1fx)\n", native / engine, native / engine_json);
+    }
     for (int i = 0; i < n; i++) {
         json_decref(inputs[i]);
         rv_decref(rv_inputs[i]);

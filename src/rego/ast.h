@@ -61,6 +61,8 @@ struct term {
     int builtin;               /* CALL_BUILTIN: index into the builtin table */
     struct node *fn;           /* CALL_FUNCTION */
     char *fname;               /* TK_CALL: dotted name, for messages and `with` */
+    struct node *dnode;        /* TK_REF with RH_DATA: the rule node its constant prefix names */
+    int dnext;                 /* ... and the index of the first item after that prefix */
 };
 
 enum expr_kind {
@@ -127,6 +129,12 @@ struct rule {
     struct term *value;
     struct body *body;
     struct rule *els;       /* else chain */
+    /* Rule index (set by the compiler): the body starts with
+     * input.a.b == constant (or `in` a constant set); a rule whose input
+     * does not match is skipped without evaluating its body. */
+    struct term *idx_ref;   /* borrowed: the input reference, items all constant */
+    struct rv *idx_val;     /* borrowed: the constant, or the set */
+    bool idx_member;
     int nslots;             /* frame size (shared by the else chain) */
     char **slot_names;
     struct rule *next_in_module;

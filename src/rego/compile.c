@@ -1569,37 +1569,165 @@ static int check_recursion(struct rego *r, struct rego_error *err)
 
 /* ------------------------------------------------------------------ freezing */
 
-static void freeze_body(struct body *b, struct rv_frozen *f);
+static void freeze_body(struct body *b, struct rego *r);
 
-static void freeze_term(struct term *t, struct rv_frozen *f)
+/* A data reference whose leading constant keys lead to a node with rules
+ * (data.pkg.rule...) remembers that node, so evaluation starts there
+ * instead of walking the rule tree key by key (unless `with data...`
+ * overlays are active, which the walk has to see). */
+static void resolve_data_ref(struct rego *r, struct term *t)
+{
+    if (t->kind != TK_REF || t->ref_head != RH_DATA || !r->root)
+        return;
+    struct node *n = r->root;
+    for (int i = 1; i < t->nitems && t->items[i]->kind == TK_VALUE; i++) {
+        struct node *ch = NULL;
+        for (int j = 0; j < n->nchildren; j++)
+            if (rv_equal(n->children[j]->key, t->items[i]->val)) {
+                ch = n->children[j];
+                break;
+            }
+        if (!ch)
+            return;
+        n = ch;
+        if (n->nrules || n->default_rule) {
+            if (n->kind != RULE_FUNC) {
+                t->dnode = n;
+                t->dnext = i + 1;
+            }
+            return;
+        }
+    }
+}
+
+/* Constant folding: an array, set or object literal whose items are all
+ * constants becomes one constant, built once here instead of on every
+ * evaluation. An object literal with conflicting keys is left alone, so
+ * the evaluator still reports it. */
+static void fold_term(struct term *t)
+{
+    if (!t || (t->kind != TK_ARRAY && t->kind != TK_SET && t->kind != TK_OBJECT))
+        return;
+    for (int i = 0; i < t->nitems; i++) {
+        fold_term(t->items[i]);
+        if (t->items[i]->kind != TK_VALUE)
+            return;
+    }
+    struct rv *v = NULL;
+    struct rego_error ignored;
+    if (rego_term_constant(t, &v, &ignored) < 0 || !v)
+        return;
+    for (int i = 0; i < t->nitems; i++)
+        term_free(t->items[i]);
+    free(t->items);
+    t->items = NULL;
+    t->nitems = 0;
+    t->kind = TK_VALUE;
+    t->ground = true;
+    t->val = v;
+}
+
+static void freeze_term(struct term *t, struct rego *r)
 {
     if (!t)
         return;
+    struct rv_frozen *f = &r->frozen;
+    fold_term(t);
+    resolve_data_ref(r, t);
     rv_freeze(t->val, f);
     for (int i = 0; i < t->nitems; i++)
-        freeze_term(t->items[i], f);
-    freeze_term(t->key, f);
-    freeze_term(t->value, f);
-    freeze_body(t->body, f);
+        freeze_term(t->items[i], r);
+    freeze_term(t->key, r);
+    freeze_term(t->value, r);
+    freeze_body(t->body, r);
 }
 
-static void freeze_body(struct body *b, struct rv_frozen *f)
+/* Terms whose shape matters beyond their value (rule heads, `with` targets,
+ * imports, declarations): frozen, never folded. */
+static void freeze_term_nofold(struct term *t, struct rego *r)
 {
+    if (!t)
+        return;
+    struct rv_frozen *f = &r->frozen;
+    rv_freeze(t->val, f);
+    for (int i = 0; i < t->nitems; i++)
+        freeze_term_nofold(t->items[i], r);
+    freeze_term_nofold(t->key, r);
+    freeze_term_nofold(t->value, r);
+    freeze_body(t->body, r);
+}
+
+static void freeze_body(struct body *b, struct rego *r)
+{
+    struct rv_frozen *f = &r->frozen;
     for (int i = 0; b && i < b->n; i++) {
         struct expr *e = b->exprs[i];
-        freeze_term(e->a, f);
-        freeze_term(e->b, f);
-        freeze_term(e->c, f);
-        freeze_body(e->body, f);
+        freeze_term(e->a, r);
+        freeze_term(e->b, r);
+        freeze_term(e->c, r);
+        freeze_body(e->body, r);
         for (int j = 0; j < e->nwith; j++) {
-            freeze_term(e->with[j].target, f);
-            freeze_term(e->with[j].value, f);
+            freeze_term_nofold(e->with[j].target, r);
+            freeze_term(e->with[j].value, r);
             for (int k = 0; k < e->with[j].npath; k++)
                 rv_freeze(e->with[j].path[k], f);
         }
         for (int j = 0; j < e->ndecl; j++)
-            freeze_term(e->decl[j], f);
+            freeze_term_nofold(e->decl[j], r);
     }
+}
+
+/* A constant path below input: input.a.b with constant keys. */
+static bool input_path(const struct term *t)
+{
+    if (t->kind != TK_REF || t->ref_head != RH_INPUT)
+        return false;
+    for (int i = 1; i < t->nitems; i++)
+        if (t->items[i]->kind != TK_VALUE)
+            return false;
+    return true;
+}
+
+/* Rule indexing: a rule without else whose first expression is
+ * input.path == constant, constant == input.path, input.path = constant or
+ * input.path in {constant set} records the test, and the evaluator skips
+ * the rule when the input does not pass it (the expression would fail, so
+ * the body has no solution). */
+static void index_rule(struct rule *x)
+{
+    int b_equal = rego_builtin_find("equal"), b_member = rego_builtin_find("internal.member_2");
+    if (x->els || x->is_default || x->kind == RULE_FUNC || !x->body || x->body->n == 0)
+        return;
+    struct expr *e = x->body->exprs[0];
+    if (e->negated || e->nwith)
+        return;
+    struct term *a = NULL, *b = NULL;
+    bool member = false;
+    if (e->kind == EK_UNIFY) {
+        a = e->a;
+        b = e->b;
+    } else if (e->kind == EK_TERM && e->a && e->a->kind == TK_CALL && e->a->call_kind == CALL_BUILTIN &&
+               e->a->nitems == 3 && (e->a->builtin == b_equal || e->a->builtin == b_member)) {
+        a = e->a->items[1];
+        b = e->a->items[2];
+        member = e->a->builtin == b_member;
+    } else {
+        return;
+    }
+    if (!a || !b)
+        return;
+    if (!member && input_path(b) && a->kind == TK_VALUE) {
+        struct term *t = a;
+        a = b;
+        b = t;
+    }
+    if (!input_path(a) || b->kind != TK_VALUE)
+        return;
+    if (member && b->val->type != RV_SET)
+        return;
+    x->idx_ref = a;
+    x->idx_val = b->val;
+    x->idx_member = member;
 }
 
 static void freeze_engine(struct rego *r)
@@ -1610,17 +1738,18 @@ static void freeze_engine(struct rego *r)
         for (int i = 0; i < m->npkg; i++)
             rv_freeze(m->pkg[i], f);
         for (int i = 0; i < m->nimports; i++)
-            freeze_term(m->imports[i].path, f);
+            freeze_term_nofold(m->imports[i].path, r);
         for (struct rule *rule = m->rules; rule; rule = rule->next_in_module) {
             for (struct rule *x = rule; x; x = x->els) {
-                freeze_term(x->head, f);
+                freeze_term_nofold(x->head, r);
                 for (int i = 0; i < x->npath; i++)
                     rv_freeze(x->path[i], f);
                 for (int i = 0; i < x->nargs; i++)
-                    freeze_term(x->args[i], f);
-                freeze_term(x->key, f);
-                freeze_term(x->value, f);
-                freeze_body(x->body, f);
+                    freeze_term(x->args[i], r);
+                freeze_term(x->key, r);
+                freeze_term(x->value, r);
+                freeze_body(x->body, r);
+                index_rule(x);
             }
         }
     }

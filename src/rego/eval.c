@@ -684,6 +684,13 @@ static int eval_ref(struct ev *ev, struct frame *fr, struct term *t, vkont k, vo
             return 0;
         return walk_value(ev, fr, ev->input, t, 1, k, ctx);
     case RH_DATA:
+        if (t->dnode && !ev->nov) {
+            int rc = 0;
+            struct rv *v = node_value(ev, t->dnode, &rc);
+            if (rc < 0)
+                return rc;
+            return v ? walk_value(ev, fr, v, t, t->dnext, k, ctx) : 0;
+        }
         return walk_data(ev, fr, ev->r->root, ev->data, t, 1, k, ctx);
     case RH_LOCAL: {
         struct rv *v = fr->slots[t->items[0]->slot];
@@ -1376,11 +1383,31 @@ static int enter_rule(struct ev *ev, const struct loc *loc)
     return 0;
 }
 
+/* The rule index: true when the rule's first expression (input.path ==
+ * constant, or in a constant set) cannot hold for this input. Not used
+ * while builtins are replaced by `with`. */
+static bool index_excludes(struct ev *ev, const struct rule *rule)
+{
+    if (!rule->idx_ref || ev->nmocks)
+        return false;
+    struct rv *v = ev->input;
+    const struct term *t = rule->idx_ref;
+    for (int i = 1; v && i < t->nitems; i++)
+        v = lookup(v, t->items[i]->val);
+    if (!v)
+        return true;
+    if (rule->idx_member)
+        return rv_set_find(rule->idx_val, v) == NULL;
+    return rv_compare(v, rule->idx_val) != 0;
+}
+
 /* Evaluates one rule with its else chain into r. */
 static int eval_rule_chain(struct ev *ev, struct rule *rule, kont solution, struct rule_k *r)
 {
     struct frame_mem fm;
     int rc = 0;
+    if (index_excludes(ev, rule))
+        return 0;
     for (struct rule *x = rule; x; x = x->els) {
         frame_init(&fm, rule->nslots);
         r->fr = &fm.fr;

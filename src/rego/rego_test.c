@@ -365,6 +365,41 @@ static void test_order_independent(void **state)
                  "var y referenced above");
 }
 
+/* The rule index (input.path == constant, input.path in {set}) skips rules
+ * whose first test fails; what the rules decide must not change: number
+ * equality across representations, undefined input, `with input`, data
+ * references through the rule tree, folded literals. */
+static const char *index_module =
+    "package t\n"
+    "p contains \"eq\" if {\n  input.x == 1\n}\n"
+    "p contains \"eq_rev\" if {\n  1.0 == input.x\n}\n"
+    "p contains \"unify\" if {\n  input.x = 1\n}\n"
+    "p contains \"in\" if {\n  input.x in {\"u\", 2}\n}\n"
+    "p contains \"deep\" if {\n  input.a.b == \"c\"\n}\n"
+    "p contains \"other\" if {\n  input.y == [1, {\"k\": 2}]\n}\n"
+    "r := \"yes\" if {\n  input.x == 7\n} else := \"no\"\n"
+    "q := data.t.p\n";
+
+static void test_rule_index(void **state)
+{
+    (void)state;
+    expect_result(index_module, "x := data.t.q", "{\"x\": 1.0}", "[{\"x\":[\"eq\",\"eq_rev\",\"unify\"]}]");
+    expect_result(index_module, "x := data.t.p", "{\"x\": 2}", "[{\"x\":[\"in\"]}]");
+    expect_result(index_module, "x := data.t.p", "{\"a\": {\"b\": \"c\"}, \"y\": [1, {\"k\": 2}]}",
+                  "[{\"x\":[\"deep\",\"other\"]}]");
+    expect_result(index_module, "x := data.t.p", "{\"a\": \"not an object\"}", "[{\"x\":[]}]");
+    expect_result(index_module, "x := data.t.p", NULL, "[{\"x\":[]}]");
+    expect_result(index_module, "x := data.t.p with input as {\"x\": \"u\"}", "{\"x\": 1}",
+                  "[{\"x\":[\"in\"]}]");
+    expect_result(index_module, "x := data.t.p with input.x as 1", "{\"x\": 2}",
+                  "[{\"x\":[\"eq\",\"eq_rev\",\"unify\"]}]");
+    expect_result(index_module, "x := data.t.r", "{\"x\": 7}", "[{\"x\":\"yes\"}]");
+    expect_result(index_module, "x := data.t.r", "{\"x\": 1}", "[{\"x\":\"no\"}]");
+    /* a with-data overlay below a resolved reference is still seen */
+    expect_result(index_module, "x := data.t.q with data.t.p as [\"z\"]", "{\"x\": 1}",
+                  "[{\"x\":[\"z\"]}]");
+}
+
 static void test_recursion(void **state)
 {
     (void)state;
@@ -888,6 +923,7 @@ int main(void)
         cmocka_unit_test(test_prepared_many),
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_rule_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1065,9 +1065,11 @@ inexact:
     return -1;
 }
 
+/* Converting input: arrays and objects get their final size up front (no
+ * growing lists), and an object's pairs are sorted in a scratch array on
+ * the stack when small (JSON objects have unique keys, so no conflicts). */
 struct rv *rv_from_json(const json_t *j)
 {
-    struct rvbuf k = { 0 }, v = { 0 };
     switch (json_typeof(j)) {
     case JSON_NULL:
         return rv_null();
@@ -1084,34 +1086,66 @@ struct rv *rv_from_json(const json_t *j)
     case JSON_STRING:
         return rv_string(json_string_value(j), json_string_length(j));
     case JSON_ARRAY: {
-        size_t i;
-        json_t *e;
-        json_array_foreach(j, i, e) {
-            struct rv *x = rv_from_json(e);
+        size_t n = json_array_size(j);
+        if (!rv_budget_room(n * sizeof(struct rv *)))
+            return NULL;
+        struct rv *a = rv_alloc(RV_ARRAY);
+        a->u.arr.v = xmalloc(n * sizeof(struct rv *));
+        charge(a->u.arr.v);
+        for (size_t i = 0; i < n; i++) {
+            struct rv *x = rv_from_json(json_array_get(j, i));
             if (!x) {
-                rvbuf_clear(&v);
+                rv_decref(a);
                 return NULL;
             }
-            rvbuf_push(&v, x);
+            a->u.arr.v[a->u.arr.len++] = x;
         }
-        return rv_array_take(&v);
+        return a;
     }
     case JSON_OBJECT: {
+        size_t n = json_object_size(j);
+        if (!rv_budget_room(2 * n * sizeof(struct rv *)))
+            return NULL;
+        struct kv small[32];
+        struct kv *kv = n <= 32 ? small : xmalloc(n * sizeof *kv);
+        size_t got = 0;
+        bool sorted = true;
         const char *key;
         size_t klen;
         json_t *e;
         void *tmp;
         json_object_keylen_foreach_safe((json_t *)j, tmp, key, klen, e) {
-            struct rv *x = rv_from_json(e);
+            struct rv *x = got < n ? rv_from_json(e) : NULL;
             if (!x) {
-                rvbuf_clear(&k);
-                rvbuf_clear(&v);
+                for (size_t i = 0; i < got; i++) {
+                    rv_decref(kv[i].k);
+                    rv_decref(kv[i].v);
+                }
+                if (kv != small)
+                    free(kv);
                 return NULL;
             }
-            rvbuf_push(&k, rv_string(key, klen));
-            rvbuf_push(&v, x);
+            kv[got].k = rv_string(key, klen);
+            kv[got].v = x;
+            if (got && sorted && rv_compare(kv[got - 1].k, kv[got].k) >= 0)
+                sorted = false;
+            got++;
         }
-        return rv_object_take(&k, &v);
+        if (!sorted)
+            qsort(kv, got, sizeof *kv, kv_cmp);
+        struct rv *o = rv_alloc(RV_OBJECT);
+        o->u.obj.k = xmalloc(got * sizeof(struct rv *));
+        o->u.obj.v = xmalloc(got * sizeof(struct rv *));
+        charge(o->u.obj.k);
+        charge(o->u.obj.v);
+        for (size_t i = 0; i < got; i++) {
+            o->u.obj.k[i] = kv[i].k;
+            o->u.obj.v[i] = kv[i].v;
+        }
+        o->u.obj.len = got;
+        if (kv != small)
+            free(kv);
+        return o;
     }
     }
     return NULL;
