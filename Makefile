@@ -49,7 +49,7 @@ PKG_LIBS += -lm
 
 CFLAGS   ?=
 HOST_CFLAGS := $(BASE_CFLAGS) $(PKG_CFLAGS) -fvisibility=hidden $(HARDEN_CFLAGS) $(CFLAGS)
-# The guest side links libc and protobuf-c only, statically.
+# The guest side links libc, protobuf-c and http-parser only, statically.
 GUEST_CFLAGS := $(BASE_CFLAGS) $(shell pkg-config --cflags libprotobuf-c 2>/dev/null) $(CFLAGS)
 ASAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 TEST_CFLAGS := $(BASE_CFLAGS) $(PKG_CFLAGS) -O1 $(ASAN_FLAGS) -DENCLAVE_TESTING $(CFLAGS)
@@ -127,7 +127,7 @@ $(BUILD)/gasan/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
 	$(CC) $(GUEST_CFLAGS) -O1 $(ASAN_FLAGS) -Wno-missing-prototypes -c $< -o $@
 
 $(BUILD)/enclave-init: $(GUEST_OBJS) $(call obj,guest,$(GUEST_MAIN))
-	$(CC) $(STATIC_LINK) $(HARDEN_LDFLAGS) -o $@ $^ -l:libprotobuf-c.a
+	$(CC) $(STATIC_LINK) $(HARDEN_LDFLAGS) -o $@ $^ -l:libprotobuf-c.a -l:libhttp_parser.a
 
 # The guest init travels inside the host binary so one file can build a guest image.
 # So does the interpreter driver (src/guest/interp.py) the image puts at /usr/lib/enclave.
@@ -173,7 +173,7 @@ TEST_BINS   := $(patsubst src/%_test.c,$(BUILD)/test/%_test,$(HOST_TESTS) $(GUES
 
 $(BUILD)/test/guest/%_test: src/guest/%_test.c $(BUILD)/libguest-asan.a
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -O1 $(ASAN_FLAGS) -DENCLAVE_TESTING -o $@ $< $(BUILD)/libguest-asan.a -lcmocka -lprotobuf-c
+	$(CC) $(GUEST_CFLAGS) -O1 $(ASAN_FLAGS) -DENCLAVE_TESTING -o $@ $< $(BUILD)/libguest-asan.a -lcmocka -lprotobuf-c -lhttp_parser
 $(BUILD)/test/%_test: src/%_test.c $(BUILD)/libenclave-asan.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libenclave-asan.a -lcmocka $(PKG_LIBS)
@@ -226,7 +226,7 @@ $(BUILD)/libguest-fuzz.a: $(FGUEST_OBJS)
 	ar rcs $@ $^
 $(BUILD)/fuzz/guest/%_fuzz: src/guest/%_fuzz.c $(BUILD)/libguest-fuzz.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libguest-fuzz.a -lprotobuf-c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libguest-fuzz.a -lprotobuf-c -lhttp_parser
 $(BUILD)/fuzz/%_fuzz: src/%_fuzz.c $(BUILD)/libenclave-fuzz.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libenclave-fuzz.a $(PKG_LIBS)
@@ -432,7 +432,7 @@ TEST_TARGETS += test-firecracker
 # make bench-guest: framing decode rate and the exec round trip of the init's
 # server on the host (prints numbers).
 $(BUILD)/guest-bench: bench/guest_bench.c $(GUEST_OBJS)
-	$(CC) $(GUEST_CFLAGS) -o $@ $< $(GUEST_OBJS) -l:libprotobuf-c.a
+	$(CC) $(GUEST_CFLAGS) -o $@ $< $(GUEST_OBJS) -l:libprotobuf-c.a -l:libhttp_parser.a
 .PHONY: bench-guest
 bench-guest: $(BUILD)/guest-bench
 	$(BUILD)/guest-bench

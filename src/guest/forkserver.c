@@ -149,6 +149,7 @@ static const char forkserver_py[] =
 
 struct guest_forkserver {
     char *python;
+    char proxy[64]; /* the egress proxy URL in its environment (guest_exec_proxy() at its start) */
     pid_t pid;
     struct timespec started;
     int ctl;
@@ -217,6 +218,7 @@ void guest_forkserver_start(struct guest_forkserver *fs)
     }
     Guest__V1__ExecRequest none = GUEST__V1__EXEC_REQUEST__INIT;
     char **env = guest_exec_build_env(&none);
+    snprintf(fs->proxy, sizeof(fs->proxy), "%s", guest_exec_proxy());
     char *argv[] = {fs->python, "-c", (char *)forkserver_py, NULL};
     struct guest_exec_params p;
     forkserver_params(&p);
@@ -306,6 +308,13 @@ int guest_forkserver_spawn(struct guest_forkserver *fs, const Guest__V1__ExecReq
 {
     if (!fs || !eligible(req, params))
         return 1;
+    if (fs->pid > 0 && strcmp(fs->proxy, guest_exec_proxy()) != 0) {
+        /* Started before the egress proxy began or ended: its environment
+         * is not a workload's now. It is started again once reaped. */
+        forkserver_stop(fs);
+        fs->fallbacks++;
+        return 1;
+    }
     if (!check_ready(fs)) {
         guest_forkserver_start(fs); /* for the next call */
         fs->fallbacks++;

@@ -38,6 +38,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <http_parser.h>
+
 #include "guest/v1/guest.pb-c.h"
 
 #define GUEST_INIT_VERSION "0.1.0"
@@ -290,6 +292,95 @@ bool guest_context_id_valid(const char *id);
 /* Waits for the child pid to end, at most timeout_ms; then SIGKILLs it and
  * reaps it. Returns 0 when it ended by itself, 1 when it was killed. */
 int guest_wait_child(pid_t pid, unsigned timeout_ms);
+
+/* ---------------------------------------------------------------- egress proxy
+ *
+ * With an EgressRequest in flight the init serves an HTTP proxy on
+ * 127.0.0.1:<port> inside the VM (egress.c): CONNECT host:port for TLS and
+ * absolute-form plain HTTP. Each workload connection becomes a stream of
+ * EgressOpen / EgressData / EgressCredit / EgressClose frames; the host
+ * decides, resolves and connects (proto/guest/v1/guest.proto, "---- egress").
+ * Request heads are parsed with http-parser (egress_http.c). */
+#define GUEST_EGRESS_DEFAULT_PORT 3128u
+#define GUEST_EGRESS_DEFAULT_STREAMS 64u
+#define GUEST_EGRESS_MAX_STREAMS 512u        /* what an EgressRequest may ask for */
+#define GUEST_EGRESS_SPARE_CLIENTS 16u       /* connections beyond max_streams whose head is read for a 503 */
+#define GUEST_EGRESS_DEFAULT_WINDOW (256u << 10)
+#define GUEST_EGRESS_MAX_WINDOW (16u << 20)
+#define GUEST_EGRESS_MAX_DATA (64u << 10)    /* bytes per EgressData frame, both ways */
+#define GUEST_EGRESS_DEFAULT_HEADER (16u << 10)
+#define GUEST_EGRESS_MAX_HEADER (64u << 10)
+#define GUEST_EGRESS_MAX_HEADERS 100u        /* header lines in one request head */
+#define GUEST_EGRESS_HEAD_TIMEOUT_MS 5000u   /* a head not complete by then: 408 */
+#define GUEST_EGRESS_OPEN_TIMEOUT_MS 60000u  /* no EgressOpenResult by then: 504 */
+#define GUEST_EGRESS_DRAIN_TIMEOUT_MS 30000u /* after the host's full close, for the workload to read */
+#define GUEST_EGRESS_LINGER_MS 2000u         /* after a refusal, input is read and dropped this long */
+#define GUEST_EGRESS_MAX_REASON 512u         /* bytes of a refusal's reason sent to the workload */
+
+struct guest_http_span {
+    uint32_t off, len;
+};
+
+/* One request head being read, fed incrementally (guest_proxy_head_feed). */
+struct guest_proxy_head {
+    http_parser parser;
+    size_t max_bytes;      /* a head longer than this: 431 */
+    size_t parsed;         /* bytes of the buffer the parser has taken */
+    const uint8_t *base;   /* the buffer of the call in progress */
+    struct guest_http_span url;
+    struct guest_http_span names[GUEST_EGRESS_MAX_HEADERS], values[GUEST_EGRESS_MAX_HEADERS];
+    size_t n_headers;
+    int last;              /* 0: none, 1: a header name, 2: a value was the last callback */
+    bool too_many;
+    bool headers_done;
+    bool message_done;     /* plain HTTP: the whole request (head and body) was seen */
+    size_t head_end;       /* offset just past the head */
+    size_t body_end;       /* offset just past the request's bytes in the buffer */
+};
+
+/* max_bytes: 0 means GUEST_EGRESS_DEFAULT_HEADER. */
+void guest_proxy_head_init(struct guest_proxy_head *h, size_t max_bytes);
+/* buf[0, len) is everything the workload sent so far (each call's buf holds
+ * the last one's bytes and maybe more; it may have moved). Returns 0 when
+ * more is needed, 1 when the head is complete (head_end; for plain HTTP,
+ * body_end and message_done say how much of the rest belongs to the
+ * request), or the HTTP status to refuse with: 400 (malformed), 431 (over
+ * max_bytes or too many header lines). */
+int guest_proxy_head_feed(struct guest_proxy_head *h, const uint8_t *buf, size_t len);
+/* Plain HTTP after the head: how many of data[0, len) belong to the request
+ * (forward those; once message_done the rest is not part of it), or -1
+ * for a malformed body. */
+long guest_proxy_body_feed(struct guest_proxy_head *h, const uint8_t *data, size_t len);
+
+/* What a complete head asks for. */
+struct guest_proxy_request {
+    bool connect;          /* CONNECT (scheme "https"), else absolute-form "http" */
+    char host[256];        /* as written (an IPv6 literal without brackets) */
+    uint32_t port;
+    char method[16];       /* plain HTTP only */
+    char *path;            /* plain HTTP only: the origin-form target; malloc'd */
+    uint8_t *head;         /* plain HTTP only: the head rewritten to origin form; malloc'd */
+    size_t head_len;
+};
+/* Returns 0 and fills *r, or the HTTP status to refuse with (400, 501 for a
+ * method the proxy does not carry, 505 for an HTTP version other than 1.0
+ * and 1.1; 503 when out of memory) with *why a static explanation. The
+ * rewritten head has the origin-form target, Host from the URL (a Host
+ * header is replaced), no hop-by-hop headers (Connection, Proxy-*,
+ * Keep-Alive, TE, Upgrade and what Connection names) and "Connection:
+ * close". Release with guest_proxy_request_release (also after a failure). */
+int guest_proxy_request_build(const struct guest_proxy_head *h, const uint8_t *buf, struct guest_proxy_request *r,
+                              const char **why);
+void guest_proxy_request_release(struct guest_proxy_request *r);
+/* The reason phrase of an HTTP status ("Forbidden"), "Error" when unknown. */
+const char *guest_proxy_status_text(unsigned status);
+
+/* While the proxy listens, workloads get HTTP_PROXY, HTTPS_PROXY,
+ * http_proxy, https_proxy and PIP_PROXY set to this URL (unless a request
+ * sets them); NULL: none. Copied. */
+void guest_exec_set_proxy(const char *url);
+/* The URL set now, "" when none. */
+const char *guest_exec_proxy(void);
 
 /* ---------------------------------------------------------------- server */
 

@@ -1,6 +1,7 @@
 /* Checking requests from the host before anything is executed. */
 #include "guest/guest.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,12 +34,17 @@ int guest_request_check(const Guest__V1__Frame *frame, const char **why)
     case GUEST__V1__FRAME__BODY_CODE_REQUEST:
     case GUEST__V1__FRAME__BODY_EXEC_CREDIT:
     case GUEST__V1__FRAME__BODY_EXEC_STDIN:
+    case GUEST__V1__FRAME__BODY_EGRESS_REQUEST:
+    case GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT:
+    case GUEST__V1__FRAME__BODY_EGRESS_DATA:
+    case GUEST__V1__FRAME__BODY_EGRESS_CREDIT:
+    case GUEST__V1__FRAME__BODY_EGRESS_CLOSE:
         return 0;
     case GUEST__V1__FRAME__BODY__NOT_SET:
         *why = "frame has no body";
         return CODE(UNKNOWN_REQUEST);
     default:
-        *why = "not a request the init serves (health, exec, cancel, shutdown, exec credit, exec stdin, file, code)";
+        *why = "not a request the init serves (health, exec, cancel, shutdown, exec credit, exec stdin, file, code, egress)";
         return CODE(UNKNOWN_REQUEST);
     }
 }
@@ -197,13 +203,32 @@ static long env_find(char **env, size_t count, const char *name)
     return -1;
 }
 
+/* The egress proxy's URL while it listens (guest_exec_set_proxy). */
+static char proxy_url[64];
+
+void guest_exec_set_proxy(const char *url)
+{
+    snprintf(proxy_url, sizeof(proxy_url), "%s", url ? url : "");
+}
+
+const char *guest_exec_proxy(void)
+{
+    return proxy_url;
+}
+
 char **guest_exec_build_env(const Guest__V1__ExecRequest *req)
 {
-    static const char *const defaults[][2] = {
+    const char *const defaults[][2] = {
         {"HOME", GUEST_WORKSPACE},
         {"PATH", GUEST_DEFAULT_PATH},
+        /* Only while the proxy listens. */
+        {"HTTP_PROXY", proxy_url},
+        {"HTTPS_PROXY", proxy_url},
+        {"http_proxy", proxy_url},
+        {"https_proxy", proxy_url},
+        {"PIP_PROXY", proxy_url},
     };
-    size_t ndefaults = sizeof(defaults) / sizeof(defaults[0]);
+    size_t ndefaults = proxy_url[0] ? sizeof(defaults) / sizeof(defaults[0]) : 2;
     char **env = calloc(ndefaults + req->n_env + 1, sizeof(*env));
     if (!env)
         return NULL;

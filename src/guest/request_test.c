@@ -200,6 +200,15 @@ static void test_request_kinds(void **state)
     assert_int_equal(guest_request_check(&f, &why), 0);
     f.body_case = GUEST__V1__FRAME__BODY_CANCEL_REQUEST;
     assert_int_equal(guest_request_check(&f, &why), 0);
+    /* The egress proxy: what the host sends is served, what the guest sends is not. */
+    f.body_case = GUEST__V1__FRAME__BODY_EGRESS_REQUEST;
+    assert_int_equal(guest_request_check(&f, &why), 0);
+    f.body_case = GUEST__V1__FRAME__BODY_EGRESS_DATA;
+    assert_int_equal(guest_request_check(&f, &why), 0);
+    f.body_case = GUEST__V1__FRAME__BODY_EGRESS_OPEN;
+    assert_int_equal(guest_request_check(&f, &why), CODE(UNKNOWN_REQUEST));
+    f.body_case = GUEST__V1__FRAME__BODY_EGRESS_RESPONSE;
+    assert_int_equal(guest_request_check(&f, &why), CODE(UNKNOWN_REQUEST));
 }
 
 int main(void)

@@ -127,6 +127,7 @@ struct guest_server {
     bool logged_missing;
     struct guest_files *files;
     struct guest_code *code;
+    struct guest_egress *egress;
     struct guest_forkserver *forkserver; /* NULL: every python3 starts fresh */
 };
 
@@ -247,6 +248,11 @@ void guest_server_send_error(struct guest_server *s, struct conn *c, uint64_t id
 size_t guest_conn_backlog(const struct conn *c)
 {
     return c ? c->out_len : 0;
+}
+
+bool guest_conn_input_ended(const struct conn *c)
+{
+    return c && c->in_eof;
 }
 
 uint64_t guest_now_ns(void)
@@ -537,6 +543,8 @@ static void handle_cancel(struct guest_server *s, struct conn *c, uint64_t id, c
         found = guest_files_cancel(s, s->files, c, req->target_id);
     if (!found)
         found = guest_code_cancel(s->code, c, req->target_id);
+    if (!found)
+        found = guest_egress_cancel(s, s->egress, c, req->target_id);
     Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__CancelResponse r = GUEST__V1__CANCEL_RESPONSE__INIT;
     r.found = found;
@@ -696,6 +704,15 @@ static void handle_frame(struct guest_server *s, struct conn *c, const Guest__V1
     case GUEST__V1__FRAME__BODY_CODE_REQUEST:
         guest_code_request(s, s->code, c, f->id, f->code_request);
         break;
+    case GUEST__V1__FRAME__BODY_EGRESS_REQUEST:
+        guest_egress_request(s, s->egress, c, f->id, f->egress_request);
+        break;
+    case GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT:
+    case GUEST__V1__FRAME__BODY_EGRESS_DATA:
+    case GUEST__V1__FRAME__BODY_EGRESS_CREDIT:
+    case GUEST__V1__FRAME__BODY_EGRESS_CLOSE:
+        guest_egress_frame(s, s->egress, c, f->id, f);
+        break;
     default:
         break;
     }
@@ -721,6 +738,7 @@ static void detach_execs(struct guest_server *s, struct conn *c)
 {
     guest_files_detach(s->files, c);
     guest_code_detach(s->code, c);
+    guest_egress_detach(s, s->egress, c);
     for (size_t i = 0; i < s->nexecs; i++)
         if (s->execs[i]->conn == c) {
             exec_kill(s->execs[i]);
@@ -1041,14 +1059,25 @@ static void read_signals(struct guest_server *s, uint64_t now)
 
 /* ---------------------------------------------------------------- loop */
 
-enum ref_kind { REF_SIGNAL, REF_LISTENER, REF_CONN_IN, REF_CONN_OUT, REF_STDIN, REF_STDOUT, REF_STDERR, REF_CODE };
+enum ref_kind {
+    REF_SIGNAL,
+    REF_LISTENER,
+    REF_CONN_IN,
+    REF_CONN_OUT,
+    REF_STDIN,
+    REF_STDOUT,
+    REF_STDERR,
+    REF_CODE,
+    REF_EGRESS
+};
 
 struct ref {
     enum ref_kind kind;
     void *ptr;
 };
 
-#define MAX_POLL (1 + MAX_LISTENERS + 2 * MAX_CONNS_TOTAL + 3 * GUEST_MAX_EXECS + 3 * GUEST_MAX_CONTEXTS)
+#define MAX_POLL                                                                                                       \
+    (1 + MAX_LISTENERS + 2 * MAX_CONNS_TOTAL + 3 * GUEST_MAX_EXECS + 3 * GUEST_MAX_CONTEXTS + GUEST_EGRESS_MAX_POLL)
 
 static bool exec_done(const struct exec *e, uint64_t now)
 {
@@ -1118,6 +1147,9 @@ static int housekeeping(struct guest_server *s, uint64_t now)
     uint64_t code_next = guest_code_housekeeping(s, s->code, now);
     if (code_next < next)
         next = code_next;
+    uint64_t egress_next = guest_egress_housekeeping(s, s->egress, now);
+    if (egress_next < next)
+        next = egress_next;
     if (guest_files_pump(s, s->files))
         next = now;
     for (size_t i = 0; i < s->nconns;) {
@@ -1216,6 +1248,11 @@ int guest_server_run(struct guest_server *s)
         for (size_t i = 0; i < nc; i++)
             ref[n + i] = (struct ref){REF_CODE, code_refs[i]};
         n += nc;
+        void *egress_refs[GUEST_EGRESS_MAX_POLL];
+        size_t ne = guest_egress_poll_fds(s->egress, pfd + n, egress_refs, GUEST_EGRESS_MAX_POLL, now_ns());
+        for (size_t i = 0; i < ne; i++)
+            ref[n + i] = (struct ref){REF_EGRESS, egress_refs[i]};
+        n += ne;
         int r = poll(pfd, n, timeout);
         if (r < 0) {
             if (errno == EINTR)
@@ -1276,6 +1313,9 @@ int guest_server_run(struct guest_server *s)
             case REF_CODE:
                 guest_code_ready(s, s->code, ref[i].ptr, pfd[i].fd, ev);
                 break;
+            case REF_EGRESS:
+                guest_egress_ready(s, s->egress, ref[i].ptr, ev);
+                break;
             }
             if (s->stop)
                 break;
@@ -1302,10 +1342,11 @@ struct guest_server *guest_server_new(const struct guest_server_options *opts)
         s->opts.hello_timeout_ms = GUEST_HELLO_TIMEOUT_MS;
     s->files = guest_files_new(opts->workspace_dir, opts->tmp_dir);
     s->code = guest_code_new(opts->interp_python, opts->interp_driver, opts->workspace_dir);
-    if (!s->files || !s->code) {
+    s->egress = guest_egress_new();
+    if (!s->files || !s->code || !s->egress) {
         guest_files_free(s->files);
         guest_code_free(s->code);
-    guest_forkserver_free(s->forkserver);
+        guest_egress_free(s->egress);
         free(s);
         return NULL;
     }
@@ -1317,7 +1358,7 @@ struct guest_server *guest_server_new(const struct guest_server_options *opts)
         (s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
         guest_files_free(s->files);
         guest_code_free(s->code);
-    guest_forkserver_free(s->forkserver);
+        guest_egress_free(s->egress);
         free(s);
         return NULL;
     }
@@ -1376,6 +1417,7 @@ void guest_server_free(struct guest_server *s)
     while (s->nconns > 0)
         conn_close(s, s->nconns - 1);
     guest_code_free(s->code);
+    guest_egress_free(s->egress);
     guest_forkserver_free(s->forkserver);
     guest_files_free(s->files);
     for (size_t i = 0; i < s->nlisteners; i++)

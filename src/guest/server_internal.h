@@ -23,6 +23,8 @@ void guest_server_send_error(struct guest_server *s, struct conn *c, uint64_t id
 /* Bytes queued for the connection and not yet written. */
 size_t guest_conn_backlog(const struct conn *c);
 uint64_t guest_now_ns(void);
+/* The host will send nothing more on this connection (it closed its side). */
+bool guest_conn_input_ended(const struct conn *c);
 
 /* ---- file operations (files.c) */
 struct guest_files;
@@ -60,5 +62,30 @@ bool guest_code_reaped(struct guest_server *s, struct guest_code *k, pid_t pid, 
 /* Timeouts and finished cells; returns the next deadline (UINT64_MAX: none). */
 uint64_t guest_code_housekeeping(struct guest_server *s, struct guest_code *k, uint64_t now);
 unsigned guest_code_running(const struct guest_code *k); /* live interpreters */
+
+/* ---- the egress proxy (egress.c) */
+struct guest_egress;
+struct guest_egress *guest_egress_new(void);
+void guest_egress_free(struct guest_egress *g);
+/* An EgressRequest: starts listening (the reply comes when it stops), or
+ * an ErrorResponse (busy, invalid, cannot listen). */
+void guest_egress_request(struct guest_server *s, struct guest_egress *g, struct conn *c, uint64_t id,
+                          const Guest__V1__EgressRequest *req);
+/* EgressOpenResult, EgressData, EgressCredit, EgressClose from the host. */
+void guest_egress_frame(struct guest_server *s, struct guest_egress *g, struct conn *c, uint64_t id,
+                        const Guest__V1__Frame *f);
+/* A CancelRequest for the EgressRequest: everything closes, EgressResponse
+ * goes out. True when it was the proxy's id. */
+bool guest_egress_cancel(struct guest_server *s, struct guest_egress *g, struct conn *c, uint64_t id);
+/* The connection is gone: the proxy stops (nobody to answer). */
+void guest_egress_detach(struct guest_server *s, struct guest_egress *g, struct conn *c);
+/* The listener and the workloads' connections; refs[i] goes back to guest_egress_ready. */
+size_t guest_egress_poll_fds(struct guest_egress *g, struct pollfd *pfd, void **refs, size_t max, uint64_t now);
+void guest_egress_ready(struct guest_server *s, struct guest_egress *g, void *ref, short revents);
+/* Deadlines, and frees what ended; returns the next deadline (UINT64_MAX: none). */
+uint64_t guest_egress_housekeeping(struct guest_server *s, struct guest_egress *g, uint64_t now);
+bool guest_egress_active(const struct guest_egress *g);
+/* Poll entries the proxy may use at most. */
+#define GUEST_EGRESS_MAX_POLL (1u + GUEST_EGRESS_MAX_STREAMS + GUEST_EGRESS_SPARE_CLIENTS + 32u)
 
 #endif
