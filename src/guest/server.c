@@ -1193,14 +1193,18 @@ static int housekeeping(struct guest_server *s, uint64_t now)
     return ms > 60000 ? 60000 : (int)ms;
 }
 
-int guest_server_run(struct guest_server *s)
+/* One turn of the loop: housekeeping, one poll (waiting at most max_wait_ms
+ * when that is not negative), and what it found. 0, or -errno. */
+static int run_turn(struct guest_server *s, int max_wait_ms)
 {
     struct pollfd pfd[MAX_POLL];
     struct ref ref[MAX_POLL];
-    while (!s->stop) {
+    {
         int timeout = housekeeping(s, now_ns());
         if (s->stop)
-            break;
+            return 0;
+        if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms))
+            timeout = max_wait_ms;
         size_t n = 0;
         pfd[n] = (struct pollfd){.fd = s->sigfd, .events = POLLIN};
         ref[n++] = (struct ref){REF_SIGNAL, NULL};
@@ -1254,11 +1258,8 @@ int guest_server_run(struct guest_server *s)
             ref[n + i] = (struct ref){REF_EGRESS, egress_refs[i]};
         n += ne;
         int r = poll(pfd, n, timeout);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
+        if (r < 0)
+            return errno == EINTR ? 0 : -errno;
         uint64_t now = now_ns();
         for (size_t i = 0; i < n && r > 0; i++) {
             short ev = pfd[i].revents;
@@ -1322,6 +1323,21 @@ int guest_server_run(struct guest_server *s)
         }
     }
     return 0;
+}
+
+int guest_server_run(struct guest_server *s)
+{
+    while (!s->stop) {
+        int r = run_turn(s, -1);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int guest_server_run_once(struct guest_server *s, int max_wait_ms)
+{
+    return s->stop ? 0 : run_turn(s, max_wait_ms);
 }
 
 /* ---------------------------------------------------------------- setup */
