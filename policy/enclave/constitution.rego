@@ -10,7 +10,7 @@ package enclave
 
 cfg := data.constitution
 
-known_actions := {"session.start", "exec", "session.stop", "audit.read", "policy.read", "policy.apply", "file.read", "file.write"}
+known_actions := {"session.start", "exec", "session.stop", "audit.read", "policy.read", "policy.apply", "file.read", "file.write", "net.resolve", "net.connect"}
 
 decision := {"allow": true, "reasons": [sprintf("allowed by the Agentic Constitution (%s)", [input.action])], "obligations": obligations} if {
 	count(deny) == 0
@@ -24,6 +24,15 @@ default obligations := {}
 
 obligations := {"timeout_s": cfg.max_timeout_s, "max_output_bytes": cfg.max_output_bytes, "env_allowlist": cfg.env_allowlist} if {
 	input.action == "exec"
+}
+
+obligations := object.union({"timeout_s": egress_limits.timeout_s, "max_bytes": egress_limits.max_bytes}, egress_address_obligation) if {
+	input.action == "net.connect"
+}
+
+obligations := {"egress_max_bytes": egress_limits.session_max_bytes, "egress_timeout_s": egress_limits.session_timeout_s} if {
+	input.action == "session.start"
+	request.egress == true
 }
 
 # ------------------------------------------------------------ every action
@@ -210,3 +219,64 @@ deny contains sprintf("the session declared the intent read_only_analysis; this 
 checked_code := request.code if request.tool == "code"
 
 checked_code := concat("\n", array.slice(request.argv, 1, count(request.argv))) if not request.tool == "code"
+
+# ------------------------------------------------------------ egress
+#
+# The guest has no network device. A session started with egress gets an
+# HTTP proxy in the guest; the host asks "net.resolve" before it looks a name
+# up and "net.connect" (with the addresses it resolved) before it connects.
+# Both are denied unless an entry of data.constitution.egress allows the host
+# and port for the session's intent. That list is empty here: no egress at
+# all until an operator's bundle names what to allow (docs/egress.md).
+#
+# An entry: {"host": "pypi.org" | "*.example.com" | "10.1.2.3",
+#            "ports": [443], "schemes": ["https"] (optional: any),
+#            "intents": ["code_execution"] (optional: any intent, or none),
+#            "addresses": ["10.0.0.0/8"] (optional: non-public addresses
+#            this entry may reach; without it only public addresses)}
+
+egress_rules := object.get(cfg, "egress", [])
+
+egress_limits := object.get(cfg, "egress_limits", {"timeout_s": 600, "max_bytes": 1073741824, "session_max_bytes": 4294967296, "session_timeout_s": 86400})
+
+egress_rule_applies(rule) if not rule.intents
+
+egress_rule_applies(rule) if intent_category in rule.intents
+
+egress_scheme_ok(rule) if not rule.schemes
+
+egress_scheme_ok(rule) if request.scheme in rule.schemes
+
+egress_host_matches(pattern, host) if pattern == host
+
+# "*.example.com" matches every name below example.com, not example.com itself.
+egress_host_matches(pattern, host) if {
+	startswith(pattern, "*.")
+	endswith(host, trim_prefix(pattern, "*"))
+}
+
+egress_match contains i if {
+	input.action in {"net.resolve", "net.connect"}
+	some i, rule in egress_rules
+	egress_rule_applies(rule)
+	egress_host_matches(lower(rule.host), lower(request.host))
+	request.port in rule.ports
+	egress_scheme_ok(rule)
+}
+
+deny contains sprintf("egress: %v port %v is not allowed for this session (no entry of data.constitution.egress matches it for intent %q)", [object.get(request, "host", "missing"), object.get(request, "port", "missing"), intent_category]) if {
+	input.action in {"net.resolve", "net.connect"}
+	count(egress_match) == 0
+}
+
+deny contains sprintf("egress: no outbound connection is allowed for intent %q (data.constitution.egress has no entry for it), so a session may not ask for egress", [intent_category]) if {
+	input.action == "session.start"
+	object.get(request, "egress", false) != false
+	count([rule | some rule in egress_rules; egress_rule_applies(rule)]) == 0
+}
+
+egress_allowed_addresses := {a | some i in egress_match; some a in object.get(egress_rules[i], "addresses", [])}
+
+default egress_address_obligation := {}
+
+egress_address_obligation := {"allow_addresses": sort(egress_allowed_addresses)} if count(egress_allowed_addresses) > 0

@@ -157,3 +157,82 @@ test_image_any_by_default if allowed({"action": "session.start", "session": {"id
 test_image_restricted if denied_for({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}}, "not one of the allowed images") with data.constitution.allowed_images as [""]
 
 test_image_allowed_listed if allowed({"action": "session.start", "session": {"id": "s"}, "request": {"vcpu": 1, "memory_mb": 512, "image": "numpy"}}) with data.constitution.allowed_images as ["", "numpy"]
+
+# ------------------------------------------------------------ egress
+
+net_input(action, req, intent) := {
+	"action": action,
+	"session": {"id": "s-1", "labels": {}, "intent": intent},
+	"request": object.union({"host": "pypi.org", "port": 443, "scheme": "https"}, req),
+	"caller": {"transport": "egress", "peer": "guest:stream:1", "principal": ""},
+	"time": {"unix_ns": 0},
+}
+
+egress_data := [
+	{"host": "pypi.org", "ports": [443], "schemes": ["https"]},
+	{"host": "*.pythonhosted.org", "ports": [443]},
+	{"host": "api.internal.example", "ports": [8080], "intents": ["code_execution"], "addresses": ["10.20.0.0/16"]},
+]
+
+test_egress_denied_by_default if {
+	denied_for(net_input("net.connect", {"addresses": ["151.101.0.223"]}, {}), "egress: pypi.org port 443 is not allowed")
+	denied_for(net_input("net.resolve", {}, {}), "is not allowed")
+}
+
+test_egress_session_start_denied_by_default if denied_for(start_input({"egress": true}), "may not ask for egress")
+
+test_egress_session_start_without_egress_allowed if allowed(start_input({"egress": false}))
+
+test_egress_allowlisted_host_allowed if {
+	allowed(net_input("net.resolve", {}, {})) with data.constitution.egress as egress_data
+	allowed(net_input("net.connect", {"addresses": ["151.101.0.223"]}, {})) with data.constitution.egress as egress_data
+}
+
+test_egress_connect_obligations if {
+	d := decision with input as net_input("net.connect", {"addresses": ["151.101.0.223"]}, {})
+		with data.constitution.egress as egress_data
+	d.allow
+	d.obligations.timeout_s == 600
+	d.obligations.max_bytes == 1073741824
+	not d.obligations.allow_addresses
+}
+
+test_egress_session_start_obligations if {
+	d := decision with input as start_input({"egress": true}) with data.constitution.egress as egress_data
+	d.allow
+	d.obligations.egress_max_bytes == 4294967296
+	d.obligations.egress_timeout_s == 86400
+}
+
+test_egress_wrong_port_denied if denied_for(net_input("net.connect", {"port": 80}, {}), "port 80 is not allowed") with data.constitution.egress as egress_data
+
+test_egress_wrong_scheme_denied if denied_for(net_input("net.connect", {"scheme": "http"}, {}), "is not allowed") with data.constitution.egress as egress_data
+
+test_egress_other_host_denied if denied_for(net_input("net.connect", {"host": "evil.example"}, {}), "evil.example port 443 is not allowed") with data.constitution.egress as egress_data
+
+test_egress_suffix_trick_denied if denied_for(net_input("net.connect", {"host": "evilpypi.org"}, {}), "is not allowed") with data.constitution.egress as egress_data
+
+test_egress_wildcard_subdomain_allowed if allowed(net_input("net.connect", {"host": "files.pythonhosted.org"}, {})) with data.constitution.egress as egress_data
+
+test_egress_wildcard_not_apex if denied_for(net_input("net.connect", {"host": "pythonhosted.org"}, {}), "is not allowed") with data.constitution.egress as egress_data
+
+test_egress_wildcard_not_lookalike if denied_for(net_input("net.connect", {"host": "evilpythonhosted.org"}, {}), "is not allowed") with data.constitution.egress as egress_data
+
+test_egress_case_insensitive if allowed(net_input("net.connect", {"host": "PyPI.org"}, {})) with data.constitution.egress as egress_data
+
+test_egress_intent_entry if {
+	internal := {"host": "api.internal.example", "port": 8080, "scheme": "http", "addresses": ["10.20.1.5"]}
+	d := decision with input as net_input("net.connect", internal, {"action_category": "code_execution"})
+		with data.constitution.egress as egress_data
+	d.allow
+	d.obligations.allow_addresses == ["10.20.0.0/16"]
+	denied_for(net_input("net.connect", internal, {"action_category": "read_only_analysis"}), "intent \"read_only_analysis\"") with data.constitution.egress as egress_data
+	denied_for(net_input("net.connect", internal, {}), "is not allowed") with data.constitution.egress as egress_data
+}
+
+test_egress_session_start_needs_an_entry_for_its_intent if {
+	only_coding := [{"host": "api.internal.example", "ports": [8080], "intents": ["code_execution"]}]
+	denied_for(start_input({"egress": true}), "may not ask for egress") with data.constitution.egress as only_coding
+	coding := object.union(start_input({"egress": true}), {"session": {"id": "s-1", "labels": {}, "intent": {"action_category": "code_execution"}}})
+	allowed(coding) with data.constitution.egress as only_coding
+}

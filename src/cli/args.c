@@ -402,10 +402,10 @@ static const char run_help[] =
     "       enclave run [OPTIONS] --python FILE\n"
     "\n"
     "Starts a session (a fresh microVM) through the daemon, runs one command in it\n"
-    "as uid 1000 with no network, prints its stdout and stderr as they arrive, stops\n"
-    "the session and exits with the command's exit code (124 on timeout, 128+N on\n"
-    "signal N; 125 when Enclave itself fails, e.g. no daemon or no session; 126\n"
-    "when the policy denies the command).\n"
+    "as uid 1000 with no network (unless --egress), prints its stdout and stderr\n"
+    "as they arrive, stops the session and exits with the command's exit code (124\n"
+    "on timeout, 128+N on signal N; 125 when Enclave itself fails, e.g. no daemon\n"
+    "or no session; 126 when the policy denies the command).\n"
     "\n"
     "options:\n"
     "  --python FILE     run a Python file ('-' reads the program from stdin)\n"
@@ -413,6 +413,9 @@ static const char run_help[] =
     "  --cpu N           vCPUs for the new VM (default: the daemon's)\n"
     "  --mem MB          memory for the new VM in MiB (default: the daemon's)\n"
     "  --session ID      run in this existing session and leave it running\n"
+    "  --egress          the new session may make outbound HTTP(S) connections\n"
+    "                    through the guest's proxy, each one decided by the policy\n"
+    "                    (see 'enclave session start --help' and docs/egress.md)\n"
     "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
     "  --socket PATH     the daemon's Unix socket (default $ENCLAVE_SOCKET)\n"
     "  -h, --help        this help\n"
@@ -423,9 +426,10 @@ static const char run_help[] =
 
 int args_parse_run(int argc, char **argv, struct run_args *out, struct error *err)
 {
-    enum { O_PYTHON = 256, O_TIMEOUT, O_CPU, O_MEM, O_SESSION, O_ADDR, O_SOCKET };
+    enum { O_PYTHON = 256, O_TIMEOUT, O_CPU, O_MEM, O_SESSION, O_ADDR, O_SOCKET, O_EGRESS };
     static const struct option opts[] = {
         {"python", required_argument, NULL, O_PYTHON},
+        {"egress", no_argument, NULL, O_EGRESS},
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"cpu", required_argument, NULL, O_CPU},
         {"mem", required_argument, NULL, O_MEM},
@@ -461,6 +465,9 @@ int args_parse_run(int argc, char **argv, struct run_args *out, struct error *er
         case O_SESSION:
             out->session_id = optarg;
             break;
+        case O_EGRESS:
+            out->egress = true;
+            break;
         default:
             return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);
         }
@@ -474,5 +481,8 @@ int args_parse_run(int argc, char **argv, struct run_args *out, struct error *er
     if (out->session_id && (out->vcpus || out->mem_mb))
         return error_set(err, ERR_INVALID_ARGUMENT,
                          "--cpu and --mem size a new VM; with --session the VM exists already");
+    if (out->session_id && out->egress)
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "--egress is chosen when a session starts; with --session it exists already");
     return 0;
 }

@@ -51,6 +51,7 @@ struct run_args {
     unsigned timeout_s;       /* 0: the daemon's default */
     unsigned vcpus, mem_mb;   /* 0: the daemon's default */
     const char *session_id;   /* run in an existing session instead of a fresh one */
+    bool egress;              /* the new session has egress (--egress) */
 };
 int args_parse_run(int argc, char **argv, struct run_args *out, struct error *err);
 

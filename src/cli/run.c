@@ -48,6 +48,8 @@ int cli_run(int argc, char **argv)
             json_object_set_new(req, "vcpu", json_integer(a.vcpus));
         if (a.mem_mb)
             json_object_set_new(req, "memoryMb", json_integer(a.mem_mb));
+        if (a.egress)
+            json_object_set_new(req, "egress", json_true());
         json_t *resp = NULL;
         int rc = client_call(&a.target, "agent.v1.AgentService", "StartSession", req, 300, &resp, &err);
         json_decref(req);

@@ -10,7 +10,7 @@
 
 static const char session_help[] =
     "usage: enclave session start [--id ID] [--cpu N] [--mem MB] [--ttl D] [--idle-timeout D]\n"
-    "                             [--image VARIANT]\n"
+    "                             [--image VARIANT] [--egress]\n"
     "       enclave session exec ID [--timeout S] (--python FILE | -- COMMAND [ARGS...])\n"
     "       enclave session stop ID\n"
     "       enclave session ls          sessions, then the warm pools (if any)\n"
@@ -32,6 +32,11 @@ static const char session_help[] =
     "                    never); default: the daemon's --session-idle-timeout\n"
     "  --image VARIANT   boot an image variant built with 'enclave image build --name\n"
     "                    VARIANT' (default: the current image)\n"
+    "  --egress          let the workloads make outbound HTTP(S) connections through\n"
+    "                    the guest's proxy (HTTP_PROXY is set for them); the policy\n"
+    "                    decides whether the session may have it and then every\n"
+    "                    connection (the constitution allows none until its list\n"
+    "                    data.constitution.egress names hosts; docs/egress.md)\n"
     "\n"
     "common options:\n"
     "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
@@ -47,6 +52,7 @@ struct session_opts {
     const char *python_file;
     int ttl_s, idle_s; /* 0: the daemon's default, -1: none */
     const char *image; /* an image variant (enclave image build --name) */
+    bool egress;
 };
 
 static int parse_limit(const char *arg, const char *name, int *out, struct error *err)
@@ -66,7 +72,7 @@ static int parse_limit(const char *arg, const char *name, int *out, struct error
 
 static int parse(int argc, char **argv, struct session_opts *o, struct error *err)
 {
-    enum { O_ID = 256, O_CPU, O_MEM, O_TIMEOUT, O_PYTHON, O_ADDR, O_SOCKET, O_TTL, O_IDLE, O_IMAGE };
+    enum { O_ID = 256, O_CPU, O_MEM, O_TIMEOUT, O_PYTHON, O_ADDR, O_SOCKET, O_TTL, O_IDLE, O_IMAGE, O_EGRESS };
     static const struct option opts[] = {
         {"id", required_argument, NULL, O_ID},
         {"cpu", required_argument, NULL, O_CPU},
@@ -78,6 +84,7 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
         {"ttl", required_argument, NULL, O_TTL},
         {"idle-timeout", required_argument, NULL, O_IDLE},
         {"image", required_argument, NULL, O_IMAGE},
+        {"egress", no_argument, NULL, O_EGRESS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -114,6 +121,9 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
             break;
         case O_IMAGE:
             o->image = optarg;
+            break;
+        case O_EGRESS:
+            o->egress = true;
             break;
         default:
             return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);
@@ -180,6 +190,8 @@ int cli_session(int argc, char **argv)
         /* Variants are chosen through enclave.v1 StartSession (agent.v1 has no field for one). */
         if (o.image)
             json_object_set_new(req, "image", json_string(o.image));
+        if (o.egress)
+            json_object_set_new(req, "egress", json_true());
         if (call_or_report(&o.target, o.image ? "enclave.v1.Enclave" : "agent.v1.AgentService", "StartSession",
                            req, 300, &resp) < 0)
             return 1;

@@ -187,6 +187,13 @@ int core_code(struct core *core, const struct core_code_request *req, core_code_
     cr.code = (char *)code;
     cr.timeout_ms = timeout * 1000u;
     cr.limits = &lim;
+    /* A context started in a session with egress reaches it through the proxy. */
+    Guest__V1__EnvVar env_store[CORE_EGRESS_ENV_COUNT];
+    Guest__V1__EnvVar *env_ptrs[CORE_EGRESS_ENV_COUNT];
+    if (core_session_has_egress(core, req->session_id)) {
+        cr.env = env_ptrs;
+        cr.n_env = core_egress_env(env_store, env_ptrs);
+    }
     f.body_case = GUEST__V1__FRAME__BODY_CODE_REQUEST;
     f.code_request = &cr;
     if (proxy_request_frames(conn, &f, timeout * 1000u + CODE_REPLY_GRACE_MS, on_code_reply, on_code_frame, r, &r->id,

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/paths.h"
 #include "core/internal.h"
+#include "egress/egress.h"
 #include "proxy/proxy.h"
 
 #define CONNECT_RETRY_MS 50
@@ -45,6 +46,12 @@ struct session {
     int64_t created_ns;
     unsigned execs_running;
     bool gate_open; /* the gate tracks this session (gate_session_open) */
+    /* Egress: asked for at start (and allowed); the streams, once READY;
+     * the session's limits from the session.start decision. */
+    bool egress_wanted;
+    struct egress *egress;
+    uint64_t egress_max_bytes;
+    unsigned egress_timeout_s;
     /* Warm pool: pool is set while the VM waits in one (id "pool-..."), and
      * stays set after a claim for GetInfo; in_pool only while it waits. */
     struct pool *pool;
@@ -88,6 +95,7 @@ struct core {
     struct event *pool_timer; /* starts the next pool boot from the loop */
     struct event *sigchld;
     struct event *lifetime_timer; /* once a second: idle and lifetime limits */
+    struct egress_resolver *resolver; /* made with the first session with egress */
 };
 
 static int64_t now_unix_ns(void)
@@ -150,6 +158,7 @@ static void session_info(const struct session *s, struct core_session_info *info
     info->idle_timeout_s = s->idle_timeout_s;
     info->max_lifetime_s = s->max_lifetime_s;
     info->last_active_unix_ns = s->last_active_ns;
+    info->egress = s->egress_wanted;
     info->deadline_unix_ns =
         s->max_lifetime_s && s->ready_ns ? s->ready_ns + (int64_t)s->max_lifetime_s * 1000000000 : 0;
 }
@@ -209,6 +218,35 @@ static void pool_failed(struct pool *p)
     p->not_before_ns = now_unix_ns() + (int64_t)p->backoff_s * 1000000000;
 }
 
+static const char *const egress_env_names[CORE_EGRESS_ENV_COUNT] = {
+    "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "PIP_PROXY",
+};
+
+bool core_egress_env_name(const char *name)
+{
+    for (size_t i = 0; i < CORE_EGRESS_ENV_COUNT; i++)
+        if (strcmp(name, egress_env_names[i]) == 0)
+            return true;
+    return false;
+}
+
+size_t core_egress_env(Guest__V1__EnvVar *store, Guest__V1__EnvVar **ptrs)
+{
+    for (size_t i = 0; i < CORE_EGRESS_ENV_COUNT; i++) {
+        guest__v1__env_var__init(&store[i]);
+        store[i].name = (char *)egress_env_names[i];
+        store[i].value = (char *)EGRESS_PROXY_URL;
+        ptrs[i] = &store[i];
+    }
+    return CORE_EGRESS_ENV_COUNT;
+}
+
+bool core_session_has_egress(struct core *core, const char *session_id)
+{
+    struct session *s = find_session(core, session_id ? session_id : "");
+    return s != NULL && s->egress_wanted;
+}
+
 json_t *core_caller_json(const struct core_caller *caller)
 {
     return json_pack("{s:s, s:s, s:s}", "transport",
@@ -218,6 +256,48 @@ json_t *core_caller_json(const struct core_caller *caller)
 }
 
 /* ------------------------------------------------------------------ teardown */
+
+/* The guest channel goes: the egress streams on it first. */
+static void drop_conn(struct session *s)
+{
+    if (s->egress)
+        egress_detach(s->egress);
+    if (s->conn) {
+        proxy_conn_free(s->conn);
+        s->conn = NULL;
+    }
+}
+
+/* A READY session with egress: its streams are served on the channel. An
+ * egress that cannot start is logged; the session goes on without it. */
+static void egress_start(struct session *s)
+{
+    if (!s->egress_wanted || s->in_pool || s->conn == NULL)
+        return;
+    struct core *core = s->core;
+    struct error err;
+    if (core->resolver == NULL &&
+        egress_resolver_new(core->cfg.base, 2, 256, &core->resolver, &err) < 0) {
+        log_error("session %s: egress cannot start: %s", s->id, err.message);
+        return;
+    }
+    if (s->egress == NULL) {
+        struct egress_config ec = {
+            .base = core->cfg.base,
+            .gate = core->cfg.gate,
+            .resolver = core->resolver,
+            .session_id = s->id,
+            .session_max_bytes = s->egress_max_bytes,
+            .session_timeout_s = s->egress_timeout_s,
+        };
+        if (egress_new(&ec, &s->egress, &err) < 0) {
+            log_error("session %s: egress cannot start: %s", s->id, err.message);
+            return;
+        }
+    }
+    if (egress_attach(s->egress, s->conn, &err) < 0)
+        log_error("session %s: egress cannot start: %s", s->id, err.message);
+}
 
 static void remove_run_dir(const char *dir)
 {
@@ -242,9 +322,9 @@ static void session_destroy(struct session *s)
         event_free(s->retry_timer);
     if (s->kill_timer)
         event_free(s->kill_timer);
-    if (s->conn)
-        proxy_conn_free(s->conn);
-    s->conn = NULL;
+    drop_conn(s);
+    egress_free(s->egress);
+    s->egress = NULL;
     vmm_vm_free(s->vm);
     remove_run_dir(s->run_dir);
     if (s->gate_open)
@@ -286,10 +366,7 @@ static void on_kill_timer(evutil_socket_t fd, short what, void *arg)
 static void session_begin_stop(struct session *s)
 {
     s->state = CORE_SESSION_STOPPING;
-    if (s->conn) {
-        proxy_conn_free(s->conn);
-        s->conn = NULL;
-    }
+    drop_conn(s);
     if (s->vm == NULL || vmm_vm_exited(s->vm))
         return;
     struct error err;
@@ -363,10 +440,7 @@ static void session_vm_exited(struct session *s, int status)
     }
     record(core, AUDIT_SESSION_FAILED, s->id, json_pack("{s:s}", "reason", why));
     s->state = CORE_SESSION_FAILED;
-    if (s->conn) {
-        proxy_conn_free(s->conn);
-        s->conn = NULL;
-    }
+    drop_conn(s);
 }
 
 /* Every VM: the sessions', then those waiting in pools. */
@@ -426,10 +500,7 @@ static void on_health(const Guest__V1__Frame *reply, const struct error *err, vo
                  err ? err->message : "unexpected reply to Health");
         /* The channel went away or answered nonsense: start over. */
         if (err == NULL || err->kind != ERR_CANCELED) {
-            if (s->conn) {
-                proxy_conn_free(s->conn);
-                s->conn = NULL;
-            }
+            drop_conn(s);
             schedule_connect(s);
         }
         return;
@@ -450,6 +521,7 @@ static void on_health(const Guest__V1__Frame *reply, const struct error *err, vo
                      vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg", "kernel",
                      reply->health_response->kernel_release ? reply->health_response->kernel_release
                                                             : ""));
+    egress_start(s);
     finish_start(s, NULL);
 }
 
@@ -457,10 +529,7 @@ static void on_conn_lost(const struct error *why, void *ctx)
 {
     struct session *s = ctx;
     /* The proxy has failed its pending requests already. */
-    struct proxy_conn *c = s->conn;
-    s->conn = NULL;
-    if (c)
-        proxy_conn_free(c);
+    drop_conn(s);
     if (s->state == CORE_SESSION_BOOTING) {
         schedule_connect(s);
     } else if (s->state == CORE_SESSION_READY) {
@@ -480,8 +549,10 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
         schedule_connect(s);
         return;
     }
-    if (s->state != CORE_SESSION_BOOTING)
-        return; /* reconnected a READY session */
+    if (s->state != CORE_SESSION_BOOTING) {
+        egress_start(s); /* reconnected a READY session: its proxy again */
+        return;
+    }
     Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthRequest hr = GUEST__V1__HEALTH_REQUEST__INIT;
     f.body_case = GUEST__V1__FRAME__BODY_HEALTH_REQUEST;
@@ -489,8 +560,7 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
     /* A Health that gets no answer is retried on a new connection: hanging up
      * also tells the guest to drop anything half-received. */
     if (proxy_request(s->conn, &f, HEALTH_TIMEOUT_MS, on_health, NULL, s, NULL, &err) < 0) {
-        proxy_conn_free(s->conn);
-        s->conn = NULL;
+        drop_conn(s);
         schedule_connect(s);
         return;
     }
@@ -612,9 +682,11 @@ int core_session_start(struct core *core, const struct core_start_request *req,
                               (json_int_t)req->idle_timeout_s, "max_lifetime_s",
                               (json_int_t)req->max_lifetime_s, "caller",
                               core_caller_json(&req->caller));
-    if (input != NULL)
+    if (input != NULL) {
         json_object_set_new(json_object_get(input, "request"), "image",
                             json_string(req->image ? req->image : ""));
+        json_object_set_new(json_object_get(input, "request"), "egress", json_boolean(req->egress));
+    }
     struct gate_obligations ob;
     if (gate_decide(core->cfg.gate, "session.start", id, input, &ob, err) < 0) {
         json_decref(intent);
@@ -647,6 +719,9 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     s->max_lifetime_s = req->max_lifetime_s;
     s->start_cb = cb;
     s->start_ctx = ctx;
+    s->egress_wanted = req->egress;
+    s->egress_max_bytes = ob.egress_max_bytes;
+    s->egress_timeout_s = ob.egress_timeout_s;
     /* From here the gate holds the session's declared intent. */
     int opened = gate_session_open(core->cfg.gate, id, intent, err);
     json_decref(intent);
@@ -670,11 +745,11 @@ int core_session_start(struct core *core, const struct core_start_request *req,
         core->sessions = s;
         core->n_sessions++;
         record(core, AUDIT_SESSION_START, s->id,
-               json_pack("{s:i, s:i, s:I, s:I, s:I, s:o, s:b, s:s}", "vcpu", (int)vcpus,
+               json_pack("{s:i, s:i, s:I, s:I, s:I, s:o, s:b, s:s, s:b}", "vcpu", (int)vcpus,
                          "memory_mb", (int)mem, "pid", (json_int_t)vmm_vm_pid(s->vm),
                          "idle_timeout_s", (json_int_t)s->idle_timeout_s, "max_lifetime_s",
                          (json_int_t)s->max_lifetime_s, "caller", core_caller_json(&req->caller),
-                         "pooled", 1, "vm", s->vm_id));
+                         "pooled", 1, "vm", s->vm_id, "egress", req->egress));
         /* READY from the loop (the callback never runs inside this call);
          * until then it is BOOTING, so a stop or a shutdown answers it. */
         s->boot_timer = evtimer_new(core->cfg.base, on_claimed, s);
@@ -699,11 +774,11 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     core->sessions = s;
     core->n_sessions++;
     record(core, AUDIT_SESSION_START, s->id,
-           json_pack("{s:i, s:i, s:I, s:I, s:I, s:o, s:b}", "vcpu", (int)vcpus, "memory_mb", (int)mem,
+           json_pack("{s:i, s:i, s:I, s:I, s:I, s:o, s:b, s:b}", "vcpu", (int)vcpus, "memory_mb", (int)mem,
                      "pid", (json_int_t)vmm_vm_pid(s->vm), "idle_timeout_s",
                      (json_int_t)s->idle_timeout_s, "max_lifetime_s",
                      (json_int_t)s->max_lifetime_s, "caller", core_caller_json(&req->caller),
-                     "pooled", 0));
+                     "pooled", 0, "egress", req->egress));
     return 0;
 }
 
@@ -722,6 +797,7 @@ static void on_claimed(evutil_socket_t fd, short what, void *arg)
     record(s->core, AUDIT_SESSION_READY, s->id,
            json_pack("{s:I, s:s, s:b, s:s}", "boot_ms", (json_int_t)(claim_us / 1000), "accel",
                      vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg", "pooled", 1, "vm", s->vm_id));
+    egress_start(s);
     finish_start(s, NULL);
 }
 
@@ -1049,10 +1125,13 @@ static int exec_start(struct core *core, const struct core_exec_request *req, co
     er.argv = (char **)req->argv;
     er.n_argv = req->argc;
     /* Only the variables the obligations let through reach the guest. */
-    Guest__V1__EnvVar env_store[CORE_MAX_ENV];
-    Guest__V1__EnvVar *env_ptrs[CORE_MAX_ENV];
+    Guest__V1__EnvVar env_store[CORE_MAX_ENV + CORE_EGRESS_ENV_COUNT];
+    Guest__V1__EnvVar *env_ptrs[CORE_MAX_ENV + CORE_EGRESS_ENV_COUNT];
     size_t n_env = 0;
     for (size_t i = 0; i < req->n_env; i++) {
+        /* With egress the proxy variables are the host's, whatever was asked. */
+        if (s->egress_wanted && core_egress_env_name(req->env_names[i]))
+            continue;
         bool allowed = !ob.env_restricted;
         for (unsigned j = 0; j < ob.n_env_allow && !allowed; j++)
             allowed = strcmp(ob.env_allow[j], req->env_names[i]) == 0;
@@ -1064,6 +1143,8 @@ static int exec_start(struct core *core, const struct core_exec_request *req, co
         env_ptrs[n_env] = &env_store[n_env];
         n_env++;
     }
+    if (s->egress_wanted)
+        n_env += core_egress_env(env_store + n_env, env_ptrs + n_env);
     er.env = env_ptrs;
     er.n_env = n_env;
     er.cwd = (char *)(req->cwd ? req->cwd : "/workspace");
@@ -1329,10 +1410,7 @@ void core_free(struct core *core)
             error_set(&e, ERR_UNAVAILABLE, "the daemon is shutting down");
             finish_start(s, &e);
         }
-        if (s->conn) {
-            proxy_conn_free(s->conn);
-            s->conn = NULL;
-        }
+        drop_conn(s);
         if (s->vm && !vmm_vm_exited(s->vm)) {
             struct error e;
             if (core->cfg.driver->request_stop(s->vm, &e) < 0)
@@ -1378,6 +1456,7 @@ void core_free(struct core *core)
         event_free(core->sigchld);
     if (core->lifetime_timer)
         event_free(core->lifetime_timer);
+    egress_resolver_free(core->resolver);
     free(core->kernel);
     free(core->initrd);
     free(core->cmdline);

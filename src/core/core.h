@@ -105,6 +105,7 @@ struct core_session_info {
     unsigned idle_timeout_s, max_lifetime_s;
     int64_t last_active_unix_ns;
     int64_t deadline_unix_ns;
+    bool egress; /* started with egress */
 };
 
 int core_new(const struct core_config *config, struct core **out, struct error *err);
@@ -130,6 +131,11 @@ struct core_start_request {
      * or NULL: the default image) and its files (NULL: the default's). */
     const char *image;
     const char *kernel, *initrd;
+    /* Outbound connections through the guest's HTTP proxy (src/egress):
+     * the policy input's request.egress; once READY the session's proxy
+     * serves, and every exec and code context gets HTTP_PROXY and friends
+     * (CORE_EGRESS_ENV). Each connection is decided as net.connect. */
+    bool egress;
 };
 /* Boots a VM; cb runs when it is READY or has FAILED. Returns -1 (and no
  * callback) when the request is refused at once. */

@@ -16,6 +16,13 @@ struct proxy_conn *core_session_channel(struct core *core, const char *session_i
                                         struct error *err);
 /* Appends an audit record (consumes details). */
 void core_record_event(struct core *core, enum audit_kind kind, const char *session_id, json_t *details);
+/* Egress: the variables every workload of a session with egress gets
+ * (HTTP_PROXY, HTTPS_PROXY, http_proxy, https_proxy, PIP_PROXY, all
+ * EGRESS_PROXY_URL). core_egress_env fills CORE_EGRESS_ENV_COUNT entries. */
+#define CORE_EGRESS_ENV_COUNT 5
+bool core_egress_env_name(const char *name);
+size_t core_egress_env(Guest__V1__EnvVar *store, Guest__V1__EnvVar **ptrs);
+bool core_session_has_egress(struct core *core, const char *session_id);
 /* The gate every decision goes through (gate/gate.h). */
 struct gate *core_gate_of(struct core *core);
 

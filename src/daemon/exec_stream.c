@@ -482,6 +482,7 @@ void daemon_handle_start_session(struct api_call *call, const ProtobufCMessage *
                    .principal = api_call_principal(call)},
         .idle_timeout_s = idle,
         .max_lifetime_s = life,
+        .egress = req->egress,
     };
     struct image_manifest *image = NULL;
     if (daemon_image_for_start(req->image, &sr, &image, &err) < 0) {

@@ -65,6 +65,7 @@ static void handle_start(struct api_call *call, const ProtobufCMessage *msg, voi
         .caller = caller_of(call),
         .idle_timeout_s = idle,
         .max_lifetime_s = life,
+        .egress = req->egress,
     };
     if (core_session_start(d->core, &sr, start_done, call, &err) < 0)
         api_call_fail(call, &err);
@@ -584,6 +585,7 @@ static void list_one(const struct core_session_info *info, void *arg)
     s->max_lifetime_s = (int32_t)info->max_lifetime_s;
     s->deadline_unix_ns = info->deadline_unix_ns;
     s->pooled = info->pooled;
+    s->egress = info->egress;
     l->ptrs[l->n] = s;
     l->n++;
 }

@@ -292,6 +292,17 @@ static void obligations_from(const struct policy_decision *pd, struct gate_oblig
 {
     ob->timeout_s = pd->timeout_s;
     ob->max_output_bytes = pd->max_output_bytes;
+    ob->max_bytes = pd->max_bytes;
+    ob->egress_max_bytes = pd->egress_max_bytes;
+    ob->egress_timeout_s = pd->egress_timeout_s;
+    size_t k;
+    json_t *addr;
+    json_array_foreach(pd->allow_addresses, k, addr) {
+        const char *a = json_string_value(addr);
+        if (a == NULL || strlen(a) > GATE_MAX_ADDRESS_TEXT || ob->n_allow_addresses >= GATE_MAX_ALLOW_ADDRESSES)
+            continue; /* the list only ever narrows */
+        snprintf(ob->allow_addresses[ob->n_allow_addresses++], GATE_MAX_ADDRESS_TEXT + 1, "%s", a);
+    }
     if (pd->env_allowlist == NULL)
         return;
     ob->env_restricted = true;
@@ -373,6 +384,16 @@ int gate_decide(struct gate *gate, const char *action, const char *session_id, j
         if (pd.max_output_bytes)
             json_object_set_new(details, "obligation_max_output_bytes",
                                 json_integer((json_int_t)pd.max_output_bytes));
+        if (pd.max_bytes)
+            json_object_set_new(details, "obligation_max_bytes", json_integer((json_int_t)pd.max_bytes));
+        if (pd.allow_addresses)
+            json_object_set(details, "obligation_allow_addresses", pd.allow_addresses);
+        if (pd.egress_max_bytes)
+            json_object_set_new(details, "obligation_egress_max_bytes",
+                                json_integer((json_int_t)pd.egress_max_bytes));
+        if (pd.egress_timeout_s)
+            json_object_set_new(details, "obligation_egress_timeout_s",
+                                json_integer(pd.egress_timeout_s));
     }
     char joined[900];
     join_reasons(pd.reasons, joined, sizeof(joined));

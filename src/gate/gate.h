@@ -66,6 +66,8 @@ struct policy_limits;
 
 #define GATE_MAX_ENV 64
 #define GATE_MAX_ENV_NAME 64
+#define GATE_MAX_ALLOW_ADDRESSES 64
+#define GATE_MAX_ADDRESS_TEXT 64
 
 /* What an allow binds the action to. Zero / false: no obligation. */
 struct gate_obligations {
@@ -77,6 +79,14 @@ struct gate_obligations {
     bool env_restricted;
     unsigned n_env_allow;
     char env_allow[GATE_MAX_ENV][GATE_MAX_ENV_NAME + 1];
+    /* net.connect: bytes both ways for the connection; the non-public
+     * addresses it may reach ("IP" or "IP/bits"). */
+    uint64_t max_bytes;
+    unsigned n_allow_addresses;
+    char allow_addresses[GATE_MAX_ALLOW_ADDRESSES][GATE_MAX_ADDRESS_TEXT + 1];
+    /* session.start: the session's egress in total (bytes, seconds). */
+    uint64_t egress_max_bytes;
+    unsigned egress_timeout_s;
     uint64_t audit_seq; /* the seq of the POLICY:DECISION record of this allow */
 };
 

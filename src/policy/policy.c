@@ -2,6 +2,7 @@
  * decisions: evaluate data.enclave.decision and check its shape. */
 #include "policy/policy.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@
 #define MAX_REASON_BYTES 1024
 #define MAX_ENV_NAMES 128
 #define MAX_ENV_NAME_BYTES 128
+#define MAX_ALLOW_ADDRESSES 64
 
 struct policy_bundle {
     struct rego *engine;
@@ -630,6 +632,19 @@ unsigned policy_bundle_test_count(const struct policy_bundle *b)
 
 /* ------------------------------------------------------------ decisions */
 
+static void clear_obligations(struct policy_decision *out)
+{
+    json_decref(out->env_allowlist);
+    json_decref(out->allow_addresses);
+    out->env_allowlist = NULL;
+    out->allow_addresses = NULL;
+    out->timeout_s = 0;
+    out->max_output_bytes = 0;
+    out->max_bytes = 0;
+    out->egress_max_bytes = 0;
+    out->egress_timeout_s = 0;
+}
+
 static void deny(struct policy_decision *out, enum policy_outcome why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void deny(struct policy_decision *out, enum policy_outcome why, const char *fmt, ...)
@@ -640,13 +655,10 @@ static void deny(struct policy_decision *out, enum policy_outcome why, const cha
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     json_decref(out->reasons);
-    json_decref(out->env_allowlist);
     out->reasons = json_pack("[s]", msg);
-    out->env_allowlist = NULL;
     out->allow = false;
     out->outcome = why;
-    out->timeout_s = 0;
-    out->max_output_bytes = 0;
+    clear_obligations(out);
 }
 
 static bool env_name_valid(const char *s)
@@ -660,6 +672,33 @@ static bool env_name_valid(const char *s)
             return false;
     }
     return true;
+}
+
+/* "IP" or "IP/bits" (IPv4 or IPv6); the egress module reads them. */
+static bool cidr_valid(const char *s)
+{
+    char buf[72];
+    if (strlen(s) >= sizeof(buf) - 8)
+        return false;
+    snprintf(buf, sizeof(buf), "%s", s);
+    char *slash = strchr(buf, '/');
+    long max = strchr(buf, ':') ? 128 : 32;
+    if (slash != NULL) {
+        *slash = '\0';
+        const char *b = slash + 1;
+        if (*b == '\0' || strlen(b) > 3)
+            return false;
+        long bits = 0;
+        for (; *b; b++) {
+            if (*b < '0' || *b > '9')
+                return false;
+            bits = bits * 10 + (*b - '0');
+        }
+        if (bits > max)
+            return false;
+    }
+    unsigned char addr[16];
+    return inet_pton(max == 128 ? AF_INET6 : AF_INET, buf, addr) == 1;
 }
 
 /* A whole number in [1, max], as JSON gives it (an integer, or a real with no fraction). */
@@ -726,10 +765,46 @@ static void parse_obligations(const json_t *ob, struct policy_decision *out)
                 }
             }
             out->env_allowlist = json_deep_copy(v);
+        } else if (strcmp(key, "max_bytes") == 0 || strcmp(key, "egress_max_bytes") == 0) {
+            if (!positive_whole(v, (uint64_t)1 << 50, &n)) {
+                deny(out, POLICY_MALFORMED,
+                     "the policy's decision is malformed: obligations.%s must be a positive whole number of bytes",
+                     key);
+                return;
+            }
+            if (key[0] == 'm')
+                out->max_bytes = n;
+            else
+                out->egress_max_bytes = n;
+        } else if (strcmp(key, "egress_timeout_s") == 0) {
+            if (!positive_whole(v, 30 * 86400, &n)) {
+                deny(out, POLICY_MALFORMED,
+                     "the policy's decision is malformed: obligations.egress_timeout_s must be a whole number of seconds, 1-2592000");
+                return;
+            }
+            out->egress_timeout_s = (unsigned)n;
+        } else if (strcmp(key, "allow_addresses") == 0) {
+            if (!json_is_array(v) || json_array_size(v) > MAX_ALLOW_ADDRESSES) {
+                deny(out, POLICY_MALFORMED,
+                     "the policy's decision is malformed: obligations.allow_addresses must be an array of at most %d addresses or prefixes",
+                     MAX_ALLOW_ADDRESSES);
+                return;
+            }
+            size_t i;
+            json_t *a;
+            json_array_foreach(v, i, a) {
+                if (!json_is_string(a) || !cidr_valid(json_string_value(a))) {
+                    deny(out, POLICY_MALFORMED,
+                         "the policy's decision is malformed: obligations.allow_addresses[%zu] is not an IP address or prefix (\"10.0.0.0/8\", \"::1\")",
+                         i);
+                    return;
+                }
+            }
+            out->allow_addresses = json_deep_copy(v);
         } else {
             /* An obligation the gate cannot carry out must not be dropped silently. */
             deny(out, POLICY_MALFORMED,
-                 "the policy's decision is malformed: unknown obligation '%.100s' (timeout_s, max_output_bytes, env_allowlist)",
+                 "the policy's decision is malformed: unknown obligation '%.100s' (timeout_s, max_output_bytes, env_allowlist, max_bytes, allow_addresses, egress_max_bytes, egress_timeout_s)",
                  key);
             return;
         }
@@ -780,10 +855,7 @@ void policy_decision_from_value(const json_t *value, struct policy_decision *out
         return;
     if (!out->allow) {
         /* Obligations mean nothing on a deny. */
-        out->timeout_s = 0;
-        out->max_output_bytes = 0;
-        json_decref(out->env_allowlist);
-        out->env_allowlist = NULL;
+        clear_obligations(out);
         if (json_array_size(out->reasons) == 0)
             json_array_append_new(out->reasons, json_string("denied by policy (no reason given)"));
     }
@@ -826,6 +898,8 @@ void policy_decision_release(struct policy_decision *d)
 {
     json_decref(d->reasons);
     json_decref(d->env_allowlist);
+    json_decref(d->allow_addresses);
     d->reasons = NULL;
     d->env_allowlist = NULL;
+    d->allow_addresses = NULL;
 }

@@ -117,6 +117,13 @@ struct policy_decision {
     unsigned timeout_s;
     uint64_t max_output_bytes;
     json_t *env_allowlist;      /* array of variable names, or NULL */
+    /* net.connect: bytes both ways for the connection; the non-public
+     * addresses it may reach (array of "IP" or "IP/bits" strings, or NULL). */
+    uint64_t max_bytes;
+    json_t *allow_addresses;
+    /* session.start with egress: the session's egress in total. */
+    uint64_t egress_max_bytes;
+    unsigned egress_timeout_s;
     uint64_t eval_us;           /* time spent evaluating */
 };
 

@@ -138,7 +138,12 @@ static void conn_lost(struct proxy_conn *c, const char *what)
     X(GUEST__V1__FRAME__BODY_FILE_CHUNK)                                                           \
     X(GUEST__V1__FRAME__BODY_FILE_CREDIT)                                                          \
     X(GUEST__V1__FRAME__BODY_CODE_EVENT)                                                           \
-    X(GUEST__V1__FRAME__BODY_CODE_RESPONSE)
+    X(GUEST__V1__FRAME__BODY_CODE_RESPONSE)                                                        \
+    X(GUEST__V1__FRAME__BODY_EGRESS_OPEN)                                                          \
+    X(GUEST__V1__FRAME__BODY_EGRESS_DATA)                                                          \
+    X(GUEST__V1__FRAME__BODY_EGRESS_CREDIT)                                                        \
+    X(GUEST__V1__FRAME__BODY_EGRESS_CLOSE)                                                         \
+    X(GUEST__V1__FRAME__BODY_EGRESS_RESPONSE)
 
 static bool guest_may_send(Guest__V1__Frame__BodyCase body)
 {
@@ -146,6 +151,22 @@ static bool guest_may_send(Guest__V1__Frame__BodyCase body)
 #define PROXY_CASE(name) case name:
         PROXY_GUEST_FRAMES(PROXY_CASE)
 #undef PROXY_CASE
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_frame_before_reply(Guest__V1__Frame__BodyCase body)
+{
+    switch (body) {
+    case GUEST__V1__FRAME__BODY_FILE_CHUNK:
+    case GUEST__V1__FRAME__BODY_FILE_CREDIT:
+    case GUEST__V1__FRAME__BODY_CODE_EVENT:
+    case GUEST__V1__FRAME__BODY_EGRESS_OPEN:
+    case GUEST__V1__FRAME__BODY_EGRESS_DATA:
+    case GUEST__V1__FRAME__BODY_EGRESS_CREDIT:
+    case GUEST__V1__FRAME__BODY_EGRESS_CLOSE:
         return true;
     default:
         return false;
@@ -170,12 +191,16 @@ static void dispatch(struct proxy_conn *c, Guest__V1__Frame *f)
         }
         return;
     }
-    /* Frames before a reply: a transfer's content and credit, a cell's events. */
-    if (f->body_case == GUEST__V1__FRAME__BODY_FILE_CHUNK || f->body_case == GUEST__V1__FRAME__BODY_FILE_CREDIT ||
-        f->body_case == GUEST__V1__FRAME__BODY_CODE_EVENT) {
+    /* Frames before a reply: a transfer's content and credit, a cell's
+     * events, the streams of an egress request. Frames for an id that is
+     * not pending, or whose request takes no such frames, are dropped. */
+    if (is_frame_before_reply(f->body_case)) {
         struct pending *p = pending_find(c, f->id);
         if (p && p->on_frame)
             p->on_frame(f, p->ctx);
+        else
+            log_debug("guest frame of type %d for request %llu dropped", (int)f->body_case,
+                      (unsigned long long)f->id);
         return;
     }
     if (f->body_case == GUEST__V1__FRAME__BODY_EXEC_OUTPUT) {

@@ -42,7 +42,10 @@ int proxy_request(struct proxy_conn *conn, Guest__V1__Frame *req, unsigned timeo
                   uint64_t *id_out, struct error *err);
 
 /* Frames that come before the final reply of a file transfer or a code cell
- * (FileChunk, FileCredit, CodeEvent), for the request with that id. */
+ * (FileChunk, FileCredit, CodeEvent) or during an egress request (EgressOpen,
+ * EgressData, EgressCredit, EgressClose), for the request with that id. A
+ * handler gets every such frame sent with its id and must ignore the types it
+ * does not expect. */
 typedef void (*proxy_frame_fn)(const Guest__V1__Frame *frame, void *ctx);
 
 /* proxy_request with on_frame for those frames. */

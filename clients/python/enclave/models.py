@@ -127,3 +127,4 @@ class SessionInfo:
     kvm: bool
     idle_timeout_s: int
     max_lifetime_s: int
+    egress: bool = False

@@ -191,6 +191,11 @@ class Sandbox:
         idle_timeout: stopped after this many seconds without a command.
         session_id: a name for the session (default: the daemon makes one).
         image: an image variant by name (default: the daemon's).
+        egress: let the session's programs make outbound HTTP(S) connections
+            through the guest's proxy (``HTTP_PROXY`` is set for them); the
+            policy decides whether the session may have it, and then each
+            connection. A refused connection is an HTTP 403 from the proxy
+            with the policy's reason in the body.
         addr / socket / token: where the daemon is and the token to send;
             by default as the ``enclave`` CLI finds them (``ENCLAVE_ADDR``,
             ``ENCLAVE_SOCKET``, ``ENCLAVE_TOKEN``, ``$ENCLAVE_HOME/run/api-token``).
@@ -199,7 +204,7 @@ class Sandbox:
 
     def __init__(self, cpu: int = 0, mem_mb: int = 0, timeout: Optional[int] = None, *,
                  idle_timeout: Optional[int] = None, session_id: Optional[str] = None,
-                 image: Optional[str] = None, addr: Optional[str] = None,
+                 image: Optional[str] = None, egress: bool = False, addr: Optional[str] = None,
                  socket: Optional[str] = None, token: Optional[str] = None,
                  request_timeout: Optional[float] = 600.0, _connect_to: Optional[str] = None) -> None:
         self._transport = Transport(addr=addr, socket_path=socket, token=token,
@@ -219,6 +224,8 @@ class Sandbox:
             body["idleTimeoutS"] = int(idle_timeout) if idle_timeout > 0 else -1
         if image:
             body["image"] = image
+        if egress:
+            body["egress"] = True
         doc = self._transport.call(ENCLAVE, "StartSession", body)
         self.session_id: str = str(doc.get("sessionId", ""))
         if not self.session_id:
@@ -244,7 +251,7 @@ class Sandbox:
         return [SessionInfo(session_id=str(s.get("sessionId", "")), status=str(s.get("status", "")),
                             vcpu=_int(s.get("vcpu")), memory_mb=_int(s.get("memoryMb")),
                             kvm=bool(s.get("kvm")), idle_timeout_s=_int(s.get("idleTimeoutS")),
-                            max_lifetime_s=_int(s.get("maxLifetimeS")))
+                            max_lifetime_s=_int(s.get("maxLifetimeS")), egress=bool(s.get("egress")))
                 for s in doc.get("sessions") or []]
 
     # -- code --------------------------------------------------------------------

@@ -1,0 +1,960 @@
+/* A session's egress (egress.h): the streams of the guest's HTTP proxy, each
+ * decided through the gate, resolved off the loop, checked, connected to
+ * exactly the address checked, piped within the window, limited and
+ * audited. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "egress/internal.h"
+
+#define MAX_PATH_TEXT 8192   /* the path the policy sees */
+#define AUDIT_PATH_TEXT 512  /* the path the audit record keeps */
+#define MAX_METHOD 32
+/* Refusals that never reached a decision (too many streams, a malformed
+ * open) are recorded at most this often per second and session; the next
+ * record counts those left out. */
+#define UNDECIDED_RECORDS_PER_S 10
+
+enum stream_state {
+    ST_RESOLVING,  /* waiting for the lookup */
+    ST_CONNECTING, /* decided, connecting */
+    ST_OPEN,
+};
+
+struct stream {
+    struct stream *next;
+    struct egress *e;
+    uint32_t id;
+    enum stream_state state;
+    char host[EGRESS_MAX_HOST + 1];
+    bool literal;
+    unsigned port;
+    char scheme[8];
+    char method[MAX_METHOD + 1];
+    char *path;
+    struct egress_lookup *lookup;
+    struct egress_addr addrs[EGRESS_MAX_ADDRS]; /* what the host resolved */
+    size_t n_addrs;
+    struct egress_addr ok[EGRESS_MAX_ADDRS];    /* what passed the address check */
+    size_t n_ok, next_try;
+    char connected[48];
+    struct bufferevent *bev;
+    struct evbuffer *early; /* guest data that came before the connection */
+    struct event *timer;    /* connect timeout, then the connection's time limit */
+    /* limits from the decision */
+    uint64_t max_bytes;
+    unsigned timeout_s;
+    uint64_t decision_seq;
+    /* flow control */
+    uint64_t guest_unacked; /* guest data taken and not yet credited back */
+    uint64_t guest_credit;  /* what the guest lets us send it */
+    bool guest_closed_write; /* the guest sends no more */
+    bool remote_eof;
+    bool sent_half_close;   /* we told the guest the remote sends no more */
+    bool shut_remote;       /* we shut down our writing side to the remote */
+    bool reading_paused;
+    uint64_t bytes_out, bytes_in;
+    int64_t start_ns;
+};
+
+struct egress {
+    struct egress_config cfg;
+    char session_id[65];
+    struct proxy_conn *conn;
+    uint64_t req_id;
+    bool active;
+    struct stream *streams;
+    unsigned n_streams;
+    struct egress_stats stats;
+    int64_t started_ns; /* first attach: the session's egress time counts from here */
+    /* rate limit of undecided refusals */
+    int64_t undecided_second;
+    unsigned undecided_in_second;
+    uint64_t undecided_suppressed;
+    struct egress_addr *extra_host;
+    size_t n_extra_host;
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ frames to the guest */
+
+static void send_frame(struct egress *e, Guest__V1__Frame *f)
+{
+    if (!e->active || e->conn == NULL)
+        return;
+    struct error err;
+    if (proxy_send(e->conn, e->req_id, f, &err) < 0)
+        log_debug("egress %s: cannot send a frame: %s", e->session_id, err.message);
+}
+
+static void send_open_result(struct egress *e, uint32_t stream, bool allowed, unsigned status,
+                             const char *reason)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__EgressOpenResult r = GUEST__V1__EGRESS_OPEN_RESULT__INIT;
+    r.stream = stream;
+    r.allowed = allowed;
+    r.status = status;
+    r.reason = (char *)(reason ? reason : "");
+    f.body_case = GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT;
+    f.egress_open_result = &r;
+    send_frame(e, &f);
+}
+
+static void send_close(struct egress *e, uint32_t stream, bool write_only, const char *reason)
+{
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__EgressClose c = GUEST__V1__EGRESS_CLOSE__INIT;
+    c.stream = stream;
+    c.write_only = write_only;
+    c.reason = (char *)(reason ? reason : "");
+    f.body_case = GUEST__V1__FRAME__BODY_EGRESS_CLOSE;
+    f.egress_close = &c;
+    send_frame(e, &f);
+}
+
+static void send_credit(struct egress *e, uint32_t stream, uint64_t bytes)
+{
+    while (bytes > 0) {
+        uint32_t n = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+        Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+        Guest__V1__EgressCredit c = GUEST__V1__EGRESS_CREDIT__INIT;
+        c.stream = stream;
+        c.bytes = n;
+        f.body_case = GUEST__V1__FRAME__BODY_EGRESS_CREDIT;
+        f.egress_credit = &c;
+        send_frame(e, &f);
+        bytes -= n;
+    }
+}
+
+/* ------------------------------------------------------------ the audit record */
+
+static json_t *addrs_json(const struct egress_addr *a, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char text[64];
+        egress_addr_format(&a[i], text, sizeof(text));
+        json_array_append_new(arr, json_string(text));
+    }
+    return arr;
+}
+
+/* The NET:CONNECT record of a stream at its end. status: the HTTP status
+ * the workload got for a refusal, 0 for a connection that was made. */
+static void record_stream(struct stream *s, bool allowed, unsigned status, const char *reason)
+{
+    struct egress *e = s->e;
+    char path[AUDIT_PATH_TEXT + 1];
+    snprintf(path, sizeof(path), "%s", s->path ? s->path : "");
+    int64_t dur_ms = (now_ns() - s->start_ns) / 1000000;
+    json_t *d = json_pack("{s:I, s:s, s:i, s:s, s:s, s:s, s:o, s:s, s:b, s:i, s:s, s:I, s:I, s:I, s:I}",
+                          "stream", (json_int_t)s->id, "host", s->host, "port", (int)s->port, "scheme",
+                          s->scheme, "method", s->method, "path", path, "addresses",
+                          addrs_json(s->addrs, s->n_addrs), "address", s->connected, "allowed",
+                          allowed, "status", (int)status, "reason", reason ? reason : "",
+                          "bytes_out", (json_int_t)s->bytes_out, "bytes_in", (json_int_t)s->bytes_in,
+                          "duration_ms", (json_int_t)dur_ms, "decision_seq",
+                          (json_int_t)s->decision_seq);
+    struct error err;
+    if (gate_record(e->cfg.gate, AUDIT_NET_CONNECT, e->session_id, d, &err) < 0)
+        log_error("egress %s: cannot record a connection: %s", e->session_id, err.message);
+}
+
+/* A refusal with no decision behind it (nothing was asked): rate-limited. */
+static void record_undecided(struct egress *e, uint32_t stream, const char *host, unsigned port,
+                             unsigned status, const char *reason)
+{
+    int64_t sec = now_ns() / 1000000000;
+    if (sec != e->undecided_second) {
+        e->undecided_second = sec;
+        e->undecided_in_second = 0;
+    }
+    if (e->undecided_in_second >= UNDECIDED_RECORDS_PER_S) {
+        e->undecided_suppressed++;
+        return;
+    }
+    e->undecided_in_second++;
+    json_t *d = json_pack("{s:I, s:s, s:i, s:b, s:i, s:s, s:I, s:I, s:I}", "stream", (json_int_t)stream,
+                          "host", host ? host : "", "port", (int)port, "allowed", 0, "status",
+                          (int)status, "reason", reason, "bytes_out", (json_int_t)0, "bytes_in",
+                          (json_int_t)0, "suppressed", (json_int_t)e->undecided_suppressed);
+    e->undecided_suppressed = 0;
+    struct error err;
+    if (gate_record(e->cfg.gate, AUDIT_NET_CONNECT, e->session_id, d, &err) < 0)
+        log_error("egress %s: cannot record a refusal: %s", e->session_id, err.message);
+}
+
+/* ------------------------------------------------------------ stream lifetime */
+
+static struct stream *find_stream(struct egress *e, uint32_t id)
+{
+    for (struct stream *s = e->streams; s; s = s->next)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+static void on_output_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
+
+static void stream_free(struct stream *s)
+{
+    struct egress *e = s->e;
+    for (struct stream **pp = &e->streams; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            e->n_streams--;
+            break;
+        }
+    }
+    egress_lookup_cancel(s->lookup);
+    if (s->timer)
+        event_free(s->timer);
+    if (s->bev) {
+        evbuffer_remove_cb(bufferevent_get_output(s->bev), on_output_drained, s);
+        bufferevent_free(s->bev);
+    }
+    if (s->early)
+        evbuffer_free(s->early);
+    free(s->path);
+    free(s);
+}
+
+/* A stream refused before it was connected: the guest answers the workload
+ * with status and reason. */
+static void stream_refuse(struct stream *s, unsigned status, const char *reason)
+{
+    struct egress *e = s->e;
+    e->stats.refused++;
+    send_open_result(e, s->id, false, status, reason);
+    record_stream(s, false, status, reason);
+    stream_free(s);
+}
+
+/* A connected stream ends (reason "" when both sides finished cleanly). */
+static void stream_end(struct stream *s, const char *reason, bool tell_guest)
+{
+    if (tell_guest)
+        send_close(s->e, s->id, false, reason);
+    record_stream(s, true, 0, reason);
+    stream_free(s);
+}
+
+/* The session's time or bytes are spent: "" while they are not. */
+static const char *session_limit_reached(struct egress *e, uint64_t more)
+{
+    if (e->cfg.session_max_bytes &&
+        e->stats.bytes_out + e->stats.bytes_in + more > e->cfg.session_max_bytes)
+        return "the session's egress byte limit is reached";
+    if (e->cfg.session_timeout_s && e->started_ns &&
+        now_ns() - e->started_ns >= (int64_t)e->cfg.session_timeout_s * 1000000000)
+        return "the session's egress time limit is reached";
+    return "";
+}
+
+/* Both sides are done and everything is delivered: the stream ends.
+ * Returns true when it did (s is gone). */
+static bool maybe_finish(struct stream *s)
+{
+    if (s->state == ST_OPEN && s->sent_half_close && s->guest_closed_write &&
+        evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+        stream_end(s, "", true);
+        return true;
+    }
+    return false;
+}
+
+/* Sends the remote's bytes to the guest as far as its credit goes. Returns
+ * false when the stream is gone. */
+static bool pump_to_guest(struct stream *s)
+{
+    struct egress *e = s->e;
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    while (s->guest_credit > 0 && evbuffer_get_length(in) > 0) {
+        size_t n = evbuffer_get_length(in);
+        if (n > s->guest_credit)
+            n = (size_t)s->guest_credit;
+        if (n > EGRESS_MAX_DATA)
+            n = EGRESS_MAX_DATA;
+        if (s->max_bytes && s->bytes_out + s->bytes_in + n > s->max_bytes) {
+            stream_end(s, "the connection's byte limit is reached", true);
+            return false;
+        }
+        const char *limit = session_limit_reached(e, n);
+        if (limit[0]) {
+            stream_end(s, limit, true);
+            return false;
+        }
+        uint8_t *data = evbuffer_pullup(in, (ssize_t)n);
+        if (data == NULL) {
+            stream_end(s, "out of memory", true);
+            return false;
+        }
+        Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+        Guest__V1__EgressData d = GUEST__V1__EGRESS_DATA__INIT;
+        d.stream = s->id;
+        d.data.data = data;
+        d.data.len = n;
+        f.body_case = GUEST__V1__FRAME__BODY_EGRESS_DATA;
+        f.egress_data = &d;
+        send_frame(e, &f);
+        evbuffer_drain(in, n);
+        s->guest_credit -= n;
+        s->bytes_in += n;
+        e->stats.bytes_in += n;
+    }
+    if (s->guest_credit == 0 && !s->reading_paused) {
+        bufferevent_disable(s->bev, EV_READ);
+        s->reading_paused = true;
+    } else if (s->guest_credit > 0 && s->reading_paused && !s->remote_eof) {
+        bufferevent_enable(s->bev, EV_READ);
+        s->reading_paused = false;
+    }
+    if (s->remote_eof && evbuffer_get_length(in) == 0 && !s->sent_half_close) {
+        send_close(e, s->id, true, "");
+        s->sent_half_close = true;
+        return !maybe_finish(s);
+    }
+    return true;
+}
+
+/* The guest's bytes reached the kernel: the guest may send that much more. */
+static void on_output_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct stream *s = arg;
+    if (info->n_deleted == 0)
+        return;
+    uint64_t n = info->n_deleted;
+    if (n > s->guest_unacked)
+        n = s->guest_unacked;
+    s->guest_unacked -= n;
+    send_credit(s->e, s->id, n);
+}
+
+static void on_remote_read(struct bufferevent *bev, void *arg)
+{
+    pump_to_guest(arg);
+}
+
+static void on_remote_write(struct bufferevent *bev, void *arg)
+{
+    struct stream *s = arg;
+    /* Everything the guest sent is out: pass its half close on. */
+    if (s->guest_closed_write && !s->shut_remote) {
+        s->shut_remote = true;
+        shutdown(bufferevent_getfd(bev), SHUT_WR);
+    }
+    maybe_finish(s);
+}
+
+static void try_connect(struct stream *s);
+
+static void on_remote_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct stream *s = arg;
+    struct egress *e = s->e;
+    if (what & BEV_EVENT_CONNECTED) {
+        s->state = ST_OPEN;
+        e->stats.allowed++;
+        evtimer_del(s->timer);
+        unsigned limit = s->timeout_s ? s->timeout_s : EGRESS_DEFAULT_TIMEOUT_S;
+        if (e->cfg.session_timeout_s) {
+            int64_t left = (int64_t)e->cfg.session_timeout_s - (now_ns() - e->started_ns) / 1000000000;
+            if (left < 1)
+                left = 1;
+            if ((int64_t)limit > left)
+                limit = (unsigned)left;
+        }
+        struct timeval tv = {.tv_sec = limit, .tv_usec = 0};
+        evtimer_add(s->timer, &tv);
+        send_open_result(e, s->id, true, 200, "");
+        /* What the guest sent while we connected goes out first. */
+        if (s->early && evbuffer_get_length(s->early) > 0)
+            bufferevent_write_buffer(s->bev, s->early);
+        bufferevent_setwatermark(s->bev, EV_READ, 0, e->cfg.window);
+        bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+        if (s->guest_closed_write && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+            s->shut_remote = true;
+            shutdown(bufferevent_getfd(s->bev), SHUT_WR);
+        }
+        return;
+    }
+    if (s->state == ST_CONNECTING && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF))) {
+        int soerr = EVUTIL_SOCKET_ERROR();
+        log_debug("egress %s: stream %u: connect to %s failed: %s", e->session_id, s->id, s->connected,
+                  strerror(soerr));
+        char why[200];
+        snprintf(why, sizeof(why), "cannot connect to %s port %u: %s", s->connected, s->port,
+                 soerr ? strerror(soerr) : "refused");
+        evbuffer_remove_cb(bufferevent_get_output(s->bev), on_output_drained, s);
+        bufferevent_free(s->bev);
+        s->bev = NULL;
+        if (s->next_try < s->n_ok) {
+            try_connect(s);
+            return;
+        }
+        stream_refuse(s, 502, why);
+        return;
+    }
+    if (what & BEV_EVENT_EOF) {
+        s->remote_eof = true;
+        bufferevent_disable(bev, EV_READ);
+        pump_to_guest(s);
+        return;
+    }
+    if (what & BEV_EVENT_ERROR) {
+        char why[160];
+        int soerr = EVUTIL_SOCKET_ERROR();
+        snprintf(why, sizeof(why), "the connection to %s failed: %s", s->connected,
+                 soerr ? strerror(soerr) : "error");
+        stream_end(s, why, true);
+    }
+}
+
+static void on_stream_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct stream *s = arg;
+    if (s->state == ST_CONNECTING) {
+        char why[160];
+        snprintf(why, sizeof(why), "connecting to %s port %u took longer than %d s", s->connected,
+                 s->port, EGRESS_CONNECT_TIMEOUT_S);
+        if (s->bev) {
+            evbuffer_remove_cb(bufferevent_get_output(s->bev), on_output_drained, s);
+            bufferevent_free(s->bev);
+            s->bev = NULL;
+        }
+        stream_refuse(s, 504, why);
+        return;
+    }
+    const char *limit = session_limit_reached(s->e, 0);
+    stream_end(s, limit[0] ? limit : "the connection's time limit is reached", true);
+}
+
+static socklen_t sockaddr_of(const struct egress_addr *a, unsigned port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (a->family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        memcpy(&sin->sin_addr, a->bytes, 4);
+        return sizeof(*sin);
+    }
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)port);
+    memcpy(&sin6->sin6_addr, a->bytes, 16);
+    return sizeof(*sin6);
+}
+
+/* Connects to the next address that passed the check: that address and no
+ * other (nothing is looked up again). */
+static void try_connect(struct stream *s)
+{
+    struct egress *e = s->e;
+    const struct egress_addr *a = &s->ok[s->next_try++];
+    egress_addr_format(a, s->connected, sizeof(s->connected));
+    s->state = ST_CONNECTING;
+    struct sockaddr_storage ss;
+    socklen_t len = sockaddr_of(a, s->port, &ss);
+    s->bev = bufferevent_socket_new(e->cfg.base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (s->bev == NULL) {
+        stream_refuse(s, 502, "cannot create a socket");
+        return;
+    }
+    bufferevent_setcb(s->bev, on_remote_read, on_remote_write, on_remote_event, s);
+    evbuffer_add_cb(bufferevent_get_output(s->bev), on_output_drained, s);
+    if (!evtimer_pending(s->timer, NULL)) {
+        struct timeval tv = {.tv_sec = EGRESS_CONNECT_TIMEOUT_S, .tv_usec = 0};
+        evtimer_add(s->timer, &tv);
+    }
+    if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss, (int)len) < 0) {
+        char why[160];
+        snprintf(why, sizeof(why), "cannot connect to %s port %u: %s", s->connected, s->port,
+                 strerror(errno));
+        evbuffer_remove_cb(bufferevent_get_output(s->bev), on_output_drained, s);
+        bufferevent_free(s->bev);
+        s->bev = NULL;
+        if (s->next_try < s->n_ok) {
+            try_connect(s);
+            return;
+        }
+        stream_refuse(s, 502, why);
+    }
+}
+
+/* ------------------------------------------------------------ deciding */
+
+static json_t *session_json(struct egress *e)
+{
+    return json_pack("{s:s, s:{}}", "id", e->session_id, "labels");
+}
+
+/* The workload in the guest asked; no API caller stands behind it. */
+static json_t *caller_json(struct stream *s)
+{
+    char peer[32];
+    snprintf(peer, sizeof(peer), "guest:stream:%u", s->id);
+    return json_pack("{s:s, s:s, s:s}", "transport", "egress", "peer", peer, "principal", "");
+}
+
+static bool is_host_address(struct egress *e, const struct egress_addr *a)
+{
+    for (size_t i = 0; i < e->n_extra_host; i++)
+        if (e->extra_host[i].family == a->family && memcmp(e->extra_host[i].bytes, a->bytes, 16) == 0)
+            return true;
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) < 0)
+        return false;
+    bool found = false;
+    for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next) {
+        if (i->ifa_addr == NULL)
+            continue;
+        struct egress_addr h = {0};
+        if (i->ifa_addr->sa_family == AF_INET) {
+            h.family = AF_INET;
+            memcpy(h.bytes, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+        } else if (i->ifa_addr->sa_family == AF_INET6) {
+            h.family = AF_INET6;
+            memcpy(h.bytes, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
+        } else {
+            continue;
+        }
+        found = h.family == a->family && memcmp(h.bytes, a->bytes, 16) == 0;
+    }
+    freeifaddrs(ifs);
+    return found;
+}
+
+/* The addresses resolved (or the literal): the policy decides, then every
+ * address that is not public must be covered by allow_addresses. */
+static void decide_connect(struct stream *s)
+{
+    struct egress *e = s->e;
+    json_t *req = json_pack("{s:s, s:i, s:s, s:o}", "host", s->host, "port", (int)s->port, "scheme",
+                            s->scheme, "addresses", addrs_json(s->addrs, s->n_addrs));
+    if (req != NULL && strcmp(s->scheme, "http") == 0) {
+        json_object_set_new(req, "method", json_string(s->method));
+        json_object_set_new(req, "path", json_string(s->path ? s->path : ""));
+    }
+    json_t *input = json_pack("{s:o, s:o, s:o}", "session", session_json(e), "request", req, "caller",
+                              caller_json(s));
+    struct gate_obligations ob;
+    struct error err;
+    if (gate_decide(e->cfg.gate, "net.connect", e->session_id, input, &ob, &err) < 0) {
+        stream_refuse(s, err.kind == ERR_PERMISSION_DENIED ? 403 : 503, err.message);
+        return;
+    }
+    s->decision_seq = ob.audit_seq;
+    s->max_bytes = ob.max_bytes;
+    s->timeout_s = ob.timeout_s;
+    struct egress_cidr allow[GATE_MAX_ALLOW_ADDRESSES];
+    size_t n_allow = 0;
+    for (unsigned i = 0; i < ob.n_allow_addresses; i++)
+        if (egress_cidr_parse(ob.allow_addresses[i], &allow[n_allow]) == 0)
+            n_allow++;
+    char first_refusal[400] = "";
+    for (size_t i = 0; i < s->n_addrs; i++) {
+        const struct egress_addr *a = &s->addrs[i];
+        enum egress_addr_kind kind = egress_addr_classify(a);
+        if (kind == EGRESS_ADDR_PUBLIC && is_host_address(e, a))
+            kind = EGRESS_ADDR_HOST;
+        bool allowed = kind == EGRESS_ADDR_PUBLIC;
+        for (size_t j = 0; j < n_allow && !allowed; j++)
+            allowed = egress_cidr_contains(&allow[j], a);
+        if (allowed) {
+            s->ok[s->n_ok++] = *a;
+        } else if (first_refusal[0] == '\0') {
+            char text[64];
+            egress_addr_format(a, text, sizeof(text));
+            snprintf(first_refusal, sizeof(first_refusal),
+                     "refused: %s is a %s address (%s), which the policy does not allow", s->host,
+                     egress_addr_kind_name(kind), text);
+            if (!s->literal)
+                snprintf(first_refusal, sizeof(first_refusal),
+                         "refused: %s resolves to a %s address (%s), which the policy does not allow",
+                         s->host, egress_addr_kind_name(kind), text);
+        }
+    }
+    if (s->n_ok == 0) {
+        stream_refuse(s, 403, first_refusal[0] ? first_refusal : "refused: no address to connect to");
+        return;
+    }
+    const char *limit = session_limit_reached(e, 0);
+    if (limit[0]) {
+        stream_refuse(s, 403, limit);
+        return;
+    }
+    try_connect(s);
+}
+
+static void on_lookup(const struct egress_addr *addrs, size_t n, const char *error, void *ctx)
+{
+    struct stream *s = ctx;
+    s->lookup = NULL;
+    if (n == 0) {
+        stream_refuse(s, 502, error ? error : "the name does not resolve");
+        return;
+    }
+    memcpy(s->addrs, addrs, n * sizeof(*addrs));
+    s->n_addrs = n;
+    decide_connect(s);
+}
+
+static bool scheme_valid(const char *s)
+{
+    return s && (strcmp(s, "http") == 0 || strcmp(s, "https") == 0);
+}
+
+static bool method_valid(const char *m)
+{
+    size_t n = m ? strlen(m) : 0;
+    if (n == 0 || n > MAX_METHOD)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((m[i] >= 'A' && m[i] <= 'Z') || (m[i] >= 'a' && m[i] <= 'z') || m[i] == '-' || m[i] == '_'))
+            return false;
+    return true;
+}
+
+static bool path_valid(const char *p)
+{
+    size_t n = p ? strlen(p) : 0;
+    if (n == 0 || n > MAX_PATH_TEXT || p[0] != '/')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static void on_open(struct egress *e, const Guest__V1__EgressOpen *o)
+{
+    if (find_stream(e, o->stream) != NULL) {
+        /* A number in use: that stream is the guest's confusion; the new
+         * open is refused and the open stream carries on. */
+        send_open_result(e, o->stream, false, 400, "stream number already in use");
+        record_undecided(e, o->stream, o->host, o->port, 400, "stream number already in use");
+        return;
+    }
+    if (e->n_streams >= e->cfg.max_streams) {
+        char why[120];
+        snprintf(why, sizeof(why), "too many connections: at most %u at once", e->cfg.max_streams);
+        e->stats.refused++;
+        send_open_result(e, o->stream, false, 503, why);
+        record_undecided(e, o->stream, o->host, o->port, 503, why);
+        return;
+    }
+    char host[EGRESS_MAX_HOST + 1];
+    bool literal = false;
+    struct error err;
+    const char *bad = NULL;
+    char why[1100];
+    if (egress_host_normalize(o->host, host, &literal, &err) < 0) {
+        snprintf(why, sizeof(why), "bad host: %s", err.message);
+        bad = why;
+    } else if (o->port < 1 || o->port > 65535) {
+        bad = "bad port: 1-65535";
+    } else if (!scheme_valid(o->scheme)) {
+        bad = "bad scheme: http or https";
+    } else if (strcmp(o->scheme, "http") == 0 && (!method_valid(o->method) || !path_valid(o->path))) {
+        bad = "bad request: a plain HTTP request needs a method and an origin-form path";
+    }
+    if (bad != NULL) {
+        e->stats.refused++;
+        send_open_result(e, o->stream, false, 400, bad);
+        record_undecided(e, o->stream, literal ? host : "", o->port, 400, bad);
+        return;
+    }
+    const char *limit = session_limit_reached(e, 0);
+    if (limit[0]) {
+        e->stats.refused++;
+        send_open_result(e, o->stream, false, 403, limit);
+        record_undecided(e, o->stream, host, o->port, 403, limit);
+        return;
+    }
+    struct stream *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        send_open_result(e, o->stream, false, 503, "out of memory");
+        return;
+    }
+    s->e = e;
+    s->id = o->stream;
+    snprintf(s->host, sizeof(s->host), "%s", host);
+    s->literal = literal;
+    s->port = o->port;
+    snprintf(s->scheme, sizeof(s->scheme), "%s", o->scheme);
+    if (strcmp(o->scheme, "http") == 0) {
+        snprintf(s->method, sizeof(s->method), "%s", o->method);
+        s->path = strdup(o->path);
+    } else {
+        snprintf(s->method, sizeof(s->method), "CONNECT");
+    }
+    s->start_ns = now_ns();
+    s->guest_credit = e->cfg.window;
+    s->timer = evtimer_new(e->cfg.base, on_stream_timer, s);
+    s->early = evbuffer_new();
+    s->next = e->streams;
+    e->streams = s;
+    e->n_streams++;
+    e->stats.streams++;
+    if (s->timer == NULL || s->early == NULL || (strcmp(o->scheme, "http") == 0 && s->path == NULL)) {
+        stream_refuse(s, 503, "out of memory");
+        return;
+    }
+    if (literal) {
+        if (egress_addr_parse(host, &s->addrs[0]) < 0) {
+            stream_refuse(s, 400, "bad host");
+            return;
+        }
+        s->n_addrs = 1;
+        decide_connect(s);
+        return;
+    }
+    /* A name: the policy first decides whether it may be looked up at all. */
+    json_t *input = json_pack("{s:o, s:{s:s, s:i, s:s}, s:o}", "session", session_json(e), "request",
+                              "host", s->host, "port", (int)s->port, "scheme", s->scheme, "caller",
+                              caller_json(s));
+    struct gate_obligations ob;
+    if (gate_decide(e->cfg.gate, "net.resolve", e->session_id, input, &ob, &err) < 0) {
+        stream_refuse(s, err.kind == ERR_PERMISSION_DENIED ? 403 : 503, err.message);
+        return;
+    }
+    if (egress_lookup_start(e->cfg.resolver, s->host, on_lookup, s, &s->lookup, &err) < 0) {
+        stream_refuse(s, 503, err.message);
+        return;
+    }
+}
+
+static void on_data(struct egress *e, const Guest__V1__EgressData *d)
+{
+    struct stream *s = find_stream(e, d->stream);
+    if (s == NULL) {
+        log_debug("egress %s: data for unknown stream %u dropped", e->session_id, d->stream);
+        return;
+    }
+    size_t n = d->data.len;
+    if (n > EGRESS_MAX_DATA || s->guest_unacked + n > e->cfg.window || s->guest_closed_write) {
+        const char *why = n > EGRESS_MAX_DATA ? "protocol error: a data frame over 64 KiB"
+                          : s->guest_closed_write ? "protocol error: data after the guest's close"
+                                                  : "protocol error: data past the window";
+        if (s->state == ST_OPEN)
+            stream_end(s, why, true);
+        else
+            stream_refuse(s, 502, why);
+        return;
+    }
+    if (n == 0)
+        return;
+    if (s->max_bytes && s->bytes_out + s->bytes_in + n > s->max_bytes) {
+        stream_end(s, "the connection's byte limit is reached", true);
+        return;
+    }
+    const char *limit = session_limit_reached(e, n);
+    if (limit[0]) {
+        if (s->state == ST_OPEN)
+            stream_end(s, limit, true);
+        else
+            stream_refuse(s, 403, limit);
+        return;
+    }
+    s->guest_unacked += n;
+    s->bytes_out += n;
+    e->stats.bytes_out += n;
+    if (s->state == ST_OPEN)
+        bufferevent_write(s->bev, d->data.data, n);
+    else
+        evbuffer_add(s->early, d->data.data, n);
+}
+
+static void on_credit(struct egress *e, const Guest__V1__EgressCredit *c)
+{
+    struct stream *s = find_stream(e, c->stream);
+    if (s == NULL)
+        return;
+    /* More than a window outstanding is the guest's mistake; it never gets more. */
+    uint64_t credit = s->guest_credit + c->bytes;
+    s->guest_credit = credit > e->cfg.window ? e->cfg.window : credit;
+    if (s->state == ST_OPEN)
+        pump_to_guest(s);
+}
+
+static void on_close(struct egress *e, const Guest__V1__EgressClose *c)
+{
+    struct stream *s = find_stream(e, c->stream);
+    if (s == NULL)
+        return;
+    if (!c->write_only) {
+        /* The workload went away: nothing more either way. */
+        const char *why = c->reason && c->reason[0] ? c->reason : "";
+        if (s->state == ST_OPEN) {
+            stream_end(s, why[0] ? why : "closed by the guest", false);
+        } else {
+            e->stats.refused++;
+            record_stream(s, false, 0, "closed by the guest before it was connected");
+            stream_free(s);
+        }
+        return;
+    }
+    s->guest_closed_write = true;
+    if (s->state != ST_OPEN)
+        return; /* passed on once connected and what came before is out */
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 && !s->shut_remote) {
+        s->shut_remote = true;
+        shutdown(bufferevent_getfd(s->bev), SHUT_WR);
+    }
+    maybe_finish(s);
+}
+
+/* ------------------------------------------------------------ the request */
+
+static void close_all(struct egress *e, const char *reason)
+{
+    while (e->streams) {
+        struct stream *s = e->streams;
+        if (s->state == ST_OPEN) {
+            stream_end(s, reason, true);
+        } else {
+            e->stats.refused++;
+            send_open_result(e, s->id, false, 503, reason);
+            record_stream(s, false, 503, reason);
+            stream_free(s);
+        }
+    }
+}
+
+static void on_frame(const Guest__V1__Frame *f, void *ctx)
+{
+    struct egress *e = ctx;
+    switch (f->body_case) {
+    case GUEST__V1__FRAME__BODY_EGRESS_OPEN:
+        on_open(e, f->egress_open);
+        break;
+    case GUEST__V1__FRAME__BODY_EGRESS_DATA:
+        on_data(e, f->egress_data);
+        break;
+    case GUEST__V1__FRAME__BODY_EGRESS_CREDIT:
+        on_credit(e, f->egress_credit);
+        break;
+    case GUEST__V1__FRAME__BODY_EGRESS_CLOSE:
+        on_close(e, f->egress_close);
+        break;
+    default:
+        log_debug("egress %s: frame of type %d ignored", e->session_id, (int)f->body_case);
+        break;
+    }
+}
+
+static void on_reply(const Guest__V1__Frame *reply, const struct error *err, void *ctx)
+{
+    struct egress *e = ctx;
+    e->active = false; /* the request is over: nothing more can be sent for it */
+    if (err != NULL)
+        log_info("egress %s: the guest's proxy is gone: %s", e->session_id, err->message);
+    else if (reply->body_case == GUEST__V1__FRAME__BODY_ERROR)
+        log_warn("egress %s: the guest refused to serve the proxy: %s", e->session_id,
+                 reply->error->message ? reply->error->message : "");
+    else
+        log_info("egress %s: the guest's proxy stopped", e->session_id);
+    close_all(e, "the guest's proxy stopped");
+    e->conn = NULL;
+}
+
+int egress_new(const struct egress_config *config, struct egress **out, struct error *err)
+{
+    *out = NULL;
+    if (config->gate == NULL || config->resolver == NULL || config->base == NULL)
+        return error_set(err, ERR_INTERNAL, "egress needs a gate, a resolver and an event loop");
+    struct egress *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    e->cfg = *config;
+    snprintf(e->session_id, sizeof(e->session_id), "%s", config->session_id ? config->session_id : "");
+    e->cfg.session_id = e->session_id;
+    if (e->cfg.max_streams == 0)
+        e->cfg.max_streams = EGRESS_DEFAULT_MAX_STREAMS;
+    if (e->cfg.max_streams > EGRESS_MAX_STREAMS_LIMIT)
+        e->cfg.max_streams = EGRESS_MAX_STREAMS_LIMIT;
+    if (e->cfg.window == 0)
+        e->cfg.window = EGRESS_DEFAULT_WINDOW;
+    if (e->cfg.max_header_bytes == 0)
+        e->cfg.max_header_bytes = EGRESS_DEFAULT_MAX_HEADER_BYTES;
+    if (config->n_extra_host_addrs > 0) {
+        e->extra_host = calloc(config->n_extra_host_addrs, sizeof(*e->extra_host));
+        if (e->extra_host == NULL) {
+            free(e);
+            return error_set(err, ERR_INTERNAL, "out of memory");
+        }
+        memcpy(e->extra_host, config->extra_host_addrs, config->n_extra_host_addrs * sizeof(*e->extra_host));
+        e->n_extra_host = config->n_extra_host_addrs;
+    }
+    e->cfg.extra_host_addrs = NULL;
+    *out = e;
+    return 0;
+}
+
+int egress_attach(struct egress *e, struct proxy_conn *conn, struct error *err)
+{
+    if (e->active)
+        return error_set(err, ERR_FAILED_PRECONDITION, "egress is attached already");
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__EgressRequest r = GUEST__V1__EGRESS_REQUEST__INIT;
+    r.port = EGRESS_DEFAULT_PORT;
+    r.max_streams = e->cfg.max_streams;
+    r.window = e->cfg.window;
+    r.max_header_bytes = e->cfg.max_header_bytes;
+    f.body_case = GUEST__V1__FRAME__BODY_EGRESS_REQUEST;
+    f.egress_request = &r;
+    if (proxy_request_frames(conn, &f, 0, on_reply, on_frame, e, &e->req_id, err) < 0)
+        return -1;
+    e->conn = conn;
+    e->active = true;
+    if (e->started_ns == 0)
+        e->started_ns = now_ns();
+    return 0;
+}
+
+void egress_detach(struct egress *e)
+{
+    if (e == NULL)
+        return;
+    close_all(e, "the session's channel closed");
+    if (e->active && e->conn != NULL)
+        proxy_cancel(e->conn, e->req_id);
+    e->active = false;
+    e->conn = NULL;
+}
+
+void egress_stats(const struct egress *e, struct egress_stats *out)
+{
+    *out = e->stats;
+    out->open_streams = e->n_streams;
+    out->active = e->active;
+}
+
+void egress_free(struct egress *e)
+{
+    if (e == NULL)
+        return;
+    egress_detach(e);
+    free(e->extra_host);
+    free(e);
+}

@@ -1,0 +1,679 @@
+/* The host side of egress against a scripted guest: a fake guest on a real
+ * Unix socket speaks the egress frames to the real proxy connection, the
+ * real gate (a Rego bundle, a SQLite audit log) decides, the real resolver
+ * thread looks names up, and a local TCP server on 127.0.0.1 is the remote.
+ * Every refusal here is checked against a case that goes through, so a test
+ * fails when the check it is about is taken out. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "audit/audit.h"
+#include "egress/egress.h"
+#include "gate/gate.h"
+#include "proxy/proxy.h"
+#include "wire/frame.h"
+
+static const char *test_policy =
+    "package enclave\n"
+    "default decision := {\"allow\": false, \"reasons\": [\"not allowed by the test policy\"]}\n"
+    "allowed_host(h) if h in {\"127.0.0.1\", \"localhost\", \"127.0.0.2\"}\n"
+    "decision := {\"allow\": true} if {\n"
+    "  input.action == \"net.resolve\"\n"
+    "  allowed_host(input.request.host)\n"
+    "}\n"
+    "decision := {\"allow\": true, \"obligations\": obligations} if {\n"
+    "  input.action == \"net.connect\"\n"
+    "  allowed_host(input.request.host)\n"
+    "}\n"
+    "default obligations := {}\n"
+    "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"max_bytes\": 1000} if input.request.path == \"/limited\"\n"
+    "obligations := {\"allow_addresses\": [\"127.0.0.1/32\"]} if {\n"
+    "  input.request.host == \"127.0.0.1\"\n"
+    "  not input.request.path == \"/limited\"\n"
+    "}\n";
+
+#define MAX_SEEN 8192
+
+struct seen {
+    Guest__V1__Frame__BodyCase body;
+    uint64_t id;
+    uint32_t stream;
+    bool allowed, write_only;
+    uint32_t status;
+    uint32_t credit;
+    size_t data_len;
+    char reason[512];
+};
+
+struct fixture {
+    char home[256], dir[64];
+    struct audit_log *log;
+    struct gate *gate;
+    struct event_base *base;
+    struct egress_resolver *resolver;
+    struct proxy_conn *conn;
+    struct egress *egress;
+    int listen_fd, peer;
+    struct wire_decoder dec;
+    uint64_t egress_id;
+    struct seen seen[MAX_SEEN];
+    size_t n_seen;
+    uint64_t data_bytes[4096]; /* EgressData bytes the guest got, per stream */
+    struct evconnlistener *server;
+    unsigned server_port;
+};
+
+/* ------------------------------------------------------------ the remote: echo, or "BIG" for 1 MiB */
+
+static void srv_read(struct bufferevent *bev, void *arg)
+{
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t n = evbuffer_get_length(in);
+    char head[4] = {0};
+    evbuffer_copyout(in, head, 3);
+    if (n >= 3 && memcmp(head, "BIG", 3) == 0) {
+        evbuffer_drain(in, n);
+        static char chunk[65536];
+        memset(chunk, 'x', sizeof(chunk));
+        for (int i = 0; i < 16; i++)
+            bufferevent_write(bev, chunk, sizeof(chunk));
+        return;
+    }
+    bufferevent_write_buffer(bev, in);
+}
+
+static void srv_event(struct bufferevent *bev, short what, void *arg)
+{
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        bufferevent_free(bev);
+}
+
+static void srv_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+{
+    struct bufferevent *bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(bev, srv_read, NULL, srv_event, NULL);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* ------------------------------------------------------------ the fake guest */
+
+static void peer_send(struct fixture *f, Guest__V1__Frame *frame)
+{
+    frame->id = f->egress_id;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(wire_encode(frame, &buf, &len), 0);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(f->peer, buf + off, len - off);
+        if (n < 0 && errno == EAGAIN) {
+            event_base_loop(f->base, EVLOOP_NONBLOCK);
+            continue;
+        }
+        assert_true(n > 0);
+        off += (size_t)n;
+    }
+    free(buf);
+}
+
+static void peer_read(struct fixture *f)
+{
+    uint8_t buf[65536];
+    for (;;) {
+        ssize_t n = read(f->peer, buf, sizeof(buf));
+        if (n <= 0)
+            return;
+        size_t off = 0;
+        while (off < (size_t)n) {
+            long took = wire_decoder_feed(&f->dec, buf + off, (size_t)n - off);
+            assert_true(took >= 0);
+            off += (size_t)took;
+            Guest__V1__Frame *fr = NULL;
+            while (wire_decoder_next(&f->dec, &fr) == 1) {
+                if (fr->body_case == GUEST__V1__FRAME__BODY_EGRESS_REQUEST)
+                    f->egress_id = fr->id;
+                if (f->n_seen < MAX_SEEN) {
+                    struct seen *s = &f->seen[f->n_seen++];
+                    memset(s, 0, sizeof(*s));
+                    s->body = fr->body_case;
+                    s->id = fr->id;
+                    switch (fr->body_case) {
+                    case GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT:
+                        s->stream = fr->egress_open_result->stream;
+                        s->allowed = fr->egress_open_result->allowed;
+                        s->status = fr->egress_open_result->status;
+                        snprintf(s->reason, sizeof(s->reason), "%s", fr->egress_open_result->reason);
+                        break;
+                    case GUEST__V1__FRAME__BODY_EGRESS_DATA:
+                        s->stream = fr->egress_data->stream;
+                        s->data_len = fr->egress_data->data.len;
+                        if (s->stream < 4096)
+                            f->data_bytes[s->stream] += s->data_len;
+                        break;
+                    case GUEST__V1__FRAME__BODY_EGRESS_CREDIT:
+                        s->stream = fr->egress_credit->stream;
+                        s->credit = fr->egress_credit->bytes;
+                        break;
+                    case GUEST__V1__FRAME__BODY_EGRESS_CLOSE:
+                        s->stream = fr->egress_close->stream;
+                        s->write_only = fr->egress_close->write_only;
+                        snprintf(s->reason, sizeof(s->reason), "%s", fr->egress_close->reason);
+                        break;
+                    default:
+                        break;
+                    }
+                }
+                guest__v1__frame__free_unpacked(fr, NULL);
+            }
+        }
+    }
+}
+
+/* Runs the loop and reads the guest's side until pred holds (or 10 s). */
+static bool run_until(struct fixture *f, bool (*pred)(struct fixture *, const void *), const void *arg)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        peer_read(f);
+        if (pred(f, arg))
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 10)
+            return false;
+        usleep(500);
+    }
+}
+
+static void run_for_ms(struct fixture *f, int ms)
+{
+    for (int i = 0; i < ms * 2; i++) {
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        peer_read(f);
+        usleep(500);
+    }
+}
+
+static const struct seen *find_seen(struct fixture *f, Guest__V1__Frame__BodyCase body, uint32_t stream)
+{
+    for (size_t i = 0; i < f->n_seen; i++)
+        if (f->seen[i].body == body && f->seen[i].stream == stream)
+            return &f->seen[i];
+    return NULL;
+}
+
+static bool has_open_result(struct fixture *f, const void *arg)
+{
+    return find_seen(f, GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT, *(const uint32_t *)arg) != NULL;
+}
+
+static bool has_close(struct fixture *f, const void *arg)
+{
+    uint32_t stream = *(const uint32_t *)arg;
+    for (size_t i = 0; i < f->n_seen; i++)
+        if (f->seen[i].body == GUEST__V1__FRAME__BODY_EGRESS_CLOSE && f->seen[i].stream == stream &&
+            !f->seen[i].write_only)
+            return true;
+    return false;
+}
+
+struct want_bytes {
+    uint32_t stream;
+    uint64_t bytes;
+};
+
+static bool has_bytes(struct fixture *f, const void *arg)
+{
+    const struct want_bytes *w = arg;
+    return f->data_bytes[w->stream] >= w->bytes;
+}
+
+static bool has_egress_request(struct fixture *f, const void *arg)
+{
+    return f->egress_id != 0;
+}
+
+static void send_open(struct fixture *f, uint32_t stream, const char *host, unsigned port, const char *scheme,
+                      const char *method, const char *path)
+{
+    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
+    Guest__V1__EgressOpen o = GUEST__V1__EGRESS_OPEN__INIT;
+    o.stream = stream;
+    o.host = (char *)host;
+    o.port = port;
+    o.scheme = (char *)scheme;
+    o.method = (char *)(method ? method : "");
+    o.path = (char *)(path ? path : "");
+    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_OPEN;
+    fr.egress_open = &o;
+    peer_send(f, &fr);
+}
+
+static void send_data(struct fixture *f, uint32_t stream, const void *data, size_t len)
+{
+    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
+    Guest__V1__EgressData d = GUEST__V1__EGRESS_DATA__INIT;
+    d.stream = stream;
+    d.data.data = (uint8_t *)data;
+    d.data.len = len;
+    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_DATA;
+    fr.egress_data = &d;
+    peer_send(f, &fr);
+}
+
+static void send_credit(struct fixture *f, uint32_t stream, uint32_t bytes)
+{
+    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
+    Guest__V1__EgressCredit c = GUEST__V1__EGRESS_CREDIT__INIT;
+    c.stream = stream;
+    c.bytes = bytes;
+    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_CREDIT;
+    fr.egress_credit = &c;
+    peer_send(f, &fr);
+}
+
+static void send_close(struct fixture *f, uint32_t stream, bool write_only)
+{
+    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
+    Guest__V1__EgressClose c = GUEST__V1__EGRESS_CLOSE__INIT;
+    c.stream = stream;
+    c.write_only = write_only;
+    c.reason = (char *)"";
+    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_CLOSE;
+    fr.egress_close = &c;
+    peer_send(f, &fr);
+}
+
+/* The stream's open result, after running the loop until it comes. */
+static const struct seen *open_result(struct fixture *f, uint32_t stream)
+{
+    if (!run_until(f, has_open_result, &stream))
+        fail_msg("no EgressOpenResult for stream %u", stream);
+    return find_seen(f, GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT, stream);
+}
+
+/* ------------------------------------------------------------ the audit log */
+
+struct records {
+    char text[64][2048];
+    size_t n;
+    const char *kind;
+};
+
+static int keep_kind(const struct audit_record *r, void *ctx)
+{
+    struct records *rs = ctx;
+    if (strcmp(r->kind_name, rs->kind) != 0 || rs->n >= 64)
+        return 0;
+    snprintf(rs->text[rs->n++], sizeof(rs->text[0]), "%s %s %s", r->decision, r->reasons_json ? r->reasons_json : "",
+             r->details_json ? r->details_json : "");
+    return 0;
+}
+
+/* How many records of kind mention every one of the words. */
+static size_t count_records(struct fixture *f, const char *kind, const char *w1, const char *w2)
+{
+    struct records *rs = calloc(1, sizeof(*rs));
+    rs->kind = kind;
+    struct error err;
+    assert_true(audit_query(f->log, NULL, keep_kind, rs, &err) >= 0);
+    size_t n = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        if ((!w1 || strstr(rs->text[i], w1)) && (!w2 || strstr(rs->text[i], w2)))
+            n++;
+    free(rs);
+    return n;
+}
+
+/* ------------------------------------------------------------ fixture */
+
+static int setup_with(void **state, unsigned max_streams, unsigned window)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->home, sizeof(f->home), "/tmp/enclave-egress-test-XXXXXX");
+    assert_non_null(mkdtemp(f->home));
+    setenv("ENCLAVE_HOME", f->home, 1);
+    char db[512], keys[512];
+    assert_int_equal(audit_default_db_path(db, sizeof(db), NULL), 0);
+    assert_int_equal(audit_default_key_dir(keys, sizeof(keys), NULL), 0);
+    struct error err;
+    if (audit_open(db, keys, NULL, &f->log, &err) < 0)
+        fail_msg("audit_open: %s", err.message);
+    struct gate_config gc = {.audit = f->log};
+    if (gate_new(&gc, &f->gate, &err) < 0)
+        fail_msg("gate_new: %s", err.message);
+    if (gate_apply_document(f->gate, test_policy, strlen(test_policy), "", &err) != 0)
+        fail_msg("policy: %s", err.message);
+    f->base = event_base_new();
+    assert_int_equal(egress_resolver_new(f->base, 1, 8, &f->resolver, &err), 0);
+
+    /* The remote. */
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    f->server = evconnlistener_new_bind(f->base, srv_accept, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+                                        (struct sockaddr *)&sin, sizeof(sin));
+    assert_non_null(f->server);
+    socklen_t sl = sizeof(sin);
+    getsockname(evconnlistener_get_fd(f->server), (struct sockaddr *)&sin, &sl);
+    f->server_port = ntohs(sin.sin_port);
+
+    /* The guest channel. */
+    snprintf(f->dir, sizeof(f->dir), "/tmp/egress-test-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    struct vmm_channel ch = {.kind = VMM_CHANNEL_UNIX};
+    snprintf(ch.path, sizeof(ch.path), "%s/rpc.sock", f->dir);
+    f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", ch.path);
+    assert_int_equal(bind(f->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    assert_int_equal(listen(f->listen_fd, 4), 0);
+    assert_int_equal(proxy_connect(f->base, &ch, NULL, NULL, &f->conn, &err), 0);
+    f->peer = accept(f->listen_fd, NULL, NULL);
+    assert_true(f->peer >= 0);
+    fcntl(f->peer, F_SETFL, fcntl(f->peer, F_GETFL) | O_NONBLOCK);
+    wire_decoder_init(&f->dec, 0);
+
+    struct egress_config ec = {
+        .base = f->base,
+        .gate = f->gate,
+        .resolver = f->resolver,
+        .session_id = "s-egress",
+        .max_streams = max_streams,
+        .window = window,
+    };
+    assert_int_equal(egress_new(&ec, &f->egress, &err), 0);
+    assert_int_equal(egress_attach(f->egress, f->conn, &err), 0);
+    assert_true(run_until(f, has_egress_request, NULL));
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, 8, 4096);
+}
+
+static int setup_many(void **state)
+{
+    return setup_with(state, 64, 4096);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    egress_free(f->egress);
+    proxy_conn_free(f->conn);
+    evconnlistener_free(f->server);
+    /* Let the sockets closed above finish (libevent frees them from the loop). */
+    for (int i = 0; i < 20; i++)
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+    egress_resolver_free(f->resolver);
+    event_base_free(f->base);
+    wire_decoder_release(&f->dec);
+    close(f->peer);
+    close(f->listen_fd);
+    gate_free(f->gate);
+    assert_int_equal(audit_close(f->log, NULL), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", f->home, f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* ------------------------------------------------------------ tests */
+
+/* An allowed connection to the explicitly allowed 127.0.0.1: open, bytes
+ * both ways with credit, a clean close from both sides, one NET:CONNECT
+ * record with the bytes. */
+static void test_allowed_connection_pipes_and_is_audited(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 1, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    const struct seen *r = open_result(f, 1);
+    assert_true(r->allowed);
+    send_data(f, 1, "hello", 5);
+    struct want_bytes w = {1, 5};
+    assert_true(run_until(f, has_bytes, &w));
+    /* The host credited what it passed on. */
+    const struct seen *c = find_seen(f, GUEST__V1__FRAME__BODY_EGRESS_CREDIT, 1);
+    assert_non_null(c);
+    assert_int_equal(c->credit, 5);
+    send_close(f, 1, true); /* the guest is done writing; the echo server then closes */
+    uint32_t one = 1;
+    assert_true(run_until(f, has_close, &one));
+    egress_detach(f->egress); /* nothing left to close */
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"allowed\":true", "\"bytes_out\":5"), 1);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"bytes_in\":5", "\"address\":\"127.0.0.1\""), 1);
+    assert_int_equal(count_records(f, "POLICY:DECISION", "allow", "net.connect"), 1);
+    struct egress_stats st;
+    egress_stats(f->egress, &st);
+    assert_int_equal(st.allowed, 1);
+    assert_int_equal(st.bytes_out, 5);
+    assert_int_equal(st.bytes_in, 5);
+}
+
+/* A host the policy does not allow: refused with its reason, and never
+ * looked up (the net.resolve decision comes first). */
+static void test_denied_host_is_refused_before_lookup(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 2, "denied.invalid", 443, "https", NULL, NULL);
+    const struct seen *r = open_result(f, 2);
+    assert_false(r->allowed);
+    assert_int_equal(r->status, 403);
+    assert_non_null(strstr(r->reason, "not allowed by the test policy"));
+    assert_int_equal(count_records(f, "POLICY:DECISION", "deny", "net.resolve"), 1);
+    assert_int_equal(count_records(f, "POLICY:DECISION", NULL, "net.connect"), 0);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"allowed\":false", "denied.invalid"), 1);
+}
+
+/* The policy allows 127.0.0.2 and "localhost" but names no address for them:
+ * the host refuses loopback by itself. The control is 127.0.0.1, which the
+ * policy allows explicitly (test_allowed_connection_...). */
+static void test_loopback_refused_unless_the_policy_allows_it(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 3, "127.0.0.2", f->server_port, "https", NULL, NULL);
+    const struct seen *r = open_result(f, 3);
+    assert_false(r->allowed);
+    assert_int_equal(r->status, 403);
+    assert_non_null(strstr(r->reason, "loopback"));
+    send_open(f, 4, "localhost", f->server_port, "https", NULL, NULL);
+    r = open_result(f, 4);
+    assert_false(r->allowed);
+    assert_int_equal(r->status, 403);
+    assert_non_null(strstr(r->reason, "resolves to a loopback address"));
+    /* Both were decided (allowed by the policy) and still refused. */
+    assert_int_equal(count_records(f, "POLICY:DECISION", "allow", "net.connect"), 2);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"allowed\":false", "loopback"), 2);
+}
+
+/* Malformed opens: each refused with 400, nothing decided, the channel still
+ * serves an allowed stream afterwards. */
+static void test_garbage_opens_are_refused(void **state)
+{
+    struct fixture *f = *state;
+    char huge[2000];
+    memset(huge, 'a', sizeof(huge) - 1);
+    huge[sizeof(huge) - 1] = '\0';
+    send_open(f, 10, huge, 443, "https", NULL, NULL);
+    send_open(f, 11, "bad host", 443, "https", NULL, NULL);
+    send_open(f, 12, "127.0.0.1", 0, "https", NULL, NULL);
+    send_open(f, 13, "127.0.0.1", 70000, "https", NULL, NULL);
+    send_open(f, 14, "127.0.0.1", 80, "gopher", NULL, NULL);
+    send_open(f, 15, "127.0.0.1", 80, "http", "GET", "no-slash");
+    send_open(f, 16, "127.0.0.1", 80, "http", "G\r\nET", "/");
+    send_open(f, 17, "2130706433", 80, "https", NULL, NULL);
+    send_open(f, 18, "", 80, "https", NULL, NULL);
+    for (uint32_t s = 10; s <= 18; s++) {
+        const struct seen *r = open_result(f, s);
+        assert_false(r->allowed);
+        assert_int_equal(r->status, 400);
+    }
+    assert_int_equal(count_records(f, "POLICY:DECISION", NULL, "net."), 0);
+    /* Frames for streams that do not exist: dropped. */
+    send_data(f, 999, "x", 1);
+    send_credit(f, 999, 100);
+    send_close(f, 999, false);
+    send_open(f, 19, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    assert_true(open_result(f, 19)->allowed);
+}
+
+/* More streams than max_streams: the rest are refused with 503 at once, the
+ * open ones stay, and the refusals' records are rate-limited. */
+static void test_stream_limit(void **state)
+{
+    struct fixture *f = *state;
+    for (uint32_t s = 1; s <= 8; s++)
+        send_open(f, s, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    for (uint32_t s = 1; s <= 8; s++)
+        assert_true(open_result(f, s)->allowed);
+    for (uint32_t s = 100; s < 2100; s++)
+        send_open(f, s, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    for (uint32_t s = 100; s < 2100; s++) {
+        const struct seen *r = open_result(f, s);
+        assert_false(r->allowed);
+        assert_int_equal(r->status, 503);
+        assert_non_null(strstr(r->reason, "too many connections"));
+    }
+    struct egress_stats st;
+    egress_stats(f->egress, &st);
+    assert_int_equal(st.open_streams, 8);
+    assert_true(count_records(f, "NET:CONNECT", "too many connections", NULL) < 64);
+    /* A used stream number is refused and the stream it names carries on. */
+    send_open(f, 1, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    run_for_ms(f, 50);
+    egress_stats(f->egress, &st);
+    assert_int_equal(st.open_streams, 8);
+}
+
+/* A guest that never credits: the host sends it one window and no more; a
+ * credit lets the rest come. */
+static void test_window_towards_the_guest(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 5, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    assert_true(open_result(f, 5)->allowed);
+    send_data(f, 5, "BIG", 3);
+    struct want_bytes w = {5, 4096};
+    assert_true(run_until(f, has_bytes, &w));
+    run_for_ms(f, 200);
+    assert_int_equal(f->data_bytes[5], 4096);
+    send_credit(f, 5, 4096);
+    w.bytes = 8192;
+    assert_true(run_until(f, has_bytes, &w));
+    run_for_ms(f, 100);
+    assert_int_equal(f->data_bytes[5], 8192);
+}
+
+/* A guest that sends past the window (nothing credited yet) breaks the
+ * protocol: the stream is closed. Within the window it is fine (above). */
+static void test_data_past_the_window_closes(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 6, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    assert_true(open_result(f, 6)->allowed);
+    /* The remote must not drain it before the next frame: stop the loop
+     * from writing by sending both frames back to back. */
+    static char block[4096];
+    memset(block, 'y', sizeof(block));
+    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
+    Guest__V1__EgressData d = GUEST__V1__EGRESS_DATA__INIT;
+    d.stream = 6;
+    d.data.data = (uint8_t *)block;
+    d.data.len = sizeof(block);
+    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_DATA;
+    fr.egress_data = &d;
+    fr.id = f->egress_id;
+    uint8_t *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    assert_int_equal(wire_encode(&fr, &a, &alen), 0);
+    d.data.len = 1;
+    assert_int_equal(wire_encode(&fr, &b, &blen), 0);
+    uint8_t *both = malloc(alen + blen);
+    memcpy(both, a, alen);
+    memcpy(both + alen, b, blen);
+    assert_int_equal(write(f->peer, both, alen + blen), (ssize_t)(alen + blen));
+    free(a);
+    free(b);
+    free(both);
+    uint32_t six = 6;
+    assert_true(run_until(f, has_close, &six));
+    bool found = false;
+    for (size_t i = 0; i < f->n_seen; i++)
+        if (f->seen[i].body == GUEST__V1__FRAME__BODY_EGRESS_CLOSE && f->seen[i].stream == 6)
+            found = strstr(f->seen[i].reason, "past the window") != NULL;
+    assert_true(found);
+}
+
+/* The decision's max_bytes ends the connection; the same request without
+ * the obligation is not ended (test_window_towards_the_guest moves 8 KiB). */
+static void test_byte_limit_obligation(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 7, "127.0.0.1", f->server_port, "http", "GET", "/limited");
+    assert_true(open_result(f, 7)->allowed);
+    static char block[900];
+    memset(block, 'z', sizeof(block));
+    send_data(f, 7, block, sizeof(block)); /* out 900, the echo brings it to 1800 > 1000 */
+    uint32_t seven = 7;
+    assert_true(run_until(f, has_close, &seven));
+    assert_int_equal(count_records(f, "NET:CONNECT", "byte limit", "/limited"), 1);
+}
+
+/* The guest's proxy goes away (the request fails): every stream is closed
+ * and recorded; frames after that are dropped. */
+static void test_guest_gone_closes_streams(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 8, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    assert_true(open_result(f, 8)->allowed);
+    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
+    Guest__V1__EgressResponse er = GUEST__V1__EGRESS_RESPONSE__INIT;
+    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_RESPONSE;
+    fr.egress_response = &er;
+    peer_send(f, &fr);
+    run_for_ms(f, 100);
+    struct egress_stats st;
+    egress_stats(f->egress, &st);
+    assert_false(st.active);
+    assert_int_equal(st.open_streams, 0);
+    assert_int_equal(count_records(f, "NET:CONNECT", "proxy stopped", NULL), 1);
+    send_open(f, 9, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    run_for_ms(f, 50);
+    assert_null(find_seen(f, GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT, 9));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_allowed_connection_pipes_and_is_audited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_denied_host_is_refused_before_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loopback_refused_unless_the_policy_allows_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_opens_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_window_towards_the_guest, setup_many, teardown),
+        cmocka_unit_test_setup_teardown(test_data_past_the_window_closes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_byte_limit_obligation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_gone_closes_streams, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
