@@ -303,7 +303,7 @@ int guest_wait_child(pid_t pid, unsigned timeout_ms);
  * Request heads are parsed with http-parser (egress_http.c). */
 #define GUEST_EGRESS_DEFAULT_PORT 3128u
 #define GUEST_EGRESS_DEFAULT_STREAMS 64u
-#define GUEST_EGRESS_MAX_STREAMS 512u        /* what an EgressRequest may ask for */
+#define GUEST_EGRESS_MAX_STREAMS 1024u       /* what an EgressRequest may ask for */
 #define GUEST_EGRESS_SPARE_CLIENTS 16u       /* connections beyond max_streams whose head is read for a 503 */
 #define GUEST_EGRESS_DEFAULT_WINDOW (256u << 10)
 #define GUEST_EGRESS_MAX_WINDOW (16u << 20)
