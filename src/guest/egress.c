@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -645,7 +646,7 @@ void guest_egress_request(struct guest_server *s, struct guest_egress *g, struct
     if (req->port > 65535 || req->max_streams > GUEST_EGRESS_MAX_STREAMS || req->window > GUEST_EGRESS_MAX_WINDOW ||
         req->max_header_bytes > GUEST_EGRESS_MAX_HEADER) {
         guest_server_send_error(s, c, id, CODE(INVALID),
-                                "egress: port over 65535, max_streams over 512, window over 16 MiB or "
+                                "egress: port over 65535, max_streams over 1024, window over 16 MiB or "
                                 "max_header_bytes over 64 KiB");
         return;
     }
@@ -665,6 +666,12 @@ void guest_egress_request(struct guest_server *s, struct guest_egress *g, struct
         close(fd);
         guest_server_send_error(s, c, id, CODE(IO), msg);
         return;
+    }
+    /* A descriptor per connection: PID 1 starts with a soft limit of 1024. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
     }
     reap_streams(g, true);
     /* Dead streams stay until housekeeping frees them: room for a turn's worth. */

@@ -1,6 +1,6 @@
 /* enclave-init: the static PID 1 inside the VM (docs/architecture.md).
  *
- * It links libc and protobuf-c only, never src/common. Everything but main()
+ * It links libc, protobuf-c and http-parser only, never src/common. Everything but main()
  * lives behind this header so the unit tests and the fuzz harness can link
  * the logic and drive it on the host (--serve-stdio, --serve-unix).
  *
@@ -303,7 +303,7 @@ int guest_wait_child(pid_t pid, unsigned timeout_ms);
  * Request heads are parsed with http-parser (egress_http.c). */
 #define GUEST_EGRESS_DEFAULT_PORT 3128u
 #define GUEST_EGRESS_DEFAULT_STREAMS 64u
-#define GUEST_EGRESS_MAX_STREAMS 512u        /* what an EgressRequest may ask for */
+#define GUEST_EGRESS_MAX_STREAMS 1024u       /* what an EgressRequest may ask for */
 #define GUEST_EGRESS_SPARE_CLIENTS 16u       /* connections beyond max_streams whose head is read for a 503 */
 #define GUEST_EGRESS_DEFAULT_WINDOW (256u << 10)
 #define GUEST_EGRESS_MAX_WINDOW (16u << 20)
@@ -420,6 +420,8 @@ void guest_server_watch_vm_transports(struct guest_server *s);
 /* Runs the event loop. Returns 0 when asked to stop (Shutdown with poweroff
  * outside PID 1, or idle in exit_when_idle mode), -errno on a fatal error. */
 int guest_server_run(struct guest_server *s);
+/* One turn of that loop, waiting at most max_wait_ms (fuzz harnesses). */
+int guest_server_run_once(struct guest_server *s, int max_wait_ms);
 
 /* ---------------------------------------------------------------- system (PID 1) */
 

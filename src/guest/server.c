@@ -1193,135 +1193,149 @@ static int housekeeping(struct guest_server *s, uint64_t now)
     return ms > 60000 ? 60000 : (int)ms;
 }
 
-int guest_server_run(struct guest_server *s)
+/* One turn of the loop: housekeeping, one poll (waiting at most max_wait_ms
+ * when that is not negative), and what it found. 0, or -errno. */
+static int run_turn(struct guest_server *s, int max_wait_ms)
 {
     struct pollfd pfd[MAX_POLL];
     struct ref ref[MAX_POLL];
-    while (!s->stop) {
-        int timeout = housekeeping(s, now_ns());
-        if (s->stop)
-            break;
-        size_t n = 0;
-        pfd[n] = (struct pollfd){.fd = s->sigfd, .events = POLLIN};
-        ref[n++] = (struct ref){REF_SIGNAL, NULL};
-        for (size_t i = 0; i < s->nlisteners; i++) {
-            pfd[n] = (struct pollfd){.fd = s->listeners[i].fd, .events = POLLIN};
-            ref[n++] = (struct ref){REF_LISTENER, &s->listeners[i]};
+    int timeout = housekeeping(s, now_ns());
+    if (s->stop)
+        return 0;
+    if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms))
+        timeout = max_wait_ms;
+    size_t n = 0;
+    pfd[n] = (struct pollfd){.fd = s->sigfd, .events = POLLIN};
+    ref[n++] = (struct ref){REF_SIGNAL, NULL};
+    for (size_t i = 0; i < s->nlisteners; i++) {
+        pfd[n] = (struct pollfd){.fd = s->listeners[i].fd, .events = POLLIN};
+        ref[n++] = (struct ref){REF_LISTENER, &s->listeners[i]};
+    }
+    for (size_t i = 0; i < s->nconns; i++) {
+        struct conn *c = s->conns[i];
+        if (!c->up)
+            continue; /* serial port without a host: wait for SIGIO */
+        if (!c->in_eof && !c->closing) {
+            pfd[n] = (struct pollfd){.fd = c->in_fd, .events = POLLIN | POLLRDHUP};
+            ref[n++] = (struct ref){REF_CONN_IN, c};
         }
-        for (size_t i = 0; i < s->nconns; i++) {
-            struct conn *c = s->conns[i];
-            if (!c->up)
-                continue; /* serial port without a host: wait for SIGIO */
-            if (!c->in_eof && !c->closing) {
-                pfd[n] = (struct pollfd){.fd = c->in_fd, .events = POLLIN | POLLRDHUP};
-                ref[n++] = (struct ref){REF_CONN_IN, c};
-            }
-            if (c->out_len > 0) {
-                pfd[n] = (struct pollfd){.fd = c->out_fd, .events = POLLOUT};
-                ref[n++] = (struct ref){REF_CONN_OUT, c};
-            }
-        }
-        for (size_t i = 0; i < s->nexecs; i++) {
-            struct exec *e = s->execs[i];
-            /* An open interactive stdin with nothing to write is not polled. */
-            if (e->stdin_fd >= 0 && e->stdin_off < e->stdin_len) {
-                pfd[n] = (struct pollfd){.fd = e->stdin_fd, .events = POLLOUT};
-                ref[n++] = (struct ref){REF_STDIN, e};
-            }
-            /* A streaming workload waits while its host is not reading. */
-            if (e->stream && e->conn && e->conn->out_len > OUT_HIGH_MARK && !e->exited)
-                continue;
-            /* ... and while it is out of credit. */
-            if (e->stream && e->window && e->unacked >= e->window && !e->exited)
-                continue;
-            if (e->out[0].fd >= 0) {
-                pfd[n] = (struct pollfd){.fd = e->out[0].fd, .events = POLLIN};
-                ref[n++] = (struct ref){REF_STDOUT, e};
-            }
-            if (e->out[1].fd >= 0) {
-                pfd[n] = (struct pollfd){.fd = e->out[1].fd, .events = POLLIN};
-                ref[n++] = (struct ref){REF_STDERR, e};
-            }
-        }
-        void *code_refs[3 * GUEST_MAX_CONTEXTS];
-        size_t nc = guest_code_poll_fds(s->code, pfd + n, code_refs, 3 * GUEST_MAX_CONTEXTS);
-        for (size_t i = 0; i < nc; i++)
-            ref[n + i] = (struct ref){REF_CODE, code_refs[i]};
-        n += nc;
-        void *egress_refs[GUEST_EGRESS_MAX_POLL];
-        size_t ne = guest_egress_poll_fds(s->egress, pfd + n, egress_refs, GUEST_EGRESS_MAX_POLL, now_ns());
-        for (size_t i = 0; i < ne; i++)
-            ref[n + i] = (struct ref){REF_EGRESS, egress_refs[i]};
-        n += ne;
-        int r = poll(pfd, n, timeout);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        uint64_t now = now_ns();
-        for (size_t i = 0; i < n && r > 0; i++) {
-            short ev = pfd[i].revents;
-            if (!ev)
-                continue;
-            r--;
-            switch (ref[i].kind) {
-            case REF_SIGNAL:
-                read_signals(s, now);
-                break;
-            case REF_LISTENER:
-                accept_conn(s, ref[i].ptr);
-                break;
-            case REF_CONN_IN: {
-                struct conn *c = ref[i].ptr;
-                /* A connection lost earlier in this turn may already be gone. */
-                bool live = false;
-                for (size_t j = 0; j < s->nconns && !live; j++)
-                    live = s->conns[j] == c;
-                if (!live || !c->up || c->closing)
-                    break;
-                /* Hang-up on the serial port: the host went away. On a
-                 * socket: the peer closed both ways, so nobody is left to
-                 * answer and its workloads go. A half-close (or EOF on a
-                 * stdin pipe) instead lets what is in flight finish. */
-                if ((ev & (POLLHUP | POLLERR)) && (c->kind == CONN_SERIAL || c->in_fd == c->out_fd)) {
-                    conn_lost(s, c);
-                    break;
-                }
-                if (ev & (POLLIN | POLLRDHUP | POLLHUP))
-                    conn_read(s, c);
-                break;
-            }
-            case REF_CONN_OUT: {
-                struct conn *c = ref[i].ptr;
-                bool live = false;
-                for (size_t j = 0; j < s->nconns && !live; j++)
-                    live = s->conns[j] == c;
-                if (live && c->up && conn_flush(c) < 0)
-                    conn_lost(s, c);
-                break;
-            }
-            case REF_STDIN:
-                exec_write_stdin(s, ref[i].ptr);
-                break;
-            case REF_STDOUT:
-                exec_read_output(s, ref[i].ptr, 0);
-                break;
-            case REF_STDERR:
-                exec_read_output(s, ref[i].ptr, 1);
-                break;
-            case REF_CODE:
-                guest_code_ready(s, s->code, ref[i].ptr, pfd[i].fd, ev);
-                break;
-            case REF_EGRESS:
-                guest_egress_ready(s, s->egress, ref[i].ptr, ev);
-                break;
-            }
-            if (s->stop)
-                break;
+        if (c->out_len > 0) {
+            pfd[n] = (struct pollfd){.fd = c->out_fd, .events = POLLOUT};
+            ref[n++] = (struct ref){REF_CONN_OUT, c};
         }
     }
+    for (size_t i = 0; i < s->nexecs; i++) {
+        struct exec *e = s->execs[i];
+        /* An open interactive stdin with nothing to write is not polled. */
+        if (e->stdin_fd >= 0 && e->stdin_off < e->stdin_len) {
+            pfd[n] = (struct pollfd){.fd = e->stdin_fd, .events = POLLOUT};
+            ref[n++] = (struct ref){REF_STDIN, e};
+        }
+        /* A streaming workload waits while its host is not reading. */
+        if (e->stream && e->conn && e->conn->out_len > OUT_HIGH_MARK && !e->exited)
+            continue;
+        /* ... and while it is out of credit. */
+        if (e->stream && e->window && e->unacked >= e->window && !e->exited)
+            continue;
+        if (e->out[0].fd >= 0) {
+            pfd[n] = (struct pollfd){.fd = e->out[0].fd, .events = POLLIN};
+            ref[n++] = (struct ref){REF_STDOUT, e};
+        }
+        if (e->out[1].fd >= 0) {
+            pfd[n] = (struct pollfd){.fd = e->out[1].fd, .events = POLLIN};
+            ref[n++] = (struct ref){REF_STDERR, e};
+        }
+    }
+    void *code_refs[3 * GUEST_MAX_CONTEXTS];
+    size_t nc = guest_code_poll_fds(s->code, pfd + n, code_refs, 3 * GUEST_MAX_CONTEXTS);
+    for (size_t i = 0; i < nc; i++)
+        ref[n + i] = (struct ref){REF_CODE, code_refs[i]};
+    n += nc;
+    void *egress_refs[GUEST_EGRESS_MAX_POLL];
+    size_t ne = guest_egress_poll_fds(s->egress, pfd + n, egress_refs, GUEST_EGRESS_MAX_POLL, now_ns());
+    for (size_t i = 0; i < ne; i++)
+        ref[n + i] = (struct ref){REF_EGRESS, egress_refs[i]};
+    n += ne;
+    int r = poll(pfd, n, timeout);
+    if (r < 0)
+        return errno == EINTR ? 0 : -errno;
+    uint64_t now = now_ns();
+    for (size_t i = 0; i < n && r > 0; i++) {
+        short ev = pfd[i].revents;
+        if (!ev)
+            continue;
+        r--;
+        switch (ref[i].kind) {
+        case REF_SIGNAL:
+            read_signals(s, now);
+            break;
+        case REF_LISTENER:
+            accept_conn(s, ref[i].ptr);
+            break;
+        case REF_CONN_IN: {
+            struct conn *c = ref[i].ptr;
+            /* A connection lost earlier in this turn may already be gone. */
+            bool live = false;
+            for (size_t j = 0; j < s->nconns && !live; j++)
+                live = s->conns[j] == c;
+            if (!live || !c->up || c->closing)
+                break;
+            /* Hang-up on the serial port: the host went away. On a
+             * socket: the peer closed both ways, so nobody is left to
+             * answer and its workloads go. A half-close (or EOF on a
+             * stdin pipe) instead lets what is in flight finish. */
+            if ((ev & (POLLHUP | POLLERR)) && (c->kind == CONN_SERIAL || c->in_fd == c->out_fd)) {
+                conn_lost(s, c);
+                break;
+            }
+            if (ev & (POLLIN | POLLRDHUP | POLLHUP))
+                conn_read(s, c);
+            break;
+        }
+        case REF_CONN_OUT: {
+            struct conn *c = ref[i].ptr;
+            bool live = false;
+            for (size_t j = 0; j < s->nconns && !live; j++)
+                live = s->conns[j] == c;
+            if (live && c->up && conn_flush(c) < 0)
+                conn_lost(s, c);
+            break;
+        }
+        case REF_STDIN:
+            exec_write_stdin(s, ref[i].ptr);
+            break;
+        case REF_STDOUT:
+            exec_read_output(s, ref[i].ptr, 0);
+            break;
+        case REF_STDERR:
+            exec_read_output(s, ref[i].ptr, 1);
+            break;
+        case REF_CODE:
+            guest_code_ready(s, s->code, ref[i].ptr, pfd[i].fd, ev);
+            break;
+        case REF_EGRESS:
+            guest_egress_ready(s, s->egress, ref[i].ptr, ev);
+            break;
+        }
+        if (s->stop)
+            break;
+    }
     return 0;
+}
+
+int guest_server_run(struct guest_server *s)
+{
+    while (!s->stop) {
+        int r = run_turn(s, -1);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int guest_server_run_once(struct guest_server *s, int max_wait_ms)
+{
+    return s->stop ? 0 : run_turn(s, max_wait_ms);
 }
 
 /* ---------------------------------------------------------------- setup */
