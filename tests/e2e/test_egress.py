@@ -14,6 +14,8 @@ import os
 import shutil
 import socket
 import socketserver
+import ssl
+import subprocess
 import tempfile
 import threading
 import time
@@ -106,11 +108,33 @@ def servers():
 
 
 @pytest.fixture(scope="module")
-def egress_daemon(servers):
+def tls_server():
+    """An HTTPS server on 127.0.0.1 with a fresh self-signed certificate for
+    IP 127.0.0.1; yields (port, the certificate in PEM)."""
+    d = tempfile.mkdtemp(prefix="enclave-egress-tls-")
+    key, crt = os.path.join(d, "key.pem"), os.path.join(d, "crt.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    srv = ThreadingHTTP(("127.0.0.1", 0), Quiet)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    serve(srv)
+    with open(crt) as f:
+        pem = f.read()
+    yield srv.server_address[1], pem
+    srv.shutdown()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def egress_daemon(servers, tls_server):
     web, echo = servers
+    tls, _ = tls_server
     entries = [
         # the local servers, explicitly allowed although they are loopback
-        {"host": "127.0.0.1", "ports": [web, echo], "addresses": ["127.0.0.1/32"]},
+        {"host": "127.0.0.1", "ports": [web, echo, tls], "addresses": ["127.0.0.1/32"]},
         # allowed by name and port, but no address: the host refuses loopback
         {"host": "localhost", "ports": [web]},
         # allowed, but a private address the policy does not name
@@ -188,6 +212,25 @@ def test_allowed_get_returns_the_content(egress_daemon, sid, servers):
     assert rec["method"] == "GET" and rec["path"] == "/file"
     assert rec["bytes_in"] >= len(PAYLOAD) and rec["bytes_out"] > 0
     assert "duration_ms" in rec
+
+
+def test_https_through_connect_verifies_the_real_certificate(egress_daemon, sid, tls_server):
+    """HTTPS goes through CONNECT as an opaque tunnel: the workload's TLS
+    session ends at the real server, whose certificate it verifies (the host
+    neither terminates nor sees it)."""
+    port, pem = tls_server
+    out = run(egress_daemon, sid, f"""
+import ssl, urllib.request
+ctx = ssl.create_default_context(cadata={pem!r})
+with urllib.request.urlopen("https://127.0.0.1:{port}/file", context=ctx, timeout=60) as r:
+    body = r.read()
+print(r.status, len(body), body[:40].decode())
+""")
+    status, n, head = out.strip().split(" ", 2)
+    assert (status, int(n), head) == ("200", len(PAYLOAD), PAYLOAD[:40].decode())
+    recs = [x for x in net_records(egress_daemon, sid) if x.get("port") == port]
+    assert recs and recs[-1]["allowed"] and recs[-1]["scheme"] == "https"
+    assert recs[-1]["method"] == "CONNECT" and recs[-1]["path"] == ""
 
 
 def test_denied_host_gets_the_policys_reason(egress_daemon, sid):
