@@ -33,7 +33,7 @@
 static const char *test_policy =
     "package enclave\n"
     "default decision := {\"allow\": false, \"reasons\": [\"not allowed by the test policy\"]}\n"
-    "allowed_host(h) if h in {\"127.0.0.1\", \"localhost\", \"127.0.0.2\"}\n"
+    "allowed_host(h) if h in {\"127.0.0.1\", \"localhost\", \"127.0.0.2\", \"8.8.8.8\"}\n"
     "decision := {\"allow\": true} if {\n"
     "  input.action == \"net.resolve\"\n"
     "  allowed_host(input.request.host)\n"
@@ -390,6 +390,9 @@ static int setup_with(void **state, unsigned max_streams, unsigned window)
     fcntl(f->peer, F_SETFL, fcntl(f->peer, F_GETFL) | O_NONBLOCK);
     wire_decoder_init(&f->dec, 0);
 
+    /* 8.8.8.8 stands for one of this machine's own public addresses. */
+    static struct egress_addr own;
+    assert_int_equal(egress_addr_parse("8.8.8.8", &own), 0);
     struct egress_config ec = {
         .base = f->base,
         .gate = f->gate,
@@ -397,6 +400,8 @@ static int setup_with(void **state, unsigned max_streams, unsigned window)
         .session_id = "s-egress",
         .max_streams = max_streams,
         .window = window,
+        .extra_host_addrs = &own,
+        .n_extra_host_addrs = 1,
     };
     assert_int_equal(egress_new(&ec, &f->egress, &err), 0);
     assert_int_equal(egress_attach(f->egress, f->conn, &err), 0);
@@ -504,6 +509,19 @@ static void test_loopback_refused_unless_the_policy_allows_it(void **state)
     /* Both were decided (allowed by the policy) and still refused. */
     assert_int_equal(count_records(f, "POLICY:DECISION", "allow", "net.connect"), 2);
     assert_int_equal(count_records(f, "NET:CONNECT", "\"allowed\":false", "loopback"), 2);
+}
+
+/* A public address that is one of the host's own is refused like loopback
+ * (the policy allows 8.8.8.8; without the check the host would connect). */
+static void test_host_own_address_refused(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 20, "8.8.8.8", 443, "https", NULL, NULL);
+    const struct seen *r = open_result(f, 20);
+    assert_false(r->allowed);
+    assert_int_equal(r->status, 403);
+    assert_non_null(strstr(r->reason, "is a host address"));
+    assert_int_equal(count_records(f, "POLICY:DECISION", "allow", "net.connect"), 1);
 }
 
 /* Malformed opens: each refused with 400, nothing decided, the channel still
@@ -668,6 +686,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_allowed_connection_pipes_and_is_audited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_denied_host_is_refused_before_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loopback_refused_unless_the_policy_allows_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_own_address_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_opens_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_towards_the_guest, setup_many, teardown),
