@@ -198,6 +198,18 @@ def test_proxy_variables_are_set(egress_daemon, sid):
     assert env == {k: "http://127.0.0.1:3128" for k in PROXY_VARS}
 
 
+def test_code_interpreter_reaches_the_proxy(egress_daemon, sid, servers):
+    """RunCode's interpreter gets the proxy variables too, and its urllib goes
+    through the proxy."""
+    web, _ = servers
+    code = ("import os, urllib.request\n"
+            f"(os.environ.get('HTTP_PROXY'), len(urllib.request.urlopen('http://127.0.0.1:{web}/file').read()))")
+    events = [m for _, m in egress_daemon.stream("RunCode", {"sessionId": sid, "code": code})]
+    assert "error" not in events[-1]["end"], events
+    texts = [m["text"] for m in events if "text" in m]
+    assert texts == [repr(("http://127.0.0.1:3128", len(PAYLOAD)))], events
+
+
 def test_allowed_get_returns_the_content(egress_daemon, sid, servers):
     web, _ = servers
     r = fetch(egress_daemon, sid, f"http://127.0.0.1:{web}/file")
