@@ -266,6 +266,20 @@ static void test_decision_schema(void **state)
                 "env_allowlist[0]");
     check_value("{\"allow\": true, \"obligations\": {\"env_allowlist\": \"PATH\"}}", false, POLICY_MALFORMED,
                 "env_allowlist");
+    /* egress obligations */
+    check_value("{\"allow\": true, \"obligations\": {\"max_bytes\": 0}}", false, POLICY_MALFORMED, "max_bytes");
+    check_value("{\"allow\": true, \"obligations\": {\"egress_max_bytes\": \"1\"}}", false, POLICY_MALFORMED,
+                "egress_max_bytes");
+    check_value("{\"allow\": true, \"obligations\": {\"egress_timeout_s\": 0}}", false, POLICY_MALFORMED,
+                "egress_timeout_s");
+    check_value("{\"allow\": true, \"obligations\": {\"allow_addresses\": \"10.0.0.0/8\"}}", false,
+                POLICY_MALFORMED, "allow_addresses must be an array");
+    check_value("{\"allow\": true, \"obligations\": {\"allow_addresses\": [\"10.0.0.0/33\"]}}", false,
+                POLICY_MALFORMED, "allow_addresses[0]");
+    check_value("{\"allow\": true, \"obligations\": {\"allow_addresses\": [\"::1\", \"example.com\"]}}", false,
+                POLICY_MALFORMED, "allow_addresses[1]");
+    check_value("{\"allow\": true, \"obligations\": {\"allow_addresses\": [\"10.0.0.0/8\", \"fd00::/8\", \"127.0.0.1\"],"
+                " \"max_bytes\": 10, \"timeout_s\": 5}}", true, POLICY_DECIDED, NULL);
     check_value("{\"allow\": false}", false, POLICY_DECIDED, "no reason given");
     check_value("{\"allow\": false, \"reasons\": [\"mine\"]}", false, POLICY_DECIDED, "mine");
     check_value("{\"allow\": true}", true, POLICY_DECIDED, NULL);
@@ -282,12 +296,25 @@ static void test_decision_schema(void **state)
     assert_int_equal(json_array_size(d.env_allowlist), 2);
     policy_decision_release(&d);
 
+    v = json_loads("{\"allow\": true, \"obligations\": {\"max_bytes\": 100, \"allow_addresses\": [\"10.0.0.0/8\"],"
+                   " \"egress_max_bytes\": 5000, \"egress_timeout_s\": 60}}", 0, NULL);
+    policy_decision_from_value(v, &d);
+    json_decref(v);
+    assert_true(d.allow);
+    assert_int_equal(d.max_bytes, 100);
+    assert_int_equal(d.egress_max_bytes, 5000);
+    assert_int_equal(d.egress_timeout_s, 60);
+    assert_int_equal(json_array_size(d.allow_addresses), 1);
+    policy_decision_release(&d);
+
     /* Obligations on a deny are dropped. */
-    v = json_loads("{\"allow\": false, \"obligations\": {\"timeout_s\": 2}}", 0, NULL);
+    v = json_loads("{\"allow\": false, \"obligations\": {\"timeout_s\": 2, \"allow_addresses\": [\"10.0.0.0/8\"]}}", 0,
+                   NULL);
     policy_decision_from_value(v, &d);
     json_decref(v);
     assert_false(d.allow);
     assert_int_equal(d.timeout_s, 0);
+    assert_null(d.allow_addresses);
     policy_decision_release(&d);
 }
 

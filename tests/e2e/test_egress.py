@@ -1,0 +1,357 @@
+"""Egress end to end: a real daemon and a real VM whose workload reaches a
+local HTTP server and a local CONNECT target on 127.0.0.1 through the
+guest's HTTP proxy, under a copy of the constitution whose allowlist
+(data.constitution.egress) names exactly those ports and explicitly allows
+the address 127.0.0.1. Everything else is refused: by the policy (a host not
+on the list), or by the host itself (a loopback or private address the
+policy allowed the name of but not the address), and the refusals reach the
+workload as HTTP 403 with the reason in the body. Every connection is in the
+audit log. Limits: a stream cap, a byte cap, a reader that never reads, and
+the daemon's memory while many streams are open."""
+import http.server
+import json
+import os
+import shutil
+import socket
+import socketserver
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import ConnectError, Daemon, vmm_pids
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "PIP_PROXY"]
+PAYLOAD = b"".join(b"line %06d of the egress test file\n" % i for i in range(4000))  # ~140 KB
+BYTE_LIMIT = 4 << 20  # the test bundle's per-connection max_bytes
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/file":
+            body = PAYLOAD
+        elif self.path.startswith("/big"):
+            body = b"b" * (16 << 20)
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *a):
+        pass
+
+
+class ThreadingHTTP(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+class Tcp(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class Echo(socketserver.BaseRequestHandler):
+    """The CONNECT target: echoes; "FLOOD\\n" first makes it send without end."""
+
+    def handle(self):
+        try:
+            first = self.request.recv(65536)
+            if first.startswith(b"FLOOD"):
+                chunk = b"f" * 65536
+                while True:
+                    self.request.sendall(chunk)
+            while first:
+                self.request.sendall(first)
+                first = self.request.recv(65536)
+        except OSError:
+            pass
+
+
+def serve(server):
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    return server
+
+
+def bundle_with(entries, limits=None):
+    """A copy of the constitution whose allowlist is entries."""
+    d = tempfile.mkdtemp(prefix="enclave-egress-policy-")
+    shutil.copytree(os.path.join(REPO, "policy"), d, dirs_exist_ok=True)
+    path = os.path.join(d, "data.json")
+    with open(path) as f:
+        data = json.load(f)
+    data["constitution"]["egress"] = entries
+    if limits:
+        data["constitution"]["egress_limits"].update(limits)
+    with open(path, "w") as f:
+        json.dump(data, f)
+    return d
+
+
+@pytest.fixture(scope="module")
+def servers():
+    web = serve(ThreadingHTTP(("127.0.0.1", 0), Quiet))
+    echo = serve(Tcp(("127.0.0.1", 0), Echo))
+    yield web.server_address[1], echo.server_address[1]
+    web.shutdown()
+    echo.shutdown()
+
+
+@pytest.fixture(scope="module")
+def egress_daemon(servers):
+    web, echo = servers
+    entries = [
+        # the local servers, explicitly allowed although they are loopback
+        {"host": "127.0.0.1", "ports": [web, echo], "addresses": ["127.0.0.1/32"]},
+        # allowed by name and port, but no address: the host refuses loopback
+        {"host": "localhost", "ports": [web]},
+        # allowed, but a private address the policy does not name
+        {"host": "10.1.2.3", "ports": [80]},
+    ]
+    bundle = bundle_with(entries, {"max_bytes": BYTE_LIMIT})
+    d = Daemon(["--policy", bundle]).start()
+    yield d
+    d.stop()
+    assert vmm_pids(d.home) == [], "daemon shutdown left a VMM process behind"
+    d.cleanup()
+    shutil.rmtree(bundle, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def sid(egress_daemon):
+    s = egress_daemon.call("StartSession", {"sessionId": "egress-1", "egress": True})
+    assert s["status"] == "READY"
+    yield s["sessionId"]
+    try:
+        egress_daemon.stop_session(s["sessionId"])
+    except ConnectError:
+        pass
+
+
+def run(d, sid, code, timeout=120):
+    r = d.call("ExecuteTool", {"sessionId": sid, "toolName": "python", "input": code,
+                               "timeoutSeconds": timeout})
+    assert r.get("exitCode", 0) == 0, r
+    return r.get("output", "")
+
+
+def net_records(d, sid):
+    """The details of the session's NET:CONNECT records, oldest first."""
+    return [json.loads(rec["args"]) for rec in d.audit(sid) if rec.get("name") == "NET:CONNECT"]
+
+
+FETCH = """
+import json, urllib.request, urllib.error
+def fetch(url):
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r:
+            body = r.read()
+            return {"status": r.status, "len": len(body), "head": body[:40].decode()}
+    except urllib.error.HTTPError as e:
+        return {"status": e.code, "body": e.read().decode(errors="replace")}
+    except Exception as e:
+        return {"status": 0, "error": repr(e)}
+"""
+
+
+def fetch(d, sid, url):
+    out = run(d, sid, FETCH + f"print(json.dumps(fetch({url!r})))")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_proxy_variables_are_set(egress_daemon, sid):
+    out = run(egress_daemon, sid, "import os, json; print(json.dumps({k: os.environ.get(k) for k in %r}))"
+              % PROXY_VARS)
+    env = json.loads(out)
+    assert env == {k: "http://127.0.0.1:3128" for k in PROXY_VARS}
+
+
+def test_allowed_get_returns_the_content(egress_daemon, sid, servers):
+    web, _ = servers
+    r = fetch(egress_daemon, sid, f"http://127.0.0.1:{web}/file")
+    assert r["status"] == 200, r
+    assert r["len"] == len(PAYLOAD)
+    assert r["head"] == PAYLOAD[:40].decode()
+    recs = [x for x in net_records(egress_daemon, sid) if x.get("allowed") and x.get("port") == web]
+    assert recs, "no NET:CONNECT record for the allowed GET"
+    rec = recs[-1]
+    assert rec["host"] == "127.0.0.1" and rec["address"] == "127.0.0.1"
+    assert rec["addresses"] == ["127.0.0.1"]
+    assert rec["method"] == "GET" and rec["path"] == "/file"
+    assert rec["bytes_in"] >= len(PAYLOAD) and rec["bytes_out"] > 0
+    assert "duration_ms" in rec
+
+
+def test_denied_host_gets_the_policys_reason(egress_daemon, sid):
+    r = fetch(egress_daemon, sid, "http://denied.invalid/")
+    assert r["status"] == 403, r
+    assert "denied.invalid port 80 is not allowed" in r["body"]
+    recs = [x for x in net_records(egress_daemon, sid) if x.get("host") == "denied.invalid"]
+    assert recs and recs[-1]["allowed"] is False and recs[-1]["status"] == 403
+
+
+def test_private_literal_refused_by_the_host(egress_daemon, sid):
+    # The policy allows 10.1.2.3:80 but names no address: the host refuses.
+    r = fetch(egress_daemon, sid, "http://10.1.2.3/")
+    assert r["status"] == 403, r
+    assert "private address" in r["body"]
+
+
+def test_name_resolving_to_loopback_refused(egress_daemon, sid, servers):
+    web, _ = servers
+    # Same server as the allowed GET, by a name the policy allows without
+    # allowing its address: the host's address check refuses it.
+    r = fetch(egress_daemon, sid, f"http://localhost:{web}/file")
+    assert r["status"] == 403, r
+    assert "resolves to a loopback address" in r["body"]
+    recs = [x for x in net_records(egress_daemon, sid) if x.get("host") == "localhost"]
+    assert recs and recs[-1]["allowed"] is False
+    assert "127.0.0.1" in recs[-1]["addresses"]
+
+
+CONNECT = """
+import socket
+def tunnel(port, target):
+    s = socket.create_connection(("127.0.0.1", 3128), timeout=60)
+    s.sendall(b"CONNECT %s HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n" % (target.encode(), target.encode()))
+    head = b""
+    while b"\\r\\n\\r\\n" not in head:
+        b = s.recv(1)
+        if not b:
+            break
+        head += b
+    return s, head.decode(errors="replace")
+"""
+
+
+def test_connect_tunnel_to_the_allowed_target(egress_daemon, sid, servers):
+    _, echo = servers
+    out = run(egress_daemon, sid, CONNECT + f"""
+s, head = tunnel(3128, "127.0.0.1:{echo}")
+assert head.startswith("HTTP/1.1 200"), head
+s.sendall(b"ping through the tunnel")
+got = b""
+while len(got) < 23:
+    got += s.recv(100)
+print(got.decode())
+s.close()
+""")
+    assert out.strip() == "ping through the tunnel"
+
+
+def test_connect_to_a_port_not_on_the_list_is_refused(egress_daemon, sid, servers):
+    web, echo = servers
+    port = max(web, echo) + 1
+    out = run(egress_daemon, sid, CONNECT + f"""
+s, head = tunnel(3128, "127.0.0.1:{port}")
+print(head.splitlines()[0])
+print(s.recv(4096).decode(errors="replace"))
+""")
+    assert out.startswith("HTTP/1.1 403"), out
+    assert f"127.0.0.1 port {port} is not allowed" in out
+
+
+def test_byte_limit_ends_the_connection(egress_daemon, sid, servers):
+    web, _ = servers
+    r = fetch(egress_daemon, sid, f"http://127.0.0.1:{web}/big")
+    # 16 MiB asked, the connection's max_bytes (4 MiB) ends it first.
+    assert r.get("len", 0) < 16 << 20, r
+    recs = [x for x in net_records(egress_daemon, sid) if x.get("path") == "/big"]
+    assert recs and "byte limit" in recs[-1]["reason"]
+    assert recs[-1]["bytes_in"] + recs[-1]["bytes_out"] <= BYTE_LIMIT
+
+
+def test_garbage_and_huge_header_are_refused(egress_daemon, sid):
+    out = run(egress_daemon, sid, """
+import socket
+def ask(data):
+    s = socket.create_connection(("127.0.0.1", 3128), timeout=30)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+    s.close()
+    return got.split(b"\\r\\n")[0].decode(errors="replace")
+print(ask(b"\\x00\\xff garbage \\r\\n\\r\\n"))
+print(ask(b"GET http://127.0.0.1/ HTTP/1.1\\r\\nX-Big: " + b"a" * 40000 + b"\\r\\n\\r\\n"))
+""")
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("HTTP/1.1 400"), out
+    assert lines[1].startswith("HTTP/1.1 431"), out
+    assert egress_daemon.get("/ping") == (200, b"pong")
+
+
+def test_many_streams_capped_and_memory_bounded(egress_daemon, sid, servers):
+    """300 tunnels at once, each to a target that floods and a workload that
+    never reads: at most max_streams (64) are served, the rest get 503, and
+    the daemon's memory stays bounded (each stream holds at most a window)."""
+    _, echo = servers
+    before = egress_daemon.rss_kb()
+    out = run(egress_daemon, sid, CONNECT + f"""
+import time
+socks, codes = [], {{}}
+for i in range(300):
+    try:
+        s, head = tunnel(3128, "127.0.0.1:{echo}")
+    except OSError as e:
+        codes["error"] = codes.get("error", 0) + 1
+        continue
+    code = head.split(" ")[1] if " " in head else "?"
+    codes[code] = codes.get(code, 0) + 1
+    if code == "200":
+        s.sendall(b"FLOOD\\n")
+        socks.append(s)
+    else:
+        s.close()
+time.sleep(5)
+print(codes)
+""", timeout=300)
+    codes = eval(out.strip().splitlines()[-1])
+    assert codes.get("200", 0) <= 64 and codes.get("200", 0) >= 1, codes
+    assert codes.get("503", 0) >= 200, codes
+    grown_mib = (egress_daemon.rss_kb() - before) / 1024
+    # 64 streams x (window in + window out) is 32 MiB at worst; the daemon
+    # must not hold the flood itself.
+    assert grown_mib < 96, f"the daemon grew by {grown_mib:.0f} MiB"
+    assert egress_daemon.get("/ping") == (200, b"pong")
+
+
+def test_without_egress_there_is_no_proxy(egress_daemon):
+    s = egress_daemon.call("StartSession", {"sessionId": "egress-none"})
+    try:
+        out = run(egress_daemon, s["sessionId"], """
+import os, socket
+print(os.environ.get("HTTP_PROXY"))
+try:
+    socket.create_connection(("127.0.0.1", 3128), timeout=5)
+    print("connected")
+except OSError:
+    print("refused")
+""")
+        assert out.split() == ["None", "refused"]
+    finally:
+        egress_daemon.stop_session(s["sessionId"])
+
+
+def test_constitution_refuses_egress_by_default(fresh_daemon):
+    d = fresh_daemon().start()
+    with pytest.raises(ConnectError) as e:
+        d.call("StartSession", {"sessionId": "no-egress", "egress": True})
+    assert e.value.code == "permission_denied"
+    assert "may not ask for egress" in e.value.message
+    with pytest.raises(ConnectError) as e:
+        d.call("StartSession", {"sessionId": "no-egress2", "egress": True},
+               service="enclave.v1.Enclave")
+    assert e.value.code == "permission_denied"
