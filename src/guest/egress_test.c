@@ -201,6 +201,9 @@ static void test_head_refusals(void **state)
     assert_int_equal(status_of("TRACE http://x/ HTTP/1.1\r\n\r\n", 0), 501);
     assert_int_equal(status_of("GET http://x/ HTTP/2.0\r\n\r\n", 0), 505);
     assert_int_equal(status_of("GET http://x:0/ HTTP/1.1\r\n\r\n", 0), 400);
+    assert_int_equal(status_of("GET http://x/caf\xc3\xa9 HTTP/1.1\r\n\r\n", 0), 400); /* not ASCII */
+    assert_int_equal(status_of("GET http://x/\xff\xfe HTTP/1.1\r\n\r\n", 0), 400);
+    assert_int_equal(status_of("GET http://x/caf%C3%A9 HTTP/1.1\r\n\r\n", 0), 0);
     assert_int_equal(status_of("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 0), 400);
     assert_int_equal(status_of("GET http://x/ HTTP/1.1\r\nBad Header\r\n\r\n", 0), 400);
     /* Over the size limit, complete or not. */
