@@ -331,6 +331,11 @@ int guest_proxy_request_build(const struct guest_proxy_head *h, const uint8_t *b
         *why = "the host name is empty or too long";
         return 400;
     }
+    for (const char *c = r->host; *c; c++)
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f) {
+            *why = "the host name is not printable ASCII";
+            return 400;
+        }
     bool has_port = u.field_set & (1 << UF_PORT);
     r->port = has_port ? u.port : 80u;
     if (r->port == 0) {
@@ -361,6 +366,13 @@ int guest_proxy_request_build(const struct guest_proxy_head *h, const uint8_t *b
         *why = "the URL's path must start with /";
         return 400;
     }
+    /* The path goes to the host as a protobuf string (UTF-8) and into the
+     * policy's input: printable ASCII only, as RFC 3986 has it. */
+    for (const char *c = r->path; *c; c++)
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f) {
+            *why = "the URL holds bytes that are not printable ASCII (percent-encode them)";
+            return 400;
+        }
 
     struct tokens tk = {.n = 0};
     for (size_t i = 0; i < h->n_headers; i++) {

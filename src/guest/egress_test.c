@@ -201,6 +201,9 @@ static void test_head_refusals(void **state)
     assert_int_equal(status_of("TRACE http://x/ HTTP/1.1\r\n\r\n", 0), 501);
     assert_int_equal(status_of("GET http://x/ HTTP/2.0\r\n\r\n", 0), 505);
     assert_int_equal(status_of("GET http://x:0/ HTTP/1.1\r\n\r\n", 0), 400);
+    assert_int_equal(status_of("GET http://x/caf\xc3\xa9 HTTP/1.1\r\n\r\n", 0), 400); /* not ASCII */
+    assert_int_equal(status_of("GET http://x/\xff\xfe HTTP/1.1\r\n\r\n", 0), 400);
+    assert_int_equal(status_of("GET http://x/caf%C3%A9 HTTP/1.1\r\n\r\n", 0), 0);
     assert_int_equal(status_of("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 0), 400);
     assert_int_equal(status_of("GET http://x/ HTTP/1.1\r\nBad Header\r\n\r\n", 0), 400);
     /* Over the size limit, complete or not. */
@@ -1104,6 +1107,54 @@ static void test_hostile_host(void **state)
     assert_true(done);
 }
 
+/* Many connections at once: max_streams reach the host, the rest get 503
+ * (or, past the spare slots, are reset), and the proxy serves on after. */
+static void test_connection_flood(void **state)
+{
+    struct host *h = *state;
+    egress_start(h, 4, 0, 0);
+    enum { FLOOD = 60 };
+    int fds[FLOOD];
+    for (int i = 0; i < FLOOD; i++) {
+        fds[i] = wl_connect(h);
+        wl_send_str(fds[i], "CONNECT flood.example:443 HTTP/1.1\r\n\r\n");
+    }
+    uint32_t streams[4];
+    for (int i = 0; i < 4; i++)
+        streams[i] = expect_open(h, "flood.example", 443, "https", "", "");
+    int refused = 0;
+    char buf[1024];
+    for (int i = 0; i < FLOOD; i++) {
+        struct pollfd p = {.fd = fds[i], .events = POLLIN};
+        if (poll(&p, 1, i < 8 ? 2000 : 0) != 1 && i < 8)
+            continue; /* one of the four waiting for a decision */
+        if (poll(&p, 1, 0) != 1)
+            continue;
+        wl_read_all(fds[i], buf, sizeof(buf));
+        if (buf[0] && !strstr(buf, "HTTP/1.1 503 Service Unavailable\r\n"))
+            fail_msg("connection %d got '%s'", i, buf);
+        refused++;
+    }
+    /* The four that reached the host are refused: the proxy has room again. */
+    for (int i = 0; i < 4; i++)
+        host_result(h, streams[i], false, 403, "no");
+    for (int i = 0; i < FLOOD; i++)
+        close(fds[i]);
+    assert_true(refused >= FLOOD - 4 - 8);
+    int fd = wl_connect(h);
+    wl_send_str(fd, "CONNECT after.example:443 HTTP/1.1\r\n\r\n");
+    expect_open(h, "after.example", 443, "https", "", "");
+    close(fd);
+    host_cancel(h, 9);
+    Guest__V1__Frame *f;
+    bool done = false;
+    while (!done && (f = recv_frame(h))) {
+        done = f->body_case == BODY(EGRESS_RESPONSE);
+        guest__v1__frame__free_unpacked(f, NULL);
+    }
+    assert_true(done);
+}
+
 /* Workloads see the proxy in their environment while it listens. */
 static void test_proxy_environment(void **state)
 {
@@ -1173,7 +1224,7 @@ int main(void)
         T(test_connect_round_trip), T(test_refused),     T(test_plain_http),     T(test_window_up),
         T(test_window_down),        T(test_bulk_both_ways), T(test_max_streams), T(test_bad_requests),
         T(test_head_timeout),       T(test_cancel),      T(test_hostile_host),   T(test_proxy_environment),
-        T(test_host_gone),
+        T(test_host_gone),          T(test_connection_flood),
     };
     if (getuid() != 0) {
         /* The environment test runs a workload as uid 1000. */
