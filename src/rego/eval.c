@@ -17,6 +17,7 @@
 
 #include "rego/ast.h"
 #include "rego/eval.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 #define EV_STOP 1
 #define MAX_CPS_DEPTH 4000
