@@ -185,18 +185,22 @@ void *rg_try_realloc(void *p, size_t n)
     return grow(p, n, true);
 }
 
-char *rg_strndup(const char *s, size_t n)
+static char *copy(const char *s, size_t len)
 {
-    size_t len = strnlen(s, n);
     char *d = rg_malloc(len + 1);
     memcpy(d, s, len);
     d[len] = '\0';
     return d;
 }
 
+char *rg_strndup(const char *s, size_t n)
+{
+    return copy(s, strnlen(s, n));
+}
+
 char *rg_strdup(const char *s)
 {
-    return rg_strndup(s, SIZE_MAX);
+    return copy(s, strlen(s));
 }
 
 void rg_free(void *p)
