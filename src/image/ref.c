@@ -10,7 +10,7 @@
 
 #include "common/digest.h"
 #include "common/encode.h"
-#include "image/http_client.h"
+#include "http/http.h"
 #include "image/oci_internal.h"
 
 #define REF_TEXT_MAX 1024

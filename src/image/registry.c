@@ -13,7 +13,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
-#include "image/http_client.h"
+#include "http/http.h"
 #include "image/oci_internal.h"
 
 #define MANIFEST_ACCEPT                                                                   \
