@@ -14,7 +14,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "http/http.h"
-#include "image/oci_internal.h"
+#include "oci/internal.h"
 
 #define MANIFEST_ACCEPT                                                                   \
     "Accept: " OCI_MEDIA_INDEX ", " OCI_MEDIA_MANIFEST ", " OCI_MEDIA_DOCKER_LIST ", " \

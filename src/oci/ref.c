@@ -11,7 +11,7 @@
 #include "common/digest.h"
 #include "common/encode.h"
 #include "http/http.h"
-#include "image/oci_internal.h"
+#include "oci/internal.h"
 
 #define REF_TEXT_MAX 1024
 #define REF_NAME_MAX 255
