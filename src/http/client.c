@@ -134,6 +134,7 @@ static int exchange_run(const struct http_request *req, const struct http_url *u
     int ret = -1;
     SSL *ssl = NULL;
     struct event *deadline = NULL;
+    char *head = NULL;
     x.base = event_base_new();
     if (x.base == NULL)
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "cannot create an event loop");
@@ -177,7 +178,6 @@ static int exchange_run(const struct http_request *req, const struct http_url *u
     bufferevent_set_max_single_read(x.bev, 1 << 20);
 
     struct evbuffer *out = bufferevent_get_output(x.bev);
-    cleanup_free char *head = NULL;
     size_t head_len = 0;
     if (http_head_build(req, u, method, headers, header_count, send_body, &head, &head_len, err) < 0)
         goto out;
@@ -224,6 +224,7 @@ static int exchange_run(const struct http_request *req, const struct http_url *u
     }
     ret = 0;
 out:
+    free(head);
     *connected = *connected || x.connected;
     if (deadline != NULL)
         event_free(deadline);
