@@ -217,6 +217,27 @@ static void token_hint(const struct client_target *t, const char *where, struct 
                  t->addr, where[0] ? where : "nowhere");
 }
 
+/* A Connect error ({"code", "message"}, or nothing usable) as err. */
+static int connect_error(const json_t *error, const char *fallback, struct error *err)
+{
+    const char *code = json_string_value(json_object_get(error, "code"));
+    const char *msg = json_string_value(json_object_get(error, "message"));
+    return error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
+                     code ? code : fallback, msg ? ": " : "", msg ? msg : "");
+}
+
+/* A refusal: the daemon's error body as err, with a hint on 401. */
+static int refused(const struct client_target *t, int status, const char *text, const char *where,
+                   struct error *err)
+{
+    json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+    connect_error(doc, "HTTP error", err);
+    if (status == 401)
+        token_hint(t, where, err);
+    json_decref(doc);
+    return -1;
+}
+
 int client_call(const struct client_target *t, const char *service, const char *method,
                 json_t *req, unsigned timeout_s, json_t **resp, struct error *err)
 {
@@ -231,18 +252,9 @@ int client_call(const struct client_target *t, const char *service, const char *
     if (roundtrip(t, "POST", path, "application/json", body, strlen(body), -1, 0, timeout_s, NULL,
                   NULL, &text, &status, where, sizeof(where), err) < 0)
         return -1;
-    json_error_t jerr;
-    json_t *doc = json_loads(text, 0, &jerr);
-    if (status != 200) {
-        const char *code = doc ? json_string_value(json_object_get(doc, "code")) : NULL;
-        const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
-        error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
-                  code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
-        if (status == 401)
-            token_hint(t, where, err);
-        json_decref(doc);
-        return -1;
-    }
+    if (status != 200)
+        return refused(t, status, text, where, err);
+    json_t *doc = json_loads(text, 0, NULL);
     if (doc == NULL || !json_is_object(doc)) {
         json_decref(doc);
         return error_set(err, ERR_INTERNAL, "the daemon's answer is not a JSON object");
@@ -260,17 +272,9 @@ int client_put(const struct client_target *t, const char *path, const void *body
     if (roundtrip(t, "PUT", path, "application/octet-stream", body, len, -1, 0, timeout_s, NULL, NULL,
                   &text, &status, where, sizeof(where), err) < 0)
         return -1;
+    if (status < 200 || status > 299)
+        return refused(t, status, text, where, err);
     json_t *doc = json_loads(text, 0, NULL);
-    if (status < 200 || status > 299) {
-        const char *code = doc ? json_string_value(json_object_get(doc, "code")) : NULL;
-        const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
-        error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
-                  code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
-        if (status == 401)
-            token_hint(t, where, err);
-        json_decref(doc);
-        return -1;
-    }
     *resp = doc ? doc : json_object();
     return 0;
 }
@@ -328,10 +332,7 @@ static int stream_messages(struct stream_state *s, const char *data, size_t len)
             s->ended = 1;
             json_t *e = json_object_get(doc, "error");
             if (e != NULL) {
-                const char *code = json_string_value(json_object_get(e, "code"));
-                const char *msg = json_string_value(json_object_get(e, "message"));
-                error_set(s->err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN,
-                          "%s%s%s", code ? code : "error", msg ? ": " : "", msg ? msg : "");
+                connect_error(e, "error", s->err);
                 s->failed = 1;
             }
             json_decref(doc);
@@ -386,15 +387,7 @@ int client_stream(const struct client_target *t, const char *service, const char
         return -1;
     if (status != 200) {
         /* Refused before the stream started (e.g. 415, or a Connect error body). */
-        json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
-        const char *code = doc ? json_string_value(json_object_get(doc, "code")) : NULL;
-        const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
-        error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
-                  code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
-        if (status == 401)
-            token_hint(t, where, err);
-        json_decref(doc);
-        return -1;
+        return refused(t, status, text, where, err);
     }
     if (!s.ended)
         return error_set(err, ERR_UNAVAILABLE, "the stream ended without a status");
