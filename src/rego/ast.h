@@ -115,6 +115,7 @@ struct rule {
     uint8_t kind;
     bool is_default;
     bool has_value;      /* `:= v` or `= v` written (else value is true) */
+    bool multi;          /* RULE_OBJECT from `a[x] contains y`: the leaves are sets of key */
     struct loc loc;
     struct module *module;
     struct term *head;   /* TK_REF (or TK_VAR) as written, without package */

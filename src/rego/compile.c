@@ -1392,9 +1392,9 @@ static int place_rule(struct rego *r, struct rule *rule, struct rego_error *err)
     if (h->kind == TK_REF && i < h->nitems) {
         if (rule->kind == RULE_FUNC)
             return rego_err(err, "rego_parse_error", &rule->loc, "function name must be a simple reference");
+        /* a.b[x] contains y: an object whose leaves are sets */
         if (rule->kind == RULE_SET)
-            return rego_err(err, "rego_compile_error", &rule->loc,
-                            "multi-value rules with a variable in the head reference are not supported");
+            rule->multi = true;
         rule->kind = RULE_OBJECT;
         rule->nsuffix = h->nitems - i;
         rule->suffix = malloc(sizeof *rule->suffix * (size_t)rule->nsuffix);
@@ -1424,7 +1424,7 @@ static int place_rule(struct rego *r, struct rule *rule, struct rego_error *err)
             abort();
         n->rules[n->nrules++] = rule;
     }
-    if (n->kind >= 0 && n->kind != rule->kind)
+    if (n->kind >= 0 && (n->kind != rule->kind || (n->nrules > 1 && n->rules[0]->multi != rule->multi)))
         return rego_err(err, "rego_type_error", &rule->loc, "conflicting rules %s found", n->path_str);
     if (rule->kind == RULE_FUNC) {
         if (n->kind == RULE_FUNC && n->arity != rule->nargs)
@@ -1845,6 +1845,41 @@ static void freeze_engine(struct rego *r)
     }
 }
 
+/* The first node with rules strictly below n, or NULL. */
+static struct node *rules_below(struct node *n)
+{
+    for (int i = 0; i < n->nchildren; i++) {
+        struct node *ch = n->children[i];
+        if (ch->nrules || ch->default_rule)
+            return ch;
+        struct node *x = rules_below(ch);
+        if (x)
+            return x;
+    }
+    return NULL;
+}
+
+/* A rule whose value is a whole document (complete, set, function) cannot
+ * have rules below it (`a.b := 1` beside `a.b.c := 2`), as OPA's compiler
+ * refuses; rules with a variable in their head reference (objects) can,
+ * and their values are checked for conflicts when evaluated. */
+static int check_rule_overlap(struct rego *r, struct node *n, struct rego_error *err)
+{
+    if ((n->nrules || n->default_rule) && n->kind != RULE_OBJECT) {
+        struct node *x = rules_below(n);
+        if (x) {
+            struct rule *a = n->nrules ? n->rules[0] : n->default_rule;
+            struct rule *b = x->nrules ? x->rules[0] : x->default_rule;
+            return rego_err(err, "rego_type_error", &a->loc, "rule %s conflicts with [%s] (%s:%d)",
+                            n->path_str, x->path_str, b->loc.file ? b->loc.file : "", b->loc.line);
+        }
+    }
+    for (int i = 0; i < n->nchildren; i++)
+        if (check_rule_overlap(r, n->children[i], err) < 0)
+            return -1;
+    return 0;
+}
+
 int rego_compile(struct rego *r, struct rego_error *err)
 {
     if (r->compiled)
@@ -1855,6 +1890,8 @@ int rego_compile(struct rego *r, struct rego_error *err)
         for (struct rule *rule = m->rules; rule; rule = rule->next_in_module)
             if (place_rule(r, rule, err) < 0)
                 return -1;
+    if (check_rule_overlap(r, r->root, err) < 0)
+        return -1;
     for (struct module *m = r->modules; m; m = m->next)
         for (struct rule *rule = m->rules; rule; rule = rule->next_in_module)
             if (compile_rule(r, rule, err) < 0)

@@ -424,6 +424,39 @@ static void test_conflicts(void **state)
                  "functions must not produce multiple outputs");
 }
 
+/* Rules with variables in their head reference (Rego v1 ref heads); the
+ * answers are OPA v1.22.4's. */
+static void test_ref_heads(void **state)
+{
+    (void)state;
+    const char *multi = "package p\n"
+                        "a[x] contains y if { some x in [\"k1\", \"k2\"]; some y in [1, 2] }\n"
+                        "a.k3 contains 5\n"
+                        "a.k1 contains 7\n";
+    expect_result(multi, "x := data.p.a", NULL, "[{\"x\":{\"k1\":[1,2,7],\"k2\":[1,2],\"k3\":[5]}}]");
+    expect_result(multi, "x := data.p.a.k2", NULL, "[{\"x\":[1,2]}]");
+    expect_result(multi, "data.p.a[k][3]", NULL, "[]");
+    expect_result("package p\na[x] contains 1 if x := \"k\"", "x := data.p.a", NULL, "[{\"x\":{\"k\":[1]}}]");
+    expect_result("package p\na.b[c] := d if { some c, d in {\"x\": 1, \"y\": 2} }\na.b.z := 3\nq.r.s := 1",
+                  "x := data.p", NULL, "[{\"x\":{\"a\":{\"b\":{\"x\":1,\"y\":2,\"z\":3}},\"q\":{\"r\":{\"s\":1}}}}]");
+    /* the same value at one path is one value; a different one is a conflict */
+    expect_result("package p\na.b[x] := 1 if { some x in [\"c\", \"d\"] }\na.b.c := 1", "x := data.p.a", NULL,
+                  "[{\"x\":{\"b\":{\"c\":1,\"d\":1}}}]");
+    expect_error("package p\na.b[x] := x if { some x in [\"c\", \"d\"] }\na.b.c := 1", "data.p.a",
+                 "eval_conflict_error", "object keys must be unique");
+    /* a value inside another rule's value */
+    expect_error("package p\na[x] := 1 if { some x in [\"b\"] }\na.b.c := 2", "data.p", "eval_conflict_error",
+                 "object keys must be unique");
+    expect_error("package p\np[q].r := v if { q := \"q\"; v := {\"s\": {\"t\": 1}} }\np.q.r.s.u := 42", "data.p",
+                 "eval_conflict_error", NULL);
+    /* compile time: a complete rule with rules below it; multi- and single-value at one node */
+    expect_error("package p\na.b := 1\na.b.c := 2", "data.p", "rego_type_error", "conflicts with");
+    expect_error("package p\na[x] contains 1 if { some x in [\"b\"] }\na[x] := 1 if { some x in [\"c\"] }",
+                 "data.p", "rego_type_error", "conflicting rules");
+    /* the conflict disappears with the overlapping rule */
+    expect_result("package p\na[x] := 1 if { some x in [\"b\"] }", "x := data.p", NULL, "[{\"x\":{\"a\":{\"b\":1}}}]");
+}
+
 static void test_step_budget(void **state)
 {
     (void)state;
@@ -919,6 +952,7 @@ int main(void)
         cmocka_unit_test(test_order_independent),
         cmocka_unit_test(test_recursion),
         cmocka_unit_test(test_conflicts),
+        cmocka_unit_test(test_ref_heads),
         cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_memory_budget),
         cmocka_unit_test(test_memory_budget_reuse),
