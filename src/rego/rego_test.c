@@ -861,6 +861,54 @@ static void test_prepared_many(void **state)
     rego_query_free(q);
 }
 
+/* The JSON API converts the input into one block that is freed after each
+ * evaluation: results built from input values, and patterns from the input
+ * kept in the query's cache of compiled globs and regexes, must not point
+ * into it (ASan reports it if they do). */
+static void test_input_block(void **state)
+{
+    (void)state;
+    struct rego *r = rego_new();
+    struct rego_error err;
+    const char *m = "package p\n"
+                    "d := {\"user\": input.user, \"tags\": [t | some t in input.tags], \"re\": regex.match(input.re, input.s),\n"
+                    "      \"glob\": glob.match(input.g, [input.sep], input.s), \"n\": input.n, \"f\": input.f}\n";
+    assert_int_equal(rego_add_module(r, "p.rego", m, strlen(m), &err), 0);
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "data.p.d", &err), *q2 = rego_prepare(r, "x := data.p.d", &err);
+    assert_non_null(q);
+    assert_non_null(q2);
+    for (int i = 0; i < 100; i++) {
+        char user[32], re[32], g[32], s[32];
+        snprintf(user, sizeof user, "user-%d", i);
+        snprintf(re, sizeof re, "^a+%d$", i % 40);
+        snprintf(g, sizeof g, "a*%d", i % 40);
+        snprintf(s, sizeof s, "aaa%d", i % 40);
+        json_t *in = json_pack("{s:s, s:[s,s], s:s, s:s, s:s, s:s, s:I, s:f}", "user", user, "tags", "x", user,
+                               "re", re, "g", g, "sep", ".", "s", s, "n", (json_int_t)100000 + i, "f", 0.5),
+               *v = NULL;
+        assert_int_equal(rego_query_eval_value(q, in, &v, &err), 0);
+        assert_non_null(v);
+        assert_string_equal(json_string_value(json_object_get(v, "user")), user);
+        assert_true(json_equal(json_object_get(v, "tags"), json_object_get(in, "tags")));
+        assert_true(json_is_true(json_object_get(v, "re")));
+        assert_true(json_is_true(json_object_get(v, "glob")));
+        assert_int_equal(json_integer_value(json_object_get(v, "n")), 100000 + i);
+        assert_true(json_real_value(json_object_get(v, "f")) == 0.5);
+        json_decref(v);
+        char *text = NULL;
+        char *js = json_dumps(in, JSON_COMPACT);
+        assert_int_equal(rego_query_eval(q2, js, strlen(js), &text, &err), 0);
+        assert_non_null(strstr(text, user));
+        free(text);
+        free(js);
+        json_decref(in);
+    }
+    rego_query_free(q);
+    rego_query_free(q2);
+    rego_free(r);
+}
+
 static void test_glob(void **state)
 {
     (void)state;
@@ -962,6 +1010,7 @@ int main(void)
         cmocka_unit_test(test_print),
         cmocka_unit_test(test_deny_decision),
         cmocka_unit_test(test_prepared_many),
+        cmocka_unit_test(test_input_block),
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_rule_index),
