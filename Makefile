@@ -503,3 +503,17 @@ TEST_TARGETS += test-ui
 .PHONY: test-clone
 test-clone:
 	tests/fresh-clone.sh
+# ---------------------------------------------------------------- rego: OPA as the oracle
+# make fuzz-rego-diff: every conformance case, mutated ones and generated
+# policies through Enclave (build/rego-diff) and OPA (Go, the version pinned
+# in bench/peers/opa/go.mod, fetched by go into build/peers as for
+# bench-rego); prints a summary, saves each disagreement under
+# build/rego-diff-repro/. REGO_DIFF_ITERATIONS, REGO_DIFF_SECONDS,
+# REGO_DIFF_SEED bound and repeat a run. Not part of `make test`.
+.PHONY: fuzz-rego-diff
+$(BUILD)/peers/opa-diff: bench/peers/opa/diff/main.go bench/peers/opa/go.mod bench/peers/opa/go.sum
+	@mkdir -p $(BUILD)/peers
+	cd bench/peers/opa && GOMODCACHE=$(abspath $(BUILD))/peers/gomod GOCACHE=$(abspath $(BUILD))/peers/gocache \
+	    GOFLAGS=-mod=mod GOTOOLCHAIN=local go build -o $(abspath $@) ./diff
+fuzz-rego-diff: $(BUILD)/rego-diff $(BUILD)/peers/opa-diff
+	BUILD=$(BUILD) python3 tests/rego/diff/run.py tests/rego/opa-conformance
