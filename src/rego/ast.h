@@ -173,6 +173,17 @@ struct node {
     char *path_str;           /* "data.a.b" */
     /* recursion check */
     int mark;
+    /* The node's rule index (set by the compiler, as OPA's trie on one
+     * level): where several rules start with input.path == constant on
+     * the same path, the input's value there is looked up once and selects
+     * the rules to evaluate, in their order: those with that constant and
+     * those not indexed on the path (idx_other, also used for any other
+     * value or a missing path). */
+    struct term *idx_ref;     /* borrowed from a rule: input.path, constant keys */
+    int idx_n;
+    struct rv **idx_keys;     /* sorted constants, borrowed */
+    int **idx_rules;          /* per constant: rule indexes, -1 terminated */
+    int *idx_other;           /* -1 terminated */
 };
 
 /* The engine (struct rego). */

@@ -1729,6 +1729,92 @@ static void index_rule(struct rule *x)
     x->idx_member = member;
 }
 
+static bool same_input_path(const struct term *a, const struct term *b)
+{
+    if (a->nitems != b->nitems)
+        return false;
+    for (int i = 1; i < a->nitems; i++)
+        if (!rv_equal(a->items[i]->val, b->items[i]->val))
+            return false;
+    return true;
+}
+
+/* Whether rule i of n is indexed by equality on path p. */
+static bool eq_indexed(const struct node *n, int i, const struct term *p)
+{
+    const struct rule *x = n->rules[i];
+    return x->idx_ref && !x->idx_member && same_input_path(x->idx_ref, p);
+}
+
+static int *xints(size_t n)
+{
+    int *v = malloc(n * sizeof *v);
+    if (!v)
+        abort();
+    return v;
+}
+
+static int rvp_cmp(const void *a, const void *b)
+{
+    return rv_compare(*(struct rv *const *)a, *(struct rv *const *)b);
+}
+
+/* The node index (see struct node): on the input path that most of the
+ * node's rules test for equality, when at least two do. */
+static void index_node(struct node *n)
+{
+    if (n->kind == RULE_FUNC || n->nrules < 2)
+        return;
+    const struct term *best = NULL;
+    int best_count = 0;
+    for (int i = 0; i < n->nrules; i++) {
+        const struct rule *x = n->rules[i];
+        if (!x->idx_ref || x->idx_member)
+            continue;
+        int c = 0;
+        for (int j = 0; j < n->nrules; j++)
+            c += eq_indexed(n, j, x->idx_ref);
+        if (c > best_count) {
+            best = x->idx_ref;
+            best_count = c;
+        }
+    }
+    if (best_count < 2)
+        return;
+    struct rv **keys = malloc((size_t)best_count * sizeof *keys);
+    if (!keys)
+        abort();
+    int nk = 0;
+    for (int i = 0; i < n->nrules; i++)
+        if (eq_indexed(n, i, best))
+            keys[nk++] = n->rules[i]->idx_val;
+    qsort(keys, (size_t)nk, sizeof *keys, rvp_cmp);
+    int o = 1;
+    for (int i = 1; i < nk; i++)
+        if (rv_compare(keys[o - 1], keys[i]) != 0)
+            keys[o++] = keys[i];
+    nk = o;
+    n->idx_ref = (struct term *)best;
+    n->idx_n = nk;
+    n->idx_keys = keys;
+    n->idx_rules = malloc((size_t)nk * sizeof *n->idx_rules);
+    if (!n->idx_rules)
+        abort();
+    n->idx_other = xints((size_t)n->nrules + 1);
+    int no = 0;
+    for (int i = 0; i < n->nrules; i++)
+        if (!eq_indexed(n, i, best))
+            n->idx_other[no++] = i;
+    n->idx_other[no] = -1;
+    for (int k = 0; k < nk; k++) {
+        int *l = n->idx_rules[k] = xints((size_t)n->nrules + 1), m = 0;
+        for (int i = 0; i < n->nrules; i++)
+            if (!eq_indexed(n, i, best) || rv_compare(n->rules[i]->idx_val, keys[k]) == 0)
+                l[m++] = i;
+        l[m] = -1;
+    }
+}
+
 static void freeze_engine(struct rego *r)
 {
     struct rv_frozen *f = &r->frozen;
@@ -1752,8 +1838,10 @@ static void freeze_engine(struct rego *r)
             }
         }
     }
-    for (int i = 0; i < r->nnodes; i++)
+    for (int i = 0; i < r->nnodes; i++) {
         rv_freeze(r->nodes[i]->key, f);
+        index_node(r->nodes[i]);
+    }
 }
 
 /* The first node with rules strictly below n, or NULL. */

@@ -1560,6 +1560,16 @@ static int enter_rule(struct ev *ev, const struct loc *loc)
     return 0;
 }
 
+static bool same_path(const struct term *a, const struct term *b)
+{
+    if (a->nitems != b->nitems)
+        return false;
+    for (int i = 1; i < a->nitems; i++)
+        if (a->items[i]->val != b->items[i]->val && !rv_equal(a->items[i]->val, b->items[i]->val))
+            return false;
+    return true;
+}
+
 /* The rule index: true when the rule's first expression (input.path ==
  * constant, or in a constant set) cannot hold for this input. Not used
  * while builtins are replaced by `with`. */
@@ -1578,12 +1588,55 @@ static bool index_excludes(struct ev *ev, const struct rule *rule)
     return rv_compare(v, rule->idx_val) != 0;
 }
 
-/* Evaluates one rule with its else chain into r. */
-static int eval_rule_chain(struct ev *ev, struct rule *rule, kont solution, struct rule_k *r)
+/* The rules of n to evaluate for this input, -1 terminated (see struct
+ * node), or NULL for all of them. *checked: the listed rules indexed on
+ * the node's path pass their test. */
+static const int *node_candidates(struct ev *ev, const struct node *n, const struct term **checked)
+{
+    *checked = NULL;
+    if (!n->idx_ref || ev->nmocks)
+        return NULL;
+    struct rv *v = ev->input;
+    const struct term *t = n->idx_ref;
+    for (int i = 1; v && i < t->nitems; i++)
+        v = lookup(v, t->items[i]->val);
+    if (!v)
+        return n->idx_other;
+    size_t lo = 0, hi = (size_t)n->idx_n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = rv_compare(n->idx_keys[mid], v);
+        if (c == 0) {
+            *checked = t;
+            return n->idx_rules[mid];
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return n->idx_other;
+}
+
+/* The next rule of n to evaluate: *pos counts through cand (or all rules). */
+static struct rule *next_rule(const struct node *n, const int *cand, int *pos)
+{
+    int i = (*pos)++;
+    if (cand)
+        return cand[i] < 0 ? NULL : n->rules[cand[i]];
+    return i < n->nrules ? n->rules[i] : NULL;
+}
+
+/* Evaluates one rule with its else chain into r. checked: the node's index
+ * path (the rule's index test, when on that path, is known to pass). */
+static int eval_rule_chain(struct ev *ev, struct rule *rule, kont solution, struct rule_k *r,
+                           const struct term *checked)
 {
     struct frame_mem fm;
     int rc = 0;
-    if (index_excludes(ev, rule))
+    if (!(checked && rule->idx_ref && !rule->idx_member && (rule->idx_ref == checked ||
+                                                            same_path(rule->idx_ref, checked))) &&
+        index_excludes(ev, rule))
         return 0;
     for (struct rule *x = rule; x; x = x->els) {
         frame_init(&fm, rule->nslots);
@@ -1621,11 +1674,15 @@ static struct rv *compute_node(struct ev *ev, struct node *n, int *rcp)
     }
     struct rule_k r = { .node_path = n->path_str };
     struct rv *result = NULL;
+    const struct term *checked;
+    const int *cand = node_candidates(ev, n, &checked);
+    int pos = 0;
+    struct rule *x;
     switch (n->kind) {
     case RULE_COMPLETE:
-        for (int i = 0; i < n->nrules && rc == 0; i++) {
-            r.stop_early = constant_value(n->rules[i]);
-            rc = eval_rule_chain(ev, n->rules[i], rule_solution_complete, &r);
+        while (rc == 0 && (x = next_rule(n, cand, &pos))) {
+            r.stop_early = constant_value(x);
+            rc = eval_rule_chain(ev, x, rule_solution_complete, &r, checked);
             /* the first rule's constant may still conflict with another rule's */
         }
         if (rc == 0 && !r.result && n->default_rule) {
@@ -1645,15 +1702,15 @@ static struct rv *compute_node(struct ev *ev, struct node *n, int *rcp)
         result = r.result;
         break;
     case RULE_SET:
-        for (int i = 0; i < n->nrules && rc == 0; i++)
-            rc = eval_rule_chain(ev, n->rules[i], rule_solution_set, &r);
+        while (rc == 0 && (x = next_rule(n, cand, &pos)))
+            rc = eval_rule_chain(ev, x, rule_solution_set, &r, checked);
         if (rc == 0)
             result = rv_set_take(&r.items);
         rvbuf_clear(&r.items);
         break;
     case RULE_OBJECT:
-        for (int i = 0; i < n->nrules && rc == 0; i++)
-            rc = eval_rule_chain(ev, n->rules[i], rule_solution_object, &r);
+        while (rc == 0 && (x = next_rule(n, cand, &pos)))
+            rc = eval_rule_chain(ev, x, rule_solution_object, &r, checked);
         if (rc == 0)
             result = object_rule_value(ev, n, &r.paths, &r.items, &rc);
         rvbuf_clear(&r.items);

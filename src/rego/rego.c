@@ -49,6 +49,11 @@ static void node_free(struct node *n)
     free(n->children);
     free(n->rules);
     free(n->path_str);
+    for (int i = 0; i < n->idx_n; i++)
+        free(n->idx_rules[i]);
+    free(n->idx_rules);
+    free(n->idx_keys);
+    free(n->idx_other);
     free(n);
 }
 

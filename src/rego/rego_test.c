@@ -382,6 +382,8 @@ static const char *index_module =
     "p contains \"in\" if {\n  input.x in {\"u\", 2}\n}\n"
     "p contains \"deep\" if {\n  input.a.b == \"c\"\n}\n"
     "p contains \"other\" if {\n  input.y == [1, {\"k\": 2}]\n}\n"
+    "p contains \"two\" if {\n  input.x == 2\n  true\n}\n"
+    "p contains \"str\" if {\n  \"u\" == input.x\n}\n"
     "r := \"yes\" if {\n  input.x == 7\n} else := \"no\"\n"
     "q := data.t.p\n";
 
@@ -389,13 +391,18 @@ static void test_rule_index(void **state)
 {
     (void)state;
     expect_result(index_module, "x := data.t.q", "{\"x\": 1.0}", "[{\"x\":[\"eq\",\"eq_rev\",\"unify\"]}]");
-    expect_result(index_module, "x := data.t.p", "{\"x\": 2}", "[{\"x\":[\"in\"]}]");
+    /* the node index on input.x: one lookup selects the rules for 1, 2
+     * or "u"; the rules not indexed there run for every value */
+    expect_result(index_module, "x := data.t.p", "{\"x\": 2}", "[{\"x\":[\"in\",\"two\"]}]");
+    expect_result(index_module, "x := data.t.p", "{\"x\": \"u\"}", "[{\"x\":[\"in\",\"str\"]}]");
+    expect_result(index_module, "x := data.t.p", "{\"x\": 3}", "[{\"x\":[]}]");
+    expect_result(index_module, "x := data.t.p", "{\"x\": [1]}", "[{\"x\":[]}]");
     expect_result(index_module, "x := data.t.p", "{\"a\": {\"b\": \"c\"}, \"y\": [1, {\"k\": 2}]}",
                   "[{\"x\":[\"deep\",\"other\"]}]");
     expect_result(index_module, "x := data.t.p", "{\"a\": \"not an object\"}", "[{\"x\":[]}]");
     expect_result(index_module, "x := data.t.p", NULL, "[{\"x\":[]}]");
     expect_result(index_module, "x := data.t.p with input as {\"x\": \"u\"}", "{\"x\": 1}",
-                  "[{\"x\":[\"in\"]}]");
+                  "[{\"x\":[\"in\",\"str\"]}]");
     expect_result(index_module, "x := data.t.p with input.x as 1", "{\"x\": 2}",
                   "[{\"x\":[\"eq\",\"eq_rev\",\"unify\"]}]");
     expect_result(index_module, "x := data.t.r", "{\"x\": 7}", "[{\"x\":\"yes\"}]");

@@ -724,6 +724,20 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
     return *out ? 0 : -1;
 }
 
+/* Strings compared inline (object keys and set members are mostly short
+ * strings): the first byte decides most comparisons without a memcmp. */
+static inline int str_cmp(const struct rv *a, const struct rv *b)
+{
+    size_t la = a->u.str.len, lb = b->u.str.len, n = la < lb ? la : lb;
+    const unsigned char *x = (const unsigned char *)a->u.str.s, *y = (const unsigned char *)b->u.str.s;
+    if (n && x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    int c = n ? memcmp(x, y, n) : 0;
+    if (c)
+        return c < 0 ? -1 : 1;
+    return la < lb ? -1 : la > lb;
+}
+
 static int cmp_big(const struct rv *a, const struct rv *b)
 {
     struct dec x, y;
@@ -776,11 +790,7 @@ int rv_compare(const struct rv *a, const struct rv *b)
     case RV_NUMBER:
         return cmp_num(a, b);
     case RV_STRING:
-        n = a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len;
-        c = memcmp(a->u.str.s, b->u.str.s, n);
-        if (c)
-            return c < 0 ? -1 : 1;
-        return a->u.str.len < b->u.str.len ? -1 : a->u.str.len > b->u.str.len;
+        return str_cmp(a, b);
     case RV_ARRAY:
     case RV_SET:
         n = a->u.arr.len < b->u.arr.len ? a->u.arr.len : b->u.arr.len;
@@ -808,6 +818,20 @@ int rv_compare(const struct rv *a, const struct rv *b)
 static ssize_t bsearch_idx(struct rv *const *arr, size_t n, const struct rv *key)
 {
     size_t lo = 0, hi = n;
+    if (key->type == RV_STRING) {
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            const struct rv *m = arr[mid];
+            int c = m == key ? 0 : m->type != RV_STRING ? (m->type < RV_STRING ? -1 : 1) : str_cmp(m, key);
+            if (c == 0)
+                return (ssize_t)mid;
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return -1;
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = rv_compare(arr[mid], key);
