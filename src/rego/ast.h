@@ -251,5 +251,6 @@ int bi_error(struct ev *ev, const char *fmt, ...) __attribute__((format(printf, 
 int64_t ev_now_ns(struct ev *ev);
 const char *ev_builtin_name(struct ev *ev);
 int ev_call_value(struct ev *ev, struct rv *fnval, struct rv **args, int nargs, struct rv **out);
+struct rv *rv_object_last_wins(struct rv **kv, int n);
 
 #endif
