@@ -292,8 +292,9 @@ int daemon_run(const struct daemon_options *opts)
         }
         d.kvm = true;
         if (geteuid() == 0)
-            log_warn("--vmm firecracker: Firecracker runs as root; run it under its jailer "
-                     "(docs/firecracker.md) to give it its own user and chroot");
+            log_info("--vmm firecracker: Firecracker runs under its jailer ($ENCLAVE_JAILER, or a "
+                     "jailer next to the firecracker binary), else confined as QEMU is "
+                     "(docs/firecracker.md)");
         if (!d.host.kvm_usable)
             log_warn("--vmm firecracker: KVM does not look usable here (%s); VMs will fail to start",
                      d.host.explain);
