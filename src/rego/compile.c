@@ -1393,9 +1393,9 @@ static int place_rule(struct rego *r, struct rule *rule, struct rego_error *err)
     if (h->kind == TK_REF && i < h->nitems) {
         if (rule->kind == RULE_FUNC)
             return rego_err(err, "rego_parse_error", &rule->loc, "function name must be a simple reference");
+        /* a.b[x] contains y: an object whose leaves are sets */
         if (rule->kind == RULE_SET)
-            return rego_err(err, "rego_compile_error", &rule->loc,
-                            "multi-value rules with a variable in the head reference are not supported");
+            rule->multi = true;
         rule->kind = RULE_OBJECT;
         rule->nsuffix = h->nitems - i;
         rule->suffix = malloc(sizeof *rule->suffix * (size_t)rule->nsuffix);
@@ -1425,7 +1425,7 @@ static int place_rule(struct rego *r, struct rule *rule, struct rego_error *err)
             abort();
         n->rules[n->nrules++] = rule;
     }
-    if (n->kind >= 0 && n->kind != rule->kind)
+    if (n->kind >= 0 && (n->kind != rule->kind || (n->nrules > 1 && n->rules[0]->multi != rule->multi)))
         return rego_err(err, "rego_type_error", &rule->loc, "conflicting rules %s found", n->path_str);
     if (rule->kind == RULE_FUNC) {
         if (n->kind == RULE_FUNC && n->arity != rule->nargs)
@@ -1603,8 +1603,7 @@ static void resolve_data_ref(struct rego *r, struct term *t)
 
 /* Constant folding: an array, set or object literal whose items are all
  * constants becomes one constant, built once here instead of on every
- * evaluation. An object literal with conflicting keys is left alone, so
- * the evaluator still reports it. */
+ * evaluation. A key written twice keeps its last value, as in OPA. */
 static void fold_term(struct term *t)
 {
     if (!t || (t->kind != TK_ARRAY && t->kind != TK_SET && t->kind != TK_OBJECT))
@@ -1731,6 +1730,92 @@ static void index_rule(struct rule *x)
     x->idx_member = member;
 }
 
+static bool same_input_path(const struct term *a, const struct term *b)
+{
+    if (a->nitems != b->nitems)
+        return false;
+    for (int i = 1; i < a->nitems; i++)
+        if (!rv_equal(a->items[i]->val, b->items[i]->val))
+            return false;
+    return true;
+}
+
+/* Whether rule i of n is indexed by equality on path p. */
+static bool eq_indexed(const struct node *n, int i, const struct term *p)
+{
+    const struct rule *x = n->rules[i];
+    return x->idx_ref && !x->idx_member && same_input_path(x->idx_ref, p);
+}
+
+static int *xints(size_t n)
+{
+    int *v = malloc(n * sizeof *v);
+    if (!v)
+        abort();
+    return v;
+}
+
+static int rvp_cmp(const void *a, const void *b)
+{
+    return rv_compare(*(struct rv *const *)a, *(struct rv *const *)b);
+}
+
+/* The node index (see struct node): on the input path that most of the
+ * node's rules test for equality, when at least two do. */
+static void index_node(struct node *n)
+{
+    if (n->kind == RULE_FUNC || n->nrules < 2)
+        return;
+    const struct term *best = NULL;
+    int best_count = 0;
+    for (int i = 0; i < n->nrules; i++) {
+        const struct rule *x = n->rules[i];
+        if (!x->idx_ref || x->idx_member)
+            continue;
+        int c = 0;
+        for (int j = 0; j < n->nrules; j++)
+            c += eq_indexed(n, j, x->idx_ref);
+        if (c > best_count) {
+            best = x->idx_ref;
+            best_count = c;
+        }
+    }
+    if (best_count < 2)
+        return;
+    struct rv **keys = malloc((size_t)best_count * sizeof *keys);
+    if (!keys)
+        abort();
+    int nk = 0;
+    for (int i = 0; i < n->nrules; i++)
+        if (eq_indexed(n, i, best))
+            keys[nk++] = n->rules[i]->idx_val;
+    qsort(keys, (size_t)nk, sizeof *keys, rvp_cmp);
+    int o = 1;
+    for (int i = 1; i < nk; i++)
+        if (rv_compare(keys[o - 1], keys[i]) != 0)
+            keys[o++] = keys[i];
+    nk = o;
+    n->idx_ref = (struct term *)best;
+    n->idx_n = nk;
+    n->idx_keys = keys;
+    n->idx_rules = malloc((size_t)nk * sizeof *n->idx_rules);
+    if (!n->idx_rules)
+        abort();
+    n->idx_other = xints((size_t)n->nrules + 1);
+    int no = 0;
+    for (int i = 0; i < n->nrules; i++)
+        if (!eq_indexed(n, i, best))
+            n->idx_other[no++] = i;
+    n->idx_other[no] = -1;
+    for (int k = 0; k < nk; k++) {
+        int *l = n->idx_rules[k] = xints((size_t)n->nrules + 1), m = 0;
+        for (int i = 0; i < n->nrules; i++)
+            if (!eq_indexed(n, i, best) || rv_compare(n->rules[i]->idx_val, keys[k]) == 0)
+                l[m++] = i;
+        l[m] = -1;
+    }
+}
+
 static void freeze_engine(struct rego *r)
 {
     struct rv_frozen *f = &r->frozen;
@@ -1754,8 +1839,45 @@ static void freeze_engine(struct rego *r)
             }
         }
     }
-    for (int i = 0; i < r->nnodes; i++)
+    for (int i = 0; i < r->nnodes; i++) {
         rv_freeze(r->nodes[i]->key, f);
+        index_node(r->nodes[i]);
+    }
+}
+
+/* The first node with rules strictly below n, or NULL. */
+static struct node *rules_below(struct node *n)
+{
+    for (int i = 0; i < n->nchildren; i++) {
+        struct node *ch = n->children[i];
+        if (ch->nrules || ch->default_rule)
+            return ch;
+        struct node *x = rules_below(ch);
+        if (x)
+            return x;
+    }
+    return NULL;
+}
+
+/* A rule whose value is a whole document (complete, set, function) cannot
+ * have rules below it (`a.b := 1` beside `a.b.c := 2`), as OPA's compiler
+ * refuses; rules with a variable in their head reference (objects) can,
+ * and their values are checked for conflicts when evaluated. */
+static int check_rule_overlap(struct rego *r, struct node *n, struct rego_error *err)
+{
+    if ((n->nrules || n->default_rule) && n->kind != RULE_OBJECT) {
+        struct node *x = rules_below(n);
+        if (x) {
+            struct rule *a = n->nrules ? n->rules[0] : n->default_rule;
+            struct rule *b = x->nrules ? x->rules[0] : x->default_rule;
+            return rego_err(err, "rego_type_error", &a->loc, "rule %s conflicts with [%s] (%s:%d)",
+                            n->path_str, x->path_str, b->loc.file ? b->loc.file : "", b->loc.line);
+        }
+    }
+    for (int i = 0; i < n->nchildren; i++)
+        if (check_rule_overlap(r, n->children[i], err) < 0)
+            return -1;
+    return 0;
 }
 
 static int compile_engine(struct rego *r, struct rego_error *err);
@@ -1783,6 +1905,8 @@ static int compile_engine(struct rego *r, struct rego_error *err)
         for (struct rule *rule = m->rules; rule; rule = rule->next_in_module)
             if (place_rule(r, rule, err) < 0)
                 return -1;
+    if (check_rule_overlap(r, r->root, err) < 0)
+        return -1;
     for (struct module *m = r->modules; m; m = m->next)
         for (struct rule *rule = m->rules; rule; rule = rule->next_in_module)
             if (compile_rule(r, rule, err) < 0)
@@ -1821,11 +1945,10 @@ int rego_term_constant(struct term *t, struct rv **out, struct rego_error *err)
                 rvbuf_clear(&b);
                 return -1;
             }
-            rvbuf_push(i % 2 ? &b : &a, v);
+            rvbuf_push(&a, v);
         }
-        *out = rv_object_take(&a, &b);
-        if (!*out)
-            return rego_err(err, "rego_compile_error", &t->loc, "object keys must be unique");
+        *out = rv_object_last_wins(a.v, (int)a.len);
+        rvbuf_clear(&a);
         return 0;
     default:
         return rego_err(err, "rego_compile_error", &t->loc, "term is not a constant");

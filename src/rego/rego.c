@@ -13,6 +13,7 @@ struct rego_query {
     char *text;
     struct query_info qi;
     struct term *value_term;   /* single-term queries: its value */
+    struct rego_eval_stats last;   /* of the last evaluation */
 };
 
 /* Whether the C library refused memory since `before` (mem.h): then what
@@ -23,6 +24,19 @@ static bool out_of_memory(uint64_t before, struct rego_error *err)
         return false;
     rego_err(err, "eval_budget_error", NULL, RG_OOM_MESSAGE);
     return true;
+}
+
+static void keep_stats(struct rego_query *q, const struct ev *ev)
+{
+    q->last.steps = ev->steps;
+    q->last.allocations = ev->budget.allocs;
+    q->last.bytes_allocated = ev->budget.bytes;
+    q->last.peak_bytes = ev->budget.peak > 0 ? (uint64_t)ev->budget.peak : 0;
+}
+
+void rego_query_last_stats(const struct rego_query *q, struct rego_eval_stats *out)
+{
+    *out = q->last;
 }
 
 struct rego *rego_new(void)
@@ -48,6 +62,11 @@ static void node_free(struct node *n)
     free(n->children);
     free(n->rules);
     free(n->path_str);
+    for (int i = 0; i < n->idx_n; i++)
+        free(n->idx_rules[i]);
+    free(n->idx_rules);
+    free(n->idx_keys);
+    free(n->idx_other);
     free(n);
 }
 
@@ -245,21 +264,33 @@ void rego_query_free(struct rego_query *q)
     free(q);
 }
 
-static int run(struct rego_query *q, const json_t *input, bool want_value, struct rvbuf *results,
-               struct rv **value, struct rego_error *err)
+/* The input converted into one block (see rv_from_json_block): the caller
+ * frees *block after it has converted and released the results, which may
+ * hold values of the input. */
+static int input_block(const json_t *input, struct rv **in, void **block, struct rego_error *err)
 {
-    struct rv *in = NULL;
-    if (input) {
-        in = rv_from_json(input);
-        if (!in)
-            return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
-    }
+    *in = NULL;
+    *block = NULL;
+    if (!input)
+        return 0;
+    *in = rv_from_json_block(input, block);
+    if (!*in)
+        return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
+    return 0;
+}
+
+static int run(struct rego_query *q, const json_t *input, bool want_value, struct rvbuf *results,
+               struct rv **value, void **block, struct rego_error *err)
+{
+    struct rv *in;
+    if (input_block(input, &in, block, err) < 0)
+        return -1;
     struct ev ev;
     ev_init(&ev, q->r, in, err);
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, want_value ? q->value_term : NULL, results, value);
     ev_release(&ev);
-    rv_decref(in);
+    keep_stats(q, &ev);
     return rc < 0 ? -1 : 0;
 }
 
@@ -268,15 +299,18 @@ int rego_query_eval_json(struct rego_query *q, const json_t *input, json_t **res
 {
     uint64_t before = rg_failures();
     struct rvbuf res = { 0 };
-    if (run(q, input, false, &res, NULL, err) < 0) {
+    void *block;
+    if (run(q, input, false, &res, NULL, &block, err) < 0) {
         rvbuf_clear(&res);
         out_of_memory(before, err);
+        rv_block_free(block);
         return -1;
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < res.len; i++)
         json_array_append_new(arr, rv_to_json(res.v[i]));
     rvbuf_clear(&res);
+    rv_block_free(block);
     if (out_of_memory(before, err)) {
         json_decref(arr);
         return -1;
@@ -297,11 +331,13 @@ int rego_query_eval(struct rego_query *q, const char *input_json, size_t input_l
     }
     uint64_t before = rg_failures();
     struct rvbuf res = { 0 };
-    int rc = run(q, in, false, &res, NULL, err);
+    void *block;
+    int rc = run(q, in, false, &res, NULL, &block, err);
     json_decref(in);
     if (rc < 0) {
         rvbuf_clear(&res);
         out_of_memory(before, err);
+        rv_block_free(block);
         return -1;
     }
     struct sbuf b = { 0 };
@@ -313,6 +349,7 @@ int rego_query_eval(struct rego_query *q, const char *input_json, size_t input_l
     }
     sb_putc(&b, ']');
     rvbuf_clear(&res);
+    rv_block_free(block);
     char *text = sb_steal(&b);
     if (out_of_memory(before, err)) {
         free(text);
@@ -330,7 +367,9 @@ int rego_query_eval_value(struct rego_query *q, const json_t *input, json_t **va
         return rego_err(err, "rego_compile_error", NULL, "the query is not a single term");
     uint64_t before = rg_failures();
     struct rv *v = NULL;
-    if (run(q, input, true, NULL, &v, err) < 0) {
+    void *block;
+    if (run(q, input, true, NULL, &v, &block, err) < 0) {
+        rv_block_free(block);
         out_of_memory(before, err);
         return -1;
     }
@@ -338,6 +377,7 @@ int rego_query_eval_value(struct rego_query *q, const json_t *input, json_t **va
         *value = rv_to_json(v);
         rv_decref(v);
     }
+    rv_block_free(block);
     if (out_of_memory(before, err)) {
         json_decref(*value);
         *value = NULL;
@@ -355,6 +395,7 @@ int rego_query_eval_rv(struct rego_query *q, struct rv *input, struct rvbuf *res
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, NULL, results, NULL);
     ev_release(&ev);
+    keep_stats(q, &ev);
     if (out_of_memory(before, err)) {
         rvbuf_clear(results);
         return -1;
@@ -374,6 +415,7 @@ int rego_query_value_rv(struct rego_query *q, struct rv *input, struct rv **valu
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, q->value_term, NULL, value);
     ev_release(&ev);
+    keep_stats(q, &ev);
     if (out_of_memory(before, err)) {
         rv_decref(*value);
         *value = NULL;
@@ -385,22 +427,21 @@ int rego_query_value_rv(struct rego_query *q, struct rv *input, struct rv **valu
 int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out, struct rego_error *err)
 {
     uint64_t before = rg_failures();
-    struct rv *in = NULL;
-    if (input) {
-        in = rv_from_json(input);
-        if (!in)
-            return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
-    }
+    struct rv *in;
+    void *block;
+    if (input_block(input, &in, &block, err) < 0)
+        return -1;
     struct rvbuf res = { 0 };
     struct ev ev;
     ev_init(&ev, q->r, in, err);
     ev.pcache = &q->pcache;
     int rc = ev_query_mode(&ev, &q->qi, NULL, &res, NULL, true);
     ev_release(&ev);
-    rv_decref(in);
+    keep_stats(q, &ev);
     if (rc < 0) {
         rvbuf_clear(&res);
         out_of_memory(before, err);
+        rv_block_free(block);
         return -1;
     }
     json_t *top = json_object();
@@ -429,6 +470,7 @@ int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
         json_object_set_new(top, "result", arr);
     }
     rvbuf_clear(&res);
+    rv_block_free(block);
     if (out_of_memory(before, err)) {
         json_decref(top);
         return -1;
