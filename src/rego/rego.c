@@ -154,7 +154,7 @@ int rego_rule_paths(struct rego *r, const char *prefix, char ***paths, size_t *n
             cap = cap ? cap * 2 : 16;
             *paths = realloc(*paths, cap * sizeof **paths);
             if (!*paths)
-                abort();
+                REGO_OOM();
         }
         (*paths)[(*n)++] = strdup(nd->path_str);
     }
@@ -172,7 +172,7 @@ struct rego_query *rego_prepare(struct rego *r, const char *query, struct rego_e
         return NULL;
     struct rego_query *q = calloc(1, sizeof *q);
     if (!q)
-        abort();
+        REGO_OOM();
     q->r = r;
     q->text = strdup(query);
     __atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
