@@ -6,7 +6,8 @@
  *    the system store, bounded redirects (the OCI registry client).
  *  - http_fd_run: blocking, on a stream socket the caller connected (TCP or a
  *    Unix socket; no TLS, no redirects), with a cancel flag a signal handler
- *    may set (the CLI talking to the daemon).
+ *    may set (the CLI talking to the daemon, the Firecracker driver talking to
+ *    Firecracker's API socket).
  *
  * Both treat the peer as hostile: bounded headers and bodies, a whole-request
  * deadline besides the inactivity timeout, nothing after the response read.
@@ -69,6 +70,8 @@ struct http_request {
     bool body_fd_chunked;
     size_t max_body;  /* buffered 2xx body limit (no sink), over it an error; 0 = 1 MiB */
     size_t max_error_body; /* non-2xx bodies keep this much; 0 = HTTP_ERROR_BODY_MAX */
+    bool error_body_strict; /* a longer non-2xx body fails (ERR_RESOURCE_EXHAUSTED)
+                               instead of being cut */
     http_body_fn on_body;
     http_headers_fn on_headers;
     void *ctx;

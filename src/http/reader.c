@@ -86,19 +86,20 @@ static int on_headers_complete(http_parser *p)
     r->resp->status = (int)p->status_code;
     bool ok = p->status_code >= 200 && p->status_code < 300;
     r->to_sink = ok && r->req->on_body != NULL;
-    if (r->to_sink || !ok) {
-        r->body_limit = r->req->max_error_body ? r->req->max_error_body : HTTP_ERROR_BODY_MAX;
-        r->body_limit_is_error = false;
-    } else {
+    if (ok) {
         r->body_limit = r->req->max_body ? r->req->max_body : (1u << 20);
         r->body_limit_is_error = true;
-        /* refuse a declared oversize body before reading any of it */
-        if ((p->flags & F_CONTENTLENGTH) && p->content_length > r->body_limit && !r->head) {
-            char msg[160];
-            snprintf(msg, sizeof(msg), "response body of %llu bytes is over the limit of %zu",
-                     (unsigned long long)p->content_length, r->body_limit);
-            return fail(r, ERR_RESOURCE_EXHAUSTED, msg);
-        }
+    } else {
+        r->body_limit = r->req->max_error_body ? r->req->max_error_body : HTTP_ERROR_BODY_MAX;
+        r->body_limit_is_error = r->req->error_body_strict;
+    }
+    /* refuse a declared oversize body before reading any of it */
+    if (!r->to_sink && r->body_limit_is_error && (p->flags & F_CONTENTLENGTH) &&
+        p->content_length > r->body_limit && !r->head) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "response body of %llu bytes is over the limit of %zu",
+                 (unsigned long long)p->content_length, r->body_limit);
+        return fail(r, ERR_RESOURCE_EXHAUSTED, msg);
     }
     if (ok && r->req->on_headers != NULL && !r->head) {
         if (r->req->on_headers(r->req->ctx, r->resp, r->err) < 0) {
@@ -187,7 +188,7 @@ void http_reader_eof(struct http_reader *r)
     if (r->failed || r->done)
         return;
     r->resp->truncated = true;
-    http_reader_fail(r, ERR_UNAVAILABLE, "connection closed before the response was complete");
+    http_reader_fail(r, ERR_UNAVAILABLE, "the peer closed the connection before the response was complete");
 }
 
 void http_reader_release(struct http_reader *r)

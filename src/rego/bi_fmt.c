@@ -349,7 +349,7 @@ BI_FN(bi_sprintf)
     size_t nargs = args->u.arr.len;
     struct garg *g = calloc(nargs + 1, sizeof *g);
     if (!g)
-        abort();
+        REGO_OOM();
     for (size_t i = 0; i < nargs; i++)
         garg_of(args->u.arr.v[i], &g[i]);
     struct sbuf res = { 0 };

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rego/internal.h"
+
 #define RG_RESERVE_BYTES (4u << 20)
 
 void *rg_malloc(size_t n);

@@ -193,7 +193,7 @@ int rego_rule_paths(struct rego *r, const char *prefix, char ***paths, size_t *n
             cap = cap ? cap * 2 : 16;
             *paths = realloc(*paths, cap * sizeof **paths);
             if (!*paths)
-                abort();
+                REGO_OOM();
         }
         (*paths)[(*n)++] = strdup(nd->path_str);
     }
@@ -236,7 +236,7 @@ static struct rego_query *prepare(struct rego *r, const char *query, struct rego
         return NULL;
     struct rego_query *q = calloc(1, sizeof *q);
     if (!q)
-        abort();
+        REGO_OOM();
     q->r = r;
     q->text = strdup(query);
     __atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);

@@ -81,7 +81,7 @@ static void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p)
-        abort();
+        REGO_OOM();
     return p;
 }
 
@@ -89,7 +89,7 @@ static void *xrealloc(void *p, size_t n)
 {
     p = realloc(p, n ? n : 1);
     if (!p)
-        abort();
+        REGO_OOM();
     return p;
 }
 
@@ -428,7 +428,7 @@ static int dec_parse(const char *s, size_t len, struct dec *out)
         return -1;
     out->d = malloc(total + 1);
     if (!out->d)
-        abort();
+        REGO_OOM();
     size_t n = 0;
     for (size_t k = int_start; k < int_end; k++)
         out->d[n++] = s[k];
@@ -462,7 +462,7 @@ static void dec_from_rv(const struct rv *v, struct dec *out)
         out->n = v->u.big->n;
         out->d = malloc(out->n + 1);
         if (!out->d)
-            abort();
+            REGO_OOM();
         memcpy(out->d, v->u.big->d, out->n);
         return;
     }
@@ -567,7 +567,7 @@ static struct rv *dec_to_rv(struct dec *x)
     }
     struct rvbig *big = malloc(sizeof *big + x->n);
     if (!big)
-        abort();
+        REGO_OOM();
     big->neg = x->neg;
     big->exp = x->exp;
     big->n = x->n;
@@ -592,7 +592,7 @@ struct rv *rv_number_text(const char *s, size_t len)
     if (!integral && x.n <= 15 && x.exp > -290 && x.exp < 290) {
         char *tmp = malloc(len + 1);
         if (!tmp)
-            abort();
+            REGO_OOM();
         memcpy(tmp, s, len);
         tmp[len] = 0;
         double d = strtod(tmp, NULL);
@@ -614,7 +614,7 @@ static unsigned char *int_digits(const struct dec *x, size_t *len)
     size_t n = x->n == 0 ? 1 : (size_t)x->exp;
     unsigned char *r = calloc(n + 1, 1);
     if (!r)
-        abort();
+        REGO_OOM();
     for (size_t i = 0; i < x->n; i++)
         r[n - 1 - i] = (unsigned char)(x->d[i] - '0');
     *len = n;
@@ -627,7 +627,7 @@ static struct rv *digits_to_rv(unsigned char *r, size_t n, bool neg)
         n--;
     char *s = malloc(n + 2);
     if (!s)
-        abort();
+        REGO_OOM();
     size_t k = 0;
     if (neg)
         s[k++] = '-';
@@ -649,7 +649,7 @@ static unsigned char *mag_sub(const unsigned char *a, size_t na, const unsigned 
 {
     unsigned char *r = calloc(na + 1, 1);
     if (!r)
-        abort();
+        REGO_OOM();
     int borrow = 0;
     for (size_t i = 0; i < na; i++) {
         int d = a[i] - borrow - (i < nb ? b[i] : 0);
@@ -689,7 +689,7 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
         nr = nb + 1;
         r = calloc(nr + 1, 1);
         if (!r)
-            abort();
+            REGO_OOM();
         for (size_t i = na; i > 0; i--) {
             memmove(r + 1, r, nr - 1);
             r[0] = a[i - 1];
@@ -704,13 +704,13 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
         nr = na + nb;
         unsigned *acc = calloc(nr + 1, sizeof *acc);
         if (!acc)
-            abort();
+            REGO_OOM();
         for (size_t i = 0; i < na; i++)
             for (size_t j = 0; j < nb; j++)
                 acc[i + j] += (unsigned)a[i] * b[j];
         r = calloc(nr + 1, 1);
         if (!r)
-            abort();
+            REGO_OOM();
         unsigned carry = 0;
         for (size_t i = 0; i < nr; i++) {
             unsigned v = acc[i] + carry;
@@ -723,7 +723,7 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
         nr = (na > nb ? na : nb) + 1;
         r = calloc(nr + 1, 1);
         if (!r)
-            abort();
+            REGO_OOM();
         int carry = 0;
         for (size_t i = 0; i < nr; i++) {
             int v = (i < na ? a[i] : 0) + (i < nb ? b[i] : 0) + carry;
