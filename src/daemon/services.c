@@ -586,6 +586,7 @@ static void list_one(const struct core_session_info *info, void *arg)
     s->deadline_unix_ns = info->deadline_unix_ns;
     s->pooled = info->pooled;
     s->egress = info->egress;
+    s->workspace_mb = (int32_t)info->workspace_mb;
     l->ptrs[l->n] = s;
     l->n++;
 }
