@@ -510,3 +510,20 @@ TEST_TARGETS += test-ui
 .PHONY: test-clone
 test-clone:
 	tests/fresh-clone.sh
+# ---------------------------------------------------------------- egress
+# make test-egress: the host side's unit tests (a scripted guest, the address
+# checks) and the end-to-end tests with real VMs and the guest's proxy (both
+# are also in test-unit and test-e2e). make bench-egress: only the egress rows
+# of bench-daemon (a download through a session's proxy next to a direct one).
+.PHONY: test-egress bench-egress
+test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/egress_test $(BUILD)/enclave $(BUILD)/enclave-init
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/addr_test
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/egress_test
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
+	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider test_egress.py
+bench-egress: $(BUILD)/enclave
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	/usr/bin/python3 bench/daemon_bench.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME) --only egress

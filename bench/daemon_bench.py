@@ -24,7 +24,11 @@ median and the 90th percentile of:
     idle VM, the first exec after it, and the VmRSS of an idle pool VM's VMM
     (and how many such VMs fit in 8 GiB);
   - the python tool round trip with the guest's pre-started Python (fork
-    server) and with a fresh python3, --think seconds apart.
+    server) and with a fresh python3, --think seconds apart;
+  - egress: a download from a local HTTP server on 127.0.0.1 through a
+    session's egress proxy (urllib in the guest, HTTP_PROXY) in MB/s, next to
+    a direct download of the same file on the host (a copy of the
+    constitution that allows that one port and address).
 
 Every daemon but the pool's runs with --pool 0, so no background boot
 disturbs the other rows.
@@ -456,7 +460,8 @@ def main():
     ap.add_argument("--idle", type=int, default=8, help="idle sessions for the memory row (default 8)")
     ap.add_argument("--think", type=float, default=3.0,
                     help="seconds between python calls in the fork server rows (default 3)")
-    ap.add_argument("--only", choices=("all", "fast-start"), default="all",
+    ap.add_argument("--egress-mib", type=int, default=32, help="the egress download's size (default 32 MiB)")
+    ap.add_argument("--only", choices=("all", "fast-start", "egress"), default="all",
                     help="fast-start: only the warm pool and pre-started Python rows (and the cold "
                          "boots they are compared with)")
     args = ap.parse_args()
@@ -475,6 +480,9 @@ def main():
     try:
         if args.only == "fast-start":
             bench_fast_start(args, table)
+            return
+        if args.only == "egress":
+            bench_egress(args)
             return
         g = load_grpc(tmp)
         start_rss = bench_starts(args, table)
@@ -629,9 +637,90 @@ def main():
             left = d.stop()
             if left:
                 print(f"  warning: the daemon left {len(left)} VMM process(es); killed them", flush=True)
+        bench_egress(args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"bench-daemon: done in {time.perf_counter() - began:.0f} s", flush=True)
+
+
+def bench_egress(args, runs=3):
+    """MB/s of one download through a session's egress proxy and directly."""
+    import http.server
+    import socketserver
+    import threading
+    import urllib.request
+    size = args.egress_mib << 20
+    blob = os.urandom(1 << 20) * args.egress_mib
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            try:
+                self.wfile.write(blob)
+            except OSError:
+                pass
+
+        def log_message(self, *a):
+            pass
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+
+    srv = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+    url = f"http://127.0.0.1:{port}/blob"
+    bundle = tempfile.mkdtemp(prefix="enclave-bench-egress-")
+    shutil.copytree(os.path.join(ROOT, "policy"), bundle, dirs_exist_ok=True)
+    with open(os.path.join(bundle, "data.json")) as f:
+        data = json.load(f)
+    data["constitution"]["egress"] = [{"host": "127.0.0.1", "ports": [port], "addresses": ["127.0.0.1"]}]
+    with open(os.path.join(bundle, "data.json"), "w") as f:
+        json.dump(data, f)
+    print(f"egress: a {args.egress_mib} MiB download from 127.0.0.1, {runs} runs each (MB/s, higher is better):",
+          flush=True)
+    direct = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=300) as r:
+            n = len(r.read())
+        direct.append(n / 1e6 / (time.perf_counter() - t0))
+    d = Daemon(args.enclave, args.image_home, ["--pool", "0", "--policy", bundle])
+    proxied = []
+    try:
+        d.start()
+        resp = d.call("StartSession", {"sessionId": "bench-egress", "egress": True})
+        wait_ready(d, "bench-egress", resp)
+        code = ("import time, urllib.request\n"
+                "t0 = time.perf_counter()\n"
+                f"r = urllib.request.urlopen({url!r}, timeout=300)\n"
+                "n = 0\n"
+                "while True:\n"
+                "    b = r.read(1 << 20)\n"
+                "    if not b:\n"
+                "        break\n"
+                "    n += len(b)\n"
+                "print(n, time.perf_counter() - t0)\n")
+        for _ in range(runs):
+            out = d.call("ExecuteTool", {"sessionId": "bench-egress", "toolName": "python", "input": code,
+                                         "timeoutSeconds": 300})
+            check_exec(out, "egress download")
+            n, secs = out["output"].split()
+            if int(n) != size:
+                raise RuntimeError(f"egress download: {n} bytes of {size}")
+            proxied.append(int(n) / 1e6 / float(secs))
+        stop_session(d, "bench-egress")
+    finally:
+        d.stop()
+        srv.shutdown()
+        shutil.rmtree(bundle, ignore_errors=True)
+    for label, v in (("direct on the host (urllib, no proxy)", direct),
+                     ("through a session's egress (urllib in the guest)", proxied)):
+        v = sorted(v)
+        print(f"  {label:<52} median {v[len(v) // 2]:8.1f} MB/s  (min {v[0]:.1f}, max {v[-1]:.1f})",
+              flush=True)
 
 
 def pool_ready(d, want=1, timeout=300):

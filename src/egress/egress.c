@@ -78,6 +78,7 @@ struct egress {
     unsigned n_streams;
     struct egress_stats stats;
     int64_t started_ns; /* first attach: the session's egress time counts from here */
+    bool bytes_spent;   /* the session's byte limit was reached */
     /* rate limit of undecided refusals */
     int64_t undecided_second;
     unsigned undecided_in_second;
@@ -261,9 +262,13 @@ static void stream_end(struct stream *s, const char *reason, bool tell_guest)
 /* The session's time or bytes are spent: "" while they are not. */
 static const char *session_limit_reached(struct egress *e, uint64_t more)
 {
+    /* Once a transfer would pass the session's bytes, its egress is spent:
+     * nothing more moves and nothing new opens. */
     if (e->cfg.session_max_bytes &&
-        e->stats.bytes_out + e->stats.bytes_in + more > e->cfg.session_max_bytes)
+        (e->bytes_spent || e->stats.bytes_out + e->stats.bytes_in + more > e->cfg.session_max_bytes)) {
+        e->bytes_spent = true;
         return "the session's egress byte limit is reached";
+    }
     if (e->cfg.session_timeout_s && e->started_ns &&
         now_ns() - e->started_ns >= (int64_t)e->cfg.session_timeout_s * 1000000000)
         return "the session's egress time limit is reached";

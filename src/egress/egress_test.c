@@ -33,7 +33,7 @@
 static const char *test_policy =
     "package enclave\n"
     "default decision := {\"allow\": false, \"reasons\": [\"not allowed by the test policy\"]}\n"
-    "allowed_host(h) if h in {\"127.0.0.1\", \"localhost\", \"127.0.0.2\"}\n"
+    "allowed_host(h) if h in {\"127.0.0.1\", \"localhost\", \"127.0.0.2\", \"8.8.8.8\"}\n"
     "decision := {\"allow\": true} if {\n"
     "  input.action == \"net.resolve\"\n"
     "  allowed_host(input.request.host)\n"
@@ -345,6 +345,9 @@ static size_t count_records(struct fixture *f, const char *kind, const char *w1,
 
 /* ------------------------------------------------------------ fixture */
 
+static uint64_t session_max_bytes_for_setup;
+static unsigned session_timeout_for_setup;
+
 static int setup_with(void **state, unsigned max_streams, unsigned window)
 {
     struct fixture *f = calloc(1, sizeof(*f));
@@ -390,6 +393,9 @@ static int setup_with(void **state, unsigned max_streams, unsigned window)
     fcntl(f->peer, F_SETFL, fcntl(f->peer, F_GETFL) | O_NONBLOCK);
     wire_decoder_init(&f->dec, 0);
 
+    /* 8.8.8.8 stands for one of this machine's own public addresses. */
+    static struct egress_addr own;
+    assert_int_equal(egress_addr_parse("8.8.8.8", &own), 0);
     struct egress_config ec = {
         .base = f->base,
         .gate = f->gate,
@@ -397,6 +403,10 @@ static int setup_with(void **state, unsigned max_streams, unsigned window)
         .session_id = "s-egress",
         .max_streams = max_streams,
         .window = window,
+        .extra_host_addrs = &own,
+        .n_extra_host_addrs = 1,
+        .session_max_bytes = session_max_bytes_for_setup,
+        .session_timeout_s = session_timeout_for_setup,
     };
     assert_int_equal(egress_new(&ec, &f->egress, &err), 0);
     assert_int_equal(egress_attach(f->egress, f->conn, &err), 0);
@@ -413,6 +423,17 @@ static int setup(void **state)
 static int setup_many(void **state)
 {
     return setup_with(state, 64, 4096);
+}
+
+/* The session.start decision's limits: 2000 bytes, 2 s for the session's egress. */
+static int setup_session_limits(void **state)
+{
+    session_max_bytes_for_setup = 2000;
+    session_timeout_for_setup = 2;
+    int r = setup_with(state, 8, 4096);
+    session_max_bytes_for_setup = 0;
+    session_timeout_for_setup = 0;
+    return r;
 }
 
 static int teardown(void **state)
@@ -504,6 +525,19 @@ static void test_loopback_refused_unless_the_policy_allows_it(void **state)
     /* Both were decided (allowed by the policy) and still refused. */
     assert_int_equal(count_records(f, "POLICY:DECISION", "allow", "net.connect"), 2);
     assert_int_equal(count_records(f, "NET:CONNECT", "\"allowed\":false", "loopback"), 2);
+}
+
+/* A public address that is one of the host's own is refused like loopback
+ * (the policy allows 8.8.8.8; without the check the host would connect). */
+static void test_host_own_address_refused(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 20, "8.8.8.8", 443, "https", NULL, NULL);
+    const struct seen *r = open_result(f, 20);
+    assert_false(r->allowed);
+    assert_int_equal(r->status, 403);
+    assert_non_null(strstr(r->reason, "is a host address"));
+    assert_int_equal(count_records(f, "POLICY:DECISION", "allow", "net.connect"), 1);
 }
 
 /* Malformed opens: each refused with 400, nothing decided, the channel still
@@ -639,6 +673,43 @@ static void test_byte_limit_obligation(void **state)
     assert_int_equal(count_records(f, "NET:CONNECT", "byte limit", "/limited"), 1);
 }
 
+/* The session's byte limit ends a connection that passes it and refuses new
+ * ones; its time limit then refuses every open. The same traffic passes in
+ * test_byte_limit_obligation's first 900 bytes without the limits. */
+static void test_session_limits(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 1, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    assert_true(open_result(f, 1)->allowed);
+    static char block[900];
+    memset(block, 'q', sizeof(block));
+    send_data(f, 1, block, sizeof(block));
+    struct want_bytes w = {1, 900};
+    assert_true(run_until(f, has_bytes, &w)); /* 1800 of 2000 moved */
+    send_data(f, 1, block, 300);              /* 2100: past the session's limit */
+    uint32_t one = 1;
+    assert_true(run_until(f, has_close, &one));
+    assert_int_equal(count_records(f, "NET:CONNECT", "session's egress byte limit", NULL), 1);
+    send_open(f, 2, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    const struct seen *r = open_result(f, 2);
+    assert_false(r->allowed);
+    assert_non_null(strstr(r->reason, "session's egress byte limit"));
+}
+
+static void test_session_time_limit(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 1, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    assert_true(open_result(f, 1)->allowed);
+    uint32_t one = 1;
+    assert_true(run_until(f, has_close, &one)); /* ended by the 2 s session limit */
+    assert_int_equal(count_records(f, "NET:CONNECT", "time limit", NULL), 1);
+    send_open(f, 2, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    const struct seen *r = open_result(f, 2);
+    assert_false(r->allowed);
+    assert_non_null(strstr(r->reason, "session's egress time limit"));
+}
+
 /* The guest's proxy goes away (the request fails): every stream is closed
  * and recorded; frames after that are dropped. */
 static void test_guest_gone_closes_streams(void **state)
@@ -668,12 +739,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_allowed_connection_pipes_and_is_audited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_denied_host_is_refused_before_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loopback_refused_unless_the_policy_allows_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_host_own_address_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_opens_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_towards_the_guest, setup_many, teardown),
         cmocka_unit_test_setup_teardown(test_data_past_the_window_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_limit_obligation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_gone_closes_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_limits, setup_session_limits, teardown),
+        cmocka_unit_test_setup_teardown(test_session_time_limit, setup_session_limits, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

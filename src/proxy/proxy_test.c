@@ -196,6 +196,53 @@ static void test_request_from_guest_refused(void **state)
     assert_true(o.ok);
 }
 
+/* Egress stream frames go to the request they name, and only when that
+ * request takes frames: for a request without on_frame (a Health) or an id
+ * nothing waits on, they are dropped; an EgressRequest (a host's body) as an
+ * answer is refused; the Health is still answered. */
+static void test_egress_frames_for_others_dropped(void **state)
+{
+    struct fixture *f = *state;
+    struct outcome o;
+    uint64_t id = ask_health(f, &o, 5000);
+    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
+    Guest__V1__EgressOpen op = GUEST__V1__EGRESS_OPEN__INIT;
+    op.stream = 1;
+    op.host = (char *)"example.com";
+    op.port = 443;
+    op.scheme = (char *)"https";
+    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_OPEN;
+    fr.egress_open = &op;
+    fr.id = id; /* a Health takes no frames */
+    peer_send(f, &fr);
+    fr.id = id + 1000; /* nothing pending */
+    peer_send(f, &fr);
+    Guest__V1__Frame d = GUEST__V1__FRAME__INIT;
+    Guest__V1__EgressData ed = GUEST__V1__EGRESS_DATA__INIT;
+    ed.stream = 1;
+    d.body_case = GUEST__V1__FRAME__BODY_EGRESS_DATA;
+    d.egress_data = &ed;
+    d.id = id;
+    peer_send(f, &d);
+    for (int i = 0; i < 50; i++)
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+    assert_false(o.done); /* none of that answered the Health */
+    answer_health(f, id, 1);
+    run_until(f, &o);
+    assert_true(o.ok);
+
+    id = ask_health(f, &o, 5000);
+    Guest__V1__Frame bad = GUEST__V1__FRAME__INIT;
+    Guest__V1__EgressRequest er = GUEST__V1__EGRESS_REQUEST__INIT;
+    bad.id = id;
+    bad.body_case = GUEST__V1__FRAME__BODY_EGRESS_REQUEST;
+    bad.egress_request = &er;
+    peer_send(f, &bad);
+    run_until(f, &o);
+    assert_false(o.ok);
+    assert_non_null(strstr(o.message, "never accepts"));
+}
+
 static void test_memory_bomb_dropped(void **state)
 {
     struct fixture *f = *state;
@@ -274,6 +321,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_answer_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_from_guest_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_bomb_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_egress_frames_for_others_dropped, setup, teardown),
         cmocka_unit_test(test_vsock_connect_does_not_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,8 @@ import os
 import shutil
 import socket
 import socketserver
+import ssl
+import subprocess
 import tempfile
 import threading
 import time
@@ -106,11 +108,33 @@ def servers():
 
 
 @pytest.fixture(scope="module")
-def egress_daemon(servers):
+def tls_server():
+    """An HTTPS server on 127.0.0.1 with a fresh self-signed certificate for
+    IP 127.0.0.1; yields (port, the certificate in PEM)."""
+    d = tempfile.mkdtemp(prefix="enclave-egress-tls-")
+    key, crt = os.path.join(d, "key.pem"), os.path.join(d, "crt.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    srv = ThreadingHTTP(("127.0.0.1", 0), Quiet)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    serve(srv)
+    with open(crt) as f:
+        pem = f.read()
+    yield srv.server_address[1], pem
+    srv.shutdown()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def egress_daemon(servers, tls_server):
     web, echo = servers
+    tls, _ = tls_server
     entries = [
         # the local servers, explicitly allowed although they are loopback
-        {"host": "127.0.0.1", "ports": [web, echo], "addresses": ["127.0.0.1/32"]},
+        {"host": "127.0.0.1", "ports": [web, echo, tls], "addresses": ["127.0.0.1/32"]},
         # allowed by name and port, but no address: the host refuses loopback
         {"host": "localhost", "ports": [web]},
         # allowed, but a private address the policy does not name
@@ -174,6 +198,18 @@ def test_proxy_variables_are_set(egress_daemon, sid):
     assert env == {k: "http://127.0.0.1:3128" for k in PROXY_VARS}
 
 
+def test_code_interpreter_reaches_the_proxy(egress_daemon, sid, servers):
+    """RunCode's interpreter gets the proxy variables too, and its urllib goes
+    through the proxy."""
+    web, _ = servers
+    code = ("import os, urllib.request\n"
+            f"(os.environ.get('HTTP_PROXY'), len(urllib.request.urlopen('http://127.0.0.1:{web}/file').read()))")
+    events = [m for _, m in egress_daemon.stream("RunCode", {"sessionId": sid, "code": code})]
+    assert "error" not in events[-1]["end"], events
+    texts = [m["text"] for m in events if "text" in m]
+    assert texts == [repr(("http://127.0.0.1:3128", len(PAYLOAD)))], events
+
+
 def test_allowed_get_returns_the_content(egress_daemon, sid, servers):
     web, _ = servers
     r = fetch(egress_daemon, sid, f"http://127.0.0.1:{web}/file")
@@ -188,6 +224,25 @@ def test_allowed_get_returns_the_content(egress_daemon, sid, servers):
     assert rec["method"] == "GET" and rec["path"] == "/file"
     assert rec["bytes_in"] >= len(PAYLOAD) and rec["bytes_out"] > 0
     assert "duration_ms" in rec
+
+
+def test_https_through_connect_verifies_the_real_certificate(egress_daemon, sid, tls_server):
+    """HTTPS goes through CONNECT as an opaque tunnel: the workload's TLS
+    session ends at the real server, whose certificate it verifies (the host
+    neither terminates nor sees it)."""
+    port, pem = tls_server
+    out = run(egress_daemon, sid, f"""
+import ssl, urllib.request
+ctx = ssl.create_default_context(cadata={pem!r})
+with urllib.request.urlopen("https://127.0.0.1:{port}/file", context=ctx, timeout=60) as r:
+    body = r.read()
+print(r.status, len(body), body[:40].decode())
+""")
+    status, n, head = out.strip().split(" ", 2)
+    assert (status, int(n), head) == ("200", len(PAYLOAD), PAYLOAD[:40].decode())
+    recs = [x for x in net_records(egress_daemon, sid) if x.get("port") == port]
+    assert recs and recs[-1]["allowed"] and recs[-1]["scheme"] == "https"
+    assert recs[-1]["method"] == "CONNECT" and recs[-1]["path"] == ""
 
 
 def test_denied_host_gets_the_policys_reason(egress_daemon, sid):
@@ -355,3 +410,11 @@ def test_constitution_refuses_egress_by_default(fresh_daemon):
         d.call("StartSession", {"sessionId": "no-egress2", "egress": True},
                service="enclave.v1.Enclave")
     assert e.value.code == "permission_denied"
+    # The CLI's flags ask for it the same way.
+    r = d.cli("session", "start", "--egress")
+    assert r.returncode != 0 and b"may not ask for egress" in r.stderr, r
+    r = d.cli("run", "--egress", "--", "python3", "-c", "pass")
+    assert r.returncode == 125 and b"may not ask for egress" in r.stderr, r
+    # Without the flag the same daemon starts sessions (the refusal is egress's).
+    assert d.call("StartSession", {"sessionId": "plain"})["status"] == "READY"
+    d.stop_session("plain")
