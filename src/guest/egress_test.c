@@ -1122,29 +1122,43 @@ static void test_connection_flood(void **state)
     uint32_t streams[4];
     for (int i = 0; i < 4; i++)
         streams[i] = expect_open(h, "flood.example", 443, "https", "", "");
-    int refused = 0;
-    char buf[1024];
-    for (int i = 0; i < FLOOD; i++) {
-        struct pollfd p = {.fd = fds[i], .events = POLLIN};
-        if (poll(&p, 1, i < 8 ? 2000 : 0) != 1 && i < 8)
-            continue; /* one of the four waiting for a decision */
-        if (poll(&p, 1, 0) != 1)
-            continue;
-        wl_read_all(fds[i], buf, sizeof(buf));
-        if (buf[0] && !strstr(buf, "HTTP/1.1 503 Service Unavailable\r\n"))
-            fail_msg("connection %d got '%s'", i, buf);
-        refused++;
-    }
-    /* The four that reached the host are refused: the proxy has room again. */
+    /* The four that reached the host are refused; every connection then has
+     * its answer (or, past the spare slots, may have been reset). */
     for (int i = 0; i < 4; i++)
         host_result(h, streams[i], false, 403, "no");
-    for (int i = 0; i < FLOOD; i++)
+    int forbidden = 0, unavailable = 0;
+    char buf[1024];
+    for (int i = 0; i < FLOOD; i++) {
+        wl_read_all(fds[i], buf, sizeof(buf));
+        if (strstr(buf, "HTTP/1.1 403 Forbidden\r\n"))
+            forbidden++;
+        else if (strstr(buf, "HTTP/1.1 503 Service Unavailable\r\n"))
+            unavailable++;
+        else if (buf[0])
+            fail_msg("connection %d got '%s'", i, buf);
         close(fds[i]);
-    assert_true(refused >= FLOOD - 4 - 8);
-    int fd = wl_connect(h);
-    wl_send_str(fd, "CONNECT after.example:443 HTTP/1.1\r\n\r\n");
-    expect_open(h, "after.example", 443, "https", "", "");
-    close(fd);
+    }
+    assert_int_equal(forbidden, 4);
+    assert_true(unavailable >= (int)GUEST_EGRESS_SPARE_CLIENTS); /* at least those whose head was read */
+    /* Until the init has seen those connections end, a new one may still
+     * find the table full (503); then it tries again. */
+    for (int attempt = 0;; attempt++) {
+        assert_true(attempt < 1000);
+        int fd = wl_connect(h);
+        wl_send_str(fd, "CONNECT after.example:443 HTTP/1.1\r\n\r\n");
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = h->fd, .events = POLLIN}};
+        assert_true(h->pending_off == h->pending_len);
+        assert_true(poll(p, 2, WAIT_MS) > 0);
+        if (p[1].revents) {
+            expect_open(h, "after.example", 443, "https", "", "");
+            close(fd);
+            break;
+        }
+        wl_read_all(fd, buf, sizeof(buf));
+        close(fd);
+        if (buf[0] && !strstr(buf, "HTTP/1.1 503 Service Unavailable\r\n"))
+            fail_msg("got '%s'", buf);
+    }
     host_cancel(h, 9);
     Guest__V1__Frame *f;
     bool done = false;

@@ -22,7 +22,9 @@
  *    process is. Timeout and Cancel kill the whole group (SIGKILL).
  *  - Output past max_output_bytes is read and dropped (the workload never
  *    blocks on it) and the truncated flag says so.
- *  - A connection that goes away takes its running execs with it.
+ *  - A connection that goes away takes its running execs with it, and the
+ *    egress proxy when it asked for it (an EgressRequest is answered with
+ *    EgressResponse only when canceled or when the host closes its side).
  *  - Limits: GUEST_MAX_EXECS in flight (more: CODE_BUSY), GUEST_MAX_CONNS
  *    stream connections (more: CODE_BUSY, then closed), sizes below.
  *
@@ -127,7 +129,8 @@ void guest_env_free(char **env);
 int guest_hello_check(const Guest__V1__Frame *frame, const uint8_t key[GUEST_KEY_LEN]);
 
 /* What kind of request a frame carries: 0 for one the init serves (health,
- * exec, cancel, shutdown), or CODE_UNKNOWN_REQUEST with *why set. */
+ * exec, cancel, shutdown, credit, stdin, files, code, and the host's egress
+ * frames), or CODE_UNKNOWN_REQUEST with *why set. */
 int guest_request_check(const Guest__V1__Frame *frame, const char **why);
 
 /* ---------------------------------------------------------------- sandbox */
