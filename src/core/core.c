@@ -68,7 +68,7 @@ struct session {
 };
 
 struct pool {
-    char *image, *kernel, *initrd; /* kernel/initrd NULL: the core's */
+    char *image, *kernel, *initrd, *rootfs; /* kernel/initrd NULL: the core's (rootfs too) */
     unsigned vcpus, mem_mb, size;
     uint64_t claimed, boots, failures;
     unsigned backoff_s; /* after a failed boot: wait before the next (0: none) */
@@ -79,7 +79,7 @@ struct pool {
 
 struct core {
     struct core_config cfg;
-    char *kernel, *initrd, *cmdline, *vms_dir;
+    char *kernel, *initrd, *rootfs, *cmdline, *vms_dir; /* rootfs NULL: none */
     struct session *sessions;
     unsigned n_sessions;
     struct session *pooled; /* VMs waiting in the pools (not sessions) */
@@ -529,7 +529,9 @@ static void on_boot_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* Starts the VM of s (its id, size and created time set): run folder, VMM,
  * boot timer, first connect. */
-static int session_boot(struct session *s, const char *kernel, const char *initrd, struct error *err)
+/* kernel NULL: the core's own image (its initrd and rootfs too). */
+static int session_boot(struct session *s, const char *kernel, const char *initrd, const char *rootfs,
+                        struct error *err)
 {
     struct core *core = s->core;
     snprintf(s->run_dir, sizeof(s->run_dir), "%s/%s", core->vms_dir, s->id);
@@ -541,6 +543,7 @@ static int session_boot(struct session *s, const char *kernel, const char *initr
         .run_dir = s->run_dir,
         .kernel = kernel ? kernel : core->kernel,
         .initrd = initrd ? initrd : core->initrd,
+        .rootfs = kernel ? rootfs : core->rootfs,
         .cmdline = core->cmdline,
         .vcpus = s->vcpus,
         .mem_mb = s->mem_mb,
@@ -689,7 +692,7 @@ int core_session_start(struct core *core, const struct core_start_request *req,
         pool_kick(core, 0);
         return 0;
     }
-    if (session_boot(s, req->kernel, req->initrd, err) < 0) {
+    if (session_boot(s, req->kernel, req->initrd, req->rootfs, err) < 0) {
         gate_session_close(core->cfg.gate, id);
         free(s);
         return -1;
@@ -789,7 +792,7 @@ static int pool_boot(struct core *core, struct pool *p, struct error *err)
     s->vcpus = p->vcpus;
     s->mem_mb = p->mem_mb;
     s->created_ns = s->last_active_ns = now_unix_ns();
-    if (session_boot(s, p->kernel, p->initrd, err) < 0) {
+    if (session_boot(s, p->kernel, p->initrd, p->rootfs, err) < 0) {
         free(s);
         return -1;
     }
@@ -1257,9 +1260,10 @@ int core_new(const struct core_config *config, struct core **out, struct error *
     core->cfg = *config;
     core->kernel = strdup(config->kernel);
     core->initrd = strdup(config->initrd);
+    core->rootfs = config->rootfs ? strdup(config->rootfs) : NULL;
     core->cmdline = strdup(config->cmdline ? config->cmdline : "console=ttyS0");
     core->vms_dir = strdup(config->vms_dir);
-    if (!core->kernel || !core->initrd || !core->cmdline || !core->vms_dir) {
+    if (!core->kernel || !core->initrd || !core->cmdline || !core->vms_dir || (config->rootfs && !core->rootfs)) {
         core_free(core);
         return error_set(err, ERR_INTERNAL, "out of memory");
     }
@@ -1282,10 +1286,12 @@ int core_new(const struct core_config *config, struct core **out, struct error *
         p->image = strdup(ps->image && strcmp(ps->image, "default") != 0 ? ps->image : "");
         p->kernel = ps->kernel ? strdup(ps->kernel) : NULL;
         p->initrd = ps->initrd ? strdup(ps->initrd) : NULL;
+        p->rootfs = ps->kernel && ps->rootfs ? strdup(ps->rootfs) : NULL;
         p->vcpus = ps->vcpus ? ps->vcpus : config->default_vcpus;
         p->mem_mb = ps->mem_mb ? ps->mem_mb : config->default_mem_mb;
         p->size = ps->size;
-        if (p->image == NULL || (ps->kernel && !p->kernel) || (ps->initrd && !p->initrd)) {
+        if (p->image == NULL || (ps->kernel && !p->kernel) || (ps->initrd && !p->initrd) ||
+            (ps->kernel && ps->rootfs && !p->rootfs)) {
             core_free(core);
             return error_set(err, ERR_INTERNAL, "out of memory");
         }
@@ -1373,6 +1379,7 @@ void core_free(struct core *core)
         free(core->pools[i].image);
         free(core->pools[i].kernel);
         free(core->pools[i].initrd);
+        free(core->pools[i].rootfs);
     }
     if (core->sigchld)
         event_free(core->sigchld);
@@ -1380,6 +1387,7 @@ void core_free(struct core *core)
         event_free(core->lifetime_timer);
     free(core->kernel);
     free(core->initrd);
+    free(core->rootfs);
     free(core->cmdline);
     free(core->vms_dir);
     free(core);

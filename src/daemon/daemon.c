@@ -257,7 +257,12 @@ int daemon_run(const struct daemon_options *opts)
         goto fail;
     const struct image_artifact *kernel = image_manifest_artifact(image, "kernel");
     const struct image_artifact *initrd = image_manifest_artifact(image, "initramfs");
-    if (kernel == NULL || initrd == NULL || kernel->abs_path == NULL || initrd->abs_path == NULL) {
+    /* An image with a root filesystem disk boots from it (the initramfs
+     * then holds only enclave-init and its modules); one without boots from
+     * its initramfs alone, as images built before did. */
+    const struct image_artifact *rootfs = image_manifest_artifact(image, "rootfs");
+    if (kernel == NULL || initrd == NULL || kernel->abs_path == NULL || initrd->abs_path == NULL ||
+        (rootfs != NULL && rootfs->abs_path == NULL)) {
         error_set(&err, ERR_FAILED_PRECONDITION, "the current image lacks a kernel or an initramfs");
         goto fail;
     }
@@ -320,6 +325,7 @@ int daemon_run(const struct daemon_options *opts)
         .accel = opts->accel,
         .kernel = kernel->abs_path,
         .initrd = initrd->abs_path,
+        .rootfs = rootfs ? rootfs->abs_path : NULL,
         .cmdline = image->kernel_cmdline,
         .vms_dir = vms_dir,
         .default_vcpus = opts->vcpus,
@@ -356,6 +362,7 @@ int daemon_run(const struct daemon_options *opts)
             struct core_start_request sr = {0};
             pool_rc = daemon_image_for_start(name, &sr, &holds[i], &err);
             specs[i] = (struct core_pool_spec){.image = name, .kernel = sr.kernel, .initrd = sr.initrd,
+                                                     .rootfs = sr.rootfs,
                                                .vcpus = pools[i].vcpus, .mem_mb = pools[i].mem_mb,
                                                .size = pools[i].size};
         }

@@ -181,6 +181,15 @@ static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm, str
                  json_pack("{s:i, s:s}", "guest_cid", FC_GUEST_CID, "uds_path", vm->channel.path),
                  FC_CONFIG_TIMEOUT_MS, err) < 0)
         return -1;
+    /* The image's shared root filesystem: read-only, not the root device
+     * (Firecracker would then add root=/dev/vda; enclave-init mounts it
+     * itself from the initramfs). Firecracker opens it read-only. */
+    if (c->rootfs != NULL &&
+        put_json(vm, "/drives/rootfs",
+                 json_pack("{s:s, s:s, s:b, s:b}", "drive_id", "rootfs", "path_on_host", c->rootfs,
+                           "is_root_device", 0, "is_read_only", 1),
+                 FC_CONFIG_TIMEOUT_MS, err) < 0)
+        return -1;
     /* No /network-interfaces call: the VM has no NIC. */
     return put_json(vm, "/actions", json_pack("{s:s}", "action_type", "InstanceStart"),
                     FC_START_TIMEOUT_MS, err);
@@ -211,6 +220,8 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
         return error_set_errno(err, ERR_FAILED_PRECONDITION, "kernel %s", c->kernel);
     if (access(c->initrd, R_OK) < 0)
         return error_set_errno(err, ERR_FAILED_PRECONDITION, "initramfs %s", c->initrd);
+    if (c->rootfs != NULL && access(c->rootfs, R_OK) < 0)
+        return error_set_errno(err, ERR_FAILED_PRECONDITION, "root filesystem %s", c->rootfs);
     char bin[4096];
     if (find_binary(c, bin, sizeof(bin), err) < 0)
         return -1;

@@ -200,13 +200,23 @@ static bool have_vhost_vsock(void)
     return access("/dev/vhost-vsock", R_OK | W_OK) == 0;
 }
 
+/* ENCLAVE_ROOTFS_CACHE=none|writeback|unsafe (for measuring; docs/bench.md). */
+static const char *qemu_rootfs_cache(void)
+{
+    const char *env = getenv("ENCLAVE_ROOTFS_CACHE");
+    if (env != NULL && (strcmp(env, "none") == 0 || strcmp(env, "unsafe") == 0 || strcmp(env, "writeback") == 0))
+        return env;
+    return "writeback";
+}
+
 static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv_builder *b,
                       struct error *err)
 {
     const char *bin = qemu_binary(c);
     if (check_option_path("run folder", c->run_dir, err) < 0 ||
         check_option_path("kernel", c->kernel, err) < 0 ||
-        check_option_path("initramfs", c->initrd, err) < 0)
+        check_option_path("initramfs", c->initrd, err) < 0 ||
+        (c->rootfs != NULL && check_option_path("root filesystem", c->rootfs, err) < 0))
         return -1;
     int r = 0;
     r |= argv_add(b, err, "%s", bin);
@@ -249,6 +259,18 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
      * (which every local user can read in /proc). */
     r |= argv_add(b, err, "-fw_cfg");
     r |= argv_add(b, err, "name=opt/org.enclave/key,file=%s", vm->key_path);
+    if (c->rootfs != NULL) {
+        /* The shared root filesystem: read-only for QEMU and the guest (the
+         * guest kernel sees a read-only disk and refuses any write), the
+         * same file for every VM of the image. The cache mode decides
+         * whether reads go through the host's page cache, one copy for all
+         * VMs (writeback, the default), or bypass it (none: O_DIRECT). */
+        r |= argv_add(b, err, "-drive");
+        r |= argv_add(b, err, "id=rootfs,file=%s,if=none,format=raw,readonly=on,cache=%s", c->rootfs,
+                      qemu_rootfs_cache());
+        r |= argv_add(b, err, "-device");
+        r |= argv_add(b, err, "virtio-blk-device,drive=rootfs");
+    }
     /* Entropy from the host, so early getrandom() in the guest does not stall. */
     r |= argv_add(b, err, "-device");
     r |= argv_add(b, err, "virtio-rng-device");
@@ -322,7 +344,7 @@ static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct er
     unlink(vm->channel.path[0] ? vm->channel.path : vm->qmp_path);
     unlink(vm->qmp_path);
 
-    const char *read_files[] = {c->kernel, c->initrd, NULL};
+    const char *read_files[] = {c->kernel, c->initrd, c->rootfs, NULL};
     struct vmm_jail jail = {.run_dir = c->run_dir, .read_files = read_files, .landlock = true};
     pid_t pid = 0;
     if (vmm_spawn(b.args, log_fd, vm->pidfile, &jail, &pid, err) < 0) {

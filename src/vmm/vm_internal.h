@@ -37,10 +37,12 @@ struct vmm_jail {
      * create files (under Landlock), handed to the VMM's group (mode 01770,
      * group-readable files) when the VMM runs as another user. NULL: none. */
     const char *run_dir;
-    /* Files the VMM only reads (kernel, initramfs), NULL-terminated. Each is
-     * opened before privileges are dropped and inherited as fd 3, 4, ... in
-     * order; an argument equal to such a path becomes "/proc/self/fd/N", so
-     * the VMM's user needs no search permission on the folders above it. */
+    /* Files the VMM only reads (kernel, initramfs, root filesystem),
+     * NULL-terminated. Each is opened before privileges are dropped and
+     * inherited as fd 3, 4, ... in order; an argument equal to such a path
+     * becomes "/proc/self/fd/N", and so does the path inside an option list
+     * ("file=PATH," or "file=PATH" at the end), so the VMM's user needs no
+     * search permission on the folders above it. */
     const char *const *read_files;
     /* Confine file access with Landlock (where the kernel has it). */
     bool landlock;
