@@ -165,10 +165,12 @@ void cpio_writer_free(struct cpio_writer *w);
  * own metadata. virtio_rng feeds the guest's entropy pool when the VMM offers
  * a virtio-rng device (without one it loads and stays idle). qemu_fw_cfg
  * shows QEMU's fw_cfg files in sysfs: the channel key comes that way (the
- * init unloads it once the key is read). */
+ * init unloads it once the key is read). virtio_blk and erofs mount the
+ * shared root filesystem; virtio_balloon reports the guest's free pages to
+ * the VMM (free page reporting), which gives them back to the host. */
 #define IMAGE_GUEST_MODULES \
     "virtio_mmio", "virtio_console", "vsock", "vmw_vsock_virtio_transport", "virtio_rng", "qemu_fw_cfg", \
-    "virtio_blk", "erofs"
+    "virtio_blk", "erofs", "virtio_balloon"
 
 #define IMAGE_KERNEL_CMDLINE                                                          \
     "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2000000 lpj=4000000 "        \

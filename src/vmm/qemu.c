@@ -200,6 +200,21 @@ static bool have_vhost_vsock(void)
     return access("/dev/vhost-vsock", R_OK | W_OK) == 0;
 }
 
+/* TCG's translation cache in MiB: QEMU's default reserves 1 GiB and an idle
+ * VM touches tens of MiB of it. ENCLAVE_TCG_TB_MB overrides (docs/bench.md). */
+#define QEMU_TB_SIZE_MB 32
+static unsigned qemu_tb_size_mb(void)
+{
+    const char *env = getenv("ENCLAVE_TCG_TB_MB");
+    if (env != NULL && *env) {
+        char *end;
+        unsigned long v = strtoul(env, &end, 10);
+        if (*end == '\0' && v >= 1 && v <= 4096)
+            return (unsigned)v;
+    }
+    return QEMU_TB_SIZE_MB;
+}
+
 /* ENCLAVE_ROOTFS_CACHE=none|writeback|unsafe (for measuring; docs/bench.md). */
 static const char *qemu_rootfs_cache(void)
 {
@@ -225,7 +240,10 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
     r |= argv_add(b, err, "-M");
     r |= argv_add(b, err, "microvm,acpi=on,pit=on,rtc=on");
     r |= argv_add(b, err, "-accel");
-    r |= argv_add(b, err, "%s", vm->kvm ? "kvm" : "tcg");
+    if (vm->kvm)
+        r |= argv_add(b, err, "kvm");
+    else
+        r |= argv_add(b, err, "tcg,tb-size=%u", qemu_tb_size_mb());
     r |= argv_add(b, err, "-cpu");
     r |= argv_add(b, err, "%s", vm->kvm ? vm->cpu_model : "max");
     r |= argv_add(b, err, "-smp");
@@ -271,6 +289,12 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
         r |= argv_add(b, err, "-device");
         r |= argv_add(b, err, "virtio-blk-device,drive=rootfs");
     }
+    /* Free page reporting: the guest tells QEMU which of its pages are free
+     * (in 2 MiB blocks, a few seconds after they became free) and QEMU gives
+     * them back to the host, so memory the guest touched once (the kernel
+     * unpacking itself, boot-time allocations) stops counting. */
+    r |= argv_add(b, err, "-device");
+    r |= argv_add(b, err, "virtio-balloon-device,free-page-reporting=on");
     /* Entropy from the host, so early getrandom() in the guest does not stall. */
     r |= argv_add(b, err, "-device");
     r |= argv_add(b, err, "virtio-rng-device");
