@@ -53,7 +53,7 @@ MAX_BODY = 64 * 1024
 GUEST_PORT = 52
 HOST_PORT = 1073741824  # what Firecracker reports as the host side's ephemeral port
 PRE_BOOT_ONLY = {"/boot-source", "/machine-config", "/vsock", "/logger", "/metrics",
-                 "/network-interfaces", "/drives", "/cpu-config", "/mmds/config",
+                 "/network-interfaces", "/drives", "/drives/{drive_id}", "/cpu-config", "/mmds/config",
                  "/entropy", "/serial", "/pmem", "/memory-hotplug", "/balloon"}
 
 
@@ -229,6 +229,17 @@ class VM:
                 return 400, "The requested operation is not supported after starting the microVM."
             if template == "/actions":
                 return self.action(body["action_type"])
+            if template == "/drives/{drive_id}":
+                # Firecracker's own checks on a drive: the id in the path is the
+                # one in the body, and at most one root device.
+                if path.rsplit("/", 1)[1] != body["drive_id"]:
+                    return 400, "The id from the path does not match the id from the body!"
+                drives = dict(self.config.get("drives", {}))
+                drives[body["drive_id"]] = body
+                if sum(1 for d in drives.values() if d["is_root_device"]) > 1:
+                    return 400, "A root block device already exists!"
+                self.config["drives"] = drives
+                return 204, None
             self.config[template] = body
             return 204, None
 
@@ -238,6 +249,14 @@ class VM:
                 return 400, "The requested operation is not supported after starting the microVM."
             if "/boot-source" not in self.config:
                 return 400, "Cannot start microvm that was not configured with a boot source."
+            # Firecracker opens every drive's file at InstanceStart, read-only
+            # when is_read_only; one it cannot open fails the start.
+            for drive in self.config.get("drives", {}).values():
+                try:
+                    fd = os.open(drive["path_on_host"], os.O_RDONLY if drive.get("is_read_only") else os.O_RDWR)
+                    os.close(fd)
+                except (OSError, KeyError) as e:
+                    return 400, f"Unable to open block device {drive.get('drive_id')}: {e}"
             key = initrd_key(self.config["/boot-source"]["initrd_path"])
             if key is None or key[0] != 0o100400 or key[1] != 0 or len(key[2]) != 32:
                 return 400, "fake: the initramfs carries no root-only 32-byte .enclave-key"

@@ -22,8 +22,44 @@ _spec = importlib.util.spec_from_file_location("e2e_support", os.path.join(REPO,
 e2e = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(e2e)
 
-# What the driver must send before InstanceStart, in this order.
+# What the driver must send before InstanceStart, in this order (the drive
+# only for an image with a root filesystem disk, as the default image has).
 CONFIG_CALLS = ["/logger", "/metrics", "/boot-source", "/machine-config", "/vsock"]
+ROOTFS_CALL = "/drives/rootfs"
+
+
+def image_manifest(name=None):
+    link = os.path.join(e2e.IMAGE_HOME, "cache", "named", name) if name else \
+        os.path.join(e2e.IMAGE_HOME, "cache", "current")
+    folder = os.path.realpath(link)
+    with open(os.path.join(folder, "manifest.json")) as f:
+        return folder, json.load(f)
+
+
+@pytest.fixture
+def noroot_image():
+    """An image variant of the default image's kernel and initramfs without
+    its rootfs artifact: what an image built before the shared root looks
+    like to the driver (the fake never boots the kernel, so the initramfs
+    need not hold the whole system here)."""
+    folder, m = image_manifest()
+    name = f"fc-noroot-{os.getpid()}"
+    cache = os.path.join(e2e.IMAGE_HOME, "cache")
+    dest = os.path.join(cache, "images", name)
+    os.mkdir(dest)
+    m["artifacts"] = [a for a in m["artifacts"] if a["role"] != "rootfs"]
+    m.pop("build_inputs", None)
+    for a in m["artifacts"]:
+        os.link(os.path.join(folder, a["path"]), os.path.join(dest, a["path"]))
+    with open(os.path.join(dest, "manifest.json"), "w") as f:
+        json.dump(m, f)
+    os.makedirs(os.path.join(cache, "named"), exist_ok=True)
+    os.symlink(f"../images/{name}", os.path.join(cache, "named", name))
+    yield name
+    os.unlink(os.path.join(cache, "named", name))
+    for entry in os.listdir(dest):
+        os.unlink(os.path.join(dest, entry))
+    os.rmdir(dest)
 
 
 def fake_pids(marker):
@@ -106,11 +142,18 @@ def test_session_runs_a_command_and_requests_match_the_spec(fc):
     reqs = rec["requests"]
     # Every request was accepted by a server that validates against firecracker.yaml.
     assert [q["status"] for q in reqs] == [204] * len(reqs), reqs
-    assert [q["path"] for q in reqs] == CONFIG_CALLS + ["/actions"]
+    folder, manifest = image_manifest()
+    rootfs = [a for a in manifest["artifacts"] if a["role"] == "rootfs"]
+    assert rootfs, "the default image has a root filesystem disk"
+    assert [q["path"] for q in reqs] == CONFIG_CALLS + [ROOTFS_CALL, "/actions"]
     assert all(q["method"] == "PUT" for q in reqs)
     assert reqs[-1]["body"] == {"action_type": "InstanceStart"}
     body = {q["path"]: q["body"] for q in reqs}
     assert body["/machine-config"] == {"vcpu_count": 2, "mem_size_mib": 256, "smt": False}
+    # The shared root filesystem: the image's own file (not a copy), read-only,
+    # not the root device (enclave-init mounts it; no root= is added).
+    assert body[ROOTFS_CALL] == {"drive_id": "rootfs", "path_on_host": os.path.join(folder, rootfs[0]["path"]),
+                                 "is_root_device": False, "is_read_only": True}
     run_dir = d.run_dir(sid)
     assert body["/vsock"] == {"guest_cid": 3, "uds_path": os.path.join(run_dir, "vsock.sock")}
     boot = body["/boot-source"]
@@ -146,6 +189,28 @@ def test_session_runs_a_command_and_requests_match_the_spec(fc):
     assert rec["requests"][-1]["body"] == {"action_type": "SendCtrlAltDel"}
     assert rec["requests"][-1]["status"] == 204
     assert rec["exited"] == "SendCtrlAltDel"
+
+
+def test_image_without_rootfs_boots_from_its_initramfs_alone(fc, noroot_image):
+    d = fc()
+    s = d.call("StartSession", {"sessionId": "fc-noroot", "image": noroot_image}, service="enclave.v1.Enclave")
+    assert s["status"] == "READY"
+    reqs = d.record(s["sessionId"])["requests"]
+    assert [q["path"] for q in reqs] == CONFIG_CALLS + ["/actions"]
+    assert not any("drives" in q["path"] for q in reqs)
+    assert d.stop_session(s["sessionId"]) == {"success": True}
+
+
+def test_unreadable_rootfs_fails_start_with_firecrackers_fault(fc, tmp_path):
+    """Firecracker opens the drive at InstanceStart; a file it cannot open
+    fails the start with its fault message (the fake checks as it does). A
+    file that vanished after the daemon verified the image is caught before
+    Firecracker starts."""
+    d = fc(env={"FAKE_FC_REFUSE": "PUT /drives/rootfs"})
+    with pytest.raises(e2e.ConnectError) as e:
+        d.start_session(sessionId="fc-nodrive")
+    assert "/drives/rootfs" in e.value.message and "refused" in e.value.message
+    assert wait_gone(d.run_dir("fc-nodrive")) == []
 
 
 def test_instance_id_is_what_firecracker_accepts(fc):
@@ -220,6 +285,12 @@ def test_tcg_is_refused_with_firecracker():
     ("/vsock", {"guest_cid": 2, "uds_path": "/x"}, "below the minimum"),
     ("/actions", {"action_type": "Reboot"}, "is not one of"),
     ("/network-interface", {}, "no such path"),
+    ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/x", "is_read_only": True},
+     "missing required field `is_root_device`"),
+    ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/x", "is_root_device": False,
+                        "is_read_only": "yes"}, "expected a boolean"),
+    ("/drives/rootfs", {"drive_id": "other", "path_on_host": "/x", "is_root_device": False,
+                        "is_read_only": True}, "does not match the id"),
 ])
 def test_fake_refuses_what_the_spec_refuses(tmp_path, path, body, why):
     sock = str(tmp_path / "api.sock")
