@@ -200,9 +200,10 @@ static bool have_vhost_vsock(void)
     return access("/dev/vhost-vsock", R_OK | W_OK) == 0;
 }
 
-/* TCG's translation cache in MiB: QEMU's default reserves 1 GiB and an idle
- * VM touches tens of MiB of it. ENCLAVE_TCG_TB_MB overrides (docs/bench.md). */
-#define QEMU_TB_SIZE_MB 32
+/* TCG's translation cache in MiB, or 0 for QEMU's default (1 GiB reserved,
+ * of which an idle VM touches tens of MiB). ENCLAVE_TCG_TB_MB sets it, for
+ * measuring: a small cache saves memory but makes a Python workload
+ * retranslate its code over and over (docs/bench.md). */
 static unsigned qemu_tb_size_mb(void)
 {
     const char *env = getenv("ENCLAVE_TCG_TB_MB");
@@ -212,7 +213,7 @@ static unsigned qemu_tb_size_mb(void)
         if (*end == '\0' && v >= 1 && v <= 4096)
             return (unsigned)v;
     }
-    return QEMU_TB_SIZE_MB;
+    return 0;
 }
 
 /* ENCLAVE_ROOTFS_CACHE=none|writeback|unsafe (for measuring; docs/bench.md). */
@@ -240,10 +241,13 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
     r |= argv_add(b, err, "-M");
     r |= argv_add(b, err, "microvm,acpi=on,pit=on,rtc=on");
     r |= argv_add(b, err, "-accel");
+    unsigned tb_mb = qemu_tb_size_mb();
     if (vm->kvm)
         r |= argv_add(b, err, "kvm");
+    else if (tb_mb)
+        r |= argv_add(b, err, "tcg,tb-size=%u", tb_mb);
     else
-        r |= argv_add(b, err, "tcg,tb-size=%u", qemu_tb_size_mb());
+        r |= argv_add(b, err, "tcg");
     r |= argv_add(b, err, "-cpu");
     r |= argv_add(b, err, "%s", vm->kvm ? vm->cpu_model : "max");
     r |= argv_add(b, err, "-smp");
@@ -292,9 +296,13 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
     /* Free page reporting: the guest tells QEMU which of its pages are free
      * (in 2 MiB blocks, a few seconds after they became free) and QEMU gives
      * them back to the host, so memory the guest touched once (the kernel
-     * unpacking itself, boot-time allocations) stops counting. */
-    r |= argv_add(b, err, "-device");
-    r |= argv_add(b, err, "virtio-balloon-device,free-page-reporting=on");
+     * unpacking itself, boot-time allocations) stops counting.
+     * ENCLAVE_FREE_PAGE_REPORTING=0 leaves the device out (for measuring). */
+    const char *fpr = getenv("ENCLAVE_FREE_PAGE_REPORTING");
+    if (fpr == NULL || strcmp(fpr, "0") != 0) {
+        r |= argv_add(b, err, "-device");
+        r |= argv_add(b, err, "virtio-balloon-device,free-page-reporting=on");
+    }
     /* Entropy from the host, so early getrandom() in the guest does not stall. */
     r |= argv_add(b, err, "-device");
     r |= argv_add(b, err, "virtio-rng-device");
