@@ -187,7 +187,7 @@ static const char up_help[] =
     "                        snapshot is rebuilt when the image, its command line,\n"
     "                        the size or QEMU changes; a restore that fails boots\n"
     "                        cold. Default on (faster than a cold boot under TCG\n"
-    "                        and KVM; docs/fast-start.md). Firecracker: off\n"
+    "                        and KVM; docs/fast-start.md)\n"
     "  --boot-timeout S      seconds a VM may take to answer (default 60)\n"
     "  --exec-timeout S      default timeout of one command (default 30)\n"
     "  --max-output SIZE     cap on stdout and on stderr of one command (default 1M, at most 3M)\n"

@@ -642,6 +642,22 @@ static void snap_kick(struct core *core, unsigned delay_ms)
     evtimer_add(core->snap.timer, &tv);
 }
 
+/* A driver may keep the guest's memory next to the state (Firecracker:
+ * <state>.mem); it goes and comes with it. */
+static void companion(const char *path, char *out, size_t size)
+{
+    snprintf(out, size, "%s.mem", path);
+}
+
+static void snap_unlink(struct snap *sn)
+{
+    char mem[4400];
+    unlink(sn->meta_path);
+    unlink(sn->state_path);
+    companion(sn->state_path, mem, sizeof(mem));
+    unlink(mem);
+}
+
 /* Whether a start of these files and this size restores the snapshot. */
 static bool snap_usable(struct core *core, const char *kernel, const char *initrd, unsigned vcpus,
                         unsigned mem_mb)
@@ -659,8 +675,7 @@ static void snap_invalidate(struct core *core, const char *why)
     if (sn->state != SNAP_READY)
         return;
     log_warn("snapshot %.12s: removed (%s); it is built again", sn->identity, why);
-    unlink(sn->state_path);
-    unlink(sn->meta_path);
+    snap_unlink(sn);
     sn->state = SNAP_NONE;
     snap_kick(core, 0);
 }
@@ -739,8 +754,13 @@ static void snap_saved(struct core *core)
         goto fail;
     }
     /* The state first, then the record that makes it usable. */
+    char mem_from[4400], mem_to[4400];
+    companion(sn->tmp_path, mem_from, sizeof(mem_from));
+    companion(sn->state_path, mem_to, sizeof(mem_to));
     int r = rename(sn->tmp_path, sn->state_path) < 0
                 ? error_set_errno(&err, ERR_INTERNAL, "renaming %s", sn->tmp_path)
+            : rename(mem_from, mem_to) < 0 && errno != ENOENT
+                ? error_set_errno(&err, ERR_INTERNAL, "renaming %s", mem_from)
                 : write_text_file(sn->meta_path, text, &err);
     explicit_bzero(text, strlen(text));
     free(text);
@@ -950,8 +970,7 @@ static int snap_init(struct core *core, struct error *err)
                  "restore it",
                  sn->identity, (double)sn->size / (1 << 20), sn->pool.vcpus, sn->pool.mem_mb);
     } else {
-        unlink(sn->state_path);
-        unlink(sn->meta_path);
+        snap_unlink(sn);
         sn->state = SNAP_NONE;
         snap_kick(core, 0);
     }
