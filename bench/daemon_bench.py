@@ -24,10 +24,14 @@ median and the 90th percentile of:
     idle VM, the first exec after it, and the VmRSS of an idle pool VM's VMM
     (and how many such VMs fit in 8 GiB);
   - the python tool round trip with the guest's pre-started Python (fork
-    server) and with a fresh python3, --think seconds apart.
+    server) and with a fresh python3, --think seconds apart;
+  - snapshot restore (`enclave up --restore on`): StartSession that restores
+    the saved VM, the first exec after it, the VmRSS of a restored idle VM,
+    and what saving the snapshot took.
 
-Every daemon but the pool's runs with --pool 0, so no background boot
-disturbs the other rows.
+Every daemon but the pool's runs with --pool 0, and every daemon but the
+restore row's with --restore off, so no background boot disturbs the other
+rows.
 
 It asserts nothing about time. Usage:
 
@@ -151,6 +155,8 @@ class Daemon:
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
         self.extra = list(extra)
+        if "--restore" not in self.extra:  # no snapshot unless a row asks for one
+            self.extra += ["--restore", "off"]
         self.proc = None
         self.conn = None
         self.log_path = os.path.join(self.home, "daemon.log")
@@ -693,6 +699,54 @@ def bench_fast_start(args, table):
         if idle:
             each = percentile(idle, 50)
             print(f"  {'idle VM VmRSS (the VMM of a ready pool VM)':<52} {each:8.1f} MiB"
+                  f"  -> {int(8192 // each) if each else 0} idle VMs in 8 GiB", flush=True)
+    finally:
+        d.stop()
+    bench_restore(args, table)
+
+
+def snapshot_meta(d, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        snaps = os.path.join(d.home, "snapshots")
+        for name in os.listdir(snaps) if os.path.isdir(snaps) else []:
+            meta = os.path.join(snaps, name, "meta.json")
+            if os.path.exists(meta):
+                with open(meta) as f:
+                    return json.load(f)
+        time.sleep(0.1)
+    raise RuntimeError(f"no snapshot was saved in {timeout} s:\n" + d.read_log()[-2000:])
+
+
+def bench_restore(args, table):
+    """Restored StartSession (--restore on, no pool), in the same run as the
+    cold and pooled rows above."""
+    d = Daemon(args.enclave, args.image_home, ["--pool", "0", "--restore", "on"])
+    try:
+        d.start()
+        meta = snapshot_meta(d)
+        for line in d.read_log().splitlines():
+            if " ready: " in line and "snapshot" in line:
+                print("  " + line.split(" info: ", 1)[-1], flush=True)
+        restores, firsts, idle = [], [], []
+        for i in range(args.boots):
+            sid = f"bench-restored-{i}"
+            restores.append(start_session(d, sid))
+            if i == 0:
+                time.sleep(1.0)
+                idle = vmm_rss(d)
+            t0 = time.perf_counter()
+            check_exec(d.call("ExecuteTool", exec_body(sid, "python")), "first exec")
+            firsts.append(ms_since(t0))
+            stop_session(d, sid)
+        log = d.read_log()
+        n = log.count("restored from the snapshot")
+        table.add("StartSession to READY, restored (snapshot)", restores)
+        table.add("first ExecuteTool python 'pass' after a restore", firsts)
+        print(f"  ({n} of {args.boots} starts restored; snapshot {meta['size'] / 1048576:.1f} MiB)", flush=True)
+        if idle:
+            each = percentile(idle, 50)
+            print(f"  {'idle VM VmRSS (the VMM of a restored VM)':<52} {each:8.1f} MiB"
                   f"  -> {int(8192 // each) if each else 0} idle VMs in 8 GiB", flush=True)
     finally:
         d.stop()

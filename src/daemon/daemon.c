@@ -37,6 +37,7 @@ void daemon_options_defaults(struct daemon_options *o)
     o->provider = VMM_PROVIDER_AUTO;
     o->accel = VMM_ACCEL_AUTO;
     o->ready_fd = -1;
+    o->restore = true;
 }
 
 unsigned daemon_auto_pool(uint64_t mem_available_mb, long cpus, unsigned mem_mb, char *why,
@@ -342,6 +343,21 @@ int daemon_run(const struct daemon_options *opts)
         .max_input_bytes = opts->max_input_bytes + 4096,
     };
     cc.gate = d.gate;
+    /* Snapshot restore, bound to the image's digests and the accelerator
+     * (the core adds the command line, the size and the VMM's version). */
+    char snapshot_dir[4200], image_digest[512];
+    if (opts->restore && driver->snapshot_begin != NULL) {
+        if (paths_home(snapshot_dir, sizeof(snapshot_dir), "snapshots", &err) < 0)
+            goto fail;
+        /* the root filesystem disk too: a change of packages changes only it */
+        snprintf(image_digest, sizeof(image_digest), "kernel=%s initramfs=%s rootfs=%s accel=%s",
+                 kernel->sha256, initrd->sha256, rootfs ? rootfs->sha256 : "-",
+                 d.kvm ? "kvm" : "tcg");
+        cc.snapshot_dir = snapshot_dir;
+        cc.image_digest = image_digest;
+    } else {
+        log_info("snapshot restore: off (%s)", opts->restore ? "the VMM has no snapshots" : "--restore off");
+    }
     {
         /* Warm pools: as asked, or sized from this machine. */
         struct daemon_pool pools[DAEMON_MAX_POOLS];

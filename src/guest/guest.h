@@ -124,6 +124,15 @@ void guest_env_free(char **env);
  * constant time), -1 otherwise. */
 int guest_hello_check(const Guest__V1__Frame *frame, const uint8_t key[GUEST_KEY_LEN]);
 
+/* Resume after a snapshot restore (HelloRequest.new_key, entropy,
+ * unix_time_ns). Returns 0 when the HelloRequest asks for none, 1 when it
+ * asks for a well-formed one (new_key of GUEST_KEY_LEN bytes, entropy of
+ * GUEST_RESUME_MIN_ENTROPY..GUEST_RESUME_MAX_ENTROPY bytes, a positive time),
+ * -1 with *why set when it asks for a malformed one. */
+#define GUEST_RESUME_MIN_ENTROPY 32
+#define GUEST_RESUME_MAX_ENTROPY 256
+int guest_hello_resume_check(const Guest__V1__HelloRequest *hello, const char **why);
+
 /* What kind of request a frame carries: 0 for one the init serves (health,
  * exec, cancel, shutdown), or CODE_UNKNOWN_REQUEST with *why set. */
 int guest_request_check(const Guest__V1__Frame *frame, const char **why);
@@ -210,6 +219,9 @@ bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid);
 /* The sweep of the workload user's processes killed it: stop using it now
  * (it is started again once reaped). */
 void guest_forkserver_swept(struct guest_forkserver *fs);
+/* Kills the fork server (when it runs) so that a fresh one starts: after a
+ * snapshot restore, whose Python was shared with every restored VM. */
+void guest_forkserver_restart(struct guest_forkserver *fs);
 /* Calls served and calls that fell back since start (for tests). */
 void guest_forkserver_counts(const struct guest_forkserver *fs, uint64_t *served, uint64_t *fallbacks);
 
@@ -389,5 +401,10 @@ int guest_key_read(const char *path, uint8_t key[GUEST_KEY_LEN]);
 int guest_key_load(uint8_t key[GUEST_KEY_LEN], char *why, size_t why_len);
 /* Powers the VM off (PID 1 only); returns only if that failed. */
 void guest_poweroff(void);
+/* After a snapshot restore: credits entropy to the kernel's RNG
+ * (RNDADDENTROPY on /dev/urandom) and reseeds it (RNDRESEEDCRNG), then sets
+ * CLOCK_REALTIME to unix_time_ns. Returns 0 or -errno of the first step
+ * that failed, with what in *step. */
+int guest_resume_system(const uint8_t *entropy, size_t len, int64_t unix_time_ns, const char **step);
 
 #endif

@@ -30,6 +30,8 @@
 #include <string.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <linux/random.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
@@ -553,5 +555,46 @@ int guest_key_load(uint8_t key[GUEST_KEY_LEN], char *why, size_t why_len)
         return r;
     }
     guest_log("channel key read from %s", source);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- resume */
+
+int guest_resume_system(const uint8_t *entropy, size_t len, int64_t unix_time_ns, const char **step)
+{
+    *step = "/dev/urandom";
+    int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct {
+        struct rand_pool_info info;
+        uint8_t buf[GUEST_RESUME_MAX_ENTROPY];
+    } add;
+    if (len > sizeof(add.buf))
+        len = sizeof(add.buf);
+    memset(&add, 0, sizeof(add));
+    add.info.entropy_count = (int)(len * 8);
+    add.info.buf_size = (int)len;
+    memcpy(add.buf, entropy, len);
+    int r = 0;
+    *step = "RNDADDENTROPY";
+    if (ioctl(fd, RNDADDENTROPY, &add) < 0)
+        r = -errno;
+    explicit_bzero(&add, sizeof(add));
+    /* Mixing in is not enough: the kernel's CRNG keeps the state it was
+     * restored with until its next reseed, which this forces now. */
+    if (r == 0) {
+        *step = "RNDRESEEDCRNG";
+        if (ioctl(fd, RNDRESEEDCRNG) < 0)
+            r = -errno;
+    }
+    close(fd);
+    if (r < 0)
+        return r;
+    *step = "clock_settime";
+    struct timespec ts = {.tv_sec = (time_t)(unix_time_ns / 1000000000),
+                          .tv_nsec = (long)(unix_time_ns % 1000000000)};
+    if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+        return -errno;
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #define FC_START_TIMEOUT_MS 10000 /* InstanceStart loads the kernel and initrd */
 #define FC_STOP_TIMEOUT_MS 1000   /* SendCtrlAltDel */
 #define FC_MAX_VCPUS 32           /* the API's limit */
+#define FC_SNAPSHOT_TIMEOUT_MS 30000 /* /snapshot/create and /snapshot/load write or map the memory */
 
 static long long now_ms(void)
 {
@@ -141,7 +143,34 @@ static int wait_api_socket(struct vmm_vm *vm, struct error *err)
     }
 }
 
-static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm, struct error *err)
+/* The guest memory file next to a snapshot's state file. */
+static int mem_path(const char *state, char *out, size_t size, struct error *err)
+{
+    if ((size_t)snprintf(out, size, "%s.mem", state) >= size)
+        return error_set(err, ERR_INVALID_ARGUMENT, "snapshot path too long");
+    return 0;
+}
+
+static int configure_logs(struct vmm_vm *vm, struct error *err);
+
+/* A restore: only the logger and metrics are configured (Firecracker
+ * refuses a snapshot load after boot-specific configuration), then the
+ * snapshot is loaded and resumed, its vsock device moved to this VM's own
+ * socket. The machine configuration, boot source and devices are the
+ * snapshot's. */
+static int load_snapshot(const struct vmm_config *c, struct vmm_vm *vm, struct error *err)
+{
+    char mem[4200];
+    if (configure_logs(vm, err) < 0 || mem_path(c->restore_from, mem, sizeof(mem), err) < 0)
+        return -1;
+    return put_json(vm, "/snapshot/load",
+                    json_pack("{s:s, s:{s:s, s:s}, s:b, s:{s:s}}", "snapshot_path", c->restore_from,
+                              "mem_backend", "backend_type", "File", "backend_path", mem,
+                              "resume_vm", 1, "vsock_override", "uds_path", vm->channel.path),
+                    FC_SNAPSHOT_TIMEOUT_MS, err);
+}
+
+static int configure_logs(struct vmm_vm *vm, struct error *err)
 {
     char path[4200];
     snprintf(path, sizeof(path), "%s/firecracker.log", vm->run_dir);
@@ -154,6 +183,13 @@ static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm, str
     if (touch(path, err) < 0 ||
         put_json(vm, "/metrics", json_pack("{s:s}", "metrics_path", path), FC_CONFIG_TIMEOUT_MS,
                  err) < 0)
+        return -1;
+    return 0;
+}
+
+static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm, struct error *err)
+{
+    if (configure_logs(vm, err) < 0)
         return -1;
 
     /* The image's arguments, then what this driver needs: the guest powers off
@@ -248,10 +284,23 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
 
     /* Firecracker has no fw_cfg: the channel key travels in a per-VM copy
      * of the initramfs with a one-file archive appended (vmm/vm_internal.h). */
-    if (vmm_channel_key_create(vm, err) < 0 || vmm_initrd_with_key(vm, c->initrd, err) < 0) {
+    if (vmm_channel_key_create(vm, err) < 0 ||
+        (c->restore_from == NULL && vmm_initrd_with_key(vm, c->initrd, err) < 0)) {
         vmm_vm_free(vm);
         return -1;
     }
+    if (c->restore_from != NULL) {
+        /* The restored guest holds the snapshot's key until it is resumed
+         * with its own (vmm.h, struct vmm_channel). */
+        if (c->restore_key == NULL) {
+            vmm_vm_free(vm);
+            return error_set(err, ERR_INVALID_ARGUMENT, "a restore needs the snapshot's channel key");
+        }
+        vm->channel.resume = true;
+        memcpy(vm->channel.resume_key, c->restore_key, sizeof(vm->channel.resume_key));
+    }
+    if (c->save_to != NULL)
+        snprintf(vm->save_path, sizeof(vm->save_path), "%s", c->save_to);
 
     /* The guest's serial console is Firecracker's stdout. */
     cleanup_close int log_fd =
@@ -275,6 +324,8 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
      * daemon warns when it runs Firecracker as root). The file size cap
      * applies. */
     struct vmm_jail jail = {.run_dir = c->run_dir, .keep_user = true};
+    if (c->save_to != NULL) /* the guest's memory goes into the snapshot */
+        jail.max_file_bytes = ((uint64_t)c->mem_mb + 64) << 20;
     if (vmm_spawn(args, log_fd, pidfile, &jail, &pid, err) < 0) {
         vmm_vm_free(vm);
         return -1;
@@ -283,7 +334,8 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
     snprintf(vm->pidfile, sizeof(vm->pidfile), "%s", pidfile);
     log_debug("VM %s: %s --api-sock %s --id %s", c->id, bin, vm->api_path, id);
 
-    if (wait_api_socket(vm, err) < 0 || configure_and_boot(c, vm, err) < 0) {
+    if (wait_api_socket(vm, err) < 0 ||
+        (c->restore_from ? load_snapshot(c, vm, err) : configure_and_boot(c, vm, err)) < 0) {
         error_prefix(err, "starting Firecracker for %s", c->id);
         stop_and_free(vm);
         return -1;
@@ -317,9 +369,79 @@ static void fc_kill(struct vmm_vm *vm)
         kill(vm->pid, SIGKILL);
 }
 
+/* A full snapshot: the VM is paused (Firecracker creates snapshots of a
+ * paused VM only), then its state goes to save_path and its memory to
+ * save_path.mem, both written by Firecracker before it answers. */
+static int fc_snapshot_begin(struct vmm_vm *vm, struct error *err)
+{
+    if (vm->save_path[0] == '\0')
+        return error_set(err, ERR_FAILED_PRECONDITION, "the VM was not started to be saved");
+    char mem[4200];
+    if (mem_path(vm->save_path, mem, sizeof(mem), err) < 0)
+        return -1;
+    if (fc_api_send(vm->api_path, "PATCH", "/vm", "{\"state\":\"Paused\"}", FC_CONFIG_TIMEOUT_MS, err) < 0)
+        return -1;
+    return put_json(vm, "/snapshot/create",
+                    json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path", vm->save_path,
+                              "mem_file_path", mem),
+                    FC_SNAPSHOT_TIMEOUT_MS, err);
+}
+
+static int fc_snapshot_poll(struct vmm_vm *vm, struct error *err)
+{
+    if (vm->exited)
+        return error_set(err, ERR_FAILED_PRECONDITION, "Firecracker exited while saving its snapshot");
+    return 1; /* /snapshot/create answered once both files were written */
+}
+
+static int fc_version(const char *vmm_binary, char *out, size_t out_len, struct error *err)
+{
+    struct vmm_config c = {.vmm_binary = vmm_binary};
+    char bin[4096];
+    if (find_binary(&c, bin, sizeof(bin), err) < 0)
+        return -1;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "pipe");
+    char *args[] = {bin, "--version", NULL};
+    struct vmm_jail jail = {.keep_user = true};
+    pid_t pid = 0;
+    if (vmm_spawn(args, fds[1], NULL, &jail, &pid, err) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    close(fds[1]);
+    char buf[256];
+    size_t len = 0;
+    long long deadline = now_ms() + 5000;
+    while (len < sizeof(buf) - 1 && now_ms() < deadline) {
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        if (poll(&pfd, 1, 100) < 0)
+            break;
+        ssize_t n = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+        if (n == 0)
+            break;
+        if (n > 0)
+            len += (size_t)n;
+    }
+    close(fds[0]);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    buf[len] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    if (strncmp(buf, "Firecracker v", 13) != 0)
+        return error_set(err, ERR_FAILED_PRECONDITION, "%s --version did not say its version: %.200s", bin, buf);
+    snprintf(out, out_len, "%s", buf);
+    return 0;
+}
+
 const struct vmm_driver vmm_firecracker_driver = {
     .name = "firecracker",
     .start = fc_start,
     .request_stop = fc_request_stop,
     .kill = fc_kill,
+    .snapshot_begin = fc_snapshot_begin,
+    .snapshot_poll = fc_snapshot_poll,
+    .version = fc_version,
 };

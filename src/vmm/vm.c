@@ -43,6 +43,12 @@ bool vmm_vm_uses_kvm(const struct vmm_vm *vm)
     return vm->kvm;
 }
 
+void vmm_vm_resumed(struct vmm_vm *vm)
+{
+    vm->channel.resume = false;
+    explicit_bzero(vm->channel.resume_key, sizeof(vm->channel.resume_key));
+}
+
 void vmm_vm_mark_exited(struct vmm_vm *vm, int wait_status)
 {
     vm->exited = true;
@@ -70,6 +76,7 @@ void vmm_vm_free(struct vmm_vm *vm)
     if (vm->initrd_path[0])
         unlink(vm->initrd_path);
     explicit_bzero(vm->channel.key, sizeof(vm->channel.key));
+    explicit_bzero(vm->channel.resume_key, sizeof(vm->channel.resume_key));
     free(vm);
 }
 
@@ -372,6 +379,12 @@ static void __attribute__((noreturn)) spawn_child(char *const *args, int log_fd,
             argv[k] = fd_args[k];
         }
     }
+    if (jail && jail->state_in) {
+        step = jail->state_in;
+        int fd = open(jail->state_in, O_RDONLY | O_NOFOLLOW);
+        if (fd < 0 || (fd != VMM_STATE_IN_FD && (dup2(fd, VMM_STATE_IN_FD) < 0 || close(fd) < 0)))
+            goto fail;
+    }
     if (jail && jail->run_dir) {
         /* For another user, paths inside the run folder become relative to
          * it (the working directory), so that user needs no search
@@ -398,7 +411,8 @@ static void __attribute__((noreturn)) spawn_child(char *const *args, int log_fd,
         step = "/";
         goto fail;
     }
-    if (c->max_file_bytes) {
+    uint64_t max_file_bytes = jail && jail->max_file_bytes ? jail->max_file_bytes : c->max_file_bytes;
+    if (max_file_bytes) {
         /* Writes past the cap fail with EFBIG instead of killing the VMM. A
          * VMM that keeps the daemon's user gets the soft limit only: its
          * children (Firecracker's test double serves the guest from one)
@@ -406,9 +420,9 @@ static void __attribute__((noreturn)) spawn_child(char *const *args, int log_fd,
         struct rlimit rl;
         if (getrlimit(RLIMIT_FSIZE, &rl) < 0)
             rl.rlim_max = RLIM_INFINITY;
-        rl.rlim_cur = c->max_file_bytes;
+        rl.rlim_cur = max_file_bytes;
         if (!(jail && jail->keep_user) || rl.rlim_max < rl.rlim_cur)
-            rl.rlim_max = c->max_file_bytes;
+            rl.rlim_max = max_file_bytes;
         step = "RLIMIT_FSIZE";
         if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
             goto fail;

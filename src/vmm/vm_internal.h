@@ -18,6 +18,7 @@ struct vmm_vm {
     char pidfile[4200];
     char key_path[4200];    /* <run_dir>/channel.key */
     char initrd_path[4200]; /* firecracker: the per-VM initramfs with the key */
+    char save_path[4200];   /* qemu: where snapshot_begin saves the state (vmm_config.save_to) */
 };
 
 /* Makes the channel key: 32 random bytes into vm->channel.key and a new
@@ -48,7 +49,14 @@ struct vmm_jail {
     bool landlock;
     /* Keep the daemon's user even when the confinement switches users. */
     bool keep_user;
+    /* A snapshot to restore from: opened read-only before privileges are
+     * dropped and inherited as VMM_STATE_IN_FD (QEMU: -incoming fd:N). */
+    const char *state_in;
+    /* The cap on the size of files the VMM writes (0: the confinement's);
+     * raised for a VMM that saves a snapshot through a descriptor. */
+    uint64_t max_file_bytes;
 };
+#define VMM_STATE_IN_FD 200
 
 /* Starts a VMM process the way every driver wants it: it dies with the daemon
  * (PR_SET_PDEATHSIG, so even kill -9 of the daemon takes it down), runs in its

@@ -20,6 +20,16 @@ archives are read one after another as the kernel does; the last
 enclave-init with --key-file. SendCtrlAltDel ends the "VM" as a guest
 rebooting with reboot=k ends Firecracker; so does SIGTERM.
 
+Snapshots keep Firecracker's rules: PATCH /vm pauses and resumes a started
+VM; PUT /snapshot/create needs a paused VM and writes the state file (here a
+JSON record of the VM's configuration and the key its guest holds) and the
+memory file; PUT /snapshot/load is refused after any boot-specific
+configuration (anything but the logger and metrics) or a start, reads the
+state file back, takes the vsock_override's uds_path for the vsock device,
+and with resume_vm serves the guest with the snapshot's key (the restored
+guest holds it until the host's HelloRequest resumes it with a new one).
+`firecracker --version` prints a version line.
+
 Environment:
   FAKE_FC_SPEC        the swagger document (default tests/firecracker/spec/firecracker.yaml,
                       the copy kept in this repository)
@@ -198,6 +208,7 @@ class VM:
         self.refuse = os.environ.get("FAKE_FC_REFUSE", "")
         self.init = os.environ.get("FAKE_FC_INIT")
         self.guests = []
+        self.paused = False
         self.vsock_server = None
         self.api_server = None
 
@@ -223,8 +234,17 @@ class VM:
                 return 400, f"request does not match the API: {e}"
             if f"{method} {path}" == self.refuse:
                 return 400, f"refused by FAKE_FC_REFUSE: {method} {path} (as a real fault would be)"
+            if method == "PATCH" and template == "/vm":
+                if not self.started:
+                    return 400, "The requested operation is not supported before starting the microVM."
+                self.paused = body["state"] == "Paused"
+                return 204, None
             if method != "PUT":
                 return 204, None
+            if template == "/snapshot/create":
+                return self.snapshot_create(body)
+            if template == "/snapshot/load":
+                return self.snapshot_load(body)
             if self.started and template in PRE_BOOT_ONLY:
                 return 400, "The requested operation is not supported after starting the microVM."
             if template == "/actions":
@@ -280,6 +300,51 @@ class VM:
                 threading.Timer(0.05, self.power_off, args=("SendCtrlAltDel",)).start()
             return 204, None
         return 204, None  # FlushMetrics
+
+    def snapshot_create(self, body):
+        if not self.started or not self.paused:
+            return 400, "Cannot create a snapshot of a microVM that is not paused."
+        with open(self.key_file, "rb") as f:
+            key = f.read()
+        state = {"fake_firecracker_snapshot": 1, "config": self.config, "key": key.hex()}
+        with open(body["snapshot_path"], "w") as f:
+            json.dump(state, f)
+        size = self.config["/machine-config"]["mem_size_mib"] << 20
+        with open(body["mem_file_path"], "wb") as f:
+            f.truncate(size)
+        return 204, None
+
+    def snapshot_load(self, body):
+        if self.started or any(t not in ("/logger", "/metrics") for t in self.config):
+            return 400, ("Loading a microVM snapshot not allowed after configuring boot-specific "
+                         "resources.")
+        mem = body.get("mem_backend", {}).get("backend_path") or body.get("mem_file_path")
+        if mem is None or ("mem_backend" in body) == ("mem_file_path" in body):
+            return 400, "exactly one of mem_backend and mem_file_path is needed"
+        try:
+            with open(body["snapshot_path"]) as f:
+                state = json.load(f)
+            key = bytes.fromhex(state["key"])
+            config = state["config"]
+            os.stat(mem)
+        except (OSError, ValueError, KeyError) as e:
+            return 400, f"Load snapshot error: {e}"
+        if len(key) != 32:
+            return 400, "Load snapshot error: bad state file"
+        self.config.update(config)
+        if "vsock_override" in body:
+            self.config["/vsock"] = dict(self.config["/vsock"], uds_path=body["vsock_override"]["uds_path"])
+        self.key_dir = tempfile.mkdtemp(prefix="fake-fc-key-")
+        self.key_file = os.path.join(self.key_dir, "key")
+        fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, key)
+        os.close(fd)
+        self.started = True
+        self.paused = not body.get("resume_vm", False)
+        if not self.paused:
+            self.listen_vsock(self.config["/vsock"]["uds_path"])
+        print(f"fake firecracker {self.args.id}: snapshot loaded", flush=True)
+        return 204, None
 
     def listen_vsock(self, path):
         if os.path.exists(path):
@@ -392,6 +457,9 @@ def make_handler(vm):
 
 
 def main():
+    if sys.argv[1:] == ["--version"]:
+        print("Firecracker v1.12.0 (fake, tests/firecracker/fake_firecracker.py)")
+        return
     parser = argparse.ArgumentParser(prog="firecracker", allow_abbrev=False)
     parser.add_argument("--api-sock", required=True)
     parser.add_argument("--id", required=True)

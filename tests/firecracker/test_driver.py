@@ -5,6 +5,7 @@ fake_firecracker.py, which checks every API request against firecracker.yaml
 and hands the hybrid-vsock stream to the real enclave-init (test mode). No
 real Firecracker VM runs here: these machines have no usable KVM.
 """
+import glob
 import importlib.util
 import json
 import os
@@ -327,3 +328,95 @@ def test_unknown_vmm_is_refused():
     assert b"--vmm must be qemu or firecracker" in p.stderr + p.stdout
     p = subprocess.run([e2e.ENCLAVE, "up", "--help"], capture_output=True, timeout=30)
     assert b"--vmm V" in p.stdout
+
+
+def wait_snapshot_meta(d, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for meta in glob.glob(os.path.join(d.home, "snapshots", "*", "meta.json")):
+            with open(meta) as f:
+                return os.path.dirname(meta), json.load(f)
+        time.sleep(0.1)
+    raise AssertionError("no snapshot was saved:\n" + d.read_log()[-3000:])
+
+
+def test_snapshot_create_and_load_match_the_spec(fc):
+    """--restore on: a VM is booted and saved (PATCH /vm Paused, then PUT
+    /snapshot/create), and a session restores it (PUT /snapshot/load with
+    resume_vm and its own vsock socket, nothing boot-specific before it),
+    every request accepted by the spec check; the restored guest is resumed
+    with the session's own key and runs code."""
+    d = fc(extra_args=("--restore", "on"))
+    folder, meta = wait_snapshot_meta(d)
+    template = [p for p in glob.glob(os.path.join(d.records, "snap-*.json"))]
+    assert len(template) == 1, template
+    with open(template[0]) as f:
+        reqs = json.load(f)["requests"]
+    assert [q["status"] for q in reqs] == [204] * len(reqs), reqs
+    # after the boot configuration (with the root filesystem drive) and InstanceStart
+    started = [q["body"] for q in reqs].index({"action_type": "InstanceStart"}) + 1
+    assert [q["path"] for q in reqs[:started]] == CONFIG_CALLS + [ROOTFS_CALL, "/actions"]
+    assert [(q["method"], q["path"]) for q in reqs[started:]][:2] == [
+        ("PATCH", "/vm"), ("PUT", "/snapshot/create")], reqs
+    pause, create = reqs[started], reqs[started + 1]
+    assert pause["body"] == {"state": "Paused"}
+    assert create["body"]["snapshot_type"] == "Full"
+    assert os.path.exists(os.path.join(folder, "state")) and os.path.exists(os.path.join(folder, "state.mem"))
+
+    s = d.start_session(sessionId="fc-restored")
+    assert s["status"] == "READY"
+    r = d.python("fc-restored", "import os; print(os.getuid())")
+    assert r["output"] == "1000\n", r
+    rec = d.record("fc-restored")["requests"]
+    assert [q["status"] for q in rec] == [204] * len(rec), rec
+    assert [q["path"] for q in rec] == ["/logger", "/metrics", "/snapshot/load"], rec
+    load = rec[-1]["body"]
+    run_dir = d.run_dir("fc-restored")
+    assert load == {"snapshot_path": os.path.join(folder, "state"),
+                    "mem_backend": {"backend_type": "File", "backend_path": os.path.join(folder, "state.mem")},
+                    "resume_vm": True,
+                    "vsock_override": {"uds_path": os.path.join(run_dir, "vsock.sock")}}, load
+    ready = [json.loads(x["args"]) for x in d.audit("fc-restored") if x["name"] == "SESSION:READY"]
+    assert ready and ready[0]["restored"] is True
+    with open(os.path.join(run_dir, "channel.key"), "rb") as f:
+        assert f.read() != bytes.fromhex(meta["key"]), "the restored VM kept the snapshot's key"
+    assert d.stop_session("fc-restored") == {"success": True}
+
+
+def api(sock, method, path, body):
+    """One request to the fake's API: (status, body text)."""
+    payload = json.dumps(body).encode()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(sock)
+        s.sendall(method.encode() + b" " + path.encode() + b" HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: "
+                  + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+        answer = b""
+        while b"\r\n\r\n" not in answer or (answer.startswith(b"HTTP/1.1 4") and not answer.endswith(b"}")):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return int(answer.split(b" ", 2)[1]), answer.split(b"\r\n\r\n", 1)[1].decode()
+
+
+def test_fake_refuses_snapshot_load_after_boot_configuration(tmp_path):
+    """Firecracker's order rule, kept by the fake: no snapshot load once the
+    boot source is configured (so the driver's restore path can fail)."""
+    sock = str(tmp_path / "api.sock")
+    p = subprocess.Popen(["/usr/bin/python3", FAKE, "--api-sock", sock, "--id", "order"],
+                         stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(sock) and time.time() < deadline:
+            time.sleep(0.05)
+        status, _ = api(sock, "PUT", "/boot-source", {"kernel_image_path": "/k"})
+        assert status == 204
+        status, body = api(sock, "PUT", "/snapshot/load", {"snapshot_path": "/s", "mem_file_path": "/m"})
+        assert status == 400 and "not allowed" in body, body
+        status, body = api(sock, "PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"})
+        assert status == 400, body
+    finally:
+        p.kill()
+        p.wait()
