@@ -10,8 +10,8 @@
 
 #include "audit/audit.h"
 #include "cli/cli.h"
-#include "common/cleanup.h"
 #include "common/error.h"
+#include "daemon/daemon.h"
 #include "oci/oci.h"
 
 #define MAX_KEYS 32
@@ -32,21 +32,13 @@ struct common_args {
  * for this one record: src/oci/ reports, the CLI records. */
 static int record_image_event(void *ctx, const struct oci_event *event, struct error *err)
 {
-    cleanup_free char *details = oci_event_details_json(event);
-    if (details == NULL)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-    struct audit_record_in rec = {
-        .kind = event->kind == OCI_EVENT_UNVERIFIED_INSTALL ? AUDIT_IMAGE_UNVERIFIED_INSTALL
-                                                            : AUDIT_IMAGE_VERIFIED,
-        .details_json = details,
-    };
     char db[4200], keys[4200];
     struct audit_log *log = NULL;
     if (audit_default_db_path(db, sizeof(db), err) < 0 ||
         audit_default_key_dir(keys, sizeof(keys), err) < 0 ||
         audit_open(db, keys, NULL, &log, err) < 0)
         return -1;
-    int ret = audit_append(log, &rec, NULL, err);
+    int ret = daemon_record_image(log, event, err);
     struct error close_err;
     if (audit_close(log, &close_err) < 0 && ret == 0) {
         *err = close_err;

@@ -124,8 +124,7 @@ static void on_ping(struct api_exchange *x, void *ctx)
     api_exchange_reply(x, 200, "text/plain; charset=utf-8", "pong", 4);
 }
 
-/* An image install's event (src/oci/ returns it; the daemon records it). */
-static int record_image_event(void *ctx, const struct oci_event *event, struct error *err)
+int daemon_record_image(void *ctx, const struct oci_event *event, struct error *err)
 {
     struct audit_log *audit = ctx;
     cleanup_free char *details = oci_event_details_json(event);
@@ -162,7 +161,7 @@ static int load_image(const struct daemon_options *opts, struct audit_log *audit
     log_info("no guest image is installed: pulling, verifying and installing %s", opts->image_ref);
     struct oci_install_options io = {
         .progress = isatty(STDERR_FILENO) != 0,
-        .record = record_image_event,
+        .record = daemon_record_image,
         .record_ctx = audit,
     };
     /* With info, the IMAGE:VERIFIED record names the key that signed it. */

@@ -188,7 +188,7 @@ void http_reader_eof(struct http_reader *r)
     if (r->failed || r->done)
         return;
     r->resp->truncated = true;
-    http_reader_fail(r, ERR_UNAVAILABLE, "the peer closed the connection before the response was complete");
+    http_reader_fail(r, ERR_UNAVAILABLE, "connection closed before the response was complete");
 }
 
 void http_reader_release(struct http_reader *r)
