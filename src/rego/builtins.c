@@ -2369,6 +2369,7 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("json.remove", 2, bi_json_remove)                        \
     X("json.patch", 2, bi_json_patch)                          \
     X("json.verify_schema", 1, bi_json_verify_schema)          \
+    X("strings.render_template", 2, bi_strings_render_template) \
     X("json.match_schema", 2, bi_json_match_schema)            \
     X("glob.quote_meta", 1, bi_glob_quote_meta)                \
     X("crypto.sha512", 1, bi_crypto_sha512)                    \

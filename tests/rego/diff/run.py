@@ -553,6 +553,40 @@ class Gen:
             c["input"]["schema"] = json.dumps(c["input"]["schema"])
         return c
 
+    TPL_PIECES = ["{{.s}}", "{{.n}}", "{{.f}}", "{{.a}}", "{{.m}}", "{{.missing}}", "{{.m.a}}", "{{.missing.x}}",
+                  "{{.s.x}}", "{{.}}", "{{$}}", " text ", "\n", "{{- .s -}}", "{{/* c */}}", "{{len .a}}",
+                  "{{len .s}}", "{{index .a 1}}", "{{index .m \"a\"}}", "{{index .a 9}}", "{{eq .s \"hi\"}}",
+                  "{{eq .f 2.5}}", "{{eq .n 1}}", "{{lt .f 3.0}}", "{{and .s .z}}", "{{or .z .s}}", "{{not .z}}",
+                  "{{print .s 1 .f}}", "{{println .s .n}}", "{{.s | len}}", "{{\"lit\"}}", "{{1}}", "{{1.5}}",
+                  "{{true}}", "{{$x := .s}}{{$x}}", "{{(len .a)}}", "{{.big}}", "{{.small}}", "{{.nil}}",
+                  "{{.u}}", "<no value>", "{{if}}", "{{end}}", "{{.s", "{{printf \"%v\" .s}}"]
+    TPL_BLOCKS = ["{{if %s}}%s{{else}}%s{{end}}", "{{if %s}}%s{{else if .s}}%s{{end}}", "{{range %s}}%s{{else}}%s{{end}}",
+                  "{{range $i, $v := %s}}{{$i}}:{{$v}}%s%s{{end}}", "{{with %s}}{{.}}%s{{else}}%s{{end}}",
+                  "{{range $v := %s}}{{if $v}}{{break}}{{end}}%s{{continue}}%s{{end}}"]
+    TPL_CONDS = [".s", ".z", ".e", ".a", ".m", ".missing", ".n", ".empty", ".f", "(eq .s \"hi\")"]
+
+    def template(self, depth=0):
+        rng = self.rng
+        out = []
+        for _ in range(1 + rng.randrange(4)):
+            if depth < 2 and rng.random() < 0.3:
+                out.append(rng.choice(self.TPL_BLOCKS) % (rng.choice(self.TPL_CONDS), self.template(depth + 1),
+                                                          self.template(depth + 1)))
+            else:
+                out.append(rng.choice(self.TPL_PIECES))
+        return "".join(out)
+
+    def template_case(self):
+        rng = self.rng
+        tvars = {"s": rng.choice(["hi", "", "héllo", "a b"]), "n": rng.choice([1, 1000000, 0, -3, 2023]),
+                 "f": rng.choice([2.5, 0.1, 1e21, -0.5]), "z": 0, "e": "", "empty": [],
+                 "a": rng.choice([["x", 1, None, True, {"k": "v"}], [1, 2], []]),
+                 "m": rng.choice([{"b": 2, "a": "z"}, {}, {"a": [1, {"c": None}]}]),
+                 "big": 9007199254740993, "small": 0.00001, "nil": None, "u": "ü<&>"}
+        return {"modules": [["t.rego", "package p\n\nr := strings.render_template(input.t, input.v)\n"]],
+                "input": {"t": self.template(), "v": tvars}, "query": "x = data.p", "note": "template",
+                "strict": rng.random() < 0.5}
+
     def case(self):
         c = {
             "modules": [["gen.rego", self.policy()]],
@@ -638,6 +672,8 @@ def main():
             one(mutate_case(rng, rng.choice(conf)), "mutated")
         elif r < 0.45 and "json.match_schema" in BUILTINS:
             one(gen.schema_case(), "schema")
+        elif r < 0.6 and "strings.render_template" in BUILTINS:
+            one(gen.template_case(), "template")
         else:
             one(gen.case(), "generated")
         i += 1
