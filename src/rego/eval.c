@@ -991,6 +991,9 @@ static int every_coll_k(struct ev *ev, struct rv *coll, void *ctx)
 {
     struct every_k *s = ctx;
     struct expr *e = s->e;
+    /* a domain that is not a collection: `every` is false (undefined), as in OPA */
+    if (coll->type != RV_OBJECT && coll->type != RV_ARRAY && coll->type != RV_SET)
+        return 0;
     struct rv *hold = rv_incref(coll);
     size_t n = coll->type == RV_OBJECT ? coll->u.obj.len
                : (coll->type == RV_ARRAY || coll->type == RV_SET) ? coll->u.arr.len : 0;

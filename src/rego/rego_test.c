@@ -462,6 +462,19 @@ static void test_ref_heads(void **state)
     expect_result("package p\na[x] := 1 if { some x in [\"b\"] }", "x := data.p", NULL, "[{\"x\":{\"a\":{\"b\":1}}}]");
 }
 
+/* every over something that is not a collection is false, as in OPA:
+ * the rule must not pass for a scalar where a list was expected */
+static void test_every_non_collection(void **state)
+{
+    (void)state;
+    const char *m = "package p\ndefault ok := false\nok if { every v in input.xs { v > 1 } }";
+    expect_result(m, "x := data.p.ok", "{\"xs\": [2, 3]}", "[{\"x\":true}]");
+    expect_result(m, "x := data.p.ok", "{\"xs\": []}", "[{\"x\":true}]");
+    expect_result(m, "x := data.p.ok", "{\"xs\": 42}", "[{\"x\":false}]");
+    expect_result(m, "x := data.p.ok", "{\"xs\": \"foobar\"}", "[{\"x\":false}]");
+    expect_result(m, "x := data.p.ok", "{\"xs\": null}", "[{\"x\":false}]");
+}
+
 static void test_step_budget(void **state)
 {
     (void)state;
@@ -1044,6 +1057,7 @@ int main(void)
         cmocka_unit_test(test_recursion),
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_ref_heads),
+        cmocka_unit_test(test_every_non_collection),
         cmocka_unit_test(test_schema_and_templates),
         cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_memory_budget),

@@ -93,9 +93,13 @@ class Engine:
 # ---------------------------------------------------------------- comparing
 
 def norm(v):
-    """Numbers compare by value (1.0 is 1); arrays keep order."""
-    if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 63:
+    """Numbers compare by value (1.0 is 1); arrays keep order. Integers
+    beyond 2^53 compare as doubles: the C harness writes JSON through
+    jansson, which holds no integer beyond 64 bits."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
         return int(v)
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2 ** 53:
+        return float(v)
     if isinstance(v, list):
         return [norm(x) for x in v]
     if isinstance(v, dict):
