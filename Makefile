@@ -406,6 +406,11 @@ bench-policy: $(BUILD)/policy-bench
 	$(BUILD)/policy-bench --dir $(BUILD)/bench-policy
 TEST_TARGETS  += test-policy
 BENCH_TARGETS += bench-policy
+# The offline policy verbs (bench, fmt) on the real binary: a few seconds.
+.PHONY: test-policy-cli
+test-policy-cli: $(BUILD)/enclave
+	ENCLAVE_BIN=$(abspath $(BUILD)/enclave) /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/policy
+TEST_TARGETS += test-policy-cli
 
 # ---------------------------------------------------------------- fuzz smoke
 # Every harness builds and survives a few seconds on its seeds and random input.

@@ -261,5 +261,6 @@ int ev_call_value(struct ev *ev, struct rv *fnval, struct rv **args, int nargs, 
 /* The value of a rule node (borrowed from ev's cache; NULL: undefined or an
  * error, < 0 in *rc). */
 struct rv *ev_node_value(struct ev *ev, struct node *n, int *rc);
+struct rv *rv_object_last_wins(struct rv **kv, int n);
 
 #endif

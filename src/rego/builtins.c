@@ -548,7 +548,7 @@ static int bi_split(struct ev *ev, struct rv **a, struct rv **out)
     return split_impl(a[0], S(a[1]), SL(a[1]), -1, out);
 }
 
-/* strings.split_n: at most n parts (the last holds the rest); n < 0: the
+/* strings.split_n (OPA v1.22): the first n parts of the split; n < 0: the
  * last -n parts of the full split; n == 0: none. */
 static int bi_split_n(struct ev *ev, struct rv **a, struct rv **out)
 {
@@ -561,8 +561,21 @@ static int bi_split_n(struct ev *ev, struct rv **a, struct rv **out)
         *out = rv_empty_array();
         return 0;
     }
-    if (n > 0)
-        return split_impl(a[0], S(a[1]), SL(a[1]), n, out);
+    if (n > 0) {
+        /* OPA v1.22: Go's SplitN with n+1 parts, of which the first n */
+        struct rv *parts;
+        split_impl(a[0], S(a[1]), SL(a[1]), n == INT64_MAX ? -1 : n + 1, &parts);
+        if ((uint64_t)n >= parts->u.arr.len) {
+            *out = parts;
+            return 0;
+        }
+        struct rvbuf b = { 0 };
+        for (int64_t i = 0; i < n; i++)
+            rvbuf_push(&b, rv_incref(parts->u.arr.v[i]));
+        rv_decref(parts);
+        *out = rv_array_take(&b);
+        return 0;
+    }
     struct rv *all;
     split_impl(a[0], S(a[1]), SL(a[1]), -1, &all);
     size_t len = all->u.arr.len, keep = (uint64_t)(-(n + 1)) + 1 < len ? (size_t)(-(n + 1)) + 1 : len;
@@ -2356,6 +2369,9 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("json.filter", 2, bi_json_filter)                        \
     X("json.remove", 2, bi_json_remove)                        \
     X("json.patch", 2, bi_json_patch)                          \
+    X("json.verify_schema", 1, bi_json_verify_schema)          \
+    X("strings.render_template", 2, bi_strings_render_template) \
+    X("json.match_schema", 2, bi_json_match_schema)            \
     X("glob.quote_meta", 1, bi_glob_quote_meta)                \
     X("crypto.sha512", 1, bi_crypto_sha512)                    \
     X("crypto.hmac.md5", 2, bi_hmac_md5)                       \

@@ -1603,8 +1603,7 @@ static void resolve_data_ref(struct rego *r, struct term *t)
 
 /* Constant folding: an array, set or object literal whose items are all
  * constants becomes one constant, built once here instead of on every
- * evaluation. An object literal with conflicting keys is left alone, so
- * the evaluator still reports it. */
+ * evaluation. A key written twice keeps its last value, as in OPA. */
 static void fold_term(struct term *t)
 {
     if (!t || (t->kind != TK_ARRAY && t->kind != TK_SET && t->kind != TK_OBJECT))
@@ -2053,11 +2052,10 @@ int rego_term_constant(struct term *t, struct rv **out, struct rego_error *err)
                 rvbuf_clear(&b);
                 return -1;
             }
-            rvbuf_push(i % 2 ? &b : &a, v);
+            rvbuf_push(&a, v);
         }
-        *out = rv_object_take(&a, &b);
-        if (!*out)
-            return rego_err(err, "rego_compile_error", &t->loc, "object keys must be unique");
+        *out = rv_object_last_wins(a.v, (int)a.len);
+        rvbuf_clear(&a);
         return 0;
     default:
         return rego_err(err, "rego_compile_error", &t->loc, "term is not a constant");

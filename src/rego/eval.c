@@ -183,8 +183,8 @@ static int coll_done(struct ev *ev, struct rv **vals, void *ctx)
             rvbuf_push(&b, rv_incref(vals[i + 1]));
         }
         v = rv_object_take(&a, &b);
-        if (!v)
-            return ev_error(ev, "eval_conflict_error", &c->t->loc, "object keys must be unique");
+        if (!v)   /* a key written twice: the later one wins, as in OPA */
+            v = rv_object_last_wins(vals, n);
     } else {
         for (int i = 0; i < n; i++)
             rvbuf_push(&a, rv_incref(vals[i]));
@@ -1373,6 +1373,23 @@ static int rule_solution_object(struct ev *ev, void *ctx)
     struct objsol o = { r, NULL };
     r->found = true;
     return eval_seq(ev, r->fr, r->top->suffix, r->top->nsuffix, obj_paths_done, &o);
+}
+
+/* An object literal's value when a key appears more than once: the last
+ * value written for it (OPA's object insert replaces). kv: n/2 pairs. */
+struct rv *rv_object_last_wins(struct rv **kv, int n)
+{
+    struct rvbuf a = { 0 }, b = { 0 };
+    for (int i = 0; i < n; i += 2) {
+        bool later = false;
+        for (int j = i + 2; j < n && !later; j += 2)
+            later = rv_equal(kv[i], kv[j]);
+        if (later)
+            continue;
+        rvbuf_push(&a, rv_incref(kv[i]));
+        rvbuf_push(&b, rv_incref(kv[i + 1]));
+    }
+    return rv_object_take(&a, &b);
 }
 
 /* ------------------------------------------------------------------ rules with variables in their head reference */

@@ -12,7 +12,21 @@ struct rego_query {
     char *text;
     struct query_info qi;
     struct term *value_term;   /* single-term queries: its value */
+    struct rego_eval_stats last;   /* of the last evaluation */
 };
+
+static void keep_stats(struct rego_query *q, const struct ev *ev)
+{
+    q->last.steps = ev->steps;
+    q->last.allocations = ev->budget.allocs;
+    q->last.bytes_allocated = ev->budget.bytes;
+    q->last.peak_bytes = ev->budget.peak > 0 ? (uint64_t)ev->budget.peak : 0;
+}
+
+void rego_query_last_stats(const struct rego_query *q, struct rego_eval_stats *out)
+{
+    *out = q->last;
+}
 
 struct rego *rego_new(void)
 {
@@ -212,6 +226,7 @@ static int run(struct rego_query *q, const json_t *input, bool want_value, struc
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, want_value ? q->value_term : NULL, results, value);
     ev_release(&ev);
+    keep_stats(q, &ev);
     return rc < 0 ? -1 : 0;
 }
 
@@ -295,6 +310,7 @@ int rego_query_eval_rv(struct rego_query *q, struct rv *input, struct rvbuf *res
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, NULL, results, NULL);
     ev_release(&ev);
+    keep_stats(q, &ev);
     return rc < 0 ? -1 : 0;
 }
 
@@ -309,6 +325,7 @@ int rego_query_value_rv(struct rego_query *q, struct rv *input, struct rv **valu
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, q->value_term, NULL, value);
     ev_release(&ev);
+    keep_stats(q, &ev);
     return rc < 0 ? -1 : 0;
 }
 
@@ -324,6 +341,7 @@ int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
     ev.pcache = &q->pcache;
     int rc = ev_query_mode(&ev, &q->qi, NULL, &res, NULL, true);
     ev_release(&ev);
+    keep_stats(q, &ev);
     if (rc < 0) {
         rvbuf_clear(&res);
         rv_block_free(block);

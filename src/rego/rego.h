@@ -107,4 +107,15 @@ int rego_query_eval_value(struct rego_query *q, const json_t *input, json_t **va
 int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
                         struct rego_error *err);
 
+/* What the last evaluation of q cost: evaluation steps, and the values it
+ * built (allocations charged to the memory budget, their bytes, the most
+ * bytes live at once). Input and output conversion are not counted. */
+struct rego_eval_stats {
+    uint64_t steps;
+    uint64_t allocations;
+    uint64_t bytes_allocated;
+    uint64_t peak_bytes;
+};
+void rego_query_last_stats(const struct rego_query *q, struct rego_eval_stats *out);
+
 #endif

@@ -249,6 +249,11 @@ static void test_object_conflict(void **state)
     assert_null(rv_object_take(&k, &v));
     expect_error("package t\np := {k: v | some k, v in [\"a\", \"b\"]; k2 := 0; k2 == k - k}\nq := {x: 1 | x := [1, 1][_]}\nr := {\"a\": y | y := [1, 2][_]}",
                  "data.t.r", "eval_conflict_error", "object keys must be unique");
+    /* an object literal with a key written twice keeps the last value (OPA) */
+    expect_result("package t\np := {\"b\": 7, \"a\": 2.5, \"b\": \"ab\"}", "x := data.t.p", NULL,
+                  "[{\"x\":{\"a\":2.5,\"b\":\"ab\"}}]");
+    expect_result("package t\np := {x: 7, y: 8} if { x := \"a\"; y := \"a\" }", "x := data.t.p", NULL,
+                  "[{\"x\":{\"a\":8}}]");
 }
 
 /* ------------------------------------------------------------------ parser */

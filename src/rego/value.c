@@ -44,7 +44,12 @@ static void charge(void *p)
 {
     struct rv_budget *b = tl_budget;
     if (b && p) {
-        b->live += (int64_t)malloc_usable_size(p);
+        size_t n = malloc_usable_size(p);
+        b->live += (int64_t)n;
+        b->allocs++;
+        b->bytes += n;
+        if (b->live > b->peak)
+            b->peak = b->live;
         if (b->live > 0 && (uint64_t)b->live > b->limit)
             b->exceeded = true;
     }

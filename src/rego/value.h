@@ -58,6 +58,10 @@ struct rv_budget {
     int64_t live;
     uint64_t limit;
     bool exceeded;
+    /* statistics (enclave policy bench): allocations charged, their bytes,
+     * the most live bytes at once */
+    uint64_t allocs, bytes;
+    int64_t peak;
 };
 void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **saved);
 void rv_budget_end(struct rv_budget *saved);
