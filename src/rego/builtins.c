@@ -1833,8 +1833,9 @@ static bool pcache_put(struct ev *ev, int kind, struct rv *pattern, struct rv *d
     int old_kind = c->e[i].kind;
     void *old = c->e[i].compiled;
     c->e[i].kind = kind;
-    c->e[i].pattern = rv_incref(pattern);
-    c->e[i].delims = delims ? rv_incref(delims) : NULL;
+    /* the cache outlives the evaluation: patterns from the input are copied */
+    c->e[i].pattern = rv_own(pattern);
+    c->e[i].delims = delims ? rv_own(delims) : NULL;
     c->e[i].compiled = compiled;
     if (old_kind == 1) {
 #ifdef HAVE_REGO_RE

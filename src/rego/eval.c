@@ -1757,6 +1757,8 @@ static struct rv *compute_node(struct ev *ev, struct node *n, int *rcp)
 /* Borrowed from the cache (valid for this query / with context). */
 static struct rv *node_value(struct ev *ev, struct node *n, int *rc)
 {
+    if (n->has_konst && !ev->nov && !ev->nmocks && n->konst_strict == ev->strict)
+        return n->konst;
     struct rv *c = ev->cache[n->id];
     if (c)
         return c == UNDEF ? NULL : c;
@@ -1965,3 +1967,5 @@ int ev_query_mode(struct ev *ev, struct query_info *qi, struct term *value_term,
     return rc;
 }
 
+
+struct rv *ev_node_value(struct ev *ev, struct node *n, int *rc) { return node_value(ev, n, rc); }

@@ -200,22 +200,33 @@ void rego_query_free(struct rego_query *q)
     free(q);
 }
 
-static int run(struct rego_query *q, const json_t *input, bool want_value, struct rvbuf *results,
-               struct rv **value, struct rego_error *err)
+/* The input converted into one block (see rv_from_json_block): the caller
+ * frees *block after it has converted and released the results, which may
+ * hold values of the input. */
+static int input_block(const json_t *input, struct rv **in, void **block, struct rego_error *err)
 {
-    struct rv *in = NULL;
-    if (input) {
-        in = rv_from_json(input);
-        if (!in)
-            return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
-    }
+    *in = NULL;
+    *block = NULL;
+    if (!input)
+        return 0;
+    *in = rv_from_json_block(input, block);
+    if (!*in)
+        return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
+    return 0;
+}
+
+static int run(struct rego_query *q, const json_t *input, bool want_value, struct rvbuf *results,
+               struct rv **value, void **block, struct rego_error *err)
+{
+    struct rv *in;
+    if (input_block(input, &in, block, err) < 0)
+        return -1;
     struct ev ev;
     ev_init(&ev, q->r, in, err);
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, want_value ? q->value_term : NULL, results, value);
     ev_release(&ev);
     keep_stats(q, &ev);
-    rv_decref(in);
     return rc < 0 ? -1 : 0;
 }
 
@@ -223,14 +234,17 @@ int rego_query_eval_json(struct rego_query *q, const json_t *input, json_t **res
                          struct rego_error *err)
 {
     struct rvbuf res = { 0 };
-    if (run(q, input, false, &res, NULL, err) < 0) {
+    void *block;
+    if (run(q, input, false, &res, NULL, &block, err) < 0) {
         rvbuf_clear(&res);
+        rv_block_free(block);
         return -1;
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < res.len; i++)
         json_array_append_new(arr, rv_to_json(res.v[i]));
     rvbuf_clear(&res);
+    rv_block_free(block);
     *results = arr;
     return 0;
 }
@@ -246,10 +260,12 @@ int rego_query_eval(struct rego_query *q, const char *input_json, size_t input_l
             return rego_err(err, "eval_type_error", NULL, "input: %s (line %d)", je.text, je.line);
     }
     struct rvbuf res = { 0 };
-    int rc = run(q, in, false, &res, NULL, err);
+    void *block;
+    int rc = run(q, in, false, &res, NULL, &block, err);
     json_decref(in);
     if (rc < 0) {
         rvbuf_clear(&res);
+        rv_block_free(block);
         return -1;
     }
     struct sbuf b = { 0 };
@@ -261,6 +277,7 @@ int rego_query_eval(struct rego_query *q, const char *input_json, size_t input_l
     }
     sb_putc(&b, ']');
     rvbuf_clear(&res);
+    rv_block_free(block);
     *results_json = sb_steal(&b);
     return 0;
 }
@@ -272,12 +289,16 @@ int rego_query_eval_value(struct rego_query *q, const json_t *input, json_t **va
     if (!q->value_term)
         return rego_err(err, "rego_compile_error", NULL, "the query is not a single term");
     struct rv *v = NULL;
-    if (run(q, input, true, NULL, &v, err) < 0)
+    void *block;
+    if (run(q, input, true, NULL, &v, &block, err) < 0) {
+        rv_block_free(block);
         return -1;
+    }
     if (v) {
         *value = rv_to_json(v);
         rv_decref(v);
     }
+    rv_block_free(block);
     return 0;
 }
 
@@ -310,12 +331,10 @@ int rego_query_value_rv(struct rego_query *q, struct rv *input, struct rv **valu
 
 int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out, struct rego_error *err)
 {
-    struct rv *in = NULL;
-    if (input) {
-        in = rv_from_json(input);
-        if (!in)
-            return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
-    }
+    struct rv *in;
+    void *block;
+    if (input_block(input, &in, &block, err) < 0)
+        return -1;
     struct rvbuf res = { 0 };
     struct ev ev;
     ev_init(&ev, q->r, in, err);
@@ -323,9 +342,9 @@ int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
     int rc = ev_query_mode(&ev, &q->qi, NULL, &res, NULL, true);
     ev_release(&ev);
     keep_stats(q, &ev);
-    rv_decref(in);
     if (rc < 0) {
         rvbuf_clear(&res);
+        rv_block_free(block);
         return -1;
     }
     json_t *top = json_object();
@@ -354,6 +373,7 @@ int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
         json_object_set_new(top, "result", arr);
     }
     rvbuf_clear(&res);
+    rv_block_free(block);
     *out = top;
     return 0;
 }

@@ -965,6 +965,107 @@ static void test_prepared_many(void **state)
     rego_query_free(q);
 }
 
+/* The JSON API converts the input into one block that is freed after each
+ * evaluation: results built from input values, and patterns from the input
+ * kept in the query's cache of compiled globs and regexes, must not point
+ * into it (ASan reports it if they do). */
+static void test_input_block(void **state)
+{
+    (void)state;
+    struct rego *r = rego_new();
+    struct rego_error err;
+    const char *m = "package p\n"
+                    "d := {\"user\": input.user, \"tags\": [t | some t in input.tags], \"re\": regex.match(input.re, input.s),\n"
+                    "      \"glob\": glob.match(input.g, [input.sep], input.s), \"n\": input.n, \"f\": input.f}\n";
+    assert_int_equal(rego_add_module(r, "p.rego", m, strlen(m), &err), 0);
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "data.p.d", &err), *q2 = rego_prepare(r, "x := data.p.d", &err);
+    assert_non_null(q);
+    assert_non_null(q2);
+    for (int i = 0; i < 100; i++) {
+        char user[32], re[32], g[32], s[32];
+        snprintf(user, sizeof user, "user-%d", i);
+        snprintf(re, sizeof re, "^a+%d$", i % 40);
+        snprintf(g, sizeof g, "a*%d", i % 40);
+        snprintf(s, sizeof s, "aaa%d", i % 40);
+        json_t *in = json_pack("{s:s, s:[s,s], s:s, s:s, s:s, s:s, s:I, s:f}", "user", user, "tags", "x", user,
+                               "re", re, "g", g, "sep", ".", "s", s, "n", (json_int_t)100000 + i, "f", 0.5),
+               *v = NULL;
+        assert_int_equal(rego_query_eval_value(q, in, &v, &err), 0);
+        assert_non_null(v);
+        assert_string_equal(json_string_value(json_object_get(v, "user")), user);
+        assert_true(json_equal(json_object_get(v, "tags"), json_object_get(in, "tags")));
+        assert_true(json_is_true(json_object_get(v, "re")));
+        assert_true(json_is_true(json_object_get(v, "glob")));
+        assert_int_equal(json_integer_value(json_object_get(v, "n")), 100000 + i);
+        assert_true(json_real_value(json_object_get(v, "f")) == 0.5);
+        json_decref(v);
+        char *text = NULL;
+        char *js = json_dumps(in, JSON_COMPACT);
+        assert_int_equal(rego_query_eval(q2, js, strlen(js), &text, &err), 0);
+        assert_non_null(strstr(text, user));
+        free(text);
+        free(js);
+        json_decref(in);
+    }
+    rego_query_free(q);
+    rego_query_free(q2);
+    rego_free(r);
+}
+
+/* Rules that depend on nothing that changes between evaluations are
+ * evaluated once by the compiler; `with` still changes what they see. */
+static const char *konst_module =
+    "package t\n"
+    "base := 1\n"
+    "c := base + 1\n"
+    "f(x) := x * 10\n"
+    "g := f(2)\n"
+    "s contains x if some x in [1, 2, 3]\n"
+    "now := time.now_ns()\n"
+    "in_dep := input.x\n"
+    "k := 1\n"
+    "k := 2\n"
+    "big := count(numbers.range(1, 1000000))\n";
+
+static struct node *node_at(struct rego *r, const char *path)
+{
+    for (int i = 0; i < r->nnodes; i++)
+        if (r->nodes[i]->path_str && strcmp(r->nodes[i]->path_str, path) == 0)
+            return r->nodes[i];
+    return NULL;
+}
+
+static void test_constant_rules(void **state)
+{
+    (void)state;
+    struct rego *r = rego_new();
+    struct rego_error err;
+    const char *u = "package u\nwalk := [x | data.t[x] == 1]\n";
+    assert_int_equal(rego_add_module(r, "t.rego", konst_module, strlen(konst_module), &err), 0);
+    assert_int_equal(rego_add_module(r, "u.rego", u, strlen(u), &err), 0);
+    assert_int_equal(rego_compile(r, &err), 0);
+    assert_true(node_at(r, "data.t.base")->has_konst);
+    assert_true(node_at(r, "data.t.c")->has_konst);
+    assert_true(node_at(r, "data.t.g")->has_konst);
+    assert_true(node_at(r, "data.t.s")->has_konst);
+    assert_false(node_at(r, "data.t.now")->has_konst);     /* volatile builtin */
+    assert_false(node_at(r, "data.t.in_dep")->has_konst);  /* input */
+    assert_false(node_at(r, "data.u.walk")->has_konst);    /* data walked from its root */
+    assert_false(node_at(r, "data.t.k")->has_konst);       /* a conflict: left to the evaluation */
+    assert_false(node_at(r, "data.t.big")->has_konst);     /* beyond the compiler's budget */
+    rego_free(r);
+    const char *m = konst_module;
+    expect_result(m, "x := data.t.c", NULL, "[{\"x\":2}]");
+    expect_result(m, "x := data.t.g", NULL, "[{\"x\":20}]");
+    expect_result(m, "x := data.t.s", NULL, "[{\"x\":[1,2,3]}]");
+    expect_result(m, "x := data.t.c with data.t.base as 5", NULL, "[{\"x\":6}]");
+    expect_result(m, "x := data.t.g with data.t.f as 7", NULL, "[{\"x\":7}]");
+    expect_result(m, "x := data.t.c with input as 3", NULL, "[{\"x\":2}]");
+    expect_result(m, "x := data.t.big", NULL, "[{\"x\":1000000}]");
+    expect_error(m, "x := data.t.k", "eval_conflict_error", "complete rules must not produce multiple outputs");
+}
+
 static void test_glob(void **state)
 {
     (void)state;
@@ -1068,6 +1169,8 @@ int main(void)
         cmocka_unit_test(test_print),
         cmocka_unit_test(test_deny_decision),
         cmocka_unit_test(test_prepared_many),
+        cmocka_unit_test(test_input_block),
+        cmocka_unit_test(test_constant_rules),
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_rule_index),

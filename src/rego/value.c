@@ -1180,6 +1180,221 @@ struct rv *rv_from_json(const json_t *j)
     return NULL;
 }
 
+/* rv_from_json_block: a first pass sizes the tree (value headers and
+ * pointer arrays, then characters), a second fills one allocation. */
+struct jblock {
+    char *p;      /* next header or pointer array (8-aligned) */
+    char *s;      /* next characters */
+};
+
+static void jsize(const json_t *j, size_t *fixed, size_t *chars)
+{
+    size_t n, klen;
+    const char *key;
+    json_t *e;
+    void *tmp;
+    switch (json_typeof(j)) {
+    case JSON_INTEGER:
+    case JSON_REAL:
+        *fixed += sizeof(struct rv);
+        break;
+    case JSON_STRING:
+        *fixed += sizeof(struct rv);
+        *chars += json_string_length(j) + 1;
+        break;
+    case JSON_ARRAY:
+        n = json_array_size(j);
+        *fixed += sizeof(struct rv) + n * sizeof(struct rv *);
+        for (size_t i = 0; i < n; i++)
+            jsize(json_array_get(j, i), fixed, chars);
+        break;
+    case JSON_OBJECT:
+        n = json_object_size(j);
+        *fixed += sizeof(struct rv) + 2 * n * sizeof(struct rv *);
+        json_object_keylen_foreach_safe((json_t *)j, tmp, key, klen, e) {
+            *fixed += sizeof(struct rv);
+            *chars += klen + 1;
+            jsize(e, fixed, chars);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static struct rv *jb_rv(struct jblock *b, enum rv_type t)
+{
+    struct rv *v = (struct rv *)(void *)b->p;
+    b->p += sizeof *v;
+    memset(v, 0, sizeof *v);
+    v->type = (uint8_t)t;
+    v->in_block = 1;
+    return v;
+}
+
+static struct rv *jb_string(struct jblock *b, const char *s, size_t len)
+{
+    struct rv *v = jb_rv(b, RV_STRING);
+    v->is_int = 1;   /* characters not allocated separately */
+    memcpy(b->s, s, len);
+    b->s[len] = 0;
+    v->u.str.s = b->s;
+    v->u.str.len = len;
+    b->s += len + 1;
+    return v;
+}
+
+static struct rv *jb_fill(struct jblock *b, const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_NULL:
+        return rv_null();
+    case JSON_TRUE:
+        return rv_bool(true);
+    case JSON_FALSE:
+        return rv_bool(false);
+    case JSON_INTEGER: {
+        json_int_t i = json_integer_value(j);
+        if (i >= SMALL_INT_MIN && i <= SMALL_INT_MAX)
+            return rv_int(i);
+        struct rv *v = jb_rv(b, RV_NUMBER);
+        v->is_int = 1;
+        v->u.i = i;
+        return v;
+    }
+    case JSON_REAL: {
+        double d = json_real_value(j);
+        if (!isfinite(d))
+            return NULL;
+        if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+            int64_t i = (int64_t)d;
+            if (i >= SMALL_INT_MIN && i <= SMALL_INT_MAX)
+                return rv_int(i);
+            struct rv *v = jb_rv(b, RV_NUMBER);
+            v->is_int = 1;
+            v->u.i = i;
+            return v;
+        }
+        struct rv *v = jb_rv(b, RV_NUMBER);
+        v->u.d = d;
+        return v;
+    }
+    case JSON_STRING:
+        return jb_string(b, json_string_value(j), json_string_length(j));
+    case JSON_ARRAY: {
+        size_t n = json_array_size(j);
+        struct rv *a = jb_rv(b, RV_ARRAY);
+        a->u.arr.v = (struct rv **)(void *)b->p;
+        b->p += n * sizeof(struct rv *);
+        for (size_t i = 0; i < n; i++) {
+            struct rv *x = jb_fill(b, json_array_get(j, i));
+            if (!x)
+                return NULL;
+            a->u.arr.v[a->u.arr.len++] = x;
+        }
+        return a;
+    }
+    case JSON_OBJECT: {
+        size_t n = json_object_size(j);
+        struct rv *o = jb_rv(b, RV_OBJECT);
+        struct rv **k = (struct rv **)(void *)b->p, **v = k + n;
+        b->p += 2 * n * sizeof(struct rv *);
+        o->u.obj.k = k;
+        o->u.obj.v = v;
+        size_t got = 0;
+        const char *key;
+        size_t klen;
+        json_t *e;
+        void *tmp;
+        json_object_keylen_foreach_safe((json_t *)j, tmp, key, klen, e) {
+            if (got == n)
+                break;
+            struct rv *kv = jb_string(b, key, klen), *x = jb_fill(b, e);
+            if (!x)
+                return NULL;
+            /* insertion sort: objects are small, keys unique */
+            size_t i = got;
+            while (i > 0 && str_cmp(k[i - 1], kv) > 0) {
+                k[i] = k[i - 1];
+                v[i] = v[i - 1];
+                i--;
+            }
+            k[i] = kv;
+            v[i] = x;
+            got++;
+        }
+        o->u.obj.len = got;
+        return o;
+    }
+    }
+    return NULL;
+}
+
+struct rv *rv_from_json_block(const json_t *j, void **block)
+{
+    size_t fixed = 0, chars = 0;
+    *block = NULL;
+    jsize(j, &fixed, &chars);
+    char *mem = malloc(fixed + chars + 1);
+    if (!mem)
+        return NULL;
+    struct jblock b = { mem, mem + fixed };
+    struct rv *v = jb_fill(&b, j);
+    if (!v) {
+        free(mem);
+        return NULL;
+    }
+    *block = mem;
+    return v;
+}
+
+void rv_block_free(void *block) { free(block); }
+
+static bool has_block(const struct rv *v)
+{
+    if (v->in_block)
+        return true;
+    if (v->type == RV_ARRAY || v->type == RV_SET) {
+        for (size_t i = 0; i < v->u.arr.len; i++)
+            if (has_block(v->u.arr.v[i]))
+                return true;
+    } else if (v->type == RV_OBJECT) {
+        for (size_t i = 0; i < v->u.obj.len; i++)
+            if (has_block(v->u.obj.k[i]) || has_block(v->u.obj.v[i]))
+                return true;
+    }
+    return false;
+}
+
+struct rv *rv_own(struct rv *v)
+{
+    if (!v || !has_block(v))
+        return rv_incref(v);
+    struct rvbuf a = { 0 }, b = { 0 };
+    switch (v->type) {
+    case RV_NUMBER:
+        return v->is_int ? rv_int(v->u.i) : rv_double(v->u.d);
+    case RV_STRING:
+        return rv_string(v->u.str.s, v->u.str.len);
+    case RV_ARRAY:
+        for (size_t i = 0; i < v->u.arr.len; i++)
+            rvbuf_push(&a, rv_own(v->u.arr.v[i]));
+        return rv_array_take(&a);
+    case RV_SET:
+        for (size_t i = 0; i < v->u.arr.len; i++)
+            rvbuf_push(&a, rv_own(v->u.arr.v[i]));
+        return rv_set_take(&a);
+    case RV_OBJECT:
+        for (size_t i = 0; i < v->u.obj.len; i++) {
+            rvbuf_push(&a, rv_own(v->u.obj.k[i]));
+            rvbuf_push(&b, rv_own(v->u.obj.v[i]));
+        }
+        return rv_object_take(&a, &b);
+    default:
+        return v;
+    }
+}
+
 json_t *rv_to_json(const struct rv *v)
 {
     size_t i;

@@ -35,6 +35,7 @@ struct rv {
     uint8_t type;
     uint8_t is_int;  /* numbers: u.i; strings: characters allocated with the value */
     uint8_t is_big;  /* numbers: u.big */
+    uint8_t in_block; /* immortal, in a block of rv_from_json_block: lives as long as the block */
     union {
         bool b;
         int64_t i;
@@ -149,6 +150,15 @@ int rv_arith(char op, const struct rv *a, const struct rv *b, struct rv **out, c
 /* JSON. */
 struct rv *rv_from_json(const json_t *j);  /* NULL on non-finite numbers */
 json_t *rv_to_json(const struct rv *v);    /* sets become arrays; non-string keys serialized */
+/* The input of one evaluation: the whole tree in one allocation (*block),
+ * every value immortal (no reference counting, no budget) and valid until
+ * rv_block_free(*block). Whatever keeps a value beyond that takes
+ * rv_own() of it. NULL on non-finite numbers or when memory runs out. */
+struct rv *rv_from_json_block(const json_t *j, void **block);
+void rv_block_free(void *block);
+/* A reference that stays valid after the block v (or a value inside v)
+ * may live in is freed: v itself, or a copy where a block is involved. */
+struct rv *rv_own(struct rv *v);
 
 /* A growable string. */
 struct sbuf {
