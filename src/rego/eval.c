@@ -1432,6 +1432,11 @@ static int collect_rule_leaves(struct ev *ev, struct node *n, struct rvbuf *pref
         rvbuf_push(prefix, rv_incref(ch->key));
         if ((ch->nrules || ch->default_rule) && ch->kind != RULE_OBJECT) {
             struct rv *v = ch->kind == RULE_FUNC ? NULL : child_value(ev, ch, NULL, &rc);
+            /* a multi-value rule without elements adds nothing here (OPA) */
+            if (v && ch->kind == RULE_SET && v->type == RV_SET && v->u.arr.len == 0) {
+                rv_decref(v);
+                v = NULL;
+            }
             if (v) {
                 struct rvbuf p = { 0 };
                 for (size_t j = 0; j < prefix->len; j++)

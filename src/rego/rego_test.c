@@ -458,6 +458,9 @@ static void test_ref_heads(void **state)
     expect_error("package p\na.b := 1\na.b.c := 2", "data.p", "rego_type_error", "conflicts with");
     expect_error("package p\na[x] contains 1 if { some x in [\"b\"] }\na[x] := 1 if { some x in [\"c\"] }",
                  "data.p", "rego_type_error", "conflicting rules");
+    /* a set rule without elements below an object rule adds no key (OPA) */
+    expect_result("package p\na[x] contains 1 if { x := \"q\" }\na.b contains 1 if false\na.c.d contains 1 if false",
+                  "x := data.p", NULL, "[{\"x\":{\"a\":{\"q\":[1]}}}]");
     /* the conflict disappears with the overlapping rule */
     expect_result("package p\na[x] := 1 if { some x in [\"b\"] }", "x := data.p", NULL, "[{\"x\":{\"a\":{\"b\":1}}}]");
 }
