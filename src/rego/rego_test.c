@@ -742,6 +742,12 @@ static void test_schema_and_templates(void **state)
         /* a schema that refers to itself forever: an error, not a crash */
         { "x := json.match_schema([[[[1]]]], {\"anyOf\": [{\"$ref\": \"#\"}]})", "!eval_builtin_error" },
         { "x := json.match_schema(base64.decode(\"Iv8i\"), {})", "!eval_builtin_error" },
+        /* json.marshal_with_options: Go's MarshalIndent */
+        { "x := json.marshal_with_options({\"a\": [1, {}], \"b\": \"{,:}\"}, {\"prefix\": \"#\", \"indent\": \" \"})",
+          "[{\"x\":\"#{\\n# \\\"a\\\": [\\n#  1,\\n#  {}\\n# ],\\n# \\\"b\\\": \\\"{,:}\\\"\\n#}\"}]" },
+        { "x := json.marshal_with_options([1], {\"indent\": \"  \", \"pretty\": false})", "[{\"x\":\"[1]\"}]" },
+        { "x := json.marshal_with_options([1], {\"colour\": 1})", "!eval_type_error" },
+        { "x := json.marshal_with_options([1], {\"pretty\": \"yes\"})", "!eval_type_error" },
         /* templates */
         { "x := strings.render_template(\"{{range $i, $n := .names}}{{if $i}},{{end}}hello {{$n}}{{end}}\", {\"names\": [\"a\", \"b\"]})",
           "[{\"x\":\"hello a,hello b\"}]" },

@@ -269,6 +269,7 @@ BUILTINS = {
     "strings.render_template": "so", "json.match_schema": "xx", "json.verify_schema": "x",
     "time.parse_rfc3339_ns": "s", "time.parse_duration_ns": "s", "time.date": "i", "time.clock": "i",
     "time.weekday": "i", "graph.reachable": "oa", "array.flatten": "a", "object.from_entries": "a",
+    "json.marshal_with_options": "xM",
 }
 # builtins that may not exist on this Enclave (added to the generator as they arrive)
 OPTIONAL = {"strings.render_template", "json.match_schema", "json.verify_schema", "array.flatten",
@@ -305,6 +306,9 @@ class Gen:
             return rng.choice(["0", "1", "2", "-3", "2.5", "10", "1e3", "-0.5", "7", "9007199254740993"])
         if kind == "N":   # not in (-1, 0): see "Divergences" in docs/rego.md (ceil, floor)
             return rng.choice(["0", "1", "2", "-3", "2.5", "-1.5", "1e3", "7"])
+        if kind == "M":
+            return rng.choice(['{}', '{"pretty": true}', '{"indent": "  "}', '{"prefix": "> ", "indent": "\\t"}',
+                               '{"pretty": false, "indent": " "}', '{"bad": 1}'])
         if kind == "i":
             return rng.choice(["0", "1", "2", "3", "5", "-1", "8"])
         if kind == "s":
