@@ -357,7 +357,8 @@ class Gen:
         if r < 0.55:
             return "%s %s %s" % (self.arg("n", scope), rng.choice(["+", "-", "*", "/", "%"]), self.arg("n", scope))
         if r < 0.6:
-            return "%s %s %s" % (self.arg("S", scope), rng.choice(["|", "&", "-"]), self.arg("S", scope))
+            # in parentheses: `if { a | b ... }` is a set comprehension to OPA's parser (docs/rego.md)
+            return "(%s %s %s)" % (self.arg("S", scope), rng.choice(["|", "&", "-"]), self.arg("S", scope))
         if r < 0.7:
             v = self.name("c")
             return "[%s | some %s in %s; %s]" % (v, v, self.coll(scope), self.cond(scope + [v]))
