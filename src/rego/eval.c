@@ -178,6 +178,8 @@ static int coll_done(struct ev *ev, struct rv **vals, void *ctx)
     struct rv *v;
     int n = c->t->nitems;
     if (c->t->kind == TK_OBJECT) {
+        rvbuf_reserve(&a, (size_t)n / 2);
+        rvbuf_reserve(&b, (size_t)n / 2);
         for (int i = 0; i < n; i += 2) {
             rvbuf_push(&a, rv_incref(vals[i]));
             rvbuf_push(&b, rv_incref(vals[i + 1]));
@@ -186,6 +188,7 @@ static int coll_done(struct ev *ev, struct rv **vals, void *ctx)
         if (!v)   /* a key written twice: the later one wins, as in OPA */
             v = rv_object_last_wins(vals, n);
     } else {
+        rvbuf_reserve(&a, (size_t)n);
         for (int i = 0; i < n; i++)
             rvbuf_push(&a, rv_incref(vals[i]));
         v = c->t->kind == TK_ARRAY ? rv_array_take(&a) : rv_set_take(&a);

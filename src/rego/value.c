@@ -216,6 +216,16 @@ void rvbuf_push(struct rvbuf *b, struct rv *take)
     b->v[b->len++] = take;
 }
 
+void rvbuf_reserve(struct rvbuf *b, size_t n)
+{
+    if (n <= b->cap || !rv_budget_room((n - b->cap) * sizeof *b->v))
+        return;
+    refund(b->v);
+    b->v = xrealloc(b->v, n * sizeof *b->v);
+    charge(b->v);
+    b->cap = n;
+}
+
 void rvbuf_clear(struct rvbuf *b)
 {
     for (size_t i = 0; i < b->len; i++)
@@ -272,23 +282,39 @@ static int kv_cmp(const void *a, const void *b)
 
 struct rv *rv_object_take(struct rvbuf *keys, struct rvbuf *vals)
 {
-    size_t n = keys->len, i, o;
-    struct kv *kv = xmalloc(n * sizeof *kv);
-    bool sorted = true;
-    for (i = 0; i < n; i++) {
-        kv[i].k = keys->v[i];
-        kv[i].v = vals->v[i];
-        if (i && sorted && rv_compare(kv[i - 1].k, kv[i].k) >= 0)
-            sorted = false;
-    }
-    mfree(keys->v);
-    mfree(vals->v);
+    size_t n = keys->len < vals->len ? keys->len : vals->len, i, o;
+    for (i = n; i < keys->len; i++)
+        rv_decref(keys->v[i]);
+    for (i = n; i < vals->len; i++)
+        rv_decref(vals->v[i]);
+    /* the lists' storage becomes the object's (already counted) */
+    struct rv **K = keys->v, **V = vals->v;
     keys->v = vals->v = NULL;
     keys->len = keys->cap = vals->len = vals->cap = 0;
+    bool sorted = true;
+    for (i = 1; i < n && sorted; i++)
+        if (rv_compare(K[i - 1], K[i]) >= 0)
+            sorted = false;
     bool conflict = false;
     o = n;
     if (!sorted) {
-        qsort(kv, n, sizeof *kv, kv_cmp);
+        struct kv small[16];
+        struct kv *kv = n <= 16 ? small : xmalloc(n * sizeof *kv);
+        for (i = 0; i < n; i++) {
+            kv[i].k = K[i];
+            kv[i].v = V[i];
+        }
+        if (n <= 16) {
+            for (i = 1; i < n; i++) {
+                struct kv x = kv[i];
+                size_t j = i;
+                for (; j > 0 && rv_compare(kv[j - 1].k, x.k) > 0; j--)
+                    kv[j] = kv[j - 1];
+                kv[j] = x;
+            }
+        } else {
+            qsort(kv, n, sizeof *kv, kv_cmp);
+        }
         o = n ? 1 : 0;
         for (i = 1; i < n; i++) {
             if (rv_compare(kv[o - 1].k, kv[i].k) == 0) {
@@ -300,18 +326,17 @@ struct rv *rv_object_take(struct rvbuf *keys, struct rvbuf *vals)
                 kv[o++] = kv[i];
             }
         }
+        for (i = 0; i < o; i++) {
+            K[i] = kv[i].k;
+            V[i] = kv[i].v;
+        }
+        if (kv != small)
+            free(kv);
     }
     struct rv *v = rv_alloc(RV_OBJECT);
     v->u.obj.len = o;
-    v->u.obj.k = xmalloc(o * sizeof(struct rv *));
-    v->u.obj.v = xmalloc(o * sizeof(struct rv *));
-    charge(v->u.obj.k);
-    charge(v->u.obj.v);
-    for (i = 0; i < o; i++) {
-        v->u.obj.k[i] = kv[i].k;
-        v->u.obj.v[i] = kv[i].v;
-    }
-    free(kv);
+    v->u.obj.k = K;
+    v->u.obj.v = V;
     if (conflict) {
         rv_decref(v);
         return NULL;

@@ -112,6 +112,7 @@ struct rv *rv_string_take(char *s, size_t len);   /* s: malloc'd, len+1 bytes */
 
 void rvbuf_push(struct rvbuf *b, struct rv *take);
 void rvbuf_clear(struct rvbuf *b);
+void rvbuf_reserve(struct rvbuf *b, size_t n);   /* room for n (unless the budget refuses) */
 
 struct rv *rv_array_take(struct rvbuf *b);          /* empties b */
 struct rv *rv_set_take(struct rvbuf *b);            /* sorts, drops duplicates */
