@@ -1205,52 +1205,49 @@ struct rv *rv_from_json(const json_t *j)
     return NULL;
 }
 
-/* rv_from_json_block: a first pass sizes the tree (value headers and
- * pointer arrays, then characters), a second fills one allocation. */
-struct jblock {
-    char *p;      /* next header or pointer array (8-aligned) */
-    char *s;      /* next characters */
+/* rv_from_json_block: one pass, values bump-allocated from a list of
+ * chunks (the block is the first chunk). */
+struct jchunk {
+    struct jchunk *next;
+    size_t cap, used;
+    max_align_t mem[];
 };
 
-static void jsize(const json_t *j, size_t *fixed, size_t *chars)
+struct jblock {
+    struct jchunk *head, *cur;
+    bool failed;
+};
+
+static void *jb_alloc(struct jblock *b, size_t n)
 {
-    size_t n, klen;
-    const char *key;
-    json_t *e;
-    void *tmp;
-    switch (json_typeof(j)) {
-    case JSON_INTEGER:
-    case JSON_REAL:
-        *fixed += sizeof(struct rv);
-        break;
-    case JSON_STRING:
-        *fixed += sizeof(struct rv);
-        *chars += json_string_length(j) + 1;
-        break;
-    case JSON_ARRAY:
-        n = json_array_size(j);
-        *fixed += sizeof(struct rv) + n * sizeof(struct rv *);
-        for (size_t i = 0; i < n; i++)
-            jsize(json_array_get(j, i), fixed, chars);
-        break;
-    case JSON_OBJECT:
-        n = json_object_size(j);
-        *fixed += sizeof(struct rv) + 2 * n * sizeof(struct rv *);
-        json_object_keylen_foreach_safe((json_t *)j, tmp, key, klen, e) {
-            *fixed += sizeof(struct rv);
-            *chars += klen + 1;
-            jsize(e, fixed, chars);
+    n = (n + 15) & ~(size_t)15;
+    struct jchunk *c = b->cur;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > 4096 ? n : 4096;
+        c = malloc(sizeof *c + cap);
+        if (!c) {
+            b->failed = true;
+            return NULL;
         }
-        break;
-    default:
-        break;
+        c->next = NULL;
+        c->cap = cap;
+        c->used = 0;
+        if (b->cur)
+            b->cur->next = c;
+        else
+            b->head = c;
+        b->cur = c;
     }
+    void *p = (char *)c->mem + c->used;
+    c->used += n;
+    return p;
 }
 
 static struct rv *jb_rv(struct jblock *b, enum rv_type t)
 {
-    struct rv *v = (struct rv *)(void *)b->p;
-    b->p += sizeof *v;
+    struct rv *v = jb_alloc(b, sizeof *v);
+    if (!v)
+        return NULL;
     memset(v, 0, sizeof *v);
     v->type = (uint8_t)t;
     v->in_block = 1;
@@ -1259,13 +1256,18 @@ static struct rv *jb_rv(struct jblock *b, enum rv_type t)
 
 static struct rv *jb_string(struct jblock *b, const char *s, size_t len)
 {
-    struct rv *v = jb_rv(b, RV_STRING);
-    v->is_int = 1;   /* characters not allocated separately */
-    memcpy(b->s, s, len);
-    b->s[len] = 0;
-    v->u.str.s = b->s;
+    struct rv *v = jb_alloc(b, sizeof *v + len + 1);
+    if (!v)
+        return NULL;
+    memset(v, 0, sizeof *v);
+    v->type = RV_STRING;
+    v->in_block = 1;
+    v->is_int = 1;   /* characters stored inline */
+    char *c = (char *)(v + 1);
+    memcpy(c, s, len);
+    c[len] = 0;
+    v->u.str.s = c;
     v->u.str.len = len;
-    b->s += len + 1;
     return v;
 }
 
@@ -1283,8 +1285,10 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
         if (i >= SMALL_INT_MIN && i <= SMALL_INT_MAX)
             return rv_int(i);
         struct rv *v = jb_rv(b, RV_NUMBER);
-        v->is_int = 1;
-        v->u.i = i;
+        if (v) {
+            v->is_int = 1;
+            v->u.i = i;
+        }
         return v;
     }
     case JSON_REAL: {
@@ -1296,12 +1300,15 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
             if (i >= SMALL_INT_MIN && i <= SMALL_INT_MAX)
                 return rv_int(i);
             struct rv *v = jb_rv(b, RV_NUMBER);
-            v->is_int = 1;
-            v->u.i = i;
+            if (v) {
+                v->is_int = 1;
+                v->u.i = i;
+            }
             return v;
         }
         struct rv *v = jb_rv(b, RV_NUMBER);
-        v->u.d = d;
+        if (v)
+            v->u.d = d;
         return v;
     }
     case JSON_STRING:
@@ -1309,8 +1316,10 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
     case JSON_ARRAY: {
         size_t n = json_array_size(j);
         struct rv *a = jb_rv(b, RV_ARRAY);
-        a->u.arr.v = (struct rv **)(void *)b->p;
-        b->p += n * sizeof(struct rv *);
+        struct rv **items = jb_alloc(b, n * sizeof(struct rv *));
+        if (!a || !items)
+            return NULL;
+        a->u.arr.v = items;
         for (size_t i = 0; i < n; i++) {
             struct rv *x = jb_fill(b, json_array_get(j, i));
             if (!x)
@@ -1322,8 +1331,9 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
     case JSON_OBJECT: {
         size_t n = json_object_size(j);
         struct rv *o = jb_rv(b, RV_OBJECT);
-        struct rv **k = (struct rv **)(void *)b->p, **v = k + n;
-        b->p += 2 * n * sizeof(struct rv *);
+        struct rv **k = jb_alloc(b, 2 * n * sizeof(struct rv *)), **v = k + n;
+        if (!o || !k)
+            return NULL;
         o->u.obj.k = k;
         o->u.obj.v = v;
         size_t got = 0;
@@ -1335,7 +1345,7 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
             if (got == n)
                 break;
             struct rv *kv = jb_string(b, key, klen), *x = jb_fill(b, e);
-            if (!x)
+            if (!kv || !x)
                 return NULL;
             /* insertion sort: objects are small, keys unique */
             size_t i = got;
@@ -1357,23 +1367,24 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
 
 struct rv *rv_from_json_block(const json_t *j, void **block)
 {
-    size_t fixed = 0, chars = 0;
-    *block = NULL;
-    jsize(j, &fixed, &chars);
-    char *mem = malloc(fixed + chars + 1);
-    if (!mem)
-        return NULL;
-    struct jblock b = { mem, mem + fixed };
+    struct jblock b = { NULL, NULL, false };
     struct rv *v = jb_fill(&b, j);
-    if (!v) {
-        free(mem);
+    if (!v || b.failed) {
+        rv_block_free(b.head);
+        *block = NULL;
         return NULL;
     }
-    *block = mem;
+    *block = b.head;
     return v;
 }
 
-void rv_block_free(void *block) { free(block); }
+void rv_block_free(void *block)
+{
+    for (struct jchunk *c = block, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+}
 
 static bool has_block(const struct rv *v)
 {
