@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 /* The memory budget of the evaluation running on this thread (NULL: none).
  * Values count what they hold from the moment they are built until they
@@ -25,6 +26,14 @@ void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **sav
 void rv_budget_end(struct rv_budget *saved) { tl_budget = saved; }
 
 bool rv_budget_exceeded(void) { return tl_budget && tl_budget->exceeded; }
+
+/* The C library refused an allocation (mem.h): the evaluation stops at its
+ * next step, and the public call reports the failure. */
+void rv_budget_out_of_memory(void)
+{
+    if (tl_budget)
+        tl_budget->exceeded = true;
+}
 
 uint64_t rv_budget_limit(void) { return tl_budget ? tl_budget->limit : 0; }
 
@@ -72,7 +81,7 @@ static void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p)
-        abort();
+        REGO_OOM();
     return p;
 }
 
@@ -80,7 +89,7 @@ static void *xrealloc(void *p, size_t n)
 {
     p = realloc(p, n ? n : 1);
     if (!p)
-        abort();
+        REGO_OOM();
     return p;
 }
 
@@ -208,8 +217,15 @@ void rvbuf_push(struct rvbuf *b, struct rv *take)
             rv_decref(take);
             return;
         }
+        /* nor is one the system has no memory for (mem.h) */
         refund(b->v);
-        b->v = xrealloc(b->v, cap * sizeof *b->v);
+        struct rv **grown = rg_try_realloc(b->v, cap * sizeof *b->v);
+        if (!grown) {
+            charge(b->v);
+            rv_decref(take);
+            return;
+        }
+        b->v = grown;
         charge(b->v);
         b->cap = cap;
     }
@@ -221,9 +237,12 @@ void rvbuf_reserve(struct rvbuf *b, size_t n)
     if (n <= b->cap || !rv_budget_room((n - b->cap) * sizeof *b->v))
         return;
     refund(b->v);
-    b->v = xrealloc(b->v, n * sizeof *b->v);
+    struct rv **grown = rg_try_realloc(b->v, n * sizeof *b->v);
+    if (grown)   /* else it stays as it was: pushes grow it or stop (mem.h) */
+        b->v = grown;
     charge(b->v);
-    b->cap = n;
+    if (grown)
+        b->cap = n;
 }
 
 void rvbuf_clear(struct rvbuf *b)
@@ -430,7 +449,7 @@ static int dec_parse(const char *s, size_t len, struct dec *out)
         return -1;
     out->d = malloc(total + 1);
     if (!out->d)
-        abort();
+        REGO_OOM();
     size_t n = 0;
     for (size_t k = int_start; k < int_end; k++)
         out->d[n++] = s[k];
@@ -464,7 +483,7 @@ static void dec_from_rv(const struct rv *v, struct dec *out)
         out->n = v->u.big->n;
         out->d = malloc(out->n + 1);
         if (!out->d)
-            abort();
+            REGO_OOM();
         memcpy(out->d, v->u.big->d, out->n);
         return;
     }
@@ -569,7 +588,7 @@ static struct rv *dec_to_rv(struct dec *x)
     }
     struct rvbig *big = malloc(sizeof *big + x->n);
     if (!big)
-        abort();
+        REGO_OOM();
     big->neg = x->neg;
     big->exp = x->exp;
     big->n = x->n;
@@ -594,7 +613,7 @@ struct rv *rv_number_text(const char *s, size_t len)
     if (!integral && x.n <= 15 && x.exp > -290 && x.exp < 290) {
         char *tmp = malloc(len + 1);
         if (!tmp)
-            abort();
+            REGO_OOM();
         memcpy(tmp, s, len);
         tmp[len] = 0;
         double d = strtod(tmp, NULL);
@@ -616,7 +635,7 @@ static unsigned char *int_digits(const struct dec *x, size_t *len)
     size_t n = x->n == 0 ? 1 : (size_t)x->exp;
     unsigned char *r = calloc(n + 1, 1);
     if (!r)
-        abort();
+        REGO_OOM();
     for (size_t i = 0; i < x->n; i++)
         r[n - 1 - i] = (unsigned char)(x->d[i] - '0');
     *len = n;
@@ -629,7 +648,7 @@ static struct rv *digits_to_rv(unsigned char *r, size_t n, bool neg)
         n--;
     char *s = malloc(n + 2);
     if (!s)
-        abort();
+        REGO_OOM();
     size_t k = 0;
     if (neg)
         s[k++] = '-';
@@ -651,7 +670,7 @@ static unsigned char *mag_sub(const unsigned char *a, size_t na, const unsigned 
 {
     unsigned char *r = calloc(na + 1, 1);
     if (!r)
-        abort();
+        REGO_OOM();
     int borrow = 0;
     for (size_t i = 0; i < na; i++) {
         int d = a[i] - borrow - (i < nb ? b[i] : 0);
@@ -691,7 +710,7 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
         nr = nb + 1;
         r = calloc(nr + 1, 1);
         if (!r)
-            abort();
+            REGO_OOM();
         for (size_t i = na; i > 0; i--) {
             memmove(r + 1, r, nr - 1);
             r[0] = a[i - 1];
@@ -706,13 +725,13 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
         nr = na + nb;
         unsigned *acc = calloc(nr + 1, sizeof *acc);
         if (!acc)
-            abort();
+            REGO_OOM();
         for (size_t i = 0; i < na; i++)
             for (size_t j = 0; j < nb; j++)
                 acc[i + j] += (unsigned)a[i] * b[j];
         r = calloc(nr + 1, 1);
         if (!r)
-            abort();
+            REGO_OOM();
         unsigned carry = 0;
         for (size_t i = 0; i < nr; i++) {
             unsigned v = acc[i] + carry;
@@ -725,7 +744,7 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
         nr = (na > nb ? na : nb) + 1;
         r = calloc(nr + 1, 1);
         if (!r)
-            abort();
+            REGO_OOM();
         int carry = 0;
         for (size_t i = 0; i < nr; i++) {
             int v = (i < na ? a[i] : 0) + (i < nb ? b[i] : 0) + carry;
@@ -1478,7 +1497,10 @@ void sb_add(struct sbuf *b, const char *s, size_t n)
         size_t c = b->cap ? b->cap : 64;
         while (c < b->len + n + 1)
             c *= 2;
-        b->s = xrealloc(b->s, c);
+        char *grown = rg_try_realloc(b->s, c); /* nor when the system refuses (mem.h) */
+        if (!grown)
+            return;
+        b->s = grown;
         b->cap = c;
     }
     memcpy(b->s + b->len, s, n);

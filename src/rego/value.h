@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "rego/internal.h"
+
 enum rv_type { RV_NULL, RV_BOOL, RV_NUMBER, RV_STRING, RV_ARRAY, RV_OBJECT, RV_SET };
 
 struct rv {
