@@ -42,6 +42,7 @@ struct session {
     struct proxy_conn *conn;
     char run_dir[4096];
     unsigned vcpus, mem_mb;
+    unsigned workspace_mb; /* the size of the guest's /workspace (kernel argument) */
     int64_t created_ns;
     unsigned execs_running;
     bool gate_open; /* the gate tracks this session (gate_session_open) */
@@ -143,6 +144,7 @@ static void session_info(const struct session *s, struct core_session_info *info
     info->channel_path = ch && ch->kind != VMM_CHANNEL_VSOCK ? ch->path : "";
     info->vcpus = s->vcpus;
     info->mem_mb = s->mem_mb;
+    info->workspace_mb = s->workspace_mb;
     info->kvm = s->vm ? vmm_vm_uses_kvm(s->vm) : false;
     info->created_unix_ns = s->created_ns;
     info->pooled = s->pooled;
@@ -536,12 +538,19 @@ static int session_boot(struct session *s, const char *kernel, const char *initr
     remove_run_dir(s->run_dir);
     if (mkdir(s->run_dir, 0700) < 0)
         return error_set_errno(err, ERR_INTERNAL, "creating %s", s->run_dir);
+    /* The guest sizes its /workspace tmpfs from this argument. */
+    char cmdline[4096];
+    if ((size_t)snprintf(cmdline, sizeof(cmdline), "%s enclave.workspace_mb=%u", core->cmdline,
+                         s->workspace_mb) >= sizeof(cmdline)) {
+        remove_run_dir(s->run_dir);
+        return error_set(err, ERR_INVALID_ARGUMENT, "the kernel command line is too long");
+    }
     struct vmm_config vc = {
         .id = s->id,
         .run_dir = s->run_dir,
         .kernel = kernel ? kernel : core->kernel,
         .initrd = initrd ? initrd : core->initrd,
-        .cmdline = core->cmdline,
+        .cmdline = cmdline,
         .vcpus = s->vcpus,
         .mem_mb = s->mem_mb,
         .accel = core->cfg.accel,
@@ -561,7 +570,7 @@ static int session_boot(struct session *s, const char *kernel, const char *initr
 
 static void on_claimed(evutil_socket_t fd, short what, void *arg);
 static struct session *pool_take(struct core *core, const char *kernel, const char *initrd,
-                                 unsigned vcpus, unsigned mem_mb);
+                                 unsigned vcpus, unsigned mem_mb, unsigned workspace_mb);
 
 static void make_session_id(char *buf, size_t size)
 {
@@ -596,6 +605,11 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     if (mem < core->cfg.min_mem_mb || mem > core->cfg.max_mem_mb)
         return error_set(err, ERR_INVALID_ARGUMENT, "memory_mb must be between %u and %u",
                          core->cfg.min_mem_mb, core->cfg.max_mem_mb);
+    unsigned workspace = req->workspace_mb ? req->workspace_mb : core_workspace_default_mb(mem);
+    if (workspace < CORE_WORKSPACE_MIN_MB || workspace > core_workspace_max_mb(mem))
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "workspace_mb must be between %u and %u (half of memory_mb %u)",
+                         CORE_WORKSPACE_MIN_MB, core_workspace_max_mb(mem), mem);
     json_t *intent = NULL;
     if (req->intent_json && req->intent_json[0]) {
         intent = json_loads(req->intent_json, JSON_REJECT_DUPLICATES, NULL);
@@ -612,9 +626,12 @@ int core_session_start(struct core *core, const struct core_start_request *req,
                               (json_int_t)req->idle_timeout_s, "max_lifetime_s",
                               (json_int_t)req->max_lifetime_s, "caller",
                               core_caller_json(&req->caller));
-    if (input != NULL)
+    if (input != NULL) {
         json_object_set_new(json_object_get(input, "request"), "image",
                             json_string(req->image ? req->image : ""));
+        json_object_set_new(json_object_get(input, "request"), "workspace_mb",
+                            json_integer(workspace));
+    }
     struct gate_obligations ob;
     if (gate_decide(core->cfg.gate, "session.start", id, input, &ob, err) < 0) {
         json_decref(intent);
@@ -629,7 +646,8 @@ int core_session_start(struct core *core, const struct core_start_request *req,
 
     /* A warm VM of these files and this size, if a pool has one ready. */
     struct session *claimed = pool_take(core, req->kernel ? req->kernel : core->kernel,
-                                        req->initrd ? req->initrd : core->initrd, vcpus, mem);
+                                        req->initrd ? req->initrd : core->initrd, vcpus, mem,
+                                        workspace);
     struct session *s = claimed ? claimed : calloc(1, sizeof(*s));
     if (s == NULL) {
         json_decref(intent);
@@ -641,6 +659,7 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     s->ready_ns = 0;
     s->vcpus = vcpus;
     s->mem_mb = mem;
+    s->workspace_mb = workspace;
     s->created_ns = now_unix_ns();
     s->last_active_ns = s->created_ns;
     s->idle_timeout_s = req->idle_timeout_s;
@@ -732,13 +751,13 @@ static bool same_path(const char *a, const char *b)
 
 /* An idle, READY pool VM of these files and size, taken out of its pool. */
 static struct session *pool_take(struct core *core, const char *kernel, const char *initrd,
-                                 unsigned vcpus, unsigned mem_mb)
+                                 unsigned vcpus, unsigned mem_mb, unsigned workspace_mb)
 {
     for (struct session **pp = &core->pooled; *pp; pp = &(*pp)->next) {
         struct session *s = *pp;
         struct pool *p = s->pool;
         if (s->state != CORE_SESSION_READY || s->conn == NULL || s->execs_running != 0 ||
-            p->vcpus != vcpus || p->mem_mb != mem_mb ||
+            p->vcpus != vcpus || p->mem_mb != mem_mb || s->workspace_mb != workspace_mb ||
             !same_path(p->kernel ? p->kernel : core->kernel, kernel) ||
             !same_path(p->initrd ? p->initrd : core->initrd, initrd))
             continue;
@@ -788,6 +807,7 @@ static int pool_boot(struct core *core, struct pool *p, struct error *err)
     s->state = CORE_SESSION_BOOTING;
     s->vcpus = p->vcpus;
     s->mem_mb = p->mem_mb;
+    s->workspace_mb = core_workspace_default_mb(p->mem_mb);
     s->created_ns = s->last_active_ns = now_unix_ns();
     if (session_boot(s, p->kernel, p->initrd, err) < 0) {
         free(s);

@@ -584,6 +584,7 @@ static void list_one(const struct core_session_info *info, void *arg)
     s->max_lifetime_s = (int32_t)info->max_lifetime_s;
     s->deadline_unix_ns = info->deadline_unix_ns;
     s->pooled = info->pooled;
+    s->workspace_mb = (int32_t)info->workspace_mb;
     l->ptrs[l->n] = s;
     l->n++;
 }

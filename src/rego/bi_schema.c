@@ -25,6 +25,7 @@
 #include "rego/bi.h"
 #include "rego/re.h"
 #include "rego/unicode.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 #define SCHEMA_MAX_DEPTH 64
 
@@ -64,14 +65,14 @@ static void add_error(struct sres *r, const char *ctx, const char *type, char *d
         r->cap = r->cap ? r->cap * 2 : 8;
         r->e = realloc(r->e, sizeof *r->e * r->cap);
         if (!r->e)
-            abort();
+            REGO_OOM();
     }
     const char *f = strncmp(ctx, "(Root).", 7) == 0 ? ctx + 7 : ctx;
     r->e[r->n].field = strdup(f);
     r->e[r->n].type = type;
     r->e[r->n].desc = desc;
     if (!r->e[r->n].field)
-        abort();
+        REGO_OOM();
     r->n++;
     r->score -= 2;
 }
@@ -83,7 +84,7 @@ static void merge(struct sres *into, struct sres *from)
             into->cap = into->cap ? into->cap * 2 : 8;
             into->e = realloc(into->e, sizeof *into->e * into->cap);
             if (!into->e)
-                abort();
+                REGO_OOM();
         }
         into->e[into->n++] = from->e[i];
     }
@@ -99,7 +100,7 @@ static char *fmt(const char *f, ...)
     va_start(ap, f);
     char *s = NULL;
     if (vasprintf(&s, f, ap) < 0)
-        abort();
+        REGO_OOM();
     va_end(ap);
     return s;
 }
@@ -648,7 +649,7 @@ static void validate_array(struct sctx *c, const struct rv *s, const struct rv *
     if (ui && ui->type == RV_BOOL && ui->u.b) {
         char **texts = calloc(n ? n : 1, sizeof *texts);
         if (!texts)
-            abort();
+            REGO_OOM();
         for (size_t j = 0; j < n; j++) {
             texts[j] = json_text(v->u.arr.v[j]);
             /* the last earlier index with the same text, as Go's map keeps it */

@@ -24,6 +24,7 @@
 #include "rego/unicode.h"
 #if __has_include("rego/re.h")
 #include "rego/re.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 #define HAVE_REGO_RE 1
 #endif
 
@@ -58,7 +59,6 @@ static const char *tname(int type)
     static const char *names[] = { "null", "boolean", "number", "string", "array", "object", "set" };
     return names[type];
 }
-const char *bi_type_label(int type) { return tname(type); }
 
 int bi_want(struct ev *ev, struct rv **a, int i, int type)
 {
@@ -307,7 +307,7 @@ static uint32_t *runes_of(const char *s, size_t n, size_t *count)
 {
     uint32_t *r = malloc(sizeof *r * (n + 1));
     if (!r)
-        abort();
+        REGO_OOM();
     size_t c = 0, w;
     for (size_t i = 0; i < n; i += w)
         r[c++] = uni_decode(s + i, n - i, &w);
@@ -491,7 +491,7 @@ static size_t *cp_offsets(const char *s, size_t n, size_t *count)
 {
     size_t *off = malloc(sizeof *off * (n + 1));
     if (!off)
-        abort();
+        REGO_OOM();
     size_t c = 0, w;
     for (size_t i = 0; i < n; i += w) {
         off[c++] = i;
@@ -1617,7 +1617,7 @@ static int cidr_items(struct ev *ev, struct rv *x, int opnum, struct cidr_item *
                              rv_type_name(x));
     *items = calloc(count + 1, sizeof **items);
     if (!*items)
-        abort();
+        REGO_OOM();
     *n = count;
     for (size_t i = 0; i < count; i++) {
         struct rv *el, *key;
@@ -1709,7 +1709,7 @@ static int bi_cidr_merge(struct ev *ev, struct rv **a, struct rv **out)
     size_t n = a[0]->u.arr.len;
     struct net_block *bl = calloc(n + 1, sizeof *bl);
     if (!bl)
-        abort();
+        REGO_OOM();
     for (size_t i = 0; i < n; i++) {
         struct rv *s = a[0]->u.arr.v[i];
         if (s->type != RV_STRING) {

@@ -14,6 +14,7 @@
 
 #include "rego/ast.h"
 #include "rego/eval.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 struct names {
     int n, cap;
@@ -48,7 +49,7 @@ static void names_add(struct names *n, const char *name)
         n->name = realloc(n->name, (size_t)n->cap * sizeof *n->name);
         n->slot = realloc(n->slot, (size_t)n->cap * sizeof *n->slot);
         if (!n->name || !n->slot)
-            abort();
+            REGO_OOM();
     }
     n->name[n->n] = strdup(name);
     n->slot[n->n] = -1;
@@ -75,7 +76,7 @@ static int new_slot(struct cctx *c, const char *name)
 {
     c->slot_names = realloc(c->slot_names, (size_t)(c->nslots + 1) * sizeof *c->slot_names);
     if (!c->slot_names)
-        abort();
+        REGO_OOM();
     c->slot_names[c->nslots] = strdup(name);
     return c->nslots++;
 }
@@ -256,7 +257,7 @@ static void ref_prepend(struct term *t, struct term *prefix)
     int np = prefix->kind == TK_REF ? prefix->nitems : 1;
     struct term **items = malloc(sizeof *items * (size_t)(np + t->nitems - 1));
     if (!items)
-        abort();
+        REGO_OOM();
     struct term *head = term_new(TK_VAR, t->loc);
     head->name = strdup(prefix->kind == TK_REF ? prefix->items[0]->name : prefix->name);
     items[0] = head;
@@ -304,7 +305,7 @@ static void var_to_ref(struct term *t)
     t->kind = TK_REF;
     t->items = malloc(sizeof *t->items);
     if (!t->items)
-        abort();
+        REGO_OOM();
     t->items[0] = head;
     t->nitems = 1;
 }
@@ -341,7 +342,7 @@ static int resolve_root(struct cctx *c, struct scope *s, struct term *t, const c
         d->name = strdup("data");
         prefix->items = malloc(sizeof *prefix->items * (size_t)(c->m->npkg + 2));
         if (!prefix->items)
-            abort();
+            REGO_OOM();
         prefix->items[prefix->nitems++] = d;
         for (int i = 0; i < c->m->npkg; i++)
             prefix->items[prefix->nitems++] = mk_value(rv_incref(c->m->pkg[i]), t->loc);
@@ -410,7 +411,7 @@ static int resolve_function(struct cctx *c, struct scope *s, struct term *fterm,
         } else {
             copy->items = malloc(sizeof *copy->items * (size_t)fterm->nitems);
             if (!copy->items)
-                abort();
+                REGO_OOM();
             struct term *h = term_new(TK_VAR, fterm->loc);
             h->name = strdup(fterm->items[0]->name);
             copy->items[copy->nitems++] = h;
@@ -498,7 +499,7 @@ static int resolve_nested(struct cctx *c, struct scope *parent, struct term *t)
         t->body->ncaptured = s.captured.n;
         t->body->captured = malloc(sizeof(int) * (size_t)(s.captured.n ? s.captured.n : 1));
         if (!t->body->captured)
-            abort();
+            REGO_OOM();
         if (s.captured.n)
             memcpy(t->body->captured, s.captured.slot, sizeof(int) * (size_t)s.captured.n);
         /* captured names are also captured by the parent when it is nested */
@@ -573,7 +574,7 @@ static int resolve_with(struct cctx *c, struct scope *s, struct with *w)
         int n = tg->kind == TK_REF ? tg->nitems - 1 : 0;
         w->path = malloc(sizeof *w->path * (size_t)(n ? n : 1));
         if (!w->path)
-            abort();
+            REGO_OOM();
         for (int i = 0; i < n; i++) {
             struct term *k = tg->items[i + 1];
             if (k->kind != TK_VALUE)
@@ -611,7 +612,7 @@ static int resolve_with(struct cctx *c, struct scope *s, struct with *w)
             struct term *call = term_new(TK_CALL, v->loc);
             call->items = malloc(sizeof *call->items);
             if (!call->items)
-                abort();
+                REGO_OOM();
             call->items[0] = v;
             call->nitems = 1;
             call->fname = fname;
@@ -703,7 +704,7 @@ static int resolve_body(struct cctx *c, struct scope *s, struct body *b)
                 e->body->ncaptured = in.captured.n;
                 e->body->captured = malloc(sizeof(int) * (size_t)(in.captured.n ? in.captured.n : 1));
                 if (!e->body->captured)
-                    abort();
+                    REGO_OOM();
                 if (in.captured.n)
                     memcpy(e->body->captured, in.captured.slot, sizeof(int) * (size_t)in.captured.n);
             }
@@ -857,13 +858,13 @@ static bool an_unify(struct analysis *a, struct term *x, struct term *y)
         /* element by element, each seeing what the previous bound */
         char *saved = malloc(a->nslots + 1);
         if (!saved)
-            abort();
+            REGO_OOM();
         memcpy(saved, a->safe, a->nslots);
         bool ok = true;
         for (int i = 0; i < x->nitems && ok; i++) {
             char *out_before = malloc(a->nslots + 1);
             if (!out_before)
-                abort();
+                REGO_OOM();
             memcpy(out_before, a->out, a->nslots);
             ok = an_unify(a, x->items[i], y->items[i]);
             for (size_t j = 0; j < a->nslots; j++)
@@ -878,7 +879,7 @@ static bool an_unify(struct analysis *a, struct term *x, struct term *y)
     if (x->kind == TK_OBJECT && y->kind == TK_OBJECT && x->nitems == y->nitems && obj_pairable(x, y)) {
         char *saved = malloc(a->nslots + 1);
         if (!saved)
-            abort();
+            REGO_OOM();
         memcpy(saved, a->safe, a->nslots);
         bool ok = true;
         for (int i = 0; i < x->nitems && ok; i += 2) {
@@ -897,7 +898,7 @@ static bool an_unify(struct analysis *a, struct term *x, struct term *y)
         char *need_saved = malloc(a->nslots + 1);
         char *out_saved = malloc(a->nslots + 1);
         if (!need_saved || !out_saved)
-            abort();
+            REGO_OOM();
         memcpy(need_saved, a->need, a->nslots);
         memcpy(out_saved, a->out, a->nslots);
         memset(a->need, 0, a->nslots);
@@ -1057,7 +1058,7 @@ static int order_nested_expr(struct cctx *c, struct analysis *a, struct expr *e)
     if (e->kind == EK_EVERY || e->kind == EK_BODY) {
         char *saved = malloc(a->nslots + 1);
         if (!saved)
-            abort();
+            REGO_OOM();
         memcpy(saved, a->safe, a->nslots);
         for (int i = 0; i < e->body->ncaptured; i++)
             a->safe[e->body->captured[i]] = 1;
@@ -1082,7 +1083,7 @@ static int order_nested_term(struct cctx *c, struct analysis *a, struct term *t)
     if (t->kind == TK_ACOMP || t->kind == TK_SCOMP || t->kind == TK_OCOMP) {
         char *saved = malloc(a->nslots + 1);
         if (!saved)
-            abort();
+            REGO_OOM();
         memcpy(saved, a->safe, a->nslots);
         for (int i = 0; i < t->body->ncaptured; i++)
             a->safe[t->body->captured[i]] = 1;
@@ -1121,7 +1122,7 @@ static int order_body(struct cctx *c, struct analysis *a, struct body *b)
     struct expr **ordered = malloc(sizeof *ordered * (size_t)(n ? n : 1));
     char *done = calloc((size_t)(n ? n : 1), 1);
     if (!ordered || !done)
-        abort();
+        REGO_OOM();
     int k = 0;
     while (k < n) {
         int pick = -1;
@@ -1161,7 +1162,7 @@ static int order_body(struct cctx *c, struct analysis *a, struct body *b)
         struct expr *e = b->exprs[pick];
         char *outs = malloc(a->nslots + 1);
         if (!outs)
-            abort();
+            REGO_OOM();
         memcpy(outs, a->out, a->nslots);
         if (order_nested_expr(c, a, e) < 0) {
             free(outs);
@@ -1187,7 +1188,7 @@ static void analysis_init(struct analysis *a, size_t nslots)
     a->need = calloc(nslots + 1, 1);
     a->out = calloc(nslots + 1, 1);
     if (!a->safe || !a->need || !a->out)
-        abort();
+        REGO_OOM();
 }
 
 static void analysis_free(struct analysis *a)
@@ -1302,7 +1303,7 @@ int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
     names_free(&top.captured);
     qi->orig = malloc(sizeof *qi->orig * (size_t)(body->n ? body->n : 1));
     if (!qi->orig)
-        abort();
+        REGO_OOM();
     memcpy(qi->orig, body->exprs, sizeof *qi->orig * (size_t)body->n);
     qi->norig = body->n;
     if (rc == 0) {
@@ -1323,14 +1324,14 @@ static struct node *node_new(struct rego *r, struct node *parent, struct rv *key
 {
     struct node *n = calloc(1, sizeof *n);
     if (!n)
-        abort();
+        REGO_OOM();
     n->key = key;
     n->parent = parent;
     n->kind = -1;
     n->id = r->nnodes;
     r->nodes = realloc(r->nodes, sizeof *r->nodes * (size_t)(r->nnodes + 1));
     if (!r->nodes)
-        abort();
+        REGO_OOM();
     r->nodes[r->nnodes++] = n;
     struct sbuf b = { 0 };
     if (!parent) {
@@ -1363,7 +1364,7 @@ static struct node *node_get(struct rego *r, struct node *n, struct rv *key)
     ch = node_new(r, n, rv_incref(key));
     n->children = realloc(n->children, sizeof *n->children * (size_t)(n->nchildren + 1));
     if (!n->children)
-        abort();
+        REGO_OOM();
     n->children[n->nchildren++] = ch;
     qsort(n->children, (size_t)n->nchildren, sizeof *n->children, node_key_cmp);
     return ch;
@@ -1376,7 +1377,7 @@ static int place_rule(struct rego *r, struct rule *rule, struct rego_error *err)
     int nh = h->kind == TK_REF ? h->nitems : 1;
     rule->path = malloc(sizeof *rule->path * (size_t)(m->npkg + nh));
     if (!rule->path)
-        abort();
+        REGO_OOM();
     for (int i = 0; i < m->npkg; i++)
         rule->path[rule->npath++] = rv_incref(m->pkg[i]);
     const char *first = h->kind == TK_REF ? h->items[0]->name : h->name;
@@ -1400,7 +1401,7 @@ static int place_rule(struct rego *r, struct rule *rule, struct rego_error *err)
         rule->nsuffix = h->nitems - i;
         rule->suffix = malloc(sizeof *rule->suffix * (size_t)rule->nsuffix);
         if (!rule->suffix)
-            abort();
+            REGO_OOM();
         for (int j = i; j < h->nitems; j++)
             rule->suffix[j - i] = h->items[j];
         for (struct rule *e = rule->els; e; e = e->els)
@@ -1422,7 +1423,7 @@ static int place_rule(struct rego *r, struct rule *rule, struct rego_error *err)
     } else {
         n->rules = realloc(n->rules, sizeof *n->rules * (size_t)(n->nrules + 1));
         if (!n->rules)
-            abort();
+            REGO_OOM();
         n->rules[n->nrules++] = rule;
     }
     if (n->kind >= 0 && (n->kind != rule->kind || (n->nrules > 1 && n->rules[0]->multi != rule->multi)))
@@ -1457,7 +1458,7 @@ static void dep_add(struct node ***out, int *n, struct node *x)
 {
     *out = realloc(*out, sizeof **out * (size_t)(*n + 1));
     if (!*out)
-        abort();
+        REGO_OOM();
     (*out)[(*n)++] = x;
 }
 
@@ -1556,7 +1557,7 @@ static int check_recursion(struct rego *r, struct rego_error *err)
 {
     struct node **stack = malloc(sizeof *stack * 10001);
     if (!stack)
-        abort();
+        REGO_OOM();
     for (int i = 0; i < r->nnodes; i++)
         r->nodes[i]->mark = 0;
     int rc = 0;
@@ -1751,7 +1752,7 @@ static int *xints(size_t n)
 {
     int *v = malloc(n * sizeof *v);
     if (!v)
-        abort();
+        REGO_OOM();
     return v;
 }
 
@@ -1784,7 +1785,7 @@ static void index_node(struct node *n)
         return;
     struct rv **keys = malloc((size_t)best_count * sizeof *keys);
     if (!keys)
-        abort();
+        REGO_OOM();
     int nk = 0;
     for (int i = 0; i < n->nrules; i++)
         if (eq_indexed(n, i, best))
@@ -1800,7 +1801,7 @@ static void index_node(struct node *n)
     n->idx_keys = keys;
     n->idx_rules = malloc((size_t)nk * sizeof *n->idx_rules);
     if (!n->idx_rules)
-        abort();
+        REGO_OOM();
     n->idx_other = xints((size_t)n->nrules + 1);
     int no = 0;
     for (int i = 0; i < n->nrules; i++)
@@ -2000,8 +2001,22 @@ static void precompute_constants(struct rego *r)
         }
     }
 }
+static int compile_engine(struct rego *r, struct rego_error *err);
 
 int rego_compile(struct rego *r, struct rego_error *err)
+{
+    if (r->broken)
+        return rego_err(err, "eval_budget_error", NULL, RG_OOM_MESSAGE);
+    uint64_t before = rg_failures();
+    int rc = compile_engine(r, err);
+    if (rg_failures() != before) {
+        r->broken = true;
+        return rego_err(err, "eval_budget_error", NULL, RG_OOM_MESSAGE);
+    }
+    return rc;
+}
+
+static int compile_engine(struct rego *r, struct rego_error *err)
 {
     if (r->compiled)
         return 0;

@@ -17,6 +17,7 @@
 
 #include "rego/ast.h"
 #include "rego/eval.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 #define EV_STOP 1
 #define MAX_CPS_DEPTH 4000
@@ -155,7 +156,7 @@ static int eval_seq(struct ev *ev, struct frame *fr, struct term **terms, int n,
     struct rv *small[8];
     struct rv **vals = n <= 8 ? small : calloc((size_t)n, sizeof *vals);
     if (!vals)
-        abort();
+        REGO_OOM();
     struct seq s = { fr, terms, n, 0, vals, done, ctx };
     int rc = seq_step(ev, &s);
     if (vals != small)
@@ -178,6 +179,8 @@ static int coll_done(struct ev *ev, struct rv **vals, void *ctx)
     struct rv *v;
     int n = c->t->nitems;
     if (c->t->kind == TK_OBJECT) {
+        rvbuf_reserve(&a, (size_t)n / 2);
+        rvbuf_reserve(&b, (size_t)n / 2);
         for (int i = 0; i < n; i += 2) {
             rvbuf_push(&a, rv_incref(vals[i]));
             rvbuf_push(&b, rv_incref(vals[i + 1]));
@@ -186,6 +189,7 @@ static int coll_done(struct ev *ev, struct rv **vals, void *ctx)
         if (!v)   /* a key written twice: the later one wins, as in OPA */
             v = rv_object_last_wins(vals, n);
     } else {
+        rvbuf_reserve(&a, (size_t)n);
         for (int i = 0; i < n; i++)
             rvbuf_push(&a, rv_incref(vals[i]));
         v = c->t->kind == TK_ARRAY ? rv_array_take(&a) : rv_set_take(&a);
@@ -1149,7 +1153,7 @@ static int eval_expr(struct ev *ev, struct frame *fr, struct expr *e, kont k, vo
     /* evaluate the replacement values first, in the current context */
     struct rv **vals = calloc((size_t)e->nwith, sizeof *vals);
     if (!vals)
-        abort();
+        REGO_OOM();
     for (int i = 0; i < e->nwith; i++) {
         struct term *vt = e->with[i].value;
         if (vt->kind == TK_CALL && vt->nitems == 1)
@@ -1170,7 +1174,7 @@ static int eval_expr(struct ev *ev, struct frame *fr, struct expr *e, kont k, vo
         struct mock *mocks = calloc((size_t)(ev->nmocks + e->nwith), sizeof *mocks);
         struct rv **cache = calloc((size_t)ev->r->nnodes + 1, sizeof *cache);
         if (!ov || !mocks || !cache)
-            abort();
+            REGO_OOM();
         if (ev->nov)
             memcpy(ov, ev->ov, sizeof *ov * (size_t)ev->nov);
         if (ev->nmocks)
@@ -1274,7 +1278,7 @@ static void frame_init(struct frame_mem *m, int nslots)
     } else {
         m->fr.slots = calloc((size_t)nslots, sizeof *m->fr.slots);
         if (!m->fr.slots)
-            abort();
+            REGO_OOM();
     }
 }
 
@@ -1379,13 +1383,14 @@ static int rule_solution_object(struct ev *ev, void *ctx)
 }
 
 /* An object literal's value when a key appears more than once: the last
- * value written for it (OPA's object insert replaces). kv: n/2 pairs. */
+ * value written for it (OPA's object insert replaces). kv: n/2 pairs (an
+ * odd n, from a list that could not grow (mem.h), drops the last key). */
 struct rv *rv_object_last_wins(struct rv **kv, int n)
 {
     struct rvbuf a = { 0 }, b = { 0 };
-    for (int i = 0; i < n; i += 2) {
+    for (int i = 0; i + 1 < n; i += 2) {
         bool later = false;
-        for (int j = i + 2; j < n && !later; j += 2)
+        for (int j = i + 2; j + 1 < n && !later; j += 2)
             later = rv_equal(kv[i], kv[j]);
         if (later)
             continue;
@@ -1413,7 +1418,7 @@ static void leaves_push(struct leaf **l, size_t *n, size_t *cap, struct rv *path
         *cap = *cap ? *cap * 2 : 16;
         *l = realloc(*l, sizeof **l * *cap);
         if (!*l)
-            abort();
+            REGO_OOM();
     }
     (*l)[*n].path = path;
     (*l)[*n].val = val;
@@ -1935,7 +1940,7 @@ void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error 
                     &ev->saved_budget);
     ev->cache = calloc((size_t)r->nnodes + 1, sizeof *ev->cache);
     if (!ev->cache)
-        abort();
+        REGO_OOM();
 }
 
 void ev_release(struct ev *ev)

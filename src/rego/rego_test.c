@@ -1017,6 +1017,20 @@ static void test_input_block(void **state)
         free(js);
         json_decref(in);
     }
+    /* an input larger than a chunk: many chunks, and an array larger than one */
+    json_t *big = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:f}", "user", "u", "re", "a", "g", "a", "sep", ".", "s",
+                            "a", "n", (json_int_t)1, "f", 1.5),
+           *tags = json_array(), *v = NULL;
+    for (int i = 0; i < 3000; i++) {
+        char t[48];
+        snprintf(t, sizeof t, "tag-%d-with-some-length-to-fill-chunks", i);
+        json_array_append_new(tags, json_string(t));
+    }
+    json_object_set_new(big, "tags", tags);
+    assert_int_equal(rego_query_eval_value(q, big, &v, &err), 0);
+    assert_true(json_equal(json_object_get(v, "tags"), tags));
+    json_decref(v);
+    json_decref(big);
     rego_query_free(q);
     rego_query_free(q2);
     rego_free(r);
