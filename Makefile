@@ -335,9 +335,9 @@ TEST_TARGETS += test-release
 
 # ---------------------------------------------------------------- regex (src/rego/re.*)
 # The engine is plain C with no project dependency, so its bench builds from re.c alone.
-$(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.c src/rego/re.h src/rego/unicode_tables.c
+$(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.c src/rego/re.h src/rego/mem.c src/rego/unicode_tables.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -o $@ bench/re_bench.c src/rego/re.c src/rego/unicode_tables.c
+	$(CC) $(BASE_CFLAGS) -o $@ bench/re_bench.c src/rego/re.c src/rego/mem.c src/rego/unicode_tables.c -lpthread
 
 .PHONY: bench-re
 bench-re: $(BUILD)/bench/re_bench

@@ -196,6 +196,7 @@ struct rego {
     int nnodes;
     struct node **nodes;
     bool compiled;
+    bool broken;              /* an allocation failed while loading (mem.h): refuse everything */
     struct rego_options opts;
     struct rv_frozen frozen;   /* values owned by the compiled engine */
 };

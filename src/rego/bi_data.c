@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "rego/bi.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 /* ------------------------------------------------------------------ object.subset */
 

@@ -11,6 +11,7 @@
 
 #include "rego/bi.h"
 #include "rego/unicode.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 enum gkind { G_INT, G_BIG, G_FLOAT, G_STR };
 

@@ -25,6 +25,7 @@
 #include "rego/bi.h"
 #include "rego/re.h"
 #include "rego/unicode.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 #define SCHEMA_MAX_DEPTH 64
 

@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "rego/bi.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 #define YAML_MAX_DEPTH 200
 #define YAML_MAX_ANCHORS 10000

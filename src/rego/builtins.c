@@ -24,6 +24,7 @@
 #include "rego/unicode.h"
 #if __has_include("rego/re.h")
 #include "rego/re.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 #define HAVE_REGO_RE 1
 #endif
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "rego/ast.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 struct names {
     int n, cap;
@@ -1879,7 +1880,22 @@ static int check_rule_overlap(struct rego *r, struct node *n, struct rego_error 
     return 0;
 }
 
+static int compile_engine(struct rego *r, struct rego_error *err);
+
 int rego_compile(struct rego *r, struct rego_error *err)
+{
+    if (r->broken)
+        return rego_err(err, "eval_budget_error", NULL, RG_OOM_MESSAGE);
+    uint64_t before = rg_failures();
+    int rc = compile_engine(r, err);
+    if (rg_failures() != before) {
+        r->broken = true;
+        return rego_err(err, "eval_budget_error", NULL, RG_OOM_MESSAGE);
+    }
+    return rc;
+}
+
+static int compile_engine(struct rego *r, struct rego_error *err)
 {
     if (r->compiled)
         return 0;

@@ -17,6 +17,7 @@
 
 #include "rego/ast.h"
 #include "rego/eval.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 #define EV_STOP 1
 #define MAX_CPS_DEPTH 4000
@@ -1376,13 +1377,14 @@ static int rule_solution_object(struct ev *ev, void *ctx)
 }
 
 /* An object literal's value when a key appears more than once: the last
- * value written for it (OPA's object insert replaces). kv: n/2 pairs. */
+ * value written for it (OPA's object insert replaces). kv: n/2 pairs (an
+ * odd n, from a list that could not grow (mem.h), drops the last key). */
 struct rv *rv_object_last_wins(struct rv **kv, int n)
 {
     struct rvbuf a = { 0 }, b = { 0 };
-    for (int i = 0; i < n; i += 2) {
+    for (int i = 0; i + 1 < n; i += 2) {
         bool later = false;
-        for (int j = i + 2; j < n && !later; j += 2)
+        for (int j = i + 2; j + 1 < n && !later; j += 2)
             later = rv_equal(kv[i], kv[j]);
         if (later)
             continue;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rego/glob.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 #define GLOB_MAX_PATTERN 4096
 #define GLOB_MAX_DEPTH 32

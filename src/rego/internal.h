@@ -19,6 +19,21 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define REGO_OOM() rego_fatal(__FILE__, __LINE__, "out of memory")
 #define REGO_UNREACHABLE(why) rego_fatal(__FILE__, __LINE__, "unreachable: %s", why)
 
+/* mem.h: the allocator with a reserve, and its test hooks. */
+#define rg_allocations rego_rg_allocations
+#define rg_calloc rego_rg_calloc
+#define rg_fail_at rego_rg_fail_at
+#define rg_failures rego_rg_failures
+#define rg_free rego_rg_free
+#define rg_malloc rego_rg_malloc
+#define rg_realloc rego_rg_realloc
+#define rg_reserve_live rego_rg_reserve_live
+#define rg_strdup rego_rg_strdup
+#define rg_strndup rego_rg_strndup
+#define rg_try_realloc rego_rg_try_realloc
+#define rg_usable_size rego_rg_usable_size
+#define rv_budget_out_of_memory rego_rv_budget_out_of_memory
+
 
 #define bi_bits_and rego_bi_bits_and
 #define bi_bits_lsh rego_bi_bits_lsh

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "rego/ast.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 enum tok_type {
     T_EOF, T_IDENT, T_STRING, T_NUMBER,

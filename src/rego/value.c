@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 /* The memory budget of the evaluation running on this thread (NULL: none).
  * Values count what they hold from the moment they are built until they
@@ -25,6 +26,14 @@ void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **sav
 void rv_budget_end(struct rv_budget *saved) { tl_budget = saved; }
 
 bool rv_budget_exceeded(void) { return tl_budget && tl_budget->exceeded; }
+
+/* The C library refused an allocation (mem.h): the evaluation stops at its
+ * next step, and the public call reports the failure. */
+void rv_budget_out_of_memory(void)
+{
+    if (tl_budget)
+        tl_budget->exceeded = true;
+}
 
 uint64_t rv_budget_limit(void) { return tl_budget ? tl_budget->limit : 0; }
 
@@ -208,8 +217,15 @@ void rvbuf_push(struct rvbuf *b, struct rv *take)
             rv_decref(take);
             return;
         }
+        /* nor is one the system has no memory for (mem.h) */
         refund(b->v);
-        b->v = xrealloc(b->v, cap * sizeof *b->v);
+        struct rv **grown = rg_try_realloc(b->v, cap * sizeof *b->v);
+        if (!grown) {
+            charge(b->v);
+            rv_decref(take);
+            return;
+        }
+        b->v = grown;
         charge(b->v);
         b->cap = cap;
     }
@@ -273,6 +289,13 @@ static int kv_cmp(const void *a, const void *b)
 struct rv *rv_object_take(struct rvbuf *keys, struct rvbuf *vals)
 {
     size_t n = keys->len, i, o;
+    /* A push that could not grow its list (budget, or no memory: mem.h)
+     * leaves the two lists of different lengths; the evaluation is stopping
+     * anyway, so the extra ones go. */
+    for (; n > vals->len; n--)
+        rv_decref(keys->v[n - 1]);
+    for (i = vals->len; i > n; i--)
+        rv_decref(vals->v[i - 1]);
     struct kv *kv = xmalloc(n * sizeof *kv);
     bool sorted = true;
     for (i = 0; i < n; i++) {
@@ -1442,7 +1465,10 @@ void sb_add(struct sbuf *b, const char *s, size_t n)
         size_t c = b->cap ? b->cap : 64;
         while (c < b->len + n + 1)
             c *= 2;
-        b->s = xrealloc(b->s, c);
+        char *grown = rg_try_realloc(b->s, c); /* nor when the system refuses (mem.h) */
+        if (!grown)
+            return;
+        b->s = grown;
         b->cap = c;
     }
     memcpy(b->s + b->len, s, n);
