@@ -1450,6 +1450,16 @@ struct rv *rv_own(struct rv *v)
     }
 }
 
+/* ASCII needs no UTF-8 check: jansson's own check is done byte by byte
+ * through function calls, the bulk of a small decision's conversion. */
+static bool ascii(const char *s, size_t n)
+{
+    unsigned char any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= (unsigned char)s[i];
+    return any < 0x80;
+}
+
 json_t *rv_to_json(const struct rv *v)
 {
     size_t i;
@@ -1462,6 +1472,8 @@ json_t *rv_to_json(const struct rv *v)
     case RV_NUMBER:
         return v->is_int ? json_integer(v->u.i) : json_real(rv_as_double(v));
     case RV_STRING:
+        if (ascii(v->u.str.s, v->u.str.len) && !memchr(v->u.str.s, 0, v->u.str.len))
+            return json_stringn_nocheck(v->u.str.s, v->u.str.len);
         return json_stringn(v->u.str.s, v->u.str.len);
     case RV_ARRAY:
     case RV_SET:
@@ -1473,7 +1485,9 @@ json_t *rv_to_json(const struct rv *v)
         j = json_object();
         for (i = 0; i < v->u.obj.len; i++) {
             const struct rv *key = v->u.obj.k[i];
-            if (key->type == RV_STRING) {
+            if (key->type == RV_STRING && ascii(key->u.str.s, key->u.str.len)) {
+                json_object_setn_new_nocheck(j, key->u.str.s, key->u.str.len, rv_to_json(v->u.obj.v[i]));
+            } else if (key->type == RV_STRING) {
                 json_object_setn_new(j, key->u.str.s, key->u.str.len, rv_to_json(v->u.obj.v[i]));
             } else {
                 struct sbuf b = { 0 };
