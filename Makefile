@@ -325,6 +325,13 @@ test-image: $(BUILD)/enclave
 release:
 	./build_release.sh
 TEST_TARGETS += test-image
+# make test-release: the static release binary (dist/enclave) builds an image,
+# starts the daemon and runs code in a VM, as the README's first command does.
+.PHONY: test-release
+test-release:
+	./build_release.sh
+	E2E_HOME=$(E2E_HOME) tests/release-smoke.sh
+TEST_TARGETS += test-release
 
 # ---------------------------------------------------------------- regex (src/rego/re.*)
 # The engine is plain C with no project dependency, so its bench builds from re.c alone.

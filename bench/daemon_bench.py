@@ -773,6 +773,23 @@ def bench_forkserver(d, args, table):
     print(f"  ({served} of {args.samples} python calls found the fork server ready after "
           f"{args.think:.0f} s; the others started a fresh python3)", flush=True)
     stop_session(d, sid)
+    # RunCode: the first cell of a new context pays for its interpreter. A
+    # context forked from the pre-started Python says json was imported.
+    forked, fresh = [], []
+    for s in range(max(1, args.samples // 4)):
+        sid = f"bench-context-{s}"
+        start_session(d, sid)
+        for i in range(6):  # the guest keeps at most 8 contexts
+            time.sleep(args.think)
+            t0 = time.perf_counter()
+            ev = connect_stream(d, "RunCode", {"sessionId": sid, "contextId": f"c{i}",
+                                               "code": "import sys; print('json' in sys.modules)"})
+            ms = ms_since(t0)
+            out = "".join(m.get("stdout", "") for m in ev)
+            (forked if out == "True\n" else fresh).append(ms)
+        stop_session(d, sid)
+    table.add("RunCode first cell of a new context, forked interpreter", forked)
+    table.add("RunCode first cell of a new context, fresh python3", fresh)
 
 
 def exec_body_argv(sid, argv):

@@ -1,25 +1,26 @@
 #include "common/paths.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/sysuser.h"
+
 int paths_home(char *buf, size_t size, const char *sub, struct error *err)
 {
     const char *home = getenv("ENCLAVE_HOME");
     char fallback[4096];
+    struct sysuser self;
     if (home == NULL || home[0] == '\0') {
         const char *user_home = getenv("HOME");
         if (user_home == NULL || user_home[0] == '\0') {
-            struct passwd *pw = getpwuid(getuid());
-            if (pw == NULL)
+            if (sysuser_by_uid(getuid(), &self) < 0 || self.home[0] == '\0')
                 return error_set(err, ERR_FAILED_PRECONDITION,
                                  "cannot find a home folder: set ENCLAVE_HOME");
-            user_home = pw->pw_dir;
+            user_home = self.home;
         }
         snprintf(fallback, sizeof(fallback), "%s/.enclave", user_home);
         home = fallback;

@@ -469,8 +469,8 @@ static void write_cell(struct context *x)
     }
 }
 
-static struct context *spawn_context(struct guest_code *k, const char *id, const Guest__V1__CodeRequest *req,
-                                     char *why, size_t why_len)
+static struct context *spawn_context(struct guest_code *k, struct guest_forkserver *fs, const char *id,
+                                     const Guest__V1__CodeRequest *req, char *why, size_t why_len)
 {
     Guest__V1__ExecRequest er = GUEST__V1__EXEC_REQUEST__INIT;
     char *argv[] = {(char *)k->python, (char *)"-u", (char *)"-I", (char *)k->driver, NULL};
@@ -488,7 +488,9 @@ static struct context *spawn_context(struct guest_code *k, const char *id, const
         return NULL;
     }
     struct guest_spawned sp;
-    code = guest_spawn(&er, &params, &sp, why, why_len);
+    code = guest_forkserver_spawn_driver(fs, &er, &params, k->driver, &sp, why, why_len);
+    if (code == 1)
+        code = guest_spawn(&er, &params, &sp, why, why_len);
     if (code)
         return NULL;
     struct context *x = calloc(1, sizeof(*x));
@@ -540,7 +542,7 @@ void guest_code_request(struct guest_server *s, struct guest_code *k, struct con
             return;
         }
         char why[256];
-        x = spawn_context(k, cid, req, why, sizeof(why));
+        x = spawn_context(k, guest_server_forkserver(s), cid, req, why, sizeof(why));
         if (!x) {
             guest_server_send_error(s, c, id, CODE(EXEC_FAILED), why);
             return;

@@ -20,13 +20,22 @@
 /* The largest program handed over (the daemon passes at most 100000 bytes
  * as an argument; larger ones come on stdin, "python3 -"). */
 #define FORKSERVER_MAX_CODE (128u << 10)
+/* The request's own environment variables handed over with it (larger
+ * environments take the fresh-process path). */
+#define FORKSERVER_MAX_ENV (32u << 10)
 
 /* The fork server. Its stdin (fd 0) is the init's control socket
- * (SOCK_SEQPACKET): a message is the workload's limits (4 little-endian
- * uint64: processes, open files, file size, address space; each at most the
- * fork server's own) and the code, with three descriptors (SCM_RIGHTS: the
- * workload's 0, 1, 2); the workload sets the limits first. The answer is the workload's pid
- * (a 4-byte int), or minus an errno. "R" once ready. */
+ * (SOCK_SEQPACKET). A message is a header (little-endian: 4 uint64 limits,
+ * i.e. processes, open files, file size, address space, each at most the
+ * fork server's own; one kind byte; a uint32 length of the environment
+ * block), the environment block (the request's own variables as
+ * NUL-terminated NAME=value strings, set over the fork server's environment,
+ * which is a fresh workload's), then the payload, with three descriptors
+ * (SCM_RIGHTS: the workload's 0, 1, 2). Kind 'x': the payload is a program
+ * run as `python3 -c` runs it. Kind 'd': the payload is the path of the
+ * interpreter driver, run as `python3 -u -I PATH` runs it. The workload sets
+ * the limits first. The answer is the workload's pid (a 4-byte int), or minus
+ * an errno. "R" once ready. */
 static const char forkserver_py[] =
     "import os, sys, socket, array, struct, gc\n"
     "ctl = socket.socket(fileno=os.dup(0))\n"
@@ -41,13 +50,21 @@ static const char forkserver_py[] =
     "        __import__(m)\n"
     "    except Exception:\n"
     "        pass\n"
-    "import traceback, types, atexit, random, threading, signal, resource\n"
+    "import traceback, types, atexit, random, threading, signal, resource, time\n"
     "gc.collect()\n"
     "gc.freeze()\n"
     "\n"
-    "def run(limits, src, fds):\n"
+    "import runpy, site\n"
+    "HDR = struct.Struct('<4QBI')\n"
+    "\n"
+    "def run(limits, kind, env, src, fds):\n"
     "    for i in range(3):\n"
     "        os.dup2(fds[i], i)\n"
+    "    for kv in env.split(b'\\0'):\n"
+    "        if kv:\n"
+    "            k, _, v = kv.partition(b'=')\n"
+    "            os.environb[k] = v\n"
+    "    time.tzset()\n"
     "    for r, v in zip((resource.RLIMIT_NPROC, resource.RLIMIT_NOFILE, resource.RLIMIT_FSIZE,\n"
     "                     resource.RLIMIT_AS), limits):\n"
     "        resource.setrlimit(r, (v, v))\n"
@@ -58,6 +75,18 @@ static const char forkserver_py[] =
     "    libc.prctl(4, 1, 0, 0, 0)  # dumpable again, as a fresh process is\n"
     "    os.chdir('/workspace')\n"
     "    random.seed()\n"
+    "    if kind == 100:  # 'd': the driver, as python3 -u -I PATH (no '' or user site on the path)\n"
+    "        sys.path[:] = [p for p in sys.path if p and p != site.USER_SITE]\n"
+    "        sys.argv[:] = [src]\n"
+    "        try:\n"
+    "            runpy.run_path(src, run_name='__main__')\n"
+    "            code = 0\n"
+    "        except SystemExit as e:\n"
+    "            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)\n"
+    "        except BaseException:\n"
+    "            traceback.print_exc()\n"
+    "            code = 1\n"
+    "        os._exit(code & 0xff)\n"
     "    sys.argv[:] = ['-c']\n"
     "    main = types.ModuleType('__main__')\n"
     "    main.__dict__['__builtins__'] = __builtins__\n"
@@ -103,10 +132,14 @@ static const char forkserver_py[] =
     "    if not msg and not anc:\n"
     "        os._exit(0)\n"
     "    fds = array.array('i')\n"
-    "    for level, kind, data in anc:\n"
-    "        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:\n"
+    "    for level, typ, data in anc:\n"
+    "        if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:\n"
     "            fds.frombytes(data[:len(data) - len(data) % 4])\n"
-    "    if len(fds) != 3 or len(msg) < 33 or flags & (socket.MSG_CTRUNC | socket.MSG_TRUNC):\n"
+    "    ok = len(fds) == 3 and len(msg) > HDR.size and not flags & (socket.MSG_CTRUNC | socket.MSG_TRUNC)\n"
+    "    if ok:\n"
+    "        *limits, kind, envlen = HDR.unpack_from(msg)\n"
+    "        ok = kind in (100, 120) and HDR.size + envlen < len(msg)\n"
+    "    if not ok:\n"
     "        for fd in fds:\n"
     "            os.close(fd)\n"
     "        ctl.send(struct.pack('i', -22))\n"
@@ -128,7 +161,9 @@ static const char forkserver_py[] =
     "            os.close(w)\n"
     "            ctl.close()\n"
     "            try:\n"
-    "                run(struct.unpack('<4Q', msg[:32]), msg[32:].decode('utf-8', 'surrogateescape'), fds)\n"
+    "                env = msg[HDR.size:HDR.size + envlen]\n"
+    "                src = msg[HDR.size + envlen:].decode('utf-8', 'surrogateescape')\n"
+    "                run(limits, kind, env, src, fds)\n"
     "            except BaseException:\n"
     "                traceback.print_exc()\n"
     "            finally:\n"
@@ -284,18 +319,41 @@ void guest_forkserver_counts(const struct guest_forkserver *fs, uint64_t *served
     *fallbacks = fs ? fs->fallbacks : 0;
 }
 
-/* A python tool call as the daemon sends it, with nothing the fork server
- * would do differently from a fresh python3. */
-static bool eligible(const Guest__V1__ExecRequest *req, const struct guest_exec_params *p)
+/* The request's variables are set in the workload over the fork server's own
+ * environment; those that change how Python itself starts (its PYTHON*
+ * settings, the locale it coerces at start) would not take effect after a
+ * fork, so such a request gets a fresh process. */
+static bool env_forkable(const Guest__V1__ExecRequest *req, size_t *block_len)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < req->n_env; i++) {
+        const char *n = req->env[i]->name, *v = req->env[i]->value ? req->env[i]->value : "";
+        if (strncmp(n, "PYTHON", 6) == 0 || strncmp(n, "LC_", 3) == 0 || strcmp(n, "LANG") == 0 ||
+            strcmp(n, "LANGUAGE") == 0)
+            return false;
+        len += strlen(n) + 1 + strlen(v) + 1;
+    }
+    *block_len = len;
+    return len <= FORKSERVER_MAX_ENV;
+}
+
+/* Limits above the fork server's could not be set by its child. */
+static bool params_forkable(const struct guest_exec_params *p)
 {
     struct guest_exec_params fp;
     forkserver_params(&fp);
-    /* Limits above the fork server's could not be set by its child. */
-    return req->n_argv == 3 && strcmp(req->argv[0], "python3") == 0 && strcmp(req->argv[1], "-c") == 0 &&
-           strlen(req->argv[2]) <= FORKSERVER_MAX_CODE && req->n_env == 0 && !req->stdin_open &&
-           strcmp(p->cwd, GUEST_WORKSPACE) == 0 && p->max_processes <= fp.max_processes &&
+    return strcmp(p->cwd, GUEST_WORKSPACE) == 0 && p->max_processes <= fp.max_processes &&
            p->max_open_files <= fp.max_open_files && p->max_file_size <= fp.max_file_size &&
            p->max_address_space <= fp.max_address_space;
+}
+
+/* A python tool call as the daemon sends it, with nothing the fork server
+ * would do differently from a fresh python3. */
+static bool eligible(const Guest__V1__ExecRequest *req, const struct guest_exec_params *p, size_t *env_len)
+{
+    return req->n_argv == 3 && strcmp(req->argv[0], "python3") == 0 && strcmp(req->argv[1], "-c") == 0 &&
+           strlen(req->argv[2]) <= FORKSERVER_MAX_CODE && !req->stdin_open && env_forkable(req, env_len) &&
+           params_forkable(p);
 }
 
 /* Ready when it said "R" (checked without waiting). */
@@ -314,12 +372,12 @@ static bool check_ready(struct guest_forkserver *fs)
     return fs->ready;
 }
 
-int guest_forkserver_spawn(struct guest_forkserver *fs, const Guest__V1__ExecRequest *req,
-                           const struct guest_exec_params *params, struct guest_spawned *out, char *why,
-                           size_t why_len)
+/* Hands one workload to the fork server: kind 'x' (payload: a program) or
+ * 'd' (payload: the driver's path). Returns as guest_forkserver_spawn. */
+static int submit(struct guest_forkserver *fs, char kind, const Guest__V1__ExecRequest *req, size_t env_len,
+                  const char *payload, const struct guest_exec_params *params, struct guest_spawned *out,
+                  char *why, size_t why_len)
 {
-    if (!fs || !eligible(req, params))
-        return 1;
     if (!check_ready(fs)) {
         guest_forkserver_start(fs); /* for the next call */
         fs->fallbacks++;
@@ -335,17 +393,35 @@ int guest_forkserver_spawn(struct guest_forkserver *fs, const Guest__V1__ExecReq
     int fds[3] = {in[0], outp[1], errp[1]};
     char cbuf[CMSG_SPACE(sizeof(fds))];
     memset(cbuf, 0, sizeof(cbuf));
+    /* The header, packed as the fork server reads it ('<4QBI'). */
+    uint8_t header[4 * 8 + 1 + 4];
     uint64_t limits[4] = {htole64(params->max_processes), htole64(params->max_open_files),
                           htole64(params->max_file_size), htole64(params->max_address_space)};
-    struct iovec iov[2] = {{.iov_base = limits, .iov_len = sizeof(limits)},
-                           {.iov_base = req->argv[2], .iov_len = strlen(req->argv[2])}};
-    char empty = '\n';
-    if (iov[1].iov_len == 0) { /* an empty program: a newline compiles the same */
-        iov[1].iov_base = &empty;
-        iov[1].iov_len = 1;
+    uint32_t env_le = htole32((uint32_t)env_len);
+    memcpy(header, limits, sizeof(limits));
+    header[32] = (uint8_t)kind;
+    memcpy(header + 33, &env_le, sizeof(env_le));
+    char *env = env_len ? malloc(env_len) : NULL;
+    if (env_len && !env) {
+        fs->fallbacks++;
+        code = 1;
+        goto done;
     }
-    size_t total = iov[0].iov_len + iov[1].iov_len;
-    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+    size_t at = 0;
+    for (size_t i = 0; i < req->n_env; i++) {
+        const char *v = req->env[i]->value ? req->env[i]->value : "";
+        at += (size_t)sprintf(env + at, "%s=%s", req->env[i]->name, v) + 1;
+    }
+    struct iovec iov[3] = {{.iov_base = header, .iov_len = sizeof(header)},
+                           {.iov_base = env, .iov_len = env_len},
+                           {.iov_base = (char *)payload, .iov_len = strlen(payload)}};
+    char empty = '\n';
+    if (iov[2].iov_len == 0) { /* an empty program: a newline compiles the same */
+        iov[2].iov_base = &empty;
+        iov[2].iov_len = 1;
+    }
+    size_t total = iov[0].iov_len + iov[1].iov_len + iov[2].iov_len;
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 3, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
@@ -355,6 +431,7 @@ int guest_forkserver_spawn(struct guest_forkserver *fs, const Guest__V1__ExecReq
     do
         sent = sendmsg(fs->ctl, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
     while (sent < 0 && errno == EINTR);
+    free(env);
     if (sent != (ssize_t)total) {
         /* Nothing was handed over: a fresh process runs it instead. */
         forkserver_stop(fs);
@@ -406,4 +483,25 @@ done:
             close(errp[i]);
     }
     return code;
+}
+
+int guest_forkserver_spawn(struct guest_forkserver *fs, const Guest__V1__ExecRequest *req,
+                           const struct guest_exec_params *params, struct guest_spawned *out, char *why,
+                           size_t why_len)
+{
+    size_t env_len = 0;
+    if (!fs || !eligible(req, params, &env_len))
+        return 1;
+    return submit(fs, 'x', req, env_len, req->argv[2], params, out, why, why_len);
+}
+
+int guest_forkserver_spawn_driver(struct guest_forkserver *fs, const Guest__V1__ExecRequest *req,
+                                  const struct guest_exec_params *params, const char *driver,
+                                  struct guest_spawned *out, char *why, size_t why_len)
+{
+    size_t env_len = 0;
+    if (!fs || req->n_argv < 1 || strcmp(req->argv[0], fs->python) != 0 || strlen(driver) > 4096 ||
+        !env_forkable(req, &env_len) || !params_forkable(params))
+        return 1;
+    return submit(fs, 'd', req, env_len, driver, params, out, why, why_len);
 }

@@ -213,6 +213,12 @@ void guest_forkserver_start(struct guest_forkserver *fs);
 int guest_forkserver_spawn(struct guest_forkserver *fs, const Guest__V1__ExecRequest *req,
                            const struct guest_exec_params *params, struct guest_spawned *out, char *why,
                            size_t why_len);
+/* The same for an interpreter context: req is the context's exec (argv[0]
+ * the python3 to run), driver the path of the interpreter driver, run as
+ * `python3 -u -I DRIVER` would run it. */
+int guest_forkserver_spawn_driver(struct guest_forkserver *fs, const Guest__V1__ExecRequest *req,
+                                  const struct guest_exec_params *params, const char *driver,
+                                  struct guest_spawned *out, char *why, size_t why_len);
 /* From the reaper: true when pid was the fork server (it is restarted on
  * the next call). */
 bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid);

@@ -240,6 +240,11 @@ void guest_server_send(struct guest_server *s, struct conn *c, const Guest__V1__
     conn_send(s, c, f);
 }
 
+struct guest_forkserver *guest_server_forkserver(struct guest_server *s)
+{
+    return s->forkserver;
+}
+
 void guest_server_send_error(struct guest_server *s, struct conn *c, uint64_t id, int code, const char *message)
 {
     send_error(s, c, id, code, message);

@@ -20,6 +20,8 @@ struct conn;
 void guest_server_send(struct guest_server *s, struct conn *c, const Guest__V1__Frame *f);
 void guest_server_send_error(struct guest_server *s, struct conn *c, uint64_t id, int code,
                              const char *message);
+/* The pre-started Python, or NULL when there is none. */
+struct guest_forkserver *guest_server_forkserver(struct guest_server *s);
 /* Bytes queued for the connection and not yet written. */
 size_t guest_conn_backlog(const struct conn *c);
 uint64_t guest_now_ns(void);

@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/sysuser.h"
 #include "image/image.h"
 #include "vmm/vm_internal.h"
 
@@ -154,10 +155,9 @@ int vmm_confinement_default(struct vmm_confinement *c, char *note, size_t note_l
                      "confinement beyond QEMU's -sandbox");
         return 0;
     }
-    struct passwd *pw = getpwnam(VMM_USER);
-    if (pw == NULL) {
-        pw = getpwnam("nobody");
-        if (pw == NULL)
+    struct sysuser user, *pw = &user;
+    if (sysuser_by_name(VMM_USER, &user) < 0) {
+        if (sysuser_by_name("nobody", &user) < 0)
             return error_set(err, ERR_FAILED_PRECONDITION,
                              "running as root, VMMs must run as another user, but neither '%s' nor "
                              "'nobody' exists (scripts/install-deps creates '%s')",
@@ -167,15 +167,14 @@ int vmm_confinement_default(struct vmm_confinement *c, char *note, size_t note_l
                  "'nobody' instead, shared with other services",
                  VMM_USER);
     }
-    if (pw->pw_uid == 0)
-        return error_set(err, ERR_FAILED_PRECONDITION, "the VMM user '%s' is uid 0", pw->pw_name);
+    if (pw->uid == 0)
+        return error_set(err, ERR_FAILED_PRECONDITION, "the VMM user '%s' is uid 0", pw->name);
     c->switch_user = true;
-    c->uid = pw->pw_uid;
-    c->gid = pw->pw_gid;
-    snprintf(c->user, sizeof(c->user), "%s", pw->pw_name);
-    int n = VMM_MAX_GROUPS;
-    if (getgrouplist(pw->pw_name, pw->pw_gid, c->groups, &n) < 0)
-        n = VMM_MAX_GROUPS; /* more than fit: keep the first ones */
+    c->uid = pw->uid;
+    c->gid = pw->gid;
+    snprintf(c->user, sizeof(c->user), "%.*s", (int)sizeof(c->user) - 1, pw->name);
+    int n = VMM_MAX_GROUPS; /* more than fit: the first ones are kept */
+    sysuser_groups(pw, c->groups, &n);
     c->n_groups = n;
     if (!c->landlock) {
         size_t used = strlen(note);

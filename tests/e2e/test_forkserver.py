@@ -113,3 +113,128 @@ def test_the_fork_server_cannot_be_reached(fsd):
     assert lines[0] == "1" and lines[1] == "PermissionError", out
     _, out = forked(fsd, "fs", "print('after')\n")
     assert out == "after\n"
+
+
+# ------------------------------------------------------------ environment
+
+
+def exec_out(d, sid, code, env):
+    """stdout of `python3 -c code` through the streaming Exec with env."""
+    import base64
+    out = b""
+    for _, msg in d.stream("Exec", {"sessionId": sid, "argv": ["python3", "-c", code], "env": env}):
+        if "stdout" in msg:
+            out += base64.b64decode(msg["stdout"])
+        assert "end" not in msg or "error" not in msg["end"], msg
+    return out.decode()
+
+
+def test_request_environment_reaches_a_forked_workload(fsd):
+    """Variables of the request (those the policy lets through: TZ here) are
+    set in the forked workload and take effect as in a fresh process; the fork
+    server itself keeps none of them."""
+    code = ("import sys, os, time\n"
+            "print('json' in sys.modules, os.environ.get('TZ'), time.strftime('%z', time.localtime(0)))\n")
+    deadline = time.time() + 300
+    while True:
+        out = exec_out(fsd, "fs", code, {"TZ": "EST5"})
+        if out.startswith("True"):
+            break
+        assert time.time() < deadline, out
+        time.sleep(8)
+    assert out == "True EST5 -0500\n", out
+    deadline = time.time() + 300
+    while True:
+        out = exec_out(fsd, "fs", code, {})
+        if out.startswith("True"):
+            break
+        assert time.time() < deadline, out
+        time.sleep(8)
+    assert out == "True None +0000\n", out
+
+
+def test_startup_variables_take_a_fresh_process(fsd):
+    """PYTHON* and locale variables change how Python starts: such a request
+    never goes to the fork server, and the variable takes effect."""
+    for _ in range(3):
+        out = exec_out(fsd, "fs", "import sys\nprint('json' in sys.modules, sys.flags.dont_write_bytecode)\n",
+                       {"PYTHONDONTWRITEBYTECODE": "1"})
+        assert out == "False 1\n", out
+        out = exec_out(fsd, "fs", "import sys, os\nprint('json' in sys.modules, os.environ['LANG'])\n",
+                       {"LANG": "C.UTF-8"})
+        assert out == "False C.UTF-8\n", out
+
+
+# ------------------------------------------------------------ RunCode contexts
+
+CONTEXT_PROBE = r"""
+import os, sys, resource
+print(os.getresuid(), os.getresgid(), os.getgroups(), os.getsid(0) == os.getpid(), os.getppid())
+print([resource.getrlimit(r) for r in (resource.RLIMIT_NPROC, resource.RLIMIT_NOFILE,
+       resource.RLIMIT_FSIZE, resource.RLIMIT_AS, resource.RLIMIT_CORE)])
+print([l.split(':')[1].strip() for l in open('/proc/self/status')
+       if l.split(':')[0] in ('Seccomp', 'NoNewPrivs', 'CapEff', 'CapPrm', 'CapBnd', 'CapInh', 'CapAmb')])
+print(os.getcwd(), sorted(k for k in os.environ))
+"""
+
+
+def cell(d, sid, ctx, code):
+    """(stdout text, result repr) of one RunCode cell."""
+    text, result = "", None
+    for _, m in d.stream("RunCode", {"sessionId": sid, "code": code, "contextId": ctx}):
+        if "end" in m:
+            assert "error" not in m["end"], m
+        elif "stdout" in m:
+            text += m["stdout"]
+        elif "text" in m:
+            result = m["text"]
+        elif "error" in m:
+            raise AssertionError(m)
+    return text, result
+
+
+def test_contexts_start_from_the_fork_server(fsd):
+    """A new interpreter context is forked from the ready Python: same user,
+    limits, seccomp, capabilities and environment as a fresh `python3 -I`,
+    the path a fresh `python3 -u -I DRIVER` has, and state kept across cells."""
+    deadline = time.time() + 300
+    n = 0
+    while True:
+        n += 1
+        out, _ = cell(fsd, "fs", f"fork{n}", "import sys\nprint('json' in sys.modules)\n")
+        if out == "True\n":
+            break
+        assert time.time() < deadline and n < 12, out
+        time.sleep(8)
+    ctx = f"fork{n}"
+    probe, _ = cell(fsd, "fs", ctx, CONTEXT_PROBE)
+    ref = exec_out(fsd, "fs", CONTEXT_PROBE, {})
+    # The init's child (reparented), in its own session, as a fresh process;
+    # same ids, seccomp, no_new_privs and capabilities as a fresh python3.
+    p, r = probe.splitlines(), ref.splitlines()
+    assert p[0].endswith(" True 1") and p[0] == r[0], (probe, ref)
+    assert p[2] == r[2], (probe, ref)
+    # The context's own limits (a context may write files up to 1 GiB,
+    # src/core/code.c), the others as an exec's.
+    lp, lr = eval(p[1]), eval(r[1])
+    assert lp[2] == (1 << 30, 1 << 30) and lp[:2] + lp[3:] == lr[:2] + lr[3:], (probe, ref)
+    # The exec's environment, plus what the driver itself sets.
+    cwd, keys = p[3].split(" ", 1)
+    assert cwd == "/workspace" and set(eval(keys)) - set(eval(r[3].split(" ", 1)[1])) == {"MPLBACKEND"}, probe
+    path, _ = cell(fsd, "fs", ctx, "import sys\nprint(sys.path)\n")
+    fresh_path = exec_out(fsd, "fs", "import sys\nprint(sys.path)\n", {})
+    want = ["/workspace"] + [p for p in eval(fresh_path) if p]
+    assert eval(path) == want, (path, fresh_path)
+    cell(fsd, "fs", ctx, "x = 41\n")
+    _, result = cell(fsd, "fs", ctx, "x + 1")
+    assert result == "42", result
+    # A second context forked the same way shares nothing with the first.
+    m = n + 1
+    while True:
+        out, _ = cell(fsd, "fs", f"fork{m}", "import sys\nprint('json' in sys.modules, 'x' in globals())\n")
+        if out.startswith("True"):
+            break
+        assert time.time() < deadline and m < n + 12, out
+        m += 1
+        time.sleep(8)
+    assert out == "True False\n", out
