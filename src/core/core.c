@@ -905,8 +905,12 @@ static bool snap_load(struct snap *sn)
 {
     json_error_t jerr;
     json_t *meta = json_load_file(sn->meta_path, JSON_REJECT_DUPLICATES, &jerr);
-    if (meta == NULL)
+    if (meta == NULL) {
+        if (access(sn->meta_path, F_OK) == 0)
+            log_warn("snapshot %.12s: %s does not describe %s (%s); it is built again", sn->identity,
+                     sn->meta_path, sn->state_path, jerr.text);
         return false;
+    }
     const char *identity = json_string_value(json_object_get(meta, "identity"));
     const char *key = json_string_value(json_object_get(meta, "key"));
     json_int_t size = json_integer_value(json_object_get(meta, "size"));

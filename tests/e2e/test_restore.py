@@ -176,3 +176,15 @@ def test_changing_the_image_invalidates_the_snapshot(fresh_daemon):
     r = d.python("after-change", "print(6*7)")
     assert r["output"] == "42\n"
     d.stop_session("after-change")
+    # A record that does not describe its state file is not trusted: the
+    # snapshot is built again, with the reason in the log.
+    d.stop()
+    with open(os.path.join(folder2, "meta.json"), "w") as f:
+        f.write('{"identity": "not this one"')
+    d.start()
+    deadline = time.time() + 300
+    while time.time() < deadline and "does not describe" not in d.read_log():
+        time.sleep(0.2)
+    assert "does not describe" in d.read_log()
+    _, meta3 = wait_snapshot(d)
+    assert meta3["identity"] == os.path.basename(folder2)
