@@ -79,6 +79,12 @@ def test_restored_sessions_run_code_and_share_nothing(restoring):
         # The guest's clock was set from the host's at the resume.
         assert abs(t - time.time()) < 120, (t, time.time())
         seen.append((rnd, boot_id, channel_key(d, sid)))
+    listed = d.call("ListSessions", {}, service="enclave.v1.Enclave")["sessions"]
+    assert sorted(x["sessionId"] for x in listed if x.get("restored")) == ["ra", "rb"], listed
+    info = d.call("GetInfo", {}, service="enclave.v1.Enclave")["snapshot"]
+    assert info["state"] == "ready" and info["identity"] == os.path.basename(folder), info
+    assert int(info["restores"]) == 2 and int(info.get("fallbacks", 0)) == 0, info
+    assert int(info["sizeBytes"]) == meta["size"] and info["memoryMb"] == 512, info
     (r1, b1, k1), (r2, b2, k2) = seen
     assert r1 != r2, "two restored VMs produced the same random bytes"
     assert b1 != b2, "two restored VMs have the same boot id"
@@ -107,6 +113,8 @@ def test_corrupted_snapshot_boots_cold_and_is_rebuilt(restoring):
     assert r["output"] == "42\n", r
     log = d.read_log()
     assert "restoring the snapshot failed" in log and "booting it cold" in log, log[-3000:]
+    info = d.call("GetInfo", {}, service="enclave.v1.Enclave")["snapshot"]
+    assert int(info["fallbacks"]) == 1, info
     d.stop_session("rcold")
     # It is built again, and the next session restores the new one.
     deadline = time.time() + 300
