@@ -217,7 +217,8 @@ static void srecord(struct session *s, enum audit_kind kind, json_t *details)
 {
     if (s->in_pool) {
         char *text = details ? json_dumps(details, JSON_COMPACT) : NULL;
-        log_info("pool VM %s: %s %s", s->id, audit_kind_name(kind), text ? text : "");
+        log_info("%s %s: %s %s", s->template_vm ? "snapshot VM" : "pool VM", s->id, audit_kind_name(kind),
+                 text ? text : "");
         free(text);
         json_decref(details);
         return;
