@@ -1238,6 +1238,9 @@ static int pool_boot(struct core *core, struct pool *p, struct error *err)
     s->vcpus = p->vcpus;
     s->mem_mb = p->mem_mb;
     s->created_ns = s->last_active_ns = now_unix_ns();
+    /* A refill restores the snapshot when it can (it falls back to a cold
+     * boot as a session's restore does). */
+    s->restoring = snap_usable(core, p->kernel, p->initrd, p->vcpus, p->mem_mb);
     if (session_boot(s, p->kernel, p->initrd, err) < 0) {
         free(s);
         return -1;

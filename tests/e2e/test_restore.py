@@ -196,3 +196,32 @@ def test_changing_the_image_invalidates_the_snapshot(fresh_daemon):
     assert "does not describe" in d.read_log()
     _, meta3 = wait_snapshot(d)
     assert meta3["identity"] == os.path.basename(folder2)
+
+
+def test_pool_refills_restore_the_snapshot(fresh_daemon):
+    """With a pool and a snapshot, a refill restores instead of booting; the
+    claimed VM is fresh and its own (restored, pooled, own key)."""
+    d = fresh_daemon(["--pool", "1", "--restore", "on"]).start()
+    _, meta = wait_snapshot(d)
+
+    def pool_ready():
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            p = d.call("GetInfo", {}, service="enclave.v1.Enclave").get("pools", [])
+            if p and p[0].get("ready", 0) >= 1:
+                return
+            time.sleep(0.2)
+        raise AssertionError("the pool did not refill:\n" + d.read_log()[-3000:])
+
+    for sid in ("pa", "pb", "pc"):
+        pool_ready()
+        s = d.start_session(sessionId=sid)
+        assert s["status"] == "READY"
+        r = d.python(sid, "print(6*7)")
+        assert r["output"] == "42\n", r
+        d.stop_session(sid)
+    log = d.read_log()
+    refills = [l for l in log.splitlines() if "pool VM pool+" in l and " ready in " in l]
+    assert any("restored from the snapshot" in l for l in refills), refills
+    info = d.call("GetInfo", {}, service="enclave.v1.Enclave")["snapshot"]
+    assert int(info["restores"]) >= 1, info
