@@ -66,7 +66,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 
 # ---------------------------------------------------------------- sources
 # Modules linked into the host binary, in no particular order.
-HOST_MODULES := common wire rego policy audit gate image vmm proxy core api daemon cli
+HOST_MODULES := common wire rego policy audit gate http image oci vmm proxy core api daemon cli
 not_special   = $(filter-out %_test.c %_fuzz.c %/main.c,$(1))
 HOST_SRCS  := $(call not_special,$(foreach m,$(HOST_MODULES),$(wildcard src/$(m)/*.c))) $(PROTO_C)
 HOST_MAIN  := src/cli/main.c
@@ -335,9 +335,9 @@ TEST_TARGETS += test-release
 
 # ---------------------------------------------------------------- regex (src/rego/re.*)
 # The engine is plain C with no project dependency, so its bench builds from re.c alone.
-$(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.c src/rego/re.h src/rego/unicode_tables.c
+$(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.c src/rego/re.h src/rego/mem.c src/rego/unicode_tables.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -o $@ bench/re_bench.c src/rego/re.c src/rego/unicode_tables.c
+	$(CC) $(BASE_CFLAGS) -o $@ bench/re_bench.c src/rego/re.c src/rego/mem.c src/rego/unicode_tables.c -lpthread
 
 .PHONY: bench-re
 bench-re: $(BUILD)/bench/re_bench
@@ -384,6 +384,15 @@ $(BUILD)/rego-conformance-asan: tools/rego-conformance.c $(BUILD)/libenclave-asa
 test-rego-asan: $(BUILD)/rego-conformance-asan
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/rego-conformance-asan --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
 TEST_TARGETS += test-rego-asan
+# Every symbol src/rego exports carries the rego_ prefix (src/rego/internal.h
+# says how), so the interpreter can ship as a library on its own.
+REGO_OBJS := $(call obj,host,$(filter src/rego/%,$(HOST_SRCS)))
+.PHONY: test-rego-symbols
+test-rego-symbols: $(REGO_OBJS)
+	@bad=$$(nm -g --defined-only $(REGO_OBJS) | awk 'NF == 3 && $$3 !~ /^rego_/ {print $$3}'); \
+	if [ -n "$$bad" ]; then echo "src/rego exports names without the rego_ prefix (add them to src/rego/internal.h):"; \
+	    echo "$$bad"; exit 1; fi; echo "src/rego: every exported symbol has the rego_ prefix"
+TEST_TARGETS += test-rego-symbols
 # ---------------------------------------------------------------- policy: bundles, the constitution
 # The constitution in policy/ is built into the binary (src/policy/builtin.c
 # pulls each file in with .incbin); the generated header lists the files and
@@ -413,6 +422,11 @@ bench-policy: $(BUILD)/policy-bench
 	$(BUILD)/policy-bench --dir $(BUILD)/bench-policy
 TEST_TARGETS  += test-policy
 BENCH_TARGETS += bench-policy
+# The offline policy verbs (bench, fmt) on the real binary: a few seconds.
+.PHONY: test-policy-cli
+test-policy-cli: $(BUILD)/enclave
+	ENCLAVE_BIN=$(abspath $(BUILD)/enclave) /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/policy
+TEST_TARGETS += test-policy-cli
 
 # ---------------------------------------------------------------- fuzz smoke
 # Every harness builds and survives a few seconds on its seeds and random input.
@@ -510,3 +524,17 @@ TEST_TARGETS += test-ui
 .PHONY: test-clone
 test-clone:
 	tests/fresh-clone.sh
+# ---------------------------------------------------------------- rego: OPA as the oracle
+# make fuzz-rego-diff: every conformance case, mutated ones and generated
+# policies through Enclave (build/rego-diff) and OPA (Go, the version pinned
+# in bench/peers/opa/go.mod, fetched by go into build/peers as for
+# bench-rego); prints a summary, saves each disagreement under
+# build/rego-diff-repro/. REGO_DIFF_ITERATIONS, REGO_DIFF_SECONDS,
+# REGO_DIFF_SEED bound and repeat a run. Not part of `make test`.
+.PHONY: fuzz-rego-diff
+$(BUILD)/peers/opa-diff: bench/peers/opa/diff/main.go bench/peers/opa/go.mod bench/peers/opa/go.sum
+	@mkdir -p $(BUILD)/peers
+	cd bench/peers/opa && GOMODCACHE=$(abspath $(BUILD))/peers/gomod GOCACHE=$(abspath $(BUILD))/peers/gocache \
+	    GOFLAGS=-mod=mod GOTOOLCHAIN=local go build -o $(abspath $@) ./diff
+fuzz-rego-diff: $(BUILD)/rego-diff $(BUILD)/peers/opa-diff
+	BUILD=$(BUILD) python3 tests/rego/diff/run.py tests/rego/opa-conformance

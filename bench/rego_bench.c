@@ -96,6 +96,16 @@ static double best_rate(int (*one)(struct runner *, unsigned), struct runner *c)
 {
     double best = 0;
     unsigned long long count = 0;
+    /* REGO_BENCH_COUNT=N: exactly N decisions, untimed (for instruction
+     * counts under valgrind --tool=callgrind) */
+    const char *fixed = getenv("REGO_BENCH_COUNT");
+    if (fixed && *fixed) {
+        unsigned long long n = strtoull(fixed, NULL, 10);
+        for (count = 0; count < n; count++)
+            if (one(c, (unsigned)(count % (unsigned)c->n)) < 0)
+                return -1;
+        return (double)n;
+    }
     for (int s = 0; s < SLICES; s++) {
         unsigned long long start = count;
         double t0 = now_s(), t;
@@ -232,9 +242,13 @@ int main(int argc, char **argv)
            with_native ? "engine and native" : "engine");
 
     struct runner ctx = { q, inputs, rv_inputs, n, &err };
-    double engine = best_rate(run_values, &ctx);
-    double engine_json = best_rate(run_json, &ctx);
-    double native = with_native ? best_rate(run_native, &ctx) : 0;
+    /* REGO_BENCH_ONLY=values|json|native: time one of them only (to
+     * profile it: perf record -g build/rego-bench DIR) */
+    const char *only = getenv("REGO_BENCH_ONLY");
+    bool all = !only || !*only;
+    double engine = all || strcmp(only, "values") == 0 ? best_rate(run_values, &ctx) : 0;
+    double engine_json = all || strcmp(only, "json") == 0 ? best_rate(run_json, &ctx) : 0;
+    double native = with_native && (all || strcmp(only, "native") == 0) ? best_rate(run_native, &ctx) : 0;
     if (engine < 0 || engine_json < 0)
         return 1;
 

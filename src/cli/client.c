@@ -1,22 +1,20 @@
 #include "cli/client.h"
 
 #include <errno.h>
-#include <http_parser.h>
 #include <openssl/crypto.h>
 #include <netdb.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
 #include "common/cleanup.h"
 #include "common/paths.h"
+#include "http/http.h"
 
 #define CLIENT_MAX_RESPONSE (64u << 20)
 
@@ -117,262 +115,98 @@ static int dial(const struct client_target *t, struct error *err)
     return fd;
 }
 
-struct response {
-    int complete;
-    char *body;
-    size_t len;
-    size_t cap;
-    int too_big;
-    /* Streaming: the body goes here as it arrives instead of into body. */
-    client_sink_fn sink;
-    void *sink_ctx;
-    int sink_failed;
-};
-
-static int on_body(http_parser *p, const char *at, size_t len)
+/* The connection's name in errors. */
+static const char *target_name(const struct client_target *t)
 {
-    struct response *r = p->data;
-    if (r->sink != NULL && p->status_code == 200) {
-        if (r->sink(r->sink_ctx, at, len) < 0) {
-            r->sink_failed = 1;
-            return 1;
-        }
-        return 0;
-    }
-    if (r->len + len > CLIENT_MAX_RESPONSE) {
-        r->too_big = 1;
-        return 1;
-    }
-    if (r->len + len + 1 > r->cap) {
-        size_t ncap = (r->len + len + 1) * 2;
-        char *nb = realloc(r->body, ncap);
-        if (nb == NULL)
-            return 1;
-        r->body = nb;
-        r->cap = ncap;
-    }
-    memcpy(r->body + r->len, at, len);
-    r->len += len;
-    r->body[r->len] = '\0';
-    return 0;
+    return t->socket_path ? t->socket_path : t->addr;
 }
 
-static int on_complete(http_parser *p)
-{
-    ((struct response *)p->data)->complete = 1;
-    return 0;
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The request line and headers, the same for every request. body_len < 0:
- * the body is sent chunked. Host names the address dialled: the daemon
- * refuses any other (DNS rebinding); the Unix socket needs neither it nor a
- * token. Returns the length, or -1 when it does not fit. */
-static int format_head(const struct client_target *t, char *head, size_t size, const char *method,
-                       const char *path, const char *content_type, long long body_len, unsigned timeout_s,
-                       char *token_where, size_t token_where_size)
-{
-    char auth[API_TOKEN_MAX + 64] = "";
-    if (t->socket_path == NULL) {
-        char token[API_TOKEN_MAX + 1];
-        client_token(t, token, sizeof(token), token_where, token_where_size);
-        if (token[0] != '\0')
-            snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
-        OPENSSL_cleanse(token, sizeof(token));
-    }
-    char length[64];
-    if (body_len < 0)
-        snprintf(length, sizeof(length), "Transfer-Encoding: chunked");
-    else
-        snprintf(length, sizeof(length), "Content-Length: %lld", body_len);
-    int hl = snprintf(head, size,
-                      "%s %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n"
-                      "Content-Type: %s\r\nConnect-Protocol-Version: 1\r\n"
-                      "Connect-Timeout-Ms: %u\r\n%s\r\n\r\n",
-                      method, path, t->socket_path ? "localhost" : t->addr, auth, content_type,
-                      timeout_s * 1000, length);
-    OPENSSL_cleanse(auth, sizeof(auth));
-    if (hl < 0 || (size_t)hl >= size)
-        return -1;
-    return hl;
-}
-
-static int send_all(int fd, const void *data, size_t len, struct error *err)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return error_set_errno(err, ERR_UNAVAILABLE, "sending to the daemon");
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_response(int fd, unsigned timeout_s, client_sink_fn sink, void *sink_ctx, char **out,
-                         int *status, struct error *err);
-
-/* Sends one request and reads the whole response (into *out, or, for a 200
- * with a sink, into the sink as it arrives). */
+/* One request to the daemon through the HTTP client's blocking face. The
+ * body comes from memory (body, body_len) or from in_fd (in_len bytes, or
+ * chunked to EOF when in_len < 0). A 200's body goes to sink when there is
+ * one; any other answer's body into *out. Host names the address dialled:
+ * the daemon refuses any other (DNS rebinding); the Unix socket needs
+ * neither it nor a token. */
 static int roundtrip(const struct client_target *t, const char *method, const char *path,
-                     const char *content_type, const char *body, size_t body_len,
-                     unsigned timeout_s, client_sink_fn sink, void *sink_ctx, char **out,
-                     int *status, char *token_where, size_t token_where_size, struct error *err)
+                     const char *content_type, const char *body, size_t body_len, int in_fd,
+                     long long in_len, unsigned timeout_s, http_body_fn sink, void *sink_ctx,
+                     char **out, int *status, char *token_where, size_t token_where_size,
+                     struct error *err)
 {
     cleanup_close int fd = dial(t, err);
     if (fd < 0)
         return -1;
-    char head[1400];
-    int hl = format_head(t, head, sizeof(head), method, path, content_type, (long long)body_len, timeout_s,
-                         token_where, token_where_size);
-    if (hl < 0)
-        return error_set(err, ERR_INVALID_ARGUMENT, "request path too long");
-    if (send_all(fd, head, (size_t)hl, err) < 0 || send_all(fd, body, body_len, err) < 0)
+    cleanup_free char *url = NULL;
+    if (asprintf(&url, "http://%s%s", t->socket_path ? "localhost" : t->addr, path) < 0) {
+        url = NULL;
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    char type[128], protocol[] = "Connect-Protocol-Version: 1", deadline[64];
+    char auth[API_TOKEN_MAX + 64] = "";
+    snprintf(type, sizeof(type), "Content-Type: %s", content_type);
+    snprintf(deadline, sizeof(deadline), "Connect-Timeout-Ms: %u", timeout_s * 1000);
+    const char *headers[4] = {type, protocol, deadline, auth};
+    size_t header_count = 3;
+    if (t->socket_path == NULL) {
+        char token[API_TOKEN_MAX + 1];
+        client_token(t, token, sizeof(token), token_where, token_where_size);
+        if (token[0] != '\0') {
+            snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+            header_count = 4;
+        }
+        OPENSSL_cleanse(token, sizeof(token));
+    }
+    struct http_request req = {
+        .method = method,
+        .url = url,
+        .headers = headers,
+        .header_count = header_count,
+        .body = body,
+        .body_len = body_len,
+        .body_fd = in_fd,
+        .body_fd_len = in_len < 0 ? 0 : (uint64_t)in_len,
+        .body_fd_chunked = in_fd >= 0 && in_len < 0,
+        .max_body = CLIENT_MAX_RESPONSE,
+        .max_error_body = CLIENT_MAX_RESPONSE,
+        .on_body = sink,
+        .ctx = sink_ctx,
+        /* an Exec stream may stay quiet as long as its command does */
+        .timeout_ms = HTTP_NO_TIMEOUT,
+        .deadline_ms = http_now_ms() + (uint64_t)timeout_s * 1000 + 30000,
+        .cancel = &client_interrupted,
+    };
+    struct http_response resp;
+    int rc = http_fd_run(fd, &req, &resp, err);
+    OPENSSL_cleanse(auth, sizeof(auth));
+    if (rc < 0) {
+        http_response_release(&resp);
+        if (err->kind != ERR_CANCELED)
+            error_prefix(err, "the daemon at %s", target_name(t));
         return -1;
-    return read_response(fd, timeout_s, sink, sink_ctx, out, status, err);
-}
-
-static int read_response(int fd, unsigned timeout_s, client_sink_fn sink, void *sink_ctx, char **out,
-                         int *status, struct error *err)
-{
-    http_parser parser;
-    http_parser_init(&parser, HTTP_RESPONSE);
-    struct response r = {.sink = sink, .sink_ctx = sink_ctx};
-    parser.data = &r;
-    http_parser_settings settings;
-    http_parser_settings_init(&settings);
-    settings.on_body = on_body;
-    settings.on_message_complete = on_complete;
-    long long deadline = now_ms() + (long long)timeout_s * 1000 + 30000;
-    char buf[65536];
-    while (!r.complete) {
-        if (client_interrupted) {
-            free(r.body);
-            return error_set(err, ERR_CANCELED, "interrupted");
-        }
-        long long left = deadline - now_ms();
-        if (left <= 0) {
-            free(r.body);
-            return error_set(err, ERR_DEADLINE_EXCEEDED, "the daemon did not answer in time");
-        }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-        if (pr < 0 && errno != EINTR) {
-            free(r.body);
-            return error_set_errno(err, ERR_INTERNAL, "poll");
-        }
-        if (pr <= 0)
-            continue;
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            free(r.body);
-            return error_set_errno(err, ERR_UNAVAILABLE, "reading from the daemon");
-        }
-        size_t parsed = http_parser_execute(&parser, &settings, buf, (size_t)n);
-        if (r.sink_failed) {
-            free(r.body);
-            return error_set(err, ERR_INTERNAL, "the daemon's stream is malformed");
-        }
-        if (r.too_big) {
-            free(r.body);
-            return error_set(err, ERR_RESOURCE_EXHAUSTED, "the daemon's answer is too large");
-        }
-        if (parsed != (size_t)n || HTTP_PARSER_ERRNO(&parser) != HPE_OK) {
-            free(r.body);
-            return error_set(err, ERR_INTERNAL, "bad HTTP from the daemon: %s",
-                             http_errno_description(HTTP_PARSER_ERRNO(&parser)));
-        }
-        if (n == 0) {
-            if (!r.complete)
-                http_parser_execute(&parser, &settings, NULL, 0);
-            if (!r.complete) {
-                free(r.body);
-                return error_set(err, ERR_UNAVAILABLE, "the daemon closed the connection early");
-            }
-        }
     }
-    *status = parser.status_code;
-    if (r.body == NULL) {
-        r.body = strdup("");
-        if (r.body == NULL)
-            return error_set(err, ERR_INTERNAL, "out of memory");
-    }
-    *out = r.body;
+    *status = resp.status;
+    *out = resp.body ? resp.body : strdup("");
+    resp.body = NULL;
+    http_response_release(&resp);
+    if (*out == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     return 0;
 }
 
 int client_put_fd(const struct client_target *t, const char *path, int in_fd, long long length,
                   unsigned timeout_s, char **out, int *status, struct error *err)
 {
-    cleanup_close int fd = dial(t, err);
-    if (fd < 0)
-        return -1;
-    char head[1400], where[4200] = "";
-    int hl = format_head(t, head, sizeof(head), "PUT", path, "application/octet-stream", length, timeout_s, where,
-                         sizeof(where));
-    if (hl < 0)
-        return error_set(err, ERR_INVALID_ARGUMENT, "request path too long");
-    if (send_all(fd, head, (size_t)hl, err) < 0)
-        return -1;
-    static char buf[1 << 16];
-    long long sent = 0;
-    bool refused = false; /* the daemon answered early and stopped reading */
-    for (;;) {
-        if (client_interrupted)
-            return error_set(err, ERR_CANCELED, "interrupted");
-        ssize_t n = read(in_fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return error_set_errno(err, ERR_INTERNAL, "reading the input");
-        if (length >= 0 && (n == 0 ? sent != length : sent + n > length))
-            return error_set(err, ERR_ABORTED, "the input changed size while it was sent");
-        if (length < 0) {
-            char size[32];
-            int sl = snprintf(size, sizeof(size), "%zx\r\n", (size_t)n);
-            if (send_all(fd, size, (size_t)sl, err) < 0 || send_all(fd, buf, (size_t)n, err) < 0 ||
-                send_all(fd, "\r\n", 2, err) < 0) {
-                refused = true;
-                break;
-            }
-        } else if (n > 0 && send_all(fd, buf, (size_t)n, err) < 0) {
-            refused = true;
-            break;
-        }
-        sent += n;
-        if (n == 0)
-            break;
-    }
-    (void)refused; /* the answer says why */
-    return read_response(fd, timeout_s, NULL, NULL, out, status, err);
+    char where[4200] = "";
+    return roundtrip(t, "PUT", path, "application/octet-stream", NULL, 0, in_fd, length, timeout_s,
+                     NULL, NULL, out, status, where, sizeof(where), err);
 }
 
 int client_get_stream(const struct client_target *t, const char *path, unsigned timeout_s,
-                      client_sink_fn sink, void *ctx, char **out, int *status, struct error *err)
+                      http_body_fn sink, void *ctx, char **out, int *status, struct error *err)
 {
     char where[4200] = "";
-    return roundtrip(t, "GET", path, "application/json", "", 0, timeout_s, sink, ctx, out, status, where,
-                     sizeof(where), err);
-}
-
-int client_get(const struct client_target *t, const char *path, unsigned timeout_s, char **out,
-               int *status, struct error *err)
-{
-    char where[4200] = "";
-    return roundtrip(t, "GET", path, "application/json", "", 0, timeout_s, NULL, NULL, out, status,
-                     where, sizeof(where), err);
+    return roundtrip(t, "GET", path, "application/json", NULL, 0, -1, 0, timeout_s, sink, ctx, out,
+                     status, where, sizeof(where), err);
 }
 
 /* A 401: say which token was sent, and from where. */
@@ -381,6 +215,27 @@ static void token_hint(const struct client_target *t, const char *where, struct 
     error_prefix(err, "the daemon at %s refused the token from %s (is it the daemon of this "
                       "ENCLAVE_HOME? 'enclave token' prints the token)",
                  t->addr, where[0] ? where : "nowhere");
+}
+
+/* A Connect error ({"code", "message"}, or nothing usable) as err. */
+static int connect_error(const json_t *error, const char *fallback, struct error *err)
+{
+    const char *code = json_string_value(json_object_get(error, "code"));
+    const char *msg = json_string_value(json_object_get(error, "message"));
+    return error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
+                     code ? code : fallback, msg ? ": " : "", msg ? msg : "");
+}
+
+/* A refusal: the daemon's error body as err, with a hint on 401. */
+static int refused(const struct client_target *t, int status, const char *text, const char *where,
+                   struct error *err)
+{
+    json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+    connect_error(doc, "HTTP error", err);
+    if (status == 401)
+        token_hint(t, where, err);
+    json_decref(doc);
+    return -1;
 }
 
 int client_call(const struct client_target *t, const char *service, const char *method,
@@ -394,21 +249,12 @@ int client_call(const struct client_target *t, const char *service, const char *
     cleanup_free char *text = NULL;
     int status = 0;
     char where[4200] = "";
-    if (roundtrip(t, "POST", path, "application/json", body, strlen(body), timeout_s, NULL, NULL,
-                  &text, &status, where, sizeof(where), err) < 0)
+    if (roundtrip(t, "POST", path, "application/json", body, strlen(body), -1, 0, timeout_s, NULL,
+                  NULL, &text, &status, where, sizeof(where), err) < 0)
         return -1;
-    json_error_t jerr;
-    json_t *doc = json_loads(text, 0, &jerr);
-    if (status != 200) {
-        const char *code = doc ? json_string_value(json_object_get(doc, "code")) : NULL;
-        const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
-        error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
-                  code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
-        if (status == 401)
-            token_hint(t, where, err);
-        json_decref(doc);
-        return -1;
-    }
+    if (status != 200)
+        return refused(t, status, text, where, err);
+    json_t *doc = json_loads(text, 0, NULL);
     if (doc == NULL || !json_is_object(doc)) {
         json_decref(doc);
         return error_set(err, ERR_INTERNAL, "the daemon's answer is not a JSON object");
@@ -423,20 +269,12 @@ int client_put(const struct client_target *t, const char *path, const void *body
     cleanup_free char *text = NULL;
     int status = 0;
     char where[4200] = "";
-    if (roundtrip(t, "PUT", path, "application/octet-stream", body, len, timeout_s, NULL, NULL, &text,
-                  &status, where, sizeof(where), err) < 0)
+    if (roundtrip(t, "PUT", path, "application/octet-stream", body, len, -1, 0, timeout_s, NULL, NULL,
+                  &text, &status, where, sizeof(where), err) < 0)
         return -1;
+    if (status < 200 || status > 299)
+        return refused(t, status, text, where, err);
     json_t *doc = json_loads(text, 0, NULL);
-    if (status < 200 || status > 299) {
-        const char *code = doc ? json_string_value(json_object_get(doc, "code")) : NULL;
-        const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
-        error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
-                  code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
-        if (status == 401)
-            token_hint(t, where, err);
-        json_decref(doc);
-        return -1;
-    }
     *resp = doc ? doc : json_object();
     return 0;
 }
@@ -453,9 +291,8 @@ struct stream_state {
     int failed; /* err is set: a Connect error or a bad stream */
 };
 
-static int stream_sink(void *arg, const char *data, size_t len)
+static int stream_messages(struct stream_state *s, const char *data, size_t len)
 {
-    struct stream_state *s = arg;
     if (s->ended)
         return -1; /* bytes after the end of the stream */
     if (s->len + len > s->cap) {
@@ -495,10 +332,7 @@ static int stream_sink(void *arg, const char *data, size_t len)
             s->ended = 1;
             json_t *e = json_object_get(doc, "error");
             if (e != NULL) {
-                const char *code = json_string_value(json_object_get(e, "code"));
-                const char *msg = json_string_value(json_object_get(e, "message"));
-                error_set(s->err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN,
-                          "%s%s%s", code ? code : "error", msg ? ": " : "", msg ? msg : "");
+                connect_error(e, "error", s->err);
                 s->failed = 1;
             }
             json_decref(doc);
@@ -511,6 +345,17 @@ static int stream_sink(void *arg, const char *data, size_t len)
     }
     memmove(s->buf, s->buf + off, s->len - off);
     s->len -= off;
+    return 0;
+}
+
+static int stream_sink(void *arg, const char *data, size_t len, struct error *err)
+{
+    struct stream_state *s = arg;
+    if (stream_messages(s, data, len) < 0) {
+        if (!s->failed)
+            error_set(err, ERR_INTERNAL, "the daemon's stream is malformed");
+        return -1;
+    }
     return 0;
 }
 
@@ -534,7 +379,7 @@ int client_stream(const struct client_target *t, const char *service, const char
     int status = 0;
     char where[4200] = "";
     int rc = roundtrip(t, "POST", path, "application/connect+json", body, API_ENVELOPE_PREFIX + jlen,
-                       timeout_s, stream_sink, &s, &text, &status, where, sizeof(where), err);
+                       -1, 0, timeout_s, stream_sink, &s, &text, &status, where, sizeof(where), err);
     free(s.buf);
     if (s.failed)
         return -1;
@@ -542,15 +387,7 @@ int client_stream(const struct client_target *t, const char *service, const char
         return -1;
     if (status != 200) {
         /* Refused before the stream started (e.g. 415, or a Connect error body). */
-        json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
-        const char *code = doc ? json_string_value(json_object_get(doc, "code")) : NULL;
-        const char *msg = doc ? json_string_value(json_object_get(doc, "message")) : NULL;
-        error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
-                  code ? code : "HTTP error", msg ? ": " : "", msg ? msg : "");
-        if (status == 401)
-            token_hint(t, where, err);
-        json_decref(doc);
-        return -1;
+        return refused(t, status, text, where, err);
     }
     if (!s.ended)
         return error_set(err, ERR_UNAVAILABLE, "the stream ended without a status");

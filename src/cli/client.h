@@ -1,5 +1,6 @@
 /* The CLI's client for the daemon: Connect unary calls (HTTP/1.1, JSON) over
- * TCP or a Unix socket, synchronous, with a deadline. */
+ * TCP or a Unix socket, synchronous, with a deadline; the HTTP itself is
+ * src/http/'s blocking face. */
 #ifndef ENCLAVE_CLI_CLIENT_H
 #define ENCLAVE_CLI_CLIENT_H
 
@@ -7,6 +8,7 @@
 #include <stdbool.h>
 
 #include "common/error.h"
+#include "http/http.h"
 
 struct client_target {
     const char *addr;        /* host:port; default $ENCLAVE_ADDR or 127.0.0.1:7339 */
@@ -34,20 +36,14 @@ typedef int (*client_message_fn)(json_t *message, void *ctx);
 int client_stream(const struct client_target *t, const char *service, const char *method,
                   json_t *req, unsigned timeout_s, client_message_fn on_message, void *ctx,
                   struct error *err);
-/* (internal) where a streamed body goes as it arrives. */
-typedef int (*client_sink_fn)(void *ctx, const char *data, size_t len);
 /* PUT path with a raw body (the file routes); a 2xx JSON answer into *resp
  * (a new reference), an error answer into err as client_call does. */
 int client_put(const struct client_target *t, const char *path, const void *body, size_t len,
                unsigned timeout_s, json_t **resp, struct error *err);
-/* GET path; body into *out (malloc'd, NUL-terminated). */
-int client_get(const struct client_target *t, const char *path, unsigned timeout_s, char **out,
-               int *status, struct error *err);
-
-/* GET path; a 200's body goes to sink as it arrives, any other status's
- * body into *out (malloc'd). */
+/* GET path; a 2xx body goes to sink as it arrives (return <0 with err
+ * filled to stop), any other status's body into *out (malloc'd). */
 int client_get_stream(const struct client_target *t, const char *path, unsigned timeout_s,
-                      client_sink_fn sink, void *ctx, char **out, int *status, struct error *err);
+                      http_body_fn sink, void *ctx, char **out, int *status, struct error *err);
 /* PUT path with the body read from in_fd: length bytes (Content-Length), or,
  * when length < 0, until EOF (chunked). The answer's body into *out. */
 int client_put_fd(const struct client_target *t, const char *path, int in_fd, long long length,

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 
 static const char session_help[] =
     "usage: enclave session start [--id ID] [--cpu N] [--mem MB] [--ttl D] [--idle-timeout D]\n"
-    "                             [--image VARIANT]\n"
+    "                             [--image VARIANT] [--workspace-mb MB]\n"
     "       enclave session exec ID [--timeout S] (--python FILE | -- COMMAND [ARGS...])\n"
     "       enclave session stop ID\n"
     "       enclave session ls          sessions, then the warm pools (if any)\n"
@@ -32,6 +33,9 @@ static const char session_help[] =
     "                    never); default: the daemon's --session-idle-timeout\n"
     "  --image VARIANT   boot an image variant built with 'enclave image build --name\n"
     "                    VARIANT' (default: the current image)\n"
+    "  --workspace-mb MB the size of the session's /workspace, 8 MiB up to half of\n"
+    "                    its memory (default: a quarter of its memory); writing\n"
+    "                    past it fails with ENOSPC in the workload\n"
     "\n"
     "common options:\n"
     "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
@@ -47,6 +51,7 @@ struct session_opts {
     const char *python_file;
     int ttl_s, idle_s; /* 0: the daemon's default, -1: none */
     const char *image; /* an image variant (enclave image build --name) */
+    unsigned workspace_mb; /* 0: the daemon's default */
 };
 
 static int parse_limit(const char *arg, const char *name, int *out, struct error *err)
@@ -66,7 +71,8 @@ static int parse_limit(const char *arg, const char *name, int *out, struct error
 
 static int parse(int argc, char **argv, struct session_opts *o, struct error *err)
 {
-    enum { O_ID = 256, O_CPU, O_MEM, O_TIMEOUT, O_PYTHON, O_ADDR, O_SOCKET, O_TTL, O_IDLE, O_IMAGE };
+    enum { O_ID = 256, O_CPU, O_MEM, O_TIMEOUT, O_PYTHON, O_ADDR, O_SOCKET, O_TTL, O_IDLE, O_IMAGE,
+           O_WORKSPACE };
     static const struct option opts[] = {
         {"id", required_argument, NULL, O_ID},
         {"cpu", required_argument, NULL, O_CPU},
@@ -78,6 +84,7 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
         {"ttl", required_argument, NULL, O_TTL},
         {"idle-timeout", required_argument, NULL, O_IDLE},
         {"image", required_argument, NULL, O_IMAGE},
+        {"workspace-mb", required_argument, NULL, O_WORKSPACE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -115,6 +122,16 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
         case O_IMAGE:
             o->image = optarg;
             break;
+        case O_WORKSPACE: {
+            char *end = NULL;
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || v == 0 || v > 1u << 20)
+                return error_set(err, ERR_INVALID_ARGUMENT,
+                                 "--workspace-mb must be a number of MiB (at least 1)");
+            o->workspace_mb = (unsigned)v;
+            break;
+        }
         default:
             return error_set(err, ERR_INVALID_ARGUMENT, "unknown option '%s'", argv[optind - 1]);
         }
@@ -180,7 +197,10 @@ int cli_session(int argc, char **argv)
         /* Variants are chosen through enclave.v1 StartSession (agent.v1 has no field for one). */
         if (o.image)
             json_object_set_new(req, "image", json_string(o.image));
-        if (call_or_report(&o.target, o.image ? "enclave.v1.Enclave" : "agent.v1.AgentService", "StartSession",
+        if (o.workspace_mb)
+            json_object_set_new(req, "workspaceMb", json_integer(o.workspace_mb));
+        bool v1 = o.image || o.workspace_mb;
+        if (call_or_report(&o.target, v1 ? "enclave.v1.Enclave" : "agent.v1.AgentService", "StartSession",
                            req, 300, &resp) < 0)
             return 1;
         const char *id = json_string_value(json_object_get(resp, "sessionId"));

@@ -88,7 +88,7 @@ static void report(const char *what, int status, const char *body)
     json_decref(doc);
 }
 
-static int write_sink(void *ctx, const char *data, size_t len)
+static int write_sink(void *ctx, const char *data, size_t len, struct error *err)
 {
     int fd = *(int *)ctx;
     while (len > 0) {
@@ -96,7 +96,7 @@ static int write_sink(void *ctx, const char *data, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return -1;
+            return error_set_errno(err, ERR_INTERNAL, "writing the copy");
         data += n;
         len -= (size_t)n;
     }

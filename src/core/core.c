@@ -44,6 +44,7 @@ struct session {
     struct proxy_conn *conn;
     char run_dir[4096];
     unsigned vcpus, mem_mb;
+    unsigned workspace_mb; /* the size of the guest's /workspace (kernel argument) */
     int64_t created_ns;
     unsigned execs_running;
     bool gate_open; /* the gate tracks this session (gate_session_open) */
@@ -171,6 +172,7 @@ static void session_info(const struct session *s, struct core_session_info *info
     info->channel_path = ch && ch->kind != VMM_CHANNEL_VSOCK ? ch->path : "";
     info->vcpus = s->vcpus;
     info->mem_mb = s->mem_mb;
+    info->workspace_mb = s->workspace_mb;
     info->kvm = s->vm ? vmm_vm_uses_kvm(s->vm) : false;
     info->created_unix_ns = s->created_ns;
     info->pooled = s->pooled;
@@ -600,12 +602,19 @@ static int session_boot(struct session *s, const char *kernel, const char *initr
     remove_run_dir(s->run_dir);
     if (mkdir(s->run_dir, 0700) < 0)
         return error_set_errno(err, ERR_INTERNAL, "creating %s", s->run_dir);
+    /* The guest sizes its /workspace tmpfs from this argument. */
+    char cmdline[4096];
+    if ((size_t)snprintf(cmdline, sizeof(cmdline), "%s enclave.workspace_mb=%u", core->cmdline,
+                         s->workspace_mb) >= sizeof(cmdline)) {
+        remove_run_dir(s->run_dir);
+        return error_set(err, ERR_INVALID_ARGUMENT, "the kernel command line is too long");
+    }
     struct vmm_config vc = {
         .id = s->id,
         .run_dir = s->run_dir,
         .kernel = kernel ? kernel : core->kernel,
         .initrd = initrd ? initrd : core->initrd,
-        .cmdline = core->cmdline,
+        .cmdline = cmdline,
         .vcpus = s->vcpus,
         .mem_mb = s->mem_mb,
         .accel = core->cfg.accel,
@@ -661,12 +670,14 @@ static void snap_unlink(struct snap *sn)
 
 /* Whether a start of these files and this size restores the snapshot. */
 static bool snap_usable(struct core *core, const char *kernel, const char *initrd, unsigned vcpus,
-                        unsigned mem_mb)
+                        unsigned mem_mb, unsigned workspace_mb)
 {
     const struct snap *sn = &core->snap;
+    /* The saved VM has the default /workspace for its memory (a kernel
+     * argument it booted with). */
     return sn->state == SNAP_READY && (kernel == NULL || strcmp(kernel, core->kernel) == 0) &&
            (initrd == NULL || strcmp(initrd, core->initrd) == 0) && vcpus == sn->pool.vcpus &&
-           mem_mb == sn->pool.mem_mb;
+           mem_mb == sn->pool.mem_mb && workspace_mb == core_workspace_default_mb(mem_mb);
 }
 
 /* The snapshot failed to restore: it goes, and is built again. */
@@ -822,6 +833,7 @@ static void snap_build(struct core *core)
     s->state = CORE_SESSION_BOOTING;
     s->vcpus = sn->pool.vcpus;
     s->mem_mb = sn->pool.mem_mb;
+    s->workspace_mb = core_workspace_default_mb(s->mem_mb);
     s->created_ns = s->last_active_ns = now_unix_ns();
     unlink(sn->tmp_path);
     struct error err;
@@ -999,7 +1011,7 @@ void core_snapshot_get(struct core *core, struct core_snapshot_info *info)
 
 static void on_claimed(evutil_socket_t fd, short what, void *arg);
 static struct session *pool_take(struct core *core, const char *kernel, const char *initrd,
-                                 unsigned vcpus, unsigned mem_mb);
+                                 unsigned vcpus, unsigned mem_mb, unsigned workspace_mb);
 
 static void make_session_id(char *buf, size_t size)
 {
@@ -1034,6 +1046,11 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     if (mem < core->cfg.min_mem_mb || mem > core->cfg.max_mem_mb)
         return error_set(err, ERR_INVALID_ARGUMENT, "memory_mb must be between %u and %u",
                          core->cfg.min_mem_mb, core->cfg.max_mem_mb);
+    unsigned workspace = req->workspace_mb ? req->workspace_mb : core_workspace_default_mb(mem);
+    if (workspace < CORE_WORKSPACE_MIN_MB || workspace > core_workspace_max_mb(mem))
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "workspace_mb must be between %u and %u (half of memory_mb %u)",
+                         CORE_WORKSPACE_MIN_MB, core_workspace_max_mb(mem), mem);
     json_t *intent = NULL;
     if (req->intent_json && req->intent_json[0]) {
         intent = json_loads(req->intent_json, JSON_REJECT_DUPLICATES, NULL);
@@ -1050,9 +1067,12 @@ int core_session_start(struct core *core, const struct core_start_request *req,
                               (json_int_t)req->idle_timeout_s, "max_lifetime_s",
                               (json_int_t)req->max_lifetime_s, "caller",
                               core_caller_json(&req->caller));
-    if (input != NULL)
+    if (input != NULL) {
         json_object_set_new(json_object_get(input, "request"), "image",
                             json_string(req->image ? req->image : ""));
+        json_object_set_new(json_object_get(input, "request"), "workspace_mb",
+                            json_integer(workspace));
+    }
     struct gate_obligations ob;
     if (gate_decide(core->cfg.gate, "session.start", id, input, &ob, err) < 0) {
         json_decref(intent);
@@ -1067,7 +1087,8 @@ int core_session_start(struct core *core, const struct core_start_request *req,
 
     /* A warm VM of these files and this size, if a pool has one ready. */
     struct session *claimed = pool_take(core, req->kernel ? req->kernel : core->kernel,
-                                        req->initrd ? req->initrd : core->initrd, vcpus, mem);
+                                        req->initrd ? req->initrd : core->initrd, vcpus, mem,
+                                        workspace);
     struct session *s = claimed ? claimed : calloc(1, sizeof(*s));
     if (s == NULL) {
         json_decref(intent);
@@ -1079,6 +1100,7 @@ int core_session_start(struct core *core, const struct core_start_request *req,
     s->ready_ns = 0;
     s->vcpus = vcpus;
     s->mem_mb = mem;
+    s->workspace_mb = workspace;
     s->created_ns = now_unix_ns();
     s->last_active_ns = s->created_ns;
     s->idle_timeout_s = req->idle_timeout_s;
@@ -1127,7 +1149,7 @@ int core_session_start(struct core *core, const struct core_start_request *req,
         pool_kick(core, 0);
         return 0;
     }
-    s->restoring = snap_usable(core, req->kernel, req->initrd, vcpus, mem);
+    s->restoring = snap_usable(core, req->kernel, req->initrd, vcpus, mem, s->workspace_mb);
     if (session_boot(s, req->kernel, req->initrd, err) < 0 && s->restoring) {
         log_warn("session %s: cannot restore the snapshot (%s); booting it cold", id, err->message);
         s->restoring = false;
@@ -1181,13 +1203,13 @@ static bool same_path(const char *a, const char *b)
 
 /* An idle, READY pool VM of these files and size, taken out of its pool. */
 static struct session *pool_take(struct core *core, const char *kernel, const char *initrd,
-                                 unsigned vcpus, unsigned mem_mb)
+                                 unsigned vcpus, unsigned mem_mb, unsigned workspace_mb)
 {
     for (struct session **pp = &core->pooled; *pp; pp = &(*pp)->next) {
         struct session *s = *pp;
         struct pool *p = s->pool;
         if (s->template_vm || s->state != CORE_SESSION_READY || s->conn == NULL || s->execs_running != 0 ||
-            p->vcpus != vcpus || p->mem_mb != mem_mb ||
+            p->vcpus != vcpus || p->mem_mb != mem_mb || s->workspace_mb != workspace_mb ||
             !same_path(p->kernel ? p->kernel : core->kernel, kernel) ||
             !same_path(p->initrd ? p->initrd : core->initrd, initrd))
             continue;
@@ -1237,10 +1259,11 @@ static int pool_boot(struct core *core, struct pool *p, struct error *err)
     s->state = CORE_SESSION_BOOTING;
     s->vcpus = p->vcpus;
     s->mem_mb = p->mem_mb;
+    s->workspace_mb = core_workspace_default_mb(p->mem_mb);
     s->created_ns = s->last_active_ns = now_unix_ns();
     /* A refill restores the snapshot when it can (it falls back to a cold
      * boot as a session's restore does). */
-    s->restoring = snap_usable(core, p->kernel, p->initrd, p->vcpus, p->mem_mb);
+    s->restoring = snap_usable(core, p->kernel, p->initrd, p->vcpus, p->mem_mb, s->workspace_mb);
     if (session_boot(s, p->kernel, p->initrd, err) < 0) {
         free(s);
         return -1;

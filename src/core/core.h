@@ -113,6 +113,7 @@ struct core_session_info {
     enum core_session_state state;
     const char *channel_path;
     unsigned vcpus, mem_mb;
+    unsigned workspace_mb; /* the size of the guest's /workspace */
     bool kvm;
     int64_t created_unix_ns;
     bool pooled; /* its VM came from a warm pool */
@@ -138,6 +139,12 @@ struct core_start_request {
     const char *session_id; /* NULL or "": one is made up */
     unsigned vcpus;         /* 0: default */
     unsigned mem_mb;        /* 0: default */
+    /* The size of the guest's /workspace (a tmpfs) in MiB; 0: the default,
+     * a quarter of the memory. At most half the memory, at least
+     * CORE_WORKSPACE_MIN_MB. The guest gets it as the kernel argument
+     * enclave.workspace_mb=N; a warm pool VM is claimed only when it is
+     * the default. */
+    unsigned workspace_mb;
     const char *intent_json; /* declared intent (JSON object) or NULL; the gate keeps it */
     struct core_caller caller;
     /* The session is stopped after this long without an exec, and this long
@@ -151,6 +158,15 @@ struct core_start_request {
     const char *image;
     const char *kernel, *initrd;
 };
+#define CORE_WORKSPACE_MIN_MB 8u
+static inline unsigned core_workspace_default_mb(unsigned mem_mb)
+{
+    return mem_mb / 4 < CORE_WORKSPACE_MIN_MB ? CORE_WORKSPACE_MIN_MB : mem_mb / 4;
+}
+static inline unsigned core_workspace_max_mb(unsigned mem_mb)
+{
+    return mem_mb / 2 < CORE_WORKSPACE_MIN_MB ? CORE_WORKSPACE_MIN_MB : mem_mb / 2;
+}
 /* Boots a VM; cb runs when it is READY or has FAILED. Returns -1 (and no
  * callback) when the request is refused at once. */
 int core_session_start(struct core *core, const struct core_start_request *req,

@@ -17,7 +17,7 @@
 #include "common/version.h"
 #include "daemon/internal.h"
 #include "image/image.h"
-#include "image/oci.h"
+#include "oci/oci.h"
 
 void daemon_options_defaults(struct daemon_options *o)
 {
@@ -124,6 +124,20 @@ static void on_ping(struct api_exchange *x, void *ctx)
     api_exchange_reply(x, 200, "text/plain; charset=utf-8", "pong", 4);
 }
 
+int daemon_record_image(void *ctx, const struct oci_event *event, struct error *err)
+{
+    struct audit_log *audit = ctx;
+    cleanup_free char *details = oci_event_details_json(event);
+    if (details == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    struct audit_record_in rec = {
+        .kind = event->kind == OCI_EVENT_UNVERIFIED_INSTALL ? AUDIT_IMAGE_UNVERIFIED_INSTALL
+                                                            : AUDIT_IMAGE_VERIFIED,
+        .details_json = details,
+    };
+    return audit_append(audit, &rec, NULL, err);
+}
+
 /* The current guest image; with none installed, --image REF is pulled,
  * verified and installed (IMAGE:VERIFIED lands in the daemon's own log),
  * and without --image the error names the commands that make one. */
@@ -147,7 +161,8 @@ static int load_image(const struct daemon_options *opts, struct audit_log *audit
     log_info("no guest image is installed: pulling, verifying and installing %s", opts->image_ref);
     struct oci_install_options io = {
         .progress = isatty(STDERR_FILENO) != 0,
-        .audit_log = audit,
+        .record = daemon_record_image,
+        .record_ctx = audit,
     };
     /* With info, the IMAGE:VERIFIED record names the key that signed it. */
     struct oci_image_info info;
@@ -277,8 +292,9 @@ int daemon_run(const struct daemon_options *opts)
         }
         d.kvm = true;
         if (geteuid() == 0)
-            log_warn("--vmm firecracker: Firecracker runs as root; run it under its jailer "
-                     "(docs/firecracker.md) to give it its own user and chroot");
+            log_info("--vmm firecracker: Firecracker runs under its jailer ($ENCLAVE_JAILER, or a "
+                     "jailer next to the firecracker binary), else confined as QEMU is "
+                     "(docs/firecracker.md)");
         if (!d.host.kvm_usable)
             log_warn("--vmm firecracker: KVM does not look usable here (%s); VMs will fail to start",
                      d.host.explain);

@@ -8,7 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/error.h"
 #include "vmm/vmm.h"
+
+struct oci_event;
 
 /* A warm pool: size idle VMs of image (NULL or "default": the daemon's own)
  * and size (0: the defaults). */
@@ -56,5 +59,10 @@ unsigned daemon_auto_pool(uint64_t mem_available_mb, long cpus, unsigned mem_mb,
                           size_t why_size);
 /* Runs until SIGINT/SIGTERM; returns the process exit code. */
 int daemon_run(const struct daemon_options *o);
+
+/* Appends what an image install did (src/oci/) to the audit log ctx (a
+ * struct audit_log *) as IMAGE:VERIFIED or IMAGE:UNVERIFIED_INSTALL: an
+ * oci_record_fn, for the daemon's own installs and the CLI's. */
+int daemon_record_image(void *ctx, const struct oci_event *event, struct error *err);
 
 #endif

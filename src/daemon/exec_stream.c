@@ -456,6 +456,7 @@ static void start_session_done(const struct core_session_info *info, const struc
     resp.idle_timeout_s = (int32_t)info->idle_timeout_s;
     resp.max_lifetime_s = (int32_t)info->max_lifetime_s;
     resp.deadline_unix_ns = info->deadline_unix_ns;
+    resp.workspace_mb = (int32_t)info->workspace_mb;
     api_call_reply(call, &resp.base);
 }
 
@@ -465,8 +466,8 @@ void daemon_handle_start_session(struct api_call *call, const ProtobufCMessage *
     const Enclave__V1__StartSessionRequest *req = (const Enclave__V1__StartSessionRequest *)msg;
     struct error err;
     unsigned idle = 0, life = 0;
-    if (req->vcpu < 0 || req->memory_mb < 0) {
-        error_set(&err, ERR_INVALID_ARGUMENT, "vcpu and memory_mb may not be negative");
+    if (req->vcpu < 0 || req->memory_mb < 0 || req->workspace_mb < 0) {
+        error_set(&err, ERR_INVALID_ARGUMENT, "vcpu, memory_mb and workspace_mb may not be negative");
         api_call_fail(call, &err);
         return;
     }
@@ -478,6 +479,7 @@ void daemon_handle_start_session(struct api_call *call, const ProtobufCMessage *
         .session_id = req->session_id,
         .vcpus = (unsigned)req->vcpu,
         .mem_mb = (unsigned)req->memory_mb,
+        .workspace_mb = (unsigned)req->workspace_mb,
         .caller = {.transport = api_call_transport(call), .peer = api_call_peer(call),
                    .principal = api_call_principal(call)},
         .idle_timeout_s = idle,

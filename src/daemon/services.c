@@ -585,6 +585,7 @@ static void list_one(const struct core_session_info *info, void *arg)
     s->deadline_unix_ns = info->deadline_unix_ns;
     s->pooled = info->pooled;
     s->restored = info->restored;
+    s->workspace_mb = (int32_t)info->workspace_mb;
     l->ptrs[l->n] = s;
     l->n++;
 }

@@ -21,10 +21,10 @@
 #include <cmocka.h>
 
 #include "guest/guest.h"
+#include "guest/test_conn.h"
 #include "wire/frame.h"
 
 #define CODE(name) GUEST__V1__ERROR_RESPONSE__CODE__CODE_##name
-#define WAIT_MS 30000
 
 static const uint8_t test_key[GUEST_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                                  17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
@@ -186,24 +186,11 @@ static int setup(void **state)
     snprintf(cmd, sizeof(cmd), "cp %s %s && chmod 0644 %s", DRIVER_SRC, x->driver, x->driver);
     if (system(cmd) != 0)
         return -1;
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    struct guest_server_options opts = {
+        .exit_when_idle = true, .key = test_key, .workspace_dir = x->dir, .tmp_dir = x->dir, .interp_driver = x->driver};
+    x->server = guest_test_server_start(&opts, &x->fd);
+    if (x->server < 0)
         return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(sv[0]);
-        struct guest_server_options opts = {
-            .exit_when_idle = true, .key = test_key, .workspace_dir = x->dir, .tmp_dir = x->dir, .interp_driver = x->driver};
-        struct guest_server *s = guest_server_new(&opts);
-        if (!s || guest_server_add_stdio(s, sv[1], sv[1]) < 0)
-            _exit(3);
-        int r = guest_server_run(s);
-        guest_server_free(s);
-        exit(r < 0 ? 5 : 0);
-    }
-    close(sv[1]);
-    x->fd = sv[0];
-    x->server = pid;
     wire_decoder_init(&x->dec, 0);
     *state = x;
     return hello(x);
@@ -215,79 +202,32 @@ static int teardown(void **state)
     if (!x)
         return 0;
     close(x->fd);
-    int status = -1;
-    for (int i = 0; i < WAIT_MS / 10; i++) {
-        if (waitpid(x->server, &status, WNOHANG) == x->server)
-            break;
-        usleep(10000);
-    }
-    if (kill(x->server, 0) == 0) {
-        kill(x->server, SIGKILL);
-        waitpid(x->server, &status, 0);
-    }
+    int status = guest_test_server_wait(x->server);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", x->dir);
     if (system(cmd) != 0)
         return -1;
     wire_decoder_release(&x->dec);
     free(x);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    return status;
 }
 
 static void send_frame(struct fx *x, const Guest__V1__Frame *f)
 {
-    uint8_t *buf;
-    size_t len;
-    assert_int_equal(wire_encode(f, &buf, &len), 0);
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(x->fd, buf + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        assert_true(n > 0);
-        off += (size_t)n;
-    }
-    free(buf);
+    guest_test_send_frame(x->fd, f);
 }
 
 static Guest__V1__Frame *recv_frame(struct fx *x)
 {
-    for (;;) {
-        Guest__V1__Frame *f = NULL;
-        int r = wire_decoder_next(&x->dec, &f);
-        assert_true(r >= 0);
-        if (r == 1)
-            return f;
-        struct pollfd p = {.fd = x->fd, .events = POLLIN};
-        assert_int_equal(poll(&p, 1, WAIT_MS), 1);
-        uint8_t buf[65536];
-        ssize_t n = read(x->fd, buf, sizeof(buf));
-        assert_true(n > 0);
-        size_t off = 0;
-        while (off < (size_t)n) {
-            long took = wire_decoder_feed(&x->dec, buf + off, (size_t)n - off);
-            assert_true(took >= 0);
-            off += (size_t)took;
-            if (off < (size_t)n)
-                fail_msg("unexpected backlog");
-        }
-    }
+    Guest__V1__Frame *f = guest_test_recv_frame(x->fd, &x->dec);
+    assert_non_null(f);
+    return f;
 }
 
 /* Every connection starts by proving the VM's key. */
 static int hello(struct fx *x)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
-    Guest__V1__HelloRequest h = GUEST__V1__HELLO_REQUEST__INIT;
-    h.key.data = (uint8_t *)test_key;
-    h.key.len = sizeof(test_key);
-    f.id = 7777;
-    f.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
-    f.hello_request = &h;
-    send_frame(x, &f);
-    Guest__V1__Frame *r = recv_frame(x);
-    int ok = r->body_case == GUEST__V1__FRAME__BODY_HELLO_RESPONSE ? 0 : -1;
-    guest__v1__frame__free_unpacked(r, NULL);
-    return ok;
+    return guest_test_hello(x->fd, &x->dec, test_key, sizeof(test_key));
 }
 
 /* What a cell produced, concatenated per kind. */

@@ -364,6 +364,13 @@ int guest_find_serial_port(const char *sysfs_dir, const char *name, char *path, 
 #define GUEST_SHM_SHARE 8u   /* /dev/shm: an eighth */
 #define GUEST_TMPFS_MIN (8ull << 20)
 uint64_t guest_tmpfs_size(uint64_t mem_total_kb, unsigned divisor);
+/* /workspace's size in bytes: the kernel argument enclave.workspace_mb=N
+ * (the host sets it from the session's workspace_mb) when cmdline has a
+ * well-formed one, else a quarter of the memory; never under
+ * GUEST_TMPFS_MIN nor over half the memory. */
+#define GUEST_WORKSPACE_SHARE 4u
+#define GUEST_WORKSPACE_ARG "enclave.workspace_mb="
+uint64_t guest_workspace_size(const char *cmdline, uint64_t mem_total_kb);
 /* Walks the file system at root (not crossing mounts, not into
  * root/workspace) and counts what uid 1000 could change: anything not owned
  * by root, writable by others, or group-writable with gid 1000. Returns the

@@ -26,10 +26,11 @@
 #include <cmocka.h>
 
 #include "guest/guest.h"
+#include "guest/test_conn.h"
 #include "wire/frame.h"
 
 #define CODE(name) GUEST__V1__ERROR_RESPONSE__CODE__CODE_##name
-#define WAIT_MS 30000
+#define WAIT_MS GUEST_TEST_WAIT_MS
 
 struct client {
     int fd;
@@ -49,28 +50,14 @@ static void hello(struct client *c);
 
 static int setup(void **state)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return -1;
-    pid_t pid = fork();
+    struct guest_server_options opts = {.exit_when_idle = true, .key = test_key, .hello_timeout_ms = 500};
+    int fd;
+    pid_t pid = guest_test_server_start(&opts, &fd);
     if (pid < 0)
         return -1;
-    if (pid == 0) {
-        close(sv[0]);
-        struct guest_server_options opts = {.exit_when_idle = true, .key = test_key, .hello_timeout_ms = 500};
-        struct guest_server *s = guest_server_new(&opts);
-        if (!s)
-            _exit(3);
-        if (guest_server_add_stdio(s, sv[1], sv[1]) < 0)
-            _exit(4);
-        int r = guest_server_run(s);
-        guest_server_free(s);
-        exit(r < 0 ? 5 : 0); /* exit, not _exit: LeakSanitizer checks the server */
-    }
-    close(sv[1]);
     /* Allocated after fork, so the server's LeakSanitizer does not see it. */
     struct client *c = calloc(1, sizeof(*c));
-    c->fd = sv[0];
+    c->fd = fd;
     c->server = pid;
     wire_decoder_init(&c->dec, 0);
     *state = c;
@@ -79,19 +66,9 @@ static int setup(void **state)
     return 0;
 }
 
-/* Waits for the server to exit, at most WAIT_MS; kills it after that. */
 static int wait_server(pid_t pid)
 {
-    int status = -1;
-    for (int i = 0; i < WAIT_MS / 10; i++) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-        usleep(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
+    return guest_test_server_wait(pid);
 }
 
 static int teardown(void **state)
@@ -107,60 +84,18 @@ static int teardown(void **state)
 
 static void send_bytes(struct client *c, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    while (len > 0) {
-        ssize_t n = write(c->fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
-            return; /* the server hung up: what it sent before is what tests check */
-        assert_true(n > 0);
-        p += n;
-        len -= (size_t)n;
-    }
+    guest_test_send_bytes(c->fd, data, len);
 }
 
 static void send_frame(struct client *c, const Guest__V1__Frame *f)
 {
-    uint8_t *buf;
-    size_t len;
-    assert_int_equal(wire_encode(f, &buf, &len), 0);
-    send_bytes(c, buf, len);
-    free(buf);
+    guest_test_send_frame(c->fd, f);
 }
 
-/* The next frame from the server, or NULL on EOF. Fails the test after
- * WAIT_MS without one. */
+/* The next frame from the server, or NULL on EOF. */
 static Guest__V1__Frame *recv_frame(struct client *c)
 {
-    for (;;) {
-        Guest__V1__Frame *f = NULL;
-        int r = wire_decoder_next(&c->dec, &f);
-        assert_true(r >= 0);
-        if (r == 1)
-            return f;
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        int pr = poll(&p, 1, WAIT_MS);
-        assert_true(pr == 1); /* a reply within WAIT_MS */
-        uint8_t buf[65536];
-        ssize_t n = read(c->fd, buf, sizeof(buf));
-        assert_true(n >= 0);
-        if (n == 0)
-            return NULL;
-        size_t off = 0;
-        while (off < (size_t)n) {
-            long took = wire_decoder_feed(&c->dec, buf + off, (size_t)n - off);
-            assert_true(took >= 0);
-            off += (size_t)took;
-            if (off < (size_t)n) {
-                /* Buffer full: a whole frame is there; hand it out first. */
-                r = wire_decoder_next(&c->dec, &f);
-                assert_int_equal(r, 1);
-                /* Keep it simple: tests never pipeline more than one maximal frame. */
-                fail_msg("unexpected backlog");
-            }
-        }
-    }
+    return guest_test_recv_frame(c->fd, &c->dec);
 }
 
 static Guest__V1__Frame *expect_body(struct client *c, uint64_t id, Guest__V1__Frame__BodyCase body)

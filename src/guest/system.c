@@ -86,22 +86,43 @@ static void loopback_up(void)
     close(fd);
 }
 
-/* The workload's home and default working directory, owned by it. On a
- * read-only root (erofs, a read-only ext4) it becomes a tmpfs. */
-static void workspace_setup(void)
+/* The workload's home and default working directory, owned by it: a tmpfs
+ * of its own size (bytes), so that filling it fails with ENOSPC instead of
+ * taking the VM's memory. */
+static void workspace_setup(uint64_t size)
 {
     if (mkdir(GUEST_WORKSPACE, 0755) < 0 && errno != EEXIST) {
         guest_log("mkdir %s: %s", GUEST_WORKSPACE, strerror(errno));
         return;
     }
-    if (chown(GUEST_WORKSPACE, GUEST_WORKLOAD_UID, GUEST_WORKLOAD_GID) == 0)
-        return;
-    if (errno != EROFS) {
-        guest_log("chown %s: %s", GUEST_WORKSPACE, strerror(errno));
-        return;
+    char data[96];
+    snprintf(data, sizeof(data), "mode=0755,uid=%d,gid=%d,size=%llu", GUEST_WORKLOAD_UID, GUEST_WORKLOAD_GID,
+             (unsigned long long)size);
+    mount_one("tmpfs", GUEST_WORKSPACE, "tmpfs", MS_NOSUID | MS_NODEV, data);
+}
+
+uint64_t guest_workspace_size(const char *cmdline, uint64_t mem_total_kb)
+{
+    uint64_t share = guest_tmpfs_size(mem_total_kb, GUEST_WORKSPACE_SHARE);
+    const char *arg = NULL;
+    for (const char *p = cmdline; p && (p = strstr(p, GUEST_WORKSPACE_ARG)) != NULL; p++)
+        if (p == cmdline || p[-1] == ' ')
+            arg = p + strlen(GUEST_WORKSPACE_ARG);
+    if (arg == NULL || *arg < '0' || *arg > '9')
+        return share;
+    uint64_t mb = 0;
+    for (; *arg >= '0' && *arg <= '9'; arg++) {
+        if (mb > (UINT64_MAX >> 20) / 10)
+            return share;
+        mb = mb * 10 + (uint64_t)(*arg - '0');
     }
-    if (mount("tmpfs", GUEST_WORKSPACE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,uid=1000,gid=1000") < 0)
-        guest_log("mount tmpfs on %s: %s", GUEST_WORKSPACE, strerror(errno));
+    if (*arg != '\0' && *arg != ' ' && *arg != '\n')
+        return share;
+    uint64_t bytes = mb << 20;
+    uint64_t most = guest_tmpfs_size(mem_total_kb, 2);
+    if (bytes < GUEST_TMPFS_MIN)
+        bytes = GUEST_TMPFS_MIN;
+    return bytes > most ? most : bytes;
 }
 
 uint64_t guest_tmpfs_size(uint64_t mem_total_kb, unsigned divisor)
@@ -164,7 +185,14 @@ void guest_system_setup(void)
     if (sethostname(GUEST_HOSTNAME, strlen(GUEST_HOSTNAME)) < 0)
         guest_log("sethostname: %s", strerror(errno));
     loopback_up();
-    workspace_setup();
+    char cmdline[4096] = "";
+    FILE *f = fopen("/proc/cmdline", "re");
+    if (f) {
+        if (!fgets(cmdline, sizeof(cmdline), f))
+            cmdline[0] = '\0';
+        fclose(f);
+    }
+    workspace_setup(guest_workspace_size(cmdline, mem_kb));
 }
 
 static bool module_name_ok(const char *name)

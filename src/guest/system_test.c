@@ -199,6 +199,27 @@ static void test_tmpfs_size(void **state)
     assert_true(guest_tmpfs_size(UINT64_MAX, 0) == UINT64_MAX);
 }
 
+static void test_workspace_size(void **state)
+{
+    (void)state;
+    const uint64_t mem = 1ull << 20; /* 1 GiB in kB */
+    /* No argument: a quarter of the memory. */
+    assert_true(guest_workspace_size("console=ttyS0 quiet", mem) == (256ull << 20));
+    assert_true(guest_workspace_size(NULL, mem) == (256ull << 20));
+    /* The host's argument, first, last or in the middle. */
+    assert_true(guest_workspace_size("console=ttyS0 enclave.workspace_mb=64", mem) == (64ull << 20));
+    assert_true(guest_workspace_size("enclave.workspace_mb=100 quiet\n", mem) == (100ull << 20));
+    /* Bounded: at least the tmpfs minimum, at most half the memory. */
+    assert_true(guest_workspace_size("enclave.workspace_mb=1", mem) == GUEST_TMPFS_MIN);
+    assert_true(guest_workspace_size("enclave.workspace_mb=4096", mem) == (512ull << 20));
+    assert_true(guest_workspace_size("enclave.workspace_mb=0", mem) == GUEST_TMPFS_MIN);
+    /* Malformed or overflowing: the default, never 0 (unlimited). */
+    assert_true(guest_workspace_size("enclave.workspace_mb=12x", mem) == (256ull << 20));
+    assert_true(guest_workspace_size("enclave.workspace_mb=", mem) == (256ull << 20));
+    assert_true(guest_workspace_size("enclave.workspace_mb=99999999999999999999", mem) == (256ull << 20));
+    assert_true(guest_workspace_size("xenclave.workspace_mb=64", mem) == (256ull << 20));
+}
+
 /* A child that stops itself (what a workload can do to the uid 1000 sweep
  * process) does not hold the waiter: it is killed at the deadline. */
 static void test_wait_child_deadline(void **state)
@@ -230,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_readonly_check),
         cmocka_unit_test(test_key_read),
         cmocka_unit_test(test_tmpfs_size),
+        cmocka_unit_test(test_workspace_size),
         cmocka_unit_test(test_wait_child_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

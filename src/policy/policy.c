@@ -365,7 +365,7 @@ static int run_tests(struct policy_bundle *b, const struct policy_files *fl, str
     char **paths = NULL;
     size_t n = 0;
     if (rego_rule_paths(b->engine, "test_", &paths, &n) < 0)
-        return error_set(err, ERR_INTERNAL, "cannot list the bundle's tests");
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "cannot list the bundle's tests: out of memory");
     struct rego_options o = {.max_steps = b->lim.max_test_steps, .max_memory = b->lim.max_test_memory,
                              .print = policy_print};
     rego_set_options(b->engine, &o);
@@ -409,16 +409,17 @@ static int run_tests(struct policy_bundle *b, const struct policy_files *fl, str
     return rc;
 }
 
-static bool defines_decision(struct rego *r)
+/* 1 when r defines the decision rule, 0 when not, -1 out of memory. */
+static int defines_decision(struct rego *r)
 {
     char **paths = NULL;
     size_t n = 0;
-    bool found = false;
+    int found = 0;
     if (rego_rule_paths(r, "decision", &paths, &n) < 0)
-        return false;
+        return -1;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(paths[i], DECISION_PATH) == 0)
-            found = true;
+            found = 1;
         free(paths[i]);
     }
     free(paths);
@@ -488,7 +489,10 @@ int policy_bundle_from_files(struct policy_files *fl, const char *origin,
     struct rego_error re = {0};
     if (rc == 0 && rego_compile(b->engine, &re) < 0)
         rc = rego_fail(err, &re, "the bundle does not compile");
-    if (rc == 0 && !defines_decision(b->engine))
+    int defined = rc == 0 ? defines_decision(b->engine) : 1;
+    if (defined < 0)
+        rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "cannot list the bundle's rules: out of memory");
+    else if (defined == 0)
         rc = error_set(err, ERR_INVALID_ARGUMENT,
                        "the bundle defines no %s rule, so it could only deny", DECISION_PATH);
     if (rc == 0)
@@ -804,7 +808,9 @@ void policy_decide(struct policy_bundle *b, const json_t *input, struct policy_d
     if (rc < 0) {
         char buf[800];
         rego_error_string(&re, buf, sizeof(buf));
-        if (strcmp(re.code, "eval_budget_error") == 0)
+        if (strcmp(re.code, "eval_budget_error") == 0 && strstr(re.message, "out of memory"))
+            deny(out, POLICY_BUDGET, "policy evaluation ran out of memory (deny): %s", buf);
+        else if (strcmp(re.code, "eval_budget_error") == 0)
             deny(out, POLICY_BUDGET, "policy evaluation exceeded its memory budget of %" PRIu64 " bytes (deny): %s",
                  b->lim.max_memory, buf);
         else if (strcmp(re.code, "eval_cancel_error") == 0 || strstr(re.message, "budget"))

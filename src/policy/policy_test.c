@@ -14,6 +14,7 @@
 
 #include "policy/internal.h"
 #include "policy/policy.h"
+#include "rego/mem.h" /* last: the fault injection (rg_fail_at) */
 
 #define EXEC_INPUT                                                                               \
     "{\"action\":\"exec\",\"session\":{\"id\":\"s\",\"labels\":{},\"intent\":{}},"               \
@@ -462,9 +463,69 @@ static void test_yaml_hostile(void **state)
     assert_int_equal(policy_yaml_to_json("\xff\xfe", 2, &v, &err), -1);
 }
 
+/* The C library refusing memory during a decision or a bundle's tests
+ * (rego/mem.h): a deny with the reason each time, never an abort; the
+ * bundle refused each time its load met it. */
+static void test_allocation_failure_denies(void **state)
+{
+    (void)state;
+    struct error err;
+    struct policy_bundle *b = NULL;
+    assert_int_equal(policy_bundle_load_builtin(NULL, &b, &err), 0);
+        struct policy_decision d;
+    decide_text(b, EXEC_INPUT, &d);
+    assert_true(d.allow);
+    policy_decision_release(&d);
+    uint64_t a0 = rg_allocations();
+    decide_text(b, EXEC_INPUT, &d);
+    policy_decision_release(&d);
+    uint64_t total = rg_allocations() - a0;
+    assert_true(total > 10);
+    for (uint64_t n = 1; n <= total; n++) {
+        rg_fail_at(n, n % 2 == 1);
+        uint64_t f0 = rg_failures();
+        decide_text(b, EXEC_INPUT, &d);
+        rg_fail_at(0, false);
+        assert_true(rg_failures() != f0);
+        assert_false(d.allow);
+        assert_int_equal(d.outcome, POLICY_BUDGET);
+        assert_true(reasons_contain(&d, "ran out of memory"));
+        policy_decision_release(&d);
+        decide_text(b, EXEC_INPUT, &d); /* and with memory again, allowed */
+        assert_true(d.allow);
+        policy_decision_release(&d);
+    }
+    policy_bundle_free(b);
+
+    /* Loading the constitution and running its tests, with the failure at
+     * points spread over the whole load. */
+    a0 = rg_allocations();
+    assert_int_equal(policy_bundle_load_builtin(NULL, &b, &err), 0);
+    policy_bundle_free(b);
+    total = rg_allocations() - a0;
+    assert_true(total > 1000);
+    for (uint64_t n = 1; n <= total; n += 1 + total / 60) {
+        b = NULL;
+        uint64_t f0 = rg_failures();
+        rg_fail_at(n, false);
+        int rc = policy_bundle_load_builtin(NULL, &b, &err);
+        rg_fail_at(0, false);
+        assert_true(rg_failures() != f0);
+        if (rc != -1)
+            fail_msg("allocation %llu of %llu failed, and the bundle loaded", (unsigned long long)n,
+                     (unsigned long long)total);
+        assert_null(b);
+        if (!strstr(err.message, "out of memory"))
+            fail_msg("allocation %llu of %llu failed: %s", (unsigned long long)n, (unsigned long long)total,
+                     err.message);
+    }
+    assert_int_equal(rg_reserve_live(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_allocation_failure_denies),
         cmocka_unit_test(test_builtin_loads_and_decides),
         cmocka_unit_test(test_digest_is_canonical),
         cmocka_unit_test(test_refusals_name_file_and_line),

@@ -115,6 +115,7 @@ struct rule {
     uint8_t kind;
     bool is_default;
     bool has_value;      /* `:= v` or `= v` written (else value is true) */
+    bool multi;          /* RULE_OBJECT from `a[x] contains y`: the leaves are sets of key */
     struct loc loc;
     struct module *module;
     struct term *head;   /* TK_REF (or TK_VAR) as written, without package */
@@ -172,6 +173,17 @@ struct node {
     char *path_str;           /* "data.a.b" */
     /* recursion check */
     int mark;
+    /* The node's rule index (set by the compiler, as OPA's trie on one
+     * level): where several rules start with input.path == constant on
+     * the same path, the input's value there is looked up once and selects
+     * the rules to evaluate, in their order: those with that constant and
+     * those not indexed on the path (idx_other, also used for any other
+     * value or a missing path). */
+    struct term *idx_ref;     /* borrowed from a rule: input.path, constant keys */
+    int idx_n;
+    struct rv **idx_keys;     /* sorted constants, borrowed */
+    int **idx_rules;          /* per constant: rule indexes, -1 terminated */
+    int *idx_other;           /* -1 terminated */
 };
 
 /* The engine (struct rego). */
@@ -184,6 +196,7 @@ struct rego {
     int nnodes;
     struct node **nodes;
     bool compiled;
+    bool broken;              /* an allocation failed while loading (mem.h): refuse everything */
     struct rego_options opts;
     struct rv_frozen frozen;   /* values owned by the compiled engine */
 };
@@ -239,5 +252,6 @@ int bi_error(struct ev *ev, const char *fmt, ...) __attribute__((format(printf, 
 int64_t ev_now_ns(struct ev *ev);
 const char *ev_builtin_name(struct ev *ev);
 int ev_call_value(struct ev *ev, struct rv *fnval, struct rv **args, int nargs, struct rv **out);
+struct rv *rv_object_last_wins(struct rv **kv, int n);
 
 #endif

@@ -21,7 +21,6 @@ int bi_want_int(struct ev *ev, struct rv **a, int i, int64_t *out);
         if (bi_want(ev, a, (i), (t)) < 0)   \
             return -1;                      \
     } while (0)
-const char *bi_type_label(int type);
 struct rv *bi_string_of(struct sbuf *b);   /* takes b's text */
 
 #define BI_FN(name) int name(struct ev *ev, struct rv **a, struct rv **out)
@@ -82,6 +81,9 @@ BI_FN(bi_yaml_unmarshal);
 BI_FN(bi_yaml_marshal);
 BI_FN(bi_yaml_is_valid);
 
+/* bi_schema.c */
+BI_FN(bi_json_verify_schema);
+BI_FN(bi_json_match_schema);
 /* bi_fmt.c */
 BI_FN(bi_sprintf);
 /* Go's strconv.FormatFloat(f, 'g' or 'G', -1, 64). */

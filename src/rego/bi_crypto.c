@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "rego/bi.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 /* Go's base64.RawURLEncoding (padding tolerated, as OPA strips it): < 0
  * with the offending byte's index in *bad. */

@@ -14,6 +14,7 @@
 #include <openssl/hmac.h>
 
 #include "rego/bi.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 /* ------------------------------------------------------------------ object.subset */
 
@@ -870,7 +871,7 @@ static int glob_tokens(const char *s, size_t n, struct gtok **out, size_t *count
 {
     struct gtok *t = calloc(2 * n + 2, sizeof *t);
     if (!t)
-        abort();
+        REGO_OOM();
     size_t k = 0;
     for (size_t i = 0; i < n;) {
         struct gtok cur;
@@ -969,7 +970,7 @@ BI_FN(bi_regex_globs_match)
     unsigned char *seen = calloc(total, 1);
     size_t *queue = malloc(sizeof *queue * total);
     if (!seen || !queue)
-        abort();
+        REGO_OOM();
     size_t head = 0, tail = 0;
     bool found = false;
     seen[0] = 1;

@@ -11,6 +11,7 @@
 
 #include "rego/bi.h"
 #include "rego/unicode.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 enum gkind { G_INT, G_BIG, G_FLOAT, G_STR };
 
@@ -348,7 +349,7 @@ BI_FN(bi_sprintf)
     size_t nargs = args->u.arr.len;
     struct garg *g = calloc(nargs + 1, sizeof *g);
     if (!g)
-        abort();
+        REGO_OOM();
     for (size_t i = 0; i < nargs; i++)
         garg_of(args->u.arr.v[i], &g[i]);
     struct sbuf res = { 0 };

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rego/bi.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 /* Path segments as values (borrowed from the array, or new strings). */
 struct path {

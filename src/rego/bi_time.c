@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "rego/bi.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 #define NS_PER_SEC 1000000000LL
 

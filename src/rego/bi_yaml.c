@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "rego/bi.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 #define YAML_MAX_DEPTH 200
 #define YAML_MAX_ANCHORS 10000
@@ -127,7 +128,7 @@ static void remember(struct yreader *r, const yaml_char_t *anchor, struct rv *v)
         r->cap = r->cap ? r->cap * 2 : 8;
         r->anchors = realloc(r->anchors, r->cap * sizeof *r->anchors);
         if (!r->anchors)
-            abort();
+            REGO_OOM();
     }
     r->anchors[r->nanchors].name = strdup((const char *)anchor);
     r->anchors[r->nanchors++].v = rv_incref(v);

@@ -24,6 +24,7 @@
 #include "rego/unicode.h"
 #if __has_include("rego/re.h")
 #include "rego/re.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 #define HAVE_REGO_RE 1
 #endif
 
@@ -58,7 +59,6 @@ static const char *tname(int type)
     static const char *names[] = { "null", "boolean", "number", "string", "array", "object", "set" };
     return names[type];
 }
-const char *bi_type_label(int type) { return tname(type); }
 
 int bi_want(struct ev *ev, struct rv **a, int i, int type)
 {
@@ -307,7 +307,7 @@ static uint32_t *runes_of(const char *s, size_t n, size_t *count)
 {
     uint32_t *r = malloc(sizeof *r * (n + 1));
     if (!r)
-        abort();
+        REGO_OOM();
     size_t c = 0, w;
     for (size_t i = 0; i < n; i += w)
         r[c++] = uni_decode(s + i, n - i, &w);
@@ -491,7 +491,7 @@ static size_t *cp_offsets(const char *s, size_t n, size_t *count)
 {
     size_t *off = malloc(sizeof *off * (n + 1));
     if (!off)
-        abort();
+        REGO_OOM();
     size_t c = 0, w;
     for (size_t i = 0; i < n; i += w) {
         off[c++] = i;
@@ -548,7 +548,7 @@ static int bi_split(struct ev *ev, struct rv **a, struct rv **out)
     return split_impl(a[0], S(a[1]), SL(a[1]), -1, out);
 }
 
-/* strings.split_n: at most n parts (the last holds the rest); n < 0: the
+/* strings.split_n (OPA v1.22): the first n parts of the split; n < 0: the
  * last -n parts of the full split; n == 0: none. */
 static int bi_split_n(struct ev *ev, struct rv **a, struct rv **out)
 {
@@ -561,8 +561,21 @@ static int bi_split_n(struct ev *ev, struct rv **a, struct rv **out)
         *out = rv_empty_array();
         return 0;
     }
-    if (n > 0)
-        return split_impl(a[0], S(a[1]), SL(a[1]), n, out);
+    if (n > 0) {
+        /* OPA v1.22: Go's SplitN with n+1 parts, of which the first n */
+        struct rv *parts;
+        split_impl(a[0], S(a[1]), SL(a[1]), n == INT64_MAX ? -1 : n + 1, &parts);
+        if ((uint64_t)n >= parts->u.arr.len) {
+            *out = parts;
+            return 0;
+        }
+        struct rvbuf b = { 0 };
+        for (int64_t i = 0; i < n; i++)
+            rvbuf_push(&b, rv_incref(parts->u.arr.v[i]));
+        rv_decref(parts);
+        *out = rv_array_take(&b);
+        return 0;
+    }
     struct rv *all;
     split_impl(a[0], S(a[1]), SL(a[1]), -1, &all);
     size_t len = all->u.arr.len, keep = (uint64_t)(-(n + 1)) + 1 < len ? (size_t)(-(n + 1)) + 1 : len;
@@ -1604,7 +1617,7 @@ static int cidr_items(struct ev *ev, struct rv *x, int opnum, struct cidr_item *
                              rv_type_name(x));
     *items = calloc(count + 1, sizeof **items);
     if (!*items)
-        abort();
+        REGO_OOM();
     *n = count;
     for (size_t i = 0; i < count; i++) {
         struct rv *el, *key;
@@ -1696,7 +1709,7 @@ static int bi_cidr_merge(struct ev *ev, struct rv **a, struct rv **out)
     size_t n = a[0]->u.arr.len;
     struct net_block *bl = calloc(n + 1, sizeof *bl);
     if (!bl)
-        abort();
+        REGO_OOM();
     for (size_t i = 0; i < n; i++) {
         struct rv *s = a[0]->u.arr.v[i];
         if (s->type != RV_STRING) {
@@ -1820,8 +1833,9 @@ static bool pcache_put(struct ev *ev, int kind, struct rv *pattern, struct rv *d
     int old_kind = c->e[i].kind;
     void *old = c->e[i].compiled;
     c->e[i].kind = kind;
-    c->e[i].pattern = rv_incref(pattern);
-    c->e[i].delims = delims ? rv_incref(delims) : NULL;
+    /* the cache outlives the evaluation: patterns from the input are copied */
+    c->e[i].pattern = rv_own(pattern);
+    c->e[i].delims = delims ? rv_own(delims) : NULL;
     c->e[i].compiled = compiled;
     if (old_kind == 1) {
 #ifdef HAVE_REGO_RE
@@ -2355,6 +2369,8 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("json.filter", 2, bi_json_filter)                        \
     X("json.remove", 2, bi_json_remove)                        \
     X("json.patch", 2, bi_json_patch)                          \
+    X("json.verify_schema", 1, bi_json_verify_schema)          \
+    X("json.match_schema", 2, bi_json_match_schema)            \
     X("glob.quote_meta", 1, bi_glob_quote_meta)                \
     X("crypto.sha512", 1, bi_crypto_sha512)                    \
     X("crypto.hmac.md5", 2, bi_hmac_md5)                       \

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "rego/ast.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 struct names {
     int n, cap;
@@ -47,7 +48,7 @@ static void names_add(struct names *n, const char *name)
         n->name = realloc(n->name, (size_t)n->cap * sizeof *n->name);
         n->slot = realloc(n->slot, (size_t)n->cap * sizeof *n->slot);
         if (!n->name || !n->slot)
-            abort();
+            REGO_OOM();
     }
     n->name[n->n] = strdup(name);
     n->slot[n->n] = -1;
@@ -74,7 +75,7 @@ static int new_slot(struct cctx *c, const char *name)
 {
     c->slot_names = realloc(c->slot_names, (size_t)(c->nslots + 1) * sizeof *c->slot_names);
     if (!c->slot_names)
-        abort();
+        REGO_OOM();
     c->slot_names[c->nslots] = strdup(name);
     return c->nslots++;
 }
@@ -255,7 +256,7 @@ static void ref_prepend(struct term *t, struct term *prefix)
     int np = prefix->kind == TK_REF ? prefix->nitems : 1;
     struct term **items = malloc(sizeof *items * (size_t)(np + t->nitems - 1));
     if (!items)
-        abort();
+        REGO_OOM();
     struct term *head = term_new(TK_VAR, t->loc);
     head->name = strdup(prefix->kind == TK_REF ? prefix->items[0]->name : prefix->name);
     items[0] = head;
@@ -303,7 +304,7 @@ static void var_to_ref(struct term *t)
     t->kind = TK_REF;
     t->items = malloc(sizeof *t->items);
     if (!t->items)
-        abort();
+        REGO_OOM();
     t->items[0] = head;
     t->nitems = 1;
 }
@@ -340,7 +341,7 @@ static int resolve_root(struct cctx *c, struct scope *s, struct term *t, const c
         d->name = strdup("data");
         prefix->items = malloc(sizeof *prefix->items * (size_t)(c->m->npkg + 2));
         if (!prefix->items)
-            abort();
+            REGO_OOM();
         prefix->items[prefix->nitems++] = d;
         for (int i = 0; i < c->m->npkg; i++)
             prefix->items[prefix->nitems++] = mk_value(rv_incref(c->m->pkg[i]), t->loc);
@@ -409,7 +410,7 @@ static int resolve_function(struct cctx *c, struct scope *s, struct term *fterm,
         } else {
             copy->items = malloc(sizeof *copy->items * (size_t)fterm->nitems);
             if (!copy->items)
-                abort();
+                REGO_OOM();
             struct term *h = term_new(TK_VAR, fterm->loc);
             h->name = strdup(fterm->items[0]->name);
             copy->items[copy->nitems++] = h;
@@ -497,7 +498,7 @@ static int resolve_nested(struct cctx *c, struct scope *parent, struct term *t)
         t->body->ncaptured = s.captured.n;
         t->body->captured = malloc(sizeof(int) * (size_t)(s.captured.n ? s.captured.n : 1));
         if (!t->body->captured)
-            abort();
+            REGO_OOM();
         if (s.captured.n)
             memcpy(t->body->captured, s.captured.slot, sizeof(int) * (size_t)s.captured.n);
         /* captured names are also captured by the parent when it is nested */
@@ -572,7 +573,7 @@ static int resolve_with(struct cctx *c, struct scope *s, struct with *w)
         int n = tg->kind == TK_REF ? tg->nitems - 1 : 0;
         w->path = malloc(sizeof *w->path * (size_t)(n ? n : 1));
         if (!w->path)
-            abort();
+            REGO_OOM();
         for (int i = 0; i < n; i++) {
             struct term *k = tg->items[i + 1];
             if (k->kind != TK_VALUE)
@@ -610,7 +611,7 @@ static int resolve_with(struct cctx *c, struct scope *s, struct with *w)
             struct term *call = term_new(TK_CALL, v->loc);
             call->items = malloc(sizeof *call->items);
             if (!call->items)
-                abort();
+                REGO_OOM();
             call->items[0] = v;
             call->nitems = 1;
             call->fname = fname;
@@ -702,7 +703,7 @@ static int resolve_body(struct cctx *c, struct scope *s, struct body *b)
                 e->body->ncaptured = in.captured.n;
                 e->body->captured = malloc(sizeof(int) * (size_t)(in.captured.n ? in.captured.n : 1));
                 if (!e->body->captured)
-                    abort();
+                    REGO_OOM();
                 if (in.captured.n)
                     memcpy(e->body->captured, in.captured.slot, sizeof(int) * (size_t)in.captured.n);
             }
@@ -856,13 +857,13 @@ static bool an_unify(struct analysis *a, struct term *x, struct term *y)
         /* element by element, each seeing what the previous bound */
         char *saved = malloc(a->nslots + 1);
         if (!saved)
-            abort();
+            REGO_OOM();
         memcpy(saved, a->safe, a->nslots);
         bool ok = true;
         for (int i = 0; i < x->nitems && ok; i++) {
             char *out_before = malloc(a->nslots + 1);
             if (!out_before)
-                abort();
+                REGO_OOM();
             memcpy(out_before, a->out, a->nslots);
             ok = an_unify(a, x->items[i], y->items[i]);
             for (size_t j = 0; j < a->nslots; j++)
@@ -877,7 +878,7 @@ static bool an_unify(struct analysis *a, struct term *x, struct term *y)
     if (x->kind == TK_OBJECT && y->kind == TK_OBJECT && x->nitems == y->nitems && obj_pairable(x, y)) {
         char *saved = malloc(a->nslots + 1);
         if (!saved)
-            abort();
+            REGO_OOM();
         memcpy(saved, a->safe, a->nslots);
         bool ok = true;
         for (int i = 0; i < x->nitems && ok; i += 2) {
@@ -896,7 +897,7 @@ static bool an_unify(struct analysis *a, struct term *x, struct term *y)
         char *need_saved = malloc(a->nslots + 1);
         char *out_saved = malloc(a->nslots + 1);
         if (!need_saved || !out_saved)
-            abort();
+            REGO_OOM();
         memcpy(need_saved, a->need, a->nslots);
         memcpy(out_saved, a->out, a->nslots);
         memset(a->need, 0, a->nslots);
@@ -1056,7 +1057,7 @@ static int order_nested_expr(struct cctx *c, struct analysis *a, struct expr *e)
     if (e->kind == EK_EVERY || e->kind == EK_BODY) {
         char *saved = malloc(a->nslots + 1);
         if (!saved)
-            abort();
+            REGO_OOM();
         memcpy(saved, a->safe, a->nslots);
         for (int i = 0; i < e->body->ncaptured; i++)
             a->safe[e->body->captured[i]] = 1;
@@ -1081,7 +1082,7 @@ static int order_nested_term(struct cctx *c, struct analysis *a, struct term *t)
     if (t->kind == TK_ACOMP || t->kind == TK_SCOMP || t->kind == TK_OCOMP) {
         char *saved = malloc(a->nslots + 1);
         if (!saved)
-            abort();
+            REGO_OOM();
         memcpy(saved, a->safe, a->nslots);
         for (int i = 0; i < t->body->ncaptured; i++)
             a->safe[t->body->captured[i]] = 1;
@@ -1120,7 +1121,7 @@ static int order_body(struct cctx *c, struct analysis *a, struct body *b)
     struct expr **ordered = malloc(sizeof *ordered * (size_t)(n ? n : 1));
     char *done = calloc((size_t)(n ? n : 1), 1);
     if (!ordered || !done)
-        abort();
+        REGO_OOM();
     int k = 0;
     while (k < n) {
         int pick = -1;
@@ -1160,7 +1161,7 @@ static int order_body(struct cctx *c, struct analysis *a, struct body *b)
         struct expr *e = b->exprs[pick];
         char *outs = malloc(a->nslots + 1);
         if (!outs)
-            abort();
+            REGO_OOM();
         memcpy(outs, a->out, a->nslots);
         if (order_nested_expr(c, a, e) < 0) {
             free(outs);
@@ -1186,7 +1187,7 @@ static void analysis_init(struct analysis *a, size_t nslots)
     a->need = calloc(nslots + 1, 1);
     a->out = calloc(nslots + 1, 1);
     if (!a->safe || !a->need || !a->out)
-        abort();
+        REGO_OOM();
 }
 
 static void analysis_free(struct analysis *a)
@@ -1301,7 +1302,7 @@ int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
     names_free(&top.captured);
     qi->orig = malloc(sizeof *qi->orig * (size_t)(body->n ? body->n : 1));
     if (!qi->orig)
-        abort();
+        REGO_OOM();
     memcpy(qi->orig, body->exprs, sizeof *qi->orig * (size_t)body->n);
     qi->norig = body->n;
     if (rc == 0) {
@@ -1322,14 +1323,14 @@ static struct node *node_new(struct rego *r, struct node *parent, struct rv *key
 {
     struct node *n = calloc(1, sizeof *n);
     if (!n)
-        abort();
+        REGO_OOM();
     n->key = key;
     n->parent = parent;
     n->kind = -1;
     n->id = r->nnodes;
     r->nodes = realloc(r->nodes, sizeof *r->nodes * (size_t)(r->nnodes + 1));
     if (!r->nodes)
-        abort();
+        REGO_OOM();
     r->nodes[r->nnodes++] = n;
     struct sbuf b = { 0 };
     if (!parent) {
@@ -1362,7 +1363,7 @@ static struct node *node_get(struct rego *r, struct node *n, struct rv *key)
     ch = node_new(r, n, rv_incref(key));
     n->children = realloc(n->children, sizeof *n->children * (size_t)(n->nchildren + 1));
     if (!n->children)
-        abort();
+        REGO_OOM();
     n->children[n->nchildren++] = ch;
     qsort(n->children, (size_t)n->nchildren, sizeof *n->children, node_key_cmp);
     return ch;
@@ -1375,7 +1376,7 @@ static int place_rule(struct rego *r, struct rule *rule, struct rego_error *err)
     int nh = h->kind == TK_REF ? h->nitems : 1;
     rule->path = malloc(sizeof *rule->path * (size_t)(m->npkg + nh));
     if (!rule->path)
-        abort();
+        REGO_OOM();
     for (int i = 0; i < m->npkg; i++)
         rule->path[rule->npath++] = rv_incref(m->pkg[i]);
     const char *first = h->kind == TK_REF ? h->items[0]->name : h->name;
@@ -1392,14 +1393,14 @@ static int place_rule(struct rego *r, struct rule *rule, struct rego_error *err)
     if (h->kind == TK_REF && i < h->nitems) {
         if (rule->kind == RULE_FUNC)
             return rego_err(err, "rego_parse_error", &rule->loc, "function name must be a simple reference");
+        /* a.b[x] contains y: an object whose leaves are sets */
         if (rule->kind == RULE_SET)
-            return rego_err(err, "rego_compile_error", &rule->loc,
-                            "multi-value rules with a variable in the head reference are not supported");
+            rule->multi = true;
         rule->kind = RULE_OBJECT;
         rule->nsuffix = h->nitems - i;
         rule->suffix = malloc(sizeof *rule->suffix * (size_t)rule->nsuffix);
         if (!rule->suffix)
-            abort();
+            REGO_OOM();
         for (int j = i; j < h->nitems; j++)
             rule->suffix[j - i] = h->items[j];
         for (struct rule *e = rule->els; e; e = e->els)
@@ -1421,10 +1422,10 @@ static int place_rule(struct rego *r, struct rule *rule, struct rego_error *err)
     } else {
         n->rules = realloc(n->rules, sizeof *n->rules * (size_t)(n->nrules + 1));
         if (!n->rules)
-            abort();
+            REGO_OOM();
         n->rules[n->nrules++] = rule;
     }
-    if (n->kind >= 0 && n->kind != rule->kind)
+    if (n->kind >= 0 && (n->kind != rule->kind || (n->nrules > 1 && n->rules[0]->multi != rule->multi)))
         return rego_err(err, "rego_type_error", &rule->loc, "conflicting rules %s found", n->path_str);
     if (rule->kind == RULE_FUNC) {
         if (n->kind == RULE_FUNC && n->arity != rule->nargs)
@@ -1456,7 +1457,7 @@ static void dep_add(struct node ***out, int *n, struct node *x)
 {
     *out = realloc(*out, sizeof **out * (size_t)(*n + 1));
     if (!*out)
-        abort();
+        REGO_OOM();
     (*out)[(*n)++] = x;
 }
 
@@ -1555,7 +1556,7 @@ static int check_recursion(struct rego *r, struct rego_error *err)
 {
     struct node **stack = malloc(sizeof *stack * 10001);
     if (!stack)
-        abort();
+        REGO_OOM();
     for (int i = 0; i < r->nnodes; i++)
         r->nodes[i]->mark = 0;
     int rc = 0;
@@ -1602,8 +1603,7 @@ static void resolve_data_ref(struct rego *r, struct term *t)
 
 /* Constant folding: an array, set or object literal whose items are all
  * constants becomes one constant, built once here instead of on every
- * evaluation. An object literal with conflicting keys is left alone, so
- * the evaluator still reports it. */
+ * evaluation. A key written twice keeps its last value, as in OPA. */
 static void fold_term(struct term *t)
 {
     if (!t || (t->kind != TK_ARRAY && t->kind != TK_SET && t->kind != TK_OBJECT))
@@ -1730,6 +1730,92 @@ static void index_rule(struct rule *x)
     x->idx_member = member;
 }
 
+static bool same_input_path(const struct term *a, const struct term *b)
+{
+    if (a->nitems != b->nitems)
+        return false;
+    for (int i = 1; i < a->nitems; i++)
+        if (!rv_equal(a->items[i]->val, b->items[i]->val))
+            return false;
+    return true;
+}
+
+/* Whether rule i of n is indexed by equality on path p. */
+static bool eq_indexed(const struct node *n, int i, const struct term *p)
+{
+    const struct rule *x = n->rules[i];
+    return x->idx_ref && !x->idx_member && same_input_path(x->idx_ref, p);
+}
+
+static int *xints(size_t n)
+{
+    int *v = malloc(n * sizeof *v);
+    if (!v)
+        REGO_OOM();
+    return v;
+}
+
+static int rvp_cmp(const void *a, const void *b)
+{
+    return rv_compare(*(struct rv *const *)a, *(struct rv *const *)b);
+}
+
+/* The node index (see struct node): on the input path that most of the
+ * node's rules test for equality, when at least two do. */
+static void index_node(struct node *n)
+{
+    if (n->kind == RULE_FUNC || n->nrules < 2)
+        return;
+    const struct term *best = NULL;
+    int best_count = 0;
+    for (int i = 0; i < n->nrules; i++) {
+        const struct rule *x = n->rules[i];
+        if (!x->idx_ref || x->idx_member)
+            continue;
+        int c = 0;
+        for (int j = 0; j < n->nrules; j++)
+            c += eq_indexed(n, j, x->idx_ref);
+        if (c > best_count) {
+            best = x->idx_ref;
+            best_count = c;
+        }
+    }
+    if (best_count < 2)
+        return;
+    struct rv **keys = malloc((size_t)best_count * sizeof *keys);
+    if (!keys)
+        REGO_OOM();
+    int nk = 0;
+    for (int i = 0; i < n->nrules; i++)
+        if (eq_indexed(n, i, best))
+            keys[nk++] = n->rules[i]->idx_val;
+    qsort(keys, (size_t)nk, sizeof *keys, rvp_cmp);
+    int o = 1;
+    for (int i = 1; i < nk; i++)
+        if (rv_compare(keys[o - 1], keys[i]) != 0)
+            keys[o++] = keys[i];
+    nk = o;
+    n->idx_ref = (struct term *)best;
+    n->idx_n = nk;
+    n->idx_keys = keys;
+    n->idx_rules = malloc((size_t)nk * sizeof *n->idx_rules);
+    if (!n->idx_rules)
+        REGO_OOM();
+    n->idx_other = xints((size_t)n->nrules + 1);
+    int no = 0;
+    for (int i = 0; i < n->nrules; i++)
+        if (!eq_indexed(n, i, best))
+            n->idx_other[no++] = i;
+    n->idx_other[no] = -1;
+    for (int k = 0; k < nk; k++) {
+        int *l = n->idx_rules[k] = xints((size_t)n->nrules + 1), m = 0;
+        for (int i = 0; i < n->nrules; i++)
+            if (!eq_indexed(n, i, best) || rv_compare(n->rules[i]->idx_val, keys[k]) == 0)
+                l[m++] = i;
+        l[m] = -1;
+    }
+}
+
 static void freeze_engine(struct rego *r)
 {
     struct rv_frozen *f = &r->frozen;
@@ -1753,11 +1839,63 @@ static void freeze_engine(struct rego *r)
             }
         }
     }
-    for (int i = 0; i < r->nnodes; i++)
+    for (int i = 0; i < r->nnodes; i++) {
         rv_freeze(r->nodes[i]->key, f);
+        index_node(r->nodes[i]);
+    }
 }
 
+/* The first node with rules strictly below n, or NULL. */
+static struct node *rules_below(struct node *n)
+{
+    for (int i = 0; i < n->nchildren; i++) {
+        struct node *ch = n->children[i];
+        if (ch->nrules || ch->default_rule)
+            return ch;
+        struct node *x = rules_below(ch);
+        if (x)
+            return x;
+    }
+    return NULL;
+}
+
+/* A rule whose value is a whole document (complete, set, function) cannot
+ * have rules below it (`a.b := 1` beside `a.b.c := 2`), as OPA's compiler
+ * refuses; rules with a variable in their head reference (objects) can,
+ * and their values are checked for conflicts when evaluated. */
+static int check_rule_overlap(struct rego *r, struct node *n, struct rego_error *err)
+{
+    if ((n->nrules || n->default_rule) && n->kind != RULE_OBJECT) {
+        struct node *x = rules_below(n);
+        if (x) {
+            struct rule *a = n->nrules ? n->rules[0] : n->default_rule;
+            struct rule *b = x->nrules ? x->rules[0] : x->default_rule;
+            return rego_err(err, "rego_type_error", &a->loc, "rule %s conflicts with [%s] (%s:%d)",
+                            n->path_str, x->path_str, b->loc.file ? b->loc.file : "", b->loc.line);
+        }
+    }
+    for (int i = 0; i < n->nchildren; i++)
+        if (check_rule_overlap(r, n->children[i], err) < 0)
+            return -1;
+    return 0;
+}
+
+static int compile_engine(struct rego *r, struct rego_error *err);
+
 int rego_compile(struct rego *r, struct rego_error *err)
+{
+    if (r->broken)
+        return rego_err(err, "eval_budget_error", NULL, RG_OOM_MESSAGE);
+    uint64_t before = rg_failures();
+    int rc = compile_engine(r, err);
+    if (rg_failures() != before) {
+        r->broken = true;
+        return rego_err(err, "eval_budget_error", NULL, RG_OOM_MESSAGE);
+    }
+    return rc;
+}
+
+static int compile_engine(struct rego *r, struct rego_error *err)
 {
     if (r->compiled)
         return 0;
@@ -1767,6 +1905,8 @@ int rego_compile(struct rego *r, struct rego_error *err)
         for (struct rule *rule = m->rules; rule; rule = rule->next_in_module)
             if (place_rule(r, rule, err) < 0)
                 return -1;
+    if (check_rule_overlap(r, r->root, err) < 0)
+        return -1;
     for (struct module *m = r->modules; m; m = m->next)
         for (struct rule *rule = m->rules; rule; rule = rule->next_in_module)
             if (compile_rule(r, rule, err) < 0)
@@ -1805,11 +1945,10 @@ int rego_term_constant(struct term *t, struct rv **out, struct rego_error *err)
                 rvbuf_clear(&b);
                 return -1;
             }
-            rvbuf_push(i % 2 ? &b : &a, v);
+            rvbuf_push(&a, v);
         }
-        *out = rv_object_take(&a, &b);
-        if (!*out)
-            return rego_err(err, "rego_compile_error", &t->loc, "object keys must be unique");
+        *out = rv_object_last_wins(a.v, (int)a.len);
+        rvbuf_clear(&a);
         return 0;
     default:
         return rego_err(err, "rego_compile_error", &t->loc, "term is not a constant");

@@ -17,6 +17,7 @@
 
 #include "rego/ast.h"
 #include "rego/eval.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 #define EV_STOP 1
 #define MAX_CPS_DEPTH 4000
@@ -155,7 +156,7 @@ static int eval_seq(struct ev *ev, struct frame *fr, struct term **terms, int n,
     struct rv *small[8];
     struct rv **vals = n <= 8 ? small : calloc((size_t)n, sizeof *vals);
     if (!vals)
-        abort();
+        REGO_OOM();
     struct seq s = { fr, terms, n, 0, vals, done, ctx };
     int rc = seq_step(ev, &s);
     if (vals != small)
@@ -183,8 +184,8 @@ static int coll_done(struct ev *ev, struct rv **vals, void *ctx)
             rvbuf_push(&b, rv_incref(vals[i + 1]));
         }
         v = rv_object_take(&a, &b);
-        if (!v)
-            return ev_error(ev, "eval_conflict_error", &c->t->loc, "object keys must be unique");
+        if (!v)   /* a key written twice: the later one wins, as in OPA */
+            v = rv_object_last_wins(vals, n);
     } else {
         for (int i = 0; i < n; i++)
             rvbuf_push(&a, rv_incref(vals[i]));
@@ -1146,7 +1147,7 @@ static int eval_expr(struct ev *ev, struct frame *fr, struct expr *e, kont k, vo
     /* evaluate the replacement values first, in the current context */
     struct rv **vals = calloc((size_t)e->nwith, sizeof *vals);
     if (!vals)
-        abort();
+        REGO_OOM();
     for (int i = 0; i < e->nwith; i++) {
         struct term *vt = e->with[i].value;
         if (vt->kind == TK_CALL && vt->nitems == 1)
@@ -1167,7 +1168,7 @@ static int eval_expr(struct ev *ev, struct frame *fr, struct expr *e, kont k, vo
         struct mock *mocks = calloc((size_t)(ev->nmocks + e->nwith), sizeof *mocks);
         struct rv **cache = calloc((size_t)ev->r->nnodes + 1, sizeof *cache);
         if (!ov || !mocks || !cache)
-            abort();
+            REGO_OOM();
         if (ev->nov)
             memcpy(ov, ev->ov, sizeof *ov * (size_t)ev->nov);
         if (ev->nmocks)
@@ -1271,7 +1272,7 @@ static void frame_init(struct frame_mem *m, int nslots)
     } else {
         m->fr.slots = calloc((size_t)nslots, sizeof *m->fr.slots);
         if (!m->fr.slots)
-            abort();
+            REGO_OOM();
     }
 }
 
@@ -1360,6 +1361,8 @@ static int obj_paths_done(struct ev *ev, struct rv **vals, void *ctx)
 {
     struct objsol *o = ctx;
     o->path = vals;
+    if (o->r->top->multi)
+        return eval_term(ev, o->r->fr, o->r->top->key, obj_value_k, o);
     if (!o->r->rule->value)
         return obj_value_k(ev, rv_bool(true), o);
     return eval_term(ev, o->r->fr, o->r->rule->value, obj_value_k, o);
@@ -1373,6 +1376,182 @@ static int rule_solution_object(struct ev *ev, void *ctx)
     return eval_seq(ev, r->fr, r->top->suffix, r->top->nsuffix, obj_paths_done, &o);
 }
 
+/* An object literal's value when a key appears more than once: the last
+ * value written for it (OPA's object insert replaces). kv: n/2 pairs (an
+ * odd n, from a list that could not grow (mem.h), drops the last key). */
+struct rv *rv_object_last_wins(struct rv **kv, int n)
+{
+    struct rvbuf a = { 0 }, b = { 0 };
+    for (int i = 0; i + 1 < n; i += 2) {
+        bool later = false;
+        for (int j = i + 2; j + 1 < n && !later; j += 2)
+            later = rv_equal(kv[i], kv[j]);
+        if (later)
+            continue;
+        rvbuf_push(&a, rv_incref(kv[i]));
+        rvbuf_push(&b, rv_incref(kv[i + 1]));
+    }
+    return rv_object_take(&a, &b);
+}
+
+/* ------------------------------------------------------------------ rules with variables in their head reference */
+
+struct leaf {
+    struct rv *path;   /* array of keys below the node */
+    struct rv *val;
+};
+
+static int leaf_cmp(const void *a, const void *b)
+{
+    return rv_compare(((const struct leaf *)a)->path, ((const struct leaf *)b)->path);
+}
+
+static void leaves_push(struct leaf **l, size_t *n, size_t *cap, struct rv *path, struct rv *val)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *l = realloc(*l, sizeof **l * *cap);
+        if (!*l)
+            REGO_OOM();
+    }
+    (*l)[*n].path = path;
+    (*l)[*n].val = val;
+    (*n)++;
+}
+
+/* The values of the complete and multi-value rules below n (not through
+ * other object rules, which merge as objects), as leaves with paths
+ * relative to the object rule's node. */
+static int collect_rule_leaves(struct ev *ev, struct node *n, struct rvbuf *prefix, struct leaf **l,
+                               size_t *nl, size_t *cap, struct rvbuf *objects)
+{
+    int rc = 0;
+    for (int i = 0; i < n->nchildren && rc == 0; i++) {
+        struct node *ch = n->children[i];
+        rvbuf_push(prefix, rv_incref(ch->key));
+        if ((ch->nrules || ch->default_rule) && ch->kind != RULE_OBJECT) {
+            struct rv *v = ch->kind == RULE_FUNC ? NULL : child_value(ev, ch, NULL, &rc);
+            if (v) {
+                struct rvbuf p = { 0 };
+                for (size_t j = 0; j < prefix->len; j++)
+                    rvbuf_push(&p, rv_incref(prefix->v[j]));
+                leaves_push(l, nl, cap, rv_array_take(&p), v);
+            }
+        } else if (ch->nrules) {
+            struct rv *v = child_value(ev, ch, NULL, &rc);
+            if (v) {
+                struct rvbuf p = { 0 };
+                for (size_t j = 0; j < prefix->len; j++)
+                    rvbuf_push(&p, rv_incref(prefix->v[j]));
+                rvbuf_push(objects, rv_array_take(&p));
+                rvbuf_push(objects, v);
+            }
+        } else {
+            rc = collect_rule_leaves(ev, ch, prefix, l, nl, cap, objects);
+        }
+        rv_decref(prefix->v[--prefix->len]);
+    }
+    return rc;
+}
+
+static bool path_prefix(const struct rv *a, const struct rv *b)
+{
+    if (a->u.arr.len >= b->u.arr.len)
+        return false;
+    for (size_t i = 0; i < a->u.arr.len; i++)
+        if (!rv_equal(a->u.arr.v[i], b->u.arr.v[i]))
+            return false;
+    return true;
+}
+
+/* The value of an object rule node: the (path, value) pairs its rules
+ * produced (for `a[x] contains y` the values at one path form a set), with
+ * the rules below the node. As OPA: two different values at one path, or
+ * a value at a path inside another rule's value, are eval_conflict_error;
+ * equal values at one path are one. */
+static struct rv *object_rule_value(struct ev *ev, struct node *n, struct rvbuf *paths, struct rvbuf *items,
+                                    int *rcp)
+{
+    bool multi = n->rules[0]->multi;
+    struct leaf *l = NULL;
+    size_t nl = 0, cap = 0;
+    for (size_t i = 0; i < paths->len; i++)
+        leaves_push(&l, &nl, &cap, rv_incref(paths->v[i]), rv_incref(items->v[i]));
+    if (multi && nl) {
+        /* group the elements of each path into one set */
+        if (nl > 1)
+            qsort(l, nl, sizeof *l, leaf_cmp);
+        size_t out = 0;
+        for (size_t i = 0; i < nl;) {
+            size_t j = i;
+            struct rvbuf elems = { 0 };
+            for (; j < nl && rv_equal(l[j].path, l[i].path); j++) {
+                rvbuf_push(&elems, l[j].val);
+                if (j > i)
+                    rv_decref(l[j].path);
+            }
+            l[out].path = l[i].path;
+            l[out].val = rv_set_take(&elems);
+            out++;
+            i = j;
+        }
+        nl = out;
+    }
+    struct rvbuf prefix = { 0 }, objects = { 0 };
+    int rc = collect_rule_leaves(ev, n, &prefix, &l, &nl, &cap, &objects);
+    rvbuf_clear(&prefix);
+    if (rc == 0 && nl > 1)
+        qsort(l, nl, sizeof *l, leaf_cmp);
+    for (size_t i = 0; rc == 0 && i + 1 < nl; i++) {
+        if (rv_equal(l[i].path, l[i + 1].path)) {
+            if (rv_equal(l[i].val, l[i + 1].val))
+                continue;
+            if (multi && l[i].val->type == RV_SET && l[i + 1].val->type == RV_SET) {
+                struct rvbuf u = { 0 };
+                for (size_t k = 0; k < l[i].val->u.arr.len; k++)
+                    rvbuf_push(&u, rv_incref(l[i].val->u.arr.v[k]));
+                for (size_t k = 0; k < l[i + 1].val->u.arr.len; k++)
+                    rvbuf_push(&u, rv_incref(l[i + 1].val->u.arr.v[k]));
+                rv_decref(l[i + 1].val);
+                l[i + 1].val = rv_set_take(&u);
+                continue;
+            }
+            rc = ev_error(ev, "eval_conflict_error", &n->rules[0]->loc, "object keys must be unique");
+        } else if (path_prefix(l[i].path, l[i + 1].path)) {
+            rc = ev_error(ev, "eval_conflict_error", &n->rules[0]->loc, "object keys must be unique");
+        }
+    }
+    struct rv *obj = rc == 0 ? rv_empty_object() : NULL;
+    for (size_t i = 0; i < nl; i++) {
+        if (obj && (i + 1 == nl || !rv_equal(l[i].path, l[i + 1].path))) {
+            struct rv *nv = put_path(obj, l[i].path->u.arr.v, (int)l[i].path->u.arr.len, l[i].val);
+            rv_decref(obj);
+            obj = nv;
+        }
+        rv_decref(l[i].path);
+        rv_decref(l[i].val);
+    }
+    free(l);
+    /* object rules below: merged as objects */
+    for (size_t i = 0; obj && i + 1 < objects.len; i += 2) {
+        struct rv *path = objects.v[i];
+        bool conflict = false;
+        struct rv *nv = put_path(NULL, path->u.arr.v, (int)path->u.arr.len, objects.v[i + 1]);
+        struct rv *merged = rv_merge(obj, nv, &conflict);
+        rv_decref(nv);
+        rv_decref(obj);
+        obj = merged;
+        if (conflict) {
+            rc = ev_error(ev, "eval_conflict_error", &n->rules[0]->loc, "object keys must be unique");
+            rv_decref(obj);
+            obj = NULL;
+        }
+    }
+    rvbuf_clear(&objects);
+    *rcp = rc;
+    return obj;
+}
+
 static int enter_rule(struct ev *ev, const struct loc *loc)
 {
     if (++ev->depth > ev->max_depth) {
@@ -1381,6 +1560,16 @@ static int enter_rule(struct ev *ev, const struct loc *loc)
                         ev->max_depth);
     }
     return 0;
+}
+
+static bool same_path(const struct term *a, const struct term *b)
+{
+    if (a->nitems != b->nitems)
+        return false;
+    for (int i = 1; i < a->nitems; i++)
+        if (a->items[i]->val != b->items[i]->val && !rv_equal(a->items[i]->val, b->items[i]->val))
+            return false;
+    return true;
 }
 
 /* The rule index: true when the rule's first expression (input.path ==
@@ -1401,12 +1590,55 @@ static bool index_excludes(struct ev *ev, const struct rule *rule)
     return rv_compare(v, rule->idx_val) != 0;
 }
 
-/* Evaluates one rule with its else chain into r. */
-static int eval_rule_chain(struct ev *ev, struct rule *rule, kont solution, struct rule_k *r)
+/* The rules of n to evaluate for this input, -1 terminated (see struct
+ * node), or NULL for all of them. *checked: the listed rules indexed on
+ * the node's path pass their test. */
+static const int *node_candidates(struct ev *ev, const struct node *n, const struct term **checked)
+{
+    *checked = NULL;
+    if (!n->idx_ref || ev->nmocks)
+        return NULL;
+    struct rv *v = ev->input;
+    const struct term *t = n->idx_ref;
+    for (int i = 1; v && i < t->nitems; i++)
+        v = lookup(v, t->items[i]->val);
+    if (!v)
+        return n->idx_other;
+    size_t lo = 0, hi = (size_t)n->idx_n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = rv_compare(n->idx_keys[mid], v);
+        if (c == 0) {
+            *checked = t;
+            return n->idx_rules[mid];
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return n->idx_other;
+}
+
+/* The next rule of n to evaluate: *pos counts through cand (or all rules). */
+static struct rule *next_rule(const struct node *n, const int *cand, int *pos)
+{
+    int i = (*pos)++;
+    if (cand)
+        return cand[i] < 0 ? NULL : n->rules[cand[i]];
+    return i < n->nrules ? n->rules[i] : NULL;
+}
+
+/* Evaluates one rule with its else chain into r. checked: the node's index
+ * path (the rule's index test, when on that path, is known to pass). */
+static int eval_rule_chain(struct ev *ev, struct rule *rule, kont solution, struct rule_k *r,
+                           const struct term *checked)
 {
     struct frame_mem fm;
     int rc = 0;
-    if (index_excludes(ev, rule))
+    if (!(checked && rule->idx_ref && !rule->idx_member && (rule->idx_ref == checked ||
+                                                            same_path(rule->idx_ref, checked))) &&
+        index_excludes(ev, rule))
         return 0;
     for (struct rule *x = rule; x; x = x->els) {
         frame_init(&fm, rule->nslots);
@@ -1444,11 +1676,15 @@ static struct rv *compute_node(struct ev *ev, struct node *n, int *rcp)
     }
     struct rule_k r = { .node_path = n->path_str };
     struct rv *result = NULL;
+    const struct term *checked;
+    const int *cand = node_candidates(ev, n, &checked);
+    int pos = 0;
+    struct rule *x;
     switch (n->kind) {
     case RULE_COMPLETE:
-        for (int i = 0; i < n->nrules && rc == 0; i++) {
-            r.stop_early = constant_value(n->rules[i]);
-            rc = eval_rule_chain(ev, n->rules[i], rule_solution_complete, &r);
+        while (rc == 0 && (x = next_rule(n, cand, &pos))) {
+            r.stop_early = constant_value(x);
+            rc = eval_rule_chain(ev, x, rule_solution_complete, &r, checked);
             /* the first rule's constant may still conflict with another rule's */
         }
         if (rc == 0 && !r.result && n->default_rule) {
@@ -1468,50 +1704,25 @@ static struct rv *compute_node(struct ev *ev, struct node *n, int *rcp)
         result = r.result;
         break;
     case RULE_SET:
-        for (int i = 0; i < n->nrules && rc == 0; i++)
-            rc = eval_rule_chain(ev, n->rules[i], rule_solution_set, &r);
+        while (rc == 0 && (x = next_rule(n, cand, &pos)))
+            rc = eval_rule_chain(ev, x, rule_solution_set, &r, checked);
         if (rc == 0)
             result = rv_set_take(&r.items);
         rvbuf_clear(&r.items);
         break;
-    case RULE_OBJECT: {
-        for (int i = 0; i < n->nrules && rc == 0; i++)
-            rc = eval_rule_chain(ev, n->rules[i], rule_solution_object, &r);
-        if (rc < 0)
-            break;
-        /* build the nested object from (path, value) pairs */
-        struct rv *obj = rv_empty_object();
-        for (size_t i = 0; i < r.paths.len && rc == 0; i++) {
-            struct rv *path = r.paths.v[i];
-            struct rv *val = r.items.v[i];
-            /* conflict: a different value already at this path */
-            struct rv *cur = obj;
-            size_t j;
-            for (j = 0; j < path->u.arr.len && cur; j++)
-                cur = cur->type == RV_OBJECT ? rv_object_get(cur, path->u.arr.v[j]) : NULL;
-            if (cur && j == path->u.arr.len && !rv_equal(cur, val)) {
-                rc = ev_error(ev, "eval_conflict_error", &n->rules[0]->loc,
-                              "object keys must be unique");
-                break;
-            }
-            bool conflict = false;
-            struct rv *nv = put_path(NULL, path->u.arr.v, (int)path->u.arr.len, val);
-            struct rv *merged = rv_merge(obj, nv, &conflict);
-            rv_decref(nv);
-            rv_decref(obj);
-            obj = merged;
-            if (conflict)
-                rc = ev_error(ev, "eval_conflict_error", &n->rules[0]->loc, "object keys must be unique");
-        }
+    case RULE_OBJECT:
+        while (rc == 0 && (x = next_rule(n, cand, &pos)))
+            rc = eval_rule_chain(ev, x, rule_solution_object, &r, checked);
+        if (rc == 0)
+            result = object_rule_value(ev, n, &r.paths, &r.items, &rc);
         rvbuf_clear(&r.items);
         rvbuf_clear(&r.paths);
-        if (rc < 0) {
-            rv_decref(obj);
+        if (rc < 0)
             break;
-        }
-        result = obj;
-        break;
-    }
+        ev->depth--;
+        if (result && ev->nov)
+            result = apply_overlays_below(ev, n, result);
+        return result;
     default:
         break;
     }
@@ -1716,7 +1927,7 @@ void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error 
                     &ev->saved_budget);
     ev->cache = calloc((size_t)r->nnodes + 1, sizeof *ev->cache);
     if (!ev->cache)
-        abort();
+        REGO_OOM();
 }
 
 void ev_release(struct ev *ev)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rego/glob.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 #define GLOB_MAX_PATTERN 4096
 #define GLOB_MAX_DEPTH 32
@@ -35,7 +36,7 @@ static int gnew(struct gprog *g, int op)
         g->cap = g->cap ? g->cap * 2 : 32;
         g->st = realloc(g->st, sizeof *g->st * (size_t)g->cap);
         if (!g->st)
-            abort();
+            REGO_OOM();
     }
     memset(&g->st[g->n], 0, sizeof g->st[0]);
     g->st[g->n].op = (uint8_t)op;
@@ -166,7 +167,7 @@ static struct frag parse_seq(struct gprog *g, bool in_alt)
                 struct gstate *st = &g->st[s];
                 st->ranges = realloc(st->ranges, sizeof(uint32_t) * 2 * (size_t)(st->nranges + 1));
                 if (!st->ranges)
-                    abort();
+                    REGO_OOM();
                 st->ranges[2 * st->nranges] = lo;
                 st->ranges[2 * st->nranges + 1] = hi;
                 st->nranges++;

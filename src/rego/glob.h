@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "rego/internal.h"
+
 struct rego_glob;
 
 /* Compile once, match many times. -1: invalid pattern. */

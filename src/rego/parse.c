@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "rego/ast.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 enum tok_type {
     T_EOF, T_IDENT, T_STRING, T_NUMBER,
@@ -165,7 +166,7 @@ static int tokenize(struct parser *p)
             p->cap = p->cap ? p->cap * 2 : 256;
             p->toks = realloc(p->toks, p->cap * sizeof *p->toks);
             if (!p->toks)
-                abort();
+                REGO_OOM();
         }
         struct tok *t = &p->toks[p->ntoks];
         memset(t, 0, sizeof *t);
@@ -297,7 +298,7 @@ static int tokenize(struct parser *p)
             t->slen = j - i - 1;
             t->str = malloc(t->slen + 1);
             if (!t->str)
-                abort();
+                REGO_OOM();
             memcpy(t->str, s + i + 1, t->slen);
             t->str[t->slen] = 0;
             t->len = j + 1 - i;
@@ -398,7 +399,7 @@ static char *tok_text(struct parser *p, const struct tok *t)
 {
     char *s = malloc(t->len + 1);
     if (!s)
-        abort();
+        REGO_OOM();
     memcpy(s, p->src + t->off, t->len);
     s[t->len] = 0;
     return s;
@@ -428,7 +429,7 @@ struct term *term_new(int kind, struct loc loc)
 {
     struct term *t = calloc(1, sizeof *t);
     if (!t)
-        abort();
+        REGO_OOM();
     t->kind = (uint8_t)kind;
     t->loc = loc;
     t->slot = -1;
@@ -440,7 +441,7 @@ static void term_push(struct term *t, struct term *item)
 {
     t->items = realloc(t->items, (size_t)(t->nitems + 1) * sizeof *t->items);
     if (!t->items)
-        abort();
+        REGO_OOM();
     t->items[t->nitems++] = item;
 }
 
@@ -497,7 +498,7 @@ static void body_push(struct body *b, struct expr *e)
 {
     b->exprs = realloc(b->exprs, (size_t)(b->n + 1) * sizeof *b->exprs);
     if (!b->exprs)
-        abort();
+        REGO_OOM();
     b->exprs[b->n++] = e;
 }
 
@@ -580,7 +581,7 @@ static struct term *parse_number(struct parser *p, struct tok *t, bool neg)
     struct loc l = tloc(p, t);
     char *txt = malloc(t->len + 2);
     if (!txt)
-        abort();
+        REGO_OOM();
     size_t n = 0;
     if (neg)
         txt[n++] = '-';
@@ -1073,7 +1074,7 @@ static struct expr *expr_new(int kind, struct loc l)
 {
     struct expr *e = calloc(1, sizeof *e);
     if (!e)
-        abort();
+        REGO_OOM();
     e->kind = (uint8_t)kind;
     e->loc = l;
     return e;
@@ -1109,7 +1110,7 @@ static int parse_with(struct parser *p, struct expr *e)
         }
         e->with = realloc(e->with, (size_t)(e->nwith + 1) * sizeof *e->with);
         if (!e->with)
-            abort();
+            REGO_OOM();
         memset(&e->with[e->nwith], 0, sizeof e->with[0]);
         e->with[e->nwith].target = target;
         e->with[e->nwith].value = val;
@@ -1184,7 +1185,7 @@ static struct expr *parse_literal_inner(struct parser *p)
             e = expr_new(EK_SOME, l);
             e->decl = malloc(sizeof *e->decl);
             if (!e->decl)
-                abort();
+                REGO_OOM();
             e->decl[e->ndecl++] = a;
             while (peek(p)->type == T_COMMA) {
                 next(p);
@@ -1197,7 +1198,7 @@ static struct expr *parse_literal_inner(struct parser *p)
                 next(p);
                 e->decl = realloc(e->decl, (size_t)(e->ndecl + 1) * sizeof *e->decl);
                 if (!e->decl)
-                    abort();
+                    REGO_OOM();
                 e->decl[e->ndecl++] = new_var(p, v);
             }
             for (int i = 0; i < e->ndecl; i++)
@@ -1243,7 +1244,7 @@ static struct expr *parse_literal_inner(struct parser *p)
         e = expr_new(EK_SOME, l);
         e->decl = malloc(sizeof *e->decl);
         if (!e->decl)
-            abort();
+            REGO_OOM();
         e->decl[e->ndecl++] = a;
         LEAVE();
         return e;
@@ -1317,7 +1318,7 @@ static struct body *parse_query_until(struct parser *p, int end)
 {
     struct body *b = calloc(1, sizeof *b);
     if (!b)
-        abort();
+        REGO_OOM();
     for (;;) {
         while (peek(p)->type == T_SEMI)
             next(p);
@@ -1391,7 +1392,7 @@ static int parse_rule_body(struct parser *p, struct rule *r)
                 }
                 r->body = calloc(1, sizeof *r->body);
                 if (!r->body)
-                    abort();
+                    REGO_OOM();
                 body_push(r->body, e);
             }
         } else {
@@ -1400,7 +1401,7 @@ static int parse_rule_body(struct parser *p, struct rule *r)
                 return -1;
             r->body = calloc(1, sizeof *r->body);
             if (!r->body)
-                abort();
+                REGO_OOM();
             body_push(r->body, e);
         }
         return r->body ? 0 : -1;
@@ -1414,7 +1415,7 @@ static struct rule *rule_new(struct module *m, struct loc l)
 {
     struct rule *r = calloc(1, sizeof *r);
     if (!r)
-        abort();
+        REGO_OOM();
     r->module = m;
     r->loc = l;
     return r;
@@ -1611,7 +1612,7 @@ int rego_parse_module(const char *file, const char *text, size_t len, struct mod
 {
     struct module *m = calloc(1, sizeof *m);
     if (!m)
-        abort();
+        REGO_OOM();
     m->file = strdup(file ? file : "");
     struct parser p = { .file = m->file, .src = text, .srclen = len, .err = err };
     if (tokenize(&p) < 0)
@@ -1629,7 +1630,7 @@ int rego_parse_module(const char *file, const char *text, size_t len, struct mod
         struct term *head = pkg->kind == TK_REF ? pkg->items[0] : pkg;
         m->pkg = malloc(sizeof *m->pkg * (size_t)(pkg->kind == TK_REF ? pkg->nitems : 1));
         if (!m->pkg)
-            abort();
+            REGO_OOM();
         m->pkg[m->npkg++] = rv_cstr(head->name);
         for (int i = 1; pkg->kind == TK_REF && i < pkg->nitems; i++) {
             struct term *k = pkg->items[i];
@@ -1665,7 +1666,7 @@ int rego_parse_module(const char *file, const char *text, size_t len, struct mod
         }
         m->imports = realloc(m->imports, (size_t)(m->nimports + 1) * sizeof *m->imports);
         if (!m->imports)
-            abort();
+            REGO_OOM();
         m->imports[m->nimports++] = im;
     }
     while (peek(&p)->type != T_EOF) {

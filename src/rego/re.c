@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 
 /* ------------------------------------------------------------------ runes */

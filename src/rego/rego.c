@@ -5,6 +5,7 @@
 #include "rego/ast.h"
 #include "rego/eval.h"
 #include "rego/rego.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 struct rego_query {
     struct rego *r;
@@ -12,15 +13,41 @@ struct rego_query {
     char *text;
     struct query_info qi;
     struct term *value_term;   /* single-term queries: its value */
+    struct rego_eval_stats last;   /* of the last evaluation */
 };
+
+/* Whether the C library refused memory since `before` (mem.h): then what
+ * the call built cannot be trusted, and it fails with this error. */
+static bool out_of_memory(uint64_t before, struct rego_error *err)
+{
+    if (rg_failures() == before)
+        return false;
+    rego_err(err, "eval_budget_error", NULL, RG_OOM_MESSAGE);
+    return true;
+}
+
+static void keep_stats(struct rego_query *q, const struct ev *ev)
+{
+    q->last.steps = ev->steps;
+    q->last.allocations = ev->budget.allocs;
+    q->last.bytes_allocated = ev->budget.bytes;
+    q->last.peak_bytes = ev->budget.peak > 0 ? (uint64_t)ev->budget.peak : 0;
+}
+
+void rego_query_last_stats(const struct rego_query *q, struct rego_eval_stats *out)
+{
+    *out = q->last;
+}
 
 struct rego *rego_new(void)
 {
+    uint64_t before = rg_failures();
     struct rego *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->refs = 1;
     r->data = rv_empty_object();
+    r->broken = rg_failures() != before;
     return r;
 }
 
@@ -35,6 +62,11 @@ static void node_free(struct node *n)
     free(n->children);
     free(n->rules);
     free(n->path_str);
+    for (int i = 0; i < n->idx_n; i++)
+        free(n->idx_rules[i]);
+    free(n->idx_rules);
+    free(n->idx_keys);
+    free(n->idx_other);
     free(n);
 }
 
@@ -63,8 +95,18 @@ int rego_add_module(struct rego *r, const char *filename, const char *text, size
 {
     if (r->compiled)
         return rego_err(err, "rego_compile_error", NULL, "modules cannot be added after compiling");
+    if (r->broken)
+        return rego_err(err, "eval_budget_error", NULL, RG_OOM_MESSAGE);
+    uint64_t before = rg_failures();
     struct module *m;
-    if (rego_parse_module(filename, text, len, &m, err) < 0)
+    int rc = rego_parse_module(filename, text, len, &m, err);
+    if (out_of_memory(before, err)) {
+        if (rc == 0)
+            module_free(m);
+        r->broken = true;
+        return -1;
+    }
+    if (rc < 0)
         return -1;
     if (r->last_module)
         r->last_module->next = m;
@@ -74,7 +116,22 @@ int rego_add_module(struct rego *r, const char *filename, const char *text, size
     return 0;
 }
 
+static int add_data(struct rego *r, const json_t *data, struct rego_error *err);
+
 int rego_add_data(struct rego *r, const json_t *data, struct rego_error *err)
+{
+    if (r->broken)
+        return rego_err(err, "eval_budget_error", NULL, RG_OOM_MESSAGE);
+    uint64_t before = rg_failures();
+    int rc = add_data(r, data, err);
+    if (out_of_memory(before, err)) {
+        r->broken = true;
+        return -1;
+    }
+    return rc;
+}
+
+static int add_data(struct rego *r, const json_t *data, struct rego_error *err)
 {
     if (r->compiled)
         return rego_err(err, "rego_compile_error", NULL, "data cannot be added after compiling");
@@ -122,6 +179,7 @@ static int cmp_str(const void *a, const void *b)
 
 int rego_rule_paths(struct rego *r, const char *prefix, char ***paths, size_t *n)
 {
+    uint64_t before = rg_failures();
     *paths = NULL;
     *n = 0;
     size_t cap = 0;
@@ -135,16 +193,41 @@ int rego_rule_paths(struct rego *r, const char *prefix, char ***paths, size_t *n
             cap = cap ? cap * 2 : 16;
             *paths = realloc(*paths, cap * sizeof **paths);
             if (!*paths)
-                abort();
+                REGO_OOM();
         }
         (*paths)[(*n)++] = strdup(nd->path_str);
+    }
+    if (rg_failures() != before) {
+        for (size_t i = 0; i < *n; i++)
+            free((*paths)[i]);
+        free(*paths);
+        *paths = NULL;
+        *n = 0;
+        return -1;
     }
     if (*n)
         qsort(*paths, *n, sizeof **paths, cmp_str);
     return 0;
 }
 
+static struct rego_query *prepare(struct rego *r, const char *query, struct rego_error *err);
+
 struct rego_query *rego_prepare(struct rego *r, const char *query, struct rego_error *err)
+{
+    if (r->broken) {
+        rego_err(err, "eval_budget_error", NULL, RG_OOM_MESSAGE);
+        return NULL;
+    }
+    uint64_t before = rg_failures();
+    struct rego_query *q = prepare(r, query, err);
+    if (out_of_memory(before, err)) {
+        rego_query_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+static struct rego_query *prepare(struct rego *r, const char *query, struct rego_error *err)
 {
     if (!r->compiled && rego_compile(r, err) < 0)
         return NULL;
@@ -153,7 +236,7 @@ struct rego_query *rego_prepare(struct rego *r, const char *query, struct rego_e
         return NULL;
     struct rego_query *q = calloc(1, sizeof *q);
     if (!q)
-        abort();
+        REGO_OOM();
     q->r = r;
     q->text = strdup(query);
     __atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
@@ -181,36 +264,57 @@ void rego_query_free(struct rego_query *q)
     free(q);
 }
 
-static int run(struct rego_query *q, const json_t *input, bool want_value, struct rvbuf *results,
-               struct rv **value, struct rego_error *err)
+/* The input converted into one block (see rv_from_json_block): the caller
+ * frees *block after it has converted and released the results, which may
+ * hold values of the input. */
+static int input_block(const json_t *input, struct rv **in, void **block, struct rego_error *err)
 {
-    struct rv *in = NULL;
-    if (input) {
-        in = rv_from_json(input);
-        if (!in)
-            return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
-    }
+    *in = NULL;
+    *block = NULL;
+    if (!input)
+        return 0;
+    *in = rv_from_json_block(input, block);
+    if (!*in)
+        return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
+    return 0;
+}
+
+static int run(struct rego_query *q, const json_t *input, bool want_value, struct rvbuf *results,
+               struct rv **value, void **block, struct rego_error *err)
+{
+    struct rv *in;
+    if (input_block(input, &in, block, err) < 0)
+        return -1;
     struct ev ev;
     ev_init(&ev, q->r, in, err);
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, want_value ? q->value_term : NULL, results, value);
     ev_release(&ev);
-    rv_decref(in);
+    keep_stats(q, &ev);
     return rc < 0 ? -1 : 0;
 }
 
 int rego_query_eval_json(struct rego_query *q, const json_t *input, json_t **results,
                          struct rego_error *err)
 {
+    uint64_t before = rg_failures();
     struct rvbuf res = { 0 };
-    if (run(q, input, false, &res, NULL, err) < 0) {
+    void *block;
+    if (run(q, input, false, &res, NULL, &block, err) < 0) {
         rvbuf_clear(&res);
+        out_of_memory(before, err);
+        rv_block_free(block);
         return -1;
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < res.len; i++)
         json_array_append_new(arr, rv_to_json(res.v[i]));
     rvbuf_clear(&res);
+    rv_block_free(block);
+    if (out_of_memory(before, err)) {
+        json_decref(arr);
+        return -1;
+    }
     *results = arr;
     return 0;
 }
@@ -225,11 +329,15 @@ int rego_query_eval(struct rego_query *q, const char *input_json, size_t input_l
         if (!in)
             return rego_err(err, "eval_type_error", NULL, "input: %s (line %d)", je.text, je.line);
     }
+    uint64_t before = rg_failures();
     struct rvbuf res = { 0 };
-    int rc = run(q, in, false, &res, NULL, err);
+    void *block;
+    int rc = run(q, in, false, &res, NULL, &block, err);
     json_decref(in);
     if (rc < 0) {
         rvbuf_clear(&res);
+        out_of_memory(before, err);
+        rv_block_free(block);
         return -1;
     }
     struct sbuf b = { 0 };
@@ -241,7 +349,13 @@ int rego_query_eval(struct rego_query *q, const char *input_json, size_t input_l
     }
     sb_putc(&b, ']');
     rvbuf_clear(&res);
-    *results_json = sb_steal(&b);
+    rv_block_free(block);
+    char *text = sb_steal(&b);
+    if (out_of_memory(before, err)) {
+        free(text);
+        return -1;
+    }
+    *results_json = text;
     return 0;
 }
 
@@ -251,12 +365,23 @@ int rego_query_eval_value(struct rego_query *q, const json_t *input, json_t **va
     *value = NULL;
     if (!q->value_term)
         return rego_err(err, "rego_compile_error", NULL, "the query is not a single term");
+    uint64_t before = rg_failures();
     struct rv *v = NULL;
-    if (run(q, input, true, NULL, &v, err) < 0)
+    void *block;
+    if (run(q, input, true, NULL, &v, &block, err) < 0) {
+        rv_block_free(block);
+        out_of_memory(before, err);
         return -1;
+    }
     if (v) {
         *value = rv_to_json(v);
         rv_decref(v);
+    }
+    rv_block_free(block);
+    if (out_of_memory(before, err)) {
+        json_decref(*value);
+        *value = NULL;
+        return -1;
     }
     return 0;
 }
@@ -264,11 +389,17 @@ int rego_query_eval_value(struct rego_query *q, const json_t *input, json_t **va
 int rego_query_eval_rv(struct rego_query *q, struct rv *input, struct rvbuf *results,
                        struct rego_error *err)
 {
+    uint64_t before = rg_failures();
     struct ev ev;
     ev_init(&ev, q->r, input, err);
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, NULL, results, NULL);
     ev_release(&ev);
+    keep_stats(q, &ev);
+    if (out_of_memory(before, err)) {
+        rvbuf_clear(results);
+        return -1;
+    }
     return rc < 0 ? -1 : 0;
 }
 
@@ -278,31 +409,39 @@ int rego_query_value_rv(struct rego_query *q, struct rv *input, struct rv **valu
     *value = NULL;
     if (!q->value_term)
         return rego_err(err, "rego_compile_error", NULL, "the query is not a single term");
+    uint64_t before = rg_failures();
     struct ev ev;
     ev_init(&ev, q->r, input, err);
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, q->value_term, NULL, value);
     ev_release(&ev);
+    keep_stats(q, &ev);
+    if (out_of_memory(before, err)) {
+        rv_decref(*value);
+        *value = NULL;
+        return -1;
+    }
     return rc < 0 ? -1 : 0;
 }
 
 int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out, struct rego_error *err)
 {
-    struct rv *in = NULL;
-    if (input) {
-        in = rv_from_json(input);
-        if (!in)
-            return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
-    }
+    uint64_t before = rg_failures();
+    struct rv *in;
+    void *block;
+    if (input_block(input, &in, &block, err) < 0)
+        return -1;
     struct rvbuf res = { 0 };
     struct ev ev;
     ev_init(&ev, q->r, in, err);
     ev.pcache = &q->pcache;
     int rc = ev_query_mode(&ev, &q->qi, NULL, &res, NULL, true);
     ev_release(&ev);
-    rv_decref(in);
+    keep_stats(q, &ev);
     if (rc < 0) {
         rvbuf_clear(&res);
+        out_of_memory(before, err);
+        rv_block_free(block);
         return -1;
     }
     json_t *top = json_object();
@@ -331,6 +470,11 @@ int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
         json_object_set_new(top, "result", arr);
     }
     rvbuf_clear(&res);
+    rv_block_free(block);
+    if (out_of_memory(before, err)) {
+        json_decref(top);
+        return -1;
+    }
     *out = top;
     return 0;
 }

@@ -56,7 +56,9 @@ struct rego_options {
     uint64_t max_steps;        /* evaluation steps per query; 0 = default (50 million) */
     uint64_t max_memory;       /* bytes of values one evaluation may hold at once;
                                   0 = default (REGO_DEFAULT_MAX_MEMORY). Running out
-                                  is eval_budget_error, never an abort. */
+                                  is eval_budget_error, never an abort; so is
+                                  the system refusing an allocation ("out of
+                                  memory"), in any call (src/rego/mem.h). */
     int max_depth;             /* nested rule/function calls; 0 = default (1000) */
     int strict_builtin_errors; /* builtin errors are errors, not undefined */
     /* Where print() writes, one call per line (without the newline);
@@ -82,7 +84,7 @@ int rego_compile(struct rego *r, struct rego_error *err);
 
 /* The full paths ("data.pkg.rule") of every rule whose last name starts
  * with prefix, sorted, without duplicates. *paths is a malloc'd array of
- * malloc'd strings. */
+ * malloc'd strings. -1 (and nothing) when the system is out of memory. */
 int rego_rule_paths(struct rego *r, const char *prefix, char ***paths, size_t *n);
 
 /* Compile a query (a Rego body: "data.x.allow", "x := data.y[_]; x > 1"). */
@@ -106,5 +108,16 @@ int rego_query_eval_value(struct rego_query *q, const json_t *input, json_t **va
  * "location"}], "bindings": {...}}]}, or {} when undefined. */
 int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
                         struct rego_error *err);
+
+/* What the last evaluation of q cost: evaluation steps, and the values it
+ * built (allocations charged to the memory budget, their bytes, the most
+ * bytes live at once). Input and output conversion are not counted. */
+struct rego_eval_stats {
+    uint64_t steps;
+    uint64_t allocations;
+    uint64_t bytes_allocated;
+    uint64_t peak_bytes;
+};
+void rego_query_last_stats(const struct rego_query *q, struct rego_eval_stats *out);
 
 #endif

@@ -249,6 +249,11 @@ static void test_object_conflict(void **state)
     assert_null(rv_object_take(&k, &v));
     expect_error("package t\np := {k: v | some k, v in [\"a\", \"b\"]; k2 := 0; k2 == k - k}\nq := {x: 1 | x := [1, 1][_]}\nr := {\"a\": y | y := [1, 2][_]}",
                  "data.t.r", "eval_conflict_error", "object keys must be unique");
+    /* an object literal with a key written twice keeps the last value (OPA) */
+    expect_result("package t\np := {\"b\": 7, \"a\": 2.5, \"b\": \"ab\"}", "x := data.t.p", NULL,
+                  "[{\"x\":{\"a\":2.5,\"b\":\"ab\"}}]");
+    expect_result("package t\np := {x: 7, y: 8} if { x := \"a\"; y := \"a\" }", "x := data.t.p", NULL,
+                  "[{\"x\":{\"a\":8}}]");
 }
 
 /* ------------------------------------------------------------------ parser */
@@ -377,6 +382,8 @@ static const char *index_module =
     "p contains \"in\" if {\n  input.x in {\"u\", 2}\n}\n"
     "p contains \"deep\" if {\n  input.a.b == \"c\"\n}\n"
     "p contains \"other\" if {\n  input.y == [1, {\"k\": 2}]\n}\n"
+    "p contains \"two\" if {\n  input.x == 2\n  true\n}\n"
+    "p contains \"str\" if {\n  \"u\" == input.x\n}\n"
     "r := \"yes\" if {\n  input.x == 7\n} else := \"no\"\n"
     "q := data.t.p\n";
 
@@ -384,13 +391,18 @@ static void test_rule_index(void **state)
 {
     (void)state;
     expect_result(index_module, "x := data.t.q", "{\"x\": 1.0}", "[{\"x\":[\"eq\",\"eq_rev\",\"unify\"]}]");
-    expect_result(index_module, "x := data.t.p", "{\"x\": 2}", "[{\"x\":[\"in\"]}]");
+    /* the node index on input.x: one lookup selects the rules for 1, 2
+     * or "u"; the rules not indexed there run for every value */
+    expect_result(index_module, "x := data.t.p", "{\"x\": 2}", "[{\"x\":[\"in\",\"two\"]}]");
+    expect_result(index_module, "x := data.t.p", "{\"x\": \"u\"}", "[{\"x\":[\"in\",\"str\"]}]");
+    expect_result(index_module, "x := data.t.p", "{\"x\": 3}", "[{\"x\":[]}]");
+    expect_result(index_module, "x := data.t.p", "{\"x\": [1]}", "[{\"x\":[]}]");
     expect_result(index_module, "x := data.t.p", "{\"a\": {\"b\": \"c\"}, \"y\": [1, {\"k\": 2}]}",
                   "[{\"x\":[\"deep\",\"other\"]}]");
     expect_result(index_module, "x := data.t.p", "{\"a\": \"not an object\"}", "[{\"x\":[]}]");
     expect_result(index_module, "x := data.t.p", NULL, "[{\"x\":[]}]");
     expect_result(index_module, "x := data.t.p with input as {\"x\": \"u\"}", "{\"x\": 1}",
-                  "[{\"x\":[\"in\"]}]");
+                  "[{\"x\":[\"in\",\"str\"]}]");
     expect_result(index_module, "x := data.t.p with input.x as 1", "{\"x\": 2}",
                   "[{\"x\":[\"eq\",\"eq_rev\",\"unify\"]}]");
     expect_result(index_module, "x := data.t.r", "{\"x\": 7}", "[{\"x\":\"yes\"}]");
@@ -415,6 +427,39 @@ static void test_conflicts(void **state)
     expect_error("package a\np := 1\np := 2", "data.a.p", "eval_conflict_error", "complete rules");
     expect_error("package a\nf(_) := 1\nf(_) := 2\np := f(0)", "data.a.p", "eval_conflict_error",
                  "functions must not produce multiple outputs");
+}
+
+/* Rules with variables in their head reference (Rego v1 ref heads); the
+ * answers are OPA v1.22.4's. */
+static void test_ref_heads(void **state)
+{
+    (void)state;
+    const char *multi = "package p\n"
+                        "a[x] contains y if { some x in [\"k1\", \"k2\"]; some y in [1, 2] }\n"
+                        "a.k3 contains 5\n"
+                        "a.k1 contains 7\n";
+    expect_result(multi, "x := data.p.a", NULL, "[{\"x\":{\"k1\":[1,2,7],\"k2\":[1,2],\"k3\":[5]}}]");
+    expect_result(multi, "x := data.p.a.k2", NULL, "[{\"x\":[1,2]}]");
+    expect_result(multi, "data.p.a[k][3]", NULL, "[]");
+    expect_result("package p\na[x] contains 1 if x := \"k\"", "x := data.p.a", NULL, "[{\"x\":{\"k\":[1]}}]");
+    expect_result("package p\na.b[c] := d if { some c, d in {\"x\": 1, \"y\": 2} }\na.b.z := 3\nq.r.s := 1",
+                  "x := data.p", NULL, "[{\"x\":{\"a\":{\"b\":{\"x\":1,\"y\":2,\"z\":3}},\"q\":{\"r\":{\"s\":1}}}}]");
+    /* the same value at one path is one value; a different one is a conflict */
+    expect_result("package p\na.b[x] := 1 if { some x in [\"c\", \"d\"] }\na.b.c := 1", "x := data.p.a", NULL,
+                  "[{\"x\":{\"b\":{\"c\":1,\"d\":1}}}]");
+    expect_error("package p\na.b[x] := x if { some x in [\"c\", \"d\"] }\na.b.c := 1", "data.p.a",
+                 "eval_conflict_error", "object keys must be unique");
+    /* a value inside another rule's value */
+    expect_error("package p\na[x] := 1 if { some x in [\"b\"] }\na.b.c := 2", "data.p", "eval_conflict_error",
+                 "object keys must be unique");
+    expect_error("package p\np[q].r := v if { q := \"q\"; v := {\"s\": {\"t\": 1}} }\np.q.r.s.u := 42", "data.p",
+                 "eval_conflict_error", NULL);
+    /* compile time: a complete rule with rules below it; multi- and single-value at one node */
+    expect_error("package p\na.b := 1\na.b.c := 2", "data.p", "rego_type_error", "conflicts with");
+    expect_error("package p\na[x] contains 1 if { some x in [\"b\"] }\na[x] := 1 if { some x in [\"c\"] }",
+                 "data.p", "rego_type_error", "conflicting rules");
+    /* the conflict disappears with the overlapping rule */
+    expect_result("package p\na[x] := 1 if { some x in [\"b\"] }", "x := data.p", NULL, "[{\"x\":{\"a\":{\"b\":1}}}]");
 }
 
 static void test_step_budget(void **state)
@@ -821,6 +866,54 @@ static void test_prepared_many(void **state)
     rego_query_free(q);
 }
 
+/* The JSON API converts the input into one block that is freed after each
+ * evaluation: results built from input values, and patterns from the input
+ * kept in the query's cache of compiled globs and regexes, must not point
+ * into it (ASan reports it if they do). */
+static void test_input_block(void **state)
+{
+    (void)state;
+    struct rego *r = rego_new();
+    struct rego_error err;
+    const char *m = "package p\n"
+                    "d := {\"user\": input.user, \"tags\": [t | some t in input.tags], \"re\": regex.match(input.re, input.s),\n"
+                    "      \"glob\": glob.match(input.g, [input.sep], input.s), \"n\": input.n, \"f\": input.f}\n";
+    assert_int_equal(rego_add_module(r, "p.rego", m, strlen(m), &err), 0);
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "data.p.d", &err), *q2 = rego_prepare(r, "x := data.p.d", &err);
+    assert_non_null(q);
+    assert_non_null(q2);
+    for (int i = 0; i < 100; i++) {
+        char user[32], re[32], g[32], s[32];
+        snprintf(user, sizeof user, "user-%d", i);
+        snprintf(re, sizeof re, "^a+%d$", i % 40);
+        snprintf(g, sizeof g, "a*%d", i % 40);
+        snprintf(s, sizeof s, "aaa%d", i % 40);
+        json_t *in = json_pack("{s:s, s:[s,s], s:s, s:s, s:s, s:s, s:I, s:f}", "user", user, "tags", "x", user,
+                               "re", re, "g", g, "sep", ".", "s", s, "n", (json_int_t)100000 + i, "f", 0.5),
+               *v = NULL;
+        assert_int_equal(rego_query_eval_value(q, in, &v, &err), 0);
+        assert_non_null(v);
+        assert_string_equal(json_string_value(json_object_get(v, "user")), user);
+        assert_true(json_equal(json_object_get(v, "tags"), json_object_get(in, "tags")));
+        assert_true(json_is_true(json_object_get(v, "re")));
+        assert_true(json_is_true(json_object_get(v, "glob")));
+        assert_int_equal(json_integer_value(json_object_get(v, "n")), 100000 + i);
+        assert_true(json_real_value(json_object_get(v, "f")) == 0.5);
+        json_decref(v);
+        char *text = NULL;
+        char *js = json_dumps(in, JSON_COMPACT);
+        assert_int_equal(rego_query_eval(q2, js, strlen(js), &text, &err), 0);
+        assert_non_null(strstr(text, user));
+        free(text);
+        free(js);
+        json_decref(in);
+    }
+    rego_query_free(q);
+    rego_query_free(q2);
+    rego_free(r);
+}
+
 static void test_glob(void **state)
 {
     (void)state;
@@ -912,6 +1005,7 @@ int main(void)
         cmocka_unit_test(test_order_independent),
         cmocka_unit_test(test_recursion),
         cmocka_unit_test(test_conflicts),
+        cmocka_unit_test(test_ref_heads),
         cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_memory_budget),
         cmocka_unit_test(test_memory_budget_reuse),
@@ -921,6 +1015,7 @@ int main(void)
         cmocka_unit_test(test_print),
         cmocka_unit_test(test_deny_decision),
         cmocka_unit_test(test_prepared_many),
+        cmocka_unit_test(test_input_block),
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_rule_index),

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rego/internal.h"
+
 struct uni_table {
 	const char *name;
 	uint32_t offset;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 /* The memory budget of the evaluation running on this thread (NULL: none).
  * Values count what they hold from the moment they are built until they
@@ -25,6 +26,14 @@ void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **sav
 void rv_budget_end(struct rv_budget *saved) { tl_budget = saved; }
 
 bool rv_budget_exceeded(void) { return tl_budget && tl_budget->exceeded; }
+
+/* The C library refused an allocation (mem.h): the evaluation stops at its
+ * next step, and the public call reports the failure. */
+void rv_budget_out_of_memory(void)
+{
+    if (tl_budget)
+        tl_budget->exceeded = true;
+}
 
 uint64_t rv_budget_limit(void) { return tl_budget ? tl_budget->limit : 0; }
 
@@ -44,7 +53,12 @@ static void charge(void *p)
 {
     struct rv_budget *b = tl_budget;
     if (b && p) {
-        b->live += (int64_t)malloc_usable_size(p);
+        size_t n = malloc_usable_size(p);
+        b->live += (int64_t)n;
+        b->allocs++;
+        b->bytes += n;
+        if (b->live > b->peak)
+            b->peak = b->live;
         if (b->live > 0 && (uint64_t)b->live > b->limit)
             b->exceeded = true;
     }
@@ -67,7 +81,7 @@ static void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     if (!p)
-        abort();
+        REGO_OOM();
     return p;
 }
 
@@ -75,7 +89,7 @@ static void *xrealloc(void *p, size_t n)
 {
     p = realloc(p, n ? n : 1);
     if (!p)
-        abort();
+        REGO_OOM();
     return p;
 }
 
@@ -203,8 +217,15 @@ void rvbuf_push(struct rvbuf *b, struct rv *take)
             rv_decref(take);
             return;
         }
+        /* nor is one the system has no memory for (mem.h) */
         refund(b->v);
-        b->v = xrealloc(b->v, cap * sizeof *b->v);
+        struct rv **grown = rg_try_realloc(b->v, cap * sizeof *b->v);
+        if (!grown) {
+            charge(b->v);
+            rv_decref(take);
+            return;
+        }
+        b->v = grown;
         charge(b->v);
         b->cap = cap;
     }
@@ -268,6 +289,13 @@ static int kv_cmp(const void *a, const void *b)
 struct rv *rv_object_take(struct rvbuf *keys, struct rvbuf *vals)
 {
     size_t n = keys->len, i, o;
+    /* A push that could not grow its list (budget, or no memory: mem.h)
+     * leaves the two lists of different lengths; the evaluation is stopping
+     * anyway, so the extra ones go. */
+    for (; n > vals->len; n--)
+        rv_decref(keys->v[n - 1]);
+    for (i = vals->len; i > n; i--)
+        rv_decref(vals->v[i - 1]);
     struct kv *kv = xmalloc(n * sizeof *kv);
     bool sorted = true;
     for (i = 0; i < n; i++) {
@@ -400,7 +428,7 @@ static int dec_parse(const char *s, size_t len, struct dec *out)
         return -1;
     out->d = malloc(total + 1);
     if (!out->d)
-        abort();
+        REGO_OOM();
     size_t n = 0;
     for (size_t k = int_start; k < int_end; k++)
         out->d[n++] = s[k];
@@ -434,7 +462,7 @@ static void dec_from_rv(const struct rv *v, struct dec *out)
         out->n = v->u.big->n;
         out->d = malloc(out->n + 1);
         if (!out->d)
-            abort();
+            REGO_OOM();
         memcpy(out->d, v->u.big->d, out->n);
         return;
     }
@@ -539,7 +567,7 @@ static struct rv *dec_to_rv(struct dec *x)
     }
     struct rvbig *big = malloc(sizeof *big + x->n);
     if (!big)
-        abort();
+        REGO_OOM();
     big->neg = x->neg;
     big->exp = x->exp;
     big->n = x->n;
@@ -564,7 +592,7 @@ struct rv *rv_number_text(const char *s, size_t len)
     if (!integral && x.n <= 15 && x.exp > -290 && x.exp < 290) {
         char *tmp = malloc(len + 1);
         if (!tmp)
-            abort();
+            REGO_OOM();
         memcpy(tmp, s, len);
         tmp[len] = 0;
         double d = strtod(tmp, NULL);
@@ -586,7 +614,7 @@ static unsigned char *int_digits(const struct dec *x, size_t *len)
     size_t n = x->n == 0 ? 1 : (size_t)x->exp;
     unsigned char *r = calloc(n + 1, 1);
     if (!r)
-        abort();
+        REGO_OOM();
     for (size_t i = 0; i < x->n; i++)
         r[n - 1 - i] = (unsigned char)(x->d[i] - '0');
     *len = n;
@@ -599,7 +627,7 @@ static struct rv *digits_to_rv(unsigned char *r, size_t n, bool neg)
         n--;
     char *s = malloc(n + 2);
     if (!s)
-        abort();
+        REGO_OOM();
     size_t k = 0;
     if (neg)
         s[k++] = '-';
@@ -621,7 +649,7 @@ static unsigned char *mag_sub(const unsigned char *a, size_t na, const unsigned 
 {
     unsigned char *r = calloc(na + 1, 1);
     if (!r)
-        abort();
+        REGO_OOM();
     int borrow = 0;
     for (size_t i = 0; i < na; i++) {
         int d = a[i] - borrow - (i < nb ? b[i] : 0);
@@ -661,7 +689,7 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
         nr = nb + 1;
         r = calloc(nr + 1, 1);
         if (!r)
-            abort();
+            REGO_OOM();
         for (size_t i = na; i > 0; i--) {
             memmove(r + 1, r, nr - 1);
             r[0] = a[i - 1];
@@ -676,13 +704,13 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
         nr = na + nb;
         unsigned *acc = calloc(nr + 1, sizeof *acc);
         if (!acc)
-            abort();
+            REGO_OOM();
         for (size_t i = 0; i < na; i++)
             for (size_t j = 0; j < nb; j++)
                 acc[i + j] += (unsigned)a[i] * b[j];
         r = calloc(nr + 1, 1);
         if (!r)
-            abort();
+            REGO_OOM();
         unsigned carry = 0;
         for (size_t i = 0; i < nr; i++) {
             unsigned v = acc[i] + carry;
@@ -695,7 +723,7 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
         nr = (na > nb ? na : nb) + 1;
         r = calloc(nr + 1, 1);
         if (!r)
-            abort();
+            REGO_OOM();
         int carry = 0;
         for (size_t i = 0; i < nr; i++) {
             int v = (i < na ? a[i] : 0) + (i < nb ? b[i] : 0) + carry;
@@ -717,6 +745,20 @@ static int big_int_arith(char op, const struct dec *x, const struct dec *y, stru
     free(b);
     free(r);
     return *out ? 0 : -1;
+}
+
+/* Strings compared inline (object keys and set members are mostly short
+ * strings): the first byte decides most comparisons without a memcmp. */
+static inline int str_cmp(const struct rv *a, const struct rv *b)
+{
+    size_t la = a->u.str.len, lb = b->u.str.len, n = la < lb ? la : lb;
+    const unsigned char *x = (const unsigned char *)a->u.str.s, *y = (const unsigned char *)b->u.str.s;
+    if (n && x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    int c = n ? memcmp(x, y, n) : 0;
+    if (c)
+        return c < 0 ? -1 : 1;
+    return la < lb ? -1 : la > lb;
 }
 
 static int cmp_big(const struct rv *a, const struct rv *b)
@@ -771,11 +813,7 @@ int rv_compare(const struct rv *a, const struct rv *b)
     case RV_NUMBER:
         return cmp_num(a, b);
     case RV_STRING:
-        n = a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len;
-        c = memcmp(a->u.str.s, b->u.str.s, n);
-        if (c)
-            return c < 0 ? -1 : 1;
-        return a->u.str.len < b->u.str.len ? -1 : a->u.str.len > b->u.str.len;
+        return str_cmp(a, b);
     case RV_ARRAY:
     case RV_SET:
         n = a->u.arr.len < b->u.arr.len ? a->u.arr.len : b->u.arr.len;
@@ -803,6 +841,20 @@ int rv_compare(const struct rv *a, const struct rv *b)
 static ssize_t bsearch_idx(struct rv *const *arr, size_t n, const struct rv *key)
 {
     size_t lo = 0, hi = n;
+    if (key->type == RV_STRING) {
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            const struct rv *m = arr[mid];
+            int c = m == key ? 0 : m->type != RV_STRING ? (m->type < RV_STRING ? -1 : 1) : str_cmp(m, key);
+            if (c == 0)
+                return (ssize_t)mid;
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return -1;
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = rv_compare(arr[mid], key);
@@ -1151,6 +1203,221 @@ struct rv *rv_from_json(const json_t *j)
     return NULL;
 }
 
+/* rv_from_json_block: a first pass sizes the tree (value headers and
+ * pointer arrays, then characters), a second fills one allocation. */
+struct jblock {
+    char *p;      /* next header or pointer array (8-aligned) */
+    char *s;      /* next characters */
+};
+
+static void jsize(const json_t *j, size_t *fixed, size_t *chars)
+{
+    size_t n, klen;
+    const char *key;
+    json_t *e;
+    void *tmp;
+    switch (json_typeof(j)) {
+    case JSON_INTEGER:
+    case JSON_REAL:
+        *fixed += sizeof(struct rv);
+        break;
+    case JSON_STRING:
+        *fixed += sizeof(struct rv);
+        *chars += json_string_length(j) + 1;
+        break;
+    case JSON_ARRAY:
+        n = json_array_size(j);
+        *fixed += sizeof(struct rv) + n * sizeof(struct rv *);
+        for (size_t i = 0; i < n; i++)
+            jsize(json_array_get(j, i), fixed, chars);
+        break;
+    case JSON_OBJECT:
+        n = json_object_size(j);
+        *fixed += sizeof(struct rv) + 2 * n * sizeof(struct rv *);
+        json_object_keylen_foreach_safe((json_t *)j, tmp, key, klen, e) {
+            *fixed += sizeof(struct rv);
+            *chars += klen + 1;
+            jsize(e, fixed, chars);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static struct rv *jb_rv(struct jblock *b, enum rv_type t)
+{
+    struct rv *v = (struct rv *)(void *)b->p;
+    b->p += sizeof *v;
+    memset(v, 0, sizeof *v);
+    v->type = (uint8_t)t;
+    v->in_block = 1;
+    return v;
+}
+
+static struct rv *jb_string(struct jblock *b, const char *s, size_t len)
+{
+    struct rv *v = jb_rv(b, RV_STRING);
+    v->is_int = 1;   /* characters not allocated separately */
+    memcpy(b->s, s, len);
+    b->s[len] = 0;
+    v->u.str.s = b->s;
+    v->u.str.len = len;
+    b->s += len + 1;
+    return v;
+}
+
+static struct rv *jb_fill(struct jblock *b, const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_NULL:
+        return rv_null();
+    case JSON_TRUE:
+        return rv_bool(true);
+    case JSON_FALSE:
+        return rv_bool(false);
+    case JSON_INTEGER: {
+        json_int_t i = json_integer_value(j);
+        if (i >= SMALL_INT_MIN && i <= SMALL_INT_MAX)
+            return rv_int(i);
+        struct rv *v = jb_rv(b, RV_NUMBER);
+        v->is_int = 1;
+        v->u.i = i;
+        return v;
+    }
+    case JSON_REAL: {
+        double d = json_real_value(j);
+        if (!isfinite(d))
+            return NULL;
+        if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
+            int64_t i = (int64_t)d;
+            if (i >= SMALL_INT_MIN && i <= SMALL_INT_MAX)
+                return rv_int(i);
+            struct rv *v = jb_rv(b, RV_NUMBER);
+            v->is_int = 1;
+            v->u.i = i;
+            return v;
+        }
+        struct rv *v = jb_rv(b, RV_NUMBER);
+        v->u.d = d;
+        return v;
+    }
+    case JSON_STRING:
+        return jb_string(b, json_string_value(j), json_string_length(j));
+    case JSON_ARRAY: {
+        size_t n = json_array_size(j);
+        struct rv *a = jb_rv(b, RV_ARRAY);
+        a->u.arr.v = (struct rv **)(void *)b->p;
+        b->p += n * sizeof(struct rv *);
+        for (size_t i = 0; i < n; i++) {
+            struct rv *x = jb_fill(b, json_array_get(j, i));
+            if (!x)
+                return NULL;
+            a->u.arr.v[a->u.arr.len++] = x;
+        }
+        return a;
+    }
+    case JSON_OBJECT: {
+        size_t n = json_object_size(j);
+        struct rv *o = jb_rv(b, RV_OBJECT);
+        struct rv **k = (struct rv **)(void *)b->p, **v = k + n;
+        b->p += 2 * n * sizeof(struct rv *);
+        o->u.obj.k = k;
+        o->u.obj.v = v;
+        size_t got = 0;
+        const char *key;
+        size_t klen;
+        json_t *e;
+        void *tmp;
+        json_object_keylen_foreach_safe((json_t *)j, tmp, key, klen, e) {
+            if (got == n)
+                break;
+            struct rv *kv = jb_string(b, key, klen), *x = jb_fill(b, e);
+            if (!x)
+                return NULL;
+            /* insertion sort: objects are small, keys unique */
+            size_t i = got;
+            while (i > 0 && str_cmp(k[i - 1], kv) > 0) {
+                k[i] = k[i - 1];
+                v[i] = v[i - 1];
+                i--;
+            }
+            k[i] = kv;
+            v[i] = x;
+            got++;
+        }
+        o->u.obj.len = got;
+        return o;
+    }
+    }
+    return NULL;
+}
+
+struct rv *rv_from_json_block(const json_t *j, void **block)
+{
+    size_t fixed = 0, chars = 0;
+    *block = NULL;
+    jsize(j, &fixed, &chars);
+    char *mem = malloc(fixed + chars + 1);
+    if (!mem)
+        return NULL;
+    struct jblock b = { mem, mem + fixed };
+    struct rv *v = jb_fill(&b, j);
+    if (!v) {
+        free(mem);
+        return NULL;
+    }
+    *block = mem;
+    return v;
+}
+
+void rv_block_free(void *block) { free(block); }
+
+static bool has_block(const struct rv *v)
+{
+    if (v->in_block)
+        return true;
+    if (v->type == RV_ARRAY || v->type == RV_SET) {
+        for (size_t i = 0; i < v->u.arr.len; i++)
+            if (has_block(v->u.arr.v[i]))
+                return true;
+    } else if (v->type == RV_OBJECT) {
+        for (size_t i = 0; i < v->u.obj.len; i++)
+            if (has_block(v->u.obj.k[i]) || has_block(v->u.obj.v[i]))
+                return true;
+    }
+    return false;
+}
+
+struct rv *rv_own(struct rv *v)
+{
+    if (!v || !has_block(v))
+        return rv_incref(v);
+    struct rvbuf a = { 0 }, b = { 0 };
+    switch (v->type) {
+    case RV_NUMBER:
+        return v->is_int ? rv_int(v->u.i) : rv_double(v->u.d);
+    case RV_STRING:
+        return rv_string(v->u.str.s, v->u.str.len);
+    case RV_ARRAY:
+        for (size_t i = 0; i < v->u.arr.len; i++)
+            rvbuf_push(&a, rv_own(v->u.arr.v[i]));
+        return rv_array_take(&a);
+    case RV_SET:
+        for (size_t i = 0; i < v->u.arr.len; i++)
+            rvbuf_push(&a, rv_own(v->u.arr.v[i]));
+        return rv_set_take(&a);
+    case RV_OBJECT:
+        for (size_t i = 0; i < v->u.obj.len; i++) {
+            rvbuf_push(&a, rv_own(v->u.obj.k[i]));
+            rvbuf_push(&b, rv_own(v->u.obj.v[i]));
+        }
+        return rv_object_take(&a, &b);
+    default:
+        return v;
+    }
+}
+
 json_t *rv_to_json(const struct rv *v)
 {
     size_t i;
@@ -1198,7 +1465,10 @@ void sb_add(struct sbuf *b, const char *s, size_t n)
         size_t c = b->cap ? b->cap : 64;
         while (c < b->len + n + 1)
             c *= 2;
-        b->s = xrealloc(b->s, c);
+        char *grown = rg_try_realloc(b->s, c); /* nor when the system refuses (mem.h) */
+        if (!grown)
+            return;
+        b->s = grown;
         b->cap = c;
     }
     memcpy(b->s + b->len, s, n);

@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "rego/internal.h"
+
 enum rv_type { RV_NULL, RV_BOOL, RV_NUMBER, RV_STRING, RV_ARRAY, RV_OBJECT, RV_SET };
 
 struct rv {
@@ -35,6 +37,7 @@ struct rv {
     uint8_t type;
     uint8_t is_int;  /* numbers: u.i; strings: characters allocated with the value */
     uint8_t is_big;  /* numbers: u.big */
+    uint8_t in_block; /* immortal, in a block of rv_from_json_block: lives as long as the block */
     union {
         bool b;
         int64_t i;
@@ -57,6 +60,10 @@ struct rv_budget {
     int64_t live;
     uint64_t limit;
     bool exceeded;
+    /* statistics (enclave policy bench): allocations charged, their bytes,
+     * the most live bytes at once */
+    uint64_t allocs, bytes;
+    int64_t peak;
 };
 void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **saved);
 void rv_budget_end(struct rv_budget *saved);
@@ -145,6 +152,15 @@ int rv_arith(char op, const struct rv *a, const struct rv *b, struct rv **out, c
 /* JSON. */
 struct rv *rv_from_json(const json_t *j);  /* NULL on non-finite numbers */
 json_t *rv_to_json(const struct rv *v);    /* sets become arrays; non-string keys serialized */
+/* The input of one evaluation: the whole tree in one allocation (*block),
+ * every value immortal (no reference counting, no budget) and valid until
+ * rv_block_free(*block). Whatever keeps a value beyond that takes
+ * rv_own() of it. NULL on non-finite numbers or when memory runs out. */
+struct rv *rv_from_json_block(const json_t *j, void **block);
+void rv_block_free(void *block);
+/* A reference that stays valid after the block v (or a value inside v)
+ * may live in is freed: v itself, or a copy where a block is involved. */
+struct rv *rv_own(struct rv *v);
 
 /* A growable string. */
 struct sbuf {

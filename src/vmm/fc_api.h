@@ -1,8 +1,8 @@
 /* The Firecracker API client, for the drivers in src/vmm/ only: one HTTP/1.1
- * request per connection on Firecracker's API Unix socket. Requests are
- * formatted here; responses are parsed by http-parser, never by hand. The
- * peer is a separate process and is treated as hostile: every response is
- * bounded in size (FC_API_MAX_RESPONSE) and every exchange in time. */
+ * request per connection on Firecracker's API Unix socket, through
+ * http_fd_run (src/http/). The peer is a separate process and is treated as
+ * hostile: every response is bounded in size (FC_API_MAX_RESPONSE) and every
+ * exchange in time. */
 #ifndef ENCLAVE_VMM_FC_API_H
 #define ENCLAVE_VMM_FC_API_H
 
@@ -11,8 +11,9 @@
 
 #include "common/error.h"
 
-/* Bytes read from the peer for one response, status line and headers included.
- * Firecracker's answers to the calls made here are a few hundred bytes. */
+/* The largest response body taken from the peer (headers are bounded by
+ * the HTTP client). Firecracker's answers to the calls made here are a few
+ * hundred bytes. */
 #define FC_API_MAX_RESPONSE (64 * 1024)
 /* Longest fault_message kept for an error (the rest is cut). */
 #define FC_API_MAX_FAULT 512
@@ -23,16 +24,6 @@ struct fc_api_response {
     size_t body_len;
 };
 void fc_api_response_release(struct fc_api_response *r);
-
-/* Incremental response reader. fc_api_reader_feed returns 0 when it needs
- * more bytes, 1 when the response is complete (out is filled), or -1 with err
- * set for a malformed or oversized response. len 0 means the peer closed. The
- * reader owns the body until fc_api_reader_take. */
-struct fc_api_reader;
-int fc_api_reader_new(struct fc_api_reader **out, struct error *err);
-int fc_api_reader_feed(struct fc_api_reader *r, const char *data, size_t len, struct error *err);
-void fc_api_reader_take(struct fc_api_reader *r, struct fc_api_response *out);
-void fc_api_reader_free(struct fc_api_reader *r);
 
 /* Copies the fault_message of a JSON error body ({"fault_message": "..."})
  * into out, printable ASCII only (others become '?'); "" when there is none. */

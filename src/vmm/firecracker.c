@@ -32,6 +32,18 @@
 #define FC_START_TIMEOUT_MS 10000 /* InstanceStart loads the kernel and initrd */
 #define FC_STOP_TIMEOUT_MS 1000   /* SendCtrlAltDel */
 #define FC_MAX_VCPUS 32           /* the API's limit */
+#define FC_CGROUP_OVERHEAD_MB 256 /* the jailer's memory cgroup: the guest's memory plus this */
+#define FC_MAX_FILES 1024         /* the jailer's no-file limit */
+
+/* Firecracker's files, relative to its working directory. */
+#define FC_API "api.sock"
+#define FC_VSOCK "vsock.sock"
+#define FC_LOG "firecracker.log"
+#define FC_METRICS "metrics.json"
+#define FC_INITRD "initrd.cpio"
+#define FC_KERNEL "vmlinux" /* under the jailer: a link to the image's kernel in the chroot */
+#define FC_SNAP_STATE "snapshot.state" /* a snapshot being saved or restored */
+#define FC_SNAP_MEM "snapshot.mem"
 #define FC_SNAPSHOT_TIMEOUT_MS 30000 /* /snapshot/create and /snapshot/load write or map the memory */
 
 static long long now_ms(void)
@@ -89,15 +101,82 @@ static void instance_id(const char *id, char *out, size_t size)
         out[j] = '\0';
 }
 
-/* Creates an empty file Firecracker can append to (its logger and metrics
- * open an existing path). */
-static int touch(const char *path, struct error *err)
+/* Creates dir/name empty, for Firecracker to write (its logger and metrics
+ * open an existing path): the daemon's, writable by its group, which is
+ * the VMM's once the run folder is handed over (vm_internal.h). */
+static int touch(const char *dir, const char *name, struct error *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0660);
     if (fd < 0)
         return error_set_errno(err, ERR_INTERNAL, "creating %s", path);
+    int rc = fchmod(fd, 0660);
     close(fd);
+    if (rc < 0)
+        return error_set_errno(err, ERR_INTERNAL, "chmod %s", path);
     return 0;
+}
+
+/* The jailer: $ENCLAVE_JAILER, else `jailer` next to the firecracker
+ * binary (Firecracker's releases ship the two together). 1 when found, 0
+ * when not, -1 when $ENCLAVE_JAILER names no executable. */
+static int find_jailer(const char *firecracker, char *out, size_t size, struct error *err)
+{
+    const char *explicit = getenv("ENCLAVE_JAILER");
+    if (explicit != NULL && explicit[0]) {
+        if (access(explicit, X_OK) < 0)
+            return error_set_errno(err, ERR_FAILED_PRECONDITION,
+                                   "$ENCLAVE_JAILER (%s) is not an executable file", explicit);
+        if ((size_t)snprintf(out, size, "%s", explicit) >= size)
+            return error_set(err, ERR_INVALID_ARGUMENT, "jailer path too long");
+        return 1;
+    }
+    const char *slash = strrchr(firecracker, '/');
+    if (slash == NULL)
+        return 0;
+    if ((size_t)snprintf(out, size, "%.*s/jailer", (int)(slash - firecracker), firecracker) >= size)
+        return 0;
+    return access(out, X_OK) == 0 ? 1 : 0;
+}
+
+/* Gives path to the jailed user (the jailer makes the chroot theirs, not
+ * what the daemon puts in it). */
+static int give(const char *path, const struct vmm_confinement *k, mode_t mode, struct error *err)
+{
+    if (chown(path, k->uid, k->gid) < 0 || chmod(path, mode) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "handing %s to %s", path, k->user);
+    return 0;
+}
+
+/* The image's kernel inside the chroot: a hard link (the jailed user cannot
+ * write it: it is root's and not writable by others), else a copy. */
+static int link_kernel(const char *kernel, const char *dst, struct error *err)
+{
+    struct stat st;
+    if (stat(kernel, &st) < 0)
+        return error_set_errno(err, ERR_FAILED_PRECONDITION, "kernel %s", kernel);
+    unlink(dst);
+    if (st.st_uid == 0 && !(st.st_mode & 0022) && (st.st_mode & 0004) && link(kernel, dst) == 0)
+        return 0;
+    cleanup_close int in = open(kernel, O_RDONLY | O_CLOEXEC);
+    cleanup_close int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (in < 0 || out < 0)
+        return error_set_errno(err, ERR_INTERNAL, "copying %s to %s", kernel, dst);
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
+        if (n < 0)
+            return error_set_errno(err, ERR_INTERNAL, "copying %s to %s", kernel, dst);
+        if (n == 0)
+            return 0;
+    }
+}
+
+/* The cgroup hierarchy the jailer is told to use: 2 when /sys/fs/cgroup is
+ * the unified hierarchy, else 1. */
+static int cgroup_version(void)
+{
+    return access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ? 2 : 1;
 }
 
 /* Serializes doc (consumed) and PUTs it. */
@@ -143,51 +222,60 @@ static int wait_api_socket(struct vmm_vm *vm, struct error *err)
     }
 }
 
-/* The guest memory file next to a snapshot's state file. */
-static int mem_path(const char *state, char *out, size_t size, struct error *err)
-{
-    if ((size_t)snprintf(out, size, "%s.mem", state) >= size)
-        return error_set(err, ERR_INVALID_ARGUMENT, "snapshot path too long");
-    return 0;
-}
-
-static int configure_logs(struct vmm_vm *vm, struct error *err);
-
-/* A restore: only the logger and metrics are configured (Firecracker
- * refuses a snapshot load after boot-specific configuration), then the
- * snapshot is loaded and resumed, its vsock device moved to this VM's own
- * socket. The machine configuration, boot source and devices are the
- * snapshot's. */
-static int load_snapshot(const struct vmm_config *c, struct vmm_vm *vm, struct error *err)
-{
-    char mem[4200];
-    if (configure_logs(vm, err) < 0 || mem_path(c->restore_from, mem, sizeof(mem), err) < 0)
-        return -1;
-    return put_json(vm, "/snapshot/load",
-                    json_pack("{s:s, s:{s:s, s:s}, s:b, s:{s:s}}", "snapshot_path", c->restore_from,
-                              "mem_backend", "backend_type", "File", "backend_path", mem,
-                              "resume_vm", 1, "vsock_override", "uds_path", vm->channel.path),
-                    FC_SNAPSHOT_TIMEOUT_MS, err);
-}
+/* What Firecracker is told, relative to its working directory (the run
+ * folder, or its chroot under the jailer). */
+struct fc_paths {
+    const char *kernel; /* kernel_image_path */
+    const char *dir;    /* the host's path of Firecracker's working directory */
+};
 
 static int configure_logs(struct vmm_vm *vm, struct error *err)
 {
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/firecracker.log", vm->run_dir);
-    if (touch(path, err) < 0 ||
-        put_json(vm, "/logger",
-                 json_pack("{s:s, s:s, s:b}", "log_path", path, "level", "Warning", "show_level", 1),
+    /* The logger and metrics open existing files: made before the start. */
+    if (put_json(vm, "/logger",
+                 json_pack("{s:s, s:s, s:b}", "log_path", FC_LOG, "level", "Warning", "show_level", 1),
                  FC_CONFIG_TIMEOUT_MS, err) < 0)
         return -1;
-    snprintf(path, sizeof(path), "%s/metrics.json", vm->run_dir);
-    if (touch(path, err) < 0 ||
-        put_json(vm, "/metrics", json_pack("{s:s}", "metrics_path", path), FC_CONFIG_TIMEOUT_MS,
-                 err) < 0)
+    return put_json(vm, "/metrics", json_pack("{s:s}", "metrics_path", FC_METRICS), FC_CONFIG_TIMEOUT_MS,
+                    err);
+}
+
+/* A restore: only the logger and metrics are configured (Firecracker
+ * refuses a snapshot load after boot-specific configuration), then the
+ * snapshot (linked into Firecracker's working directory) is loaded and
+ * resumed, its vsock device on this VM's own socket. The machine
+ * configuration, boot source and devices are the snapshot's. */
+static int load_snapshot(struct vmm_vm *vm, struct error *err)
+{
+    if (configure_logs(vm, err) < 0)
         return -1;
+    return put_json(vm, "/snapshot/load",
+                    json_pack("{s:s, s:{s:s, s:s}, s:b, s:{s:s}}", "snapshot_path", FC_SNAP_STATE,
+                              "mem_backend", "backend_type", "File", "backend_path", FC_SNAP_MEM,
+                              "resume_vm", 1, "vsock_override", "uds_path", FC_VSOCK),
+                    FC_SNAPSHOT_TIMEOUT_MS, err);
+}
+
+/* The snapshot's two files in Firecracker's working directory, for a
+ * restore: hard links (the same files for every restore, nothing copied),
+ * readable by the VMM's group, never writable by it (the daemon keeps
+ * owning them). */
+static int link_snapshot(const char *from, const char *dir, const char *name, gid_t gid, bool other_user,
+                         struct error *err)
+{
+    char path[4400];
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+        return error_set(err, ERR_INVALID_ARGUMENT, "path too long");
+    unlink(path);
+    if (link(from, path) < 0)
+        return error_set_errno(err, ERR_FAILED_PRECONDITION, "linking the snapshot %s into %s", from, dir);
+    if (other_user && (chown(path, (uid_t)-1, gid) < 0 || chmod(path, 0640) < 0))
+        return error_set_errno(err, ERR_INTERNAL, "%s", path);
     return 0;
 }
 
-static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm, struct error *err)
+static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm,
+                              const struct fc_paths *fp, struct error *err)
 {
     if (configure_logs(vm, err) < 0)
         return -1;
@@ -204,8 +292,8 @@ static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm, str
         return error_set(err, ERR_INTERNAL, "out of memory");
     }
     if (put_json(vm, "/boot-source",
-                 json_pack("{s:s, s:s, s:s}", "kernel_image_path", c->kernel, "initrd_path",
-                           vm->initrd_path, "boot_args", boot_args),
+                 json_pack("{s:s, s:s, s:s}", "kernel_image_path", fp->kernel, "initrd_path",
+                           FC_INITRD, "boot_args", boot_args),
                  FC_CONFIG_TIMEOUT_MS, err) < 0)
         return -1;
     if (put_json(vm, "/machine-config",
@@ -213,8 +301,7 @@ static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm, str
                            (int)c->mem_mb, "smt", 0),
                  FC_CONFIG_TIMEOUT_MS, err) < 0)
         return -1;
-    if (put_json(vm, "/vsock",
-                 json_pack("{s:i, s:s}", "guest_cid", FC_GUEST_CID, "uds_path", vm->channel.path),
+    if (put_json(vm, "/vsock", json_pack("{s:i, s:s}", "guest_cid", FC_GUEST_CID, "uds_path", FC_VSOCK),
                  FC_CONFIG_TIMEOUT_MS, err) < 0)
         return -1;
     /* No /network-interfaces call: the VM has no NIC. */
@@ -233,6 +320,103 @@ static void stop_and_free(struct vmm_vm *vm)
     vmm_vm_free(vm);
 }
 
+/* Builds the jailer's command line into args (pointers into strs) and
+ * prepares its chroot, <run_dir>/<firecracker's file name>/<id>/root: the
+ * per-VM initramfs, the kernel, the log and metrics files, all the jailed
+ * user's to read (and write, for the last two). Sets the sockets' paths. */
+struct jailer_cmd {
+    char *args[40];
+    char strs[16][4200];
+};
+
+static int jailer_prepare(const struct vmm_config *c, struct vmm_vm *vm, const char *jailer,
+                          const char *bin, const char *id, struct jailer_cmd *j, char *root,
+                          size_t root_len, struct error *err)
+{
+    const struct vmm_confinement *k = vmm_confinement_get();
+    if (geteuid() != 0 || !k->switch_user)
+        return error_set(err, ERR_FAILED_PRECONDITION,
+                         "Firecracker's jailer (%s) needs the daemon to run as root "
+                         "(enclave up --allow-root); unset ENCLAVE_JAILER to run Firecracker "
+                         "under Landlock as the daemon's user",
+                         jailer);
+    const char *name = strrchr(bin, '/') ? strrchr(bin, '/') + 1 : bin;
+    char dir[4200];
+    if ((size_t)snprintf(root, root_len, "%s/%s/%s/root", c->run_dir, name, id) >= root_len)
+        return error_set(err, ERR_INVALID_ARGUMENT, "run folder path too long");
+    snprintf(dir, sizeof(dir), "%s/%s", c->run_dir, name);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", dir);
+    snprintf(dir, sizeof(dir), "%s/%s/%s", c->run_dir, name, id);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", dir);
+    if (mkdir(root, 0700) < 0 && errno != EEXIST)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", root);
+    if ((size_t)snprintf(vm->api_path, sizeof(vm->api_path), "%s/" FC_API, root) >= sizeof(vm->api_path) ||
+        (size_t)snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/" FC_VSOCK, root) >=
+            sizeof(vm->channel.path))
+        return error_set(err, ERR_INVALID_ARGUMENT,
+                         "the jail's socket paths are too long (a Unix socket path holds 107 "
+                         "bytes): %s; use a shorter ENCLAVE_HOME or session id",
+                         root);
+    char path[4300];
+    if (c->restore_from == NULL &&
+        (vmm_initrd_with_key(vm, c->initrd, root, err) < 0 || give(vm->initrd_path, k, 0400, err) < 0))
+        return -1;
+    snprintf(path, sizeof(path), "%s/" FC_KERNEL, root);
+    if (link_kernel(c->kernel, path, err) < 0)
+        return -1;
+    if (touch(root, FC_LOG, err) < 0 || touch(root, FC_METRICS, err) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/" FC_LOG, root);
+    if (give(path, k, 0600, err) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/" FC_METRICS, root);
+    if (give(path, k, 0600, err) < 0)
+        return -1;
+
+    int version = cgroup_version();
+    int n = 0, si = 0;
+#define ARG(s) (j->args[n++] = (char *)(s))
+#define FMT(...) (snprintf(j->strs[si], sizeof(j->strs[si]), __VA_ARGS__), j->args[n++] = j->strs[si++])
+    ARG(jailer);
+    ARG("--id");
+    ARG(id);
+    ARG("--exec-file");
+    ARG(bin);
+    ARG("--uid");
+    FMT("%u", (unsigned)k->uid);
+    ARG("--gid");
+    FMT("%u", (unsigned)k->gid);
+    ARG("--chroot-base-dir");
+    ARG(c->run_dir);
+    ARG("--cgroup-version");
+    FMT("%d", version);
+    ARG("--parent-cgroup");
+    ARG("enclave");
+    ARG("--cgroup");
+    if (version == 2)
+        FMT("memory.max=%llu", (unsigned long long)(c->mem_mb + FC_CGROUP_OVERHEAD_MB) << 20);
+    else
+        FMT("memory.limit_in_bytes=%llu", (unsigned long long)(c->mem_mb + FC_CGROUP_OVERHEAD_MB) << 20);
+    ARG("--resource-limit");
+    /* A VM that saves a snapshot writes its memory into the chroot. */
+    FMT("fsize=%llu", c->save_to ? ((unsigned long long)c->mem_mb + 64) << 20
+                                 : (unsigned long long)(k->max_file_bytes ? k->max_file_bytes
+                                                                          : VMM_DEFAULT_MAX_FILE_BYTES));
+    ARG("--resource-limit");
+    FMT("no-file=%d", FC_MAX_FILES);
+    ARG("--");
+    ARG("--api-sock");
+    ARG(FC_API);
+    j->args[n] = NULL;
+#undef ARG
+#undef FMT
+    if (version == 2)
+        snprintf(vm->cgroup_dir, sizeof(vm->cgroup_dir), "/sys/fs/cgroup/enclave/%s", id);
+    return 0;
+}
+
 static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
 {
     if (c->vcpus == 0 || c->mem_mb == 0)
@@ -247,8 +431,11 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
         return error_set_errno(err, ERR_FAILED_PRECONDITION, "kernel %s", c->kernel);
     if (access(c->initrd, R_OK) < 0)
         return error_set_errno(err, ERR_FAILED_PRECONDITION, "initramfs %s", c->initrd);
-    char bin[4096];
+    char bin[4096], jailer[4096];
     if (find_binary(c, bin, sizeof(bin), err) < 0)
+        return -1;
+    int jailed = find_jailer(bin, jailer, sizeof(jailer), err);
+    if (jailed < 0)
         return -1;
 
     struct vmm_vm *vm = calloc(1, sizeof(*vm));
@@ -257,80 +444,117 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
     vm->kvm = true;
     snprintf(vm->run_dir, sizeof(vm->run_dir), "%s", c->run_dir);
     snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
-    if ((size_t)snprintf(vm->api_path, sizeof(vm->api_path), "%s/api.sock", c->run_dir) >=
-            sizeof(vm->api_path) ||
-        (size_t)snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/vsock.sock", c->run_dir) >=
-            sizeof(vm->channel.path)) {
-        free(vm);
-        return error_set(err, ERR_INVALID_ARGUMENT, "run folder path too long for a socket: %s",
-                         c->run_dir);
-    }
     vm->channel.kind = VMM_CHANNEL_HYBRID_VSOCK;
     vm->channel.port = FC_GUEST_PORT;
-    /* Firecracker refuses to bind over an existing socket file. */
-    unlink(vm->api_path);
-    unlink(vm->channel.path);
+    char id[65];
+    instance_id(c->id, id, sizeof(id));
 
     /* Firecracker has no fw_cfg: the channel key travels in a per-VM copy
      * of the initramfs with a one-file archive appended (vmm/vm_internal.h). */
-    if (vmm_channel_key_create(vm, err) < 0 ||
-        (c->restore_from == NULL && vmm_initrd_with_key(vm, c->initrd, err) < 0)) {
-        vmm_vm_free(vm);
-        return -1;
+    struct jailer_cmd *jcmd = NULL;
+    cleanup_close int log_fd = -1;
+    char root[4200];
+    struct fc_paths fp = {.kernel = "/proc/self/fd/3", .dir = c->run_dir};
+    if (vmm_channel_key_create(vm, err) < 0)
+        goto fail;
+    if (jailed) {
+        jcmd = calloc(1, sizeof(*jcmd));
+        if (jcmd == NULL) {
+            error_set(err, ERR_INTERNAL, "out of memory");
+            goto fail;
+        }
+        if (jailer_prepare(c, vm, jailer, bin, id, jcmd, root, sizeof(root), err) < 0)
+            goto fail;
+        fp.kernel = FC_KERNEL;
+        fp.dir = root;
+    } else {
+        if ((size_t)snprintf(vm->api_path, sizeof(vm->api_path), "%s/" FC_API, c->run_dir) >=
+                sizeof(vm->api_path) ||
+            (size_t)snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/" FC_VSOCK, c->run_dir) >=
+                sizeof(vm->channel.path)) {
+            error_set(err, ERR_INVALID_ARGUMENT, "run folder path too long for a socket: %s", c->run_dir);
+            goto fail;
+        }
+        if ((c->restore_from == NULL && vmm_initrd_with_key(vm, c->initrd, NULL, err) < 0) ||
+            touch(c->run_dir, FC_LOG, err) < 0 || touch(c->run_dir, FC_METRICS, err) < 0)
+            goto fail;
     }
+    snprintf(vm->work_dir, sizeof(vm->work_dir), "%s", fp.dir);
+    if (c->save_to != NULL)
+        snprintf(vm->save_path, sizeof(vm->save_path), "%s", c->save_to);
     if (c->restore_from != NULL) {
         /* The restored guest holds the snapshot's key until it is resumed
          * with its own (vmm.h, struct vmm_channel). */
         if (c->restore_key == NULL) {
-            vmm_vm_free(vm);
-            return error_set(err, ERR_INVALID_ARGUMENT, "a restore needs the snapshot's channel key");
+            error_set(err, ERR_INVALID_ARGUMENT, "a restore needs the snapshot's channel key");
+            goto fail;
         }
         vm->channel.resume = true;
         memcpy(vm->channel.resume_key, c->restore_key, sizeof(vm->channel.resume_key));
+        const struct vmm_confinement *k = vmm_confinement_get();
+        char mem[4300];
+        snprintf(mem, sizeof(mem), "%s.mem", c->restore_from);
+        if (link_snapshot(c->restore_from, fp.dir, FC_SNAP_STATE, k->gid, k->switch_user, err) < 0 ||
+            link_snapshot(mem, fp.dir, FC_SNAP_MEM, k->gid, k->switch_user, err) < 0)
+            goto fail;
     }
-    if (c->save_to != NULL)
-        snprintf(vm->save_path, sizeof(vm->save_path), "%s", c->save_to);
+    /* Firecracker refuses to bind over an existing socket file. */
+    unlink(vm->api_path);
+    unlink(vm->channel.path);
 
     /* The guest's serial console is Firecracker's stdout. */
-    cleanup_close int log_fd =
-        open(vm->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    log_fd = open(vm->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (log_fd < 0) {
         error_set_errno(err, ERR_INTERNAL, "creating %s", vm->console_log);
-        vmm_vm_free(vm);
-        return -1;
+        goto fail;
     }
-    char id[65];
-    instance_id(c->id, id, sizeof(id));
-    char *args[] = {bin, "--api-sock", vm->api_path, "--id", id, NULL};
 
     /* The pidfile is set in vm only once written, so a failure kills by pid. */
     char pidfile[4200];
     snprintf(pidfile, sizeof(pidfile), "%s/vmm.pid", c->run_dir);
     pid_t pid = 0;
-    /* Firecracker opens the kernel and initramfs itself, by the paths in its
-     * boot source, and its test double serves the guest as root: the user
-     * switch and Landlock are left to Firecracker's own jailer for now (the
-     * daemon warns when it runs Firecracker as root). The file size cap
-     * applies. */
-    struct vmm_jail jail = {.run_dir = c->run_dir, .keep_user = true};
-    if (c->save_to != NULL) /* the guest's memory goes into the snapshot */
-        jail.max_file_bytes = ((uint64_t)c->mem_mb + 64) << 20;
-    if (vmm_spawn(args, log_fd, pidfile, &jail, &pid, err) < 0) {
-        vmm_vm_free(vm);
-        return -1;
+    int spawned;
+    if (jailed) {
+        /* The jailer (as root) makes the chroot, the cgroup and a mount
+         * namespace, sets the file size cap, becomes the VMM's user and
+         * executes Firecracker in place (same pid: no --daemonize, no
+         * --new-pid-ns). */
+        struct vmm_jail jail = {.run_dir = c->run_dir, .keep_user = true, .launcher = true};
+        spawned = vmm_spawn(jcmd->args, log_fd, pidfile, &jail, &pid, err);
+    } else {
+        /* As QEMU: the VMM's user (when the daemon is root), Landlock (the
+         * system's programs, the kernel as an inherited descriptor, and the
+         * run folder, its working directory), the file size cap. Every
+         * path it is given is relative to the run folder or that
+         * descriptor, so it needs no search permission above it. */
+        const char *read_files[] = {c->kernel, NULL};
+        struct vmm_jail jail = {.run_dir = c->run_dir, .read_files = read_files, .landlock = true};
+        if (c->save_to != NULL) /* the guest's memory goes into the snapshot */
+            jail.max_file_bytes = ((uint64_t)c->mem_mb + 64) << 20;
+        char *args[] = {bin, "--api-sock", FC_API, "--id", id, NULL};
+        spawned = vmm_spawn(args, log_fd, pidfile, &jail, &pid, err);
     }
+    free(jcmd);
+    jcmd = NULL;
+    if (spawned < 0)
+        goto fail;
     vm->pid = pid;
     snprintf(vm->pidfile, sizeof(vm->pidfile), "%s", pidfile);
-    log_debug("VM %s: %s --api-sock %s --id %s", c->id, bin, vm->api_path, id);
+    log_debug("VM %s: %s%s%s --api-sock %s --id %s", c->id, jailed ? jailer : "", jailed ? " ... " : "",
+              bin, vm->api_path, id);
 
     if (wait_api_socket(vm, err) < 0 ||
-        (c->restore_from ? load_snapshot(c, vm, err) : configure_and_boot(c, vm, err)) < 0) {
+        (c->restore_from ? load_snapshot(vm, err) : configure_and_boot(c, vm, &fp, err)) < 0) {
         error_prefix(err, "starting Firecracker for %s", c->id);
         stop_and_free(vm);
         return -1;
     }
     *out = vm;
     return 0;
+fail:
+    free(jcmd);
+    vmm_vm_free(vm);
+    return -1;
 }
 
 static int fc_request_stop(struct vmm_vm *vm, struct error *err)
@@ -358,29 +582,41 @@ static void fc_kill(struct vmm_vm *vm)
         kill(vm->pid, SIGKILL);
 }
 
-/* A full snapshot: the VM is paused (Firecracker creates snapshots of a
- * paused VM only), then its state goes to save_path and its memory to
- * save_path.mem, both written by Firecracker before it answers. */
+/* A full snapshot: the VM is paused (Firecracker snapshots a paused VM
+ * only), its state and memory are written into its working directory (the
+ * only place it may write), and the daemon moves both to save_path and
+ * save_path.mem once Firecracker has answered. */
 static int fc_snapshot_begin(struct vmm_vm *vm, struct error *err)
 {
     if (vm->save_path[0] == '\0')
         return error_set(err, ERR_FAILED_PRECONDITION, "the VM was not started to be saved");
-    char mem[4200];
-    if (mem_path(vm->save_path, mem, sizeof(mem), err) < 0)
-        return -1;
     if (fc_api_send(vm->api_path, "PATCH", "/vm", "{\"state\":\"Paused\"}", FC_CONFIG_TIMEOUT_MS, err) < 0)
         return -1;
-    return put_json(vm, "/snapshot/create",
-                    json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path", vm->save_path,
-                              "mem_file_path", mem),
-                    FC_SNAPSHOT_TIMEOUT_MS, err);
+    if (put_json(vm, "/snapshot/create",
+                 json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path", FC_SNAP_STATE,
+                           "mem_file_path", FC_SNAP_MEM),
+                 FC_SNAPSHOT_TIMEOUT_MS, err) < 0)
+        return -1;
+    char from[4400], to[4400];
+    snprintf(from, sizeof(from), "%s/" FC_SNAP_MEM, vm->work_dir);
+    snprintf(to, sizeof(to), "%s.mem", vm->save_path);
+    if (rename(from, to) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "moving %s to %s", from, to);
+    snprintf(from, sizeof(from), "%s/" FC_SNAP_STATE, vm->work_dir);
+    if (rename(from, vm->save_path) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "moving %s to %s", from, vm->save_path);
+    /* The daemon's from here: the VMM's user may no longer write them. */
+    if (chown(vm->save_path, geteuid(), getegid()) < 0 || chmod(vm->save_path, 0600) < 0 ||
+        chown(to, geteuid(), getegid()) < 0 || chmod(to, 0600) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "taking over %s", vm->save_path);
+    return 0;
 }
 
 static int fc_snapshot_poll(struct vmm_vm *vm, struct error *err)
 {
     if (vm->exited)
         return error_set(err, ERR_FAILED_PRECONDITION, "Firecracker exited while saving its snapshot");
-    return 1; /* /snapshot/create answered once both files were written */
+    return 1; /* fc_snapshot_begin returned once both files were written and moved */
 }
 
 static int fc_version(const char *vmm_binary, char *out, size_t out_len, struct error *err)

@@ -76,6 +76,8 @@ void vmm_vm_free(struct vmm_vm *vm)
         unlink(vm->key_path);
     if (vm->initrd_path[0])
         unlink(vm->initrd_path);
+    if (vm->cgroup_dir[0] && rmdir(vm->cgroup_dir) < 0 && errno != ENOENT)
+        log_debug("removing the cgroup %s: %s", vm->cgroup_dir, strerror(errno));
     explicit_bzero(vm->channel.key, sizeof(vm->channel.key));
     explicit_bzero(vm->channel.resume_key, sizeof(vm->channel.resume_key));
     free(vm);
@@ -101,6 +103,11 @@ static struct vmm_confinement confinement = {.max_file_bytes = VMM_DEFAULT_MAX_F
 void vmm_set_confinement(const struct vmm_confinement *c)
 {
     confinement = *c;
+}
+
+const struct vmm_confinement *vmm_confinement_get(void)
+{
+    return &confinement;
 }
 
 /* The kernel's Landlock ABI, declared here because the installed UAPI header
@@ -396,7 +403,7 @@ static void __attribute__((noreturn)) spawn_child(char *const *args, int log_fd,
         goto fail;
     }
     uint64_t max_file_bytes = jail && jail->max_file_bytes ? jail->max_file_bytes : c->max_file_bytes;
-    if (max_file_bytes) {
+    if (max_file_bytes && !(jail && jail->launcher)) {
         /* Writes past the cap fail with EFBIG instead of killing the VMM. A
          * VMM that keeps the daemon's user gets the soft limit only: its
          * children (Firecracker's test double serves the guest from one)
@@ -414,11 +421,25 @@ static void __attribute__((noreturn)) spawn_child(char *const *args, int log_fd,
     }
     if (jail && jail->landlock && c->landlock && ll_restrict(jail, c->landlock_abi, binary, &step) < 0)
         goto fail;
+    if (c->switch_user && jail && jail->launcher) {
+        /* The launcher switches uid and gid itself; root's supplementary
+         * groups must not go with it. */
+        step = "setgroups";
+        if (setgroups(1, &c->gid) < 0)
+            goto fail;
+    }
     if (c->switch_user && !(jail && jail->keep_user)) {
         step = "dropping to the VMM user";
         if (setgroups((size_t)c->n_groups, c->groups) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
             setresuid(c->uid, c->uid, c->uid) < 0 || getuid() == 0 || geteuid() == 0)
             goto fail;
+        /* A change of credentials clears the parent-death signal: set it
+         * again, so the VMM still dies with the daemon. */
+        step = "PR_SET_PDEATHSIG";
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+            goto fail;
+        if (getppid() != parent)
+            _exit(127);
     }
     execv(binary, argv);
     step = binary;
@@ -455,7 +476,10 @@ static bool process_mentions(pid_t pid, const char *needle)
     ssize_t cwd_len = readlink(path, cwd, sizeof(cwd) - 1);
     if (cwd_len > 0) {
         cwd[cwd_len] = '\0';
-        if (strcmp(cwd, needle) == 0)
+        /* Its run folder, or a folder in it (a jailed Firecracker works in
+         * its chroot, <run folder>/firecracker/<id>/root). */
+        size_t n = strlen(needle);
+        if (strncmp(cwd, needle, n) == 0 && (cwd[n] == '\0' || cwd[n] == '/'))
             return true;
     }
     snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
@@ -560,9 +584,9 @@ static off_t copy_all(int in, int out)
     }
 }
 
-int vmm_initrd_with_key(struct vmm_vm *vm, const char *base, struct error *err)
+int vmm_initrd_with_key(struct vmm_vm *vm, const char *base, const char *dir, struct error *err)
 {
-    if ((size_t)snprintf(vm->initrd_path, sizeof(vm->initrd_path), "%s/initrd.cpio", vm->run_dir) >=
+    if ((size_t)snprintf(vm->initrd_path, sizeof(vm->initrd_path), "%s/initrd.cpio", dir ? dir : vm->run_dir) >=
         sizeof(vm->initrd_path))
         return error_set(err, ERR_INVALID_ARGUMENT, "run folder path too long");
     cleanup_close int in = open(base, O_RDONLY | O_CLOEXEC);

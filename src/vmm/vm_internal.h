@@ -18,18 +18,23 @@ struct vmm_vm {
     char pidfile[4200];
     char key_path[4200];    /* <run_dir>/channel.key */
     char initrd_path[4200]; /* firecracker: the per-VM initramfs with the key */
-    char save_path[4200];   /* qemu: where snapshot_begin saves the state (vmm_config.save_to) */
+    char save_path[4200];   /* where snapshot_begin saves the state (vmm_config.save_to) */
+    char work_dir[4200];    /* firecracker: its working directory on the host (run folder or chroot) */
+    char cgroup_dir[4200];  /* firecracker under its jailer: the VM's cgroup, removed at free */
 };
 
 /* Makes the channel key: 32 random bytes into vm->channel.key and a new
  * file vm->key_path (<run_dir>/channel.key, 0600). */
 int vmm_channel_key_create(struct vmm_vm *vm, struct error *err);
 
-/* Writes <run_dir>/initrd.cpio (0600): base, zero-padded to a multiple of 4
- * bytes, then a newc archive holding .enclave-key (root, 0400) with
- * vm->channel.key. The kernel unpacks concatenated archives in order. Sets
- * vm->initrd_path. */
-int vmm_initrd_with_key(struct vmm_vm *vm, const char *base, struct error *err);
+/* Writes <dir>/initrd.cpio (0600; dir NULL: the run folder): base,
+ * zero-padded to a multiple of 4 bytes, then a newc archive holding
+ * .enclave-key (root, 0400) with vm->channel.key. The kernel unpacks
+ * concatenated archives in order. Sets vm->initrd_path. */
+int vmm_initrd_with_key(struct vmm_vm *vm, const char *base, const char *dir, struct error *err);
+
+/* The confinement set for the whole process (vmm_set_confinement). */
+const struct vmm_confinement *vmm_confinement_get(void);
 
 /* What one VMM process may reach, beyond the confinement set for the whole
  * process (vmm_set_confinement). */
@@ -53,6 +58,11 @@ struct vmm_jail {
     /* The cap on the size of files the VMM writes (0: the confinement's);
      * raised for a VMM that saves a snapshot through a descriptor. */
     uint64_t max_file_bytes;
+    /* A launcher that confines the VMM itself (Firecracker's jailer, which
+     * runs as root): no file size cap here (it copies the VMM's binary
+     * first, then sets the cap it is given), and the supplementary groups
+     * are reduced to the VMM's group before it starts. */
+    bool launcher;
 };
 #define VMM_STATE_IN_FD 200
 

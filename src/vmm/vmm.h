@@ -19,7 +19,7 @@
  *        on that socket, following the published API (tests/firecracker/spec/
  *        firecracker.yaml): PUT /boot-source {kernel_image_path, initrd_path,
  *        boot_args}, PUT /machine-config {vcpu_count, mem_size_mib},
- *        PUT /vsock {guest_cid, uds_path: <run_dir>/vsock.sock}, then
+ *        PUT /vsock {guest_cid, uds_path: vsock.sock}, then
  *        PUT /actions {action_type: InstanceStart}. No network interface is
  *        ever configured. The kernel must have virtio-mmio devices built in.
  *      channel: VMM_CHANNEL_HYBRID_VSOCK at <run_dir>/vsock.sock, port 52: the
@@ -123,8 +123,10 @@ struct vmm_driver {
 
 extern const struct vmm_driver vmm_qemu_driver;
 /* The binary is config->vmm_binary, else $ENCLAVE_FIRECRACKER, else
- * `firecracker` on PATH. Not jailed: run the daemon inside the jailer's
- * constraints yourself, or use QEMU's -sandbox. */
+ * `firecracker` on PATH. It runs under Firecracker's jailer when one is
+ * configured ($ENCLAVE_JAILER) or sits next to the binary (the daemon must
+ * be root); otherwise confined as QEMU is (the process-wide confinement:
+ * the VMM's user, Landlock, the file size cap). */
 extern const struct vmm_driver vmm_firecracker_driver;
 /* Whether QEMU can really run a VM with KVM here: it boots the given kernel
  * with KVM for up to a few seconds and waits for its banner (the answer is

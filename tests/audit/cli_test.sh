@@ -7,10 +7,8 @@
 set -eu
 
 BUILD=${1:-build}
-ENCLAVE=$(cd "$BUILD" && pwd)/enclave
-BENCH=$(cd "$BUILD" && pwd)/audit-bench
-PYVERIFY=$(cd "$(dirname "$0")" && pwd)/verify_export.py
-PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
+PYVERIFY=$HERE/verify_export.py
 
 T=$(mktemp -d /tmp/enclave-audit-cli-XXXXXX)
 TAIL_PID=
@@ -23,27 +21,6 @@ trap cleanup EXIT INT TERM
 export ENCLAVE_HOME="$T/home"
 DB="$ENCLAVE_HOME/audit/audit.db"
 PUB="$ENCLAVE_HOME/audit/keys/audit.pub"
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-
-# expect NAME WANT_RC WANT_TEXT CMD...: runs CMD, checks exit code and that
-# stdout+stderr contains WANT_TEXT.
-expect() {
-    name=$1 want_rc=$2 want_text=$3
-    shift 3
-    set +e
-    out=$("$@" 2>&1)
-    rc=$?
-    set -e
-    if [ "$rc" -eq "$want_rc" ] && printf '%s' "$out" | grep -qF -- "$want_text"; then
-        ok "$name"
-    else
-        bad "$name (rc $rc, want $want_rc and '$want_text'): $out"
-    fi
-}
 
 # A log of 1000 records with checkpoints every 100, at the default path.
 mkdir -p "$ENCLAVE_HOME/audit" "$T/other"
@@ -129,5 +106,4 @@ expect "cut tail fails at 640" 1 "FAIL at seq 640:" "$ENCLAVE" audit verify --ke
 # The append-only triggers stop accidental edits.
 expect "triggers refuse an UPDATE" 1 "append-only" sh -c 'sqlite3 "$1" "$2" || exit 1' _ "$DB" "UPDATE records SET session = 'x' WHERE seq = 1;"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -9,10 +9,7 @@
 set -eu
 
 BUILD=${1:-build}
-ENCLAVE=$(cd "$BUILD" && pwd)/enclave
-BENCH=$(cd "$BUILD" && pwd)/audit-bench
-HERE=$(cd "$(dirname "$0")" && pwd)
-PY=/usr/bin/python3
+. "$(dirname "$0")/lib.sh"
 
 T=$(mktemp -d /tmp/enclave-audit-proof-XXXXXX)
 trap 'rm -rf "$T"' EXIT INT TERM
@@ -20,23 +17,6 @@ export ENCLAVE_HOME="$T/home"
 DB="$T/log/audit.db"
 PUB="$T/log/keys/audit.pub"
 W="$T/witness/checkpoints.jsonl"
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-expect() {
-    name=$1 want_rc=$2 want_text=$3
-    shift 3
-    set +e
-    out=$("$@" 2>&1)
-    rc=$?
-    set -e
-    if [ "$rc" -eq "$want_rc" ] && printf '%s' "$out" | grep -qF -- "$want_text"; then
-        ok "$name"
-    else
-        bad "$name (rc $rc, want $want_rc and '$want_text'): $out"
-    fi
-}
 
 # 1000 records, a checkpoint every 100, each one also appended to the witness.
 mkdir -p "$T/log" "$T/witness"
@@ -160,5 +140,4 @@ expect "a forged witness line is refused" 1 "witness line 1" \
 expect "--witness needs the database" 2 "needs the database" \
     "$ENCLAVE" audit verify --witness "$W" "$T/p1.json"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -12,6 +12,7 @@ writable counts only if opening it for writing works (and, for a sysctl,
 writing back its own value): several are 0666 and check a capability.
 """
 import json
+from conftest import ConnectError
 
 WALK = r'''
 import json, os, stat
@@ -149,3 +150,72 @@ print(mem, sizes["/tmp"], sizes["/dev/shm"])
     # tmpfs's default is half the memory each; here a quarter and an eighth.
     assert 0 < tmp <= mem // 4 + 4
     assert 0 < shm <= mem // 8 + 4
+
+
+WORKSPACE_SIZE = r'''
+for line in open("/proc/mounts"):
+    f = line.split()
+    if f[1] == "/workspace":
+        opts = dict(o.split("=", 1) for o in f[3].split(",") if "=" in o)
+        print(f[2], int(opts["size"].rstrip("k")))
+'''
+
+FILL = r'''
+import errno, os
+written, err = 0, None
+chunk = b"x" * (1 << 20)
+try:
+    with open("/workspace/fill", "wb") as f:
+        for _ in range(64):
+            f.write(chunk)
+            f.flush()
+            written += len(chunk)
+        os.fsync(f.fileno())
+except OSError as e:
+    err = errno.errorcode.get(e.errno, str(e.errno))
+print(err, written, os.path.getsize("/workspace/fill"))
+os.remove("/workspace/fill")
+open("/workspace/after", "wb").write(b"y" * (1 << 20))
+print(os.path.getsize("/workspace/after"))
+'''
+
+
+def test_workspace_default_size_is_a_quarter_of_memory(daemon, session):
+    kind, size_kb = daemon.python(session, WORKSPACE_SIZE)["output"].split()
+    listed = daemon.call("ListSessions", {}, service="enclave.v1.Enclave")["sessions"]
+    me = [x for x in listed if x["sessionId"] == session][0]
+    assert kind == "tmpfs"
+    # tmpfs's default would be half the VM's memory; here a quarter of the session's.
+    assert me["workspaceMb"] == me["memoryMb"] // 4
+    assert int(size_kb) == me["workspaceMb"] * 1024
+
+
+def test_workspace_size_is_enforced_in_the_guest(daemon):
+    svc = "enclave.v1.Enclave"
+    # Over half the session's memory is refused before anything boots.
+    try:
+        daemon.call("StartSession", {"sessionId": "ws-big", "memoryMb": 512, "workspaceMb": 257},
+                    service=svc)
+        raise AssertionError("a workspace over half the memory was accepted")
+    except ConnectError as e:
+        assert e.code == "invalid_argument" and "workspace_mb" in e.message, e
+    s = daemon.call("StartSession", {"sessionId": "ws-small", "memoryMb": 512, "workspaceMb": 16},
+                    service=svc)
+    assert s["status"] == "READY" and s["workspaceMb"] == 16, s
+    sid = s["sessionId"]
+    try:
+        assert daemon.python(sid, WORKSPACE_SIZE)["output"].split() == ["tmpfs", str(16 * 1024)]
+        # Writing 64 MiB into a 16 MiB workspace: ENOSPC for the workload, at
+        # most 16 MiB on disk; once the file is gone there is room again.
+        r = daemon.python(sid, FILL, timeout=60)
+        err, written, size, after = r["output"].split()
+        assert err == "ENOSPC", r
+        assert int(written) <= 16 << 20 and int(size) <= 16 << 20
+        assert int(after) == 1 << 20
+        # The VM and the daemon carry on.
+        assert daemon.python(sid, "print(6*7)")["output"] == "42\n"
+        assert daemon.get("/ping")[0] == 200
+        listed = daemon.call("ListSessions", {}, service=svc)["sessions"]
+        assert [x["workspaceMb"] for x in listed if x["sessionId"] == sid] == [16]
+    finally:
+        daemon.stop_session(sid)

@@ -12,35 +12,52 @@ property the schema does not name). A request that does not match is answered
 After InstanceStart it listens on the vsock device's uds_path and does what
 Firecracker's hybrid vsock does for host-initiated connections: reads
 "CONNECT <port>\\n", answers "OK <host port>\\n" for port 52, and hands the
-stream to the guest, here the real `enclave-init --serve-stdio` (test mode,
-workloads as uid 1000 on this host). The guest's channel key comes the way
-the real guest gets it: from the initramfs the driver configured, whose
-archives are read one after another as the kernel does; the last
-`.enclave-key` entry (which must be root's, mode 0400, 32 bytes) is handed to
-enclave-init with --key-file. SendCtrlAltDel ends the "VM" as a guest
-rebooting with reboot=k ends Firecracker; so does SIGTERM.
+stream to the guest. SendCtrlAltDel ends the "VM" as a guest rebooting with
+reboot=k ends Firecracker; so does SIGTERM.
+
+The daemon runs this program confined as it runs Firecracker (another user,
+Landlock, a file size cap, or the jailer), so it cannot start the guest
+itself: the guest (the real `enclave-init --serve-stdio`, which runs
+workloads as uid 1000 and needs root) is started by a broker, this same
+program run by the test as root with --broker, which plays the part of the
+VM. The stand-in connects to the broker's socket (FAKE_FC_BROKER) at start;
+over it, it gets the API description, sends its record after each request
+(the broker writes it to FAKE_FC_RECORD) and passes each guest stream
+(SCM_RIGHTS) with the channel key it read from the initramfs the driver
+configured, archive by archive as the kernel does (the last `.enclave-key`
+entry, which must be root's, mode 0400, 32 bytes). When the stand-in ends,
+the broker kills its guests. The record carries `process`: what the
+stand-in found about its own confinement (uid, gid, groups, no_new_privs,
+RLIMIT_FSIZE, its working directory, and whether it can open FAKE_FC_PROBE,
+a file its user could read were it not for Landlock); the same line goes to
+the configured log_path, Firecracker's log.
 
 Snapshots keep Firecracker's rules: PATCH /vm pauses and resumes a started
 VM; PUT /snapshot/create needs a paused VM and writes the state file (here a
 JSON record of the VM's configuration and the key its guest holds) and the
-memory file; PUT /snapshot/load is refused after any boot-specific
-configuration (anything but the logger and metrics) or a start, reads the
-state file back, takes the vsock_override's uds_path for the vsock device,
-and with resume_vm serves the guest with the snapshot's key (the restored
-guest holds it until the host's HelloRequest resumes it with a new one).
-`firecracker --version` prints a version line.
+memory file, as the stand-in's user, by the paths given; PUT /snapshot/load
+is refused after any boot-specific configuration (anything but the logger and
+metrics) or a start, reads the state file back, takes the vsock_override's
+uds_path for the vsock device, and with resume_vm serves the guest with the
+snapshot's key (the restored guest holds it until the host's HelloRequest
+resumes it with a new one). `firecracker --version` prints a version line.
 
 Environment:
   FAKE_FC_SPEC        the swagger document (default tests/firecracker/spec/firecracker.yaml,
-                      the copy kept in this repository)
+                      the copy kept in this repository); read by the broker
+  FAKE_FC_BROKER      the broker's socket (without it: no guest, record to FAKE_FC_RECORD)
   FAKE_FC_RECORD      a folder; <folder>/<id>.json is rewritten after each request:
-                      {id, api_sock, requests: [{method, path, body, status, fault}], exited}
-  FAKE_FC_INIT        enclave-init to hand guest connections to (required for vsock)
+                      {id, api_sock, requests: [{method, path, body, status, fault}], exited,
+                      process}
+  FAKE_FC_INIT        enclave-init for the broker to serve guest connections with
+  FAKE_FC_PROBE       a world-readable file outside what Landlock allows the VMM
   FAKE_FC_REFUSE      "METHOD PATH" (e.g. "PUT /machine-config") to answer 400
   FAKE_FC_IGNORE_CAD  when set, SendCtrlAltDel is accepted but the guest ignores it
 """
 import argparse
+import array
 import ctypes
+import errno
 import json
 import os
 import re
@@ -55,7 +72,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
-import yaml
+try:
+    import yaml
+except ImportError:  # the stand-in gets the parsed spec from the broker
+    yaml = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -106,10 +126,16 @@ class SpecError(Exception):
     pass
 
 
+def load_spec_doc(path):
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    # YAML 1.1 reads the level `Off` as false: keep JSON-safe values only.
+    return json.loads(json.dumps(doc, default=str))
+
+
 class Spec:
-    def __init__(self, path):
-        with open(path) as f:
-            self.doc = yaml.safe_load(f)
+    def __init__(self, doc):
+        self.doc = doc
         self.routes = []
         for template, ops in self.doc["paths"].items():
             rx = "^" + re.sub(r"\\{[^/]+\\}", "[^/]+", re.escape(template)) + "$"
@@ -195,9 +221,11 @@ class Spec:
 class VM:
     """The state a Firecracker process keeps between calls."""
 
-    def __init__(self, args, spec):
+    def __init__(self, args, spec, link=None, process=None):
         self.args = args
         self.spec = spec
+        self.link = link
+        self.process = process
         self.lock = threading.Lock()
         self.config = {}
         self.started = False
@@ -206,9 +234,7 @@ class VM:
         self.record_path = os.path.join(folder, args.id + ".json") if folder else None
         self.exited = None
         self.refuse = os.environ.get("FAKE_FC_REFUSE", "")
-        self.init = os.environ.get("FAKE_FC_INIT")
-        self.guests = []
-        self.paused = False
+        self.guests = 0
         self.vsock_server = None
         self.api_server = None
 
@@ -218,11 +244,15 @@ class VM:
         self.save()
 
     def save(self):
-        if self.record_path:
+        rec = {"id": self.args.id, "api_sock": self.args.api_sock, "requests": self.records,
+               "exited": self.exited, "process": self.process}
+        if self.link:
+            # Written by the broker before the API answers, as a file would be.
+            self.link.request({"record": rec})
+        elif self.record_path:
             tmp = self.record_path + ".tmp"
             with open(tmp, "w") as f:
-                json.dump({"id": self.args.id, "api_sock": self.args.api_sock,
-                           "requests": self.records, "exited": self.exited}, f, indent=1)
+                json.dump(rec, f, indent=1)
             os.rename(tmp, self.record_path)
 
     def handle(self, method, path, body):
@@ -249,6 +279,16 @@ class VM:
                 return 400, "The requested operation is not supported after starting the microVM."
             if template == "/actions":
                 return self.action(body["action_type"])
+            if template in ("/logger", "/metrics"):
+                # Firecracker opens an existing file for writing, as its user.
+                path = body["log_path" if template == "/logger" else "metrics_path"]
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+                except OSError as e:
+                    return 400, f"cannot open {path}: {e.strerror}"
+                if template == "/logger":
+                    os.write(fd, (json.dumps({"process": self.process}) + "\n").encode())
+                os.close(fd)
             self.config[template] = body
             return 204, None
 
@@ -258,15 +298,19 @@ class VM:
                 return 400, "The requested operation is not supported after starting the microVM."
             if "/boot-source" not in self.config:
                 return 400, "Cannot start microvm that was not configured with a boot source."
-            key = initrd_key(self.config["/boot-source"]["initrd_path"])
+            boot = self.config["/boot-source"]
+            # Firecracker loads both files, as its user, by these paths.
+            for field in ("kernel_image_path", "initrd_path"):
+                try:
+                    with open(boot[field], "rb") as f:
+                        f.read(1)
+                except OSError as e:
+                    return 400, f"cannot open {field} {boot[field]}: {e.strerror}"
+            key = initrd_key(boot["initrd_path"])
             if key is None or key[0] != 0o100400 or key[1] != 0 or len(key[2]) != 32:
                 return 400, "fake: the initramfs carries no root-only 32-byte .enclave-key"
             # What the guest kernel would unpack, for enclave-init --key-file.
-            self.key_dir = tempfile.mkdtemp(prefix="fake-fc-key-")
-            self.key_file = os.path.join(self.key_dir, "key")
-            fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            os.write(fd, key[2])
-            os.close(fd)
+            self.key = key[2]
             self.started = True
             vsock = self.config.get("/vsock")
             if vsock:
@@ -283,16 +327,16 @@ class VM:
         return 204, None  # FlushMetrics
 
     def snapshot_create(self, body):
-        if not self.started or not self.paused:
+        if not self.started or not getattr(self, "paused", False):
             return 400, "Cannot create a snapshot of a microVM that is not paused."
-        with open(self.key_file, "rb") as f:
-            key = f.read()
-        state = {"fake_firecracker_snapshot": 1, "config": self.config, "key": key.hex()}
-        with open(body["snapshot_path"], "w") as f:
-            json.dump(state, f)
-        size = self.config["/machine-config"]["mem_size_mib"] << 20
-        with open(body["mem_file_path"], "wb") as f:
-            f.truncate(size)
+        state = {"fake_firecracker_snapshot": 1, "config": self.config, "key": self.key.hex()}
+        try:
+            with open(body["snapshot_path"], "w") as f:
+                json.dump(state, f)
+            with open(body["mem_file_path"], "wb") as f:
+                f.truncate(self.config["/machine-config"]["mem_size_mib"] << 20)
+        except OSError as e:
+            return 400, f"Create snapshot error: {e}"
         return 204, None
 
     def snapshot_load(self, body):
@@ -307,7 +351,8 @@ class VM:
                 state = json.load(f)
             key = bytes.fromhex(state["key"])
             config = state["config"]
-            os.stat(mem)
+            with open(mem, "rb") as f:
+                f.read(1)
         except (OSError, ValueError, KeyError) as e:
             return 400, f"Load snapshot error: {e}"
         if len(key) != 32:
@@ -315,11 +360,7 @@ class VM:
         self.config.update(config)
         if "vsock_override" in body:
             self.config["/vsock"] = dict(self.config["/vsock"], uds_path=body["vsock_override"]["uds_path"])
-        self.key_dir = tempfile.mkdtemp(prefix="fake-fc-key-")
-        self.key_file = os.path.join(self.key_dir, "key")
-        fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.write(fd, key)
-        os.close(fd)
+        self.key = key
         self.started = True
         self.paused = not body.get("resume_vm", False)
         if not self.paused:
@@ -336,7 +377,13 @@ class VM:
             def handle(self):
                 vm.guest_connection(self.request)
 
-        srv = socketserver.ThreadingUnixStreamServer(path, Handler)
+        class Server(socketserver.ThreadingUnixStreamServer):
+            def shutdown_request(self, request):
+                # Close only: the stream lives on in the guest (a shutdown
+                # would end it there too).
+                self.close_request(request)
+
+        srv = Server(path, Handler)
         srv.daemon_threads = True
         self.vsock_server = srv
         threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -353,28 +400,123 @@ class VM:
         except OSError:
             return
         m = re.fullmatch(rb"CONNECT (\d+)\n", line)
-        if not m or int(m.group(1)) != GUEST_PORT or not self.init:
+        if not m or int(m.group(1)) != GUEST_PORT or not self.link:
             return  # nothing listens on that guest port: Firecracker closes the stream
         sock.settimeout(None)
         sock.sendall(f"OK {HOST_PORT}\n".encode())
-        libc = ctypes.CDLL(None, use_errno=True)
-        proc = subprocess.Popen([self.init, "--key-file", self.key_file, "--serve-stdio"], stdin=sock.fileno(),
-                                stdout=sock.fileno(), stderr=sys.stdout,
-                                preexec_fn=lambda: libc.prctl(1, signal.SIGKILL))
-        self.guests.append(proc)
-        proc.wait()
+        # The guest side of the stream goes to the VM (the broker).
+        self.link.send({"guest": self.key.hex()}, fds=[sock.fileno()])
+        with self.lock:
+            self.guests += 1
 
     def power_off(self, why, code=0):
         print(f"fake firecracker {self.args.id}: exiting ({why})", flush=True)
         with self.lock:
             self.exited = why
             self.save()
-        for proc in self.guests:
-            if proc.poll() is None:
-                proc.kill()
-        if getattr(self, "key_dir", None):
-            shutil.rmtree(self.key_dir, ignore_errors=True)
+        # The broker kills this VM's guests when the link closes.
         os._exit(code)
+
+
+def confinement_report():
+    """What this process can find out about its own confinement."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    import resource
+    report = {
+        "uid": os.getresuid(), "gid": os.getresgid(), "groups": sorted(os.getgroups()),
+        "no_new_privs": libc.prctl(39, 0, 0, 0, 0),  # PR_GET_NO_NEW_PRIVS
+        "fsize": list(resource.getrlimit(resource.RLIMIT_FSIZE)),
+        "cwd": os.getcwd(),
+        "argv": sys.argv[1:],
+    }
+    probe = os.environ.get("FAKE_FC_PROBE")
+    if probe:
+        try:
+            with open(probe, "rb") as f:
+                f.read(1)
+            report["probe"] = "readable"
+        except OSError as e:
+            report["probe"] = errno.errorcode.get(e.errno, str(e.errno))
+    return report
+
+
+class Link:
+    """The stand-in's end of the broker connection (SOCK_SEQPACKET: one
+    message per JSON document, descriptors passed alongside)."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.connect(path)
+        self.lock = threading.Lock()
+
+    def send(self, doc, fds=()):
+        data = json.dumps(doc).encode()
+        with self.lock:
+            if fds:
+                socket.send_fds(self.sock, [data], list(fds))
+            else:
+                self.sock.send(data)
+
+    def request(self, doc):
+        with self.lock:
+            self.sock.send(json.dumps(doc).encode())
+            return json.loads(self.sock.recv(1 << 22))
+
+
+def broker(args):
+    """Plays the VM for confined stand-ins: serves their links (root)."""
+    spec = json.dumps({"spec": load_spec_doc(find_spec())}).encode()
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(args.broker)
+    os.chmod(args.broker, 0o666)
+    srv.listen(64)
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def serve(conn):
+        guests, vm_id, key_dir = [], None, tempfile.mkdtemp(prefix="fake-fc-key-")
+        try:
+            while True:
+                data, fds, _, _ = socket.recv_fds(conn, 1 << 22, 4)
+                if not data:
+                    break
+                doc = json.loads(data)
+                if "hello" in doc:
+                    vm_id = doc["hello"]
+                    conn.send(spec)
+                elif "record" in doc and args.record:
+                    rec = doc["record"]
+                    path = os.path.join(args.record, rec["id"] + ".json")
+                    with open(path + ".tmp", "w") as f:
+                        json.dump(rec, f, indent=1)
+                    os.rename(path + ".tmp", path)
+                    conn.send(b"{}")
+                elif "record" in doc:
+                    conn.send(b"{}")
+                elif "guest" in doc and fds:
+                    key_file = os.path.join(key_dir, f"key{len(guests)}")
+                    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    os.write(fd, bytes.fromhex(doc["guest"]))
+                    os.close(fd)
+                    guests.append(subprocess.Popen(
+                        [args.init, "--key-file", key_file, "--serve-stdio"], stdin=fds[0],
+                        stdout=fds[0], stderr=sys.stdout,
+                        preexec_fn=lambda: libc.prctl(1, signal.SIGKILL)))
+                for fd in fds:
+                    os.close(fd)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            for proc in guests:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+            shutil.rmtree(key_dir, ignore_errors=True)
+            print(f"fake firecracker broker: {vm_id} gone", flush=True)
+
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
 
 def make_handler(vm):
@@ -442,18 +584,37 @@ def main():
         print("Firecracker v1.12.0 (fake, tests/firecracker/fake_firecracker.py)")
         return
     parser = argparse.ArgumentParser(prog="firecracker", allow_abbrev=False)
-    parser.add_argument("--api-sock", required=True)
-    parser.add_argument("--id", required=True)
+    parser.add_argument("--api-sock")
+    parser.add_argument("--id")
+    # What the jailer adds when it executes Firecracker.
+    parser.add_argument("--start-time-us", type=int)
+    parser.add_argument("--start-time-cpu-us", type=int)
+    # The broker (run by the tests, not by the daemon).
+    parser.add_argument("--broker")
+    parser.add_argument("--record")
+    parser.add_argument("--init")
     args = parser.parse_args()
+    if args.broker:
+        return broker(args)
+    if not args.api_sock or not args.id:
+        sys.exit("firecracker: --api-sock and --id are required here")
     if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", args.id):
         sys.exit(f"Invalid instance ID: {args.id}")
-    vm = VM(args, Spec(find_spec()))
+    process = confinement_report()
+    link = None
+    if os.environ.get("FAKE_FC_BROKER"):
+        link = Link(os.environ["FAKE_FC_BROKER"])
+        spec = Spec(link.request({"hello": args.id})["spec"])
+    else:
+        spec = Spec(load_spec_doc(find_spec()))
+    vm = VM(args, spec, link, process)
     signal.signal(signal.SIGTERM, lambda *_: vm.power_off("SIGTERM"))
     if os.path.exists(args.api_sock):
         sys.exit(f"Failed to open the API socket at {args.api_sock}: it exists")
     srv = socketserver.ThreadingUnixStreamServer(args.api_sock, make_handler(vm))
     srv.daemon_threads = True
     vm.api_server = srv
+    vm.save()
     print(f"fake firecracker {args.id}: API on {args.api_sock}", flush=True)
     srv.serve_forever()
 

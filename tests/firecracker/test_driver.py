@@ -2,15 +2,21 @@
 
 A real `enclave up --vmm firecracker` runs with ENCLAVE_FIRECRACKER pointing at
 fake_firecracker.py, which checks every API request against firecracker.yaml
-and hands the hybrid-vsock stream to the real enclave-init (test mode). No
-real Firecracker VM runs here: these machines have no usable KVM.
+and hands the hybrid-vsock stream to the real enclave-init (test mode) through
+a broker that plays the VM. The daemon confines the stand-in as it confines
+Firecracker (the VMM's user, Landlock, a file size cap; or the jailer, with
+ENCLAVE_JAILER pointing at fake_jailer.py), and the stand-in reports what it
+found. No real Firecracker VM runs here: these machines have no usable KVM.
 """
 import glob
 import importlib.util
 import json
 import os
+import pwd
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -18,6 +24,18 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 FAKE = os.path.join(HERE, "fake_firecracker.py")
+JAILER = os.path.join(HERE, "fake_jailer.py")
+FSIZE_CAP = 4 << 20
+
+
+def vmm_user():
+    """The user the daemon runs VMMs as when it runs as root."""
+    for name in ("enclave-vmm", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    return None
 
 _spec = importlib.util.spec_from_file_location("e2e_support", os.path.join(REPO, "tests", "e2e", "conftest.py"))
 e2e = importlib.util.module_from_spec(_spec)
@@ -28,7 +46,8 @@ CONFIG_CALLS = ["/logger", "/metrics", "/boot-source", "/machine-config", "/vsoc
 
 
 def fake_pids(marker):
-    """PIDs of fake firecracker processes (and their guests) mentioning marker."""
+    """PIDs of fake firecracker processes mentioning marker on their command
+    line or working in it (a jailed one works in its chroot)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -36,9 +55,12 @@ def fake_pids(marker):
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue
-        if "fake_firecracker.py" in cmd and marker in cmd:
+        # (Under the fake jailer the stand-in runs as /dev/fd/N, in its chroot.)
+        if ("fake_firecracker.py" in cmd or "/dev/fd/" in cmd) and "--api-sock" in cmd and (
+                marker in cmd or cwd == marker or cwd.startswith(marker + "/")):
             pids.append(int(entry))
     return pids
 
@@ -56,13 +78,36 @@ class FcDaemon(e2e.Daemon):
         super().__init__(["--vmm", "firecracker", *extra_args], env=None)
         self.records = os.path.join(self.home, "fc-records")
         os.mkdir(self.records)
+        # The broker (the "VM": it runs the guests as root) listens in a
+        # folder every user can reach, next to a file every user may read:
+        # the VMM's Landlock rule set is what must keep it from the latter.
+        self.broker_dir = tempfile.mkdtemp(prefix="fcb-")
+        os.chmod(self.broker_dir, 0o755)
+        self.probe = os.path.join(self.broker_dir, "probe")
+        with open(self.probe, "w") as f:
+            f.write("not for the VMM\n")
+        os.chmod(self.probe, 0o644)
+        sock = os.path.join(self.broker_dir, "broker.sock")
+        self.broker = subprocess.Popen(
+            ["/usr/bin/python3", FAKE, "--broker", sock, "--record", self.records,
+             "--init", os.path.join(e2e.BUILD, "enclave-init")])
+        deadline = time.time() + 10
+        while not os.path.exists(sock) and time.time() < deadline:
+            time.sleep(0.02)
         self.env.update({
             "ENCLAVE_FIRECRACKER": FAKE,
             "FAKE_FC_RECORD": self.records,
-            "FAKE_FC_INIT": os.path.join(e2e.BUILD, "enclave-init"),
+            "FAKE_FC_BROKER": sock,
+            "FAKE_FC_PROBE": self.probe,
         })
         if env:
             self.env.update(env)
+
+    def cleanup(self):
+        super().cleanup()
+        self.broker.kill()
+        self.broker.wait()
+        shutil.rmtree(self.broker_dir, ignore_errors=True)
 
     def record(self, sid):
         with open(os.path.join(self.records, sid + ".json")) as f:
@@ -113,33 +158,36 @@ def test_session_runs_a_command_and_requests_match_the_spec(fc):
     body = {q["path"]: q["body"] for q in reqs}
     assert body["/machine-config"] == {"vcpu_count": 2, "mem_size_mib": 256, "smt": False}
     run_dir = d.run_dir(sid)
-    assert body["/vsock"] == {"guest_cid": 3, "uds_path": os.path.join(run_dir, "vsock.sock")}
+    # Every path is relative to Firecracker's working directory, the run
+    # folder (its user may not search the folders above it), and the kernel
+    # is a descriptor the daemon opened for it.
+    assert rec["process"]["cwd"] == run_dir
+    assert body["/vsock"] == {"guest_cid": 3, "uds_path": "vsock.sock"}
     boot = body["/boot-source"]
-    assert boot["kernel_image_path"].endswith("vmlinuz") or os.path.exists(boot["kernel_image_path"])
-    assert os.path.exists(boot["initrd_path"])
+    assert boot["kernel_image_path"] == "/proc/self/fd/3"
     # The channel key: a per-VM initramfs in the VM's own folder (the image's
-    # archive plus one holding the key), readable by the daemon's user only,
-    # and the key file next to it; the fake checked the key entry at
-    # InstanceStart and its guest served only a host that proved it.
-    assert boot["initrd_path"] == os.path.join(run_dir, "initrd.cpio")
-    assert os.stat(boot["initrd_path"]).st_mode & 0o777 == 0o600
+    # archive plus one holding the key), readable by the daemon's user and
+    # the VMM's group only, and the key file next to it; the fake checked the
+    # key entry at InstanceStart and its guest served only a host that proved it.
+    assert boot["initrd_path"] == "initrd.cpio"
+    initrd = os.path.join(run_dir, "initrd.cpio")
     key_path = os.path.join(run_dir, "channel.key")
-    assert os.stat(key_path).st_mode & 0o777 == 0o600 and os.path.getsize(key_path) == 32
-    assert os.stat(run_dir).st_mode & 0o777 == 0o700
+    assert os.stat(initrd).st_mode & 0o7 == 0 and os.path.getsize(key_path) == 32
+    assert os.stat(key_path).st_mode & 0o7 == 0
     with open(key_path, "rb") as f:
         key = f.read()
-    with open(boot["initrd_path"], "rb") as f:
+    with open(initrd, "rb") as f:
         tail = f.read()[-1024:]
     assert b".enclave-key\0" in tail and key in tail  # the small archive at the end
     assert key.hex() not in json.dumps(reqs) and key.hex() not in boot["boot_args"]
     args = boot["boot_args"].split()
     assert "rdinit=/init" in args and "reboot=k" in args and "console=ttyS0" in args
     assert "nomodule" not in args  # the guest loads its virtio modules
-    assert body["/logger"]["log_path"].startswith(run_dir)
-    assert body["/metrics"]["metrics_path"].startswith(run_dir)
+    assert body["/logger"]["log_path"] == "firecracker.log"
+    assert body["/metrics"]["metrics_path"] == "metrics.json"
     # No network interface, ever.
     assert not any("network" in q["path"] for q in reqs)
-    assert rec["id"] == "fc-main" and rec["api_sock"] == os.path.join(run_dir, "api.sock")
+    assert rec["id"] == "fc-main" and rec["api_sock"] == "api.sock"
 
     assert d.stop_session(sid) == {"success": True}
     assert wait_gone(run_dir) == []
@@ -147,6 +195,98 @@ def test_session_runs_a_command_and_requests_match_the_spec(fc):
     assert rec["requests"][-1]["body"] == {"action_type": "SendCtrlAltDel"}
     assert rec["requests"][-1]["status"] == 204
     assert rec["exited"] == "SendCtrlAltDel"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the VMM changes users only when the daemon is root")
+def test_firecracker_runs_as_the_vmm_user_under_landlock(fc):
+    """As QEMU: the VMM's user and group (no root group), no_new_privs, a
+    Landlock rule set that keeps it from a file its user could read, and the
+    4 MiB file size cap, hard and soft."""
+    user = vmm_user()
+    d = fc()
+    sid = d.start_session(sessionId="fc-confined")["sessionId"]
+    try:
+        run_dir = d.run_dir(sid)
+        proc = d.record(sid)["process"]
+        assert proc["uid"] == [user.pw_uid] * 3, proc
+        assert proc["gid"] == [user.pw_gid] * 3, proc
+        assert 0 not in proc["groups"], proc
+        assert proc["no_new_privs"] == 1
+        assert proc["fsize"] == [FSIZE_CAP, FSIZE_CAP]
+        assert proc["cwd"] == run_dir
+        # Landlock: the probe is world-readable in a world-searchable folder...
+        control = subprocess.run(
+            ["/usr/bin/python3", "-c", f"print(open({d.probe!r}).read(), end='')"],
+            user=user.pw_uid, group=user.pw_gid, extra_groups=[], capture_output=True, timeout=30)
+        assert control.stdout == b"not for the VMM\n", control
+        # ...and the VMM, as that same user, could not open it.
+        assert proc["probe"] == "EACCES", proc
+        # Firecracker's log (its logger, opened as the VMM's user) has the report.
+        with open(os.path.join(run_dir, "firecracker.log")) as f:
+            assert json.loads(f.readline())["process"]["uid"] == [user.pw_uid] * 3
+        # The run folder is handed over as for QEMU: the daemon's, the VMM's
+        # group, sticky; the VMM still cannot read the daemon's secrets.
+        st = os.stat(run_dir)
+        assert st.st_uid == 0 and st.st_gid == user.pw_gid and st.st_mode & 0o7777 == 0o1770
+        r = d.python(sid, "print('still served')")
+        assert r["output"] == "still served\n"
+    finally:
+        d.stop_session(sid)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the jailer runs as root")
+def test_jailer_gets_the_documented_arguments_and_layout(fc):
+    user = vmm_user()
+    d = fc(env={"ENCLAVE_JAILER": JAILER})
+    s = d.start_session(sessionId="fc-jailed", vcpu=1, memoryMb=256)
+    assert s["status"] == "READY"
+    sid = s["sessionId"]
+    run_dir = d.run_dir(sid)
+    chroot = os.path.join(run_dir, "fake_firecracker.py", sid, "root")
+    try:
+        with open(os.path.join(d.records, sid + ".jailer.json")) as f:
+            jail = json.load(f)
+        assert jail["argv"] == [
+            "--id", sid, "--exec-file", FAKE,
+            "--uid", str(user.pw_uid), "--gid", str(user.pw_gid),
+            "--chroot-base-dir", run_dir,
+            "--cgroup-version", "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1",
+            "--parent-cgroup", "enclave",
+            "--cgroup", ("memory.max=" if os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+                         else "memory.limit_in_bytes=") + str((256 + 256) << 20),
+            "--resource-limit", f"fsize={FSIZE_CAP}", "--resource-limit", "no-file=1024",
+            "--", "--api-sock", "api.sock"]
+        # Started as root, with root's supplementary groups already dropped.
+        assert jail["uid"] == 0 and jail["groups"] == [user.pw_gid]
+        assert jail["chroot"] == chroot
+        # Firecracker as the jailer executes it: the VMM's user, in its chroot,
+        # with the jailer's arguments and the cap the jailer set.
+        rec = d.record(sid)
+        proc = rec["process"]
+        assert proc["uid"] == [user.pw_uid] * 3 and proc["gid"] == [user.pw_gid] * 3
+        assert proc["groups"] == [user.pw_gid]
+        assert proc["cwd"] == chroot
+        assert proc["argv"][0] == f"--id={sid}" and proc["argv"][1].startswith("--start-time-us=")
+        assert proc["fsize"] == [FSIZE_CAP, FSIZE_CAP]
+        # Its files are in the chroot: the kernel (a link to the image's), the
+        # per-VM initramfs and the logs, the jailed user's; the sockets too.
+        body = {q["path"]: q["body"] for q in rec["requests"]}
+        assert [q["status"] for q in rec["requests"]] == [204] * len(rec["requests"])
+        assert body["/boot-source"]["kernel_image_path"] == "vmlinux"
+        assert body["/boot-source"]["initrd_path"] == "initrd.cpio"
+        st = os.stat(os.path.join(chroot, "initrd.cpio"))
+        assert st.st_uid == user.pw_uid and st.st_mode & 0o777 == 0o400
+        kernel = os.stat(os.path.join(chroot, "vmlinux"))
+        assert kernel.st_uid == 0 and kernel.st_mode & 0o022 == 0
+        assert os.path.exists(os.path.join(chroot, "vsock.sock"))
+        assert os.stat(chroot).st_uid == user.pw_uid
+        # The guest channel works through the chroot's vsock socket.
+        r = d.python(sid, "import os; print(os.getuid())")
+        assert r["output"] == "1000\n", r
+    finally:
+        assert d.stop_session(sid) == {"success": True}
+    assert wait_gone(run_dir) == []
+    assert d.record(sid)["exited"] == "SendCtrlAltDel"
 
 
 def test_instance_id_is_what_firecracker_accepts(fc):

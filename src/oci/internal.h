@@ -1,7 +1,7 @@
 /* Internals of the OCI client shared between its files, the unit tests and
- * the fuzz harness. Not part of the module's public header (image/oci.h). */
-#ifndef ENCLAVE_IMAGE_OCI_INTERNAL_H
-#define ENCLAVE_IMAGE_OCI_INTERNAL_H
+ * the fuzz harness. Not part of the module's public header (oci/oci.h). */
+#ifndef ENCLAVE_OCI_INTERNAL_H
+#define ENCLAVE_OCI_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <openssl/evp.h>
 
 #include "common/error.h"
-#include "image/oci.h"
+#include "oci/oci.h"
 
 #define OCI_DIGEST_LEN 71 /* "sha256:" + 64 hex */
 

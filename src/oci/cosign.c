@@ -26,7 +26,7 @@
 
 #include "common/cleanup.h"
 #include "common/encode.h"
-#include "image/oci_internal.h"
+#include "oci/internal.h"
 
 #define PEM_SIGSTORE "ENCRYPTED SIGSTORE PRIVATE KEY"
 #define PEM_COSIGN "ENCRYPTED COSIGN PRIVATE KEY"

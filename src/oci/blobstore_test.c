@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "image/oci_internal.h"
+#include "oci/internal.h"
 
 static char root[] = "/tmp/enclave-blobstore-test-XXXXXX";
 static struct blobstore store;

@@ -11,8 +11,8 @@
  *   blobs/partial/<hex>  interrupted downloads, resumed with Range
  *   images/<id>/         one installed image: manifest.json plus its files
  *   current              symlink -> images/<id>, replaced atomically */
-#ifndef ENCLAVE_IMAGE_OCI_H
-#define ENCLAVE_IMAGE_OCI_H
+#ifndef ENCLAVE_OCI_OCI_H
+#define ENCLAVE_OCI_OCI_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,7 +32,25 @@
 #define OCI_TOKEN_MAX (64u << 10)     /* token endpoint answers */
 #define OCI_DEFAULT_DEADLINE_S 1800   /* a whole pull, push or verify: 30 minutes */
 
-struct audit_log;
+/* What an install did, for the caller to record (the daemon and the CLI
+ * append it to the audit log as IMAGE:VERIFIED or IMAGE:UNVERIFIED_INSTALL);
+ * this module never opens the audit log itself. */
+enum oci_event_kind {
+    OCI_EVENT_VERIFIED_INSTALL,   /* installed, its signature checked */
+    OCI_EVENT_UNVERIFIED_INSTALL, /* about to install without a signature check */
+};
+struct oci_event {
+    enum oci_event_kind kind;
+    const char *reference;       /* as the caller gave it */
+    const char *digest;          /* what it resolved to */
+    const char *manifest_digest; /* the amd64 image manifest */
+    const char *signer;          /* the key that verified it; "" when none did */
+};
+/* Returns <0 with err filled when the event could not be recorded. */
+typedef int (*oci_record_fn)(void *ctx, const struct oci_event *event, struct error *err);
+/* The event as the audit record's details: a new JSON string (sorted keys
+ * digest, manifest_digest, reference, signer), or NULL when out of memory. */
+char *oci_event_details_json(const struct oci_event *event);
 
 struct oci_options {
     bool insecure;             /* allow http:// to registries that are not loopback */
@@ -44,10 +62,11 @@ struct oci_options {
     unsigned deadline_s;       /* the whole operation (a pull: every request); 0 = OCI_DEFAULT_DEADLINE_S */
     uint64_t chunk_size;       /* push: 0 = monolithic upload, else chunked with this size */
     const char *push_from;     /* push: image folder; NULL = $ENCLAVE_HOME/cache/current */
-    /* install records IMAGE:VERIFIED or IMAGE:UNVERIFIED_INSTALL here; NULL =
-     * open the default log ($ENCLAVE_HOME/audit) for the call. An unverified
-     * install that cannot be audited is refused. */
-    struct audit_log *audit_log;
+    /* install tells record what it did: an unverified install before
+     * `current` moves (and it does not happen when record is NULL or fails),
+     * a verified one after (a failure to record is logged as a warning). */
+    oci_record_fn record;
+    void *record_ctx;
 };
 
 /* `enclave up --image REF` calls oci_install with these. */

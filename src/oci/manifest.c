@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "image/oci_internal.h"
+#include "oci/internal.h"
 
 static const struct {
     const char *name;

@@ -12,7 +12,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
-#include "image/oci_internal.h"
+#include "oci/internal.h"
 
 #define D1 "sha256:09f675d3409814231c2bd2c95c1d3f2b8e0c3e0f34e8baaf7258913db55515d9"
 

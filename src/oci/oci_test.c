@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "image/oci_internal.h"
+#include "oci/internal.h"
 
 #define D1 "sha256:09f675d3409814231c2bd2c95c1d3f2b8e0c3e0f34e8baaf7258913db55515d9"
 #define D2 "sha256:73bfdc0b691e6134ae2ae754b661fc56bf96fe85fc300198c63d528422a25830"

@@ -15,7 +15,6 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "audit/audit.h"
 #include "common/cleanup.h"
 #include "common/digest.h"
 #include "common/file.h"
@@ -23,8 +22,8 @@
 #include "common/paths.h"
 #include "common/text.h"
 #include "image/image.h"
-#include "image/oci.h"
-#include "image/oci_internal.h"
+#include "oci/oci.h"
+#include "oci/internal.h"
 
 #define MAX_TRUSTED_KEYS 64
 #define LOCAL_MANIFEST_MAX (1u << 20)
@@ -576,42 +575,33 @@ static int install_resolved(struct resolved *r, struct oci_image_info *info, str
     return 0;
 }
 
-/* One IMAGE:* record in the audit log (the caller's, or the default one). */
-static int audit_image(const struct oci_options *opts, enum audit_kind kind, const char *ref,
-                       const struct resolved *r, const struct oci_image_info *info,
-                       struct error *err)
+char *oci_event_details_json(const struct oci_event *event)
 {
-    json_t *details = json_pack("{s:s,s:s,s:s,s:s}", "reference", ref, "digest", r->top_digest,
-                                "manifest_digest", r->manifest_digest, "signer",
-                                info && info->signature_verified ? info->signer_key : "");
-    char *details_json = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_t *details = json_pack("{s:s,s:s,s:s,s:s}", "reference", event->reference, "digest",
+                                event->digest, "manifest_digest", event->manifest_digest,
+                                "signer", event->signer ? event->signer : "");
+    char *out = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(details);
-    if (details_json == NULL)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-    struct audit_record_in rec = {.kind = kind, .details_json = details_json};
-    int ret;
-    if (opts && opts->audit_log) {
-        ret = audit_append(opts->audit_log, &rec, NULL, err);
-    } else {
-        char db[PATH_MAX], keys[PATH_MAX];
-        struct audit_log *log = NULL;
-        ret = audit_default_db_path(db, sizeof(db), err);
-        if (ret == 0)
-            ret = audit_default_key_dir(keys, sizeof(keys), err);
-        if (ret == 0)
-            ret = audit_open(db, keys, NULL, &log, err);
-        if (ret == 0)
-            ret = audit_append(log, &rec, NULL, err);
-        if (log != NULL) {
-            struct error close_err;
-            if (audit_close(log, &close_err) < 0 && ret == 0) {
-                *err = close_err;
-                ret = -1;
-            }
-        }
-    }
-    free(details_json);
-    return ret < 0 ? error_prefix(err, "writing the audit record") : 0;
+    return out;
+}
+
+/* Tells the caller what an install did (struct oci_options.record). */
+static int record_install(const struct oci_options *opts, enum oci_event_kind kind, const char *ref,
+                          const struct resolved *r, const struct oci_image_info *info,
+                          struct error *err)
+{
+    if (opts == NULL || opts->record == NULL)
+        return error_set(err, ERR_FAILED_PRECONDITION, "no audit log to record the install in");
+    struct oci_event ev = {
+        .kind = kind,
+        .reference = ref,
+        .digest = r->top_digest,
+        .manifest_digest = r->manifest_digest,
+        .signer = info && info->signature_verified ? info->signer_key : "",
+    };
+    if (opts->record(opts->record_ctx, &ev, err) < 0)
+        return error_prefix(err, "writing the audit record");
+    return 0;
 }
 
 int oci_install_info(const char *ref, const struct oci_options *opts, struct oci_image_info *info,
@@ -638,10 +628,10 @@ int oci_install_info(const char *ref, const struct oci_options *opts, struct oci
     /* audited before `current` moves: an unverified install that cannot be
      * recorded does not happen */
     if (ret == 0 && opts && opts->insecure_skip_verify)
-        ret = audit_image(opts, AUDIT_IMAGE_UNVERIFIED_INSTALL, ref, &r, info, err);
+        ret = record_install(opts, OCI_EVENT_UNVERIFIED_INSTALL, ref, &r, info, err);
     if (ret == 0)
         ret = install_resolved(&r, info, err);
-    if (ret == 0 && !(opts && opts->insecure_skip_verify)) {
+    if (ret == 0 && !(opts && opts->insecure_skip_verify) && opts && opts->record) {
         struct error audit_err;
         struct oci_image_info local = {0};
         const struct oci_image_info *who = info;
@@ -649,7 +639,7 @@ int oci_install_info(const char *ref, const struct oci_options *opts, struct oci
             local.signature_verified = true;
             who = &local;
         }
-        if (audit_image(opts, AUDIT_IMAGE_VERIFIED, ref, &r, who, &audit_err) < 0)
+        if (record_install(opts, OCI_EVENT_VERIFIED_INSTALL, ref, &r, who, &audit_err) < 0)
             log_warn("image installed, but %s", audit_err.message);
     }
     fill_info(&r, info);

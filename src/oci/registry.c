@@ -13,8 +13,8 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
-#include "image/http_client.h"
-#include "image/oci_internal.h"
+#include "http/http.h"
+#include "oci/internal.h"
 
 #define MANIFEST_ACCEPT                                                                   \
     "Accept: " OCI_MEDIA_INDEX ", " OCI_MEDIA_MANIFEST ", " OCI_MEDIA_DOCKER_LIST ", " \

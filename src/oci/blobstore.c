@@ -14,7 +14,7 @@
 #include "common/cleanup.h"
 #include "common/file.h"
 #include "common/paths.h"
-#include "image/oci_internal.h"
+#include "oci/internal.h"
 
 int blobstore_open(struct blobstore *store, const char *blobs_dir, struct error *err)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image/oci_internal.h"
+#include "oci/internal.h"
 
 static struct oci_index idx;
 static struct oci_manifest man;

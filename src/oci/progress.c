@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "image/oci_internal.h"
+#include "oci/internal.h"
 
 static double now_s(void)
 {

@@ -10,8 +10,8 @@
 
 #include "common/digest.h"
 #include "common/encode.h"
-#include "image/http_client.h"
-#include "image/oci_internal.h"
+#include "http/http.h"
+#include "oci/internal.h"
 
 #define REF_TEXT_MAX 1024
 #define REF_NAME_MAX 255

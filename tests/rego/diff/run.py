@@ -1,0 +1,654 @@
+#!/usr/bin/env python3
+"""make fuzz-rego-diff: Enclave's Rego engine against Open Policy Agent.
+
+Every case (a set of modules, data, input and a query) goes to both engines:
+build/rego-diff (Enclave, tools/rego-diff.c) and build/peers/opa-diff (OPA's
+Go `rego` package at the version pinned in bench/peers/opa/go.mod, built by
+the same step as `make bench-rego`). Their answers are compared: the set of
+solutions (each solution's bindings), undefined (no solution), or an error
+(compared as error / no error; the codes are reported).
+
+The cases:
+  1. every OPA conformance case in the given folders (tests/rego/opa-conformance
+     and any extra folder), as written;
+  2. the same cases with their input and data mutated (numbers, strings,
+     types swapped, keys dropped);
+  3. policies from a seeded grammar-based generator (rules of every kind,
+     ref heads, else chains, functions, comprehensions, some/every, with,
+     about 90 builtins with mostly well-typed arguments).
+
+Environment: REGO_DIFF_ITERATIONS (generated + mutated cases, default 2000),
+REGO_DIFF_SECONDS (stop after this long, default 300), REGO_DIFF_SEED
+(default: the time), REGO_DIFF_OUT (where disagreements are saved, default
+build/rego-diff-repro). Each disagreement is one JSON file there with the
+case and both answers; `run.py --replay FILE...` runs saved cases again.
+
+Exit status: 0 when the engines agree on every case (apart from the known
+divergence classes listed in KNOWN below and in docs/rego.md), 1 otherwise.
+"""
+import glob
+import json
+import os
+import random
+import select
+import subprocess
+import sys
+import time
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+
+
+# ---------------------------------------------------------------- engines
+
+class Engine:
+    """A harness process speaking one JSON line per case; restarted after a
+    crash or a timeout."""
+
+    def __init__(self, name, argv, timeout):
+        self.name, self.argv, self.timeout = name, argv, timeout
+        self.p = None
+
+    def start(self):
+        self.p = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, bufsize=0)
+        self.buf = b""
+
+    def stop(self):
+        if self.p:
+            self.p.kill()
+            self.p.wait()
+            self.p = None
+
+    def run(self, case):
+        if not self.p:
+            self.start()
+        line = json.dumps(case).encode() + b"\n"
+        try:
+            self.p.stdin.write(line)
+            self.p.stdin.flush()
+        except BrokenPipeError:
+            self.stop()
+            return {"error": "crash", "message": "harness exited"}
+        deadline = time.monotonic() + self.timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.stop()
+                return {"error": "timeout", "message": "no answer in %ds" % self.timeout}
+            r, _, _ = select.select([self.p.stdout], [], [], left)
+            if r:
+                chunk = os.read(self.p.stdout.fileno(), 1 << 20)
+                if not chunk:
+                    rc = self.p.wait()
+                    self.p = None
+                    return {"error": "crash", "message": "harness exited with %d" % rc}
+                self.buf += chunk
+        out, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(out)
+
+
+# ---------------------------------------------------------------- comparing
+
+def norm(v):
+    """Numbers compare by value (1.0 is 1); arrays keep order."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 63:
+        return int(v)
+    if isinstance(v, list):
+        return [norm(x) for x in v]
+    if isinstance(v, dict):
+        return {k: norm(x) for k, x in v.items()}
+    return v
+
+
+def canon(v):
+    return json.dumps(norm(v), sort_keys=True)
+
+
+# Answers that are not a disagreement about Rego: resource limits on either
+# side (OPA has no step or memory budget; Enclave's are documented).
+LIMITS = {"timeout", "eval_budget_error", "eval_cancel_error", "harness"}
+
+# Known, documented divergence classes (docs/rego.md, "Divergences"):
+# OPA's compile-time type checker reports rego_type_error where Enclave
+# evaluates (undefined, or eval_type_error when strict).
+KNOWN = {
+    # OPA's compiler refuses some bodies Enclave's accepts (rewriting of
+    # declared variables): docs/rego.md, "Divergences"
+    "compile-checks": lambda a, b: a.get("error") == "rego_compile_error" and "error" not in b and any(
+        m in a.get("message", "") for m in ("referenced above", "assigned before", "unused")),
+    "type-checker": lambda a, b: a.get("error") == "rego_type_error" and "conflict" not in a.get("message", "")
+    and "multiple default" not in a.get("message", "") and b.get("error") != "rego_type_error",
+}
+
+
+def sort_schema_errors(res):
+    """json.match_schema's errors come in Go's map order in OPA: compare them sorted."""
+    for b in res:
+        m = b.get("x", {}).get("m") if isinstance(b.get("x"), dict) else None
+        if isinstance(m, list) and len(m) == 2 and isinstance(m[1], list):
+            m[1] = sorted(m[1], key=lambda e: json.dumps(e, sort_keys=True))
+
+
+def compare(opa, enc, case=None):
+    """None when they agree, else a short description."""
+    if case and case.get("sort_errors"):
+        for r in (opa, enc):
+            if "result" in r:
+                sort_schema_errors(r["result"])
+    # OPA's own crashes (a Go stack overflow on a recursive schema $ref) are not Enclave's to match
+    if opa.get("error") in LIMITS or opa.get("error") == "crash" or \
+            enc.get("error") in ("timeout", "eval_budget_error", "eval_cancel_error"):
+        return None
+    if enc.get("error") == "crash":
+        return "enclave crashed: " + enc.get("message", "")
+    oe, ee = "error" in opa, "error" in enc
+    if oe and ee:
+        return None
+    if oe != ee:
+        return "opa %s, enclave %s" % (
+            opa["error"] if oe else "%d result(s)" % len(opa["result"]),
+            enc["error"] if ee else "%d result(s)" % len(enc["result"]))
+    a = sorted(canon(x) for x in opa["result"])
+    b = sorted(canon(x) for x in enc["result"])
+    if a != b:
+        return "results differ"
+    return None
+
+
+def known_class(opa, enc):
+    for name, f in KNOWN.items():
+        if f(opa, enc):
+            return name
+    return None
+
+
+# ---------------------------------------------------------------- conformance cases
+
+def conformance_cases(dirs):
+    out = []
+    for d in dirs:
+        for path in sorted(glob.glob(os.path.join(d, "**", "*.yaml"), recursive=True)):
+            try:
+                with open(path) as f:
+                    doc = yaml.safe_load(f)
+            except Exception:
+                continue
+            for c in (doc or {}).get("cases", []) or []:
+                if "input_term" in c or "query" not in c:
+                    continue
+                case = {
+                    "modules": [["test-%d.rego" % i, m] for i, m in enumerate(c.get("modules") or [])],
+                    "query": c["query"],
+                    "strict": bool(c.get("strict_error")),
+                    "note": "%s: %s" % (os.path.relpath(path, ROOT), c.get("note", "")),
+                }
+                if isinstance(c.get("data"), dict):
+                    case["data"] = c["data"]
+                if "input" in c:
+                    case["input"] = c["input"]
+                try:
+                    json.dumps(case)
+                except (TypeError, ValueError):
+                    continue   # YAML values JSON cannot carry (dates)
+                out.append(case)
+    return out
+
+
+def mutate_value(rng, v, depth=0):
+    r = rng.random()
+    if r < 0.15:
+        return rng.choice([0, 1, -1, 2.5, "", "a", "Ä", True, False, None, [], {}, 10 ** 20, "1", [1, "x"], {"a": 1}])
+    if isinstance(v, bool) or v is None:
+        return rng.choice([True, False, None, 0])
+    if isinstance(v, (int, float)):
+        return rng.choice([v + 1, v - 1, -v, v * 2, 0, v / 2 if v else 0.5, str(v)])
+    if isinstance(v, str):
+        return rng.choice([v + "x", v[:-1], v.upper(), "", v + v, "ü" + v, len(v)])
+    if isinstance(v, list) and depth < 4:
+        v = [mutate_value(rng, x, depth + 1) if rng.random() < 0.3 else x for x in v]
+        if v and rng.random() < 0.2:
+            v.pop(rng.randrange(len(v)))
+        if rng.random() < 0.2:
+            v.append(rng.choice([1, "b", None, [2]]))
+        return v
+    if isinstance(v, dict) and depth < 4:
+        v = {k: (mutate_value(rng, x, depth + 1) if rng.random() < 0.3 else x) for k, x in v.items()}
+        if v and rng.random() < 0.2:
+            v.pop(rng.choice(sorted(v)))
+        return v
+    return v
+
+
+def mutate_case(rng, c):
+    m = dict(c)
+    m["note"] = "mutated " + c.get("note", "")
+    if "input" in c and rng.random() < 0.8:
+        m["input"] = mutate_value(rng, c["input"])
+    if "data" in c and rng.random() < 0.6:
+        m["data"] = mutate_value(rng, c["data"])
+        if not isinstance(m["data"], dict):
+            m["data"] = c["data"]
+    return m
+
+
+# ---------------------------------------------------------------- the generator
+
+# builtin name -> argument kinds: n number, i small int, s string, a array,
+# S set, o object, x any, r regex pattern, g glob
+BUILTINS = {
+    "abs": "n", "ceil": "N", "floor": "N", "round": "n", "numbers.range": "ii",
+    "count": "a", "sum": "a", "product": "a", "max": "a", "min": "a", "sort": "a",
+    "array.concat": "aa", "array.slice": "aii", "array.reverse": "a",
+    "concat": "sa", "contains": "ss", "endswith": "ss", "startswith": "ss", "format_int": "ni",
+    "indexof": "ss", "indexof_n": "ss", "lower": "s", "upper": "s", "replace": "sss",
+    "split": "ss", "sprintf": "sa", "strings.reverse": "s", "substring": "sii", "trim": "ss",
+    "trim_left": "ss", "trim_right": "ss", "trim_prefix": "ss", "trim_suffix": "ss",
+    "trim_space": "s", "strings.count": "ss", "strings.replace_n": "os", "strings.any_prefix_match": "ss",
+    "strings.any_suffix_match": "ss",
+    "is_number": "x", "is_string": "x", "is_boolean": "x", "is_array": "x", "is_set": "x",
+    "is_object": "x", "is_null": "x", "type_name": "x", "to_number": "x",
+    "object.get": "oxx", "object.keys": "o", "object.remove": "oa", "object.union": "oo",
+    "object.filter": "oa", "object.subset": "oo", "object.union_n": "a",
+    "json.marshal": "x", "json.unmarshal": "s", "json.is_valid": "s", "base64.encode": "s",
+    "base64.decode": "s", "base64.is_valid": "s", "base64url.encode": "s", "base64url.encode_no_pad": "s",
+    "base64url.decode": "s", "hex.encode": "s", "hex.decode": "s", "urlquery.encode": "s",
+    "urlquery.decode": "s", "urlquery.encode_object": "o", "yaml.marshal": "x", "yaml.is_valid": "s",
+    "regex.match": "rs", "regex.is_valid": "s", "regex.split": "rs", "regex.find_n": "rsi",
+    "regex.replace": "rss", "glob.match": "gas", "glob.quote_meta": "s",
+    "intersection": "S", "union": "S", "units.parse_bytes": "s", "units.parse": "s",
+    "semver.is_valid": "x", "net.cidr_is_valid": "s", "crypto.sha256": "s", "crypto.md5": "s",
+    "bits.and": "ii", "bits.or": "ii", "bits.xor": "ii", "bits.negate": "i", "bits.lsh": "ii",
+    "bits.rsh": "ii", "json.filter": "oa", "json.remove": "oa", "walk": "x",
+    "strings.render_template": "so", "json.match_schema": "xx", "json.verify_schema": "x",
+    "time.parse_rfc3339_ns": "s", "time.parse_duration_ns": "s", "time.date": "i", "time.clock": "i",
+    "time.weekday": "i", "graph.reachable": "oa", "array.flatten": "a", "object.from_entries": "a",
+}
+# builtins that may not exist on this Enclave (added to the generator as they arrive)
+OPTIONAL = {"strings.render_template", "json.match_schema", "json.verify_schema", "array.flatten",
+            "object.from_entries"}
+
+STRINGS = ["", "a", "ab", "abc", "Hello", "héllo", "ÄÖÜ", "a,b,c", " x ", "x.y", "foo/bar", "%d", "%v-%s",
+           "1", "2.5", "-3", "1e3", "true", "aGVsbG8=", "68656c6c6f", "a=b&c=d", "10Mi", "1.0.0", "10.0.0.0/8",
+           "ǅ", "ß", "İ", "\t", "a\nb", "{{.x}}", "1h30m", "2020-01-02T03:04:05Z"]
+REGEXES = ["a", "^a", "b$", "[a-c]+", "\\d+", "(a)(b)?", ".", "x*", "\\w+", "[[:alpha:]]", "(?i)h"]
+GLOBS = ["*", "a*", "*.y", "foo/*", "**", "?b", "[ab]*", "{a,x}*"]
+
+
+class Gen:
+    def __init__(self, rng):
+        self.rng = rng
+        self.n = 0
+
+    def name(self, p):
+        self.n += 1
+        return "%s%d" % (p, self.n)
+
+    def scalar(self):
+        r = self.rng.random()
+        if r < 0.35:
+            return json.dumps(self.rng.choice(STRINGS), ensure_ascii=False)
+        if r < 0.7:
+            return self.rng.choice(["0", "1", "2", "3", "-1", "10", "2.5", "-0.5", "100", "1e2",
+                                    "9223372036854775807", "18446744073709551616", "0.1"])
+        return self.rng.choice(["true", "false", "null"])
+
+    def const(self, kind, depth=0):
+        rng = self.rng
+        if kind == "n":
+            return rng.choice(["0", "1", "2", "-3", "2.5", "10", "1e3", "-0.5", "7", "9007199254740993"])
+        if kind == "N":   # not in (-1, 0): see "Divergences" in docs/rego.md (ceil, floor)
+            return rng.choice(["0", "1", "2", "-3", "2.5", "-1.5", "1e3", "7"])
+        if kind == "i":
+            return rng.choice(["0", "1", "2", "3", "5", "-1", "8"])
+        if kind == "s":
+            return json.dumps(rng.choice(STRINGS), ensure_ascii=False)
+        if kind == "r":
+            return json.dumps(rng.choice(REGEXES))
+        if kind == "g":
+            return json.dumps(rng.choice(GLOBS))
+        if kind == "a":
+            return "[" + ", ".join(self.const(rng.choice("nssx"), depth + 1) for _ in range(rng.randrange(4))) + "]"
+        if kind == "S":
+            return "{" + ", ".join(self.const("a" if rng.random() < 0.3 else "s", depth + 1)
+                                   for _ in range(1 + rng.randrange(3))) + "}"
+        if kind == "o":
+            return "{" + ", ".join("%s: %s" % (json.dumps(rng.choice(["a", "b", "c", "x", "y"])),
+                                               self.const(rng.choice("nsx"), depth + 1))
+                                   for _ in range(rng.randrange(4))) + "}"
+        if depth > 2:
+            return self.scalar()
+        return self.const(rng.choice("nnssaoS"), depth + 1) if rng.random() < 0.4 else self.scalar()
+
+    def arg(self, kind, scope):
+        rng = self.rng
+        r = rng.random()
+        if r < 0.25 and scope:
+            return rng.choice(scope)
+        if r < 0.45:
+            return self.input_ref()
+        if r < 0.5:
+            return rng.choice(["data.d.nums", "data.d.strs", "data.d.obj", "data.d.n", "data.d.s"])
+        return self.const(kind)
+
+    def input_ref(self):
+        return self.rng.choice(["input.n", "input.s", "input.arr", "input.obj", "input.b", "input.arr[0]",
+                                "input.obj.a", "input.strs", "input.nums", "input.obj[input.s]", "input.nested.x.y"])
+
+    def call(self, scope):
+        name = self.rng.choice(sorted(BUILTINS))
+        return "%s(%s)" % (name, ", ".join(self.arg(k, scope) for k in BUILTINS[name]))
+
+    def expr(self, scope):
+        rng = self.rng
+        r = rng.random()
+        if r < 0.45:
+            return self.call(scope)
+        if r < 0.55:
+            return "%s %s %s" % (self.arg("n", scope), rng.choice(["+", "-", "*", "/", "%"]), self.arg("n", scope))
+        if r < 0.6:
+            return "%s %s %s" % (self.arg("S", scope), rng.choice(["|", "&", "-"]), self.arg("S", scope))
+        if r < 0.7:
+            v = self.name("c")
+            return "[%s | some %s in %s; %s]" % (v, v, self.coll(scope), self.cond(scope + [v]))
+        if r < 0.75:
+            v = self.name("c")
+            return "{%s | some %s in %s}" % (v, v, self.coll(scope))
+        if r < 0.8:
+            k, v = self.name("k"), self.name("v")
+            return "{%s: %s | some %s, %s in %s}" % (k, v, k, v, self.coll(scope))
+        if r < 0.9 and self.funcs:
+            f = rng.choice(self.funcs)
+            return "%s(%s)" % (f, self.arg("x", scope))
+        return self.arg("x", scope)
+
+    def coll(self, scope):
+        return self.rng.choice(["input.arr", "input.obj", "input.strs", "input.nums", "data.d.nums", "data.d.obj",
+                                "[1, 2, 3]", '{"a": 1, "b": "x"}', '{"x", "y"}', "input.nested"]
+                               + ([self.rng.choice(scope)] if scope else []))
+
+    def cond(self, scope):
+        rng = self.rng
+        r = rng.random()
+        if r < 0.4:
+            return "%s %s %s" % (self.expr(scope), rng.choice(["==", "!=", "<", ">=", ">"]), self.arg("x", scope))
+        if r < 0.6:
+            return self.call(scope)
+        if r < 0.7:
+            return "not " + self.call(scope)
+        if r < 0.8:
+            return "%s in %s" % (self.arg("x", scope), self.coll(scope))
+        if r < 0.9 and self.rules:
+            return self.rng.choice(self.rules)
+        return "%s == %s" % (self.arg("x", scope), self.arg("x", scope))
+
+    def body(self, scope, n=None):
+        rng = self.rng
+        scope = list(scope)
+        lines = []
+        for _ in range(n if n is not None else 1 + rng.randrange(3)):
+            r = rng.random()
+            if r < 0.3:
+                v = self.name("v")
+                lines.append("%s := %s" % (v, self.expr(scope)))
+                scope.append(v)
+            elif r < 0.45:
+                v = self.name("v")
+                lines.append("some %s in %s" % (v, self.coll(scope)))
+                scope.append(v)
+            elif r < 0.5:
+                k, v = self.name("k"), self.name("v")
+                lines.append("some %s, %s in %s" % (k, v, self.coll(scope)))
+                scope += [k, v]
+            elif r < 0.55:
+                v = self.name("e")
+                lines.append("every %s in %s { %s != %s }" % (v, self.coll(scope), v, self.arg("x", scope)))
+            else:
+                lines.append(self.cond(scope))
+        return lines, scope
+
+    def rule(self):
+        rng = self.rng
+        lines, scope = self.body([])
+        b = "{\n\t" + "\n\t".join(lines) + "\n}"
+        val = self.arg("x", scope) if rng.random() < 0.7 else self.expr(scope)
+        key = rng.choice(scope) if scope and rng.random() < 0.7 else self.const("s")
+        r = rng.random()
+        if r < 0.25:
+            n = self.name("r")
+            self.rules.append(n)
+            out = "%s := %s if %s" % (n, val, b)
+            if rng.random() < 0.3:
+                l2, s2 = self.body([])
+                out += " else := %s if {\n\t%s\n}" % (self.arg("x", s2), "\n\t".join(l2))
+            if rng.random() < 0.3:
+                out += "\ndefault %s := %s" % (n, self.const("x"))
+            return out
+        if r < 0.4:
+            n = self.name("s")
+            self.rules.append(n)
+            return "%s contains %s if %s" % (n, val, b)
+        if r < 0.5:
+            n = self.name("o")
+            return "%s[%s] := %s if %s" % (n, key, val, b)
+        if r < 0.65:
+            # ref heads, sharing prefixes so that their values meet
+            pre = rng.choice(["h", "h.a", "h.b", "g.x"])
+            k2 = rng.choice(scope) if scope and rng.random() < 0.5 else self.const("s")
+            form = rng.random()
+            if form < 0.35:
+                return "%s[%s] contains %s if %s" % (pre, key, val, b)
+            if form < 0.6:
+                return "%s[%s] := %s if %s" % (pre, key, val, b)
+            if form < 0.75:
+                return "%s[%s][%s] := %s if %s" % (pre, key, k2, val, b)
+            if form < 0.9:
+                return "%s.%s := %s if %s" % (pre, rng.choice(["a", "b", "c", "x"]), val, b)
+            return "%s.%s contains %s if %s" % (pre, rng.choice(["a", "b", "c"]), val, b)
+        if r < 0.75:
+            n = self.name("f")
+            l2, s2 = self.body(["x"], 1)
+            out = "%s(x) := %s if {\n\t%s\n}" % (n, self.arg("x", s2), "\n\t".join(l2))
+            self.funcs.append(n)
+            return out
+        if r < 0.85:
+            n = self.name("r")
+            self.rules.append(n)
+            return "%s if %s" % (n, b)
+        n = self.name("w")
+        return "%s := %s if {\n\t%s with input.n as %s\n}" % (n, val if not scope else "true",
+                                                             rng.choice(self.rules) if self.rules else "true",
+                                                             self.const("n"))
+
+    def policy(self):
+        self.rules, self.funcs = [], []
+        rules = [self.rule() for _ in range(2 + self.rng.randrange(5))]
+        return "package p\n\n" + "\n\n".join(rules) + "\n"
+
+    def input(self):
+        rng = self.rng
+        return {
+            "n": rng.choice([0, 1, 2, -3, 2.5, 10, 100]),
+            "s": rng.choice(STRINGS),
+            "b": rng.choice([True, False]),
+            "arr": [rng.choice([1, 2, "a", "b", None, 2.5]) for _ in range(rng.randrange(4))],
+            "strs": rng.sample(["a", "b", "c", "héllo", "x.y"], rng.randrange(4)),
+            "nums": [rng.choice([1, 2, 3, -1, 0.5]) for _ in range(rng.randrange(4))],
+            "obj": {k: rng.choice([1, "x", True, [1]]) for k in rng.sample(["a", "b", "c", "x"], rng.randrange(4))},
+            "nested": {"x": {"y": rng.choice([1, "z", None])}},
+        }
+
+    def schema(self, depth=0):
+        rng = self.rng
+        if depth > 2 or rng.random() < 0.1:
+            return rng.choice([True, False, {}, {"type": "string"}, {"type": "integer"}])
+        s = {}
+        t = rng.choice(["object", "array", "string", "number", "integer", "boolean", "null", None,
+                        ["string", "null"], ["integer", "array"]])
+        if t is not None:
+            s["type"] = t
+        for _ in range(rng.randrange(4)):
+            k = rng.choice(["properties", "required", "additionalProperties", "items", "minItems", "maxItems",
+                            "uniqueItems", "minLength", "maxLength", "pattern", "minimum", "maximum",
+                            "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "enum", "const", "anyOf",
+                            "oneOf", "allOf", "not", "minProperties", "maxProperties", "contains", "if",
+                            "patternProperties", "propertyNames", "dependencies", "$ref"])
+            if k == "properties":
+                s[k] = {n: self.schema(depth + 1) for n in rng.sample(["a", "b", "c"], 1 + rng.randrange(2))}
+            elif k == "required":
+                s[k] = rng.sample(["a", "b", "c", "d"], rng.randrange(3))
+            elif k in ("additionalProperties", "items", "not", "contains", "propertyNames"):
+                s[k] = self.schema(depth + 1)
+            elif k in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"):
+                s[k] = rng.randrange(4)
+            elif k == "uniqueItems":
+                s[k] = rng.random() < 0.8
+            elif k == "pattern":
+                s[k] = rng.choice(["^a", "b+", "^[0-9]+$", "é"])
+            elif k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                s[k] = rng.choice([0, 1, 2.5, -1, 10])
+            elif k == "multipleOf":
+                s[k] = rng.choice([1, 2, 0.5, 3])
+            elif k == "enum":
+                s[k] = rng.sample([1, "a", None, True, [1], {"a": 1}, 2.5], 1 + rng.randrange(3))
+            elif k == "const":
+                s[k] = rng.choice([1, "a", None, {"a": 1}, [1, 2]])
+            elif k in ("anyOf", "oneOf", "allOf"):
+                s[k] = [self.schema(depth + 1) for _ in range(1 + rng.randrange(3))]
+            elif k == "if":
+                s["if"] = self.schema(depth + 1)
+                s["then"] = self.schema(depth + 1)
+                if rng.random() < 0.5:
+                    s["else"] = self.schema(depth + 1)
+            elif k == "patternProperties":
+                s[k] = {rng.choice(["^a", "b$", "x"]): self.schema(depth + 1)}
+            elif k == "dependencies":
+                s[k] = {"a": rng.choice([["b"], ["c", "d"], self.schema(depth + 1)])}
+            elif k == "$ref" and depth > 0:
+                s = {"$ref": "#"}
+        return s
+
+    def schema_doc(self, depth=0):
+        rng = self.rng
+        r = rng.random()
+        if depth > 2 or r < 0.4:
+            return rng.choice([0, 1, 2, 2.5, -1, 12, "", "a", "abc", "b1", "123", "é", True, False, None])
+        if r < 0.7:
+            return {k: self.schema_doc(depth + 1) for k in rng.sample(["a", "b", "c", "d", "ab", "xb"],
+                                                                      rng.randrange(4))}
+        return [self.schema_doc(depth + 1) for _ in range(rng.randrange(4))]
+
+    def schema_case(self):
+        c = {
+            "modules": [["schema.rego", "package p\n\nm := json.match_schema(input.doc, input.schema)\n"
+                                        "v := json.verify_schema(input.schema)\n"]],
+            "input": {"doc": self.schema_doc(), "schema": self.schema()},
+            "query": "x = data.p",
+            "note": "schema",
+            "sort_errors": True,
+        }
+        if self.rng.random() < 0.3:
+            c["input"]["schema"] = json.dumps(c["input"]["schema"])
+        return c
+
+    def case(self):
+        c = {
+            "modules": [["gen.rego", self.policy()]],
+            "data": {"d": {"nums": [1, 2, 3], "strs": ["a", "b"], "obj": {"a": 1, "b": 2}, "n": 5, "s": "str"}},
+            "query": "x = data.p",
+            "strict": self.rng.random() < 0.2,
+            "note": "generated",
+        }
+        if self.rng.random() < 0.9:
+            c["input"] = self.input()
+        return c
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    args = sys.argv[1:]
+    build = os.environ.get("BUILD", os.path.join(ROOT, "build"))
+    enc = Engine("enclave", [os.path.join(build, "rego-diff")], 20)
+    opa = Engine("opa", [os.path.join(build, "peers", "opa-diff")], 20)
+    out_dir = os.environ.get("REGO_DIFF_OUT", os.path.join(build, "rego-diff-repro"))
+    if args and args[0] == "--replay":
+        bad = 0
+        for path in args[1:]:
+            with open(path) as f:
+                case = json.load(f)["case"]
+            o, e = opa.run(case), enc.run(case)
+            why = compare(o, e)
+            print("%s: %s\n  opa:     %s\n  enclave: %s" % (path, why or "agree", json.dumps(o)[:600],
+                                                         json.dumps(e)[:600]))
+            bad += why is not None
+        return 1 if bad else 0
+    iters = int(os.environ.get("REGO_DIFF_ITERATIONS", "2000"))
+    seconds = float(os.environ.get("REGO_DIFF_SECONDS", "300"))
+    seed = int(os.environ.get("REGO_DIFF_SEED", str(int(time.time()))))
+    dirs = args or [os.path.join(ROOT, "tests", "rego", "opa-conformance")]
+    rng = random.Random(seed)
+    # builtins this Enclave does not have are left out of the generator
+    for name in sorted(BUILTINS):
+        probe = {"modules": [["probe.rego", "package probe\nr if { %s(%s) }\n" % (
+            name, ", ".join(["1"] * len(BUILTINS[name])))]], "query": "x = 1"}
+        if "undefined function" in enc.run(probe).get("message", ""):
+            print("fuzz-rego-diff: %s is not implemented here, not generated" % name)
+            del BUILTINS[name]
+    gen = Gen(rng)
+    os.makedirs(out_dir, exist_ok=True)
+    start = time.monotonic()
+    stats = {"cases": 0, "agree": 0, "disagree": 0, "limits": 0}
+    known = {}
+    conf = conformance_cases(dirs)
+    print("fuzz-rego-diff: seed %d, %d conformance cases, %d generated/mutated cases, at most %.0f s"
+          % (seed, len(conf), iters, seconds), flush=True)
+
+    def one(case, kind):
+        o, e = opa.run(case), enc.run(case)
+        stats["cases"] += 1
+        why = compare(o, e, case)
+        if why is None:
+            if "error" in o and o["error"] in LIMITS or e.get("error") in LIMITS:
+                stats["limits"] += 1
+            else:
+                stats["agree"] += 1
+            return
+        k = known_class(o, e)
+        if k:
+            known[k] = known.get(k, 0) + 1
+            return
+        stats["disagree"] += 1
+        path = os.path.join(out_dir, "%s-%d-%04d.json" % (kind, seed, stats["disagree"]))
+        with open(path, "w") as f:
+            json.dump({"why": why, "seed": seed, "case": case, "opa": o, "enclave": e}, f, indent=1,
+                      ensure_ascii=False)
+        print("DISAGREE %s: %s (%s)" % (path, why, case.get("note", "")[:100]), flush=True)
+
+    for c in conf:
+        if time.monotonic() - start > seconds:
+            break
+        one(c, "conformance")
+    i = 0
+    while i < iters and time.monotonic() - start < seconds:
+        r = rng.random()
+        if conf and r < 0.3:
+            one(mutate_case(rng, rng.choice(conf)), "mutated")
+        elif r < 0.45 and "json.match_schema" in BUILTINS:
+            one(gen.schema_case(), "schema")
+        else:
+            one(gen.case(), "generated")
+        i += 1
+    enc.stop()
+    opa.stop()
+    print("fuzz-rego-diff: %d cases in %.0f s: %d agree, %d disagree, %d hit a resource limit; known "
+          "divergences: %s; reproducers in %s"
+          % (stats["cases"], time.monotonic() - start, stats["agree"], stats["disagree"], stats["limits"],
+             ", ".join("%s %d" % kv for kv in sorted(known.items())) or "none", out_dir))
+    return 1 if stats["disagree"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
