@@ -426,7 +426,9 @@ def test_snapshot_create_and_load_match_the_spec(fc):
         ("PATCH", "/vm"), ("PUT", "/snapshot/create")], reqs
     pause, create = reqs[len(CONFIG_CALLS) + 1], reqs[len(CONFIG_CALLS) + 2]
     assert pause["body"] == {"state": "Paused"}
-    assert create["body"]["snapshot_type"] == "Full"
+    assert create["body"] == {"snapshot_type": "Full", "snapshot_path": "snapshot.state",
+                              "mem_file_path": "snapshot.mem"}
+    assert os.stat(os.path.join(folder, "state")).st_mode & 0o777 == 0o600
     assert os.path.exists(os.path.join(folder, "state")) and os.path.exists(os.path.join(folder, "state.mem"))
 
     s = d.start_session(sessionId="fc-restored")
@@ -438,10 +440,13 @@ def test_snapshot_create_and_load_match_the_spec(fc):
     assert [q["path"] for q in rec] == ["/logger", "/metrics", "/snapshot/load"], rec
     load = rec[-1]["body"]
     run_dir = d.run_dir("fc-restored")
-    assert load == {"snapshot_path": os.path.join(folder, "state"),
-                    "mem_backend": {"backend_type": "File", "backend_path": os.path.join(folder, "state.mem")},
+    # Paths relative to Firecracker's working folder (its run folder here),
+    # where the snapshot's files are linked, never copied.
+    assert load == {"snapshot_path": "snapshot.state",
+                    "mem_backend": {"backend_type": "File", "backend_path": "snapshot.mem"},
                     "resume_vm": True,
-                    "vsock_override": {"uds_path": os.path.join(run_dir, "vsock.sock")}}, load
+                    "vsock_override": {"uds_path": "vsock.sock"}}, load
+    assert os.stat(os.path.join(run_dir, "snapshot.state")).st_ino == os.stat(os.path.join(folder, "state")).st_ino
     ready = [json.loads(x["args"]) for x in d.audit("fc-restored") if x["name"] == "SESSION:READY"]
     assert ready and ready[0]["restored"] is True
     with open(os.path.join(run_dir, "channel.key"), "rb") as f:
