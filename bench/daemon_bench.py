@@ -147,8 +147,9 @@ class Daemon:
     """One `enclave up` on a free loopback port with a fresh ENCLAVE_HOME that
     shares the image cache of IMAGE_HOME."""
 
-    def __init__(self, enclave, image_home, extra=()):
+    def __init__(self, enclave, image_home, extra=(), env=None):
         self.enclave = enclave
+        self.env = env or {}
         self.home = tempfile.mkdtemp(prefix="enclave-bench-")
         os.symlink(os.path.join(image_home, "cache"), os.path.join(self.home, "cache"))
         self.port = free_port()
@@ -163,7 +164,7 @@ class Daemon:
     def start(self, timeout=90):
         """Starts the daemon; returns ms from exec to the first /ping answer."""
         log = open(self.log_path, "ab")
-        env = dict(os.environ, ENCLAVE_HOME=self.home)
+        env = dict(os.environ, ENCLAVE_HOME=self.home, **self.env)
         t0 = time.perf_counter()
         allow_root = ["--allow-root"] if os.geteuid() == 0 else []  # refused as root without it
         self.proc = subprocess.Popen([self.enclave, "up", "--listen", self.addr, *allow_root,
@@ -462,9 +463,13 @@ def main():
     ap.add_argument("--idle", type=int, default=8, help="idle sessions for the memory row (default 8)")
     ap.add_argument("--think", type=float, default=3.0,
                     help="seconds between python calls in the fork server rows (default 3)")
-    ap.add_argument("--only", choices=("all", "fast-start"), default="all",
+    ap.add_argument("--only", choices=("all", "fast-start", "rootfs"), default="all",
                     help="fast-start: only the warm pool and pre-started Python rows (and the cold "
-                         "boots they are compared with)")
+                         "boots they are compared with); rootfs: only the shared root filesystem "
+                         "against the initramfs image")
+    ap.add_argument("--legacy-image", default="legacy-initramfs",
+                    help="the image variant built with --initramfs-only that the rootfs rows compare "
+                         "with (default legacy-initramfs; skipped when it does not exist)")
     args = ap.parse_args()
     args.enclave = os.path.abspath(args.enclave)
     args.image_home = os.path.abspath(args.image_home)
@@ -482,9 +487,13 @@ def main():
         if args.only == "fast-start":
             bench_fast_start(args, table)
             return
+        if args.only == "rootfs":
+            bench_rootfs(args, table)
+            return
         g = load_grpc(tmp)
         start_rss = bench_starts(args, table)
         bench_fast_start(args, table)
+        bench_rootfs(args, table)
 
         d = Daemon(args.enclave, args.image_home, ["--pool", "0"])
         try:
@@ -790,6 +799,108 @@ def bench_forkserver(d, args, table):
         stop_session(d, sid)
     table.add("RunCode first cell of a new context, forked interpreter", forked)
     table.add("RunCode first cell of a new context, fresh python3", fresh)
+
+
+def vmm_mem(pid):
+    """(VmRSS, Pss, RssFile) of one VMM process in MiB."""
+    rss = vm_rss_kb(pid) / 1024.0
+    pss = rss_file = 0.0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1]) / 1024.0
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssFile:"):
+                    rss_file = int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return rss, pss, rss_file
+
+
+def image_has(image_home, name):
+    link = os.path.join(image_home, "cache", "named", name) if name else os.path.join(image_home, "cache", "current")
+    try:
+        with open(os.path.join(os.path.realpath(link), "manifest.json")) as f:
+            return {a["role"]: a["size"] for a in json.load(f)["artifacts"]}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def bench_rootfs(args, table):
+    """The shared read-only root filesystem (rootfs.erofs on a virtio-blk
+    disk, the default image) against the same system in an initramfs (the
+    variant built with --initramfs-only), in one daemon, alternating: cold
+    StartSession, the first exec after it, and the memory of idle VMs of
+    each kind running side by side. Then the erofs image again with the
+    disk's cache mode none (O_DIRECT) instead of writeback."""
+    legacy = args.legacy_image
+    cur, old = image_has(args.image_home, None), image_has(args.image_home, legacy)
+    if not cur or "rootfs" not in cur:
+        print("shared root filesystem: the default image has no rootfs.erofs; rows skipped", flush=True)
+        return
+    if not old or "rootfs" in old:
+        print(f"shared root filesystem: no initramfs-only variant '{legacy}' (build it with "
+              f"`enclave image build --name {legacy} --initramfs-only`); rows skipped", flush=True)
+        return
+    print(f"shared root filesystem: erofs disk (initramfs {cur['initramfs'] / (1 << 20):.1f} MiB + rootfs "
+          f"{cur['rootfs'] / (1 << 20):.1f} MiB) against the initramfs image ({old['initramfs'] / (1 << 20):.1f} "
+          f"MiB), {args.boots} cold starts each, alternating:", flush=True)
+    kinds = (("initramfs", legacy), ("erofs", ""))
+    for cache in ("writeback", "none"):
+        d = Daemon(args.enclave, args.image_home, ["--pool", "0"], env={"ENCLAVE_ROOTFS_CACHE": cache})
+        try:
+            d.start()
+            boots = {k: [] for k, _ in kinds}
+            firsts = {k: [] for k, _ in kinds}
+            todo = kinds if cache == "writeback" else kinds[1:]
+            for i in range(args.boots):
+                for kind, image in todo:
+                    sid = f"bench-{kind}-{i}"
+                    t0 = time.perf_counter()
+                    resp = d.call("StartSession", {"sessionId": sid, "image": image}, service="enclave.v1.Enclave")
+                    wait_ready(d, sid, resp)
+                    boots[kind].append(ms_since(t0))
+                    t0 = time.perf_counter()
+                    check_exec(d.call("ExecuteTool", exec_body(sid, "python")), "first exec")
+                    firsts[kind].append(ms_since(t0))
+                    stop_session(d, sid)
+            for kind, _ in todo:
+                label = kind if kind == "initramfs" else f"erofs, cache={cache}"
+                table.add(f"StartSession to READY, {label}", boots[kind])
+                table.add(f"first ExecuteTool after it, {label}", firsts[kind])
+            # Idle VMs of each kind side by side: VmRSS, and PSS (pages
+            # shared between the VMM processes are split among them).
+            n = max(1, args.idle // 2)
+            pids = {}
+            for kind, image in todo:
+                for i in range(n):
+                    sid = f"bench-idle-{kind}-{i}"
+                    resp = d.call("StartSession", {"sessionId": sid, "image": image}, service="enclave.v1.Enclave")
+                    wait_ready(d, sid, resp)
+                    check_exec(d.call("ExecuteTool", exec_body(sid, "python")), "exec")
+            time.sleep(5.0)  # let the guests settle (free page reporting runs every 2 s)
+            for kind, image in todo:
+                mem = []
+                for i in range(n):
+                    sid = f"bench-idle-{kind}-{i}"
+                    for pid in vmm_pids(os.path.join(d.home, "run", "vms", sid)):
+                        mem.append(vmm_mem(pid))
+                pids[kind] = mem
+                if mem:
+                    rss = percentile([m[0] for m in mem], 50)
+                    pss = percentile([m[1] for m in mem], 50)
+                    rfile = percentile([m[2] for m in mem], 50)
+                    label = kind if kind == "initramfs" else f"erofs, cache={cache}"
+                    print(f"  idle VM after one exec, {label:<22} ({len(mem)} running): VmRSS {rss:6.1f} MiB, "
+                          f"PSS {pss:6.1f} MiB, of it file-backed {rfile:5.1f} MiB -> {int(8192 // rss)} "
+                          f"VMs in 8 GiB", flush=True)
+            for kind, _ in todo:
+                for i in range(n):
+                    stop_session(d, f"bench-idle-{kind}-{i}")
+        finally:
+            d.stop()
 
 
 def exec_body_argv(sid, argv):

@@ -75,7 +75,7 @@ struct session {
 };
 
 struct pool {
-    char *image, *kernel, *initrd; /* kernel/initrd NULL: the core's */
+    char *image, *kernel, *initrd, *rootfs; /* kernel/initrd NULL: the core's (rootfs too) */
     unsigned vcpus, mem_mb, size;
     uint64_t claimed, boots, failures;
     unsigned backoff_s; /* after a failed boot: wait before the next (0: none) */
@@ -107,7 +107,7 @@ struct snap {
 
 struct core {
     struct core_config cfg;
-    char *kernel, *initrd, *cmdline, *vms_dir;
+    char *kernel, *initrd, *rootfs, *cmdline, *vms_dir; /* rootfs NULL: none */
     struct session *sessions;
     unsigned n_sessions;
     struct session *pooled; /* VMs waiting in the pools (not sessions) */
@@ -595,14 +595,19 @@ static void on_boot_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* Starts the VM of s (its id, size and created time set): run folder, VMM,
  * boot timer, first connect. */
-static int session_boot(struct session *s, const char *kernel, const char *initrd, struct error *err)
+/* kernel NULL: the core's own image (its initrd and rootfs too). */
+static int session_boot(struct session *s, const char *kernel, const char *initrd, const char *rootfs,
+                        struct error *err)
 {
     struct core *core = s->core;
     snprintf(s->run_dir, sizeof(s->run_dir), "%s/%s", core->vms_dir, s->id);
     remove_run_dir(s->run_dir);
     if (mkdir(s->run_dir, 0700) < 0)
         return error_set_errno(err, ERR_INTERNAL, "creating %s", s->run_dir);
-    /* The guest sizes its /workspace tmpfs from this argument. */
+    /* The guest sizes its /workspace tmpfs from this argument (pool and
+     * snapshot VMs: the default size). */
+    if (s->workspace_mb == 0)
+        s->workspace_mb = core_workspace_default_mb(s->mem_mb);
     char cmdline[4096];
     if ((size_t)snprintf(cmdline, sizeof(cmdline), "%s enclave.workspace_mb=%u", core->cmdline,
                          s->workspace_mb) >= sizeof(cmdline)) {
@@ -614,6 +619,7 @@ static int session_boot(struct session *s, const char *kernel, const char *initr
         .run_dir = s->run_dir,
         .kernel = kernel ? kernel : core->kernel,
         .initrd = initrd ? initrd : core->initrd,
+        .rootfs = kernel ? rootfs : core->rootfs,
         .cmdline = cmdline,
         .vcpus = s->vcpus,
         .mem_mb = s->mem_mb,
@@ -717,7 +723,7 @@ static void restore_fallback(struct session *s, const char *why)
     s->vm = NULL;
     s->last_connect_error[0] = '\0';
     struct error err;
-    if (session_boot(s, NULL, NULL, &err) < 0) {
+    if (session_boot(s, NULL, NULL, NULL, &err) < 0) {
         s->state = CORE_SESSION_FAILED;
         srecord(s, AUDIT_SESSION_FAILED, json_pack("{s:s}", "reason", err.message));
         finish_start(s, &err);
@@ -837,7 +843,7 @@ static void snap_build(struct core *core)
     s->created_ns = s->last_active_ns = now_unix_ns();
     unlink(sn->tmp_path);
     struct error err;
-    if (session_boot(s, NULL, NULL, &err) < 0) {
+    if (session_boot(s, NULL, NULL, NULL, &err) < 0) {
         free(s);
         log_warn("snapshot: cannot boot the VM to save: %s", err.message);
         pool_failed(&sn->pool);
@@ -1150,11 +1156,11 @@ int core_session_start(struct core *core, const struct core_start_request *req,
         return 0;
     }
     s->restoring = snap_usable(core, req->kernel, req->initrd, vcpus, mem, s->workspace_mb);
-    if (session_boot(s, req->kernel, req->initrd, err) < 0 && s->restoring) {
+    if (session_boot(s, req->kernel, req->initrd, req->rootfs, err) < 0 && s->restoring) {
         log_warn("session %s: cannot restore the snapshot (%s); booting it cold", id, err->message);
         s->restoring = false;
         snap_invalidate(core, err->message);
-        if (session_boot(s, req->kernel, req->initrd, err) == 0)
+        if (session_boot(s, req->kernel, req->initrd, req->rootfs, err) == 0)
             goto booted;
     } else if (s->vm != NULL) {
         goto booted;
@@ -1264,7 +1270,7 @@ static int pool_boot(struct core *core, struct pool *p, struct error *err)
     /* A refill restores the snapshot when it can (it falls back to a cold
      * boot as a session's restore does). */
     s->restoring = snap_usable(core, p->kernel, p->initrd, p->vcpus, p->mem_mb, s->workspace_mb);
-    if (session_boot(s, p->kernel, p->initrd, err) < 0) {
+    if (session_boot(s, p->kernel, p->initrd, p->rootfs, err) < 0) {
         free(s);
         return -1;
     }
@@ -1732,9 +1738,10 @@ int core_new(const struct core_config *config, struct core **out, struct error *
     core->cfg = *config;
     core->kernel = strdup(config->kernel);
     core->initrd = strdup(config->initrd);
+    core->rootfs = config->rootfs ? strdup(config->rootfs) : NULL;
     core->cmdline = strdup(config->cmdline ? config->cmdline : "console=ttyS0");
     core->vms_dir = strdup(config->vms_dir);
-    if (!core->kernel || !core->initrd || !core->cmdline || !core->vms_dir) {
+    if (!core->kernel || !core->initrd || !core->cmdline || !core->vms_dir || (config->rootfs && !core->rootfs)) {
         core_free(core);
         return error_set(err, ERR_INTERNAL, "out of memory");
     }
@@ -1757,10 +1764,12 @@ int core_new(const struct core_config *config, struct core **out, struct error *
         p->image = strdup(ps->image && strcmp(ps->image, "default") != 0 ? ps->image : "");
         p->kernel = ps->kernel ? strdup(ps->kernel) : NULL;
         p->initrd = ps->initrd ? strdup(ps->initrd) : NULL;
+        p->rootfs = ps->kernel && ps->rootfs ? strdup(ps->rootfs) : NULL;
         p->vcpus = ps->vcpus ? ps->vcpus : config->default_vcpus;
         p->mem_mb = ps->mem_mb ? ps->mem_mb : config->default_mem_mb;
         p->size = ps->size;
-        if (p->image == NULL || (ps->kernel && !p->kernel) || (ps->initrd && !p->initrd)) {
+        if (p->image == NULL || (ps->kernel && !p->kernel) || (ps->initrd && !p->initrd) ||
+            (ps->kernel && ps->rootfs && !p->rootfs)) {
             core_free(core);
             return error_set(err, ERR_INTERNAL, "out of memory");
         }
@@ -1864,6 +1873,7 @@ void core_free(struct core *core)
         free(core->pools[i].image);
         free(core->pools[i].kernel);
         free(core->pools[i].initrd);
+        free(core->pools[i].rootfs);
     }
     if (core->sigchld)
         event_free(core->sigchld);
@@ -1871,6 +1881,7 @@ void core_free(struct core *core)
         event_free(core->lifetime_timer);
     free(core->kernel);
     free(core->initrd);
+    free(core->rootfs);
     free(core->cmdline);
     free(core->vms_dir);
     free(core);

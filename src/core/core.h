@@ -42,6 +42,7 @@ struct core_config {
     const struct vmm_driver *driver;
     enum vmm_accel accel;
     const char *kernel, *initrd, *cmdline; /* the guest image */
+    const char *rootfs;                    /* its read-only root filesystem disk, or NULL */
     const char *vms_dir;                   /* per-VM run folders go here */
     unsigned default_vcpus, max_vcpus;
     unsigned default_mem_mb, min_mem_mb, max_mem_mb;
@@ -88,6 +89,7 @@ void core_snapshot_get(struct core *core, struct core_snapshot_info *info);
 struct core_pool_spec {
     const char *image;          /* name for GetInfo and the policy ("" or "default": the daemon's) */
     const char *kernel, *initrd; /* NULL: the daemon's own image */
+    const char *rootfs;          /* with kernel/initrd: that image's root disk, or NULL */
     unsigned vcpus, mem_mb;     /* 0: the defaults */
     unsigned size;
 };
@@ -157,6 +159,7 @@ struct core_start_request {
      * or NULL: the default image) and its files (NULL: the default's). */
     const char *image;
     const char *kernel, *initrd;
+    const char *rootfs; /* with kernel/initrd: that image's root disk, or NULL */
 };
 #define CORE_WORKSPACE_MIN_MB 8u
 static inline unsigned core_workspace_default_mb(unsigned mem_mb)

@@ -200,13 +200,39 @@ static bool have_vhost_vsock(void)
     return access("/dev/vhost-vsock", R_OK | W_OK) == 0;
 }
 
+/* TCG's translation cache in MiB, or 0 for QEMU's default (1 GiB reserved,
+ * of which an idle VM touches tens of MiB). ENCLAVE_TCG_TB_MB sets it, for
+ * measuring: a small cache saves memory but makes a Python workload
+ * retranslate its code over and over (docs/bench.md). */
+static unsigned qemu_tb_size_mb(void)
+{
+    const char *env = getenv("ENCLAVE_TCG_TB_MB");
+    if (env != NULL && *env) {
+        char *end;
+        unsigned long v = strtoul(env, &end, 10);
+        if (*end == '\0' && v >= 1 && v <= 4096)
+            return (unsigned)v;
+    }
+    return 0;
+}
+
+/* ENCLAVE_ROOTFS_CACHE=none|writeback|unsafe (for measuring; docs/bench.md). */
+static const char *qemu_rootfs_cache(void)
+{
+    const char *env = getenv("ENCLAVE_ROOTFS_CACHE");
+    if (env != NULL && (strcmp(env, "none") == 0 || strcmp(env, "unsafe") == 0 || strcmp(env, "writeback") == 0))
+        return env;
+    return "writeback";
+}
+
 static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv_builder *b,
                       struct error *err)
 {
     const char *bin = qemu_binary(c);
     if (check_option_path("run folder", c->run_dir, err) < 0 ||
         check_option_path("kernel", c->kernel, err) < 0 ||
-        check_option_path("initramfs", c->initrd, err) < 0)
+        check_option_path("initramfs", c->initrd, err) < 0 ||
+        (c->rootfs != NULL && check_option_path("root filesystem", c->rootfs, err) < 0))
         return -1;
     int r = 0;
     r |= argv_add(b, err, "%s", bin);
@@ -215,7 +241,13 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
     r |= argv_add(b, err, "-M");
     r |= argv_add(b, err, "microvm,acpi=on,pit=on,rtc=on");
     r |= argv_add(b, err, "-accel");
-    r |= argv_add(b, err, "%s", vm->kvm ? "kvm" : "tcg");
+    unsigned tb_mb = qemu_tb_size_mb();
+    if (vm->kvm)
+        r |= argv_add(b, err, "kvm");
+    else if (tb_mb)
+        r |= argv_add(b, err, "tcg,tb-size=%u", tb_mb);
+    else
+        r |= argv_add(b, err, "tcg");
     r |= argv_add(b, err, "-cpu");
     r |= argv_add(b, err, "%s", vm->kvm ? vm->cpu_model : "max");
     r |= argv_add(b, err, "-smp");
@@ -249,6 +281,28 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
      * (which every local user can read in /proc). */
     r |= argv_add(b, err, "-fw_cfg");
     r |= argv_add(b, err, "name=opt/org.enclave/key,file=%s", vm->key_path);
+    if (c->rootfs != NULL) {
+        /* The shared root filesystem: read-only for QEMU and the guest (the
+         * guest kernel sees a read-only disk and refuses any write), the
+         * same file for every VM of the image. The cache mode decides
+         * whether reads go through the host's page cache, one copy for all
+         * VMs (writeback, the default), or bypass it (none: O_DIRECT). */
+        r |= argv_add(b, err, "-drive");
+        r |= argv_add(b, err, "id=rootfs,file=%s,if=none,format=raw,readonly=on,cache=%s", c->rootfs,
+                      qemu_rootfs_cache());
+        r |= argv_add(b, err, "-device");
+        r |= argv_add(b, err, "virtio-blk-device,drive=rootfs");
+    }
+    /* Free page reporting: the guest tells QEMU which of its pages are free
+     * (in 2 MiB blocks, a few seconds after they became free) and QEMU gives
+     * them back to the host, so memory the guest touched once (the kernel
+     * unpacking itself, boot-time allocations) stops counting.
+     * ENCLAVE_FREE_PAGE_REPORTING=0 leaves the device out (for measuring). */
+    const char *fpr = getenv("ENCLAVE_FREE_PAGE_REPORTING");
+    if (fpr == NULL || strcmp(fpr, "0") != 0) {
+        r |= argv_add(b, err, "-device");
+        r |= argv_add(b, err, "virtio-balloon-device,free-page-reporting=on");
+    }
     /* Entropy from the host, so early getrandom() in the guest does not stall. */
     r |= argv_add(b, err, "-device");
     r |= argv_add(b, err, "virtio-rng-device");
@@ -336,7 +390,7 @@ static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct er
     unlink(vm->channel.path[0] ? vm->channel.path : vm->qmp_path);
     unlink(vm->qmp_path);
 
-    const char *read_files[] = {c->kernel, c->initrd, NULL};
+    const char *read_files[] = {c->kernel, c->initrd, c->rootfs, NULL};
     struct vmm_jail jail = {.run_dir = c->run_dir, .read_files = read_files, .landlock = true,
                             .state_in = c->restore_from};
     if (c->save_to != NULL) { /* the guest's memory goes into that file */

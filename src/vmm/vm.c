@@ -354,6 +354,7 @@ static void __attribute__((noreturn)) spawn_child(char *const *args, int log_fd,
     const char *step = "";
     static char *argv[VMM_MAX_ARGS];
     static char fd_paths[8][32];
+    static char fd_args[VMM_MAX_ARGS][1024];
     static char binary[4096];
     int n = 0;
     for (; args[n] && n < VMM_MAX_ARGS - 1; n++)
@@ -366,9 +367,23 @@ static void __attribute__((noreturn)) spawn_child(char *const *args, int log_fd,
         if (fd < 0)
             goto fail;
         snprintf(fd_paths[i], sizeof(fd_paths[i]), "/proc/self/fd/%d", fd);
-        for (int k = 1; k < n; k++)
-            if (strcmp(argv[k], jail->read_files[i]) == 0)
+        size_t plen = strlen(jail->read_files[i]);
+        for (int k = 1; k < n; k++) {
+            if (strcmp(argv[k], jail->read_files[i]) == 0) {
                 argv[k] = fd_paths[i];
+                continue;
+            }
+            /* inside an option list: "...=PATH,..." or "...=PATH" */
+            const char *at = strstr(argv[k], jail->read_files[i]);
+            if (at == NULL || at == argv[k] || at[-1] != '=' || (at[plen] != ',' && at[plen] != '\0'))
+                continue;
+            step = "an argument too long";
+            errno = ENAMETOOLONG;
+            if ((size_t)snprintf(fd_args[k], sizeof(fd_args[k]), "%.*s%s%s", (int)(at - argv[k]), argv[k],
+                                 fd_paths[i], at + plen) >= sizeof(fd_args[k]))
+                goto fail;
+            argv[k] = fd_args[k];
+        }
     }
     if (jail && jail->state_in) {
         step = jail->state_in;

@@ -18,9 +18,8 @@ struct vmm_vm {
     char pidfile[4200];
     char key_path[4200];    /* <run_dir>/channel.key */
     char initrd_path[4200]; /* firecracker: the per-VM initramfs with the key */
-    char save_path[4200];   /* where snapshot_begin saves the state (vmm_config.save_to) */
-    char work_dir[4200];    /* firecracker: its working directory on the host (run folder or chroot) */
     char cgroup_dir[4200];  /* firecracker under its jailer: the VM's cgroup, removed at free */
+    char save_path[4200];   /* qemu: where snapshot_begin saves the state (vmm_config.save_to) */
 };
 
 /* Makes the channel key: 32 random bytes into vm->channel.key and a new
@@ -43,26 +42,28 @@ struct vmm_jail {
      * create files (under Landlock), handed to the VMM's group (mode 01770,
      * group-readable files) when the VMM runs as another user. NULL: none. */
     const char *run_dir;
-    /* Files the VMM only reads (kernel, initramfs), NULL-terminated. Each is
-     * opened before privileges are dropped and inherited as fd 3, 4, ... in
-     * order; an argument equal to such a path becomes "/proc/self/fd/N", so
-     * the VMM's user needs no search permission on the folders above it. */
+    /* Files the VMM only reads (kernel, initramfs, root filesystem),
+     * NULL-terminated. Each is opened before privileges are dropped and
+     * inherited as fd 3, 4, ... in order; an argument equal to such a path
+     * becomes "/proc/self/fd/N", and so does the path inside an option list
+     * ("file=PATH," or "file=PATH" at the end), so the VMM's user needs no
+     * search permission on the folders above it. */
     const char *const *read_files;
     /* Confine file access with Landlock (where the kernel has it). */
     bool landlock;
     /* Keep the daemon's user even when the confinement switches users. */
     bool keep_user;
+    /* A launcher that confines the VMM itself (Firecracker's jailer, which
+     * runs as root): no file size cap here (it copies the VMM's binary
+     * first, then sets the cap it is given), and the supplementary groups
+     * are reduced to the VMM's group before it starts. */
+    bool launcher;
     /* A snapshot to restore from: opened read-only before privileges are
      * dropped and inherited as VMM_STATE_IN_FD (QEMU: -incoming fd:N). */
     const char *state_in;
     /* The cap on the size of files the VMM writes (0: the confinement's);
      * raised for a VMM that saves a snapshot through a descriptor. */
     uint64_t max_file_bytes;
-    /* A launcher that confines the VMM itself (Firecracker's jailer, which
-     * runs as root): no file size cap here (it copies the VMM's binary
-     * first, then sets the cap it is given), and the supplementary groups
-     * are reduced to the VMM's group before it starts. */
-    bool launcher;
 };
 #define VMM_STATE_IN_FD 200
 

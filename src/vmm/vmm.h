@@ -79,6 +79,11 @@ struct vmm_config {
     const char *run_dir;     /* an existing private folder for this VM's sockets and logs */
     const char *kernel;      /* bzImage path */
     const char *initrd;      /* initramfs path */
+    const char *rootfs;      /* the image's read-only root filesystem disk (erofs), or NULL: the
+                                initramfs is the whole system. Every VM of the image attaches the
+                                same file read-only (QEMU: virtio-blk, readonly=on; Firecracker:
+                                drive "rootfs", is_read_only), so the host's page cache of it is
+                                shared; the guest sees it as /dev/vda. */
     const char *cmdline;     /* kernel arguments (the driver may append its own) */
     unsigned vcpus;
     unsigned mem_mb;

@@ -35,12 +35,12 @@ the configured log_path, Firecracker's log.
 Snapshots keep Firecracker's rules: PATCH /vm pauses and resumes a started
 VM; PUT /snapshot/create needs a paused VM and writes the state file (here a
 JSON record of the VM's configuration and the key its guest holds) and the
-memory file, as the stand-in's user, by the paths given; PUT /snapshot/load
-is refused after any boot-specific configuration (anything but the logger and
-metrics) or a start, reads the state file back, takes the vsock_override's
-uds_path for the vsock device, and with resume_vm serves the guest with the
-snapshot's key (the restored guest holds it until the host's HelloRequest
-resumes it with a new one). `firecracker --version` prints a version line.
+memory file; PUT /snapshot/load is refused after any boot-specific
+configuration (anything but the logger and metrics) or a start, reads the
+state file back, takes the vsock_override's uds_path for the vsock device,
+and with resume_vm serves the guest with the snapshot's key (the restored
+guest holds it until the host's HelloRequest resumes it with a new one).
+`firecracker --version` prints a version line.
 
 Environment:
   FAKE_FC_SPEC        the swagger document (default tests/firecracker/spec/firecracker.yaml,
@@ -83,7 +83,7 @@ MAX_BODY = 64 * 1024
 GUEST_PORT = 52
 HOST_PORT = 1073741824  # what Firecracker reports as the host side's ephemeral port
 PRE_BOOT_ONLY = {"/boot-source", "/machine-config", "/vsock", "/logger", "/metrics",
-                 "/network-interfaces", "/drives", "/cpu-config", "/mmds/config",
+                 "/network-interfaces", "/drives", "/drives/{drive_id}", "/cpu-config", "/mmds/config",
                  "/entropy", "/serial", "/pmem", "/memory-hotplug", "/balloon"}
 
 
@@ -235,6 +235,7 @@ class VM:
         self.exited = None
         self.refuse = os.environ.get("FAKE_FC_REFUSE", "")
         self.guests = 0
+        self.paused = False
         self.vsock_server = None
         self.api_server = None
 
@@ -289,6 +290,17 @@ class VM:
                 if template == "/logger":
                     os.write(fd, (json.dumps({"process": self.process}) + "\n").encode())
                 os.close(fd)
+            if template == "/drives/{drive_id}":
+                # Firecracker's own checks on a drive: the id in the path is the
+                # one in the body, and at most one root device.
+                if path.rsplit("/", 1)[1] != body["drive_id"]:
+                    return 400, "The id from the path does not match the id from the body!"
+                drives = dict(self.config.get("drives", {}))
+                drives[body["drive_id"]] = body
+                if sum(1 for d in drives.values() if d["is_root_device"]) > 1:
+                    return 400, "A root block device already exists!"
+                self.config["drives"] = drives
+                return 204, None
             self.config[template] = body
             return 204, None
 
@@ -306,6 +318,14 @@ class VM:
                         f.read(1)
                 except OSError as e:
                     return 400, f"cannot open {field} {boot[field]}: {e.strerror}"
+            # Firecracker opens every drive's file at InstanceStart, read-only
+            # when is_read_only; one it cannot open fails the start.
+            for drive in self.config.get("drives", {}).values():
+                try:
+                    fd = os.open(drive["path_on_host"], os.O_RDONLY if drive.get("is_read_only") else os.O_RDWR)
+                    os.close(fd)
+                except (OSError, KeyError) as e:
+                    return 400, f"Unable to open block device {drive.get('drive_id')}: {e}"
             key = initrd_key(boot["initrd_path"])
             if key is None or key[0] != 0o100400 or key[1] != 0 or len(key[2]) != 32:
                 return 400, "fake: the initramfs carries no root-only 32-byte .enclave-key"
@@ -327,16 +347,14 @@ class VM:
         return 204, None  # FlushMetrics
 
     def snapshot_create(self, body):
-        if not self.started or not getattr(self, "paused", False):
+        if not self.started or not self.paused:
             return 400, "Cannot create a snapshot of a microVM that is not paused."
         state = {"fake_firecracker_snapshot": 1, "config": self.config, "key": self.key.hex()}
-        try:
-            with open(body["snapshot_path"], "w") as f:
-                json.dump(state, f)
-            with open(body["mem_file_path"], "wb") as f:
-                f.truncate(self.config["/machine-config"]["mem_size_mib"] << 20)
-        except OSError as e:
-            return 400, f"Create snapshot error: {e}"
+        with open(body["snapshot_path"], "w") as f:
+            json.dump(state, f)
+        size = self.config["/machine-config"]["mem_size_mib"] << 20
+        with open(body["mem_file_path"], "wb") as f:
+            f.truncate(size)
         return 204, None
 
     def snapshot_load(self, body):
@@ -351,8 +369,7 @@ class VM:
                 state = json.load(f)
             key = bytes.fromhex(state["key"])
             config = state["config"]
-            with open(mem, "rb") as f:
-                f.read(1)
+            os.stat(mem)
         except (OSError, ValueError, KeyError) as e:
             return 400, f"Load snapshot error: {e}"
         if len(key) != 32:

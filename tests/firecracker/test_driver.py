@@ -41,8 +41,44 @@ _spec = importlib.util.spec_from_file_location("e2e_support", os.path.join(REPO,
 e2e = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(e2e)
 
-# What the driver must send before InstanceStart, in this order.
+# What the driver must send before InstanceStart, in this order (the drive
+# only for an image with a root filesystem disk, as the default image has).
 CONFIG_CALLS = ["/logger", "/metrics", "/boot-source", "/machine-config", "/vsock"]
+ROOTFS_CALL = "/drives/rootfs"
+
+
+def image_manifest(name=None):
+    link = os.path.join(e2e.IMAGE_HOME, "cache", "named", name) if name else \
+        os.path.join(e2e.IMAGE_HOME, "cache", "current")
+    folder = os.path.realpath(link)
+    with open(os.path.join(folder, "manifest.json")) as f:
+        return folder, json.load(f)
+
+
+@pytest.fixture
+def noroot_image():
+    """An image variant of the default image's kernel and initramfs without
+    its rootfs artifact: what an image built before the shared root looks
+    like to the driver (the fake never boots the kernel, so the initramfs
+    need not hold the whole system here)."""
+    folder, m = image_manifest()
+    name = f"fc-noroot-{os.getpid()}"
+    cache = os.path.join(e2e.IMAGE_HOME, "cache")
+    dest = os.path.join(cache, "images", name)
+    os.mkdir(dest)
+    m["artifacts"] = [a for a in m["artifacts"] if a["role"] != "rootfs"]
+    m.pop("build_inputs", None)
+    for a in m["artifacts"]:
+        os.link(os.path.join(folder, a["path"]), os.path.join(dest, a["path"]))
+    with open(os.path.join(dest, "manifest.json"), "w") as f:
+        json.dump(m, f)
+    os.makedirs(os.path.join(cache, "named"), exist_ok=True)
+    os.symlink(f"../images/{name}", os.path.join(cache, "named", name))
+    yield name
+    os.unlink(os.path.join(cache, "named", name))
+    for entry in os.listdir(dest):
+        os.unlink(os.path.join(dest, entry))
+    os.rmdir(dest)
 
 
 def fake_pids(marker):
@@ -152,11 +188,20 @@ def test_session_runs_a_command_and_requests_match_the_spec(fc):
     reqs = rec["requests"]
     # Every request was accepted by a server that validates against firecracker.yaml.
     assert [q["status"] for q in reqs] == [204] * len(reqs), reqs
-    assert [q["path"] for q in reqs] == CONFIG_CALLS + ["/actions"]
+    folder, manifest = image_manifest()
+    rootfs = [a for a in manifest["artifacts"] if a["role"] == "rootfs"]
+    assert rootfs, "the default image has a root filesystem disk"
+    assert [q["path"] for q in reqs] == CONFIG_CALLS + [ROOTFS_CALL, "/actions"]
     assert all(q["method"] == "PUT" for q in reqs)
     assert reqs[-1]["body"] == {"action_type": "InstanceStart"}
     body = {q["path"]: q["body"] for q in reqs}
     assert body["/machine-config"] == {"vcpu_count": 2, "mem_size_mib": 256, "smt": False}
+    # The shared root filesystem: the image's own file (not a copy: a
+    # descriptor the daemon opened, fd 4 after the kernel), read-only, not the
+    # root device (enclave-init mounts it; no root= is added).
+    assert body[ROOTFS_CALL] == {"drive_id": "rootfs", "path_on_host": "/proc/self/fd/4",
+                                 "is_root_device": False, "is_read_only": True}
+    assert os.path.exists(os.path.join(folder, rootfs[0]["path"]))
     run_dir = d.run_dir(sid)
     # Every path is relative to Firecracker's working directory, the run
     # folder (its user may not search the folders above it), and the kernel
@@ -289,6 +334,28 @@ def test_jailer_gets_the_documented_arguments_and_layout(fc):
     assert d.record(sid)["exited"] == "SendCtrlAltDel"
 
 
+def test_image_without_rootfs_boots_from_its_initramfs_alone(fc, noroot_image):
+    d = fc()
+    s = d.call("StartSession", {"sessionId": "fc-noroot", "image": noroot_image}, service="enclave.v1.Enclave")
+    assert s["status"] == "READY"
+    reqs = d.record(s["sessionId"])["requests"]
+    assert [q["path"] for q in reqs] == CONFIG_CALLS + ["/actions"]
+    assert not any("drives" in q["path"] for q in reqs)
+    assert d.stop_session(s["sessionId"]) == {"success": True}
+
+
+def test_unreadable_rootfs_fails_start_with_firecrackers_fault(fc, tmp_path):
+    """Firecracker opens the drive at InstanceStart; a file it cannot open
+    fails the start with its fault message (the fake checks as it does). A
+    file that vanished after the daemon verified the image is caught before
+    Firecracker starts."""
+    d = fc(env={"FAKE_FC_REFUSE": "PUT /drives/rootfs"})
+    with pytest.raises(e2e.ConnectError) as e:
+        d.start_session(sessionId="fc-nodrive")
+    assert "/drives/rootfs" in e.value.message and "refused" in e.value.message
+    assert wait_gone(d.run_dir("fc-nodrive")) == []
+
+
 def test_instance_id_is_what_firecracker_accepts(fc):
     d = fc()
     sid = d.start_session(sessionId="fc.with_dots")["sessionId"]
@@ -361,6 +428,12 @@ def test_tcg_is_refused_with_firecracker():
     ("/vsock", {"guest_cid": 2, "uds_path": "/x"}, "below the minimum"),
     ("/actions", {"action_type": "Reboot"}, "is not one of"),
     ("/network-interface", {}, "no such path"),
+    ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/x", "is_read_only": True},
+     "missing required field `is_root_device`"),
+    ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/x", "is_root_device": False,
+                        "is_read_only": "yes"}, "expected a boolean"),
+    ("/drives/rootfs", {"drive_id": "other", "path_on_host": "/x", "is_root_device": False,
+                        "is_read_only": True}, "does not match the id"),
 ])
 def test_fake_refuses_what_the_spec_refuses(tmp_path, path, body, why):
     sock = str(tmp_path / "api.sock")
@@ -422,13 +495,21 @@ def test_snapshot_create_and_load_match_the_spec(fc):
     with open(template[0]) as f:
         reqs = json.load(f)["requests"]
     assert [q["status"] for q in reqs] == [204] * len(reqs), reqs
-    assert [(q["method"], q["path"]) for q in reqs[len(CONFIG_CALLS) + 1:]][:2] == [
+    # after the boot configuration (with the root filesystem drive) and InstanceStart
+    started = [q["body"] for q in reqs].index({"action_type": "InstanceStart"}) + 1
+    assert [q["path"] for q in reqs[:started]] == CONFIG_CALLS + [ROOTFS_CALL, "/actions"]
+    assert [(q["method"], q["path"]) for q in reqs[started:]][:2] == [
         ("PATCH", "/vm"), ("PUT", "/snapshot/create")], reqs
-    pause, create = reqs[len(CONFIG_CALLS) + 1], reqs[len(CONFIG_CALLS) + 2]
+    pause, create = reqs[started], reqs[started + 1]
     assert pause["body"] == {"state": "Paused"}
+    # Written in the VMM's run folder (the only place it may write), then
+    # moved by the daemon into the snapshot folder, the daemon's own (the
+    # VMM's group may read them, through the descriptors of a restore).
     assert create["body"] == {"snapshot_type": "Full", "snapshot_path": "snapshot.state",
-                              "mem_file_path": "snapshot.mem"}
-    assert os.stat(os.path.join(folder, "state")).st_mode & 0o777 == 0o600
+                              "mem_file_path": "snapshot.state.mem"}
+    for name in ("state", "state.mem"):
+        st = os.stat(os.path.join(folder, name))
+        assert st.st_uid == os.geteuid() and st.st_mode & 0o137 == 0
     assert os.path.exists(os.path.join(folder, "state")) and os.path.exists(os.path.join(folder, "state.mem"))
 
     s = d.start_session(sessionId="fc-restored")
@@ -440,13 +521,12 @@ def test_snapshot_create_and_load_match_the_spec(fc):
     assert [q["path"] for q in rec] == ["/logger", "/metrics", "/snapshot/load"], rec
     load = rec[-1]["body"]
     run_dir = d.run_dir("fc-restored")
-    # Paths relative to Firecracker's working folder (its run folder here),
-    # where the snapshot's files are linked, never copied.
-    assert load == {"snapshot_path": "snapshot.state",
-                    "mem_backend": {"backend_type": "File", "backend_path": "snapshot.mem"},
+    # The snapshot's files as descriptors the daemon opened (fd 5 and 6,
+    # after the kernel and the root filesystem); the VM's own vsock socket.
+    assert load == {"snapshot_path": "/proc/self/fd/5",
+                    "mem_backend": {"backend_type": "File", "backend_path": "/proc/self/fd/6"},
                     "resume_vm": True,
                     "vsock_override": {"uds_path": "vsock.sock"}}, load
-    assert os.stat(os.path.join(run_dir, "snapshot.state")).st_ino == os.stat(os.path.join(folder, "state")).st_ino
     ready = [json.loads(x["args"]) for x in d.audit("fc-restored") if x["name"] == "SESSION:READY"]
     assert ready and ready[0]["restored"] is True
     with open(os.path.join(run_dir, "channel.key"), "rb") as f:
