@@ -354,6 +354,7 @@ E2E_HOME ?= $(abspath $(BUILD)/e2e-home)
 bench-daemon: $(BUILD)/enclave
 	@mkdir -p $(E2E_HOME)
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build --name legacy-initramfs --initramfs-only
 	/usr/bin/python3 bench/daemon_bench.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME)
 test-grpc: $(BUILD)/enclave
 	@mkdir -p $(E2E_HOME)

@@ -24,10 +24,14 @@ median and the 90th percentile of:
     idle VM, the first exec after it, and the VmRSS of an idle pool VM's VMM
     (and how many such VMs fit in 8 GiB);
   - the python tool round trip with the guest's pre-started Python (fork
-    server) and with a fresh python3, --think seconds apart.
+    server) and with a fresh python3, --think seconds apart;
+  - snapshot restore (`enclave up --restore on`): StartSession that restores
+    the saved VM, the first exec after it, the VmRSS of a restored idle VM,
+    and what saving the snapshot took.
 
-Every daemon but the pool's runs with --pool 0, so no background boot
-disturbs the other rows.
+Every daemon but the pool's runs with --pool 0, and every daemon but the
+restore row's with --restore off, so no background boot disturbs the other
+rows.
 
 It asserts nothing about time. Usage:
 
@@ -143,13 +147,16 @@ class Daemon:
     """One `enclave up` on a free loopback port with a fresh ENCLAVE_HOME that
     shares the image cache of IMAGE_HOME."""
 
-    def __init__(self, enclave, image_home, extra=()):
+    def __init__(self, enclave, image_home, extra=(), env=None):
         self.enclave = enclave
+        self.env = env or {}
         self.home = tempfile.mkdtemp(prefix="enclave-bench-")
         os.symlink(os.path.join(image_home, "cache"), os.path.join(self.home, "cache"))
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
         self.extra = list(extra)
+        if "--restore" not in self.extra:  # no snapshot unless a row asks for one
+            self.extra += ["--restore", "off"]
         self.proc = None
         self.conn = None
         self.log_path = os.path.join(self.home, "daemon.log")
@@ -157,7 +164,7 @@ class Daemon:
     def start(self, timeout=90):
         """Starts the daemon; returns ms from exec to the first /ping answer."""
         log = open(self.log_path, "ab")
-        env = dict(os.environ, ENCLAVE_HOME=self.home)
+        env = dict(os.environ, ENCLAVE_HOME=self.home, **self.env)
         t0 = time.perf_counter()
         allow_root = ["--allow-root"] if os.geteuid() == 0 else []  # refused as root without it
         self.proc = subprocess.Popen([self.enclave, "up", "--listen", self.addr, *allow_root,
@@ -456,9 +463,13 @@ def main():
     ap.add_argument("--idle", type=int, default=8, help="idle sessions for the memory row (default 8)")
     ap.add_argument("--think", type=float, default=3.0,
                     help="seconds between python calls in the fork server rows (default 3)")
-    ap.add_argument("--only", choices=("all", "fast-start"), default="all",
+    ap.add_argument("--only", choices=("all", "fast-start", "rootfs"), default="all",
                     help="fast-start: only the warm pool and pre-started Python rows (and the cold "
-                         "boots they are compared with)")
+                         "boots they are compared with); rootfs: only the shared root filesystem "
+                         "against the initramfs image")
+    ap.add_argument("--legacy-image", default="legacy-initramfs",
+                    help="the image variant built with --initramfs-only that the rootfs rows compare "
+                         "with (default legacy-initramfs; skipped when it does not exist)")
     args = ap.parse_args()
     args.enclave = os.path.abspath(args.enclave)
     args.image_home = os.path.abspath(args.image_home)
@@ -476,9 +487,13 @@ def main():
         if args.only == "fast-start":
             bench_fast_start(args, table)
             return
+        if args.only == "rootfs":
+            bench_rootfs(args, table)
+            return
         g = load_grpc(tmp)
         start_rss = bench_starts(args, table)
         bench_fast_start(args, table)
+        bench_rootfs(args, table)
 
         d = Daemon(args.enclave, args.image_home, ["--pool", "0"])
         try:
@@ -687,6 +702,54 @@ def bench_fast_start(args, table):
                   f"  -> {int(8192 // each) if each else 0} idle VMs in 8 GiB", flush=True)
     finally:
         d.stop()
+    bench_restore(args, table)
+
+
+def snapshot_meta(d, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        snaps = os.path.join(d.home, "snapshots")
+        for name in os.listdir(snaps) if os.path.isdir(snaps) else []:
+            meta = os.path.join(snaps, name, "meta.json")
+            if os.path.exists(meta):
+                with open(meta) as f:
+                    return json.load(f)
+        time.sleep(0.1)
+    raise RuntimeError(f"no snapshot was saved in {timeout} s:\n" + d.read_log()[-2000:])
+
+
+def bench_restore(args, table):
+    """Restored StartSession (--restore on, no pool), in the same run as the
+    cold and pooled rows above."""
+    d = Daemon(args.enclave, args.image_home, ["--pool", "0", "--restore", "on"])
+    try:
+        d.start()
+        meta = snapshot_meta(d)
+        for line in d.read_log().splitlines():
+            if " ready: " in line and "snapshot" in line:
+                print("  " + line.split(" info: ", 1)[-1], flush=True)
+        restores, firsts, idle = [], [], []
+        for i in range(args.boots):
+            sid = f"bench-restored-{i}"
+            restores.append(start_session(d, sid))
+            if i == 0:
+                time.sleep(1.0)
+                idle = vmm_rss(d)
+            t0 = time.perf_counter()
+            check_exec(d.call("ExecuteTool", exec_body(sid, "python")), "first exec")
+            firsts.append(ms_since(t0))
+            stop_session(d, sid)
+        log = d.read_log()
+        n = log.count("restored from the snapshot")
+        table.add("StartSession to READY, restored (snapshot)", restores)
+        table.add("first ExecuteTool python 'pass' after a restore", firsts)
+        print(f"  ({n} of {args.boots} starts restored; snapshot {meta['size'] / 1048576:.1f} MiB)", flush=True)
+        if idle:
+            each = percentile(idle, 50)
+            print(f"  {'idle VM VmRSS (the VMM of a restored VM)':<52} {each:8.1f} MiB"
+                  f"  -> {int(8192 // each) if each else 0} idle VMs in 8 GiB", flush=True)
+    finally:
+        d.stop()
 
 
 def bench_forkserver(d, args, table):
@@ -736,6 +799,108 @@ def bench_forkserver(d, args, table):
         stop_session(d, sid)
     table.add("RunCode first cell of a new context, forked interpreter", forked)
     table.add("RunCode first cell of a new context, fresh python3", fresh)
+
+
+def vmm_mem(pid):
+    """(VmRSS, Pss, RssFile) of one VMM process in MiB."""
+    rss = vm_rss_kb(pid) / 1024.0
+    pss = rss_file = 0.0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1]) / 1024.0
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssFile:"):
+                    rss_file = int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return rss, pss, rss_file
+
+
+def image_has(image_home, name):
+    link = os.path.join(image_home, "cache", "named", name) if name else os.path.join(image_home, "cache", "current")
+    try:
+        with open(os.path.join(os.path.realpath(link), "manifest.json")) as f:
+            return {a["role"]: a["size"] for a in json.load(f)["artifacts"]}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def bench_rootfs(args, table):
+    """The shared read-only root filesystem (rootfs.erofs on a virtio-blk
+    disk, the default image) against the same system in an initramfs (the
+    variant built with --initramfs-only), in one daemon, alternating: cold
+    StartSession, the first exec after it, and the memory of idle VMs of
+    each kind running side by side. Then the erofs image again with the
+    disk's cache mode none (O_DIRECT) instead of writeback."""
+    legacy = args.legacy_image
+    cur, old = image_has(args.image_home, None), image_has(args.image_home, legacy)
+    if not cur or "rootfs" not in cur:
+        print("shared root filesystem: the default image has no rootfs.erofs; rows skipped", flush=True)
+        return
+    if not old or "rootfs" in old:
+        print(f"shared root filesystem: no initramfs-only variant '{legacy}' (build it with "
+              f"`enclave image build --name {legacy} --initramfs-only`); rows skipped", flush=True)
+        return
+    print(f"shared root filesystem: erofs disk (initramfs {cur['initramfs'] / (1 << 20):.1f} MiB + rootfs "
+          f"{cur['rootfs'] / (1 << 20):.1f} MiB) against the initramfs image ({old['initramfs'] / (1 << 20):.1f} "
+          f"MiB), {args.boots} cold starts each, alternating:", flush=True)
+    kinds = (("initramfs", legacy), ("erofs", ""))
+    for cache in ("writeback", "none"):
+        d = Daemon(args.enclave, args.image_home, ["--pool", "0"], env={"ENCLAVE_ROOTFS_CACHE": cache})
+        try:
+            d.start()
+            boots = {k: [] for k, _ in kinds}
+            firsts = {k: [] for k, _ in kinds}
+            todo = kinds if cache == "writeback" else kinds[1:]
+            for i in range(args.boots):
+                for kind, image in todo:
+                    sid = f"bench-{kind}-{i}"
+                    t0 = time.perf_counter()
+                    resp = d.call("StartSession", {"sessionId": sid, "image": image}, service="enclave.v1.Enclave")
+                    wait_ready(d, sid, resp)
+                    boots[kind].append(ms_since(t0))
+                    t0 = time.perf_counter()
+                    check_exec(d.call("ExecuteTool", exec_body(sid, "python")), "first exec")
+                    firsts[kind].append(ms_since(t0))
+                    stop_session(d, sid)
+            for kind, _ in todo:
+                label = kind if kind == "initramfs" else f"erofs, cache={cache}"
+                table.add(f"StartSession to READY, {label}", boots[kind])
+                table.add(f"first ExecuteTool after it, {label}", firsts[kind])
+            # Idle VMs of each kind side by side: VmRSS, and PSS (pages
+            # shared between the VMM processes are split among them).
+            n = max(1, args.idle // 2)
+            pids = {}
+            for kind, image in todo:
+                for i in range(n):
+                    sid = f"bench-idle-{kind}-{i}"
+                    resp = d.call("StartSession", {"sessionId": sid, "image": image}, service="enclave.v1.Enclave")
+                    wait_ready(d, sid, resp)
+                    check_exec(d.call("ExecuteTool", exec_body(sid, "python")), "exec")
+            time.sleep(5.0)  # let the guests settle (free page reporting runs every 2 s)
+            for kind, image in todo:
+                mem = []
+                for i in range(n):
+                    sid = f"bench-idle-{kind}-{i}"
+                    for pid in vmm_pids(os.path.join(d.home, "run", "vms", sid)):
+                        mem.append(vmm_mem(pid))
+                pids[kind] = mem
+                if mem:
+                    rss = percentile([m[0] for m in mem], 50)
+                    pss = percentile([m[1] for m in mem], 50)
+                    rfile = percentile([m[2] for m in mem], 50)
+                    label = kind if kind == "initramfs" else f"erofs, cache={cache}"
+                    print(f"  idle VM after one exec, {label:<22} ({len(mem)} running): VmRSS {rss:6.1f} MiB, "
+                          f"PSS {pss:6.1f} MiB, of it file-backed {rfile:5.1f} MiB -> {int(8192 // rss)} "
+                          f"VMs in 8 GiB", flush=True)
+            for kind, _ in todo:
+                for i in range(n):
+                    stop_session(d, f"bench-idle-{kind}-{i}")
+        finally:
+            d.stop()
 
 
 def exec_body_argv(sid, argv):

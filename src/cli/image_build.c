@@ -11,21 +11,27 @@
 static void build_help(FILE *out)
 {
     fprintf(out,
-            "usage: enclave image build [--force] [--package NAME]... [--name VARIANT] [--quiet]\n"
+            "usage: enclave image build [--force] [--package NAME]... [--name VARIANT] [--initramfs-only]\n"
+            "                           [--quiet]\n"
             "\n"
             "Assembles the guest image VMs boot, from Debian packages, without root:\n"
             "  - the kernel of %s (the versioned package it depends on)\n"
             "  - the kernel modules enclave-init loads (virtio_mmio, virtio_console, vsock,\n"
-            "    vmw_vsock_virtio_transport and their dependencies), with a load-order file\n"
+            "    vmw_vsock_virtio_transport, virtio_blk, erofs and their dependencies), with a\n"
+            "    load-order file\n"
             "  - enclave-init, carried inside this binary, as /init\n"
             "  - a root filesystem with python3 (python3-minimal, libpython3-stdlib and what\n"
             "    they depend on), unpacked with dpkg-deb; no maintainer script runs\n"
-            "into $ENCLAVE_HOME/cache/images/<id>/ (kernel, initramfs.cpio, manifest.json with\n"
-            "the sha256 of each) and points $ENCLAVE_HOME/cache/current at it.\n"
+            "into $ENCLAVE_HOME/cache/images/<id>/ (kernel; rootfs.erofs, the root filesystem\n"
+            "as a read-only erofs image made with mkfs.erofs, which every VM of the image\n"
+            "shares as a read-only disk; initramfs.cpio with only enclave-init and the\n"
+            "modules; manifest.json with the sha256 of each) and points\n"
+            "$ENCLAVE_HOME/cache/current at it.\n"
             "Downloaded packages stay in $ENCLAVE_HOME/cache/build/debs and are re-used. When the\n"
             "current image was built from the same packages, enclave-init and builder and its\n"
             "files still match, nothing is done.\n"
-            "Needs apt-get, apt-cache and dpkg-deb, and access to the host's package archive.\n"
+            "Needs apt-get, apt-cache, dpkg-deb and mkfs.erofs (erofs-utils), and access to the\n"
+            "host's package archive.\n"
             "\n"
             "options:\n"
             "  -f, --force          rebuild even when nothing changed\n"
@@ -35,6 +41,10 @@ static void build_help(FILE *out)
             "                       current stays as it is; sessions choose it with\n"
             "                       'enclave session start --image VARIANT' (1-64 of\n"
             "                       [A-Za-z0-9._-]); images are kept while a name points at them\n"
+            "  --initramfs-only     no rootfs.erofs: the whole root filesystem goes into\n"
+            "                       initramfs.cpio, which every VM copies and unpacks at boot\n"
+            "                       (the layout of images built before the shared root; no\n"
+            "                       mkfs.erofs needed)\n"
             "  -q, --quiet          print only errors and the final line\n"
             "  -h, --help           show this help\n"
             "\n"
@@ -50,6 +60,7 @@ int cli_image_build(int argc, char **argv)
         {"package", required_argument, NULL, 'p'},
         {"quiet", no_argument, NULL, 'q'},
         {"name", required_argument, NULL, 'n'},
+        {"initramfs-only", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -73,6 +84,9 @@ int cli_image_build(int argc, char **argv)
             break;
         case 'f':
             opts.force = true;
+            break;
+        case 'I':
+            opts.initramfs_only = true;
             break;
         case 'p':
             extra[n_extra++] = optarg;

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
+#include "common/encode.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/paths.h"
@@ -50,6 +52,10 @@ struct session {
      * stays set after a claim for GetInfo; in_pool only while it waits. */
     struct pool *pool;
     bool in_pool, pooled;
+    /* Snapshot: template_vm boots to be saved (it waits in the pooled list,
+     * with the snapshot's dummy pool); restoring while a restore boots,
+     * restored once it answered. */
+    bool template_vm, restoring, restored;
     char vm_id[CORE_MAX_SESSION_ID + 1]; /* the id it booted under */
     /* lifetime */
     unsigned idle_timeout_s, max_lifetime_s;
@@ -69,7 +75,7 @@ struct session {
 };
 
 struct pool {
-    char *image, *kernel, *initrd; /* kernel/initrd NULL: the core's */
+    char *image, *kernel, *initrd, *rootfs; /* kernel/initrd NULL: the core's (rootfs too) */
     unsigned vcpus, mem_mb, size;
     uint64_t claimed, boots, failures;
     unsigned backoff_s; /* after a failed boot: wait before the next (0: none) */
@@ -78,9 +84,30 @@ struct pool {
 
 #define POOL_BACKOFF_MAX_S 60
 
+enum snap_state { SNAP_OFF, SNAP_NONE, SNAP_BUILDING, SNAP_SAVING, SNAP_READY, SNAP_FAILED };
+
+struct snap {
+    enum snap_state state;
+    char identity[DIGEST_SHA256_HEX_SIZE];
+    char dir[4200];
+    char state_path[4300], tmp_path[4300], meta_path[4300];
+    unsigned char key[VMM_CHANNEL_KEY_LEN]; /* the channel key the saved guest holds */
+    uint64_t size;
+    struct pool pool;         /* the template's (never in core->pools) */
+    struct session *template; /* booting or saving */
+    struct event *timer;      /* the next build, or polling a save */
+    int64_t save_started_ns;
+    uint64_t restores, fallbacks, builds;
+};
+
+/* A restore that has not answered by then falls back to a cold boot. */
+#define RESTORE_TIMEOUT_MS 20000
+#define SNAP_SAVE_TIMEOUT_MS 60000
+#define SNAP_POLL_MS 20
+
 struct core {
     struct core_config cfg;
-    char *kernel, *initrd, *cmdline, *vms_dir;
+    char *kernel, *initrd, *rootfs, *cmdline, *vms_dir; /* rootfs NULL: none */
     struct session *sessions;
     unsigned n_sessions;
     struct session *pooled; /* VMs waiting in the pools (not sessions) */
@@ -89,6 +116,7 @@ struct core {
     struct event *pool_timer; /* starts the next pool boot from the loop */
     struct event *sigchld;
     struct event *lifetime_timer; /* once a second: idle and lifetime limits */
+    struct snap snap;
 };
 
 static int64_t now_unix_ns(void)
@@ -148,6 +176,7 @@ static void session_info(const struct session *s, struct core_session_info *info
     info->kvm = s->vm ? vmm_vm_uses_kvm(s->vm) : false;
     info->created_unix_ns = s->created_ns;
     info->pooled = s->pooled;
+    info->restored = s->restored;
     info->execs_running = s->execs_running;
     info->idle_timeout_s = s->idle_timeout_s;
     info->max_lifetime_s = s->max_lifetime_s;
@@ -199,6 +228,9 @@ static void srecord(struct session *s, enum audit_kind kind, json_t *details)
 }
 
 static void pool_kick(struct core *core, unsigned delay_ms);
+static void snap_template_gone(struct core *core);
+static void snap_save_begin(struct session *s);
+static void restore_fallback(struct session *s, const char *why);
 
 /* A pool VM failed to boot or died idle: the next boot of that pool waits
  * 2, 4, ... 60 s, so a broken image does not boot in a loop. */
@@ -251,7 +283,10 @@ static void session_destroy(struct session *s)
     remove_run_dir(s->run_dir);
     if (s->gate_open)
         gate_session_close(core->cfg.gate, s->id);
+    bool was_template = s->template_vm;
     free(s);
+    if (was_template)
+        snap_template_gone(core);
     if (waited_in_pool)
         pool_kick(core, 0); /* a pool VM is gone: boot its replacement */
 }
@@ -340,6 +375,13 @@ static void session_vm_exited(struct session *s, int status)
         char log_tail[1024], path[4200];
         snprintf(path, sizeof(path), "%s/vmm.log", s->run_dir);
         read_tail(path, log_tail, sizeof(log_tail));
+        if (s->restoring) {
+            char reason[1200];
+            snprintf(reason, sizeof(reason), "the VMM ended (%s)%s%s", why, log_tail[0] ? ": " : "",
+                     log_tail);
+            restore_fallback(s, reason);
+            return;
+        }
         struct error err;
         error_set(&err, ERR_UNAVAILABLE, "the VM exited while booting (%s)%s%s", why,
                   log_tail[0] ? ": " : "", log_tail);
@@ -441,17 +483,31 @@ static void on_health(const Guest__V1__Frame *reply, const struct error *err, vo
      * the boot timeout). */
     s->ready_ns = s->last_active_ns = now_unix_ns();
     int64_t boot_ms = (now_unix_ns() - s->created_ns) / 1000000;
-    log_info("%s %s ready in %lld ms (%s)", s->in_pool ? "pool VM" : "session", s->id,
-             (long long)boot_ms, vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg");
+    if (s->restoring) {
+        /* The guest took its own key (the proxy checked its HelloResponse)
+         * and reseeded its RNG before it answered Health. */
+        vmm_vm_resumed(s->vm);
+        s->restoring = false;
+        s->restored = true;
+        s->core->snap.restores++;
+    }
+    log_info("%s %s ready in %lld ms (%s%s)", s->template_vm ? "snapshot VM" : s->in_pool ? "pool VM" : "session",
+             s->id, (long long)boot_ms, vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg",
+             s->restored ? ", restored from the snapshot" : "");
+    if (s->template_vm) {
+        snap_save_begin(s);
+        return;
+    }
     if (s->in_pool) {
         s->pool->backoff_s = 0;
         pool_kick(s->core, 0); /* the next pool boot, if any is missing */
     }
     srecord(s, AUDIT_SESSION_READY,
-           json_pack("{s:I, s:s, s:s}", "boot_ms", (json_int_t)boot_ms, "accel",
+           json_pack("{s:I, s:s, s:s, s:b}", "boot_ms", (json_int_t)boot_ms, "accel",
                      vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg", "kernel",
                      reply->health_response->kernel_release ? reply->health_response->kernel_release
-                                                            : ""));
+                                                            : "",
+                     "restored", s->restored));
     finish_start(s, NULL);
 }
 
@@ -514,6 +570,13 @@ static void on_boot_timeout(evutil_socket_t fd, short what, void *arg)
     struct session *s = arg;
     if (s->state != CORE_SESSION_BOOTING)
         return;
+    if (s->restoring) {
+        /* Killed; when it is reaped the session boots cold. */
+        log_warn("session %s: the restored VM did not answer within %u ms; killing it", s->id,
+                 RESTORE_TIMEOUT_MS);
+        s->core->cfg.driver->kill(s->vm);
+        return;
+    }
     char console[1024];
     read_tail(vmm_vm_console_log(s->vm), console, sizeof(console));
     struct error err;
@@ -531,14 +594,19 @@ static void on_boot_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* Starts the VM of s (its id, size and created time set): run folder, VMM,
  * boot timer, first connect. */
-static int session_boot(struct session *s, const char *kernel, const char *initrd, struct error *err)
+/* kernel NULL: the core's own image (its initrd and rootfs too). */
+static int session_boot(struct session *s, const char *kernel, const char *initrd, const char *rootfs,
+                        struct error *err)
 {
     struct core *core = s->core;
     snprintf(s->run_dir, sizeof(s->run_dir), "%s/%s", core->vms_dir, s->id);
     remove_run_dir(s->run_dir);
     if (mkdir(s->run_dir, 0700) < 0)
         return error_set_errno(err, ERR_INTERNAL, "creating %s", s->run_dir);
-    /* The guest sizes its /workspace tmpfs from this argument. */
+    /* The guest sizes its /workspace tmpfs from this argument (pool and
+     * snapshot VMs: the default size). */
+    if (s->workspace_mb == 0)
+        s->workspace_mb = core_workspace_default_mb(s->mem_mb);
     char cmdline[4096];
     if ((size_t)snprintf(cmdline, sizeof(cmdline), "%s enclave.workspace_mb=%u", core->cmdline,
                          s->workspace_mb) >= sizeof(cmdline)) {
@@ -550,22 +618,393 @@ static int session_boot(struct session *s, const char *kernel, const char *initr
         .run_dir = s->run_dir,
         .kernel = kernel ? kernel : core->kernel,
         .initrd = initrd ? initrd : core->initrd,
+        .rootfs = kernel ? rootfs : core->rootfs,
         .cmdline = cmdline,
         .vcpus = s->vcpus,
         .mem_mb = s->mem_mb,
         .accel = core->cfg.accel,
     };
+    if (s->template_vm)
+        vc.save_to = core->snap.tmp_path;
+    if (s->restoring) {
+        vc.restore_from = core->snap.state_path;
+        vc.restore_key = core->snap.key;
+    }
     if (core->cfg.driver->start(&vc, &s->vm, err) < 0) {
         remove_run_dir(s->run_dir);
         return -1;
     }
     s->boot_timer = evtimer_new(core->cfg.base, on_boot_timeout, s);
-    struct timeval tv = {.tv_sec = core->cfg.boot_timeout_ms / 1000,
-                         .tv_usec = (core->cfg.boot_timeout_ms % 1000) * 1000};
+    unsigned timeout_ms = core->cfg.boot_timeout_ms;
+    if (s->restoring && timeout_ms > RESTORE_TIMEOUT_MS)
+        timeout_ms = RESTORE_TIMEOUT_MS;
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
     if (s->boot_timer)
         evtimer_add(s->boot_timer, &tv);
     schedule_connect(s);
     return 0;
+}
+
+/* ------------------------------------------------------------------ snapshot */
+
+static void make_session_id(char *buf, size_t size);
+
+static void snap_kick(struct core *core, unsigned delay_ms)
+{
+    if (core->snap.timer == NULL)
+        return;
+    struct timeval tv = {.tv_sec = delay_ms / 1000, .tv_usec = (delay_ms % 1000) * 1000};
+    evtimer_add(core->snap.timer, &tv);
+}
+
+/* A driver may keep the guest's memory next to the state (Firecracker:
+ * <state>.mem); it goes and comes with it. */
+static void companion(const char *path, char *out, size_t size)
+{
+    snprintf(out, size, "%s.mem", path);
+}
+
+static void snap_unlink(struct snap *sn)
+{
+    char mem[4400];
+    unlink(sn->meta_path);
+    unlink(sn->state_path);
+    companion(sn->state_path, mem, sizeof(mem));
+    unlink(mem);
+}
+
+/* Whether a start of these files and this size restores the snapshot. */
+static bool snap_usable(struct core *core, const char *kernel, const char *initrd, unsigned vcpus,
+                        unsigned mem_mb)
+{
+    const struct snap *sn = &core->snap;
+    return sn->state == SNAP_READY && (kernel == NULL || strcmp(kernel, core->kernel) == 0) &&
+           (initrd == NULL || strcmp(initrd, core->initrd) == 0) && vcpus == sn->pool.vcpus &&
+           mem_mb == sn->pool.mem_mb;
+}
+
+/* The snapshot failed to restore: it goes, and is built again. */
+static void snap_invalidate(struct core *core, const char *why)
+{
+    struct snap *sn = &core->snap;
+    if (sn->state != SNAP_READY)
+        return;
+    log_warn("snapshot %.12s: removed (%s); it is built again", sn->identity, why);
+    snap_unlink(sn);
+    sn->state = SNAP_NONE;
+    snap_kick(core, 0);
+}
+
+/* A restore failed (its VMM ended, or it did not answer in time): the same
+ * session boots cold, with a reason in the log. */
+static void restore_fallback(struct session *s, const char *why)
+{
+    struct core *core = s->core;
+    log_warn("session %s: restoring the snapshot failed: %s; booting it cold", s->id, why);
+    core->snap.fallbacks++;
+    snap_invalidate(core, "a restore failed");
+    s->restoring = false;
+    if (s->boot_timer) {
+        event_free(s->boot_timer);
+        s->boot_timer = NULL;
+    }
+    if (s->retry_timer) {
+        event_free(s->retry_timer);
+        s->retry_timer = NULL;
+    }
+    if (s->conn) {
+        proxy_conn_free(s->conn);
+        s->conn = NULL;
+    }
+    vmm_vm_free(s->vm);
+    s->vm = NULL;
+    s->last_connect_error[0] = '\0';
+    struct error err;
+    if (session_boot(s, NULL, NULL, NULL, &err) < 0) {
+        s->state = CORE_SESSION_FAILED;
+        srecord(s, AUDIT_SESSION_FAILED, json_pack("{s:s}", "reason", err.message));
+        finish_start(s, &err);
+        session_destroy(s);
+    }
+}
+
+static int write_text_file(const char *path, const char *text, struct error *err)
+{
+    char tmp[4400];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", tmp);
+    size_t len = strlen(text);
+    if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
+    if (rename(tmp, path) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "renaming %s", tmp);
+    return 0;
+}
+
+/* The template VM is saved: record the key and size, then stop it. */
+static void snap_saved(struct core *core)
+{
+    struct snap *sn = &core->snap;
+    struct session *t = sn->template;
+    struct stat st;
+    struct error err;
+    if (stat(sn->tmp_path, &st) < 0 || st.st_size <= 0) {
+        error_set_errno(&err, ERR_INTERNAL, "%s", sn->tmp_path);
+        goto fail;
+    }
+    memcpy(sn->key, vmm_vm_channel(t->vm)->key, sizeof(sn->key));
+    char key_hex[2 * VMM_CHANNEL_KEY_LEN + 1];
+    encode_hex(sn->key, sizeof(sn->key), key_hex);
+    json_t *meta = json_pack("{s:i, s:s, s:s, s:I, s:i, s:i, s:I}", "schema", 1, "identity",
+                             sn->identity, "key", key_hex, "size", (json_int_t)st.st_size, "vcpu",
+                             (int)sn->pool.vcpus, "memory_mb", (int)sn->pool.mem_mb, "created_unix_ns",
+                             (json_int_t)now_unix_ns());
+    explicit_bzero(key_hex, sizeof(key_hex));
+    char *text = meta ? json_dumps(meta, JSON_INDENT(2)) : NULL;
+    json_decref(meta);
+    if (text == NULL) {
+        error_set(&err, ERR_INTERNAL, "out of memory");
+        goto fail;
+    }
+    /* The state first, then the record that makes it usable. */
+    char mem_from[4400], mem_to[4400];
+    companion(sn->tmp_path, mem_from, sizeof(mem_from));
+    companion(sn->state_path, mem_to, sizeof(mem_to));
+    int r = rename(sn->tmp_path, sn->state_path) < 0
+                ? error_set_errno(&err, ERR_INTERNAL, "renaming %s", sn->tmp_path)
+            : rename(mem_from, mem_to) < 0 && errno != ENOENT
+                ? error_set_errno(&err, ERR_INTERNAL, "renaming %s", mem_from)
+                : write_text_file(sn->meta_path, text, &err);
+    explicit_bzero(text, strlen(text));
+    free(text);
+    if (r < 0)
+        goto fail;
+    sn->size = (uint64_t)st.st_size;
+    sn->state = SNAP_READY;
+    sn->pool.backoff_s = 0;
+    log_info("snapshot %.12s ready: %.1f MiB saved in %lld ms (%u vCPU / %u MiB); sessions of this "
+             "image and size restore it",
+             sn->identity, (double)st.st_size / (1 << 20),
+             (long long)((now_unix_ns() - sn->save_started_ns) / 1000000), sn->pool.vcpus,
+             sn->pool.mem_mb);
+    session_begin_stop(t);
+    return;
+fail:
+    log_warn("snapshot: cannot keep the saved state: %s", err.message);
+    session_begin_stop(t);
+}
+
+static void snap_save_begin(struct session *s)
+{
+    struct core *core = s->core;
+    struct snap *sn = &core->snap;
+    struct error err;
+    /* Nothing more goes to this guest: its state is what a restored VM
+     * starts from. */
+    if (s->conn) {
+        proxy_conn_free(s->conn);
+        s->conn = NULL;
+    }
+    sn->save_started_ns = now_unix_ns();
+    if (core->cfg.driver->snapshot_begin(s->vm, &err) < 0) {
+        log_warn("snapshot: %s", err.message);
+        pool_failed(&sn->pool);
+        session_begin_stop(s);
+        return;
+    }
+    sn->state = SNAP_SAVING;
+    snap_kick(core, SNAP_POLL_MS);
+}
+
+/* Boots the template VM (the default image and size, saved once it serves). */
+static void snap_build(struct core *core)
+{
+    struct snap *sn = &core->snap;
+    struct session *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return;
+    s->core = core;
+    s->pool = &sn->pool;
+    s->in_pool = true;
+    s->template_vm = true;
+    char rnd[16];
+    make_session_id(rnd, sizeof(rnd));
+    snprintf(s->id, sizeof(s->id), "snap+%s", rnd + 2);
+    snprintf(s->vm_id, sizeof(s->vm_id), "%s", s->id);
+    s->state = CORE_SESSION_BOOTING;
+    s->vcpus = sn->pool.vcpus;
+    s->mem_mb = sn->pool.mem_mb;
+    s->created_ns = s->last_active_ns = now_unix_ns();
+    unlink(sn->tmp_path);
+    struct error err;
+    if (session_boot(s, NULL, NULL, NULL, &err) < 0) {
+        free(s);
+        log_warn("snapshot: cannot boot the VM to save: %s", err.message);
+        pool_failed(&sn->pool);
+        sn->state = SNAP_FAILED;
+        snap_kick(core, sn->pool.backoff_s * 1000);
+        return;
+    }
+    sn->builds++;
+    sn->template = s;
+    sn->state = SNAP_BUILDING;
+    s->next = core->pooled;
+    core->pooled = s;
+    log_info("snapshot %.12s: booting a VM to save (%u vCPU / %u MiB)", sn->identity, s->vcpus,
+             s->mem_mb);
+}
+
+/* The template VM is gone (saved and stopped, or failed). */
+static void snap_template_gone(struct core *core)
+{
+    struct snap *sn = &core->snap;
+    sn->template = NULL;
+    if (sn->state == SNAP_BUILDING || sn->state == SNAP_SAVING) {
+        unlink(sn->tmp_path);
+        if (sn->pool.backoff_s == 0)
+            pool_failed(&sn->pool);
+        sn->state = SNAP_FAILED;
+        log_warn("snapshot %.12s: the VM to save failed; trying again in %u s", sn->identity,
+                 sn->pool.backoff_s);
+        snap_kick(core, sn->pool.backoff_s * 1000);
+    }
+}
+
+static void on_snap_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct core *core = arg;
+    struct snap *sn = &core->snap;
+    if (sn->state == SNAP_SAVING && sn->template != NULL) {
+        struct error err;
+        int r = core->cfg.driver->snapshot_poll(sn->template->vm, &err);
+        if (r == 1) {
+            snap_saved(core);
+        } else if (r == 0 && now_unix_ns() - sn->save_started_ns < (int64_t)SNAP_SAVE_TIMEOUT_MS * 1000000) {
+            snap_kick(core, SNAP_POLL_MS);
+        } else {
+            log_warn("snapshot: %s", r < 0 ? err.message : "saving took too long");
+            session_begin_stop(sn->template); /* snap_template_gone retries */
+        }
+        return;
+    }
+    if ((sn->state == SNAP_NONE || sn->state == SNAP_FAILED) && sn->template == NULL)
+        snap_build(core);
+}
+
+/* What the snapshot is bound to, hashed: the image, its command line, the
+ * size, the VMM's version and the channel device. */
+static int snap_identity(struct core *core, char out[DIGEST_SHA256_HEX_SIZE], struct error *err)
+{
+    char version[256];
+    if (core->cfg.driver->version(NULL, version, sizeof(version), err) < 0)
+        return -1;
+    const char *channel = getenv("ENCLAVE_CHANNEL");
+    char text[8192];
+    int n = snprintf(text, sizeof(text),
+                     "enclave-snapshot-v1\nimage=%s\ncmdline=%s\nvcpus=%u\nmemory_mb=%u\nvmm=%s\n"
+                     "driver=%s\nchannel=%s,%s\n",
+                     core->cfg.image_digest ? core->cfg.image_digest : "", core->cmdline,
+                     core->snap.pool.vcpus, core->snap.pool.mem_mb, version, core->cfg.driver->name,
+                     channel ? channel : "", access("/dev/vhost-vsock", R_OK | W_OK) == 0 ? "vsock" : "serial");
+    if (n < 0 || (size_t)n >= sizeof(text))
+        return error_set(err, ERR_INVALID_ARGUMENT, "the snapshot's identity is too long");
+    digest_sha256_hex(text, (size_t)n, out);
+    return 0;
+}
+
+/* Loads <dir>/meta.json when it is this identity's and its state file has
+ * the size it records. */
+static bool snap_load(struct snap *sn)
+{
+    json_error_t jerr;
+    json_t *meta = json_load_file(sn->meta_path, JSON_REJECT_DUPLICATES, &jerr);
+    if (meta == NULL)
+        return false;
+    const char *identity = json_string_value(json_object_get(meta, "identity"));
+    const char *key = json_string_value(json_object_get(meta, "key"));
+    json_int_t size = json_integer_value(json_object_get(meta, "size"));
+    struct stat st;
+    bool ok = identity && strcmp(identity, sn->identity) == 0 && key && strlen(key) == 64 &&
+              decode_hex(key, sn->key, sizeof(sn->key)) && size > 0 &&
+              stat(sn->state_path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == size;
+    json_decref(meta);
+    if (!ok) {
+        log_warn("snapshot %.12s: %s does not describe %s; it is built again", sn->identity,
+                 sn->meta_path, sn->state_path);
+        explicit_bzero(sn->key, sizeof(sn->key));
+        return false;
+    }
+    sn->size = (uint64_t)size;
+    return true;
+}
+
+static int snap_init(struct core *core, struct error *err)
+{
+    struct snap *sn = &core->snap;
+    sn->pool.vcpus = core->cfg.default_vcpus;
+    sn->pool.mem_mb = core->cfg.default_mem_mb;
+    sn->pool.size = 1;
+    if (snap_identity(core, sn->identity, err) < 0)
+        return -1;
+    const char *root = core->cfg.snapshot_dir;
+    if (paths_mkdir_p(root, 0700, err) < 0)
+        return -1;
+    /* Snapshots of anything else (another image, size, command line or
+     * VMM) are stale: this daemon would never restore them. */
+    DIR *d = opendir(root);
+    if (d == NULL)
+        return error_set_errno(err, ERR_INTERNAL, "opening %s", root);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, sn->identity) == 0)
+            continue;
+        char path[4400];
+        snprintf(path, sizeof(path), "%s/%s", root, e->d_name);
+        log_info("snapshot: removing %s (the image, size, command line or VMM changed)", path);
+        remove_tree(path, NULL);
+    }
+    closedir(d);
+    if ((size_t)snprintf(sn->dir, sizeof(sn->dir), "%s/%s", root, sn->identity) >= sizeof(sn->dir))
+        return error_set(err, ERR_INVALID_ARGUMENT, "snapshot folder path too long");
+    if (strchr(sn->dir, ',') != NULL)
+        return error_set(err, ERR_INVALID_ARGUMENT, "the snapshot folder may not contain ','");
+    if (paths_mkdir_p(sn->dir, 0700, err) < 0)
+        return -1;
+    snprintf(sn->state_path, sizeof(sn->state_path), "%s/state", sn->dir);
+    snprintf(sn->tmp_path, sizeof(sn->tmp_path), "%s/state.partial", sn->dir);
+    snprintf(sn->meta_path, sizeof(sn->meta_path), "%s/meta.json", sn->dir);
+    unlink(sn->tmp_path);
+    sn->timer = evtimer_new(core->cfg.base, on_snap_timer, core);
+    if (sn->timer == NULL)
+        return error_set(err, ERR_INTERNAL, "cannot arm the snapshot timer");
+    if (snap_load(sn)) {
+        sn->state = SNAP_READY;
+        log_info("snapshot %.12s: %.1f MiB, %u vCPU / %u MiB: sessions of this image and size "
+                 "restore it",
+                 sn->identity, (double)sn->size / (1 << 20), sn->pool.vcpus, sn->pool.mem_mb);
+    } else {
+        snap_unlink(sn);
+        sn->state = SNAP_NONE;
+        snap_kick(core, 0);
+    }
+    return 0;
+}
+
+void core_snapshot_get(struct core *core, struct core_snapshot_info *info)
+{
+    const struct snap *sn = &core->snap;
+    memset(info, 0, sizeof(*info));
+    static const char *const names[] = {"off", "building", "building", "building", "ready", "failed"};
+    info->state = names[sn->state];
+    info->identity = sn->state == SNAP_OFF ? "" : sn->identity;
+    info->vcpus = sn->pool.vcpus;
+    info->mem_mb = sn->pool.mem_mb;
+    info->size_bytes = sn->state == SNAP_READY ? sn->size : 0;
+    info->restores = sn->restores;
+    info->fallbacks = sn->fallbacks;
+    info->builds = sn->builds;
 }
 
 static void on_claimed(evutil_socket_t fd, short what, void *arg);
@@ -708,21 +1147,34 @@ int core_session_start(struct core *core, const struct core_start_request *req,
         pool_kick(core, 0);
         return 0;
     }
-    if (session_boot(s, req->kernel, req->initrd, err) < 0) {
+    /* The snapshot was saved with the default /workspace. */
+    s->restoring = workspace == core_workspace_default_mb(mem) &&
+                   snap_usable(core, req->kernel, req->initrd, vcpus, mem);
+    if (session_boot(s, req->kernel, req->initrd, req->rootfs, err) < 0 && s->restoring) {
+        log_warn("session %s: cannot restore the snapshot (%s); booting it cold", id, err->message);
+        s->restoring = false;
+        snap_invalidate(core, err->message);
+        if (session_boot(s, req->kernel, req->initrd, req->rootfs, err) == 0)
+            goto booted;
+    } else if (s->vm != NULL) {
+        goto booted;
+    }
+    {
         gate_session_close(core->cfg.gate, id);
         free(s);
         return -1;
     }
+booted:
     s->gate_open = true;
     s->next = core->sessions;
     core->sessions = s;
     core->n_sessions++;
     record(core, AUDIT_SESSION_START, s->id,
-           json_pack("{s:i, s:i, s:I, s:I, s:I, s:o, s:b}", "vcpu", (int)vcpus, "memory_mb", (int)mem,
+           json_pack("{s:i, s:i, s:I, s:I, s:I, s:o, s:b, s:b}", "vcpu", (int)vcpus, "memory_mb", (int)mem,
                      "pid", (json_int_t)vmm_vm_pid(s->vm), "idle_timeout_s",
                      (json_int_t)s->idle_timeout_s, "max_lifetime_s",
                      (json_int_t)s->max_lifetime_s, "caller", core_caller_json(&req->caller),
-                     "pooled", 0));
+                     "pooled", 0, "restore", s->restoring));
     return 0;
 }
 
@@ -756,7 +1208,7 @@ static struct session *pool_take(struct core *core, const char *kernel, const ch
     for (struct session **pp = &core->pooled; *pp; pp = &(*pp)->next) {
         struct session *s = *pp;
         struct pool *p = s->pool;
-        if (s->state != CORE_SESSION_READY || s->conn == NULL || s->execs_running != 0 ||
+        if (s->template_vm || s->state != CORE_SESSION_READY || s->conn == NULL || s->execs_running != 0 ||
             p->vcpus != vcpus || p->mem_mb != mem_mb || s->workspace_mb != workspace_mb ||
             !same_path(p->kernel ? p->kernel : core->kernel, kernel) ||
             !same_path(p->initrd ? p->initrd : core->initrd, initrd))
@@ -809,7 +1261,7 @@ static int pool_boot(struct core *core, struct pool *p, struct error *err)
     s->mem_mb = p->mem_mb;
     s->workspace_mb = core_workspace_default_mb(p->mem_mb);
     s->created_ns = s->last_active_ns = now_unix_ns();
-    if (session_boot(s, p->kernel, p->initrd, err) < 0) {
+    if (session_boot(s, p->kernel, p->initrd, p->rootfs, err) < 0) {
         free(s);
         return -1;
     }
@@ -1277,9 +1729,10 @@ int core_new(const struct core_config *config, struct core **out, struct error *
     core->cfg = *config;
     core->kernel = strdup(config->kernel);
     core->initrd = strdup(config->initrd);
+    core->rootfs = config->rootfs ? strdup(config->rootfs) : NULL;
     core->cmdline = strdup(config->cmdline ? config->cmdline : "console=ttyS0");
     core->vms_dir = strdup(config->vms_dir);
-    if (!core->kernel || !core->initrd || !core->cmdline || !core->vms_dir) {
+    if (!core->kernel || !core->initrd || !core->cmdline || !core->vms_dir || (config->rootfs && !core->rootfs)) {
         core_free(core);
         return error_set(err, ERR_INTERNAL, "out of memory");
     }
@@ -1302,10 +1755,12 @@ int core_new(const struct core_config *config, struct core **out, struct error *
         p->image = strdup(ps->image && strcmp(ps->image, "default") != 0 ? ps->image : "");
         p->kernel = ps->kernel ? strdup(ps->kernel) : NULL;
         p->initrd = ps->initrd ? strdup(ps->initrd) : NULL;
+        p->rootfs = ps->kernel && ps->rootfs ? strdup(ps->rootfs) : NULL;
         p->vcpus = ps->vcpus ? ps->vcpus : config->default_vcpus;
         p->mem_mb = ps->mem_mb ? ps->mem_mb : config->default_mem_mb;
         p->size = ps->size;
-        if (p->image == NULL || (ps->kernel && !p->kernel) || (ps->initrd && !p->initrd)) {
+        if (p->image == NULL || (ps->kernel && !p->kernel) || (ps->initrd && !p->initrd) ||
+            (ps->kernel && ps->rootfs && !p->rootfs)) {
             core_free(core);
             return error_set(err, ERR_INTERNAL, "out of memory");
         }
@@ -1324,6 +1779,18 @@ int core_new(const struct core_config *config, struct core **out, struct error *
         return error_set(err, ERR_INTERNAL, "cannot arm the pool timer");
     }
     pool_kick(core, 0);
+    if (config->snapshot_dir && config->driver->snapshot_begin && config->driver->snapshot_poll &&
+        config->driver->version) {
+        struct error serr;
+        if (snap_init(core, &serr) < 0) {
+            log_warn("snapshot restore is off: %s", serr.message);
+            if (core->snap.timer) {
+                event_free(core->snap.timer);
+                core->snap.timer = NULL;
+            }
+            core->snap.state = SNAP_OFF;
+        }
+    }
     core->lifetime_timer = event_new(config->base, -1, EV_PERSIST, on_lifetime_tick, core);
     struct timeval tick = {.tv_sec = 1, .tv_usec = 0};
     if (core->lifetime_timer == NULL || event_add(core->lifetime_timer, &tick) < 0) {
@@ -1341,6 +1808,10 @@ void core_free(struct core *core)
     if (core->pool_timer) {
         event_free(core->pool_timer);
         core->pool_timer = NULL; /* no refills from here */
+    }
+    if (core->snap.timer) {
+        event_free(core->snap.timer);
+        core->snap.timer = NULL; /* no builds from here */
     }
     /* Ask every VMM to quit, give them a moment together, then kill the rest. */
     for (struct session *s = first_vm(core); s; s = next_vm(core, s)) {
@@ -1393,6 +1864,7 @@ void core_free(struct core *core)
         free(core->pools[i].image);
         free(core->pools[i].kernel);
         free(core->pools[i].initrd);
+        free(core->pools[i].rootfs);
     }
     if (core->sigchld)
         event_free(core->sigchld);
@@ -1400,6 +1872,7 @@ void core_free(struct core *core)
         event_free(core->lifetime_timer);
     free(core->kernel);
     free(core->initrd);
+    free(core->rootfs);
     free(core->cmdline);
     free(core->vms_dir);
     free(core);

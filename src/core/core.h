@@ -42,6 +42,7 @@ struct core_config {
     const struct vmm_driver *driver;
     enum vmm_accel accel;
     const char *kernel, *initrd, *cmdline; /* the guest image */
+    const char *rootfs;                    /* its read-only root filesystem disk, or NULL */
     const char *vms_dir;                   /* per-VM run folders go here */
     unsigned default_vcpus, max_vcpus;
     unsigned default_mem_mb, min_mem_mb, max_mem_mb;
@@ -56,7 +57,26 @@ struct core_config {
      * (copied by core_new). */
     const struct core_pool_spec *pools;
     size_t n_pools;
+    /* Snapshot restore (docs/fast-start.md): when set and the driver has
+     * snapshots, one VM of the default image and size boots in the
+     * background and is saved under snapshot_dir once enclave-init serves;
+     * later starts of that image and size that find no pool VM restore it
+     * instead of booting. The snapshot is bound to image_digest (the
+     * image's artifact digests), the kernel command line, the size, the
+     * accelerator and the VMM's version, and rebuilt when any changes. */
+    const char *snapshot_dir;
+    const char *image_digest;
 };
+
+/* The snapshot, for GetInfo and the logs. */
+struct core_snapshot_info {
+    const char *state; /* "off", "building", "ready", "failed" */
+    const char *identity; /* hex SHA-256 of what it is bound to; "" when off */
+    unsigned vcpus, mem_mb;
+    uint64_t size_bytes;
+    uint64_t restores, fallbacks, builds;
+};
+void core_snapshot_get(struct core *core, struct core_snapshot_info *info);
 
 /* A warm pool: size VMs of this image and size kept booted and idle. A
  * start whose image files, vCPUs and memory all match claims one of them
@@ -69,6 +89,7 @@ struct core_config {
 struct core_pool_spec {
     const char *image;          /* name for GetInfo and the policy ("" or "default": the daemon's) */
     const char *kernel, *initrd; /* NULL: the daemon's own image */
+    const char *rootfs;          /* with kernel/initrd: that image's root disk, or NULL */
     unsigned vcpus, mem_mb;     /* 0: the defaults */
     unsigned size;
 };
@@ -98,6 +119,7 @@ struct core_session_info {
     bool kvm;
     int64_t created_unix_ns;
     bool pooled; /* its VM came from a warm pool */
+    bool restored; /* its VM was restored from the snapshot */
     unsigned execs_running;
     /* Lifetime: 0 means no limit. Both count from READY. last_active is
      * READY, or the start or end of the last exec (or core_session_touch);
@@ -137,6 +159,7 @@ struct core_start_request {
      * or NULL: the default image) and its files (NULL: the default's). */
     const char *image;
     const char *kernel, *initrd;
+    const char *rootfs; /* with kernel/initrd: that image's root disk, or NULL */
 };
 #define CORE_WORKSPACE_MIN_MB 8u
 static inline unsigned core_workspace_default_mb(unsigned mem_mb)

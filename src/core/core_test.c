@@ -142,7 +142,8 @@ static void fake_kill(struct vmm_vm *vm)
         kill(vm->pid, SIGKILL);
 }
 
-static const struct vmm_driver fake_driver = {"fake", fake_start, fake_request_stop, fake_kill};
+static const struct vmm_driver fake_driver = {
+    .name = "fake", .start = fake_start, .request_stop = fake_request_stop, .kill = fake_kill};
 
 /* ------------------------------------------------------------------ gate */
 

@@ -37,6 +37,7 @@ void daemon_options_defaults(struct daemon_options *o)
     o->provider = VMM_PROVIDER_AUTO;
     o->accel = VMM_ACCEL_AUTO;
     o->ready_fd = -1;
+    o->restore = true;
 }
 
 unsigned daemon_auto_pool(uint64_t mem_available_mb, long cpus, unsigned mem_mb, char *why,
@@ -272,7 +273,12 @@ int daemon_run(const struct daemon_options *opts)
         goto fail;
     const struct image_artifact *kernel = image_manifest_artifact(image, "kernel");
     const struct image_artifact *initrd = image_manifest_artifact(image, "initramfs");
-    if (kernel == NULL || initrd == NULL || kernel->abs_path == NULL || initrd->abs_path == NULL) {
+    /* An image with a root filesystem disk boots from it (the initramfs
+     * then holds only enclave-init and its modules); one without boots from
+     * its initramfs alone, as images built before did. */
+    const struct image_artifact *rootfs = image_manifest_artifact(image, "rootfs");
+    if (kernel == NULL || initrd == NULL || kernel->abs_path == NULL || initrd->abs_path == NULL ||
+        (rootfs != NULL && rootfs->abs_path == NULL)) {
         error_set(&err, ERR_FAILED_PRECONDITION, "the current image lacks a kernel or an initramfs");
         goto fail;
     }
@@ -336,6 +342,7 @@ int daemon_run(const struct daemon_options *opts)
         .accel = opts->accel,
         .kernel = kernel->abs_path,
         .initrd = initrd->abs_path,
+        .rootfs = rootfs ? rootfs->abs_path : NULL,
         .cmdline = image->kernel_cmdline,
         .vms_dir = vms_dir,
         .default_vcpus = opts->vcpus,
@@ -352,6 +359,21 @@ int daemon_run(const struct daemon_options *opts)
         .max_input_bytes = opts->max_input_bytes + 4096,
     };
     cc.gate = d.gate;
+    /* Snapshot restore, bound to the image's digests and the accelerator
+     * (the core adds the command line, the size and the VMM's version). */
+    char snapshot_dir[4200], image_digest[512];
+    if (opts->restore && driver->snapshot_begin != NULL) {
+        if (paths_home(snapshot_dir, sizeof(snapshot_dir), "snapshots", &err) < 0)
+            goto fail;
+        /* the root filesystem disk too: a change of packages changes only it */
+        snprintf(image_digest, sizeof(image_digest), "kernel=%s initramfs=%s rootfs=%s accel=%s",
+                 kernel->sha256, initrd->sha256, rootfs ? rootfs->sha256 : "-",
+                 d.kvm ? "kvm" : "tcg");
+        cc.snapshot_dir = snapshot_dir;
+        cc.image_digest = image_digest;
+    } else {
+        log_info("snapshot restore: off (%s)", opts->restore ? "the VMM has no snapshots" : "--restore off");
+    }
     {
         /* Warm pools: as asked, or sized from this machine. */
         struct daemon_pool pools[DAEMON_MAX_POOLS];
@@ -372,6 +394,7 @@ int daemon_run(const struct daemon_options *opts)
             struct core_start_request sr = {0};
             pool_rc = daemon_image_for_start(name, &sr, &holds[i], &err);
             specs[i] = (struct core_pool_spec){.image = name, .kernel = sr.kernel, .initrd = sr.initrd,
+                                                     .rootfs = sr.rootfs,
                                                .vcpus = pools[i].vcpus, .mem_mb = pools[i].mem_mb,
                                                .size = pools[i].size};
         }

@@ -45,6 +45,9 @@ struct daemon_options {
     struct daemon_pool pools[DAEMON_MAX_POOLS];
     size_t n_pools;
     bool pools_set;
+    /* Snapshot restore (--restore; core_config.snapshot_dir): on by default,
+     * for drivers that have snapshots. */
+    bool restore;
     bool allow_root;         /* run even as root (VMMs still drop to an unprivileged user) */
     int ready_fd;            /* when >= 0, "ready\n" or an error line is written here, then closed */
 };

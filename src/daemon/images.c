@@ -36,6 +36,8 @@ int daemon_image_for_start(const char *name, struct core_start_request *sr, stru
     }
     sr->kernel = kernel->abs_path;
     sr->initrd = initrd->abs_path;
+    const struct image_artifact *rootfs = image_manifest_artifact(m, "rootfs");
+    sr->rootfs = rootfs ? rootfs->abs_path : NULL;
     *hold = m;
     return 0;
 }

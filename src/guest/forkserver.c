@@ -299,6 +299,20 @@ void guest_forkserver_swept(struct guest_forkserver *fs)
     fs->ready = false;
 }
 
+void guest_forkserver_restart(struct guest_forkserver *fs)
+{
+    if (!fs)
+        return;
+    if (fs->pid <= 0) {
+        guest_forkserver_start(fs);
+        return;
+    }
+    /* Killed now; guest_forkserver_reaped starts the next one. */
+    kill(fs->pid, SIGKILL);
+    guest_forkserver_swept(fs);
+    fs->started.tv_sec -= 2; /* restarted when reaped even if it just started */
+}
+
 void guest_forkserver_counts(const struct guest_forkserver *fs, uint64_t *served, uint64_t *fallbacks)
 {
     *served = fs ? fs->served : 0;

@@ -124,6 +124,15 @@ void guest_env_free(char **env);
  * constant time), -1 otherwise. */
 int guest_hello_check(const Guest__V1__Frame *frame, const uint8_t key[GUEST_KEY_LEN]);
 
+/* Resume after a snapshot restore (HelloRequest.new_key, entropy,
+ * unix_time_ns). Returns 0 when the HelloRequest asks for none, 1 when it
+ * asks for a well-formed one (new_key of GUEST_KEY_LEN bytes, entropy of
+ * GUEST_RESUME_MIN_ENTROPY..GUEST_RESUME_MAX_ENTROPY bytes, a positive time),
+ * -1 with *why set when it asks for a malformed one. */
+#define GUEST_RESUME_MIN_ENTROPY 32
+#define GUEST_RESUME_MAX_ENTROPY 256
+int guest_hello_resume_check(const Guest__V1__HelloRequest *hello, const char **why);
+
 /* What kind of request a frame carries: 0 for one the init serves (health,
  * exec, cancel, shutdown), or CODE_UNKNOWN_REQUEST with *why set. */
 int guest_request_check(const Guest__V1__Frame *frame, const char **why);
@@ -216,6 +225,9 @@ bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid);
 /* The sweep of the workload user's processes killed it: stop using it now
  * (it is started again once reaped). */
 void guest_forkserver_swept(struct guest_forkserver *fs);
+/* Kills the fork server (when it runs) so that a fresh one starts: after a
+ * snapshot restore, whose Python was shared with every restored VM. */
+void guest_forkserver_restart(struct guest_forkserver *fs);
 /* Calls served and calls that fell back since start (for tests). */
 void guest_forkserver_counts(const struct guest_forkserver *fs, uint64_t *served, uint64_t *fallbacks);
 
@@ -338,8 +350,36 @@ int guest_server_run(struct guest_server *s);
 
 /* ---------------------------------------------------------------- system (PID 1) */
 
-/* Mounts, hostname, loopback, console, /workspace. Logs what fails. */
+/* The first mounts: /dev (devtmpfs, then the console), /proc, /sys. */
+void guest_system_early(void);
+/* The rest: /tmp and /dev/shm, hostname, loopback, /workspace (a tmpfs
+ * of guest_workspace_size). Logs what fails. */
 void guest_system_setup(void);
+
+/* The shared read-only root filesystem. An image with a rootfs.erofs disk
+ * has an initramfs with only enclave-init and its modules, and the file
+ * GUEST_ROOTFS_MARKER naming the type ("erofs"). The VMM attaches the disk
+ * read-only as the first virtio block device (/dev/vda). */
+#define GUEST_ROOTFS_MARKER "/.enclave-rootfs"
+#define GUEST_ROOTFS_DEVICE "/dev/vda"
+#define GUEST_ROOTFS_MOUNT "/sysroot"
+#define GUEST_ROOTFS_WAIT_MS 5000
+#define GUEST_WORKSPACE_SHARE 4u /* /workspace without enclave.workspace_mb: a quarter */
+#define GUEST_EROFS_SB_OFFSET 1024
+#define GUEST_EROFS_MAGIC 0xE0F5E1E2u
+/* Checks an erofs superblock (the first GUEST_EROFS_SB_OFFSET + 128 bytes
+ * of the device, len of them read) against the device's size in bytes:
+ * the magic, a block size of 512 bytes to 64 KiB, and a device that holds
+ * every block the superblock counts (a truncated image fails here rather
+ * than with I/O errors later). 0, or -EINVAL with why set. */
+int guest_rootfs_check(const uint8_t *head, size_t len, uint64_t device_bytes, char *why, size_t why_len);
+/* PID 1: when the initramfs has GUEST_ROOTFS_MARKER, waits (at most
+ * GUEST_ROOTFS_WAIT_MS) for the disk, checks it, mounts it read-only at
+ * GUEST_ROOTFS_MOUNT, moves /dev, /proc and /sys onto it and makes it the
+ * root (the initramfs stays below, out of reach). Returns 1 when it did,
+ * 0 when the image has no marker (the initramfs is the system), -errno
+ * with why set when it failed. */
+int guest_mount_rootfs(char *why, size_t why_len);
 /* Loads the modules named in dir/load-order (one per line, dependencies
  * first) from dir/<name>.ko. Returns how many failed; logs each. */
 int guest_load_modules(const char *dir);
@@ -356,7 +396,6 @@ uint64_t guest_tmpfs_size(uint64_t mem_total_kb, unsigned divisor);
  * (the host sets it from the session's workspace_mb) when cmdline has a
  * well-formed one, else a quarter of the memory; never under
  * GUEST_TMPFS_MIN nor over half the memory. */
-#define GUEST_WORKSPACE_SHARE 4u
 #define GUEST_WORKSPACE_ARG "enclave.workspace_mb="
 uint64_t guest_workspace_size(const char *cmdline, uint64_t mem_total_kb);
 /* Walks the file system at root (not crossing mounts, not into
@@ -374,5 +413,10 @@ int guest_key_read(const char *path, uint8_t key[GUEST_KEY_LEN]);
 int guest_key_load(uint8_t key[GUEST_KEY_LEN], char *why, size_t why_len);
 /* Powers the VM off (PID 1 only); returns only if that failed. */
 void guest_poweroff(void);
+/* After a snapshot restore: credits entropy to the kernel's RNG
+ * (RNDADDENTROPY on /dev/urandom) and reseeds it (RNDRESEEDCRNG), then sets
+ * CLOCK_REALTIME to unix_time_ns. Returns 0 or -errno of the first step
+ * that failed, with what in *step. */
+int guest_resume_system(const uint8_t *entropy, size_t len, int64_t unix_time_ns, const char **step);
 
 #endif

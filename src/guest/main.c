@@ -21,9 +21,11 @@ static void usage(FILE *out)
             "       enclave-init --key-file FILE --serve-unix PATH\n"
             "                                    serve connections on a Unix socket at PATH\n"
             "\n"
-            "As PID 1 it mounts /proc, /sys, /dev, /tmp and /dev/shm (the last two sized\n"
-            "from the VM's memory), loads the modules listed in " MODULE_DIR "/load-order,\n"
-            "reads the channel key (fw_cfg opt/org.enclave/key, else " GUEST_KEY_INITRD "),\n"
+            "As PID 1 it mounts /proc, /sys and /dev, loads the modules listed in\n"
+            MODULE_DIR "/load-order, reads the channel key (fw_cfg opt/org.enclave/key,\n"
+            "else " GUEST_KEY_INITRD "), mounts the image's read-only erofs disk " GUEST_ROOTFS_DEVICE "\n"
+            "as the root when the initramfs has " GUEST_ROOTFS_MARKER ", then /tmp and /dev/shm\n"
+            "(and /workspace on that root) as tmpfs sized from the VM's memory,\n"
             "checks that nothing outside /workspace and /tmp is writable by uid %d,\n"
             "and serves the guest protocol on vsock port %u and on the virtio-serial\n"
             "port named %s. If the key or the check fails it says why on the console\n"
@@ -47,13 +49,20 @@ __attribute__((noreturn)) static void refuse_to_serve(const char *why)
 
 __attribute__((noreturn)) static void run_pid1(void)
 {
-    guest_system_setup();
+    guest_system_early();
     guest_log("enclave-init %s starting", GUEST_INIT_VERSION);
     guest_load_modules(MODULE_DIR);
     static uint8_t key[GUEST_KEY_LEN];
     char why[512];
+    /* The key first: Firecracker's copy is a file in the initramfs. */
     if (guest_key_load(key, why, sizeof(why)) < 0)
         refuse_to_serve(why);
+    int root = guest_mount_rootfs(why, sizeof(why));
+    if (root < 0)
+        refuse_to_serve(why);
+    if (root > 0)
+        guest_log("root filesystem: %s (erofs, read-only)", GUEST_ROOTFS_DEVICE);
+    guest_system_setup();
     int bad = guest_check_readonly("/", why, sizeof(why));
     if (bad < 0)
         refuse_to_serve(why);

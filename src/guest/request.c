@@ -20,6 +20,27 @@ int guest_hello_check(const Guest__V1__Frame *frame, const uint8_t key[GUEST_KEY
     return diff == 0 ? 0 : -1;
 }
 
+int guest_hello_resume_check(const Guest__V1__HelloRequest *hello, const char **why)
+{
+    bool any = hello->new_key.len > 0 || hello->entropy.len > 0 || hello->unix_time_ns != 0;
+    if (!any)
+        return 0;
+    if (hello->new_key.len != GUEST_KEY_LEN || !hello->new_key.data) {
+        *why = "a resume needs a new key of exactly 32 bytes";
+        return -1;
+    }
+    if (hello->entropy.len < GUEST_RESUME_MIN_ENTROPY || hello->entropy.len > GUEST_RESUME_MAX_ENTROPY ||
+        !hello->entropy.data) {
+        *why = "a resume needs 32-256 bytes of entropy";
+        return -1;
+    }
+    if (hello->unix_time_ns <= 0) {
+        *why = "a resume needs the host's time";
+        return -1;
+    }
+    return 1;
+}
+
 int guest_request_check(const Guest__V1__Frame *frame, const char **why)
 {
     switch (frame->body_case) {

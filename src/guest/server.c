@@ -111,6 +111,7 @@ struct listener {
 struct guest_server {
     struct guest_server_options opts;
     uint8_t key[GUEST_KEY_LEN];
+    bool resumed; /* a HelloRequest replaced the key (snapshot restore): never again */
     int sigfd;
     struct listener listeners[MAX_LISTENERS];
     size_t nlisteners;
@@ -630,12 +631,46 @@ static void handle_hello(struct guest_server *s, struct conn *c, const Guest__V1
         conn_refuse(s, c, "wrong key");
         return;
     }
+    const char *why = NULL;
+    int resume = guest_hello_resume_check(f->hello_request, &why);
+    if (resume < 0) {
+        conn_refuse(s, c, why);
+        return;
+    }
+    if (resume && s->resumed) {
+        /* Once only: whoever holds the snapshot's key must not rekey a VM
+         * the host has rekeyed already (nor the host twice). */
+        conn_refuse(s, c, "a second resume");
+        return;
+    }
+    if (resume) {
+        const Guest__V1__HelloRequest *h = f->hello_request;
+        if (s->opts.pid1) {
+            const char *step = "";
+            int r = guest_resume_system(h->entropy.data, h->entropy.len, h->unix_time_ns, &step);
+            if (r < 0) {
+                /* Serving with the snapshot's RNG state would share it
+                 * with every other VM restored from it: refuse. */
+                guest_log("resume: %s: %s", step, strerror(-r));
+                conn_refuse(s, c, "the RNG could not be reseeded");
+                return;
+            }
+        }
+        memcpy(s->key, h->new_key.data, GUEST_KEY_LEN);
+        s->resumed = true;
+        /* Its hash seed, memory layout and random state came from the
+         * snapshot, shared with every VM restored from it. */
+        if (s->forkserver)
+            guest_forkserver_restart(s->forkserver);
+        guest_log("%s: resumed from a snapshot: new key, RNG reseeded, clock set", c->transport);
+    }
     if (!c->authed)
         guest_log("%s: host authenticated", c->transport);
     c->authed = true;
     Guest__V1__Frame r = GUEST__V1__FRAME__INIT;
     Guest__V1__HelloResponse h = GUEST__V1__HELLO_RESPONSE__INIT;
     h.protocol_version = GUEST_PROTOCOL_VERSION;
+    h.resumed = resume == 1;
     r.id = f->id;
     r.body_case = GUEST__V1__FRAME__BODY_HELLO_RESPONSE;
     r.hello_response = &h;

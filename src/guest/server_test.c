@@ -913,14 +913,20 @@ static void client_free(struct client *c)
     free(c);
 }
 
+/* The key teardown_unix shuts the server down with (a test that rekeyed the
+ * server sets it). */
+static const uint8_t *teardown_key = test_key;
+
 static int teardown_unix(void **state)
 {
     struct unix_server *u = *state;
+    const uint8_t *key = teardown_key;
+    teardown_key = test_key;
     /* Shutdown with poweroff ends a server outside PID 1. Connections a test
      * just closed may still hold every slot for a moment: retry on BUSY. */
     for (int tries = 0; tries < 100; tries++) {
         struct client *c = client_connect_raw(u);
-        send_hello_key(c, 2, test_key, sizeof(test_key));
+        send_hello_key(c, 2, key, GUEST_KEY_LEN);
         Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
         Guest__V1__ShutdownRequest sr = GUEST__V1__SHUTDOWN_REQUEST__INIT;
         sr.poweroff = true;
@@ -1164,6 +1170,103 @@ static void test_unix_rehello_and_sync(void **state)
     client_free(c);
 }
 
+static void send_resume(struct client *c, uint64_t id, const uint8_t *key, const uint8_t *new_key,
+                        size_t new_len, size_t entropy_len, int64_t unix_time_ns)
+{
+    static uint8_t entropy[GUEST_RESUME_MAX_ENTROPY + 1];
+    memset(entropy, 0xa5, sizeof(entropy));
+    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+    Guest__V1__HelloRequest h = GUEST__V1__HELLO_REQUEST__INIT;
+    h.key.data = (uint8_t *)key;
+    h.key.len = GUEST_KEY_LEN;
+    h.new_key.data = (uint8_t *)new_key;
+    h.new_key.len = new_len;
+    h.entropy.data = entropy;
+    h.entropy.len = entropy_len;
+    h.unix_time_ns = unix_time_ns;
+    f.id = id;
+    f.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
+    f.hello_request = &h;
+    send_frame(c, &f);
+}
+
+/* After a snapshot restore: the first HelloRequest proves the snapshot's key
+ * and hands over the VM's own. Malformed resumes change nothing; after the
+ * resume only the new key opens a connection, and no second resume is
+ * taken (whoever holds the snapshot's key, or the new one, cannot rekey). */
+static void test_unix_resume_rekeys_once(void **state)
+{
+    struct unix_server *u = *state;
+    static uint8_t new_key[GUEST_KEY_LEN];
+    uint8_t other[GUEST_KEY_LEN + 1];
+    memset(new_key, 0x5a, sizeof(new_key));
+    memset(other, 0x3c, sizeof(other));
+    const int64_t now = (int64_t)1800000000 * 1000000000;
+
+    /* Malformed: a short new key, too little or too much entropy, no time,
+     * or the wrong key with a good resume. */
+    struct client *c = client_connect_raw(u);
+    send_resume(c, 1, test_key, new_key, GUEST_KEY_LEN - 1, 64, now);
+    expect_closed_silently(c);
+    client_free(c);
+    c = client_connect_raw(u);
+    send_resume(c, 1, test_key, new_key, GUEST_KEY_LEN, GUEST_RESUME_MIN_ENTROPY - 1, now);
+    expect_closed_silently(c);
+    client_free(c);
+    c = client_connect_raw(u);
+    send_resume(c, 1, test_key, new_key, GUEST_KEY_LEN, GUEST_RESUME_MAX_ENTROPY + 1, now);
+    expect_closed_silently(c);
+    client_free(c);
+    c = client_connect_raw(u);
+    send_resume(c, 1, test_key, new_key, GUEST_KEY_LEN, 64, 0);
+    expect_closed_silently(c);
+    client_free(c);
+    c = client_connect_raw(u);
+    send_resume(c, 1, other, new_key, GUEST_KEY_LEN, 64, now);
+    expect_closed_silently(c);
+    client_free(c);
+    /* None of them changed the key. */
+    c = client_connect(u);
+    expect_health(c, 2);
+    client_free(c);
+
+    /* The resume: answered with resumed, then served. */
+    c = client_connect_raw(u);
+    send_resume(c, 9, test_key, new_key, GUEST_KEY_LEN, 64, now);
+    Guest__V1__Frame *f = expect_body(c, 9, GUEST__V1__FRAME__BODY_HELLO_RESPONSE);
+    assert_true(f->hello_response->resumed);
+    guest__v1__frame__free_unpacked(f, NULL);
+    expect_health(c, 3);
+    client_free(c);
+    teardown_key = new_key;
+
+    /* The snapshot's key opens nothing any more. */
+    c = client_connect_raw(u);
+    send_hello_key(c, 1, test_key, sizeof(test_key));
+    send_health(c, 2);
+    expect_closed_silently(c);
+    client_free(c);
+
+    /* A second resume, with the old key or the new one, is refused. */
+    c = client_connect_raw(u);
+    send_resume(c, 1, test_key, other, GUEST_KEY_LEN, 64, now);
+    expect_closed_silently(c);
+    client_free(c);
+    c = client_connect_raw(u);
+    send_resume(c, 1, new_key, other, GUEST_KEY_LEN, 64, now);
+    expect_closed_silently(c);
+    client_free(c);
+
+    /* The new key is served, and a plain HelloRequest is no resume. */
+    c = client_connect_raw(u);
+    send_hello_key(c, 5, new_key, sizeof(new_key));
+    f = expect_body(c, 5, GUEST__V1__FRAME__BODY_HELLO_RESPONSE);
+    assert_false(f->hello_response->resumed);
+    guest__v1__frame__free_unpacked(f, NULL);
+    expect_health(c, 6);
+    client_free(c);
+}
+
 /* stdio: the same rule (what the fake Firecracker's guest serves). */
 static void test_stdio_needs_key(void **state)
 {
@@ -1225,6 +1328,7 @@ int main(void)
         U(test_unix_connection_limit),
         U(test_unix_unauthenticated_served_nothing),
         U(test_unix_rehello_and_sync),
+        U(test_unix_resume_rekeys_once),
         cmocka_unit_test_setup_teardown(test_stdio_needs_key, setup_no_hello, teardown),
         cmocka_unit_test(test_server_needs_a_key),
     };

@@ -28,12 +28,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <linux/random.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GUEST_HOSTNAME "enclave"
@@ -168,12 +172,16 @@ static void restrict_kernel_files(void)
             guest_log("chmod %s: %s", files[i], strerror(errno));
 }
 
-void guest_system_setup(void)
+void guest_system_early(void)
 {
     mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
     ensure_console();
     mount_one("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     mount_one("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
+void guest_system_setup(void)
+{
     restrict_kernel_files();
     uint64_t mem_kb = mem_total_kb();
     if (mem_kb == 0)
@@ -191,6 +199,149 @@ void guest_system_setup(void)
         fclose(f);
     }
     workspace_setup(guest_workspace_size(cmdline, mem_kb));
+}
+
+/* ---------------------------------------------------------------- shared read-only root */
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int guest_rootfs_check(const uint8_t *head, size_t len, uint64_t device_bytes, char *why, size_t why_len)
+{
+    /* struct erofs_super_block: magic at 0, blkszbits at 12, blocks at 36 */
+    const size_t need = GUEST_EROFS_SB_OFFSET + 40;
+    if (head == NULL || len < need || device_bytes < need) {
+        snprintf(why, why_len, "the root filesystem disk is too small to be an erofs image (%llu bytes)",
+                 (unsigned long long)device_bytes);
+        return -EINVAL;
+    }
+    const uint8_t *sb = head + GUEST_EROFS_SB_OFFSET;
+    if (le32(sb) != GUEST_EROFS_MAGIC) {
+        snprintf(why, why_len, "the root filesystem disk is not an erofs image (magic %08x)", le32(sb));
+        return -EINVAL;
+    }
+    unsigned bits = sb[12];
+    if (bits < 9 || bits > 16) {
+        snprintf(why, why_len, "the root filesystem's superblock is corrupt (block size 2^%u)", bits);
+        return -EINVAL;
+    }
+    uint64_t want = (uint64_t)le32(sb + 36) << bits;
+    if (want == 0 || want > device_bytes) {
+        snprintf(why, why_len,
+                 "the root filesystem image is truncated or corrupt: the superblock counts %llu bytes, the disk "
+                 "has %llu",
+                 (unsigned long long)want, (unsigned long long)device_bytes);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* The disk as it appears (devtmpfs makes the node when virtio_blk probes
+ * the device, which may come a little after the module loads). */
+static int open_root_device(char *why, size_t why_len)
+{
+    for (long waited = 0;; waited += 10) {
+        int fd = open(GUEST_ROOTFS_DEVICE, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0)
+            return fd;
+        if (errno != ENOENT && errno != ENXIO) {
+            int e = errno;
+            snprintf(why, why_len, "cannot open the root filesystem disk %s: %s", GUEST_ROOTFS_DEVICE, strerror(e));
+            return -e;
+        }
+        if (waited >= GUEST_ROOTFS_WAIT_MS) {
+            snprintf(why, why_len,
+                     "the root filesystem disk %s did not appear within %d ms (does the VMM attach the image's "
+                     "rootfs as a virtio block device?)",
+                     GUEST_ROOTFS_DEVICE, GUEST_ROOTFS_WAIT_MS);
+            return -ENODEV;
+        }
+        sleep_ms(10);
+    }
+}
+
+int guest_mount_rootfs(char *why, size_t why_len)
+{
+    char type[16] = "";
+    int mfd = open(GUEST_ROOTFS_MARKER, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (mfd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        int e = errno;
+        snprintf(why, why_len, "%s: %s", GUEST_ROOTFS_MARKER, strerror(e));
+        return -e;
+    }
+    ssize_t n = read(mfd, type, sizeof(type) - 1);
+    close(mfd);
+    type[n > 0 ? n : 0] = '\0';
+    type[strcspn(type, "\r\n")] = '\0';
+    if (strcmp(type, "erofs") != 0) {
+        snprintf(why, why_len, "%s names an unknown root filesystem type '%.15s'", GUEST_ROOTFS_MARKER, type);
+        return -EINVAL;
+    }
+    int fd = open_root_device(why, why_len);
+    if (fd < 0)
+        return fd;
+    uint64_t bytes = 0;
+    static uint8_t head[GUEST_EROFS_SB_OFFSET + 128];
+    ssize_t got = 0;
+    if (ioctl(fd, BLKGETSIZE64, &bytes) < 0) {
+        int e = errno;
+        close(fd);
+        snprintf(why, why_len, "%s: BLKGETSIZE64: %s", GUEST_ROOTFS_DEVICE, strerror(e));
+        return -e;
+    }
+    while (got < (ssize_t)sizeof(head)) {
+        ssize_t r = pread(fd, head + got, sizeof(head) - (size_t)got, got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += r;
+    }
+    close(fd);
+    int rc = guest_rootfs_check(head, (size_t)got, bytes, why, why_len);
+    if (rc < 0)
+        return rc;
+    if (mkdir(GUEST_ROOTFS_MOUNT, 0755) < 0 && errno != EEXIST) {
+        int e = errno;
+        snprintf(why, why_len, "mkdir %s: %s", GUEST_ROOTFS_MOUNT, strerror(e));
+        return -e;
+    }
+    if (mount(GUEST_ROOTFS_DEVICE, GUEST_ROOTFS_MOUNT, "erofs", MS_RDONLY | MS_NODEV | MS_NOSUID, NULL) < 0) {
+        int e = errno;
+        snprintf(why, why_len, "cannot mount the root filesystem (%s, erofs, read-only): %s; the kernel's "
+                 "messages above say more", GUEST_ROOTFS_DEVICE, strerror(e));
+        return -e;
+    }
+    static const char *const moved[] = {"/dev", "/proc", "/sys"};
+    for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {
+        char target[64];
+        snprintf(target, sizeof(target), "%s%s", GUEST_ROOTFS_MOUNT, moved[i]);
+        if (mount(moved[i], target, NULL, MS_MOVE, NULL) < 0) {
+            int e = errno;
+            snprintf(why, why_len, "moving %s onto the root filesystem: %s", moved[i], strerror(e));
+            return -e;
+        }
+    }
+    /* switch_root: the disk becomes /, the initramfs stays underneath, out
+     * of reach of anything that cannot chroot (the workload cannot). */
+    if (chdir(GUEST_ROOTFS_MOUNT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
+        chdir("/") < 0) {
+        int e = errno;
+        snprintf(why, why_len, "switching to the root filesystem: %s", strerror(e));
+        return -e;
+    }
+    return 1;
 }
 
 static bool module_name_ok(const char *name)
@@ -427,5 +578,46 @@ int guest_key_load(uint8_t key[GUEST_KEY_LEN], char *why, size_t why_len)
         return r;
     }
     guest_log("channel key read from %s", source);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- resume */
+
+int guest_resume_system(const uint8_t *entropy, size_t len, int64_t unix_time_ns, const char **step)
+{
+    *step = "/dev/urandom";
+    int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct {
+        struct rand_pool_info info;
+        uint8_t buf[GUEST_RESUME_MAX_ENTROPY];
+    } add;
+    if (len > sizeof(add.buf))
+        len = sizeof(add.buf);
+    memset(&add, 0, sizeof(add));
+    add.info.entropy_count = (int)(len * 8);
+    add.info.buf_size = (int)len;
+    memcpy(add.buf, entropy, len);
+    int r = 0;
+    *step = "RNDADDENTROPY";
+    if (ioctl(fd, RNDADDENTROPY, &add) < 0)
+        r = -errno;
+    explicit_bzero(&add, sizeof(add));
+    /* Mixing in is not enough: the kernel's CRNG keeps the state it was
+     * restored with until its next reseed, which this forces now. */
+    if (r == 0) {
+        *step = "RNDRESEEDCRNG";
+        if (ioctl(fd, RNDRESEEDCRNG) < 0)
+            r = -errno;
+    }
+    close(fd);
+    if (r < 0)
+        return r;
+    *step = "clock_settime";
+    struct timespec ts = {.tv_sec = (time_t)(unix_time_ns / 1000000000),
+                          .tv_nsec = (long)(unix_time_ns % 1000000000)};
+    if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+        return -errno;
     return 0;
 }

@@ -1,6 +1,6 @@
 /* Tests of the PID 1 helpers that can run on the host: finding the
  * virtio-serial port by name, reading the module load order, the read-only
- * system check, the channel key file, tmpfs sizes, and the bounded wait for
+ * system check, the channel key file, the root filesystem's superblock check, tmpfs sizes, and the bounded wait for
  * a child. The check and the wait need root (chown, a stoppable child);
  * those parts are skipped otherwise. */
 #include <errno.h>
@@ -156,6 +156,55 @@ static void test_readonly_check(void **state)
     assert_true(guest_check_readonly("/nonexistent-enclave-root", why, sizeof(why)) < 0);
 }
 
+/* An erofs superblock as mkfs.erofs writes it: magic at 1024, block size
+ * bits at +12, block count at +36. */
+static void put_sb(uint8_t *head, uint32_t magic, uint8_t bits, uint32_t blocks)
+{
+    memset(head, 0, GUEST_EROFS_SB_OFFSET + 128);
+    uint8_t *sb = head + GUEST_EROFS_SB_OFFSET;
+    for (int i = 0; i < 4; i++) {
+        sb[i] = (uint8_t)(magic >> (8 * i));
+        sb[36 + i] = (uint8_t)(blocks >> (8 * i));
+    }
+    sb[12] = bits;
+}
+
+static void test_rootfs_check(void **state)
+{
+    (void)state;
+    static uint8_t head[GUEST_EROFS_SB_OFFSET + 128];
+    char why[256];
+    /* 100 blocks of 4 KiB on a disk of exactly that size, or larger */
+    put_sb(head, GUEST_EROFS_MAGIC, 12, 100);
+    assert_int_equal(guest_rootfs_check(head, sizeof(head), 100 * 4096, why, sizeof(why)), 0);
+    assert_int_equal(guest_rootfs_check(head, sizeof(head), 100 * 4096 + 512, why, sizeof(why)), 0);
+    /* truncated: one byte short */
+    assert_int_equal(guest_rootfs_check(head, sizeof(head), 100 * 4096 - 1, why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "truncated"));
+    /* not erofs (a zeroed or foreign disk) */
+    put_sb(head, 0x12345678, 12, 100);
+    assert_int_equal(guest_rootfs_check(head, sizeof(head), 1 << 20, why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "not an erofs image"));
+    /* nonsense block sizes, a count of 0, a count that overflows 32 bits
+     * of bytes (must still compare as 64-bit) */
+    put_sb(head, GUEST_EROFS_MAGIC, 8, 100);
+    assert_int_equal(guest_rootfs_check(head, sizeof(head), 1 << 20, why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "block size"));
+    put_sb(head, GUEST_EROFS_MAGIC, 40, 100);
+    assert_int_equal(guest_rootfs_check(head, sizeof(head), 1 << 20, why, sizeof(why)), -EINVAL);
+    put_sb(head, GUEST_EROFS_MAGIC, 12, 0);
+    assert_int_equal(guest_rootfs_check(head, sizeof(head), 1 << 20, why, sizeof(why)), -EINVAL);
+    put_sb(head, GUEST_EROFS_MAGIC, 16, 0xffffffffu);
+    assert_int_equal(guest_rootfs_check(head, sizeof(head), UINT64_C(1) << 40, why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "truncated"));
+    /* a disk too small to hold a superblock, a short read, no buffer */
+    put_sb(head, GUEST_EROFS_MAGIC, 12, 1);
+    assert_int_equal(guest_rootfs_check(head, sizeof(head), 1000, why, sizeof(why)), -EINVAL);
+    assert_non_null(strstr(why, "too small"));
+    assert_int_equal(guest_rootfs_check(head, GUEST_EROFS_SB_OFFSET + 10, 4096, why, sizeof(why)), -EINVAL);
+    assert_int_equal(guest_rootfs_check(NULL, 0, 4096, why, sizeof(why)), -EINVAL);
+}
+
 static void test_key_read(void **state)
 {
     (void)state;
@@ -250,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_load_order_parsing),
         cmocka_unit_test(test_readonly_check),
         cmocka_unit_test(test_key_read),
+        cmocka_unit_test(test_rootfs_check),
         cmocka_unit_test(test_tmpfs_size),
         cmocka_unit_test(test_workspace_size),
         cmocka_unit_test(test_wait_child_deadline),

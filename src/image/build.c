@@ -8,7 +8,9 @@
  *      image was built from the same inputs and its files still match, stop
  *   3. download what cache/build/debs lacks (apt-get download), check digests
  *   4. unpack with dpkg-deb -x (no maintainer scripts), pick the modules
- *   5. write initramfs.cpio, copy vmlinuz, write manifest.json, switch current
+ *   5. write rootfs.erofs (mkfs.erofs, erofs-utils) and a small initramfs.cpio
+ *      (enclave-init and its modules), or with initramfs_only the whole tree
+ *      as initramfs.cpio; copy vmlinuz, write manifest.json, switch current
  */
 #include "image/image.h"
 
@@ -37,7 +39,7 @@
 #include "common/text.h"
 
 /* Bump when the builder's output for the same inputs changes. */
-#define BUILDER_VERSION "5"
+#define BUILDER_VERSION "6"
 #define KERNEL_META_PACKAGE "linux-image-cloud-amd64"
 #define MAX_TOOL_OUTPUT (32u << 20)
 #define ERR_TAIL 1536
@@ -752,6 +754,7 @@ static int compute_inputs(struct build *b, struct error *err)
     digest_sha256_hex(enclave_interp_blob, (size_t)(enclave_interp_blob_end - enclave_interp_blob), interp_sha);
     fprintf(f, "builder %s\ncmdline %s\ninit %s\ninterp %s\nkernel %s %s %s\n", BUILDER_VERSION,
             IMAGE_KERNEL_CMDLINE, b->init_sha, interp_sha, b->kernel.package, b->kernel.version, b->kernel.sha256);
+    fprintf(f, "layout %s\n", b->opts->initramfs_only ? "initramfs" : "initramfs+erofs");
     for (size_t i = 0; i < sizeof(guest_modules) / sizeof(guest_modules[0]); i++)
         fprintf(f, "module %s\n", guest_modules[i]);
     for (size_t i = 0; i < sizeof(skipped_paths) / sizeof(skipped_paths[0]); i++)
@@ -1146,6 +1149,8 @@ static int finish_rootfs(struct build *b, struct error *err)
 }
 
 
+static int write_dev_nodes(struct cpio_writer *w, uint32_t epoch, struct error *err);
+
 static int write_initramfs(struct build *b, const char *path, uint64_t *size, char sha[65],
                            struct error *err)
 {
@@ -1158,9 +1163,21 @@ static int write_initramfs(struct build *b, const char *path, uint64_t *size, ch
     uint32_t epoch = build_epoch();
     int rc = image_write_tree(w, b->stage, epoch, skipped_paths, sizeof(skipped_paths) / sizeof(skipped_paths[0]),
                               err);
-    /* Device nodes an unprivileged build cannot mknod: the kernel opens
-     * /dev/console for init, and Python reads /dev/urandom at start when the
-     * kernel's pool is not ready yet; devtmpfs covers /dev later. */
+    if (rc == 0)
+        rc = write_dev_nodes(w, epoch, err);
+    if (rc == 0)
+        rc = cpio_writer_finish(w, size, sha, err);
+    cpio_writer_free(w);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = error_set_errno(err, ERR_INTERNAL, "fsync %s", path);
+    return rc;
+}
+
+/* The device nodes an unprivileged build cannot mknod: the kernel opens
+ * /dev/console for init, and Python reads /dev/urandom at start when the
+ * kernel's pool is not ready yet; devtmpfs covers /dev later. */
+static int write_dev_nodes(struct cpio_writer *w, uint32_t epoch, struct error *err)
+{
     static const struct {
         const char *name;
         mode_t mode;
@@ -1170,10 +1187,64 @@ static int write_initramfs(struct build *b, const char *path, uint64_t *size, ch
         {"dev/zero", S_IFCHR | 0666, 1, 5},    {"dev/random", S_IFCHR | 0666, 1, 8},
         {"dev/urandom", S_IFCHR | 0666, 1, 9},
     };
-    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]) && rc == 0; i++) {
+    for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
         struct cpio_entry e = {.name = nodes[i].name, .mode = nodes[i].mode, .mtime = epoch,
                                .rdev_major = nodes[i].major, .rdev_minor = nodes[i].minor};
-        rc = cpio_write_node(w, &e, err);
+        if (cpio_write_node(w, &e, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The initramfs of an image with a root filesystem disk: only what mounts
+ * it. enclave-init as /init, the modules and their load order, the device
+ * nodes, and the marker that tells the init to mount the disk. */
+static int write_boot_initramfs(struct build *b, const char *path, uint64_t *size, char sha[65],
+                                struct error *err)
+{
+    cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", path);
+    struct cpio_writer *w = NULL;
+    if (cpio_writer_new(fd, &w, err) < 0)
+        return -1;
+    uint32_t epoch = build_epoch();
+    int rc = 0;
+    static const char *const dirs[] = {".", "dev", "lib", "lib/modules", "lib/modules/enclave", "proc", "sys"};
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && rc == 0; i++) {
+        struct cpio_entry e = {.name = dirs[i], .mode = S_IFDIR | 0755, .mtime = epoch};
+        rc = cpio_write_dir(w, &e, err);
+    }
+    if (rc == 0)
+        rc = write_dev_nodes(w, epoch, err);
+    if (rc == 0) {
+        struct cpio_entry e = {.name = "init", .mode = S_IFREG | 0755, .mtime = epoch};
+        rc = cpio_write_file(w, &e, enclave_init_blob, (size_t)(enclave_init_blob_end - enclave_init_blob), err);
+    }
+    if (rc == 0) {
+        static const char marker[] = "erofs\n";
+        struct cpio_entry e = {.name = IMAGE_ROOTFS_MARKER, .mode = S_IFREG | 0644, .mtime = epoch};
+        rc = cpio_write_file(w, &e, marker, sizeof(marker) - 1, err);
+    }
+    /* the modules as add_modules staged them, then their order */
+    for (size_t i = 0; i <= b->n_mods && rc == 0; i++) {
+        char src[PATH_MAX + 128], name[160];
+        if (i < b->n_mods)
+            rc = PATHF(name, "lib/modules/enclave/%s.ko", b->mods[i].name);
+        else
+            rc = PATHF(name, "lib/modules/enclave/load-order");
+        if (rc == 0)
+            rc = PATHF(src, "%s/%s", b->stage, name);
+        if (rc < 0)
+            break;
+        cleanup_close int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (in < 0 || fstat(in, &st) < 0) {
+            rc = error_set_errno(err, ERR_INTERNAL, "opening %s", src);
+            break;
+        }
+        struct cpio_entry e = {.name = name, .mode = S_IFREG | 0644, .mtime = epoch};
+        rc = cpio_write_file_fd(w, &e, in, (uint64_t)st.st_size, err);
     }
     if (rc == 0)
         rc = cpio_writer_finish(w, size, sha, err);
@@ -1181,6 +1252,48 @@ static int write_initramfs(struct build *b, const char *path, uint64_t *size, ch
     if (rc == 0 && fsync(fd) < 0)
         rc = error_set_errno(err, ERR_INTERNAL, "fsync %s", path);
     return rc;
+}
+
+/* The root filesystem as a read-only erofs image (Debian's erofs-utils),
+ * uncompressed so that the guest maps file pages straight from the block
+ * device, every file root's, every time the build epoch, and the UUID taken
+ * from the build inputs, so that the same inputs give the same image.
+ * Modules and /init stay in the initramfs only. */
+static int write_rootfs_erofs(struct build *b, const char *path, uint64_t *size, char sha[65],
+                              struct error *err)
+{
+    if (!in_path("mkfs.erofs"))
+        return error_set(err, ERR_FAILED_PRECONDITION,
+                         "mkfs.erofs is not installed (Debian package erofs-utils; scripts/install-deps "
+                         "installs it), or build with --initramfs-only");
+    size_t n_skip = sizeof(skipped_paths) / sizeof(skipped_paths[0]);
+    const char **skip = calloc(n_skip + 2, sizeof(*skip));
+    if (skip == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    for (size_t i = 0; i < n_skip; i++)
+        skip[i] = skipped_paths[i];
+    skip[n_skip++] = "init";
+    skip[n_skip++] = "lib/modules/enclave";
+    int rc = image_prepare_tree(b->stage, skip, n_skip, err);
+    free(skip);
+    if (rc < 0)
+        return error_prefix(err, "preparing the root filesystem");
+    char epoch[16], uuid[40];
+    snprintf(epoch, sizeof(epoch), "-T%u", build_epoch());
+    snprintf(uuid, sizeof(uuid), "-U%.8s-%.4s-%.4s-%.4s-%.12s", b->inputs, b->inputs + 8, b->inputs + 12,
+             b->inputs + 16, b->inputs + 20);
+    const char *argv[] = {"mkfs.erofs", "--quiet", "-x-1", "--all-root", epoch, uuid, path, b->stage, NULL};
+    struct tool_run r;
+    if (run_tool(argv, NULL, false, &r, err) < 0)
+        return -1;
+    if (r.status != 0)
+        return error_set(err, ERR_INTERNAL, "mkfs.erofs failed (exit %d): %s", r.status, last_lines(r.err_tail));
+    /* readable by the VMM's user, whatever the umask */
+    if (chmod(path, 0644) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "chmod %s", path);
+    if (digest_sha256_file(path, sha, size, err) < 0)
+        return error_prefix(err, "after mkfs.erofs");
+    return 0;
 }
 
 static int lock_build(const char *work, struct error *err)
@@ -1409,10 +1522,12 @@ static int assemble(struct build *b, struct image_build_result *result, struct e
 
     if (remove_tree(b->out, err) < 0 || paths_mkdir_p(b->out, 0755, err) < 0)
         return -1;
-    struct image_artifact arts[2] = {
+    struct image_artifact arts[3] = {
         {.role = "kernel", .path = "vmlinuz", .media_type = IMAGE_MEDIA_KERNEL},
         {.role = "initramfs", .path = "initramfs.cpio", .media_type = IMAGE_MEDIA_INITRAMFS},
+        {.role = "rootfs", .path = IMAGE_ROOTFS_FILE, .media_type = IMAGE_MEDIA_ROOTFS},
     };
+    size_t n_arts = b->opts->initramfs_only ? 2 : 3;
     char src[PATH_MAX * 2], dst[PATH_MAX + 64];
     if (PATHF(src, "%s/boot/vmlinuz-%s", kdir, b->kernel_release) < 0)
         return -1;
@@ -1420,11 +1535,22 @@ static int assemble(struct build *b, struct image_build_result *result, struct e
         return -1;
     if (copy_file(src, dst, 0644, &arts[0].size, arts[0].sha256, err) < 0)
         return error_prefix(err, "kernel");
-    progress(b->opts, "writing initramfs.cpio");
     if (PATHF(dst, "%s/initramfs.cpio", b->out) < 0)
         return -1;
-    if (write_initramfs(b, dst, &arts[1].size, arts[1].sha256, err) < 0)
-        return error_prefix(err, "initramfs");
+    if (b->opts->initramfs_only) {
+        progress(b->opts, "writing initramfs.cpio (the whole root filesystem)");
+        if (write_initramfs(b, dst, &arts[1].size, arts[1].sha256, err) < 0)
+            return error_prefix(err, "initramfs");
+    } else {
+        progress(b->opts, "writing initramfs.cpio (enclave-init and modules)");
+        if (write_boot_initramfs(b, dst, &arts[1].size, arts[1].sha256, err) < 0)
+            return error_prefix(err, "initramfs");
+        progress(b->opts, "writing " IMAGE_ROOTFS_FILE " (mkfs.erofs)");
+        if (PATHF(dst, "%s/" IMAGE_ROOTFS_FILE, b->out) < 0)
+            return -1;
+        if (write_rootfs_erofs(b, dst, &arts[2].size, arts[2].sha256, err) < 0)
+            return error_prefix(err, "root filesystem");
+    }
 
     struct image_package *pk = calloc(b->root.n + 1, sizeof(*pk));
     if (pk == NULL)
@@ -1446,7 +1572,7 @@ static int assemble(struct build *b, struct image_build_result *result, struct e
         .kernel_cmdline = IMAGE_KERNEL_CMDLINE,
         .build_inputs = b->inputs,
         .artifacts = arts,
-        .n_artifacts = 2,
+        .n_artifacts = n_arts,
         .packages = pk,
         .n_packages = b->root.n + 1,
     };
@@ -1455,15 +1581,20 @@ static int assemble(struct build *b, struct image_build_result *result, struct e
     if (rc < 0)
         return -1;
 
-    /* content id: the two artifacts and the command line */
-    char idsrc[64 * 2 + IMAGE_MAX_CMDLINE + 8], idhex[65], id[40];
-    snprintf(idsrc, sizeof(idsrc), "%s\n%s\n%s\n", arts[0].sha256, arts[1].sha256, IMAGE_KERNEL_CMDLINE);
+    /* content id: the artifacts and the command line */
+    char idsrc[64 * 3 + IMAGE_MAX_CMDLINE + 8], idhex[65], id[40];
+    snprintf(idsrc, sizeof(idsrc), "%s\n%s\n%s%s%s\n", arts[0].sha256, arts[1].sha256,
+             n_arts > 2 ? arts[2].sha256 : "", n_arts > 2 ? "\n" : "", IMAGE_KERNEL_CMDLINE);
     digest_sha256_hex(idsrc, strlen(idsrc), idhex);
     snprintf(id, sizeof(id), "local-%.16s", idhex);
     if (install_image(b, id, result, err) < 0)
         return -1;
-    progress(b->opts, "image %s: kernel %.1f MB, initramfs %.1f MB, %zu packages", id, (double)arts[0].size / 1e6,
-             (double)arts[1].size / 1e6, b->root.n + 1);
+    if (n_arts > 2)
+        progress(b->opts, "image %s: kernel %.1f MB, initramfs %.1f MB, rootfs %.1f MB (erofs), %zu packages", id,
+                 (double)arts[0].size / 1e6, (double)arts[1].size / 1e6, (double)arts[2].size / 1e6, b->root.n + 1);
+    else
+        progress(b->opts, "image %s: kernel %.1f MB, initramfs %.1f MB, %zu packages", id, (double)arts[0].size / 1e6,
+                 (double)arts[1].size / 1e6, b->root.n + 1);
     return 0;
 }
 

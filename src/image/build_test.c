@@ -397,6 +397,71 @@ static void test_tree_skip_patterns(void **state)
     assert_int_equal(nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+/* The tree mkfs.erofs gets: skipped paths gone, group/other write and set-id
+ * bits cleared, tmp 1777, symlinks untouched, anything else refused. */
+static void test_prepare_tree(void **state)
+{
+    (void)state;
+    static const char *const skip[] = {"usr/share/doc", "usr/lib/python3.*/test", "init"};
+    char root[] = "/tmp/enclave-prep-test.XXXXXX";
+    assert_non_null(mkdtemp(root));
+    assert_int_equal(chmod(root, 0700), 0);
+    put_file(root, "usr/share/doc/x/copyright");
+    put_file(root, "usr/lib/python3.11/test/a.py");
+    put_file(root, "usr/lib/python3.11/json/__init__.py");
+    put_file(root, "usr/bin/tool");
+    put_file(root, "etc/shadowish");
+    put_file(root, "init");
+    char p[512];
+    snprintf(p, sizeof(p), "%s/usr/bin/tool", root);
+    assert_int_equal(chmod(p, 06777), 0);
+    snprintf(p, sizeof(p), "%s/etc/shadowish", root);
+    assert_int_equal(chmod(p, 0664), 0);
+    snprintf(p, sizeof(p), "%s/etc", root);
+    assert_int_equal(chmod(p, 0777), 0);
+    snprintf(p, sizeof(p), "%s/tmp", root);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof(p), "%s/usr/bin/link", root);
+    assert_int_equal(symlink("tool", p), 0);
+
+    struct error err = {0};
+    assert_int_equal(image_prepare_tree(root, skip, sizeof(skip) / sizeof(skip[0]), &err), 0);
+    struct stat st;
+    static const char *const gone[] = {"usr/share/doc", "usr/lib/python3.11/test", "init"};
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", root, gone[i]);
+        if (lstat(p, &st) == 0)
+            fail_msg("%s is still there", gone[i]);
+    }
+    snprintf(p, sizeof(p), "%s/usr/lib/python3.11/json/__init__.py", root);
+    assert_int_equal(lstat(p, &st), 0);
+    assert_int_equal(stat(root, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    snprintf(p, sizeof(p), "%s/usr/bin/tool", root);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    snprintf(p, sizeof(p), "%s/etc/shadowish", root);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    snprintf(p, sizeof(p), "%s/etc", root);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    snprintf(p, sizeof(p), "%s/tmp", root);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 01777);
+    snprintf(p, sizeof(p), "%s/usr/bin/link", root);
+    assert_int_equal(lstat(p, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+
+    /* a fifo (or device, or socket) has no place in the image */
+    snprintf(p, sizeof(p), "%s/etc/fifo", root);
+    assert_int_equal(mkfifo(p, 0644), 0);
+    assert_int_equal(image_prepare_tree(root, skip, sizeof(skip) / sizeof(skip[0]), &err), -1);
+    assert_non_null(strstr(err.message, "etc/fifo"));
+    assert_int_equal(image_prepare_tree("/nonexistent-enclave-tree", skip, 0, &err), -1);
+    assert_int_equal(nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 static void test_alternatives(void **state)
 {
     (void)state;
@@ -442,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_kmod_hostile),
         cmocka_unit_test(test_read_depends),
         cmocka_unit_test(test_tree_skip_patterns),
+        cmocka_unit_test(test_prepare_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/file.h"
 
 #define TREE_MAX_DEPTH 64
 #define AGENT_UID 1000
@@ -198,4 +199,83 @@ int image_write_tree(struct cpio_writer *w, const char *root_dir, uint32_t mtime
     if (cpio_write_dir(w, &root, err) < 0)
         return -1;
     return walk(&t, dfd, "", 0, err);
+}
+
+/* ------------------------------------------------------------ the tree for mkfs.erofs */
+
+struct prep_ctx {
+    const char *root;
+    const char *const *skip;
+    size_t n_skip;
+};
+
+static int prep_walk(const struct prep_ctx *p, int dfd, const char *prefix, int depth, struct error *err)
+{
+    if (depth > TREE_MAX_DEPTH)
+        return error_set(err, ERR_OUT_OF_RANGE, "%s is nested more than %d folders deep", prefix,
+                         TREE_MAX_DEPTH);
+    char **names = NULL;
+    size_t n = 0;
+    if (list_sorted(dfd, &names, &n, err) < 0)
+        return error_prefix(err, "listing %s", prefix[0] ? prefix : "/");
+    struct tree_ctx t = {.skip = p->skip, .n_skip = p->n_skip};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char rel[PATH_MAX];
+        int len = prefix[0] ? snprintf(rel, sizeof(rel), "%s/%s", prefix, names[i])
+                            : snprintf(rel, sizeof(rel), "%s", names[i]);
+        if (len < 0 || (size_t)len >= sizeof(rel)) {
+            rc = error_set(err, ERR_OUT_OF_RANGE, "path under %s is too long", prefix);
+            break;
+        }
+        if (skipped(&t, rel)) {
+            char full[PATH_MAX * 2];
+            if (snprintf(full, sizeof(full), "%s/%s", p->root, rel) >= (int)sizeof(full))
+                rc = error_set(err, ERR_OUT_OF_RANGE, "path under %s is too long", prefix);
+            else
+                rc = remove_tree(full, err);
+            continue;
+        }
+        struct stat st;
+        if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            rc = error_set_errno(err, ERR_INTERNAL, "stat %s", rel);
+            break;
+        }
+        if (S_ISLNK(st.st_mode))
+            continue;
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+            rc = error_set(err, ERR_FAILED_PRECONDITION, "%s is neither a file, a folder nor a symlink", rel);
+            break;
+        }
+        /* As image_write_tree: nothing writable by the workload, no set-id bit. */
+        mode_t mode = st.st_mode & 07777 & ~(mode_t)(S_IWGRP | S_IWOTH | S_ISUID | S_ISGID);
+        if (S_ISDIR(st.st_mode) && strcmp(rel, "tmp") == 0)
+            mode = 01777;
+        if (mode != (st.st_mode & 07777) && fchmodat(dfd, names[i], mode, 0) < 0) {
+            rc = error_set_errno(err, ERR_INTERNAL, "chmod %s", rel);
+            break;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            cleanup_close int sub = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0)
+                rc = error_set_errno(err, ERR_INTERNAL, "opening %s", rel);
+            else
+                rc = prep_walk(p, sub, rel, depth + 1, err);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int image_prepare_tree(const char *root_dir, const char *const *skip, size_t n_skip, struct error *err)
+{
+    cleanup_close int dfd = open(root_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return error_set_errno(err, ERR_NOT_FOUND, "opening %s", root_dir);
+    if (fchmod(dfd, 0755) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "chmod %s", root_dir);
+    struct prep_ctx p = {.root = root_dir, .skip = skip, .n_skip = n_skip};
+    return prep_walk(&p, dfd, "", 0, err);
 }

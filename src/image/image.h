@@ -40,6 +40,13 @@
 
 #define IMAGE_MEDIA_KERNEL "application/vnd.enclave.kernel"
 #define IMAGE_MEDIA_INITRAMFS "application/vnd.enclave.initramfs"
+/* A read-only root filesystem image (erofs) the VMM attaches as a virtio
+ * block device; its initramfs then holds only enclave-init and the modules
+ * that mount it. Images without one boot from their initramfs alone. */
+#define IMAGE_MEDIA_ROOTFS "application/vnd.enclave.rootfs"
+#define IMAGE_ROOTFS_FILE "rootfs.erofs"
+/* In such an initramfs: names the root filesystem's type ("erofs\n"). */
+#define IMAGE_ROOTFS_MARKER ".enclave-rootfs"
 
 struct image_artifact {
     char *role;       /* "kernel", "initramfs", ... unique within a manifest */
@@ -158,9 +165,12 @@ void cpio_writer_free(struct cpio_writer *w);
  * own metadata. virtio_rng feeds the guest's entropy pool when the VMM offers
  * a virtio-rng device (without one it loads and stays idle). qemu_fw_cfg
  * shows QEMU's fw_cfg files in sysfs: the channel key comes that way (the
- * init unloads it once the key is read). */
+ * init unloads it once the key is read). virtio_blk and erofs mount the
+ * shared root filesystem; virtio_balloon reports the guest's free pages to
+ * the VMM (free page reporting), which gives them back to the host. */
 #define IMAGE_GUEST_MODULES \
-    "virtio_mmio", "virtio_console", "vsock", "vmw_vsock_virtio_transport", "virtio_rng", "qemu_fw_cfg"
+    "virtio_mmio", "virtio_console", "vsock", "vmw_vsock_virtio_transport", "virtio_rng", "qemu_fw_cfg", \
+    "virtio_blk", "erofs", "virtio_balloon"
 
 #define IMAGE_KERNEL_CMDLINE                                                          \
     "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2000000 lpj=4000000 "        \
@@ -172,6 +182,8 @@ struct image_build_options {
     size_t n_extra_packages;
     FILE *progress;                    /* progress lines go here; NULL for none */
     const char *name;                  /* a variant: cache/named/<name> moves, current does not */
+    bool initramfs_only;               /* the whole system in the initramfs, no rootfs.erofs (the
+                                          layout of images built before the shared root) */
 };
 
 struct image_build_result {
@@ -258,5 +270,12 @@ int image_kmod_read_depends(const char *ko_path, char **depends, struct error *e
  * under them. */
 int image_write_tree(struct cpio_writer *w, const char *root_dir, uint32_t mtime,
                      const char *const *skip, size_t n_skip, struct error *err);
+
+/* Makes the staged tree what the image may hold, in place: removes what
+ * matches skip (as image_write_tree leaves it out), clears group and other
+ * write and the set-id bits everywhere but on "tmp" (a mount point, 1777),
+ * and refuses anything but folders, regular files and symlinks. What
+ * mkfs.erofs then copies is exactly what the initramfs would have held. */
+int image_prepare_tree(const char *root_dir, const char *const *skip, size_t n_skip, struct error *err);
 
 #endif

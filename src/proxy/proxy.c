@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -48,6 +50,10 @@ struct proxy_conn {
     int dead;
     int busy;         /* inside a callback from on_read/on_event */
     int free_pending; /* proxy_conn_free was called while busy */
+    /* The HelloRequest resumed a restored VM (vmm_channel.resume): its
+     * answer must say so, or the connection is dropped. */
+    bool resuming;
+    uint64_t hello_id;
 };
 
 static void stop_connect_timer(struct proxy_conn *c)
@@ -156,8 +162,18 @@ static void dispatch(struct proxy_conn *c, Guest__V1__Frame *f)
 {
     /* The answer to our HelloRequest: nothing waits on it (a wrong key
      * closes the connection instead). */
-    if (f->body_case == GUEST__V1__FRAME__BODY_HELLO_RESPONSE)
+    if (f->body_case == GUEST__V1__FRAME__BODY_HELLO_RESPONSE) {
+        if (c->resuming && f->id == c->hello_id) {
+            c->resuming = false;
+            if (!f->hello_response || !f->hello_response->resumed) {
+                /* An init that ignored the new key still holds the
+                 * snapshot's, shared with every VM restored from it. */
+                conn_lost(c, "the restored guest did not take its new key");
+                return;
+            }
+        }
         return;
+    }
     if (!guest_may_send(f->body_case)) {
         log_warn("guest sent a frame of type %d, which the host never accepts; refused",
                  (int)f->body_case);
@@ -394,9 +410,29 @@ int proxy_connect(struct event_base *base, const struct vmm_channel *channel,
     hello.id = c->next_id++;
     hello.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
     hello.hello_request = &hr;
+    /* A restored VM: prove the snapshot's key, hand over this VM's own,
+     * fresh entropy for its RNG and the time (guest.proto, HelloRequest). */
+    uint8_t entropy[64];
+    int entropy_ok = 1;
+    if (channel->resume) {
+        if (getrandom(entropy, sizeof(entropy), 0) != (ssize_t)sizeof(entropy))
+            entropy_ok = 0;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        hr.key.data = (uint8_t *)channel->resume_key;
+        hr.new_key.data = (uint8_t *)channel->key;
+        hr.new_key.len = sizeof(channel->key);
+        hr.entropy.data = entropy;
+        hr.entropy.len = sizeof(entropy);
+        hr.unix_time_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+        c->resuming = true;
+        c->hello_id = hello.id;
+    }
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (wire_encode(&hello, &buf, &len) < 0 || bufferevent_write(c->bev, buf, len) < 0) {
+    int encoded = entropy_ok ? wire_encode(&hello, &buf, &len) : -1;
+    explicit_bzero(entropy, sizeof(entropy));
+    if (encoded < 0 || bufferevent_write(c->bev, buf, len) < 0) {
         if (buf) {
             explicit_bzero(buf, len);
             free(buf);

@@ -105,23 +105,29 @@ void fc_api_fault_message(const struct fc_api_response *resp, char *out, size_t 
     json_decref(doc);
 }
 
-int fc_api_put(const char *sock_path, const char *path, const char *body, unsigned timeout_ms,
-               struct error *err)
+int fc_api_send(const char *sock_path, const char *method, const char *path, const char *body,
+                unsigned timeout_ms, struct error *err)
 {
     cleanup_close int fd = fc_api_connect(sock_path, err);
     if (fd < 0)
         return -1;
     struct fc_api_response resp;
-    if (fc_api_exchange(fd, "PUT", path, body, timeout_ms, &resp, err) < 0)
-        return error_prefix(err, "PUT %s", path);
+    if (fc_api_exchange(fd, method, path, body, timeout_ms, &resp, err) < 0)
+        return error_prefix(err, "%s %s", method, path);
     int rc = 0;
     if (resp.status < 200 || resp.status > 299) {
         char fault[FC_API_MAX_FAULT];
         fc_api_fault_message(&resp, fault, sizeof(fault));
         rc = error_set(err, resp.status >= 500 ? ERR_INTERNAL : ERR_FAILED_PRECONDITION,
-                       "Firecracker refused PUT %s (HTTP %d): %s", path, resp.status,
+                       "Firecracker refused %s %s (HTTP %d): %s", method, path, resp.status,
                        fault[0] ? fault : "no fault_message in its answer");
     }
     fc_api_response_release(&resp);
     return rc;
+}
+
+int fc_api_put(const char *sock_path, const char *path, const char *body, unsigned timeout_ms,
+               struct error *err)
+{
+    return fc_api_send(sock_path, "PUT", path, body, timeout_ms, err);
 }

@@ -40,6 +40,10 @@ int fc_api_exchange(int fd, const char *method, const char *path, const char *bo
 int fc_api_put(const char *sock_path, const char *path, const char *body, unsigned timeout_ms,
                struct error *err);
 
+/* The same with another method (PATCH /vm). */
+int fc_api_send(const char *sock_path, const char *method, const char *path, const char *body,
+                unsigned timeout_ms, struct error *err);
+
 /* Connects to a Unix stream socket, non-blocking; -1 with err on failure. */
 int fc_api_connect(const char *sock_path, struct error *err);
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,9 @@
 #define FC_METRICS "metrics.json"
 #define FC_INITRD "initrd.cpio"
 #define FC_KERNEL "vmlinux" /* under the jailer: a link to the image's kernel in the chroot */
+#define FC_ROOTFS "rootfs.erofs" /* under the jailer: a link to the image's root filesystem */
+#define FC_SNAPSHOT "snapshot.state" /* a snapshot is written here, then moved to save_to */
+#define FC_SNAPSHOT_TIMEOUT_MS 30000 /* /snapshot/create and /snapshot/load write or map the memory */
 
 static long long now_ms(void)
 {
@@ -219,14 +223,42 @@ static int wait_api_socket(struct vmm_vm *vm, struct error *err)
 }
 
 /* What Firecracker is told, relative to its working directory (the run
- * folder, or its chroot under the jailer). */
+ * folder, or its chroot under the jailer), or as descriptors the daemon
+ * opened for it (/proc/self/fd/N). */
 struct fc_paths {
-    const char *kernel; /* kernel_image_path */
-    const char *dir;    /* the host's path of Firecracker's working directory */
+    const char *kernel;     /* kernel_image_path */
+    const char *rootfs;     /* the rootfs drive's path_on_host, or NULL */
+    const char *state, *mem; /* a restore: the snapshot's state and memory files */
+    const char *dir;        /* the host's path of Firecracker's working directory */
 };
 
-static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm,
-                              const struct fc_paths *fp, struct error *err)
+/* The guest memory file next to a snapshot's state file. */
+static int mem_path(const char *state, char *out, size_t size, struct error *err)
+{
+    if ((size_t)snprintf(out, size, "%s.mem", state) >= size)
+        return error_set(err, ERR_INVALID_ARGUMENT, "snapshot path too long");
+    return 0;
+}
+
+static int configure_logs(struct vmm_vm *vm, struct error *err);
+
+/* A restore: only the logger and metrics are configured (Firecracker
+ * refuses a snapshot load after boot-specific configuration), then the
+ * snapshot is loaded and resumed, its vsock device moved to this VM's own
+ * socket. The machine configuration, boot source and devices are the
+ * snapshot's. */
+static int load_snapshot(struct vmm_vm *vm, const struct fc_paths *fp, struct error *err)
+{
+    if (configure_logs(vm, err) < 0)
+        return -1;
+    return put_json(vm, "/snapshot/load",
+                    json_pack("{s:s, s:{s:s, s:s}, s:b, s:{s:s}}", "snapshot_path", fp->state,
+                              "mem_backend", "backend_type", "File", "backend_path", fp->mem,
+                              "resume_vm", 1, "vsock_override", "uds_path", FC_VSOCK),
+                    FC_SNAPSHOT_TIMEOUT_MS, err);
+}
+
+static int configure_logs(struct vmm_vm *vm, struct error *err)
 {
     /* The logger and metrics open existing files: made before the start. */
     if (put_json(vm, "/logger",
@@ -235,6 +267,14 @@ static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm,
         return -1;
     if (put_json(vm, "/metrics", json_pack("{s:s}", "metrics_path", FC_METRICS), FC_CONFIG_TIMEOUT_MS,
                  err) < 0)
+        return -1;
+    return 0;
+}
+
+static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm,
+                              const struct fc_paths *fp, struct error *err)
+{
+    if (configure_logs(vm, err) < 0)
         return -1;
 
     /* The image's arguments, then what this driver needs: the guest powers off
@@ -259,6 +299,15 @@ static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm,
                  FC_CONFIG_TIMEOUT_MS, err) < 0)
         return -1;
     if (put_json(vm, "/vsock", json_pack("{s:i, s:s}", "guest_cid", FC_GUEST_CID, "uds_path", FC_VSOCK),
+                 FC_CONFIG_TIMEOUT_MS, err) < 0)
+        return -1;
+    /* The image's shared root filesystem: read-only, not the root device
+     * (Firecracker would then add root=/dev/vda; enclave-init mounts it
+     * itself from the initramfs). Firecracker opens it read-only. */
+    if (fp->rootfs != NULL &&
+        put_json(vm, "/drives/rootfs",
+                 json_pack("{s:s, s:s, s:b, s:b}", "drive_id", "rootfs", "path_on_host", fp->rootfs,
+                           "is_root_device", 0, "is_read_only", 1),
                  FC_CONFIG_TIMEOUT_MS, err) < 0)
         return -1;
     /* No /network-interfaces call: the VM has no NIC. */
@@ -322,6 +371,9 @@ static int jailer_prepare(const struct vmm_config *c, struct vmm_vm *vm, const c
     snprintf(path, sizeof(path), "%s/" FC_KERNEL, root);
     if (link_kernel(c->kernel, path, err) < 0)
         return -1;
+    snprintf(path, sizeof(path), "%s/" FC_ROOTFS, root);
+    if (c->rootfs != NULL && link_kernel(c->rootfs, path, err) < 0)
+        return -1;
     if (touch(root, FC_LOG, err) < 0 || touch(root, FC_METRICS, err) < 0)
         return -1;
     snprintf(path, sizeof(path), "%s/" FC_LOG, root);
@@ -384,6 +436,8 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
         return error_set_errno(err, ERR_FAILED_PRECONDITION, "kernel %s", c->kernel);
     if (access(c->initrd, R_OK) < 0)
         return error_set_errno(err, ERR_FAILED_PRECONDITION, "initramfs %s", c->initrd);
+    if (c->rootfs != NULL && access(c->rootfs, R_OK) < 0)
+        return error_set_errno(err, ERR_FAILED_PRECONDITION, "root filesystem %s", c->rootfs);
     char bin[4096], jailer[4096];
     if (find_binary(c, bin, sizeof(bin), err) < 0)
         return -1;
@@ -406,11 +460,28 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
      * of the initramfs with a one-file archive appended (vmm/vm_internal.h). */
     struct jailer_cmd *jcmd = NULL;
     cleanup_close int log_fd = -1;
-    char root[4200];
-    struct fc_paths fp = {.kernel = "/proc/self/fd/3", .dir = c->run_dir};
+    char root[4200], restore_mem[4200];
+    /* Outside the jailer, what Firecracker reads from outside its run
+     * folder is opened by the daemon and inherited as fd 3, 4, ... in this
+     * order (vm_internal.h, struct vmm_jail): the kernel, the root
+     * filesystem, a snapshot's state and memory. A snapshot records the
+     * drive's path, so a restored VM finds the root filesystem at the same
+     * descriptor as the VM that was saved. */
+    const char *read_files[5] = {0};
+    static const char *const fd_paths[] = {"/proc/self/fd/3", "/proc/self/fd/4", "/proc/self/fd/5",
+                                           "/proc/self/fd/6"};
+    int nread = 0;
+    struct fc_paths fp = {.dir = c->run_dir};
+    if (c->restore_from != NULL && mem_path(c->restore_from, restore_mem, sizeof(restore_mem), err) < 0)
+        goto fail;
     if (vmm_channel_key_create(vm, err) < 0)
         goto fail;
     if (jailed) {
+        if (c->restore_from != NULL || c->save_to != NULL) {
+            error_set(err, ERR_FAILED_PRECONDITION,
+                      "snapshots are not used with Firecracker's jailer (docs/firecracker.md)");
+            goto fail;
+        }
         jcmd = calloc(1, sizeof(*jcmd));
         if (jcmd == NULL) {
             error_set(err, ERR_INTERNAL, "out of memory");
@@ -419,6 +490,7 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
         if (jailer_prepare(c, vm, jailer, bin, id, jcmd, root, sizeof(root), err) < 0)
             goto fail;
         fp.kernel = FC_KERNEL;
+        fp.rootfs = c->rootfs ? FC_ROOTFS : NULL;
         fp.dir = root;
     } else {
         if ((size_t)snprintf(vm->api_path, sizeof(vm->api_path), "%s/" FC_API, c->run_dir) >=
@@ -428,13 +500,38 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
             error_set(err, ERR_INVALID_ARGUMENT, "run folder path too long for a socket: %s", c->run_dir);
             goto fail;
         }
-        if (vmm_initrd_with_key(vm, c->initrd, NULL, err) < 0 || touch(c->run_dir, FC_LOG, err) < 0 ||
-            touch(c->run_dir, FC_METRICS, err) < 0)
+        if ((c->restore_from == NULL && vmm_initrd_with_key(vm, c->initrd, NULL, err) < 0) ||
+            touch(c->run_dir, FC_LOG, err) < 0 || touch(c->run_dir, FC_METRICS, err) < 0)
             goto fail;
+        read_files[nread] = c->kernel;
+        fp.kernel = fd_paths[nread++];
+        if (c->rootfs != NULL) {
+            read_files[nread] = c->rootfs;
+            fp.rootfs = fd_paths[nread++];
+        }
+        if (c->restore_from != NULL) {
+            read_files[nread] = c->restore_from;
+            fp.state = fd_paths[nread++];
+            read_files[nread] = restore_mem;
+            fp.mem = fd_paths[nread++];
+        }
     }
     /* Firecracker refuses to bind over an existing socket file. */
     unlink(vm->api_path);
     unlink(vm->channel.path);
+
+    if (c->restore_from != NULL) {
+        /* The restored guest holds the snapshot's key until it is resumed
+         * with its own (vmm.h, struct vmm_channel). */
+        if (c->restore_key == NULL) {
+            error_set(err, ERR_INVALID_ARGUMENT, "a restore needs the snapshot's channel key");
+            goto fail;
+        }
+        vm->channel.resume = true;
+        memcpy(vm->channel.resume_key, c->restore_key, sizeof(vm->channel.resume_key));
+    }
+    if (c->save_to != NULL)
+        snprintf(vm->save_path, sizeof(vm->save_path), "%s", c->save_to);
 
     /* The guest's serial console is Firecracker's stdout. */
     log_fd = open(vm->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -457,12 +554,13 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
         spawned = vmm_spawn(jcmd->args, log_fd, pidfile, &jail, &pid, err);
     } else {
         /* As QEMU: the VMM's user (when the daemon is root), Landlock (the
-         * system's programs, the kernel as an inherited descriptor, and the
-         * run folder, its working directory), the file size cap. Every
-         * path it is given is relative to the run folder or that
+         * system's programs, the files it reads as inherited descriptors,
+         * and the run folder, its working directory), the file size cap.
+         * Every path it is given is relative to the run folder or such a
          * descriptor, so it needs no search permission above it. */
-        const char *read_files[] = {c->kernel, NULL};
         struct vmm_jail jail = {.run_dir = c->run_dir, .read_files = read_files, .landlock = true};
+        if (c->save_to != NULL) /* the guest's memory goes into the snapshot */
+            jail.max_file_bytes = ((uint64_t)c->mem_mb + 64) << 20;
         char *args[] = {bin, "--api-sock", FC_API, "--id", id, NULL};
         spawned = vmm_spawn(args, log_fd, pidfile, &jail, &pid, err);
     }
@@ -475,7 +573,8 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
     log_debug("VM %s: %s%s%s --api-sock %s --id %s", c->id, jailed ? jailer : "", jailed ? " ... " : "",
               bin, vm->api_path, id);
 
-    if (wait_api_socket(vm, err) < 0 || configure_and_boot(c, vm, &fp, err) < 0) {
+    if (wait_api_socket(vm, err) < 0 ||
+        (c->restore_from ? load_snapshot(vm, &fp, err) : configure_and_boot(c, vm, &fp, err)) < 0) {
         error_prefix(err, "starting Firecracker for %s", c->id);
         stop_and_free(vm);
         return -1;
@@ -513,9 +612,105 @@ static void fc_kill(struct vmm_vm *vm)
         kill(vm->pid, SIGKILL);
 }
 
+/* Moves a file Firecracker wrote in its run folder to where the daemon
+ * keeps it (the VMM may write only in its run folder, so it cannot write
+ * there itself): the daemon's own, 0600, or 0640 with the VMM's group when
+ * the VMM runs as another user, because a restoring VMM reopens it through
+ * the descriptor it is given (/proc/self/fd/N checks the file's mode). The
+ * snapshot folder stays the daemon's, 0700. */
+static int take_file(const struct vmm_vm *vm, const char *name, const char *to, struct error *err)
+{
+    char from[4200];
+    snprintf(from, sizeof(from), "%s/%s", vm->run_dir, name);
+    cleanup_close int fd = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return error_set_errno(err, ERR_INTERNAL, "Firecracker's snapshot file %s", from);
+    const struct vmm_confinement *k = vmm_confinement_get();
+    if (fchown(fd, geteuid(), k->switch_user ? k->gid : getegid()) < 0 ||
+        fchmod(fd, k->switch_user ? 0640 : 0600) < 0 || rename(from, to) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "moving %s to %s", from, to);
+    return 0;
+}
+
+/* A full snapshot: the VM is paused (Firecracker creates snapshots of a
+ * paused VM only), then its state and memory are written by Firecracker,
+ * before it answers, into its run folder (FC_SNAPSHOT and FC_SNAPSHOT.mem),
+ * and moved to save_path and save_path.mem. */
+static int fc_snapshot_begin(struct vmm_vm *vm, struct error *err)
+{
+    if (vm->save_path[0] == '\0')
+        return error_set(err, ERR_FAILED_PRECONDITION, "the VM was not started to be saved");
+    char mem[4200];
+    if (mem_path(vm->save_path, mem, sizeof(mem), err) < 0)
+        return -1;
+    if (fc_api_send(vm->api_path, "PATCH", "/vm", "{\"state\":\"Paused\"}", FC_CONFIG_TIMEOUT_MS, err) < 0)
+        return -1;
+    if (put_json(vm, "/snapshot/create",
+                 json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path", FC_SNAPSHOT,
+                           "mem_file_path", FC_SNAPSHOT ".mem"),
+                 FC_SNAPSHOT_TIMEOUT_MS, err) < 0)
+        return -1;
+    if (take_file(vm, FC_SNAPSHOT ".mem", mem, err) < 0 || take_file(vm, FC_SNAPSHOT, vm->save_path, err) < 0)
+        return -1;
+    return 0;
+}
+
+static int fc_snapshot_poll(struct vmm_vm *vm, struct error *err)
+{
+    if (vm->exited)
+        return error_set(err, ERR_FAILED_PRECONDITION, "Firecracker exited while saving its snapshot");
+    return 1; /* /snapshot/create answered once both files were written */
+}
+
+static int fc_version(const char *vmm_binary, char *out, size_t out_len, struct error *err)
+{
+    struct vmm_config c = {.vmm_binary = vmm_binary};
+    char bin[4096];
+    if (find_binary(&c, bin, sizeof(bin), err) < 0)
+        return -1;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "pipe");
+    char *args[] = {bin, "--version", NULL};
+    struct vmm_jail jail = {.keep_user = true};
+    pid_t pid = 0;
+    if (vmm_spawn(args, fds[1], NULL, &jail, &pid, err) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    close(fds[1]);
+    char buf[256];
+    size_t len = 0;
+    long long deadline = now_ms() + 5000;
+    while (len < sizeof(buf) - 1 && now_ms() < deadline) {
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        if (poll(&pfd, 1, 100) < 0)
+            break;
+        ssize_t n = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+        if (n == 0)
+            break;
+        if (n > 0)
+            len += (size_t)n;
+    }
+    close(fds[0]);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    buf[len] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    if (strncmp(buf, "Firecracker v", 13) != 0)
+        return error_set(err, ERR_FAILED_PRECONDITION, "%s --version did not say its version: %.200s", bin, buf);
+    snprintf(out, out_len, "%s", buf);
+    return 0;
+}
+
 const struct vmm_driver vmm_firecracker_driver = {
     .name = "firecracker",
     .start = fc_start,
     .request_stop = fc_request_stop,
     .kill = fc_kill,
+    .snapshot_begin = fc_snapshot_begin,
+    .snapshot_poll = fc_snapshot_poll,
+    .version = fc_version,
 };

@@ -200,13 +200,39 @@ static bool have_vhost_vsock(void)
     return access("/dev/vhost-vsock", R_OK | W_OK) == 0;
 }
 
+/* TCG's translation cache in MiB, or 0 for QEMU's default (1 GiB reserved,
+ * of which an idle VM touches tens of MiB). ENCLAVE_TCG_TB_MB sets it, for
+ * measuring: a small cache saves memory but makes a Python workload
+ * retranslate its code over and over (docs/bench.md). */
+static unsigned qemu_tb_size_mb(void)
+{
+    const char *env = getenv("ENCLAVE_TCG_TB_MB");
+    if (env != NULL && *env) {
+        char *end;
+        unsigned long v = strtoul(env, &end, 10);
+        if (*end == '\0' && v >= 1 && v <= 4096)
+            return (unsigned)v;
+    }
+    return 0;
+}
+
+/* ENCLAVE_ROOTFS_CACHE=none|writeback|unsafe (for measuring; docs/bench.md). */
+static const char *qemu_rootfs_cache(void)
+{
+    const char *env = getenv("ENCLAVE_ROOTFS_CACHE");
+    if (env != NULL && (strcmp(env, "none") == 0 || strcmp(env, "unsafe") == 0 || strcmp(env, "writeback") == 0))
+        return env;
+    return "writeback";
+}
+
 static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv_builder *b,
                       struct error *err)
 {
     const char *bin = qemu_binary(c);
     if (check_option_path("run folder", c->run_dir, err) < 0 ||
         check_option_path("kernel", c->kernel, err) < 0 ||
-        check_option_path("initramfs", c->initrd, err) < 0)
+        check_option_path("initramfs", c->initrd, err) < 0 ||
+        (c->rootfs != NULL && check_option_path("root filesystem", c->rootfs, err) < 0))
         return -1;
     int r = 0;
     r |= argv_add(b, err, "%s", bin);
@@ -215,7 +241,13 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
     r |= argv_add(b, err, "-M");
     r |= argv_add(b, err, "microvm,acpi=on,pit=on,rtc=on");
     r |= argv_add(b, err, "-accel");
-    r |= argv_add(b, err, "%s", vm->kvm ? "kvm" : "tcg");
+    unsigned tb_mb = qemu_tb_size_mb();
+    if (vm->kvm)
+        r |= argv_add(b, err, "kvm");
+    else if (tb_mb)
+        r |= argv_add(b, err, "tcg,tb-size=%u", tb_mb);
+    else
+        r |= argv_add(b, err, "tcg");
     r |= argv_add(b, err, "-cpu");
     r |= argv_add(b, err, "%s", vm->kvm ? vm->cpu_model : "max");
     r |= argv_add(b, err, "-smp");
@@ -249,9 +281,37 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
      * (which every local user can read in /proc). */
     r |= argv_add(b, err, "-fw_cfg");
     r |= argv_add(b, err, "name=opt/org.enclave/key,file=%s", vm->key_path);
+    if (c->rootfs != NULL) {
+        /* The shared root filesystem: read-only for QEMU and the guest (the
+         * guest kernel sees a read-only disk and refuses any write), the
+         * same file for every VM of the image. The cache mode decides
+         * whether reads go through the host's page cache, one copy for all
+         * VMs (writeback, the default), or bypass it (none: O_DIRECT). */
+        r |= argv_add(b, err, "-drive");
+        r |= argv_add(b, err, "id=rootfs,file=%s,if=none,format=raw,readonly=on,cache=%s", c->rootfs,
+                      qemu_rootfs_cache());
+        r |= argv_add(b, err, "-device");
+        r |= argv_add(b, err, "virtio-blk-device,drive=rootfs");
+    }
+    /* Free page reporting: the guest tells QEMU which of its pages are free
+     * (in 2 MiB blocks, a few seconds after they became free) and QEMU gives
+     * them back to the host, so memory the guest touched once (the kernel
+     * unpacking itself, boot-time allocations) stops counting.
+     * ENCLAVE_FREE_PAGE_REPORTING=0 leaves the device out (for measuring). */
+    const char *fpr = getenv("ENCLAVE_FREE_PAGE_REPORTING");
+    if (fpr == NULL || strcmp(fpr, "0") != 0) {
+        r |= argv_add(b, err, "-device");
+        r |= argv_add(b, err, "virtio-balloon-device,free-page-reporting=on");
+    }
     /* Entropy from the host, so early getrandom() in the guest does not stall. */
     r |= argv_add(b, err, "-device");
     r |= argv_add(b, err, "virtio-rng-device");
+    if (c->restore_from != NULL) {
+        /* The saved state comes in on an inherited descriptor (QEMU 7.2 has
+         * no file: migration URI, and -sandbox forbids exec:). */
+        r |= argv_add(b, err, "-incoming");
+        r |= argv_add(b, err, "fd:%d", VMM_STATE_IN_FD);
+    }
     if (vm->channel.kind == VMM_CHANNEL_VSOCK) {
         r |= argv_add(b, err, "-device");
         r |= argv_add(b, err, "vhost-vsock-device,guest-cid=%u", vm->channel.cid);
@@ -306,6 +366,14 @@ static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct er
         vmm_vm_free(vm);
         return -1;
     }
+    if (c->restore_from != NULL) {
+        if (c->restore_key == NULL) {
+            vmm_vm_free(vm);
+            return error_set(err, ERR_INVALID_ARGUMENT, "a restore needs the snapshot's channel key");
+        }
+        vm->channel.resume = true;
+        memcpy(vm->channel.resume_key, c->restore_key, sizeof(vm->channel.resume_key));
+    }
     struct argv_builder b = {0};
     if (build_argv(c, vm, &b, err) < 0) {
         vmm_vm_free(vm);
@@ -322,8 +390,13 @@ static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct er
     unlink(vm->channel.path[0] ? vm->channel.path : vm->qmp_path);
     unlink(vm->qmp_path);
 
-    const char *read_files[] = {c->kernel, c->initrd, NULL};
-    struct vmm_jail jail = {.run_dir = c->run_dir, .read_files = read_files, .landlock = true};
+    const char *read_files[] = {c->kernel, c->initrd, c->rootfs, NULL};
+    struct vmm_jail jail = {.run_dir = c->run_dir, .read_files = read_files, .landlock = true,
+                            .state_in = c->restore_from};
+    if (c->save_to != NULL) { /* the guest's memory goes into that file */
+        jail.max_file_bytes = ((uint64_t)c->mem_mb + 64) << 20;
+        snprintf(vm->save_path, sizeof(vm->save_path), "%s", c->save_to);
+    }
     pid_t pid = 0;
     if (vmm_spawn(b.args, log_fd, vm->pidfile, &jail, &pid, err) < 0) {
         vm->pidfile[0] = '\0';
@@ -360,9 +433,114 @@ static void qemu_kill(struct vmm_vm *vm)
         kill(vm->pid, SIGKILL);
 }
 
+/* Saving: a plain migration stream of the running VM into a file the
+ * daemon opens and passes over QMP, at full speed (QEMU's default bandwidth cap
+ * would make it take seconds). QEMU pauses the VM at the end of it and
+ * keeps it paused ("postmigrate"). Measured on QEMU 7.2 (docs/fast-start.md):
+ * this, against file-backed guest memory with x-ignore-shared. */
+static int qemu_snapshot_begin(struct vmm_vm *vm, struct error *err)
+{
+    if (vm->exited)
+        return error_set(err, ERR_FAILED_PRECONDITION, "the VM has exited");
+    if (vm->save_path[0] == '\0')
+        return error_set(err, ERR_FAILED_PRECONDITION, "the VM was not started to be saved");
+    /* The daemon creates the file (0600, its own) and hands QEMU only a
+     * descriptor: the VMM's user cannot open it, nor anything else there. */
+    cleanup_close int fd = open(vm->save_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INTERNAL, "creating %s", vm->save_path);
+    struct qmp *qmp = NULL;
+    if (qmp_connect(vm->qmp_path, 1000, &qmp, err) < 0)
+        return -1;
+    json_t *params = json_pack("{s:I}", "max-bandwidth", (json_int_t)1 << 40);
+    json_t *args = json_pack("{s:s}", "uri", "fd:snapshot");
+    int r = params && args ? 0 : error_set(err, ERR_INTERNAL, "out of memory");
+    if (r == 0)
+        r = qmp_send_fd(qmp, "snapshot", fd, 1000, err);
+    if (r == 0)
+        r = qmp_execute(qmp, "migrate-set-parameters", params, NULL, 1000, err);
+    if (r == 0)
+        r = qmp_execute(qmp, "migrate", args, NULL, 1000, err);
+    json_decref(params);
+    json_decref(args);
+    qmp_close(qmp);
+    return r < 0 ? error_prefix(err, "saving a snapshot") : 0;
+}
+
+static int qemu_snapshot_poll(struct vmm_vm *vm, struct error *err)
+{
+    if (vm->exited)
+        return error_set(err, ERR_FAILED_PRECONDITION, "the VM exited while saving its snapshot");
+    struct qmp *qmp = NULL;
+    if (qmp_connect(vm->qmp_path, 1000, &qmp, err) < 0)
+        return -1;
+    json_t *res = NULL;
+    int r = qmp_execute(qmp, "query-migrate", NULL, &res, 1000, err);
+    qmp_close(qmp);
+    if (r < 0)
+        return -1;
+    const char *status = json_string_value(json_object_get(res, "status"));
+    int done = 0;
+    if (status == NULL || strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0) {
+        const char *desc = json_string_value(json_object_get(res, "error-desc"));
+        done = error_set(err, ERR_INTERNAL, "saving the snapshot failed: %s",
+                         desc ? desc : status ? status : "no status");
+    } else if (strcmp(status, "completed") == 0) {
+        done = 1;
+    }
+    json_decref(res);
+    return done;
+}
+
+static int qemu_version(const char *vmm_binary, char *out, size_t out_len, struct error *err)
+{
+    const char *bin = vmm_binary ? vmm_binary : getenv("ENCLAVE_QEMU");
+    if (bin == NULL)
+        bin = "qemu-system-x86_64";
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "pipe");
+    char *args[] = {(char *)bin, "--version", NULL};
+    struct vmm_jail jail = {.landlock = true};
+    pid_t pid = 0;
+    if (vmm_spawn(args, fds[1], NULL, &jail, &pid, err) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    close(fds[1]);
+    char buf[512];
+    size_t len = 0;
+    for (;;) {
+        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        if (poll(&pfd, 1, 5000) <= 0)
+            break;
+        ssize_t n = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len >= sizeof(buf) - 1)
+            break;
+    }
+    close(fds[0]);
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    buf[len] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    if (strncmp(buf, "QEMU emulator version ", 22) != 0)
+        return error_set(err, ERR_FAILED_PRECONDITION, "%s --version did not say its version: %.200s",
+                         bin, buf);
+    snprintf(out, out_len, "%s", buf);
+    return 0;
+}
+
 const struct vmm_driver vmm_qemu_driver = {
     .name = "qemu",
     .start = qemu_start,
     .request_stop = qemu_request_stop,
     .kill = qemu_kill,
+    .snapshot_begin = qemu_snapshot_begin,
+    .snapshot_poll = qemu_snapshot_poll,
+    .version = qemu_version,
 };

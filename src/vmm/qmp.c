@@ -193,6 +193,60 @@ int qmp_connect(const char *path, unsigned timeout_ms, struct qmp **out, struct 
     return qmp_open_fd(fd, timeout_ms, out, err);
 }
 
+int qmp_send_fd(struct qmp *qmp, const char *name, int fd, unsigned timeout_ms, struct error *err)
+{
+    long long deadline = now_ms() + timeout_ms;
+    json_t *req = json_pack("{s:s, s:{s:s}}", "execute", "getfd", "arguments", "fdname", name);
+    char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (text == NULL)
+        return error_set(err, ERR_INTERNAL, "QMP: out of memory");
+    size_t tlen = strlen(text);
+    /* The descriptor rides on the first byte; the rest follows as usual. */
+    char first = text[0];
+    struct iovec iov = {.iov_base = &first, .iov_len = 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    ssize_t n;
+    do
+        n = sendmsg(qmp->fd, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) {
+        free(text);
+        return error_set_errno(err, ERR_UNAVAILABLE, "QMP: sending a descriptor");
+    }
+    int r = qmp_write_all(qmp, text + 1, tlen - 1, deadline, err);
+    free(text);
+    if (r == 0)
+        r = qmp_write_all(qmp, "\n", 1, deadline, err);
+    if (r < 0)
+        return -1;
+    for (;;) {
+        json_t *obj = NULL;
+        if (qmp_read_object(qmp, deadline, &obj, err) < 0)
+            return -1;
+        json_t *qerr = json_object_get(obj, "error");
+        if (json_object_get(obj, "return") != NULL || qerr != NULL) {
+            const char *desc = json_string_value(json_object_get(qerr, "desc"));
+            if (qerr != NULL)
+                error_set(err, ERR_INTERNAL, "QMP getfd failed: %s", desc ? desc : "?");
+            json_decref(obj);
+            return qerr != NULL ? -1 : 0;
+        }
+        json_decref(obj);
+    }
+}
+
 int qmp_execute(struct qmp *qmp, const char *command, json_t *args, json_t **result,
                 unsigned timeout_ms, struct error *err)
 {

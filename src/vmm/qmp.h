@@ -21,6 +21,9 @@ int qmp_open_fd(int fd, unsigned timeout_ms, struct qmp **out, struct error *err
  * becomes ERR_INTERNAL with QEMU's class and description. */
 int qmp_execute(struct qmp *qmp, const char *command, json_t *args, json_t **result,
                 unsigned timeout_ms, struct error *err);
+/* Hands fd to QEMU under name (QMP getfd, the descriptor passed with
+ * SCM_RIGHTS); QEMU keeps its own copy, the caller still owns fd. */
+int qmp_send_fd(struct qmp *qmp, const char *name, int fd, unsigned timeout_ms, struct error *err);
 void qmp_close(struct qmp *qmp);
 
 #endif

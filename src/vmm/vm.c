@@ -44,6 +44,12 @@ bool vmm_vm_uses_kvm(const struct vmm_vm *vm)
     return vm->kvm;
 }
 
+void vmm_vm_resumed(struct vmm_vm *vm)
+{
+    vm->channel.resume = false;
+    explicit_bzero(vm->channel.resume_key, sizeof(vm->channel.resume_key));
+}
+
 void vmm_vm_mark_exited(struct vmm_vm *vm, int wait_status)
 {
     vm->exited = true;
@@ -73,6 +79,7 @@ void vmm_vm_free(struct vmm_vm *vm)
     if (vm->cgroup_dir[0] && rmdir(vm->cgroup_dir) < 0 && errno != ENOENT)
         log_debug("removing the cgroup %s: %s", vm->cgroup_dir, strerror(errno));
     explicit_bzero(vm->channel.key, sizeof(vm->channel.key));
+    explicit_bzero(vm->channel.resume_key, sizeof(vm->channel.resume_key));
     free(vm);
 }
 
@@ -347,6 +354,7 @@ static void __attribute__((noreturn)) spawn_child(char *const *args, int log_fd,
     const char *step = "";
     static char *argv[VMM_MAX_ARGS];
     static char fd_paths[8][32];
+    static char fd_args[VMM_MAX_ARGS][1024];
     static char binary[4096];
     int n = 0;
     for (; args[n] && n < VMM_MAX_ARGS - 1; n++)
@@ -359,9 +367,29 @@ static void __attribute__((noreturn)) spawn_child(char *const *args, int log_fd,
         if (fd < 0)
             goto fail;
         snprintf(fd_paths[i], sizeof(fd_paths[i]), "/proc/self/fd/%d", fd);
-        for (int k = 1; k < n; k++)
-            if (strcmp(argv[k], jail->read_files[i]) == 0)
+        size_t plen = strlen(jail->read_files[i]);
+        for (int k = 1; k < n; k++) {
+            if (strcmp(argv[k], jail->read_files[i]) == 0) {
                 argv[k] = fd_paths[i];
+                continue;
+            }
+            /* inside an option list: "...=PATH,..." or "...=PATH" */
+            const char *at = strstr(argv[k], jail->read_files[i]);
+            if (at == NULL || at == argv[k] || at[-1] != '=' || (at[plen] != ',' && at[plen] != '\0'))
+                continue;
+            step = "an argument too long";
+            errno = ENAMETOOLONG;
+            if ((size_t)snprintf(fd_args[k], sizeof(fd_args[k]), "%.*s%s%s", (int)(at - argv[k]), argv[k],
+                                 fd_paths[i], at + plen) >= sizeof(fd_args[k]))
+                goto fail;
+            argv[k] = fd_args[k];
+        }
+    }
+    if (jail && jail->state_in) {
+        step = jail->state_in;
+        int fd = open(jail->state_in, O_RDONLY | O_NOFOLLOW);
+        if (fd < 0 || (fd != VMM_STATE_IN_FD && (dup2(fd, VMM_STATE_IN_FD) < 0 || close(fd) < 0)))
+            goto fail;
     }
     if (jail && jail->run_dir) {
         /* For another user, paths inside the run folder become relative to
@@ -389,7 +417,8 @@ static void __attribute__((noreturn)) spawn_child(char *const *args, int log_fd,
         step = "/";
         goto fail;
     }
-    if (c->max_file_bytes && !(jail && jail->launcher)) {
+    uint64_t max_file_bytes = jail && jail->max_file_bytes ? jail->max_file_bytes : c->max_file_bytes;
+    if (max_file_bytes && !(jail && jail->launcher)) {
         /* Writes past the cap fail with EFBIG instead of killing the VMM. A
          * VMM that keeps the daemon's user gets the soft limit only: its
          * children (Firecracker's test double serves the guest from one)
@@ -397,9 +426,9 @@ static void __attribute__((noreturn)) spawn_child(char *const *args, int log_fd,
         struct rlimit rl;
         if (getrlimit(RLIMIT_FSIZE, &rl) < 0)
             rl.rlim_max = RLIM_INFINITY;
-        rl.rlim_cur = c->max_file_bytes;
+        rl.rlim_cur = max_file_bytes;
         if (!(jail && jail->keep_user) || rl.rlim_max < rl.rlim_cur)
-            rl.rlim_max = c->max_file_bytes;
+            rl.rlim_max = max_file_bytes;
         step = "RLIMIT_FSIZE";
         if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
             goto fail;

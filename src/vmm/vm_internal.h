@@ -19,6 +19,7 @@ struct vmm_vm {
     char key_path[4200];    /* <run_dir>/channel.key */
     char initrd_path[4200]; /* firecracker: the per-VM initramfs with the key */
     char cgroup_dir[4200];  /* firecracker under its jailer: the VM's cgroup, removed at free */
+    char save_path[4200];   /* qemu: where snapshot_begin saves the state (vmm_config.save_to) */
 };
 
 /* Makes the channel key: 32 random bytes into vm->channel.key and a new
@@ -41,10 +42,12 @@ struct vmm_jail {
      * create files (under Landlock), handed to the VMM's group (mode 01770,
      * group-readable files) when the VMM runs as another user. NULL: none. */
     const char *run_dir;
-    /* Files the VMM only reads (kernel, initramfs), NULL-terminated. Each is
-     * opened before privileges are dropped and inherited as fd 3, 4, ... in
-     * order; an argument equal to such a path becomes "/proc/self/fd/N", so
-     * the VMM's user needs no search permission on the folders above it. */
+    /* Files the VMM only reads (kernel, initramfs, root filesystem),
+     * NULL-terminated. Each is opened before privileges are dropped and
+     * inherited as fd 3, 4, ... in order; an argument equal to such a path
+     * becomes "/proc/self/fd/N", and so does the path inside an option list
+     * ("file=PATH," or "file=PATH" at the end), so the VMM's user needs no
+     * search permission on the folders above it. */
     const char *const *read_files;
     /* Confine file access with Landlock (where the kernel has it). */
     bool landlock;
@@ -55,7 +58,14 @@ struct vmm_jail {
      * first, then sets the cap it is given), and the supplementary groups
      * are reduced to the VMM's group before it starts. */
     bool launcher;
+    /* A snapshot to restore from: opened read-only before privileges are
+     * dropped and inherited as VMM_STATE_IN_FD (QEMU: -incoming fd:N). */
+    const char *state_in;
+    /* The cap on the size of files the VMM writes (0: the confinement's);
+     * raised for a VMM that saves a snapshot through a descriptor. */
+    uint64_t max_file_bytes;
 };
+#define VMM_STATE_IN_FD 200
 
 /* Starts a VMM process the way every driver wants it: it dies with the daemon
  * (PR_SET_PDEATHSIG, so even kill -9 of the daemon takes it down), runs in its

@@ -120,6 +120,30 @@ static void test_landlock_keeps_the_vmm_to_its_run_folder(void **state)
     assert_int_equal(access(planted, F_OK), -1);
 }
 
+/* A file handed over inside an option list (QEMU's -drive file=PATH,...)
+ * becomes the inherited descriptor too, and only at an option boundary. */
+static void test_read_file_inside_an_option_list(void **state)
+{
+    struct fixture *f = *state;
+    const char *files[] = {f->kernel, NULL};
+    struct vmm_jail jail = {.run_dir = f->run_dir, .read_files = files, .landlock = true};
+    confine(true, 0);
+    char arg[512];
+    snprintf(arg, sizeof(arg), "id=rootfs,file=%s,readonly=on", f->kernel);
+    const char *script = "echo \"ARG $1\"; p=${1#*file=}; cat \"${p%%,*}\"";
+    char *out = run_sh(f, &jail, script, arg);
+    assert_non_null(strstr(out, "ARG id=rootfs,file=/proc/self/fd/3,readonly=on"));
+    assert_non_null(strstr(out, "KERNEL-BYTES"));
+    /* at the end of the list */
+    snprintf(arg, sizeof(arg), "file=%s", f->kernel);
+    out = run_sh(f, &jail, "echo \"ARG $1\"", arg);
+    assert_non_null(strstr(out, "ARG file=/proc/self/fd/3\n"));
+    /* not a whole option value: left alone */
+    snprintf(arg, sizeof(arg), "file=%s.bak,x", f->kernel);
+    out = run_sh(f, &jail, "echo \"ARG $1\"", arg);
+    assert_null(strstr(out, "/proc/self/fd/"));
+}
+
 static void test_file_size_cap_bounds_the_console_log(void **state)
 {
     struct fixture *f = *state;
@@ -180,6 +204,7 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_read_file_inside_an_option_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_landlock_keeps_the_vmm_to_its_run_folder, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_file_size_cap_bounds_the_console_log, setup, teardown),

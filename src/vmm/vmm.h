@@ -35,6 +35,7 @@
 #define ENCLAVE_VMM_VMM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 #include <stdint.h>
 
@@ -65,6 +66,12 @@ struct vmm_channel {
     unsigned cid;   /* for VSOCK */
     unsigned port;  /* guest port for VSOCK and HYBRID_VSOCK */
     unsigned char key[VMM_CHANNEL_KEY_LEN];
+    /* A VM restored from a snapshot holds the snapshot's key (resume_key),
+     * not key: until vmm_vm_resumed, the host's HelloRequest proves
+     * resume_key and hands over key, fresh entropy and the time (the
+     * resume fields of HelloRequest, proto/guest/v1/guest.proto). */
+    bool resume;
+    unsigned char resume_key[VMM_CHANNEL_KEY_LEN];
 };
 
 struct vmm_config {
@@ -72,11 +79,26 @@ struct vmm_config {
     const char *run_dir;     /* an existing private folder for this VM's sockets and logs */
     const char *kernel;      /* bzImage path */
     const char *initrd;      /* initramfs path */
+    const char *rootfs;      /* the image's read-only root filesystem disk (erofs), or NULL: the
+                                initramfs is the whole system. Every VM of the image attaches the
+                                same file read-only (QEMU: virtio-blk, readonly=on; Firecracker:
+                                drive "rootfs", is_read_only), so the host's page cache of it is
+                                shared; the guest sees it as /dev/vda. */
     const char *cmdline;     /* kernel arguments (the driver may append its own) */
     unsigned vcpus;
     unsigned mem_mb;
     enum vmm_accel accel;
     const char *vmm_binary;  /* NULL: the driver's default (found on PATH) */
+    /* Snapshots (drivers with snapshot_begin). restore_from: start from this
+     * saved state instead of booting (it was saved from a VM of the same
+     * kernel, initrd, cmdline, vCPUs and memory); restore_key is the channel
+     * key that VM had, which the restored guest still holds (the channel is
+     * set up to resume, see struct vmm_channel). save_to: the VMM gets this
+     * file (created 0600, truncated) to write a snapshot to later with
+     * snapshot_begin. */
+    const char *restore_from;
+    const unsigned char *restore_key;
+    const char *save_to;
 };
 
 struct vmm_vm;
@@ -91,6 +113,17 @@ struct vmm_driver {
     int (*request_stop)(struct vmm_vm *vm, struct error *err);
     /* SIGKILL, no questions. */
     void (*kill)(struct vmm_vm *vm);
+    /* Snapshots; NULL where the driver has none. snapshot_begin starts
+     * saving a running VM started with config->save_to into that file, and
+     * returns; snapshot_poll returns 1 once the state is completely written
+     * (the VM is paused for good then: stop it), 0 while it is being
+     * written, -1 when saving failed. Both are bounded by a short timeout
+     * on the control socket. */
+    int (*snapshot_begin)(struct vmm_vm *vm, struct error *err);
+    int (*snapshot_poll)(struct vmm_vm *vm, struct error *err);
+    /* The VMM's version line (e.g. "QEMU emulator version 7.2.22 ..."), which
+     * a snapshot is bound to; NULL where the driver has no snapshots. */
+    int (*version)(const char *vmm_binary, char *out, size_t out_len, struct error *err);
 };
 
 extern const struct vmm_driver vmm_qemu_driver;
@@ -136,6 +169,9 @@ pid_t vmm_vm_pid(const struct vmm_vm *vm);
 const struct vmm_channel *vmm_vm_channel(const struct vmm_vm *vm);
 const char *vmm_vm_console_log(const struct vmm_vm *vm); /* path of the serial console log */
 bool vmm_vm_uses_kvm(const struct vmm_vm *vm);
+/* The guest took the channel key (its HelloRequest with the resume fields
+ * was answered): from now on connections prove the key itself. */
+void vmm_vm_resumed(struct vmm_vm *vm);
 /* Called by the owner when waitpid() reports the VMM process ended. */
 void vmm_vm_mark_exited(struct vmm_vm *vm, int wait_status);
 bool vmm_vm_exited(const struct vmm_vm *vm);

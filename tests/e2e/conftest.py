@@ -125,6 +125,10 @@ class Daemon:
         # otherwise boot idle VMs in the background on a big machine.
         if not any(a == "--pool" or a.startswith("--pool=") for a in self.extra_args):
             self.extra_args += ["--pool", "0"]
+        # No snapshot either (a background boot and a save of the guest's
+        # memory per daemon) unless a test asks for it.
+        if not any(a == "--restore" or a.startswith("--restore=") for a in self.extra_args):
+            self.extra_args += ["--restore", "off"]
         self.env = dict(os.environ, ENCLAVE_HOME=self.home, ENCLAVE_LOG="debug")
         if env:
             self.env.update(env)

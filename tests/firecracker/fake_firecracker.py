@@ -32,6 +32,16 @@ RLIMIT_FSIZE, its working directory, and whether it can open FAKE_FC_PROBE,
 a file its user could read were it not for Landlock); the same line goes to
 the configured log_path, Firecracker's log.
 
+Snapshots keep Firecracker's rules: PATCH /vm pauses and resumes a started
+VM; PUT /snapshot/create needs a paused VM and writes the state file (here a
+JSON record of the VM's configuration and the key its guest holds) and the
+memory file; PUT /snapshot/load is refused after any boot-specific
+configuration (anything but the logger and metrics) or a start, reads the
+state file back, takes the vsock_override's uds_path for the vsock device,
+and with resume_vm serves the guest with the snapshot's key (the restored
+guest holds it until the host's HelloRequest resumes it with a new one).
+`firecracker --version` prints a version line.
+
 Environment:
   FAKE_FC_SPEC        the swagger document (default tests/firecracker/spec/firecracker.yaml,
                       the copy kept in this repository); read by the broker
@@ -73,7 +83,7 @@ MAX_BODY = 64 * 1024
 GUEST_PORT = 52
 HOST_PORT = 1073741824  # what Firecracker reports as the host side's ephemeral port
 PRE_BOOT_ONLY = {"/boot-source", "/machine-config", "/vsock", "/logger", "/metrics",
-                 "/network-interfaces", "/drives", "/cpu-config", "/mmds/config",
+                 "/network-interfaces", "/drives", "/drives/{drive_id}", "/cpu-config", "/mmds/config",
                  "/entropy", "/serial", "/pmem", "/memory-hotplug", "/balloon"}
 
 
@@ -225,6 +235,7 @@ class VM:
         self.exited = None
         self.refuse = os.environ.get("FAKE_FC_REFUSE", "")
         self.guests = 0
+        self.paused = False
         self.vsock_server = None
         self.api_server = None
 
@@ -254,8 +265,17 @@ class VM:
                 return 400, f"request does not match the API: {e}"
             if f"{method} {path}" == self.refuse:
                 return 400, f"refused by FAKE_FC_REFUSE: {method} {path} (as a real fault would be)"
+            if method == "PATCH" and template == "/vm":
+                if not self.started:
+                    return 400, "The requested operation is not supported before starting the microVM."
+                self.paused = body["state"] == "Paused"
+                return 204, None
             if method != "PUT":
                 return 204, None
+            if template == "/snapshot/create":
+                return self.snapshot_create(body)
+            if template == "/snapshot/load":
+                return self.snapshot_load(body)
             if self.started and template in PRE_BOOT_ONLY:
                 return 400, "The requested operation is not supported after starting the microVM."
             if template == "/actions":
@@ -270,6 +290,17 @@ class VM:
                 if template == "/logger":
                     os.write(fd, (json.dumps({"process": self.process}) + "\n").encode())
                 os.close(fd)
+            if template == "/drives/{drive_id}":
+                # Firecracker's own checks on a drive: the id in the path is the
+                # one in the body, and at most one root device.
+                if path.rsplit("/", 1)[1] != body["drive_id"]:
+                    return 400, "The id from the path does not match the id from the body!"
+                drives = dict(self.config.get("drives", {}))
+                drives[body["drive_id"]] = body
+                if sum(1 for d in drives.values() if d["is_root_device"]) > 1:
+                    return 400, "A root block device already exists!"
+                self.config["drives"] = drives
+                return 204, None
             self.config[template] = body
             return 204, None
 
@@ -287,6 +318,14 @@ class VM:
                         f.read(1)
                 except OSError as e:
                     return 400, f"cannot open {field} {boot[field]}: {e.strerror}"
+            # Firecracker opens every drive's file at InstanceStart, read-only
+            # when is_read_only; one it cannot open fails the start.
+            for drive in self.config.get("drives", {}).values():
+                try:
+                    fd = os.open(drive["path_on_host"], os.O_RDONLY if drive.get("is_read_only") else os.O_RDWR)
+                    os.close(fd)
+                except (OSError, KeyError) as e:
+                    return 400, f"Unable to open block device {drive.get('drive_id')}: {e}"
             key = initrd_key(boot["initrd_path"])
             if key is None or key[0] != 0o100400 or key[1] != 0 or len(key[2]) != 32:
                 return 400, "fake: the initramfs carries no root-only 32-byte .enclave-key"
@@ -306,6 +345,45 @@ class VM:
                 threading.Timer(0.05, self.power_off, args=("SendCtrlAltDel",)).start()
             return 204, None
         return 204, None  # FlushMetrics
+
+    def snapshot_create(self, body):
+        if not self.started or not self.paused:
+            return 400, "Cannot create a snapshot of a microVM that is not paused."
+        state = {"fake_firecracker_snapshot": 1, "config": self.config, "key": self.key.hex()}
+        with open(body["snapshot_path"], "w") as f:
+            json.dump(state, f)
+        size = self.config["/machine-config"]["mem_size_mib"] << 20
+        with open(body["mem_file_path"], "wb") as f:
+            f.truncate(size)
+        return 204, None
+
+    def snapshot_load(self, body):
+        if self.started or any(t not in ("/logger", "/metrics") for t in self.config):
+            return 400, ("Loading a microVM snapshot not allowed after configuring boot-specific "
+                         "resources.")
+        mem = body.get("mem_backend", {}).get("backend_path") or body.get("mem_file_path")
+        if mem is None or ("mem_backend" in body) == ("mem_file_path" in body):
+            return 400, "exactly one of mem_backend and mem_file_path is needed"
+        try:
+            with open(body["snapshot_path"]) as f:
+                state = json.load(f)
+            key = bytes.fromhex(state["key"])
+            config = state["config"]
+            os.stat(mem)
+        except (OSError, ValueError, KeyError) as e:
+            return 400, f"Load snapshot error: {e}"
+        if len(key) != 32:
+            return 400, "Load snapshot error: bad state file"
+        self.config.update(config)
+        if "vsock_override" in body:
+            self.config["/vsock"] = dict(self.config["/vsock"], uds_path=body["vsock_override"]["uds_path"])
+        self.key = key
+        self.started = True
+        self.paused = not body.get("resume_vm", False)
+        if not self.paused:
+            self.listen_vsock(self.config["/vsock"]["uds_path"])
+        print(f"fake firecracker {self.args.id}: snapshot loaded", flush=True)
+        return 204, None
 
     def listen_vsock(self, path):
         if os.path.exists(path):
@@ -519,6 +597,9 @@ def make_handler(vm):
 
 
 def main():
+    if sys.argv[1:] == ["--version"]:
+        print("Firecracker v1.12.0 (fake, tests/firecracker/fake_firecracker.py)")
+        return
     parser = argparse.ArgumentParser(prog="firecracker", allow_abbrev=False)
     parser.add_argument("--api-sock")
     parser.add_argument("--id")

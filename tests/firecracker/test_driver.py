@@ -8,6 +8,7 @@ Firecracker (the VMM's user, Landlock, a file size cap; or the jailer, with
 ENCLAVE_JAILER pointing at fake_jailer.py), and the stand-in reports what it
 found. No real Firecracker VM runs here: these machines have no usable KVM.
 """
+import glob
 import importlib.util
 import json
 import os
@@ -40,8 +41,44 @@ _spec = importlib.util.spec_from_file_location("e2e_support", os.path.join(REPO,
 e2e = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(e2e)
 
-# What the driver must send before InstanceStart, in this order.
+# What the driver must send before InstanceStart, in this order (the drive
+# only for an image with a root filesystem disk, as the default image has).
 CONFIG_CALLS = ["/logger", "/metrics", "/boot-source", "/machine-config", "/vsock"]
+ROOTFS_CALL = "/drives/rootfs"
+
+
+def image_manifest(name=None):
+    link = os.path.join(e2e.IMAGE_HOME, "cache", "named", name) if name else \
+        os.path.join(e2e.IMAGE_HOME, "cache", "current")
+    folder = os.path.realpath(link)
+    with open(os.path.join(folder, "manifest.json")) as f:
+        return folder, json.load(f)
+
+
+@pytest.fixture
+def noroot_image():
+    """An image variant of the default image's kernel and initramfs without
+    its rootfs artifact: what an image built before the shared root looks
+    like to the driver (the fake never boots the kernel, so the initramfs
+    need not hold the whole system here)."""
+    folder, m = image_manifest()
+    name = f"fc-noroot-{os.getpid()}"
+    cache = os.path.join(e2e.IMAGE_HOME, "cache")
+    dest = os.path.join(cache, "images", name)
+    os.mkdir(dest)
+    m["artifacts"] = [a for a in m["artifacts"] if a["role"] != "rootfs"]
+    m.pop("build_inputs", None)
+    for a in m["artifacts"]:
+        os.link(os.path.join(folder, a["path"]), os.path.join(dest, a["path"]))
+    with open(os.path.join(dest, "manifest.json"), "w") as f:
+        json.dump(m, f)
+    os.makedirs(os.path.join(cache, "named"), exist_ok=True)
+    os.symlink(f"../images/{name}", os.path.join(cache, "named", name))
+    yield name
+    os.unlink(os.path.join(cache, "named", name))
+    for entry in os.listdir(dest):
+        os.unlink(os.path.join(dest, entry))
+    os.rmdir(dest)
 
 
 def fake_pids(marker):
@@ -151,11 +188,20 @@ def test_session_runs_a_command_and_requests_match_the_spec(fc):
     reqs = rec["requests"]
     # Every request was accepted by a server that validates against firecracker.yaml.
     assert [q["status"] for q in reqs] == [204] * len(reqs), reqs
-    assert [q["path"] for q in reqs] == CONFIG_CALLS + ["/actions"]
+    folder, manifest = image_manifest()
+    rootfs = [a for a in manifest["artifacts"] if a["role"] == "rootfs"]
+    assert rootfs, "the default image has a root filesystem disk"
+    assert [q["path"] for q in reqs] == CONFIG_CALLS + [ROOTFS_CALL, "/actions"]
     assert all(q["method"] == "PUT" for q in reqs)
     assert reqs[-1]["body"] == {"action_type": "InstanceStart"}
     body = {q["path"]: q["body"] for q in reqs}
     assert body["/machine-config"] == {"vcpu_count": 2, "mem_size_mib": 256, "smt": False}
+    # The shared root filesystem: the image's own file (not a copy: a
+    # descriptor the daemon opened, fd 4 after the kernel), read-only, not the
+    # root device (enclave-init mounts it; no root= is added).
+    assert body[ROOTFS_CALL] == {"drive_id": "rootfs", "path_on_host": "/proc/self/fd/4",
+                                 "is_root_device": False, "is_read_only": True}
+    assert os.path.exists(os.path.join(folder, rootfs[0]["path"]))
     run_dir = d.run_dir(sid)
     # Every path is relative to Firecracker's working directory, the run
     # folder (its user may not search the folders above it), and the kernel
@@ -288,6 +334,28 @@ def test_jailer_gets_the_documented_arguments_and_layout(fc):
     assert d.record(sid)["exited"] == "SendCtrlAltDel"
 
 
+def test_image_without_rootfs_boots_from_its_initramfs_alone(fc, noroot_image):
+    d = fc()
+    s = d.call("StartSession", {"sessionId": "fc-noroot", "image": noroot_image}, service="enclave.v1.Enclave")
+    assert s["status"] == "READY"
+    reqs = d.record(s["sessionId"])["requests"]
+    assert [q["path"] for q in reqs] == CONFIG_CALLS + ["/actions"]
+    assert not any("drives" in q["path"] for q in reqs)
+    assert d.stop_session(s["sessionId"]) == {"success": True}
+
+
+def test_unreadable_rootfs_fails_start_with_firecrackers_fault(fc, tmp_path):
+    """Firecracker opens the drive at InstanceStart; a file it cannot open
+    fails the start with its fault message (the fake checks as it does). A
+    file that vanished after the daemon verified the image is caught before
+    Firecracker starts."""
+    d = fc(env={"FAKE_FC_REFUSE": "PUT /drives/rootfs"})
+    with pytest.raises(e2e.ConnectError) as e:
+        d.start_session(sessionId="fc-nodrive")
+    assert "/drives/rootfs" in e.value.message and "refused" in e.value.message
+    assert wait_gone(d.run_dir("fc-nodrive")) == []
+
+
 def test_instance_id_is_what_firecracker_accepts(fc):
     d = fc()
     sid = d.start_session(sessionId="fc.with_dots")["sessionId"]
@@ -360,6 +428,12 @@ def test_tcg_is_refused_with_firecracker():
     ("/vsock", {"guest_cid": 2, "uds_path": "/x"}, "below the minimum"),
     ("/actions", {"action_type": "Reboot"}, "is not one of"),
     ("/network-interface", {}, "no such path"),
+    ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/x", "is_read_only": True},
+     "missing required field `is_root_device`"),
+    ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/x", "is_root_device": False,
+                        "is_read_only": "yes"}, "expected a boolean"),
+    ("/drives/rootfs", {"drive_id": "other", "path_on_host": "/x", "is_root_device": False,
+                        "is_read_only": True}, "does not match the id"),
 ])
 def test_fake_refuses_what_the_spec_refuses(tmp_path, path, body, why):
     sock = str(tmp_path / "api.sock")
@@ -396,3 +470,104 @@ def test_unknown_vmm_is_refused():
     assert b"--vmm must be qemu or firecracker" in p.stderr + p.stdout
     p = subprocess.run([e2e.ENCLAVE, "up", "--help"], capture_output=True, timeout=30)
     assert b"--vmm V" in p.stdout
+
+
+def wait_snapshot_meta(d, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for meta in glob.glob(os.path.join(d.home, "snapshots", "*", "meta.json")):
+            with open(meta) as f:
+                return os.path.dirname(meta), json.load(f)
+        time.sleep(0.1)
+    raise AssertionError("no snapshot was saved:\n" + d.read_log()[-3000:])
+
+
+def test_snapshot_create_and_load_match_the_spec(fc):
+    """--restore on: a VM is booted and saved (PATCH /vm Paused, then PUT
+    /snapshot/create), and a session restores it (PUT /snapshot/load with
+    resume_vm and its own vsock socket, nothing boot-specific before it),
+    every request accepted by the spec check; the restored guest is resumed
+    with the session's own key and runs code."""
+    d = fc(extra_args=("--restore", "on"))
+    folder, meta = wait_snapshot_meta(d)
+    template = [p for p in glob.glob(os.path.join(d.records, "snap-*.json"))]
+    assert len(template) == 1, template
+    with open(template[0]) as f:
+        reqs = json.load(f)["requests"]
+    assert [q["status"] for q in reqs] == [204] * len(reqs), reqs
+    # after the boot configuration (with the root filesystem drive) and InstanceStart
+    started = [q["body"] for q in reqs].index({"action_type": "InstanceStart"}) + 1
+    assert [q["path"] for q in reqs[:started]] == CONFIG_CALLS + [ROOTFS_CALL, "/actions"]
+    assert [(q["method"], q["path"]) for q in reqs[started:]][:2] == [
+        ("PATCH", "/vm"), ("PUT", "/snapshot/create")], reqs
+    pause, create = reqs[started], reqs[started + 1]
+    assert pause["body"] == {"state": "Paused"}
+    # Written in the VMM's run folder (the only place it may write), then
+    # moved by the daemon into the snapshot folder, the daemon's own (the
+    # VMM's group may read them, through the descriptors of a restore).
+    assert create["body"] == {"snapshot_type": "Full", "snapshot_path": "snapshot.state",
+                              "mem_file_path": "snapshot.state.mem"}
+    for name in ("state", "state.mem"):
+        st = os.stat(os.path.join(folder, name))
+        assert st.st_uid == os.geteuid() and st.st_mode & 0o137 == 0
+    assert os.path.exists(os.path.join(folder, "state")) and os.path.exists(os.path.join(folder, "state.mem"))
+
+    s = d.start_session(sessionId="fc-restored")
+    assert s["status"] == "READY"
+    r = d.python("fc-restored", "import os; print(os.getuid())")
+    assert r["output"] == "1000\n", r
+    rec = d.record("fc-restored")["requests"]
+    assert [q["status"] for q in rec] == [204] * len(rec), rec
+    assert [q["path"] for q in rec] == ["/logger", "/metrics", "/snapshot/load"], rec
+    load = rec[-1]["body"]
+    run_dir = d.run_dir("fc-restored")
+    # The snapshot's files as descriptors the daemon opened (fd 5 and 6,
+    # after the kernel and the root filesystem); the VM's own vsock socket.
+    assert load == {"snapshot_path": "/proc/self/fd/5",
+                    "mem_backend": {"backend_type": "File", "backend_path": "/proc/self/fd/6"},
+                    "resume_vm": True,
+                    "vsock_override": {"uds_path": "vsock.sock"}}, load
+    ready = [json.loads(x["args"]) for x in d.audit("fc-restored") if x["name"] == "SESSION:READY"]
+    assert ready and ready[0]["restored"] is True
+    with open(os.path.join(run_dir, "channel.key"), "rb") as f:
+        assert f.read() != bytes.fromhex(meta["key"]), "the restored VM kept the snapshot's key"
+    assert d.stop_session("fc-restored") == {"success": True}
+
+
+def api(sock, method, path, body):
+    """One request to the fake's API: (status, body text)."""
+    payload = json.dumps(body).encode()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(sock)
+        s.sendall(method.encode() + b" " + path.encode() + b" HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: "
+                  + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+        answer = b""
+        while b"\r\n\r\n" not in answer or (answer.startswith(b"HTTP/1.1 4") and not answer.endswith(b"}")):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return int(answer.split(b" ", 2)[1]), answer.split(b"\r\n\r\n", 1)[1].decode()
+
+
+def test_fake_refuses_snapshot_load_after_boot_configuration(tmp_path):
+    """Firecracker's order rule, kept by the fake: no snapshot load once the
+    boot source is configured (so the driver's restore path can fail)."""
+    sock = str(tmp_path / "api.sock")
+    p = subprocess.Popen(["/usr/bin/python3", FAKE, "--api-sock", sock, "--id", "order"],
+                         stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(sock) and time.time() < deadline:
+            time.sleep(0.05)
+        status, _ = api(sock, "PUT", "/boot-source", {"kernel_image_path": "/k"})
+        assert status == 204
+        status, body = api(sock, "PUT", "/snapshot/load", {"snapshot_path": "/s", "mem_file_path": "/m"})
+        assert status == 400 and "not allowed" in body, body
+        status, body = api(sock, "PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"})
+        assert status == 400, body
+    finally:
+        p.kill()
+        p.wait()

@@ -2,12 +2,17 @@
 """Builds the guest image and boots it under QEMU, twice, without the daemon.
 
 1. With the image's own /init (enclave-init): every module in load-order must
-   load ("modules: N loaded, 0 failed") within the timeout.
-2. With a throwaway Python /init appended as a second cpio archive (the kernel
+   load ("modules: N loaded, 0 failed") within the timeout. With a rootfs.erofs
+   (the default layout) the disk is attached read-only and a throwaway channel
+   key given, and enclave-init must mount it as the root and find the system
+   read-only for uid 1000.
+2. An image without rootfs.erofs (--initramfs-only): with a throwaway Python
+   /init appended as a second cpio archive (the kernel
    unpacks both; the later /init wins): checks the root filesystem the way a
    workload sees it -- python3 with json and subprocess, a child as uid/gid
    1000 in /workspace, the agent user, /workspace and /tmp ownership and modes,
-   precompiled standard library.
+   precompiled standard library. With rootfs.erofs, fsck.erofs checks the
+   image instead (the workload's view of that root is tests/e2e/test_rootfs.py).
 
 Prints the image sizes and boot times (numbers only, nothing is asserted about
 time). Usage: boot_check.py ENCLAVE_BINARY   (ENCLAVE_HOME is honoured).
@@ -40,12 +45,17 @@ say("done")
 '''
 
 
-def qemu(manifest, initrd, extra_append=""):
+def qemu(manifest, initrd, extra_append="", rootfs=None, key=None):
     kernel = os.path.join(manifest["dir"], "vmlinuz")
     argv = ["timeout", str(TIMEOUT), "qemu-system-x86_64", "-M", "microvm,acpi=on,pit=on,rtc=on",
             "-accel", "tcg", "-m", "512", "-nodefaults", "-no-user-config", "-display", "none",
             "-nic", "none", "-serial", "stdio", "-no-reboot", "-kernel", kernel, "-initrd", initrd,
             "-append", manifest["kernel_cmdline"] + " rdinit=/init" + extra_append]
+    if rootfs:
+        argv += ["-drive", f"id=rootfs,file={rootfs},if=none,format=raw,readonly=on",
+                 "-device", "virtio-blk-device,drive=rootfs"]
+    if key:
+        argv += ["-fw_cfg", f"name=opt/org.enclave/key,file={key}"]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             text=True, errors="replace")
 
@@ -86,14 +96,27 @@ def main():
     manifest["dir"] = image_dir
     initramfs = os.path.join(image_dir, "initramfs.cpio")
     sizes = {a["role"]: a["size"] for a in manifest["artifacts"]}
+    rootfs = {a["role"]: a["path"] for a in manifest["artifacts"]}.get("rootfs")
+    rootfs = os.path.join(image_dir, rootfs) if rootfs else None
     print(f"kernel {sizes['kernel'] / 1e6:.1f} MB, initramfs {sizes['initramfs'] / 1e6:.1f} MB (uncompressed), "
-          f"{len(manifest['packages'])} packages")
+          + (f"rootfs {sizes['rootfs'] / 1e6:.1f} MB (erofs), " if rootfs else "")
+          + f"{len(manifest['packages'])} packages")
     failures = 0
 
-    # 1. enclave-init loads every module
-    proc = qemu(manifest, initramfs)
-    line, secs, seen = wait_for(proc, lambda l: "modules:" in l and "loaded" in l)
-    stop(proc)
+    # 1. enclave-init loads every module (and mounts the root disk)
+    with tempfile.TemporaryDirectory() as tmp:
+        key = None
+        if rootfs:
+            key = os.path.join(tmp, "key")
+            with open(key, "wb") as f:
+                f.write(os.urandom(32))
+        proc = qemu(manifest, initramfs, rootfs=rootfs, key=key)
+        line, secs, seen = wait_for(proc, lambda l: "modules:" in l and "loaded" in l)
+        mounted = None
+        if rootfs and line is not None:
+            mounted, msecs, more = wait_for(proc, lambda l: "system files are read-only" in l or "refusing" in l)
+            seen += more
+        stop(proc)
     if line is None:
         print("FAIL: enclave-init did not report its modules; console:\n  " + "\n  ".join(seen[-30:]))
         failures += 1
@@ -102,6 +125,21 @@ def main():
         failures += 1
     else:
         print(f"ok: {line.strip()} ({secs:.2f} s after QEMU started)")
+    if rootfs:
+        if mounted is None or "refusing" in mounted or not any("root filesystem: /dev/vda" in l for l in seen):
+            print("FAIL: enclave-init did not mount the root filesystem disk; console:\n  "
+                  + "\n  ".join(seen[-30:]))
+            failures += 1
+        else:
+            print(f"ok: root filesystem mounted, {mounted.strip()} ({secs + msecs:.2f} s after QEMU started)")
+        r = subprocess.run(["fsck.erofs", rootfs], capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"FAIL: fsck.erofs: {r.stdout[-300:]}{r.stderr[-300:]}")
+            failures += 1
+        else:
+            print("ok: fsck.erofs")
+        print(f"{failures} failure(s)")
+        return 1 if failures else 0
 
     # 2. the root filesystem as a workload sees it
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,6 +6,7 @@ an image no trusted key signed, the daemon does not start and says what to do.
 The boot test pushes the guest image `enclave image build` made for the
 end-to-end tests ($ENCLAVE_E2E_HOME, default build/e2e-home); it is skipped
 when that image has not been built."""
+import hashlib
 import json
 import os
 import socket
@@ -124,11 +125,26 @@ def test_up_image_pulls_verifies_installs_and_boots(registry, enclave, repo):
         assert enclave.current() is not None
         m = json.load(open(os.path.join(enclave.home, "cache", "current", "manifest.json")))
         assert m["source"].startswith("oci:") and repo in m["source"]
+        # The shared root filesystem travelled as its own layer, checked
+        # against its digest, and is what the session boots from.
+        with open(os.path.join(built, "manifest.json")) as f:
+            want = {a["role"]: a["sha256"] for a in json.load(f)["artifacts"]}
+        got = {a["role"]: a for a in m["artifacts"]}
+        assert {r: a["sha256"] for r, a in got.items()} == want
+        if "rootfs" in want:
+            assert got["rootfs"]["media_type"] == "application/vnd.enclave.rootfs"
+            path = os.path.join(enclave.home, "cache", "current", got["rootfs"]["path"])
+            assert hashlib.sha256(open(path, "rb").read()).hexdigest() == want["rootfs"]
         s = call(addr, "StartSession", {"sessionId": "from-registry"})
         assert s["status"] == "READY"
         out = call(addr, "ExecuteTool", {"sessionId": "from-registry", "toolName": "python",
                                          "input": "print(2 ** 10)"})
         assert out["output"].strip() == "1024"
+        if "rootfs" in want:
+            out = call(addr, "ExecuteTool", {"sessionId": "from-registry", "toolName": "python",
+                                             "input": "print([l.split()[:3] for l in open('/proc/mounts')"
+                                                      " if l.split()[1] == '/'])"})
+            assert out["output"].strip() == "[['/dev/vda', '/', 'erofs']]", out
         call(addr, "StopSession", {"sessionId": "from-registry"})
     finally:
         stop(proc)
