@@ -81,6 +81,8 @@ BI_FN(bi_yaml_unmarshal);
 BI_FN(bi_yaml_marshal);
 BI_FN(bi_yaml_is_valid);
 
+/* bi_json.c */
+BI_FN(bi_json_marshal_with_options);
 /* bi_schema.c */
 BI_FN(bi_json_verify_schema);
 BI_FN(bi_json_match_schema);

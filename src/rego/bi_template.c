@@ -768,8 +768,7 @@ static int run_pipe(struct texec *x, struct pipe *p, struct tval dot, struct tva
 
 static int eval_operand(struct texec *x, struct operand *o, struct tval dot, struct tval *out)
 {
-    out->v = NULL;
-    out->is_int = false;
+    *out = (struct tval){ 0 };
     switch (o->kind) {
     case O_DOT: *out = tv_ref(dot); return 0;
     case O_NIL: return xerr(x, "nil is not a command");
@@ -854,8 +853,7 @@ static int compare_vals(struct texec *x, const char *fn, struct tval *a, struct 
 
 static int call_func(struct texec *x, const char *fn, struct tval *args, int n, struct tval *out)
 {
-    out->v = NULL;
-    out->is_int = false;
+    *out = (struct tval){ 0 };
     if (!strcmp(fn, "and") || !strcmp(fn, "or")) {
         if (n < 1)
             return xerr(x, "wrong number of args for %s: want at least 1 got 0", fn);

@@ -2335,6 +2335,7 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("object.filter", 2, bi_object_filter)                    \
     X("json.marshal", 1, bi_json_marshal)                      \
     X("json.unmarshal", 1, bi_json_unmarshal)                  \
+    X("json.marshal_with_options", 2, bi_json_marshal_with_options) \
     X("json.is_valid", 1, bi_json_is_valid)                    \
     X("base64.encode", 1, bi_base64_encode)                    \
     X("base64.decode", 1, bi_base64_decode)                    \

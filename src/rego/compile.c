@@ -2022,10 +2022,15 @@ static int compile_engine(struct rego *r, struct rego_error *err)
         return 0;
     if (!r->root)
         r->root = node_new(r, NULL, NULL);
-    for (struct module *m = r->modules; m; m = m->next)
+    for (struct module *m = r->modules; m; m = m->next) {
+        /* every package is a document, {} when it has no rules (OPA) */
+        struct node *pn = r->root;
+        for (int j = 0; j < m->npkg; j++)
+            pn = node_get(r, pn, m->pkg[j]);
         for (struct rule *rule = m->rules; rule; rule = rule->next_in_module)
             if (place_rule(r, rule, err) < 0)
                 return -1;
+    }
     if (check_rule_overlap(r, r->root, err) < 0)
         return -1;
     for (struct module *m = r->modules; m; m = m->next)

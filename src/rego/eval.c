@@ -995,6 +995,9 @@ static int every_coll_k(struct ev *ev, struct rv *coll, void *ctx)
 {
     struct every_k *s = ctx;
     struct expr *e = s->e;
+    /* a domain that is not a collection: `every` is false (undefined), as in OPA */
+    if (coll->type != RV_OBJECT && coll->type != RV_ARRAY && coll->type != RV_SET)
+        return 0;
     struct rv *hold = rv_incref(coll);
     size_t n = coll->type == RV_OBJECT ? coll->u.obj.len
                : (coll->type == RV_ARRAY || coll->type == RV_SET) ? coll->u.arr.len : 0;
@@ -1434,6 +1437,11 @@ static int collect_rule_leaves(struct ev *ev, struct node *n, struct rvbuf *pref
         rvbuf_push(prefix, rv_incref(ch->key));
         if ((ch->nrules || ch->default_rule) && ch->kind != RULE_OBJECT) {
             struct rv *v = ch->kind == RULE_FUNC ? NULL : child_value(ev, ch, NULL, &rc);
+            /* a multi-value rule without elements adds nothing here (OPA) */
+            if (v && ch->kind == RULE_SET && v->type == RV_SET && v->u.arr.len == 0) {
+                rv_decref(v);
+                v = NULL;
+            }
             if (v) {
                 struct rvbuf p = { 0 };
                 for (size_t j = 0; j < prefix->len; j++)
