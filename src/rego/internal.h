@@ -55,6 +55,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define bi_hmac_sha256 rego_bi_hmac_sha256
 #define bi_hmac_sha512 rego_bi_hmac_sha512
 #define bi_json_filter rego_bi_json_filter
+#define bi_json_marshal_with_options rego_bi_json_marshal_with_options
 #define bi_json_match_schema rego_bi_json_match_schema
 #define bi_json_patch rego_bi_json_patch
 #define bi_json_remove rego_bi_json_remove
