@@ -95,6 +95,27 @@ static void test_up_pool_flags(void **state)
     assert_non_null(strstr(err.message, "twice"));
 }
 
+static void test_up_restore_flag(void **state)
+{
+    struct error err;
+    struct up_args a;
+    char **dflt = ARGV("up");
+    assert_int_equal(args_parse_up(ARGC(dflt), dflt, &a, &err), 0);
+    assert_true(a.daemon.restore); /* on unless asked */
+    char **off = ARGV("up", "--restore", "off");
+    assert_int_equal(args_parse_up(ARGC(off), off, &a, &err), 0);
+    assert_false(a.daemon.restore);
+    char **on = ARGV("up", "--restore=on");
+    assert_int_equal(args_parse_up(ARGC(on), on, &a, &err), 0);
+    assert_true(a.daemon.restore);
+    static const char *const bad[] = {"", "yes", "ON", "1", "off ", "of"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char **v = ARGV("up", "--restore", (char *)bad[i]);
+        assert_int_equal(args_parse_up(ARGC(v), v, &a, &err), -1);
+        assert_non_null(strstr(err.message, "--restore must be on or off"));
+    }
+}
+
 static void test_auto_pool(void **state)
 {
     char why[160];
@@ -297,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_size),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_up_pool_flags),
+        cmocka_unit_test(test_up_restore_flag),
         cmocka_unit_test(test_auto_pool),
         cmocka_unit_test(test_up_defaults),
         cmocka_unit_test(test_up_options),

@@ -49,6 +49,22 @@ static int default_db(const char *given, char *buf, size_t size)
     return 0;
 }
 
+/* The log at db_arg (or the default one), read-only; NULL after saying why. */
+static struct audit_log *open_read_only(const char *verb, const char *db_arg)
+{
+    char db_path[4096];
+    if (default_db(db_arg, db_path, sizeof(db_path)) < 0)
+        return NULL;
+    struct audit_options opts = {.read_only = true};
+    struct audit_log *log = NULL;
+    struct error err;
+    if (audit_open(db_path, NULL, &opts, &log, &err) < 0) {
+        fprintf(stderr, "enclave %s: %s\n", verb, err.message);
+        return NULL;
+    }
+    return log;
+}
+
 /* ---------------------------------------------------------------- tail */
 
 struct tail_state {
@@ -193,17 +209,10 @@ static int audit_tail(int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error("audit tail", "unexpected argument '%s'", argv[optind]);
-    char db_path[4096];
-    if (default_db(db_arg, db_path, sizeof(db_path)) < 0)
+    struct audit_log *log = open_read_only("audit tail", db_arg);
+    if (log == NULL)
         return 1;
-
-    struct audit_options opts = {.read_only = true};
-    struct audit_log *log = NULL;
     struct error err;
-    if (audit_open(db_path, NULL, &opts, &log, &err) < 0) {
-        fprintf(stderr, "enclave audit tail: %s\n", err.message);
-        return 1;
-    }
     struct audit_filter filter = {
         .session_id = session, .limit = (uint32_t)lines, .last = lines > 0};
     int rc = 0;
@@ -300,16 +309,10 @@ static int audit_export(int argc, char **argv)
     }
     if (optind != argc)
         return cli_usage_error("audit export", "unexpected argument '%s'", argv[optind]);
-    char db_path[4096];
-    if (default_db(db_arg, db_path, sizeof(db_path)) < 0)
+    struct audit_log *log = open_read_only("audit export", db_arg);
+    if (log == NULL)
         return 1;
-    struct audit_options opts = {.read_only = true};
-    struct audit_log *log = NULL;
     struct error err;
-    if (audit_open(db_path, NULL, &opts, &log, &err) < 0) {
-        fprintf(stderr, "enclave audit export: %s\n", err.message);
-        return 1;
-    }
     /* Written next to the target and renamed, so a failed export leaves no
      * half file where a complete one is expected. */
     char tmp[4200];
@@ -551,16 +554,10 @@ static int audit_proofs(int argc, char **argv, bool inclusion)
         return cli_usage_error(name, inclusion ? "one SEQ" : "OLD_SIZE [NEW_SIZE]");
     if (!parse_size(argv[optind], &a) || (nargs == 2 && !parse_size(argv[optind + 1], &b)))
         return cli_usage_error(name, "sizes and seqs are whole numbers from 1");
-    char db_path[4096];
-    if (default_db(db_arg, db_path, sizeof(db_path)) < 0)
+    struct audit_log *log = open_read_only(name, db_arg);
+    if (log == NULL)
         return 1;
-    struct audit_options opts = {.read_only = true};
-    struct audit_log *log = NULL;
     struct error err;
-    if (audit_open(db_path, NULL, &opts, &log, &err) < 0) {
-        fprintf(stderr, "enclave %s: %s\n", name, err.message);
-        return 1;
-    }
     char *json = NULL;
     int ret = inclusion ? audit_proof_inclusion(log, a, size, &json, &err)
                         : audit_proof_consistency(log, a, b, &json, &err);

@@ -49,9 +49,9 @@ CLI_IMAGE_VERBS(X)
 /* `enclave policy apply` (policy_apply.c). */
 int cli_policy_apply(int argc, char **argv);
 
-/* Prints "enclave VERB: message" to stderr; returns 2 (usage) for convenience. */
 /* enclave session cp / ls-files / code (cli/session_files.c); argv[1] is the sub-verb. */
 int cli_session_files(int argc, char **argv);
+/* Prints "enclave VERB: message" to stderr; returns 2 (usage) for convenience. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -228,7 +228,8 @@ static void srecord(struct session *s, enum audit_kind kind, json_t *details)
 {
     if (s->in_pool) {
         char *text = details ? json_dumps(details, JSON_COMPACT) : NULL;
-        log_info("pool VM %s: %s %s", s->id, audit_kind_name(kind), text ? text : "");
+        log_info("%s %s: %s %s", s->template_vm ? "snapshot VM" : "pool VM", s->id, audit_kind_name(kind),
+                 text ? text : "");
         free(text);
         json_decref(details);
         return;
@@ -745,12 +746,14 @@ static void snap_unlink(struct snap *sn)
 
 /* Whether a start of these files and this size restores the snapshot. */
 static bool snap_usable(struct core *core, const char *kernel, const char *initrd, unsigned vcpus,
-                        unsigned mem_mb)
+                        unsigned mem_mb, unsigned workspace_mb)
 {
     const struct snap *sn = &core->snap;
+    /* The saved VM has the default /workspace for its memory (a kernel
+     * argument it booted with). */
     return sn->state == SNAP_READY && (kernel == NULL || strcmp(kernel, core->kernel) == 0) &&
            (initrd == NULL || strcmp(initrd, core->initrd) == 0) && vcpus == sn->pool.vcpus &&
-           mem_mb == sn->pool.mem_mb;
+           mem_mb == sn->pool.mem_mb && workspace_mb == core_workspace_default_mb(mem_mb);
 }
 
 /* The snapshot failed to restore: it goes, and is built again. */
@@ -906,6 +909,7 @@ static void snap_build(struct core *core)
     s->state = CORE_SESSION_BOOTING;
     s->vcpus = sn->pool.vcpus;
     s->mem_mb = sn->pool.mem_mb;
+    s->workspace_mb = core_workspace_default_mb(s->mem_mb);
     s->created_ns = s->last_active_ns = now_unix_ns();
     unlink(sn->tmp_path);
     struct error err;
@@ -990,8 +994,12 @@ static bool snap_load(struct snap *sn)
 {
     json_error_t jerr;
     json_t *meta = json_load_file(sn->meta_path, JSON_REJECT_DUPLICATES, &jerr);
-    if (meta == NULL)
+    if (meta == NULL) {
+        if (access(sn->meta_path, F_OK) == 0)
+            log_warn("snapshot %.12s: %s does not describe %s (%s); it is built again", sn->identity,
+                     sn->meta_path, sn->state_path, jerr.text);
         return false;
+    }
     const char *identity = json_string_value(json_object_get(meta, "identity"));
     const char *key = json_string_value(json_object_get(meta, "key"));
     json_int_t size = json_integer_value(json_object_get(meta, "size"));
@@ -1221,9 +1229,7 @@ int core_session_start(struct core *core, const struct core_start_request *req,
         pool_kick(core, 0);
         return 0;
     }
-    /* The snapshot was saved with the default /workspace. */
-    s->restoring = workspace == core_workspace_default_mb(mem) &&
-                   snap_usable(core, req->kernel, req->initrd, vcpus, mem);
+    s->restoring = snap_usable(core, req->kernel, req->initrd, vcpus, mem, s->workspace_mb);
     if (session_boot(s, req->kernel, req->initrd, req->rootfs, err) < 0 && s->restoring) {
         log_warn("session %s: cannot restore the snapshot (%s); booting it cold", id, err->message);
         s->restoring = false;
@@ -1336,6 +1342,9 @@ static int pool_boot(struct core *core, struct pool *p, struct error *err)
     s->mem_mb = p->mem_mb;
     s->workspace_mb = core_workspace_default_mb(p->mem_mb);
     s->created_ns = s->last_active_ns = now_unix_ns();
+    /* A refill restores the snapshot when it can (it falls back to a cold
+     * boot as a session's restore does). */
+    s->restoring = snap_usable(core, p->kernel, p->initrd, p->vcpus, p->mem_mb, s->workspace_mb);
     if (session_boot(s, p->kernel, p->initrd, p->rootfs, err) < 0) {
         free(s);
         return -1;

@@ -145,6 +145,83 @@ static void fake_kill(struct vmm_vm *vm)
 static const struct vmm_driver fake_driver = {
     .name = "fake", .start = fake_start, .request_stop = fake_request_stop, .kill = fake_kill};
 
+/* A driver with snapshots: the saved "state" is the key the guest holds
+ * (what a real snapshot carries in the guest's memory); a restored VM is a
+ * fresh enclave-init that holds that key, which the host resumes with the
+ * VM's own. restore_breaks makes a restore's VMM exit at once (a snapshot
+ * QEMU refuses). */
+static int restore_breaks;
+
+static int snap_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
+{
+    if (c->restore_from == NULL) {
+        if (fake_start(c, out, err) < 0)
+            return -1;
+        if (c->save_to)
+            snprintf((*out)->save_path, sizeof((*out)->save_path), "%s", c->save_to);
+        return 0;
+    }
+    struct vmm_vm *vm = calloc(1, sizeof(*vm));
+    snprintf(vm->run_dir, sizeof(vm->run_dir), "%s", c->run_dir);
+    snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
+    vm->channel.kind = VMM_CHANNEL_UNIX;
+    snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/rpc.sock", c->run_dir);
+    if (vmm_channel_key_create(vm, err) < 0) {
+        vmm_vm_free(vm);
+        return -1;
+    }
+    vm->channel.resume = true;
+    memcpy(vm->channel.resume_key, c->restore_key, sizeof(vm->channel.resume_key));
+    char guest_key[4300];
+    snprintf(guest_key, sizeof(guest_key), "%s/guest.key", c->run_dir);
+    uint8_t saved[VMM_CHANNEL_KEY_LEN];
+    FILE *in = fopen(c->restore_from, "rb");
+    size_t got = in ? fread(saved, 1, sizeof(saved), in) : 0;
+    if (in)
+        fclose(in);
+    FILE *o = fopen(guest_key, "wb");
+    assert_non_null(o);
+    fwrite(saved, 1, got, o);
+    fclose(o);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (restore_breaks)
+            execl("/bin/false", "false", (char *)NULL);
+        execl(init_bin, init_bin, "--key-file", guest_key, "--serve-unix", vm->channel.path, (char *)NULL);
+        _exit(127);
+    }
+    vm->pid = pid;
+    last_pid = pid;
+    *out = vm;
+    return 0;
+}
+
+static int snap_begin(struct vmm_vm *vm, struct error *err)
+{
+    FILE *f = fopen(vm->save_path, "wb");
+    if (f == NULL)
+        return error_set_errno(err, ERR_INTERNAL, "%s", vm->save_path);
+    fwrite(vm->channel.key, 1, sizeof(vm->channel.key), f);
+    fclose(f);
+    return 0;
+}
+
+static int snap_poll(struct vmm_vm *vm, struct error *err)
+{
+    return 1;
+}
+
+static int snap_version(const char *bin, char *out, size_t len, struct error *err)
+{
+    snprintf(out, len, "fake 1");
+    return 0;
+}
+
+static const struct vmm_driver snap_driver = {
+    .name = "fake-snapshots", .start = snap_start, .request_stop = fake_request_stop, .kill = fake_kill,
+    .snapshot_begin = snap_begin, .snapshot_poll = snap_poll, .version = snap_version};
+
 /* ------------------------------------------------------------------ gate */
 
 static struct audit_log *audit_log;
@@ -218,6 +295,7 @@ struct waiter {
     int exit_code;
     bool timed_out;
     enum core_session_state state;
+    bool restored;
 };
 
 static void on_started(const struct core_session_info *info, const struct error *err, void *ctx)
@@ -229,6 +307,8 @@ static void on_started(const struct core_session_info *info, const struct error 
         w->err = *err;
     else
         w->state = info->state;
+    if (info)
+        w->restored = info->restored;
 }
 
 static void on_exec(const struct core_exec_result *res, const struct error *err, void *ctx)
@@ -308,6 +388,29 @@ static int setup(void **state)
     return 0;
 }
 
+static int setup_snapshots(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    f->base = event_base_new();
+    char vms[300], snaps[300];
+    snprintf(vms, sizeof(vms), "%s/vms", run_root);
+    snprintf(snaps, sizeof(snaps), "%s/snapshots", run_root);
+    struct core_config cfg = {
+        .base = f->base, .driver = &snap_driver, .kernel = "unused", .initrd = "unused",
+        .cmdline = "", .vms_dir = vms, .default_vcpus = 1, .max_vcpus = 4, .default_mem_mb = 256,
+        .min_mem_mb = 128, .max_mem_mb = 1024, .max_sessions = 3, .boot_timeout_ms = 5000,
+        .default_exec_timeout_s = 10, .max_exec_timeout_s = 60, .max_output_bytes = 4096,
+        .max_input_bytes = 65536, .gate = gate, .snapshot_dir = snaps, .image_digest = "test-image",
+    };
+    struct error err;
+    fake_mode = 0;
+    restore_breaks = 0;
+    assert_int_equal(core_new(&cfg, &f->core, &err), 0);
+    use_policy(ALLOW_ALL);
+    *state = f;
+    return 0;
+}
+
 static int teardown(void **state)
 {
     struct fixture *f = *state;
@@ -345,6 +448,70 @@ static void exec_sh(struct fixture *f, const char *id, const char *script, unsig
         return;
     }
     run_until(f->base, w, 30);
+}
+
+static void wait_snapshot_ready(struct fixture *f, uint64_t builds)
+{
+    struct core_snapshot_info si;
+    for (int i = 0; i < 2000; i++) {
+        core_snapshot_get(f->core, &si);
+        if (strcmp(si.state, "ready") == 0 && si.builds >= builds)
+            return;
+        struct timeval tv = {0, 10000};
+        event_base_loopexit(f->base, &tv);
+        event_base_dispatch(f->base);
+    }
+    fail_msg("the snapshot is %s after %llu builds", si.state, (unsigned long long)si.builds);
+}
+
+/* The snapshot is built, a session restores it and is resumed with its own
+ * key (the guest refuses anything else), runs code; a restore whose VMM dies
+ * boots the same session cold, and the snapshot is built again. */
+static void test_snapshot_restore_and_fallback(void **state)
+{
+    struct fixture *f = *state;
+    wait_snapshot_ready(f, 1);
+    struct core_snapshot_info si;
+    core_snapshot_get(f->core, &si);
+    assert_int_equal(si.vcpus, 1);
+    assert_int_equal(si.mem_mb, 256);
+    assert_int_equal(si.size_bytes, VMM_CHANNEL_KEY_LEN);
+    assert_int_equal(strlen(si.identity), 64);
+
+    struct waiter w = {0};
+    struct error err;
+    struct core_start_request req = {.session_id = "t-restored"};
+    assert_int_equal(core_session_start(f->core, &req, on_started, &w, &err), 0);
+    run_until(f->base, &w, 20);
+    assert_false(w.failed);
+    assert_true(w.restored);
+    struct waiter e = {0};
+    exec_sh(f, "t-restored", "id -u", 0, &e, 0);
+    assert_false(e.failed);
+    assert_string_equal(e.out, "1000\n");
+    core_snapshot_get(f->core, &si);
+    assert_int_equal(si.restores, 1);
+
+    /* Another size boots cold. */
+    struct waiter c = {0};
+    struct core_start_request other = {.session_id = "t-other", .mem_mb = 512};
+    assert_int_equal(core_session_start(f->core, &other, on_started, &c, &err), 0);
+    run_until(f->base, &c, 20);
+    assert_false(c.failed);
+    assert_false(c.restored);
+
+    restore_breaks = 1;
+    struct waiter b = {0};
+    struct core_start_request broken = {.session_id = "t-fallback"};
+    assert_int_equal(core_session_start(f->core, &broken, on_started, &b, &err), 0);
+    run_until(f->base, &b, 20);
+    assert_false(b.failed);
+    assert_int_equal(b.state, CORE_SESSION_READY);
+    assert_false(b.restored);
+    core_snapshot_get(f->core, &si);
+    assert_int_equal(si.fallbacks, 1);
+    restore_breaks = 0;
+    wait_snapshot_ready(f, 2);
 }
 
 static void test_boot_exec_stop(void **state)
@@ -654,6 +821,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_boot_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_after_vmm_died, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_context_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_restore_and_fallback, setup_snapshots, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     gate_free(gate);

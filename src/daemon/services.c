@@ -586,6 +586,7 @@ static void list_one(const struct core_session_info *info, void *arg)
     s->deadline_unix_ns = info->deadline_unix_ns;
     s->pooled = info->pooled;
     s->egress = info->egress;
+    s->restored = info->restored;
     s->workspace_mb = (int32_t)info->workspace_mb;
     l->ptrs[l->n] = s;
     l->n++;
@@ -660,6 +661,18 @@ static void handle_info(struct api_call *call, const ProtobufCMessage *msg, void
     core_pool_foreach(d->core, pool_one, &pools);
     resp.n_pools = pools.n;
     resp.pools = pools.ptrs;
+    struct core_snapshot_info si;
+    core_snapshot_get(d->core, &si);
+    Enclave__V1__Snapshot snap = ENCLAVE__V1__SNAPSHOT__INIT;
+    snap.state = (char *)si.state;
+    snap.identity = (char *)si.identity;
+    snap.vcpu = (int32_t)si.vcpus;
+    snap.memory_mb = (int32_t)si.mem_mb;
+    snap.size_bytes = (int64_t)si.size_bytes;
+    snap.restores = (int64_t)si.restores;
+    snap.fallbacks = (int64_t)si.fallbacks;
+    snap.builds = (int64_t)si.builds;
+    resp.snapshot = &snap;
     api_call_reply(call, &resp.base);
 }
 

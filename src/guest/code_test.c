@@ -160,13 +160,8 @@ static void test_context_id(void **state)
 
 struct fx {
     char dir[64], driver[96];
-    int fd;
-    pid_t server;
-    struct wire_decoder dec;
+    struct guest_test_conn conn;
 };
-
-struct fx;
-static int hello(struct fx *x);
 
 static int setup(void **state)
 {
@@ -188,12 +183,8 @@ static int setup(void **state)
         return -1;
     struct guest_server_options opts = {
         .exit_when_idle = true, .key = test_key, .workspace_dir = x->dir, .tmp_dir = x->dir, .interp_driver = x->driver};
-    x->server = guest_test_server_start(&opts, &x->fd);
-    if (x->server < 0)
-        return -1;
-    wire_decoder_init(&x->dec, 0);
     *state = x;
-    return hello(x);
+    return guest_test_conn_open(&x->conn, &opts);
 }
 
 static int teardown(void **state)
@@ -201,33 +192,23 @@ static int teardown(void **state)
     struct fx *x = *state;
     if (!x)
         return 0;
-    close(x->fd);
-    int status = guest_test_server_wait(x->server);
+    int status = guest_test_conn_close(&x->conn);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", x->dir);
     if (system(cmd) != 0)
         return -1;
-    wire_decoder_release(&x->dec);
     free(x);
     return status;
 }
 
 static void send_frame(struct fx *x, const Guest__V1__Frame *f)
 {
-    guest_test_send_frame(x->fd, f);
+    guest_test_send_frame(x->conn.fd, f);
 }
 
 static Guest__V1__Frame *recv_frame(struct fx *x)
 {
-    Guest__V1__Frame *f = guest_test_recv_frame(x->fd, &x->dec);
-    assert_non_null(f);
-    return f;
-}
-
-/* Every connection starts by proving the VM's key. */
-static int hello(struct fx *x)
-{
-    return guest_test_hello(x->fd, &x->dec, test_key, sizeof(test_key));
+    return guest_test_conn_recv(&x->conn);
 }
 
 /* What a cell produced, concatenated per kind. */

@@ -33,9 +33,7 @@ static const uint8_t test_key[GUEST_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1
 struct fx {
     char base[64];
     char ws[96], tmp[96], outside[96];
-    int fd;
-    pid_t server;
-    struct wire_decoder dec;
+    struct guest_test_conn conn;
 };
 
 static void must(int ok, const char *what)
@@ -44,8 +42,6 @@ static void must(int ok, const char *what)
         fail_msg("%s: %s", what, strerror(errno));
 }
 
-struct fx;
-static int hello(struct fx *x);
 
 static int setup(void **state)
 {
@@ -73,12 +69,8 @@ static int setup(void **state)
     chmod(p, 0644);
 
     struct guest_server_options opts = {.exit_when_idle = true, .key = test_key, .workspace_dir = x->ws, .tmp_dir = x->tmp};
-    x->server = guest_test_server_start(&opts, &x->fd);
-    if (x->server < 0)
-        return -1;
-    wire_decoder_init(&x->dec, 0);
     *state = x;
-    return hello(x);
+    return guest_test_conn_open(&x->conn, &opts);
 }
 
 static int teardown(void **state)
@@ -86,13 +78,11 @@ static int teardown(void **state)
     struct fx *x = *state;
     if (!x)
         return 0;
-    close(x->fd);
-    int status = guest_test_server_wait(x->server);
+    int status = guest_test_conn_close(&x->conn);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", x->base);
     if (system(cmd) != 0)
         return -1;
-    wire_decoder_release(&x->dec);
     free(x);
     return status;
 }
@@ -105,20 +95,12 @@ static int teardown(void **state)
 
 static void send_frame(struct fx *x, const Guest__V1__Frame *f)
 {
-    guest_test_send_frame(x->fd, f);
+    guest_test_send_frame(x->conn.fd, f);
 }
 
 static Guest__V1__Frame *recv_frame(struct fx *x)
 {
-    Guest__V1__Frame *f = guest_test_recv_frame(x->fd, &x->dec);
-    assert_non_null(f);
-    return f;
-}
-
-/* Every connection starts by proving the VM's key. */
-static int hello(struct fx *x)
-{
-    return guest_test_hello(x->fd, &x->dec, test_key, sizeof(test_key));
+    return guest_test_conn_recv(&x->conn);
 }
 
 static void send_file_request(struct fx *x, uint64_t id, Guest__V1__FileRequest__Op op, const char *path,

@@ -670,7 +670,8 @@ static void handle_hello(struct guest_server *s, struct conn *c, const Guest__V1
          * snapshot, shared with every VM restored from it. */
         if (s->forkserver)
             guest_forkserver_restart(s->forkserver);
-        guest_log("%s: resumed from a snapshot: new key, RNG reseeded, clock set", c->transport);
+        guest_log("%s: resumed from a snapshot: new key%s", c->transport,
+                  s->opts.pid1 ? ", RNG reseeded, clock set" : " (not PID 1: RNG and clock left alone)");
     }
     if (!c->authed)
         guest_log("%s: host authenticated", c->transport);

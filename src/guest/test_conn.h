@@ -139,4 +139,38 @@ static inline int guest_test_hello(int fd, struct wire_decoder *dec, const uint8
     return ok;
 }
 
+/* One connection to a server in a child: what the files and code tests keep. */
+struct guest_test_conn {
+    int fd;
+    pid_t server;
+    struct wire_decoder dec;
+};
+
+/* Starts the server with opts and says hello with key; 0 when it answered. */
+static inline int guest_test_conn_open(struct guest_test_conn *c, const struct guest_server_options *opts)
+{
+    c->server = guest_test_server_start(opts, &c->fd);
+    if (c->server < 0)
+        return -1;
+    wire_decoder_init(&c->dec, 0);
+    return guest_test_hello(c->fd, &c->dec, opts->key, GUEST_KEY_LEN);
+}
+
+/* Hangs up and waits for the server; 0 when it exited cleanly. */
+static inline int guest_test_conn_close(struct guest_test_conn *c)
+{
+    close(c->fd);
+    int status = guest_test_server_wait(c->server);
+    wire_decoder_release(&c->dec);
+    return status;
+}
+
+/* The next frame; the test fails on EOF. */
+static inline Guest__V1__Frame *guest_test_conn_recv(struct guest_test_conn *c)
+{
+    Guest__V1__Frame *f = guest_test_recv_frame(c->fd, &c->dec);
+    assert_non_null(f);
+    return f;
+}
+
 #endif

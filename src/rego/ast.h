@@ -184,6 +184,13 @@ struct node {
     struct rv **idx_keys;     /* sorted constants, borrowed */
     int **idx_rules;          /* per constant: rule indexes, -1 terminated */
     int *idx_other;           /* -1 terminated */
+    /* A rule that depends neither on input nor on anything that changes
+     * between evaluations is evaluated once by the compiler: its value
+     * (frozen; NULL: undefined) is used whenever no `with` is active. */
+    bool has_konst;
+    bool konst_strict;        /* strict_builtin_errors when it was computed */
+    struct rv *konst;
+    uint8_t indep;            /* compiler: 0 unknown, 1 independent, 2 not, 3 visiting */
 };
 
 /* The engine (struct rego). */
@@ -252,6 +259,9 @@ int bi_error(struct ev *ev, const char *fmt, ...) __attribute__((format(printf, 
 int64_t ev_now_ns(struct ev *ev);
 const char *ev_builtin_name(struct ev *ev);
 int ev_call_value(struct ev *ev, struct rv *fnval, struct rv **args, int nargs, struct rv **out);
+/* The value of a rule node (borrowed from ev's cache; NULL: undefined or an
+ * error, < 0 in *rc). */
+struct rv *ev_node_value(struct ev *ev, struct node *n, int *rc);
 struct rv *rv_object_last_wins(struct rv **kv, int n);
 
 #endif

@@ -81,9 +81,13 @@ BI_FN(bi_yaml_unmarshal);
 BI_FN(bi_yaml_marshal);
 BI_FN(bi_yaml_is_valid);
 
+/* bi_json.c */
+BI_FN(bi_json_marshal_with_options);
 /* bi_schema.c */
 BI_FN(bi_json_verify_schema);
 BI_FN(bi_json_match_schema);
+/* bi_template.c */
+BI_FN(bi_strings_render_template);
 /* bi_fmt.c */
 BI_FN(bi_sprintf);
 /* Go's strconv.FormatFloat(f, 'g' or 'G', -1, 64). */

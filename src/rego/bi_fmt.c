@@ -98,7 +98,7 @@ struct spec {
 /* Width padding, counted in runes as Go does. */
 static void pad(struct sbuf *out, const struct spec *sp, const char *s, size_t n, bool numeric)
 {
-    size_t runes = uni_rune_count(s, n);
+    size_t runes = sp->width > 0 ? uni_rune_count(s, n) : 0;
     size_t fill = sp->width > 0 && (size_t)sp->width > runes ? (size_t)sp->width - runes : 0;
     if (sp->minus) {
         sb_add(out, s, n);
@@ -147,6 +147,15 @@ static void go_quote(struct sbuf *b, const char *s, size_t n, bool ascii_only)
     sb_putc(b, '"');
     size_t w;
     for (size_t i = 0; i < n; i += w) {
+        /* a run of printable ASCII other than the quote and the backslash: as it is */
+        size_t j = i;
+        while (j < n && s[j] >= 0x20 && s[j] < 0x7f && s[j] != '"' && s[j] != '\\')
+            j++;
+        if (j > i) {
+            sb_add(b, s + i, j - i);
+            w = j - i;
+            continue;
+        }
         uint32_t r = uni_decode(s + i, n - i, &w);
         if (r == UNI_RUNE_ERROR && w == 1) {
             sb_printf(b, "\\x%02x", (unsigned char)s[i]);
@@ -347,7 +356,8 @@ BI_FN(bi_sprintf)
     size_t n = SL(a[0]), argi = 0;
     struct rv *args = a[1];
     size_t nargs = args->u.arr.len;
-    struct garg *g = calloc(nargs + 1, sizeof *g);
+    struct garg small[8];
+    struct garg *g = nargs < 8 ? small : calloc(nargs + 1, sizeof *g);
     if (!g)
         REGO_OOM();
     for (size_t i = 0; i < nargs; i++)
@@ -355,7 +365,10 @@ BI_FN(bi_sprintf)
     struct sbuf res = { 0 };
     for (size_t i = 0; i < n && !rv_budget_exceeded();) {
         if (f[i] != '%') {
-            sb_putc(&res, f[i++]);
+            const char *pct = memchr(f + i, '%', n - i);
+            size_t run = pct ? (size_t)(pct - (f + i)) : n - i;
+            sb_add(&res, f + i, run);
+            i += run;
             continue;
         }
         i++;
@@ -434,7 +447,8 @@ BI_FN(bi_sprintf)
     }
     for (size_t i = 0; i < nargs; i++)
         free(g[i].text);
-    free(g);
+    if (g != small)
+        free(g);
     if (!res.s)
         sb_add(&res, "", 0);
     *out = bi_string_of(&res);

@@ -454,3 +454,100 @@ BI_FN(bi_json_patch)
     *out = doc;
     return 0;
 }
+
+/* json.marshal_with_options(x, {"pretty": bool, "indent": s, "prefix": s}):
+ * json.marshal's text, or Go's json.MarshalIndent of it (prefix and indent
+ * make it pretty unless "pretty": false). */
+static void json_indent(struct sbuf *out, const char *s, size_t n, const char *prefix, size_t plen,
+                        const char *indent, size_t ilen)
+{
+    int depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '"') {
+            size_t j = i + 1;
+            while (j < n && s[j] != '"')
+                j += s[j] == '\\' ? 2 : 1;
+            sb_add(out, s + i, (j < n ? j + 1 : n) - i);
+            i = j;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            sb_putc(out, c);
+            if (i + 1 < n && (s[i + 1] == '}' || s[i + 1] == ']')) {
+                sb_putc(out, s[++i]);
+                continue;
+            }
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == ',') {
+            sb_putc(out, c);
+        } else if (c == ':') {
+            sb_puts(out, ": ");
+            continue;
+        } else {
+            sb_putc(out, c);
+            continue;
+        }
+        if (c == '}' || c == ']' || c == ',' || c == '{' || c == '[') {
+            sb_putc(out, '\n');
+            sb_add(out, prefix, plen);
+            for (int d = 0; d < depth; d++)
+                sb_add(out, indent, ilen);
+            if (c == '}' || c == ']')
+                sb_putc(out, c);
+        }
+    }
+}
+
+BI_FN(bi_json_marshal_with_options)
+{
+    WANT(1, RV_OBJECT);
+    const char *indent = "\t", *prefix = "";
+    size_t ilen = 1, plen = 0;
+    bool implicit = false, explicit_set = false, pretty = false;
+    struct rv *o = a[1];
+    for (size_t i = 0; i < o->u.obj.len; i++) {
+        struct rv *k = o->u.obj.k[i], *v = o->u.obj.v[i];
+        if (k->type != RV_STRING)
+            return bi_type_error(ev, "operand 2 failed to stringify key at index %zu", i);
+        if (SL(k) == 6 && !memcmp(S(k), "prefix", 6)) {
+            if (v->type != RV_STRING)
+                return bi_type_error(ev, "operand 2 key prefix failed cast to string");
+            prefix = S(v);
+            plen = SL(v);
+            implicit = true;
+        } else if (SL(k) == 6 && !memcmp(S(k), "indent", 6)) {
+            if (v->type != RV_STRING)
+                return bi_type_error(ev, "operand 2 key indent failed cast to string");
+            indent = S(v);
+            ilen = SL(v);
+            implicit = true;
+        } else if (SL(k) == 6 && !memcmp(S(k), "pretty", 6)) {
+            if (v->type != RV_BOOL)
+                return bi_type_error(ev, "operand 2 key pretty failed cast to bool");
+            explicit_set = true;
+            pretty = v->u.b;
+        } else {
+            return bi_type_error(ev, "operand 2 object contained unknown key \"%.*s\"", (int)(SL(k) > 100 ? 100 : SL(k)),
+                                 S(k));
+        }
+    }
+    if (!explicit_set)
+        pretty = implicit;
+    struct sbuf b = { 0 };
+    rv_write(&b, a[0], true);
+    if (!pretty) {
+        size_t len = b.len;
+        *out = len ? rv_string_take(sb_steal(&b), len) : rv_string("", 0);
+        return 0;
+    }
+    struct sbuf p = { 0 };
+    sb_add(&p, prefix, plen);   /* MarshalIndent starts with the prefix */
+    json_indent(&p, b.s ? b.s : "", b.len, prefix, plen, indent, ilen);
+    free(b.s);
+    size_t len = p.len;
+    *out = len ? rv_string_take(sb_steal(&p), len) : rv_string("", 0);
+    return 0;
+}

@@ -260,7 +260,15 @@ static struct rv *read_node(struct yreader *r, yaml_event_t *e, int depth)
 
 /* The first document of text as a value; NULL with r->err set. An empty
  * stream is null. */
+static struct rv *yaml_read_all(struct yreader *r, const char *text, size_t n, bool whole);
+
 static struct rv *yaml_read(struct yreader *r, const char *text, size_t n)
+{
+    return yaml_read_all(r, text, n, false);
+}
+
+/* whole: the rest of the stream (later documents) must parse too. */
+static struct rv *yaml_read_all(struct yreader *r, const char *text, size_t n, bool whole)
 {
     memset(r, 0, sizeof *r);
     if (!yaml_parser_initialize(&r->p)) {
@@ -270,7 +278,7 @@ static struct rv *yaml_read(struct yreader *r, const char *text, size_t n)
     yaml_parser_set_input_string(&r->p, (const unsigned char *)text, n);
     struct rv *v = NULL;
     yaml_event_t e;
-    bool done = false;
+    bool done = false, ended = false;
     while (!done && next(r, &e)) {
         switch (e.type) {
         case YAML_STREAM_START_EVENT:
@@ -279,12 +287,28 @@ static struct rv *yaml_read(struct yreader *r, const char *text, size_t n)
         case YAML_STREAM_END_EVENT:
             v = rv_null();
             done = true;
+            ended = true;
             break;
         default:
             v = read_node(r, &e, 0);
             done = true;
         }
         yaml_event_delete(&e);
+    }
+    if (whole && v && !ended) {
+        /* yaml.is_valid: every document of the stream, as OPA's parser reads them */
+        for (;;) {
+            if (!yaml_parser_parse(&r->p, &e)) {
+                rv_decref(v);
+                v = NULL;
+                snprintf(r->err, sizeof r->err, "yaml: invalid document");
+                break;
+            }
+            bool end = e.type == YAML_STREAM_END_EVENT || e.type == YAML_NO_EVENT;
+            yaml_event_delete(&e);
+            if (end)
+                break;
+        }
     }
     for (size_t i = 0; i < r->nanchors; i++) {
         free(r->anchors[i].name);
@@ -315,7 +339,7 @@ BI_FN(bi_yaml_is_valid)
         return 0;
     }
     struct yreader r;
-    struct rv *v = yaml_read(&r, S(a[0]), SL(a[0]));
+    struct rv *v = yaml_read_all(&r, S(a[0]), SL(a[0]), true);
     *out = rv_bool(v != NULL);
     rv_decref(v);
     return 0;

@@ -2335,6 +2335,7 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("object.filter", 2, bi_object_filter)                    \
     X("json.marshal", 1, bi_json_marshal)                      \
     X("json.unmarshal", 1, bi_json_unmarshal)                  \
+    X("json.marshal_with_options", 2, bi_json_marshal_with_options) \
     X("json.is_valid", 1, bi_json_is_valid)                    \
     X("base64.encode", 1, bi_base64_encode)                    \
     X("base64.decode", 1, bi_base64_decode)                    \
@@ -2370,6 +2371,7 @@ static int bi_opa_runtime(struct ev *ev, struct rv **a, struct rv **out)
     X("json.remove", 2, bi_json_remove)                        \
     X("json.patch", 2, bi_json_patch)                          \
     X("json.verify_schema", 1, bi_json_verify_schema)          \
+    X("strings.render_template", 2, bi_strings_render_template) \
     X("json.match_schema", 2, bi_json_match_schema)            \
     X("glob.quote_meta", 1, bi_glob_quote_meta)                \
     X("crypto.sha512", 1, bi_crypto_sha512)                    \

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "rego/ast.h"
+#include "rego/eval.h"
 #include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 struct names {
@@ -1880,6 +1881,126 @@ static int check_rule_overlap(struct rego *r, struct node *n, struct rego_error 
     return 0;
 }
 
+/* ------------------------------------------------------------------ constant rules */
+
+/* Builtins whose answer is not a function of their arguments, or that act. */
+static bool volatile_builtin(int b)
+{
+    static const char *const names[] = { "time.now_ns", "rand.intn", "uuid.rfc4122", "http.send", "print",
+                                         "trace", "opa.runtime", "io.jwt.decode_verify", "net.lookup_ip_addr" };
+    if (b < 0 || b >= rego_nbuiltins)
+        return true;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(rego_builtins[b].name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool indep_node(struct node *n);
+static bool indep_body(const struct body *b);
+
+static bool indep_term(const struct term *t)
+{
+    if (!t)
+        return true;
+    switch (t->kind) {
+    case TK_VALUE:
+    case TK_VAR:
+        return true;
+    case TK_REF:
+        if (t->ref_head == RH_INPUT || t->ref_head == RH_UNRESOLVED)
+            return false;
+        /* a walk of data from its root may reach any rule */
+        if (t->ref_head == RH_DATA && (!t->dnode || !indep_node(t->dnode)))
+            return false;
+        break;
+    case TK_CALL:
+        if (t->call_kind == CALL_FUNCTION) {
+            if (!t->fn || !indep_node(t->fn))
+                return false;
+        } else if (t->call_kind != CALL_BUILTIN || volatile_builtin(t->builtin)) {
+            return false;
+        }
+        for (int i = 1; i < t->nitems; i++)
+            if (!indep_term(t->items[i]))
+                return false;
+        return true;
+    default:
+        break;
+    }
+    for (int i = 0; i < t->nitems; i++)
+        if (!indep_term(t->items[i]))
+            return false;
+    return indep_term(t->key) && indep_term(t->value) && indep_body(t->body);
+}
+
+static bool indep_body(const struct body *b)
+{
+    for (int i = 0; b && i < b->n; i++) {
+        const struct expr *e = b->exprs[i];
+        if (e->nwith || !indep_term(e->a) || !indep_term(e->b) || !indep_term(e->c) || !indep_body(e->body))
+            return false;
+    }
+    return true;
+}
+
+static bool indep_rule(const struct rule *x)
+{
+    for (; x; x = x->els) {
+        for (int i = 0; i < x->nargs; i++)
+            if (!indep_term(x->args[i]))
+                return false;
+        for (int i = 0; i < x->nsuffix; i++)
+            if (!indep_term(x->suffix[i]))
+                return false;
+        if (!indep_term(x->key) || !indep_term(x->value) || !indep_body(x->body))
+            return false;
+    }
+    return true;
+}
+
+/* Whether a node's value (or a function's, given its arguments) is the
+ * same in every evaluation: no input, no data walk from the root, no
+ * volatile builtin, no `with`, no rules below it. */
+static bool indep_node(struct node *n)
+{
+    if (n->indep)
+        return n->indep == 1;
+    n->indep = 3;   /* a cycle (refused by the recursion check anyway) is not independent */
+    bool ok = n->nchildren == 0 && (!n->default_rule || indep_rule(n->default_rule));
+    for (int i = 0; ok && i < n->nrules; i++)
+        ok = indep_rule(n->rules[i]);
+    n->indep = ok ? 1 : 2;
+    return ok;
+}
+
+/* Evaluates every independent rule once, within small budgets; what fails
+ * or runs out is left to each evaluation (which reports it as before). */
+static void precompute_constants(struct rego *r)
+{
+    for (int i = 0; i < r->nnodes; i++) {
+        struct node *n = r->nodes[i];
+        if (n->kind == RULE_FUNC || !(n->nrules || n->default_rule) || !indep_node(n))
+            continue;
+        struct rego_error scratch = { 0 };
+        struct ev ev;
+        ev_init(&ev, r, NULL, &scratch);
+        ev.max_steps = 100000;
+        if (ev.budget.limit > (16u << 20))
+            ev.budget.limit = 16u << 20;
+        int rc = 0;
+        struct rv *v = ev_node_value(&ev, n, &rc);
+        bool ok = rc >= 0 && !ev.budget.exceeded;
+        v = ok ? rv_incref(v) : NULL;
+        ev_release(&ev);
+        if (ok) {
+            rv_freeze(v, &r->frozen);
+            n->konst = v;
+            n->konst_strict = ev.strict;
+            n->has_konst = true;
+        }
+    }
+}
 static int compile_engine(struct rego *r, struct rego_error *err);
 
 int rego_compile(struct rego *r, struct rego_error *err)
@@ -1901,10 +2022,15 @@ static int compile_engine(struct rego *r, struct rego_error *err)
         return 0;
     if (!r->root)
         r->root = node_new(r, NULL, NULL);
-    for (struct module *m = r->modules; m; m = m->next)
+    for (struct module *m = r->modules; m; m = m->next) {
+        /* every package is a document, {} when it has no rules (OPA) */
+        struct node *pn = r->root;
+        for (int j = 0; j < m->npkg; j++)
+            pn = node_get(r, pn, m->pkg[j]);
         for (struct rule *rule = m->rules; rule; rule = rule->next_in_module)
             if (place_rule(r, rule, err) < 0)
                 return -1;
+    }
     if (check_rule_overlap(r, r->root, err) < 0)
         return -1;
     for (struct module *m = r->modules; m; m = m->next)
@@ -1915,6 +2041,7 @@ static int compile_engine(struct rego *r, struct rego_error *err)
         return -1;
     freeze_engine(r);
     r->compiled = true;
+    precompute_constants(r);
     return 0;
 }
 

@@ -179,6 +179,8 @@ static int coll_done(struct ev *ev, struct rv **vals, void *ctx)
     struct rv *v;
     int n = c->t->nitems;
     if (c->t->kind == TK_OBJECT) {
+        rvbuf_reserve(&a, (size_t)n / 2);
+        rvbuf_reserve(&b, (size_t)n / 2);
         for (int i = 0; i < n; i += 2) {
             rvbuf_push(&a, rv_incref(vals[i]));
             rvbuf_push(&b, rv_incref(vals[i + 1]));
@@ -187,6 +189,7 @@ static int coll_done(struct ev *ev, struct rv **vals, void *ctx)
         if (!v)   /* a key written twice: the later one wins, as in OPA */
             v = rv_object_last_wins(vals, n);
     } else {
+        rvbuf_reserve(&a, (size_t)n);
         for (int i = 0; i < n; i++)
             rvbuf_push(&a, rv_incref(vals[i]));
         v = c->t->kind == TK_ARRAY ? rv_array_take(&a) : rv_set_take(&a);
@@ -992,6 +995,9 @@ static int every_coll_k(struct ev *ev, struct rv *coll, void *ctx)
 {
     struct every_k *s = ctx;
     struct expr *e = s->e;
+    /* a domain that is not a collection: `every` is false (undefined), as in OPA */
+    if (coll->type != RV_OBJECT && coll->type != RV_ARRAY && coll->type != RV_SET)
+        return 0;
     struct rv *hold = rv_incref(coll);
     size_t n = coll->type == RV_OBJECT ? coll->u.obj.len
                : (coll->type == RV_ARRAY || coll->type == RV_SET) ? coll->u.arr.len : 0;
@@ -1431,6 +1437,11 @@ static int collect_rule_leaves(struct ev *ev, struct node *n, struct rvbuf *pref
         rvbuf_push(prefix, rv_incref(ch->key));
         if ((ch->nrules || ch->default_rule) && ch->kind != RULE_OBJECT) {
             struct rv *v = ch->kind == RULE_FUNC ? NULL : child_value(ev, ch, NULL, &rc);
+            /* a multi-value rule without elements adds nothing here (OPA) */
+            if (v && ch->kind == RULE_SET && v->type == RV_SET && v->u.arr.len == 0) {
+                rv_decref(v);
+                v = NULL;
+            }
             if (v) {
                 struct rvbuf p = { 0 };
                 for (size_t j = 0; j < prefix->len; j++)
@@ -1756,6 +1767,8 @@ static struct rv *compute_node(struct ev *ev, struct node *n, int *rcp)
 /* Borrowed from the cache (valid for this query / with context). */
 static struct rv *node_value(struct ev *ev, struct node *n, int *rc)
 {
+    if (n->has_konst && !ev->nov && !ev->nmocks && n->konst_strict == ev->strict)
+        return n->konst;
     struct rv *c = ev->cache[n->id];
     if (c)
         return c == UNDEF ? NULL : c;
@@ -1964,3 +1977,5 @@ int ev_query_mode(struct ev *ev, struct query_info *qi, struct term *value_term,
     return rc;
 }
 
+
+struct rv *ev_node_value(struct ev *ev, struct node *n, int *rc) { return node_value(ev, n, rc); }

@@ -55,6 +55,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define bi_hmac_sha256 rego_bi_hmac_sha256
 #define bi_hmac_sha512 rego_bi_hmac_sha512
 #define bi_json_filter rego_bi_json_filter
+#define bi_json_marshal_with_options rego_bi_json_marshal_with_options
 #define bi_json_match_schema rego_bi_json_match_schema
 #define bi_json_patch rego_bi_json_patch
 #define bi_json_remove rego_bi_json_remove
@@ -71,6 +72,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define bi_semver_is_valid rego_bi_semver_is_valid
 #define bi_sprintf rego_bi_sprintf
 #define bi_string_of rego_bi_string_of
+#define bi_strings_render_template rego_bi_strings_render_template
 #define bi_time_add_date rego_bi_time_add_date
 #define bi_time_clock rego_bi_time_clock
 #define bi_time_date rego_bi_time_date
@@ -98,6 +100,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define ev_builtin_name rego_ev_builtin_name
 #define ev_call_value rego_ev_call_value
 #define ev_init rego_ev_init
+#define ev_node_value rego_ev_node_value
 #define ev_now_ns rego_ev_now_ns
 #define ev_query rego_ev_query
 #define ev_query_mode rego_ev_query_mode
@@ -156,6 +159,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define rv_write_number rego_rv_write_number
 
 #define rvbuf_clear rego_rvbuf_clear
+#define rvbuf_reserve rego_rvbuf_reserve
 #define rvbuf_push rego_rvbuf_push
 
 #define sb_add rego_sb_add

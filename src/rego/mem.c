@@ -44,8 +44,7 @@ static void *reserve_alloc(size_t n)
     pthread_mutex_lock(&reserve_lock);
     if (need > sizeof(reserve) - reserve_used) {
         pthread_mutex_unlock(&reserve_lock);
-        fprintf(stderr, "rego: out of memory: %zu bytes refused and the reserve cannot hold them\n", n);
-        abort();
+        rego_fatal(__FILE__, __LINE__, "out of memory: %zu bytes refused and the reserve cannot hold them", n);
     }
     struct hdr *h = (struct hdr *)(reserve + reserve_used);
     reserve_used += need;

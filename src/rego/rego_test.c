@@ -458,8 +458,24 @@ static void test_ref_heads(void **state)
     expect_error("package p\na.b := 1\na.b.c := 2", "data.p", "rego_type_error", "conflicts with");
     expect_error("package p\na[x] contains 1 if { some x in [\"b\"] }\na[x] := 1 if { some x in [\"c\"] }",
                  "data.p", "rego_type_error", "conflicting rules");
+    /* a set rule without elements below an object rule adds no key (OPA) */
+    expect_result("package p\na[x] contains 1 if { x := \"q\" }\na.b contains 1 if false\na.c.d contains 1 if false",
+                  "x := data.p", NULL, "[{\"x\":{\"a\":{\"q\":[1]}}}]");
     /* the conflict disappears with the overlapping rule */
     expect_result("package p\na[x] := 1 if { some x in [\"b\"] }", "x := data.p", NULL, "[{\"x\":{\"a\":{\"b\":1}}}]");
+}
+
+/* every over something that is not a collection is false, as in OPA:
+ * the rule must not pass for a scalar where a list was expected */
+static void test_every_non_collection(void **state)
+{
+    (void)state;
+    const char *m = "package p\ndefault ok := false\nok if { every v in input.xs { v > 1 } }";
+    expect_result(m, "x := data.p.ok", "{\"xs\": [2, 3]}", "[{\"x\":true}]");
+    expect_result(m, "x := data.p.ok", "{\"xs\": []}", "[{\"x\":true}]");
+    expect_result(m, "x := data.p.ok", "{\"xs\": 42}", "[{\"x\":false}]");
+    expect_result(m, "x := data.p.ok", "{\"xs\": \"foobar\"}", "[{\"x\":false}]");
+    expect_result(m, "x := data.p.ok", "{\"xs\": null}", "[{\"x\":false}]");
 }
 
 static void test_step_budget(void **state)
@@ -700,6 +716,98 @@ static bool verify(const char *fn, const char *token, const char *key)
     return ok;
 }
 
+/* json.match_schema / verify_schema and strings.render_template: answers
+ * as OPA v1.22.4 gives them (checked with fuzz-rego-diff), hostile input. */
+static void test_schema_and_templates(void **state)
+{
+    (void)state;
+    static const struct builtin_case cases[] = {
+        { "x := json.match_schema({\"id\": \"foo\"}, {\"properties\": {\"id\": {\"type\": \"integer\"}}, \"required\": [\"id\", \"n\"]})",
+          "[{\"x\":[false,[{\"desc\":\"n is required\",\"error\":\"(Root): n is required\",\"field\":\"(Root)\",\"type\":\"required\"},"
+          "{\"desc\":\"Invalid type. Expected: integer, given: string\",\"error\":\"id: Invalid type. Expected: integer, given: string\","
+          "\"field\":\"id\",\"type\":\"invalid_type\"}]]}]" },
+        { "x := json.match_schema(\"[1, 2, 2]\", \"{\\\"uniqueItems\\\": true, \\\"items\\\": {\\\"maximum\\\": 1.5}}\")",
+          "[{\"x\":[false,[{\"desc\":\"Must be less than or equal to 1.5\",\"error\":\"1: Must be less than or equal to 1.5\",\"field\":\"1\",\"type\":\"number_lte\"},"
+          "{\"desc\":\"Must be less than or equal to 1.5\",\"error\":\"2: Must be less than or equal to 1.5\",\"field\":\"2\",\"type\":\"number_lte\"},"
+          "{\"desc\":\"array items[1,2] must be unique\",\"error\":\"(Root): array items[1,2] must be unique\",\"field\":\"(Root)\",\"type\":\"unique\"}]]}]" },
+        { "x := json.match_schema({\"a\": 1}, {\"definitions\": {\"s\": {\"type\": \"string\"}}, \"additionalProperties\": {\"$ref\": \"#/definitions/s\"}})",
+          "[{\"x\":[false,[{\"desc\":\"Invalid type. Expected: string, given: integer\",\"error\":\"a: Invalid type. Expected: string, given: integer\",\"field\":\"a\",\"type\":\"invalid_type\"}]]}]" },
+        { "x := json.match_schema({\"a\": \"\u00e9\u00e9\"}, {\"properties\": {\"a\": {\"maxLength\": 2, \"pattern\": \"^\u00e9+$\"}}})", "[{\"x\":[true,[]]}]" },
+        { "x := json.verify_schema({\"type\": \"boolean\"})", "[{\"x\":[true,null]}]" },
+        { "x := json.verify_schema(\"{\\\"minLength\\\": 3, \\\"maxLength\\\": 1}\")",
+          "[{\"x\":[false,\"jsonschema: minLength cannot be greater than maxLength\"]}]" },
+        { "x := json.verify_schema(\"{not json\")", "[{\"x\":[false,\"jsonschema: invalid JSON string\"]}]" },
+        { "x := json.verify_schema(5)", "[{\"x\":[false,\"jsonschema: wrong type, expected string or object\"]}]" },
+        { "x := json.match_schema({}, {\"type\": \"unknown\"})", "!eval_builtin_error" },
+        /* a schema that refers to itself forever: an error, not a crash */
+        { "x := json.match_schema([[[[1]]]], {\"anyOf\": [{\"$ref\": \"#\"}]})", "!eval_builtin_error" },
+        { "x := json.match_schema(base64.decode(\"Iv8i\"), {})", "!eval_builtin_error" },
+        /* json.marshal_with_options: Go's MarshalIndent */
+        { "x := json.marshal_with_options({\"a\": [1, {}], \"b\": \"{,:}\"}, {\"prefix\": \"#\", \"indent\": \" \"})",
+          "[{\"x\":\"#{\\n# \\\"a\\\": [\\n#  1,\\n#  {}\\n# ],\\n# \\\"b\\\": \\\"{,:}\\\"\\n#}\"}]" },
+        { "x := json.marshal_with_options([1], {\"indent\": \"  \", \"pretty\": false})", "[{\"x\":\"[1]\"}]" },
+        { "x := json.marshal_with_options([1], {\"colour\": 1})", "!eval_type_error" },
+        { "x := json.marshal_with_options([1], {\"pretty\": \"yes\"})", "!eval_type_error" },
+        /* templates */
+        { "x := strings.render_template(\"{{range $i, $n := .names}}{{if $i}},{{end}}hello {{$n}}{{end}}\", {\"names\": [\"a\", \"b\"]})",
+          "[{\"x\":\"hello a,hello b\"}]" },
+        { "x := strings.render_template(\"{{.n}} {{.f}} {{.a}} {{.m}} {{.missing}} {{.m.q}} {{len .n}}\", "
+          "{\"n\": 1000000, \"f\": 2.5, \"a\": [\"x\", 1, null, true], \"m\": {\"b\": 2, \"a\": \"z\"}})",
+          "[{\"x\":\"1000000 2.5 [x 1 \\u003cnil\\u003e true] map[a:z b:2] \\u003cundefined\\u003e \\u003cundefined\\u003e 7\"}]" },
+        { "x := strings.render_template(\"{{- .s -}} x {{- .s}}{{/* c */}}{{with .e}}no{{else}}else{{end}}{{print .s 1 .n}}\", {\"s\": \"hi\", \"e\": \"\", \"n\": 3})",
+          "[{\"x\":\"hixhielsehi13\"}]" },
+        { "x := strings.render_template(\"{{printf \\\"%s-%d\\\" .s 3}} {{eq .s \\\"hi\\\"}} {{index .a 1}}\", {\"s\": \"hi\", \"a\": [1, 2]})",
+          "[{\"x\":\"hi-3 true 2\"}]" },
+        /* a number of the variables is OPA's json.Number: comparing it with a float literal is an error */
+        { "x := strings.render_template(\"{{lt .f 3.0}}\", {\"f\": 2.5})", "!eval_builtin_error" },
+        { "x := strings.render_template(\"{{.s\", {})", "!eval_builtin_error" },
+        { "x := strings.render_template(\"{{end}}\", {})", "!eval_builtin_error" },
+        { "x := strings.render_template(\"{{template \\\"a\\\"}}\", {})", "!eval_builtin_error" },
+        { "x := strings.render_template(\"{{.s.x}}\", {\"s\": \"a\"})", "!eval_builtin_error" },
+        { "x := strings.render_template(\"{{index .a 5}}\", {\"a\": [1]})", "!eval_builtin_error" },
+        /* invalid UTF-8 in the template and the values passes through as bytes, as Go's does */
+        { "x := base64.encode(strings.render_template(base64.decode(\"/3t7LnN9fQ==\"), {\"s\": base64.decode(\"/g==\")}))",
+          "[{\"x\":\"//4=\"}]" },
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+    /* nested ranges whose output would be gigabytes: the memory budget stops them */
+    expect_budget_error("package a\n"
+                        "big := [x | some x in numbers.range(1, 300)]\n"
+                        "p := strings.render_template(\"{{range $.a}}{{range $.a}}{{range $.a}}{{range $.a}}xxxxxxxxxxxxxxxx{{end}}{{end}}{{end}}{{end}}\", {\"a\": big})",
+                        "data.a.p", 16u << 20);
+    /* 100000 levels of nesting: a parse error, not a stack overflow */
+    size_t n = 100000;
+    char *deep = malloc(n * 9 + 64);
+    size_t k = (size_t)sprintf(deep, "x := strings.render_template(\"");
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)sprintf(deep + k, "{{if 1}}");
+    sprintf(deep + k, "\", {})");
+    struct rego_error err = { 0 };
+    struct rego_options o = { .strict_builtin_errors = 1 };
+    char *got = eval_with(NULL, deep, NULL, &err, &o);
+    assert_null(got);
+    assert_string_equal(err.code, "eval_builtin_error");
+    free(deep);
+    /* a schema nested 100000 levels deep: refused, not a stack overflow */
+    char *schema = malloc(n * 12 + 64);
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)sprintf(schema + k, "{\"not\": ");
+    k += (size_t)sprintf(schema + k, "{}");
+    for (size_t i = 0; i < n; i++)
+        schema[k++] = '}';
+    schema[k] = 0;
+    json_t *in = json_pack("{s:s}", "s", schema);
+    char *injson = json_dumps(in, JSON_COMPACT);
+    json_decref(in);
+    free(schema);
+    memset(&err, 0, sizeof err);
+    got = eval_with(NULL, "x := json.verify_schema(input.s)", injson, &err, &o);
+    assert_non_null(got);   /* jansson refuses the depth: "invalid JSON string", not a crash */
+    free(got);
+    free(injson);
+}
+
 static void test_jwt_signatures(void **state)
 {
     (void)state;
@@ -909,9 +1017,76 @@ static void test_input_block(void **state)
         free(js);
         json_decref(in);
     }
+    /* an input larger than a chunk: many chunks, and an array larger than one */
+    json_t *big = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:f}", "user", "u", "re", "a", "g", "a", "sep", ".", "s",
+                            "a", "n", (json_int_t)1, "f", 1.5),
+           *tags = json_array(), *v = NULL;
+    for (int i = 0; i < 3000; i++) {
+        char t[48];
+        snprintf(t, sizeof t, "tag-%d-with-some-length-to-fill-chunks", i);
+        json_array_append_new(tags, json_string(t));
+    }
+    json_object_set_new(big, "tags", tags);
+    assert_int_equal(rego_query_eval_value(q, big, &v, &err), 0);
+    assert_true(json_equal(json_object_get(v, "tags"), tags));
+    json_decref(v);
+    json_decref(big);
     rego_query_free(q);
     rego_query_free(q2);
     rego_free(r);
+}
+
+/* Rules that depend on nothing that changes between evaluations are
+ * evaluated once by the compiler; `with` still changes what they see. */
+static const char *konst_module =
+    "package t\n"
+    "base := 1\n"
+    "c := base + 1\n"
+    "f(x) := x * 10\n"
+    "g := f(2)\n"
+    "s contains x if some x in [1, 2, 3]\n"
+    "now := time.now_ns()\n"
+    "in_dep := input.x\n"
+    "k := 1\n"
+    "k := 2\n"
+    "big := count(numbers.range(1, 1000000))\n";
+
+static struct node *node_at(struct rego *r, const char *path)
+{
+    for (int i = 0; i < r->nnodes; i++)
+        if (r->nodes[i]->path_str && strcmp(r->nodes[i]->path_str, path) == 0)
+            return r->nodes[i];
+    return NULL;
+}
+
+static void test_constant_rules(void **state)
+{
+    (void)state;
+    struct rego *r = rego_new();
+    struct rego_error err;
+    const char *u = "package u\nwalk := [x | data.t[x] == 1]\n";
+    assert_int_equal(rego_add_module(r, "t.rego", konst_module, strlen(konst_module), &err), 0);
+    assert_int_equal(rego_add_module(r, "u.rego", u, strlen(u), &err), 0);
+    assert_int_equal(rego_compile(r, &err), 0);
+    assert_true(node_at(r, "data.t.base")->has_konst);
+    assert_true(node_at(r, "data.t.c")->has_konst);
+    assert_true(node_at(r, "data.t.g")->has_konst);
+    assert_true(node_at(r, "data.t.s")->has_konst);
+    assert_false(node_at(r, "data.t.now")->has_konst);     /* volatile builtin */
+    assert_false(node_at(r, "data.t.in_dep")->has_konst);  /* input */
+    assert_false(node_at(r, "data.u.walk")->has_konst);    /* data walked from its root */
+    assert_false(node_at(r, "data.t.k")->has_konst);       /* a conflict: left to the evaluation */
+    assert_false(node_at(r, "data.t.big")->has_konst);     /* beyond the compiler's budget */
+    rego_free(r);
+    const char *m = konst_module;
+    expect_result(m, "x := data.t.c", NULL, "[{\"x\":2}]");
+    expect_result(m, "x := data.t.g", NULL, "[{\"x\":20}]");
+    expect_result(m, "x := data.t.s", NULL, "[{\"x\":[1,2,3]}]");
+    expect_result(m, "x := data.t.c with data.t.base as 5", NULL, "[{\"x\":6}]");
+    expect_result(m, "x := data.t.g with data.t.f as 7", NULL, "[{\"x\":7}]");
+    expect_result(m, "x := data.t.c with input as 3", NULL, "[{\"x\":2}]");
+    expect_result(m, "x := data.t.big", NULL, "[{\"x\":1000000}]");
+    expect_error(m, "x := data.t.k", "eval_conflict_error", "complete rules must not produce multiple outputs");
 }
 
 static void test_glob(void **state)
@@ -1006,6 +1181,8 @@ int main(void)
         cmocka_unit_test(test_recursion),
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_ref_heads),
+        cmocka_unit_test(test_every_non_collection),
+        cmocka_unit_test(test_schema_and_templates),
         cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_memory_budget),
         cmocka_unit_test(test_memory_budget_reuse),
@@ -1016,6 +1193,7 @@ int main(void)
         cmocka_unit_test(test_deny_decision),
         cmocka_unit_test(test_prepared_many),
         cmocka_unit_test(test_input_block),
+        cmocka_unit_test(test_constant_rules),
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_rule_index),

@@ -1,5 +1,5 @@
 /* libFuzzer harness for the parsers of templates and layouts:
- * regex.template_match (delimited regular expressions), regex.globs_match
+ * strings.render_template (Go text/template), regex.template_match (delimited regular expressions), regex.globs_match
  * (pattern intersection), time.parse_ns and
  * time.format (Go layouts), time.parse_duration_ns, time.parse_rfc3339_ns
  * and units.parse. The first line of the input is the template or layout,
@@ -35,6 +35,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     fuzz_eval(times, in);
+    static struct rego_query *render;
+    if (!render) {
+        struct rego *r = rego_new();
+        struct rego_error err;
+        struct rego_options o = { .max_steps = 100000, .max_memory = 64u << 20 };
+        rego_set_options(r, &o);
+        if (rego_compile(r, &err) < 0 ||
+            !(render = rego_prepare(r,
+                                    "a := strings.render_template(input.t, {\"v\": input.v, \"a\": [1, \"x\", null, [2]], "
+                                    "\"m\": {\"k\": 2.5, \"e\": {}}, \"n\": 12345678901234567890})",
+                                    &err)))
+            abort();
+    }
+    fuzz_eval(render, in);
     json_decref(in);
     return 0;
 }

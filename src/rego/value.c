@@ -232,6 +232,19 @@ void rvbuf_push(struct rvbuf *b, struct rv *take)
     b->v[b->len++] = take;
 }
 
+void rvbuf_reserve(struct rvbuf *b, size_t n)
+{
+    if (n <= b->cap || !rv_budget_room((n - b->cap) * sizeof *b->v))
+        return;
+    refund(b->v);
+    struct rv **grown = rg_try_realloc(b->v, n * sizeof *b->v);
+    if (grown)   /* else it stays as it was: pushes grow it or stop (mem.h) */
+        b->v = grown;
+    charge(b->v);
+    if (grown)
+        b->cap = n;
+}
+
 void rvbuf_clear(struct rvbuf *b)
 {
     for (size_t i = 0; i < b->len; i++)
@@ -288,30 +301,39 @@ static int kv_cmp(const void *a, const void *b)
 
 struct rv *rv_object_take(struct rvbuf *keys, struct rvbuf *vals)
 {
-    size_t n = keys->len, i, o;
-    /* A push that could not grow its list (budget, or no memory: mem.h)
-     * leaves the two lists of different lengths; the evaluation is stopping
-     * anyway, so the extra ones go. */
-    for (; n > vals->len; n--)
-        rv_decref(keys->v[n - 1]);
-    for (i = vals->len; i > n; i--)
-        rv_decref(vals->v[i - 1]);
-    struct kv *kv = xmalloc(n * sizeof *kv);
-    bool sorted = true;
-    for (i = 0; i < n; i++) {
-        kv[i].k = keys->v[i];
-        kv[i].v = vals->v[i];
-        if (i && sorted && rv_compare(kv[i - 1].k, kv[i].k) >= 0)
-            sorted = false;
-    }
-    mfree(keys->v);
-    mfree(vals->v);
+    size_t n = keys->len < vals->len ? keys->len : vals->len, i, o;
+    for (i = n; i < keys->len; i++)
+        rv_decref(keys->v[i]);
+    for (i = n; i < vals->len; i++)
+        rv_decref(vals->v[i]);
+    /* the lists' storage becomes the object's (already counted) */
+    struct rv **K = keys->v, **V = vals->v;
     keys->v = vals->v = NULL;
     keys->len = keys->cap = vals->len = vals->cap = 0;
+    bool sorted = true;
+    for (i = 1; i < n && sorted; i++)
+        if (rv_compare(K[i - 1], K[i]) >= 0)
+            sorted = false;
     bool conflict = false;
     o = n;
     if (!sorted) {
-        qsort(kv, n, sizeof *kv, kv_cmp);
+        struct kv small[16];
+        struct kv *kv = n <= 16 ? small : xmalloc(n * sizeof *kv);
+        for (i = 0; i < n; i++) {
+            kv[i].k = K[i];
+            kv[i].v = V[i];
+        }
+        if (n <= 16) {
+            for (i = 1; i < n; i++) {
+                struct kv x = kv[i];
+                size_t j = i;
+                for (; j > 0 && rv_compare(kv[j - 1].k, x.k) > 0; j--)
+                    kv[j] = kv[j - 1];
+                kv[j] = x;
+            }
+        } else {
+            qsort(kv, n, sizeof *kv, kv_cmp);
+        }
         o = n ? 1 : 0;
         for (i = 1; i < n; i++) {
             if (rv_compare(kv[o - 1].k, kv[i].k) == 0) {
@@ -323,18 +345,17 @@ struct rv *rv_object_take(struct rvbuf *keys, struct rvbuf *vals)
                 kv[o++] = kv[i];
             }
         }
+        for (i = 0; i < o; i++) {
+            K[i] = kv[i].k;
+            V[i] = kv[i].v;
+        }
+        if (kv != small)
+            free(kv);
     }
     struct rv *v = rv_alloc(RV_OBJECT);
     v->u.obj.len = o;
-    v->u.obj.k = xmalloc(o * sizeof(struct rv *));
-    v->u.obj.v = xmalloc(o * sizeof(struct rv *));
-    charge(v->u.obj.k);
-    charge(v->u.obj.v);
-    for (i = 0; i < o; i++) {
-        v->u.obj.k[i] = kv[i].k;
-        v->u.obj.v[i] = kv[i].v;
-    }
-    free(kv);
+    v->u.obj.k = K;
+    v->u.obj.v = V;
     if (conflict) {
         rv_decref(v);
         return NULL;
@@ -1203,52 +1224,49 @@ struct rv *rv_from_json(const json_t *j)
     return NULL;
 }
 
-/* rv_from_json_block: a first pass sizes the tree (value headers and
- * pointer arrays, then characters), a second fills one allocation. */
-struct jblock {
-    char *p;      /* next header or pointer array (8-aligned) */
-    char *s;      /* next characters */
+/* rv_from_json_block: one pass, values bump-allocated from a list of
+ * chunks (the block is the first chunk). */
+struct jchunk {
+    struct jchunk *next;
+    size_t cap, used;
+    max_align_t mem[];
 };
 
-static void jsize(const json_t *j, size_t *fixed, size_t *chars)
+struct jblock {
+    struct jchunk *head, *cur;
+    bool failed;
+};
+
+static void *jb_alloc(struct jblock *b, size_t n)
 {
-    size_t n, klen;
-    const char *key;
-    json_t *e;
-    void *tmp;
-    switch (json_typeof(j)) {
-    case JSON_INTEGER:
-    case JSON_REAL:
-        *fixed += sizeof(struct rv);
-        break;
-    case JSON_STRING:
-        *fixed += sizeof(struct rv);
-        *chars += json_string_length(j) + 1;
-        break;
-    case JSON_ARRAY:
-        n = json_array_size(j);
-        *fixed += sizeof(struct rv) + n * sizeof(struct rv *);
-        for (size_t i = 0; i < n; i++)
-            jsize(json_array_get(j, i), fixed, chars);
-        break;
-    case JSON_OBJECT:
-        n = json_object_size(j);
-        *fixed += sizeof(struct rv) + 2 * n * sizeof(struct rv *);
-        json_object_keylen_foreach_safe((json_t *)j, tmp, key, klen, e) {
-            *fixed += sizeof(struct rv);
-            *chars += klen + 1;
-            jsize(e, fixed, chars);
+    n = (n + 15) & ~(size_t)15;
+    struct jchunk *c = b->cur;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > 4096 ? n : 4096;
+        c = malloc(sizeof *c + cap);
+        if (!c) {
+            b->failed = true;
+            return NULL;
         }
-        break;
-    default:
-        break;
+        c->next = NULL;
+        c->cap = cap;
+        c->used = 0;
+        if (b->cur)
+            b->cur->next = c;
+        else
+            b->head = c;
+        b->cur = c;
     }
+    void *p = (char *)c->mem + c->used;
+    c->used += n;
+    return p;
 }
 
 static struct rv *jb_rv(struct jblock *b, enum rv_type t)
 {
-    struct rv *v = (struct rv *)(void *)b->p;
-    b->p += sizeof *v;
+    struct rv *v = jb_alloc(b, sizeof *v);
+    if (!v)
+        return NULL;
     memset(v, 0, sizeof *v);
     v->type = (uint8_t)t;
     v->in_block = 1;
@@ -1257,13 +1275,18 @@ static struct rv *jb_rv(struct jblock *b, enum rv_type t)
 
 static struct rv *jb_string(struct jblock *b, const char *s, size_t len)
 {
-    struct rv *v = jb_rv(b, RV_STRING);
-    v->is_int = 1;   /* characters not allocated separately */
-    memcpy(b->s, s, len);
-    b->s[len] = 0;
-    v->u.str.s = b->s;
+    struct rv *v = jb_alloc(b, sizeof *v + len + 1);
+    if (!v)
+        return NULL;
+    memset(v, 0, sizeof *v);
+    v->type = RV_STRING;
+    v->in_block = 1;
+    v->is_int = 1;   /* characters stored inline */
+    char *c = (char *)(v + 1);
+    memcpy(c, s, len);
+    c[len] = 0;
+    v->u.str.s = c;
     v->u.str.len = len;
-    b->s += len + 1;
     return v;
 }
 
@@ -1281,8 +1304,10 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
         if (i >= SMALL_INT_MIN && i <= SMALL_INT_MAX)
             return rv_int(i);
         struct rv *v = jb_rv(b, RV_NUMBER);
-        v->is_int = 1;
-        v->u.i = i;
+        if (v) {
+            v->is_int = 1;
+            v->u.i = i;
+        }
         return v;
     }
     case JSON_REAL: {
@@ -1294,12 +1319,15 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
             if (i >= SMALL_INT_MIN && i <= SMALL_INT_MAX)
                 return rv_int(i);
             struct rv *v = jb_rv(b, RV_NUMBER);
-            v->is_int = 1;
-            v->u.i = i;
+            if (v) {
+                v->is_int = 1;
+                v->u.i = i;
+            }
             return v;
         }
         struct rv *v = jb_rv(b, RV_NUMBER);
-        v->u.d = d;
+        if (v)
+            v->u.d = d;
         return v;
     }
     case JSON_STRING:
@@ -1307,8 +1335,10 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
     case JSON_ARRAY: {
         size_t n = json_array_size(j);
         struct rv *a = jb_rv(b, RV_ARRAY);
-        a->u.arr.v = (struct rv **)(void *)b->p;
-        b->p += n * sizeof(struct rv *);
+        struct rv **items = jb_alloc(b, n * sizeof(struct rv *));
+        if (!a || !items)
+            return NULL;
+        a->u.arr.v = items;
         for (size_t i = 0; i < n; i++) {
             struct rv *x = jb_fill(b, json_array_get(j, i));
             if (!x)
@@ -1320,8 +1350,9 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
     case JSON_OBJECT: {
         size_t n = json_object_size(j);
         struct rv *o = jb_rv(b, RV_OBJECT);
-        struct rv **k = (struct rv **)(void *)b->p, **v = k + n;
-        b->p += 2 * n * sizeof(struct rv *);
+        struct rv **k = jb_alloc(b, 2 * n * sizeof(struct rv *)), **v = k + n;
+        if (!o || !k)
+            return NULL;
         o->u.obj.k = k;
         o->u.obj.v = v;
         size_t got = 0;
@@ -1333,7 +1364,7 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
             if (got == n)
                 break;
             struct rv *kv = jb_string(b, key, klen), *x = jb_fill(b, e);
-            if (!x)
+            if (!kv || !x)
                 return NULL;
             /* insertion sort: objects are small, keys unique */
             size_t i = got;
@@ -1355,23 +1386,24 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
 
 struct rv *rv_from_json_block(const json_t *j, void **block)
 {
-    size_t fixed = 0, chars = 0;
-    *block = NULL;
-    jsize(j, &fixed, &chars);
-    char *mem = malloc(fixed + chars + 1);
-    if (!mem)
-        return NULL;
-    struct jblock b = { mem, mem + fixed };
+    struct jblock b = { NULL, NULL, false };
     struct rv *v = jb_fill(&b, j);
-    if (!v) {
-        free(mem);
+    if (!v || b.failed) {
+        rv_block_free(b.head);
+        *block = NULL;
         return NULL;
     }
-    *block = mem;
+    *block = b.head;
     return v;
 }
 
-void rv_block_free(void *block) { free(block); }
+void rv_block_free(void *block)
+{
+    for (struct jchunk *c = block, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+}
 
 static bool has_block(const struct rv *v)
 {
@@ -1418,6 +1450,16 @@ struct rv *rv_own(struct rv *v)
     }
 }
 
+/* ASCII needs no UTF-8 check: jansson's own check is done byte by byte
+ * through function calls, the bulk of a small decision's conversion. */
+static bool ascii(const char *s, size_t n)
+{
+    unsigned char any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= (unsigned char)s[i];
+    return any < 0x80;
+}
+
 json_t *rv_to_json(const struct rv *v)
 {
     size_t i;
@@ -1430,6 +1472,8 @@ json_t *rv_to_json(const struct rv *v)
     case RV_NUMBER:
         return v->is_int ? json_integer(v->u.i) : json_real(rv_as_double(v));
     case RV_STRING:
+        if (ascii(v->u.str.s, v->u.str.len) && !memchr(v->u.str.s, 0, v->u.str.len))
+            return json_stringn_nocheck(v->u.str.s, v->u.str.len);
         return json_stringn(v->u.str.s, v->u.str.len);
     case RV_ARRAY:
     case RV_SET:
@@ -1441,7 +1485,9 @@ json_t *rv_to_json(const struct rv *v)
         j = json_object();
         for (i = 0; i < v->u.obj.len; i++) {
             const struct rv *key = v->u.obj.k[i];
-            if (key->type == RV_STRING) {
+            if (key->type == RV_STRING && ascii(key->u.str.s, key->u.str.len)) {
+                json_object_setn_new_nocheck(j, key->u.str.s, key->u.str.len, rv_to_json(v->u.obj.v[i]));
+            } else if (key->type == RV_STRING) {
                 json_object_setn_new(j, key->u.str.s, key->u.str.len, rv_to_json(v->u.obj.v[i]));
             } else {
                 struct sbuf b = { 0 };

@@ -114,6 +114,7 @@ struct rv *rv_string_take(char *s, size_t len);   /* s: malloc'd, len+1 bytes */
 
 void rvbuf_push(struct rvbuf *b, struct rv *take);
 void rvbuf_clear(struct rvbuf *b);
+void rvbuf_reserve(struct rvbuf *b, size_t n);   /* room for n (unless the budget refuses) */
 
 struct rv *rv_array_take(struct rvbuf *b);          /* empties b */
 struct rv *rv_set_take(struct rvbuf *b);            /* sorts, drops duplicates */
@@ -152,7 +153,8 @@ int rv_arith(char op, const struct rv *a, const struct rv *b, struct rv **out, c
 /* JSON. */
 struct rv *rv_from_json(const json_t *j);  /* NULL on non-finite numbers */
 json_t *rv_to_json(const struct rv *v);    /* sets become arrays; non-string keys serialized */
-/* The input of one evaluation: the whole tree in one allocation (*block),
+/* The input of one evaluation: the whole tree bump-allocated in a block
+ * (*block: 4 KiB chunks, one for an ordinary input),
  * every value immortal (no reference counting, no budget) and valid until
  * rv_block_free(*block). Whatever keeps a value beyond that takes
  * rv_own() of it. NULL on non-finite numbers or when memory runs out. */

@@ -90,6 +90,66 @@ static void test_handshake_and_quit(void **state)
     assert_int_equal(peer_status(pid), 0);
 }
 
+/* getfd: the descriptor arrives with the command (SCM_RIGHTS on its first
+ * byte), and QEMU's error is reported. */
+static void test_send_fd(void **state)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(sv[0]);
+        char line[4096];
+        peer_write(sv[1], GREETING);
+        if (peer_readline(sv[1], line, sizeof(line)) < 0 || !strstr(line, "qmp_capabilities"))
+            _exit(1);
+        peer_write(sv[1], "{\"return\": {}}\n");
+        /* The first byte with its descriptor, then the rest of the line. */
+        char c;
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } control;
+        struct iovec iov = {.iov_base = &c, .iov_len = 1};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof(control.buf)};
+        if (recvmsg(sv[1], &msg, 0) != 1 || c != '{')
+            _exit(2);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+        if (h == NULL || h->cmsg_type != SCM_RIGHTS)
+            _exit(3);
+        int got;
+        memcpy(&got, CMSG_DATA(h), sizeof(int));
+        if (peer_readline(sv[1], line, sizeof(line)) < 0 || !strstr(line, "\"getfd\"") ||
+            !strstr(line, "\"fdname\":\"snapshot\""))
+            _exit(4);
+        if (write(got, "x", 1) != 1) /* it is the pipe's write end */
+            _exit(5);
+        peer_write(sv[1], "{\"return\": {}}\n");
+        if (peer_readline(sv[1], line, sizeof(line)) < 0)
+            _exit(6);
+        peer_write(sv[1], "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no more\"}}\n");
+        _exit(0);
+    }
+    close(sv[1]);
+    struct qmp *q = NULL;
+    struct error err;
+    assert_int_equal(qmp_open_fd(sv[0], 2000, &q, &err), 0);
+    assert_int_equal(qmp_send_fd(q, "snapshot", pipefd[1], 2000, &err), 0);
+    char c = 0;
+    assert_int_equal(read(pipefd[0], &c, 1), 1);
+    assert_int_equal(c, 'x');
+    assert_int_equal(qmp_send_fd(q, "snapshot", pipefd[1], 2000, &err), -1);
+    assert_non_null(strstr(err.message, "no more"));
+    qmp_close(q);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    assert_int_equal(peer_status(pid), 0);
+}
+
 static void test_result_and_error_reply(void **state)
 {
     int sv[2];
@@ -200,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_not_qmp),            cmocka_unit_test(test_garbage_json),
         cmocka_unit_test(test_peer_closes),        cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_line_too_long),
+        cmocka_unit_test(test_send_fd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,6 +91,46 @@ static void confine(bool landlock, uint64_t max_file_bytes)
     vmm_set_confinement(&c);
 }
 
+/* A restore's saved state: the VMM reads it as fd 200 (read-only: a write
+ * fails), but under Landlock cannot open the file by its path (nor its
+ * folder), and the usual file size cap stays; a VMM that saves gets its
+ * raised cap. */
+static void test_state_arrives_as_a_read_only_descriptor(void **state)
+{
+    struct fixture *f = *state;
+    if (vmm_landlock_abi() <= 0)
+        skip();
+    char snap[160];
+    snprintf(snap, sizeof(snap), "%s/state", f->base);
+    FILE *o = fopen(snap, "w");
+    fputs("SAVED-STATE\n", o);
+    fclose(o);
+    chmod(snap, 0600);
+    struct vmm_jail jail = {.run_dir = f->run_dir, .landlock = true, .state_in = snap};
+    /* python3 reads the descriptor itself (sh reaches fds 0-9 only). */
+    const char *script = "python3 -c 'import os; print(os.read(200, 64).decode().strip())'; "
+                         "cat \"$1\" 2>/dev/null || echo NO-PATH; "
+                         "python3 -c 'import os; os.write(200, b\"x\")' 2>/dev/null || echo NO-WRITE; "
+                         "head -c 2000000 /dev/zero > big 2>/dev/null; wc -c < big";
+
+    confine(false, 1u << 20); /* control: without Landlock the path opens */
+    char *out = run_sh(f, &jail, script, snap);
+    assert_non_null(strstr(out, "SAVED-STATE"));
+    assert_null(strstr(out, "NO-PATH"));
+
+    confine(true, 1u << 20);
+    out = run_sh(f, &jail, script, snap);
+    assert_non_null(strstr(out, "SAVED-STATE")); /* through fd 200 */
+    assert_non_null(strstr(out, "NO-PATH"));
+    assert_non_null(strstr(out, "NO-WRITE"));
+    assert_non_null(strstr(out, "1048576")); /* the cap */
+
+    jail.state_in = NULL;
+    jail.max_file_bytes = 3u << 20; /* what a VMM that saves gets */
+    out = run_sh(f, &jail, "head -c 2000000 /dev/zero > big; wc -c < big", NULL);
+    assert_non_null(strstr(out, "2000000"));
+}
+
 static void test_landlock_keeps_the_vmm_to_its_run_folder(void **state)
 {
     struct fixture *f = *state;
@@ -208,6 +248,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_landlock_keeps_the_vmm_to_its_run_folder, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_file_size_cap_bounds_the_console_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_arrives_as_a_read_only_descriptor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_root_runs_the_vmm_as_another_user, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

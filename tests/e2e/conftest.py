@@ -126,9 +126,14 @@ class Daemon:
         if not any(a == "--pool" or a.startswith("--pool=") for a in self.extra_args):
             self.extra_args += ["--pool", "0"]
         # No snapshot either (a background boot and a save of the guest's
-        # memory per daemon) unless a test asks for it.
+        # memory per daemon) unless a test asks for it, or the run does:
+        # ENCLAVE_E2E_RESTORE=1 starts every daemon with --restore on and
+        # waits for its snapshot, so that the sessions of the default size
+        # run in restored VMs (the whole suite on that start path).
+        self.wait_snapshot = False
         if not any(a == "--restore" or a.startswith("--restore=") for a in self.extra_args):
-            self.extra_args += ["--restore", "off"]
+            self.wait_snapshot = os.environ.get("ENCLAVE_E2E_RESTORE") == "1"
+            self.extra_args += ["--restore", "on" if self.wait_snapshot else "off"]
         self.env = dict(os.environ, ENCLAVE_HOME=self.home, ENCLAVE_LOG="debug")
         if env:
             self.env.update(env)
@@ -145,11 +150,24 @@ class Daemon:
                 raise RuntimeError("daemon exited: " + self.read_log())
             try:
                 if self.get("/ping") == (200, b"pong"):
+                    if self.wait_snapshot:
+                        self._wait_snapshot()
                     return self
             except OSError:
                 pass
             time.sleep(0.1)
         raise RuntimeError("daemon did not start: " + self.read_log())
+
+    def _wait_snapshot(self, timeout=300):
+        import glob
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if glob.glob(os.path.join(self.home, "snapshots", "*", "meta.json")):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError("ENCLAVE_E2E_RESTORE=1: the daemon saved no snapshot: " + self.read_log()[-3000:])
 
     @property
     def token(self):

@@ -79,6 +79,12 @@ def test_restored_sessions_run_code_and_share_nothing(restoring):
         # The guest's clock was set from the host's at the resume.
         assert abs(t - time.time()) < 120, (t, time.time())
         seen.append((rnd, boot_id, channel_key(d, sid)))
+    listed = d.call("ListSessions", {}, service="enclave.v1.Enclave")["sessions"]
+    assert sorted(x["sessionId"] for x in listed if x.get("restored")) == ["ra", "rb"], listed
+    info = d.call("GetInfo", {}, service="enclave.v1.Enclave")["snapshot"]
+    assert info["state"] == "ready" and info["identity"] == os.path.basename(folder), info
+    assert int(info["restores"]) == 2 and int(info.get("fallbacks", 0)) == 0, info
+    assert int(info["sizeBytes"]) == meta["size"] and info["memoryMb"] == 512, info
     (r1, b1, k1), (r2, b2, k2) = seen
     assert r1 != r2, "two restored VMs produced the same random bytes"
     assert b1 != b2, "two restored VMs have the same boot id"
@@ -107,6 +113,8 @@ def test_corrupted_snapshot_boots_cold_and_is_rebuilt(restoring):
     assert r["output"] == "42\n", r
     log = d.read_log()
     assert "restoring the snapshot failed" in log and "booting it cold" in log, log[-3000:]
+    info = d.call("GetInfo", {}, service="enclave.v1.Enclave")["snapshot"]
+    assert int(info["fallbacks"]) == 1, info
     d.stop_session("rcold")
     # It is built again, and the next session restores the new one.
     deadline = time.time() + 300
@@ -176,3 +184,44 @@ def test_changing_the_image_invalidates_the_snapshot(fresh_daemon):
     r = d.python("after-change", "print(6*7)")
     assert r["output"] == "42\n"
     d.stop_session("after-change")
+    # A record that does not describe its state file is not trusted: the
+    # snapshot is built again, with the reason in the log.
+    d.stop()
+    with open(os.path.join(folder2, "meta.json"), "w") as f:
+        f.write('{"identity": "not this one"')
+    d.start()
+    deadline = time.time() + 300
+    while time.time() < deadline and "does not describe" not in d.read_log():
+        time.sleep(0.2)
+    assert "does not describe" in d.read_log()
+    _, meta3 = wait_snapshot(d)
+    assert meta3["identity"] == os.path.basename(folder2)
+
+
+def test_pool_refills_restore_the_snapshot(fresh_daemon):
+    """With a pool and a snapshot, a refill restores instead of booting; the
+    claimed VM is fresh and its own (restored, pooled, own key)."""
+    d = fresh_daemon(["--pool", "1", "--restore", "on"]).start()
+    _, meta = wait_snapshot(d)
+
+    def pool_ready():
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            p = d.call("GetInfo", {}, service="enclave.v1.Enclave").get("pools", [])
+            if p and p[0].get("ready", 0) >= 1:
+                return
+            time.sleep(0.2)
+        raise AssertionError("the pool did not refill:\n" + d.read_log()[-3000:])
+
+    for sid in ("pa", "pb", "pc"):
+        pool_ready()
+        s = d.start_session(sessionId=sid)
+        assert s["status"] == "READY"
+        r = d.python(sid, "print(6*7)")
+        assert r["output"] == "42\n", r
+        d.stop_session(sid)
+    log = d.read_log()
+    refills = [l for l in log.splitlines() if "pool VM pool+" in l and " ready in " in l]
+    assert any("restored from the snapshot" in l for l in refills), refills
+    info = d.call("GetInfo", {}, service="enclave.v1.Enclave")["snapshot"]
+    assert int(info["restores"]) >= 1, info

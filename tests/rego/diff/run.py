@@ -93,9 +93,13 @@ class Engine:
 # ---------------------------------------------------------------- comparing
 
 def norm(v):
-    """Numbers compare by value (1.0 is 1); arrays keep order."""
-    if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 63:
+    """Numbers compare by value (1.0 is 1); arrays keep order. Integers
+    beyond 2^53 compare as doubles: the C harness writes JSON through
+    jansson, which holds no integer beyond 64 bits."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
         return int(v)
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2 ** 53:
+        return float(v)
     if isinstance(v, list):
         return [norm(x) for x in v]
     if isinstance(v, dict):
@@ -140,7 +144,7 @@ def compare(opa, enc, case=None):
                 sort_schema_errors(r["result"])
     # OPA's own crashes (a Go stack overflow on a recursive schema $ref) are not Enclave's to match
     if opa.get("error") in LIMITS or opa.get("error") == "crash" or \
-            enc.get("error") in ("timeout", "eval_budget_error", "eval_cancel_error"):
+            enc.get("error") in ("timeout", "eval_budget_error", "eval_cancel_error", "harness"):
         return None
     if enc.get("error") == "crash":
         return "enclave crashed: " + enc.get("message", "")
@@ -265,6 +269,7 @@ BUILTINS = {
     "strings.render_template": "so", "json.match_schema": "xx", "json.verify_schema": "x",
     "time.parse_rfc3339_ns": "s", "time.parse_duration_ns": "s", "time.date": "i", "time.clock": "i",
     "time.weekday": "i", "graph.reachable": "oa", "array.flatten": "a", "object.from_entries": "a",
+    "json.marshal_with_options": "xM",
 }
 # builtins that may not exist on this Enclave (added to the generator as they arrive)
 OPTIONAL = {"strings.render_template", "json.match_schema", "json.verify_schema", "array.flatten",
@@ -301,6 +306,9 @@ class Gen:
             return rng.choice(["0", "1", "2", "-3", "2.5", "10", "1e3", "-0.5", "7", "9007199254740993"])
         if kind == "N":   # not in (-1, 0): see "Divergences" in docs/rego.md (ceil, floor)
             return rng.choice(["0", "1", "2", "-3", "2.5", "-1.5", "1e3", "7"])
+        if kind == "M":
+            return rng.choice(['{}', '{"pretty": true}', '{"indent": "  "}', '{"prefix": "> ", "indent": "\\t"}',
+                               '{"pretty": false, "indent": " "}', '{"bad": 1}'])
         if kind == "i":
             return rng.choice(["0", "1", "2", "3", "5", "-1", "8"])
         if kind == "s":
@@ -349,7 +357,8 @@ class Gen:
         if r < 0.55:
             return "%s %s %s" % (self.arg("n", scope), rng.choice(["+", "-", "*", "/", "%"]), self.arg("n", scope))
         if r < 0.6:
-            return "%s %s %s" % (self.arg("S", scope), rng.choice(["|", "&", "-"]), self.arg("S", scope))
+            # in parentheses: `if { a | b ... }` is a set comprehension to OPA's parser (docs/rego.md)
+            return "(%s %s %s)" % (self.arg("S", scope), rng.choice(["|", "&", "-"]), self.arg("S", scope))
         if r < 0.7:
             v = self.name("c")
             return "[%s | some %s in %s; %s]" % (v, v, self.coll(scope), self.cond(scope + [v]))
@@ -553,6 +562,40 @@ class Gen:
             c["input"]["schema"] = json.dumps(c["input"]["schema"])
         return c
 
+    TPL_PIECES = ["{{.s}}", "{{.n}}", "{{.f}}", "{{.a}}", "{{.m}}", "{{.missing}}", "{{.m.a}}", "{{.missing.x}}",
+                  "{{.s.x}}", "{{.}}", "{{$}}", " text ", "\n", "{{- .s -}}", "{{/* c */}}", "{{len .a}}",
+                  "{{len .s}}", "{{index .a 1}}", "{{index .m \"a\"}}", "{{index .a 9}}", "{{eq .s \"hi\"}}",
+                  "{{eq .f 2.5}}", "{{eq .n 1}}", "{{lt .f 3.0}}", "{{and .s .z}}", "{{or .z .s}}", "{{not .z}}",
+                  "{{print .s 1 .f}}", "{{println .s .n}}", "{{.s | len}}", "{{\"lit\"}}", "{{1}}", "{{1.5}}",
+                  "{{true}}", "{{$x := .s}}{{$x}}", "{{(len .a)}}", "{{.big}}", "{{.small}}", "{{.nil}}",
+                  "{{.u}}", "<no value>", "{{if}}", "{{end}}", "{{.s", "{{printf \"%v\" .s}}"]
+    TPL_BLOCKS = ["{{if %s}}%s{{else}}%s{{end}}", "{{if %s}}%s{{else if .s}}%s{{end}}", "{{range %s}}%s{{else}}%s{{end}}",
+                  "{{range $i, $v := %s}}{{$i}}:{{$v}}%s%s{{end}}", "{{with %s}}{{.}}%s{{else}}%s{{end}}",
+                  "{{range $v := %s}}{{if $v}}{{break}}{{end}}%s{{continue}}%s{{end}}"]
+    TPL_CONDS = [".s", ".z", ".e", ".a", ".m", ".missing", ".n", ".empty", ".f", "(eq .s \"hi\")"]
+
+    def template(self, depth=0):
+        rng = self.rng
+        out = []
+        for _ in range(1 + rng.randrange(4)):
+            if depth < 2 and rng.random() < 0.3:
+                out.append(rng.choice(self.TPL_BLOCKS) % (rng.choice(self.TPL_CONDS), self.template(depth + 1),
+                                                          self.template(depth + 1)))
+            else:
+                out.append(rng.choice(self.TPL_PIECES))
+        return "".join(out)
+
+    def template_case(self):
+        rng = self.rng
+        tvars = {"s": rng.choice(["hi", "", "héllo", "a b"]), "n": rng.choice([1, 1000000, 0, -3, 2023]),
+                 "f": rng.choice([2.5, 0.1, 1e21, -0.5]), "z": 0, "e": "", "empty": [],
+                 "a": rng.choice([["x", 1, None, True, {"k": "v"}], [1, 2], []]),
+                 "m": rng.choice([{"b": 2, "a": "z"}, {}, {"a": [1, {"c": None}]}]),
+                 "big": 9007199254740993, "small": 0.00001, "nil": None, "u": "ü<&>"}
+        return {"modules": [["t.rego", "package p\n\nr := strings.render_template(input.t, input.v)\n"]],
+                "input": {"t": self.template(), "v": tvars}, "query": "x = data.p", "note": "template",
+                "strict": rng.random() < 0.5}
+
     def case(self):
         c = {
             "modules": [["gen.rego", self.policy()]],
@@ -638,6 +681,8 @@ def main():
             one(mutate_case(rng, rng.choice(conf)), "mutated")
         elif r < 0.45 and "json.match_schema" in BUILTINS:
             one(gen.schema_case(), "schema")
+        elif r < 0.6 and "strings.render_template" in BUILTINS:
+            one(gen.template_case(), "template")
         else:
             one(gen.case(), "generated")
         i += 1
