@@ -219,11 +219,14 @@ int main(int argc, char **argv)
         return 2;
     }
     mkdir(argv[1], 0700);
+    /* An image with a read-only root filesystem disk boots from it. */
+    const struct image_artifact *rootfs = image_manifest_artifact(m, "rootfs");
     struct vmm_config c = {
         .id = "probe",
         .run_dir = argv[1],
         .kernel = image_manifest_artifact(m, "kernel")->abs_path,
         .initrd = image_manifest_artifact(m, "initramfs")->abs_path,
+        .rootfs = rootfs ? rootfs->abs_path : NULL,
         .cmdline = m->kernel_cmdline,
         .vcpus = 1,
         .mem_mb = 512,
