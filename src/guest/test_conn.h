@@ -105,6 +105,10 @@ static inline Guest__V1__Frame *guest_test_recv_frame(int fd, struct wire_decode
         assert_int_equal(poll(&p, 1, GUEST_TEST_WAIT_MS), 1); /* a reply in time */
         uint8_t buf[65536];
         ssize_t n = read(fd, buf, sizeof(buf));
+        /* A peer that closes with our frames unread resets the connection:
+         * closed all the same, with nothing sent. */
+        if (n < 0 && errno == ECONNRESET)
+            return NULL;
         assert_true(n >= 0);
         if (n == 0)
             return NULL;
