@@ -126,10 +126,6 @@ static const char schema_sql[] =
     "CREATE TRIGGER IF NOT EXISTS checkpoints_append_only_delete BEFORE DELETE ON checkpoints"
     "  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;";
 
-#define RECORD_COLUMNS                                                                    \
-    "seq, time_ns, session, kind, bundle_digest, input_digest, decision, reasons, details, " \
-    "prev_hash, hash"
-
 static int64_t now_ns(void)
 {
     struct timespec ts;
@@ -168,11 +164,10 @@ static const char *column_str(sqlite3_stmt *st, int i)
     return s ? (const char *)s : "";
 }
 
-/* Fills rec from a row selected with RECORD_COLUMNS; the strings live until
- * the next step of st. */
-static void row_to_record(sqlite3_stmt *st, struct audit_record *rec)
+void audit_record_from_row(sqlite3_stmt *st, struct audit_record *rec)
 {
-    rec->seq = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_int64 seq = sqlite3_column_int64(st, 0);
+    rec->seq = seq > 0 ? (uint64_t)seq : 0;
     rec->time_ns = sqlite3_column_int64(st, 1);
     rec->session_id = column_str(st, 2);
     rec->kind_name = column_str(st, 3);
@@ -380,7 +375,7 @@ static int check_tail(struct audit_log *log, struct error *err)
             return sql_error(err, db, rc, "reading checkpoints");
     }
 
-    rc = sqlite3_prepare_v2(db, "SELECT " RECORD_COLUMNS " FROM records WHERE seq >= ? ORDER BY seq",
+    rc = sqlite3_prepare_v2(db, "SELECT " AUDIT_RECORD_COLUMNS " FROM records WHERE seq >= ? ORDER BY seq",
                             -1, &st, NULL);
     if (rc != SQLITE_OK)
         return sql_error(err, db, rc, "reading records");
@@ -390,7 +385,7 @@ static int check_tail(struct audit_log *log, struct error *err)
     int ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct audit_record rec;
-        row_to_record(st, &rec);
+        audit_record_from_row(st, &rec);
         char computed[AUDIT_HASH_HEX_SIZE];
         audit_record_compute_hash(&rec, computed);
         if (rec.seq != expected)
@@ -483,14 +478,14 @@ static int load_tree(struct audit_log *log, struct error *err)
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return sql_error(err, db, rc, "reading checkpoints");
     }
-    int rc = sqlite3_prepare_v2(db, "SELECT " RECORD_COLUMNS " FROM records WHERE seq > ? ORDER BY seq",
+    int rc = sqlite3_prepare_v2(db, "SELECT " AUDIT_RECORD_COLUMNS " FROM records WHERE seq > ? ORDER BY seq",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return sql_error(err, db, rc, "reading records");
     sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct audit_record rec;
-        row_to_record(st, &rec);
+        audit_record_from_row(st, &rec);
         char chain[AUDIT_HASH_HEX_SIZE];
         uint8_t leaf[AUDIT_MERKLE_HASH];
         audit_record_hashes(&rec, chain, leaf);
@@ -684,7 +679,7 @@ int audit_open(const char *db_path, const char *key_dir, const struct audit_opti
         return -1;
     }
     rc = sqlite3_prepare_v2(log->db,
-                            "INSERT INTO records (" RECORD_COLUMNS
+                            "INSERT INTO records (" AUDIT_RECORD_COLUMNS
                             ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             -1, &log->st_insert, NULL);
     if (rc == SQLITE_OK)
@@ -1269,7 +1264,7 @@ int64_t audit_query(struct audit_log *log, const struct audit_filter *filter, au
     bool last = filter->last && filter->limit > 0;
     char sql[512];
     snprintf(sql, sizeof(sql),
-             "%sSELECT " RECORD_COLUMNS " FROM records WHERE seq > ?1 AND time_ns >= ?2%s"
+             "%sSELECT " AUDIT_RECORD_COLUMNS " FROM records WHERE seq > ?1 AND time_ns >= ?2%s"
              " ORDER BY seq %s LIMIT ?4%s",
              last ? "SELECT * FROM (" : "", filter->session_id ? " AND session = ?3" : "",
              last ? "DESC" : "ASC", last ? ") ORDER BY seq ASC" : "");
@@ -1288,7 +1283,7 @@ int64_t audit_query(struct audit_log *log, const struct audit_filter *filter, au
     sqlite3_bind_int64(st, 4, filter->limit > 0 ? (sqlite3_int64)filter->limit : -1);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct audit_record rec;
-        row_to_record(st, &rec);
+        audit_record_from_row(st, &rec);
         count++;
         if (fn(&rec, ctx) != 0) {
             rc = SQLITE_DONE;
@@ -1465,7 +1460,7 @@ int64_t audit_export_jsonl(struct audit_log *log, FILE *out, struct error *err)
     in_txn = true;
     if (meta_get(log->rdb, "public_key", &pub, err) < 0 || meta_get(log->rdb, "key_id", &key_id, err) < 0)
         goto out;
-    int rc = sqlite3_prepare_v2(log->rdb, "SELECT " RECORD_COLUMNS " FROM records ORDER BY seq", -1,
+    int rc = sqlite3_prepare_v2(log->rdb, "SELECT " AUDIT_RECORD_COLUMNS " FROM records ORDER BY seq", -1,
                                 &recs, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(log->rdb,
@@ -1487,7 +1482,7 @@ int64_t audit_export_jsonl(struct audit_log *log, FILE *out, struct error *err)
     int64_t n = 0;
     while ((rc = sqlite3_step(recs)) == SQLITE_ROW) {
         struct audit_record rec;
-        row_to_record(recs, &rec);
+        audit_record_from_row(recs, &rec);
         if (write_json_line(out, record_json(&rec), err) < 0)
             goto out;
         n++;

@@ -96,26 +96,12 @@ int audit_verify_db(const char *db_path, const char *pubkey_pem_path,
         goto sqlfail;
 
     if (sqlite3_prepare_v2(db,
-                           "SELECT seq, time_ns, session, kind, bundle_digest, input_digest, "
-                           "decision, reasons, details, prev_hash, hash FROM records ORDER BY seq",
+                           "SELECT " AUDIT_RECORD_COLUMNS " FROM records ORDER BY seq",
                            -1, &st, NULL) != SQLITE_OK)
         goto sqlfail;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && !v.chain_broken) {
-        sqlite3_int64 seq = sqlite3_column_int64(st, 0);
-        struct audit_record rec = {
-            .seq = seq > 0 ? (uint64_t)seq : 0,
-            .time_ns = sqlite3_column_int64(st, 1),
-            .session_id = col(st, 2),
-            .kind_name = col(st, 3),
-            .bundle_digest = col(st, 4),
-            .input_digest = col(st, 5),
-            .decision = col(st, 6),
-            .reasons_json = col(st, 7),
-            .details_json = col(st, 8),
-            .prev_hash = col(st, 9),
-            .hash = col(st, 10),
-        };
-        rec.kind = audit_kind_from_name(rec.kind_name);
+        struct audit_record rec = {0};
+        audit_record_from_row(st, &rec);
         if (audit_verifier_record(&v, &rec, err) < 0)
             goto out;
     }
@@ -258,7 +244,6 @@ static int jsonl_entry(struct audit_verifier *v, json_t *o, unsigned long line_n
         }
         rec.seq = (uint64_t)seq;
         rec.time_ns = time_ns;
-        rec.kind = audit_kind_from_name(rec.kind_name);
         if (audit_verifier_record(v, &rec, err) < 0)
             return -1;
         /* leaf_hash is optional (older exports), but must be right when there. */
