@@ -694,15 +694,7 @@ static int fc_version(const char *vmm_binary, char *out, size_t out_len, struct 
         if (n > 0)
             len += (size_t)n;
     }
-    close(fds[0]);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    buf[len] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    if (strncmp(buf, "Firecracker v", 13) != 0)
-        return error_set(err, ERR_FAILED_PRECONDITION, "%s --version did not say its version: %.200s", bin, buf);
-    snprintf(out, out_len, "%s", buf);
-    return 0;
+    return vmm_version_finish(pid, fds[0], buf, len, "Firecracker v", bin, out, out_len, err);
 }
 
 const struct vmm_driver vmm_firecracker_driver = {

@@ -522,17 +522,7 @@ static int qemu_version(const char *vmm_binary, char *out, size_t out_len, struc
         if (len >= sizeof(buf) - 1)
             break;
     }
-    close(fds[0]);
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    buf[len] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    if (strncmp(buf, "QEMU emulator version ", 22) != 0)
-        return error_set(err, ERR_FAILED_PRECONDITION, "%s --version did not say its version: %.200s",
-                         bin, buf);
-    snprintf(out, out_len, "%s", buf);
-    return 0;
+    return vmm_version_finish(pid, fds[0], buf, len, "QEMU emulator version ", bin, out, out_len, err);
 }
 
 const struct vmm_driver vmm_qemu_driver = {
