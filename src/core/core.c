@@ -372,11 +372,9 @@ static void session_destroy(struct session *s)
         pool_kick(core, 0); /* a pool VM is gone: boot its replacement */
 }
 
-static void finish_start(struct session *s, const struct error *err)
+/* The timers of a start in progress: the boot deadline and the retry. */
+static void free_start_timers(struct session *s)
 {
-    core_session_fn cb = s->start_cb;
-    void *ctx = s->start_ctx;
-    s->start_cb = NULL;
     if (s->boot_timer) {
         event_free(s->boot_timer);
         s->boot_timer = NULL;
@@ -385,6 +383,14 @@ static void finish_start(struct session *s, const struct error *err)
         event_free(s->retry_timer);
         s->retry_timer = NULL;
     }
+}
+
+static void finish_start(struct session *s, const struct error *err)
+{
+    core_session_fn cb = s->start_cb;
+    void *ctx = s->start_ctx;
+    s->start_cb = NULL;
+    free_start_timers(s);
     if (cb == NULL)
         return;
     struct core_session_info info;
@@ -777,14 +783,7 @@ static void restore_fallback(struct session *s, const char *why)
     core->snap.fallbacks++;
     snap_invalidate(core, "a restore failed");
     s->restoring = false;
-    if (s->boot_timer) {
-        event_free(s->boot_timer);
-        s->boot_timer = NULL;
-    }
-    if (s->retry_timer) {
-        event_free(s->retry_timer);
-        s->retry_timer = NULL;
-    }
+    free_start_timers(s);
     if (s->conn) {
         proxy_conn_free(s->conn);
         s->conn = NULL;
