@@ -16,18 +16,6 @@
 
 #define MAX_PROOF_FILE (1024 * 1024)
 
-static void pkey_freep(EVP_PKEY **k)
-{
-    EVP_PKEY_free(*k);
-}
-#define cleanup_pkey __attribute__((cleanup(pkey_freep)))
-
-static const char *col(sqlite3_stmt *st, int i)
-{
-    const unsigned char *s = sqlite3_column_text(st, i);
-    return s ? (const char *)s : "";
-}
-
 /* ---------------------------------------------------------------- reading the tree */
 
 struct tree_read {
@@ -119,7 +107,7 @@ static int find_checkpoint(sqlite3 *db, uint64_t size, uint64_t min_size, uint64
     int ret = 0;
     if (rc == SQLITE_ROW) {
         *found_size = (uint64_t)sqlite3_column_int64(st, 0);
-        *note = strdup(col(st, 1));
+        *note = strdup(audit_column_text(st, 1));
         ret = *note ? 1 : error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     } else if (rc != SQLITE_DONE) {
         ret = error_set(err, ERR_DATA_LOSS, "reading checkpoints: %s", sqlite3_errmsg(db));
@@ -502,7 +490,7 @@ int audit_verify_witness(const char *db_path, const char *pubkey_pem_path, const
         if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = 'public_key'", -1, &st,
                                NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW)
-            audit_pubkey_from_pem(col(st, 0), strlen(col(st, 0)), &key, NULL);
+            audit_pubkey_from_pem(audit_column_text(st, 0), strlen(audit_column_text(st, 0)), &key, NULL);
         sqlite3_finalize(st);
         if (key == NULL) {
             error_set(err, ERR_FAILED_PRECONDITION, "no public key to check the witness with");
