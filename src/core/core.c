@@ -890,26 +890,37 @@ static void snap_save_begin(struct session *s)
     snap_kick(core, SNAP_POLL_MS);
 }
 
+/* A new booting VM of pool p, not yet booted, with the id "<prefix>+" and 12
+ * hex digits: '+' is in no session id, so its run folder never meets a
+ * session's. NULL when out of memory. */
+static struct session *pool_session_new(struct core *core, struct pool *p, const char *prefix)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->core = core;
+    s->pool = p;
+    s->in_pool = true;
+    char rnd[16];
+    make_session_id(rnd, sizeof(rnd));
+    snprintf(s->id, sizeof(s->id), "%s+%s", prefix, rnd + 2);
+    snprintf(s->vm_id, sizeof(s->vm_id), "%s", s->id);
+    s->state = CORE_SESSION_BOOTING;
+    s->vcpus = p->vcpus;
+    s->mem_mb = p->mem_mb;
+    s->workspace_mb = core_workspace_default_mb(p->mem_mb);
+    s->created_ns = s->last_active_ns = now_unix_ns();
+    return s;
+}
+
 /* Boots the template VM (the default image and size, saved once it serves). */
 static void snap_build(struct core *core)
 {
     struct snap *sn = &core->snap;
-    struct session *s = calloc(1, sizeof(*s));
+    struct session *s = pool_session_new(core, &sn->pool, "snap");
     if (s == NULL)
         return;
-    s->core = core;
-    s->pool = &sn->pool;
-    s->in_pool = true;
     s->template_vm = true;
-    char rnd[16];
-    make_session_id(rnd, sizeof(rnd));
-    snprintf(s->id, sizeof(s->id), "snap+%s", rnd + 2);
-    snprintf(s->vm_id, sizeof(s->vm_id), "%s", s->id);
-    s->state = CORE_SESSION_BOOTING;
-    s->vcpus = sn->pool.vcpus;
-    s->mem_mb = sn->pool.mem_mb;
-    s->workspace_mb = core_workspace_default_mb(s->mem_mb);
-    s->created_ns = s->last_active_ns = now_unix_ns();
     unlink(sn->tmp_path);
     struct error err;
     if (session_boot(s, NULL, NULL, NULL, &err) < 0) {
@@ -1324,23 +1335,9 @@ static unsigned pool_members(struct core *core, const struct pool *p)
 /* Boots one VM into pool p. */
 static int pool_boot(struct core *core, struct pool *p, struct error *err)
 {
-    struct session *s = calloc(1, sizeof(*s));
+    struct session *s = pool_session_new(core, p, "pool");
     if (s == NULL)
         return error_set(err, ERR_INTERNAL, "out of memory");
-    s->core = core;
-    s->pool = p;
-    s->in_pool = true;
-    /* "pool+" and 12 hex digits: '+' is in no session id, so its run
-     * folder never meets a session's. */
-    char rnd[16];
-    make_session_id(rnd, sizeof(rnd));
-    snprintf(s->id, sizeof(s->id), "pool+%s", rnd + 2);
-    snprintf(s->vm_id, sizeof(s->vm_id), "%s", s->id);
-    s->state = CORE_SESSION_BOOTING;
-    s->vcpus = p->vcpus;
-    s->mem_mb = p->mem_mb;
-    s->workspace_mb = core_workspace_default_mb(p->mem_mb);
-    s->created_ns = s->last_active_ns = now_unix_ns();
     /* A refill restores the snapshot when it can (it falls back to a cold
      * boot as a session's restore does). */
     s->restoring = snap_usable(core, p->kernel, p->initrd, p->vcpus, p->mem_mb, s->workspace_mb);
