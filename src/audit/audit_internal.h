@@ -30,6 +30,23 @@ bool audit_checkpoint_signature_ok(EVP_PKEY *key, uint64_t seq, int64_t time_ns,
 
 bool audit_is_hex_hash(const char *s);
 
+static inline void audit_pkey_freep(EVP_PKEY **k)
+{
+    EVP_PKEY_free(*k);
+}
+#define cleanup_pkey __attribute__((cleanup(audit_pkey_freep)))
+
+/* Column i of the row as text; "" for NULL (store.c). */
+const char *audit_column_text(sqlite3_stmt *st, int i);
+
+/* The columns of a record row, in the order audit_record_from_row reads them. */
+#define AUDIT_RECORD_COLUMNS                                                              \
+    "seq, time_ns, session, kind, bundle_digest, input_digest, decision, reasons, details, " \
+    "prev_hash, hash"
+/* Fills rec from a row selected with AUDIT_RECORD_COLUMNS (a negative seq
+ * reads as 0); the strings live until the next step of st (store.c). */
+void audit_record_from_row(sqlite3_stmt *st, struct audit_record *rec);
+
 /* The log's read connection, locked between begin and end (store.c). */
 int audit_log_read_begin(struct audit_log *log, sqlite3 **db);
 void audit_log_read_end(struct audit_log *log);

@@ -86,29 +86,8 @@ static void buf_put(struct buf *b, const void *p, size_t n)
     b->len += n;
 }
 
-static void buf_u64(struct buf *b, uint64_t v)
-{
-    unsigned char be[8];
-    for (int i = 0; i < 8; i++)
-        be[i] = (unsigned char)(v >> (56 - 8 * i));
-    buf_put(b, be, 8);
-}
-
-/* u32 big-endian length, then the bytes. Strings longer than 4 GiB cannot
- * reach here (every field is bounded far below that). */
-static void buf_lp(struct buf *b, const char *s)
-{
-    if (s == NULL)
-        s = "";
-    size_t n = strlen(s);
-    unsigned char be[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                           (unsigned char)(n >> 8), (unsigned char)n};
-    buf_put(b, be, 4);
-    buf_put(b, s, n);
-}
-
-/* The record's canonical serialization, fed to a callback in pieces so that
- * the hashes can stream it without allocating. */
+/* The canonical serializations (records, checkpoints), fed to a callback in
+ * pieces so that the hashes can stream them without allocating. */
 typedef void (*leaf_sink)(void *ctx, const void *p, size_t n);
 
 static void sink_u64(leaf_sink put, void *ctx, uint64_t v)
@@ -119,6 +98,8 @@ static void sink_u64(leaf_sink put, void *ctx, uint64_t v)
     put(ctx, be, 8);
 }
 
+/* u32 big-endian length, then the bytes. Strings longer than 4 GiB cannot
+ * reach here (every field is bounded far below that). */
 static void sink_lp(leaf_sink put, void *ctx, const char *s)
 {
     if (s == NULL)
@@ -210,10 +191,10 @@ int audit_record_leaf(const struct audit_record *rec, unsigned char **out, size_
 
 static int checkpoint_message(struct buf *b, uint64_t seq, int64_t time_ns, const char *head_hash)
 {
-    buf_lp(b, AUDIT_CHECKPOINT_TAG);
-    buf_u64(b, seq);
-    buf_u64(b, (uint64_t)time_ns);
-    buf_lp(b, head_hash);
+    sink_lp(put_buf, b, AUDIT_CHECKPOINT_TAG);
+    sink_u64(put_buf, b, seq);
+    sink_u64(put_buf, b, (uint64_t)time_ns);
+    sink_lp(put_buf, b, head_hash);
     return b->failed ? -1 : 0;
 }
 

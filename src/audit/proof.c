@@ -16,18 +16,6 @@
 
 #define MAX_PROOF_FILE (1024 * 1024)
 
-static void pkey_freep(EVP_PKEY **k)
-{
-    EVP_PKEY_free(*k);
-}
-#define cleanup_pkey __attribute__((cleanup(pkey_freep)))
-
-static const char *col(sqlite3_stmt *st, int i)
-{
-    const unsigned char *s = sqlite3_column_text(st, i);
-    return s ? (const char *)s : "";
-}
-
 /* ---------------------------------------------------------------- reading the tree */
 
 struct tree_read {
@@ -65,29 +53,15 @@ static int read_leaves(sqlite3 *db, uint64_t size, struct tree_read *t, struct e
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory for %" PRIu64 " leaves", size);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db,
-                                "SELECT seq, time_ns, session, kind, bundle_digest, input_digest, "
-                                "decision, reasons, details, prev_hash, hash FROM records "
-                                "WHERE seq <= ? ORDER BY seq",
+                                "SELECT " AUDIT_RECORD_COLUMNS " FROM records WHERE seq <= ? ORDER BY seq",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return error_set(err, ERR_DATA_LOSS, "reading records: %s", sqlite3_errmsg(db));
     sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
     int ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        sqlite3_int64 seq = sqlite3_column_int64(st, 0);
-        struct audit_record rec = {
-            .seq = seq > 0 ? (uint64_t)seq : 0,
-            .time_ns = sqlite3_column_int64(st, 1),
-            .session_id = col(st, 2),
-            .kind_name = col(st, 3),
-            .bundle_digest = col(st, 4),
-            .input_digest = col(st, 5),
-            .decision = col(st, 6),
-            .reasons_json = col(st, 7),
-            .details_json = col(st, 8),
-            .prev_hash = col(st, 9),
-            .hash = col(st, 10),
-        };
+        struct audit_record rec = {0};
+        audit_record_from_row(st, &rec);
         if (rec.seq != t->n + 1) {
             ret = error_set(err, ERR_DATA_LOSS,
                             "record %" PRIu64 " is missing (run 'enclave audit verify')", t->n + 1);
@@ -133,7 +107,7 @@ static int find_checkpoint(sqlite3 *db, uint64_t size, uint64_t min_size, uint64
     int ret = 0;
     if (rc == SQLITE_ROW) {
         *found_size = (uint64_t)sqlite3_column_int64(st, 0);
-        *note = strdup(col(st, 1));
+        *note = strdup(audit_column_text(st, 1));
         ret = *note ? 1 : error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     } else if (rc != SQLITE_DONE) {
         ret = error_set(err, ERR_DATA_LOSS, "reading checkpoints: %s", sqlite3_errmsg(db));
@@ -516,7 +490,7 @@ int audit_verify_witness(const char *db_path, const char *pubkey_pem_path, const
         if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = 'public_key'", -1, &st,
                                NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW)
-            audit_pubkey_from_pem(col(st, 0), strlen(col(st, 0)), &key, NULL);
+            audit_pubkey_from_pem(audit_column_text(st, 0), strlen(audit_column_text(st, 0)), &key, NULL);
         sqlite3_finalize(st);
         if (key == NULL) {
             error_set(err, ERR_FAILED_PRECONDITION, "no public key to check the witness with");

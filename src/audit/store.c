@@ -126,10 +126,6 @@ static const char schema_sql[] =
     "CREATE TRIGGER IF NOT EXISTS checkpoints_append_only_delete BEFORE DELETE ON checkpoints"
     "  BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;";
 
-#define RECORD_COLUMNS                                                                    \
-    "seq, time_ns, session, kind, bundle_digest, input_digest, decision, reasons, details, " \
-    "prev_hash, hash"
-
 static int64_t now_ns(void)
 {
     struct timespec ts;
@@ -162,28 +158,27 @@ static int sql_exec(sqlite3 *db, const char *sql, struct error *err)
     return 0;
 }
 
-static const char *column_str(sqlite3_stmt *st, int i)
+const char *audit_column_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *s = sqlite3_column_text(st, i);
     return s ? (const char *)s : "";
 }
 
-/* Fills rec from a row selected with RECORD_COLUMNS; the strings live until
- * the next step of st. */
-static void row_to_record(sqlite3_stmt *st, struct audit_record *rec)
+void audit_record_from_row(sqlite3_stmt *st, struct audit_record *rec)
 {
-    rec->seq = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_int64 seq = sqlite3_column_int64(st, 0);
+    rec->seq = seq > 0 ? (uint64_t)seq : 0;
     rec->time_ns = sqlite3_column_int64(st, 1);
-    rec->session_id = column_str(st, 2);
-    rec->kind_name = column_str(st, 3);
+    rec->session_id = audit_column_text(st, 2);
+    rec->kind_name = audit_column_text(st, 3);
     rec->kind = audit_kind_from_name(rec->kind_name);
-    rec->bundle_digest = column_str(st, 4);
-    rec->input_digest = column_str(st, 5);
-    rec->decision = column_str(st, 6);
-    rec->reasons_json = column_str(st, 7);
-    rec->details_json = column_str(st, 8);
-    rec->prev_hash = column_str(st, 9);
-    rec->hash = column_str(st, 10);
+    rec->bundle_digest = audit_column_text(st, 4);
+    rec->input_digest = audit_column_text(st, 5);
+    rec->decision = audit_column_text(st, 6);
+    rec->reasons_json = audit_column_text(st, 7);
+    rec->details_json = audit_column_text(st, 8);
+    rec->prev_hash = audit_column_text(st, 9);
+    rec->hash = audit_column_text(st, 10);
 }
 
 int audit_default_db_path(char *buf, size_t size, struct error *err)
@@ -277,7 +272,7 @@ static int meta_get(sqlite3 *db, const char *name, char **out, struct error *err
     rc = sqlite3_step(st);
     *out = NULL;
     if (rc == SQLITE_ROW) {
-        *out = strdup(column_str(st, 0));
+        *out = strdup(audit_column_text(st, 0));
         sqlite3_finalize(st);
         if (*out == NULL)
             return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
@@ -367,10 +362,10 @@ static int check_tail(struct audit_log *log, struct error *err)
     if (rc == SQLITE_ROW) {
         cp_seq = (uint64_t)sqlite3_column_int64(st, 0);
         int64_t cp_time = sqlite3_column_int64(st, 1);
-        snprintf(cp_hash, sizeof(cp_hash), "%s", column_str(st, 2));
-        bool ok = cp_seq > 0 && audit_is_hex_hash(column_str(st, 2)) &&
+        snprintf(cp_hash, sizeof(cp_hash), "%s", audit_column_text(st, 2));
+        bool ok = cp_seq > 0 && audit_is_hex_hash(audit_column_text(st, 2)) &&
                   audit_checkpoint_signature_ok(log->key, cp_seq, cp_time, cp_hash,
-                                                column_str(st, 3));
+                                                audit_column_text(st, 3));
         sqlite3_finalize(st);
         if (!ok)
             return damaged(log, err, cp_seq, "the newest checkpoint's signature does not verify");
@@ -380,7 +375,7 @@ static int check_tail(struct audit_log *log, struct error *err)
             return sql_error(err, db, rc, "reading checkpoints");
     }
 
-    rc = sqlite3_prepare_v2(db, "SELECT " RECORD_COLUMNS " FROM records WHERE seq >= ? ORDER BY seq",
+    rc = sqlite3_prepare_v2(db, "SELECT " AUDIT_RECORD_COLUMNS " FROM records WHERE seq >= ? ORDER BY seq",
                             -1, &st, NULL);
     if (rc != SQLITE_OK)
         return sql_error(err, db, rc, "reading records");
@@ -390,7 +385,7 @@ static int check_tail(struct audit_log *log, struct error *err)
     int ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct audit_record rec;
-        row_to_record(st, &rec);
+        audit_record_from_row(st, &rec);
         char computed[AUDIT_HASH_HEX_SIZE];
         audit_record_compute_hash(&rec, computed);
         if (rec.seq != expected)
@@ -456,7 +451,7 @@ static int load_tree(struct audit_log *log, struct error *err)
         sqlite3_bind_int64(st, 1, (sqlite3_int64)log->checkpoint_seq);
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) > 0) {
-            const char *note = column_str(st, 0);
+            const char *note = audit_column_text(st, 0);
             struct audit_note n;
             struct error nerr;
             if (audit_note_verify(log->key, note, strlen(note), &n, &nerr) < 0 ||
@@ -483,14 +478,14 @@ static int load_tree(struct audit_log *log, struct error *err)
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return sql_error(err, db, rc, "reading checkpoints");
     }
-    int rc = sqlite3_prepare_v2(db, "SELECT " RECORD_COLUMNS " FROM records WHERE seq > ? ORDER BY seq",
+    int rc = sqlite3_prepare_v2(db, "SELECT " AUDIT_RECORD_COLUMNS " FROM records WHERE seq > ? ORDER BY seq",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return sql_error(err, db, rc, "reading records");
     sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct audit_record rec;
-        row_to_record(st, &rec);
+        audit_record_from_row(st, &rec);
         char chain[AUDIT_HASH_HEX_SIZE];
         uint8_t leaf[AUDIT_MERKLE_HASH];
         audit_record_hashes(&rec, chain, leaf);
@@ -567,7 +562,7 @@ static void witness_newest(struct audit_log *log)
                            NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)log->checkpoint_seq);
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) > 0)
-            witness_append(log, log->checkpoint_seq, column_str(st, 0), column_str(st, 1));
+            witness_append(log, log->checkpoint_seq, audit_column_text(st, 0), audit_column_text(st, 1));
     }
     sqlite3_finalize(st);
 }
@@ -670,7 +665,7 @@ int audit_open(const char *db_path, const char *key_dir, const struct audit_opti
     sqlite3_stmt *st = NULL;
     rc = sqlite3_prepare_v2(log->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
     bool wal = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-               strcmp(column_str(st, 0), "wal") == 0;
+               strcmp(audit_column_text(st, 0), "wal") == 0;
     sqlite3_finalize(st);
     if (!wal) {
         error_set(err, ERR_FAILED_PRECONDITION, "cannot put %s into WAL mode: %s", db_path,
@@ -684,7 +679,7 @@ int audit_open(const char *db_path, const char *key_dir, const struct audit_opti
         return -1;
     }
     rc = sqlite3_prepare_v2(log->db,
-                            "INSERT INTO records (" RECORD_COLUMNS
+                            "INSERT INTO records (" AUDIT_RECORD_COLUMNS
                             ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             -1, &log->st_insert, NULL);
     if (rc == SQLITE_OK)
@@ -866,7 +861,7 @@ static int head_unchanged(struct audit_log *log, struct error *err)
     const char *hash = AUDIT_ZERO_HASH;
     if (rc == SQLITE_ROW) {
         seq = (uint64_t)sqlite3_column_int64(st, 0);
-        hash = column_str(st, 1);
+        hash = audit_column_text(st, 1);
     } else if (rc != SQLITE_DONE) {
         sqlite3_reset(st);
         return sql_error(err, log->db, rc, "reading the head");
@@ -1240,7 +1235,7 @@ int audit_head(struct audit_log *log, uint64_t *seq, char hash[AUDIT_HASH_HEX_SI
             rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             *seq = (uint64_t)sqlite3_column_int64(st, 0);
-            snprintf(hash, AUDIT_HASH_HEX_SIZE, "%s", column_str(st, 1));
+            snprintf(hash, AUDIT_HASH_HEX_SIZE, "%s", audit_column_text(st, 1));
         } else if (rc == SQLITE_DONE) {
             *seq = 0;
             memcpy(hash, AUDIT_ZERO_HASH, AUDIT_HASH_HEX_SIZE);
@@ -1269,7 +1264,7 @@ int64_t audit_query(struct audit_log *log, const struct audit_filter *filter, au
     bool last = filter->last && filter->limit > 0;
     char sql[512];
     snprintf(sql, sizeof(sql),
-             "%sSELECT " RECORD_COLUMNS " FROM records WHERE seq > ?1 AND time_ns >= ?2%s"
+             "%sSELECT " AUDIT_RECORD_COLUMNS " FROM records WHERE seq > ?1 AND time_ns >= ?2%s"
              " ORDER BY seq %s LIMIT ?4%s",
              last ? "SELECT * FROM (" : "", filter->session_id ? " AND session = ?3" : "",
              last ? "DESC" : "ASC", last ? ") ORDER BY seq ASC" : "");
@@ -1288,7 +1283,7 @@ int64_t audit_query(struct audit_log *log, const struct audit_filter *filter, au
     sqlite3_bind_int64(st, 4, filter->limit > 0 ? (sqlite3_int64)filter->limit : -1);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct audit_record rec;
-        row_to_record(st, &rec);
+        audit_record_from_row(st, &rec);
         count++;
         if (fn(&rec, ctx) != 0) {
             rc = SQLITE_DONE;
@@ -1438,12 +1433,12 @@ static json_t *checkpoint_json(sqlite3_stmt *st)
     bad |= json_object_set_new(o, "type", json_string("checkpoint"));
     bad |= json_object_set_new(o, "seq", json_integer(sqlite3_column_int64(st, 0)));
     bad |= json_object_set_new(o, "time_ns", json_integer(sqlite3_column_int64(st, 1)));
-    bad |= json_object_set_new(o, "head_hash", json_string(column_str(st, 2)));
-    bad |= json_object_set_new(o, "key_id", json_string(column_str(st, 3)));
-    bad |= json_object_set_new(o, "signature", json_string(column_str(st, 4)));
+    bad |= json_object_set_new(o, "head_hash", json_string(audit_column_text(st, 2)));
+    bad |= json_object_set_new(o, "key_id", json_string(audit_column_text(st, 3)));
+    bad |= json_object_set_new(o, "signature", json_string(audit_column_text(st, 4)));
     if (sqlite3_column_bytes(st, 6) > 0) {
-        bad |= json_object_set_new(o, "root_hash", json_string(column_str(st, 5)));
-        bad |= json_object_set_new(o, "note", json_string(column_str(st, 6)));
+        bad |= json_object_set_new(o, "root_hash", json_string(audit_column_text(st, 5)));
+        bad |= json_object_set_new(o, "note", json_string(audit_column_text(st, 6)));
     }
     if (bad) {
         json_decref(o);
@@ -1465,7 +1460,7 @@ int64_t audit_export_jsonl(struct audit_log *log, FILE *out, struct error *err)
     in_txn = true;
     if (meta_get(log->rdb, "public_key", &pub, err) < 0 || meta_get(log->rdb, "key_id", &key_id, err) < 0)
         goto out;
-    int rc = sqlite3_prepare_v2(log->rdb, "SELECT " RECORD_COLUMNS " FROM records ORDER BY seq", -1,
+    int rc = sqlite3_prepare_v2(log->rdb, "SELECT " AUDIT_RECORD_COLUMNS " FROM records ORDER BY seq", -1,
                                 &recs, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(log->rdb,
@@ -1487,7 +1482,7 @@ int64_t audit_export_jsonl(struct audit_log *log, FILE *out, struct error *err)
     int64_t n = 0;
     while ((rc = sqlite3_step(recs)) == SQLITE_ROW) {
         struct audit_record rec;
-        row_to_record(recs, &rec);
+        audit_record_from_row(recs, &rec);
         if (write_json_line(out, record_json(&rec), err) < 0)
             goto out;
         n++;

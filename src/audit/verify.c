@@ -11,18 +11,6 @@
 #include "audit/audit_internal.h"
 #include "common/cleanup.h"
 
-static void pkey_freep(EVP_PKEY **k)
-{
-    EVP_PKEY_free(*k);
-}
-#define cleanup_pkey __attribute__((cleanup(pkey_freep)))
-
-static const char *col(sqlite3_stmt *st, int i)
-{
-    const unsigned char *s = sqlite3_column_text(st, i);
-    return s ? (const char *)s : "";
-}
-
 int audit_verify_db(const char *db_path, const char *pubkey_pem_path,
                     struct audit_verify_result *res, struct error *err)
 {
@@ -55,7 +43,7 @@ int audit_verify_db(const char *db_path, const char *pubkey_pem_path,
     bool format_ok = false;
     bool key_from_log = false;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = col(st, 0), *value = col(st, 1);
+        const char *name = audit_column_text(st, 0), *value = audit_column_text(st, 1);
         if (strcmp(name, "format") == 0)
             format_ok = strcmp(value, AUDIT_FORMAT) == 0;
         else if (key == NULL && strcmp(name, "public_key") == 0 &&
@@ -86,7 +74,7 @@ int audit_verify_db(const char *db_path, const char *pubkey_pem_path,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         sqlite3_int64 seq = sqlite3_column_int64(st, 0);
         if (audit_verifier_checkpoint(&v, seq > 0 ? (uint64_t)seq : 0, sqlite3_column_int64(st, 1),
-                                      col(st, 2), col(st, 3), col(st, 4), col(st, 5), col(st, 6),
+                                      audit_column_text(st, 2), audit_column_text(st, 3), audit_column_text(st, 4), audit_column_text(st, 5), audit_column_text(st, 6),
                                       err) < 0)
             goto out;
     }
@@ -96,26 +84,12 @@ int audit_verify_db(const char *db_path, const char *pubkey_pem_path,
         goto sqlfail;
 
     if (sqlite3_prepare_v2(db,
-                           "SELECT seq, time_ns, session, kind, bundle_digest, input_digest, "
-                           "decision, reasons, details, prev_hash, hash FROM records ORDER BY seq",
+                           "SELECT " AUDIT_RECORD_COLUMNS " FROM records ORDER BY seq",
                            -1, &st, NULL) != SQLITE_OK)
         goto sqlfail;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && !v.chain_broken) {
-        sqlite3_int64 seq = sqlite3_column_int64(st, 0);
-        struct audit_record rec = {
-            .seq = seq > 0 ? (uint64_t)seq : 0,
-            .time_ns = sqlite3_column_int64(st, 1),
-            .session_id = col(st, 2),
-            .kind_name = col(st, 3),
-            .bundle_digest = col(st, 4),
-            .input_digest = col(st, 5),
-            .decision = col(st, 6),
-            .reasons_json = col(st, 7),
-            .details_json = col(st, 8),
-            .prev_hash = col(st, 9),
-            .hash = col(st, 10),
-        };
-        rec.kind = audit_kind_from_name(rec.kind_name);
+        struct audit_record rec = {0};
+        audit_record_from_row(st, &rec);
         if (audit_verifier_record(&v, &rec, err) < 0)
             goto out;
     }
@@ -258,7 +232,6 @@ static int jsonl_entry(struct audit_verifier *v, json_t *o, unsigned long line_n
         }
         rec.seq = (uint64_t)seq;
         rec.time_ns = time_ns;
-        rec.kind = audit_kind_from_name(rec.kind_name);
         if (audit_verifier_record(v, &rec, err) < 0)
             return -1;
         /* leaf_hash is optional (older exports), but must be right when there. */

@@ -30,6 +30,37 @@ static int load_path(struct rego *r, const char *path, const char *verb)
     return 0;
 }
 
+/* The steps policy eval and bench share: load the -d paths into r, read the
+ * --input document (or stdin for "-"), compile, prepare the query. */
+static int load_and_prepare(struct rego *r, const char **paths, int npaths, const char *input_path,
+                            const char *query, const char *verb, json_t **input,
+                            struct rego_query **q, struct rego_error *err)
+{
+    int rc = 0;
+    for (int i = 0; i < npaths && rc == 0; i++)
+        rc = load_path(r, paths[i], verb);
+    if (rc == 0 && input_path) {
+        json_error_t je;
+        if (strcmp(input_path, "-") == 0)
+            *input = json_loadf(stdin, JSON_DECODE_ANY, &je);
+        else
+            *input = json_load_file(input_path, JSON_DECODE_ANY, &je);
+        if (!*input) {
+            fprintf(stderr, "enclave policy %s: %s:%d: %s\n", verb, input_path, je.line, je.text);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && rego_compile(r, err) < 0) {
+        print_error(verb, err);
+        rc = -1;
+    }
+    if (rc == 0 && !(*q = rego_prepare(r, query, err))) {
+        print_error(verb, err);
+        rc = -1;
+    }
+    return rc;
+}
+
 static void eval_usage(FILE *o)
 {
     fprintf(o,
@@ -117,32 +148,11 @@ static int policy_eval(int argc, char **argv)
     const char *query = argv[optind];
     struct rego *r = rego_new();
     rego_set_options(r, &ro);
-    int rc = 0;
-    for (int i = 0; i < npaths && rc == 0; i++)
-        rc = load_path(r, paths[i], "eval");
-    free(paths);
     json_t *input = NULL;
-    if (rc == 0 && input_path) {
-        json_error_t je;
-        if (strcmp(input_path, "-") == 0)
-            input = json_loadf(stdin, JSON_DECODE_ANY, &je);
-        else
-            input = json_load_file(input_path, JSON_DECODE_ANY, &je);
-        if (!input) {
-            fprintf(stderr, "enclave policy eval: %s:%d: %s\n", input_path, je.line, je.text);
-            rc = -1;
-        }
-    }
     struct rego_error err = { 0 };
     struct rego_query *q = NULL;
-    if (rc == 0 && rego_compile(r, &err) < 0) {
-        print_error("eval", &err);
-        rc = -1;
-    }
-    if (rc == 0 && !(q = rego_prepare(r, query, &err))) {
-        print_error("eval", &err);
-        rc = -1;
-    }
+    int rc = load_and_prepare(r, paths, npaths, input_path, query, "eval", &input, &q, &err);
+    free(paths);
     json_t *out = NULL;
     if (rc == 0 && rego_query_eval_opa(q, input, &out, &err) < 0) {
         print_error("eval", &err);
@@ -376,32 +386,11 @@ static int policy_bench(int argc, char **argv)
     }
     const char *query = argv[optind];
     struct rego *r = rego_new();
-    int rc = 0;
-    for (int i = 0; i < npaths && rc == 0; i++)
-        rc = load_path(r, paths[i], "bench");
-    free(paths);
     json_t *input = NULL;
-    if (rc == 0 && input_path) {
-        json_error_t je;
-        if (strcmp(input_path, "-") == 0)
-            input = json_loadf(stdin, JSON_DECODE_ANY, &je);
-        else
-            input = json_load_file(input_path, JSON_DECODE_ANY, &je);
-        if (!input) {
-            fprintf(stderr, "enclave policy bench: %s:%d: %s\n", input_path, je.line, je.text);
-            rc = -1;
-        }
-    }
     struct rego_error err = { 0 };
     struct rego_query *q = NULL;
-    if (rc == 0 && rego_compile(r, &err) < 0) {
-        print_error("bench", &err);
-        rc = -1;
-    }
-    if (rc == 0 && !(q = rego_prepare(r, query, &err))) {
-        print_error("bench", &err);
-        rc = -1;
-    }
+    int rc = load_and_prepare(r, paths, npaths, input_path, query, "bench", &input, &q, &err);
+    free(paths);
     unsigned long long n = 0, results = 0;
     struct rego_eval_stats sum = { 0 }, one;
     double t0 = thread_cpu_seconds(), el = 0;

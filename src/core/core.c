@@ -372,11 +372,9 @@ static void session_destroy(struct session *s)
         pool_kick(core, 0); /* a pool VM is gone: boot its replacement */
 }
 
-static void finish_start(struct session *s, const struct error *err)
+/* The timers of a start in progress: the boot deadline and the retry. */
+static void free_start_timers(struct session *s)
 {
-    core_session_fn cb = s->start_cb;
-    void *ctx = s->start_ctx;
-    s->start_cb = NULL;
     if (s->boot_timer) {
         event_free(s->boot_timer);
         s->boot_timer = NULL;
@@ -385,6 +383,14 @@ static void finish_start(struct session *s, const struct error *err)
         event_free(s->retry_timer);
         s->retry_timer = NULL;
     }
+}
+
+static void finish_start(struct session *s, const struct error *err)
+{
+    core_session_fn cb = s->start_cb;
+    void *ctx = s->start_ctx;
+    s->start_cb = NULL;
+    free_start_timers(s);
     if (cb == NULL)
         return;
     struct core_session_info info;
@@ -777,14 +783,7 @@ static void restore_fallback(struct session *s, const char *why)
     core->snap.fallbacks++;
     snap_invalidate(core, "a restore failed");
     s->restoring = false;
-    if (s->boot_timer) {
-        event_free(s->boot_timer);
-        s->boot_timer = NULL;
-    }
-    if (s->retry_timer) {
-        event_free(s->retry_timer);
-        s->retry_timer = NULL;
-    }
+    free_start_timers(s);
     if (s->conn) {
         proxy_conn_free(s->conn);
         s->conn = NULL;
@@ -891,26 +890,37 @@ static void snap_save_begin(struct session *s)
     snap_kick(core, SNAP_POLL_MS);
 }
 
+/* A new booting VM of pool p, not yet booted, with the id "<prefix>+" and 12
+ * hex digits: '+' is in no session id, so its run folder never meets a
+ * session's. NULL when out of memory. */
+static struct session *pool_session_new(struct core *core, struct pool *p, const char *prefix)
+{
+    struct session *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->core = core;
+    s->pool = p;
+    s->in_pool = true;
+    char rnd[16];
+    make_session_id(rnd, sizeof(rnd));
+    snprintf(s->id, sizeof(s->id), "%s+%s", prefix, rnd + 2);
+    snprintf(s->vm_id, sizeof(s->vm_id), "%s", s->id);
+    s->state = CORE_SESSION_BOOTING;
+    s->vcpus = p->vcpus;
+    s->mem_mb = p->mem_mb;
+    s->workspace_mb = core_workspace_default_mb(p->mem_mb);
+    s->created_ns = s->last_active_ns = now_unix_ns();
+    return s;
+}
+
 /* Boots the template VM (the default image and size, saved once it serves). */
 static void snap_build(struct core *core)
 {
     struct snap *sn = &core->snap;
-    struct session *s = calloc(1, sizeof(*s));
+    struct session *s = pool_session_new(core, &sn->pool, "snap");
     if (s == NULL)
         return;
-    s->core = core;
-    s->pool = &sn->pool;
-    s->in_pool = true;
     s->template_vm = true;
-    char rnd[16];
-    make_session_id(rnd, sizeof(rnd));
-    snprintf(s->id, sizeof(s->id), "snap+%s", rnd + 2);
-    snprintf(s->vm_id, sizeof(s->vm_id), "%s", s->id);
-    s->state = CORE_SESSION_BOOTING;
-    s->vcpus = sn->pool.vcpus;
-    s->mem_mb = sn->pool.mem_mb;
-    s->workspace_mb = core_workspace_default_mb(s->mem_mb);
-    s->created_ns = s->last_active_ns = now_unix_ns();
     unlink(sn->tmp_path);
     struct error err;
     if (session_boot(s, NULL, NULL, NULL, &err) < 0) {
@@ -1325,23 +1335,9 @@ static unsigned pool_members(struct core *core, const struct pool *p)
 /* Boots one VM into pool p. */
 static int pool_boot(struct core *core, struct pool *p, struct error *err)
 {
-    struct session *s = calloc(1, sizeof(*s));
+    struct session *s = pool_session_new(core, p, "pool");
     if (s == NULL)
         return error_set(err, ERR_INTERNAL, "out of memory");
-    s->core = core;
-    s->pool = p;
-    s->in_pool = true;
-    /* "pool+" and 12 hex digits: '+' is in no session id, so its run
-     * folder never meets a session's. */
-    char rnd[16];
-    make_session_id(rnd, sizeof(rnd));
-    snprintf(s->id, sizeof(s->id), "pool+%s", rnd + 2);
-    snprintf(s->vm_id, sizeof(s->vm_id), "%s", s->id);
-    s->state = CORE_SESSION_BOOTING;
-    s->vcpus = p->vcpus;
-    s->mem_mb = p->mem_mb;
-    s->workspace_mb = core_workspace_default_mb(p->mem_mb);
-    s->created_ns = s->last_active_ns = now_unix_ns();
     /* A refill restores the snapshot when it can (it falls back to a cold
      * boot as a session's restore does). */
     s->restoring = snap_usable(core, p->kernel, p->initrd, p->vcpus, p->mem_mb, s->workspace_mb);

@@ -42,6 +42,16 @@ static void fill_info(Enclave__V1__FileInfo *out, const struct core_file_info *i
 
 /* ------------------------------------------------------------ unary RPCs */
 
+/* Replies with resp, whose info field is *slot, filled from in. */
+static void reply_with_info(struct api_call *call, ProtobufCMessage *resp, Enclave__V1__FileInfo **slot,
+                            const struct core_file_info *in)
+{
+    Enclave__V1__FileInfo info;
+    fill_info(&info, in);
+    *slot = &info;
+    api_call_reply(call, resp);
+}
+
 static void on_stat_done(const struct core_file_result *res, const struct error *err, void *ctx)
 {
     struct api_call *call = ctx;
@@ -50,10 +60,7 @@ static void on_stat_done(const struct core_file_result *res, const struct error 
         return;
     }
     Enclave__V1__StatFileResponse resp = ENCLAVE__V1__STAT_FILE_RESPONSE__INIT;
-    Enclave__V1__FileInfo info;
-    fill_info(&info, &res->info);
-    resp.info = &info;
-    api_call_reply(call, &resp.base);
+    reply_with_info(call, &resp.base, &resp.info, &res->info);
 }
 
 static void on_mkdir_done(const struct core_file_result *res, const struct error *err, void *ctx)
@@ -64,10 +71,7 @@ static void on_mkdir_done(const struct core_file_result *res, const struct error
         return;
     }
     Enclave__V1__MakeDirectoryResponse resp = ENCLAVE__V1__MAKE_DIRECTORY_RESPONSE__INIT;
-    Enclave__V1__FileInfo info;
-    fill_info(&info, &res->info);
-    resp.info = &info;
-    api_call_reply(call, &resp.base);
+    reply_with_info(call, &resp.base, &resp.info, &res->info);
 }
 
 static void on_remove_done(const struct core_file_result *res, const struct error *err, void *ctx)

@@ -372,6 +372,18 @@ static void on_remote_write(struct bufferevent *bev, void *arg)
 
 static void try_connect(struct stream *s);
 
+/* A connect to one of the addresses failed: the next one, or refuse with why. */
+static void connect_failed(struct stream *s, const char *why)
+{
+    evbuffer_remove_cb(bufferevent_get_output(s->bev), on_output_drained, s);
+    bufferevent_free(s->bev);
+    s->bev = NULL;
+    if (s->next_try < s->n_ok)
+        try_connect(s);
+    else
+        stream_refuse(s, 502, why);
+}
+
 static void on_remote_event(struct bufferevent *bev, short what, void *arg)
 {
     struct stream *s = arg;
@@ -409,14 +421,7 @@ static void on_remote_event(struct bufferevent *bev, short what, void *arg)
         char why[200];
         snprintf(why, sizeof(why), "cannot connect to %s port %u: %s", s->connected, s->port,
                  soerr ? strerror(soerr) : "refused");
-        evbuffer_remove_cb(bufferevent_get_output(s->bev), on_output_drained, s);
-        bufferevent_free(s->bev);
-        s->bev = NULL;
-        if (s->next_try < s->n_ok) {
-            try_connect(s);
-            return;
-        }
-        stream_refuse(s, 502, why);
+        connect_failed(s, why);
         return;
     }
     if (what & BEV_EVENT_EOF) {
@@ -495,14 +500,7 @@ static void try_connect(struct stream *s)
         char why[160];
         snprintf(why, sizeof(why), "cannot connect to %s port %u: %s", s->connected, s->port,
                  strerror(errno));
-        evbuffer_remove_cb(bufferevent_get_output(s->bev), on_output_drained, s);
-        bufferevent_free(s->bev);
-        s->bev = NULL;
-        if (s->next_try < s->n_ok) {
-            try_connect(s);
-            return;
-        }
-        stream_refuse(s, 502, why);
+        connect_failed(s, why);
     }
 }
 

@@ -430,20 +430,33 @@ static void stream_read_pipe(struct guest_server *s, struct guest_egress *g, str
     }
 }
 
-/* Writes our answer, then what the host sent, as far as the workload takes it. */
-static void stream_write(struct guest_server *s, struct guest_egress *g, struct stream *st)
+/* Sends buf[*off, len) to the workload as far as it takes it, adding what it
+ * took to *sent (when not NULL); false when it would block or failed (the
+ * stream is then killed). */
+static bool send_to_workload(struct guest_server *s, struct guest_egress *g, struct stream *st,
+                             const void *buf, size_t len, size_t *off, uint64_t *sent)
 {
-    while (st->fd >= 0 && st->local_off < st->local_len) {
-        ssize_t n = send(st->fd, st->local + st->local_off, st->local_len - st->local_off, MSG_NOSIGNAL);
+    while (st->fd >= 0 && *off < len) {
+        ssize_t n = send(st->fd, (const char *)buf + *off, len - *off, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN)
                 stream_kill(s, g, st, "the workload's connection failed");
-            return;
+            return false;
         }
-        st->local_off += (size_t)n;
+        *off += (size_t)n;
+        if (sent != NULL)
+            *sent += (uint64_t)n;
     }
+    return true;
+}
+
+/* Writes our answer, then what the host sent, as far as the workload takes it. */
+static void stream_write(struct guest_server *s, struct guest_egress *g, struct stream *st)
+{
+    if (!send_to_workload(s, g, st, st->local, st->local_len, &st->local_off, NULL))
+        return;
     if (st->phase == PHASE_REPLY) {
         if (st->local_off == st->local_len && st->local_len) {
             shutdown(st->fd, SHUT_WR);
@@ -451,18 +464,8 @@ static void stream_write(struct guest_server *s, struct guest_egress *g, struct 
         }
         return;
     }
-    while (st->fd >= 0 && st->down_off < st->down_len) {
-        ssize_t n = send(st->fd, st->down + st->down_off, st->down_len - st->down_off, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN)
-                stream_kill(s, g, st, "the workload's connection failed");
-            return;
-        }
-        st->down_off += (size_t)n;
-        st->credit += (uint64_t)n;
-    }
+    if (!send_to_workload(s, g, st, st->down, st->down_len, &st->down_off, &st->credit))
+        return;
     if (st->down_off == st->down_len)
         st->down_off = st->down_len = 0;
     /* Credit in batches while more waits, at once when all is written. */

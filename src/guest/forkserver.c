@@ -472,14 +472,7 @@ static int submit(struct guest_forkserver *fs, char kind, const Guest__V1__ExecR
         forkserver_stop(fs);
         goto done;
     }
-    out->pid = (pid_t)pid;
-    out->stdin_fd = in[1];
-    out->stdout_fd = outp[0];
-    out->stderr_fd = errp[0];
-    in[1] = outp[0] = errp[0] = -1;
-    fcntl(out->stdin_fd, F_SETFL, O_NONBLOCK);
-    fcntl(out->stdout_fd, F_SETFL, O_NONBLOCK);
-    fcntl(out->stderr_fd, F_SETFL, O_NONBLOCK);
+    guest_spawned_take(out, (pid_t)pid, in, outp, errp);
     fs->served++;
     code = 0;
 done:

@@ -186,6 +186,10 @@ int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_param
  * caller keeps and closes its copies); *pid is the child's. */
 int guest_spawn_fds(char *const argv[], char **env, const struct guest_exec_params *params, int in_fd,
                     int out_fd, int err_fd, pid_t *pid, char *why, size_t why_len);
+/* Hands the parent's ends of the three pipes of a started child to out (stdin's
+ * write end, the read ends of stdout and stderr, all made non-blocking) and
+ * sets them to -1 in the arrays, so that closing what is left keeps them. */
+void guest_spawned_take(struct guest_spawned *out, pid_t pid, int in[2], int outp[2], int errp[2]);
 
 /* ---------------------------------------------------------------- Python fork server
  *

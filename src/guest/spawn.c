@@ -220,6 +220,18 @@ done:
     return code;
 }
 
+void guest_spawned_take(struct guest_spawned *out, pid_t pid, int in[2], int outp[2], int errp[2])
+{
+    out->pid = pid;
+    out->stdin_fd = in[1];
+    out->stdout_fd = outp[0];
+    out->stderr_fd = errp[0];
+    in[1] = outp[0] = errp[0] = -1;
+    fcntl(out->stdin_fd, F_SETFL, O_NONBLOCK);
+    fcntl(out->stdout_fd, F_SETFL, O_NONBLOCK);
+    fcntl(out->stderr_fd, F_SETFL, O_NONBLOCK);
+}
+
 int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_params *p,
                 struct guest_spawned *out, char *why, size_t why_len)
 {
@@ -244,14 +256,7 @@ int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_param
     code = guest_spawn_fds(argv, env, p, in[0], outp[1], errp[1], &pid, why, why_len);
     if (code)
         goto done;
-    out->pid = pid;
-    out->stdin_fd = in[1];
-    out->stdout_fd = outp[0];
-    out->stderr_fd = errp[0];
-    in[1] = outp[0] = errp[0] = -1;
-    fcntl(out->stdin_fd, F_SETFL, O_NONBLOCK);
-    fcntl(out->stdout_fd, F_SETFL, O_NONBLOCK);
-    fcntl(out->stderr_fd, F_SETFL, O_NONBLOCK);
+    guest_spawned_take(out, pid, in, outp, errp);
 done:
     close_pair(in);
     close_pair(outp);

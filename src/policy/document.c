@@ -292,13 +292,8 @@ static int document_files(const json_t *doc, struct policy_files *fl, const stru
 int policy_bundle_load_document(const char *text, size_t len, const struct policy_limits *lim,
                                 struct policy_bundle **out, struct error *err)
 {
-    struct policy_limits l = lim ? *lim : (struct policy_limits){0};
-    if (!l.max_file_bytes)
-        l.max_file_bytes = 1u << 20;
-    if (!l.max_total_bytes)
-        l.max_total_bytes = 8u << 20;
-    if (!l.max_files)
-        l.max_files = 512;
+    struct policy_limits l;
+    policy_limits_fill(&l, lim);
     if (len > l.max_total_bytes)
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "the policy document is %zu bytes; the most is %zu",
                          len, l.max_total_bytes);

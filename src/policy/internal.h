@@ -16,6 +16,9 @@ struct policy_files {
     size_t total;
 };
 
+/* lim with every limit left 0 set to its default (policy.h). */
+void policy_limits_fill(struct policy_limits *out, const struct policy_limits *in);
+
 /* Copies path and text into fl, checking the limits (lim must be filled in). */
 int policy_files_add(struct policy_files *fl, const char *path, const char *text, size_t len,
                      const struct policy_limits *lim, struct error *err);

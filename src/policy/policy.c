@@ -64,7 +64,7 @@ static void policy_print(void *ctx, const char *line)
     log_info("policy print: %s", line);
 }
 
-static void limits_fill(struct policy_limits *out, const struct policy_limits *in)
+void policy_limits_fill(struct policy_limits *out, const struct policy_limits *in)
 {
     struct policy_limits l = in ? *in : (struct policy_limits){0};
     if (!l.max_steps)
@@ -469,7 +469,7 @@ int policy_bundle_from_files(struct policy_files *fl, const char *origin,
     struct policy_bundle *b = calloc(1, sizeof(*b));
     if (b == NULL)
         return error_set(err, ERR_INTERNAL, "out of memory");
-    limits_fill(&b->lim, lim);
+    policy_limits_fill(&b->lim, lim);
     snprintf(b->origin, sizeof(b->origin), "%s", origin);
     b->n_files = fl->n;
     if (digest_files(fl, b->digest) < 0) {
@@ -513,7 +513,7 @@ int policy_bundle_load_dir(const char *dir, const struct policy_limits *lim,
                            struct policy_bundle **out, struct error *err)
 {
     struct policy_limits l;
-    limits_fill(&l, lim);
+    policy_limits_fill(&l, lim);
     cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return error_set_errno(err, ERR_INVALID_ARGUMENT, "policy bundle %s", dir);
@@ -531,7 +531,7 @@ int policy_load_path(struct rego *engine, const char *path, const struct policy_
                      struct error *err)
 {
     struct policy_limits l;
-    limits_fill(&l, lim);
+    policy_limits_fill(&l, lim);
     struct stat st;
     if (stat(path, &st) < 0)
         return error_set_errno(err, ERR_INVALID_ARGUMENT, "%s", path);
@@ -575,7 +575,7 @@ int policy_bundle_load_files(const struct policy_file *files, size_t n,
                              struct error *err)
 {
     struct policy_limits l;
-    limits_fill(&l, lim);
+    policy_limits_fill(&l, lim);
     struct policy_files fl = {0};
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
@@ -592,7 +592,7 @@ int policy_bundle_load_builtin(const struct policy_limits *lim, struct policy_bu
     size_t n;
     const struct policy_file *files = policy_builtin_files(&n);
     struct policy_limits l;
-    limits_fill(&l, lim);
+    policy_limits_fill(&l, lim);
     struct policy_files fl = {0};
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)

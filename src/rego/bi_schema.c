@@ -59,6 +59,19 @@ static void sres_free(struct sres *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Of the failed results of anyOf, oneOf and contains, the one to report:
+ * keeps x when it is the first or scores higher than *best; frees it otherwise. */
+static void keep_best(struct sres *best, bool *have_best, struct sres *x)
+{
+    if (!*have_best || x->score > best->score) {
+        sres_free(best);
+        *best = *x;
+        *have_best = true;
+    } else {
+        sres_free(x);
+    }
+}
+
 static void add_error(struct sres *r, const char *ctx, const char *type, char *desc)
 {
     if (r->n == r->cap) {
@@ -457,13 +470,10 @@ static void validate_logic(struct sctx *c, const struct rv *s, const struct rv *
             struct sres x;
             sub_validate(c, any->u.arr.v[i], v, ctx, &x);
             ok = x.n == 0;
-            if (!ok && (!have_best || x.score > best.score)) {
-                sres_free(&best);
-                best = x;
-                have_best = true;
-            } else {
+            if (ok)
                 sres_free(&x);
-            }
+            else
+                keep_best(&best, &have_best, &x);
         }
         if (!ok) {
             add_error(r, ctx, "number_any_of", strdup("Must validate at least one schema (anyOf)"));
@@ -479,15 +489,14 @@ static void validate_logic(struct sctx *c, const struct rv *s, const struct rv *
         for (size_t i = 0; i < one->u.arr.len; i++) {
             struct sres x;
             sub_validate(c, one->u.arr.v[i], v, ctx, &x);
-            if (x.n == 0)
+            if (x.n == 0) {
                 nvalid++;
-            else if (nvalid == 0 && (!have_best || x.score > best.score)) {
-                sres_free(&best);
-                best = x;
-                have_best = true;
-                continue;
+                sres_free(&x);
+            } else if (nvalid == 0) {
+                keep_best(&best, &have_best, &x);
+            } else {
+                sres_free(&x);
             }
-            sres_free(&x);
         }
         if (nvalid != 1) {
             add_error(r, ctx, "number_one_of", strdup("Must validate one and only one schema (oneOf)"));
@@ -676,12 +685,8 @@ static void validate_array(struct sctx *c, const struct rv *s, const struct rv *
             if (x.n == 0) {
                 ok = true;
                 sres_free(&x);
-            } else if (!have_best || x.score > best.score) {
-                sres_free(&best);
-                best = x;
-                have_best = true;
             } else {
-                sres_free(&x);
+                keep_best(&best, &have_best, &x);
             }
         }
         if (!ok) {

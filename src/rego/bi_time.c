@@ -248,37 +248,42 @@ static int want_time(struct ev *ev, struct rv *x, int64_t *ns, struct zone *z, c
     return 0;
 }
 
-BI_FN(bi_time_date)
+/* The civil time of a time.* argument (ns, or [ns, zone]) in its zone. */
+static int want_civil(struct ev *ev, struct rv *arg, struct civil *c)
 {
     int64_t ns;
     struct zone z;
-    if (want_time(ev, a[0], &ns, &z, NULL, NULL) < 0)
+    if (want_time(ev, arg, &ns, &z, NULL, NULL) < 0)
         return -1;
-    struct civil c;
-    to_civil(ns, &z, &c);
+    to_civil(ns, &z, c);
     zone_free(&z);
+    return 0;
+}
+
+static struct rv *int_triple(int64_t x, int64_t y, int64_t z)
+{
     struct rvbuf b = { 0 };
-    rvbuf_push(&b, rv_int(c.year));
-    rvbuf_push(&b, rv_int(c.month));
-    rvbuf_push(&b, rv_int(c.day));
-    *out = rv_array_take(&b);
+    rvbuf_push(&b, rv_int(x));
+    rvbuf_push(&b, rv_int(y));
+    rvbuf_push(&b, rv_int(z));
+    return rv_array_take(&b);
+}
+
+BI_FN(bi_time_date)
+{
+    struct civil c;
+    if (want_civil(ev, a[0], &c) < 0)
+        return -1;
+    *out = int_triple(c.year, c.month, c.day);
     return 0;
 }
 
 BI_FN(bi_time_clock)
 {
-    int64_t ns;
-    struct zone z;
-    if (want_time(ev, a[0], &ns, &z, NULL, NULL) < 0)
-        return -1;
     struct civil c;
-    to_civil(ns, &z, &c);
-    zone_free(&z);
-    struct rvbuf b = { 0 };
-    rvbuf_push(&b, rv_int(c.hour));
-    rvbuf_push(&b, rv_int(c.min));
-    rvbuf_push(&b, rv_int(c.sec));
-    *out = rv_array_take(&b);
+    if (want_civil(ev, a[0], &c) < 0)
+        return -1;
+    *out = int_triple(c.hour, c.min, c.sec);
     return 0;
 }
 
@@ -288,13 +293,9 @@ static const char *const months[] = { "January", "February", "March", "April", "
 
 BI_FN(bi_time_weekday)
 {
-    int64_t ns;
-    struct zone z;
-    if (want_time(ev, a[0], &ns, &z, NULL, NULL) < 0)
-        return -1;
     struct civil c;
-    to_civil(ns, &z, &c);
-    zone_free(&z);
+    if (want_civil(ev, a[0], &c) < 0)
+        return -1;
     *out = rv_cstr(weekdays[c.wday]);
     return 0;
 }

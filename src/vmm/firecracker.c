@@ -669,40 +669,25 @@ static int fc_version(const char *vmm_binary, char *out, size_t out_len, struct 
     char bin[4096];
     if (find_binary(&c, bin, sizeof(bin), err) < 0)
         return -1;
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "pipe");
-    char *args[] = {bin, "--version", NULL};
     struct vmm_jail jail = {.keep_user = true};
     pid_t pid = 0;
-    if (vmm_spawn(args, fds[1], NULL, &jail, &pid, err) < 0) {
-        close(fds[0]);
-        close(fds[1]);
+    int fd = -1;
+    if (vmm_version_start(bin, &jail, &pid, &fd, err) < 0)
         return -1;
-    }
-    close(fds[1]);
     char buf[256];
     size_t len = 0;
     long long deadline = now_ms() + 5000;
     while (len < sizeof(buf) - 1 && now_ms() < deadline) {
-        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (poll(&pfd, 1, 100) < 0)
             break;
-        ssize_t n = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
         if (n == 0)
             break;
         if (n > 0)
             len += (size_t)n;
     }
-    close(fds[0]);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    buf[len] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    if (strncmp(buf, "Firecracker v", 13) != 0)
-        return error_set(err, ERR_FAILED_PRECONDITION, "%s --version did not say its version: %.200s", bin, buf);
-    snprintf(out, out_len, "%s", buf);
-    return 0;
+    return vmm_version_finish(pid, fd, buf, len, "Firecracker v", bin, out, out_len, err);
 }
 
 const struct vmm_driver vmm_firecracker_driver = {

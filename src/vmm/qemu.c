@@ -497,42 +497,25 @@ static int qemu_version(const char *vmm_binary, char *out, size_t out_len, struc
     const char *bin = vmm_binary ? vmm_binary : getenv("ENCLAVE_QEMU");
     if (bin == NULL)
         bin = "qemu-system-x86_64";
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "pipe");
-    char *args[] = {(char *)bin, "--version", NULL};
     struct vmm_jail jail = {.landlock = true};
     pid_t pid = 0;
-    if (vmm_spawn(args, fds[1], NULL, &jail, &pid, err) < 0) {
-        close(fds[0]);
-        close(fds[1]);
+    int fd = -1;
+    if (vmm_version_start(bin, &jail, &pid, &fd, err) < 0)
         return -1;
-    }
-    close(fds[1]);
     char buf[512];
     size_t len = 0;
     for (;;) {
-        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (poll(&pfd, 1, 5000) <= 0)
             break;
-        ssize_t n = read(fds[0], buf + len, sizeof(buf) - 1 - len);
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
         if (n <= 0)
             break;
         len += (size_t)n;
         if (len >= sizeof(buf) - 1)
             break;
     }
-    close(fds[0]);
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    buf[len] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    if (strncmp(buf, "QEMU emulator version ", 22) != 0)
-        return error_set(err, ERR_FAILED_PRECONDITION, "%s --version did not say its version: %.200s",
-                         bin, buf);
-    snprintf(out, out_len, "%s", buf);
-    return 0;
+    return vmm_version_finish(pid, fd, buf, len, "QEMU emulator version ", bin, out, out_len, err);
 }
 
 const struct vmm_driver vmm_qemu_driver = {

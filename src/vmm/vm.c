@@ -463,6 +463,38 @@ fail:
     _exit(127);
 }
 
+int vmm_version_start(const char *bin, const struct vmm_jail *jail, pid_t *pid, int *fd,
+                      struct error *err)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "pipe");
+    char *args[] = {(char *)bin, "--version", NULL};
+    if (vmm_spawn(args, fds[1], NULL, jail, pid, err) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    close(fds[1]);
+    *fd = fds[0];
+    return 0;
+}
+
+int vmm_version_finish(pid_t pid, int fd, char *buf, size_t len, const char *prefix,
+                       const char *bin, char *out, size_t out_len, struct error *err)
+{
+    close(fd);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    buf[len] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    if (strncmp(buf, prefix, strlen(prefix)) != 0)
+        return error_set(err, ERR_FAILED_PRECONDITION, "%s --version did not say its version: %.200s",
+                         bin, buf);
+    snprintf(out, out_len, "%s", buf);
+    return 0;
+}
+
 int vmm_spawn(char *const *args, int log_fd, const char *pidfile, const struct vmm_jail *jail,
               pid_t *pid_out, struct error *err)
 {

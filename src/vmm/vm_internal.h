@@ -77,5 +77,14 @@ struct vmm_jail {
  * failure nothing is left running. */
 int vmm_spawn(char *const *args, int log_fd, const char *pidfile, const struct vmm_jail *jail,
               pid_t *pid_out, struct error *err);
+/* Starts bin --version confined as jail, its output on *fd (the read end of
+ * a pipe), for vmm_version_finish. */
+int vmm_version_start(const char *bin, const struct vmm_jail *jail, pid_t *pid, int *fd,
+                      struct error *err);
+/* The end of a VMM's --version run: closes fd, kills and reaps pid, keeps
+ * the first line of buf[0..len) (buf has room for one more byte) and checks
+ * that it starts with prefix; copies it to out. */
+int vmm_version_finish(pid_t pid, int fd, char *buf, size_t len, const char *prefix,
+                       const char *bin, char *out, size_t out_len, struct error *err);
 
 #endif
