@@ -589,21 +589,21 @@ int guest_resume_system(const uint8_t *entropy, size_t len, int64_t unix_time_ns
     int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    struct {
-        struct rand_pool_info info;
-        uint8_t buf[GUEST_RESUME_MAX_ENTROPY];
-    } add;
-    if (len > sizeof(add.buf))
-        len = sizeof(add.buf);
-    memset(&add, 0, sizeof(add));
-    add.info.entropy_count = (int)(len * 8);
-    add.info.buf_size = (int)len;
-    memcpy(add.buf, entropy, len);
+    /* struct rand_pool_info ends in a flexible array: the request is the
+     * header followed by the bytes, laid out in one int-aligned buffer. */
+    int add[(sizeof(struct rand_pool_info) + GUEST_RESUME_MAX_ENTROPY) / sizeof(int) + 1];
+    struct rand_pool_info *info = (struct rand_pool_info *)add;
+    if (len > GUEST_RESUME_MAX_ENTROPY)
+        len = GUEST_RESUME_MAX_ENTROPY;
+    memset(add, 0, sizeof(add));
+    info->entropy_count = (int)(len * 8);
+    info->buf_size = (int)len;
+    memcpy((uint8_t *)add + sizeof(struct rand_pool_info), entropy, len);
     int r = 0;
     *step = "RNDADDENTROPY";
-    if (ioctl(fd, RNDADDENTROPY, &add) < 0)
+    if (ioctl(fd, RNDADDENTROPY, info) < 0)
         r = -errno;
-    explicit_bzero(&add, sizeof(add));
+    explicit_bzero(add, sizeof(add));
     /* Mixing in is not enough: the kernel's CRNG keeps the state it was
      * restored with until its next reseed, which this forces now. */
     if (r == 0) {
