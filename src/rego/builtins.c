@@ -1962,7 +1962,10 @@ static int re_split_piece(void *ctx, size_t start, size_t end)
     return 0;
 }
 
-static int bi_regex_find_n(struct ev *ev, struct rv **a, struct rv **out)
+/* (pattern, value, n): the array of what piece builds for each of the
+ * first n matches (all when n < 0). */
+static int regex_find_all(struct ev *ev, struct rv **a, int (*piece)(void *, const size_t *, size_t),
+                          struct rv **out)
 {
     WANT(0, RV_STRING);
     WANT(1, RV_STRING);
@@ -1974,7 +1977,7 @@ static int bi_regex_find_n(struct ev *ev, struct rv **a, struct rv **out)
     if (compile_re(ev, a[0], &re, &owned) < 0)
         return -1;
     struct re_collect c = { a[1], { 0 } };
-    long r = rego_re_find_all(re, S(a[1]), SL(a[1]), lim < 0 ? -1 : (long)lim, re_match_piece, &c);
+    long r = rego_re_find_all(re, S(a[1]), SL(a[1]), lim < 0 ? -1 : (long)lim, piece, &c);
     release_re(re, owned);
     if (r < 0) {
         rvbuf_clear(&c.b);
@@ -1982,6 +1985,11 @@ static int bi_regex_find_n(struct ev *ev, struct rv **a, struct rv **out)
     }
     *out = rv_array_take(&c.b);
     return 0;
+}
+
+static int bi_regex_find_n(struct ev *ev, struct rv **a, struct rv **out)
+{
+    return regex_find_all(ev, a, re_match_piece, out);
 }
 
 static int bi_regex_split(struct ev *ev, struct rv **a, struct rv **out)
@@ -2027,14 +2035,9 @@ static int bi_regex_replace(struct ev *ev, struct rv **a, struct rv **out)
     return 0;
 }
 
-struct submatch_collect {
-    struct rv *s;
-    struct rvbuf b;
-};
-
 static int re_submatch_piece(void *ctx, const size_t *caps, size_t ncaps)
 {
-    struct submatch_collect *c = ctx;
+    struct re_collect *c = ctx;
     struct rvbuf m = { 0 };
     for (size_t i = 0; i + 1 < ncaps; i += 2) {
         if (caps[i] == SIZE_MAX)
@@ -2050,24 +2053,7 @@ static int re_submatch_piece(void *ctx, const size_t *caps, size_t ncaps)
  * FindAllStringSubmatch; a group that took no part is "". */
 static int bi_regex_find_submatch(struct ev *ev, struct rv **a, struct rv **out)
 {
-    WANT(0, RV_STRING);
-    WANT(1, RV_STRING);
-    int64_t lim;
-    if (want_int(ev, a, 2, &lim) < 0)
-        return -1;
-    struct rego_re *re;
-    bool owned;
-    if (compile_re(ev, a[0], &re, &owned) < 0)
-        return -1;
-    struct submatch_collect c = { a[1], { 0 } };
-    long r = rego_re_find_all(re, S(a[1]), SL(a[1]), lim < 0 ? -1 : (long)lim, re_submatch_piece, &c);
-    release_re(re, owned);
-    if (r < 0) {
-        rvbuf_clear(&c.b);
-        return bi_error(ev, "out of memory");
-    }
-    *out = rv_array_take(&c.b);
-    return 0;
+    return regex_find_all(ev, a, re_submatch_piece, out);
 }
 
 /* Go's regexp.QuoteMeta. */
