@@ -155,14 +155,22 @@ class Daemon:
             self.probes_kvm = False
         self.proc = None
 
-    def start(self):
+    def start(self, _tries=3):
         self.log = open(self.log_path, "ab")
+        logged = self.log.tell()
         self.proc = subprocess.Popen(
             [ENCLAVE, "up", "--listen", self.addr, *ALLOW_ROOT, *self.extra_args],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                # free_port()'s port was taken before the daemon bound it
+                # (another test run on this machine): again on another port.
+                if _tries > 1 and "Address already in use" in self.read_log()[logged:]:
+                    self.log.close()
+                    self.port = self.port_number = free_port()
+                    self.addr = f"127.0.0.1:{self.port}"
+                    return self.start(_tries - 1)
                 raise RuntimeError("daemon exited: " + self.read_log())
             try:
                 if self.get("/ping") == (200, b"pong"):
