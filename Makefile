@@ -207,7 +207,7 @@ BENCH_TARGETS :=
 # CPU (TEST_JOBS) unless make was given -j itself. Prints each target's time
 # at the end (also in $(BUILD)/test-times).
 TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
-TEST_J    := $(if $(filter -j%,$(MAKEFLAGS)),,-j$(TEST_JOBS))
+TEST_J     = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(TEST_JOBS))
 test:
 	@set -e; $(MAKE) --no-print-directory $(TEST_J) all; \
 	mkdir -p $(E2E_HOME); s=$$(date +%s); $(E2E_IMAGE); \
