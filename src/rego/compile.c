@@ -2039,6 +2039,8 @@ static int compile_engine(struct rego *r, struct rego_error *err)
                 return -1;
     if (check_recursion(r, err) < 0)
         return -1;
+    if (rego_typecheck(r, err) < 0)
+        return -1;
     freeze_engine(r);
     r->compiled = true;
     precompute_constants(r);

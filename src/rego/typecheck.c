@@ -1,0 +1,969 @@
+/* The compile-time type checker: builtin calls whose arguments can never
+ * have the types OPA declares for them, and unifications (`=`, `:=`, `==`)
+ * and `in` tests of values whose types can never match, are refused with
+ * OPA's `rego_type_error` when the engine is compiled, as OPA's checker
+ * (ast/check.go) refuses them.
+ *
+ * The types are OPA's (types/types.go): any, null, boolean, number,
+ * string, array<static...>[dynamic], object<key: T...>[K: V], set[T], and
+ * unions any<T...>; the declarations of the builtins are generated from
+ * OPA's own (typecheck_sigs.h, `make rego-typesigs`). Each rule body is
+ * walked in the order the compiler chose for it (the order OPA's checker
+ * sees too): constants and composite literals have their exact types,
+ * a variable the type of what first bound it (`:=`, `=`, a builtin's
+ * output), a builtin call its declared result, a comprehension
+ * array[T]/set[T]/object[K: V] of its head's type in its body.
+ *
+ * No false positives: wherever OPA might know less than this checker
+ * would, this checker knows nothing (type any, which unifies with every
+ * type). So references into input, data and rules, user functions' results
+ * and arguments, variables bound by iteration (`some x in`, `a[x]`) or by
+ * patterns, and expressions that replace a function with `with` are typed
+ * any or not checked; `every` bodies and `not { }` bodies are not checked
+ * (OPA's checker does not look into them either). An error is reported
+ * only where a type known here cannot unify with the one wanted, which
+ * implies that OPA's type, being at least as precise, cannot either. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "rego/ast.h"
+#include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
+
+enum { TY_NULL, TY_BOOL, TY_NUM, TY_STR, TY_ARRAY, TY_OBJECT, TY_SET, TY_ANY };
+
+/* A type. TY_ANY with n == 0 is `any`; with members, the union any<...>. */
+struct ty {
+    uint8_t k;
+    const char *name;       /* a named argument or result of a declaration */
+    int n;                  /* union members, array static items, object static properties */
+    struct ty **items;
+    struct rv **keys;       /* object static keys (strings), sorted */
+    struct ty *dyn;         /* array dynamic items; set elements (NULL: the empty set) */
+    struct ty *dkey, *dval; /* object dynamic properties (NULL: none) */
+};
+
+static struct ty T_ANY = { .k = TY_ANY }, T_NULL = { .k = TY_NULL }, T_BOOL = { .k = TY_BOOL },
+                 T_NUM = { .k = TY_NUM }, T_STR = { .k = TY_STR };
+
+struct tc_sig {
+    const char *name;
+    const char *decl;
+};
+#include "rego/typecheck_sigs.h"
+
+struct sig {
+    bool loaded, ok, variadic;
+    int nargs;
+    struct ty **args;      /* named */
+    struct ty *result;     /* named, NULL: none */
+};
+
+struct tc {
+    struct rego_error *err;
+    void **blocks;
+    size_t nblocks, cap;
+    struct rvbuf rvs;       /* keys owned by the checker */
+    struct sig *sigs;       /* per builtin */
+    struct ty **env;        /* per slot of the rule's frame; NULL: not bound yet */
+    int nslots;
+};
+
+static void *tc_alloc(struct tc *c, size_t size)
+{
+    if (c->nblocks == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->blocks = realloc(c->blocks, c->cap * sizeof *c->blocks);
+        if (!c->blocks)
+            REGO_OOM();
+    }
+    void *p = calloc(1, size ? size : 1);
+    if (!p)
+        REGO_OOM();
+    c->blocks[c->nblocks++] = p;
+    return p;
+}
+
+static struct ty *ty_new(struct tc *c, int k, int n)
+{
+    struct ty *t = tc_alloc(c, sizeof *t);
+    t->k = (uint8_t)k;
+    t->n = n;
+    if (n > 0)
+        t->items = tc_alloc(c, sizeof *t->items * (size_t)n);
+    if (n > 0 && k == TY_OBJECT)
+        t->keys = tc_alloc(c, sizeof *t->keys * (size_t)n);
+    return t;
+}
+
+static bool is_any(const struct ty *t) { return t->k == TY_ANY && t->n == 0; }
+
+/* ------------------------------------------------------------------ OPA's type operations */
+
+static int ty_order(const struct ty *t) { return t ? t->k : -1; }
+
+static int ty_compare(const struct ty *a, const struct ty *b);
+
+static int ty_list_compare(struct ty *const *a, int na, struct ty *const *b, int nb)
+{
+    for (int i = 0; i < na && i < nb; i++) {
+        int c = ty_compare(a[i], b[i]);
+        if (c)
+            return c;
+    }
+    return na < nb ? -1 : na > nb;
+}
+
+/* types.Compare */
+static int ty_compare(const struct ty *a, const struct ty *b)
+{
+    int x = ty_order(a), y = ty_order(b);
+    if (x != y)
+        return x < y ? -1 : 1;
+    if (!a)
+        return 0;
+    switch (a->k) {
+    case TY_ARRAY:
+        if ((a->dyn != NULL) != (b->dyn != NULL))
+            return a->dyn ? 1 : -1;
+        if (a->dyn) {
+            int c = ty_compare(a->dyn, b->dyn);
+            if (c)
+                return c;
+        }
+        return ty_list_compare(a->items, a->n, b->items, b->n);
+    case TY_OBJECT:
+        if ((a->dval != NULL) != (b->dval != NULL))
+            return a->dval ? 1 : -1;
+        if (a->dval) {
+            int c = ty_compare(a->dkey, b->dkey);
+            if (!c)
+                c = ty_compare(a->dval, b->dval);
+            if (c)
+                return c;
+        }
+        for (int i = 0; i < a->n && i < b->n; i++) {
+            int c = rv_compare(a->keys[i], b->keys[i]);
+            if (!c)
+                c = ty_compare(a->items[i], b->items[i]);
+            if (c)
+                return c;
+        }
+        return a->n < b->n ? -1 : a->n > b->n;
+    case TY_SET:
+        if (!a->dyn || !b->dyn)
+            return a->dyn ? 1 : b->dyn ? -1 : 0;
+        return ty_compare(a->dyn, b->dyn);
+    case TY_ANY:
+        return ty_list_compare(a->items, a->n, b->items, b->n);
+    default:
+        return 0;
+    }
+}
+
+static struct ty *unnamed(struct tc *c, struct ty *t)
+{
+    if (!t || !t->name)
+        return t;
+    struct ty *u = tc_alloc(c, sizeof *u);
+    *u = *t;
+    u->name = NULL;
+    return u;
+}
+
+/* a union's members and x, sorted, without duplicates */
+static struct ty *union_add(struct tc *c, struct ty *u, struct ty *x)
+{
+    for (int i = 0; i < u->n; i++)
+        if (ty_compare(u->items[i], x) == 0)
+            return u;
+    struct ty *v = ty_new(c, TY_ANY, u->n + 1);
+    int j = 0;
+    bool placed = false;
+    for (int i = 0; i < u->n; i++) {
+        if (!placed && ty_compare(x, u->items[i]) < 0) {
+            v->items[j++] = x;
+            placed = true;
+        }
+        v->items[j++] = u->items[i];
+    }
+    if (!placed)
+        v->items[j++] = x;
+    return v;
+}
+
+/* types.Or */
+static struct ty *ty_or(struct tc *c, struct ty *a, struct ty *b)
+{
+    a = unnamed(c, a);
+    b = unnamed(c, b);
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    if (a->k == TY_ANY || b->k == TY_ANY) {
+        if (a->k != TY_ANY) {
+            struct ty *t = a;
+            a = b;
+            b = t;
+        }
+        if (is_any(a))
+            return a;
+        if (b->k != TY_ANY)
+            return union_add(c, a, b);
+        if (is_any(b))
+            return b;
+        for (int i = 0; i < b->n; i++)
+            a = union_add(c, a, b->items[i]);
+        return a;
+    }
+    if (ty_compare(a, b) == 0)
+        return a;
+    struct ty *u = ty_new(c, TY_ANY, 0);
+    return union_add(c, union_add(c, u, a), b);
+}
+
+static struct ty *arr_select(const struct ty *a, int i) { return i < a->n ? a->items[i] : a->dyn; }
+
+/* types.Contains(key type, string) for an object's dynamic key */
+static bool key_takes_string(const struct ty *k)
+{
+    if (k->k == TY_STR || is_any(k))
+        return true;
+    if (k->k == TY_ANY)
+        for (int i = 0; i < k->n; i++)
+            if (k->items[i]->k == TY_STR)
+                return true;
+    return false;
+}
+
+static struct ty *obj_select(const struct ty *o, const struct rv *key)
+{
+    for (int i = 0; i < o->n; i++)
+        if (rv_compare(o->keys[i], key) == 0)
+            return o->items[i];
+    if (o->dval && key->type == RV_STRING && key_takes_string(o->dkey))
+        return o->dval;
+    return NULL;
+}
+
+static bool unifies(const struct ty *a, const struct ty *b);
+
+static bool unifies_any(const struct ty *a, const struct ty *b)
+{
+    for (int i = 0; i < a->n; i++)
+        if (unifies(a->items[i], b))
+            return true;
+    return a->n == 0;
+}
+
+static bool objects_static(const struct ty *a, const struct ty *b)
+{
+    for (int i = 0; i < a->n; i++) {
+        struct ty *tb = obj_select(b, a->keys[i]);
+        if (!tb) {
+            if (a->dval || b->dval)
+                continue;
+            return false;
+        }
+        if (!unifies(a->items[i], tb))
+            return false;
+    }
+    return true;
+}
+
+/* unifies (ast/check.go): whether a value of type a can be one of type b */
+static bool unifies(const struct ty *a, const struct ty *b)
+{
+    if (!a || !b)
+        return false;
+    if (a->k == TY_ANY && unifies_any(a, b))
+        return true;
+    if (b->k == TY_ANY && unifies_any(b, a))
+        return true;
+    if (a->k == TY_ANY || b->k == TY_ANY || a->k != b->k)
+        return false;
+    switch (a->k) {
+    case TY_ARRAY:
+        for (int i = 0; i < a->n; i++)
+            if (!unifies(a->items[i], arr_select(b, i)))
+                return false;
+        for (int i = 0; i < b->n; i++)
+            if (!unifies(b->items[i], arr_select(a, i)))
+                return false;
+        return !a->dyn || !b->dyn || unifies(a->dyn, b->dyn);
+    case TY_OBJECT:
+        return objects_static(a, b) && objects_static(b, a) &&
+               (!a->dval || !b->dval || unifies(a->dval, b->dval));
+    case TY_SET:
+        return !a->dyn || !b->dyn || unifies(a->dyn, b->dyn);
+    default:
+        return true;
+    }
+}
+
+/* types.Values: what iterating a collection of type t yields (NULL: nothing known) */
+static struct ty *ty_values(struct tc *c, struct ty *t)
+{
+    struct ty *v = NULL;
+    switch (t->k) {
+    case TY_ARRAY:
+        for (int i = 0; i < t->n; i++)
+            v = ty_or(c, v, t->items[i]);
+        return ty_or(c, v, t->dyn);
+    case TY_OBJECT:
+        for (int i = 0; i < t->n; i++)
+            v = ty_or(c, v, t->items[i]);
+        return ty_or(c, v, t->dval);
+    case TY_SET:
+        return t->dyn;
+    case TY_ANY:
+        if (is_any(t))
+            return t;
+        for (int i = 0; i < t->n; i++)
+            v = ty_or(c, ty_values(c, t->items[i]), v);
+        return v;
+    default:
+        return NULL;
+    }
+}
+
+/* types.Keys */
+static struct ty *ty_keys(struct tc *c, struct ty *t)
+{
+    struct ty *v = NULL;
+    switch (t->k) {
+    case TY_ARRAY:
+        return &T_NUM;
+    case TY_OBJECT:
+        if (t->n)
+            v = &T_STR;
+        return ty_or(c, v, t->dkey);
+    case TY_SET:
+        return t->dyn;
+    case TY_ANY:
+        if (is_any(t))
+            return t;
+        for (int i = 0; i < t->n; i++)
+            v = ty_or(c, ty_keys(c, t->items[i]), v);
+        return v;
+    default:
+        return NULL;
+    }
+}
+
+/* types.Sprint */
+static void ty_write(struct sbuf *b, const struct ty *t)
+{
+    if (!t) {
+        sb_puts(b, "???");
+        return;
+    }
+    if (t->name) {
+        sb_puts(b, t->name);
+        sb_puts(b, ": ");
+    }
+    switch (t->k) {
+    case TY_NULL: sb_puts(b, "null"); return;
+    case TY_BOOL: sb_puts(b, "boolean"); return;
+    case TY_NUM: sb_puts(b, "number"); return;
+    case TY_STR: sb_puts(b, "string"); return;
+    case TY_ANY:
+        sb_puts(b, "any");
+        for (int i = 0; i < t->n; i++) {
+            sb_puts(b, i ? ", " : "<");
+            ty_write(b, t->items[i]);
+        }
+        if (t->n)
+            sb_putc(b, '>');
+        return;
+    case TY_SET:
+        sb_puts(b, "set");
+        if (t->dyn) {
+            sb_putc(b, '[');
+            ty_write(b, t->dyn);
+            sb_putc(b, ']');
+        }
+        return;
+    case TY_ARRAY:
+        sb_puts(b, "array");
+        for (int i = 0; i < t->n; i++) {
+            sb_puts(b, i ? ", " : "<");
+            ty_write(b, t->items[i]);
+        }
+        if (t->n)
+            sb_putc(b, '>');
+        if (t->dyn) {
+            sb_putc(b, '[');
+            ty_write(b, t->dyn);
+            sb_putc(b, ']');
+        }
+        return;
+    case TY_OBJECT:
+        sb_puts(b, "object");
+        for (int i = 0; i < t->n; i++) {
+            sb_puts(b, i ? ", " : "<");
+            sb_add(b, t->keys[i]->u.str.s, t->keys[i]->u.str.len);
+            sb_puts(b, ": ");
+            ty_write(b, t->items[i]);
+        }
+        if (t->n)
+            sb_putc(b, '>');
+        if (t->dval) {
+            sb_putc(b, '[');
+            ty_write(b, t->dkey);
+            sb_puts(b, ": ");
+            ty_write(b, t->dval);
+            sb_putc(b, ']');
+        }
+        return;
+    }
+}
+
+/* ------------------------------------------------------------------ declarations */
+
+static int key_index_cmp(const void *a, const void *b)
+{
+    const struct rv *const *x = a, *const *y = b;
+    return rv_compare(*x, *y);
+}
+
+static struct ty *ty_from_json(struct tc *c, json_t *j)
+{
+    if (json_is_null(j))
+        return NULL;
+    if (json_is_string(j)) {
+        const char *s = json_string_value(j);
+        return !strcmp(s, "null") ? &T_NULL : !strcmp(s, "boolean") ? &T_BOOL
+             : !strcmp(s, "number") ? &T_NUM : !strcmp(s, "string") ? &T_STR : &T_ANY;
+    }
+    const char *tag = json_string_value(json_array_get(j, 0));
+    if (!tag)
+        return &T_ANY;
+    if (!strcmp(tag, "named")) {
+        struct ty *t = ty_from_json(c, json_array_get(j, 2));
+        struct ty *u = tc_alloc(c, sizeof *u);
+        *u = t ? *t : T_ANY;
+        const char *name = json_string_value(json_array_get(j, 1));
+        char *copy = tc_alloc(c, strlen(name ? name : "") + 1);
+        strcpy(copy, name ? name : "");
+        u->name = copy;
+        return u;
+    }
+    if (!strcmp(tag, "any")) {
+        int n = (int)json_array_size(j) - 1;
+        struct ty *t = ty_new(c, TY_ANY, n);
+        for (int i = 0; i < n; i++)
+            t->items[i] = ty_from_json(c, json_array_get(j, (size_t)i + 1));
+        return t;
+    }
+    if (!strcmp(tag, "array")) {
+        json_t *st = json_array_get(j, 1);
+        struct ty *t = ty_new(c, TY_ARRAY, (int)json_array_size(st));
+        for (int i = 0; i < t->n; i++)
+            t->items[i] = ty_from_json(c, json_array_get(st, (size_t)i));
+        t->dyn = ty_from_json(c, json_array_get(j, 2));
+        return t;
+    }
+    if (!strcmp(tag, "set")) {
+        struct ty *t = ty_new(c, TY_SET, 0);
+        t->dyn = ty_from_json(c, json_array_get(j, 1));
+        return t;
+    }
+    if (!strcmp(tag, "object")) {
+        json_t *st = json_array_get(j, 1);
+        int n = (int)json_array_size(st);
+        struct ty *t = ty_new(c, TY_OBJECT, n);
+        struct { struct rv *k; struct ty *v; } *props = tc_alloc(c, sizeof *props * (size_t)(n ? n : 1));
+        for (int i = 0; i < n; i++) {
+            json_t *p = json_array_get(st, (size_t)i);
+            const char *k = json_string_value(json_array_get(p, 0));
+            props[i].k = rv_cstr(k ? k : "");
+            rvbuf_push(&c->rvs, props[i].k);
+            props[i].v = ty_from_json(c, json_array_get(p, 1));
+        }
+        qsort(props, (size_t)n, sizeof *props, key_index_cmp);
+        for (int i = 0; i < n; i++) {
+            t->keys[i] = props[i].k;
+            t->items[i] = props[i].v;
+        }
+        json_t *d = json_array_get(j, 2);
+        if (json_is_array(d)) {
+            t->dkey = ty_from_json(c, json_array_get(d, 0));
+            t->dval = ty_from_json(c, json_array_get(d, 1));
+            if (!t->dkey || !t->dval)
+                t->dkey = t->dval = NULL;
+        }
+        return t;
+    }
+    return &T_ANY;
+}
+
+static int sig_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct tc_sig *)elem)->name);
+}
+
+/* The declaration of builtin b (NULL: OPA has none, nothing is checked). */
+static struct sig *builtin_sig(struct tc *c, int b)
+{
+    struct sig *s = &c->sigs[b];
+    if (s->loaded)
+        return s->ok ? s : NULL;
+    s->loaded = true;
+    const struct tc_sig *d = bsearch(rego_builtins[b].name, tc_sigs, sizeof tc_sigs / sizeof tc_sigs[0],
+                                     sizeof tc_sigs[0], sig_cmp);
+    if (!d)
+        return NULL;
+    json_t *j = json_loads(d->decl, 0, NULL);
+    if (!j)
+        return NULL;
+    json_t *args = json_object_get(j, "args");
+    s->nargs = (int)json_array_size(args);
+    s->args = tc_alloc(c, sizeof *s->args * (size_t)(s->nargs + 1));
+    for (int i = 0; i < s->nargs; i++)
+        s->args[i] = ty_from_json(c, json_array_get(args, (size_t)i));
+    s->result = ty_from_json(c, json_object_get(j, "result"));
+    s->variadic = !json_is_null(json_object_get(j, "variadic"));
+    json_decref(j);
+    s->ok = true;
+    for (int i = 0; i < s->nargs; i++)
+        if (!s->args[i])
+            s->ok = false;
+    return s->ok ? s : NULL;
+}
+
+/* ------------------------------------------------------------------ types of values and terms */
+
+static struct ty *ty_of_value(struct tc *c, const struct rv *v)
+{
+    switch (v->type) {
+    case RV_NULL: return &T_NULL;
+    case RV_BOOL: return &T_BOOL;
+    case RV_NUMBER: return &T_NUM;
+    case RV_STRING: return &T_STR;
+    case RV_ARRAY: {
+        struct ty *t = ty_new(c, TY_ARRAY, (int)v->u.arr.len);
+        for (size_t i = 0; i < v->u.arr.len; i++)
+            t->items[i] = ty_of_value(c, v->u.arr.v[i]);
+        return t;
+    }
+    case RV_SET: {
+        struct ty *t = ty_new(c, TY_SET, 0);
+        for (size_t i = 0; i < v->u.arr.len; i++)
+            t->dyn = ty_or(c, t->dyn, ty_of_value(c, v->u.arr.v[i]));
+        return t;
+    }
+    case RV_OBJECT: {
+        for (size_t i = 0; i < v->u.obj.len; i++)
+            if (v->u.obj.k[i]->type != RV_STRING) {
+                /* keys other than strings: known as any here */
+                struct ty *t = ty_new(c, TY_OBJECT, 0);
+                t->dkey = t->dval = &T_ANY;
+                return t;
+            }
+        struct ty *t = ty_new(c, TY_OBJECT, (int)v->u.obj.len);
+        for (size_t i = 0; i < v->u.obj.len; i++) {   /* sorted already */
+            t->keys[i] = v->u.obj.k[i];
+            t->items[i] = ty_of_value(c, v->u.obj.v[i]);
+        }
+        return t;
+    }
+    }
+    return &T_ANY;
+}
+
+/* How a call meets its result, for OPA's messages: a call that is an
+ * expression of its own (no result), f(x, out) (the result unifies with
+ * out, shown among the arguments), or a call inside another term, which
+ * OPA moves into an expression of its own with a fresh variable for the
+ * result (shown as ???). */
+enum { CALL_PLAIN, CALL_OUT, CALL_NESTED };
+
+static int check_body(struct tc *c, struct body *b);
+static int check_call(struct tc *c, struct term *t, int form, struct term *out, struct ty **result);
+
+static struct ty *known(struct ty *t) { return t ? t : &T_ANY; }
+
+/* The type of term t (NULL: a variable not bound yet), checking the calls
+ * and comprehensions inside it. < 0: a type error (c->err set). */
+static int term_type(struct tc *c, struct term *t, struct ty **out)
+{
+    *out = &T_ANY;
+    if (!t)
+        return 0;
+    switch (t->kind) {
+    case TK_VALUE:
+        *out = ty_of_value(c, t->val);
+        return 0;
+    case TK_VAR:
+        *out = t->slot >= 0 && t->slot < c->nslots ? c->env[t->slot] : &T_ANY;
+        return 0;
+    case TK_REF:
+        /* input, data, rules and what local values contain: any here */
+        for (int i = 0; i < t->nitems; i++) {
+            struct ty *x;
+            if (t->items[i]->kind != TK_VAR && term_type(c, t->items[i], &x) < 0)
+                return -1;
+        }
+        return 0;
+    case TK_ARRAY: {
+        struct ty *a = ty_new(c, TY_ARRAY, t->nitems);
+        for (int i = 0; i < t->nitems; i++) {
+            if (term_type(c, t->items[i], &a->items[i]) < 0)
+                return -1;
+            a->items[i] = known(a->items[i]);
+        }
+        *out = a;
+        return 0;
+    }
+    case TK_SET: {
+        struct ty *s = ty_new(c, TY_SET, 0);
+        for (int i = 0; i < t->nitems; i++) {
+            struct ty *x;
+            if (term_type(c, t->items[i], &x) < 0)
+                return -1;
+            s->dyn = ty_or(c, s->dyn, known(x));
+        }
+        *out = s;
+        return 0;
+    }
+    case TK_OBJECT: {
+        int n = t->nitems / 2;
+        bool plain = true;
+        for (int i = 0; i < n; i++) {
+            struct term *k = t->items[2 * i];
+            if (k->kind != TK_VALUE || k->val->type != RV_STRING)
+                plain = false;
+            for (int j = 0; plain && j < i; j++)
+                if (rv_compare(t->items[2 * j]->val, k->val) == 0)
+                    plain = false;   /* a key written twice */
+        }
+        struct ty *o = ty_new(c, TY_OBJECT, plain ? n : 0);
+        struct { struct rv *k; struct ty *v; } *props = tc_alloc(c, sizeof *props * (size_t)(n ? n : 1));
+        for (int i = 0; i < n; i++) {
+            struct ty *kt, *vt;
+            if (term_type(c, t->items[2 * i], &kt) < 0 || term_type(c, t->items[2 * i + 1], &vt) < 0)
+                return -1;
+            props[i].k = t->items[2 * i]->val;
+            props[i].v = known(vt);
+        }
+        if (plain) {
+            qsort(props, (size_t)n, sizeof *props, key_index_cmp);
+            for (int i = 0; i < n; i++) {
+                o->keys[i] = props[i].k;
+                o->items[i] = props[i].v;
+            }
+        } else {
+            o->dkey = o->dval = &T_ANY;
+        }
+        *out = o;
+        return 0;
+    }
+    case TK_CALL:
+        return check_call(c, t, CALL_NESTED, NULL, out);
+    case TK_ACOMP:
+    case TK_SCOMP:
+    case TK_OCOMP: {
+        /* the body is checked in a scope of its own: what it binds stays there */
+        struct ty **saved = tc_alloc(c, sizeof *saved * (size_t)(c->nslots ? c->nslots : 1));
+        memcpy(saved, c->env, sizeof *saved * (size_t)c->nslots);
+        struct ty *kt = NULL, *vt = NULL;
+        int rc = check_body(c, t->body);
+        if (rc == 0 && t->key)
+            rc = term_type(c, t->key, &kt);
+        if (rc == 0)
+            rc = term_type(c, t->value, &vt);
+        memcpy(c->env, saved, sizeof *saved * (size_t)c->nslots);
+        if (rc < 0)
+            return -1;
+        struct ty *r = ty_new(c, t->kind == TK_ACOMP ? TY_ARRAY : t->kind == TK_SCOMP ? TY_SET : TY_OBJECT, 0);
+        if (t->kind == TK_OCOMP) {
+            r->dkey = known(kt);
+            r->dval = known(vt);
+        } else {
+            r->dyn = known(vt);
+        }
+        *out = r;
+        return 0;
+    }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ errors */
+
+static void write_types(struct sbuf *b, struct ty **ts, int n, const char *extra)
+{
+    sb_putc(b, '(');
+    for (int i = 0; i < n; i++) {
+        if (i)
+            sb_puts(b, ", ");
+        ty_write(b, ts[i]);
+    }
+    if (extra)
+        sb_puts(b, extra);
+    sb_putc(b, ')');
+}
+
+static int arg_error(struct tc *c, struct term *call, struct sig *s, struct ty **have, int nhave)
+{
+    struct sbuf b = { 0 };
+    sb_printf(&b, "%s: invalid argument(s)\n\thave: ", rego_builtins[call->builtin].name);
+    write_types(&b, have, nhave, NULL);
+    sb_puts(&b, "\n\twant: ");
+    struct ty **want = tc_alloc(c, sizeof *want * (size_t)(s->nargs + 1));
+    memcpy(want, s->args, sizeof *want * (size_t)s->nargs);
+    int nwant = s->nargs;
+    if (s->result)
+        want[nwant++] = s->result;
+    write_types(&b, want, nwant, NULL);
+    char *msg = sb_steal(&b);
+    int rc = rego_err(c->err, "rego_type_error", &call->loc, "%s", msg);
+    free(msg);
+    return rc;
+}
+
+static const char *composite_kind(const struct ty *a, const struct ty *b)
+{
+    if (a->k != b->k)
+        return NULL;
+    return a->k == TY_OBJECT ? "objects" : a->k == TY_ARRAY ? "arrays" : a->k == TY_SET ? "sets" : NULL;
+}
+
+static int match_error(struct tc *c, const struct loc *loc, struct ty *a, struct ty *b)
+{
+    struct sbuf s = { 0 };
+    sb_puts(&s, "match error\n\tleft  : ");
+    ty_write(&s, a);
+    sb_puts(&s, "\n\tright : ");
+    ty_write(&s, b);
+    const char *kind = composite_kind(a, b);
+    if (kind)
+        sb_printf(&s, "\n\thint  : both sides are %s but their types differ, so they can never be equal "
+                      "(see https://www.openpolicyagent.org/docs/errors/rego-type-error/match-error)", kind);
+    char *msg = sb_steal(&s);
+    int rc = rego_err(c->err, "rego_type_error", loc, "%s", msg);
+    free(msg);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ expressions */
+
+static void bind(struct tc *c, struct term *t, struct ty *type)
+{
+    if (t && t->kind == TK_VAR && t->slot >= 0 && t->slot < c->nslots && !c->env[t->slot])
+        c->env[t->slot] = type ? unnamed(c, type) : &T_ANY;
+}
+
+static bool is_builtin(const struct term *t, const char *name)
+{
+    return t->kind == TK_CALL && t->call_kind == CALL_BUILTIN && !strcmp(rego_builtins[t->builtin].name, name);
+}
+
+/* x in xs, k, x in xs: what the collection can hold (OPA's checkExprMember) */
+static int check_member(struct tc *c, struct term *call, struct ty **args, int nargs)
+{
+    struct ty *coll = args[nargs - 1];
+    struct ty *values = ty_values(c, coll);
+    if (!values)
+        return 0;
+    if (nargs == 3) {
+        struct ty *keys = ty_keys(c, coll);
+        if (keys && args[0] && !unifies(args[0], keys))
+            return match_error(c, &call->loc, args[0], keys);
+    }
+    if (args[nargs - 2] && !unifies(args[nargs - 2], values))
+        return match_error(c, &call->loc, args[nargs - 2], values);
+    return 0;
+}
+
+/* A call: its arguments against the declaration of the builtin. */
+static int check_call(struct tc *c, struct term *t, int form, struct term *out, struct ty **result)
+{
+    *result = &T_ANY;
+    int nargs = t->nitems - 1;
+    struct ty **args = tc_alloc(c, sizeof *args * (size_t)(nargs + 2));
+    for (int i = 0; i < nargs; i++) {
+        if (term_type(c, t->items[i + 1], &args[i]) < 0)
+            return -1;
+        args[i] = known(args[i]);
+    }
+    if (t->call_kind != CALL_BUILTIN)
+        return 0;   /* functions: known as any here */
+    struct sig *s = builtin_sig(c, t->builtin);
+    if (!s || s->variadic || nargs != s->nargs)
+        return 0;
+    struct ty *have_out = NULL;
+    if (form == CALL_OUT && term_type(c, out, &have_out) < 0)
+        return -1;
+    int nhave = form == CALL_PLAIN ? nargs : nargs + 1;
+    args[nargs] = have_out;
+    for (int i = 0; i < nargs; i++)
+        if (!unifies(args[i], s->args[i]))
+            return arg_error(c, t, s, args, nhave);
+    if (is_builtin(t, "internal.member_2") || is_builtin(t, "internal.member_3"))
+        if (check_member(c, t, args, nargs) < 0)
+            return -1;
+    *result = s->result ? unnamed(c, s->result) : &T_ANY;
+    if (form == CALL_OUT) {
+        if (!have_out)
+            bind(c, out, *result);
+        else if (!unifies(have_out, s->result))
+            return arg_error(c, t, s, args, nhave);
+    }
+    return 0;
+}
+
+static bool loc_before(const struct loc *a, const struct loc *b)
+{
+    return a->line < b->line || (a->line == b->line && a->col < b->col);
+}
+
+/* a = b (also a := b and a == b): OPA's unify2 where both types are known */
+static int check_unify(struct tc *c, struct expr *e, struct term *a, struct term *b)
+{
+    struct ty *ta, *tb;
+    /* f(x, out), which the compiler made out = f(x) */
+    if (b->kind == TK_CALL && loc_before(&b->loc, &a->loc))
+        return check_call(c, b, CALL_OUT, a, &tb);
+    if (term_type(c, a, &ta) < 0 || term_type(c, b, &tb) < 0)
+        return -1;
+    if (!ta) {
+        bind(c, a, tb);
+        return 0;
+    }
+    if (!tb) {
+        bind(c, b, ta);
+        return 0;
+    }
+    if (!unifies(ta, tb))
+        return match_error(c, &e->loc, ta, tb);
+    return 0;
+}
+
+static bool replaces_function(const struct expr *e)
+{
+    for (int i = 0; i < e->nwith; i++)
+        if (e->with[i].kind == WITH_FUNC)
+            return true;
+    return false;
+}
+
+/* After an expression, every variable it mentions is bound: those whose
+ * type was not found are any. */
+static void settle_term(struct tc *c, struct term *t)
+{
+    if (!t)
+        return;
+    if (t->kind == TK_VAR) {
+        bind(c, t, &T_ANY);
+        return;
+    }
+    if (t->kind == TK_ACOMP || t->kind == TK_SCOMP || t->kind == TK_OCOMP)
+        return;
+    for (int i = 0; i < t->nitems; i++)
+        settle_term(c, t->items[i]);
+}
+
+static int check_expr(struct tc *c, struct expr *e)
+{
+    int rc = 0;
+    if (!replaces_function(e)) {
+        switch (e->kind) {
+        case EK_TERM:
+            if (is_builtin(e->a, "equal") && e->a->nitems == 3) {
+                /* OPA rewrites a == b to a = b before checking */
+                struct ty *r;
+                rc = check_call(c, e->a, CALL_PLAIN, NULL, &r);
+                if (rc == 0)
+                    rc = check_unify(c, e, e->a->items[1], e->a->items[2]);
+            } else if (e->a->kind == TK_CALL) {
+                struct ty *x;
+                rc = check_call(c, e->a, CALL_PLAIN, NULL, &x);
+            } else {
+                struct ty *x;
+                rc = term_type(c, e->a, &x);
+            }
+            break;
+        case EK_UNIFY:
+        case EK_ASSIGN:
+            rc = check_unify(c, e, e->a, e->b);
+            break;
+        case EK_SOME_IN: {
+            /* some [k,] v in xs: OPA's member check binds k and v to the
+             * key and value types of the collection */
+            struct ty *coll;
+            rc = term_type(c, e->c, &coll);
+            if (rc == 0 && coll) {
+                struct ty *values = ty_values(c, coll);
+                if (e->a)
+                    bind(c, e->a, known(ty_keys(c, coll)));
+                bind(c, e->b, known(values));
+            }
+            break;
+        }
+        default:
+            /* some: declarations only; every and not { }: OPA does not look inside */
+            break;
+        }
+    }
+    if (rc < 0)
+        return -1;
+    settle_term(c, e->a);
+    settle_term(c, e->b);
+    return 0;
+}
+
+static int check_body(struct tc *c, struct body *b)
+{
+    for (int i = 0; b && i < b->n; i++)
+        if (check_expr(c, b->exprs[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int check_rule(struct tc *c, struct rule *rule)
+{
+    c->nslots = rule->nslots;
+    c->env = tc_alloc(c, sizeof *c->env * (size_t)(c->nslots ? c->nslots : 1));
+    for (struct rule *x = rule; x; x = x->els) {
+        memset(c->env, 0, sizeof *c->env * (size_t)c->nslots);
+        /* function arguments: any (OPA infers them from their use) */
+        for (int i = 0; i < rule->nargs; i++)
+            settle_term(c, rule->args[i]);
+        if (check_body(c, x->body) < 0)
+            return -1;
+        struct ty *t;
+        if (term_type(c, x->value, &t) < 0)
+            return -1;
+        if (x == rule) {
+            if (term_type(c, rule->key, &t) < 0)
+                return -1;
+            for (int i = 0; i < rule->nsuffix; i++)
+                if (term_type(c, rule->suffix[i], &t) < 0)
+                    return -1;
+        }
+    }
+    return 0;
+}
+
+int rego_typecheck(struct rego *r, struct rego_error *err)
+{
+    struct tc c = { .err = err };
+    c.sigs = calloc((size_t)rego_nbuiltins, sizeof *c.sigs);
+    if (!c.sigs)
+        REGO_OOM();
+    int rc = 0;
+    for (struct module *m = r->modules; m && rc == 0; m = m->next)
+        for (struct rule *rule = m->rules; rule && rc == 0; rule = rule->next_in_module)
+            rc = check_rule(&c, rule);
+    for (size_t i = 0; i < c.nblocks; i++)
+        free(c.blocks[i]);
+    free(c.blocks);
+    free(c.sigs);
+    rvbuf_clear(&c.rvs);
+    return rc;
+}
