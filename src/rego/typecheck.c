@@ -62,7 +62,11 @@ struct sig {
 };
 
 struct tc {
+    struct rego *r;
     struct rego_error *err;
+    struct ty **node_ty;    /* per rule node: the type of its value (NULL: not known yet) */
+    uint8_t *node_state;    /* 0 not computed, 1 computing, 2 done */
+    bool in_with;           /* in an expression with `with`: rules and functions are any */
     void **blocks;
     size_t nblocks, cap;
     struct rvbuf rvs;       /* keys owned by the checker */
@@ -587,6 +591,27 @@ static int check_call(struct tc *c, struct term *t, int form, struct term *out, 
 
 static struct ty *known(struct ty *t) { return t ? t : &T_ANY; }
 
+/* The rule node a data reference names with its whole path (all keys constant). */
+static struct node *ref_node(struct tc *c, struct term *t)
+{
+    struct node *n = c->r->root;
+    for (int i = 1; n && i < t->nitems; i++) {
+        struct term *k = t->items[i];
+        if (k->kind != TK_VALUE)
+            return NULL;
+        struct node *next = NULL;
+        for (int j = 0; j < n->nchildren; j++)
+            if (rv_compare(n->children[j]->key, k->val) == 0) {
+                next = n->children[j];
+                break;
+            }
+        n = next;
+    }
+    return n;
+}
+
+static int node_type(struct tc *c, struct node *n, struct ty **out);
+
 /* The type of term t (NULL: a variable not bound yet), checking the calls
  * and comprehensions inside it. < 0: a type error (c->err set). */
 static int term_type(struct tc *c, struct term *t, struct ty **out)
@@ -601,14 +626,19 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
     case TK_VAR:
         *out = t->slot >= 0 && t->slot < c->nslots ? c->env[t->slot] : &T_ANY;
         return 0;
-    case TK_REF:
-        /* input, data, rules and what local values contain: any here */
+    case TK_REF: {
+        /* input, data and what local values contain: any here; a complete
+         * rule named by its whole path: its value's type */
         for (int i = 0; i < t->nitems; i++) {
             struct ty *x;
             if (t->items[i]->kind != TK_VAR && term_type(c, t->items[i], &x) < 0)
                 return -1;
         }
+        struct node *n = t->ref_head == RH_DATA ? ref_node(c, t) : NULL;
+        if (n && !c->in_with)
+            return node_type(c, n, out);
         return 0;
+    }
     case TK_ARRAY: {
         struct ty *a = ty_new(c, TY_ARRAY, t->nitems);
         for (int i = 0; i < t->nitems; i++) {
@@ -695,35 +725,344 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
 
 /* ------------------------------------------------------------------ errors */
 
-static void write_types(struct sbuf *b, struct ty **ts, int n, const char *extra)
+/* OPA's messages (ast/check.go, check_elide.go): a detail line wider than
+ * 80 runes is written again with what does not explain the mismatch left
+ * out ("..."). The strings live in the checker's blocks. */
+#define TYPE_ERR_LINE_WIDTH 80
+#define ELIDED_TYPE_WIDTH 32
+#define TYPE_DIFF_DEPTH 8
+
+static char *tc_take(struct tc *c, struct sbuf *b)
 {
-    sb_putc(b, '(');
+    char *s = tc_alloc(c, b->len + 1);
+    if (b->len)
+        memcpy(s, b->s, b->len);
+    free(sb_steal(b));
+    return s;
+}
+
+static char *sprint(struct tc *c, const struct ty *t)
+{
+    struct sbuf b = { 0 };
+    ty_write(&b, t);
+    return tc_take(c, &b);
+}
+
+static size_t runes(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+/* t without its name */
+static const struct ty *bare(const struct ty *t, struct ty *tmp)
+{
+    if (!t || !t->name)
+        return t;
+    *tmp = *t;
+    tmp->name = NULL;
+    return tmp;
+}
+
+static char *composite(struct tc *c, const char *prefix, char **parts, int n, const char *dyn)
+{
+    struct sbuf b = { 0 };
+    sb_puts(&b, prefix);
+    for (int i = 0; i < n; i++) {
+        sb_puts(&b, i ? ", " : "<");
+        sb_puts(&b, parts[i]);
+    }
+    if (n)
+        sb_putc(&b, '>');
+    if (dyn && *dyn) {
+        sb_putc(&b, '[');
+        sb_puts(&b, dyn);
+        sb_putc(&b, ']');
+    }
+    return tc_take(c, &b);
+}
+
+static char *prop(struct tc *c, const struct rv *key, const char *value)
+{
+    struct sbuf b = { 0 };
+    sb_add(&b, key->u.str.s, key->u.str.len);
+    sb_puts(&b, ": ");
+    sb_puts(&b, value);
+    return tc_take(c, &b);
+}
+
+static char *join2(struct tc *c, const char *a, const char *sep, const char *b)
+{
+    struct sbuf s = { 0 };
+    sb_puts(&s, a);
+    sb_puts(&s, sep);
+    sb_puts(&s, b);
+    return tc_take(c, &s);
+}
+
+static char *any_of(struct tc *c, char **parts, int n)
+{
+    if (n == 0)
+        return "any";
+    struct sbuf b = { 0 };
+    for (int i = 0; i < n; i++) {
+        sb_puts(&b, i ? ", " : "any<");
+        sb_puts(&b, parts[i]);
+    }
+    sb_putc(&b, '>');
+    return tc_take(c, &b);
+}
+
+static char **parts_new(struct tc *c, int n) { return tc_alloc(c, sizeof(char *) * (size_t)(n + 1)); }
+
+/* sprintElided */
+static char *elided(struct tc *c, const struct ty *t, int depth)
+{
+    if (!t)
+        return "???";
+    if (t->name) {
+        struct ty tmp;
+        return join2(c, t->name, ": ", elided(c, bare(t, &tmp), depth));
+    }
+    switch (t->k) {
+    case TY_SET:
+        if (!t->dyn)
+            return "set";
+        return composite(c, "set", NULL, 0, depth == 0 ? "..." : elided(c, t->dyn, depth - 1));
+    case TY_ARRAY: {
+        char **p = parts_new(c, t->n);
+        int n = 0;
+        if (depth == 0 && t->n > 0)
+            p[n++] = "...";
+        else
+            for (int i = 0; i < t->n; i++)
+                p[n++] = elided(c, t->items[i], depth - 1);
+        const char *dyn = t->dyn ? (depth == 0 ? "..." : elided(c, t->dyn, depth - 1)) : NULL;
+        return composite(c, "array", p, n, dyn);
+    }
+    case TY_OBJECT: {
+        char **p = parts_new(c, t->n);
+        int n = 0;
+        if (depth == 0 && t->n > 0)
+            p[n++] = "...";
+        else
+            for (int i = 0; i < t->n; i++)
+                p[n++] = prop(c, t->keys[i], elided(c, t->items[i], depth - 1));
+        const char *dyn = !t->dval ? NULL : depth == 0 ? "..."
+                        : join2(c, elided(c, t->dkey, depth - 1), ": ", elided(c, t->dval, depth - 1));
+        return composite(c, "object", p, n, dyn);
+    }
+    case TY_ANY: {
+        if (t->n == 0)
+            return "any";
+        char *dots = "...";
+        if (depth == 0)
+            return any_of(c, &dots, 1);
+        char **p = parts_new(c, t->n);
+        for (int i = 0; i < t->n; i++)
+            p[i] = elided(c, t->items[i], depth - 1);
+        return any_of(c, p, t->n);
+    }
+    default:
+        return sprint(c, t);
+    }
+}
+
+/* elideType */
+static char *elide(struct tc *c, const struct ty *t)
+{
+    char *full = sprint(c, t);
+    return runes(full) <= ELIDED_TYPE_WIDTH ? full : elided(c, t, 0);
+}
+
+static bool types_equal(struct tc *c, const struct ty *a, const struct ty *b)
+{
+    return strcmp(sprint(c, a), sprint(c, b)) == 0;
+}
+
+static void diff(struct tc *c, const struct ty *a, const struct ty *b, int depth, char **l, char **r);
+
+static void diff_arrays(struct tc *c, const struct ty *a, const struct ty *b, int depth, char **l, char **r)
+{
+    if (a->n != b->n || !a->dyn != !b->dyn) {
+        *l = elided(c, a, 1);
+        *r = elided(c, b, 1);
+        return;
+    }
+    char **lp = parts_new(c, a->n), **rp = parts_new(c, b->n);
+    for (int i = 0; i < a->n; i++)
+        diff(c, a->items[i], b->items[i], depth + 1, &lp[i], &rp[i]);
+    char *ld = NULL, *rd = NULL;
+    if (a->dyn)
+        diff(c, a->dyn, b->dyn, depth + 1, &ld, &rd);
+    *l = composite(c, "array", lp, a->n, ld);
+    *r = composite(c, "array", rp, b->n, rd);
+}
+
+static void diff_objects(struct tc *c, const struct ty *a, const struct ty *b, int depth, char **l, char **r)
+{
+    char **lp = parts_new(c, a->n + 1), **rp = parts_new(c, b->n + 1);
+    int nl = 0, nr = 0, i = 0, j = 0;
+    bool dropped = false;
+    while (i < a->n || j < b->n) {
+        int cmp = j == b->n ? -1 : i == a->n ? 1 : rv_compare(a->keys[i], b->keys[j]);
+        if (cmp < 0) {
+            lp[nl++] = prop(c, a->keys[i], elide(c, a->items[i]));
+            i++;
+        } else if (cmp > 0) {
+            rp[nr++] = prop(c, b->keys[j], elide(c, b->items[j]));
+            j++;
+        } else {
+            if (types_equal(c, a->items[i], b->items[j])) {
+                dropped = true;
+            } else {
+                char *x, *y;
+                diff(c, a->items[i], b->items[j], depth + 1, &x, &y);
+                lp[nl++] = prop(c, a->keys[i], x);
+                rp[nr++] = prop(c, b->keys[j], y);
+            }
+            i++;
+            j++;
+        }
+    }
+    if (dropped) {
+        lp[nl++] = "...";
+        rp[nr++] = "...";
+    }
+    char *ld = NULL, *rd = NULL;
+    if (a->dval && b->dval) {
+        char *kl, *kr, *vl, *vr;
+        diff(c, a->dkey, b->dkey, depth + 1, &kl, &kr);
+        diff(c, a->dval, b->dval, depth + 1, &vl, &vr);
+        ld = join2(c, kl, ": ", vl);
+        rd = join2(c, kr, ": ", vr);
+    } else if (a->dval) {
+        ld = join2(c, elide(c, a->dkey), ": ", elide(c, a->dval));
+    } else if (b->dval) {
+        rd = join2(c, elide(c, b->dkey), ": ", elide(c, b->dval));
+    }
+    *l = composite(c, "object", lp, nl, ld);
+    *r = composite(c, "object", rp, nr, rd);
+}
+
+static bool any_contains(struct tc *c, const struct ty *u, const struct ty *t)
+{
+    for (int i = 0; i < u->n; i++)
+        if (types_equal(c, u->items[i], t))
+            return true;
+    return false;
+}
+
+static void diff_anys(struct tc *c, const struct ty *a, const struct ty *b, char **l, char **r)
+{
+    char **lp = parts_new(c, a->n + 1), **rp = parts_new(c, b->n + 1);
+    int nl = 0, nr = 0;
+    bool dropped = false;
+    for (int i = 0; i < a->n; i++) {
+        if (any_contains(c, b, a->items[i]))
+            dropped = true;
+        else
+            lp[nl++] = elide(c, a->items[i]);
+    }
+    for (int i = 0; i < b->n; i++)
+        if (!any_contains(c, a, b->items[i]))
+            rp[nr++] = elide(c, b->items[i]);
+    if (dropped) {
+        lp[nl++] = "...";
+        rp[nr++] = "...";
+    }
+    *l = any_of(c, lp, nl);
+    *r = any_of(c, rp, nr);
+}
+
+/* diffTypes */
+static void diff(struct tc *c, const struct ty *a, const struct ty *b, int depth, char **l, char **r)
+{
+    struct ty ta, tb;
+    if (a && a->name) {
+        diff(c, bare(a, &ta), b, depth, l, r);
+        *l = join2(c, a->name, ": ", *l);
+        return;
+    }
+    if (b && b->name) {
+        diff(c, a, bare(b, &tb), depth, l, r);
+        *r = join2(c, b->name, ": ", *r);
+        return;
+    }
+    if (depth < TYPE_DIFF_DEPTH && a && b && !types_equal(c, a, b) && a->k == b->k) {
+        switch (a->k) {
+        case TY_SET:
+            if (a->dyn && b->dyn) {
+                char *x, *y;
+                diff(c, a->dyn, b->dyn, depth + 1, &x, &y);
+                *l = composite(c, "set", NULL, 0, x);
+                *r = composite(c, "set", NULL, 0, y);
+                return;
+            }
+            break;
+        case TY_ARRAY:
+            diff_arrays(c, a, b, depth, l, r);
+            return;
+        case TY_OBJECT:
+            diff_objects(c, a, b, depth, l, r);
+            return;
+        case TY_ANY:
+            diff_anys(c, a, b, l, r);
+            return;
+        }
+    }
+    *l = elide(c, a);
+    *r = elide(c, b);
+}
+
+static char *paren_list(struct tc *c, char **parts, int n)
+{
+    struct sbuf b = { 0 };
+    sb_putc(&b, '(');
     for (int i = 0; i < n; i++) {
         if (i)
-            sb_puts(b, ", ");
-        ty_write(b, ts[i]);
+            sb_puts(&b, ", ");
+        sb_puts(&b, parts[i]);
     }
-    if (extra)
-        sb_puts(b, extra);
-    sb_putc(b, ')');
+    sb_putc(&b, ')');
+    return tc_take(c, &b);
 }
 
 static int arg_error(struct tc *c, struct term *call, struct sig *s, struct ty **have, int nhave)
 {
-    struct sbuf b = { 0 };
-    sb_printf(&b, "%s: invalid argument(s)\n\thave: ", rego_builtins[call->builtin].name);
-    write_types(&b, have, nhave, NULL);
-    sb_puts(&b, "\n\twant: ");
-    struct ty **want = tc_alloc(c, sizeof *want * (size_t)(s->nargs + 1));
+    int nwant = s->nargs + (s->result != NULL);
+    struct ty **want = tc_alloc(c, sizeof *want * (size_t)(nwant + 1));
     memcpy(want, s->args, sizeof *want * (size_t)s->nargs);
-    int nwant = s->nargs;
     if (s->result)
-        want[nwant++] = s->result;
-    write_types(&b, want, nwant, NULL);
-    char *msg = sb_steal(&b);
-    int rc = rego_err(c->err, "rego_type_error", &call->loc, "%s", msg);
-    free(msg);
-    return rc;
+        want[s->nargs] = s->result;
+    char **hp = parts_new(c, nhave), **wp = parts_new(c, nwant);
+    for (int i = 0; i < nhave; i++)
+        hp[i] = sprint(c, have[i]);
+    for (int i = 0; i < nwant; i++)
+        wp[i] = sprint(c, want[i]);
+    char *h = join2(c, "have: ", "", paren_list(c, hp, nhave));
+    char *w = join2(c, "want: ", "", paren_list(c, wp, nwant));
+    if (runes(h) > TYPE_ERR_LINE_WIDTH || runes(w) > TYPE_ERR_LINE_WIDTH) {
+        for (int i = 0; i < nhave; i++)
+            hp[i] = elide(c, have[i]);
+        for (int i = 0; i < nwant; i++)
+            wp[i] = elide(c, want[i]);
+        for (int i = 0; i < nhave && i < nwant; i++) {
+            struct ty ta, tb;
+            if (have[i] && unifies(bare(have[i], &ta), bare(want[i], &tb))) {
+                hp[i] = elide(c, have[i]);
+                wp[i] = elide(c, want[i]);
+            } else {
+                diff(c, have[i], want[i], 0, &hp[i], &wp[i]);
+            }
+        }
+        h = join2(c, "have: ", "", paren_list(c, hp, nhave));
+        w = join2(c, "want: ", "", paren_list(c, wp, nwant));
+    }
+    return rego_err(c->err, "rego_type_error", &call->loc, "%s: invalid argument(s)\n\t%s\n\t%s",
+                    rego_builtins[call->builtin].name, h, w);
 }
 
 static const char *composite_kind(const struct ty *a, const struct ty *b)
@@ -735,19 +1074,22 @@ static const char *composite_kind(const struct ty *a, const struct ty *b)
 
 static int match_error(struct tc *c, const struct loc *loc, struct ty *a, struct ty *b)
 {
-    struct sbuf s = { 0 };
-    sb_puts(&s, "match error\n\tleft  : ");
-    ty_write(&s, a);
-    sb_puts(&s, "\n\tright : ");
-    ty_write(&s, b);
+    char *l = join2(c, "left  : ", "", sprint(c, a));
+    char *r = join2(c, "right : ", "", sprint(c, b));
+    if (runes(l) > TYPE_ERR_LINE_WIDTH || runes(r) > TYPE_ERR_LINE_WIDTH) {
+        char *x, *y;
+        diff(c, a, b, 0, &x, &y);
+        l = join2(c, "left  : ", "", x);
+        r = join2(c, "right : ", "", y);
+    }
     const char *kind = composite_kind(a, b);
     if (kind)
-        sb_printf(&s, "\n\thint  : both sides are %s but their types differ, so they can never be equal "
-                      "(see https://www.openpolicyagent.org/docs/errors/rego-type-error/match-error)", kind);
-    char *msg = sb_steal(&s);
-    int rc = rego_err(c->err, "rego_type_error", loc, "%s", msg);
-    free(msg);
-    return rc;
+        return rego_err(c->err, "rego_type_error", loc,
+                        "match error\n\t%s\n\t%s\n\thint  : both sides are %s but their types differ, so "
+                        "they can never be equal (see "
+                        "https://www.openpolicyagent.org/docs/errors/rego-type-error/match-error)",
+                        l, r, kind);
+    return rego_err(c->err, "rego_type_error", loc, "match error\n\t%s\n\t%s", l, r);
 }
 
 /* ------------------------------------------------------------------ expressions */
@@ -791,8 +1133,10 @@ static int check_call(struct tc *c, struct term *t, int form, struct term *out, 
             return -1;
         args[i] = known(args[i]);
     }
+    if (t->call_kind == CALL_FUNCTION && !c->in_with)
+        return node_type(c, t->fn, result);   /* the arguments are any here */
     if (t->call_kind != CALL_BUILTIN)
-        return 0;   /* functions: known as any here */
+        return 0;
     struct sig *s = builtin_sig(c, t->builtin);
     if (!s || s->variadic || nargs != s->nargs)
         return 0;
@@ -871,6 +1215,10 @@ static void settle_term(struct tc *c, struct term *t)
 static int check_expr(struct tc *c, struct expr *e)
 {
     int rc = 0;
+    /* with: the documents and functions it replaces, and what depends on
+     * them, may have other types (OPA types them any there) */
+    bool saved_with = c->in_with;
+    c->in_with = saved_with || e->nwith > 0;
     if (!replaces_function(e)) {
         switch (e->kind) {
         case EK_TERM:
@@ -910,6 +1258,7 @@ static int check_expr(struct tc *c, struct expr *e)
             break;
         }
     }
+    c->in_with = saved_with;
     if (rc < 0)
         return -1;
     settle_term(c, e->a);
@@ -925,45 +1274,131 @@ static int check_body(struct tc *c, struct body *b)
     return 0;
 }
 
-static int check_rule(struct tc *c, struct rule *rule)
+/* The types of a rule's values, when all are the same known type. */
+struct values {
+    struct ty *type;
+    bool mixed;
+};
+
+static bool has_empty_collection(const struct ty *t)
 {
+    switch (t->k) {
+    case TY_ARRAY:
+        if (!t->n && !t->dyn)
+            return true;
+        for (int i = 0; i < t->n; i++)
+            if (has_empty_collection(t->items[i]))
+                return true;
+        return t->dyn && has_empty_collection(t->dyn);
+    case TY_OBJECT:
+        if (!t->n && !t->dval)
+            return true;
+        for (int i = 0; i < t->n; i++)
+            if (has_empty_collection(t->items[i]))
+                return true;
+        return t->dval && has_empty_collection(t->dval);
+    case TY_SET:
+        return !t->dyn || has_empty_collection(t->dyn);
+    case TY_ANY:
+        for (int i = 0; i < t->n; i++)
+            if (has_empty_collection(t->items[i]))
+                return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
+static void add_value(struct values *v, struct ty *t)
+{
+    /* an empty collection: OPA widens it where a test replaces the rule with `with` */
+    if (!t || has_empty_collection(t))
+        v->mixed = true;
+    else if (!v->type)
+        v->type = t;
+    else if (ty_compare(v->type, t) != 0)
+        v->mixed = true;
+}
+
+static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
+{
+    struct ty **saved_env = c->env;
+    int saved_nslots = c->nslots;
+    bool saved_with = c->in_with;
+    c->in_with = false;
     c->nslots = rule->nslots;
     c->env = tc_alloc(c, sizeof *c->env * (size_t)(c->nslots ? c->nslots : 1));
-    for (struct rule *x = rule; x; x = x->els) {
+    int rc = 0;
+    for (struct rule *x = rule; x && rc == 0; x = x->els) {
         memset(c->env, 0, sizeof *c->env * (size_t)c->nslots);
         /* function arguments: any (OPA infers them from their use) */
         for (int i = 0; i < rule->nargs; i++)
             settle_term(c, rule->args[i]);
-        if (check_body(c, x->body) < 0)
-            return -1;
-        struct ty *t;
-        if (term_type(c, x->value, &t) < 0)
-            return -1;
-        if (x == rule) {
-            if (term_type(c, rule->key, &t) < 0)
-                return -1;
-            for (int i = 0; i < rule->nsuffix; i++)
-                if (term_type(c, rule->suffix[i], &t) < 0)
-                    return -1;
+        struct ty *t = NULL;
+        rc = check_body(c, x->body);
+        if (rc == 0)
+            rc = term_type(c, x->value, &t);
+        if (rc == 0 && vals)
+            add_value(vals, x->has_value ? t : &T_BOOL);
+        if (rc == 0 && x == rule) {
+            rc = term_type(c, rule->key, &t);
+            for (int i = 0; i < rule->nsuffix && rc == 0; i++)
+                rc = term_type(c, rule->suffix[i], &t);
         }
     }
+    c->env = saved_env;
+    c->nslots = saved_nslots;
+    c->in_with = saved_with;
+    return rc;
+}
+
+/* The type of a complete rule's or a function's value, where every
+ * definition (default and else included) has the same known type; any
+ * otherwise, and for the other kinds of rules. */
+static int node_type(struct tc *c, struct node *n, struct ty **out)
+{
+    *out = &T_ANY;
+    if (!n || n->id < 0 || n->id >= c->r->nnodes)
+        return 0;
+    if (c->node_state[n->id] == 2) {
+        *out = c->node_ty[n->id];
+        return 0;
+    }
+    if (c->node_state[n->id] == 1 || n->nchildren > 0 || (n->kind != RULE_COMPLETE && n->kind != RULE_FUNC))
+        return 0;
+    c->node_state[n->id] = 1;
+    struct values v = { 0 };
+    int rc = 0;
+    for (int i = 0; i < n->nrules && rc == 0; i++)
+        rc = check_rule(c, n->rules[i], &v);
+    if (rc == 0 && n->default_rule)
+        rc = check_rule(c, n->default_rule, &v);
+    if (rc < 0)
+        return -1;
+    c->node_ty[n->id] = v.type && !v.mixed ? v.type : &T_ANY;
+    c->node_state[n->id] = 2;
+    *out = c->node_ty[n->id];
     return 0;
 }
 
 int rego_typecheck(struct rego *r, struct rego_error *err)
 {
-    struct tc c = { .err = err };
+    struct tc c = { .r = r, .err = err };
     c.sigs = calloc((size_t)rego_nbuiltins, sizeof *c.sigs);
-    if (!c.sigs)
+    c.node_ty = calloc((size_t)r->nnodes + 1, sizeof *c.node_ty);
+    c.node_state = calloc((size_t)r->nnodes + 1, 1);
+    if (!c.sigs || !c.node_ty || !c.node_state)
         REGO_OOM();
     int rc = 0;
     for (struct module *m = r->modules; m && rc == 0; m = m->next)
         for (struct rule *rule = m->rules; rule && rc == 0; rule = rule->next_in_module)
-            rc = check_rule(&c, rule);
+            rc = check_rule(&c, rule, NULL);
     for (size_t i = 0; i < c.nblocks; i++)
         free(c.blocks[i]);
     free(c.blocks);
     free(c.sigs);
+    free(c.node_ty);
+    free(c.node_state);
     rvbuf_clear(&c.rvs);
     return rc;
 }
