@@ -612,6 +612,35 @@ static struct node *ref_node(struct tc *c, struct term *t)
 
 static int node_type(struct tc *c, struct node *n, struct ty **out);
 
+static bool has_empty_collection(const struct ty *t);
+
+/* x.a[0] of a local variable whose type is known: OPA's selectRef, any
+ * wherever the selection is not simple */
+static struct ty *select_ref(struct tc *c, struct term *t)
+{
+    struct term *h = t->items[0];
+    struct ty *x = h->slot >= 0 && h->slot < c->nslots ? c->env[h->slot] : NULL;
+    for (int i = 1; x && i < t->nitems; i++) {
+        struct term *k = t->items[i];
+        if (k->kind == TK_VALUE && k->val->type != RV_ARRAY && k->val->type != RV_OBJECT &&
+            k->val->type != RV_SET) {
+            int64_t pos;
+            if (x->k == TY_ARRAY && k->val->type == RV_NUMBER && rv_as_int(k->val, &pos) && pos >= 0 &&
+                pos < 1000000)
+                x = arr_select(x, (int)pos);
+            else if (x->k == TY_OBJECT && k->val->type == RV_STRING)
+                x = obj_select(x, k->val);
+            else
+                x = NULL;
+        } else if (x->k == TY_ARRAY || x->k == TY_OBJECT || x->k == TY_SET) {
+            x = has_empty_collection(x) ? NULL : ty_values(c, x);
+        } else {
+            x = NULL;
+        }
+    }
+    return x ? unnamed(c, x) : &T_ANY;
+}
+
 /* The type of term t (NULL: a variable not bound yet), checking the calls
  * and comprehensions inside it. < 0: a type error (c->err set). */
 static int term_type(struct tc *c, struct term *t, struct ty **out)
@@ -637,6 +666,8 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
         struct node *n = t->ref_head == RH_DATA ? ref_node(c, t) : NULL;
         if (n && !c->in_with)
             return node_type(c, n, out);
+        if (t->ref_head == RH_LOCAL && t->items[0]->kind == TK_VAR)
+            *out = select_ref(c, t);
         return 0;
     }
     case TK_ARRAY: {
