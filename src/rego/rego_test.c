@@ -419,6 +419,114 @@ static void test_recursion(void **state)
     expect_error("package a\nf(x) := y if { y := f(x) }\np := f(1)", "data.a.p", "rego_recursion_error", NULL);
 }
 
+/* The compile-time type checker: OPA v1.22.4's verdicts and messages
+ * (rego_type_error), and no refusal of what OPA accepts. */
+static void expect_type_error(const char *module, const char *message)
+{
+    struct rego_error err = { 0 };
+    struct rego *r = rego_new();
+    assert_int_equal(rego_add_module(r, "t.rego", module, strlen(module), &err), 0);
+    int rc = rego_compile(r, &err);
+    rego_free(r);
+    if (rc == 0)
+        fail_msg("compiled, expected a type error: %s", module);
+    assert_string_equal(err.code, "rego_type_error");
+    if (strcmp(err.message, message) != 0)
+        fail_msg("message\n%s\nis not\n%s", err.message, message);
+}
+
+static void expect_compiles(const char *module)
+{
+    struct rego_error err = { 0 };
+    struct rego *r = rego_new();
+    assert_int_equal(rego_add_module(r, "t.rego", module, strlen(module), &err), 0);
+    int rc = rego_compile(r, &err);
+    rego_free(r);
+    if (rc < 0) {
+        char buf[800];
+        fail_msg("%s\nrefused: %s", module, rego_error_string(&err, buf, sizeof buf));
+    }
+}
+
+static void test_type_checker(void **state)
+{
+    (void)state;
+    expect_type_error("package p\nx := count(1)",
+                      "count: invalid argument(s)\n\thave: (number, ?\?\?)\n\twant: (collection: any<...>, "
+                      "n: number)");
+    expect_type_error("package p\np if { upper(1) }",
+                      "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\np if { y := 1; x := upper(y) }",
+                      "upper: invalid argument(s)\n\thave: (number, ?\?\?)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\np := x if { x := \"a\" + 1 }",
+                      "plus: invalid argument(s)\n\thave: (string, number, ?\?\?)\n\twant: (x: number, y: number, "
+                      "z: number)");
+    /* a line too wide: what unifies is elided, the mismatch kept */
+    expect_type_error("package p\np if { count([1], \"a\") }",
+                      "count: invalid argument(s)\n\thave: (array<number>, string)\n\twant: (collection: "
+                      "any<...>, n: number)");
+    expect_type_error("package p\nx := concat(\",\", [1, 2])",
+                      "concat: invalid argument(s)\n\thave: (string, array<number, number>, ?\?\?)\n\twant: "
+                      "(delimiter: string, collection: any<array[string], set[string]>, output: string)");
+    /* comparisons and unifications of values that cannot be equal */
+    expect_type_error("package p\np if { 1 == \"a\" }", "match error\n\tleft  : number\n\tright : string");
+    expect_type_error("package p\np if { x := count([1]); x = \"a\" }",
+                      "match error\n\tleft  : number\n\tright : string");
+    expect_type_error("package p\np if { [1, {\"a\": 2}] == [1, {\"a\": \"b\"}] }",
+                      "match error\n\tleft  : array<number, object<a: number>>\n\tright : array<number, "
+                      "object<a: string>>\n\thint  : both sides are arrays but their types differ, so they can "
+                      "never be equal (see https://www.openpolicyagent.org/docs/errors/rego-type-error/"
+                      "match-error)");
+    expect_type_error("package p\np if { \"a\" in [1, 2] }", "match error\n\tleft  : string\n\tright : number");
+    /* variables of some ... in, comprehensions, selections in local values */
+    expect_type_error("package p\np if { some x in {\"a\", \"b\"}; abs(x) }",
+                      "abs: invalid argument(s)\n\thave: (string)\n\twant: (x: number, y: number)");
+    expect_type_error("package p\np := [c | some c in {\"x\"}; union(c)]",
+                      "union: invalid argument(s)\n\thave: (string)\n\twant: (xs: set[set[any]], y: set[any])");
+    expect_type_error("package p\np if { x := {\"a\": 1}; upper(x.a) }",
+                      "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\np if { upper([y | y := 1][0]) }",
+                      "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    /* rules and functions whose every definition has one type */
+    expect_type_error("package p\nq := 1\np if { upper(q) }",
+                      "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\nf(x) := \"a\" if { x > 1 }\nf(x) := \"b\"\np if { f(1) == 0 }",
+                      "match error\n\tleft  : string\n\tright : number");
+    /* the location is the call's */
+    struct rego_error err = { 0 };
+    struct rego *r = rego_new();
+    const char *m = "package p\n\np if {\n  x := 1\n  upper(x)\n}";
+    assert_int_equal(rego_add_module(r, "t.rego", m, strlen(m), &err), 0);
+    assert_int_equal(rego_compile(r, &err), -1);
+    assert_int_equal(err.line, 5);
+    assert_int_equal(err.col, 3);
+    rego_free(r);
+
+    /* what OPA accepts compiles */
+    expect_compiles("package p\np if { x := input.a; upper(x); abs(x) }");
+    expect_compiles("package p\np if { some x in input.a; upper(x) }");
+    expect_compiles("package p\np if { upper(data.q.r) }");
+    expect_compiles("package p\nf(x) := upper(x)\np if { f(\"a\"); f(1) }");
+    expect_compiles("package p\nq := 1 if input.a\nq := \"a\" if input.b\np if { upper(q) }");
+    expect_compiles("package p\nq := 1\np if { upper(q) with data.p.q as \"a\" }");
+    expect_compiles("package p\nq := []\np if { upper(q) }");   /* relaxed where a test replaces it */
+    expect_compiles("package p\np if { every x in [1] { upper(x) } }");
+    expect_compiles("package p\np if { [x, y] := [1, \"a\"]; upper(y) }");
+    expect_compiles("package p\np if { x := [1, \"a\"]; upper(x[1]) }");
+    expect_compiles("package p\np if { s := {1, \"a\"}; some v in s; upper(v) }");
+    expect_compiles("package p\np if { x := 1; x == 1.5; y := \"a\"; y != 1 }");
+    expect_compiles("package p\np if { count(\"abc\") == 3; count({1}) == 1; count({\"a\": 1}) == 1 }");
+    expect_compiles("package p\np := x if { x := {1} | {\"a\"}; x - {1} == {\"a\"} }");
+    expect_compiles("package p\np if { x := split(\"a,b\", \",\"); upper(x[0]); x[_] == \"b\" }");
+    expect_compiles("package p\np if { walk(input, [path, v]); count(path) > 0 }");
+    expect_compiles("package p\np if { print(1, \"a\", [2]) }");
+    /* a binary operator on the next line continues the expression, as in
+     * OPA: this is 1 - 1 == 0, not a comparison of 1 with "-1 == 0" */
+    expect_result("package p\np := x if {\n  x := 1\n  -1 == 0\n}", "x := data.p.p", NULL,
+                  "[{\"x\":true}]");
+    expect_result("package p\np := 1\n-2", "x := data.p.p", NULL, "[{\"x\":-1}]");
+}
+
 /* ------------------------------------------------------------------ evaluation */
 
 static void test_conflicts(void **state)
@@ -1179,6 +1287,7 @@ int main(void)
         cmocka_unit_test(test_unsafe_var),
         cmocka_unit_test(test_order_independent),
         cmocka_unit_test(test_recursion),
+        cmocka_unit_test(test_type_checker),
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_ref_heads),
         cmocka_unit_test(test_every_non_collection),

@@ -616,10 +616,8 @@ static bool has_empty_collection(const struct ty *t);
 
 /* x.a[0] of a local variable whose type is known: OPA's selectRef, any
  * wherever the selection is not simple */
-static struct ty *select_ref(struct tc *c, struct term *t)
+static struct ty *select_ref(struct tc *c, struct term *t, struct ty *x)
 {
-    struct term *h = t->items[0];
-    struct ty *x = h->slot >= 0 && h->slot < c->nslots ? c->env[h->slot] : NULL;
     for (int i = 1; x && i < t->nitems; i++) {
         struct term *k = t->items[i];
         if (k->kind == TK_VALUE && k->val->type != RV_ARRAY && k->val->type != RV_OBJECT &&
@@ -658,16 +656,22 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
     case TK_REF: {
         /* input, data and what local values contain: any here; a complete
          * rule named by its whole path: its value's type */
+        struct ty *head = NULL;
         for (int i = 0; i < t->nitems; i++) {
             struct ty *x;
             if (t->items[i]->kind != TK_VAR && term_type(c, t->items[i], &x) < 0)
                 return -1;
+            if (i == 0 && t->items[0]->kind != TK_VAR)
+                head = x;
         }
         struct node *n = t->ref_head == RH_DATA ? ref_node(c, t) : NULL;
         if (n && !c->in_with)
             return node_type(c, n, out);
-        if (t->ref_head == RH_LOCAL && t->items[0]->kind == TK_VAR)
-            *out = select_ref(c, t);
+        struct term *h = t->items[0];
+        if (t->ref_head == RH_LOCAL && h->kind == TK_VAR && h->slot >= 0 && h->slot < c->nslots)
+            *out = select_ref(c, t, c->env[h->slot]);
+        else if (t->ref_head == RH_TERM)
+            *out = select_ref(c, t, head);
         return 0;
     }
     case TK_ARRAY: {
