@@ -1157,6 +1157,112 @@ static int check_member(struct tc *c, struct term *call, struct ty **args, int n
     return 0;
 }
 
+/* unify1 (ast/check.go) on the structure of an argument: the elements of
+ * array, set and object literals against what the wanted type holds there
+ * (a set literal {1, "a"} has type set[any<number, string>], which unifies
+ * with set[number], but its element "a" does not). Terms whose type says it
+ * all (variables, references, calls, comprehensions) pass here: their
+ * types were compared already. */
+static bool unify_term(struct tc *c, struct term *t, const struct ty *want);
+
+static bool unify_value(struct tc *c, const struct rv *v, const struct ty *want)
+{
+    struct ty tmp;
+    want = bare(want, &tmp);
+    if (!want)
+        return false;
+    if (want->k == TY_ANY && v->type != RV_ARRAY && v->type != RV_OBJECT && v->type != RV_SET)
+        return unifies(ty_of_value(c, v), want);
+    if (want->k == TY_ANY) {
+        if (want->n == 0)
+            return true;
+        for (int i = 0; i < want->n; i++)
+            if (unify_value(c, v, want->items[i]))
+                return true;
+        return false;
+    }
+    switch (v->type) {
+    case RV_ARRAY:
+        if (want->k != TY_ARRAY || ((int)v->u.arr.len != want->n && !want->dyn))
+            return false;
+        for (size_t i = 0; i < v->u.arr.len; i++)
+            if (!unify_value(c, v->u.arr.v[i], arr_select(want, (int)i)))
+                return false;
+        return true;
+    case RV_SET: {
+        if (want->k != TY_SET)
+            return false;
+        for (size_t i = 0; i < v->u.arr.len; i++)
+            if (want->dyn && !unify_value(c, v->u.arr.v[i], want->dyn))
+                return false;
+        return true;
+    }
+    case RV_OBJECT:
+        if (want->k != TY_OBJECT || ((int)v->u.obj.len != want->n && !want->dval))
+            return false;
+        for (size_t i = 0; i < v->u.obj.len; i++) {
+            if (v->u.obj.k[i]->type != RV_STRING)
+                continue;
+            struct ty *child = obj_select(want, v->u.obj.k[i]);
+            if (!child || !unify_value(c, v->u.obj.v[i], child))
+                return false;
+        }
+        return true;
+    default:
+        return unifies(ty_of_value(c, v), want);
+    }
+}
+
+static bool unify_term(struct tc *c, struct term *t, const struct ty *want)
+{
+    struct ty tmp;
+    want = bare(want, &tmp);
+    if (!want)
+        return false;
+    if (t->kind == TK_VALUE)
+        return unify_value(c, t->val, want);
+    if (t->kind != TK_ARRAY && t->kind != TK_SET && t->kind != TK_OBJECT)
+        return true;
+    if (want->k == TY_ANY) {
+        if (want->n == 0)
+            return true;
+        for (int i = 0; i < want->n; i++)
+            if (unify_term(c, t, want->items[i]))
+                return true;
+        return false;
+    }
+    switch (t->kind) {
+    case TK_ARRAY:
+        if (want->k != TY_ARRAY || (t->nitems != want->n && !want->dyn))
+            return false;
+        for (int i = 0; i < t->nitems; i++)
+            if (!unify_term(c, t->items[i], arr_select(want, i)))
+                return false;
+        return true;
+    case TK_SET:
+        if (want->k != TY_SET)
+            return false;
+        for (int i = 0; i < t->nitems; i++)
+            if (want->dyn && !unify_term(c, t->items[i], want->dyn))
+                return false;
+        return true;
+    default: {
+        int n = t->nitems / 2;
+        if (want->k != TY_OBJECT || (n != want->n && !want->dval))
+            return false;
+        for (int i = 0; i < n; i++) {
+            struct term *k = t->items[2 * i];
+            if (k->kind != TK_VALUE || k->val->type != RV_STRING)
+                continue;
+            struct ty *child = obj_select(want, k->val);
+            if (!child || !unify_term(c, t->items[2 * i + 1], child))
+                return false;
+        }
+        return true;
+    }
+    }
+}
+
 /* A call: its arguments against the declaration of the builtin. */
 static int check_call(struct tc *c, struct term *t, int form, struct term *out, struct ty **result)
 {
@@ -1181,7 +1287,7 @@ static int check_call(struct tc *c, struct term *t, int form, struct term *out, 
     int nhave = form == CALL_PLAIN ? nargs : nargs + 1;
     args[nargs] = have_out;
     for (int i = 0; i < nargs; i++)
-        if (!unifies(args[i], s->args[i]))
+        if (!unifies(args[i], s->args[i]) || !unify_term(c, t->items[i + 1], s->args[i]))
             return arg_error(c, t, s, args, nhave);
     if (is_builtin(t, "internal.member_2") || is_builtin(t, "internal.member_3"))
         if (check_member(c, t, args, nargs) < 0)
