@@ -556,3 +556,14 @@ $(BUILD)/peers/opa-diff: bench/peers/opa/diff/main.go bench/peers/opa/go.mod ben
 	    GOFLAGS=-mod=mod GOTOOLCHAIN=local go build -o $(abspath $@) ./diff
 fuzz-rego-diff: $(BUILD)/rego-diff $(BUILD)/peers/opa-diff
 	BUILD=$(BUILD) python3 tests/rego/diff/run.py tests/rego/opa-conformance
+# src/rego/typecheck_sigs.h: the builtin declarations the type checker
+# (src/rego/typecheck.c) checks against, generated from OPA's (the version
+# pinned in bench/peers/opa/go.mod) for every builtin in REGO_BUILTINS;
+# committed, regenerate it with this target after adding a builtin.
+.PHONY: rego-typesigs
+rego-typesigs:
+	cd bench/peers/opa && GOMODCACHE=$(abspath $(BUILD))/peers/gomod GOCACHE=$(abspath $(BUILD))/peers/gocache \
+	    GOFLAGS=-mod=mod GOTOOLCHAIN=local go run ./typesigs \
+	    $$(sed -n '/#define REGO_BUILTINS/,/^$$/p' $(CURDIR)/src/rego/builtins.c | grep -o 'X("[^"]*"' | sed 's/X("//;s/"//') \
+	    > $(CURDIR)/src/rego/typecheck_sigs.h.tmp
+	mv src/rego/typecheck_sigs.h.tmp src/rego/typecheck_sigs.h
