@@ -520,6 +520,11 @@ static void test_type_checker(void **state)
     expect_compiles("package p\np if { x := split(\"a,b\", \",\"); upper(x[0]); x[_] == \"b\" }");
     expect_compiles("package p\np if { walk(input, [path, v]); count(path) > 0 }");
     expect_compiles("package p\np if { print(1, \"a\", [2]) }");
+    /* a key written twice: the last value is the object's */
+    expect_compiles("package p\np := strings.replace_n({\"a\": 1, \"a\": \"x\"}, \"abc\")");
+    expect_type_error("package p\np := strings.replace_n({\"a\": \"x\", \"a\": 7}, \"abc\")",
+                      "strings.replace_n: invalid argument(s)\n\thave: (object<a: number>, string, ?\?\?)\n\t"
+                      "want: (patterns: object[string: string], value: string, output: string)");
     /* a binary operator on the next line continues the expression, as in
      * OPA: this is 1 - 1 == 0, not a comparison of 1 with "-1 == 0" */
     expect_result("package p\np := x if {\n  x := 1\n  -1 == 0\n}", "x := data.p.p", NULL,

@@ -612,6 +612,29 @@ static struct node *ref_node(struct tc *c, struct term *t)
 
 static int node_type(struct tc *c, struct node *n, struct ty **out);
 
+/* An object literal's pair i whose constant key is written again later:
+ * the last one is the object's (as in OPA). */
+static bool shadowed(const struct term *obj, int i)
+{
+    const struct term *k = obj->items[2 * i];
+    if (k->kind != TK_VALUE)
+        return false;
+    for (int j = i + 1; j < obj->nitems / 2; j++) {
+        const struct term *l = obj->items[2 * j];
+        if (l->kind == TK_VALUE && rv_compare(l->val, k->val) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int distinct_pairs(const struct term *obj)
+{
+    int n = 0;
+    for (int i = 0; i < obj->nitems / 2; i++)
+        n += !shadowed(obj, i);
+    return n;
+}
+
 static bool has_empty_collection(const struct ty *t);
 
 /* x.a[0] of a local variable whose type is known: OPA's selectRef, any
@@ -696,28 +719,27 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
         return 0;
     }
     case TK_OBJECT: {
-        int n = t->nitems / 2;
+        int n = t->nitems / 2, m = 0;
         bool plain = true;
         for (int i = 0; i < n; i++) {
             struct term *k = t->items[2 * i];
             if (k->kind != TK_VALUE || k->val->type != RV_STRING)
                 plain = false;
-            for (int j = 0; plain && j < i; j++)
-                if (rv_compare(t->items[2 * j]->val, k->val) == 0)
-                    plain = false;   /* a key written twice */
         }
-        struct ty *o = ty_new(c, TY_OBJECT, plain ? n : 0);
+        struct ty *o = ty_new(c, TY_OBJECT, plain ? distinct_pairs(t) : 0);
         struct { struct rv *k; struct ty *v; } *props = tc_alloc(c, sizeof *props * (size_t)(n ? n : 1));
         for (int i = 0; i < n; i++) {
             struct ty *kt, *vt;
             if (term_type(c, t->items[2 * i], &kt) < 0 || term_type(c, t->items[2 * i + 1], &vt) < 0)
                 return -1;
-            props[i].k = t->items[2 * i]->val;
-            props[i].v = known(vt);
+            if (shadowed(t, i))
+                continue;   /* a key written again later: the last value is the object's */
+            props[m].k = t->items[2 * i]->val;
+            props[m++].v = known(vt);
         }
         if (plain) {
-            qsort(props, (size_t)n, sizeof *props, key_index_cmp);
-            for (int i = 0; i < n; i++) {
+            qsort(props, (size_t)m, sizeof *props, key_index_cmp);
+            for (int i = 0; i < m; i++) {
                 o->keys[i] = props[i].k;
                 o->items[i] = props[i].v;
             }
@@ -1248,11 +1270,11 @@ static bool unify_term(struct tc *c, struct term *t, const struct ty *want)
         return true;
     default: {
         int n = t->nitems / 2;
-        if (want->k != TY_OBJECT || (n != want->n && !want->dval))
+        if (want->k != TY_OBJECT || (distinct_pairs(t) != want->n && !want->dval))
             return false;
         for (int i = 0; i < n; i++) {
             struct term *k = t->items[2 * i];
-            if (k->kind != TK_VALUE || k->val->type != RV_STRING)
+            if (k->kind != TK_VALUE || k->val->type != RV_STRING || shadowed(t, i))
                 continue;
             struct ty *child = obj_select(want, k->val);
             if (!child || !unify_term(c, t->items[2 * i + 1], child))
