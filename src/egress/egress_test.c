@@ -29,6 +29,7 @@
 #include "gate/gate.h"
 #include "proxy/proxy.h"
 #include "wire/frame.h"
+#include "wire/test_frames.h"
 
 static const char *test_policy =
     "package enclave\n"
@@ -254,52 +255,26 @@ static bool has_egress_request(struct fixture *f, const void *arg)
 static void send_open(struct fixture *f, uint32_t stream, const char *host, unsigned port, const char *scheme,
                       const char *method, const char *path)
 {
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressOpen o = GUEST__V1__EGRESS_OPEN__INIT;
-    o.stream = stream;
-    o.host = (char *)host;
-    o.port = port;
-    o.scheme = (char *)scheme;
-    o.method = (char *)(method ? method : "");
-    o.path = (char *)(path ? path : "");
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_OPEN;
-    fr.egress_open = &o;
-    peer_send(f, &fr);
+    struct test_frame b;
+    peer_send(f, test_frame_open(&b, f->egress_id, stream, host, port, scheme, method, path));
 }
 
 static void send_data(struct fixture *f, uint32_t stream, const void *data, size_t len)
 {
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressData d = GUEST__V1__EGRESS_DATA__INIT;
-    d.stream = stream;
-    d.data.data = (uint8_t *)data;
-    d.data.len = len;
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_DATA;
-    fr.egress_data = &d;
-    peer_send(f, &fr);
+    struct test_frame b;
+    peer_send(f, test_frame_data(&b, f->egress_id, stream, data, len));
 }
 
 static void send_credit(struct fixture *f, uint32_t stream, uint32_t bytes)
 {
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressCredit c = GUEST__V1__EGRESS_CREDIT__INIT;
-    c.stream = stream;
-    c.bytes = bytes;
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_CREDIT;
-    fr.egress_credit = &c;
-    peer_send(f, &fr);
+    struct test_frame b;
+    peer_send(f, test_frame_credit(&b, f->egress_id, stream, bytes));
 }
 
 static void send_close(struct fixture *f, uint32_t stream, bool write_only)
 {
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressClose c = GUEST__V1__EGRESS_CLOSE__INIT;
-    c.stream = stream;
-    c.write_only = write_only;
-    c.reason = (char *)"";
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_CLOSE;
-    fr.egress_close = &c;
-    peer_send(f, &fr);
+    struct test_frame b;
+    peer_send(f, test_frame_close(&b, f->egress_id, stream, write_only));
 }
 
 /* The stream's open result, after running the loop until it comes. */
