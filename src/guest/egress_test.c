@@ -539,8 +539,11 @@ static void expect_close(struct host *h, uint32_t stream, bool write_only, const
     }
 }
 
-static void expect_response(struct host *h, uint64_t cancel_id, uint64_t streams, uint64_t out, uint64_t in)
+/* Cancels the proxy with cancel_id; both answers must come, the
+ * EgressResponse with these totals. */
+static void host_stop(struct host *h, uint64_t cancel_id, uint64_t streams, uint64_t out, uint64_t in)
 {
+    host_cancel(h, cancel_id);
     bool got_cancel = false, got_response = false;
     while (!got_cancel || !got_response) {
         Guest__V1__Frame *f = recv_frame(h);
@@ -601,8 +604,7 @@ static void test_connect_round_trip(void **state)
     assert_int_equal(wl_read_all(fd, buf, sizeof(buf)), 0);
     expect_close(h, st, false, NULL); /* both sides over: the stream ends */
     close(fd);
-    host_cancel(h, 9);
-    expect_response(h, 9, 1, 9, 9);
+    host_stop(h, 9, 1, 9, 9);
 }
 
 static void test_refused(void **state)
@@ -636,8 +638,7 @@ static void test_refused(void **state)
     assert_non_null(strstr(buf, "HTTP/1.1 502 Bad Gateway\r\n"));
     assert_non_null(strstr(buf, "\r\n\r\nconnection refused\n"));
     close(fd);
-    host_cancel(h, 9);
-    expect_response(h, 9, 3, 0, 0);
+    host_stop(h, 9, 3, 0, 0);
 }
 
 static void test_plain_http(void **state)
@@ -663,9 +664,8 @@ static void test_plain_http(void **state)
     wl_read_all(fd, buf, sizeof(buf));
     assert_string_equal(buf, resp);
     close(fd);
-    host_cancel(h, 9);
     /* bytes_out: the rewritten head, hello and " world"; nothing of the second request */
-    expect_response(h, 9, 1, strlen(head) + 6, strlen(resp));
+    host_stop(h, 9, 1, strlen(head) + 6, strlen(resp));
 }
 
 /* The workload's bytes go up only within the host's credit. */
@@ -714,8 +714,7 @@ static void test_window_up(void **state)
     close(fd);
     expect_close(h, st, true, NULL);
     host_close(h, st, false);
-    host_cancel(h, 9);
-    expect_response(h, 9, 1, total, 0);
+    host_stop(h, 9, 1, total, 0);
 }
 
 /* What the host sends waits in the init only within the window: with a
@@ -842,8 +841,7 @@ static void test_bulk_both_ways(void **state)
     int status;
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    host_cancel(h, 9);
-    expect_response(h, 9, 1, total, total);
+    host_stop(h, 9, 1, total, total);
 }
 
 static void test_max_streams(void **state)
@@ -868,8 +866,7 @@ static void test_max_streams(void **state)
     assert_true(sc != sb);
     close(b);
     close(c);
-    host_cancel(h, 9);
-    expect_response(h, 9, 3, 0, 0);
+    host_stop(h, 9, 3, 0, 0);
 }
 
 /* Hostile workloads get a clear status, and the host hears nothing of them. */
@@ -912,8 +909,7 @@ static void test_bad_requests(void **state)
     fd = wl_connect(h);
     wl_open(h, fd, "ok.example");
     close(fd);
-    host_cancel(h, 9);
-    expect_response(h, 9, 1, 0, 0);
+    host_stop(h, 9, 1, 0, 0);
 }
 
 static void test_head_timeout(void **state)
@@ -926,8 +922,7 @@ static void test_head_timeout(void **state)
     wl_read_all(fd, buf, sizeof(buf));
     assert_non_null(strstr(buf, "HTTP/1.1 408 Request Timeout\r\n"));
     close(fd);
-    host_cancel(h, 9);
-    expect_response(h, 9, 0, 0, 0);
+    host_stop(h, 9, 0, 0, 0);
 }
 
 /* Cancel closes every stream and the listener, and answers. */
@@ -973,8 +968,7 @@ static void test_cancel(void **state)
     host_data(h, st, "x", 1);
     host_credit(h, st, 5);
     egress_start(h, 0, 0, 0);
-    host_cancel(h, 10);
-    expect_response(h, 10, 0, 0, 0);
+    host_stop(h, 10, 0, 0, 0);
 }
 
 /* Frames from a host out of order or out of bounds end at most the
@@ -1108,8 +1102,7 @@ static void test_proxy_environment(void **state)
     assert_int_equal(r->exec_response->stdout.len, strlen(want));
     assert_memory_equal(r->exec_response->stdout.data, want, strlen(want));
     guest__v1__frame__free_unpacked(r, NULL);
-    host_cancel(h, 9);
-    expect_response(h, 9, 0, 0, 0);
+    host_stop(h, 9, 0, 0, 0);
     f.id = 21;
     send_frame(h, &f);
     r = expect(h, BODY(EXEC_RESPONSE));
