@@ -167,12 +167,8 @@ static void assert_stdout(const Guest__V1__ExecResponse *r, const char *want)
 
 static void send_health(struct client *c, uint64_t id)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthRequest h = GUEST__V1__HEALTH_REQUEST__INIT;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_HEALTH_REQUEST;
-    f.health_request = &h;
-    send_frame(c, &f);
+    send_frame(c, GUEST_TEST_FRAME(id, HEALTH_REQUEST, health_request, &h));
 }
 
 static void expect_health(struct client *c, uint64_t id)
@@ -185,14 +181,10 @@ static void expect_health(struct client *c, uint64_t id)
 
 static void send_hello_key(struct client *c, uint64_t id, const uint8_t *key, size_t len)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__HelloRequest h = GUEST__V1__HELLO_REQUEST__INIT;
     h.key.data = (uint8_t *)key;
     h.key.len = len;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
-    f.hello_request = &h;
-    send_frame(c, &f);
+    send_frame(c, GUEST_TEST_FRAME(id, HELLO_REQUEST, hello_request, &h));
 }
 
 /* What the host does first on every connection. */
@@ -490,12 +482,8 @@ static void test_garbage_frames(void **state)
     assert_int_equal(f->error->code, CODE(UNKNOWN_REQUEST));
     guest__v1__frame__free_unpacked(f, NULL);
 
-    Guest__V1__Frame reply = GUEST__V1__FRAME__INIT;
     Guest__V1__ShutdownResponse sr = GUEST__V1__SHUTDOWN_RESPONSE__INIT;
-    reply.id = 21;
-    reply.body_case = GUEST__V1__FRAME__BODY_SHUTDOWN_RESPONSE;
-    reply.shutdown_response = &sr;
-    send_frame(c, &reply);
+    send_frame(c, GUEST_TEST_FRAME(21, SHUTDOWN_RESPONSE, shutdown_response, &sr));
     f = expect_body(c, 21, GUEST__V1__FRAME__BODY_ERROR);
     assert_int_equal(f->error->code, CODE(UNKNOWN_REQUEST));
     guest__v1__frame__free_unpacked(f, NULL);
@@ -584,13 +572,9 @@ static void test_concurrent_execs_and_cancel(void **state)
     assert_int_equal(f->health_response->running_execs, 1);
     guest__v1__frame__free_unpacked(f, NULL);
 
-    Guest__V1__Frame cancel = GUEST__V1__FRAME__INIT;
     Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
     cr.target_id = 100;
-    cancel.id = 105;
-    cancel.body_case = GUEST__V1__FRAME__BODY_CANCEL_REQUEST;
-    cancel.cancel_request = &cr;
-    send_frame(c, &cancel);
+    send_frame(c, GUEST_TEST_FRAME(105, CANCEL_REQUEST, cancel_request, &cr));
     f = expect_body(c, 105, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
     assert_true(f->cancel_response->found);
     guest__v1__frame__free_unpacked(f, NULL);
@@ -601,8 +585,7 @@ static void test_concurrent_execs_and_cancel(void **state)
     guest__v1__frame__free_unpacked(f, NULL);
 
     cr.target_id = 999;
-    cancel.id = 106;
-    send_frame(c, &cancel);
+    send_frame(c, GUEST_TEST_FRAME(106, CANCEL_REQUEST, cancel_request, &cr));
     f = expect_body(c, 106, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
     assert_false(f->cancel_response->found);
     guest__v1__frame__free_unpacked(f, NULL);
@@ -655,13 +638,9 @@ static void test_streaming(void **state)
 
 static void send_credit(struct client *c, uint64_t id, uint64_t bytes)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecCredit cr = GUEST__V1__EXEC_CREDIT__INIT;
     cr.bytes = bytes;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_EXEC_CREDIT;
-    f.exec_credit = &cr;
-    send_frame(c, &f);
+    send_frame(c, GUEST_TEST_FRAME(id, EXEC_CREDIT, exec_credit, &cr));
 }
 
 /* Adds one output frame of exec `id` to *total; true when it was the final
@@ -724,15 +703,11 @@ static void test_stream_window(void **state)
 
 static void send_stdin(struct client *c, uint64_t id, const char *data, bool close)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecStdin in = GUEST__V1__EXEC_STDIN__INIT;
     in.data.data = (uint8_t *)data;
     in.data.len = data ? strlen(data) : 0;
     in.close = close;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_EXEC_STDIN;
-    f.exec_stdin = &in;
-    send_frame(c, &f);
+    send_frame(c, GUEST_TEST_FRAME(id, EXEC_STDIN, exec_stdin, &in));
 }
 
 /* Interactive stdin: input sent after the start reaches the workload, each
@@ -835,13 +810,9 @@ static void test_shutdown_stops_server(void **state)
 {
     struct client *c = *state;
     send_sh(c, 600, "sleep 1000", NULL);
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ShutdownRequest sr = GUEST__V1__SHUTDOWN_REQUEST__INIT;
     sr.poweroff = true;
-    f.id = 601;
-    f.body_case = GUEST__V1__FRAME__BODY_SHUTDOWN_REQUEST;
-    f.shutdown_request = &sr;
-    send_frame(c, &f);
+    send_frame(c, GUEST_TEST_FRAME(601, SHUTDOWN_REQUEST, shutdown_request, &sr));
     Guest__V1__Frame *g = expect_body(c, 601, GUEST__V1__FRAME__BODY_SHUTDOWN_RESPONSE);
     guest__v1__frame__free_unpacked(g, NULL);
     /* Outside PID 1 "power off" ends the server, which closes the connection. */
@@ -927,13 +898,9 @@ static int teardown_unix(void **state)
     for (int tries = 0; tries < 100; tries++) {
         struct client *c = client_connect_raw(u);
         send_hello_key(c, 2, key, GUEST_KEY_LEN);
-        Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
         Guest__V1__ShutdownRequest sr = GUEST__V1__SHUTDOWN_REQUEST__INIT;
         sr.poweroff = true;
-        f.id = 1;
-        f.body_case = GUEST__V1__FRAME__BODY_SHUTDOWN_REQUEST;
-        f.shutdown_request = &sr;
-        send_frame(c, &f);
+        send_frame(c, GUEST_TEST_FRAME(1, SHUTDOWN_REQUEST, shutdown_request, &sr));
         Guest__V1__Frame *g = recv_frame(c);
         if (g && g->body_case == GUEST__V1__FRAME__BODY_HELLO_RESPONSE) {
             guest__v1__frame__free_unpacked(g, NULL);
@@ -971,13 +938,9 @@ static void test_unix_connections_independent(void **state)
     guest__v1__frame__free_unpacked(f, NULL);
     /* A Cancel on one connection does not reach the other's execs. */
     send_sh(a, 5, "sleep 0.2; echo still", NULL);
-    Guest__V1__Frame cancel = GUEST__V1__FRAME__INIT;
     Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
     cr.target_id = 5;
-    cancel.id = 6;
-    cancel.body_case = GUEST__V1__FRAME__BODY_CANCEL_REQUEST;
-    cancel.cancel_request = &cr;
-    send_frame(b, &cancel);
+    send_frame(b, GUEST_TEST_FRAME(6, CANCEL_REQUEST, cancel_request, &cr));
     f = expect_body(b, 6, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
     assert_false(f->cancel_response->found);
     guest__v1__frame__free_unpacked(f, NULL);
@@ -1175,7 +1138,6 @@ static void send_resume(struct client *c, uint64_t id, const uint8_t *key, const
 {
     static uint8_t entropy[GUEST_RESUME_MAX_ENTROPY + 1];
     memset(entropy, 0xa5, sizeof(entropy));
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__HelloRequest h = GUEST__V1__HELLO_REQUEST__INIT;
     h.key.data = (uint8_t *)key;
     h.key.len = GUEST_KEY_LEN;
@@ -1184,10 +1146,7 @@ static void send_resume(struct client *c, uint64_t id, const uint8_t *key, const
     h.entropy.data = entropy;
     h.entropy.len = entropy_len;
     h.unix_time_ns = unix_time_ns;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
-    f.hello_request = &h;
-    send_frame(c, &f);
+    send_frame(c, GUEST_TEST_FRAME(id, HELLO_REQUEST, hello_request, &h));
 }
 
 /* After a snapshot restore: the first HelloRequest proves the snapshot's key

@@ -1,5 +1,5 @@
 /* For the guest's unit tests only (server_test.c, files_test.c,
- * code_test.c): a real guest server in a forked child on one end of a
+ * code_test.c, egress_test.c): a real guest server in a forked child on one end of a
  * socketpair, and the host's side of the connection: frames out, frames in,
  * the hello, and waiting for the server to exit. Functions are static inline
  * so that each test uses what it needs. */
@@ -46,6 +46,12 @@ static inline pid_t guest_test_server_start(const struct guest_server_options *o
     *fd = sv[0];
     return pid;
 }
+
+/* A frame with id carrying msg as its body, for the enclosing block:
+ * send_frame(c, GUEST_TEST_FRAME(7, HEALTH_REQUEST, health_request, &h)). */
+#define GUEST_TEST_FRAME(id_, BODY, member, msg)                                                     \
+    (&(Guest__V1__Frame){PROTOBUF_C_MESSAGE_INIT(&guest__v1__frame__descriptor), .id = (id_),        \
+                         .body_case = GUEST__V1__FRAME__BODY_##BODY, .member = (msg)})
 
 /* Waits for the server to exit, at most GUEST_TEST_WAIT_MS; kills it after
  * that. 0 when it exited by itself with status 0. */
