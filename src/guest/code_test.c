@@ -190,13 +190,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *x = *state;
-    if (!x)
-        return 0;
-    int status = guest_test_conn_close(&x->conn);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", x->dir);
-    if (system(cmd) != 0)
-        return -1;
+    int status = x ? guest_test_conn_close_rm(&x->conn, x->dir) : 0;
     free(x);
     return status;
 }

@@ -66,6 +66,15 @@ static int setup(void **state)
     return 0;
 }
 
+/* setup with the variable name set to 1 while the server starts. */
+static int setup_with_env(void **state, const char *name)
+{
+    setenv(name, "1", 1);
+    int r = setup(state);
+    unsetenv(name);
+    return r;
+}
+
 static int wait_server(pid_t pid)
 {
     return guest_test_server_wait(pid);
@@ -446,10 +455,7 @@ static void test_exec_failures(void **state)
  * on answering. */
 static int setup_spawn_stop(void **state)
 {
-    setenv("ENCLAVE_TEST_SPAWN_STOP", "1", 1);
-    int r = setup(state);
-    unsetenv("ENCLAVE_TEST_SPAWN_STOP");
-    return r;
+    return setup_with_env(state, "ENCLAVE_TEST_SPAWN_STOP");
 }
 
 static void test_stopped_child_does_not_hang_init(void **state)
@@ -1236,10 +1242,7 @@ static void test_stdio_needs_key(void **state)
 
 static int setup_no_hello(void **state)
 {
-    setenv("ENCLAVE_TEST_NO_HELLO", "1", 1);
-    int r = setup(state);
-    unsetenv("ENCLAVE_TEST_NO_HELLO");
-    return r;
+    return setup_with_env(state, "ENCLAVE_TEST_NO_HELLO");
 }
 
 static void test_server_needs_a_key(void **state)

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -173,6 +174,16 @@ static inline int guest_test_conn_close(struct guest_test_conn *c)
     int status = guest_test_server_wait(c->server);
     wire_decoder_release(&c->dec);
     return status;
+}
+
+/* Closes the connection as guest_test_conn_close, then removes dir (the
+ * test's scratch tree); 0 when both went well. */
+static inline int guest_test_conn_close_rm(struct guest_test_conn *c, const char *dir)
+{
+    int status = guest_test_conn_close(c);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? status : -1;
 }
 
 /* The next frame; the test fails on EOF. */
