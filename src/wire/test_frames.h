@@ -1,6 +1,6 @@
-/* For unit tests on both ends of the guest channel only (guest/egress_test.c
- * plays the host, egress/egress_test.c plays the guest): the egress frames,
- * filled in one place. A builder fills *b and returns b's frame, ready for
+/* For tests on both ends of the guest channel only (guest/egress_test.c and
+ * guest/egress_fuzz.c play the host, egress/egress_test.c plays the guest):
+ * the egress frames, filled in one place. A builder fills *b and returns b's frame, ready for
  * wire_encode; the frame points into b, so b must outlive its use. */
 #ifndef ENCLAVE_WIRE_TEST_FRAMES_H
 #define ENCLAVE_WIRE_TEST_FRAMES_H
