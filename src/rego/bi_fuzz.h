@@ -46,6 +46,13 @@ __attribute__((unused)) static void fuzz_eval(struct rego_query *q, json_t *inpu
         json_decref(out);
 }
 
+/* The bytes as a JSON document, or NULL when they are not one. */
+__attribute__((unused)) static json_t *fuzz_json(const uint8_t *data, size_t size)
+{
+    json_error_t je;
+    return json_loadb((const char *)data, size, 0, &je);
+}
+
 /* input = {"s": <the bytes as a string>} */
 __attribute__((unused)) static void fuzz_string(const char *query, const uint8_t *data, size_t size)
 {
