@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "common/test_dir.h"
 #include "image/image.h"
 
 struct entry {
@@ -273,12 +274,9 @@ static void test_short_source(void **state)
 
 static void put(const char *root, const char *rel, const char *text, mode_t mode)
 {
+    test_put_file(root, rel, text);
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s/%s", root, rel);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
     chmod(p, mode);
 }
 

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/test_dir.h"
 #include "policy/internal.h"
 #include "policy/policy.h"
 #include "rego/mem.h" /* last: the fault injection (rg_fail_at) */
@@ -96,20 +97,6 @@ static void test_builtin_loads_and_decides(void **state)
 static const char *MOD_A = "package enclave\n\ndecision := {\"allow\": data.x.on}\n";
 static const char *MOD_B = "package enclave\n\ntest_on if data.x.on\n";
 
-static void write_file(const char *dir, const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    mkdir(path, 0700);
-    *slash = '/';
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void test_digest_is_canonical(void **state)
 {
     struct error err;
@@ -129,11 +116,11 @@ static void test_digest_is_canonical(void **state)
     /* The same files from a directory: the same digest. Hidden and other files are not part of it. */
     char dir[] = "/tmp/policy-test-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    write_file(dir, "a.rego", MOD_A);
-    write_file(dir, "sub/b.rego", MOD_B);
-    write_file(dir, "data.json", data);
-    write_file(dir, "README.md", "not part of the bundle");
-    write_file(dir, ".hidden.rego", "package broken {");
+    test_put_file(dir, "a.rego", MOD_A);
+    test_put_file(dir, "sub/b.rego", MOD_B);
+    test_put_file(dir, "data.json", data);
+    test_put_file(dir, "README.md", "not part of the bundle");
+    test_put_file(dir, ".hidden.rego", "package broken {");
     assert_int_equal(policy_bundle_load_dir(dir, NULL, &b3, &err), 0);
     assert_string_equal(policy_bundle_digest(b1), policy_bundle_digest(b3));
 
