@@ -98,18 +98,36 @@ static void __attribute__((noreturn)) hostile_guest(const char *path)
     }
 }
 
-static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
+/* A VM of the fake drivers in c's run directory, with the real key file
+ * as the drivers make it (the proxy must prove it); NULL on failure. */
+static struct vmm_vm *fake_vm_new(const struct vmm_config *c, struct error *err)
 {
     struct vmm_vm *vm = calloc(1, sizeof(*vm));
     snprintf(vm->run_dir, sizeof(vm->run_dir), "%s", c->run_dir);
     snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
     vm->channel.kind = VMM_CHANNEL_UNIX;
     snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/rpc.sock", c->run_dir);
-    /* The real key file, as the drivers make it: the proxy must prove it. */
     if (vmm_channel_key_create(vm, err) < 0) {
         vmm_vm_free(vm);
-        return -1;
+        return NULL;
     }
+    return vm;
+}
+
+/* The VM's process is pid: the VM is started. */
+static int fake_vm_started(struct vmm_vm *vm, pid_t pid, struct vmm_vm **out)
+{
+    vm->pid = pid;
+    last_pid = pid;
+    *out = vm;
+    return 0;
+}
+
+static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
+{
+    struct vmm_vm *vm = fake_vm_new(c, err);
+    if (vm == NULL)
+        return -1;
     pid_t pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -123,10 +141,7 @@ static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct er
             execl("/bin/sleep", "sleep", "100", (char *)NULL);
         _exit(127);
     }
-    vm->pid = pid;
-    last_pid = pid;
-    *out = vm;
-    return 0;
+    return fake_vm_started(vm, pid, out);
 }
 
 static int fake_request_stop(struct vmm_vm *vm, struct error *err)
@@ -161,15 +176,9 @@ static int snap_start(const struct vmm_config *c, struct vmm_vm **out, struct er
             snprintf((*out)->save_path, sizeof((*out)->save_path), "%s", c->save_to);
         return 0;
     }
-    struct vmm_vm *vm = calloc(1, sizeof(*vm));
-    snprintf(vm->run_dir, sizeof(vm->run_dir), "%s", c->run_dir);
-    snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
-    vm->channel.kind = VMM_CHANNEL_UNIX;
-    snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/rpc.sock", c->run_dir);
-    if (vmm_channel_key_create(vm, err) < 0) {
-        vmm_vm_free(vm);
+    struct vmm_vm *vm = fake_vm_new(c, err);
+    if (vm == NULL)
         return -1;
-    }
     vm->channel.resume = true;
     memcpy(vm->channel.resume_key, c->restore_key, sizeof(vm->channel.resume_key));
     char guest_key[4300];
@@ -191,10 +200,7 @@ static int snap_start(const struct vmm_config *c, struct vmm_vm **out, struct er
         execl(init_bin, init_bin, "--key-file", guest_key, "--serve-unix", vm->channel.path, (char *)NULL);
         _exit(127);
     }
-    vm->pid = pid;
-    last_pid = pid;
-    *out = vm;
-    return 0;
+    return fake_vm_started(vm, pid, out);
 }
 
 static int snap_begin(struct vmm_vm *vm, struct error *err)
