@@ -27,6 +27,7 @@
 #include "audit/audit.h"
 #include "egress/egress.h"
 #include "gate/gate.h"
+#include "gate/test_gate.h"
 #include "proxy/proxy.h"
 #include "wire/frame.h"
 #include "wire/test_frames.h"
@@ -64,9 +65,10 @@ struct seen {
 };
 
 struct fixture {
-    char home[256], dir[64];
-    struct audit_log *log;
-    struct gate *gate;
+    struct test_gate t;
+    char dir[64];
+    struct audit_log *log; /* t's */
+    struct gate *gate;     /* t's */
     struct event_base *base;
     struct egress_resolver *resolver;
     struct proxy_conn *conn;
@@ -326,20 +328,10 @@ static unsigned session_timeout_for_setup;
 static int setup_with(void **state, unsigned max_streams, unsigned window)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->home, sizeof(f->home), "/tmp/enclave-egress-test-XXXXXX");
-    assert_non_null(mkdtemp(f->home));
-    setenv("ENCLAVE_HOME", f->home, 1);
-    char db[512], keys[512];
-    assert_int_equal(audit_default_db_path(db, sizeof(db), NULL), 0);
-    assert_int_equal(audit_default_key_dir(keys, sizeof(keys), NULL), 0);
+    test_gate_open(&f->t, test_policy);
+    f->log = f->t.log;
+    f->gate = f->t.gate;
     struct error err;
-    if (audit_open(db, keys, NULL, &f->log, &err) < 0)
-        fail_msg("audit_open: %s", err.message);
-    struct gate_config gc = {.audit = f->log};
-    if (gate_new(&gc, &f->gate, &err) < 0)
-        fail_msg("gate_new: %s", err.message);
-    if (gate_apply_document(f->gate, test_policy, strlen(test_policy), "", &err) != 0)
-        fail_msg("policy: %s", err.message);
     f->base = event_base_new();
     assert_int_equal(egress_resolver_new(f->base, 1, 8, &f->resolver, &err), 0);
 
@@ -425,10 +417,9 @@ static int teardown(void **state)
     wire_decoder_release(&f->dec);
     close(f->peer);
     close(f->listen_fd);
-    gate_free(f->gate);
-    assert_int_equal(audit_close(f->log, NULL), 0);
+    test_gate_close(&f->t);
     char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", f->home, f->dir);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
     assert_int_equal(system(cmd), 0);
     free(f);
     return 0;

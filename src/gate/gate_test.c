@@ -16,13 +16,13 @@
 #include "audit/audit.h"
 #include "common/digest.h"
 #include "gate/gate.h"
+#include "gate/test_gate.h"
 
 struct fixture {
-    char home[256];
-    char db[512];
-    char keys[512];
-    struct audit_log *log;
-    struct gate *gate;
+    struct test_gate t;
+    struct audit_log *log; /* t's */
+    struct gate *gate;     /* t's */
+    const char *db;        /* t's */
 };
 
 /* The last record of the log, copied. */
@@ -81,17 +81,10 @@ static void use_policy(struct fixture *f, const char *rego)
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->home, sizeof(f->home), "/tmp/enclave-gate-test-XXXXXX");
-    assert_non_null(mkdtemp(f->home));
-    setenv("ENCLAVE_HOME", f->home, 1);
-    assert_int_equal(audit_default_db_path(f->db, sizeof(f->db), NULL), 0);
-    assert_int_equal(audit_default_key_dir(f->keys, sizeof(f->keys), NULL), 0);
-    struct error err;
-    if (audit_open(f->db, f->keys, NULL, &f->log, &err) < 0)
-        fail_msg("audit_open: %s", err.message);
-    struct gate_config gc = {.audit = f->log};
-    if (gate_new(&gc, &f->gate, &err) < 0)
-        fail_msg("gate_new: %s", err.message);
+    test_gate_open(&f->t, NULL);
+    f->log = f->t.log;
+    f->gate = f->t.gate;
+    f->db = f->t.db;
     *state = f;
     return 0;
 }
@@ -99,11 +92,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    gate_free(f->gate);
-    assert_int_equal(audit_close(f->log, NULL), 0);
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->home);
-    assert_int_equal(system(cmd), 0);
+    test_gate_close(&f->t);
     free(f);
     return 0;
 }
