@@ -29,6 +29,7 @@
 #include "gate/gate.h"
 #include "gate/test_gate.h"
 #include "proxy/proxy.h"
+#include "proxy/test_peer.h"
 #include "wire/frame.h"
 #include "wire/test_frames.h"
 
@@ -66,14 +67,14 @@ struct seen {
 
 struct fixture {
     struct test_gate t;
-    char dir[64];
     struct audit_log *log; /* t's */
     struct gate *gate;     /* t's */
     struct event_base *base;
     struct egress_resolver *resolver;
     struct proxy_conn *conn;
     struct egress *egress;
-    int listen_fd, peer;
+    struct test_peer tp;
+    int peer; /* tp's: the guest's end */
     struct wire_decoder dec;
     uint64_t egress_id;
     struct seen seen[MAX_SEEN];
@@ -345,18 +346,8 @@ static int setup_with(void **state, unsigned max_streams, unsigned window)
     f->server_port = ntohs(sin.sin_port);
 
     /* The guest channel. */
-    snprintf(f->dir, sizeof(f->dir), "/tmp/egress-test-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    struct vmm_channel ch = {.kind = VMM_CHANNEL_UNIX};
-    snprintf(ch.path, sizeof(ch.path), "%s/rpc.sock", f->dir);
-    f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", ch.path);
-    assert_int_equal(bind(f->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    assert_int_equal(listen(f->listen_fd, 4), 0);
-    assert_int_equal(proxy_connect(f->base, &ch, NULL, NULL, &f->conn, &err), 0);
-    f->peer = accept(f->listen_fd, NULL, NULL);
-    assert_true(f->peer >= 0);
+    test_peer_connect(&f->tp, f->base, &f->conn);
+    f->peer = f->tp.peer;
     fcntl(f->peer, F_SETFL, fcntl(f->peer, F_GETFL) | O_NONBLOCK);
     wire_decoder_init(&f->dec, 0);
 
@@ -415,12 +406,8 @@ static int teardown(void **state)
     egress_resolver_free(f->resolver);
     event_base_free(f->base);
     wire_decoder_release(&f->dec);
-    close(f->peer);
-    close(f->listen_fd);
+    test_peer_close(&f->tp);
     test_gate_close(&f->t);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
     free(f);
     return 0;
 }
