@@ -463,6 +463,16 @@ static size_t wl_read_all(int fd, char *buf, size_t cap)
     return len;
 }
 
+/* Reads the proxy's whole answer into buf; its status line must be
+ * "HTTP/1.1 <status>". */
+static void wl_expect_status(int fd, char *buf, size_t cap, const char *status)
+{
+    wl_read_all(fd, buf, cap);
+    if (strncmp(buf, "HTTP/1.1 ", 9) != 0 || strncmp(buf + 9, status, strlen(status)) != 0 ||
+        strncmp(buf + 9 + strlen(status), "\r\n", 2) != 0)
+        fail_msg("answer '%s', want HTTP/1.1 %s", buf, status);
+}
+
 /* The next EgressOpen; returns its stream and checks what it names. */
 static uint32_t expect_open(struct host *h, const char *host, uint32_t port, const char *scheme, const char *method,
                             const char *path)
@@ -615,8 +625,7 @@ static void test_refused(void **state)
     uint32_t st = wl_open(h, fd, "evil.example");
     host_result(h, st, false, 403, "denied by policy: evil.example\r\nX-Injected: 1");
     char buf[2048];
-    wl_read_all(fd, buf, sizeof(buf));
-    assert_non_null(strstr(buf, "HTTP/1.1 403 Forbidden\r\n"));
+    wl_expect_status(fd, buf, sizeof(buf), "403 Forbidden");
     char *body = strstr(buf, "\r\n\r\n");
     assert_non_null(body);
     assert_string_equal(body + 4, "denied by policy: evil.example  X-Injected: 1\n");
@@ -627,15 +636,13 @@ static void test_refused(void **state)
     wl_send_str(fd, "GET http://x.example/ HTTP/1.1\r\n\r\n");
     st = expect_open(h, "x.example", 80, "http", "GET", "/");
     host_result(h, st, false, 200, "");
-    wl_read_all(fd, buf, sizeof(buf));
-    assert_non_null(strstr(buf, "HTTP/1.1 403 Forbidden\r\n"));
+    wl_expect_status(fd, buf, sizeof(buf), "403 Forbidden");
     close(fd);
     /* The host may also refuse with a gateway error. */
     fd = wl_connect(h);
     st = wl_open(h, fd, "down.example");
     host_result(h, st, false, 502, "connection refused");
-    wl_read_all(fd, buf, sizeof(buf));
-    assert_non_null(strstr(buf, "HTTP/1.1 502 Bad Gateway\r\n"));
+    wl_expect_status(fd, buf, sizeof(buf), "502 Bad Gateway");
     assert_non_null(strstr(buf, "\r\n\r\nconnection refused\n"));
     close(fd);
     host_stop(h, 9, 3, 0, 0);
@@ -854,8 +861,7 @@ static void test_max_streams(void **state)
     assert_true(sa != sb);
     wl_send_str(c, "CONNECT c.example:443 HTTP/1.1\r\n\r\n");
     char buf[1024];
-    wl_read_all(c, buf, sizeof(buf));
-    assert_non_null(strstr(buf, "HTTP/1.1 503 Service Unavailable\r\n"));
+    wl_expect_status(c, buf, sizeof(buf), "503 Service Unavailable");
     close(c);
     /* One ends: there is room again. */
     host_result(h, sa, false, 403, "no");
@@ -899,8 +905,7 @@ static void test_bad_requests(void **state)
     memset(big, 'a', sizeof(big));
     memcpy(big, "GET http://x.example/ HTTP/1.1\r\nX-Big: ", 39);
     wl_send(fd, big, sizeof(big));
-    wl_read_all(fd, buf, sizeof(buf));
-    assert_non_null(strstr(buf, "HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+    wl_expect_status(fd, buf, sizeof(buf), "431 Request Header Fields Too Large");
     close(fd);
     /* A connection that says nothing and goes. */
     fd = wl_connect(h);
@@ -919,8 +924,7 @@ static void test_head_timeout(void **state)
     int fd = wl_connect(h);
     wl_send_str(fd, "GET http://slow.example/ HTTP/1.1\r\n");
     char buf[1024];
-    wl_read_all(fd, buf, sizeof(buf));
-    assert_non_null(strstr(buf, "HTTP/1.1 408 Request Timeout\r\n"));
+    wl_expect_status(fd, buf, sizeof(buf), "408 Request Timeout");
     close(fd);
     host_stop(h, 9, 0, 0, 0);
 }
