@@ -227,7 +227,7 @@ static void run_cell(struct fx *x, uint64_t id, const char *ctx, const char *cod
     r.context_id = (char *)ctx;
     r.code = (char *)code;
     r.timeout_ms = timeout_ms;
-    send_frame(x, GUEST_TEST_FRAME(id, CODE_REQUEST, code_request, &r));
+    send_frame(x, TEST_FRAME(id, CODE_REQUEST, code_request, &r));
     for (;;) {
         Guest__V1__Frame *g = recv_frame(x);
         assert_int_equal(g->id, id);
@@ -368,9 +368,9 @@ static void test_busy_and_limits(void **state)
     NEED_FX();
     Guest__V1__CodeRequest r = GUEST__V1__CODE_REQUEST__INIT;
     r.code = (char *)"import time; time.sleep(1)";
-    send_frame(x, GUEST_TEST_FRAME(1, CODE_REQUEST, code_request, &r));
+    send_frame(x, TEST_FRAME(1, CODE_REQUEST, code_request, &r));
     /* a second cell in the same context while one runs: busy */
-    send_frame(x, GUEST_TEST_FRAME(2, CODE_REQUEST, code_request, &r));
+    send_frame(x, TEST_FRAME(2, CODE_REQUEST, code_request, &r));
     Guest__V1__Frame *g = recv_frame(x);
     assert_int_equal(g->id, 2);
     assert_int_equal(g->body_case, GUEST__V1__FRAME__BODY_ERROR);
@@ -378,7 +378,7 @@ static void test_busy_and_limits(void **state)
     guest__v1__frame__free_unpacked(g, NULL);
     /* a bad context id */
     r.context_id = (char *)"../x";
-    send_frame(x, GUEST_TEST_FRAME(3, CODE_REQUEST, code_request, &r));
+    send_frame(x, TEST_FRAME(3, CODE_REQUEST, code_request, &r));
     g = recv_frame(x);
     assert_int_equal(g->id, 3);
     assert_int_equal(g->error->code, CODE(INVALID));

@@ -162,25 +162,17 @@ static void fuzz_proxy(const uint8_t *data, size_t size)
     uint32_t streams[16];
     size_t n_streams = 0;
 
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__HelloRequest hello = GUEST__V1__HELLO_REQUEST__INIT;
     hello.key.data = (uint8_t *)fuzz_key;
     hello.key.len = GUEST_KEY_LEN;
-    f.id = 1;
-    f.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
-    f.hello_request = &hello;
-    host_send(sv[0], &f);
+    host_send(sv[0], TEST_FRAME(1, HELLO_REQUEST, hello_request, &hello));
     struct script sc = {data, size};
     Guest__V1__EgressRequest er = GUEST__V1__EGRESS_REQUEST__INIT;
     er.port = port;
     er.max_streams = 1 + take(&sc) % 4;
     er.window = 1 + (uint32_t)take(&sc) * 64;
     er.max_header_bytes = 64 + (uint32_t)take(&sc) * 8;
-    f = (Guest__V1__Frame)GUEST__V1__FRAME__INIT;
-    f.id = EGRESS_ID;
-    f.body_case = GUEST__V1__FRAME__BODY_EGRESS_REQUEST;
-    f.egress_request = &er;
-    host_send(sv[0], &f);
+    host_send(sv[0], TEST_FRAME(EGRESS_ID, EGRESS_REQUEST, egress_request, &er));
     for (int i = 0; i < 4; i++)
         guest_server_run_once(s, 0);
 
@@ -194,7 +186,6 @@ static void fuzz_proxy(const uint8_t *data, size_t size)
         uint32_t stream = n_streams && (arg & 0x80) ? streams[arg % n_streams] : arg & 0x7f;
         uint64_t id = (op & 0x40) ? EGRESS_ID + 1 : EGRESS_ID;
         struct test_frame b;
-        f = (Guest__V1__Frame)GUEST__V1__FRAME__INIT;
         switch ((op & 0x3f) % 12) {
         case 0: { /* a workload connects */
             if (wl[w] >= 0)
@@ -261,19 +252,14 @@ static void fuzz_proxy(const uint8_t *data, size_t size)
         case 9:
             host_send(sv[0], test_frame_close(&b, id, stream, op & 0x80));
             break;
-        case 10: { /* cancel, or a new proxy (busy while one runs) */
+        case 10: /* cancel, or a new proxy (busy while one runs) */
             if (op & 0x80) {
-                f.id = 900 + arg;
-                f.body_case = GUEST__V1__FRAME__BODY_EGRESS_REQUEST;
-                f.egress_request = &er;
+                host_send(sv[0], TEST_FRAME(900 + arg, EGRESS_REQUEST, egress_request, &er));
+                n_streams = 0;
             } else {
                 host_send(sv[0], test_frame_cancel(&b, 800 + arg, EGRESS_ID));
-                break;
             }
-            host_send(sv[0], &f);
-            n_streams = 0;
             break;
-        }
         default:
             break;
         }

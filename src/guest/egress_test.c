@@ -320,34 +320,22 @@ static int teardown(void **state)
 
 static void egress_start(struct host *h, uint32_t max_streams, uint32_t window, uint32_t max_header)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__EgressRequest r = GUEST__V1__EGRESS_REQUEST__INIT;
     r.port = h->port;
     r.max_streams = max_streams;
     r.window = window;
     r.max_header_bytes = max_header;
-    f.id = EGRESS_ID;
-    f.body_case = BODY(EGRESS_REQUEST);
-    f.egress_request = &r;
-    send_frame(h, &f);
+    send_frame(h, TEST_FRAME(EGRESS_ID, EGRESS_REQUEST, egress_request, &r));
     /* Listening once a later request is answered (frames are served in order). */
-    Guest__V1__Frame hf = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthRequest hq = GUEST__V1__HEALTH_REQUEST__INIT;
-    hf.id = 2;
-    hf.body_case = BODY(HEALTH_REQUEST);
-    hf.health_request = &hq;
-    send_frame(h, &hf);
+    send_frame(h, TEST_FRAME(2, HEALTH_REQUEST, health_request, &hq));
     guest__v1__frame__free_unpacked(expect(h, BODY(HEALTH_RESPONSE)), NULL);
 }
 
 static void send_health_sync(struct host *h, uint64_t id)
 {
-    Guest__V1__Frame hf = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthRequest hq = GUEST__V1__HEALTH_REQUEST__INIT;
-    hf.id = id;
-    hf.body_case = BODY(HEALTH_REQUEST);
-    hf.health_request = &hq;
-    send_frame(h, &hf);
+    send_frame(h, TEST_FRAME(id, HEALTH_REQUEST, health_request, &hq));
 }
 
 static void host_result(struct host *h, uint32_t stream, bool allowed, uint32_t status, const char *reason)
@@ -982,12 +970,8 @@ static void test_hostile_host(void **state)
     struct host *h = *state;
     egress_start(h, 0, 4096, 0);
     /* A second proxy while one runs. */
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__EgressRequest r = GUEST__V1__EGRESS_REQUEST__INIT;
-    f.id = 77;
-    f.body_case = BODY(EGRESS_REQUEST);
-    f.egress_request = &r;
-    send_frame(h, &f);
+    send_frame(h, TEST_FRAME(77, EGRESS_REQUEST, egress_request, &r));
     Guest__V1__Frame *e = expect(h, BODY(ERROR));
     assert_int_equal(e->id, 77);
     assert_int_equal(e->error->code, CODE(BUSY));

@@ -105,7 +105,7 @@ static void send_file_request(struct fx *x, uint64_t id, Guest__V1__FileRequest_
     r.path = (char *)path;
     if (tweak)
         tweak(&r);
-    send_frame(x, GUEST_TEST_FRAME(id, FILE_REQUEST, file_request, &r));
+    send_frame(x, TEST_FRAME(id, FILE_REQUEST, file_request, &r));
 }
 
 /* The reply to a one-shot operation; error_code 0 expects a FileResponse. */
@@ -133,7 +133,7 @@ static void send_chunk(struct fx *x, uint64_t id, const uint8_t *data, size_t le
     c.data.data = (uint8_t *)data;
     c.data.len = len;
     c.eof = eof;
-    send_frame(x, GUEST_TEST_FRAME(id, FILE_CHUNK, file_chunk, &c));
+    send_frame(x, TEST_FRAME(id, FILE_CHUNK, file_chunk, &c));
 }
 
 static void pattern(uint8_t *buf, size_t len, uint64_t offset)
@@ -335,7 +335,7 @@ static void test_upload_download(void **state)
         guest__v1__frame__free_unpacked(f, NULL);
         Guest__V1__FileCredit cr = GUEST__V1__FILE_CREDIT__INIT;
         cr.bytes = n;
-        send_frame(x, GUEST_TEST_FRAME(3, FILE_CREDIT, file_credit, &cr));
+        send_frame(x, TEST_FRAME(3, FILE_CREDIT, file_credit, &cr));
         outstanding += n;
     }
     assert_int_equal(got, size);
@@ -468,7 +468,7 @@ static void test_chunk_limits(void **state)
     /* credit and chunks for ids nobody uses are ignored too */
     Guest__V1__FileCredit cr = GUEST__V1__FILE_CREDIT__INIT;
     cr.bytes = UINT64_MAX;
-    send_frame(x, GUEST_TEST_FRAME(77, FILE_CREDIT, file_credit, &cr));
+    send_frame(x, TEST_FRAME(77, FILE_CREDIT, file_credit, &cr));
     send_chunk(x, 78, big, 10, true);
     /* a read window over the limit is refused */
     f = file_op(x, 3, GUEST__V1__FILE_REQUEST__OP__OP_READ, "/workspace/w", huge_window, CODE(TOO_LARGE));
@@ -500,7 +500,7 @@ static void test_max_size_and_cancel(void **state)
     send_file_request(x, 3, GUEST__V1__FILE_REQUEST__OP__OP_READ, "/workspace/big", NULL);
     Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
     cr.target_id = 3;
-    send_frame(x, GUEST_TEST_FRAME(4, CANCEL_REQUEST, cancel_request, &cr));
+    send_frame(x, TEST_FRAME(4, CANCEL_REQUEST, cancel_request, &cr));
     bool ended = false, answered = false;
     while (!ended || !answered) {
         f = recv_frame(x);

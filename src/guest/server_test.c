@@ -132,7 +132,6 @@ struct exec_opts {
 
 static void send_exec(struct client *c, uint64_t id, char **argv, size_t argc, const struct exec_opts *o)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecRequest e = GUEST__V1__EXEC_REQUEST__INIT;
     e.argv = argv;
     e.n_argv = argc;
@@ -147,10 +146,7 @@ static void send_exec(struct client *c, uint64_t id, char **argv, size_t argc, c
         e.stdin_open = o->stdin_open;
         e.limits = o->limits;
     }
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
-    f.exec_request = &e;
-    send_frame(c, &f);
+    send_frame(c, TEST_FRAME(id, EXEC_REQUEST, exec_request, &e));
 }
 
 static void send_sh(struct client *c, uint64_t id, const char *script, const struct exec_opts *o)
@@ -177,7 +173,7 @@ static void assert_stdout(const Guest__V1__ExecResponse *r, const char *want)
 static void send_health(struct client *c, uint64_t id)
 {
     Guest__V1__HealthRequest h = GUEST__V1__HEALTH_REQUEST__INIT;
-    send_frame(c, GUEST_TEST_FRAME(id, HEALTH_REQUEST, health_request, &h));
+    send_frame(c, TEST_FRAME(id, HEALTH_REQUEST, health_request, &h));
 }
 
 static void expect_health(struct client *c, uint64_t id)
@@ -193,7 +189,7 @@ static void send_hello_key(struct client *c, uint64_t id, const uint8_t *key, si
     Guest__V1__HelloRequest h = GUEST__V1__HELLO_REQUEST__INIT;
     h.key.data = (uint8_t *)key;
     h.key.len = len;
-    send_frame(c, GUEST_TEST_FRAME(id, HELLO_REQUEST, hello_request, &h));
+    send_frame(c, TEST_FRAME(id, HELLO_REQUEST, hello_request, &h));
 }
 
 /* What the host does first on every connection. */
@@ -489,7 +485,7 @@ static void test_garbage_frames(void **state)
     guest__v1__frame__free_unpacked(f, NULL);
 
     Guest__V1__ShutdownResponse sr = GUEST__V1__SHUTDOWN_RESPONSE__INIT;
-    send_frame(c, GUEST_TEST_FRAME(21, SHUTDOWN_RESPONSE, shutdown_response, &sr));
+    send_frame(c, TEST_FRAME(21, SHUTDOWN_RESPONSE, shutdown_response, &sr));
     f = expect_body(c, 21, GUEST__V1__FRAME__BODY_ERROR);
     assert_int_equal(f->error->code, CODE(UNKNOWN_REQUEST));
     guest__v1__frame__free_unpacked(f, NULL);
@@ -501,14 +497,10 @@ static void test_garbage_frames(void **state)
     guest__v1__frame__free_unpacked(f, NULL);
 
     /* Byte by byte, a request still arrives whole. */
-    Guest__V1__Frame h = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthRequest hr = GUEST__V1__HEALTH_REQUEST__INIT;
-    h.id = 22;
-    h.body_case = GUEST__V1__FRAME__BODY_HEALTH_REQUEST;
-    h.health_request = &hr;
     uint8_t *buf;
     size_t len;
-    assert_int_equal(wire_encode(&h, &buf, &len), 0);
+    assert_int_equal(wire_encode(TEST_FRAME(22, HEALTH_REQUEST, health_request, &hr), &buf, &len), 0);
     for (size_t i = 0; i < len; i++)
         send_bytes(c, buf + i, 1);
     free(buf);
@@ -580,7 +572,7 @@ static void test_concurrent_execs_and_cancel(void **state)
 
     Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
     cr.target_id = 100;
-    send_frame(c, GUEST_TEST_FRAME(105, CANCEL_REQUEST, cancel_request, &cr));
+    send_frame(c, TEST_FRAME(105, CANCEL_REQUEST, cancel_request, &cr));
     f = expect_body(c, 105, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
     assert_true(f->cancel_response->found);
     guest__v1__frame__free_unpacked(f, NULL);
@@ -591,7 +583,7 @@ static void test_concurrent_execs_and_cancel(void **state)
     guest__v1__frame__free_unpacked(f, NULL);
 
     cr.target_id = 999;
-    send_frame(c, GUEST_TEST_FRAME(106, CANCEL_REQUEST, cancel_request, &cr));
+    send_frame(c, TEST_FRAME(106, CANCEL_REQUEST, cancel_request, &cr));
     f = expect_body(c, 106, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
     assert_false(f->cancel_response->found);
     guest__v1__frame__free_unpacked(f, NULL);
@@ -646,7 +638,7 @@ static void send_credit(struct client *c, uint64_t id, uint64_t bytes)
 {
     Guest__V1__ExecCredit cr = GUEST__V1__EXEC_CREDIT__INIT;
     cr.bytes = bytes;
-    send_frame(c, GUEST_TEST_FRAME(id, EXEC_CREDIT, exec_credit, &cr));
+    send_frame(c, TEST_FRAME(id, EXEC_CREDIT, exec_credit, &cr));
 }
 
 /* Adds one output frame of exec `id` to *total; true when it was the final
@@ -713,7 +705,7 @@ static void send_stdin(struct client *c, uint64_t id, const char *data, bool clo
     in.data.data = (uint8_t *)data;
     in.data.len = data ? strlen(data) : 0;
     in.close = close;
-    send_frame(c, GUEST_TEST_FRAME(id, EXEC_STDIN, exec_stdin, &in));
+    send_frame(c, TEST_FRAME(id, EXEC_STDIN, exec_stdin, &in));
 }
 
 /* Interactive stdin: input sent after the start reaches the workload, each
@@ -818,7 +810,7 @@ static void test_shutdown_stops_server(void **state)
     send_sh(c, 600, "sleep 1000", NULL);
     Guest__V1__ShutdownRequest sr = GUEST__V1__SHUTDOWN_REQUEST__INIT;
     sr.poweroff = true;
-    send_frame(c, GUEST_TEST_FRAME(601, SHUTDOWN_REQUEST, shutdown_request, &sr));
+    send_frame(c, TEST_FRAME(601, SHUTDOWN_REQUEST, shutdown_request, &sr));
     Guest__V1__Frame *g = expect_body(c, 601, GUEST__V1__FRAME__BODY_SHUTDOWN_RESPONSE);
     guest__v1__frame__free_unpacked(g, NULL);
     /* Outside PID 1 "power off" ends the server, which closes the connection. */
@@ -906,7 +898,7 @@ static int teardown_unix(void **state)
         send_hello_key(c, 2, key, GUEST_KEY_LEN);
         Guest__V1__ShutdownRequest sr = GUEST__V1__SHUTDOWN_REQUEST__INIT;
         sr.poweroff = true;
-        send_frame(c, GUEST_TEST_FRAME(1, SHUTDOWN_REQUEST, shutdown_request, &sr));
+        send_frame(c, TEST_FRAME(1, SHUTDOWN_REQUEST, shutdown_request, &sr));
         Guest__V1__Frame *g = recv_frame(c);
         if (g && g->body_case == GUEST__V1__FRAME__BODY_HELLO_RESPONSE) {
             guest__v1__frame__free_unpacked(g, NULL);
@@ -946,7 +938,7 @@ static void test_unix_connections_independent(void **state)
     send_sh(a, 5, "sleep 0.2; echo still", NULL);
     Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
     cr.target_id = 5;
-    send_frame(b, GUEST_TEST_FRAME(6, CANCEL_REQUEST, cancel_request, &cr));
+    send_frame(b, TEST_FRAME(6, CANCEL_REQUEST, cancel_request, &cr));
     f = expect_body(b, 6, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
     assert_false(f->cancel_response->found);
     guest__v1__frame__free_unpacked(f, NULL);
@@ -1152,7 +1144,7 @@ static void send_resume(struct client *c, uint64_t id, const uint8_t *key, const
     h.entropy.data = entropy;
     h.entropy.len = entropy_len;
     h.unix_time_ns = unix_time_ns;
-    send_frame(c, GUEST_TEST_FRAME(id, HELLO_REQUEST, hello_request, &h));
+    send_frame(c, TEST_FRAME(id, HELLO_REQUEST, hello_request, &h));
 }
 
 /* After a snapshot restore: the first HelloRequest proves the snapshot's key

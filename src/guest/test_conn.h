@@ -18,6 +18,7 @@
 
 #include "guest/guest.h"
 #include "wire/frame.h"
+#include "wire/test_frames.h"
 
 /* How long a test waits for the server: a reply, or its exit. */
 #define GUEST_TEST_WAIT_MS 30000
@@ -47,12 +48,6 @@ static inline pid_t guest_test_server_start(const struct guest_server_options *o
     *fd = sv[0];
     return pid;
 }
-
-/* A frame with id carrying msg as its body, for the enclosing block:
- * send_frame(c, GUEST_TEST_FRAME(7, HEALTH_REQUEST, health_request, &h)). */
-#define GUEST_TEST_FRAME(id_, BODY, member, msg)                                                     \
-    (&(Guest__V1__Frame){PROTOBUF_C_MESSAGE_INIT(&guest__v1__frame__descriptor), .id = (id_),        \
-                         .body_case = GUEST__V1__FRAME__BODY_##BODY, .member = (msg)})
 
 /* Waits for the server to exit, at most GUEST_TEST_WAIT_MS; kills it after
  * that. 0 when it exited by itself with status 0. */

@@ -121,18 +121,14 @@ static void run_until(struct fixture *f, struct outcome *o)
 /* A health answer with n empty transport names, encoded. */
 static uint8_t *health_answer(uint64_t id, size_t n_transports, size_t *len)
 {
-    Guest__V1__Frame reply = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthResponse h = GUEST__V1__HEALTH_RESPONSE__INIT;
     char **transports = calloc(n_transports ? n_transports : 1, sizeof(char *));
     for (size_t i = 0; i < n_transports; i++)
         transports[i] = (char *)"";
     h.n_transports = n_transports;
     h.transports = transports;
-    reply.id = id;
-    reply.body_case = GUEST__V1__FRAME__BODY_HEALTH_RESPONSE;
-    reply.health_response = &h;
     uint8_t *buf = NULL;
-    assert_int_equal(wire_encode(&reply, &buf, len), 0);
+    assert_int_equal(wire_encode(TEST_FRAME(id, HEALTH_RESPONSE, health_response, &h), &buf, len), 0);
     free(transports);
     return buf;
 }
@@ -161,15 +157,11 @@ static void test_request_from_guest_refused(void **state)
     struct outcome o;
     uint64_t id = ask_health(f, &o, 5000);
     /* The guest "answers" with an ExecRequest: the host never accepts one. */
-    Guest__V1__Frame bad = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecRequest e = GUEST__V1__EXEC_REQUEST__INIT;
     char *argv[] = {(char *)"/bin/sh"};
     e.n_argv = 1;
     e.argv = argv;
-    bad.id = id;
-    bad.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
-    bad.exec_request = &e;
-    peer_send(f, &bad);
+    peer_send(f, TEST_FRAME(id, EXEC_REQUEST, exec_request, &e));
     run_until(f, &o);
     assert_false(o.ok);
     assert_non_null(strstr(o.message, "never accepts"));
@@ -204,12 +196,8 @@ static void test_egress_frames_for_others_dropped(void **state)
     assert_true(o.ok);
 
     id = ask_health(f, &o, 5000);
-    Guest__V1__Frame bad = GUEST__V1__FRAME__INIT;
     Guest__V1__EgressRequest er = GUEST__V1__EGRESS_REQUEST__INIT;
-    bad.id = id;
-    bad.body_case = GUEST__V1__FRAME__BODY_EGRESS_REQUEST;
-    bad.egress_request = &er;
-    peer_send(f, &bad);
+    peer_send(f, TEST_FRAME(id, EGRESS_REQUEST, egress_request, &er));
     run_until(f, &o);
     assert_false(o.ok);
     assert_non_null(strstr(o.message, "never accepts"));

@@ -10,22 +10,18 @@
 #include <cmocka.h>
 
 #include "wire/frame.h"
+#include "wire/test_frames.h"
 
 static uint8_t *encode_health(uint64_t id, size_t *len)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthRequest h = GUEST__V1__HEALTH_REQUEST__INIT;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_HEALTH_REQUEST;
-    f.health_request = &h;
     uint8_t *out = NULL;
-    assert_int_equal(wire_encode(&f, &out, len), 0);
+    assert_int_equal(wire_encode(TEST_FRAME(id, HEALTH_REQUEST, health_request, &h), &out, len), 0);
     return out;
 }
 
 static uint8_t *encode_exec(uint64_t id, const char *arg, size_t stdin_len, size_t *len)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecRequest e = GUEST__V1__EXEC_REQUEST__INIT;
     char *argv[] = {(char *)"/bin/echo", (char *)arg};
     uint8_t *in = malloc(stdin_len ? stdin_len : 1);
@@ -37,11 +33,8 @@ static uint8_t *encode_exec(uint64_t id, const char *arg, size_t stdin_len, size
     e.stdin.data = in;
     e.stdin.len = stdin_len;
     e.timeout_ms = 1234;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
-    f.exec_request = &e;
     uint8_t *out = NULL;
-    assert_int_equal(wire_encode(&f, &out, len), 0);
+    assert_int_equal(wire_encode(TEST_FRAME(id, EXEC_REQUEST, exec_request, &e), &out, len), 0);
     free(in);
     return out;
 }
@@ -477,7 +470,6 @@ static void test_sync_lookalike(void **state)
  * with a few entries decodes. */
 static uint8_t *encode_empty_env(uint64_t id, size_t n_env, size_t *len)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecRequest e = GUEST__V1__EXEC_REQUEST__INIT;
     Guest__V1__EnvVar empty = GUEST__V1__ENV_VAR__INIT;
     Guest__V1__EnvVar **env = calloc(n_env, sizeof(*env));
@@ -486,11 +478,8 @@ static uint8_t *encode_empty_env(uint64_t id, size_t n_env, size_t *len)
         env[i] = &empty;
     e.n_env = n_env;
     e.env = env;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
-    f.exec_request = &e;
     uint8_t *out = NULL;
-    assert_int_equal(wire_encode(&f, &out, len), 0);
+    assert_int_equal(wire_encode(TEST_FRAME(id, EXEC_REQUEST, exec_request, &e), &out, len), 0);
     free(env);
     return out;
 }

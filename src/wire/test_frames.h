@@ -1,6 +1,6 @@
-/* For tests on both ends of the guest channel only (guest/egress_test.c and
- * guest/egress_fuzz.c play the host, egress/egress_test.c plays the guest):
- * the egress frames, filled in one place. A builder fills *b and returns b's frame, ready for
+/* For tests on both ends of the guest channel only (the guest's tests and
+ * fuzz harnesses play the host, the proxy's and egress's tests the guest):
+ * frames, and the egress frames filled in one place. A builder fills *b and returns b's frame, ready for
  * wire_encode; the frame points into b, so b must outlive its use. */
 #ifndef ENCLAVE_WIRE_TEST_FRAMES_H
 #define ENCLAVE_WIRE_TEST_FRAMES_H
@@ -11,6 +11,13 @@
 
 #include "guest/v1/guest.pb-c.h"
 
+/* A frame with id carrying msg as its body, for the enclosing block:
+ * send_frame(c, TEST_FRAME(7, HEALTH_REQUEST, health_request, &h)). */
+#define TEST_FRAME(id_, BODY, member, msg)                                                           \
+    (&(Guest__V1__Frame){PROTOBUF_C_MESSAGE_INIT(&guest__v1__frame__descriptor), .id = (id_),        \
+                         .body_case = GUEST__V1__FRAME__BODY_##BODY, .member = (msg)})
+
+/* Egress frames: a builder fills a struct test_frame. */
 struct test_frame {
     Guest__V1__Frame f;
     union {
