@@ -212,6 +212,18 @@ static void expect_closed_silently(struct client *c)
     }
 }
 
+/* Cancel request id for target; whether the server found it. */
+static bool cancel(struct client *c, uint64_t id, uint64_t target)
+{
+    Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
+    cr.target_id = target;
+    send_frame(c, TEST_FRAME(id, CANCEL_REQUEST, cancel_request, &cr));
+    Guest__V1__Frame *f = expect_body(c, id, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
+    bool found = f->cancel_response->found;
+    guest__v1__frame__free_unpacked(f, NULL);
+    return found;
+}
+
 /* ---------------------------------------------------------------- tests */
 
 static void test_health(void **state)
@@ -570,23 +582,14 @@ static void test_concurrent_execs_and_cancel(void **state)
     assert_int_equal(f->health_response->running_execs, 1);
     guest__v1__frame__free_unpacked(f, NULL);
 
-    Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
-    cr.target_id = 100;
-    send_frame(c, TEST_FRAME(105, CANCEL_REQUEST, cancel_request, &cr));
-    f = expect_body(c, 105, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
-    assert_true(f->cancel_response->found);
-    guest__v1__frame__free_unpacked(f, NULL);
+    assert_true(cancel(c, 105, 100));
     f = expect_body(c, 100, GUEST__V1__FRAME__BODY_EXEC_RESPONSE);
     assert_true(f->exec_response->cancelled);
     assert_int_equal(f->exec_response->signal, SIGKILL);
     assert_false(f->exec_response->timed_out);
     guest__v1__frame__free_unpacked(f, NULL);
 
-    cr.target_id = 999;
-    send_frame(c, TEST_FRAME(106, CANCEL_REQUEST, cancel_request, &cr));
-    f = expect_body(c, 106, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
-    assert_false(f->cancel_response->found);
-    guest__v1__frame__free_unpacked(f, NULL);
+    assert_false(cancel(c, 106, 999));
 }
 
 static void test_busy(void **state)
@@ -936,12 +939,7 @@ static void test_unix_connections_independent(void **state)
     guest__v1__frame__free_unpacked(f, NULL);
     /* A Cancel on one connection does not reach the other's execs. */
     send_sh(a, 5, "sleep 0.2; echo still", NULL);
-    Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
-    cr.target_id = 5;
-    send_frame(b, TEST_FRAME(6, CANCEL_REQUEST, cancel_request, &cr));
-    f = expect_body(b, 6, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
-    assert_false(f->cancel_response->found);
-    guest__v1__frame__free_unpacked(f, NULL);
+    assert_false(cancel(b, 6, 5));
     f = expect_body(a, 5, GUEST__V1__FRAME__BODY_EXEC_RESPONSE);
     assert_stdout(f->exec_response, "still\n");
     guest__v1__frame__free_unpacked(f, NULL);
@@ -1160,30 +1158,29 @@ static void test_unix_resume_rekeys_once(void **state)
     memset(other, 0x3c, sizeof(other));
     const int64_t now = (int64_t)1800000000 * 1000000000;
 
-    /* Malformed: a short new key, too little or too much entropy, no time,
-     * or the wrong key with a good resume. */
-    struct client *c = client_connect_raw(u);
-    send_resume(c, 1, test_key, new_key, GUEST_KEY_LEN - 1, 64, now);
-    expect_closed_silently(c);
-    client_free(c);
-    c = client_connect_raw(u);
-    send_resume(c, 1, test_key, new_key, GUEST_KEY_LEN, GUEST_RESUME_MIN_ENTROPY - 1, now);
-    expect_closed_silently(c);
-    client_free(c);
-    c = client_connect_raw(u);
-    send_resume(c, 1, test_key, new_key, GUEST_KEY_LEN, GUEST_RESUME_MAX_ENTROPY + 1, now);
-    expect_closed_silently(c);
-    client_free(c);
-    c = client_connect_raw(u);
-    send_resume(c, 1, test_key, new_key, GUEST_KEY_LEN, 64, 0);
-    expect_closed_silently(c);
-    client_free(c);
-    c = client_connect_raw(u);
-    send_resume(c, 1, other, new_key, GUEST_KEY_LEN, 64, now);
-    expect_closed_silently(c);
-    client_free(c);
+    /* Malformed, or with the wrong key: the peer is closed on, unanswered. */
+    const struct {
+        const char *name;
+        const uint8_t *key;
+        size_t new_len, entropy_len;
+        int64_t time_ns;
+    } refused[] = {
+        {"a short new key", test_key, GUEST_KEY_LEN - 1, 64, now},
+        {"too little entropy", test_key, GUEST_KEY_LEN, GUEST_RESUME_MIN_ENTROPY - 1, now},
+        {"too much entropy", test_key, GUEST_KEY_LEN, GUEST_RESUME_MAX_ENTROPY + 1, now},
+        {"no time", test_key, GUEST_KEY_LEN, 64, 0},
+        {"the wrong key", other, GUEST_KEY_LEN, 64, now},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        struct client *rc = client_connect_raw(u);
+        send_resume(rc, 1, refused[i].key, new_key, refused[i].new_len, refused[i].entropy_len, refused[i].time_ns);
+        Guest__V1__Frame *g = recv_frame(rc);
+        if (g != NULL)
+            fail_msg("a resume with %s was answered (body %d)", refused[i].name, g->body_case);
+        client_free(rc);
+    }
     /* None of them changed the key. */
-    c = client_connect(u);
+    struct client *c = client_connect(u);
     expect_health(c, 2);
     client_free(c);
 
@@ -1205,14 +1202,13 @@ static void test_unix_resume_rekeys_once(void **state)
     client_free(c);
 
     /* A second resume, with the old key or the new one, is refused. */
-    c = client_connect_raw(u);
-    send_resume(c, 1, test_key, other, GUEST_KEY_LEN, 64, now);
-    expect_closed_silently(c);
-    client_free(c);
-    c = client_connect_raw(u);
-    send_resume(c, 1, new_key, other, GUEST_KEY_LEN, 64, now);
-    expect_closed_silently(c);
-    client_free(c);
+    const uint8_t *again[] = {test_key, new_key};
+    for (size_t i = 0; i < 2; i++) {
+        c = client_connect_raw(u);
+        send_resume(c, 1, again[i], other, GUEST_KEY_LEN, 64, now);
+        expect_closed_silently(c);
+        client_free(c);
+    }
 
     /* The new key is served, and a plain HelloRequest is no resume. */
     c = client_connect_raw(u);
