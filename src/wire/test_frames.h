@@ -49,48 +49,41 @@ static inline Guest__V1__Frame *test_frame_wrap(struct test_frame *b, uint64_t i
     return &b->f;
 }
 
-/* NULL method or path: empty (what CONNECT sends). */
+/* Each message below names every field it sets; the others are zero, as in
+ * its INIT. NULL method or path: empty (what CONNECT sends). */
+#define TEST_MSG(type, desc, ...) ((type){PROTOBUF_C_MESSAGE_INIT(&desc), __VA_ARGS__})
+
 static inline Guest__V1__Frame *test_frame_open(struct test_frame *b, uint64_t id, uint32_t stream,
                                                 const char *host, unsigned port, const char *scheme,
                                                 const char *method, const char *path)
 {
-    b->u.open = (Guest__V1__EgressOpen)GUEST__V1__EGRESS_OPEN__INIT;
-    b->u.open.stream = stream;
-    b->u.open.host = (char *)host;
-    b->u.open.port = port;
-    b->u.open.scheme = (char *)scheme;
-    b->u.open.method = (char *)(method ? method : "");
-    b->u.open.path = (char *)(path ? path : "");
+    b->u.open = TEST_MSG(Guest__V1__EgressOpen, guest__v1__egress_open__descriptor, .stream = stream,
+                         .host = (char *)host, .port = port, .scheme = (char *)scheme,
+                         .method = (char *)(method ? method : ""), .path = (char *)(path ? path : ""));
     return test_frame_wrap(b, id, GUEST__V1__FRAME__BODY_EGRESS_OPEN);
 }
 
 static inline Guest__V1__Frame *test_frame_result(struct test_frame *b, uint64_t id, uint32_t stream,
                                                   bool allowed, uint32_t status, const char *reason)
 {
-    b->u.result = (Guest__V1__EgressOpenResult)GUEST__V1__EGRESS_OPEN_RESULT__INIT;
-    b->u.result.stream = stream;
-    b->u.result.allowed = allowed;
-    b->u.result.status = status;
-    b->u.result.reason = (char *)reason;
+    b->u.result = TEST_MSG(Guest__V1__EgressOpenResult, guest__v1__egress_open_result__descriptor,
+                           .stream = stream, .allowed = allowed, .status = status, .reason = (char *)reason);
     return test_frame_wrap(b, id, GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT);
 }
 
 static inline Guest__V1__Frame *test_frame_data(struct test_frame *b, uint64_t id, uint32_t stream,
                                                 const void *data, size_t len)
 {
-    b->u.data = (Guest__V1__EgressData)GUEST__V1__EGRESS_DATA__INIT;
-    b->u.data.stream = stream;
-    b->u.data.data.data = (uint8_t *)data;
-    b->u.data.data.len = len;
+    b->u.data = TEST_MSG(Guest__V1__EgressData, guest__v1__egress_data__descriptor, .stream = stream,
+                         .data = {.len = len, .data = (uint8_t *)data});
     return test_frame_wrap(b, id, GUEST__V1__FRAME__BODY_EGRESS_DATA);
 }
 
 static inline Guest__V1__Frame *test_frame_credit(struct test_frame *b, uint64_t id, uint32_t stream,
                                                   uint32_t bytes)
 {
-    b->u.credit = (Guest__V1__EgressCredit)GUEST__V1__EGRESS_CREDIT__INIT;
-    b->u.credit.stream = stream;
-    b->u.credit.bytes = bytes;
+    b->u.credit = TEST_MSG(Guest__V1__EgressCredit, guest__v1__egress_credit__descriptor, .stream = stream,
+                           .bytes = bytes);
     return test_frame_wrap(b, id, GUEST__V1__FRAME__BODY_EGRESS_CREDIT);
 }
 
@@ -98,17 +91,14 @@ static inline Guest__V1__Frame *test_frame_credit(struct test_frame *b, uint64_t
 static inline Guest__V1__Frame *test_frame_close(struct test_frame *b, uint64_t id, uint32_t stream,
                                                  bool write_only)
 {
-    b->u.close = (Guest__V1__EgressClose)GUEST__V1__EGRESS_CLOSE__INIT;
-    b->u.close.stream = stream;
-    b->u.close.write_only = write_only;
-    b->u.close.reason = (char *)"";
+    b->u.close = TEST_MSG(Guest__V1__EgressClose, guest__v1__egress_close__descriptor, .stream = stream,
+                          .write_only = write_only, .reason = (char *)"");
     return test_frame_wrap(b, id, GUEST__V1__FRAME__BODY_EGRESS_CLOSE);
 }
 
 static inline Guest__V1__Frame *test_frame_cancel(struct test_frame *b, uint64_t id, uint64_t target)
 {
-    b->u.cancel = (Guest__V1__CancelRequest)GUEST__V1__CANCEL_REQUEST__INIT;
-    b->u.cancel.target_id = target;
+    b->u.cancel = TEST_MSG(Guest__V1__CancelRequest, guest__v1__cancel_request__descriptor, .target_id = target);
     return test_frame_wrap(b, id, GUEST__V1__FRAME__BODY_CANCEL_REQUEST);
 }
 
