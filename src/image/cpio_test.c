@@ -102,6 +102,16 @@ static int temp_fd(char *path, size_t size)
     return fd;
 }
 
+/* A writer on fd; the test fails when there is none. */
+static struct cpio_writer *writer_on(int fd)
+{
+    struct cpio_writer *w = NULL;
+    struct error err = {0};
+    if (cpio_writer_new(fd, &w, &err) < 0)
+        fail_msg("cpio_writer_new: %s", err.message);
+    return w;
+}
+
 static void sha_hex(const unsigned char *p, size_t len, char hex[65])
 {
     unsigned char md[32];
@@ -116,9 +126,8 @@ static void test_entries_roundtrip(void **state)
     (void)state;
     char path[64];
     int fd = temp_fd(path, sizeof(path));
-    struct cpio_writer *w = NULL;
     struct error err = {0};
-    assert_int_equal(cpio_writer_new(fd, &w, &err), 0);
+    struct cpio_writer *w = writer_on(fd);
 
     struct cpio_entry dir = {.name = "usr", .mode = 0755, .mtime = 7};
     struct cpio_entry dir2 = {.name = "usr/bin", .mode = S_IFDIR | 0700, .uid = 1000, .gid = 1001, .mtime = 8};
@@ -211,9 +220,8 @@ static void test_hostile_names(void **state)
     (void)state;
     char path[64];
     int fd = temp_fd(path, sizeof(path));
-    struct cpio_writer *w = NULL;
     struct error err = {0};
-    assert_int_equal(cpio_writer_new(fd, &w, &err), 0);
+    struct cpio_writer *w = writer_on(fd);
     static char longname[5000];
     memset(longname, 'a', sizeof(longname) - 1);
     const char *bad[] = {"", "/etc/passwd", "../escape", "a/../../b", "a/./b", ".", "..", "a//b", "dir/", longname};
@@ -317,9 +325,8 @@ static void test_tree(void **state)
 
     char path[64];
     int fd = temp_fd(path, sizeof(path));
-    struct cpio_writer *w = NULL;
     struct error err = {0};
-    assert_int_equal(cpio_writer_new(fd, &w, &err), 0);
+    struct cpio_writer *w = writer_on(fd);
     const char *skip[] = {"usr/share/doc"};
     assert_int_equal(image_write_tree(w, root, 42, skip, 1, &err), 0);
     char sha1[65];
