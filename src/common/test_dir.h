@@ -45,4 +45,14 @@ static inline void test_put_file(const char *dir, const char *rel, const char *t
     fclose(f);
 }
 
+/* test_put_file, then the file's mode set to mode. */
+static inline void test_put_file_mode(const char *dir, const char *rel, const char *text, mode_t mode)
+{
+    test_put_file(dir, rel, text);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    if (chmod(path, mode) < 0)
+        fail_msg("cannot chmod %s", path);
+}
+
 #endif

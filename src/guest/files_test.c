@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "common/test_dir.h"
 #include "guest/guest.h"
 #include "guest/test_conn.h"
 #include "wire/frame.h"
@@ -61,12 +62,7 @@ static int setup(void **state)
     mkdir(x->outside, 0755);
     if (chown(x->ws, GUEST_WORKLOAD_UID, GUEST_WORKLOAD_GID) < 0)
         return -1;
-    char p[160];
-    snprintf(p, sizeof(p), "%s/secret", x->outside);
-    FILE *f = fopen(p, "w");
-    fputs("outside\n", f);
-    fclose(f);
-    chmod(p, 0644);
+    test_put_file_mode(x->outside, "secret", "outside\n", 0644);
 
     struct guest_server_options opts = {.exit_when_idle = true, .key = test_key, .workspace_dir = x->ws, .tmp_dir = x->tmp};
     *state = x;

@@ -280,14 +280,6 @@ static void test_short_source(void **state)
 
 /* ------------------------------------------------------------ tree walker */
 
-static void put(const char *root, const char *rel, const char *text, mode_t mode)
-{
-    test_put_file(root, rel, text);
-    char p[PATH_MAX];
-    snprintf(p, sizeof(p), "%s/%s", root, rel);
-    chmod(p, mode);
-}
-
 static void mk(const char *root, const char *rel, mode_t mode)
 {
     char p[PATH_MAX];
@@ -304,9 +296,9 @@ static void test_tree(void **state)
     mk(root, "usr", 0755);
     mk(root, "usr/share", 0755);
     mk(root, "usr/share/doc", 0755);
-    put(root, "usr/share/doc/README", "docs", 0644);
+    test_put_file_mode(root, "usr/share/doc/README", "docs", 0644);
     mk(root, "usr/bin", 0755);
-    put(root, "usr/bin/python3.11", "ELF", 0755);
+    test_put_file_mode(root, "usr/bin/python3.11", "ELF", 0755);
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s/usr/bin/python3", root);
     assert_int_equal(symlink("python3.11", p), 0);
@@ -316,8 +308,8 @@ static void test_tree(void **state)
     mk(root, "a", 0755);
     mk(root, "a/tmp", 0755); /* only the top-level tmp is special */
     mk(root, "a/var-tmp", 01777);       /* what a package may ship: made 0755 */
-    put(root, "a/suid", "ELF", 04775);  /* set-id and group write: dropped */
-    put(root, "init", "#!init", 0755);
+    test_put_file_mode(root, "a/suid", "ELF", 04775);  /* set-id and group write: dropped */
+    test_put_file_mode(root, "init", "#!init", 0755);
     /* a file whose time must survive (Python checks .py times against .pyc) */
     snprintf(p, sizeof(p), "%s/usr/bin/python3.11", root);
     struct timespec ts[2] = {{.tv_sec = 1600000000}, {.tv_sec = 1600000000}};
