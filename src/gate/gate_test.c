@@ -163,39 +163,37 @@ static void assert_refused_and_recorded(struct fixture *f, const char *outcome, 
     assert_non_null(strstr(l.reasons, reason));
 }
 
-static void test_denial_is_recorded(void **state)
-{
-    struct fixture *f = *state;
-    use_policy(f, "package enclave\n"
-                  "decision := {\"allow\": false, \"reasons\": [\"not today\"], \"obligations\": "
-                  "{\"timeout_s\": 7}}\n");
-    assert_refused_and_recorded(f, "decided", "not today");
-}
-
-static void test_undefined_refuses(void **state)
-{
-    struct fixture *f = *state;
-    use_policy(f, "package enclave\n"
-                  "decision := {\"allow\": true} if input.action == \"session.stop\"\n");
-    assert_refused_and_recorded(f, "undefined", "undefined");
-}
-
-static void test_evaluation_error_refuses(void **state)
-{
-    struct fixture *f = *state;
+/* Policies that refuse exec, each in its own way: what the gate records
+ * (the outcome) and the reason it gives. */
+static const struct refusal {
+    const char *name;
+    const char *policy;
+    const char *outcome, *reason;
+} refusals[] = {
+    {"a denial", "package enclave\n"
+                 "decision := {\"allow\": false, \"reasons\": [\"not today\"], \"obligations\": "
+                 "{\"timeout_s\": 7}}\n",
+     "decided", "not today"},
+    {"an undefined decision", "package enclave\n"
+                              "decision := {\"allow\": true} if input.action == \"session.stop\"\n",
+     "undefined", "undefined"},
     /* Two complete definitions with different values: a conflict error. */
-    use_policy(f, "package enclave\n"
-                  "decision := {\"allow\": true} if input.action == \"exec\"\n"
-                  "decision := {\"allow\": false} if input.action == \"exec\"\n"
-                  "decision := {\"allow\": true} if input.action != \"exec\"\n");
-    assert_refused_and_recorded(f, "error", "policy evaluation failed");
-}
+    {"an evaluation error", "package enclave\n"
+                            "decision := {\"allow\": true} if input.action == \"exec\"\n"
+                            "decision := {\"allow\": false} if input.action == \"exec\"\n"
+                            "decision := {\"allow\": true} if input.action != \"exec\"\n",
+     "error", "policy evaluation failed"},
+    {"a malformed decision", "package enclave\ndecision := {\"allow\": \"yes\"}\n", "malformed", "allow"},
+};
 
-static void test_malformed_decision_refuses(void **state)
+static void test_refusals_are_recorded(void **state)
 {
     struct fixture *f = *state;
-    use_policy(f, "package enclave\ndecision := {\"allow\": \"yes\"}\n");
-    assert_refused_and_recorded(f, "malformed", "allow");
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        print_message("refusal: %s\n", refusals[i].name);
+        use_policy(f, refusals[i].policy);
+        assert_refused_and_recorded(f, refusals[i].outcome, refusals[i].reason);
+    }
 }
 
 /* A decision the audit log cannot take is no decision: refused, even though
@@ -375,10 +373,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_allow_is_recorded_with_obligations, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_denial_is_recorded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_undefined_refuses, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_evaluation_error_refuses, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_decision_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_are_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_failure_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_input_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_input_digest_is_over_the_canonical_input, setup, teardown),
