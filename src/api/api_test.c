@@ -316,6 +316,17 @@ static char *post(const char *method, const char *content_type, const char *extr
 
 /* ------------------------------------------------------------------ tests */
 
+/* A new connection sends req and gets one answer, status with body_part;
+ * with eof, the server then closes it. */
+static void expect_one_answer(struct fixture *fx, const char *req, bool eof, int status, const char *body_part)
+{
+    struct client *c = client_new(fx);
+    client_send(c, req);
+    run_until(fx, c, 1, eof);
+    assert_response(&c->responses[0], status, body_part);
+    client_free(c);
+}
+
 /* A POST of body to method, sent on c. */
 static void send_post(struct client *c, const char *method, const char *content_type, const char *extra,
                       const char *body, size_t len)
@@ -471,14 +482,12 @@ static void test_body_over_limit(void **state)
     assert_response(&c->responses[0], 429, "\"code\":\"resource_exhausted\"");
     client_free(c);
     /* Chunked, so only counting finds it. */
-    c = client_new(fx);
-    client_send(c, "POST /agent.v1.AgentService/StartSession HTTP/1.1\r\nHost: t\r\n"
-                   "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   "28\r\n{\"sessionId\":\"aaaaaaaaaaaaaaaaaaaaaaaa\"}\r\n"
-                   "28\r\n{\"sessionId\":\"aaaaaaaaaaaaaaaaaaaaaaaa\"}\r\n0\r\n\r\n");
-    run_until(fx, c, 1, true);
-    assert_response(&c->responses[0], 429, "resource_exhausted");
-    client_free(c);
+    expect_one_answer(fx,
+                      "POST /agent.v1.AgentService/StartSession HTTP/1.1\r\nHost: t\r\n"
+                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "28\r\n{\"sessionId\":\"aaaaaaaaaaaaaaaaaaaaaaaa\"}\r\n"
+                      "28\r\n{\"sessionId\":\"aaaaaaaaaaaaaaaaaaaaaaaa\"}\r\n0\r\n\r\n",
+                      true, 429, "resource_exhausted");
     /* Exactly at the limit is fine. */
     c = client_new(fx);
     char ok[80];
@@ -489,11 +498,7 @@ static void test_body_over_limit(void **state)
     assert_response(&c->responses[0], 200, "READY");
     client_free(c);
     /* A plain route over the limit is a plain 413. */
-    c = client_new(fx);
-    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
-    run_until(fx, c, 1, true);
-    assert_response(&c->responses[0], 413, NULL);
-    client_free(c);
+    expect_one_answer(fx, "GET /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n", true, 413, NULL);
     fixture_free(fx);
 }
 
@@ -650,13 +655,9 @@ static void test_slow_headers_time_out(void **state)
 {
     struct api_config config = {.listen = "127.0.0.1:0", .header_timeout_ms = 50};
     struct fixture *fx = fixture_new(&config);
-    struct client *c = client_new(fx);
-    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\n");
-    run_until(fx, c, 1, true);
-    assert_response(&c->responses[0], 408, NULL);
-    client_free(c);
+    expect_one_answer(fx, "GET /ping HTTP/1.1\r\nHost: t\r\n", true, 408, NULL);
     /* A connection that never says anything is closed too. */
-    c = client_new(fx);
+    struct client *c = client_new(fx);
     run_until(fx, c, 0, true);
     assert_int_equal(c->n, 0);
     client_free(c);
@@ -667,11 +668,7 @@ static void test_idle_keep_alive_closed(void **state)
 {
     struct api_config config = {.listen = "127.0.0.1:0", .idle_timeout_ms = 30};
     struct fixture *fx = fixture_new(&config);
-    struct client *c = client_new(fx);
-    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
-    run_until(fx, c, 1, true);
-    assert_response(&c->responses[0], 200, "pong");
-    client_free(c);
+    expect_one_answer(fx, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", true, 200, "pong");
     fixture_free(fx);
 }
 
@@ -684,11 +681,7 @@ static void test_connection_close_honoured(void **state)
     run_until(fx, c, 1, true);
     assert_int_equal(c->n, 1);
     client_free(c);
-    c = client_new(fx);
-    client_send(c, "GET /ping HTTP/1.0\r\n\r\n");
-    run_until(fx, c, 1, true);
-    assert_response(&c->responses[0], 200, "pong");
-    client_free(c);
+    expect_one_answer(fx, "GET /ping HTTP/1.0\r\n\r\n", true, 200, "pong");
     fixture_free(fx);
 }
 
