@@ -334,7 +334,7 @@ static int setup_with(void **state, unsigned max_streams, unsigned window)
     f->gate = f->t.gate;
     struct error err;
     f->base = event_base_new();
-    assert_int_equal(egress_resolver_new(f->base, 1, 8, &f->resolver, &err), 0);
+    assert_int_equal(egress_resolver_new(f->base, 8, NULL, &f->resolver, &err), 0);
 
     /* The remote. */
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
