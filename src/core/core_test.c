@@ -426,13 +426,19 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Starts session id and runs the loop until it is answered, at most secs. */
+static void start_and_wait(struct fixture *f, const char *id, struct waiter *w, unsigned secs)
+{
+    struct error err;
+    struct core_start_request req = {.session_id = id};
+    assert_int_equal(core_session_start(f->core, &req, on_started, w, &err), 0);
+    run_until(f->base, w, secs);
+}
+
 static void start_ready(struct fixture *f, const char *id)
 {
     struct waiter w = {0};
-    struct error err;
-    struct core_start_request req = {.session_id = id};
-    assert_int_equal(core_session_start(f->core, &req, on_started, &w, &err), 0);
-    run_until(f->base, &w, 20);
+    start_and_wait(f, id, &w, 20);
     if (w.failed)
         fail_msg("start failed: %s", w.err.message);
     assert_int_equal(w.state, CORE_SESSION_READY);
@@ -486,9 +492,7 @@ static void test_snapshot_restore_and_fallback(void **state)
 
     struct waiter w = {0};
     struct error err;
-    struct core_start_request req = {.session_id = "t-restored"};
-    assert_int_equal(core_session_start(f->core, &req, on_started, &w, &err), 0);
-    run_until(f->base, &w, 20);
+    start_and_wait(f, "t-restored", &w, 20);
     assert_false(w.failed);
     assert_true(w.restored);
     struct waiter e = {0};
@@ -679,10 +683,7 @@ static void test_vmm_dies_while_booting(void **state)
     struct fixture *f = *state;
     fake_mode = 1;
     struct waiter w = {0};
-    struct error err;
-    struct core_start_request req = {.session_id = "t-dies"};
-    assert_int_equal(core_session_start(f->core, &req, on_started, &w, &err), 0);
-    run_until(f->base, &w, 10);
+    start_and_wait(f, "t-dies", &w, 10);
     assert_true(w.failed);
     assert_int_equal(w.err.kind, ERR_UNAVAILABLE);
     assert_non_null(strstr(w.err.message, "exited while booting"));
@@ -705,9 +706,7 @@ static void test_boot_timeout(void **state)
     assert_int_equal(core_new(&cfg, &f->core, &err), 0);
     fake_mode = 2;
     struct waiter w = {0};
-    struct core_start_request req = {.session_id = "t-slow"};
-    assert_int_equal(core_session_start(f->core, &req, on_started, &w, &err), 0);
-    run_until(f->base, &w, 10);
+    start_and_wait(f, "t-slow", &w, 10);
     assert_true(w.failed);
     assert_int_equal(w.err.kind, ERR_DEADLINE_EXCEEDED);
     /* The stand-in VMM is stopped and reaped; the session goes away. */
