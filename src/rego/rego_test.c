@@ -492,6 +492,10 @@ static void test_type_checker(void **state)
                       "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
     expect_type_error("package p\nf(x) := \"a\" if { x > 1 }\nf(x) := \"b\"\np if { f(1) == 0 }",
                       "match error\n\tleft  : string\n\tright : number");
+    /* OPA's reference checks: a key into a scalar */
+    expect_type_error("package p\np if { x := 1; x[0] }", "undefined ref: x[0]\n\tx[0]\n\t^\n\thave: number");
+    expect_type_error("package p\np if { x := \"abc\"; some k, y in x }",
+                      "undefined ref: x[k]\n\tx[k]\n\t^\n\thave: string");
     /* the location is the call's */
     struct rego_error err = { 0 };
     struct rego *r = rego_new();

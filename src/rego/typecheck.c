@@ -611,6 +611,9 @@ static struct node *ref_node(struct tc *c, struct term *t)
 }
 
 static int node_type(struct tc *c, struct node *n, struct ty **out);
+static bool is_scalar(const struct ty *t);
+static char *ref_text(struct tc *c, struct term *t, const char *last_var);
+static int ref_error(struct tc *c, const struct loc *loc, const char *text, const char *head, struct ty *have);
 
 /* An object literal's pair i whose constant key is written again later:
  * the last one is the object's (as in OPA). */
@@ -691,6 +694,12 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
         if (n && !c->in_with)
             return node_type(c, n, out);
         struct term *h = t->items[0];
+        if (t->ref_head == RH_LOCAL && h->kind == TK_VAR && h->slot >= 0 && h->slot < c->nslots &&
+            is_scalar(c->env[h->slot]) && t->nitems > 1) {
+            char *text = ref_text(c, t, NULL);
+            if (text)
+                return ref_error(c, &t->loc, text, h->name, c->env[h->slot]);
+        }
         if (t->ref_head == RH_LOCAL && h->kind == TK_VAR && h->slot >= 0 && h->slot < c->nslots)
             *out = select_ref(c, t, c->env[h->slot]);
         else if (t->ref_head == RH_TERM)
@@ -1149,6 +1158,63 @@ static int match_error(struct tc *c, const struct loc *loc, struct ty *a, struct
     return rego_err(c->err, "rego_type_error", loc, "match error\n\t%s\n\t%s", l, r);
 }
 
+static bool is_scalar(const struct ty *t)
+{
+    return t && (t->k == TY_NULL || t->k == TY_BOOL || t->k == TY_NUM || t->k == TY_STR);
+}
+
+/* The text of a reference whose keys are variables and scalars, as OPA
+ * prints it; NULL for others. */
+static char *ref_text(struct tc *c, struct term *t, const char *last_var)
+{
+    struct sbuf b = { 0 };
+    sb_puts(&b, t->kind == TK_VAR ? t->name : t->items[0]->name);
+    for (int i = 1; t->kind == TK_REF && i < t->nitems; i++) {
+        struct term *k = t->items[i];
+        if (k->kind == TK_VAR) {
+            sb_printf(&b, "[%s]", k->wildcard ? "_" : k->name);
+        } else if (k->kind == TK_VALUE && k->val->type == RV_STRING) {
+            bool ident = k->val->u.str.len > 0;
+            for (size_t j = 0; j < k->val->u.str.len; j++) {
+                char ch = k->val->u.str.s[j];
+                if (!(ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                      (j > 0 && ch >= '0' && ch <= '9')))
+                    ident = false;
+            }
+            if (ident) {
+                sb_putc(&b, '.');
+                sb_add(&b, k->val->u.str.s, k->val->u.str.len);
+            } else {
+                sb_putc(&b, '[');
+                rv_write(&b, k->val, false);
+                sb_putc(&b, ']');
+            }
+        } else if (k->kind == TK_VALUE && k->val->type != RV_ARRAY && k->val->type != RV_OBJECT &&
+                   k->val->type != RV_SET) {
+            sb_putc(&b, '[');
+            rv_write(&b, k->val, false);
+            sb_putc(&b, ']');
+        } else {
+            free(sb_steal(&b));
+            return NULL;
+        }
+    }
+    if (last_var)
+        sb_printf(&b, "[%s]", last_var);
+    return tc_take(c, &b);
+}
+
+/* OPA's reference check: a key into a value of a scalar type */
+static int ref_error(struct tc *c, const struct loc *loc, const char *text, const char *head, struct ty *have)
+{
+    struct sbuf b = { 0 };
+    for (size_t i = strlen(head); i > 0; i--)
+        sb_putc(&b, '^');
+    char *carets = tc_take(c, &b);
+    return rego_err(c->err, "rego_type_error", loc, "undefined ref: %s\n\t%s\n\t%s\n\thave: %s", text, text,
+                    carets, sprint(c, have));
+}
+
 /* ------------------------------------------------------------------ expressions */
 
 static void bind(struct tc *c, struct term *t, struct ty *type)
@@ -1408,6 +1474,16 @@ static int check_expr(struct tc *c, struct expr *e)
              * key and value types of the collection */
             struct ty *coll;
             rc = term_type(c, e->c, &coll);
+            /* OPA iterates a variable as a reference: xs[k], or xs[__localN__] */
+            if (rc == 0 && e->c->kind == TK_VAR && is_scalar(coll) && e->a && e->a->kind == TK_VAR) {
+                rc = ref_error(c, &e->loc, ref_text(c, e->c, e->a->wildcard ? "_" : e->a->name),
+                               e->c->name, coll);
+                break;
+            }
+            if (rc == 0 && e->c->kind == TK_VAR && is_scalar(coll) && !e->a) {
+                rc = ref_error(c, &e->loc, ref_text(c, e->c, "__local__"), e->c->name, coll);
+                break;
+            }
             if (rc == 0 && coll) {
                 struct ty *values = ty_values(c, coll);
                 if (e->a)
