@@ -1,28 +1,31 @@
 /* The compile-time type checker: builtin calls whose arguments can never
- * have the types OPA declares for them, and unifications (`=`, `:=`, `==`)
- * and `in` tests of values whose types can never match, are refused with
- * OPA's `rego_type_error` when the engine is compiled, as OPA's checker
- * (ast/check.go) refuses them.
+ * have the types OPA declares for them, unifications (`=`, `:=`, `==`) and
+ * `in` tests of values whose types can never match, and keys into local
+ * values of scalar types are refused with OPA's `rego_type_error` when the
+ * engine is compiled, as OPA's checker (ast/check.go) refuses them, with
+ * its messages.
  *
  * The types are OPA's (types/types.go): any, null, boolean, number,
  * string, array<static...>[dynamic], object<key: T...>[K: V], set[T], and
  * unions any<T...>; the declarations of the builtins are generated from
  * OPA's own (typecheck_sigs.h, `make rego-typesigs`). Each rule body is
  * walked in the order the compiler chose for it (the order OPA's checker
- * sees too): constants and composite literals have their exact types,
- * a variable the type of what first bound it (`:=`, `=`, a builtin's
- * output), a builtin call its declared result, a comprehension
- * array[T]/set[T]/object[K: V] of its head's type in its body.
+ * sees too): constants and composite literals have their exact types, a
+ * variable the type of what first bound it (`:=`, `=`, a builtin's output,
+ * `some k, v in xs`), a builtin call its declared result, a comprehension
+ * array[T]/set[T]/object[K: V] of its head's type in its body, a constant
+ * selection in a typed value the selected type, a complete rule or a
+ * function the type all its definitions share.
  *
  * No false positives: wherever OPA might know less than this checker
  * would, this checker knows nothing (type any, which unifies with every
- * type). So references into input, data and rules, user functions' results
- * and arguments, variables bound by iteration (`some x in`, `a[x]`) or by
- * patterns, and expressions that replace a function with `with` are typed
- * any or not checked; `every` bodies and `not { }` bodies are not checked
- * (OPA's checker does not look into them either). An error is reported
- * only where a type known here cannot unify with the one wanted, which
- * implies that OPA's type, being at least as precise, cannot either. */
+ * type). So input, data, function arguments, rules of several types or
+ * with empty collections in their values, variables bound by iteration of
+ * references or by patterns, and the rules and functions in expressions
+ * with `with` are any; `every` and `not { }` bodies are not checked (OPA's
+ * checker does not look into them either). An error is reported only where
+ * a type known here cannot unify with the one wanted, which implies that
+ * OPA's type, being at least as precise, cannot either. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
