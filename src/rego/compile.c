@@ -1123,10 +1123,13 @@ static int order_body(struct cctx *c, struct analysis *a, struct body *b)
     char *done = calloc((size_t)(n ? n : 1), 1);
     if (!ordered || !done)
         REGO_OOM();
-    int k = 0;
+    /* OPA's order: sweep the body, taking every expression that can run
+     * (with what the ones taken before it bind), then sweep again */
+    int k = 0, pick = -1;
     while (k < n) {
-        int pick = -1;
-        for (int i = 0; i < n; i++) {
+        int from = pick + 1;
+        pick = -1;
+        for (int i = from; i < n; i++) {
             if (done[i])
                 continue;
             if (an_expr(c, a, b->exprs[i])) {
@@ -1134,6 +1137,8 @@ static int order_body(struct cctx *c, struct analysis *a, struct body *b)
                 break;
             }
         }
+        if (pick < 0 && from > 0)
+            continue;   /* the end of a sweep: the next one */
         if (pick < 0) {
             /* the first expression that cannot run names its unsafe variable */
             for (int i = 0; i < n; i++) {

@@ -524,6 +524,9 @@ static void test_type_checker(void **state)
     expect_compiles("package p\np if { x := split(\"a,b\", \",\"); upper(x[0]); x[_] == \"b\" }");
     expect_compiles("package p\np if { walk(input, [path, v]); count(path) > 0 }");
     expect_compiles("package p\np if { print(1, \"a\", [2]) }");
+    /* v can be bound by two expressions: OPA's order binds it by input.x
+     * (any) first, this compiler's by y + 1 (number) */
+    expect_compiles("package p\np if {\n  v = y + 1\n  y = 2\n  v = input.x\n  upper(v)\n}");
     /* a key written twice: the last value is the object's */
     expect_compiles("package p\np := strings.replace_n({\"a\": 1, \"a\": \"x\"}, \"abc\")");
     expect_type_error("package p\np := strings.replace_n({\"a\": \"x\", \"a\": 7}, \"abc\")",

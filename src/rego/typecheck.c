@@ -75,6 +75,7 @@ struct tc {
     struct rvbuf rvs;       /* keys owned by the checker */
     struct sig *sigs;       /* per builtin */
     struct ty **env;        /* per slot of the rule's frame; NULL: not bound yet */
+    uint8_t *multi;         /* per slot: more than one expression of its body can bind it */
     int nslots;
 };
 
@@ -1223,7 +1224,7 @@ static int ref_error(struct tc *c, const struct loc *loc, const char *text, cons
 static void bind(struct tc *c, struct term *t, struct ty *type)
 {
     if (t && t->kind == TK_VAR && t->slot >= 0 && t->slot < c->nslots && !c->env[t->slot])
-        c->env[t->slot] = type ? unnamed(c, type) : &T_ANY;
+        c->env[t->slot] = type && !c->multi[t->slot] ? unnamed(c, type) : &T_ANY;
 }
 
 static bool is_builtin(const struct term *t, const char *name)
@@ -1508,8 +1509,70 @@ static int check_expr(struct tc *c, struct expr *e)
     return 0;
 }
 
+/* The variables an expression can bind: sides and patterns of `=`, `:=`,
+ * `some ... in`, and keys of references (iteration). */
+static void mark_pattern(struct tc *c, struct term *t, uint8_t *mark)
+{
+    if (!t)
+        return;
+    if (t->kind == TK_VAR && t->slot >= 0 && t->slot < c->nslots)
+        mark[t->slot] = 1;
+    if (t->kind == TK_ARRAY || t->kind == TK_OBJECT)
+        for (int i = 0; i < t->nitems; i++)
+            mark_pattern(c, t->items[i], mark);
+}
+
+static void mark_ref_keys(struct tc *c, struct term *t, uint8_t *mark)
+{
+    if (!t || t->kind == TK_ACOMP || t->kind == TK_SCOMP || t->kind == TK_OCOMP)
+        return;
+    for (int i = 0; i < t->nitems; i++) {
+        struct term *k = t->items[i];
+        if (t->kind == TK_REF && i > 0 && k->kind == TK_VAR && k->slot >= 0 && k->slot < c->nslots)
+            mark[k->slot] = 1;
+        mark_ref_keys(c, k, mark);
+    }
+}
+
+/* A variable that two expressions can bind is bound first by the one the
+ * compiler put first, as in OPA, whose order the compiler follows (sweeps
+ * over the body taking every expression that can run). Where the first of
+ * them in that order is not the first as written, the two orders depend
+ * on which expressions can run when, and a difference between this
+ * compiler's safety analysis and OPA's could bind it elsewhere (with
+ * another type) in OPA: such a variable is any here. */
+static void mark_multi(struct tc *c, struct body *b)
+{
+    size_t ns = (size_t)(c->nslots ? c->nslots : 1);
+    struct loc *first_written = tc_alloc(c, sizeof(struct loc) * ns);
+    uint8_t *seen = tc_alloc(c, ns), *mark = tc_alloc(c, ns);
+    for (int i = 0; b && i < b->n; i++) {
+        struct expr *e = b->exprs[i];
+        memset(mark, 0, ns);
+        if (e->kind == EK_UNIFY || e->kind == EK_ASSIGN || e->kind == EK_SOME_IN) {
+            mark_pattern(c, e->a, mark);
+            mark_pattern(c, e->b, mark);
+        }
+        mark_ref_keys(c, e->a, mark);
+        mark_ref_keys(c, e->b, mark);
+        mark_ref_keys(c, e->c, mark);
+        for (int s = 0; s < c->nslots; s++) {
+            if (!mark[s])
+                continue;
+            if (!seen[s]) {
+                seen[s] = 1;
+                first_written[s] = e->loc;
+            } else if (loc_before(&e->loc, &first_written[s])) {
+                first_written[s] = e->loc;
+                c->multi[s] = 1;   /* written before the one that runs first */
+            }
+        }
+    }
+}
+
 static int check_body(struct tc *c, struct body *b)
 {
+    mark_multi(c, b);
     for (int i = 0; b && i < b->n; i++)
         if (check_expr(c, b->exprs[i]) < 0)
             return -1;
@@ -1570,6 +1633,8 @@ static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
     c->in_with = false;
     c->nslots = rule->nslots;
     c->env = tc_alloc(c, sizeof *c->env * (size_t)(c->nslots ? c->nslots : 1));
+    uint8_t *saved_multi = c->multi;
+    c->multi = tc_alloc(c, (size_t)(c->nslots ? c->nslots : 1));
     int rc = 0;
     for (struct rule *x = rule; x && rc == 0; x = x->els) {
         memset(c->env, 0, sizeof *c->env * (size_t)c->nslots);
@@ -1589,6 +1654,7 @@ static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
         }
     }
     c->env = saved_env;
+    c->multi = saved_multi;
     c->nslots = saved_nslots;
     c->in_with = saved_with;
     return rc;
