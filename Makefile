@@ -66,7 +66,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 
 # ---------------------------------------------------------------- sources
 # Modules linked into the host binary, in no particular order.
-HOST_MODULES := common wire rego policy audit gate http image oci vmm proxy egress core api daemon cli
+HOST_MODULES := common secret wire rego policy audit gate http image oci vmm proxy egress core api daemon cli
 not_special   = $(filter-out %_test.c %_fuzz.c %/main.c,$(1))
 HOST_SRCS  := $(call not_special,$(foreach m,$(HOST_MODULES),$(wildcard src/$(m)/*.c))) $(PROTO_C)
 HOST_MAIN  := src/cli/main.c
