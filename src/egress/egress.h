@@ -121,6 +121,44 @@ int egress_resolver_new(struct event_base *base, unsigned threads, unsigned queu
 /* Joins the threads (a lookup in progress is waited for). */
 void egress_resolver_free(struct egress_resolver *r);
 
+/* ------------------------------------------------------------ secrets in requests */
+
+/* A plain-HTTP stream whose net.connect decision carries the obligation
+ * inject_secret: the guest's bytes go through this before they reach the
+ * remote. The request is parsed with http-parser; it must be one request
+ * (the guest proxy sends "Connection: close"), for exactly the method, the
+ * origin-form path and the host (the Host header) that were decided, with
+ * no Upgrade and no folded header lines. Every header of the secret's name
+ * that the guest sent is dropped, and so are Connection, Keep-Alive,
+ * Proxy-Connection, Proxy-Authorization, TE and Upgrade; the head goes out
+ * with "Header: value" and "Connection: close"; the body goes out as it
+ * came. Anything else (a second request, bytes after the request, a
+ * malformed one) is an error that ends the stream, so the secret never goes
+ * with a request the policy did not see. */
+struct egress_inject;
+
+/* host: the decided host (canonical, as egress_host_normalize writes it);
+ * header and value: what to add (value is copied and wiped at free);
+ * max_head: the largest head accepted. */
+int egress_inject_new(const char *host, unsigned port, const char *method, const char *path,
+                      const char *header, const char *value, size_t max_head, struct egress_inject **out,
+                      struct error *err);
+/* The guest's next bytes; what goes to the remote is added to out (an
+ * evbuffer). -1 with err when the stream must end: ERR_INVALID_ARGUMENT
+ * (malformed, not what was decided, more than one request) or
+ * ERR_RESOURCE_EXHAUSTED (a head over max_head). */
+struct evbuffer;
+int egress_inject_feed(struct egress_inject *in, const uint8_t *data, size_t len, struct evbuffer *out,
+                       struct error *err);
+/* How many request heads went out with the secret (0 or 1). */
+unsigned egress_inject_count(const struct egress_inject *in);
+void egress_inject_free(struct egress_inject *in);
+
+/* Builds a header value from a format with one "%s" (policy-checked) and
+ * the secret, into a new buffer (wipe and free it); NULL when out of memory
+ * or the format has no "%s". */
+char *egress_secret_value(const char *format, const char *secret);
+
 /* ------------------------------------------------------------ a session's egress */
 
 struct egress_config {
