@@ -15,8 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "common/log.h"
 #include "egress/internal.h"
+#include "secret/secret.h"
 
 #define MAX_PATH_TEXT 8192   /* the path the policy sees */
 #define AUDIT_PATH_TEXT 512  /* the path the audit record keeps */
@@ -66,11 +69,16 @@ struct stream {
     bool reading_paused;
     uint64_t bytes_out, bytes_in;
     int64_t start_ns;
+    /* The decision's inject_secret: the request goes through this. */
+    struct egress_inject *inject;
+    char secret_name[SECRET_NAME_MAX + 1];
+    uint64_t extra_out; /* bytes in the output that are not the guest's (not credited back) */
 };
 
 struct egress {
     struct egress_config cfg;
     char session_id[65];
+    char secrets_dir[4096];
     struct proxy_conn *conn;
     uint64_t req_id;
     bool active;
@@ -175,6 +183,11 @@ static void record_stream(struct stream *s, bool allowed, unsigned status, const
                           "bytes_out", (json_int_t)s->bytes_out, "bytes_in", (json_int_t)s->bytes_in,
                           "duration_ms", (json_int_t)dur_ms, "decision_seq",
                           (json_int_t)s->decision_seq);
+    if (d != NULL && s->secret_name[0]) {
+        /* That a secret went with the request, and which; never its value. */
+        json_object_set_new(d, "secret", json_string(s->secret_name));
+        json_object_set_new(d, "secret_injected", json_integer(egress_inject_count(s->inject)));
+    }
     struct error err;
     if (gate_record(e->cfg.gate, AUDIT_NET_CONNECT, e->session_id, d, &err) < 0)
         log_error("egress %s: cannot record a connection: %s", e->session_id, err.message);
@@ -235,6 +248,7 @@ static void stream_free(struct stream *s)
     }
     if (s->early)
         evbuffer_free(s->early);
+    egress_inject_free(s->inject);
     free(s->path);
     free(s);
 }
@@ -348,6 +362,10 @@ static void on_output_drained(struct evbuffer *buf, const struct evbuffer_cb_inf
     if (info->n_deleted == 0)
         return;
     uint64_t n = info->n_deleted;
+    /* The bytes the host added (a secret's header) are not the guest's. */
+    uint64_t extra = n < s->extra_out ? n : s->extra_out;
+    s->extra_out -= extra;
+    n -= extra;
     if (n > s->guest_unacked)
         n = s->guest_unacked;
     s->guest_unacked -= n;
@@ -547,6 +565,99 @@ static bool is_host_address(struct egress *e, const struct egress_addr *a)
     return found;
 }
 
+/* Passes bytes the guest sent through the injector when the stream has one
+ * and to the remote (or the early buffer while connecting). Returns -1 with
+ * err when the request must not go out. */
+static int forward_out(struct stream *s, const uint8_t *data, size_t n, struct error *err)
+{
+    struct evbuffer *dst = s->state == ST_OPEN ? bufferevent_get_output(s->bev) : s->early;
+    if (s->inject == NULL)
+        return evbuffer_add(dst, data, n) < 0 ? error_set(err, ERR_INTERNAL, "out of memory") : 0;
+    struct evbuffer *tmp = evbuffer_new();
+    if (tmp == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    if (egress_inject_feed(s->inject, data, n, tmp, err) < 0) {
+        evbuffer_free(tmp);
+        return -1;
+    }
+    size_t m = evbuffer_get_length(tmp);
+    if (m > n) {
+        s->extra_out += m - n;
+    } else if (m < n) {
+        /* Guest bytes that produced no output (held in the head, or dropped
+         * headers): credited back now, as nothing will drain for them. */
+        s->guest_unacked -= n - m;
+        send_credit(s->e, s->id, n - m);
+    }
+    int rc = evbuffer_add_buffer(dst, tmp);
+    evbuffer_free(tmp);
+    return rc < 0 ? error_set(err, ERR_INTERNAL, "out of memory") : 0;
+}
+
+/* The decision names a secret: it is read from the store now, and the
+ * request goes out with it. Returns -1 when the stream was refused. */
+static int setup_inject(struct stream *s, const struct gate_obligations *ob)
+{
+    struct egress *e = s->e;
+    char why[1100];
+    snprintf(s->secret_name, sizeof(s->secret_name), "%s", ob->inject_name);
+    if (strcmp(s->scheme, "http") != 0) {
+        snprintf(why, sizeof(why),
+                 "refused: the policy adds the secret %s to this connection, and the host adds secrets to "
+                 "plain HTTP requests only, not into a TLS tunnel",
+                 ob->inject_name);
+        stream_refuse(s, 403, why);
+        return -1;
+    }
+    char *secret = NULL;
+    size_t len = 0;
+    struct error err;
+    if (secret_get(e->secrets_dir, ob->inject_name, &secret, &len, &err) < 0) {
+        log_warn("egress %s: stream %u: the secret %s cannot be used: %s", e->session_id, s->id,
+                 ob->inject_name, err.message);
+        /* The workload learns the name, not the host's paths. */
+        snprintf(why, sizeof(why),
+                 "refused: the secret %s that the policy adds to this connection is %s (see the daemon's log)",
+                 ob->inject_name, err.kind == ERR_NOT_FOUND ? "not stored" : "not usable");
+        stream_refuse(s, 403, why);
+        return -1;
+    }
+    char *value = egress_secret_value(ob->inject_format, secret);
+    secret_value_free(secret, len);
+    int rc = value == NULL ? error_set(&err, ERR_INTERNAL, "out of memory")
+                           : egress_inject_new(s->host, s->port, s->method, s->path ? s->path : "",
+                                               ob->inject_header, value, 2 * (size_t)e->cfg.max_header_bytes,
+                                               &s->inject, &err);
+    if (value != NULL) {
+        OPENSSL_cleanse(value, strlen(value));
+        free(value);
+    }
+    if (rc < 0) {
+        stream_refuse(s, 503, err.message);
+        return -1;
+    }
+    /* What the guest sent before the decision goes through it too. */
+    size_t early = evbuffer_get_length(s->early);
+    if (early > 0) {
+        struct evbuffer *raw = evbuffer_new();
+        if (raw == NULL || evbuffer_add_buffer(raw, s->early) < 0) {
+            if (raw)
+                evbuffer_free(raw);
+            stream_refuse(s, 503, "out of memory");
+            return -1;
+        }
+        uint8_t *data = evbuffer_pullup(raw, -1);
+        rc = data == NULL ? error_set(&err, ERR_INTERNAL, "out of memory") : forward_out(s, data, early, &err);
+        evbuffer_free(raw);
+        if (rc < 0) {
+            snprintf(why, sizeof(why), "refused: %s", err.message);
+            stream_refuse(s, 400, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The addresses resolved (or the literal): the policy decides, then every
  * address that is not public must be covered by allow_addresses. */
 static void decide_connect(struct stream *s)
@@ -569,6 +680,8 @@ static void decide_connect(struct stream *s)
     s->decision_seq = ob.audit_seq;
     s->max_bytes = ob.max_bytes;
     s->timeout_s = ob.timeout_s;
+    if (ob.inject && setup_inject(s, &ob) < 0)
+        return; /* refused */
     struct egress_cidr allow[GATE_MAX_ALLOW_ADDRESSES];
     size_t n_allow = 0;
     for (unsigned i = 0; i < ob.n_allow_addresses; i++)
@@ -782,10 +895,19 @@ static void on_data(struct egress *e, const Guest__V1__EgressData *d)
     s->guest_unacked += n;
     s->bytes_out += n;
     e->stats.bytes_out += n;
-    if (s->state == ST_OPEN)
-        bufferevent_write(s->bev, d->data.data, n);
-    else
-        evbuffer_add(s->early, d->data.data, n);
+    if (s->inject == NULL && s->state != ST_OPEN) {
+        evbuffer_add(s->early, d->data.data, n); /* before the decision: as it came */
+        return;
+    }
+    struct error err;
+    if (forward_out(s, d->data.data, n, &err) < 0) {
+        char why[1100];
+        snprintf(why, sizeof(why), "refused: %s", err.message);
+        if (s->state == ST_OPEN)
+            stream_end(s, why, true);
+        else
+            stream_refuse(s, 400, why);
+    }
 }
 
 static void on_credit(struct egress *e, const Guest__V1__EgressCredit *c)
@@ -892,6 +1014,13 @@ int egress_new(const struct egress_config *config, struct egress **out, struct e
     e->cfg = *config;
     snprintf(e->session_id, sizeof(e->session_id), "%s", config->session_id ? config->session_id : "");
     e->cfg.session_id = e->session_id;
+    if (config->secrets_dir != NULL)
+        snprintf(e->secrets_dir, sizeof(e->secrets_dir), "%s", config->secrets_dir);
+    else if (secret_default_dir(e->secrets_dir, sizeof(e->secrets_dir), err) < 0) {
+        free(e);
+        return -1;
+    }
+    e->cfg.secrets_dir = e->secrets_dir;
     if (e->cfg.max_streams == 0)
         e->cfg.max_streams = EGRESS_DEFAULT_MAX_STREAMS;
     if (e->cfg.max_streams > EGRESS_MAX_STREAMS_LIMIT)

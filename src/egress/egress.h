@@ -172,6 +172,9 @@ struct egress_config {
     /* Session limits (the session.start decision's obligations); 0: none. */
     uint64_t session_max_bytes;
     unsigned session_timeout_s;
+    /* The secret store the obligation inject_secret reads from (secret.h);
+     * NULL: $ENCLAVE_HOME/secrets. Read again for every connection. */
+    const char *secrets_dir;
     /* The caller's identity for the policy input's caller object (copied). */
     const char *principal;
     /* Tests only: addresses treated as this host's own besides those of the

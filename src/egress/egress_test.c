@@ -28,6 +28,7 @@
 #include "egress/egress.h"
 #include "gate/gate.h"
 #include "proxy/proxy.h"
+#include "secret/secret.h"
 #include "wire/frame.h"
 
 static const char *test_policy =
@@ -47,7 +48,15 @@ static const char *test_policy =
     "obligations := {\"allow_addresses\": [\"127.0.0.1/32\"]} if {\n"
     "  input.request.host == \"127.0.0.1\"\n"
     "  not input.request.path == \"/limited\"\n"
-    "}\n";
+    "  not startswith(object.get(input.request, \"path\", \"\"), \"/secret\")\n"
+    "  not input.request.port == 1\n"
+    "}\n"
+    "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"inject_secret\": {\"name\": \"api-token\"}} if "
+    "input.request.path == \"/secret\"\n"
+    "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"inject_secret\": {\"name\": \"absent\"}} if "
+    "input.request.path == \"/secret-missing\"\n"
+    "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"inject_secret\": {\"name\": \"api-token\", "
+    "\"header\": \"X-Api-Key\", \"format\": \"%s\"}} if input.request.port == 1\n";
 
 #define MAX_SEEN 8192
 
@@ -76,6 +85,7 @@ struct fixture {
     struct seen seen[MAX_SEEN];
     size_t n_seen;
     uint64_t data_bytes[4096]; /* EgressData bytes the guest got, per stream */
+    char got[16][4096];        /* ... and the first of them, streams 0-15 */
     struct evconnlistener *server;
     unsigned server_port;
 };
@@ -164,6 +174,13 @@ static void peer_read(struct fixture *f)
                     case GUEST__V1__FRAME__BODY_EGRESS_DATA:
                         s->stream = fr->egress_data->stream;
                         s->data_len = fr->egress_data->data.len;
+                        if (s->stream < 16) {
+                            size_t have = strlen(f->got[s->stream]);
+                            size_t room = sizeof(f->got[0]) - 1 - have;
+                            size_t take = s->data_len < room ? s->data_len : room;
+                            memcpy(f->got[s->stream] + have, fr->egress_data->data.data, take);
+                            f->got[s->stream][have + take] = '\0';
+                        }
                         if (s->stream < 4096)
                             f->data_bytes[s->stream] += s->data_len;
                         break;
@@ -340,6 +357,25 @@ static size_t count_records(struct fixture *f, const char *kind, const char *w1,
         if ((!w1 || strstr(rs->text[i], w1)) && (!w2 || strstr(rs->text[i], w2)))
             n++;
     free(rs);
+    return n;
+}
+
+static int keep_all(const struct audit_record *r, void *ctx)
+{
+    const char *needle = ((const char **)ctx)[0];
+    size_t *n = (size_t *)((const char **)ctx)[1];
+    if ((r->details_json && strstr(r->details_json, needle)) || (r->reasons_json && strstr(r->reasons_json, needle)))
+        (*n)++;
+    return 0;
+}
+
+/* How many records of any kind hold text in their details or reasons. */
+static size_t records_holding(struct fixture *f, const char *text)
+{
+    size_t n = 0;
+    const void *ctx[2] = {text, &n};
+    struct error err;
+    assert_true(audit_query(f->log, NULL, keep_all, ctx, &err) >= 0);
     return n;
 }
 
@@ -733,6 +769,131 @@ static void test_guest_gone_closes_streams(void **state)
     assert_null(find_seen(f, GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT, 9));
 }
 
+/* ------------------------------------------------------------ secrets */
+
+#define SECRET_VALUE "T0P-s3cret-VALUE-42"
+
+static void store_secret(struct fixture *f)
+{
+    char dir[400];
+    struct error err;
+    snprintf(dir, sizeof(dir), "%s/secrets", f->home);
+    assert_int_equal(secret_set(dir, "api-token", SECRET_VALUE, strlen(SECRET_VALUE), &err), 0);
+}
+
+static bool has_text(struct fixture *f, const void *arg)
+{
+    const char *const *w = arg;
+    return strstr(f->got[(size_t)(uintptr_t)w[0]], w[1]) != NULL;
+}
+
+/* The decision names the secret: the request reaches the server (an echo)
+ * with it, the guest's own Authorization is gone, and the audit log says
+ * that it was injected and never holds the value. */
+static void test_secret_injected_into_plain_http(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 1, "127.0.0.1", f->server_port, "http", "GET", "/secret");
+    assert_true(open_result(f, 1)->allowed);
+    char head[400];
+    int n = snprintf(head, sizeof(head),
+                     "GET /secret HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nAuthorization: Bearer guest-chosen\r\n"
+                     "Accept: */*\r\nConnection: close\r\n\r\n",
+                     f->server_port);
+    /* In pieces, across frames. */
+    send_data(f, 1, head, 20);
+    send_data(f, 1, head + 20, (size_t)n - 20);
+    const void *w[2] = {(void *)(uintptr_t)1, "\r\n\r\n"};
+    assert_true(run_until(f, has_text, w));
+    assert_non_null(strstr(f->got[1], "Authorization: Bearer " SECRET_VALUE "\r\n"));
+    assert_null(strstr(f->got[1], "guest-chosen"));
+    assert_non_null(strstr(f->got[1], "Accept: */*\r\n"));
+    send_close(f, 1, true);
+    uint32_t one = 1;
+    assert_true(run_until(f, has_close, &one));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"secret\":\"api-token\"", "\"secret_injected\":1"), 1);
+    assert_int_equal(count_records(f, "POLICY:DECISION", "obligation_inject_secret", "api-token"), 1);
+    assert_int_equal(records_holding(f, "api-token"), 2);
+    assert_int_equal(records_holding(f, SECRET_VALUE), 0);
+    /* All the guest's bytes were credited back although the head changed size. */
+    uint64_t credited = 0;
+    for (size_t i = 0; i < f->n_seen; i++)
+        if (f->seen[i].body == GUEST__V1__FRAME__BODY_EGRESS_CREDIT && f->seen[i].stream == 1)
+            credited += f->seen[i].credit;
+    assert_int_equal(credited, (uint64_t)n);
+}
+
+/* A request whose Host is not the host decided never goes out: the stream
+ * ends and the server gets nothing. */
+static void test_secret_not_sent_to_another_host(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 2, "127.0.0.1", f->server_port, "http", "GET", "/secret");
+    assert_true(open_result(f, 2)->allowed);
+    static const char head[] = "GET /secret HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+    send_data(f, 2, head, sizeof(head) - 1);
+    uint32_t two = 2;
+    assert_true(run_until(f, has_close, &two));
+    run_for_ms(f, 50);
+    assert_int_equal(f->data_bytes[2], 0);
+    assert_int_equal(count_records(f, "NET:CONNECT", "Host header", "\"secret_injected\":0"), 1);
+    /* Nor a second request after the first on the same stream. */
+    send_open(f, 3, "127.0.0.1", f->server_port, "http", "GET", "/secret");
+    assert_true(open_result(f, 3)->allowed);
+    char two_reqs[300];
+    int n = snprintf(two_reqs, sizeof(two_reqs),
+                     "GET /secret HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /x HTTP/1.1\r\nHost: evil.example\r\n\r\n");
+    send_data(f, 3, two_reqs, (size_t)n);
+    uint32_t three = 3;
+    assert_true(run_until(f, has_close, &three));
+    run_for_ms(f, 50);
+    assert_null(strstr(f->got[3], "evil.example"));
+    assert_int_equal(records_holding(f, SECRET_VALUE), 0);
+}
+
+/* A secret the store lacks: refused before anything is connected, naming
+ * the secret, not the host's paths. */
+static void test_secret_missing_refuses(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 4, "127.0.0.1", f->server_port, "http", "GET", "/secret-missing");
+    const struct seen *r = open_result(f, 4);
+    assert_false(r->allowed);
+    assert_int_equal(r->status, 403);
+    assert_non_null(strstr(r->reason, "absent"));
+    assert_non_null(strstr(r->reason, "not stored"));
+    assert_null(strstr(r->reason, f->home));
+}
+
+/* A secret for a TLS tunnel: the host cannot add it, so it refuses. */
+static void test_secret_over_connect_refused(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 5, "127.0.0.1", 1, "https", NULL, NULL);
+    const struct seen *r = open_result(f, 5);
+    assert_false(r->allowed);
+    assert_int_equal(r->status, 403);
+    assert_non_null(strstr(r->reason, "plain HTTP"));
+}
+
+/* Without the obligation nothing is added or removed. */
+static void test_no_secret_without_the_obligation(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 6, "127.0.0.1", f->server_port, "http", "GET", "/plain");
+    assert_true(open_result(f, 6)->allowed);
+    static const char head[] = "GET /plain HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer guest-chosen\r\n\r\n";
+    send_data(f, 6, head, sizeof(head) - 1);
+    struct want_bytes w = {6, sizeof(head) - 1};
+    assert_true(run_until(f, has_bytes, &w));
+    assert_string_equal(f->got[6], head);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"secret\"", NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -748,6 +909,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_guest_gone_closes_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_limits, setup_session_limits, teardown),
         cmocka_unit_test_setup_teardown(test_session_time_limit, setup_session_limits, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_injected_into_plain_http, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_not_sent_to_another_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_missing_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_over_connect_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_secret_without_the_obligation, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
