@@ -105,7 +105,7 @@ static int secret_set_cmd(int argc, char **argv)
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+hf:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hf:", opts, NULL)) != -1) {
         switch (c) {
         case 'h':
             fputs(secret_help, stdout);
