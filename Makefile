@@ -533,7 +533,9 @@ test-clone:
 .PHONY: test-egress bench-egress
 test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/egress_test $(BUILD)/test/egress/inject_test \
              $(BUILD)/test/secret/secret_test $(BUILD)/enclave $(BUILD)/enclave-init
+test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/resolver_test $(BUILD)/test/egress/egress_test $(BUILD)/enclave $(BUILD)/enclave-init
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/addr_test
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/resolver_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/egress_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/inject_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/secret/secret_test
