@@ -161,6 +161,29 @@ void egress_inject_free(struct egress_inject *in);
  * or the format has no "%s". */
 char *egress_secret_value(const char *format, const char *secret);
 
+/* ------------------------------------------------------------ the session's CA */
+
+/* For a CONNECT whose decision names a secret, the host terminates the
+ * workload's TLS with a certificate of a CA made for the session (in memory
+ * only, EC P-256, valid for valid_s seconds; the guest trusts it through the
+ * EgressRequest) and opens its own TLS to the real server, verifying the
+ * server's chain and name against the trust store: the PEM file named by
+ * $ENCLAVE_EGRESS_TRUST_FILE, else OpenSSL's default (the system's). */
+#define EGRESS_TRUST_ENV "ENCLAVE_EGRESS_TRUST_FILE"
+#define EGRESS_CA_DEFAULT_VALID_S (7 * 86400)
+typedef struct ssl_st SSL;
+struct egress_ca;
+int egress_ca_new(unsigned valid_s, struct egress_ca **out, struct error *err);
+void egress_ca_free(struct egress_ca *ca);
+/* The CA's certificate in PEM (what the guest adds to its trust). */
+const char *egress_ca_pem(const struct egress_ca *ca);
+/* A server session towards the guest with a leaf for host (a name or an IP
+ * literal) signed by the CA; ALPN: http/1.1 or none. */
+SSL *egress_ca_server_ssl(struct egress_ca *ca, const char *host, struct error *err);
+/* A client session towards the real server: SNI, the chain and the name
+ * (or IP) verified, ALPN http/1.1 only. */
+SSL *egress_ca_client_ssl(struct egress_ca *ca, const char *host, struct error *err);
+
 /* ------------------------------------------------------------ a session's egress */
 
 struct egress_config {
