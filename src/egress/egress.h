@@ -140,6 +140,8 @@ void egress_resolver_free(struct egress_resolver *r);
 struct egress_inject;
 
 /* host: the decided host (canonical, as egress_host_normalize writes it);
+ * method and path: the decided ones, or both NULL inside TLS (any method and
+ * origin-form path; the host still must match);
  * header and value: what to add (value is copied and wiped at free);
  * max_head: the largest head accepted. */
 int egress_inject_new(const char *host, unsigned port, const char *method, const char *path,

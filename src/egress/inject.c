@@ -147,8 +147,10 @@ int egress_inject_new(const char *host, unsigned port, const char *method, const
                       struct error *err)
 {
     *out = NULL;
-    if (!host || !method || !path || !header || !value || strlen(host) > EGRESS_MAX_HOST ||
-        strlen(method) >= sizeof(((struct egress_inject *)0)->method) ||
+    if ((method == NULL) != (path == NULL))
+        return error_set(err, ERR_INVALID_ARGUMENT, "secret injection: a method needs a path");
+    if (!host || !header || !value || strlen(host) > EGRESS_MAX_HOST ||
+        (method && strlen(method) >= sizeof(((struct egress_inject *)0)->method)) ||
         strlen(header) >= sizeof(((struct egress_inject *)0)->header))
         return error_set(err, ERR_INVALID_ARGUMENT, "secret injection: bad arguments");
     struct egress_inject *in = calloc(1, sizeof(*in));
@@ -158,10 +160,10 @@ int egress_inject_new(const char *host, unsigned port, const char *method, const
     in->parser.data = in;
     snprintf(in->host, sizeof(in->host), "%s", host);
     in->port = port;
-    snprintf(in->method, sizeof(in->method), "%s", method);
+    snprintf(in->method, sizeof(in->method), "%s", method ? method : "");
     snprintf(in->header, sizeof(in->header), "%s", header);
     in->max_head = max_head ? max_head : EGRESS_DEFAULT_MAX_HEADER_BYTES;
-    in->path = strdup(path);
+    in->path = strdup(path ? path : "");
     in->line_len = strlen(header) + 2 + strlen(value) + 2;
     in->line = malloc(in->line_len + 1);
     if (in->path == NULL || in->line == NULL) {
@@ -241,10 +243,24 @@ static int emit_head(struct egress_inject *in, struct evbuffer *out, struct erro
     http_parser *p = &in->parser;
     if (p->method == HTTP_CONNECT || p->upgrade)
         return error_set(err, ERR_INVALID_ARGUMENT, "a request that carries a secret cannot be CONNECT or an upgrade");
-    if (strcmp(http_method_str((enum http_method)p->method), in->method) != 0)
+    const char *method = http_method_str((enum http_method)p->method);
+    if (in->method[0] == '\0') {
+        /* Inside TLS the decision saw no method or path: any origin-form
+         * request of a plain method. */
+        if (in->url.len == 0 || in->buf[in->url.off] != '/' || in->url.len > 8192 || strlen(method) > 32)
+            return error_set(err, ERR_INVALID_ARGUMENT, "the request's target is not an origin-form path");
+        snprintf(in->method, sizeof(in->method), "%s", method);
+        free(in->path);
+        in->path = strndup((const char *)in->buf + in->url.off, in->url.len);
+        if (in->path == NULL)
+            return error_set(err, ERR_INTERNAL, "out of memory");
+        if (strlen(in->path) != in->url.len || strpbrk(in->path, " \t\r\n") != NULL)
+            return error_set(err, ERR_INVALID_ARGUMENT, "the request's target is not an origin-form path");
+    } else if (strcmp(method, in->method) != 0) {
         return error_set(err, ERR_INVALID_ARGUMENT, "the request's method is not the one decided");
-    if (!span_eq_exact(in, in->url, in->path))
+    } else if (!span_eq_exact(in, in->url, in->path)) {
         return error_set(err, ERR_INVALID_ARGUMENT, "the request's target is not the path decided");
+    }
     if (p->http_major != 1 || p->http_minor > 1)
         return error_set(err, ERR_INVALID_ARGUMENT, "the request is not HTTP/1.0 or HTTP/1.1");
     unsigned hosts = 0;

@@ -223,6 +223,33 @@ static void test_limits(void **state)
     egress_inject_free(in);
 }
 
+/* Inside TLS the decision saw no method or path: any origin-form request,
+ * the host still checked. */
+static void test_any_request_inside_tls(void **state)
+{
+    (void)state;
+    struct egress_inject *in = NULL;
+    struct error err;
+    assert_int_equal(egress_inject_new("api.example", 443, NULL, NULL, "Authorization", "Bearer " SECRET, 4096, &in, &err),
+                     0);
+    static const char req[] = "DELETE /items/7 HTTP/1.1\r\nHost: api.example\r\n\r\n";
+    char *out = feed(in, req, sizeof(req) - 1, 5, &err);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "DELETE /items/7 HTTP/1.1\r\n"));
+    assert_non_null(strstr(out, "Authorization: Bearer " SECRET "\r\n"));
+    free(out);
+    egress_inject_free(in);
+    assert_int_equal(egress_inject_new("api.example", 443, NULL, NULL, "Authorization", "x", 4096, &in, &err), 0);
+    static const char absolute[] = "GET http://evil.example/ HTTP/1.1\r\nHost: api.example\r\n\r\n";
+    assert_null(feed(in, absolute, sizeof(absolute) - 1, 0, &err));
+    egress_inject_free(in);
+    assert_int_equal(egress_inject_new("api.example", 443, NULL, NULL, "Authorization", "x", 4096, &in, &err), 0);
+    static const char other[] = "GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+    assert_null(feed(in, other, sizeof(other) - 1, 0, &err));
+    egress_inject_free(in);
+    assert_true(egress_inject_new("api.example", 443, "GET", NULL, "Authorization", "x", 4096, &in, &err) < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_bodies),
         cmocka_unit_test(test_not_what_was_decided),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_any_request_inside_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
