@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -16,6 +17,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "common/log.h"
 #include "egress/internal.h"
@@ -73,12 +77,20 @@ struct stream {
     struct egress_inject *inject;
     char secret_name[SECRET_NAME_MAX + 1];
     uint64_t extra_out; /* bytes in the output that are not the guest's (not credited back) */
+    /* CONNECT with a secret: the host terminates the workload's TLS. bev is
+     * then one end of a pair whose other end carries `down`, the TLS
+     * session towards the guest (the session CA's leaf); `up` is the TLS
+     * session towards the real server over the TCP connection. */
+    bool tls;
+    struct bufferevent *up, *down;
+    bool up_eof;
 };
 
 struct egress {
     struct egress_config cfg;
     char session_id[65];
     char secrets_dir[4096];
+    struct egress_ca *ca; /* the session's CA (NULL when it could not be made) */
     struct proxy_conn *conn;
     uint64_t req_id;
     bool active;
@@ -246,6 +258,10 @@ static void stream_free(struct stream *s)
         evbuffer_remove_cb(bufferevent_get_output(s->bev), on_output_drained, s);
         bufferevent_free(s->bev);
     }
+    if (s->down)
+        bufferevent_free(s->down); /* and the pair's other end under it */
+    if (s->up)
+        bufferevent_free(s->up);   /* and the TCP connection under it */
     if (s->early)
         evbuffer_free(s->early);
     egress_inject_free(s->inject);
@@ -402,34 +418,224 @@ static void connect_failed(struct stream *s, const char *why)
         stream_refuse(s, 502, why);
 }
 
+/* The connection is made (for TLS: both sessions stand): the guest hears
+ * so, and bytes flow. */
+static void stream_opened(struct stream *s)
+{
+    struct egress *e = s->e;
+    s->state = ST_OPEN;
+    e->stats.allowed++;
+    evtimer_del(s->timer);
+    unsigned limit = s->timeout_s ? s->timeout_s : EGRESS_DEFAULT_TIMEOUT_S;
+    if (e->cfg.session_timeout_s) {
+        int64_t left = (int64_t)e->cfg.session_timeout_s - (now_ns() - e->started_ns) / 1000000000;
+        if (left < 1)
+            left = 1;
+        if ((int64_t)limit > left)
+            limit = (unsigned)left;
+    }
+    struct timeval tv = {.tv_sec = limit, .tv_usec = 0};
+    evtimer_add(s->timer, &tv);
+    send_open_result(e, s->id, true, 200, "");
+    /* What the guest sent while we connected goes out first. */
+    if (s->early && evbuffer_get_length(s->early) > 0)
+        bufferevent_write_buffer(s->bev, s->early);
+    bufferevent_setwatermark(s->bev, EV_READ, 0, e->cfg.window);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    if (s->guest_closed_write && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 && !s->tls) {
+        s->shut_remote = true;
+        shutdown(bufferevent_getfd(s->bev), SHUT_WR);
+    }
+}
+
+/* ------------------------------------------------------------ TLS for secrets */
+
+/* Once the server is done and everything it sent is written to the
+ * workload's TLS session: close_notify, and EOF on the guest's end of the
+ * pair (the stream then ends as a plain one does). */
+static void down_finish(struct stream *s)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(s->down);
+    if (ssl)
+        SSL_shutdown(ssl);
+    struct bufferevent *under = bufferevent_get_underlying(s->down);
+    if (under)
+        bufferevent_flush(under, EV_WRITE, BEV_FINISHED);
+}
+
+/* Plaintext from the workload: through the injector to the server. */
+static void on_down_read(struct bufferevent *bev, void *arg)
+{
+    struct stream *s = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *out = bufferevent_get_output(s->up);
+    while (evbuffer_get_length(in) > 0) {
+        size_t n = evbuffer_get_length(in);
+        if (n > EGRESS_MAX_DATA)
+            n = EGRESS_MAX_DATA;
+        uint8_t *data = evbuffer_pullup(in, (ssize_t)n);
+        struct error err;
+        if (data == NULL || egress_inject_feed(s->inject, data, n, out, &err) < 0) {
+            char why[1100];
+            snprintf(why, sizeof(why), "refused: %s", data == NULL ? "out of memory" : err.message);
+            stream_end(s, why, true);
+            return;
+        }
+        evbuffer_drain(in, n);
+    }
+    if (evbuffer_get_length(out) >= s->e->cfg.window)
+        bufferevent_disable(bev, EV_READ); /* on_up_write reads on */
+}
+
+/* Plaintext from the server: to the workload's TLS session. */
+static void on_up_read(struct bufferevent *bev, void *arg)
+{
+    struct stream *s = arg;
+    bufferevent_write_buffer(s->down, bufferevent_get_input(bev));
+    if (evbuffer_get_length(bufferevent_get_output(s->down)) >= s->e->cfg.window)
+        bufferevent_disable(bev, EV_READ); /* on_down_write reads on */
+}
+
+static void on_down_write(struct bufferevent *bev, void *arg)
+{
+    struct stream *s = arg;
+    if (s->up_eof) {
+        down_finish(s);
+        return;
+    }
+    if (s->up)
+        bufferevent_enable(s->up, EV_READ);
+}
+
+static void on_up_write(struct bufferevent *bev, void *arg)
+{
+    struct stream *s = arg;
+    if (s->down)
+        bufferevent_enable(s->down, EV_READ);
+}
+
+static void on_down_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct stream *s = arg;
+    if (what & BEV_EVENT_ERROR) {
+        char why[400], ssl_err[256] = "";
+        unsigned long oe = bufferevent_get_openssl_error(bev);
+        if (oe)
+            ERR_error_string_n(oe, ssl_err, sizeof(ssl_err));
+        snprintf(why, sizeof(why),
+                 "the workload's TLS session with the proxy failed%s%s (does it trust the session's CA?)",
+                 ssl_err[0] ? ": " : "", ssl_err);
+        stream_end(s, why, true);
+        return;
+    }
+    if (what & BEV_EVENT_EOF)
+        bufferevent_disable(bev, EV_READ); /* the guest's close ends the stream */
+}
+
+static void on_remote_read(struct bufferevent *bev, void *arg);
+static void on_remote_write(struct bufferevent *bev, void *arg);
+static void on_remote_event(struct bufferevent *bev, short what, void *arg);
+
+static void on_up_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct stream *s = arg;
+    struct egress *e = s->e;
+    if (s->state == ST_CONNECTING) {
+        if (what & BEV_EVENT_CONNECTED) {
+            /* The server's chain and name verified: now the guest's side. */
+            struct error err;
+            SSL *ssl = egress_ca_server_ssl(e->ca, s->host, &err);
+            struct bufferevent *pair[2] = {NULL, NULL};
+            if (ssl == NULL || bufferevent_pair_new(e->cfg.base, BEV_OPT_CLOSE_ON_FREE, pair) < 0) {
+                SSL_free(ssl);
+                stream_refuse(s, 503, ssl == NULL ? err.message : "cannot make a TLS session for the guest");
+                return;
+            }
+            s->down = bufferevent_openssl_filter_new(e->cfg.base, pair[1], ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                     BEV_OPT_CLOSE_ON_FREE);
+            if (s->down == NULL) {
+                SSL_free(ssl);
+                bufferevent_free(pair[0]);
+                bufferevent_free(pair[1]);
+                stream_refuse(s, 503, "cannot make a TLS session for the guest");
+                return;
+            }
+            bufferevent_setwatermark(pair[1], EV_READ, 0, e->cfg.window);
+            bufferevent_setwatermark(s->down, EV_READ, 0, e->cfg.window);
+            bufferevent_setcb(s->down, on_down_read, on_down_write, on_down_event, s);
+            bufferevent_enable(s->down, EV_READ | EV_WRITE);
+            bufferevent_setwatermark(s->up, EV_READ, 0, e->cfg.window);
+            bufferevent_enable(s->up, EV_READ | EV_WRITE);
+            s->bev = pair[0];
+            bufferevent_setcb(s->bev, on_remote_read, on_remote_write, on_remote_event, s);
+            evbuffer_add_cb(bufferevent_get_output(s->bev), on_output_drained, s);
+            stream_opened(s);
+            return;
+        }
+        char why[600], ssl_err[256] = "";
+        SSL *ssl = bufferevent_openssl_get_ssl(bev);
+        long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+        unsigned long oe = bufferevent_get_openssl_error(bev);
+        if (oe)
+            ERR_error_string_n(oe, ssl_err, sizeof(ssl_err));
+        if (vr != X509_V_OK)
+            snprintf(why, sizeof(why), "refused: the certificate of %s port %u does not verify: %s", s->host,
+                     s->port, X509_verify_cert_error_string(vr));
+        else
+            snprintf(why, sizeof(why), "the TLS handshake with %s port %u failed%s%s", s->host, s->port,
+                     ssl_err[0] ? ": " : "", ssl_err);
+        log_info("egress %s: stream %u: %s", e->session_id, s->id, why);
+        stream_refuse(s, 502, why);
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        /* The server is done: what it sent goes to the workload, then its
+         * TLS session ends and the stream follows the pair's EOF. */
+        s->up_eof = true;
+        bufferevent_disable(bev, EV_READ);
+        if (s->down) {
+            bufferevent_write_buffer(s->down, bufferevent_get_input(bev));
+            if (evbuffer_get_length(bufferevent_get_output(s->down)) == 0)
+                down_finish(s);
+        }
+    }
+}
+
+/* TCP to the server is up: TLS over it, verifying the server, before the
+ * guest hears anything (a server that does not verify is refused). */
+static void start_upstream_tls(struct stream *s)
+{
+    struct egress *e = s->e;
+    struct error err;
+    SSL *ssl = e->ca ? egress_ca_client_ssl(e->ca, s->host, &err) : NULL;
+    if (ssl == NULL) {
+        stream_refuse(s, 503, e->ca ? err.message : "the session has no CA for TLS");
+        return;
+    }
+    evbuffer_remove_cb(bufferevent_get_output(s->bev), on_output_drained, s);
+    struct bufferevent *tcp = s->bev;
+    s->bev = NULL;
+    s->up = bufferevent_openssl_filter_new(e->cfg.base, tcp, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    if (s->up == NULL) {
+        SSL_free(ssl);
+        bufferevent_free(tcp);
+        stream_refuse(s, 503, "cannot start TLS towards the server");
+        return;
+    }
+    bufferevent_setcb(s->up, on_up_read, on_up_write, on_up_event, s);
+    bufferevent_enable(s->up, EV_READ | EV_WRITE);
+}
+
 static void on_remote_event(struct bufferevent *bev, short what, void *arg)
 {
     struct stream *s = arg;
     struct egress *e = s->e;
+    if ((what & BEV_EVENT_CONNECTED) && s->tls && s->up == NULL) {
+        start_upstream_tls(s);
+        return;
+    }
     if (what & BEV_EVENT_CONNECTED) {
-        s->state = ST_OPEN;
-        e->stats.allowed++;
-        evtimer_del(s->timer);
-        unsigned limit = s->timeout_s ? s->timeout_s : EGRESS_DEFAULT_TIMEOUT_S;
-        if (e->cfg.session_timeout_s) {
-            int64_t left = (int64_t)e->cfg.session_timeout_s - (now_ns() - e->started_ns) / 1000000000;
-            if (left < 1)
-                left = 1;
-            if ((int64_t)limit > left)
-                limit = (unsigned)left;
-        }
-        struct timeval tv = {.tv_sec = limit, .tv_usec = 0};
-        evtimer_add(s->timer, &tv);
-        send_open_result(e, s->id, true, 200, "");
-        /* What the guest sent while we connected goes out first. */
-        if (s->early && evbuffer_get_length(s->early) > 0)
-            bufferevent_write_buffer(s->bev, s->early);
-        bufferevent_setwatermark(s->bev, EV_READ, 0, e->cfg.window);
-        bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-        if (s->guest_closed_write && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-            s->shut_remote = true;
-            shutdown(bufferevent_getfd(s->bev), SHUT_WR);
-        }
+        stream_opened(s);
         return;
     }
     if (s->state == ST_CONNECTING && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF))) {
@@ -571,7 +777,7 @@ static bool is_host_address(struct egress *e, const struct egress_addr *a)
 static int forward_out(struct stream *s, const uint8_t *data, size_t n, struct error *err)
 {
     struct evbuffer *dst = s->state == ST_OPEN ? bufferevent_get_output(s->bev) : s->early;
-    if (s->inject == NULL)
+    if (s->inject == NULL || s->tls)
         return evbuffer_add(dst, data, n) < 0 ? error_set(err, ERR_INTERNAL, "out of memory") : 0;
     struct evbuffer *tmp = evbuffer_new();
     if (tmp == NULL)
@@ -601,12 +807,14 @@ static int setup_inject(struct stream *s, const struct gate_obligations *ob)
     struct egress *e = s->e;
     char why[1100];
     snprintf(s->secret_name, sizeof(s->secret_name), "%s", ob->inject_name);
-    if (strcmp(s->scheme, "http") != 0) {
+    /* HTTPS: the host terminates the workload's TLS with the session's CA. */
+    s->tls = strcmp(s->scheme, "https") == 0;
+    if (s->tls && e->ca == NULL) {
         snprintf(why, sizeof(why),
-                 "refused: the policy adds the secret %s to this connection, and the host adds secrets to "
-                 "plain HTTP requests only, not into a TLS tunnel",
+                 "refused: the policy adds the secret %s to this connection, and the session has no CA to "
+                 "terminate TLS with",
                  ob->inject_name);
-        stream_refuse(s, 403, why);
+        stream_refuse(s, 503, why);
         return -1;
     }
     char *secret = NULL;
@@ -625,9 +833,9 @@ static int setup_inject(struct stream *s, const struct gate_obligations *ob)
     char *value = egress_secret_value(ob->inject_format, secret);
     secret_value_free(secret, len);
     int rc = value == NULL ? error_set(&err, ERR_INTERNAL, "out of memory")
-                           : egress_inject_new(s->host, s->port, s->method, s->path ? s->path : "",
-                                               ob->inject_header, value, 2 * (size_t)e->cfg.max_header_bytes,
-                                               &s->inject, &err);
+                           : egress_inject_new(s->host, s->port, s->tls ? NULL : s->method,
+                                               s->tls ? NULL : (s->path ? s->path : ""), ob->inject_header, value,
+                                               2 * (size_t)e->cfg.max_header_bytes, &s->inject, &err);
     if (value != NULL) {
         OPENSSL_cleanse(value, strlen(value));
         free(value);
@@ -636,8 +844,9 @@ static int setup_inject(struct stream *s, const struct gate_obligations *ob)
         stream_refuse(s, 503, err.message);
         return -1;
     }
-    /* What the guest sent before the decision goes through it too. */
-    size_t early = evbuffer_get_length(s->early);
+    /* What the guest sent before the decision goes through it too (plain
+     * HTTP; inside TLS the injector sees the decrypted bytes). */
+    size_t early = s->tls ? 0 : evbuffer_get_length(s->early);
     if (early > 0) {
         struct evbuffer *raw = evbuffer_new();
         if (raw == NULL || evbuffer_add_buffer(raw, s->early) < 0) {
@@ -1021,6 +1230,12 @@ int egress_new(const struct egress_config *config, struct egress **out, struct e
         return -1;
     }
     e->cfg.secrets_dir = e->secrets_dir;
+    /* The session's CA, in memory only: what the host terminates TLS with
+     * for connections whose decision adds a secret. */
+    struct error caerr;
+    unsigned valid = config->session_timeout_s ? config->session_timeout_s + 3600 : 0;
+    if (egress_ca_new(valid, &e->ca, &caerr) < 0)
+        log_warn("egress %s: no session CA (HTTPS with secrets is refused): %s", e->session_id, caerr.message);
     if (e->cfg.max_streams == 0)
         e->cfg.max_streams = EGRESS_DEFAULT_MAX_STREAMS;
     if (e->cfg.max_streams > EGRESS_MAX_STREAMS_LIMIT)
@@ -1032,6 +1247,7 @@ int egress_new(const struct egress_config *config, struct egress **out, struct e
     if (config->n_extra_host_addrs > 0) {
         e->extra_host = calloc(config->n_extra_host_addrs, sizeof(*e->extra_host));
         if (e->extra_host == NULL) {
+            egress_ca_free(e->ca);
             free(e);
             return error_set(err, ERR_INTERNAL, "out of memory");
         }
@@ -1053,6 +1269,7 @@ int egress_attach(struct egress *e, struct proxy_conn *conn, struct error *err)
     r.max_streams = e->cfg.max_streams;
     r.window = e->cfg.window;
     r.max_header_bytes = e->cfg.max_header_bytes;
+    r.ca_certificate = e->ca ? (char *)egress_ca_pem(e->ca) : (char *)"";
     f.body_case = GUEST__V1__FRAME__BODY_EGRESS_REQUEST;
     f.egress_request = &r;
     if (proxy_request_frames(conn, &f, 0, on_reply, on_frame, e, &e->req_id, err) < 0)
@@ -1087,6 +1304,7 @@ void egress_free(struct egress *e)
     if (e == NULL)
         return;
     egress_detach(e);
+    egress_ca_free(e->ca);
     free(e->extra_host);
     free(e);
 }

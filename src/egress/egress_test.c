@@ -86,6 +86,7 @@ struct fixture {
     size_t n_seen;
     uint64_t data_bytes[4096]; /* EgressData bytes the guest got, per stream */
     char got[16][4096];        /* ... and the first of them, streams 0-15 */
+    char ca_pem[4096];         /* the EgressRequest's session CA */
     struct evconnlistener *server;
     unsigned server_port;
 };
@@ -157,8 +158,10 @@ static void peer_read(struct fixture *f)
             off += (size_t)took;
             Guest__V1__Frame *fr = NULL;
             while (wire_decoder_next(&f->dec, &fr) == 1) {
-                if (fr->body_case == GUEST__V1__FRAME__BODY_EGRESS_REQUEST)
+                if (fr->body_case == GUEST__V1__FRAME__BODY_EGRESS_REQUEST) {
                     f->egress_id = fr->id;
+                    snprintf(f->ca_pem, sizeof(f->ca_pem), "%s", fr->egress_request->ca_certificate);
+                }
                 if (f->n_seen < MAX_SEEN) {
                     struct seen *s = &f->seen[f->n_seen++];
                     memset(s, 0, sizeof(*s));
@@ -867,16 +870,19 @@ static void test_secret_missing_refuses(void **state)
     assert_null(strstr(r->reason, f->home));
 }
 
-/* A secret for a TLS tunnel: the host cannot add it, so it refuses. */
-static void test_secret_over_connect_refused(void **state)
+/* A secret for a CONNECT: the host means to terminate TLS, so the guest
+ * was given the session's CA; a server that cannot be reached is refused
+ * before the guest hears anything. */
+static void test_secret_over_connect_needs_the_server(void **state)
 {
     struct fixture *f = *state;
     store_secret(f);
+    assert_non_null(strstr(f->ca_pem, "-----BEGIN CERTIFICATE-----"));
     send_open(f, 5, "127.0.0.1", 1, "https", NULL, NULL);
     const struct seen *r = open_result(f, 5);
     assert_false(r->allowed);
-    assert_int_equal(r->status, 403);
-    assert_non_null(strstr(r->reason, "plain HTTP"));
+    assert_int_equal(r->status, 502);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"secret\":\"api-token\"", "\"secret_injected\":0"), 1);
 }
 
 /* Without the obligation nothing is added or removed. */
@@ -912,7 +918,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret_injected_into_plain_http, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_not_sent_to_another_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_missing_refuses, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_secret_over_connect_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_over_connect_needs_the_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_secret_without_the_obligation, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,9 +6,12 @@ credential in its Authorization header; the guest never does (not in its
 environment, not in its files, not in the answer), and the audit log and the
 daemon's log say that a secret was injected without ever holding its value.
 A guest-supplied header of that name is replaced, a server whose entry names
-no secret gets none, a secret the store lacks refuses the connection, and a
-CONNECT tunnel whose entry names a secret is refused (the host adds secrets
-to plain HTTP only)."""
+no secret gets none, and a secret the store lacks refuses the connection.
+HTTPS: a local TLS server whose certificate a test CA signed (the daemon's
+trust store is that CA, $ENCLAVE_EGRESS_TRUST_FILE) gets the secret through
+the host's TLS termination with the session CA, which the workload trusts
+through SSL_CERT_FILE; a server whose certificate does not verify is
+refused before the workload's TLS starts."""
 import glob
 import hashlib
 import http.server
@@ -16,6 +19,7 @@ import json
 import os
 import shutil
 import socketserver
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -70,11 +74,49 @@ def servers():
         s.shutdown()
 
 
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
 @pytest.fixture(scope="module")
-def secret_daemon(servers):
+def tls_servers():
+    """(a TLS server whose certificate the test CA signed, one with a
+    self-signed certificate, the test CA's PEM file)"""
+    d = tempfile.mkdtemp(prefix="enclave-secret-tls-")
+    p = lambda n: os.path.join(d, n)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            p("ca.key"), "-out", p("ca.pem"), "-days", "1", "-subj", "/CN=enclave e2e upstream CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", p("srv.key"),
+            "-out", p("srv.csr"), "-subj", "/CN=127.0.0.1")
+    with open(p("ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", p("srv.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial",
+            "-out", p("srv.pem"), "-days", "1", "-extfile", p("ext.cnf"))
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            p("self.key"), "-out", p("self.pem"), "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1")
+    srvs = []
+    for crt, key in ((p("srv.pem"), p("srv.key")), (p("self.pem"), p("self.key"))):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        srv = ThreadingHTTP(("127.0.0.1", 0), Recorder)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        srvs.append(serve(srv))
+    yield srvs[0].server_address[1], srvs[1].server_address[1], p("ca.pem")
+    for s in srvs:
+        s.shutdown()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def secret_daemon(servers, tls_servers):
     with_secret, plain, missing = servers
+    tls_ok, tls_bad, upstream_ca = tls_servers
     local = {"addresses": ["127.0.0.1/32"]}
+    inject = {"name": SECRET_NAME, "header": "Authorization", "format": "Bearer %s"}
     entries = [
+        dict(local, host="127.0.0.1", ports=[tls_ok, tls_bad], schemes=["https"], inject_secret=inject),
         dict(local, host="127.0.0.1", ports=[with_secret],
              inject_secret={"name": SECRET_NAME, "header": "Authorization", "format": "Bearer %s"}),
         dict(local, host="127.0.0.1", ports=[plain]),
@@ -88,7 +130,7 @@ def secret_daemon(servers):
     data["constitution"]["egress"] = entries
     with open(path, "w") as f:
         json.dump(data, f)
-    daemon = Daemon(["--policy", d])
+    daemon = Daemon(["--policy", d], env={"ENCLAVE_EGRESS_TRUST_FILE": upstream_ca})
     # The operator stores the secret as the daemon's user, from stdin.
     r = subprocess.run([ENCLAVE, "secret", "set", SECRET_NAME], input=SECRET + "\n", text=True,
                        env=daemon.env, capture_output=True)
@@ -245,15 +287,50 @@ def test_secret_missing_from_the_store_refuses(secret_daemon, sid, servers):
     assert not [s for s in Recorder.seen if s["port"] == missing]
 
 
-def test_connect_with_a_secret_is_refused(secret_daemon, sid, servers):
-    """The host adds secrets to plain HTTP only: a tunnel it cannot look
-    into gets no credential, and is refused rather than sent without it."""
-    with_secret, _, _ = servers
+def test_https_secret_through_the_session_ca(secret_daemon, sid, tls_servers):
+    """The workload's TLS ends at the host (a leaf of the session CA, which
+    only this VM trusts); the host's own TLS to the server verified the
+    server against its trust store; the server got the secret."""
+    tls_ok, _, _ = tls_servers
+    Recorder.seen.clear()
+    out = run(secret_daemon, sid, f"""
+import json, os, socket, ssl, urllib.request
+env = {{k: os.environ.get(k) for k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS")}}
+with urllib.request.urlopen(urllib.request.Request("https://127.0.0.1:{tls_ok}/tls", headers={{"Authorization": "Bearer guest-chosen"}}), timeout=60) as r:
+    cert = r.fp.raw._sock.getpeercert()
+    body = r.read().decode()
+issuer = dict(x[0] for x in cert["issuer"])
+print(json.dumps({{"env": env, "body": body, "issuer": issuer}}))
+""")
+    r = json.loads(out.strip().splitlines()[-1])
+    assert r["env"]["SSL_CERT_FILE"] == "/dev/enclave-egress/ca-bundle.pem", r
+    assert r["env"]["REQUESTS_CA_BUNDLE"] == r["env"]["PIP_CERT"] == r["env"]["SSL_CERT_FILE"]
+    assert r["env"]["NODE_EXTRA_CA_CERTS"] == "/dev/enclave-egress/session-ca.pem"
+    assert r["issuer"]["commonName"] == "Enclave egress session CA", r
+    assert json.loads(r["body"]) == {"auth_sha256": [sha("Bearer " + SECRET)]}
+    got = [s for s in Recorder.seen if s["port"] == tls_ok]
+    assert len(got) == 1 and got[0]["auth"] == ["Bearer " + SECRET], Recorder.seen
+    recs = [x for x in net_records(secret_daemon, sid) if x.get("port") == tls_ok]
+    assert recs and recs[-1]["secret"] == SECRET_NAME and recs[-1]["secret_injected"] == 1, recs
+    everything = json.dumps(secret_daemon.audit(""))
+    assert SECRET not in everything
+    with open(secret_daemon.log_path, "rb") as f:
+        assert SECRET.encode() not in f.read()
+
+
+def test_https_untrusted_server_refused(secret_daemon, sid, tls_servers):
+    """A server whose certificate the host's trust store does not accept
+    gets nothing: the CONNECT is answered 502 with the reason."""
+    _, tls_bad, _ = tls_servers
+    Recorder.seen.clear()
     out = run(secret_daemon, sid, f"""
 import socket
 s = socket.create_connection(("127.0.0.1", 3128), timeout=60)
-s.sendall(b"CONNECT 127.0.0.1:{with_secret} HTTP/1.1\\r\\nHost: 127.0.0.1:{with_secret}\\r\\n\\r\\n")
+s.sendall(b"CONNECT 127.0.0.1:{tls_bad} HTTP/1.1\\r\\nHost: 127.0.0.1:{tls_bad}\\r\\n\\r\\n")
 print(s.recv(4096).decode(errors="replace"))
 """)
-    assert out.startswith("HTTP/1.1 403"), out
-    assert "plain HTTP" in out
+    assert out.startswith("HTTP/1.1 502"), out
+    assert "does not verify" in out, out
+    assert not [s for s in Recorder.seen if s["port"] == tls_bad]
+    recs = [x for x in net_records(secret_daemon, sid) if x.get("port") == tls_bad]
+    assert recs and recs[-1]["allowed"] is False and recs[-1]["secret_injected"] == 0, recs
