@@ -22,7 +22,11 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "audit/audit.h"
 #include "egress/egress.h"
@@ -50,13 +54,16 @@ static const char *test_policy =
     "  not input.request.path == \"/limited\"\n"
     "  not startswith(object.get(input.request, \"path\", \"\"), \"/secret\")\n"
     "  not input.request.port == 1\n"
+    "  not input.request.port in tls_ports\n"
     "}\n"
     "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"inject_secret\": {\"name\": \"api-token\"}} if "
     "input.request.path == \"/secret\"\n"
     "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"inject_secret\": {\"name\": \"absent\"}} if "
     "input.request.path == \"/secret-missing\"\n"
     "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"inject_secret\": {\"name\": \"api-token\", "
-    "\"header\": \"X-Api-Key\", \"format\": \"%s\"}} if input.request.port == 1\n";
+    "\"header\": \"X-Api-Key\", \"format\": \"%s\"}} if input.request.port == 1\n"
+    "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"inject_secret\": {\"name\": \"api-token\"}} if "
+    "input.request.port in tls_ports\n";
 
 #define MAX_SEEN 8192
 
@@ -87,6 +94,13 @@ struct fixture {
     uint64_t data_bytes[4096]; /* EgressData bytes the guest got, per stream */
     char got[16][4096];        /* ... and the first of them, streams 0-15 */
     char ca_pem[4096];         /* the EgressRequest's session CA */
+    uint8_t raw[16][65536];    /* EgressData bytes as they came, streams 0-15 */
+    size_t raw_len[16];
+    /* TLS servers: one whose CA the host trusts, one it does not */
+    struct egress_ca *real_ca, *other_ca;
+    struct evconnlistener *tls_server, *untrusted_server;
+    unsigned tls_port, untrusted_port;
+    char trust_file[300];
     struct evconnlistener *server;
     unsigned server_port;
 };
@@ -121,6 +135,49 @@ static void srv_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     struct bufferevent *bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(bev, srv_read, NULL, srv_event, NULL);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* ------------------------------------------------------------ the remote over TLS: answers with the head it got */
+
+static void tls_srv_done(struct bufferevent *bev, void *arg)
+{
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        bufferevent_free(bev);
+}
+
+static void tls_srv_read(struct bufferevent *bev, void *arg)
+{
+    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+    if (end.pos < 0)
+        return;
+    size_t n = (size_t)end.pos + 4;
+    evbuffer_add_printf(bufferevent_get_output(bev), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", n);
+    evbuffer_remove_buffer(in, bufferevent_get_output(bev), n);
+    bufferevent_setcb(bev, NULL, tls_srv_done, srv_event, NULL);
+}
+
+static void tls_srv_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+{
+    struct error err;
+    SSL *ssl = egress_ca_server_ssl(arg, "127.0.0.1", &err);
+    assert_non_null(ssl);
+    struct bufferevent *bev = bufferevent_openssl_socket_new(evconnlistener_get_base(l), fd, ssl,
+                                                             BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(bev, tls_srv_read, NULL, srv_event, NULL);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static struct evconnlistener *tls_listener(struct event_base *base, struct egress_ca *ca, unsigned *port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct evconnlistener *l = evconnlistener_new_bind(base, tls_srv_accept, ca, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                                       16, (struct sockaddr *)&sin, sizeof(sin));
+    assert_non_null(l);
+    socklen_t sl = sizeof(sin);
+    getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&sin, &sl);
+    *port = ntohs(sin.sin_port);
+    return l;
 }
 
 /* ------------------------------------------------------------ the fake guest */
@@ -177,6 +234,11 @@ static void peer_read(struct fixture *f)
                     case GUEST__V1__FRAME__BODY_EGRESS_DATA:
                         s->stream = fr->egress_data->stream;
                         s->data_len = fr->egress_data->data.len;
+                        if (s->stream < 16 && f->raw_len[s->stream] + s->data_len <= sizeof(f->raw[0])) {
+                            memcpy(f->raw[s->stream] + f->raw_len[s->stream], fr->egress_data->data.data,
+                                   s->data_len);
+                            f->raw_len[s->stream] += s->data_len;
+                        }
                         if (s->stream < 16) {
                             size_t have = strlen(f->got[s->stream]);
                             size_t room = sizeof(f->got[0]) - 1 - have;
@@ -402,9 +464,24 @@ static int setup_with(void **state, unsigned max_streams, unsigned window)
     struct gate_config gc = {.audit = f->log};
     if (gate_new(&gc, &f->gate, &err) < 0)
         fail_msg("gate_new: %s", err.message);
-    if (gate_apply_document(f->gate, test_policy, strlen(test_policy), "", &err) != 0)
-        fail_msg("policy: %s", err.message);
     f->base = event_base_new();
+    /* The TLS servers, and the host's trust store: the real CA only. */
+    assert_int_equal(egress_ca_new(3600, &f->real_ca, &err), 0);
+    assert_int_equal(egress_ca_new(3600, &f->other_ca, &err), 0);
+    f->tls_server = tls_listener(f->base, f->real_ca, &f->tls_port);
+    f->untrusted_server = tls_listener(f->base, f->other_ca, &f->untrusted_port);
+    snprintf(f->trust_file, sizeof(f->trust_file), "%s/trust.pem", f->home);
+    FILE *tf = fopen(f->trust_file, "w");
+    assert_non_null(tf);
+    fputs(egress_ca_pem(f->real_ca), tf);
+    fclose(tf);
+    setenv(EGRESS_TRUST_ENV, f->trust_file, 1);
+    size_t plen = strlen(test_policy) + 100;
+    char *policy = malloc(plen);
+    snprintf(policy, plen, "%stls_ports := {%u, %u}\n", test_policy, f->tls_port, f->untrusted_port);
+    if (gate_apply_document(f->gate, policy, strlen(policy), "", &err) != 0)
+        fail_msg("policy: %s", err.message);
+    free(policy);
     assert_int_equal(egress_resolver_new(f->base, 8, NULL, &f->resolver, &err), 0);
 
     /* The remote. */
@@ -481,6 +558,8 @@ static int teardown(void **state)
     egress_free(f->egress);
     proxy_conn_free(f->conn);
     evconnlistener_free(f->server);
+    evconnlistener_free(f->tls_server);
+    evconnlistener_free(f->untrusted_server);
     /* Let the sockets closed above finish (libevent frees them from the loop). */
     for (int i = 0; i < 20; i++)
         event_base_loop(f->base, EVLOOP_NONBLOCK);
@@ -490,6 +569,9 @@ static int teardown(void **state)
     close(f->peer);
     close(f->listen_fd);
     gate_free(f->gate);
+    egress_ca_free(f->real_ca);
+    egress_ca_free(f->other_ca);
+    unsetenv(EGRESS_TRUST_ENV);
     assert_int_equal(audit_close(f->log, NULL), 0);
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", f->home, f->dir);
@@ -900,6 +982,175 @@ static void test_no_secret_without_the_obligation(void **state)
     assert_int_equal(count_records(f, "NET:CONNECT", "\"secret\"", NULL), 0);
 }
 
+/* ------------------------------------------------------------ secrets over TLS */
+
+/* The workload's TLS client, run over the stream's frames. */
+struct gtls {
+    SSL_CTX *ctx;
+    SSL *ssl;
+    BIO *rb, *wb;
+    uint32_t stream;
+    size_t fed;
+};
+
+static void gtls_start(struct fixture *f, struct gtls *g, uint32_t stream)
+{
+    memset(g, 0, sizeof(*g));
+    g->stream = stream;
+    g->ctx = SSL_CTX_new(TLS_client_method());
+    BIO *b = BIO_new_mem_buf(f->ca_pem, -1);
+    X509 *ca = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    assert_non_null(ca);
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(g->ctx), ca);
+    X509_free(ca);
+    SSL_CTX_set_verify(g->ctx, SSL_VERIFY_PEER, NULL);
+    g->ssl = SSL_new(g->ctx);
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(g->ssl), "127.0.0.1");
+    static const unsigned char alpn[] = "\x02h2\x08http/1.1";
+    SSL_set_alpn_protos(g->ssl, alpn, sizeof(alpn) - 1);
+    g->rb = BIO_new(BIO_s_mem());
+    g->wb = BIO_new(BIO_s_mem());
+    SSL_set_bio(g->ssl, g->rb, g->wb);
+    SSL_set_connect_state(g->ssl);
+}
+
+static void gtls_free(struct gtls *g)
+{
+    SSL_free(g->ssl);
+    SSL_CTX_free(g->ctx);
+}
+
+/* What the client wrote goes out as frames; what came goes in (credited). */
+static void gtls_pump(struct fixture *f, struct gtls *g)
+{
+    char buf[16384];
+    int n;
+    while ((n = BIO_read(g->wb, buf, sizeof(buf))) > 0)
+        send_data(f, g->stream, buf, (size_t)n);
+    run_for_ms(f, 5);
+    size_t have = f->raw_len[g->stream];
+    if (have > g->fed) {
+        BIO_write(g->rb, f->raw[g->stream] + g->fed, (int)(have - g->fed));
+        send_credit(f, g->stream, (uint32_t)(have - g->fed));
+        g->fed = have;
+    }
+}
+
+static bool gtls_handshake(struct fixture *f, struct gtls *g)
+{
+    for (int i = 0; i < 2000; i++) {
+        int r = SSL_do_handshake(g->ssl);
+        if (r == 1) {
+            gtls_pump(f, g);
+            return true;
+        }
+        if (SSL_get_error(g->ssl, r) != SSL_ERROR_WANT_READ)
+            return false;
+        gtls_pump(f, g);
+    }
+    return false;
+}
+
+/* Everything the server sends until the stream closes. */
+static size_t gtls_read_all(struct fixture *f, struct gtls *g, char *out, size_t cap)
+{
+    size_t got = 0;
+    for (int i = 0; i < 2000 && got < cap - 1; i++) {
+        gtls_pump(f, g);
+        int n = SSL_read(g->ssl, out + got, (int)(cap - 1 - got));
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        int e = SSL_get_error(g->ssl, n);
+        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_WANT_READ && has_close(f, &g->stream) &&
+                                           g->fed == f->raw_len[g->stream] && BIO_ctrl_pending(g->rb) == 0))
+            break;
+        if (e != SSL_ERROR_WANT_READ)
+            break;
+    }
+    out[got] = '\0';
+    return got;
+}
+
+/* CONNECT with a secret: the guest's TLS ends at the host with a leaf of
+ * the session CA (ALPN http/1.1 although the client offered h2 first), the
+ * host's TLS to the server verified it against the trust store, and the
+ * server got the secret in place of the guest's header. */
+static void test_secret_inside_tls(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 7, "127.0.0.1", f->tls_port, "https", NULL, NULL);
+    assert_true(open_result(f, 7)->allowed);
+    struct gtls g;
+    gtls_start(f, &g, 7);
+    assert_true(gtls_handshake(f, &g));
+    assert_int_equal(SSL_get_verify_result(g.ssl), X509_V_OK);
+    const unsigned char *proto = NULL;
+    unsigned plen = 0;
+    SSL_get0_alpn_selected(g.ssl, &proto, &plen);
+    assert_int_equal(plen, 8);
+    assert_memory_equal(proto, "http/1.1", 8);
+    X509 *peer = SSL_get1_peer_certificate(g.ssl);
+    char issuer[256];
+    X509_NAME_get_text_by_NID(X509_get_issuer_name(peer), NID_commonName, issuer, sizeof(issuer));
+    assert_string_equal(issuer, "Enclave egress session CA");
+    X509_free(peer);
+    char req[300];
+    int n = snprintf(req, sizeof(req), "GET /inside HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nAuthorization: Bearer guest-chosen\r\n\r\n",
+                     f->tls_port);
+    assert_int_equal(SSL_write(g.ssl, req, n), n);
+    static char resp[8192];
+    gtls_read_all(f, &g, resp, sizeof(resp));
+    assert_non_null(strstr(resp, "HTTP/1.1 200 OK"));
+    assert_non_null(strstr(resp, "GET /inside HTTP/1.1\r\n"));
+    assert_non_null(strstr(resp, "Authorization: Bearer " SECRET_VALUE "\r\n"));
+    assert_null(strstr(resp, "guest-chosen"));
+    gtls_free(&g);
+    send_close(f, 7, false);
+    run_for_ms(f, 50);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"secret\":\"api-token\"", "\"secret_injected\":1"), 1);
+    assert_int_equal(records_holding(f, SECRET_VALUE), 0);
+}
+
+/* A server whose certificate the trust store does not accept: refused
+ * before the guest hears anything. */
+static void test_secret_untrusted_server_refused(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 8, "127.0.0.1", f->untrusted_port, "https", NULL, NULL);
+    const struct seen *r = open_result(f, 8);
+    assert_false(r->allowed);
+    assert_int_equal(r->status, 502);
+    assert_non_null(strstr(r->reason, "does not verify"));
+}
+
+/* Inside TLS, too, one request: a second one in the same write ends the
+ * stream and never reaches the server. */
+static void test_secret_inside_tls_one_request(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 9, "127.0.0.1", f->tls_port, "https", NULL, NULL);
+    assert_true(open_result(f, 9)->allowed);
+    struct gtls g;
+    gtls_start(f, &g, 9);
+    assert_true(gtls_handshake(f, &g));
+    static const char two[] = "GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /b HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+    assert_int_equal(SSL_write(g.ssl, two, (int)sizeof(two) - 1), (int)sizeof(two) - 1);
+    gtls_pump(f, &g);
+    uint32_t nine = 9;
+    assert_true(run_until(f, has_close, &nine));
+    static char resp[8192];
+    gtls_read_all(f, &g, resp, sizeof(resp));
+    assert_null(strstr(resp, "evil.example"));
+    assert_int_equal(count_records(f, "NET:CONNECT", "one request", NULL), 1);
+    gtls_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -920,6 +1171,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret_missing_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_over_connect_needs_the_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_secret_without_the_obligation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_inside_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_untrusted_server_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_inside_tls_one_request, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
