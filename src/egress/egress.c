@@ -560,7 +560,10 @@ static void on_up_event(struct bufferevent *bev, short what, void *arg)
                 stream_refuse(s, 503, "cannot make a TLS session for the guest");
                 return;
             }
+            /* Bounded both ways: each TLS filter writes into its underlying
+             * buffer only up to a window (its BIO honours the high mark). */
             bufferevent_setwatermark(pair[1], EV_READ, 0, e->cfg.window);
+            bufferevent_setwatermark(pair[1], EV_WRITE, 0, e->cfg.window);
             bufferevent_setwatermark(s->down, EV_READ, 0, e->cfg.window);
             bufferevent_setcb(s->down, on_down_read, on_down_write, on_down_event, s);
             bufferevent_enable(s->down, EV_READ | EV_WRITE);
@@ -615,6 +618,8 @@ static void start_upstream_tls(struct stream *s)
     evbuffer_remove_cb(bufferevent_get_output(s->bev), on_output_drained, s);
     struct bufferevent *tcp = s->bev;
     s->bev = NULL;
+    bufferevent_setwatermark(tcp, EV_READ, 0, e->cfg.window);
+    bufferevent_setwatermark(tcp, EV_WRITE, 0, e->cfg.window);
     s->up = bufferevent_openssl_filter_new(e->cfg.base, tcp, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
     if (s->up == NULL) {
         SSL_free(ssl);

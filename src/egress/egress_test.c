@@ -95,7 +95,7 @@ struct fixture {
     uint64_t data_bytes[4096]; /* EgressData bytes the guest got, per stream */
     char got[16][4096];        /* ... and the first of them, streams 0-15 */
     char ca_pem[4096];         /* the EgressRequest's session CA */
-    uint8_t raw[16][65536];    /* EgressData bytes as they came, streams 0-15 */
+    uint8_t raw[16][1u << 19]; /* EgressData bytes as they came, streams 0-15 */
     size_t raw_len[16];
     /* TLS servers: one whose CA the host trusts, one it does not */
     struct egress_ca *real_ca, *other_ca;
@@ -153,6 +153,19 @@ static void tls_srv_read(struct bufferevent *bev, void *arg)
     if (end.pos < 0)
         return;
     size_t n = (size_t)end.pos + 4;
+    char first[9] = {0};
+    evbuffer_copyout(in, first, 8);
+    if (strcmp(first, "GET /big") == 0) {
+        /* 256 KiB: more than every window on the way. */
+        static char chunk[65536];
+        memset(chunk, 'z', sizeof(chunk));
+        evbuffer_drain(in, n);
+        evbuffer_add_printf(bufferevent_get_output(bev), "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n", 4u << 16);
+        for (int i = 0; i < 4; i++)
+            bufferevent_write(bev, chunk, sizeof(chunk));
+        bufferevent_setcb(bev, NULL, tls_srv_done, srv_event, NULL);
+        return;
+    }
     evbuffer_add_printf(bufferevent_get_output(bev), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", n);
     evbuffer_remove_buffer(in, bufferevent_get_output(bev), n);
     bufferevent_setcb(bev, NULL, tls_srv_done, srv_event, NULL);
@@ -1116,6 +1129,27 @@ static void test_secret_inside_tls(void **state)
     assert_int_equal(records_holding(f, SECRET_VALUE), 0);
 }
 
+/* A response larger than every window on the way, through both TLS
+ * sessions, with the guest crediting only what it took. */
+static void test_secret_inside_tls_big_response(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 10, "127.0.0.1", f->tls_port, "https", NULL, NULL);
+    assert_true(open_result(f, 10)->allowed);
+    struct gtls g;
+    gtls_start(f, &g, 10);
+    assert_true(gtls_handshake(f, &g));
+    static const char req[] = "GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    assert_int_equal(SSL_write(g.ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
+    static char resp[(4u << 16) + 4096];
+    size_t n = gtls_read_all(f, &g, resp, sizeof(resp));
+    assert_true(n > (4u << 16));
+    assert_non_null(strstr(resp, "Content-Length: 262144"));
+    assert_int_equal(resp[n - 1], 'z');
+    gtls_free(&g);
+}
+
 /* A server whose certificate the trust store does not accept: refused
  * before the guest hears anything. */
 static void test_secret_untrusted_server_refused(void **state)
@@ -1176,6 +1210,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_secret_without_the_obligation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_inside_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_untrusted_server_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_inside_tls_big_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_inside_tls_one_request, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
