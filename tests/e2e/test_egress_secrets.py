@@ -31,6 +31,7 @@ from conftest import ENCLAVE, ConnectError, Daemon, vmm_pids
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SECRET = "e2e-S3CRET-" + os.urandom(12).hex()
 SECRET_NAME = "e2e-token"
+BIG = 4 << 20
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
@@ -41,6 +42,13 @@ class Recorder(http.server.BaseHTTPRequestHandler):
     seen = []
 
     def do_GET(self):
+        if self.path == "/big":
+            body = b"z" * BIG
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         auth = self.headers.get_all("Authorization") or []
         Recorder.seen.append({"port": self.server.server_address[1], "path": self.path, "auth": auth,
                               "host": self.headers.get("Host")})
@@ -316,6 +324,20 @@ print(json.dumps({{"env": env, "body": body, "issuer": issuer}}))
     assert SECRET not in everything
     with open(secret_daemon.log_path, "rb") as f:
         assert SECRET.encode() not in f.read()
+
+
+def test_https_large_download_through_the_session_ca(secret_daemon, sid, tls_servers):
+    """4 MiB through both TLS sessions and the windows, intact."""
+    tls_ok, _, _ = tls_servers
+    out = run(secret_daemon, sid, f"""
+import hashlib, urllib.request
+with urllib.request.urlopen("https://127.0.0.1:{tls_ok}/big", timeout=120) as r:
+    body = r.read()
+print(len(body), hashlib.sha256(body).hexdigest())
+""")
+    n, digest = out.split()
+    assert int(n) == BIG
+    assert digest == hashlib.sha256(b"z" * BIG).hexdigest()
 
 
 def test_https_untrusted_server_refused(secret_daemon, sid, tls_servers):
