@@ -32,9 +32,12 @@
 #include "audit/audit.h"
 #include "egress/egress.h"
 #include "gate/gate.h"
+#include "gate/test_gate.h"
 #include "proxy/proxy.h"
+#include "proxy/test_peer.h"
 #include "secret/secret.h"
 #include "wire/frame.h"
+#include "wire/test_frames.h"
 
 static const char *test_policy =
     "package enclave\n"
@@ -48,6 +51,7 @@ static const char *test_policy =
     "  input.action == \"net.connect\"\n"
     "  allowed_host(input.request.host)\n"
     "}\n"
+    "default tls_ports := set()\n"
     "default obligations := {}\n"
     "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"max_bytes\": 1000} if input.request.path == \"/limited\"\n"
     "obligations := {\"allow_addresses\": [\"127.0.0.1/32\"]} if {\n"
@@ -80,14 +84,15 @@ struct seen {
 };
 
 struct fixture {
-    char home[256], dir[64];
-    struct audit_log *log;
-    struct gate *gate;
+    struct test_gate t;
+    struct audit_log *log; /* t's */
+    struct gate *gate;     /* t's */
     struct event_base *base;
     struct egress_resolver *resolver;
     struct proxy_conn *conn;
     struct egress *egress;
-    int listen_fd, peer;
+    struct test_peer tp;
+    int peer; /* tp's: the guest's end */
     struct wire_decoder dec;
     uint64_t egress_id;
     struct seen seen[MAX_SEEN];
@@ -350,52 +355,26 @@ static bool has_egress_request(struct fixture *f, const void *arg)
 static void send_open(struct fixture *f, uint32_t stream, const char *host, unsigned port, const char *scheme,
                       const char *method, const char *path)
 {
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressOpen o = GUEST__V1__EGRESS_OPEN__INIT;
-    o.stream = stream;
-    o.host = (char *)host;
-    o.port = port;
-    o.scheme = (char *)scheme;
-    o.method = (char *)(method ? method : "");
-    o.path = (char *)(path ? path : "");
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_OPEN;
-    fr.egress_open = &o;
-    peer_send(f, &fr);
+    struct test_frame b;
+    peer_send(f, test_frame_open(&b, f->egress_id, stream, host, port, scheme, method, path));
 }
 
 static void send_data(struct fixture *f, uint32_t stream, const void *data, size_t len)
 {
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressData d = GUEST__V1__EGRESS_DATA__INIT;
-    d.stream = stream;
-    d.data.data = (uint8_t *)data;
-    d.data.len = len;
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_DATA;
-    fr.egress_data = &d;
-    peer_send(f, &fr);
+    struct test_frame b;
+    peer_send(f, test_frame_data(&b, f->egress_id, stream, data, len));
 }
 
 static void send_credit(struct fixture *f, uint32_t stream, uint32_t bytes)
 {
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressCredit c = GUEST__V1__EGRESS_CREDIT__INIT;
-    c.stream = stream;
-    c.bytes = bytes;
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_CREDIT;
-    fr.egress_credit = &c;
-    peer_send(f, &fr);
+    struct test_frame b;
+    peer_send(f, test_frame_credit(&b, f->egress_id, stream, bytes));
 }
 
 static void send_close(struct fixture *f, uint32_t stream, bool write_only)
 {
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressClose c = GUEST__V1__EGRESS_CLOSE__INIT;
-    c.stream = stream;
-    c.write_only = write_only;
-    c.reason = (char *)"";
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_CLOSE;
-    fr.egress_close = &c;
-    peer_send(f, &fr);
+    struct test_frame b;
+    peer_send(f, test_frame_close(&b, f->egress_id, stream, write_only));
 }
 
 /* The stream's open result, after running the loop until it comes. */
@@ -466,25 +445,17 @@ static unsigned session_timeout_for_setup;
 static int setup_with(void **state, unsigned max_streams, unsigned window)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->home, sizeof(f->home), "/tmp/enclave-egress-test-XXXXXX");
-    assert_non_null(mkdtemp(f->home));
-    setenv("ENCLAVE_HOME", f->home, 1);
-    char db[512], keys[512];
-    assert_int_equal(audit_default_db_path(db, sizeof(db), NULL), 0);
-    assert_int_equal(audit_default_key_dir(keys, sizeof(keys), NULL), 0);
+    test_gate_open(&f->t, test_policy);
+    f->log = f->t.log;
+    f->gate = f->t.gate;
     struct error err;
-    if (audit_open(db, keys, NULL, &f->log, &err) < 0)
-        fail_msg("audit_open: %s", err.message);
-    struct gate_config gc = {.audit = f->log};
-    if (gate_new(&gc, &f->gate, &err) < 0)
-        fail_msg("gate_new: %s", err.message);
     f->base = event_base_new();
     /* The TLS servers, and the host's trust store: the real CA only. */
     assert_int_equal(egress_ca_new(3600, &f->real_ca, &err), 0);
     assert_int_equal(egress_ca_new(3600, &f->other_ca, &err), 0);
     f->tls_server = tls_listener(f->base, f->real_ca, &f->tls_port);
     f->untrusted_server = tls_listener(f->base, f->other_ca, &f->untrusted_port);
-    snprintf(f->trust_file, sizeof(f->trust_file), "%s/trust.pem", f->home);
+    snprintf(f->trust_file, sizeof(f->trust_file), "%s/trust.pem", f->t.home);
     FILE *tf = fopen(f->trust_file, "w");
     assert_non_null(tf);
     fputs(egress_ca_pem(f->real_ca), tf);
@@ -508,18 +479,8 @@ static int setup_with(void **state, unsigned max_streams, unsigned window)
     f->server_port = ntohs(sin.sin_port);
 
     /* The guest channel. */
-    snprintf(f->dir, sizeof(f->dir), "/tmp/egress-test-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    struct vmm_channel ch = {.kind = VMM_CHANNEL_UNIX};
-    snprintf(ch.path, sizeof(ch.path), "%s/rpc.sock", f->dir);
-    f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", ch.path);
-    assert_int_equal(bind(f->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    assert_int_equal(listen(f->listen_fd, 4), 0);
-    assert_int_equal(proxy_connect(f->base, &ch, NULL, NULL, &f->conn, &err), 0);
-    f->peer = accept(f->listen_fd, NULL, NULL);
-    assert_true(f->peer >= 0);
+    test_peer_connect(&f->tp, f->base, &f->conn);
+    f->peer = f->tp.peer;
     fcntl(f->peer, F_SETFL, fcntl(f->peer, F_GETFL) | O_NONBLOCK);
     wire_decoder_init(&f->dec, 0);
 
@@ -580,16 +541,11 @@ static int teardown(void **state)
     egress_resolver_free(f->resolver);
     event_base_free(f->base);
     wire_decoder_release(&f->dec);
-    close(f->peer);
-    close(f->listen_fd);
-    gate_free(f->gate);
+    test_peer_close(&f->tp);
+    test_gate_close(&f->t);
     egress_ca_free(f->real_ca);
     egress_ca_free(f->other_ca);
     unsetenv(EGRESS_TRUST_ENV);
-    assert_int_equal(audit_close(f->log, NULL), 0);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", f->home, f->dir);
-    assert_int_equal(system(cmd), 0);
     free(f);
     return 0;
 }
@@ -876,7 +832,7 @@ static void store_secret(struct fixture *f)
 {
     char dir[400];
     struct error err;
-    snprintf(dir, sizeof(dir), "%s/secrets", f->home);
+    snprintf(dir, sizeof(dir), "%s/secrets", f->t.home);
     assert_int_equal(secret_set(dir, "api-token", SECRET_VALUE, strlen(SECRET_VALUE), &err), 0);
 }
 
@@ -963,7 +919,7 @@ static void test_secret_missing_refuses(void **state)
     assert_int_equal(r->status, 403);
     assert_non_null(strstr(r->reason, "absent"));
     assert_non_null(strstr(r->reason, "not stored"));
-    assert_null(strstr(r->reason, f->home));
+    assert_null(strstr(r->reason, f->t.home));
 }
 
 /* A secret for a CONNECT: the host means to terminate TLS, so the guest
