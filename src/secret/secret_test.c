@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/file.h"
+#include "common/test_dir.h"
 #include "secret/secret.h"
 
-static char root[] = "/tmp/secret_test.XXXXXX";
+#define root test_dir
 static char store[200];
 
 static unsigned mode_of(const char *path)
@@ -115,10 +115,7 @@ static void test_hostile_names(void **state)
     /* A file outside the store that a name like ../x would reach. */
     char outside[300];
     snprintf(outside, sizeof(outside), "%s/x", root);
-    FILE *f = fopen(outside, "w");
-    fputs("outside", f);
-    fclose(f);
-    chmod(outside, 0600);
+    test_put_file_mode(root, "x", "outside", 0600);
     const char *names[] = {"../x", "..", ".", "", "/etc/passwd", "a/b", ".api.tmp.1"};
     for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
         assert_true(secret_set(store, names[i], "v", 1, &err) < 0);
@@ -205,17 +202,10 @@ static void test_loose_permissions_refused(void **state)
 
 static int setup(void **state)
 {
-    (void)state;
-    if (mkdtemp(root) == NULL)
+    if (test_dir_setup(state) < 0)
         return -1;
-    snprintf(store, sizeof(store), "%s/home/secrets", root);
+    snprintf(store, sizeof(store), "%s/home/secrets", test_dir);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return remove_tree(root, NULL);
 }
 
 int main(void)
@@ -227,5 +217,5 @@ int main(void)
         cmocka_unit_test(test_hostile_names),
         cmocka_unit_test(test_loose_permissions_refused),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, test_dir_teardown);
 }
