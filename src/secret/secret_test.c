@@ -15,7 +15,6 @@
 #include "common/test_dir.h"
 #include "secret/secret.h"
 
-#define root test_dir
 static char store[200];
 
 static unsigned mode_of(const char *path)
@@ -114,8 +113,8 @@ static void test_hostile_names(void **state)
     size_t len = 0;
     /* A file outside the store that a name like ../x would reach. */
     char outside[300];
-    snprintf(outside, sizeof(outside), "%s/x", root);
-    test_put_file_mode(root, "x", "outside", 0600);
+    snprintf(outside, sizeof(outside), "%s/x", test_dir);
+    test_put_file_mode(test_dir, "x", "outside", 0600);
     const char *names[] = {"../x", "..", ".", "", "/etc/passwd", "a/b", ".api.tmp.1"};
     for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
         assert_true(secret_set(store, names[i], "v", 1, &err) < 0);
