@@ -902,12 +902,11 @@ static struct term *parse_primary_inner(struct parser *p)
     }
 }
 
-/* A binary operator continues the expression only on the same line, unless
- * inside brackets. */
+/* A binary operator continues the expression, on the same line or the next
+ * (as OPA's parser: `x := 5` then a line `- 1 < 0` is `x := 5 - 1 < 0`). */
 static bool op_here(struct parser *p, int type)
 {
-    struct tok *t = peek(p);
-    return t->type == type && (p->nl_insensitive > 0 || !t->nl_before);
+    return peek(p)->type == type;
 }
 
 static struct term *parse_factor(struct parser *p)
@@ -1014,8 +1013,7 @@ static struct term *parse_rel(struct parser *p, bool no_bar)
 
 static bool kw_here(struct parser *p, const char *kw)
 {
-    struct tok *t = peek(p);
-    return is_ident(p, t, kw) && (p->nl_insensitive > 0 || !t->nl_before);
+    return is_ident(p, peek(p), kw);
 }
 
 /* `k, v in xs` where allowed (a literal, parentheses): speculative, since

@@ -461,6 +461,13 @@ static void test_ref_heads(void **state)
     /* a set rule without elements below an object rule adds no key (OPA) */
     expect_result("package p\na[x] contains 1 if { x := \"q\" }\na.b contains 1 if false\na.c.d contains 1 if false",
                   "x := data.p", NULL, "[{\"x\":{\"a\":{\"q\":[1]}}}]");
+    /* ... nor an object rule without keys; asked for directly, it is undefined */
+    const char *empty = "package p\nh[v] := 1 if { some v in input.e }\nh.a[v] := v if { some v in input.e }\n"
+                        "h.b.c[v] := v if { some v in input.e }\ng.a[v] := v if { some v in input.e }\n";
+    expect_result(empty, "x := data.p", "{\"e\": []}", "[{\"x\":{\"g\":{\"a\":{}},\"h\":{}}}]");
+    expect_result(empty, "x := data.p.h.a", "{\"e\": []}", "[]");
+    expect_result(empty, "x := data.p.h", "{\"e\": [\"k\"]}",
+                  "[{\"x\":{\"a\":{\"k\":\"k\"},\"b\":{\"c\":{\"k\":\"k\"}},\"k\":1}}]");
     /* the conflict disappears with the overlapping rule */
     expect_result("package p\na[x] := 1 if { some x in [\"b\"] }", "x := data.p", NULL, "[{\"x\":{\"a\":{\"b\":1}}}]");
 }
@@ -476,6 +483,45 @@ static void test_every_non_collection(void **state)
     expect_result(m, "x := data.p.ok", "{\"xs\": 42}", "[{\"x\":false}]");
     expect_result(m, "x := data.p.ok", "{\"xs\": \"foobar\"}", "[{\"x\":false}]");
     expect_result(m, "x := data.p.ok", "{\"xs\": null}", "[{\"x\":false}]");
+}
+
+/* `not` as OPA compiles it: the references among a negated call's
+ * arguments (and nested calls) are evaluated before the negation, so the
+ * expression fails, not holds, when one of them is undefined; a reference
+ * on its own or a side of `=`/`==` keeps its own undefinedness inside. */
+static void test_not_undefined_operands(void **state)
+{
+    (void)state;
+    const char *m = "package p\n"
+                    "call if { not upper(input.missing) }\n"
+                    "nested if { not startswith(lower(input.missing), \"a\") }\n"
+                    "cmp if { not input.missing <= 3 }\n"
+                    "member if { not input.missing in {1} }\n"
+                    "user if { not f(input.missing) }\n"
+                    "f(x) := true\n"
+                    "path if { not input.obj[input.missing] == 1 }\n"
+                    "elem if { not [input.missing] = [1] }\n"
+                    "term if { not input.missing }\n"
+                    "eq if { not input.missing == 1 }\n"
+                    "unify if { not input.missing = 1 }\n"
+                    "defined if { not upper(input.s) == \"B\" }\n";
+    expect_result(m, "x := data.p", "{\"s\": \"a\", \"obj\": {}}",
+                  "[{\"x\":{\"defined\":true,\"eq\":true,\"term\":true,\"unify\":true}}]");
+    /* `not { ... }` and `not x` under future.keywords.not keep it all inside */
+    expect_result("package p\nimport future.keywords.not\nr if { not upper(input.missing) }", "x := data.p.r", "{}",
+                  "[{\"x\":true}]");
+    expect_result("package p\nimport rego.v2\nr if { not { upper(input.missing) } }\ns if not upper(input.missing)",
+                  "x := data.p", "{}", "[{\"x\":{\"r\":true,\"s\":true}}]");
+}
+
+/* An infix operator at the start of a line continues the expression above
+ * it, as OPA's parser reads it: `x := 5` then `-1 < 0` is `x := 5 - 1 < 0`. */
+static void test_operator_next_line(void **state)
+{
+    (void)state;
+    expect_result("package p\nr := x if {\n\tx := 5\n\t-1 < 0\n}\ns := x if {\n\tx := 5\n\t* 2 == 10\n}\n"
+                  "t := x if {\n\tx := [5]\n\t[1] == [1]\n}\n",
+                  "x := data.p", NULL, "[{\"x\":{\"r\":false,\"s\":true,\"t\":[5]}}]");
 }
 
 static void test_step_budget(void **state)
@@ -865,6 +911,10 @@ static void test_new_builtins(void **state)
         { "x := time.parse_duration_ns(\"1\")", "!eval_builtin_error" },
         { "x := time.format([0, \"UTC\", \"Monday 2 January 2006 3:04PM\"])", "[{\"x\":\"Thursday 1 January 1970 12:00AM\"}]" },
         { "x := time.date([0, \"../../etc/passwd\"])", "!eval_builtin_error" },
+        /* a timestamp that is not exactly an int64 (OPA: "timestamp too big") */
+        { "x := time.date(2.5)", "!eval_builtin_error" },
+        { "x := time.weekday([-0.5, \"UTC\"])", "!eval_builtin_error" },
+        { "x := time.clock(1e3)", "[{\"x\":[0,0,0]}]" },
         { "x := time.add_date(0, 0, 1, 30)", "[{\"x\":5270400000000000}]" },
         /* urlquery, hex, semver, units, bits */
         { "x := urlquery.decode(\"a%zz\")", "!eval_builtin_error" },
@@ -1182,6 +1232,8 @@ int main(void)
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_ref_heads),
         cmocka_unit_test(test_every_non_collection),
+        cmocka_unit_test(test_not_undefined_operands),
+        cmocka_unit_test(test_operator_next_line),
         cmocka_unit_test(test_schema_and_templates),
         cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_memory_budget),
