@@ -926,11 +926,6 @@ static bool an_unify(struct analysis *a, struct term *x, struct term *y)
     return false;
 }
 
-static int wildcard_slot(struct cctx *c, size_t slot)
-{
-    return c->slot_names[slot][0] == '$';
-}
-
 /* Ready under a->safe? Fills a->out with the variables it binds. */
 static bool an_expr(struct cctx *c, struct analysis *a, struct expr *e)
 {
@@ -980,7 +975,7 @@ static bool an_expr(struct cctx *c, struct analysis *a, struct expr *e)
     }
     if (ok && e->negated) {
         for (size_t i = 0; i < a->nslots; i++)
-            if (a->out[i] && !wildcard_slot(c, i)) {
+            if (a->out[i]) {   /* `_` too: OPA refuses `not p[_]` as unsafe */
                 a->need[i] = 1;
                 ok = false;
             }

@@ -353,6 +353,7 @@ static void test_unsafe_var(void **state)
     assert_int_equal(err.line, 4);
     /* negation does not bind */
     expect_error("package a\np if { not q[y] }\nq contains 1", "data.a.p", "rego_unsafe_var_error", "var y is unsafe");
+    expect_error("package a\np if { not q[_] }\nq contains 1", "data.a.p", "rego_unsafe_var_error", "var _ is unsafe");
     /* a head variable the body never binds */
     expect_error("package a\np contains z if { true }", "data.a.p", "rego_unsafe_var_error", "var z is unsafe");
 }
