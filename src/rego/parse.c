@@ -902,11 +902,15 @@ static struct term *parse_primary_inner(struct parser *p)
     }
 }
 
-/* A binary operator continues the expression, on the same line or the next
- * (as OPA's parser: `x := 5` then a line `- 1 < 0` is `x := 5 - 1 < 0`). */
+/* A binary operator continues the expression on the next line too, as in
+ * OPA's parser (`x := 1` then a line `-1 == y` is `x := 1 - 1 == y`); `=`
+ * and `:=` only on the same line, unless inside brackets. */
 static bool op_here(struct parser *p, int type)
 {
-    return peek(p)->type == type;
+    struct tok *t = peek(p);
+    if (type == T_UNIFY || type == T_ASSIGN)
+        return t->type == type && (p->nl_insensitive > 0 || !t->nl_before);
+    return t->type == type;
 }
 
 static struct term *parse_factor(struct parser *p)
@@ -1011,10 +1015,6 @@ static struct term *parse_rel(struct parser *p, bool no_bar)
     return l;
 }
 
-static bool kw_here(struct parser *p, const char *kw)
-{
-    return is_ident(p, peek(p), kw);
-}
 
 /* `k, v in xs` where allowed (a literal, parentheses): speculative, since
  * the comma may belong to an enclosing list. */
@@ -1049,7 +1049,7 @@ static struct term *parse_infix_kv(struct parser *p, bool no_bar, bool keyval)
     struct term *l = parse_rel(p, no_bar);
     if (l && keyval)
         l = try_keyval(p, l, no_bar);
-    while (l && kw_here(p, "in")) {
+    while (l && is_ident(p, peek(p), "in")) {   /* on the next line too, as OPA */
         next(p);
         struct term *r = parse_rel(p, no_bar);
         if (!r) {
