@@ -170,6 +170,34 @@ def inexact_arithmetic(opa, enc, case, engines):
     return False
 
 
+def number_keys(v):
+    """Object keys that are JSON numbers, spelled one way (1e3, 1000.0 -> 1000)."""
+    if isinstance(v, list):
+        return [number_keys(x) for x in v]
+    if isinstance(v, dict):
+        out = {}
+        for k, x in v.items():
+            try:
+                n = json.loads(k)
+                if isinstance(n, (int, float)) and not isinstance(n, bool):
+                    k = json.dumps(norm(n))
+            except ValueError:
+                pass
+            out[k] = number_keys(x)
+        return out
+    return v
+
+
+def number_key_text(opa, enc, case, engines):
+    """A number used as an object key is written as OPA read it (`1e3`) in
+    OPA's JSON and as its value (`1000`) in Enclave's."""
+    if "result" not in opa or "result" not in enc:
+        return False
+    a = sorted(canon(number_keys(x)) for x in opa["result"])
+    b = sorted(canon(number_keys(x)) for x in enc["result"])
+    return a == b
+
+
 CLASSES = {
     # OPA's compiler refuses some bodies Enclave's accepts (rewriting of
     # declared variables)
@@ -181,6 +209,7 @@ CLASSES = {
     and "multiple default" not in a.get("message", "") and b.get("error") != "rego_type_error",
     "rule-index": plain_agrees,
     "inexact-arithmetic": inexact_arithmetic,
+    "number-key-text": number_key_text,
 }
 
 
