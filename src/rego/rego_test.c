@@ -898,6 +898,10 @@ static void test_new_builtins(void **state)
         { "x := yaml.unmarshal(\"- &a [*a]\")", "!eval_builtin_error" },
         { "x := yaml.unmarshal(\"a: .inf\")", "!eval_builtin_error" },
         { "x := yaml.is_valid(\"{\")", "[{\"x\":false}]" },
+        /* keys that JSON cannot have: refused, as OPA */
+        { "x := yaml.is_valid(\"{[1]: 2}\")", "[{\"x\":false}]" },
+        { "x := yaml.unmarshal(\"{{a: 1}: 2}\")", "!eval_builtin_error" },
+        { "x := yaml.unmarshal(\"{null: 2}\")", "!eval_builtin_error" },
         /* net */
         { "x := net.cidr_merge([\"10.0.0.0/25\", \"10.0.0.128/25\", \"10.0.0.5\", \"10.0.1.0/24\"])",
           "[{\"x\":[\"10.0.0.0/23\"]}]" },
