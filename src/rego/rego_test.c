@@ -525,6 +525,27 @@ static void test_operator_next_line(void **state)
                   "x := data.p", NULL, "[{\"x\":{\"r\":false,\"s\":true,\"t\":[5]}}]");
 }
 
+/* Bytes that are not UTF-8 reach JSON values as U+FFFD, as Go's
+ * encoding/json writes OPA's strings (jansson refuses them otherwise, and
+ * the value or key went missing). */
+static void test_json_invalid_utf8(void **state)
+{
+    (void)state;
+    struct rego *r = rego_new();
+    struct rego_error err = { 0 };
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "x := hex.decode(\"ab\"); y := {hex.decode(\"ff\"): 1}", &err);
+    assert_non_null(q);
+    json_t *res = NULL;
+    assert_int_equal(rego_query_eval_json(q, NULL, &res, &err), 0);
+    char *s = json_dumps(res, JSON_COMPACT | JSON_ENSURE_ASCII);
+    assert_string_equal(s, "[{\"x\":\"\\uFFFD\",\"y\":{\"\\uFFFD\":1}}]");
+    free(s);
+    json_decref(res);
+    rego_query_free(q);
+    rego_free(r);
+}
+
 static void test_step_budget(void **state)
 {
     (void)state;
@@ -898,6 +919,7 @@ static void test_new_builtins(void **state)
         { "x := yaml.unmarshal(\"- &a [*a]\")", "!eval_builtin_error" },
         { "x := yaml.unmarshal(\"a: .inf\")", "!eval_builtin_error" },
         { "x := yaml.is_valid(\"{\")", "[{\"x\":false}]" },
+        { "x := json.verify_schema(\"[1]\")", "[{\"x\":[false,\"jsonschema: schema is invalid\"]}]" },
         /* keys that JSON cannot have: refused, as OPA */
         { "x := yaml.is_valid(\"{[1]: 2}\")", "[{\"x\":false}]" },
         { "x := yaml.unmarshal(\"{{a: 1}: 2}\")", "!eval_builtin_error" },
@@ -1239,6 +1261,7 @@ int main(void)
         cmocka_unit_test(test_every_non_collection),
         cmocka_unit_test(test_not_undefined_operands),
         cmocka_unit_test(test_operator_next_line),
+        cmocka_unit_test(test_json_invalid_utf8),
         cmocka_unit_test(test_schema_and_templates),
         cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_memory_budget),
