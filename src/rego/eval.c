@@ -549,11 +549,21 @@ static struct rv *child_value(struct ev *ev, struct node *ch, struct rv *base, i
     return namespace_value(ev, ch, base, rc);
 }
 
-/* The value of a path with no rules of its own: base data plus the values of the rules below. */
+static bool rules_below(const struct node *n)
+{
+    for (int i = 0; i < n->nchildren; i++)
+        if (n->children[i]->nrules || n->children[i]->default_rule || rules_below(n->children[i]))
+            return true;
+    return false;
+}
+
+/* The value of a path with no rules of its own: base data plus the values
+ * of the rules below. Base data that is not an object stays, where only
+ * empty packages are below (OPA). */
 static struct rv *namespace_value(struct ev *ev, struct node *n, struct rv *base, int *rc)
 {
     struct rv *v = base && base->type == RV_OBJECT ? rv_incref(base) : rv_empty_object();
-    if (base && base->type != RV_OBJECT && n->nchildren == 0) {
+    if (base && base->type != RV_OBJECT && !rules_below(n)) {
         rv_decref(v);
         return rv_incref(base);
     }

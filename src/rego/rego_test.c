@@ -546,6 +546,29 @@ static void test_json_invalid_utf8(void **state)
     rego_free(r);
 }
 
+/* Base data that is not an object stays where only an empty package is
+ * below it, as in OPA: data.a is 1, data.a.b the empty package. */
+static void test_base_data_over_empty_package(void **state)
+{
+    (void)state;
+    struct rego *r = rego_new();
+    struct rego_error err = { 0 };
+    const char *m = "package a.b\n";
+    assert_int_equal(rego_add_module(r, "a.rego", m, strlen(m), &err), 0);
+    json_t *d = json_pack("{s:i}", "a", 1);
+    assert_int_equal(rego_add_data(r, d, &err), 0);
+    json_decref(d);
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "x := data.a; y := data.a.b", &err);
+    assert_non_null(q);
+    char *out = NULL;
+    assert_int_equal(rego_query_eval(q, NULL, 0, &out, &err), 0);
+    assert_string_equal(out, "[{\"x\":1,\"y\":{}}]");
+    free(out);
+    rego_query_free(q);
+    rego_free(r);
+}
+
 static void test_step_budget(void **state)
 {
     (void)state;
@@ -1262,6 +1285,7 @@ int main(void)
         cmocka_unit_test(test_not_undefined_operands),
         cmocka_unit_test(test_operator_next_line),
         cmocka_unit_test(test_json_invalid_utf8),
+        cmocka_unit_test(test_base_data_over_empty_package),
         cmocka_unit_test(test_schema_and_templates),
         cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_memory_budget),
