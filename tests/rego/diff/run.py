@@ -186,8 +186,8 @@ def number_keys(v):
         for k, x in v.items():
             try:
                 n = json.loads(k)
-                if isinstance(n, (int, float)) and not isinstance(n, bool):
-                    k = json.dumps(norm(n))
+                if not isinstance(n, str):   # a number, or a composite key's JSON text
+                    k = canon(n)
             except ValueError:
                 pass
             out[k] = number_keys(x)
@@ -205,6 +205,47 @@ def number_key_text(opa, enc, case, engines):
     return a == b
 
 
+def go_int_type(v):
+    if isinstance(v, str):
+        return v.replace("int64=", "int=")
+    if isinstance(v, list):
+        return [go_int_type(x) for x in v]
+    if isinstance(v, dict):
+        return {go_int_type(k): go_int_type(x) for k, x in v.items()}
+    return v
+
+
+def sprintf_int64(opa, enc, case, engines):
+    """sprintf's complaints name the Go type of an integer: `int` for one
+    from the policy or the input, `int64` in OPA for one read from its
+    store (data); Enclave says `int` for both."""
+    if "result" not in opa or "result" not in enc:
+        return False
+    a = sorted(canon(go_int_type(x)) for x in opa["result"])
+    b = sorted(canon(go_int_type(x)) for x in enc["result"])
+    return a == b
+
+
+def strict_comprehension(opa, enc, case, engines):
+    """With strict builtin errors, an error Enclave raises inside a
+    comprehension that OPA never evaluates (it fails the unification of a
+    comprehension with a value of another type before building it): the
+    error is in a comprehension, and without strict errors both agree."""
+    if not case.get("strict") or "error" in opa or enc.get("error") not in ("eval_type_error", "eval_builtin_error"):
+        return False
+    m = re.match(r"^([^:]+):(\d+):(\d+):", enc.get("message", ""))
+    if not m:
+        return False
+    text = dict((x[0], x[1]) for x in case.get("modules", [])).get(m.group(1), "")
+    lines = text.split("\n")
+    line = int(m.group(2))
+    if line < 1 or line > len(lines) or "|" not in lines[line - 1]:
+        return False
+    c = dict(case)
+    c["strict"] = False
+    return compare(engines["opa"].run(c), engines["enclave"].run(c), c) is None
+
+
 CLASSES = {
     # OPA's compiler refuses some bodies Enclave's accepts (rewriting of
     # declared variables)
@@ -217,6 +258,8 @@ CLASSES = {
     "rule-index": plain_agrees,
     "inexact-arithmetic": inexact_arithmetic,
     "number-key-text": number_key_text,
+    "sprintf-int64": sprintf_int64,
+    "strict-comprehension": strict_comprehension,
 }
 
 
