@@ -66,7 +66,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 
 # ---------------------------------------------------------------- sources
 # Modules linked into the host binary, in no particular order.
-HOST_MODULES := common wire rego policy audit gate http image oci vmm proxy egress core api daemon cli
+HOST_MODULES := common secret wire rego policy audit gate http image oci vmm proxy egress core api daemon cli
 not_special   = $(filter-out %_test.c %_fuzz.c %/main.c,$(1))
 HOST_SRCS  := $(call not_special,$(foreach m,$(HOST_MODULES),$(wildcard src/$(m)/*.c))) $(PROTO_C)
 HOST_MAIN  := src/cli/main.c
@@ -531,10 +531,15 @@ test-clone:
 # are also in test-unit and test-e2e). make bench-egress: only the egress rows
 # of bench-daemon (a download through a session's proxy next to a direct one).
 .PHONY: test-egress bench-egress
+test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/egress_test $(BUILD)/test/egress/inject_test $(BUILD)/test/egress/tls_test \
+             $(BUILD)/test/secret/secret_test $(BUILD)/enclave $(BUILD)/enclave-init
 test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/resolver_test $(BUILD)/test/egress/egress_test $(BUILD)/enclave $(BUILD)/enclave-init
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/addr_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/resolver_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/egress_test
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/inject_test
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/tls_test
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/secret/secret_test
 	@mkdir -p $(E2E_HOME)
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \

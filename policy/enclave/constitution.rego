@@ -29,7 +29,7 @@ obligations := {"timeout_s": cfg.max_timeout_s, "max_output_bytes": cfg.max_outp
 	input.action == "exec"
 }
 
-obligations := object.union({"timeout_s": egress_limits.timeout_s, "max_bytes": egress_limits.max_bytes}, egress_address_obligation) if {
+obligations := object.union(object.union({"timeout_s": egress_limits.timeout_s, "max_bytes": egress_limits.max_bytes}, egress_address_obligation), egress_secret_obligation) if {
 	input.action == "net.connect"
 }
 
@@ -254,7 +254,11 @@ checked_code := concat("\n", array.slice(request.argv, 1, count(request.argv))) 
 #            "ports": [443], "schemes": ["https"] (optional: any),
 #            "intents": ["code_execution"] (optional: any intent, or none),
 #            "addresses": ["10.0.0.0/8"] (optional: non-public addresses
-#            this entry may reach; without it only public addresses)}
+#            this entry may reach; without it only public addresses),
+#            "inject_secret": {"name": "api-token", "header": "Authorization",
+#            "format": "Bearer %s"} (optional: a secret of the host's store
+#            that the host adds to each request of the connection; plain
+#            HTTP only, the value never enters the VM)}
 
 egress_rules := object.get(cfg, "egress", [])
 
@@ -301,3 +305,21 @@ egress_allowed_addresses := {a | some i in egress_match; some a in object.get(eg
 default egress_address_obligation := {}
 
 egress_address_obligation := {"allow_addresses": sort(egress_allowed_addresses)} if count(egress_allowed_addresses) > 0
+
+# A secret the matching entries name goes into the net.connect decision as
+# the obligation inject_secret (the name, never the value). Entries that
+# match the same connection and name different secrets are a mistake of the
+# list: the connection is refused rather than given the wrong credential.
+egress_secrets := {s | some i in egress_match; s := egress_rules[i].inject_secret}
+
+default egress_secret_obligation := {}
+
+egress_secret_obligation := {"inject_secret": s} if {
+	count(egress_secrets) == 1
+	some s in egress_secrets
+}
+
+deny contains "egress: more than one entry of data.constitution.egress names a secret for this host and port, and they differ" if {
+	input.action == "net.connect"
+	count(egress_secrets) > 1
+}
