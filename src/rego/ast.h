@@ -90,6 +90,8 @@ enum { WITH_INPUT, WITH_DATA, WITH_FUNC };
 struct expr {
     uint8_t kind;
     bool negated;
+    bool not_body;         /* negated as a body (`not { x }`, or `not x` under import
+                            * rego.v2 / future.keywords.not): nothing moves out */
     struct loc loc;
     struct term *a, *b, *c;
     struct body *body;     /* EK_EVERY */
@@ -98,6 +100,11 @@ struct expr {
     int ndecl;             /* EK_SOME: declared variables */
     struct term **decl;
     size_t src_start, src_end; /* byte span in the source text */
+    /* Negated expressions: the parts OPA's compiler moves out of the
+     * negation (set by the compiler, borrowed): each must be defined for
+     * the expression to succeed. */
+    int nhoist;
+    struct term **hoist;
 };
 
 struct body {

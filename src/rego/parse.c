@@ -43,6 +43,7 @@ struct parser {
     int nl_insensitive;  /* > 0 inside (), [] and collection literals */
     int wildcards;
     bool v2;             /* import rego.v2 seen: `not { ... }` bodies */
+    bool not_bodies;     /* ... or future.keywords(.not): `not x` is `not { x }` too */
     struct rego_error *err;
     bool failed;
 };
@@ -480,6 +481,7 @@ static void expr_free(struct expr *e)
     for (int i = 0; i < e->ndecl; i++)
         term_free(e->decl[i]);
     free(e->decl);
+    free(e->hoist);
     free(e);
 }
 
@@ -1143,6 +1145,7 @@ static struct expr *parse_literal_inner(struct parser *p)
         if (p->v2 && peek(p)->type == T_LBRACE) {
             e = expr_new(EK_BODY, l);
             e->negated = true;
+            e->not_body = true;
             e->body = parse_body_braces(p);
             if (!e->body || parse_with(p, e) < 0)
                 goto fail;
@@ -1157,6 +1160,7 @@ static struct expr *parse_literal_inner(struct parser *p)
                 e = NULL;
             } else {
                 e->negated = true;
+                e->not_body = p->v2 || p->not_bodies;
                 e->loc = l;
             }
         }
@@ -1651,6 +1655,12 @@ int rego_parse_module(const char *file, const char *text, size_t len, struct mod
             path->items[1]->kind == TK_VALUE && path->items[1]->val->type == RV_STRING &&
             strcmp(path->items[1]->val->u.str.s, "v2") == 0)
             p.v2 = true;
+        if (path->kind == TK_REF && (path->nitems == 2 || path->nitems == 3) && path->items[0]->kind == TK_VAR &&
+            strcmp(path->items[0]->name, "future") == 0 && path->items[1]->kind == TK_VALUE &&
+            path->items[1]->val->type == RV_STRING && strcmp(path->items[1]->val->u.str.s, "keywords") == 0 &&
+            (path->nitems == 2 || (path->items[2]->kind == TK_VALUE && path->items[2]->val->type == RV_STRING &&
+                                   strcmp(path->items[2]->val->u.str.s, "not") == 0)))
+            p.not_bodies = true;
         if (is_ident(&p, peek(&p), "as")) {
             next(&p);
             struct tok *a = peek(&p);

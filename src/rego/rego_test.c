@@ -353,6 +353,7 @@ static void test_unsafe_var(void **state)
     assert_int_equal(err.line, 4);
     /* negation does not bind */
     expect_error("package a\np if { not q[y] }\nq contains 1", "data.a.p", "rego_unsafe_var_error", "var y is unsafe");
+    expect_error("package a\np if { not q[_] }\nq contains 1", "data.a.p", "rego_unsafe_var_error", "var _ is unsafe");
     /* a head variable the body never binds */
     expect_error("package a\np contains z if { true }", "data.a.p", "rego_unsafe_var_error", "var z is unsafe");
 }
@@ -581,6 +582,13 @@ static void test_ref_heads(void **state)
     /* a set rule without elements below an object rule adds no key (OPA) */
     expect_result("package p\na[x] contains 1 if { x := \"q\" }\na.b contains 1 if false\na.c.d contains 1 if false",
                   "x := data.p", NULL, "[{\"x\":{\"a\":{\"q\":[1]}}}]");
+    /* ... nor an object rule without keys; asked for directly, it is undefined */
+    const char *empty = "package p\nh[v] := 1 if { some v in input.e }\nh.a[v] := v if { some v in input.e }\n"
+                        "h.b.c[v] := v if { some v in input.e }\ng.a[v] := v if { some v in input.e }\n";
+    expect_result(empty, "x := data.p", "{\"e\": []}", "[{\"x\":{\"g\":{\"a\":{}},\"h\":{}}}]");
+    expect_result(empty, "x := data.p.h.a", "{\"e\": []}", "[]");
+    expect_result(empty, "x := data.p.h", "{\"e\": [\"k\"]}",
+                  "[{\"x\":{\"a\":{\"k\":\"k\"},\"b\":{\"c\":{\"k\":\"k\"}},\"k\":1}}]");
     /* the conflict disappears with the overlapping rule */
     expect_result("package p\na[x] := 1 if { some x in [\"b\"] }", "x := data.p", NULL, "[{\"x\":{\"a\":{\"b\":1}}}]");
 }
@@ -596,6 +604,89 @@ static void test_every_non_collection(void **state)
     expect_result(m, "x := data.p.ok", "{\"xs\": 42}", "[{\"x\":false}]");
     expect_result(m, "x := data.p.ok", "{\"xs\": \"foobar\"}", "[{\"x\":false}]");
     expect_result(m, "x := data.p.ok", "{\"xs\": null}", "[{\"x\":false}]");
+}
+
+/* `not` as OPA compiles it: the references among a negated call's
+ * arguments (and nested calls) are evaluated before the negation, so the
+ * expression fails, not holds, when one of them is undefined; a reference
+ * on its own or a side of `=`/`==` keeps its own undefinedness inside. */
+static void test_not_undefined_operands(void **state)
+{
+    (void)state;
+    const char *m = "package p\n"
+                    "call if { not upper(input.missing) }\n"
+                    "nested if { not startswith(lower(input.missing), \"a\") }\n"
+                    "cmp if { not input.missing <= 3 }\n"
+                    "member if { not input.missing in {1} }\n"
+                    "user if { not f(input.missing) }\n"
+                    "f(x) := true\n"
+                    "path if { not input.obj[input.missing] == 1 }\n"
+                    "elem if { not [input.missing] = [1] }\n"
+                    "term if { not input.missing }\n"
+                    "eq if { not input.missing == 1 }\n"
+                    "unify if { not input.missing = 1 }\n"
+                    "defined if { not upper(input.s) == \"B\" }\n";
+    expect_result(m, "x := data.p", "{\"s\": \"a\", \"obj\": {}}",
+                  "[{\"x\":{\"defined\":true,\"eq\":true,\"term\":true,\"unify\":true}}]");
+    /* `not { ... }` and `not x` under future.keywords.not keep it all inside */
+    expect_result("package p\nimport future.keywords.not\nr if { not upper(input.missing) }", "x := data.p.r", "{}",
+                  "[{\"x\":true}]");
+    expect_result("package p\nimport rego.v2\nr if { not { upper(input.missing) } }\ns if not upper(input.missing)",
+                  "x := data.p", "{}", "[{\"x\":{\"r\":true,\"s\":true}}]");
+}
+
+/* An infix operator at the start of a line continues the expression above
+ * it, as OPA's parser reads it: `x := 5` then `-1 < 0` is `x := 5 - 1 < 0`. */
+static void test_operator_next_line(void **state)
+{
+    (void)state;
+    expect_result("package p\nr := x if {\n\tx := 5\n\t-1 < 0\n}\ns := x if {\n\tx := 5\n\t* 2 == 10\n}\n"
+                  "t := x if {\n\tx := [5]\n\t[1] == [1]\n}\n",
+                  "x := data.p", NULL, "[{\"x\":{\"r\":false,\"s\":true,\"t\":[5]}}]");
+}
+
+/* Bytes that are not UTF-8 reach JSON values as U+FFFD, as Go's
+ * encoding/json writes OPA's strings (jansson refuses them otherwise, and
+ * the value or key went missing). */
+static void test_json_invalid_utf8(void **state)
+{
+    (void)state;
+    struct rego *r = rego_new();
+    struct rego_error err = { 0 };
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "x := hex.decode(\"ab\"); y := {hex.decode(\"ff\"): 1}", &err);
+    assert_non_null(q);
+    json_t *res = NULL;
+    assert_int_equal(rego_query_eval_json(q, NULL, &res, &err), 0);
+    char *s = json_dumps(res, JSON_COMPACT | JSON_ENSURE_ASCII);
+    assert_string_equal(s, "[{\"x\":\"\\uFFFD\",\"y\":{\"\\uFFFD\":1}}]");
+    free(s);
+    json_decref(res);
+    rego_query_free(q);
+    rego_free(r);
+}
+
+/* Base data that is not an object stays where only an empty package is
+ * below it, as in OPA: data.a is 1, data.a.b the empty package. */
+static void test_base_data_over_empty_package(void **state)
+{
+    (void)state;
+    struct rego *r = rego_new();
+    struct rego_error err = { 0 };
+    const char *m = "package a.b\n";
+    assert_int_equal(rego_add_module(r, "a.rego", m, strlen(m), &err), 0);
+    json_t *d = json_pack("{s:i}", "a", 1);
+    assert_int_equal(rego_add_data(r, d, &err), 0);
+    json_decref(d);
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "x := data.a; y := data.a.b", &err);
+    assert_non_null(q);
+    char *out = NULL;
+    assert_int_equal(rego_query_eval(q, NULL, 0, &out, &err), 0);
+    assert_string_equal(out, "[{\"x\":1,\"y\":{}}]");
+    free(out);
+    rego_query_free(q);
+    rego_free(r);
 }
 
 static void test_step_budget(void **state)
@@ -971,6 +1062,11 @@ static void test_new_builtins(void **state)
         { "x := yaml.unmarshal(\"- &a [*a]\")", "!eval_builtin_error" },
         { "x := yaml.unmarshal(\"a: .inf\")", "!eval_builtin_error" },
         { "x := yaml.is_valid(\"{\")", "[{\"x\":false}]" },
+        { "x := json.verify_schema(\"[1]\")", "[{\"x\":[false,\"jsonschema: schema is invalid\"]}]" },
+        /* keys that JSON cannot have: refused, as OPA */
+        { "x := yaml.is_valid(\"{[1]: 2}\")", "[{\"x\":false}]" },
+        { "x := yaml.unmarshal(\"{{a: 1}: 2}\")", "!eval_builtin_error" },
+        { "x := yaml.unmarshal(\"{null: 2}\")", "!eval_builtin_error" },
         /* net */
         { "x := net.cidr_merge([\"10.0.0.0/25\", \"10.0.0.128/25\", \"10.0.0.5\", \"10.0.1.0/24\"])",
           "[{\"x\":[\"10.0.0.0/23\"]}]" },
@@ -985,6 +1081,10 @@ static void test_new_builtins(void **state)
         { "x := time.parse_duration_ns(\"1\")", "!eval_builtin_error" },
         { "x := time.format([0, \"UTC\", \"Monday 2 January 2006 3:04PM\"])", "[{\"x\":\"Thursday 1 January 1970 12:00AM\"}]" },
         { "x := time.date([0, \"../../etc/passwd\"])", "!eval_builtin_error" },
+        /* a timestamp that is not exactly an int64 (OPA: "timestamp too big") */
+        { "x := time.date(2.5)", "!eval_builtin_error" },
+        { "x := time.weekday([-0.5, \"UTC\"])", "!eval_builtin_error" },
+        { "x := time.clock(1e3)", "[{\"x\":[0,0,0]}]" },
         { "x := time.add_date(0, 0, 1, 30)", "[{\"x\":5270400000000000}]" },
         /* urlquery, hex, semver, units, bits */
         { "x := urlquery.decode(\"a%zz\")", "!eval_builtin_error" },
@@ -1303,6 +1403,10 @@ int main(void)
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_ref_heads),
         cmocka_unit_test(test_every_non_collection),
+        cmocka_unit_test(test_not_undefined_operands),
+        cmocka_unit_test(test_operator_next_line),
+        cmocka_unit_test(test_json_invalid_utf8),
+        cmocka_unit_test(test_base_data_over_empty_package),
         cmocka_unit_test(test_schema_and_templates),
         cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_memory_budget),
