@@ -95,16 +95,14 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    optind = 0;
-    opterr = 0;
     int c, idx = 0;
+    struct args_getopt g = {.argc = argc, .argv = argv, .opts = opts, .help = session_help, .longindex = &idx};
     const struct args_shared shared = {.vcpus = &o->vcpus, .mem_mb = &o->mem_mb,
                                        .timeout_s = &o->timeout_s, .python_file = &o->python_file,
                                        .target = &o->target};
-    while ((c = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
+    while ((c = args_getopt_next(&g)) != -1) {
         switch (c) {
         case 'h':
-            fputs(session_help, stdout);
             return 1;
         case O_ID:
             o->id = optarg;
