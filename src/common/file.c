@@ -73,3 +73,37 @@ int remove_tree(const char *path, struct error *err)
         return error_set_errno(err, ERR_INTERNAL, "removing %s", path);
     return 0;
 }
+
+off_t file_copy_fd(int in, int out)
+{
+    off_t total = 0;
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) && total == 0)
+            break; /* fall back to read/write */
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return total;
+        total += n;
+    }
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return total;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                return -1;
+            off += w;
+        }
+        total += n;
+    }
+}

@@ -3,6 +3,7 @@
 #define ENCLAVE_COMMON_FILE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/error.h"
 
@@ -19,4 +20,8 @@ int file_read_fd_all(int fd, const char *what, size_t max, char **out, size_t *l
  * following symbolic links. A path that does not exist is not an error. */
 int remove_tree(const char *path, struct error *err);
 
+/* Copies the rest of in to out, in the kernel where it can (copy_file_range:
+ * a reflink on file systems that share extents), else by read and write.
+ * Returns the bytes copied, or -1 with errno. */
+off_t file_copy_fd(int in, int out);
 #endif
