@@ -570,9 +570,10 @@ int policy_load_path(struct rego *engine, const char *path, const struct policy_
     return rc;
 }
 
-int policy_bundle_load_files(const struct policy_file *files, size_t n,
-                             const struct policy_limits *lim, struct policy_bundle **out,
-                             struct error *err)
+/* A bundle from files in memory, its source named source. */
+static int bundle_from_memory(const struct policy_file *files, size_t n, const char *source,
+                              const struct policy_limits *lim, struct policy_bundle **out,
+                              struct error *err)
 {
     struct policy_limits l;
     policy_limits_fill(&l, lim);
@@ -581,9 +582,16 @@ int policy_bundle_load_files(const struct policy_file *files, size_t n,
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = policy_files_add(&fl, files[i].path, files[i].text, files[i].len, &l, err);
     if (rc == 0)
-        rc = policy_bundle_from_files(&fl, "files", &l, out, err);
+        rc = policy_bundle_from_files(&fl, source, &l, out, err);
     policy_files_release(&fl);
     return rc;
+}
+
+int policy_bundle_load_files(const struct policy_file *files, size_t n,
+                             const struct policy_limits *lim, struct policy_bundle **out,
+                             struct error *err)
+{
+    return bundle_from_memory(files, n, "files", lim, out, err);
 }
 
 int policy_bundle_load_builtin(const struct policy_limits *lim, struct policy_bundle **out,
@@ -591,16 +599,7 @@ int policy_bundle_load_builtin(const struct policy_limits *lim, struct policy_bu
 {
     size_t n;
     const struct policy_file *files = policy_builtin_files(&n);
-    struct policy_limits l;
-    policy_limits_fill(&l, lim);
-    struct policy_files fl = {0};
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = policy_files_add(&fl, files[i].path, files[i].text, files[i].len, &l, err);
-    if (rc == 0)
-        rc = policy_bundle_from_files(&fl, "builtin", &l, out, err);
-    policy_files_release(&fl);
-    if (rc < 0)
+    if (bundle_from_memory(files, n, "builtin", lim, out, err) < 0)
         return error_prefix(err, "the built-in constitution");
     return 0;
 }
@@ -725,6 +724,31 @@ static bool positive_whole(const json_t *v, uint64_t max, uint64_t *out)
     return false;
 }
 
+/* Obligation key's value v must be an array of at most max strings (the
+ * plural noun), each of which valid accepts (each one: element); false
+ * after denying. */
+static bool string_list_valid(json_t *v, const char *key, size_t max, const char *noun,
+                              bool (*valid)(const char *), const char *element,
+                              struct policy_decision *out)
+{
+    if (!json_is_array(v) || json_array_size(v) > max) {
+        deny(out, POLICY_MALFORMED,
+             "the policy's decision is malformed: obligations.%s must be an array of at most %zu %s", key,
+             max, noun);
+        return false;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item) || !valid(json_string_value(item))) {
+            deny(out, POLICY_MALFORMED, "the policy's decision is malformed: obligations.%s[%zu] is not %s",
+                 key, i, element);
+            return false;
+        }
+    }
+    return true;
+}
+
 static void parse_obligations(const json_t *ob, struct policy_decision *out)
 {
     if (ob == NULL || json_is_null(ob))
@@ -752,22 +776,9 @@ static void parse_obligations(const json_t *ob, struct policy_decision *out)
             }
             out->max_output_bytes = n;
         } else if (strcmp(key, "env_allowlist") == 0) {
-            if (!json_is_array(v) || json_array_size(v) > MAX_ENV_NAMES) {
-                deny(out, POLICY_MALFORMED,
-                     "the policy's decision is malformed: obligations.env_allowlist must be an array of at most %d names",
-                     MAX_ENV_NAMES);
+            if (!string_list_valid(v, key, MAX_ENV_NAMES, "names", env_name_valid,
+                                   "an environment variable name", out))
                 return;
-            }
-            size_t i;
-            json_t *name;
-            json_array_foreach(v, i, name) {
-                if (!json_is_string(name) || !env_name_valid(json_string_value(name))) {
-                    deny(out, POLICY_MALFORMED,
-                         "the policy's decision is malformed: obligations.env_allowlist[%zu] is not an environment variable name",
-                         i);
-                    return;
-                }
-            }
             out->env_allowlist = json_deep_copy(v);
         } else if (strcmp(key, "max_bytes") == 0 || strcmp(key, "egress_max_bytes") == 0) {
             if (!positive_whole(v, (uint64_t)1 << 50, &n)) {
@@ -788,22 +799,9 @@ static void parse_obligations(const json_t *ob, struct policy_decision *out)
             }
             out->egress_timeout_s = (unsigned)n;
         } else if (strcmp(key, "allow_addresses") == 0) {
-            if (!json_is_array(v) || json_array_size(v) > MAX_ALLOW_ADDRESSES) {
-                deny(out, POLICY_MALFORMED,
-                     "the policy's decision is malformed: obligations.allow_addresses must be an array of at most %d addresses or prefixes",
-                     MAX_ALLOW_ADDRESSES);
+            if (!string_list_valid(v, key, MAX_ALLOW_ADDRESSES, "addresses or prefixes", cidr_valid,
+                                   "an IP address or prefix (\"10.0.0.0/8\", \"::1\")", out))
                 return;
-            }
-            size_t i;
-            json_t *a;
-            json_array_foreach(v, i, a) {
-                if (!json_is_string(a) || !cidr_valid(json_string_value(a))) {
-                    deny(out, POLICY_MALFORMED,
-                         "the policy's decision is malformed: obligations.allow_addresses[%zu] is not an IP address or prefix (\"10.0.0.0/8\", \"::1\")",
-                         i);
-                    return;
-                }
-            }
             out->allow_addresses = json_deep_copy(v);
         } else {
             /* An obligation the gate cannot carry out must not be dropped silently. */
