@@ -25,20 +25,10 @@ static int b64url(const char *s, size_t n, struct sbuf *out, size_t *bad)
     static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     while (n > 0 && s[n - 1] == '=')
         n--;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = s[i] ? memchr(alpha, s[i], 64) : NULL;
-        if (!p) {
-            *bad = i;
-            return -1;
-        }
-        acc = (acc << 6) | (uint32_t)(p - alpha);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            sb_putc(out, (char)((acc >> bits) & 0xff));
-        }
+    size_t at = bi_base64_chars(s, n, alpha, out);
+    if (at != n) {
+        *bad = at;
+        return -1;
     }
     if (n % 4 == 1) {
         *bad = n - 1;
