@@ -155,10 +155,13 @@ BI_FN(bi_jwt_decode)
     return jwt_decode(ev, a[0], 0, out);
 }
 
-/* The signing input and the raw signature of a token. */
-static int jwt_signed(struct ev *ev, struct rv *tok, struct jwt *j, struct sbuf *sig)
+/* The signing input and the raw signature of the token a[0], for a
+ * verify builtin (token, key). */
+static int jwt_signed(struct ev *ev, struct rv **a, struct jwt *j, struct sbuf *sig)
 {
-    if (jwt_split(ev, tok, j) < 0)
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    if (jwt_split(ev, a[0], j) < 0)
         return -1;
     size_t bad;
     if (b64url(j->part[2], j->len[2], sig, &bad) < 0) {
@@ -171,11 +174,9 @@ static int jwt_signed(struct ev *ev, struct rv *tok, struct jwt *j, struct sbuf 
 
 BI_FN(bi_jwt_verify_hs256)
 {
-    WANT(0, RV_STRING);
-    WANT(1, RV_STRING);
     struct jwt j;
     struct sbuf sig = { 0 };
-    if (jwt_signed(ev, a[0], &j, &sig) < 0)
+    if (jwt_signed(ev, a, &j, &sig) < 0)
         return -1;
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int ml = 0;
@@ -210,11 +211,9 @@ static EVP_PKEY *load_key(const char *pem, size_t n)
 
 static int verify_pkey(struct ev *ev, struct rv **a, struct rv **out, int type)
 {
-    WANT(0, RV_STRING);
-    WANT(1, RV_STRING);
     struct jwt j;
     struct sbuf sig = { 0 };
-    if (jwt_signed(ev, a[0], &j, &sig) < 0)
+    if (jwt_signed(ev, a, &j, &sig) < 0)
         return -1;
     EVP_PKEY *key = load_key(S(a[1]), SL(a[1]));
     if (!key) {
