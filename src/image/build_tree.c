@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,11 +26,6 @@ struct tree_ctx {
     const char *const *skip;
     size_t n_skip;
 };
-
-static int byte_order(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /* A skip entry is a shell pattern over the whole relative path (fnmatch with
  * FNM_PATHNAME: a star does not cross a slash); a skipped folder is left out
@@ -51,58 +47,6 @@ static uint32_t clamp_time(time_t t)
     return (uint32_t)t;
 }
 
-/* Names in one folder, sorted by bytes (not by locale). */
-static int list_sorted(int dfd, char ***out, size_t *n_out, struct error *err)
-{
-    *out = NULL;
-    *n_out = 0;
-    int fd = dup(dfd);
-    if (fd < 0)
-        return error_set_errno(err, ERR_INTERNAL, "dup");
-    DIR *d = fdopendir(fd);
-    if (d == NULL) {
-        close(fd);
-        return error_set_errno(err, ERR_INTERNAL, "opendir");
-    }
-    rewinddir(d);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-    int rc = 0;
-    errno = 0;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 32;
-            char **nn = realloc(names, ncap * sizeof(*names));
-            if (nn == NULL) {
-                rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-                break;
-            }
-            names = nn;
-            cap = ncap;
-        }
-        if ((names[n] = strdup(de->d_name)) == NULL) {
-            rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (rc < 0) {
-        for (size_t i = 0; i < n; i++)
-            free(names[i]);
-        free(names);
-        return -1;
-    }
-    if (n > 1)
-        qsort(names, n, sizeof(*names), byte_order);
-    *out = names;
-    *n_out = n;
-    return 0;
-}
-
 /* What walk_tree does with one entry: name in the folder dfd, rel its path
  * from the root, depth that folder's. */
 typedef int (*visit_fn)(void *ctx, int dfd, const char *name, const char *rel, int depth,
@@ -118,7 +62,7 @@ static int walk_tree(int dfd, const char *prefix, int depth, visit_fn visit, voi
                          TREE_MAX_DEPTH);
     char **names = NULL;
     size_t n = 0;
-    if (list_sorted(dfd, &names, &n, err) < 0)
+    if (file_list_sorted(dfd, false, SIZE_MAX, &names, &n, err) < 0)
         return error_prefix(err, "listing %s", prefix[0] ? prefix : "/");
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -131,9 +75,7 @@ static int walk_tree(int dfd, const char *prefix, int depth, visit_fn visit, voi
         }
         rc = visit(ctx, dfd, names[i], rel, depth, err);
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    file_names_free(names, n);
     return rc;
 }
 

@@ -20,6 +20,7 @@
 
 #include "common/cleanup.h"
 #include "common/encode.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "policy/internal.h"
 #include "rego/rego.h"
@@ -200,11 +201,6 @@ static int read_whole(int dirfd, const char *name, const char *shown, const stru
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Collects *.rego and data.json under dirfd; rel is the path so far. Hidden
  * entries (a leading dot) and anything that is not a plain file or folder
  * (symbolic links included) are skipped. */
@@ -214,38 +210,11 @@ static int collect_dir(int dirfd, const char *rel, int depth, struct policy_file
     if (depth > MAX_DIR_DEPTH)
         return error_set(err, ERR_INVALID_ARGUMENT, "%s: folders nest deeper than %d", rel,
                          MAX_DIR_DEPTH);
-    int copy = dup(dirfd);
-    if (copy < 0)
-        return error_set_errno(err, ERR_INTERNAL, "dup");
-    DIR *dir = fdopendir(copy);
-    if (dir == NULL) {
-        close(copy);
-        return error_set_errno(err, ERR_INVALID_ARGUMENT, "%s", rel[0] ? rel : ".");
-    }
     char **names = NULL;
     size_t n = 0;
+    if (file_list_sorted(dirfd, true, 4096, &names, &n, err) < 0)
+        return error_prefix(err, "%s", rel[0] ? rel : ".");
     int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n >= 4096) {
-            rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "%s: more than 4096 entries", rel);
-            break;
-        }
-        char **nn = realloc(names, (n + 1) * sizeof(*names));
-        if (nn == NULL || (nn[n] = strdup(e->d_name)) == NULL) {
-            if (nn)
-                names = nn;
-            rc = error_set(err, ERR_INTERNAL, "out of memory");
-            break;
-        }
-        names = nn;
-        n++;
-    }
-    closedir(dir);
-    if (rc == 0)
-        qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; i < n && rc == 0; i++) {
         char path[MAX_PATH_BYTES + 2];
         int w = snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
@@ -274,9 +243,7 @@ static int collect_dir(int dirfd, const char *rel, int depth, struct policy_file
             free(text);
         }
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    file_names_free(names, n);
     return rc;
 }
 
