@@ -366,7 +366,7 @@ static int setup_with(void **state, unsigned max_streams, unsigned window)
     if (gate_apply_document(f->gate, test_policy, strlen(test_policy), "", &err) != 0)
         fail_msg("policy: %s", err.message);
     f->base = event_base_new();
-    assert_int_equal(egress_resolver_new(f->base, 1, 8, &f->resolver, &err), 0);
+    assert_int_equal(egress_resolver_new(f->base, 8, NULL, &f->resolver, &err), 0);
 
     /* The remote. */
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
