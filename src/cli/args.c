@@ -246,7 +246,9 @@ static const char up_help[] =
     "\n"
     "environment: ENCLAVE_HOME (default ~/.enclave), ENCLAVE_LOG=debug|info|warn|error,\n"
     "ENCLAVE_AUDIT_CHECKPOINT_S (sign an audit checkpoint over unsigned records this\n"
-    "often, default 30 seconds)\n";
+    "often, default 30 seconds), ENCLAVE_EGRESS_TRUST_FILE (a PEM file of the CAs that\n"
+    "egress trusts when it opens TLS to a server to add a secret; default: the\n"
+    "system's; see docs/egress.md). Secrets egress adds: 'enclave secret'.\n";
 
 int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
 {

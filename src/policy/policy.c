@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "common/log.h"
 #include "policy/internal.h"
 #include "rego/rego.h"
+#include "secret/secret.h"
 
 #define DECISION_QUERY "data.enclave.decision"
 #define DECISION_PATH "data.enclave.decision"
@@ -606,8 +608,10 @@ static void clear_obligations(struct policy_decision *out)
 {
     json_decref(out->env_allowlist);
     json_decref(out->allow_addresses);
+    json_decref(out->inject_secret);
     out->env_allowlist = NULL;
     out->allow_addresses = NULL;
+    out->inject_secret = NULL;
     out->timeout_s = 0;
     out->max_output_bytes = 0;
     out->max_bytes = 0;
@@ -669,6 +673,101 @@ static bool cidr_valid(const char *s)
     }
     unsigned char addr[16];
     return inet_pton(max == 128 ? AF_INET6 : AF_INET, buf, addr) == 1;
+}
+
+/* An HTTP header name the host may set from a secret: a token (RFC 9110
+ * tchar) of at most POLICY_MAX_SECRET_HEADER bytes, and not one that frames
+ * the message or routes it (Host, Content-Length, Transfer-Encoding,
+ * Connection and the other hop-by-hop headers, Proxy-*). */
+bool policy_secret_header_valid(const char *h)
+{
+    size_t n = h ? strlen(h) : 0;
+    if (n == 0 || n > POLICY_MAX_SECRET_HEADER)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)h[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", c) != NULL) || c == 0)
+            return false;
+    }
+    static const char *const refused[] = {"host", "content-length", "transfer-encoding", "connection",
+                                          "keep-alive", "upgrade", "te", "trailer", "expect"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++)
+        if (strcasecmp(h, refused[i]) == 0)
+            return false;
+    return strncasecmp(h, "proxy-", 6) != 0;
+}
+
+/* A value format: visible ASCII and spaces, exactly one "%s" and no other
+ * '%', at most POLICY_MAX_SECRET_FORMAT bytes. */
+bool policy_secret_format_valid(const char *f)
+{
+    size_t n = f ? strlen(f) : 0;
+    if (n < 2 || n > POLICY_MAX_SECRET_FORMAT)
+        return false;
+    unsigned conversions = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)f[i];
+        if (c < 0x20 || c > 0x7e)
+            return false;
+        if (c == '%') {
+            if (f[i + 1] != 's')
+                return false;
+            conversions++;
+            i++;
+        }
+    }
+    return conversions == 1;
+}
+
+static bool parse_inject_secret(const json_t *v, struct policy_decision *out)
+{
+    if (!json_is_object(v)) {
+        deny(out, POLICY_MALFORMED,
+             "the policy's decision is malformed: obligations.inject_secret must be an object {\"name\", \"header\", \"format\"}");
+        return false;
+    }
+    const char *key;
+    json_t *field;
+    json_object_foreach((json_t *)v, key, field) {
+        if (strcmp(key, "name") != 0 && strcmp(key, "header") != 0 && strcmp(key, "format") != 0) {
+            deny(out, POLICY_MALFORMED,
+                 "the policy's decision is malformed: obligations.inject_secret has an unknown field '%.60s' (name, header, format)",
+                 key);
+            return false;
+        }
+        if (!json_is_string(field)) {
+            deny(out, POLICY_MALFORMED, "the policy's decision is malformed: obligations.inject_secret.%s must be a string",
+                 key);
+            return false;
+        }
+    }
+    const char *name = json_string_value(json_object_get(v, "name"));
+    const char *header = json_string_value(json_object_get(v, "header"));
+    const char *format = json_string_value(json_object_get(v, "format"));
+    if (header == NULL)
+        header = "Authorization";
+    if (format == NULL)
+        format = "Bearer %s";
+    if (!secret_name_valid(name)) {
+        deny(out, POLICY_MALFORMED,
+             "the policy's decision is malformed: obligations.inject_secret.name must be a secret's name (1-64 letters, digits, '.', '_', '-')");
+        return false;
+    }
+    if (!policy_secret_header_valid(header)) {
+        deny(out, POLICY_MALFORMED,
+             "the policy's decision is malformed: obligations.inject_secret.header must be an HTTP header name of at most %d bytes, not Host, Content-Length, Transfer-Encoding, a hop-by-hop or a Proxy- header",
+             POLICY_MAX_SECRET_HEADER);
+        return false;
+    }
+    if (!policy_secret_format_valid(format)) {
+        deny(out, POLICY_MALFORMED,
+             "the policy's decision is malformed: obligations.inject_secret.format must be at most %d bytes of visible ASCII with exactly one %%s and no other %%",
+             POLICY_MAX_SECRET_FORMAT);
+        return false;
+    }
+    out->inject_secret = json_pack("{s:s, s:s, s:s}", "name", name, "header", header, "format", format);
+    return out->inject_secret != NULL;
 }
 
 /* A whole number in [1, max], as JSON gives it (an integer, or a real with no fraction). */
@@ -770,10 +869,13 @@ static void parse_obligations(const json_t *ob, struct policy_decision *out)
                                    "an IP address or prefix (\"10.0.0.0/8\", \"::1\")", out))
                 return;
             out->allow_addresses = json_deep_copy(v);
+        } else if (strcmp(key, "inject_secret") == 0) {
+            if (!parse_inject_secret(v, out))
+                return;
         } else {
             /* An obligation the gate cannot carry out must not be dropped silently. */
             deny(out, POLICY_MALFORMED,
-                 "the policy's decision is malformed: unknown obligation '%.100s' (timeout_s, max_output_bytes, env_allowlist, max_bytes, allow_addresses, egress_max_bytes, egress_timeout_s)",
+                 "the policy's decision is malformed: unknown obligation '%.100s' (timeout_s, max_output_bytes, env_allowlist, max_bytes, allow_addresses, egress_max_bytes, egress_timeout_s, inject_secret)",
                  key);
             return;
         }
@@ -870,7 +972,9 @@ void policy_decision_release(struct policy_decision *d)
     json_decref(d->reasons);
     json_decref(d->env_allowlist);
     json_decref(d->allow_addresses);
+    json_decref(d->inject_secret);
     d->reasons = NULL;
     d->env_allowlist = NULL;
     d->allow_addresses = NULL;
+    d->inject_secret = NULL;
 }

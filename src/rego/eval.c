@@ -549,11 +549,21 @@ static struct rv *child_value(struct ev *ev, struct node *ch, struct rv *base, i
     return namespace_value(ev, ch, base, rc);
 }
 
-/* The value of a path with no rules of its own: base data plus the values of the rules below. */
+static bool rules_below(const struct node *n)
+{
+    for (int i = 0; i < n->nchildren; i++)
+        if (n->children[i]->nrules || n->children[i]->default_rule || rules_below(n->children[i]))
+            return true;
+    return false;
+}
+
+/* The value of a path with no rules of its own: base data plus the values
+ * of the rules below. Base data that is not an object stays, where only
+ * empty packages are below (OPA). */
 static struct rv *namespace_value(struct ev *ev, struct node *n, struct rv *base, int *rc)
 {
     struct rv *v = base && base->type == RV_OBJECT ? rv_incref(base) : rv_empty_object();
-    if (base && base->type != RV_OBJECT && n->nchildren == 0) {
+    if (base && base->type != RV_OBJECT && !rules_below(n)) {
         rv_decref(v);
         return rv_incref(base);
     }
@@ -1059,10 +1069,23 @@ static int eval_expr_plain(struct ev *ev, struct frame *fr, struct expr *e, kont
     return 0;
 }
 
+static int first_k(struct ev *ev, struct rv *v, void *ctx);
+
 static int eval_expr_neg(struct ev *ev, struct frame *fr, struct expr *e, kont k, void *ctx)
 {
     if (!e->negated)
         return eval_expr_plain(ev, fr, e, k, ctx);
+    /* what OPA evaluates before the negation (compile.c, hoist_negated):
+     * undefined there, the expression fails */
+    for (int i = 0; i < e->nhoist; i++) {
+        struct rv *v = NULL;
+        int rc = eval_term(ev, fr, e->hoist[i], first_k, &v);
+        if (rc < 0)
+            return rc;
+        if (!v)
+            return 0;
+        rv_decref(v);
+    }
     int rc = eval_expr_plain(ev, fr, e, stop_k, NULL);
     if (rc < 0)
         return rc;
@@ -1446,6 +1469,11 @@ static int collect_rule_leaves(struct ev *ev, struct node *n, struct rvbuf *pref
             }
         } else if (ch->nrules) {
             struct rv *v = child_value(ev, ch, NULL, &rc);
+            /* nor does an object rule without keys (OPA) */
+            if (v && v->type == RV_OBJECT && v->u.obj.len == 0) {
+                rv_decref(v);
+                v = NULL;
+            }
             if (v) {
                 struct rvbuf p = { 0 };
                 for (size_t j = 0; j < prefix->len; j++)
