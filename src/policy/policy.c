@@ -21,6 +21,7 @@
 
 #include "common/cleanup.h"
 #include "common/encode.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "policy/internal.h"
 #include "rego/rego.h"
@@ -202,11 +203,6 @@ static int read_whole(int dirfd, const char *name, const char *shown, const stru
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Collects *.rego and data.json under dirfd; rel is the path so far. Hidden
  * entries (a leading dot) and anything that is not a plain file or folder
  * (symbolic links included) are skipped. */
@@ -216,38 +212,11 @@ static int collect_dir(int dirfd, const char *rel, int depth, struct policy_file
     if (depth > MAX_DIR_DEPTH)
         return error_set(err, ERR_INVALID_ARGUMENT, "%s: folders nest deeper than %d", rel,
                          MAX_DIR_DEPTH);
-    int copy = dup(dirfd);
-    if (copy < 0)
-        return error_set_errno(err, ERR_INTERNAL, "dup");
-    DIR *dir = fdopendir(copy);
-    if (dir == NULL) {
-        close(copy);
-        return error_set_errno(err, ERR_INVALID_ARGUMENT, "%s", rel[0] ? rel : ".");
-    }
     char **names = NULL;
     size_t n = 0;
+    if (file_list_sorted(dirfd, true, 4096, &names, &n, err) < 0)
+        return error_prefix(err, "%s", rel[0] ? rel : ".");
     int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n >= 4096) {
-            rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "%s: more than 4096 entries", rel);
-            break;
-        }
-        char **nn = realloc(names, (n + 1) * sizeof(*names));
-        if (nn == NULL || (nn[n] = strdup(e->d_name)) == NULL) {
-            if (nn)
-                names = nn;
-            rc = error_set(err, ERR_INTERNAL, "out of memory");
-            break;
-        }
-        names = nn;
-        n++;
-    }
-    closedir(dir);
-    if (rc == 0)
-        qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; i < n && rc == 0; i++) {
         char path[MAX_PATH_BYTES + 2];
         int w = snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
@@ -276,9 +245,7 @@ static int collect_dir(int dirfd, const char *rel, int depth, struct policy_file
             free(text);
         }
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    file_names_free(names, n);
     return rc;
 }
 
@@ -572,9 +539,10 @@ int policy_load_path(struct rego *engine, const char *path, const struct policy_
     return rc;
 }
 
-int policy_bundle_load_files(const struct policy_file *files, size_t n,
-                             const struct policy_limits *lim, struct policy_bundle **out,
-                             struct error *err)
+/* A bundle from files in memory, its source named source. */
+static int bundle_from_memory(const struct policy_file *files, size_t n, const char *source,
+                              const struct policy_limits *lim, struct policy_bundle **out,
+                              struct error *err)
 {
     struct policy_limits l;
     policy_limits_fill(&l, lim);
@@ -583,9 +551,16 @@ int policy_bundle_load_files(const struct policy_file *files, size_t n,
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = policy_files_add(&fl, files[i].path, files[i].text, files[i].len, &l, err);
     if (rc == 0)
-        rc = policy_bundle_from_files(&fl, "files", &l, out, err);
+        rc = policy_bundle_from_files(&fl, source, &l, out, err);
     policy_files_release(&fl);
     return rc;
+}
+
+int policy_bundle_load_files(const struct policy_file *files, size_t n,
+                             const struct policy_limits *lim, struct policy_bundle **out,
+                             struct error *err)
+{
+    return bundle_from_memory(files, n, "files", lim, out, err);
 }
 
 int policy_bundle_load_builtin(const struct policy_limits *lim, struct policy_bundle **out,
@@ -593,16 +568,7 @@ int policy_bundle_load_builtin(const struct policy_limits *lim, struct policy_bu
 {
     size_t n;
     const struct policy_file *files = policy_builtin_files(&n);
-    struct policy_limits l;
-    policy_limits_fill(&l, lim);
-    struct policy_files fl = {0};
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = policy_files_add(&fl, files[i].path, files[i].text, files[i].len, &l, err);
-    if (rc == 0)
-        rc = policy_bundle_from_files(&fl, "builtin", &l, out, err);
-    policy_files_release(&fl);
-    if (rc < 0)
+    if (bundle_from_memory(files, n, "builtin", lim, out, err) < 0)
         return error_prefix(err, "the built-in constitution");
     return 0;
 }
@@ -824,6 +790,31 @@ static bool positive_whole(const json_t *v, uint64_t max, uint64_t *out)
     return false;
 }
 
+/* Obligation key's value v must be an array of at most max strings (the
+ * plural noun), each of which valid accepts (each one: element); false
+ * after denying. */
+static bool string_list_valid(json_t *v, const char *key, size_t max, const char *noun,
+                              bool (*valid)(const char *), const char *element,
+                              struct policy_decision *out)
+{
+    if (!json_is_array(v) || json_array_size(v) > max) {
+        deny(out, POLICY_MALFORMED,
+             "the policy's decision is malformed: obligations.%s must be an array of at most %zu %s", key,
+             max, noun);
+        return false;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item) || !valid(json_string_value(item))) {
+            deny(out, POLICY_MALFORMED, "the policy's decision is malformed: obligations.%s[%zu] is not %s",
+                 key, i, element);
+            return false;
+        }
+    }
+    return true;
+}
+
 static void parse_obligations(const json_t *ob, struct policy_decision *out)
 {
     if (ob == NULL || json_is_null(ob))
@@ -851,22 +842,9 @@ static void parse_obligations(const json_t *ob, struct policy_decision *out)
             }
             out->max_output_bytes = n;
         } else if (strcmp(key, "env_allowlist") == 0) {
-            if (!json_is_array(v) || json_array_size(v) > MAX_ENV_NAMES) {
-                deny(out, POLICY_MALFORMED,
-                     "the policy's decision is malformed: obligations.env_allowlist must be an array of at most %d names",
-                     MAX_ENV_NAMES);
+            if (!string_list_valid(v, key, MAX_ENV_NAMES, "names", env_name_valid,
+                                   "an environment variable name", out))
                 return;
-            }
-            size_t i;
-            json_t *name;
-            json_array_foreach(v, i, name) {
-                if (!json_is_string(name) || !env_name_valid(json_string_value(name))) {
-                    deny(out, POLICY_MALFORMED,
-                         "the policy's decision is malformed: obligations.env_allowlist[%zu] is not an environment variable name",
-                         i);
-                    return;
-                }
-            }
             out->env_allowlist = json_deep_copy(v);
         } else if (strcmp(key, "max_bytes") == 0 || strcmp(key, "egress_max_bytes") == 0) {
             if (!positive_whole(v, (uint64_t)1 << 50, &n)) {
@@ -887,22 +865,9 @@ static void parse_obligations(const json_t *ob, struct policy_decision *out)
             }
             out->egress_timeout_s = (unsigned)n;
         } else if (strcmp(key, "allow_addresses") == 0) {
-            if (!json_is_array(v) || json_array_size(v) > MAX_ALLOW_ADDRESSES) {
-                deny(out, POLICY_MALFORMED,
-                     "the policy's decision is malformed: obligations.allow_addresses must be an array of at most %d addresses or prefixes",
-                     MAX_ALLOW_ADDRESSES);
+            if (!string_list_valid(v, key, MAX_ALLOW_ADDRESSES, "addresses or prefixes", cidr_valid,
+                                   "an IP address or prefix (\"10.0.0.0/8\", \"::1\")", out))
                 return;
-            }
-            size_t i;
-            json_t *a;
-            json_array_foreach(v, i, a) {
-                if (!json_is_string(a) || !cidr_valid(json_string_value(a))) {
-                    deny(out, POLICY_MALFORMED,
-                         "the policy's decision is malformed: obligations.allow_addresses[%zu] is not an IP address or prefix (\"10.0.0.0/8\", \"::1\")",
-                         i);
-                    return;
-                }
-            }
             out->allow_addresses = json_deep_copy(v);
         } else if (strcmp(key, "inject_secret") == 0) {
             if (!parse_inject_secret(v, out))

@@ -933,6 +933,26 @@ static int truthy_k(struct ev *ev, struct rv *v, void *ctx)
     return t->k(ev, t->ctx);
 }
 
+/* The number of entries of an object, array or set (0 for anything else). */
+static size_t coll_len(const struct rv *coll)
+{
+    return coll->type == RV_OBJECT ? coll->u.obj.len
+           : (coll->type == RV_ARRAY || coll->type == RV_SET) ? coll->u.arr.len : 0;
+}
+
+/* Entry j of a collection as `some k, v in` and `every` see it: returns the
+ * key (a new reference: the object key, the array index, the set element)
+ * and sets *val (borrowed). */
+static struct rv *coll_entry(struct rv *coll, size_t j, struct rv **val)
+{
+    if (coll->type == RV_OBJECT) {
+        *val = coll->u.obj.v[j];
+        return rv_incref(coll->u.obj.k[j]);
+    }
+    *val = coll->u.arr.v[j];
+    return coll->type == RV_ARRAY ? rv_int((int64_t)j) : rv_incref(coll->u.arr.v[j]);
+}
+
 struct somein_k {
     struct frame *fr;
     struct expr *e;
@@ -953,21 +973,9 @@ static int somein_coll_k(struct ev *ev, struct rv *coll, void *ctx)
     struct expr *e = s->e;
     int rc = 0;
     struct rv *hold = rv_incref(coll);
-    size_t n = coll->type == RV_OBJECT ? coll->u.obj.len
-               : (coll->type == RV_ARRAY || coll->type == RV_SET) ? coll->u.arr.len : 0;
+    size_t n = coll_len(coll);
     for (size_t j = 0; j < n && rc == 0; j++) {
-        struct rv *key, *val;
-        if (coll->type == RV_OBJECT) {
-            key = rv_incref(coll->u.obj.k[j]);
-            val = coll->u.obj.v[j];
-        } else if (coll->type == RV_ARRAY) {
-            key = rv_int((int64_t)j);
-            val = coll->u.arr.v[j];
-        } else {
-            key = rv_incref(coll->u.arr.v[j]);
-            val = coll->u.arr.v[j];
-        }
-        s->val = val;
+        struct rv *key = coll_entry(coll, j, &s->val);
         if (e->a)
             rc = unify_value(ev, s->fr, e->a, key, somein_val_k, s);
         else
@@ -1009,22 +1017,10 @@ static int every_coll_k(struct ev *ev, struct rv *coll, void *ctx)
     if (coll->type != RV_OBJECT && coll->type != RV_ARRAY && coll->type != RV_SET)
         return 0;
     struct rv *hold = rv_incref(coll);
-    size_t n = coll->type == RV_OBJECT ? coll->u.obj.len
-               : (coll->type == RV_ARRAY || coll->type == RV_SET) ? coll->u.arr.len : 0;
+    size_t n = coll_len(coll);
     int rc = 0;
     for (size_t j = 0; j < n; j++) {
-        struct rv *key, *val;
-        if (coll->type == RV_OBJECT) {
-            key = rv_incref(coll->u.obj.k[j]);
-            val = coll->u.obj.v[j];
-        } else if (coll->type == RV_ARRAY) {
-            key = rv_int((int64_t)j);
-            val = coll->u.arr.v[j];
-        } else {
-            key = rv_incref(coll->u.arr.v[j]);
-            val = coll->u.arr.v[j];
-        }
-        s->val = val;
+        struct rv *key = coll_entry(coll, j, &s->val);
         if (e->a)
             rc = unify_value(ev, s->fr, e->a, key, every_bind_val, s);
         else

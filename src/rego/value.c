@@ -108,36 +108,46 @@ static struct rv *rv_alloc(enum rv_type t)
     return v;
 }
 
-void rv_free_(struct rv *v)
+/* Frees with release what v owns besides its children (a big number, a
+ * string's text, a collection's arrays), then v. */
+static void rv_free_own(struct rv *v, void (*release)(void *))
 {
-    size_t i;
     switch (v->type) {
     case RV_NUMBER:
         if (v->is_big)
-            mfree(v->u.big);
+            release(v->u.big);
         break;
     case RV_STRING:
         if (!v->is_int)
-            mfree(v->u.str.s);
+            release(v->u.str.s);
         break;
     case RV_ARRAY:
     case RV_SET:
-        for (i = 0; i < v->u.arr.len; i++)
-            rv_decref(v->u.arr.v[i]);
-        mfree(v->u.arr.v);
+        release(v->u.arr.v);
         break;
     case RV_OBJECT:
-        for (i = 0; i < v->u.obj.len; i++) {
-            rv_decref(v->u.obj.k[i]);
-            rv_decref(v->u.obj.v[i]);
-        }
-        mfree(v->u.obj.k);
-        mfree(v->u.obj.v);
+        release(v->u.obj.k);
+        release(v->u.obj.v);
         break;
     default:
         break;
     }
-    mfree(v);
+    release(v);
+}
+
+void rv_free_(struct rv *v)
+{
+    size_t i;
+    if (v->type == RV_ARRAY || v->type == RV_SET) {
+        for (i = 0; i < v->u.arr.len; i++)
+            rv_decref(v->u.arr.v[i]);
+    } else if (v->type == RV_OBJECT) {
+        for (i = 0; i < v->u.obj.len; i++) {
+            rv_decref(v->u.obj.k[i]);
+            rv_decref(v->u.obj.v[i]);
+        }
+    }
+    rv_free_own(v, mfree);
 }
 
 struct rv *rv_null(void) { return &rv_null_v; }
@@ -1763,33 +1773,17 @@ void rv_freeze(struct rv *v, struct rv_frozen *list)
     }
 }
 
+/* free() for memory that was not charged (free is a macro here). */
+static void release_uncharged(void *p)
+{
+    free(p);
+}
+
 /* Each frozen value is freed once; its children are in the list too. */
 void rv_frozen_free(struct rv_frozen *list)
 {
-    for (size_t i = 0; i < list->len; i++) {
-        struct rv *v = list->v[i];
-        switch (v->type) {
-        case RV_NUMBER:
-            if (v->is_big)
-                free(v->u.big);
-            break;
-        case RV_STRING:
-            if (!v->is_int)
-                free(v->u.str.s);
-            break;
-        case RV_ARRAY:
-        case RV_SET:
-            free(v->u.arr.v);
-            break;
-        case RV_OBJECT:
-            free(v->u.obj.k);
-            free(v->u.obj.v);
-            break;
-        default:
-            break;
-        }
-        free(v);
-    }
+    for (size_t i = 0; i < list->len; i++)
+        rv_free_own(list->v[i], release_uncharged);
     free(list->v);
     list->v = NULL;
     list->len = list->cap = 0;
