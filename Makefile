@@ -558,8 +558,7 @@ test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/resolver_test $
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/inject_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/tls_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/secret/secret_test
-	@mkdir -p $(E2E_HOME)
-	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	@$(E2E_IMAGE)
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider test_egress.py
 bench-egress: $(BUILD)/enclave
