@@ -455,6 +455,13 @@ void guest_system_early(void);
 /* The rest: /tmp and /dev/shm, hostname, loopback, /workspace (a tmpfs
  * of guest_workspace_size). Logs what fails. */
 void guest_system_setup(void);
+/* Free page reporting (the virtio_balloon module, when the VMM offers the
+ * device) hands free blocks of at least 2^GUEST_PAGE_REPORTING_ORDER pages
+ * back to the host (the driver's default is 2 MiB blocks). */
+#define GUEST_PAGE_REPORTING_ORDER 3
+#define GUEST_PAGE_REPORTING_PARAM "/sys/module/page_reporting/parameters/page_reporting_order"
+/* Sets the order in param (GUEST_PAGE_REPORTING_PARAM); 0 or -errno. */
+int guest_page_reporting_setup(const char *param);
 
 /* The shared read-only root filesystem. An image with a rootfs.erofs disk
  * has an initramfs with only enclave-init and its modules, and the file
