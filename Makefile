@@ -347,7 +347,8 @@ BENCH_TARGETS += bench-re
 # ---------------------------------------------------------------- daemon bench, gRPC
 # bench-daemon: a real `enclave up` booting real VMs; prints daemon start,
 # cold boot, ExecuteTool round trips over Connect and gRPC, StopSession and
-# memory (median / p90, never asserted). test-grpc: the agent.v1 and
+# memory (median / p90, never asserted); BENCH_DAEMON_ARGS passes options to
+# bench/daemon_bench.py (e.g. "--boots 3 --samples 10"). test-grpc: the agent.v1 and
 # enclave.v1 flows through a real gRPC client (python3-grpcio).
 E2E_HOME ?= $(abspath $(BUILD)/e2e-home)
 .PHONY: bench-daemon test-grpc
@@ -355,7 +356,7 @@ bench-daemon: $(BUILD)/enclave
 	@mkdir -p $(E2E_HOME)
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build --name legacy-initramfs --initramfs-only
-	/usr/bin/python3 bench/daemon_bench.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME)
+	/usr/bin/python3 bench/daemon_bench.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME) $(BENCH_DAEMON_ARGS)
 test-grpc: $(BUILD)/enclave
 	@mkdir -p $(E2E_HOME)
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build

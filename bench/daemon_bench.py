@@ -655,7 +655,7 @@ def main():
         bench_egress(args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"bench-daemon: done in {time.perf_counter() - began:.0f} s", flush=True)
+    print(f"bench-daemon: done in {time.perf_counter() - began:.0f} s, load {os.getloadavg()[0]:.2f}", flush=True)
 
 
 def bench_egress(args, runs=3):
