@@ -771,7 +771,7 @@ def bench_fast_start(args, table):
     try:
         d.start()
         pool_ready(d)
-        time.sleep(1.0)  # let the idle guest settle before reading its VMM's RSS
+        time.sleep(5.0)  # let the idle guest settle (free page reporting runs 2 s after a free)
         idle = vmm_rss(d)
         claims, firsts = [], []
         for i in range(args.boots):
@@ -822,7 +822,7 @@ def bench_restore(args, table):
             sid = f"bench-restored-{i}"
             restores.append(start_session(d, sid))
             if i == 0:
-                time.sleep(1.0)
+                time.sleep(5.0)  # as for the pool VM above
                 idle = vmm_rss(d)
             t0 = time.perf_counter()
             check_exec(d.call("ExecuteTool", exec_body(sid, "python")), "first exec")
