@@ -532,8 +532,9 @@ test-clone:
 # are also in test-unit and test-e2e). make bench-egress: only the egress rows
 # of bench-daemon (a download through a session's proxy next to a direct one).
 .PHONY: test-egress bench-egress
-test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/egress_test $(BUILD)/enclave $(BUILD)/enclave-init
+test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/resolver_test $(BUILD)/test/egress/egress_test $(BUILD)/enclave $(BUILD)/enclave-init
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/addr_test
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/resolver_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/egress_test
 	@mkdir -p $(E2E_HOME)
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build

@@ -316,6 +316,36 @@ static char *post(const char *method, const char *content_type, const char *extr
 
 /* ------------------------------------------------------------------ tests */
 
+/* A new connection sends req and gets one answer, status with body_part;
+ * with eof, the server then closes it. */
+static void expect_one_answer(struct fixture *fx, const char *req, bool eof, int status, const char *body_part)
+{
+    struct client *c = client_new(fx);
+    client_send(c, req);
+    run_until(fx, c, 1, eof);
+    assert_response(&c->responses[0], status, body_part);
+    client_free(c);
+}
+
+/* A POST of body to method, sent on c. */
+static void send_post(struct client *c, const char *method, const char *content_type, const char *extra,
+                      const char *body, size_t len)
+{
+    char *r = post(method, content_type, extra, body, len);
+    client_send(c, r);
+    free(r);
+}
+
+/* A Connect JSON call to method, and a GET /ping pipelined behind it. */
+static void send_post_then_ping(struct client *c, const char *method, const char *json)
+{
+    char *r = post(method, "application/json", NULL, json, strlen(json));
+    char all[2048];
+    snprintf(all, sizeof(all), "%sGET /ping HTTP/1.1\r\nHost: t\r\n\r\n", r);
+    free(r);
+    client_send(c, all);
+}
+
 static void test_ping_then_connect_json_keep_alive(void **state)
 {
     struct fixture *fx = fixture_new(NULL);
@@ -323,10 +353,8 @@ static void test_ping_then_connect_json_keep_alive(void **state)
     client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
     run_until(fx, c, 1, false);
     assert_response(&c->responses[0], 200, "pong");
-    char *req = post("StartSession", "application/json", "Connect-Protocol-Version: 1\r\n",
+    send_post(c, "StartSession", "application/json", "Connect-Protocol-Version: 1\r\n",
                      "{\"session_id\":\"s-1\"}", 20);
-    client_send(c, req);
-    free(req);
     run_until(fx, c, 2, false);
     assert_response(&c->responses[1], 200, NULL);
     assert_string_equal(c->responses[1].body, "{\"sessionId\":\"s-1\",\"status\":\"READY\"}");
@@ -361,9 +389,7 @@ static void test_connect_proto(void **state)
     assert_string_equal(resp->status, "READY");
     agent__v1__session_response__free_unpacked(resp, NULL);
     /* Garbage as protobuf is invalid_argument. */
-    req = post("StartSession", "application/proto", NULL, "\xff\xff\xff", 3);
-    client_send(c, req);
-    free(req);
+    send_post(c, "StartSession", "application/proto", NULL, "\xff\xff\xff", 3);
     run_until(fx, c, 2, false);
     assert_response(&c->responses[1], 400, "\"code\":\"invalid_argument\"");
     assert_string_equal(c->responses[1].content_type, "application/json");
@@ -372,55 +398,56 @@ static void test_connect_proto(void **state)
 }
 
 /* Several bad requests pipelined in one write: each answered, in order, and the
- * connection survives them all. */
+ * connection survives them all. A POST to method when method is set, else raw. */
+static const struct pipelined {
+    const char *name;
+    const char *method, *content_type, *extra, *body;
+    const char *raw;
+    int status;
+    const char *body_part;
+} pipelined[] = {
+    {"unknown field", "StartSession", "application/json", NULL, "{\"cpus\":1}", NULL, 400,
+     "unknown field \\\"cpus\\\""},
+    {"unknown method", "Nope", "application/json", NULL, "{}", NULL, 404, "\"code\":\"unimplemented\""},
+    {"GET of a method", NULL, NULL, NULL, NULL,
+     "GET /agent.v1.AgentService/StartSession HTTP/1.1\r\nHost: t\r\n\r\n", 405, NULL},
+    {"text/plain", "StartSession", "text/plain", NULL, "{}", NULL, 415, NULL},
+    {"bad timeout", "StartSession", "application/json", "Connect-Timeout-Ms: soon\r\n", "{}", NULL, 400,
+     "connect-timeout-ms"},
+    {"gzip", "StartSession", "application/json", "Content-Encoding: gzip\r\n", "{}", NULL, 501,
+     "\"code\":\"unimplemented\""},
+    {"vcpu out of range", "StartSession", "application/json", NULL, "{\"vcpu\":4294967296}", NULL, 400,
+     "out of range"},
+    {"malformed JSON", "StartSession", "application/json", NULL, "{\"sessionId\":", NULL, 400, "malformed JSON"},
+    {"unknown service", NULL, NULL, NULL, NULL,
+     "POST /other.v1.Svc/Do HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 404,
+     "\"code\":\"unimplemented\""},
+    {"unknown path", NULL, NULL, NULL, NULL, "GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n", 404, "not found"},
+    {"POST of a route", NULL, NULL, NULL, NULL, "POST /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+     405, NULL},
+    {"asterisk target", NULL, NULL, NULL, NULL, "POST * HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 400,
+     "bad request target"},
+    {"the ping after", NULL, NULL, NULL, NULL, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", 200, "pong"},
+};
+
 static void test_connect_errors_pipelined(void **state)
 {
     struct fixture *fx = fixture_new(NULL);
     struct client *c = client_new(fx);
+    const int n = (int)(sizeof(pipelined) / sizeof(pipelined[0]));
     char all[8192] = "";
-    char *r;
-    r = post("StartSession", "application/json", NULL, "{\"cpus\":1}", 10);
-    strcat(all, r);
-    free(r);
-    r = post("Nope", "application/json", NULL, "{}", 2);
-    strcat(all, r);
-    free(r);
-    strcat(all, "GET /agent.v1.AgentService/StartSession HTTP/1.1\r\nHost: t\r\n\r\n");
-    r = post("StartSession", "text/plain", NULL, "{}", 2);
-    strcat(all, r);
-    free(r);
-    r = post("StartSession", "application/json", "Connect-Timeout-Ms: soon\r\n", "{}", 2);
-    strcat(all, r);
-    free(r);
-    r = post("StartSession", "application/json", "Content-Encoding: gzip\r\n", "{}", 2);
-    strcat(all, r);
-    free(r);
-    r = post("StartSession", "application/json", NULL, "{\"vcpu\":4294967296}", 19);
-    strcat(all, r);
-    free(r);
-    r = post("StartSession", "application/json", NULL, "{\"sessionId\":", 13);
-    strcat(all, r);
-    free(r);
-    strcat(all, "POST /other.v1.Svc/Do HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
-    strcat(all, "GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n");
-    strcat(all, "POST /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
-    strcat(all, "POST * HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
-    strcat(all, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < n; i++) {
+        const struct pipelined *p = &pipelined[i];
+        char *r = p->method ? post(p->method, p->content_type, p->extra, p->body, strlen(p->body)) : NULL;
+        strcat(all, r ? r : p->raw);
+        free(r);
+    }
     client_send(c, all);
-    run_until(fx, c, 13, false);
-    assert_response(&c->responses[0], 400, "unknown field \\\"cpus\\\"");
-    assert_response(&c->responses[1], 404, "\"code\":\"unimplemented\"");
-    assert_response(&c->responses[2], 405, NULL);
-    assert_response(&c->responses[3], 415, NULL);
-    assert_response(&c->responses[4], 400, "connect-timeout-ms");
-    assert_response(&c->responses[5], 501, "\"code\":\"unimplemented\"");
-    assert_response(&c->responses[6], 400, "out of range");
-    assert_response(&c->responses[7], 400, "malformed JSON");
-    assert_response(&c->responses[8], 404, "\"code\":\"unimplemented\"");
-    assert_response(&c->responses[9], 404, "not found");
-    assert_response(&c->responses[10], 405, NULL);
-    assert_response(&c->responses[11], 400, "bad request target");
-    assert_response(&c->responses[12], 200, "pong");
+    run_until(fx, c, n, false);
+    for (int i = 0; i < n; i++) {
+        print_message("pipelined: %s\n", pipelined[i].name);
+        assert_response(&c->responses[i], pipelined[i].status, pipelined[i].body_part);
+    }
     assert_false(c->eof);
     client_free(c);
     fixture_free(fx);
@@ -432,11 +459,7 @@ static void test_pipelined_async_in_order(void **state)
 {
     struct fixture *fx = fixture_new(NULL);
     struct client *c = client_new(fx);
-    char *r = post("ExecuteTool", "application/json", NULL, "{\"input\":\"x\"}", 13);
-    char all[2048];
-    snprintf(all, sizeof(all), "%sGET /ping HTTP/1.1\r\nHost: t\r\n\r\n", r);
-    free(r);
-    client_send(c, all);
+    send_post_then_ping(c, "ExecuteTool", "{\"input\":\"x\"}");
     run_until(fx, c, 2, false);
     assert_response(&c->responses[0], 200, "\"output\":\"later\"");
     assert_response(&c->responses[1], 200, "pong");
@@ -454,38 +477,28 @@ static void test_body_over_limit(void **state)
     memset(body, 'a', sizeof(body));
     /* Declared too large: refused before the body is read. */
     struct client *c = client_new(fx);
-    char *r = post("StartSession", "application/json", NULL, body, sizeof(body));
-    client_send(c, r);
-    free(r);
+    send_post(c, "StartSession", "application/json", NULL, body, sizeof(body));
     run_until(fx, c, 1, true);
     assert_response(&c->responses[0], 429, "\"code\":\"resource_exhausted\"");
     client_free(c);
     /* Chunked, so only counting finds it. */
-    c = client_new(fx);
-    client_send(c, "POST /agent.v1.AgentService/StartSession HTTP/1.1\r\nHost: t\r\n"
-                   "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   "28\r\n{\"sessionId\":\"aaaaaaaaaaaaaaaaaaaaaaaa\"}\r\n"
-                   "28\r\n{\"sessionId\":\"aaaaaaaaaaaaaaaaaaaaaaaa\"}\r\n0\r\n\r\n");
-    run_until(fx, c, 1, true);
-    assert_response(&c->responses[0], 429, "resource_exhausted");
-    client_free(c);
+    expect_one_answer(fx,
+                      "POST /agent.v1.AgentService/StartSession HTTP/1.1\r\nHost: t\r\n"
+                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "28\r\n{\"sessionId\":\"aaaaaaaaaaaaaaaaaaaaaaaa\"}\r\n"
+                      "28\r\n{\"sessionId\":\"aaaaaaaaaaaaaaaaaaaaaaaa\"}\r\n0\r\n\r\n",
+                      true, 429, "resource_exhausted");
     /* Exactly at the limit is fine. */
     c = client_new(fx);
     char ok[80];
     snprintf(ok, sizeof(ok), "{\"sessionId\":\"%048d\"}", 0);
     assert_int_equal(strlen(ok), 64);
-    r = post("StartSession", "application/json", NULL, ok, 64);
-    client_send(c, r);
-    free(r);
+    send_post(c, "StartSession", "application/json", NULL, ok, 64);
     run_until(fx, c, 1, false);
     assert_response(&c->responses[0], 200, "READY");
     client_free(c);
     /* A plain route over the limit is a plain 413. */
-    c = client_new(fx);
-    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
-    run_until(fx, c, 1, true);
-    assert_response(&c->responses[0], 413, NULL);
-    client_free(c);
+    expect_one_answer(fx, "GET /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n", true, 413, NULL);
     fixture_free(fx);
 }
 
@@ -538,9 +551,7 @@ static void test_connect_timeout(void **state)
 {
     struct fixture *fx = fixture_new(NULL);
     struct client *c = client_new(fx);
-    char *r = post("StopSession", "application/json", "Connect-Timeout-Ms: 30\r\n", "{}", 2);
-    client_send(c, r);
-    free(r);
+    send_post(c, "StopSession", "application/json", "Connect-Timeout-Ms: 30\r\n", "{}", 2);
     run_until(fx, c, 1, false);
     assert_response(&c->responses[0], 504, "\"code\":\"deadline_exceeded\"");
     assert_non_null(fx->held);
@@ -561,9 +572,7 @@ static void test_timeout_visible_to_handler(void **state)
 {
     struct fixture *fx = fixture_new(NULL);
     struct client *c = client_new(fx);
-    char *r = post("StopSession", "application/json", "Connect-Timeout-Ms: 60000\r\n", "{}", 2);
-    client_send(c, r);
-    free(r);
+    send_post(c, "StopSession", "application/json", "Connect-Timeout-Ms: 60000\r\n", "{}", 2);
     while (fx->held == NULL)
         event_base_loop(fx->base, EVLOOP_ONCE);
     uint64_t left = api_call_timeout_ms(fx->held);
@@ -586,9 +595,7 @@ static void test_client_gone_mid_call(void **state)
     struct fixture *fx = fixture_new(NULL);
     fx->delay_ms = 30;
     struct client *c = client_new(fx);
-    char *r = post("ExecuteTool", "application/json", NULL, "{}", 2);
-    client_send(c, r);
-    free(r);
+    send_post(c, "ExecuteTool", "application/json", NULL, "{}", 2);
     while (fx->delayed == NULL)
         event_base_loop(fx->base, EVLOOP_ONCE);
     assert_false(api_call_is_abandoned(fx->delayed));
@@ -605,20 +612,14 @@ static void test_half_close(void **state)
 {
     struct fixture *fx = fixture_new(NULL);
     struct client *c = client_new(fx);
-    char *r = post("StartSession", "application/json", NULL, "{\"sessionId\":\"h\"}", 17);
-    char all[2048];
-    snprintf(all, sizeof(all), "%sGET /ping HTTP/1.1\r\nHost: t\r\n\r\n", r);
-    free(r);
-    client_send(c, all);
+    send_post_then_ping(c, "StartSession", "{\"sessionId\":\"h\"}");
     shutdown(c->fd, SHUT_WR);
     run_until(fx, c, 2, true);
     assert_response(&c->responses[0], 200, "READY");
     assert_response(&c->responses[1], 200, "pong");
     client_free(c);
     c = client_new(fx);
-    r = post("ExecuteTool", "application/json", NULL, "{}", 2);
-    client_send(c, r);
-    free(r);
+    send_post(c, "ExecuteTool", "application/json", NULL, "{}", 2);
     while (fx->delayed == NULL)
         event_base_loop(fx->base, EVLOOP_ONCE);
     shutdown(c->fd, SHUT_WR);
@@ -635,9 +636,7 @@ static void test_server_freed_with_call_in_flight(void **state)
 {
     struct fixture *fx = fixture_new(NULL);
     struct client *c = client_new(fx);
-    char *r = post("StopSession", "application/json", "Connect-Timeout-Ms: 50000\r\n", "{}", 2);
-    client_send(c, r);
-    free(r);
+    send_post(c, "StopSession", "application/json", "Connect-Timeout-Ms: 50000\r\n", "{}", 2);
     while (fx->held == NULL)
         event_base_loop(fx->base, EVLOOP_ONCE);
     api_server_free(fx->server);
@@ -656,13 +655,9 @@ static void test_slow_headers_time_out(void **state)
 {
     struct api_config config = {.listen = "127.0.0.1:0", .header_timeout_ms = 50};
     struct fixture *fx = fixture_new(&config);
-    struct client *c = client_new(fx);
-    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\n");
-    run_until(fx, c, 1, true);
-    assert_response(&c->responses[0], 408, NULL);
-    client_free(c);
+    expect_one_answer(fx, "GET /ping HTTP/1.1\r\nHost: t\r\n", true, 408, NULL);
     /* A connection that never says anything is closed too. */
-    c = client_new(fx);
+    struct client *c = client_new(fx);
     run_until(fx, c, 0, true);
     assert_int_equal(c->n, 0);
     client_free(c);
@@ -673,11 +668,7 @@ static void test_idle_keep_alive_closed(void **state)
 {
     struct api_config config = {.listen = "127.0.0.1:0", .idle_timeout_ms = 30};
     struct fixture *fx = fixture_new(&config);
-    struct client *c = client_new(fx);
-    client_send(c, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
-    run_until(fx, c, 1, true);
-    assert_response(&c->responses[0], 200, "pong");
-    client_free(c);
+    expect_one_answer(fx, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n", true, 200, "pong");
     fixture_free(fx);
 }
 
@@ -690,11 +681,7 @@ static void test_connection_close_honoured(void **state)
     run_until(fx, c, 1, true);
     assert_int_equal(c->n, 1);
     client_free(c);
-    c = client_new(fx);
-    client_send(c, "GET /ping HTTP/1.0\r\n\r\n");
-    run_until(fx, c, 1, true);
-    assert_response(&c->responses[0], 200, "pong");
-    client_free(c);
+    expect_one_answer(fx, "GET /ping HTTP/1.0\r\n\r\n", true, 200, "pong");
     fixture_free(fx);
 }
 
@@ -767,9 +754,7 @@ static void test_unix_socket_peer(void **state)
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
     assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
     struct client *c = client_attach(fx, fd);
-    char *r = post("StartSession", "application/json", NULL, "{\"sessionId\":\"u\"}", 17);
-    client_send(c, r);
-    free(r);
+    send_post(c, "StartSession", "application/json", NULL, "{\"sessionId\":\"u\"}", 17);
     run_until(fx, c, 1, false);
     assert_response(&c->responses[0], 200, "READY");
     char expect[64];
@@ -1165,9 +1150,7 @@ static void test_unix_peer_is_operator_and_set_auth_checks(void **state)
 {
     struct fixture *fx = auth_fixture(0);
     struct client *c = client_new(fx); /* a socketpair: our own uid */
-    char *r = post("StartSession", "application/json", NULL, "{}", 2);
-    client_send(c, r);
-    free(r);
+    send_post(c, "StartSession", "application/json", NULL, "{}", 2);
     run_until(fx, c, 1, false);
     assert_response(&c->responses[0], 200, "READY");
     assert_string_equal(fx->principal, "operator");

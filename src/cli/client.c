@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <event2/util.h>
+
 #include "api/api.h"
 #include "common/cleanup.h"
 #include "common/paths.h"
@@ -93,13 +95,11 @@ static int dial(const struct client_target *t, struct error *err)
         return error_set(err, ERR_INVALID_ARGUMENT, "address must be HOST:PORT, not '%s'", t->addr);
     memcpy(host, t->addr, (size_t)(colon - t->addr));
     host[colon - t->addr] = '\0';
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    int g = getaddrinfo(host, colon + 1, &hints, &res);
-    if (g != 0)
-        return error_set(err, ERR_INVALID_ARGUMENT, "address %s: %s", t->addr, gai_strerror(g));
+    struct evutil_addrinfo *res = NULL;
+    if (http_resolve_host(host, colon + 1, &res, err) < 0)
+        return error_prefix(err, "address %s", t->addr);
     int fd = -1;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    for (struct evutil_addrinfo *ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0)
             continue;
@@ -108,7 +108,7 @@ static int dial(const struct client_target *t, struct error *err)
         close(fd);
         fd = -1;
     }
-    freeaddrinfo(res);
+    evutil_freeaddrinfo(res);
     if (fd < 0)
         return error_set(err, ERR_UNAVAILABLE,
                          "cannot reach the daemon at %s (start it with 'enclave up')", t->addr);

@@ -11,24 +11,17 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "common/test_dir.h"
 #include "common/text.h"
 
-static char dir[] = "/tmp/file_test.XXXXXX";
-
-static void put(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
+static const char *const dir = test_dir;
 
 static void test_read_all(void **state)
 {
     (void)state;
     char path[80];
     snprintf(path, sizeof(path), "%s/small", dir);
-    put(path, "hello");
+    test_put_file(dir, "small", "hello");
     char *buf = NULL;
     size_t len = 0;
     struct error err = {0};
@@ -57,11 +50,11 @@ static void test_remove_tree(void **state)
     snprintf(link, sizeof(link), "%s/l", sub);
     assert_int_equal(mkdir(top, 0700), 0);
     assert_int_equal(mkdir(sub, 0700), 0);
-    put(file, "x");
+    test_put_file(sub, "f", "x");
     assert_int_equal(mkdir(outside, 0700), 0);
     char kept[120];
     snprintf(kept, sizeof(kept), "%s/kept", outside);
-    put(kept, "y");
+    test_put_file(outside, "kept", "y");
     assert_int_equal(symlink(outside, link), 0);
     struct error err = {0};
     assert_int_equal(remove_tree(top, &err), 0);
@@ -85,18 +78,6 @@ static void test_rfc3339_now(void **state)
     assert_int_equal(now[19], 'Z');
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return remove_tree(dir, NULL);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,5 +85,5 @@ int main(void)
         cmocka_unit_test(test_remove_tree),
         cmocka_unit_test(test_rfc3339_now),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

@@ -315,7 +315,7 @@ static void egress_start(struct session *s)
     struct core *core = s->core;
     struct error err;
     if (core->resolver == NULL &&
-        egress_resolver_new(core->cfg.base, 2, 256, &core->resolver, &err) < 0) {
+        egress_resolver_new(core->cfg.base, 256, NULL, &core->resolver, &err) < 0) {
         log_error("session %s: egress cannot start: %s", s->id, err.message);
         return;
     }

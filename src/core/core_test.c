@@ -98,18 +98,36 @@ static void __attribute__((noreturn)) hostile_guest(const char *path)
     }
 }
 
-static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
+/* A VM of the fake drivers in c's run directory, with the real key file
+ * as the drivers make it (the proxy must prove it); NULL on failure. */
+static struct vmm_vm *fake_vm_new(const struct vmm_config *c, struct error *err)
 {
     struct vmm_vm *vm = calloc(1, sizeof(*vm));
     snprintf(vm->run_dir, sizeof(vm->run_dir), "%s", c->run_dir);
     snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
     vm->channel.kind = VMM_CHANNEL_UNIX;
     snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/rpc.sock", c->run_dir);
-    /* The real key file, as the drivers make it: the proxy must prove it. */
     if (vmm_channel_key_create(vm, err) < 0) {
         vmm_vm_free(vm);
-        return -1;
+        return NULL;
     }
+    return vm;
+}
+
+/* The VM's process is pid: the VM is started. */
+static int fake_vm_started(struct vmm_vm *vm, pid_t pid, struct vmm_vm **out)
+{
+    vm->pid = pid;
+    last_pid = pid;
+    *out = vm;
+    return 0;
+}
+
+static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
+{
+    struct vmm_vm *vm = fake_vm_new(c, err);
+    if (vm == NULL)
+        return -1;
     pid_t pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -123,10 +141,7 @@ static int fake_start(const struct vmm_config *c, struct vmm_vm **out, struct er
             execl("/bin/sleep", "sleep", "100", (char *)NULL);
         _exit(127);
     }
-    vm->pid = pid;
-    last_pid = pid;
-    *out = vm;
-    return 0;
+    return fake_vm_started(vm, pid, out);
 }
 
 static int fake_request_stop(struct vmm_vm *vm, struct error *err)
@@ -161,15 +176,9 @@ static int snap_start(const struct vmm_config *c, struct vmm_vm **out, struct er
             snprintf((*out)->save_path, sizeof((*out)->save_path), "%s", c->save_to);
         return 0;
     }
-    struct vmm_vm *vm = calloc(1, sizeof(*vm));
-    snprintf(vm->run_dir, sizeof(vm->run_dir), "%s", c->run_dir);
-    snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
-    vm->channel.kind = VMM_CHANNEL_UNIX;
-    snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/rpc.sock", c->run_dir);
-    if (vmm_channel_key_create(vm, err) < 0) {
-        vmm_vm_free(vm);
+    struct vmm_vm *vm = fake_vm_new(c, err);
+    if (vm == NULL)
         return -1;
-    }
     vm->channel.resume = true;
     memcpy(vm->channel.resume_key, c->restore_key, sizeof(vm->channel.resume_key));
     char guest_key[4300];
@@ -191,10 +200,7 @@ static int snap_start(const struct vmm_config *c, struct vmm_vm **out, struct er
         execl(init_bin, init_bin, "--key-file", guest_key, "--serve-unix", vm->channel.path, (char *)NULL);
         _exit(127);
     }
-    vm->pid = pid;
-    last_pid = pid;
-    *out = vm;
-    return 0;
+    return fake_vm_started(vm, pid, out);
 }
 
 static int snap_begin(struct vmm_vm *vm, struct error *err)
@@ -420,13 +426,19 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Starts session id and runs the loop until it is answered, at most secs. */
+static void start_and_wait(struct fixture *f, const char *id, struct waiter *w, unsigned secs)
+{
+    struct error err;
+    struct core_start_request req = {.session_id = id};
+    assert_int_equal(core_session_start(f->core, &req, on_started, w, &err), 0);
+    run_until(f->base, w, secs);
+}
+
 static void start_ready(struct fixture *f, const char *id)
 {
     struct waiter w = {0};
-    struct error err;
-    struct core_start_request req = {.session_id = id};
-    assert_int_equal(core_session_start(f->core, &req, on_started, &w, &err), 0);
-    run_until(f->base, &w, 20);
+    start_and_wait(f, id, &w, 20);
     if (w.failed)
         fail_msg("start failed: %s", w.err.message);
     assert_int_equal(w.state, CORE_SESSION_READY);
@@ -480,9 +492,7 @@ static void test_snapshot_restore_and_fallback(void **state)
 
     struct waiter w = {0};
     struct error err;
-    struct core_start_request req = {.session_id = "t-restored"};
-    assert_int_equal(core_session_start(f->core, &req, on_started, &w, &err), 0);
-    run_until(f->base, &w, 20);
+    start_and_wait(f, "t-restored", &w, 20);
     assert_false(w.failed);
     assert_true(w.restored);
     struct waiter e = {0};
@@ -673,10 +683,7 @@ static void test_vmm_dies_while_booting(void **state)
     struct fixture *f = *state;
     fake_mode = 1;
     struct waiter w = {0};
-    struct error err;
-    struct core_start_request req = {.session_id = "t-dies"};
-    assert_int_equal(core_session_start(f->core, &req, on_started, &w, &err), 0);
-    run_until(f->base, &w, 10);
+    start_and_wait(f, "t-dies", &w, 10);
     assert_true(w.failed);
     assert_int_equal(w.err.kind, ERR_UNAVAILABLE);
     assert_non_null(strstr(w.err.message, "exited while booting"));
@@ -699,9 +706,7 @@ static void test_boot_timeout(void **state)
     assert_int_equal(core_new(&cfg, &f->core, &err), 0);
     fake_mode = 2;
     struct waiter w = {0};
-    struct core_start_request req = {.session_id = "t-slow"};
-    assert_int_equal(core_session_start(f->core, &req, on_started, &w, &err), 0);
-    run_until(f->base, &w, 10);
+    start_and_wait(f, "t-slow", &w, 10);
     assert_true(w.failed);
     assert_int_equal(w.err.kind, ERR_DEADLINE_EXCEEDED);
     /* The stand-in VMM is stopped and reaped; the session goes away. */

@@ -15,27 +15,20 @@
 
 #include "common/file.h"
 #include "daemon/internal.h"
+#include "gate/test_gate.h"
 
 struct fixture {
-    char home[64];
-    char db[4200], keys[4200];
+    struct test_gate t;
     struct daemon_state d;
 };
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->home, sizeof(f->home), "/tmp/enclave-daemon-test-XXXXXX");
-    assert_non_null(mkdtemp(f->home));
-    setenv("ENCLAVE_HOME", f->home, 1);
-    assert_int_equal(audit_default_db_path(f->db, sizeof(f->db), NULL), 0);
-    assert_int_equal(audit_default_key_dir(f->keys, sizeof(f->keys), NULL), 0);
+    test_gate_open(&f->t, NULL);
+    f->d.audit = f->t.log;
+    f->d.gate = f->t.gate;
     struct error err;
-    if (audit_open(f->db, f->keys, NULL, &f->d.audit, &err) < 0)
-        fail_msg("audit_open: %s", err.message);
-    struct gate_config gc = {.audit = f->d.audit};
-    if (gate_new(&gc, &f->d.gate, &err) < 0)
-        fail_msg("gate_new: %s", err.message);
     f->d.base = event_base_new();
     struct api_config ac = {.listen = "127.0.0.1:0"};
     if (api_server_new(f->d.base, &ac, &f->d.api, &err) < 0)
@@ -51,9 +44,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     api_server_free(f->d.api);
     event_base_free(f->d.base);
-    gate_free(f->d.gate);
-    assert_int_equal(audit_close(f->d.audit, NULL), 0);
-    remove_tree(f->home, NULL);
+    test_gate_close(&f->t);
     free(f);
     return 0;
 }
@@ -129,10 +120,10 @@ static void test_credentials(void **state)
     struct fixture *f = *state;
     struct error err;
     char agent_path[200], operator_path[200];
-    snprintf(agent_path, sizeof(agent_path), "%s/run/api-token", f->home);
-    snprintf(operator_path, sizeof(operator_path), "%s/run/operator-token", f->home);
+    snprintf(agent_path, sizeof(agent_path), "%s/run/api-token", f->t.home);
+    snprintf(operator_path, sizeof(operator_path), "%s/run/operator-token", f->t.home);
     char run[200];
-    snprintf(run, sizeof(run), "%s/run", f->home);
+    snprintf(run, sizeof(run), "%s/run", f->t.home);
     assert_int_equal(mkdir(run, 0700), 0); /* as the daemon makes it at start */
     if (daemon_credentials_init(&f->d, &err) < 0)
         fail_msg("%s", err.message);

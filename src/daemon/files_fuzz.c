@@ -10,11 +10,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *path = malloc(size + 1);
+    /* The parser reads a C string: what follows a NUL byte never reaches it. */
+    char *path = strndup((const char *)data, size);
     if (path == NULL)
         return 0;
-    memcpy(path, data, size);
-    path[size] = '\0';
     char sid[65];
     char *guest = NULL;
     struct error err;

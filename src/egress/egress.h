@@ -10,8 +10,8 @@
  *   2. for a name, asks the gate about "net.resolve" {host, port, scheme}
  *      before any lookup, so a workload cannot make the host's resolver look
  *      up names the policy does not allow (a DNS side channel);
- *   3. resolves the name with getaddrinfo on a worker thread (never on the
- *      event loop; a bounded queue);
+ *   3. resolves the name with libevent's DNS client (resolv.conf and
+ *      /etc/hosts, no NSS module; a bounded number at once);
  *   4. asks the gate about "net.connect" {host, port, scheme, method, path,
  *      addresses}; the decision is recorded before anything is connected;
  *   5. drops every address that is not public (loopback, private, link-local,
@@ -25,7 +25,7 @@
  *      session.start decision), and records a NET:CONNECT audit record for
  *      every stream at its end, allowed or not.
  *
- * Everything runs on the daemon's event loop, except getaddrinfo. An egress
+ * Everything runs on the daemon's event loop. An egress
  * borrows its gate and its proxy connection; egress_detach() must be called
  * before that connection is freed. */
 #ifndef ENCLAVE_EGRESS_EGRESS_H
@@ -114,11 +114,13 @@ int egress_host_normalize(const char *host, char *out, bool *is_literal, struct 
 
 /* ------------------------------------------------------------ resolver */
 
-/* getaddrinfo on worker threads; results come back on the event loop.
- * threads: 1-8; queue: the most lookups waiting or running at once. */
-int egress_resolver_new(struct event_base *base, unsigned threads, unsigned queue,
+/* Name lookups on the event loop with libevent's DNS client: name servers,
+ * search list and options from resolv_conf (NULL: /etc/resolv.conf), names
+ * from /etc/hosts first; no C library name-service module is involved.
+ * queue: the most lookups in progress at once. */
+int egress_resolver_new(struct event_base *base, unsigned queue, const char *resolv_conf,
                         struct egress_resolver **out, struct error *err);
-/* Joins the threads (a lookup in progress is waited for). */
+/* Lookups still in progress are failed; their callbacks never run. */
 void egress_resolver_free(struct egress_resolver *r);
 
 /* ------------------------------------------------------------ a session's egress */

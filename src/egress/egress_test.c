@@ -27,8 +27,11 @@
 #include "audit/audit.h"
 #include "egress/egress.h"
 #include "gate/gate.h"
+#include "gate/test_gate.h"
 #include "proxy/proxy.h"
+#include "proxy/test_peer.h"
 #include "wire/frame.h"
+#include "wire/test_frames.h"
 
 static const char *test_policy =
     "package enclave\n"
@@ -63,14 +66,15 @@ struct seen {
 };
 
 struct fixture {
-    char home[256], dir[64];
-    struct audit_log *log;
-    struct gate *gate;
+    struct test_gate t;
+    struct audit_log *log; /* t's */
+    struct gate *gate;     /* t's */
     struct event_base *base;
     struct egress_resolver *resolver;
     struct proxy_conn *conn;
     struct egress *egress;
-    int listen_fd, peer;
+    struct test_peer tp;
+    int peer; /* tp's: the guest's end */
     struct wire_decoder dec;
     uint64_t egress_id;
     struct seen seen[MAX_SEEN];
@@ -254,52 +258,26 @@ static bool has_egress_request(struct fixture *f, const void *arg)
 static void send_open(struct fixture *f, uint32_t stream, const char *host, unsigned port, const char *scheme,
                       const char *method, const char *path)
 {
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressOpen o = GUEST__V1__EGRESS_OPEN__INIT;
-    o.stream = stream;
-    o.host = (char *)host;
-    o.port = port;
-    o.scheme = (char *)scheme;
-    o.method = (char *)(method ? method : "");
-    o.path = (char *)(path ? path : "");
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_OPEN;
-    fr.egress_open = &o;
-    peer_send(f, &fr);
+    struct test_frame b;
+    peer_send(f, test_frame_open(&b, f->egress_id, stream, host, port, scheme, method, path));
 }
 
 static void send_data(struct fixture *f, uint32_t stream, const void *data, size_t len)
 {
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressData d = GUEST__V1__EGRESS_DATA__INIT;
-    d.stream = stream;
-    d.data.data = (uint8_t *)data;
-    d.data.len = len;
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_DATA;
-    fr.egress_data = &d;
-    peer_send(f, &fr);
+    struct test_frame b;
+    peer_send(f, test_frame_data(&b, f->egress_id, stream, data, len));
 }
 
 static void send_credit(struct fixture *f, uint32_t stream, uint32_t bytes)
 {
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressCredit c = GUEST__V1__EGRESS_CREDIT__INIT;
-    c.stream = stream;
-    c.bytes = bytes;
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_CREDIT;
-    fr.egress_credit = &c;
-    peer_send(f, &fr);
+    struct test_frame b;
+    peer_send(f, test_frame_credit(&b, f->egress_id, stream, bytes));
 }
 
 static void send_close(struct fixture *f, uint32_t stream, bool write_only)
 {
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressClose c = GUEST__V1__EGRESS_CLOSE__INIT;
-    c.stream = stream;
-    c.write_only = write_only;
-    c.reason = (char *)"";
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_CLOSE;
-    fr.egress_close = &c;
-    peer_send(f, &fr);
+    struct test_frame b;
+    peer_send(f, test_frame_close(&b, f->egress_id, stream, write_only));
 }
 
 /* The stream's open result, after running the loop until it comes. */
@@ -351,22 +329,12 @@ static unsigned session_timeout_for_setup;
 static int setup_with(void **state, unsigned max_streams, unsigned window)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->home, sizeof(f->home), "/tmp/enclave-egress-test-XXXXXX");
-    assert_non_null(mkdtemp(f->home));
-    setenv("ENCLAVE_HOME", f->home, 1);
-    char db[512], keys[512];
-    assert_int_equal(audit_default_db_path(db, sizeof(db), NULL), 0);
-    assert_int_equal(audit_default_key_dir(keys, sizeof(keys), NULL), 0);
+    test_gate_open(&f->t, test_policy);
+    f->log = f->t.log;
+    f->gate = f->t.gate;
     struct error err;
-    if (audit_open(db, keys, NULL, &f->log, &err) < 0)
-        fail_msg("audit_open: %s", err.message);
-    struct gate_config gc = {.audit = f->log};
-    if (gate_new(&gc, &f->gate, &err) < 0)
-        fail_msg("gate_new: %s", err.message);
-    if (gate_apply_document(f->gate, test_policy, strlen(test_policy), "", &err) != 0)
-        fail_msg("policy: %s", err.message);
     f->base = event_base_new();
-    assert_int_equal(egress_resolver_new(f->base, 1, 8, &f->resolver, &err), 0);
+    assert_int_equal(egress_resolver_new(f->base, 8, NULL, &f->resolver, &err), 0);
 
     /* The remote. */
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -378,18 +346,8 @@ static int setup_with(void **state, unsigned max_streams, unsigned window)
     f->server_port = ntohs(sin.sin_port);
 
     /* The guest channel. */
-    snprintf(f->dir, sizeof(f->dir), "/tmp/egress-test-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    struct vmm_channel ch = {.kind = VMM_CHANNEL_UNIX};
-    snprintf(ch.path, sizeof(ch.path), "%s/rpc.sock", f->dir);
-    f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", ch.path);
-    assert_int_equal(bind(f->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    assert_int_equal(listen(f->listen_fd, 4), 0);
-    assert_int_equal(proxy_connect(f->base, &ch, NULL, NULL, &f->conn, &err), 0);
-    f->peer = accept(f->listen_fd, NULL, NULL);
-    assert_true(f->peer >= 0);
+    test_peer_connect(&f->tp, f->base, &f->conn);
+    f->peer = f->tp.peer;
     fcntl(f->peer, F_SETFL, fcntl(f->peer, F_GETFL) | O_NONBLOCK);
     wire_decoder_init(&f->dec, 0);
 
@@ -448,13 +406,8 @@ static int teardown(void **state)
     egress_resolver_free(f->resolver);
     event_base_free(f->base);
     wire_decoder_release(&f->dec);
-    close(f->peer);
-    close(f->listen_fd);
-    gate_free(f->gate);
-    assert_int_equal(audit_close(f->log, NULL), 0);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", f->home, f->dir);
-    assert_int_equal(system(cmd), 0);
+    test_peer_close(&f->tp);
+    test_gate_close(&f->t);
     free(f);
     return 0;
 }

@@ -1,32 +1,28 @@
-/* getaddrinfo off the event loop: a few worker threads take lookups from a
- * bounded queue and hand the answers back through a pipe the loop watches. */
-#include <errno.h>
-#include <event2/event.h>
-#include <fcntl.h>
+/* Name lookups on the event loop with libevent's DNS client (evdns): it reads
+ * /etc/resolv.conf and /etc/hosts itself and asks the name servers over UDP,
+ * so no C library name-service module is ever loaded (a static binary must
+ * not load one: glibc's NSS modules expect the shared C library). */
 #include <arpa/inet.h>
-#include <netdb.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
 #include <netinet/in.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "egress/internal.h"
 
-#define MAX_THREADS 8
-
 struct egress_lookup {
-    struct egress_lookup *next;
-    struct egress_resolver *r;
+    struct egress_lookup *prev, *next; /* the resolver's live lookups */
+    struct egress_resolver *r;         /* NULL once the resolver is gone */
+    struct event *deliver;             /* hands the answer over on a later loop turn */
     char host[EGRESS_MAX_HOST + 1];
     egress_lookup_fn cb;
     void *ctx;
-    bool cancelled; /* loop thread only */
-    /* The worker's answer. */
+    bool cancelled, answered;
     struct egress_addr addrs[EGRESS_MAX_ADDRS];
     size_t n;
     char error[400];
@@ -34,138 +30,124 @@ struct egress_lookup {
 
 struct egress_resolver {
     struct event_base *base;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t threads[MAX_THREADS];
-    unsigned n_threads;
-    unsigned queue_max, in_use; /* lookups queued, running or answered but not delivered */
-    struct egress_lookup *todo, *todo_tail;
-    struct egress_lookup *done;
-    bool stopping;
-    int pipe_rd, pipe_wr;
-    struct event *ev;
+    struct evdns_base *dns;
+    unsigned queue_max, in_use; /* lookups asked for and not yet handed over */
+    struct egress_lookup *live;
 };
 
-static void lookup(struct egress_lookup *l)
+static void unlink_lookup(struct egress_lookup *l)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res = NULL;
-    int rc = getaddrinfo(l->host, NULL, &hints, &res);
-    if (rc != 0) {
-        snprintf(l->error, sizeof(l->error), "cannot resolve %s: %s", l->host, gai_strerror(rc));
+    if (l->prev)
+        l->prev->next = l->next;
+    else if (l->r)
+        l->r->live = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    l->prev = l->next = NULL;
+}
+
+static void lookup_free(struct egress_lookup *l)
+{
+    if (l->deliver)
+        event_free(l->deliver);
+    free(l);
+}
+
+static void add_addr(struct egress_lookup *l, const struct sockaddr *sa, size_t len)
+{
+    struct egress_addr a = {0};
+    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        a.family = AF_INET;
+        memcpy(a.bytes, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        char text[INET6_ADDRSTRLEN];
+        if (inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, text, sizeof(text)) ==
+                NULL ||
+            egress_addr_parse(text, &a) < 0)
+            return;
+    } else {
         return;
     }
-    for (struct addrinfo *ai = res; ai && l->n < EGRESS_MAX_ADDRS; ai = ai->ai_next) {
-        struct egress_addr a = {0};
-        if (ai->ai_family == AF_INET && ai->ai_addrlen >= sizeof(struct sockaddr_in)) {
-            a.family = AF_INET;
-            memcpy(a.bytes, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
-        } else if (ai->ai_family == AF_INET6 && ai->ai_addrlen >= sizeof(struct sockaddr_in6)) {
-            char text[64];
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, text, sizeof(text));
-            if (egress_addr_parse(text, &a) < 0)
-                continue;
-        } else {
-            continue;
-        }
-        bool dup = false;
-        for (size_t i = 0; i < l->n && !dup; i++)
-            dup = l->addrs[i].family == a.family && memcmp(l->addrs[i].bytes, a.bytes, 16) == 0;
-        if (!dup)
-            l->addrs[l->n++] = a;
-    }
-    freeaddrinfo(res);
-    if (l->n == 0)
-        snprintf(l->error, sizeof(l->error), "%s has no IPv4 or IPv6 address", l->host);
+    for (size_t i = 0; i < l->n; i++)
+        if (l->addrs[i].family == a.family && memcmp(l->addrs[i].bytes, a.bytes, 16) == 0)
+            return;
+    l->addrs[l->n++] = a;
 }
 
-static void *worker_main(void *arg)
+/* evdns's answer. It may come before evdns_getaddrinfo returns (a name from
+ * /etc/hosts), so it is never handed over from here: the deliver event runs
+ * the caller's callback on a later turn of the loop. */
+static void on_answer(int result, struct evutil_addrinfo *res, void *arg)
 {
-    struct egress_resolver *r = arg;
-    pthread_mutex_lock(&r->mu);
-    for (;;) {
-        while (!r->stopping && r->todo == NULL)
-            pthread_cond_wait(&r->cv, &r->mu);
-        if (r->stopping)
-            break;
-        struct egress_lookup *l = r->todo;
-        r->todo = l->next;
-        if (r->todo == NULL)
-            r->todo_tail = NULL;
-        pthread_mutex_unlock(&r->mu);
-        lookup(l);
-        pthread_mutex_lock(&r->mu);
-        l->next = r->done;
-        r->done = l;
-        char b = 1;
-        ssize_t w = write(r->pipe_wr, &b, 1); /* a full pipe already says "look" */
-        (void)w;
+    struct egress_lookup *l = arg;
+    l->answered = true;
+    if (result == 0) {
+        for (struct evutil_addrinfo *ai = res; ai && l->n < EGRESS_MAX_ADDRS; ai = ai->ai_next)
+            if (ai->ai_addr)
+                add_addr(l, ai->ai_addr, ai->ai_addrlen);
+        if (l->n == 0)
+            snprintf(l->error, sizeof(l->error), "%s has no IPv4 or IPv6 address", l->host);
+    } else {
+        snprintf(l->error, sizeof(l->error), "cannot resolve %s: %s", l->host,
+                 evutil_gai_strerror(result));
     }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
+    if (res)
+        evutil_freeaddrinfo(res);
+    if (l->r == NULL) { /* the resolver was freed while evdns still held this */
+        lookup_free(l);
+        return;
+    }
+    event_active(l->deliver, EV_TIMEOUT, 0);
 }
 
-static void on_answers(evutil_socket_t fd, short what, void *arg)
+static void on_deliver(evutil_socket_t fd, short what, void *arg)
 {
-    struct egress_resolver *r = arg;
-    char buf[256];
-    while (read(r->pipe_rd, buf, sizeof(buf)) > 0)
-        ;
-    pthread_mutex_lock(&r->mu);
-    struct egress_lookup *done = r->done;
-    r->done = NULL;
-    pthread_mutex_unlock(&r->mu);
-    while (done) {
-        struct egress_lookup *l = done;
-        done = l->next;
-        pthread_mutex_lock(&r->mu);
-        r->in_use--;
-        pthread_mutex_unlock(&r->mu);
-        if (!l->cancelled)
-            l->cb(l->addrs, l->n, l->n ? NULL : l->error, l->ctx);
-        free(l);
-    }
+    (void)fd;
+    (void)what;
+    struct egress_lookup *l = arg;
+    struct egress_resolver *r = l->r;
+    unlink_lookup(l);
+    r->in_use--;
+    if (!l->cancelled)
+        l->cb(l->addrs, l->n, l->n ? NULL : l->error, l->ctx);
+    lookup_free(l);
 }
 
-int egress_resolver_new(struct event_base *base, unsigned threads, unsigned queue,
+/* libevent's DNS client reports name servers going down and up; into the
+ * daemon's log rather than straight to stderr. */
+static void on_evdns_log(int severity, const char *msg)
+{
+    log_msg(severity >= EVENT_LOG_WARN ? LOG_LEVEL_WARN : severity == EVENT_LOG_MSG ? LOG_LEVEL_INFO
+                                                                                 : LOG_LEVEL_DEBUG,
+            "egress resolver: %s", msg);
+}
+
+int egress_resolver_new(struct event_base *base, unsigned queue, const char *resolv_conf,
                         struct egress_resolver **out, struct error *err)
 {
     *out = NULL;
-    if (threads < 1 || threads > MAX_THREADS || queue < 1)
-        return error_set(err, ERR_INVALID_ARGUMENT, "resolver: 1-%d threads and a queue", MAX_THREADS);
+    if (queue < 1)
+        return error_set(err, ERR_INVALID_ARGUMENT, "resolver: the queue must hold a lookup");
     struct egress_resolver *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return error_set(err, ERR_INTERNAL, "out of memory");
     r->base = base;
     r->queue_max = queue;
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    int p[2];
-    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+    evdns_set_log_fn(on_evdns_log);
+    /* Idle, the resolver keeps nothing on the loop (no open socket, no timer). */
+    r->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    if (r->dns == NULL) {
         free(r);
-        return error_set_errno(err, ERR_INTERNAL, "resolver pipe");
+        return error_set(err, ERR_INTERNAL, "resolver: cannot start the DNS client");
     }
-    r->pipe_rd = p[0];
-    r->pipe_wr = p[1];
-    r->ev = event_new(base, r->pipe_rd, EV_READ | EV_PERSIST, on_answers, r);
-    if (r->ev == NULL || event_add(r->ev, NULL) < 0) {
-        egress_resolver_free(r);
-        return error_set(err, ERR_INTERNAL, "resolver: cannot watch its pipe");
-    }
-    /* The workers take no signals: the loop handles them. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    for (unsigned i = 0; i < threads; i++) {
-        if (pthread_create(&r->threads[i], NULL, worker_main, r) != 0)
-            break;
-        r->n_threads++;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r->n_threads == 0) {
-        egress_resolver_free(r);
-        return error_set(err, ERR_INTERNAL, "resolver: cannot start a thread");
-    }
+    const char *path = resolv_conf ? resolv_conf : "/etc/resolv.conf";
+    /* Name servers, search list and options from the file, and /etc/hosts.
+     * A file that cannot be read leaves libevent's default (127.0.0.1), as
+     * the C library's resolver does. */
+    int rc = evdns_base_resolv_conf_parse(r->dns, DNS_OPTIONS_ALL, path);
+    if (rc != 0)
+        log_warn("egress: %s: %s; asking 127.0.0.1", path,
+                 rc == 1 ? "cannot open it" : rc == 2 ? "cannot read it" : "no name server in it");
     *out = r;
     return 0;
 }
@@ -174,60 +156,61 @@ void egress_resolver_free(struct egress_resolver *r)
 {
     if (r == NULL)
         return;
-    pthread_mutex_lock(&r->mu);
-    r->stopping = true;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    for (unsigned i = 0; i < r->n_threads; i++)
-        pthread_join(r->threads[i], NULL);
-    for (struct egress_lookup *l = r->todo, *next; l; l = next) {
+    for (struct egress_lookup *l = r->live, *next; l; l = next) {
         next = l->next;
-        free(l);
+        l->prev = l->next = NULL;
+        l->r = NULL;
+        if (l->answered)
+            lookup_free(l); /* answered, not yet handed over */
+        /* else evdns still holds it: evdns_base_free below fails it, and
+         * on_answer frees it if the loop turns again (else it is memory
+         * the process leaves behind at exit). */
     }
-    for (struct egress_lookup *l = r->done, *next; l; l = next) {
-        next = l->next;
-        free(l);
-    }
-    if (r->ev)
-        event_free(r->ev);
-    close(r->pipe_rd);
-    close(r->pipe_wr);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
+    r->live = NULL;
+    /* Failed requests are answered with DNS_ERR_SHUTDOWN, a path of
+     * libevent's that no longer touches the freed DNS client. */
+    evdns_base_free(r->dns, 1);
     free(r);
 }
 
 int egress_lookup_start(struct egress_resolver *r, const char *host, egress_lookup_fn cb, void *ctx,
                         struct egress_lookup **out, struct error *err)
 {
+    if (r->in_use >= r->queue_max)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "%u name lookups are waiting already",
+                         r->queue_max);
     struct egress_lookup *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return error_set(err, ERR_INTERNAL, "out of memory");
+    l->deliver = event_new(r->base, -1, 0, on_deliver, l);
+    if (l->deliver == NULL) {
+        free(l);
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    }
     snprintf(l->host, sizeof(l->host), "%s", host);
     l->r = r;
     l->cb = cb;
     l->ctx = ctx;
-    pthread_mutex_lock(&r->mu);
-    if (r->in_use >= r->queue_max) {
-        pthread_mutex_unlock(&r->mu);
-        free(l);
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "%u name lookups are waiting already",
-                         r->queue_max);
-    }
+    l->next = r->live;
+    if (r->live)
+        r->live->prev = l;
+    r->live = l;
     r->in_use++;
-    if (r->todo_tail)
-        r->todo_tail->next = l;
-    else
-        r->todo = l;
-    r->todo_tail = l;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    /* The handle it returns is not kept: lookups are never cancelled in
+     * evdns (see egress_lookup_cancel). Every outcome, failures included,
+     * reaches on_answer. */
+    (void)evdns_getaddrinfo(r->dns, l->host, NULL, &hints, on_answer, l);
     *out = l;
     return 0;
 }
 
 void egress_lookup_cancel(struct egress_lookup *l)
 {
+    /* The lookup runs to its end (evdns's own timeouts bound it) and is
+     * freed then without a word to the caller. evdns_getaddrinfo_cancel is
+     * not used: its answer would reach the DNS client even after the
+     * client is freed. */
     if (l != NULL)
         l->cancelled = true;
 }

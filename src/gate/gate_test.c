@@ -16,13 +16,13 @@
 #include "audit/audit.h"
 #include "common/digest.h"
 #include "gate/gate.h"
+#include "gate/test_gate.h"
 
 struct fixture {
-    char home[256];
-    char db[512];
-    char keys[512];
-    struct audit_log *log;
-    struct gate *gate;
+    struct test_gate t;
+    struct audit_log *log; /* t's */
+    struct gate *gate;     /* t's */
+    const char *db;        /* t's */
 };
 
 /* The last record of the log, copied. */
@@ -81,17 +81,10 @@ static void use_policy(struct fixture *f, const char *rego)
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->home, sizeof(f->home), "/tmp/enclave-gate-test-XXXXXX");
-    assert_non_null(mkdtemp(f->home));
-    setenv("ENCLAVE_HOME", f->home, 1);
-    assert_int_equal(audit_default_db_path(f->db, sizeof(f->db), NULL), 0);
-    assert_int_equal(audit_default_key_dir(f->keys, sizeof(f->keys), NULL), 0);
-    struct error err;
-    if (audit_open(f->db, f->keys, NULL, &f->log, &err) < 0)
-        fail_msg("audit_open: %s", err.message);
-    struct gate_config gc = {.audit = f->log};
-    if (gate_new(&gc, &f->gate, &err) < 0)
-        fail_msg("gate_new: %s", err.message);
+    test_gate_open(&f->t, NULL);
+    f->log = f->t.log;
+    f->gate = f->t.gate;
+    f->db = f->t.db;
     *state = f;
     return 0;
 }
@@ -99,11 +92,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    gate_free(f->gate);
-    assert_int_equal(audit_close(f->log, NULL), 0);
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->home);
-    assert_int_equal(system(cmd), 0);
+    test_gate_close(&f->t);
     free(f);
     return 0;
 }
@@ -174,39 +163,37 @@ static void assert_refused_and_recorded(struct fixture *f, const char *outcome, 
     assert_non_null(strstr(l.reasons, reason));
 }
 
-static void test_denial_is_recorded(void **state)
-{
-    struct fixture *f = *state;
-    use_policy(f, "package enclave\n"
-                  "decision := {\"allow\": false, \"reasons\": [\"not today\"], \"obligations\": "
-                  "{\"timeout_s\": 7}}\n");
-    assert_refused_and_recorded(f, "decided", "not today");
-}
-
-static void test_undefined_refuses(void **state)
-{
-    struct fixture *f = *state;
-    use_policy(f, "package enclave\n"
-                  "decision := {\"allow\": true} if input.action == \"session.stop\"\n");
-    assert_refused_and_recorded(f, "undefined", "undefined");
-}
-
-static void test_evaluation_error_refuses(void **state)
-{
-    struct fixture *f = *state;
+/* Policies that refuse exec, each in its own way: what the gate records
+ * (the outcome) and the reason it gives. */
+static const struct refusal {
+    const char *name;
+    const char *policy;
+    const char *outcome, *reason;
+} refusals[] = {
+    {"a denial", "package enclave\n"
+                 "decision := {\"allow\": false, \"reasons\": [\"not today\"], \"obligations\": "
+                 "{\"timeout_s\": 7}}\n",
+     "decided", "not today"},
+    {"an undefined decision", "package enclave\n"
+                              "decision := {\"allow\": true} if input.action == \"session.stop\"\n",
+     "undefined", "undefined"},
     /* Two complete definitions with different values: a conflict error. */
-    use_policy(f, "package enclave\n"
-                  "decision := {\"allow\": true} if input.action == \"exec\"\n"
-                  "decision := {\"allow\": false} if input.action == \"exec\"\n"
-                  "decision := {\"allow\": true} if input.action != \"exec\"\n");
-    assert_refused_and_recorded(f, "error", "policy evaluation failed");
-}
+    {"an evaluation error", "package enclave\n"
+                            "decision := {\"allow\": true} if input.action == \"exec\"\n"
+                            "decision := {\"allow\": false} if input.action == \"exec\"\n"
+                            "decision := {\"allow\": true} if input.action != \"exec\"\n",
+     "error", "policy evaluation failed"},
+    {"a malformed decision", "package enclave\ndecision := {\"allow\": \"yes\"}\n", "malformed", "allow"},
+};
 
-static void test_malformed_decision_refuses(void **state)
+static void test_refusals_are_recorded(void **state)
 {
     struct fixture *f = *state;
-    use_policy(f, "package enclave\ndecision := {\"allow\": \"yes\"}\n");
-    assert_refused_and_recorded(f, "malformed", "allow");
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        print_message("refusal: %s\n", refusals[i].name);
+        use_policy(f, refusals[i].policy);
+        assert_refused_and_recorded(f, refusals[i].outcome, refusals[i].reason);
+    }
 }
 
 /* A decision the audit log cannot take is no decision: refused, even though
@@ -386,10 +373,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_allow_is_recorded_with_obligations, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_denial_is_recorded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_undefined_refuses, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_evaluation_error_refuses, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_decision_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_are_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_failure_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_input_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_input_digest_is_over_the_canonical_input, setup, teardown),

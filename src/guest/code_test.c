@@ -190,13 +190,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *x = *state;
-    if (!x)
-        return 0;
-    int status = guest_test_conn_close(&x->conn);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", x->dir);
-    if (system(cmd) != 0)
-        return -1;
+    int status = x ? guest_test_conn_close_rm(&x->conn, x->dir) : 0;
     free(x);
     return status;
 }
@@ -229,15 +223,11 @@ static void run_cell(struct fx *x, uint64_t id, const char *ctx, const char *cod
                      struct cell *c)
 {
     memset(c, 0, sizeof(*c));
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__CodeRequest r = GUEST__V1__CODE_REQUEST__INIT;
     r.context_id = (char *)ctx;
     r.code = (char *)code;
     r.timeout_ms = timeout_ms;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_CODE_REQUEST;
-    f.code_request = &r;
-    send_frame(x, &f);
+    send_frame(x, TEST_FRAME(id, CODE_REQUEST, code_request, &r));
     for (;;) {
         Guest__V1__Frame *g = recv_frame(x);
         assert_int_equal(g->id, id);
@@ -376,16 +366,11 @@ static void test_interrupt_and_restart(void **state)
 static void test_busy_and_limits(void **state)
 {
     NEED_FX();
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__CodeRequest r = GUEST__V1__CODE_REQUEST__INIT;
     r.code = (char *)"import time; time.sleep(1)";
-    f.id = 1;
-    f.body_case = GUEST__V1__FRAME__BODY_CODE_REQUEST;
-    f.code_request = &r;
-    send_frame(x, &f);
+    send_frame(x, TEST_FRAME(1, CODE_REQUEST, code_request, &r));
     /* a second cell in the same context while one runs: busy */
-    f.id = 2;
-    send_frame(x, &f);
+    send_frame(x, TEST_FRAME(2, CODE_REQUEST, code_request, &r));
     Guest__V1__Frame *g = recv_frame(x);
     assert_int_equal(g->id, 2);
     assert_int_equal(g->body_case, GUEST__V1__FRAME__BODY_ERROR);
@@ -393,8 +378,7 @@ static void test_busy_and_limits(void **state)
     guest__v1__frame__free_unpacked(g, NULL);
     /* a bad context id */
     r.context_id = (char *)"../x";
-    f.id = 3;
-    send_frame(x, &f);
+    send_frame(x, TEST_FRAME(3, CODE_REQUEST, code_request, &r));
     g = recv_frame(x);
     assert_int_equal(g->id, 3);
     assert_int_equal(g->error->code, CODE(INVALID));

@@ -26,6 +26,7 @@
 
 #include "guest/guest.h"
 #include "wire/frame.h"
+#include "wire/test_frames.h"
 
 #define EGRESS_ID 50u
 #define MAX_WORKLOADS 6
@@ -161,25 +162,17 @@ static void fuzz_proxy(const uint8_t *data, size_t size)
     uint32_t streams[16];
     size_t n_streams = 0;
 
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__HelloRequest hello = GUEST__V1__HELLO_REQUEST__INIT;
     hello.key.data = (uint8_t *)fuzz_key;
     hello.key.len = GUEST_KEY_LEN;
-    f.id = 1;
-    f.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
-    f.hello_request = &hello;
-    host_send(sv[0], &f);
+    host_send(sv[0], TEST_FRAME(1, HELLO_REQUEST, hello_request, &hello));
     struct script sc = {data, size};
     Guest__V1__EgressRequest er = GUEST__V1__EGRESS_REQUEST__INIT;
     er.port = port;
     er.max_streams = 1 + take(&sc) % 4;
     er.window = 1 + (uint32_t)take(&sc) * 64;
     er.max_header_bytes = 64 + (uint32_t)take(&sc) * 8;
-    f = (Guest__V1__Frame)GUEST__V1__FRAME__INIT;
-    f.id = EGRESS_ID;
-    f.body_case = GUEST__V1__FRAME__BODY_EGRESS_REQUEST;
-    f.egress_request = &er;
-    host_send(sv[0], &f);
+    host_send(sv[0], TEST_FRAME(EGRESS_ID, EGRESS_REQUEST, egress_request, &er));
     for (int i = 0; i < 4; i++)
         guest_server_run_once(s, 0);
 
@@ -191,8 +184,8 @@ static void fuzz_proxy(const uint8_t *data, size_t size)
         uint8_t arg = take(&sc);
         int w = arg % MAX_WORKLOADS;
         uint32_t stream = n_streams && (arg & 0x80) ? streams[arg % n_streams] : arg & 0x7f;
-        f = (Guest__V1__Frame)GUEST__V1__FRAME__INIT;
-        f.id = (op & 0x40) ? EGRESS_ID + 1 : EGRESS_ID;
+        uint64_t id = (op & 0x40) ? EGRESS_ID + 1 : EGRESS_ID;
+        struct test_frame b;
         switch ((op & 0x3f) % 12) {
         case 0: { /* a workload connects */
             if (wl[w] >= 0)
@@ -244,65 +237,29 @@ static void fuzz_proxy(const uint8_t *data, size_t size)
             }
             break;
         }
-        case 6: {
-            Guest__V1__EgressOpenResult r = GUEST__V1__EGRESS_OPEN_RESULT__INIT;
-            r.stream = stream;
-            r.allowed = op & 0x80;
-            r.status = take(&sc) * 3u;
-            r.reason = (char *)"because\r\nX: y";
-            f.body_case = GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT;
-            f.egress_open_result = &r;
-            host_send(sv[0], &f);
+        case 6: /* the host's decision */
+            host_send(sv[0], test_frame_result(&b, id, stream, op & 0x80, take(&sc) * 3u, "because\r\nX: y"));
+            break;
+        case 7: { /* up to past the 64 KiB a frame may carry */
+            static uint8_t bytes[255 * 300];
+            size_t len = (op & 0x80) ? (size_t)take(&sc) * 300u : take(&sc);
+            host_send(sv[0], test_frame_data(&b, id, stream, bytes, len));
             break;
         }
-        case 7: {
-            Guest__V1__EgressData d = GUEST__V1__EGRESS_DATA__INIT;
-            static uint8_t bytes[255 * 300]; /* up to past the 64 KiB a frame may carry */
-            d.stream = stream;
-            d.data.data = bytes;
-            d.data.len = (op & 0x80) ? (size_t)take(&sc) * 300u : take(&sc);
-            f.body_case = GUEST__V1__FRAME__BODY_EGRESS_DATA;
-            f.egress_data = &d;
-            host_send(sv[0], &f);
+        case 8:
+            host_send(sv[0], test_frame_credit(&b, id, stream, (op & 0x80) ? 0xffffffffu : take(&sc) * 97u));
             break;
-        }
-        case 8: {
-            Guest__V1__EgressCredit c = GUEST__V1__EGRESS_CREDIT__INIT;
-            c.stream = stream;
-            c.bytes = (op & 0x80) ? 0xffffffffu : take(&sc) * 97u;
-            f.body_case = GUEST__V1__FRAME__BODY_EGRESS_CREDIT;
-            f.egress_credit = &c;
-            host_send(sv[0], &f);
+        case 9:
+            host_send(sv[0], test_frame_close(&b, id, stream, op & 0x80));
             break;
-        }
-        case 9: {
-            Guest__V1__EgressClose c = GUEST__V1__EGRESS_CLOSE__INIT;
-            c.stream = stream;
-            c.write_only = op & 0x80;
-            c.reason = (char *)"";
-            f.body_case = GUEST__V1__FRAME__BODY_EGRESS_CLOSE;
-            f.egress_close = &c;
-            host_send(sv[0], &f);
-            break;
-        }
-        case 10: { /* cancel, or a new proxy (busy while one runs) */
+        case 10: /* cancel, or a new proxy (busy while one runs) */
             if (op & 0x80) {
-                f.id = 900 + arg;
-                f.body_case = GUEST__V1__FRAME__BODY_EGRESS_REQUEST;
-                f.egress_request = &er;
+                host_send(sv[0], TEST_FRAME(900 + arg, EGRESS_REQUEST, egress_request, &er));
+                n_streams = 0;
             } else {
-                Guest__V1__CancelRequest c = GUEST__V1__CANCEL_REQUEST__INIT;
-                c.target_id = EGRESS_ID;
-                f.id = 800 + arg;
-                f.body_case = GUEST__V1__FRAME__BODY_CANCEL_REQUEST;
-                f.cancel_request = &c;
-                host_send(sv[0], &f);
-                break;
+                host_send(sv[0], test_frame_cancel(&b, 800 + arg, EGRESS_ID));
             }
-            host_send(sv[0], &f);
-            n_streams = 0;
             break;
-        }
         default:
             break;
         }

@@ -26,7 +26,9 @@
 #include <cmocka.h>
 
 #include "guest/guest.h"
+#include "guest/test_conn.h"
 #include "wire/frame.h"
+#include "wire/test_frames.h"
 
 #define CODE(name) GUEST__V1__ERROR_RESPONSE__CODE__CODE_##name
 #define BODY(name) GUEST__V1__FRAME__BODY_##name
@@ -240,18 +242,7 @@ struct host {
 
 static void send_frame(struct host *h, Guest__V1__Frame *f)
 {
-    uint8_t *buf;
-    size_t len;
-    assert_int_equal(wire_encode(f, &buf, &len), 0);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(h->fd, buf + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        assert_true(n > 0);
-        off += (size_t)n;
-    }
-    free(buf);
+    guest_test_send_frame(h->fd, f);
 }
 
 /* The next frame, or NULL on EOF; fails after WAIT_MS without one. */
@@ -305,40 +296,15 @@ static uint16_t free_port(void)
 
 static int setup(void **state)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        close(sv[0]);
-        struct guest_server_options opts = {.exit_when_idle = true, .key = test_key};
-        struct guest_server *s = guest_server_new(&opts);
-        if (!s)
-            _exit(3);
-        if (guest_server_add_stdio(s, sv[1], sv[1]) < 0)
-            _exit(4);
-        int r = guest_server_run(s);
-        guest_server_free(s);
-        exit(r < 0 ? 5 : 0); /* exit, not _exit: LeakSanitizer checks the server */
-    }
-    close(sv[1]);
     struct host *h = calloc(1, sizeof(*h));
-    h->fd = sv[0];
-    h->server = pid;
+    struct guest_server_options opts = {.exit_when_idle = true, .key = test_key};
+    h->server = guest_test_server_start(&opts, &h->fd);
+    if (h->server < 0)
+        return -1;
     h->port = free_port();
     wire_decoder_init(&h->dec, 0);
     *state = h;
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
-    Guest__V1__HelloRequest hr = GUEST__V1__HELLO_REQUEST__INIT;
-    hr.key.data = (uint8_t *)test_key;
-    hr.key.len = sizeof(test_key);
-    f.id = 1;
-    f.body_case = BODY(HELLO_REQUEST);
-    f.hello_request = &hr;
-    send_frame(h, &f);
-    guest__v1__frame__free_unpacked(expect(h, BODY(HELLO_RESPONSE)), NULL);
+    assert_int_equal(guest_test_hello(h->fd, &h->dec, test_key, sizeof(test_key)), 0);
     return 0;
 }
 
@@ -346,19 +312,7 @@ static int teardown(void **state)
 {
     struct host *h = *state;
     close(h->fd);
-    int status = -1;
-    int r = -1;
-    for (int i = 0; i < WAIT_MS / 10; i++) {
-        if (waitpid(h->server, &status, WNOHANG) == h->server) {
-            r = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-            break;
-        }
-        usleep(10000);
-    }
-    if (r < 0 && waitpid(h->server, &status, WNOHANG) == 0) {
-        kill(h->server, SIGKILL);
-        waitpid(h->server, &status, 0);
-    }
+    int r = guest_test_server_wait(h->server);
     wire_decoder_release(&h->dec);
     free(h);
     return r;
@@ -366,97 +320,65 @@ static int teardown(void **state)
 
 static void egress_start(struct host *h, uint32_t max_streams, uint32_t window, uint32_t max_header)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__EgressRequest r = GUEST__V1__EGRESS_REQUEST__INIT;
     r.port = h->port;
     r.max_streams = max_streams;
     r.window = window;
     r.max_header_bytes = max_header;
-    f.id = EGRESS_ID;
-    f.body_case = BODY(EGRESS_REQUEST);
-    f.egress_request = &r;
-    send_frame(h, &f);
+    send_frame(h, TEST_FRAME(EGRESS_ID, EGRESS_REQUEST, egress_request, &r));
     /* Listening once a later request is answered (frames are served in order). */
-    Guest__V1__Frame hf = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthRequest hq = GUEST__V1__HEALTH_REQUEST__INIT;
-    hf.id = 2;
-    hf.body_case = BODY(HEALTH_REQUEST);
-    hf.health_request = &hq;
-    send_frame(h, &hf);
+    send_frame(h, TEST_FRAME(2, HEALTH_REQUEST, health_request, &hq));
     guest__v1__frame__free_unpacked(expect(h, BODY(HEALTH_RESPONSE)), NULL);
 }
 
 static void send_health_sync(struct host *h, uint64_t id)
 {
-    Guest__V1__Frame hf = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthRequest hq = GUEST__V1__HEALTH_REQUEST__INIT;
-    hf.id = id;
-    hf.body_case = BODY(HEALTH_REQUEST);
-    hf.health_request = &hq;
-    send_frame(h, &hf);
+    send_frame(h, TEST_FRAME(id, HEALTH_REQUEST, health_request, &hq));
 }
 
 static void host_result(struct host *h, uint32_t stream, bool allowed, uint32_t status, const char *reason)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressOpenResult r = GUEST__V1__EGRESS_OPEN_RESULT__INIT;
-    r.stream = stream;
-    r.allowed = allowed;
-    r.status = status;
-    r.reason = (char *)reason;
-    f.id = EGRESS_ID;
-    f.body_case = BODY(EGRESS_OPEN_RESULT);
-    f.egress_open_result = &r;
-    send_frame(h, &f);
+    struct test_frame b;
+    send_frame(h, test_frame_result(&b, EGRESS_ID, stream, allowed, status, reason));
 }
 
 static void host_data(struct host *h, uint32_t stream, const void *data, size_t len)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressData d = GUEST__V1__EGRESS_DATA__INIT;
-    d.stream = stream;
-    d.data.data = (uint8_t *)data;
-    d.data.len = len;
-    f.id = EGRESS_ID;
-    f.body_case = BODY(EGRESS_DATA);
-    f.egress_data = &d;
-    send_frame(h, &f);
+    struct test_frame b;
+    send_frame(h, test_frame_data(&b, EGRESS_ID, stream, data, len));
 }
 
 static void host_credit(struct host *h, uint32_t stream, uint32_t bytes)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressCredit c = GUEST__V1__EGRESS_CREDIT__INIT;
-    c.stream = stream;
-    c.bytes = bytes;
-    f.id = EGRESS_ID;
-    f.body_case = BODY(EGRESS_CREDIT);
-    f.egress_credit = &c;
-    send_frame(h, &f);
+    struct test_frame b;
+    send_frame(h, test_frame_credit(&b, EGRESS_ID, stream, bytes));
 }
 
 static void host_close(struct host *h, uint32_t stream, bool write_only)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressClose c = GUEST__V1__EGRESS_CLOSE__INIT;
-    c.stream = stream;
-    c.write_only = write_only;
-    c.reason = (char *)"";
-    f.id = EGRESS_ID;
-    f.body_case = BODY(EGRESS_CLOSE);
-    f.egress_close = &c;
-    send_frame(h, &f);
+    struct test_frame b;
+    send_frame(h, test_frame_close(&b, EGRESS_ID, stream, write_only));
 }
 
 static void host_cancel(struct host *h, uint64_t id)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
-    Guest__V1__CancelRequest c = GUEST__V1__CANCEL_REQUEST__INIT;
-    c.target_id = EGRESS_ID;
-    f.id = id;
-    f.body_case = BODY(CANCEL_REQUEST);
-    f.cancel_request = &c;
-    send_frame(h, &f);
+    struct test_frame b;
+    send_frame(h, test_frame_cancel(&b, id, EGRESS_ID));
+}
+
+/* Cancels the proxy and reads frames until its EgressResponse. */
+static void host_cancel_until_response(struct host *h)
+{
+    host_cancel(h, 9);
+    Guest__V1__Frame *f;
+    bool done = false;
+    while (!done && (f = recv_frame(h))) {
+        done = f->body_case == BODY(EGRESS_RESPONSE);
+        guest__v1__frame__free_unpacked(f, NULL);
+    }
+    assert_true(done);
 }
 
 /* ---------------------------------------------------------------- the workload side */
@@ -529,6 +451,16 @@ static size_t wl_read_all(int fd, char *buf, size_t cap)
     return len;
 }
 
+/* Reads the proxy's whole answer into buf; its status line must be
+ * "HTTP/1.1 <status>". */
+static void wl_expect_status(int fd, char *buf, size_t cap, const char *status)
+{
+    wl_read_all(fd, buf, cap);
+    if (strncmp(buf, "HTTP/1.1 ", 9) != 0 || strncmp(buf + 9, status, strlen(status)) != 0 ||
+        strncmp(buf + 9 + strlen(status), "\r\n", 2) != 0)
+        fail_msg("answer '%s', want HTTP/1.1 %s", buf, status);
+}
+
 /* The next EgressOpen; returns its stream and checks what it names. */
 static uint32_t expect_open(struct host *h, const char *host, uint32_t port, const char *scheme, const char *method,
                             const char *path)
@@ -545,6 +477,16 @@ static uint32_t expect_open(struct host *h, const char *host, uint32_t port, con
     assert_true(stream != 0);
     guest__v1__frame__free_unpacked(f, NULL);
     return stream;
+}
+
+/* The workload asks to CONNECT to name:443; returns the stream the host
+ * is asked to open. */
+static uint32_t wl_open(struct host *h, int fd, const char *name)
+{
+    char req[256];
+    snprintf(req, sizeof(req), "CONNECT %s:443 HTTP/1.1\r\n\r\n", name);
+    wl_send_str(fd, req);
+    return expect_open(h, name, 443, "https", "", "");
 }
 
 /* Collects the stream's EgressData until len bytes came (credit frames
@@ -595,8 +537,11 @@ static void expect_close(struct host *h, uint32_t stream, bool write_only, const
     }
 }
 
-static void expect_response(struct host *h, uint64_t cancel_id, uint64_t streams, uint64_t out, uint64_t in)
+/* Cancels the proxy with cancel_id; both answers must come, the
+ * EgressResponse with these totals. */
+static void host_stop(struct host *h, uint64_t cancel_id, uint64_t streams, uint64_t out, uint64_t in)
 {
+    host_cancel(h, cancel_id);
     bool got_cancel = false, got_response = false;
     while (!got_cancel || !got_response) {
         Guest__V1__Frame *f = recv_frame(h);
@@ -620,6 +565,14 @@ static void expect_response(struct host *h, uint64_t cancel_id, uint64_t streams
 
 static const char established[] = "HTTP/1.1 200 Connection established\r\nProxy-Agent: enclave-init\r\n\r\n";
 
+/* The workload reads the proxy's answer to an allowed CONNECT. */
+static void wl_expect_established(int fd)
+{
+    char buf[sizeof(established)];
+    wl_read_exact(fd, buf, sizeof(established) - 1);
+    assert_memory_equal(buf, established, sizeof(established) - 1);
+}
+
 /* ---------------------------------------------------------------- proxy tests */
 
 /* CONNECT allowed: 200, bytes both ways, half closes, then the stream's end. */
@@ -631,9 +584,8 @@ static void test_connect_round_trip(void **state)
     wl_send_str(fd, "CONNECT api.example:443 HTTP/1.1\r\nHost: api.example:443\r\n\r\nearly");
     uint32_t st = expect_open(h, "api.example", 443, "https", "", "");
     host_result(h, st, true, 0, "");
+    wl_expect_established(fd);
     char buf[256];
-    wl_read_exact(fd, buf, sizeof(established) - 1);
-    assert_memory_equal(buf, established, sizeof(established) - 1);
     expect_data(h, st, "early", 5);
     wl_send_str(fd, "ping");
     expect_data(h, st, "ping", 4);
@@ -650,8 +602,7 @@ static void test_connect_round_trip(void **state)
     assert_int_equal(wl_read_all(fd, buf, sizeof(buf)), 0);
     expect_close(h, st, false, NULL); /* both sides over: the stream ends */
     close(fd);
-    host_cancel(h, 9);
-    expect_response(h, 9, 1, 9, 9);
+    host_stop(h, 9, 1, 9, 9);
 }
 
 static void test_refused(void **state)
@@ -659,12 +610,10 @@ static void test_refused(void **state)
     struct host *h = *state;
     egress_start(h, 0, 0, 0);
     int fd = wl_connect(h);
-    wl_send_str(fd, "CONNECT evil.example:443 HTTP/1.1\r\n\r\n");
-    uint32_t st = expect_open(h, "evil.example", 443, "https", "", "");
+    uint32_t st = wl_open(h, fd, "evil.example");
     host_result(h, st, false, 403, "denied by policy: evil.example\r\nX-Injected: 1");
     char buf[2048];
-    wl_read_all(fd, buf, sizeof(buf));
-    assert_non_null(strstr(buf, "HTTP/1.1 403 Forbidden\r\n"));
+    wl_expect_status(fd, buf, sizeof(buf), "403 Forbidden");
     char *body = strstr(buf, "\r\n\r\n");
     assert_non_null(body);
     assert_string_equal(body + 4, "denied by policy: evil.example  X-Injected: 1\n");
@@ -675,20 +624,16 @@ static void test_refused(void **state)
     wl_send_str(fd, "GET http://x.example/ HTTP/1.1\r\n\r\n");
     st = expect_open(h, "x.example", 80, "http", "GET", "/");
     host_result(h, st, false, 200, "");
-    wl_read_all(fd, buf, sizeof(buf));
-    assert_non_null(strstr(buf, "HTTP/1.1 403 Forbidden\r\n"));
+    wl_expect_status(fd, buf, sizeof(buf), "403 Forbidden");
     close(fd);
     /* The host may also refuse with a gateway error. */
     fd = wl_connect(h);
-    wl_send_str(fd, "CONNECT down.example:443 HTTP/1.1\r\n\r\n");
-    st = expect_open(h, "down.example", 443, "https", "", "");
+    st = wl_open(h, fd, "down.example");
     host_result(h, st, false, 502, "connection refused");
-    wl_read_all(fd, buf, sizeof(buf));
-    assert_non_null(strstr(buf, "HTTP/1.1 502 Bad Gateway\r\n"));
+    wl_expect_status(fd, buf, sizeof(buf), "502 Bad Gateway");
     assert_non_null(strstr(buf, "\r\n\r\nconnection refused\n"));
     close(fd);
-    host_cancel(h, 9);
-    expect_response(h, 9, 3, 0, 0);
+    host_stop(h, 9, 3, 0, 0);
 }
 
 static void test_plain_http(void **state)
@@ -714,9 +659,8 @@ static void test_plain_http(void **state)
     wl_read_all(fd, buf, sizeof(buf));
     assert_string_equal(buf, resp);
     close(fd);
-    host_cancel(h, 9);
     /* bytes_out: the rewritten head, hello and " world"; nothing of the second request */
-    expect_response(h, 9, 1, strlen(head) + 6, strlen(resp));
+    host_stop(h, 9, 1, strlen(head) + 6, strlen(resp));
 }
 
 /* The workload's bytes go up only within the host's credit. */
@@ -726,11 +670,9 @@ static void test_window_up(void **state)
     const uint32_t window = 10000;
     egress_start(h, 0, window, 0);
     int fd = wl_connect(h);
-    wl_send_str(fd, "CONNECT bulk.example:443 HTTP/1.1\r\n\r\n");
-    uint32_t st = expect_open(h, "bulk.example", 443, "https", "", "");
+    uint32_t st = wl_open(h, fd, "bulk.example");
     host_result(h, st, true, 0, "");
-    char hdr[sizeof(established)];
-    wl_read_exact(fd, hdr, sizeof(established) - 1);
+    wl_expect_established(fd);
     size_t total = 100000;
     uint8_t *data = malloc(total);
     for (size_t i = 0; i < total; i++)
@@ -767,8 +709,7 @@ static void test_window_up(void **state)
     close(fd);
     expect_close(h, st, true, NULL);
     host_close(h, st, false);
-    host_cancel(h, 9);
-    expect_response(h, 9, 1, total, 0);
+    host_stop(h, 9, 1, total, 0);
 }
 
 /* What the host sends waits in the init only within the window: with a
@@ -782,8 +723,7 @@ static void test_window_down(void **state)
     int fd = wl_connect(h);
     int small = 4096;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    wl_send_str(fd, "CONNECT big.example:443 HTTP/1.1\r\n\r\n");
-    uint32_t st = expect_open(h, "big.example", 443, "https", "", "");
+    uint32_t st = wl_open(h, fd, "big.example");
     host_result(h, st, true, 0, "");
     uint8_t chunk[16384];
     size_t sent = 0, credited = 0;
@@ -819,14 +759,7 @@ static void test_window_down(void **state)
     host_data(h, st, "x", 1);
     expect_close(h, st, false, "window");
     close(fd);
-    host_cancel(h, 9);
-    Guest__V1__Frame *f;
-    bool done = false;
-    while (!done && (f = recv_frame(h))) {
-        done = f->body_case == BODY(EGRESS_RESPONSE);
-        guest__v1__frame__free_unpacked(f, NULL);
-    }
-    assert_true(done);
+    host_cancel_until_response(h);
 }
 
 /* Both directions at once, with a workload in its own process. */
@@ -903,8 +836,7 @@ static void test_bulk_both_ways(void **state)
     int status;
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    host_cancel(h, 9);
-    expect_response(h, 9, 1, total, total);
+    host_stop(h, 9, 1, total, total);
 }
 
 static void test_max_streams(void **state)
@@ -912,28 +844,23 @@ static void test_max_streams(void **state)
     struct host *h = *state;
     egress_start(h, 2, 0, 0);
     int a = wl_connect(h), b = wl_connect(h), c = wl_connect(h);
-    wl_send_str(a, "CONNECT a.example:443 HTTP/1.1\r\n\r\n");
-    uint32_t sa = expect_open(h, "a.example", 443, "https", "", "");
-    wl_send_str(b, "CONNECT b.example:443 HTTP/1.1\r\n\r\n");
-    uint32_t sb = expect_open(h, "b.example", 443, "https", "", "");
+    uint32_t sa = wl_open(h, a, "a.example");
+    uint32_t sb = wl_open(h, b, "b.example");
     assert_true(sa != sb);
     wl_send_str(c, "CONNECT c.example:443 HTTP/1.1\r\n\r\n");
     char buf[1024];
-    wl_read_all(c, buf, sizeof(buf));
-    assert_non_null(strstr(buf, "HTTP/1.1 503 Service Unavailable\r\n"));
+    wl_expect_status(c, buf, sizeof(buf), "503 Service Unavailable");
     close(c);
     /* One ends: there is room again. */
     host_result(h, sa, false, 403, "no");
     wl_read_all(a, buf, sizeof(buf));
     close(a);
     c = wl_connect(h);
-    wl_send_str(c, "CONNECT c.example:443 HTTP/1.1\r\n\r\n");
-    uint32_t sc = expect_open(h, "c.example", 443, "https", "", "");
+    uint32_t sc = wl_open(h, c, "c.example");
     assert_true(sc != sb);
     close(b);
     close(c);
-    host_cancel(h, 9);
-    expect_response(h, 9, 3, 0, 0);
+    host_stop(h, 9, 3, 0, 0);
 }
 
 /* Hostile workloads get a clear status, and the host hears nothing of them. */
@@ -966,19 +893,16 @@ static void test_bad_requests(void **state)
     memset(big, 'a', sizeof(big));
     memcpy(big, "GET http://x.example/ HTTP/1.1\r\nX-Big: ", 39);
     wl_send(fd, big, sizeof(big));
-    wl_read_all(fd, buf, sizeof(buf));
-    assert_non_null(strstr(buf, "HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+    wl_expect_status(fd, buf, sizeof(buf), "431 Request Header Fields Too Large");
     close(fd);
     /* A connection that says nothing and goes. */
     fd = wl_connect(h);
     close(fd);
     /* None of them reached the host: the next open is the first. */
     fd = wl_connect(h);
-    wl_send_str(fd, "CONNECT ok.example:443 HTTP/1.1\r\n\r\n");
-    expect_open(h, "ok.example", 443, "https", "", "");
+    wl_open(h, fd, "ok.example");
     close(fd);
-    host_cancel(h, 9);
-    expect_response(h, 9, 1, 0, 0);
+    host_stop(h, 9, 1, 0, 0);
 }
 
 static void test_head_timeout(void **state)
@@ -988,11 +912,9 @@ static void test_head_timeout(void **state)
     int fd = wl_connect(h);
     wl_send_str(fd, "GET http://slow.example/ HTTP/1.1\r\n");
     char buf[1024];
-    wl_read_all(fd, buf, sizeof(buf));
-    assert_non_null(strstr(buf, "HTTP/1.1 408 Request Timeout\r\n"));
+    wl_expect_status(fd, buf, sizeof(buf), "408 Request Timeout");
     close(fd);
-    host_cancel(h, 9);
-    expect_response(h, 9, 0, 0, 0);
+    host_stop(h, 9, 0, 0, 0);
 }
 
 /* Cancel closes every stream and the listener, and answers. */
@@ -1001,12 +923,10 @@ static void test_cancel(void **state)
     struct host *h = *state;
     egress_start(h, 0, 0, 0);
     int fd = wl_connect(h);
-    wl_send_str(fd, "CONNECT a.example:443 HTTP/1.1\r\n\r\n");
-    uint32_t st = expect_open(h, "a.example", 443, "https", "", "");
+    uint32_t st = wl_open(h, fd, "a.example");
     host_result(h, st, true, 0, "");
     int waiting = wl_connect(h);
-    wl_send_str(waiting, "CONNECT b.example:443 HTTP/1.1\r\n\r\n");
-    uint32_t sb = expect_open(h, "b.example", 443, "https", "", "");
+    uint32_t sb = wl_open(h, waiting, "b.example");
     host_cancel(h, 9);
     bool closed_a = false, closed_b = false, cancel = false, response = false;
     while (!(closed_a && closed_b && cancel && response)) {
@@ -1040,8 +960,7 @@ static void test_cancel(void **state)
     host_data(h, st, "x", 1);
     host_credit(h, st, 5);
     egress_start(h, 0, 0, 0);
-    host_cancel(h, 10);
-    expect_response(h, 10, 0, 0, 0);
+    host_stop(h, 10, 0, 0, 0);
 }
 
 /* Frames from a host out of order or out of bounds end at most the
@@ -1051,12 +970,8 @@ static void test_hostile_host(void **state)
     struct host *h = *state;
     egress_start(h, 0, 4096, 0);
     /* A second proxy while one runs. */
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__EgressRequest r = GUEST__V1__EGRESS_REQUEST__INIT;
-    f.id = 77;
-    f.body_case = BODY(EGRESS_REQUEST);
-    f.egress_request = &r;
-    send_frame(h, &f);
+    send_frame(h, TEST_FRAME(77, EGRESS_REQUEST, egress_request, &r));
     Guest__V1__Frame *e = expect(h, BODY(ERROR));
     assert_int_equal(e->id, 77);
     assert_int_equal(e->error->code, CODE(BUSY));
@@ -1068,16 +983,14 @@ static void test_hostile_host(void **state)
     host_result(h, 999, true, 0, "");
     host_result(h, 0, true, 0, "");
     int fd = wl_connect(h);
-    wl_send_str(fd, "CONNECT a.example:443 HTTP/1.1\r\n\r\n");
-    uint32_t st = expect_open(h, "a.example", 443, "https", "", "");
+    uint32_t st = wl_open(h, fd, "a.example");
     /* Data before the decision ends the stream. */
     host_data(h, st, "early", 5);
     expect_close(h, st, false, "not open");
     close(fd);
     /* A frame over 64 KiB. */
     fd = wl_connect(h);
-    wl_send_str(fd, "CONNECT b.example:443 HTTP/1.1\r\n\r\n");
-    st = expect_open(h, "b.example", 443, "https", "", "");
+    st = wl_open(h, fd, "b.example");
     host_result(h, st, true, 0, "");
     host_result(h, st, false, 403, "twice"); /* a second decision is ignored */
     static uint8_t huge[GUEST_EGRESS_MAX_DATA + 1];
@@ -1086,25 +999,16 @@ static void test_hostile_host(void **state)
     close(fd);
     /* A huge credit does not let the init send past what it has. */
     fd = wl_connect(h);
-    wl_send_str(fd, "CONNECT c.example:443 HTTP/1.1\r\n\r\n");
-    st = expect_open(h, "c.example", 443, "https", "", "");
+    st = wl_open(h, fd, "c.example");
     host_result(h, st, true, 0, "");
     host_credit(h, st, 0xffffffffu);
-    char buf[sizeof(established)];
-    wl_read_exact(fd, buf, sizeof(established) - 1);
+    wl_expect_established(fd);
     wl_send_str(fd, "abc");
     expect_data(h, st, "abc", 3);
     close(fd);
     expect_close(h, st, true, NULL);
     host_close(h, st, false);
-    host_cancel(h, 9);
-    Guest__V1__Frame *g;
-    bool done = false;
-    while (!done && (g = recv_frame(h))) {
-        done = g->body_case == BODY(EGRESS_RESPONSE);
-        guest__v1__frame__free_unpacked(g, NULL);
-    }
-    assert_true(done);
+    host_cancel_until_response(h);
 }
 
 /* Many connections at once: max_streams reach the host, the rest get 503
@@ -1159,14 +1063,7 @@ static void test_connection_flood(void **state)
         if (buf[0] && !strstr(buf, "HTTP/1.1 503 Service Unavailable\r\n"))
             fail_msg("got '%s'", buf);
     }
-    host_cancel(h, 9);
-    Guest__V1__Frame *f;
-    bool done = false;
-    while (!done && (f = recv_frame(h))) {
-        done = f->body_case == BODY(EGRESS_RESPONSE);
-        guest__v1__frame__free_unpacked(f, NULL);
-    }
-    assert_true(done);
+    host_cancel_until_response(h);
 }
 
 /* Workloads see the proxy in their environment while it listens. */
@@ -1193,8 +1090,7 @@ static void test_proxy_environment(void **state)
     assert_int_equal(r->exec_response->stdout.len, strlen(want));
     assert_memory_equal(r->exec_response->stdout.data, want, strlen(want));
     guest__v1__frame__free_unpacked(r, NULL);
-    host_cancel(h, 9);
-    expect_response(h, 9, 0, 0, 0);
+    host_stop(h, 9, 0, 0, 0);
     f.id = 21;
     send_frame(h, &f);
     r = expect(h, BODY(EXEC_RESPONSE));
@@ -1208,11 +1104,10 @@ static void test_host_gone(void **state)
     struct host *h = *state;
     egress_start(h, 0, 0, 0);
     int fd = wl_connect(h);
-    wl_send_str(fd, "CONNECT a.example:443 HTTP/1.1\r\n\r\n");
-    uint32_t st = expect_open(h, "a.example", 443, "https", "", "");
+    uint32_t st = wl_open(h, fd, "a.example");
     host_result(h, st, true, 0, "");
+    wl_expect_established(fd);
     char buf[256];
-    wl_read_exact(fd, buf, sizeof(established) - 1);
     shutdown(h->fd, SHUT_WR); /* the host sends nothing more */
     wl_read_all(fd, buf, sizeof(buf));
     close(fd);

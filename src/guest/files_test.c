@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "common/test_dir.h"
 #include "guest/guest.h"
 #include "guest/test_conn.h"
 #include "wire/frame.h"
@@ -61,12 +62,7 @@ static int setup(void **state)
     mkdir(x->outside, 0755);
     if (chown(x->ws, GUEST_WORKLOAD_UID, GUEST_WORKLOAD_GID) < 0)
         return -1;
-    char p[160];
-    snprintf(p, sizeof(p), "%s/secret", x->outside);
-    FILE *f = fopen(p, "w");
-    fputs("outside\n", f);
-    fclose(f);
-    chmod(p, 0644);
+    test_put_file_mode(x->outside, "secret", "outside\n", 0644);
 
     struct guest_server_options opts = {.exit_when_idle = true, .key = test_key, .workspace_dir = x->ws, .tmp_dir = x->tmp};
     *state = x;
@@ -76,13 +72,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *x = *state;
-    if (!x)
-        return 0;
-    int status = guest_test_conn_close(&x->conn);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", x->base);
-    if (system(cmd) != 0)
-        return -1;
+    int status = x ? guest_test_conn_close_rm(&x->conn, x->base) : 0;
     free(x);
     return status;
 }
@@ -106,16 +96,12 @@ static Guest__V1__Frame *recv_frame(struct fx *x)
 static void send_file_request(struct fx *x, uint64_t id, Guest__V1__FileRequest__Op op, const char *path,
                               void (*tweak)(Guest__V1__FileRequest *))
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__FileRequest r = GUEST__V1__FILE_REQUEST__INIT;
     r.op = op;
     r.path = (char *)path;
     if (tweak)
         tweak(&r);
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_FILE_REQUEST;
-    f.file_request = &r;
-    send_frame(x, &f);
+    send_frame(x, TEST_FRAME(id, FILE_REQUEST, file_request, &r));
 }
 
 /* The reply to a one-shot operation; error_code 0 expects a FileResponse. */
@@ -139,15 +125,11 @@ static Guest__V1__Frame *file_op(struct fx *x, uint64_t id, Guest__V1__FileReque
 
 static void send_chunk(struct fx *x, uint64_t id, const uint8_t *data, size_t len, bool eof)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__FileChunk c = GUEST__V1__FILE_CHUNK__INIT;
     c.data.data = (uint8_t *)data;
     c.data.len = len;
     c.eof = eof;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_FILE_CHUNK;
-    f.file_chunk = &c;
-    send_frame(x, &f);
+    send_frame(x, TEST_FRAME(id, FILE_CHUNK, file_chunk, &c));
 }
 
 static void pattern(uint8_t *buf, size_t len, uint64_t offset)
@@ -347,13 +329,9 @@ static void test_upload_download(void **state)
         assert_memory_equal(f->file_chunk->data.data, expect, n);
         got += n;
         guest__v1__frame__free_unpacked(f, NULL);
-        Guest__V1__Frame cf = GUEST__V1__FRAME__INIT;
         Guest__V1__FileCredit cr = GUEST__V1__FILE_CREDIT__INIT;
         cr.bytes = n;
-        cf.id = 3;
-        cf.body_case = GUEST__V1__FRAME__BODY_FILE_CREDIT;
-        cf.file_credit = &cr;
-        send_frame(x, &cf);
+        send_frame(x, TEST_FRAME(3, FILE_CREDIT, file_credit, &cr));
         outstanding += n;
     }
     assert_int_equal(got, size);
@@ -484,13 +462,9 @@ static void test_chunk_limits(void **state)
     assert_int_equal(f->file_response->info->size, 0);
     guest__v1__frame__free_unpacked(f, NULL);
     /* credit and chunks for ids nobody uses are ignored too */
-    Guest__V1__Frame cf = GUEST__V1__FRAME__INIT;
     Guest__V1__FileCredit cr = GUEST__V1__FILE_CREDIT__INIT;
     cr.bytes = UINT64_MAX;
-    cf.id = 77;
-    cf.body_case = GUEST__V1__FRAME__BODY_FILE_CREDIT;
-    cf.file_credit = &cr;
-    send_frame(x, &cf);
+    send_frame(x, TEST_FRAME(77, FILE_CREDIT, file_credit, &cr));
     send_chunk(x, 78, big, 10, true);
     /* a read window over the limit is refused */
     f = file_op(x, 3, GUEST__V1__FILE_REQUEST__OP__OP_READ, "/workspace/w", huge_window, CODE(TOO_LARGE));
@@ -520,13 +494,9 @@ static void test_max_size_and_cancel(void **state)
     /* a read cancelled half-way answers once, with an error */
     upload(x, 2, "/workspace/big", 4u << 20);
     send_file_request(x, 3, GUEST__V1__FILE_REQUEST__OP__OP_READ, "/workspace/big", NULL);
-    Guest__V1__Frame cf = GUEST__V1__FRAME__INIT;
     Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
     cr.target_id = 3;
-    cf.id = 4;
-    cf.body_case = GUEST__V1__FRAME__BODY_CANCEL_REQUEST;
-    cf.cancel_request = &cr;
-    send_frame(x, &cf);
+    send_frame(x, TEST_FRAME(4, CANCEL_REQUEST, cancel_request, &cr));
     bool ended = false, answered = false;
     while (!ended || !answered) {
         f = recv_frame(x);

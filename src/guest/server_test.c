@@ -66,6 +66,15 @@ static int setup(void **state)
     return 0;
 }
 
+/* setup with the variable name set to 1 while the server starts. */
+static int setup_with_env(void **state, const char *name)
+{
+    setenv(name, "1", 1);
+    int r = setup(state);
+    unsetenv(name);
+    return r;
+}
+
 static int wait_server(pid_t pid)
 {
     return guest_test_server_wait(pid);
@@ -123,7 +132,6 @@ struct exec_opts {
 
 static void send_exec(struct client *c, uint64_t id, char **argv, size_t argc, const struct exec_opts *o)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecRequest e = GUEST__V1__EXEC_REQUEST__INIT;
     e.argv = argv;
     e.n_argv = argc;
@@ -138,10 +146,7 @@ static void send_exec(struct client *c, uint64_t id, char **argv, size_t argc, c
         e.stdin_open = o->stdin_open;
         e.limits = o->limits;
     }
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
-    f.exec_request = &e;
-    send_frame(c, &f);
+    send_frame(c, TEST_FRAME(id, EXEC_REQUEST, exec_request, &e));
 }
 
 static void send_sh(struct client *c, uint64_t id, const char *script, const struct exec_opts *o)
@@ -167,12 +172,8 @@ static void assert_stdout(const Guest__V1__ExecResponse *r, const char *want)
 
 static void send_health(struct client *c, uint64_t id)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthRequest h = GUEST__V1__HEALTH_REQUEST__INIT;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_HEALTH_REQUEST;
-    f.health_request = &h;
-    send_frame(c, &f);
+    send_frame(c, TEST_FRAME(id, HEALTH_REQUEST, health_request, &h));
 }
 
 static void expect_health(struct client *c, uint64_t id)
@@ -185,14 +186,10 @@ static void expect_health(struct client *c, uint64_t id)
 
 static void send_hello_key(struct client *c, uint64_t id, const uint8_t *key, size_t len)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__HelloRequest h = GUEST__V1__HELLO_REQUEST__INIT;
     h.key.data = (uint8_t *)key;
     h.key.len = len;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
-    f.hello_request = &h;
-    send_frame(c, &f);
+    send_frame(c, TEST_FRAME(id, HELLO_REQUEST, hello_request, &h));
 }
 
 /* What the host does first on every connection. */
@@ -213,6 +210,18 @@ static void expect_closed_silently(struct client *c)
         guest__v1__frame__free_unpacked(f, NULL);
         fail_msg("an unauthenticated peer got a frame (body %d)", body);
     }
+}
+
+/* Cancel request id for target; whether the server found it. */
+static bool cancel(struct client *c, uint64_t id, uint64_t target)
+{
+    Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
+    cr.target_id = target;
+    send_frame(c, TEST_FRAME(id, CANCEL_REQUEST, cancel_request, &cr));
+    Guest__V1__Frame *f = expect_body(c, id, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
+    bool found = f->cancel_response->found;
+    guest__v1__frame__free_unpacked(f, NULL);
+    return found;
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -454,10 +463,7 @@ static void test_exec_failures(void **state)
  * on answering. */
 static int setup_spawn_stop(void **state)
 {
-    setenv("ENCLAVE_TEST_SPAWN_STOP", "1", 1);
-    int r = setup(state);
-    unsetenv("ENCLAVE_TEST_SPAWN_STOP");
-    return r;
+    return setup_with_env(state, "ENCLAVE_TEST_SPAWN_STOP");
 }
 
 static void test_stopped_child_does_not_hang_init(void **state)
@@ -490,12 +496,8 @@ static void test_garbage_frames(void **state)
     assert_int_equal(f->error->code, CODE(UNKNOWN_REQUEST));
     guest__v1__frame__free_unpacked(f, NULL);
 
-    Guest__V1__Frame reply = GUEST__V1__FRAME__INIT;
     Guest__V1__ShutdownResponse sr = GUEST__V1__SHUTDOWN_RESPONSE__INIT;
-    reply.id = 21;
-    reply.body_case = GUEST__V1__FRAME__BODY_SHUTDOWN_RESPONSE;
-    reply.shutdown_response = &sr;
-    send_frame(c, &reply);
+    send_frame(c, TEST_FRAME(21, SHUTDOWN_RESPONSE, shutdown_response, &sr));
     f = expect_body(c, 21, GUEST__V1__FRAME__BODY_ERROR);
     assert_int_equal(f->error->code, CODE(UNKNOWN_REQUEST));
     guest__v1__frame__free_unpacked(f, NULL);
@@ -507,14 +509,10 @@ static void test_garbage_frames(void **state)
     guest__v1__frame__free_unpacked(f, NULL);
 
     /* Byte by byte, a request still arrives whole. */
-    Guest__V1__Frame h = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthRequest hr = GUEST__V1__HEALTH_REQUEST__INIT;
-    h.id = 22;
-    h.body_case = GUEST__V1__FRAME__BODY_HEALTH_REQUEST;
-    h.health_request = &hr;
     uint8_t *buf;
     size_t len;
-    assert_int_equal(wire_encode(&h, &buf, &len), 0);
+    assert_int_equal(wire_encode(TEST_FRAME(22, HEALTH_REQUEST, health_request, &hr), &buf, &len), 0);
     for (size_t i = 0; i < len; i++)
         send_bytes(c, buf + i, 1);
     free(buf);
@@ -584,28 +582,14 @@ static void test_concurrent_execs_and_cancel(void **state)
     assert_int_equal(f->health_response->running_execs, 1);
     guest__v1__frame__free_unpacked(f, NULL);
 
-    Guest__V1__Frame cancel = GUEST__V1__FRAME__INIT;
-    Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
-    cr.target_id = 100;
-    cancel.id = 105;
-    cancel.body_case = GUEST__V1__FRAME__BODY_CANCEL_REQUEST;
-    cancel.cancel_request = &cr;
-    send_frame(c, &cancel);
-    f = expect_body(c, 105, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
-    assert_true(f->cancel_response->found);
-    guest__v1__frame__free_unpacked(f, NULL);
+    assert_true(cancel(c, 105, 100));
     f = expect_body(c, 100, GUEST__V1__FRAME__BODY_EXEC_RESPONSE);
     assert_true(f->exec_response->cancelled);
     assert_int_equal(f->exec_response->signal, SIGKILL);
     assert_false(f->exec_response->timed_out);
     guest__v1__frame__free_unpacked(f, NULL);
 
-    cr.target_id = 999;
-    cancel.id = 106;
-    send_frame(c, &cancel);
-    f = expect_body(c, 106, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
-    assert_false(f->cancel_response->found);
-    guest__v1__frame__free_unpacked(f, NULL);
+    assert_false(cancel(c, 106, 999));
 }
 
 static void test_busy(void **state)
@@ -655,13 +639,9 @@ static void test_streaming(void **state)
 
 static void send_credit(struct client *c, uint64_t id, uint64_t bytes)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecCredit cr = GUEST__V1__EXEC_CREDIT__INIT;
     cr.bytes = bytes;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_EXEC_CREDIT;
-    f.exec_credit = &cr;
-    send_frame(c, &f);
+    send_frame(c, TEST_FRAME(id, EXEC_CREDIT, exec_credit, &cr));
 }
 
 /* Adds one output frame of exec `id` to *total; true when it was the final
@@ -724,15 +704,11 @@ static void test_stream_window(void **state)
 
 static void send_stdin(struct client *c, uint64_t id, const char *data, bool close)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecStdin in = GUEST__V1__EXEC_STDIN__INIT;
     in.data.data = (uint8_t *)data;
     in.data.len = data ? strlen(data) : 0;
     in.close = close;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_EXEC_STDIN;
-    f.exec_stdin = &in;
-    send_frame(c, &f);
+    send_frame(c, TEST_FRAME(id, EXEC_STDIN, exec_stdin, &in));
 }
 
 /* Interactive stdin: input sent after the start reaches the workload, each
@@ -835,13 +811,9 @@ static void test_shutdown_stops_server(void **state)
 {
     struct client *c = *state;
     send_sh(c, 600, "sleep 1000", NULL);
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ShutdownRequest sr = GUEST__V1__SHUTDOWN_REQUEST__INIT;
     sr.poweroff = true;
-    f.id = 601;
-    f.body_case = GUEST__V1__FRAME__BODY_SHUTDOWN_REQUEST;
-    f.shutdown_request = &sr;
-    send_frame(c, &f);
+    send_frame(c, TEST_FRAME(601, SHUTDOWN_REQUEST, shutdown_request, &sr));
     Guest__V1__Frame *g = expect_body(c, 601, GUEST__V1__FRAME__BODY_SHUTDOWN_RESPONSE);
     guest__v1__frame__free_unpacked(g, NULL);
     /* Outside PID 1 "power off" ends the server, which closes the connection. */
@@ -927,13 +899,9 @@ static int teardown_unix(void **state)
     for (int tries = 0; tries < 100; tries++) {
         struct client *c = client_connect_raw(u);
         send_hello_key(c, 2, key, GUEST_KEY_LEN);
-        Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
         Guest__V1__ShutdownRequest sr = GUEST__V1__SHUTDOWN_REQUEST__INIT;
         sr.poweroff = true;
-        f.id = 1;
-        f.body_case = GUEST__V1__FRAME__BODY_SHUTDOWN_REQUEST;
-        f.shutdown_request = &sr;
-        send_frame(c, &f);
+        send_frame(c, TEST_FRAME(1, SHUTDOWN_REQUEST, shutdown_request, &sr));
         Guest__V1__Frame *g = recv_frame(c);
         if (g && g->body_case == GUEST__V1__FRAME__BODY_HELLO_RESPONSE) {
             guest__v1__frame__free_unpacked(g, NULL);
@@ -971,16 +939,7 @@ static void test_unix_connections_independent(void **state)
     guest__v1__frame__free_unpacked(f, NULL);
     /* A Cancel on one connection does not reach the other's execs. */
     send_sh(a, 5, "sleep 0.2; echo still", NULL);
-    Guest__V1__Frame cancel = GUEST__V1__FRAME__INIT;
-    Guest__V1__CancelRequest cr = GUEST__V1__CANCEL_REQUEST__INIT;
-    cr.target_id = 5;
-    cancel.id = 6;
-    cancel.body_case = GUEST__V1__FRAME__BODY_CANCEL_REQUEST;
-    cancel.cancel_request = &cr;
-    send_frame(b, &cancel);
-    f = expect_body(b, 6, GUEST__V1__FRAME__BODY_CANCEL_RESPONSE);
-    assert_false(f->cancel_response->found);
-    guest__v1__frame__free_unpacked(f, NULL);
+    assert_false(cancel(b, 6, 5));
     f = expect_body(a, 5, GUEST__V1__FRAME__BODY_EXEC_RESPONSE);
     assert_stdout(f->exec_response, "still\n");
     guest__v1__frame__free_unpacked(f, NULL);
@@ -1175,7 +1134,6 @@ static void send_resume(struct client *c, uint64_t id, const uint8_t *key, const
 {
     static uint8_t entropy[GUEST_RESUME_MAX_ENTROPY + 1];
     memset(entropy, 0xa5, sizeof(entropy));
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__HelloRequest h = GUEST__V1__HELLO_REQUEST__INIT;
     h.key.data = (uint8_t *)key;
     h.key.len = GUEST_KEY_LEN;
@@ -1184,10 +1142,7 @@ static void send_resume(struct client *c, uint64_t id, const uint8_t *key, const
     h.entropy.data = entropy;
     h.entropy.len = entropy_len;
     h.unix_time_ns = unix_time_ns;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_HELLO_REQUEST;
-    f.hello_request = &h;
-    send_frame(c, &f);
+    send_frame(c, TEST_FRAME(id, HELLO_REQUEST, hello_request, &h));
 }
 
 /* After a snapshot restore: the first HelloRequest proves the snapshot's key
@@ -1203,30 +1158,29 @@ static void test_unix_resume_rekeys_once(void **state)
     memset(other, 0x3c, sizeof(other));
     const int64_t now = (int64_t)1800000000 * 1000000000;
 
-    /* Malformed: a short new key, too little or too much entropy, no time,
-     * or the wrong key with a good resume. */
-    struct client *c = client_connect_raw(u);
-    send_resume(c, 1, test_key, new_key, GUEST_KEY_LEN - 1, 64, now);
-    expect_closed_silently(c);
-    client_free(c);
-    c = client_connect_raw(u);
-    send_resume(c, 1, test_key, new_key, GUEST_KEY_LEN, GUEST_RESUME_MIN_ENTROPY - 1, now);
-    expect_closed_silently(c);
-    client_free(c);
-    c = client_connect_raw(u);
-    send_resume(c, 1, test_key, new_key, GUEST_KEY_LEN, GUEST_RESUME_MAX_ENTROPY + 1, now);
-    expect_closed_silently(c);
-    client_free(c);
-    c = client_connect_raw(u);
-    send_resume(c, 1, test_key, new_key, GUEST_KEY_LEN, 64, 0);
-    expect_closed_silently(c);
-    client_free(c);
-    c = client_connect_raw(u);
-    send_resume(c, 1, other, new_key, GUEST_KEY_LEN, 64, now);
-    expect_closed_silently(c);
-    client_free(c);
+    /* Malformed, or with the wrong key: the peer is closed on, unanswered. */
+    const struct {
+        const char *name;
+        const uint8_t *key;
+        size_t new_len, entropy_len;
+        int64_t time_ns;
+    } refused[] = {
+        {"a short new key", test_key, GUEST_KEY_LEN - 1, 64, now},
+        {"too little entropy", test_key, GUEST_KEY_LEN, GUEST_RESUME_MIN_ENTROPY - 1, now},
+        {"too much entropy", test_key, GUEST_KEY_LEN, GUEST_RESUME_MAX_ENTROPY + 1, now},
+        {"no time", test_key, GUEST_KEY_LEN, 64, 0},
+        {"the wrong key", other, GUEST_KEY_LEN, 64, now},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        struct client *rc = client_connect_raw(u);
+        send_resume(rc, 1, refused[i].key, new_key, refused[i].new_len, refused[i].entropy_len, refused[i].time_ns);
+        Guest__V1__Frame *g = recv_frame(rc);
+        if (g != NULL)
+            fail_msg("a resume with %s was answered (body %d)", refused[i].name, g->body_case);
+        client_free(rc);
+    }
     /* None of them changed the key. */
-    c = client_connect(u);
+    struct client *c = client_connect(u);
     expect_health(c, 2);
     client_free(c);
 
@@ -1248,14 +1202,13 @@ static void test_unix_resume_rekeys_once(void **state)
     client_free(c);
 
     /* A second resume, with the old key or the new one, is refused. */
-    c = client_connect_raw(u);
-    send_resume(c, 1, test_key, other, GUEST_KEY_LEN, 64, now);
-    expect_closed_silently(c);
-    client_free(c);
-    c = client_connect_raw(u);
-    send_resume(c, 1, new_key, other, GUEST_KEY_LEN, 64, now);
-    expect_closed_silently(c);
-    client_free(c);
+    const uint8_t *again[] = {test_key, new_key};
+    for (size_t i = 0; i < 2; i++) {
+        c = client_connect_raw(u);
+        send_resume(c, 1, again[i], other, GUEST_KEY_LEN, 64, now);
+        expect_closed_silently(c);
+        client_free(c);
+    }
 
     /* The new key is served, and a plain HelloRequest is no resume. */
     c = client_connect_raw(u);
@@ -1277,10 +1230,7 @@ static void test_stdio_needs_key(void **state)
 
 static int setup_no_hello(void **state)
 {
-    setenv("ENCLAVE_TEST_NO_HELLO", "1", 1);
-    int r = setup(state);
-    unsetenv("ENCLAVE_TEST_NO_HELLO");
-    return r;
+    return setup_with_env(state, "ENCLAVE_TEST_NO_HELLO");
 }
 
 static void test_server_needs_a_key(void **state)

@@ -19,17 +19,8 @@
 
 #include <cmocka.h>
 
+#include "common/test_dir.h"
 #include "guest/guest.h"
-
-static void write_file(const char *dir, const char *name, const char *content)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(content, f);
-    fclose(f);
-}
 
 static void make_port(const char *root, const char *port, const char *name)
 {
@@ -37,7 +28,7 @@ static void make_port(const char *root, const char *port, const char *name)
     snprintf(dir, sizeof(dir), "%s/%s", root, port);
     assert_int_equal(mkdir(dir, 0755), 0);
     if (name)
-        write_file(dir, "name", name);
+        test_put_file(dir, "name", name);
 }
 
 static void test_find_serial_port(void **state)
@@ -70,7 +61,7 @@ static void test_load_order_parsing(void **state)
     assert_non_null(mkdtemp(dir));
     assert_int_equal(guest_load_modules(dir), 0); /* no load-order: nothing to do */
 
-    write_file(dir, "load-order", "# comment\n\n   \nvirtio_ring\n  virtio  \n../etc/passwd\nbad name\n");
+    test_put_file(dir, "load-order", "# comment\n\n   \nvirtio_ring\n  virtio  \n../etc/passwd\nbad name\n");
     assert_int_equal(guest_load_modules(dir), 4);
 
     /* An over-long line is one failure, and the line after it still counts. */
@@ -80,7 +71,7 @@ static void test_load_order_parsing(void **state)
     long_line[999] = '\0';
     char content[1100];
     snprintf(content, sizeof(content), "%snot_there\n", long_line);
-    write_file(dir, "load-order", content);
+    test_put_file(dir, "load-order", content);
     assert_int_equal(guest_load_modules(dir), 2);
     free(long_line);
 
@@ -122,7 +113,7 @@ static void test_readonly_check(void **state)
     make_dir(root, "root", 0700);
     make_dir(root, "workspace", 0755);
     make_dir(root, "workspace/deep", 0777);
-    write_file(root, "etc/passwd", "root:x:0:0::/:/bin/false\n");
+    test_put_file(root, "etc/passwd", "root:x:0:0::/:/bin/false\n");
     char p[512];
     snprintf(p, sizeof(p), "%s/workspace", root);
     assert_int_equal(chown(p, 1000, 1000), 0);
@@ -142,7 +133,7 @@ static void test_readonly_check(void **state)
     make_dir(root, "usr/lib/tmp", 01777);
     snprintf(p, sizeof(p), "%s/etc/passwd", root);
     assert_int_equal(chown(p, 1000, 0), 0);
-    write_file(root, "etc/group", "x\n");
+    test_put_file(root, "etc/group", "x\n");
     snprintf(p, sizeof(p), "%s/etc/group", root);
     assert_int_equal(chown(p, 0, 1000), 0);
     assert_int_equal(chmod(p, 0664), 0);
@@ -223,11 +214,11 @@ static void test_key_read(void **state)
     assert_int_equal(key[5], 0);
     assert_int_equal(key[31], 31 * 7 + 1);
     /* Too short, too long, empty, missing: refused. */
-    write_file(dir, "key", "short");
+    test_put_file(dir, "key", "short");
     assert_int_equal(guest_key_read(p, key), -EINVAL);
-    write_file(dir, "key", "0123456789012345678901234567890123456789");
+    test_put_file(dir, "key", "0123456789012345678901234567890123456789");
     assert_int_equal(guest_key_read(p, key), -EINVAL);
-    write_file(dir, "key", "");
+    test_put_file(dir, "key", "");
     assert_int_equal(guest_key_read(p, key), -EINVAL);
     unlink(p);
     assert_int_equal(guest_key_read(p, key), -ENOENT);

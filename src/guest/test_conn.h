@@ -1,5 +1,5 @@
 /* For the guest's unit tests only (server_test.c, files_test.c,
- * code_test.c): a real guest server in a forked child on one end of a
+ * code_test.c, egress_test.c): a real guest server in a forked child on one end of a
  * socketpair, and the host's side of the connection: frames out, frames in,
  * the hello, and waiting for the server to exit. Functions are static inline
  * so that each test uses what it needs. */
@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@
 
 #include "guest/guest.h"
 #include "wire/frame.h"
+#include "wire/test_frames.h"
 
 /* How long a test waits for the server: a reply, or its exit. */
 #define GUEST_TEST_WAIT_MS 30000
@@ -167,6 +169,16 @@ static inline int guest_test_conn_close(struct guest_test_conn *c)
     int status = guest_test_server_wait(c->server);
     wire_decoder_release(&c->dec);
     return status;
+}
+
+/* Closes the connection as guest_test_conn_close, then removes dir (the
+ * test's scratch tree); 0 when both went well. */
+static inline int guest_test_conn_close_rm(struct guest_test_conn *c, const char *dir)
+{
+    int status = guest_test_conn_close(c);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? status : -1;
 }
 
 /* The next frame; the test fails on EOF. */

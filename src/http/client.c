@@ -17,6 +17,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -292,19 +293,14 @@ int http_request_run(const struct http_request *req, struct http_response *resp,
                     headers[k++] = headers[i];
             hc = k;
         }
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-        struct addrinfo *ai = NULL;
-        char host[256];
-        snprintf(host, sizeof(host), "%s", u.host);
-        int gai = getaddrinfo(host, u.port, &hints, &ai);
-        if (gai != 0) {
-            error_set(err, ERR_UNAVAILABLE, "cannot resolve %s: %s", u.host, gai_strerror(gai));
+        struct evutil_addrinfo *ai = NULL;
+        if (http_resolve_host(u.host, u.port, &ai, err) < 0) {
             http_url_release(&u);
             http_url_release(&first);
             return -1;
         }
         int ret = -1;
-        for (struct addrinfo *a = ai; a != NULL; a = a->ai_next) {
+        for (struct evutil_addrinfo *a = ai; a != NULL; a = a->ai_next) {
             http_response_release(resp);
             bool connected = false;
             ret = exchange_run(req, &u, a->ai_addr, a->ai_addrlen, headers, hc, method, send_body,
@@ -312,7 +308,7 @@ int http_request_run(const struct http_request *req, struct http_response *resp,
             if (ret == 0 || connected)
                 break; /* only an address that never connected is worth another try */
         }
-        freeaddrinfo(ai);
+        evutil_freeaddrinfo(ai);
         http_url_release(&u);
         if (ret < 0) {
             http_url_release(&first);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -460,10 +461,52 @@ static void test_fd_early_answer(void **state)
     free(body);
 }
 
+/* Names and literals through libevent's DNS client: /etc/hosts answers
+ * localhost without a name server; literals need none. */
+static void test_resolve_host(void **state)
+{
+    static const struct {
+        const char *host, *want;
+    } cases[] = {
+        {"127.0.0.1", "127.0.0.1"},
+        {"::1", "::1"},
+        {"localhost", NULL}, /* 127.0.0.1 or ::1, as /etc/hosts says */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct evutil_addrinfo *ai = NULL;
+        struct error err = {0};
+        if (http_resolve_host(cases[i].host, "8080", &ai, &err) < 0)
+            fail_msg("%s: %s", cases[i].host, err.message);
+        bool found = false;
+        for (struct evutil_addrinfo *a = ai; a; a = a->ai_next) {
+            char text[64] = "";
+            uint16_t port = 0;
+            if (a->ai_family == AF_INET) {
+                const struct sockaddr_in *sin = (const void *)a->ai_addr;
+                inet_ntop(AF_INET, &sin->sin_addr, text, sizeof(text));
+                port = ntohs(sin->sin_port);
+            } else if (a->ai_family == AF_INET6) {
+                const struct sockaddr_in6 *sin6 = (const void *)a->ai_addr;
+                inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof(text));
+                port = ntohs(sin6->sin6_port);
+            }
+            assert_int_equal(port, 8080);
+            assert_int_equal(a->ai_socktype, SOCK_STREAM);
+            if (cases[i].want ? strcmp(text, cases[i].want) == 0
+                              : (strcmp(text, "127.0.0.1") == 0 || strcmp(text, "::1") == 0))
+                found = true;
+        }
+        evutil_freeaddrinfo(ai);
+        if (!found)
+            fail_msg("%s: the expected address is missing", cases[i].host);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_resolve_host),
         cmocka_unit_test(test_loopback),
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_refusals),

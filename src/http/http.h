@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <event2/util.h>
 
 #include "common/error.h"
 
@@ -101,6 +102,13 @@ int http_fd_run(int fd, const struct http_request *req, struct http_response *re
 void http_response_release(struct http_response *resp);
 /* Case-insensitive header lookup; the first match or NULL. */
 const char *http_response_header(const struct http_response *resp, const char *name);
+
+/* The addresses of host (a name or an IP literal) for port, for a stream
+ * socket, from /etc/hosts and the name servers of /etc/resolv.conf through
+ * libevent's DNS client, never the C library's NSS modules. Free *out with
+ * evutil_freeaddrinfo. ERR_UNAVAILABLE when it does not resolve. */
+int http_resolve_host(const char *host, const char *port, struct evutil_addrinfo **out,
+                      struct error *err);
 
 /* Monotonic milliseconds, the clock of http_request.deadline_ms. */
 uint64_t http_now_ms(void);

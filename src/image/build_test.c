@@ -435,20 +435,15 @@ static void test_prepare_tree(void **state)
     }
     snprintf(p, sizeof(p), "%s/usr/lib/python3.11/json/__init__.py", root);
     assert_int_equal(lstat(p, &st), 0);
-    assert_int_equal(stat(root, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0755);
-    snprintf(p, sizeof(p), "%s/usr/bin/tool", root);
-    assert_int_equal(stat(p, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0755);
-    snprintf(p, sizeof(p), "%s/etc/shadowish", root);
-    assert_int_equal(stat(p, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0644);
-    snprintf(p, sizeof(p), "%s/etc", root);
-    assert_int_equal(stat(p, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 0755);
-    snprintf(p, sizeof(p), "%s/tmp", root);
-    assert_int_equal(stat(p, &st), 0);
-    assert_int_equal(st.st_mode & 07777, 01777);
+    static const struct {
+        const char *rel;
+        mode_t mode;
+    } modes[] = {{".", 0755}, {"usr/bin/tool", 0755}, {"etc/shadowish", 0644}, {"etc", 0755}, {"tmp", 01777}};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", root, modes[i].rel);
+        if (stat(p, &st) != 0 || (st.st_mode & 07777) != modes[i].mode)
+            fail_msg("%s: mode %o, want %o", modes[i].rel, (unsigned)(st.st_mode & 07777), (unsigned)modes[i].mode);
+    }
     snprintf(p, sizeof(p), "%s/usr/bin/link", root);
     assert_int_equal(lstat(p, &st), 0);
     assert_true(S_ISLNK(st.st_mode));

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "common/test_dir.h"
 #include "image/image.h"
 
 struct entry {
@@ -101,6 +102,16 @@ static int temp_fd(char *path, size_t size)
     return fd;
 }
 
+/* A writer on fd; the test fails when there is none. */
+static struct cpio_writer *writer_on(int fd)
+{
+    struct cpio_writer *w = NULL;
+    struct error err = {0};
+    if (cpio_writer_new(fd, &w, &err) < 0)
+        fail_msg("cpio_writer_new: %s", err.message);
+    return w;
+}
+
 static void sha_hex(const unsigned char *p, size_t len, char hex[65])
 {
     unsigned char md[32];
@@ -115,9 +126,8 @@ static void test_entries_roundtrip(void **state)
     (void)state;
     char path[64];
     int fd = temp_fd(path, sizeof(path));
-    struct cpio_writer *w = NULL;
     struct error err = {0};
-    assert_int_equal(cpio_writer_new(fd, &w, &err), 0);
+    struct cpio_writer *w = writer_on(fd);
 
     struct cpio_entry dir = {.name = "usr", .mode = 0755, .mtime = 7};
     struct cpio_entry dir2 = {.name = "usr/bin", .mode = S_IFDIR | 0700, .uid = 1000, .gid = 1001, .mtime = 8};
@@ -210,9 +220,8 @@ static void test_hostile_names(void **state)
     (void)state;
     char path[64];
     int fd = temp_fd(path, sizeof(path));
-    struct cpio_writer *w = NULL;
     struct error err = {0};
-    assert_int_equal(cpio_writer_new(fd, &w, &err), 0);
+    struct cpio_writer *w = writer_on(fd);
     static char longname[5000];
     memset(longname, 'a', sizeof(longname) - 1);
     const char *bad[] = {"", "/etc/passwd", "../escape", "a/../../b", "a/./b", ".", "..", "a//b", "dir/", longname};
@@ -271,17 +280,6 @@ static void test_short_source(void **state)
 
 /* ------------------------------------------------------------ tree walker */
 
-static void put(const char *root, const char *rel, const char *text, mode_t mode)
-{
-    char p[PATH_MAX];
-    snprintf(p, sizeof(p), "%s/%s", root, rel);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    chmod(p, mode);
-}
-
 static void mk(const char *root, const char *rel, mode_t mode)
 {
     char p[PATH_MAX];
@@ -298,9 +296,9 @@ static void test_tree(void **state)
     mk(root, "usr", 0755);
     mk(root, "usr/share", 0755);
     mk(root, "usr/share/doc", 0755);
-    put(root, "usr/share/doc/README", "docs", 0644);
+    test_put_file_mode(root, "usr/share/doc/README", "docs", 0644);
     mk(root, "usr/bin", 0755);
-    put(root, "usr/bin/python3.11", "ELF", 0755);
+    test_put_file_mode(root, "usr/bin/python3.11", "ELF", 0755);
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s/usr/bin/python3", root);
     assert_int_equal(symlink("python3.11", p), 0);
@@ -310,8 +308,8 @@ static void test_tree(void **state)
     mk(root, "a", 0755);
     mk(root, "a/tmp", 0755); /* only the top-level tmp is special */
     mk(root, "a/var-tmp", 01777);       /* what a package may ship: made 0755 */
-    put(root, "a/suid", "ELF", 04775);  /* set-id and group write: dropped */
-    put(root, "init", "#!init", 0755);
+    test_put_file_mode(root, "a/suid", "ELF", 04775);  /* set-id and group write: dropped */
+    test_put_file_mode(root, "init", "#!init", 0755);
     /* a file whose time must survive (Python checks .py times against .pyc) */
     snprintf(p, sizeof(p), "%s/usr/bin/python3.11", root);
     struct timespec ts[2] = {{.tv_sec = 1600000000}, {.tv_sec = 1600000000}};
@@ -319,9 +317,8 @@ static void test_tree(void **state)
 
     char path[64];
     int fd = temp_fd(path, sizeof(path));
-    struct cpio_writer *w = NULL;
     struct error err = {0};
-    assert_int_equal(cpio_writer_new(fd, &w, &err), 0);
+    struct cpio_writer *w = writer_on(fd);
     const char *skip[] = {"usr/share/doc"};
     assert_int_equal(image_write_tree(w, root, 42, skip, 1, &err), 0);
     char sha1[65];

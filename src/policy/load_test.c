@@ -12,19 +12,15 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "common/test_dir.h"
 #include "policy/policy.h"
 #include "rego/rego.h"
 
-static char dir[] = "/tmp/policy-load-XXXXXX";
+static const char *const dir = test_dir;
 
 static void put(const char *rel, const char *text)
 {
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    test_put_file(dir, rel, text);
 }
 
 static char *path_of(const char *rel)
@@ -103,23 +99,11 @@ static void test_refusals(void **state)
     rego_free(r);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return remove_tree(dir, NULL);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_folder_and_files),
         cmocka_unit_test(test_refusals),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_dir_setup, test_dir_teardown);
 }

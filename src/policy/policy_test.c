@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/test_dir.h"
 #include "policy/internal.h"
 #include "policy/policy.h"
 #include "rego/mem.h" /* last: the fault injection (rg_fail_at) */
@@ -96,20 +97,6 @@ static void test_builtin_loads_and_decides(void **state)
 static const char *MOD_A = "package enclave\n\ndecision := {\"allow\": data.x.on}\n";
 static const char *MOD_B = "package enclave\n\ntest_on if data.x.on\n";
 
-static void write_file(const char *dir, const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    mkdir(path, 0700);
-    *slash = '/';
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void test_digest_is_canonical(void **state)
 {
     struct error err;
@@ -129,11 +116,11 @@ static void test_digest_is_canonical(void **state)
     /* The same files from a directory: the same digest. Hidden and other files are not part of it. */
     char dir[] = "/tmp/policy-test-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    write_file(dir, "a.rego", MOD_A);
-    write_file(dir, "sub/b.rego", MOD_B);
-    write_file(dir, "data.json", data);
-    write_file(dir, "README.md", "not part of the bundle");
-    write_file(dir, ".hidden.rego", "package broken {");
+    test_put_file(dir, "a.rego", MOD_A);
+    test_put_file(dir, "sub/b.rego", MOD_B);
+    test_put_file(dir, "data.json", data);
+    test_put_file(dir, "README.md", "not part of the bundle");
+    test_put_file(dir, ".hidden.rego", "package broken {");
     assert_int_equal(policy_bundle_load_dir(dir, NULL, &b3, &err), 0);
     assert_string_equal(policy_bundle_digest(b1), policy_bundle_digest(b3));
 
@@ -321,74 +308,65 @@ static void test_decision_schema(void **state)
 
 /* ------------------------------------------------------------ deny on failure */
 
+/* Each way a decision fails, and the outcome that denies: the policy, its
+ * limits (NULL: none), the input, and a reason the decision must give. */
+static const struct policy_limits steps_100k = {.max_steps = 100000};
+/* The step budget generous: the memory budget stops it (a refusal, not an abort). */
+static const struct policy_limits mem_8m = {.max_steps = 1ULL << 40, .max_eval_ms = 600000, .max_memory = 8u << 20};
+/* A generous budget and a 1 ms wall-clock limit: millions of steps take longer. */
+static const struct policy_limits slow_1ms = {.max_steps = 100000000, .max_eval_ms = 1, .max_memory = 1u << 30};
+
+#define HEAVY                                                                                              \
+    "package enclave\n\ndecision := {\"allow\": n > 0} if {\n"                                              \
+    "  n := count([1 | some i in numbers.range(1, 3000); some j in numbers.range(1, 3000)])\n}\n"
+
+static const struct failure {
+    const char *name;
+    const char *rego;
+    const struct policy_limits *limits;
+    const char *input;
+    enum policy_outcome outcome;
+    const char *reason;
+} failures[] = {
+    {"undefined", "package enclave\n\ndecision := {\"allow\": true} if input.a == 1\n", NULL, "{\"a\": 2}",
+     POLICY_UNDEFINED, NULL},
+    {"a conflict", "package enclave\n\ndecision := {\"allow\": true} if input.a\n\n"
+                   "decision := {\"allow\": false} if input.b\n",
+     NULL, "{\"a\": true, \"b\": true}", POLICY_ERROR, "policy evaluation failed"},
+    {"the step budget", HEAVY, &steps_100k, "{}", POLICY_BUDGET, "budget of 100000 steps"},
+    /* A decision that builds ever-larger arrays. */
+    {"the memory budget",
+     "package enclave\n\ndecision := {\"allow\": count(a) > 0} if {\n"
+     "  a := [[x | some x in numbers.range(2000, 2000 + i)] | some i in numbers.range(1, 100000)]\n}\n",
+     &mem_8m, "{}", POLICY_BUDGET, "memory budget of 8388608 bytes"},
+    {"the time limit", HEAVY, &slow_1ms, "{}", POLICY_TIMEOUT, "limit of 1 ms"},
+    /* The bundle's decision has a string allow. */
+    {"a malformed decision", "package enclave\n\ndecision := {\"allow\": \"true\"}\n", NULL, "{}",
+     POLICY_MALFORMED, NULL},
+};
+
 static void test_failures_deny(void **state)
 {
     struct error err;
     struct policy_decision d;
-
-    struct policy_bundle *b = load_text("package enclave\n\ndecision := {\"allow\": true} if input.a == 1\n", &err);
+    for (size_t i = 0; i < sizeof(failures) / sizeof(failures[0]); i++) {
+        const struct failure *c = &failures[i];
+        struct policy_file f = {"p.rego", c->rego, strlen(c->rego)};
+        struct policy_bundle *b = NULL;
+        if (policy_bundle_load_files(&f, 1, c->limits, &b, &err) < 0)
+            fail_msg("%s: %s", c->name, err.message);
+        decide_text(b, c->input, &d);
+        if (d.allow || d.outcome != c->outcome || (c->reason && !reasons_contain(&d, c->reason)))
+            fail_msg("%s: allow=%d outcome %d, want a denial with outcome %d (%s)", c->name, d.allow, (int)d.outcome,
+                     (int)c->outcome, c->reason ? c->reason : "");
+        policy_decision_release(&d);
+        policy_bundle_free(b);
+    }
+    /* What allowed once still allows: the undefined case's policy with a == 1. */
+    struct policy_bundle *b = load_text(failures[0].rego, &err);
     assert_non_null(b);
-    decide_text(b, "{\"a\": 2}", &d);
-    assert_false(d.allow);
-    assert_int_equal(d.outcome, POLICY_UNDEFINED);
-    policy_decision_release(&d);
     decide_text(b, "{\"a\": 1}", &d);
     assert_true(d.allow);
-    policy_decision_release(&d);
-    policy_bundle_free(b);
-
-    b = load_text("package enclave\n\ndecision := {\"allow\": true} if input.a\n\n"
-                  "decision := {\"allow\": false} if input.b\n", &err);
-    assert_non_null(b);
-    decide_text(b, "{\"a\": true, \"b\": true}", &d);
-    assert_false(d.allow);
-    assert_int_equal(d.outcome, POLICY_ERROR);
-    assert_true(reasons_contain(&d, "policy evaluation failed"));
-    policy_decision_release(&d);
-    policy_bundle_free(b);
-
-    const char *heavy = "package enclave\n\ndecision := {\"allow\": n > 0} if {\n"
-                        "  n := count([1 | some i in numbers.range(1, 3000); some j in numbers.range(1, 3000)])\n}\n";
-    struct policy_limits lim = {.max_steps = 100000};
-    struct policy_file f = {"h.rego", heavy, strlen(heavy)};
-    assert_int_equal(policy_bundle_load_files(&f, 1, &lim, &b, &err), 0);
-    decide_text(b, "{}", &d);
-    assert_false(d.allow);
-    assert_int_equal(d.outcome, POLICY_BUDGET);
-    assert_true(reasons_contain(&d, "budget of 100000 steps"));
-    policy_decision_release(&d);
-    policy_bundle_free(b);
-
-    /* A decision that builds ever-larger arrays: the memory budget stops it
-     * (a refusal, not an abort), the step budget being generous. */
-    const char *hungry = "package enclave\n\ndecision := {\"allow\": count(a) > 0} if {\n"
-                         "  a := [[x | some x in numbers.range(2000, 2000 + i)] | some i in numbers.range(1, 100000)]\n}\n";
-    struct policy_limits mem = {.max_steps = 1ULL << 40, .max_eval_ms = 600000, .max_memory = 8u << 20};
-    struct policy_file hf = {"m.rego", hungry, strlen(hungry)};
-    assert_int_equal(policy_bundle_load_files(&hf, 1, &mem, &b, &err), 0);
-    decide_text(b, "{}", &d);
-    assert_false(d.allow);
-    assert_int_equal(d.outcome, POLICY_BUDGET);
-    assert_true(reasons_contain(&d, "memory budget of 8388608 bytes"));
-    policy_decision_release(&d);
-    policy_bundle_free(b);
-
-    /* A generous budget and a 1 ms wall-clock limit: millions of steps take longer. */
-    struct policy_limits slow = {.max_steps = 100000000, .max_eval_ms = 1, .max_memory = 1u << 30};
-    assert_int_equal(policy_bundle_load_files(&f, 1, &slow, &b, &err), 0);
-    decide_text(b, "{}", &d);
-    assert_false(d.allow);
-    assert_int_equal(d.outcome, POLICY_TIMEOUT);
-    assert_true(reasons_contain(&d, "limit of 1 ms"));
-    policy_decision_release(&d);
-    policy_bundle_free(b);
-
-    /* Malformed: the bundle's decision has a string allow. */
-    b = load_text("package enclave\n\ndecision := {\"allow\": \"true\"}\n", &err);
-    assert_non_null(b);
-    decide_text(b, "{}", &d);
-    assert_false(d.allow);
-    assert_int_equal(d.outcome, POLICY_MALFORMED);
     policy_decision_release(&d);
     policy_bundle_free(b);
 

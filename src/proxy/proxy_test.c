@@ -18,14 +18,15 @@
 #include <event2/event.h>
 
 #include "proxy/proxy.h"
+#include "proxy/test_peer.h"
 #include "wire/frame.h"
+#include "wire/test_frames.h"
 
 struct fixture {
-    char dir[64];
     struct event_base *base;
     struct proxy_conn *conn;
-    int listen_fd;
-    int peer;
+    struct test_peer tp;
+    int peer; /* tp's: the guest's end */
 };
 
 struct outcome {
@@ -38,20 +39,9 @@ struct outcome {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/proxy-test-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    struct vmm_channel ch = {.kind = VMM_CHANNEL_UNIX};
-    snprintf(ch.path, sizeof(ch.path), "%s/rpc.sock", f->dir);
-    f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", ch.path);
-    assert_int_equal(bind(f->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    assert_int_equal(listen(f->listen_fd, 4), 0);
     f->base = event_base_new();
-    struct error err;
-    assert_int_equal(proxy_connect(f->base, &ch, NULL, NULL, &f->conn, &err), 0);
-    f->peer = accept(f->listen_fd, NULL, NULL);
-    assert_true(f->peer >= 0);
+    test_peer_connect(&f->tp, f->base, &f->conn);
+    f->peer = f->tp.peer;
     *state = f;
     return 0;
 }
@@ -64,12 +54,7 @@ static int teardown(void **state)
     while (waitpid(-1, NULL, 0) > 0)
         ;
     event_base_free(f->base);
-    close(f->peer);
-    close(f->listen_fd);
-    char path[128];
-    snprintf(path, sizeof(path), "%s/rpc.sock", f->dir);
-    unlink(path);
-    rmdir(f->dir);
+    test_peer_close(&f->tp);
     free(f);
     return 0;
 }
@@ -136,18 +121,14 @@ static void run_until(struct fixture *f, struct outcome *o)
 /* A health answer with n empty transport names, encoded. */
 static uint8_t *health_answer(uint64_t id, size_t n_transports, size_t *len)
 {
-    Guest__V1__Frame reply = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthResponse h = GUEST__V1__HEALTH_RESPONSE__INIT;
     char **transports = calloc(n_transports ? n_transports : 1, sizeof(char *));
     for (size_t i = 0; i < n_transports; i++)
         transports[i] = (char *)"";
     h.n_transports = n_transports;
     h.transports = transports;
-    reply.id = id;
-    reply.body_case = GUEST__V1__FRAME__BODY_HEALTH_RESPONSE;
-    reply.health_response = &h;
     uint8_t *buf = NULL;
-    assert_int_equal(wire_encode(&reply, &buf, len), 0);
+    assert_int_equal(wire_encode(TEST_FRAME(id, HEALTH_RESPONSE, health_response, &h), &buf, len), 0);
     free(transports);
     return buf;
 }
@@ -176,15 +157,11 @@ static void test_request_from_guest_refused(void **state)
     struct outcome o;
     uint64_t id = ask_health(f, &o, 5000);
     /* The guest "answers" with an ExecRequest: the host never accepts one. */
-    Guest__V1__Frame bad = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecRequest e = GUEST__V1__EXEC_REQUEST__INIT;
     char *argv[] = {(char *)"/bin/sh"};
     e.n_argv = 1;
     e.argv = argv;
-    bad.id = id;
-    bad.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
-    bad.exec_request = &e;
-    peer_send(f, &bad);
+    peer_send(f, TEST_FRAME(id, EXEC_REQUEST, exec_request, &e));
     run_until(f, &o);
     assert_false(o.ok);
     assert_non_null(strstr(o.message, "never accepts"));
@@ -205,25 +182,12 @@ static void test_egress_frames_for_others_dropped(void **state)
     struct fixture *f = *state;
     struct outcome o;
     uint64_t id = ask_health(f, &o, 5000);
-    Guest__V1__Frame fr = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressOpen op = GUEST__V1__EGRESS_OPEN__INIT;
-    op.stream = 1;
-    op.host = (char *)"example.com";
-    op.port = 443;
-    op.scheme = (char *)"https";
-    fr.body_case = GUEST__V1__FRAME__BODY_EGRESS_OPEN;
-    fr.egress_open = &op;
-    fr.id = id; /* a Health takes no frames */
-    peer_send(f, &fr);
-    fr.id = id + 1000; /* nothing pending */
-    peer_send(f, &fr);
-    Guest__V1__Frame d = GUEST__V1__FRAME__INIT;
-    Guest__V1__EgressData ed = GUEST__V1__EGRESS_DATA__INIT;
-    ed.stream = 1;
-    d.body_case = GUEST__V1__FRAME__BODY_EGRESS_DATA;
-    d.egress_data = &ed;
-    d.id = id;
-    peer_send(f, &d);
+    struct test_frame b;
+    /* a Health takes no frames */
+    peer_send(f, test_frame_open(&b, id, 1, "example.com", 443, "https", NULL, NULL));
+    /* nothing pending */
+    peer_send(f, test_frame_open(&b, id + 1000, 1, "example.com", 443, "https", NULL, NULL));
+    peer_send(f, test_frame_data(&b, id, 1, NULL, 0));
     for (int i = 0; i < 50; i++)
         event_base_loop(f->base, EVLOOP_NONBLOCK);
     assert_false(o.done); /* none of that answered the Health */
@@ -232,12 +196,8 @@ static void test_egress_frames_for_others_dropped(void **state)
     assert_true(o.ok);
 
     id = ask_health(f, &o, 5000);
-    Guest__V1__Frame bad = GUEST__V1__FRAME__INIT;
     Guest__V1__EgressRequest er = GUEST__V1__EGRESS_REQUEST__INIT;
-    bad.id = id;
-    bad.body_case = GUEST__V1__FRAME__BODY_EGRESS_REQUEST;
-    bad.egress_request = &er;
-    peer_send(f, &bad);
+    peer_send(f, TEST_FRAME(id, EGRESS_REQUEST, egress_request, &er));
     run_until(f, &o);
     assert_false(o.ok);
     assert_non_null(strstr(o.message, "never accepts"));

@@ -6,8 +6,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    json_error_t je;
-    json_t *in = json_loadb((const char *)data, size, 0, &je);
+    json_t *in = fuzz_json(data, size);
     if (!in)
         return 0;
     json_t *s = json_object_get(in, "s");

@@ -19,35 +19,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                          "b := regex.globs_match(input.t, input.v)"),
               in);
     static struct rego_query *times;
-    if (!times) {
-        struct rego *r = rego_new();
-        struct rego_error err;
-        struct rego_options o = { .max_steps = 100000, .max_memory = 64u << 20 };
-        rego_set_options(r, &o);
-        if (rego_compile(r, &err) < 0 ||
-            !(times = rego_prepare(r,
-                                   "a := [x | x := time.parse_ns(input.t, input.v)]; "
-                                   "b := [x | x := time.format([0, \"UTC\", input.t])]; "
-                                   "c := [x | x := time.parse_duration_ns(input.v)]; "
-                                   "d := [x | x := time.parse_rfc3339_ns(input.v)]; "
-                                   "e := [x | x := units.parse(input.v)]",
-                                   &err)))
-            abort();
-    }
+    if (!times)
+        times = fuzz_prepare("a := [x | x := time.parse_ns(input.t, input.v)]; "
+                             "b := [x | x := time.format([0, \"UTC\", input.t])]; "
+                             "c := [x | x := time.parse_duration_ns(input.v)]; "
+                             "d := [x | x := time.parse_rfc3339_ns(input.v)]; "
+                             "e := [x | x := units.parse(input.v)]", false);
     fuzz_eval(times, in);
     static struct rego_query *render;
-    if (!render) {
-        struct rego *r = rego_new();
-        struct rego_error err;
-        struct rego_options o = { .max_steps = 100000, .max_memory = 64u << 20 };
-        rego_set_options(r, &o);
-        if (rego_compile(r, &err) < 0 ||
-            !(render = rego_prepare(r,
-                                    "a := strings.render_template(input.t, {\"v\": input.v, \"a\": [1, \"x\", null, [2]], "
-                                    "\"m\": {\"k\": 2.5, \"e\": {}}, \"n\": 12345678901234567890})",
-                                    &err)))
-            abort();
-    }
+    if (!render)
+        render = fuzz_prepare("a := strings.render_template(input.t, {\"v\": input.v, \"a\": [1, \"x\", null, [2]], "
+                              "\"m\": {\"k\": 2.5, \"e\": {}}, \"n\": 12345678901234567890})", false);
     fuzz_eval(render, in);
     json_decref(in);
     return 0;

@@ -40,9 +40,12 @@ static void peer_write(int fd, const char *s)
     (void)n;
 }
 
-/* script: a list of steps; "<" expects a line containing the text, ">" writes it. */
-static pid_t spawn_peer(int fd, const char *const *script)
+/* A socketpair sv whose sv[1] end a child serves with script: a list of
+ * steps; "<" expects a line containing the text, ">" writes it. */
+static pid_t spawn_peer(int sv[2], const char *const *script)
 {
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    int fd = sv[1];
     pid_t pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -73,7 +76,6 @@ static int peer_status(pid_t pid)
 static void test_handshake_and_quit(void **state)
 {
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     const char *script[] = {">" GREETING,
                             "<\"qmp_capabilities\"",
                             ">{\"return\": {}}\n",
@@ -81,7 +83,7 @@ static void test_handshake_and_quit(void **state)
                             ">{\"event\": \"SHUTDOWN\", \"data\": {\"guest\": false}}\n",
                             ">{\"return\": {}}\n",
                             NULL};
-    pid_t pid = spawn_peer(sv[1], script);
+    pid_t pid = spawn_peer(sv, script);
     struct qmp *q = NULL;
     struct error err;
     assert_int_equal(qmp_open_fd(sv[0], 2000, &q, &err), 0);
@@ -153,7 +155,6 @@ static void test_send_fd(void **state)
 static void test_result_and_error_reply(void **state)
 {
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     const char *script[] = {">" GREETING,
                             "<qmp_capabilities",
                             ">{\"return\": {}}\n",
@@ -162,7 +163,7 @@ static void test_result_and_error_reply(void **state)
                             "<no-such-command",
                             ">{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command no-such-command has not been found\"}}\n",
                             NULL};
-    pid_t pid = spawn_peer(sv[1], script);
+    pid_t pid = spawn_peer(sv, script);
     struct qmp *q = NULL;
     struct error err;
     assert_int_equal(qmp_open_fd(sv[0], 2000, &q, &err), 0);
@@ -176,38 +177,32 @@ static void test_result_and_error_reply(void **state)
     assert_int_equal(peer_status(pid), 0);
 }
 
-static void test_not_qmp(void **state)
+/* A peer whose greeting is not QMP's: the open fails, saying why. */
+static void test_bad_greetings(void **state)
 {
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    const char *script[] = {">{\"hello\": 1}\n", NULL};
-    pid_t pid = spawn_peer(sv[1], script);
-    struct qmp *q = NULL;
-    struct error err;
-    assert_int_equal(qmp_open_fd(sv[0], 2000, &q, &err), -1);
-    assert_non_null(strstr(err.message, "QMP"));
-    peer_status(pid);
-}
-
-static void test_garbage_json(void **state)
-{
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    const char *script[] = {">{not json at all\n", NULL};
-    pid_t pid = spawn_peer(sv[1], script);
-    struct qmp *q = NULL;
-    struct error err;
-    assert_int_equal(qmp_open_fd(sv[0], 2000, &q, &err), -1);
-    assert_non_null(strstr(err.message, "bad JSON"));
-    peer_status(pid);
+    static const struct {
+        const char *greeting, *error;
+    } cases[] = {
+        {">{\"hello\": 1}\n", "QMP"},
+        {">{not json at all\n", "bad JSON"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int sv[2];
+        const char *script[] = {cases[i].greeting, NULL};
+        pid_t pid = spawn_peer(sv, script);
+        struct qmp *q = NULL;
+        struct error err;
+        if (qmp_open_fd(sv[0], 2000, &q, &err) != -1 || strstr(err.message, cases[i].error) == NULL)
+            fail_msg("greeting %s: accepted, or not refused for \"%s\"", cases[i].greeting, cases[i].error);
+        peer_status(pid);
+    }
 }
 
 static void test_peer_closes(void **state)
 {
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     const char *script[] = {">" GREETING, "<qmp_capabilities", NULL};
-    pid_t pid = spawn_peer(sv[1], script);
+    pid_t pid = spawn_peer(sv, script);
     struct qmp *q = NULL;
     struct error err;
     assert_int_equal(qmp_open_fd(sv[0], 2000, &q, &err), -1);
@@ -218,9 +213,8 @@ static void test_peer_closes(void **state)
 static void test_timeout(void **state)
 {
     int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     const char *script[] = {"S", NULL}; /* says nothing */
-    pid_t pid = spawn_peer(sv[1], script);
+    pid_t pid = spawn_peer(sv, script);
     struct qmp *q = NULL;
     struct error err;
     assert_int_equal(qmp_open_fd(sv[0], 100, &q, &err), -1);
@@ -257,7 +251,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_and_quit), cmocka_unit_test(test_result_and_error_reply),
-        cmocka_unit_test(test_not_qmp),            cmocka_unit_test(test_garbage_json),
+        cmocka_unit_test(test_bad_greetings),
         cmocka_unit_test(test_peer_closes),        cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_line_too_long),
         cmocka_unit_test(test_send_fd),

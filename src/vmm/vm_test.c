@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/test_dir.h"
 #include "vmm/vm_internal.h"
 
 struct fixture {
@@ -102,10 +103,7 @@ static void test_state_arrives_as_a_read_only_descriptor(void **state)
         skip();
     char snap[160];
     snprintf(snap, sizeof(snap), "%s/state", f->base);
-    FILE *o = fopen(snap, "w");
-    fputs("SAVED-STATE\n", o);
-    fclose(o);
-    chmod(snap, 0600);
+    test_put_file_mode(f->base, "state", "SAVED-STATE\n", 0600);
     struct vmm_jail jail = {.run_dir = f->run_dir, .landlock = true, .state_in = snap};
     /* python3 reads the descriptor itself (sh reaches fds 0-9 only). */
     const char *script = "python3 -c 'import os; print(os.read(200, 64).decode().strip())'; "

@@ -1,6 +1,7 @@
 /* Unit tests for the guest protocol framing. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,22 +10,18 @@
 #include <cmocka.h>
 
 #include "wire/frame.h"
+#include "wire/test_frames.h"
 
 static uint8_t *encode_health(uint64_t id, size_t *len)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__HealthRequest h = GUEST__V1__HEALTH_REQUEST__INIT;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_HEALTH_REQUEST;
-    f.health_request = &h;
     uint8_t *out = NULL;
-    assert_int_equal(wire_encode(&f, &out, len), 0);
+    assert_int_equal(wire_encode(TEST_FRAME(id, HEALTH_REQUEST, health_request, &h), &out, len), 0);
     return out;
 }
 
 static uint8_t *encode_exec(uint64_t id, const char *arg, size_t stdin_len, size_t *len)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecRequest e = GUEST__V1__EXEC_REQUEST__INIT;
     char *argv[] = {(char *)"/bin/echo", (char *)arg};
     uint8_t *in = malloc(stdin_len ? stdin_len : 1);
@@ -36,11 +33,8 @@ static uint8_t *encode_exec(uint64_t id, const char *arg, size_t stdin_len, size
     e.stdin.data = in;
     e.stdin.len = stdin_len;
     e.timeout_ms = 1234;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
-    f.exec_request = &e;
     uint8_t *out = NULL;
-    assert_int_equal(wire_encode(&f, &out, len), 0);
+    assert_int_equal(wire_encode(TEST_FRAME(id, EXEC_REQUEST, exec_request, &e), &out, len), 0);
     free(in);
     return out;
 }
@@ -336,36 +330,60 @@ static void put_health(struct bytes *b, uint64_t id)
     free(f);
 }
 
-/* Feeds everything, in steps of `step` bytes, collecting frame ids and
- * counting errors. */
-static void drive(struct wire_decoder *d, const struct bytes *b, size_t step, uint64_t *ids, size_t *nids,
-                  int *too_large, int *bad)
+/* What a fresh decoder made of b fed in steps of `step` bytes: the frame
+ * ids, the errors counted, and its state at the end. */
+struct driven {
+    uint64_t ids[8];
+    size_t n;
+    int too_large, bad;
+    unsigned syncs;
+    bool broken;
+};
+
+static struct driven drive(const struct bytes *b, size_t step)
 {
+    struct wire_decoder d;
+    wire_decoder_init(&d, 0);
+    struct driven r = {.n = 0};
     size_t off = 0;
-    *nids = 0;
-    *too_large = *bad = 0;
     while (off < b->len) {
         size_t chunk = b->len - off < step ? b->len - off : step;
-        long n = wire_decoder_feed(d, b->data + off, chunk);
+        long n = wire_decoder_feed(&d, b->data + off, chunk);
         assert_true(n >= 0);
         off += (size_t)n;
         for (;;) {
             Guest__V1__Frame *f = NULL;
-            int r = wire_decoder_next(d, &f);
-            if (r == 1) {
-                ids[(*nids)++] = f->id;
+            int rc = wire_decoder_next(&d, &f);
+            if (rc == 1) {
+                assert_true(r.n < 8);
+                r.ids[r.n++] = f->id;
                 guest__v1__frame__free_unpacked(f, NULL);
                 continue;
             }
-            if (r == WIRE_ERR_BAD_FRAME) {
-                (*bad)++;
+            if (rc == WIRE_ERR_BAD_FRAME) {
+                r.bad++;
                 continue;
             }
-            if (r == WIRE_ERR_TOO_LARGE)
-                (*too_large)++;
+            if (rc == WIRE_ERR_TOO_LARGE)
+                r.too_large++;
             break;
         }
     }
+    r.syncs = d.syncs;
+    r.broken = d.broken;
+    wire_decoder_release(&d);
+    return r;
+}
+
+/* The frames decoded must be exactly want[0..n_want), in order. */
+static void expect_ids(const struct driven *r, size_t step, const uint64_t *want, size_t n_want)
+{
+    if (r->n != n_want)
+        fail_msg("in steps of %zu: %zu frames, want %zu", step, r->n, n_want);
+    for (size_t i = 0; i < n_want; i++)
+        if (r->ids[i] != want[i])
+            fail_msg("in steps of %zu: frame %zu has id %llu, want %llu", step, i,
+                     (unsigned long long)r->ids[i], (unsigned long long)want[i]);
 }
 
 /* Between frames the marker is skipped, whole or arriving byte by byte. */
@@ -378,19 +396,11 @@ static void test_sync_between_frames(void **state)
     put(&b, sync_marker, WIRE_SYNC_LEN);
     put_health(&b, 2);
     for (size_t step = 1; step <= b.len; step += (step < 16 ? 1 : 50)) {
-        struct wire_decoder d;
-        wire_decoder_init(&d, 0);
-        uint64_t ids[8];
-        size_t n;
-        int too_large, bad;
-        drive(&d, &b, step, ids, &n, &too_large, &bad);
-        assert_int_equal(n, 2);
-        assert_int_equal(ids[0], 1);
-        assert_int_equal(ids[1], 2);
-        assert_int_equal(too_large, 0);
-        assert_int_equal(bad, 0);
-        assert_int_equal(d.syncs, 2);
-        wire_decoder_release(&d);
+        struct driven r = drive(&b, step);
+        expect_ids(&r, step, (const uint64_t[]){1, 2}, 2);
+        assert_int_equal(r.too_large, 0);
+        assert_int_equal(r.bad, 0);
+        assert_int_equal(r.syncs, 2);
     }
 }
 
@@ -409,19 +419,10 @@ static void test_sync_after_too_large(void **state)
     put_health(&b, 2);
     put_health(&b, 3);
     for (size_t step = 1; step <= b.len; step = step * 2 + 1) {
-        struct wire_decoder d;
-        wire_decoder_init(&d, 0);
-        uint64_t ids[8];
-        size_t n;
-        int too_large, bad;
-        drive(&d, &b, step, ids, &n, &too_large, &bad);
-        assert_int_equal(n, 3);
-        assert_int_equal(ids[0], 1);
-        assert_int_equal(ids[1], 2);
-        assert_int_equal(ids[2], 3);
-        assert_true(too_large >= 1);
-        assert_false(d.broken);
-        wire_decoder_release(&d);
+        struct driven r = drive(&b, step);
+        expect_ids(&r, step, (const uint64_t[]){1, 2, 3}, 3);
+        assert_true(r.too_large >= 1);
+        assert_false(r.broken);
     }
 }
 
@@ -438,18 +439,10 @@ static void test_sync_inside_bad_body(void **state)
     put(&b, sync_marker, WIRE_SYNC_LEN);
     put_health(&b, 7); /* its first 6 bytes are inside the stale frame */
     put_health(&b, 8);
-    struct wire_decoder d;
-    wire_decoder_init(&d, 0);
-    uint64_t ids[8];
-    size_t n;
-    int too_large, bad;
-    drive(&d, &b, b.len, ids, &n, &too_large, &bad);
-    assert_int_equal(bad, 1);
-    assert_int_equal(too_large, 0);
-    assert_int_equal(n, 2);
-    assert_int_equal(ids[0], 7);
-    assert_int_equal(ids[1], 8);
-    wire_decoder_release(&d);
+    struct driven r = drive(&b, b.len);
+    assert_int_equal(r.bad, 1);
+    assert_int_equal(r.too_large, 0);
+    expect_ids(&r, b.len, (const uint64_t[]){7, 8}, 2);
 }
 
 /* Four 0xff bytes that are not followed by the rest of the marker are an
@@ -477,7 +470,6 @@ static void test_sync_lookalike(void **state)
  * with a few entries decodes. */
 static uint8_t *encode_empty_env(uint64_t id, size_t n_env, size_t *len)
 {
-    Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
     Guest__V1__ExecRequest e = GUEST__V1__EXEC_REQUEST__INIT;
     Guest__V1__EnvVar empty = GUEST__V1__ENV_VAR__INIT;
     Guest__V1__EnvVar **env = calloc(n_env, sizeof(*env));
@@ -486,11 +478,8 @@ static uint8_t *encode_empty_env(uint64_t id, size_t n_env, size_t *len)
         env[i] = &empty;
     e.n_env = n_env;
     e.env = env;
-    f.id = id;
-    f.body_case = GUEST__V1__FRAME__BODY_EXEC_REQUEST;
-    f.exec_request = &e;
     uint8_t *out = NULL;
-    assert_int_equal(wire_encode(&f, &out, len), 0);
+    assert_int_equal(wire_encode(TEST_FRAME(id, EXEC_REQUEST, exec_request, &e), &out, len), 0);
     free(env);
     return out;
 }
