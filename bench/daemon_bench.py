@@ -1022,20 +1022,16 @@ def mem_total_mb():
 
 
 def image_desc(image_home):
-    images = os.path.join(image_home, "cache", "images")
-    try:
-        names = sorted(os.listdir(images), key=lambda n: os.path.getmtime(os.path.join(images, n)))
-    except OSError:
-        return "unknown"
-    if not names:
+    """The default image (cache/current): its name and its large files."""
+    path = os.path.realpath(os.path.join(image_home, "cache", "current"))
+    if not os.path.isdir(path):
         return "none"
-    path = os.path.join(images, names[-1])
     parts = []
     for entry in sorted(os.listdir(path)):
         full = os.path.join(path, entry)
         if os.path.isfile(full) and os.path.getsize(full) > 1 << 20:
             parts.append(f"{entry} {os.path.getsize(full) / (1 << 20):.1f} MiB")
-    return f"{names[-1]}: " + ", ".join(parts)
+    return f"{os.path.basename(path)}: " + ", ".join(parts)
 
 
 if __name__ == "__main__":
