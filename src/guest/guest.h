@@ -235,8 +235,11 @@ bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid);
  * (it is started again once reaped). */
 void guest_forkserver_swept(struct guest_forkserver *fs);
 /* Kills the fork server (when it runs) so that a fresh one starts: after a
- * snapshot restore, whose Python was shared with every restored VM. */
+ * snapshot restore, whose Python was shared with every restored VM. The
+ * fresh one starts at guest_forkserver_release (the host's Health after the
+ * resume), or with the next call. */
 void guest_forkserver_restart(struct guest_forkserver *fs);
+void guest_forkserver_release(struct guest_forkserver *fs);
 /* Calls served and calls that fell back since start (for tests). */
 void guest_forkserver_counts(const struct guest_forkserver *fs, uint64_t *served, uint64_t *fallbacks);
 
