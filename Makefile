@@ -66,7 +66,7 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 
 # ---------------------------------------------------------------- sources
 # Modules linked into the host binary, in no particular order.
-HOST_MODULES := common wire rego policy audit gate http image oci vmm proxy egress core api daemon cli
+HOST_MODULES := common secret wire rego policy audit gate http image oci vmm proxy egress core api daemon cli
 not_special   = $(filter-out %_test.c %_fuzz.c %/main.c,$(1))
 HOST_SRCS  := $(call not_special,$(foreach m,$(HOST_MODULES),$(wildcard src/$(m)/*.c))) $(PROTO_C)
 HOST_MAIN  := src/cli/main.c
@@ -532,10 +532,15 @@ test-clone:
 # are also in test-unit and test-e2e). make bench-egress: only the egress rows
 # of bench-daemon (a download through a session's proxy next to a direct one).
 .PHONY: test-egress bench-egress
+test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/egress_test $(BUILD)/test/egress/inject_test $(BUILD)/test/egress/tls_test \
+             $(BUILD)/test/secret/secret_test $(BUILD)/enclave $(BUILD)/enclave-init
 test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/resolver_test $(BUILD)/test/egress/egress_test $(BUILD)/enclave $(BUILD)/enclave-init
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/addr_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/resolver_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/egress_test
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/inject_test
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/tls_test
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/secret/secret_test
 	@mkdir -p $(E2E_HOME)
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
@@ -545,16 +550,36 @@ bench-egress: $(BUILD)/enclave
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
 	/usr/bin/python3 bench/daemon_bench.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME) --only egress
 # ---------------------------------------------------------------- rego: OPA as the oracle
-# make fuzz-rego-diff: every conformance case, mutated ones and generated
-# policies through Enclave (build/rego-diff) and OPA (Go, the version pinned
-# in bench/peers/opa/go.mod, fetched by go into build/peers as for
-# bench-rego); prints a summary, saves each disagreement under
-# build/rego-diff-repro/. REGO_DIFF_ITERATIONS, REGO_DIFF_SECONDS,
-# REGO_DIFF_SEED bound and repeat a run. Not part of `make test`.
-.PHONY: fuzz-rego-diff
+# make test-rego-diff (in `make test`): every conformance case, the
+# constitution's tests (policy/) and 3000 generated, mutated, schema and
+# template cases of one fixed seed through Enclave (build/rego-diff) and OPA
+# (Go, the version pinned in bench/peers/opa/go.mod, fetched by go through
+# the module proxy into build/peers on first use, as for bench-rego). Fails
+# on any disagreement that is not a documented divergence
+# (tests/rego/diff/divergences.json, each also in docs/rego.md).
+# make fuzz-rego-diff: the same with a new seed each run, for longer;
+# prints a summary, saves each disagreement under build/rego-diff-repro/.
+# REGO_DIFF_ITERATIONS, REGO_DIFF_SECONDS, REGO_DIFF_SEED bound and repeat a
+# run. Not part of `make test`.
+.PHONY: test-rego-diff fuzz-rego-diff
 $(BUILD)/peers/opa-diff: bench/peers/opa/diff/main.go bench/peers/opa/go.mod bench/peers/opa/go.sum
+	@command -v go >/dev/null || { echo "$@: needs go (the Go toolchain of bench/peers/opa/go.mod) to build OPA's harness"; exit 1; }
 	@mkdir -p $(BUILD)/peers
 	cd bench/peers/opa && GOMODCACHE=$(abspath $(BUILD))/peers/gomod GOCACHE=$(abspath $(BUILD))/peers/gocache \
 	    GOFLAGS=-mod=mod GOTOOLCHAIN=local go build -o $(abspath $@) ./diff
+test-rego-diff: $(BUILD)/rego-diff $(BUILD)/peers/opa-diff
+	BUILD=$(BUILD) python3 tests/rego/diff/run.py --check
+TEST_TARGETS += test-rego-diff
 fuzz-rego-diff: $(BUILD)/rego-diff $(BUILD)/peers/opa-diff
 	BUILD=$(BUILD) python3 tests/rego/diff/run.py tests/rego/opa-conformance
+# src/rego/typecheck_sigs.h: the builtin declarations the type checker
+# (src/rego/typecheck.c) checks against, generated from OPA's (the version
+# pinned in bench/peers/opa/go.mod) for every builtin in REGO_BUILTINS;
+# committed, regenerate it with this target after adding a builtin.
+.PHONY: rego-typesigs
+rego-typesigs:
+	cd bench/peers/opa && GOMODCACHE=$(abspath $(BUILD))/peers/gomod GOCACHE=$(abspath $(BUILD))/peers/gocache \
+	    GOFLAGS=-mod=mod GOTOOLCHAIN=local go run ./typesigs \
+	    $$(sed -n '/#define REGO_BUILTINS/,/^$$/p' $(CURDIR)/src/rego/builtins.c | grep -o 'X("[^"]*"' | sed 's/X("//;s/"//') \
+	    > $(CURDIR)/src/rego/typecheck_sigs.h.tmp
+	mv src/rego/typecheck_sigs.h.tmp src/rego/typecheck_sigs.h

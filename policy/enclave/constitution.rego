@@ -5,7 +5,10 @@
 # Shape: every rule that refuses something adds a reason to `deny`; the
 # decision allows exactly when no reason was found. Each rule is written as
 # "deny unless the request is shown to be fine", so an input that lacks a
-# field is refused, never waved through.
+# field is refused, never waved through. A check on a field that may be
+# missing is a rule of its own, negated as a whole (`not timeout_ok`):
+# Rego evaluates the arguments of a negated call first, so
+# `not request.timeout_s <= max` would fail, not hold, without the field.
 package enclave
 
 cfg := data.constitution
@@ -26,7 +29,7 @@ obligations := {"timeout_s": cfg.max_timeout_s, "max_output_bytes": cfg.max_outp
 	input.action == "exec"
 }
 
-obligations := object.union({"timeout_s": egress_limits.timeout_s, "max_bytes": egress_limits.max_bytes}, egress_address_obligation) if {
+obligations := object.union(object.union({"timeout_s": egress_limits.timeout_s, "max_bytes": egress_limits.max_bytes}, egress_address_obligation), egress_secret_obligation) if {
 	input.action == "net.connect"
 }
 
@@ -37,8 +40,10 @@ obligations := {"egress_max_bytes": egress_limits.session_max_bytes, "egress_tim
 
 # ------------------------------------------------------------ every action
 
+action_named if is_string(input.action)
+
 deny contains "the input names no action" if {
-	not is_string(input.action)
+	not action_named
 }
 
 deny contains sprintf("unknown action %q: the constitution denies what it does not know", [input.action]) if {
@@ -87,13 +92,17 @@ deny contains sprintf("only the operator may replace the policy; the caller is %
 
 deny contains sprintf("a session may have at most %d vCPUs; %v were asked for", [cfg.max_vcpu, request.vcpu]) if {
 	input.action == "session.start"
-	not request.vcpu <= cfg.max_vcpu
+	not vcpu_ok
 }
+
+vcpu_ok if request.vcpu <= cfg.max_vcpu
 
 deny contains sprintf("a session may have at most %d MiB of memory; %v were asked for", [cfg.max_memory_mb, request.memory_mb]) if {
 	input.action == "session.start"
-	not request.memory_mb <= cfg.max_memory_mb
+	not memory_ok
 }
+
+memory_ok if request.memory_mb <= cfg.max_memory_mb
 
 # Image variants: when data.constitution.allowed_images is a list, a session
 # may boot only those ("" is the default image). Absent: any variant.
@@ -114,8 +123,10 @@ deny contains sprintf("only python3 may run (argv[0] must be one of %v); argv[0]
 
 deny contains sprintf("unknown tool %v (the tools are %v)", [object.get(request, "tool", "missing"), cfg.tools]) if {
 	input.action == "exec"
-	not request.tool in cfg.tools
+	not tool_known
 }
+
+tool_known if request.tool in cfg.tools
 
 # A path is under a root when it is the root or below it, with no ".." step.
 under_root(path) if {
@@ -136,20 +147,26 @@ has_dotdot(path) if {
 
 deny contains sprintf("writes only under %v: the working directory %v is outside them", [cfg.write_roots, object.get(request, "cwd", "missing")]) if {
 	input.action == "exec"
-	not under_root(request.cwd)
+	not cwd_ok
 }
+
+cwd_ok if under_root(request.cwd)
 
 deny contains sprintf("the time limit is at most %d s; %v s was asked for", [cfg.max_timeout_s, object.get(request, "timeout_s", "no limit")]) if {
 	input.action == "exec"
-	not request.timeout_s <= cfg.max_timeout_s
+	not timeout_ok
 }
+
+timeout_ok if request.timeout_s <= cfg.max_timeout_s
 
 # ------------------------------------------------------------ files (as those actions arrive)
 
 deny contains sprintf("writes only under %v: %v is outside them", [cfg.write_roots, object.get(request, "path", "missing")]) if {
 	input.action == "file.write"
-	not under_root(request.path)
+	not path_ok
 }
+
+path_ok if under_root(request.path)
 
 deny contains sprintf("the session declared the intent read_only_analysis; writing %v is not part of it", [object.get(request, "path", "missing")]) if {
 	input.action == "file.write"
@@ -174,14 +191,18 @@ intent_category := object.get(request_intent, "action_category", "") if count(se
 
 deny contains sprintf("unknown intent %v (the constitution knows %v)", [intent_category, cfg.intents]) if {
 	intent_category != ""
-	not intent_category in cfg.intents
+	not intent_known
 }
+
+intent_known if intent_category in cfg.intents
 
 deny contains "a declared intent needs an action_category" if {
 	some doc in [session_intent, request_intent]
 	count(doc) > 0
-	not is_string(doc.action_category)
+	not names_category(doc)
 }
+
+names_category(doc) if is_string(doc.action_category)
 
 deny contains sprintf("the session declared the intent %v; this request declares %v", [session_intent.action_category, request_intent.action_category]) if {
 	count(session_intent) > 0
@@ -233,7 +254,11 @@ checked_code := concat("\n", array.slice(request.argv, 1, count(request.argv))) 
 #            "ports": [443], "schemes": ["https"] (optional: any),
 #            "intents": ["code_execution"] (optional: any intent, or none),
 #            "addresses": ["10.0.0.0/8"] (optional: non-public addresses
-#            this entry may reach; without it only public addresses)}
+#            this entry may reach; without it only public addresses),
+#            "inject_secret": {"name": "api-token", "header": "Authorization",
+#            "format": "Bearer %s"} (optional: a secret of the host's store
+#            that the host adds to each request of the connection; plain
+#            HTTP only, the value never enters the VM)}
 
 egress_rules := object.get(cfg, "egress", [])
 
@@ -280,3 +305,21 @@ egress_allowed_addresses := {a | some i in egress_match; some a in object.get(eg
 default egress_address_obligation := {}
 
 egress_address_obligation := {"allow_addresses": sort(egress_allowed_addresses)} if count(egress_allowed_addresses) > 0
+
+# A secret the matching entries name goes into the net.connect decision as
+# the obligation inject_secret (the name, never the value). Entries that
+# match the same connection and name different secrets are a mistake of the
+# list: the connection is refused rather than given the wrong credential.
+egress_secrets := {s | some i in egress_match; s := egress_rules[i].inject_secret}
+
+default egress_secret_obligation := {}
+
+egress_secret_obligation := {"inject_secret": s} if {
+	count(egress_secrets) == 1
+	some s in egress_secrets
+}
+
+deny contains "egress: more than one entry of data.constitution.egress names a secret for this host and port, and they differ" if {
+	input.action == "net.connect"
+	count(egress_secrets) > 1
+}

@@ -238,3 +238,34 @@ test_egress_session_start_needs_an_entry_for_its_intent if {
 	coding := object.union(start_input({"egress": true}), {"session": {"id": "s-1", "labels": {}, "intent": {"action_category": "code_execution"}}})
 	allowed(coding) with data.constitution.egress as only_coding
 }
+
+secret_data := [
+	{"host": "api.example", "ports": [80], "schemes": ["http"], "inject_secret": {"name": "api-token", "header": "Authorization", "format": "Bearer %s"}},
+	{"host": "plain.example", "ports": [80]},
+]
+
+test_egress_secret_obligation if {
+	d := decision with input as net_input("net.connect", {"host": "api.example", "port": 80, "scheme": "http", "method": "GET", "path": "/", "addresses": ["192.0.2.1"]}, {})
+		with data.constitution.egress as secret_data
+	d.allow
+	d.obligations.inject_secret == {"name": "api-token", "header": "Authorization", "format": "Bearer %s"}
+}
+
+test_egress_secret_only_for_its_host if {
+	d := decision with input as net_input("net.connect", {"host": "plain.example", "port": 80, "scheme": "http", "method": "GET", "path": "/", "addresses": ["192.0.2.1"]}, {})
+		with data.constitution.egress as secret_data
+	d.allow
+	not d.obligations.inject_secret
+}
+
+test_egress_secret_not_on_resolve if {
+	d := decision with input as net_input("net.resolve", {"host": "api.example", "port": 80, "scheme": "http"}, {})
+		with data.constitution.egress as secret_data
+	d.allow
+	not d.obligations.inject_secret
+}
+
+test_egress_conflicting_secrets_denied if {
+	two := array.concat(secret_data, [{"host": "*.example", "ports": [80], "inject_secret": {"name": "other"}}])
+	denied_for(net_input("net.connect", {"host": "api.example", "port": 80, "scheme": "http", "method": "GET", "path": "/", "addresses": ["192.0.2.1"]}, {}), "names a secret") with data.constitution.egress as two
+}

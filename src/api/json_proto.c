@@ -64,6 +64,16 @@ static bool is_map_field(const ProtobufCFieldDescriptor *f)
     return strcmp(entry->short_name, expect) == 0;
 }
 
+/* The ten integer types (an enum is not one). */
+static bool integer_type(ProtobufCType type)
+{
+    return type == PROTOBUF_C_TYPE_INT32 || type == PROTOBUF_C_TYPE_SINT32 ||
+           type == PROTOBUF_C_TYPE_SFIXED32 || type == PROTOBUF_C_TYPE_UINT32 ||
+           type == PROTOBUF_C_TYPE_FIXED32 || type == PROTOBUF_C_TYPE_INT64 ||
+           type == PROTOBUF_C_TYPE_SINT64 || type == PROTOBUF_C_TYPE_SFIXED64 ||
+           type == PROTOBUF_C_TYPE_UINT64 || type == PROTOBUF_C_TYPE_FIXED64;
+}
+
 static size_t scalar_size(ProtobufCType type)
 {
     switch (type) {
@@ -242,40 +252,36 @@ static int decode_enum(const ProtobufCEnumDescriptor *ed, const json_t *v, int32
     return 0;
 }
 
+/* An integer field of type (one of the ten integer types) at dst. */
+static int decode_integer(ProtobufCType type, const json_t *v, void *dst, struct error *err)
+{
+    bool is_unsigned = type == PROTOBUF_C_TYPE_UINT32 || type == PROTOBUF_C_TYPE_FIXED32 ||
+                       type == PROTOBUF_C_TYPE_UINT64 || type == PROTOBUF_C_TYPE_FIXED64;
+    bool wide = scalar_size(type) == 8;
+    int64_t s = 0;
+    uint64_t u = 0;
+    if (json_get_integer(v, is_unsigned, wide ? INT64_MIN : INT32_MIN, wide ? INT64_MAX : INT32_MAX,
+                         wide ? UINT64_MAX : UINT32_MAX, &s, &u, err) < 0)
+        return -1;
+    if (wide && is_unsigned)
+        *(uint64_t *)dst = u;
+    else if (wide)
+        *(int64_t *)dst = s;
+    else if (is_unsigned)
+        *(uint32_t *)dst = (uint32_t)u;
+    else
+        *(int32_t *)dst = (int32_t)s;
+    return 0;
+}
+
 /* Decodes one non-null value of field f into the storage at dst. */
 static int decode_value(const ProtobufCFieldDescriptor *f, const json_t *v, int depth, void *dst,
                         struct error *err)
 {
-    int64_t s = 0;
-    uint64_t u = 0;
     double d = 0;
+    if (integer_type(f->type))
+        return decode_integer(f->type, v, dst, err);
     switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-        if (json_get_integer(v, false, INT32_MIN, INT32_MAX, 0, &s, &u, err) < 0)
-            return -1;
-        *(int32_t *)dst = (int32_t)s;
-        return 0;
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        if (json_get_integer(v, true, 0, 0, UINT32_MAX, &s, &u, err) < 0)
-            return -1;
-        *(uint32_t *)dst = (uint32_t)u;
-        return 0;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        if (json_get_integer(v, false, INT64_MIN, INT64_MAX, 0, &s, &u, err) < 0)
-            return -1;
-        *(int64_t *)dst = s;
-        return 0;
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        if (json_get_integer(v, true, 0, 0, UINT64_MAX, &s, &u, err) < 0)
-            return -1;
-        *(uint64_t *)dst = u;
-        return 0;
     case PROTOBUF_C_TYPE_FLOAT:
         if (json_get_double(v, true, &d, err) < 0)
             return -1;
@@ -321,6 +327,8 @@ static int decode_value(const ProtobufCFieldDescriptor *f, const json_t *v, int 
     }
     case PROTOBUF_C_TYPE_MESSAGE:
         return decode_message(f->descriptor, v, depth + 1, (ProtobufCMessage **)dst, err);
+    default: /* the integers, above */
+        break;
     }
     return error_set(err, ERR_INTERNAL, "unsupported field type %d", (int)f->type);
 }
@@ -590,20 +598,9 @@ static json_t *encode_value(const ProtobufCFieldDescriptor *f, const void *src, 
 /* Whether a singular field without presence holds its default (and is omitted). */
 static bool is_default(const ProtobufCFieldDescriptor *f, const void *src)
 {
+    if (integer_type(f->type) || f->type == PROTOBUF_C_TYPE_ENUM)
+        return scalar_size(f->type) == 8 ? *(const uint64_t *)src == 0 : *(const uint32_t *)src == 0;
     switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_ENUM:
-        return *(const uint32_t *)src == 0;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return *(const uint64_t *)src == 0;
     case PROTOBUF_C_TYPE_FLOAT: {
         float v = *(const float *)src;
         return v == 0 && !signbit(v);
@@ -622,6 +619,8 @@ static bool is_default(const ProtobufCFieldDescriptor *f, const void *src)
         return ((const ProtobufCBinaryData *)src)->len == 0;
     case PROTOBUF_C_TYPE_MESSAGE:
         return *(ProtobufCMessage *const *)src == NULL;
+    default: /* the integers and enums, above */
+        break;
     }
     return true;
 }

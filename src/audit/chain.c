@@ -411,25 +411,19 @@ int audit_verifier_record(struct audit_verifier *v, const struct audit_record *r
     /* pending is a min-heap on seq holding only seqs >= next_seq. */
     while (v->npending > 0 && v->pending[0].seq == rec->seq) {
         struct audit_pending_checkpoint cp = pending_pop(v);
-        if (strcmp(cp.head_hash, rec->hash) != 0) {
-            audit_verifier_fail(v, rec->seq,
-                                "the signed checkpoint at seq %" PRIu64
-                                " names a different head hash than record %" PRIu64,
-                                cp.seq, rec->seq);
-            v->chain_broken = true;
-            return 0;
-        }
-        if (cp.has_root) {
+        bool head_ok = strcmp(cp.head_hash, rec->hash) == 0, root_ok = true;
+        if (head_ok && cp.has_root) {
             uint8_t root[32];
             audit_merkle_range_root(&v->tree, root);
-            if (memcmp(root, cp.root, 32) != 0) {
-                audit_verifier_fail(v, rec->seq,
-                                    "the signed checkpoint at seq %" PRIu64
-                                    " names a different tree root than records 1..%" PRIu64,
-                                    cp.seq, rec->seq);
-                v->chain_broken = true;
-                return 0;
-            }
+            root_ok = memcmp(root, cp.root, 32) == 0;
+        }
+        if (!head_ok || !root_ok) {
+            audit_verifier_fail(v, rec->seq,
+                                "the signed checkpoint at seq %" PRIu64 " names a different %s%" PRIu64,
+                                cp.seq, head_ok ? "tree root than records 1.." : "head hash than record ",
+                                rec->seq);
+            v->chain_broken = true;
+            return 0;
         }
         v->res->checkpoints++;
         if (cp.seq > v->res->last_checkpoint_seq)

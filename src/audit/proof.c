@@ -116,6 +116,40 @@ static int find_checkpoint(sqlite3 *db, uint64_t size, uint64_t min_size, uint64
     return ret;
 }
 
+/* find_checkpoint for a proof, which needs one: not found is ERR_NOT_FOUND,
+ * worded "no signed checkpoint <uncovered> <min_size><why>" when size is 0. */
+static int need_checkpoint(sqlite3 *db, uint64_t size, uint64_t min_size, uint64_t *found_size,
+                           char **note, const char *uncovered, const char *why, struct error *err)
+{
+    int found = find_checkpoint(db, size, min_size, found_size, note, err);
+    if (found != 0)
+        return found < 0 ? -1 : 0;
+    if (size > 0)
+        return error_set(err, ERR_NOT_FOUND, "no signed checkpoint at tree size %" PRIu64, size);
+    return error_set(err, ERR_NOT_FOUND, "no signed checkpoint %s %" PRIu64 "%s", uncovered, min_size,
+                     why);
+}
+
+/* The log's read connection, in one read transaction (a consistent
+ * snapshot) until snapshot_end, which also frees what was read. */
+static int snapshot_begin(struct audit_log *log, sqlite3 **db, struct error *err)
+{
+    audit_log_read_begin(log, db);
+    if (sqlite3_exec(*db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        error_set(err, ERR_UNAVAILABLE, "reading the log: %s", sqlite3_errmsg(*db));
+        audit_log_read_end(log);
+        return -1;
+    }
+    return 0;
+}
+
+static void snapshot_end(struct audit_log *log, sqlite3 *db, struct tree_read *t)
+{
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    audit_log_read_end(log);
+    tree_read_release(t);
+}
+
 /* The note's root must be the root of the leaves read: a proof is never
  * made from a log that does not match its own signed checkpoint. */
 static int check_note_root(const char *note, const uint8_t root[AUDIT_MERKLE_HASH], uint64_t size,
@@ -163,27 +197,16 @@ int audit_proof_inclusion(struct audit_log *log, uint64_t seq, uint64_t tree_siz
                          "record %" PRIu64 " is not in a tree of %" PRIu64 " records", seq,
                          tree_size);
     sqlite3 *db;
-    audit_log_read_begin(log, &db);
     struct tree_read t = {.want_seq = seq};
     cleanup_free char *note = NULL;
     cleanup_free char *leaf_b64 = NULL;
     uint64_t size = 0;
     int ret = -1;
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        error_set(err, ERR_UNAVAILABLE, "reading the log: %s", sqlite3_errmsg(db));
-        goto out_unlocked;
-    }
-    int found = find_checkpoint(db, tree_size, seq, &size, &note, err);
-    if (found < 0)
+    if (snapshot_begin(log, &db, err) < 0)
+        return -1;
+    if (need_checkpoint(db, tree_size, seq, &size, &note, "covers record",
+                        " yet (one is signed every N records, and when the daemon stops)", err) < 0)
         goto out;
-    if (found == 0) {
-        error_set(err, ERR_NOT_FOUND,
-                  tree_size ? "no signed checkpoint at tree size %" PRIu64
-                            : "no signed checkpoint covers record %" PRIu64
-                              " yet (one is signed every N records, and when the daemon stops)",
-                  tree_size ? tree_size : seq);
-        goto out;
-    }
     if (read_leaves(db, size, &t, err) < 0)
         goto out;
     uint8_t root[AUDIT_MERKLE_HASH];
@@ -205,10 +228,7 @@ int audit_proof_inclusion(struct audit_log *log, uint64_t seq, uint64_t tree_siz
                           "root_hash", root_hex, "checkpoint", note, "record", t.record);
     ret = dump(o, out, err);
 out:
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-out_unlocked:
-    audit_log_read_end(log);
-    tree_read_release(&t);
+    snapshot_end(log, db, &t);
     return ret;
 }
 
@@ -220,26 +240,15 @@ int audit_proof_consistency(struct audit_log *log, uint64_t old_size, uint64_t n
     if (new_size != 0 && new_size < old_size)
         return error_set(err, ERR_INVALID_ARGUMENT, "the new size is smaller than the old one");
     sqlite3 *db;
-    audit_log_read_begin(log, &db);
     struct tree_read t = {0};
     cleanup_free char *new_note = NULL;
     cleanup_free char *old_note = NULL;
     uint64_t size = 0, old_found = 0;
     int ret = -1;
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        error_set(err, ERR_UNAVAILABLE, "reading the log: %s", sqlite3_errmsg(db));
-        goto out_unlocked;
-    }
-    int found = find_checkpoint(db, new_size, old_size, &size, &new_note, err);
-    if (found < 0)
+    if (snapshot_begin(log, &db, err) < 0)
+        return -1;
+    if (need_checkpoint(db, new_size, old_size, &size, &new_note, "at or after tree size", "", err) < 0)
         goto out;
-    if (found == 0) {
-        error_set(err, ERR_NOT_FOUND,
-                  new_size ? "no signed checkpoint at tree size %" PRIu64
-                           : "no signed checkpoint at or after tree size %" PRIu64,
-                  new_size ? new_size : old_size);
-        goto out;
-    }
     if (find_checkpoint(db, old_size, 0, &old_found, &old_note, err) < 0)
         goto out;
     if (read_leaves(db, size, &t, err) < 0)
@@ -265,10 +274,7 @@ int audit_proof_consistency(struct audit_log *log, uint64_t old_size, uint64_t n
                           "old_checkpoint", old_note);
     ret = dump(o, out, err);
 out:
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-out_unlocked:
-    audit_log_read_end(log);
-    tree_read_release(&t);
+    snapshot_end(log, db, &t);
     return ret;
 }
 

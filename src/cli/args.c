@@ -7,6 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+int args_getopt_next(struct args_getopt *g)
+{
+    if (!g->started) {
+        optind = 0;
+        opterr = 0;
+        g->started = true;
+    }
+    int c = getopt_long(g->argc, g->argv, "+h", g->opts, g->longindex);
+    if (c == 'h')
+        fputs(g->help, stdout);
+    return c;
+}
+
 int args_parse_uint(const char *s, const char *name, unsigned min, unsigned max, unsigned *out,
                     struct error *err)
 {
@@ -233,7 +246,9 @@ static const char up_help[] =
     "\n"
     "environment: ENCLAVE_HOME (default ~/.enclave), ENCLAVE_LOG=debug|info|warn|error,\n"
     "ENCLAVE_AUDIT_CHECKPOINT_S (sign an audit checkpoint over unsigned records this\n"
-    "often, default 30 seconds)\n";
+    "often, default 30 seconds), ENCLAVE_EGRESS_TRUST_FILE (a PEM file of the CAs that\n"
+    "egress trusts when it opens TLS to a server to add a secret; default: the\n"
+    "system's; see docs/egress.md). Secrets egress adds: 'enclave secret'.\n";
 
 int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
 {
@@ -269,14 +284,12 @@ int args_parse_up(int argc, char **argv, struct up_args *out, struct error *err)
     memset(out, 0, sizeof(*out));
     daemon_options_defaults(&out->daemon);
     struct daemon_options *d = &out->daemon;
-    optind = 0;
-    opterr = 0;
     int c;
+    struct args_getopt g = {.argc = argc, .argv = argv, .opts = opts, .help = up_help};
     uint64_t size;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = args_getopt_next(&g)) != -1) {
         switch (c) {
         case 'h':
-            fputs(up_help, stdout);
             return 1;
         case O_LISTEN:
             d->listen = optarg;
@@ -460,17 +473,15 @@ int args_parse_run(int argc, char **argv, struct run_args *out, struct error *er
     };
     memset(out, 0, sizeof(*out));
     client_target_default(&out->target);
-    optind = 0;
-    opterr = 0;
     int c, idx = 0;
+    struct args_getopt g = {.argc = argc, .argv = argv, .opts = opts, .help = run_help, .longindex = &idx};
     const struct args_shared shared = {.vcpus = &out->vcpus, .mem_mb = &out->mem_mb,
                                        .timeout_s = &out->timeout_s,
                                        .python_file = &out->python_file, .target = &out->target};
     /* '+': stop at the first non-option, so the command's own options are its own. */
-    while ((c = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
+    while ((c = args_getopt_next(&g)) != -1) {
         switch (c) {
         case 'h':
-            fputs(run_help, stdout);
             return 1;
         case O_PYTHON:
         case O_TIMEOUT:

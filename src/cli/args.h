@@ -11,6 +11,21 @@
 #include "common/error.h"
 #include "daemon/daemon.h"
 
+/* A verb's getopt_long loop: its options start at argv[1] and stop at the
+ * first operand ("+"), getopt prints nothing (the verb words its own
+ * errors), and -h/--help prints help to stdout and returns 'h'. The first
+ * call starts over (optind, opterr); -1 after the last option. */
+struct option;
+struct args_getopt {
+    int argc;
+    char **argv;
+    const struct option *opts; /* with {"help", no_argument, NULL, 'h'} */
+    const char *help;
+    int *longindex; /* or NULL */
+    bool started;
+};
+int args_getopt_next(struct args_getopt *g);
+
 /* "42" within [min, max]. */
 int args_parse_uint(const char *s, const char *name, unsigned min, unsigned max, unsigned *out,
                     struct error *err);

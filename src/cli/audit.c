@@ -65,6 +65,19 @@ static struct audit_log *open_read_only(const char *verb, const char *db_arg)
     return log;
 }
 
+/* For a verb that takes options only: the log, once no operand is left;
+ * NULL after saying why, with the exit code in *code. */
+static struct audit_log *open_without_operands(const char *verb, int argc, char **argv,
+                                               const char *db_arg, int *code)
+{
+    if (optind != argc) {
+        *code = cli_usage_error(verb, "unexpected argument '%s'", argv[optind]);
+        return NULL;
+    }
+    *code = 1;
+    return open_read_only(verb, db_arg);
+}
+
 /* ---------------------------------------------------------------- tail */
 
 struct tail_state {
@@ -207,11 +220,10 @@ static int audit_tail(int argc, char **argv)
             return cli_usage_error("audit tail", "bad option");
         }
     }
-    if (optind != argc)
-        return cli_usage_error("audit tail", "unexpected argument '%s'", argv[optind]);
-    struct audit_log *log = open_read_only("audit tail", db_arg);
+    int code;
+    struct audit_log *log = open_without_operands("audit tail", argc, argv, db_arg, &code);
     if (log == NULL)
-        return 1;
+        return code;
     struct error err;
     struct audit_filter filter = {
         .session_id = session, .limit = (uint32_t)lines, .last = lines > 0};
@@ -307,11 +319,10 @@ static int audit_export(int argc, char **argv)
             return cli_usage_error("audit export", "bad option");
         }
     }
-    if (optind != argc)
-        return cli_usage_error("audit export", "unexpected argument '%s'", argv[optind]);
-    struct audit_log *log = open_read_only("audit export", db_arg);
+    int code;
+    struct audit_log *log = open_without_operands("audit export", argc, argv, db_arg, &code);
     if (log == NULL)
-        return 1;
+        return code;
     struct error err;
     /* Written next to the target and renamed, so a failed export leaves no
      * half file where a complete one is expected. */

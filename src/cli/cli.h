@@ -24,6 +24,7 @@ struct cli_verb {
     X(policy, cli_policy, "evaluate and test Rego policies")                     \
     X(audit, cli_audit, "read, export and verify the audit log") \
     X(token, cli_token, "print the API token clients send (made when missing)") \
+    X(secret, cli_secret, "store, list and remove credentials egress adds on the host") \
     X(ui, cli_ui, "print the Web UI's login URL and open it in a browser") \
     X(mcp, cli_mcp, "serve the Model Context Protocol on stdio (tools in one session)")
 

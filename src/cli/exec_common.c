@@ -52,6 +52,16 @@ static char *read_file_all(const char *path, size_t *len)
 
 #define PYTHON_ARG_MAX 100000 /* below the kernel's 128 KiB limit on one argument */
 
+void cli_start_request_add(json_t *req, unsigned vcpus, unsigned mem_mb, bool egress)
+{
+    if (vcpus)
+        json_object_set_new(req, "vcpu", json_integer(vcpus));
+    if (mem_mb)
+        json_object_set_new(req, "memoryMb", json_integer(mem_mb));
+    if (egress)
+        json_object_set_new(req, "egress", json_true());
+}
+
 json_t *cli_exec_request(const char *verb, const char *session_id, const char *python_file,
                          char **command, int command_len, unsigned timeout_s)
 {

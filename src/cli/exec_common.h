@@ -6,6 +6,9 @@
 
 #include "cli/client.h"
 
+/* Adds to a StartSession request what `run` and `session start` both ask for:
+ * vcpu and memoryMb (0: the daemon's default) and egress. */
+void cli_start_request_add(json_t *req, unsigned vcpus, unsigned mem_mb, bool egress);
 /* Builds an enclave.v1 ExecRequest for a Python file (path or "-"; run as
  * python3 -c CODE, or python3 - with the code on stdin when it is long) or
  * an argv. Returns a new JSON object, or NULL after printing why. */

@@ -233,31 +233,44 @@ static void print_info(const struct oci_image_info *info)
     printf("layers:    %zu (%" PRIu64 " bytes)\n", info->layer_count, info->total_bytes);
 }
 
-int cli_image_pull(int argc, char **argv)
+typedef int (*image_op)(const char *ref, const struct oci_options *opts, struct oci_image_info *info,
+                        struct error *err);
+
+/* Parses the verb's arguments and runs op on them, printing what it found:
+ * true when it succeeded (the verb adds its own lines and exits 0), else
+ * false with the exit code in *code. */
+static bool run_op(const char *verb, int argc, char **argv, image_op op, struct oci_image_info *info,
+                   int *code)
 {
     struct common_args a;
-    int r = parse_args("pull", argc, argv, &a);
-    if (r != 0)
-        return r == 1 ? 0 : r;
-    struct oci_image_info info = {0};
+    int r = parse_args(verb, argc, argv, &a);
+    if (r != 0) {
+        *code = r == 1 ? 0 : r;
+        return false;
+    }
     struct error err = {0};
-    if (oci_pull(a.ref, &a.opts, &info, &err) < 0)
-        return fail("pull", &err);
-    print_info(&info);
-    return 0;
+    if (op(a.ref, &a.opts, info, &err) < 0) {
+        *code = fail(verb, &err);
+        return false;
+    }
+    print_info(info);
+    return true;
+}
+
+int cli_image_pull(int argc, char **argv)
+{
+    struct oci_image_info info = {0};
+    int code = 0;
+    run_op("pull", argc, argv, oci_pull, &info, &code);
+    return code;
 }
 
 int cli_image_verify(int argc, char **argv)
 {
-    struct common_args a;
-    int r = parse_args("verify", argc, argv, &a);
-    if (r != 0)
-        return r == 1 ? 0 : r;
     struct oci_image_info info = {0};
-    struct error err = {0};
-    if (oci_verify(a.ref, &a.opts, &info, &err) < 0)
-        return fail("verify", &err);
-    print_info(&info);
+    int code = 0;
+    if (!run_op("verify", argc, argv, oci_verify, &info, &code))
+        return code;
     printf("signature: verified with %s\n", info.signer_key);
     printf("blobs:     all match their digests\n");
     return 0;
@@ -265,15 +278,10 @@ int cli_image_verify(int argc, char **argv)
 
 int cli_image_install(int argc, char **argv)
 {
-    struct common_args a;
-    int r = parse_args("install", argc, argv, &a);
-    if (r != 0)
-        return r == 1 ? 0 : r;
     struct oci_image_info info = {0};
-    struct error err = {0};
-    if (oci_install_info(a.ref, &a.opts, &info, &err) < 0)
-        return fail("install", &err);
-    print_info(&info);
+    int code = 0;
+    if (!run_op("install", argc, argv, oci_install_info, &info, &code))
+        return code;
     if (info.signature_verified)
         printf("signature: verified with %s\n", info.signer_key);
     else
@@ -284,16 +292,10 @@ int cli_image_install(int argc, char **argv)
 
 int cli_image_push(int argc, char **argv)
 {
-    struct common_args a;
-    int r = parse_args("push", argc, argv, &a);
-    if (r != 0)
-        return r == 1 ? 0 : r;
     struct oci_image_info info = {0};
-    struct error err = {0};
-    if (oci_push(a.ref, &a.opts, &info, &err) < 0)
-        return fail("push", &err);
-    print_info(&info);
-    return 0;
+    int code = 0;
+    run_op("push", argc, argv, oci_push, &info, &code);
+    return code;
 }
 
 /* Reads a password from the terminal without echo. */
@@ -345,6 +347,16 @@ static int get_password(bool confirm, char *buf, size_t size)
     return 0;
 }
 
+/* The key's password for verb (confirm: asked twice); 0, or 1 after saying
+ * there is none. */
+static int need_password(const char *verb, bool confirm, char *buf, size_t size)
+{
+    if (get_password(confirm, buf, size) == 0)
+        return 0;
+    fprintf(stderr, "enclave image %s: no password (set COSIGN_PASSWORD or use a terminal)\n", verb);
+    return 1;
+}
+
 int cli_image_sign(int argc, char **argv)
 {
     struct common_args a;
@@ -352,10 +364,8 @@ int cli_image_sign(int argc, char **argv)
     if (r != 0)
         return r == 1 ? 0 : r;
     char password[1024];
-    if (get_password(false, password, sizeof(password)) < 0) {
-        fprintf(stderr, "enclave image sign: no password (set COSIGN_PASSWORD or use a terminal)\n");
+    if (need_password("sign", false, password, sizeof(password)) != 0)
         return 1;
-    }
     struct oci_image_info info = {0};
     struct error err = {0};
     int ret = oci_sign(a.ref, a.key_file, password, &a.opts, &info, &err);
@@ -373,12 +383,10 @@ int cli_image_keygen(int argc, char **argv)
     if (r != 0)
         return r == 1 ? 0 : r;
     char password[1024];
-    if (get_password(true, password, sizeof(password)) < 0) {
-        fprintf(stderr, "enclave image keygen: no password (set COSIGN_PASSWORD or use a terminal)\n");
+    if (need_password("keygen", true, password, sizeof(password)) != 0)
         return 1;
-    }
-    struct error err = {0};
     const char *dir = a.dir ? a.dir : ".";
+    struct error err = {0};
     int ret = oci_keygen(dir, password, a.force, &err);
     memset(password, 0, sizeof(password));
     if (ret < 0)

@@ -895,13 +895,11 @@ int cli_mcp(int argc, char **argv)
     struct error err;
     unsigned u;
     uint64_t size;
-    optind = 0;
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    struct args_getopt g = {.argc = argc, .argv = argv, .opts = opts, .help = mcp_help};
+    while ((c = args_getopt_next(&g)) != -1) {
         switch (c) {
         case 'h':
-            fputs(mcp_help, stdout);
             return 0;
         case O_CPU:
             if (args_parse_uint(optarg, "--cpu", 1, 64, &u, &err) < 0)

@@ -61,6 +61,54 @@ static int load_and_prepare(struct rego *r, const char **paths, int npaths, cons
     return rc;
 }
 
+/* What eval and bench share: -d PATH (repeated), -i FILE, -f FORMAT and one
+ * QUERY operand. */
+struct query_args {
+    const char **paths; /* the -d paths (argc + 1 slots) */
+    int npaths;
+    const char *input_path, *format, *query;
+};
+
+#define QUERY_OPTIONS                                                                              \
+    {"data", required_argument, NULL, 'd'}, {"input", required_argument, NULL, 'i'},              \
+        {"format", required_argument, NULL, 'f'}
+
+/* 0, or 1 when out of memory. */
+static int query_args_init(struct query_args *a, int argc, const char *format)
+{
+    *a = (struct query_args){.paths = calloc((size_t)argc + 1, sizeof(*a->paths)), .format = format};
+    return a->paths == NULL;
+}
+
+/* Takes option c if it is one of QUERY_OPTIONS: true when it was. */
+static bool query_args_take(struct query_args *a, int c)
+{
+    switch (c) {
+    case 'd': a->paths[a->npaths++] = optarg; return true;
+    case 'i': a->input_path = optarg; return true;
+    case 'f': a->format = optarg; return true;
+    default: return false;
+    }
+}
+
+/* After the options: the QUERY, and a --format of the two known. 0, or the
+ * usage error's exit code (a->paths freed). */
+static int query_args_finish(struct query_args *a, int argc, char **argv, const char *verb,
+                             const char *format1, const char *format2)
+{
+    int rc = 0;
+    if (optind != argc - 1)
+        rc = cli_usage_error(verb, "exactly one QUERY is required");
+    else if (strcmp(a->format, format1) && strcmp(a->format, format2))
+        rc = cli_usage_error(verb, "unknown --format %s", a->format);
+    if (rc != 0) {
+        free(a->paths);
+        return rc;
+    }
+    a->query = argv[optind];
+    return 0;
+}
+
 static void eval_usage(FILE *o)
 {
     fprintf(o,
@@ -91,33 +139,29 @@ static void eval_usage(FILE *o)
 static int policy_eval(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "data", required_argument, NULL, 'd' },
-        { "input", required_argument, NULL, 'i' },
-        { "format", required_argument, NULL, 'f' },
+        QUERY_OPTIONS,
         { "strict", no_argument, NULL, 's' },
         { "max-steps", required_argument, NULL, 'm' },
         { "max-memory", required_argument, NULL, 'M' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char **paths = calloc((size_t)argc + 1, sizeof *paths);
-    if (!paths)
+    struct query_args a;
+    if (query_args_init(&a, argc, "json"))
         return 1;
-    int npaths = 0, c;
-    const char *input_path = NULL, *format = "json";
+    int c;
     struct rego_options ro = { 0 };
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:i:f:h", opts, NULL)) != -1) {
+        if (query_args_take(&a, c))
+            continue;
         switch (c) {
-        case 'd': paths[npaths++] = optarg; break;
-        case 'i': input_path = optarg; break;
-        case 'f': format = optarg; break;
         case 's': ro.strict_builtin_errors = 1; break;
         case 'm': {
             char *end;
             unsigned long long v = strtoull(optarg, &end, 10);
             if (*end || v == 0) {
-                free(paths);
+                free(a.paths);
                 return cli_usage_error("policy eval", "--max-steps must be a positive number");
             }
             ro.max_steps = v;
@@ -127,39 +171,34 @@ static int policy_eval(int argc, char **argv)
             char *end;
             unsigned long long v = strtoull(optarg, &end, 10);
             if (*end || v == 0 || v > (1ULL << 24)) {
-                free(paths);
+                free(a.paths);
                 return cli_usage_error("policy eval", "--max-memory must be a number of MiB from 1 to 16777216");
             }
             ro.max_memory = v << 20;
             break;
         }
-        case 'h': eval_usage(stdout); free(paths); return 0;
-        default: free(paths); eval_usage(stderr); return 2;
+        case 'h': eval_usage(stdout); free(a.paths); return 0;
+        default: free(a.paths); eval_usage(stderr); return 2;
         }
     }
-    if (optind != argc - 1) {
-        free(paths);
-        return cli_usage_error("policy eval", "exactly one QUERY is required");
-    }
-    if (strcmp(format, "json") && strcmp(format, "values")) {
-        free(paths);
-        return cli_usage_error("policy eval", "unknown --format %s", format);
-    }
-    const char *query = argv[optind];
+    int rc = query_args_finish(&a, argc, argv, "policy eval", "json", "values");
+    if (rc != 0)
+        return rc;
+    const char *query = a.query;
     struct rego *r = rego_new();
     rego_set_options(r, &ro);
     json_t *input = NULL;
     struct rego_error err = { 0 };
     struct rego_query *q = NULL;
-    int rc = load_and_prepare(r, paths, npaths, input_path, query, "eval", &input, &q, &err);
-    free(paths);
+    rc = load_and_prepare(r, a.paths, a.npaths, a.input_path, query, "eval", &input, &q, &err);
+    free(a.paths);
     json_t *out = NULL;
     if (rc == 0 && rego_query_eval_opa(q, input, &out, &err) < 0) {
         print_error("eval", &err);
         rc = -1;
     }
     if (rc == 0) {
-        if (strcmp(format, "json") == 0) {
+        if (strcmp(a.format, "json") == 0) {
             char *s = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
             printf("%s\n", s ? s : "{}");
             free(s);
@@ -336,61 +375,53 @@ static double thread_cpu_seconds(void)
 static int policy_bench(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "data", required_argument, NULL, 'd' },
-        { "input", required_argument, NULL, 'i' },
+        QUERY_OPTIONS,
         { "count", required_argument, NULL, 'n' },
         { "time", required_argument, NULL, 't' },
-        { "format", required_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char **paths = calloc((size_t)argc + 1, sizeof *paths);
-    if (!paths)
+    struct query_args a;
+    if (query_args_init(&a, argc, "text"))
         return 1;
-    int npaths = 0, c;
-    const char *input_path = NULL, *format = "text";
+    int c;
     unsigned long long count = 0;
     double seconds = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:i:n:h", opts, NULL)) != -1) {
         char *end;
+        if (query_args_take(&a, c))
+            continue;
         switch (c) {
-        case 'd': paths[npaths++] = optarg; break;
-        case 'i': input_path = optarg; break;
-        case 'f': format = optarg; break;
         case 'n':
             count = strtoull(optarg, &end, 10);
             if (*end || count == 0 || optarg[0] == '-') {
-                free(paths);
+                free(a.paths);
                 return cli_usage_error("policy bench", "--count must be a positive number");
             }
             break;
         case 't':
             seconds = strtod(optarg, &end);
             if (*end || !(seconds > 0) || seconds > 3600) {
-                free(paths);
+                free(a.paths);
                 return cli_usage_error("policy bench", "--time must be a number of seconds from 0 to 3600");
             }
             break;
-        case 'h': bench_usage(stdout); free(paths); return 0;
-        default: free(paths); bench_usage(stderr); return 2;
+        case 'h': bench_usage(stdout); free(a.paths); return 0;
+        default: free(a.paths); bench_usage(stderr); return 2;
         }
     }
-    if (optind != argc - 1) {
-        free(paths);
-        return cli_usage_error("policy bench", "exactly one QUERY is required");
-    }
-    if (strcmp(format, "text") && strcmp(format, "json")) {
-        free(paths);
-        return cli_usage_error("policy bench", "unknown --format %s", format);
-    }
-    const char *query = argv[optind];
+    int rc = query_args_finish(&a, argc, argv, "policy bench", "text", "json");
+    if (rc != 0)
+        return rc;
+    const char *query = a.query;
+    const char *format = a.format;
     struct rego *r = rego_new();
     json_t *input = NULL;
     struct rego_error err = { 0 };
     struct rego_query *q = NULL;
-    int rc = load_and_prepare(r, paths, npaths, input_path, query, "bench", &input, &q, &err);
-    free(paths);
+    rc = load_and_prepare(r, a.paths, a.npaths, a.input_path, query, "bench", &input, &q, &err);
+    free(a.paths);
     unsigned long long n = 0, results = 0;
     struct rego_eval_stats sum = { 0 }, one;
     double t0 = thread_cpu_seconds(), el = 0;

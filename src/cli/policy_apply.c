@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "common/file.h"
@@ -50,13 +51,11 @@ int cli_policy_apply(int argc, char **argv)
     client_target_default(&target);
     target.operator = true;
     const char *session = "";
-    optind = 0;
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    struct args_getopt g = {.argc = argc, .argv = argv, .opts = opts, .help = apply_help};
+    while ((c = args_getopt_next(&g)) != -1) {
         switch (c) {
         case 'h':
-            fputs(apply_help, stdout);
             return 0;
         case O_SESSION:
             session = optarg;

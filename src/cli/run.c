@@ -44,12 +44,7 @@ int cli_run(int argc, char **argv)
         snprintf(session_id, sizeof(session_id), "run-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
                  rnd[2], rnd[3], rnd[4], rnd[5]);
         json_t *req = json_pack("{s:s}", "sessionId", session_id);
-        if (a.vcpus)
-            json_object_set_new(req, "vcpu", json_integer(a.vcpus));
-        if (a.mem_mb)
-            json_object_set_new(req, "memoryMb", json_integer(a.mem_mb));
-        if (a.egress)
-            json_object_set_new(req, "egress", json_true());
+        cli_start_request_add(req, a.vcpus, a.mem_mb, a.egress);
         json_t *resp = NULL;
         int rc = client_call(&a.target, "agent.v1.AgentService", "StartSession", req, 300, &resp, &err);
         json_decref(req);

@@ -95,16 +95,14 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    optind = 0;
-    opterr = 0;
     int c, idx = 0;
+    struct args_getopt g = {.argc = argc, .argv = argv, .opts = opts, .help = session_help, .longindex = &idx};
     const struct args_shared shared = {.vcpus = &o->vcpus, .mem_mb = &o->mem_mb,
                                        .timeout_s = &o->timeout_s, .python_file = &o->python_file,
                                        .target = &o->target};
-    while ((c = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
+    while ((c = args_getopt_next(&g)) != -1) {
         switch (c) {
         case 'h':
-            fputs(session_help, stdout);
             return 1;
         case O_ID:
             o->id = optarg;
@@ -196,10 +194,7 @@ int cli_session(int argc, char **argv)
         json_t *req = json_object();
         if (o.id)
             json_object_set_new(req, "sessionId", json_string(o.id));
-        if (o.vcpus)
-            json_object_set_new(req, "vcpu", json_integer(o.vcpus));
-        if (o.mem_mb)
-            json_object_set_new(req, "memoryMb", json_integer(o.mem_mb));
+        cli_start_request_add(req, o.vcpus, o.mem_mb, o.egress);
         if (o.ttl_s)
             json_object_set_new(req, "maxLifetimeS", json_integer(o.ttl_s));
         if (o.idle_s)
@@ -207,8 +202,6 @@ int cli_session(int argc, char **argv)
         /* Variants are chosen through enclave.v1 StartSession (agent.v1 has no field for one). */
         if (o.image)
             json_object_set_new(req, "image", json_string(o.image));
-        if (o.egress)
-            json_object_set_new(req, "egress", json_true());
         if (o.workspace_mb)
             json_object_set_new(req, "workspaceMb", json_integer(o.workspace_mb));
         bool v1 = o.image || o.workspace_mb;

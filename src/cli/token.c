@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "api/api.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "common/paths.h"
 
@@ -39,13 +40,11 @@ int cli_token(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     bool operator = false, rotate = false;
-    optind = 0;
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    struct args_getopt g = {.argc = argc, .argv = argv, .opts = opts, .help = token_help};
+    while ((c = args_getopt_next(&g)) != -1) {
         switch (c) {
         case 'h':
-            fputs(token_help, stdout);
             return 0;
         case O_OPERATOR:
             operator = true;

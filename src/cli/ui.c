@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "api/api.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "common/paths.h"
 
@@ -94,13 +95,11 @@ int cli_ui(int argc, char **argv)
     };
     const char *addr = getenv("ENCLAVE_ADDR");
     bool operator = false, no_open = false;
-    optind = 0;
-    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    struct args_getopt g = {.argc = argc, .argv = argv, .opts = opts, .help = ui_help};
+    while ((c = args_getopt_next(&g)) != -1) {
         switch (c) {
         case 'h':
-            fputs(ui_help, stdout);
             return 0;
         case O_ADDR:
             addr = optarg;

@@ -1,11 +1,13 @@
 #include "common/file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,5 +73,105 @@ int remove_tree(const char *path, struct error *err)
         return errno == ENOENT ? 0 : error_set_errno(err, ERR_INTERNAL, "stat %s", path);
     if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) < 0)
         return error_set_errno(err, ERR_INTERNAL, "removing %s", path);
+    return 0;
+}
+
+off_t file_copy_fd(int in, int out)
+{
+    off_t total = 0;
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) && total == 0)
+            break; /* fall back to read/write */
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return total;
+        total += n;
+    }
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return total;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                return -1;
+            off += w;
+        }
+        total += n;
+    }
+}
+
+static int byte_order(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void file_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int file_list_sorted(int dirfd, bool skip_hidden, size_t max, char ***out, size_t *n_out,
+                     struct error *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    int fd = dup(dirfd);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INTERNAL, "dup");
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return error_set_errno(err, ERR_INTERNAL, "opendir");
+    }
+    rewinddir(d);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            (skip_hidden && de->d_name[0] == '.'))
+            continue;
+        if (n >= max) {
+            rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "more than %zu entries", max);
+            break;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 32;
+            char **nn = realloc(names, ncap * sizeof(*names));
+            if (nn == NULL) {
+                rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+                break;
+            }
+            names = nn;
+            cap = ncap;
+        }
+        if ((names[n] = strdup(de->d_name)) == NULL) {
+            rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc < 0) {
+        file_names_free(names, n);
+        return -1;
+    }
+    if (n > 1)
+        qsort(names, n, sizeof(*names), byte_order);
+    *out = names;
+    *n_out = n;
     return 0;
 }

@@ -2,7 +2,9 @@
 #ifndef ENCLAVE_COMMON_FILE_H
 #define ENCLAVE_COMMON_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/error.h"
 
@@ -19,4 +21,14 @@ int file_read_fd_all(int fd, const char *what, size_t max, char **out, size_t *l
  * following symbolic links. A path that does not exist is not an error. */
 int remove_tree(const char *path, struct error *err);
 
+/* The names in the folder dirfd, sorted by bytes, without "." and ".." (and
+ * with skip_hidden, without any that starts with a dot). More than max is
+ * ERR_RESOURCE_EXHAUSTED. Free them with file_names_free. */
+int file_list_sorted(int dirfd, bool skip_hidden, size_t max, char ***names, size_t *n,
+                     struct error *err);
+void file_names_free(char **names, size_t n);
+/* Copies the rest of in to out, in the kernel where it can (copy_file_range:
+ * a reflink on file systems that share extents), else by read and write.
+ * Returns the bytes copied, or -1 with errno. */
+off_t file_copy_fd(int in, int out);
 #endif

@@ -158,10 +158,8 @@ int core_code(struct core *core, const struct core_code_request *req, core_code_
                               "/workspace", "timeout_s", (int)timeout, "stdin_bytes", (json_int_t)0, "context",
                               "caller", core_caller_json(&req->caller));
     struct gate_obligations ob;
-    if (gate_decide(core_gate_of(core), "exec", req->session_id, input, &ob, err) < 0)
+    if (core_decide_exec(core, req->session_id, input, &timeout, &ob, err) < 0)
         return -1;
-    if (ob.timeout_s && ob.timeout_s < timeout)
-        timeout = ob.timeout_s;
     struct proxy_conn *conn = core_session_channel(core, req->session_id, NULL, err);
     if (conn == NULL)
         return -1;

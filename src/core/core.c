@@ -1576,10 +1576,8 @@ static int exec_start(struct core *core, const struct core_exec_request *req, co
         "timeout_s", (int)timeout, "stdin_bytes", (json_int_t)req->stdin_len, "context",
         context ? context : json_object(), "caller", core_caller_json(&req->caller));
     struct gate_obligations ob;
-    if (gate_decide(core->cfg.gate, "exec", s->id, input, &ob, err) < 0)
+    if (core_decide_exec(core, s->id, input, &timeout, &ob, err) < 0)
         return -1;
-    if (ob.timeout_s && ob.timeout_s < timeout)
-        timeout = ob.timeout_s;
     if (ob.max_output_bytes && ob.max_output_bytes < cap)
         cap = ob.max_output_bytes;
 
@@ -1998,4 +1996,14 @@ void core_record_event(struct core *core, enum audit_kind kind, const char *sess
 struct gate *core_gate_of(struct core *core)
 {
     return core->cfg.gate;
+}
+
+int core_decide_exec(struct core *core, const char *session_id, json_t *input, unsigned *timeout_s,
+                     struct gate_obligations *ob, struct error *err)
+{
+    if (gate_decide(core->cfg.gate, "exec", session_id, input, ob, err) < 0)
+        return -1;
+    if (ob->timeout_s && ob->timeout_s < *timeout_s)
+        *timeout_s = ob->timeout_s;
+    return 0;
 }

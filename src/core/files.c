@@ -59,32 +59,19 @@ static const struct error *reply_error(const Guest__V1__Frame *reply, const stru
     if (err != NULL)
         return err;
     if (reply->body_case == GUEST__V1__FRAME__BODY_ERROR) {
+        static const struct {
+            int code;
+            enum error_kind kind;
+        } kinds[] = {
+            {GCODE(NOT_FOUND), ERR_NOT_FOUND},          {GCODE(PERMISSION), ERR_PERMISSION_DENIED},
+            {GCODE(EXISTS), ERR_ALREADY_EXISTS},        {GCODE(INVALID), ERR_INVALID_ARGUMENT},
+            {GCODE(TOO_LARGE), ERR_OUT_OF_RANGE},       {GCODE(BUSY), ERR_RESOURCE_EXHAUSTED},
+            {GCODE(UNKNOWN_REQUEST), ERR_UNIMPLEMENTED},
+        };
         enum error_kind kind = ERR_INTERNAL;
-        switch (reply->error->code) {
-        case GCODE(NOT_FOUND):
-            kind = ERR_NOT_FOUND;
-            break;
-        case GCODE(PERMISSION):
-            kind = ERR_PERMISSION_DENIED;
-            break;
-        case GCODE(EXISTS):
-            kind = ERR_ALREADY_EXISTS;
-            break;
-        case GCODE(INVALID):
-            kind = ERR_INVALID_ARGUMENT;
-            break;
-        case GCODE(TOO_LARGE):
-            kind = ERR_OUT_OF_RANGE;
-            break;
-        case GCODE(BUSY):
-            kind = ERR_RESOURCE_EXHAUSTED;
-            break;
-        case GCODE(UNKNOWN_REQUEST):
-            kind = ERR_UNIMPLEMENTED;
-            break;
-        default:
-            kind = ERR_INTERNAL;
-        }
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+            if ((int)reply->error->code == kinds[i].code)
+                kind = kinds[i].kind;
         error_set(buf, kind, "guest: %s", reply->error->message ? reply->error->message : "error");
         return buf;
     }

@@ -25,5 +25,9 @@ size_t core_egress_env(Guest__V1__EnvVar *store, Guest__V1__EnvVar **ptrs);
 bool core_session_has_egress(struct core *core, const char *session_id);
 /* The gate every decision goes through (gate/gate.h). */
 struct gate *core_gate_of(struct core *core);
+/* Decides an exec (a command or code) through the gate; once allowed,
+ * *timeout_s is lowered to the obligations' timeout_s, and ob holds them. */
+int core_decide_exec(struct core *core, const char *session_id, json_t *input, unsigned *timeout_s,
+                     struct gate_obligations *ob, struct error *err);
 
 #endif

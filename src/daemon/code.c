@@ -105,9 +105,7 @@ static void on_cancel(struct api_call *call, void *ctx)
     struct code_call *c = ctx;
     core_code_abandon(c->run);
     c->run = NULL;
-    struct error e;
-    error_set(&e, ERR_CANCELED, "the client went away");
-    api_call_finish(call, &e);
+    daemon_finish_canceled(call);
     free(c);
 }
 
@@ -121,20 +119,16 @@ void daemon_handle_run_code(struct api_call *call, const ProtobufCMessage *msg, 
         api_call_fail(call, &err);
         return;
     }
-    struct code_call *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        error_set(&err, ERR_INTERNAL, "out of memory");
-        api_call_fail(call, &err);
+    struct code_call *c = daemon_call_calloc(call, sizeof(*c));
+    if (c == NULL)
         return;
-    }
     c->call = call;
     struct core_code_request req = {
         .session_id = r->session_id,
         .context_id = r->context_id,
         .code = r->code,
         .timeout_s = (unsigned)r->timeout_seconds,
-        .caller = {.transport = api_call_transport(call), .peer = api_call_peer(call),
-                   .principal = api_call_principal(call)},
+        .caller = daemon_caller_of(call),
     };
     static const struct api_call_callbacks cbs = {.on_cancel = on_cancel};
     api_call_set_callbacks(call, &cbs, c);

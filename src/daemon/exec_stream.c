@@ -168,9 +168,7 @@ static void on_cancel(struct api_call *call, void *ctx)
     if (x->exec != NULL)
         core_exec_abandon(x->exec);
     x->exec = NULL;
-    struct error e;
-    error_set(&e, ERR_CANCELED, "the client went away");
-    api_call_finish(call, &e);
+    daemon_finish_canceled(call);
     xstream_free(x);
 }
 
@@ -280,8 +278,7 @@ static int xstream_start(struct xstream *x, const Enclave__V1__ExecRequest *req,
         .cwd = req->cwd != NULL && req->cwd[0] != '\0' ? req->cwd : NULL,
         .timeout_s = (unsigned)req->timeout_seconds,
         .context_json = req->context_json,
-        .caller = {.transport = api_call_transport(call), .peer = api_call_peer(call),
-                   .principal = api_call_principal(call)},
+        .caller = daemon_caller_of(call),
         .on_output = on_output,
         .stream_window = EXEC_WINDOW,
         .stdin_open = x->interactive,
@@ -442,14 +439,41 @@ int daemon_lifetime_resolve(const struct daemon_state *d, int32_t idle_s, int32_
     return 0;
 }
 
+int daemon_start_request(const struct daemon_state *d, struct api_call *call,
+                         const struct daemon_start_fields *in, struct core_start_request *sr)
+{
+    struct error err;
+    unsigned idle = 0, life = 0;
+    int rc;
+    if (in->vcpu < 0 || in->memory_mb < 0 || in->workspace_mb < 0)
+        rc = error_set(&err, ERR_INVALID_ARGUMENT, "%s",
+                       in->has_workspace ? "vcpu, memory_mb and workspace_mb may not be negative"
+                                         : "vcpu and memory_mb may not be negative");
+    else
+        rc = daemon_lifetime_resolve(d, in->idle_timeout_s, in->max_lifetime_s, &idle, &life, &err);
+    if (rc < 0) {
+        api_call_fail(call, &err);
+        return -1;
+    }
+    *sr = (struct core_start_request){
+        .session_id = in->session_id,
+        .vcpus = (unsigned)in->vcpu,
+        .mem_mb = (unsigned)in->memory_mb,
+        .workspace_mb = (unsigned)in->workspace_mb,
+        .caller = daemon_caller_of(call),
+        .idle_timeout_s = idle,
+        .max_lifetime_s = life,
+        .egress = in->egress,
+    };
+    return 0;
+}
+
 static void start_session_done(const struct core_session_info *info, const struct error *err,
                                void *ctx)
 {
-    struct api_call *call = ctx;
-    if (err != NULL) {
-        api_call_fail(call, err);
+    struct api_call *call = daemon_call_or_fail(ctx, err);
+    if (call == NULL)
         return;
-    }
     Enclave__V1__StartSessionResponse resp = ENCLAVE__V1__START_SESSION_RESPONSE__INIT;
     resp.session_id = (char *)info->id;
     resp.status = (char *)core_session_state_name(info->state);
@@ -465,27 +489,12 @@ void daemon_handle_start_session(struct api_call *call, const ProtobufCMessage *
     struct daemon_state *d = ctx;
     const Enclave__V1__StartSessionRequest *req = (const Enclave__V1__StartSessionRequest *)msg;
     struct error err;
-    unsigned idle = 0, life = 0;
-    if (req->vcpu < 0 || req->memory_mb < 0 || req->workspace_mb < 0) {
-        error_set(&err, ERR_INVALID_ARGUMENT, "vcpu, memory_mb and workspace_mb may not be negative");
-        api_call_fail(call, &err);
+    struct daemon_start_fields in = DAEMON_START_FIELDS(req);
+    in.workspace_mb = req->workspace_mb;
+    in.has_workspace = true;
+    struct core_start_request sr;
+    if (daemon_start_request(d, call, &in, &sr) < 0)
         return;
-    }
-    if (daemon_lifetime_resolve(d, req->idle_timeout_s, req->max_lifetime_s, &idle, &life, &err) < 0) {
-        api_call_fail(call, &err);
-        return;
-    }
-    struct core_start_request sr = {
-        .session_id = req->session_id,
-        .vcpus = (unsigned)req->vcpu,
-        .mem_mb = (unsigned)req->memory_mb,
-        .workspace_mb = (unsigned)req->workspace_mb,
-        .caller = {.transport = api_call_transport(call), .peer = api_call_peer(call),
-                   .principal = api_call_principal(call)},
-        .idle_timeout_s = idle,
-        .max_lifetime_s = life,
-        .egress = req->egress,
-    };
     struct image_manifest *image = NULL;
     if (daemon_image_for_start(req->image, &sr, &image, &err) < 0) {
         api_call_fail(call, &err);

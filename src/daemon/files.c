@@ -24,12 +24,6 @@
 #define CREDIT_MARK (1u << 20)     /* hold credit back while more than this waits */
 #define ROUTE_PREFIX "/v1/sessions/"
 
-static struct core_caller call_caller(struct api_call *call)
-{
-    return (struct core_caller){
-        .transport = api_call_transport(call), .peer = api_call_peer(call), .principal = api_call_principal(call)};
-}
-
 static void fill_info(Enclave__V1__FileInfo *out, const struct core_file_info *in)
 {
     enclave__v1__file_info__init(out);
@@ -42,56 +36,45 @@ static void fill_info(Enclave__V1__FileInfo *out, const struct core_file_info *i
 
 /* ------------------------------------------------------------ unary RPCs */
 
-/* Replies with resp, whose info field is *slot, filled from in. */
-static void reply_with_info(struct api_call *call, ProtobufCMessage *resp, Enclave__V1__FileInfo **slot,
-                            const struct core_file_info *in)
+/* Fails the call (ctx) with err, or replies with resp, whose info field is
+ * *slot, filled from res (slot NULL: a response without one). */
+static void reply_with_info(void *ctx, const struct error *err, ProtobufCMessage *resp,
+                            Enclave__V1__FileInfo **slot, const struct core_file_result *res)
 {
+    struct api_call *call = daemon_call_or_fail(ctx, err);
+    if (call == NULL)
+        return;
     Enclave__V1__FileInfo info;
-    fill_info(&info, in);
-    *slot = &info;
+    if (slot != NULL) {
+        fill_info(&info, &res->info);
+        *slot = &info;
+    }
     api_call_reply(call, resp);
 }
 
 static void on_stat_done(const struct core_file_result *res, const struct error *err, void *ctx)
 {
-    struct api_call *call = ctx;
-    if (err != NULL) {
-        api_call_fail(call, err);
-        return;
-    }
     Enclave__V1__StatFileResponse resp = ENCLAVE__V1__STAT_FILE_RESPONSE__INIT;
-    reply_with_info(call, &resp.base, &resp.info, &res->info);
+    reply_with_info(ctx, err, &resp.base, &resp.info, res);
 }
 
 static void on_mkdir_done(const struct core_file_result *res, const struct error *err, void *ctx)
 {
-    struct api_call *call = ctx;
-    if (err != NULL) {
-        api_call_fail(call, err);
-        return;
-    }
     Enclave__V1__MakeDirectoryResponse resp = ENCLAVE__V1__MAKE_DIRECTORY_RESPONSE__INIT;
-    reply_with_info(call, &resp.base, &resp.info, &res->info);
+    reply_with_info(ctx, err, &resp.base, &resp.info, res);
 }
 
 static void on_remove_done(const struct core_file_result *res, const struct error *err, void *ctx)
 {
-    struct api_call *call = ctx;
-    if (err != NULL) {
-        api_call_fail(call, err);
-        return;
-    }
     Enclave__V1__RemoveFileResponse resp = ENCLAVE__V1__REMOVE_FILE_RESPONSE__INIT;
-    api_call_reply(call, &resp.base);
+    reply_with_info(ctx, err, &resp.base, NULL, res);
 }
 
 static void on_list_done(const struct core_file_result *res, const struct error *err, void *ctx)
 {
-    struct api_call *call = ctx;
-    if (err != NULL) {
-        api_call_fail(call, err);
+    struct api_call *call = daemon_call_or_fail(ctx, err);
+    if (call == NULL)
         return;
-    }
     Enclave__V1__ListFilesResponse resp = ENCLAVE__V1__LIST_FILES_RESPONSE__INIT;
     Enclave__V1__FileInfo *infos = calloc(res->n_entries ? res->n_entries : 1, sizeof(*infos));
     Enclave__V1__FileInfo **ptrs = calloc(res->n_entries ? res->n_entries : 1, sizeof(*ptrs));
@@ -125,7 +108,7 @@ static void file_op(struct api_call *call, void *ctx, enum core_file_op op, cons
         .parents = op == CORE_FILE_MKDIR && flag,
         .recursive = op == CORE_FILE_REMOVE && flag,
         .size = -1,
-        .caller = call_caller(call),
+        .caller = daemon_caller_of(call),
     };
     struct error err;
     if (core_file_op(d->core, op, &req, done, call, &err) < 0)
@@ -177,6 +160,14 @@ struct download {
     Enclave__V1__FileInfo info;
     char sha256[65], name[256], type[16];
 };
+
+/* A transfer's client went away: abandon it and end the call. */
+static void cancel_transfer(struct api_call *call, struct core_file_transfer **t)
+{
+    core_file_abandon(*t);
+    *t = NULL;
+    daemon_finish_canceled(call);
+}
 
 static void dl_free(struct download *x)
 {
@@ -294,11 +285,7 @@ static void dl_drained(struct api_call *call, void *ctx)
 static void dl_cancel(struct api_call *call, void *ctx)
 {
     struct download *x = ctx;
-    core_file_abandon(x->t);
-    x->t = NULL;
-    struct error e;
-    error_set(&e, ERR_CANCELED, "the client went away");
-    api_call_finish(call, &e);
+    cancel_transfer(call, &x->t);
     dl_free(x);
 }
 
@@ -307,15 +294,12 @@ void daemon_handle_download_file(struct api_call *call, const ProtobufCMessage *
     struct daemon_state *d = ctx;
     const Enclave__V1__DownloadFileRequest *r = (const Enclave__V1__DownloadFileRequest *)msg;
     struct error err;
-    struct download *x = calloc(1, sizeof(*x));
-    if (x == NULL) {
-        error_set(&err, ERR_INTERNAL, "out of memory");
-        api_call_fail(call, &err);
+    struct download *x = daemon_call_calloc(call, sizeof(*x));
+    if (x == NULL)
         return;
-    }
     x->call = call;
     struct core_file_request req = {
-        .session_id = r->session_id, .path = r->path, .size = -1, .caller = call_caller(call)};
+        .session_id = r->session_id, .path = r->path, .size = -1, .caller = daemon_caller_of(call)};
     static const struct core_file_stream_callbacks cbs = {.on_data = dl_data, .on_done = dl_done};
     static const struct api_call_callbacks ccb = {.on_drained = dl_drained, .on_cancel = dl_cancel};
     api_call_set_callbacks(call, &ccb, x);
@@ -413,7 +397,7 @@ static void up_message(struct api_call *call, const ProtobufCMessage *msg, void 
     if (u->t == NULL && !u->eof_sent) {
         /* The first message names the file. */
         struct core_file_request req = {
-            .session_id = r->session_id, .path = r->path, .size = -1, .caller = call_caller(call)};
+            .session_id = r->session_id, .path = r->path, .size = -1, .caller = daemon_caller_of(call)};
         static const struct core_file_stream_callbacks cbs = {.on_room = up_room, .on_done = up_done};
         if (core_file_write(u->d->core, &req, &cbs, u, &u->t, &err) < 0) {
             api_call_finish(call, &err);
@@ -461,23 +445,15 @@ static void up_half_close(struct api_call *call, void *ctx)
 static void up_cancel(struct api_call *call, void *ctx)
 {
     struct upload *u = ctx;
-    core_file_abandon(u->t);
-    u->t = NULL;
-    struct error e;
-    error_set(&e, ERR_CANCELED, "the client went away");
-    api_call_finish(call, &e);
+    cancel_transfer(call, &u->t);
     up_free(u);
 }
 
 void daemon_handle_upload_file(struct api_call *call, const ProtobufCMessage *msg, void *ctx)
 {
-    struct upload *u = calloc(1, sizeof(*u));
-    if (u == NULL) {
-        struct error e;
-        error_set(&e, ERR_INTERNAL, "out of memory");
-        api_call_fail(call, &e);
+    struct upload *u = daemon_call_calloc(call, sizeof(*u));
+    if (u == NULL)
         return;
-    }
     u->d = ctx;
     u->call = call;
     static const struct api_call_callbacks cbs = {

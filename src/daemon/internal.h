@@ -25,8 +25,23 @@ struct daemon_state {
     struct api_service enclave_service;
 };
 
-/* agent.v1.AgentService/ApplyPolicy. */
 struct api_call;
+
+/* The call a core completion answers (ctx), or NULL once the call has been
+ * failed with err: every unary RPC's completion callback starts with it. */
+struct api_call *daemon_call_or_fail(void *ctx, const struct error *err);
+
+/* calloc(1, size) for call's state, or NULL after failing call with "out of
+ * memory". */
+void *daemon_call_calloc(struct api_call *call, size_t size);
+
+/* Ends a streaming call whose client went away (its on_cancel callback). */
+void daemon_finish_canceled(struct api_call *call);
+
+/* Who made call, for core (and the gate's policy input). */
+struct core_caller daemon_caller_of(struct api_call *call);
+
+/* agent.v1.AgentService/ApplyPolicy. */
 void daemon_handle_apply_policy(struct api_call *call, const ProtobufCMessage *msg, void *ctx);
 
 /* Appends one event record (kind by name, e.g. "DAEMON:START") through the
@@ -62,6 +77,30 @@ void daemon_handle_start_session(struct api_call *call, const ProtobufCMessage *
  * into what applies (0: none). */
 int daemon_lifetime_resolve(const struct daemon_state *d, int32_t idle_s, int32_t life_s,
                             unsigned *idle_out, unsigned *life_out, struct error *err);
+
+/* What both StartSession RPCs (agent.v1 and enclave.v1) ask for. */
+struct daemon_start_fields {
+    const char *session_id;
+    int32_t vcpu, memory_mb, workspace_mb;
+    bool has_workspace; /* enclave.v1: workspace_mb is a field of the request */
+    int32_t idle_timeout_s, max_lifetime_s;
+    bool egress;
+};
+
+/* The fields both requests name alike. */
+#define DAEMON_START_FIELDS(req)                                                                   \
+    ((struct daemon_start_fields){.session_id = (req)->session_id,                                 \
+                                  .vcpu = (req)->vcpu,                                             \
+                                  .memory_mb = (req)->memory_mb,                                   \
+                                  .idle_timeout_s = (req)->idle_timeout_s,                         \
+                                  .max_lifetime_s = (req)->max_lifetime_s,                         \
+                                  .egress = (req)->egress})
+
+/* Checks in (no negative sizes, lifetimes as daemon_lifetime_resolve) and
+ * fills sr with it and the caller of call; the caller adds the image.
+ * Returns -1 after failing call. */
+int daemon_start_request(const struct daemon_state *d, struct api_call *call,
+                         const struct daemon_start_fields *in, struct core_start_request *sr);
 
 /* Files of a session (daemon/files.c): the enclave.v1 file RPCs and the
  * PUT/GET /v1/sessions/{id}/files/{path} routes, added by daemon_files_init. */

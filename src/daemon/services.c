@@ -20,22 +20,48 @@
 
 static const char *const tool_names = "python, exec";
 
-static struct core_caller caller_of(struct api_call *call)
+struct core_caller daemon_caller_of(struct api_call *call)
 {
     struct core_caller c = {.transport = api_call_transport(call), .peer = api_call_peer(call),
                             .principal = api_call_principal(call)};
     return c;
 }
 
-/* ------------------------------------------------------------ StartSession */
-
-static void start_done(const struct core_session_info *info, const struct error *err, void *ctx)
+struct api_call *daemon_call_or_fail(void *ctx, const struct error *err)
 {
     struct api_call *call = ctx;
     if (err != NULL) {
         api_call_fail(call, err);
-        return;
+        return NULL;
     }
+    return call;
+}
+
+void *daemon_call_calloc(struct api_call *call, size_t size)
+{
+    void *p = calloc(1, size);
+    if (p == NULL) {
+        struct error e;
+        error_set(&e, ERR_INTERNAL, "out of memory");
+        api_call_fail(call, &e);
+    }
+    return p;
+}
+
+void daemon_finish_canceled(struct api_call *call)
+{
+    struct error e;
+    error_set(&e, ERR_CANCELED, "the client went away");
+    api_call_finish(call, &e);
+}
+
+/* ------------------------------------------------------------ StartSession */
+
+static void start_done(const struct core_session_info *info, const struct error *err, void *ctx)
+{
+    struct api_call *call = daemon_call_or_fail(ctx, err);
+    if (call == NULL)
+        return;
     Agent__V1__SessionResponse resp = AGENT__V1__SESSION_RESPONSE__INIT;
     resp.session_id = (char *)info->id;
     resp.status = (char *)core_session_state_name(info->state);
@@ -48,25 +74,10 @@ static void handle_start(struct api_call *call, const ProtobufCMessage *msg, voi
     struct daemon_state *d = ctx;
     const Agent__V1__StartRequest *req = (const Agent__V1__StartRequest *)msg;
     struct error err;
-    if (req->vcpu < 0 || req->memory_mb < 0) {
-        error_set(&err, ERR_INVALID_ARGUMENT, "vcpu and memory_mb may not be negative");
-        api_call_fail(call, &err);
+    struct daemon_start_fields in = DAEMON_START_FIELDS(req);
+    struct core_start_request sr;
+    if (daemon_start_request(d, call, &in, &sr) < 0)
         return;
-    }
-    unsigned idle = 0, life = 0;
-    if (daemon_lifetime_resolve(d, req->idle_timeout_s, req->max_lifetime_s, &idle, &life, &err) < 0) {
-        api_call_fail(call, &err);
-        return;
-    }
-    struct core_start_request sr = {
-        .session_id = req->session_id,
-        .vcpus = (unsigned)req->vcpu,
-        .mem_mb = (unsigned)req->memory_mb,
-        .caller = caller_of(call),
-        .idle_timeout_s = idle,
-        .max_lifetime_s = life,
-        .egress = req->egress,
-    };
     if (core_session_start(d->core, &sr, start_done, call, &err) < 0)
         api_call_fail(call, &err);
 }
@@ -331,12 +342,9 @@ static void handle_execute(struct api_call *call, const ProtobufCMessage *msg, v
     struct daemon_state *d = ctx;
     const Agent__V1__ToolRequest *req = (const Agent__V1__ToolRequest *)msg;
     struct error err;
-    struct exec_call *ec = calloc(1, sizeof(*ec));
-    if (ec == NULL) {
-        error_set(&err, ERR_INTERNAL, "out of memory");
-        api_call_fail(call, &err);
+    struct exec_call *ec = daemon_call_calloc(call, sizeof(*ec));
+    if (ec == NULL)
         return;
-    }
     ec->call = call;
     snprintf(ec->session_id, sizeof(ec->session_id), "%s", req->session_id ? req->session_id : "");
     const char *input = req->input ? req->input : "";
@@ -391,7 +399,7 @@ static void handle_execute(struct api_call *call, const ProtobufCMessage *msg, v
         .cwd = ec->cwd,
         .timeout_s = (unsigned)req->timeout_seconds,
         .context_json = req->context_json,
-        .caller = caller_of(call),
+        .caller = daemon_caller_of(call),
     };
     if (core_exec(d->core, &er, exec_done, ec, &err) < 0)
         goto fail;
@@ -405,11 +413,9 @@ fail:
 
 static void stop_done(const struct error *err, void *ctx)
 {
-    struct api_call *call = ctx;
-    if (err != NULL) {
-        api_call_fail(call, err);
+    struct api_call *call = daemon_call_or_fail(ctx, err);
+    if (call == NULL)
         return;
-    }
     Agent__V1__StopResponse resp = AGENT__V1__STOP_RESPONSE__INIT;
     resp.success = 1;
     api_call_reply(call, &resp.base);
@@ -420,7 +426,7 @@ static void handle_stop(struct api_call *call, const ProtobufCMessage *msg, void
     struct daemon_state *d = ctx;
     const Agent__V1__StopRequest *req = (const Agent__V1__StopRequest *)msg;
     struct error err;
-    struct core_caller caller = caller_of(call);
+    struct core_caller caller = daemon_caller_of(call);
     if (core_session_stop(d->core, req->session_id, &caller, stop_done, call, &err) < 0)
         api_call_fail(call, &err);
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -15,8 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "common/log.h"
 #include "egress/internal.h"
+#include "secret/secret.h"
 
 #define MAX_PATH_TEXT 8192   /* the path the policy sees */
 #define AUDIT_PATH_TEXT 512  /* the path the audit record keeps */
@@ -66,11 +73,24 @@ struct stream {
     bool reading_paused;
     uint64_t bytes_out, bytes_in;
     int64_t start_ns;
+    /* The decision's inject_secret: the request goes through this. */
+    struct egress_inject *inject;
+    char secret_name[SECRET_NAME_MAX + 1];
+    uint64_t extra_out; /* bytes in the output that are not the guest's (not credited back) */
+    /* CONNECT with a secret: the host terminates the workload's TLS. bev is
+     * then one end of a pair whose other end carries `down`, the TLS
+     * session towards the guest (the session CA's leaf); `up` is the TLS
+     * session towards the real server over the TCP connection. */
+    bool tls;
+    struct bufferevent *up, *down;
+    bool up_eof;
 };
 
 struct egress {
     struct egress_config cfg;
     char session_id[65];
+    char secrets_dir[4096];
+    struct egress_ca *ca; /* the session's CA (NULL when it could not be made) */
     struct proxy_conn *conn;
     uint64_t req_id;
     bool active;
@@ -175,6 +195,11 @@ static void record_stream(struct stream *s, bool allowed, unsigned status, const
                           "bytes_out", (json_int_t)s->bytes_out, "bytes_in", (json_int_t)s->bytes_in,
                           "duration_ms", (json_int_t)dur_ms, "decision_seq",
                           (json_int_t)s->decision_seq);
+    if (d != NULL && s->secret_name[0]) {
+        /* That a secret went with the request, and which; never its value. */
+        json_object_set_new(d, "secret", json_string(s->secret_name));
+        json_object_set_new(d, "secret_injected", json_integer(egress_inject_count(s->inject)));
+    }
     struct error err;
     if (gate_record(e->cfg.gate, AUDIT_NET_CONNECT, e->session_id, d, &err) < 0)
         log_error("egress %s: cannot record a connection: %s", e->session_id, err.message);
@@ -233,8 +258,13 @@ static void stream_free(struct stream *s)
         evbuffer_remove_cb(bufferevent_get_output(s->bev), on_output_drained, s);
         bufferevent_free(s->bev);
     }
+    if (s->down)
+        bufferevent_free(s->down); /* and the pair's other end under it */
+    if (s->up)
+        bufferevent_free(s->up);   /* and the TCP connection under it */
     if (s->early)
         evbuffer_free(s->early);
+    egress_inject_free(s->inject);
     free(s->path);
     free(s);
 }
@@ -348,6 +378,10 @@ static void on_output_drained(struct evbuffer *buf, const struct evbuffer_cb_inf
     if (info->n_deleted == 0)
         return;
     uint64_t n = info->n_deleted;
+    /* The bytes the host added (a secret's header) are not the guest's. */
+    uint64_t extra = n < s->extra_out ? n : s->extra_out;
+    s->extra_out -= extra;
+    n -= extra;
     if (n > s->guest_unacked)
         n = s->guest_unacked;
     s->guest_unacked -= n;
@@ -384,34 +418,229 @@ static void connect_failed(struct stream *s, const char *why)
         stream_refuse(s, 502, why);
 }
 
+/* The connection is made (for TLS: both sessions stand): the guest hears
+ * so, and bytes flow. */
+static void stream_opened(struct stream *s)
+{
+    struct egress *e = s->e;
+    s->state = ST_OPEN;
+    e->stats.allowed++;
+    evtimer_del(s->timer);
+    unsigned limit = s->timeout_s ? s->timeout_s : EGRESS_DEFAULT_TIMEOUT_S;
+    if (e->cfg.session_timeout_s) {
+        int64_t left = (int64_t)e->cfg.session_timeout_s - (now_ns() - e->started_ns) / 1000000000;
+        if (left < 1)
+            left = 1;
+        if ((int64_t)limit > left)
+            limit = (unsigned)left;
+    }
+    struct timeval tv = {.tv_sec = limit, .tv_usec = 0};
+    evtimer_add(s->timer, &tv);
+    send_open_result(e, s->id, true, 200, "");
+    /* What the guest sent while we connected goes out first. */
+    if (s->early && evbuffer_get_length(s->early) > 0)
+        bufferevent_write_buffer(s->bev, s->early);
+    bufferevent_setwatermark(s->bev, EV_READ, 0, e->cfg.window);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    if (s->guest_closed_write && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 && !s->tls) {
+        s->shut_remote = true;
+        shutdown(bufferevent_getfd(s->bev), SHUT_WR);
+    }
+}
+
+/* ------------------------------------------------------------ TLS for secrets */
+
+/* Once the server is done and everything it sent is written to the
+ * workload's TLS session: close_notify, and EOF on the guest's end of the
+ * pair (the stream then ends as a plain one does). */
+static void down_finish(struct stream *s)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(s->down);
+    if (ssl)
+        SSL_shutdown(ssl);
+    struct bufferevent *under = bufferevent_get_underlying(s->down);
+    if (under)
+        bufferevent_flush(under, EV_WRITE, BEV_FINISHED);
+}
+
+/* Plaintext from the workload: through the injector to the server. */
+static void on_down_read(struct bufferevent *bev, void *arg)
+{
+    struct stream *s = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *out = bufferevent_get_output(s->up);
+    while (evbuffer_get_length(in) > 0) {
+        size_t n = evbuffer_get_length(in);
+        if (n > EGRESS_MAX_DATA)
+            n = EGRESS_MAX_DATA;
+        uint8_t *data = evbuffer_pullup(in, (ssize_t)n);
+        struct error err;
+        if (data == NULL || egress_inject_feed(s->inject, data, n, out, &err) < 0) {
+            char why[1100];
+            snprintf(why, sizeof(why), "refused: %s", data == NULL ? "out of memory" : err.message);
+            stream_end(s, why, true);
+            return;
+        }
+        evbuffer_drain(in, n);
+    }
+    if (evbuffer_get_length(out) >= s->e->cfg.window)
+        bufferevent_disable(bev, EV_READ); /* on_up_write reads on */
+}
+
+/* Plaintext from the server: to the workload's TLS session. */
+static void on_up_read(struct bufferevent *bev, void *arg)
+{
+    struct stream *s = arg;
+    bufferevent_write_buffer(s->down, bufferevent_get_input(bev));
+    if (evbuffer_get_length(bufferevent_get_output(s->down)) >= s->e->cfg.window)
+        bufferevent_disable(bev, EV_READ); /* on_down_write reads on */
+}
+
+static void on_down_write(struct bufferevent *bev, void *arg)
+{
+    struct stream *s = arg;
+    if (s->up_eof) {
+        down_finish(s);
+        return;
+    }
+    if (s->up)
+        bufferevent_enable(s->up, EV_READ);
+}
+
+static void on_up_write(struct bufferevent *bev, void *arg)
+{
+    struct stream *s = arg;
+    if (s->down)
+        bufferevent_enable(s->down, EV_READ);
+}
+
+static void on_down_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct stream *s = arg;
+    if (what & BEV_EVENT_ERROR) {
+        char why[400], ssl_err[256] = "";
+        unsigned long oe = bufferevent_get_openssl_error(bev);
+        if (oe)
+            ERR_error_string_n(oe, ssl_err, sizeof(ssl_err));
+        snprintf(why, sizeof(why),
+                 "the workload's TLS session with the proxy failed%s%s (does it trust the session's CA?)",
+                 ssl_err[0] ? ": " : "", ssl_err);
+        stream_end(s, why, true);
+        return;
+    }
+    if (what & BEV_EVENT_EOF)
+        bufferevent_disable(bev, EV_READ); /* the guest's close ends the stream */
+}
+
+static void on_remote_read(struct bufferevent *bev, void *arg);
+static void on_remote_write(struct bufferevent *bev, void *arg);
+static void on_remote_event(struct bufferevent *bev, short what, void *arg);
+
+static void on_up_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct stream *s = arg;
+    struct egress *e = s->e;
+    if (s->state == ST_CONNECTING) {
+        if (what & BEV_EVENT_CONNECTED) {
+            /* The server's chain and name verified: now the guest's side. */
+            struct error err;
+            SSL *ssl = egress_ca_server_ssl(e->ca, s->host, &err);
+            struct bufferevent *pair[2] = {NULL, NULL};
+            if (ssl == NULL || bufferevent_pair_new(e->cfg.base, BEV_OPT_CLOSE_ON_FREE, pair) < 0) {
+                SSL_free(ssl);
+                stream_refuse(s, 503, ssl == NULL ? err.message : "cannot make a TLS session for the guest");
+                return;
+            }
+            s->down = bufferevent_openssl_filter_new(e->cfg.base, pair[1], ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                     BEV_OPT_CLOSE_ON_FREE);
+            if (s->down == NULL) {
+                SSL_free(ssl);
+                bufferevent_free(pair[0]);
+                bufferevent_free(pair[1]);
+                stream_refuse(s, 503, "cannot make a TLS session for the guest");
+                return;
+            }
+            /* Bounded both ways: each TLS filter writes into its underlying
+             * buffer only up to a window (its BIO honours the high mark). */
+            bufferevent_setwatermark(pair[1], EV_READ, 0, e->cfg.window);
+            bufferevent_setwatermark(pair[1], EV_WRITE, 0, e->cfg.window);
+            bufferevent_setwatermark(s->down, EV_READ, 0, e->cfg.window);
+            bufferevent_setcb(s->down, on_down_read, on_down_write, on_down_event, s);
+            bufferevent_enable(s->down, EV_READ | EV_WRITE);
+            bufferevent_setwatermark(s->up, EV_READ, 0, e->cfg.window);
+            bufferevent_enable(s->up, EV_READ | EV_WRITE);
+            s->bev = pair[0];
+            bufferevent_setcb(s->bev, on_remote_read, on_remote_write, on_remote_event, s);
+            evbuffer_add_cb(bufferevent_get_output(s->bev), on_output_drained, s);
+            stream_opened(s);
+            return;
+        }
+        char why[600], ssl_err[256] = "";
+        SSL *ssl = bufferevent_openssl_get_ssl(bev);
+        long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+        unsigned long oe = bufferevent_get_openssl_error(bev);
+        if (oe)
+            ERR_error_string_n(oe, ssl_err, sizeof(ssl_err));
+        if (vr != X509_V_OK)
+            snprintf(why, sizeof(why), "refused: the certificate of %s port %u does not verify: %s", s->host,
+                     s->port, X509_verify_cert_error_string(vr));
+        else
+            snprintf(why, sizeof(why), "the TLS handshake with %s port %u failed%s%s", s->host, s->port,
+                     ssl_err[0] ? ": " : "", ssl_err);
+        log_info("egress %s: stream %u: %s", e->session_id, s->id, why);
+        stream_refuse(s, 502, why);
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        /* The server is done: what it sent goes to the workload, then its
+         * TLS session ends and the stream follows the pair's EOF. */
+        s->up_eof = true;
+        bufferevent_disable(bev, EV_READ);
+        if (s->down) {
+            bufferevent_write_buffer(s->down, bufferevent_get_input(bev));
+            if (evbuffer_get_length(bufferevent_get_output(s->down)) == 0)
+                down_finish(s);
+        }
+    }
+}
+
+/* TCP to the server is up: TLS over it, verifying the server, before the
+ * guest hears anything (a server that does not verify is refused). */
+static void start_upstream_tls(struct stream *s)
+{
+    struct egress *e = s->e;
+    struct error err;
+    SSL *ssl = e->ca ? egress_ca_client_ssl(e->ca, s->host, &err) : NULL;
+    if (ssl == NULL) {
+        stream_refuse(s, 503, e->ca ? err.message : "the session has no CA for TLS");
+        return;
+    }
+    evbuffer_remove_cb(bufferevent_get_output(s->bev), on_output_drained, s);
+    struct bufferevent *tcp = s->bev;
+    s->bev = NULL;
+    bufferevent_setwatermark(tcp, EV_READ, 0, e->cfg.window);
+    bufferevent_setwatermark(tcp, EV_WRITE, 0, e->cfg.window);
+    s->up = bufferevent_openssl_filter_new(e->cfg.base, tcp, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+    if (s->up == NULL) {
+        SSL_free(ssl);
+        bufferevent_free(tcp);
+        stream_refuse(s, 503, "cannot start TLS towards the server");
+        return;
+    }
+    bufferevent_setcb(s->up, on_up_read, on_up_write, on_up_event, s);
+    bufferevent_enable(s->up, EV_READ | EV_WRITE);
+}
+
 static void on_remote_event(struct bufferevent *bev, short what, void *arg)
 {
     struct stream *s = arg;
     struct egress *e = s->e;
+    if ((what & BEV_EVENT_CONNECTED) && s->tls && s->up == NULL) {
+        start_upstream_tls(s);
+        return;
+    }
     if (what & BEV_EVENT_CONNECTED) {
-        s->state = ST_OPEN;
-        e->stats.allowed++;
-        evtimer_del(s->timer);
-        unsigned limit = s->timeout_s ? s->timeout_s : EGRESS_DEFAULT_TIMEOUT_S;
-        if (e->cfg.session_timeout_s) {
-            int64_t left = (int64_t)e->cfg.session_timeout_s - (now_ns() - e->started_ns) / 1000000000;
-            if (left < 1)
-                left = 1;
-            if ((int64_t)limit > left)
-                limit = (unsigned)left;
-        }
-        struct timeval tv = {.tv_sec = limit, .tv_usec = 0};
-        evtimer_add(s->timer, &tv);
-        send_open_result(e, s->id, true, 200, "");
-        /* What the guest sent while we connected goes out first. */
-        if (s->early && evbuffer_get_length(s->early) > 0)
-            bufferevent_write_buffer(s->bev, s->early);
-        bufferevent_setwatermark(s->bev, EV_READ, 0, e->cfg.window);
-        bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-        if (s->guest_closed_write && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-            s->shut_remote = true;
-            shutdown(bufferevent_getfd(s->bev), SHUT_WR);
-        }
+        stream_opened(s);
         return;
     }
     if (s->state == ST_CONNECTING && (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF))) {
@@ -547,6 +776,102 @@ static bool is_host_address(struct egress *e, const struct egress_addr *a)
     return found;
 }
 
+/* Passes bytes the guest sent through the injector when the stream has one
+ * and to the remote (or the early buffer while connecting). Returns -1 with
+ * err when the request must not go out. */
+static int forward_out(struct stream *s, const uint8_t *data, size_t n, struct error *err)
+{
+    struct evbuffer *dst = s->state == ST_OPEN ? bufferevent_get_output(s->bev) : s->early;
+    if (s->inject == NULL || s->tls)
+        return evbuffer_add(dst, data, n) < 0 ? error_set(err, ERR_INTERNAL, "out of memory") : 0;
+    struct evbuffer *tmp = evbuffer_new();
+    if (tmp == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    if (egress_inject_feed(s->inject, data, n, tmp, err) < 0) {
+        evbuffer_free(tmp);
+        return -1;
+    }
+    size_t m = evbuffer_get_length(tmp);
+    if (m > n) {
+        s->extra_out += m - n;
+    } else if (m < n) {
+        /* Guest bytes that produced no output (held in the head, or dropped
+         * headers): credited back now, as nothing will drain for them. */
+        s->guest_unacked -= n - m;
+        send_credit(s->e, s->id, n - m);
+    }
+    int rc = evbuffer_add_buffer(dst, tmp);
+    evbuffer_free(tmp);
+    return rc < 0 ? error_set(err, ERR_INTERNAL, "out of memory") : 0;
+}
+
+/* The decision names a secret: it is read from the store now, and the
+ * request goes out with it. Returns -1 when the stream was refused. */
+static int setup_inject(struct stream *s, const struct gate_obligations *ob)
+{
+    struct egress *e = s->e;
+    char why[1100];
+    snprintf(s->secret_name, sizeof(s->secret_name), "%s", ob->inject_name);
+    /* HTTPS: the host terminates the workload's TLS with the session's CA. */
+    s->tls = strcmp(s->scheme, "https") == 0;
+    if (s->tls && e->ca == NULL) {
+        snprintf(why, sizeof(why),
+                 "refused: the policy adds the secret %s to this connection, and the session has no CA to "
+                 "terminate TLS with",
+                 ob->inject_name);
+        stream_refuse(s, 503, why);
+        return -1;
+    }
+    char *secret = NULL;
+    size_t len = 0;
+    struct error err;
+    if (secret_get(e->secrets_dir, ob->inject_name, &secret, &len, &err) < 0) {
+        log_warn("egress %s: stream %u: the secret %s cannot be used: %s", e->session_id, s->id,
+                 ob->inject_name, err.message);
+        /* The workload learns the name, not the host's paths. */
+        snprintf(why, sizeof(why),
+                 "refused: the secret %s that the policy adds to this connection is %s (see the daemon's log)",
+                 ob->inject_name, err.kind == ERR_NOT_FOUND ? "not stored" : "not usable");
+        stream_refuse(s, 403, why);
+        return -1;
+    }
+    char *value = egress_secret_value(ob->inject_format, secret);
+    secret_value_free(secret, len);
+    int rc = value == NULL ? error_set(&err, ERR_INTERNAL, "out of memory")
+                           : egress_inject_new(s->host, s->port, s->tls ? NULL : s->method,
+                                               s->tls ? NULL : (s->path ? s->path : ""), ob->inject_header, value,
+                                               2 * (size_t)e->cfg.max_header_bytes, &s->inject, &err);
+    if (value != NULL) {
+        OPENSSL_cleanse(value, strlen(value));
+        free(value);
+    }
+    if (rc < 0) {
+        stream_refuse(s, 503, err.message);
+        return -1;
+    }
+    /* What the guest sent before the decision goes through it too (plain
+     * HTTP; inside TLS the injector sees the decrypted bytes). */
+    size_t early = s->tls ? 0 : evbuffer_get_length(s->early);
+    if (early > 0) {
+        struct evbuffer *raw = evbuffer_new();
+        if (raw == NULL || evbuffer_add_buffer(raw, s->early) < 0) {
+            if (raw)
+                evbuffer_free(raw);
+            stream_refuse(s, 503, "out of memory");
+            return -1;
+        }
+        uint8_t *data = evbuffer_pullup(raw, -1);
+        rc = data == NULL ? error_set(&err, ERR_INTERNAL, "out of memory") : forward_out(s, data, early, &err);
+        evbuffer_free(raw);
+        if (rc < 0) {
+            snprintf(why, sizeof(why), "refused: %s", err.message);
+            stream_refuse(s, 400, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The addresses resolved (or the literal): the policy decides, then every
  * address that is not public must be covered by allow_addresses. */
 static void decide_connect(struct stream *s)
@@ -569,6 +894,8 @@ static void decide_connect(struct stream *s)
     s->decision_seq = ob.audit_seq;
     s->max_bytes = ob.max_bytes;
     s->timeout_s = ob.timeout_s;
+    if (ob.inject && setup_inject(s, &ob) < 0)
+        return; /* refused */
     struct egress_cidr allow[GATE_MAX_ALLOW_ADDRESSES];
     size_t n_allow = 0;
     for (unsigned i = 0; i < ob.n_allow_addresses; i++)
@@ -782,10 +1109,19 @@ static void on_data(struct egress *e, const Guest__V1__EgressData *d)
     s->guest_unacked += n;
     s->bytes_out += n;
     e->stats.bytes_out += n;
-    if (s->state == ST_OPEN)
-        bufferevent_write(s->bev, d->data.data, n);
-    else
-        evbuffer_add(s->early, d->data.data, n);
+    if (s->inject == NULL && s->state != ST_OPEN) {
+        evbuffer_add(s->early, d->data.data, n); /* before the decision: as it came */
+        return;
+    }
+    struct error err;
+    if (forward_out(s, d->data.data, n, &err) < 0) {
+        char why[1100];
+        snprintf(why, sizeof(why), "refused: %s", err.message);
+        if (s->state == ST_OPEN)
+            stream_end(s, why, true);
+        else
+            stream_refuse(s, 400, why);
+    }
 }
 
 static void on_credit(struct egress *e, const Guest__V1__EgressCredit *c)
@@ -892,6 +1228,19 @@ int egress_new(const struct egress_config *config, struct egress **out, struct e
     e->cfg = *config;
     snprintf(e->session_id, sizeof(e->session_id), "%s", config->session_id ? config->session_id : "");
     e->cfg.session_id = e->session_id;
+    if (config->secrets_dir != NULL)
+        snprintf(e->secrets_dir, sizeof(e->secrets_dir), "%s", config->secrets_dir);
+    else if (secret_default_dir(e->secrets_dir, sizeof(e->secrets_dir), err) < 0) {
+        free(e);
+        return -1;
+    }
+    e->cfg.secrets_dir = e->secrets_dir;
+    /* The session's CA, in memory only: what the host terminates TLS with
+     * for connections whose decision adds a secret. */
+    struct error caerr;
+    unsigned valid = config->session_timeout_s ? config->session_timeout_s + 3600 : 0;
+    if (egress_ca_new(valid, &e->ca, &caerr) < 0)
+        log_warn("egress %s: no session CA (HTTPS with secrets is refused): %s", e->session_id, caerr.message);
     if (e->cfg.max_streams == 0)
         e->cfg.max_streams = EGRESS_DEFAULT_MAX_STREAMS;
     if (e->cfg.max_streams > EGRESS_MAX_STREAMS_LIMIT)
@@ -903,6 +1252,7 @@ int egress_new(const struct egress_config *config, struct egress **out, struct e
     if (config->n_extra_host_addrs > 0) {
         e->extra_host = calloc(config->n_extra_host_addrs, sizeof(*e->extra_host));
         if (e->extra_host == NULL) {
+            egress_ca_free(e->ca);
             free(e);
             return error_set(err, ERR_INTERNAL, "out of memory");
         }
@@ -924,6 +1274,7 @@ int egress_attach(struct egress *e, struct proxy_conn *conn, struct error *err)
     r.max_streams = e->cfg.max_streams;
     r.window = e->cfg.window;
     r.max_header_bytes = e->cfg.max_header_bytes;
+    r.ca_certificate = e->ca ? (char *)egress_ca_pem(e->ca) : (char *)"";
     f.body_case = GUEST__V1__FRAME__BODY_EGRESS_REQUEST;
     f.egress_request = &r;
     if (proxy_request_frames(conn, &f, 0, on_reply, on_frame, e, &e->req_id, err) < 0)
@@ -958,6 +1309,7 @@ void egress_free(struct egress *e)
     if (e == NULL)
         return;
     egress_detach(e);
+    egress_ca_free(e->ca);
     free(e->extra_host);
     free(e);
 }

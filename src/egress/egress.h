@@ -123,6 +123,69 @@ int egress_resolver_new(struct event_base *base, unsigned queue, const char *res
 /* Lookups still in progress are failed; their callbacks never run. */
 void egress_resolver_free(struct egress_resolver *r);
 
+/* ------------------------------------------------------------ secrets in requests */
+
+/* A plain-HTTP stream whose net.connect decision carries the obligation
+ * inject_secret: the guest's bytes go through this before they reach the
+ * remote. The request is parsed with http-parser; it must be one request
+ * (the guest proxy sends "Connection: close"), for exactly the method, the
+ * origin-form path and the host (the Host header) that were decided, with
+ * no Upgrade and no folded header lines. Every header of the secret's name
+ * that the guest sent is dropped, and so are Connection, Keep-Alive,
+ * Proxy-Connection, Proxy-Authorization, TE and Upgrade; the head goes out
+ * with "Header: value" and "Connection: close"; the body goes out as it
+ * came. Anything else (a second request, bytes after the request, a
+ * malformed one) is an error that ends the stream, so the secret never goes
+ * with a request the policy did not see. */
+struct egress_inject;
+
+/* host: the decided host (canonical, as egress_host_normalize writes it);
+ * method and path: the decided ones, or both NULL inside TLS (any method and
+ * origin-form path; the host still must match);
+ * header and value: what to add (value is copied and wiped at free);
+ * max_head: the largest head accepted. */
+int egress_inject_new(const char *host, unsigned port, const char *method, const char *path,
+                      const char *header, const char *value, size_t max_head, struct egress_inject **out,
+                      struct error *err);
+/* The guest's next bytes; what goes to the remote is added to out (an
+ * evbuffer). -1 with err when the stream must end: ERR_INVALID_ARGUMENT
+ * (malformed, not what was decided, more than one request) or
+ * ERR_RESOURCE_EXHAUSTED (a head over max_head). */
+struct evbuffer;
+int egress_inject_feed(struct egress_inject *in, const uint8_t *data, size_t len, struct evbuffer *out,
+                       struct error *err);
+/* How many request heads went out with the secret (0 or 1). */
+unsigned egress_inject_count(const struct egress_inject *in);
+void egress_inject_free(struct egress_inject *in);
+
+/* Builds a header value from a format with one "%s" (policy-checked) and
+ * the secret, into a new buffer (wipe and free it); NULL when out of memory
+ * or the format has no "%s". */
+char *egress_secret_value(const char *format, const char *secret);
+
+/* ------------------------------------------------------------ the session's CA */
+
+/* For a CONNECT whose decision names a secret, the host terminates the
+ * workload's TLS with a certificate of a CA made for the session (in memory
+ * only, EC P-256, valid for valid_s seconds; the guest trusts it through the
+ * EgressRequest) and opens its own TLS to the real server, verifying the
+ * server's chain and name against the trust store: the PEM file named by
+ * $ENCLAVE_EGRESS_TRUST_FILE, else OpenSSL's default (the system's). */
+#define EGRESS_TRUST_ENV "ENCLAVE_EGRESS_TRUST_FILE"
+#define EGRESS_CA_DEFAULT_VALID_S (7 * 86400)
+typedef struct ssl_st SSL;
+struct egress_ca;
+int egress_ca_new(unsigned valid_s, struct egress_ca **out, struct error *err);
+void egress_ca_free(struct egress_ca *ca);
+/* The CA's certificate in PEM (what the guest adds to its trust). */
+const char *egress_ca_pem(const struct egress_ca *ca);
+/* A server session towards the guest with a leaf for host (a name or an IP
+ * literal) signed by the CA; ALPN: http/1.1 or none. */
+SSL *egress_ca_server_ssl(struct egress_ca *ca, const char *host, struct error *err);
+/* A client session towards the real server: SNI, the chain and the name
+ * (or IP) verified, ALPN http/1.1 only. */
+SSL *egress_ca_client_ssl(struct egress_ca *ca, const char *host, struct error *err);
+
 /* ------------------------------------------------------------ a session's egress */
 
 struct egress_config {
@@ -136,6 +199,9 @@ struct egress_config {
     /* Session limits (the session.start decision's obligations); 0: none. */
     uint64_t session_max_bytes;
     unsigned session_timeout_s;
+    /* The secret store the obligation inject_secret reads from (secret.h);
+     * NULL: $ENCLAVE_HOME/secrets. Read again for every connection. */
+    const char *secrets_dir;
     /* The caller's identity for the policy input's caller object (copied). */
     const char *principal;
     /* Tests only: addresses treated as this host's own besides those of the

@@ -5,6 +5,7 @@
  * Every refusal here is checked against a case that goes through, so a test
  * fails when the check it is about is taken out. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,7 +23,11 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "audit/audit.h"
 #include "egress/egress.h"
@@ -30,6 +35,7 @@
 #include "gate/test_gate.h"
 #include "proxy/proxy.h"
 #include "proxy/test_peer.h"
+#include "secret/secret.h"
 #include "wire/frame.h"
 #include "wire/test_frames.h"
 
@@ -45,12 +51,24 @@ static const char *test_policy =
     "  input.action == \"net.connect\"\n"
     "  allowed_host(input.request.host)\n"
     "}\n"
+    "default tls_ports := set()\n"
     "default obligations := {}\n"
     "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"max_bytes\": 1000} if input.request.path == \"/limited\"\n"
     "obligations := {\"allow_addresses\": [\"127.0.0.1/32\"]} if {\n"
     "  input.request.host == \"127.0.0.1\"\n"
     "  not input.request.path == \"/limited\"\n"
-    "}\n";
+    "  not startswith(object.get(input.request, \"path\", \"\"), \"/secret\")\n"
+    "  not input.request.port == 1\n"
+    "  not input.request.port in tls_ports\n"
+    "}\n"
+    "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"inject_secret\": {\"name\": \"api-token\"}} if "
+    "input.request.path == \"/secret\"\n"
+    "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"inject_secret\": {\"name\": \"absent\"}} if "
+    "input.request.path == \"/secret-missing\"\n"
+    "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"inject_secret\": {\"name\": \"api-token\", "
+    "\"header\": \"X-Api-Key\", \"format\": \"%s\"}} if input.request.port == 1\n"
+    "obligations := {\"allow_addresses\": [\"127.0.0.1\"], \"inject_secret\": {\"name\": \"api-token\"}} if "
+    "input.request.port in tls_ports\n";
 
 #define MAX_SEEN 8192
 
@@ -80,6 +98,15 @@ struct fixture {
     struct seen seen[MAX_SEEN];
     size_t n_seen;
     uint64_t data_bytes[4096]; /* EgressData bytes the guest got, per stream */
+    char got[16][4096];        /* ... and the first of them, streams 0-15 */
+    char ca_pem[4096];         /* the EgressRequest's session CA */
+    uint8_t raw[16][1u << 19]; /* EgressData bytes as they came, streams 0-15 */
+    size_t raw_len[16];
+    /* TLS servers: one whose CA the host trusts, one it does not */
+    struct egress_ca *real_ca, *other_ca;
+    struct evconnlistener *tls_server, *untrusted_server;
+    unsigned tls_port, untrusted_port;
+    char trust_file[300];
     struct evconnlistener *server;
     unsigned server_port;
 };
@@ -114,6 +141,62 @@ static void srv_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     struct bufferevent *bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(bev, srv_read, NULL, srv_event, NULL);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* ------------------------------------------------------------ the remote over TLS: answers with the head it got */
+
+static void tls_srv_done(struct bufferevent *bev, void *arg)
+{
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        bufferevent_free(bev);
+}
+
+static void tls_srv_read(struct bufferevent *bev, void *arg)
+{
+    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+    if (end.pos < 0)
+        return;
+    size_t n = (size_t)end.pos + 4;
+    char first[9] = {0};
+    evbuffer_copyout(in, first, 8);
+    if (strcmp(first, "GET /big") == 0) {
+        /* 256 KiB: more than every window on the way. */
+        static char chunk[65536];
+        memset(chunk, 'z', sizeof(chunk));
+        evbuffer_drain(in, n);
+        evbuffer_add_printf(bufferevent_get_output(bev), "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n", 4u << 16);
+        for (int i = 0; i < 4; i++)
+            bufferevent_write(bev, chunk, sizeof(chunk));
+        bufferevent_setcb(bev, NULL, tls_srv_done, srv_event, NULL);
+        return;
+    }
+    evbuffer_add_printf(bufferevent_get_output(bev), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", n);
+    evbuffer_remove_buffer(in, bufferevent_get_output(bev), n);
+    bufferevent_setcb(bev, NULL, tls_srv_done, srv_event, NULL);
+}
+
+static void tls_srv_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+{
+    struct error err;
+    SSL *ssl = egress_ca_server_ssl(arg, "127.0.0.1", &err);
+    assert_non_null(ssl);
+    struct bufferevent *bev = bufferevent_openssl_socket_new(evconnlistener_get_base(l), fd, ssl,
+                                                             BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(bev, tls_srv_read, NULL, srv_event, NULL);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static struct evconnlistener *tls_listener(struct event_base *base, struct egress_ca *ca, unsigned *port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct evconnlistener *l = evconnlistener_new_bind(base, tls_srv_accept, ca, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                                       16, (struct sockaddr *)&sin, sizeof(sin));
+    assert_non_null(l);
+    socklen_t sl = sizeof(sin);
+    getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&sin, &sl);
+    *port = ntohs(sin.sin_port);
+    return l;
 }
 
 /* ------------------------------------------------------------ the fake guest */
@@ -151,8 +234,10 @@ static void peer_read(struct fixture *f)
             off += (size_t)took;
             Guest__V1__Frame *fr = NULL;
             while (wire_decoder_next(&f->dec, &fr) == 1) {
-                if (fr->body_case == GUEST__V1__FRAME__BODY_EGRESS_REQUEST)
+                if (fr->body_case == GUEST__V1__FRAME__BODY_EGRESS_REQUEST) {
                     f->egress_id = fr->id;
+                    snprintf(f->ca_pem, sizeof(f->ca_pem), "%s", fr->egress_request->ca_certificate);
+                }
                 if (f->n_seen < MAX_SEEN) {
                     struct seen *s = &f->seen[f->n_seen++];
                     memset(s, 0, sizeof(*s));
@@ -168,6 +253,18 @@ static void peer_read(struct fixture *f)
                     case GUEST__V1__FRAME__BODY_EGRESS_DATA:
                         s->stream = fr->egress_data->stream;
                         s->data_len = fr->egress_data->data.len;
+                        if (s->stream < 16 && f->raw_len[s->stream] + s->data_len <= sizeof(f->raw[0])) {
+                            memcpy(f->raw[s->stream] + f->raw_len[s->stream], fr->egress_data->data.data,
+                                   s->data_len);
+                            f->raw_len[s->stream] += s->data_len;
+                        }
+                        if (s->stream < 16) {
+                            size_t have = strlen(f->got[s->stream]);
+                            size_t room = sizeof(f->got[0]) - 1 - have;
+                            size_t take = s->data_len < room ? s->data_len : room;
+                            memcpy(f->got[s->stream] + have, fr->egress_data->data.data, take);
+                            f->got[s->stream][have + take] = '\0';
+                        }
                         if (s->stream < 4096)
                             f->data_bytes[s->stream] += s->data_len;
                         break;
@@ -321,6 +418,25 @@ static size_t count_records(struct fixture *f, const char *kind, const char *w1,
     return n;
 }
 
+static int keep_all(const struct audit_record *r, void *ctx)
+{
+    const char *needle = ((const char **)ctx)[0];
+    size_t *n = (size_t *)((const char **)ctx)[1];
+    if ((r->details_json && strstr(r->details_json, needle)) || (r->reasons_json && strstr(r->reasons_json, needle)))
+        (*n)++;
+    return 0;
+}
+
+/* How many records of any kind hold text in their details or reasons. */
+static size_t records_holding(struct fixture *f, const char *text)
+{
+    size_t n = 0;
+    const void *ctx[2] = {text, &n};
+    struct error err;
+    assert_true(audit_query(f->log, NULL, keep_all, ctx, &err) >= 0);
+    return n;
+}
+
 /* ------------------------------------------------------------ fixture */
 
 static uint64_t session_max_bytes_for_setup;
@@ -334,6 +450,23 @@ static int setup_with(void **state, unsigned max_streams, unsigned window)
     f->gate = f->t.gate;
     struct error err;
     f->base = event_base_new();
+    /* The TLS servers, and the host's trust store: the real CA only. */
+    assert_int_equal(egress_ca_new(3600, &f->real_ca, &err), 0);
+    assert_int_equal(egress_ca_new(3600, &f->other_ca, &err), 0);
+    f->tls_server = tls_listener(f->base, f->real_ca, &f->tls_port);
+    f->untrusted_server = tls_listener(f->base, f->other_ca, &f->untrusted_port);
+    snprintf(f->trust_file, sizeof(f->trust_file), "%s/trust.pem", f->t.home);
+    FILE *tf = fopen(f->trust_file, "w");
+    assert_non_null(tf);
+    fputs(egress_ca_pem(f->real_ca), tf);
+    fclose(tf);
+    setenv(EGRESS_TRUST_ENV, f->trust_file, 1);
+    size_t plen = strlen(test_policy) + 100;
+    char *policy = malloc(plen);
+    snprintf(policy, plen, "%stls_ports := {%u, %u}\n", test_policy, f->tls_port, f->untrusted_port);
+    if (gate_apply_document(f->gate, policy, strlen(policy), "", &err) != 0)
+        fail_msg("policy: %s", err.message);
+    free(policy);
     assert_int_equal(egress_resolver_new(f->base, 8, NULL, &f->resolver, &err), 0);
 
     /* The remote. */
@@ -400,6 +533,8 @@ static int teardown(void **state)
     egress_free(f->egress);
     proxy_conn_free(f->conn);
     evconnlistener_free(f->server);
+    evconnlistener_free(f->tls_server);
+    evconnlistener_free(f->untrusted_server);
     /* Let the sockets closed above finish (libevent frees them from the loop). */
     for (int i = 0; i < 20; i++)
         event_base_loop(f->base, EVLOOP_NONBLOCK);
@@ -408,6 +543,9 @@ static int teardown(void **state)
     wire_decoder_release(&f->dec);
     test_peer_close(&f->tp);
     test_gate_close(&f->t);
+    egress_ca_free(f->real_ca);
+    egress_ca_free(f->other_ca);
+    unsetenv(EGRESS_TRUST_ENV);
     free(f);
     return 0;
 }
@@ -686,8 +824,328 @@ static void test_guest_gone_closes_streams(void **state)
     assert_null(find_seen(f, GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT, 9));
 }
 
+/* ------------------------------------------------------------ secrets */
+
+#define SECRET_VALUE "T0P-s3cret-VALUE-42"
+
+static void store_secret(struct fixture *f)
+{
+    char dir[400];
+    struct error err;
+    snprintf(dir, sizeof(dir), "%s/secrets", f->t.home);
+    assert_int_equal(secret_set(dir, "api-token", SECRET_VALUE, strlen(SECRET_VALUE), &err), 0);
+}
+
+static bool has_text(struct fixture *f, const void *arg)
+{
+    const char *const *w = arg;
+    return strstr(f->got[(size_t)(uintptr_t)w[0]], w[1]) != NULL;
+}
+
+/* The decision names the secret: the request reaches the server (an echo)
+ * with it, the guest's own Authorization is gone, and the audit log says
+ * that it was injected and never holds the value. */
+static void test_secret_injected_into_plain_http(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 1, "127.0.0.1", f->server_port, "http", "GET", "/secret");
+    assert_true(open_result(f, 1)->allowed);
+    char head[400];
+    int n = snprintf(head, sizeof(head),
+                     "GET /secret HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nAuthorization: Bearer guest-chosen\r\n"
+                     "Accept: */*\r\nConnection: close\r\n\r\n",
+                     f->server_port);
+    /* In pieces, across frames. */
+    send_data(f, 1, head, 20);
+    send_data(f, 1, head + 20, (size_t)n - 20);
+    const void *w[2] = {(void *)(uintptr_t)1, "\r\n\r\n"};
+    assert_true(run_until(f, has_text, w));
+    assert_non_null(strstr(f->got[1], "Authorization: Bearer " SECRET_VALUE "\r\n"));
+    assert_null(strstr(f->got[1], "guest-chosen"));
+    assert_non_null(strstr(f->got[1], "Accept: */*\r\n"));
+    send_close(f, 1, true);
+    uint32_t one = 1;
+    assert_true(run_until(f, has_close, &one));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"secret\":\"api-token\"", "\"secret_injected\":1"), 1);
+    assert_int_equal(count_records(f, "POLICY:DECISION", "obligation_inject_secret", "api-token"), 1);
+    assert_int_equal(records_holding(f, "api-token"), 2);
+    assert_int_equal(records_holding(f, SECRET_VALUE), 0);
+    /* All the guest's bytes were credited back although the head changed size. */
+    uint64_t credited = 0;
+    for (size_t i = 0; i < f->n_seen; i++)
+        if (f->seen[i].body == GUEST__V1__FRAME__BODY_EGRESS_CREDIT && f->seen[i].stream == 1)
+            credited += f->seen[i].credit;
+    assert_int_equal(credited, (uint64_t)n);
+}
+
+/* A request whose Host is not the host decided never goes out: the stream
+ * ends and the server gets nothing. */
+static void test_secret_not_sent_to_another_host(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 2, "127.0.0.1", f->server_port, "http", "GET", "/secret");
+    assert_true(open_result(f, 2)->allowed);
+    static const char head[] = "GET /secret HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+    send_data(f, 2, head, sizeof(head) - 1);
+    uint32_t two = 2;
+    assert_true(run_until(f, has_close, &two));
+    run_for_ms(f, 50);
+    assert_int_equal(f->data_bytes[2], 0);
+    assert_int_equal(count_records(f, "NET:CONNECT", "Host header", "\"secret_injected\":0"), 1);
+    /* Nor a second request after the first on the same stream. */
+    send_open(f, 3, "127.0.0.1", f->server_port, "http", "GET", "/secret");
+    assert_true(open_result(f, 3)->allowed);
+    char two_reqs[300];
+    int n = snprintf(two_reqs, sizeof(two_reqs),
+                     "GET /secret HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /x HTTP/1.1\r\nHost: evil.example\r\n\r\n");
+    send_data(f, 3, two_reqs, (size_t)n);
+    uint32_t three = 3;
+    assert_true(run_until(f, has_close, &three));
+    run_for_ms(f, 50);
+    assert_null(strstr(f->got[3], "evil.example"));
+    assert_int_equal(records_holding(f, SECRET_VALUE), 0);
+}
+
+/* A secret the store lacks: refused before anything is connected, naming
+ * the secret, not the host's paths. */
+static void test_secret_missing_refuses(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 4, "127.0.0.1", f->server_port, "http", "GET", "/secret-missing");
+    const struct seen *r = open_result(f, 4);
+    assert_false(r->allowed);
+    assert_int_equal(r->status, 403);
+    assert_non_null(strstr(r->reason, "absent"));
+    assert_non_null(strstr(r->reason, "not stored"));
+    assert_null(strstr(r->reason, f->t.home));
+}
+
+/* A secret for a CONNECT: the host means to terminate TLS, so the guest
+ * was given the session's CA; a server that cannot be reached is refused
+ * before the guest hears anything. */
+static void test_secret_over_connect_needs_the_server(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    assert_non_null(strstr(f->ca_pem, "-----BEGIN CERTIFICATE-----"));
+    send_open(f, 5, "127.0.0.1", 1, "https", NULL, NULL);
+    const struct seen *r = open_result(f, 5);
+    assert_false(r->allowed);
+    assert_int_equal(r->status, 502);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"secret\":\"api-token\"", "\"secret_injected\":0"), 1);
+}
+
+/* Without the obligation nothing is added or removed. */
+static void test_no_secret_without_the_obligation(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 6, "127.0.0.1", f->server_port, "http", "GET", "/plain");
+    assert_true(open_result(f, 6)->allowed);
+    static const char head[] = "GET /plain HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer guest-chosen\r\n\r\n";
+    send_data(f, 6, head, sizeof(head) - 1);
+    struct want_bytes w = {6, sizeof(head) - 1};
+    assert_true(run_until(f, has_bytes, &w));
+    assert_string_equal(f->got[6], head);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"secret\"", NULL), 0);
+}
+
+/* ------------------------------------------------------------ secrets over TLS */
+
+/* The workload's TLS client, run over the stream's frames. */
+struct gtls {
+    SSL_CTX *ctx;
+    SSL *ssl;
+    BIO *rb, *wb;
+    uint32_t stream;
+    size_t fed;
+};
+
+static void gtls_start(struct fixture *f, struct gtls *g, uint32_t stream)
+{
+    memset(g, 0, sizeof(*g));
+    g->stream = stream;
+    g->ctx = SSL_CTX_new(TLS_client_method());
+    BIO *b = BIO_new_mem_buf(f->ca_pem, -1);
+    X509 *ca = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    assert_non_null(ca);
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(g->ctx), ca);
+    X509_free(ca);
+    SSL_CTX_set_verify(g->ctx, SSL_VERIFY_PEER, NULL);
+    g->ssl = SSL_new(g->ctx);
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(g->ssl), "127.0.0.1");
+    static const unsigned char alpn[] = "\x02h2\x08http/1.1";
+    SSL_set_alpn_protos(g->ssl, alpn, sizeof(alpn) - 1);
+    g->rb = BIO_new(BIO_s_mem());
+    g->wb = BIO_new(BIO_s_mem());
+    SSL_set_bio(g->ssl, g->rb, g->wb);
+    SSL_set_connect_state(g->ssl);
+}
+
+static void gtls_free(struct gtls *g)
+{
+    SSL_free(g->ssl);
+    SSL_CTX_free(g->ctx);
+}
+
+/* What the client wrote goes out as frames; what came goes in (credited). */
+static void gtls_pump(struct fixture *f, struct gtls *g)
+{
+    char buf[16384];
+    int n;
+    while ((n = BIO_read(g->wb, buf, sizeof(buf))) > 0)
+        send_data(f, g->stream, buf, (size_t)n);
+    run_for_ms(f, 5);
+    size_t have = f->raw_len[g->stream];
+    if (have > g->fed) {
+        BIO_write(g->rb, f->raw[g->stream] + g->fed, (int)(have - g->fed));
+        send_credit(f, g->stream, (uint32_t)(have - g->fed));
+        g->fed = have;
+    }
+}
+
+static bool gtls_handshake(struct fixture *f, struct gtls *g)
+{
+    for (int i = 0; i < 2000; i++) {
+        int r = SSL_do_handshake(g->ssl);
+        if (r == 1) {
+            gtls_pump(f, g);
+            return true;
+        }
+        if (SSL_get_error(g->ssl, r) != SSL_ERROR_WANT_READ)
+            return false;
+        gtls_pump(f, g);
+    }
+    return false;
+}
+
+/* Everything the server sends until the stream closes. */
+static size_t gtls_read_all(struct fixture *f, struct gtls *g, char *out, size_t cap)
+{
+    size_t got = 0;
+    for (int i = 0; i < 2000 && got < cap - 1; i++) {
+        gtls_pump(f, g);
+        int n = SSL_read(g->ssl, out + got, (int)(cap - 1 - got));
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        int e = SSL_get_error(g->ssl, n);
+        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_WANT_READ && has_close(f, &g->stream) &&
+                                           g->fed == f->raw_len[g->stream] && BIO_ctrl_pending(g->rb) == 0))
+            break;
+        if (e != SSL_ERROR_WANT_READ)
+            break;
+    }
+    out[got] = '\0';
+    return got;
+}
+
+/* CONNECT with a secret: the guest's TLS ends at the host with a leaf of
+ * the session CA (ALPN http/1.1 although the client offered h2 first), the
+ * host's TLS to the server verified it against the trust store, and the
+ * server got the secret in place of the guest's header. */
+static void test_secret_inside_tls(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 7, "127.0.0.1", f->tls_port, "https", NULL, NULL);
+    assert_true(open_result(f, 7)->allowed);
+    struct gtls g;
+    gtls_start(f, &g, 7);
+    assert_true(gtls_handshake(f, &g));
+    assert_int_equal(SSL_get_verify_result(g.ssl), X509_V_OK);
+    const unsigned char *proto = NULL;
+    unsigned plen = 0;
+    SSL_get0_alpn_selected(g.ssl, &proto, &plen);
+    assert_int_equal(plen, 8);
+    assert_memory_equal(proto, "http/1.1", 8);
+    X509 *peer = SSL_get1_peer_certificate(g.ssl);
+    char issuer[256];
+    X509_NAME_get_text_by_NID(X509_get_issuer_name(peer), NID_commonName, issuer, sizeof(issuer));
+    assert_string_equal(issuer, "Enclave egress session CA");
+    X509_free(peer);
+    char req[300];
+    int n = snprintf(req, sizeof(req), "GET /inside HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nAuthorization: Bearer guest-chosen\r\n\r\n",
+                     f->tls_port);
+    assert_int_equal(SSL_write(g.ssl, req, n), n);
+    static char resp[8192];
+    gtls_read_all(f, &g, resp, sizeof(resp));
+    assert_non_null(strstr(resp, "HTTP/1.1 200 OK"));
+    assert_non_null(strstr(resp, "GET /inside HTTP/1.1\r\n"));
+    assert_non_null(strstr(resp, "Authorization: Bearer " SECRET_VALUE "\r\n"));
+    assert_null(strstr(resp, "guest-chosen"));
+    gtls_free(&g);
+    send_close(f, 7, false);
+    run_for_ms(f, 50);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"secret\":\"api-token\"", "\"secret_injected\":1"), 1);
+    assert_int_equal(records_holding(f, SECRET_VALUE), 0);
+}
+
+/* A response larger than every window on the way, through both TLS
+ * sessions, with the guest crediting only what it took. */
+static void test_secret_inside_tls_big_response(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 10, "127.0.0.1", f->tls_port, "https", NULL, NULL);
+    assert_true(open_result(f, 10)->allowed);
+    struct gtls g;
+    gtls_start(f, &g, 10);
+    assert_true(gtls_handshake(f, &g));
+    static const char req[] = "GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    assert_int_equal(SSL_write(g.ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
+    static char resp[(4u << 16) + 4096];
+    size_t n = gtls_read_all(f, &g, resp, sizeof(resp));
+    assert_true(n > (4u << 16));
+    assert_non_null(strstr(resp, "Content-Length: 262144"));
+    assert_int_equal(resp[n - 1], 'z');
+    gtls_free(&g);
+}
+
+/* A server whose certificate the trust store does not accept: refused
+ * before the guest hears anything. */
+static void test_secret_untrusted_server_refused(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 8, "127.0.0.1", f->untrusted_port, "https", NULL, NULL);
+    const struct seen *r = open_result(f, 8);
+    assert_false(r->allowed);
+    assert_int_equal(r->status, 502);
+    assert_non_null(strstr(r->reason, "does not verify"));
+}
+
+/* Inside TLS, too, one request: a second one in the same write ends the
+ * stream and never reaches the server. */
+static void test_secret_inside_tls_one_request(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    send_open(f, 9, "127.0.0.1", f->tls_port, "https", NULL, NULL);
+    assert_true(open_result(f, 9)->allowed);
+    struct gtls g;
+    gtls_start(f, &g, 9);
+    assert_true(gtls_handshake(f, &g));
+    static const char two[] = "GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /b HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+    assert_int_equal(SSL_write(g.ssl, two, (int)sizeof(two) - 1), (int)sizeof(two) - 1);
+    gtls_pump(f, &g);
+    uint32_t nine = 9;
+    assert_true(run_until(f, has_close, &nine));
+    static char resp[8192];
+    gtls_read_all(f, &g, resp, sizeof(resp));
+    assert_null(strstr(resp, "evil.example"));
+    assert_int_equal(count_records(f, "NET:CONNECT", "one request", NULL), 1);
+    gtls_free(&g);
+}
+
 int main(void)
 {
+    /* As the daemon does: a peer that went away is an error, not a signal. */
+    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_allowed_connection_pipes_and_is_audited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_denied_host_is_refused_before_lookup, setup, teardown),
@@ -701,6 +1159,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_guest_gone_closes_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_limits, setup_session_limits, teardown),
         cmocka_unit_test_setup_teardown(test_session_time_limit, setup_session_limits, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_injected_into_plain_http, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_not_sent_to_another_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_missing_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_over_connect_needs_the_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_secret_without_the_obligation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_inside_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_untrusted_server_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_inside_tls_big_response, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_inside_tls_one_request, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -295,6 +295,19 @@ static void obligations_from(const struct policy_decision *pd, struct gate_oblig
     ob->max_bytes = pd->max_bytes;
     ob->egress_max_bytes = pd->egress_max_bytes;
     ob->egress_timeout_s = pd->egress_timeout_s;
+    if (pd->inject_secret != NULL) {
+        const char *name = json_string_value(json_object_get(pd->inject_secret, "name"));
+        const char *header = json_string_value(json_object_get(pd->inject_secret, "header"));
+        const char *format = json_string_value(json_object_get(pd->inject_secret, "format"));
+        /* policy_decision_from_value checked them; the lengths fit. */
+        if (name && header && format && strlen(name) < sizeof(ob->inject_name) &&
+            strlen(header) < sizeof(ob->inject_header) && strlen(format) < sizeof(ob->inject_format)) {
+            ob->inject = true;
+            snprintf(ob->inject_name, sizeof(ob->inject_name), "%s", name);
+            snprintf(ob->inject_header, sizeof(ob->inject_header), "%s", header);
+            snprintf(ob->inject_format, sizeof(ob->inject_format), "%s", format);
+        }
+    }
     size_t k;
     json_t *addr;
     json_array_foreach(pd->allow_addresses, k, addr) {
@@ -388,6 +401,8 @@ int gate_decide(struct gate *gate, const char *action, const char *session_id, j
             json_object_set_new(details, "obligation_max_bytes", json_integer((json_int_t)pd.max_bytes));
         if (pd.allow_addresses)
             json_object_set(details, "obligation_allow_addresses", pd.allow_addresses);
+        if (pd.inject_secret) /* the secret's name, never its value */
+            json_object_set(details, "obligation_inject_secret", pd.inject_secret);
         if (pd.egress_max_bytes)
             json_object_set_new(details, "obligation_egress_max_bytes",
                                 json_integer((json_int_t)pd.egress_max_bytes));

@@ -84,6 +84,13 @@ struct gate_obligations {
     uint64_t max_bytes;
     unsigned n_allow_addresses;
     char allow_addresses[GATE_MAX_ALLOW_ADDRESSES][GATE_MAX_ADDRESS_TEXT + 1];
+    /* net.connect: the secret the host adds to the requests (the name in
+     * the store, the header, the value's format with one %s); inject is
+     * false when none. */
+    bool inject;
+    char inject_name[65];
+    char inject_header[65];
+    char inject_format[257];
     /* session.start: the session's egress in total (bytes, seconds). */
     uint64_t egress_max_bytes;
     unsigned egress_timeout_s;

@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CODE(name) GUEST__V1__ERROR_RESPONSE__CODE__CODE_##name
@@ -639,6 +641,89 @@ void guest_egress_frame(struct guest_server *s, struct guest_egress *g, struct c
 
 /* ---------------------------------------------------------------- start and stop */
 
+/* One PEM certificate: the markers, base64 lines, nothing else. */
+static bool ca_pem_valid(const char *pem)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----\n", end[] = "-----END CERTIFICATE-----\n";
+    size_t n = strlen(pem);
+    if (n > GUEST_EGRESS_MAX_CA || n < sizeof(begin) + sizeof(end) || strncmp(pem, begin, sizeof(begin) - 1) != 0 ||
+        strcmp(pem + n - (sizeof(end) - 1), end) != 0)
+        return false;
+    for (size_t i = sizeof(begin) - 1; i < n - (sizeof(end) - 1); i++) {
+        char ch = pem[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' ||
+              ch == '/' || ch == '=' || ch == '\n'))
+            return false;
+    }
+    return true;
+}
+
+/* Writes data to path anew (root's, 0644), never through a link. */
+static int write_new_file(const char *path, const char *a, size_t alen, const char *b, size_t blen)
+{
+    unlink(path);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    const char *parts[2] = {a, b};
+    size_t lens[2] = {alen, blen};
+    for (int p = 0; p < 2; p++) {
+        size_t off = 0;
+        while (off < lens[p]) {
+            ssize_t w = write(fd, parts[p] + off, lens[p] - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                close(fd);
+                return -1;
+            }
+            off += (size_t)w;
+        }
+    }
+    fchmod(fd, 0644);
+    return close(fd);
+}
+
+/* The system's bundle plus the session's CA, and the CA alone. */
+static int write_ca_files(const char *ca)
+{
+    if (mkdir(GUEST_EGRESS_CA_DIR, 0755) < 0 && errno != EEXIST)
+        return -1;
+    struct stat st;
+    if (lstat(GUEST_EGRESS_CA_DIR, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0) {
+        errno = EPERM;
+        return -1;
+    }
+    chmod(GUEST_EGRESS_CA_DIR, 0755);
+    char *system = NULL;
+    size_t slen = 0;
+    FILE *f = fopen(GUEST_SYSTEM_CA_BUNDLE, "re");
+    if (f) {
+        size_t cap = 0;
+        char buf[65536];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && slen < (8u << 20)) {
+            if (slen + n + 2 > cap) {
+                cap = (slen + n + 2) * 2;
+                char *nb = realloc(system, cap);
+                if (!nb)
+                    break;
+                system = nb;
+            }
+            memcpy(system + slen, buf, n);
+            slen += n;
+        }
+        fclose(f);
+        if (system && slen && system[slen - 1] != '\n')
+            system[slen++] = '\n';
+    }
+    int rc = write_new_file(GUEST_EGRESS_CA_BUNDLE, system ? system : "", system ? slen : 0, ca, strlen(ca));
+    free(system);
+    if (rc == 0)
+        rc = write_new_file(GUEST_EGRESS_CA_SINGLE, ca, strlen(ca), "", 0);
+    return rc;
+}
+
 void guest_egress_request(struct guest_server *s, struct guest_egress *g, struct conn *c, uint64_t id,
                           const Guest__V1__EgressRequest *req)
 {
@@ -651,6 +736,12 @@ void guest_egress_request(struct guest_server *s, struct guest_egress *g, struct
         guest_server_send_error(s, c, id, CODE(INVALID),
                                 "egress: port over 65535, max_streams over 1024, window over 16 MiB or "
                                 "max_header_bytes over 64 KiB");
+        return;
+    }
+    const char *ca = req->ca_certificate ? req->ca_certificate : "";
+    if (ca[0] && !ca_pem_valid(ca)) {
+        guest_server_send_error(s, c, id, CODE(INVALID),
+                                "egress: ca_certificate must be one PEM certificate of at most 16 KiB");
         return;
     }
     uint32_t port = req->port ? req->port : GUEST_EGRESS_DEFAULT_PORT;
@@ -698,6 +789,13 @@ void guest_egress_request(struct guest_server *s, struct guest_egress *g, struct
     g->accept_pause_until = 0;
     g->opened = g->bytes_out = g->bytes_in = 0;
     g->next_id = 0;
+    guest_exec_set_ca_files(NULL, NULL);
+    if (ca[0]) {
+        if (write_ca_files(ca) == 0)
+            guest_exec_set_ca_files(GUEST_EGRESS_CA_BUNDLE, GUEST_EGRESS_CA_SINGLE);
+        else
+            guest_log("egress: cannot write the session's CA bundle: %s", strerror(errno));
+    }
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
     guest_exec_set_proxy(url);
@@ -714,6 +812,7 @@ static void egress_stop(struct guest_server *s, struct guest_egress *g, bool rep
         close(g->listen_fd);
     g->listen_fd = -1;
     g->active = false;
+    guest_exec_set_ca_files(NULL, NULL);
     guest_exec_set_proxy(NULL);
     if (reply) {
         Guest__V1__Frame f = GUEST__V1__FRAME__INIT;

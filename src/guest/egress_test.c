@@ -1011,6 +1011,39 @@ static void test_hostile_host(void **state)
     host_cancel_until_response(h);
 }
 
+/* A session CA that is not one PEM certificate is refused before the proxy
+ * starts (and before anything is written). */
+static void test_bad_ca(void **state)
+{
+    struct host *h = *state;
+    static char big[GUEST_EGRESS_MAX_CA + 100];
+    memset(big, 'A', sizeof(big) - 1);
+    memcpy(big, "-----BEGIN CERTIFICATE-----\n", 28);
+    memcpy(big + sizeof(big) - 1 - 26, "-----END CERTIFICATE-----\n", 26);
+    const char *bad[] = {
+        "not a certificate",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+        "-----BEGIN CERTIFICATE-----\nAA<script>AA\n-----END CERTIFICATE-----\n",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\n",
+        "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n../../etc\n",
+        big,
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
+        Guest__V1__EgressRequest r = GUEST__V1__EGRESS_REQUEST__INIT;
+        r.ca_certificate = (char *)bad[i];
+        f.id = 80 + i;
+        f.body_case = BODY(EGRESS_REQUEST);
+        f.egress_request = &r;
+        send_frame(h, &f);
+        Guest__V1__Frame *e = expect(h, BODY(ERROR));
+        assert_int_equal(e->id, 80 + i);
+        assert_int_equal(e->error->code, CODE(INVALID));
+        guest__v1__frame__free_unpacked(e, NULL);
+    }
+    assert_string_equal(guest_exec_proxy(), "");
+}
+
 /* Many connections at once: max_streams reach the host, the rest get 503
  * (or, past the spare slots, are reset), and the proxy serves on after. */
 static void test_connection_flood(void **state)
@@ -1132,7 +1165,7 @@ int main(void)
     const struct CMUnitTest proxy[] = {
         T(test_connect_round_trip), T(test_refused),     T(test_plain_http),     T(test_window_up),
         T(test_window_down),        T(test_bulk_both_ways), T(test_max_streams), T(test_bad_requests),
-        T(test_head_timeout),       T(test_cancel),      T(test_hostile_host),   T(test_proxy_environment),
+        T(test_head_timeout),       T(test_cancel),      T(test_hostile_host),   T(test_bad_ca),   T(test_proxy_environment),
         T(test_host_gone),          T(test_connection_flood),
     };
     if (getuid() != 0) {

@@ -409,6 +409,18 @@ const char *guest_proxy_status_text(unsigned status);
 void guest_exec_set_proxy(const char *url);
 /* The URL set now, "" when none. */
 const char *guest_exec_proxy(void);
+/* While the proxy listens with a session CA: workloads get SSL_CERT_FILE,
+ * REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and PIP_CERT set to bundle (the
+ * system's CAs and the session's) and NODE_EXTRA_CA_CERTS to single (the
+ * session's alone); NULL: none. Copied. */
+void guest_exec_set_ca_files(const char *bundle, const char *single);
+/* Where the guest writes them: a folder of root's on the /dev tmpfs (the
+ * root file system is read-only; /tmp is the workload's). */
+#define GUEST_EGRESS_CA_DIR "/dev/enclave-egress"
+#define GUEST_EGRESS_CA_BUNDLE GUEST_EGRESS_CA_DIR "/ca-bundle.pem"
+#define GUEST_EGRESS_CA_SINGLE GUEST_EGRESS_CA_DIR "/session-ca.pem"
+#define GUEST_SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define GUEST_EGRESS_MAX_CA 16384u
 
 /* ---------------------------------------------------------------- server */
 

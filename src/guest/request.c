@@ -237,6 +237,16 @@ const char *guest_exec_proxy(void)
     return proxy_url;
 }
 
+/* The CA bundle and the session CA alone while egress trusts one
+ * (guest_exec_set_ca_files). */
+static char ca_bundle[128], ca_single[128];
+
+void guest_exec_set_ca_files(const char *bundle, const char *single)
+{
+    snprintf(ca_bundle, sizeof(ca_bundle), "%s", bundle ? bundle : "");
+    snprintf(ca_single, sizeof(ca_single), "%s", single ? single : "");
+}
+
 char **guest_exec_build_env(const Guest__V1__ExecRequest *req)
 {
     const char *const defaults[][2] = {
@@ -249,13 +259,26 @@ char **guest_exec_build_env(const Guest__V1__ExecRequest *req)
         {"https_proxy", proxy_url},
         {"PIP_PROXY", proxy_url},
     };
+    const char *const ca_defaults[][2] = {
+        {"SSL_CERT_FILE", ca_bundle},
+        {"REQUESTS_CA_BUNDLE", ca_bundle},
+        {"CURL_CA_BUNDLE", ca_bundle},
+        {"PIP_CERT", ca_bundle},
+        {"NODE_EXTRA_CA_CERTS", ca_single},
+    };
     size_t ndefaults = proxy_url[0] ? sizeof(defaults) / sizeof(defaults[0]) : 2;
-    char **env = calloc(ndefaults + req->n_env + 1, sizeof(*env));
+    size_t nca = proxy_url[0] && ca_bundle[0] && ca_single[0] ? sizeof(ca_defaults) / sizeof(ca_defaults[0]) : 0;
+    char **env = calloc(ndefaults + nca + req->n_env + 1, sizeof(*env));
     if (!env)
         return NULL;
     size_t count = 0;
     for (size_t i = 0; i < ndefaults; i++) {
         if (!(env[count] = env_join(defaults[i][0], defaults[i][1])))
+            goto fail;
+        count++;
+    }
+    for (size_t i = 0; i < nca; i++) {
+        if (!(env[count] = env_join(ca_defaults[i][0], ca_defaults[i][1])))
             goto fail;
         count++;
     }

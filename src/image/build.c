@@ -647,24 +647,8 @@ static int copy_file(const char *src, const char *dst, mode_t mode, uint64_t *si
     cleanup_close int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (out < 0)
         return error_set_errno(err, ERR_INTERNAL, "creating %s", dst);
-    char buf[1 << 16];
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return error_set_errno(err, ERR_INTERNAL, "reading %s", src);
-        if (n == 0)
-            break;
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0)
-                return error_set_errno(err, ERR_INTERNAL, "writing %s", dst);
-            off += w;
-        }
-    }
+    if (file_copy_fd(in, out) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "copying %s to %s", src, dst);
     if (fsync(out) < 0 || lseek(out, 0, SEEK_SET) < 0)
         return error_set_errno(err, ERR_INTERNAL, "syncing %s", dst);
     cleanup_close int check = open(dst, O_RDONLY | O_CLOEXEC);
@@ -1151,8 +1135,21 @@ static int finish_rootfs(struct build *b, struct error *err)
 
 static int write_dev_nodes(struct cpio_writer *w, uint32_t epoch, struct error *err);
 
-static int write_initramfs(struct build *b, const char *path, uint64_t *size, char sha[65],
-                           struct error *err)
+/* The full initramfs: the staged tree and the device nodes. */
+static int fill_initramfs(struct build *b, struct cpio_writer *w, uint32_t epoch, struct error *err)
+{
+    int rc = image_write_tree(w, b->stage, epoch, skipped_paths, sizeof(skipped_paths) / sizeof(skipped_paths[0]),
+                              err);
+    if (rc == 0)
+        rc = write_dev_nodes(w, epoch, err);
+    return rc;
+}
+
+/* Writes the cpio archive at path that fill fills, durably; its size and
+ * SHA-256 into size and sha. */
+static int write_cpio(struct build *b, const char *path,
+                      int (*fill)(struct build *b, struct cpio_writer *w, uint32_t epoch, struct error *err),
+                      uint64_t *size, char sha[65], struct error *err)
 {
     cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
@@ -1160,11 +1157,7 @@ static int write_initramfs(struct build *b, const char *path, uint64_t *size, ch
     struct cpio_writer *w = NULL;
     if (cpio_writer_new(fd, &w, err) < 0)
         return -1;
-    uint32_t epoch = build_epoch();
-    int rc = image_write_tree(w, b->stage, epoch, skipped_paths, sizeof(skipped_paths) / sizeof(skipped_paths[0]),
-                              err);
-    if (rc == 0)
-        rc = write_dev_nodes(w, epoch, err);
+    int rc = fill(b, w, build_epoch(), err);
     if (rc == 0)
         rc = cpio_writer_finish(w, size, sha, err);
     cpio_writer_free(w);
@@ -1199,16 +1192,8 @@ static int write_dev_nodes(struct cpio_writer *w, uint32_t epoch, struct error *
 /* The initramfs of an image with a root filesystem disk: only what mounts
  * it. enclave-init as /init, the modules and their load order, the device
  * nodes, and the marker that tells the init to mount the disk. */
-static int write_boot_initramfs(struct build *b, const char *path, uint64_t *size, char sha[65],
-                                struct error *err)
+static int fill_boot_initramfs(struct build *b, struct cpio_writer *w, uint32_t epoch, struct error *err)
 {
-    cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0)
-        return error_set_errno(err, ERR_INTERNAL, "creating %s", path);
-    struct cpio_writer *w = NULL;
-    if (cpio_writer_new(fd, &w, err) < 0)
-        return -1;
-    uint32_t epoch = build_epoch();
     int rc = 0;
     static const char *const dirs[] = {".", "dev", "lib", "lib/modules", "lib/modules/enclave", "proc", "sys"};
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && rc == 0; i++) {
@@ -1246,11 +1231,6 @@ static int write_boot_initramfs(struct build *b, const char *path, uint64_t *siz
         struct cpio_entry e = {.name = name, .mode = S_IFREG | 0644, .mtime = epoch};
         rc = cpio_write_file_fd(w, &e, in, (uint64_t)st.st_size, err);
     }
-    if (rc == 0)
-        rc = cpio_writer_finish(w, size, sha, err);
-    cpio_writer_free(w);
-    if (rc == 0 && fsync(fd) < 0)
-        rc = error_set_errno(err, ERR_INTERNAL, "fsync %s", path);
     return rc;
 }
 
@@ -1539,11 +1519,11 @@ static int assemble(struct build *b, struct image_build_result *result, struct e
         return -1;
     if (b->opts->initramfs_only) {
         progress(b->opts, "writing initramfs.cpio (the whole root filesystem)");
-        if (write_initramfs(b, dst, &arts[1].size, arts[1].sha256, err) < 0)
+        if (write_cpio(b, dst, fill_initramfs, &arts[1].size, arts[1].sha256, err) < 0)
             return error_prefix(err, "initramfs");
     } else {
         progress(b->opts, "writing initramfs.cpio (enclave-init and modules)");
-        if (write_boot_initramfs(b, dst, &arts[1].size, arts[1].sha256, err) < 0)
+        if (write_cpio(b, dst, fill_boot_initramfs, &arts[1].size, arts[1].sha256, err) < 0)
             return error_prefix(err, "initramfs");
         progress(b->opts, "writing " IMAGE_ROOTFS_FILE " (mkfs.erofs)");
         if (PATHF(dst, "%s/" IMAGE_ROOTFS_FILE, b->out) < 0)

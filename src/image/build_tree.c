@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,11 +26,6 @@ struct tree_ctx {
     const char *const *skip;
     size_t n_skip;
 };
-
-static int byte_order(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /* A skip entry is a shell pattern over the whole relative path (fnmatch with
  * FNM_PATHNAME: a star does not cross a slash); a skipped folder is left out
@@ -51,59 +47,39 @@ static uint32_t clamp_time(time_t t)
     return (uint32_t)t;
 }
 
-/* Names in one folder, sorted by bytes (not by locale). */
-static int list_sorted(int dfd, char ***out, size_t *n_out, struct error *err)
+/* What walk_tree does with one entry: name in the folder dfd, rel its path
+ * from the root, depth that folder's. */
+typedef int (*visit_fn)(void *ctx, int dfd, const char *name, const char *rel, int depth,
+                        struct error *err);
+
+/* Calls visit for each entry of the folder dfd (prefix: its path from the
+ * root, "" for the root) in byte order; a visit goes on into a folder by
+ * calling walk_tree on it with depth + 1. */
+static int walk_tree(int dfd, const char *prefix, int depth, visit_fn visit, void *ctx, struct error *err)
 {
-    *out = NULL;
-    *n_out = 0;
-    int fd = dup(dfd);
-    if (fd < 0)
-        return error_set_errno(err, ERR_INTERNAL, "dup");
-    DIR *d = fdopendir(fd);
-    if (d == NULL) {
-        close(fd);
-        return error_set_errno(err, ERR_INTERNAL, "opendir");
-    }
-    rewinddir(d);
+    if (depth > TREE_MAX_DEPTH)
+        return error_set(err, ERR_OUT_OF_RANGE, "%s is nested more than %d folders deep", prefix,
+                         TREE_MAX_DEPTH);
     char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
+    size_t n = 0;
+    if (file_list_sorted(dfd, false, SIZE_MAX, &names, &n, err) < 0)
+        return error_prefix(err, "listing %s", prefix[0] ? prefix : "/");
     int rc = 0;
-    errno = 0;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 32;
-            char **nn = realloc(names, ncap * sizeof(*names));
-            if (nn == NULL) {
-                rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-                break;
-            }
-            names = nn;
-            cap = ncap;
-        }
-        if ((names[n] = strdup(de->d_name)) == NULL) {
-            rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char rel[PATH_MAX];
+        int len = prefix[0] ? snprintf(rel, sizeof(rel), "%s/%s", prefix, names[i])
+                            : snprintf(rel, sizeof(rel), "%s", names[i]);
+        if (len < 0 || (size_t)len >= sizeof(rel)) {
+            rc = error_set(err, ERR_OUT_OF_RANGE, "path under %s is too long", prefix);
             break;
         }
-        n++;
+        rc = visit(ctx, dfd, names[i], rel, depth, err);
     }
-    closedir(d);
-    if (rc < 0) {
-        for (size_t i = 0; i < n; i++)
-            free(names[i]);
-        free(names);
-        return -1;
-    }
-    if (n > 1)
-        qsort(names, n, sizeof(*names), byte_order);
-    *out = names;
-    *n_out = n;
-    return 0;
+    file_names_free(names, n);
+    return rc;
 }
 
-static int walk(struct tree_ctx *t, int dfd, const char *prefix, int depth, struct error *err);
+static int write_entry(void *ctx, int dfd, const char *name, const char *rel, int depth, struct error *err);
 
 static int write_one(struct tree_ctx *t, int dfd, const char *name, const char *rel, int depth,
                      struct error *err)
@@ -138,7 +114,7 @@ static int write_one(struct tree_ctx *t, int dfd, const char *name, const char *
         cleanup_close int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sub < 0)
             return error_set_errno(err, ERR_INTERNAL, "opening %s", rel);
-        return walk(t, sub, rel, depth + 1, err);
+        return walk_tree(sub, rel, depth + 1, write_entry, t, err);
     }
     if (S_ISREG(st.st_mode)) {
         cleanup_close int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -159,32 +135,10 @@ static int write_one(struct tree_ctx *t, int dfd, const char *name, const char *
     return cpio_write_node(t->w, &e, err);
 }
 
-static int walk(struct tree_ctx *t, int dfd, const char *prefix, int depth, struct error *err)
+static int write_entry(void *ctx, int dfd, const char *name, const char *rel, int depth, struct error *err)
 {
-    if (depth > TREE_MAX_DEPTH)
-        return error_set(err, ERR_OUT_OF_RANGE, "%s is nested more than %d folders deep", prefix,
-                         TREE_MAX_DEPTH);
-    char **names = NULL;
-    size_t n = 0;
-    if (list_sorted(dfd, &names, &n, err) < 0)
-        return error_prefix(err, "listing %s", prefix[0] ? prefix : "/");
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        char rel[PATH_MAX];
-        int len = prefix[0] ? snprintf(rel, sizeof(rel), "%s/%s", prefix, names[i])
-                            : snprintf(rel, sizeof(rel), "%s", names[i]);
-        if (len < 0 || (size_t)len >= sizeof(rel)) {
-            rc = error_set(err, ERR_OUT_OF_RANGE, "path under %s is too long", prefix);
-            break;
-        }
-        if (skipped(t, rel))
-            continue;
-        rc = write_one(t, dfd, names[i], rel, depth, err);
-    }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
+    struct tree_ctx *t = ctx;
+    return skipped(t, rel) ? 0 : write_one(t, dfd, name, rel, depth, err);
 }
 
 int image_write_tree(struct cpio_writer *w, const char *root_dir, uint32_t mtime,
@@ -198,7 +152,7 @@ int image_write_tree(struct cpio_writer *w, const char *root_dir, uint32_t mtime
     struct cpio_entry root = {.name = ".", .mode = S_IFDIR | 0755, .uid = 0, .gid = 0, .mtime = mtime};
     if (cpio_write_dir(w, &root, err) < 0)
         return -1;
-    return walk(&t, dfd, "", 0, err);
+    return walk_tree(dfd, "", 0, write_entry, &t, err);
 }
 
 /* ------------------------------------------------------------ the tree for mkfs.erofs */
@@ -209,64 +163,35 @@ struct prep_ctx {
     size_t n_skip;
 };
 
-static int prep_walk(const struct prep_ctx *p, int dfd, const char *prefix, int depth, struct error *err)
+static int prep_entry(void *ctx, int dfd, const char *name, const char *rel, int depth, struct error *err)
 {
-    if (depth > TREE_MAX_DEPTH)
-        return error_set(err, ERR_OUT_OF_RANGE, "%s is nested more than %d folders deep", prefix,
-                         TREE_MAX_DEPTH);
-    char **names = NULL;
-    size_t n = 0;
-    if (list_sorted(dfd, &names, &n, err) < 0)
-        return error_prefix(err, "listing %s", prefix[0] ? prefix : "/");
+    const struct prep_ctx *p = ctx;
     struct tree_ctx t = {.skip = p->skip, .n_skip = p->n_skip};
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        char rel[PATH_MAX];
-        int len = prefix[0] ? snprintf(rel, sizeof(rel), "%s/%s", prefix, names[i])
-                            : snprintf(rel, sizeof(rel), "%s", names[i]);
-        if (len < 0 || (size_t)len >= sizeof(rel)) {
-            rc = error_set(err, ERR_OUT_OF_RANGE, "path under %s is too long", prefix);
-            break;
-        }
-        if (skipped(&t, rel)) {
-            char full[PATH_MAX * 2];
-            if (snprintf(full, sizeof(full), "%s/%s", p->root, rel) >= (int)sizeof(full))
-                rc = error_set(err, ERR_OUT_OF_RANGE, "path under %s is too long", prefix);
-            else
-                rc = remove_tree(full, err);
-            continue;
-        }
-        struct stat st;
-        if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            rc = error_set_errno(err, ERR_INTERNAL, "stat %s", rel);
-            break;
-        }
-        if (S_ISLNK(st.st_mode))
-            continue;
-        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
-            rc = error_set(err, ERR_FAILED_PRECONDITION, "%s is neither a file, a folder nor a symlink", rel);
-            break;
-        }
-        /* As image_write_tree: nothing writable by the workload, no set-id bit. */
-        mode_t mode = st.st_mode & 07777 & ~(mode_t)(S_IWGRP | S_IWOTH | S_ISUID | S_ISGID);
-        if (S_ISDIR(st.st_mode) && strcmp(rel, "tmp") == 0)
-            mode = 01777;
-        if (mode != (st.st_mode & 07777) && fchmodat(dfd, names[i], mode, 0) < 0) {
-            rc = error_set_errno(err, ERR_INTERNAL, "chmod %s", rel);
-            break;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            cleanup_close int sub = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub < 0)
-                rc = error_set_errno(err, ERR_INTERNAL, "opening %s", rel);
-            else
-                rc = prep_walk(p, sub, rel, depth + 1, err);
-        }
+    if (skipped(&t, rel)) {
+        char full[PATH_MAX * 2];
+        if (snprintf(full, sizeof(full), "%s/%s", p->root, rel) >= (int)sizeof(full))
+            return error_set(err, ERR_OUT_OF_RANGE, "path under %s is too long", p->root);
+        return remove_tree(full, err);
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return rc;
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "stat %s", rel);
+    if (S_ISLNK(st.st_mode))
+        return 0;
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+        return error_set(err, ERR_FAILED_PRECONDITION, "%s is neither a file, a folder nor a symlink", rel);
+    /* As image_write_tree: nothing writable by the workload, no set-id bit. */
+    mode_t mode = st.st_mode & 07777 & ~(mode_t)(S_IWGRP | S_IWOTH | S_ISUID | S_ISGID);
+    if (S_ISDIR(st.st_mode) && strcmp(rel, "tmp") == 0)
+        mode = 01777;
+    if (mode != (st.st_mode & 07777) && fchmodat(dfd, name, mode, 0) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "chmod %s", rel);
+    if (!S_ISDIR(st.st_mode))
+        return 0;
+    cleanup_close int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0)
+        return error_set_errno(err, ERR_INTERNAL, "opening %s", rel);
+    return walk_tree(sub, rel, depth + 1, prep_entry, ctx, err);
 }
 
 int image_prepare_tree(const char *root_dir, const char *const *skip, size_t n_skip, struct error *err)
@@ -277,5 +202,5 @@ int image_prepare_tree(const char *root_dir, const char *const *skip, size_t n_s
     if (fchmod(dfd, 0755) < 0)
         return error_set_errno(err, ERR_INTERNAL, "chmod %s", root_dir);
     struct prep_ctx p = {.root = root_dir, .skip = skip, .n_skip = n_skip};
-    return prep_walk(&p, dfd, "", 0, err);
+    return walk_tree(dfd, "", 0, prep_entry, &p, err);
 }

@@ -15,6 +15,7 @@
 
 #include "common/cleanup.h"
 #include "common/digest.h"
+#include "common/file.h"
 #include "common/paths.h"
 
 #define cleanup_json __attribute__((cleanup(json_decrefp))) /* jansson's helper */
@@ -306,39 +307,14 @@ const struct image_artifact *image_manifest_artifact(const struct image_manifest
 
 /* ------------------------------------------------------------ loading */
 
+/* The regular file name in dirfd (not through a symbolic link), whole. */
 static int read_small_file(int dirfd, const char *name, size_t max, char **out, size_t *len,
                            struct error *err)
 {
     cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "opening %s", name);
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "stat %s", name);
-    if (!S_ISREG(st.st_mode))
-        return error_set(err, ERR_INVALID_ARGUMENT, "%s is not a regular file", name);
-    if ((uint64_t)st.st_size > max)
-        return error_set(err, ERR_INVALID_ARGUMENT, "%s is larger than %zu bytes", name, max);
-    cleanup_free char *buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-    size_t got = 0;
-    while (got <= max) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size + 1 - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return error_set_errno(err, ERR_INTERNAL, "reading %s", name);
-        if (r == 0)
-            break;
-        got += (size_t)r;
-        if (got > (size_t)st.st_size)
-            return error_set(err, ERR_ABORTED, "%s grew while being read", name);
-    }
-    buf[got] = '\0';
-    *len = got;
-    *out = steal_pointer(&buf);
-    return 0;
+    return file_read_fd_all(fd, name, max, out, len, err);
 }
 
 int image_manifest_load(const char *dir, struct image_manifest **out, struct error *err)

@@ -206,41 +206,51 @@ int oci_document_media_type(const char *json, size_t len, char out[128], struct 
     return ret;
 }
 
+/* The mediaType and artifactType of a document; a mediaType that is there
+ * must satisfy is_kind, else "not <what>". */
+static int parse_types(json_t *root, char media_type[128], char artifact_type[128],
+                       bool (*is_kind)(const char *), const char *what, struct error *err)
+{
+    if (get_string(root, "mediaType", media_type, 128, false, err) < 0 ||
+        get_string(root, "artifactType", artifact_type, 128, false, err) < 0)
+        return -1;
+    if (media_type[0] && !is_kind(media_type))
+        return error_set(err, ERR_INVALID_ARGUMENT, "not %s: media type '%s'", what, media_type);
+    return 0;
+}
+
+/* The array key of root ("<owner> has no <key> array"), at most max
+ * descriptors ("<owner> <has> more than <max> <key>") into out; *count
+ * counts those that need a release, also after a failure. */
+static int parse_descriptors(json_t *root, const char *key, const char *owner, const char *has,
+                             struct oci_descriptor *out, size_t max, size_t *count,
+                             struct error *err)
+{
+    json_t *list = json_object_get(root, key);
+    if (!json_is_array(list))
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s has no %s array", owner, key);
+    if (json_array_size(list) > max)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "%s %s more than %zu %s", owner, has, max, key);
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        *count = i + 1;
+        if (parse_descriptor(json_array_get(list, i), &out[i], err) < 0)
+            return error_prefix(err, "%s[%zu]", key, i);
+    }
+    return 0;
+}
+
 int oci_index_parse(const char *json, size_t len, struct oci_index *idx, struct error *err)
 {
     memset(idx, 0, sizeof(*idx));
     json_t *root = load_document(json, len, err);
     if (root == NULL)
         return -1;
-    int ret = -1;
-    if (get_string(root, "mediaType", idx->media_type, sizeof(idx->media_type), false, err) < 0 ||
-        get_string(root, "artifactType", idx->artifact_type, sizeof(idx->artifact_type), false,
-                   err) < 0)
-        goto out;
-    if (idx->media_type[0] && !oci_media_type_is_index(idx->media_type)) {
-        error_set(err, ERR_INVALID_ARGUMENT, "not an index: media type '%s'", idx->media_type);
-        goto out;
-    }
-    json_t *list = json_object_get(root, "manifests");
-    if (!json_is_array(list)) {
-        error_set(err, ERR_INVALID_ARGUMENT, "index has no manifests array");
-        goto out;
-    }
-    if (json_array_size(list) > OCI_MAX_MANIFESTS) {
-        error_set(err, ERR_RESOURCE_EXHAUSTED, "index lists more than %d manifests",
-                  OCI_MAX_MANIFESTS);
-        goto out;
-    }
-    for (size_t i = 0; i < json_array_size(list); i++) {
-        if (parse_descriptor(json_array_get(list, i), &idx->manifests[i], err) < 0) {
-            error_prefix(err, "manifests[%zu]", i);
-            idx->count = i + 1;
-            goto out;
-        }
-        idx->count = i + 1;
-    }
-    ret = 0;
-out:
+    int ret = parse_types(root, idx->media_type, idx->artifact_type, oci_media_type_is_index,
+                          "an index", err) < 0 ||
+                      parse_descriptors(root, "manifests", "index", "lists", idx->manifests,
+                                        OCI_MAX_MANIFESTS, &idx->count, err) < 0
+                  ? -1
+                  : 0;
     json_decref(root);
     if (ret < 0)
         oci_index_release(idx);
@@ -260,38 +270,15 @@ int oci_manifest_parse(const char *json, size_t len, struct oci_manifest *m, str
     json_t *root = load_document(json, len, err);
     if (root == NULL)
         return -1;
-    int ret = -1;
-    if (get_string(root, "mediaType", m->media_type, sizeof(m->media_type), false, err) < 0 ||
-        get_string(root, "artifactType", m->artifact_type, sizeof(m->artifact_type), false, err) <
-            0)
-        goto out;
-    if (m->media_type[0] && !oci_media_type_is_manifest(m->media_type)) {
-        error_set(err, ERR_INVALID_ARGUMENT, "not an image manifest: media type '%s'",
-                  m->media_type);
-        goto out;
-    }
-    if (parse_descriptor(json_object_get(root, "config"), &m->config, err) < 0) {
-        error_prefix(err, "config");
-        goto out;
-    }
-    json_t *layers = json_object_get(root, "layers");
-    if (!json_is_array(layers)) {
-        error_set(err, ERR_INVALID_ARGUMENT, "manifest has no layers array");
-        goto out;
-    }
-    if (json_array_size(layers) > OCI_MAX_LAYERS) {
-        error_set(err, ERR_RESOURCE_EXHAUSTED, "manifest has more than %d layers", OCI_MAX_LAYERS);
-        goto out;
-    }
-    for (size_t i = 0; i < json_array_size(layers); i++) {
-        m->layer_count = i + 1;
-        if (parse_descriptor(json_array_get(layers, i), &m->layers[i], err) < 0) {
-            error_prefix(err, "layers[%zu]", i);
-            goto out;
-        }
-    }
-    ret = 0;
-out:
+    int ret = 0;
+    if (parse_types(root, m->media_type, m->artifact_type, oci_media_type_is_manifest,
+                    "an image manifest", err) < 0)
+        ret = -1;
+    else if (parse_descriptor(json_object_get(root, "config"), &m->config, err) < 0)
+        ret = error_prefix(err, "config");
+    else if (parse_descriptors(root, "layers", "manifest", "has", m->layers, OCI_MAX_LAYERS,
+                               &m->layer_count, err) < 0)
+        ret = -1;
     json_decref(root);
     if (ret < 0)
         oci_manifest_release(m);

@@ -382,34 +382,72 @@ out:
     return ret;
 }
 
+/* doc (consumed, may be NULL) as compact JSON in *text, and its digest in
+ * digest unless that is NULL. */
+static int dump_compact(json_t *doc, char **text, char digest[72], struct error *err)
+{
+    *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (*text == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    if (digest != NULL)
+        oci_digest_of(*text, strlen(*text), digest);
+    return 0;
+}
+
 /* ------------------------------------------------------------ pull / verify */
 
-int oci_pull(const char *ref, const struct oci_options *opts, struct oci_image_info *info,
-             struct error *err)
+/* How far fetch_image goes. */
+enum fetch_until {
+    FETCH_PULLED,   /* the layers are in the content store */
+    FETCH_VERIFIED, /* and the signature and the layers are checked */
+    FETCH_INSTALLED /* and the image is installed (and recorded) */
+};
+
+static int install_steps(const char *ref, const struct oci_options *opts, struct resolved *r,
+                         struct oci_image_info *info, struct error *err);
+
+/* Resolves ref and takes it as far as until; info (may be NULL) is filled
+ * with what was found either way. */
+static int fetch_image(const char *ref, const struct oci_options *opts, enum fetch_until until,
+                       struct oci_image_info *info, struct error *err)
 {
+    bool skip_verify = until == FETCH_INSTALLED && opts && opts->insecure_skip_verify;
     struct resolved r;
     int ret = resolve(ref, opts, false, &r, err);
+    if (ret == 0 && until != FETCH_PULLED) {
+        if (skip_verify) {
+            fprintf(stderr,
+                    "WARNING: installing %s WITHOUT checking its signature "
+                    "(--insecure-skip-verify). Anything that could write to this registry or "
+                    "the path to it chooses the kernel and root filesystem of every VM.\n",
+                    ref);
+            log_warn("image install without signature verification: %s (%s)", ref, r.top_digest);
+        } else {
+            ret = verify_signature(&r, opts, info, err);
+        }
+    }
     if (ret == 0)
         ret = fetch_layers(&r, opts, err);
+    if (ret == 0 && until != FETCH_PULLED)
+        ret = check_layers(&r, err);
+    if (ret == 0 && until == FETCH_INSTALLED)
+        ret = install_steps(ref, opts, &r, info, err);
     fill_info(&r, info);
     resolved_release(&r);
     return ret;
 }
 
+int oci_pull(const char *ref, const struct oci_options *opts, struct oci_image_info *info,
+             struct error *err)
+{
+    return fetch_image(ref, opts, FETCH_PULLED, info, err);
+}
+
 int oci_verify(const char *ref, const struct oci_options *opts, struct oci_image_info *info,
                struct error *err)
 {
-    struct resolved r;
-    int ret = resolve(ref, opts, false, &r, err);
-    if (ret == 0)
-        ret = verify_signature(&r, opts, info, err);
-    if (ret == 0)
-        ret = fetch_layers(&r, opts, err);
-    if (ret == 0)
-        ret = check_layers(&r, err);
-    fill_info(&r, info);
-    resolved_release(&r);
-    return ret;
+    return fetch_image(ref, opts, FETCH_VERIFIED, info, err);
 }
 
 /* ------------------------------------------------------------ install */
@@ -420,20 +458,8 @@ static int link_or_copy(const char *from, const char *to, struct error *err)
         return 0;
     cleanup_close int in = open(from, O_RDONLY | O_CLOEXEC);
     cleanup_close int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-    if (in < 0 || out < 0)
+    if (in < 0 || out < 0 || file_copy_fd(in, out) < 0)
         return error_set_errno(err, ERR_INTERNAL, "copying %s", from);
-    char buf[65536];
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return error_set_errno(err, ERR_INTERNAL, "reading %s", from);
-        if (n == 0)
-            break;
-        if (write(out, buf, (size_t)n) != n)
-            return error_set_errno(err, ERR_INTERNAL, "writing %s", to);
-    }
     if (fsync(out) < 0)
         return error_set_errno(err, ERR_INTERNAL, "syncing %s", to);
     return 0;
@@ -604,34 +630,18 @@ static int record_install(const struct oci_options *opts, enum oci_event_kind ki
     return 0;
 }
 
-int oci_install_info(const char *ref, const struct oci_options *opts, struct oci_image_info *info,
-                     struct error *err)
+/* A fetched and checked image installed, and recorded: an unverified
+ * install before `current` moves (one that cannot be recorded does not
+ * happen), a verified one after. */
+static int install_steps(const char *ref, const struct oci_options *opts, struct resolved *r,
+                         struct oci_image_info *info, struct error *err)
 {
-    struct resolved r;
-    int ret = resolve(ref, opts, false, &r, err);
-    if (ret == 0) {
-        if (opts && opts->insecure_skip_verify) {
-            fprintf(stderr,
-                    "WARNING: installing %s WITHOUT checking its signature "
-                    "(--insecure-skip-verify). Anything that could write to this registry or "
-                    "the path to it chooses the kernel and root filesystem of every VM.\n",
-                    ref);
-            log_warn("image install without signature verification: %s (%s)", ref, r.top_digest);
-        } else {
-            ret = verify_signature(&r, opts, info, err);
-        }
-    }
-    if (ret == 0)
-        ret = fetch_layers(&r, opts, err);
-    if (ret == 0)
-        ret = check_layers(&r, err);
-    /* audited before `current` moves: an unverified install that cannot be
-     * recorded does not happen */
-    if (ret == 0 && opts && opts->insecure_skip_verify)
-        ret = record_install(opts, OCI_EVENT_UNVERIFIED_INSTALL, ref, &r, info, err);
-    if (ret == 0)
-        ret = install_resolved(&r, info, err);
-    if (ret == 0 && !(opts && opts->insecure_skip_verify) && opts && opts->record) {
+    bool skip_verify = opts && opts->insecure_skip_verify;
+    if (skip_verify && record_install(opts, OCI_EVENT_UNVERIFIED_INSTALL, ref, r, info, err) < 0)
+        return -1;
+    if (install_resolved(r, info, err) < 0)
+        return -1;
+    if (!skip_verify && opts && opts->record) {
         struct error audit_err;
         struct oci_image_info local = {0};
         const struct oci_image_info *who = info;
@@ -639,12 +649,16 @@ int oci_install_info(const char *ref, const struct oci_options *opts, struct oci
             local.signature_verified = true;
             who = &local;
         }
-        if (record_install(opts, OCI_EVENT_VERIFIED_INSTALL, ref, &r, who, &audit_err) < 0)
+        if (record_install(opts, OCI_EVENT_VERIFIED_INSTALL, ref, r, who, &audit_err) < 0)
             log_warn("image installed, but %s", audit_err.message);
     }
-    fill_info(&r, info);
-    resolved_release(&r);
-    return ret;
+    return 0;
+}
+
+int oci_install_info(const char *ref, const struct oci_options *opts, struct oci_image_info *info,
+                     struct error *err)
+{
+    return fetch_image(ref, opts, FETCH_INSTALLED, info, err);
 }
 
 int oci_install(const char *ref, const struct oci_install_options *opts, struct error *err)
@@ -790,14 +804,9 @@ int oci_push(const char *ref_text, const struct oci_options *opts, struct oci_im
                             "kernel_cmdline", cmdline ? cmdline : "", "guest_protocol",
                             json_is_integer(gp) ? json_integer_value(gp) : (json_int_t)1,
                             "packages", json_is_array(packages) ? packages : json_null());
-    config = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
-    json_decref(cfg);
-    if (config == NULL) {
-        error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-        goto out;
-    }
     char config_digest[72];
-    oci_digest_of(config, strlen(config), config_digest);
+    if (dump_compact(cfg, &config, config_digest, err) < 0)
+        goto out;
 
     for (size_t i = 0; i < count; i++)
         if (push_blob(&r.reg, arts[i].digest, arts[i].fd, NULL, arts[i].size, opts, arts[i].name,
@@ -825,14 +834,9 @@ int oci_push(const char *ref_text, const struct oci_options *opts, struct oci_im
                           descriptor_json(OCI_ENCLAVE_CONFIG_TYPE, config_digest, strlen(config)),
                           "layers", layers, "annotations", "org.opencontainers.image.created",
                           created);
-    manifest = m ? json_dumps(m, JSON_COMPACT) : NULL;
-    json_decref(m);
-    if (manifest == NULL) {
-        error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-        goto out;
-    }
     char manifest_digest[72];
-    oci_digest_of(manifest, strlen(manifest), manifest_digest);
+    if (dump_compact(m, &manifest, manifest_digest, err) < 0)
+        goto out;
     if (registry_manifest_put(&r.reg, manifest_digest, OCI_MEDIA_MANIFEST, manifest,
                               strlen(manifest), err) < 0)
         goto out;
@@ -844,12 +848,8 @@ int oci_push(const char *ref_text, const struct oci_options *opts, struct oci_im
     json_t *idx = json_pack("{s:i,s:s,s:s,s:[o]}", "schemaVersion", 2, "mediaType",
                             OCI_MEDIA_INDEX, "artifactType", OCI_ENCLAVE_ARTIFACT_TYPE,
                             "manifests", entry);
-    index = idx ? json_dumps(idx, JSON_COMPACT) : NULL;
-    json_decref(idx);
-    if (index == NULL) {
-        error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    if (dump_compact(idx, &index, NULL, err) < 0)
         goto out;
-    }
     if (registry_manifest_put(&r.reg, r.ref.tag, OCI_MEDIA_INDEX, index, strlen(index), err) < 0)
         goto out;
     if (info != NULL) {
@@ -939,26 +939,17 @@ int oci_sign(const char *ref_text, const char *key_path, const char *password,
                             "created", "0001-01-01T00:00:00Z", "history", "created",
                             "0001-01-01T00:00:00Z", "os", "", "rootfs", "type", "layers",
                             "diff_ids", diff_ids, "config");
-    config = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
-    json_decref(cfg);
-    if (config == NULL) {
-        error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-        goto out;
-    }
     char config_digest[72];
-    oci_digest_of(config, strlen(config), config_digest);
+    if (dump_compact(cfg, &config, config_digest, err) < 0)
+        goto out;
     if (push_blob(&r.reg, config_digest, -1, config, strlen(config), NULL, "config", err) < 0)
         goto out;
     json_t *m = json_pack("{s:i,s:s,s:o,s:O}", "schemaVersion", 2, "mediaType", OCI_MEDIA_MANIFEST,
                           "config",
                           descriptor_json(OCI_MEDIA_OCI_CONFIG, config_digest, strlen(config)),
                           "layers", layers);
-    manifest = m ? json_dumps(m, JSON_COMPACT) : NULL;
-    json_decref(m);
-    if (manifest == NULL) {
-        error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    if (dump_compact(m, &manifest, NULL, err) < 0)
         goto out;
-    }
     if (registry_manifest_put(&r.reg, tag, OCI_MEDIA_MANIFEST, manifest, strlen(manifest), err) < 0)
         goto out;
     if (info != NULL) {

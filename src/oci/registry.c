@@ -194,6 +194,23 @@ static int status_error(const struct registry *r, const struct http_response *re
                      resp->status, detail[0] ? ": " : "", detail);
 }
 
+/* registry_call expecting the status want: on a failure or another status
+ * the response is released and -1 returned (what names the request). */
+static int call_expecting(struct registry *r, struct http_request *req, struct http_response *resp,
+                          int want, const char *what, struct error *err)
+{
+    if (registry_call(r, req, resp, err) < 0) {
+        http_response_release(resp);
+        return -1;
+    }
+    if (resp->status != want) {
+        status_error(r, resp, what, err);
+        http_response_release(resp);
+        return -1;
+    }
+    return 0;
+}
+
 int registry_manifest_get(struct registry *r, const char *reference, char **body, size_t *len,
                           char media_type[128], char digest_out[72], struct error *err)
 {
@@ -206,17 +223,10 @@ int registry_manifest_get(struct registry *r, const char *reference, char **body
     struct http_request req = {.method = "GET", .url = url, .headers = headers,
                                .header_count = 1, .body_fd = -1, .max_body = OCI_MANIFEST_MAX};
     struct http_response resp;
-    if (registry_call(r, &req, &resp, err) < 0) {
-        http_response_release(&resp);
+    char what[400];
+    snprintf(what, sizeof(what), "manifest %s/%s", r->ref.repository, reference);
+    if (call_expecting(r, &req, &resp, 200, what, err) < 0)
         return -1;
-    }
-    if (resp.status != 200) {
-        char what[400];
-        snprintf(what, sizeof(what), "manifest %s/%s", r->ref.repository, reference);
-        status_error(r, &resp, what, err);
-        http_response_release(&resp);
-        return -1;
-    }
     oci_digest_of(resp.body ? resp.body : "", resp.body_len, digest_out);
     if (oci_digest_valid(reference) && strcmp(reference, digest_out) != 0) {
         error_set(err, ERR_DATA_LOSS, "manifest %s: the registry sent bytes hashing to %s",
@@ -424,15 +434,8 @@ int registry_blob_push(struct registry *r, const char *digest, int fd, const voi
     struct http_request start = {.method = "POST", .url = url, .body_fd = -1,
                                  .max_redirects = -1};
     struct http_response resp;
-    if (registry_call(r, &start, &resp, err) < 0) {
-        http_response_release(&resp);
+    if (call_expecting(r, &start, &resp, 202, "starting an upload", err) < 0)
         return -1;
-    }
-    if (resp.status != 202) {
-        status_error(r, &resp, "starting an upload", err);
-        http_response_release(&resp);
-        return -1;
-    }
     cleanup_free char *upload = NULL;
     int ret = location_url(r, &resp, &upload, err);
     http_response_release(&resp);
@@ -456,15 +459,8 @@ int registry_blob_push(struct registry *r, const char *digest, int fd, const voi
                 patch.body = (const char *)data + off;
                 patch.body_len = (size_t)n;
             }
-            if (registry_call(r, &patch, &resp, err) < 0) {
-                http_response_release(&resp);
+            if (call_expecting(r, &patch, &resp, 202, "uploading a chunk", err) < 0)
                 return -1;
-            }
-            if (resp.status != 202) {
-                status_error(r, &resp, "uploading a chunk", err);
-                http_response_release(&resp);
-                return -1;
-            }
             char *next = NULL;
             ret = location_url(r, &resp, &next, err);
             http_response_release(&resp);
@@ -491,15 +487,8 @@ int registry_blob_push(struct registry *r, const char *digest, int fd, const voi
             put.body_len = (size_t)size;
         }
     }
-    if (registry_call(r, &put, &resp, err) < 0) {
-        http_response_release(&resp);
+    if (call_expecting(r, &put, &resp, 201, "finishing an upload", err) < 0)
         return -1;
-    }
-    if (resp.status != 201) {
-        status_error(r, &resp, "finishing an upload", err);
-        http_response_release(&resp);
-        return -1;
-    }
     const char *dcd = http_response_header(&resp, "Docker-Content-Digest");
     if (dcd != NULL && strcmp(dcd, digest) != 0) {
         error_set(err, ERR_DATA_LOSS, "registry stored %s as %s", digest, dcd);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,9 +21,11 @@
 
 #include "common/cleanup.h"
 #include "common/encode.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "policy/internal.h"
 #include "rego/rego.h"
+#include "secret/secret.h"
 
 #define DECISION_QUERY "data.enclave.decision"
 #define DECISION_PATH "data.enclave.decision"
@@ -200,11 +203,6 @@ static int read_whole(int dirfd, const char *name, const char *shown, const stru
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Collects *.rego and data.json under dirfd; rel is the path so far. Hidden
  * entries (a leading dot) and anything that is not a plain file or folder
  * (symbolic links included) are skipped. */
@@ -214,38 +212,11 @@ static int collect_dir(int dirfd, const char *rel, int depth, struct policy_file
     if (depth > MAX_DIR_DEPTH)
         return error_set(err, ERR_INVALID_ARGUMENT, "%s: folders nest deeper than %d", rel,
                          MAX_DIR_DEPTH);
-    int copy = dup(dirfd);
-    if (copy < 0)
-        return error_set_errno(err, ERR_INTERNAL, "dup");
-    DIR *dir = fdopendir(copy);
-    if (dir == NULL) {
-        close(copy);
-        return error_set_errno(err, ERR_INVALID_ARGUMENT, "%s", rel[0] ? rel : ".");
-    }
     char **names = NULL;
     size_t n = 0;
+    if (file_list_sorted(dirfd, true, 4096, &names, &n, err) < 0)
+        return error_prefix(err, "%s", rel[0] ? rel : ".");
     int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n >= 4096) {
-            rc = error_set(err, ERR_RESOURCE_EXHAUSTED, "%s: more than 4096 entries", rel);
-            break;
-        }
-        char **nn = realloc(names, (n + 1) * sizeof(*names));
-        if (nn == NULL || (nn[n] = strdup(e->d_name)) == NULL) {
-            if (nn)
-                names = nn;
-            rc = error_set(err, ERR_INTERNAL, "out of memory");
-            break;
-        }
-        names = nn;
-        n++;
-    }
-    closedir(dir);
-    if (rc == 0)
-        qsort(names, n, sizeof(*names), cmp_str);
     for (size_t i = 0; i < n && rc == 0; i++) {
         char path[MAX_PATH_BYTES + 2];
         int w = snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
@@ -274,9 +245,7 @@ static int collect_dir(int dirfd, const char *rel, int depth, struct policy_file
             free(text);
         }
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    file_names_free(names, n);
     return rc;
 }
 
@@ -570,9 +539,10 @@ int policy_load_path(struct rego *engine, const char *path, const struct policy_
     return rc;
 }
 
-int policy_bundle_load_files(const struct policy_file *files, size_t n,
-                             const struct policy_limits *lim, struct policy_bundle **out,
-                             struct error *err)
+/* A bundle from files in memory, its source named source. */
+static int bundle_from_memory(const struct policy_file *files, size_t n, const char *source,
+                              const struct policy_limits *lim, struct policy_bundle **out,
+                              struct error *err)
 {
     struct policy_limits l;
     policy_limits_fill(&l, lim);
@@ -581,9 +551,16 @@ int policy_bundle_load_files(const struct policy_file *files, size_t n,
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = policy_files_add(&fl, files[i].path, files[i].text, files[i].len, &l, err);
     if (rc == 0)
-        rc = policy_bundle_from_files(&fl, "files", &l, out, err);
+        rc = policy_bundle_from_files(&fl, source, &l, out, err);
     policy_files_release(&fl);
     return rc;
+}
+
+int policy_bundle_load_files(const struct policy_file *files, size_t n,
+                             const struct policy_limits *lim, struct policy_bundle **out,
+                             struct error *err)
+{
+    return bundle_from_memory(files, n, "files", lim, out, err);
 }
 
 int policy_bundle_load_builtin(const struct policy_limits *lim, struct policy_bundle **out,
@@ -591,16 +568,7 @@ int policy_bundle_load_builtin(const struct policy_limits *lim, struct policy_bu
 {
     size_t n;
     const struct policy_file *files = policy_builtin_files(&n);
-    struct policy_limits l;
-    policy_limits_fill(&l, lim);
-    struct policy_files fl = {0};
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = policy_files_add(&fl, files[i].path, files[i].text, files[i].len, &l, err);
-    if (rc == 0)
-        rc = policy_bundle_from_files(&fl, "builtin", &l, out, err);
-    policy_files_release(&fl);
-    if (rc < 0)
+    if (bundle_from_memory(files, n, "builtin", lim, out, err) < 0)
         return error_prefix(err, "the built-in constitution");
     return 0;
 }
@@ -640,8 +608,10 @@ static void clear_obligations(struct policy_decision *out)
 {
     json_decref(out->env_allowlist);
     json_decref(out->allow_addresses);
+    json_decref(out->inject_secret);
     out->env_allowlist = NULL;
     out->allow_addresses = NULL;
+    out->inject_secret = NULL;
     out->timeout_s = 0;
     out->max_output_bytes = 0;
     out->max_bytes = 0;
@@ -705,6 +675,101 @@ static bool cidr_valid(const char *s)
     return inet_pton(max == 128 ? AF_INET6 : AF_INET, buf, addr) == 1;
 }
 
+/* An HTTP header name the host may set from a secret: a token (RFC 9110
+ * tchar) of at most POLICY_MAX_SECRET_HEADER bytes, and not one that frames
+ * the message or routes it (Host, Content-Length, Transfer-Encoding,
+ * Connection and the other hop-by-hop headers, Proxy-*). */
+bool policy_secret_header_valid(const char *h)
+{
+    size_t n = h ? strlen(h) : 0;
+    if (n == 0 || n > POLICY_MAX_SECRET_HEADER)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)h[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", c) != NULL) || c == 0)
+            return false;
+    }
+    static const char *const refused[] = {"host", "content-length", "transfer-encoding", "connection",
+                                          "keep-alive", "upgrade", "te", "trailer", "expect"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++)
+        if (strcasecmp(h, refused[i]) == 0)
+            return false;
+    return strncasecmp(h, "proxy-", 6) != 0;
+}
+
+/* A value format: visible ASCII and spaces, exactly one "%s" and no other
+ * '%', at most POLICY_MAX_SECRET_FORMAT bytes. */
+bool policy_secret_format_valid(const char *f)
+{
+    size_t n = f ? strlen(f) : 0;
+    if (n < 2 || n > POLICY_MAX_SECRET_FORMAT)
+        return false;
+    unsigned conversions = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)f[i];
+        if (c < 0x20 || c > 0x7e)
+            return false;
+        if (c == '%') {
+            if (f[i + 1] != 's')
+                return false;
+            conversions++;
+            i++;
+        }
+    }
+    return conversions == 1;
+}
+
+static bool parse_inject_secret(const json_t *v, struct policy_decision *out)
+{
+    if (!json_is_object(v)) {
+        deny(out, POLICY_MALFORMED,
+             "the policy's decision is malformed: obligations.inject_secret must be an object {\"name\", \"header\", \"format\"}");
+        return false;
+    }
+    const char *key;
+    json_t *field;
+    json_object_foreach((json_t *)v, key, field) {
+        if (strcmp(key, "name") != 0 && strcmp(key, "header") != 0 && strcmp(key, "format") != 0) {
+            deny(out, POLICY_MALFORMED,
+                 "the policy's decision is malformed: obligations.inject_secret has an unknown field '%.60s' (name, header, format)",
+                 key);
+            return false;
+        }
+        if (!json_is_string(field)) {
+            deny(out, POLICY_MALFORMED, "the policy's decision is malformed: obligations.inject_secret.%s must be a string",
+                 key);
+            return false;
+        }
+    }
+    const char *name = json_string_value(json_object_get(v, "name"));
+    const char *header = json_string_value(json_object_get(v, "header"));
+    const char *format = json_string_value(json_object_get(v, "format"));
+    if (header == NULL)
+        header = "Authorization";
+    if (format == NULL)
+        format = "Bearer %s";
+    if (!secret_name_valid(name)) {
+        deny(out, POLICY_MALFORMED,
+             "the policy's decision is malformed: obligations.inject_secret.name must be a secret's name (1-64 letters, digits, '.', '_', '-')");
+        return false;
+    }
+    if (!policy_secret_header_valid(header)) {
+        deny(out, POLICY_MALFORMED,
+             "the policy's decision is malformed: obligations.inject_secret.header must be an HTTP header name of at most %d bytes, not Host, Content-Length, Transfer-Encoding, a hop-by-hop or a Proxy- header",
+             POLICY_MAX_SECRET_HEADER);
+        return false;
+    }
+    if (!policy_secret_format_valid(format)) {
+        deny(out, POLICY_MALFORMED,
+             "the policy's decision is malformed: obligations.inject_secret.format must be at most %d bytes of visible ASCII with exactly one %%s and no other %%",
+             POLICY_MAX_SECRET_FORMAT);
+        return false;
+    }
+    out->inject_secret = json_pack("{s:s, s:s, s:s}", "name", name, "header", header, "format", format);
+    return out->inject_secret != NULL;
+}
+
 /* A whole number in [1, max], as JSON gives it (an integer, or a real with no fraction). */
 static bool positive_whole(const json_t *v, uint64_t max, uint64_t *out)
 {
@@ -723,6 +788,31 @@ static bool positive_whole(const json_t *v, uint64_t max, uint64_t *out)
         return true;
     }
     return false;
+}
+
+/* Obligation key's value v must be an array of at most max strings (the
+ * plural noun), each of which valid accepts (each one: element); false
+ * after denying. */
+static bool string_list_valid(json_t *v, const char *key, size_t max, const char *noun,
+                              bool (*valid)(const char *), const char *element,
+                              struct policy_decision *out)
+{
+    if (!json_is_array(v) || json_array_size(v) > max) {
+        deny(out, POLICY_MALFORMED,
+             "the policy's decision is malformed: obligations.%s must be an array of at most %zu %s", key,
+             max, noun);
+        return false;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item) || !valid(json_string_value(item))) {
+            deny(out, POLICY_MALFORMED, "the policy's decision is malformed: obligations.%s[%zu] is not %s",
+                 key, i, element);
+            return false;
+        }
+    }
+    return true;
 }
 
 static void parse_obligations(const json_t *ob, struct policy_decision *out)
@@ -752,22 +842,9 @@ static void parse_obligations(const json_t *ob, struct policy_decision *out)
             }
             out->max_output_bytes = n;
         } else if (strcmp(key, "env_allowlist") == 0) {
-            if (!json_is_array(v) || json_array_size(v) > MAX_ENV_NAMES) {
-                deny(out, POLICY_MALFORMED,
-                     "the policy's decision is malformed: obligations.env_allowlist must be an array of at most %d names",
-                     MAX_ENV_NAMES);
+            if (!string_list_valid(v, key, MAX_ENV_NAMES, "names", env_name_valid,
+                                   "an environment variable name", out))
                 return;
-            }
-            size_t i;
-            json_t *name;
-            json_array_foreach(v, i, name) {
-                if (!json_is_string(name) || !env_name_valid(json_string_value(name))) {
-                    deny(out, POLICY_MALFORMED,
-                         "the policy's decision is malformed: obligations.env_allowlist[%zu] is not an environment variable name",
-                         i);
-                    return;
-                }
-            }
             out->env_allowlist = json_deep_copy(v);
         } else if (strcmp(key, "max_bytes") == 0 || strcmp(key, "egress_max_bytes") == 0) {
             if (!positive_whole(v, (uint64_t)1 << 50, &n)) {
@@ -788,27 +865,17 @@ static void parse_obligations(const json_t *ob, struct policy_decision *out)
             }
             out->egress_timeout_s = (unsigned)n;
         } else if (strcmp(key, "allow_addresses") == 0) {
-            if (!json_is_array(v) || json_array_size(v) > MAX_ALLOW_ADDRESSES) {
-                deny(out, POLICY_MALFORMED,
-                     "the policy's decision is malformed: obligations.allow_addresses must be an array of at most %d addresses or prefixes",
-                     MAX_ALLOW_ADDRESSES);
+            if (!string_list_valid(v, key, MAX_ALLOW_ADDRESSES, "addresses or prefixes", cidr_valid,
+                                   "an IP address or prefix (\"10.0.0.0/8\", \"::1\")", out))
                 return;
-            }
-            size_t i;
-            json_t *a;
-            json_array_foreach(v, i, a) {
-                if (!json_is_string(a) || !cidr_valid(json_string_value(a))) {
-                    deny(out, POLICY_MALFORMED,
-                         "the policy's decision is malformed: obligations.allow_addresses[%zu] is not an IP address or prefix (\"10.0.0.0/8\", \"::1\")",
-                         i);
-                    return;
-                }
-            }
             out->allow_addresses = json_deep_copy(v);
+        } else if (strcmp(key, "inject_secret") == 0) {
+            if (!parse_inject_secret(v, out))
+                return;
         } else {
             /* An obligation the gate cannot carry out must not be dropped silently. */
             deny(out, POLICY_MALFORMED,
-                 "the policy's decision is malformed: unknown obligation '%.100s' (timeout_s, max_output_bytes, env_allowlist, max_bytes, allow_addresses, egress_max_bytes, egress_timeout_s)",
+                 "the policy's decision is malformed: unknown obligation '%.100s' (timeout_s, max_output_bytes, env_allowlist, max_bytes, allow_addresses, egress_max_bytes, egress_timeout_s, inject_secret)",
                  key);
             return;
         }
@@ -905,7 +972,9 @@ void policy_decision_release(struct policy_decision *d)
     json_decref(d->reasons);
     json_decref(d->env_allowlist);
     json_decref(d->allow_addresses);
+    json_decref(d->inject_secret);
     d->reasons = NULL;
     d->env_allowlist = NULL;
     d->allow_addresses = NULL;
+    d->inject_secret = NULL;
 }

@@ -124,8 +124,18 @@ struct policy_decision {
     /* session.start with egress: the session's egress in total. */
     uint64_t egress_max_bytes;
     unsigned egress_timeout_s;
+    /* net.connect: a secret the host adds to the requests, as the object
+     * {"name", "header", "format"} with the defaults filled in (header
+     * "Authorization", format "Bearer %s"), or NULL. */
+    json_t *inject_secret;
     uint64_t eval_us;           /* time spent evaluating */
 };
+
+/* obligations.inject_secret: the checks on its header and format. */
+#define POLICY_MAX_SECRET_HEADER 64
+#define POLICY_MAX_SECRET_FORMAT 256
+bool policy_secret_header_valid(const char *header);
+bool policy_secret_format_valid(const char *format);
 
 /* Evaluates data.enclave.decision with input (not consumed). Never fails:
  * anything wrong is a deny with a reason. */

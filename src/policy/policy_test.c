@@ -268,6 +268,37 @@ static void test_decision_schema(void **state)
                 POLICY_MALFORMED, "allow_addresses[1]");
     check_value("{\"allow\": true, \"obligations\": {\"allow_addresses\": [\"10.0.0.0/8\", \"fd00::/8\", \"127.0.0.1\"],"
                 " \"max_bytes\": 10, \"timeout_s\": 5}}", true, POLICY_DECIDED, NULL);
+    /* inject_secret: hostile names, headers and formats */
+    static const char *const bad_inject[][2] = {
+        {"\"api\"", "must be an object"},
+        {"{}", "inject_secret.name"},
+        {"{\"name\": \"../x\"}", "inject_secret.name"},
+        {"{\"name\": \"..\"}", "inject_secret.name"},
+        {"{\"name\": \"a/b\"}", "inject_secret.name"},
+        {"{\"name\": 5}", "inject_secret.name must be a string"},
+        {"{\"name\": \"a\", \"value\": \"x\"}", "unknown field 'value'"},
+        {"{\"name\": \"a\", \"header\": \"Host\"}", "inject_secret.header"},
+        {"{\"name\": \"a\", \"header\": \"content-length\"}", "inject_secret.header"},
+        {"{\"name\": \"a\", \"header\": \"Transfer-Encoding\"}", "inject_secret.header"},
+        {"{\"name\": \"a\", \"header\": \"Connection\"}", "inject_secret.header"},
+        {"{\"name\": \"a\", \"header\": \"Proxy-Authorization\"}", "inject_secret.header"},
+        {"{\"name\": \"a\", \"header\": \"X-A\\r\\nHost: evil\"}", "inject_secret.header"},
+        {"{\"name\": \"a\", \"header\": \"X A\"}", "inject_secret.header"},
+        {"{\"name\": \"a\", \"header\": \"X:A\"}", "inject_secret.header"},
+        {"{\"name\": \"a\", \"header\": \"\"}", "inject_secret.header"},
+        {"{\"name\": \"a\", \"format\": \"Bearer\"}", "inject_secret.format"},
+        {"{\"name\": \"a\", \"format\": \"%s %s\"}", "inject_secret.format"},
+        {"{\"name\": \"a\", \"format\": \"%n%s\"}", "inject_secret.format"},
+        {"{\"name\": \"a\", \"format\": \"%%%s\"}", "inject_secret.format"},
+        {"{\"name\": \"a\", \"format\": \"%s\\r\\nX-Evil: 1\"}", "inject_secret.format"},
+        {"{\"name\": \"a\", \"format\": \"%s\\u00e9\"}", "inject_secret.format"},
+        {"{\"name\": \"a\", \"format\": \"%\"}", "inject_secret.format"},
+    };
+    for (size_t i = 0; i < sizeof(bad_inject) / sizeof(*bad_inject); i++) {
+        char doc[300];
+        snprintf(doc, sizeof(doc), "{\"allow\": true, \"obligations\": {\"inject_secret\": %s}}", bad_inject[i][0]);
+        check_value(doc, false, POLICY_MALFORMED, bad_inject[i][1]);
+    }
     check_value("{\"allow\": false}", false, POLICY_DECIDED, "no reason given");
     check_value("{\"allow\": false, \"reasons\": [\"mine\"]}", false, POLICY_DECIDED, "mine");
     check_value("{\"allow\": true}", true, POLICY_DECIDED, NULL);
@@ -293,6 +324,28 @@ static void test_decision_schema(void **state)
     assert_int_equal(d.egress_max_bytes, 5000);
     assert_int_equal(d.egress_timeout_s, 60);
     assert_int_equal(json_array_size(d.allow_addresses), 1);
+    policy_decision_release(&d);
+
+    v = json_loads("{\"allow\": true, \"obligations\": {\"inject_secret\": {\"name\": \"gh-token\"}}}", 0, NULL);
+    policy_decision_from_value(v, &d);
+    json_decref(v);
+    assert_true(d.allow);
+    assert_string_equal(json_string_value(json_object_get(d.inject_secret, "name")), "gh-token");
+    assert_string_equal(json_string_value(json_object_get(d.inject_secret, "header")), "Authorization");
+    assert_string_equal(json_string_value(json_object_get(d.inject_secret, "format")), "Bearer %s");
+    policy_decision_release(&d);
+    v = json_loads("{\"allow\": true, \"obligations\": {\"inject_secret\": {\"name\": \"k\", \"header\": \"X-Api-Key\","
+                   " \"format\": \"%s\"}}}", 0, NULL);
+    policy_decision_from_value(v, &d);
+    json_decref(v);
+    assert_true(d.allow);
+    assert_string_equal(json_string_value(json_object_get(d.inject_secret, "header")), "X-Api-Key");
+    assert_string_equal(json_string_value(json_object_get(d.inject_secret, "format")), "%s");
+    policy_decision_release(&d);
+    v = json_loads("{\"allow\": false, \"obligations\": {\"inject_secret\": {\"name\": \"k\"}}}", 0, NULL);
+    policy_decision_from_value(v, &d);
+    json_decref(v);
+    assert_null(d.inject_secret);
     policy_decision_release(&d);
 
     /* Obligations on a deny are dropped. */

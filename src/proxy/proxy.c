@@ -566,13 +566,8 @@ void proxy_cancel(struct proxy_conn *c, uint64_t id)
     cr.target_id = id;
     f.body_case = GUEST__V1__FRAME__BODY_CANCEL_REQUEST;
     f.cancel_request = &cr;
-    f.id = c->next_id++;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (wire_encode(&f, &buf, &len) == 0) {
-        bufferevent_write(c->bev, buf, len);
-        free(buf);
-    }
+    struct error ignored;
+    proxy_send(c, c->next_id++, &f, &ignored);
 }
 
 int proxy_send(struct proxy_conn *c, uint64_t id, Guest__V1__Frame *f, struct error *err)
@@ -608,13 +603,8 @@ void proxy_exec_credit(struct proxy_conn *c, uint64_t id, uint64_t bytes)
     cr.bytes = bytes;
     f.body_case = GUEST__V1__FRAME__BODY_EXEC_CREDIT;
     f.exec_credit = &cr;
-    f.id = id;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (wire_encode(&f, &buf, &len) == 0) {
-        bufferevent_write(c->bev, buf, len);
-        free(buf);
-    }
+    struct error ignored;
+    proxy_send(c, id, &f, &ignored);
 }
 
 int proxy_exec_stdin(struct proxy_conn *c, uint64_t id, const uint8_t *data, size_t len,

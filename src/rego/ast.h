@@ -90,6 +90,8 @@ enum { WITH_INPUT, WITH_DATA, WITH_FUNC };
 struct expr {
     uint8_t kind;
     bool negated;
+    bool not_body;         /* negated as a body (`not { x }`, or `not x` under import
+                            * rego.v2 / future.keywords.not): nothing moves out */
     struct loc loc;
     struct term *a, *b, *c;
     struct body *body;     /* EK_EVERY */
@@ -98,6 +100,11 @@ struct expr {
     int ndecl;             /* EK_SOME: declared variables */
     struct term **decl;
     size_t src_start, src_end; /* byte span in the source text */
+    /* Negated expressions: the parts OPA's compiler moves out of the
+     * negation (set by the compiler, borrowed): each must be defined for
+     * the expression to succeed. */
+    int nhoist;
+    struct term **hoist;
 };
 
 struct body {
@@ -232,6 +239,9 @@ struct query_info {
 };
 int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
                        struct rego_error *err);
+/* typecheck.c: builtin argument types and unifications, as OPA's checker
+ * (rego_type_error); run by rego_compile on the ordered rule bodies. */
+int rego_typecheck(struct rego *r, struct rego_error *err);
 /* Constant terms (input_term): evaluate a ground term to a value. */
 int rego_term_constant(struct term *t, struct rv **out, struct rego_error *err);
 

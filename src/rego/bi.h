@@ -22,6 +22,10 @@ int bi_want_int(struct ev *ev, struct rv **a, int i, int64_t *out);
             return -1;                      \
     } while (0)
 struct rv *bi_string_of(struct sbuf *b);   /* takes b's text */
+/* Appends the bytes of the n base64 characters at s (no padding) in the
+ * 64-character alphabet to out: n, or the index of the first character not
+ * in it. */
+size_t bi_base64_chars(const char *s, size_t n, const char *alphabet, struct sbuf *out);
 
 #define BI_FN(name) int name(struct ev *ev, struct rv **a, struct rv **out)
 

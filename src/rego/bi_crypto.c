@@ -25,20 +25,10 @@ static int b64url(const char *s, size_t n, struct sbuf *out, size_t *bad)
     static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     while (n > 0 && s[n - 1] == '=')
         n--;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = s[i] ? memchr(alpha, s[i], 64) : NULL;
-        if (!p) {
-            *bad = i;
-            return -1;
-        }
-        acc = (acc << 6) | (uint32_t)(p - alpha);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            sb_putc(out, (char)((acc >> bits) & 0xff));
-        }
+    size_t at = bi_base64_chars(s, n, alpha, out);
+    if (at != n) {
+        *bad = at;
+        return -1;
     }
     if (n % 4 == 1) {
         *bad = n - 1;
@@ -165,10 +155,13 @@ BI_FN(bi_jwt_decode)
     return jwt_decode(ev, a[0], 0, out);
 }
 
-/* The signing input and the raw signature of a token. */
-static int jwt_signed(struct ev *ev, struct rv *tok, struct jwt *j, struct sbuf *sig)
+/* The signing input and the raw signature of the token a[0], for a
+ * verify builtin (token, key). */
+static int jwt_signed(struct ev *ev, struct rv **a, struct jwt *j, struct sbuf *sig)
 {
-    if (jwt_split(ev, tok, j) < 0)
+    WANT(0, RV_STRING);
+    WANT(1, RV_STRING);
+    if (jwt_split(ev, a[0], j) < 0)
         return -1;
     size_t bad;
     if (b64url(j->part[2], j->len[2], sig, &bad) < 0) {
@@ -181,11 +174,9 @@ static int jwt_signed(struct ev *ev, struct rv *tok, struct jwt *j, struct sbuf 
 
 BI_FN(bi_jwt_verify_hs256)
 {
-    WANT(0, RV_STRING);
-    WANT(1, RV_STRING);
     struct jwt j;
     struct sbuf sig = { 0 };
-    if (jwt_signed(ev, a[0], &j, &sig) < 0)
+    if (jwt_signed(ev, a, &j, &sig) < 0)
         return -1;
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int ml = 0;
@@ -220,11 +211,9 @@ static EVP_PKEY *load_key(const char *pem, size_t n)
 
 static int verify_pkey(struct ev *ev, struct rv **a, struct rv **out, int type)
 {
-    WANT(0, RV_STRING);
-    WANT(1, RV_STRING);
     struct jwt j;
     struct sbuf sig = { 0 };
-    if (jwt_signed(ev, a[0], &j, &sig) < 0)
+    if (jwt_signed(ev, a, &j, &sig) < 0)
         return -1;
     EVP_PKEY *key = load_key(S(a[1]), SL(a[1]));
     if (!key) {

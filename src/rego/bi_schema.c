@@ -216,8 +216,8 @@ static int check_schema(struct sctx *c, const struct rv *s)
 {
     if (s->type == RV_BOOL)
         return 0;
-    if (s->type != RV_OBJECT)
-        return schema_err(c, "schema must be of type object");
+    if (s->type != RV_OBJECT)   /* gojsonschema's words: the whole schema, or a part */
+        return schema_err(c, c->depth == 0 ? "schema is invalid" : "schema must be of type object");
     if (++c->depth > SCHEMA_MAX_DEPTH) {
         c->depth--;
         return schema_err(c, "schema nested deeper than %d levels", SCHEMA_MAX_DEPTH);

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,19 +215,27 @@ static int want_time(struct ev *ev, struct rv *x, int64_t *ns, struct zone *z, c
     memset(z, 0, sizeof *z);
     struct rv *num = x, *tz = NULL;
     if (x->type == RV_ARRAY) {
+        /* as OPA at run time: [ns], [ns, zone] or [ns, zone, layout]; more
+         * elements are ignored, the layout where no function uses one */
         size_t n = x->u.arr.len;
-        if (n < 2 || n > (size_t)(layout ? 3 : 2))
+        if (n == 0)
             return bi_type_error(ev, "operand 1 must be one of {number, array} but got array of %zu elements", n);
         num = x->u.arr.v[0];
-        tz = x->u.arr.v[1];
-        if (tz->type != RV_STRING)
-            return bi_type_error(ev, "operand 1 must be array[number, string] but got %s", rv_type_name(tz));
-        if (n == 3) {
+        if (num->type != RV_NUMBER)
+            return bi_type_error(ev, "operand 1 must be number but got %s", rv_type_name(num));
+        if (n > 1) {
+            tz = x->u.arr.v[1];
+            if (tz->type != RV_STRING)
+                return bi_type_error(ev, "operand 1 must be string but got %s", rv_type_name(tz));
+        }
+        if (n > 2) {
             struct rv *l = x->u.arr.v[2];
             if (l->type != RV_STRING)
-                return bi_type_error(ev, "operand 1 must be array[number, string, string] but got %s", rv_type_name(l));
-            *layout = S(l);
-            *layout_len = SL(l);
+                return bi_type_error(ev, "operand 1 must be string but got %s", rv_type_name(l));
+            if (layout) {
+                *layout = S(l);
+                *layout_len = SL(l);
+            }
         }
     } else if (x->type != RV_NUMBER) {
         return bi_type_error(ev, "operand 1 must be one of {number, array} but got %s", rv_type_name(x));
@@ -237,8 +246,9 @@ static int want_time(struct ev *ev, struct rv *x, int64_t *ns, struct zone *z, c
         return bi_error(ev, "timestamp too big");
     if (num->is_int)
         *ns = num->u.i;
-    else if (num->u.d >= 9223372036854775807.0 || num->u.d < -9223372036854775808.0)
-        return bi_error(ev, "timestamp too big");
+    else if (!(num->u.d < 9223372036854775807.0 && num->u.d >= -9223372036854775808.0) ||
+             num->u.d != trunc(num->u.d))
+        return bi_error(ev, "timestamp too big");   /* OPA: not exactly an int64, fractions too */
     else
         *ns = (int64_t)num->u.d;
     if (tz && !(SL(tz) == 0 || !strcmp(S(tz), "UTC") || !strcmp(S(tz), "Local"))) {

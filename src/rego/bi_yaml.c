@@ -1,7 +1,7 @@
 /* yaml.unmarshal, yaml.marshal and yaml.is_valid with libyaml, following
  * OPA's YAML library (sigs.k8s.io/yaml over go-yaml v2): YAML 1.1 scalars
- * (yes/no/on/off are booleans), the first document only, non-string keys
- * turned into strings, anchors and aliases shared (never copied), nesting
+ * (yes/no/on/off are booleans), the first document only, scalar keys
+ * turned into strings (null, sequence and mapping keys refused), anchors and aliases shared (never copied), nesting
  * bounded; marshal emits block style with sorted keys and quotes a string
  * that would otherwise read back as another type. */
 #include <ctype.h>
@@ -134,7 +134,7 @@ static void remember(struct yreader *r, const yaml_char_t *anchor, struct rv *v)
     r->anchors[r->nanchors++].v = rv_incref(v);
 }
 
-/* An object key: strings stay, other scalars become their JSON text. */
+/* An object key: strings stay, other scalars (not null) become their JSON text. */
 static struct rv *key_of(struct rv *k)
 {
     if (k->type == RV_STRING)
@@ -225,6 +225,15 @@ static struct rv *read_node(struct yreader *r, yaml_event_t *e, int depth)
             yaml_event_delete(&c);
             if (!val) {
                 rv_decref(key);
+                break;
+            }
+            if (key->type == RV_NULL || key->type == RV_ARRAY || key->type == RV_OBJECT ||
+                key->type == RV_SET) {
+                /* refused by the conversion to JSON OPA's YAML goes through */
+                yerr(r, key->type == RV_NULL ? "unsupported map key: null" : "invalid map key: not a scalar",
+                     e->start_mark.line);
+                rv_decref(key);
+                rv_decref(val);
                 break;
             }
             key = key_of(key);

@@ -1319,11 +1319,27 @@ static struct rv *b64_encode(const unsigned char *s, size_t n, const char *alpha
     return rv_string_take(sb_steal(&b), len);
 }
 
-static int b64_decode(const char *s, size_t n, const char *alpha, bool need_pad, struct sbuf *out)
+size_t bi_base64_chars(const char *s, size_t n, const char *alphabet, struct sbuf *out)
 {
     uint32_t acc = 0;
     int bits = 0;
-    size_t i, data = n;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = s[i] ? memchr(alphabet, s[i], 64) : NULL;
+        if (!p)
+            return i;
+        acc = (acc << 6) | (uint32_t)(p - alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            sb_putc(out, (char)((acc >> bits) & 0xff));
+        }
+    }
+    return n;
+}
+
+static int b64_decode(const char *s, size_t n, const char *alpha, bool need_pad, struct sbuf *out)
+{
+    size_t data = n;
     while (data > 0 && s[data - 1] == '=')
         data--;
     if (n - data > 2)
@@ -1332,18 +1348,7 @@ static int b64_decode(const char *s, size_t n, const char *alpha, bool need_pad,
         return -1;
     if (data % 4 == 1)
         return -1;
-    for (i = 0; i < data; i++) {
-        const char *p = memchr(alpha, s[i], 64);
-        if (!p || !s[i])
-            return -1;
-        acc = (acc << 6) | (uint32_t)(p - alpha);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            sb_putc(out, (char)((acc >> bits) & 0xff));
-        }
-    }
-    return 0;
+    return bi_base64_chars(s, data, alpha, out) == data ? 0 : -1;
 }
 
 static int bi_base64_encode(struct ev *ev, struct rv **a, struct rv **out)
@@ -1353,11 +1358,12 @@ static int bi_base64_encode(struct ev *ev, struct rv **a, struct rv **out)
     return 0;
 }
 
-static int bi_base64_decode(struct ev *ev, struct rv **a, struct rv **out)
+/* a[0] decoded with alphabet into a string (Go's error text when it is not). */
+static int base64_decode_to(struct ev *ev, struct rv **a, const char *alphabet, bool need_pad, struct rv **out)
 {
     WANT(0, RV_STRING);
     struct sbuf b = { 0 };
-    if (b64_decode(S(a[0]), SL(a[0]), b64std, true, &b) < 0) {
+    if (b64_decode(S(a[0]), SL(a[0]), alphabet, need_pad, &b) < 0) {
         free(b.s);
         return bi_error(ev, "illegal base64 data at input byte 0");
     }
@@ -1366,9 +1372,17 @@ static int bi_base64_decode(struct ev *ev, struct rv **a, struct rv **out)
     return 0;
 }
 
+static int bi_base64_decode(struct ev *ev, struct rv **a, struct rv **out)
+{
+    return base64_decode_to(ev, a, b64std, true, out);
+}
+
 static int bi_base64_is_valid(struct ev *ev, struct rv **a, struct rv **out)
 {
-    WANT(0, RV_STRING);
+    if (a[0]->type != RV_STRING) {   /* OPA: false, not a type error */
+        *out = rv_bool(false);
+        return 0;
+    }
     struct sbuf b = { 0 };
     *out = rv_bool(b64_decode(S(a[0]), SL(a[0]), b64std, true, &b) == 0);
     free(b.s);
@@ -1391,15 +1405,7 @@ static int bi_base64url_encode_no_pad(struct ev *ev, struct rv **a, struct rv **
 
 static int bi_base64url_decode(struct ev *ev, struct rv **a, struct rv **out)
 {
-    WANT(0, RV_STRING);
-    struct sbuf b = { 0 };
-    if (b64_decode(S(a[0]), SL(a[0]), b64url, false, &b) < 0) {
-        free(b.s);
-        return bi_error(ev, "illegal base64 data at input byte 0");
-    }
-    size_t len = b.len;
-    *out = rv_string_take(sb_steal(&b), len);
-    return 0;
+    return base64_decode_to(ev, a, b64url, false, out);
 }
 
 static int digest(struct ev *ev, struct rv **a, struct rv **out, const EVP_MD *md)
@@ -1538,17 +1544,30 @@ static bool prefix_eq(const unsigned char *a, const unsigned char *b, int bits)
     return true;
 }
 
-static int bi_cidr_contains(struct ev *ev, struct rv **a, struct rv **out)
+struct cidr {
+    unsigned char net[16];
+    int family, bits;
+};
+
+/* The builtin's two arguments as CIDRs (the second may be a bare address
+ * when second_bare). */
+static int cidr_args(struct ev *ev, struct rv **a, bool second_bare, struct cidr c[2])
 {
     WANT(0, RV_STRING);
     WANT(1, RV_STRING);
-    unsigned char n1[16] = { 0 }, n2[16] = { 0 };
-    int f1, f2, b1, b2;
-    if (parse_cidr(S(a[0]), SL(a[0]), n1, &f1, &b1, true) < 0)
-        return bi_error(ev, "invalid CIDR address: %s", S(a[0]));
-    if (parse_cidr(S(a[1]), SL(a[1]), n2, &f2, &b2, false) < 0)
-        return bi_error(ev, "invalid CIDR address: %s", S(a[1]));
-    *out = rv_bool(f1 == f2 && b2 >= b1 && prefix_eq(n1, n2, b1));
+    memset(c, 0, 2 * sizeof(*c));
+    for (int i = 0; i < 2; i++)
+        if (parse_cidr(S(a[i]), SL(a[i]), c[i].net, &c[i].family, &c[i].bits, i == 0 || !second_bare) < 0)
+            return bi_error(ev, "invalid CIDR address: %s", S(a[i]));
+    return 0;
+}
+
+static int bi_cidr_contains(struct ev *ev, struct rv **a, struct rv **out)
+{
+    struct cidr c[2];
+    if (cidr_args(ev, a, true, c) < 0)
+        return -1;
+    *out = rv_bool(c[0].family == c[1].family && c[1].bits >= c[0].bits && prefix_eq(c[0].net, c[1].net, c[0].bits));
     return 0;
 }
 
@@ -1775,15 +1794,11 @@ static int bi_cidr_is_valid(struct ev *ev, struct rv **a, struct rv **out)
 
 static int bi_cidr_intersects(struct ev *ev, struct rv **a, struct rv **out)
 {
-    WANT(0, RV_STRING);
-    WANT(1, RV_STRING);
-    unsigned char n1[16] = { 0 }, n2[16] = { 0 };
-    int f1, f2, b1, b2;
-    if (parse_cidr(S(a[0]), SL(a[0]), n1, &f1, &b1, true) < 0)
-        return bi_error(ev, "invalid CIDR address: %s", S(a[0]));
-    if (parse_cidr(S(a[1]), SL(a[1]), n2, &f2, &b2, true) < 0)
-        return bi_error(ev, "invalid CIDR address: %s", S(a[1]));
-    *out = rv_bool(f1 == f2 && prefix_eq(n1, n2, b1 < b2 ? b1 : b2));
+    struct cidr c[2];
+    if (cidr_args(ev, a, false, c) < 0)
+        return -1;
+    *out = rv_bool(c[0].family == c[1].family &&
+                   prefix_eq(c[0].net, c[1].net, c[0].bits < c[1].bits ? c[0].bits : c[1].bits));
     return 0;
 }
 

@@ -926,11 +926,6 @@ static bool an_unify(struct analysis *a, struct term *x, struct term *y)
     return false;
 }
 
-static int wildcard_slot(struct cctx *c, size_t slot)
-{
-    return c->slot_names[slot][0] == '$';
-}
-
 /* Ready under a->safe? Fills a->out with the variables it binds. */
 static bool an_expr(struct cctx *c, struct analysis *a, struct expr *e)
 {
@@ -980,7 +975,7 @@ static bool an_expr(struct cctx *c, struct analysis *a, struct expr *e)
     }
     if (ok && e->negated) {
         for (size_t i = 0; i < a->nslots; i++)
-            if (a->out[i] && !wildcard_slot(c, i)) {
+            if (a->out[i]) {   /* `_` too: OPA refuses `not p[_]` as unsafe */
                 a->need[i] = 1;
                 ok = false;
             }
@@ -1116,6 +1111,94 @@ static int order_nested_term(struct cctx *c, struct analysis *a, struct term *t)
 
 /* Reorder b so every expression runs with its inputs bound; a->safe is
  * updated to what the body binds. */
+/* OPA's compiler moves parts of a negated expression out of the negation:
+ * nested calls (rewriteExprTerms) and the references among a call's
+ * arguments or inside another reference's path (rewriteDynamicTerms), so
+ * `not f(input.x)` runs as `__local0__ = input.x; not f(__local0__)` and
+ * fails, instead of succeeding, when input.x is undefined. The parts are
+ * recorded here; the evaluator requires each to be defined before it
+ * evaluates the negation (eval.c, eval_expr_neg). */
+static void hoist_push(struct expr *e, struct term *t)
+{
+    struct term **h = realloc(e->hoist, sizeof *h * (size_t)(e->nhoist + 1));
+    if (!h)
+        REGO_OOM();
+    e->hoist = h;
+    e->hoist[e->nhoist++] = t;
+}
+
+/* A call's argument: references and calls move out, composites are searched. */
+static void hoist_operand(struct expr *e, struct term *t)
+{
+    if (!t)
+        return;
+    switch (t->kind) {
+    case TK_REF:
+    case TK_CALL:
+        hoist_push(e, t);
+        break;
+    case TK_ARRAY:
+    case TK_SET:
+    case TK_OBJECT:
+        for (int i = 0; i < t->nitems; i++)
+            hoist_operand(e, t->items[i]);
+        break;
+    default:
+        break;
+    }
+}
+
+/* A term on its own or a side of `=`: a call moves out; a reference stays
+ * but the references and calls in its path move out. */
+static void hoist_side(struct expr *e, struct term *t)
+{
+    if (!t)
+        return;
+    switch (t->kind) {
+    case TK_CALL:
+        hoist_push(e, t);
+        break;
+    case TK_REF:
+        if (t->nitems && t->items[0]->kind == TK_CALL)
+            hoist_push(e, t->items[0]);
+        for (int i = 1; i < t->nitems; i++)
+            hoist_operand(e, t->items[i]);
+        break;
+    case TK_ARRAY:
+    case TK_SET:
+    case TK_OBJECT:
+        for (int i = 0; i < t->nitems; i++)
+            hoist_operand(e, t->items[i]);
+        break;
+    default:
+        break;
+    }
+}
+
+static void hoist_negated(struct cctx *c, struct expr *e)
+{
+    free(e->hoist);
+    e->hoist = NULL;
+    e->nhoist = 0;
+    if (!e->negated || e->not_body)
+        return;
+    /* in modules, OPA rewrites `a == b` as `a = b` first (rewriteEquals) */
+    struct term *t = e->kind == EK_TERM ? e->a : NULL;
+    if (c->m && t && t->kind == TK_CALL && t->call_kind == CALL_BUILTIN && t->nitems == 3 &&
+        t->builtin == rego_builtin_find("equal")) {
+        hoist_side(e, t->items[1]);
+        hoist_side(e, t->items[2]);
+    } else if (e->kind == EK_TERM && e->a && e->a->kind == TK_CALL) {
+        for (int i = 1; i < e->a->nitems; i++)
+            hoist_operand(e, e->a->items[i]);
+    } else if (e->kind == EK_TERM) {
+        hoist_side(e, e->a);
+    } else if (e->kind == EK_UNIFY) {
+        hoist_side(e, e->a);
+        hoist_side(e, e->b);
+    }
+}
+
 static int order_body(struct cctx *c, struct analysis *a, struct body *b)
 {
     int n = b->n;
@@ -1123,10 +1206,13 @@ static int order_body(struct cctx *c, struct analysis *a, struct body *b)
     char *done = calloc((size_t)(n ? n : 1), 1);
     if (!ordered || !done)
         REGO_OOM();
-    int k = 0;
+    /* OPA's order: sweep the body, taking every expression that can run
+     * (with what the ones taken before it bind), then sweep again */
+    int k = 0, pick = -1;
     while (k < n) {
-        int pick = -1;
-        for (int i = 0; i < n; i++) {
+        int from = pick + 1;
+        pick = -1;
+        for (int i = from; i < n; i++) {
             if (done[i])
                 continue;
             if (an_expr(c, a, b->exprs[i])) {
@@ -1134,6 +1220,8 @@ static int order_body(struct cctx *c, struct analysis *a, struct body *b)
                 break;
             }
         }
+        if (pick < 0 && from > 0)
+            continue;   /* the end of a sweep: the next one */
         if (pick < 0) {
             /* the first expression that cannot run names its unsafe variable */
             for (int i = 0; i < n; i++) {
@@ -1178,6 +1266,8 @@ static int order_body(struct cctx *c, struct analysis *a, struct body *b)
     memcpy(b->exprs, ordered, sizeof *ordered * (size_t)n);
     free(ordered);
     free(done);
+    for (int i = 0; i < n; i++)
+        hoist_negated(c, b->exprs[i]);
     return 0;
 }
 
@@ -2038,6 +2128,8 @@ static int compile_engine(struct rego *r, struct rego_error *err)
             if (compile_rule(r, rule, err) < 0)
                 return -1;
     if (check_recursion(r, err) < 0)
+        return -1;
+    if (rego_typecheck(r, err) < 0)
         return -1;
     freeze_engine(r);
     r->compiled = true;

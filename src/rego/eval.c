@@ -549,11 +549,21 @@ static struct rv *child_value(struct ev *ev, struct node *ch, struct rv *base, i
     return namespace_value(ev, ch, base, rc);
 }
 
-/* The value of a path with no rules of its own: base data plus the values of the rules below. */
+static bool rules_below(const struct node *n)
+{
+    for (int i = 0; i < n->nchildren; i++)
+        if (n->children[i]->nrules || n->children[i]->default_rule || rules_below(n->children[i]))
+            return true;
+    return false;
+}
+
+/* The value of a path with no rules of its own: base data plus the values
+ * of the rules below. Base data that is not an object stays, where only
+ * empty packages are below (OPA). */
 static struct rv *namespace_value(struct ev *ev, struct node *n, struct rv *base, int *rc)
 {
     struct rv *v = base && base->type == RV_OBJECT ? rv_incref(base) : rv_empty_object();
-    if (base && base->type != RV_OBJECT && n->nchildren == 0) {
+    if (base && base->type != RV_OBJECT && !rules_below(n)) {
         rv_decref(v);
         return rv_incref(base);
     }
@@ -923,6 +933,26 @@ static int truthy_k(struct ev *ev, struct rv *v, void *ctx)
     return t->k(ev, t->ctx);
 }
 
+/* The number of entries of an object, array or set (0 for anything else). */
+static size_t coll_len(const struct rv *coll)
+{
+    return coll->type == RV_OBJECT ? coll->u.obj.len
+           : (coll->type == RV_ARRAY || coll->type == RV_SET) ? coll->u.arr.len : 0;
+}
+
+/* Entry j of a collection as `some k, v in` and `every` see it: returns the
+ * key (a new reference: the object key, the array index, the set element)
+ * and sets *val (borrowed). */
+static struct rv *coll_entry(struct rv *coll, size_t j, struct rv **val)
+{
+    if (coll->type == RV_OBJECT) {
+        *val = coll->u.obj.v[j];
+        return rv_incref(coll->u.obj.k[j]);
+    }
+    *val = coll->u.arr.v[j];
+    return coll->type == RV_ARRAY ? rv_int((int64_t)j) : rv_incref(coll->u.arr.v[j]);
+}
+
 struct somein_k {
     struct frame *fr;
     struct expr *e;
@@ -943,21 +973,9 @@ static int somein_coll_k(struct ev *ev, struct rv *coll, void *ctx)
     struct expr *e = s->e;
     int rc = 0;
     struct rv *hold = rv_incref(coll);
-    size_t n = coll->type == RV_OBJECT ? coll->u.obj.len
-               : (coll->type == RV_ARRAY || coll->type == RV_SET) ? coll->u.arr.len : 0;
+    size_t n = coll_len(coll);
     for (size_t j = 0; j < n && rc == 0; j++) {
-        struct rv *key, *val;
-        if (coll->type == RV_OBJECT) {
-            key = rv_incref(coll->u.obj.k[j]);
-            val = coll->u.obj.v[j];
-        } else if (coll->type == RV_ARRAY) {
-            key = rv_int((int64_t)j);
-            val = coll->u.arr.v[j];
-        } else {
-            key = rv_incref(coll->u.arr.v[j]);
-            val = coll->u.arr.v[j];
-        }
-        s->val = val;
+        struct rv *key = coll_entry(coll, j, &s->val);
         if (e->a)
             rc = unify_value(ev, s->fr, e->a, key, somein_val_k, s);
         else
@@ -999,22 +1017,10 @@ static int every_coll_k(struct ev *ev, struct rv *coll, void *ctx)
     if (coll->type != RV_OBJECT && coll->type != RV_ARRAY && coll->type != RV_SET)
         return 0;
     struct rv *hold = rv_incref(coll);
-    size_t n = coll->type == RV_OBJECT ? coll->u.obj.len
-               : (coll->type == RV_ARRAY || coll->type == RV_SET) ? coll->u.arr.len : 0;
+    size_t n = coll_len(coll);
     int rc = 0;
     for (size_t j = 0; j < n; j++) {
-        struct rv *key, *val;
-        if (coll->type == RV_OBJECT) {
-            key = rv_incref(coll->u.obj.k[j]);
-            val = coll->u.obj.v[j];
-        } else if (coll->type == RV_ARRAY) {
-            key = rv_int((int64_t)j);
-            val = coll->u.arr.v[j];
-        } else {
-            key = rv_incref(coll->u.arr.v[j]);
-            val = coll->u.arr.v[j];
-        }
-        s->val = val;
+        struct rv *key = coll_entry(coll, j, &s->val);
         if (e->a)
             rc = unify_value(ev, s->fr, e->a, key, every_bind_val, s);
         else
@@ -1063,10 +1069,23 @@ static int eval_expr_plain(struct ev *ev, struct frame *fr, struct expr *e, kont
     return 0;
 }
 
+static int first_k(struct ev *ev, struct rv *v, void *ctx);
+
 static int eval_expr_neg(struct ev *ev, struct frame *fr, struct expr *e, kont k, void *ctx)
 {
     if (!e->negated)
         return eval_expr_plain(ev, fr, e, k, ctx);
+    /* what OPA evaluates before the negation (compile.c, hoist_negated):
+     * undefined there, the expression fails */
+    for (int i = 0; i < e->nhoist; i++) {
+        struct rv *v = NULL;
+        int rc = eval_term(ev, fr, e->hoist[i], first_k, &v);
+        if (rc < 0)
+            return rc;
+        if (!v)
+            return 0;
+        rv_decref(v);
+    }
     int rc = eval_expr_plain(ev, fr, e, stop_k, NULL);
     if (rc < 0)
         return rc;
@@ -1450,6 +1469,11 @@ static int collect_rule_leaves(struct ev *ev, struct node *n, struct rvbuf *pref
             }
         } else if (ch->nrules) {
             struct rv *v = child_value(ev, ch, NULL, &rc);
+            /* nor does an object rule without keys (OPA) */
+            if (v && v->type == RV_OBJECT && v->u.obj.len == 0) {
+                rv_decref(v);
+                v = NULL;
+            }
             if (v) {
                 struct rvbuf p = { 0 };
                 for (size_t j = 0; j < prefix->len; j++)

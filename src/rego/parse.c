@@ -43,6 +43,7 @@ struct parser {
     int nl_insensitive;  /* > 0 inside (), [] and collection literals */
     int wildcards;
     bool v2;             /* import rego.v2 seen: `not { ... }` bodies */
+    bool not_bodies;     /* ... or future.keywords(.not): `not x` is `not { x }` too */
     struct rego_error *err;
     bool failed;
 };
@@ -480,6 +481,7 @@ static void expr_free(struct expr *e)
     for (int i = 0; i < e->ndecl; i++)
         term_free(e->decl[i]);
     free(e->decl);
+    free(e->hoist);
     free(e);
 }
 
@@ -900,12 +902,15 @@ static struct term *parse_primary_inner(struct parser *p)
     }
 }
 
-/* A binary operator continues the expression only on the same line, unless
- * inside brackets. */
+/* A binary operator continues the expression on the next line too, as in
+ * OPA's parser (`x := 1` then a line `-1 == y` is `x := 1 - 1 == y`); `=`
+ * and `:=` only on the same line, unless inside brackets. */
 static bool op_here(struct parser *p, int type)
 {
     struct tok *t = peek(p);
-    return t->type == type && (p->nl_insensitive > 0 || !t->nl_before);
+    if (type == T_UNIFY || type == T_ASSIGN)
+        return t->type == type && (p->nl_insensitive > 0 || !t->nl_before);
+    return t->type == type;
 }
 
 static struct term *parse_factor(struct parser *p)
@@ -1010,11 +1015,6 @@ static struct term *parse_rel(struct parser *p, bool no_bar)
     return l;
 }
 
-static bool kw_here(struct parser *p, const char *kw)
-{
-    struct tok *t = peek(p);
-    return is_ident(p, t, kw) && (p->nl_insensitive > 0 || !t->nl_before);
-}
 
 /* `k, v in xs` where allowed (a literal, parentheses): speculative, since
  * the comma may belong to an enclosing list. */
@@ -1049,7 +1049,7 @@ static struct term *parse_infix_kv(struct parser *p, bool no_bar, bool keyval)
     struct term *l = parse_rel(p, no_bar);
     if (l && keyval)
         l = try_keyval(p, l, no_bar);
-    while (l && kw_here(p, "in")) {
+    while (l && is_ident(p, peek(p), "in")) {   /* on the next line too, as OPA */
         next(p);
         struct term *r = parse_rel(p, no_bar);
         if (!r) {
@@ -1145,6 +1145,7 @@ static struct expr *parse_literal_inner(struct parser *p)
         if (p->v2 && peek(p)->type == T_LBRACE) {
             e = expr_new(EK_BODY, l);
             e->negated = true;
+            e->not_body = true;
             e->body = parse_body_braces(p);
             if (!e->body || parse_with(p, e) < 0)
                 goto fail;
@@ -1159,6 +1160,7 @@ static struct expr *parse_literal_inner(struct parser *p)
                 e = NULL;
             } else {
                 e->negated = true;
+                e->not_body = p->v2 || p->not_bodies;
                 e->loc = l;
             }
         }
@@ -1653,6 +1655,12 @@ int rego_parse_module(const char *file, const char *text, size_t len, struct mod
             path->items[1]->kind == TK_VALUE && path->items[1]->val->type == RV_STRING &&
             strcmp(path->items[1]->val->u.str.s, "v2") == 0)
             p.v2 = true;
+        if (path->kind == TK_REF && (path->nitems == 2 || path->nitems == 3) && path->items[0]->kind == TK_VAR &&
+            strcmp(path->items[0]->name, "future") == 0 && path->items[1]->kind == TK_VALUE &&
+            path->items[1]->val->type == RV_STRING && strcmp(path->items[1]->val->u.str.s, "keywords") == 0 &&
+            (path->nitems == 2 || (path->items[2]->kind == TK_VALUE && path->items[2]->val->type == RV_STRING &&
+                                   strcmp(path->items[2]->val->u.str.s, "not") == 0)))
+            p.not_bodies = true;
         if (is_ident(&p, peek(&p), "as")) {
             next(&p);
             struct tok *a = peek(&p);

@@ -123,22 +123,6 @@ static bool is_alnum_byte(int c)
 	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-/* Next rune in r's simple case folding orbit (r itself when it has none). */
-static uint32_t simple_fold(uint32_t r)
-{
-	size_t lo = 0, hi = fold_orbit_count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (fold_orbit[mid][0] < r)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < fold_orbit_count && fold_orbit[lo][0] == r)
-		return fold_orbit[lo][1];
-	return r;
-}
-
 static bool ranges_contain(const uint32_t (*r)[2], size_t n, uint32_t c)
 {
 	size_t lo = 0, hi = n;
@@ -418,17 +402,9 @@ static int class_add_range(struct parser *p, struct class *c, uint32_t lo, uint3
 	if (!fold)
 		return 0;
 	const size_t n = fold_orbit_count;
-	size_t i = 0, j = n;
-	while (i < j) {
-		size_t mid = i + (j - i) / 2;
-		if (fold_orbit[mid][0] < lo)
-			i = mid + 1;
-		else
-			j = mid;
-	}
-	for (; i < n && fold_orbit[i][0] <= hi; i++) {
+	for (size_t i = uni_lower_bound(fold_orbit, n, lo); i < n && fold_orbit[i][0] <= hi; i++) {
 		uint32_t r0 = fold_orbit[i][0];
-		for (uint32_t r = fold_orbit[i][1]; r != r0; r = simple_fold(r))
+		for (uint32_t r = fold_orbit[i][1]; r != r0; r = uni_simple_fold(r))
 			if ((r < lo || r > hi) && class_add(p, c, r, r) < 0)
 				return -1;
 	}
@@ -574,7 +550,7 @@ static int push_op(struct parser *p, enum op op)
 static int push_literal(struct parser *p, uint32_t r)
 {
 	struct node *n;
-	if ((p->flags & F_FOLD) && simple_fold(r) != r) {
+	if ((p->flags & F_FOLD) && uni_simple_fold(r) != r) {
 		n = node_new(p, OP_CLASS);
 		if (!n || class_add_range(p, &n->cls, r, r, true) < 0)
 			return -1;

@@ -353,6 +353,7 @@ static void test_unsafe_var(void **state)
     assert_int_equal(err.line, 4);
     /* negation does not bind */
     expect_error("package a\np if { not q[y] }\nq contains 1", "data.a.p", "rego_unsafe_var_error", "var y is unsafe");
+    expect_error("package a\np if { not q[_] }\nq contains 1", "data.a.p", "rego_unsafe_var_error", "var _ is unsafe");
     /* a head variable the body never binds */
     expect_error("package a\np contains z if { true }", "data.a.p", "rego_unsafe_var_error", "var z is unsafe");
 }
@@ -419,6 +420,126 @@ static void test_recursion(void **state)
     expect_error("package a\nf(x) := y if { y := f(x) }\np := f(1)", "data.a.p", "rego_recursion_error", NULL);
 }
 
+/* The compile-time type checker: OPA v1.22.4's verdicts and messages
+ * (rego_type_error), and no refusal of what OPA accepts. */
+static void expect_type_error(const char *module, const char *message)
+{
+    struct rego_error err = { 0 };
+    struct rego *r = rego_new();
+    assert_int_equal(rego_add_module(r, "t.rego", module, strlen(module), &err), 0);
+    int rc = rego_compile(r, &err);
+    rego_free(r);
+    if (rc == 0)
+        fail_msg("compiled, expected a type error: %s", module);
+    assert_string_equal(err.code, "rego_type_error");
+    if (strcmp(err.message, message) != 0)
+        fail_msg("message\n%s\nis not\n%s", err.message, message);
+}
+
+static void expect_compiles(const char *module)
+{
+    struct rego_error err = { 0 };
+    struct rego *r = rego_new();
+    assert_int_equal(rego_add_module(r, "t.rego", module, strlen(module), &err), 0);
+    int rc = rego_compile(r, &err);
+    rego_free(r);
+    if (rc < 0) {
+        char buf[800];
+        fail_msg("%s\nrefused: %s", module, rego_error_string(&err, buf, sizeof buf));
+    }
+}
+
+static void test_type_checker(void **state)
+{
+    (void)state;
+    expect_type_error("package p\nx := count(1)",
+                      "count: invalid argument(s)\n\thave: (number, ?\?\?)\n\twant: (collection: any<...>, "
+                      "n: number)");
+    expect_type_error("package p\np if { upper(1) }",
+                      "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\np if { y := 1; x := upper(y) }",
+                      "upper: invalid argument(s)\n\thave: (number, ?\?\?)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\np := x if { x := \"a\" + 1 }",
+                      "plus: invalid argument(s)\n\thave: (string, number, ?\?\?)\n\twant: (x: number, y: number, "
+                      "z: number)");
+    /* a line too wide: what unifies is elided, the mismatch kept */
+    expect_type_error("package p\np if { count([1], \"a\") }",
+                      "count: invalid argument(s)\n\thave: (array<number>, string)\n\twant: (collection: "
+                      "any<...>, n: number)");
+    expect_type_error("package p\nx := concat(\",\", [1, 2])",
+                      "concat: invalid argument(s)\n\thave: (string, array<number, number>, ?\?\?)\n\twant: "
+                      "(delimiter: string, collection: any<array[string], set[string]>, output: string)");
+    /* comparisons and unifications of values that cannot be equal */
+    expect_type_error("package p\np if { 1 == \"a\" }", "match error\n\tleft  : number\n\tright : string");
+    expect_type_error("package p\np if { x := count([1]); x = \"a\" }",
+                      "match error\n\tleft  : number\n\tright : string");
+    expect_type_error("package p\np if { [1, {\"a\": 2}] == [1, {\"a\": \"b\"}] }",
+                      "match error\n\tleft  : array<number, object<a: number>>\n\tright : array<number, "
+                      "object<a: string>>\n\thint  : both sides are arrays but their types differ, so they can "
+                      "never be equal (see https://www.openpolicyagent.org/docs/errors/rego-type-error/"
+                      "match-error)");
+    expect_type_error("package p\np if { \"a\" in [1, 2] }", "match error\n\tleft  : string\n\tright : number");
+    /* variables of some ... in, comprehensions, selections in local values */
+    expect_type_error("package p\np if { some x in {\"a\", \"b\"}; abs(x) }",
+                      "abs: invalid argument(s)\n\thave: (string)\n\twant: (x: number, y: number)");
+    expect_type_error("package p\np := [c | some c in {\"x\"}; union(c)]",
+                      "union: invalid argument(s)\n\thave: (string)\n\twant: (xs: set[set[any]], y: set[any])");
+    expect_type_error("package p\np if { x := {\"a\": 1}; upper(x.a) }",
+                      "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\np if { upper([y | y := 1][0]) }",
+                      "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    /* rules and functions whose every definition has one type */
+    expect_type_error("package p\nq := 1\np if { upper(q) }",
+                      "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\nf(x) := \"a\" if { x > 1 }\nf(x) := \"b\"\np if { f(1) == 0 }",
+                      "match error\n\tleft  : string\n\tright : number");
+    /* OPA's reference checks: a key into a scalar */
+    expect_type_error("package p\np if { x := 1; x[0] }", "undefined ref: x[0]\n\tx[0]\n\t^\n\thave: number");
+    expect_type_error("package p\np if { x := \"abc\"; some k, y in x }",
+                      "undefined ref: x[k]\n\tx[k]\n\t^\n\thave: string");
+    /* the location is the call's */
+    struct rego_error err = { 0 };
+    struct rego *r = rego_new();
+    const char *m = "package p\n\np if {\n  x := 1\n  upper(x)\n}";
+    assert_int_equal(rego_add_module(r, "t.rego", m, strlen(m), &err), 0);
+    assert_int_equal(rego_compile(r, &err), -1);
+    assert_int_equal(err.line, 5);
+    assert_int_equal(err.col, 3);
+    rego_free(r);
+
+    /* what OPA accepts compiles */
+    expect_compiles("package p\np if { x := input.a; upper(x); abs(x) }");
+    expect_compiles("package p\np if { some x in input.a; upper(x) }");
+    expect_compiles("package p\np if { upper(data.q.r) }");
+    expect_compiles("package p\nf(x) := upper(x)\np if { f(\"a\"); f(1) }");
+    expect_compiles("package p\nq := 1 if input.a\nq := \"a\" if input.b\np if { upper(q) }");
+    expect_compiles("package p\nq := 1\np if { upper(q) with data.p.q as \"a\" }");
+    expect_compiles("package p\nq := []\np if { upper(q) }");   /* relaxed where a test replaces it */
+    expect_compiles("package p\np if { every x in [1] { upper(x) } }");
+    expect_compiles("package p\np if { [x, y] := [1, \"a\"]; upper(y) }");
+    expect_compiles("package p\np if { x := [1, \"a\"]; upper(x[1]) }");
+    expect_compiles("package p\np if { s := {1, \"a\"}; some v in s; upper(v) }");
+    expect_compiles("package p\np if { x := 1; x == 1.5; y := \"a\"; y != 1 }");
+    expect_compiles("package p\np if { count(\"abc\") == 3; count({1}) == 1; count({\"a\": 1}) == 1 }");
+    expect_compiles("package p\np := x if { x := {1} | {\"a\"}; x - {1} == {\"a\"} }");
+    expect_compiles("package p\np if { x := split(\"a,b\", \",\"); upper(x[0]); x[_] == \"b\" }");
+    expect_compiles("package p\np if { walk(input, [path, v]); count(path) > 0 }");
+    expect_compiles("package p\np if { print(1, \"a\", [2]) }");
+    /* v can be bound by two expressions: OPA's order binds it by input.x
+     * (any) first, this compiler's by y + 1 (number) */
+    expect_compiles("package p\np if {\n  v = y + 1\n  y = 2\n  v = input.x\n  upper(v)\n}");
+    /* a key written twice: the last value is the object's */
+    expect_compiles("package p\np := strings.replace_n({\"a\": 1, \"a\": \"x\"}, \"abc\")");
+    expect_type_error("package p\np := strings.replace_n({\"a\": \"x\", \"a\": 7}, \"abc\")",
+                      "strings.replace_n: invalid argument(s)\n\thave: (object<a: number>, string, ?\?\?)\n\t"
+                      "want: (patterns: object[string: string], value: string, output: string)");
+    /* a binary operator on the next line continues the expression, as in
+     * OPA: this is 1 - 1 == 0, not a comparison of 1 with "-1 == 0" */
+    expect_result("package p\np := x if {\n  x := 1\n  -1 == 0\n}", "x := data.p.p", NULL,
+                  "[{\"x\":true}]");
+    expect_result("package p\np := 1\n-2", "x := data.p.p", NULL, "[{\"x\":-1}]");
+}
+
 /* ------------------------------------------------------------------ evaluation */
 
 static void test_conflicts(void **state)
@@ -461,6 +582,13 @@ static void test_ref_heads(void **state)
     /* a set rule without elements below an object rule adds no key (OPA) */
     expect_result("package p\na[x] contains 1 if { x := \"q\" }\na.b contains 1 if false\na.c.d contains 1 if false",
                   "x := data.p", NULL, "[{\"x\":{\"a\":{\"q\":[1]}}}]");
+    /* ... nor an object rule without keys; asked for directly, it is undefined */
+    const char *empty = "package p\nh[v] := 1 if { some v in input.e }\nh.a[v] := v if { some v in input.e }\n"
+                        "h.b.c[v] := v if { some v in input.e }\ng.a[v] := v if { some v in input.e }\n";
+    expect_result(empty, "x := data.p", "{\"e\": []}", "[{\"x\":{\"g\":{\"a\":{}},\"h\":{}}}]");
+    expect_result(empty, "x := data.p.h.a", "{\"e\": []}", "[]");
+    expect_result(empty, "x := data.p.h", "{\"e\": [\"k\"]}",
+                  "[{\"x\":{\"a\":{\"k\":\"k\"},\"b\":{\"c\":{\"k\":\"k\"}},\"k\":1}}]");
     /* the conflict disappears with the overlapping rule */
     expect_result("package p\na[x] := 1 if { some x in [\"b\"] }", "x := data.p", NULL, "[{\"x\":{\"a\":{\"b\":1}}}]");
 }
@@ -476,6 +604,89 @@ static void test_every_non_collection(void **state)
     expect_result(m, "x := data.p.ok", "{\"xs\": 42}", "[{\"x\":false}]");
     expect_result(m, "x := data.p.ok", "{\"xs\": \"foobar\"}", "[{\"x\":false}]");
     expect_result(m, "x := data.p.ok", "{\"xs\": null}", "[{\"x\":false}]");
+}
+
+/* `not` as OPA compiles it: the references among a negated call's
+ * arguments (and nested calls) are evaluated before the negation, so the
+ * expression fails, not holds, when one of them is undefined; a reference
+ * on its own or a side of `=`/`==` keeps its own undefinedness inside. */
+static void test_not_undefined_operands(void **state)
+{
+    (void)state;
+    const char *m = "package p\n"
+                    "call if { not upper(input.missing) }\n"
+                    "nested if { not startswith(lower(input.missing), \"a\") }\n"
+                    "cmp if { not input.missing <= 3 }\n"
+                    "member if { not input.missing in {1} }\n"
+                    "user if { not f(input.missing) }\n"
+                    "f(x) := true\n"
+                    "path if { not input.obj[input.missing] == 1 }\n"
+                    "elem if { not [input.missing] = [1] }\n"
+                    "term if { not input.missing }\n"
+                    "eq if { not input.missing == 1 }\n"
+                    "unify if { not input.missing = 1 }\n"
+                    "defined if { not upper(input.s) == \"B\" }\n";
+    expect_result(m, "x := data.p", "{\"s\": \"a\", \"obj\": {}}",
+                  "[{\"x\":{\"defined\":true,\"eq\":true,\"term\":true,\"unify\":true}}]");
+    /* `not { ... }` and `not x` under future.keywords.not keep it all inside */
+    expect_result("package p\nimport future.keywords.not\nr if { not upper(input.missing) }", "x := data.p.r", "{}",
+                  "[{\"x\":true}]");
+    expect_result("package p\nimport rego.v2\nr if { not { upper(input.missing) } }\ns if not upper(input.missing)",
+                  "x := data.p", "{}", "[{\"x\":{\"r\":true,\"s\":true}}]");
+}
+
+/* An infix operator at the start of a line continues the expression above
+ * it, as OPA's parser reads it: `x := 5` then `-1 < 0` is `x := 5 - 1 < 0`. */
+static void test_operator_next_line(void **state)
+{
+    (void)state;
+    expect_result("package p\nr := x if {\n\tx := 5\n\t-1 < 0\n}\ns := x if {\n\tx := 5\n\t* 2 == 10\n}\n"
+                  "t := x if {\n\tx := [5]\n\t[1] == [1]\n}\n",
+                  "x := data.p", NULL, "[{\"x\":{\"r\":false,\"s\":true,\"t\":[5]}}]");
+}
+
+/* Bytes that are not UTF-8 reach JSON values as U+FFFD, as Go's
+ * encoding/json writes OPA's strings (jansson refuses them otherwise, and
+ * the value or key went missing). */
+static void test_json_invalid_utf8(void **state)
+{
+    (void)state;
+    struct rego *r = rego_new();
+    struct rego_error err = { 0 };
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "x := hex.decode(\"ab\"); y := {hex.decode(\"ff\"): 1}", &err);
+    assert_non_null(q);
+    json_t *res = NULL;
+    assert_int_equal(rego_query_eval_json(q, NULL, &res, &err), 0);
+    char *s = json_dumps(res, JSON_COMPACT | JSON_ENSURE_ASCII);
+    assert_string_equal(s, "[{\"x\":\"\\uFFFD\",\"y\":{\"\\uFFFD\":1}}]");
+    free(s);
+    json_decref(res);
+    rego_query_free(q);
+    rego_free(r);
+}
+
+/* Base data that is not an object stays where only an empty package is
+ * below it, as in OPA: data.a is 1, data.a.b the empty package. */
+static void test_base_data_over_empty_package(void **state)
+{
+    (void)state;
+    struct rego *r = rego_new();
+    struct rego_error err = { 0 };
+    const char *m = "package a.b\n";
+    assert_int_equal(rego_add_module(r, "a.rego", m, strlen(m), &err), 0);
+    json_t *d = json_pack("{s:i}", "a", 1);
+    assert_int_equal(rego_add_data(r, d, &err), 0);
+    json_decref(d);
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "x := data.a; y := data.a.b", &err);
+    assert_non_null(q);
+    char *out = NULL;
+    assert_int_equal(rego_query_eval(q, NULL, 0, &out, &err), 0);
+    assert_string_equal(out, "[{\"x\":1,\"y\":{}}]");
+    free(out);
+    rego_query_free(q);
+    rego_free(r);
 }
 
 static void test_step_budget(void **state)
@@ -851,6 +1062,11 @@ static void test_new_builtins(void **state)
         { "x := yaml.unmarshal(\"- &a [*a]\")", "!eval_builtin_error" },
         { "x := yaml.unmarshal(\"a: .inf\")", "!eval_builtin_error" },
         { "x := yaml.is_valid(\"{\")", "[{\"x\":false}]" },
+        { "x := json.verify_schema(\"[1]\")", "[{\"x\":[false,\"jsonschema: schema is invalid\"]}]" },
+        /* keys that JSON cannot have: refused, as OPA */
+        { "x := yaml.is_valid(\"{[1]: 2}\")", "[{\"x\":false}]" },
+        { "x := yaml.unmarshal(\"{{a: 1}: 2}\")", "!eval_builtin_error" },
+        { "x := yaml.unmarshal(\"{null: 2}\")", "!eval_builtin_error" },
         /* net */
         { "x := net.cidr_merge([\"10.0.0.0/25\", \"10.0.0.128/25\", \"10.0.0.5\", \"10.0.1.0/24\"])",
           "[{\"x\":[\"10.0.0.0/23\"]}]" },
@@ -865,6 +1081,10 @@ static void test_new_builtins(void **state)
         { "x := time.parse_duration_ns(\"1\")", "!eval_builtin_error" },
         { "x := time.format([0, \"UTC\", \"Monday 2 January 2006 3:04PM\"])", "[{\"x\":\"Thursday 1 January 1970 12:00AM\"}]" },
         { "x := time.date([0, \"../../etc/passwd\"])", "!eval_builtin_error" },
+        /* a timestamp that is not exactly an int64 (OPA: "timestamp too big") */
+        { "x := time.date(2.5)", "!eval_builtin_error" },
+        { "x := time.weekday([-0.5, \"UTC\"])", "!eval_builtin_error" },
+        { "x := time.clock(1e3)", "[{\"x\":[0,0,0]}]" },
         { "x := time.add_date(0, 0, 1, 30)", "[{\"x\":5270400000000000}]" },
         /* urlquery, hex, semver, units, bits */
         { "x := urlquery.decode(\"a%zz\")", "!eval_builtin_error" },
@@ -1179,9 +1399,14 @@ int main(void)
         cmocka_unit_test(test_unsafe_var),
         cmocka_unit_test(test_order_independent),
         cmocka_unit_test(test_recursion),
+        cmocka_unit_test(test_type_checker),
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_ref_heads),
         cmocka_unit_test(test_every_non_collection),
+        cmocka_unit_test(test_not_undefined_operands),
+        cmocka_unit_test(test_operator_next_line),
+        cmocka_unit_test(test_json_invalid_utf8),
+        cmocka_unit_test(test_base_data_over_empty_package),
         cmocka_unit_test(test_schema_and_templates),
         cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_memory_budget),

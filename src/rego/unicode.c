@@ -61,7 +61,7 @@ size_t uni_encode(uint32_t r, char out[4])
 	return 4;
 }
 
-static uint32_t map_rune(const uint32_t (*t)[2], size_t n, uint32_t r)
+size_t uni_lower_bound(const uint32_t (*t)[2], size_t n, uint32_t r)
 {
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
@@ -71,7 +71,13 @@ static uint32_t map_rune(const uint32_t (*t)[2], size_t n, uint32_t r)
 		else
 			hi = mid;
 	}
-	return lo < n && t[lo][0] == r ? t[lo][1] : r;
+	return lo;
+}
+
+static uint32_t map_rune(const uint32_t (*t)[2], size_t n, uint32_t r)
+{
+	size_t i = uni_lower_bound(t, n, r);
+	return i < n && t[i][0] == r ? t[i][1] : r;
 }
 
 uint32_t uni_to_upper(uint32_t r)
@@ -79,6 +85,11 @@ uint32_t uni_to_upper(uint32_t r)
 	if (r < 0x80)
 		return r >= 'a' && r <= 'z' ? r - 32 : r;
 	return map_rune(uni_upper, uni_upper_count, r);
+}
+
+uint32_t uni_simple_fold(uint32_t r)
+{
+	return map_rune(fold_orbit, fold_orbit_count, r);
 }
 
 uint32_t uni_to_lower(uint32_t r)

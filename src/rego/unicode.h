@@ -44,6 +44,12 @@ uint32_t uni_decode(const char *s, size_t n, size_t *width);
 size_t uni_encode(uint32_t r, char out[4]);
 uint32_t uni_to_upper(uint32_t r);
 uint32_t uni_to_lower(uint32_t r);
+/* The next rune in r's simple case folding orbit (r itself when it has
+ * none). */
+uint32_t uni_simple_fold(uint32_t r);
+/* The index of the first entry of the sorted table t (n entries keyed by
+ * their first rune) whose key is at least r; n when there is none. */
+size_t uni_lower_bound(const uint32_t (*t)[2], size_t n, uint32_t r);
 int uni_is_space(uint32_t r);
 /* Number of runes in s as Go counts them (utf8.RuneCountInString). */
 size_t uni_rune_count(const char *s, size_t n);

@@ -1,5 +1,6 @@
 /* Rego values; the ownership rule is in value.h. */
 #include "rego/value.h"
+#include "rego/unicode.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -107,36 +108,46 @@ static struct rv *rv_alloc(enum rv_type t)
     return v;
 }
 
-void rv_free_(struct rv *v)
+/* Frees with release what v owns besides its children (a big number, a
+ * string's text, a collection's arrays), then v. */
+static void rv_free_own(struct rv *v, void (*release)(void *))
 {
-    size_t i;
     switch (v->type) {
     case RV_NUMBER:
         if (v->is_big)
-            mfree(v->u.big);
+            release(v->u.big);
         break;
     case RV_STRING:
         if (!v->is_int)
-            mfree(v->u.str.s);
+            release(v->u.str.s);
         break;
     case RV_ARRAY:
     case RV_SET:
-        for (i = 0; i < v->u.arr.len; i++)
-            rv_decref(v->u.arr.v[i]);
-        mfree(v->u.arr.v);
+        release(v->u.arr.v);
         break;
     case RV_OBJECT:
-        for (i = 0; i < v->u.obj.len; i++) {
-            rv_decref(v->u.obj.k[i]);
-            rv_decref(v->u.obj.v[i]);
-        }
-        mfree(v->u.obj.k);
-        mfree(v->u.obj.v);
+        release(v->u.obj.k);
+        release(v->u.obj.v);
         break;
     default:
         break;
     }
-    mfree(v);
+    release(v);
+}
+
+void rv_free_(struct rv *v)
+{
+    size_t i;
+    if (v->type == RV_ARRAY || v->type == RV_SET) {
+        for (i = 0; i < v->u.arr.len; i++)
+            rv_decref(v->u.arr.v[i]);
+    } else if (v->type == RV_OBJECT) {
+        for (i = 0; i < v->u.obj.len; i++) {
+            rv_decref(v->u.obj.k[i]);
+            rv_decref(v->u.obj.v[i]);
+        }
+    }
+    rv_free_own(v, mfree);
 }
 
 struct rv *rv_null(void) { return &rv_null_v; }
@@ -1460,6 +1471,55 @@ static bool ascii(const char *s, size_t n)
     return any < 0x80;
 }
 
+/* Text that is not valid UTF-8, for JSON: each invalid byte becomes U+FFFD,
+ * as Go's encoding/json writes OPA's strings. */
+static void json_valid_text(struct sbuf *b, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        size_t w = 1;
+        if (uni_decode(s + i, len - i, &w) == UNI_RUNE_ERROR && w == 1)
+            sb_add(b, "\xEF\xBF\xBD", 3);
+        else
+            sb_add(b, s + i, w);
+        i += w;
+    }
+}
+
+static json_t *json_text(const char *s, size_t len)
+{
+    json_t *j = json_stringn(s, len);
+    if (j)
+        return j;
+    struct sbuf b = { 0 };
+    json_valid_text(&b, s, len);
+    j = json_stringn(b.s ? b.s : "", b.len);
+    free(b.s);
+    return j;
+}
+
+static bool utf8_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        size_t w = 1;
+        if (uni_decode(s + i, len - i, &w) == UNI_RUNE_ERROR && w == 1)
+            return false;
+        i += w;
+    }
+    return true;
+}
+
+static void json_set(json_t *obj, const char *k, size_t klen, json_t *v)
+{
+    if (utf8_valid(k, klen)) {
+        json_object_setn_new(obj, k, klen, v);
+        return;
+    }
+    struct sbuf b = { 0 };
+    json_valid_text(&b, k, klen);
+    json_object_setn_new(obj, b.s ? b.s : "", b.len, v);
+    free(b.s);
+}
+
 json_t *rv_to_json(const struct rv *v)
 {
     size_t i;
@@ -1474,7 +1534,7 @@ json_t *rv_to_json(const struct rv *v)
     case RV_STRING:
         if (ascii(v->u.str.s, v->u.str.len) && !memchr(v->u.str.s, 0, v->u.str.len))
             return json_stringn_nocheck(v->u.str.s, v->u.str.len);
-        return json_stringn(v->u.str.s, v->u.str.len);
+        return json_text(v->u.str.s, v->u.str.len);
     case RV_ARRAY:
     case RV_SET:
         j = json_array();
@@ -1488,11 +1548,11 @@ json_t *rv_to_json(const struct rv *v)
             if (key->type == RV_STRING && ascii(key->u.str.s, key->u.str.len)) {
                 json_object_setn_new_nocheck(j, key->u.str.s, key->u.str.len, rv_to_json(v->u.obj.v[i]));
             } else if (key->type == RV_STRING) {
-                json_object_setn_new(j, key->u.str.s, key->u.str.len, rv_to_json(v->u.obj.v[i]));
+                json_set(j, key->u.str.s, key->u.str.len, rv_to_json(v->u.obj.v[i]));
             } else {
                 struct sbuf b = { 0 };
                 rv_write(&b, key, true);
-                json_object_setn_new(j, b.s ? b.s : "", b.len, rv_to_json(v->u.obj.v[i]));
+                json_set(j, b.s ? b.s : "", b.len, rv_to_json(v->u.obj.v[i]));
                 free(b.s);
             }
         }
@@ -1713,33 +1773,17 @@ void rv_freeze(struct rv *v, struct rv_frozen *list)
     }
 }
 
+/* free() for memory that was not charged (free is a macro here). */
+static void release_uncharged(void *p)
+{
+    free(p);
+}
+
 /* Each frozen value is freed once; its children are in the list too. */
 void rv_frozen_free(struct rv_frozen *list)
 {
-    for (size_t i = 0; i < list->len; i++) {
-        struct rv *v = list->v[i];
-        switch (v->type) {
-        case RV_NUMBER:
-            if (v->is_big)
-                free(v->u.big);
-            break;
-        case RV_STRING:
-            if (!v->is_int)
-                free(v->u.str.s);
-            break;
-        case RV_ARRAY:
-        case RV_SET:
-            free(v->u.arr.v);
-            break;
-        case RV_OBJECT:
-            free(v->u.obj.k);
-            free(v->u.obj.v);
-            break;
-        default:
-            break;
-        }
-        free(v);
-    }
+    for (size_t i = 0; i < list->len; i++)
+        rv_free_own(list->v[i], release_uncharged);
     free(list->v);
     list->v = NULL;
     list->len = list->cap = 0;

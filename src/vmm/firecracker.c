@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "vmm/fc_api.h"
 #include "vmm/vm_internal.h"
@@ -163,13 +164,9 @@ static int link_kernel(const char *kernel, const char *dst, struct error *err)
     cleanup_close int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (in < 0 || out < 0)
         return error_set_errno(err, ERR_INTERNAL, "copying %s to %s", kernel, dst);
-    for (;;) {
-        ssize_t n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
-        if (n < 0)
-            return error_set_errno(err, ERR_INTERNAL, "copying %s to %s", kernel, dst);
-        if (n == 0)
-            return 0;
-    }
+    if (file_copy_fd(in, out) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "copying %s to %s", kernel, dst);
+    return 0;
 }
 
 /* The cgroup hierarchy the jailer is told to use: 2 when /sys/fs/cgroup is

@@ -595,42 +595,6 @@ int vmm_channel_key_create(struct vmm_vm *vm, struct error *err)
     return 0;
 }
 
-/* Copies all of in to out, in the kernel where it can (a reflink on file
- * systems that share extents). Returns bytes copied or -1. */
-static off_t copy_all(int in, int out)
-{
-    off_t total = 0;
-    for (;;) {
-        ssize_t n = copy_file_range(in, NULL, out, NULL, 1u << 30, 0);
-        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) && total == 0)
-            break; /* fall back to read/write */
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            return total;
-        total += n;
-    }
-    char buf[1 << 16];
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            return total;
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0)
-                return -1;
-            off += w;
-        }
-        total += n;
-    }
-}
-
 int vmm_initrd_with_key(struct vmm_vm *vm, const char *base, const char *dir, struct error *err)
 {
     if ((size_t)snprintf(vm->initrd_path, sizeof(vm->initrd_path), "%s/initrd.cpio", dir ? dir : vm->run_dir) >=
@@ -643,7 +607,7 @@ int vmm_initrd_with_key(struct vmm_vm *vm, const char *base, const char *dir, st
     cleanup_close int out = open(vm->initrd_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (out < 0)
         return error_set_errno(err, ERR_INTERNAL, "creating %s", vm->initrd_path);
-    off_t size = copy_all(in, out);
+    off_t size = file_copy_fd(in, out);
     if (size < 0)
         return error_set_errno(err, ERR_INTERNAL, "copying %s to %s", base, vm->initrd_path);
     /* The kernel looks for the next archive at a 4-byte boundary and skips

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""make fuzz-rego-diff: Enclave's Rego engine against Open Policy Agent.
+"""make test-rego-diff / make fuzz-rego-diff: Enclave's Rego engine against
+Open Policy Agent.
 
 Every case (a set of modules, data, input and a query) goes to both engines:
 build/rego-diff (Enclave, tools/rego-diff.c) and build/peers/opa-diff (OPA's
@@ -11,25 +12,32 @@ solutions (each solution's bindings), undefined (no solution), or an error
 The cases:
   1. every OPA conformance case in the given folders (tests/rego/opa-conformance
      and any extra folder), as written;
-  2. the same cases with their input and data mutated (numbers, strings,
+  2. the shipped constitution's tests (every test_* rule of policy/);
+  3. conformance cases with their input and data mutated (numbers, strings,
      types swapped, keys dropped);
-  3. policies from a seeded grammar-based generator (rules of every kind,
+  4. policies from a seeded grammar-based generator (rules of every kind,
      ref heads, else chains, functions, comprehensions, some/every, with,
-     about 90 builtins with mostly well-typed arguments).
+     about 90 builtins with mostly well-typed arguments), JSON Schemas and
+     templates.
 
-Environment: REGO_DIFF_ITERATIONS (generated + mutated cases, default 2000),
+--check (make test-rego-diff): seed 1, 3000 cases of kinds 3 and 4, no time
+limit. Otherwise (make fuzz-rego-diff): REGO_DIFF_ITERATIONS (default 2000),
 REGO_DIFF_SECONDS (stop after this long, default 300), REGO_DIFF_SEED
-(default: the time), REGO_DIFF_OUT (where disagreements are saved, default
-build/rego-diff-repro). Each disagreement is one JSON file there with the
-case and both answers; `run.py --replay FILE...` runs saved cases again.
+(default: the time); both modes take the variables. REGO_DIFF_OUT: where
+disagreements are saved (default build/rego-diff-repro), one JSON file each
+with the case and both answers; `run.py --replay FILE...` runs saved cases
+again.
 
-Exit status: 0 when the engines agree on every case (apart from the known
-divergence classes listed in KNOWN below and in docs/rego.md), 1 otherwise.
+Exit status: 0 when the engines agree on every case apart from the
+documented divergences (tests/rego/diff/divergences.json: a class below or
+a case id, each with its reason, each also named in docs/rego.md), 1
+otherwise (or when the list and docs/rego.md disagree).
 """
 import glob
 import json
 import os
 import random
+import re
 import select
 import subprocess
 import sys
@@ -115,17 +123,165 @@ def canon(v):
 # side (OPA has no step or memory budget; Enclave's are documented).
 LIMITS = {"timeout", "eval_budget_error", "eval_cancel_error", "harness"}
 
-# Known, documented divergence classes (docs/rego.md, "Divergences"):
-# OPA's compile-time type checker reports rego_type_error where Enclave
-# evaluates (undefined, or eval_type_error when strict).
-KNOWN = {
+# The documented divergences (tests/rego/diff/divergences.json, each also in
+# docs/rego.md): a class below, or one case by its id. A disagreement that is
+# neither fails `run.py --check` (make test-rego-diff).
+DIVERGENCES = os.path.join(HERE, "divergences.json")
+
+
+def plain_agrees(opa, enc, case, engines):
+    """OPA with its rule index and early exit turned off agrees with Enclave:
+    the difference is which expressions OPA's index lets run at all (a rule
+    skipped before its body runs raises none of the body's errors)."""
+    if not case or case.get("plain"):
+        return False
+    c = dict(case)
+    c["plain"] = True
+    return compare(engines["opa"].run(c), enc, case) is None
+
+
+def inexact_arithmetic(opa, enc, case, engines):
+    """Enclave refuses arithmetic that mixes a fraction with an integer
+    beyond 2^53 (no exact answer) where OPA answers with a big.Float: the
+    error itself, or (builtin errors off) the undefined it leaves, which the
+    same case with strict errors shows."""
+    msg = "beyond 2^53 mixed with fractions is not exact"
+    if msg in enc.get("message", ""):
+        return True
+    if case.get("strict") or "error" in enc:
+        return False
+    c = dict(case)
+    c["strict"] = True
+    if msg in engines["enclave"].run(c).get("message", ""):
+        return True
+    # strict errors stop at the first one: ask for each rule that differs
+    try:
+        (a,), (b,) = opa["result"], enc["result"]
+        a, b = a["x"], b["x"]
+    except (KeyError, TypeError, ValueError):
+        return False
+    if case.get("query") != "x = data.p" or not isinstance(a, dict) or not isinstance(b, dict):
+        return False
+    for key in sorted(set(a) | set(b)):
+        if canon(a.get(key)) != canon(b.get(key)) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+            c["query"] = "x = data.p.%s" % key
+            if msg in engines["enclave"].run(c).get("message", ""):
+                return True
+    # an earlier error hides it: the generator's one integer beyond 2^53
+    # brought down to 2^53 (exact with fractions), and both agree
+    big = "9007199254740993"
+    if any(big in m[1] for m in case.get("modules", [])):
+        c = dict(case)
+        c["modules"] = [[m[0], m[1].replace(big, "9007199254740992")] for m in case["modules"]]
+        return compare(engines["opa"].run(c), engines["enclave"].run(c), c) is None
+    return False
+
+
+def number_keys(v):
+    """Object keys that are JSON numbers, spelled one way (1e3, 1000.0 -> 1000)."""
+    if isinstance(v, list):
+        return [number_keys(x) for x in v]
+    if isinstance(v, dict):
+        out = {}
+        for k, x in v.items():
+            try:
+                n = json.loads(k)
+                if not isinstance(n, str):   # a number, or a composite key's JSON text
+                    k = canon(n)
+            except ValueError:
+                pass
+            out[k] = number_keys(x)
+        return out
+    return v
+
+
+def number_key_text(opa, enc, case, engines):
+    """A number used as an object key is written as OPA read it (`1e3`) in
+    OPA's JSON and as its value (`1000`) in Enclave's."""
+    if "result" not in opa or "result" not in enc:
+        return False
+    a = sorted(canon(number_keys(x)) for x in opa["result"])
+    b = sorted(canon(number_keys(x)) for x in enc["result"])
+    return a == b
+
+
+def go_int_type(v):
+    if isinstance(v, str):
+        return v.replace("int64=", "int=")
+    if isinstance(v, list):
+        return [go_int_type(x) for x in v]
+    if isinstance(v, dict):
+        return {go_int_type(k): go_int_type(x) for k, x in v.items()}
+    return v
+
+
+def sprintf_int64(opa, enc, case, engines):
+    """sprintf's complaints name the Go type of an integer: `int` for one
+    from the policy or the input, `int64` in OPA for one read from its
+    store (data); Enclave says `int` for both."""
+    if "result" not in opa or "result" not in enc:
+        return False
+    a = sorted(canon(go_int_type(x)) for x in opa["result"])
+    b = sorted(canon(go_int_type(x)) for x in enc["result"])
+    return a == b
+
+
+def strict_comprehension(opa, enc, case, engines):
+    """With strict builtin errors, an error Enclave raises inside a
+    comprehension that OPA never evaluates (it fails the unification of a
+    comprehension with a value of another type before building it): the
+    error is in a comprehension, and without strict errors both agree."""
+    if not case.get("strict") or "error" in opa or enc.get("error") not in ("eval_type_error", "eval_builtin_error"):
+        return False
+    m = re.match(r"^([^:]+):(\d+):(\d+):", enc.get("message", ""))
+    if not m:
+        return False
+    text = dict((x[0], x[1]) for x in case.get("modules", [])).get(m.group(1), "")
+    lines = text.split("\n")
+    line = int(m.group(2))
+    if line < 1 or line > len(lines) or "|" not in lines[line - 1]:
+        return False
+    c = dict(case)
+    c["strict"] = False
+    return compare(engines["opa"].run(c), engines["enclave"].run(c), c) is None
+
+
+CLASSES = {
     # OPA's compiler refuses some bodies Enclave's accepts (rewriting of
-    # declared variables): docs/rego.md, "Divergences"
-    "compile-checks": lambda a, b: a.get("error") == "rego_compile_error" and "error" not in b and any(
+    # declared variables)
+    "compile-checks": lambda a, b, c, e: a.get("error") == "rego_compile_error" and "error" not in b and any(
         m in a.get("message", "") for m in ("referenced above", "assigned before", "unused")),
-    "type-checker": lambda a, b: a.get("error") == "rego_type_error" and "conflict" not in a.get("message", "")
+    # OPA's compile-time type checker reports rego_type_error where Enclave
+    # evaluates (undefined, or eval_type_error when strict)
+    "type-checker": lambda a, b, c, e: a.get("error") == "rego_type_error" and "conflict" not in a.get("message", "")
     and "multiple default" not in a.get("message", "") and b.get("error") != "rego_type_error",
+    "rule-index": plain_agrees,
+    "inexact-arithmetic": inexact_arithmetic,
+    "number-key-text": number_key_text,
+    "sprintf-int64": sprintf_int64,
+    "strict-comprehension": strict_comprehension,
 }
+
+
+def load_divergences():
+    with open(DIVERGENCES) as f:
+        entries = json.load(f)
+    by_id = {}
+    for e in entries:
+        if not isinstance(e, dict) or not e.get("id") or not e.get("reason"):
+            raise SystemExit("%s: each entry needs an id and a reason: %r" % (DIVERGENCES, e))
+        by_id[e["id"]] = e
+    return by_id
+
+
+def check_docs(divergences):
+    """Every documented divergence is named in docs/rego.md, every class the
+    code knows is in the list."""
+    with open(os.path.join(ROOT, "docs", "rego.md")) as f:
+        doc = f.read()
+    bad = ["%s: not in docs/rego.md" % i for i in sorted(divergences) if "`%s`" % i not in doc]
+    bad += ["class %s: not in %s" % (c, DIVERGENCES) for c in sorted(CLASSES) if c not in divergences]
+    return bad
 
 
 def sort_schema_errors(res):
@@ -162,9 +318,12 @@ def compare(opa, enc, case=None):
     return None
 
 
-def known_class(opa, enc):
-    for name, f in KNOWN.items():
-        if f(opa, enc):
+def known_class(opa, enc, case, divergences, engines):
+    """The documented divergence this disagreement belongs to, or None."""
+    if case.get("id") in divergences:
+        return case["id"]
+    for name, f in CLASSES.items():
+        if name in divergences and f(opa, enc, case, engines):
             return name
     return None
 
@@ -188,6 +347,7 @@ def conformance_cases(dirs):
                     "query": c["query"],
                     "strict": bool(c.get("strict_error")),
                     "note": "%s: %s" % (os.path.relpath(path, ROOT), c.get("note", "")),
+                    "id": "conformance:%s#%s" % (os.path.relpath(path, ROOT), c.get("note", "")),
                 }
                 if isinstance(c.get("data"), dict):
                     case["data"] = c["data"]
@@ -199,6 +359,27 @@ def conformance_cases(dirs):
                     continue   # YAML values JSON cannot carry (dates)
                 out.append(case)
     return out
+
+
+def constitution_cases(folder):
+    """The shipped constitution's own tests (what `enclave policy test
+    policy/` runs): every test_* rule, with the bundle's modules and data."""
+    mods, data, rules = [], {}, []
+    for path in sorted(glob.glob(os.path.join(folder, "**", "*.rego"), recursive=True)):
+        with open(path) as f:
+            text = f.read()
+        mods.append([os.path.relpath(path, folder), text])
+        pkg = re.search(r"^package\s+([\w.]+)", text, re.M)
+        for name in re.findall(r"^(test_\w+)\b", text, re.M):
+            if pkg and (pkg.group(1), name) not in rules:
+                rules.append((pkg.group(1), name))
+    dpath = os.path.join(folder, "data.json")
+    if os.path.exists(dpath):
+        with open(dpath) as f:
+            data = json.load(f)
+    return [{"modules": mods, "data": data, "query": "x = data.%s.%s" % (pkg, name),
+             "note": "constitution %s.%s" % (pkg, name), "id": "constitution:%s.%s" % (pkg, name)}
+            for pkg, name in rules]
 
 
 def mutate_value(rng, v, depth=0):
@@ -229,6 +410,7 @@ def mutate_value(rng, v, depth=0):
 def mutate_case(rng, c):
     m = dict(c)
     m["note"] = "mutated " + c.get("note", "")
+    m.pop("id", None)
     if "input" in c and rng.random() < 0.8:
         m["input"] = mutate_value(rng, c["input"])
     if "data" in c and rng.random() < 0.6:
@@ -611,43 +793,65 @@ class Gen:
 
 # ---------------------------------------------------------------- main
 
+USAGE = """usage: run.py [--check] [DIR...]     compare (DIRs of conformance YAML; default tests/rego/opa-conformance)
+       run.py --replay FILE...         run saved disagreements again
+--check (make test-rego-diff): a fixed seed, no time limit, the constitution's
+tests too, and the documented divergences checked against docs/rego.md."""
+
+
 def main():
     args = sys.argv[1:]
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    check = bool(args) and args[0] == "--check"
+    if check:
+        args = args[1:]
     build = os.environ.get("BUILD", os.path.join(ROOT, "build"))
     enc = Engine("enclave", [os.path.join(build, "rego-diff")], 20)
     opa = Engine("opa", [os.path.join(build, "peers", "opa-diff")], 20)
+    engines = {"opa": opa, "enclave": enc}
     out_dir = os.environ.get("REGO_DIFF_OUT", os.path.join(build, "rego-diff-repro"))
+    divergences = load_divergences()
     if args and args[0] == "--replay":
         bad = 0
         for path in args[1:]:
             with open(path) as f:
                 case = json.load(f)["case"]
             o, e = opa.run(case), enc.run(case)
-            why = compare(o, e)
-            print("%s: %s\n  opa:     %s\n  enclave: %s" % (path, why or "agree", json.dumps(o)[:600],
-                                                         json.dumps(e)[:600]))
-            bad += why is not None
+            why = compare(o, e, case)
+            k = known_class(o, e, case, divergences, engines) if why else None
+            print("%s: %s\n  opa:     %s\n  enclave: %s" % (
+                path, (why + (" (documented: %s)" % k if k else "")) if why else "agree",
+                json.dumps(o)[:600], json.dumps(e)[:600]))
+            bad += why is not None and k is None
         return 1 if bad else 0
-    iters = int(os.environ.get("REGO_DIFF_ITERATIONS", "2000"))
-    seconds = float(os.environ.get("REGO_DIFF_SECONDS", "300"))
-    seed = int(os.environ.get("REGO_DIFF_SEED", str(int(time.time()))))
+    iters = int(os.environ.get("REGO_DIFF_ITERATIONS", "3000" if check else "2000"))
+    seconds = float(os.environ.get("REGO_DIFF_SECONDS", "0" if check else "300")) or float("inf")
+    seed = int(os.environ.get("REGO_DIFF_SEED", "1" if check else str(int(time.time()))))
     dirs = args or [os.path.join(ROOT, "tests", "rego", "opa-conformance")]
+    name = "test-rego-diff" if check else "fuzz-rego-diff"
+    problems = check_docs(divergences)
+    for p in problems:
+        print("%s: %s" % (name, p))
     rng = random.Random(seed)
     # builtins this Enclave does not have are left out of the generator
-    for name in sorted(BUILTINS):
+    for b in sorted(BUILTINS):
         probe = {"modules": [["probe.rego", "package probe\nr if { %s(%s) }\n" % (
-            name, ", ".join(["1"] * len(BUILTINS[name])))]], "query": "x = 1"}
+            b, ", ".join(["1"] * len(BUILTINS[b])))]], "query": "x = 1"}
         if "undefined function" in enc.run(probe).get("message", ""):
-            print("fuzz-rego-diff: %s is not implemented here, not generated" % name)
-            del BUILTINS[name]
+            print("%s: %s is not implemented here, not generated" % (name, b))
+            del BUILTINS[b]
     gen = Gen(rng)
     os.makedirs(out_dir, exist_ok=True)
     start = time.monotonic()
     stats = {"cases": 0, "agree": 0, "disagree": 0, "limits": 0}
     known = {}
     conf = conformance_cases(dirs)
-    print("fuzz-rego-diff: seed %d, %d conformance cases, %d generated/mutated cases, at most %.0f s"
-          % (seed, len(conf), iters, seconds), flush=True)
+    const = constitution_cases(os.path.join(ROOT, "policy"))
+    print("%s: seed %d, %d conformance cases, %d constitution tests, %d generated/mutated cases%s"
+          % (name, seed, len(conf), len(const), iters,
+             "" if seconds == float("inf") else ", at most %.0f s" % seconds), flush=True)
 
     def one(case, kind):
         o, e = opa.run(case), enc.run(case)
@@ -659,7 +863,7 @@ def main():
             else:
                 stats["agree"] += 1
             return
-        k = known_class(o, e)
+        k = known_class(o, e, case, divergences, engines)
         if k:
             known[k] = known.get(k, 0) + 1
             return
@@ -670,10 +874,10 @@ def main():
                       ensure_ascii=False)
         print("DISAGREE %s: %s (%s)" % (path, why, case.get("note", "")[:100]), flush=True)
 
-    for c in conf:
+    for c in conf + const:
         if time.monotonic() - start > seconds:
             break
-        one(c, "conformance")
+        one(c, "conformance" if c["id"].startswith("conformance:") else "constitution")
     i = 0
     while i < iters and time.monotonic() - start < seconds:
         r = rng.random()
@@ -688,11 +892,14 @@ def main():
         i += 1
     enc.stop()
     opa.stop()
-    print("fuzz-rego-diff: %d cases in %.0f s: %d agree, %d disagree, %d hit a resource limit; known "
-          "divergences: %s; reproducers in %s"
-          % (stats["cases"], time.monotonic() - start, stats["agree"], stats["disagree"], stats["limits"],
+    print("%s: %d cases in %.0f s: %d agree, %d disagree, %d hit a resource limit; documented divergences: "
+          "%s; reproducers in %s"
+          % (name, stats["cases"], time.monotonic() - start, stats["agree"], stats["disagree"], stats["limits"],
              ", ".join("%s %d" % kv for kv in sorted(known.items())) or "none", out_dir))
-    return 1 if stats["disagree"] else 0
+    if stats["disagree"]:
+        print("%s: FAIL: each disagreement above is a bug in Enclave, or a divergence to document in docs/rego.md "
+              "and %s" % (name, os.path.relpath(DIVERGENCES, ROOT)))
+    return 1 if stats["disagree"] or problems else 0
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 //	{"modules": [["a.rego", "package p ..."], ...], "data": {...},
 //	 "input": ..., "query": "x = data.p", "strict": false}
 //
-// ("input" absent: no input) and writes one line per case:
+// ("input" absent: no input; "plain": true turns OPA's rule index and early
+// exit off, to tell their effects from the language's) and writes one line
+// per case:
 //
 //	{"result": [{"x": ...}, ...]}   the bindings of each solution ([] undefined)
 //	{"error": "code", "message": "..."}
@@ -34,6 +36,7 @@ type diffCase struct {
 	Input   *json.RawMessage `json:"input"`
 	Query   string           `json:"query"`
 	Strict  bool             `json:"strict"`
+	Plain   bool             `json:"plain"`
 }
 
 func errorOut(err error) map[string]any {
@@ -90,7 +93,15 @@ func runCase(line []byte) (out map[string]any) {
 		}
 		opts = append(opts, rego.Input(in))
 	}
-	rs, err := rego.New(opts...).Eval(ctx)
+	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return errorOut(err)
+	}
+	var evalOpts []rego.EvalOption
+	if c.Plain {
+		evalOpts = append(evalOpts, rego.EvalRuleIndexing(false), rego.EvalEarlyExit(false))
+	}
+	rs, err := pq.Eval(ctx, evalOpts...)
 	if err != nil {
 		return errorOut(err)
 	}
