@@ -186,6 +186,13 @@ test-rego: $(BUILD)/rego-conformance
 
 OPA_CONFORMANCE ?= tests/rego/opa-conformance/v1
 
+# The guest image the VM-booting tests share (built once, reused while its
+# inputs do not change). $(E2E_IMAGE) builds or checks it, unless make test
+# has already done so in this run (ENCLAVE_E2E_IMAGE_CHECKED names its home).
+E2E_HOME ?= $(abspath $(BUILD)/e2e-home)
+E2E_IMAGE = mkdir -p $(E2E_HOME) && { [ "$${ENCLAVE_E2E_IMAGE_CHECKED:-}" = $(E2E_HOME) ] || \
+    ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build; }
+
 test-e2e: all
 	tests/e2e/run
 
@@ -193,8 +200,23 @@ test-e2e: all
 # block at the end of this file.
 TEST_TARGETS  := test-unit test-rego test-e2e
 BENCH_TARGETS :=
+# make test builds the binaries, then the e2e guest image once (the targets
+# that boot VMs share it: ENCLAVE_E2E_IMAGE_CHECKED tells their `image build`
+# step the image was checked in this run), then runs every target in
+# TEST_TARGETS one after another. Each builds what it needs with one job per
+# CPU (TEST_JOBS) unless make was given -j itself. Prints each target's time
+# at the end (also in $(BUILD)/test-times).
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+TEST_J     = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(TEST_JOBS))
 test:
-	@set -e; for t in $(TEST_TARGETS); do $(MAKE) --no-print-directory $$t; done
+	@set -e; $(MAKE) --no-print-directory $(TEST_J) all; \
+	mkdir -p $(E2E_HOME); s=$$(date +%s); $(E2E_IMAGE); \
+	echo "image build: $$(( $$(date +%s) - s )) s" > $(BUILD)/test-times; \
+	export ENCLAVE_E2E_IMAGE_CHECKED=$(E2E_HOME); \
+	for t in $(TEST_TARGETS); do s=$$(date +%s); \
+	    $(MAKE) --no-print-directory $(TEST_J) $$t || { echo "make test: $$t failed"; exit 1; }; \
+	    echo "$$t: $$(( $$(date +%s) - s )) s" >> $(BUILD)/test-times; done; \
+	echo "make test: every target passed; seconds per target:"; cat $(BUILD)/test-times
 
 # ---------------------------------------------------------------- fuzzing
 # src/<module>/<name>_fuzz.c is one libFuzzer harness (clang); guest harnesses
@@ -319,9 +341,11 @@ BENCH_TARGETS += bench-oci
 # first time; later runs re-use cache/build/debs) and boots it under QEMU: once
 # with enclave-init, once with a probe /init that checks the root filesystem.
 # Prints image sizes and boot times. The unit tests are in `make test-unit`.
+# The image is the one the e2e tests boot ($(E2E_HOME)): one image, built once.
 .PHONY: test-image release
 test-image: $(BUILD)/enclave
-	/usr/bin/python3 tests/image/boot_check.py $(abspath $(BUILD)/enclave)
+	@mkdir -p $(E2E_HOME)
+	ENCLAVE_HOME=$(E2E_HOME) /usr/bin/python3 tests/image/boot_check.py $(abspath $(BUILD)/enclave)
 release:
 	./build_release.sh
 TEST_TARGETS += test-image
@@ -350,16 +374,13 @@ BENCH_TARGETS += bench-re
 # memory (median / p90, never asserted); BENCH_DAEMON_ARGS passes options to
 # bench/daemon_bench.py (e.g. "--boots 3 --samples 10"). test-grpc: the agent.v1 and
 # enclave.v1 flows through a real gRPC client (python3-grpcio).
-E2E_HOME ?= $(abspath $(BUILD)/e2e-home)
 .PHONY: bench-daemon test-grpc
 bench-daemon: $(BUILD)/enclave
-	@mkdir -p $(E2E_HOME)
-	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	@$(E2E_IMAGE)
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build --name legacy-initramfs --initramfs-only
 	/usr/bin/python3 bench/daemon_bench.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME) $(BENCH_DAEMON_ARGS)
 test-grpc: $(BUILD)/enclave
-	@mkdir -p $(E2E_HOME)
-	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	@$(E2E_IMAGE)
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider test_grpc.py
 BENCH_TARGETS += bench-daemon
@@ -468,13 +489,11 @@ BENCH_TARGETS += bench-guest
 # npm) and by protocol-level tests with hostile input.
 .PHONY: test-sdk test-mcp
 test-sdk: $(BUILD)/enclave
-	@mkdir -p $(E2E_HOME)
-	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	@$(E2E_IMAGE)
 	cd tests/sdk && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider .
 test-mcp: $(BUILD)/enclave
-	@mkdir -p $(E2E_HOME)
-	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	@$(E2E_IMAGE)
 	BUILD=$(BUILD) tests/mcp/setup.sh
 	cd tests/mcp && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider .
@@ -487,8 +506,7 @@ TEST_TARGETS += test-sdk test-mcp
 # archive) and boots it. Both are part of the e2e run as well.
 .PHONY: test-files test-image-variant
 test-files test-image-variant: $(BUILD)/enclave
-	@mkdir -p $(E2E_HOME)
-	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	@$(E2E_IMAGE)
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -s -p no:cacheprovider \
 	    $(if $(filter test-files,$@),test_files_code.py,test_image_variant.py)
@@ -515,8 +533,7 @@ TEST_TARGETS += test-hardening
 test-ui: $(BUILD)/enclave
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
 	    /usr/bin/python3 -c 'import selenium' 2>/dev/null || scripts/install-deps
-	@mkdir -p $(E2E_HOME)
-	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	@$(E2E_IMAGE)
 	ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/ui
 TEST_TARGETS += test-ui
@@ -538,16 +555,15 @@ test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/resolver_test $
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/addr_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/resolver_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/egress_test
+	@$(E2E_IMAGE)
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/inject_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/tls_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/secret/secret_test
-	@mkdir -p $(E2E_HOME)
-	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	@$(E2E_IMAGE)
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider test_egress.py
 bench-egress: $(BUILD)/enclave
-	@mkdir -p $(E2E_HOME)
-	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build
+	@$(E2E_IMAGE)
 	/usr/bin/python3 bench/daemon_bench.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME) --only egress
 # ---------------------------------------------------------------- rego: OPA as the oracle
 # make test-rego-diff (in `make test`): every conformance case, the

@@ -62,6 +62,7 @@ struct stream {
     /* limits from the decision */
     uint64_t max_bytes;
     unsigned timeout_s;
+    bool session_deadline; /* its timer is the session's time limit */
     uint64_t decision_seq;
     /* flow control */
     uint64_t guest_unacked; /* guest data taken and not yet credited back */
@@ -99,6 +100,7 @@ struct egress {
     struct egress_stats stats;
     int64_t started_ns; /* first attach: the session's egress time counts from here */
     bool bytes_spent;   /* the session's byte limit was reached */
+    bool time_spent;    /* the session's time limit was reached */
     /* rate limit of undecided refusals */
     int64_t undecided_second;
     unsigned undecided_in_second;
@@ -299,9 +301,11 @@ static const char *session_limit_reached(struct egress *e, uint64_t more)
         e->bytes_spent = true;
         return "the session's egress byte limit is reached";
     }
-    if (e->cfg.session_timeout_s && e->started_ns &&
-        now_ns() - e->started_ns >= (int64_t)e->cfg.session_timeout_s * 1000000000)
+    if (e->time_spent || (e->cfg.session_timeout_s && e->started_ns &&
+                          now_ns() - e->started_ns >= (int64_t)e->cfg.session_timeout_s * 1000000000)) {
+        e->time_spent = true;
         return "the session's egress time limit is reached";
+    }
     return "";
 }
 
@@ -427,14 +431,20 @@ static void stream_opened(struct stream *s)
     e->stats.allowed++;
     evtimer_del(s->timer);
     unsigned limit = s->timeout_s ? s->timeout_s : EGRESS_DEFAULT_TIMEOUT_S;
-    if (e->cfg.session_timeout_s) {
-        int64_t left = (int64_t)e->cfg.session_timeout_s - (now_ns() - e->started_ns) / 1000000000;
-        if (left < 1)
-            left = 1;
-        if ((int64_t)limit > left)
-            limit = (unsigned)left;
-    }
     struct timeval tv = {.tv_sec = limit, .tv_usec = 0};
+    if (e->cfg.session_timeout_s) {
+        /* The session's time ends first: the timer is that deadline, and
+         * when it fires the session's time is spent (the loop's clock may
+         * run a little behind now_ns, so it is not asked again). */
+        int64_t left = (int64_t)e->cfg.session_timeout_s * 1000000000 - (now_ns() - e->started_ns);
+        if (left < 1000000)
+            left = 1000000;
+        if (left < (int64_t)limit * 1000000000) {
+            tv.tv_sec = left / 1000000000;
+            tv.tv_usec = (left % 1000000000) / 1000;
+            s->session_deadline = true;
+        }
+    }
     evtimer_add(s->timer, &tv);
     send_open_result(e, s->id, true, 200, "");
     /* What the guest sent while we connected goes out first. */
@@ -683,6 +693,8 @@ static void on_stream_timer(evutil_socket_t fd, short what, void *arg)
         stream_refuse(s, 504, why);
         return;
     }
+    if (s->session_deadline)
+        s->e->time_spent = true;
     const char *limit = session_limit_reached(s->e, 0);
     stream_end(s, limit[0] ? limit : "the connection's time limit is reached", true);
 }

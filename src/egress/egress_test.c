@@ -794,7 +794,7 @@ static void test_session_time_limit(void **state)
     assert_true(open_result(f, 1)->allowed);
     uint32_t one = 1;
     assert_true(run_until(f, has_close, &one)); /* ended by the 2 s session limit */
-    assert_int_equal(count_records(f, "NET:CONNECT", "time limit", NULL), 1);
+    assert_int_equal(count_records(f, "NET:CONNECT", "egress time limit", NULL), 1);
     send_open(f, 2, "127.0.0.1", f->server_port, "https", NULL, NULL);
     const struct seen *r = open_result(f, 2);
     assert_false(r->allowed);

@@ -970,11 +970,6 @@ void policy_decide(struct policy_bundle *b, const json_t *input, struct policy_d
 void policy_decision_release(struct policy_decision *d)
 {
     json_decref(d->reasons);
-    json_decref(d->env_allowlist);
-    json_decref(d->allow_addresses);
-    json_decref(d->inject_secret);
     d->reasons = NULL;
-    d->env_allowlist = NULL;
-    d->allow_addresses = NULL;
-    d->inject_secret = NULL;
+    clear_obligations(d);
 }

@@ -318,13 +318,10 @@ static struct ty *ty_values(struct tc *c, struct ty *t)
     struct ty *v = NULL;
     switch (t->k) {
     case TY_ARRAY:
-        for (int i = 0; i < t->n; i++)
-            v = ty_or(c, v, t->items[i]);
-        return ty_or(c, v, t->dyn);
     case TY_OBJECT:
         for (int i = 0; i < t->n; i++)
             v = ty_or(c, v, t->items[i]);
-        return ty_or(c, v, t->dval);
+        return ty_or(c, v, t->k == TY_ARRAY ? t->dyn : t->dval);
     case TY_SET:
         return t->dyn;
     case TY_ANY:
@@ -362,6 +359,38 @@ static struct ty *ty_keys(struct tc *c, struct ty *t)
     }
 }
 
+static void ty_write(struct sbuf *b, const struct ty *t);
+
+/* "<a, b>": the static items of an array or an any, or "<k: a>" of an object. */
+static void ty_write_items(struct sbuf *b, const struct ty *t)
+{
+    for (int i = 0; i < t->n; i++) {
+        sb_puts(b, i ? ", " : "<");
+        if (t->k == TY_OBJECT) {
+            sb_add(b, t->keys[i]->u.str.s, t->keys[i]->u.str.len);
+            sb_puts(b, ": ");
+        }
+        ty_write(b, t->items[i]);
+    }
+    if (t->n)
+        sb_putc(b, '>');
+}
+
+/* "[d]": the dynamic part of a set or an array, or "[k: v]" of an object. */
+static void ty_write_dynamic(struct sbuf *b, const struct ty *t)
+{
+    const struct ty *v = t->k == TY_OBJECT ? t->dval : t->dyn;
+    if (!v)
+        return;
+    sb_putc(b, '[');
+    if (t->k == TY_OBJECT) {
+        ty_write(b, t->dkey);
+        sb_puts(b, ": ");
+    }
+    ty_write(b, v);
+    sb_putc(b, ']');
+}
+
 /* types.Sprint */
 static void ty_write(struct sbuf *b, const struct ty *t)
 {
@@ -380,52 +409,21 @@ static void ty_write(struct sbuf *b, const struct ty *t)
     case TY_STR: sb_puts(b, "string"); return;
     case TY_ANY:
         sb_puts(b, "any");
-        for (int i = 0; i < t->n; i++) {
-            sb_puts(b, i ? ", " : "<");
-            ty_write(b, t->items[i]);
-        }
-        if (t->n)
-            sb_putc(b, '>');
+        ty_write_items(b, t);
         return;
     case TY_SET:
         sb_puts(b, "set");
-        if (t->dyn) {
-            sb_putc(b, '[');
-            ty_write(b, t->dyn);
-            sb_putc(b, ']');
-        }
+        ty_write_dynamic(b, t);
         return;
     case TY_ARRAY:
         sb_puts(b, "array");
-        for (int i = 0; i < t->n; i++) {
-            sb_puts(b, i ? ", " : "<");
-            ty_write(b, t->items[i]);
-        }
-        if (t->n)
-            sb_putc(b, '>');
-        if (t->dyn) {
-            sb_putc(b, '[');
-            ty_write(b, t->dyn);
-            sb_putc(b, ']');
-        }
+        ty_write_items(b, t);
+        ty_write_dynamic(b, t);
         return;
     case TY_OBJECT:
         sb_puts(b, "object");
-        for (int i = 0; i < t->n; i++) {
-            sb_puts(b, i ? ", " : "<");
-            sb_add(b, t->keys[i]->u.str.s, t->keys[i]->u.str.len);
-            sb_puts(b, ": ");
-            ty_write(b, t->items[i]);
-        }
-        if (t->n)
-            sb_putc(b, '>');
-        if (t->dval) {
-            sb_putc(b, '[');
-            ty_write(b, t->dkey);
-            sb_puts(b, ": ");
-            ty_write(b, t->dval);
-            sb_putc(b, ']');
-        }
+        ty_write_items(b, t);
+        ty_write_dynamic(b, t);
         return;
     }
 }
@@ -1589,19 +1587,15 @@ static bool has_empty_collection(const struct ty *t)
 {
     switch (t->k) {
     case TY_ARRAY:
-        if (!t->n && !t->dyn)
+    case TY_OBJECT: {
+        const struct ty *dyn = t->k == TY_ARRAY ? t->dyn : t->dval;
+        if (!t->n && !dyn)
             return true;
         for (int i = 0; i < t->n; i++)
             if (has_empty_collection(t->items[i]))
                 return true;
-        return t->dyn && has_empty_collection(t->dyn);
-    case TY_OBJECT:
-        if (!t->n && !t->dval)
-            return true;
-        for (int i = 0; i < t->n; i++)
-            if (has_empty_collection(t->items[i]))
-                return true;
-        return t->dval && has_empty_collection(t->dval);
+        return dyn && has_empty_collection(dyn);
+    }
     case TY_SET:
         return !t->dyn || has_empty_collection(t->dyn);
     case TY_ANY:

@@ -1,7 +1,6 @@
 /* The secret store (secret.h): one 0600 file per secret in a 0700 folder. */
 #include "secret/secret.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "common/cleanup.h"
+#include "common/file.h"
 #include "common/paths.h"
 
 bool secret_name_valid(const char *name)
@@ -89,6 +89,20 @@ static int check_name(const char *name, struct error *err)
     return 0;
 }
 
+/* Checks name and opens the store for reading or removing it: a missing
+ * store means no secret of that name. */
+static int open_store_for(const char *dir, const char *name, int *out, struct error *err)
+{
+    if (check_name(name, err) < 0)
+        return -1;
+    if (open_dir(dir, out, err) < 0) {
+        if (err && err->kind == ERR_NOT_FOUND)
+            return error_set(err, ERR_NOT_FOUND, "no secret named %s is stored", name);
+        return -1;
+    }
+    return 0;
+}
+
 int secret_set(const char *dir, const char *name, const char *value, size_t len, struct error *err)
 {
     if (check_name(name, err) < 0 || secret_value_check(value, len, err) < 0)
@@ -134,14 +148,9 @@ int secret_get(const char *dir, const char *name, char **value, size_t *len, str
 {
     *value = NULL;
     *len = 0;
-    if (check_name(name, err) < 0)
-        return -1;
     cleanup_close int dfd = -1;
-    if (open_dir(dir, &dfd, err) < 0) {
-        if (err && err->kind == ERR_NOT_FOUND)
-            return error_set(err, ERR_NOT_FOUND, "no secret named %s is stored", name);
+    if (open_store_for(dir, name, &dfd, err) < 0)
         return -1;
-    }
     cleanup_close int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_FAILED_PRECONDITION,
@@ -200,14 +209,9 @@ void secret_value_free(char *value, size_t len)
 
 int secret_remove(const char *dir, const char *name, struct error *err)
 {
-    if (check_name(name, err) < 0)
-        return -1;
     cleanup_close int dfd = -1;
-    if (open_dir(dir, &dfd, err) < 0) {
-        if (err && err->kind == ERR_NOT_FOUND)
-            return error_set(err, ERR_NOT_FOUND, "no secret named %s is stored", name);
+    if (open_store_for(dir, name, &dfd, err) < 0)
         return -1;
-    }
     if (unlinkat(dfd, name, 0) < 0)
         return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL,
                                "cannot remove the secret %s", name);
@@ -215,58 +219,30 @@ int secret_remove(const char *dir, const char *name, struct error *err)
     return 0;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void secret_names_free(char **names, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    file_names_free(names, n);
 }
 
 int secret_list(const char *dir, char ***names, size_t *n, struct error *err)
 {
     *names = NULL;
     *n = 0;
-    int dfd = -1;
+    cleanup_close int dfd = -1;
     if (open_dir(dir, &dfd, err) < 0)
         return err && err->kind == ERR_NOT_FOUND ? 0 : -1;
-    DIR *d = fdopendir(dfd);
-    if (d == NULL) {
-        close(dfd);
-        return error_set_errno(err, ERR_INTERNAL, "reading %s", dir);
-    }
     char **list = NULL;
-    size_t count = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!secret_name_valid(de->d_name))
-            continue; /* ".", "..", temporary files, strangers */
-        if (count >= SECRET_MAX_COUNT)
-            break;
-        if (count == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            char **nl = realloc(list, ncap * sizeof(*nl));
-            if (nl == NULL)
-                goto oom;
-            list = nl;
-            cap = ncap;
-        }
-        if ((list[count] = strdup(de->d_name)) == NULL)
-            goto oom;
-        count++;
+    size_t count = 0;
+    if (file_list_sorted(dfd, true, SECRET_MAX_COUNT, &list, &count, err) < 0)
+        return -1;
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (secret_name_valid(list[i]))
+            list[kept++] = list[i];
+        else
+            free(list[i]); /* temporary files, strangers */
     }
-    closedir(d);
-    if (count > 1)
-        qsort(list, count, sizeof(*list), cmp_names);
     *names = list;
-    *n = count;
+    *n = kept;
     return 0;
-oom:
-    closedir(d);
-    secret_names_free(list, count);
-    return error_set(err, ERR_INTERNAL, "out of memory");
 }

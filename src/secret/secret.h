@@ -24,7 +24,8 @@
  * into an HTTP header field: no CR, LF, NUL, no byte over 0x7e), without
  * leading or trailing whitespace. */
 #define SECRET_VALUE_MAX 8192
-/* ls lists at most this many. */
+/* ls lists at most this many (a store folder with more entries is
+ * ERR_RESOURCE_EXHAUSTED). */
 #define SECRET_MAX_COUNT 4096
 
 bool secret_name_valid(const char *name);

@@ -97,6 +97,23 @@ static void test_set_get_rm(void **state)
     assert_string_equal(names[0], "api");
     assert_string_equal(names[1], "b-2");
     secret_names_free(names, n);
+    /* Hidden (temporary) files and names that are not secret names are not listed. */
+    const char *strangers[] = {".api.tmp.1", "has space", "_under"};
+    for (size_t i = 0; i < sizeof(strangers) / sizeof(strangers[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", store, strangers[i]);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fclose(f);
+    }
+    assert_int_equal(secret_list(store, &names, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "api");
+    assert_string_equal(names[1], "b-2");
+    secret_names_free(names, n);
+    for (size_t i = 0; i < sizeof(strangers) / sizeof(strangers[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", store, strangers[i]);
+        unlink(path);
+    }
 
     assert_int_equal(secret_remove(store, "b-2", &err), 0);
     assert_true(secret_remove(store, "b-2", &err) < 0);

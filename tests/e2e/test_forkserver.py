@@ -24,11 +24,21 @@ print(sorted(k for k in os.environ))
 """
 
 
+def backoff(tries):
+    """Seconds to wait before asking again: 8, then twice as long each time
+    (at most 64). The fork server is swept with the workload after each exec
+    and started again, a call that comes before it is up included: under TCG
+    on a busy machine, where its start takes longer than the wait, asking at
+    a fixed pace could keep it from ever being ready."""
+    return min(8 << tries, 64)
+
+
 def forked(d, sid, code, timeout=300):
     """Runs code with the python tool once the fork server served it: the
     first line printed is whether json was imported before the program ran
     (only the fork server pre-imports it). Returns the rest of the output."""
     deadline = time.time() + timeout
+    tries = 0
     while time.time() < deadline:
         r = d.python(sid, "import sys\nprint('json' in sys.modules)\n" + code)
         out = r.get("output", "")
@@ -36,7 +46,8 @@ def forked(d, sid, code, timeout=300):
             return r, out[len("True\n"):]
         # The fork server is swept with the workload after each exec and
         # started again; under TCG on a busy machine that takes seconds.
-        time.sleep(8)
+        time.sleep(backoff(tries))
+        tries += 1
     raise AssertionError("the fork server never served a call")
 
 
@@ -136,20 +147,24 @@ def test_request_environment_reaches_a_forked_workload(fsd):
     code = ("import sys, os, time\n"
             "print('json' in sys.modules, os.environ.get('TZ'), time.strftime('%z', time.localtime(0)))\n")
     deadline = time.time() + 300
+    tries = 0
     while True:
         out = exec_out(fsd, "fs", code, {"TZ": "EST5"})
         if out.startswith("True"):
             break
         assert time.time() < deadline, out
-        time.sleep(8)
+        time.sleep(backoff(tries))
+        tries += 1
     assert out == "True EST5 -0500\n", out
     deadline = time.time() + 300
+    tries = 0
     while True:
         out = exec_out(fsd, "fs", code, {})
         if out.startswith("True"):
             break
         assert time.time() < deadline, out
-        time.sleep(8)
+        time.sleep(backoff(tries))
+        tries += 1
     assert out == "True None +0000\n", out
 
 
@@ -205,7 +220,7 @@ def test_contexts_start_from_the_fork_server(fsd):
         if out == "True\n":
             break
         assert time.time() < deadline and n < 12, out
-        time.sleep(8)
+        time.sleep(backoff(n - 1))
     ctx = f"fork{n}"
     probe, _ = cell(fsd, "fs", ctx, CONTEXT_PROBE)
     ref = exec_out(fsd, "fs", CONTEXT_PROBE, {})
@@ -236,5 +251,5 @@ def test_contexts_start_from_the_fork_server(fsd):
             break
         assert time.time() < deadline and m < n + 12, out
         m += 1
-        time.sleep(8)
+        time.sleep(backoff(m - n - 2))
     assert out == "True False\n", out
