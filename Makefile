@@ -359,9 +359,10 @@ TEST_TARGETS += test-release
 
 # ---------------------------------------------------------------- regex (src/rego/re.*)
 # The engine is plain C with no project dependency, so its bench builds from re.c alone.
-$(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.c src/rego/re.h src/rego/mem.c src/rego/unicode_tables.c
+RE_BENCH_SRCS := src/rego/re.c src/rego/mem.c src/rego/fatal.c src/rego/unicode.c src/rego/unicode_tables.c
+$(BUILD)/bench/re_bench: bench/re_bench.c src/rego/re.h $(RE_BENCH_SRCS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -o $@ bench/re_bench.c src/rego/re.c src/rego/mem.c src/rego/unicode_tables.c -lpthread
+	$(CC) $(BASE_CFLAGS) -o $@ bench/re_bench.c $(RE_BENCH_SRCS) -lpthread
 
 .PHONY: bench-re
 bench-re: $(BUILD)/bench/re_bench

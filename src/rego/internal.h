@@ -35,6 +35,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define rv_budget_out_of_memory rego_rv_budget_out_of_memory
 
 
+#define bi_base64_chars rego_bi_base64_chars
 #define bi_bits_and rego_bi_bits_and
 #define bi_bits_lsh rego_bi_bits_lsh
 #define bi_bits_negate rego_bi_bits_negate
@@ -182,6 +183,8 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define uni_space rego_uni_space
 #define uni_space_count rego_uni_space_count
 #define uni_tables rego_uni_tables
+#define uni_lower_bound rego_uni_lower_bound
+#define uni_simple_fold rego_uni_simple_fold
 #define uni_tables_count rego_uni_tables_count
 #define uni_to_lower rego_uni_to_lower
 #define uni_to_upper rego_uni_to_upper
