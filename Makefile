@@ -372,13 +372,14 @@ BENCH_TARGETS += bench-re
 # ---------------------------------------------------------------- daemon bench, gRPC
 # bench-daemon: a real `enclave up` booting real VMs; prints daemon start,
 # cold boot, ExecuteTool round trips over Connect and gRPC, StopSession and
-# memory (median / p90, never asserted). test-grpc: the agent.v1 and
+# memory (median / p90, never asserted); BENCH_DAEMON_ARGS passes options to
+# bench/daemon_bench.py (e.g. "--boots 3 --samples 10"). test-grpc: the agent.v1 and
 # enclave.v1 flows through a real gRPC client (python3-grpcio).
 .PHONY: bench-daemon test-grpc
 bench-daemon: $(BUILD)/enclave
 	@$(E2E_IMAGE)
 	ENCLAVE_HOME=$(E2E_HOME) $(BUILD)/enclave image build --name legacy-initramfs --initramfs-only
-	/usr/bin/python3 bench/daemon_bench.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME)
+	/usr/bin/python3 bench/daemon_bench.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME) $(BENCH_DAEMON_ARGS)
 test-grpc: $(BUILD)/enclave
 	@$(E2E_IMAGE)
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \

@@ -655,7 +655,7 @@ def main():
         bench_egress(args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"bench-daemon: done in {time.perf_counter() - began:.0f} s", flush=True)
+    print(f"bench-daemon: done in {time.perf_counter() - began:.0f} s, load {os.getloadavg()[0]:.2f}", flush=True)
 
 
 def bench_egress(args, runs=3):
@@ -771,7 +771,7 @@ def bench_fast_start(args, table):
     try:
         d.start()
         pool_ready(d)
-        time.sleep(1.0)  # let the idle guest settle before reading its VMM's RSS
+        time.sleep(5.0)  # let the idle guest settle (free page reporting runs 2 s after a free)
         idle = vmm_rss(d)
         claims, firsts = [], []
         for i in range(args.boots):
@@ -822,7 +822,7 @@ def bench_restore(args, table):
             sid = f"bench-restored-{i}"
             restores.append(start_session(d, sid))
             if i == 0:
-                time.sleep(1.0)
+                time.sleep(5.0)  # as for the pool VM above
                 idle = vmm_rss(d)
             t0 = time.perf_counter()
             check_exec(d.call("ExecuteTool", exec_body(sid, "python")), "first exec")
@@ -1022,20 +1022,16 @@ def mem_total_mb():
 
 
 def image_desc(image_home):
-    images = os.path.join(image_home, "cache", "images")
-    try:
-        names = sorted(os.listdir(images), key=lambda n: os.path.getmtime(os.path.join(images, n)))
-    except OSError:
-        return "unknown"
-    if not names:
+    """The default image (cache/current): its name and its large files."""
+    path = os.path.realpath(os.path.join(image_home, "cache", "current"))
+    if not os.path.isdir(path):
         return "none"
-    path = os.path.join(images, names[-1])
     parts = []
     for entry in sorted(os.listdir(path)):
         full = os.path.join(path, entry)
         if os.path.isfile(full) and os.path.getsize(full) > 1 << 20:
             parts.append(f"{entry} {os.path.getsize(full) / (1 << 20):.1f} MiB")
-    return f"{names[-1]}: " + ", ".join(parts)
+    return f"{os.path.basename(path)}: " + ", ".join(parts)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@
 #include "proxy/proxy.h"
 
 #define CONNECT_RETRY_MS 50
+/* A restored guest answers within a few hundred ms of its VMM's start:
+ * retry sooner, so the session is not READY up to 50 ms late. */
+#define RESTORE_CONNECT_RETRY_MS 10
 #define STOP_GRACE_MS 2000
 #define EXEC_REPLY_GRACE_MS 10000
 #define HEALTH_TIMEOUT_MS 5000
@@ -638,7 +641,8 @@ static void schedule_connect(struct session *s)
         s->retry_timer = evtimer_new(s->core->cfg.base, try_connect, s);
     if (s->retry_timer == NULL)
         return;
-    struct timeval tv = {.tv_sec = 0, .tv_usec = CONNECT_RETRY_MS * 1000};
+    unsigned ms = s->restoring ? RESTORE_CONNECT_RETRY_MS : CONNECT_RETRY_MS;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = ms * 1000};
     evtimer_add(s->retry_timer, &tv);
 }
 

@@ -189,6 +189,7 @@ struct guest_forkserver {
     struct timespec started;
     int ctl;
     bool ready;
+    bool held; /* killed by a resume: started again by guest_forkserver_release */
     uint64_t served, fallbacks;
 };
 
@@ -284,7 +285,7 @@ bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid)
      * is started again only by the next call (no restart loop). */
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (now.tv_sec - fs->started.tv_sec >= 1)
+    if (!fs->held && now.tv_sec - fs->started.tv_sec >= 1)
         guest_forkserver_start(fs);
     return true;
 }
@@ -305,14 +306,24 @@ void guest_forkserver_restart(struct guest_forkserver *fs)
 {
     if (!fs)
         return;
-    if (fs->pid <= 0) {
-        guest_forkserver_start(fs);
-        return;
+    /* Killed now; the next one starts at guest_forkserver_release, so
+     * that its start does not take the vCPU from the resume's answers. */
+    fs->held = true;
+    if (fs->pid > 0) {
+        kill(fs->pid, SIGKILL);
+        guest_forkserver_swept(fs);
     }
-    /* Killed now; guest_forkserver_reaped starts the next one. */
-    kill(fs->pid, SIGKILL);
-    guest_forkserver_swept(fs);
-    fs->started.tv_sec -= 2; /* restarted when reaped even if it just started */
+}
+
+void guest_forkserver_release(struct guest_forkserver *fs)
+{
+    if (!fs || !fs->held)
+        return;
+    fs->held = false;
+    if (fs->pid <= 0)
+        guest_forkserver_start(fs);
+    else
+        fs->started.tv_sec -= 2; /* not reaped yet: restarted when it is */
 }
 
 void guest_forkserver_counts(const struct guest_forkserver *fs, uint64_t *served, uint64_t *fallbacks)

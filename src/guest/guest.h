@@ -235,8 +235,11 @@ bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid);
  * (it is started again once reaped). */
 void guest_forkserver_swept(struct guest_forkserver *fs);
 /* Kills the fork server (when it runs) so that a fresh one starts: after a
- * snapshot restore, whose Python was shared with every restored VM. */
+ * snapshot restore, whose Python was shared with every restored VM. The
+ * fresh one starts at guest_forkserver_release (the host's Health after the
+ * resume), or with the next call. */
 void guest_forkserver_restart(struct guest_forkserver *fs);
+void guest_forkserver_release(struct guest_forkserver *fs);
 /* Calls served and calls that fell back since start (for tests). */
 void guest_forkserver_counts(const struct guest_forkserver *fs, uint64_t *served, uint64_t *fallbacks);
 
@@ -467,6 +470,13 @@ void guest_system_early(void);
 /* The rest: /tmp and /dev/shm, hostname, loopback, /workspace (a tmpfs
  * of guest_workspace_size). Logs what fails. */
 void guest_system_setup(void);
+/* Free page reporting (the virtio_balloon module, when the VMM offers the
+ * device) hands free blocks of at least 2^GUEST_PAGE_REPORTING_ORDER pages
+ * back to the host (the driver's default is 2 MiB blocks). */
+#define GUEST_PAGE_REPORTING_ORDER 3
+#define GUEST_PAGE_REPORTING_PARAM "/sys/module/page_reporting/parameters/page_reporting_order"
+/* Sets the order in param (GUEST_PAGE_REPORTING_PARAM); 0 or -errno. */
+int guest_page_reporting_setup(const char *param);
 
 /* The shared read-only root filesystem. An image with a rootfs.erofs disk
  * has an initramfs with only enclave-init and its modules, and the file

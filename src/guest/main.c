@@ -52,6 +52,7 @@ __attribute__((noreturn)) static void run_pid1(void)
     guest_system_early();
     guest_log("enclave-init %s starting", GUEST_INIT_VERSION);
     guest_load_modules(MODULE_DIR);
+    guest_page_reporting_setup(GUEST_PAGE_REPORTING_PARAM);
     static uint8_t key[GUEST_KEY_LEN];
     char why[512];
     /* The key first: Firecracker's copy is a file in the initramfs. */

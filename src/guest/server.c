@@ -595,6 +595,9 @@ static void handle_health(struct guest_server *s, struct conn *c, uint64_t id)
     f.body_case = GUEST__V1__FRAME__BODY_HEALTH_RESPONSE;
     f.health_response = &h;
     conn_send(s, c, &f);
+    /* After a resume the host asks Health before the session is READY:
+     * the fresh fork server starts once that is answered. */
+    guest_forkserver_release(s->forkserver);
 }
 
 static void kill_all_execs(struct guest_server *s)

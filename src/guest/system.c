@@ -201,6 +201,27 @@ void guest_system_setup(void)
     workspace_setup(guest_workspace_size(cmdline, mem_kb));
 }
 
+int guest_page_reporting_setup(const char *param)
+{
+    /* The balloon driver registers free page reporting with the page
+     * block order (2 MiB blocks); most of what the guest frees after boot
+     * is smaller, and stayed resident on the host. */
+    char order[8];
+    snprintf(order, sizeof(order), "%d", GUEST_PAGE_REPORTING_ORDER);
+    int fd = open(param, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e != ENOENT) /* no balloon device: nothing to set */
+            guest_log("%s: %s", param, strerror(e));
+        return -e;
+    }
+    int r = write(fd, order, strlen(order)) == (ssize_t)strlen(order) ? 0 : -EIO;
+    if (r < 0)
+        guest_log("%s: %s", param, strerror(errno));
+    close(fd);
+    return r;
+}
+
 /* ---------------------------------------------------------------- shared read-only root */
 
 static uint32_t le32(const uint8_t *p)

@@ -262,6 +262,33 @@ static void test_workspace_size(void **state)
 
 /* A child that stops itself (what a workload can do to the uid 1000 sweep
  * process) does not hold the waiter: it is killed at the deadline. */
+static void test_page_reporting_order(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/enclave-fpr-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char param[256], missing[256];
+    snprintf(param, sizeof(param), "%s/page_reporting_order", dir);
+    snprintf(missing, sizeof(missing), "%s/none/page_reporting_order", dir);
+    FILE *f = fopen(param, "w");
+    assert_non_null(f);
+    fputs("9\n", f); /* the driver's default, as the kernel shows it */
+    fclose(f);
+    assert_int_equal(guest_page_reporting_setup(param), 0);
+    char got[16] = "";
+    f = fopen(param, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(got, sizeof(got), f));
+    fclose(f);
+    char want[16];
+    snprintf(want, sizeof(want), "%d", GUEST_PAGE_REPORTING_ORDER);
+    assert_string_equal(got, want);
+    /* no balloon device (the parameter is missing): nothing happens */
+    assert_int_equal(guest_page_reporting_setup(missing), -ENOENT);
+    unlink(param);
+    rmdir(dir);
+}
+
 static void test_wait_child_deadline(void **state)
 {
     (void)state;
@@ -294,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_tmpfs_size),
         cmocka_unit_test(test_workspace_size),
         cmocka_unit_test(test_wait_child_deadline),
+        cmocka_unit_test(test_page_reporting_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

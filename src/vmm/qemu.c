@@ -200,20 +200,23 @@ static bool have_vhost_vsock(void)
     return access("/dev/vhost-vsock", R_OK | W_OK) == 0;
 }
 
-/* TCG's translation cache in MiB, or 0 for QEMU's default (1 GiB reserved,
- * of which an idle VM touches tens of MiB). ENCLAVE_TCG_TB_MB sets it, for
- * measuring: a small cache saves memory but makes a Python workload
- * retranslate its code over and over (docs/bench.md). */
+/* TCG's translation cache in MiB. QEMU's default reserves 1 GiB and never
+ * gives back what it touched, so a VM that has run Python for a while holds
+ * 120-160 MiB of translated code, and more the longer it runs. 64 MiB caps
+ * that with no measurable cost to a Python workload; at 48 MiB and below
+ * Python's code no longer fits and is translated again and again
+ * (docs/bench.md). ENCLAVE_TCG_TB_MB overrides it (0: QEMU's default). */
+#define QEMU_TB_SIZE_MB 64u
 static unsigned qemu_tb_size_mb(void)
 {
     const char *env = getenv("ENCLAVE_TCG_TB_MB");
     if (env != NULL && *env) {
         char *end;
         unsigned long v = strtoul(env, &end, 10);
-        if (*end == '\0' && v >= 1 && v <= 4096)
+        if (*end == '\0' && v <= 4096)
             return (unsigned)v;
     }
-    return 0;
+    return QEMU_TB_SIZE_MB;
 }
 
 /* ENCLAVE_ROOTFS_CACHE=none|writeback|unsafe (for measuring; docs/bench.md). */
