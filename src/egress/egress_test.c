@@ -1022,6 +1022,16 @@ static bool gtls_handshake(struct fixture *f, struct gtls *g)
     return false;
 }
 
+/* The guest opens stream to the TLS server through a secret-carrying
+ * decision and completes its handshake with the host's session CA. */
+static void gtls_open(struct fixture *f, struct gtls *g, uint32_t stream)
+{
+    send_open(f, stream, "127.0.0.1", f->tls_port, "https", NULL, NULL);
+    assert_true(open_result(f, stream)->allowed);
+    gtls_start(f, g, stream);
+    assert_true(gtls_handshake(f, g));
+}
+
 /* Everything the server sends until the stream closes. */
 static size_t gtls_read_all(struct fixture *f, struct gtls *g, char *out, size_t cap)
 {
@@ -1052,11 +1062,8 @@ static void test_secret_inside_tls(void **state)
 {
     struct fixture *f = *state;
     store_secret(f);
-    send_open(f, 7, "127.0.0.1", f->tls_port, "https", NULL, NULL);
-    assert_true(open_result(f, 7)->allowed);
     struct gtls g;
-    gtls_start(f, &g, 7);
-    assert_true(gtls_handshake(f, &g));
+    gtls_open(f, &g, 7);
     assert_int_equal(SSL_get_verify_result(g.ssl), X509_V_OK);
     const unsigned char *proto = NULL;
     unsigned plen = 0;
@@ -1091,11 +1098,8 @@ static void test_secret_inside_tls_big_response(void **state)
 {
     struct fixture *f = *state;
     store_secret(f);
-    send_open(f, 10, "127.0.0.1", f->tls_port, "https", NULL, NULL);
-    assert_true(open_result(f, 10)->allowed);
     struct gtls g;
-    gtls_start(f, &g, 10);
-    assert_true(gtls_handshake(f, &g));
+    gtls_open(f, &g, 10);
     static const char req[] = "GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     assert_int_equal(SSL_write(g.ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
     static char resp[(4u << 16) + 4096];
@@ -1125,11 +1129,8 @@ static void test_secret_inside_tls_one_request(void **state)
 {
     struct fixture *f = *state;
     store_secret(f);
-    send_open(f, 9, "127.0.0.1", f->tls_port, "https", NULL, NULL);
-    assert_true(open_result(f, 9)->allowed);
     struct gtls g;
-    gtls_start(f, &g, 9);
-    assert_true(gtls_handshake(f, &g));
+    gtls_open(f, &g, 9);
     static const char two[] = "GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /b HTTP/1.1\r\nHost: evil.example\r\n\r\n";
     assert_int_equal(SSL_write(g.ssl, two, (int)sizeof(two) - 1), (int)sizeof(two) - 1);
     gtls_pump(f, &g);

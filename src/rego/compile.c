@@ -1164,13 +1164,8 @@ static void hoist_side(struct expr *e, struct term *t)
         for (int i = 1; i < t->nitems; i++)
             hoist_operand(e, t->items[i]);
         break;
-    case TK_ARRAY:
-    case TK_SET:
-    case TK_OBJECT:
-        for (int i = 0; i < t->nitems; i++)
-            hoist_operand(e, t->items[i]);
-        break;
-    default:
+    default: /* composites are searched as a call's argument is */
+        hoist_operand(e, t);
         break;
     }
 }
