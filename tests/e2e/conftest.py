@@ -426,3 +426,19 @@ def fresh_daemon():
     yield factory
     for d in made:
         d.cleanup()
+
+
+def egress_bundle(entries, limits=None):
+    """A copy of the shipped policy whose egress allowlist is entries (and
+    egress_limits updated with limits): a folder for `enclave up --policy`."""
+    d = tempfile.mkdtemp(prefix="enclave-egress-policy-")
+    shutil.copytree(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "policy"), d, dirs_exist_ok=True)
+    path = os.path.join(d, "data.json")
+    with open(path) as f:
+        data = json.load(f)
+    data["constitution"]["egress"] = entries
+    if limits:
+        data["constitution"]["egress_limits"].update(limits)
+    with open(path, "w") as f:
+        json.dump(data, f)
+    return d

@@ -22,9 +22,8 @@ import time
 
 import pytest
 
-from conftest import ConnectError, Daemon, vmm_pids
+from conftest import ConnectError, Daemon, egress_bundle, vmm_pids
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "PIP_PROXY"]
 PAYLOAD = b"".join(b"line %06d of the egress test file\n" % i for i in range(4000))  # ~140 KB
 BYTE_LIMIT = 4 << 20  # the test bundle's per-connection max_bytes
@@ -83,21 +82,6 @@ def serve(server):
     return server
 
 
-def bundle_with(entries, limits=None):
-    """A copy of the constitution whose allowlist is entries."""
-    d = tempfile.mkdtemp(prefix="enclave-egress-policy-")
-    shutil.copytree(os.path.join(REPO, "policy"), d, dirs_exist_ok=True)
-    path = os.path.join(d, "data.json")
-    with open(path) as f:
-        data = json.load(f)
-    data["constitution"]["egress"] = entries
-    if limits:
-        data["constitution"]["egress_limits"].update(limits)
-    with open(path, "w") as f:
-        json.dump(data, f)
-    return d
-
-
 @pytest.fixture(scope="module")
 def servers():
     web = serve(ThreadingHTTP(("127.0.0.1", 0), Quiet))
@@ -140,7 +124,7 @@ def egress_daemon(servers, tls_server):
         # allowed, but a private address the policy does not name
         {"host": "10.1.2.3", "ports": [80]},
     ]
-    bundle = bundle_with(entries, {"max_bytes": BYTE_LIMIT})
+    bundle = egress_bundle(entries, {"max_bytes": BYTE_LIMIT})
     d = Daemon(["--policy", bundle]).start()
     yield d
     d.stop()

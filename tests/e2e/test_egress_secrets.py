@@ -26,9 +26,8 @@ import threading
 
 import pytest
 
-from conftest import ENCLAVE, ConnectError, Daemon, vmm_pids
+from conftest import ENCLAVE, ConnectError, Daemon, egress_bundle, vmm_pids
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SECRET = "e2e-S3CRET-" + os.urandom(12).hex()
 SECRET_NAME = "e2e-token"
 BIG = 4 << 20
@@ -130,14 +129,7 @@ def secret_daemon(servers, tls_servers):
         dict(local, host="127.0.0.1", ports=[plain]),
         dict(local, host="127.0.0.1", ports=[missing], inject_secret={"name": "never-stored"}),
     ]
-    d = tempfile.mkdtemp(prefix="enclave-secret-policy-")
-    shutil.copytree(os.path.join(REPO, "policy"), d, dirs_exist_ok=True)
-    path = os.path.join(d, "data.json")
-    with open(path) as f:
-        data = json.load(f)
-    data["constitution"]["egress"] = entries
-    with open(path, "w") as f:
-        json.dump(data, f)
+    d = egress_bundle(entries)
     daemon = Daemon(["--policy", d], env={"ENCLAVE_EGRESS_TRUST_FILE": upstream_ca})
     # The operator stores the secret as the daemon's user, from stdin.
     r = subprocess.run([ENCLAVE, "secret", "set", SECRET_NAME], input=SECRET + "\n", text=True,
