@@ -30,6 +30,14 @@ int http_resolve_host(const char *host, const char *port, struct evutil_addrinfo
                       struct error *err)
 {
     *out = NULL;
+    /* An IP literal (the daemon's address, a registry on 127.0.0.1) needs
+     * neither the files nor a name server: numeric conversion only, which
+     * consults no NSS module. */
+    struct evutil_addrinfo numeric = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                      .ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV};
+    if (evutil_getaddrinfo(host, port, &numeric, out) == 0 && *out != NULL)
+        return 0;
+    *out = NULL;
     struct event_base *base = event_base_new();
     if (base == NULL)
         return error_set(err, ERR_INTERNAL, "cannot start an event loop");
