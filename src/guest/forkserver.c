@@ -190,6 +190,7 @@ struct guest_forkserver {
     int ctl;
     bool ready;
     bool held; /* killed by a resume: started again by guest_forkserver_release */
+    bool swept; /* killed on purpose with the workload: started again when reaped, however young */
     uint64_t served, fallbacks;
 };
 
@@ -271,6 +272,7 @@ void guest_forkserver_start(struct guest_forkserver *fs)
     fs->pid = pid;
     fs->ctl = sv[0];
     fs->ready = false;
+    fs->swept = false;
     clock_gettime(CLOCK_MONOTONIC, &fs->started);
 }
 
@@ -278,14 +280,18 @@ bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid)
 {
     if (!fs || pid <= 0 || pid != fs->pid)
         return false;
+    bool swept = fs->swept;
     fs->pid = 0;
     forkserver_stop(fs);
-    /* Swept after an exec (or killed): start the next one now, so it is
-     * ready for the next call; one that died within a second of its start
-     * is started again only by the next call (no restart loop). */
+    /* Swept after an exec: start the next one now, so it is ready for the
+     * next call, however young the one swept was (a call that fell back to
+     * a fresh python3 and ended within a second would otherwise sweep every
+     * fork server it started, and no call would ever find one ready). One
+     * that died by itself within a second of its start is started again
+     * only by the next call (no restart loop). */
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (!fs->held && now.tv_sec - fs->started.tv_sec >= 1)
+    if (!fs->held && (swept || now.tv_sec - fs->started.tv_sec >= 1))
         guest_forkserver_start(fs);
     return true;
 }
@@ -300,6 +306,7 @@ void guest_forkserver_swept(struct guest_forkserver *fs)
         close(fs->ctl);
     fs->ctl = -1;
     fs->ready = false;
+    fs->swept = fs->pid > 0;
 }
 
 void guest_forkserver_restart(struct guest_forkserver *fs)

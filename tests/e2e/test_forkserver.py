@@ -103,6 +103,20 @@ def test_exit_codes_and_tracebacks_as_python3_c(fsd):
     assert r.get("exitCode") == 1 and r.get("error") == "bye\n", r
 
 
+def test_a_quick_exec_right_after_a_call_leaves_a_ready_fork_server(fsd):
+    """The sweep after an exec kills the fork server that started when the
+    call before it ended, young as it is; the next one starts when it is
+    reaped. (Once only a fork server older than a second was started again:
+    a quick exec right after a call left none, and every later call fell
+    back to a fresh python3 whose own quick end swept the one it started.)"""
+    forked(fsd, "fs", "pass\n")
+    for _ in range(3):
+        r = fsd.call("ExecuteTool", {"sessionId": "fs", "toolName": "exec", "input": json.dumps(["/bin/true"])})
+        assert r.get("exitCode", 0) == 0, r
+    _, out = forked(fsd, "fs", "print('served')\n", timeout=240)
+    assert out == "served\n", out
+
+
 def test_the_fork_server_cannot_be_reached(fsd):
     """The workload cannot read the fork server's memory, and one that stops
     it does not reach the next call: the sweep after the exec kills it and a
