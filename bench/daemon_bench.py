@@ -468,10 +468,11 @@ def main():
     ap.add_argument("--think", type=float, default=3.0,
                     help="seconds between python calls in the fork server rows (default 3)")
     ap.add_argument("--egress-mib", type=int, default=32, help="the egress download's size (default 32 MiB)")
-    ap.add_argument("--only", choices=("all", "fast-start", "rootfs", "egress"), default="all",
+    ap.add_argument("--only", choices=("all", "fast-start", "rootfs", "egress", "python"), default="all",
                     help="fast-start: only the warm pool and pre-started Python rows (and the cold "
                          "boots they are compared with); rootfs: only the shared root filesystem "
-                         "against the initramfs image")
+                         "against the initramfs image; python: only the python tool round trips "
+                         "with and without the fork server, in one session of one daemon")
     ap.add_argument("--legacy-image", default="legacy-initramfs",
                     help="the image variant built with --initramfs-only that the rootfs rows compare "
                          "with (default legacy-initramfs; skipped when it does not exist)")
@@ -494,6 +495,14 @@ def main():
             return
         if args.only == "egress":
             bench_egress(args)
+            return
+        if args.only == "python":
+            d = Daemon(args.enclave, args.image_home, ["--pool", "0"])
+            try:
+                d.start()
+                bench_forkserver(d, args, table, code_rows=False)
+            finally:
+                d.stop()
             return
         if args.only == "rootfs":
             bench_rootfs(args, table)
@@ -841,7 +850,7 @@ def bench_restore(args, table):
         d.stop()
 
 
-def bench_forkserver(d, args, table):
+def bench_forkserver(d, args, table, code_rows=True):
     """The python tool with and without the guest's pre-started Python. The
     fork server is swept with the workload after every exec and started
     again, so each sample waits a moment first (an agent thinks between
@@ -871,6 +880,8 @@ def bench_forkserver(d, args, table):
     print(f"  ({served} of {args.samples} python calls found the fork server ready after "
           f"{args.think:.0f} s; the others started a fresh python3)", flush=True)
     stop_session(d, sid)
+    if not code_rows:
+        return
     # RunCode: the first cell of a new context pays for its interpreter. A
     # context forked from the pre-started Python says json was imported.
     forked, fresh = [], []
