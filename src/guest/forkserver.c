@@ -14,35 +14,42 @@
 #include <time.h>
 #include <unistd.h>
 
-/* How long the init waits for the fork server to report a started
- * workload: it is a workload-user process that a workload can stop. */
+/* How long the init waits for a worker to say it became the workload. It
+ * may be uid 1000 by then, which a workload can stop. */
 #define FORKSERVER_REPLY_MS 3000
+/* How long a call waits for a worker the template is forking (a fork of a
+ * warm interpreter: tens of ms under TCG); not for one still importing. */
+#define FORKSERVER_WORKER_WAIT_MS 1000
 /* The largest program handed over (the daemon passes at most 100000 bytes
  * as an argument; larger ones come on stdin, "python3 -"). */
 #define FORKSERVER_MAX_CODE (128u << 10)
-/* The request's own environment variables handed over with it (larger
- * environments take the fresh-process path). */
+/* The largest environment handed over (larger ones take the fresh-process
+ * path). */
 #define FORKSERVER_MAX_ENV (32u << 10)
 
-/* The fork server. Its stdin (fd 0) is the init's control socket
- * (SOCK_SEQPACKET). A message is a header (little-endian: 4 uint64 limits,
- * i.e. processes, open files, file size, address space, each at most the
- * fork server's own; one kind byte; a uint32 length of the environment
- * block), the environment block (the request's own variables as
- * NUL-terminated NAME=value strings, set over the fork server's environment,
- * which is a fresh workload's), then the payload, with three descriptors
- * (SCM_RIGHTS: the workload's 0, 1, 2). Kind 'x': the payload is a program
- * run as `python3 -c` runs it. Kind 'd': the payload is the path of the
- * interpreter driver, run as `python3 -u -I PATH` runs it. The workload sets
- * the limits first. The answer is the workload's pid (a 4-byte int), or minus
- * an errno. "R" once ready. */
+/* The template. Its stdin (fd 0) is the init's control socket
+ * (SOCK_SEQPACKET). The init sends the workload seccomp filter first (the
+ * BPF instructions), then "W" each time it wants a worker; the template
+ * answers "R" once its imports are done, and for each "W" a worker's pid (a
+ * 4-byte int, or minus an errno) with the worker's socket (SCM_RIGHTS). A
+ * request on a worker's socket is a header (little-endian: 4 uint64 limits,
+ * i.e. processes, open files, file size, address space; one kind byte; a
+ * uint32 length of the environment block), the environment block (the
+ * workload's whole environment as NUL-terminated NAME=value strings), then
+ * the payload, with three descriptors (SCM_RIGHTS: the workload's 0, 1, 2).
+ * Kind 'x': the payload is a program run as `python3 -c` runs it. Kind 'd':
+ * the payload is the path of the interpreter driver, run as `python3 -u -I
+ * PATH` runs it. The worker answers 0 once it is the workload (then runs
+ * the payload), or minus an errno when a step failed (then exits). */
 static const char forkserver_py[] =
     "import os, sys, socket, array, struct, gc\n"
     "ctl = socket.socket(fileno=os.dup(0))\n"
     "os.dup2(os.open('/dev/null', os.O_RDONLY), 0)\n"
+    "sys.path[:] = [p for p in sys.path if p]  # nothing from the cwd, in root's imports\n"
     "import ctypes\n"
     "libc = ctypes.CDLL(None, use_errno=True)\n"
-    "libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no /proc/PID/mem for the workload user\n"
+    "libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4\n"
+    "libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0\n"
     "for m in ('json', 're', 'math', 'random', 'collections', 'itertools', 'functools', 'datetime',\n"
     "          'traceback', 'io', 'base64', 'hashlib', 'types', 'atexit', 'threading', 'string',\n"
     "          'pathlib', 'typing', 'dataclasses', 'enum', 'copy', 'time', 'struct'):\n"
@@ -50,33 +57,73 @@ static const char forkserver_py[] =
     "        __import__(m)\n"
     "    except Exception:\n"
     "        pass\n"
-    "import traceback, types, atexit, random, threading, signal, resource, time\n"
+    "import traceback, types, atexit, random, threading, signal, resource, time, runpy, site\n"
+    "HDR = struct.Struct('<4QBI')\n"
+    "UID = 1000\n"
+    "\n"
+    "\n"
+    "class FProg(ctypes.Structure):\n"
+    "    _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.c_void_p)]\n"
+    "\n"
+    "\n"
+    "bpf = ctl.recv(65536)  # the workload seccomp filter, from the init\n"
+    "if not bpf or len(bpf) % 8:\n"
+    "    os._exit(1)\n"
+    "bpf_buf = ctypes.create_string_buffer(bpf, len(bpf))\n"
+    "fprog = FProg(len(bpf) // 8, ctypes.addressof(bpf_buf))\n"
     "gc.collect()\n"
     "gc.freeze()\n"
     "\n"
-    "import runpy, site\n"
-    "HDR = struct.Struct('<4QBI')\n"
     "\n"
-    "def run(limits, kind, env, src, fds):\n"
+    "def prctl(*a):\n"
+    "    a = a + (0,) * (5 - len(a))\n"
+    "    if libc.prctl(*a) < 0:\n"
+    "        raise OSError(ctypes.get_errno(), 'prctl %d' % a[0])\n"
+    "\n"
+    "\n"
+    "def become_workload(limits, fds):\n"
+    "    \"\"\"What guest_spawn_fds does between fork and exec, in its order.\"\"\"\n"
     "    for i in range(3):\n"
     "        os.dup2(fds[i], i)\n"
+    "    for fd in fds:\n"
+    "        if fd > 2:\n"
+    "            os.close(fd)\n"
+    "    for r, v in zip((resource.RLIMIT_NPROC, resource.RLIMIT_NOFILE, resource.RLIMIT_FSIZE,\n"
+    "                     resource.RLIMIT_AS, resource.RLIMIT_CORE), tuple(limits) + (0,)):\n"
+    "        resource.setrlimit(r, (v, v))\n"
+    "    for cap in range(64):  # an empty bounding set: no capability, ever\n"
+    "        if libc.prctl(24, cap, 0, 0, 0) < 0 and ctypes.get_errno() != 22:\n"
+    "            raise OSError(ctypes.get_errno(), 'PR_CAPBSET_DROP')\n"
+    "    os.setgroups([])\n"
+    "    os.setresgid(UID, UID, UID)\n"
+    "    os.setresuid(UID, UID, UID)\n"
+    "    try:\n"
+    "        os.setuid(0)\n"
+    "        stuck = False\n"
+    "    except OSError:\n"
+    "        stuck = True\n"
+    "    if not stuck or os.getresuid() != (UID,) * 3 or os.getresgid() != (UID,) * 3 or os.getgroups():\n"
+    "        raise OSError(1, 'the uid/gid change did not stick')\n"
+    "    prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG\n"
+    "    os.umask(0o022)\n"
+    "    os.chdir('/workspace')\n"
+    "    prctl(38, 1)  # PR_SET_NO_NEW_PRIVS\n"
+    "    prctl(22, 2, ctypes.addressof(fprog))  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER\n"
+    "    prctl(4, 1)  # dumpable, as a fresh process is\n"
+    "\n"
+    "\n"
+    "def run(kind, env, src):\n"
+    "    # The request's whole environment, over what Python set at its start.\n"
+    "    for k in [k for k in os.environb if k != b'LC_CTYPE']:\n"
+    "        del os.environb[k]\n"
     "    for kv in env.split(b'\\0'):\n"
     "        if kv:\n"
     "            k, _, v = kv.partition(b'=')\n"
     "            os.environb[k] = v\n"
     "    time.tzset()\n"
-    "    for r, v in zip((resource.RLIMIT_NPROC, resource.RLIMIT_NOFILE, resource.RLIMIT_FSIZE,\n"
-    "                     resource.RLIMIT_AS), limits):\n"
-    "        resource.setrlimit(r, (v, v))\n"
-    "    if os.getresuid() != (1000, 1000, 1000):\n"
-    "        os._exit(126)\n"
-    "    os.setsid()\n"
-    "    os.closerange(3, 65536)\n"
-    "    libc.prctl(4, 1, 0, 0, 0)  # dumpable again, as a fresh process is\n"
-    "    os.chdir('/workspace')\n"
     "    random.seed()\n"
+    "    site.USER_BASE = site.USER_SITE = None\n"
     "    if kind == 100:  # 'd': the driver, as python3 -u -I PATH (no '' or user site on the path)\n"
-    "        sys.path[:] = [p for p in sys.path if p and p != site.USER_SITE]\n"
     "        sys.argv[:] = [src]\n"
     "        try:\n"
     "            runpy.run_path(src, run_name='__main__')\n"
@@ -87,6 +134,16 @@ static const char forkserver_py[] =
     "            traceback.print_exc()\n"
     "            code = 1\n"
     "        os._exit(code & 0xff)\n"
+    "    # As python3 -c: '' first, the user site (if it exists) before the others.\n"
+    "    sys.path.insert(0, '')\n"
+    "    us = site.getusersitepackages()\n"
+    "    if site.ENABLE_USER_SITE and os.path.isdir(us):\n"
+    "        n = len(sys.path)\n"
+    "        site.addsitedir(us)\n"
+    "        added = sys.path[n:]\n"
+    "        del sys.path[n:]\n"
+    "        at = next((i for i, p in enumerate(sys.path) if p.endswith(('-packages',))), len(sys.path))\n"
+    "        sys.path[at:at] = added\n"
     "    sys.argv[:] = ['-c']\n"
     "    main = types.ModuleType('__main__')\n"
     "    main.__dict__['__builtins__'] = __builtins__\n"
@@ -123,14 +180,19 @@ static const char forkserver_py[] =
     "            code = code or 120\n"
     "    os._exit(code)\n"
     "\n"
-    "ctl.send(b'R')\n"
-    "while True:\n"
-    "    try:\n"
-    "        msg, anc, flags, _ = ctl.recvmsg(1 << 20, socket.CMSG_SPACE(3 * 4))\n"
-    "    except InterruptedError:\n"
-    "        continue\n"
-    "    if not msg and not anc:\n"
-    "        os._exit(0)\n"
+    "\n"
+    "def worker(sock):\n"
+    "    \"\"\"Root, the init's child, in its own session: waits for one request.\"\"\"\n"
+    "    os.setsid()\n"
+    "    fd = sock.fileno()\n"
+    "    os.closerange(3, fd)\n"
+    "    os.closerange(fd + 1, 65536)\n"
+    "    while True:\n"
+    "        try:\n"
+    "            msg, anc, flags, _ = sock.recvmsg(1 << 20, socket.CMSG_SPACE(3 * 4))\n"
+    "            break\n"
+    "        except InterruptedError:\n"
+    "            continue\n"
     "    fds = array.array('i')\n"
     "    for level, typ, data in anc:\n"
     "        if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:\n"
@@ -140,57 +202,75 @@ static const char forkserver_py[] =
     "        *limits, kind, envlen = HDR.unpack_from(msg)\n"
     "        ok = kind in (100, 120) and HDR.size + envlen < len(msg)\n"
     "    if not ok:\n"
-    "        for fd in fds:\n"
-    "            os.close(fd)\n"
-    "        ctl.send(struct.pack('i', -22))\n"
+    "        sock.send(struct.pack('i', -22))\n"
+    "        os._exit(127)\n"
+    "    try:\n"
+    "        become_workload(limits, fds)\n"
+    "    except OSError as e:\n"
+    "        sock.send(struct.pack('i', -(e.errno or 1)))\n"
+    "        os._exit(127)\n"
+    "    sock.send(struct.pack('i', 0))\n"
+    "    sock.close()\n"
+    "    env = msg[HDR.size:HDR.size + envlen]\n"
+    "    src = msg[HDR.size + envlen:].decode('utf-8', 'surrogateescape')\n"
+    "    del msg\n"
+    "    run(kind, env, src)\n"
+    "\n"
+    "\n"
+    "ctl.send(b'R')\n"
+    "while True:\n"
+    "    try:\n"
+    "        m = ctl.recv(16)\n"
+    "    except InterruptedError:\n"
     "        continue\n"
+    "    if not m:\n"
+    "        os._exit(0)\n"
+    "    if m != b'W':\n"
+    "        continue\n"
+    "    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
     "    r, w = os.pipe()\n"
     "    try:\n"
     "        pid = os.fork()\n"
     "    except OSError as e:\n"
-    "        pid = -1\n"
-    "        err = e.errno\n"
-    "    if pid == 0:\n"
-    "        os.close(r)\n"
-    "        try:\n"
-    "            g = os.fork()\n"
-    "        except OSError as e:\n"
-    "            os.write(w, struct.pack('i', -e.errno))\n"
-    "            os._exit(1)\n"
-    "        if g == 0:\n"
-    "            os.close(w)\n"
-    "            ctl.close()\n"
-    "            try:\n"
-    "                env = msg[HDR.size:HDR.size + envlen]\n"
-    "                src = msg[HDR.size + envlen:].decode('utf-8', 'surrogateescape')\n"
-    "                run(limits, kind, env, src, fds)\n"
-    "            except BaseException:\n"
-    "                traceback.print_exc()\n"
-    "            finally:\n"
-    "                os._exit(120)\n"
-    "        os.write(w, struct.pack('i', g))\n"
-    "        os._exit(0)\n"
-    "    os.close(w)\n"
-    "    for fd in fds:\n"
-    "        os.close(fd)\n"
-    "    if pid < 0:\n"
-    "        os.close(r)\n"
-    "        ctl.send(struct.pack('i', -err))\n"
+    "        for s in (a, b):\n"
+    "            s.close()\n"
+    "        for x in (r, w):\n"
+    "            os.close(x)\n"
+    "        ctl.send(struct.pack('i', -e.errno))\n"
     "        continue\n"
+    "    if pid == 0:\n"
+    "        try:\n"
+    "            ctl.close()\n"
+    "            a.close()\n"
+    "            os.close(r)\n"
+    "            g = os.fork()\n"
+    "            if g == 0:\n"
+    "                os.close(w)\n"
+    "                worker(b)\n"
+    "            os.write(w, struct.pack('i', g))\n"
+    "        finally:\n"
+    "            os._exit(120)\n"
+    "    os.close(w)\n"
+    "    b.close()\n"
     "    got = os.read(r, 4)\n"
     "    os.close(r)\n"
-    "    os.waitpid(pid, 0)  # the workload is the init's child from here\n"
-    "    ctl.send(got if len(got) == 4 else struct.pack('i', -5))\n";
+    "    os.waitpid(pid, 0)  # the worker is the init's child from here\n"
+    "    if len(got) == 4:\n"
+    "        ctl.sendmsg([got], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [a.fileno()]))])\n"
+    "    else:\n"
+    "        ctl.send(struct.pack('i', -5))\n"
+    "    a.close()\n";
 
 struct guest_forkserver {
     char *python;
-    char proxy[64]; /* the egress proxy URL in its environment (guest_exec_proxy() at its start) */
-    pid_t pid;
+    pid_t pid; /* the template */
     struct timespec started;
     int ctl;
-    bool ready;
-    bool held; /* killed by a resume: started again by guest_forkserver_release */
-    bool swept; /* killed on purpose with the workload: started again when reaped, however young */
+    bool ready;     /* it said "R" */
+    bool requested; /* a "W" not answered yet */
+    bool held;      /* killed by a resume: started again by guest_forkserver_release */
+    pid_t worker;   /* a worker waiting for a request, and its socket */
+    int wsock;
     uint64_t served, fallbacks;
 };
 
@@ -204,18 +284,30 @@ struct guest_forkserver *guest_forkserver_new(const char *python)
         free(fs);
         return NULL;
     }
-    fs->ctl = -1;
+    fs->ctl = fs->wsock = -1;
     return fs;
+}
+
+static void drop_worker(struct guest_forkserver *fs)
+{
+    if (fs->worker > 0)
+        kill(fs->worker, SIGKILL); /* reaped by the init's reaper */
+    fs->worker = 0;
+    if (fs->wsock >= 0)
+        close(fs->wsock);
+    fs->wsock = -1;
 }
 
 static void forkserver_stop(struct guest_forkserver *fs)
 {
     if (fs->pid > 0)
-        kill(fs->pid, SIGKILL); /* reaped by the init's reaper */
+        kill(fs->pid, SIGKILL);
+    fs->pid = 0;
     if (fs->ctl >= 0)
         close(fs->ctl);
     fs->ctl = -1;
-    fs->ready = false;
+    fs->ready = fs->requested = false;
+    drop_worker(fs);
 }
 
 void guest_forkserver_free(struct guest_forkserver *fs)
@@ -227,9 +319,9 @@ void guest_forkserver_free(struct guest_forkserver *fs)
     free(fs);
 }
 
-/* The limits the fork server runs under: a workload's defaults. Its
- * workloads lower them to the request's (the fork server counts as one of
- * uid 1000's processes while it waits). */
+/* The limits a worker may be given: a workload's defaults or lower (the
+ * init validated them; the same bounds as when the fork server was a
+ * uid-1000 process that could only lower its own). */
 static void forkserver_params(struct guest_exec_params *p)
 {
     memset(p, 0, sizeof(*p));
@@ -240,9 +332,23 @@ static void forkserver_params(struct guest_exec_params *p)
     p->max_address_space = GUEST_DEFAULT_ADDRESS_SPACE;
 }
 
+static void request_worker(struct guest_forkserver *fs)
+{
+    if (fs->ctl < 0 || fs->requested || fs->worker > 0)
+        return;
+    if (send(fs->ctl, "W", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+        fs->requested = true;
+    else
+        forkserver_stop(fs);
+}
+
 void guest_forkserver_start(struct guest_forkserver *fs)
 {
-    if (fs->pid > 0)
+    if (fs->pid > 0 || fs->held)
+        return;
+    uint8_t bpf[GUEST_SECCOMP_MAX_BYTES];
+    size_t bpf_len = guest_seccomp_program(bpf, sizeof(bpf));
+    if (bpf_len == 0)
         return;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -253,16 +359,14 @@ void guest_forkserver_start(struct guest_forkserver *fs)
         close(sv[1]);
         return;
     }
-    Guest__V1__ExecRequest none = GUEST__V1__EXEC_REQUEST__INIT;
-    char **env = guest_exec_build_env(&none);
-    snprintf(fs->proxy, sizeof(fs->proxy), "%s", guest_exec_proxy());
+    /* Its own environment is root's, not a workload's: each worker gets
+     * the request's whole environment. HOME is "/" so that the user site
+     * of a root Python is not under the workload's /workspace. */
+    char *env[] = {"PATH=" GUEST_DEFAULT_PATH, "HOME=/", NULL};
     char *argv[] = {fs->python, "-c", (char *)forkserver_py, NULL};
-    struct guest_exec_params p;
-    forkserver_params(&p);
     char why[256];
     pid_t pid = -1;
-    int code = env ? guest_spawn_fds(argv, env, &p, sv[1], null, null, &pid, why, sizeof(why)) : -1;
-    guest_env_free(env);
+    int code = guest_spawn_template(argv, env, sv[1], null, null, &pid, why, sizeof(why));
     close(sv[1]);
     close(null);
     if (code != 0) {
@@ -271,42 +375,41 @@ void guest_forkserver_start(struct guest_forkserver *fs)
     }
     fs->pid = pid;
     fs->ctl = sv[0];
-    fs->ready = false;
-    fs->swept = false;
+    fs->ready = fs->requested = false;
     clock_gettime(CLOCK_MONOTONIC, &fs->started);
+    if (send(fs->ctl, bpf, bpf_len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)bpf_len) {
+        forkserver_stop(fs);
+        return;
+    }
+    request_worker(fs); /* the first worker, once its imports are done */
 }
 
 bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid)
 {
-    if (!fs || pid <= 0 || pid != fs->pid)
+    if (!fs || pid <= 0)
         return false;
-    bool swept = fs->swept;
+    if (pid == fs->worker) {
+        fs->worker = 0; /* died waiting: the next idle turn asks for another */
+        drop_worker(fs);
+        return true;
+    }
+    if (pid != fs->pid)
+        return false;
     fs->pid = 0;
     forkserver_stop(fs);
-    /* Swept after an exec: start the next one now, so it is ready for the
-     * next call, however young the one swept was (a call that fell back to
-     * a fresh python3 and ended within a second would otherwise sweep every
-     * fork server it started, and no call would ever find one ready). One
-     * that died by itself within a second of its start is started again
-     * only by the next call (no restart loop). */
+    /* One that died within a second of its start is started again only by
+     * the next call (no restart loop). */
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (!fs->held && (swept || now.tv_sec - fs->started.tv_sec >= 1))
+    if (now.tv_sec - fs->started.tv_sec >= 1)
         guest_forkserver_start(fs);
     return true;
 }
 
-void guest_forkserver_swept(struct guest_forkserver *fs)
+void guest_forkserver_idle(struct guest_forkserver *fs)
 {
-    if (!fs)
-        return;
-    /* Killed with every uid-1000 process; not reaped yet. Nothing more may
-     * be sent to it (the message could be lost with it). */
-    if (fs->ctl >= 0)
-        close(fs->ctl);
-    fs->ctl = -1;
-    fs->ready = false;
-    fs->swept = fs->pid > 0;
+    if (fs && !fs->held)
+        request_worker(fs);
 }
 
 void guest_forkserver_restart(struct guest_forkserver *fs)
@@ -316,10 +419,7 @@ void guest_forkserver_restart(struct guest_forkserver *fs)
     /* Killed now; the next one starts at guest_forkserver_release, so
      * that its start does not take the vCPU from the resume's answers. */
     fs->held = true;
-    if (fs->pid > 0) {
-        kill(fs->pid, SIGKILL);
-        guest_forkserver_swept(fs);
-    }
+    forkserver_stop(fs);
 }
 
 void guest_forkserver_release(struct guest_forkserver *fs)
@@ -327,10 +427,7 @@ void guest_forkserver_release(struct guest_forkserver *fs)
     if (!fs || !fs->held)
         return;
     fs->held = false;
-    if (fs->pid <= 0)
-        guest_forkserver_start(fs);
-    else
-        fs->started.tv_sec -= 2; /* not reaped yet: restarted when it is */
+    guest_forkserver_start(fs);
 }
 
 void guest_forkserver_counts(const struct guest_forkserver *fs, uint64_t *served, uint64_t *fallbacks)
@@ -339,25 +436,22 @@ void guest_forkserver_counts(const struct guest_forkserver *fs, uint64_t *served
     *fallbacks = fs ? fs->fallbacks : 0;
 }
 
-/* The request's variables are set in the workload over the fork server's own
- * environment; those that change how Python itself starts (its PYTHON*
- * settings, the locale it coerces at start) would not take effect after a
- * fork, so such a request gets a fresh process. */
-static bool env_forkable(const Guest__V1__ExecRequest *req, size_t *block_len)
+/* The request's variables are set in the workload after Python started;
+ * those that change how Python itself starts (its PYTHON* settings, the
+ * locale it coerces at start) would not take effect, so such a request gets
+ * a fresh process. */
+static bool env_forkable(const Guest__V1__ExecRequest *req)
 {
-    size_t len = 0;
     for (size_t i = 0; i < req->n_env; i++) {
-        const char *n = req->env[i]->name, *v = req->env[i]->value ? req->env[i]->value : "";
+        const char *n = req->env[i]->name;
         if (strncmp(n, "PYTHON", 6) == 0 || strncmp(n, "LC_", 3) == 0 || strcmp(n, "LANG") == 0 ||
             strcmp(n, "LANGUAGE") == 0)
             return false;
-        len += strlen(n) + 1 + strlen(v) + 1;
     }
-    *block_len = len;
-    return len <= FORKSERVER_MAX_ENV;
+    return true;
 }
 
-/* Limits above the fork server's could not be set by its child. */
+/* Limits above a workload's defaults take a fresh process. */
 static bool params_forkable(const struct guest_exec_params *p)
 {
     struct guest_exec_params fp;
@@ -367,51 +461,98 @@ static bool params_forkable(const struct guest_exec_params *p)
            p->max_address_space <= fp.max_address_space;
 }
 
-/* A python tool call as the daemon sends it, with nothing the fork server
- * would do differently from a fresh python3. */
-static bool eligible(const Guest__V1__ExecRequest *req, const struct guest_exec_params *p, size_t *env_len)
+/* A python tool call as the daemon sends it, with nothing a worker would
+ * do differently from a fresh python3. */
+static bool eligible(const Guest__V1__ExecRequest *req, const struct guest_exec_params *p)
 {
     return req->n_argv == 3 && strcmp(req->argv[0], "python3") == 0 && strcmp(req->argv[1], "-c") == 0 &&
-           strlen(req->argv[2]) <= FORKSERVER_MAX_CODE && !req->stdin_open && env_forkable(req, env_len) &&
+           strlen(req->argv[2]) <= FORKSERVER_MAX_CODE && !req->stdin_open && env_forkable(req) &&
            params_forkable(p);
 }
 
-/* Ready when it said "R" (checked without waiting). */
-static bool check_ready(struct guest_forkserver *fs)
+/* Reads what the template sent ("R", a worker), waiting up to wait_ms for a
+ * worker. False when none waits. */
+static bool take_worker(struct guest_forkserver *fs, int wait_ms)
 {
-    if (fs->ready)
-        return true;
-    if (fs->ctl < 0)
-        return false;
-    char b;
-    ssize_t n = recv(fs->ctl, &b, 1, MSG_DONTWAIT);
-    if (n == 1 && b == 'R')
-        fs->ready = true;
-    else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) || n == 1)
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (fs->worker <= 0 && fs->ctl >= 0) {
+        int32_t v = 0;
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = {.iov_base = &v, .iov_len = sizeof(v)};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+        ssize_t n = recvmsg(fs->ctl, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        int fd = -1;
+        struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+        if (n == 1 && fd < 0 && *(char *)&v == 'R' && !fs->ready) {
+            fs->ready = true;
+            continue;
+        }
+        if (n == (ssize_t)sizeof(v) && fs->requested && (fd >= 0 || v < 0)) {
+            fs->requested = false;
+            if (v > 1 && fd >= 0) {
+                fs->worker = v;
+                fs->wsock = fd;
+                return true;
+            }
+            if (fd >= 0)
+                close(fd);
+            return false; /* the fork failed; asked again when idle */
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long left = wait_ms - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+            /* Wait only for a worker being forked by a ready template. */
+            if (!fs->ready || !fs->requested || left <= 0)
+                return false;
+            struct pollfd pf = {.fd = fs->ctl, .events = POLLIN};
+            if (poll(&pf, 1, (int)left) < 0 && errno != EINTR)
+                return false;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        /* Closed, or not what it says: start it again. */
+        if (fd >= 0)
+            close(fd);
         forkserver_stop(fs);
-    return fs->ready;
+        return false;
+    }
+    return fs->worker > 0;
 }
 
-/* Hands one workload to the fork server: kind 'x' (payload: a program) or
- * 'd' (payload: the driver's path). Returns as guest_forkserver_spawn. */
-static int submit(struct guest_forkserver *fs, char kind, const Guest__V1__ExecRequest *req, size_t env_len,
-                  const char *payload, const struct guest_exec_params *params, struct guest_spawned *out,
-                  char *why, size_t why_len)
+/* Hands one workload to the waiting worker: kind 'x' (payload: a program)
+ * or 'd' (payload: the driver's path). Returns as guest_forkserver_spawn. */
+static int submit(struct guest_forkserver *fs, char kind, const Guest__V1__ExecRequest *req, const char *payload,
+                  const struct guest_exec_params *params, struct guest_spawned *out, char *why, size_t why_len)
 {
-    if (fs->pid > 0 && strcmp(fs->proxy, guest_exec_proxy()) != 0) {
-        /* Started before the egress proxy began or ended: its environment
-         * is not a workload's now. It is started again once reaped. */
-        forkserver_stop(fs);
-        fs->fallbacks++;
-        return 1;
-    }
-    if (!check_ready(fs)) {
-        guest_forkserver_start(fs); /* for the next call */
+    if (fs->pid <= 0 && !fs->held)
+        guest_forkserver_start(fs); /* for a later call */
+    if (!take_worker(fs, FORKSERVER_WORKER_WAIT_MS)) {
         fs->fallbacks++;
         return 1;
     }
     int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
     int code = GUEST__V1__ERROR_RESPONSE__CODE__CODE_EXEC_FAILED;
+    char *env = NULL;
+    char **vars = guest_exec_build_env(req);
+    size_t env_len = 0;
+    for (size_t i = 0; vars && vars[i]; i++)
+        env_len += strlen(vars[i]) + 1;
+    if (!vars || env_len > FORKSERVER_MAX_ENV || !(env = malloc(env_len ? env_len : 1))) {
+        fs->fallbacks++;
+        code = 1;
+        goto done;
+    }
+    size_t at = 0;
+    for (size_t i = 0; vars[i]; i++) {
+        size_t l = strlen(vars[i]) + 1;
+        memcpy(env + at, vars[i], l);
+        at += l;
+    }
     if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
         snprintf(why, why_len, "pipe: %s", strerror(errno));
         goto done;
@@ -420,7 +561,7 @@ static int submit(struct guest_forkserver *fs, char kind, const Guest__V1__ExecR
     int fds[3] = {in[0], outp[1], errp[1]};
     char cbuf[CMSG_SPACE(sizeof(fds))];
     memset(cbuf, 0, sizeof(cbuf));
-    /* The header, packed as the fork server reads it ('<4QBI'). */
+    /* The header, packed as the worker reads it ('<4QBI'). */
     uint8_t header[4 * 8 + 1 + 4];
     uint64_t limits[4] = {htole64(params->max_processes), htole64(params->max_open_files),
                           htole64(params->max_file_size), htole64(params->max_address_space)};
@@ -428,17 +569,6 @@ static int submit(struct guest_forkserver *fs, char kind, const Guest__V1__ExecR
     memcpy(header, limits, sizeof(limits));
     header[32] = (uint8_t)kind;
     memcpy(header + 33, &env_le, sizeof(env_le));
-    char *env = env_len ? malloc(env_len) : NULL;
-    if (env_len && !env) {
-        fs->fallbacks++;
-        code = 1;
-        goto done;
-    }
-    size_t at = 0;
-    for (size_t i = 0; i < req->n_env; i++) {
-        const char *v = req->env[i]->value ? req->env[i]->value : "";
-        at += (size_t)sprintf(env + at, "%s=%s", req->env[i]->name, v) + 1;
-    }
     struct iovec iov[3] = {{.iov_base = header, .iov_len = sizeof(header)},
                            {.iov_base = env, .iov_len = env_len},
                            {.iov_base = (char *)payload, .iov_len = strlen(payload)}};
@@ -456,44 +586,49 @@ static int submit(struct guest_forkserver *fs, char kind, const Guest__V1__ExecR
     memcpy(CMSG_DATA(cm), fds, sizeof(fds));
     ssize_t sent;
     do
-        sent = sendmsg(fs->ctl, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        sent = sendmsg(fs->wsock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
     while (sent < 0 && errno == EINTR);
-    free(env);
     if (sent != (ssize_t)total) {
         /* Nothing was handed over: a fresh process runs it instead. */
-        forkserver_stop(fs);
+        drop_worker(fs);
         fs->fallbacks++;
         code = 1;
         goto done;
     }
     /* From here the code may start: never fall back (it would run twice). */
-    struct pollfd pf = {.fd = fs->ctl, .events = POLLIN};
+    pid_t pid = fs->worker;
+    int sock = fs->wsock;
+    fs->worker = 0;
+    fs->wsock = -1;
+    struct pollfd pf = {.fd = sock, .events = POLLIN};
     int pr;
     do
         pr = poll(&pf, 1, FORKSERVER_REPLY_MS);
     while (pr < 0 && errno == EINTR);
-    int32_t pid = 0;
-    ssize_t n = pr > 0 ? recv(fs->ctl, &pid, sizeof(pid), MSG_DONTWAIT) : -1;
-    if (n != (ssize_t)sizeof(pid) || pid <= 1) {
-        int e = errno;
-        snprintf(why, why_len, "the Python fork server did not start the program (%s; %zd bytes, events %#x, %s)",
-                 pr == 0 ? "no answer" : pid < 0 ? strerror(-pid) : "bad answer", n, (unsigned)pf.revents,
-                 n < 0 ? strerror(e) : "-");
-        forkserver_stop(fs);
+    int32_t answer = 1;
+    ssize_t n = pr > 0 ? recv(sock, &answer, sizeof(answer), MSG_DONTWAIT) : -1;
+    close(sock);
+    if (n != (ssize_t)sizeof(answer) || answer != 0) {
+        snprintf(why, why_len, "the Python fork server's worker did not start the program (%s)",
+                 pr == 0 ? "no answer" : n == (ssize_t)sizeof(answer) && answer < 0 ? strerror(-answer)
+                                                                                    : "bad answer");
+        kill(pid, SIGKILL);
         goto done;
     }
-    /* It must be ours now (reparented); look without reaping it. */
+    /* It must be ours (reparented before the template named it); look
+     * without reaping it. */
     siginfo_t si = {0};
     if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
         snprintf(why, why_len, "the Python fork server named a process that is not the init's");
-        kill((pid_t)pid, SIGKILL);
-        forkserver_stop(fs);
+        kill(pid, SIGKILL);
         goto done;
     }
-    guest_spawned_take(out, (pid_t)pid, in, outp, errp);
+    guest_spawned_take(out, pid, in, outp, errp);
     fs->served++;
     code = 0;
 done:
+    free(env);
+    guest_env_free(vars);
     for (int i = 0; i < 2; i++) {
         if (in[i] >= 0)
             close(in[i]);
@@ -509,19 +644,17 @@ int guest_forkserver_spawn(struct guest_forkserver *fs, const Guest__V1__ExecReq
                            const struct guest_exec_params *params, struct guest_spawned *out, char *why,
                            size_t why_len)
 {
-    size_t env_len = 0;
-    if (!fs || !eligible(req, params, &env_len))
+    if (!fs || !eligible(req, params))
         return 1;
-    return submit(fs, 'x', req, env_len, req->argv[2], params, out, why, why_len);
+    return submit(fs, 'x', req, req->argv[2], params, out, why, why_len);
 }
 
 int guest_forkserver_spawn_driver(struct guest_forkserver *fs, const Guest__V1__ExecRequest *req,
                                   const struct guest_exec_params *params, const char *driver,
                                   struct guest_spawned *out, char *why, size_t why_len)
 {
-    size_t env_len = 0;
     if (!fs || req->n_argv < 1 || strcmp(req->argv[0], fs->python) != 0 || strlen(driver) > 4096 ||
-        !env_forkable(req, &env_len) || !params_forkable(params))
+        !env_forkable(req) || !params_forkable(params))
         return 1;
-    return submit(fs, 'd', req, env_len, driver, params, out, why, why_len);
+    return submit(fs, 'd', req, driver, params, out, why, why_len);
 }

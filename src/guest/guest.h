@@ -153,6 +153,12 @@ int guest_request_check(const Guest__V1__Frame *frame, const char **why);
  * or the x32 ABI is killed. Needs no_new_privs or CAP_SYS_ADMIN.
  * Returns 0 or -errno. */
 int guest_seccomp_install(void);
+/* The same filter as a classic BPF program (struct sock_filter entries,
+ * 8 bytes each) copied into buf, for a process that installs it itself (the
+ * Python fork server's workloads); its length in bytes, 0 when buf is too
+ * small. */
+#define GUEST_SECCOMP_MAX_BYTES 4096u
+size_t guest_seccomp_program(void *buf, size_t len);
 
 /* The system calls the filter refuses with EPERM (tests walk this list). */
 struct guest_syscall {
@@ -186,6 +192,11 @@ int guest_spawn(const Guest__V1__ExecRequest *req, const struct guest_exec_param
  * caller keeps and closes its copies); *pid is the child's. */
 int guest_spawn_fds(char *const argv[], char **env, const struct guest_exec_params *params, int in_fd,
                     int out_fd, int err_fd, pid_t *pid, char *why, size_t why_len);
+/* The Python fork server's template: the same start (signals reset, its own
+ * session, the descriptors, nothing else of the init's) but it stays root,
+ * with its cwd at "/"; it runs no workload code itself (see below). */
+int guest_spawn_template(char *const argv[], char **env, int in_fd, int out_fd, int err_fd, pid_t *pid,
+                         char *why, size_t why_len);
 /* Hands the parent's ends of the three pipes of a started child to out (stdin's
  * write end, the read ends of stdout and stderr, all made non-blocking) and
  * sets them to -1 in the arrays, so that closing what is left keeps them. */
@@ -193,23 +204,36 @@ void guest_spawned_take(struct guest_spawned *out, pid_t pid, int in[2], int out
 
 /* ---------------------------------------------------------------- Python fork server
  *
- * A python3 started like every workload (guest_spawn_fds: uid 1000, its own
- * session, the rlimits, no capabilities, no_new_privs, the seccomp filter,
- * uid 1000) that has imported the standard modules a tool call usually needs and then
- * only waits. For a `python3 -c CODE` exec with no extra environment, the
- * default cwd and the fork server's limits, the init hands it the three pipe
- * ends and the code; it forks, the child forks the workload and exits, so the
- * workload is reparented to the init (PID 1), which reaps and kills it like
- * any other. The workload sets the request's limits, calls setsid(), takes
- * the pipes as 0-2, closes everything else, reseeds `random`, and runs the
- * code as `python3 -c` would (a fresh __main__, sys.argv ['-c'], exit codes
- * and tracebacks the same). The fork server has never run a workload's code:
- * each call starts from the same clean state. It is not dumpable (no
- * /proc/PID/mem for the workload user; ptrace is not in the seccomp filter's
- * reach at all), and like every uid-1000 process it is killed by the sweep
- * once no exec runs, then started again: a workload that tampered with it
- * (say, stopped it) cannot reach the next call. A call that finds it not yet
- * ready takes the fresh-process path. */
+ * A python3 (the template) that has imported the standard modules a tool
+ * call usually needs and then only forks. It runs as root, with no
+ * workload's input ever reaching it: at the init's word it forks a worker,
+ * a copy of its clean state that is reparented to the init (PID 1) and
+ * waits, still root, on a socket of its own. For a `python3 -c CODE` exec
+ * (or an interpreter context's driver) that qualifies, the init sends that
+ * worker the request: the workload's limits, its whole environment (as a
+ * fresh process gets it), the code and the three pipe ends. The worker then
+ * becomes the workload exactly as guest_spawn_fds makes one (its own
+ * session, the pipes as 0-2 and nothing else open, the rlimits, an empty
+ * capability bounding set, no groups, uid and gid 1000 checked to stick,
+ * umask, cwd, no_new_privs, this seccomp filter), says so, and runs the code
+ * as `python3 -c` would (a fresh __main__, sys.argv ['-c'], the path with
+ * '' and the user site as a fresh start has them, exit codes and
+ * tracebacks the same, `random` reseeded). The init reaps and kills it like
+ * any other workload, and asks for the next worker once no exec runs, so
+ * the fork is off the call's path.
+ *
+ * Why root and not uid 1000: a uid-1000 process waiting between calls can
+ * be reached by any workload (signals, prlimit() on its limits,
+ * setpriority(), sched_setaffinity(), ...) and whatever it was set to would
+ * reach the next call; so a uid-1000 fork server had to die in the sweep
+ * after every exec and start again (seconds of imports under TCG). The
+ * workload user cannot signal, trace, read or change a root process at
+ * all, so the template and the waiting worker survive the sweep, and the
+ * worker is in the same state whether it waited a millisecond or an hour.
+ * What calls share that fresh processes would not: the interpreter's hash
+ * secret and memory layout (one template per boot; a snapshot restore
+ * starts a new one, see guest_forkserver_restart). A call that finds no
+ * worker ready takes the fresh-process path. */
 struct guest_forkserver;
 /* python: the python3 to run (NULL: "python3" on PATH). */
 struct guest_forkserver *guest_forkserver_new(const char *python);
@@ -228,13 +252,12 @@ int guest_forkserver_spawn(struct guest_forkserver *fs, const Guest__V1__ExecReq
 int guest_forkserver_spawn_driver(struct guest_forkserver *fs, const Guest__V1__ExecRequest *req,
                                   const struct guest_exec_params *params, const char *driver,
                                   struct guest_spawned *out, char *why, size_t why_len);
-/* From the reaper: true when pid was the fork server (it is restarted on
- * the next call). */
+/* From the reaper: true when pid was the template or the waiting worker
+ * (a template that ran for a second or more is started again). */
 bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid);
-/* The sweep of the workload user's processes killed it: stop using it now
- * (it is started again once reaped). */
-void guest_forkserver_swept(struct guest_forkserver *fs);
-/* Kills the fork server (when it runs) so that a fresh one starts: after a
+/* No exec runs: asks the template for the next worker unless one waits. */
+void guest_forkserver_idle(struct guest_forkserver *fs);
+/* Kills the template and its worker so that a fresh one starts: after a
  * snapshot restore, whose Python was shared with every restored VM. The
  * fresh one starts at guest_forkserver_release (the host's Health after the
  * resume), or with the next call. */

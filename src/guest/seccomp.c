@@ -13,6 +13,7 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -101,9 +102,9 @@ const size_t guest_seccomp_socket_family_count =
 /* Header, clone and socket checks, two instructions per denied call, the final allow. */
 #define FILTER_MAX (32 + SOCKET_FAMILIES + 2 * (sizeof(guest_seccomp_denied) / sizeof(guest_seccomp_denied[0])) + 1)
 
-int guest_seccomp_install(void)
+/* Builds the filter into f (FILTER_MAX entries); returns its length. */
+static size_t build_filter(struct sock_filter *f)
 {
-    struct sock_filter f[FILTER_MAX];
     size_t n = 0;
 
     /* Another architecture's numbers mean other calls: refuse to run at all. */
@@ -151,6 +152,25 @@ int guest_seccomp_install(void)
 
     _Static_assert(sizeof(guest_seccomp_socket_families) / sizeof(guest_seccomp_socket_families[0]) == SOCKET_FAMILIES,
                    "SOCKET_FAMILIES counts the list");
+    return n;
+}
+
+size_t guest_seccomp_program(void *buf, size_t len)
+{
+    struct sock_filter f[FILTER_MAX];
+    size_t n = build_filter(f);
+    if (n * sizeof(f[0]) > len)
+        return 0;
+    memcpy(buf, f, n * sizeof(f[0]));
+    return n * sizeof(f[0]);
+}
+
+int guest_seccomp_install(void)
+{
+    struct sock_filter f[FILTER_MAX];
+    size_t n = build_filter(f);
+    _Static_assert(FILTER_MAX * sizeof(struct sock_filter) <= GUEST_SECCOMP_MAX_BYTES,
+                   "GUEST_SECCOMP_MAX_BYTES holds the filter");
     struct sock_fprog prog = {.len = (unsigned short)n, .filter = f};
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
         return -errno;

@@ -1184,10 +1184,11 @@ static int housekeeping(struct guest_server *s, uint64_t now)
         i++;
     }
     /* Interpreter contexts are workload processes that stay: no sweep then. */
-    if (s->opts.pid1 && before > 0 && s->nexecs == 0 && guest_code_running(s->code) == 0) {
-        sweep_workload_user();
-        guest_forkserver_swept(s->forkserver);
-    }
+    if (s->opts.pid1 && before > 0 && s->nexecs == 0 && guest_code_running(s->code) == 0)
+        sweep_workload_user(); /* the fork server is root: it stays */
+    /* The next worker is forked now, between calls, not on a call's path. */
+    if (s->nexecs == 0)
+        guest_forkserver_idle(s->forkserver);
     uint64_t code_next = guest_code_housekeeping(s, s->code, now);
     if (code_next < next)
         next = code_next;

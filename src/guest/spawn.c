@@ -110,6 +110,18 @@ __attribute__((noreturn)) static void child_exec(int report_fd, int in_fd, int o
                 close(fd);
     }
 
+    if (!p) {
+        /* The Python fork server's template (guest_spawn_template): it stays
+         * root, in "/", and drops to the workload user in each child. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        umask(022);
+        if (chdir("/") < 0)
+            child_fail(report_fd, STEP_CHDIR, errno);
+        environ = env;
+        execvp(argv[0], argv);
+        child_fail(report_fd, STEP_EXEC, errno);
+    }
+
     if (set_limit(RLIMIT_NPROC, p->max_processes) < 0 || set_limit(RLIMIT_FSIZE, p->max_file_size) < 0 ||
         set_limit(RLIMIT_NOFILE, p->max_open_files) < 0 || set_limit(RLIMIT_AS, p->max_address_space) < 0 ||
         set_limit(RLIMIT_CORE, 0) < 0)
@@ -166,8 +178,9 @@ static void close_pair(int fds[2])
         }
 }
 
-int guest_spawn_fds(char *const argv[], char **env, const struct guest_exec_params *p, int in_fd,
-                    int out_fd, int err_fd, pid_t *pid_out, char *why, size_t why_len)
+/* p NULL: the fork server's template, left root. */
+static int spawn_child(char *const argv[], char **env, const struct guest_exec_params *p, int in_fd, int out_fd,
+                       int err_fd, pid_t *pid_out, char *why, size_t why_len)
 {
     int rep[2] = {-1, -1};
     int code = GUEST__V1__ERROR_RESPONSE__CODE__CODE_EXEC_FAILED;
@@ -218,6 +231,18 @@ int guest_spawn_fds(char *const argv[], char **env, const struct guest_exec_para
 done:
     close_pair(rep);
     return code;
+}
+
+int guest_spawn_fds(char *const argv[], char **env, const struct guest_exec_params *p, int in_fd,
+                    int out_fd, int err_fd, pid_t *pid_out, char *why, size_t why_len)
+{
+    return spawn_child(argv, env, p, in_fd, out_fd, err_fd, pid_out, why, why_len);
+}
+
+int guest_spawn_template(char *const argv[], char **env, int in_fd, int out_fd, int err_fd, pid_t *pid_out,
+                         char *why, size_t why_len)
+{
+    return spawn_child(argv, env, NULL, in_fd, out_fd, err_fd, pid_out, why, why_len);
 }
 
 void guest_spawned_take(struct guest_spawned *out, pid_t pid, int in[2], int outp[2], int errp[2])
