@@ -852,11 +852,11 @@ def bench_restore(args, table):
 
 def bench_forkserver(d, args, table, code_rows=True):
     """The python tool with and without the guest's pre-started Python. The
-    fork server is swept with the workload after every exec and started
-    again, so each sample waits a moment first (an agent thinks between
-    calls); the fresh path is `/usr/bin/python3 -c` (tool exec), which the
-    fork server never serves. Each program says whether json was imported
-    before it ran: only in the fork server's children."""
+    fork server forks the next call's worker once a call has ended, so each
+    sample waits a moment first (an agent thinks between calls); the fresh
+    path is `/usr/bin/python3 -c` (tool exec), which the fork server never
+    serves. Each program says whether json was imported before it ran: only
+    in the fork server's workers."""
     sid = "bench-forkserver"
     start_session(d, sid)
     code = "import sys; print('json' in sys.modules)"

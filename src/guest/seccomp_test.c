@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/vm_sockets.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -246,6 +248,41 @@ static void test_ordinary_calls_allowed(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* The exported program (what the Python fork server's workers install
+ * themselves) refuses every listed call as the installed filter does, and
+ * allows ordinary ones. */
+static int exported_child(const void *prog, size_t len, const struct guest_syscall *sc)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sock_fprog fp = {.len = (unsigned short)(len / sizeof(struct sock_filter)),
+                                .filter = (struct sock_filter *)prog};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) < 0)
+            _exit(100);
+        _exit(sc ? call_bogus((void *)sc) : (getpid() > 0 ? 0 : 2));
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return status;
+}
+
+static void test_exported_program(void **state)
+{
+    (void)state;
+    uint8_t prog[GUEST_SECCOMP_MAX_BYTES];
+    size_t len = guest_seccomp_program(prog, sizeof(prog));
+    assert_true(len > 0 && len % sizeof(struct sock_filter) == 0);
+    assert_int_equal(guest_seccomp_program(prog, len - 1), 0); /* too small: nothing */
+    for (size_t i = 0; i < guest_seccomp_denied_count; i++) {
+        int st = exported_child(prog, len, &guest_seccomp_denied[i]);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
+            fail_msg("%s: under the exported program status %#x, want EPERM", guest_seccomp_denied[i].name, st);
+    }
+    int st = exported_child(prog, len, NULL);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -258,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_clone_and_abi),
         cmocka_unit_test(test_ordinary_calls_allowed),
         cmocka_unit_test(test_socket_families),
+        cmocka_unit_test(test_exported_program),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,7 +107,8 @@ def test_a_quick_exec_right_after_a_call_leaves_a_ready_fork_server(fsd):
     workload user) leave the fork server ready for the next python call."""
     forked(fsd, "fs", "pass\n")
     for _ in range(3):
-        r = fsd.call("ExecuteTool", {"sessionId": "fs", "toolName": "exec", "input": json.dumps(["/bin/true"])})
+        r = fsd.call("ExecuteTool", {"sessionId": "fs", "toolName": "exec",
+                                     "input": json.dumps(["/usr/bin/python3", "-c", "pass"])})
         assert r.get("exitCode", 0) == 0, r
     _, out = forked(fsd, "fs", "print('served')\n", timeout=240)
     assert out == "served\n", out

@@ -77,14 +77,17 @@ def test_claim_is_fresh_and_never_reused(pooled):
     listed = pooled.call("ListSessions", {}, service="enclave.v1.Enclave")["sessions"]
     assert [s.get("pooled") for s in listed if s["sessionId"] == "pa"] == [True]
     # The VM has never run anything: nothing under /workspace or /tmp, no
-    # process of uid 1000 but this one and the guest's pre-started Python
-    # (the fork server, which runs no workload code itself).
+    # process of uid 1000 but this one (the guest's pre-started Python runs
+    # as root and runs no workload code itself).
     out = sh(pooled, "pa", "import os\n"
              "print(sorted(os.listdir('/workspace')), sorted(os.listdir('/tmp')))\n"
              "me = os.getpid()\n"
-             "others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) != me and\n"
-             "          os.stat('/proc/' + p).st_uid == 1000 and\n"
-             "          b'gc.freeze()' not in open('/proc/' + p + '/cmdline', 'rb').read()]\n"
+             "def uid(p):\n"
+             "    try:\n"
+             "        return open('/proc/' + p + '/status').read().split('Uid:')[1].split()[0]\n"
+             "    except OSError:\n"
+             "        return None\n"
+             "others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) != me and uid(p) == '1000']\n"
              "print(others)\n"
              "open('/tmp/left-behind', 'w').write('a')\n"
              "print(open('/proc/sys/kernel/random/boot_id').read().strip())\n")
