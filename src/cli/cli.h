@@ -49,6 +49,8 @@ CLI_IMAGE_VERBS(X)
 
 /* `enclave policy apply` (policy_apply.c). */
 int cli_policy_apply(int argc, char **argv);
+/* `enclave policy fmt` (policy_fmt.c). */
+int cli_policy_fmt(int argc, char **argv);
 
 /* enclave session cp / ls-files / code (cli/session_files.c); argv[1] is the sub-verb. */
 int cli_session_files(int argc, char **argv);
