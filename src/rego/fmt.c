@@ -58,11 +58,13 @@ struct fmt {
 
 /* ------------------------------------------------------------------ tokens */
 
+/* Token i is the keyword kw (not a name after a dot: input.if is a ref). */
 static bool is_kw(const struct fmt *f, size_t i, const char *kw)
 {
     const struct tok *t = &f->t[i];
     size_t l = strlen(kw);
-    return t->type == T_IDENT && t->len == l && memcmp(f->src + t->off, kw, l) == 0;
+    return t->type == T_IDENT && t->len == l && memcmp(f->src + t->off, kw, l) == 0 &&
+           !(i > 0 && f->t[i - 1].type == T_DOT);
 }
 
 static bool is_open(int type) { return type == T_LBRACE || type == T_LBRACK || type == T_LPAREN; }

@@ -299,6 +299,8 @@ static void test_glued(void **state)
         { "keyval_in", "package p\nx if (\"a\",1 in {\"a\": 1})\n",
           "package p\n\nx if (\"a\", 1 in {\"a\": 1})\n" },
         { "package_only", "package   p", "package p\n" },
+        { "keyword_names", "package p\nx := input.if\ny if input.else.in[\n0] -1 > input.in\n",
+          "package p\n\nx := input.if\n\ny if input.else.in[0] - 1 > input.in\n" },
     };
     for (size_t i = 0; i < sizeof glued / sizeof glued[0]; i++) {
         struct rego_error err = { 0 };
