@@ -758,8 +758,10 @@ int rego_format(const char *filename, const char *text, size_t len, char **out, 
     module_free(m);
     free(f.match);
     free(f.comps);
+    size_t rlen = f.out.len;   /* a comment may hold a NUL byte: not strlen */
     char *res = sb_steal(&f.out);
-    size_t rlen = res ? strlen(res) : 0;
+    if (!res)
+        rlen = 0;
     struct loc l = { filename, 0, 0 };
     if (rc == 0) {
         /* the defence: the same tree and the same comments, or no output */
@@ -768,7 +770,7 @@ int rego_format(const char *filename, const char *text, size_t len, char **out, 
         struct rego_lexed lx2;
         if (rego_module_dump(filename, text, len, &d1, err) < 0) {
             rc = -1;
-        } else if (rego_module_dump(filename, res, rlen, &d2, &e2) < 0 || strcmp(d1, d2) != 0 ||
+        } else if (!res || rego_module_dump(filename, res, rlen, &d2, &e2) < 0 || strcmp(d1, d2) != 0 ||
                    rego_lex(filename, res, rlen, &lx2, &e2) < 0) {
             rc = -2;
         } else {
