@@ -142,7 +142,8 @@ def test_constitution_formatted_passes_its_tests(tmp_path):
                 orig = open(os.path.join(dirpath, name)).read()
                 rel = os.path.relpath(os.path.join(dirpath, name), os.path.join(ROOT, "policy"))
                 new = (copy / rel).read_text()
+                # strings are kept verbatim, so a '#' inside one is found in both
                 assert [c.strip() for c in re.findall(r"#[^\n]*", orig)] == \
-                    [c.strip() for c in re.findall(r"#[^\n]*", new)] or "`" in orig or '"#' in orig
+                    [c.strip() for c in re.findall(r"#[^\n]*", new)]
     # formatting the formatted constitution changes nothing
     assert run("fmt", "-l", "--fail", str(copy)).returncode == 0
