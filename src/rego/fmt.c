@@ -400,6 +400,8 @@ static void emit_seq(struct fmt *f, size_t a, size_t b, int base, int m, bool mu
                 brk(f, f->t[i + 1].off);
             continue;
         }
+        if (t->nl_before && i != a && is_kw(f, i, "with"))
+            brk(f, t->off);   /* `with` on a line of its own stays there, as opa fmt keeps it */
         put_tok(f, i, space_before(f, i));
     }
 }
