@@ -53,9 +53,9 @@ static void fmt_usage(FILE *o)
             "whitespace changes: the result parses to the same module, which is checked\n"
             "before anything is printed or written.\n"
             "\n"
-            "Each PATH is a .rego file, a folder (every .rego file below it, hidden\n"
-            "ones skipped, in sorted order) or - for standard input. Without -w, -l or\n"
-            "-d the formatted text is printed on standard output.\n"
+            "Each PATH is a .rego file, a folder (every .rego file below it, in sorted\n"
+            "order; hidden names and links to folders skipped) or - for standard input.\n"
+            "Without -w, -l or -d the formatted text is printed on standard output.\n"
             "\n"
             "  -w, --write   rewrite each file whose formatting differs, in place and\n"
             "                atomically (a temporary file in the same folder, synced, then\n"
@@ -131,10 +131,13 @@ static void walk_dir(struct fmt_job *j, const char *path, int depth)
             continue;
         }
         struct stat st;
-        if (fstatat(fd, names[i], &st, 0) < 0)
+        if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        bool link = S_ISLNK(st.st_mode);
+        if (link && fstatat(fd, names[i], &st, 0) < 0)
             continue;   /* a dangling link */
-        if (S_ISDIR(st.st_mode))
-            walk_dir(j, sub, depth + 1);
+        if (S_ISDIR(st.st_mode) && !link)
+            walk_dir(j, sub, depth + 1);   /* links to folders are not followed */
         else if (S_ISREG(st.st_mode) && has_rego_suffix(names[i]))
             add_file(j, sub);
     }

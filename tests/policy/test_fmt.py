@@ -147,3 +147,17 @@ def test_constitution_formatted_passes_its_tests(tmp_path):
                     [c.strip() for c in re.findall(r"#[^\n]*", new)]
     # formatting the formatted constitution changes nothing
     assert run("fmt", "-l", "--fail", str(copy)).returncode == 0
+
+
+def test_links(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.rego").write_text("package p\nx:=1\n")
+    os.symlink("real", tmp_path / "loop")          # a link to a folder: not followed
+    os.symlink("real/a.rego", tmp_path / "l.rego")  # a link to a file: its target rewritten
+    r = run("fmt", "-l", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [str(tmp_path / "l.rego"), str(real / "a.rego")]
+    assert run("fmt", "-w", str(tmp_path / "l.rego")).returncode == 0
+    assert os.path.islink(tmp_path / "l.rego")
+    assert (real / "a.rego").read_text() == "package p\n\nx := 1\n"
