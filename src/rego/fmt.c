@@ -37,7 +37,6 @@ struct comp_ent {
 
 struct fmt {
     const char *src;
-    size_t srclen;
     struct tok *t;
     size_t nt;
     struct rego_comment *cm;
@@ -754,7 +753,7 @@ int rego_format(const char *filename, const char *text, size_t len, char **out, 
         module_free(m);
         return -1;
     }
-    struct fmt f = { .src = text, .srclen = len, .t = lx.toks, .nt = lx.ntoks, .cm = lx.comments,
+    struct fmt f = { .src = text, .t = lx.toks, .nt = lx.ntoks, .cm = lx.comments,
                      .ncm = lx.ncomments, .bol = true, .prev = NONE };
     int rc = format_module(&f, m);
     module_free(m);
