@@ -5,8 +5,9 @@
  *
  * With --fmt every module that parses is first put through rego_format
  * and the formatted text is loaded instead: formatting must succeed, be
- * idempotent (formatting the result changes nothing) and keep every case
- * passing, so the formatter cannot have changed what a module means. An
+ * idempotent (formatting the result changes nothing), give the same text
+ * for the module written with other spacing within its lines (indented with
+ * spaces, no space after commas or around :=) and keep every case passing, so the formatter cannot have changed what a module means. An
  * expected error message is then matched without its line (formatting
  * moves lines); its code must still match.
  *
@@ -227,6 +228,52 @@ static const char *want_error_message(const char *w)
     return m ? m + 2 : w;
 }
 
+/* Leading tabs as two spaces each, ", " as ",", " := " as ":=" outside
+ * comments and strings: the caller keeps the result only when it parses to
+ * the same tree. */
+static char *perturb(const char *text)
+{
+    size_t n = strlen(text);
+    char *o = malloc(2 * n + 1), *w = o;
+    if (!o)
+        abort();
+    bool bol = true;
+    for (size_t i = 0; i < n; i++) {
+        if (bol && text[i] == '\t') {
+            *w++ = ' ';
+            *w++ = ' ';
+            continue;
+        }
+        bol = text[i] == '\n';
+        if (text[i] == '#' || text[i] == '"' || text[i] == '`') {
+            /* a comment or a string: copied as it is */
+            char end = text[i] == '#' ? '\n' : text[i];
+            *w++ = text[i++];
+            while (i < n && text[i] != end) {
+                if (end == '"' && text[i] == '\\' && i + 1 < n)
+                    *w++ = text[i++];
+                *w++ = text[i++];
+            }
+            if (i < n)
+                *w++ = text[i];
+            bol = end == '\n';
+            continue;
+        }
+        if (strncmp(text + i, ", ", 2) == 0) {
+            *w++ = ',';
+            i++;
+        } else if (strncmp(text + i, " := ", 4) == 0) {
+            *w++ = ':';
+            *w++ = '=';
+            i += 3;
+        } else {
+            *w++ = text[i];
+        }
+    }
+    *w = 0;
+    return o;
+}
+
 /* --fmt: the module's formatted text (malloc'd), or NULL to load it as it
  * is (it does not parse); -1 with why when the formatter fails. */
 static int fmt_module(const char *name, const char *text, char **out, char *why, size_t whylen)
@@ -236,21 +283,37 @@ static int fmt_module(const char *name, const char *text, char **out, char *why,
     char *dump = NULL;
     if (rego_module_dump(name, text, strlen(text), &dump, &err) < 0)
         return 0;
-    free(dump);
     char *f1 = NULL, *f2 = NULL;
     if (rego_format(name, text, strlen(text), &f1, NULL, &err) < 0) {
         char b[700];
         error_text(&err, b, sizeof b);
         snprintf(why, whylen, "fmt failed on a module that parses: %s", b);
+        free(dump);
         return -1;
     }
     if (rego_format(name, f1, strlen(f1), &f2, NULL, &err) < 0 || strcmp(f1, f2) != 0) {
         snprintf(why, whylen, "fmt is not idempotent on %s", name);
         free(f1);
         free(f2);
+        free(dump);
         return -1;
     }
     free(f2);
+    /* The same module with other spacing on each line formats the same:
+     * indentation as spaces, no space after commas or around :=. */
+    char *p = perturb(text), *pd = NULL, *fp = NULL;
+    if (rego_module_dump(name, p, strlen(p), &pd, &err) == 0 && strcmp(pd, dump) == 0 &&
+        (rego_format(name, p, strlen(p), &fp, NULL, &err) < 0 || strcmp(fp, f1) != 0)) {
+        snprintf(why, whylen, "fmt of %s depends on spacing within lines", name);
+        free(f1);
+        f1 = NULL;
+    }
+    free(p);
+    free(pd);
+    free(fp);
+    free(dump);
+    if (!f1)
+        return -1;
     *out = f1;
     return 0;
 }

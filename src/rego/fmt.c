@@ -230,8 +230,9 @@ static bool space_before(const struct fmt *f, size_t i)
         return false;
     if (is_open(p->type) || p->type == T_DOT)
         return false;
-    if ((c->type == T_LBRACK || c->type == T_LPAREN) && !c->ws_before)
-        return false;   /* postfix: a[x], f(x), as written */
+    if ((c->type == T_LBRACK || c->type == T_LPAREN) && !c->ws_before &&
+        (p->type == T_IDENT || term_end(f, f->prev)))
+        return false;   /* postfix a[x], f(x), contains(...): glued as written */
     if (f->prev_unary)
         return c->ws_before;   /* -1 is a number, - 1 a negation: as written */
     return true;

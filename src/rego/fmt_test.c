@@ -299,6 +299,8 @@ static void test_glued(void **state)
         { "keyval_in", "package p\nx if (\"a\",1 in {\"a\": 1})\n",
           "package p\n\nx if (\"a\", 1 in {\"a\": 1})\n" },
         { "package_only", "package   p", "package p\n" },
+        { "operators_glued", "package p\nx:=[1]\ny:={\"a\":[1],\"b\":(2)}\nz:=f(1)-(2)\nw if not(x)\n",
+          "package p\n\nx := [1]\n\ny := {\"a\": [1], \"b\": (2)}\n\nz := f(1) - (2)\n\nw if not(x)\n" },
         { "with_on_its_line", "package p\nx if {\n  y := 1\n     with input as 2\n  with data.x as 3 with data.z as 4\n}\n",
           "package p\n\nx if {\n\ty := 1\n\t\twith input as 2\n\t\twith data.x as 3 with data.z as 4\n}\n" },
         { "keyword_names", "package p\nx := input.if\ny if input.else.in[\n0] -1 > input.in\n",
