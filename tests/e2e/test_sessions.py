@@ -330,7 +330,7 @@ def test_daemon_restart_after_crash_kills_old_vms(fresh_daemon):
     d2.log_path = d.log_path
     d2.start()
     try:
-        deadline = time.time() + 10
+        deadline = time.time() + 60
         while vmm_pids(os.path.join(d.home, "run", "vms", sid)) and time.time() < deadline:
             time.sleep(0.1)
         assert vmm_pids(os.path.join(d.home, "run", "vms", sid)) == []
