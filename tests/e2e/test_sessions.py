@@ -145,17 +145,17 @@ while True:
     pass
 """
     # "started" must be printed before the timeout strikes, so that the
-    # child exists and what was printed is seen to survive the kill. Python
-    # and its child start within 10 s under TCG on a busy machine (the e2e
-    # modules run two at a time) nearly always; when they did not, the
-    # same again with 30 s, rather than a longer wait on every run.
+    # child exists and what was printed is seen to survive the kill. Under
+    # TCG Python and its child start within 10 s unless the machine is very
+    # busy (a fresh python3 took longer at a load of 13 on two cores); then
+    # the same again with 30 s, rather than a longer wait on every run.
     for timeout in (10, 30):
         r = daemon.python(session, loop, timeout=timeout)
-        if r["output"] == "started\n":
+        if r.get("output") == "started\n":
             break
     assert r["exitCode"] == 124
     assert f"timed out after {timeout} s" in r["error"]
-    assert r["output"] == "started\n", r
+    assert r.get("output") == "started\n", r
     meta = json.loads(r["syscallLogs"][0]["metadataJson"])
     assert meta["timed_out"] is True
     # Nothing of uid 1000 survives the timeout (the grandchild included).
@@ -186,7 +186,7 @@ while leftovers() and time.time() < deadline:
     time.sleep(0.2)
 print(leftovers())
 """, timeout=120)
-    assert r["output"] == "[]\n", r
+    assert r.get("output") == "[]\n", r
 
 
 def test_output_cap(daemon, session):
