@@ -30,7 +30,10 @@
  * retry sooner, so the session is not READY up to 50 ms late. */
 #define RESTORE_CONNECT_RETRY_MS 10
 #define STOP_GRACE_MS 2000
-#define EXEC_REPLY_GRACE_MS 10000
+/* How long past an exec's timeout the guest may take to answer: it kills
+ * the workload, reaps it, reads the rest of its output and answers, which
+ * under TCG on a busy host (a sliver of a CPU for the VM) took over 10 s. */
+#define EXEC_REPLY_GRACE_MS 30000
 #define HEALTH_TIMEOUT_MS 5000
 
 struct waiter {
