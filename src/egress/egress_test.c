@@ -1149,10 +1149,11 @@ static void test_secret_inside_tls_big_response(void **state)
     gtls_free(&g);
 }
 
-/* The server sends all and closes while the guest reads nothing: its
- * answer waits on the host in every buffer of the way (both TLS sessions,
- * the pair between them, the stream) when the host ends the guest's TLS
- * session, and all of it still reaches the guest, then close_notify. */
+/* The server sends all and closes before the guest took anything, and the
+ * guest then reads slowly (a quarter of a window a turn): the answer's end
+ * waits on the host in every buffer of the way (both TLS sessions, the pair
+ * between them, the stream) when the host ends the guest's TLS session, and
+ * all of it still reaches the guest, then close_notify. */
 static void test_secret_inside_tls_response_ends_while_the_guest_waits(void **state)
 {
     struct fixture *f = *state;
