@@ -24,7 +24,19 @@ void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **sav
     tl_budget = b;
 }
 
-void rv_budget_end(struct rv_budget *saved) { tl_budget = saved; }
+void rv_budget_end(struct rv_budget *saved)
+{
+    struct rv_budget *b = tl_budget;
+    if (b) {
+        for (struct rv *v = b->spare, *next; v; v = next) {
+            next = (struct rv *)v->u.arr.v;
+            free(v);
+        }
+        b->spare = NULL;
+        b->nspare = 0;
+    }
+    tl_budget = saved;
+}
 
 bool rv_budget_exceeded(void) { return tl_budget && tl_budget->exceeded; }
 
@@ -98,10 +110,52 @@ static struct rv rv_null_v = { .refs = 0, .type = RV_NULL };
 static struct rv rv_true_v = { .refs = 0, .type = RV_BOOL, .u.b = true };
 static struct rv rv_false_v = { .refs = 0, .type = RV_BOOL, .u.b = false };
 
+/* Value headers (struct rv without inline characters) count as their size
+ * on the budget; one freed during an evaluation is kept for its next value
+ * (at most RV_SPARE_MAX of them) instead of going back to the C library. */
+#define RV_SPARE_MAX 256
+
+static void charge_header(struct rv_budget *b)
+{
+    b->live += (int64_t)sizeof(struct rv);
+    b->allocs++;
+    b->bytes += sizeof(struct rv);
+    if (b->live > b->peak)
+        b->peak = b->live;
+    if (b->live > 0 && (uint64_t)b->live > b->limit)
+        b->exceeded = true;
+}
+
+static void free_header(struct rv *v)
+{
+    struct rv_budget *b = tl_budget;
+    if (!b) {
+        free(v);
+        return;
+    }
+    b->live -= (int64_t)sizeof(struct rv);
+    if (b->nspare >= RV_SPARE_MAX) {
+        free(v);
+        return;
+    }
+    v->u.arr.v = (struct rv **)b->spare;
+    b->spare = v;
+    b->nspare++;
+}
+
 static struct rv *rv_alloc(enum rv_type t)
 {
-    struct rv *v = xmalloc(sizeof *v);
-    charge(v);
+    struct rv_budget *b = tl_budget;
+    struct rv *v;
+    if (b && b->spare) {
+        v = b->spare;
+        b->spare = (struct rv *)v->u.arr.v;
+        b->nspare--;
+    } else {
+        v = xmalloc(sizeof *v);
+    }
+    if (b)
+        charge_header(b);
     memset(v, 0, sizeof *v);
     v->refs = 1;
     v->type = (uint8_t)t;
@@ -109,8 +163,8 @@ static struct rv *rv_alloc(enum rv_type t)
 }
 
 /* Frees with release what v owns besides its children (a big number, a
- * string's text, a collection's arrays), then v. */
-static void rv_free_own(struct rv *v, void (*release)(void *))
+ * string's text, a collection's arrays), not v itself. */
+static void rv_free_parts(struct rv *v, void (*release)(void *))
 {
     switch (v->type) {
     case RV_NUMBER:
@@ -132,6 +186,12 @@ static void rv_free_own(struct rv *v, void (*release)(void *))
     default:
         break;
     }
+}
+
+/* ... and then v. */
+static void rv_free_own(struct rv *v, void (*release)(void *))
+{
+    rv_free_parts(v, release);
     release(v);
 }
 
@@ -147,7 +207,11 @@ void rv_free_(struct rv *v)
             rv_decref(v->u.obj.v[i]);
         }
     }
-    rv_free_own(v, mfree);
+    rv_free_parts(v, mfree);
+    if (v->type == RV_STRING && v->is_int)
+        mfree(v);   /* characters inline: allocated and counted as one */
+    else
+        free_header(v);
 }
 
 struct rv *rv_null(void) { return &rv_null_v; }

@@ -64,6 +64,10 @@ struct rv_budget {
      * the most live bytes at once */
     uint64_t allocs, bytes;
     int64_t peak;
+    /* value headers freed during the evaluation, kept for its next values
+     * (linked through u.arr.v; freed by rv_budget_end) */
+    struct rv *spare;
+    unsigned nspare;
 };
 void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **saved);
 void rv_budget_end(struct rv_budget *saved);
