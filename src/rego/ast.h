@@ -49,6 +49,8 @@ struct term {
     uint8_t call_kind;   /* TK_CALL: enum call_kind */
     bool ground;         /* no variables anywhere (set by the compiler) */
     bool wildcard;       /* TK_VAR: written as `_` */
+    bool single;         /* at most one value, no bindings (set by the compiler):
+                          * the evaluator computes it directly (eval.c, eval_direct) */
     struct loc loc;
     struct rv *val;      /* TK_VALUE */
     char *name;          /* TK_VAR */

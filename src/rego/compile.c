@@ -1713,6 +1713,71 @@ static void fold_term(struct term *t)
     t->val = v;
 }
 
+/* A key inside a reference that is computed, not enumerated: a reference
+ * or a call of one value, or a comprehension (a variable there may be
+ * unbound and enumerate the keys). */
+static bool single_key(const struct term *t)
+{
+    return t->kind == TK_VALUE ||
+           (t->single && t->kind != TK_VAR && t->kind != TK_ARRAY && t->kind != TK_SET && t->kind != TK_OBJECT);
+}
+
+/* Whether t has at most one value and binds nothing, so that the evaluator
+ * may compute it directly instead of through continuations (its children
+ * are marked already). A variable is single where it is read as a value
+ * (unbound there, it is an error either way); a key of a reference must be
+ * single_key; `walk` is the one builtin with several results. */
+static bool term_single(const struct term *t)
+{
+    int from = 1;
+    switch (t->kind) {
+    case TK_VALUE:
+    case TK_VAR:
+    case TK_ACOMP:
+    case TK_SCOMP:
+    case TK_OCOMP:
+        return true;
+    case TK_ARRAY:
+    case TK_SET:
+    case TK_OBJECT:
+        for (int i = 0; i < t->nitems; i++)
+            if (!t->items[i]->single)
+                return false;
+        return true;
+    case TK_CALL:
+        if (!(t->call_kind == CALL_FUNCTION || (t->call_kind == CALL_BUILTIN && t->builtin != rego_builtin_find("walk"))))
+            return false;
+        for (int i = 1; i < t->nitems; i++)
+            if (!t->items[i]->single)
+                return false;
+        return true;
+    case TK_REF:
+        if (t->nitems < 1)
+            return false;
+        switch (t->ref_head) {
+        case RH_INPUT:
+        case RH_LOCAL:
+            break;
+        case RH_DATA:
+            if (!t->dnode)
+                return false;
+            from = t->dnext;
+            break;
+        case RH_TERM:
+            if (!t->items[0]->single || t->items[0]->kind == TK_VAR)
+                return false;
+            break;
+        default:
+            return false;
+        }
+        for (int i = from; i < t->nitems; i++)
+            if (!single_key(t->items[i]))
+                return false;
+        return true;
+    }
+    return false;
+}
+
 static void freeze_term(struct term *t, struct rego *r)
 {
     if (!t)
@@ -1726,6 +1791,7 @@ static void freeze_term(struct term *t, struct rego *r)
     freeze_term(t->key, r);
     freeze_term(t->value, r);
     freeze_body(t->body, r);
+    t->single = term_single(t);
 }
 
 /* Terms whose shape matters beyond their value (rule heads, `with` targets,

@@ -36,6 +36,16 @@ struct rego_pcache {
 };
 void rego_pcache_clear(struct rego_pcache *c);
 
+/* What an evaluation can borrow instead of allocating it anew: a prepared
+ * query keeps one (it is used by one thread at a time). Between
+ * evaluations every cache entry is NULL. */
+struct ev_store {
+    struct rv **cache;    /* node values, by node id (nnodes + 1) */
+    int *ids;             /* the ids set in cache, in order (nnodes + 1) */
+    int nnodes;           /* of the engine it was made for */
+};
+void ev_store_free(struct ev_store *s);
+
 struct ev {
     struct rego *r;
     struct rv *input;     /* borrowed */
@@ -45,6 +55,10 @@ struct ev {
     struct mock *mocks;
     int nmocks, mockcap;
     struct rv **cache;    /* node values, by node id */
+    struct rv **base_cache;   /* the cache outside any `with` */
+    int *cache_ids;           /* ids set in base_cache (see struct ev_store) */
+    int ncache_ids;
+    struct ev_store *store;   /* borrowed: base_cache and cache_ids are its own */
     uint64_t steps, max_steps;
     struct rv_budget budget;       /* memory: live bytes of the values built */
     struct rv_budget *saved_budget;
@@ -61,6 +75,9 @@ struct ev {
 };
 
 void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error *err);
+/* ev_init with the node cache of store (NULL: ev_init's own). */
+void ev_init_store(struct ev *ev, struct rego *r, struct rv *input, struct rego_error *err,
+                   struct ev_store *store);
 void ev_release(struct ev *ev);
 /* Runs the query; each solution's bindings go to results (a set of
  * objects), or with value_term, the term's first value goes to *value. */

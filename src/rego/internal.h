@@ -101,11 +101,13 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define ev_builtin_name rego_ev_builtin_name
 #define ev_call_value rego_ev_call_value
 #define ev_init rego_ev_init
+#define ev_init_store rego_ev_init_store
 #define ev_node_value rego_ev_node_value
 #define ev_now_ns rego_ev_now_ns
 #define ev_query rego_ev_query
 #define ev_query_mode rego_ev_query_mode
 #define ev_release rego_ev_release
+#define ev_store_free rego_ev_store_free
 
 #define fold_orbit rego_fold_orbit
 #define fold_orbit_count rego_fold_orbit_count

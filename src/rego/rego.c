@@ -10,6 +10,7 @@
 struct rego_query {
     struct rego *r;
     struct rego_pcache pcache;
+    struct ev_store store;   /* the node cache its evaluations share, one at a time */
     char *text;
     struct query_info qi;
     struct term *value_term;   /* single-term queries: its value */
@@ -254,6 +255,7 @@ void rego_query_free(struct rego_query *q)
     if (!q)
         return;
     rego_pcache_clear(&q->pcache);
+    ev_store_free(&q->store);
     body_free(q->qi.body);
     free(q->qi.orig);
     free(q->text);
@@ -286,7 +288,7 @@ static int run(struct rego_query *q, const json_t *input, bool want_value, struc
     if (input_block(input, &in, block, err) < 0)
         return -1;
     struct ev ev;
-    ev_init(&ev, q->r, in, err);
+    ev_init_store(&ev, q->r, in, err, &q->store);
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, want_value ? q->value_term : NULL, results, value);
     ev_release(&ev);
@@ -391,7 +393,7 @@ int rego_query_eval_rv(struct rego_query *q, struct rv *input, struct rvbuf *res
 {
     uint64_t before = rg_failures();
     struct ev ev;
-    ev_init(&ev, q->r, input, err);
+    ev_init_store(&ev, q->r, input, err, &q->store);
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, NULL, results, NULL);
     ev_release(&ev);
@@ -411,7 +413,7 @@ int rego_query_value_rv(struct rego_query *q, struct rv *input, struct rv **valu
         return rego_err(err, "rego_compile_error", NULL, "the query is not a single term");
     uint64_t before = rg_failures();
     struct ev ev;
-    ev_init(&ev, q->r, input, err);
+    ev_init_store(&ev, q->r, input, err, &q->store);
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, q->value_term, NULL, value);
     ev_release(&ev);
@@ -433,7 +435,7 @@ int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
         return -1;
     struct rvbuf res = { 0 };
     struct ev ev;
-    ev_init(&ev, q->r, in, err);
+    ev_init_store(&ev, q->r, in, err, &q->store);
     ev.pcache = &q->pcache;
     int rc = ev_query_mode(&ev, &q->qi, NULL, &res, NULL, true);
     ev_release(&ev);
