@@ -1966,6 +1966,11 @@ static void index_node(struct node *n)
                 l[m++] = i;
         l[m] = -1;
     }
+    /* the rules on the node's path share its reference: the evaluator
+     * knows them by the pointer */
+    for (int i = 0; i < n->nrules; i++)
+        if (eq_indexed(n, i, best))
+            n->rules[i]->idx_ref = (struct term *)best;
 }
 
 static void freeze_engine(struct rego *r)

@@ -1204,15 +1204,38 @@ static int every_coll_k(struct ev *ev, struct rv *coll, void *ctx)
 
 static int eval_expr_plain(struct ev *ev, struct frame *fr, struct expr *e, kont k, void *ctx)
 {
+    bool direct = !ev->nov && !ev->nmocks;
     switch (e->kind) {
     case EK_SOME:
         return k(ev, ctx);
     case EK_TERM: {
+        if (direct && e->a->single) {
+            /* a condition of one value: no continuation for it */
+            struct rv *v;
+            int rc = eval_direct(ev, fr, e->a, &v);
+            if (rc < 0 || !v)
+                return rc;
+            bool truth = !(v->type == RV_BOOL && !v->u.b);
+            rv_decref(v);
+            return truth ? k(ev, ctx) : 0;
+        }
         struct term_k t = { k, ctx };
         return eval_term(ev, fr, e->a, truthy_k, &t);
     }
     case EK_UNIFY:
     case EK_ASSIGN:
+        if (direct && e->a->kind == TK_VAR && e->a->slot >= 0 && !fr->slots[e->a->slot] && e->b->single) {
+            /* x := one value: bind it */
+            struct rv *v;
+            int rc = eval_direct(ev, fr, e->b, &v);
+            if (rc < 0 || !v)
+                return rc;
+            fr->slots[e->a->slot] = v;
+            rc = k(ev, ctx);
+            rv_decref(fr->slots[e->a->slot]);
+            fr->slots[e->a->slot] = NULL;
+            return rc;
+        }
         return unify_terms(ev, fr, e->a, e->b, k, ctx);
     case EK_SOME_IN: {
         struct somein_k s = { fr, e, NULL, k, ctx };
@@ -1798,20 +1821,11 @@ static const int *node_candidates(struct ev *ev, const struct node *n, const str
         v = lookup(v, t->items[i]->val);
     if (!v)
         return n->idx_other;
-    size_t lo = 0, hi = (size_t)n->idx_n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = rv_compare(n->idx_keys[mid], v);
-        if (c == 0) {
-            *checked = t;
-            return n->idx_rules[mid];
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return n->idx_other;
+    long i = rv_sorted_find(n->idx_keys, (size_t)n->idx_n, v);
+    if (i < 0)
+        return n->idx_other;
+    *checked = t;
+    return n->idx_rules[i];
 }
 
 /* The next rule of n to evaluate: *pos counts through cand (or all rules). */

@@ -25,9 +25,10 @@ struct mock {
 /* Compiled regular expressions and globs, kept per prepared query (which is
  * used by one thread at a time). Keys are the pattern values. */
 #define REGO_PCACHE_SIZE 32
+enum { PCACHE_EMPTY, PCACHE_REGEX, PCACHE_GLOB, PCACHE_CIDR, PCACHE_ADDR };
 struct rego_pcache {
     struct {
-        int kind;            /* 0 empty, 1 regex, 2 glob */
+        int kind;            /* PCACHE_*: a regex, a glob, a parsed CIDR or address (malloc'd) */
         struct rv *pattern;
         struct rv *delims;   /* globs */
         void *compiled;

@@ -151,6 +151,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define rv_own rego_rv_own
 #define rv_qsort_cmp rego_rv_qsort_cmp
 #define rv_set_find rego_rv_set_find
+#define rv_sorted_find rego_rv_sorted_find
 #define rv_set_take rego_rv_set_take
 #define rv_sign rego_rv_sign
 #define rv_string rego_rv_string

@@ -934,9 +934,28 @@ int rv_compare(const struct rv *a, const struct rv *b)
     return 0;
 }
 
+/* Small objects and sets (most of them: an input's objects, a policy's
+ * lists) are searched front to back for an equal string: the length and
+ * the first byte rule out almost every other key without a comparison. */
+#define LINEAR_MAX 8
+
 static ssize_t bsearch_idx(struct rv *const *arr, size_t n, const struct rv *key)
 {
     size_t lo = 0, hi = n;
+    if (key->type == RV_STRING && n <= LINEAR_MAX) {
+        size_t len = key->u.str.len;
+        const char *ks = key->u.str.s;
+        for (size_t i = 0; i < n; i++) {
+            const struct rv *m = arr[i];
+            if (m == key)
+                return (ssize_t)i;
+            if (m->type != RV_STRING || m->u.str.len != len)
+                continue;
+            if (len == 0 || (m->u.str.s[0] == ks[0] && memcmp(m->u.str.s, ks, len) == 0))
+                return (ssize_t)i;
+        }
+        return -1;
+    }
     if (key->type == RV_STRING) {
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
@@ -962,6 +981,11 @@ static ssize_t bsearch_idx(struct rv *const *arr, size_t n, const struct rv *key
             hi = mid;
     }
     return -1;
+}
+
+long rv_sorted_find(struct rv *const *arr, size_t n, const struct rv *key)
+{
+    return (long)bsearch_idx(arr, n, key);
 }
 
 struct rv *rv_object_get(const struct rv *obj, const struct rv *key)

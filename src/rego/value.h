@@ -140,6 +140,8 @@ int rv_qsort_cmp(const void *a, const void *b);
 struct rv *rv_object_get(const struct rv *obj, const struct rv *key);      /* borrowed */
 struct rv *rv_object_get_str(const struct rv *obj, const char *key);      /* borrowed */
 struct rv *rv_set_find(const struct rv *set, const struct rv *key);        /* borrowed */
+/* The index of key in arr (n values sorted by rv_compare, unique), or -1. */
+long rv_sorted_find(struct rv *const *arr, size_t n, const struct rv *key);
 /* obj with key set to val (a new object). */
 struct rv *rv_object_put(const struct rv *obj, struct rv *key, struct rv *val);
 /* Recursive merge: objects merge key by key; otherwise `b` wins unless
