@@ -122,6 +122,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define rv_as_double rego_rv_as_double
 #define rv_as_int rego_rv_as_int
 #define rv_block_free rego_rv_block_free
+#define rv_block_release rego_rv_block_release
 #define rv_bool rego_rv_bool
 #define rv_budget_begin rego_rv_budget_begin
 #define rv_budget_end rego_rv_budget_end
@@ -138,6 +139,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define rv_freeze rego_rv_freeze
 #define rv_from_json rego_rv_from_json
 #define rv_from_json_block rego_rv_from_json_block
+#define rv_from_json_block_in rego_rv_from_json_block_in
 #define rv_frozen_free rego_rv_frozen_free
 #define rv_int rego_rv_int
 #define rv_merge rego_rv_merge

@@ -1333,29 +1333,41 @@ struct jchunk {
 
 struct jblock {
     struct jchunk *head, *cur;
+    struct jchunk *spare;   /* to use first, or NULL */
     bool failed;
 };
 
-static void *jb_alloc(struct jblock *b, size_t n)
+static __attribute__((noinline)) void *jb_grow(struct jblock *b, size_t n)
 {
-    n = (n + 15) & ~(size_t)15;
-    struct jchunk *c = b->cur;
-    if (!c || c->cap - c->used < n) {
+    struct jchunk *c;
+    if (!b->cur && b->spare && b->spare->cap >= n) {
+        c = b->spare;   /* a chunk kept from the last conversion */
+        b->spare = NULL;
+    } else {
         size_t cap = n > 4096 ? n : 4096;
         c = malloc(sizeof *c + cap);
         if (!c) {
             b->failed = true;
             return NULL;
         }
-        c->next = NULL;
         c->cap = cap;
-        c->used = 0;
-        if (b->cur)
-            b->cur->next = c;
-        else
-            b->head = c;
-        b->cur = c;
     }
+    c->next = NULL;
+    c->used = n;
+    if (b->cur)
+        b->cur->next = c;
+    else
+        b->head = c;
+    b->cur = c;
+    return c->mem;
+}
+
+static inline void *jb_alloc(struct jblock *b, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    struct jchunk *c = b->cur;
+    if (!c || c->cap - c->used < n)
+        return jb_grow(b, n);
     void *p = (char *)c->mem + c->used;
     c->used += n;
     return p;
@@ -1372,19 +1384,17 @@ static struct rv *jb_rv(struct jblock *b, enum rv_type t)
     return v;
 }
 
+/* The characters stay where jansson keeps them (NUL-terminated): the
+ * input outlives the block. */
 static struct rv *jb_string(struct jblock *b, const char *s, size_t len)
 {
-    struct rv *v = jb_alloc(b, sizeof *v + len + 1);
+    struct rv *v = jb_alloc(b, sizeof *v);
     if (!v)
         return NULL;
     memset(v, 0, sizeof *v);
     v->type = RV_STRING;
     v->in_block = 1;
-    v->is_int = 1;   /* characters stored inline */
-    char *c = (char *)(v + 1);
-    memcpy(c, s, len);
-    c[len] = 0;
-    v->u.str.s = c;
+    v->u.str.s = (char *)s;
     v->u.str.len = len;
     return v;
 }
@@ -1483,10 +1493,18 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
     return NULL;
 }
 
-struct rv *rv_from_json_block(const json_t *j, void **block)
+struct rv *rv_from_json_block_in(const json_t *j, void **block, void **spare)
 {
-    struct jblock b = { NULL, NULL, false };
+    struct jblock b = { NULL, NULL, spare ? *spare : NULL, false };
+    if (spare)
+        *spare = NULL;
     struct rv *v = jb_fill(&b, j);
+    if (b.spare) {
+        if (spare)
+            *spare = b.spare;   /* not used: still the caller's */
+        else
+            free(b.spare);
+    }
     if (!v || b.failed) {
         rv_block_free(b.head);
         *block = NULL;
@@ -1494,6 +1512,22 @@ struct rv *rv_from_json_block(const json_t *j, void **block)
     }
     *block = b.head;
     return v;
+}
+
+struct rv *rv_from_json_block(const json_t *j, void **block)
+{
+    return rv_from_json_block_in(j, block, NULL);
+}
+
+void rv_block_release(void *block, void **spare)
+{
+    struct jchunk *c = block;
+    if (c && spare && !*spare) {
+        *spare = c;
+        block = c->next;
+        c->next = NULL;
+    }
+    rv_block_free(block);
 }
 
 void rv_block_free(void *block)

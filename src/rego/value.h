@@ -160,12 +160,20 @@ int rv_arith(char op, const struct rv *a, const struct rv *b, struct rv **out, c
 struct rv *rv_from_json(const json_t *j);  /* NULL on non-finite numbers */
 json_t *rv_to_json(const struct rv *v);    /* sets become arrays; non-string keys serialized */
 /* The input of one evaluation: the whole tree bump-allocated in a block
- * (*block: 4 KiB chunks, one for an ordinary input),
+ * (*block: 4 KiB chunks, one for an ordinary input; strings point into j,
+ * which must outlive the block),
  * every value immortal (no reference counting, no budget) and valid until
  * rv_block_free(*block). Whatever keeps a value beyond that takes
  * rv_own() of it. NULL on non-finite numbers or when memory runs out. */
 struct rv *rv_from_json_block(const json_t *j, void **block);
 void rv_block_free(void *block);
+/* The same with a chunk kept from an earlier block (*spare, or NULL):
+ * rv_block_release frees a block but for its first chunk, which it leaves
+ * in *spare (when empty) for the next conversion; rv_block_free(*spare)
+ * frees it at the end. The strings of the values are the characters of
+ * the json_t: j must outlive the block. */
+struct rv *rv_from_json_block_in(const json_t *j, void **block, void **spare);
+void rv_block_release(void *block, void **spare);
 /* A reference that stays valid after the block v (or a value inside v)
  * may live in is freed: v itself, or a copy where a block is involved. */
 struct rv *rv_own(struct rv *v);
