@@ -2157,6 +2157,10 @@ void ev_init_store(struct ev *ev, struct rego *r, struct rv *input, struct rego_
     }
     ev->store = store;
     ev->base_cache = ev->cache;
+    if (store) {
+        ev->budget.spares = store->spares;
+        memset(&store->spares, 0, sizeof store->spares);
+    }
 }
 
 void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error *err)
@@ -2170,6 +2174,7 @@ void ev_store_free(struct ev_store *s)
     free(s->ids);
     s->cache = NULL;
     s->ids = NULL;
+    rv_spares_free(&s->spares);
 }
 
 /* Releases what the evaluation computed: only the entries it set, so that
@@ -2196,6 +2201,10 @@ void ev_release(struct ev *ev)
         free(ev->cache_ids);
     }
     rv_decref(ev->memo);
+    if (ev->store) {   /* what was freed serves the next evaluation */
+        ev->store->spares = ev->budget.spares;
+        memset(&ev->budget.spares, 0, sizeof ev->budget.spares);
+    }
     rv_budget_end(ev->saved_budget);
 }
 

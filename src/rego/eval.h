@@ -44,6 +44,7 @@ struct ev_store {
     struct rv **cache;    /* node values, by node id (nnodes + 1) */
     int *ids;             /* the ids set in cache, in order (nnodes + 1) */
     int nnodes;           /* of the engine it was made for */
+    struct rv_spares spares;   /* what the last evaluation freed (value.h) */
 };
 void ev_store_free(struct ev_store *s);
 

@@ -25,6 +25,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define rg_fail_at rego_rg_fail_at
 #define rg_failures rego_rg_failures
 #define rg_free rego_rg_free
+#define rg_from_reserve rego_rg_from_reserve
 #define rg_malloc rego_rg_malloc
 #define rg_realloc rego_rg_realloc
 #define rg_reserve_live rego_rg_reserve_live
@@ -154,6 +155,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define rv_qsort_cmp rego_rv_qsort_cmp
 #define rv_set_find rego_rv_set_find
 #define rv_sorted_find rego_rv_sorted_find
+#define rv_spares_free rego_rv_spares_free
 #define rv_set_take rego_rv_set_take
 #define rv_sign rego_rv_sign
 #define rv_string rego_rv_string

@@ -24,17 +24,19 @@ void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **sav
     tl_budget = b;
 }
 
+void rv_spares_free(struct rv_spares *s)
+{
+    for (struct rv *v = s->hdr, *next; v; v = next) {
+        next = (struct rv *)v->u.arr.v;
+        free(v);
+    }
+    memset(s, 0, sizeof *s);
+}
+
 void rv_budget_end(struct rv_budget *saved)
 {
-    struct rv_budget *b = tl_budget;
-    if (b) {
-        for (struct rv *v = b->spare, *next; v; v = next) {
-            next = (struct rv *)v->u.arr.v;
-            free(v);
-        }
-        b->spare = NULL;
-        b->nspare = 0;
-    }
+    if (tl_budget)
+        rv_spares_free(&tl_budget->spares);
     tl_budget = saved;
 }
 
@@ -90,6 +92,16 @@ static void mfree(void *p)
     free(p);
 }
 
+/* A list's storage grown to n bytes (NULL, p unchanged, when the system
+ * refuses); the budget is charged the difference. */
+static void *list_grow(void *p, size_t n)
+{
+    refund(p);
+    void *q = rg_try_realloc(p, n);
+    charge(q ? q : p);
+    return q;
+}
+
 static void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
@@ -134,23 +146,23 @@ static void free_header(struct rv *v)
         return;
     }
     b->live -= (int64_t)sizeof(struct rv);
-    if (b->nspare >= RV_SPARE_MAX) {
+    if (b->spares.nhdr >= RV_SPARE_MAX || rg_from_reserve(v)) {
         free(v);
         return;
     }
-    v->u.arr.v = (struct rv **)b->spare;
-    b->spare = v;
-    b->nspare++;
+    v->u.arr.v = (struct rv **)b->spares.hdr;
+    b->spares.hdr = v;
+    b->spares.nhdr++;
 }
 
 static struct rv *rv_alloc(enum rv_type t)
 {
     struct rv_budget *b = tl_budget;
     struct rv *v;
-    if (b && b->spare) {
-        v = b->spare;
-        b->spare = (struct rv *)v->u.arr.v;
-        b->nspare--;
+    if (b && b->spares.hdr) {
+        v = b->spares.hdr;
+        b->spares.hdr = (struct rv *)v->u.arr.v;
+        b->spares.nhdr--;
     } else {
         v = xmalloc(sizeof *v);
     }
@@ -293,15 +305,12 @@ void rvbuf_push(struct rvbuf *b, struct rv *take)
             return;
         }
         /* nor is one the system has no memory for (mem.h) */
-        refund(b->v);
-        struct rv **grown = rg_try_realloc(b->v, cap * sizeof *b->v);
+        struct rv **grown = list_grow(b->v, cap * sizeof *b->v);
         if (!grown) {
-            charge(b->v);
             rv_decref(take);
             return;
         }
         b->v = grown;
-        charge(b->v);
         b->cap = cap;
     }
     b->v[b->len++] = take;
@@ -311,13 +320,11 @@ void rvbuf_reserve(struct rvbuf *b, size_t n)
 {
     if (n <= b->cap || !rv_budget_room((n - b->cap) * sizeof *b->v))
         return;
-    refund(b->v);
-    struct rv **grown = rg_try_realloc(b->v, n * sizeof *b->v);
-    if (grown)   /* else it stays as it was: pushes grow it or stop (mem.h) */
+    struct rv **grown = list_grow(b->v, n * sizeof *b->v);
+    if (grown) {   /* else it stays as it was: pushes grow it or stop (mem.h) */
         b->v = grown;
-    charge(b->v);
-    if (grown)
         b->cap = n;
+    }
 }
 
 void rvbuf_clear(struct rvbuf *b)

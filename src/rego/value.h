@@ -49,6 +49,15 @@ struct rv {
     } u;
 };
 
+/* Value headers that were freed, kept to be used again instead of going
+ * back to the C library (at most 256): a prepared query keeps them from
+ * one evaluation to the next. */
+struct rv_spares {
+    struct rv *hdr;       /* linked through u.arr.v */
+    unsigned nhdr;
+};
+void rv_spares_free(struct rv_spares *s);
+
 /* The memory budget of one evaluation. While one is begun on a thread,
  * every value built on that thread counts its bytes until it is freed;
  * when the live total passes `limit`, `exceeded` is set (and stays set).
@@ -64,10 +73,9 @@ struct rv_budget {
      * the most live bytes at once */
     uint64_t allocs, bytes;
     int64_t peak;
-    /* value headers freed during the evaluation, kept for its next values
-     * (linked through u.arr.v; freed by rv_budget_end) */
-    struct rv *spare;
-    unsigned nspare;
+    /* memory freed during the evaluation, kept for the values it (or,
+     * handed on, the next evaluation) builds; freed by rv_budget_end */
+    struct rv_spares spares;
 };
 void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **saved);
 void rv_budget_end(struct rv_budget *saved);
