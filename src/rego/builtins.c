@@ -1559,12 +1559,21 @@ static int cidr_arg(struct ev *ev, struct rv *v, bool need_prefix, struct cidr *
     int kind = need_prefix ? PCACHE_CIDR : PCACHE_ADDR;
     bool constant = v->refs == 0 && !v->in_block;
     const struct cidr *known = constant ? pcache_get(ev, kind, v, NULL) : NULL;
+    _Static_assert(sizeof(struct cidr) <= sizeof ev->addr_parsed, "the evaluation's address memo holds a cidr");
+    if (!known && ev->addr_key == v && ev->addr_kind == kind)
+        known = (const struct cidr *)(const void *)ev->addr_parsed;
     if (known) {
         *c = *known;
         return 0;
     }
     if (parse_cidr(S(v), SL(v), c->net, &c->family, &c->bits, need_prefix) < 0)
         return -1;
+    if (!constant) {   /* held until the evaluation ends: its address stays its own */
+        memcpy(ev->addr_parsed, c, sizeof *c);
+        rv_decref(ev->addr_key);
+        ev->addr_key = rv_incref(v);
+        ev->addr_kind = kind;
+    }
     if (constant && ev->pcache) {
         struct cidr *keep = malloc(sizeof *keep);
         if (!keep)
@@ -1849,16 +1858,25 @@ void rego_pcache_clear(struct rego_pcache *c)
     }
 }
 
+#define PCACHE_HINT(p) ((unsigned)((uintptr_t)(p) >> 4) % 64u)
+
 static void *pcache_get(struct ev *ev, int kind, struct rv *pattern, struct rv *delims)
 {
     if (!ev->pcache)
         return NULL;
     struct rego_pcache *c = ev->pcache;
-    /* patterns are usually the policy's own (frozen) strings: the same pointer each time */
-    for (int i = 0; i < REGO_PCACHE_SIZE; i++)
-        if (c->e[i].pattern == pattern && c->e[i].kind == kind && (!delims || rv_equal(c->e[i].delims, delims)))
+    /* patterns are usually the policy's own (frozen) strings: the same
+     * pointer each time, found where it was found last */
+    unsigned h = PCACHE_HINT(pattern), i = c->hint[h];
+    if (i && c->e[i - 1].pattern == pattern && c->e[i - 1].kind == kind &&
+        (!delims || rv_equal(c->e[i - 1].delims, delims)))
+        return c->e[i - 1].compiled;
+    for (i = 0; i < REGO_PCACHE_SIZE; i++)
+        if (c->e[i].pattern == pattern && c->e[i].kind == kind && (!delims || rv_equal(c->e[i].delims, delims))) {
+            c->hint[h] = (unsigned char)(i + 1);
             return c->e[i].compiled;
-    for (int i = 0; i < REGO_PCACHE_SIZE; i++)
+        }
+    for (i = 0; i < REGO_PCACHE_SIZE; i++)
         if (c->e[i].kind == kind && rv_equal(c->e[i].pattern, pattern) &&
             (!delims || rv_equal(c->e[i].delims, delims)))
             return c->e[i].compiled;
@@ -1879,6 +1897,7 @@ static bool pcache_put(struct ev *ev, int kind, struct rv *pattern, struct rv *d
     c->e[i].kind = kind;
     /* the cache outlives the evaluation: patterns from the input are copied */
     c->e[i].pattern = rv_own(pattern);
+    c->hint[PCACHE_HINT(c->e[i].pattern)] = (unsigned char)(i + 1);
     c->e[i].delims = delims ? rv_own(delims) : NULL;
     c->e[i].compiled = compiled;
     if (old_kind == PCACHE_REGEX) {

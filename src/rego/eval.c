@@ -2201,6 +2201,7 @@ void ev_release(struct ev *ev)
         free(ev->cache_ids);
     }
     rv_decref(ev->memo);
+    rv_decref(ev->addr_key);
     if (ev->store) {   /* what was freed serves the next evaluation */
         ev->store->spares = ev->budget.spares;
         memset(&ev->budget.spares, 0, sizeof ev->budget.spares);

@@ -34,6 +34,9 @@ struct rego_pcache {
         void *compiled;
     } e[REGO_PCACHE_SIZE];
     int next;
+    /* by the pattern's address: the entry it was last found in, plus 1
+     * (a hint: the entry is checked) */
+    unsigned char hint[64];
 };
 void rego_pcache_clear(struct rego_pcache *c);
 
@@ -74,6 +77,12 @@ struct ev {
     struct rego_pcache *pcache;   /* may be NULL */
     int cur_nargs;                /* arguments of the builtin being called (print is variadic) */
     struct rv *memo;              /* uuid.rfc4122, rand.intn: [name, args...] -> value */
+    /* the last address a net.cidr_* builtin parsed that is not a constant
+     * of the policy (those are in pcache): the value (a reference held
+     * until the evaluation ends), its PCACHE_ kind and the parsed form */
+    struct rv *addr_key;
+    int addr_kind;
+    unsigned char addr_parsed[24];
 };
 
 void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error *err);
