@@ -1374,6 +1374,8 @@ out:
     return rc;
 }
 
+static void mark_query_body(struct rego *r, struct body *b);
+
 int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
                        struct rego_error *err)
 {
@@ -1397,6 +1399,8 @@ int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
         rc = order_body(&c, &a, body);
         analysis_free(&a);
     }
+    if (rc == 0)
+        mark_query_body(r, body);
     qi->body = body;
     qi->nslots = c.nslots;
     qi->slot_names = c.slot_names;
@@ -1776,6 +1780,35 @@ static bool term_single(const struct term *t)
         return true;
     }
     return false;
+}
+
+/* A query's terms: data references resolved to their rule nodes and terms
+ * of one value marked, as freeze_term does for rules (the values stay the
+ * query's own: not frozen, not folded). */
+static void mark_query_term(struct rego *r, struct term *t)
+{
+    if (!t)
+        return;
+    resolve_data_ref(r, t);
+    for (int i = 0; i < t->nitems; i++)
+        mark_query_term(r, t->items[i]);
+    mark_query_term(r, t->key);
+    mark_query_term(r, t->value);
+    mark_query_body(r, t->body);
+    t->single = term_single(t);
+}
+
+static void mark_query_body(struct rego *r, struct body *b)
+{
+    for (int i = 0; b && i < b->n; i++) {
+        struct expr *e = b->exprs[i];
+        mark_query_term(r, e->a);
+        mark_query_term(r, e->b);
+        mark_query_term(r, e->c);
+        mark_query_body(r, e->body);
+        for (int j = 0; j < e->nwith; j++)
+            mark_query_term(r, e->with[j].value);
+    }
 }
 
 static void freeze_term(struct term *t, struct rego *r)
