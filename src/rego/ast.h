@@ -51,6 +51,8 @@ struct term {
     bool wildcard;       /* TK_VAR: written as `_` */
     bool single;         /* at most one value, no bindings (set by the compiler):
                           * the evaluator computes it directly (eval.c, eval_direct) */
+    uint8_t hint;        /* a constant key of a reference: where it was found in the
+                          * last object (evaluations may share it: relaxed atomics) */
     struct loc loc;
     struct rv *val;      /* TK_VALUE */
     char *name;          /* TK_VAR */

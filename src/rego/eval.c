@@ -109,6 +109,29 @@ static struct rv *lookup(struct rv *v, struct rv *key)
     }
 }
 
+/* lookup of a constant key, trying first the position where the term
+ * found it the last time (objects of one shape recur: an input's). */
+static inline struct rv *lookup_hinted(struct rv *v, struct term *item)
+{
+    const struct rv *key = item->val;
+    if (v->type == RV_OBJECT && key->type == RV_STRING) {
+        unsigned h = __atomic_load_n(&item->hint, __ATOMIC_RELAXED);
+        if (h < v->u.obj.len) {
+            const struct rv *k = v->u.obj.k[h];
+            if (k == key || (k->type == RV_STRING && k->u.str.len == key->u.str.len &&
+                             memcmp(k->u.str.s, key->u.str.s, key->u.str.len) == 0))
+                return v->u.obj.v[h];
+        }
+        long j = rv_sorted_find(v->u.obj.k, v->u.obj.len, key);
+        if (j < 0)
+            return NULL;
+        if (j < 256)
+            __atomic_store_n(&item->hint, (uint8_t)j, __ATOMIC_RELAXED);
+        return v->u.obj.v[j];
+    }
+    return lookup(v, item->val);
+}
+
 static int stop_k(struct ev *ev, void *ctx)
 {
     (void)ev;
@@ -434,7 +457,7 @@ static int walk_value(struct ev *ev, struct frame *fr, struct rv *v, struct term
                       void *ctx)
 {
     while (i < t->nitems && t->items[i]->kind == TK_VALUE) {
-        v = lookup(v, t->items[i]->val);
+        v = lookup_hinted(v, t->items[i]);
         if (!v)
             return 0;
         i++;
@@ -766,7 +789,7 @@ static int ref_direct(struct ev *ev, struct frame *fr, struct term *t, struct rv
     for (; v && i < t->nitems; i++) {
         struct term *item = t->items[i];
         if (item->kind == TK_VALUE) {
-            v = lookup(v, item->val);
+            v = lookup_hinted(v, item);
             continue;
         }
         struct rv *key;
@@ -1799,7 +1822,7 @@ static bool index_excludes(struct ev *ev, const struct rule *rule)
     struct rv *v = ev->input;
     const struct term *t = rule->idx_ref;
     for (int i = 1; v && i < t->nitems; i++)
-        v = lookup(v, t->items[i]->val);
+        v = lookup_hinted(v, t->items[i]);
     if (!v)
         return true;
     if (rule->idx_member)
@@ -1818,7 +1841,7 @@ static const int *node_candidates(struct ev *ev, const struct node *n, const str
     struct rv *v = ev->input;
     const struct term *t = n->idx_ref;
     for (int i = 1; v && i < t->nitems; i++)
-        v = lookup(v, t->items[i]->val);
+        v = lookup_hinted(v, t->items[i]);
     if (!v)
         return n->idx_other;
     long i = rv_sorted_find(n->idx_keys, (size_t)n->idx_n, v);
