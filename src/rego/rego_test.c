@@ -493,6 +493,24 @@ static void test_type_checker(void **state)
                       "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
     expect_type_error("package p\nf(x) := \"a\" if { x > 1 }\nf(x) := \"b\"\np if { f(1) == 0 }",
                       "match error\n\tleft  : string\n\tright : number");
+    /* rules of several types: OPA's merge of the types of every definition */
+    expect_type_error("package p\nq := 1 if input.a\nq := true if input.b\np if { upper(q) }",
+                      "upper: invalid argument(s)\n\thave: (any<boolean, number>)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\nq := 1 if input.a else := true\np if { upper(q) }",
+                      "upper: invalid argument(s)\n\thave: (any<boolean, number>)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\ns contains 1\ns contains true\np if { some x in s; upper(x) }",
+                      "upper: invalid argument(s)\n\thave: (any<boolean, number>)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\no[k] := 1 if some k in [\"a\"]\np if { some k, _ in o; abs(k) }",
+                      "abs: invalid argument(s)\n\thave: (string)\n\twant: (x: number, y: number)");
+    expect_type_error("package p\na.b[x] contains 1 if some x in [\"k\"]\np if { upper(a.b.k[_]) }",
+                      "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    /* iteration: a key variable has the type of the collection's keys */
+    expect_type_error("package p\np if { xs := [1]; some i; xs[i]; upper(i) }",
+                      "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\nq := {\"a\": 1}\np if { x := q[k]; abs(k) }",
+                      "abs: invalid argument(s)\n\thave: (string)\n\twant: (x: number, y: number)");
+    expect_type_error("package p\nq := [1]\np if { upper(q[_]) }",
+                      "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
     /* OPA's reference checks: a key into a scalar */
     expect_type_error("package p\np if { x := 1; x[0] }", "undefined ref: x[0]\n\tx[0]\n\t^\n\thave: number");
     expect_type_error("package p\np if { x := \"abc\"; some k, y in x }",
@@ -515,6 +533,12 @@ static void test_type_checker(void **state)
     expect_compiles("package p\nq := 1 if input.a\nq := \"a\" if input.b\np if { upper(q) }");
     expect_compiles("package p\nq := 1\np if { upper(q) with data.p.q as \"a\" }");
     expect_compiles("package p\nq := []\np if { upper(q) }");   /* relaxed where a test replaces it */
+    expect_compiles("package p\nq := 1 if input.a\nq := \"a\" if input.b\np if { upper(q) }");
+    expect_compiles("package p\ns contains 1\ns contains \"a\"\np if { upper(s[_]) }");
+    expect_compiles("package p\no[k] := {\"a\": 1} if some k in [\"a\"]\n"
+                    "o[k] := {\"a\": \"s\"} if some k in [\"b\"]\np if { upper(o.a.a) }");
+    expect_compiles("package p\nq := []\np if { some i; q[i]; upper(i) }");   /* an empty collection's keys */
+    expect_compiles("package p\nq := {\"a\": input.x}\np if { upper(q.a); abs(q[_]) }");
     expect_compiles("package p\np if { every x in [1] { upper(x) } }");
     expect_compiles("package p\np if { [x, y] := [1, \"a\"]; upper(y) }");
     expect_compiles("package p\np if { x := [1, \"a\"]; upper(x[1]) }");

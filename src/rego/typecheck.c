@@ -12,16 +12,18 @@
  * walked in the order the compiler chose for it (the order OPA's checker
  * sees too): constants and composite literals have their exact types, a
  * variable the type of what first bound it (`:=`, `=`, a builtin's output,
- * `some k, v in xs`), a builtin call its declared result, a comprehension
- * array[T]/set[T]/object[K: V] of its head's type in its body, a constant
- * selection in a typed value the selected type, a complete rule or a
- * function the type all its definitions share.
+ * `some k, v in xs`, the key of a reference that iterates a typed value:
+ * `xs[i]`), a builtin call its declared result, a comprehension
+ * array[T]/set[T]/object[K: V] of its head's type in its body, a selection
+ * in a typed value the selected type, a rule (complete, partial set,
+ * partial object) or a function OPA's merge of the types of its
+ * definitions.
  *
  * No false positives: wherever OPA might know less than this checker
  * would, this checker knows nothing (type any, which unifies with every
- * type). So input, data, function arguments, rules of several types or
- * with empty collections in their values, variables bound by iteration of
- * references or by patterns, and the rules and functions in expressions
+ * type). So input, data, function arguments, rules with empty collections
+ * in their values, variables bound by patterns or by iteration of values
+ * of unknown or union types, and the rules and functions in expressions
  * with `with` are any; `every` and `not { }` bodies are not checked (OPA's
  * checker does not look into them either). An error is reported only where
  * a type known here cannot unify with the one wanted, which implies that
@@ -642,11 +644,15 @@ static int distinct_pairs(const struct term *obj)
 
 static bool has_empty_collection(const struct ty *t);
 
-/* x.a[0] of a local variable whose type is known: OPA's selectRef, any
- * wherever the selection is not simple */
-static struct ty *select_ref(struct tc *c, struct term *t, struct ty *x)
+static void bind(struct tc *c, struct term *t, struct ty *type);
+
+/* x.a[0] of a value whose type is known, from item `from` of the reference
+ * on: OPA's selectRef, any wherever the selection is not simple. A
+ * variable key not bound yet is bound to the keys of the collection it
+ * iterates (OPA's reference check: xs[i] makes i a number for an array). */
+static struct ty *select_ref(struct tc *c, struct term *t, int from, struct ty *x)
 {
-    for (int i = 1; x && i < t->nitems; i++) {
+    for (int i = from; x && i < t->nitems; i++) {
         struct term *k = t->items[i];
         if (k->kind == TK_VALUE && k->val->type != RV_ARRAY && k->val->type != RV_OBJECT &&
             k->val->type != RV_SET) {
@@ -659,12 +665,37 @@ static struct ty *select_ref(struct tc *c, struct term *t, struct ty *x)
             else
                 x = NULL;
         } else if (x->k == TY_ARRAY || x->k == TY_OBJECT || x->k == TY_SET) {
+            /* an empty collection: OPA binds its key to any */
+            bool empty = x->k == TY_SET ? !x->dyn : !x->n && !(x->k == TY_ARRAY ? x->dyn : x->dval);
+            if (k->kind == TK_VAR)
+                bind(c, k, empty ? &T_ANY : ty_keys(c, x));
             x = has_empty_collection(x) ? NULL : ty_values(c, x);
         } else {
             x = NULL;
         }
     }
     return x ? unnamed(c, x) : &T_ANY;
+}
+
+/* The first node with rules on the constant keys of data reference t, and
+ * the index of the item after it (NULL: none). */
+static struct node *rule_prefix(struct tc *c, struct term *t, int *next)
+{
+    struct node *n = c->r->root;
+    for (int i = 1; n && i < t->nitems && t->items[i]->kind == TK_VALUE; i++) {
+        struct node *ch = NULL;
+        for (int j = 0; j < n->nchildren; j++)
+            if (rv_compare(n->children[j]->key, t->items[i]->val) == 0) {
+                ch = n->children[j];
+                break;
+            }
+        n = ch;
+        if (n && (n->nrules || n->default_rule)) {
+            *next = i + 1;
+            return n;
+        }
+    }
+    return NULL;
 }
 
 /* The type of term t (NULL: a variable not bound yet), checking the calls
@@ -695,6 +726,15 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
         struct node *n = t->ref_head == RH_DATA ? ref_node(c, t) : NULL;
         if (n && !c->in_with)
             return node_type(c, n, out);
+        int next;
+        if (t->ref_head == RH_DATA && !c->in_with && (n = rule_prefix(c, t, &next)) && n->kind != RULE_FUNC) {
+            /* a selection in a rule's value: data.p.q[i], data.p.q.a */
+            struct ty *x;
+            if (node_type(c, n, &x) < 0)
+                return -1;
+            *out = select_ref(c, t, next, x);
+            return 0;
+        }
         struct term *h = t->items[0];
         if (t->ref_head == RH_LOCAL && h->kind == TK_VAR && h->slot >= 0 && h->slot < c->nslots &&
             is_scalar(c->env[h->slot]) && t->nitems > 1) {
@@ -703,9 +743,9 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
                 return ref_error(c, &t->loc, text, h->name, c->env[h->slot]);
         }
         if (t->ref_head == RH_LOCAL && h->kind == TK_VAR && h->slot >= 0 && h->slot < c->nslots)
-            *out = select_ref(c, t, c->env[h->slot]);
+            *out = select_ref(c, t, 1, c->env[h->slot]);
         else if (t->ref_head == RH_TERM)
-            *out = select_ref(c, t, head);
+            *out = select_ref(c, t, 1, head);
         return 0;
     }
     case TK_ARRAY: {
@@ -1577,12 +1617,6 @@ static int check_body(struct tc *c, struct body *b)
     return 0;
 }
 
-/* The types of a rule's values, when all are the same known type. */
-struct values {
-    struct ty *type;
-    bool mixed;
-};
-
 static bool has_empty_collection(const struct ty *t)
 {
     switch (t->k) {
@@ -1608,15 +1642,116 @@ static bool has_empty_collection(const struct ty *t)
     }
 }
 
-static void add_value(struct values *v, struct ty *t)
+static struct ty *dyn_object(struct tc *c, struct ty *k, struct ty *v)
+{
+    struct ty *o = ty_new(c, TY_OBJECT, 0);
+    o->dkey = k;
+    o->dval = v;
+    return o;
+}
+
+/* mergeTypes (ast/env.go): the type of a rule of several definitions.
+ * Neither is an empty collection here (those rules are any). */
+static struct ty *ty_merge(struct tc *c, struct ty *a, struct ty *b)
+{
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    if (a->k == TY_ANY && b->k != TY_ANY) {
+        struct ty *t = a;
+        a = b;
+        b = t;
+    }
+    if (a->k == TY_OBJECT && !a->n && a->dval) {
+        if (b->k == TY_OBJECT && !b->n && b->dval)
+            return dyn_object(c, ty_or(c, a->dkey, b->dkey), ty_merge(c, a->dval, b->dval));
+        if (b->k == TY_ANY)
+            for (int i = 0; i < b->n; i++) {
+                struct ty *m = b->items[i];
+                if (m->k == TY_OBJECT && !m->n && m->dval) {
+                    /* the member of the union takes the other's keys and values */
+                    struct ty *u = ty_new(c, TY_ANY, b->n);
+                    memcpy(u->items, b->items, sizeof *u->items * (size_t)b->n);
+                    u->items[i] = dyn_object(c, ty_or(c, m->dkey, a->dkey), ty_or(c, m->dval, a->dval));
+                    return u;
+                }
+            }
+    }
+    if (a->k == TY_SET && b->k == TY_SET) {
+        struct ty *t = ty_new(c, TY_SET, 0);
+        t->dyn = ty_or(c, a->dyn, b->dyn);
+        return t;
+    }
+    return ty_or(c, a, b);
+}
+
+/* What is known of a rule node's definitions: the type of its value (NULL
+ * with unknown set: any), and for a function the types of its arguments. */
+struct values {
+    struct ty *type;
+    bool unknown;
+    int nargs;
+    struct ty **args;
+};
+
+static void add_value(struct tc *c, struct values *v, struct ty *t, bool func)
 {
     /* an empty collection: OPA widens it where a test replaces the rule with `with` */
     if (!t || has_empty_collection(t))
-        v->mixed = true;
-    else if (!v->type)
-        v->type = t;
-    else if (ty_compare(v->type, t) != 0)
-        v->mixed = true;
+        v->unknown = true;
+    else
+        v->type = func ? ty_or(c, v->type, t) : ty_merge(c, v->type, t);
+}
+
+/* The type of one definition's value after its body: a complete rule's or
+ * a function's value, set[T] of a partial set, object[K: V] of a partial
+ * object (nested for each key of the head after its ground prefix, as
+ * OPA's nestedObject). NULL: not known. */
+static int definition_type(struct tc *c, struct rule *rule, struct rule *x, struct ty **out)
+{
+    struct ty *t = NULL;
+    *out = NULL;
+    switch (rule->kind) {
+    case RULE_COMPLETE:
+    case RULE_FUNC:
+        if (!x->has_value) {
+            *out = &T_BOOL;
+            return 0;
+        }
+        if (term_type(c, x->value, &t) < 0)
+            return -1;
+        *out = t;
+        return 0;
+    case RULE_SET:
+        if (term_type(c, rule->key, &t) < 0)
+            return -1;
+        if (t) {
+            *out = ty_new(c, TY_SET, 0);
+            (*out)->dyn = unnamed(c, t);
+        }
+        return 0;
+    case RULE_OBJECT:
+        /* a constant first key (p[1] := ...) is a path in OPA's tree */
+        if (!rule->nsuffix || rule->suffix[0]->kind == TK_VALUE)
+            return 0;
+        if (term_type(c, rule->multi ? rule->key : x->value, &t) < 0)
+            return -1;
+        if (t && rule->multi) {
+            struct ty *set = ty_new(c, TY_SET, 0);
+            set->dyn = unnamed(c, t);
+            t = set;
+        }
+        for (int i = rule->nsuffix - 1; t && i >= 0; i--) {
+            struct ty *k;
+            if (term_type(c, rule->suffix[i], &k) < 0)
+                return -1;
+            t = k ? dyn_object(c, unnamed(c, k), unnamed(c, t)) : NULL;
+        }
+        *out = t;
+        return 0;
+    }
+    return 0;
 }
 
 static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
@@ -1638,9 +1773,9 @@ static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
         struct ty *t = NULL;
         rc = check_body(c, x->body);
         if (rc == 0)
-            rc = term_type(c, x->value, &t);
+            rc = definition_type(c, rule, x, &t);
         if (rc == 0 && vals)
-            add_value(vals, x->has_value ? t : &T_BOOL);
+            add_value(c, vals, t, rule->kind == RULE_FUNC);
         if (rc == 0 && x == rule) {
             rc = term_type(c, rule->key, &t);
             for (int i = 0; i < rule->nsuffix && rc == 0; i++)
@@ -1654,9 +1789,9 @@ static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
     return rc;
 }
 
-/* The type of a complete rule's or a function's value, where every
- * definition (default and else included) has the same known type; any
- * otherwise, and for the other kinds of rules. */
+/* The type of a rule node's value (a function's result): OPA's merge of
+ * the types of every definition (default and else included) where each is
+ * known, any otherwise and where rules lie below the node. */
 static int node_type(struct tc *c, struct node *n, struct ty **out)
 {
     *out = &T_ANY;
@@ -1666,7 +1801,7 @@ static int node_type(struct tc *c, struct node *n, struct ty **out)
         *out = c->node_ty[n->id];
         return 0;
     }
-    if (c->node_state[n->id] == 1 || n->nchildren > 0 || (n->kind != RULE_COMPLETE && n->kind != RULE_FUNC))
+    if (c->node_state[n->id] == 1 || n->nchildren > 0 || n->kind < 0)
         return 0;
     c->node_state[n->id] = 1;
     struct values v = { 0 };
@@ -1677,7 +1812,7 @@ static int node_type(struct tc *c, struct node *n, struct ty **out)
         rc = check_rule(c, n->default_rule, &v);
     if (rc < 0)
         return -1;
-    c->node_ty[n->id] = v.type && !v.mixed ? v.type : &T_ANY;
+    c->node_ty[n->id] = v.type && !v.unknown ? v.type : &T_ANY;
     c->node_state[n->id] = 2;
     *out = c->node_ty[n->id];
     return 0;
