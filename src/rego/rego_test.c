@@ -511,6 +511,22 @@ static void test_type_checker(void **state)
                       "abs: invalid argument(s)\n\thave: (string)\n\twant: (x: number, y: number)");
     expect_type_error("package p\nq := [1]\np if { upper(q[_]) }",
                       "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    /* a function's arguments have the types their use in its bodies gives them */
+    expect_type_error("package p\nf(x) := upper(x)\np if { f(1) }",
+                      "data.p.f: invalid argument(s)\n\thave: (number)\n\twant: (string, string)");
+    expect_type_error("package p\nf(x) if x == 1\np if { f(\"a\") }",
+                      "data.p.f: invalid argument(s)\n\thave: (string)\n\twant: (number, boolean)");
+    expect_type_error("package p\nf(x, y) if { x in [1, 2]; y == \"a\" }\np if { f(1, 2) }",
+                      "data.p.f: invalid argument(s)\n\thave: (number, number)\n\twant: (number, string, boolean)");
+    expect_type_error("package p\nf(x) := 1 if { x == 1 } else := 2 if { x == \"a\" }\np if { f(true) }",
+                      "data.p.f: invalid argument(s)\n\thave: (boolean)\n\twant: (any<number, string>, number)");
+    expect_type_error("package p\nf([a, b]) := a + b\np if { f([\"x\", 1]) }",
+                      "data.p.f: invalid argument(s)\n\thave: (array<string, number>)\n\twant: (array<number, "
+                      "number>, number)");
+    expect_type_error("package p\nf(x) if { upper(x) }\np if { x := f(1) }",
+                      "data.p.f: invalid argument(s)\n\thave: (number, ?\?\?)\n\twant: (string, boolean)");
+    expect_type_error("package p\nf(x) := z if { z := upper(x) }\np if { f(\"a\", out); abs(out) }",
+                      "abs: invalid argument(s)\n\thave: (string)\n\twant: (x: number, y: number)");
     /* OPA's reference checks: a key into a scalar */
     expect_type_error("package p\np if { x := 1; x[0] }", "undefined ref: x[0]\n\tx[0]\n\t^\n\thave: number");
     expect_type_error("package p\np if { x := \"abc\"; some k, y in x }",
@@ -529,7 +545,12 @@ static void test_type_checker(void **state)
     expect_compiles("package p\np if { x := input.a; upper(x); abs(x) }");
     expect_compiles("package p\np if { some x in input.a; upper(x) }");
     expect_compiles("package p\np if { upper(data.q.r) }");
-    expect_compiles("package p\nf(x) := upper(x)\np if { f(\"a\"); f(1) }");
+    expect_compiles("package p\nf(x) := upper(x) if input.a\nf(x) := abs(x) if input.b\np if { f(\"a\"); f(1) }");
+    expect_compiles("package p\nf(x) if { count(x) > 1 }\np if { f(\"ab\"); f([1]) }");
+    expect_compiles("package p\nf(x) if { x == input.a; upper(x) }\np if { f(1) }");   /* x is any first */
+    expect_compiles("package p\nf(x) if { x[0] == 1 }\np if { f(\"a\") }");
+    expect_compiles("package p\ndefault f(_) := 0\nf(x) := 1 if { x == 1 }\np if { f(\"b\") }");
+    expect_compiles("package p\nf(x) if { y := [z | z := upper(x)]; count(y) > 0 }\np if { f(1) }");
     expect_compiles("package p\nq := 1 if input.a\nq := \"a\" if input.b\np if { upper(q) }");
     expect_compiles("package p\nq := 1\np if { upper(q) with data.p.q as \"a\" }");
     expect_compiles("package p\nq := []\np if { upper(q) }");   /* relaxed where a test replaces it */

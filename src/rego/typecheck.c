@@ -70,6 +70,7 @@ struct tc {
     struct rego *r;
     struct rego_error *err;
     struct ty **node_ty;    /* per rule node: the type of its value (NULL: not known yet) */
+    struct ty ***node_args; /* per function node: the types of its arguments (NULL: not known) */
     uint8_t *node_state;    /* 0 not computed, 1 computing, 2 done */
     bool in_with;           /* in an expression with `with`: rules and functions are any */
     void **blocks;
@@ -645,6 +646,7 @@ static int distinct_pairs(const struct term *obj)
 static bool has_empty_collection(const struct ty *t);
 
 static void bind(struct tc *c, struct term *t, struct ty *type);
+static void settle_term(struct tc *c, struct term *t);
 
 /* x.a[0] of a value whose type is known, from item `from` of the reference
  * on: OPA's selectRef, any wherever the selection is not simple. A
@@ -733,6 +735,7 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
             if (node_type(c, n, &x) < 0)
                 return -1;
             *out = select_ref(c, t, next, x);
+            settle_term(c, t);
             return 0;
         }
         struct term *h = t->items[0];
@@ -746,6 +749,9 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
             *out = select_ref(c, t, 1, c->env[h->slot]);
         else if (t->ref_head == RH_TERM)
             *out = select_ref(c, t, 1, head);
+        /* the variables of a reference not typed by it: any (OPA's
+         * reference check types them before the expression is checked) */
+        settle_term(c, t);
         return 0;
     }
     case TK_ARRAY: {
@@ -1138,7 +1144,7 @@ static char *paren_list(struct tc *c, char **parts, int n)
     return tc_take(c, &b);
 }
 
-static int arg_error(struct tc *c, struct term *call, struct sig *s, struct ty **have, int nhave)
+static int arg_error(struct tc *c, struct term *call, const char *name, struct sig *s, struct ty **have, int nhave)
 {
     int nwant = s->nargs + (s->result != NULL);
     struct ty **want = tc_alloc(c, sizeof *want * (size_t)(nwant + 1));
@@ -1169,8 +1175,7 @@ static int arg_error(struct tc *c, struct term *call, struct sig *s, struct ty *
         h = join2(c, "have: ", "", paren_list(c, hp, nhave));
         w = join2(c, "want: ", "", paren_list(c, wp, nwant));
     }
-    return rego_err(c->err, "rego_type_error", &call->loc, "%s: invalid argument(s)\n\t%s\n\t%s",
-                    rego_builtins[call->builtin].name, h, w);
+    return rego_err(c->err, "rego_type_error", &call->loc, "%s: invalid argument(s)\n\t%s\n\t%s", name, h, w);
 }
 
 static const char *composite_kind(const struct ty *a, const struct ty *b)
@@ -1393,22 +1398,55 @@ static bool unify_term(struct tc *c, struct term *t, const struct ty *want)
     }
 }
 
-/* A call: its arguments against the declaration of the builtin. */
+/* x in xs, k, x in xs with an operand not typed yet (a function's
+ * argument): it takes the type of what the collection holds, as OPA's
+ * checkExprMemberOperand infers it */
+static void bind_member(struct tc *c, struct term *call, struct ty **raw, int nargs)
+{
+    struct ty *coll = known(raw[nargs - 1]);
+    struct ty *values = ty_values(c, coll);
+    if (!values)
+        return;
+    if (nargs == 3 && !raw[0])
+        bind(c, call->items[1], ty_keys(c, coll));
+    if (!raw[nargs - 2])
+        bind(c, call->items[nargs - 1], values);
+}
+
+/* A call: its arguments against the declaration of the builtin, or the
+ * types a function's definitions give its arguments. A variable argument
+ * not typed yet (a function's argument) takes the declared type, as OPA's
+ * unify1 gives it. */
 static int check_call(struct tc *c, struct term *t, int form, struct term *out, struct ty **result)
 {
     *result = &T_ANY;
     int nargs = t->nitems - 1;
     struct ty **args = tc_alloc(c, sizeof *args * (size_t)(nargs + 2));
+    struct ty **raw = tc_alloc(c, sizeof *raw * (size_t)(nargs + 1));
     for (int i = 0; i < nargs; i++) {
-        if (term_type(c, t->items[i + 1], &args[i]) < 0)
+        if (term_type(c, t->items[i + 1], &raw[i]) < 0)
             return -1;
-        args[i] = known(args[i]);
+        args[i] = known(raw[i]);
     }
-    if (t->call_kind == CALL_FUNCTION && !c->in_with)
-        return node_type(c, t->fn, result);   /* the arguments are any here */
-    if (t->call_kind != CALL_BUILTIN)
+    if (c->in_with && t->call_kind == CALL_FUNCTION)
         return 0;
-    struct sig *s = builtin_sig(c, t->builtin);
+    struct sig fs = { 0 }, *s = NULL;
+    const char *name = NULL;
+    if (t->call_kind == CALL_FUNCTION) {
+        if (node_type(c, t->fn, result) < 0)
+            return -1;
+        if (!t->fn || t->fn->id < 0 || t->fn->id >= c->r->nnodes || !c->node_args[t->fn->id] ||
+            t->fn->arity != nargs)
+            return 0;
+        fs.nargs = nargs;
+        fs.args = c->node_args[t->fn->id];
+        fs.result = *result;
+        s = &fs;
+        name = t->fn->path_str;
+    } else if (t->call_kind == CALL_BUILTIN) {
+        s = builtin_sig(c, t->builtin);
+        name = rego_builtins[t->builtin].name;
+    }
     if (!s || s->variadic || nargs != s->nargs)
         return 0;
     struct ty *have_out = NULL;
@@ -1416,18 +1454,25 @@ static int check_call(struct tc *c, struct term *t, int form, struct term *out, 
         return -1;
     int nhave = form == CALL_PLAIN ? nargs : nargs + 1;
     args[nargs] = have_out;
+    bool member = is_builtin(t, "internal.member_2") || is_builtin(t, "internal.member_3");
+    if (member)
+        bind_member(c, t, raw, nargs);
     for (int i = 0; i < nargs; i++)
         if (!unifies(args[i], s->args[i]) || !unify_term(c, t->items[i + 1], s->args[i]))
-            return arg_error(c, t, s, args, nhave);
-    if (is_builtin(t, "internal.member_2") || is_builtin(t, "internal.member_3"))
-        if (check_member(c, t, args, nargs) < 0)
-            return -1;
+            return arg_error(c, t, name, s, args, nhave);
+    if (member && check_member(c, t, args, nargs) < 0)
+        return -1;
+    /* OPA checks a == b as a = b: no inference from equal's declaration */
+    if (!is_builtin(t, "equal"))
+        for (int i = 0; i < nargs; i++)
+            if (!raw[i])
+                bind(c, t->items[i + 1], s->args[i]);
     *result = s->result ? unnamed(c, s->result) : &T_ANY;
     if (form == CALL_OUT) {
         if (!have_out)
             bind(c, out, *result);
         else if (!unifies(have_out, s->result))
-            return arg_error(c, t, s, args, nhave);
+            return arg_error(c, t, name, s, args, nhave);
     }
     return 0;
 }
@@ -1754,6 +1799,29 @@ static int definition_type(struct tc *c, struct rule *rule, struct rule *x, stru
     return 0;
 }
 
+/* the types of a function's arguments after a definition's body (those
+ * not typed there: any), joined with the other definitions' (OPA's union
+ * of function types) */
+static int add_args(struct tc *c, struct values *v, struct rule *rule)
+{
+    if (rule->kind != RULE_FUNC)
+        return 0;
+    if (!v->args) {
+        v->nargs = rule->nargs;
+        v->args = tc_alloc(c, sizeof *v->args * (size_t)(rule->nargs + 1));
+    }
+    for (int i = 0; i < rule->nargs && i < v->nargs; i++) {
+        struct ty *t;
+        if (term_type(c, rule->args[i], &t) < 0)
+            return -1;
+        t = known(t);
+        if (has_empty_collection(t))
+            t = &T_ANY;   /* an empty collection: OPA may widen it */
+        v->args[i] = v->args[i] ? ty_or(c, v->args[i], t) : unnamed(c, t);
+    }
+    return 0;
+}
+
 static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
 {
     struct ty **saved_env = c->env;
@@ -1766,16 +1834,17 @@ static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
     c->multi = tc_alloc(c, (size_t)(c->nslots ? c->nslots : 1));
     int rc = 0;
     for (struct rule *x = rule; x && rc == 0; x = x->els) {
+        /* a function's arguments are typed by their use in the body, as
+         * OPA infers them */
         memset(c->env, 0, sizeof *c->env * (size_t)c->nslots);
-        /* function arguments: any (OPA infers them from their use) */
-        for (int i = 0; i < rule->nargs; i++)
-            settle_term(c, rule->args[i]);
         struct ty *t = NULL;
         rc = check_body(c, x->body);
         if (rc == 0)
             rc = definition_type(c, rule, x, &t);
         if (rc == 0 && vals)
             add_value(c, vals, t, rule->kind == RULE_FUNC);
+        if (rc == 0 && vals)
+            rc = add_args(c, vals, rule);
         if (rc == 0 && x == rule) {
             rc = term_type(c, rule->key, &t);
             for (int i = 0; i < rule->nsuffix && rc == 0; i++)
@@ -1813,6 +1882,8 @@ static int node_type(struct tc *c, struct node *n, struct ty **out)
     if (rc < 0)
         return -1;
     c->node_ty[n->id] = v.type && !v.unknown ? v.type : &T_ANY;
+    if (n->kind == RULE_FUNC && v.args && v.nargs == n->arity)
+        c->node_args[n->id] = v.args;
     c->node_state[n->id] = 2;
     *out = c->node_ty[n->id];
     return 0;
@@ -1824,7 +1895,8 @@ int rego_typecheck(struct rego *r, struct rego_error *err)
     c.sigs = calloc((size_t)rego_nbuiltins, sizeof *c.sigs);
     c.node_ty = calloc((size_t)r->nnodes + 1, sizeof *c.node_ty);
     c.node_state = calloc((size_t)r->nnodes + 1, 1);
-    if (!c.sigs || !c.node_ty || !c.node_state)
+    c.node_args = calloc((size_t)r->nnodes + 1, sizeof *c.node_args);
+    if (!c.sigs || !c.node_ty || !c.node_state || !c.node_args)
         REGO_OOM();
     int rc = 0;
     for (struct module *m = r->modules; m && rc == 0; m = m->next)
@@ -1836,6 +1908,7 @@ int rego_typecheck(struct rego *r, struct rego_error *err)
     free(c.sigs);
     free(c.node_ty);
     free(c.node_state);
+    free(c.node_args);
     rvbuf_clear(&c.rvs);
     return rc;
 }
