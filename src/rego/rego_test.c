@@ -504,6 +504,9 @@ static void test_type_checker(void **state)
                       "abs: invalid argument(s)\n\thave: (string)\n\twant: (x: number, y: number)");
     expect_type_error("package p\na.b[x] contains 1 if some x in [\"k\"]\np if { upper(a.b.k[_]) }",
                       "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    expect_type_error("package p\ns contains [1]\ns contains [true]\np if { x := s[_]; upper(x[0]) }",
+                      "upper: invalid argument(s)\n\thave: (any<boolean, number>)\n\twant: (x: string, y: string)");
+    expect_compiles("package p\ns contains [1]\ns contains [\"a\", 2]\np if { x := s[_]; upper(x[1]) }");
     /* iteration: a key variable has the type of the collection's keys */
     expect_type_error("package p\np if { xs := [1]; some i; xs[i]; upper(i) }",
                       "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");

@@ -652,25 +652,46 @@ static void settle_term(struct tc *c, struct term *t);
  * on: OPA's selectRef, any wherever the selection is not simple. A
  * variable key not bound yet is bound to the keys of the collection it
  * iterates (OPA's reference check: xs[i] makes i a number for an array). */
+/* x[k] for a constant scalar k (NULL: not known). In a union every member
+ * must say, as OPA's types.Select joins what the members give. */
+static struct ty *select_const(struct tc *c, struct ty *x, const struct rv *k)
+{
+    int64_t pos;
+    if (x->k == TY_ARRAY && k->type == RV_NUMBER && rv_as_int(k, &pos) && pos >= 0 && pos < 1000000)
+        return arr_select(x, (int)pos);
+    if (x->k == TY_OBJECT && k->type == RV_STRING)
+        return obj_select(x, k);
+    if (x->k == TY_ANY && x->n > 0) {
+        struct ty *u = NULL;
+        for (int i = 0; i < x->n; i++) {
+            struct ty *m = select_const(c, x->items[i], k);
+            if (!m)
+                return NULL;
+            u = ty_or(c, u, m);
+        }
+        return u;
+    }
+    return NULL;
+}
+
+static bool is_collection(const struct ty *t)
+{
+    return t->k == TY_ARRAY || t->k == TY_OBJECT || t->k == TY_SET || (t->k == TY_ANY && t->n > 0);
+}
+
 static struct ty *select_ref(struct tc *c, struct term *t, int from, struct ty *x)
 {
     for (int i = from; x && i < t->nitems; i++) {
         struct term *k = t->items[i];
         if (k->kind == TK_VALUE && k->val->type != RV_ARRAY && k->val->type != RV_OBJECT &&
             k->val->type != RV_SET) {
-            int64_t pos;
-            if (x->k == TY_ARRAY && k->val->type == RV_NUMBER && rv_as_int(k->val, &pos) && pos >= 0 &&
-                pos < 1000000)
-                x = arr_select(x, (int)pos);
-            else if (x->k == TY_OBJECT && k->val->type == RV_STRING)
-                x = obj_select(x, k->val);
-            else
-                x = NULL;
-        } else if (x->k == TY_ARRAY || x->k == TY_OBJECT || x->k == TY_SET) {
+            x = select_const(c, x, k->val);
+        } else if (is_collection(x)) {
             /* an empty collection: OPA binds its key to any */
-            bool empty = x->k == TY_SET ? !x->dyn : !x->n && !(x->k == TY_ARRAY ? x->dyn : x->dval);
+            bool empty = x->k == TY_SET ? !x->dyn
+                       : x->k == TY_ANY ? false : !x->n && !(x->k == TY_ARRAY ? x->dyn : x->dval);
             if (k->kind == TK_VAR)
-                bind(c, k, empty ? &T_ANY : ty_keys(c, x));
+                bind(c, k, empty ? &T_ANY : known(ty_keys(c, x)));
             x = has_empty_collection(x) ? NULL : ty_values(c, x);
         } else {
             x = NULL;
