@@ -534,6 +534,14 @@ static void test_type_checker(void **state)
     expect_type_error("package p\np if { x := 1; x[0] }", "undefined ref: x[0]\n\tx[0]\n\t^\n\thave: number");
     expect_type_error("package p\np if { x := \"abc\"; some k, y in x }",
                       "undefined ref: x[k]\n\tx[k]\n\t^\n\thave: string");
+    /* queries are checked as OPA's rego package checks them: a call's value is
+     * captured (???), and a == b is a call of equal, not a unification */
+    expect_error("package p\nq := 1", "x := upper(data.p.q)", "rego_type_error",
+                 "upper: invalid argument(s)\n\thave: (number, ?\?\?)\n\twant: (x: string, y: string)");
+    expect_error("package p\nq := [1]", "some i; data.p.q[i]; upper(i)", "rego_type_error",
+                 "upper: invalid argument(s)\n\thave: (number, ?\?\?)");
+    expect_result("package p\nq := 1", "x := data.p.q; not x == \"a\"", NULL, "[{\"x\":1}]");
+    expect_result("package p\nq := 1", "x := [y | y := data.p.q; y == \"a\"]", NULL, "[{\"x\":[]}]");
     /* the location is the call's */
     struct rego_error err = { 0 };
     struct rego *r = rego_new();
@@ -996,17 +1004,24 @@ static void test_schema_and_templates(void **state)
         { "x := json.verify_schema(\"{\\\"minLength\\\": 3, \\\"maxLength\\\": 1}\")",
           "[{\"x\":[false,\"jsonschema: minLength cannot be greater than maxLength\"]}]" },
         { "x := json.verify_schema(\"{not json\")", "[{\"x\":[false,\"jsonschema: invalid JSON string\"]}]" },
-        { "x := json.verify_schema(5)", "[{\"x\":[false,\"jsonschema: wrong type, expected string or object\"]}]" },
+        /* a number where a schema is wanted: refused when the query is compiled (as by
+         * OPA), and as a value the checker cannot type, a complaint */
+        { "x := json.verify_schema(5)", "!rego_type_error" },
+        { "x := json.verify_schema(json.unmarshal(\"5\"))",
+          "[{\"x\":[false,\"jsonschema: wrong type, expected string or object\"]}]" },
         { "x := json.match_schema({}, {\"type\": \"unknown\"})", "!eval_builtin_error" },
         /* a schema that refers to itself forever: an error, not a crash */
-        { "x := json.match_schema([[[[1]]]], {\"anyOf\": [{\"$ref\": \"#\"}]})", "!eval_builtin_error" },
+        { "x := json.match_schema(json.unmarshal(\"[[[[1]]]]\"), {\"anyOf\": [{\"$ref\": \"#\"}]})",
+          "!eval_builtin_error" },
+        { "x := json.match_schema([[[[1]]]], {\"anyOf\": [{\"$ref\": \"#\"}]})", "!rego_type_error" },
         { "x := json.match_schema(base64.decode(\"Iv8i\"), {})", "!eval_builtin_error" },
         /* json.marshal_with_options: Go's MarshalIndent */
         { "x := json.marshal_with_options({\"a\": [1, {}], \"b\": \"{,:}\"}, {\"prefix\": \"#\", \"indent\": \" \"})",
           "[{\"x\":\"#{\\n# \\\"a\\\": [\\n#  1,\\n#  {}\\n# ],\\n# \\\"b\\\": \\\"{,:}\\\"\\n#}\"}]" },
         { "x := json.marshal_with_options([1], {\"indent\": \"  \", \"pretty\": false})", "[{\"x\":\"[1]\"}]" },
         { "x := json.marshal_with_options([1], {\"colour\": 1})", "!eval_type_error" },
-        { "x := json.marshal_with_options([1], {\"pretty\": \"yes\"})", "!eval_type_error" },
+        { "x := json.marshal_with_options([1], json.unmarshal(\"{\\\"pretty\\\": \\\"yes\\\"}\"))", "!eval_type_error" },
+        { "x := json.marshal_with_options([1], {\"pretty\": \"yes\"})", "!rego_type_error" },
         /* templates */
         { "x := strings.render_template(\"{{range $i, $n := .names}}{{if $i}},{{end}}hello {{$n}}{{end}}\", {\"names\": [\"a\", \"b\"]})",
           "[{\"x\":\"hello a,hello b\"}]" },

@@ -73,6 +73,8 @@ struct tc {
     struct ty ***node_args; /* per function node: the types of its arguments (NULL: not known) */
     uint8_t *node_state;    /* 0 not computed, 1 computing, 2 done */
     bool in_with;           /* in an expression with `with`: rules and functions are any */
+    bool query;             /* in the body of a query (not in its comprehensions) */
+    bool in_query;          /* in a query, its comprehensions included */
     void **blocks;
     size_t nblocks, cap;
     struct rvbuf rvs;       /* keys owned by the checker */
@@ -836,7 +838,10 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
         struct ty **saved = tc_alloc(c, sizeof *saved * (size_t)(c->nslots ? c->nslots : 1));
         memcpy(saved, c->env, sizeof *saved * (size_t)c->nslots);
         struct ty *kt = NULL, *vt = NULL;
+        bool query = c->query;
+        c->query = false;
         int rc = check_body(c, t->body);
+        c->query = query;
         if (rc == 0 && t->key)
             rc = term_type(c, t->key, &kt);
         if (rc == 0)
@@ -1473,7 +1478,7 @@ static int check_call(struct tc *c, struct term *t, int form, struct term *out, 
     struct ty *have_out = NULL;
     if (form == CALL_OUT && term_type(c, out, &have_out) < 0)
         return -1;
-    int nhave = form == CALL_PLAIN ? nargs : nargs + 1;
+    int nhave = form == CALL_PLAIN || !s->result ? nargs : nargs + 1;
     args[nargs] = have_out;
     bool member = is_builtin(t, "internal.member_2") || is_builtin(t, "internal.member_3");
     if (member)
@@ -1483,8 +1488,8 @@ static int check_call(struct tc *c, struct term *t, int form, struct term *out, 
             return arg_error(c, t, name, s, args, nhave);
     if (member && check_member(c, t, args, nargs) < 0)
         return -1;
-    /* OPA checks a == b as a = b: no inference from equal's declaration */
-    if (!is_builtin(t, "equal"))
+    /* OPA checks a == b as a = b in a module: no inference from equal's declaration */
+    if (!is_builtin(t, "equal") || c->in_query)
         for (int i = 0; i < nargs; i++)
             if (!raw[i])
                 bind(c, t->items[i + 1], s->args[i]);
@@ -1559,15 +1564,18 @@ static int check_expr(struct tc *c, struct expr *e)
     if (!replaces_function(e)) {
         switch (e->kind) {
         case EK_TERM:
-            if (is_builtin(e->a, "equal") && e->a->nitems == 3) {
+            if (is_builtin(e->a, "equal") && e->a->nitems == 3 && !c->in_query) {
                 /* OPA rewrites a == b to a = b before checking */
                 struct ty *r;
                 rc = check_call(c, e->a, CALL_PLAIN, NULL, &r);
                 if (rc == 0)
                     rc = check_unify(c, e, e->a->items[1], e->a->items[2]);
             } else if (e->a->kind == TK_CALL) {
+                /* a call of a query captures its value, as OPA's rego
+                 * package rewrites it (shown as ??? in the message); a == b
+                 * in a query is a call of equal, not a unification */
                 struct ty *x;
-                rc = check_call(c, e->a, CALL_PLAIN, NULL, &x);
+                rc = check_call(c, e->a, c->query && !e->negated ? CALL_NESTED : CALL_PLAIN, NULL, &x);
             } else {
                 struct ty *x;
                 rc = term_type(c, e->a, &x);
@@ -1910,26 +1918,52 @@ static int node_type(struct tc *c, struct node *n, struct ty **out)
     return 0;
 }
 
+static void tc_init(struct tc *c, struct rego *r, struct rego_error *err)
+{
+    *c = (struct tc){ .r = r, .err = err };
+    c->sigs = calloc((size_t)rego_nbuiltins, sizeof *c->sigs);
+    c->node_ty = calloc((size_t)r->nnodes + 1, sizeof *c->node_ty);
+    c->node_state = calloc((size_t)r->nnodes + 1, 1);
+    c->node_args = calloc((size_t)r->nnodes + 1, sizeof *c->node_args);
+    if (!c->sigs || !c->node_ty || !c->node_state || !c->node_args)
+        REGO_OOM();
+}
+
+static void tc_free(struct tc *c)
+{
+    for (size_t i = 0; i < c->nblocks; i++)
+        free(c->blocks[i]);
+    free(c->blocks);
+    free(c->sigs);
+    free(c->node_ty);
+    free(c->node_state);
+    free(c->node_args);
+    rvbuf_clear(&c->rvs);
+}
+
 int rego_typecheck(struct rego *r, struct rego_error *err)
 {
-    struct tc c = { .r = r, .err = err };
-    c.sigs = calloc((size_t)rego_nbuiltins, sizeof *c.sigs);
-    c.node_ty = calloc((size_t)r->nnodes + 1, sizeof *c.node_ty);
-    c.node_state = calloc((size_t)r->nnodes + 1, 1);
-    c.node_args = calloc((size_t)r->nnodes + 1, sizeof *c.node_args);
-    if (!c.sigs || !c.node_ty || !c.node_state || !c.node_args)
-        REGO_OOM();
+    struct tc c;
+    tc_init(&c, r, err);
     int rc = 0;
     for (struct module *m = r->modules; m && rc == 0; m = m->next)
         for (struct rule *rule = m->rules; rule && rc == 0; rule = rule->next_in_module)
             rc = check_rule(&c, rule, NULL);
-    for (size_t i = 0; i < c.nblocks; i++)
-        free(c.blocks[i]);
-    free(c.blocks);
-    free(c.sigs);
-    free(c.node_ty);
-    free(c.node_state);
-    free(c.node_args);
-    rvbuf_clear(&c.rvs);
+    tc_free(&c);
+    return rc;
+}
+
+/* A query, as OPA checks the queries it prepares: its body in the order
+ * the compiler chose, in a frame of nslots. */
+int rego_typecheck_query(struct rego *r, struct body *body, int nslots, struct rego_error *err)
+{
+    struct tc c;
+    tc_init(&c, r, err);
+    c.nslots = nslots;
+    c.env = tc_alloc(&c, sizeof *c.env * (size_t)(nslots ? nslots : 1));
+    c.multi = tc_alloc(&c, (size_t)(nslots ? nslots : 1));
+    c.query = c.in_query = true;
+    int rc = check_body(&c, body);
+    tc_free(&c);
     return rc;
 }
