@@ -532,6 +532,9 @@ static void test_type_checker(void **state)
                       "abs: invalid argument(s)\n\thave: (string)\n\twant: (x: number, y: number)");
     /* OPA's reference checks: a key into a scalar */
     expect_type_error("package p\np if { x := 1; x[0] }", "undefined ref: x[0]\n\tx[0]\n\t^\n\thave: number");
+    expect_type_error("package p\np if { some v in {\"a\": 1, \"b\": \"x\"}; some k, w in v }",
+                      "undefined ref: v[k]\n\tv[k]\n\t^\n\thave: any<number, string>");
+    expect_compiles("package p\np if { some v in {\"a\": 1, \"b\": [1]}; some w in v }");
     expect_type_error("package p\np if { x := \"abc\"; some k, y in x }",
                       "undefined ref: x[k]\n\tx[k]\n\t^\n\thave: string");
     /* queries are checked as OPA's rego package checks them: a call's value is

@@ -618,7 +618,7 @@ static struct node *ref_node(struct tc *c, struct term *t)
 }
 
 static int node_type(struct tc *c, struct node *n, struct ty **out);
-static bool is_scalar(const struct ty *t);
+static bool keyless(const struct ty *t);
 static char *ref_text(struct tc *c, struct term *t, const char *last_var);
 static int ref_error(struct tc *c, const struct loc *loc, const char *text, const char *head, struct ty *have);
 
@@ -763,7 +763,7 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
         }
         struct term *h = t->items[0];
         if (t->ref_head == RH_LOCAL && h->kind == TK_VAR && h->slot >= 0 && h->slot < c->nslots &&
-            is_scalar(c->env[h->slot]) && t->nitems > 1) {
+            keyless(c->env[h->slot]) && t->nitems > 1) {
             char *text = ref_text(c, t, NULL);
             if (text)
                 return ref_error(c, &t->loc, text, h->name, c->env[h->slot]);
@@ -1236,6 +1236,19 @@ static bool is_scalar(const struct ty *t)
     return t && (t->k == TY_NULL || t->k == TY_BOOL || t->k == TY_NUM || t->k == TY_STR);
 }
 
+/* A type without keys to select or iterate (OPA's types.Keys is nil): a
+ * scalar, or a union of scalars. */
+static bool keyless(const struct ty *t)
+{
+    if (t && t->k == TY_ANY && t->n > 0) {
+        for (int i = 0; i < t->n; i++)
+            if (!is_scalar(t->items[i]))
+                return false;
+        return true;
+    }
+    return is_scalar(t);
+}
+
 /* The text of a reference whose keys are variables and scalars, as OPA
  * prints it; NULL for others. */
 static char *ref_text(struct tc *c, struct term *t, const char *last_var)
@@ -1591,12 +1604,12 @@ static int check_expr(struct tc *c, struct expr *e)
             struct ty *coll;
             rc = term_type(c, e->c, &coll);
             /* OPA iterates a variable as a reference: xs[k], or xs[__localN__] */
-            if (rc == 0 && e->c->kind == TK_VAR && is_scalar(coll) && e->a && e->a->kind == TK_VAR) {
+            if (rc == 0 && e->c->kind == TK_VAR && keyless(coll) && e->a && e->a->kind == TK_VAR) {
                 rc = ref_error(c, &e->loc, ref_text(c, e->c, e->a->wildcard ? "_" : e->a->name),
                                e->c->name, coll);
                 break;
             }
-            if (rc == 0 && e->c->kind == TK_VAR && is_scalar(coll) && !e->a) {
+            if (rc == 0 && e->c->kind == TK_VAR && keyless(coll) && !e->a) {
                 rc = ref_error(c, &e->loc, ref_text(c, e->c, "__local__"), e->c->name, coll);
                 break;
             }
