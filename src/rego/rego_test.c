@@ -567,7 +567,13 @@ static void test_type_checker(void **state)
     expect_compiles("package p\nf(x) if { y := [z | z := upper(x)]; count(y) > 0 }\np if { f(1) }");
     expect_compiles("package p\nq := 1 if input.a\nq := \"a\" if input.b\np if { upper(q) }");
     expect_compiles("package p\nq := 1\np if { upper(q) with data.p.q as \"a\" }");
-    expect_compiles("package p\nq := []\np if { upper(q) }");   /* relaxed where a test replaces it */
+    /* an empty collection: as OPA types it, unless a `with` may replace the rule */
+    expect_type_error("package p\nq := []\np if { upper(q) }",
+                      "upper: invalid argument(s)\n\thave: (array)\n\twant: (x: string, y: string)");
+    expect_compiles("package p\nq := []\np if { upper(q) }\ntest_p if { p with data.p.q as \"a\" }");
+    expect_type_error("package p\ndefault q := []\nq := [1] if input.a\np if { some v in q; upper(v) }",
+                      "upper: invalid argument(s)\n\thave: (number)\n\twant: (x: string, y: string)");
+    expect_compiles("package p\ndefault q := {}\nq := {k: \"x\" | some k in input.a}\np if { some v in q; upper(v) }");
     expect_compiles("package p\nq := 1 if input.a\nq := \"a\" if input.b\np if { upper(q) }");
     expect_compiles("package p\ns contains 1\ns contains \"a\"\np if { upper(s[_]) }");
     expect_compiles("package p\no[k] := {\"a\": 1} if some k in [\"a\"]\n"

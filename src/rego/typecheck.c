@@ -1,9 +1,10 @@
-/* The compile-time type checker: builtin calls whose arguments can never
- * have the types OPA declares for them, unifications (`=`, `:=`, `==`) and
- * `in` tests of values whose types can never match, and keys into local
- * values of scalar types are refused with OPA's `rego_type_error` when the
- * engine is compiled, as OPA's checker (ast/check.go) refuses them, with
- * its messages.
+/* The compile-time type checker: builtin and function calls whose
+ * arguments can never have the types declared (or, for a function,
+ * inferred) for them, unifications (`=`, `:=`, `==`) and `in` tests of
+ * values whose types can never match, and keys into local values whose
+ * types have no keys are refused with OPA's `rego_type_error` when the
+ * engine is compiled (and when a query is prepared), as OPA's checker
+ * (ast/check.go) refuses them, with its messages.
  *
  * The types are OPA's (types/types.go): any, null, boolean, number,
  * string, array<static...>[dynamic], object<key: T...>[K: V], set[T], and
@@ -13,21 +14,23 @@
  * sees too): constants and composite literals have their exact types, a
  * variable the type of what first bound it (`:=`, `=`, a builtin's output,
  * `some k, v in xs`, the key of a reference that iterates a typed value:
- * `xs[i]`), a builtin call its declared result, a comprehension
- * array[T]/set[T]/object[K: V] of its head's type in its body, a selection
- * in a typed value the selected type, a rule (complete, partial set,
- * partial object) or a function OPA's merge of the types of its
- * definitions.
+ * `xs[i]`, the declared type of the builtin argument a variable not typed
+ * yet is passed as: a function's argument), a call its declared result, a
+ * comprehension array[T]/set[T]/object[K: V] of its head's type in its
+ * body, a selection in a typed value the selected type, a rule (complete,
+ * partial set, partial object) or a function OPA's merge of the types of
+ * its definitions, and a function's arguments the types its bodies give
+ * them, joined.
  *
  * No false positives: wherever OPA might know less than this checker
  * would, this checker knows nothing (type any, which unifies with every
- * type). So input, data, function arguments, rules with empty collections
- * in their values, variables bound by patterns or by iteration of values
- * of unknown or union types, and the rules and functions in expressions
- * with `with` are any; `every` and `not { }` bodies are not checked (OPA's
- * checker does not look into them either). An error is reported only where
- * a type known here cannot unify with the one wanted, which implies that
- * OPA's type, being at least as precise, cannot either. */
+ * type). So input, data, rules with empty collections in their values
+ * that a `with` of the bundle may replace, variables bound by patterns,
+ * and the rules and functions in expressions with `with` are any; `every`
+ * and `not { }` bodies are not checked (OPA's checker does not look into
+ * them either). An error is reported only where a type known here cannot
+ * unify with the one wanted, which implies that OPA's type, being at least
+ * as precise, cannot either. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +78,8 @@ struct tc {
     bool in_with;           /* in an expression with `with`: rules and functions are any */
     bool query;             /* in the body of a query (not in its comprehensions) */
     bool in_query;          /* in a query, its comprehensions included */
+    struct rv ***wpaths;    /* the data paths a `with` of the bundle replaces */
+    int *wlens, nw, wcap;
     void **blocks;
     size_t nblocks, cap;
     struct rvbuf rvs;       /* keys owned by the checker */
@@ -1737,8 +1742,7 @@ static struct ty *dyn_object(struct tc *c, struct ty *k, struct ty *v)
     return o;
 }
 
-/* mergeTypes (ast/env.go): the type of a rule of several definitions.
- * Neither is an empty collection here (those rules are any). */
+/* mergeTypes (ast/env.go): the type of a rule of several definitions. */
 static struct ty *ty_merge(struct tc *c, struct ty *a, struct ty *b)
 {
     if (!a)
@@ -1749,6 +1753,13 @@ static struct ty *ty_merge(struct tc *c, struct ty *a, struct ty *b)
         struct ty *t = a;
         a = b;
         b = t;
+    }
+    if (a->k == TY_OBJECT && !a->n && b->k == TY_OBJECT && !b->n) {
+        /* the empty object: the other covers it */
+        if (!a->dval)
+            return b;
+        if (!b->dval)
+            return a;
     }
     if (a->k == TY_OBJECT && !a->n && a->dval) {
         if (b->k == TY_OBJECT && !b->n && b->dval)
@@ -1777,15 +1788,15 @@ static struct ty *ty_merge(struct tc *c, struct ty *a, struct ty *b)
  * with unknown set: any), and for a function the types of its arguments. */
 struct values {
     struct ty *type;
-    bool unknown;
+    bool unknown, replaced;
     int nargs;
     struct ty **args;
 };
 
-static void add_value(struct tc *c, struct values *v, struct ty *t, bool func)
+static void add_value(struct tc *c, struct values *v, struct ty *t, bool func, bool replaced)
 {
-    /* an empty collection: OPA widens it where a test replaces the rule with `with` */
-    if (!t || has_empty_collection(t))
+    /* an empty collection: OPA widens it where a `with` replaces the rule */
+    if (!t || (replaced && has_empty_collection(t)))
         v->unknown = true;
     else
         v->type = func ? ty_or(c, v->type, t) : ty_merge(c, v->type, t);
@@ -1864,6 +1875,29 @@ static int add_args(struct tc *c, struct values *v, struct rule *rule)
     return 0;
 }
 
+/* Whether a `with` of the bundle may replace the rules of node n: its
+ * path and a replaced one are one a prefix of the other (a superset of the
+ * rules OPA's replacedRules finds). */
+static bool replaced(struct tc *c, struct node *n)
+{
+    int depth = 0;
+    for (struct node *x = n; x && x->parent; x = x->parent)
+        depth++;
+    for (int w = 0; w < c->nw; w++) {
+        int len = c->wlens[w], common = depth < len ? depth : len;
+        /* the first `common` keys of n's path */
+        struct node *x = n;
+        for (int i = depth; i > common; i--)
+            x = x->parent;
+        bool prefix = true;
+        for (int i = common - 1; prefix && i >= 0; i--, x = x->parent)
+            prefix = rv_compare(x->key, c->wpaths[w][i]) == 0;
+        if (prefix)
+            return true;
+    }
+    return false;
+}
+
 static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
 {
     struct ty **saved_env = c->env;
@@ -1884,7 +1918,7 @@ static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
         if (rc == 0)
             rc = definition_type(c, rule, x, &t);
         if (rc == 0 && vals)
-            add_value(c, vals, t, rule->kind == RULE_FUNC);
+            add_value(c, vals, t, rule->kind == RULE_FUNC, vals->replaced);
         if (rc == 0 && vals)
             rc = add_args(c, vals, rule);
         if (rc == 0 && x == rule) {
@@ -1915,7 +1949,7 @@ static int node_type(struct tc *c, struct node *n, struct ty **out)
     if (c->node_state[n->id] == 1 || n->nchildren > 0 || n->kind < 0)
         return 0;
     c->node_state[n->id] = 1;
-    struct values v = { 0 };
+    struct values v = { .replaced = replaced(c, n) };
     int rc = 0;
     for (int i = 0; i < n->nrules && rc == 0; i++)
         rc = check_rule(c, n->rules[i], &v);
@@ -1931,6 +1965,80 @@ static int node_type(struct tc *c, struct node *n, struct ty **out)
     return 0;
 }
 
+static void collect_withs_body(struct tc *c, struct body *b);
+
+static void collect_withs_term(struct tc *c, struct term *t)
+{
+    if (!t)
+        return;
+    if (t->body)
+        collect_withs_body(c, t->body);
+    collect_withs_term(c, t->key);
+    collect_withs_term(c, t->value);
+    for (int i = 0; i < t->nitems; i++)
+        collect_withs_term(c, t->items[i]);
+}
+
+static void add_wpath(struct tc *c, struct rv **path, int len)
+{
+    if (c->nw == c->wcap) {
+        c->wcap = c->wcap ? c->wcap * 2 : 8;
+        struct rv ***p = tc_alloc(c, sizeof *p * (size_t)c->wcap);
+        int *l = tc_alloc(c, sizeof *l * (size_t)c->wcap);
+        if (c->nw) {
+            memcpy(p, c->wpaths, sizeof *p * (size_t)c->nw);
+            memcpy(l, c->wlens, sizeof *l * (size_t)c->nw);
+        }
+        c->wpaths = p;
+        c->wlens = l;
+    }
+    c->wpaths[c->nw] = path;
+    c->wlens[c->nw++] = len;
+}
+
+static void collect_withs_body(struct tc *c, struct body *b)
+{
+    for (int i = 0; b && i < b->n; i++) {
+        struct expr *e = b->exprs[i];
+        for (int j = 0; j < e->nwith; j++) {
+            struct with *w = &e->with[j];
+            if (w->kind == WITH_DATA) {
+                add_wpath(c, w->path, w->npath);
+            } else if (w->kind == WITH_FUNC && w->fn) {
+                int depth = 0;
+                for (struct node *x = w->fn; x->parent; x = x->parent)
+                    depth++;
+                struct rv **path = tc_alloc(c, sizeof *path * (size_t)(depth + 1));
+                int k = depth;
+                for (struct node *x = w->fn; x->parent; x = x->parent)
+                    path[--k] = x->key;
+                add_wpath(c, path, depth);
+            }
+            collect_withs_term(c, w->value);
+        }
+        collect_withs_term(c, e->a);
+        collect_withs_term(c, e->b);
+        collect_withs_term(c, e->c);
+        collect_withs_body(c, e->body);
+    }
+}
+
+/* the `with`s of every rule of the bundle (else and default included) */
+static void collect_withs(struct tc *c)
+{
+    for (struct module *m = c->r->modules; m; m = m->next)
+        for (struct rule *rule = m->rules; rule; rule = rule->next_in_module)
+            for (struct rule *x = rule; x; x = x->els) {
+                collect_withs_body(c, x->body);
+                collect_withs_term(c, x->value);
+                collect_withs_term(c, x->key);
+                for (int i = 0; i < x->nargs; i++)
+                    collect_withs_term(c, x->args[i]);
+                for (int i = 0; i < x->nsuffix; i++)
+                    collect_withs_term(c, x->suffix[i]);
+            }
+}
+
 static void tc_init(struct tc *c, struct rego *r, struct rego_error *err)
 {
     *c = (struct tc){ .r = r, .err = err };
@@ -1940,6 +2048,7 @@ static void tc_init(struct tc *c, struct rego *r, struct rego_error *err)
     c->node_args = calloc((size_t)r->nnodes + 1, sizeof *c->node_args);
     if (!c->sigs || !c->node_ty || !c->node_state || !c->node_args)
         REGO_OOM();
+    collect_withs(c);
 }
 
 static void tc_free(struct tc *c)
