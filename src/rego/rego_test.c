@@ -593,6 +593,12 @@ static void test_type_checker(void **state)
     /* v can be bound by two expressions: OPA's order binds it by input.x
      * (any) first, this compiler's by y + 1 (number) */
     expect_compiles("package p\np if {\n  v = y + 1\n  y = 2\n  v = input.x\n  upper(v)\n}");
+    /* a typed variable inside a literal that OPA unifies with a union (or any)
+     * takes the join of the types it meets there: x is any after count([x]) */
+    expect_compiles("package p\np if { x := \"a\"; count([x]) > 0; abs(x) }");
+    expect_compiles("package p\np if { x := \"a\"; y := count({\"k\": x}); abs(x) }");
+    expect_compiles("package p\np if { x := \"a\"; json.marshal([x]); abs(x) }");
+    expect_compiles("package p\np if { x := \"a\"; [[x], y] = [input.a, 1]; abs(x) }");
     /* a key written twice: the last value is the object's */
     expect_compiles("package p\np := strings.replace_n({\"a\": 1, \"a\": \"x\"}, \"abc\")");
     expect_type_error("package p\np := strings.replace_n({\"a\": \"x\", \"a\": 7}, \"abc\")",

@@ -1442,6 +1442,58 @@ static bool unify_term(struct tc *c, struct term *t, const struct ty *want)
     }
 }
 
+/* Whether OPA's unify1 of composite literal t with type want meets a
+ * composite against an `any` (plain or a union): from there on it joins
+ * each variable's type with what it meets (types.Or), which can widen a
+ * variable typed already (`x := "a"; count([x])` makes x any in OPA). */
+static bool meets_any(struct term *t, const struct ty *want)
+{
+    struct ty tmp;
+    if (!t || (t->kind != TK_ARRAY && t->kind != TK_SET && t->kind != TK_OBJECT))
+        return false;
+    want = bare(want, &tmp);
+    if (!want)
+        return false;
+    if (want->k == TY_ANY)
+        return true;
+    if ((t->kind == TK_ARRAY && want->k != TY_ARRAY) || (t->kind == TK_SET && want->k != TY_SET) ||
+        (t->kind == TK_OBJECT && want->k != TY_OBJECT))
+        return false;
+    if (t->kind == TK_OBJECT) {
+        for (int i = 0; i < t->nitems / 2; i++) {
+            struct term *k = t->items[2 * i], *v = t->items[2 * i + 1];
+            if (k->kind != TK_VALUE)
+                return true;   /* a value under a key not constant: unified with any */
+            struct ty *child = k->val->type == RV_STRING ? obj_select(want, k->val) : NULL;
+            if (child && meets_any(v, child))
+                return true;
+        }
+        return false;
+    }
+    for (int i = 0; i < t->nitems; i++)
+        if (meets_any(t->items[i], t->kind == TK_ARRAY ? arr_select(want, i) : want->dyn))
+            return true;
+    return false;
+}
+
+/* Every variable typed already in composite literal t: any (see meets_any) */
+static void widen_vars(struct tc *c, struct term *t)
+{
+    if (!t)
+        return;
+    if (t->kind == TK_VAR && t->slot >= 0 && t->slot < c->nslots && c->env[t->slot])
+        c->env[t->slot] = &T_ANY;
+    if (t->kind == TK_ARRAY || t->kind == TK_SET || t->kind == TK_OBJECT)
+        for (int i = 0; i < t->nitems; i++)
+            widen_vars(c, t->items[i]);
+}
+
+static void widen(struct tc *c, struct term *t, const struct ty *want)
+{
+    if (meets_any(t, want))
+        widen_vars(c, t);
+}
+
 /* x in xs, k, x in xs with an operand not typed yet (a function's
  * argument): it takes the type of what the collection holds, as OPA's
  * checkExprMemberOperand infers it */
@@ -1506,6 +1558,15 @@ static int check_call(struct tc *c, struct term *t, int form, struct term *out, 
             return arg_error(c, t, name, s, args, nhave);
     if (member && check_member(c, t, args, nargs) < 0)
         return -1;
+    for (int i = 0; i < nargs; i++)
+        widen(c, t->items[i + 1], s->args[i]);
+    if (member) {
+        struct ty *coll = args[nargs - 1], *values = ty_values(c, coll);
+        if (values)
+            widen(c, t->items[nargs - 1], values);
+        if (values && nargs == 3)
+            widen(c, t->items[1], ty_keys(c, coll));
+    }
     /* OPA checks a == b as a = b in a module: no inference from equal's declaration */
     if (!is_builtin(t, "equal") || c->in_query)
         for (int i = 0; i < nargs; i++)
@@ -1545,6 +1606,8 @@ static int check_unify(struct tc *c, struct expr *e, struct term *a, struct term
     }
     if (!unifies(ta, tb))
         return match_error(c, &e->loc, ta, tb);
+    widen(c, a, tb);
+    widen(c, b, ta);
     return 0;
 }
 
