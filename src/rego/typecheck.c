@@ -654,6 +654,7 @@ static bool has_empty_collection(const struct ty *t);
 
 static void bind(struct tc *c, struct term *t, struct ty *type);
 static void settle_term(struct tc *c, struct term *t);
+static void widen_vars(struct tc *c, struct term *t);
 
 /* x.a[0] of a value whose type is known, from item `from` of the reference
  * on: OPA's selectRef, any wherever the selection is not simple. A
@@ -694,6 +695,10 @@ static struct ty *select_ref(struct tc *c, struct term *t, int from, struct ty *
             k->val->type != RV_SET) {
             x = select_const(c, x, k->val);
         } else if (is_collection(x)) {
+            /* a literal key (xs[[a, b]]): OPA unifies it with the keys'
+             * type, which may widen its variables (see meets_any) */
+            if (k->kind == TK_ARRAY || k->kind == TK_SET || k->kind == TK_OBJECT)
+                widen_vars(c, k);
             /* an empty collection: OPA binds its key to any */
             bool empty = x->k == TY_SET ? !x->dyn
                        : x->k == TY_ANY ? false : !x->n && !(x->k == TY_ARRAY ? x->dyn : x->dval);
