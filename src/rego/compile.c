@@ -1400,6 +1400,8 @@ int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
         analysis_free(&a);
     }
     if (rc == 0)
+        rc = rego_typecheck_query(r, body, c.nslots, err);
+    if (rc == 0)
         mark_query_body(r, body);
     qi->body = body;
     qi->nslots = c.nslots;
