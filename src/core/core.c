@@ -113,8 +113,12 @@ struct snap {
     uint64_t restores, fallbacks, builds;
 };
 
-/* A restore that has not answered by then falls back to a cold boot. */
-#define RESTORE_TIMEOUT_MS 20000
+/* A restore that has not answered by then falls back to a cold boot (a
+ * restore QEMU cannot read fails at once; this is for one that hangs). On
+ * a host loaded enough for a restore to take this long a cold boot takes
+ * longer still, so the bound is generous: 20 s was passed under TCG on two
+ * busy cores, and the fallback only made the session later. */
+#define RESTORE_TIMEOUT_MS 60000
 #define SNAP_SAVE_TIMEOUT_MS 60000
 #define SNAP_POLL_MS 20
 
