@@ -375,13 +375,13 @@ static int run_case(yaml_document_t *d, yaml_node_t *c, char *why, size_t whylen
     yaml_node_t *in = map_get(d, c, "input");
     const char *input_term = scalar(map_get(d, c, "input_term"));
     void *block = NULL;
+    json_t *ij = NULL;   /* holds the block's strings */
     if (in) {
         input = yaml_value(d, in, 0);
         /* as the JSON API does (rego.h): the input in one block, when JSON
          * holds it exactly, so every case runs the block conversion too */
-        json_t *ij = rv_to_json(input);
+        ij = rv_to_json(input);
         struct rv *bv = ij ? rv_from_json_block(ij, &block) : NULL;
-        json_decref(ij);
         if (bv && rv_equal(bv, input)) {
             rv_decref(input);
             input = bv;
@@ -473,6 +473,7 @@ static int run_case(yaml_document_t *d, yaml_node_t *c, char *why, size_t whylen
     rv_decref(input);
     rego_query_free(q);   /* its pattern cache keeps copies of the input's patterns */
     rv_block_free(block);
+    json_decref(ij);
     rego_free(r);
     return pass;
 }

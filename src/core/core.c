@@ -30,7 +30,10 @@
  * retry sooner, so the session is not READY up to 50 ms late. */
 #define RESTORE_CONNECT_RETRY_MS 10
 #define STOP_GRACE_MS 2000
-#define EXEC_REPLY_GRACE_MS 10000
+/* How long past an exec's timeout the guest may take to answer: it kills
+ * the workload, reaps it, reads the rest of its output and answers, which
+ * under TCG on a busy host (a sliver of a CPU for the VM) took over 10 s. */
+#define EXEC_REPLY_GRACE_MS 30000
 #define HEALTH_TIMEOUT_MS 5000
 
 struct waiter {
@@ -110,8 +113,12 @@ struct snap {
     uint64_t restores, fallbacks, builds;
 };
 
-/* A restore that has not answered by then falls back to a cold boot. */
-#define RESTORE_TIMEOUT_MS 20000
+/* A restore that has not answered by then falls back to a cold boot (a
+ * restore QEMU cannot read fails at once; this is for one that hangs). On
+ * a host loaded enough for a restore to take this long a cold boot takes
+ * longer still, so the bound is generous: 20 s was passed under TCG on two
+ * busy cores, and the fallback only made the session later. */
+#define RESTORE_TIMEOUT_MS 60000
 #define SNAP_SAVE_TIMEOUT_MS 60000
 #define SNAP_POLL_MS 20
 

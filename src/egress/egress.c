@@ -85,6 +85,7 @@ struct stream {
     bool tls;
     struct bufferevent *up, *down;
     bool up_eof;
+    bool down_done; /* close_notify sent and the pair's EOF given */
 };
 
 struct egress {
@@ -462,15 +463,30 @@ static void stream_opened(struct stream *s)
 
 /* Once the server is done and everything it sent is written to the
  * workload's TLS session: close_notify, and EOF on the guest's end of the
- * pair (the stream then ends as a plain one does). */
+ * pair (the stream then ends as a plain one does).
+ *
+ * Both go past the windows, once: the TLS session's end of the pair may
+ * hold a window of records already, and close_notify must be written whole
+ * behind them; and a pair's flush moves only what fits under the reader's
+ * high watermark before it signals EOF, so whatever stayed behind would
+ * never reach the guest (a slow guest lost the end of a large answer so).
+ * With the marks lifted everything moves over, at most a window and a
+ * record more than the reader's window, and is sent as the guest credits. */
 static void down_finish(struct stream *s)
 {
+    if (s->down_done)
+        return;
+    s->down_done = true;
+    struct bufferevent *under = bufferevent_get_underlying(s->down);
+    if (under)
+        bufferevent_setwatermark(under, EV_WRITE, 0, 0);
     SSL *ssl = bufferevent_openssl_get_ssl(s->down);
     if (ssl)
         SSL_shutdown(ssl);
-    struct bufferevent *under = bufferevent_get_underlying(s->down);
-    if (under)
+    if (under) {
+        bufferevent_setwatermark(s->bev, EV_READ, 0, 0);
         bufferevent_flush(under, EV_WRITE, BEV_FINISHED);
+    }
 }
 
 /* Plaintext from the workload: through the injector to the server. */

@@ -1054,6 +1054,43 @@ static size_t gtls_read_all(struct fixture *f, struct gtls *g, char *out, size_t
     return got;
 }
 
+/* As gtls_read_all, but the guest credits at most step bytes a turn: the
+ * host's buffers stay full while the answer ends. */
+static size_t gtls_read_slowly(struct fixture *f, struct gtls *g, char *out, size_t cap, size_t step)
+{
+    size_t got = 0, credited = g->fed;
+    for (int i = 0; i < 20000 && got < cap - 1; i++) {
+        char buf[16384];
+        int n;
+        while ((n = BIO_read(g->wb, buf, sizeof(buf))) > 0)
+            send_data(f, g->stream, buf, (size_t)n);
+        run_for_ms(f, 2);
+        size_t have = f->raw_len[g->stream];
+        if (have > g->fed) {
+            BIO_write(g->rb, f->raw[g->stream] + g->fed, (int)(have - g->fed));
+            g->fed = have;
+        }
+        if (g->fed > credited) {
+            size_t c = g->fed - credited < step ? g->fed - credited : step;
+            send_credit(f, g->stream, (uint32_t)c);
+            credited += c;
+        }
+        n = SSL_read(g->ssl, out + got, (int)(cap - 1 - got));
+        if (n > 0) {
+            got += (size_t)n;
+            continue;
+        }
+        int e = SSL_get_error(g->ssl, n);
+        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_WANT_READ && has_close(f, &g->stream) &&
+                                           g->fed == f->raw_len[g->stream] && BIO_ctrl_pending(g->rb) == 0))
+            break;
+        if (e != SSL_ERROR_WANT_READ)
+            break;
+    }
+    out[got] = '\0';
+    return got;
+}
+
 /* CONNECT with a secret: the guest's TLS ends at the host with a leaf of
  * the session CA (ALPN http/1.1 although the client offered h2 first), the
  * host's TLS to the server verified it against the trust store, and the
@@ -1104,9 +1141,36 @@ static void test_secret_inside_tls_big_response(void **state)
     assert_int_equal(SSL_write(g.ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
     static char resp[(4u << 16) + 4096];
     size_t n = gtls_read_all(f, &g, resp, sizeof(resp));
-    assert_true(n > (4u << 16));
     assert_non_null(strstr(resp, "Content-Length: 262144"));
+    const char *body = strstr(resp, "\r\n\r\n");
+    assert_non_null(body);
+    assert_int_equal(n - (size_t)(body + 4 - resp), 4u << 16);
     assert_int_equal(resp[n - 1], 'z');
+    gtls_free(&g);
+}
+
+/* The server sends all and closes before the guest took anything, and the
+ * guest then reads slowly (a quarter of a window a turn): the answer's end
+ * waits on the host in every buffer of the way (both TLS sessions, the pair
+ * between them, the stream) when the host ends the guest's TLS session, and
+ * all of it still reaches the guest, then close_notify. */
+static void test_secret_inside_tls_response_ends_while_the_guest_waits(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    struct gtls g;
+    gtls_open(f, &g, 11);
+    static const char req[] = "GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    assert_int_equal(SSL_write(g.ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
+    gtls_pump(f, &g);
+    run_for_ms(f, 300); /* the server wrote everything and closed; no credit */
+    static char resp[(4u << 16) + 4096];
+    size_t n = gtls_read_slowly(f, &g, resp, sizeof(resp), 1024);
+    const char *body = strstr(resp, "\r\n\r\n");
+    assert_non_null(body);
+    assert_int_equal(n - (size_t)(body + 4 - resp), 4u << 16);
+    /* It ended with the TLS session's own end, not a cut connection. */
+    assert_int_equal(SSL_get_shutdown(g.ssl) & SSL_RECEIVED_SHUTDOWN, SSL_RECEIVED_SHUTDOWN);
     gtls_free(&g);
 }
 
@@ -1168,6 +1232,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret_inside_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_untrusted_server_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_inside_tls_big_response, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_inside_tls_response_ends_while_the_guest_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_inside_tls_one_request, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

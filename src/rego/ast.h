@@ -49,6 +49,10 @@ struct term {
     uint8_t call_kind;   /* TK_CALL: enum call_kind */
     bool ground;         /* no variables anywhere (set by the compiler) */
     bool wildcard;       /* TK_VAR: written as `_` */
+    bool single;         /* at most one value, no bindings (set by the compiler):
+                          * the evaluator computes it directly (eval.c, eval_direct) */
+    uint8_t hint;        /* a constant key of a reference: where it was found in the
+                          * last object (evaluations may share it: relaxed atomics) */
     struct loc loc;
     struct rv *val;      /* TK_VALUE */
     char *name;          /* TK_VAR */
@@ -242,6 +246,8 @@ int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
 /* typecheck.c: builtin argument types and unifications, as OPA's checker
  * (rego_type_error); run by rego_compile on the ordered rule bodies. */
 int rego_typecheck(struct rego *r, struct rego_error *err);
+/* ... and on a compiled query's ordered body (frame of nslots) */
+int rego_typecheck_query(struct rego *r, struct body *body, int nslots, struct rego_error *err);
 /* Constant terms (input_term): evaluate a ground term to a value. */
 int rego_term_constant(struct term *t, struct rv **out, struct rego_error *err);
 

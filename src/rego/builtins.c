@@ -1549,6 +1549,42 @@ struct cidr {
     int family, bits;
 };
 
+static void *pcache_get(struct ev *ev, int kind, struct rv *pattern, struct rv *delims);
+static bool pcache_put(struct ev *ev, int kind, struct rv *pattern, struct rv *delims, void *compiled);
+
+/* One CIDR argument. A network that is the policy's own constant (frozen)
+ * is parsed once per prepared query (kept with its globs and regexes). */
+static int cidr_arg(struct ev *ev, struct rv *v, bool need_prefix, struct cidr *c)
+{
+    int kind = need_prefix ? PCACHE_CIDR : PCACHE_ADDR;
+    bool constant = v->refs == 0 && !v->in_block;
+    const struct cidr *known = constant ? pcache_get(ev, kind, v, NULL) : NULL;
+    _Static_assert(sizeof(struct cidr) <= sizeof ev->addr_parsed, "the evaluation's address memo holds a cidr");
+    if (!known && ev->addr_key == v && ev->addr_kind == kind)
+        known = (const struct cidr *)(const void *)ev->addr_parsed;
+    if (known) {
+        *c = *known;
+        return 0;
+    }
+    if (parse_cidr(S(v), SL(v), c->net, &c->family, &c->bits, need_prefix) < 0)
+        return -1;
+    if (!constant) {   /* held until the evaluation ends: its address stays its own */
+        memcpy(ev->addr_parsed, c, sizeof *c);
+        rv_decref(ev->addr_key);
+        ev->addr_key = rv_incref(v);
+        ev->addr_kind = kind;
+    }
+    if (constant && ev->pcache) {
+        struct cidr *keep = malloc(sizeof *keep);
+        if (!keep)
+            REGO_OOM();
+        *keep = *c;
+        if (!pcache_put(ev, kind, v, NULL, keep))
+            free(keep);
+    }
+    return 0;
+}
+
 /* The builtin's two arguments as CIDRs (the second may be a bare address
  * when second_bare). */
 static int cidr_args(struct ev *ev, struct rv **a, bool second_bare, struct cidr c[2])
@@ -1557,7 +1593,7 @@ static int cidr_args(struct ev *ev, struct rv **a, bool second_bare, struct cidr
     WANT(1, RV_STRING);
     memset(c, 0, 2 * sizeof(*c));
     for (int i = 0; i < 2; i++)
-        if (parse_cidr(S(a[i]), SL(a[i]), c[i].net, &c[i].family, &c[i].bits, i == 0 || !second_bare) < 0)
+        if (cidr_arg(ev, a[i], i == 0 || !second_bare, &c[i]) < 0)
             return bi_error(ev, "invalid CIDR address: %s", S(a[i]));
     return 0;
 }
@@ -1807,12 +1843,14 @@ static int bi_cidr_intersects(struct ev *ev, struct rv **a, struct rv **out)
 void rego_pcache_clear(struct rego_pcache *c)
 {
     for (int i = 0; i < REGO_PCACHE_SIZE; i++) {
-        if (c->e[i].kind == 1) {
+        if (c->e[i].kind == PCACHE_REGEX) {
 #ifdef HAVE_REGO_RE
             rego_re_free(c->e[i].compiled);
 #endif
-        } else if (c->e[i].kind == 2) {
+        } else if (c->e[i].kind == PCACHE_GLOB) {
             rego_glob_free(c->e[i].compiled);
+        } else {
+            free(c->e[i].compiled);
         }
         rv_decref(c->e[i].pattern);
         rv_decref(c->e[i].delims);
@@ -1820,16 +1858,25 @@ void rego_pcache_clear(struct rego_pcache *c)
     }
 }
 
+#define PCACHE_HINT(p) ((unsigned)((uintptr_t)(p) >> 4) % 64u)
+
 static void *pcache_get(struct ev *ev, int kind, struct rv *pattern, struct rv *delims)
 {
     if (!ev->pcache)
         return NULL;
     struct rego_pcache *c = ev->pcache;
-    /* patterns are usually the policy's own (frozen) strings: the same pointer each time */
-    for (int i = 0; i < REGO_PCACHE_SIZE; i++)
-        if (c->e[i].pattern == pattern && c->e[i].kind == kind && (!delims || rv_equal(c->e[i].delims, delims)))
+    /* patterns are usually the policy's own (frozen) strings: the same
+     * pointer each time, found where it was found last */
+    unsigned h = PCACHE_HINT(pattern), i = c->hint[h];
+    if (i && c->e[i - 1].pattern == pattern && c->e[i - 1].kind == kind &&
+        (!delims || rv_equal(c->e[i - 1].delims, delims)))
+        return c->e[i - 1].compiled;
+    for (i = 0; i < REGO_PCACHE_SIZE; i++)
+        if (c->e[i].pattern == pattern && c->e[i].kind == kind && (!delims || rv_equal(c->e[i].delims, delims))) {
+            c->hint[h] = (unsigned char)(i + 1);
             return c->e[i].compiled;
-    for (int i = 0; i < REGO_PCACHE_SIZE; i++)
+        }
+    for (i = 0; i < REGO_PCACHE_SIZE; i++)
         if (c->e[i].kind == kind && rv_equal(c->e[i].pattern, pattern) &&
             (!delims || rv_equal(c->e[i].delims, delims)))
             return c->e[i].compiled;
@@ -1850,14 +1897,17 @@ static bool pcache_put(struct ev *ev, int kind, struct rv *pattern, struct rv *d
     c->e[i].kind = kind;
     /* the cache outlives the evaluation: patterns from the input are copied */
     c->e[i].pattern = rv_own(pattern);
+    c->hint[PCACHE_HINT(c->e[i].pattern)] = (unsigned char)(i + 1);
     c->e[i].delims = delims ? rv_own(delims) : NULL;
     c->e[i].compiled = compiled;
-    if (old_kind == 1) {
+    if (old_kind == PCACHE_REGEX) {
 #ifdef HAVE_REGO_RE
         rego_re_free(old);
 #endif
-    } else if (old_kind == 2) {
+    } else if (old_kind == PCACHE_GLOB) {
         rego_glob_free(old);
+    } else {
+        free(old);
     }
     rv_decref(old_p);
     rv_decref(old_d);
@@ -1889,12 +1939,12 @@ static int bi_glob_match(struct ev *ev, struct rv **a, struct rv **out)
     } else {
         return bi_type_error(ev, "operand 2 must be one of {array, null} but got %s", rv_type_name(d));
     }
-    struct rego_glob *g = pcache_get(ev, 2, a[0], a[1]);
+    struct rego_glob *g = pcache_get(ev, PCACHE_GLOB, a[0], a[1]);
     bool owned = false;
     if (!g) {
         if (rego_glob_compile(S(a[0]), SL(a[0]), delims, nd, &g) < 0)
             return bi_error(ev, "invalid glob pattern");
-        owned = !pcache_put(ev, 2, a[0], a[1], g);
+        owned = !pcache_put(ev, PCACHE_GLOB, a[0], a[1], g);
     }
     int r = rego_glob_exec(g, S(a[2]), SL(a[2]));
     if (owned)
@@ -1910,13 +1960,13 @@ static int bi_glob_match(struct ev *ev, struct rv **a, struct rv **out)
 static int compile_re(struct ev *ev, struct rv *pat, struct rego_re **re, bool *owned)
 {
     *owned = false;
-    *re = pcache_get(ev, 1, pat, NULL);
+    *re = pcache_get(ev, PCACHE_REGEX, pat, NULL);
     if (*re)
         return 0;
     char errbuf[REGO_RE_ERRLEN];
     if (rego_re_compile(S(pat), SL(pat), re, errbuf, sizeof errbuf) < 0)
         return bi_error(ev, "%s", errbuf);
-    *owned = !pcache_put(ev, 1, pat, NULL, *re);
+    *owned = !pcache_put(ev, PCACHE_REGEX, pat, NULL, *re);
     return 0;
 }
 

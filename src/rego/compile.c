@@ -1374,6 +1374,8 @@ out:
     return rc;
 }
 
+static void mark_query_body(struct rego *r, struct body *b);
+
 int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
                        struct rego_error *err)
 {
@@ -1397,6 +1399,10 @@ int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
         rc = order_body(&c, &a, body);
         analysis_free(&a);
     }
+    if (rc == 0)
+        rc = rego_typecheck_query(r, body, c.nslots, err);
+    if (rc == 0)
+        mark_query_body(r, body);
     qi->body = body;
     qi->nslots = c.nslots;
     qi->slot_names = c.slot_names;
@@ -1713,6 +1719,100 @@ static void fold_term(struct term *t)
     t->val = v;
 }
 
+/* A key inside a reference that is computed, not enumerated: a reference
+ * or a call of one value, or a comprehension (a variable there may be
+ * unbound and enumerate the keys). */
+static bool single_key(const struct term *t)
+{
+    return t->kind == TK_VALUE ||
+           (t->single && t->kind != TK_VAR && t->kind != TK_ARRAY && t->kind != TK_SET && t->kind != TK_OBJECT);
+}
+
+/* Whether t has at most one value and binds nothing, so that the evaluator
+ * may compute it directly instead of through continuations (its children
+ * are marked already). A variable is single where it is read as a value
+ * (unbound there, it is an error either way); a key of a reference must be
+ * single_key; `walk` is the one builtin with several results. */
+static bool term_single(const struct term *t)
+{
+    int from = 1;
+    switch (t->kind) {
+    case TK_VALUE:
+    case TK_VAR:
+    case TK_ACOMP:
+    case TK_SCOMP:
+    case TK_OCOMP:
+        return true;
+    case TK_ARRAY:
+    case TK_SET:
+    case TK_OBJECT:
+        for (int i = 0; i < t->nitems; i++)
+            if (!t->items[i]->single)
+                return false;
+        return true;
+    case TK_CALL:
+        if (!(t->call_kind == CALL_FUNCTION || (t->call_kind == CALL_BUILTIN && t->builtin != rego_builtin_find("walk"))))
+            return false;
+        for (int i = 1; i < t->nitems; i++)
+            if (!t->items[i]->single)
+                return false;
+        return true;
+    case TK_REF:
+        if (t->nitems < 1)
+            return false;
+        switch (t->ref_head) {
+        case RH_INPUT:
+        case RH_LOCAL:
+            break;
+        case RH_DATA:
+            if (!t->dnode)
+                return false;
+            from = t->dnext;
+            break;
+        case RH_TERM:
+            if (!t->items[0]->single || t->items[0]->kind == TK_VAR)
+                return false;
+            break;
+        default:
+            return false;
+        }
+        for (int i = from; i < t->nitems; i++)
+            if (!single_key(t->items[i]))
+                return false;
+        return true;
+    }
+    return false;
+}
+
+/* A query's terms: data references resolved to their rule nodes and terms
+ * of one value marked, as freeze_term does for rules (the values stay the
+ * query's own: not frozen, not folded). */
+static void mark_query_term(struct rego *r, struct term *t)
+{
+    if (!t)
+        return;
+    resolve_data_ref(r, t);
+    for (int i = 0; i < t->nitems; i++)
+        mark_query_term(r, t->items[i]);
+    mark_query_term(r, t->key);
+    mark_query_term(r, t->value);
+    mark_query_body(r, t->body);
+    t->single = term_single(t);
+}
+
+static void mark_query_body(struct rego *r, struct body *b)
+{
+    for (int i = 0; b && i < b->n; i++) {
+        struct expr *e = b->exprs[i];
+        mark_query_term(r, e->a);
+        mark_query_term(r, e->b);
+        mark_query_term(r, e->c);
+        mark_query_body(r, e->body);
+        for (int j = 0; j < e->nwith; j++)
+            mark_query_term(r, e->with[j].value);
+    }
+}
+
 static void freeze_term(struct term *t, struct rego *r)
 {
     if (!t)
@@ -1726,6 +1826,7 @@ static void freeze_term(struct term *t, struct rego *r)
     freeze_term(t->key, r);
     freeze_term(t->value, r);
     freeze_body(t->body, r);
+    t->single = term_single(t);
 }
 
 /* Terms whose shape matters beyond their value (rule heads, `with` targets,
@@ -1900,6 +2001,11 @@ static void index_node(struct node *n)
                 l[m++] = i;
         l[m] = -1;
     }
+    /* the rules on the node's path share its reference: the evaluator
+     * knows them by the pointer */
+    for (int i = 0; i < n->nrules; i++)
+        if (eq_indexed(n, i, best))
+            n->rules[i]->idx_ref = (struct term *)best;
 }
 
 static void freeze_engine(struct rego *r)

@@ -40,6 +40,7 @@ static int unify_value(struct ev *ev, struct frame *fr, struct term *t, struct r
 static struct rv *node_value(struct ev *ev, struct node *n, int *rc);
 static int call_function(struct ev *ev, struct node *fn, struct rv **args, int nargs, struct loc *loc,
                          struct rv **out);
+static int first_k(struct ev *ev, struct rv *v, void *ctx);
 
 static int ev_error(struct ev *ev, const char *code, const struct loc *loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -108,6 +109,29 @@ static struct rv *lookup(struct rv *v, struct rv *key)
     }
 }
 
+/* lookup of a constant key, trying first the position where the term
+ * found it the last time (objects of one shape recur: an input's). */
+static inline struct rv *lookup_hinted(struct rv *v, struct term *item)
+{
+    const struct rv *key = item->val;
+    if (v->type == RV_OBJECT && key->type == RV_STRING) {
+        unsigned h = __atomic_load_n(&item->hint, __ATOMIC_RELAXED);
+        if (h < v->u.obj.len) {
+            const struct rv *k = v->u.obj.k[h];
+            if (k == key || (k->type == RV_STRING && k->u.str.len == key->u.str.len &&
+                             memcmp(k->u.str.s, key->u.str.s, key->u.str.len) == 0))
+                return v->u.obj.v[h];
+        }
+        long j = rv_sorted_find(v->u.obj.k, v->u.obj.len, key);
+        if (j < 0)
+            return NULL;
+        if (j < 256)
+            __atomic_store_n(&item->hint, (uint8_t)j, __ATOMIC_RELAXED);
+        return v->u.obj.v[j];
+    }
+    return lookup(v, item->val);
+}
+
 static int stop_k(struct ev *ev, void *ctx)
 {
     (void)ev;
@@ -172,13 +196,13 @@ struct coll_k {
     void *ctx;
 };
 
-static int coll_done(struct ev *ev, struct rv **vals, void *ctx)
+/* The array, set or object literal t of the values vals (borrowed). */
+static struct rv *build_coll(struct term *t, struct rv **vals)
 {
-    struct coll_k *c = ctx;
     struct rvbuf a = { 0 }, b = { 0 };
     struct rv *v;
-    int n = c->t->nitems;
-    if (c->t->kind == TK_OBJECT) {
+    int n = t->nitems;
+    if (t->kind == TK_OBJECT) {
         rvbuf_reserve(&a, (size_t)n / 2);
         rvbuf_reserve(&b, (size_t)n / 2);
         for (int i = 0; i < n; i += 2) {
@@ -192,8 +216,15 @@ static int coll_done(struct ev *ev, struct rv **vals, void *ctx)
         rvbuf_reserve(&a, (size_t)n);
         for (int i = 0; i < n; i++)
             rvbuf_push(&a, rv_incref(vals[i]));
-        v = c->t->kind == TK_ARRAY ? rv_array_take(&a) : rv_set_take(&a);
+        v = t->kind == TK_ARRAY ? rv_array_take(&a) : rv_set_take(&a);
     }
+    return v;
+}
+
+static int coll_done(struct ev *ev, struct rv **vals, void *ctx)
+{
+    struct coll_k *c = ctx;
+    struct rv *v = build_coll(c->t, vals);
     int rc = c->k(ev, v, c->ctx);
     rv_decref(v);
     return rc;
@@ -426,7 +457,7 @@ static int walk_value(struct ev *ev, struct frame *fr, struct rv *v, struct term
                       void *ctx)
 {
     while (i < t->nitems && t->items[i]->kind == TK_VALUE) {
-        v = lookup(v, t->items[i]->val);
+        v = lookup_hinted(v, t->items[i]);
         if (!v)
             return 0;
         i++;
@@ -719,10 +750,161 @@ static int eval_ref(struct ev *ev, struct frame *fr, struct term *t, vkont k, vo
     }
 }
 
+/* ------------------------------------------------------------------ terms of one value */
+
+/* A term the compiler marked single (at most one value, no bindings),
+ * computed directly: *out is a new reference, or NULL where the term is
+ * undefined. The same steps, in the same order, with the same errors as
+ * through continuations below; used while no `with` replaces data or
+ * functions (the continuations handle those). */
+static int eval_direct(struct ev *ev, struct frame *fr, struct term *t, struct rv **out);
+static inline int value_direct(struct ev *ev, struct frame *fr, struct term *t, struct rv **out);
+
+static int ref_direct(struct ev *ev, struct frame *fr, struct term *t, struct rv **out)
+{
+    struct rv *v, *hold = NULL;
+    int i = 1, rc = 0;
+    switch (t->ref_head) {
+    case RH_INPUT:
+        v = ev->input;
+        break;
+    case RH_DATA:
+        v = node_value(ev, t->dnode, &rc);
+        if (rc < 0)
+            return rc;
+        i = t->dnext;
+        break;
+    case RH_LOCAL:
+        v = fr->slots[t->items[0]->slot];
+        if (!v)
+            return ev_error(ev, "eval_internal_error", &t->loc, "var %s is unbound", t->items[0]->name);
+        break;
+    default:
+        rc = value_direct(ev, fr, t->items[0], &hold);
+        if (rc < 0)
+            return rc;
+        v = hold;
+        break;
+    }
+    for (; v && i < t->nitems; i++) {
+        struct term *item = t->items[i];
+        if (item->kind == TK_VALUE) {
+            v = lookup_hinted(v, item);
+            continue;
+        }
+        struct rv *key;
+        rc = value_direct(ev, fr, item, &key);
+        if (rc < 0 || !key) {
+            v = NULL;
+            break;
+        }
+        v = lookup(v, key);
+        rv_decref(key);
+    }
+    *out = v ? rv_incref(v) : NULL;
+    rv_decref(hold);
+    return rc;
+}
+
+/* A constant or a variable directly (a new reference); anything else
+ * through eval_direct. */
+static inline int value_direct(struct ev *ev, struct frame *fr, struct term *t, struct rv **out)
+{
+    if (t->kind == TK_VALUE) {
+        *out = rv_incref(t->val);
+        return 0;
+    }
+    if (t->kind == TK_VAR) {
+        struct rv *v = t->slot >= 0 ? fr->slots[t->slot] : NULL;
+        if (!v) {
+            *out = NULL;
+            return ev_error(ev, "rego_unsafe_var_error", &t->loc, "var %s is unsafe",
+                            t->wildcard ? "_" : t->name);
+        }
+        *out = rv_incref(v);
+        return 0;
+    }
+    return eval_direct(ev, fr, t, out);
+}
+
+/* An array, set or object literal, or a call, of single terms. */
+static __attribute__((noinline)) int items_direct(struct ev *ev, struct frame *fr, struct term *t, struct rv **out)
+{
+    bool call = t->kind == TK_CALL;
+    int n = call ? t->nitems - 1 : t->nitems, got;
+    struct term **terms = call ? t->items + 1 : t->items;
+    struct rv *small[8];
+    struct rv **vals = n <= 8 ? small : calloc((size_t)n, sizeof *vals);
+    if (!vals)
+        REGO_OOM();
+    int rc = 0;
+    for (got = 0; got < n; got++) {
+        rc = value_direct(ev, fr, terms[got], &vals[got]);
+        if (rc < 0 || !vals[got])
+            break;
+    }
+    if (got == n) {
+        if (!call) {
+            *out = build_coll(t, vals);
+        } else {
+            bool multi;
+            struct rv *v = NULL;
+            rc = invoke(ev, fr, t, t->call_kind == CALL_BUILTIN ? t->builtin : -1,
+                        t->call_kind == CALL_FUNCTION ? t->fn : NULL, vals, n, &v, &multi);
+            if (rc == 0 && multi) {
+                rv_decref(v);
+                rc = ev_error(ev, "eval_internal_error", &t->loc, "a call with several results");
+            } else if (rc == 0) {
+                *out = v;
+            } else if (rc > 0) {
+                rc = 0;   /* undefined */
+            }
+        }
+    }
+    for (int i = 0; i < got; i++)
+        rv_decref(vals[i]);
+    if (vals != small)
+        free(vals);
+    return rc;
+}
+
+static int eval_direct(struct ev *ev, struct frame *fr, struct term *t, struct rv **out)
+{
+    *out = NULL;
+    switch (t->kind) {
+    case TK_VALUE:
+    case TK_VAR:
+        return value_direct(ev, fr, t, out);
+    case TK_REF:
+        return ref_direct(ev, fr, t, out);
+    case TK_ARRAY:
+    case TK_SET:
+    case TK_OBJECT:
+    case TK_CALL:
+        return items_direct(ev, fr, t, out);
+    case TK_ACOMP:
+    case TK_SCOMP:
+    case TK_OCOMP: {
+        int rc = eval_comprehension(ev, fr, t, first_k, out);
+        return rc == EV_STOP ? 0 : rc;
+    }
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ terms */
 
 static int eval_term(struct ev *ev, struct frame *fr, struct term *t, vkont k, void *ctx)
 {
+    if (t->single && t->kind > TK_VAR && !ev->nov && !ev->nmocks) {
+        struct rv *v;
+        int rc = eval_direct(ev, fr, t, &v);
+        if (rc < 0 || !v)
+            return rc;
+        rc = k(ev, v, ctx);
+        rv_decref(v);
+        return rc;
+    }
     switch (t->kind) {
     case TK_VALUE:
         return k(ev, t->val, ctx);
@@ -1045,15 +1227,38 @@ static int every_coll_k(struct ev *ev, struct rv *coll, void *ctx)
 
 static int eval_expr_plain(struct ev *ev, struct frame *fr, struct expr *e, kont k, void *ctx)
 {
+    bool direct = !ev->nov && !ev->nmocks;
     switch (e->kind) {
     case EK_SOME:
         return k(ev, ctx);
     case EK_TERM: {
+        if (direct && e->a->single) {
+            /* a condition of one value: no continuation for it */
+            struct rv *v;
+            int rc = eval_direct(ev, fr, e->a, &v);
+            if (rc < 0 || !v)
+                return rc;
+            bool truth = !(v->type == RV_BOOL && !v->u.b);
+            rv_decref(v);
+            return truth ? k(ev, ctx) : 0;
+        }
         struct term_k t = { k, ctx };
         return eval_term(ev, fr, e->a, truthy_k, &t);
     }
     case EK_UNIFY:
     case EK_ASSIGN:
+        if (direct && e->a->kind == TK_VAR && e->a->slot >= 0 && !fr->slots[e->a->slot] && e->b->single) {
+            /* x := one value: bind it */
+            struct rv *v;
+            int rc = eval_direct(ev, fr, e->b, &v);
+            if (rc < 0 || !v)
+                return rc;
+            fr->slots[e->a->slot] = v;
+            rc = k(ev, ctx);
+            rv_decref(fr->slots[e->a->slot]);
+            fr->slots[e->a->slot] = NULL;
+            return rc;
+        }
         return unify_terms(ev, fr, e->a, e->b, k, ctx);
     case EK_SOME_IN: {
         struct somein_k s = { fr, e, NULL, k, ctx };
@@ -1617,7 +1822,7 @@ static bool index_excludes(struct ev *ev, const struct rule *rule)
     struct rv *v = ev->input;
     const struct term *t = rule->idx_ref;
     for (int i = 1; v && i < t->nitems; i++)
-        v = lookup(v, t->items[i]->val);
+        v = lookup_hinted(v, t->items[i]);
     if (!v)
         return true;
     if (rule->idx_member)
@@ -1636,23 +1841,14 @@ static const int *node_candidates(struct ev *ev, const struct node *n, const str
     struct rv *v = ev->input;
     const struct term *t = n->idx_ref;
     for (int i = 1; v && i < t->nitems; i++)
-        v = lookup(v, t->items[i]->val);
+        v = lookup_hinted(v, t->items[i]);
     if (!v)
         return n->idx_other;
-    size_t lo = 0, hi = (size_t)n->idx_n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = rv_compare(n->idx_keys[mid], v);
-        if (c == 0) {
-            *checked = t;
-            return n->idx_rules[mid];
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return n->idx_other;
+    long i = rv_sorted_find(n->idx_keys, (size_t)n->idx_n, v);
+    if (i < 0)
+        return n->idx_other;
+    *checked = t;
+    return n->idx_rules[i];
 }
 
 /* The next rule of n to evaluate: *pos counts through cand (or all rules). */
@@ -1800,6 +1996,8 @@ static struct rv *node_value(struct ev *ev, struct node *n, int *rc)
     if (*rc < 0)
         return NULL;
     ev->cache[n->id] = v ? v : UNDEF;
+    if (ev->cache == ev->base_cache && ev->ncache_ids < ev->r->nnodes + 1)
+        ev->cache_ids[ev->ncache_ids++] = n->id;
     return v;
 }
 
@@ -1950,7 +2148,8 @@ static int query_solution(struct ev *ev, void *ctx)
     return 0;
 }
 
-void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error *err)
+void ev_init_store(struct ev *ev, struct rego *r, struct rv *input, struct rego_error *err,
+                   struct ev_store *store)
 {
     memset(ev, 0, sizeof *ev);
     ev->r = r;
@@ -1962,18 +2161,74 @@ void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error 
     ev->strict = r->opts.strict_builtin_errors != 0;
     rv_budget_begin(&ev->budget, r->opts.max_memory ? r->opts.max_memory : REGO_DEFAULT_MAX_MEMORY,
                     &ev->saved_budget);
-    ev->cache = calloc((size_t)r->nnodes + 1, sizeof *ev->cache);
-    if (!ev->cache)
-        REGO_OOM();
+    if (store && store->nnodes != r->nnodes) {
+        ev_store_free(store);
+        store->nnodes = r->nnodes;
+    }
+    if (store && store->cache) {
+        ev->cache = store->cache;
+        ev->cache_ids = store->ids;
+    } else {
+        ev->cache = calloc((size_t)r->nnodes + 1, sizeof *ev->cache);
+        ev->cache_ids = malloc(((size_t)r->nnodes + 1) * sizeof *ev->cache_ids);
+        if (!ev->cache || !ev->cache_ids)
+            REGO_OOM();
+        if (store) {
+            store->cache = ev->cache;
+            store->ids = ev->cache_ids;
+        }
+    }
+    ev->store = store;
+    ev->base_cache = ev->cache;
+    if (store) {
+        ev->budget.spares = store->spares;
+        memset(&store->spares, 0, sizeof store->spares);
+    }
 }
 
+void ev_init(struct ev *ev, struct rego *r, struct rv *input, struct rego_error *err)
+{
+    ev_init_store(ev, r, input, err, NULL);
+}
+
+void ev_store_free(struct ev_store *s)
+{
+    free(s->cache);
+    free(s->ids);
+    s->cache = NULL;
+    s->ids = NULL;
+    rv_spares_free(&s->spares);
+}
+
+/* Releases what the evaluation computed: only the entries it set, so that
+ * a store's cache is all NULL again for the next evaluation. */
 void ev_release(struct ev *ev)
 {
-    for (int i = 0; i < ev->r->nnodes; i++)
-        if (ev->cache[i] != UNDEF)
-            rv_decref(ev->cache[i]);
-    free(ev->cache);
+    struct rv **cache = ev->base_cache;
+    if (ev->ncache_ids <= ev->r->nnodes) {
+        for (int i = 0; i < ev->ncache_ids; i++) {
+            struct rv *v = cache[ev->cache_ids[i]];
+            if (v != UNDEF)
+                rv_decref(v);
+            cache[ev->cache_ids[i]] = NULL;
+        }
+    } else {
+        for (int i = 0; i < ev->r->nnodes; i++) {
+            if (cache[i] != UNDEF)
+                rv_decref(cache[i]);
+            cache[i] = NULL;
+        }
+    }
+    if (!ev->store) {
+        free(cache);
+        free(ev->cache_ids);
+    }
     rv_decref(ev->memo);
+    rv_decref(ev->addr_key);
+    if (ev->store) {   /* what was freed serves the next evaluation */
+        ev->store->spares = ev->budget.spares;
+        memset(&ev->budget.spares, 0, sizeof ev->budget.spares);
+    }
     rv_budget_end(ev->saved_budget);
 }
 

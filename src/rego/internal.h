@@ -25,6 +25,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define rg_fail_at rego_rg_fail_at
 #define rg_failures rego_rg_failures
 #define rg_free rego_rg_free
+#define rg_from_reserve rego_rg_from_reserve
 #define rg_malloc rego_rg_malloc
 #define rg_realloc rego_rg_realloc
 #define rg_reserve_live rego_rg_reserve_live
@@ -101,11 +102,13 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define ev_builtin_name rego_ev_builtin_name
 #define ev_call_value rego_ev_call_value
 #define ev_init rego_ev_init
+#define ev_init_store rego_ev_init_store
 #define ev_node_value rego_ev_node_value
 #define ev_now_ns rego_ev_now_ns
 #define ev_query rego_ev_query
 #define ev_query_mode rego_ev_query_mode
 #define ev_release rego_ev_release
+#define ev_store_free rego_ev_store_free
 
 #define fold_orbit rego_fold_orbit
 #define fold_orbit_count rego_fold_orbit_count
@@ -120,6 +123,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define rv_as_double rego_rv_as_double
 #define rv_as_int rego_rv_as_int
 #define rv_block_free rego_rv_block_free
+#define rv_block_release rego_rv_block_release
 #define rv_bool rego_rv_bool
 #define rv_budget_begin rego_rv_budget_begin
 #define rv_budget_end rego_rv_budget_end
@@ -136,6 +140,7 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define rv_freeze rego_rv_freeze
 #define rv_from_json rego_rv_from_json
 #define rv_from_json_block rego_rv_from_json_block
+#define rv_from_json_block_in rego_rv_from_json_block_in
 #define rv_frozen_free rego_rv_frozen_free
 #define rv_int rego_rv_int
 #define rv_merge rego_rv_merge
@@ -149,6 +154,8 @@ __attribute__((noreturn, cold, format(printf, 3, 4))) void rego_fatal(const char
 #define rv_own rego_rv_own
 #define rv_qsort_cmp rego_rv_qsort_cmp
 #define rv_set_find rego_rv_set_find
+#define rv_sorted_find rego_rv_sorted_find
+#define rv_spares_free rego_rv_spares_free
 #define rv_set_take rego_rv_set_take
 #define rv_sign rego_rv_sign
 #define rv_string rego_rv_string

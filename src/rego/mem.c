@@ -212,6 +212,11 @@ void rg_free(void *p)
         free(p);
 }
 
+bool rg_from_reserve(const void *p)
+{
+    return in_reserve(p);
+}
+
 size_t rg_usable_size(void *p)
 {
     if (p == NULL)

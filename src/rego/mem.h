@@ -34,6 +34,8 @@ char *rg_strdup(const char *s);
 char *rg_strndup(const char *s, size_t n);
 void rg_free(void *p);
 size_t rg_usable_size(void *p);
+/* Whether p was served from the reserve (such memory is not kept). */
+bool rg_from_reserve(const void *p);
 /* Like rg_realloc, but NULL (p unchanged) when the C library refuses: for
  * buffers that can stop growing instead (the failure is still counted). */
 void *rg_try_realloc(void *p, size_t n);

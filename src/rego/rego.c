@@ -10,6 +10,8 @@
 struct rego_query {
     struct rego *r;
     struct rego_pcache pcache;
+    struct ev_store store;   /* the node cache its evaluations share, one at a time */
+    void *spare_block;       /* the input's first chunk, kept for the next evaluation */
     char *text;
     struct query_info qi;
     struct term *value_term;   /* single-term queries: its value */
@@ -254,6 +256,8 @@ void rego_query_free(struct rego_query *q)
     if (!q)
         return;
     rego_pcache_clear(&q->pcache);
+    ev_store_free(&q->store);
+    rv_block_free(q->spare_block);
     body_free(q->qi.body);
     free(q->qi.orig);
     free(q->text);
@@ -267,13 +271,14 @@ void rego_query_free(struct rego_query *q)
 /* The input converted into one block (see rv_from_json_block): the caller
  * frees *block after it has converted and released the results, which may
  * hold values of the input. */
-static int input_block(const json_t *input, struct rv **in, void **block, struct rego_error *err)
+static int input_block(struct rego_query *q, const json_t *input, struct rv **in, void **block,
+                       struct rego_error *err)
 {
     *in = NULL;
     *block = NULL;
     if (!input)
         return 0;
-    *in = rv_from_json_block(input, block);
+    *in = rv_from_json_block_in(input, block, &q->spare_block);
     if (!*in)
         return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
     return 0;
@@ -283,10 +288,10 @@ static int run(struct rego_query *q, const json_t *input, bool want_value, struc
                struct rv **value, void **block, struct rego_error *err)
 {
     struct rv *in;
-    if (input_block(input, &in, block, err) < 0)
+    if (input_block(q, input, &in, block, err) < 0)
         return -1;
     struct ev ev;
-    ev_init(&ev, q->r, in, err);
+    ev_init_store(&ev, q->r, in, err, &q->store);
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, want_value ? q->value_term : NULL, results, value);
     ev_release(&ev);
@@ -303,14 +308,14 @@ int rego_query_eval_json(struct rego_query *q, const json_t *input, json_t **res
     if (run(q, input, false, &res, NULL, &block, err) < 0) {
         rvbuf_clear(&res);
         out_of_memory(before, err);
-        rv_block_free(block);
+        rv_block_release(block, &q->spare_block);
         return -1;
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < res.len; i++)
         json_array_append_new(arr, rv_to_json(res.v[i]));
     rvbuf_clear(&res);
-    rv_block_free(block);
+    rv_block_release(block, &q->spare_block);
     if (out_of_memory(before, err)) {
         json_decref(arr);
         return -1;
@@ -333,11 +338,11 @@ int rego_query_eval(struct rego_query *q, const char *input_json, size_t input_l
     struct rvbuf res = { 0 };
     void *block;
     int rc = run(q, in, false, &res, NULL, &block, err);
-    json_decref(in);
     if (rc < 0) {
         rvbuf_clear(&res);
         out_of_memory(before, err);
-        rv_block_free(block);
+        rv_block_release(block, &q->spare_block);
+        json_decref(in);
         return -1;
     }
     struct sbuf b = { 0 };
@@ -349,7 +354,8 @@ int rego_query_eval(struct rego_query *q, const char *input_json, size_t input_l
     }
     sb_putc(&b, ']');
     rvbuf_clear(&res);
-    rv_block_free(block);
+    rv_block_release(block, &q->spare_block);
+    json_decref(in);   /* after the block: its strings are the input's */
     char *text = sb_steal(&b);
     if (out_of_memory(before, err)) {
         free(text);
@@ -369,7 +375,7 @@ int rego_query_eval_value(struct rego_query *q, const json_t *input, json_t **va
     struct rv *v = NULL;
     void *block;
     if (run(q, input, true, NULL, &v, &block, err) < 0) {
-        rv_block_free(block);
+        rv_block_release(block, &q->spare_block);
         out_of_memory(before, err);
         return -1;
     }
@@ -377,7 +383,7 @@ int rego_query_eval_value(struct rego_query *q, const json_t *input, json_t **va
         *value = rv_to_json(v);
         rv_decref(v);
     }
-    rv_block_free(block);
+    rv_block_release(block, &q->spare_block);
     if (out_of_memory(before, err)) {
         json_decref(*value);
         *value = NULL;
@@ -391,7 +397,7 @@ int rego_query_eval_rv(struct rego_query *q, struct rv *input, struct rvbuf *res
 {
     uint64_t before = rg_failures();
     struct ev ev;
-    ev_init(&ev, q->r, input, err);
+    ev_init_store(&ev, q->r, input, err, &q->store);
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, NULL, results, NULL);
     ev_release(&ev);
@@ -411,7 +417,7 @@ int rego_query_value_rv(struct rego_query *q, struct rv *input, struct rv **valu
         return rego_err(err, "rego_compile_error", NULL, "the query is not a single term");
     uint64_t before = rg_failures();
     struct ev ev;
-    ev_init(&ev, q->r, input, err);
+    ev_init_store(&ev, q->r, input, err, &q->store);
     ev.pcache = &q->pcache;
     int rc = ev_query(&ev, &q->qi, q->value_term, NULL, value);
     ev_release(&ev);
@@ -429,11 +435,11 @@ int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
     uint64_t before = rg_failures();
     struct rv *in;
     void *block;
-    if (input_block(input, &in, &block, err) < 0)
+    if (input_block(q, input, &in, &block, err) < 0)
         return -1;
     struct rvbuf res = { 0 };
     struct ev ev;
-    ev_init(&ev, q->r, in, err);
+    ev_init_store(&ev, q->r, in, err, &q->store);
     ev.pcache = &q->pcache;
     int rc = ev_query_mode(&ev, &q->qi, NULL, &res, NULL, true);
     ev_release(&ev);
@@ -441,7 +447,7 @@ int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
     if (rc < 0) {
         rvbuf_clear(&res);
         out_of_memory(before, err);
-        rv_block_free(block);
+        rv_block_release(block, &q->spare_block);
         return -1;
     }
     json_t *top = json_object();
@@ -470,7 +476,7 @@ int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
         json_object_set_new(top, "result", arr);
     }
     rvbuf_clear(&res);
-    rv_block_free(block);
+    rv_block_release(block, &q->spare_block);
     if (out_of_memory(before, err)) {
         json_decref(top);
         return -1;

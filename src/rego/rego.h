@@ -22,9 +22,10 @@
  * rego_query_free() may happen in either order.
  *
  * Threads: a compiled engine is immutable and may be shared: any thread may
- * prepare queries from it. One prepared query must not be evaluated by two
- * threads at once (it caches compiled regexes and globs): each thread
- * prepares its own.
+ * prepare queries from it (evaluations write only lookup hints into it,
+ * with relaxed atomics). One prepared query must not be evaluated by two
+ * threads at once (it caches compiled regexes and globs and keeps memory
+ * for the next evaluation): each thread prepares its own.
  *
  * Errors: functions return < 0 and fill struct rego_error; `code` is OPA's
  * code (rego_parse_error, rego_compile_error, rego_unsafe_var_error,

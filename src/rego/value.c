@@ -24,7 +24,21 @@ void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **sav
     tl_budget = b;
 }
 
-void rv_budget_end(struct rv_budget *saved) { tl_budget = saved; }
+void rv_spares_free(struct rv_spares *s)
+{
+    for (struct rv *v = s->hdr, *next; v; v = next) {
+        next = (struct rv *)v->u.arr.v;
+        free(v);
+    }
+    memset(s, 0, sizeof *s);
+}
+
+void rv_budget_end(struct rv_budget *saved)
+{
+    if (tl_budget)
+        rv_spares_free(&tl_budget->spares);
+    tl_budget = saved;
+}
 
 bool rv_budget_exceeded(void) { return tl_budget && tl_budget->exceeded; }
 
@@ -78,6 +92,16 @@ static void mfree(void *p)
     free(p);
 }
 
+/* A list's storage grown to n bytes (NULL, p unchanged, when the system
+ * refuses); the budget is charged the difference. */
+static void *list_grow(void *p, size_t n)
+{
+    refund(p);
+    void *q = rg_try_realloc(p, n);
+    charge(q ? q : p);
+    return q;
+}
+
 static void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
@@ -98,10 +122,52 @@ static struct rv rv_null_v = { .refs = 0, .type = RV_NULL };
 static struct rv rv_true_v = { .refs = 0, .type = RV_BOOL, .u.b = true };
 static struct rv rv_false_v = { .refs = 0, .type = RV_BOOL, .u.b = false };
 
+/* Value headers (struct rv without inline characters) count as their size
+ * on the budget; one freed during an evaluation is kept for its next value
+ * (at most RV_SPARE_MAX of them) instead of going back to the C library. */
+#define RV_SPARE_MAX 256
+
+static void charge_header(struct rv_budget *b)
+{
+    b->live += (int64_t)sizeof(struct rv);
+    b->allocs++;
+    b->bytes += sizeof(struct rv);
+    if (b->live > b->peak)
+        b->peak = b->live;
+    if (b->live > 0 && (uint64_t)b->live > b->limit)
+        b->exceeded = true;
+}
+
+static void free_header(struct rv *v)
+{
+    struct rv_budget *b = tl_budget;
+    if (!b) {
+        free(v);
+        return;
+    }
+    b->live -= (int64_t)sizeof(struct rv);
+    if (b->spares.nhdr >= RV_SPARE_MAX || rg_from_reserve(v)) {
+        free(v);
+        return;
+    }
+    v->u.arr.v = (struct rv **)b->spares.hdr;
+    b->spares.hdr = v;
+    b->spares.nhdr++;
+}
+
 static struct rv *rv_alloc(enum rv_type t)
 {
-    struct rv *v = xmalloc(sizeof *v);
-    charge(v);
+    struct rv_budget *b = tl_budget;
+    struct rv *v;
+    if (b && b->spares.hdr) {
+        v = b->spares.hdr;
+        b->spares.hdr = (struct rv *)v->u.arr.v;
+        b->spares.nhdr--;
+    } else {
+        v = xmalloc(sizeof *v);
+    }
+    if (b)
+        charge_header(b);
     memset(v, 0, sizeof *v);
     v->refs = 1;
     v->type = (uint8_t)t;
@@ -109,8 +175,8 @@ static struct rv *rv_alloc(enum rv_type t)
 }
 
 /* Frees with release what v owns besides its children (a big number, a
- * string's text, a collection's arrays), then v. */
-static void rv_free_own(struct rv *v, void (*release)(void *))
+ * string's text, a collection's arrays), not v itself. */
+static void rv_free_parts(struct rv *v, void (*release)(void *))
 {
     switch (v->type) {
     case RV_NUMBER:
@@ -132,6 +198,12 @@ static void rv_free_own(struct rv *v, void (*release)(void *))
     default:
         break;
     }
+}
+
+/* ... and then v. */
+static void rv_free_own(struct rv *v, void (*release)(void *))
+{
+    rv_free_parts(v, release);
     release(v);
 }
 
@@ -147,7 +219,11 @@ void rv_free_(struct rv *v)
             rv_decref(v->u.obj.v[i]);
         }
     }
-    rv_free_own(v, mfree);
+    rv_free_parts(v, mfree);
+    if (v->type == RV_STRING && v->is_int)
+        mfree(v);   /* characters inline: allocated and counted as one */
+    else
+        free_header(v);
 }
 
 struct rv *rv_null(void) { return &rv_null_v; }
@@ -229,15 +305,12 @@ void rvbuf_push(struct rvbuf *b, struct rv *take)
             return;
         }
         /* nor is one the system has no memory for (mem.h) */
-        refund(b->v);
-        struct rv **grown = rg_try_realloc(b->v, cap * sizeof *b->v);
+        struct rv **grown = list_grow(b->v, cap * sizeof *b->v);
         if (!grown) {
-            charge(b->v);
             rv_decref(take);
             return;
         }
         b->v = grown;
-        charge(b->v);
         b->cap = cap;
     }
     b->v[b->len++] = take;
@@ -247,13 +320,11 @@ void rvbuf_reserve(struct rvbuf *b, size_t n)
 {
     if (n <= b->cap || !rv_budget_room((n - b->cap) * sizeof *b->v))
         return;
-    refund(b->v);
-    struct rv **grown = rg_try_realloc(b->v, n * sizeof *b->v);
-    if (grown)   /* else it stays as it was: pushes grow it or stop (mem.h) */
+    struct rv **grown = list_grow(b->v, n * sizeof *b->v);
+    if (grown) {   /* else it stays as it was: pushes grow it or stop (mem.h) */
         b->v = grown;
-    charge(b->v);
-    if (grown)
         b->cap = n;
+    }
 }
 
 void rvbuf_clear(struct rvbuf *b)
@@ -870,9 +941,28 @@ int rv_compare(const struct rv *a, const struct rv *b)
     return 0;
 }
 
+/* Small objects and sets (most of them: an input's objects, a policy's
+ * lists) are searched front to back for an equal string: the length and
+ * the first byte rule out almost every other key without a comparison. */
+#define LINEAR_MAX 8
+
 static ssize_t bsearch_idx(struct rv *const *arr, size_t n, const struct rv *key)
 {
     size_t lo = 0, hi = n;
+    if (key->type == RV_STRING && n <= LINEAR_MAX) {
+        size_t len = key->u.str.len;
+        const char *ks = key->u.str.s;
+        for (size_t i = 0; i < n; i++) {
+            const struct rv *m = arr[i];
+            if (m == key)
+                return (ssize_t)i;
+            if (m->type != RV_STRING || m->u.str.len != len)
+                continue;
+            if (len == 0 || (m->u.str.s[0] == ks[0] && memcmp(m->u.str.s, ks, len) == 0))
+                return (ssize_t)i;
+        }
+        return -1;
+    }
     if (key->type == RV_STRING) {
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
@@ -898,6 +988,11 @@ static ssize_t bsearch_idx(struct rv *const *arr, size_t n, const struct rv *key
             hi = mid;
     }
     return -1;
+}
+
+long rv_sorted_find(struct rv *const *arr, size_t n, const struct rv *key)
+{
+    return (long)bsearch_idx(arr, n, key);
 }
 
 struct rv *rv_object_get(const struct rv *obj, const struct rv *key)
@@ -1245,29 +1340,41 @@ struct jchunk {
 
 struct jblock {
     struct jchunk *head, *cur;
+    struct jchunk *spare;   /* to use first, or NULL */
     bool failed;
 };
 
-static void *jb_alloc(struct jblock *b, size_t n)
+static __attribute__((noinline)) void *jb_grow(struct jblock *b, size_t n)
 {
-    n = (n + 15) & ~(size_t)15;
-    struct jchunk *c = b->cur;
-    if (!c || c->cap - c->used < n) {
+    struct jchunk *c;
+    if (!b->cur && b->spare && b->spare->cap >= n) {
+        c = b->spare;   /* a chunk kept from the last conversion */
+        b->spare = NULL;
+    } else {
         size_t cap = n > 4096 ? n : 4096;
         c = malloc(sizeof *c + cap);
         if (!c) {
             b->failed = true;
             return NULL;
         }
-        c->next = NULL;
         c->cap = cap;
-        c->used = 0;
-        if (b->cur)
-            b->cur->next = c;
-        else
-            b->head = c;
-        b->cur = c;
     }
+    c->next = NULL;
+    c->used = n;
+    if (b->cur)
+        b->cur->next = c;
+    else
+        b->head = c;
+    b->cur = c;
+    return c->mem;
+}
+
+static inline void *jb_alloc(struct jblock *b, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    struct jchunk *c = b->cur;
+    if (!c || c->cap - c->used < n)
+        return jb_grow(b, n);
     void *p = (char *)c->mem + c->used;
     c->used += n;
     return p;
@@ -1284,19 +1391,17 @@ static struct rv *jb_rv(struct jblock *b, enum rv_type t)
     return v;
 }
 
+/* The characters stay where jansson keeps them (NUL-terminated): the
+ * input outlives the block. */
 static struct rv *jb_string(struct jblock *b, const char *s, size_t len)
 {
-    struct rv *v = jb_alloc(b, sizeof *v + len + 1);
+    struct rv *v = jb_alloc(b, sizeof *v);
     if (!v)
         return NULL;
     memset(v, 0, sizeof *v);
     v->type = RV_STRING;
     v->in_block = 1;
-    v->is_int = 1;   /* characters stored inline */
-    char *c = (char *)(v + 1);
-    memcpy(c, s, len);
-    c[len] = 0;
-    v->u.str.s = c;
+    v->u.str.s = (char *)s;
     v->u.str.len = len;
     return v;
 }
@@ -1395,10 +1500,18 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
     return NULL;
 }
 
-struct rv *rv_from_json_block(const json_t *j, void **block)
+struct rv *rv_from_json_block_in(const json_t *j, void **block, void **spare)
 {
-    struct jblock b = { NULL, NULL, false };
+    struct jblock b = { NULL, NULL, spare ? *spare : NULL, false };
+    if (spare)
+        *spare = NULL;
     struct rv *v = jb_fill(&b, j);
+    if (b.spare) {
+        if (spare)
+            *spare = b.spare;   /* not used: still the caller's */
+        else
+            free(b.spare);
+    }
     if (!v || b.failed) {
         rv_block_free(b.head);
         *block = NULL;
@@ -1406,6 +1519,22 @@ struct rv *rv_from_json_block(const json_t *j, void **block)
     }
     *block = b.head;
     return v;
+}
+
+struct rv *rv_from_json_block(const json_t *j, void **block)
+{
+    return rv_from_json_block_in(j, block, NULL);
+}
+
+void rv_block_release(void *block, void **spare)
+{
+    struct jchunk *c = block;
+    if (c && spare && !*spare) {
+        *spare = c;
+        block = c->next;
+        c->next = NULL;
+    }
+    rv_block_free(block);
 }
 
 void rv_block_free(void *block)

@@ -49,6 +49,15 @@ struct rv {
     } u;
 };
 
+/* Value headers that were freed, kept to be used again instead of going
+ * back to the C library (at most 256): a prepared query keeps them from
+ * one evaluation to the next. */
+struct rv_spares {
+    struct rv *hdr;       /* linked through u.arr.v */
+    unsigned nhdr;
+};
+void rv_spares_free(struct rv_spares *s);
+
 /* The memory budget of one evaluation. While one is begun on a thread,
  * every value built on that thread counts its bytes until it is freed;
  * when the live total passes `limit`, `exceeded` is set (and stays set).
@@ -64,6 +73,9 @@ struct rv_budget {
      * the most live bytes at once */
     uint64_t allocs, bytes;
     int64_t peak;
+    /* memory freed during the evaluation, kept for the values it (or,
+     * handed on, the next evaluation) builds; freed by rv_budget_end */
+    struct rv_spares spares;
 };
 void rv_budget_begin(struct rv_budget *b, uint64_t limit, struct rv_budget **saved);
 void rv_budget_end(struct rv_budget *saved);
@@ -136,6 +148,8 @@ int rv_qsort_cmp(const void *a, const void *b);
 struct rv *rv_object_get(const struct rv *obj, const struct rv *key);      /* borrowed */
 struct rv *rv_object_get_str(const struct rv *obj, const char *key);      /* borrowed */
 struct rv *rv_set_find(const struct rv *set, const struct rv *key);        /* borrowed */
+/* The index of key in arr (n values sorted by rv_compare, unique), or -1. */
+long rv_sorted_find(struct rv *const *arr, size_t n, const struct rv *key);
 /* obj with key set to val (a new object). */
 struct rv *rv_object_put(const struct rv *obj, struct rv *key, struct rv *val);
 /* Recursive merge: objects merge key by key; otherwise `b` wins unless
@@ -154,12 +168,20 @@ int rv_arith(char op, const struct rv *a, const struct rv *b, struct rv **out, c
 struct rv *rv_from_json(const json_t *j);  /* NULL on non-finite numbers */
 json_t *rv_to_json(const struct rv *v);    /* sets become arrays; non-string keys serialized */
 /* The input of one evaluation: the whole tree bump-allocated in a block
- * (*block: 4 KiB chunks, one for an ordinary input),
+ * (*block: 4 KiB chunks, one for an ordinary input; strings point into j,
+ * which must outlive the block),
  * every value immortal (no reference counting, no budget) and valid until
  * rv_block_free(*block). Whatever keeps a value beyond that takes
  * rv_own() of it. NULL on non-finite numbers or when memory runs out. */
 struct rv *rv_from_json_block(const json_t *j, void **block);
 void rv_block_free(void *block);
+/* The same with a chunk kept from an earlier block (*spare, or NULL):
+ * rv_block_release frees a block but for its first chunk, which it leaves
+ * in *spare (when empty) for the next conversion; rv_block_free(*spare)
+ * frees it at the end. The strings of the values are the characters of
+ * the json_t: j must outlive the block. */
+struct rv *rv_from_json_block_in(const json_t *j, void **block, void **spare);
+void rv_block_release(void *block, void **spare);
 /* A reference that stays valid after the block v (or a value inside v)
  * may live in is freed: v itself, or a copy where a block is involved. */
 struct rv *rv_own(struct rv *v);

@@ -249,7 +249,7 @@ class Daemon:
             return e.code, e.headers, e.read()
 
     def get(self, path, **kw):
-        status, _, data = self.request("GET", path, timeout=10, **kw)
+        status, _, data = self.request("GET", path, timeout=60, **kw)
         return status, data
 
     def raw(self, path, body, content_type="application/json", timeout=300, headers=None, **kw):

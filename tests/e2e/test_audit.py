@@ -314,7 +314,7 @@ def test_websocket_protocol_errors(adaemon):
     assert WebSocket(d, key="short").status == 400
     ws = WebSocket(d, version="8")
     assert ws.status == 426 and ws.headers["sec-websocket-version"] == "13"
-    conn = http.client.HTTPConnection(*d.addr.rsplit(":", 1), timeout=10)
+    conn = http.client.HTTPConnection(*d.addr.rsplit(":", 1), timeout=60)
     conn.request("GET", "/ws/audit", headers=d.auth_headers())
     assert conn.getresponse().status == 400
     conn.close()

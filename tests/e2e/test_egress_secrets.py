@@ -156,7 +156,12 @@ def sid(secret_daemon):
 
 def run(d, sid, code):
     r = d.call("ExecuteTool", {"sessionId": sid, "toolName": "python", "input": code, "timeoutSeconds": 120})
-    assert r.get("exitCode", 0) == 0, r
+    if r.get("exitCode", 0) != 0:
+        # What the workload said, and how the host saw its connections end.
+        conns = [{k: x.get(k) for k in ("port", "allowed", "status", "reason", "bytes_out", "bytes_in")}
+                 for x in net_records(d, sid)[-3:]]
+        raise AssertionError(f"exit {r.get('exitCode')}:\n{r.get('error', '')}\nconnections: {conns}\n"
+                             f"daemon log:\n{d.read_log()[-4000:]}")
     return r.get("output", "")
 
 
@@ -319,7 +324,10 @@ print(json.dumps({{"env": env, "body": body, "issuer": issuer}}))
 
 
 def test_https_large_download_through_the_session_ca(secret_daemon, sid, tls_servers):
-    """4 MiB through both TLS sessions and the windows, intact."""
+    """4 MiB through both TLS sessions and the windows, intact. (Now and then
+    on a busy machine the server was done while the host still held more of the
+    answer than a window, and the end of it was lost; egress_test reproduces
+    that at will.)"""
     tls_ok, _, _ = tls_servers
     out = run(secret_daemon, sid, f"""
 import hashlib, urllib.request

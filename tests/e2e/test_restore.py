@@ -74,7 +74,8 @@ def test_restored_sessions_run_code_and_share_nothing(restoring):
     for sid in ("ra", "rb"):
         s = d.start_session(sessionId=sid)
         assert s["status"] == "READY", s
-        assert ready_record(d, sid)["restored"] is True
+        rec = ready_record(d, sid)
+        assert rec["restored"] is True, (rec, [l for l in d.read_log().splitlines() if "restor" in l][-5:])
         rnd, boot_id, t = probe(d, sid)
         # The guest's clock was set from the host's at the resume.
         assert abs(t - time.time()) < 120, (t, time.time())
@@ -103,6 +104,8 @@ def test_restored_sessions_run_code_and_share_nothing(restoring):
 def test_corrupted_snapshot_boots_cold_and_is_rebuilt(restoring):
     d = restoring
     folder, meta = wait_snapshot(d)
+    # (A restore of the test before may have fallen back too: counted from here.)
+    before = int(d.call("GetInfo", {}, service="enclave.v1.Enclave")["snapshot"].get("fallbacks", 0))
     state = os.path.join(folder, "state")
     with open(state, "r+b") as f:
         f.write(os.urandom(4096))  # same size: only QEMU can tell
@@ -114,7 +117,7 @@ def test_corrupted_snapshot_boots_cold_and_is_rebuilt(restoring):
     log = d.read_log()
     assert "restoring the snapshot failed" in log and "booting it cold" in log, log[-3000:]
     info = d.call("GetInfo", {}, service="enclave.v1.Enclave")["snapshot"]
-    assert int(info["fallbacks"]) == 1, info
+    assert int(info["fallbacks"]) == before + 1, info
     d.stop_session("rcold")
     # It is built again, and the next session restores the new one.
     deadline = time.time() + 300

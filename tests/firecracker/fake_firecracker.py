@@ -484,9 +484,13 @@ def broker(args):
     """Plays the VM for confined stand-ins: serves their links (root)."""
     spec = json.dumps({"spec": load_spec_doc(find_spec())}).encode()
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    srv.bind(args.broker)
-    os.chmod(args.broker, 0o666)
+    # Bound and listening under another name first: the socket appears at
+    # its path only once a connect to it can succeed.
+    tmp = args.broker + ".new"
+    srv.bind(tmp)
+    os.chmod(tmp, 0o666)
     srv.listen(64)
+    os.rename(tmp, args.broker)
     libc = ctypes.CDLL(None, use_errno=True)
 
     def serve(conn):

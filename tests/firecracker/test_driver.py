@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import pwd
+import select
 import shutil
 import socket
 import subprocess
@@ -81,6 +82,21 @@ def noroot_image():
     os.rmdir(dest)
 
 
+def start_fake_api(sock, vm_id):
+    """fake_firecracker.py serving its API on sock, once it accepts
+    connections (it says so on its standard output after it listens; loading
+    the spec before that takes seconds on a busy machine)."""
+    p = subprocess.Popen(["/usr/bin/python3", FAKE, "--api-sock", sock, "--id", vm_id],
+                         stdout=subprocess.PIPE, text=True)
+    ready, _, _ = select.select([p.stdout], [], [], 120)
+    line = p.stdout.readline() if ready else ""
+    if "API on" not in line:
+        p.kill()
+        p.wait()
+        raise AssertionError(f"the fake firecracker did not start: {line!r}")
+    return p
+
+
 def fake_pids(marker):
     """PIDs of fake firecracker processes mentioning marker on their command
     line or working in it (a jailed one works in its chroot)."""
@@ -101,7 +117,7 @@ def fake_pids(marker):
     return pids
 
 
-def wait_gone(marker, seconds=10):
+def wait_gone(marker, seconds=120):
     deadline = time.time() + seconds
     while time.time() < deadline and fake_pids(marker):
         time.sleep(0.05)
@@ -127,9 +143,11 @@ class FcDaemon(e2e.Daemon):
         self.broker = subprocess.Popen(
             ["/usr/bin/python3", FAKE, "--broker", sock, "--record", self.records,
              "--init", os.path.join(e2e.BUILD, "enclave-init")])
-        deadline = time.time() + 10
-        while not os.path.exists(sock) and time.time() < deadline:
-            time.sleep(0.02)
+        # (It loads the spec first: seconds on a busy machine.)
+        deadline = time.time() + 120
+        while not os.path.exists(sock) and time.time() < deadline and self.broker.poll() is None:
+            time.sleep(0.05)
+        assert os.path.exists(sock), "the fake firecracker broker did not start"
         self.env.update({
             "ENCLAVE_FIRECRACKER": FAKE,
             "FAKE_FC_RECORD": self.records,
@@ -170,7 +188,7 @@ def fc():
     yield factory
     for d in made:
         d.stop()
-        left = wait_gone(d.home, 5)
+        left = wait_gone(d.home)
         d.cleanup()
         assert left == [], "a fake firecracker outlived its daemon"
 
@@ -437,15 +455,11 @@ def test_tcg_is_refused_with_firecracker():
 ])
 def test_fake_refuses_what_the_spec_refuses(tmp_path, path, body, why):
     sock = str(tmp_path / "api.sock")
-    p = subprocess.Popen(["/usr/bin/python3", FAKE, "--api-sock", sock, "--id", "t"],
-                         stdout=subprocess.DEVNULL)
+    p = start_fake_api(sock, "t")
     try:
-        deadline = time.time() + 10
-        while not os.path.exists(sock) and time.time() < deadline:
-            time.sleep(0.02)
         payload = json.dumps(body).encode()
         with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(5)
+            s.settimeout(120)
             s.connect(sock)
             s.sendall(b"PUT " + path.encode() + b" HTTP/1.1\r\nHost: localhost\r\n"
                       b"Content-Type: application/json\r\nContent-Length: "
@@ -472,7 +486,7 @@ def test_unknown_vmm_is_refused():
     assert b"--vmm V" in p.stdout
 
 
-def wait_snapshot_meta(d, timeout=60):
+def wait_snapshot_meta(d, timeout=300):
     deadline = time.time() + timeout
     while time.time() < deadline:
         for meta in glob.glob(os.path.join(d.home, "snapshots", "*", "meta.json")):
@@ -538,7 +552,7 @@ def api(sock, method, path, body):
     """One request to the fake's API: (status, body text)."""
     payload = json.dumps(body).encode()
     with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(5)
+        s.settimeout(120)
         s.connect(sock)
         s.sendall(method.encode() + b" " + path.encode() + b" HTTP/1.1\r\nHost: localhost\r\n"
                   b"Content-Type: application/json\r\nContent-Length: "
@@ -556,12 +570,8 @@ def test_fake_refuses_snapshot_load_after_boot_configuration(tmp_path):
     """Firecracker's order rule, kept by the fake: no snapshot load once the
     boot source is configured (so the driver's restore path can fail)."""
     sock = str(tmp_path / "api.sock")
-    p = subprocess.Popen(["/usr/bin/python3", FAKE, "--api-sock", sock, "--id", "order"],
-                         stdout=subprocess.DEVNULL)
+    p = start_fake_api(sock, "order")
     try:
-        deadline = time.time() + 10
-        while not os.path.exists(sock) and time.time() < deadline:
-            time.sleep(0.05)
         status, _ = api(sock, "PUT", "/boot-source", {"kernel_image_path": "/k"})
         assert status == 204
         status, body = api(sock, "PUT", "/snapshot/load", {"snapshot_path": "/s", "mem_file_path": "/m"})
