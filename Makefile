@@ -589,6 +589,13 @@ test-rego-diff: $(BUILD)/rego-diff $(BUILD)/peers/opa-diff
 TEST_TARGETS += test-rego-diff
 fuzz-rego-diff: $(BUILD)/rego-diff $(BUILD)/peers/opa-diff
 	BUILD=$(BUILD) python3 tests/rego/diff/run.py tests/rego/opa-conformance
+# make test-rego-fmt: every conformance case again with each module put
+# through the formatter (rego_format) first: formatting must succeed, be
+# idempotent and leave every case passing (build/rego-conformance --fmt).
+.PHONY: test-rego-fmt
+test-rego-fmt: $(BUILD)/rego-conformance
+	$(BUILD)/rego-conformance --fmt --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
+TEST_TARGETS += test-rego-fmt
 # src/rego/typecheck_sigs.h: the builtin declarations the type checker
 # (src/rego/typecheck.c) checks against, generated from OPA's (the version
 # pinned in bench/peers/opa/go.mod) for every builtin in REGO_BUILTINS;

@@ -1,7 +1,15 @@
 /* rego-conformance: runs OPA's YAML test cases against src/rego and scores
  * them the way OPA's own driver does.
  *
- *   rego-conformance [--skip FILE] [--verbose] DIR...
+ *   rego-conformance [--skip FILE] [--verbose] [--fmt] DIR...
+ *
+ * With --fmt every module that parses is first put through rego_format
+ * and the formatted text is loaded instead: formatting must succeed, be
+ * idempotent (formatting the result changes nothing), give the same text
+ * for the module written with other spacing within its lines (indented with
+ * spaces, no space after commas or around :=) and keep every case passing, so the formatter cannot have changed what a module means. An
+ * expected error message is then matched without its line (formatting
+ * moves lines); its code must still match.
  *
  * A case passes when it has want_result, want_error, want_error_code or
  * want_defined and every one it has is met: results compare as an unordered
@@ -25,6 +33,7 @@
 
 #include "rego/ast.h"
 #include "rego/eval.h"
+#include "rego/fmt.h"
 #include "rego/rego.h"
 
 struct folder_stat {
@@ -205,6 +214,110 @@ static void error_text(const struct rego_error *e, char *buf, size_t len)
         snprintf(buf, len, "%s: %s", e->code, e->message);
 }
 
+static int fmt_mode;
+
+/* want_error without a leading "file:line: code: " (for --fmt). */
+static const char *want_error_message(const char *w)
+{
+    const char *p = strstr(w, ": ");
+    while (p && strncmp(p + 2, "rego_", 5) != 0 && strncmp(p + 2, "eval_", 5) != 0)
+        p = strstr(p + 2, ": ");
+    if (!p)
+        return w;
+    const char *m = strstr(p + 2, ": ");
+    return m ? m + 2 : w;
+}
+
+/* Leading tabs as two spaces each, ", " as ",", " := " as ":=" outside
+ * comments and strings: the caller keeps the result only when it parses to
+ * the same tree. */
+static char *perturb(const char *text)
+{
+    size_t n = strlen(text);
+    char *o = malloc(2 * n + 1), *w = o;
+    if (!o)
+        abort();
+    bool bol = true;
+    for (size_t i = 0; i < n; i++) {
+        if (bol && text[i] == '\t') {
+            *w++ = ' ';
+            *w++ = ' ';
+            continue;
+        }
+        bol = text[i] == '\n';
+        if (text[i] == '#' || text[i] == '"' || text[i] == '`') {
+            /* a comment or a string: copied as it is */
+            char end = text[i] == '#' ? '\n' : text[i];
+            *w++ = text[i++];
+            while (i < n && text[i] != end) {
+                if (end == '"' && text[i] == '\\' && i + 1 < n)
+                    *w++ = text[i++];
+                *w++ = text[i++];
+            }
+            if (i < n)
+                *w++ = text[i];
+            bol = end == '\n';
+            continue;
+        }
+        if (strncmp(text + i, ", ", 2) == 0) {
+            *w++ = ',';
+            i++;
+        } else if (strncmp(text + i, " := ", 4) == 0) {
+            *w++ = ':';
+            *w++ = '=';
+            i += 3;
+        } else {
+            *w++ = text[i];
+        }
+    }
+    *w = 0;
+    return o;
+}
+
+/* --fmt: the module's formatted text (malloc'd), or NULL to load it as it
+ * is (it does not parse); -1 with why when the formatter fails. */
+static int fmt_module(const char *name, const char *text, char **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    struct rego_error err = { 0 };
+    char *dump = NULL;
+    if (rego_module_dump(name, text, strlen(text), &dump, &err) < 0)
+        return 0;
+    char *f1 = NULL, *f2 = NULL;
+    if (rego_format(name, text, strlen(text), &f1, NULL, &err) < 0) {
+        char b[700];
+        error_text(&err, b, sizeof b);
+        snprintf(why, whylen, "fmt failed on a module that parses: %s", b);
+        free(dump);
+        return -1;
+    }
+    if (rego_format(name, f1, strlen(f1), &f2, NULL, &err) < 0 || strcmp(f1, f2) != 0) {
+        snprintf(why, whylen, "fmt is not idempotent on %s", name);
+        free(f1);
+        free(f2);
+        free(dump);
+        return -1;
+    }
+    free(f2);
+    /* The same module with other spacing on each line formats the same:
+     * indentation as spaces, no space after commas or around :=. */
+    char *p = perturb(text), *pd = NULL, *fp = NULL;
+    if (rego_module_dump(name, p, strlen(p), &pd, &err) == 0 && strcmp(pd, dump) == 0 &&
+        (rego_format(name, p, strlen(p), &fp, NULL, &err) < 0 || strcmp(fp, f1) != 0)) {
+        snprintf(why, whylen, "fmt of %s depends on spacing within lines", name);
+        free(f1);
+        f1 = NULL;
+    }
+    free(p);
+    free(pd);
+    free(fp);
+    free(dump);
+    if (!f1)
+        return -1;
+    *out = f1;
+    return 0;
+}
+
 /* Returns 1 pass, 0 fail (reason in why). */
 static int run_case(yaml_document_t *d, yaml_node_t *c, char *why, size_t whylen)
 {
@@ -240,7 +353,15 @@ static int run_case(yaml_document_t *d, yaml_node_t *c, char *why, size_t whylen
             char name[32];
             snprintf(name, sizeof name, "test-%d.rego", i);
             const char *text = scalar(m);
+            char *formatted = NULL;
+            if (fmt_mode && text && fmt_module(name, text, &formatted, why, whylen) < 0) {
+                rego_free(r);
+                return 0;
+            }
+            if (formatted)
+                text = formatted;
             rc = rego_add_module(r, name, text ? text : "", text ? strlen(text) : 0, &err);
+            free(formatted);
         }
     }
     yaml_node_t *data = map_get(d, c, "data");
@@ -301,7 +422,8 @@ static int run_case(yaml_document_t *d, yaml_node_t *c, char *why, size_t whylen
                 snprintf(why, whylen, "expected error code %s, got: %s", want_code, etext);
                 pass = 0;
             }
-            if (pass && want_error && !strstr(etext, want_error)) {
+            if (pass && want_error && !strstr(etext, want_error) &&
+                !(fmt_mode && strstr(err.message, want_error_message(want_error)))) {
                 snprintf(why, whylen, "expected error containing \"%s\", got: %s", want_error, etext);
                 pass = 0;
             }
@@ -484,9 +606,10 @@ static void load_skip(const char *path)
 
 static void usage(FILE *o)
 {
-    fprintf(o, "usage: rego-conformance [--skip FILE] [--verbose] DIR...\n"
+    fprintf(o, "usage: rego-conformance [--skip FILE] [--verbose] [--fmt] DIR...\n"
                "Runs OPA's YAML conformance cases (format: opa-conformance/README.md) and\n"
                "prints failures, a table per folder and `N passed, N failed`.\n"
+               "--fmt: load each module as rego_format formats it (checked idempotent).\n"
                "Exit status: 0 when nothing failed, 1 otherwise, 2 on usage errors.\n");
 }
 
@@ -495,6 +618,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         { "skip", required_argument, NULL, 's' },
         { "verbose", no_argument, NULL, 'v' },
+        { "fmt", no_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -503,6 +627,7 @@ int main(int argc, char **argv)
         switch (c) {
         case 's': load_skip(optarg); break;
         case 'v': verbose = 1; break;
+        case 'f': fmt_mode = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

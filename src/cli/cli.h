@@ -21,7 +21,7 @@ struct cli_verb {
     X(run, cli_run, "run one command or Python file in a fresh VM and print its output") \
     X(session, cli_session, "start, exec in, stop and list sessions")            \
     X(image, cli_image, "build, pull, verify, install and inspect guest images") \
-    X(policy, cli_policy, "evaluate and test Rego policies")                     \
+    X(policy, cli_policy, "evaluate, test and format Rego policies")             \
     X(audit, cli_audit, "read, export and verify the audit log") \
     X(token, cli_token, "print the API token clients send (made when missing)") \
     X(secret, cli_secret, "store, list and remove credentials egress adds on the host") \
@@ -49,6 +49,8 @@ CLI_IMAGE_VERBS(X)
 
 /* `enclave policy apply` (policy_apply.c). */
 int cli_policy_apply(int argc, char **argv);
+/* `enclave policy fmt` (policy_fmt.c). */
+int cli_policy_fmt(int argc, char **argv);
 
 /* enclave session cp / ls-files / code (cli/session_files.c); argv[1] is the sub-verb. */
 int cli_session_files(int argc, char **argv);

@@ -481,11 +481,12 @@ static int policy_bench(int argc, char **argv)
 
 static void policy_usage(FILE *o)
 {
-    fprintf(o, "usage: enclave policy eval|test|bench|apply [ARGS...]\n"
+    fprintf(o, "usage: enclave policy eval|test|bench|fmt|apply [ARGS...]\n"
                "\n"
                "  eval   evaluate a Rego query (like `opa eval`)\n"
                "  test   run the test_* rules of a policy (like `opa test`)\n"
                "  bench  evaluate a query many times: decisions/s, steps, allocations\n"
+               "  fmt    format Rego files in the canonical layout (like `opa fmt`)\n"
                "  apply  replace the running daemon's policy bundle (as the operator)\n"
                "\n"
                "Run 'enclave policy SUB-VERB --help' for options.\n");
@@ -507,6 +508,8 @@ int cli_policy(int argc, char **argv)
         return policy_test(argc - 1, argv + 1);
     if (strcmp(argv[1], "bench") == 0)
         return policy_bench(argc - 1, argv + 1);
+    if (strcmp(argv[1], "fmt") == 0)
+        return cli_policy_fmt(argc - 1, argv + 1);
     if (strcmp(argv[1], "apply") == 0)
         return cli_policy_apply(argc - 1, argv + 1);
     return cli_usage_error("policy", "unknown sub-verb '%s'", argv[1]);

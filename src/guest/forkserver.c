@@ -291,7 +291,9 @@ bool guest_forkserver_reaped(struct guest_forkserver *fs, pid_t pid)
      * only by the next call (no restart loop). */
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (!fs->held && (swept || now.tv_sec - fs->started.tv_sec >= 1))
+    int64_t age_ms = (int64_t)(now.tv_sec - fs->started.tv_sec) * 1000 +
+                     (now.tv_nsec - fs->started.tv_nsec) / 1000000;
+    if (!fs->held && (swept || age_ms >= 1000))
         guest_forkserver_start(fs);
     return true;
 }

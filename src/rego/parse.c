@@ -13,25 +13,8 @@
 #include <string.h>
 
 #include "rego/ast.h"
+#include "rego/lex.h"
 #include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
-
-enum tok_type {
-    T_EOF, T_IDENT, T_STRING, T_NUMBER,
-    T_LBRACE, T_RBRACE, T_LBRACK, T_RBRACK, T_LPAREN, T_RPAREN,
-    T_DOT, T_COMMA, T_SEMI, T_COLON, T_BAR, T_AMP,
-    T_UNIFY, T_ASSIGN, T_EQ, T_NEQ, T_LT, T_LTE, T_GT, T_GTE,
-    T_PLUS, T_MINUS, T_STAR, T_SLASH, T_PERCENT,
-};
-
-struct tok {
-    uint8_t type;
-    bool nl_before;      /* a newline separates this token from the previous one */
-    bool ws_before;
-    int line, col;
-    size_t off, len;
-    char *str;           /* T_STRING: decoded (malloc'd) */
-    size_t slen;
-};
 
 struct parser {
     const char *file;
@@ -46,6 +29,9 @@ struct parser {
     bool not_bodies;     /* ... or future.keywords(.not): `not x` is `not { x }` too */
     struct rego_error *err;
     bool failed;
+    /* rego_lex: the comments, in source order (NULL: not kept) */
+    struct rego_comment **comments;
+    size_t *ncomments, ccap;
 };
 
 int rego_err(struct rego_error *err, const char *code, const struct loc *loc, const char *fmt, ...)
@@ -137,6 +123,21 @@ static int hex4(const char *s, uint32_t *out)
     return 0;
 }
 
+static void keep_comment(struct parser *p, size_t off, size_t len, int line, int col)
+{
+    if (*p->ncomments == p->ccap) {
+        p->ccap = p->ccap ? p->ccap * 2 : 16;
+        *p->comments = realloc(*p->comments, p->ccap * sizeof **p->comments);
+        if (!*p->comments)
+            REGO_OOM();
+    }
+    struct rego_comment *c = &(*p->comments)[(*p->ncomments)++];
+    c->off = off;
+    c->len = len;
+    c->line = line;
+    c->col = col;
+}
+
 static int tokenize(struct parser *p)
 {
     const char *s = p->src;
@@ -157,8 +158,11 @@ static int tokenize(struct parser *p)
                 ws = true;
                 i++;
             } else if (c == '#') {
+                size_t c0 = i;
                 while (i < n && s[i] != '\n')
                     i++;
+                if (p->comments)
+                    keep_comment(p, c0, i - c0, line, (int)(c0 - line_start) + 1);
             } else {
                 break;
             }
@@ -1739,4 +1743,30 @@ int rego_parse_term_text(const char *text, size_t len, struct term **out, struct
         return -1;
     *out = t;
     return 0;
+}
+
+int rego_lex(const char *file, const char *text, size_t len, struct rego_lexed *out,
+             struct rego_error *err)
+{
+    memset(out, 0, sizeof *out);
+    struct parser p = { .file = file ? file : "", .src = text, .srclen = len, .err = err,
+                        .comments = &out->comments, .ncomments = &out->ncomments };
+    if (tokenize(&p) < 0) {
+        tokens_free(&p);
+        free(out->comments);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    out->toks = p.toks;
+    out->ntoks = p.ntoks;
+    return 0;
+}
+
+void rego_lexed_free(struct rego_lexed *lx)
+{
+    for (size_t i = 0; i < lx->ntoks; i++)
+        free(lx->toks[i].str);
+    free(lx->toks);
+    free(lx->comments);
+    memset(lx, 0, sizeof *lx);
 }

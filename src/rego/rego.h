@@ -109,6 +109,21 @@ int rego_query_eval_value(struct rego_query *q, const json_t *input, json_t **va
 int rego_query_eval_opa(struct rego_query *q, const json_t *input, json_t **out,
                         struct rego_error *err);
 
+/* Canonical layout of one module, as `opa fmt` lays it out: the package
+ * line, the imports, one empty line between rules, bodies with one
+ * expression per line indented by a tab, `{` on the head's line, single
+ * spaces around operators and after commas, comments kept in their order
+ * at the end of their line or on their own line before what they preceded.
+ * Only whitespace changes: names, numbers, strings and the syntax chosen
+ * (`if`, `contains`, `:=` or `=`) are kept as written. The result is
+ * checked to parse to the same module with the same comments; where it
+ * would not, the call fails (rego_format_error) and returns nothing.
+ * *out (NUL-terminated, *outlen bytes when outlen is not NULL) is the
+ * caller's, released with free(). A text that does not parse fails with
+ * its rego_parse_error and position. */
+int rego_format(const char *filename, const char *text, size_t len, char **out, size_t *outlen,
+                struct rego_error *err);
+
 /* What the last evaluation of q cost: evaluation steps, and the values it
  * built (allocations charged to the memory budget, their bytes, the most
  * bytes live at once). Input and output conversion are not counted. */

@@ -1,0 +1,3 @@
+package p
+import rego.v2
+allow if { not { input.x; input.y } }
