@@ -367,9 +367,9 @@ def stream_exec_connect(d, sid, code):
 
 
 # Seconds an idle VM is left alone before its memory is read: the guest
-# trims its caches 2 s after the last request, and free page reporting
-# hands the freed blocks back about 2 s after that.
-IDLE_SETTLE_S = 8.0
+# trims its caches 5 s after the last request (0.5 s under TCG), and free
+# page reporting hands the freed blocks back about 2 s after that.
+IDLE_SETTLE_S = 10.0
 
 
 def connect_stream(d, method, body, timeout=300):

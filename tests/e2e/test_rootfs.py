@@ -147,7 +147,7 @@ def test_idle_guest_gives_back_its_caches(rd):
     """Once the guest has been idle a moment after an exec, PID 1 drops its
     clean page cache, dentries and inodes (they come back from the read-only
     root); with lockdown the kernel builds no tracefs tree either, so little
-    reclaimable slab is left. Polled every 4 s: each exec starts the idle
+    reclaimable slab is left. Polled every 8 s: each exec starts the idle
     wait again."""
     rd.start_session(sessionId="ro-trim", vcpu=1, memoryMb=256)
     r = rd.python("ro-trim", READ_ALL, timeout=120)
@@ -159,8 +159,8 @@ def test_idle_guest_gives_back_its_caches(rd):
     # Everything just read is in the page cache now.
     assert busy["Cached"] - busy["Shmem"] > read_kb // 2, busy
     idle = None
-    for _ in range(15):
-        time.sleep(4)
+    for _ in range(8):
+        time.sleep(8)
         r = rd.python("ro-trim", MEMINFO)
         assert r.get("exitCode", 0) == 0, r
         idle = json.loads(r["output"])
