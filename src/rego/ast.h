@@ -242,6 +242,8 @@ int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
 /* typecheck.c: builtin argument types and unifications, as OPA's checker
  * (rego_type_error); run by rego_compile on the ordered rule bodies. */
 int rego_typecheck(struct rego *r, struct rego_error *err);
+/* ... and on a compiled query's ordered body (frame of nslots) */
+int rego_typecheck_query(struct rego *r, struct body *body, int nslots, struct rego_error *err);
 /* Constant terms (input_term): evaluate a ground term to a value. */
 int rego_term_constant(struct term *t, struct rv **out, struct rego_error *err);
 

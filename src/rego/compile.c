@@ -1397,6 +1397,8 @@ int rego_compile_query(struct rego *r, struct body *body, struct query_info *qi,
         rc = order_body(&c, &a, body);
         analysis_free(&a);
     }
+    if (rc == 0)
+        rc = rego_typecheck_query(r, body, c.nslots, err);
     qi->body = body;
     qi->nslots = c.nslots;
     qi->slot_names = c.slot_names;

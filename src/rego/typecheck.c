@@ -1,9 +1,10 @@
-/* The compile-time type checker: builtin calls whose arguments can never
- * have the types OPA declares for them, unifications (`=`, `:=`, `==`) and
- * `in` tests of values whose types can never match, and keys into local
- * values of scalar types are refused with OPA's `rego_type_error` when the
- * engine is compiled, as OPA's checker (ast/check.go) refuses them, with
- * its messages.
+/* The compile-time type checker: builtin and function calls whose
+ * arguments can never have the types declared (or, for a function,
+ * inferred) for them, unifications (`=`, `:=`, `==`) and `in` tests of
+ * values whose types can never match, and keys into local values whose
+ * types have no keys are refused with OPA's `rego_type_error` when the
+ * engine is compiled (and when a query is prepared), as OPA's checker
+ * (ast/check.go) refuses them, with its messages.
  *
  * The types are OPA's (types/types.go): any, null, boolean, number,
  * string, array<static...>[dynamic], object<key: T...>[K: V], set[T], and
@@ -12,20 +13,24 @@
  * walked in the order the compiler chose for it (the order OPA's checker
  * sees too): constants and composite literals have their exact types, a
  * variable the type of what first bound it (`:=`, `=`, a builtin's output,
- * `some k, v in xs`), a builtin call its declared result, a comprehension
- * array[T]/set[T]/object[K: V] of its head's type in its body, a constant
- * selection in a typed value the selected type, a complete rule or a
- * function the type all its definitions share.
+ * `some k, v in xs`, the key of a reference that iterates a typed value:
+ * `xs[i]`, the declared type of the builtin argument a variable not typed
+ * yet is passed as: a function's argument), a call its declared result, a
+ * comprehension array[T]/set[T]/object[K: V] of its head's type in its
+ * body, a selection in a typed value the selected type, a rule (complete,
+ * partial set, partial object) or a function OPA's merge of the types of
+ * its definitions, and a function's arguments the types its bodies give
+ * them, joined.
  *
  * No false positives: wherever OPA might know less than this checker
  * would, this checker knows nothing (type any, which unifies with every
- * type). So input, data, function arguments, rules of several types or
- * with empty collections in their values, variables bound by iteration of
- * references or by patterns, and the rules and functions in expressions
- * with `with` are any; `every` and `not { }` bodies are not checked (OPA's
- * checker does not look into them either). An error is reported only where
- * a type known here cannot unify with the one wanted, which implies that
- * OPA's type, being at least as precise, cannot either. */
+ * type). So input, data, rules with empty collections in their values
+ * that a `with` of the bundle may replace, variables bound by patterns,
+ * and the rules and functions in expressions with `with` are any; `every`
+ * and `not { }` bodies are not checked (OPA's checker does not look into
+ * them either). An error is reported only where a type known here cannot
+ * unify with the one wanted, which implies that OPA's type, being at least
+ * as precise, cannot either. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +73,13 @@ struct tc {
     struct rego *r;
     struct rego_error *err;
     struct ty **node_ty;    /* per rule node: the type of its value (NULL: not known yet) */
+    struct ty ***node_args; /* per function node: the types of its arguments (NULL: not known) */
     uint8_t *node_state;    /* 0 not computed, 1 computing, 2 done */
     bool in_with;           /* in an expression with `with`: rules and functions are any */
+    bool query;             /* in the body of a query (not in its comprehensions) */
+    bool in_query;          /* in a query, its comprehensions included */
+    struct rv ***wpaths;    /* the data paths a `with` of the bundle replaces */
+    int *wlens, nw, wcap;
     void **blocks;
     size_t nblocks, cap;
     struct rvbuf rvs;       /* keys owned by the checker */
@@ -613,7 +623,7 @@ static struct node *ref_node(struct tc *c, struct term *t)
 }
 
 static int node_type(struct tc *c, struct node *n, struct ty **out);
-static bool is_scalar(const struct ty *t);
+static bool keyless(const struct ty *t);
 static char *ref_text(struct tc *c, struct term *t, const char *last_var);
 static int ref_error(struct tc *c, const struct loc *loc, const char *text, const char *head, struct ty *have);
 
@@ -642,29 +652,85 @@ static int distinct_pairs(const struct term *obj)
 
 static bool has_empty_collection(const struct ty *t);
 
-/* x.a[0] of a local variable whose type is known: OPA's selectRef, any
- * wherever the selection is not simple */
-static struct ty *select_ref(struct tc *c, struct term *t, struct ty *x)
+static void bind(struct tc *c, struct term *t, struct ty *type);
+static void settle_term(struct tc *c, struct term *t);
+static void widen_vars(struct tc *c, struct term *t);
+
+/* x.a[0] of a value whose type is known, from item `from` of the reference
+ * on: OPA's selectRef, any wherever the selection is not simple. A
+ * variable key not bound yet is bound to the keys of the collection it
+ * iterates (OPA's reference check: xs[i] makes i a number for an array). */
+/* x[k] for a constant scalar k (NULL: not known). In a union every member
+ * must say, as OPA's types.Select joins what the members give. */
+static struct ty *select_const(struct tc *c, struct ty *x, const struct rv *k)
 {
-    for (int i = 1; x && i < t->nitems; i++) {
+    int64_t pos;
+    if (x->k == TY_ARRAY && k->type == RV_NUMBER && rv_as_int(k, &pos) && pos >= 0 && pos < 1000000)
+        return arr_select(x, (int)pos);
+    if (x->k == TY_OBJECT && k->type == RV_STRING)
+        return obj_select(x, k);
+    if (x->k == TY_ANY && x->n > 0) {
+        struct ty *u = NULL;
+        for (int i = 0; i < x->n; i++) {
+            struct ty *m = select_const(c, x->items[i], k);
+            if (!m)
+                return NULL;
+            u = ty_or(c, u, m);
+        }
+        return u;
+    }
+    return NULL;
+}
+
+static bool is_collection(const struct ty *t)
+{
+    return t->k == TY_ARRAY || t->k == TY_OBJECT || t->k == TY_SET || (t->k == TY_ANY && t->n > 0);
+}
+
+static struct ty *select_ref(struct tc *c, struct term *t, int from, struct ty *x)
+{
+    for (int i = from; x && i < t->nitems; i++) {
         struct term *k = t->items[i];
         if (k->kind == TK_VALUE && k->val->type != RV_ARRAY && k->val->type != RV_OBJECT &&
             k->val->type != RV_SET) {
-            int64_t pos;
-            if (x->k == TY_ARRAY && k->val->type == RV_NUMBER && rv_as_int(k->val, &pos) && pos >= 0 &&
-                pos < 1000000)
-                x = arr_select(x, (int)pos);
-            else if (x->k == TY_OBJECT && k->val->type == RV_STRING)
-                x = obj_select(x, k->val);
-            else
-                x = NULL;
-        } else if (x->k == TY_ARRAY || x->k == TY_OBJECT || x->k == TY_SET) {
+            x = select_const(c, x, k->val);
+        } else if (is_collection(x)) {
+            /* a literal key (xs[[a, b]]): OPA unifies it with the keys'
+             * type, which may widen its variables (see meets_any) */
+            if (k->kind == TK_ARRAY || k->kind == TK_SET || k->kind == TK_OBJECT)
+                widen_vars(c, k);
+            /* an empty collection: OPA binds its key to any */
+            bool empty = x->k == TY_SET ? !x->dyn
+                       : x->k == TY_ANY ? false : !x->n && !(x->k == TY_ARRAY ? x->dyn : x->dval);
+            if (k->kind == TK_VAR)
+                bind(c, k, empty ? &T_ANY : known(ty_keys(c, x)));
             x = has_empty_collection(x) ? NULL : ty_values(c, x);
         } else {
             x = NULL;
         }
     }
     return x ? unnamed(c, x) : &T_ANY;
+}
+
+/* The first node with rules on the constant keys of data reference t, and
+ * the index of the item after it (NULL: none). */
+static struct node *rule_prefix(struct tc *c, struct term *t, int *next)
+{
+    struct node *n = c->r->root;
+    for (int i = 1; n && i < t->nitems && t->items[i]->kind == TK_VALUE; i++) {
+        struct node *ch = NULL;
+        for (int j = 0; j < n->nchildren; j++)
+            if (rv_compare(n->children[j]->key, t->items[i]->val) == 0) {
+                ch = n->children[j];
+                break;
+            }
+        n = ch;
+        if (n && (n->nrules || n->default_rule)) {
+            *next = i + 1;
+            return n;
+        }
+    }
+    return NULL;
 }
 
 /* The type of term t (NULL: a variable not bound yet), checking the calls
@@ -695,17 +761,30 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
         struct node *n = t->ref_head == RH_DATA ? ref_node(c, t) : NULL;
         if (n && !c->in_with)
             return node_type(c, n, out);
+        int next;
+        if (t->ref_head == RH_DATA && !c->in_with && (n = rule_prefix(c, t, &next)) && n->kind != RULE_FUNC) {
+            /* a selection in a rule's value: data.p.q[i], data.p.q.a */
+            struct ty *x;
+            if (node_type(c, n, &x) < 0)
+                return -1;
+            *out = select_ref(c, t, next, x);
+            settle_term(c, t);
+            return 0;
+        }
         struct term *h = t->items[0];
         if (t->ref_head == RH_LOCAL && h->kind == TK_VAR && h->slot >= 0 && h->slot < c->nslots &&
-            is_scalar(c->env[h->slot]) && t->nitems > 1) {
+            keyless(c->env[h->slot]) && t->nitems > 1) {
             char *text = ref_text(c, t, NULL);
             if (text)
                 return ref_error(c, &t->loc, text, h->name, c->env[h->slot]);
         }
         if (t->ref_head == RH_LOCAL && h->kind == TK_VAR && h->slot >= 0 && h->slot < c->nslots)
-            *out = select_ref(c, t, c->env[h->slot]);
+            *out = select_ref(c, t, 1, c->env[h->slot]);
         else if (t->ref_head == RH_TERM)
-            *out = select_ref(c, t, head);
+            *out = select_ref(c, t, 1, head);
+        /* the variables of a reference not typed by it: any (OPA's
+         * reference check types them before the expression is checked) */
+        settle_term(c, t);
         return 0;
     }
     case TK_ARRAY: {
@@ -769,7 +848,10 @@ static int term_type(struct tc *c, struct term *t, struct ty **out)
         struct ty **saved = tc_alloc(c, sizeof *saved * (size_t)(c->nslots ? c->nslots : 1));
         memcpy(saved, c->env, sizeof *saved * (size_t)c->nslots);
         struct ty *kt = NULL, *vt = NULL;
+        bool query = c->query;
+        c->query = false;
         int rc = check_body(c, t->body);
+        c->query = query;
         if (rc == 0 && t->key)
             rc = term_type(c, t->key, &kt);
         if (rc == 0)
@@ -1098,7 +1180,7 @@ static char *paren_list(struct tc *c, char **parts, int n)
     return tc_take(c, &b);
 }
 
-static int arg_error(struct tc *c, struct term *call, struct sig *s, struct ty **have, int nhave)
+static int arg_error(struct tc *c, struct term *call, const char *name, struct sig *s, struct ty **have, int nhave)
 {
     int nwant = s->nargs + (s->result != NULL);
     struct ty **want = tc_alloc(c, sizeof *want * (size_t)(nwant + 1));
@@ -1129,8 +1211,7 @@ static int arg_error(struct tc *c, struct term *call, struct sig *s, struct ty *
         h = join2(c, "have: ", "", paren_list(c, hp, nhave));
         w = join2(c, "want: ", "", paren_list(c, wp, nwant));
     }
-    return rego_err(c->err, "rego_type_error", &call->loc, "%s: invalid argument(s)\n\t%s\n\t%s",
-                    rego_builtins[call->builtin].name, h, w);
+    return rego_err(c->err, "rego_type_error", &call->loc, "%s: invalid argument(s)\n\t%s\n\t%s", name, h, w);
 }
 
 static const char *composite_kind(const struct ty *a, const struct ty *b)
@@ -1163,6 +1244,19 @@ static int match_error(struct tc *c, const struct loc *loc, struct ty *a, struct
 static bool is_scalar(const struct ty *t)
 {
     return t && (t->k == TY_NULL || t->k == TY_BOOL || t->k == TY_NUM || t->k == TY_STR);
+}
+
+/* A type without keys to select or iterate (OPA's types.Keys is nil): a
+ * scalar, or a union of scalars. */
+static bool keyless(const struct ty *t)
+{
+    if (t && t->k == TY_ANY && t->n > 0) {
+        for (int i = 0; i < t->n; i++)
+            if (!is_scalar(t->items[i]))
+                return false;
+        return true;
+    }
+    return is_scalar(t);
 }
 
 /* The text of a reference whose keys are variables and scalars, as OPA
@@ -1353,41 +1447,142 @@ static bool unify_term(struct tc *c, struct term *t, const struct ty *want)
     }
 }
 
-/* A call: its arguments against the declaration of the builtin. */
+/* Whether OPA's unify1 of composite literal t with type want meets a
+ * composite against an `any` (plain or a union): from there on it joins
+ * each variable's type with what it meets (types.Or), which can widen a
+ * variable typed already (`x := "a"; count([x])` makes x any in OPA). */
+static bool meets_any(struct term *t, const struct ty *want)
+{
+    struct ty tmp;
+    if (!t || (t->kind != TK_ARRAY && t->kind != TK_SET && t->kind != TK_OBJECT))
+        return false;
+    want = bare(want, &tmp);
+    if (!want)
+        return false;
+    if (want->k == TY_ANY)
+        return true;
+    if ((t->kind == TK_ARRAY && want->k != TY_ARRAY) || (t->kind == TK_SET && want->k != TY_SET) ||
+        (t->kind == TK_OBJECT && want->k != TY_OBJECT))
+        return false;
+    if (t->kind == TK_OBJECT) {
+        for (int i = 0; i < t->nitems / 2; i++) {
+            struct term *k = t->items[2 * i], *v = t->items[2 * i + 1];
+            if (k->kind != TK_VALUE)
+                return true;   /* a value under a key not constant: unified with any */
+            struct ty *child = k->val->type == RV_STRING ? obj_select(want, k->val) : NULL;
+            if (child && meets_any(v, child))
+                return true;
+        }
+        return false;
+    }
+    for (int i = 0; i < t->nitems; i++)
+        if (meets_any(t->items[i], t->kind == TK_ARRAY ? arr_select(want, i) : want->dyn))
+            return true;
+    return false;
+}
+
+/* Every variable typed already in composite literal t: any (see meets_any) */
+static void widen_vars(struct tc *c, struct term *t)
+{
+    if (!t)
+        return;
+    if (t->kind == TK_VAR && t->slot >= 0 && t->slot < c->nslots && c->env[t->slot])
+        c->env[t->slot] = &T_ANY;
+    if (t->kind == TK_ARRAY || t->kind == TK_SET || t->kind == TK_OBJECT)
+        for (int i = 0; i < t->nitems; i++)
+            widen_vars(c, t->items[i]);
+}
+
+static void widen(struct tc *c, struct term *t, const struct ty *want)
+{
+    if (meets_any(t, want))
+        widen_vars(c, t);
+}
+
+/* x in xs, k, x in xs with an operand not typed yet (a function's
+ * argument): it takes the type of what the collection holds, as OPA's
+ * checkExprMemberOperand infers it */
+static void bind_member(struct tc *c, struct term *call, struct ty **raw, int nargs)
+{
+    struct ty *coll = known(raw[nargs - 1]);
+    struct ty *values = ty_values(c, coll);
+    if (!values)
+        return;
+    if (nargs == 3 && !raw[0])
+        bind(c, call->items[1], ty_keys(c, coll));
+    if (!raw[nargs - 2])
+        bind(c, call->items[nargs - 1], values);
+}
+
+/* A call: its arguments against the declaration of the builtin, or the
+ * types a function's definitions give its arguments. A variable argument
+ * not typed yet (a function's argument) takes the declared type, as OPA's
+ * unify1 gives it. */
 static int check_call(struct tc *c, struct term *t, int form, struct term *out, struct ty **result)
 {
     *result = &T_ANY;
     int nargs = t->nitems - 1;
     struct ty **args = tc_alloc(c, sizeof *args * (size_t)(nargs + 2));
+    struct ty **raw = tc_alloc(c, sizeof *raw * (size_t)(nargs + 1));
     for (int i = 0; i < nargs; i++) {
-        if (term_type(c, t->items[i + 1], &args[i]) < 0)
+        if (term_type(c, t->items[i + 1], &raw[i]) < 0)
             return -1;
-        args[i] = known(args[i]);
+        args[i] = known(raw[i]);
     }
-    if (t->call_kind == CALL_FUNCTION && !c->in_with)
-        return node_type(c, t->fn, result);   /* the arguments are any here */
-    if (t->call_kind != CALL_BUILTIN)
+    if (c->in_with && t->call_kind == CALL_FUNCTION)
         return 0;
-    struct sig *s = builtin_sig(c, t->builtin);
+    struct sig fs = { 0 }, *s = NULL;
+    const char *name = NULL;
+    if (t->call_kind == CALL_FUNCTION) {
+        if (node_type(c, t->fn, result) < 0)
+            return -1;
+        if (!t->fn || t->fn->id < 0 || t->fn->id >= c->r->nnodes || !c->node_args[t->fn->id] ||
+            t->fn->arity != nargs)
+            return 0;
+        fs.nargs = nargs;
+        fs.args = c->node_args[t->fn->id];
+        fs.result = *result;
+        s = &fs;
+        name = t->fn->path_str;
+    } else if (t->call_kind == CALL_BUILTIN) {
+        s = builtin_sig(c, t->builtin);
+        name = rego_builtins[t->builtin].name;
+    }
     if (!s || s->variadic || nargs != s->nargs)
         return 0;
     struct ty *have_out = NULL;
     if (form == CALL_OUT && term_type(c, out, &have_out) < 0)
         return -1;
-    int nhave = form == CALL_PLAIN ? nargs : nargs + 1;
+    int nhave = form == CALL_PLAIN || !s->result ? nargs : nargs + 1;
     args[nargs] = have_out;
+    bool member = is_builtin(t, "internal.member_2") || is_builtin(t, "internal.member_3");
+    if (member)
+        bind_member(c, t, raw, nargs);
     for (int i = 0; i < nargs; i++)
         if (!unifies(args[i], s->args[i]) || !unify_term(c, t->items[i + 1], s->args[i]))
-            return arg_error(c, t, s, args, nhave);
-    if (is_builtin(t, "internal.member_2") || is_builtin(t, "internal.member_3"))
-        if (check_member(c, t, args, nargs) < 0)
-            return -1;
+            return arg_error(c, t, name, s, args, nhave);
+    if (member && check_member(c, t, args, nargs) < 0)
+        return -1;
+    for (int i = 0; i < nargs; i++)
+        widen(c, t->items[i + 1], s->args[i]);
+    if (member) {
+        struct ty *coll = args[nargs - 1], *values = ty_values(c, coll);
+        if (values)
+            widen(c, t->items[nargs - 1], values);
+        if (values && nargs == 3)
+            widen(c, t->items[1], ty_keys(c, coll));
+    }
+    /* OPA checks a == b as a = b in a module: no inference from equal's declaration */
+    if (!is_builtin(t, "equal") || c->in_query)
+        for (int i = 0; i < nargs; i++)
+            if (!raw[i])
+                bind(c, t->items[i + 1], s->args[i]);
     *result = s->result ? unnamed(c, s->result) : &T_ANY;
     if (form == CALL_OUT) {
         if (!have_out)
             bind(c, out, *result);
         else if (!unifies(have_out, s->result))
-            return arg_error(c, t, s, args, nhave);
+            return arg_error(c, t, name, s, args, nhave);
     }
     return 0;
 }
@@ -1416,6 +1611,8 @@ static int check_unify(struct tc *c, struct expr *e, struct term *a, struct term
     }
     if (!unifies(ta, tb))
         return match_error(c, &e->loc, ta, tb);
+    widen(c, a, tb);
+    widen(c, b, ta);
     return 0;
 }
 
@@ -1453,15 +1650,18 @@ static int check_expr(struct tc *c, struct expr *e)
     if (!replaces_function(e)) {
         switch (e->kind) {
         case EK_TERM:
-            if (is_builtin(e->a, "equal") && e->a->nitems == 3) {
+            if (is_builtin(e->a, "equal") && e->a->nitems == 3 && !c->in_query) {
                 /* OPA rewrites a == b to a = b before checking */
                 struct ty *r;
                 rc = check_call(c, e->a, CALL_PLAIN, NULL, &r);
                 if (rc == 0)
                     rc = check_unify(c, e, e->a->items[1], e->a->items[2]);
             } else if (e->a->kind == TK_CALL) {
+                /* a call of a query captures its value, as OPA's rego
+                 * package rewrites it (shown as ??? in the message); a == b
+                 * in a query is a call of equal, not a unification */
                 struct ty *x;
-                rc = check_call(c, e->a, CALL_PLAIN, NULL, &x);
+                rc = check_call(c, e->a, c->query && !e->negated ? CALL_NESTED : CALL_PLAIN, NULL, &x);
             } else {
                 struct ty *x;
                 rc = term_type(c, e->a, &x);
@@ -1477,12 +1677,12 @@ static int check_expr(struct tc *c, struct expr *e)
             struct ty *coll;
             rc = term_type(c, e->c, &coll);
             /* OPA iterates a variable as a reference: xs[k], or xs[__localN__] */
-            if (rc == 0 && e->c->kind == TK_VAR && is_scalar(coll) && e->a && e->a->kind == TK_VAR) {
+            if (rc == 0 && e->c->kind == TK_VAR && keyless(coll) && e->a && e->a->kind == TK_VAR) {
                 rc = ref_error(c, &e->loc, ref_text(c, e->c, e->a->wildcard ? "_" : e->a->name),
                                e->c->name, coll);
                 break;
             }
-            if (rc == 0 && e->c->kind == TK_VAR && is_scalar(coll) && !e->a) {
+            if (rc == 0 && e->c->kind == TK_VAR && keyless(coll) && !e->a) {
                 rc = ref_error(c, &e->loc, ref_text(c, e->c, "__local__"), e->c->name, coll);
                 break;
             }
@@ -1577,12 +1777,6 @@ static int check_body(struct tc *c, struct body *b)
     return 0;
 }
 
-/* The types of a rule's values, when all are the same known type. */
-struct values {
-    struct ty *type;
-    bool mixed;
-};
-
 static bool has_empty_collection(const struct ty *t)
 {
     switch (t->k) {
@@ -1608,15 +1802,168 @@ static bool has_empty_collection(const struct ty *t)
     }
 }
 
-static void add_value(struct values *v, struct ty *t)
+static struct ty *dyn_object(struct tc *c, struct ty *k, struct ty *v)
 {
-    /* an empty collection: OPA widens it where a test replaces the rule with `with` */
-    if (!t || has_empty_collection(t))
-        v->mixed = true;
-    else if (!v->type)
-        v->type = t;
-    else if (ty_compare(v->type, t) != 0)
-        v->mixed = true;
+    struct ty *o = ty_new(c, TY_OBJECT, 0);
+    o->dkey = k;
+    o->dval = v;
+    return o;
+}
+
+/* mergeTypes (ast/env.go): the type of a rule of several definitions. */
+static struct ty *ty_merge(struct tc *c, struct ty *a, struct ty *b)
+{
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    if (a->k == TY_ANY && b->k != TY_ANY) {
+        struct ty *t = a;
+        a = b;
+        b = t;
+    }
+    if (a->k == TY_OBJECT && !a->n && b->k == TY_OBJECT && !b->n) {
+        /* the empty object: the other covers it */
+        if (!a->dval)
+            return b;
+        if (!b->dval)
+            return a;
+    }
+    if (a->k == TY_OBJECT && !a->n && a->dval) {
+        if (b->k == TY_OBJECT && !b->n && b->dval)
+            return dyn_object(c, ty_or(c, a->dkey, b->dkey), ty_merge(c, a->dval, b->dval));
+        if (b->k == TY_ANY)
+            for (int i = 0; i < b->n; i++) {
+                struct ty *m = b->items[i];
+                if (m->k == TY_OBJECT && !m->n && m->dval) {
+                    /* the member of the union takes the other's keys and values */
+                    struct ty *u = ty_new(c, TY_ANY, b->n);
+                    memcpy(u->items, b->items, sizeof *u->items * (size_t)b->n);
+                    u->items[i] = dyn_object(c, ty_or(c, m->dkey, a->dkey), ty_or(c, m->dval, a->dval));
+                    return u;
+                }
+            }
+    }
+    if (a->k == TY_SET && b->k == TY_SET) {
+        struct ty *t = ty_new(c, TY_SET, 0);
+        t->dyn = ty_or(c, a->dyn, b->dyn);
+        return t;
+    }
+    return ty_or(c, a, b);
+}
+
+/* What is known of a rule node's definitions: the type of its value (NULL
+ * with unknown set: any), and for a function the types of its arguments. */
+struct values {
+    struct ty *type;
+    bool unknown, replaced;
+    int nargs;
+    struct ty **args;
+};
+
+static void add_value(struct tc *c, struct values *v, struct ty *t, bool func, bool replaced)
+{
+    /* an empty collection: OPA widens it where a `with` replaces the rule */
+    if (!t || (replaced && has_empty_collection(t)))
+        v->unknown = true;
+    else
+        v->type = func ? ty_or(c, v->type, t) : ty_merge(c, v->type, t);
+}
+
+/* The type of one definition's value after its body: a complete rule's or
+ * a function's value, set[T] of a partial set, object[K: V] of a partial
+ * object (nested for each key of the head after its ground prefix, as
+ * OPA's nestedObject). NULL: not known. */
+static int definition_type(struct tc *c, struct rule *rule, struct rule *x, struct ty **out)
+{
+    struct ty *t = NULL;
+    *out = NULL;
+    switch (rule->kind) {
+    case RULE_COMPLETE:
+    case RULE_FUNC:
+        if (!x->has_value) {
+            *out = &T_BOOL;
+            return 0;
+        }
+        if (term_type(c, x->value, &t) < 0)
+            return -1;
+        *out = t;
+        return 0;
+    case RULE_SET:
+        if (term_type(c, rule->key, &t) < 0)
+            return -1;
+        if (t) {
+            *out = ty_new(c, TY_SET, 0);
+            (*out)->dyn = unnamed(c, t);
+        }
+        return 0;
+    case RULE_OBJECT:
+        /* a constant first key (p[1] := ...) is a path in OPA's tree */
+        if (!rule->nsuffix || rule->suffix[0]->kind == TK_VALUE)
+            return 0;
+        if (term_type(c, rule->multi ? rule->key : x->value, &t) < 0)
+            return -1;
+        if (t && rule->multi) {
+            struct ty *set = ty_new(c, TY_SET, 0);
+            set->dyn = unnamed(c, t);
+            t = set;
+        }
+        for (int i = rule->nsuffix - 1; t && i >= 0; i--) {
+            struct ty *k;
+            if (term_type(c, rule->suffix[i], &k) < 0)
+                return -1;
+            t = k ? dyn_object(c, unnamed(c, k), unnamed(c, t)) : NULL;
+        }
+        *out = t;
+        return 0;
+    }
+    return 0;
+}
+
+/* the types of a function's arguments after a definition's body (those
+ * not typed there: any), joined with the other definitions' (OPA's union
+ * of function types) */
+static int add_args(struct tc *c, struct values *v, struct rule *rule)
+{
+    if (rule->kind != RULE_FUNC)
+        return 0;
+    if (!v->args) {
+        v->nargs = rule->nargs;
+        v->args = tc_alloc(c, sizeof *v->args * (size_t)(rule->nargs + 1));
+    }
+    for (int i = 0; i < rule->nargs && i < v->nargs; i++) {
+        struct ty *t;
+        if (term_type(c, rule->args[i], &t) < 0)
+            return -1;
+        t = known(t);
+        if (has_empty_collection(t))
+            t = &T_ANY;   /* an empty collection: OPA may widen it */
+        v->args[i] = v->args[i] ? ty_or(c, v->args[i], t) : unnamed(c, t);
+    }
+    return 0;
+}
+
+/* Whether a `with` of the bundle may replace the rules of node n: its
+ * path and a replaced one are one a prefix of the other (a superset of the
+ * rules OPA's replacedRules finds). */
+static bool replaced(struct tc *c, struct node *n)
+{
+    int depth = 0;
+    for (struct node *x = n; x && x->parent; x = x->parent)
+        depth++;
+    for (int w = 0; w < c->nw; w++) {
+        int len = c->wlens[w], common = depth < len ? depth : len;
+        /* the first `common` keys of n's path */
+        struct node *x = n;
+        for (int i = depth; i > common; i--)
+            x = x->parent;
+        bool prefix = true;
+        for (int i = common - 1; prefix && i >= 0; i--, x = x->parent)
+            prefix = rv_compare(x->key, c->wpaths[w][i]) == 0;
+        if (prefix)
+            return true;
+    }
+    return false;
 }
 
 static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
@@ -1631,16 +1978,17 @@ static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
     c->multi = tc_alloc(c, (size_t)(c->nslots ? c->nslots : 1));
     int rc = 0;
     for (struct rule *x = rule; x && rc == 0; x = x->els) {
+        /* a function's arguments are typed by their use in the body, as
+         * OPA infers them */
         memset(c->env, 0, sizeof *c->env * (size_t)c->nslots);
-        /* function arguments: any (OPA infers them from their use) */
-        for (int i = 0; i < rule->nargs; i++)
-            settle_term(c, rule->args[i]);
         struct ty *t = NULL;
         rc = check_body(c, x->body);
         if (rc == 0)
-            rc = term_type(c, x->value, &t);
+            rc = definition_type(c, rule, x, &t);
         if (rc == 0 && vals)
-            add_value(vals, x->has_value ? t : &T_BOOL);
+            add_value(c, vals, t, rule->kind == RULE_FUNC, vals->replaced);
+        if (rc == 0 && vals)
+            rc = add_args(c, vals, rule);
         if (rc == 0 && x == rule) {
             rc = term_type(c, rule->key, &t);
             for (int i = 0; i < rule->nsuffix && rc == 0; i++)
@@ -1654,9 +2002,9 @@ static int check_rule(struct tc *c, struct rule *rule, struct values *vals)
     return rc;
 }
 
-/* The type of a complete rule's or a function's value, where every
- * definition (default and else included) has the same known type; any
- * otherwise, and for the other kinds of rules. */
+/* The type of a rule node's value (a function's result): OPA's merge of
+ * the types of every definition (default and else included) where each is
+ * known, any otherwise and where rules lie below the node. */
 static int node_type(struct tc *c, struct node *n, struct ty **out)
 {
     *out = &T_ANY;
@@ -1666,10 +2014,10 @@ static int node_type(struct tc *c, struct node *n, struct ty **out)
         *out = c->node_ty[n->id];
         return 0;
     }
-    if (c->node_state[n->id] == 1 || n->nchildren > 0 || (n->kind != RULE_COMPLETE && n->kind != RULE_FUNC))
+    if (c->node_state[n->id] == 1 || n->nchildren > 0 || n->kind < 0)
         return 0;
     c->node_state[n->id] = 1;
-    struct values v = { 0 };
+    struct values v = { .replaced = replaced(c, n) };
     int rc = 0;
     for (int i = 0; i < n->nrules && rc == 0; i++)
         rc = check_rule(c, n->rules[i], &v);
@@ -1677,30 +2025,135 @@ static int node_type(struct tc *c, struct node *n, struct ty **out)
         rc = check_rule(c, n->default_rule, &v);
     if (rc < 0)
         return -1;
-    c->node_ty[n->id] = v.type && !v.mixed ? v.type : &T_ANY;
+    c->node_ty[n->id] = v.type && !v.unknown ? v.type : &T_ANY;
+    if (n->kind == RULE_FUNC && v.args && v.nargs == n->arity)
+        c->node_args[n->id] = v.args;
     c->node_state[n->id] = 2;
     *out = c->node_ty[n->id];
     return 0;
 }
 
+static void collect_withs_body(struct tc *c, struct body *b);
+
+static void collect_withs_term(struct tc *c, struct term *t)
+{
+    if (!t)
+        return;
+    if (t->body)
+        collect_withs_body(c, t->body);
+    collect_withs_term(c, t->key);
+    collect_withs_term(c, t->value);
+    for (int i = 0; i < t->nitems; i++)
+        collect_withs_term(c, t->items[i]);
+}
+
+static void add_wpath(struct tc *c, struct rv **path, int len)
+{
+    if (c->nw == c->wcap) {
+        c->wcap = c->wcap ? c->wcap * 2 : 8;
+        struct rv ***p = tc_alloc(c, sizeof *p * (size_t)c->wcap);
+        int *l = tc_alloc(c, sizeof *l * (size_t)c->wcap);
+        if (c->nw) {
+            memcpy(p, c->wpaths, sizeof *p * (size_t)c->nw);
+            memcpy(l, c->wlens, sizeof *l * (size_t)c->nw);
+        }
+        c->wpaths = p;
+        c->wlens = l;
+    }
+    c->wpaths[c->nw] = path;
+    c->wlens[c->nw++] = len;
+}
+
+static void collect_withs_body(struct tc *c, struct body *b)
+{
+    for (int i = 0; b && i < b->n; i++) {
+        struct expr *e = b->exprs[i];
+        for (int j = 0; j < e->nwith; j++) {
+            struct with *w = &e->with[j];
+            if (w->kind == WITH_DATA) {
+                add_wpath(c, w->path, w->npath);
+            } else if (w->kind == WITH_FUNC && w->fn) {
+                int depth = 0;
+                for (struct node *x = w->fn; x->parent; x = x->parent)
+                    depth++;
+                struct rv **path = tc_alloc(c, sizeof *path * (size_t)(depth + 1));
+                int k = depth;
+                for (struct node *x = w->fn; x->parent; x = x->parent)
+                    path[--k] = x->key;
+                add_wpath(c, path, depth);
+            }
+            collect_withs_term(c, w->value);
+        }
+        collect_withs_term(c, e->a);
+        collect_withs_term(c, e->b);
+        collect_withs_term(c, e->c);
+        collect_withs_body(c, e->body);
+    }
+}
+
+/* the `with`s of every rule of the bundle (else and default included) */
+static void collect_withs(struct tc *c)
+{
+    for (struct module *m = c->r->modules; m; m = m->next)
+        for (struct rule *rule = m->rules; rule; rule = rule->next_in_module)
+            for (struct rule *x = rule; x; x = x->els) {
+                collect_withs_body(c, x->body);
+                collect_withs_term(c, x->value);
+                collect_withs_term(c, x->key);
+                for (int i = 0; i < x->nargs; i++)
+                    collect_withs_term(c, x->args[i]);
+                for (int i = 0; i < x->nsuffix; i++)
+                    collect_withs_term(c, x->suffix[i]);
+            }
+}
+
+static void tc_init(struct tc *c, struct rego *r, struct rego_error *err)
+{
+    *c = (struct tc){ .r = r, .err = err };
+    c->sigs = calloc((size_t)rego_nbuiltins, sizeof *c->sigs);
+    c->node_ty = calloc((size_t)r->nnodes + 1, sizeof *c->node_ty);
+    c->node_state = calloc((size_t)r->nnodes + 1, 1);
+    c->node_args = calloc((size_t)r->nnodes + 1, sizeof *c->node_args);
+    if (!c->sigs || !c->node_ty || !c->node_state || !c->node_args)
+        REGO_OOM();
+    collect_withs(c);
+}
+
+static void tc_free(struct tc *c)
+{
+    for (size_t i = 0; i < c->nblocks; i++)
+        free(c->blocks[i]);
+    free(c->blocks);
+    free(c->sigs);
+    free(c->node_ty);
+    free(c->node_state);
+    free(c->node_args);
+    rvbuf_clear(&c->rvs);
+}
+
 int rego_typecheck(struct rego *r, struct rego_error *err)
 {
-    struct tc c = { .r = r, .err = err };
-    c.sigs = calloc((size_t)rego_nbuiltins, sizeof *c.sigs);
-    c.node_ty = calloc((size_t)r->nnodes + 1, sizeof *c.node_ty);
-    c.node_state = calloc((size_t)r->nnodes + 1, 1);
-    if (!c.sigs || !c.node_ty || !c.node_state)
-        REGO_OOM();
+    struct tc c;
+    tc_init(&c, r, err);
     int rc = 0;
     for (struct module *m = r->modules; m && rc == 0; m = m->next)
         for (struct rule *rule = m->rules; rule && rc == 0; rule = rule->next_in_module)
             rc = check_rule(&c, rule, NULL);
-    for (size_t i = 0; i < c.nblocks; i++)
-        free(c.blocks[i]);
-    free(c.blocks);
-    free(c.sigs);
-    free(c.node_ty);
-    free(c.node_state);
-    rvbuf_clear(&c.rvs);
+    tc_free(&c);
+    return rc;
+}
+
+/* A query, as OPA checks the queries it prepares: its body in the order
+ * the compiler chose, in a frame of nslots. */
+int rego_typecheck_query(struct rego *r, struct body *body, int nslots, struct rego_error *err)
+{
+    struct tc c;
+    tc_init(&c, r, err);
+    c.nslots = nslots;
+    c.env = tc_alloc(&c, sizeof *c.env * (size_t)(nslots ? nslots : 1));
+    c.multi = tc_alloc(&c, (size_t)(nslots ? nslots : 1));
+    c.query = c.in_query = true;
+    int rc = check_body(&c, body);
+    tc_free(&c);
     return rc;
 }

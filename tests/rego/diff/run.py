@@ -207,7 +207,9 @@ def number_key_text(opa, enc, case, engines):
 
 def go_int_type(v):
     if isinstance(v, str):
-        return v.replace("int64=", "int=")
+        # an integral number OPA read as written with an exponent or a
+        # fraction (1e3, 1000.0) is a float64 there
+        return re.sub(r"float64=(-?[0-9]+)(?![0-9.e])", r"int=\1", v.replace("int64=", "int="))
     if isinstance(v, list):
         return [go_int_type(x) for x in v]
     if isinstance(v, dict):
@@ -218,7 +220,8 @@ def go_int_type(v):
 def sprintf_int64(opa, enc, case, engines):
     """sprintf's complaints name the Go type of an integer: `int` for one
     from the policy or the input, `int64` in OPA for one read from its
-    store (data); Enclave says `int` for both."""
+    store (data), `float64` for one written with an exponent or a fraction
+    (1e3); Enclave says `int` for all."""
     if "result" not in opa or "result" not in enc:
         return False
     a = sorted(canon(go_int_type(x)) for x in opa["result"])
