@@ -366,8 +366,10 @@ def stream_exec_connect(d, sid, code):
     return first, end
 
 
-def vmm_rss(d):
-    return [vm_rss_kb(p) / 1024.0 for p in vmm_pids(d.home)]
+# Seconds an idle VM is left alone before its memory is read: the guest
+# trims its caches 5 s after the last request (0.5 s under TCG), and free
+# page reporting hands the freed blocks back about 2 s after that.
+IDLE_SETTLE_S = 10.0
 
 
 def connect_stream(d, method, body, timeout=300):
@@ -631,12 +633,12 @@ def main():
             idle_boots.append(start_session(d, sid))
             time.sleep(1.0)
             rss1 = d.rss_kb() / 1024.0
-            vmm1 = vmm_rss(d)
+            vmm1 = vmm_mems(d)
             for i in range(1, args.idle):
                 idle_boots.append(start_session(d, f"bench-idle-{i}"))
             time.sleep(1.0)
             rssn = d.rss_kb() / 1024.0
-            vmmn = vmm_rss(d)
+            vmmn = vmm_mems(d)
             table.add(f"StartSession to READY with 0..{args.idle - 1} idle VMs running", idle_boots)
             for i in range(args.idle):
                 stops.append(stop_session(d, f"bench-idle-{i}"))
@@ -780,8 +782,8 @@ def bench_fast_start(args, table):
     try:
         d.start()
         pool_ready(d)
-        time.sleep(5.0)  # let the idle guest settle (free page reporting runs 2 s after a free)
-        idle = vmm_rss(d)
+        time.sleep(IDLE_SETTLE_S)  # let the idle guest settle (see IDLE_SETTLE_S)
+        idle = vmm_mems(d)
         claims, firsts = [], []
         for i in range(args.boots):
             pool_ready(d)  # a claim, not a cold boot: wait for the refill
@@ -794,10 +796,7 @@ def bench_fast_start(args, table):
         table.add("StartSession to READY, pooled (claims a warm VM)", claims)
         table.add("first ExecuteTool python 'pass' after a pooled start", firsts)
         bench_forkserver(d, args, table)
-        if idle:
-            each = percentile(idle, 50)
-            print(f"  {'idle VM VmRSS (the VMM of a ready pool VM)':<52} {each:8.1f} MiB"
-                  f"  -> {int(8192 // each) if each else 0} idle VMs in 8 GiB", flush=True)
+        print(idle_vm_line("idle VM (the VMM of a ready pool VM)", idle), flush=True)
     finally:
         d.stop()
     bench_restore(args, table)
@@ -831,8 +830,8 @@ def bench_restore(args, table):
             sid = f"bench-restored-{i}"
             restores.append(start_session(d, sid))
             if i == 0:
-                time.sleep(5.0)  # as for the pool VM above
-                idle = vmm_rss(d)
+                time.sleep(IDLE_SETTLE_S)  # as for the pool VM above
+                idle = vmm_mems(d)
             t0 = time.perf_counter()
             check_exec(d.call("ExecuteTool", exec_body(sid, "python")), "first exec")
             firsts.append(ms_since(t0))
@@ -842,10 +841,7 @@ def bench_restore(args, table):
         table.add("StartSession to READY, restored (snapshot)", restores)
         table.add("first ExecuteTool python 'pass' after a restore", firsts)
         print(f"  ({n} of {args.boots} starts restored; snapshot {meta['size'] / 1048576:.1f} MiB)", flush=True)
-        if idle:
-            each = percentile(idle, 50)
-            print(f"  {'idle VM VmRSS (the VMM of a restored VM)':<52} {each:8.1f} MiB"
-                  f"  -> {int(8192 // each) if each else 0} idle VMs in 8 GiB", flush=True)
+        print(idle_vm_line("idle VM (the VMM of a restored VM)", idle), flush=True)
     finally:
         d.stop()
 
@@ -902,21 +898,43 @@ def bench_forkserver(d, args, table, code_rows=True):
 
 
 def vmm_mem(pid):
-    """(VmRSS, Pss, RssFile) of one VMM process in MiB."""
+    """(VmRSS, Pss, RssFile, Uss) of one VMM process in MiB. PSS splits each
+    page shared with other processes (QEMU's binary and libraries, mapped
+    by every VMM) among them; USS counts only the pages of this process
+    alone: the memory one more VM really costs lies between the two."""
     rss = vm_rss_kb(pid) / 1024.0
-    pss = rss_file = 0.0
+    pss = rss_file = uss = 0.0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
                 if line.startswith("Pss:"):
                     pss = int(line.split()[1]) / 1024.0
+                elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    uss += int(line.split()[1]) / 1024.0
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("RssFile:"):
                     rss_file = int(line.split()[1]) / 1024.0
     except OSError:
         pass
-    return rss, pss, rss_file
+    return rss, pss, rss_file, uss
+
+
+def vmm_mems(d):
+    return [vmm_mem(p) for p in vmm_pids(d.home)]
+
+
+def idle_vm_line(label, mems):
+    """One idle-VM memory row: VmRSS, PSS and USS (medians over the VMMs in
+    mems) and how many such VMs fit in 8 GiB, by VmRSS and by PSS."""
+    mems = [m for m in mems if m[0] > 0]
+    if not mems:
+        return f"  {label:<52} no VMM found"
+    rss = percentile([m[0] for m in mems], 50)
+    pss = percentile([m[1] for m in mems], 50)
+    uss = percentile([m[3] for m in mems], 50)
+    return (f"  {label:<52} VmRSS {rss:6.1f} MiB, PSS {pss:6.1f}, USS {uss:6.1f}"
+            f"  -> {int(8192 // rss)} idle VMs in 8 GiB by VmRSS, {int(8192 // pss)} by PSS")
 
 
 def image_has(image_home, name):
@@ -980,7 +998,7 @@ def bench_rootfs(args, table):
                     resp = d.call("StartSession", {"sessionId": sid, "image": image}, service="enclave.v1.Enclave")
                     wait_ready(d, sid, resp)
                     check_exec(d.call("ExecuteTool", exec_body(sid, "python")), "exec")
-            time.sleep(5.0)  # let the guests settle (free page reporting runs every 2 s)
+            time.sleep(IDLE_SETTLE_S)  # let the guests settle
             for kind, image in todo:
                 mem = []
                 for i in range(n):
@@ -992,10 +1010,11 @@ def bench_rootfs(args, table):
                     rss = percentile([m[0] for m in mem], 50)
                     pss = percentile([m[1] for m in mem], 50)
                     rfile = percentile([m[2] for m in mem], 50)
+                    uss = percentile([m[3] for m in mem], 50)
                     label = kind if kind == "initramfs" else f"erofs, cache={cache}"
                     print(f"  idle VM after one exec, {label:<22} ({len(mem)} running): VmRSS {rss:6.1f} MiB, "
-                          f"PSS {pss:6.1f} MiB, of it file-backed {rfile:5.1f} MiB -> {int(8192 // rss)} "
-                          f"VMs in 8 GiB", flush=True)
+                          f"PSS {pss:6.1f}, USS {uss:6.1f}, file-backed {rfile:5.1f} -> {int(8192 // rss)} "
+                          f"VMs in 8 GiB by VmRSS, {int(8192 // pss)} by PSS", flush=True)
             for kind, _ in todo:
                 for i in range(n):
                     stop_session(d, f"bench-idle-{kind}-{i}")
@@ -1007,10 +1026,13 @@ def exec_body_argv(sid, argv):
     return {"sessionId": sid, "toolName": "exec", "input": json.dumps(argv), "timeoutSeconds": 30}
 
 
-def fmt_vmm(rss):
-    if not rss:
+def fmt_vmm(mems):
+    if not mems:
         return "none found"
-    return f"{len(rss)} process(es), {sum(rss):.1f} total, {percentile(rss, 50):.1f} median each"
+    rss = [m[0] for m in mems]
+    pss = [m[1] for m in mems]
+    return (f"{len(rss)} process(es), {sum(rss):.1f} total, {percentile(rss, 50):.1f} median each"
+            f" (PSS {sum(pss):.1f} total, {percentile(pss, 50):.1f} median)")
 
 
 def cpu_model():

@@ -130,6 +130,7 @@ struct guest_server {
     struct guest_code *code;
     struct guest_egress *egress;
     struct guest_forkserver *forkserver; /* NULL: every python3 starts fresh */
+    uint64_t trim_at_ns;                 /* PID 1: the next idle trim; 0: none due */
 };
 
 static uint64_t now_ns(void)
@@ -673,6 +674,8 @@ static void handle_hello(struct guest_server *s, struct conn *c, const Guest__V1
          * snapshot, shared with every VM restored from it. */
         if (s->forkserver)
             guest_forkserver_restart(s->forkserver);
+        if (s->opts.pid1)
+            s->trim_at_ns = now_ns() + GUEST_TRIM_IDLE_MS * 1000000ull;
         guest_log("%s: resumed from a snapshot: new key%s", c->transport,
                   s->opts.pid1 ? ", RNG reseeded, clock set" : " (not PID 1: RNG and clock left alone)");
     }
@@ -1156,6 +1159,21 @@ static void sweep_workload_user(void)
         guest_log("the sweep of leftover workload processes did not finish in %u ms; killed it", SWEEP_TIMEOUT_MS);
 }
 
+/* The idle trim (guest_memory_trim) runs in a child, so that a request
+ * that comes in meanwhile is not held up; reap() collects it. */
+static void trim_memory(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int r = guest_memory_trim(GUEST_TRIM_DIR);
+        if (r < 0)
+            guest_log("idle trim: %s", strerror(-r));
+        _exit(0);
+    }
+    if (pid < 0)
+        guest_log("idle trim: fork: %s", strerror(errno));
+}
+
 /* Timeouts, finished execs and closed connections; returns the poll timeout. */
 static int housekeeping(struct guest_server *s, uint64_t now)
 {
@@ -1184,11 +1202,21 @@ static int housekeeping(struct guest_server *s, uint64_t now)
         i++;
     }
     /* Interpreter contexts are workload processes that stay: no sweep then. */
-    if (s->opts.pid1 && before > 0 && s->nexecs == 0 && guest_code_running(s->code) == 0)
+    if (s->opts.pid1 && before > 0 && s->nexecs == 0 && guest_code_running(s->code) == 0) {
         sweep_workload_user(); /* the fork server is root: it stays */
+        s->trim_at_ns = now + GUEST_TRIM_IDLE_MS * 1000000ull;
+    }
     /* The next worker is forked now, between calls, not on a call's path. */
     if (s->nexecs == 0)
         guest_forkserver_idle(s->forkserver);
+    if (s->trim_at_ns != 0 && s->nexecs == 0) {
+        if (now >= s->trim_at_ns) {
+            s->trim_at_ns = 0;
+            trim_memory();
+        } else if (s->trim_at_ns < next) {
+            next = s->trim_at_ns;
+        }
+    }
     uint64_t code_next = guest_code_housekeeping(s, s->code, now);
     if (code_next < next)
         next = code_next;
@@ -1395,6 +1423,8 @@ struct guest_server *guest_server_new(const struct guest_server_options *opts)
     if (!s)
         return NULL;
     s->opts = *opts;
+    if (opts->pid1) /* the boot's own leftovers */
+        s->trim_at_ns = now_ns() + GUEST_TRIM_IDLE_MS * 1000000ull;
     memcpy(s->key, opts->key, GUEST_KEY_LEN);
     s->opts.key = NULL;
     if (!s->opts.hello_timeout_ms)

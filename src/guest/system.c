@@ -222,6 +222,26 @@ int guest_page_reporting_setup(const char *param)
     return r;
 }
 
+static int write_param(const char *dir, const char *name, const char *value)
+{
+    char path[512];
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+        return -ENAMETOOLONG;
+    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = write(fd, value, strlen(value)) == (ssize_t)strlen(value) ? 0 : -EIO;
+    close(fd);
+    return r;
+}
+
+int guest_memory_trim(const char *dir)
+{
+    int r = write_param(dir, "drop_caches", GUEST_TRIM_DROP);
+    int c = write_param(dir, "compact_memory", "1");
+    return r < 0 ? r : c;
+}
+
 /* ---------------------------------------------------------------- shared read-only root */
 
 static uint32_t le32(const uint8_t *p)

@@ -289,6 +289,53 @@ static void test_page_reporting_order(void **state)
     rmdir(dir);
 }
 
+static void read_file(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    buf[0] = '\0';
+    if (!fgets(buf, (int)len, f))
+        buf[0] = '\0';
+    fclose(f);
+}
+
+static void test_memory_trim(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/enclave-trim-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char drop[256], compact[256], missing[256], got[16];
+    snprintf(drop, sizeof(drop), "%s/drop_caches", dir);
+    snprintf(compact, sizeof(compact), "%s/compact_memory", dir);
+    snprintf(missing, sizeof(missing), "%s/none", dir);
+    /* The kernel's files exist already; the trim never creates one. */
+    assert_int_equal(guest_memory_trim(dir), -ENOENT);
+    assert_int_not_equal(access(drop, F_OK), 0);
+    assert_int_not_equal(access(compact, F_OK), 0);
+    FILE *f = fopen(drop, "w");
+    assert_non_null(f);
+    fclose(f);
+    /* No compact_memory (a kernel without compaction): the drop still happens. */
+    assert_int_equal(guest_memory_trim(dir), -ENOENT);
+    read_file(drop, got, sizeof(got));
+    assert_string_equal(got, GUEST_TRIM_DROP);
+    f = fopen(compact, "w");
+    assert_non_null(f);
+    fclose(f);
+    f = fopen(drop, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(guest_memory_trim(dir), 0);
+    read_file(drop, got, sizeof(got));
+    assert_string_equal(got, GUEST_TRIM_DROP);
+    read_file(compact, got, sizeof(got));
+    assert_string_equal(got, "1");
+    assert_int_equal(guest_memory_trim(missing), -ENOENT);
+    unlink(drop);
+    unlink(compact);
+    rmdir(dir);
+}
+
 static void test_wait_child_deadline(void **state)
 {
     (void)state;
@@ -322,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_workspace_size),
         cmocka_unit_test(test_wait_child_deadline),
         cmocka_unit_test(test_page_reporting_order),
+        cmocka_unit_test(test_memory_trim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
