@@ -182,9 +182,11 @@ test-unit: $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
 
 test-rego: $(BUILD)/rego-conformance
-	$(BUILD)/rego-conformance --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
+	$(BUILD)/rego-conformance --skip tests/rego/skip.txt $(OPA_CONFORMANCE) $(REGO_CASES)
 
 OPA_CONFORMANCE ?= tests/rego/opa-conformance/v1
+# Enclave's own cases in OPA's format (each answer checked against OPA)
+REGO_CASES ?= tests/rego/cases
 
 # The guest image the VM-booting tests share (built once, reused while its
 # inputs do not change). $(E2E_IMAGE) builds or checks it, unless make test
@@ -406,7 +408,7 @@ BENCH_TARGETS += bench-rego
 $(BUILD)/rego-conformance-asan: tools/rego-conformance.c $(BUILD)/libenclave-asan.a
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(BUILD)/libenclave-asan.a $(PKG_LIBS)
 test-rego-asan: $(BUILD)/rego-conformance-asan
-	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/rego-conformance-asan --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/rego-conformance-asan --skip tests/rego/skip.txt $(OPA_CONFORMANCE) $(REGO_CASES)
 TEST_TARGETS += test-rego-asan
 # Every symbol src/rego exports carries the rego_ prefix (src/rego/internal.h
 # says how), so the interpreter can ship as a library on its own.
@@ -588,13 +590,13 @@ test-rego-diff: $(BUILD)/rego-diff $(BUILD)/peers/opa-diff
 	BUILD=$(BUILD) python3 tests/rego/diff/run.py --check
 TEST_TARGETS += test-rego-diff
 fuzz-rego-diff: $(BUILD)/rego-diff $(BUILD)/peers/opa-diff
-	BUILD=$(BUILD) python3 tests/rego/diff/run.py tests/rego/opa-conformance
+	BUILD=$(BUILD) python3 tests/rego/diff/run.py tests/rego/opa-conformance $(REGO_CASES)
 # make test-rego-fmt: every conformance case again with each module put
 # through the formatter (rego_format) first: formatting must succeed, be
 # idempotent and leave every case passing (build/rego-conformance --fmt).
 .PHONY: test-rego-fmt
 test-rego-fmt: $(BUILD)/rego-conformance
-	$(BUILD)/rego-conformance --fmt --skip tests/rego/skip.txt $(OPA_CONFORMANCE)
+	$(BUILD)/rego-conformance --fmt --skip tests/rego/skip.txt $(OPA_CONFORMANCE) $(REGO_CASES)
 TEST_TARGETS += test-rego-fmt
 # src/rego/typecheck_sigs.h: the builtin declarations the type checker
 # (src/rego/typecheck.c) checks against, generated from OPA's (the version

@@ -1434,56 +1434,101 @@ static int bi_time_now_ns(struct ev *ev, struct rv **a, struct rv **out)
     return 0;
 }
 
+/* OPA's units.parse_bytes: quotes dropped, lower case, no spaces; the
+ * number is the longest prefix of digits, '.', signs and exponents (an 'e'
+ * belongs to it only before a digit or a sign, with at most 6 exponent
+ * digits), the rest is the unit ("" or k, kb, ki, kib ... e, eb, ei, eib).
+ * Go reads the number as a big.Float of 64 bits of mantissa, multiplies and
+ * truncates towards zero: a long double (64 bits of mantissa on x86-64)
+ * rounds the same way. */
+static int parse_bytes(struct ev *ev, char *s, size_t n, struct rv **out)
+{
+    if (memchr(s, ' ', n))
+        return bi_error(ev, "spaces not allowed in resource strings");
+    size_t i = 0;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (isdigit((unsigned char)c) || c == '.' || c == '+' || c == '-')
+            continue;
+        if (c != 'e')
+            break;
+        if (i + 1 == n || (!isdigit((unsigned char)s[i + 1]) && s[i + 1] != '+' && s[i + 1] != '-'))
+            break;
+        if (s[i + 1] == '+' || s[i + 1] == '-')
+            i++;
+        size_t e = i + 1;
+        while (e < n && isdigit((unsigned char)s[e]))
+            e++;
+        if (e - (i + 1) > 6)
+            return bi_error(ev, "exponent too large");
+    }
+    if (i == 0)
+        return bi_error(ev, "no byte amount provided");
+    const char *unit = s + i;
+    static const struct { const char *u; long double m; } units[] = {
+        { "", 1 },
+        { "k", 1e3L }, { "kb", 1e3L }, { "ki", 1024.0L }, { "kib", 1024.0L },
+        { "m", 1e6L }, { "mb", 1e6L }, { "mi", 1048576.0L }, { "mib", 1048576.0L },
+        { "g", 1e9L }, { "gb", 1e9L }, { "gi", 1073741824.0L }, { "gib", 1073741824.0L },
+        { "t", 1e12L }, { "tb", 1e12L }, { "ti", 1099511627776.0L }, { "tib", 1099511627776.0L },
+        { "p", 1e15L }, { "pb", 1e15L }, { "pi", 1125899906842624.0L }, { "pib", 1125899906842624.0L },
+        { "e", 1e18L }, { "eb", 1e18L }, { "ei", 1152921504606846976.0L }, { "eib", 1152921504606846976.0L },
+    };
+    long double m = 0;
+    size_t k = 0;
+    for (; k < sizeof units / sizeof units[0]; k++)
+        if (strlen(units[k].u) == n - i && memcmp(unit, units[k].u, n - i) == 0) {
+            m = units[k].m;
+            break;
+        }
+    if (k == sizeof units / sizeof units[0])
+        return bi_error(ev, "byte unit %s not recognized", unit);
+    /* the number as Go's big.Float reads it: sign, digits with at most one
+     * '.', at least one digit, an optional exponent with digits */
+    const char *p = s;
+    size_t digits = 0, dots = 0;
+    if (*p == '+' || *p == '-')
+        p++;
+    for (; p < unit && (isdigit((unsigned char)*p) || *p == '.'); p++)
+        *p == '.' ? dots++ : digits++;
+    bool ok = digits > 0 && dots <= 1;
+    if (ok && p < unit) {
+        ok = *p++ == 'e';
+        if (ok && (*p == '+' || *p == '-'))
+            p++;
+        ok = ok && p < unit;
+        for (; ok && p < unit; p++)
+            ok = isdigit((unsigned char)*p);
+    }
+    if (!ok)
+        return bi_error(ev, "could not parse byte amount to a number");
+    s[i] = 0;
+    long double v = truncl(strtold(s, NULL) * m);
+    if (!isfinite(v))
+        return bi_error(ev, "byte amount too large");
+    if (fabsl(v) < 9223372036854775807.0L) {
+        *out = rv_int((int64_t)v);
+        return 0;
+    }
+    char num[5000];
+    int len = snprintf(num, sizeof num, "%.0Lf", v);
+    if (len < 0 || (size_t)len >= sizeof num || !(*out = rv_number_text(num, (size_t)len)))
+        return bi_error(ev, "byte amount too large");
+    return 0;
+}
+
 static int bi_units_parse_bytes(struct ev *ev, struct rv **a, struct rv **out)
 {
     WANT(0, RV_STRING);
-    char buf[128];
-    size_t n = 0;
-    for (size_t i = 0; i < SL(a[0]) && n + 1 < sizeof buf; i++)
+    struct sbuf sb = { 0 };
+    for (size_t i = 0; i < SL(a[0]); i++)
         if (S(a[0])[i] != '"')
-            buf[n++] = (char)tolower((unsigned char)S(a[0])[i]);
-    buf[n] = 0;
-    if (n == 0)
-        return bi_error(ev, "no byte amount provided");
-    size_t i = 0;
-    while (i < n && (isdigit((unsigned char)buf[i]) || buf[i] == '.'))
-        i++;
-    if (i == 0)
-        return bi_error(ev, "no byte amount provided");
-    char num[128];
-    memcpy(num, buf, i);
-    num[i] = 0;
-    const char *unit = buf + i;
-    while (*unit == ' ')
-        unit++;
-    struct { const char *u; double m; } units[] = {
-        { "", 1 }, { "b", 1 },
-        { "k", 1e3 }, { "kb", 1e3 }, { "ki", 1024.0 }, { "kib", 1024.0 },
-        { "m", 1e6 }, { "mb", 1e6 }, { "mi", 1048576.0 }, { "mib", 1048576.0 },
-        { "g", 1e9 }, { "gb", 1e9 }, { "gi", 1073741824.0 }, { "gib", 1073741824.0 },
-        { "t", 1e12 }, { "tb", 1e12 }, { "ti", 1099511627776.0 }, { "tib", 1099511627776.0 },
-        { "p", 1e15 }, { "pb", 1e15 }, { "pi", 1125899906842624.0 }, { "pib", 1125899906842624.0 },
-        { "e", 1e18 }, { "eb", 1e18 }, { "ei", 1152921504606846976.0 }, { "eib", 1152921504606846976.0 },
-    };
-    for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
-        if (strcmp(unit, units[k].u) != 0)
-            continue;
-        if (!strchr(num, '.')) {
-            char *end;
-            errno = 0;
-            long long v = strtoll(num, &end, 10);
-            int64_t r;
-            if (!errno && units[k].m <= 9.2e18 &&
-                !__builtin_mul_overflow((int64_t)v, (int64_t)units[k].m, &r)) {
-                *out = rv_int(r);
-                return 0;
-            }
-        }
-        double d = strtod(num, NULL) * units[k].m;
-        *out = rv_double(floor(d));
-        return 0;
-    }
-    return bi_error(ev, "byte unit %s not recognized", unit);
+            sb_putc(&sb, (char)tolower((unsigned char)S(a[0])[i]));
+    size_t n = sb.len;
+    char *s = sb_steal(&sb);
+    int rc = parse_bytes(ev, s, n, out);
+    free(s);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ net */
