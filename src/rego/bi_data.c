@@ -688,10 +688,11 @@ done:
 
 /* ------------------------------------------------------------------ graph */
 
-static struct rv *edges_of(struct rv *graph, struct rv *node)
+/* As OPA: a node is in the graph when it is a key of it, whatever its
+ * value; only an array or a set of neighbours gives it edges. */
+static size_t edge_count(const struct rv *e)
 {
-    struct rv *e = rv_object_get(graph, node);
-    return e && (e->type == RV_ARRAY || e->type == RV_SET) ? e : NULL;
+    return e->type == RV_ARRAY || e->type == RV_SET ? e->u.arr.len : 0;
 }
 
 static int check_graph(struct ev *ev, struct rv **a)
@@ -699,12 +700,6 @@ static int check_graph(struct ev *ev, struct rv **a)
     WANT(0, RV_OBJECT);
     if (a[1]->type != RV_ARRAY && a[1]->type != RV_SET)
         return bi_type_error(ev, "operand 2 must be one of {array, set} but got %s", rv_type_name(a[1]));
-    struct rv *g = a[0];
-    for (size_t i = 0; i < g->u.obj.len; i++) {
-        struct rv *e = g->u.obj.v[i];
-        if (e->type != RV_ARRAY && e->type != RV_SET)
-            return bi_type_error(ev, "operand 1 must be object[any: any<array[any], set[any]>] but got object");
-    }
     return 0;
 }
 
@@ -722,7 +717,7 @@ BI_FN(bi_graph_reachable)
         struct rv *node = queue.v[q];
         if (rv_set_find(seen, node))
             continue;
-        struct rv *e = edges_of(a[0], node);
+        struct rv *e = rv_object_get(a[0], node);
         if (!e)
             continue;
         rvbuf_push(&reached, rv_incref(node));
@@ -731,7 +726,7 @@ BI_FN(bi_graph_reachable)
             rvbuf_push(&tmp, rv_incref(reached.v[i]));
         rv_decref(seen);
         seen = rv_set_take(&tmp);
-        for (size_t i = 0; i < e->u.arr.len; i++)
+        for (size_t i = 0; i < edge_count(e); i++)
             rvbuf_push(&queue, rv_incref(e->u.arr.v[i]));
     }
     rvbuf_clear(&queue);
@@ -740,38 +735,38 @@ BI_FN(bi_graph_reachable)
     return 0;
 }
 
-/* Every path from each initial node, depth first, ending where a node has
- * no (unvisited) neighbour, as OPA's graph.reachable_paths. */
+static void add_path(struct rvbuf *path, struct rvbuf *paths)
+{
+    struct rvbuf copy = { 0 };
+    for (size_t k = 0; k < path->len; k++)
+        rvbuf_push(&copy, rv_incref(path->v[k]));
+    rvbuf_push(paths, rv_array_take(&copy));
+}
+
+/* Every path from each initial node, depth first, as OPA's pathBuilder: a
+ * neighbour that is not in the graph ends the path before it, a node
+ * without edges ends it after it, and so does a neighbour already on it. */
 static void paths_from(struct rv *graph, struct rv *node, struct rvbuf *path, struct rvbuf *paths)
 {
     if (rv_budget_exceeded())
         return;
-    struct rv *e = edges_of(graph, node);
+    struct rv *e = rv_object_get(graph, node);
     if (!e) {
+        add_path(path, paths);
         return;
     }
-    for (size_t i = 0; i < path->len; i++)
-        if (rv_equal(path->v[i], node)) {
-            struct rvbuf copy = { 0 };
-            for (size_t k = 0; k < path->len; k++)
-                rvbuf_push(&copy, rv_incref(path->v[k]));
-            rvbuf_push(paths, rv_array_take(&copy));
-            return;
-        }
     rvbuf_push(path, rv_incref(node));
-    bool leaf = true;
-    for (size_t i = 0; i < e->u.arr.len; i++) {
+    if (edge_count(e) == 0)
+        add_path(path, paths);
+    for (size_t i = 0; i < edge_count(e); i++) {
         struct rv *next = e->u.arr.v[i];
-        if (!edges_of(graph, next))
-            continue;
-        leaf = false;
-        paths_from(graph, next, path, paths);
-    }
-    if (leaf) {
-        struct rvbuf copy = { 0 };
-        for (size_t k = 0; k < path->len; k++)
-            rvbuf_push(&copy, rv_incref(path->v[k]));
-        rvbuf_push(paths, rv_array_take(&copy));
+        bool on_path = false;
+        for (size_t k = 0; k < path->len && !on_path; k++)
+            on_path = rv_equal(path->v[k], next);
+        if (on_path)
+            add_path(path, paths);
+        else
+            paths_from(graph, next, path, paths);
     }
     rv_decref(path->v[--path->len]);
 }
@@ -781,8 +776,17 @@ BI_FN(bi_graph_reachable_paths)
     if (check_graph(ev, a) < 0)
         return -1;
     struct rvbuf paths = { 0 }, path = { 0 };
-    for (size_t i = 0; i < a[1]->u.arr.len; i++)
-        paths_from(a[0], a[1]->u.arr.v[i], &path, &paths);
+    for (size_t i = 0; i < a[1]->u.arr.len; i++) {
+        struct rv *node = a[1]->u.arr.v[i], *e = rv_object_get(a[0], node);
+        if (!e)
+            continue;
+        rvbuf_push(&path, rv_incref(node));
+        if (edge_count(e) == 0)
+            add_path(&path, &paths);
+        for (size_t k = 0; k < edge_count(e); k++)
+            paths_from(a[0], e->u.arr.v[k], &path, &paths);
+        rv_decref(path.v[--path.len]);
+    }
     rvbuf_clear(&path);
     *out = rv_set_take(&paths);
     return 0;
