@@ -362,8 +362,97 @@ static int write_handler(void *data, unsigned char *buffer, size_t size)
     return 1;
 }
 
+/* 1 or 2 digits (Go's time.Parse for an unpadded field) in [lo, hi]. */
+static bool ts_num(const char **p, int lo, int hi, int *out)
+{
+    const char *s = *p;
+    if (!isdigit((unsigned char)s[0]))
+        return false;
+    int v = s[0] - '0', k = 1;
+    if (isdigit((unsigned char)s[1]))
+        v = v * 10 + (s[k++] - '0');
+    *p = s + k;
+    *out = v;
+    return v >= lo && v <= hi;
+}
+
+/* go-yaml's parseTimestamp: a string Go's time.Parse reads with one of
+ * "2006-1-2T15:4:5.999999999Z07:00" (T or t), "2006-1-2 15:4:5.999999999"
+ * or "2006-1-2". go-yaml quotes such a string when it marshals it. */
+static bool yaml_timestamp(const char *s, size_t n)
+{
+    if (strlen(s) != n || n < 6)
+        return false;
+    for (int i = 0; i < 4; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+    if (s[4] != '-')
+        return false;
+    int year = atoi(s), mon, day, h, m, sec;
+    const char *p = s + 5;
+    if (!ts_num(&p, 1, 12, &mon) || *p++ != '-' || !ts_num(&p, 1, 31, &day))
+        return false;
+    static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > mdays[mon - 1] + (mon == 2 && leap))
+        return false;
+    if (!*p)
+        return true;
+    char sep = *p++;
+    if (sep != 'T' && sep != 't' && sep != ' ')
+        return false;
+    if (!ts_num(&p, 0, 23, &h) || *p++ != ':' || !ts_num(&p, 0, 59, &m) || *p++ != ':' || !ts_num(&p, 0, 59, &sec))
+        return false;
+    if ((*p == '.' || *p == ',') && isdigit((unsigned char)p[1]))
+        for (p++; isdigit((unsigned char)*p); p++)
+            ;
+    if (sep == ' ')
+        return !*p;
+    if (*p == 'Z')
+        return !p[1];
+    if ((*p != '+' && *p != '-') || strlen(p) != 6 || p[3] != ':')
+        return false;
+    for (int i = 1; i < 6; i++)
+        if (i != 3 && !isdigit((unsigned char)p[i]))
+            return false;
+    return (p[1] - '0') * 10 + (p[2] - '0') <= 24 && (p[4] - '0') * 10 + (p[5] - '0') <= 60;
+}
+
+/* go-yaml's isBase60Float: [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)? */
+static bool yaml_base60(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return false;
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return false;
+    for (p++; isdigit((unsigned char)*p) || *p == '_'; p++)
+        ;
+    int groups = 0;
+    while (*p == ':') {
+        p++;
+        if (*p >= '0' && *p <= '5' && isdigit((unsigned char)p[1]))
+            p += 2;
+        else if (isdigit((unsigned char)*p))
+            p++;
+        else
+            return false;
+        groups++;
+    }
+    if (!groups)
+        return false;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p) || *p == '_'; p++)
+            ;
+    return !*p;
+}
+
 static bool plain_reads_as_string(const char *s, size_t n)
 {
+    if (yaml_timestamp(s, n) || yaml_base60(s, n))
+        return false;
     struct rv *v = resolve_plain(s, n);
     bool str = v && v->type == RV_STRING;
     rv_decref(v);
