@@ -1,6 +1,6 @@
 /* yaml.unmarshal, yaml.marshal and yaml.is_valid with libyaml, following
- * OPA's YAML library (sigs.k8s.io/yaml over go-yaml v2): YAML 1.1 scalars
- * (yes/no/on/off are booleans), the first document only, scalar keys
+ * OPA's YAML library (go-yaml v3 since OPA v1.22): core-schema scalars
+ * (yes/no/on/off are strings), the first document only, scalar keys
  * turned into strings (null, sequence and mapping keys refused), anchors and aliases shared (never copied), nesting
  * bounded; marshal emits block style with sorted keys and quotes a string
  * that would otherwise read back as another type. */
@@ -55,11 +55,13 @@ static bool strnieq(const char *a, const char *const *list)
     return false;
 }
 
-/* go-yaml v2's resolve() for plain scalars. */
+/* go-yaml v3's resolve() for plain scalars (OPA reads YAML with go-yaml v3
+ * since v1.22: true and false only in the core schema's three spellings;
+ * yes/no/on/off/y/n are strings). */
 static struct rv *resolve_plain(const char *s, size_t n)
 {
-    static const char *const yes[] = { "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE", NULL };
-    static const char *const no[] = { "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE", NULL };
+    static const char *const yes[] = { "true", "True", "TRUE", NULL };
+    static const char *const no[] = { "false", "False", "FALSE", NULL };
     static const char *const nul[] = { "", "~", "null", "Null", "NULL", NULL };
     if (strlen(s) == n) {
         if (strnieq(s, yes))
@@ -69,7 +71,8 @@ static struct rv *resolve_plain(const char *s, size_t n)
         if (strnieq(s, nul))
             return rv_null();
     }
-    if (n > 0 && n < 64 && strlen(s) == n) {
+    /* only a scalar starting with a sign, a digit or '.' can be a number */
+    if (n > 0 && n < 64 && strlen(s) == n && (strchr("+-.", s[0]) || isdigit((unsigned char)s[0]))) {
         char buf[64];
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
@@ -451,7 +454,10 @@ static bool yaml_base60(const char *s, size_t n)
 
 static bool plain_reads_as_string(const char *s, size_t n)
 {
-    if (yaml_timestamp(s, n) || yaml_base60(s, n))
+    /* go-yaml v3 still quotes YAML 1.1's booleans (isOldBool) */
+    static const char *const old_bool[] = { "y", "Y", "yes", "Yes", "YES", "on", "On", "ON",
+                                            "n", "N", "no", "No", "NO", "off", "Off", "OFF", NULL };
+    if (yaml_timestamp(s, n) || yaml_base60(s, n) || (strlen(s) == n && strnieq(s, old_bool)))
         return false;
     struct rv *v = resolve_plain(s, n);
     bool str = v && v->type == RV_STRING;
