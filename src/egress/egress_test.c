@@ -960,7 +960,9 @@ struct gtls {
     SSL *ssl;
     BIO *rb, *wb;
     uint32_t stream;
-    size_t fed;
+    size_t fed;      /* bytes of the stream handed to the guest's TLS */
+    size_t credited; /* bytes of the stream the guest credited back */
+    size_t step;     /* 0: a turn credits all that came; else at most this much (a slow reader) */
 };
 
 static void gtls_start(struct fixture *f, struct gtls *g, uint32_t stream)
@@ -998,12 +1000,18 @@ static void gtls_pump(struct fixture *f, struct gtls *g)
     int n;
     while ((n = BIO_read(g->wb, buf, sizeof(buf))) > 0)
         send_data(f, g->stream, buf, (size_t)n);
-    run_for_ms(f, 5);
+    run_for_ms(f, g->step ? 2 : 5);
     size_t have = f->raw_len[g->stream];
     if (have > g->fed) {
         BIO_write(g->rb, f->raw[g->stream] + g->fed, (int)(have - g->fed));
-        send_credit(f, g->stream, (uint32_t)(have - g->fed));
         g->fed = have;
+    }
+    if (g->fed > g->credited) {
+        size_t c = g->fed - g->credited;
+        if (g->step && c > g->step)
+            c = g->step;
+        send_credit(f, g->stream, (uint32_t)c);
+        g->credited += c;
     }
 }
 
@@ -1032,50 +1040,15 @@ static void gtls_open(struct fixture *f, struct gtls *g, uint32_t stream)
     assert_true(gtls_handshake(f, g));
 }
 
-/* Everything the server sends until the stream closes. */
+/* Everything the server sends until the stream closes (a slow reader,
+ * g->step set, takes more turns). */
 static size_t gtls_read_all(struct fixture *f, struct gtls *g, char *out, size_t cap)
 {
     size_t got = 0;
-    for (int i = 0; i < 2000 && got < cap - 1; i++) {
+    int turns = g->step ? 20000 : 2000;
+    for (int i = 0; i < turns && got < cap - 1; i++) {
         gtls_pump(f, g);
         int n = SSL_read(g->ssl, out + got, (int)(cap - 1 - got));
-        if (n > 0) {
-            got += (size_t)n;
-            continue;
-        }
-        int e = SSL_get_error(g->ssl, n);
-        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_WANT_READ && has_close(f, &g->stream) &&
-                                           g->fed == f->raw_len[g->stream] && BIO_ctrl_pending(g->rb) == 0))
-            break;
-        if (e != SSL_ERROR_WANT_READ)
-            break;
-    }
-    out[got] = '\0';
-    return got;
-}
-
-/* As gtls_read_all, but the guest credits at most step bytes a turn: the
- * host's buffers stay full while the answer ends. */
-static size_t gtls_read_slowly(struct fixture *f, struct gtls *g, char *out, size_t cap, size_t step)
-{
-    size_t got = 0, credited = g->fed;
-    for (int i = 0; i < 20000 && got < cap - 1; i++) {
-        char buf[16384];
-        int n;
-        while ((n = BIO_read(g->wb, buf, sizeof(buf))) > 0)
-            send_data(f, g->stream, buf, (size_t)n);
-        run_for_ms(f, 2);
-        size_t have = f->raw_len[g->stream];
-        if (have > g->fed) {
-            BIO_write(g->rb, f->raw[g->stream] + g->fed, (int)(have - g->fed));
-            g->fed = have;
-        }
-        if (g->fed > credited) {
-            size_t c = g->fed - credited < step ? g->fed - credited : step;
-            send_credit(f, g->stream, (uint32_t)c);
-            credited += c;
-        }
-        n = SSL_read(g->ssl, out + got, (int)(cap - 1 - got));
         if (n > 0) {
             got += (size_t)n;
             continue;
@@ -1165,7 +1138,8 @@ static void test_secret_inside_tls_response_ends_while_the_guest_waits(void **st
     gtls_pump(f, &g);
     run_for_ms(f, 300); /* the server wrote everything and closed; no credit */
     static char resp[(4u << 16) + 4096];
-    size_t n = gtls_read_slowly(f, &g, resp, sizeof(resp), 1024);
+    g.step = 1024; /* the guest credits at most this much a turn: the host's buffers stay full */
+    size_t n = gtls_read_all(f, &g, resp, sizeof(resp));
     const char *body = strstr(resp, "\r\n\r\n");
     assert_non_null(body);
     assert_int_equal(n - (size_t)(body + 4 - resp), 4u << 16);
