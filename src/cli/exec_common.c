@@ -2,7 +2,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <stdbool.h>
@@ -10,44 +12,19 @@
 #include "common/cleanup.h"
 #include "common/encode.h"
 #include "common/exit_code.h"
+#include "common/file.h"
 
 #define CLI_MAX_PROGRAM (64u << 20)
 
-static char *read_file_all(const char *path, size_t *len)
+/* The program in path, or on standard input for "-" (a pipe or a file). */
+static int read_program(const char *path, char **out, size_t *len, struct error *err)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        if (n == cap) {
-            if (cap >= CLI_MAX_PROGRAM) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            cap *= 2;
-            char *nb = realloc(buf, cap + 1);
-            if (nb == NULL) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        if (r == 0)
-            break;
-        n += r;
-    }
-    if (f != stdin)
-        fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *len = n;
-    }
-    return buf;
+    if (strcmp(path, "-") == 0)
+        return file_read_stream_all(STDIN_FILENO, "standard input", CLI_MAX_PROGRAM, out, len, err);
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set_errno(err, ERR_INVALID_ARGUMENT, "opening %s", path);
+    return file_read_stream_all(fd, path, CLI_MAX_PROGRAM, out, len, err);
 }
 
 #define PYTHON_ARG_MAX 100000 /* below the kernel's 128 KiB limit on one argument */
@@ -73,9 +50,10 @@ json_t *cli_exec_request(const char *verb, const char *session_id, const char *p
         json_object_set_new(req, "timeoutSeconds", json_integer(timeout_s));
     if (python_file) {
         size_t len = 0;
-        cleanup_free char *code = read_file_all(python_file, &len);
-        if (code == NULL) {
-            fprintf(stderr, "enclave %s: cannot read %s\n", verb, python_file);
+        cleanup_free char *code = NULL;
+        struct error err;
+        if (read_program(python_file, &code, &len, &err) < 0) {
+            fprintf(stderr, "enclave %s: cannot read %s: %s\n", verb, python_file, err.message);
             json_decref(req);
             return NULL;
         }

@@ -79,7 +79,7 @@ int cli_policy_apply(int argc, char **argv)
     char *text = NULL;
     size_t len = 0;
     int rc = strcmp(path, "-") == 0
-                 ? file_read_fd_all(STDIN_FILENO, "stdin", MAX_POLICY_DOCUMENT, &text, &len, &err)
+                 ? file_read_stream_all(STDIN_FILENO, "stdin", MAX_POLICY_DOCUMENT, &text, &len, &err)
                  : file_read_all(path, MAX_POLICY_DOCUMENT, &text, &len, &err);
     if (rc < 0) {
         fprintf(stderr, "enclave policy apply: %s\n", err.message);

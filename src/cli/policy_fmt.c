@@ -144,44 +144,6 @@ static void walk_dir(struct fmt_job *j, const char *path, int depth)
     file_names_free(names, n);
 }
 
-static int read_stdin(char **out, size_t *len)
-{
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-    if (!b)
-        return -1;
-    for (;;) {
-        if (n + 1 >= cap) {
-            if (cap >= FMT_MAX_FILE) {
-                free(b);
-                errno = EFBIG;
-                return -1;
-            }
-            cap *= 2;
-            char *nb = realloc(b, cap);
-            if (!nb) {
-                free(b);
-                return -1;
-            }
-            b = nb;
-        }
-        ssize_t r = read(0, b + n, cap - n - 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            free(b);
-            return -1;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    b[n] = 0;
-    *out = b;
-    *len = n;
-    return 0;
-}
-
 static int write_all(int fd, const char *s, size_t n)
 {
     while (n > 0) {
@@ -374,8 +336,10 @@ int cli_policy_fmt(int argc, char **argv)
     for (size_t i = 0; i < j.n; i++) {
         struct fmt_file *f = &j.files[i];
         if (strcmp(f->path, "-") == 0) {
-            if (read_stdin(&f->text, &f->len) < 0) {
-                fprintf(stderr, "enclave policy fmt: standard input: %s\n", strerror(errno));
+            struct error err = { 0 };
+            if (file_read_stream_all(STDIN_FILENO, "standard input", FMT_MAX_FILE, &f->text, &f->len,
+                                     &err) < 0) {
+                fprintf(stderr, "enclave policy fmt: %s\n", err.message);
                 j.failed = true;
                 continue;
             }

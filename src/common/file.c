@@ -47,6 +47,43 @@ int file_read_fd_all(int fd, const char *what, size_t max, char **out, size_t *l
     return 0;
 }
 
+int file_read_stream_all(int fd, const char *what, size_t max, char **out, size_t *len,
+                         struct error *err)
+{
+    *out = NULL;
+    *len = 0;
+    size_t cap = max < 4096 ? max + 1 : 4096, got = 0;
+    cleanup_free char *buf = malloc(cap + 1);
+    if (buf == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    for (;;) {
+        if (got == cap) {
+            if (cap > max)
+                return error_set(err, ERR_RESOURCE_EXHAUSTED, "%s is over %zu bytes", what, max);
+            size_t next = cap > max / 2 ? max + 1 : cap * 2;
+            char *nb = realloc(buf, next + 1);
+            if (nb == NULL)
+                return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+            buf = nb;
+            cap = next;
+        }
+        ssize_t n = read(fd, buf + got, cap - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return error_set_errno(err, ERR_INTERNAL, "reading %s", what);
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got > max)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "%s is over %zu bytes", what, max);
+    buf[got] = '\0';
+    *out = steal_pointer(&buf);
+    *len = got;
+    return 0;
+}
+
 int file_read_all(const char *path, size_t max, char **out, size_t *len, struct error *err)
 {
     *out = NULL;

@@ -16,6 +16,11 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len, struct 
 /* The same from an open descriptor; what names it in messages. */
 int file_read_fd_all(int fd, const char *what, size_t max, char **out, size_t *len,
                      struct error *err);
+/* Reads fd until EOF whatever it is (a pipe, a terminal, a file), at most
+ * max bytes, into a new buffer with a NUL after the content: for standard
+ * input. More than max is ERR_RESOURCE_EXHAUSTED. */
+int file_read_stream_all(int fd, const char *what, size_t max, char **out, size_t *len,
+                         struct error *err);
 
 /* Removes path and, when it is a folder, everything below it, without
  * following symbolic links. A path that does not exist is not an error. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/file.h"
@@ -37,6 +38,54 @@ static void test_read_all(void **state)
     snprintf(path, sizeof(path), "%s/none", dir);
     assert_true(file_read_all(path, 100, &buf, &len, &err) < 0);
     assert_int_equal(err.kind, ERR_NOT_FOUND);
+}
+
+/* Standard input is often a pipe: read until EOF, bounded. */
+static void test_read_stream_all(void **state)
+{
+    (void)state;
+    static char big[70000];
+    memset(big, 'x', sizeof(big));
+    for (size_t max = sizeof(big) - 1; max <= sizeof(big); max++) {
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            ssize_t w = write(p[1], big, sizeof(big)); /* more than the pipe holds at once */
+            _exit(w == (ssize_t)sizeof(big) ? 0 : 1);
+        }
+        close(p[1]);
+        char *buf = NULL;
+        size_t len = 0;
+        struct error err = {0};
+        int rc = file_read_stream_all(p[0], "the pipe", max, &buf, &len, &err);
+        close(p[0]);
+        waitpid(pid, NULL, 0);
+        if (max < sizeof(big)) {
+            assert_true(rc < 0);
+            assert_int_equal(err.kind, ERR_RESOURCE_EXHAUSTED);
+            assert_null(buf);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(len, sizeof(big));
+            assert_int_equal(buf[len], '\0');
+            assert_memory_equal(buf, big, len);
+            free(buf);
+        }
+    }
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    close(p[1]);
+    char *buf = NULL;
+    size_t len = 1;
+    struct error err = {0};
+    assert_int_equal(file_read_stream_all(p[0], "an empty pipe", 0, &buf, &len, &err), 0);
+    assert_int_equal(len, 0);
+    assert_string_equal(buf, "");
+    free(buf);
+    close(p[0]);
 }
 
 static void test_remove_tree(void **state)
@@ -82,6 +131,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_all),
+        cmocka_unit_test(test_read_stream_all),
         cmocka_unit_test(test_remove_tree),
         cmocka_unit_test(test_rfc3339_now),
     };

@@ -203,6 +203,9 @@ def test_policy_apply_from_the_cli_uses_the_operator_token(d, tmp_path):
     p = d.cli("policy", "apply", str(doc))
     assert p.returncode == 0, p.stderr
     assert b"is in force" in p.stderr
+    # "-": the document on standard input, a pipe here.
+    p = d.cli("policy", "apply", "-", input=OPERATOR_READS.encode())
+    assert p.returncode == 0 and b"is in force" in p.stderr, p.stderr
     assert d.call("ApplyPolicy", {"policyYaml": OPERATOR_READS}, operator=True)["success"]
 
 

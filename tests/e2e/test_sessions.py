@@ -297,7 +297,7 @@ def test_guest_channel_needs_the_key_and_survives_garbage(tmp_path):
     assert "0 failure(s)" in p.stdout
 
 
-def test_cli_run(daemon):
+def test_cli_run(daemon, tmp_path):
     p = daemon.cli("run", "--", "python3", "-c", "print(6*7)")
     assert p.returncode == 0, p.stderr
     assert p.stdout == b"42\n"
@@ -305,6 +305,12 @@ def test_cli_run(daemon):
     assert p.returncode == 7
     p = daemon.cli("run", "--python", "-", input=b"import os\nprint(os.getuid())\n")
     assert p.stdout == b"1000\n"
+    prog = tmp_path / "prog.py"
+    prog.write_text("print('from a file')\n")
+    p = daemon.cli("run", "--python", str(prog))
+    assert p.stdout == b"from a file\n", p.stderr
+    p = daemon.cli("run", "--python", str(tmp_path / "none.py"))
+    assert p.returncode != 0 and b"cannot read" in p.stderr, p.stderr
     p = daemon.cli("session", "ls")
     assert p.returncode == 0 and b"SESSION" in p.stdout
 
