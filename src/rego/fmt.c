@@ -279,6 +279,13 @@ static void body_lines(struct fmt *f, struct body *b, int ind)
 {
     for (int i = 0; i < b->n && !f->bad; i++) {
         f->indent = ind;
+        /* A line that starts with `-` would continue the expression above
+         * it (a binary operator continues across a newline): the `;` that
+         * separated them stays, at the end of the line above. */
+        if (i > 0 && f->t[tok_at(f, b->exprs[i]->src_start)].type == T_MINUS) {
+            sb_putc(&f->out, ';');
+            f->prev = NONE; /* the `-` is unary: written as it was */
+        }
         flush_comments(f, b->exprs[i]->src_start);
         newline(f);
         fmt_expr(f, b->exprs[i], ind);

@@ -62,6 +62,15 @@ static const struct fmt_case cases[] = {
       "\t# before close\n"
       "} # after close\n"
       "# last\n" },
+    { "semicolon_before_unary_minus",
+      "package p\n"
+      "v if { x := 12;-x > 1 }\n",
+      "package p\n"
+      "\n"
+      "v if {\n"
+      "\tx := 12;\n"
+      "\t-x > 1\n"
+      "}\n" },
     { "comprehensions",
       "package p\n"
       "c := {k: v | some k, v in {\"a\":1}}\n"

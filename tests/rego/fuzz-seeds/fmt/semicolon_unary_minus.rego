@@ -1,0 +1,2 @@
+package p
+v if { x := 12;-x > 1 }
