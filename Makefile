@@ -553,7 +553,7 @@ test-clone:
 # of bench-daemon (a download through a session's proxy next to a direct one).
 .PHONY: test-egress bench-egress
 test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/egress_test $(BUILD)/test/egress/inject_test $(BUILD)/test/egress/tls_test \
-             $(BUILD)/test/secret/secret_test $(BUILD)/enclave $(BUILD)/enclave-init
+             $(BUILD)/test/egress/answer_test $(BUILD)/test/secret/secret_test $(BUILD)/enclave $(BUILD)/enclave-init
 test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/resolver_test $(BUILD)/test/egress/egress_test $(BUILD)/enclave $(BUILD)/enclave-init
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/addr_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/resolver_test
@@ -561,6 +561,7 @@ test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/resolver_test $
 	@$(E2E_IMAGE)
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/inject_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/tls_test
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/answer_test
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/secret/secret_test
 	@$(E2E_IMAGE)
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \

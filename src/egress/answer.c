@@ -16,9 +16,10 @@ struct egress_answer {
 static int on_headers_complete(http_parser *p)
 {
     struct egress_answer *a = p->data;
-    /* The answer to HEAD has a Content-Length and no body: http-parser is
-     * told to skip it (the final answer only; a 1xx has none anyway). */
-    return a->head && p->status_code >= 200 ? 1 : 0;
+    /* No body whatever the head says: the answer to HEAD, 1xx, 204 and 304
+     * (http-parser would wait for a 304's Content-Length). */
+    unsigned status = p->status_code;
+    return a->head || status < 200 || status == 204 || status == 304 ? 1 : 0;
 }
 
 static int on_message_complete(http_parser *p)
@@ -59,8 +60,12 @@ void egress_answer_set_head(struct egress_answer *a, bool head)
 
 size_t egress_answer_feed(struct egress_answer *a, const uint8_t *data, size_t len)
 {
-    if (a->state != EGRESS_ANSWER_PARTIAL || len == 0)
-        return a->state == EGRESS_ANSWER_COMPLETE ? 0 : len;
+    if (a->state == EGRESS_ANSWER_COMPLETE)
+        return 0;
+    if (a->state == EGRESS_ANSWER_UNREADABLE || len == 0) {
+        a->bytes += len;
+        return len;
+    }
     size_t n = http_parser_execute(&a->parser, &settings, (const char *)data, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&a->parser);
     if (a->state == EGRESS_ANSWER_COMPLETE) {
