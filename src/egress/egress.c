@@ -33,6 +33,28 @@
  * record counts those left out. */
 #define UNDECIDED_RECORDS_PER_S 10
 
+/* What a NET:CONNECT record says became of a stream. */
+#define OUTCOMES(X)                                                                            \
+    X(OUTCOME_COMPLETE, "complete") /* connected, the exchange finished, all delivered */      \
+    X(OUTCOME_FAILED, "failed")     /* connected (or abandoned), ended before that */          \
+    X(OUTCOME_REFUSED, "refused")   /* never connected: the workload got an HTTP refusal */
+
+enum outcome {
+#define X(id, name) id,
+    OUTCOMES(X)
+#undef X
+};
+
+static const char *outcome_name(enum outcome o)
+{
+    static const char *const names[] = {
+#define X(id, name) [id] = name,
+        OUTCOMES(X)
+#undef X
+    };
+    return names[o];
+}
+
 enum stream_state {
     ST_RESOLVING,  /* waiting for the lookup */
     ST_CONNECTING, /* decided, connecting */
@@ -193,9 +215,8 @@ static json_t *addrs_json(const struct egress_addr *a, size_t n)
 }
 
 /* The NET:CONNECT record of a stream at its end. status: the HTTP status
- * the workload got for a refusal, 0 for a connection that was made;
- * outcome: "complete", "failed" or "refused". */
-static void record_stream(struct stream *s, bool allowed, unsigned status, const char *reason, const char *outcome)
+ * the workload got for a refusal, 0 for a connection that was made. */
+static void record_stream(struct stream *s, bool allowed, unsigned status, const char *reason, enum outcome outcome)
 {
     struct egress *e = s->e;
     char path[AUDIT_PATH_TEXT + 1];
@@ -210,7 +231,7 @@ static void record_stream(struct stream *s, bool allowed, unsigned status, const
                           "duration_ms", (json_int_t)dur_ms, "decision_seq",
                           (json_int_t)s->decision_seq);
     if (d != NULL)
-        json_object_set_new(d, "outcome", json_string(outcome));
+        json_object_set_new(d, "outcome", json_string(outcome_name(outcome)));
     if (d != NULL && s->secret_name[0]) {
         /* That a secret went with the request, and which; never its value. */
         json_object_set_new(d, "secret", json_string(s->secret_name));
@@ -237,7 +258,7 @@ static void record_undecided(struct egress *e, uint32_t stream, const char *host
     e->undecided_in_second++;
     json_t *d = json_pack("{s:I, s:s, s:i, s:b, s:i, s:s, s:s, s:I, s:I, s:I}", "stream", (json_int_t)stream,
                           "host", host ? host : "", "port", (int)port, "allowed", 0, "status",
-                          (int)status, "reason", reason, "outcome", "refused", "bytes_out", (json_int_t)0,
+                          (int)status, "reason", reason, "outcome", outcome_name(OUTCOME_REFUSED), "bytes_out", (json_int_t)0,
                           "bytes_in", (json_int_t)0, "suppressed", (json_int_t)e->undecided_suppressed);
     e->undecided_suppressed = 0;
     struct error err;
@@ -293,7 +314,7 @@ static void stream_refuse(struct stream *s, unsigned status, const char *reason)
     struct egress *e = s->e;
     e->stats.refused++;
     send_open_result(e, s->id, false, status, reason);
-    record_stream(s, false, status, reason, "refused");
+    record_stream(s, false, status, reason, OUTCOME_REFUSED);
     stream_free(s);
 }
 
@@ -331,7 +352,7 @@ static void stream_end(struct stream *s, const char *reason, bool tell_guest)
                       ? "the server closed the connection without answering"
                       : "the server closed the connection before the end of its answer";
     }
-    record_stream(s, true, 0, complete ? "" : why, complete ? "complete" : "failed");
+    record_stream(s, true, 0, complete ? "" : why, complete ? OUTCOME_COMPLETE : OUTCOME_FAILED);
     stream_free(s);
 }
 
@@ -1317,7 +1338,7 @@ static void on_close(struct egress *e, const Guest__V1__EgressClose *c)
             stream_end(s, why[0] ? why : "closed by the guest", false);
         } else {
             e->stats.refused++;
-            record_stream(s, false, 0, "closed by the guest before it was connected", "failed");
+            record_stream(s, false, 0, "closed by the guest before it was connected", OUTCOME_FAILED);
             stream_free(s);
         }
         return;
@@ -1343,7 +1364,7 @@ static void close_all(struct egress *e, const char *reason)
         } else {
             e->stats.refused++;
             send_open_result(e, s->id, false, 503, reason);
-            record_stream(s, false, 503, reason, "refused");
+            record_stream(s, false, 503, reason, OUTCOME_REFUSED);
             stream_free(s);
         }
     }
