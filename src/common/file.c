@@ -117,14 +117,19 @@ static enum error_kind kind_of_errno(int e)
     }
 }
 
-static int write_all_fd(int fd, const char *data, size_t len)
+int file_write_all(int fd, const void *buf, size_t len)
 {
+    const char *data = buf;
     while (len > 0) {
         ssize_t n = write(fd, data, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return -1;
+        if (n == 0) { /* no progress: do not spin */
+            errno = EIO;
+            return -1;
+        }
         data += n;
         len -= (size_t)n;
     }
@@ -180,7 +185,7 @@ int file_replace_at(int dirfd, const char *name, const char *what, const void *d
         return error_set_errno(err, kind_of_errno(errno), "creating a temporary file beside %s",
                                what);
     const char *step = NULL;
-    if (write_all_fd(fd, data, len) < 0)
+    if (file_write_all(fd, data, len) < 0)
         step = "writing";
     else if (fchmod(fd, mode) < 0)
         step = "setting the mode of";

@@ -50,6 +50,9 @@ int file_replace(const char *path, const void *data, size_t len,
  * acts as FILE_LINK_REFUSE); what names the file in messages. */
 int file_replace_at(int dirfd, const char *name, const char *what, const void *data, size_t len,
                     const struct file_replace_options *opt, struct error *err);
+/* Writes all len bytes to fd, again after a short write or EINTR. Returns
+ * -1 with errno on failure. */
+int file_write_all(int fd, const void *data, size_t len);
 /* fsync of the folder at path, so that names made or renamed in it last.
  * Returns -1 with errno on failure. */
 int file_sync_dir(const char *path);
