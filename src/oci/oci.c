@@ -255,19 +255,11 @@ static int load_trusted_keys(const struct oci_options *opts, struct trusted_key 
     return 0;
 }
 
-/* Looks for one layer of the signature manifest that a trusted key signed
+/* Looks for one layer of the signature manifest that one of keys signed
  * and whose payload names exactly the digest we resolved. */
-static int verify_signature(struct resolved *r, const struct oci_options *opts,
+static int verify_signature(struct resolved *r, const struct trusted_key *keys, size_t key_count,
                             struct oci_image_info *info, struct error *err)
 {
-    struct trusted_key keys[MAX_TRUSTED_KEYS];
-    size_t key_count = 0;
-    if (load_trusted_keys(opts, keys, &key_count, err) < 0)
-        return -1;
-    if (key_count == 0)
-        return error_set(err, ERR_FAILED_PRECONDITION,
-                         "no trusted keys: put cosign public keys in $ENCLAVE_HOME/trust/*.pub "
-                         "or pass --key");
     char tag[96];
     cosign_signature_tag(r->top_digest, tag, sizeof(tag));
     cleanup_free char *body = NULL;
@@ -341,7 +333,6 @@ out:
         oci_manifest_release(m);
         free(m);
     }
-    keys_release(keys, key_count);
     return ret;
 }
 
@@ -376,6 +367,21 @@ static int fetch_image(const char *ref, const struct oci_options *opts, enum fet
                        struct oci_image_info *info, struct error *err)
 {
     bool skip_verify = until == FETCH_INSTALLED && opts && opts->insecure_skip_verify;
+    struct oci_ref parsed;
+    if (oci_ref_parse(ref, &parsed, err) < 0)
+        return -1;
+    /* The trusted keys are read before the registry is asked anything: a
+     * --key that cannot be read costs no download. */
+    struct trusted_key keys[MAX_TRUSTED_KEYS];
+    size_t key_count = 0;
+    if (until != FETCH_PULLED && !skip_verify) {
+        if (load_trusted_keys(opts, keys, &key_count, err) < 0)
+            return -1;
+        if (key_count == 0)
+            return error_set(err, ERR_FAILED_PRECONDITION,
+                             "no trusted keys: put cosign public keys in $ENCLAVE_HOME/trust/*.pub "
+                             "or pass --key");
+    }
     struct resolved r;
     int ret = resolve(ref, opts, false, &r, err);
     if (ret == 0 && until != FETCH_PULLED) {
@@ -387,7 +393,7 @@ static int fetch_image(const char *ref, const struct oci_options *opts, enum fet
                     ref);
             log_warn("image install without signature verification: %s (%s)", ref, r.top_digest);
         } else {
-            ret = verify_signature(&r, opts, info, err);
+            ret = verify_signature(&r, keys, key_count, info, err);
         }
     }
     if (ret == 0)
@@ -398,6 +404,7 @@ static int fetch_image(const char *ref, const struct oci_options *opts, enum fet
         ret = install_steps(ref, opts, &r, info, err);
     fill_info(&r, info);
     resolved_release(&r);
+    keys_release(keys, key_count);
     return ret;
 }
 
