@@ -678,12 +678,15 @@ static void on_boot_timeout(evutil_socket_t fd, short what, void *arg)
     struct error err;
     if (vmm_vm_start_error(s->vm) != NULL) /* the driver gave up first, and said why */
         err = *vmm_vm_start_error(s->vm);
+    else if (vmm_vm_start_step(s->vm) != NULL) /* the driver was still configuring it */
+        error_set(&err, ERR_DEADLINE_EXCEEDED,
+                  "the VM did not start within %u ms: its VMM was still being configured, waiting for "
+                  "%s; console: %s",
+                  s->core->cfg.boot_timeout_ms, vmm_vm_start_step(s->vm), console[0] ? console : "(empty)");
     else
         error_set(&err, ERR_DEADLINE_EXCEEDED,
-                  "the VM did not answer within %u ms (%slast channel error: %s); console: %s",
-                  s->core->cfg.boot_timeout_ms,
-                  vmm_vm_starting(s->vm) ? "its VMM was still being configured; " : "",
-                  s->last_connect_error[0] ? s->last_connect_error : "none",
+                  "the VM did not answer within %u ms (last channel error: %s); console: %s",
+                  s->core->cfg.boot_timeout_ms, s->last_connect_error[0] ? s->last_connect_error : "none",
                   console[0] ? console : "(empty)");
     if (s->in_pool)
         pool_failed(s->pool);

@@ -333,6 +333,7 @@ static void job_step(struct fc_job *job)
     if (job->deadline_ms - now < timeout)
         timeout = (unsigned)(job->deadline_ms - now);
     log_debug("firecracker %s: %s %s %s", job->id, st->method, st->path, st->body);
+    snprintf(vm->start_step, sizeof(vm->start_step), "Firecracker's answer to %s %s", st->method, st->path);
     if (fc_api_call_start(vm->base, vm->api_path, st->method, st->path, st->body, timeout, on_step_done,
                           job, &job->call, &err) < 0)
         job_fail(job, &err);
@@ -366,7 +367,8 @@ static void on_socket_poll(evutil_socket_t fd, short what, void *arg)
         job_step(job);
         return;
     }
-    if ((uint64_t)now_ms() >= job->socket_deadline_ms) {
+    uint64_t now = (uint64_t)now_ms();
+    if (now >= job->socket_deadline_ms) {
         error_set(&err, ERR_DEADLINE_EXCEEDED,
                   "its API socket %s did not accept a connection within %llu ms (last try: %s)",
                   vm->api_path, (unsigned long long)(job->socket_deadline_ms - job->started_ms),
@@ -374,7 +376,11 @@ static void on_socket_poll(evutil_socket_t fd, short what, void *arg)
         job_fail(job, &err);
         return;
     }
-    struct timeval tv = {.tv_sec = 0, .tv_usec = FC_SOCKET_POLL_MS * 1000};
+    /* The last try falls on the deadline. */
+    uint64_t wait = job->socket_deadline_ms - now;
+    if (wait > FC_SOCKET_POLL_MS)
+        wait = FC_SOCKET_POLL_MS;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = (suseconds_t)wait * 1000};
     evtimer_add(job->poll, &tv);
 }
 
@@ -388,6 +394,8 @@ static int job_run(struct fc_job *job, struct error *err)
     vm->release = fc_release;
     if (job->kind == FC_JOB_START) {
         vm->starting = true;
+        snprintf(vm->start_step, sizeof(vm->start_step), "Firecracker's API socket %s to accept a connection",
+                 vm->api_path);
         job->socket_deadline_ms = job->started_ms + FC_SOCKET_WAIT_MS;
         if (job->socket_deadline_ms > job->deadline_ms)
             job->socket_deadline_ms = job->deadline_ms;

@@ -49,6 +49,11 @@ bool vmm_vm_starting(const struct vmm_vm *vm)
     return vm->starting;
 }
 
+const char *vmm_vm_start_step(const struct vmm_vm *vm)
+{
+    return vm->starting ? vm->start_step : NULL;
+}
+
 const struct error *vmm_vm_start_error(const struct vmm_vm *vm)
 {
     return vm->start_failed ? &vm->start_error : NULL;

@@ -28,6 +28,7 @@ struct vmm_vm {
     struct fc_job *fc_job;
     void (*release)(struct vmm_vm *vm);
     bool starting;           /* vmm_vm_starting */
+    char start_step[200];    /* what the start waits for (vmm_vm_start_step) */
     bool start_failed;       /* start_error says why (vmm_vm_start_error) */
     struct error start_error;
 };

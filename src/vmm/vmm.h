@@ -186,6 +186,10 @@ const char *vmm_vm_console_log(const struct vmm_vm *vm); /* path of the serial c
 const char *vmm_vm_log(const struct vmm_vm *vm);
 /* The driver is still configuring the VMM on the loop (vmm_config.base). */
 bool vmm_vm_starting(const struct vmm_vm *vm);
+/* What that configuration waits for now, as a phrase ("its API socket ...
+ * to accept a connection", "the answer to PUT /boot-source"), or NULL when
+ * it is not configuring. */
+const char *vmm_vm_start_step(const struct vmm_vm *vm);
 /* Why that configuration failed (the step and its error), or NULL; the
  * driver killed the VMM then, and the owner reaps it as any other. */
 const struct error *vmm_vm_start_error(const struct vmm_vm *vm);
