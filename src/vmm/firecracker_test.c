@@ -800,8 +800,10 @@ static void stop_during_start(bool free_only)
     struct vmm_vm *vm = NULL;
     struct error err;
     assert_int_equal(vmm_firecracker_driver.start(&e.c, &vm, &err), 0);
-    while (record_count(&e) < 1) /* the first call answered */
+    while (record_count(&e) < 1) { /* the first call answered */
+        assert_true(vmm_vm_starting(vm));
         assert_true(event_base_loop(e.base, EVLOOP_ONCE) >= 0);
+    }
     assert_true(vmm_vm_starting(vm));
     pid_t pid = vmm_vm_pid(vm);
     if (free_only) {
