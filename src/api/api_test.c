@@ -1129,6 +1129,19 @@ static void test_login_cookie(void **state)
     /* Origin still applies to a cookie. */
     assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nOrigin: http://evil.example\r\n",
                                  cookie), 403);
+    /* A page on another port of localhost is same-site: the browser attaches
+     * the cookie and may send no Origin (an <img>, a <script>), but says
+     * Sec-Fetch-Site. Only same-origin and none (typed by the user) pass. */
+    assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nSec-Fetch-Site: same-site\r\n",
+                                 cookie), 403);
+    assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nSec-Fetch-Site: cross-site\r\n",
+                                 cookie), 403);
+    assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nSec-Fetch-Site: same-origin\r\n"
+                                             "Sec-Fetch-Site: same-origin\r\n", cookie), 403);
+    assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nSec-Fetch-Site: same-origin\r\n",
+                                 cookie), 200);
+    assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nSec-Fetch-Site: none\r\n",
+                                 cookie), 200);
     /* Two Cookie headers, a changed value: refused. */
     assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nCookie: %s\r\n", cookie, cookie), 401);
     cookie[strlen(cookie) - 1] ^= 1;

@@ -377,6 +377,19 @@ void api_admit(struct api_conn *conn, const struct api_admit_request *req,
                       "cross-origin request refused: Origin must be http://127.0.0.1:%u, "
                       "http://localhost:%u or http://[::1]:%u",
                       port, port, port);
+    /* Browsers say where a request comes from on every request, including
+     * the ones that carry no Origin (a GET for an <img> or <script>, a
+     * navigation): only this origin's own pages ("same-origin") and what
+     * the user typed or bookmarked ("none") may call. A page on another
+     * port of localhost is "same-site": it would get the SameSite=Strict
+     * cookie attached, and this refuses it. Other clients do not send it. */
+    if (present(req->fetch_site) &&
+        (req->fetch_site == api_header_bad ||
+         (strcmp(req->fetch_site, "same-origin") != 0 && strcmp(req->fetch_site, "none") != 0)))
+        return refuse(conn, req, out, 403,
+                      "a request from another site's page (Sec-Fetch-Site) is refused: open "
+                      "http://127.0.0.1:%u/ yourself",
+                      port);
     bool open = req->method != NULL && req->path != NULL && strcmp(req->method, "GET") == 0 &&
                 (strcmp(req->path, "/ping") == 0 || strcmp(req->path, "/login") == 0);
     if (open) {

@@ -52,6 +52,7 @@ enum h1_state {
     X(HDR_IF_NONE_MATCH, "if-none-match")                   \
     X(HDR_HOST, "host")                                     \
     X(HDR_ORIGIN, "origin")                                 \
+    X(HDR_SEC_FETCH_SITE, "sec-fetch-site")                 \
     X(HDR_AUTHORIZATION, "authorization")
 
 enum h1_header {
@@ -380,6 +381,7 @@ static int admit(struct api_conn *conn, http_parser *p)
         .path = path,
         .host = admit_header(h1, HDR_HOST),
         .origin = admit_header(h1, HDR_ORIGIN),
+        .fetch_site = admit_header(h1, HDR_SEC_FETCH_SITE),
         .authorization = admit_header(h1, HDR_AUTHORIZATION),
         .cookie = h1->have_cookie ? (h1->cookie_bad ? api_header_bad : h1->cookie) : NULL,
     };

@@ -287,6 +287,7 @@ struct api_admit_request {
     const char *path;      /* without the query */
     const char *host;      /* Host, or HTTP/2 :authority; NULL when absent */
     const char *origin;
+    const char *fetch_site; /* Sec-Fetch-Site, sent by browsers */
     const char *authorization;
     const char *cookie;    /* HTTP/1.1 only */
 };
