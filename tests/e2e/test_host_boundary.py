@@ -2,8 +2,8 @@
 against a real daemon, each failing if its defence is taken away: a page on
 another port of localhost (same-site: the browser attaches the login cookie),
 a cross-site form POST, another local user sharing $ENCLAVE_HOME's
-surroundings, and an agent holding the agent token trying to exhaust the
-daemon. None of these attacks needs a VM, so none boots one."""
+surroundings, an agent holding the agent token, and the workload inside a
+VM. Only the workload's attacks boot a VM (one, for the module)."""
 import json
 import os
 import shutil
@@ -216,6 +216,63 @@ def test_no_token_in_the_daemons_command_line_or_environment(d):
     for token in (d.token, d.operator_token):
         assert token.encode() not in cmdline
         assert token.encode() not in environ
+
+
+# ------------------------------------------------------------------ the workload (one VM)
+
+
+@pytest.fixture(scope="module")
+def sid(d):
+    s = d.start_session(sessionId="hb-vm")
+    assert s["status"] == "READY"
+    yield s["sessionId"]
+    try:
+        d.stop_session(s["sessionId"])
+    except ConnectError:
+        pass
+
+
+def test_a_file_name_that_is_not_utf8_is_listed_not_hidden(d, sid):
+    """The workload names its files with any bytes. Such a name cannot travel
+    in JSON or a protobuf string as it is; it is listed with U+FFFD in place
+    of what is not UTF-8, so a workload cannot hide a file from the listing
+    an agent or the operator reads, nor make the listing fail."""
+    r = d.python(sid, "open(b'/workspace/hid\\xff\\xfeden', 'w').close()\n"
+                      "open('/workspace/plain', 'w').close()\n")
+    assert r.get("exitCode", 0) == 0, r
+    status, _, body = d.get_file(sid, "/workspace/")
+    assert status == 200, body
+    names = [e["name"] for e in json.loads(body)["entries"]]
+    assert "plain" in names and "hid\ufffd\ufffdden" in names, names
+    listed = d.call("ListFiles", {"sessionId": sid, "path": "/workspace"},
+                    service="enclave.v1.Enclave")["entries"]
+    assert "hid\ufffd\ufffdden" in [e["name"] for e in listed]
+
+
+def test_no_secret_on_the_vmms_command_line_or_environment(d, sid):
+    """Every local user can read /proc/PID/cmdline: QEMU's names neither
+    token nor the VM's channel key (it reads the key from a file), and its
+    environment holds no token either."""
+    pids = vmm_pids(d.home)
+    assert pids
+    keys = []
+    vms = os.path.join(d.home, "run", "vms")
+    for vm in os.listdir(vms):
+        path = os.path.join(vms, vm, "channel.key")
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                keys.append(f.read())
+    assert keys and all(len(k) == 32 for k in keys)
+    secrets = [d.token.encode(), d.operator_token.encode()]
+    secrets += keys + [k.hex().encode() for k in keys]
+    for pid in pids:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read()
+        assert b"channel.key" in cmdline  # the control: the key is named by its file
+        for secret in secrets:
+            assert secret not in cmdline and secret not in environ
 
 
 def test_the_agent_token_cannot_apply_a_policy(d):
