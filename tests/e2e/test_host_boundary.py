@@ -131,6 +131,48 @@ def test_deeply_nested_json_is_refused_and_the_daemon_lives(d):
     assert "deep" not in session_ids(d)
 
 
+def open_stream(d, path="/v1/audit/stream"):
+    """A raw audit stream request that stays open; returns (socket, status line)."""
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+    s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n"
+               f"Authorization: Bearer {d.token}\r\n\r\n").encode())
+    head = b""
+    while b"\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return s, head.split(b"\r\n", 1)[0].decode()
+
+
+def test_an_agent_cannot_hold_audit_streams_without_bound(d):
+    """Each live audit stream holds a buffer in the daemon: at most 64 are
+    served at once, the next is answered 503, RPCs go on being served, and
+    a slot is free again once a client leaves."""
+    held = []
+    try:
+        for _ in range(64):
+            s, status = open_stream(d)
+            held.append(s)
+            assert status == "HTTP/1.1 200 OK", status
+        s, status = open_stream(d)
+        s.close()
+        assert status.startswith("HTTP/1.1 503"), status
+        assert d.call("ListSessions", {}, service="enclave.v1.Enclave") is not None
+        held.pop().close()
+        for _ in range(100):  # the daemon sees the close on its loop
+            s, status = open_stream(d)
+            if status.startswith("HTTP/1.1 200"):
+                held.append(s)
+                break
+            s.close()
+            time.sleep(0.05)
+        assert status == "HTTP/1.1 200 OK", status
+    finally:
+        for s in held:
+            s.close()
+
+
 # ------------------------------------------------------------------ another local user
 
 
