@@ -437,21 +437,68 @@ void api_conn_identify(struct api_conn *conn, int fd)
     conn->peer_uid_ok = cred.uid == geteuid() || cred.uid == 0;
 }
 
+int api_login_code_new(struct api_conn *conn, enum api_principal principal,
+                       char out[API_LOGIN_CODE_HEX + 1])
+{
+    struct api_auth_state *a = &conn->server->auth;
+    if (principal != API_PRINCIPAL_AGENT && principal != API_PRINCIPAL_OPERATOR)
+        return -1;
+    unsigned char raw[API_LOGIN_CODE_HEX / 2];
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return -1;
+    uint64_t now = api_now_ms();
+    /* a free or expired slot, else the one that expires first */
+    size_t slot = 0;
+    for (size_t i = 0; i < API_LOGIN_CODES; i++) {
+        if (a->login_codes[i].code[0] == '\0' || a->login_codes[i].expires_ms <= now) {
+            slot = i;
+            break;
+        }
+        if (a->login_codes[i].expires_ms < a->login_codes[slot].expires_ms)
+            slot = i;
+    }
+    encode_hex(raw, sizeof(raw), a->login_codes[slot].code);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    a->login_codes[slot].principal = principal;
+    a->login_codes[slot].expires_ms = now + API_LOGIN_CODE_TTL_S * 1000ull;
+    memcpy(out, a->login_codes[slot].code, API_LOGIN_CODE_HEX + 1);
+    return 0;
+}
+
+/* The principal of a valid, unexpired code, which is used up; NONE otherwise.
+ * Every slot is compared, in constant time. */
+static enum api_principal take_login_code(struct api_auth_state *a, const char *code)
+{
+    size_t len = strlen(code);
+    uint64_t now = api_now_ms();
+    enum api_principal p = API_PRINCIPAL_NONE;
+    for (size_t i = 0; i < API_LOGIN_CODES; i++) {
+        bool match = secret_equal(code, len, a->login_codes[i].code);
+        if (match && a->login_codes[i].expires_ms > now)
+            p = a->login_codes[i].principal;
+        if (match)
+            OPENSSL_cleanse(&a->login_codes[i], sizeof(a->login_codes[i]));
+    }
+    return p;
+}
+
 void api_login(struct api_conn *conn, const char *query, struct api_login_reply *out)
 {
-    const struct api_auth_state *a = &conn->server->auth;
+    struct api_auth_state *a = &conn->server->auth;
     memset(out, 0, sizeof(*out));
     char token[API_TOKEN_MAX + 1];
     enum api_principal p = API_PRINCIPAL_NONE;
     if (api_query_get(query, "token", token, sizeof(token)) == 0)
         p = match_token(a, token, strlen(token));
+    else if (api_query_get(query, "code", token, sizeof(token)) == 0)
+        p = take_login_code(a, token);
     OPENSSL_cleanse(token, sizeof(token));
     if (p == API_PRINCIPAL_NONE) {
         struct api_admit_request req = {.transport = "http", .method = "GET", .path = "/login"};
         struct api_admit_result res;
-        refuse(conn, &req, &res, 401, "login with a missing or wrong token");
+        refuse(conn, &req, &res, 401, "login with a missing or wrong token or code");
         out->status = 401;
-        out->body = "the token is missing or wrong\n";
+        out->body = "the token or code is missing, wrong, used or expired\n";
         return;
     }
     const char *value = p == API_PRINCIPAL_OPERATOR ? a->operator_session : a->agent_session;
