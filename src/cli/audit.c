@@ -354,7 +354,10 @@ static int audit_export(int argc, char **argv)
     audit_close(log, NULL);
     int rc = 0;
     if (n < 0) {
-        fprintf(stderr, "enclave audit export: %s\n", err.message);
+        if (output != NULL && ferror(out)) /* it failed writing: say where */
+            fprintf(stderr, "enclave audit export: %s: %s\n", output, err.message);
+        else
+            fprintf(stderr, "enclave audit export: %s\n", err.message);
         rc = 1;
     }
     if (output != NULL) {

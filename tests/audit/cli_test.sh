@@ -48,7 +48,7 @@ mkdir "$T/out"
 expect "export -o under umask 027" 0 "exported 1000 records" sh -c "umask 027; '$ENCLAVE' audit export -o '$T/out/e.jsonl'"
 if [ "$(stat -c %a "$T/out/e.jsonl")" = 640 ]; then ok "export -o mode follows the umask"; else bad "export -o mode $(stat -c %a "$T/out/e.jsonl")"; fi
 echo old > "$T/out/e.jsonl"
-expect "export -o past a file size limit fails" 1 "File too large" sh -c "ulimit -f 256; trap '' XFSZ; '$ENCLAVE' audit export -o '$T/out/e.jsonl'"
+expect "export -o past a file size limit fails, naming the file" 1 "$T/out/e.jsonl: writing the export: File too large" sh -c "ulimit -f 256; trap '' XFSZ; '$ENCLAVE' audit export -o '$T/out/e.jsonl'"
 if [ "$(cat "$T/out/e.jsonl")" = old ]; then ok "a failed export keeps the old file"; else bad "a failed export changed the old file"; fi
 if [ "$(ls -A "$T/out")" = e.jsonl ]; then ok "a failed export leaves no temporary"; else bad "left behind: $(ls -A "$T/out")"; fi
 expect "verify the export" 0 "OK: 1000 records, 10 checkpoints" "$ENCLAVE" audit verify --key "$PUB" "$T/export.jsonl"
