@@ -282,7 +282,8 @@ static void export_help(FILE *out)
             "  -f, --format F      jsonl (default, verifiable) or ocsf: one OCSF 1.3.0 API\n"
             "                      Activity event (class 6003) per record, for a SIEM; the\n"
             "                      hashes ride along under \"unmapped\" (docs/audit.md)\n"
-            "  -o, --output FILE   write here instead of standard output\n"
+            "  -o, --output FILE   write here instead of standard output (whole or not at\n"
+            "                      all: a temporary beside FILE, renamed over it at the end)\n"
             "      --db PATH       the log (default $ENCLAVE_HOME/audit/audit.db)\n");
 }
 
