@@ -32,7 +32,7 @@ enum file_link_policy {
 };
 
 struct file_replace_options {
-    mode_t mode;                 /* the new file's permission bits, exactly (no umask) */
+    mode_t mode;                 /* the new file's permission bits, exactly (unless umask) */
     bool keep_mode;              /* an existing target's permission bits instead of mode */
     bool no_replace;             /* an existing target is kept: ERR_ALREADY_EXISTS */
     bool umask;                  /* mode less the process's umask, as open(2) would make it */
