@@ -202,6 +202,9 @@ int file_replace_begin_at(struct file_replacement *r, int dirfd, const char *nam
                              "%s is a symbolic link; refusing to replace it", what);
         if (opt->no_replace)
             return error_set(err, ERR_ALREADY_EXISTS, "%s exists", what);
+        /* a rename cannot put a file there: say so before anything is written */
+        if (S_ISDIR(st.st_mode))
+            return error_set(err, ERR_FAILED_PRECONDITION, "%s is a folder", what);
         if (opt->keep_mode && fstatat(dirfd, name, &st, 0) == 0 && S_ISREG(st.st_mode))
             mode = st.st_mode & 07777;
     } else if (errno != ENOENT) {

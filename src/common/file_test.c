@@ -492,13 +492,23 @@ static void test_stream_commit_fails(void **state)
     struct error err = {0};
     struct file_replace_options opt = { .mode = 0644 };
     struct file_replacement r = FILE_REPLACEMENT_INIT;
+    /* a folder where the file goes: refused before a temporary is made */
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(file_replace_begin(&r, path, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_FAILED_PRECONDITION);
+    assert_non_null(strstr(err.message, path));
+    assert_int_equal(r.fd, -1);
+    bool temporary;
+    assert_int_equal(count_entries(folder, &temporary), 1);
+    assert_false(temporary);
+    assert_int_equal(rmdir(path), 0);
+    /* one that appears while the content is written: the commit fails */
     assert_int_equal(file_replace_begin(&r, path, &opt, &err), 0);
     assert_int_equal(file_write_all(r.fd, "x", 1), 0);
     assert_int_equal(mkdir(path, 0700), 0);
     assert_int_equal(file_replace_commit(&r, &err), -1);
     assert_non_null(strstr(err.message, path));
     assert_int_equal(r.fd, -1);
-    bool temporary;
     assert_int_equal(count_entries(folder, &temporary), 1);
     assert_false(temporary);
     assert_int_equal(rmdir(path), 0);
