@@ -6,6 +6,7 @@ surroundings, an agent holding the agent token, and the workload inside a
 VM. Only the workload's attacks boot a VM (one, for the module)."""
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -114,6 +115,39 @@ def test_a_page_cannot_reach_the_websocket_from_another_port(d):
 
 
 # ------------------------------------------------------------------ an agent
+
+
+def test_each_request_on_a_kept_alive_connection_is_admitted_alone(d):
+    """A connection that carried one authenticated request is no credential
+    for the next: requests pipelined behind it without a token, or with a
+    foreign Host, are refused (and nothing starts)."""
+    body = b'{"sessionId": "pipelined"}'
+    good = (f"POST /enclave.v1.Enclave/ListSessions HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n"
+            f"Authorization: Bearer {d.token}\r\nContent-Type: application/json\r\n"
+            "Content-Length: 2\r\n\r\n{}").encode()
+    no_token = (f"POST {SVC}StartSession HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n"
+                "Content-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    rebound = (f"POST {SVC}StartSession HTTP/1.1\r\nHost: evil.example:{d.port}\r\n"
+               f"Authorization: Bearer {d.token}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
+    for second in (no_token, rebound):
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+        try:
+            s.sendall(good + second)
+            data = b""
+            while data.count(b"HTTP/1.1 ") < 2:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
+        assert statuses[:1] == [b"200"], data[:300]
+        assert statuses[1:2] in ([b"401"], [b"403"]), data[:600]
+    assert "pipelined" not in session_ids(d)
+    assert vmm_pids(d.home) == []
 
 
 def test_deeply_nested_json_is_refused_and_the_daemon_lives(d):
