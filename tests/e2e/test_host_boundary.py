@@ -325,6 +325,21 @@ def test_a_file_name_that_is_not_utf8_is_listed_not_hidden(d, sid):
     assert "hid\ufffd\ufffdden" in [e["name"] for e in listed]
 
 
+def test_a_file_name_cannot_drive_the_operators_terminal(d, sid):
+    """A workload can put terminal escape sequences in a file name (clear
+    the screen, move the cursor over a line, retitle the window). `enclave
+    session ls-files` shows them escaped; the name is still recognisable."""
+    r = d.python(sid, "import os\nos.makedirs('/workspace/esc', exist_ok=True)\n"
+                      "open('/workspace/esc/a\\x1b[2J\\x1b]0;pwned\\x07\\rb\\u009bc', 'w').close()\n")
+    assert r.get("exitCode", 0) == 0, r
+    p = d.cli("session", "ls-files", sid, "/workspace/esc")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    for raw in (b"\x1b", b"\x07", b"\r", "\u009b".encode()):
+        assert raw not in out, out
+    assert b"a\\x1b[2J\\x1b]0;pwned\\x07\\x0db\\u009bc" in out, out
+
+
 def test_no_secret_on_the_vmms_command_line_or_environment(d, sid):
     """Every local user can read /proc/PID/cmdline: QEMU's names neither
     token nor the VM's channel key (it reads the key from a file), and its
