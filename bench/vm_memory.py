@@ -60,7 +60,7 @@ def group_of(m, mem_mb, kernel_kib):
         return "guest RAM"
     if "x" in m["perm"]:
         return "TCG code cache"
-    if kernel_kib and kernel_kib <= m["kib"] <= kernel_kib + 8:
+    if kernel_kib and abs(m["kib"] - kernel_kib) <= 64:  # the bzImage less its setup sectors
         return "QEMU's kernel"
     return "other anonymous"
 
