@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -93,6 +96,249 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len, struct 
         return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "opening %s",
                                path);
     return file_read_fd_all(fd, path, max, out, len, err);
+}
+
+static enum error_kind kind_of_errno(int e)
+{
+    switch (e) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return ERR_PERMISSION_DENIED;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+        return ERR_RESOURCE_EXHAUSTED;
+    case ENOENT:
+    case ENOTDIR:
+        return ERR_NOT_FOUND;
+    default:
+        return ERR_INTERNAL;
+    }
+}
+
+int file_write_all(int fd, const void *buf, size_t len)
+{
+    const char *data = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0) { /* no progress: do not spin */
+            errno = EIO;
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Creates a new temporary file beside name: ".NAME.tmp-XXXXXXXX", hidden so
+ * that folder listings pass it over, 0600 until it is complete. */
+static int create_temporary(int dirfd, const char *name, char *tmp, size_t size)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (int attempt = 0; attempt < 64; attempt++) {
+        unsigned char rnd[8];
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+            return -1;
+        char suffix[sizeof(rnd) + 1];
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            suffix[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
+        suffix[sizeof(rnd)] = '\0';
+        /* at most NAME_MAX: a long name is cut in the temporary's */
+        snprintf(tmp, size, ".%.200s.tmp-%s", name, suffix);
+        int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+/* The process's umask without changing it (umask(2) would, for a moment,
+ * for every thread); when it cannot be read, the strictest. */
+static mode_t current_umask(void)
+{
+    cleanup_fclose FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        unsigned mask;
+        if (sscanf(line, "Umask: %o", &mask) == 1)
+            return (mode_t)(mask & 0777);
+    }
+    return 077;
+}
+
+static void replacement_end(struct file_replacement *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    if (r->dirfd >= 0)
+        close(r->dirfd);
+    r->fd = r->dirfd = -1;
+    free(r->what);
+    r->what = NULL;
+}
+
+int file_replace_begin_at(struct file_replacement *r, int dirfd, const char *name,
+                          const char *what, const struct file_replace_options *opt,
+                          struct error *err)
+{
+    *r = (struct file_replacement)FILE_REPLACEMENT_INIT;
+    if (name[0] == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0 || strlen(name) > NAME_MAX)
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s does not name a file", what);
+    mode_t mode = opt->mode & 07777;
+    if (opt->umask)
+        mode &= ~current_umask();
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(st.st_mode) && opt->links != FILE_LINK_REPLACE)
+            return error_set(err, ERR_FAILED_PRECONDITION,
+                             "%s is a symbolic link; refusing to replace it", what);
+        if (opt->no_replace)
+            return error_set(err, ERR_ALREADY_EXISTS, "%s exists", what);
+        /* a rename cannot put a file there: say so before anything is written */
+        if (S_ISDIR(st.st_mode))
+            return error_set(err, ERR_FAILED_PRECONDITION, "%s is a folder", what);
+        if (opt->keep_mode && fstatat(dirfd, name, &st, 0) == 0 && S_ISREG(st.st_mode))
+            mode = st.st_mode & 07777;
+    } else if (errno != ENOENT) {
+        return error_set_errno(err, kind_of_errno(errno), "stat %s", what);
+    }
+    r->mode = mode;
+    r->no_replace = opt->no_replace;
+    r->no_sync = opt->no_sync;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->what = strdup(what);
+    r->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (r->what == NULL || r->dirfd < 0) {
+        int e = errno;
+        replacement_end(r);
+        return error_set_errno(err, e == ENOMEM ? ERR_RESOURCE_EXHAUSTED : ERR_INTERNAL,
+                               "preparing to replace %s", what);
+    }
+    r->fd = create_temporary(r->dirfd, name, r->tmp, sizeof(r->tmp));
+    if (r->fd < 0) {
+        int e = errno;
+        replacement_end(r);
+        errno = e;
+        return error_set_errno(err, kind_of_errno(e), "creating a temporary file beside %s",
+                               what);
+    }
+    return 0;
+}
+
+int file_replace_begin(struct file_replacement *r, const char *path,
+                       const struct file_replace_options *opt, struct error *err)
+{
+    *r = (struct file_replacement)FILE_REPLACEMENT_INIT;
+    cleanup_free char *resolved = NULL;
+    const char *target = path;
+    if (opt->links == FILE_LINK_FOLLOW) {
+        resolved = realpath(path, NULL);
+        if (resolved == NULL && errno != ENOENT)
+            return error_set_errno(err, kind_of_errno(errno), "resolving %s", path);
+        if (resolved != NULL)
+            target = resolved;
+    }
+    cleanup_free char *dcopy = strdup(target), *bcopy = strdup(target);
+    if (dcopy == NULL || bcopy == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    size_t n = strlen(target);
+    if (n == 0 || target[n - 1] == '/')
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s does not name a file", path);
+    const char *dir = dirname(dcopy), *base = basename(bcopy);
+    cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return error_set_errno(err, kind_of_errno(errno), "opening the folder of %s", path);
+    return file_replace_begin_at(r, dirfd, base, path, opt, err);
+}
+
+void file_replace_abort(struct file_replacement *r)
+{
+    if (r->fd < 0 && r->dirfd < 0)
+        return;
+    if (r->fd >= 0)
+        unlinkat(r->dirfd, r->tmp, 0);
+    replacement_end(r);
+}
+
+int file_replace_commit(struct file_replacement *r, struct error *err)
+{
+    if (r->fd < 0)
+        return error_set(err, ERR_INTERNAL, "replacing a file that was already ended");
+    const char *step = NULL;
+    if (fchmod(r->fd, r->mode) < 0)
+        step = "setting the mode of";
+    else if (!r->no_sync && fsync(r->fd) < 0)
+        step = "syncing";
+    int saved = errno;
+    /* close reports late write errors on some file systems */
+    int fd = steal_fd(&r->fd);
+    if (close(fd) < 0 && step == NULL) {
+        step = "writing";
+        saved = errno;
+    }
+    bool exists = false;
+    if (step == NULL) {
+        int rc = r->no_replace ? linkat(r->dirfd, r->tmp, r->dirfd, r->name, 0)
+                               : renameat(r->dirfd, r->tmp, r->dirfd, r->name);
+        if (rc < 0) {
+            exists = r->no_replace && errno == EEXIST;
+            step = "replacing";
+            saved = errno;
+        }
+    }
+    if (step != NULL || r->no_replace)
+        unlinkat(r->dirfd, r->tmp, 0);
+    int rc = 0;
+    if (exists)
+        rc = error_set(err, ERR_ALREADY_EXISTS, "%s exists", r->what);
+    else if (step != NULL) {
+        errno = saved;
+        rc = error_set_errno(err, kind_of_errno(saved), "%s %s", step, r->what);
+    } else if (!r->no_sync) {
+        /* the rename is done: a folder that cannot be synced (some file
+         * systems refuse) does not undo it */
+        fsync(r->dirfd);
+    }
+    replacement_end(r);
+    return rc;
+}
+
+int file_replace_at(int dirfd, const char *name, const char *what, const void *data, size_t len,
+                    const struct file_replace_options *opt, struct error *err)
+{
+    cleanup_file_replacement struct file_replacement r = FILE_REPLACEMENT_INIT;
+    if (file_replace_begin_at(&r, dirfd, name, what, opt, err) < 0)
+        return -1;
+    if (file_write_all(r.fd, data, len) < 0)
+        return error_set_errno(err, kind_of_errno(errno), "writing %s", what);
+    return file_replace_commit(&r, err);
+}
+
+int file_replace(const char *path, const void *data, size_t len,
+                 const struct file_replace_options *opt, struct error *err)
+{
+    cleanup_file_replacement struct file_replacement r = FILE_REPLACEMENT_INIT;
+    if (file_replace_begin(&r, path, opt, err) < 0)
+        return -1;
+    if (file_write_all(r.fd, data, len) < 0)
+        return error_set_errno(err, kind_of_errno(errno), "writing %s", path);
+    return file_replace_commit(&r, err);
+}
+
+int file_sync_dir(const char *path)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    return fsync(fd);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

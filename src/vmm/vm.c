@@ -39,6 +39,26 @@ const char *vmm_vm_console_log(const struct vmm_vm *vm)
     return vm->console_log;
 }
 
+const char *vmm_vm_log(const struct vmm_vm *vm)
+{
+    return vm->vmm_log;
+}
+
+bool vmm_vm_starting(const struct vmm_vm *vm)
+{
+    return vm->starting;
+}
+
+const char *vmm_vm_start_step(const struct vmm_vm *vm)
+{
+    return vm->starting ? vm->start_step : NULL;
+}
+
+const struct error *vmm_vm_start_error(const struct vmm_vm *vm)
+{
+    return vm->start_failed ? &vm->start_error : NULL;
+}
+
 bool vmm_vm_uses_kvm(const struct vmm_vm *vm)
 {
     return vm->kvm;
@@ -65,6 +85,8 @@ void vmm_vm_free(struct vmm_vm *vm)
 {
     if (vm == NULL)
         return;
+    if (vm->release)
+        vm->release(vm);
     if (!vm->exited && vm->pid > 0) {
         /* The owner should have stopped it; never leave a VMM behind. */
         kill(vm->pid, SIGKILL);
@@ -83,17 +105,14 @@ void vmm_vm_free(struct vmm_vm *vm)
     free(vm);
 }
 
+/* A pid file does not outlive the machine: replaced whole for readers, not
+ * synced, in the mode a plain create gives. */
 static int write_pidfile(const char *path, pid_t pid, struct error *err)
 {
-    char tmp[4300];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
-    if (f == NULL)
-        return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
-    fprintf(f, "%d\n", (int)pid);
-    if (fclose(f) != 0 || rename(tmp, path) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "writing %s", path);
-    return 0;
+    char text[32];
+    int len = snprintf(text, sizeof(text), "%d\n", (int)pid);
+    struct file_replace_options opt = {.mode = 0666, .umask = true, .no_sync = true};
+    return file_replace(path, text, (size_t)len, &opt, err);
 }
 
 /* ---- confinement */
