@@ -387,6 +387,15 @@ test-grpc: $(BUILD)/enclave
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider test_grpc.py
 BENCH_TARGETS += bench-daemon
+# bench-vm-memory: the resident memory of one idle pool VM's QEMU (and, with
+# BENCH_VM_MEMORY_ARGS="--restore", a restored one) by mapping: guest RAM,
+# TCG's code cache, QEMU's copy of the kernel, its heaps, shared files.
+# "--env NAME=VALUE" compares a setting (bench/vm_memory.py --help).
+.PHONY: bench-vm-memory
+bench-vm-memory: $(BUILD)/enclave
+	@$(E2E_IMAGE)
+	/usr/bin/python3 bench/vm_memory.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME) $(BENCH_VM_MEMORY_ARGS)
+BENCH_TARGETS += bench-vm-memory
 # ---------------------------------------------------------------- rego
 # Conformance (the `test-rego` target above) runs OPA's cases; the bench
 # measures decisions per second for the RPC-gating policy in bench/data/rego

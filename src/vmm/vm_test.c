@@ -129,6 +129,23 @@ static void confine(bool landlock, uint64_t max_file_bytes)
     vmm_set_confinement(&c);
 }
 
+/* The image's word for the PCI channel: only the whole word counts. */
+static void test_cmdline_word(void **state)
+{
+    (void)state;
+    assert_true(vmm_cmdline_has("enclave.channel=pci", VMM_CMDLINE_CHANNEL_PCI));
+    assert_true(vmm_cmdline_has("console=ttyS0 enclave.channel=pci quiet", VMM_CMDLINE_CHANNEL_PCI));
+    assert_true(vmm_cmdline_has("quiet enclave.channel=pci\n", VMM_CMDLINE_CHANNEL_PCI));
+    assert_true(vmm_cmdline_has("xenclave.channel=pci enclave.channel=pci", VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has("enclave.channel=pcie", VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has("xenclave.channel=pci", VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has("enclave.channel=pci=0", VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has("enclave.channel=", VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has("", VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has(NULL, VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has("quiet", ""));
+}
+
 /* A restore's saved state: the VMM reads it as fd 200 (read-only: a write
  * fails), but under Landlock cannot open the file by its path (nor its
  * folder), and the usual file size cap stays; a VMM that saves gets its
@@ -279,6 +296,7 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cmdline_word),
         cmocka_unit_test_setup_teardown(test_read_file_inside_an_option_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pidfile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_landlock_keeps_the_vmm_to_its_run_folder, setup,
