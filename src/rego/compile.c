@@ -569,6 +569,11 @@ static int resolve_with(struct cctx *c, struct scope *s, struct with *w)
 {
     struct term *tg = w->target;
     const char *root = tg->kind == TK_VAR ? tg->name : tg->items[0]->name;
+    /* A rule of this package or an imported name stands for its reference
+     * here as anywhere else (`with q as 1` is `with data.pkg.q as 1`), as
+     * in OPA, which resolves these names before it looks at the target. */
+    if (strcmp(root, "input") != 0 && strcmp(root, "data") != 0 && resolve_root(c, s, tg, root) == 1)
+        root = tg->items[0]->name;
     if (strcmp(root, "input") == 0 || strcmp(root, "data") == 0) {
         w->kind = strcmp(root, "input") == 0 ? WITH_INPUT : WITH_DATA;
         int n = tg->kind == TK_REF ? tg->nitems - 1 : 0;
@@ -585,8 +590,14 @@ static int resolve_with(struct cctx *c, struct scope *s, struct with *w)
         /* `with data.x.f as ...` where data.x.f is a function: a function mock */
         if (w->kind == WITH_DATA) {
             struct node *fnode = c->r->root;
-            for (int i = 0; fnode && i < w->npath; i++)
+            for (int i = 0; fnode && i < w->npath; i++) {
                 fnode = node_child(fnode, w->path[i]);
+                /* a path into a rule's value (data.pkg.rule.key): refused
+                 * as OPA refuses it, not a silent overlay of part of it */
+                if (fnode && i + 1 < w->npath && (fnode->nrules || fnode->default_rule))
+                    return rego_err(c->err, "rego_compile_error", &tg->loc,
+                                    "with keyword cannot partially replace virtual document(s)");
+            }
             if (fnode && fnode->kind == RULE_FUNC) {
                 w->kind = WITH_FUNC;
                 w->fn = fnode;
@@ -598,7 +609,8 @@ static int resolve_with(struct cctx *c, struct scope *s, struct with *w)
         int rc = resolve_function(c, s, tg, tg->loc, &w->builtin, &w->fn, &fname);
         free(fname);
         if (rc < 0)
-            return -1;
+            return rego_err(c->err, "rego_type_error", &tg->loc,
+                            "with keyword target must reference existing input, data, or a function");
     }
     /* the replacement: a function name, or a value */
     struct term *v = w->value;
