@@ -1544,6 +1544,29 @@ static int place_rule(struct rego *r, struct rule *rule, struct rego_error *err)
 /* Nodes a term refers to, for the recursion check. */
 static void deps_term(struct rego *r, struct term *t, struct node ***out, int *n);
 
+static void dep_add(struct node ***out, int *n, struct node *x);
+
+/* What a `with` replaces is a dependency too (as in OPA): a rule that
+ * replaces itself, or data.pkg that holds it, is recursive. */
+static void deps_with_target(struct rego *r, const struct with *w, struct node ***out, int *n)
+{
+    if (w->kind == WITH_FUNC) {
+        if (w->fn)
+            dep_add(out, n, w->fn);
+        return;
+    }
+    if (w->kind != WITH_DATA)
+        return;
+    struct node *x = r->root;
+    for (int i = 0; x && i < w->npath; i++) {
+        x = node_child(x, w->path[i]);   /* NULL: base data only, no rule */
+        if (x && (x->nrules || x->default_rule))
+            break;
+    }
+    if (x)
+        dep_add(out, n, x);
+}
+
 static void deps_body(struct rego *r, struct body *b, struct node ***out, int *n)
 {
     for (int i = 0; b && i < b->n; i++) {
@@ -1552,8 +1575,10 @@ static void deps_body(struct rego *r, struct body *b, struct node ***out, int *n
         deps_term(r, e->b, out, n);
         deps_term(r, e->c, out, n);
         deps_body(r, e->body, out, n);
-        for (int j = 0; j < e->nwith; j++)
+        for (int j = 0; j < e->nwith; j++) {
+            deps_with_target(r, &e->with[j], out, n);
             deps_term(r, e->with[j].value, out, n);
+        }
     }
 }
 
