@@ -2109,6 +2109,52 @@ static int check_rule_overlap(struct rego *r, struct node *n, struct rego_error 
     return 0;
 }
 
+/* a/b/p: the path of node x below data, as OPA writes it */
+static void node_path_slashes(struct sbuf *b, const struct node *x)
+{
+    if (!x->parent)
+        return;
+    if (x->parent->parent) {
+        node_path_slashes(b, x->parent);
+        sb_putc(b, '/');
+    }
+    if (x->key->type == RV_STRING)
+        sb_add(b, x->key->u.str.s, x->key->u.str.len);
+    else
+        rv_write(b, x->key, false);
+}
+
+static int data_conflict(struct node *x, struct rego_error *err)
+{
+    struct sbuf b = { 0 };
+    node_path_slashes(&b, x);
+    struct rule *a = x->nrules ? x->rules[0] : x->default_rule;
+    int rc = rego_err(err, "rego_compile_error", &a->loc, "conflicting rule for data path %s found",
+                      b.s ? b.s : "");
+    free(b.s);
+    return rc;
+}
+
+/* Base data where a rule's value goes (at its path or below), or a value
+ * that is not an object on the way to it (data.a is 1 beside a rule
+ * a.b.p), is refused when the engine is compiled, as OPA refuses such a
+ * bundle: v is the base document at n's path, NULL where there is none. */
+static int check_data_conflicts(struct node *n, const struct rv *v, struct rego_error *err)
+{
+    if (!v)
+        return 0;
+    if (n->nrules || n->default_rule)
+        return data_conflict(n, err);
+    if (v->type != RV_OBJECT) {
+        struct node *x = rules_below(n);
+        return x ? data_conflict(x, err) : 0;
+    }
+    for (int i = 0; i < n->nchildren; i++)
+        if (check_data_conflicts(n->children[i], rv_object_get(v, n->children[i]->key), err) < 0)
+            return -1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ constant rules */
 
 /* Builtins whose answer is not a function of their arguments, or that act. */
@@ -2259,7 +2305,7 @@ static int compile_engine(struct rego *r, struct rego_error *err)
             if (place_rule(r, rule, err) < 0)
                 return -1;
     }
-    if (check_rule_overlap(r, r->root, err) < 0)
+    if (check_rule_overlap(r, r->root, err) < 0 || check_data_conflicts(r->root, r->data, err) < 0)
         return -1;
     for (struct module *m = r->modules; m; m = m->next)
         for (struct rule *rule = m->rules; rule; rule = rule->next_in_module)
