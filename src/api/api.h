@@ -367,7 +367,7 @@ const char *api_exchange_principal(const struct api_exchange *exchange);
  * from the OpenSSL RNG, hex) in a mode 0600 file when there is none; it
  * refuses a file that is not a regular file owned by this user with mode
  * 0600 (or stricter), or whose content is not a token. api_token_create
- * replaces the file with a new token. api_token_read reads without the owner
+ * replaces the file with a new token. Both refuse a symbolic link. api_token_read reads without the owner
  * and mode checks (a client). out needs API_TOKEN_MAX + 1 bytes. */
 int api_token_load_or_create(const char *path, char *out, size_t size, struct error *err);
 int api_token_create(const char *path, char *out, size_t size, struct error *err);

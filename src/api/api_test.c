@@ -975,6 +975,25 @@ static void test_token_files(void **state)
     unlink(path);
     assert_int_equal(symlink("/etc/hostname", path), 0);
     assert_int_equal(api_token_load_or_create(path, a, sizeof(a), &err), -1);
+    /* ...nor replaced by a rotation: the link and what it names stay. */
+    char other[80];
+    snprintf(other, sizeof(other), "%s/other", dir);
+    f = fopen(other, "w");
+    fputs("kept\n", f);
+    fclose(f);
+    unlink(path);
+    assert_int_equal(symlink("other", path), 0);
+    assert_int_equal(api_token_create(path, b, sizeof(b), &err), -1);
+    assert_int_equal(err.kind, ERR_FAILED_PRECONDITION);
+    assert_non_null(strstr(err.message, path));
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    char kept[16] = {0};
+    f = fopen(other, "r");
+    assert_non_null(fgets(kept, sizeof(kept), f));
+    fclose(f);
+    assert_string_equal(kept, "kept\n");
+    unlink(other);
     unlink(path);
     rmdir(dir);
     assert_int_equal(api_token_read(path, a, sizeof(a), &err), -1);

@@ -21,6 +21,7 @@
 #include "api/internal.h"
 #include "common/cleanup.h"
 #include "common/encode.h"
+#include "common/file.h"
 #include "common/log.h"
 
 #define DEFAULT_MAX_REPORTS_PER_S 10
@@ -504,10 +505,14 @@ int api_token_read(const char *path, char *out, size_t size, struct error *err)
     return read_token_fd(fd, path, out, size, err);
 }
 
-/* A new token in a temporary file next to path; *tmp gets its name. */
-static int write_new_token(const char *path, char *tmp, size_t tmp_size, char *out, size_t size,
+/* A new token written to path: over what is there (no_replace false), or
+ * only where there is nothing (ERR_ALREADY_EXISTS otherwise). Never through
+ * a symbolic link: the readers refuse one too. */
+static int write_new_token(const char *path, bool no_replace, char *out, size_t size,
                            struct error *err)
 {
+    if (size < 2 * API_TOKEN_BYTES + 1)
+        return error_set(err, ERR_INTERNAL, "token buffer too small");
     unsigned char raw[API_TOKEN_BYTES];
     if (RAND_bytes(raw, sizeof(raw)) != 1)
         return error_set(err, ERR_INTERNAL, "the random number generator failed");
@@ -516,36 +521,21 @@ static int write_new_token(const char *path, char *tmp, size_t tmp_size, char *o
     OPENSSL_cleanse(raw, sizeof(raw));
     hex[2 * API_TOKEN_BYTES] = '\n';
     hex[2 * API_TOKEN_BYTES + 1] = '\0';
-    if (size < 2 * API_TOKEN_BYTES + 1)
-        return error_set(err, ERR_INTERNAL, "token buffer too small");
-    snprintf(tmp, tmp_size, "%s.new.%d", path, (int)getpid());
-    unlink(tmp);
-    cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return error_set_errno(err, ERR_INTERNAL, "creating %s", tmp);
-    size_t len = 2 * API_TOKEN_BYTES + 1;
-    if (fchmod(fd, 0600) < 0 || write(fd, hex, len) != (ssize_t)len || fsync(fd) < 0) {
-        error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
-        unlink(tmp);
-        return -1;
+    const struct file_replace_options opt = {
+        .mode = 0600, .no_replace = no_replace, .links = FILE_LINK_REFUSE
+    };
+    int rc = file_replace(path, hex, 2 * API_TOKEN_BYTES + 1, &opt, err);
+    if (rc == 0) {
+        memcpy(out, hex, 2 * API_TOKEN_BYTES);
+        out[2 * API_TOKEN_BYTES] = '\0';
     }
-    memcpy(out, hex, 2 * API_TOKEN_BYTES);
-    out[2 * API_TOKEN_BYTES] = '\0';
     OPENSSL_cleanse(hex, sizeof(hex));
-    return 0;
+    return rc;
 }
 
 int api_token_create(const char *path, char *out, size_t size, struct error *err)
 {
-    char tmp[4200];
-    if (write_new_token(path, tmp, sizeof(tmp), out, size, err) < 0)
-        return -1;
-    if (rename(tmp, path) < 0) {
-        error_set_errno(err, ERR_INTERNAL, "replacing %s", path);
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return write_new_token(path, false, out, size, err);
 }
 
 int api_token_load_or_create(const char *path, char *out, size_t size, struct error *err)
@@ -571,18 +561,14 @@ int api_token_load_or_create(const char *path, char *out, size_t size, struct er
         }
         if (errno != ENOENT)
             return error_set_errno(err, ERR_FAILED_PRECONDITION, "cannot open %s", path);
-        char tmp[4200];
-        if (write_new_token(path, tmp, sizeof(tmp), out, size, err) < 0)
-            return -1;
-        /* link, not rename: a token someone made meanwhile is kept. */
-        int rc = link(tmp, path);
-        int saved = errno;
-        unlink(tmp);
-        if (rc == 0)
+        /* not over a token someone made meanwhile: that one is read next */
+        struct error werr;
+        if (write_new_token(path, true, out, size, &werr) == 0)
             return 0;
-        if (saved != EEXIST) {
-            errno = saved;
-            return error_set_errno(err, ERR_INTERNAL, "creating %s", path);
+        if (werr.kind != ERR_ALREADY_EXISTS) {
+            if (err != NULL)
+                *err = werr;
+            return -1;
         }
     }
     return error_set(err, ERR_INTERNAL, "%s keeps changing", path);

@@ -83,65 +83,6 @@ static int public_pem(EVP_PKEY *key, char **out, struct error *err)
     return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-    cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    return fsync(fd);
-}
-
-/* Writes data to path.tmp (mode), fsyncs, then moves it into place: with
- * exclusive, by link() so that an existing file is never replaced. Returns
- * 1 when exclusive and path already existed. */
-static int write_file_atomic(const char *dir, const char *path, const char *data, mode_t mode,
-                             bool exclusive, struct error *err)
-{
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
-        return error_set(err, ERR_INVALID_ARGUMENT, "key path too long");
-    unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0)
-        return error_set_errno(err, ERR_INTERNAL, "creating %s", tmp);
-    size_t len = strlen(data), done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, data + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        done += (size_t)n;
-    }
-    if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
-        error_set_errno(err, ERR_INTERNAL, "syncing %s", tmp);
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    close(fd);
-    int ret = 0;
-    if (exclusive) {
-        if (link(tmp, path) < 0) {
-            if (errno == EEXIST)
-                ret = 1;
-            else
-                ret = error_set_errno(err, ERR_INTERNAL, "creating %s", path);
-        }
-        unlink(tmp);
-    } else if (rename(tmp, path) < 0) {
-        ret = error_set_errno(err, ERR_INTERNAL, "creating %s", path);
-        unlink(tmp);
-    }
-    if (ret >= 0)
-        fsync_dir(dir);
-    return ret;
-}
-
 static int load_private_key(const char *path, EVP_PKEY **key, struct error *err)
 {
     struct stat st;
@@ -174,7 +115,7 @@ static int load_private_key(const char *path, EVP_PKEY **key, struct error *err)
     return 0;
 }
 
-static int create_private_key(const char *dir, const char *path, struct error *err)
+static int create_private_key(const char *path, struct error *err)
 {
     EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     if (k == NULL)
@@ -192,11 +133,18 @@ static int create_private_key(const char *dir, const char *path, struct error *e
         error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
         goto out;
     }
-    ret = write_file_atomic(dir, path, pem, 0600, true, err);
+    /* not over an existing key: a concurrent creator's key is kept */
+    static const struct file_replace_options opt = { .mode = 0600, .no_replace = true };
+    struct error werr;
+    ret = file_replace(path, pem, strlen(pem), &opt, &werr);
     OPENSSL_cleanse(pem, strlen(pem));
     free(pem);
     if (ret == 0)
         log_info("audit: created the checkpoint signing key %s", path);
+    else if (werr.kind == ERR_ALREADY_EXISTS)
+        ret = 0;
+    else if (err != NULL)
+        *err = werr;
 out:
     BIO_free(bio);
     EVP_PKEY_free(k);
@@ -222,7 +170,7 @@ int audit_keys_load_or_create(const char *key_dir, EVP_PKEY **key, char **pub_pe
             return -1;
         }
         /* A concurrent creator wins the link(); then its key is loaded. */
-        if (create_private_key(key_dir, key_path, err) < 0 ||
+        if (create_private_key(key_path, err) < 0 ||
             load_private_key(key_path, &k, err) < 0)
             return -1;
     }
@@ -238,7 +186,8 @@ int audit_keys_load_or_create(const char *key_dir, EVP_PKEY **key, char **pub_pe
     if (read_small_file(pub_path, &have, &have_len, &ignored) < 0 || strcmp(have, pem) != 0) {
         if (have != NULL)
             log_warn("audit: %s did not match %s; rewriting it", pub_path, key_path);
-        if (write_file_atomic(key_dir, pub_path, pem, 0644, false, err) < 0) {
+        static const struct file_replace_options opt = { .mode = 0644 };
+        if (file_replace(pub_path, pem, strlen(pem), &opt, err) < 0) {
             EVP_PKEY_free(k);
             return -1;
         }

@@ -144,76 +144,18 @@ static void walk_dir(struct fmt_job *j, const char *path, int depth)
     file_names_free(names, n);
 }
 
-static int write_all(int fd, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Replace path's content with text: a temporary file beside it, the same
- * permission bits, fsync, rename, fsync of the folder. */
+ * permission bits, fsync, rename, fsync of the folder. A link is followed:
+ * the file it names is rewritten and the link stays. */
 static int write_atomic(const char *path, const char *text, size_t len)
 {
-    cleanup_free char *real = realpath(path, NULL);
-    if (!real) {
-        fprintf(stderr, "enclave policy fmt: %s: %s\n", path, strerror(errno));
+    static const struct file_replace_options opt = {
+        .mode = 0644, .keep_mode = true, .links = FILE_LINK_FOLLOW
+    };
+    struct error err;
+    if (file_replace(path, text, len, &opt, &err) < 0) {
+        fprintf(stderr, "enclave policy fmt: %s (the file is unchanged)\n", err.message);
         return -1;
-    }
-    struct stat st;
-    if (stat(real, &st) < 0) {
-        fprintf(stderr, "enclave policy fmt: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    cleanup_free char *dcopy = strdup(real), *bcopy = strdup(real);
-    if (!dcopy || !bcopy)
-        return -1;
-    const char *dir = dirname(dcopy), *base = basename(bcopy);
-    char tmp[PATH_MAX];
-    int l = snprintf(tmp, sizeof tmp, "%s/.%s.fmt-XXXXXX", dir, base);
-    if (l < 0 || (size_t)l >= sizeof tmp) {
-        fprintf(stderr, "enclave policy fmt: %s: name too long\n", path);
-        return -1;
-    }
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "enclave policy fmt: %s: cannot create a temporary file: %s\n", path,
-                strerror(errno));
-        return -1;
-    }
-    const char *what = NULL;
-    if (write_all(fd, text, len) < 0)
-        what = "write";
-    else if (fchmod(fd, st.st_mode & 07777) < 0)
-        what = "chmod";
-    else if (fsync(fd) < 0)
-        what = "fsync";
-    int e = errno;
-    if (close(fd) < 0 && !what) {
-        what = "close";
-        e = errno;
-    }
-    if (!what && rename(tmp, real) < 0) {
-        what = "rename";
-        e = errno;
-    }
-    if (what) {
-        unlink(tmp);
-        fprintf(stderr, "enclave policy fmt: %s: %s: %s (the file is unchanged)\n", path, what,
-                strerror(e));
-        return -1;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
     }
     return 0;
 }
@@ -236,7 +178,7 @@ static int print_diff(const struct fmt_file *f)
     const char *orig = f->path;
     if (from_stdin) {
         int t = mkostemp(tmp, O_CLOEXEC);
-        if (t < 0 || write_all(t, f->text, f->len) < 0) {
+        if (t < 0 || file_write_all(t, f->text, f->len) < 0) {
             if (t >= 0) {
                 close(t);
                 unlink(tmp);
@@ -262,7 +204,7 @@ static int print_diff(const struct fmt_file *f)
         fprintf(stderr, "enclave policy fmt: cannot run diff: %s\n", strerror(rc));
         return -1;
     }
-    int werr = write_all(pfd[1], f->out, f->outlen);
+    int werr = file_write_all(pfd[1], f->out, f->outlen);
     close(pfd[1]);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

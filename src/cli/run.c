@@ -43,6 +43,17 @@ int cli_run(int argc, char **argv)
             memset(rnd, 0, sizeof(rnd));
         snprintf(session_id, sizeof(session_id), "run-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
                  rnd[2], rnd[3], rnd[4], rnd[5]);
+    } else {
+        snprintf(session_id, sizeof(session_id), "%s", a.session_id);
+    }
+    /* The program (--python FILE) is read and the command checked before
+     * anything starts: a file that cannot be read boots no VM. */
+    json_t *tool = cli_exec_request("run", session_id, a.python_file, a.command, a.command_len,
+                                    a.timeout_s);
+    if (tool == NULL)
+        return 125;
+
+    if (own_session) {
         json_t *req = json_pack("{s:s}", "sessionId", session_id);
         cli_start_request_add(req, a.vcpus, a.mem_mb, a.egress);
         json_t *resp = NULL;
@@ -58,23 +69,18 @@ int cli_run(int argc, char **argv)
                             &err);
                 json_decref(stop);
                 json_decref(ignored);
+                json_decref(tool);
                 return exit_code_for_signal(run_signal);
             }
             fprintf(stderr, "enclave run: cannot start a session: %s\n", err.message);
+            json_decref(tool);
             return 125;
         }
         json_decref(resp);
-    } else {
-        snprintf(session_id, sizeof(session_id), "%s", a.session_id);
     }
 
-    int rc = 125;
-    json_t *tool = cli_exec_request("run", session_id, a.python_file, a.command, a.command_len,
-                                    a.timeout_s);
-    if (tool != NULL) {
-        rc = cli_exec_stream("run", &a.target, tool, a.timeout_s);
-        json_decref(tool);
-    }
+    int rc = cli_exec_stream("run", &a.target, tool, a.timeout_s);
+    json_decref(tool);
     if (run_signal) {
         client_clear_interrupt();
         fprintf(stderr, "enclave run: interrupted%s\n", own_session ? "; stopping the session" : "");

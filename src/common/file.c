@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -93,6 +96,162 @@ int file_read_all(const char *path, size_t max, char **out, size_t *len, struct 
         return error_set_errno(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "opening %s",
                                path);
     return file_read_fd_all(fd, path, max, out, len, err);
+}
+
+static enum error_kind kind_of_errno(int e)
+{
+    switch (e) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return ERR_PERMISSION_DENIED;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+        return ERR_RESOURCE_EXHAUSTED;
+    case ENOENT:
+    case ENOTDIR:
+        return ERR_NOT_FOUND;
+    default:
+        return ERR_INTERNAL;
+    }
+}
+
+int file_write_all(int fd, const void *buf, size_t len)
+{
+    const char *data = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0) { /* no progress: do not spin */
+            errno = EIO;
+            return -1;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Creates a new temporary file beside name: ".NAME.tmp-XXXXXXXX", hidden so
+ * that folder listings pass it over, 0600 until it is complete. */
+static int create_temporary(int dirfd, const char *name, char *tmp, size_t size)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (int attempt = 0; attempt < 64; attempt++) {
+        unsigned char rnd[8];
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+            return -1;
+        char suffix[sizeof(rnd) + 1];
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            suffix[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
+        suffix[sizeof(rnd)] = '\0';
+        /* at most NAME_MAX: a long name is cut in the temporary's */
+        snprintf(tmp, size, ".%.200s.tmp-%s", name, suffix);
+        int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+int file_replace_at(int dirfd, const char *name, const char *what, const void *data, size_t len,
+                    const struct file_replace_options *opt, struct error *err)
+{
+    if (name[0] == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0)
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s does not name a file", what);
+    mode_t mode = opt->mode & 07777;
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(st.st_mode) && opt->links != FILE_LINK_REPLACE)
+            return error_set(err, ERR_FAILED_PRECONDITION,
+                             "%s is a symbolic link; refusing to replace it", what);
+        if (opt->no_replace)
+            return error_set(err, ERR_ALREADY_EXISTS, "%s exists", what);
+        if (opt->keep_mode && fstatat(dirfd, name, &st, 0) == 0 && S_ISREG(st.st_mode))
+            mode = st.st_mode & 07777;
+    } else if (errno != ENOENT) {
+        return error_set_errno(err, kind_of_errno(errno), "stat %s", what);
+    }
+
+    char tmp[NAME_MAX + 1];
+    int fd = create_temporary(dirfd, name, tmp, sizeof(tmp));
+    if (fd < 0)
+        return error_set_errno(err, kind_of_errno(errno), "creating a temporary file beside %s",
+                               what);
+    const char *step = NULL;
+    if (file_write_all(fd, data, len) < 0)
+        step = "writing";
+    else if (fchmod(fd, mode) < 0)
+        step = "setting the mode of";
+    else if (fsync(fd) < 0)
+        step = "syncing";
+    int saved = errno;
+    /* close reports late write errors on some file systems */
+    if (close(fd) < 0 && step == NULL) {
+        step = "writing";
+        saved = errno;
+    }
+    bool exists = false;
+    if (step == NULL) {
+        int rc = opt->no_replace ? linkat(dirfd, tmp, dirfd, name, 0)
+                                 : renameat(dirfd, tmp, dirfd, name);
+        if (rc < 0) {
+            exists = opt->no_replace && errno == EEXIST;
+            step = "replacing";
+            saved = errno;
+        }
+    }
+    if (step != NULL || opt->no_replace)
+        unlinkat(dirfd, tmp, 0);
+    if (exists)
+        return error_set(err, ERR_ALREADY_EXISTS, "%s exists", what);
+    if (step != NULL) {
+        errno = saved;
+        return error_set_errno(err, kind_of_errno(saved), "%s %s", step, what);
+    }
+    /* the rename is done: a folder that cannot be synced (some file
+     * systems refuse) does not undo it */
+    fsync(dirfd);
+    return 0;
+}
+
+int file_replace(const char *path, const void *data, size_t len,
+                 const struct file_replace_options *opt, struct error *err)
+{
+    cleanup_free char *resolved = NULL;
+    const char *target = path;
+    if (opt->links == FILE_LINK_FOLLOW) {
+        resolved = realpath(path, NULL);
+        if (resolved == NULL && errno != ENOENT)
+            return error_set_errno(err, kind_of_errno(errno), "resolving %s", path);
+        if (resolved != NULL)
+            target = resolved;
+    }
+    cleanup_free char *dcopy = strdup(target), *bcopy = strdup(target);
+    if (dcopy == NULL || bcopy == NULL)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    size_t n = strlen(target);
+    if (n == 0 || target[n - 1] == '/')
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s does not name a file", path);
+    const char *dir = dirname(dcopy), *base = basename(bcopy);
+    cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return error_set_errno(err, kind_of_errno(errno), "opening the folder of %s", path);
+    return file_replace_at(dirfd, base, path, data, len, opt, err);
+}
+
+int file_sync_dir(const char *path)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    return fsync(fd);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -1,4 +1,5 @@
-/* Reading small files whole, with a size limit; removing a tree. */
+/* Reading small files whole, with a size limit; replacing a file atomically;
+ * removing a tree. */
 #ifndef ENCLAVE_COMMON_FILE_H
 #define ENCLAVE_COMMON_FILE_H
 
@@ -21,6 +22,40 @@ int file_read_fd_all(int fd, const char *what, size_t max, char **out, size_t *l
  * input. More than max is ERR_RESOURCE_EXHAUSTED. */
 int file_read_stream_all(int fd, const char *what, size_t max, char **out, size_t *len,
                          struct error *err);
+
+/* How file_replace treats a target that is a symbolic link. */
+enum file_link_policy {
+    FILE_LINK_REPLACE, /* the link itself is replaced by the new file (rename's own way) */
+    FILE_LINK_FOLLOW,  /* the file it points to is replaced; the link stays (file_replace only) */
+    FILE_LINK_REFUSE,  /* ERR_FAILED_PRECONDITION, nothing written */
+};
+
+struct file_replace_options {
+    mode_t mode;                 /* the new file's permission bits, exactly (no umask) */
+    bool keep_mode;              /* an existing target's permission bits instead of mode */
+    bool no_replace;             /* an existing target is kept: ERR_ALREADY_EXISTS */
+    enum file_link_policy links;
+};
+
+/* Replaces the file at path with len bytes of data so that a reader or a
+ * crash sees the old file or the new one, whole: a temporary file in the same
+ * folder (created exclusively, never through a link, readable only by its
+ * owner until it is complete), written, given its mode, synced, renamed over
+ * path (with no_replace, linked to it instead, so that a file someone made
+ * meanwhile is kept), then the folder synced. On failure the old file is
+ * untouched and the temporary is removed; messages name path. */
+int file_replace(const char *path, const void *data, size_t len,
+                 const struct file_replace_options *opt, struct error *err);
+/* The same for name in the folder dirfd (name has no '/'; FILE_LINK_FOLLOW
+ * acts as FILE_LINK_REFUSE); what names the file in messages. */
+int file_replace_at(int dirfd, const char *name, const char *what, const void *data, size_t len,
+                    const struct file_replace_options *opt, struct error *err);
+/* Writes all len bytes to fd, again after a short write or EINTR. Returns
+ * -1 with errno on failure. */
+int file_write_all(int fd, const void *data, size_t len);
+/* fsync of the folder at path, so that names made or renamed in it last.
+ * Returns -1 with errno on failure. */
+int file_sync_dir(const char *path);
 
 /* Removes path and, when it is a folder, everything below it, without
  * following symbolic links. A path that does not exist is not an error. */

@@ -1,4 +1,5 @@
-/* Reading files whole with a limit, removing trees, the RFC 3339 clock. */
+/* Reading files whole with a limit, replacing files atomically, removing
+ * trees, the RFC 3339 clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,6 +122,273 @@ static void test_remove_tree(void **state)
     assert_int_equal(remove_tree(outside, &err), 0);
 }
 
+/* A fresh folder under the test folder for one test. */
+static void sub_dir(const char *name, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", dir, name);
+    assert_int_equal(mkdir(out, 0700), 0);
+}
+
+static void join(char *out, size_t size, const char *folder, const char *name)
+{
+    snprintf(out, size, "%s/%s", folder, name);
+}
+
+/* How many entries folder holds, and whether any is a temporary. */
+static int count_entries(const char *folder, bool *temporary)
+{
+    DIR *d = opendir(folder);
+    assert_non_null(d);
+    int n = 0;
+    *temporary = false;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        n++;
+        if (strstr(de->d_name, ".tmp-") != NULL)
+            *temporary = true;
+    }
+    closedir(d);
+    return n;
+}
+
+static void assert_content(const char *path, const char *want)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    struct error err = {0};
+    assert_int_equal(file_read_all(path, 1 << 20, &buf, &len, &err), 0);
+    assert_string_equal(buf, want);
+    free(buf);
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+static void test_replace_creates(void **state)
+{
+    (void)state;
+    char folder[100], path[140];
+    sub_dir("create", folder, sizeof(folder));
+    join(path, sizeof(path), folder, "new.txt");
+    mode_t old_umask = umask(077);
+    struct error err = {0};
+    struct file_replace_options opt = { .mode = 0644 };
+    int rc = file_replace(path, "one\n", 4, &opt, &err);
+    umask(old_umask);
+    assert_int_equal(rc, 0);
+    assert_content(path, "one\n");
+    assert_int_equal(mode_of(path), 0644); /* exactly, whatever the umask */
+    bool temporary;
+    assert_int_equal(count_entries(folder, &temporary), 1);
+    assert_false(temporary);
+    /* an empty file is a file too */
+    join(path, sizeof(path), folder, "empty");
+    assert_int_equal(file_replace(path, "", 0, &opt, &err), 0);
+    assert_content(path, "");
+}
+
+static void test_replace_existing(void **state)
+{
+    (void)state;
+    char folder[100], path[140];
+    sub_dir("existing", folder, sizeof(folder));
+    test_put_file_mode(folder, "f", "old content, longer than the new\n", 0640);
+    join(path, sizeof(path), folder, "f");
+    struct stat before, after;
+    assert_int_equal(stat(path, &before), 0);
+    struct error err = {0};
+    /* the mode given */
+    struct file_replace_options opt = { .mode = 0600 };
+    assert_int_equal(file_replace(path, "new\n", 4, &opt, &err), 0);
+    assert_content(path, "new\n");
+    assert_int_equal(mode_of(path), 0600);
+    assert_int_equal(stat(path, &after), 0);
+    assert_int_not_equal(before.st_ino, after.st_ino); /* a new file renamed over it */
+    /* the mode kept */
+    assert_int_equal(chmod(path, 0604), 0);
+    opt = (struct file_replace_options){ .mode = 0600, .keep_mode = true };
+    assert_int_equal(file_replace(path, "newer\n", 6, &opt, &err), 0);
+    assert_content(path, "newer\n");
+    assert_int_equal(mode_of(path), 0604);
+    /* keep_mode with no file to keep it from: the mode given */
+    join(path, sizeof(path), folder, "g");
+    opt.mode = 0640;
+    assert_int_equal(file_replace(path, "g", 1, &opt, &err), 0);
+    assert_int_equal(mode_of(path), 0640);
+    bool temporary;
+    assert_int_equal(count_entries(folder, &temporary), 2);
+    assert_false(temporary);
+}
+
+/* The bytes go to the temporary file first: a write that fails (here the
+ * file size limit, which also stops root) leaves the old file as it was. */
+static void test_replace_write_fails(void **state)
+{
+    (void)state;
+    char folder[100], path[140];
+    sub_dir("write-fails", folder, sizeof(folder));
+    test_put_file_mode(folder, "f", "old\n", 0644);
+    join(path, sizeof(path), folder, "f");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit lim = { 1024, 1024 };
+        if (setrlimit(RLIMIT_FSIZE, &lim) < 0)
+            _exit(2);
+        static char big[8192];
+        memset(big, 'x', sizeof(big));
+        struct error err = {0};
+        struct file_replace_options opt = { .mode = 0644 };
+        int rc = file_replace(path, big, sizeof(big), &opt, &err);
+        _exit(rc < 0 && err.kind == ERR_RESOURCE_EXHAUSTED && strstr(err.message, path) ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_content(path, "old\n");
+    bool temporary;
+    assert_int_equal(count_entries(folder, &temporary), 1);
+    assert_false(temporary);
+}
+
+static void test_replace_fails_cleanly(void **state)
+{
+    (void)state;
+    char folder[100], path[140];
+    sub_dir("fails", folder, sizeof(folder));
+    struct error err = {0};
+    struct file_replace_options opt = { .mode = 0644 };
+    /* a target that is a folder: the rename fails, the temporary goes */
+    test_put_file(folder, "d/inside", "kept\n");
+    join(path, sizeof(path), folder, "d");
+    assert_int_equal(file_replace(path, "x", 1, &opt, &err), -1);
+    assert_non_null(strstr(err.message, path));
+    char inside[180];
+    join(inside, sizeof(inside), path, "inside");
+    assert_content(inside, "kept\n");
+    bool temporary;
+    assert_int_equal(count_entries(folder, &temporary), 1);
+    assert_false(temporary);
+    /* a folder that does not exist */
+    join(path, sizeof(path), folder, "none/f");
+    assert_int_equal(file_replace(path, "x", 1, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_NOT_FOUND);
+    assert_non_null(strstr(err.message, path));
+    /* names that are not files */
+    assert_int_equal(file_replace("", "x", 1, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_INVALID_ARGUMENT);
+    join(path, sizeof(path), folder, "");
+    assert_int_equal(file_replace(path, "x", 1, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_INVALID_ARGUMENT);
+    int dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dfd >= 0);
+    assert_int_equal(file_replace_at(dfd, "d/inside", "d/inside", "x", 1, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_INVALID_ARGUMENT);
+    assert_int_equal(file_replace_at(dfd, "..", "..", "x", 1, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_INVALID_ARGUMENT);
+    close(dfd);
+    assert_content(inside, "kept\n");
+    /* a folder this user may not write to (root may write anywhere) */
+    if (geteuid() != 0) {
+        char ro[100];
+        sub_dir("read-only", ro, sizeof(ro));
+        test_put_file(ro, "f", "old\n");
+        assert_int_equal(chmod(ro, 0500), 0);
+        join(path, sizeof(path), ro, "f");
+        assert_int_equal(file_replace(path, "new", 3, &opt, &err), -1);
+        assert_int_equal(err.kind, ERR_PERMISSION_DENIED);
+        assert_content(path, "old\n");
+        assert_int_equal(chmod(ro, 0700), 0);
+    }
+}
+
+static void test_replace_no_replace(void **state)
+{
+    (void)state;
+    char folder[100], path[140];
+    sub_dir("no-replace", folder, sizeof(folder));
+    join(path, sizeof(path), folder, "f");
+    struct error err = {0};
+    struct file_replace_options opt = { .mode = 0600, .no_replace = true };
+    assert_int_equal(file_replace(path, "first\n", 6, &opt, &err), 0);
+    assert_content(path, "first\n");
+    assert_int_equal(mode_of(path), 0600);
+    assert_int_equal(file_replace(path, "second\n", 7, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_ALREADY_EXISTS);
+    assert_non_null(strstr(err.message, path));
+    assert_content(path, "first\n");
+    bool temporary;
+    assert_int_equal(count_entries(folder, &temporary), 1);
+    assert_false(temporary);
+}
+
+static void test_replace_links(void **state)
+{
+    (void)state;
+    char folder[100], link[140], real[140];
+    sub_dir("links", folder, sizeof(folder));
+    test_put_file_mode(folder, "real", "real\n", 0640);
+    join(real, sizeof(real), folder, "real");
+    join(link, sizeof(link), folder, "link");
+    assert_int_equal(symlink("real", link), 0);
+    struct error err = {0};
+    struct stat st;
+    /* refused: nothing changes */
+    struct file_replace_options opt = { .mode = 0600, .links = FILE_LINK_REFUSE };
+    assert_int_equal(file_replace(link, "new\n", 4, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_FAILED_PRECONDITION);
+    assert_non_null(strstr(err.message, link));
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_content(real, "real\n");
+    bool temporary;
+    assert_int_equal(count_entries(folder, &temporary), 2);
+    assert_false(temporary);
+    /* a link in a folder given by descriptor: refused as well */
+    int dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dfd >= 0);
+    assert_int_equal(file_replace_at(dfd, "link", "the link", "new\n", 4, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_FAILED_PRECONDITION);
+    opt.links = FILE_LINK_FOLLOW; /* no following by descriptor */
+    assert_int_equal(file_replace_at(dfd, "link", "the link", "new\n", 4, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_FAILED_PRECONDITION);
+    close(dfd);
+    assert_content(real, "real\n");
+    /* followed: the file it points to is replaced, with its mode kept */
+    opt = (struct file_replace_options){ .mode = 0600, .keep_mode = true,
+                                         .links = FILE_LINK_FOLLOW };
+    assert_int_equal(file_replace(link, "followed\n", 9, &opt, &err), 0);
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_content(real, "followed\n");
+    assert_int_equal(mode_of(real), 0640);
+    /* a dangling link is not followed into a new file */
+    char dangling[140];
+    join(dangling, sizeof(dangling), folder, "dangling");
+    assert_int_equal(symlink("nowhere", dangling), 0);
+    assert_int_equal(file_replace(dangling, "x", 1, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_FAILED_PRECONDITION);
+    assert_int_equal(lstat(dangling, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    /* replaced: the link becomes a file, what it pointed to is untouched */
+    opt = (struct file_replace_options){ .mode = 0600 };
+    assert_int_equal(file_replace(link, "own\n", 4, &opt, &err), 0);
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_content(link, "own\n");
+    assert_content(real, "followed\n");
+    assert_int_equal(count_entries(folder, &temporary), 3);
+    assert_false(temporary);
+}
+
 static void test_rfc3339_now(void **state)
 {
     (void)state;
@@ -132,6 +405,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_all),
         cmocka_unit_test(test_read_stream_all),
+        cmocka_unit_test(test_replace_creates),
+        cmocka_unit_test(test_replace_existing),
+        cmocka_unit_test(test_replace_write_fails),
+        cmocka_unit_test(test_replace_fails_cleanly),
+        cmocka_unit_test(test_replace_no_replace),
+        cmocka_unit_test(test_replace_links),
         cmocka_unit_test(test_remove_tree),
         cmocka_unit_test(test_rfc3339_now),
     };

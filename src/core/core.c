@@ -466,19 +466,27 @@ static void session_vm_exited(struct session *s, int status)
         snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(status));
 
     if (s->state == CORE_SESSION_BOOTING) {
-        char log_tail[1024], path[4200];
-        snprintf(path, sizeof(path), "%s/vmm.log", s->run_dir);
-        read_tail(path, log_tail, sizeof(log_tail));
+        /* The driver may have ended it itself, saying why (a step of the
+         * VMM's configuration failed); else the VMM's own last words. */
+        const struct error *start_err = vmm_vm_start_error(s->vm);
+        char log_tail[1024];
+        read_tail(vmm_vm_log(s->vm), log_tail, sizeof(log_tail));
         if (s->restoring) {
             char reason[1200];
-            snprintf(reason, sizeof(reason), "the VMM ended (%s)%s%s", why, log_tail[0] ? ": " : "",
-                     log_tail);
+            if (start_err != NULL)
+                snprintf(reason, sizeof(reason), "%s", start_err->message);
+            else
+                snprintf(reason, sizeof(reason), "the VMM ended (%s)%s%s", why, log_tail[0] ? ": " : "",
+                         log_tail);
             restore_fallback(s, reason);
             return;
         }
         struct error err;
-        error_set(&err, ERR_UNAVAILABLE, "the VM exited while booting (%s)%s%s", why,
-                  log_tail[0] ? ": " : "", log_tail);
+        if (start_err != NULL)
+            err = *start_err;
+        else
+            error_set(&err, ERR_UNAVAILABLE, "the VM exited while booting (%s)%s%s", why,
+                      log_tail[0] ? ": " : "", log_tail);
         s->state = CORE_SESSION_FAILED;
         if (s->in_pool)
             pool_failed(s->pool);
@@ -668,10 +676,18 @@ static void on_boot_timeout(evutil_socket_t fd, short what, void *arg)
     char console[1024];
     read_tail(vmm_vm_console_log(s->vm), console, sizeof(console));
     struct error err;
-    error_set(&err, ERR_DEADLINE_EXCEEDED,
-              "the VM did not answer within %u ms (last channel error: %s); console: %s",
-              s->core->cfg.boot_timeout_ms, s->last_connect_error[0] ? s->last_connect_error : "none",
-              console[0] ? console : "(empty)");
+    if (vmm_vm_start_error(s->vm) != NULL) /* the driver gave up first, and said why */
+        err = *vmm_vm_start_error(s->vm);
+    else if (vmm_vm_start_step(s->vm) != NULL) /* the driver was still configuring it */
+        error_set(&err, ERR_DEADLINE_EXCEEDED,
+                  "the VM did not start within %u ms: its VMM was still being configured, waiting for "
+                  "%s; console: %s",
+                  s->core->cfg.boot_timeout_ms, vmm_vm_start_step(s->vm), console[0] ? console : "(empty)");
+    else
+        error_set(&err, ERR_DEADLINE_EXCEEDED,
+                  "the VM did not answer within %u ms (last channel error: %s); console: %s",
+                  s->core->cfg.boot_timeout_ms, s->last_connect_error[0] ? s->last_connect_error : "none",
+                  console[0] ? console : "(empty)");
     if (s->in_pool)
         pool_failed(s->pool);
     srecord(s, AUDIT_SESSION_FAILED, json_pack("{s:s}", "reason", "boot timeout"));
@@ -718,14 +734,18 @@ static int session_boot(struct session *s, const char *kernel, const char *initr
         vc.restore_from = core->snap.state_path;
         vc.restore_key = core->snap.key;
     }
+    unsigned timeout_ms = core->cfg.boot_timeout_ms;
+    if (s->restoring && timeout_ms > RESTORE_TIMEOUT_MS)
+        timeout_ms = RESTORE_TIMEOUT_MS;
+    /* A driver that configures its VMM on the loop does so within the boot
+     * timeout too (vmm.h). */
+    vc.base = core->cfg.base;
+    vc.start_timeout_ms = timeout_ms;
     if (core->cfg.driver->start(&vc, &s->vm, err) < 0) {
         remove_run_dir(s->run_dir);
         return -1;
     }
     s->boot_timer = evtimer_new(core->cfg.base, on_boot_timeout, s);
-    unsigned timeout_ms = core->cfg.boot_timeout_ms;
-    if (s->restoring && timeout_ms > RESTORE_TIMEOUT_MS)
-        timeout_ms = RESTORE_TIMEOUT_MS;
     struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
     if (s->boot_timer)
         evtimer_add(s->boot_timer, &tv);

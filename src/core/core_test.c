@@ -105,6 +105,7 @@ static struct vmm_vm *fake_vm_new(const struct vmm_config *c, struct error *err)
     struct vmm_vm *vm = calloc(1, sizeof(*vm));
     snprintf(vm->run_dir, sizeof(vm->run_dir), "%s", c->run_dir);
     snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
+    snprintf(vm->vmm_log, sizeof(vm->vmm_log), "%s/vmm.log", c->run_dir);
     vm->channel.kind = VMM_CHANNEL_UNIX;
     snprintf(vm->channel.path, sizeof(vm->channel.path), "%s/rpc.sock", c->run_dir);
     if (vmm_channel_key_create(vm, err) < 0) {

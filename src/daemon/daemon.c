@@ -269,6 +269,13 @@ int daemon_run(const struct daemon_options *opts)
             goto fail;
         }
     }
+    /* The policy (--policy DIR) is read before an image is pulled and
+     * installed (--image): a policy that cannot be loaded changes nothing. */
+    {
+        struct gate_config gc = {.audit = d.audit, .policy_dir = opts->policy_dir};
+        if (gate_new(&gc, &d.gate, &err) < 0)
+            goto fail;
+    }
     if (load_image(opts, d.audit, &image, &err) < 0)
         goto fail;
     const struct image_artifact *kernel = image_manifest_artifact(image, "kernel");
@@ -321,14 +328,6 @@ int daemon_run(const struct daemon_options *opts)
             log_warn("no KVM: VMs run under QEMU's TCG emulation, so isolation is emulated and "
                      "slow (%s)",
                      tcg_asked ? "TCG was asked for" : (why[0] ? why : d.host.explain));
-    }
-
-
-
-    {
-        struct gate_config gc = {.audit = d.audit, .policy_dir = opts->policy_dir};
-        if (gate_new(&gc, &d.gate, &err) < 0)
-            goto fail;
     }
 
     d.base = event_base_new();

@@ -8,6 +8,9 @@
  *    Unix socket; no TLS, no redirects), with a cancel flag a signal handler
  *    may set (the CLI talking to the daemon, the Firecracker driver talking to
  *    Firecracker's API socket).
+ *  - http_call_start: the same on the caller's libevent loop, without
+ *    blocking it: the exchange advances as the socket becomes ready, and a
+ *    callback gets the result (the Firecracker driver's start and snapshots).
  *
  * Both treat the peer as hostile: bounded headers and bodies, a whole-request
  * deadline besides the inactivity timeout, nothing after the response read.
@@ -100,6 +103,23 @@ int http_request_run(const struct http_request *req, struct http_response *resp,
 int http_fd_run(int fd, const struct http_request *req, struct http_response *resp,
                 struct error *err);
 void http_response_release(struct http_response *resp);
+
+/* One request on fd, a connected non-blocking stream socket (not closed
+ * here), on the caller's loop. req is copied (it need not outlive the call);
+ * the body comes from memory (body_fd, on_body, on_headers and cancel are
+ * refused) and the response is buffered within req's limits. done is called
+ * once, from the loop, never from http_call_start: with the response (an
+ * HTTP error status is a successful exchange; resp stays the call's) or
+ * with the transport error, the deadline or the inactivity timeout. done may
+ * free the call. http_call_free cancels a call in flight (done is not
+ * called then). */
+struct http_call;
+struct event_base;
+typedef void (*http_call_done_fn)(void *ctx, const struct http_response *resp,
+                                  const struct error *err);
+int http_call_start(struct event_base *base, int fd, const struct http_request *req,
+                    http_call_done_fn done, void *ctx, struct http_call **out, struct error *err);
+void http_call_free(struct http_call *call);
 /* Case-insensitive header lookup; the first match or NULL. */
 const char *http_response_header(const struct http_response *resp, const char *name);
 

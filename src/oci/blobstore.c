@@ -103,21 +103,6 @@ int blobstore_check(const struct blobstore *store, const char *digest, uint64_t 
     return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int blobstore_put(const struct blobstore *store, const char *digest, const void *data,
                   size_t len, struct error *err)
 {
@@ -221,7 +206,7 @@ int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struc
     if (len > w->expected - w->offset)
         return error_set(err, ERR_DATA_LOSS, "blob %s is longer than its %" PRIu64 " bytes",
                          w->digest, w->expected);
-    if (write_all(w->fd, data, len) < 0)
+    if (file_write_all(w->fd, data, len) < 0)
         return error_set_errno(err, ERR_INTERNAL, "writing %s", w->partial);
     EVP_DigestUpdate(w->md, data, len);
     w->offset += len;

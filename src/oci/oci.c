@@ -30,43 +30,6 @@
 
 /* ------------------------------------------------------------ small helpers */
 
-static int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                             bool exclusive, struct error *err)
-{
-    if (exclusive) {
-        cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-        if (fd < 0)
-            return error_set_errno(err, errno == EEXIST ? ERR_ALREADY_EXISTS : ERR_INTERNAL,
-                                   "creating %s", path);
-        if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0)
-            return error_set_errno(err, ERR_INTERNAL, "writing %s", path);
-        return 0;
-    }
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid());
-    cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return error_set_errno(err, ERR_INTERNAL, "creating %s", tmp);
-    if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
-        unlink(tmp);
-        return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
-    }
-    if (rename(tmp, path) < 0) {
-        unlink(tmp);
-        return error_set_errno(err, ERR_INTERNAL, "renaming %s", tmp);
-    }
-    return 0;
-}
-
-static void fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 static int hash_file(int fd, char digest[72], uint64_t *size, struct error *err)
 {
     if (lseek(fd, 0, SEEK_SET) < 0)
@@ -292,19 +255,11 @@ static int load_trusted_keys(const struct oci_options *opts, struct trusted_key 
     return 0;
 }
 
-/* Looks for one layer of the signature manifest that a trusted key signed
+/* Looks for one layer of the signature manifest that one of keys signed
  * and whose payload names exactly the digest we resolved. */
-static int verify_signature(struct resolved *r, const struct oci_options *opts,
+static int verify_signature(struct resolved *r, const struct trusted_key *keys, size_t key_count,
                             struct oci_image_info *info, struct error *err)
 {
-    struct trusted_key keys[MAX_TRUSTED_KEYS];
-    size_t key_count = 0;
-    if (load_trusted_keys(opts, keys, &key_count, err) < 0)
-        return -1;
-    if (key_count == 0)
-        return error_set(err, ERR_FAILED_PRECONDITION,
-                         "no trusted keys: put cosign public keys in $ENCLAVE_HOME/trust/*.pub "
-                         "or pass --key");
     char tag[96];
     cosign_signature_tag(r->top_digest, tag, sizeof(tag));
     cleanup_free char *body = NULL;
@@ -378,7 +333,6 @@ out:
         oci_manifest_release(m);
         free(m);
     }
-    keys_release(keys, key_count);
     return ret;
 }
 
@@ -413,6 +367,21 @@ static int fetch_image(const char *ref, const struct oci_options *opts, enum fet
                        struct oci_image_info *info, struct error *err)
 {
     bool skip_verify = until == FETCH_INSTALLED && opts && opts->insecure_skip_verify;
+    struct oci_ref parsed;
+    if (oci_ref_parse(ref, &parsed, err) < 0)
+        return -1;
+    /* The trusted keys are read before the registry is asked anything: a
+     * --key that cannot be read costs no download. */
+    struct trusted_key keys[MAX_TRUSTED_KEYS];
+    size_t key_count = 0;
+    if (until != FETCH_PULLED && !skip_verify) {
+        if (load_trusted_keys(opts, keys, &key_count, err) < 0)
+            return -1;
+        if (key_count == 0)
+            return error_set(err, ERR_FAILED_PRECONDITION,
+                             "no trusted keys: put cosign public keys in $ENCLAVE_HOME/trust/*.pub "
+                             "or pass --key");
+    }
     struct resolved r;
     int ret = resolve(ref, opts, false, &r, err);
     if (ret == 0 && until != FETCH_PULLED) {
@@ -424,7 +393,7 @@ static int fetch_image(const char *ref, const struct oci_options *opts, enum fet
                     ref);
             log_warn("image install without signature verification: %s (%s)", ref, r.top_digest);
         } else {
-            ret = verify_signature(&r, opts, info, err);
+            ret = verify_signature(&r, keys, key_count, info, err);
         }
     }
     if (ret == 0)
@@ -435,6 +404,7 @@ static int fetch_image(const char *ref, const struct oci_options *opts, enum fet
         ret = install_steps(ref, opts, &r, info, err);
     fill_info(&r, info);
     resolved_release(&r);
+    keys_release(keys, key_count);
     return ret;
 }
 
@@ -550,11 +520,11 @@ static int install_resolved(struct resolved *r, struct oci_image_info *info, str
     cleanup_free char *mjson = image_manifest_json(r);
     char mpath[PATH_MAX + 400];
     snprintf(mpath, sizeof(mpath), "%s/manifest.json", tmp);
-    if (mjson == NULL || write_file_atomic(mpath, mjson, strlen(mjson), 0644, true, err) < 0) {
+    static const struct file_replace_options manifest_opt = { .mode = 0644, .no_replace = true };
+    if (mjson == NULL || file_replace(mpath, mjson, strlen(mjson), &manifest_opt, err) < 0) {
         remove_tree(tmp, NULL);
         return mjson ? -1 : error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     }
-    fsync_dir(tmp);
     /* what the VM drivers will read: check it with their parser, files included */
     struct image_manifest *check = NULL;
     if (image_manifest_load(tmp, &check, err) < 0 || image_manifest_verify(check, err) < 0) {
@@ -581,7 +551,7 @@ static int install_resolved(struct resolved *r, struct oci_image_info *info, str
         remove_tree(tmp, NULL);
         return error_set_errno(err, ERR_INTERNAL, "moving the image into place");
     }
-    fsync_dir(images);
+    file_sync_dir(images);
 
     /* swap `current` with one rename: a crash leaves either the old link or the new */
     char target[200], link_tmp[PATH_MAX + 100], current[PATH_MAX + 20];
@@ -595,7 +565,7 @@ static int install_resolved(struct resolved *r, struct oci_image_info *info, str
         unlink(link_tmp);
         return error_set_errno(err, ERR_INTERNAL, "replacing %s", current);
     }
-    fsync_dir(cache);
+    file_sync_dir(cache);
     if (info != NULL)
         snprintf(info->installed_id, sizeof(info->installed_id), "%s", id);
     return 0;
@@ -983,8 +953,9 @@ int oci_keygen(const char *dir, const char *password, bool force, struct error *
     cleanup_free char *pub = NULL;
     if (cosign_keygen(password, &priv, &pub, err) < 0)
         return -1;
-    if (write_file_atomic(priv_path, priv, strlen(priv), 0600, false, err) < 0 ||
-        write_file_atomic(pub_path, pub, strlen(pub), 0644, false, err) < 0)
+    static const struct file_replace_options priv_opt = { .mode = 0600 }, pub_opt = { .mode = 0644 };
+    if (file_replace(priv_path, priv, strlen(priv), &priv_opt, err) < 0 ||
+        file_replace(pub_path, pub, strlen(pub), &pub_opt, err) < 0)
         return -1;
     return 0;
 }

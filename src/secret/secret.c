@@ -112,35 +112,12 @@ int secret_set(const char *dir, const char *name, const char *value, size_t len,
     cleanup_close int dfd = -1;
     if (open_dir(dir, &dfd, err) < 0)
         return -1;
-    char tmp[SECRET_NAME_MAX + 40];
-    snprintf(tmp, sizeof(tmp), ".%s.tmp.%d", name, (int)getpid());
-    unlinkat(dfd, tmp, 0);
-    cleanup_close int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return error_set_errno(err, ERR_INTERNAL, "cannot create %s/%s", dir, tmp);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, value + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            error_set_errno(err, ERR_INTERNAL, "writing %s/%s", dir, tmp);
-            unlinkat(dfd, tmp, 0);
-            return -1;
-        }
-        off += (size_t)n;
-    }
-    if (fchmod(fd, 0600) < 0 || fsync(fd) < 0) {
-        error_set_errno(err, ERR_INTERNAL, "writing %s/%s", dir, tmp);
-        unlinkat(dfd, tmp, 0);
-        return -1;
-    }
-    if (renameat(dfd, tmp, dfd, name) < 0) {
-        error_set_errno(err, ERR_INTERNAL, "storing the secret %s in %s", name, dir);
-        unlinkat(dfd, tmp, 0);
-        return -1;
-    }
-    fsync(dfd);
+    /* A link where the secret goes is refused, as secret_get refuses it. */
+    static const struct file_replace_options opt = { .mode = 0600, .links = FILE_LINK_REFUSE };
+    char what[4200];
+    snprintf(what, sizeof(what), "%s/%s", dir, name);
+    if (file_replace_at(dfd, name, what, value, len, &opt, err) < 0)
+        return error_prefix(err, "storing the secret %s", name);
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,11 +179,31 @@ static void test_loose_permissions_refused(void **state)
     assert_int_equal(symlink(path, other), 0);
     assert_true(secret_get(store, "link", &v, &len, &err) < 0);
     assert_int_equal(err.kind, ERR_FAILED_PRECONDITION);
+    /* ...nor replaced: setting it is refused, the link and its target stay. */
+    assert_true(secret_set(store, "link", "new", 3, &err) < 0);
+    assert_int_equal(err.kind, ERR_FAILED_PRECONDITION);
+    assert_non_null(strstr(err.message, "link"));
+    struct stat st;
+    assert_int_equal(lstat(other, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(secret_get(store, "perm", &v, &len, &err), 0);
+    assert_string_equal(v, "value");
+    secret_value_free(v, len);
     unlink(other);
-    /* A folder, not a file. */
+    /* A folder, not a file: not read, and not replaced (nor any temporary
+     * file left behind). */
     snprintf(other, sizeof(other), "%s/adir", store);
     assert_int_equal(mkdir(other, 0700), 0);
     assert_true(secret_get(store, "adir", &v, &len, &err) < 0);
+    assert_true(secret_set(store, "adir", "new", 3, &err) < 0);
+    assert_non_null(strstr(err.message, "adir"));
+    assert_int_equal(lstat(other, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    DIR *d = opendir(store);
+    assert_non_null(d);
+    for (struct dirent *de; (de = readdir(d)) != NULL;)
+        assert_null(strstr(de->d_name, ".tmp"));
+    closedir(d);
     rmdir(other);
     /* A file longer than the limit (put there by hand). */
     snprintf(other, sizeof(other), "%s/long", store);

@@ -4,9 +4,12 @@
  * no network interface, ever. The guest channel is the vsock device's Unix
  * socket with Firecracker's "CONNECT <port>\n" handshake.
  *
- * Every step is bounded: the wait for the API socket, each API call (see
- * fc_api.h), and the stop request. */
+ * The configuration runs on the daemon's loop after start returns (a job,
+ * below): nothing here waits for Firecracker except the stop request, which
+ * is short. Every step is bounded: the wait for the API socket, each API
+ * call (see fc_api.h), the whole start, and the stop request. */
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
@@ -28,9 +31,14 @@
 
 #define FC_GUEST_PORT 52
 #define FC_GUEST_CID 3            /* the vsock device is private to the VM; 3 is the first guest CID */
-#define FC_SOCKET_WAIT_MS 5000    /* firecracker start to its API socket accepting */
-#define FC_CONFIG_TIMEOUT_MS 2000 /* each pre-boot API call */
-#define FC_START_TIMEOUT_MS 10000 /* InstanceStart loads the kernel and initrd */
+/* The start's deadlines: the whole start (unless the owner gives its own,
+ * vmm_config.start_timeout_ms: the daemon's boot timeout), and within it
+ * each step's. Generous: a loaded host is slow, and nothing waits on them. */
+#define FC_BOOT_TIMEOUT_MS 60000    /* the whole start, as the daemon's default boot timeout */
+#define FC_SOCKET_WAIT_MS 30000     /* firecracker start to its API socket accepting */
+#define FC_SOCKET_POLL_MS 20        /* how often the socket is tried until then */
+#define FC_CONFIG_TIMEOUT_MS 15000  /* each pre-boot API call */
+#define FC_START_TIMEOUT_MS 30000   /* InstanceStart loads the kernel and initrd */
 #define FC_STOP_TIMEOUT_MS 1000   /* SendCtrlAltDel */
 #define FC_MAX_VCPUS 32           /* the API's limit */
 #define FC_CGROUP_OVERHEAD_MB 256 /* the jailer's memory cgroup: the guest's memory plus this */
@@ -45,7 +53,7 @@
 #define FC_KERNEL "vmlinux" /* under the jailer: a link to the image's kernel in the chroot */
 #define FC_ROOTFS "rootfs.erofs" /* under the jailer: a link to the image's root filesystem */
 #define FC_SNAPSHOT "snapshot.state" /* a snapshot is written here, then moved to save_to */
-#define FC_SNAPSHOT_TIMEOUT_MS 30000 /* /snapshot/create and /snapshot/load write or map the memory */
+#define FC_SNAPSHOT_TIMEOUT_MS 60000 /* /snapshot/create and /snapshot/load write or map the memory */
 
 static long long now_ms(void)
 {
@@ -176,47 +184,232 @@ static int cgroup_version(void)
     return access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ? 2 : 1;
 }
 
-/* Serializes doc (consumed) and PUTs it. */
-static int put_json(const struct vmm_vm *vm, const char *path, json_t *doc, unsigned timeout_ms,
-                    struct error *err)
+/* ---- the API work on the daemon's loop
+ *
+ * A job is a list of API calls made one after another, each on its own
+ * connection, each bounded by its own timeout and by the job's deadline. A
+ * start job first waits for the API socket: a timer tries to connect every
+ * FC_SOCKET_POLL_MS until it accepts, the process ends, or the time is up.
+ * Nothing here waits: every step is an event on the loop. */
+
+enum fc_job_kind { FC_JOB_START, FC_JOB_SNAPSHOT };
+
+struct fc_step {
+    const char *method;
+    const char *path;
+    char *body; /* JSON, owned */
+    unsigned timeout_ms;
+};
+
+#define FC_MAX_STEPS 8
+
+struct fc_job {
+    struct vmm_vm *vm;
+    enum fc_job_kind kind;
+    char id[65];
+    struct event *poll;         /* the API socket wait */
+    struct fc_api_call *call;   /* the step in flight */
+    struct fc_step steps[FC_MAX_STEPS];
+    size_t n_steps, next;
+    uint64_t started_ms, socket_deadline_ms, deadline_ms;
+    unsigned timeout_ms;        /* deadline_ms - started_ms */
+    int state;                  /* 0 running, 1 done, -1 failed (err) */
+    struct error err;
+};
+
+static void job_free(struct fc_job *job)
+{
+    if (job == NULL)
+        return;
+    if (job->poll)
+        event_free(job->poll);
+    fc_api_call_free(job->call);
+    for (size_t i = 0; i < job->n_steps; i++)
+        free(job->steps[i].body);
+    free(job);
+}
+
+/* vm->release: cancels the job in flight. */
+static void fc_release(struct vmm_vm *vm)
+{
+    job_free(vm->fc_job);
+    vm->fc_job = NULL;
+    vm->starting = false;
+}
+
+/* Adds a call with doc (consumed) as its body. */
+static int job_add(struct fc_job *job, const char *method, const char *path, json_t *doc,
+                   unsigned timeout_ms, struct error *err)
 {
     if (doc == NULL)
         return error_set(err, ERR_INTERNAL, "out of memory");
-    cleanup_free char *body = json_dumps(doc, JSON_COMPACT);
+    char *body = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     if (body == NULL)
         return error_set(err, ERR_INTERNAL, "out of memory");
-    log_debug("firecracker %s: PUT %s %s", vm->run_dir, path, body);
-    return fc_api_put(vm->api_path, path, body, timeout_ms, err);
+    if (job->n_steps >= FC_MAX_STEPS) {
+        free(body);
+        return error_set(err, ERR_INTERNAL, "too many Firecracker API calls");
+    }
+    job->steps[job->n_steps++] = (struct fc_step){method, path, body, timeout_ms};
+    return 0;
 }
 
-/* Waits until the API socket accepts a connection, the process ends, or the
- * time is up. */
-static int wait_api_socket(struct vmm_vm *vm, struct error *err)
+static struct fc_job *job_new(struct vmm_vm *vm, enum fc_job_kind kind, const char *id,
+                              unsigned timeout_ms, struct error *err)
 {
-    long long deadline = now_ms() + FC_SOCKET_WAIT_MS;
-    for (;;) {
-        int status;
-        if (waitpid(vm->pid, &status, WNOHANG) == vm->pid) {
-            vmm_vm_mark_exited(vm, status);
-            return error_set(err, ERR_UNAVAILABLE,
-                             "firecracker exited (%s %d) before its API socket was ready; see %s",
-                             WIFSIGNALED(status) ? "signal" : "status",
-                             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-                             vm->console_log);
-        }
-        struct error ignored;
-        int fd = fc_api_connect(vm->api_path, &ignored);
-        if (fd >= 0) {
-            close(fd);
-            return 0;
-        }
-        if (now_ms() >= deadline)
-            return error_set(err, ERR_DEADLINE_EXCEEDED,
-                             "firecracker's API socket %s was not ready within %d ms", vm->api_path,
-                             FC_SOCKET_WAIT_MS);
-        usleep(10000);
+    struct fc_job *job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        error_set(err, ERR_INTERNAL, "out of memory");
+        return NULL;
     }
+    job->vm = vm;
+    job->kind = kind;
+    snprintf(job->id, sizeof(job->id), "%s", id);
+    job->timeout_ms = timeout_ms;
+    return job;
+}
+
+/* The job failed: a start kills the VMM (its owner reaps it and reads
+ * vmm_vm_start_error); a snapshot waits for snapshot_poll. */
+static void job_fail(struct fc_job *job, const struct error *why)
+{
+    struct vmm_vm *vm = job->vm;
+    job->err = *why;
+    job->state = -1;
+    if (job->kind == FC_JOB_START) {
+        vm->start_error = *why;
+        error_prefix(&vm->start_error, "starting Firecracker for %s", job->id);
+        vm->start_failed = true;
+        log_warn("%s; killing it", vm->start_error.message);
+        if (!vm->exited && vm->pid > 0)
+            kill(vm->pid, SIGKILL);
+        fc_release(vm); /* frees job */
+    }
+}
+
+static void job_step(struct fc_job *job);
+static void snapshot_done(struct fc_job *job);
+
+static void on_step_done(void *ctx, const struct error *err)
+{
+    struct fc_job *job = ctx;
+    fc_api_call_free(job->call); /* done with it (it touches nothing after this call) */
+    job->call = NULL;
+    if (err != NULL) {
+        job_fail(job, err);
+        return;
+    }
+    log_debug("firecracker %s: %s %s answered", job->id, job->steps[job->next].method,
+              job->steps[job->next].path);
+    job->next++;
+    job_step(job);
+}
+
+/* Starts the next call, or ends the job after the last one. */
+static void job_step(struct fc_job *job)
+{
+    struct vmm_vm *vm = job->vm;
+    if (job->next == job->n_steps) {
+        if (job->kind == FC_JOB_START) {
+            log_debug("firecracker %s: configured in %llu ms", job->id,
+                      (unsigned long long)((uint64_t)now_ms() - job->started_ms));
+            fc_release(vm);
+        } else {
+            snapshot_done(job);
+        }
+        return;
+    }
+    const struct fc_step *st = &job->steps[job->next];
+    struct error err;
+    uint64_t now = (uint64_t)now_ms();
+    if (now >= job->deadline_ms) {
+        error_set(&err, ERR_DEADLINE_EXCEEDED, "%s %s: not sent: the %s took its %u ms", st->method,
+                  st->path, job->kind == FC_JOB_START ? "start" : "snapshot", job->timeout_ms);
+        job_fail(job, &err);
+        return;
+    }
+    unsigned timeout = st->timeout_ms;
+    if (job->deadline_ms - now < timeout)
+        timeout = (unsigned)(job->deadline_ms - now);
+    log_debug("firecracker %s: %s %s %s", job->id, st->method, st->path, st->body);
+    snprintf(vm->start_step, sizeof(vm->start_step), "Firecracker's answer to %s %s", st->method, st->path);
+    if (fc_api_call_start(vm->base, vm->api_path, st->method, st->path, st->body, timeout, on_step_done,
+                          job, &job->call, &err) < 0)
+        job_fail(job, &err);
+}
+
+/* The API socket wait: connect until it accepts, the process ends, or the
+ * time is up. The process is not reaped here (its owner does that), only
+ * looked at. */
+static void on_socket_poll(evutil_socket_t fd, short what, void *arg)
+{
+    struct fc_job *job = arg;
+    struct vmm_vm *vm = job->vm;
+    struct error err;
+    siginfo_t info = {0};
+    if (!vm->exited && waitid(P_PID, (id_t)vm->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == vm->pid) {
+        error_set(&err, ERR_UNAVAILABLE,
+                  "firecracker exited (%s %d) before its API socket was ready; see %s",
+                  info.si_code == CLD_EXITED ? "status" : "signal", info.si_status, vm->console_log);
+        job_fail(job, &err);
+        return;
+    }
+    struct error ignored;
+    int probe = fc_api_connect(vm->api_path, &ignored);
+    if (probe >= 0) {
+        close(probe);
+        event_free(job->poll);
+        job->poll = NULL;
+        log_debug("firecracker %s: API socket ready after %llu ms", job->id,
+                  (unsigned long long)((uint64_t)now_ms() - job->started_ms));
+        job_step(job);
+        return;
+    }
+    uint64_t now = (uint64_t)now_ms();
+    if (now >= job->socket_deadline_ms) {
+        error_set(&err, ERR_DEADLINE_EXCEEDED,
+                  "its API socket %s did not accept a connection within %llu ms (last try: %s)",
+                  vm->api_path, (unsigned long long)(job->socket_deadline_ms - job->started_ms),
+                  ignored.message);
+        job_fail(job, &err);
+        return;
+    }
+    /* The last try falls on the deadline. */
+    uint64_t wait = job->socket_deadline_ms - now;
+    if (wait > FC_SOCKET_POLL_MS)
+        wait = FC_SOCKET_POLL_MS;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = (suseconds_t)wait * 1000};
+    evtimer_add(job->poll, &tv);
+}
+
+/* Hands the job to the loop: a start waits for the socket first. */
+static int job_run(struct fc_job *job, struct error *err)
+{
+    struct vmm_vm *vm = job->vm;
+    job->started_ms = (uint64_t)now_ms();
+    job->deadline_ms = job->started_ms + job->timeout_ms;
+    vm->fc_job = job;
+    vm->release = fc_release;
+    if (job->kind == FC_JOB_START) {
+        vm->starting = true;
+        snprintf(vm->start_step, sizeof(vm->start_step), "Firecracker's API socket %s to accept a connection",
+                 vm->api_path);
+        job->socket_deadline_ms = job->started_ms + FC_SOCKET_WAIT_MS;
+        if (job->socket_deadline_ms > job->deadline_ms)
+            job->socket_deadline_ms = job->deadline_ms;
+        job->poll = evtimer_new(vm->base, on_socket_poll, job);
+        if (job->poll == NULL) {
+            fc_release(vm);
+            return error_set(err, ERR_INTERNAL, "out of memory");
+        }
+        struct timeval now = {0};
+        evtimer_add(job->poll, &now);
+        return 0;
+    }
+    job_step(job);
+    return 0;
 }
 
 /* What Firecracker is told, relative to its working directory (the run
@@ -237,41 +430,39 @@ static int mem_path(const char *state, char *out, size_t size, struct error *err
     return 0;
 }
 
-static int configure_logs(struct vmm_vm *vm, struct error *err);
+/* The logger and metrics, first in every start: they open files the daemon
+ * made before the start. */
+static int add_logs(struct fc_job *job, struct error *err)
+{
+    if (job_add(job, "PUT", "/logger",
+                json_pack("{s:s, s:s, s:b}", "log_path", FC_LOG, "level", "Warning", "show_level", 1),
+                FC_CONFIG_TIMEOUT_MS, err) < 0 ||
+        job_add(job, "PUT", "/metrics", json_pack("{s:s}", "metrics_path", FC_METRICS),
+                FC_CONFIG_TIMEOUT_MS, err) < 0)
+        return -1;
+    return 0;
+}
 
 /* A restore: only the logger and metrics are configured (Firecracker
  * refuses a snapshot load after boot-specific configuration), then the
  * snapshot is loaded and resumed, its vsock device moved to this VM's own
  * socket. The machine configuration, boot source and devices are the
  * snapshot's. */
-static int load_snapshot(struct vmm_vm *vm, const struct fc_paths *fp, struct error *err)
+static int add_restore(struct fc_job *job, const struct fc_paths *fp, struct error *err)
 {
-    if (configure_logs(vm, err) < 0)
+    if (add_logs(job, err) < 0)
         return -1;
-    return put_json(vm, "/snapshot/load",
-                    json_pack("{s:s, s:{s:s, s:s}, s:b, s:{s:s}}", "snapshot_path", fp->state,
-                              "mem_backend", "backend_type", "File", "backend_path", fp->mem,
-                              "resume_vm", 1, "vsock_override", "uds_path", FC_VSOCK),
-                    FC_SNAPSHOT_TIMEOUT_MS, err);
+    return job_add(job, "PUT", "/snapshot/load",
+                   json_pack("{s:s, s:{s:s, s:s}, s:b, s:{s:s}}", "snapshot_path", fp->state,
+                             "mem_backend", "backend_type", "File", "backend_path", fp->mem,
+                             "resume_vm", 1, "vsock_override", "uds_path", FC_VSOCK),
+                   FC_SNAPSHOT_TIMEOUT_MS, err);
 }
 
-static int configure_logs(struct vmm_vm *vm, struct error *err)
+static int add_boot(const struct vmm_config *c, struct fc_job *job, const struct fc_paths *fp,
+                    struct error *err)
 {
-    /* The logger and metrics open existing files: made before the start. */
-    if (put_json(vm, "/logger",
-                 json_pack("{s:s, s:s, s:b}", "log_path", FC_LOG, "level", "Warning", "show_level", 1),
-                 FC_CONFIG_TIMEOUT_MS, err) < 0)
-        return -1;
-    if (put_json(vm, "/metrics", json_pack("{s:s}", "metrics_path", FC_METRICS), FC_CONFIG_TIMEOUT_MS,
-                 err) < 0)
-        return -1;
-    return 0;
-}
-
-static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm,
-                              const struct fc_paths *fp, struct error *err)
-{
-    if (configure_logs(vm, err) < 0)
+    if (add_logs(job, err) < 0)
         return -1;
 
     /* The image's arguments, then what this driver needs: the guest powers off
@@ -285,42 +476,30 @@ static int configure_and_boot(const struct vmm_config *c, struct vmm_vm *vm,
         boot_args = NULL;
         return error_set(err, ERR_INTERNAL, "out of memory");
     }
-    if (put_json(vm, "/boot-source",
-                 json_pack("{s:s, s:s, s:s}", "kernel_image_path", fp->kernel, "initrd_path",
-                           FC_INITRD, "boot_args", boot_args),
-                 FC_CONFIG_TIMEOUT_MS, err) < 0)
-        return -1;
-    if (put_json(vm, "/machine-config",
-                 json_pack("{s:i, s:i, s:b}", "vcpu_count", (int)c->vcpus, "mem_size_mib",
-                           (int)c->mem_mb, "smt", 0),
-                 FC_CONFIG_TIMEOUT_MS, err) < 0)
-        return -1;
-    if (put_json(vm, "/vsock", json_pack("{s:i, s:s}", "guest_cid", FC_GUEST_CID, "uds_path", FC_VSOCK),
-                 FC_CONFIG_TIMEOUT_MS, err) < 0)
+    if (job_add(job, "PUT", "/boot-source",
+                json_pack("{s:s, s:s, s:s}", "kernel_image_path", fp->kernel, "initrd_path",
+                          FC_INITRD, "boot_args", boot_args),
+                FC_CONFIG_TIMEOUT_MS, err) < 0 ||
+        job_add(job, "PUT", "/machine-config",
+                json_pack("{s:i, s:i, s:b}", "vcpu_count", (int)c->vcpus, "mem_size_mib",
+                          (int)c->mem_mb, "smt", 0),
+                FC_CONFIG_TIMEOUT_MS, err) < 0 ||
+        job_add(job, "PUT", "/vsock",
+                json_pack("{s:i, s:s}", "guest_cid", FC_GUEST_CID, "uds_path", FC_VSOCK),
+                FC_CONFIG_TIMEOUT_MS, err) < 0)
         return -1;
     /* The image's shared root filesystem: read-only, not the root device
      * (Firecracker would then add root=/dev/vda; enclave-init mounts it
      * itself from the initramfs). Firecracker opens it read-only. */
     if (fp->rootfs != NULL &&
-        put_json(vm, "/drives/rootfs",
-                 json_pack("{s:s, s:s, s:b, s:b}", "drive_id", "rootfs", "path_on_host", fp->rootfs,
-                           "is_root_device", 0, "is_read_only", 1),
-                 FC_CONFIG_TIMEOUT_MS, err) < 0)
+        job_add(job, "PUT", "/drives/rootfs",
+                json_pack("{s:s, s:s, s:b, s:b}", "drive_id", "rootfs", "path_on_host", fp->rootfs,
+                          "is_root_device", 0, "is_read_only", 1),
+                FC_CONFIG_TIMEOUT_MS, err) < 0)
         return -1;
     /* No /network-interfaces call: the VM has no NIC. */
-    return put_json(vm, "/actions", json_pack("{s:s}", "action_type", "InstanceStart"),
-                    FC_START_TIMEOUT_MS, err);
-}
-
-static void stop_and_free(struct vmm_vm *vm)
-{
-    if (!vm->exited && vm->pid > 0) {
-        kill(vm->pid, SIGKILL);
-        int status;
-        if (waitpid(vm->pid, &status, 0) == vm->pid)
-            vmm_vm_mark_exited(vm, status);
-    }
-    vmm_vm_free(vm);
+    return job_add(job, "PUT", "/actions", json_pack("{s:s}", "action_type", "InstanceStart"),
+                   FC_START_TIMEOUT_MS, err);
 }
 
 /* Builds the jailer's command line into args (pointers into strs) and
@@ -429,6 +608,8 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
         return error_set(err, ERR_FAILED_PRECONDITION, "Firecracker needs KVM; it has no TCG mode");
     if (c->kernel == NULL || c->initrd == NULL)
         return error_set(err, ERR_INVALID_ARGUMENT, "Firecracker needs a kernel and an initramfs");
+    if (c->base == NULL)
+        return error_set(err, ERR_INTERNAL, "the Firecracker driver configures VMs on an event loop: none given");
     if (access(c->kernel, R_OK) < 0)
         return error_set_errno(err, ERR_FAILED_PRECONDITION, "kernel %s", c->kernel);
     if (access(c->initrd, R_OK) < 0)
@@ -448,6 +629,9 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
     vm->kvm = true;
     snprintf(vm->run_dir, sizeof(vm->run_dir), "%s", c->run_dir);
     snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
+    /* Firecracker's stdout is the guest's serial console; its stderr goes there too. */
+    snprintf(vm->vmm_log, sizeof(vm->vmm_log), "%s", vm->console_log);
+    vm->base = c->base;
     vm->channel.kind = VMM_CHANNEL_HYBRID_VSOCK;
     vm->channel.port = FC_GUEST_PORT;
     char id[65];
@@ -469,6 +653,10 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
                                            "/proc/self/fd/6"};
     int nread = 0;
     struct fc_paths fp = {.dir = c->run_dir};
+    struct fc_job *job = job_new(vm, FC_JOB_START, c->id ? c->id : id,
+                                 c->start_timeout_ms ? c->start_timeout_ms : FC_BOOT_TIMEOUT_MS, err);
+    if (job == NULL)
+        goto fail;
     if (c->restore_from != NULL && mem_path(c->restore_from, restore_mem, sizeof(restore_mem), err) < 0)
         goto fail;
     if (vmm_channel_key_create(vm, err) < 0)
@@ -529,6 +717,9 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
     }
     if (c->save_to != NULL)
         snprintf(vm->save_path, sizeof(vm->save_path), "%s", c->save_to);
+    /* The calls, made after the spawn on the loop. */
+    if ((c->restore_from ? add_restore(job, &fp, err) : add_boot(c, job, &fp, err)) < 0)
+        goto fail;
 
     /* The guest's serial console is Firecracker's stdout. */
     log_fd = open(vm->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -570,16 +761,20 @@ static int fc_start(const struct vmm_config *c, struct vmm_vm **out, struct erro
     log_debug("VM %s: %s%s%s --api-sock %s --id %s", c->id, jailed ? jailer : "", jailed ? " ... " : "",
               bin, vm->api_path, id);
 
-    if (wait_api_socket(vm, err) < 0 ||
-        (c->restore_from ? load_snapshot(vm, &fp, err) : configure_and_boot(c, vm, &fp, err)) < 0) {
+    /* From here the loop carries the start (vmm.h): the API socket, then
+     * each call. vmm_vm_free (of a failure here too) kills the process. */
+    struct fc_job *running = job;
+    job = NULL;
+    if (job_run(running, err) < 0) {
         error_prefix(err, "starting Firecracker for %s", c->id);
-        stop_and_free(vm);
+        vmm_vm_free(vm);
         return -1;
     }
     *out = vm;
     return 0;
 fail:
     free(jcmd);
+    job_free(job);
     vmm_vm_free(vm);
     return -1;
 }
@@ -591,6 +786,15 @@ static int fc_request_stop(struct vmm_vm *vm, struct error *err)
     /* The guest kernel turns Ctrl+Alt+Del into a reboot, which with reboot=k
      * ends the Firecracker process. The owner SIGKILLs it after its grace
      * period if the guest does not comply. */
+    if (vm->starting) {
+        /* Stopped while it is being configured: there is no guest to ask
+         * yet. The configuration ends here and the process with it. */
+        log_debug("firecracker %s: stopped while starting; killing it", vm->run_dir);
+        fc_release(vm);
+        kill(vm->pid, SIGKILL);
+        return 0;
+    }
+    fc_release(vm); /* a snapshot in flight ends here */
     struct error api_err;
     if (fc_api_put(vm->api_path, "/actions", "{\"action_type\":\"SendCtrlAltDel\"}",
                    FC_STOP_TIMEOUT_MS, &api_err) == 0)
@@ -605,6 +809,7 @@ static int fc_request_stop(struct vmm_vm *vm, struct error *err)
 
 static void fc_kill(struct vmm_vm *vm)
 {
+    fc_release(vm);
     if (!vm->exited && vm->pid > 0)
         kill(vm->pid, SIGKILL);
 }
@@ -630,34 +835,74 @@ static int take_file(const struct vmm_vm *vm, const char *name, const char *to, 
     return 0;
 }
 
-/* A full snapshot: the VM is paused (Firecracker creates snapshots of a
- * paused VM only), then its state and memory are written by Firecracker,
- * before it answers, into its run folder (FC_SNAPSHOT and FC_SNAPSHOT.mem),
- * and moved to save_path and save_path.mem. */
+/* A full snapshot, on the loop: the VM is paused (Firecracker creates
+ * snapshots of a paused VM only), then its state and memory are written by
+ * Firecracker, before it answers, into its run folder (FC_SNAPSHOT and
+ * FC_SNAPSHOT.mem); then (snapshot_done) they are moved to save_path and
+ * save_path.mem. */
 static int fc_snapshot_begin(struct vmm_vm *vm, struct error *err)
 {
     if (vm->save_path[0] == '\0')
         return error_set(err, ERR_FAILED_PRECONDITION, "the VM was not started to be saved");
+    if (vm->exited)
+        return error_set(err, ERR_FAILED_PRECONDITION, "the VM has exited");
+    if (vm->starting)
+        return error_set(err, ERR_FAILED_PRECONDITION, "the VM is still being configured");
     char mem[4200];
     if (mem_path(vm->save_path, mem, sizeof(mem), err) < 0)
         return -1;
-    if (fc_api_send(vm->api_path, "PATCH", "/vm", "{\"state\":\"Paused\"}", FC_CONFIG_TIMEOUT_MS, err) < 0)
+    fc_release(vm);
+    struct fc_job *job = job_new(vm, FC_JOB_SNAPSHOT, vm->run_dir, FC_SNAPSHOT_TIMEOUT_MS + FC_CONFIG_TIMEOUT_MS, err);
+    if (job == NULL)
         return -1;
-    if (put_json(vm, "/snapshot/create",
-                 json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path", FC_SNAPSHOT,
-                           "mem_file_path", FC_SNAPSHOT ".mem"),
-                 FC_SNAPSHOT_TIMEOUT_MS, err) < 0)
+    if (job_add(job, "PATCH", "/vm", json_pack("{s:s}", "state", "Paused"), FC_CONFIG_TIMEOUT_MS, err) < 0 ||
+        job_add(job, "PUT", "/snapshot/create",
+                json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path", FC_SNAPSHOT,
+                          "mem_file_path", FC_SNAPSHOT ".mem"),
+                FC_SNAPSHOT_TIMEOUT_MS, err) < 0) {
+        job_free(job);
         return -1;
-    if (take_file(vm, FC_SNAPSHOT ".mem", mem, err) < 0 || take_file(vm, FC_SNAPSHOT, vm->save_path, err) < 0)
+    }
+    if (job_run(job, err) < 0)
         return -1;
+    if (job->state < 0) { /* the first call could not even be sent */
+        *err = job->err;
+        fc_release(vm);
+        return error_prefix(err, "saving a snapshot");
+    }
     return 0;
+}
+
+/* Both calls answered: the files become the daemon's. */
+static void snapshot_done(struct fc_job *job)
+{
+    struct vmm_vm *vm = job->vm;
+    char mem[4200];
+    if (mem_path(vm->save_path, mem, sizeof(mem), &job->err) < 0 ||
+        take_file(vm, FC_SNAPSHOT ".mem", mem, &job->err) < 0 ||
+        take_file(vm, FC_SNAPSHOT, vm->save_path, &job->err) < 0) {
+        job->state = -1;
+        return;
+    }
+    log_debug("firecracker %s: snapshot saved in %llu ms", vm->run_dir,
+              (unsigned long long)((uint64_t)now_ms() - job->started_ms));
+    job->state = 1;
 }
 
 static int fc_snapshot_poll(struct vmm_vm *vm, struct error *err)
 {
+    struct fc_job *job = vm->fc_job;
+    if (job == NULL || job->kind != FC_JOB_SNAPSHOT)
+        return error_set(err, ERR_FAILED_PRECONDITION, "no snapshot is being saved");
+    if (job->state < 0) {
+        *err = job->err;
+        return error_prefix(err, "saving a snapshot");
+    }
+    if (job->state > 0)
+        return 1;
     if (vm->exited)
         return error_set(err, ERR_FAILED_PRECONDITION, "Firecracker exited while saving its snapshot");
-    return 1; /* /snapshot/create answered once both files were written */
+    return 0;
 }
 
 static int fc_version(const char *vmm_binary, char *out, size_t out_len, struct error *err)

@@ -339,6 +339,7 @@ static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct er
     snprintf(vm->run_dir, sizeof(vm->run_dir), "%s", c->run_dir);
     snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
     snprintf(vm->pidfile, sizeof(vm->pidfile), "%s/vmm.pid", c->run_dir);
+    snprintf(vm->vmm_log, sizeof(vm->vmm_log), "%s/vmm.log", c->run_dir);
     if ((size_t)snprintf(vm->qmp_path, sizeof(vm->qmp_path), "%s/qmp.sock", c->run_dir) >=
         sizeof(vm->qmp_path)) {
         free(vm);
@@ -382,11 +383,9 @@ static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct er
         vmm_vm_free(vm);
         return -1;
     }
-    char log_path[4200];
-    snprintf(log_path, sizeof(log_path), "%s/vmm.log", c->run_dir);
-    cleanup_close int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cleanup_close int log_fd = open(vm->vmm_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (log_fd < 0) {
-        error_set_errno(err, ERR_INTERNAL, "creating %s", log_path);
+        error_set_errno(err, ERR_INTERNAL, "creating %s", vm->vmm_log);
         vmm_vm_free(vm);
         return -1;
     }

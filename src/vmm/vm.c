@@ -39,6 +39,26 @@ const char *vmm_vm_console_log(const struct vmm_vm *vm)
     return vm->console_log;
 }
 
+const char *vmm_vm_log(const struct vmm_vm *vm)
+{
+    return vm->vmm_log;
+}
+
+bool vmm_vm_starting(const struct vmm_vm *vm)
+{
+    return vm->starting;
+}
+
+const char *vmm_vm_start_step(const struct vmm_vm *vm)
+{
+    return vm->starting ? vm->start_step : NULL;
+}
+
+const struct error *vmm_vm_start_error(const struct vmm_vm *vm)
+{
+    return vm->start_failed ? &vm->start_error : NULL;
+}
+
 bool vmm_vm_uses_kvm(const struct vmm_vm *vm)
 {
     return vm->kvm;
@@ -65,6 +85,8 @@ void vmm_vm_free(struct vmm_vm *vm)
 {
     if (vm == NULL)
         return;
+    if (vm->release)
+        vm->release(vm);
     if (!vm->exited && vm->pid > 0) {
         /* The owner should have stopped it; never leave a VMM behind. */
         kill(vm->pid, SIGKILL);

@@ -19,7 +19,18 @@ struct vmm_vm {
     char key_path[4200];    /* <run_dir>/channel.key */
     char initrd_path[4200]; /* firecracker: the per-VM initramfs with the key */
     char cgroup_dir[4200];  /* firecracker under its jailer: the VM's cgroup, removed at free */
-    char save_path[4200];   /* qemu: where snapshot_begin saves the state (vmm_config.save_to) */
+    char save_path[4200];   /* where snapshot_begin saves the state (vmm_config.save_to) */
+    char vmm_log[4200];     /* the VMM's own stdout and stderr (vmm_vm_log) */
+    /* Work the driver still does on the daemon's loop after start returned
+     * (firecracker: configuring the VM over its API, saving a snapshot);
+     * release, when set, cancels it and frees it (vmm_vm_free calls it). */
+    struct event_base *base;
+    struct fc_job *fc_job;
+    void (*release)(struct vmm_vm *vm);
+    bool starting;           /* vmm_vm_starting */
+    char start_step[200];    /* what the start waits for (vmm_vm_start_step) */
+    bool start_failed;       /* start_error says why (vmm_vm_start_error) */
+    struct error start_error;
 };
 
 /* Makes the channel key: 32 random bytes into vm->channel.key and a new

@@ -3,7 +3,11 @@
  * A driver is a table of operations (struct vmm_driver). The daemon owns the
  * event loop; drivers never block for long: start spawns the VMM process and
  * returns, readiness is decided by the caller (the guest answering Health over
- * the channel), and stop/kill are bounded by short timeouts.
+ * the channel), and stop/kill are bounded by short timeouts. A driver that
+ * must configure its VMM after spawning it (Firecracker) does that on the
+ * daemon's loop (vmm_config.base), step by step, after start returned; when
+ * a step fails it kills the VMM and says why in vmm_vm_start_error, and the
+ * owner learns of it as of any VMM that ends while booting (SIGCHLD).
  *
  * Two drivers fit this interface:
  *
@@ -15,8 +19,9 @@
  *
  *  - firecracker (vmm/firecracker.c; KVM hosts only; docs/firecracker.md). How it maps onto these operations:
  *      start: spawn `firecracker --api-sock <run_dir>/api.sock` (optionally
- *        through the jailer), wait for the API socket, then configure over HTTP
- *        on that socket, following the published API (tests/firecracker/spec/
+ *        through the jailer) and return; then, on the daemon's loop, connect
+ *        once the API socket accepts and configure over HTTP on that socket,
+ *        one call at a time, following the published API (tests/firecracker/spec/
  *        firecracker.yaml): PUT /boot-source {kernel_image_path, initrd_path,
  *        boot_args}, PUT /machine-config {vcpu_count, mem_size_mib},
  *        PUT /vsock {guest_cid, uds_path: vsock.sock}, then
@@ -40,6 +45,8 @@
 #include <stdint.h>
 
 #include "common/error.h"
+
+struct event_base;
 
 enum vmm_accel { VMM_ACCEL_AUTO, VMM_ACCEL_KVM, VMM_ACCEL_TCG };
 
@@ -99,6 +106,12 @@ struct vmm_config {
     const char *restore_from;
     const unsigned char *restore_key;
     const char *save_to;
+    /* The daemon's event loop, for work a driver does after start returns
+     * (Firecracker: configuring the VM over its API; needed there). */
+    struct event_base *base;
+    /* How long that work may take in all, from the start (0: the driver's
+     * default, 60 s); the owner passes its boot timeout. */
+    unsigned start_timeout_ms;
 };
 
 struct vmm_vm;
@@ -168,6 +181,18 @@ int vmm_landlock_abi(void);
 pid_t vmm_vm_pid(const struct vmm_vm *vm);
 const struct vmm_channel *vmm_vm_channel(const struct vmm_vm *vm);
 const char *vmm_vm_console_log(const struct vmm_vm *vm); /* path of the serial console log */
+/* Path of the VMM's own stdout and stderr (QEMU: vmm.log; Firecracker: the
+ * console log, which they are). */
+const char *vmm_vm_log(const struct vmm_vm *vm);
+/* The driver is still configuring the VMM on the loop (vmm_config.base). */
+bool vmm_vm_starting(const struct vmm_vm *vm);
+/* What that configuration waits for now, as a phrase ("its API socket ...
+ * to accept a connection", "the answer to PUT /boot-source"), or NULL when
+ * it is not configuring. */
+const char *vmm_vm_start_step(const struct vmm_vm *vm);
+/* Why that configuration failed (the step and its error), or NULL; the
+ * driver killed the VMM then, and the owner reaps it as any other. */
+const struct error *vmm_vm_start_error(const struct vmm_vm *vm);
 bool vmm_vm_uses_kvm(const struct vmm_vm *vm);
 /* The guest took the channel key (its HelloRequest with the resume fields
  * was answered): from now on connections prove the key itself. */

@@ -315,6 +315,28 @@ def test_cli_run(daemon, tmp_path):
     assert p.returncode == 0 and b"SESSION" in p.stdout
 
 
+def test_cli_run_reads_its_program_before_starting_a_session(daemon, tmp_path):
+    """A --python FILE that cannot be read or is not text, or a command
+    argument that is not UTF-8, is an error before anything starts: no
+    session is asked for (no decision on session.start, no SESSION:START in
+    the audit log), so no VM boots and stops for nothing."""
+    since = time.time_ns()
+    bad = tmp_path / "latin1.py"
+    bad.write_bytes(b"print('caf\xe9')\n")
+    for args, says in ((["--python", str(tmp_path / "none.py")], b"cannot read"),
+                       (["--python", str(tmp_path)], b"cannot read"),
+                       (["--python", str(bad)], b"not UTF-8"),
+                       (["--", "python3", "-c", b"print('\xff')"], b"not UTF-8")):
+        p = daemon.cli("run", *args)
+        assert p.returncode == 125, (args, p.stderr)
+        assert says in p.stderr, (args, p.stderr)
+        assert b"cannot start a session" not in p.stderr, (args, p.stderr)
+    logs = daemon.call("GetAuditLogs", {"sinceTimestamp": since, "limit": 1000}).get("logs", [])
+    starts = [l for l in logs if l["name"] == "SESSION:START" or
+              (l["name"] == "POLICY:DECISION" and '"session.start"' in l.get("args", ""))]
+    assert starts == [], starts
+
+
 def test_session_cli_refuses_stray_arguments():
     """Arguments a sub-verb does not take are usage errors (exit 2), not
     silently ignored: 'stop A B' must not stop A and pretend B was handled."""

@@ -53,6 +53,8 @@ Environment:
   FAKE_FC_PROBE       a world-readable file outside what Landlock allows the VMM
   FAKE_FC_REFUSE      "METHOD PATH" (e.g. "PUT /machine-config") to answer 400
   FAKE_FC_IGNORE_CAD  when set, SendCtrlAltDel is accepted but the guest ignores it
+  FAKE_FC_DELAY_MS    answer each API request this many milliseconds late (a loaded host)
+  FAKE_FC_NO_API      when set, never open the API socket (a Firecracker that hangs at start)
 """
 import argparse
 import array
@@ -574,6 +576,9 @@ def make_handler(vm):
                             body = json.loads(raw)
                         except ValueError as e:
                             fault = f"the body is not JSON: {e}"
+            delay = int(os.environ.get("FAKE_FC_DELAY_MS", "0") or 0)
+            if delay > 0:
+                time.sleep(delay / 1000)
             if fault is None:
                 status, fault = vm.handle(method, self.path, body)
             vm.record(method, self.path, body, status, fault)
@@ -630,6 +635,10 @@ def main():
         spec = Spec(load_spec_doc(find_spec()))
     vm = VM(args, spec, link, process)
     signal.signal(signal.SIGTERM, lambda *_: vm.power_off("SIGTERM"))
+    if os.environ.get("FAKE_FC_NO_API"):
+        print(f"fake firecracker {args.id}: not opening {args.api_sock} (FAKE_FC_NO_API)", flush=True)
+        while True:
+            signal.pause()
     if os.path.exists(args.api_sock):
         sys.exit(f"Failed to open the API socket at {args.api_sock}: it exists")
     srv = socketserver.ThreadingUnixStreamServer(args.api_sock, make_handler(vm))

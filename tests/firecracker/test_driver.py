@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -372,6 +373,87 @@ def test_unreadable_rootfs_fails_start_with_firecrackers_fault(fc, tmp_path):
         d.start_session(sessionId="fc-nodrive")
     assert "/drives/rootfs" in e.value.message and "refused" in e.value.message
     assert wait_gone(d.run_dir("fc-nodrive")) == []
+
+
+def start_in_background(d, **kw):
+    """StartSession in a thread: (thread, result dict with "session" or "error")."""
+    result = {}
+
+    def run():
+        try:
+            result["session"] = d.start_session(**kw)
+        except Exception as e:  # the test looks at it
+            result["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, result
+
+
+def wait_first_call(d, sid, thread):
+    """Until the fake recorded its first API call for sid (a recorded call
+    was answered: the fake writes the record before its answer goes out)."""
+    path = os.path.join(d.records, sid + ".json")
+    deadline = time.time() + 120
+    while time.time() < deadline and thread.is_alive():
+        if os.path.exists(path) and d.record(sid)["requests"]:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the fake recorded no API call")
+
+
+def test_slow_firecracker_does_not_hold_the_daemon(fc):
+    """Each API answer comes 2.5 s late (a loaded host; longer than a call
+    was once allowed). The session still starts, and while the driver waits
+    for Firecracker the daemon serves other requests: answered after the
+    first call and before InstanceStart, they prove the configuration does
+    not hold the daemon's loop."""
+    d = fc(env={"FAKE_FC_DELAY_MS": "2500"}, extra_args=("--restore", "off"))
+    sid = "fc-slow"
+    thread, result = start_in_background(d, sessionId=sid, vcpu=2, memoryMb=256)
+    wait_first_call(d, sid, thread)
+    assert d.get("/ping") == (200, b"pong")
+    listed = d.call("ListSessions", {}, service="enclave.v1.Enclave").get("sessions", [])
+    assert [x.get("status") for x in listed if x.get("sessionId") == sid] == ["BOOTING"], listed
+    paths = [q["path"] for q in d.record(sid)["requests"]]
+    assert "/actions" not in paths, paths  # answered while the configuration went on
+    thread.join(300)
+    assert "error" not in result, result
+    assert result["session"]["status"] == "READY"
+    reqs = d.record(sid)["requests"]
+    assert [q["path"] for q in reqs] == CONFIG_CALLS + [ROOTFS_CALL, "/actions"]
+    assert d.stop_session(sid) == {"success": True}
+
+
+def test_stop_during_the_configuration(fc):
+    """StopSession while the driver is still configuring Firecracker: the
+    start fails as stopped, the configuration goes no further, and the
+    process is gone."""
+    d = fc(env={"FAKE_FC_DELAY_MS": "1000"}, extra_args=("--restore", "off"))
+    sid = "fc-stopped-early"
+    thread, result = start_in_background(d, sessionId=sid, vcpu=2, memoryMb=256)
+    wait_first_call(d, sid, thread)
+    assert d.stop_session(sid) == {"success": True}
+    thread.join(300)
+    assert isinstance(result.get("error"), e2e.ConnectError), result
+    assert "stopped while booting" in result["error"].message
+    assert wait_gone(d.run_dir(sid)) == []
+    assert not os.path.exists(d.run_dir(sid))
+    paths = [q["path"] for q in d.record(sid)["requests"]]
+    assert "/actions" not in paths, paths
+
+
+def test_firecracker_that_never_listens_fails_within_the_boot_timeout(fc):
+    """A Firecracker that never opens its API socket: StartSession fails
+    within the daemon's boot timeout, naming the socket, and the process is
+    killed."""
+    d = fc(env={"FAKE_FC_NO_API": "1"}, extra_args=("--restore", "off", "--boot-timeout", "3"))
+    with pytest.raises(e2e.ConnectError) as e:
+        d.start_session(sessionId="fc-deaf")
+    # (Said by the driver, or by the boot timeout if it comes first.)
+    msg = e.value.message
+    assert "API socket" in msg and "accept a connection" in msg and "3000 ms" in msg, msg
+    assert wait_gone(d.run_dir("fc-deaf")) == []
 
 
 def test_instance_id_is_what_firecracker_accepts(fc):

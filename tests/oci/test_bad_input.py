@@ -36,6 +36,24 @@ def test_unsigned_image_is_not_installed(registry, enclave, local_image, repo):
     assert nothing_installed(enclave)
 
 
+def test_keys_are_read_before_the_registry_is_asked(registry, enclave, local_image, repo,
+                                                   fake_registry):
+    """A --key that cannot be read, or no trusted key at all, is refused
+    before any request: nothing is downloaded, nothing stored."""
+    folder, files = local_image
+    push(enclave, registry, folder, repo)
+    fake = fake_registry("proxy")
+    ref = "%s/%s:v1" % (fake.host, repo)
+    for verb in ("verify", "install"):
+        p = enclave.run(verb, "--key", "missing.pub", ref, check=False)
+        assert p.returncode == 1 and "missing.pub" in p.stderr, p.stderr
+        p = enclave.run(verb, ref, check=False)
+        assert p.returncode == 1 and "no trusted keys" in p.stderr, p.stderr
+    assert fake.requests == []
+    assert enclave.blobs() == []
+    assert nothing_installed(enclave)
+
+
 def test_blob_not_matching_digest(registry, enclave, local_image, repo, fake_registry):
     folder, files = local_image
     push(enclave, registry, folder, repo)

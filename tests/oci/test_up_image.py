@@ -106,6 +106,29 @@ def test_up_image_refuses_an_unsigned_image(registry, enclave, tmp_path, repo):
     assert enclave.current() is None, "an unsigned image was installed"
 
 
+def test_up_image_with_a_policy_it_cannot_load_installs_nothing(registry, enclave, tmp_path,
+                                                               repo):
+    """--policy is read before --image is pulled: a policy folder that does
+    not exist stops the daemon with nothing downloaded or installed."""
+    folder = str(tmp_path / "img")
+    make_local_image(folder, seed=os.urandom(8))
+    ref = "%s/%s:signed" % (registry.host, repo)
+    enclave.run("push", "--from", folder, ref)
+    enclave.run("keygen", password="pw")
+    enclave.run("sign", "--key", "cosign.key", ref, password="pw")
+    os.makedirs(os.path.join(enclave.home, "trust"))
+    os.rename(os.path.join(enclave.cwd, "cosign.pub"),
+              os.path.join(enclave.home, "trust", "signer.pub"))
+    missing = str(tmp_path / "no-policy")
+    proc, addr = start_up(enclave.home, "--image", ref, "--policy", missing, timeout=120)
+    assert addr is None, "the daemon started without its policy"
+    log = read_log(enclave.home)
+    assert missing in log, log
+    assert enclave.current() is None, "the image was installed before the policy was read"
+    assert enclave.blobs() == []
+    assert "IMAGE:VERIFIED" not in [r["kind"] for r in enclave.audit_records()]
+
+
 @pytest.mark.skipif(not os.path.isdir(os.path.join(E2E_HOME, "cache", "current")),
                     reason="no built guest image (run tests/e2e/run or enclave image build)")
 def test_up_image_pulls_verifies_installs_and_boots(registry, enclave, repo):

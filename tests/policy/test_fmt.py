@@ -1,7 +1,9 @@
 """enclave policy fmt: the real binary on real files, no daemon (make test-policy-cli)."""
 import os
 import re
+import resource
 import shutil
+import signal
 import stat
 import subprocess
 
@@ -93,6 +95,21 @@ def test_parse_error_writes_nothing(tree):
     assert "nothing was written" in r.stderr
     assert (tree / "ugly.rego").read_text() == UGLY
     assert (tree / "bad.rego").read_text() == "package b\n\nx := [1,\n  2 3]\n"
+
+
+def test_failed_write_leaves_the_file(tree):
+    """A write that fails (here: the file size limit, which binds root too)
+    leaves the file as it was and no temporary file beside it."""
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+    f = tree / "ugly.rego"
+    r = subprocess.run([ENCLAVE, "policy", "fmt", "-w", str(f)], capture_output=True, text=True,
+                       timeout=60, preexec_fn=small_files)
+    assert r.returncode == 1
+    assert str(f) in r.stderr and "the file is unchanged" in r.stderr, r.stderr
+    assert f.read_text() == UGLY
+    assert not [p for p in os.listdir(tree) if ".tmp-" in p or ".fmt-" in p]
 
 
 def test_diff(tree):
