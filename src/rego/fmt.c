@@ -349,6 +349,15 @@ static void emit_comp(struct fmt *f, size_t i, size_t j, struct term *c, int bas
     f->prev_unary = false;
 }
 
+/* Whether a comment stands between tokens a and b. */
+static bool comment_between(const struct fmt *f, size_t a, size_t b)
+{
+    for (size_t k = f->ci; k < f->ncm && f->cm[k].off < f->t[b].off; k++)
+        if (f->cm[k].off > f->t[a].off)
+            return true;
+    return false;
+}
+
 /* Whether the braces i to j hold a set of one element with a trailing
  * comma: no comma or colon at the top level but the last token's. */
 static bool one_element_set(const struct fmt *f, size_t i, size_t j)
@@ -371,8 +380,11 @@ static void emit_group(struct fmt *f, size_t i, size_t j, int base, int m)
     bool postfix = (o->type == T_LBRACK || o->type == T_LPAREN) && !o->ws_before &&
                    f->prev != NONE && term_end(f, f->prev);
     bool trailing = (o->type == T_LBRACK && !postfix) || o->type == T_LBRACE;
+    /* the trailing comma of the source (arrays, sets, objects) */
+    bool had_comma = trailing && j > i + 2 && f->t[j - 1].type == T_COMMA;
     bool multi = j > i + 1 && !(postfix && o->type == T_LBRACK) &&
-                 (f->t[i + 1].nl_before || f->t[j].nl_before);
+                 (f->t[i + 1].nl_before || f->t[j].nl_before ||
+                  (had_comma && comment_between(f, j - 2, j - 1)));
     put_tok(f, i, space_before(f, i));
     if (!multi) {
         if (i == f->lit_brace && one_element_set(f, i, j)) {
@@ -389,9 +401,16 @@ static void emit_group(struct fmt *f, size_t i, size_t j, int base, int m)
     }
     f->block_start = true;
     brk(f, f->t[i + 1].off);
-    emit_seq(f, i + 1, j, base, m + 1, true);
-    if (trailing && f->prev != NONE && f->t[f->prev].type != T_COMMA && !f->bol)
-        sb_putc(&f->out, ',');
+    /* The trailing comma goes right after the last element, before a
+     * comment that came before it in the source: printed where it stood,
+     * it would sit on a line of its own. */
+    emit_seq(f, i + 1, had_comma ? j - 1 : j, base, m + 1, true);
+    if (trailing && f->prev != NONE && f->t[f->prev].type != T_COMMA) {
+        if (!f->bol)
+            sb_putc(&f->out, ',');
+        else if (had_comma)
+            put_tok(f, j - 1, false);
+    }
     close_block(f, j, base + m);
 }
 

@@ -304,6 +304,48 @@ static const struct fmt_case cases[] = {
       "z if {\n"
       "\t1, # c\n"
       "}\n" },
+    /* A comment between the last element and the trailing comma: the
+     * collection goes over lines and the comma moves before the comment
+     * (dropped on one line, the close would follow the comment on a line
+     * of its own, and read again as a multi-line collection). */
+    { "comment_before_trailing_comma",
+      "package p\n"
+      "e := [ 4# first\n"
+      "\t\t\t,\t]\n"
+      "s := [1,\n"
+      " 2 # c\n"
+      " ,]\n"
+      "o := {\"a\": 1 # c\n"
+      ",}\n"
+      "v if {1 # c\n"
+      ",}\n"
+      "m := [\n"
+      "1 # a\n"
+      ", # b\n"
+      "]\n",
+      "package p\n"
+      "\n"
+      "e := [\n"
+      "\t4, # first\n"
+      "]\n"
+      "\n"
+      "s := [\n"
+      "\t1,\n"
+      "\t2, # c\n"
+      "]\n"
+      "\n"
+      "o := {\n"
+      "\t\"a\": 1, # c\n"
+      "}\n"
+      "\n"
+      "v if {\n"
+      "\t1, # c\n"
+      "}\n"
+      "\n"
+      "m := [\n"
+      "\t1, # a\n"
+      "\t# b\n"
+      "]\n" },
     { "with_kw",
       "package p\n"
       "n if input.x == 1   with input as {\"x\":1}    with data.q as 2\n",
