@@ -833,17 +833,8 @@ static void restore_fallback(struct session *s, const char *why)
 
 static int write_text_file(const char *path, const char *text, struct error *err)
 {
-    char tmp[4400];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return error_set_errno(err, ERR_INTERNAL, "creating %s", tmp);
-    size_t len = strlen(text);
-    if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
-    if (rename(tmp, path) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "renaming %s", tmp);
-    return 0;
+    struct file_replace_options opt = {.mode = 0600};
+    return file_replace(path, text, strlen(text), &opt, err);
 }
 
 /* The template VM is saved: record the key and size, then stop it. */

@@ -33,6 +33,28 @@
  * record counts those left out. */
 #define UNDECIDED_RECORDS_PER_S 10
 
+/* What a NET:CONNECT record says became of a stream. */
+#define OUTCOMES(X)                                                                            \
+    X(OUTCOME_COMPLETE, "complete") /* connected, the exchange finished, all delivered */      \
+    X(OUTCOME_FAILED, "failed")     /* connected (or abandoned), ended before that */          \
+    X(OUTCOME_REFUSED, "refused")   /* never connected: the workload got an HTTP refusal */
+
+enum outcome {
+#define X(id, name) id,
+    OUTCOMES(X)
+#undef X
+};
+
+static const char *outcome_name(enum outcome o)
+{
+    static const char *const names[] = {
+#define X(id, name) [id] = name,
+        OUTCOMES(X)
+#undef X
+    };
+    return names[o];
+}
+
 enum stream_state {
     ST_RESOLVING,  /* waiting for the lookup */
     ST_CONNECTING, /* decided, connecting */
@@ -86,6 +108,16 @@ struct stream {
     struct bufferevent *up, *down;
     bool up_eof;
     bool down_done; /* close_notify sent and the pair's EOF given */
+    /* What the record's outcome rests on. The server's answer (plain HTTP,
+     * and HTTPS the host terminates) parsed as it passes; answer_end: the
+     * count of bytes towards the guest at which all of it was handed over
+     * (for TLS: its last record), known once answer_sent. */
+    struct egress_answer *answer;
+    bool answer_sent;
+    uint64_t answer_end;
+    uint64_t credited_in;  /* bytes_in the guest credited back: written to the workload */
+    bool remote_clean;     /* the remote closed its side cleanly */
+    char remote_error[600]; /* how the remote's side failed, when it did */
 };
 
 struct egress {
@@ -184,7 +216,7 @@ static json_t *addrs_json(const struct egress_addr *a, size_t n)
 
 /* The NET:CONNECT record of a stream at its end. status: the HTTP status
  * the workload got for a refusal, 0 for a connection that was made. */
-static void record_stream(struct stream *s, bool allowed, unsigned status, const char *reason)
+static void record_stream(struct stream *s, bool allowed, unsigned status, const char *reason, enum outcome outcome)
 {
     struct egress *e = s->e;
     char path[AUDIT_PATH_TEXT + 1];
@@ -198,6 +230,8 @@ static void record_stream(struct stream *s, bool allowed, unsigned status, const
                           "bytes_out", (json_int_t)s->bytes_out, "bytes_in", (json_int_t)s->bytes_in,
                           "duration_ms", (json_int_t)dur_ms, "decision_seq",
                           (json_int_t)s->decision_seq);
+    if (d != NULL)
+        json_object_set_new(d, "outcome", json_string(outcome_name(outcome)));
     if (d != NULL && s->secret_name[0]) {
         /* That a secret went with the request, and which; never its value. */
         json_object_set_new(d, "secret", json_string(s->secret_name));
@@ -222,10 +256,10 @@ static void record_undecided(struct egress *e, uint32_t stream, const char *host
         return;
     }
     e->undecided_in_second++;
-    json_t *d = json_pack("{s:I, s:s, s:i, s:b, s:i, s:s, s:I, s:I, s:I}", "stream", (json_int_t)stream,
+    json_t *d = json_pack("{s:I, s:s, s:i, s:b, s:i, s:s, s:s, s:I, s:I, s:I}", "stream", (json_int_t)stream,
                           "host", host ? host : "", "port", (int)port, "allowed", 0, "status",
-                          (int)status, "reason", reason, "bytes_out", (json_int_t)0, "bytes_in",
-                          (json_int_t)0, "suppressed", (json_int_t)e->undecided_suppressed);
+                          (int)status, "reason", reason, "outcome", outcome_name(OUTCOME_REFUSED), "bytes_out", (json_int_t)0,
+                          "bytes_in", (json_int_t)0, "suppressed", (json_int_t)e->undecided_suppressed);
     e->undecided_suppressed = 0;
     struct error err;
     if (gate_record(e->cfg.gate, AUDIT_NET_CONNECT, e->session_id, d, &err) < 0)
@@ -268,6 +302,7 @@ static void stream_free(struct stream *s)
     if (s->early)
         evbuffer_free(s->early);
     egress_inject_free(s->inject);
+    egress_answer_free(s->answer);
     free(s->path);
     free(s);
 }
@@ -279,17 +314,80 @@ static void stream_refuse(struct stream *s, unsigned status, const char *reason)
     struct egress *e = s->e;
     e->stats.refused++;
     send_open_result(e, s->id, false, status, reason);
-    record_stream(s, false, status, reason);
+    record_stream(s, false, status, reason, OUTCOME_REFUSED);
     stream_free(s);
 }
 
-/* A connected stream ends (reason "" when both sides finished cleanly). */
+/* Whether the exchange is over with everything delivered: the server's
+ * whole answer reached the workload (the guest credits back only what its
+ * connection took). For HTTP (plain, or inside the TLS the host
+ * terminates) that is the answer to its end as http-parser reads it (its
+ * Content-Length, the last chunk, or the server's close); for a tunnel, or
+ * an answer http-parser cannot read, everything the remote sent before it
+ * closed cleanly. How the workload's client then closed (one that does not
+ * read the TLS close_notify resets the connection) does not change that. */
+static bool exchange_complete(const struct stream *s)
+{
+    if (s->answer != NULL && egress_answer_state(s->answer) != EGRESS_ANSWER_UNREADABLE)
+        return s->answer_sent && s->credited_in >= s->answer_end;
+    return s->remote_clean && s->sent_half_close && s->credited_in >= s->bytes_in;
+}
+
+/* A connected stream ends. reason: why, or "" when both sides finished
+ * cleanly. The record says "complete" for an exchange that is (then the
+ * reason is ""), else "failed" with the reason. */
 static void stream_end(struct stream *s, const char *reason, bool tell_guest)
 {
     if (tell_guest)
         send_close(s->e, s->id, false, reason);
-    record_stream(s, true, 0, reason);
+    const char *why = reason;
+    bool complete = exchange_complete(s);
+    if (!complete && reason[0] == '\0') {
+        /* Both sides closed, everything was handed over: complete, unless
+         * the answer (when one is read) stopped short. */
+        complete = s->answer == NULL || egress_answer_state(s->answer) != EGRESS_ANSWER_PARTIAL;
+        if (!complete)
+            why = s->remote_error[0] ? s->remote_error
+                  : egress_answer_bytes(s->answer) == 0
+                      ? "the server closed the connection without answering"
+                      : "the server closed the connection before the end of its answer";
+    }
+    record_stream(s, true, 0, complete ? "" : why, complete ? OUTCOME_COMPLETE : OUTCOME_FAILED);
     stream_free(s);
+}
+
+/* TLS: once the whole answer is in the guest's TLS session (its output is
+ * empty), its last record is in what went to the guest or waits on the
+ * pair: that count is where the answer ends. */
+static void note_answer_sent(struct stream *s)
+{
+    if (!s->tls || s->answer_sent || s->down == NULL || s->answer == NULL ||
+        egress_answer_state(s->answer) != EGRESS_ANSWER_COMPLETE ||
+        evbuffer_get_length(bufferevent_get_output(s->down)) > 0)
+        return;
+    struct bufferevent *under = bufferevent_get_underlying(s->down);
+    s->answer_end = s->bytes_in + evbuffer_get_length(bufferevent_get_input(s->bev)) +
+                    (under ? evbuffer_get_length(bufferevent_get_output(under)) : 0);
+    s->answer_sent = true;
+}
+
+/* TLS: the server's plaintext in buf, before it goes to the guest's TLS
+ * session. */
+static void read_answer(struct stream *s, struct evbuffer *buf)
+{
+    if (s->answer == NULL || egress_answer_state(s->answer) != EGRESS_ANSWER_PARTIAL)
+        return;
+    if (egress_answer_bytes(s->answer) == 0)
+        egress_answer_set_head(s->answer, strcmp(egress_inject_method(s->inject), "HEAD") == 0);
+    struct evbuffer_ptr pos;
+    struct evbuffer_iovec v;
+    evbuffer_ptr_set(buf, &pos, 0, EVBUFFER_PTR_SET);
+    while (egress_answer_state(s->answer) == EGRESS_ANSWER_PARTIAL && evbuffer_peek(buf, -1, &pos, &v, 1) > 0 &&
+           v.iov_len > 0) {
+        egress_answer_feed(s->answer, v.iov_base, v.iov_len);
+        if (evbuffer_ptr_set(buf, &pos, v.iov_len, EVBUFFER_PTR_ADD) < 0)
+            break;
+    }
 }
 
 /* The session's time or bytes are spent: "" while they are not. */
@@ -348,6 +446,13 @@ static bool pump_to_guest(struct stream *s)
             stream_end(s, "out of memory", true);
             return false;
         }
+        if (s->answer != NULL && !s->tls && !s->answer_sent) {
+            size_t k = egress_answer_feed(s->answer, data, n);
+            if (egress_answer_state(s->answer) == EGRESS_ANSWER_COMPLETE) {
+                s->answer_sent = true;
+                s->answer_end = s->bytes_in + k;
+            }
+        }
         Guest__V1__Frame f = GUEST__V1__FRAME__INIT;
         Guest__V1__EgressData d = GUEST__V1__EGRESS_DATA__INIT;
         d.stream = s->id;
@@ -369,6 +474,14 @@ static bool pump_to_guest(struct stream *s)
         s->reading_paused = false;
     }
     if (s->remote_eof && evbuffer_get_length(in) == 0 && !s->sent_half_close) {
+        if (s->answer != NULL && !s->tls && !s->answer_sent && s->remote_clean) {
+            /* A body that runs until the close ends here. */
+            egress_answer_eof(s->answer);
+            if (egress_answer_state(s->answer) == EGRESS_ANSWER_COMPLETE) {
+                s->answer_sent = true;
+                s->answer_end = s->bytes_in;
+            }
+        }
         send_close(e, s->id, true, "");
         s->sent_half_close = true;
         return !maybe_finish(s);
@@ -517,7 +630,9 @@ static void on_down_read(struct bufferevent *bev, void *arg)
 static void on_up_read(struct bufferevent *bev, void *arg)
 {
     struct stream *s = arg;
+    read_answer(s, bufferevent_get_input(bev));
     bufferevent_write_buffer(s->down, bufferevent_get_input(bev));
+    note_answer_sent(s);
     if (evbuffer_get_length(bufferevent_get_output(s->down)) >= s->e->cfg.window)
         bufferevent_disable(bev, EV_READ); /* on_down_write reads on */
 }
@@ -525,6 +640,7 @@ static void on_up_read(struct bufferevent *bev, void *arg)
 static void on_down_write(struct bufferevent *bev, void *arg)
 {
     struct stream *s = arg;
+    note_answer_sent(s);
     if (s->up_eof) {
         down_finish(s);
         return;
@@ -618,12 +734,38 @@ static void on_up_event(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        read_answer(s, in);
+        if (what & BEV_EVENT_EOF) {
+            /* close_notify, or a close without it (allowed: many servers
+             * never send one, and the answer's own end says whether it is
+             * whole). */
+            s->remote_clean = true;
+            if (s->answer)
+                egress_answer_eof(s->answer);
+        } else {
+            char ssl_err[256] = "";
+            unsigned long oe = bufferevent_get_openssl_error(bev);
+            int soerr = EVUTIL_SOCKET_ERROR();
+            if (oe)
+                ERR_error_string_n(oe, ssl_err, sizeof(ssl_err));
+            snprintf(s->remote_error, sizeof(s->remote_error), "the TLS session with %s port %u failed: %s",
+                     s->host, s->port, ssl_err[0] ? ssl_err : soerr ? strerror(soerr) : "error");
+            if (s->answer == NULL || egress_answer_state(s->answer) != EGRESS_ANSWER_COMPLETE) {
+                /* In the middle of the answer: the workload's connection is
+                 * cut, not ended with close_notify, which would make the
+                 * part look whole. */
+                stream_end(s, s->remote_error, true);
+                return;
+            }
+        }
         /* The server is done: what it sent goes to the workload, then its
          * TLS session ends and the stream follows the pair's EOF. */
         s->up_eof = true;
         bufferevent_disable(bev, EV_READ);
         if (s->down) {
-            bufferevent_write_buffer(s->down, bufferevent_get_input(bev));
+            bufferevent_write_buffer(s->down, in);
+            note_answer_sent(s);
             if (evbuffer_get_length(bufferevent_get_output(s->down)) == 0)
                 down_finish(s);
         }
@@ -653,6 +795,9 @@ static void start_upstream_tls(struct stream *s)
         stream_refuse(s, 503, "cannot start TLS towards the server");
         return;
     }
+    /* A close without close_notify is an EOF, not an error: the answer's
+     * own end tells whether it is whole. */
+    bufferevent_openssl_set_allow_dirty_shutdown(s->up, 1);
     bufferevent_setcb(s->up, on_up_read, on_up_write, on_up_event, s);
     bufferevent_enable(s->up, EV_READ | EV_WRITE);
 }
@@ -679,18 +824,26 @@ static void on_remote_event(struct bufferevent *bev, short what, void *arg)
         connect_failed(s, why);
         return;
     }
-    if (what & BEV_EVENT_EOF) {
+    if (what & BEV_EVENT_ERROR) {
+        int soerr = EVUTIL_SOCKET_ERROR();
+        snprintf(s->remote_error, sizeof(s->remote_error), "the connection to %s failed: %s", s->connected,
+                 soerr ? strerror(soerr) : "error");
+        if (!s->answer_sent) {
+            stream_end(s, s->remote_error, true);
+            return;
+        }
+        /* After the whole answer (a server that resets instead of closing):
+         * the end of it, not a failure. */
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        /* For TLS this is the pair's EOF after close_notify: the server's
+         * own end was seen on the TLS session. */
+        if (!s->tls && !(what & BEV_EVENT_ERROR))
+            s->remote_clean = true;
         s->remote_eof = true;
         bufferevent_disable(bev, EV_READ);
         pump_to_guest(s);
         return;
-    }
-    if (what & BEV_EVENT_ERROR) {
-        char why[160];
-        int soerr = EVUTIL_SOCKET_ERROR();
-        snprintf(why, sizeof(why), "the connection to %s failed: %s", s->connected,
-                 soerr ? strerror(soerr) : "error");
-        stream_end(s, why, true);
     }
 }
 
@@ -848,6 +1001,10 @@ static int setup_inject(struct stream *s, const struct gate_obligations *ob)
                  "terminate TLS with",
                  ob->inject_name);
         stream_refuse(s, 503, why);
+        return -1;
+    }
+    if (s->tls && (s->answer = egress_answer_new()) == NULL) {
+        stream_refuse(s, 503, "out of memory");
         return -1;
     }
     char *secret = NULL;
@@ -1063,6 +1220,9 @@ static void on_open(struct egress *e, const Guest__V1__EgressOpen *o)
     if (strcmp(o->scheme, "http") == 0) {
         snprintf(s->method, sizeof(s->method), "%s", o->method);
         s->path = strdup(o->path);
+        s->answer = egress_answer_new();
+        if (s->answer)
+            egress_answer_set_head(s->answer, strcmp(s->method, "HEAD") == 0);
     } else {
         snprintf(s->method, sizeof(s->method), "CONNECT");
     }
@@ -1074,7 +1234,8 @@ static void on_open(struct egress *e, const Guest__V1__EgressOpen *o)
     e->streams = s;
     e->n_streams++;
     e->stats.streams++;
-    if (s->timer == NULL || s->early == NULL || (strcmp(o->scheme, "http") == 0 && s->path == NULL)) {
+    if (s->timer == NULL || s->early == NULL ||
+        (strcmp(o->scheme, "http") == 0 && (s->path == NULL || s->answer == NULL))) {
         stream_refuse(s, 503, "out of memory");
         return;
     }
@@ -1160,6 +1321,7 @@ static void on_credit(struct egress *e, const Guest__V1__EgressCredit *c)
     /* More than a window outstanding is the guest's mistake; it never gets more. */
     uint64_t credit = s->guest_credit + c->bytes;
     s->guest_credit = credit > e->cfg.window ? e->cfg.window : credit;
+    s->credited_in = s->credited_in + c->bytes > s->bytes_in ? s->bytes_in : s->credited_in + c->bytes;
     if (s->state == ST_OPEN)
         pump_to_guest(s);
 }
@@ -1176,7 +1338,7 @@ static void on_close(struct egress *e, const Guest__V1__EgressClose *c)
             stream_end(s, why[0] ? why : "closed by the guest", false);
         } else {
             e->stats.refused++;
-            record_stream(s, false, 0, "closed by the guest before it was connected");
+            record_stream(s, false, 0, "closed by the guest before it was connected", OUTCOME_FAILED);
             stream_free(s);
         }
         return;
@@ -1202,7 +1364,7 @@ static void close_all(struct egress *e, const char *reason)
         } else {
             e->stats.refused++;
             send_open_result(e, s->id, false, 503, reason);
-            record_stream(s, false, 503, reason);
+            record_stream(s, false, 503, reason, OUTCOME_REFUSED);
             stream_free(s);
         }
     }

@@ -156,6 +156,9 @@ int egress_inject_feed(struct egress_inject *in, const uint8_t *data, size_t len
                        struct error *err);
 /* How many request heads went out with the secret (0 or 1). */
 unsigned egress_inject_count(const struct egress_inject *in);
+/* The request's method: the decided one, or inside TLS the one its head
+ * carried ("" until the head went out). */
+const char *egress_inject_method(const struct egress_inject *in);
 void egress_inject_free(struct egress_inject *in);
 
 /* Builds a header value from a format with one "%s" (policy-checked) and

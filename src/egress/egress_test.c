@@ -111,7 +111,15 @@ struct fixture {
     unsigned server_port;
 };
 
-/* ------------------------------------------------------------ the remote: echo, or "BIG" for 1 MiB */
+/* ------------------------------------------------------------ the remote: echo, "BIG" for 1 MiB, "BYE" to close */
+
+static void srv_done(struct bufferevent *bev, void *arg)
+{
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        bufferevent_free(bev);
+}
+
+static void srv_event(struct bufferevent *bev, short what, void *arg);
 
 static void srv_read(struct bufferevent *bev, void *arg)
 {
@@ -119,6 +127,13 @@ static void srv_read(struct bufferevent *bev, void *arg)
     size_t n = evbuffer_get_length(in);
     char head[4] = {0};
     evbuffer_copyout(in, head, 3);
+    if (n >= 3 && memcmp(head, "BYE", 3) == 0) {
+        /* "bye", and the server closes by itself. */
+        evbuffer_drain(in, n);
+        bufferevent_write(bev, "bye", 3);
+        bufferevent_setcb(bev, NULL, srv_done, srv_event, NULL);
+        return;
+    }
     if (n >= 3 && memcmp(head, "BIG", 3) == 0) {
         evbuffer_drain(in, n);
         static char chunk[65536];
@@ -377,6 +392,34 @@ static void send_close(struct fixture *f, uint32_t stream, bool write_only)
     peer_send(f, test_frame_close(&b, f->egress_id, stream, write_only));
 }
 
+/* The guest's proxy ends the stream because the workload's connection
+ * failed, saying why as enclave-init does. */
+static void send_close_failed(struct fixture *f, uint32_t stream, const char *reason)
+{
+    struct test_frame b;
+    Guest__V1__Frame *fr = test_frame_close(&b, f->egress_id, stream, false);
+    fr->egress_close->reason = (char *)reason;
+    peer_send(f, fr);
+}
+
+/* The host told the guest that the remote sends no more. */
+static bool has_half_close(struct fixture *f, const void *arg)
+{
+    uint32_t stream = *(const uint32_t *)arg;
+    for (size_t i = 0; i < f->n_seen; i++)
+        if (f->seen[i].body == GUEST__V1__FRAME__BODY_EGRESS_CLOSE && f->seen[i].stream == stream &&
+            f->seen[i].write_only)
+            return true;
+    return false;
+}
+
+static bool stream_gone(struct fixture *f, const void *arg)
+{
+    struct egress_stats st;
+    egress_stats(f->egress, &st);
+    return st.open_streams == 0;
+}
+
 /* The stream's open result, after running the loop until it comes. */
 static const struct seen *open_result(struct fixture *f, uint32_t stream)
 {
@@ -573,6 +616,7 @@ static void test_allowed_connection_pipes_and_is_audited(void **state)
     assert_true(run_until(f, has_close, &one));
     egress_detach(f->egress); /* nothing left to close */
     assert_int_equal(count_records(f, "NET:CONNECT", "\"allowed\":true", "\"bytes_out\":5"), 1);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"complete\"", "\"reason\":\"\""), 1);
     assert_int_equal(count_records(f, "NET:CONNECT", "\"bytes_in\":5", "\"address\":\"127.0.0.1\""), 1);
     assert_int_equal(count_records(f, "POLICY:DECISION", "allow", "net.connect"), 1);
     struct egress_stats st;
@@ -595,6 +639,7 @@ static void test_denied_host_is_refused_before_lookup(void **state)
     assert_int_equal(count_records(f, "POLICY:DECISION", "deny", "net.resolve"), 1);
     assert_int_equal(count_records(f, "POLICY:DECISION", NULL, "net.connect"), 0);
     assert_int_equal(count_records(f, "NET:CONNECT", "\"allowed\":false", "denied.invalid"), 1);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"refused\"", "denied.invalid"), 1);
 }
 
 /* The policy allows 127.0.0.2 and "localhost" but names no address for them:
@@ -762,6 +807,7 @@ static void test_byte_limit_obligation(void **state)
     uint32_t seven = 7;
     assert_true(run_until(f, has_close, &seven));
     assert_int_equal(count_records(f, "NET:CONNECT", "byte limit", "/limited"), 1);
+    assert_int_equal(count_records(f, "NET:CONNECT", "byte limit", "\"outcome\":\"failed\""), 1);
 }
 
 /* The session's byte limit ends a connection that passes it and refuses new
@@ -822,6 +868,115 @@ static void test_guest_gone_closes_streams(void **state)
     send_open(f, 9, "127.0.0.1", f->server_port, "https", NULL, NULL);
     run_for_ms(f, 50);
     assert_null(find_seen(f, GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT, 9));
+}
+
+/* ------------------------------------------------------------ what the record says happened */
+
+/* A plain HTTP stream whose whole answer (by its Content-Length) reached
+ * the workload, which then reset its connection: complete, no reason. The
+ * echo server answers with the bytes the guest sends, so the guest writes
+ * the answer it wants back. */
+static void test_plain_answer_complete_then_reset(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 1, "127.0.0.1", f->server_port, "http", "GET", "/file");
+    assert_true(open_result(f, 1)->allowed);
+    static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    send_data(f, 1, answer, sizeof(answer) - 1);
+    struct want_bytes w = {1, sizeof(answer) - 1};
+    assert_true(run_until(f, has_bytes, &w));
+    send_credit(f, 1, sizeof(answer) - 1); /* written to the workload */
+    send_close_failed(f, 1, "the workload reset its connection");
+    assert_true(run_until(f, stream_gone, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"complete\"", "\"reason\":\"\""), 1);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"bytes_in\":43", "\"bytes_out\":43"), 1);
+}
+
+/* The workload resets in the middle of the answer (5 of 100 bytes of its
+ * body came): failed, with the guest's reason. */
+static void test_plain_answer_reset_midway(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 2, "127.0.0.1", f->server_port, "http", "GET", "/file");
+    assert_true(open_result(f, 2)->allowed);
+    static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello";
+    send_data(f, 2, answer, sizeof(answer) - 1);
+    struct want_bytes w = {2, sizeof(answer) - 1};
+    assert_true(run_until(f, has_bytes, &w));
+    send_credit(f, 2, sizeof(answer) - 1);
+    send_close_failed(f, 2, "the workload reset its connection");
+    assert_true(run_until(f, stream_gone, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"failed\"",
+                                   "\"reason\":\"the workload reset its connection\""), 1);
+}
+
+/* The whole answer went to the guest, which reset before writing all of it
+ * to the workload (it credited none): failed. */
+static void test_plain_answer_not_written_to_the_workload(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 3, "127.0.0.1", f->server_port, "http", "GET", "/file");
+    assert_true(open_result(f, 3)->allowed);
+    static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    send_data(f, 3, answer, sizeof(answer) - 1);
+    struct want_bytes w = {3, sizeof(answer) - 1};
+    assert_true(run_until(f, has_bytes, &w));
+    send_close_failed(f, 3, "the workload reset its connection with 43 bytes from the host not yet written to it");
+    assert_true(run_until(f, stream_gone, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"failed\"", "not yet written"), 1);
+}
+
+/* Both sides close cleanly, but the server's answer stopped short of its
+ * Content-Length: failed, saying so (the workload got a cut answer). */
+static void test_plain_answer_cut_by_the_server(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 4, "127.0.0.1", f->server_port, "http", "GET", "/file");
+    assert_true(open_result(f, 4)->allowed);
+    static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello";
+    send_data(f, 4, answer, sizeof(answer) - 1);
+    struct want_bytes w = {4, sizeof(answer) - 1};
+    assert_true(run_until(f, has_bytes, &w));
+    send_credit(f, 4, sizeof(answer) - 1);
+    send_close(f, 4, true); /* the echo server then closes */
+    assert_true(run_until(f, stream_gone, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"failed\"", "before the end of its answer"), 1);
+    /* A body that runs until the close is whole at the close. */
+    send_open(f, 5, "127.0.0.1", f->server_port, "http", "GET", "/file");
+    assert_true(open_result(f, 5)->allowed);
+    static const char until_close[] = "HTTP/1.0 200 OK\r\n\r\nhello";
+    send_data(f, 5, until_close, sizeof(until_close) - 1);
+    w = (struct want_bytes){5, sizeof(until_close) - 1};
+    assert_true(run_until(f, has_bytes, &w));
+    send_close(f, 5, true);
+    assert_true(run_until(f, stream_gone, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"complete\"", "\"stream\":5"), 1);
+}
+
+/* A tunnel: the remote sent its last bytes and closed, the guest wrote them
+ * to the workload (credit), and the workload then reset: complete. Without
+ * the credit the same end is a failure. */
+static void test_tunnel_complete_then_reset(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 6, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    assert_true(open_result(f, 6)->allowed);
+    send_data(f, 6, "BYE", 3);
+    uint32_t six = 6;
+    assert_true(run_until(f, has_half_close, &six));
+    send_credit(f, 6, 3);
+    send_close_failed(f, 6, "the workload reset its connection after everything the host sent was written to it");
+    assert_true(run_until(f, stream_gone, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"complete\"", "\"stream\":6"), 1);
+
+    send_open(f, 7, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    assert_true(open_result(f, 7)->allowed);
+    send_data(f, 7, "BYE", 3);
+    uint32_t seven = 7;
+    assert_true(run_until(f, has_half_close, &seven));
+    send_close_failed(f, 7, "the workload reset its connection with 3 bytes from the host not yet written to it");
+    assert_true(run_until(f, stream_gone, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"failed\"", "\"stream\":7"), 1);
 }
 
 /* ------------------------------------------------------------ secrets */
@@ -1148,6 +1303,98 @@ static void test_secret_inside_tls_response_ends_while_the_guest_waits(void **st
     gtls_free(&g);
 }
 
+/* Whether text holds a whole answer of the test's TLS server (its head and
+ * the body its Content-Length announces). */
+static bool answer_whole(const char *text, size_t len)
+{
+    const char *end = strstr(text, "\r\n\r\n");
+    const char *cl = strstr(text, "Content-Length: ");
+    if (end == NULL || cl == NULL || cl > end)
+        return false;
+    return len >= (size_t)(end + 4 - text) + strtoul(cl + 16, NULL, 10);
+}
+
+/* The guest reads the whole answer through the host's TLS and its workload
+ * then closes without reading the close_notify that follows (a client that
+ * stops at the Content-Length), which resets the connection: the record
+ * says complete, with the secret, and no reason. */
+static void test_secret_inside_tls_complete_then_reset(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    struct gtls g;
+    gtls_open(f, &g, 12);
+    char req[200];
+    int n = snprintf(req, sizeof(req), "GET /inside HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n", f->tls_port);
+    assert_int_equal(SSL_write(g.ssl, req, n), n);
+    static char resp[8192];
+    size_t got = 0;
+    for (int i = 0; i < 2000 && !answer_whole(resp, got); i++) {
+        gtls_pump(f, &g);
+        int r = SSL_read(g.ssl, resp + got, (int)(sizeof(resp) - 1 - got));
+        if (r > 0)
+            got += (size_t)r;
+        resp[got] = '\0';
+    }
+    assert_true(answer_whole(resp, got));
+    assert_non_null(strstr(resp, "Authorization: Bearer " SECRET_VALUE "\r\n"));
+    send_close_failed(f, 12, "the workload reset its connection");
+    assert_true(run_until(f, stream_gone, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"complete\"", "\"secret_injected\":1"), 1);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"reason\":\"\"", "\"secret\":\"api-token\""), 1);
+    gtls_free(&g);
+}
+
+/* The workload resets in the middle of a large answer: failed, with the
+ * guest's reason (and still which secret went). */
+static void test_secret_inside_tls_reset_midway(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    struct gtls g;
+    gtls_open(f, &g, 13);
+    static const char req[] = "GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    assert_int_equal(SSL_write(g.ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
+    static char resp[16384];
+    size_t got = 0;
+    for (int i = 0; i < 2000 && got < 8192; i++) {
+        gtls_pump(f, &g);
+        int r = SSL_read(g.ssl, resp + got, (int)(sizeof(resp) - got));
+        if (r > 0)
+            got += (size_t)r;
+    }
+    assert_true(got >= 8192 && got < (4u << 16));
+    send_close_failed(f, 13, "the workload reset its connection with 100 bytes from the host not yet written to it");
+    assert_true(run_until(f, stream_gone, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"failed\"", "not yet written"), 1);
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"failed\"", "\"secret_injected\":1"), 1);
+    gtls_free(&g);
+}
+
+/* The whole answer and close_notify went to the guest, which wrote none of
+ * the answer to its workload (no credit after the handshake) before the
+ * reset: failed. */
+static void test_secret_inside_tls_answer_not_written(void **state)
+{
+    struct fixture *f = *state;
+    store_secret(f);
+    struct gtls g;
+    gtls_open(f, &g, 14);
+    char req[200];
+    int n = snprintf(req, sizeof(req), "GET /inside HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n", f->tls_port);
+    assert_int_equal(SSL_write(g.ssl, req, n), n);
+    char buf[4096];
+    int k;
+    while ((k = BIO_read(g.wb, buf, sizeof(buf))) > 0)
+        send_data(f, 14, buf, (size_t)k);
+    uint32_t fourteen = 14;
+    assert_true(run_until(f, has_half_close, &fourteen));
+    send_close_failed(f, 14, "the workload reset its connection with 300 bytes from the host not yet written to it");
+    assert_true(run_until(f, stream_gone, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"failed\"", "not yet written"), 1);
+    gtls_free(&g);
+}
+
 /* A server whose certificate the trust store does not accept: refused
  * before the guest hears anything. */
 static void test_secret_untrusted_server_refused(void **state)
@@ -1198,6 +1445,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_guest_gone_closes_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_limits, setup_session_limits, teardown),
         cmocka_unit_test_setup_teardown(test_session_time_limit, setup_session_limits, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_answer_complete_then_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_answer_reset_midway, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_answer_not_written_to_the_workload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_answer_cut_by_the_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tunnel_complete_then_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_injected_into_plain_http, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_not_sent_to_another_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_missing_refuses, setup, teardown),
@@ -1208,6 +1460,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret_inside_tls_big_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_inside_tls_response_ends_while_the_guest_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_inside_tls_one_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_inside_tls_complete_then_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_inside_tls_reset_midway, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_inside_tls_answer_not_written, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

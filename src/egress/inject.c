@@ -193,6 +193,11 @@ unsigned egress_inject_count(const struct egress_inject *in)
     return in ? in->injected : 0;
 }
 
+const char *egress_inject_method(const struct egress_inject *in)
+{
+    return in ? in->method : "";
+}
+
 /* ------------------------------------------------------------ the head */
 
 static bool span_is(const struct egress_inject *in, struct span sp, const char *text)

@@ -201,6 +201,30 @@ static void stream_kill(struct guest_server *s, struct guest_egress *g, struct s
     }
 }
 
+/* The workload's connection failed (err: the socket's error). The host
+ * hears how, and whether what it sent was all written to the workload: it
+ * knows whether that was the whole answer, and so whether the exchange was
+ * complete (a client that closes without reading the TLS close_notify
+ * resets a connection that did everything it was for). */
+static void stream_workload_failed(struct guest_server *s, struct guest_egress *g, struct stream *st, int err)
+{
+    char how[96], why[200];
+    if (err == ECONNRESET)
+        snprintf(how, sizeof(how), "the workload reset its connection");
+    else if (err == EPIPE || err == 0)
+        snprintf(how, sizeof(how), "the workload closed its connection");
+    else
+        snprintf(how, sizeof(how), "the workload's connection failed (%s)", strerror(err));
+    size_t unwritten = st->down_len - st->down_off;
+    if (unwritten > 0)
+        snprintf(why, sizeof(why), "%s with %zu bytes from the host not yet written to it", how, unwritten);
+    else if (st->down_eof)
+        snprintf(why, sizeof(why), "%s after everything the host sent was written to it", how);
+    else
+        snprintf(why, sizeof(why), "%s", how);
+    stream_kill(s, g, st, why);
+}
+
 /* Our own answer to the workload: a status line, a one-line text body, and
  * the connection closed once it is written (see REPLY above). */
 static void stream_reply(struct guest_egress *g, struct stream *st, unsigned status, const char *reason)
@@ -408,7 +432,7 @@ static void stream_read_pipe(struct guest_server *s, struct guest_egress *g, str
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN)
-                stream_kill(s, g, st, "the workload's connection failed");
+                stream_workload_failed(s, g, st, errno);
             return;
         }
         if (n == 0) {
@@ -444,7 +468,7 @@ static bool send_to_workload(struct guest_server *s, struct guest_egress *g, str
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN)
-                stream_kill(s, g, st, "the workload's connection failed");
+                stream_workload_failed(s, g, st, errno);
             return false;
         }
         *off += (size_t)n;
@@ -967,7 +991,11 @@ void guest_egress_ready(struct guest_server *s, struct guest_egress *g, void *re
             break;
         }
     } else if (!st->dead && failed && !(want & (POLLIN | POLLOUT))) {
-        stream_kill(s, g, st, "the workload's connection failed");
+        int soerr = 0;
+        socklen_t sl = sizeof(soerr);
+        if (getsockopt(st->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+            soerr = errno;
+        stream_workload_failed(s, g, st, soerr);
     }
     if (!st->dead && st->phase == PHASE_REPLY && st->local_len == 0 && (failed || (revents & POLLHUP)))
         stream_kill(s, g, st, NULL);

@@ -605,6 +605,41 @@ static void test_connect_round_trip(void **state)
     host_stop(h, 9, 1, 9, 9);
 }
 
+/* The workload resets its connection (as a client does that closes with
+ * bytes unread, such as a TLS close_notify): the host hears that it was a
+ * reset, and whether everything it sent had been written to the workload,
+ * so that it can tell a finished exchange from a broken one. */
+static void test_workload_reset(void **state)
+{
+    struct host *h = *state;
+    egress_start(h, 0, 0, 0);
+    struct linger hard = {.l_onoff = 1, .l_linger = 0};
+    char buf[16];
+    /* After all the host sent and its end: */
+    int fd = wl_connect(h);
+    uint32_t st = wl_open(h, fd, "done.example");
+    host_result(h, st, true, 0, "");
+    wl_expect_established(fd);
+    host_data(h, st, "answer", 6);
+    host_close(h, st, true);
+    wl_read_exact(fd, buf, 6);
+    assert_int_equal(wl_read_all(fd, buf, sizeof(buf)), 0); /* the host's end reached the workload */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    close(fd); /* a reset */
+    expect_close(h, st, false, "the workload reset its connection after everything the host sent was written to it");
+    /* In the middle, before the host's end: a reset and nothing more. */
+    fd = wl_connect(h);
+    st = wl_open(h, fd, "midway.example");
+    host_result(h, st, true, 0, "");
+    wl_expect_established(fd);
+    host_data(h, st, "part", 4);
+    wl_read_exact(fd, buf, 4);
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    close(fd);
+    expect_close(h, st, false, "the workload reset its connection");
+    host_stop(h, 9, 2, 0, 10);
+}
+
 static void test_refused(void **state)
 {
     struct host *h = *state;
@@ -1166,7 +1201,7 @@ int main(void)
         T(test_connect_round_trip), T(test_refused),     T(test_plain_http),     T(test_window_up),
         T(test_window_down),        T(test_bulk_both_ways), T(test_max_streams), T(test_bad_requests),
         T(test_head_timeout),       T(test_cancel),      T(test_hostile_host),   T(test_bad_ca),   T(test_proxy_environment),
-        T(test_host_gone),          T(test_connection_flood),
+        T(test_host_gone),          T(test_connection_flood), T(test_workload_reset),
     };
     if (getuid() != 0) {
         /* The environment test runs a workload as uid 1000. */

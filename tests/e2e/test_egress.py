@@ -156,6 +156,22 @@ def net_records(d, sid):
     return [json.loads(rec["args"]) for rec in d.audit(sid) if rec.get("name") == "NET:CONNECT"]
 
 
+def records_for(d, sid, port, more_than):
+    """The session's NET:CONNECT records for port, once there are more than
+    more_than (a stream's record is written when the host hears its end,
+    which can come just after the workload's exit; bounded wait)."""
+    for _ in range(300):
+        recs = [x for x in net_records(d, sid) if x.get("port") == port]
+        if len(recs) > more_than:
+            return recs
+        time.sleep(0.1)
+    return recs
+
+
+def count_for(d, sid, port):
+    return len([x for x in net_records(d, sid) if x.get("port") == port])
+
+
 FETCH = """
 import json, urllib.request, urllib.error
 def fetch(url):
@@ -196,13 +212,17 @@ def test_code_interpreter_reaches_the_proxy(egress_daemon, sid, servers):
 
 def test_allowed_get_returns_the_content(egress_daemon, sid, servers):
     web, _ = servers
+    before = count_for(egress_daemon, sid, web)
     r = fetch(egress_daemon, sid, f"http://127.0.0.1:{web}/file")
     assert r["status"] == 200, r
     assert r["len"] == len(PAYLOAD)
     assert r["head"] == PAYLOAD[:40].decode()
-    recs = [x for x in net_records(egress_daemon, sid) if x.get("allowed") and x.get("port") == web]
+    recs = [x for x in records_for(egress_daemon, sid, web, before) if x.get("allowed")]
     assert recs, "no NET:CONNECT record for the allowed GET"
     rec = recs[-1]
+    # The whole answer reached the workload: complete, whatever way its
+    # client closed the connection afterwards.
+    assert rec["outcome"] == "complete" and rec["reason"] == "", rec
     assert rec["host"] == "127.0.0.1" and rec["address"] == "127.0.0.1"
     assert rec["addresses"] == ["127.0.0.1"]
     assert rec["method"] == "GET" and rec["path"] == "/file"
@@ -215,6 +235,7 @@ def test_https_through_connect_verifies_the_real_certificate(egress_daemon, sid,
     session ends at the real server, whose certificate it verifies (the host
     neither terminates nor sees it)."""
     port, pem = tls_server
+    before = count_for(egress_daemon, sid, port)
     out = run(egress_daemon, sid, f"""
 import ssl, urllib.request
 ctx = ssl.create_default_context(cadata={pem!r})
@@ -224,9 +245,11 @@ print(r.status, len(body), body[:40].decode())
 """)
     status, n, head = out.strip().split(" ", 2)
     assert (status, int(n), head) == ("200", len(PAYLOAD), PAYLOAD[:40].decode())
-    recs = [x for x in net_records(egress_daemon, sid) if x.get("port") == port]
+    recs = records_for(egress_daemon, sid, port, before)
     assert recs and recs[-1]["allowed"] and recs[-1]["scheme"] == "https"
     assert recs[-1]["method"] == "CONNECT" and recs[-1]["path"] == ""
+    # The server closed after its answer and the workload took all of it.
+    assert recs[-1]["outcome"] == "complete" and recs[-1]["reason"] == "", recs[-1]
 
 
 def test_denied_host_gets_the_policys_reason(egress_daemon, sid):
@@ -235,6 +258,7 @@ def test_denied_host_gets_the_policys_reason(egress_daemon, sid):
     assert "denied.invalid port 80 is not allowed" in r["body"]
     recs = [x for x in net_records(egress_daemon, sid) if x.get("host") == "denied.invalid"]
     assert recs and recs[-1]["allowed"] is False and recs[-1]["status"] == 403
+    assert recs[-1]["outcome"] == "refused"
 
 
 def test_private_literal_refused_by_the_host(egress_daemon, sid):
@@ -304,7 +328,7 @@ def test_byte_limit_ends_the_connection(egress_daemon, sid, servers):
     # 16 MiB asked, the connection's max_bytes (4 MiB) ends it first.
     assert r.get("len", 0) < 16 << 20, r
     recs = [x for x in net_records(egress_daemon, sid) if x.get("path") == "/big"]
-    assert recs and "byte limit" in recs[-1]["reason"]
+    assert recs and "byte limit" in recs[-1]["reason"] and recs[-1]["outcome"] == "failed", recs[-1:]
     assert recs[-1]["bytes_in"] + recs[-1]["bytes_out"] <= BYTE_LIMIT
 
 

@@ -23,6 +23,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -192,6 +193,27 @@ def net_records(d, sid):
     return [json.loads(rec["args"]) for rec in d.audit(sid) if rec.get("name") == "NET:CONNECT"]
 
 
+def records_for(d, sid, port, more_than):
+    """The session's NET:CONNECT records for port, once there are more than
+    more_than (a stream's record is written when the host hears its end,
+    which can come just after the workload's exit; bounded wait)."""
+    for _ in range(300):
+        recs = [x for x in net_records(d, sid) if x.get("port") == port]
+        if len(recs) > more_than:
+            return recs
+        time.sleep(0.1)
+    return recs
+
+
+def assert_complete(rec):
+    """The record of an exchange that finished: the whole answer reached the
+    workload, however its client then closed the connection (one that does
+    not read the TLS close_notify resets it)."""
+    assert rec["allowed"] is True and rec["reason"] == "", rec
+    assert rec.get("outcome") == "complete", rec
+    assert rec["bytes_out"] > 0 and rec["bytes_in"] > 0, rec
+
+
 def test_secret_set_ls_rm_cli(secret_daemon):
     """The store: 0700 folder, 0600 file, names listed and values never."""
     env = secret_daemon.env
@@ -298,6 +320,7 @@ def test_https_secret_through_the_session_ca(secret_daemon, sid, tls_servers):
     server against its trust store; the server got the secret."""
     tls_ok, _, _ = tls_servers
     Recorder.seen.clear()
+    before = len([x for x in net_records(secret_daemon, sid) if x.get("port") == tls_ok])
     out = run(secret_daemon, sid, f"""
 import json, os, socket, ssl, urllib.request
 env = {{k: os.environ.get(k) for k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS")}}
@@ -315,8 +338,9 @@ print(json.dumps({{"env": env, "body": body, "issuer": issuer}}))
     assert json.loads(r["body"]) == {"auth_sha256": [sha("Bearer " + SECRET)]}
     got = [s for s in Recorder.seen if s["port"] == tls_ok]
     assert len(got) == 1 and got[0]["auth"] == ["Bearer " + SECRET], Recorder.seen
-    recs = [x for x in net_records(secret_daemon, sid) if x.get("port") == tls_ok]
-    assert recs and recs[-1]["secret"] == SECRET_NAME and recs[-1]["secret_injected"] == 1, recs
+    recs = records_for(secret_daemon, sid, tls_ok, before)
+    assert len(recs) == before + 1 and recs[-1]["secret"] == SECRET_NAME and recs[-1]["secret_injected"] == 1, recs
+    assert_complete(recs[-1])
     everything = json.dumps(secret_daemon.audit(""))
     assert SECRET not in everything
     with open(secret_daemon.log_path, "rb") as f:
@@ -329,6 +353,7 @@ def test_https_large_download_through_the_session_ca(secret_daemon, sid, tls_ser
     answer than a window, and the end of it was lost; egress_test reproduces
     that at will.)"""
     tls_ok, _, _ = tls_servers
+    before = len([x for x in net_records(secret_daemon, sid) if x.get("port") == tls_ok])
     out = run(secret_daemon, sid, f"""
 import hashlib, urllib.request
 with urllib.request.urlopen("https://127.0.0.1:{tls_ok}/big", timeout=120) as r:
@@ -338,6 +363,10 @@ print(len(body), hashlib.sha256(body).hexdigest())
     n, digest = out.split()
     assert int(n) == BIG
     assert digest == hashlib.sha256(b"z" * BIG).hexdigest()
+    recs = records_for(secret_daemon, sid, tls_ok, before)
+    assert len(recs) == before + 1, recs
+    assert_complete(recs[-1])
+    assert recs[-1]["bytes_in"] > BIG and recs[-1]["secret_injected"] == 1, recs[-1]
 
 
 def test_https_untrusted_server_refused(secret_daemon, sid, tls_servers):
