@@ -14,6 +14,12 @@
 #include "rego/rego.h"
 #include "rego/value.h"
 
+/* The deepest syntax tree the parser builds, and the deepest it recurses
+ * to build one. Every later pass (compile, typecheck, eval, fmt) recurses
+ * along the tree, so this bound is what keeps them within the stack. The
+ * tree's height counts each term, expression and body level: a chain of
+ * binary operators (`1 + 1 + 1`) nests one call per operator, a postfix
+ * call (`f(x)(y)`) one per call, with no brackets written. */
 #define REGO_MAX_PARSE_DEPTH 200
 
 struct loc {
@@ -53,6 +59,7 @@ struct term {
                           * the evaluator computes it directly (eval.c, eval_direct) */
     uint8_t hint;        /* a constant key of a reference: where it was found in the
                           * last object (evaluations may share it: relaxed atomics) */
+    int height;          /* levels of the tree below and including this term (parser) */
     struct loc loc;
     struct rv *val;      /* TK_VALUE */
     char *name;          /* TK_VAR */
@@ -114,6 +121,7 @@ struct expr {
 struct body {
     int n;
     struct expr **exprs;
+    int height;            /* levels below and including this body (parser) */
     int ncaptured;         /* comprehension/every bodies: slots of enclosing scopes used inside */
     int *captured;
 };

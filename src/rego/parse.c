@@ -439,8 +439,13 @@ struct term *term_new(int kind, struct loc loc)
     t->loc = loc;
     t->slot = -1;
     t->builtin = -1;
+    t->height = 1;
     return t;
 }
+
+static int max_int(int a, int b) { return a > b ? a : b; }
+
+static int term_height(const struct term *t) { return t ? t->height : 0; }
 
 static void term_push(struct term *t, struct term *item)
 {
@@ -448,6 +453,7 @@ static void term_push(struct term *t, struct term *item)
     if (!t->items)
         REGO_OOM();
     t->items[t->nitems++] = item;
+    t->height = max_int(t->height, term_height(item) + 1);
 }
 
 void term_free(struct term *t)
@@ -500,12 +506,26 @@ void body_free(struct body *b)
     free(b);
 }
 
+/* An expression's height, from its parts' (each already bounded). */
+static int expr_height(const struct expr *e)
+{
+    int h = max_int(term_height(e->a), max_int(term_height(e->b), term_height(e->c)));
+    if (e->body)
+        h = max_int(h, e->body->height);
+    for (int i = 0; i < e->nwith; i++)
+        h = max_int(h, max_int(term_height(e->with[i].target), term_height(e->with[i].value)));
+    for (int i = 0; i < e->ndecl; i++)
+        h = max_int(h, term_height(e->decl[i]));
+    return h + 1;
+}
+
 static void body_push(struct body *b, struct expr *e)
 {
     b->exprs = realloc(b->exprs, (size_t)(b->n + 1) * sizeof *b->exprs);
     if (!b->exprs)
         REGO_OOM();
     b->exprs[b->n++] = e;
+    b->height = max_int(b->height, expr_height(e) + 1);
 }
 
 static void rule_free(struct rule *r)
@@ -582,6 +602,21 @@ static struct body *parse_query_until(struct parser *p, int end);
     } while (0)
 #define LEAVE() p->depth--
 
+/* Refuses a term whose tree is deeper than REGO_MAX_PARSE_DEPTH (freeing
+ * it: term_free recurses too, so a tree never grows past the limit by
+ * more than one level). Chains of operators and postfix calls build depth
+ * without recursing in the parser; this is where they are counted. */
+static struct term *bounded(struct parser *p, struct term *t, const struct tok *at)
+{
+    if (t && t->height > REGO_MAX_PARSE_DEPTH) {
+        perr(p, at, "expression nested too deep (more than %d levels; long chains of operators "
+             "or calls count one level each)", REGO_MAX_PARSE_DEPTH);
+        term_free(t);
+        return NULL;
+    }
+    return t;
+}
+
 static struct term *parse_number(struct parser *p, struct tok *t, bool neg)
 {
     struct loc l = tloc(p, t);
@@ -650,6 +685,8 @@ static struct term *parse_postfix(struct parser *p, struct term *t)
 {
     for (;;) {
         struct tok *n = peek(p);
+        if (!(t = bounded(p, t, n)))
+            return NULL;
         if (n->ws_before)
             return t;
         if (n->type == T_DOT) {
@@ -754,6 +791,7 @@ static struct term *parse_comprehension(struct parser *p, int kind, struct loc l
         term_free(c);
         return NULL;
     }
+    c->height = 1 + max_int(max_int(term_height(key), term_height(val)), c->body->height);
     return c;
 }
 
@@ -762,7 +800,7 @@ static struct term *parse_primary_inner(struct parser *p);
 static struct term *parse_primary(struct parser *p)
 {
     ENTER();
-    struct term *t = parse_primary_inner(p);
+    struct term *t = bounded(p, parse_primary_inner(p), peek(p));
     LEAVE();
     return t;
 }
@@ -936,6 +974,7 @@ static struct term *parse_factor(struct parser *p)
         }
         l = mk_call(fn, tloc(p, op), l, r);
         l->loc = l->items[1]->loc;
+        l = bounded(p, l, op);
     }
     return l;
 }
@@ -958,6 +997,7 @@ static struct term *parse_arith(struct parser *p)
         }
         l = mk_call(fn, tloc(p, op), l, r);
         l->loc = l->items[1]->loc;
+        l = bounded(p, l, op);
     }
     return l;
 }
@@ -966,14 +1006,14 @@ static struct term *parse_and(struct parser *p)
 {
     struct term *l = parse_arith(p);
     while (l && op_here(p, T_AMP)) {
-        next(p);
+        struct tok *op = next(p);
         struct term *r = parse_arith(p);
         if (!r) {
             term_free(l);
             l = NULL;
             break;
         }
-        l = mk_call("and", l->loc, l, r);
+        l = bounded(p, mk_call("and", l->loc, l, r), op);
     }
     return l;
 }
@@ -982,14 +1022,14 @@ static struct term *parse_or(struct parser *p, bool no_bar)
 {
     struct term *l = parse_and(p);
     while (l && !no_bar && op_here(p, T_BAR)) {
-        next(p);
+        struct tok *op = next(p);
         struct term *r = parse_and(p);
         if (!r) {
             term_free(l);
             l = NULL;
             break;
         }
-        l = mk_call("or", l->loc, l, r);
+        l = bounded(p, mk_call("or", l->loc, l, r), op);
     }
     return l;
 }
@@ -1007,14 +1047,14 @@ static struct term *parse_rel(struct parser *p, bool no_bar)
         else if (op_here(p, T_GTE)) fn = "gte";
         if (!fn)
             break;
-        next(p);
+        struct tok *op = next(p);
         struct term *r = parse_or(p, no_bar);
         if (!r) {
             term_free(l);
             l = NULL;
             break;
         }
-        l = mk_call(fn, l->loc, l, r);
+        l = bounded(p, mk_call(fn, l->loc, l, r), op);
     }
     return l;
 }
@@ -1044,7 +1084,7 @@ static struct term *try_keyval(struct parser *p, struct term *l, bool no_bar)
     }
     struct term *call = mk_call("internal.member_3", l->loc, l, v);
     term_push(call, c);
-    return call;
+    return bounded(p, call, peek(p));
 }
 
 static struct term *parse_infix_kv(struct parser *p, bool no_bar, bool keyval)
@@ -1054,14 +1094,14 @@ static struct term *parse_infix_kv(struct parser *p, bool no_bar, bool keyval)
     if (l && keyval)
         l = try_keyval(p, l, no_bar);
     while (l && is_ident(p, peek(p), "in")) {   /* on the next line too, as OPA */
-        next(p);
+        struct tok *op = next(p);
         struct term *r = parse_rel(p, no_bar);
         if (!r) {
             term_free(l);
             l = NULL;
             break;
         }
-        l = mk_call("internal.member_2", l->loc, l, r);
+        l = bounded(p, mk_call("internal.member_2", l->loc, l, r), op);
     }
     LEAVE();
     return l;

@@ -311,6 +311,81 @@ static void test_deep_nesting_is_an_error(void **state)
     free(ok);
 }
 
+/* A module `package t` with `p := 1 OP 1 OP 1 ...` (n operators). */
+static char *chain_module(const char *op, int n)
+{
+    struct sbuf m = { 0 };
+    sb_puts(&m, "package t\np := 1");
+    for (int i = 0; i < n; i++) {
+        sb_puts(&m, op);
+        sb_puts(&m, "1");
+    }
+    sb_puts(&m, "\n");
+    return m.s;
+}
+
+/* Operator chains and postfix chains nest the tree one level per operator
+ * with no brackets: the parser counts the tree's height, so a long chain is
+ * a parse error naming the limit, never a stack overflow in a later pass. */
+static void test_long_chains_are_an_error(void **state)
+{
+    (void)state;
+    const char *ops[] = { " + ", " * ", " - ", " == ", " & ", " | ", " in " };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        for (int n = REGO_MAX_PARSE_DEPTH; n <= 1000000; n *= 50) {
+            char *m = chain_module(ops[i], n);
+            struct rego_error err = { 0 };
+            char *got = eval_with(m, "x := data.t.p", NULL, &err, NULL);
+            if (got)
+                fail_msg("chain of %d '%s' evaluated: %.60s", n, ops[i], got);
+            assert_string_equal(err.code, "rego_parse_error");
+            if (!strstr(err.message, "nested too deep (more than 200 levels"))
+                fail_msg("%s", err.message);
+            assert_int_equal(err.line, 2);
+            free(m);
+        }
+    }
+    /* at the limit: the whole pipeline (compile, typecheck, eval, JSON) works */
+    char *m = chain_module(" + ", REGO_MAX_PARSE_DEPTH - 1);
+    expect_result(m, "x := data.t.p", NULL, "[{\"x\":200}]");
+    free(m);
+    m = chain_module(" - ", REGO_MAX_PARSE_DEPTH - 1);
+    expect_result(m, "x := data.t.p", NULL, "[{\"x\":-198}]");
+    free(m);
+    /* a query too */
+    struct sbuf q = { 0 };
+    sb_puts(&q, "x := 1");
+    for (int i = 0; i < 100000; i++)
+        sb_puts(&q, " + 1");
+    struct body *b = NULL;
+    struct rego_error err = { 0 };
+    assert_int_equal(rego_parse_query(q.s, q.len, &b, &err), -1);
+    assert_string_equal(err.code, "rego_parse_error");
+    free(q.s);
+    /* a reference that goes on past the limit: calls and refs nest */
+    struct sbuf r = { 0 };
+    sb_puts(&r, "x := object.get({}, \"a\", 1)");
+    for (int i = 0; i < 100000; i++)
+        sb_puts(&r, ".a");
+    err = (struct rego_error){ 0 };
+    assert_int_equal(rego_parse_query(r.s, r.len, &b, &err), 0);   /* one flat reference */
+    body_free(b);
+    free(r.s);
+    /* chains inside nested comprehensions add up */
+    struct sbuf c = { 0 };
+    sb_puts(&c, "x := ");
+    for (int i = 0; i < 40; i++)
+        sb_puts(&c, "[y | y := ");
+    sb_puts(&c, "1");
+    for (int i = 0; i < 40; i++)
+        sb_puts(&c, " + 1 + 1 + 1 + 1]");
+    err = (struct rego_error){ 0 };
+    assert_int_equal(rego_parse_query(c.s, c.len, &b, &err), -1);
+    if (!strstr(err.message, "nested too deep"))
+        fail_msg("%s", err.message);
+    free(c.s);
+}
+
 static void test_parse_error_position(void **state)
 {
     (void)state;
@@ -1473,6 +1548,7 @@ int main(void)
         cmocka_unit_test(test_json_roundtrip),
         cmocka_unit_test(test_object_conflict),
         cmocka_unit_test(test_deep_nesting_is_an_error),
+        cmocka_unit_test(test_long_chains_are_an_error),
         cmocka_unit_test(test_parse_error_position),
         cmocka_unit_test(test_unsafe_var),
         cmocka_unit_test(test_order_independent),
