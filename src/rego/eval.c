@@ -996,8 +996,26 @@ static int eqv_k(struct ev *ev, struct rv *x, void *ctx)
     return e->k(ev, e->ctx);
 }
 
-/* Unify pattern term t with value v. */
+static int unify_value_inner(struct ev *ev, struct frame *fr, struct term *t, struct rv *v, kont k,
+                             void *ctx);
+
+/* Unify pattern term t with value v. Unifying the elements of an array or
+ * object, or a function's arguments, nests one continuation per element:
+ * counted as expressions are, so a function with 100000 parameters is an
+ * error, not a stack overflow. */
 static int unify_value(struct ev *ev, struct frame *fr, struct term *t, struct rv *v, kont k, void *ctx)
+{
+    if (++ev->cps_depth > MAX_CPS_DEPTH) {
+        ev->cps_depth--;
+        return ev_error(ev, "eval_cancel_error", &t->loc, "evaluation nested too deeply");
+    }
+    int rc = unify_value_inner(ev, fr, t, v, k, ctx);
+    ev->cps_depth--;
+    return rc;
+}
+
+static int unify_value_inner(struct ev *ev, struct frame *fr, struct term *t, struct rv *v, kont k,
+                             void *ctx)
 {
     switch (t->kind) {
     case TK_VAR: {

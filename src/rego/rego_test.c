@@ -371,6 +371,18 @@ static void test_long_chains_are_an_error(void **state)
     assert_int_equal(rego_parse_query(r.s, r.len, &b, &err), 0);   /* one flat reference */
     body_free(b);
     free(r.s);
+    /* a function with very many parameters: each argument's unification
+     * nests one continuation; counted, an error rather than an overflow */
+    struct sbuf f = { 0 };
+    sb_puts(&f, "package t\nf(a0");
+    for (int i = 1; i < 100000; i++)
+        sb_printf(&f, ", a%d", i);
+    sb_puts(&f, ") := 1\np := f(0");
+    for (int i = 1; i < 100000; i++)
+        sb_puts(&f, ", 0");
+    sb_puts(&f, ")\n");
+    expect_error(f.s, "x := data.t.p", "eval_cancel_error", "nested too deeply");
+    free(f.s);
     /* chains inside nested comprehensions add up */
     struct sbuf c = { 0 };
     sb_puts(&c, "x := ");
