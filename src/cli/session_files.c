@@ -183,6 +183,24 @@ static int do_cp(const struct files_opts *o, const char *src, const char *dst)
     return 0;
 }
 
+/* A name the workload chose, on the operator's terminal: control
+ * characters (an escape sequence could rewrite the screen, hide a line or
+ * retitle the window) are shown as \xNN (C1 controls, U+0080-U+009F, as
+ * \u00NN), and a backslash as \\. */
+static void print_name(const char *name)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            printf("\\x%02x", *p);
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            printf("\\u%04x", *++p);
+        else if (*p == '\\')
+            fputs("\\\\", stdout);
+        else
+            putchar(*p);
+    }
+}
+
 static int do_ls(const struct files_opts *o, const char *id, const char *path)
 {
     json_t *req = json_pack("{s:s, s:s}", "sessionId", id, "path", path);
@@ -200,9 +218,10 @@ static int do_ls(const struct files_opts *o, const char *id, const char *path)
         const char *name = json_string_value(json_object_get(e, "name"));
         const char *type = json_string_value(json_object_get(e, "type"));
         json_t *size = json_object_get(e, "size"); /* uint64: a JSON string */
-        printf("%-9s %12s  %s%s\n", type ? type : "?",
-               json_is_string(size) ? json_string_value(size) : "0", name ? name : "?",
-               type && strcmp(type, "directory") == 0 ? "/" : "");
+        printf("%-9s %12s  ", type ? type : "?",
+               json_is_string(size) ? json_string_value(size) : "0");
+        print_name(name ? name : "?");
+        printf("%s\n", type && strcmp(type, "directory") == 0 ? "/" : "");
     }
     if (json_is_true(json_object_get(resp, "truncated")))
         fprintf(stderr, "enclave session ls-files: more entries than shown\n");

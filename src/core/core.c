@@ -21,6 +21,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/paths.h"
+#include "common/text.h"
 #include "core/internal.h"
 #include "egress/egress.h"
 #include "proxy/proxy.h"
@@ -1477,13 +1478,15 @@ static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err
     struct error e;
     const struct error *fail = err;
     if (fail == NULL && reply->body_case == GUEST__V1__FRAME__BODY_ERROR) {
+        char msg[512]; /* the guest's words: valid UTF-8 for replies and audit records */
+        text_utf8_copy(msg, sizeof(msg), reply->error->message ? reply->error->message : "error");
         error_set(&e,
                   reply->error->code == GUEST__V1__ERROR_RESPONSE__CODE__CODE_BUSY
                       ? ERR_RESOURCE_EXHAUSTED
                   : reply->error->code == GUEST__V1__ERROR_RESPONSE__CODE__CODE_EXEC_FAILED
                       ? ERR_FAILED_PRECONDITION
                       : ERR_INTERNAL,
-                  "guest: %s", reply->error->message ? reply->error->message : "error");
+                  "guest: %s", msg);
         fail = &e;
     } else if (fail == NULL && reply->body_case != GUEST__V1__FRAME__BODY_EXEC_RESPONSE) {
         error_set(&e, ERR_INTERNAL, "guest answered an exec with something else");
