@@ -31,7 +31,7 @@ static const char files_help[] =
     "local file or '-' for standard input or output. Files are streamed, never\n"
     "read whole into memory; the daemon records the SHA-256 of what passed. A\n"
     "download goes to a temporary file beside DST, renamed over it when complete:\n"
-    "one that fails leaves DST as it was.\n"
+    "one that fails leaves DST as it was; a DST that is a folder is refused.\n"
     "ls-files lists a folder of the session (default /workspace); control\n"
     "characters in names are shown escaped (\\xNN).\n"
     "code runs CODE ('-': read from standard input) in the session's Python\n"
