@@ -387,6 +387,15 @@ test-grpc: $(BUILD)/enclave
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider test_grpc.py
 BENCH_TARGETS += bench-daemon
+# bench-vm-memory: the resident memory of one idle pool VM's QEMU (and, with
+# BENCH_VM_MEMORY_ARGS="--restore", a restored one) by mapping: guest RAM,
+# TCG's code cache, QEMU's copy of the kernel, its heaps, shared files.
+# "--env NAME=VALUE" compares a setting (bench/vm_memory.py --help).
+.PHONY: bench-vm-memory
+bench-vm-memory: $(BUILD)/enclave
+	@$(E2E_IMAGE)
+	/usr/bin/python3 bench/vm_memory.py --enclave $(BUILD)/enclave --image-home $(E2E_HOME) $(BENCH_VM_MEMORY_ARGS)
+BENCH_TARGETS += bench-vm-memory
 # ---------------------------------------------------------------- rego
 # Conformance (the `test-rego` target above) runs OPA's cases; the bench
 # measures decisions per second for the RPC-gating policy in bench/data/rego
@@ -548,21 +557,16 @@ test-clone:
 	tests/fresh-clone.sh
 # ---------------------------------------------------------------- egress
 # make test-egress: the host side's unit tests (a scripted guest, the address
-# checks) and the end-to-end tests with real VMs and the guest's proxy (both
-# are also in test-unit and test-e2e). make bench-egress: only the egress rows
-# of bench-daemon (a download through a session's proxy next to a direct one).
+# checks, the resolver, secret injection, TLS, reading the server's answer,
+# the secret store) and the end-to-end tests with real VMs and the guest's
+# proxy (both are also in test-unit and test-e2e). make bench-egress: only the
+# egress rows of bench-daemon (a download through a session's proxy next to a
+# direct one).
+EGRESS_UNIT_TESTS := $(addprefix $(BUILD)/test/,egress/addr_test egress/resolver_test \
+    egress/egress_test egress/inject_test egress/tls_test egress/answer_test secret/secret_test)
 .PHONY: test-egress bench-egress
-test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/egress_test $(BUILD)/test/egress/inject_test $(BUILD)/test/egress/tls_test \
-             $(BUILD)/test/egress/answer_test $(BUILD)/test/secret/secret_test $(BUILD)/enclave $(BUILD)/enclave-init
-test-egress: $(BUILD)/test/egress/addr_test $(BUILD)/test/egress/resolver_test $(BUILD)/test/egress/egress_test $(BUILD)/enclave $(BUILD)/enclave-init
-	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/addr_test
-	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/resolver_test
-	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/egress_test
-	@$(E2E_IMAGE)
-	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/inject_test
-	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/tls_test
-	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/egress/answer_test
-	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test/secret/secret_test
+test-egress: $(EGRESS_UNIT_TESTS) $(BUILD)/enclave $(BUILD)/enclave-init
+	for t in $(EGRESS_UNIT_TESTS); do ASAN_OPTIONS=detect_leaks=1 $$t || exit 1; done
 	@$(E2E_IMAGE)
 	cd tests/e2e && ENCLAVE_E2E_HOME=$(E2E_HOME) ENCLAVE_BIN=$(abspath $(BUILD)/enclave) \
 	    ENCLAVE_BUILD=$(abspath $(BUILD)) /usr/bin/python3 -m pytest -v -p no:cacheprovider test_egress.py

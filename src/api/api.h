@@ -358,6 +358,16 @@ struct api_auth {
 };
 /* The tokens are copied. Call before the event loop runs. */
 int api_server_set_auth(struct api_server *server, const struct api_auth *auth, struct error *err);
+/* One-time login codes, so that a browser started by a program (enclave ui)
+ * never has a token on its command line, which every local user can read:
+ * POST /login/code (HTTP/1.1, with a credential) answers
+ * {"code": CODE, "expiresInS": API_LOGIN_CODE_TTL_S}, and GET
+ * /login?code=CODE then sets the session cookie of the principal that asked,
+ * once, within that time. At most API_LOGIN_CODES are outstanding (a new one
+ * takes the oldest one's place). */
+#define API_LOGIN_CODE_HEX 32
+#define API_LOGIN_CODE_TTL_S 60
+#define API_LOGIN_CODES 8
 /* "operator" or "agent"; "none" on GET /ping or /login without a credential. */
 const char *api_call_principal(const struct api_call *call);
 const char *api_exchange_principal(const struct api_exchange *exchange);

@@ -1129,6 +1129,19 @@ static void test_login_cookie(void **state)
     /* Origin still applies to a cookie. */
     assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nOrigin: http://evil.example\r\n",
                                  cookie), 403);
+    /* A page on another port of localhost is same-site: the browser attaches
+     * the cookie and may send no Origin (an <img>, a <script>), but says
+     * Sec-Fetch-Site. Only same-origin and none (typed by the user) pass. */
+    assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nSec-Fetch-Site: same-site\r\n",
+                                 cookie), 403);
+    assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nSec-Fetch-Site: cross-site\r\n",
+                                 cookie), 403);
+    assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nSec-Fetch-Site: same-origin\r\n"
+                                             "Sec-Fetch-Site: same-origin\r\n", cookie), 403);
+    assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nSec-Fetch-Site: same-origin\r\n",
+                                 cookie), 200);
+    assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nSec-Fetch-Site: none\r\n",
+                                 cookie), 200);
     /* Two Cookie headers, a changed value: refused. */
     assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\nCookie: %s\r\n", cookie, cookie), 401);
     cookie[strlen(cookie) - 1] ^= 1;
@@ -1143,6 +1156,63 @@ static void test_login_cookie(void **state)
     assert_int_equal(tcp_request(fx, "GET /login?token=%s0 HTTP/1.1\r\n" HOST, agent_token), 401);
     assert_string_equal(last_response.set_cookie, "");
     assert_int_equal(tcp_request(fx, "GET /login HTTP/1.1\r\n" HOST), 401);
+    fixture_free(fx);
+}
+
+/* The code in a POST /login/code answer, into out (33 bytes). */
+static void login_code_of(const struct response *r, char *out)
+{
+    const char *p = strstr(r->body, "\"code\":\"");
+    assert_non_null(p);
+    snprintf(out, API_LOGIN_CODE_HEX + 1, "%s", p + 8);
+    assert_int_equal(strspn(out, "0123456789abcdef"), API_LOGIN_CODE_HEX);
+}
+
+/* One-time login codes (enclave ui): minted only with a credential, for
+ * its principal; each logs in once; a wrong one sets nothing; the oldest
+ * gives way when API_LOGIN_CODES are outstanding. */
+static void test_login_codes(void **state)
+{
+    struct fixture *fx = auth_fixture(1000);
+#define CODE_POST "POST /login/code HTTP/1.1\r\nContent-Type: application/json\r\n" HOST
+    assert_int_equal(tcp_request(fx, CODE_POST), 401);
+    assert_int_equal(tcp_request(fx, CODE_POST "Authorization: Bearer %s\r\n"
+                                              "Sec-Fetch-Site: same-site\r\n", agent_token), 403);
+    assert_int_equal(tcp_request(fx, CODE_POST "Authorization: Bearer %s\r\n", agent_token), 200);
+    assert_non_null(strstr(last_response.content_type, "application/json"));
+    char code[API_LOGIN_CODE_HEX + 1], cookie[256];
+    login_code_of(&last_response, code);
+    assert_null(strstr(last_response.body, agent_token));
+    assert_int_equal(tcp_request(fx, "GET /login?code=%s HTTP/1.1\r\n" HOST, code), 303);
+    snprintf(cookie, sizeof(cookie), "%s", last_response.set_cookie);
+    cookie[strcspn(cookie, ";")] = '\0';
+    assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\n", cookie), 200);
+    assert_string_equal(fx->principal, "agent");
+    /* Used up. */
+    assert_int_equal(tcp_request(fx, "GET /login?code=%s HTTP/1.1\r\n" HOST, code), 401);
+    assert_string_equal(last_response.set_cookie, "");
+    /* The operator's code logs in the operator. */
+    assert_int_equal(tcp_request(fx, CODE_POST "Authorization: Bearer %s\r\n", operator_token), 200);
+    login_code_of(&last_response, code);
+    char right = code[0];
+    code[0] = right == 'a' ? 'b' : 'a'; /* a wrong code first: nothing */
+    assert_int_equal(tcp_request(fx, "GET /login?code=%s HTTP/1.1\r\n" HOST, code), 401);
+    code[0] = right;
+    assert_int_equal(tcp_request(fx, "GET /login?code=%s HTTP/1.1\r\n" HOST, code), 303);
+    snprintf(cookie, sizeof(cookie), "%s", last_response.set_cookie);
+    cookie[strcspn(cookie, ";")] = '\0';
+    assert_int_equal(tcp_request(fx, START HOST "Cookie: %s\r\n", cookie), 200);
+    assert_string_equal(fx->principal, "operator");
+    /* API_LOGIN_CODES + 1 codes: the first is gone, the last works. */
+    char first[API_LOGIN_CODE_HEX + 1];
+    for (int i = 0; i <= API_LOGIN_CODES; i++) {
+        assert_int_equal(tcp_request(fx, CODE_POST "Authorization: Bearer %s\r\n", agent_token),
+                         200);
+        login_code_of(&last_response, i == 0 ? first : code);
+    }
+    assert_int_equal(tcp_request(fx, "GET /login?code=%s HTTP/1.1\r\n" HOST, first), 401);
+    assert_int_equal(tcp_request(fx, "GET /login?code=%s HTTP/1.1\r\n" HOST, code), 303);
+#undef CODE_POST
     fixture_free(fx);
 }
 
@@ -1216,6 +1286,7 @@ int main(void)
         cmocka_unit_test(test_token_files),
         cmocka_unit_test(test_admission_over_tcp),
         cmocka_unit_test(test_login_cookie),
+        cmocka_unit_test(test_login_codes),
         cmocka_unit_test(test_refusals_reported_at_a_bounded_rate),
         cmocka_unit_test(test_unix_peer_is_operator_and_set_auth_checks),
     };

@@ -377,6 +377,19 @@ void api_admit(struct api_conn *conn, const struct api_admit_request *req,
                       "cross-origin request refused: Origin must be http://127.0.0.1:%u, "
                       "http://localhost:%u or http://[::1]:%u",
                       port, port, port);
+    /* Browsers say where a request comes from on every request, including
+     * the ones that carry no Origin (a GET for an <img> or <script>, a
+     * navigation): only this origin's own pages ("same-origin") and what
+     * the user typed or bookmarked ("none") may call. A page on another
+     * port of localhost is "same-site": it would get the SameSite=Strict
+     * cookie attached, and this refuses it. Other clients do not send it. */
+    if (present(req->fetch_site) &&
+        (req->fetch_site == api_header_bad ||
+         (strcmp(req->fetch_site, "same-origin") != 0 && strcmp(req->fetch_site, "none") != 0)))
+        return refuse(conn, req, out, 403,
+                      "a request from another site's page (Sec-Fetch-Site) is refused: open "
+                      "http://127.0.0.1:%u/ yourself",
+                      port);
     bool open = req->method != NULL && req->path != NULL && strcmp(req->method, "GET") == 0 &&
                 (strcmp(req->path, "/ping") == 0 || strcmp(req->path, "/login") == 0);
     if (open) {
@@ -424,21 +437,68 @@ void api_conn_identify(struct api_conn *conn, int fd)
     conn->peer_uid_ok = cred.uid == geteuid() || cred.uid == 0;
 }
 
+int api_login_code_new(struct api_conn *conn, enum api_principal principal,
+                       char out[API_LOGIN_CODE_HEX + 1])
+{
+    struct api_auth_state *a = &conn->server->auth;
+    if (principal != API_PRINCIPAL_AGENT && principal != API_PRINCIPAL_OPERATOR)
+        return -1;
+    unsigned char raw[API_LOGIN_CODE_HEX / 2];
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return -1;
+    uint64_t now = api_now_ms();
+    /* a free or expired slot, else the one that expires first */
+    size_t slot = 0;
+    for (size_t i = 0; i < API_LOGIN_CODES; i++) {
+        if (a->login_codes[i].code[0] == '\0' || a->login_codes[i].expires_ms <= now) {
+            slot = i;
+            break;
+        }
+        if (a->login_codes[i].expires_ms < a->login_codes[slot].expires_ms)
+            slot = i;
+    }
+    encode_hex(raw, sizeof(raw), a->login_codes[slot].code);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    a->login_codes[slot].principal = principal;
+    a->login_codes[slot].expires_ms = now + API_LOGIN_CODE_TTL_S * 1000ull;
+    memcpy(out, a->login_codes[slot].code, API_LOGIN_CODE_HEX + 1);
+    return 0;
+}
+
+/* The principal of a valid, unexpired code, which is used up; NONE otherwise.
+ * Every slot is compared, in constant time. */
+static enum api_principal take_login_code(struct api_auth_state *a, const char *code)
+{
+    size_t len = strlen(code);
+    uint64_t now = api_now_ms();
+    enum api_principal p = API_PRINCIPAL_NONE;
+    for (size_t i = 0; i < API_LOGIN_CODES; i++) {
+        bool match = secret_equal(code, len, a->login_codes[i].code);
+        if (match && a->login_codes[i].expires_ms > now)
+            p = a->login_codes[i].principal;
+        if (match)
+            OPENSSL_cleanse(&a->login_codes[i], sizeof(a->login_codes[i]));
+    }
+    return p;
+}
+
 void api_login(struct api_conn *conn, const char *query, struct api_login_reply *out)
 {
-    const struct api_auth_state *a = &conn->server->auth;
+    struct api_auth_state *a = &conn->server->auth;
     memset(out, 0, sizeof(*out));
     char token[API_TOKEN_MAX + 1];
     enum api_principal p = API_PRINCIPAL_NONE;
     if (api_query_get(query, "token", token, sizeof(token)) == 0)
         p = match_token(a, token, strlen(token));
+    else if (api_query_get(query, "code", token, sizeof(token)) == 0)
+        p = take_login_code(a, token);
     OPENSSL_cleanse(token, sizeof(token));
     if (p == API_PRINCIPAL_NONE) {
         struct api_admit_request req = {.transport = "http", .method = "GET", .path = "/login"};
         struct api_admit_result res;
-        refuse(conn, &req, &res, 401, "login with a missing or wrong token");
+        refuse(conn, &req, &res, 401, "login with a missing or wrong token or code");
         out->status = 401;
-        out->body = "the token is missing or wrong\n";
+        out->body = "the token or code is missing, wrong, used or expired\n";
         return;
     }
     const char *value = p == API_PRINCIPAL_OPERATOR ? a->operator_session : a->agent_session;

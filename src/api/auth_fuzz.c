@@ -1,7 +1,7 @@
 /* libFuzzer: admission (auth.c) on arbitrary headers. The input is split at
- * newlines into method, path, Host, Origin, Authorization, Cookie and a
- * /login query; a missing line is an absent header, "\x01" a bad one. Each
- * parser is also run alone on the whole input. */
+ * newlines into method, path, Host, Origin, Authorization, Cookie, a /login
+ * query and Sec-Fetch-Site; a missing line is an absent header, "\x01" a bad
+ * one. Each parser is also run alone on the whole input. */
 #include <event2/event.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -81,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .cookie = field(&cursor),
     };
     const char *query = field(&cursor);
+    req.fetch_site = field(&cursor);
     struct api_conn conn = {.server = server};
     snprintf(conn.peer, sizeof(conn.peer), "fuzz");
     struct api_admit_result res;

@@ -14,6 +14,8 @@
 #include <event2/bufferevent.h>
 #include <http_parser.h>
 
+#include <openssl/crypto.h>
+
 #include "api/internal.h"
 #include "api/json_proto.h"
 #include "common/log.h"
@@ -52,6 +54,7 @@ enum h1_state {
     X(HDR_IF_NONE_MATCH, "if-none-match")                   \
     X(HDR_HOST, "host")                                     \
     X(HDR_ORIGIN, "origin")                                 \
+    X(HDR_SEC_FETCH_SITE, "sec-fetch-site")                 \
     X(HDR_AUTHORIZATION, "authorization")
 
 enum h1_header {
@@ -380,6 +383,7 @@ static int admit(struct api_conn *conn, http_parser *p)
         .path = path,
         .host = admit_header(h1, HDR_HOST),
         .origin = admit_header(h1, HDR_ORIGIN),
+        .fetch_site = admit_header(h1, HDR_SEC_FETCH_SITE),
         .authorization = admit_header(h1, HDR_AUTHORIZATION),
         .cookie = h1->have_cookie ? (h1->cookie_bad ? api_header_bad : h1->cookie) : NULL,
     };
@@ -826,6 +830,21 @@ static void dispatch(struct api_conn *conn)
         api_login(conn, query, &login);
         write_response(conn, login.status, "text/plain; charset=utf-8", login.headers, login.body,
                        strlen(login.body), false);
+        request_done(conn, false);
+        return;
+    }
+    if (h1->method == HTTP_POST && strcmp(path, "/login/code") == 0) {
+        char code[API_LOGIN_CODE_HEX + 1], body[128];
+        if (api_login_code_new(conn, h1->principal, code) < 0) {
+            write_plain(conn, 403, NULL, "a login code needs a token\n", false);
+        } else {
+            snprintf(body, sizeof(body), "{\"code\":\"%s\",\"expiresInS\":%d}", code,
+                     API_LOGIN_CODE_TTL_S);
+            write_response(conn, 200, "application/json", "Cache-Control: no-store\r\n", body,
+                           strlen(body), false);
+            OPENSSL_cleanse(code, sizeof(code));
+            OPENSSL_cleanse(body, sizeof(body));
+        }
         request_done(conn, false);
         return;
     }

@@ -33,8 +33,8 @@ struct h2_stream {
     char grpc_timeout[16];
     bool bad_header; /* a header we need was too long or repeated */
     /* For admission (auth.c), each with its own flag: a bad one is refused there. */
-    char authority[256], host[256], origin[256], authorization[256];
-    bool authority_bad, host_bad, origin_bad, authorization_bad;
+    char authority[256], host[256], origin[256], authorization[256], fetch_site[32];
+    bool authority_bad, host_bad, origin_bad, authorization_bad, fetch_site_bad;
     bool admitted;
     enum api_principal principal;
     struct evbuffer *body;
@@ -413,6 +413,7 @@ static void admit(struct api_conn *conn, struct h2_stream *s)
         .path = path,
         .host = host,
         .origin = admit_header(s->origin, s->origin_bad),
+        .fetch_site = admit_header(s->fetch_site, s->fetch_site_bad),
         .authorization = admit_header(s->authorization, s->authorization_bad),
     };
     struct api_admit_result res;
@@ -632,6 +633,9 @@ static int on_header_cb(nghttp2_session *session, const nghttp2_frame *frame, co
         copy_admit_header(&s->host_bad, s->host, sizeof(s->host), value, valuelen);
     else if (IS("origin"))
         copy_admit_header(&s->origin_bad, s->origin, sizeof(s->origin), value, valuelen);
+    else if (IS("sec-fetch-site"))
+        copy_admit_header(&s->fetch_site_bad, s->fetch_site, sizeof(s->fetch_site), value,
+                          valuelen);
     else if (IS("authorization"))
         copy_admit_header(&s->authorization_bad, s->authorization, sizeof(s->authorization),
                           value, valuelen);

@@ -46,6 +46,11 @@ struct api_auth_state {
     char agent_session[API_SESSION_HEX + 1];
     char operator_session[API_SESSION_HEX + 1];
     char cookie_name[40]; /* "enclave_session_PORT": cookies are not scoped by port */
+    struct {
+        char code[API_LOGIN_CODE_HEX + 1]; /* "" when free or used */
+        enum api_principal principal;
+        uint64_t expires_ms;
+    } login_codes[API_LOGIN_CODES];
     api_refusal_fn on_refused;
     void *ctx;
     unsigned max_reports_per_s;
@@ -287,6 +292,7 @@ struct api_admit_request {
     const char *path;      /* without the query */
     const char *host;      /* Host, or HTTP/2 :authority; NULL when absent */
     const char *origin;
+    const char *fetch_site; /* Sec-Fetch-Site, sent by browsers */
     const char *authorization;
     const char *cookie;    /* HTTP/1.1 only */
 };
@@ -311,6 +317,10 @@ struct api_login_reply {
     const char *body;
 };
 void api_login(struct api_conn *conn, const char *query, struct api_login_reply *out);
+/* POST /login/code (http1.c calls it for that path, admitted): a new one-time
+ * code for principal into out; -1 when there is no principal to log in as. */
+int api_login_code_new(struct api_conn *conn, enum api_principal principal,
+                       char out[API_LOGIN_CODE_HEX + 1]);
 
 /* Pure parsers (unit tested and fuzzed alone). */
 /* Host header value "host:port" naming this machine's loopback on port:

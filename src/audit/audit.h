@@ -55,7 +55,7 @@
     X(AUDIT_DAEMON_START, "DAEMON:START", "the daemon started")                          \
     X(AUDIT_DAEMON_STOP, "DAEMON:STOP", "the daemon stopped cleanly") \
     X(AUDIT_API_REFUSED, "API:REFUSED", "a request refused before any handler ran (credential, Host, Origin or uid)") \
-    X(AUDIT_NET_CONNECT, "NET:CONNECT", "an outbound connection of a session ended, or was refused (host, addresses, bytes, duration)")
+    X(AUDIT_NET_CONNECT, "NET:CONNECT", "an outbound connection of a session ended or was refused: its outcome (complete: the exchange finished with everything delivered; failed: it was made but did not; refused: none was made), host, addresses, bytes, duration")
 
 enum audit_kind {
 #define X(name, str, doc) name,

@@ -2,6 +2,7 @@
  * (PKCS#8 PEM, 0600) and key_dir/audit.pub (SubjectPublicKeyInfo PEM). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,11 +101,13 @@ static int load_private_key(const char *path, EVP_PKEY **key, struct error *err)
     if (read_small_file(path, &pem, &len, err) < 0)
         return -1;
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
-    if (bio == NULL)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-    EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    bool no_memory = bio == NULL;
+    /* OpenSSL reads a private key PEM through buffers it wipes itself */
+    EVP_PKEY *k = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
     OPENSSL_cleanse(pem, len);
+    if (no_memory)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     if (k == NULL)
         return error_set(err, ERR_FAILED_PRECONDITION, "%s is not a PEM private key", path);
     if (EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
@@ -120,25 +123,26 @@ static int create_private_key(const char *path, struct error *err)
     EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     if (k == NULL)
         return error_set(err, ERR_INTERNAL, "generating an Ed25519 key");
-    BIO *bio = BIO_new(BIO_s_mem());
+    /* The PEM is written from the BIO's own buffer, never copied: a secure
+     * memory BIO wipes what it held when it grows and when it is freed, and
+     * the bytes are wiped here as well before it is. */
+    BIO *bio = BIO_new(BIO_s_secmem());
     int ret = -1;
     if (bio == NULL || PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL) != 1) {
         error_set(err, ERR_INTERNAL, "encoding the private key");
         goto out;
     }
-    char *data = NULL;
-    long n = BIO_get_mem_data(bio, &data);
-    char *pem = strndup(data, (size_t)n);
-    if (pem == NULL) {
-        error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    char *pem = NULL;
+    long n = BIO_get_mem_data(bio, &pem);
+    if (n <= 0 || pem == NULL) {
+        error_set(err, ERR_INTERNAL, "encoding the private key");
         goto out;
     }
     /* not over an existing key: a concurrent creator's key is kept */
     static const struct file_replace_options opt = { .mode = 0600, .no_replace = true };
     struct error werr;
-    ret = file_replace(path, pem, strlen(pem), &opt, &werr);
-    OPENSSL_cleanse(pem, strlen(pem));
-    free(pem);
+    ret = file_replace(path, pem, (size_t)n, &opt, &werr);
+    OPENSSL_cleanse(pem, (size_t)n);
     if (ret == 0)
         log_info("audit: created the checkpoint signing key %s", path);
     else if (werr.kind == ERR_ALREADY_EXISTS)

@@ -245,6 +245,32 @@ EVP_PKEY *audit_log_key(struct audit_log *log)
     return log->key;
 }
 
+/* The log and its -wal and -shm files are the owner's alone (0600), whatever
+ * the umask: SQLite creates the -wal and -shm files with the database's mode,
+ * so the database is made (or narrowed to) 0600 before SQLite opens it. */
+static int make_db_private(const char *db_path, struct error *err)
+{
+    cleanup_close int fd = open(db_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+    if (fd < 0)
+        return error_set_errno(err, ERR_FAILED_PRECONDITION, "opening the audit log %s", db_path);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "stat %s", db_path);
+    if (!S_ISREG(st.st_mode))
+        return error_set(err, ERR_FAILED_PRECONDITION, "%s is not a regular file", db_path);
+    if ((st.st_mode & 077) != 0 && fchmod(fd, 0600) < 0)
+        return error_set_errno(err, ERR_FAILED_PRECONDITION, "chmod 600 %s", db_path);
+    static const char *const sidecars[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < sizeof(sidecars) / sizeof(sidecars[0]); i++) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s%s", db_path, sidecars[i]);
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 &&
+            chmod(path, 0600) < 0)
+            return error_set_errno(err, ERR_FAILED_PRECONDITION, "chmod 600 %s", path);
+    }
+    return 0;
+}
+
 static int take_writer_lock(struct audit_log *log, struct error *err)
 {
     char path[4096];
@@ -649,6 +675,10 @@ int audit_open(const char *db_path, const char *key_dir, const struct audit_opti
         return error_prefix(err, "opening the audit log");
     }
 
+    if (make_db_private(db_path, err) < 0) {
+        log_free(log);
+        return -1;
+    }
     int rc = sqlite3_open_v2(db_path, &log->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {

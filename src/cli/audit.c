@@ -1,5 +1,6 @@
 /* enclave audit: tail, export and verify the audit log. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include "audit/audit.h"
 #include "cli/cli.h"
 #include "common/cleanup.h"
+#include "common/file.h"
 
 static void audit_help(FILE *out)
 {
@@ -280,7 +282,8 @@ static void export_help(FILE *out)
             "  -f, --format F      jsonl (default, verifiable) or ocsf: one OCSF 1.3.0 API\n"
             "                      Activity event (class 6003) per record, for a SIEM; the\n"
             "                      hashes ride along under \"unmapped\" (docs/audit.md)\n"
-            "  -o, --output FILE   write here instead of standard output\n"
+            "  -o, --output FILE   write here instead of standard output (whole or not at\n"
+            "                      all: a temporary beside FILE, renamed over it at the end)\n"
             "      --db PATH       the log (default $ENCLAVE_HOME/audit/audit.db)\n");
 }
 
@@ -324,15 +327,26 @@ static int audit_export(int argc, char **argv)
     if (log == NULL)
         return code;
     struct error err;
-    /* Written next to the target and renamed, so a failed export leaves no
-     * half file where a complete one is expected. */
-    char tmp[4200];
+    /* Written next to the target, synced and renamed, so a failed export
+     * leaves no half file where a complete one is expected. */
+    cleanup_file_replacement struct file_replacement target = FILE_REPLACEMENT_INIT;
     FILE *out = stdout;
     if (output != NULL) {
-        snprintf(tmp, sizeof(tmp), "%s.tmp.%d", output, (int)getpid());
-        out = fopen(tmp, "we");
+        /* the mode a plain create would give: 0666 less the umask */
+        struct file_replace_options opt = {.mode = 0666, .umask = true};
+        if (file_replace_begin(&target, output, &opt, &err) < 0) {
+            fprintf(stderr, "enclave audit export: %s\n", err.message);
+            audit_close(log, NULL);
+            return 1;
+        }
+        /* the FILE writes to a copy of the descriptor: fclose leaves the
+         * temporary's own open for the commit */
+        int fd = fcntl(target.fd, F_DUPFD_CLOEXEC, 0);
+        out = fd < 0 ? NULL : fdopen(fd, "w");
         if (out == NULL) {
-            fprintf(stderr, "enclave audit export: creating %s: %s\n", tmp, strerror(errno));
+            fprintf(stderr, "enclave audit export: writing %s: %s\n", output, strerror(errno));
+            if (fd >= 0)
+                close(fd);
             audit_close(log, NULL);
             return 1;
         }
@@ -341,21 +355,21 @@ static int audit_export(int argc, char **argv)
     audit_close(log, NULL);
     int rc = 0;
     if (n < 0) {
-        fprintf(stderr, "enclave audit export: %s\n", err.message);
+        if (output != NULL && ferror(out)) /* it failed writing: say where */
+            fprintf(stderr, "enclave audit export: %s: %s\n", output, err.message);
+        else
+            fprintf(stderr, "enclave audit export: %s\n", err.message);
         rc = 1;
     }
     if (output != NULL) {
-        if (fsync(fileno(out)) < 0 || fclose(out) != 0) {
-            if (rc == 0)
-                fprintf(stderr, "enclave audit export: writing %s: %s\n", tmp, strerror(errno));
+        if (fclose(out) != 0 && rc == 0) {
+            fprintf(stderr, "enclave audit export: writing %s: %s\n", output, strerror(errno));
             rc = 1;
         }
-        if (rc == 0 && rename(tmp, output) < 0) {
-            fprintf(stderr, "enclave audit export: %s: %s\n", output, strerror(errno));
+        if (rc == 0 && file_replace_commit(&target, &err) < 0) {
+            fprintf(stderr, "enclave audit export: %s\n", err.message);
             rc = 1;
         }
-        if (rc != 0)
-            unlink(tmp);
     } else if (fflush(stdout) != 0) {
         rc = 1;
     }

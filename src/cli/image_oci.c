@@ -304,6 +304,8 @@ static int prompt_password(const char *prompt, char *buf, size_t size)
     FILE *tty = fopen("/dev/tty", "r+");
     if (tty == NULL)
         return -1;
+    /* unbuffered: no copy of the password stays in the stream's buffer */
+    setvbuf(tty, NULL, _IONBF, 0);
     struct termios old, quiet;
     int fd = fileno(tty);
     bool restore = tcgetattr(fd, &old) == 0;
@@ -338,8 +340,11 @@ static int get_password(bool confirm, char *buf, size_t size)
         return -1;
     if (confirm) {
         char again[1024];
-        if (prompt_password("Enter password for private key again: ", again, sizeof(again)) < 0 ||
-            strcmp(again, buf) != 0) {
+        bool same = prompt_password("Enter password for private key again: ", again,
+                                    sizeof(again)) == 0 &&
+                    strcmp(again, buf) == 0;
+        explicit_bzero(again, sizeof(again));
+        if (!same) {
             fprintf(stderr, "passwords do not match\n");
             return -1;
         }
@@ -353,6 +358,7 @@ static int need_password(const char *verb, bool confirm, char *buf, size_t size)
 {
     if (get_password(confirm, buf, size) == 0)
         return 0;
+    explicit_bzero(buf, size);
     fprintf(stderr, "enclave image %s: no password (set COSIGN_PASSWORD or use a terminal)\n", verb);
     return 1;
 }
@@ -369,7 +375,7 @@ int cli_image_sign(int argc, char **argv)
     struct oci_image_info info = {0};
     struct error err = {0};
     int ret = oci_sign(a.ref, a.key_file, password, &a.opts, &info, &err);
-    memset(password, 0, sizeof(password));
+    explicit_bzero(password, sizeof(password));
     if (ret < 0)
         return fail("sign", &err);
     printf("signed %s@%s\n", info.reference, info.top_digest);
@@ -388,7 +394,7 @@ int cli_image_keygen(int argc, char **argv)
     const char *dir = a.dir ? a.dir : ".";
     struct error err = {0};
     int ret = oci_keygen(dir, password, a.force, &err);
-    memset(password, 0, sizeof(password));
+    explicit_bzero(password, sizeof(password));
     if (ret < 0)
         return fail("keygen", &err);
     printf("Private key written to %s/cosign.key\nPublic key written to %s/cosign.pub\n", dir, dir);

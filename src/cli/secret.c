@@ -43,8 +43,10 @@ static const char secret_help[] =
     "\n"
     "environment: ENCLAVE_HOME (default ~/.enclave)\n";
 
-/* Reads the value: a terminal line without echo, or everything until EOF. */
-static int read_value(const char *file, char **out, size_t *len)
+/* Reads the value: a terminal line without echo, or everything until EOF.
+ * *size is how many bytes of *out to wipe before freeing it (the value and
+ * the line end that was cut). */
+static int read_value(const char *file, char **out, size_t *len, size_t *size)
 {
     struct error err;
     char *buf = NULL;
@@ -85,6 +87,7 @@ static int read_value(const char *file, char **out, size_t *len)
         }
         buf[n] = '\0';
     }
+    *size = n + 1;
     if (n > 0 && buf[n - 1] == '\n')
         n--;
     if (n > 0 && buf[n - 1] == '\r')
@@ -132,11 +135,11 @@ static int secret_set_cmd(int argc, char **argv)
         return 1;
     }
     char *value = NULL;
-    size_t len = 0;
-    if (read_value(file, &value, &len) < 0)
+    size_t len = 0, size = 0;
+    if (read_value(file, &value, &len, &size) < 0)
         return 1;
     int rc = secret_set(dir, name, value, len, &err);
-    OPENSSL_cleanse(value, len);
+    OPENSSL_cleanse(value, size);
     free(value);
     if (rc < 0) {
         fprintf(stderr, "enclave secret: %s\n", err.message);

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "common/cleanup.h"
+#include "common/file.h"
 
 #define TRANSFER_TIMEOUT_S (24u * 3600u)
 
@@ -27,7 +28,9 @@ static const char files_help[] =
     "cp copies one file into or out of a session: one of SRC and DST is\n"
     "ID:/PATH (a path under /workspace or /tmp of session ID), the other a\n"
     "local file or '-' for standard input or output. Files are streamed, never\n"
-    "read whole into memory; the daemon records the SHA-256 of what passed.\n"
+    "read whole into memory; the daemon records the SHA-256 of what passed. A\n"
+    "download goes to a temporary file beside DST, renamed over it when complete:\n"
+    "one that fails leaves DST as it was.\n"
     "ls-files lists a folder of the session (default /workspace).\n"
     "code runs CODE ('-': read from standard input) in the session's Python\n"
     "interpreter, which keeps its names from one call to the next; it prints\n"
@@ -88,18 +91,16 @@ static void report(const char *what, int status, const char *body)
     json_decref(doc);
 }
 
+struct sink {
+    int fd;
+    const char *what;
+};
+
 static int write_sink(void *ctx, const char *data, size_t len, struct error *err)
 {
-    int fd = *(int *)ctx;
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return error_set_errno(err, ERR_INTERNAL, "writing the copy");
-        data += n;
-        len -= (size_t)n;
-    }
+    const struct sink *k = ctx;
+    if (file_write_all(k->fd, data, len) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "writing %s", k->what);
     return 0;
 }
 
@@ -118,34 +119,34 @@ static int do_cp(const struct files_opts *o, const char *src, const char *dst)
         cleanup_free char *r = route(id, path);
         if (r == NULL)
             return 1;
-        /* Into a temporary file next to the destination, renamed at the end:
-         * a failed download leaves no half file under the name. */
-        int fd = 1;
-        char tmp[4096] = "";
+        /* Into a temporary file next to the destination, renamed at the end
+         * and synced: a failed download leaves neither a half file under the
+         * name nor the temporary. */
+        struct sink sink = {.fd = 1, .what = "standard output"};
+        cleanup_file_replacement struct file_replacement out = FILE_REPLACEMENT_INIT;
         if (strcmp(dst, "-") != 0) {
-            if (snprintf(tmp, sizeof(tmp), "%s.enclave-XXXXXX", dst) >= (int)sizeof(tmp))
-                return cli_usage_error("session", "destination path too long");
-            fd = mkstemp(tmp);
-            if (fd < 0) {
-                fprintf(stderr, "enclave session cp: %s: %s\n", dst, strerror(errno));
+            struct file_replace_options opt = {.mode = 0644};
+            if (file_replace_begin(&out, dst, &opt, &err) < 0) {
+                fprintf(stderr, "enclave session cp: %s\n", err.message);
                 return 1;
             }
+            sink = (struct sink){.fd = out.fd, .what = dst};
         }
-        int rc = client_get_stream(&o->target, r, TRANSFER_TIMEOUT_S, write_sink, &fd, &body, &status, &err);
-        bool ok = rc == 0 && status == 200;
-        if (rc < 0)
+        int rc = client_get_stream(&o->target, r, TRANSFER_TIMEOUT_S, write_sink, &sink, &body,
+                                   &status, &err);
+        if (rc < 0) {
             fprintf(stderr, "enclave session cp: %s\n", err.message);
-        else if (status != 200)
-            report(src, status, body);
-        if (tmp[0]) {
-            if (ok && fchmod(fd, 0644) == 0 && close(fd) == 0 && rename(tmp, dst) == 0)
-                return 0;
-            if (ok)
-                fprintf(stderr, "enclave session cp: %s: %s\n", dst, strerror(errno));
-            unlink(tmp);
             return 1;
         }
-        return ok ? 0 : 1;
+        if (status != 200) {
+            report(src, status, body);
+            return 1;
+        }
+        if (out.fd >= 0 && file_replace_commit(&out, &err) < 0) {
+            fprintf(stderr, "enclave session cp: %s\n", err.message);
+            return 1;
+        }
+        return 0;
     }
     if (!split_remote(dst, id, sizeof(id), &path))
         return cli_usage_error("session", "one of SRC and DST must be ID:/PATH");
@@ -182,6 +183,24 @@ static int do_cp(const struct files_opts *o, const char *src, const char *dst)
     return 0;
 }
 
+/* A name the workload chose, on the operator's terminal: control
+ * characters (an escape sequence could rewrite the screen, hide a line or
+ * retitle the window) are shown as \xNN (C1 controls, U+0080-U+009F, as
+ * \u00NN), and a backslash as \\. */
+static void print_name(const char *name)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            printf("\\x%02x", *p);
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            printf("\\u%04x", *++p);
+        else if (*p == '\\')
+            fputs("\\\\", stdout);
+        else
+            putchar(*p);
+    }
+}
+
 static int do_ls(const struct files_opts *o, const char *id, const char *path)
 {
     json_t *req = json_pack("{s:s, s:s}", "sessionId", id, "path", path);
@@ -199,9 +218,10 @@ static int do_ls(const struct files_opts *o, const char *id, const char *path)
         const char *name = json_string_value(json_object_get(e, "name"));
         const char *type = json_string_value(json_object_get(e, "type"));
         json_t *size = json_object_get(e, "size"); /* uint64: a JSON string */
-        printf("%-9s %12s  %s%s\n", type ? type : "?",
-               json_is_string(size) ? json_string_value(size) : "0", name ? name : "?",
-               type && strcmp(type, "directory") == 0 ? "/" : "");
+        printf("%-9s %12s  ", type ? type : "?",
+               json_is_string(size) ? json_string_value(size) : "0");
+        print_name(name ? name : "?");
+        printf("%s\n", type && strcmp(type, "directory") == 0 ? "/" : "");
     }
     if (json_is_true(json_object_get(resp, "truncated")))
         fprintf(stderr, "enclave session ls-files: more entries than shown\n");

@@ -1,5 +1,4 @@
 /* enclave ui: prints the Web UI's login URL and opens it in a browser. */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -11,24 +10,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "api/api.h"
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "common/paths.h"
+#include "cli/client.h"
 
 static const char ui_help[] =
     "usage: enclave ui [--addr HOST:PORT] [--operator] [--no-open]\n"
     "\n"
-    "Prints the Web UI's login URL, http://HOST:PORT/login?token=TOKEN, and opens it\n"
+    "Prints the Web UI's login URL, http://HOST:PORT/login?code=CODE, and opens it\n"
     "with xdg-open when there is one and a display ($DISPLAY or $WAYLAND_DISPLAY);\n"
-    "without a browser it only prints the URL (exit 0). The login page sets an\n"
-    "HttpOnly, SameSite=Strict cookie and redirects to / without the token; the UI\n"
-    "then works with the cookie alone. The daemon must be running ('enclave up').\n"
-    "\n"
-    "The URL holds a credential: whoever has it can use the API until the token is\n"
-    "rotated ('enclave token --rotate', then restart the daemon).\n"
+    "without a browser it only prints the URL (exit 0). CODE is a one-time login\n"
+    "code the daemon makes for the token ('POST /login/code'): it logs in once,\n"
+    "within 60 seconds, so the token itself is never on the browser's command\n"
+    "line, which other local users can read. The login page sets an HttpOnly,\n"
+    "SameSite=Strict cookie and redirects to /; the UI then works with the cookie\n"
+    "alone. The daemon must be running ('enclave up').\n"
     "\n"
     "options:\n"
     "  --addr HOST:PORT  the daemon (default $ENCLAVE_ADDR or 127.0.0.1:7339)\n"
@@ -37,7 +37,8 @@ static const char ui_help[] =
     "  --no-open         print the URL only\n"
     "  -h, --help        this help\n"
     "\n"
-    "environment: ENCLAVE_TOKEN (the token to use), ENCLAVE_ADDR, ENCLAVE_HOME\n";
+    "environment: ENCLAVE_TOKEN (the token to use, not with --operator), ENCLAVE_ADDR,\n"
+    "ENCLAVE_HOME\n";
 
 /* xdg-open somewhere on PATH. */
 static bool find_opener(char *out, size_t size)
@@ -118,42 +119,40 @@ int cli_ui(int argc, char **argv)
         return cli_usage_error("ui", "unexpected argument '%s' (see --help)", argv[optind]);
     if (addr == NULL || *addr == '\0')
         addr = "127.0.0.1:7339";
-    if (strchr(addr, '/') != NULL || strchr(addr, '?') != NULL || strchr(addr, '#') != NULL ||
-        strchr(addr, '@') != NULL || strchr(addr, ':') == NULL)
+    if (strspn(addr, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-:[]") !=
+            strlen(addr) ||
+        strchr(addr, ':') == NULL)
         return cli_usage_error("ui", "--addr must be HOST:PORT, not '%s'", addr);
 
-    char token[API_TOKEN_MAX + 1];
+    /* A one-time code, not the token: the URL goes on xdg-open's and the
+     * browser's command lines, which every local user can read in /proc. */
+    if (operator)
+        unsetenv("ENCLAVE_TOKEN");
+    struct client_target t;
+    client_target_default(&t);
+    t.addr = addr;
+    t.socket_path = NULL;
+    t.operator = operator;
+    json_t *req = json_object(), *resp = NULL;
     struct error err;
-    const char *env = operator ? NULL : getenv("ENCLAVE_TOKEN");
-    if (env != NULL && *env != '\0') {
-        if (strlen(env) > API_TOKEN_MAX) {
-            fprintf(stderr, "enclave ui: ENCLAVE_TOKEN is too long to be a token\n");
-            return 1;
-        }
-        snprintf(token, sizeof(token), "%s", env);
-    } else {
-        char run[4096], path[4200];
-        if (paths_home(run, sizeof(run), "run", &err) < 0) {
-            fprintf(stderr, "enclave ui: %s\n", err.message);
-            return 1;
-        }
-        snprintf(path, sizeof(path), "%s/%s", run, operator ? "operator-token" : "api-token");
-        if (api_token_read(path, token, sizeof(token), &err) < 0) {
-            fprintf(stderr, "enclave ui: %s (start the daemon with 'enclave up')\n", err.message);
-            return 1;
-        }
+    if (req == NULL)
+        error_set(&err, ERR_INTERNAL, "out of memory");
+    int rc = req ? client_call(&t, "login", "code", req, 30, &resp, &err) : -1;
+    json_decref(req);
+    if (rc < 0) {
+        fprintf(stderr, "enclave ui: %s\n", err.message);
+        return 1;
     }
-    /* Everything but A-Z a-z 0-9 - . _ ~ is percent-encoded. */
+    const char *code = json_string_value(json_object_get(resp, "code"));
+    if (code == NULL || strlen(code) != API_LOGIN_CODE_HEX || strspn(code, "0123456789abcdef") !=
+                                                                   API_LOGIN_CODE_HEX) {
+        json_decref(resp);
+        fprintf(stderr, "enclave ui: the daemon's answer holds no login code\n");
+        return 1;
+    }
     char url[1024];
-    int n = snprintf(url, sizeof(url), "http://%s/login?token=", addr);
-    for (const char *t = token; *t != '\0' && n > 0 && (size_t)n + 4 < sizeof(url); t++) {
-        if (!isalnum((unsigned char)*t) && strchr("-._~", *t) == NULL)
-            n += snprintf(url + n, sizeof(url) - (size_t)n, "%%%02X", (unsigned char)*t);
-        else
-            url[n++] = *t;
-    }
-    url[n] = '\0';
-    OPENSSL_cleanse(token, sizeof(token));
+    snprintf(url, sizeof(url), "http://%s/login?code=%s", addr, code);
+    json_decref(resp);
     printf("%s\n", url);
     fflush(stdout);
     char opener[4096];

@@ -159,13 +159,42 @@ static int create_temporary(int dirfd, const char *name, char *tmp, size_t size)
     return -1;
 }
 
-int file_replace_at(int dirfd, const char *name, const char *what, const void *data, size_t len,
-                    const struct file_replace_options *opt, struct error *err)
+/* The process's umask without changing it (umask(2) would, for a moment,
+ * for every thread); when it cannot be read, the strictest. */
+static mode_t current_umask(void)
 {
+    cleanup_fclose FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        unsigned mask;
+        if (sscanf(line, "Umask: %o", &mask) == 1)
+            return (mode_t)(mask & 0777);
+    }
+    return 077;
+}
+
+static void replacement_end(struct file_replacement *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    if (r->dirfd >= 0)
+        close(r->dirfd);
+    r->fd = r->dirfd = -1;
+    free(r->what);
+    r->what = NULL;
+}
+
+int file_replace_begin_at(struct file_replacement *r, int dirfd, const char *name,
+                          const char *what, const struct file_replace_options *opt,
+                          struct error *err)
+{
+    *r = (struct file_replacement)FILE_REPLACEMENT_INIT;
     if (name[0] == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
-        strcmp(name, "..") == 0)
+        strcmp(name, "..") == 0 || strlen(name) > NAME_MAX)
         return error_set(err, ERR_INVALID_ARGUMENT, "%s does not name a file", what);
     mode_t mode = opt->mode & 07777;
+    if (opt->umask)
+        mode &= ~current_umask();
     struct stat st;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (S_ISLNK(st.st_mode) && opt->links != FILE_LINK_REPLACE)
@@ -173,57 +202,41 @@ int file_replace_at(int dirfd, const char *name, const char *what, const void *d
                              "%s is a symbolic link; refusing to replace it", what);
         if (opt->no_replace)
             return error_set(err, ERR_ALREADY_EXISTS, "%s exists", what);
+        /* a rename cannot put a file there: say so before anything is written */
+        if (S_ISDIR(st.st_mode))
+            return error_set(err, ERR_FAILED_PRECONDITION, "%s is a folder", what);
         if (opt->keep_mode && fstatat(dirfd, name, &st, 0) == 0 && S_ISREG(st.st_mode))
             mode = st.st_mode & 07777;
     } else if (errno != ENOENT) {
         return error_set_errno(err, kind_of_errno(errno), "stat %s", what);
     }
-
-    char tmp[NAME_MAX + 1];
-    int fd = create_temporary(dirfd, name, tmp, sizeof(tmp));
-    if (fd < 0)
-        return error_set_errno(err, kind_of_errno(errno), "creating a temporary file beside %s",
+    r->mode = mode;
+    r->no_replace = opt->no_replace;
+    r->no_sync = opt->no_sync;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->what = strdup(what);
+    r->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (r->what == NULL || r->dirfd < 0) {
+        int e = errno;
+        replacement_end(r);
+        return error_set_errno(err, e == ENOMEM ? ERR_RESOURCE_EXHAUSTED : ERR_INTERNAL,
+                               "preparing to replace %s", what);
+    }
+    r->fd = create_temporary(r->dirfd, name, r->tmp, sizeof(r->tmp));
+    if (r->fd < 0) {
+        int e = errno;
+        replacement_end(r);
+        errno = e;
+        return error_set_errno(err, kind_of_errno(e), "creating a temporary file beside %s",
                                what);
-    const char *step = NULL;
-    if (file_write_all(fd, data, len) < 0)
-        step = "writing";
-    else if (fchmod(fd, mode) < 0)
-        step = "setting the mode of";
-    else if (fsync(fd) < 0)
-        step = "syncing";
-    int saved = errno;
-    /* close reports late write errors on some file systems */
-    if (close(fd) < 0 && step == NULL) {
-        step = "writing";
-        saved = errno;
     }
-    bool exists = false;
-    if (step == NULL) {
-        int rc = opt->no_replace ? linkat(dirfd, tmp, dirfd, name, 0)
-                                 : renameat(dirfd, tmp, dirfd, name);
-        if (rc < 0) {
-            exists = opt->no_replace && errno == EEXIST;
-            step = "replacing";
-            saved = errno;
-        }
-    }
-    if (step != NULL || opt->no_replace)
-        unlinkat(dirfd, tmp, 0);
-    if (exists)
-        return error_set(err, ERR_ALREADY_EXISTS, "%s exists", what);
-    if (step != NULL) {
-        errno = saved;
-        return error_set_errno(err, kind_of_errno(saved), "%s %s", step, what);
-    }
-    /* the rename is done: a folder that cannot be synced (some file
-     * systems refuse) does not undo it */
-    fsync(dirfd);
     return 0;
 }
 
-int file_replace(const char *path, const void *data, size_t len,
-                 const struct file_replace_options *opt, struct error *err)
+int file_replace_begin(struct file_replacement *r, const char *path,
+                       const struct file_replace_options *opt, struct error *err)
 {
+    *r = (struct file_replacement)FILE_REPLACEMENT_INIT;
     cleanup_free char *resolved = NULL;
     const char *target = path;
     if (opt->links == FILE_LINK_FOLLOW) {
@@ -243,7 +256,81 @@ int file_replace(const char *path, const void *data, size_t len,
     cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
         return error_set_errno(err, kind_of_errno(errno), "opening the folder of %s", path);
-    return file_replace_at(dirfd, base, path, data, len, opt, err);
+    return file_replace_begin_at(r, dirfd, base, path, opt, err);
+}
+
+void file_replace_abort(struct file_replacement *r)
+{
+    if (r->fd < 0 && r->dirfd < 0)
+        return;
+    if (r->fd >= 0)
+        unlinkat(r->dirfd, r->tmp, 0);
+    replacement_end(r);
+}
+
+int file_replace_commit(struct file_replacement *r, struct error *err)
+{
+    if (r->fd < 0)
+        return error_set(err, ERR_INTERNAL, "replacing a file that was already ended");
+    const char *step = NULL;
+    if (fchmod(r->fd, r->mode) < 0)
+        step = "setting the mode of";
+    else if (!r->no_sync && fsync(r->fd) < 0)
+        step = "syncing";
+    int saved = errno;
+    /* close reports late write errors on some file systems */
+    int fd = steal_fd(&r->fd);
+    if (close(fd) < 0 && step == NULL) {
+        step = "writing";
+        saved = errno;
+    }
+    bool exists = false;
+    if (step == NULL) {
+        int rc = r->no_replace ? linkat(r->dirfd, r->tmp, r->dirfd, r->name, 0)
+                               : renameat(r->dirfd, r->tmp, r->dirfd, r->name);
+        if (rc < 0) {
+            exists = r->no_replace && errno == EEXIST;
+            step = "replacing";
+            saved = errno;
+        }
+    }
+    if (step != NULL || r->no_replace)
+        unlinkat(r->dirfd, r->tmp, 0);
+    int rc = 0;
+    if (exists)
+        rc = error_set(err, ERR_ALREADY_EXISTS, "%s exists", r->what);
+    else if (step != NULL) {
+        errno = saved;
+        rc = error_set_errno(err, kind_of_errno(saved), "%s %s", step, r->what);
+    } else if (!r->no_sync) {
+        /* the rename is done: a folder that cannot be synced (some file
+         * systems refuse) does not undo it */
+        fsync(r->dirfd);
+    }
+    replacement_end(r);
+    return rc;
+}
+
+int file_replace_at(int dirfd, const char *name, const char *what, const void *data, size_t len,
+                    const struct file_replace_options *opt, struct error *err)
+{
+    cleanup_file_replacement struct file_replacement r = FILE_REPLACEMENT_INIT;
+    if (file_replace_begin_at(&r, dirfd, name, what, opt, err) < 0)
+        return -1;
+    if (file_write_all(r.fd, data, len) < 0)
+        return error_set_errno(err, kind_of_errno(errno), "writing %s", what);
+    return file_replace_commit(&r, err);
+}
+
+int file_replace(const char *path, const void *data, size_t len,
+                 const struct file_replace_options *opt, struct error *err)
+{
+    cleanup_file_replacement struct file_replacement r = FILE_REPLACEMENT_INIT;
+    if (file_replace_begin(&r, path, opt, err) < 0)
+        return -1;
+    if (file_write_all(r.fd, data, len) < 0)
+        return error_set_errno(err, kind_of_errno(errno), "writing %s", path);
+    return file_replace_commit(&r, err);
 }
 
 int file_sync_dir(const char *path)

@@ -3,6 +3,7 @@
 #ifndef ENCLAVE_COMMON_FILE_H
 #define ENCLAVE_COMMON_FILE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -31,9 +32,13 @@ enum file_link_policy {
 };
 
 struct file_replace_options {
-    mode_t mode;                 /* the new file's permission bits, exactly (no umask) */
+    mode_t mode;                 /* the new file's permission bits, exactly (unless umask) */
     bool keep_mode;              /* an existing target's permission bits instead of mode */
     bool no_replace;             /* an existing target is kept: ERR_ALREADY_EXISTS */
+    bool umask;                  /* mode less the process's umask, as open(2) would make it */
+    bool no_sync;                /* for files that need not outlive the machine (pid files):
+                                  * no fsync of the file or the folder; readers still see
+                                  * the old file or the new one, whole */
     enum file_link_policy links;
 };
 
@@ -50,6 +55,36 @@ int file_replace(const char *path, const void *data, size_t len,
  * acts as FILE_LINK_REFUSE); what names the file in messages. */
 int file_replace_at(int dirfd, const char *name, const char *what, const void *data, size_t len,
                     const struct file_replace_options *opt, struct error *err);
+
+/* A replacement written in parts, for content that is streamed rather than
+ * held in memory. file_replace_begin checks the target and creates the
+ * temporary as file_replace does; the caller writes the content to fd (and
+ * never closes it: a FILE may write to a dup of it); file_replace_commit then
+ * gives it its mode, syncs it, renames (or links) it over the target and syncs
+ * the folder, and file_replace_abort removes it. Commit and abort each end the
+ * replacement, and a failed commit removes the temporary too. Abort after
+ * either, or on FILE_REPLACEMENT_INIT, does nothing, so that a cleanup
+ * attribute (cleanup_file_replacement) can always call it: a caller that
+ * returns early leaves neither the target half written nor a temporary. */
+struct file_replacement {
+    int fd;    /* the temporary, open for writing; -1 once ended */
+    int dirfd; /* the target's folder (owned) */
+    mode_t mode;
+    bool no_replace, no_sync;
+    char *what; /* names the target in messages */
+    char name[NAME_MAX + 1], tmp[NAME_MAX + 1];
+};
+#define FILE_REPLACEMENT_INIT {.fd = -1, .dirfd = -1}
+
+int file_replace_begin(struct file_replacement *r, const char *path,
+                       const struct file_replace_options *opt, struct error *err);
+int file_replace_begin_at(struct file_replacement *r, int dirfd, const char *name,
+                          const char *what, const struct file_replace_options *opt,
+                          struct error *err);
+int file_replace_commit(struct file_replacement *r, struct error *err);
+void file_replace_abort(struct file_replacement *r);
+#define cleanup_file_replacement __attribute__((cleanup(file_replace_abort)))
+
 /* Writes all len bytes to fd, again after a short write or EINTR. Returns
  * -1 with errno on failure. */
 int file_write_all(int fd, const void *data, size_t len);

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/file.h"
 #include "common/test_dir.h"
 #include "common/text.h"
@@ -389,6 +390,203 @@ static void test_replace_links(void **state)
     assert_false(temporary);
 }
 
+/* Streamed in parts: nothing under the name until the commit, then all of
+ * it, with its mode; the temporary is gone. */
+static void test_stream_commit(void **state)
+{
+    (void)state;
+    char folder[100], path[140];
+    sub_dir("stream", folder, sizeof(folder));
+    test_put_file_mode(folder, "f", "old\n", 0600);
+    join(path, sizeof(path), folder, "f");
+    struct error err = {0};
+    struct file_replace_options opt = { .mode = 0644 };
+    struct file_replacement r = FILE_REPLACEMENT_INIT;
+    assert_int_equal(file_replace_begin(&r, path, &opt, &err), 0);
+    assert_true(r.fd >= 0);
+    bool temporary;
+    assert_int_equal(count_entries(folder, &temporary), 2);
+    assert_true(temporary);
+    assert_int_equal(file_write_all(r.fd, "one ", 4), 0);
+    assert_content(path, "old\n");
+    FILE *f = fdopen(dup(r.fd), "w"); /* a FILE on a copy, as audit export does */
+    assert_non_null(f);
+    fputs("two\n", f);
+    assert_int_equal(fclose(f), 0);
+    assert_content(path, "old\n");
+    assert_int_equal(file_replace_commit(&r, &err), 0);
+    assert_int_equal(r.fd, -1);
+    assert_content(path, "one two\n");
+    assert_int_equal(mode_of(path), 0644);
+    assert_int_equal(count_entries(folder, &temporary), 1);
+    assert_false(temporary);
+    /* ended: abort does nothing, a second commit is refused */
+    file_replace_abort(&r);
+    assert_content(path, "one two\n");
+    assert_int_equal(file_replace_commit(&r, &err), -1);
+    struct file_replacement never = FILE_REPLACEMENT_INIT;
+    file_replace_abort(&never);
+}
+
+/* An abort, or a return through the cleanup attribute, keeps the old file
+ * (or no file) and removes the temporary. */
+static int stream_and_give_up(const char *path, const struct file_replace_options *opt)
+{
+    struct error err = {0};
+    cleanup_file_replacement struct file_replacement r = FILE_REPLACEMENT_INIT;
+    if (file_replace_begin(&r, path, opt, &err) < 0)
+        return -2;
+    if (file_write_all(r.fd, "partial", 7) < 0)
+        return -3;
+    return -1; /* failed half way */
+}
+
+static void test_stream_abort(void **state)
+{
+    (void)state;
+    char folder[100], path[140], fresh[140];
+    sub_dir("stream-abort", folder, sizeof(folder));
+    test_put_file(folder, "f", "old\n");
+    join(path, sizeof(path), folder, "f");
+    join(fresh, sizeof(fresh), folder, "fresh");
+    struct error err = {0};
+    struct file_replace_options opt = { .mode = 0644 };
+    struct file_replacement r = FILE_REPLACEMENT_INIT;
+    assert_int_equal(file_replace_begin(&r, path, &opt, &err), 0);
+    assert_int_equal(file_write_all(r.fd, "new\n", 4), 0);
+    file_replace_abort(&r);
+    assert_int_equal(r.fd, -1);
+    assert_int_equal(r.dirfd, -1);
+    file_replace_abort(&r);
+    assert_content(path, "old\n");
+    bool temporary;
+    assert_int_equal(count_entries(folder, &temporary), 1);
+    assert_false(temporary);
+    assert_int_equal(stream_and_give_up(path, &opt), -1);
+    assert_int_equal(stream_and_give_up(fresh, &opt), -1);
+    assert_content(path, "old\n");
+    assert_int_equal(count_entries(folder, &temporary), 1);
+    assert_false(temporary);
+    /* refused before anything is made: no descriptors held */
+    opt.links = FILE_LINK_REFUSE;
+    char link[140];
+    join(link, sizeof(link), folder, "link");
+    assert_int_equal(symlink("f", link), 0);
+    assert_int_equal(file_replace_begin(&r, link, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_FAILED_PRECONDITION);
+    assert_int_equal(r.fd, -1);
+    assert_int_equal(r.dirfd, -1);
+    file_replace_abort(&r);
+    assert_int_equal(count_entries(folder, &temporary), 2);
+    assert_false(temporary);
+}
+
+/* A commit that fails (the target became a folder, or someone made it
+ * meanwhile under no_replace) removes the temporary and names the file. */
+static void test_stream_commit_fails(void **state)
+{
+    (void)state;
+    char folder[100], path[140];
+    sub_dir("stream-fails", folder, sizeof(folder));
+    join(path, sizeof(path), folder, "f");
+    struct error err = {0};
+    struct file_replace_options opt = { .mode = 0644 };
+    struct file_replacement r = FILE_REPLACEMENT_INIT;
+    /* a folder where the file goes: refused before a temporary is made */
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(file_replace_begin(&r, path, &opt, &err), -1);
+    assert_int_equal(err.kind, ERR_FAILED_PRECONDITION);
+    assert_non_null(strstr(err.message, path));
+    assert_int_equal(r.fd, -1);
+    bool temporary;
+    assert_int_equal(count_entries(folder, &temporary), 1);
+    assert_false(temporary);
+    assert_int_equal(rmdir(path), 0);
+    /* one that appears while the content is written: the commit fails */
+    assert_int_equal(file_replace_begin(&r, path, &opt, &err), 0);
+    assert_int_equal(file_write_all(r.fd, "x", 1), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(file_replace_commit(&r, &err), -1);
+    assert_non_null(strstr(err.message, path));
+    assert_int_equal(r.fd, -1);
+    assert_int_equal(count_entries(folder, &temporary), 1);
+    assert_false(temporary);
+    assert_int_equal(rmdir(path), 0);
+
+    opt.no_replace = true;
+    assert_int_equal(file_replace_begin(&r, path, &opt, &err), 0);
+    assert_int_equal(file_write_all(r.fd, "mine\n", 5), 0);
+    test_put_file(folder, "f", "theirs\n");
+    assert_int_equal(file_replace_commit(&r, &err), -1);
+    assert_int_equal(err.kind, ERR_ALREADY_EXISTS);
+    assert_content(path, "theirs\n");
+    assert_int_equal(count_entries(folder, &temporary), 1);
+    assert_false(temporary);
+}
+
+/* A write that fails half way (the file size limit, which also stops root),
+ * then an abort: the old file is whole and no temporary is left. */
+static void test_stream_write_fails(void **state)
+{
+    (void)state;
+    char folder[100], path[140];
+    sub_dir("stream-write-fails", folder, sizeof(folder));
+    test_put_file(folder, "f", "old\n");
+    join(path, sizeof(path), folder, "f");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit lim = { 1024, 1024 };
+        if (setrlimit(RLIMIT_FSIZE, &lim) < 0)
+            _exit(2);
+        static char chunk[512];
+        memset(chunk, 'x', sizeof(chunk));
+        struct error err = {0};
+        struct file_replace_options opt = { .mode = 0644 };
+        cleanup_file_replacement struct file_replacement r = FILE_REPLACEMENT_INIT;
+        if (file_replace_begin(&r, path, &opt, &err) < 0)
+            _exit(3);
+        for (int i = 0; i < 8; i++)
+            if (file_write_all(r.fd, chunk, sizeof(chunk)) < 0) {
+                file_replace_abort(&r);
+                _exit(i == 2 && errno == EFBIG ? 0 : 4);
+            }
+        _exit(5);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_content(path, "old\n");
+    bool temporary;
+    assert_int_equal(count_entries(folder, &temporary), 1);
+    assert_false(temporary);
+}
+
+/* With umask, the mode is what open(2) would give; without, exactly mode. */
+static void test_replace_umask(void **state)
+{
+    (void)state;
+    char folder[100], path[140];
+    sub_dir("umask", folder, sizeof(folder));
+    join(path, sizeof(path), folder, "f");
+    mode_t old = umask(027);
+    struct error err = {0};
+    struct file_replace_options opt = { .mode = 0666, .umask = true };
+    int rc = file_replace(path, "x", 1, &opt, &err);
+    mode_t with = rc == 0 ? mode_of(path) : 0;
+    opt.umask = false;
+    opt.no_sync = true;
+    int rc2 = file_replace(path, "y", 1, &opt, &err);
+    umask(old);
+    assert_int_equal(rc, 0);
+    assert_int_equal(with, 0640);
+    assert_int_equal(rc2, 0);
+    assert_int_equal(mode_of(path), 0666);
+    assert_content(path, "y");
+}
+
 static void test_rfc3339_now(void **state)
 {
     (void)state;
@@ -411,6 +609,11 @@ int main(void)
         cmocka_unit_test(test_replace_fails_cleanly),
         cmocka_unit_test(test_replace_no_replace),
         cmocka_unit_test(test_replace_links),
+        cmocka_unit_test(test_stream_commit),
+        cmocka_unit_test(test_stream_abort),
+        cmocka_unit_test(test_stream_commit_fails),
+        cmocka_unit_test(test_stream_write_fails),
+        cmocka_unit_test(test_replace_umask),
         cmocka_unit_test(test_remove_tree),
         cmocka_unit_test(test_rfc3339_now),
     };

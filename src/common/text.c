@@ -64,6 +64,24 @@ char *text_utf8_sanitize(const uint8_t *data, size_t len)
     return out;
 }
 
+void text_utf8_copy(char *out, size_t size, const char *in)
+{
+    const uint8_t *p = (const uint8_t *)in;
+    size_t left = strlen(in), o = 0;
+    while (left > 0) {
+        size_t n = utf8_valid_len(p, left);
+        const char *piece = n ? (const char *)p : "\xef\xbf\xbd";
+        size_t piece_len = n ? n : 3;
+        if (o + piece_len >= size)
+            break;
+        memcpy(out + o, piece, piece_len);
+        o += piece_len;
+        p += n ? n : 1;
+        left -= n ? n : 1;
+    }
+    out[o] = '\0';
+}
+
 void rfc3339_now(char out[RFC3339_SIZE])
 {
     time_t now = time(NULL);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "core/internal.h"
 
 #define CODE_REPLY_GRACE_MS 15000 /* past the cell's timeout: SIGINT grace, restart */
@@ -96,7 +97,9 @@ static void on_code_reply(const Guest__V1__Frame *reply, const struct error *err
         default:
             break;
         }
-        error_set(&buf, kind, "guest: %s", reply->error->message ? reply->error->message : "error");
+        char msg[512]; /* the guest's words: valid UTF-8 for replies and audit records */
+        text_utf8_copy(msg, sizeof(msg), reply->error->message ? reply->error->message : "error");
+        error_set(&buf, kind, "guest: %s", msg);
         fail = &buf;
     } else if (fail == NULL && reply->body_case != GUEST__V1__FRAME__BODY_CODE_RESPONSE) {
         error_set(&buf, ERR_INTERNAL, "the guest answered a cell with something else");

@@ -21,6 +21,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/paths.h"
+#include "common/text.h"
 #include "core/internal.h"
 #include "egress/egress.h"
 #include "proxy/proxy.h"
@@ -833,17 +834,8 @@ static void restore_fallback(struct session *s, const char *why)
 
 static int write_text_file(const char *path, const char *text, struct error *err)
 {
-    char tmp[4400];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return error_set_errno(err, ERR_INTERNAL, "creating %s", tmp);
-    size_t len = strlen(text);
-    if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
-    if (rename(tmp, path) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "renaming %s", tmp);
-    return 0;
+    struct file_replace_options opt = {.mode = 0600};
+    return file_replace(path, text, strlen(text), &opt, err);
 }
 
 /* The template VM is saved: record the key and size, then stop it. */
@@ -1486,13 +1478,15 @@ static void on_exec_reply(const Guest__V1__Frame *reply, const struct error *err
     struct error e;
     const struct error *fail = err;
     if (fail == NULL && reply->body_case == GUEST__V1__FRAME__BODY_ERROR) {
+        char msg[512]; /* the guest's words: valid UTF-8 for replies and audit records */
+        text_utf8_copy(msg, sizeof(msg), reply->error->message ? reply->error->message : "error");
         error_set(&e,
                   reply->error->code == GUEST__V1__ERROR_RESPONSE__CODE__CODE_BUSY
                       ? ERR_RESOURCE_EXHAUSTED
                   : reply->error->code == GUEST__V1__ERROR_RESPONSE__CODE__CODE_EXEC_FAILED
                       ? ERR_FAILED_PRECONDITION
                       : ERR_INTERNAL,
-                  "guest: %s", reply->error->message ? reply->error->message : "error");
+                  "guest: %s", msg);
         fail = &e;
     } else if (fail == NULL && reply->body_case != GUEST__V1__FRAME__BODY_EXEC_RESPONSE) {
         error_set(&e, ERR_INTERNAL, "guest answered an exec with something else");

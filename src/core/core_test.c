@@ -72,9 +72,37 @@ static void __attribute__((noreturn)) hostile_guest(const char *path)
                     Guest__V1__HealthResponse h = GUEST__V1__HEALTH_RESPONSE__INIT;
                     Guest__V1__ExecResponse e = GUEST__V1__EXEC_RESPONSE__INIT;
                     r.id = f->id;
+                    Guest__V1__FileResponse fr = GUEST__V1__FILE_RESPONSE__INIT;
+                    Guest__V1__FileInfo ok = GUEST__V1__FILE_INFO__INIT, bad = GUEST__V1__FILE_INFO__INIT;
+                    Guest__V1__FileInfo *entries[] = {&ok, &bad};
+                    Guest__V1__ErrorResponse er = GUEST__V1__ERROR_RESPONSE__INIT;
+                    static char long_message[2000];
                     if (f->body_case == GUEST__V1__FRAME__BODY_HEALTH_REQUEST) {
                         r.body_case = GUEST__V1__FRAME__BODY_HEALTH_RESPONSE;
                         r.health_response = &h;
+                    } else if (f->body_case == GUEST__V1__FRAME__BODY_FILE_REQUEST &&
+                               f->file_request->op == GUEST__V1__FILE_REQUEST__OP__OP_LIST) {
+                        /* names that are not UTF-8, as a workload can make them */
+                        ok.name = "plain";
+                        bad.name = "bad\xff\xfe\xc3";
+                        fr.entries = entries;
+                        fr.n_entries = 2;
+                        r.body_case = GUEST__V1__FRAME__BODY_FILE_RESPONSE;
+                        r.file_response = &fr;
+                    } else if (f->body_case == GUEST__V1__FRAME__BODY_FILE_REQUEST) {
+                        /* an error in bytes that are not UTF-8, and one far too
+                         * long for the host's message buffer, cut in a character */
+                        if (strcmp(f->file_request->path, "/workspace/long") == 0) {
+                            memset(long_message, 'a', sizeof(long_message) - 1);
+                            for (size_t i = 1; i + 1 < sizeof(long_message); i += 2)
+                                memcpy(long_message + i, "\xc3\xa9", 2);
+                            er.message = long_message;
+                        } else {
+                            er.message = "cannot \xff\xfe";
+                        }
+                        er.code = GUEST__V1__ERROR_RESPONSE__CODE__CODE_PERMISSION;
+                        r.body_case = GUEST__V1__FRAME__BODY_ERROR;
+                        r.error = &er;
                     } else {
                         e.stdout.data = big;
                         e.stdout.len = sizeof(big);
@@ -564,6 +592,103 @@ static void test_output_cap_applied_on_the_host(void **state)
     assert_true(w.err_truncated);
 }
 
+struct file_waiter {
+    int done;
+    int failed;
+    struct error err;
+    size_t n;
+    char names[4][64];
+};
+
+static void on_file(const struct core_file_result *res, const struct error *err, void *ctx)
+{
+    struct file_waiter *w = ctx;
+    w->done = 1;
+    w->failed = err != NULL;
+    if (err) {
+        w->err = *err;
+        return;
+    }
+    for (size_t i = 0; i < res->n_entries && i < 4; i++)
+        snprintf(w->names[i], sizeof(w->names[i]), "%s", res->entries[i].name);
+    w->n = res->n_entries;
+}
+
+static void run_file_until(struct event_base *base, struct file_waiter *w)
+{
+    for (int i = 0; i < 3000 && !w->done; i++) {
+        struct timeval tv = {0, 10000};
+        event_base_loopexit(base, &tv);
+        event_base_dispatch(base);
+    }
+    assert_true(w->done);
+}
+
+static bool is_utf8(const char *s)
+{
+    json_t *j = json_string(s); /* jansson refuses what is not UTF-8 */
+    json_decref(j);
+    return j != NULL;
+}
+
+struct write_records {
+    int with_path;
+    int without_details;
+};
+
+static int count_file_writes(const struct audit_record *r, void *ctx)
+{
+    struct write_records *w = ctx;
+    if (strcmp(r->kind_name, "FILE:WRITE") != 0 || strcmp(r->session_id, "t-names") != 0)
+        return 0;
+    json_t *d = r->details_json ? json_loads(r->details_json, 0, NULL) : NULL;
+    const char *path = json_string_value(json_object_get(d, "path"));
+    if (path && strncmp(path, "/workspace/", 11) == 0)
+        w->with_path++;
+    else
+        w->without_details++;
+    json_decref(d);
+    return 0;
+}
+
+/* What a guest says is text the host passes on (in JSON replies, protobuf
+ * strings, audit records): a file name or an error message that is not
+ * UTF-8 (a workload names its files as it likes; a subverted guest says
+ * what it likes) arrives as valid UTF-8, so no listing entry and no audit
+ * record's details are lost to an encoding failure. */
+static void test_guest_text_is_made_utf8(void **state)
+{
+    struct fixture *f = *state;
+    fake_mode = 3;
+    start_ready(f, "t-names");
+    struct error err;
+    struct file_waiter l = {0};
+    struct core_file_request list = {.session_id = "t-names", .path = "/workspace"};
+    assert_int_equal(core_file_op(f->core, CORE_FILE_LIST, &list, on_file, &l, &err), 0);
+    run_file_until(f->base, &l);
+    assert_false(l.failed);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.names[0], "plain");
+    assert_string_equal(l.names[1], "bad\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+
+    const char *paths[] = {"/workspace/made", "/workspace/long"};
+    for (size_t i = 0; i < 2; i++) {
+        struct file_waiter m = {0};
+        struct core_file_request mk = {.session_id = "t-names", .path = paths[i]};
+        assert_int_equal(core_file_op(f->core, CORE_FILE_MKDIR, &mk, on_file, &m, &err), 0);
+        run_file_until(f->base, &m);
+        assert_true(m.failed);
+        assert_int_equal(m.err.kind, ERR_PERMISSION_DENIED);
+        assert_true(is_utf8(m.err.message));
+        assert_non_null(strstr(m.err.message, i == 0 ? "cannot \xef\xbf\xbd" : "a\xc3\xa9\xc3\xa9"));
+    }
+    /* Both refused writes are on record with their paths. */
+    struct write_records w = {0};
+    assert_true(audit_query(audit_log, NULL, count_file_writes, &w, &err) >= 0);
+    assert_int_equal(w.with_path, 2);
+    assert_int_equal(w.without_details, 0);
+}
+
 static void test_refusals(void **state)
 {
     struct fixture *f = *state;
@@ -821,6 +946,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_boot_exec_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_cap_applied_on_the_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_text_is_made_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gate_denial_forwards_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obligation_tightens_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmm_dies_while_booting, setup, teardown),

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "common/cleanup.h"
+#include "common/text.h"
 #include "common/encode.h"
 #include "common/log.h"
 #include "core/internal.h"
@@ -72,7 +73,9 @@ static const struct error *reply_error(const Guest__V1__Frame *reply, const stru
         for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
             if ((int)reply->error->code == kinds[i].code)
                 kind = kinds[i].kind;
-        error_set(buf, kind, "guest: %s", reply->error->message ? reply->error->message : "error");
+        char msg[512]; /* the guest's words: valid UTF-8 for replies and audit records */
+        text_utf8_copy(msg, sizeof(msg), reply->error->message ? reply->error->message : "error");
+        error_set(buf, kind, "guest: %s", msg);
         return buf;
     }
     if (reply->body_case != want) {
@@ -134,24 +137,48 @@ static void on_op_reply(const Guest__V1__Frame *reply, const struct error *err, 
         const Guest__V1__FileResponse *r = reply->file_response;
         struct core_file_result res;
         memset(&res, 0, sizeof(res));
-        info_from(&res.info, r->info, NULL);
+        /* Names are the guest's: a workload can name a file with any bytes.
+         * Each is made valid UTF-8 (U+FFFD for what is not), so that it
+         * travels in JSON and protobuf strings and no entry drops out of a
+         * listing or an audit record. */
+        cleanup_free char *info_name =
+            r->info && r->info->name ? text_utf8_sanitize((const uint8_t *)r->info->name,
+                                                          strlen(r->info->name))
+                                     : NULL;
+        info_from(&res.info, r->info, info_name);
         struct core_file_info *entries = NULL;
+        char **names = NULL;
         if (r->n_entries > 0) {
             entries = calloc(r->n_entries, sizeof(*entries));
-            if (entries == NULL) {
+            names = calloc(r->n_entries, sizeof(*names));
+            bool ok = entries != NULL && names != NULL && (r->info == NULL || r->info->name == NULL ||
+                                                          info_name != NULL);
+            for (size_t i = 0; ok && i < r->n_entries; i++) {
+                const char *raw = r->entries[i]->name ? r->entries[i]->name : "";
+                names[i] = text_utf8_sanitize((const uint8_t *)raw, strlen(raw));
+                ok = names[i] != NULL;
+                if (ok)
+                    info_from(&entries[i], r->entries[i], names[i]);
+            }
+            if (!ok) {
+                for (size_t i = 0; names && i < r->n_entries; i++)
+                    free(names[i]);
+                free(names);
+                free(entries);
                 error_set(&buf, ERR_INTERNAL, "out of memory");
                 o->cb(NULL, &buf, o->ctx);
                 free(o->path);
                 free(o);
                 return;
             }
-            for (size_t i = 0; i < r->n_entries; i++)
-                info_from(&entries[i], r->entries[i], NULL);
         }
         res.entries = entries;
         res.n_entries = r->n_entries;
         res.entries_truncated = r->entries_truncated;
         o->cb(&res, NULL, o->ctx);
+        for (size_t i = 0; names && i < r->n_entries; i++)
+            free(names[i]);
+        free(names);
         free(entries);
     }
     free(o->path);

@@ -239,7 +239,7 @@ int daemon_run(const struct daemon_options *opts)
                  conf.landlock ? ", confined by Landlock" : "",
                  (unsigned long long)conf.max_file_bytes);
     }
-    if (paths_home(run_dir, sizeof(run_dir), "run", &err) < 0 ||
+    if (paths_check_home(&err) < 0 || paths_home(run_dir, sizeof(run_dir), "run", &err) < 0 ||
         paths_mkdir_p(run_dir, 0700, &err) < 0)
         goto fail;
     if (take_lock(run_dir, &lock_fd, &err) < 0)

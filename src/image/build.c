@@ -609,16 +609,8 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
     cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return error_set_errno(err, ERR_INTERNAL, "creating %s", path);
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return error_set_errno(err, ERR_INTERNAL, "writing %s", path);
-        p += n;
-        len -= (size_t)n;
-    }
+    if (file_write_all(fd, data, len) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "writing %s", path);
     if (fchmod(fd, mode) < 0)
         return error_set_errno(err, ERR_INTERNAL, "chmod %s", path);
     return 0;

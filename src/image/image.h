@@ -167,9 +167,12 @@ void cpio_writer_free(struct cpio_writer *w);
  * shows QEMU's fw_cfg files in sysfs: the channel key comes that way (the
  * init unloads it once the key is read). virtio_blk and erofs mount the
  * shared root filesystem; virtio_balloon reports the guest's free pages to
- * the VMM (free page reporting), which gives them back to the host. */
+ * the VMM (free page reporting), which gives them back to the host.
+ * virtio_pci carries the channel when the VMM attaches it over PCI (QEMU,
+ * for images with enclave.channel=pci below; docs/fast-start.md); without a
+ * PCI bus it loads and stays idle. */
 #define IMAGE_GUEST_MODULES \
-    "virtio_mmio", "virtio_console", "vsock", "vmw_vsock_virtio_transport", "virtio_rng", "qemu_fw_cfg", \
+    "virtio_mmio", "virtio_pci", "virtio_console", "vsock", "vmw_vsock_virtio_transport", "virtio_rng", "qemu_fw_cfg", \
     "virtio_blk", "erofs", "virtio_balloon"
 
 /* lockdown=confidentiality: the guest kernel's lockdown LSM (in Debian's
@@ -177,11 +180,14 @@ void cpio_writer_free(struct cpio_writer *w);
  * raw I/O ports, perf, debugfs and tracefs, even to root in the guest. It
  * also saves about 10 MiB per idle VM: without it the kernel builds the
  * tracefs tree of its 1400 trace events at boot, about 10000 inodes and
- * dentries that stay resident (docs/bench.md). */
+ * dentries that stay resident (docs/bench.md).
+ * enclave.channel=pci: this image's guest loads virtio_pci, so QEMU may
+ * attach the channel over PCI, whose receive queues hold 1 MiB instead of
+ * virtio-mmio's 8 MiB (the word vmm.h's VMM_CMDLINE_CHANNEL_PCI names). */
 #define IMAGE_KERNEL_CMDLINE                                                          \
     "console=ttyS0 quiet panic=-1 reboot=t tsc_early_khz=2000000 lpj=4000000 "        \
     "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd random.trust_cpu=on "          \
-    "lockdown=confidentiality"
+    "lockdown=confidentiality enclave.channel=pci"
 
 struct image_build_options {
     bool force;                        /* rebuild even when nothing changed */

@@ -510,27 +510,13 @@ int image_manifest_write(const struct image_manifest *m, const char *dir, struct
     if (text == NULL)
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
 
-    char tmp[PATH_MAX], final[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, IMAGE_MANIFEST_NAME) >= (int)sizeof(tmp) ||
-        snprintf(final, sizeof(final), "%s/%s", dir, IMAGE_MANIFEST_NAME) >= (int)sizeof(final))
+    char final[PATH_MAX];
+    if (snprintf(final, sizeof(final), "%s/%s", dir, IMAGE_MANIFEST_NAME) >= (int)sizeof(final))
         return error_set(err, ERR_INVALID_ARGUMENT, "image folder path is too long");
-    cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0)
-        return error_set_errno(err, ERR_INTERNAL, "creating %s", tmp);
     size_t len = strlen(text);
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
-        off += (size_t)w;
-    }
-    if (write(fd, "\n", 1) != 1 || fsync(fd) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "writing %s", tmp);
-    if (rename(tmp, final) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "renaming %s", tmp);
-    return 0;
+    text[len] = '\n'; /* json_dumps's NUL becomes the final newline */
+    struct file_replace_options opt = {.mode = 0644, .umask = true};
+    return file_replace(final, text, len + 1, &opt, err);
 }
 
 static int cmp_strings(const void *a, const void *b)

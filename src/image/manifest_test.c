@@ -1,4 +1,5 @@
 /* manifest.json: parsing hostile input, verifying files, the current link. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "common/digest.h"
+#include "common/file.h"
 #include "common/paths.h"
 #include "image/image.h"
 
@@ -277,6 +279,27 @@ static void make_image(const char *id)
         .artifacts = arts, .n_artifacts = 2, .packages = &pk, .n_packages = 1,
     };
     assert_int_equal(image_manifest_write(&m, dir, &err), 0);
+    /* one JSON document and a newline, mode 0644 less the umask, and no
+     * temporary left beside it */
+    snprintf(path, sizeof(path), "%s/%s", dir, IMAGE_MANIFEST_NAME);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(file_read_all(path, 1 << 20, &text, &len, &err), 0);
+    assert_true(len > 2 && text[0] == '{' && strcmp(text + len - 2, "}\n") == 0);
+    free(text);
+    mode_t mask = umask(0);
+    umask(mask);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644 & ~mask);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    assert_int_equal(n, 3);
 }
 
 static void test_sha256(void **state)

@@ -98,6 +98,7 @@ int cosign_keygen(const char *password, char **private_pem, char **public_pem, s
     if (key == NULL)
         return openssl_error(err, ERR_INTERNAL, "generating an ECDSA P-256 key");
     int ret = -1;
+    unsigned char k[32]; /* the key that seals the private key: wiped at out */
     unsigned char *der = NULL;
     cleanup_free unsigned char *box = NULL;
     cleanup_free char *salt_b64 = NULL, *nonce_b64 = NULL, *box_b64 = NULL;
@@ -110,7 +111,7 @@ int cosign_keygen(const char *password, char **private_pem, char **public_pem, s
         openssl_error(err, ERR_INTERNAL, "encoding the private key as PKCS#8");
         goto out;
     }
-    unsigned char salt[SALT_LEN], nonce[crypto_secretbox_NONCEBYTES], k[32];
+    unsigned char salt[SALT_LEN], nonce[crypto_secretbox_NONCEBYTES];
     randombytes_buf(salt, sizeof(salt));
     randombytes_buf(nonce, sizeof(nonce));
     if (derive_key(password, salt, sizeof(salt), SCRYPT_N, SCRYPT_R, SCRYPT_P, k, err) < 0)
@@ -122,7 +123,6 @@ int cosign_keygen(const char *password, char **private_pem, char **public_pem, s
         goto out;
     }
     crypto_secretbox_easy(box, der, (unsigned long long)der_len, nonce, k);
-    sodium_memzero(k, sizeof(k));
     salt_b64 = encode_base64(salt, sizeof(salt));
     nonce_b64 = encode_base64(nonce, sizeof(nonce));
     box_b64 = encode_base64(box, box_len);
@@ -155,6 +155,7 @@ int cosign_keygen(const char *password, char **private_pem, char **public_pem, s
     }
     ret = 0;
 out:
+    sodium_memzero(k, sizeof(k));
     if (der != NULL) {
         OPENSSL_cleanse(der, (size_t)der_len);
         OPENSSL_free(der);
@@ -192,6 +193,7 @@ int cosign_private_key_load(const char *pem, size_t len, const char *password, E
     json_t *doc = NULL;
     unsigned char *salt = NULL, *nonce = NULL, *box = NULL, *plain = NULL;
     size_t salt_len = 0, nonce_len = 0, box_len = 0;
+    unsigned char k[32]; /* the key that opens the private key: wiped at out */
     if (bio == NULL || PEM_read_bio(bio, &name, &header, &data, &data_len) != 1) {
         ERR_clear_error();
         error_set(err, ERR_INVALID_ARGUMENT, "not a PEM key file");
@@ -233,7 +235,6 @@ int cosign_private_key_load(const char *pem, size_t len, const char *password, E
         error_set(err, ERR_INVALID_ARGUMENT, "bad base64 or sizes in the encrypted key");
         goto out;
     }
-    unsigned char k[32];
     if (derive_key(password, salt, salt_len, (uint64_t)n, (uint32_t)r, (uint32_t)p, k, err) < 0)
         goto out;
     plain = malloc(box_len - crypto_secretbox_MACBYTES + 1);
@@ -242,7 +243,6 @@ int cosign_private_key_load(const char *pem, size_t len, const char *password, E
         goto out;
     }
     int opened = crypto_secretbox_open_easy(plain, box, box_len, nonce, k);
-    sodium_memzero(k, sizeof(k));
     if (opened != 0) {
         error_set(err, ERR_PERMISSION_DENIED, "wrong password for the private key");
         goto out;
@@ -265,6 +265,7 @@ int cosign_private_key_load(const char *pem, size_t len, const char *password, E
     *out = key;
     ret = 0;
 out:
+    sodium_memzero(k, sizeof(k));
     json_decref(doc);
     free(salt);
     free(nonce);

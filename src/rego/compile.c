@@ -569,6 +569,11 @@ static int resolve_with(struct cctx *c, struct scope *s, struct with *w)
 {
     struct term *tg = w->target;
     const char *root = tg->kind == TK_VAR ? tg->name : tg->items[0]->name;
+    /* A rule of this package or an imported name stands for its reference
+     * here as anywhere else (`with q as 1` is `with data.pkg.q as 1`), as
+     * in OPA, which resolves these names before it looks at the target. */
+    if (strcmp(root, "input") != 0 && strcmp(root, "data") != 0 && resolve_root(c, s, tg, root) == 1)
+        root = tg->items[0]->name;
     if (strcmp(root, "input") == 0 || strcmp(root, "data") == 0) {
         w->kind = strcmp(root, "input") == 0 ? WITH_INPUT : WITH_DATA;
         int n = tg->kind == TK_REF ? tg->nitems - 1 : 0;
@@ -585,8 +590,14 @@ static int resolve_with(struct cctx *c, struct scope *s, struct with *w)
         /* `with data.x.f as ...` where data.x.f is a function: a function mock */
         if (w->kind == WITH_DATA) {
             struct node *fnode = c->r->root;
-            for (int i = 0; fnode && i < w->npath; i++)
+            for (int i = 0; fnode && i < w->npath; i++) {
                 fnode = node_child(fnode, w->path[i]);
+                /* a path into a rule's value (data.pkg.rule.key): refused
+                 * as OPA refuses it, not a silent overlay of part of it */
+                if (fnode && i + 1 < w->npath && (fnode->nrules || fnode->default_rule))
+                    return rego_err(c->err, "rego_compile_error", &tg->loc,
+                                    "with keyword cannot partially replace virtual document(s)");
+            }
             if (fnode && fnode->kind == RULE_FUNC) {
                 w->kind = WITH_FUNC;
                 w->fn = fnode;
@@ -598,7 +609,8 @@ static int resolve_with(struct cctx *c, struct scope *s, struct with *w)
         int rc = resolve_function(c, s, tg, tg->loc, &w->builtin, &w->fn, &fname);
         free(fname);
         if (rc < 0)
-            return -1;
+            return rego_err(c->err, "rego_type_error", &tg->loc,
+                            "with keyword target must reference existing input, data, or a function");
     }
     /* the replacement: a function name, or a value */
     struct term *v = w->value;
@@ -1532,6 +1544,29 @@ static int place_rule(struct rego *r, struct rule *rule, struct rego_error *err)
 /* Nodes a term refers to, for the recursion check. */
 static void deps_term(struct rego *r, struct term *t, struct node ***out, int *n);
 
+static void dep_add(struct node ***out, int *n, struct node *x);
+
+/* What a `with` replaces is a dependency too (as in OPA): a rule that
+ * replaces itself, or data.pkg that holds it, is recursive. */
+static void deps_with_target(struct rego *r, const struct with *w, struct node ***out, int *n)
+{
+    if (w->kind == WITH_FUNC) {
+        if (w->fn)
+            dep_add(out, n, w->fn);
+        return;
+    }
+    if (w->kind != WITH_DATA)
+        return;
+    struct node *x = r->root;
+    for (int i = 0; x && i < w->npath; i++) {
+        x = node_child(x, w->path[i]);   /* NULL: base data only, no rule */
+        if (x && (x->nrules || x->default_rule))
+            break;
+    }
+    if (x)
+        dep_add(out, n, x);
+}
+
 static void deps_body(struct rego *r, struct body *b, struct node ***out, int *n)
 {
     for (int i = 0; b && i < b->n; i++) {
@@ -1540,8 +1575,10 @@ static void deps_body(struct rego *r, struct body *b, struct node ***out, int *n
         deps_term(r, e->b, out, n);
         deps_term(r, e->c, out, n);
         deps_body(r, e->body, out, n);
-        for (int j = 0; j < e->nwith; j++)
+        for (int j = 0; j < e->nwith; j++) {
+            deps_with_target(r, &e->with[j], out, n);
             deps_term(r, e->with[j].value, out, n);
+        }
     }
 }
 
@@ -2072,6 +2109,52 @@ static int check_rule_overlap(struct rego *r, struct node *n, struct rego_error 
     return 0;
 }
 
+/* a/b/p: the path of node x below data, as OPA writes it */
+static void node_path_slashes(struct sbuf *b, const struct node *x)
+{
+    if (!x->parent)
+        return;
+    if (x->parent->parent) {
+        node_path_slashes(b, x->parent);
+        sb_putc(b, '/');
+    }
+    if (x->key->type == RV_STRING)
+        sb_add(b, x->key->u.str.s, x->key->u.str.len);
+    else
+        rv_write(b, x->key, false);
+}
+
+static int data_conflict(struct node *x, struct rego_error *err)
+{
+    struct sbuf b = { 0 };
+    node_path_slashes(&b, x);
+    struct rule *a = x->nrules ? x->rules[0] : x->default_rule;
+    int rc = rego_err(err, "rego_compile_error", &a->loc, "conflicting rule for data path %s found",
+                      b.s ? b.s : "");
+    free(b.s);
+    return rc;
+}
+
+/* Base data where a rule's value goes (at its path or below), or a value
+ * that is not an object on the way to it (data.a is 1 beside a rule
+ * a.b.p), is refused when the engine is compiled, as OPA refuses such a
+ * bundle: v is the base document at n's path, NULL where there is none. */
+static int check_data_conflicts(struct node *n, const struct rv *v, struct rego_error *err)
+{
+    if (!v)
+        return 0;
+    if (n->nrules || n->default_rule)
+        return data_conflict(n, err);
+    if (v->type != RV_OBJECT) {
+        struct node *x = rules_below(n);
+        return x ? data_conflict(x, err) : 0;
+    }
+    for (int i = 0; i < n->nchildren; i++)
+        if (check_data_conflicts(n->children[i], rv_object_get(v, n->children[i]->key), err) < 0)
+            return -1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ constant rules */
 
 /* Builtins whose answer is not a function of their arguments, or that act. */
@@ -2222,7 +2305,7 @@ static int compile_engine(struct rego *r, struct rego_error *err)
             if (place_rule(r, rule, err) < 0)
                 return -1;
     }
-    if (check_rule_overlap(r, r->root, err) < 0)
+    if (check_rule_overlap(r, r->root, err) < 0 || check_data_conflicts(r->root, r->data, err) < 0)
         return -1;
     for (struct module *m = r->modules; m; m = m->next)
         for (struct rule *rule = m->rules; rule; rule = rule->next_in_module)

@@ -52,6 +52,7 @@ struct fmt {
     int indent;              /* tabs for the next line */
     size_t prev;             /* the previous token of this expression, or NONE */
     bool prev_unary;         /* prev is a unary minus */
+    size_t lit_brace;        /* the `{` that starts a rule's `if` literal, or NONE */
     bool bad;                /* an inconsistency: refuse to format */
 };
 
@@ -348,6 +349,30 @@ static void emit_comp(struct fmt *f, size_t i, size_t j, struct term *c, int bas
     f->prev_unary = false;
 }
 
+/* Whether a comment stands between tokens a and b. */
+static bool comment_between(const struct fmt *f, size_t a, size_t b)
+{
+    for (size_t k = f->ci; k < f->ncm && f->cm[k].off < f->t[b].off; k++)
+        if (f->cm[k].off > f->t[a].off)
+            return true;
+    return false;
+}
+
+/* Whether the braces i to j hold a set of one element with a trailing
+ * comma: no comma or colon at the top level but the last token's. */
+static bool one_element_set(const struct fmt *f, size_t i, size_t j)
+{
+    if (f->t[i].type != T_LBRACE || j < i + 3 || f->t[j - 1].type != T_COMMA)
+        return false;
+    for (size_t k = i + 1; k < j - 1; k++) {
+        if (is_open(f->t[k].type) && f->match[k] != NONE && f->match[k] < j)
+            k = f->match[k];
+        else if (f->t[k].type == T_COMMA || f->t[k].type == T_COLON)
+            return false;
+    }
+    return true;
+}
+
 /* A bracketed group that is not a comprehension: i to its match j. */
 static void emit_group(struct fmt *f, size_t i, size_t j, int base, int m)
 {
@@ -355,20 +380,37 @@ static void emit_group(struct fmt *f, size_t i, size_t j, int base, int m)
     bool postfix = (o->type == T_LBRACK || o->type == T_LPAREN) && !o->ws_before &&
                    f->prev != NONE && term_end(f, f->prev);
     bool trailing = (o->type == T_LBRACK && !postfix) || o->type == T_LBRACE;
+    /* the trailing comma of the source (arrays, sets, objects) */
+    bool had_comma = trailing && j > i + 2 && f->t[j - 1].type == T_COMMA;
     bool multi = j > i + 1 && !(postfix && o->type == T_LBRACK) &&
-                 (f->t[i + 1].nl_before || f->t[j].nl_before);
+                 (f->t[i + 1].nl_before || f->t[j].nl_before ||
+                  (had_comma && comment_between(f, j - 2, j - 1)));
     put_tok(f, i, space_before(f, i));
     if (!multi) {
-        emit_seq(f, i + 1, j, base, m, false);
+        if (i == f->lit_brace && one_element_set(f, i, j)) {
+            /* `if {x,}` is a set; `if {x}` would be a body: the comma stays */
+            emit_seq(f, i + 1, j - 1, base, m, false);
+            f->indent = base + m + 1;
+            put_tok(f, j - 1, false);
+        } else {
+            emit_seq(f, i + 1, j, base, m, false);
+        }
         f->indent = base + m + 1;
         put_tok(f, j, false);
         return;
     }
     f->block_start = true;
     brk(f, f->t[i + 1].off);
-    emit_seq(f, i + 1, j, base, m + 1, true);
-    if (trailing && f->prev != NONE && f->t[f->prev].type != T_COMMA && !f->bol)
-        sb_putc(&f->out, ',');
+    /* The trailing comma goes right after the last element, before a
+     * comment that came before it in the source: printed where it stood,
+     * it would sit on a line of its own. */
+    emit_seq(f, i + 1, had_comma ? j - 1 : j, base, m + 1, true);
+    if (trailing && f->prev != NONE && f->t[f->prev].type != T_COMMA) {
+        if (!f->bol)
+            sb_putc(&f->out, ',');
+        else if (had_comma)
+            put_tok(f, j - 1, false);
+    }
     close_block(f, j, base + m);
 }
 
@@ -489,7 +531,9 @@ static void fmt_rule(struct fmt *f, struct rule *r, size_t s, size_t e)
                     return;
                 }
                 f->prev = NONE;
+                f->lit_brace = f->t[k].type == T_LBRACE ? k : NONE;
                 fmt_expr(f, cur->body->exprs[0], 0);
+                f->lit_brace = NONE;
                 k = tok_at(f, cur->body->exprs[0]->src_end);
             }
         }
@@ -762,7 +806,8 @@ int rego_format(const char *filename, const char *text, size_t len, char **out, 
         return -1;
     }
     struct fmt f = { .src = text, .t = lx.toks, .nt = lx.ntoks, .cm = lx.comments,
-                     .ncm = lx.ncomments, .bol = true, .prev = NONE };
+                     .ncm = lx.ncomments, .bol = true, .prev = NONE,
+                     .lit_brace = NONE };
     int rc = format_module(&f, m);
     module_free(m);
     free(f.match);

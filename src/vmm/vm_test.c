@@ -83,6 +83,43 @@ static char *run_sh(struct fixture *f, const struct vmm_jail *jail, const char *
     return out;
 }
 
+/* The pid file holds the VMM's pid, replaced whole (no temporary left),
+ * in the mode a plain create gives. */
+static void test_pidfile(void **state)
+{
+    struct fixture *f = *state;
+    char pidfile[160];
+    snprintf(pidfile, sizeof(pidfile), "%s/vmm.pid", f->run_dir);
+    test_put_file(f->run_dir, "vmm.pid", "stale\n");
+    int log_fd = open(f->log, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(log_fd >= 0);
+    char *args[] = {"true", NULL};
+    struct vmm_jail jail = {.run_dir = f->run_dir};
+    struct error err;
+    pid_t pid = 0;
+    mode_t old = umask(022);
+    int rc = vmm_spawn(args, log_fd, pidfile, &jail, &pid, &err);
+    umask(old);
+    assert_int_equal(rc, 0);
+    close(log_fd);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    FILE *p = fopen(pidfile, "r");
+    assert_non_null(p);
+    char line[32] = "";
+    assert_non_null(fgets(line, sizeof(line), p));
+    fclose(p);
+    char want[32];
+    snprintf(want, sizeof(want), "%d\n", (int)pid);
+    assert_string_equal(line, want);
+    struct stat st;
+    assert_int_equal(stat(pidfile, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "test \"$(ls -A '%s')\" = vmm.pid", f->run_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void confine(bool landlock, uint64_t max_file_bytes)
 {
     struct vmm_confinement c = {0};
@@ -90,6 +127,23 @@ static void confine(bool landlock, uint64_t max_file_bytes)
     c.landlock = landlock && c.landlock_abi > 0;
     c.max_file_bytes = max_file_bytes;
     vmm_set_confinement(&c);
+}
+
+/* The image's word for the PCI channel: only the whole word counts. */
+static void test_cmdline_word(void **state)
+{
+    (void)state;
+    assert_true(vmm_cmdline_has("enclave.channel=pci", VMM_CMDLINE_CHANNEL_PCI));
+    assert_true(vmm_cmdline_has("console=ttyS0 enclave.channel=pci quiet", VMM_CMDLINE_CHANNEL_PCI));
+    assert_true(vmm_cmdline_has("quiet enclave.channel=pci\n", VMM_CMDLINE_CHANNEL_PCI));
+    assert_true(vmm_cmdline_has("xenclave.channel=pci enclave.channel=pci", VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has("enclave.channel=pcie", VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has("xenclave.channel=pci", VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has("enclave.channel=pci=0", VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has("enclave.channel=", VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has("", VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has(NULL, VMM_CMDLINE_CHANNEL_PCI));
+    assert_false(vmm_cmdline_has("quiet", ""));
 }
 
 /* A restore's saved state: the VMM reads it as fd 200 (read-only: a write
@@ -242,7 +296,9 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cmdline_word),
         cmocka_unit_test_setup_teardown(test_read_file_inside_an_option_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pidfile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_landlock_keeps_the_vmm_to_its_run_folder, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_file_size_cap_bounds_the_console_log, setup, teardown),

@@ -151,6 +151,18 @@ extern const struct vmm_driver vmm_firecracker_driver;
  * kept for the process). why says what failed. */
 int vmm_qemu_probe_kvm(const char *vmm_binary, const char *kernel, char *why, size_t why_len);
 
+/* An image whose kernel command line carries this word has a guest that
+ * loads virtio_pci: QEMU then attaches the virtio-serial channel over PCI
+ * (microvm with pcie=on) instead of virtio-mmio. On virtio-mmio QEMU 7.2
+ * offers every queue with 1024 entries and the guest fills the channel's two
+ * receive queues with a 4 KiB buffer per entry, 8 MiB per VM; over PCI the
+ * device's own 128 entries are offered (1 MiB). Images built before keep
+ * virtio-mmio. The kernel ignores the word (a parameter of no module). */
+#define VMM_CMDLINE_CHANNEL_PCI "enclave.channel=pci"
+/* Whether the space-separated kernel command line has word exactly (not a
+ * longer word that starts with it); false for NULL. */
+bool vmm_cmdline_has(const char *cmdline, const char *word);
+
 /* How VMM processes are confined (docs/security.md, "The VMM process"). The
  * daemon sets this once, before the first VMM starts; the default confines
  * nothing beyond the file size cap. */

@@ -41,6 +41,16 @@ expect "verify with --key" 0 "OK: 1000 records" "$ENCLAVE" audit verify --key "$
 expect "export -o" 0 "exported 1000 records" "$ENCLAVE" audit export -o "$T/export.jsonl"
 "$ENCLAVE" audit export --db "$DB" > "$T/stdout.jsonl"
 if cmp -s "$T/export.jsonl" "$T/stdout.jsonl"; then ok "export to stdout equals export -o"; else bad "export to stdout differs"; fi
+# -o: the mode a plain create gives (0666 less the umask); an export that
+# fails half way (a file size limit) keeps the old file whole and leaves no
+# temporary beside it.
+mkdir "$T/out"
+expect "export -o under umask 027" 0 "exported 1000 records" sh -c "umask 027; '$ENCLAVE' audit export -o '$T/out/e.jsonl'"
+if [ "$(stat -c %a "$T/out/e.jsonl")" = 640 ]; then ok "export -o mode follows the umask"; else bad "export -o mode $(stat -c %a "$T/out/e.jsonl")"; fi
+echo old > "$T/out/e.jsonl"
+expect "export -o past a file size limit fails, naming the file" 1 "$T/out/e.jsonl: writing the export: File too large" sh -c "ulimit -f 256; trap '' XFSZ; '$ENCLAVE' audit export -o '$T/out/e.jsonl'"
+if [ "$(cat "$T/out/e.jsonl")" = old ]; then ok "a failed export keeps the old file"; else bad "a failed export changed the old file"; fi
+if [ "$(ls -A "$T/out")" = e.jsonl ]; then ok "a failed export leaves no temporary"; else bad "left behind: $(ls -A "$T/out")"; fi
 expect "verify the export" 0 "OK: 1000 records, 10 checkpoints" "$ENCLAVE" audit verify --key "$PUB" "$T/export.jsonl"
 expect "verify the export from stdin" 0 "OK: 1000 records" sh -c "'$ENCLAVE' audit verify --key '$PUB' - < '$T/export.jsonl'"
 expect "verify the export through a pipe" 0 "OK: 1000 records" bash -c "'$ENCLAVE' audit verify --key '$PUB' <(cat '$T/export.jsonl')"

@@ -372,10 +372,11 @@ class Daemon:
     def stop_session(self, session_id):
         return self.call("StopSession", {"sessionId": session_id})
 
-    def cli(self, *args, input=None, timeout=300, env=None):
+    def cli(self, *args, input=None, timeout=300, env=None, preexec_fn=None):
         return subprocess.run([ENCLAVE, *args],
                               env=dict(self.env, ENCLAVE_ADDR=self.addr, **(env or {})),
-                              input=input, capture_output=True, timeout=timeout)
+                              input=input, capture_output=True, timeout=timeout,
+                              preexec_fn=preexec_fn)
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:

@@ -6,6 +6,8 @@ and the content are asserted, never a time."""
 import hashlib
 import json
 import pathlib
+import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -384,3 +386,40 @@ def test_cli_cp_ls_code(fd, tmp_path):
     assert r.returncode == 0 and r.stdout == b"42\n", (r.stdout, r.stderr)
     r = fd.cli("session", "code", SESSION, "1/0")
     assert r.returncode != 0 and b"ZeroDivisionError" in r.stderr
+
+
+def test_cli_cp_download_fails_cleanly(fd, tmp_path):
+    """A download that fails, refused or half way through, leaves the file
+    that was there whole and no temporary beside it; one that completes
+    replaces it, mode 0644."""
+    up = tmp_path / "up"
+    up.mkdir()
+    (up / "big.bin").write_bytes(b"x" * (1 << 20))
+    r = fd.cli("session", "cp", str(up / "big.bin"), f"{SESSION}:/workspace/big.bin")
+    assert r.returncode == 0, r.stderr
+    down = tmp_path / "down"
+    down.mkdir()
+    dst = down / "out.bin"
+    dst.write_bytes(b"old\n")
+
+    def small_files():  # writes past 64 KiB fail with EFBIG (SIGXFSZ ignored)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    r = fd.cli("session", "cp", f"{SESSION}:/workspace/big.bin", str(dst), preexec_fn=small_files)
+    assert r.returncode != 0 and str(dst).encode() in r.stderr, r.stderr
+    assert dst.read_bytes() == b"old\n"
+    assert [p.name for p in down.iterdir()] == ["out.bin"]
+    r = fd.cli("session", "cp", f"{SESSION}:/etc/passwd", str(dst))
+    assert r.returncode != 0
+    assert dst.read_bytes() == b"old\n"
+    fresh = down / "fresh.bin"
+    r = fd.cli("session", "cp", f"{SESSION}:/workspace/nothing-here", str(fresh))
+    assert r.returncode != 0
+    assert [p.name for p in down.iterdir()] == ["out.bin"]
+    dst.chmod(0o600)
+    r = fd.cli("session", "cp", f"{SESSION}:/workspace/big.bin", str(dst))
+    assert r.returncode == 0, r.stderr
+    assert dst.read_bytes() == b"x" * (1 << 20)
+    assert dst.stat().st_mode & 0o7777 == 0o644
+    assert [p.name for p in down.iterdir()] == ["out.bin"]

@@ -2,6 +2,7 @@
 import json
 import os
 import tempfile
+import time
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -269,11 +270,52 @@ def test_enclave_ui_prints_a_login_url_that_logs_in(daemon):
     rc, out, err = cli("ui")
     assert rc == 0, err
     url = out.strip()
-    assert url == f"http://{daemon.addr}/login?token={daemon.token}"
+    prefix = f"http://{daemon.addr}/login?code="
+    assert url.startswith(prefix) and len(url) == len(prefix) + 32, url
+    assert daemon.token not in url and daemon.operator_token not in url
     assert "no browser" in err
-    status, headers, _ = daemon.request("GET", url[len(f"http://{daemon.addr}"):], auth=False)
+    path = url[len(f"http://{daemon.addr}"):]
+    status, headers, _ = daemon.request("GET", path, auth=False)
     assert status == 303 and "HttpOnly" in headers["Set-Cookie"]
+    # The code is used up: a second login with it is refused.
+    status, headers, _ = daemon.request("GET", path, auth=False)
+    assert status == 401 and headers.get("Set-Cookie") is None
     rc, out, err = cli("ui", "--operator", "--no-open")
-    assert rc == 0 and out.strip().endswith(daemon.operator_token) and err == ""
+    assert rc == 0 and out.strip().startswith(prefix) and err == ""
+    status, headers, _ = daemon.request("GET", out.strip()[len(f"http://{daemon.addr}"):], auth=False)
+    assert status == 303
     rc, out, err = cli("ui", "--addr", "evil.example/x?")
     assert rc != 0 and "HOST:PORT" in err and out == ""
+    rc, out, err = cli("ui", "--addr", 'localhost:1"><script>')
+    assert rc != 0 and "HOST:PORT" in err and out == ""
+
+
+def test_enclave_ui_puts_no_token_on_the_browsers_command_line(daemon, tmp_path):
+    """xdg-open and the browser it starts keep the URL in their command line
+    for as long as they run, and every local user can read it in /proc: the
+    URL holds a one-time code, never the token. A stand-in xdg-open records
+    what it was given."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    seen = tmp_path / "argv"
+    opener = bindir / "xdg-open"
+    opener.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {seen}.tmp && mv {seen}.tmp {seen}\n")
+    opener.chmod(0o755)
+    env = {"DISPLAY": ":99", "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    for args in (["ui"], ["ui", "--operator"]):
+        if seen.exists():
+            seen.unlink()
+        r = daemon.cli(*args, env=env)
+        assert r.returncode == 0, r.stderr
+        for _ in range(200):  # the opener runs detached
+            if seen.exists():
+                break
+            time.sleep(0.05)
+        argv = seen.read_text().strip()
+        assert argv == r.stdout.decode().strip(), (argv, r.stdout)
+        assert "/login?code=" in argv
+        assert daemon.token not in argv and daemon.operator_token not in argv
+        # What the browser would open logs in, once.
+        path = argv[len(f"http://{daemon.addr}"):]
+        assert daemon.request("GET", path, auth=False)[0] == 303
+        assert daemon.request("GET", path, auth=False)[0] == 401
