@@ -54,7 +54,7 @@
     X(AUDIT_IMAGE_UNVERIFIED_INSTALL, "IMAGE:UNVERIFIED_INSTALL", "an image was installed without a verified signature") \
     X(AUDIT_DAEMON_START, "DAEMON:START", "the daemon started")                          \
     X(AUDIT_DAEMON_STOP, "DAEMON:STOP", "the daemon stopped cleanly") \
-    X(AUDIT_API_REFUSED, "API:REFUSED", "a request refused before any handler ran (credential, Host, Origin or uid)") \
+    X(AUDIT_API_REFUSED, "API:REFUSED", "a request refused before any handler ran (credential, Host, Origin, Sec-Fetch-Site or uid)") \
     X(AUDIT_NET_CONNECT, "NET:CONNECT", "an outbound connection of a session ended or was refused: its outcome (complete: the exchange finished with everything delivered; failed: it was made but did not; refused: none was made), host, addresses, bytes, duration")
 
 enum audit_kind {

@@ -405,7 +405,8 @@ static void verify_help(FILE *out)
             "                      RFC 6962 consistency proof). Catches a log cut or rewritten\n"
             "                      after any witnessed checkpoint. Needs the database.\n"
             "\n"
-            "Prints 'OK: N records, M checkpoints, head HASH' and exits 0, or\n"
+            "Prints 'OK: N records, M checkpoints, head HASH, root ROOT' (ROOT: the\n"
+            "Merkle root of the N records; with --witness a second OK line) and exits 0, or\n"
             "'FAIL at seq N: reason' (N is the first record that does not verify) and\n"
             "exits 1. Records after the last checkpoint are chained but not signed; a\n"
             "note says how many.\n");

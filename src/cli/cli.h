@@ -19,10 +19,10 @@ struct cli_verb {
 #define CLI_VERBS(X)                                                             \
     X(up, cli_up, "start the daemon (API on 127.0.0.1:7339)")                    \
     X(run, cli_run, "run one command or Python file in a fresh VM and print its output") \
-    X(session, cli_session, "start, exec in, stop and list sessions")            \
-    X(image, cli_image, "build, pull, verify, install and inspect guest images") \
-    X(policy, cli_policy, "evaluate, test and format Rego policies")             \
-    X(audit, cli_audit, "read, export and verify the audit log") \
+    X(session, cli_session, "start, stop and list sessions; exec, run code and copy files in them") \
+    X(image, cli_image, "build, pull, push, sign, verify, install and inspect guest images") \
+    X(policy, cli_policy, "evaluate, test, benchmark, format and apply Rego policies") \
+    X(audit, cli_audit, "read, export, verify and prove the audit log") \
     X(token, cli_token, "print the API token clients send (made when missing)") \
     X(secret, cli_secret, "store, list and remove credentials egress adds on the host") \
     X(ui, cli_ui, "print the Web UI's login URL and open it in a browser") \

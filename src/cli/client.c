@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "common/cleanup.h"
 #include "common/paths.h"
+#include "common/text.h"
 #include "http/http.h"
 
 #define CLIENT_MAX_RESPONSE (64u << 20)
@@ -217,13 +218,17 @@ static void token_hint(const struct client_target *t, const char *where, struct 
                  t->addr, where[0] ? where : "nowhere");
 }
 
-/* A Connect error ({"code", "message"}, or nothing usable) as err. */
-static int connect_error(const json_t *error, const char *fallback, struct error *err)
+/* A Connect error as err (client.h); the message is escaped for the terminal. */
+int client_connect_error(const json_t *error, const char *fallback, struct error *err)
 {
     const char *code = json_string_value(json_object_get(error, "code"));
     const char *msg = json_string_value(json_object_get(error, "message"));
+    char safe_code[64], safe_msg[sizeof(err->message)];
+    text_escape_terminal_copy(safe_code, sizeof(safe_code), code ? code : fallback);
+    /* Cut the message itself, between escapes, so that "code: message" fits. */
+    text_escape_terminal_copy(safe_msg, sizeof(safe_msg) - strlen(safe_code) - 2, msg ? msg : "");
     return error_set(err, code ? error_kind_from_connect_name(code) : ERR_UNKNOWN, "%s%s%s",
-                     code ? code : fallback, msg ? ": " : "", msg ? msg : "");
+                     safe_code, msg ? ": " : "", safe_msg);
 }
 
 /* A refusal: the daemon's error body as err, with a hint on 401. */
@@ -231,7 +236,7 @@ static int refused(const struct client_target *t, int status, const char *text, 
                    struct error *err)
 {
     json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
-    connect_error(doc, "HTTP error", err);
+    client_connect_error(doc, "HTTP error", err);
     if (status == 401)
         token_hint(t, where, err);
     json_decref(doc);
@@ -332,7 +337,7 @@ static int stream_messages(struct stream_state *s, const char *data, size_t len)
             s->ended = 1;
             json_t *e = json_object_get(doc, "error");
             if (e != NULL) {
-                connect_error(e, "error", s->err);
+                client_connect_error(e, "error", s->err);
                 s->failed = 1;
             }
             json_decref(doc);

@@ -49,4 +49,11 @@ int client_get_stream(const struct client_target *t, const char *path, unsigned 
 int client_put_fd(const struct client_target *t, const char *path, int in_fd, long long length,
                   unsigned timeout_s, char **out, int *status, struct error *err);
 
+/* A Connect error object ({"code", "message"}; NULL or anything else: the
+ * fallback code) as err, returning -1. The daemon's message can carry what a
+ * workload chose (a guest's error, a file name) and every verb prints
+ * err.message to the terminal, so its control characters are escaped
+ * (text_escape_terminal) here, where it enters the CLI. */
+int client_connect_error(const json_t *error, const char *fallback, struct error *err);
+
 #endif

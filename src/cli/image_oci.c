@@ -59,8 +59,10 @@ static void print_common(FILE *out)
 
 static const char *const trust_note =
     "Trusted keys: every $ENCLAVE_HOME/trust/*.pub (default ~/.enclave/trust/) plus each\n"
-    "--key. A signature is cosign's key-based format: the manifest at tag\n"
-    "sha256-<hex>.sig in the same repository, ECDSA P-256 over the simple-signing payload.\n";
+    "--key, read before the registry is asked anything (with none, or one that cannot\n"
+    "be read, nothing is downloaded). A signature is cosign's key-based format: the\n"
+    "manifest at tag sha256-<hex>.sig in the same repository, ECDSA P-256 over the\n"
+    "simple-signing payload.\n";
 
 static void help(const char *verb, FILE *out)
 {

@@ -17,6 +17,7 @@
 #include "cli/client.h"
 #include "common/cleanup.h"
 #include "common/file.h"
+#include "common/text.h"
 
 #define TRANSFER_TIMEOUT_S (24u * 3600u)
 
@@ -30,8 +31,9 @@ static const char files_help[] =
     "local file or '-' for standard input or output. Files are streamed, never\n"
     "read whole into memory; the daemon records the SHA-256 of what passed. A\n"
     "download goes to a temporary file beside DST, renamed over it when complete:\n"
-    "one that fails leaves DST as it was.\n"
-    "ls-files lists a folder of the session (default /workspace).\n"
+    "one that fails leaves DST as it was; a DST that is a folder is refused.\n"
+    "ls-files lists a folder of the session (default /workspace); control\n"
+    "characters in names are shown escaped (\\xNN).\n"
     "code runs CODE ('-': read from standard input) in the session's Python\n"
     "interpreter, which keeps its names from one call to the next; it prints\n"
     "output as it arrives and the value of the last expression, and exits 1\n"
@@ -81,13 +83,16 @@ static char *route(const char *id, const char *path)
     return out;
 }
 
-/* The daemon's error body ({"code", "message"}) or the raw text. */
+/* The daemon's error body ({"code", "message"}) or the raw text, escaped:
+ * it can carry a guest's error message or a workload's file name. */
 static void report(const char *what, int status, const char *body)
 {
     json_t *doc = body ? json_loads(body, 0, NULL) : NULL;
     const char *msg = json_string_value(json_object_get(doc, "message"));
-    fprintf(stderr, "enclave session cp: %s: %s (HTTP %d)\n", what, msg ? msg : (body && *body ? body : "failed"),
-            status);
+    cleanup_free char *safe_what = text_escape_terminal(what);
+    cleanup_free char *safe = text_escape_terminal(msg ? msg : (body && *body ? body : "failed"));
+    fprintf(stderr, "enclave session cp: %s: %s (HTTP %d)\n", safe_what ? safe_what : "?",
+            safe ? safe : "failed", status);
     json_decref(doc);
 }
 
@@ -185,20 +190,11 @@ static int do_cp(const struct files_opts *o, const char *src, const char *dst)
 
 /* A name the workload chose, on the operator's terminal: control
  * characters (an escape sequence could rewrite the screen, hide a line or
- * retitle the window) are shown as \xNN (C1 controls, U+0080-U+009F, as
- * \u00NN), and a backslash as \\. */
+ * retitle the window) are escaped (text_escape_terminal). */
 static void print_name(const char *name)
 {
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            printf("\\x%02x", *p);
-        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
-            printf("\\u%04x", *++p);
-        else if (*p == '\\')
-            fputs("\\\\", stdout);
-        else
-            putchar(*p);
-    }
+    cleanup_free char *safe = text_escape_terminal(name);
+    fputs(safe ? safe : "?", stdout);
 }
 
 static int do_ls(const struct files_opts *o, const char *id, const char *path)
@@ -248,7 +244,8 @@ static int on_code_event(json_t *m, void *ctx)
         fflush(stdout);
     } else if (json_is_object(json_object_get(m, "data"))) {
         const char *mime = json_string_value(json_object_get(json_object_get(m, "data"), "mimeType"));
-        fprintf(stderr, "[%s result not shown]\n", mime ? mime : "rich");
+        cleanup_free char *safe = text_escape_terminal(mime ? mime : "rich"); /* the guest's */
+        fprintf(stderr, "[%s result not shown]\n", safe ? safe : "rich");
     } else if (json_is_object(json_object_get(m, "error"))) {
         const char *tb = json_string_value(json_object_get(json_object_get(m, "error"), "traceback"));
         fputs(tb ? tb : "error\n", stderr);

@@ -89,3 +89,62 @@ void rfc3339_now(char out[RFC3339_SIZE])
     gmtime_r(&now, &tm);
     strftime(out, RFC3339_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+/* The escaped form of the character at p (of left bytes) into piece[8]:
+ * returns its length, and in *used the bytes of in it stands for. */
+static size_t escape_one(const uint8_t *p, size_t left, char piece[8], size_t *used)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = utf8_valid_len(p, left);
+    if (n == 0 || (n == 1 && (p[0] < 0x20 || p[0] == 0x7f))) {
+        *used = 1;
+        piece[0] = '\\';
+        piece[1] = 'x';
+        piece[2] = hex[p[0] >> 4];
+        piece[3] = hex[p[0] & 0xf];
+        return 4;
+    }
+    *used = n;
+    if (n == 1 && p[0] == '\\') {
+        piece[0] = piece[1] = '\\';
+        return 2;
+    }
+    if (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f) { /* U+0080-U+009F */
+        memcpy(piece, "\\u00", 4);
+        piece[4] = hex[p[1] >> 4];
+        piece[5] = hex[p[1] & 0xf];
+        return 6;
+    }
+    memcpy(piece, p, n);
+    return n;
+}
+
+void text_escape_terminal_copy(char *out, size_t size, const char *in)
+{
+    const uint8_t *p = (const uint8_t *)in;
+    size_t left = strlen(in), o = 0;
+    while (left > 0) {
+        char piece[8];
+        size_t used;
+        size_t n = escape_one(p, left, piece, &used);
+        if (o + n >= size)
+            break;
+        memcpy(out + o, piece, n);
+        o += n;
+        p += used;
+        left -= used;
+    }
+    out[o] = '\0';
+}
+
+char *text_escape_terminal(const char *in)
+{
+    size_t len = strlen(in);
+    if (len > (SIZE_MAX - 1) / 4)
+        return NULL;
+    size_t size = 4 * len + 1; /* no character grows more than fourfold */
+    char *out = malloc(size);
+    if (out != NULL)
+        text_escape_terminal_copy(out, size, in);
+    return out;
+}

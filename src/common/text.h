@@ -14,6 +14,19 @@ char *text_utf8_sanitize(const uint8_t *data, size_t len);
  * that what a peer sends stays valid UTF-8 in a fixed buffer. size > 0. */
 void text_utf8_copy(char *out, size_t size, const char *in);
 
+/* Text a peer chose (a workload's file name, a guest's error message), made
+ * safe to print on a terminal: every control character (C0 and DEL) becomes
+ * \xNN, a C1 control (U+0080-U+009F) \u00NN, a byte that is not part of
+ * valid UTF-8 \xNN, and a backslash \\, so that no escape sequence reaches
+ * the terminal (clearing it, moving the cursor over a line, retitling the
+ * window) and what was escaped cannot be confused with what was sent. All
+ * other characters are kept. Returns a new string; NULL only when out of
+ * memory. */
+char *text_escape_terminal(const char *in);
+/* The same into out[size], cut between characters (never inside one or
+ * inside an escape) where it does not fit. size > 0. */
+void text_escape_terminal_copy(char *out, size_t size, const char *in);
+
 /* The size of an RFC 3339 UTC time to the second ("2006-01-02T15:04:05Z"), with its NUL. */
 #define RFC3339_SIZE 21
 /* The current time in that form. */

@@ -108,8 +108,9 @@ int daemon_record(struct daemon_state *d, const char *event, const char *session
     enum audit_kind kind = audit_kind_from_name(event);
     if (kind == AUDIT_KIND_UNKNOWN)
         return error_set(err, ERR_INTERNAL, "no audit event kind named %s", event);
-    json_t *details = NULL;
+    json_t *details = json_object(); /* none given: {} */
     if (details_json && details_json[0]) {
+        json_decref(details);
         details = json_loads(details_json, 0, NULL);
         if (!json_is_object(details)) {
             json_decref(details);
@@ -473,7 +474,7 @@ out:
         core_free(d.core); /* stops every VM (and records it) */
     if (d.gate) {
         struct error cerr;
-        if (rc == 0 && gate_record(d.gate, AUDIT_DAEMON_STOP, "", NULL, &cerr) < 0)
+        if (rc == 0 && gate_record(d.gate, AUDIT_DAEMON_STOP, "", json_object(), &cerr) < 0)
             log_error("cannot record the daemon's stop: %s", cerr.message);
     }
     gate_free(d.gate); /* after core, before the log it records to */

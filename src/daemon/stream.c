@@ -35,6 +35,10 @@
 #define STREAM_MAX_BUFFER (1u << 20)
 #define STREAM_PAGE 256
 #define STREAM_MAX_CLIENTS 64
+/* Slots only the operator may take: an agent holding its token cannot fill
+ * every slot and lock the operator out of watching the log live. */
+#define STREAM_OPERATOR_RESERVE 8
+#define STREAM_MAX_AGENT_CLIENTS (STREAM_MAX_CLIENTS - STREAM_OPERATOR_RESERVE)
 #define STREAM_HEARTBEAT_S 15
 /* A WebSocket client has nothing to say to us; its messages are small. */
 #define STREAM_WS_MAX_MESSAGE 4096
@@ -47,6 +51,7 @@ struct stream_client {
     bool live;    /* caught up: appends are pushed as they happen */
     bool pumping; /* inside pump(): re-entry from on_drained is ignored */
     bool checkpoints; /* send signed checkpoints too */
+    bool operator;    /* the principal "operator" (else counted as an agent's) */
     char session[AUDIT_MAX_SESSION_LEN + 1]; /* "" = every session */
     uint64_t after_seq; /* everything up to here was sent or did not match */
     uint64_t sent;
@@ -61,6 +66,7 @@ struct daemon_streams {
     struct event *checkpoint_timer;
     struct stream_client *clients;
     unsigned n_clients;
+    unsigned n_agent_clients; /* of n_clients, those not the operator's */
     size_t max_buffer;
     size_t pump_pause; /* catch-up pauses while more than this waits */
 };
@@ -75,6 +81,8 @@ static void client_unlink(struct stream_client *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     st->n_clients--;
+    if (!c->operator)
+        st->n_agent_clients--;
     free(c);
 }
 
@@ -418,8 +426,15 @@ static void serve(struct api_exchange *x, struct daemon_streams *st, bool websoc
         reply_text(x, 400, "this resource needs a WebSocket: Upgrade: websocket");
         return;
     }
+    const char *principal = api_exchange_principal(x);
+    bool operator = principal != NULL && strcmp(principal, "operator") == 0;
     if (st->n_clients >= STREAM_MAX_CLIENTS) {
         reply_text(x, 503, "too many audit stream clients (%u)", STREAM_MAX_CLIENTS);
+        return;
+    }
+    if (!operator && st->n_agent_clients >= STREAM_MAX_AGENT_CLIENTS) {
+        reply_text(x, 503, "too many audit stream clients (%u; %u more are kept for the operator)",
+                   STREAM_MAX_AGENT_CLIENTS, STREAM_OPERATOR_RESERVE);
         return;
     }
     uint64_t start = req.since_seq;
@@ -435,7 +450,7 @@ static void serve(struct api_exchange *x, struct daemon_streams *st, bool websoc
                               req.session, "request", "session_id", req.session, "stream",
                               websocket ? "websocket" : "sse", "since_seq", (json_int_t)start,
                               "caller", "transport", websocket ? "websocket" : "sse", "peer",
-                              api_exchange_peer(x), "principal", api_exchange_principal(x));
+                              api_exchange_peer(x), "principal", principal);
     struct gate_obligations ob;
     if (gate_decide(d->gate, "audit.read", req.session, input, &ob, &err) < 0) {
         reply_text(x, err.kind == ERR_PERMISSION_DENIED ? 403 : 503, "%s", err.message);
@@ -450,6 +465,7 @@ static void serve(struct api_exchange *x, struct daemon_streams *st, bool websoc
     c->websocket = websocket;
     c->after_seq = start;
     c->checkpoints = req.checkpoints;
+    c->operator = operator;
     snprintf(c->session, sizeof(c->session), "%s", req.session);
     struct api_stream_callbacks cb = {
         .on_close = on_stream_close,
@@ -475,6 +491,8 @@ static void serve(struct api_exchange *x, struct daemon_streams *st, bool websoc
         st->clients->prev = c;
     st->clients = c;
     st->n_clients++;
+    if (!operator)
+        st->n_agent_clients++;
     if (!websocket) {
         /* The reconnection delay an EventSource should use, and a first line
          * so that the client sees the stream open before any record. */

@@ -42,12 +42,23 @@ static int append(struct gate *g, enum audit_kind kind, const char *session_id,
                   const char *input_digest, const char *decision, json_t *reasons, json_t *details,
                   uint64_t *seq, struct error *err)
 {
+    /* A caller whose json_pack failed (out of memory, a string that is not
+     * UTF-8) hands over NULL. The event happened, so it is recorded, but
+     * marked: a record without its details must not pass for a complete one. */
+    if (details == NULL) {
+        log_warn("audit: the details of %s for %s could not be built; recorded as lost",
+                 audit_kind_name(kind), session_id && session_id[0] ? session_id : "-");
+        details = json_pack("{s:b}", "details_lost", 1);
+        if (details == NULL) {
+            json_decref(reasons);
+            return error_set(err, ERR_INTERNAL, "out of memory building an audit record");
+        }
+    }
     cleanup_free char *reasons_text = reasons ? json_dumps(reasons, JSON_COMPACT) : NULL;
-    cleanup_free char *details_text =
-        details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    cleanup_free char *details_text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(reasons);
     json_decref(details);
-    if ((reasons && !reasons_text) || (details && !details_text))
+    if ((reasons && !reasons_text) || !details_text)
         return error_set(err, ERR_INTERNAL, "out of memory encoding an audit record");
     struct audit_record_in in = {
         .kind = kind,

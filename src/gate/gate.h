@@ -116,8 +116,12 @@ int gate_decide(struct gate *gate, const char *action, const char *session_id, j
                 struct gate_obligations *obligations, struct error *err);
 
 /* Records an event (SESSION:READY, TOOL:EXEC, DAEMON:START...) with details
- * (a JSON object, consumed; NULL = {}). Returns <0 with err when it could not
- * be recorded; events happen after the fact, so callers usually log that. */
+ * (a JSON object, consumed; pass json_object() for none). NULL means the
+ * caller could not build its details (json_pack failed: out of memory, or a
+ * string that is not UTF-8): the event is recorded with the details
+ * {"details_lost": true} and a warning is logged, never as a record that
+ * looks complete. Returns <0 with err when it could not be recorded; events
+ * happen after the fact, so callers usually log that. */
 int gate_record(struct gate *gate, enum audit_kind kind, const char *session_id, json_t *details,
                 struct error *err);
 

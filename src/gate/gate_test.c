@@ -222,7 +222,7 @@ static void test_audit_failure_refuses(void **state)
     assert_int_equal(ob.timeout_s, 0);
     assert_int_equal(head_seq(f), before);
     /* Events that cannot be recorded say so too. */
-    assert_true(gate_record(f->gate, AUDIT_SESSION_READY, "s-1", NULL, &err) < 0);
+    assert_true(gate_record(f->gate, AUDIT_SESSION_READY, "s-1", json_object(), &err) < 0);
 
     /* The same request with a log that works is allowed: the refusal above
      * came from the log. */
@@ -244,6 +244,31 @@ static void test_no_input_refuses(void **state)
     assert_int_equal(gate_decide(f->gate, "exec", "s-1", json_pack("[i]", 1), &ob, &err), -1);
     assert_int_equal(err.kind, ERR_INVALID_ARGUMENT);
     assert_int_equal(head_seq(f), before);
+}
+
+/* A caller whose json_pack failed hands the gate NULL: the event is still
+ * recorded, and its record says the details were lost rather than passing
+ * for a complete record without details. */
+static void test_lost_details_are_marked(void **state)
+{
+    struct fixture *f = *state;
+    struct error err;
+    /* json_pack refuses a string that is not UTF-8 (a guest's text, say). */
+    json_t *details = json_pack("{s:s}", "reason", "bad \xff text");
+    assert_null(details);
+    assert_int_equal(gate_record(f->gate, AUDIT_SESSION_FAILED, "s-1", details, &err), 0);
+    struct last l = last_record(f);
+    assert_string_equal(l.kind, "SESSION:FAILED");
+    assert_string_equal(l.session, "s-1");
+    assert_string_equal(l.details, "{\"details_lost\":true}");
+    /* Details given are recorded as they are, without the mark. */
+    assert_int_equal(gate_record(f->gate, AUDIT_SESSION_FAILED, "s-1",
+                                 json_pack("{s:s}", "reason", "boot"), &err), 0);
+    l = last_record(f);
+    assert_string_equal(l.details, "{\"reason\":\"boot\"}");
+    assert_int_equal(gate_record(f->gate, AUDIT_SESSION_READY, "s-1", json_object(), &err), 0);
+    l = last_record(f);
+    assert_string_equal(l.details, "{}");
 }
 
 /* ------------------------------------------------------------ the input */
@@ -376,6 +401,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals_are_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_failure_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_input_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_details_are_marked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_input_digest_is_over_the_canonical_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intent_is_kept_by_the_gate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_document_is_refused_and_recorded, setup, teardown),

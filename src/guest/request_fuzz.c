@@ -44,9 +44,13 @@ static void handle(const Guest__V1__Frame *f)
             abort();
         return;
     }
-    /* What validation lets through must be within the limits. */
+    /* What validation lets through must be within the limits. Streamed
+     * output is paced by the host's credit, so its cap is the stream limit;
+     * buffered output must fit one reply. */
+    uint64_t max_output = f->exec_request->stream_output ? GUEST_MAX_STREAM_OUTPUT : GUEST_MAX_OUTPUT;
     if (p.timeout_ms == 0 || p.timeout_ms > GUEST_MAX_TIMEOUT_MS || p.max_output == 0 ||
-        p.max_output > GUEST_MAX_OUTPUT || !p.cwd || p.cwd[0] != '/' ||
+        p.max_output > max_output || p.stream_window > GUEST_MAX_STREAM_WINDOW ||
+        (p.stream_window > 0 && !f->exec_request->stream_output) || !p.cwd || p.cwd[0] != '/' ||
         f->exec_request->stdin.len > GUEST_MAX_STDIN || f->exec_request->n_argv == 0)
         abort();
     char **env = guest_exec_build_env(f->exec_request);

@@ -64,6 +64,32 @@ static void expect_refused(Guest__V1__ExecRequest *r, int code)
     assert_non_null(why);
 }
 
+/* Streamed output is paced by the host's credit, so its cap is the stream
+ * limit, far over the 3 MiB a buffered reply may carry (the guest request
+ * fuzz harness holds validation to the same rule). */
+static void test_stream_output_limits(void **state)
+{
+    (void)state;
+    Guest__V1__ExecRequest r = base_request();
+    struct guest_exec_params p;
+    const char *why = NULL;
+    r.stream_output = true;
+    r.max_output_bytes = 1ull << 30;
+    r.stream_window = 1u << 20;
+    assert_int_equal(guest_exec_validate(&r, &p, &why), 0);
+    assert_true(p.max_output == 1ull << 30);
+    assert_int_equal(p.stream_window, 1u << 20);
+
+    r.max_output_bytes = GUEST_MAX_STREAM_OUTPUT + 1;
+    expect_refused(&r, CODE(TOO_LARGE));
+    r.max_output_bytes = GUEST_MAX_OUTPUT + 1;
+    r.stream_window = GUEST_MAX_STREAM_WINDOW + 1;
+    expect_refused(&r, CODE(INVALID));
+    r.stream_window = 0;
+    r.stream_output = false;
+    expect_refused(&r, CODE(TOO_LARGE));
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -216,6 +242,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_stream_output_limits),
         cmocka_unit_test(test_environment),
         cmocka_unit_test(test_request_kinds),
     };

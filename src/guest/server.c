@@ -1244,17 +1244,21 @@ static int housekeeping(struct guest_server *s, uint64_t now)
         }
         i++;
     }
-    if (s->serial && !s->serial->up && s->serial_check_ns < next)
-        next = s->serial_check_ns;
-    if (s->serial && !s->serial->up && now >= s->serial_check_ns) {
-        serial_check(s, now);
-        next = now; /* poll again right away with the new state */
-    }
+    /* The scan first: a serial port it opens is checked in this turn. The
+     * host side may have opened it before the guest did, and then no SIGIO
+     * comes: checked after the scan's deadline instead, the channel would
+     * stay down until the next scan (half a second). */
     if (s->watch_vm) {
         if (now >= s->next_scan_ns)
             scan_vm_transports(s, now);
         if (s->watch_vm && s->next_scan_ns < next)
             next = s->next_scan_ns;
+    }
+    if (s->serial && !s->serial->up && s->serial_check_ns < next)
+        next = s->serial_check_ns;
+    if (s->serial && !s->serial->up && now >= s->serial_check_ns) {
+        serial_check(s, now);
+        next = now; /* poll again right away with the new state */
     }
     if (s->opts.exit_when_idle && s->nconns == 0)
         s->stop = true;

@@ -165,11 +165,11 @@ def test_deeply_nested_json_is_refused_and_the_daemon_lives(d):
     assert "deep" not in session_ids(d)
 
 
-def open_stream(d, path="/v1/audit/stream"):
+def open_stream(d, path="/v1/audit/stream", token=None):
     """A raw audit stream request that stays open; returns (socket, status line)."""
     s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
     s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\n"
-               f"Authorization: Bearer {d.token}\r\n\r\n").encode())
+               f"Authorization: Bearer {token or d.token}\r\n\r\n").encode())
     head = b""
     while b"\r\n" not in head:
         chunk = s.recv(4096)
@@ -181,29 +181,54 @@ def open_stream(d, path="/v1/audit/stream"):
 
 def test_an_agent_cannot_hold_audit_streams_without_bound(d):
     """Each live audit stream holds a buffer in the daemon: at most 64 are
-    served at once, the next is answered 503, RPCs go on being served, and
-    a slot is free again once a client leaves."""
-    held = []
+    served at once, of which the agent token may hold 56; the other 8 are
+    kept for the operator, so an agent cannot lock the operator out of the
+    live log. Past either bound the answer is 503, RPCs go on being served,
+    and a slot is free again once a client leaves."""
+    agent, operator = [], []
     try:
-        for _ in range(64):
+        for _ in range(56):
             s, status = open_stream(d)
-            held.append(s)
+            agent.append(s)
             assert status == "HTTP/1.1 200 OK", status
         s, status = open_stream(d)
         s.close()
         assert status.startswith("HTTP/1.1 503"), status
+        # The operator's reserve is there, whatever the agent holds.
+        for _ in range(8):
+            s, status = open_stream(d, token=d.operator_token)
+            operator.append(s)
+            assert status == "HTTP/1.1 200 OK", status
+        s, status = open_stream(d, token=d.operator_token)
+        s.close()
+        assert status.startswith("HTTP/1.1 503"), status
         assert d.call("ListSessions", {}, service="enclave.v1.Enclave") is not None
-        held.pop().close()
+        # A slot the agent gave back is the agent's again; one the operator
+        # gave back is not (it is part of the reserve).
+        operator.pop().close()
         for _ in range(100):  # the daemon sees the close on its loop
-            s, status = open_stream(d)
+            s, status = open_stream(d, token=d.operator_token)
             if status.startswith("HTTP/1.1 200"):
-                held.append(s)
+                operator.append(s)
                 break
             s.close()
             time.sleep(0.05)
         assert status == "HTTP/1.1 200 OK", status
+        operator.pop().close()
+        agent.pop().close()
+        for _ in range(100):
+            s, status = open_stream(d)
+            if status.startswith("HTTP/1.1 200"):
+                agent.append(s)
+                break
+            s.close()
+            time.sleep(0.05)
+        assert status == "HTTP/1.1 200 OK", status
+        s, status = open_stream(d)
+        s.close()
+        assert status.startswith("HTTP/1.1 503"), status
     finally:
-        for s in held:
+        for s in agent + operator:
             s.close()
 
 

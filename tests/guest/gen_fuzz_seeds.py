@@ -47,6 +47,10 @@ def main():
         "exec_full": frame(exec_full),
         "exec_bad_env": frame(pb.Frame(id=3, exec_request=pb.ExecRequest(
             argv=["true"], env=[pb.EnvVar(name="A=B", value="x")]))),
+        # Streamed output is paced by the host's credit: its cap is far over
+        # the 3 MiB a buffered reply may carry.
+        "exec_stream_large_output": frame(pb.Frame(id=13, exec_request=pb.ExecRequest(
+            argv=["true"], stream_output=True, max_output_bytes=1 << 30, stream_window=1 << 20))),
         "exec_relative_cwd": frame(pb.Frame(id=4, exec_request=pb.ExecRequest(argv=["true"], cwd="tmp"))),
         "cancel": frame(pb.Frame(id=5, cancel_request=pb.CancelRequest(target_id=7))),
         "shutdown": frame(pb.Frame(id=6, shutdown_request=pb.ShutdownRequest(poweroff=True))),

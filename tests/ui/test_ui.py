@@ -5,6 +5,7 @@ import tempfile
 import time
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -18,6 +19,18 @@ def wait(browser, timeout=60):
 
 def css(browser, selector, timeout=60):
     return wait(browser, timeout).until(EC.presence_of_element_located((By.CSS_SELECTOR, selector)))
+
+
+def click(browser, selector, timeout=60):
+    """Click what the selector finds. The sessions table is redrawn as sessions change, so an
+    element found a moment ago may be gone: find it again and retry until the timeout."""
+    def attempt(b):
+        try:
+            b.find_element(By.CSS_SELECTOR, selector).click()
+            return True
+        except StaleElementReferenceException:
+            return False
+    wait(browser, timeout).until(attempt)
 
 
 def text_in(browser, element_id, text, timeout=60):
@@ -40,7 +53,7 @@ def start_session(browser, sid, intent=""):
     Select(browser.find_element(By.ID, "new-intent")).select_by_value(intent)
     browser.find_element(By.ID, "new-session").click()
     css(browser, f'#sessions tr[data-session-id="{sid}"][data-status="READY"]', BOOT)
-    browser.find_element(By.CSS_SELECTOR, f'#sessions tr[data-session-id="{sid}"]').click()
+    click(browser, f'#sessions tr[data-session-id="{sid}"]')
     text_in(browser, "current-session", sid)
 
 
@@ -238,7 +251,7 @@ def test_walkthrough(daemon, browser, shots):
     # Stop both sessions from their rows.
     panel(browser, "sessions")
     for sid in ("ui-main",):
-        browser.find_element(By.CSS_SELECTOR, f'#sessions tr[data-session-id="{sid}"] button.stop').click()
+        click(browser, f'#sessions tr[data-session-id="{sid}"] button.stop')
         wait(browser, 120).until(lambda b: b.find_elements(By.CSS_SELECTOR, f'#sessions tr[data-session-id="{sid}"]') == [])
     sessions = daemon.call("ListSessions", {}, service="enclave.v1.Enclave").get("sessions", [])
     assert [s for s in sessions if s["sessionId"] == "ui-main"] == []
