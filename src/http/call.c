@@ -146,17 +146,9 @@ int http_call_start(struct event_base *base, int fd, const struct http_request *
     if (req->body_fd >= 0 || req->on_body != NULL || req->on_headers != NULL || req->cancel != NULL)
         return error_set(err, ERR_INVALID_ARGUMENT,
                          "http_call_start takes a body from memory and buffers the response");
-    if (http_headers_check(req, err) < 0)
-        return -1;
-    struct http_url u;
-    if (http_url_split(req->url, &u, err) < 0)
-        return -1;
     char *head = NULL;
     size_t head_len = 0;
-    int rc = http_head_build(req, &u, req->method, req->headers, req->header_count, true, &head,
-                             &head_len, err);
-    http_url_release(&u);
-    if (rc < 0)
+    if (http_head_for_request(req, &head, &head_len, err) < 0)
         return -1;
     struct http_call *c = calloc(1, sizeof(*c));
     size_t body_len = req->body != NULL ? req->body_len : 0;

@@ -132,17 +132,9 @@ int http_fd_run(int fd, const struct http_request *req, struct http_response *re
                 struct error *err)
 {
     memset(resp, 0, sizeof(*resp));
-    if (http_headers_check(req, err) < 0)
-        return -1;
-    struct http_url u;
-    if (http_url_split(req->url, &u, err) < 0)
-        return -1;
     cleanup_free char *head = NULL;
     size_t head_len = 0;
-    int rc = http_head_build(req, &u, req->method, req->headers, req->header_count, true, &head,
-                             &head_len, err);
-    http_url_release(&u);
-    if (rc < 0)
+    if (http_head_for_request(req, &head, &head_len, err) < 0)
         return -1;
     struct fd_exchange x = {.fd = fd, .req = req, .idle_since = http_now_ms()};
     struct error send_err = {0};

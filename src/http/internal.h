@@ -24,6 +24,11 @@ void http_url_release(struct http_url *u);
 int http_head_build(const struct http_request *req, const struct http_url *u, const char *method,
                     const char *const *headers, size_t header_count, bool send_body, char **out,
                     size_t *len, struct error *err);
+/* The whole head of req as sent over a connection already open to its
+ * host (http_fd_run, http_call_start): its headers checked, its URL split,
+ * http_head_build with the request's own method, headers and body. */
+int http_head_for_request(const struct http_request *req, char **out, size_t *len,
+                          struct error *err);
 /* Each line has a colon and no CR or LF. */
 int http_headers_check(const struct http_request *req, struct error *err);
 

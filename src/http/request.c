@@ -177,6 +177,22 @@ int http_headers_check(const struct http_request *req, struct error *err)
     return 0;
 }
 
+int http_head_for_request(const struct http_request *req, char **out, size_t *len,
+                          struct error *err)
+{
+    *out = NULL;
+    *len = 0;
+    if (http_headers_check(req, err) < 0)
+        return -1;
+    struct http_url u;
+    if (http_url_split(req->url, &u, err) < 0)
+        return -1;
+    int rc = http_head_build(req, &u, req->method, req->headers, req->header_count, true, out,
+                             len, err);
+    http_url_release(&u);
+    return rc;
+}
+
 int http_head_build(const struct http_request *req, const struct http_url *u, const char *method,
                     const char *const *headers, size_t header_count, bool send_body, char **out,
                     size_t *len, struct error *err)
