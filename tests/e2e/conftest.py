@@ -429,6 +429,23 @@ def fresh_daemon():
         d.cleanup()
 
 
+def net_records(d, sid):
+    """The details of the session's NET:CONNECT records, oldest first."""
+    return [json.loads(rec["args"]) for rec in d.audit(sid) if rec.get("name") == "NET:CONNECT"]
+
+
+def records_for(d, sid, port, more_than):
+    """The session's NET:CONNECT records for port, once there are more than
+    more_than (a stream's record is written when the host hears its end,
+    which can come just after the workload's exit; bounded wait)."""
+    for _ in range(300):
+        recs = [x for x in net_records(d, sid) if x.get("port") == port]
+        if len(recs) > more_than:
+            return recs
+        time.sleep(0.1)
+    return recs
+
+
 def egress_bundle(entries, limits=None):
     """A copy of the shipped policy whose egress allowlist is entries (and
     egress_limits updated with limits): a folder for `enclave up --policy`."""

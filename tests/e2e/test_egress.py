@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import ConnectError, Daemon, egress_bundle, vmm_pids
+from conftest import ConnectError, Daemon, egress_bundle, net_records, records_for, vmm_pids
 
 PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "PIP_PROXY"]
 PAYLOAD = b"".join(b"line %06d of the egress test file\n" % i for i in range(4000))  # ~140 KB
@@ -149,23 +149,6 @@ def run(d, sid, code, timeout=120):
                                "timeoutSeconds": timeout})
     assert r.get("exitCode", 0) == 0, r
     return r.get("output", "")
-
-
-def net_records(d, sid):
-    """The details of the session's NET:CONNECT records, oldest first."""
-    return [json.loads(rec["args"]) for rec in d.audit(sid) if rec.get("name") == "NET:CONNECT"]
-
-
-def records_for(d, sid, port, more_than):
-    """The session's NET:CONNECT records for port, once there are more than
-    more_than (a stream's record is written when the host hears its end,
-    which can come just after the workload's exit; bounded wait)."""
-    for _ in range(300):
-        recs = [x for x in net_records(d, sid) if x.get("port") == port]
-        if len(recs) > more_than:
-            return recs
-        time.sleep(0.1)
-    return recs
 
 
 def count_for(d, sid, port):

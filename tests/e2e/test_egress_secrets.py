@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from conftest import ENCLAVE, ConnectError, Daemon, egress_bundle, vmm_pids
+from conftest import ENCLAVE, ConnectError, Daemon, egress_bundle, net_records, records_for, vmm_pids
 
 SECRET = "e2e-S3CRET-" + os.urandom(12).hex()
 SECRET_NAME = "e2e-token"
@@ -187,22 +187,6 @@ def get(d, sid, url, auth=None):
 
 def sha(text):
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def net_records(d, sid):
-    return [json.loads(rec["args"]) for rec in d.audit(sid) if rec.get("name") == "NET:CONNECT"]
-
-
-def records_for(d, sid, port, more_than):
-    """The session's NET:CONNECT records for port, once there are more than
-    more_than (a stream's record is written when the host hears its end,
-    which can come just after the workload's exit; bounded wait)."""
-    for _ in range(300):
-        recs = [x for x in net_records(d, sid) if x.get("port") == port]
-        if len(recs) > more_than:
-            return recs
-        time.sleep(0.1)
-    return recs
 
 
 def assert_complete(rec):
