@@ -151,7 +151,7 @@ int http_fd_run(int fd, const struct http_request *req, struct http_response *re
     }
     struct http_reader r;
     http_reader_init(&r, req, resp, strcmp(req->method, "HEAD") == 0, err);
-    rc = read_response(&x, &r, err);
+    int rc = read_response(&x, &r, err);
     http_reader_release(&r);
     if (rc < 0 && sent < 0) {
         *err = send_err;
