@@ -83,14 +83,26 @@ static void echo_accept(struct evconnlistener *l, evutil_socket_t fd, struct soc
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
+static char home[64] = "/tmp/enclave-fuzz-egress-XXXXXX";
+
+/* The scratch home goes when the run ends (the log and keys in it too). */
+static void remove_home(void)
+{
+    char cmd[sizeof(home) + 16];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
+    if (system(cmd) != 0) {
+        /* nothing more to do */
+    }
+}
+
 static void setup(void)
 {
     if (base != NULL)
         return;
     log_set_level(LOG_LEVEL_ERROR);
-    static char home[64] = "/tmp/enclave-fuzz-egress-XXXXXX";
     if (mkdtemp(home) == NULL)
         abort();
+    atexit(remove_home);
     setenv("ENCLAVE_HOME", home, 1);
     char db[4200], keys[4200], secrets[4200];
     struct error err;
