@@ -15,6 +15,7 @@
 #include <event2/listener.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,7 @@ static void setup(void)
     if (base != NULL)
         return;
     log_set_level(LOG_LEVEL_ERROR);
+    signal(SIGPIPE, SIG_IGN); /* as the daemon does: a peer that hung up is an error, not the end */
     if (mkdtemp(home) == NULL)
         abort();
     atexit(remove_home);
