@@ -318,9 +318,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 "GET /secret HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: x\r\n\r\n",
                 "POST /limited HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc",
                 "GET /secret HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+                "POST /secret HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc",
+                "POST /secret HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
             };
-            const char *h = heads[arg % 4];
-            guest_send(&g, test_frame_data(&b, id, (arg >> 2) & 7, h, strlen(h)));
+            const char *h = heads[arg % 6];
+            guest_send(&g, test_frame_data(&b, id, (arg >> 3) & 7, h, strlen(h)));
             break;
         }
         case 3:
