@@ -8,6 +8,8 @@
 #ifndef ENCLAVE_CLI_CLI_H
 #define ENCLAVE_CLI_CLI_H
 
+#include <stdio.h>
+
 typedef int (*cli_verb_fn)(int argc, char **argv);
 
 struct cli_verb {
@@ -56,5 +58,16 @@ int cli_policy_fmt(int argc, char **argv);
 int cli_session_files(int argc, char **argv);
 /* Prints "enclave VERB: message" to stderr; returns 2 (usage) for convenience. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Text the CLI did not write itself (from the daemon, a guest, a registry, a
+ * log file) goes to the terminal through these, never raw: cli_put_escaped
+ * writes text with its control and bidirectional formatting characters
+ * escaped (text_escape_terminal); cli_put_json writes JSON text that stays
+ * JSON parsing to the same values (text_escape_json_terminal). What a
+ * workload writes to its own standard output and error is the exception,
+ * passed on raw by design. Both return what fputs returns (EOF when out of
+ * memory too). */
+int cli_put_escaped(FILE *out, const char *text);
+int cli_put_json(FILE *out, const char *json);
 
 #endif

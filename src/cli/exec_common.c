@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <stdbool.h>
 
+#include "cli/cli.h"
 #include "common/cleanup.h"
 #include "common/encode.h"
 #include "common/exit_code.h"
@@ -127,12 +128,15 @@ static int print_event(json_t *msg, void *ctx)
         } else if (sig) {
             code = exit_code_for_signal(sig);
         }
-        if (json_is_true(json_object_get(exit, "truncated")))
-            fprintf(stderr, "enclave: output truncated at %s bytes per stream (%s)\n",
-                    cap ? cap : "?",
-                    json_string_value(json_object_get(exit, "truncatedReason"))
-                        ? json_string_value(json_object_get(exit, "truncatedReason"))
-                        : "cap");
+        if (json_is_true(json_object_get(exit, "truncated"))) {
+            /* both strings are the daemon's: escaped */
+            const char *reason = json_string_value(json_object_get(exit, "truncatedReason"));
+            fprintf(stderr, "enclave: output truncated at ");
+            cli_put_escaped(stderr, cap ? cap : "?");
+            fprintf(stderr, " bytes per stream (");
+            cli_put_escaped(stderr, reason ? reason : "cap");
+            fprintf(stderr, ")\n");
+        }
         p->exit_code = code;
     }
     return 0;

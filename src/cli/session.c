@@ -8,6 +8,8 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/exec_common.h"
+#include "common/cleanup.h"
+#include "common/text.h"
 
 static const char session_help[] =
     "usage: enclave session start [--id ID] [--cpu N] [--mem MB] [--ttl D] [--idle-timeout D]\n"
@@ -169,6 +171,15 @@ static int call_or_report(const struct client_target *t, const char *service, co
     return 0;
 }
 
+/* The string field key of the daemon's object o (fallback when it has none),
+ * escaped for the terminal like everything the daemon sends; NULL only when
+ * out of memory. */
+static char *escaped_field(json_t *o, const char *key, const char *fallback)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return text_escape_terminal(v ? v : fallback);
+}
+
 int cli_session(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
@@ -223,7 +234,8 @@ int cli_session(int argc, char **argv)
             json_decref(resp);
             return 1;
         }
-        printf("%s\n", id);
+        cli_put_escaped(stdout, id); /* the daemon's choice when --id was not given */
+        putchar('\n');
         json_decref(resp);
         return 0;
     }
@@ -281,8 +293,8 @@ int cli_session(int argc, char **argv)
                 gmtime_r(&t, &tm);
                 strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
             }
-            const char *sid = json_string_value(json_object_get(s, "sessionId"));
-            const char *status = json_string_value(json_object_get(s, "status"));
+            cleanup_free char *sid = escaped_field(s, "sessionId", "?");
+            cleanup_free char *status = escaped_field(s, "status", "?");
             printf("%-24s %-9s %4lld %7lld %-5s %7llds %8s %s\n", sid ? sid : "?",
                    status ? status : "?", (long long)json_integer_value(json_object_get(s, "vcpu")),
                    (long long)json_integer_value(json_object_get(s, "memoryMb")),
@@ -295,7 +307,7 @@ int cli_session(int argc, char **argv)
             printf("\n%-24s %4s %7s %5s %7s %4s %7s %8s\n", "POOL", "VCPU", "MEM_MB", "READY",
                    "BOOTING", "SIZE", "CLAIMED", "FAILURES");
             json_array_foreach(pools, i, s) {
-                const char *image = json_string_value(json_object_get(s, "image"));
+                cleanup_free char *image = escaped_field(s, "image", "");
                 const char *claimed = json_string_value(json_object_get(s, "claimed"));
                 const char *failures = json_string_value(json_object_get(s, "failures"));
                 printf("%-24s %4lld %7lld %5lld %7lld %4lld %7lld %8lld\n",

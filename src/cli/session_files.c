@@ -214,8 +214,10 @@ static int do_ls(const struct files_opts *o, const char *id, const char *path)
         const char *name = json_string_value(json_object_get(e, "name"));
         const char *type = json_string_value(json_object_get(e, "type"));
         json_t *size = json_object_get(e, "size"); /* uint64: a JSON string */
-        printf("%-9s %12s  ", type ? type : "?",
-               json_is_string(size) ? json_string_value(size) : "0");
+        /* all three are the daemon's, two from the guest */
+        cleanup_free char *safe_type = text_escape_terminal(type ? type : "?");
+        cleanup_free char *safe_size = text_escape_terminal(json_is_string(size) ? json_string_value(size) : "0");
+        printf("%-9s %12s  ", safe_type ? safe_type : "?", safe_size ? safe_size : "?");
         print_name(name ? name : "?");
         printf("%s\n", type && strcmp(type, "directory") == 0 ? "/" : "");
     }

@@ -1,7 +1,9 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli/cli.h"
+#include "common/text.h"
 
 int cli_usage_error(const char *verb, const char *fmt, ...)
 {
@@ -12,4 +14,20 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, " (see 'enclave %s --help')\n", verb);
     return 2;
+}
+
+int cli_put_escaped(FILE *out, const char *text)
+{
+    char *safe = text_escape_terminal(text);
+    int rc = fputs(safe ? safe : "?", out);
+    free(safe);
+    return rc;
+}
+
+int cli_put_json(FILE *out, const char *json)
+{
+    char *safe = text_escape_json_terminal(json);
+    int rc = safe ? fputs(safe, out) : EOF;
+    free(safe);
+    return rc;
 }
