@@ -124,7 +124,7 @@ static int print_event(json_t *msg, void *ctx)
         if (json_is_true(json_object_get(exit, "timedOut"))) {
             fprintf(stderr, "enclave: timed out after %d s; the process group was killed\n",
                     timeout);
-            code = 124;
+            code = CLI_EXIT_TIMED_OUT;
         } else if (sig) {
             code = exit_code_for_signal(sig);
         }
@@ -153,11 +153,11 @@ int cli_exec_stream(const char *verb, const struct client_target *t, json_t *exe
         fflush(stdout);
         if (err.kind != ERR_CANCELED)
             fprintf(stderr, "enclave %s: %s\n", verb, err.message);
-        return err.kind == ERR_PERMISSION_DENIED ? 126 : 125;
+        return cli_exit_for_error(err.kind);
     }
     if (!p.have_exit) {
         fprintf(stderr, "enclave %s: the stream ended without an exit event\n", verb);
-        return 125;
+        return CLI_EXIT_FAILED;
     }
     return p.exit_code;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "common/error.h"
 #include "common/text.h"
 
 int cli_usage_error(const char *verb, const char *fmt, ...)
@@ -13,7 +14,12 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, " (see 'enclave %s --help')\n", verb);
-    return 2;
+    return CLI_EXIT_USAGE;
+}
+
+int cli_exit_for_error(int error_kind)
+{
+    return error_kind == ERR_PERMISSION_DENIED ? CLI_EXIT_REFUSED : CLI_EXIT_FAILED;
 }
 
 int cli_put_escaped(FILE *out, const char *text)

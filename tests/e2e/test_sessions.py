@@ -348,6 +348,34 @@ def test_session_cli_refuses_stray_arguments():
         assert b"unexpected argument" in p.stderr, (args, p.stderr)
 
 
+def test_cli_exit_status_when_enclave_fails():
+    """With no daemon to answer, the verbs that start or run a workload
+    exit 125 (Enclave failed: never a status a workload's own 1 could be
+    taken for), the others 1; a bad command line is 2 for every verb."""
+    env = dict(os.environ, ENCLAVE_ADDR="127.0.0.1:1", ENCLAVE_TOKEN="t")
+
+    def cli(*args, input=None):
+        return subprocess.run([ENCLAVE, *args], capture_output=True, timeout=60, env=env,
+                              input=input)
+
+    for args in (["run", "--", "true"], ["session", "start"], ["session", "exec", "s", "--", "true"],
+                 ["session", "code", "s", "1"]):
+        p = cli(*args)
+        assert p.returncode == 125, (args, p.returncode, p.stderr)
+        assert b"127.0.0.1:1" in p.stderr or b"connect" in p.stderr, (args, p.stderr)
+    # Code over 4 MiB is refused before anything is sent: Enclave's failure,
+    # not the cell's (1).
+    p = cli("session", "code", "s", "-", input=b"#" * (5 << 20))
+    assert p.returncode == 125 and b"over 4 MiB" in p.stderr, (p.returncode, p.stderr)
+    for args in (["session", "stop", "s"], ["session", "ls"], ["session", "ls-files", "s"],
+                 ["session", "cp", "s:/workspace/a", "-"], ["ui", "--no-open"]):
+        p = cli(*args)
+        assert p.returncode == 1, (args, p.returncode, p.stderr)
+    for args in (["run", "--bogus"], ["session", "start", "--bogus"], ["session", "exec"],
+                 ["session", "code", "s"], ["session", "ls", "x"], ["audit", "tail", "--bogus"]):
+        assert cli(*args).returncode == 2, args
+
+
 def test_daemon_restart_after_crash_kills_old_vms(fresh_daemon):
     d = fresh_daemon().start()
     sid = d.start_session(sessionId="e2e-crash")["sessionId"]
