@@ -4,10 +4,10 @@
  * no network interface, ever. The guest channel is the vsock device's Unix
  * socket with Firecracker's "CONNECT <port>\n" handshake.
  *
- * The configuration runs on the daemon's loop after start returns (a job,
- * below): nothing here waits for Firecracker except the stop request, which
- * is short. Every step is bounded: the wait for the API socket, each API
- * call (see fc_api.h), the whole start, and the stop request. */
+ * The configuration, a snapshot and the stop request run on the daemon's
+ * loop (a job, below): nothing here waits for Firecracker. Every step is
+ * bounded: the wait for the API socket, each API call (see fc_api.h), the
+ * whole start, and the stop request. */
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -39,7 +39,7 @@
 #define FC_SOCKET_POLL_MS 20        /* how often the socket is tried until then */
 #define FC_CONFIG_TIMEOUT_MS 15000  /* each pre-boot API call */
 #define FC_START_TIMEOUT_MS 30000   /* InstanceStart loads the kernel and initrd */
-#define FC_STOP_TIMEOUT_MS 1000   /* SendCtrlAltDel */
+#define FC_STOP_TIMEOUT_MS 1500   /* SendCtrlAltDel; within the owner's grace period, before SIGTERM */
 #define FC_MAX_VCPUS 32           /* the API's limit */
 #define FC_CGROUP_OVERHEAD_MB 256 /* the jailer's memory cgroup: the guest's memory plus this */
 #define FC_MAX_FILES 1024         /* the jailer's no-file limit */
@@ -192,7 +192,7 @@ static int cgroup_version(void)
  * FC_SOCKET_POLL_MS until it accepts, the process ends, or the time is up.
  * Nothing here waits: every step is an event on the loop. */
 
-enum fc_job_kind { FC_JOB_START, FC_JOB_SNAPSHOT };
+enum fc_job_kind { FC_JOB_START, FC_JOB_SNAPSHOT, FC_JOB_STOP };
 
 struct fc_step {
     const char *method;
@@ -271,7 +271,9 @@ static struct fc_job *job_new(struct vmm_vm *vm, enum fc_job_kind kind, const ch
 }
 
 /* The job failed: a start kills the VMM (its owner reaps it and reads
- * vmm_vm_start_error); a snapshot waits for snapshot_poll. */
+ * vmm_vm_start_error); a stop falls back to SIGTERM (Firecracker exits on
+ * it; the owner's grace period ends in SIGKILL); a snapshot waits for
+ * snapshot_poll. */
 static void job_fail(struct fc_job *job, const struct error *why)
 {
     struct vmm_vm *vm = job->vm;
@@ -285,6 +287,11 @@ static void job_fail(struct fc_job *job, const struct error *why)
         if (!vm->exited && vm->pid > 0)
             kill(vm->pid, SIGKILL);
         fc_release(vm); /* frees job */
+    } else if (job->kind == FC_JOB_STOP) {
+        log_debug("firecracker %s: SendCtrlAltDel failed (%s); sending SIGTERM", vm->run_dir, why->message);
+        fc_release(vm); /* frees job */
+        if (!vm->exited && vm->pid > 0 && kill(vm->pid, SIGTERM) < 0)
+            kill(vm->pid, SIGKILL);
     }
 }
 
@@ -315,6 +322,8 @@ static void job_step(struct fc_job *job)
             log_debug("firecracker %s: configured in %llu ms", job->id,
                       (unsigned long long)((uint64_t)now_ms() - job->started_ms));
             fc_release(vm);
+        } else if (job->kind == FC_JOB_STOP) {
+            fc_release(vm); /* asked; the owner waits for the process to end */
         } else {
             snapshot_done(job);
         }
@@ -324,8 +333,9 @@ static void job_step(struct fc_job *job)
     struct error err;
     uint64_t now = (uint64_t)now_ms();
     if (now >= job->deadline_ms) {
+        static const char *const what[] = {"start", "snapshot", "stop"};
         error_set(&err, ERR_DEADLINE_EXCEEDED, "%s %s: not sent: the %s took its %u ms", st->method,
-                  st->path, job->kind == FC_JOB_START ? "start" : "snapshot", job->timeout_ms);
+                  st->path, what[job->kind], job->timeout_ms);
         job_fail(job, &err);
         return;
     }
@@ -779,13 +789,17 @@ fail:
     return -1;
 }
 
+/* On the loop: SendCtrlAltDel (sent before this returns: fc_api.h), and
+ * when Firecracker refuses it or does not answer in time, SIGTERM. The
+ * guest kernel turns Ctrl+Alt+Del into a reboot, which with reboot=k ends
+ * the Firecracker process. The owner SIGKILLs it after its grace period
+ * if the guest does not comply, and reaps it. */
 static int fc_request_stop(struct vmm_vm *vm, struct error *err)
 {
     if (vm->exited)
         return 0;
-    /* The guest kernel turns Ctrl+Alt+Del into a reboot, which with reboot=k
-     * ends the Firecracker process. The owner SIGKILLs it after its grace
-     * period if the guest does not comply. */
+    if (vm->fc_job != NULL && vm->fc_job->kind == FC_JOB_STOP)
+        return 0; /* asked already */
     if (vm->starting) {
         /* Stopped while it is being configured: there is no guest to ask
          * yet. The configuration ends here and the process with it. */
@@ -795,16 +809,15 @@ static int fc_request_stop(struct vmm_vm *vm, struct error *err)
         return 0;
     }
     fc_release(vm); /* a snapshot in flight ends here */
-    struct error api_err;
-    if (fc_api_put(vm->api_path, "/actions", "{\"action_type\":\"SendCtrlAltDel\"}",
-                   FC_STOP_TIMEOUT_MS, &api_err) == 0)
-        return 0;
-    /* No API: Firecracker exits on SIGTERM. */
-    log_debug("firecracker %s: SendCtrlAltDel failed (%s); sending SIGTERM", vm->run_dir,
-              api_err.message);
-    if (kill(vm->pid, SIGTERM) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "SIGTERM to firecracker %d", (int)vm->pid);
-    return 0;
+    struct fc_job *job = job_new(vm, FC_JOB_STOP, vm->run_dir, FC_STOP_TIMEOUT_MS, err);
+    if (job == NULL)
+        return -1;
+    if (job_add(job, "PUT", "/actions", json_pack("{s:s}", "action_type", "SendCtrlAltDel"),
+                FC_STOP_TIMEOUT_MS, err) < 0) {
+        job_free(job);
+        return -1;
+    }
+    return job_run(job, err); /* a failure to send is the job's: SIGTERM */
 }
 
 static void fc_kill(struct vmm_vm *vm)

@@ -22,10 +22,12 @@ struct vmm_vm {
     char save_path[4200];   /* where snapshot_begin saves the state (vmm_config.save_to) */
     char vmm_log[4200];     /* the VMM's own stdout and stderr (vmm_vm_log) */
     /* Work the driver still does on the daemon's loop after start returned
-     * (firecracker: configuring the VM over its API, saving a snapshot);
+     * (firecracker: configuring the VM over its API, saving a snapshot,
+     * asking it to stop; qemu: asking it to quit);
      * release, when set, cancels it and frees it (vmm_vm_free calls it). */
     struct event_base *base;
     struct fc_job *fc_job;
+    struct qmp_call *qmp_call; /* qemu: the quit in flight */
     void (*release)(struct vmm_vm *vm);
     bool starting;           /* vmm_vm_starting */
     char start_step[200];    /* what the start waits for (vmm_vm_start_step) */

@@ -498,6 +498,51 @@ def test_guest_ignoring_ctrl_alt_del_is_killed(fc):
     assert rec["exited"] is None  # it did not exit on its own: it was killed
 
 
+def test_stop_waits_for_firecracker_on_the_loop(fc):
+    """A Firecracker that holds its answer to SendCtrlAltDel, then ignores
+    it (and SIGTERM): while the daemon waits for that answer it serves
+    other requests (the stop request waits on the loop, not in it), then
+    its grace period ends in SIGKILL, and StopSession answers once the
+    process is gone. The stand-in answers only after the test's other
+    requests were served, and says whether the daemon was still waiting
+    for the answer then: a daemon that waited in its loop would have given
+    up on it first."""
+    d = fc(env={"FAKE_FC_HOLD_CAD": "release-cad"})
+    sid = d.start_session(sessionId="fc-held")["sessionId"]
+    run_dir = d.run_dir(sid)
+    assert len(fake_pids(run_dir)) == 1
+    result = {}
+
+    def stop():
+        try:
+            result["stop"] = d.stop_session(sid)
+        except Exception as e:  # the test looks at it
+            result["error"] = e
+
+    thread = threading.Thread(target=stop, daemon=True)
+    thread.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and thread.is_alive():
+        reqs = d.record(sid)["requests"]
+        if reqs and reqs[-1]["fault"] == "held":
+            break
+        time.sleep(0.02)
+    assert d.record(sid)["requests"][-1]["fault"] == "held"
+    # Served while the stop request waits for Firecracker.
+    assert d.get("/ping") == (200, b"pong")
+    listed = d.call("ListSessions", {}, service="enclave.v1.Enclave").get("sessions", [])
+    assert [x.get("status") for x in listed if x.get("sessionId") == sid] == ["STOPPING"], listed
+    with open(os.path.join(run_dir, "release-cad"), "w"):
+        pass
+    thread.join(300)
+    assert result == {"stop": {"success": True}}, result
+    assert fake_pids(run_dir) == []  # reported stopped only once the process is gone
+    assert not os.path.exists(run_dir)
+    rec = d.record(sid)
+    assert rec["cad_client_waited"] is True
+    assert rec["exited"] is None  # it did not exit on its own: it was killed
+
+
 def test_daemon_shutdown_stops_firecracker(fc):
     d = fc()
     sid = d.start_session(sessionId="fc-shutdown")["sessionId"]
