@@ -863,7 +863,10 @@ static void snap_saved(struct core *core)
         error_set(&err, ERR_INTERNAL, "out of memory");
         goto fail;
     }
-    /* The state first, then the record that makes it usable. */
+    /* The state first, its new names made to last (the folder synced),
+     * then the record that makes it usable (file_replace: synced, and
+     * the folder again). A state whose bytes a crash lost fails its
+     * restore, which boots cold and builds the snapshot again. */
     char mem_from[4400], mem_to[4400];
     companion(sn->tmp_path, mem_from, sizeof(mem_from));
     companion(sn->state_path, mem_to, sizeof(mem_to));
@@ -871,6 +874,8 @@ static void snap_saved(struct core *core)
                 ? error_set_errno(&err, ERR_INTERNAL, "renaming %s", sn->tmp_path)
             : rename(mem_from, mem_to) < 0 && errno != ENOENT
                 ? error_set_errno(&err, ERR_INTERNAL, "renaming %s", mem_from)
+            : file_sync_dir(sn->dir) < 0
+                ? error_set_errno(&err, ERR_INTERNAL, "syncing %s", sn->dir)
                 : write_text_file(sn->meta_path, text, &err);
     explicit_bzero(text, strlen(text));
     free(text);
