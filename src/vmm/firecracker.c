@@ -12,7 +12,6 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -832,7 +831,9 @@ static void fc_kill(struct vmm_vm *vm)
  * there itself): the daemon's own, 0600, or 0640 with the VMM's group when
  * the VMM runs as another user, because a restoring VMM reopens it through
  * the descriptor it is given (/proc/self/fd/N checks the file's mode). The
- * snapshot folder stays the daemon's, 0700. */
+ * snapshot folder stays the daemon's, 0700; the owner syncs it after it
+ * renames the state into place (a folder sync keeps every new name in it).
+ */
 static int take_file(const struct vmm_vm *vm, const char *name, const char *to, struct error *err)
 {
     char from[4200];
@@ -918,31 +919,15 @@ static int fc_snapshot_poll(struct vmm_vm *vm, struct error *err)
     return 0;
 }
 
-static int fc_version(const char *vmm_binary, char *out, size_t out_len, struct error *err)
+static int fc_version_start(const char *vmm_binary, struct event_base *base, vmm_version_fn done,
+                            void *ctx, struct vmm_version_run **out, struct error *err)
 {
     struct vmm_config c = {.vmm_binary = vmm_binary};
     char bin[4096];
     if (find_binary(&c, bin, sizeof(bin), err) < 0)
         return -1;
     struct vmm_jail jail = {.keep_user = true};
-    pid_t pid = 0;
-    int fd = -1;
-    if (vmm_version_start(bin, &jail, &pid, &fd, err) < 0)
-        return -1;
-    char buf[256];
-    size_t len = 0;
-    long long deadline = now_ms() + 5000;
-    while (len < sizeof(buf) - 1 && now_ms() < deadline) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, 100) < 0)
-            break;
-        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-        if (n == 0)
-            break;
-        if (n > 0)
-            len += (size_t)n;
-    }
-    return vmm_version_finish(pid, fd, buf, len, "Firecracker v", bin, out, out_len, err);
+    return vmm_version_run_start(bin, &jail, "Firecracker v", base, done, ctx, out, err);
 }
 
 const struct vmm_driver vmm_firecracker_driver = {
@@ -952,5 +937,5 @@ const struct vmm_driver vmm_firecracker_driver = {
     .kill = fc_kill,
     .snapshot_begin = fc_snapshot_begin,
     .snapshot_poll = fc_snapshot_poll,
-    .version = fc_version,
+    .version_start = fc_version_start,
 };

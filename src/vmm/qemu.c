@@ -543,30 +543,14 @@ static int qemu_snapshot_poll(struct vmm_vm *vm, struct error *err)
     return done;
 }
 
-static int qemu_version(const char *vmm_binary, char *out, size_t out_len, struct error *err)
+static int qemu_version_start(const char *vmm_binary, struct event_base *base, vmm_version_fn done,
+                              void *ctx, struct vmm_version_run **out, struct error *err)
 {
     const char *bin = vmm_binary ? vmm_binary : getenv("ENCLAVE_QEMU");
     if (bin == NULL)
         bin = "qemu-system-x86_64";
     struct vmm_jail jail = {.landlock = true};
-    pid_t pid = 0;
-    int fd = -1;
-    if (vmm_version_start(bin, &jail, &pid, &fd, err) < 0)
-        return -1;
-    char buf[512];
-    size_t len = 0;
-    for (;;) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, 5000) <= 0)
-            break;
-        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (len >= sizeof(buf) - 1)
-            break;
-    }
-    return vmm_version_finish(pid, fd, buf, len, "QEMU emulator version ", bin, out, out_len, err);
+    return vmm_version_run_start(bin, &jail, "QEMU emulator version ", base, done, ctx, out, err);
 }
 
 const struct vmm_driver vmm_qemu_driver = {
@@ -576,5 +560,5 @@ const struct vmm_driver vmm_qemu_driver = {
     .kill = qemu_kill,
     .snapshot_begin = qemu_snapshot_begin,
     .snapshot_poll = qemu_snapshot_poll,
-    .version = qemu_version,
+    .version_start = qemu_version_start,
 };

@@ -90,14 +90,14 @@ struct vmm_jail {
  * failure nothing is left running. */
 int vmm_spawn(char *const *args, int log_fd, const char *pidfile, const struct vmm_jail *jail,
               pid_t *pid_out, struct error *err);
-/* Starts bin --version confined as jail, its output on *fd (the read end of
- * a pipe), for vmm_version_finish. */
-int vmm_version_start(const char *bin, const struct vmm_jail *jail, pid_t *pid, int *fd,
-                      struct error *err);
-/* The end of a VMM's --version run: closes fd, kills and reaps pid, keeps
- * the first line of buf[0..len) (buf has room for one more byte) and checks
- * that it starts with prefix; copies it to out. */
-int vmm_version_finish(pid_t pid, int fd, char *buf, size_t len, const char *prefix,
-                       const char *bin, char *out, size_t out_len, struct error *err);
+/* Runs bin --version confined as jail, on the loop, for a driver's
+ * version_start (vmm.h): done gets the first line of its output when that
+ * starts with prefix, else an error that shows what it said. The process
+ * is killed and reaped once its first line is whole, at the end of its
+ * output, or after VMM_VERSION_TIMEOUT_MS. */
+#define VMM_VERSION_TIMEOUT_MS 5000
+int vmm_version_run_start(const char *bin, const struct vmm_jail *jail, const char *prefix,
+                          struct event_base *base, vmm_version_fn done, void *ctx,
+                          struct vmm_version_run **out, struct error *err);
 
 #endif

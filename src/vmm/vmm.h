@@ -121,6 +121,13 @@ struct vmm_config {
 
 struct vmm_vm;
 
+/* A VMM's --version on the loop (vmm_driver.version_start). */
+struct vmm_version_run;
+typedef void (*vmm_version_fn)(void *ctx, const char *version, const struct error *err);
+/* Cancels a run in flight (done is not called then; the process is killed
+ * and reaped) or frees a finished one. */
+void vmm_version_run_free(struct vmm_version_run *run);
+
 struct vmm_driver {
     const char *name;
     /* Spawns the VMM; on success *out is a running (booting) VM. */
@@ -145,8 +152,15 @@ struct vmm_driver {
     int (*snapshot_begin)(struct vmm_vm *vm, struct error *err);
     int (*snapshot_poll)(struct vmm_vm *vm, struct error *err);
     /* The VMM's version line (e.g. "QEMU emulator version 7.2.22 ..."), which
-     * a snapshot is bound to; NULL where the driver has no snapshots. */
-    int (*version)(const char *vmm_binary, char *out, size_t out_len, struct error *err);
+     * a snapshot is bound to; NULL where the driver has no snapshots. Runs
+     * `<binary> --version` (vmm_binary NULL: the driver's default) on base
+     * and returns at once: -1 when it cannot even start (the binary is
+     * missing: err names it and where it was looked for); else done is
+     * called once, from the loop, with the line, or with the error (the
+     * binary said no version line of its kind, or none within 5 s). *out
+     * is the run, for vmm_version_run_free after done or to cancel it. */
+    int (*version_start)(const char *vmm_binary, struct event_base *base, vmm_version_fn done,
+                         void *ctx, struct vmm_version_run **out, struct error *err);
 };
 
 extern const struct vmm_driver vmm_qemu_driver;

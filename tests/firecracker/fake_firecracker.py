@@ -60,6 +60,8 @@ Environment:
                       (had not closed its end) when the file appeared
   FAKE_FC_DELAY_MS    answer each API request this many milliseconds late (a loaded host)
   FAKE_FC_NO_API      when set, never open the API socket (a Firecracker that hangs at start)
+  FAKE_FC_VERSION     what `--version` prints instead of its version line
+  FAKE_FC_VERSION_HOLD  a path: `--version` answers only once it exists
 """
 import argparse
 import array
@@ -626,7 +628,12 @@ def make_handler(vm):
 
 def main():
     if sys.argv[1:] == ["--version"]:
-        print("Firecracker v1.12.0 (fake, tests/firecracker/fake_firecracker.py)")
+        hold = os.environ.get("FAKE_FC_VERSION_HOLD")
+        deadline = time.time() + 120
+        while hold and not os.path.exists(hold) and time.time() < deadline:
+            time.sleep(0.01)
+        print(os.environ.get("FAKE_FC_VERSION",
+                             "Firecracker v1.12.0 (fake, tests/firecracker/fake_firecracker.py)"))
         return
     parser = argparse.ArgumentParser(prog="firecracker", allow_abbrev=False)
     parser.add_argument("--api-sock")

@@ -553,6 +553,38 @@ def test_daemon_shutdown_stops_firecracker(fc):
     assert d.record(sid)["requests"][-1]["body"] == {"action_type": "SendCtrlAltDel"}
 
 
+def test_version_does_not_hold_the_daemon(fc, tmp_path):
+    """`firecracker --version`, which the snapshot is bound to, runs on the
+    daemon's loop: with its answer held, the daemon is ready and serves, and
+    has not given up on it; once it answers, the snapshot is built."""
+    hold = tmp_path / "version-may-answer"
+    d = fc(env={"FAKE_FC_VERSION_HOLD": str(hold)}, extra_args=("--restore", "on"))
+    assert d.get("/ping") == (200, b"pong")
+    listed = d.call("ListSessions", {}, service="enclave.v1.Enclave")
+    assert listed.get("sessions", []) == []
+    assert "snapshot restore is off" not in d.read_log()
+    hold.touch()
+    wait_snapshot_meta(d)
+    assert "snapshot restore is off" not in d.read_log()
+
+
+def test_firecracker_without_a_version_line_turns_snapshots_off(fc):
+    """A binary whose --version says no Firecracker version (another
+    program, or one too old to print it): snapshots are off, the log says
+    what it printed, and sessions still start (cold)."""
+    d = fc(env={"FAKE_FC_VERSION": "firecracker 0.1-prerelease"}, extra_args=("--restore", "on"))
+    s = d.start_session(sessionId="fc-no-version")
+    assert s["status"] == "READY"
+    deadline = time.time() + 60
+    while "snapshot restore is off" not in d.read_log() and time.time() < deadline:
+        time.sleep(0.05)
+    log = d.read_log()
+    assert "snapshot restore is off" in log
+    assert "--version did not say its version: firecracker 0.1-prerelease" in log
+    assert glob.glob(os.path.join(d.home, "snapshots", "*", "meta.json")) == []
+    assert d.stop_session("fc-no-version") == {"success": True}
+
+
 def test_tcg_is_refused_with_firecracker():
     d = FcDaemon(extra_args=["--accel", "tcg"])
     try:
