@@ -253,24 +253,19 @@ static void test_replace_existing(void **state)
     assert_entries(fx->folder, 2);
 }
 
-/* The bytes go to the temporary file first: a write that fails (here the
- * file size limit, which also stops root) leaves the old file as it was. */
-static void test_replace_write_fails(void **state)
+/* Runs write_f in a child under a 1 KiB file size cap (which stops root
+ * too; EFBIG rather than a signal), with fx->path holding "old\n" before:
+ * write_f's exit status must be 0, and fx->path must be whole and alone
+ * after. */
+static void under_size_cap(struct fx *fx, int (*write_f)(struct fx *fx))
 {
-    struct fx *fx = *state;
     test_put_file_mode(fx->folder, "f", "old\n", 0644);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         signal(SIGXFSZ, SIG_IGN);
         struct rlimit lim = { 1024, 1024 };
-        if (setrlimit(RLIMIT_FSIZE, &lim) < 0)
-            _exit(2);
-        static char big[8192];
-        memset(big, 'x', sizeof(big));
-        struct file_replace_options opt = { .mode = 0644 };
-        int rc = file_replace(fx->path, big, sizeof(big), &opt, &fx->err);
-        _exit(rc < 0 && fx->err.kind == ERR_RESOURCE_EXHAUSTED && strstr(fx->err.message, fx->path) ? 0 : 1);
+        _exit(setrlimit(RLIMIT_FSIZE, &lim) < 0 ? 2 : write_f(fx));
     }
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -278,6 +273,22 @@ static void test_replace_write_fails(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_content(fx->path, "old\n");
     assert_entries(fx->folder, 1);
+}
+
+static int replace_big(struct fx *fx)
+{
+    static char big[8192];
+    memset(big, 'x', sizeof(big));
+    struct file_replace_options opt = { .mode = 0644 };
+    int rc = file_replace(fx->path, big, sizeof(big), &opt, &fx->err);
+    return rc < 0 && fx->err.kind == ERR_RESOURCE_EXHAUSTED && strstr(fx->err.message, fx->path) ? 0 : 1;
+}
+
+/* The bytes go to the temporary file first: a write that fails leaves the
+ * old file as it was. */
+static void test_replace_write_fails(void **state)
+{
+    under_size_cap(*state, replace_big);
 }
 
 static void test_replace_fails_cleanly(void **state)
@@ -509,38 +520,27 @@ static void test_stream_commit_fails(void **state)
     assert_entries(fx->folder, 1);
 }
 
-/* A write that fails half way (the file size limit, which also stops root),
- * then an abort: the old file is whole and no temporary is left. */
+static int stream_big(struct fx *fx)
+{
+    static char chunk[512];
+    memset(chunk, 'x', sizeof(chunk));
+    struct file_replace_options opt = { .mode = 0644 };
+    cleanup_file_replacement struct file_replacement r = FILE_REPLACEMENT_INIT;
+    if (file_replace_begin(&r, fx->path, &opt, &fx->err) < 0)
+        return 3;
+    for (int i = 0; i < 8; i++)
+        if (file_write_all(r.fd, chunk, sizeof(chunk)) < 0) {
+            file_replace_abort(&r);
+            return i == 2 && errno == EFBIG ? 0 : 4;
+        }
+    return 5;
+}
+
+/* A write that fails half way, then an abort: the old file is whole and no
+ * temporary is left. */
 static void test_stream_write_fails(void **state)
 {
-    struct fx *fx = *state;
-    test_put_file(fx->folder, "f", "old\n");
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        signal(SIGXFSZ, SIG_IGN);
-        struct rlimit lim = { 1024, 1024 };
-        if (setrlimit(RLIMIT_FSIZE, &lim) < 0)
-            _exit(2);
-        static char chunk[512];
-        memset(chunk, 'x', sizeof(chunk));
-        struct file_replace_options opt = { .mode = 0644 };
-        cleanup_file_replacement struct file_replacement r = FILE_REPLACEMENT_INIT;
-        if (file_replace_begin(&r, fx->path, &opt, &fx->err) < 0)
-            _exit(3);
-        for (int i = 0; i < 8; i++)
-            if (file_write_all(r.fd, chunk, sizeof(chunk)) < 0) {
-                file_replace_abort(&r);
-                _exit(i == 2 && errno == EFBIG ? 0 : 4);
-            }
-        _exit(5);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    assert_content(fx->path, "old\n");
-    assert_entries(fx->folder, 1);
+    under_size_cap(*state, stream_big);
 }
 
 /* With umask, the mode is what open(2) would give; without, exactly mode. */

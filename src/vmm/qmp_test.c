@@ -279,7 +279,7 @@ static int listen_qmp(char *path, size_t size)
     snprintf(path, size, "%s/qmp.sock", test_dir);
     unlink(path);
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+    assert_true((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path) < sizeof(addr.sun_path));
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
@@ -287,26 +287,46 @@ static int listen_qmp(char *path, size_t size)
     return fd;
 }
 
+/* A call in flight against a listening socket, its peer end accepted. */
+struct call_fx {
+    struct event_base *base;
+    struct qmp_call *call;
+    struct call_result r;
+    int peer;
+};
+
+static void call_open(struct call_fx *fx, const char *command, unsigned timeout_ms)
+{
+    char path[256];
+    int lfd = listen_qmp(path, sizeof(path));
+    memset(fx, 0, sizeof(*fx));
+    fx->base = event_base_new();
+    struct error err;
+    assert_int_equal(qmp_call_start(fx->base, path, command, timeout_ms, on_call_done, &fx->r, &fx->call, &err), 0);
+    fx->peer = accept(lfd, NULL, NULL);
+    assert_true(fx->peer >= 0);
+    close(lfd);
+}
+
+/* Runs the loop until the call is done, then frees it. */
+static void call_finish(struct call_fx *fx)
+{
+    while (!fx->r.done)
+        assert_int_equal(event_base_loop(fx->base, EVLOOP_ONCE), 0);
+    qmp_call_free(fx->call);
+    event_base_free(fx->base);
+}
+
 /* Starts command against a peer that follows script; the peer is started
  * only after the command was sent (it reads what is already there), and
  * the loop runs until done. Returns the peer's exit status. */
 static int run_call(const char *command, unsigned timeout_ms, const char *const *script, struct call_result *r)
 {
-    char path[256];
-    int lfd = listen_qmp(path, sizeof(path));
-    struct event_base *base = event_base_new();
-    struct qmp_call *call = NULL;
-    struct error err;
-    memset(r, 0, sizeof(*r));
-    assert_int_equal(qmp_call_start(base, path, command, timeout_ms, on_call_done, r, &call, &err), 0);
-    int peer = accept(lfd, NULL, NULL);
-    assert_true(peer >= 0);
-    close(lfd);
-    pid_t pid = spawn_script(peer, script);
-    while (!r->done)
-        assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
-    qmp_call_free(call);
-    event_base_free(base);
+    struct call_fx fx;
+    call_open(&fx, command, timeout_ms);
+    pid_t pid = spawn_script(fx.peer, script);
+    call_finish(&fx);
+    *r = fx.r;
     kill(pid, SIGKILL);
     return peer_status(pid);
 }
@@ -330,22 +350,15 @@ static void test_call_quit(void **state)
  * while the loop has not run yet. */
 static void test_call_sends_at_once(void **state)
 {
-    char path[256];
-    int lfd = listen_qmp(path, sizeof(path));
-    struct event_base *base = event_base_new();
-    struct qmp_call *call = NULL;
-    struct call_result r = {0};
-    struct error err;
-    assert_int_equal(qmp_call_start(base, path, "quit", 5000, on_call_done, &r, &call, &err), 0);
-    int peer = accept(lfd, NULL, NULL);
-    close(lfd);
+    struct call_fx fx;
+    call_open(&fx, "quit", 5000);
     const char *script[] = {"<\"qmp_capabilities\"", "<\"quit\"", NULL};
-    assert_int_equal(peer_status(spawn_script(peer, script)), 0);
-    assert_false(r.done);
-    qmp_call_free(call); /* cancelled: done is not called */
-    event_base_loop(base, EVLOOP_NONBLOCK);
-    assert_false(r.done);
-    event_base_free(base);
+    assert_int_equal(peer_status(spawn_script(fx.peer, script)), 0);
+    assert_false(fx.r.done);
+    qmp_call_free(fx.call); /* cancelled: done is not called */
+    event_base_loop(fx.base, EVLOOP_NONBLOCK);
+    assert_false(fx.r.done);
+    event_base_free(fx.base);
 }
 
 /* QEMU may quit before its answer to quit goes out: the end of the stream
@@ -398,31 +411,21 @@ static void test_call_timeout(void **state)
 
 static void test_call_line_too_long(void **state)
 {
-    char path[256];
-    int lfd = listen_qmp(path, sizeof(path));
-    struct event_base *base = event_base_new();
-    struct qmp_call *call = NULL;
-    struct call_result r = {0};
-    struct error err;
-    assert_int_equal(qmp_call_start(base, path, "quit", 60000, on_call_done, &r, &call, &err), 0);
-    int peer = accept(lfd, NULL, NULL);
-    close(lfd);
+    struct call_fx fx;
+    call_open(&fx, "quit", 60000);
     pid_t pid = fork();
     if (pid == 0) {
         static char chunk[65536];
         memset(chunk, 'a', sizeof(chunk));
         for (size_t sent = 0; sent < QMP_MAX_LINE + sizeof(chunk); sent += sizeof(chunk))
-            if (write(peer, chunk, sizeof(chunk)) < 0)
+            if (write(fx.peer, chunk, sizeof(chunk)) < 0)
                 break;
         _exit(0);
     }
-    close(peer);
-    while (!r.done)
-        assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
-    assert_true(r.failed);
-    assert_non_null(strstr(r.err.message, "longer than"));
-    qmp_call_free(call);
-    event_base_free(base);
+    close(fx.peer);
+    call_finish(&fx);
+    assert_true(fx.r.failed);
+    assert_non_null(strstr(fx.r.err.message, "longer than"));
     kill(pid, SIGKILL);
     peer_status(pid);
 }
