@@ -143,6 +143,31 @@ static int reply_error(json_t *obj, const char *command, struct error *err)
     return error_set(err, ERR_INTERNAL, "QMP %s failed: %s: %s", command, cls ? cls : "?", desc ? desc : "?");
 }
 
+/* Waits for the reply to command: its return (a new reference in *result
+ * when result is not NULL) or its error; events are skipped. */
+static int await_reply(struct qmp *qmp, const char *command, json_t **result, long long deadline,
+                       struct error *err)
+{
+    for (;;) {
+        json_t *obj = NULL;
+        if (qmp_read_object(qmp, deadline, &obj, err) < 0)
+            return -1;
+        json_t *ret = json_object_get(obj, "return");
+        if (ret != NULL) {
+            if (result != NULL)
+                *result = json_incref(ret);
+            json_decref(obj);
+            return 0;
+        }
+        if (reply_error(obj, command, err) < 0) {
+            json_decref(obj);
+            return -1;
+        }
+        /* {"event": ...} or anything else: not our reply. */
+        json_decref(obj);
+    }
+}
+
 /* Sends a command and waits for its return or error, skipping events. */
 static int qmp_roundtrip(struct qmp *qmp, const char *command, json_t *args, json_t **result,
                          long long deadline, struct error *err)
@@ -164,24 +189,7 @@ static int qmp_roundtrip(struct qmp *qmp, const char *command, json_t *args, jso
     line[tlen] = '\n';
     if (qmp_write_all(qmp, line, tlen + 1, deadline, err) < 0)
         return -1;
-    for (;;) {
-        json_t *obj = NULL;
-        if (qmp_read_object(qmp, deadline, &obj, err) < 0)
-            return -1;
-        json_t *ret = json_object_get(obj, "return");
-        if (ret != NULL) {
-            if (result != NULL)
-                *result = json_incref(ret);
-            json_decref(obj);
-            return 0;
-        }
-        if (reply_error(obj, command, err) < 0) {
-            json_decref(obj);
-            return -1;
-        }
-        /* {"event": ...} or anything else: not our reply. */
-        json_decref(obj);
-    }
+    return await_reply(qmp, command, result, deadline, err);
 }
 
 int qmp_open_fd(int fd, unsigned timeout_ms, struct qmp **out, struct error *err)
@@ -275,20 +283,7 @@ int qmp_send_fd(struct qmp *qmp, const char *name, int fd, unsigned timeout_ms, 
         r = qmp_write_all(qmp, "\n", 1, deadline, err);
     if (r < 0)
         return -1;
-    for (;;) {
-        json_t *obj = NULL;
-        if (qmp_read_object(qmp, deadline, &obj, err) < 0)
-            return -1;
-        json_t *qerr = json_object_get(obj, "error");
-        if (json_object_get(obj, "return") != NULL || qerr != NULL) {
-            const char *desc = json_string_value(json_object_get(qerr, "desc"));
-            if (qerr != NULL)
-                error_set(err, ERR_INTERNAL, "QMP getfd failed: %s", desc ? desc : "?");
-            json_decref(obj);
-            return qerr != NULL ? -1 : 0;
-        }
-        json_decref(obj);
-    }
+    return await_reply(qmp, "getfd", NULL, deadline, err);
 }
 
 int qmp_execute(struct qmp *qmp, const char *command, json_t *args, json_t **result,
