@@ -3,6 +3,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 
@@ -224,6 +225,42 @@ def test_stop_session_leaves_no_vmm(daemon):
     with pytest.raises(ConnectError) as e:
         daemon.python(sid, "print(1)")
     assert e.value.code == "not_found"
+
+
+def test_stop_waits_for_qemu_on_the_loop(daemon):
+    """A QEMU that does not answer its quit (stopped: its QMP socket still
+    accepts, nothing reads it): while the daemon waits for the answer it
+    serves other calls, and the VMM is still there, untouched (a daemon that
+    waited in its loop would have given up on QMP and killed it before it
+    served them); then its grace period ends in SIGKILL, and StopSession
+    answers once the process is gone."""
+    sid = daemon.start_session(sessionId="e2e-stop-frozen")["sessionId"]
+    marker = os.path.join(daemon.home, "run", "vms", sid)
+    [pid] = vmm_pids(marker)
+    os.kill(pid, signal.SIGSTOP)
+    result = {}
+
+    def stop():
+        try:
+            result["stop"] = daemon.stop_session(sid)
+        except Exception as e:  # the test looks at it
+            result["error"] = e
+
+    thread = threading.Thread(target=stop, daemon=True)
+    thread.start()
+    status = None
+    deadline = time.time() + 60
+    while status != "STOPPING" and time.time() < deadline and thread.is_alive():
+        listed = daemon.call("ListSessions", {}, service="enclave.v1.Enclave").get("sessions", [])
+        status = next((x.get("status") for x in listed if x.get("sessionId") == sid), None)
+        if status == "STOPPING":  # served while the quit waits for QEMU
+            with open(f"/proc/{pid}/stat") as f:
+                assert f.read().rsplit(")", 1)[1].split()[0] == "T"  # still there, stopped
+    assert status == "STOPPING", status
+    thread.join(120)
+    assert result == {"stop": {"success": True}}, result
+    assert vmm_pids(marker) == []  # reported stopped only once the process is gone
+    assert not os.path.exists(marker)
 
 
 def test_vcpu_and_memory_reach_the_vm(daemon):
