@@ -992,7 +992,12 @@ static int call_func(struct texec *x, const char *fn, struct tval *args, int n, 
         if (ln)
             sb_putc(&b, '\n');
         size_t len = b.len;
-        out->v = len ? rv_string_take(sb_steal(&b), len) : rv_string("", 0);
+        if (len) {
+            out->v = rv_string_take(sb_steal(&b), len);
+        } else {
+            free(b.s); /* an empty operand made the buffer and wrote nothing */
+            out->v = rv_string("", 0);
+        }
         return 0;
     }
     return xerr(x, "function \"%s\" not defined or not supported", fn);
