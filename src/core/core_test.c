@@ -38,6 +38,50 @@ static const char *init_bin;
 static int fake_mode;
 static pid_t last_pid; /* the stand-in VMM started last */
 
+static void hostile_send(int c, Guest__V1__Frame *r)
+{
+    uint8_t *w = NULL;
+    size_t wlen = 0;
+    if (wire_encode(r, &w, &wlen) != 0 || write(c, w, wlen) != (ssize_t)wlen)
+        _exit(1);
+    free(w);
+}
+
+/* A cell as a workload that writes the interpreter driver's pipe itself can
+ * make it: 24 MiB of stdout and 24 results of 1 MiB each (the guest caps
+ * only stdout and stderr), then a reply that says nothing was dropped. */
+static void hostile_cell(int c, uint64_t id)
+{
+    static char text[1u << 20];
+    static uint8_t png[1u << 20];
+    memset(text, 'A', sizeof(text) - 1);
+    Guest__V1__Frame r = GUEST__V1__FRAME__INIT;
+    Guest__V1__CodeEvent ev = GUEST__V1__CODE_EVENT__INIT;
+    r.id = id;
+    r.body_case = GUEST__V1__FRAME__BODY_CODE_EVENT;
+    r.code_event = &ev;
+    ev.text = text;
+    ev.kind = GUEST__V1__CODE_EVENT__KIND__KIND_STDOUT;
+    for (int i = 0; i < 24; i++)
+        hostile_send(c, &r);
+    Guest__V1__MimeData md = GUEST__V1__MIME_DATA__INIT;
+    Guest__V1__MimeData *mdp[] = {&md};
+    md.mime_type = "image/png";
+    md.data.data = png;
+    md.data.len = sizeof(png) - 64;
+    ev.kind = GUEST__V1__CODE_EVENT__KIND__KIND_RESULT;
+    ev.text = "<Figure>";
+    ev.data = mdp;
+    ev.n_data = 1;
+    for (int i = 0; i < 24; i++)
+        hostile_send(c, &r);
+    Guest__V1__CodeResponse cr = GUEST__V1__CODE_RESPONSE__INIT;
+    cr.execution_count = 1;
+    r.body_case = GUEST__V1__FRAME__BODY_CODE_RESPONSE;
+    r.code_response = &cr;
+    hostile_send(c, &r);
+}
+
 /* A guest that answers Health, and answers every exec with 64 KiB on stdout
  * and on stderr, whatever cap the host asked for, claiming nothing was cut. */
 static void __attribute__((noreturn)) hostile_guest(const char *path)
@@ -77,6 +121,12 @@ static void __attribute__((noreturn)) hostile_guest(const char *path)
                     Guest__V1__FileInfo *entries[] = {&ok, &bad};
                     Guest__V1__ErrorResponse er = GUEST__V1__ERROR_RESPONSE__INIT;
                     static char long_message[2000];
+                    if (f->body_case == GUEST__V1__FRAME__BODY_CODE_REQUEST) {
+                        hostile_cell(c, f->id);
+                        guest__v1__frame__free_unpacked(f, NULL);
+                        f = NULL;
+                        continue;
+                    }
                     if (f->body_case == GUEST__V1__FRAME__BODY_HEALTH_REQUEST) {
                         r.body_case = GUEST__V1__FRAME__BODY_HEALTH_RESPONSE;
                         r.health_response = &h;
@@ -592,6 +642,62 @@ static void test_output_cap_applied_on_the_host(void **state)
     assert_true(w.err_truncated);
 }
 
+struct code_waiter {
+    int done;
+    int failed;
+    uint64_t text_bytes, result_bytes;
+    bool truncated;
+};
+
+static void on_code_event(const struct core_code_event *ev, void *ctx)
+{
+    struct code_waiter *w = ctx;
+    if (strcmp(ev->kind, "stdout") == 0 || strcmp(ev->kind, "stderr") == 0) {
+        w->text_bytes += strlen(ev->text);
+        return;
+    }
+    w->result_bytes += strlen(ev->text);
+    for (size_t i = 0; i < ev->n_data; i++)
+        w->result_bytes += strlen(ev->mime_types[i]) + ev->data_len[i];
+}
+
+static void on_code_done(const struct core_code_result *res, const struct error *err, void *ctx)
+{
+    struct code_waiter *w = ctx;
+    w->done = 1;
+    w->failed = err != NULL;
+    if (res)
+        w->truncated = res->truncated;
+}
+
+/* A cell's output is capped on the host: a guest that sends 24 MiB of
+ * stdout and 24 MiB of results, and says nothing was dropped, delivers at
+ * most 16 MiB of the one and 6 MiB of the other, and the reply says
+ * truncated (the RunCode call's 24 MiB buffer holds that much). */
+static void test_code_output_capped_on_the_host(void **state)
+{
+    struct fixture *f = *state;
+    fake_mode = 3;
+    start_ready(f, "t-cell");
+    struct error err;
+    struct code_waiter w = {0};
+    struct core_code_request req = {.session_id = "t-cell", .code = "1"};
+    struct core_code_run *run = NULL;
+    assert_int_equal(core_code(f->core, &req, on_code_event, on_code_done, &w, &run, &err), 0);
+    for (int i = 0; i < 3000 && !w.done; i++) {
+        struct timeval tv = {0, 10000};
+        event_base_loopexit(f->base, &tv);
+        event_base_dispatch(f->base);
+    }
+    assert_true(w.done);
+    assert_false(w.failed);
+    assert_true(w.text_bytes > 0);
+    assert_true(w.text_bytes <= 16u << 20);
+    assert_true(w.result_bytes > 0);
+    assert_true(w.result_bytes <= 6u << 20);
+    assert_true(w.truncated);
+}
+
 struct file_waiter {
     int done;
     int failed;
@@ -947,6 +1053,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_cap_applied_on_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_text_is_made_utf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_code_output_capped_on_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gate_denial_forwards_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obligation_tightens_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmm_dies_while_booting, setup, teardown),

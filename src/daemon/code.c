@@ -1,10 +1,11 @@
 /* enclave.v1.Enclave/RunCode (server streaming): a cell of Python in the
  * session's interpreter; its output, result and error as events, then done.
  *
- * The guest caps a cell's output (16 MiB) and the call's buffer is larger
- * than that plus a rich result, so a slow client cannot make the daemon hold
- * more; a buffer that fills anyway ends the call (resource_exhausted) and
- * interrupts the cell. */
+ * Core caps a cell's events (16 MiB of output, 6 MiB of results, whatever
+ * the guest says) and the call's buffer is larger than both, so a slow
+ * client cannot make the daemon hold more; a buffer that fills anyway (JSON
+ * makes a control character six bytes) ends the call (resource_exhausted)
+ * and interrupts the cell. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -4,6 +4,7 @@ another port of localhost (same-site: the browser attaches the login cookie),
 a cross-site form POST, another local user sharing $ENCLAVE_HOME's
 surroundings, an agent holding the agent token, and the workload inside a
 VM. Only the workload's attacks boot a VM (one, for the module)."""
+import base64
 import json
 import os
 import re
@@ -363,6 +364,39 @@ def test_a_file_name_cannot_drive_the_operators_terminal(d, sid):
     for raw in (b"\x1b", b"\x07", b"\r", "\u009b".encode()):
         assert raw not in out, out
     assert b"a\\x1b[2J\\x1b]0;pwned\\x07\\x0db\\u009bc" in out, out
+
+
+def test_a_cell_cannot_deliver_more_than_its_output_cap(d, sid):
+    """The interpreter driver runs as the workload, so a cell can write the
+    driver's pipe itself and claim any number of results; the guest caps
+    only standard output and error. The host counts a cell's events itself:
+    24 forged results of 1 MiB each deliver at most 6 MiB, 24 MiB of forged
+    output at most 16 MiB, and the end says truncated. The daemon serves the
+    next cell."""
+    code = ("import sys\n"
+            "drv = sys.modules['__main__']\n"
+            "png = bytes(1 << 20)\n"
+            "for _ in range(24):\n"
+            "    drv._emit(1, [drv._field(1, b'A' * (1 << 20))])\n"
+            "for _ in range(24):\n"
+            "    drv._emit(3, [drv._field(1, b'<Figure>'), drv._field(2, b'image/png'), drv._field(3, png)])\n")
+    out = rich = 0
+    done = None
+    for _, m in d.stream("RunCode", {"sessionId": sid, "code": code}, timeout=600):
+        if "stdout" in m:
+            out += len(m["stdout"])
+        elif "data" in m:
+            rich += len(base64.b64decode(m["data"].get("data", "")))
+        elif "done" in m:
+            done = m["done"]
+        elif "end" in m:
+            assert "error" not in m["end"], m
+    assert done is not None
+    assert 0 < out <= 16 << 20, out
+    assert 0 < rich <= 6 << 20, rich
+    assert done.get("truncated") is True, done
+    ev = [m for _, m in d.stream("RunCode", {"sessionId": sid, "code": "6 * 7"})]
+    assert [m["text"] for m in ev if "text" in m] == ["42"], ev
 
 
 def test_no_secret_on_the_vmms_command_line_or_environment(d, sid):
