@@ -18,10 +18,10 @@ struct code_call {
     bool failed;
 };
 
-static void send_or_fail(struct code_call *c, Enclave__V1__RunCodeEvent *ev)
+/* Returns false when the call was ended (and c freed): the caller must not
+ * touch c again. */
+static bool send_or_fail(struct code_call *c, Enclave__V1__RunCodeEvent *ev)
 {
-    if (c->failed)
-        return;
     if (api_call_send(c->call, &ev->base) < 0 && !api_call_is_abandoned(c->call)) {
         /* Full although the cap should have prevented it: stop here. */
         c->failed = true;
@@ -31,7 +31,9 @@ static void send_or_fail(struct code_call *c, Enclave__V1__RunCodeEvent *ev)
         error_set(&e, ERR_RESOURCE_EXHAUSTED, "the client does not read the cell's output");
         api_call_finish(c->call, &e);
         free(c);
+        return false;
     }
+    return true;
 }
 
 static void on_event(const struct core_code_event *ev, void *ctx)
@@ -56,9 +58,10 @@ static void on_event(const struct core_code_event *ev, void *ctx)
     } else {
         m.event_case = ENCLAVE__V1__RUN_CODE_EVENT__EVENT_TEXT;
         m.text = (char *)ev->text;
-        send_or_fail(c, &m);
+        if (!send_or_fail(c, &m))
+            return;
         /* Each rich form is an event of its own. */
-        for (size_t i = 0; i < ev->n_data && !c->failed; i++) {
+        for (size_t i = 0; i < ev->n_data; i++) {
             Enclave__V1__MimeBundle b = ENCLAVE__V1__MIME_BUNDLE__INIT;
             b.mime_type = (char *)ev->mime_types[i];
             b.data.data = (uint8_t *)ev->data[i];
@@ -66,7 +69,8 @@ static void on_event(const struct core_code_event *ev, void *ctx)
             Enclave__V1__RunCodeEvent d = ENCLAVE__V1__RUN_CODE_EVENT__INIT;
             d.event_case = ENCLAVE__V1__RUN_CODE_EVENT__EVENT_DATA;
             d.data = &b;
-            send_or_fail(c, &d);
+            if (!send_or_fail(c, &d))
+                return;
         }
         return;
     }

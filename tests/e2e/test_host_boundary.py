@@ -399,6 +399,48 @@ def test_a_cell_cannot_deliver_more_than_its_output_cap(d, sid):
     assert [m["text"] for m in ev if "text" in m] == ["42"], ev
 
 
+def code_records(d, sid):
+    recs = [json.loads(r["args"]) for r in d.audit(sid) if r.get("name") == "TOOL:EXEC"]
+    return [r for r in recs if r.get("tool") == "code"]
+
+
+def test_a_cell_whose_client_does_not_read_is_ended_cleanly(d, sid):
+    """A client that reads nothing while a cell's results arrive: the call's
+    buffer (24 MiB) fills, the call ends with resource_exhausted and the cell
+    is abandoned, between two rich forms of one result (each form is a
+    message of its own). Each forged result's repr is 512 KiB of control
+    characters, six times that in JSON, so 11 of them (the host's 6 MiB cap
+    on results) are more than the buffer and the socket hold. The daemon
+    goes on serving. (The daemon once went on to the next rich form of the
+    call it had just freed; a daemon built with AddressSanitizer, which
+    links as the release binary does from build/libenclave-asan.a, stopped
+    on it in this test.)"""
+    before = len(code_records(d, sid))
+    code = ("import sys\n"
+            "drv = sys.modules['__main__']\n"
+            "for _ in range(12):\n"
+            "    drv._emit(3, [drv._field(1, b'\\x01' * (512 << 10)),\n"
+            "                  drv._field(2, b'text/plain'), drv._field(3, b'x'),\n"
+            "                  drv._field(2, b'text/html'), drv._field(3, b'y')])\n")
+    events = d.stream("RunCode", {"sessionId": sid, "code": code}, timeout=600, rcvbuf=65536)
+    first = next(events)  # the call is under way; nothing more is read for now
+    recs = []
+    for _ in range(600):
+        recs = code_records(d, sid)[before:]
+        if recs:
+            break
+        time.sleep(0.1)
+    assert recs and recs[0].get("error") == "abandoned by the client", recs
+    end = None
+    for _, m in events:
+        if "end" in m:
+            end = m["end"]
+    assert first is not None
+    assert end is not None and end["error"]["code"] == "resource_exhausted", end
+    ev = [m for _, m in d.stream("RunCode", {"sessionId": sid, "code": "6 * 7"})]
+    assert [m["text"] for m in ev if "text" in m] == ["42"], ev
+
+
 def test_no_secret_on_the_vmms_command_line_or_environment(d, sid):
     """Every local user can read /proc/PID/cmdline: QEMU's names neither
     token nor the VM's channel key (it reads the key from a file), and its
