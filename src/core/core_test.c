@@ -128,6 +128,11 @@ static void __attribute__((noreturn)) hostile_guest(const char *path)
                         continue;
                     }
                     if (f->body_case == GUEST__V1__FRAME__BODY_HEALTH_REQUEST) {
+                        /* a kernel release far too long, and not UTF-8 */
+                        static char release[100000];
+                        memset(release, 'k', sizeof(release) - 1);
+                        memcpy(release, "6.1\xff\xfe-", 6);
+                        h.kernel_release = release;
                         r.body_case = GUEST__V1__FRAME__BODY_HEALTH_RESPONSE;
                         r.health_response = &h;
                     } else if (f->body_case == GUEST__V1__FRAME__BODY_FILE_REQUEST &&
@@ -670,6 +675,35 @@ static void on_code_done(const struct core_code_result *res, const struct error 
         w->truncated = res->truncated;
 }
 
+static bool is_utf8(const char *s);
+
+static int find_ready_kernel(const struct audit_record *r, void *ctx)
+{
+    char *kernel = ctx;
+    if (strcmp(r->kind_name, "SESSION:READY") != 0 || strcmp(r->session_id, "t-release") != 0)
+        return 0;
+    json_t *d = r->details_json ? json_loads(r->details_json, 0, NULL) : NULL;
+    const char *k = json_string_value(json_object_get(d, "kernel"));
+    snprintf(kernel, 256, "%s", k ? k : "(none)");
+    json_decref(d);
+    return 0;
+}
+
+/* The kernel release a guest reports goes into the SESSION:READY record:
+ * one that is long and not UTF-8 is recorded cut and made valid. */
+static void test_guest_kernel_release_is_bounded(void **state)
+{
+    struct fixture *f = *state;
+    fake_mode = 3;
+    start_ready(f, "t-release");
+    char kernel[256] = "";
+    struct error err;
+    assert_true(audit_query(audit_log, NULL, find_ready_kernel, kernel, &err) >= 0);
+    assert_true(is_utf8(kernel));
+    assert_true(strncmp(kernel, "6.1\xef\xbf\xbd\xef\xbf\xbd-kkk", 13) == 0);
+    assert_true(strlen(kernel) < 128);
+}
+
 /* A cell's output is capped on the host: a guest that sends 24 MiB of
  * stdout and 24 MiB of results, and says nothing was dropped, delivers at
  * most 16 MiB of the one and 6 MiB of the other, and the reply says
@@ -1054,6 +1088,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_output_cap_applied_on_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_text_is_made_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_code_output_capped_on_the_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_kernel_release_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gate_denial_forwards_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obligation_tightens_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmm_dies_while_booting, setup, teardown),
