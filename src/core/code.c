@@ -90,11 +90,27 @@ static void on_code_frame(const Guest__V1__Frame *f, void *ctx)
         return;
     }
     *spent += size;
-    ev.n_data = n;
-    ev.mime_types = mimes;
-    ev.data = data;
-    ev.data_len = lens;
-    r->on_event(&ev, r->ctx);
+    /* The guest's words travel on in JSON and protobuf strings: valid UTF-8
+     * (U+FFFD for what is not), whatever a subverted guest sends. */
+    char *owned[4 + 16] = {NULL};
+    const char **fields[4] = {&ev.text, &ev.name, &ev.value, &ev.traceback};
+    bool ok = true;
+    for (size_t i = 0; i < 4 && ok; i++)
+        ok = (*fields[i] = owned[i] = text_utf8_sanitize((const uint8_t *)*fields[i], strlen(*fields[i]))) != NULL;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = (mimes[i] = owned[4 + i] = text_utf8_sanitize((const uint8_t *)mimes[i], strlen(mimes[i]))) != NULL;
+    if (ok) {
+        ev.n_data = n;
+        ev.mime_types = mimes;
+        ev.data = data;
+        ev.data_len = lens;
+        r->on_event(&ev, r->ctx);
+    } else {
+        log_warn("a cell's event dropped: out of memory");
+        r->truncated = true;
+    }
+    for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+        free(owned[i]);
 }
 
 static void on_code_reply(const Guest__V1__Frame *reply, const struct error *err, void *ctx)

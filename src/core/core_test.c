@@ -60,13 +60,21 @@ static void hostile_cell(int c, uint64_t id)
     r.id = id;
     r.body_case = GUEST__V1__FRAME__BODY_CODE_EVENT;
     r.code_event = &ev;
+    /* first, an error whose words are not UTF-8, as a subverted guest sends them */
+    ev.kind = GUEST__V1__CODE_EVENT__KIND__KIND_ERROR;
+    ev.name = "Err\xff";
+    ev.value = "v\xc3";
+    ev.traceback = "t\xfe\xfe";
+    ev.text = "x\x80";
+    hostile_send(c, &r);
+    ev.name = ev.value = ev.traceback = (char *)protobuf_c_empty_string;
     ev.text = text;
     ev.kind = GUEST__V1__CODE_EVENT__KIND__KIND_STDOUT;
     for (int i = 0; i < 24; i++)
         hostile_send(c, &r);
     Guest__V1__MimeData md = GUEST__V1__MIME_DATA__INIT;
     Guest__V1__MimeData *mdp[] = {&md};
-    md.mime_type = "image/png";
+    md.mime_type = "image/png\xff";
     md.data.data = png;
     md.data.len = sizeof(png) - 64;
     ev.kind = GUEST__V1__CODE_EVENT__KIND__KIND_RESULT;
@@ -647,16 +655,27 @@ static void test_output_cap_applied_on_the_host(void **state)
     assert_true(w.err_truncated);
 }
 
+static bool is_utf8(const char *s);
+
 struct code_waiter {
     int done;
     int failed;
     uint64_t text_bytes, result_bytes;
     bool truncated;
+    int not_utf8; /* strings delivered that are not valid UTF-8 */
+    char error_name[16];
 };
 
 static void on_code_event(const struct core_code_event *ev, void *ctx)
 {
     struct code_waiter *w = ctx;
+    const char *strings[] = {ev->text, ev->name, ev->value, ev->traceback};
+    for (size_t i = 0; i < 4; i++)
+        w->not_utf8 += !is_utf8(strings[i]);
+    for (size_t i = 0; i < ev->n_data; i++)
+        w->not_utf8 += !is_utf8(ev->mime_types[i]);
+    if (strcmp(ev->kind, "error") == 0)
+        snprintf(w->error_name, sizeof(w->error_name), "%s", ev->name);
     if (strcmp(ev->kind, "stdout") == 0 || strcmp(ev->kind, "stderr") == 0) {
         w->text_bytes += strlen(ev->text);
         return;
@@ -674,8 +693,6 @@ static void on_code_done(const struct core_code_result *res, const struct error 
     if (res)
         w->truncated = res->truncated;
 }
-
-static bool is_utf8(const char *s);
 
 static int find_ready_kernel(const struct audit_record *r, void *ctx)
 {
@@ -707,7 +724,9 @@ static void test_guest_kernel_release_is_bounded(void **state)
 /* A cell's output is capped on the host: a guest that sends 24 MiB of
  * stdout and 24 MiB of results, and says nothing was dropped, delivers at
  * most 16 MiB of the one and 6 MiB of the other, and the reply says
- * truncated (the RunCode call's 24 MiB buffer holds that much). */
+ * truncated (the RunCode call's 24 MiB buffer holds that much). The words
+ * of its events (an error's name, value and traceback, a MIME type) that
+ * are not UTF-8 arrive as valid UTF-8. */
 static void test_code_output_capped_on_the_host(void **state)
 {
     struct fixture *f = *state;
@@ -730,6 +749,8 @@ static void test_code_output_capped_on_the_host(void **state)
     assert_true(w.result_bytes > 0);
     assert_true(w.result_bytes <= 6u << 20);
     assert_true(w.truncated);
+    assert_int_equal(w.not_utf8, 0);
+    assert_string_equal(w.error_name, "Err\xef\xbf\xbd");
 }
 
 struct file_waiter {
