@@ -22,12 +22,14 @@
 #include <openssl/x509.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "egress/internal.h"
 #include "secret/secret.h"
 
 #define MAX_PATH_TEXT 8192   /* the path the policy sees */
 #define AUDIT_PATH_TEXT 512  /* the path the audit record keeps */
 #define MAX_METHOD 32
+#define GUEST_REASON_TEXT 256 /* a guest's reason for closing a stream, as recorded */
 /* Refusals that never reached a decision (too many streams, a malformed
  * open) are recorded at most this often per second and session; the next
  * record counts those left out. */
@@ -1332,8 +1334,11 @@ static void on_close(struct egress *e, const Guest__V1__EgressClose *c)
     if (s == NULL)
         return;
     if (!c->write_only) {
-        /* The workload went away: nothing more either way. */
-        const char *why = c->reason && c->reason[0] ? c->reason : "";
+        /* The workload went away: nothing more either way. The reason is
+         * the guest's words, kept in the NET:CONNECT record: bounded and
+         * valid UTF-8, so that the record keeps its details. */
+        char why[GUEST_REASON_TEXT];
+        text_utf8_copy(why, sizeof(why), c->reason ? c->reason : "");
         if (s->state == ST_OPEN) {
             stream_end(s, why[0] ? why : "closed by the guest", false);
         } else {

@@ -910,6 +910,26 @@ static void test_plain_answer_reset_midway(void **state)
                                    "\"reason\":\"the workload reset its connection\""), 1);
 }
 
+/* A subverted guest's reason for closing is long and not UTF-8: the
+ * NET:CONNECT record keeps its details (host, outcome) with the reason cut
+ * and made valid. */
+static void test_guest_reason_is_bounded(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 2, "127.0.0.1", f->server_port, "http", "GET", "/file");
+    assert_true(open_result(f, 2)->allowed);
+    static char reason[4000];
+    memset(reason, 'x', sizeof(reason) - 1);
+    reason[0] = '\xff';
+    send_close_failed(f, 2, reason);
+    assert_true(run_until(f, stream_gone, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"failed\"", "\"reason\":\"\\uFFFDxxx"), 1);
+    char many[300];
+    memset(many, 'x', sizeof(many) - 1);
+    many[sizeof(many) - 1] = '\0';
+    assert_int_equal(records_holding(f, many), 0);
+}
+
 /* The whole answer went to the guest, which reset before writing all of it
  * to the workload (it credited none): failed. */
 static void test_plain_answer_not_written_to_the_workload(void **state)
@@ -1446,6 +1466,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_limits, setup_session_limits, teardown),
         cmocka_unit_test_setup_teardown(test_session_time_limit, setup_session_limits, teardown),
         cmocka_unit_test_setup_teardown(test_plain_answer_complete_then_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_reason_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_answer_reset_midway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_answer_not_written_to_the_workload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_answer_cut_by_the_server, setup, teardown),
