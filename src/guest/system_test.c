@@ -4,6 +4,7 @@
  * a child. The check and the wait need root (chown, a stoppable child);
  * those parts are skipped otherwise. */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -357,6 +358,72 @@ static void test_wait_child_deadline(void **state)
     assert_int_equal(guest_wait_child(pid, 10000), 0);
 }
 
+/* A uid nobody on the test machine uses, standing in for the workload's. */
+#define SWEEP_TEST_UID 64123
+
+static void become_test_user(void)
+{
+    if (setgroups(0, NULL) < 0 || setresgid(SWEEP_TEST_UID, SWEEP_TEST_UID, SWEEP_TEST_UID) < 0 ||
+        setresuid(SWEEP_TEST_UID, SWEEP_TEST_UID, SWEEP_TEST_UID) < 0)
+        _exit(99);
+}
+
+/* The sweep while an interpreter context lives: a leftover that left its
+ * group (setsid) is killed; the context and a process it started, which
+ * left the context's session too, are kept. */
+static void test_sweep_keeps_contexts(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        fprintf(stderr, "system_test: the sweep needs root to switch users; skipped\n");
+        return;
+    }
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t context = fork();
+    if (context == 0) {
+        become_test_user();
+        pid_t child = fork();
+        if (child == 0) {
+            setsid();
+            for (;;)
+                pause();
+        }
+        if (write(p[1], &child, sizeof(child)) != (ssize_t)sizeof(child))
+            _exit(98);
+        for (;;)
+            pause();
+    }
+    pid_t started = 0;
+    assert_int_equal(read(p[0], &started, sizeof(started)), (ssize_t)sizeof(started));
+    close(p[0]);
+    close(p[1]);
+    pid_t leftover = fork();
+    if (leftover == 0) {
+        become_test_user();
+        setsid();
+        for (;;)
+            pause();
+    }
+    pid_t sweeper = fork();
+    if (sweeper == 0) {
+        become_test_user();
+        int n = guest_kill_user_except("/proc", &context, 1);
+        _exit(n < 0 ? 100 : n);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(sweeper, &status, 0), sweeper);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1); /* the leftover, nothing else */
+    assert_int_equal(waitpid(leftover, &status, 0), leftover);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_int_equal(waitpid(context, &status, WNOHANG), 0);
+    assert_int_equal(kill(started, 0), 0);
+    kill(started, SIGKILL);
+    kill(context, SIGKILL);
+    waitpid(context, NULL, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_tmpfs_size),
         cmocka_unit_test(test_workspace_size),
         cmocka_unit_test(test_wait_child_deadline),
+        cmocka_unit_test(test_sweep_keeps_contexts),
         cmocka_unit_test(test_page_reporting_order),
         cmocka_unit_test(test_memory_trim),
     };

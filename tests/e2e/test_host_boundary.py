@@ -441,6 +441,50 @@ def test_a_cell_whose_client_does_not_read_is_ended_cleanly(d, sid):
     assert [m["text"] for m in ev if "text" in m] == ["42"], ev
 
 
+def test_an_exec_leaves_nothing_behind_while_a_context_lives(d, sid):
+    """An interpreter context is a workload process that stays between
+    calls, with what it started. A process an exec leaves behind (one that
+    left its group with setsid) does not stay because a context lives: once
+    no exec runs, the init kills every process of the workload user except
+    the contexts and their descendants."""
+    cell = ("import subprocess, sys\n"
+            "kept = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(900)  # from-cell'],\n"
+            "                        start_new_session=True)\n"
+            "kept.pid")
+    ev = [m for _, m in d.stream("RunCode", {"sessionId": sid, "code": cell})]
+    assert [m for m in ev if "text" in m], ev
+    r = d.python(sid, "import subprocess, sys\n"
+                      "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(900)  # from-exec'],\n"
+                      "                 start_new_session=True)\n"
+                      "print('started')")
+    assert r.get("output") == "started\n", r
+    # SIGKILL takes effect when the process next runs: look until it is gone
+    # (at most 60 s); one still there then survived.
+    r = d.python(sid, """
+import os, time
+def alive(mark):
+    for p in os.listdir('/proc'):
+        if not p.isdigit():
+            continue
+        try:
+            st = open(f'/proc/{p}/status').read()
+            cmd = open(f'/proc/{p}/cmdline', 'rb').read()
+        except OSError:
+            continue
+        if mark in cmd and st.split('State:')[1].split()[0] not in ('Z', 'X'):
+            return True
+    return False
+deadline = time.time() + 60
+while alive(b'# from-exec') and time.time() < deadline:
+    time.sleep(0.2)
+print(alive(b'# from-exec'), alive(b'# from-cell'))
+""", timeout=120)
+    assert r.get("output") == "False True\n", r
+    # The context still answers, with its names.
+    ev = [m for _, m in d.stream("RunCode", {"sessionId": sid, "code": "kept.poll() is None"})]
+    assert [m["text"] for m in ev if "text" in m] == ["True"], ev
+
+
 def test_no_secret_on_the_vmms_command_line_or_environment(d, sid):
     """Every local user can read /proc/PID/cmdline: QEMU's names neither
     token nor the VM's channel key (it reads the key from a file), and its
