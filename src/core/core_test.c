@@ -144,6 +144,34 @@ static void __attribute__((noreturn)) hostile_guest(const char *path)
                         r.body_case = GUEST__V1__FRAME__BODY_HEALTH_RESPONSE;
                         r.health_response = &h;
                     } else if (f->body_case == GUEST__V1__FRAME__BODY_FILE_REQUEST &&
+                               f->file_request->op == GUEST__V1__FILE_REQUEST__OP__OP_LIST &&
+                               strcmp(f->file_request->path, "/workspace/many") == 0) {
+                        /* more entries than the guest would send, one with a
+                         * name longer than any file system allows */
+                        enum { MANY = 12000 };
+                        static Guest__V1__FileInfo many[MANY];
+                        static Guest__V1__FileInfo *many_ptrs[MANY];
+                        static char many_names[MANY][8];
+                        static char long_name[5000];
+                        memset(long_name, 'n', sizeof(long_name) - 1);
+                        for (size_t i = 0; i < MANY; i++) {
+                            guest__v1__file_info__init(&many[i]);
+                            snprintf(many_names[i], sizeof(many_names[i]), "f%05zu", i);
+                            many[i].name = i == 0 ? long_name : many_names[i];
+                            /* as big as real entries are on the wire (the
+                             * decoder's allocation budget follows the size) */
+                            many[i].type = GUEST__V1__FILE_INFO__TYPE__TYPE_FILE;
+                            many[i].size = 1ull << 40;
+                            many[i].mode = 0644;
+                            many[i].uid = 1000;
+                            many[i].mtime_unix_ns = 1700000000000000000ll;
+                            many_ptrs[i] = &many[i];
+                        }
+                        fr.entries = many_ptrs;
+                        fr.n_entries = MANY;
+                        r.body_case = GUEST__V1__FRAME__BODY_FILE_RESPONSE;
+                        r.file_response = &fr;
+                    } else if (f->body_case == GUEST__V1__FRAME__BODY_FILE_REQUEST &&
                                f->file_request->op == GUEST__V1__FILE_REQUEST__OP__OP_LIST) {
                         /* names that are not UTF-8, as a workload can make them */
                         ok.name = "plain";
@@ -758,6 +786,8 @@ struct file_waiter {
     int failed;
     struct error err;
     size_t n;
+    bool truncated;
+    size_t longest; /* the longest name */
     char names[4][64];
 };
 
@@ -772,7 +802,11 @@ static void on_file(const struct core_file_result *res, const struct error *err,
     }
     for (size_t i = 0; i < res->n_entries && i < 4; i++)
         snprintf(w->names[i], sizeof(w->names[i]), "%s", res->entries[i].name);
+    for (size_t i = 0; i < res->n_entries; i++)
+        if (strlen(res->entries[i].name) > w->longest)
+            w->longest = strlen(res->entries[i].name);
     w->n = res->n_entries;
+    w->truncated = res->entries_truncated;
 }
 
 static void run_file_until(struct event_base *base, struct file_waiter *w)
@@ -848,6 +882,27 @@ static void test_guest_text_is_made_utf8(void **state)
     assert_true(audit_query(audit_log, NULL, count_file_writes, &w, &err) >= 0);
     assert_int_equal(w.with_path, 2);
     assert_int_equal(w.without_details, 0);
+}
+
+/* A listing is capped on the host: a guest that sends 12000 entries (one
+ * named with 5000 bytes) and says nothing was cut delivers 10000, marked
+ * truncated, each name at most 255 bytes. */
+static void test_listing_capped_on_the_host(void **state)
+{
+    struct fixture *f = *state;
+    fake_mode = 3;
+    start_ready(f, "t-many");
+    struct error err;
+    struct file_waiter l = {0};
+    struct core_file_request list = {.session_id = "t-many", .path = "/workspace/many"};
+    assert_int_equal(core_file_op(f->core, CORE_FILE_LIST, &list, on_file, &l, &err), 0);
+    run_file_until(f->base, &l);
+    if (l.failed)
+        fail_msg("%s", l.err.message);
+    assert_int_equal(l.n, CORE_MAX_LIST_ENTRIES);
+    assert_true(l.truncated);
+    assert_int_equal(l.longest, CORE_MAX_FILE_NAME);
+    assert_string_equal(l.names[1], "f00001");
 }
 
 static void test_refusals(void **state)
@@ -1108,6 +1163,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_cap_applied_on_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_text_is_made_utf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listing_capped_on_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_code_output_capped_on_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_kernel_release_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gate_denial_forwards_nothing, setup, teardown),
