@@ -1,4 +1,5 @@
 #include "common/log.h"
+#include "common/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,5 +50,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s.%03ld enclave %s: %s\n", stamp, ts.tv_nsec / 1000000, names[level], line);
+    /* Messages carry what peers said (a guest's error, a workload's file
+     * name, a client's path): one line each, with no control character that
+     * could drive the terminal `enclave up` runs in or forge a line. */
+    char safe[2048];
+    text_escape_terminal_copy(safe, sizeof(safe), line);
+    fprintf(stderr, "%s.%03ld enclave %s: %s\n", stamp, ts.tv_nsec / 1000000, names[level], safe);
 }
