@@ -1165,11 +1165,15 @@ static bool path_valid(const char *p)
 
 static void on_open(struct egress *e, const Guest__V1__EgressOpen *o)
 {
+    /* The host as the guest wrote it, for the refusals below that come
+     * before it is checked: bounded and valid UTF-8 in the record. */
+    char as_sent[EGRESS_MAX_HOST + 1];
+    text_utf8_copy(as_sent, sizeof(as_sent), o->host ? o->host : "");
     if (find_stream(e, o->stream) != NULL) {
         /* A number in use: that stream is the guest's confusion; the new
          * open is refused and the open stream carries on. */
         send_open_result(e, o->stream, false, 400, "stream number already in use");
-        record_undecided(e, o->stream, o->host, o->port, 400, "stream number already in use");
+        record_undecided(e, o->stream, as_sent, o->port, 400, "stream number already in use");
         return;
     }
     if (e->n_streams >= e->cfg.max_streams) {
@@ -1177,7 +1181,7 @@ static void on_open(struct egress *e, const Guest__V1__EgressOpen *o)
         snprintf(why, sizeof(why), "too many connections: at most %u at once", e->cfg.max_streams);
         e->stats.refused++;
         send_open_result(e, o->stream, false, 503, why);
-        record_undecided(e, o->stream, o->host, o->port, 503, why);
+        record_undecided(e, o->stream, as_sent, o->port, 503, why);
         return;
     }
     char host[EGRESS_MAX_HOST + 1];

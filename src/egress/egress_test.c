@@ -930,6 +930,35 @@ static void test_guest_reason_is_bounded(void **state)
     assert_int_equal(records_holding(f, many), 0);
 }
 
+static bool two_open_results(struct fixture *f, const void *arg)
+{
+    (void)arg;
+    int n = 0;
+    for (size_t i = 0; i < f->n_seen; i++)
+        n += f->seen[i].body == GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT && f->seen[i].stream == 2;
+    return n >= 2;
+}
+
+/* An open for a stream number in use, from a subverted guest, with a host
+ * that is long and not UTF-8: refused, and the refusal's record keeps its
+ * details with the host cut and made valid. */
+static void test_refused_open_host_is_bounded(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 2, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    assert_true(open_result(f, 2)->allowed);
+    static char host[3000];
+    memset(host, 'h', sizeof(host) - 1);
+    host[0] = '\xff';
+    send_open(f, 2, host, f->server_port, "https", NULL, NULL);
+    assert_true(run_until(f, two_open_results, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "already in use", "\"host\":\"\\uFFFDhhh"), 1);
+    char many[300];
+    memset(many, 'h', sizeof(many) - 1);
+    many[sizeof(many) - 1] = '\0';
+    assert_int_equal(records_holding(f, many), 0);
+}
+
 /* The whole answer went to the guest, which reset before writing all of it
  * to the workload (it credited none): failed. */
 static void test_plain_answer_not_written_to_the_workload(void **state)
@@ -1467,6 +1496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_time_limit, setup_session_limits, teardown),
         cmocka_unit_test_setup_teardown(test_plain_answer_complete_then_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_reason_is_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_open_host_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_answer_reset_midway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_answer_not_written_to_the_workload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_answer_cut_by_the_server, setup, teardown),
