@@ -1,4 +1,5 @@
 #include "common/log.h"
+
 #include "common/text.h"
 
 #include <stdarg.h>
@@ -50,10 +51,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    /* Messages carry what peers said (a guest's error, a workload's file
-     * name, a client's path): one line each, with no control character that
-     * could drive the terminal `enclave up` runs in or forge a line. */
-    char safe[2048];
+    /* Messages quote peers (a path an agent chose, a guest's error): on the
+     * terminal of `enclave up` and in daemon.log their control characters
+     * are escaped, so they can neither drive the terminal nor forge a line. */
+    char safe[4 * sizeof(line)];
     text_escape_terminal_copy(safe, sizeof(safe), line);
     fprintf(stderr, "%s.%03ld enclave %s: %s\n", stamp, ts.tv_nsec / 1000000, names[level], safe);
 }

@@ -1,9 +1,10 @@
-/* The daemon's log lines carry what peers said (a guest's error message, a
- * workload's file name): each stays one line, with no control character
- * that could drive the operator's terminal or forge another line. */
+/* A log line quoting a peer (a path an agent chose, a guest's error) reaches
+ * stderr with its control characters escaped: it can neither drive the
+ * terminal of `enclave up` nor forge a second line in daemon.log. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,53 +13,48 @@
 
 #include "common/log.h"
 
-/* Logs one message with stderr sent to a file; returns what was written. */
-static char *logged(const char *peer_text)
+/* What one log_warn of text wrote to stderr. */
+static char *logged(const char *text)
 {
-    char path[] = "/tmp/enclave-log-test-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
     fflush(stderr);
     int saved = dup(STDERR_FILENO);
-    assert_true(dup2(fd, STDERR_FILENO) >= 0);
-    log_warn("guest said: %s", peer_text);
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+    log_warn("download of %s ended early", text);
     fflush(stderr);
-    dup2(saved, STDERR_FILENO);
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
     close(saved);
-    static char buf[8192];
-    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-    assert_true(n > 0);
+    static char buf[4096];
+    rewind(tmp);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, tmp);
     buf[n] = '\0';
-    close(fd);
-    unlink(path);
+    fclose(tmp);
     return buf;
 }
 
-static void test_peer_text_stays_one_line(void **state)
+static void test_log_escapes_what_it_quotes(void **state)
 {
-    (void)state;
-    char *line = logged("a\x1b[2J\x1b]0;pwned\x07\r\n00:00:00.000 enclave info: forged\xff");
-    /* one line, the newline at its end */
-    assert_non_null(strchr(line, '\n'));
-    assert_int_equal(strchr(line, '\n') - line, (long)strlen(line) - 1);
-    for (const char *p = line; p[1]; p++)
-        assert_true((unsigned char)*p >= 0x20 && *p != 0x7f);
-    assert_non_null(strstr(line, "guest said: a\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x0a00:00:00.000 enclave info: "
-                                 "forged\\xff"));
+    char *out = logged("/workspace/a\x1b]0;pwned\x07\n12:00:00.000 enclave info: forged\xc2\x9b");
+    assert_non_null(strstr(out, "enclave warn: download of /workspace/a\\x1b]0;pwned\\x07\\x0a12:00:00.000 "
+                                "enclave info: forged\\u009b ended early\n"));
+    /* one line: the only newline is the one that ends it */
+    assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
+    assert_null(strchr(out, '\x1b'));
 }
 
-static void test_plain_text_unchanged(void **state)
+static void test_log_keeps_plain_text(void **state)
 {
-    (void)state;
-    char *line = logged("session s1 ready in 12 ms (tcg) \xc3\xa9t\xc3\xa9");
-    assert_non_null(strstr(line, "enclave warn: guest said: session s1 ready in 12 ms (tcg) \xc3\xa9t\xc3\xa9\n"));
+    char *out = logged("/workspace/caf\xc3\xa9.txt");
+    assert_non_null(strstr(out, "download of /workspace/caf\xc3\xa9.txt ended early\n"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_peer_text_stays_one_line),
-        cmocka_unit_test(test_plain_text_unchanged),
+        cmocka_unit_test(test_log_escapes_what_it_quotes),
+        cmocka_unit_test(test_log_keeps_plain_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

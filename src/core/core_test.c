@@ -338,15 +338,20 @@ static int snap_poll(struct vmm_vm *vm, struct error *err)
     return 1;
 }
 
-static int snap_version(const char *bin, char *out, size_t len, struct error *err)
+/* The VMM's --version: a script that says "fake 1", run on the loop as a
+ * driver runs its VMM's. */
+static char fake_vmm_bin[300];
+
+static int snap_version_start(const char *bin, struct event_base *base, vmm_version_fn done, void *ctx,
+                              struct vmm_version_run **out, struct error *err)
 {
-    snprintf(out, len, "fake 1");
-    return 0;
+    struct vmm_jail jail = {.keep_user = true};
+    return vmm_version_run_start(fake_vmm_bin, &jail, "fake ", base, done, ctx, out, err);
 }
 
 static const struct vmm_driver snap_driver = {
     .name = "fake-snapshots", .start = snap_start, .request_stop = fake_request_stop, .kill = fake_kill,
-    .snapshot_begin = snap_begin, .snapshot_poll = snap_poll, .version = snap_version};
+    .snapshot_begin = snap_begin, .snapshot_poll = snap_poll, .version_start = snap_version_start};
 
 /* ------------------------------------------------------------------ gate */
 
@@ -531,6 +536,12 @@ static int setup_snapshots(void **state)
     struct error err;
     fake_mode = 0;
     restore_breaks = 0;
+    snprintf(fake_vmm_bin, sizeof(fake_vmm_bin), "%s/fake-vmm", run_root);
+    FILE *script = fopen(fake_vmm_bin, "w");
+    assert_non_null(script);
+    fputs("#!/bin/sh\necho 'fake 1'\n", script);
+    fclose(script);
+    assert_int_equal(chmod(fake_vmm_bin, 0755), 0);
     assert_int_equal(core_new(&cfg, &f->core, &err), 0);
     use_policy(ALLOW_ALL);
     *state = f;

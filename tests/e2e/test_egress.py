@@ -401,11 +401,12 @@ def test_constitution_refuses_egress_by_default(fresh_daemon):
         d.call("StartSession", {"sessionId": "no-egress2", "egress": True},
                service="enclave.v1.Enclave")
     assert e.value.code == "permission_denied"
-    # The CLI's flags ask for it the same way.
+    # The CLI's flags ask for it the same way; a refusal by the policy
+    # exits 126 (not 125, Enclave failed).
     r = d.cli("session", "start", "--egress")
-    assert r.returncode != 0 and b"may not ask for egress" in r.stderr, r
+    assert r.returncode == 126 and b"may not ask for egress" in r.stderr, r
     r = d.cli("run", "--egress", "--", "python3", "-c", "pass")
-    assert r.returncode == 125 and b"may not ask for egress" in r.stderr, r
+    assert r.returncode == 126 and b"may not ask for egress" in r.stderr, r
     # Without the flag the same daemon starts sessions (the refusal is egress's).
     assert d.call("StartSession", {"sessionId": "plain"})["status"] == "READY"
     d.stop_session("plain")

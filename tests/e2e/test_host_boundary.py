@@ -485,6 +485,40 @@ print(alive(b'# from-exec'), alive(b'# from-cell'))
     assert [m["text"] for m in ev if "text" in m] == ["True"], ev
 
 
+# What a terminal must not get raw: C0 controls (but newline), DEL, C1
+# controls, bidirectional formatting characters.
+TERMINAL_UNSAFE = ([bytes([c]) for c in range(0x20) if c != 0x0a] + [b"\x7f"] +
+                   [chr(c).encode() for c in range(0x80, 0xa0)] +
+                   [chr(c).encode() for c in (0x61c, 0x200e, 0x200f, *range(0x202a, 0x202f),
+                                              *range(0x2066, 0x206a))])
+
+
+def test_an_agents_file_name_cannot_drive_the_terminal_through_the_audit_log(d, sid):
+    """An agent names the file it writes (the path of a file.write, kept in
+    the audit record) with an escape sequence, DEL, CSI as one C1 character
+    and a right-to-left override. `enclave session ls-files` and `enclave
+    audit tail` show it escaped; `audit tail --json` stays JSON that parses
+    back to the very name."""
+    name = "t\x1b]0;pwned\x07\x7f\u009b2J\u202etxt.exe"
+    status, doc = d.put_file(sid, "/workspace/" + name, [b"x"], 1)
+    assert status == 201, doc
+    p = d.cli("session", "ls-files", sid, "/workspace")
+    assert p.returncode == 0, p.stderr
+    assert [u for u in TERMINAL_UNSAFE if u in p.stdout] == [], p.stdout
+    assert b"t\\x1b]0;pwned\\x07\\x7f\\u009b2J\\u202etxt.exe" in p.stdout, p.stdout
+    db = os.path.join(d.home, "audit", "audit.db")
+    p = d.cli("audit", "tail", "-n", "0", "--json", "--db", db)
+    assert p.returncode == 0, p.stderr
+    assert [u for u in TERMINAL_UNSAFE if u in p.stdout] == [], p.stdout
+    paths = [json.loads(json.loads(line)["details"]).get("path")
+             for line in p.stdout.decode().splitlines()]
+    assert "/workspace/" + name in paths, paths
+    p = d.cli("audit", "tail", "-n", "0", "--db", db)
+    assert p.returncode == 0, p.stderr
+    assert [u for u in TERMINAL_UNSAFE if u in p.stdout] == [], p.stdout
+    assert b"pwned" in p.stdout
+
+
 def test_no_secret_on_the_vmms_command_line_or_environment(d, sid):
     """Every local user can read /proc/PID/cmdline: QEMU's names neither
     token nor the VM's channel key (it reads the key from a file), and its
