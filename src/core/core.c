@@ -602,12 +602,14 @@ static void on_health(const Guest__V1__Frame *reply, const struct error *err, vo
         s->pool->backoff_s = 0;
         pool_kick(s->core, 0); /* the next pool boot, if any is missing */
     }
+    /* The guest's words: bounded, and valid UTF-8 for the audit record. */
+    char kernel[128];
+    text_utf8_copy(kernel, sizeof(kernel),
+                   reply->health_response->kernel_release ? reply->health_response->kernel_release : "");
     srecord(s, AUDIT_SESSION_READY,
            json_pack("{s:I, s:s, s:s, s:b}", "boot_ms", (json_int_t)boot_ms, "accel",
-                     vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg", "kernel",
-                     reply->health_response->kernel_release ? reply->health_response->kernel_release
-                                                            : "",
-                     "restored", s->restored));
+                     vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg", "kernel", kernel, "restored",
+                     s->restored));
     egress_start(s);
     finish_start(s, NULL);
 }
