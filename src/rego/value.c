@@ -476,6 +476,8 @@ struct rvbig {
 
 #define BIG_MAX_DIGITS 100000
 #define BIG_MAX_EXP 1000000
+/* The longest integer operand of an exact '*' or '%' (both quadratic). */
+#define BIG_MUL_MAX_DIGITS 4096
 
 /* A decimal parsed into a temporary (not normalized into an rv). */
 struct dec {
@@ -1106,6 +1108,13 @@ static int big_arith(char op, const struct rv *a, const struct rv *b, struct rv 
     int rc;
     if (op == '%' && dec_is_integer(&x) && dec_is_integer(&y) && y.n == 0) {
         snprintf(err, errlen, "modulo by zero");
+        rc = -1;
+    } else if ((op == '*' || op == '%') && dec_is_integer(&x) && dec_is_integer(&y) &&
+               ((x.n != 0 && x.exp > BIG_MUL_MAX_DIGITS) || (y.n != 0 && y.exp > BIG_MUL_MAX_DIGITS))) {
+        /* Exact multiplication and remainder take time in the product of
+         * the operands' lengths: past this, an error, never a stall. */
+        snprintf(err, errlen, "number too large: exact %s of integers over %d digits is not supported",
+                 op == '*' ? "multiplication" : "remainder", BIG_MUL_MAX_DIGITS);
         rc = -1;
     } else if ((op == '+' || op == '-' || op == '*' || op == '%') && dec_is_integer(&x) && dec_is_integer(&y) &&
         (x.n == 0 || x.exp < 100000) && (y.n == 0 || y.exp < 100000)) {
