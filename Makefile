@@ -614,3 +614,11 @@ rego-typesigs:
 	    $$(sed -n '/#define REGO_BUILTINS/,/^$$/p' $(CURDIR)/src/rego/builtins.c | grep -o 'X("[^"]*"' | sed 's/X("//;s/"//') \
 	    > $(CURDIR)/src/rego/typecheck_sigs.h.tmp
 	mv src/rego/typecheck_sigs.h.tmp src/rego/typecheck_sigs.h
+
+# ---------------------------------------------------------------- docs
+# make test-docs: every environment variable the source (src/, the Python
+# SDK) reads is named on docs/environment.md (a second, no build needed).
+.PHONY: test-docs
+test-docs:
+	/usr/bin/python3 tests/docs/check_environment.py $(CURDIR)
+TEST_TARGETS += test-docs

@@ -37,6 +37,15 @@ static void audit_help(FILE *out)
             "Run 'enclave audit SUBCOMMAND --help' for its options.\n");
 }
 
+/* "enclave VERB: message" on stderr, the message escaped: it may quote a
+ * log or file the user is checking. */
+static void report(const char *verb, const char *message)
+{
+    fprintf(stderr, "enclave %s: ", verb);
+    cli_put_escaped(stderr, message);
+    fputc('\n', stderr);
+}
+
 static int default_db(const char *given, char *buf, size_t size)
 {
     struct error err;
@@ -45,7 +54,7 @@ static int default_db(const char *given, char *buf, size_t size)
         return 0;
     }
     if (audit_default_db_path(buf, size, &err) < 0) {
-        fprintf(stderr, "enclave audit: %s\n", err.message);
+        report("audit", err.message);
         return -1;
     }
     return 0;
@@ -61,7 +70,7 @@ static struct audit_log *open_read_only(const char *verb, const char *db_arg)
     struct audit_log *log = NULL;
     struct error err;
     if (audit_open(db_path, NULL, &opts, &log, &err) < 0) {
-        fprintf(stderr, "enclave %s: %s\n", verb, err.message);
+        report(verb, err.message);
         return NULL;
     }
     return log;
@@ -100,16 +109,11 @@ static void format_time(int64_t ns, char *buf, size_t size)
     snprintf(buf + n, size - n, ".%03dZ", (int)((ns / 1000000) % 1000));
 }
 
-/* Writes s with anything but printable ASCII as \xNN: a tampered log must
- * not be able to send escape sequences to the terminal. */
+/* A tampered log must not be able to send escape sequences to the
+ * terminal: every string from it is escaped (cli_put_escaped). */
 static void print_safe(const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p >= 0x20 && *p < 0x7f)
-            putchar(*p);
-        else
-            printf("\\x%02x", *p);
-    }
+    cli_put_escaped(stdout, s);
 }
 
 static int print_record(const struct audit_record *rec, void *ctx)
@@ -120,10 +124,10 @@ static int print_record(const struct audit_record *rec, void *ctx)
         char *line = NULL;
         struct error err;
         if (audit_record_to_json(rec, &line, &err) < 0) {
-            fprintf(stderr, "enclave audit tail: %s\n", err.message);
+            report("audit tail", err.message);
             return 0;
         }
-        if (printf("%s\n", line) < 0)
+        if (cli_put_json(stdout, line) == EOF || putchar('\n') == EOF)
             ts->write_failed = true;
         free(line);
     } else {
@@ -231,7 +235,7 @@ static int audit_tail(int argc, char **argv)
         .session_id = session, .limit = (uint32_t)lines, .last = lines > 0};
     int rc = 0;
     if (audit_query(log, &filter, print_record, &ts, &err) < 0) {
-        fprintf(stderr, "enclave audit tail: %s\n", err.message);
+        report("audit tail", err.message);
         rc = 1;
     }
     fflush(stdout);
@@ -251,7 +255,7 @@ static int audit_tail(int argc, char **argv)
             nanosleep(&pause, NULL);
             struct audit_filter next = {.session_id = session, .after_seq = ts.last_seq};
             if (audit_query(log, &next, print_record, &ts, &err) < 0) {
-                fprintf(stderr, "enclave audit tail: %s\n", err.message);
+                report("audit tail", err.message);
                 rc = 1;
                 break;
             }
@@ -335,7 +339,7 @@ static int audit_export(int argc, char **argv)
         /* the mode a plain create would give: 0666 less the umask */
         struct file_replace_options opt = {.mode = 0666, .umask = true};
         if (file_replace_begin(&target, output, &opt, &err) < 0) {
-            fprintf(stderr, "enclave audit export: %s\n", err.message);
+            report("audit export", err.message);
             audit_close(log, NULL);
             return 1;
         }
@@ -358,7 +362,7 @@ static int audit_export(int argc, char **argv)
         if (output != NULL && ferror(out)) /* it failed writing: say where */
             fprintf(stderr, "enclave audit export: %s: %s\n", output, err.message);
         else
-            fprintf(stderr, "enclave audit export: %s\n", err.message);
+            report("audit export", err.message);
         rc = 1;
     }
     if (output != NULL) {
@@ -367,7 +371,7 @@ static int audit_export(int argc, char **argv)
             rc = 1;
         }
         if (rc == 0 && file_replace_commit(&target, &err) < 0) {
-            fprintf(stderr, "enclave audit export: %s\n", err.message);
+            report("audit export", err.message);
             rc = 1;
         }
     } else if (fflush(stdout) != 0) {
@@ -474,7 +478,7 @@ static int audit_verify(int argc, char **argv)
         }
     }
     if (ret < 0) {
-        fprintf(stderr, "enclave audit verify: %s\n", err.message);
+        report("audit verify", err.message);
         return 1;
     }
     if (res.key_from_log)
@@ -482,7 +486,9 @@ static int audit_verify(int argc, char **argv)
                 "note: no --key given; signatures were checked with the public key stored in "
                 "the log itself\n");
     if (!res.ok) {
-        printf("FAIL at seq %" PRIu64 ": %s\n", res.fail_seq, res.reason);
+        printf("FAIL at seq %" PRIu64 ": ", res.fail_seq);
+        print_safe(res.reason); /* it may quote the file */
+        putchar('\n');
         return 1;
     }
     if (res.records > res.last_checkpoint_seq)
@@ -589,10 +595,10 @@ static int audit_proofs(int argc, char **argv, bool inclusion)
                         : audit_proof_consistency(log, a, b, &json, &err);
     audit_close(log, NULL);
     if (ret < 0) {
-        fprintf(stderr, "enclave %s: %s\n", name, err.message);
+        report(name, err.message);
         return 1;
     }
-    int rc = printf("%s\n", json) < 0 || fflush(stdout) != 0 ? 1 : 0;
+    int rc = cli_put_json(stdout, json) == EOF || putchar('\n') == EOF || fflush(stdout) != 0 ? 1 : 0;
     free(json);
     return rc;
 }
@@ -647,11 +653,13 @@ static int audit_verify_proof(int argc, char **argv)
     int ret = strcmp(path, "-") == 0 ? audit_proof_verify_file("/dev/stdin", key, &res, &err)
                                      : audit_proof_verify_file(path, key, &res, &err);
     if (ret < 0) {
-        fprintf(stderr, "enclave audit verify-proof: %s\n", err.message);
+        report("audit verify-proof", err.message);
         return 1;
     }
     if (!res.ok) {
-        printf("FAIL: %s\n", res.reason);
+        printf("FAIL: ");
+        print_safe(res.reason);
+        putchar('\n');
         return 1;
     }
     if (res.inclusion)

@@ -8,6 +8,8 @@
 #ifndef ENCLAVE_CLI_CLI_H
 #define ENCLAVE_CLI_CLI_H
 
+#include <stdio.h>
+
 typedef int (*cli_verb_fn)(int argc, char **argv);
 
 struct cli_verb {
@@ -54,7 +56,36 @@ int cli_policy_fmt(int argc, char **argv);
 
 /* enclave session cp / ls-files / code (cli/session_files.c); argv[1] is the sub-verb. */
 int cli_session_files(int argc, char **argv);
+/* Exit statuses (README.md, "Exit status"). Every verb: 0 done, 2 a bad
+ * command line (nothing was done). The verbs whose status is otherwise a
+ * workload's or that start one (run, session start, session exec, session
+ * code) say why they failed above 123, as `docker run` does, so that a
+ * workload's own 1 or 2 is never mistaken for Enclave's: CLI_EXIT_FAILED when
+ * Enclave failed (no daemon, no session, an unreadable program),
+ * CLI_EXIT_REFUSED when the policy refused the request; CLI_EXIT_TIMED_OUT
+ * and 128 + N are the workload's (timed out, killed by signal N). The other
+ * verbs exit 1 when they fail, refusals included. */
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_TIMED_OUT 124
+#define CLI_EXIT_FAILED 125
+#define CLI_EXIT_REFUSED 126
+
+/* CLI_EXIT_REFUSED for a policy's refusal (ERR_PERMISSION_DENIED), else
+ * CLI_EXIT_FAILED: the status of a run-like verb whose request failed. */
+int cli_exit_for_error(int error_kind);
+
 /* Prints "enclave VERB: message" to stderr; returns 2 (usage) for convenience. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Text the CLI did not write itself (from the daemon, a guest, a registry, a
+ * log file) goes to the terminal through these, never raw: cli_put_escaped
+ * writes text with its control and bidirectional formatting characters
+ * escaped (text_escape_terminal); cli_put_json writes JSON text that stays
+ * JSON parsing to the same values (text_escape_json_terminal). What a
+ * workload writes to its own standard output and error is the exception,
+ * passed on raw by design. Both return what fputs returns (EOF when out of
+ * memory too). */
+int cli_put_escaped(FILE *out, const char *text);
+int cli_put_json(FILE *out, const char *json);
 
 #endif

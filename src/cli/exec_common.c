@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <stdbool.h>
 
+#include "cli/cli.h"
 #include "common/cleanup.h"
 #include "common/encode.h"
 #include "common/exit_code.h"
@@ -123,16 +124,19 @@ static int print_event(json_t *msg, void *ctx)
         if (json_is_true(json_object_get(exit, "timedOut"))) {
             fprintf(stderr, "enclave: timed out after %d s; the process group was killed\n",
                     timeout);
-            code = 124;
+            code = CLI_EXIT_TIMED_OUT;
         } else if (sig) {
             code = exit_code_for_signal(sig);
         }
-        if (json_is_true(json_object_get(exit, "truncated")))
-            fprintf(stderr, "enclave: output truncated at %s bytes per stream (%s)\n",
-                    cap ? cap : "?",
-                    json_string_value(json_object_get(exit, "truncatedReason"))
-                        ? json_string_value(json_object_get(exit, "truncatedReason"))
-                        : "cap");
+        if (json_is_true(json_object_get(exit, "truncated"))) {
+            /* both strings are the daemon's: escaped */
+            const char *reason = json_string_value(json_object_get(exit, "truncatedReason"));
+            fprintf(stderr, "enclave: output truncated at ");
+            cli_put_escaped(stderr, cap ? cap : "?");
+            fprintf(stderr, " bytes per stream (");
+            cli_put_escaped(stderr, reason ? reason : "cap");
+            fprintf(stderr, ")\n");
+        }
         p->exit_code = code;
     }
     return 0;
@@ -149,11 +153,11 @@ int cli_exec_stream(const char *verb, const struct client_target *t, json_t *exe
         fflush(stdout);
         if (err.kind != ERR_CANCELED)
             fprintf(stderr, "enclave %s: %s\n", verb, err.message);
-        return err.kind == ERR_PERMISSION_DENIED ? 126 : 125;
+        return cli_exit_for_error(err.kind);
     }
     if (!p.have_exit) {
         fprintf(stderr, "enclave %s: the stream ended without an exit event\n", verb);
-        return 125;
+        return CLI_EXIT_FAILED;
     }
     return p.exit_code;
 }

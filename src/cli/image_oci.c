@@ -220,9 +220,12 @@ static int parse_args(const char *verb, int argc, char **argv, struct common_arg
     return 0;
 }
 
+/* The message may quote a registry (an error body, a media type): escaped. */
 static int fail(const char *verb, const struct error *err)
 {
-    fprintf(stderr, "enclave image %s: %s\n", verb, err->message);
+    fprintf(stderr, "enclave image %s: ", verb);
+    cli_put_escaped(stderr, err->message);
+    fputc('\n', stderr);
     return 1;
 }
 

@@ -25,7 +25,13 @@ static void print_help(FILE *out)
     fprintf(out,
             "\n"
             "Run 'enclave VERB --help' for a verb's options.\n"
-            "Files live under $ENCLAVE_HOME (default ~/.enclave).\n");
+            "Files live under $ENCLAVE_HOME (default ~/.enclave).\n"
+            "\n"
+            "Exit status: 0 done; 2 a bad command line (nothing was done). 'run',\n"
+            "'session start', 'session exec' and 'session code' exit 125 when Enclave\n"
+            "fails and 126 when the policy refuses (otherwise run and exec exit with the\n"
+            "workload's code: 124 timed out, 128+N killed by signal N); the other verbs\n"
+            "exit 1 when they fail.\n");
 }
 
 int main(int argc, char **argv)

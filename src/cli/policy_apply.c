@@ -103,10 +103,13 @@ int cli_policy_apply(int argc, char **argv)
     }
     bool ok = json_is_true(json_object_get(resp, "success"));
     const char *why = json_string_value(json_object_get(resp, "error"));
-    if (ok)
+    if (ok) {
         fprintf(stderr, "enclave policy apply: %s is in force\n", path);
-    else
-        fprintf(stderr, "enclave policy apply: refused: %s\n", why ? why : "(no reason given)");
+    } else {
+        fprintf(stderr, "enclave policy apply: refused: ");
+        cli_put_escaped(stderr, why ? why : "(no reason given)"); /* the daemon's text */
+        fputc('\n', stderr);
+    }
     json_decref(resp);
     return ok ? 0 : 1;
 }

@@ -51,7 +51,7 @@ int cli_run(int argc, char **argv)
     json_t *tool = cli_exec_request("run", session_id, a.python_file, a.command, a.command_len,
                                     a.timeout_s);
     if (tool == NULL)
-        return 125;
+        return CLI_EXIT_FAILED;
 
     if (own_session) {
         json_t *req = json_pack("{s:s}", "sessionId", session_id);
@@ -74,7 +74,7 @@ int cli_run(int argc, char **argv)
             }
             fprintf(stderr, "enclave run: cannot start a session: %s\n", err.message);
             json_decref(tool);
-            return 125;
+            return cli_exit_for_error(err.kind); /* 126 when the policy refused the session */
         }
         json_decref(resp);
     }

@@ -8,6 +8,8 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/exec_common.h"
+#include "common/cleanup.h"
+#include "common/text.h"
 
 static const char session_help[] =
     "usage: enclave session start [--id ID] [--cpu N] [--mem MB] [--ttl D] [--idle-timeout D]\n"
@@ -21,9 +23,14 @@ static const char session_help[] =
     "\n"
     "Manages sessions (one microVM each) in the running daemon. 'start' prints the\n"
     "session id once the VM answers; 'exec' runs one command in it and exits with\n"
-    "the command's code (125 when Enclave itself fails, 126 when the policy denies\n"
-    "it), printing output as it arrives; 'stop' stops the VM; 'ls' lists sessions\n"
-    "with their age, idle time and deadline.\n"
+    "the command's code (124 on timeout, 128+N on signal N), printing output as it\n"
+    "arrives; 'stop' stops the VM; 'ls' lists sessions with their age, idle time\n"
+    "and deadline.\n"
+    "\n"
+    "Exit status: 'start' and 'exec' exit 125 when Enclave itself fails (no\n"
+    "daemon, no such session, the VM did not boot) and 126 when the policy\n"
+    "refuses the request, as 'enclave run' does; 'stop' and 'ls' exit 1 when\n"
+    "they fail. Every sub-verb exits 2 for a bad command line.\n"
     "\n"
     "start options:\n"
     "  --id ID           the session's id (default: one the daemon makes)\n"
@@ -156,17 +163,30 @@ static int parse(int argc, char **argv, struct session_opts *o, struct error *er
     return 0;
 }
 
+/* The call; on failure says why and returns -1 with the error's kind in
+ * *kind (NULL: not wanted). */
 static int call_or_report(const struct client_target *t, const char *service, const char *method,
-                          json_t *req, unsigned timeout_s, json_t **resp)
+                          json_t *req, unsigned timeout_s, json_t **resp, enum error_kind *kind)
 {
     struct error err;
     int rc = client_call(t, service, method, req, timeout_s, resp, &err);
     json_decref(req);
     if (rc < 0) {
         fprintf(stderr, "enclave session: %s\n", err.message);
+        if (kind != NULL)
+            *kind = err.kind;
         return -1;
     }
     return 0;
+}
+
+/* The string field key of the daemon's object o (fallback when it has none),
+ * escaped for the terminal like everything the daemon sends; NULL only when
+ * out of memory. */
+static char *escaped_field(json_t *o, const char *key, const char *fallback)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return text_escape_terminal(v ? v : fallback);
 }
 
 int cli_session(int argc, char **argv)
@@ -214,16 +234,20 @@ int cli_session(int argc, char **argv)
         if (o.workspace_mb)
             json_object_set_new(req, "workspaceMb", json_integer(o.workspace_mb));
         bool v1 = o.image || o.workspace_mb;
+        /* Exit statuses as run's and exec's: 125 Enclave failed, 126 the
+         * policy refused (docs: "Exit status"). */
+        enum error_kind kind = ERR_INTERNAL;
         if (call_or_report(&o.target, v1 ? "enclave.v1.Enclave" : "agent.v1.AgentService", "StartSession",
-                           req, 300, &resp) < 0)
-            return 1;
+                           req, 300, &resp, &kind) < 0)
+            return cli_exit_for_error(kind);
         const char *id = json_string_value(json_object_get(resp, "sessionId"));
         if (id == NULL) {
             fprintf(stderr, "enclave session: the daemon's answer names no session\n");
             json_decref(resp);
-            return 1;
+            return CLI_EXIT_FAILED;
         }
-        printf("%s\n", id);
+        cli_put_escaped(stdout, id); /* the daemon's choice when --id was not given */
+        putchar('\n');
         json_decref(resp);
         return 0;
     }
@@ -233,7 +257,7 @@ int cli_session(int argc, char **argv)
         if (rest > 0)
             return cli_usage_error("session", "unexpected argument '%s'", rest_argv[0]);
         if (call_or_report(&o.target, "agent.v1.AgentService", "StopSession",
-                           json_pack("{s:s}", "sessionId", positional), 60, &resp) < 0)
+                           json_pack("{s:s}", "sessionId", positional), 60, &resp, NULL) < 0)
             return 1;
         json_decref(resp);
         return 0;
@@ -248,7 +272,7 @@ int cli_session(int argc, char **argv)
         json_t *tool = cli_exec_request("session exec", positional, o.python_file, rest_argv, rest,
                                         o.timeout_s);
         if (tool == NULL)
-            return 125;
+            return CLI_EXIT_FAILED;
         int rc = cli_exec_stream("session exec", &o.target, tool, o.timeout_s);
         json_decref(tool);
         return rc;
@@ -256,7 +280,7 @@ int cli_session(int argc, char **argv)
     if (strcmp(sub, "ls") == 0) {
         if (rest > 0)
             return cli_usage_error("session", "unexpected argument '%s'", rest_argv[0]);
-        if (call_or_report(&o.target, "enclave.v1.Enclave", "ListSessions", json_object(), 30, &resp) < 0)
+        if (call_or_report(&o.target, "enclave.v1.Enclave", "ListSessions", json_object(), 30, &resp, NULL) < 0)
             return 1;
         json_t *list = json_object_get(resp, "sessions");
         printf("%-24s %-9s %4s %7s %-5s %8s %8s %s\n", "SESSION", "STATUS", "VCPU", "MEM_MB",
@@ -281,8 +305,8 @@ int cli_session(int argc, char **argv)
                 gmtime_r(&t, &tm);
                 strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
             }
-            const char *sid = json_string_value(json_object_get(s, "sessionId"));
-            const char *status = json_string_value(json_object_get(s, "status"));
+            cleanup_free char *sid = escaped_field(s, "sessionId", "?");
+            cleanup_free char *status = escaped_field(s, "status", "?");
             printf("%-24s %-9s %4lld %7lld %-5s %7llds %8s %s\n", sid ? sid : "?",
                    status ? status : "?", (long long)json_integer_value(json_object_get(s, "vcpu")),
                    (long long)json_integer_value(json_object_get(s, "memoryMb")),
@@ -295,7 +319,7 @@ int cli_session(int argc, char **argv)
             printf("\n%-24s %4s %7s %5s %7s %4s %7s %8s\n", "POOL", "VCPU", "MEM_MB", "READY",
                    "BOOTING", "SIZE", "CLAIMED", "FAILURES");
             json_array_foreach(pools, i, s) {
-                const char *image = json_string_value(json_object_get(s, "image"));
+                cleanup_free char *image = escaped_field(s, "image", "");
                 const char *claimed = json_string_value(json_object_get(s, "claimed"));
                 const char *failures = json_string_value(json_object_get(s, "failures"));
                 printf("%-24s %4lld %7lld %5lld %7lld %4lld %7lld %8lld\n",

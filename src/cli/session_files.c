@@ -37,7 +37,10 @@ static const char files_help[] =
     "code runs CODE ('-': read from standard input) in the session's Python\n"
     "interpreter, which keeps its names from one call to the next; it prints\n"
     "output as it arrives and the value of the last expression, and exits 1\n"
-    "when the code raised (the traceback goes to standard error).\n"
+    "when the code raised (the traceback goes to standard error), 125 when\n"
+    "Enclave failed, 126 when the policy refused it.\n"
+    "cp and ls-files exit 1 when they fail (a refusal too); every sub-verb\n"
+    "exits 2 for a bad command line.\n"
     "\n"
     "options:\n"
     "  --context NAME    code: the interpreter context (default: the session's own)\n"
@@ -214,8 +217,10 @@ static int do_ls(const struct files_opts *o, const char *id, const char *path)
         const char *name = json_string_value(json_object_get(e, "name"));
         const char *type = json_string_value(json_object_get(e, "type"));
         json_t *size = json_object_get(e, "size"); /* uint64: a JSON string */
-        printf("%-9s %12s  ", type ? type : "?",
-               json_is_string(size) ? json_string_value(size) : "0");
+        /* all three are the daemon's, two from the guest */
+        cleanup_free char *safe_type = text_escape_terminal(type ? type : "?");
+        cleanup_free char *safe_size = text_escape_terminal(json_is_string(size) ? json_string_value(size) : "0");
+        printf("%-9s %12s  ", safe_type ? safe_type : "?", safe_size ? safe_size : "?");
         print_name(name ? name : "?");
         printf("%s\n", type && strcmp(type, "directory") == 0 ? "/" : "");
     }
@@ -278,7 +283,7 @@ static int do_code(const struct files_opts *o, const char *id, const char *code_
         }
         if (mem == NULL || fclose(mem) != 0 || len > (4u << 20)) {
             fprintf(stderr, "enclave session code: the code on standard input is over 4 MiB\n");
-            return 1;
+            return CLI_EXIT_FAILED; /* 1 is the cell's own: it raised */
         }
     } else {
         code = strdup(code_arg);
@@ -292,7 +297,7 @@ static int do_code(const struct files_opts *o, const char *id, const char *code_
     json_decref(req);
     if (rc < 0) {
         fprintf(stderr, "enclave session code: %s\n", err.message);
-        return err.kind == ERR_PERMISSION_DENIED ? 126 : 125;
+        return cli_exit_for_error(err.kind);
     }
     return st.error ? 1 : 0;
 }

@@ -70,7 +70,13 @@ static int detach_and_run(struct up_args *a)
                 log_path);
         return 0;
     }
-    fprintf(stderr, "enclave up: %s", len ? line : "the daemon exited before it was ready\n");
+    /* The daemon's own line (its reason for not starting), escaped like
+     * every other text from it; its newline ends ours. */
+    if (len > 0 && line[len - 1] == '\n')
+        line[len - 1] = '\0';
+    fprintf(stderr, "enclave up: ");
+    cli_put_escaped(stderr, len ? line : "the daemon exited before it was ready");
+    fputc('\n', stderr);
     return 1;
 }
 

@@ -16,51 +16,24 @@
 
 #include "common/cleanup.h"
 
-int file_read_fd_all(int fd, const char *what, size_t max, char **out, size_t *len,
-                     struct error *err)
+/* The one read loop: reads fd into a new buffer of cap bytes (plus a NUL)
+ * until EOF. When it is full, a fixed buffer ends the read (what fstat
+ * said the size was: a file that grew meanwhile is cut); otherwise it
+ * grows, doubling, to at most max + 1 bytes, so that more than max is seen
+ * and refused. */
+static int read_bounded(int fd, const char *what, size_t max, size_t cap, bool fixed, char **out,
+                        size_t *len, struct error *err)
 {
     *out = NULL;
     *len = 0;
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "stat %s", what);
-    if (!S_ISREG(st.st_mode))
-        return error_set(err, ERR_INVALID_ARGUMENT, "%s is not a regular file", what);
-    if ((uint64_t)st.st_size > max)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "%s is over %zu bytes", what, max);
-    cleanup_free char *buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL)
-        return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
-    size_t got = 0;
-    /* Stop at the size seen by fstat: a file that grows meanwhile is cut, one
-     * that shrinks ends early. */
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return error_set_errno(err, ERR_INTERNAL, "reading %s", what);
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *out = steal_pointer(&buf);
-    *len = got;
-    return 0;
-}
-
-int file_read_stream_all(int fd, const char *what, size_t max, char **out, size_t *len,
-                         struct error *err)
-{
-    *out = NULL;
-    *len = 0;
-    size_t cap = max < 4096 ? max + 1 : 4096, got = 0;
     cleanup_free char *buf = malloc(cap + 1);
     if (buf == NULL)
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
+    size_t got = 0;
     for (;;) {
         if (got == cap) {
+            if (fixed)
+                break;
             if (cap > max)
                 return error_set(err, ERR_RESOURCE_EXHAUSTED, "%s is over %zu bytes", what, max);
             size_t next = cap > max / 2 ? max + 1 : cap * 2;
@@ -76,7 +49,7 @@ int file_read_stream_all(int fd, const char *what, size_t max, char **out, size_
         if (n < 0)
             return error_set_errno(err, ERR_INTERNAL, "reading %s", what);
         if (n == 0)
-            break;
+            break; /* a file that shrank meanwhile ends early */
         got += (size_t)n;
     }
     if (got > max)
@@ -85,6 +58,27 @@ int file_read_stream_all(int fd, const char *what, size_t max, char **out, size_
     *out = steal_pointer(&buf);
     *len = got;
     return 0;
+}
+
+int file_read_fd_all(int fd, const char *what, size_t max, char **out, size_t *len,
+                     struct error *err)
+{
+    *out = NULL;
+    *len = 0;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "stat %s", what);
+    if (!S_ISREG(st.st_mode))
+        return error_set(err, ERR_INVALID_ARGUMENT, "%s is not a regular file", what);
+    if ((uint64_t)st.st_size > max)
+        return error_set(err, ERR_RESOURCE_EXHAUSTED, "%s is over %zu bytes", what, max);
+    return read_bounded(fd, what, max, (size_t)st.st_size, true, out, len, err);
+}
+
+int file_read_stream_all(int fd, const char *what, size_t max, char **out, size_t *len,
+                         struct error *err)
+{
+    return read_bounded(fd, what, max, max < 4096 ? max + 1 : 4096, false, out, len, err);
 }
 
 int file_read_all(const char *path, size_t max, char **out, size_t *len, struct error *err)

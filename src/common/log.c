@@ -1,5 +1,7 @@
 #include "common/log.h"
 
+#include "common/text.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,5 +51,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s.%03ld enclave %s: %s\n", stamp, ts.tv_nsec / 1000000, names[level], line);
+    /* Messages quote peers (a path an agent chose, a guest's error): on the
+     * terminal of `enclave up` and in daemon.log their control characters
+     * are escaped, so they can neither drive the terminal nor forge a line. */
+    char safe[4 * sizeof(line)];
+    text_escape_terminal_copy(safe, sizeof(safe), line);
+    fprintf(stderr, "%s.%03ld enclave %s: %s\n", stamp, ts.tv_nsec / 1000000, names[level], safe);
 }

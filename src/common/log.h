@@ -9,6 +9,8 @@ void log_set_level(enum log_level level);
 int log_get_level_enabled(enum log_level level);
 /* Reads ENCLAVE_LOG=debug|info|warn|error. */
 void log_init_from_env(void);
+/* One line on stderr, the message's control characters escaped
+ * (text_escape_terminal): one message is one line, whatever it quotes. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)

@@ -90,6 +90,27 @@ void rfc3339_now(char out[RFC3339_SIZE])
     strftime(out, RFC3339_SIZE, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The code point of the valid UTF-8 character p[0..n) when it is one that
+ * may print but must not reach a terminal raw, else 0: a C1 control
+ * (U+0080-U+009F; U+009B is CSI on terminals that take 8-bit controls), or
+ * a bidirectional formatting character (U+061C, U+200E-U+200F,
+ * U+202A-U+202E, U+2066-U+2069), which reorders what follows it on the
+ * screen so that a name can read as another. */
+static uint32_t text_unsafe_code_point(const uint8_t *p, size_t n)
+{
+    uint32_t cp;
+    if (n == 2)
+        cp = ((uint32_t)(p[0] & 0x1f) << 6) | (p[1] & 0x3f);
+    else if (n == 3)
+        cp = ((uint32_t)(p[0] & 0x0f) << 12) | ((uint32_t)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+    else
+        return 0;
+    if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+        (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+        return cp;
+    return 0;
+}
+
 /* The escaped form of the character at p (of left bytes) into piece[8]:
  * returns its length, and in *used the bytes of in it stands for. */
 static size_t escape_one(const uint8_t *p, size_t left, char piece[8], size_t *used)
@@ -109,10 +130,11 @@ static size_t escape_one(const uint8_t *p, size_t left, char piece[8], size_t *u
         piece[0] = piece[1] = '\\';
         return 2;
     }
-    if (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f) { /* U+0080-U+009F */
-        memcpy(piece, "\\u00", 4);
-        piece[4] = hex[p[1] >> 4];
-        piece[5] = hex[p[1] & 0xf];
+    uint32_t cp = text_unsafe_code_point(p, n);
+    if (cp != 0) {
+        memcpy(piece, "\\u", 2);
+        for (int i = 0; i < 4; i++)
+            piece[2 + i] = hex[(cp >> (12 - 4 * i)) & 0xf];
         return 6;
     }
     memcpy(piece, p, n);
@@ -146,5 +168,36 @@ char *text_escape_terminal(const char *in)
     char *out = malloc(size);
     if (out != NULL)
         text_escape_terminal_copy(out, size, in);
+    return out;
+}
+
+char *text_escape_json_terminal(const char *json)
+{
+    size_t len = strlen(json);
+    if (len > (SIZE_MAX - 1) / 6)
+        return NULL;
+    char *out = malloc(6 * len + 1); /* one byte grows at most sixfold (\\u007f) */
+    if (out == NULL)
+        return NULL;
+    static const char hex[] = "0123456789abcdef";
+    const uint8_t *p = (const uint8_t *)json;
+    size_t left = len, o = 0;
+    while (left > 0) {
+        size_t n = utf8_valid_len(p, left);
+        uint32_t cp = n == 0 ? 0xfffd : n == 1 && p[0] == 0x7f ? 0x7f : text_unsafe_code_point(p, n);
+        if (cp != 0) {
+            memcpy(out + o, "\\u", 2);
+            for (int i = 0; i < 4; i++)
+                out[o + 2 + i] = hex[(cp >> (12 - 4 * i)) & 0xf];
+            o += 6;
+            n = n ? n : 1;
+        } else {
+            memcpy(out + o, p, n);
+            o += n;
+        }
+        p += n;
+        left -= n;
+    }
+    out[o] = '\0';
     return out;
 }

@@ -1,5 +1,6 @@
-/* Text a peer chose, on a terminal: no control character (C0, DEL, C1)
- * survives text_escape_terminal, escapes cannot be forged with a backslash,
+/* Text a peer chose, on a terminal: no control character (C0, DEL, C1) nor
+ * bidirectional formatting character survives text_escape_terminal or (in
+ * JSON, as escapes that parse to the same text) text_escape_json_terminal, escapes cannot be forged with a backslash,
  * other characters are kept, and the bounded copy never cuts a character or
  * an escape in half. Also the UTF-8 helpers the host uses on guest text. */
 #include <setjmp.h>
@@ -34,6 +35,35 @@ static void test_escape_controls(void **state)
     expect_escaped("bad \xff\xfe end", "bad \\xff\\xfe end");
     expect_escaped("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
     expect_escaped("", "");
+    /* Bidirectional overrides and isolates would show "exe.txt" for
+     * "\u202etxt.exe"; other characters of those blocks are kept. */
+    expect_escaped("a\xe2\x80\xaetxt.exe", "a\\u202etxt.exe");
+    expect_escaped("\xd8\x9c\xe2\x80\x8e\xe2\x80\x8f\xe2\x80\xaa\xe2\x81\xa6\xe2\x81\xa9",
+                   "\\u061c\\u200e\\u200f\\u202a\\u2066\\u2069");
+    expect_escaped("\xe2\x80\x8d\xe2\x80\xaf\xe2\x81\xa5", "\xe2\x80\x8d\xe2\x80\xaf\xe2\x81\xa5");
+}
+
+static void expect_json_escaped(const char *in, const char *want)
+{
+    char *got = text_escape_json_terminal(in);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_escape_json(void **state)
+{
+    /* What JSON allows raw in a string but a terminal must not get raw
+     * becomes an escape that parses to the same character. */
+    expect_json_escaped("{\"a\":\"x\x7fy\xc2\x9b[2Jz\"}", "{\"a\":\"x\\u007fy\\u009b[2Jz\"}");
+    expect_json_escaped("[\"\xe2\x80\xaetxt.exe\"]", "[\"\\u202etxt.exe\"]");
+    /* Escapes jansson wrote, backslashes, whitespace between tokens and
+     * other characters are kept as they are. */
+    expect_json_escaped("{\n  \"k\": \"\\u001b\\\\ caf\xc3\xa9 \xc2\xa0\"\n}",
+                        "{\n  \"k\": \"\\u001b\\\\ caf\xc3\xa9 \xc2\xa0\"\n}");
+    /* A byte that is not UTF-8 (jansson never writes one) is not passed on. */
+    expect_json_escaped("\"\xff\"", "\"\\ufffd\"");
+    expect_json_escaped("", "");
 }
 
 /* Every string of control bytes comes out with none left. */
@@ -86,6 +116,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape_controls),
         cmocka_unit_test(test_escape_leaves_no_control),
+        cmocka_unit_test(test_escape_json),
         cmocka_unit_test(test_escape_copy_cuts_between_characters),
         cmocka_unit_test(test_utf8_copy),
     };

@@ -15,6 +15,14 @@
 #define DEFAULT_TIMEOUT_S 30
 #define MAX_TIMEOUT_S 3600
 #define MAX_CODE_BYTES (4u << 20)
+/* What one cell may deliver, counted here whatever the guest says: its
+ * standard output and error as the guest caps them (16 MiB), and its results
+ * and errors (the workload writes the driver's pipe itself, so it can claim
+ * any number of results) as much as one event of the driver (6 MiB). Events
+ * past either are dropped and the reply says output_truncated. Together they
+ * fit the RunCode call's buffer (24 MiB). */
+#define MAX_CELL_TEXT_BYTES (16u << 20)
+#define MAX_CELL_RESULT_BYTES (6u << 20)
 
 struct core_code_run {
     struct core *core;
@@ -25,6 +33,9 @@ struct core_code_run {
     void *ctx;
     unsigned timeout_s;
     size_t code_bytes;
+    uint64_t text_bytes;   /* stdout and stderr events delivered */
+    uint64_t result_bytes; /* result and error events delivered */
+    bool truncated;        /* the host dropped events past a cap */
     char session_id[CORE_MAX_SESSION_ID + 1];
     char context_id[65];
 };
@@ -66,11 +77,40 @@ static void on_code_frame(const Guest__V1__Frame *f, void *ctx)
         data[i] = e->data[i]->data.data;
         lens[i] = e->data[i]->data.len;
     }
-    ev.n_data = n;
-    ev.mime_types = mimes;
-    ev.data = data;
-    ev.data_len = lens;
-    r->on_event(&ev, r->ctx);
+    /* The guest is a peer: the caps are counted here. */
+    uint64_t size = strlen(ev.text) + strlen(ev.name) + strlen(ev.value) + strlen(ev.traceback);
+    for (size_t i = 0; i < n; i++)
+        size += strlen(mimes[i]) + lens[i];
+    bool text = e->kind == GUEST__V1__CODE_EVENT__KIND__KIND_STDOUT ||
+                e->kind == GUEST__V1__CODE_EVENT__KIND__KIND_STDERR;
+    uint64_t *spent = text ? &r->text_bytes : &r->result_bytes;
+    uint64_t cap = text ? MAX_CELL_TEXT_BYTES : MAX_CELL_RESULT_BYTES;
+    if (size > cap - *spent) {
+        r->truncated = true;
+        return;
+    }
+    *spent += size;
+    /* The guest's words travel on in JSON and protobuf strings: valid UTF-8
+     * (U+FFFD for what is not), whatever a subverted guest sends. */
+    char *owned[4 + 16] = {NULL};
+    const char **fields[4] = {&ev.text, &ev.name, &ev.value, &ev.traceback};
+    bool ok = true;
+    for (size_t i = 0; i < 4 && ok; i++)
+        ok = (*fields[i] = owned[i] = text_utf8_sanitize((const uint8_t *)*fields[i], strlen(*fields[i]))) != NULL;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = (mimes[i] = owned[4 + i] = text_utf8_sanitize((const uint8_t *)mimes[i], strlen(mimes[i]))) != NULL;
+    if (ok) {
+        ev.n_data = n;
+        ev.mime_types = mimes;
+        ev.data = data;
+        ev.data_len = lens;
+        r->on_event(&ev, r->ctx);
+    } else {
+        log_warn("a cell's event dropped: out of memory");
+        r->truncated = true;
+    }
+    for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+        free(owned[i]);
 }
 
 static void on_code_reply(const Guest__V1__Frame *reply, const struct error *err, void *ctx)
@@ -120,17 +160,17 @@ static void on_code_reply(const Guest__V1__Frame *reply, const struct error *err
         .timed_out = c->timed_out,
         .interrupted = c->interrupted,
         .restarted = c->restarted,
-        .truncated = c->output_truncated,
+        .truncated = c->output_truncated || r->truncated,
         .duration_us = c->duration_us,
         .execution_count = c->execution_count,
         .timeout_s = r->timeout_s,
     };
     core_record_event(r->core, AUDIT_TOOL_EXEC, r->session_id,
-                      json_pack("{s:s, s:s, s:I, s:b, s:b, s:b, s:b, s:I, s:i}", "tool", "code", "context_id",
+                      json_pack("{s:s, s:s, s:I, s:b, s:b, s:b, s:b, s:I, s:i, s:b}", "tool", "code", "context_id",
                                 r->context_id, "code_bytes", (json_int_t)r->code_bytes, "error", c->error,
                                 "timed_out", c->timed_out, "interrupted", c->interrupted, "restarted",
                                 c->restarted, "duration_us", (json_int_t)c->duration_us, "execution_count",
-                                (int)c->execution_count));
+                                (int)c->execution_count, "output_truncated", res.truncated));
     r->cb(&res, NULL, r->ctx);
     free(r);
 }

@@ -98,7 +98,8 @@ struct pool {
 
 #define POOL_BACKOFF_MAX_S 60
 
-enum snap_state { SNAP_OFF, SNAP_NONE, SNAP_BUILDING, SNAP_SAVING, SNAP_READY, SNAP_FAILED };
+/* IDENTIFYING: the VMM's --version runs (the identity needs it). */
+enum snap_state { SNAP_OFF, SNAP_IDENTIFYING, SNAP_NONE, SNAP_BUILDING, SNAP_SAVING, SNAP_READY, SNAP_FAILED };
 
 struct snap {
     enum snap_state state;
@@ -110,6 +111,7 @@ struct snap {
     struct pool pool;         /* the template's (never in core->pools) */
     struct session *template; /* booting or saving */
     struct event *timer;      /* the next build, or polling a save */
+    struct vmm_version_run *version_run; /* while IDENTIFYING */
     int64_t save_started_ns;
     uint64_t restores, fallbacks, builds;
 };
@@ -126,6 +128,7 @@ struct snap {
 struct core {
     struct core_config cfg;
     char *kernel, *initrd, *rootfs, *cmdline, *vms_dir; /* rootfs NULL: none */
+    char *snapshot_dir, *image_digest;                  /* copies of cfg's */
     struct session *sessions;
     unsigned n_sessions;
     struct session *pooled; /* VMs waiting in the pools (not sessions) */
@@ -599,12 +602,14 @@ static void on_health(const Guest__V1__Frame *reply, const struct error *err, vo
         s->pool->backoff_s = 0;
         pool_kick(s->core, 0); /* the next pool boot, if any is missing */
     }
+    /* The guest's words: bounded, and valid UTF-8 for the audit record. */
+    char kernel[128];
+    text_utf8_copy(kernel, sizeof(kernel),
+                   reply->health_response->kernel_release ? reply->health_response->kernel_release : "");
     srecord(s, AUDIT_SESSION_READY,
            json_pack("{s:I, s:s, s:s, s:b}", "boot_ms", (json_int_t)boot_ms, "accel",
-                     vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg", "kernel",
-                     reply->health_response->kernel_release ? reply->health_response->kernel_release
-                                                            : "",
-                     "restored", s->restored));
+                     vmm_vm_uses_kvm(s->vm) ? "kvm" : "tcg", "kernel", kernel, "restored",
+                     s->restored));
     egress_start(s);
     finish_start(s, NULL);
 }
@@ -863,7 +868,10 @@ static void snap_saved(struct core *core)
         error_set(&err, ERR_INTERNAL, "out of memory");
         goto fail;
     }
-    /* The state first, then the record that makes it usable. */
+    /* The state first, its new names made to last (the folder synced),
+     * then the record that makes it usable (file_replace: synced, and
+     * the folder again). A state whose bytes a crash lost fails its
+     * restore, which boots cold and builds the snapshot again. */
     char mem_from[4400], mem_to[4400];
     companion(sn->tmp_path, mem_from, sizeof(mem_from));
     companion(sn->state_path, mem_to, sizeof(mem_to));
@@ -871,6 +879,8 @@ static void snap_saved(struct core *core)
                 ? error_set_errno(&err, ERR_INTERNAL, "renaming %s", sn->tmp_path)
             : rename(mem_from, mem_to) < 0 && errno != ENOENT
                 ? error_set_errno(&err, ERR_INTERNAL, "renaming %s", mem_from)
+            : file_sync_dir(sn->dir) < 0
+                ? error_set_errno(&err, ERR_INTERNAL, "syncing %s", sn->dir)
                 : write_text_file(sn->meta_path, text, &err);
     explicit_bzero(text, strlen(text));
     free(text);
@@ -1002,11 +1012,9 @@ static void on_snap_timer(evutil_socket_t fd, short what, void *arg)
 
 /* What the snapshot is bound to, hashed: the image, its command line, the
  * size, the VMM's version and the channel device. */
-static int snap_identity(struct core *core, char out[DIGEST_SHA256_HEX_SIZE], struct error *err)
+static int snap_identity(struct core *core, const char *version, char out[DIGEST_SHA256_HEX_SIZE],
+                         struct error *err)
 {
-    char version[256];
-    if (core->cfg.driver->version(NULL, version, sizeof(version), err) < 0)
-        return -1;
     const char *channel = getenv("ENCLAVE_CHANNEL");
     char text[8192];
     int n = snprintf(text, sizeof(text),
@@ -1051,13 +1059,11 @@ static bool snap_load(struct snap *sn)
     return true;
 }
 
-static int snap_init(struct core *core, struct error *err)
+/* The rest of snap_init, once the VMM said its version. */
+static int snap_identified(struct core *core, const char *version, struct error *err)
 {
     struct snap *sn = &core->snap;
-    sn->pool.vcpus = core->cfg.default_vcpus;
-    sn->pool.mem_mb = core->cfg.default_mem_mb;
-    sn->pool.size = 1;
-    if (snap_identity(core, sn->identity, err) < 0)
+    if (snap_identity(core, version, sn->identity, err) < 0)
         return -1;
     const char *root = core->cfg.snapshot_dir;
     if (paths_mkdir_p(root, 0700, err) < 0)
@@ -1087,9 +1093,6 @@ static int snap_init(struct core *core, struct error *err)
     snprintf(sn->tmp_path, sizeof(sn->tmp_path), "%s/state.partial", sn->dir);
     snprintf(sn->meta_path, sizeof(sn->meta_path), "%s/meta.json", sn->dir);
     unlink(sn->tmp_path);
-    sn->timer = evtimer_new(core->cfg.base, on_snap_timer, core);
-    if (sn->timer == NULL)
-        return error_set(err, ERR_INTERNAL, "cannot arm the snapshot timer");
     if (snap_load(sn)) {
         sn->state = SNAP_READY;
         log_info("snapshot %.12s: %.1f MiB, %u vCPU / %u MiB: sessions of this image and size "
@@ -1103,11 +1106,56 @@ static int snap_init(struct core *core, struct error *err)
     return 0;
 }
 
+static void snap_off(struct core *core, const struct error *why)
+{
+    struct snap *sn = &core->snap;
+    log_warn("snapshot restore is off: %s", why->message);
+    if (sn->timer) {
+        event_free(sn->timer);
+        sn->timer = NULL;
+    }
+    sn->state = SNAP_OFF;
+}
+
+static void on_snap_version(void *ctx, const char *version, const struct error *verr)
+{
+    struct core *core = ctx;
+    struct snap *sn = &core->snap;
+    struct error err;
+    if (verr != NULL)
+        snap_off(core, verr);
+    else if (snap_identified(core, version, &err) < 0)
+        snap_off(core, &err);
+    vmm_version_run_free(sn->version_run); /* version is in it */
+    sn->version_run = NULL;
+}
+
+/* Asks the VMM for its version, on the loop: the daemon serves meanwhile
+ * (sessions boot cold until a snapshot is ready), and the snapshot folder
+ * is looked at once the identity is known. A VMM that is missing turns
+ * snapshots off at once, saying why. */
+static int snap_init(struct core *core, struct error *err)
+{
+    struct snap *sn = &core->snap;
+    sn->pool.vcpus = core->cfg.default_vcpus;
+    sn->pool.mem_mb = core->cfg.default_mem_mb;
+    sn->pool.size = 1;
+    sn->timer = evtimer_new(core->cfg.base, on_snap_timer, core);
+    if (sn->timer == NULL)
+        return error_set(err, ERR_INTERNAL, "cannot arm the snapshot timer");
+    sn->state = SNAP_IDENTIFYING;
+    if (core->cfg.driver->version_start(NULL, core->cfg.base, on_snap_version, core, &sn->version_run, err) < 0) {
+        sn->state = SNAP_OFF;
+        return -1;
+    }
+    return 0;
+}
+
 void core_snapshot_get(struct core *core, struct core_snapshot_info *info)
 {
     const struct snap *sn = &core->snap;
     memset(info, 0, sizeof(*info));
-    static const char *const names[] = {"off", "building", "building", "building", "ready", "failed"};
+    static const char *const names[] = {"off", "building", "building", "building", "building", "ready", "failed"};
     info->state = names[sn->state];
     info->identity = sn->state == SNAP_OFF ? "" : sn->identity;
     info->vcpus = sn->pool.vcpus;
@@ -1840,7 +1888,11 @@ int core_new(const struct core_config *config, struct core **out, struct error *
     core->rootfs = config->rootfs ? strdup(config->rootfs) : NULL;
     core->cmdline = strdup(config->cmdline ? config->cmdline : "console=ttyS0");
     core->vms_dir = strdup(config->vms_dir);
-    if (!core->kernel || !core->initrd || !core->cmdline || !core->vms_dir || (config->rootfs && !core->rootfs)) {
+    /* Read when the VMM has said its version, after core_new returned. */
+    core->cfg.snapshot_dir = core->snapshot_dir = config->snapshot_dir ? strdup(config->snapshot_dir) : NULL;
+    core->cfg.image_digest = core->image_digest = config->image_digest ? strdup(config->image_digest) : NULL;
+    if (!core->kernel || !core->initrd || !core->cmdline || !core->vms_dir || (config->rootfs && !core->rootfs) ||
+        (config->snapshot_dir && !core->snapshot_dir) || (config->image_digest && !core->image_digest)) {
         core_free(core);
         return error_set(err, ERR_INTERNAL, "out of memory");
     }
@@ -1888,16 +1940,10 @@ int core_new(const struct core_config *config, struct core **out, struct error *
     }
     pool_kick(core, 0);
     if (config->snapshot_dir && config->driver->snapshot_begin && config->driver->snapshot_poll &&
-        config->driver->version) {
+        config->driver->version_start) {
         struct error serr;
-        if (snap_init(core, &serr) < 0) {
-            log_warn("snapshot restore is off: %s", serr.message);
-            if (core->snap.timer) {
-                event_free(core->snap.timer);
-                core->snap.timer = NULL;
-            }
-            core->snap.state = SNAP_OFF;
-        }
+        if (snap_init(core, &serr) < 0)
+            snap_off(core, &serr);
     }
     core->lifetime_timer = event_new(config->base, -1, EV_PERSIST, on_lifetime_tick, core);
     struct timeval tick = {.tv_sec = 1, .tv_usec = 0};
@@ -1921,6 +1967,8 @@ void core_free(struct core *core)
         event_free(core->snap.timer);
         core->snap.timer = NULL; /* no builds from here */
     }
+    vmm_version_run_free(core->snap.version_run);
+    core->snap.version_run = NULL;
     /* Ask every VMM to quit, give them a moment together, then kill the rest. */
     for (struct session *s = first_vm(core); s; s = next_vm(core, s)) {
         if (s->start_cb) {
@@ -1981,6 +2029,8 @@ void core_free(struct core *core)
     free(core->rootfs);
     free(core->cmdline);
     free(core->vms_dir);
+    free(core->snapshot_dir);
+    free(core->image_digest);
     free(core);
 }
 

@@ -273,6 +273,11 @@ bool core_session_id_valid(const char *id);
  * the digest. Callbacks run from the event loop, exactly once for the end. */
 enum core_file_op { CORE_FILE_STAT, CORE_FILE_LIST, CORE_FILE_MKDIR, CORE_FILE_REMOVE };
 #define CORE_MAX_FILE_PATH 4095
+/* What the host takes of a guest's listing, whatever the guest sends: at
+ * most this many entries (the rest marked entries_truncated), each name cut
+ * at this many bytes (a file system's NAME_MAX). */
+#define CORE_MAX_LIST_ENTRIES 10000
+#define CORE_MAX_FILE_NAME 255
 
 struct core_file_request {
     const char *session_id;

@@ -38,6 +38,58 @@ static const char *init_bin;
 static int fake_mode;
 static pid_t last_pid; /* the stand-in VMM started last */
 
+static void hostile_send(int c, Guest__V1__Frame *r)
+{
+    uint8_t *w = NULL;
+    size_t wlen = 0;
+    if (wire_encode(r, &w, &wlen) != 0 || write(c, w, wlen) != (ssize_t)wlen)
+        _exit(1);
+    free(w);
+}
+
+/* A cell as a workload that writes the interpreter driver's pipe itself can
+ * make it: 24 MiB of stdout and 24 results of 1 MiB each (the guest caps
+ * only stdout and stderr), then a reply that says nothing was dropped. */
+static void hostile_cell(int c, uint64_t id)
+{
+    static char text[1u << 20];
+    static uint8_t png[1u << 20];
+    memset(text, 'A', sizeof(text) - 1);
+    Guest__V1__Frame r = GUEST__V1__FRAME__INIT;
+    Guest__V1__CodeEvent ev = GUEST__V1__CODE_EVENT__INIT;
+    r.id = id;
+    r.body_case = GUEST__V1__FRAME__BODY_CODE_EVENT;
+    r.code_event = &ev;
+    /* first, an error whose words are not UTF-8, as a subverted guest sends them */
+    ev.kind = GUEST__V1__CODE_EVENT__KIND__KIND_ERROR;
+    ev.name = "Err\xff";
+    ev.value = "v\xc3";
+    ev.traceback = "t\xfe\xfe";
+    ev.text = "x\x80";
+    hostile_send(c, &r);
+    ev.name = ev.value = ev.traceback = (char *)protobuf_c_empty_string;
+    ev.text = text;
+    ev.kind = GUEST__V1__CODE_EVENT__KIND__KIND_STDOUT;
+    for (int i = 0; i < 24; i++)
+        hostile_send(c, &r);
+    Guest__V1__MimeData md = GUEST__V1__MIME_DATA__INIT;
+    Guest__V1__MimeData *mdp[] = {&md};
+    md.mime_type = "image/png\xff";
+    md.data.data = png;
+    md.data.len = sizeof(png) - 64;
+    ev.kind = GUEST__V1__CODE_EVENT__KIND__KIND_RESULT;
+    ev.text = "<Figure>";
+    ev.data = mdp;
+    ev.n_data = 1;
+    for (int i = 0; i < 24; i++)
+        hostile_send(c, &r);
+    Guest__V1__CodeResponse cr = GUEST__V1__CODE_RESPONSE__INIT;
+    cr.execution_count = 1;
+    r.body_case = GUEST__V1__FRAME__BODY_CODE_RESPONSE;
+    r.code_response = &cr;
+    hostile_send(c, &r);
+}
+
 /* A guest that answers Health, and answers every exec with 64 KiB on stdout
  * and on stderr, whatever cap the host asked for, claiming nothing was cut. */
 static void __attribute__((noreturn)) hostile_guest(const char *path)
@@ -77,9 +129,48 @@ static void __attribute__((noreturn)) hostile_guest(const char *path)
                     Guest__V1__FileInfo *entries[] = {&ok, &bad};
                     Guest__V1__ErrorResponse er = GUEST__V1__ERROR_RESPONSE__INIT;
                     static char long_message[2000];
+                    if (f->body_case == GUEST__V1__FRAME__BODY_CODE_REQUEST) {
+                        hostile_cell(c, f->id);
+                        guest__v1__frame__free_unpacked(f, NULL);
+                        f = NULL;
+                        continue;
+                    }
                     if (f->body_case == GUEST__V1__FRAME__BODY_HEALTH_REQUEST) {
+                        /* a kernel release far too long, and not UTF-8 */
+                        static char release[100000];
+                        memset(release, 'k', sizeof(release) - 1);
+                        memcpy(release, "6.1\xff\xfe-", 6);
+                        h.kernel_release = release;
                         r.body_case = GUEST__V1__FRAME__BODY_HEALTH_RESPONSE;
                         r.health_response = &h;
+                    } else if (f->body_case == GUEST__V1__FRAME__BODY_FILE_REQUEST &&
+                               f->file_request->op == GUEST__V1__FILE_REQUEST__OP__OP_LIST &&
+                               strcmp(f->file_request->path, "/workspace/many") == 0) {
+                        /* more entries than the guest would send, one with a
+                         * name longer than any file system allows */
+                        enum { MANY = 12000 };
+                        static Guest__V1__FileInfo many[MANY];
+                        static Guest__V1__FileInfo *many_ptrs[MANY];
+                        static char many_names[MANY][8];
+                        static char long_name[5000];
+                        memset(long_name, 'n', sizeof(long_name) - 1);
+                        for (size_t i = 0; i < MANY; i++) {
+                            guest__v1__file_info__init(&many[i]);
+                            snprintf(many_names[i], sizeof(many_names[i]), "f%05zu", i);
+                            many[i].name = i == 0 ? long_name : many_names[i];
+                            /* as big as real entries are on the wire (the
+                             * decoder's allocation budget follows the size) */
+                            many[i].type = GUEST__V1__FILE_INFO__TYPE__TYPE_FILE;
+                            many[i].size = 1ull << 40;
+                            many[i].mode = 0644;
+                            many[i].uid = 1000;
+                            many[i].mtime_unix_ns = 1700000000000000000ll;
+                            many_ptrs[i] = &many[i];
+                        }
+                        fr.entries = many_ptrs;
+                        fr.n_entries = MANY;
+                        r.body_case = GUEST__V1__FRAME__BODY_FILE_RESPONSE;
+                        r.file_response = &fr;
                     } else if (f->body_case == GUEST__V1__FRAME__BODY_FILE_REQUEST &&
                                f->file_request->op == GUEST__V1__FILE_REQUEST__OP__OP_LIST) {
                         /* names that are not UTF-8, as a workload can make them */
@@ -247,15 +338,20 @@ static int snap_poll(struct vmm_vm *vm, struct error *err)
     return 1;
 }
 
-static int snap_version(const char *bin, char *out, size_t len, struct error *err)
+/* The VMM's --version: a script that says "fake 1", run on the loop as a
+ * driver runs its VMM's. */
+static char fake_vmm_bin[300];
+
+static int snap_version_start(const char *bin, struct event_base *base, vmm_version_fn done, void *ctx,
+                              struct vmm_version_run **out, struct error *err)
 {
-    snprintf(out, len, "fake 1");
-    return 0;
+    struct vmm_jail jail = {.keep_user = true};
+    return vmm_version_run_start(fake_vmm_bin, &jail, "fake ", base, done, ctx, out, err);
 }
 
 static const struct vmm_driver snap_driver = {
     .name = "fake-snapshots", .start = snap_start, .request_stop = fake_request_stop, .kill = fake_kill,
-    .snapshot_begin = snap_begin, .snapshot_poll = snap_poll, .version = snap_version};
+    .snapshot_begin = snap_begin, .snapshot_poll = snap_poll, .version_start = snap_version_start};
 
 /* ------------------------------------------------------------------ gate */
 
@@ -440,6 +536,12 @@ static int setup_snapshots(void **state)
     struct error err;
     fake_mode = 0;
     restore_breaks = 0;
+    snprintf(fake_vmm_bin, sizeof(fake_vmm_bin), "%s/fake-vmm", run_root);
+    FILE *script = fopen(fake_vmm_bin, "w");
+    assert_non_null(script);
+    fputs("#!/bin/sh\necho 'fake 1'\n", script);
+    fclose(script);
+    assert_int_equal(chmod(fake_vmm_bin, 0755), 0);
     assert_int_equal(core_new(&cfg, &f->core, &err), 0);
     use_policy(ALLOW_ALL);
     *state = f;
@@ -592,11 +694,111 @@ static void test_output_cap_applied_on_the_host(void **state)
     assert_true(w.err_truncated);
 }
 
+static bool is_utf8(const char *s);
+
+struct code_waiter {
+    int done;
+    int failed;
+    uint64_t text_bytes, result_bytes;
+    bool truncated;
+    int not_utf8; /* strings delivered that are not valid UTF-8 */
+    char error_name[16];
+};
+
+static void on_code_event(const struct core_code_event *ev, void *ctx)
+{
+    struct code_waiter *w = ctx;
+    const char *strings[] = {ev->text, ev->name, ev->value, ev->traceback};
+    for (size_t i = 0; i < 4; i++)
+        w->not_utf8 += !is_utf8(strings[i]);
+    for (size_t i = 0; i < ev->n_data; i++)
+        w->not_utf8 += !is_utf8(ev->mime_types[i]);
+    if (strcmp(ev->kind, "error") == 0)
+        snprintf(w->error_name, sizeof(w->error_name), "%s", ev->name);
+    if (strcmp(ev->kind, "stdout") == 0 || strcmp(ev->kind, "stderr") == 0) {
+        w->text_bytes += strlen(ev->text);
+        return;
+    }
+    w->result_bytes += strlen(ev->text);
+    for (size_t i = 0; i < ev->n_data; i++)
+        w->result_bytes += strlen(ev->mime_types[i]) + ev->data_len[i];
+}
+
+static void on_code_done(const struct core_code_result *res, const struct error *err, void *ctx)
+{
+    struct code_waiter *w = ctx;
+    w->done = 1;
+    w->failed = err != NULL;
+    if (res)
+        w->truncated = res->truncated;
+}
+
+static int find_ready_kernel(const struct audit_record *r, void *ctx)
+{
+    char *kernel = ctx;
+    if (strcmp(r->kind_name, "SESSION:READY") != 0 || strcmp(r->session_id, "t-release") != 0)
+        return 0;
+    json_t *d = r->details_json ? json_loads(r->details_json, 0, NULL) : NULL;
+    const char *k = json_string_value(json_object_get(d, "kernel"));
+    snprintf(kernel, 256, "%s", k ? k : "(none)");
+    json_decref(d);
+    return 0;
+}
+
+/* The kernel release a guest reports goes into the SESSION:READY record:
+ * one that is long and not UTF-8 is recorded cut and made valid. */
+static void test_guest_kernel_release_is_bounded(void **state)
+{
+    struct fixture *f = *state;
+    fake_mode = 3;
+    start_ready(f, "t-release");
+    char kernel[256] = "";
+    struct error err;
+    assert_true(audit_query(audit_log, NULL, find_ready_kernel, kernel, &err) >= 0);
+    assert_true(is_utf8(kernel));
+    assert_true(strncmp(kernel, "6.1\xef\xbf\xbd\xef\xbf\xbd-kkk", 13) == 0);
+    assert_true(strlen(kernel) < 128);
+}
+
+/* A cell's output is capped on the host: a guest that sends 24 MiB of
+ * stdout and 24 MiB of results, and says nothing was dropped, delivers at
+ * most 16 MiB of the one and 6 MiB of the other, and the reply says
+ * truncated (the RunCode call's 24 MiB buffer holds that much). The words
+ * of its events (an error's name, value and traceback, a MIME type) that
+ * are not UTF-8 arrive as valid UTF-8. */
+static void test_code_output_capped_on_the_host(void **state)
+{
+    struct fixture *f = *state;
+    fake_mode = 3;
+    start_ready(f, "t-cell");
+    struct error err;
+    struct code_waiter w = {0};
+    struct core_code_request req = {.session_id = "t-cell", .code = "1"};
+    struct core_code_run *run = NULL;
+    assert_int_equal(core_code(f->core, &req, on_code_event, on_code_done, &w, &run, &err), 0);
+    for (int i = 0; i < 3000 && !w.done; i++) {
+        struct timeval tv = {0, 10000};
+        event_base_loopexit(f->base, &tv);
+        event_base_dispatch(f->base);
+    }
+    assert_true(w.done);
+    assert_false(w.failed);
+    assert_true(w.text_bytes > 0);
+    assert_true(w.text_bytes <= 16u << 20);
+    assert_true(w.result_bytes > 0);
+    assert_true(w.result_bytes <= 6u << 20);
+    assert_true(w.truncated);
+    assert_int_equal(w.not_utf8, 0);
+    assert_string_equal(w.error_name, "Err\xef\xbf\xbd");
+}
+
 struct file_waiter {
     int done;
     int failed;
     struct error err;
     size_t n;
+    bool truncated;
+    size_t longest; /* the longest name */
     char names[4][64];
 };
 
@@ -611,7 +813,11 @@ static void on_file(const struct core_file_result *res, const struct error *err,
     }
     for (size_t i = 0; i < res->n_entries && i < 4; i++)
         snprintf(w->names[i], sizeof(w->names[i]), "%s", res->entries[i].name);
+    for (size_t i = 0; i < res->n_entries; i++)
+        if (strlen(res->entries[i].name) > w->longest)
+            w->longest = strlen(res->entries[i].name);
     w->n = res->n_entries;
+    w->truncated = res->entries_truncated;
 }
 
 static void run_file_until(struct event_base *base, struct file_waiter *w)
@@ -687,6 +893,27 @@ static void test_guest_text_is_made_utf8(void **state)
     assert_true(audit_query(audit_log, NULL, count_file_writes, &w, &err) >= 0);
     assert_int_equal(w.with_path, 2);
     assert_int_equal(w.without_details, 0);
+}
+
+/* A listing is capped on the host: a guest that sends 12000 entries (one
+ * named with 5000 bytes) and says nothing was cut delivers 10000, marked
+ * truncated, each name at most 255 bytes. */
+static void test_listing_capped_on_the_host(void **state)
+{
+    struct fixture *f = *state;
+    fake_mode = 3;
+    start_ready(f, "t-many");
+    struct error err;
+    struct file_waiter l = {0};
+    struct core_file_request list = {.session_id = "t-many", .path = "/workspace/many"};
+    assert_int_equal(core_file_op(f->core, CORE_FILE_LIST, &list, on_file, &l, &err), 0);
+    run_file_until(f->base, &l);
+    if (l.failed)
+        fail_msg("%s", l.err.message);
+    assert_int_equal(l.n, CORE_MAX_LIST_ENTRIES);
+    assert_true(l.truncated);
+    assert_int_equal(l.longest, CORE_MAX_FILE_NAME);
+    assert_string_equal(l.names[1], "f00001");
 }
 
 static void test_refusals(void **state)
@@ -947,6 +1174,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_cap_applied_on_the_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guest_text_is_made_utf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listing_capped_on_the_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_code_output_capped_on_the_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_kernel_release_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gate_denial_forwards_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_obligation_tightens_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vmm_dies_while_booting, setup, teardown),

@@ -53,6 +53,17 @@ static void info_from(struct core_file_info *out, const Guest__V1__FileInfo *in,
     out->mtime_unix_ns = in->mtime_unix_ns;
 }
 
+/* A file name from the guest: a workload names its files with any bytes.
+ * Made valid UTF-8 (U+FFFD for what is not), so that it travels in JSON and
+ * protobuf strings and no entry drops out of a listing or an audit record,
+ * and cut at CORE_MAX_FILE_NAME bytes of what the guest sent. NULL only when
+ * out of memory. */
+static char *guest_name(const char *raw)
+{
+    size_t len = strnlen(raw, CORE_MAX_FILE_NAME);
+    return text_utf8_sanitize((const uint8_t *)raw, len);
+}
+
 /* The guest's error reply (or a transport error) as an error. */
 static const struct error *reply_error(const Guest__V1__Frame *reply, const struct error *err, struct error *buf,
                                        Guest__V1__Frame__BodyCase want)
@@ -137,31 +148,26 @@ static void on_op_reply(const Guest__V1__Frame *reply, const struct error *err, 
         const Guest__V1__FileResponse *r = reply->file_response;
         struct core_file_result res;
         memset(&res, 0, sizeof(res));
-        /* Names are the guest's: a workload can name a file with any bytes.
-         * Each is made valid UTF-8 (U+FFFD for what is not), so that it
-         * travels in JSON and protobuf strings and no entry drops out of a
-         * listing or an audit record. */
         cleanup_free char *info_name =
-            r->info && r->info->name ? text_utf8_sanitize((const uint8_t *)r->info->name,
-                                                          strlen(r->info->name))
-                                     : NULL;
+            r->info && r->info->name ? guest_name(r->info->name) : NULL;
         info_from(&res.info, r->info, info_name);
         struct core_file_info *entries = NULL;
         char **names = NULL;
-        if (r->n_entries > 0) {
-            entries = calloc(r->n_entries, sizeof(*entries));
-            names = calloc(r->n_entries, sizeof(*names));
+        /* The guest caps a listing; one that does not is capped here. */
+        size_t n_entries = r->n_entries < CORE_MAX_LIST_ENTRIES ? r->n_entries : CORE_MAX_LIST_ENTRIES;
+        if (n_entries > 0) {
+            entries = calloc(n_entries, sizeof(*entries));
+            names = calloc(n_entries, sizeof(*names));
             bool ok = entries != NULL && names != NULL && (r->info == NULL || r->info->name == NULL ||
                                                           info_name != NULL);
-            for (size_t i = 0; ok && i < r->n_entries; i++) {
-                const char *raw = r->entries[i]->name ? r->entries[i]->name : "";
-                names[i] = text_utf8_sanitize((const uint8_t *)raw, strlen(raw));
+            for (size_t i = 0; ok && i < n_entries; i++) {
+                names[i] = guest_name(r->entries[i]->name ? r->entries[i]->name : "");
                 ok = names[i] != NULL;
                 if (ok)
                     info_from(&entries[i], r->entries[i], names[i]);
             }
             if (!ok) {
-                for (size_t i = 0; names && i < r->n_entries; i++)
+                for (size_t i = 0; names && i < n_entries; i++)
                     free(names[i]);
                 free(names);
                 free(entries);
@@ -173,10 +179,10 @@ static void on_op_reply(const Guest__V1__Frame *reply, const struct error *err, 
             }
         }
         res.entries = entries;
-        res.n_entries = r->n_entries;
-        res.entries_truncated = r->entries_truncated;
+        res.n_entries = n_entries;
+        res.entries_truncated = r->entries_truncated || n_entries < r->n_entries;
         o->cb(&res, NULL, o->ctx);
-        for (size_t i = 0; names && i < r->n_entries; i++)
+        for (size_t i = 0; names && i < n_entries; i++)
             free(names[i]);
         free(names);
         free(entries);

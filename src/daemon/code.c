@@ -1,10 +1,11 @@
 /* enclave.v1.Enclave/RunCode (server streaming): a cell of Python in the
  * session's interpreter; its output, result and error as events, then done.
  *
- * The guest caps a cell's output (16 MiB) and the call's buffer is larger
- * than that plus a rich result, so a slow client cannot make the daemon hold
- * more; a buffer that fills anyway ends the call (resource_exhausted) and
- * interrupts the cell. */
+ * Core caps a cell's events (16 MiB of output, 6 MiB of results, whatever
+ * the guest says) and the call's buffer is larger than both, so a slow
+ * client cannot make the daemon hold more; a buffer that fills anyway (JSON
+ * makes a control character six bytes) ends the call (resource_exhausted)
+ * and interrupts the cell. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,10 +18,10 @@ struct code_call {
     bool failed;
 };
 
-static void send_or_fail(struct code_call *c, Enclave__V1__RunCodeEvent *ev)
+/* Returns false when the call was ended (and c freed): the caller must not
+ * touch c again. */
+static bool send_or_fail(struct code_call *c, Enclave__V1__RunCodeEvent *ev)
 {
-    if (c->failed)
-        return;
     if (api_call_send(c->call, &ev->base) < 0 && !api_call_is_abandoned(c->call)) {
         /* Full although the cap should have prevented it: stop here. */
         c->failed = true;
@@ -30,7 +31,9 @@ static void send_or_fail(struct code_call *c, Enclave__V1__RunCodeEvent *ev)
         error_set(&e, ERR_RESOURCE_EXHAUSTED, "the client does not read the cell's output");
         api_call_finish(c->call, &e);
         free(c);
+        return false;
     }
+    return true;
 }
 
 static void on_event(const struct core_code_event *ev, void *ctx)
@@ -55,9 +58,10 @@ static void on_event(const struct core_code_event *ev, void *ctx)
     } else {
         m.event_case = ENCLAVE__V1__RUN_CODE_EVENT__EVENT_TEXT;
         m.text = (char *)ev->text;
-        send_or_fail(c, &m);
+        if (!send_or_fail(c, &m))
+            return;
         /* Each rich form is an event of its own. */
-        for (size_t i = 0; i < ev->n_data && !c->failed; i++) {
+        for (size_t i = 0; i < ev->n_data; i++) {
             Enclave__V1__MimeBundle b = ENCLAVE__V1__MIME_BUNDLE__INIT;
             b.mime_type = (char *)ev->mime_types[i];
             b.data.data = (uint8_t *)ev->data[i];
@@ -65,7 +69,8 @@ static void on_event(const struct core_code_event *ev, void *ctx)
             Enclave__V1__RunCodeEvent d = ENCLAVE__V1__RUN_CODE_EVENT__INIT;
             d.event_case = ENCLAVE__V1__RUN_CODE_EVENT__EVENT_DATA;
             d.data = &b;
-            send_or_fail(c, &d);
+            if (!send_or_fail(c, &d))
+                return;
         }
         return;
     }

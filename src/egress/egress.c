@@ -22,16 +22,14 @@
 #include <openssl/x509.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "egress/internal.h"
 #include "secret/secret.h"
 
 #define MAX_PATH_TEXT 8192   /* the path the policy sees */
 #define AUDIT_PATH_TEXT 512  /* the path the audit record keeps */
 #define MAX_METHOD 32
-/* Refusals that never reached a decision (too many streams, a malformed
- * open) are recorded at most this often per second and session; the next
- * record counts those left out. */
-#define UNDECIDED_RECORDS_PER_S 10
+#define GUEST_REASON_TEXT 256 /* a guest's reason for closing a stream, as recorded */
 
 /* What a NET:CONNECT record says became of a stream. */
 #define OUTCOMES(X)                                                                            \
@@ -120,6 +118,50 @@ struct stream {
     char remote_error[600]; /* how the remote's side failed, when it did */
 };
 
+/* A token bucket: a token every interval_ns, at most burst of them. The
+ * tokens are kept as nanoseconds of credit (one token is interval_ns), so
+ * the arithmetic is whole numbers. */
+struct bucket {
+    int64_t interval_ns;
+    int64_t capacity_ns; /* burst tokens */
+    int64_t credit_ns;
+    int64_t last_ns;
+    uint64_t refused;    /* takes refused since bucket_refused_take() */
+};
+
+static void bucket_init(struct bucket *b, unsigned per_s, unsigned burst, int64_t now)
+{
+    b->interval_ns = 1000000000 / per_s;
+    b->capacity_ns = b->interval_ns * burst;
+    b->credit_ns = b->capacity_ns;
+    b->last_ns = now;
+    b->refused = 0;
+}
+
+/* Takes one token at time now: true, or false (counted) when none is left. */
+static bool bucket_take(struct bucket *b, int64_t now)
+{
+    if (now > b->last_ns) {
+        int64_t gained = now - b->last_ns;
+        b->credit_ns = gained >= b->capacity_ns - b->credit_ns ? b->capacity_ns : b->credit_ns + gained;
+        b->last_ns = now;
+    }
+    if (b->credit_ns < b->interval_ns) {
+        b->refused++;
+        return false;
+    }
+    b->credit_ns -= b->interval_ns;
+    return true;
+}
+
+/* How many takes were refused since the last call; starts counting anew. */
+static uint64_t bucket_refused_take(struct bucket *b)
+{
+    uint64_t n = b->refused;
+    b->refused = 0;
+    return n;
+}
+
 struct egress {
     struct egress_config cfg;
     char session_id[65];
@@ -134,10 +176,8 @@ struct egress {
     int64_t started_ns; /* first attach: the session's egress time counts from here */
     bool bytes_spent;   /* the session's byte limit was reached */
     bool time_spent;    /* the session's time limit was reached */
-    /* rate limit of undecided refusals */
-    int64_t undecided_second;
-    unsigned undecided_in_second;
-    uint64_t undecided_suppressed;
+    struct bucket opens;             /* opens that reach the gate */
+    struct bucket undecided_records; /* records of refusals without a decision */
     struct egress_addr *extra_host;
     size_t n_extra_host;
 };
@@ -147,6 +187,12 @@ static int64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The clock of the rate limits. */
+static int64_t rate_now_ns(const struct egress *e)
+{
+    return e->cfg.clock_ns ? e->cfg.clock_ns() : now_ns();
 }
 
 /* ------------------------------------------------------------ frames to the guest */
@@ -242,25 +288,19 @@ static void record_stream(struct stream *s, bool allowed, unsigned status, const
         log_error("egress %s: cannot record a connection: %s", e->session_id, err.message);
 }
 
-/* A refusal with no decision behind it (nothing was asked): rate-limited. */
+/* A refusal with no decision behind it (nothing was asked): rate-limited
+ * (EGRESS_UNDECIDED_RECORDS_PER_S); "suppressed" counts those left out
+ * since the last record. */
 static void record_undecided(struct egress *e, uint32_t stream, const char *host, unsigned port,
                              unsigned status, const char *reason)
 {
-    int64_t sec = now_ns() / 1000000000;
-    if (sec != e->undecided_second) {
-        e->undecided_second = sec;
-        e->undecided_in_second = 0;
-    }
-    if (e->undecided_in_second >= UNDECIDED_RECORDS_PER_S) {
-        e->undecided_suppressed++;
+    if (!bucket_take(&e->undecided_records, rate_now_ns(e)))
         return;
-    }
-    e->undecided_in_second++;
     json_t *d = json_pack("{s:I, s:s, s:i, s:b, s:i, s:s, s:s, s:I, s:I, s:I}", "stream", (json_int_t)stream,
                           "host", host ? host : "", "port", (int)port, "allowed", 0, "status",
                           (int)status, "reason", reason, "outcome", outcome_name(OUTCOME_REFUSED), "bytes_out", (json_int_t)0,
-                          "bytes_in", (json_int_t)0, "suppressed", (json_int_t)e->undecided_suppressed);
-    e->undecided_suppressed = 0;
+                          "bytes_in", (json_int_t)0, "suppressed",
+                          (json_int_t)bucket_refused_take(&e->undecided_records));
     struct error err;
     if (gate_record(e->cfg.gate, AUDIT_NET_CONNECT, e->session_id, d, &err) < 0)
         log_error("egress %s: cannot record a refusal: %s", e->session_id, err.message);
@@ -1163,11 +1203,15 @@ static bool path_valid(const char *p)
 
 static void on_open(struct egress *e, const Guest__V1__EgressOpen *o)
 {
+    /* The host as the guest wrote it, for the refusals below that come
+     * before it is checked: bounded and valid UTF-8 in the record. */
+    char as_sent[EGRESS_MAX_HOST + 1];
+    text_utf8_copy(as_sent, sizeof(as_sent), o->host ? o->host : "");
     if (find_stream(e, o->stream) != NULL) {
         /* A number in use: that stream is the guest's confusion; the new
          * open is refused and the open stream carries on. */
         send_open_result(e, o->stream, false, 400, "stream number already in use");
-        record_undecided(e, o->stream, o->host, o->port, 400, "stream number already in use");
+        record_undecided(e, o->stream, as_sent, o->port, 400, "stream number already in use");
         return;
     }
     if (e->n_streams >= e->cfg.max_streams) {
@@ -1175,7 +1219,7 @@ static void on_open(struct egress *e, const Guest__V1__EgressOpen *o)
         snprintf(why, sizeof(why), "too many connections: at most %u at once", e->cfg.max_streams);
         e->stats.refused++;
         send_open_result(e, o->stream, false, 503, why);
-        record_undecided(e, o->stream, o->host, o->port, 503, why);
+        record_undecided(e, o->stream, as_sent, o->port, 503, why);
         return;
     }
     char host[EGRESS_MAX_HOST + 1];
@@ -1204,6 +1248,18 @@ static void on_open(struct egress *e, const Guest__V1__EgressOpen *o)
         e->stats.refused++;
         send_open_result(e, o->stream, false, 403, limit);
         record_undecided(e, o->stream, host, o->port, 403, limit);
+        return;
+    }
+    /* Everything past here reaches the gate and writes records: at most
+     * EGRESS_OPENS_PER_S of them a second (egress.h says why). */
+    if (!bucket_take(&e->opens, rate_now_ns(e))) {
+        char over[120];
+        snprintf(over, sizeof(over), "too many connections opened: at most %d a second (%d at once)",
+                 EGRESS_OPENS_PER_S, EGRESS_OPENS_BURST);
+        e->stats.refused++;
+        e->stats.rate_limited++;
+        send_open_result(e, o->stream, false, 429, over);
+        record_undecided(e, o->stream, host, o->port, 429, over);
         return;
     }
     struct stream *s = calloc(1, sizeof(*s));
@@ -1332,8 +1388,11 @@ static void on_close(struct egress *e, const Guest__V1__EgressClose *c)
     if (s == NULL)
         return;
     if (!c->write_only) {
-        /* The workload went away: nothing more either way. */
-        const char *why = c->reason && c->reason[0] ? c->reason : "";
+        /* The workload went away: nothing more either way. The reason is
+         * the guest's words, kept in the NET:CONNECT record: bounded and
+         * valid UTF-8, so that the record keeps its details. */
+        char why[GUEST_REASON_TEXT];
+        text_utf8_copy(why, sizeof(why), c->reason ? c->reason : "");
         if (s->state == ST_OPEN) {
             stream_end(s, why[0] ? why : "closed by the guest", false);
         } else {
@@ -1450,6 +1509,9 @@ int egress_new(const struct egress_config *config, struct egress **out, struct e
         e->n_extra_host = config->n_extra_host_addrs;
     }
     e->cfg.extra_host_addrs = NULL;
+    int64_t now = rate_now_ns(e);
+    bucket_init(&e->opens, EGRESS_OPENS_PER_S, EGRESS_OPENS_BURST, now);
+    bucket_init(&e->undecided_records, EGRESS_UNDECIDED_RECORDS_PER_S, EGRESS_UNDECIDED_RECORDS_BURST, now);
     *out = e;
     return 0;
 }
@@ -1481,6 +1543,18 @@ void egress_detach(struct egress *e)
     if (e == NULL)
         return;
     close_all(e, "the session's channel closed");
+    /* The refusals left out since the last record get one record of their
+     * own, so a flood that ends is still counted whole. */
+    uint64_t left_out = bucket_refused_take(&e->undecided_records);
+    if (left_out > 0) {
+        json_t *d = json_pack("{s:I, s:s, s:i, s:b, s:s, s:s, s:I}", "stream", (json_int_t)0, "host", "",
+                              "port", 0, "allowed", 0, "outcome", outcome_name(OUTCOME_REFUSED), "reason",
+                              "refusals without a decision that were not recorded one by one", "suppressed",
+                              (json_int_t)left_out);
+        struct error err;
+        if (gate_record(e->cfg.gate, AUDIT_NET_CONNECT, e->session_id, d, &err) < 0)
+            log_error("egress %s: cannot record the refusals left out: %s", e->session_id, err.message);
+    }
     if (e->active && e->conn != NULL)
         proxy_cancel(e->conn, e->req_id);
     e->active = false;

@@ -59,6 +59,27 @@ struct egress_resolver;
 #define EGRESS_CONNECT_TIMEOUT_S 10
 #define EGRESS_MAX_HOST 253
 
+/* Rate limits per session, both token buckets (a full bucket at the start).
+ *
+ * Opens that reach the gate: every one writes up to three durable, signed
+ * audit records (the net.resolve and net.connect decisions, the stream's
+ * NET:CONNECT), so a workload opening connections in a loop would grow the
+ * audit database without bound. 10 a second sustained is more than a
+ * workload's real fetches through the guest channel need (a package
+ * install opens a connection per file at most), and a burst of 100 lets a
+ * dependency resolver fetch dozens of files at once. An open over the rate
+ * is refused before any decision: 429 to the workload.
+ *
+ * Refusals without a decision (malformed, too many streams, over the open
+ * rate, the session's limits spent): a NET:CONNECT record each, at most
+ * 10 a second (burst 10); the next record, or a last one when the egress
+ * is detached, counts those left out ("suppressed"). A session so writes
+ * at most 3 x 10 + 10 records a second, whatever its workload does. */
+#define EGRESS_OPENS_PER_S 10
+#define EGRESS_OPENS_BURST 100
+#define EGRESS_UNDECIDED_RECORDS_PER_S 10
+#define EGRESS_UNDECIDED_RECORDS_BURST 10
+
 /* The proxy URL the workload gets in HTTP_PROXY and friends. */
 #define EGRESS_PROXY_URL "http://127.0.0.1:3128"
 
@@ -211,6 +232,9 @@ struct egress_config {
      * machine's interfaces (NULL: none). */
     const struct egress_addr *extra_host_addrs;
     size_t n_extra_host_addrs;
+    /* Tests only: the clock of the rate limits, in nanoseconds (NULL: the
+     * monotonic clock). */
+    int64_t (*clock_ns)(void);
 };
 
 /* What an egress has done, for the audit and for tests. */
@@ -218,6 +242,7 @@ struct egress_stats {
     uint64_t streams;        /* EgressOpen frames accepted for a decision */
     uint64_t allowed;        /* streams connected */
     uint64_t refused;        /* streams refused (policy, address, limit, error) */
+    uint64_t rate_limited;   /* EgressOpen frames refused over EGRESS_OPENS_PER_S */
     uint64_t bytes_out;      /* guest -> remote, whole session */
     uint64_t bytes_in;       /* remote -> guest */
     unsigned open_streams;   /* now */

@@ -480,10 +480,34 @@ static size_t records_holding(struct fixture *f, const char *text)
     return n;
 }
 
+struct count_ctx {
+    const char *kind, *word;
+    size_t n;
+};
+
+static int count_one(const struct audit_record *r, void *ctx)
+{
+    struct count_ctx *c = ctx;
+    if (strcmp(r->kind_name, c->kind) == 0 &&
+        ((r->details_json && strstr(r->details_json, c->word)) || (r->reasons_json && strstr(r->reasons_json, c->word))))
+        c->n++;
+    return 0;
+}
+
+/* How many records of kind hold word in their details or reasons (no cap). */
+static size_t count_all(struct fixture *f, const char *kind, const char *word)
+{
+    struct count_ctx c = {kind, word, 0};
+    struct error err;
+    assert_true(audit_query(f->log, NULL, count_one, &c, &err) >= 0);
+    return c.n;
+}
+
 /* ------------------------------------------------------------ fixture */
 
 static uint64_t session_max_bytes_for_setup;
 static unsigned session_timeout_for_setup;
+static int64_t (*clock_for_setup)(void);
 
 static int setup_with(void **state, unsigned max_streams, unsigned window)
 {
@@ -541,6 +565,7 @@ static int setup_with(void **state, unsigned max_streams, unsigned window)
         .n_extra_host_addrs = 1,
         .session_max_bytes = session_max_bytes_for_setup,
         .session_timeout_s = session_timeout_for_setup,
+        .clock_ns = clock_for_setup,
     };
     assert_int_equal(egress_new(&ec, &f->egress, &err), 0);
     assert_int_equal(egress_attach(f->egress, f->conn, &err), 0);
@@ -567,6 +592,23 @@ static int setup_session_limits(void **state)
     int r = setup_with(state, 8, 4096);
     session_max_bytes_for_setup = 0;
     session_timeout_for_setup = 0;
+    return r;
+}
+
+/* The rate limits' clock stands still unless a test moves it. */
+static int64_t test_clock_ns;
+
+static int64_t test_clock(void)
+{
+    return test_clock_ns;
+}
+
+static int setup_test_clock(void **state)
+{
+    test_clock_ns = 1000000000;
+    clock_for_setup = test_clock;
+    int r = setup_with(state, 8, 4096);
+    clock_for_setup = NULL;
     return r;
 }
 
@@ -733,6 +775,56 @@ static void test_stream_limit(void **state)
     run_for_ms(f, 50);
     egress_stats(f->egress, &st);
     assert_int_equal(st.open_streams, 8);
+}
+
+/* A hostile guest opening connections in a loop: only EGRESS_OPENS_BURST
+ * of them reach the gate while the clock stands still, and
+ * EGRESS_OPENS_PER_S more a second after; the rest are refused with 429
+ * before any decision, and recorded at a bounded rate with a count of those
+ * left out, never one record per open. */
+static void test_open_rate_limit(void **state)
+{
+    struct fixture *f = *state;
+    const uint32_t flood = 1000;
+    for (uint32_t s = 1; s <= flood; s++)
+        send_open(f, s, "denied.invalid", 443, "https", NULL, NULL);
+    for (uint32_t s = 1; s <= flood; s++) {
+        const struct seen *r = open_result(f, s);
+        assert_false(r->allowed);
+        if (s <= EGRESS_OPENS_BURST) {
+            assert_int_equal(r->status, 403); /* decided: the policy's refusal */
+        } else {
+            assert_int_equal(r->status, 429);
+            assert_non_null(strstr(r->reason, "too many connections opened: at most 10 a second"));
+        }
+    }
+    assert_int_equal(count_all(f, "POLICY:DECISION", "net.resolve"), EGRESS_OPENS_BURST);
+    assert_int_equal(count_all(f, "NET:CONNECT", "denied.invalid"), EGRESS_OPENS_BURST + EGRESS_UNDECIDED_RECORDS_BURST);
+    assert_int_equal(count_all(f, "NET:CONNECT", "\"status\":429"), EGRESS_UNDECIDED_RECORDS_BURST);
+    struct egress_stats st;
+    egress_stats(f->egress, &st);
+    assert_int_equal(st.rate_limited, flood - EGRESS_OPENS_BURST);
+    assert_int_equal(st.open_streams, 0);
+
+    /* A second later: EGRESS_OPENS_PER_S more are decided; the first record
+     * of a refusal counts those left out before it. */
+    test_clock_ns += 1000000000;
+    const uint32_t more = EGRESS_OPENS_PER_S + EGRESS_UNDECIDED_RECORDS_PER_S + 5;
+    for (uint32_t s = flood + 1; s <= flood + more; s++)
+        send_open(f, s, "denied.invalid", 443, "https", NULL, NULL);
+    for (uint32_t s = flood + 1; s <= flood + more; s++)
+        assert_int_equal(open_result(f, s)->status, s <= flood + EGRESS_OPENS_PER_S ? 403 : 429);
+    assert_int_equal(count_all(f, "POLICY:DECISION", "net.resolve"), EGRESS_OPENS_BURST + EGRESS_OPENS_PER_S);
+    char left_out[64];
+    snprintf(left_out, sizeof(left_out), "\"suppressed\":%u",
+             flood - EGRESS_OPENS_BURST - EGRESS_UNDECIDED_RECORDS_BURST);
+    assert_int_equal(count_all(f, "NET:CONNECT", left_out), 1);
+    assert_int_equal(count_all(f, "NET:CONNECT", "\"status\":429"),
+                     EGRESS_UNDECIDED_RECORDS_BURST + EGRESS_UNDECIDED_RECORDS_PER_S);
+    /* The last 5 were left out; detaching records them in one record. */
+    egress_detach(f->egress);
+    assert_int_equal(count_all(f, "NET:CONNECT", "\"suppressed\":5"), 1);
+    assert_int_equal(count_all(f, "NET:CONNECT", "not recorded one by one"), 1);
 }
 
 /* A guest that never credits: the host sends it one window and no more; a
@@ -908,6 +1000,55 @@ static void test_plain_answer_reset_midway(void **state)
     assert_true(run_until(f, stream_gone, NULL));
     assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"failed\"",
                                    "\"reason\":\"the workload reset its connection\""), 1);
+}
+
+/* A subverted guest's reason for closing is long and not UTF-8: the
+ * NET:CONNECT record keeps its details (host, outcome) with the reason cut
+ * and made valid. */
+static void test_guest_reason_is_bounded(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 2, "127.0.0.1", f->server_port, "http", "GET", "/file");
+    assert_true(open_result(f, 2)->allowed);
+    static char reason[4000];
+    memset(reason, 'x', sizeof(reason) - 1);
+    reason[0] = '\xff';
+    send_close_failed(f, 2, reason);
+    assert_true(run_until(f, stream_gone, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "\"outcome\":\"failed\"", "\"reason\":\"\\uFFFDxxx"), 1);
+    char many[300];
+    memset(many, 'x', sizeof(many) - 1);
+    many[sizeof(many) - 1] = '\0';
+    assert_int_equal(records_holding(f, many), 0);
+}
+
+static bool two_open_results(struct fixture *f, const void *arg)
+{
+    (void)arg;
+    int n = 0;
+    for (size_t i = 0; i < f->n_seen; i++)
+        n += f->seen[i].body == GUEST__V1__FRAME__BODY_EGRESS_OPEN_RESULT && f->seen[i].stream == 2;
+    return n >= 2;
+}
+
+/* An open for a stream number in use, from a subverted guest, with a host
+ * that is long and not UTF-8: refused, and the refusal's record keeps its
+ * details with the host cut and made valid. */
+static void test_refused_open_host_is_bounded(void **state)
+{
+    struct fixture *f = *state;
+    send_open(f, 2, "127.0.0.1", f->server_port, "https", NULL, NULL);
+    assert_true(open_result(f, 2)->allowed);
+    static char host[3000];
+    memset(host, 'h', sizeof(host) - 1);
+    host[0] = '\xff';
+    send_open(f, 2, host, f->server_port, "https", NULL, NULL);
+    assert_true(run_until(f, two_open_results, NULL));
+    assert_int_equal(count_records(f, "NET:CONNECT", "already in use", "\"host\":\"\\uFFFDhhh"), 1);
+    char many[300];
+    memset(many, 'h', sizeof(many) - 1);
+    many[sizeof(many) - 1] = '\0';
+    assert_int_equal(records_holding(f, many), 0);
 }
 
 /* The whole answer went to the guest, which reset before writing all of it
@@ -1439,6 +1580,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host_own_address_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_opens_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_rate_limit, setup_test_clock, teardown),
         cmocka_unit_test_setup_teardown(test_window_towards_the_guest, setup_many, teardown),
         cmocka_unit_test_setup_teardown(test_data_past_the_window_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_byte_limit_obligation, setup, teardown),
@@ -1446,6 +1588,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_limits, setup_session_limits, teardown),
         cmocka_unit_test_setup_teardown(test_session_time_limit, setup_session_limits, teardown),
         cmocka_unit_test_setup_teardown(test_plain_answer_complete_then_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_guest_reason_is_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_open_host_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_answer_reset_midway, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_answer_not_written_to_the_workload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_answer_cut_by_the_server, setup, teardown),

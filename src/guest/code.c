@@ -241,6 +241,15 @@ unsigned guest_code_running(const struct guest_code *k)
     return n;
 }
 
+size_t guest_code_pids(const struct guest_code *k, pid_t *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < k->n && n < max; i++)
+        if (!k->ctx[i]->exited && k->ctx[i]->pid > 0)
+            out[n++] = k->ctx[i]->pid;
+    return n;
+}
+
 static struct context *find_context(struct guest_code *k, const char *id)
 {
     for (size_t i = 0; i < k->n; i++)

@@ -668,7 +668,13 @@ static void test_refused(void **state)
     wl_expect_status(fd, buf, sizeof(buf), "502 Bad Gateway");
     assert_non_null(strstr(buf, "\r\n\r\nconnection refused\n"));
     close(fd);
-    host_stop(h, 9, 3, 0, 0);
+    /* Over the host's rate of new connections: 429 as it came. */
+    fd = wl_connect(h);
+    st = wl_open(h, fd, "often.example");
+    host_result(h, st, false, 429, "too many connections opened");
+    wl_expect_status(fd, buf, sizeof(buf), "429 Too Many Requests");
+    close(fd);
+    host_stop(h, 9, 4, 0, 0);
 }
 
 static void test_plain_http(void **state)

@@ -343,6 +343,14 @@ bool guest_context_id_valid(const char *id);
 /* Waits for the child pid to end, at most timeout_ms; then SIGKILLs it and
  * reaps it. Returns 0 when it ended by itself, 1 when it was killed. */
 int guest_wait_child(pid_t pid, unsigned timeout_ms);
+/* Run as the workload user (in the sweep's child): SIGKILLs every process of
+ * the caller's uid, except the caller and the processes of the live
+ * interpreter contexts (keep: their pids) and what descends from them, by
+ * the parent links in proc_root ("/proc"). Rounds until a scan finds
+ * nothing to kill (a process that forks meanwhile is found in the next one),
+ * at most 64. Returns how many it killed, or -errno when proc_root cannot be
+ * read. */
+int guest_kill_user_except(const char *proc_root, const pid_t *keep, size_t n_keep);
 
 /* ---------------------------------------------------------------- egress proxy
  *

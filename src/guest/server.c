@@ -1133,19 +1133,25 @@ static bool exec_done(const struct exec *e, uint64_t now)
     return (e->out[0].fd < 0 && e->out[1].fd < 0) || now >= e->drain_ns;
 }
 
-/* Kills every process of the workload user. A workload's own process
+/* Kills every process of the workload user, except the live interpreter
+ * contexts (keep) and what descends from them. A workload's own process
  * group is killed when it ends, but a process that called setsid() left
- * that group; once no exec is running, nothing of uid 1000 has a reason to
- * be alive. The signal comes from a child that became uid 1000, so that
- * kill(-1) reaches exactly the workload user's processes. In the VM only:
- * on a host, uid 1000 is somebody. */
-static void sweep_workload_user(void)
+ * that group; once no exec is running, nothing of uid 1000 outside a
+ * context has a reason to be alive. The signals come from a child that
+ * became uid 1000, so that they reach only the workload user's processes
+ * (kill(-1) when no context lives; by pid otherwise). In the VM only: on a
+ * host, uid 1000 is somebody. */
+static void sweep_workload_user(const pid_t *keep, size_t n_keep)
 {
     pid_t pid = fork();
     if (pid == 0) {
         if (setgroups(0, NULL) == 0 && setresgid(GUEST_WORKLOAD_GID, GUEST_WORKLOAD_GID, GUEST_WORKLOAD_GID) == 0 &&
-            setresuid(GUEST_WORKLOAD_UID, GUEST_WORKLOAD_UID, GUEST_WORKLOAD_UID) == 0)
-            kill(-1, SIGKILL);
+            setresuid(GUEST_WORKLOAD_UID, GUEST_WORKLOAD_UID, GUEST_WORKLOAD_UID) == 0) {
+            if (n_keep == 0)
+                kill(-1, SIGKILL);
+            else
+                guest_kill_user_except("/proc", keep, n_keep);
+        }
         _exit(0);
     }
     if (pid < 0) {
@@ -1201,9 +1207,12 @@ static int housekeeping(struct guest_server *s, uint64_t now)
             next = e->drain_ns;
         i++;
     }
-    /* Interpreter contexts are workload processes that stay: no sweep then. */
-    if (s->opts.pid1 && before > 0 && s->nexecs == 0 && guest_code_running(s->code) == 0) {
-        sweep_workload_user(); /* the fork server is root: it stays */
+    /* Interpreter contexts are workload processes that stay (with what they
+     * started); everything else of the workload user goes. */
+    if (s->opts.pid1 && before > 0 && s->nexecs == 0) {
+        pid_t keep[GUEST_MAX_CONTEXTS];
+        size_t n_keep = guest_code_pids(s->code, keep, GUEST_MAX_CONTEXTS);
+        sweep_workload_user(keep, n_keep); /* the fork server is root: it stays */
         s->trim_at_ns = now + GUEST_TRIM_IDLE_MS * 1000000ull;
     }
     /* The next worker is forked now, between calls, not on a call's path. */

@@ -64,6 +64,8 @@ bool guest_code_reaped(struct guest_server *s, struct guest_code *k, pid_t pid, 
 /* Timeouts and finished cells; returns the next deadline (UINT64_MAX: none). */
 uint64_t guest_code_housekeeping(struct guest_server *s, struct guest_code *k, uint64_t now);
 unsigned guest_code_running(const struct guest_code *k); /* live interpreters */
+/* The pids of the live interpreters, at most max; returns how many. */
+size_t guest_code_pids(const struct guest_code *k, pid_t *out, size_t max);
 
 /* ---- the egress proxy (egress.c) */
 struct guest_egress;

@@ -662,3 +662,110 @@ int guest_resume_system(const uint8_t *entropy, size_t len, int64_t unix_time_ns
         return -errno;
     return 0;
 }
+
+/* ---------------------------------------------------------------- the sweep with contexts */
+
+struct proc_entry {
+    pid_t pid, ppid;
+    uid_t uid;
+};
+
+/* The real uid and parent of a process, from its status file. */
+static bool read_proc_status(int proc_fd, const char *name, struct proc_entry *out)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "%s/status", name);
+    int fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *pp = strstr(buf, "\nPPid:");
+    const char *uid = strstr(buf, "\nUid:");
+    const char *state = strstr(buf, "\nState:");
+    if (pp == NULL || uid == NULL || state == NULL)
+        return false;
+    /* A zombie is dead already (killed in an earlier round, not reaped yet). */
+    state += 7;
+    while (*state == ' ' || *state == '\t')
+        state++;
+    if (*state == 'Z' || *state == 'X')
+        return false;
+    out->ppid = (pid_t)strtol(pp + 6, NULL, 10);
+    out->uid = (uid_t)strtoul(uid + 5, NULL, 10);
+    return true;
+}
+
+static bool kept(const struct proc_entry *all, size_t n, pid_t pid, const pid_t *keep, size_t n_keep)
+{
+    /* Up the parent links (bounded: a link may change while we read). */
+    for (int depth = 0; depth < 256 && pid > 1; depth++) {
+        for (size_t k = 0; k < n_keep; k++)
+            if (keep[k] == pid)
+                return true;
+        pid_t parent = 0;
+        for (size_t i = 0; i < n; i++)
+            if (all[i].pid == pid) {
+                parent = all[i].ppid;
+                break;
+            }
+        pid = parent;
+    }
+    return false;
+}
+
+int guest_kill_user_except(const char *proc_root, const pid_t *keep, size_t n_keep)
+{
+    uid_t me = getuid();
+    pid_t self = getpid();
+    int killed = 0;
+    for (int round = 0; round < 64; round++) {
+        int proc_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (proc_fd < 0)
+            return -errno;
+        DIR *d = fdopendir(proc_fd);
+        if (d == NULL) {
+            int e = errno;
+            close(proc_fd);
+            return -e;
+        }
+        struct proc_entry *all = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            char *end;
+            long pid = strtol(de->d_name, &end, 10);
+            if (*end != '\0' || pid <= 0)
+                continue;
+            struct proc_entry e = {.pid = (pid_t)pid};
+            if (!read_proc_status(dirfd(d), de->d_name, &e))
+                continue; /* gone meanwhile */
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 256;
+                struct proc_entry *grown = realloc(all, ncap * sizeof(*all));
+                if (grown == NULL)
+                    break;
+                all = grown;
+                cap = ncap;
+            }
+            all[n++] = e;
+        }
+        closedir(d);
+        int this_round = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (all[i].uid != me || all[i].pid == self || kept(all, n, all[i].pid, keep, n_keep))
+                continue;
+            if (kill(all[i].pid, SIGKILL) == 0)
+                this_round++;
+        }
+        free(all);
+        killed += this_round;
+        if (this_round == 0)
+            break;
+    }
+    return killed;
+}

@@ -4,6 +4,7 @@
  * a child. The check and the wait need root (chown, a stoppable child);
  * those parts are skipped otherwise. */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -357,6 +358,94 @@ static void test_wait_child_deadline(void **state)
     assert_int_equal(guest_wait_child(pid, 10000), 0);
 }
 
+/* A uid nobody on the test machine uses, standing in for the workload's;
+ * one per run, so that another run's processes are not counted. */
+static uid_t sweep_test_uid;
+#define SWEEP_TEST_UID sweep_test_uid
+
+static void become_test_user(void)
+{
+    /* A child left behind by a failed test must not hold the runner's pipes. */
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) {
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        close(devnull);
+    }
+    if (setgroups(0, NULL) < 0 || setresgid(SWEEP_TEST_UID, SWEEP_TEST_UID, SWEEP_TEST_UID) < 0 ||
+        setresuid(SWEEP_TEST_UID, SWEEP_TEST_UID, SWEEP_TEST_UID) < 0)
+        _exit(99);
+}
+
+/* The sweep while an interpreter context lives: a leftover that left its
+ * group (setsid) is killed; the context and a process it started, which
+ * left the context's session too, are kept. */
+static void test_sweep_keeps_contexts(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        fprintf(stderr, "system_test: the sweep needs root to switch users; skipped\n");
+        return;
+    }
+    sweep_test_uid = 60000 + (uid_t)(getpid() % 5000);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t context = fork();
+    if (context == 0) {
+        become_test_user();
+        pid_t child = fork();
+        if (child == 0) {
+            setsid();
+            for (;;)
+                pause();
+        }
+        if (write(p[1], &child, sizeof(child)) != (ssize_t)sizeof(child))
+            _exit(98);
+        for (;;)
+            pause();
+    }
+    pid_t started = 0;
+    assert_int_equal(read(p[0], &started, sizeof(started)), (ssize_t)sizeof(started));
+    pid_t leftover = fork();
+    if (leftover == 0) {
+        become_test_user();
+        setsid();
+        char ready = 1;
+        if (write(p[1], &ready, 1) != 1)
+            _exit(98);
+        for (;;)
+            pause();
+    }
+    /* The sweep starts once the leftover is the user's and on its own. */
+    char ready = 0;
+    assert_int_equal(read(p[0], &ready, 1), 1);
+    close(p[0]);
+    close(p[1]);
+    pid_t sweeper = fork();
+    if (sweeper == 0) {
+        become_test_user();
+        int n = guest_kill_user_except("/proc", &context, 1);
+        _exit(n < 0 ? 100 : n);
+    }
+    int swept = 0, left = 0;
+    pid_t sweeper_done = waitpid(sweeper, &swept, 0);
+    /* Whatever happened, nothing is left running; then the checks. */
+    pid_t context_running = waitpid(context, NULL, WNOHANG);
+    int started_alive = kill(started, 0);
+    kill(leftover, SIGKILL);
+    pid_t leftover_done = waitpid(leftover, &left, 0);
+    kill(started, SIGKILL);
+    kill(context, SIGKILL);
+    waitpid(context, NULL, 0);
+    assert_int_equal(sweeper_done, sweeper);
+    assert_true(WIFEXITED(swept));
+    assert_true(WEXITSTATUS(swept) >= 1 && WEXITSTATUS(swept) < 100); /* the leftover at least */
+    assert_int_equal(leftover_done, leftover);
+    assert_true(WIFSIGNALED(left) && WTERMSIG(left) == SIGKILL);
+    assert_int_equal(context_running, 0);
+    assert_int_equal(started_alive, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_tmpfs_size),
         cmocka_unit_test(test_workspace_size),
         cmocka_unit_test(test_wait_child_deadline),
+        cmocka_unit_test(test_sweep_keeps_contexts),
         cmocka_unit_test(test_page_reporting_order),
         cmocka_unit_test(test_memory_trim),
     };

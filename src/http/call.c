@@ -183,6 +183,11 @@ int http_call_start(struct event_base *base, int fd, const struct http_request *
         return error_set(err, ERR_RESOURCE_EXHAUSTED, "out of memory");
     }
     arm_timer(c);
+    /* What the socket takes now goes out now (a small request on a Unix
+     * socket: all of it), so a request is sent even when the loop does not
+     * run again (a daemon asking its VMMs to quit as it shuts down).
+     * on_writable never calls done: a failed send is reported from the loop. */
+    on_writable(fd, EV_WRITE, c);
     *out = c;
     return 0;
 }

@@ -105,7 +105,8 @@ int http_fd_run(int fd, const struct http_request *req, struct http_response *re
 void http_response_release(struct http_response *resp);
 
 /* One request on fd, a connected non-blocking stream socket (not closed
- * here), on the caller's loop. req is copied (it need not outlive the call);
+ * here), on the caller's loop. What the socket takes at once is sent before
+ * http_call_start returns, the rest from the loop. req is copied (it need not outlive the call);
  * the body comes from memory (body_fd, on_body, on_headers and cancel are
  * refused) and the response is buffered within req's limits. done is called
  * once, from the loop, never from http_call_start: with the response (an

@@ -1396,6 +1396,9 @@ static int install_image(struct build *b, const char *id, struct image_build_res
     } else if (rename(b->out, final) < 0) {
         return error_set_errno(err, ERR_INTERNAL, "renaming %s", b->out);
     }
+    /* The image's folder lasts under its name before a link points at it. */
+    if (file_sync_dir(images) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "syncing %s", images);
     char previous[PATH_MAX] = "", link[PATH_MAX + 16];
     if (b->opts->name != NULL ? PATHF(link, "%s/named/%s", b->cache, b->opts->name) < 0
                               : PATHF(link, "%s/current", b->cache) < 0)

@@ -539,6 +539,10 @@ static int set_link(const char *cache, const char *link_rel, const char *target,
         unlink(tmp);
         return -1;
     }
+    /* The new link lasts: its folder (cache, or cache/named) synced. */
+    *strrchr(link, '/') = '\0';
+    if (file_sync_dir(link) < 0)
+        return error_set_errno(err, ERR_INTERNAL, "syncing %s", link);
     return 0;
 }
 

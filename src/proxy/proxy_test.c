@@ -173,6 +173,54 @@ static void test_request_from_guest_refused(void **state)
     assert_true(o.ok);
 }
 
+static void count_reply(const Guest__V1__Frame *reply, const struct error *err, void *ctx)
+{
+    struct outcome *o = ctx;
+    if (o->done)
+        o->ok = false; /* a second callback: never */
+    on_reply(reply, err, ctx);
+}
+
+/* A guest out of step with the host: it answers a request twice, answers a
+ * request the host canceled, answers an id it was never given, and leaves a
+ * request unanswered. Each callback runs exactly once (the second answer is
+ * dropped, the canceled request's never runs, the silent one's gets the
+ * timeout), and the channel still serves. */
+static void test_answers_out_of_step(void **state)
+{
+    struct fixture *f = *state;
+    Guest__V1__Frame req = GUEST__V1__FRAME__INIT;
+    Guest__V1__HealthRequest h = GUEST__V1__HEALTH_REQUEST__INIT;
+    req.body_case = GUEST__V1__FRAME__BODY_HEALTH_REQUEST;
+    req.health_request = &h;
+    struct error err;
+    struct outcome twice = {0}, canceled = {0}, silent = {0};
+    uint64_t id_twice = 0, id_canceled = 0;
+    assert_int_equal(proxy_request(f->conn, &req, 5000, count_reply, NULL, &twice, &id_twice, &err), 0);
+    assert_int_equal(proxy_request(f->conn, &req, 5000, count_reply, NULL, &canceled, &id_canceled, &err), 0);
+    assert_int_equal(proxy_request(f->conn, &req, 200, count_reply, NULL, &silent, NULL, &err), 0);
+    proxy_cancel(f->conn, id_canceled);
+    assert_int_equal(proxy_pending_count(f->conn), 2);
+    answer_health(f, id_twice, 1);
+    answer_health(f, id_twice, 1);
+    answer_health(f, id_canceled, 1);
+    answer_health(f, 999999, 1);
+    run_until(f, &twice);
+    run_until(f, &silent);
+    assert_true(twice.ok);
+    assert_false(silent.ok);
+    assert_non_null(strstr(silent.message, "in time"));
+    /* The answers behind them are read and dropped; then an honest one. */
+    struct outcome o;
+    uint64_t id = ask_health(f, &o, 5000);
+    answer_health(f, id, 1);
+    run_until(f, &o);
+    assert_true(o.ok);
+    assert_true(twice.ok); /* not called again */
+    assert_false(canceled.done);
+    assert_int_equal(proxy_pending_count(f->conn), 0);
+}
+
 /* Egress stream frames go to the request they name, and only when that
  * request takes frames: for a request without on_frame (a Health) or an id
  * nothing waits on, they are dropped; an EgressRequest (a host's body) as an
@@ -280,6 +328,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_answer_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_from_guest_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answers_out_of_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_bomb_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_egress_frames_for_others_dropped, setup, teardown),
         cmocka_unit_test(test_vsock_connect_does_not_block),

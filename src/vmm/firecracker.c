@@ -4,15 +4,14 @@
  * no network interface, ever. The guest channel is the vsock device's Unix
  * socket with Firecracker's "CONNECT <port>\n" handshake.
  *
- * The configuration runs on the daemon's loop after start returns (a job,
- * below): nothing here waits for Firecracker except the stop request, which
- * is short. Every step is bounded: the wait for the API socket, each API
- * call (see fc_api.h), the whole start, and the stop request. */
+ * The configuration, a snapshot and the stop request run on the daemon's
+ * loop (a job, below): nothing here waits for Firecracker. Every step is
+ * bounded: the wait for the API socket, each API call (see fc_api.h), the
+ * whole start, and the stop request. */
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +38,7 @@
 #define FC_SOCKET_POLL_MS 20        /* how often the socket is tried until then */
 #define FC_CONFIG_TIMEOUT_MS 15000  /* each pre-boot API call */
 #define FC_START_TIMEOUT_MS 30000   /* InstanceStart loads the kernel and initrd */
-#define FC_STOP_TIMEOUT_MS 1000   /* SendCtrlAltDel */
+#define FC_STOP_TIMEOUT_MS 1500   /* SendCtrlAltDel; within the owner's grace period, before SIGTERM */
 #define FC_MAX_VCPUS 32           /* the API's limit */
 #define FC_CGROUP_OVERHEAD_MB 256 /* the jailer's memory cgroup: the guest's memory plus this */
 #define FC_MAX_FILES 1024         /* the jailer's no-file limit */
@@ -192,7 +191,7 @@ static int cgroup_version(void)
  * FC_SOCKET_POLL_MS until it accepts, the process ends, or the time is up.
  * Nothing here waits: every step is an event on the loop. */
 
-enum fc_job_kind { FC_JOB_START, FC_JOB_SNAPSHOT };
+enum fc_job_kind { FC_JOB_START, FC_JOB_SNAPSHOT, FC_JOB_STOP };
 
 struct fc_step {
     const char *method;
@@ -271,7 +270,9 @@ static struct fc_job *job_new(struct vmm_vm *vm, enum fc_job_kind kind, const ch
 }
 
 /* The job failed: a start kills the VMM (its owner reaps it and reads
- * vmm_vm_start_error); a snapshot waits for snapshot_poll. */
+ * vmm_vm_start_error); a stop falls back to SIGTERM (Firecracker exits on
+ * it; the owner's grace period ends in SIGKILL); a snapshot waits for
+ * snapshot_poll. */
 static void job_fail(struct fc_job *job, const struct error *why)
 {
     struct vmm_vm *vm = job->vm;
@@ -285,6 +286,11 @@ static void job_fail(struct fc_job *job, const struct error *why)
         if (!vm->exited && vm->pid > 0)
             kill(vm->pid, SIGKILL);
         fc_release(vm); /* frees job */
+    } else if (job->kind == FC_JOB_STOP) {
+        log_debug("firecracker %s: SendCtrlAltDel failed (%s); sending SIGTERM", vm->run_dir, why->message);
+        fc_release(vm); /* frees job */
+        if (!vm->exited && vm->pid > 0 && kill(vm->pid, SIGTERM) < 0)
+            kill(vm->pid, SIGKILL);
     }
 }
 
@@ -315,6 +321,8 @@ static void job_step(struct fc_job *job)
             log_debug("firecracker %s: configured in %llu ms", job->id,
                       (unsigned long long)((uint64_t)now_ms() - job->started_ms));
             fc_release(vm);
+        } else if (job->kind == FC_JOB_STOP) {
+            fc_release(vm); /* asked; the owner waits for the process to end */
         } else {
             snapshot_done(job);
         }
@@ -324,8 +332,9 @@ static void job_step(struct fc_job *job)
     struct error err;
     uint64_t now = (uint64_t)now_ms();
     if (now >= job->deadline_ms) {
+        static const char *const what[] = {"start", "snapshot", "stop"};
         error_set(&err, ERR_DEADLINE_EXCEEDED, "%s %s: not sent: the %s took its %u ms", st->method,
-                  st->path, job->kind == FC_JOB_START ? "start" : "snapshot", job->timeout_ms);
+                  st->path, what[job->kind], job->timeout_ms);
         job_fail(job, &err);
         return;
     }
@@ -779,13 +788,17 @@ fail:
     return -1;
 }
 
+/* On the loop: SendCtrlAltDel (sent before this returns: fc_api.h), and
+ * when Firecracker refuses it or does not answer in time, SIGTERM. The
+ * guest kernel turns Ctrl+Alt+Del into a reboot, which with reboot=k ends
+ * the Firecracker process. The owner SIGKILLs it after its grace period
+ * if the guest does not comply, and reaps it. */
 static int fc_request_stop(struct vmm_vm *vm, struct error *err)
 {
     if (vm->exited)
         return 0;
-    /* The guest kernel turns Ctrl+Alt+Del into a reboot, which with reboot=k
-     * ends the Firecracker process. The owner SIGKILLs it after its grace
-     * period if the guest does not comply. */
+    if (vm->fc_job != NULL && vm->fc_job->kind == FC_JOB_STOP)
+        return 0; /* asked already */
     if (vm->starting) {
         /* Stopped while it is being configured: there is no guest to ask
          * yet. The configuration ends here and the process with it. */
@@ -795,16 +808,15 @@ static int fc_request_stop(struct vmm_vm *vm, struct error *err)
         return 0;
     }
     fc_release(vm); /* a snapshot in flight ends here */
-    struct error api_err;
-    if (fc_api_put(vm->api_path, "/actions", "{\"action_type\":\"SendCtrlAltDel\"}",
-                   FC_STOP_TIMEOUT_MS, &api_err) == 0)
-        return 0;
-    /* No API: Firecracker exits on SIGTERM. */
-    log_debug("firecracker %s: SendCtrlAltDel failed (%s); sending SIGTERM", vm->run_dir,
-              api_err.message);
-    if (kill(vm->pid, SIGTERM) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "SIGTERM to firecracker %d", (int)vm->pid);
-    return 0;
+    struct fc_job *job = job_new(vm, FC_JOB_STOP, vm->run_dir, FC_STOP_TIMEOUT_MS, err);
+    if (job == NULL)
+        return -1;
+    if (job_add(job, "PUT", "/actions", json_pack("{s:s}", "action_type", "SendCtrlAltDel"),
+                FC_STOP_TIMEOUT_MS, err) < 0) {
+        job_free(job);
+        return -1;
+    }
+    return job_run(job, err); /* a failure to send is the job's: SIGTERM */
 }
 
 static void fc_kill(struct vmm_vm *vm)
@@ -819,7 +831,9 @@ static void fc_kill(struct vmm_vm *vm)
  * there itself): the daemon's own, 0600, or 0640 with the VMM's group when
  * the VMM runs as another user, because a restoring VMM reopens it through
  * the descriptor it is given (/proc/self/fd/N checks the file's mode). The
- * snapshot folder stays the daemon's, 0700. */
+ * snapshot folder stays the daemon's, 0700; the owner syncs it after it
+ * renames the state into place (a folder sync keeps every new name in it).
+ */
 static int take_file(const struct vmm_vm *vm, const char *name, const char *to, struct error *err)
 {
     char from[4200];
@@ -905,31 +919,15 @@ static int fc_snapshot_poll(struct vmm_vm *vm, struct error *err)
     return 0;
 }
 
-static int fc_version(const char *vmm_binary, char *out, size_t out_len, struct error *err)
+static int fc_version_start(const char *vmm_binary, struct event_base *base, vmm_version_fn done,
+                            void *ctx, struct vmm_version_run **out, struct error *err)
 {
     struct vmm_config c = {.vmm_binary = vmm_binary};
     char bin[4096];
     if (find_binary(&c, bin, sizeof(bin), err) < 0)
         return -1;
     struct vmm_jail jail = {.keep_user = true};
-    pid_t pid = 0;
-    int fd = -1;
-    if (vmm_version_start(bin, &jail, &pid, &fd, err) < 0)
-        return -1;
-    char buf[256];
-    size_t len = 0;
-    long long deadline = now_ms() + 5000;
-    while (len < sizeof(buf) - 1 && now_ms() < deadline) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, 100) < 0)
-            break;
-        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-        if (n == 0)
-            break;
-        if (n > 0)
-            len += (size_t)n;
-    }
-    return vmm_version_finish(pid, fd, buf, len, "Firecracker v", bin, out, out_len, err);
+    return vmm_version_run_start(bin, &jail, "Firecracker v", base, done, ctx, out, err);
 }
 
 const struct vmm_driver vmm_firecracker_driver = {
@@ -939,5 +937,5 @@ const struct vmm_driver vmm_firecracker_driver = {
     .kill = fc_kill,
     .snapshot_begin = fc_snapshot_begin,
     .snapshot_poll = fc_snapshot_poll,
-    .version = fc_version,
+    .version_start = fc_version_start,
 };

@@ -22,6 +22,7 @@
 #include "vmm/vm_internal.h"
 
 #define GUEST_VSOCK_PORT 52
+#define QEMU_STOP_TIMEOUT_MS 2000 /* QMP quit; then SIGKILL (the owner's grace period is as long) */
 #define QEMU_MAX_ARGS 64
 
 struct argv_builder {
@@ -355,6 +356,8 @@ static int build_argv(const struct vmm_config *c, struct vmm_vm *vm, struct argv
     return r ? -1 : 0;
 }
 
+static void qemu_release(struct vmm_vm *vm);
+
 static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct error *err)
 {
     if (c->vcpus == 0 || c->mem_mb == 0)
@@ -366,6 +369,8 @@ static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct er
     snprintf(vm->console_log, sizeof(vm->console_log), "%s/console.log", c->run_dir);
     snprintf(vm->pidfile, sizeof(vm->pidfile), "%s/vmm.pid", c->run_dir);
     snprintf(vm->vmm_log, sizeof(vm->vmm_log), "%s/vmm.log", c->run_dir);
+    vm->base = c->base;
+    vm->release = qemu_release;
     if ((size_t)snprintf(vm->qmp_path, sizeof(vm->qmp_path), "%s/qmp.sock", c->run_dir) >=
         sizeof(vm->qmp_path)) {
         free(vm);
@@ -443,16 +448,34 @@ static int qemu_start(const struct vmm_config *c, struct vmm_vm **out, struct er
     return 0;
 }
 
+/* vm->release: cancels a quit in flight. */
+static void qemu_release(struct vmm_vm *vm)
+{
+    qmp_call_free(vm->qmp_call);
+    vm->qmp_call = NULL;
+}
+
+static void on_quit_done(void *ctx, const struct error *err)
+{
+    struct vmm_vm *vm = ctx;
+    qemu_release(vm);
+    if (err != NULL && !vm->exited && vm->pid > 0) {
+        log_debug("VM %s: QMP quit failed (%s); killing it", vm->run_dir, err->message);
+        kill(vm->pid, SIGKILL);
+    }
+}
+
+/* QMP quit on the daemon's loop (sent before this returns: qmp.h); when
+ * QEMU refuses it or does not answer in time, SIGKILL. The owner reaps
+ * the process. */
 static int qemu_request_stop(struct vmm_vm *vm, struct error *err)
 {
-    if (vm->exited)
+    if (vm->exited || vm->qmp_call != NULL)
         return 0;
-    struct qmp *qmp = NULL;
-    if (qmp_connect(vm->qmp_path, 500, &qmp, err) < 0)
-        return -1;
-    int r = qmp_execute(qmp, "quit", NULL, NULL, 500, err);
-    qmp_close(qmp);
-    return r;
+    if (vm->base == NULL)
+        return error_set(err, ERR_INTERNAL, "stopping a VM needs the daemon's event loop: none given");
+    return qmp_call_start(vm->base, vm->qmp_path, "quit", QEMU_STOP_TIMEOUT_MS, on_quit_done, vm,
+                          &vm->qmp_call, err);
 }
 
 static void qemu_kill(struct vmm_vm *vm)
@@ -520,30 +543,14 @@ static int qemu_snapshot_poll(struct vmm_vm *vm, struct error *err)
     return done;
 }
 
-static int qemu_version(const char *vmm_binary, char *out, size_t out_len, struct error *err)
+static int qemu_version_start(const char *vmm_binary, struct event_base *base, vmm_version_fn done,
+                              void *ctx, struct vmm_version_run **out, struct error *err)
 {
     const char *bin = vmm_binary ? vmm_binary : getenv("ENCLAVE_QEMU");
     if (bin == NULL)
         bin = "qemu-system-x86_64";
     struct vmm_jail jail = {.landlock = true};
-    pid_t pid = 0;
-    int fd = -1;
-    if (vmm_version_start(bin, &jail, &pid, &fd, err) < 0)
-        return -1;
-    char buf[512];
-    size_t len = 0;
-    for (;;) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, 5000) <= 0)
-            break;
-        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (len >= sizeof(buf) - 1)
-            break;
-    }
-    return vmm_version_finish(pid, fd, buf, len, "QEMU emulator version ", bin, out, out_len, err);
+    return vmm_version_run_start(bin, &jail, "QEMU emulator version ", base, done, ctx, out, err);
 }
 
 const struct vmm_driver vmm_qemu_driver = {
@@ -553,5 +560,5 @@ const struct vmm_driver vmm_qemu_driver = {
     .kill = qemu_kill,
     .snapshot_begin = qemu_snapshot_begin,
     .snapshot_poll = qemu_snapshot_poll,
-    .version = qemu_version,
+    .version_start = qemu_version_start,
 };

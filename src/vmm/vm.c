@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -482,35 +483,125 @@ fail:
     _exit(127);
 }
 
-int vmm_version_start(const char *bin, const struct vmm_jail *jail, pid_t *pid, int *fd,
-                      struct error *err)
+/* ---- `<vmm> --version` on the loop */
+
+struct vmm_version_run {
+    pid_t pid; /* 0 once reaped */
+    int fd;    /* the read end of its output; -1 once closed */
+    char buf[512];
+    size_t len;
+    char prefix[64];
+    char bin[4096];
+    struct event *ev_read, *timer;
+    vmm_version_fn done;
+    void *ctx;
+};
+
+/* Ends the run: the process killed (it said what it had to, or its time is
+ * up) and reaped; no more events. */
+static void version_run_end(struct vmm_version_run *r)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return error_set_errno(err, ERR_INTERNAL, "pipe");
-    char *args[] = {(char *)bin, "--version", NULL};
-    if (vmm_spawn(args, fds[1], NULL, jail, pid, err) < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
+    if (r->ev_read)
+        event_del(r->ev_read);
+    if (r->timer)
+        event_del(r->timer);
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
     }
-    close(fds[1]);
-    *fd = fds[0];
-    return 0;
+    r->pid = 0;
 }
 
-int vmm_version_finish(pid_t pid, int fd, char *buf, size_t len, const char *prefix,
-                       const char *bin, char *out, size_t out_len, struct error *err)
+void vmm_version_run_free(struct vmm_version_run *r)
 {
-    close(fd);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    buf[len] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    if (strncmp(buf, prefix, strlen(prefix)) != 0)
-        return error_set(err, ERR_FAILED_PRECONDITION, "%s --version did not say its version: %.200s",
-                         bin, buf);
-    snprintf(out, out_len, "%s", buf);
+    if (r == NULL)
+        return;
+    version_run_end(r);
+    if (r->ev_read)
+        event_free(r->ev_read);
+    if (r->timer)
+        event_free(r->timer);
+    free(r);
+}
+
+/* The output so far: its first line must start with the prefix. done may
+ * free r. */
+static void version_run_finish(struct vmm_version_run *r, const char *why)
+{
+    version_run_end(r);
+    r->buf[r->len] = '\0';
+    r->buf[strcspn(r->buf, "\n")] = '\0';
+    struct error err;
+    if (strncmp(r->buf, r->prefix, strlen(r->prefix)) != 0) {
+        error_set(&err, ERR_FAILED_PRECONDITION, "%s --version did not say its version%s: %.200s", r->bin,
+                  why, r->buf[0] ? r->buf : "(nothing)");
+        r->done(r->ctx, NULL, &err);
+        return;
+    }
+    r->done(r->ctx, r->buf, NULL);
+}
+
+static void on_version_output(evutil_socket_t fd, short what, void *arg)
+{
+    struct vmm_version_run *r = arg;
+    ssize_t n = read(r->fd, r->buf + r->len, sizeof(r->buf) - 1 - r->len);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n > 0) {
+        r->len += (size_t)n;
+        if (r->len < sizeof(r->buf) - 1 && memchr(r->buf, '\n', r->len) == NULL)
+            return; /* the first line is not whole yet */
+    }
+    version_run_finish(r, "");
+}
+
+static void on_version_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    char why[64];
+    snprintf(why, sizeof(why), " within %d ms", VMM_VERSION_TIMEOUT_MS);
+    version_run_finish(arg, why);
+}
+
+int vmm_version_run_start(const char *bin, const struct vmm_jail *jail, const char *prefix,
+                          struct event_base *base, vmm_version_fn done, void *ctx,
+                          struct vmm_version_run **out, struct error *err)
+{
+    *out = NULL;
+    struct vmm_version_run *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    r->fd = -1;
+    r->done = done;
+    r->ctx = ctx;
+    snprintf(r->prefix, sizeof(r->prefix), "%s", prefix);
+    snprintf(r->bin, sizeof(r->bin), "%s", bin);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+        free(r);
+        return error_set_errno(err, ERR_INTERNAL, "pipe");
+    }
+    char *args[] = {(char *)bin, "--version", NULL};
+    int spawned = vmm_spawn(args, fds[1], NULL, jail, &r->pid, err);
+    close(fds[1]);
+    r->fd = fds[0];
+    if (spawned < 0) {
+        vmm_version_run_free(r);
+        return error_prefix(err, "running %s --version", bin);
+    }
+    r->ev_read = event_new(base, r->fd, EV_READ | EV_PERSIST, on_version_output, r);
+    r->timer = evtimer_new(base, on_version_timeout, r);
+    struct timeval tv = {.tv_sec = VMM_VERSION_TIMEOUT_MS / 1000,
+                         .tv_usec = (suseconds_t)(VMM_VERSION_TIMEOUT_MS % 1000) * 1000};
+    if (r->ev_read == NULL || r->timer == NULL || event_add(r->ev_read, NULL) < 0 ||
+        evtimer_add(r->timer, &tv) < 0) {
+        vmm_version_run_free(r);
+        return error_set(err, ERR_INTERNAL, "out of memory");
+    }
+    *out = r;
     return 0;
 }
 

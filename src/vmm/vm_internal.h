@@ -22,10 +22,12 @@ struct vmm_vm {
     char save_path[4200];   /* where snapshot_begin saves the state (vmm_config.save_to) */
     char vmm_log[4200];     /* the VMM's own stdout and stderr (vmm_vm_log) */
     /* Work the driver still does on the daemon's loop after start returned
-     * (firecracker: configuring the VM over its API, saving a snapshot);
+     * (firecracker: configuring the VM over its API, saving a snapshot,
+     * asking it to stop; qemu: asking it to quit);
      * release, when set, cancels it and frees it (vmm_vm_free calls it). */
     struct event_base *base;
     struct fc_job *fc_job;
+    struct qmp_call *qmp_call; /* qemu: the quit in flight */
     void (*release)(struct vmm_vm *vm);
     bool starting;           /* vmm_vm_starting */
     char start_step[200];    /* what the start waits for (vmm_vm_start_step) */
@@ -88,14 +90,14 @@ struct vmm_jail {
  * failure nothing is left running. */
 int vmm_spawn(char *const *args, int log_fd, const char *pidfile, const struct vmm_jail *jail,
               pid_t *pid_out, struct error *err);
-/* Starts bin --version confined as jail, its output on *fd (the read end of
- * a pipe), for vmm_version_finish. */
-int vmm_version_start(const char *bin, const struct vmm_jail *jail, pid_t *pid, int *fd,
-                      struct error *err);
-/* The end of a VMM's --version run: closes fd, kills and reaps pid, keeps
- * the first line of buf[0..len) (buf has room for one more byte) and checks
- * that it starts with prefix; copies it to out. */
-int vmm_version_finish(pid_t pid, int fd, char *buf, size_t len, const char *prefix,
-                       const char *bin, char *out, size_t out_len, struct error *err);
+/* Runs bin --version confined as jail, on the loop, for a driver's
+ * version_start (vmm.h): done gets the first line of its output when that
+ * starts with prefix, else an error that shows what it said. The process
+ * is killed and reaped once its first line is whole, at the end of its
+ * output, or after VMM_VERSION_TIMEOUT_MS. */
+#define VMM_VERSION_TIMEOUT_MS 5000
+int vmm_version_run_start(const char *bin, const struct vmm_jail *jail, const char *prefix,
+                          struct event_base *base, vmm_version_fn done, void *ctx,
+                          struct vmm_version_run **out, struct error *err);
 
 #endif

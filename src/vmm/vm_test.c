@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "common/test_dir.h"
 #include "vmm/vm_internal.h"
@@ -292,6 +294,106 @@ static void test_root_runs_the_vmm_as_another_user(void **state)
     assert_true(strncmp(out, "0\n", 2) == 0);
 }
 
+/* ---- a VMM's --version on the loop */
+
+struct version_result {
+    bool done;
+    char version[512];
+    struct error err;
+    bool failed;
+};
+
+static void on_version(void *ctx, const char *version, const struct error *err)
+{
+    struct version_result *r = ctx;
+    r->done = true;
+    r->failed = err != NULL;
+    if (err != NULL)
+        r->err = *err;
+    else
+        snprintf(r->version, sizeof(r->version), "%s", version);
+}
+
+/* A script at <base>/vmm whose --version prints text (printf format). */
+static const char *version_script(struct fixture *f, const char *text)
+{
+    static char path[160];
+    snprintf(path, sizeof(path), "%s/vmm", f->base);
+    FILE *s = fopen(path, "w");
+    assert_non_null(s);
+    fprintf(s, "#!/bin/sh\nprintf '%s'\n", text);
+    fclose(s);
+    assert_int_equal(chmod(path, 0755), 0);
+    return path;
+}
+
+static void run_version(const char *bin, struct version_result *r)
+{
+    struct event_base *base = event_base_new();
+    struct vmm_jail jail = {.keep_user = true};
+    struct vmm_version_run *run = NULL;
+    struct error err;
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(vmm_version_run_start(bin, &jail, "Fake VMM v", base, on_version, r, &run, &err), 0);
+    while (!r->done)
+        assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+    vmm_version_run_free(run);
+    event_base_free(base);
+}
+
+/* The first line when it names the VMM; else an error that shows what the
+ * binary said (another program, an old one without that line, or one
+ * that cannot be run), and the process is reaped either way. */
+static void test_version_on_the_loop(void **state)
+{
+    struct fixture *f = *state;
+    struct version_result r;
+    run_version(version_script(f, "Fake VMM v1.2.3 (build 7)\\nmore\\n"), &r);
+    assert_false(r.failed);
+    assert_string_equal(r.version, "Fake VMM v1.2.3 (build 7)");
+    run_version(version_script(f, "usage: vmm [options]\\n"), &r);
+    assert_true(r.failed);
+    assert_int_equal(r.err.kind, ERR_FAILED_PRECONDITION);
+    assert_non_null(strstr(r.err.message, "--version did not say its version: usage: vmm [options]"));
+    run_version(version_script(f, ""), &r);
+    assert_true(r.failed);
+    assert_non_null(strstr(r.err.message, "(nothing)"));
+    char missing[160];
+    snprintf(missing, sizeof(missing), "%s/no-such-vmm", f->base);
+    run_version(missing, &r);
+    assert_true(r.failed);
+    assert_non_null(strstr(r.err.message, "cannot start"));
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* no child left */
+    assert_int_equal(errno, ECHILD);
+}
+
+/* Freed before it answered: the process is killed and reaped, done is
+ * never called. */
+static void test_version_cancelled(void **state)
+{
+    struct fixture *f = *state;
+    char path[160];
+    snprintf(path, sizeof(path), "%s/slow-vmm", f->base);
+    FILE *s = fopen(path, "w");
+    assert_non_null(s);
+    fputs("#!/bin/sh\nexec sleep 100\n", s);
+    fclose(s);
+    assert_int_equal(chmod(path, 0755), 0);
+    struct event_base *base = event_base_new();
+    struct vmm_jail jail = {.keep_user = true};
+    struct vmm_version_run *run = NULL;
+    struct version_result r = {0};
+    struct error err;
+    assert_int_equal(vmm_version_run_start(path, &jail, "Fake VMM v", base, on_version, &r, &run, &err), 0);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    vmm_version_run_free(run);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_false(r.done);
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+    event_base_free(base);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -304,6 +406,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_size_cap_bounds_the_console_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_arrives_as_a_read_only_descriptor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_root_runs_the_vmm_as_another_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_on_the_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_cancelled, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

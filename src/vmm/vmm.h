@@ -3,11 +3,13 @@
  * A driver is a table of operations (struct vmm_driver). The daemon owns the
  * event loop; drivers never block for long: start spawns the VMM process and
  * returns, readiness is decided by the caller (the guest answering Health over
- * the channel), and stop/kill are bounded by short timeouts. A driver that
+ * the channel), stop sends its request and returns (the answer is awaited on
+ * the loop), and kill is a signal. A driver that
  * must configure its VMM after spawning it (Firecracker) does that on the
  * daemon's loop (vmm_config.base), step by step, after start returned; when
  * a step fails it kills the VMM and says why in vmm_vm_start_error, and the
- * owner learns of it as of any VMM that ends while booting (SIGCHLD).
+ * owner learns of it as of any VMM that ends while booting (SIGCHLD). The
+ * owner reaps every VMM process (waitpid on SIGCHLD) and frees the VM after.
  *
  * Two drivers fit this interface:
  *
@@ -15,7 +17,8 @@
  *    KVM when /dev/kvm works, TCG otherwise; the guest channel is vhost-vsock
  *    (VMM_CHANNEL_VSOCK, guest CID + port 52) when /dev/vhost-vsock exists, else a
  *    virtio-serial port named org.enclave.rpc backed by a Unix socket that QEMU
- *    listens on (VMM_CHANNEL_UNIX); control goes over QMP (vmm/qmp.h).
+ *    listens on (VMM_CHANNEL_UNIX); control goes over QMP (vmm/qmp.h). stop:
+ *    QMP quit on the loop, SIGKILL when QEMU refuses or does not answer.
  *
  *  - firecracker (vmm/firecracker.c; KVM hosts only; docs/firecracker.md). How it maps onto these operations:
  *      start: spawn `firecracker --api-sock <run_dir>/api.sock` (optionally
@@ -30,9 +33,10 @@
  *      channel: VMM_CHANNEL_HYBRID_VSOCK at <run_dir>/vsock.sock, port 52: the
  *        host connects to the Unix socket, writes "CONNECT 52\n", reads
  *        "OK <port>\n", then speaks the guest protocol on the same stream.
- *      stop: PUT /actions {action_type: SendCtrlAltDel} after the guest's
- *        Shutdown request, then SIGTERM, then SIGKILL (Firecracker has no
- *        graceful quit for a guest that will not power off).
+ *      stop: PUT /actions {action_type: SendCtrlAltDel} on the loop, SIGTERM
+ *        when Firecracker refuses it or does not answer in time, and the
+ *        owner's SIGKILL after its grace period (Firecracker has no graceful
+ *        quit for a guest that will not power off).
  *      kill: SIGKILL the process (and the jailer's cgroup when jailed).
  *    The HTTP on the API socket uses the same client stack as the OCI client.
  */
@@ -107,7 +111,8 @@ struct vmm_config {
     const unsigned char *restore_key;
     const char *save_to;
     /* The daemon's event loop, for work a driver does after start returns
-     * (Firecracker: configuring the VM over its API; needed there). */
+     * (Firecracker: configuring the VM over its API; both: the stop
+     * request's answer). */
     struct event_base *base;
     /* How long that work may take in all, from the start (0: the driver's
      * default, 60 s); the owner passes its boot timeout. */
@@ -116,13 +121,25 @@ struct vmm_config {
 
 struct vmm_vm;
 
+/* A VMM's --version on the loop (vmm_driver.version_start). */
+struct vmm_version_run;
+typedef void (*vmm_version_fn)(void *ctx, const char *version, const struct error *err);
+/* Cancels a run in flight (done is not called then; the process is killed
+ * and reaped) or frees a finished one. */
+void vmm_version_run_free(struct vmm_version_run *run);
+
 struct vmm_driver {
     const char *name;
     /* Spawns the VMM; on success *out is a running (booting) VM. */
     int (*start)(const struct vmm_config *config, struct vmm_vm **out, struct error *err);
-    /* Asks the VMM to quit; returns without waiting for the process to end
-     * (the owner watches SIGCHLD and calls kill after its own grace period).
-     * Bounded by a short internal timeout on the control socket. */
+    /* Asks the VMM to quit and returns at once: the request is sent before
+     * it returns (so it goes out even when the loop does not run again, as
+     * the daemon shuts down), the answer is awaited on vmm_config.base, and
+     * when the VMM refuses or does not answer within a short timeout the
+     * driver escalates with a signal itself. Never waits for the process to
+     * end: the owner watches SIGCHLD, reaps it, and calls kill after its own
+     * grace period. A second call while one is in flight does nothing. -1
+     * when the request could not even be sent (the owner kills then). */
     int (*request_stop)(struct vmm_vm *vm, struct error *err);
     /* SIGKILL, no questions. */
     void (*kill)(struct vmm_vm *vm);
@@ -135,8 +152,15 @@ struct vmm_driver {
     int (*snapshot_begin)(struct vmm_vm *vm, struct error *err);
     int (*snapshot_poll)(struct vmm_vm *vm, struct error *err);
     /* The VMM's version line (e.g. "QEMU emulator version 7.2.22 ..."), which
-     * a snapshot is bound to; NULL where the driver has no snapshots. */
-    int (*version)(const char *vmm_binary, char *out, size_t out_len, struct error *err);
+     * a snapshot is bound to; NULL where the driver has no snapshots. Runs
+     * `<binary> --version` (vmm_binary NULL: the driver's default) on base
+     * and returns at once: -1 when it cannot even start (the binary is
+     * missing: err names it and where it was looked for); else done is
+     * called once, from the loop, with the line, or with the error (the
+     * binary said no version line of its kind, or none within 5 s). *out
+     * is the run, for vmm_version_run_free after done or to cancel it. */
+    int (*version_start)(const char *vmm_binary, struct event_base *base, vmm_version_fn done,
+                         void *ctx, struct vmm_version_run **out, struct error *err);
 };
 
 extern const struct vmm_driver vmm_qemu_driver;

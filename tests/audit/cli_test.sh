@@ -106,6 +106,21 @@ wait "$TAIL_PID" 2>/dev/null || true
 TAIL_PID=
 expect "a forged appended record fails at 1001" 1 "FAIL at seq 1001:" "$ENCLAVE" audit verify --key "$PUB"
 
+# Text from the log never reaches the terminal raw. A record with escape
+# sequences (retitle the window), DEL, a C1 control (CSI) and a
+# bidirectional override in its details (a file name a workload chose; here
+# written with the sqlite3 shell, raw as a tampered log could hold it):
+# tail prints it escaped, tail --json as JSON escapes that parse back to the
+# same text, and verify's reason quoting an export is escaped too.
+cp "$DB" "$T/esc.db"
+ESC_PATH="char(97, 27, 93, 48, 59, 112, 119, 110, 101, 100, 7, 127, 155, 8238, 98)"
+sqlite3 "$T/esc.db" "INSERT INTO records VALUES (1002, 1, 's-esc', 'TOOL:EXEC', '', '', '', '[]', '{\"path\":\"' || $ESC_PATH || '\"}', 'x', 'y');"
+CHECK="$PY $HERE/terminal_check.py"
+expect "tail --json: no raw control, same path" 0 "parsed to the same path" sh -c "'$ENCLAVE' audit tail -n 1 --json --db '$T/esc.db' | $CHECK --json"
+expect "tail: no raw control, shown escaped" 0 "escaped" sh -c "'$ENCLAVE' audit tail -n 1 --db '$T/esc.db' | $CHECK --text 'a\\x1b]0;pwned\\x07\\x7f\\u009b\\u202eb'"
+printf '{"type":"\\u001b]0;pwned\\u0007\\u009b\\u202e"}\n' > "$T/esc.jsonl"
+expect "verify: the reason is escaped" 0 "escaped" sh -c "'$ENCLAVE' audit verify '$T/esc.jsonl' 2>&1 | $CHECK --text 'unknown type \"\\x1b]0;pwned\\x07\\u009b\\u202e\"'"
+
 # Tampering in SQLite through the sqlite3 shell.
 cp "$DB" "$T/t.db"
 sqlite3 "$T/t.db" "DROP TRIGGER records_append_only_update; UPDATE records SET session = 's-evil' WHERE seq = 777;"

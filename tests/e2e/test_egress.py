@@ -374,6 +374,49 @@ print(codes)
     assert egress_daemon.get("/ping") == (200, b"pong")
 
 
+def test_open_rate_refused_with_429_and_counted(egress_daemon, servers):
+    """A workload opening connections in a loop (its own session, so its
+    own rate): once past the burst the host refuses opens with 429 before
+    any decision; the refusals' records, plus the counts of those left out
+    and the last count when the session ends, add up to exactly the 429s
+    the workload saw."""
+    web, echo = servers
+    port = max(web, echo) + 1  # not on the list: each decided open is a quick 403
+    s = egress_daemon.call("StartSession", {"sessionId": "egress-rate", "egress": True})
+    rid = s["sessionId"]
+    try:
+        out = run(egress_daemon, rid, CONNECT + f"""
+import json
+codes, body, after = {{}}, "", 0
+for i in range(5000):
+    c, head = tunnel(3128, "127.0.0.1:{port}")
+    code = head.split(" ")[1] if " " in head else "?"
+    codes[code] = codes.get(code, 0) + 1
+    if code == "429":
+        if not body:
+            body = c.recv(4096).decode(errors="replace")
+        after += 1
+    c.close()
+    if after > 30:
+        break
+print(json.dumps({{"codes": codes, "body": body}}))
+""", timeout=300)
+    finally:
+        egress_daemon.stop_session(rid)
+    r = json.loads(out.strip().splitlines()[-1])
+    codes = r["codes"]
+    assert codes.get("429", 0) > 30, codes
+    assert set(codes) == {"403", "429"}, codes
+    assert "too many connections opened: at most 10 a second" in r["body"], r
+    recs = net_records(egress_daemon, rid)
+    decided = [x for x in recs if x.get("status") == 403]
+    limited = [x for x in recs if x.get("status") == 429]
+    assert len(decided) == codes["403"], (len(decided), codes)
+    assert limited, codes
+    counted = len(limited) + sum(x.get("suppressed", 0) for x in recs)
+    assert counted == codes["429"], (counted, codes)
+
+
 def test_without_egress_there_is_no_proxy(egress_daemon):
     s = egress_daemon.call("StartSession", {"sessionId": "egress-none"})
     try:
@@ -401,11 +444,12 @@ def test_constitution_refuses_egress_by_default(fresh_daemon):
         d.call("StartSession", {"sessionId": "no-egress2", "egress": True},
                service="enclave.v1.Enclave")
     assert e.value.code == "permission_denied"
-    # The CLI's flags ask for it the same way.
+    # The CLI's flags ask for it the same way; a refusal by the policy
+    # exits 126 (not 125, Enclave failed).
     r = d.cli("session", "start", "--egress")
-    assert r.returncode != 0 and b"may not ask for egress" in r.stderr, r
+    assert r.returncode == 126 and b"may not ask for egress" in r.stderr, r
     r = d.cli("run", "--egress", "--", "python3", "-c", "pass")
-    assert r.returncode == 125 and b"may not ask for egress" in r.stderr, r
+    assert r.returncode == 126 and b"may not ask for egress" in r.stderr, r
     # Without the flag the same daemon starts sessions (the refusal is egress's).
     assert d.call("StartSession", {"sessionId": "plain"})["status"] == "READY"
     d.stop_session("plain")

@@ -4,6 +4,7 @@ another port of localhost (same-site: the browser attaches the login cookie),
 a cross-site form POST, another local user sharing $ENCLAVE_HOME's
 surroundings, an agent holding the agent token, and the workload inside a
 VM. Only the workload's attacks boot a VM (one, for the module)."""
+import base64
 import json
 import os
 import re
@@ -363,6 +364,159 @@ def test_a_file_name_cannot_drive_the_operators_terminal(d, sid):
     for raw in (b"\x1b", b"\x07", b"\r", "\u009b".encode()):
         assert raw not in out, out
     assert b"a\\x1b[2J\\x1b]0;pwned\\x07\\x0db\\u009bc" in out, out
+
+
+def test_a_cell_cannot_deliver_more_than_its_output_cap(d, sid):
+    """The interpreter driver runs as the workload, so a cell can write the
+    driver's pipe itself and claim any number of results; the guest caps
+    only standard output and error. The host counts a cell's events itself:
+    24 forged results of 1 MiB each deliver at most 6 MiB, 24 MiB of forged
+    output at most 16 MiB, and the end says truncated. The daemon serves the
+    next cell."""
+    code = ("import sys\n"
+            "drv = sys.modules['__main__']\n"
+            "png = bytes(1 << 20)\n"
+            "for _ in range(24):\n"
+            "    drv._emit(1, [drv._field(1, b'A' * (1 << 20))])\n"
+            "for _ in range(24):\n"
+            "    drv._emit(3, [drv._field(1, b'<Figure>'), drv._field(2, b'image/png'), drv._field(3, png)])\n")
+    out = rich = 0
+    done = None
+    for _, m in d.stream("RunCode", {"sessionId": sid, "code": code}, timeout=600):
+        if "stdout" in m:
+            out += len(m["stdout"])
+        elif "data" in m:
+            rich += len(base64.b64decode(m["data"].get("data", "")))
+        elif "done" in m:
+            done = m["done"]
+        elif "end" in m:
+            assert "error" not in m["end"], m
+    assert done is not None
+    assert 0 < out <= 16 << 20, out
+    assert 0 < rich <= 6 << 20, rich
+    assert done.get("truncated") is True, done
+    ev = [m for _, m in d.stream("RunCode", {"sessionId": sid, "code": "6 * 7"})]
+    assert [m["text"] for m in ev if "text" in m] == ["42"], ev
+
+
+def code_records(d, sid):
+    recs = [json.loads(r["args"]) for r in d.audit(sid) if r.get("name") == "TOOL:EXEC"]
+    return [r for r in recs if r.get("tool") == "code"]
+
+
+def test_a_cell_whose_client_does_not_read_is_ended_cleanly(d, sid):
+    """A client that reads nothing while a cell's results arrive: the call's
+    buffer (24 MiB) fills, the call ends with resource_exhausted and the cell
+    is abandoned, between two rich forms of one result (each form is a
+    message of its own). Each forged result's repr is 512 KiB of control
+    characters, six times that in JSON, so 11 of them (the host's 6 MiB cap
+    on results) are more than the buffer and the socket hold. The daemon
+    goes on serving. (The daemon once went on to the next rich form of the
+    call it had just freed; a daemon built with AddressSanitizer, which
+    links as the release binary does from build/libenclave-asan.a, stopped
+    on it in this test.)"""
+    before = len(code_records(d, sid))
+    code = ("import sys\n"
+            "drv = sys.modules['__main__']\n"
+            "for _ in range(12):\n"
+            "    drv._emit(3, [drv._field(1, b'\\x01' * (512 << 10)),\n"
+            "                  drv._field(2, b'text/plain'), drv._field(3, b'x'),\n"
+            "                  drv._field(2, b'text/html'), drv._field(3, b'y')])\n")
+    events = d.stream("RunCode", {"sessionId": sid, "code": code}, timeout=600, rcvbuf=65536)
+    first = next(events)  # the call is under way; nothing more is read for now
+    recs = []
+    for _ in range(600):
+        recs = code_records(d, sid)[before:]
+        if recs:
+            break
+        time.sleep(0.1)
+    assert recs and recs[0].get("error") == "abandoned by the client", recs
+    end = None
+    for _, m in events:
+        if "end" in m:
+            end = m["end"]
+    assert first is not None
+    assert end is not None and end["error"]["code"] == "resource_exhausted", end
+    ev = [m for _, m in d.stream("RunCode", {"sessionId": sid, "code": "6 * 7"})]
+    assert [m["text"] for m in ev if "text" in m] == ["42"], ev
+
+
+def test_an_exec_leaves_nothing_behind_while_a_context_lives(d, sid):
+    """An interpreter context is a workload process that stays between
+    calls, with what it started. A process an exec leaves behind (one that
+    left its group with setsid) does not stay because a context lives: once
+    no exec runs, the init kills every process of the workload user except
+    the contexts and their descendants."""
+    cell = ("import subprocess, sys\n"
+            "kept = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(900)  # from-cell'],\n"
+            "                        start_new_session=True)\n"
+            "kept.pid")
+    ev = [m for _, m in d.stream("RunCode", {"sessionId": sid, "code": cell})]
+    assert [m for m in ev if "text" in m], ev
+    r = d.python(sid, "import subprocess, sys\n"
+                      "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(900)  # from-exec'],\n"
+                      "                 start_new_session=True)\n"
+                      "print('started')")
+    assert r.get("output") == "started\n", r
+    # SIGKILL takes effect when the process next runs: look until it is gone
+    # (at most 60 s); one still there then survived.
+    r = d.python(sid, """
+import os, time
+def alive(mark):
+    for p in os.listdir('/proc'):
+        if not p.isdigit():
+            continue
+        try:
+            st = open(f'/proc/{p}/status').read()
+            cmd = open(f'/proc/{p}/cmdline', 'rb').read()
+        except OSError:
+            continue
+        if mark in cmd and st.split('State:')[1].split()[0] not in ('Z', 'X'):
+            return True
+    return False
+deadline = time.time() + 60
+while alive(b'# from-exec') and time.time() < deadline:
+    time.sleep(0.2)
+print(alive(b'# from-exec'), alive(b'# from-cell'))
+""", timeout=120)
+    assert r.get("output") == "False True\n", r
+    # The context still answers, with its names.
+    ev = [m for _, m in d.stream("RunCode", {"sessionId": sid, "code": "kept.poll() is None"})]
+    assert [m["text"] for m in ev if "text" in m] == ["True"], ev
+
+
+# What a terminal must not get raw: C0 controls (but newline), DEL, C1
+# controls, bidirectional formatting characters.
+TERMINAL_UNSAFE = ([bytes([c]) for c in range(0x20) if c != 0x0a] + [b"\x7f"] +
+                   [chr(c).encode() for c in range(0x80, 0xa0)] +
+                   [chr(c).encode() for c in (0x61c, 0x200e, 0x200f, *range(0x202a, 0x202f),
+                                              *range(0x2066, 0x206a))])
+
+
+def test_an_agents_file_name_cannot_drive_the_terminal_through_the_audit_log(d, sid):
+    """An agent names the file it writes (the path of a file.write, kept in
+    the audit record) with an escape sequence, DEL, CSI as one C1 character
+    and a right-to-left override. `enclave session ls-files` and `enclave
+    audit tail` show it escaped; `audit tail --json` stays JSON that parses
+    back to the very name."""
+    name = "t\x1b]0;pwned\x07\x7f\u009b2J\u202etxt.exe"
+    status, doc = d.put_file(sid, "/workspace/" + name, [b"x"], 1)
+    assert status == 201, doc
+    p = d.cli("session", "ls-files", sid, "/workspace")
+    assert p.returncode == 0, p.stderr
+    assert [u for u in TERMINAL_UNSAFE if u in p.stdout] == [], p.stdout
+    assert b"t\\x1b]0;pwned\\x07\\x7f\\u009b2J\\u202etxt.exe" in p.stdout, p.stdout
+    db = os.path.join(d.home, "audit", "audit.db")
+    p = d.cli("audit", "tail", "-n", "0", "--json", "--db", db)
+    assert p.returncode == 0, p.stderr
+    assert [u for u in TERMINAL_UNSAFE if u in p.stdout] == [], p.stdout
+    paths = [json.loads(json.loads(line)["details"]).get("path")
+             for line in p.stdout.decode().splitlines()]
+    assert "/workspace/" + name in paths, paths
+    p = d.cli("audit", "tail", "-n", "0", "--db", db)
+    assert p.returncode == 0, p.stderr
+    assert [u for u in TERMINAL_UNSAFE if u in p.stdout] == [], p.stdout
+    assert b"pwned" in p.stdout
 
 
 def test_no_secret_on_the_vmms_command_line_or_environment(d, sid):

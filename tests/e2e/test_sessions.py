@@ -3,6 +3,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 
@@ -226,6 +227,42 @@ def test_stop_session_leaves_no_vmm(daemon):
     assert e.value.code == "not_found"
 
 
+def test_stop_waits_for_qemu_on_the_loop(daemon):
+    """A QEMU that does not answer its quit (stopped: its QMP socket still
+    accepts, nothing reads it): while the daemon waits for the answer it
+    serves other calls, and the VMM is still there, untouched (a daemon that
+    waited in its loop would have given up on QMP and killed it before it
+    served them); then its grace period ends in SIGKILL, and StopSession
+    answers once the process is gone."""
+    sid = daemon.start_session(sessionId="e2e-stop-frozen")["sessionId"]
+    marker = os.path.join(daemon.home, "run", "vms", sid)
+    [pid] = vmm_pids(marker)
+    os.kill(pid, signal.SIGSTOP)
+    result = {}
+
+    def stop():
+        try:
+            result["stop"] = daemon.stop_session(sid)
+        except Exception as e:  # the test looks at it
+            result["error"] = e
+
+    thread = threading.Thread(target=stop, daemon=True)
+    thread.start()
+    status = None
+    deadline = time.time() + 60
+    while status != "STOPPING" and time.time() < deadline and thread.is_alive():
+        listed = daemon.call("ListSessions", {}, service="enclave.v1.Enclave").get("sessions", [])
+        status = next((x.get("status") for x in listed if x.get("sessionId") == sid), None)
+        if status == "STOPPING":  # served while the quit waits for QEMU
+            with open(f"/proc/{pid}/stat") as f:
+                assert f.read().rsplit(")", 1)[1].split()[0] == "T"  # still there, stopped
+    assert status == "STOPPING", status
+    thread.join(120)
+    assert result == {"stop": {"success": True}}, result
+    assert vmm_pids(marker) == []  # reported stopped only once the process is gone
+    assert not os.path.exists(marker)
+
+
 def test_vcpu_and_memory_reach_the_vm(daemon):
     sid = daemon.start_session(sessionId="e2e-size", vcpu=2, memoryMb=384)["sessionId"]
     try:
@@ -346,6 +383,34 @@ def test_session_cli_refuses_stray_arguments():
                            env=dict(os.environ, ENCLAVE_ADDR="127.0.0.1:1"))
         assert p.returncode == 2, (args, p.stderr)
         assert b"unexpected argument" in p.stderr, (args, p.stderr)
+
+
+def test_cli_exit_status_when_enclave_fails():
+    """With no daemon to answer, the verbs that start or run a workload
+    exit 125 (Enclave failed: never a status a workload's own 1 could be
+    taken for), the others 1; a bad command line is 2 for every verb."""
+    env = dict(os.environ, ENCLAVE_ADDR="127.0.0.1:1", ENCLAVE_TOKEN="t")
+
+    def cli(*args, input=None):
+        return subprocess.run([ENCLAVE, *args], capture_output=True, timeout=60, env=env,
+                              input=input)
+
+    for args in (["run", "--", "true"], ["session", "start"], ["session", "exec", "s", "--", "true"],
+                 ["session", "code", "s", "1"]):
+        p = cli(*args)
+        assert p.returncode == 125, (args, p.returncode, p.stderr)
+        assert b"127.0.0.1:1" in p.stderr or b"connect" in p.stderr, (args, p.stderr)
+    # Code over 4 MiB is refused before anything is sent: Enclave's failure,
+    # not the cell's (1).
+    p = cli("session", "code", "s", "-", input=b"#" * (5 << 20))
+    assert p.returncode == 125 and b"over 4 MiB" in p.stderr, (p.returncode, p.stderr)
+    for args in (["session", "stop", "s"], ["session", "ls"], ["session", "ls-files", "s"],
+                 ["session", "cp", "s:/workspace/a", "-"], ["ui", "--no-open"]):
+        p = cli(*args)
+        assert p.returncode == 1, (args, p.returncode, p.stderr)
+    for args in (["run", "--bogus"], ["session", "start", "--bogus"], ["session", "exec"],
+                 ["session", "code", "s"], ["session", "ls", "x"], ["audit", "tail", "--bogus"]):
+        assert cli(*args).returncode == 2, args
 
 
 def test_daemon_restart_after_crash_kills_old_vms(fresh_daemon):

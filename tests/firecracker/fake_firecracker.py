@@ -53,8 +53,15 @@ Environment:
   FAKE_FC_PROBE       a world-readable file outside what Landlock allows the VMM
   FAKE_FC_REFUSE      "METHOD PATH" (e.g. "PUT /machine-config") to answer 400
   FAKE_FC_IGNORE_CAD  when set, SendCtrlAltDel is accepted but the guest ignores it
+  FAKE_FC_HOLD_CAD    a file name (relative to the working directory): SendCtrlAltDel is
+                      recorded as it arrives (status null, fault "held"), answered only once
+                      that file exists, and then ignored, as is SIGTERM; the record's
+                      cad_client_waited says whether the client still waited for the answer
+                      (had not closed its end) when the file appeared
   FAKE_FC_DELAY_MS    answer each API request this many milliseconds late (a loaded host)
   FAKE_FC_NO_API      when set, never open the API socket (a Firecracker that hangs at start)
+  FAKE_FC_VERSION     what `--version` prints instead of its version line
+  FAKE_FC_VERSION_HOLD  a path: `--version` answers only once it exists
 """
 import argparse
 import array
@@ -63,6 +70,7 @@ import errno
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -235,6 +243,7 @@ class VM:
         folder = os.environ.get("FAKE_FC_RECORD")
         self.record_path = os.path.join(folder, args.id + ".json") if folder else None
         self.exited = None
+        self.cad_client_waited = None
         self.refuse = os.environ.get("FAKE_FC_REFUSE", "")
         self.guests = 0
         self.paused = False
@@ -248,7 +257,8 @@ class VM:
 
     def save(self):
         rec = {"id": self.args.id, "api_sock": self.args.api_sock, "requests": self.records,
-               "exited": self.exited, "process": self.process}
+               "exited": self.exited, "process": self.process,
+               "cad_client_waited": self.cad_client_waited}
         if self.link:
             # Written by the broker before the API answers, as a file would be.
             self.link.request({"record": rec})
@@ -342,7 +352,7 @@ class VM:
         if kind == "SendCtrlAltDel":
             if not self.started:
                 return 400, "The requested operation is not supported before starting the microVM."
-            if not os.environ.get("FAKE_FC_IGNORE_CAD"):
+            if not os.environ.get("FAKE_FC_IGNORE_CAD") and not os.environ.get("FAKE_FC_HOLD_CAD"):
                 # The guest reboots; with reboot=k the VMM exits. Let the 204 go out first.
                 threading.Timer(0.05, self.power_off, args=("SendCtrlAltDel",)).start()
             return 204, None
@@ -579,6 +589,17 @@ def make_handler(vm):
             delay = int(os.environ.get("FAKE_FC_DELAY_MS", "0") or 0)
             if delay > 0:
                 time.sleep(delay / 1000)
+            hold = os.environ.get("FAKE_FC_HOLD_CAD")
+            if (hold and fault is None and method == "PUT" and self.path == "/actions"
+                    and isinstance(body, dict) and body.get("action_type") == "SendCtrlAltDel"):
+                vm.record(method, self.path, body, None, "held")
+                deadline = time.time() + 120
+                while not os.path.exists(hold) and time.time() < deadline:
+                    time.sleep(0.01)
+                # A client that gave up has closed its end: readable, and nothing to read.
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                gone = bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+                vm.cad_client_waited = not gone
             if fault is None:
                 status, fault = vm.handle(method, self.path, body)
             vm.record(method, self.path, body, status, fault)
@@ -607,7 +628,12 @@ def make_handler(vm):
 
 def main():
     if sys.argv[1:] == ["--version"]:
-        print("Firecracker v1.12.0 (fake, tests/firecracker/fake_firecracker.py)")
+        hold = os.environ.get("FAKE_FC_VERSION_HOLD")
+        deadline = time.time() + 120
+        while hold and not os.path.exists(hold) and time.time() < deadline:
+            time.sleep(0.01)
+        print(os.environ.get("FAKE_FC_VERSION",
+                             "Firecracker v1.12.0 (fake, tests/firecracker/fake_firecracker.py)"))
         return
     parser = argparse.ArgumentParser(prog="firecracker", allow_abbrev=False)
     parser.add_argument("--api-sock")
@@ -634,7 +660,10 @@ def main():
     else:
         spec = Spec(load_spec_doc(find_spec()))
     vm = VM(args, spec, link, process)
-    signal.signal(signal.SIGTERM, lambda *_: vm.power_off("SIGTERM"))
+    if os.environ.get("FAKE_FC_HOLD_CAD"):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGTERM, lambda *_: vm.power_off("SIGTERM"))
     if os.environ.get("FAKE_FC_NO_API"):
         print(f"fake firecracker {args.id}: not opening {args.api_sock} (FAKE_FC_NO_API)", flush=True)
         while True:

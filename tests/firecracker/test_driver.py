@@ -498,6 +498,51 @@ def test_guest_ignoring_ctrl_alt_del_is_killed(fc):
     assert rec["exited"] is None  # it did not exit on its own: it was killed
 
 
+def test_stop_waits_for_firecracker_on_the_loop(fc):
+    """A Firecracker that holds its answer to SendCtrlAltDel, then ignores
+    it (and SIGTERM): while the daemon waits for that answer it serves
+    other requests (the stop request waits on the loop, not in it), then
+    its grace period ends in SIGKILL, and StopSession answers once the
+    process is gone. The stand-in answers only after the test's other
+    requests were served, and says whether the daemon was still waiting
+    for the answer then: a daemon that waited in its loop would have given
+    up on it first."""
+    d = fc(env={"FAKE_FC_HOLD_CAD": "release-cad"})
+    sid = d.start_session(sessionId="fc-held")["sessionId"]
+    run_dir = d.run_dir(sid)
+    assert len(fake_pids(run_dir)) == 1
+    result = {}
+
+    def stop():
+        try:
+            result["stop"] = d.stop_session(sid)
+        except Exception as e:  # the test looks at it
+            result["error"] = e
+
+    thread = threading.Thread(target=stop, daemon=True)
+    thread.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and thread.is_alive():
+        reqs = d.record(sid)["requests"]
+        if reqs and reqs[-1]["fault"] == "held":
+            break
+        time.sleep(0.02)
+    assert d.record(sid)["requests"][-1]["fault"] == "held"
+    # Served while the stop request waits for Firecracker.
+    assert d.get("/ping") == (200, b"pong")
+    listed = d.call("ListSessions", {}, service="enclave.v1.Enclave").get("sessions", [])
+    assert [x.get("status") for x in listed if x.get("sessionId") == sid] == ["STOPPING"], listed
+    with open(os.path.join(run_dir, "release-cad"), "w"):
+        pass
+    thread.join(300)
+    assert result == {"stop": {"success": True}}, result
+    assert fake_pids(run_dir) == []  # reported stopped only once the process is gone
+    assert not os.path.exists(run_dir)
+    rec = d.record(sid)
+    assert rec["cad_client_waited"] is True
+    assert rec["exited"] is None  # it did not exit on its own: it was killed
+
+
 def test_daemon_shutdown_stops_firecracker(fc):
     d = fc()
     sid = d.start_session(sessionId="fc-shutdown")["sessionId"]
@@ -506,6 +551,38 @@ def test_daemon_shutdown_stops_firecracker(fc):
     d.stop()
     assert wait_gone(run_dir) == []
     assert d.record(sid)["requests"][-1]["body"] == {"action_type": "SendCtrlAltDel"}
+
+
+def test_version_does_not_hold_the_daemon(fc, tmp_path):
+    """`firecracker --version`, which the snapshot is bound to, runs on the
+    daemon's loop: with its answer held, the daemon is ready and serves, and
+    has not given up on it; once it answers, the snapshot is built."""
+    hold = tmp_path / "version-may-answer"
+    d = fc(env={"FAKE_FC_VERSION_HOLD": str(hold)}, extra_args=("--restore", "on"))
+    assert d.get("/ping") == (200, b"pong")
+    listed = d.call("ListSessions", {}, service="enclave.v1.Enclave")
+    assert listed.get("sessions", []) == []
+    assert "snapshot restore is off" not in d.read_log()
+    hold.touch()
+    wait_snapshot_meta(d)
+    assert "snapshot restore is off" not in d.read_log()
+
+
+def test_firecracker_without_a_version_line_turns_snapshots_off(fc):
+    """A binary whose --version says no Firecracker version (another
+    program, or one too old to print it): snapshots are off, the log says
+    what it printed, and sessions still start (cold)."""
+    d = fc(env={"FAKE_FC_VERSION": "firecracker 0.1-prerelease"}, extra_args=("--restore", "on"))
+    s = d.start_session(sessionId="fc-no-version")
+    assert s["status"] == "READY"
+    deadline = time.time() + 60
+    while "snapshot restore is off" not in d.read_log() and time.time() < deadline:
+        time.sleep(0.05)
+    log = d.read_log()
+    assert "snapshot restore is off" in log
+    assert "--version did not say its version: firecracker 0.1-prerelease" in log
+    assert glob.glob(os.path.join(d.home, "snapshots", "*", "meta.json")) == []
+    assert d.stop_session("fc-no-version") == {"success": True}
 
 
 def test_tcg_is_refused_with_firecracker():
