@@ -213,7 +213,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "rego-bench: cannot read %s\n", names[i]);
             return 1;
         }
-        rv_inputs[i] = rv_from_json(inputs[i]);
+        rv_inputs[i] = rv_from_json(inputs[i], NULL);
         json_t *got = NULL;
         if (rego_query_eval_value(q, inputs[i], &got, &err) < 0) {
             fprintf(stderr, "rego-bench: %s: %s\n", names[i], rego_error_string(&err, ebuf, sizeof ebuf));

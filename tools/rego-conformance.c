@@ -381,7 +381,7 @@ static int run_case(yaml_document_t *d, yaml_node_t *c, char *why, size_t whylen
         /* as the JSON API does (rego.h): the input in one block, when JSON
          * holds it exactly, so every case runs the block conversion too */
         ij = rv_to_json(input);
-        struct rv *bv = ij ? rv_from_json_block(ij, &block) : NULL;
+        struct rv *bv = ij ? rv_from_json_block(ij, &block, NULL) : NULL;
         if (bv && rv_equal(bv, input)) {
             rv_decref(input);
             input = bv;

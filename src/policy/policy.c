@@ -952,9 +952,12 @@ void policy_decide(struct policy_bundle *b, const json_t *input, struct policy_d
         else if (strcmp(re.code, "eval_budget_error") == 0)
             deny(out, POLICY_BUDGET, "policy evaluation exceeded its memory budget of %" PRIu64 " bytes (deny): %s",
                  b->lim.max_memory, buf);
-        else if (strcmp(re.code, "eval_cancel_error") == 0 || strstr(re.message, "budget"))
+        else if ((strcmp(re.code, "eval_cancel_error") == 0 && strstr(re.message, "steps")) ||
+                 strstr(re.message, "budget"))
             deny(out, POLICY_BUDGET, "policy evaluation exceeded its budget of %" PRIu64 " steps (deny): %s",
                  b->lim.max_steps, buf);
+        else if (strcmp(re.code, "eval_cancel_error") == 0)
+            deny(out, POLICY_BUDGET, "policy evaluation exceeded a limit of the engine (deny): %s", buf);
         else
             deny(out, POLICY_ERROR, "policy evaluation failed (deny): %s", buf);
     } else if (took > (uint64_t)b->lim.max_eval_ms * 1000u) {

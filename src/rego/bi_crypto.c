@@ -79,10 +79,11 @@ static int decode_json_part(struct ev *ev, const char *what, const char *p, size
     free(b.s);
     if (!j)
         return bi_error(ev, "JWT %s had invalid JSON: %s", what, je.text);
-    *out = rv_from_json(j);
+    const char *why;
+    *out = rv_from_json(j, &why);
     json_decref(j);
     if (!*out)
-        return bi_error(ev, "JWT %s holds a number out of range", what);
+        return bi_error(ev, "JWT %s: %s", what, why);
     return 0;
 }
 

@@ -930,7 +930,7 @@ static struct rv *schema_operand(const struct rv *x, const char **why)
     if (x->type == RV_STRING) {
         json_error_t je;
         json_t *j = json_loadb(S(x), SL(x), JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &je);
-        struct rv *v = j ? rv_from_json(j) : NULL;
+        struct rv *v = j ? rv_from_json(j, NULL) : NULL;
         json_decref(j);
         if (!v)
             *why = "invalid JSON string";

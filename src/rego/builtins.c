@@ -1271,10 +1271,11 @@ static int bi_json_unmarshal(struct ev *ev, struct rv **a, struct rv **out)
         j = json_loadb(S(a[0]), SL(a[0]), JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &je);
     if (!j)
         return bi_error(ev, "%s", je.text);
-    *out = rv_from_json(j);
+    const char *why;
+    *out = rv_from_json(j, &why);
     json_decref(j);
     if (!*out)
-        return bi_error(ev, "number out of range");
+        return bi_error(ev, "%s", why);
     return 0;
 }
 
@@ -2267,6 +2268,11 @@ static int bi_print(struct ev *ev, struct rv **a, struct rv **out)
             sb_add(&b, S(a[i]), SL(a[i]));
         else
             rv_write(&b, a[i], false);
+    }
+    if (rv_budget_exceeded()) {   /* the evaluation stops right after: nothing half written */
+        free(b.s);
+        *out = rv_bool(true);
+        return 0;
     }
     if (!b.s)
         sb_add(&b, "", 0);

@@ -2173,7 +2173,24 @@ static bool volatile_builtin(int b)
 static bool indep_node(struct node *n);
 static bool indep_body(const struct body *b);
 
+/* indep_term calls in progress: the walk follows references from rule to
+ * rule (r0 := [r1], r1 := [r2], ...); past INDEP_MAX_NEST a rule met
+ * counts as not independent (it is then only not precomputed), so the
+ * recursion stays within the stack. */
+#define INDEP_MAX_NEST 2000
+static _Thread_local int indep_nest;
+
+static bool indep_term_in(const struct term *t);
+
 static bool indep_term(const struct term *t)
+{
+    indep_nest++;
+    bool ok = indep_term_in(t);
+    indep_nest--;
+    return ok;
+}
+
+static bool indep_term_in(const struct term *t)
 {
     if (!t)
         return true;
@@ -2240,6 +2257,8 @@ static bool indep_node(struct node *n)
 {
     if (n->indep)
         return n->indep == 1;
+    if (indep_nest > INDEP_MAX_NEST)
+        return false;
     n->indep = 3;   /* a cycle (refused by the recursion check anyway) is not independent */
     bool ok = n->nchildren == 0 && (!n->default_rule || indep_rule(n->default_rule));
     for (int i = 0; ok && i < n->nrules; i++)

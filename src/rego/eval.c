@@ -9,6 +9,7 @@
  *
  * Rule values are computed whole (all solutions) and cached per query, per
  * `with` context. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,46 @@
 #include "rego/mem.h" /* last: malloc and free are Rego's (mem.h) */
 
 #define EV_STOP 1
-#define MAX_CPS_DEPTH 4000
+
+/* Nesting is bounded by the stack itself. The evaluator recurses once per
+ * expression of a body (continuations), per element unified, per rule or
+ * function called and per level of a term; it stops with "evaluation nested
+ * too deeply" where less than EV_STACK_RESERVE of the thread's stack is left
+ * (kept for what runs between two checks: a term's levels, a builtin, the
+ * functions that walk a value of at most REGO_MAX_VALUE_DEPTH levels), and
+ * never uses more than EV_STACK_MAX. On the 8 MiB stack of a process's main
+ * thread that is some 14000 expressions in one body. */
+#define EV_STACK_RESERVE (1536u << 10)
+#define EV_STACK_MAX ((size_t)256 << 20)
+
+/* The lowest address of this thread's stack (NULL: not known yet, or not
+ * to be known: (char *)1). */
+static _Thread_local char *tl_stack_low;
+
+static char *stack_floor(void)
+{
+    char *here = __builtin_frame_address(0);
+    if (!tl_stack_low) {
+        tl_stack_low = (char *)1;
+        pthread_attr_t a;
+        void *addr;
+        size_t size;
+        if (pthread_getattr_np(pthread_self(), &a) == 0) {
+            if (pthread_attr_getstack(&a, &addr, &size) == 0 && addr)
+                tl_stack_low = addr;
+            pthread_attr_destroy(&a);
+        }
+    }
+    char *floor = tl_stack_low == (char *)1 ? here - (4u << 20) : tl_stack_low + EV_STACK_RESERVE;
+    if ((size_t)(here - floor) > EV_STACK_MAX || floor > here)
+        floor = floor > here ? here : here - EV_STACK_MAX;
+    return floor;
+}
+
+static inline bool stack_low(const struct ev *ev)
+{
+    return (char *)__builtin_frame_address(0) < ev->stack_floor;
+}
 
 static struct rv undef_marker = { .refs = 0, .type = RV_NULL };
 #define UNDEF (&undef_marker)
@@ -56,6 +96,10 @@ static int ev_error(struct ev *ev, const char *code, const struct loc *loc, cons
 
 static int budget_error(struct ev *ev, const struct loc *loc)
 {
+    if (ev->budget.too_deep)
+        return ev_error(ev, "eval_cancel_error", loc,
+                        "value nested deeper than %d levels (arrays, sets and objects within each other)",
+                        REGO_MAX_VALUE_DEPTH);
     return ev_error(ev, "eval_budget_error", loc, "memory budget exceeded: the evaluation holds more than %llu bytes",
                     (unsigned long long)ev->budget.limit);
 }
@@ -1005,13 +1049,9 @@ static int unify_value_inner(struct ev *ev, struct frame *fr, struct term *t, st
  * error, not a stack overflow. */
 static int unify_value(struct ev *ev, struct frame *fr, struct term *t, struct rv *v, kont k, void *ctx)
 {
-    if (++ev->cps_depth > MAX_CPS_DEPTH) {
-        ev->cps_depth--;
+    if (stack_low(ev))
         return ev_error(ev, "eval_cancel_error", &t->loc, "evaluation nested too deeply");
-    }
-    int rc = unify_value_inner(ev, fr, t, v, k, ctx);
-    ev->cps_depth--;
-    return rc;
+    return unify_value_inner(ev, fr, t, v, k, ctx);
 }
 
 static int unify_value_inner(struct ev *ev, struct frame *fr, struct term *t, struct rv *v, kont k,
@@ -1383,15 +1423,10 @@ static int eval_expr(struct ev *ev, struct frame *fr, struct expr *e, kont k, vo
     int rc = step(ev, &e->loc);
     if (rc < 0)
         return rc;
-    if (++ev->cps_depth > MAX_CPS_DEPTH) {
-        ev->cps_depth--;
+    if (stack_low(ev))
         return ev_error(ev, "eval_cancel_error", &e->loc, "evaluation nested too deeply");
-    }
-    if (!e->nwith) {
-        rc = eval_expr_neg(ev, fr, e, k, ctx);
-        ev->cps_depth--;
-        return rc;
-    }
+    if (!e->nwith)
+        return eval_expr_neg(ev, fr, e, k, ctx);
     /* evaluate the replacement values first, in the current context */
     struct rv **vals = calloc((size_t)e->nwith, sizeof *vals);
     if (!vals)
@@ -1477,7 +1512,6 @@ out:
     for (int i = 0; i < e->nwith; i++)
         rv_decref(vals[i]);
     free(vals);
-    ev->cps_depth--;
     return rc;
 }
 
@@ -1812,6 +1846,8 @@ static struct rv *object_rule_value(struct ev *ev, struct node *n, struct rvbuf 
 
 static int enter_rule(struct ev *ev, const struct loc *loc)
 {
+    if (stack_low(ev))
+        return ev_error(ev, "eval_cancel_error", loc, "evaluation nested too deeply");
     if (++ev->depth > ev->max_depth) {
         ev->depth--;
         return ev_error(ev, "eval_cancel_error", loc, "evaluation exceeded its depth limit of %d",
@@ -2176,6 +2212,7 @@ void ev_init_store(struct ev *ev, struct rego *r, struct rv *input, struct rego_
     ev->err = err;
     ev->max_steps = r->opts.max_steps ? r->opts.max_steps : 50000000ULL;
     ev->max_depth = r->opts.max_depth ? r->opts.max_depth : 1000;
+    ev->stack_floor = stack_floor();
     ev->strict = r->opts.strict_builtin_errors != 0;
     rv_budget_begin(&ev->budget, r->opts.max_memory ? r->opts.max_memory : REGO_DEFAULT_MAX_MEMORY,
                     &ev->saved_budget);
@@ -2271,6 +2308,14 @@ int ev_query_mode(struct ev *ev, struct query_info *qi, struct term *value_term,
     frame_release(&fm);
     if (rc == EV_STOP)
         rc = 0;
+    /* a value made after the last step (the query's own result) */
+    if (rc >= 0 && ev->budget.exceeded) {
+        rc = budget_error(ev, NULL);
+        if (value) {
+            rv_decref(*value);
+            *value = NULL;
+        }
+    }
     return rc;
 }
 

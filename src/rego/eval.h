@@ -68,7 +68,7 @@ struct ev {
     struct rv_budget budget;       /* memory: live bytes of the values built */
     struct rv_budget *saved_budget;
     int depth, max_depth;
-    int cps_depth;
+    char *stack_floor;    /* nesting stops where the stack goes below this */
     bool strict;
     struct rego_error *err;
     int64_t now_ns;

@@ -139,9 +139,10 @@ static int add_data(struct rego *r, const json_t *data, struct rego_error *err)
         return rego_err(err, "rego_compile_error", NULL, "data cannot be added after compiling");
     if (!json_is_object(data))
         return rego_err(err, "rego_compile_error", NULL, "data must be a JSON object");
-    struct rv *v = rv_from_json(data);
+    const char *why;
+    struct rv *v = rv_from_json(data, &why);
     if (!v)
-        return rego_err(err, "rego_compile_error", NULL, "data holds a number out of range");
+        return rego_err(err, "rego_compile_error", NULL, "data: %s", why);
     bool conflict = false;
     struct rv *merged = rv_merge(r->data, v, &conflict);
     rv_decref(v);
@@ -278,9 +279,10 @@ static int input_block(struct rego_query *q, const json_t *input, struct rv **in
     *block = NULL;
     if (!input)
         return 0;
-    *in = rv_from_json_block_in(input, block, &q->spare_block);
+    const char *why;
+    *in = rv_from_json_block_in(input, block, &q->spare_block, &why);
     if (!*in)
-        return rego_err(err, "eval_type_error", NULL, "input holds a number out of range");
+        return rego_err(err, "eval_type_error", NULL, "input: %s", why);
     return 0;
 }
 

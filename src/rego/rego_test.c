@@ -25,7 +25,7 @@ static struct rv *J(const char *json)
     json_error_t je;
     json_t *j = json_loads(json, JSON_DECODE_ANY, &je);
     assert_non_null(j);
-    struct rv *v = rv_from_json(j);
+    struct rv *v = rv_from_json(j, NULL);
     json_decref(j);
     assert_non_null(v);
     return v;
@@ -79,6 +79,197 @@ static void expect_error(const char *module, const char *query, const char *code
     assert_string_equal(err.code, code);
     if (substr && !strstr(err.message, substr))
         fail_msg("message \"%s\" lacks \"%s\"", err.message, substr);
+}
+
+/* ------------------------------------------------------------------ value depth */
+
+/* package d: r0 := [[...[r1]...]], ..., each rule wrapping the next in
+ * `wrap` arrays, r<n> := last; then the given rules. */
+static char *deep_chain(int n, int wrap, const char *last, const char *rest)
+{
+    struct sbuf m = { 0 };
+    sb_puts(&m, "package d\n");
+    for (int i = 0; i < n; i++) {
+        sb_printf(&m, "r%d := ", i);
+        for (int j = 0; j < wrap; j++)
+            sb_putc(&m, '[');
+        sb_printf(&m, "r%d", i + 1);
+        for (int j = 0; j < wrap; j++)
+            sb_putc(&m, ']');
+        sb_putc(&m, '\n');
+    }
+    sb_printf(&m, "r%d := %s\n%s", n, last, rest);
+    return sb_steal(&m);
+}
+
+static json_t *deep_json(int levels)
+{
+    json_t *j = json_integer(1);
+    for (int i = 0; i < levels; i++) {
+        json_t *a = json_array();
+        json_array_append_new(a, j);
+        j = a;
+    }
+    return j;
+}
+
+static void test_value_depth(void **state)
+{
+    (void)state;
+    const char *rules = "m := json.marshal(r0)\n"
+                        "e if r0 == [r1]\n"
+                        "s if r0 in {r0}\n"
+                        "p if print(r0)\n"
+                        "w := [x | walk(r0, x)]\n"
+                        "ok := json.marshal(r15)\n";
+    /* 990 rules of 95 levels each: 94000 levels, which overflowed the
+     * stack in json.marshal, the type checker and the evaluator; now the
+     * evaluation's nesting stops it */
+    char *m = deep_chain(990, 95, "1", rules);
+    expect_error(m, "x := data.d.m", "eval_cancel_error", "nested too deeply");
+    free(m);
+    /* 30 rules: 2850 levels, built one rule at a time: past 2048 levels
+     * the value is refused, whatever uses it */
+    m = deep_chain(30, 95, "1", rules);
+    const char *queries[] = { "x := data.d.m", "data.d.e", "data.d.s", "data.d.p", "x := data.d.w",
+                              "x := data.d.r0", "x := data.d" };
+    for (size_t i = 0; i < sizeof queries / sizeof *queries; i++)
+        expect_error(m, queries[i], "eval_cancel_error", "value nested deeper than 2048 levels");
+    /* 14 * 95 = 1330 levels are fine: marshalled, read back, equal */
+    struct rego_error err = { 0 };
+    char *got = eval_with(m, "x := json.unmarshal(data.d.ok) == data.d.r15", NULL, &err, NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "[{\"x\":true}]");
+    free(got);
+    free(m);
+    /* the same through the value API the policy module uses (the decision
+     * document converted to JSON) */
+    m = deep_chain(30, 95, "input.a", "decision := {\"allow\": true, \"d\": r0}\n");
+    struct rego *r = rego_new();
+    assert_int_equal(rego_add_module(r, "t.rego", m, strlen(m), &err), 0);
+    assert_int_equal(rego_compile(r, &err), 0);
+    struct rego_query *q = rego_prepare(r, "data.d.decision", &err);
+    assert_non_null(q);
+    json_t *in = json_pack("{s:i}", "a", 1), *v = NULL;
+    assert_int_equal(rego_query_eval_value(q, in, &v, &err), -1);
+    assert_null(v);
+    assert_string_equal(err.code, "eval_cancel_error");
+    assert_non_null(strstr(err.message, "value nested deeper than 2048 levels"));
+    json_decref(in);
+    /* input: as deep as jansson reads (2048 levels) is accepted, and
+     * putting it one level deeper is refused; 2049 levels is an error */
+    in = json_pack("{s:o}", "a", deep_json(2047));   /* the input object is level 1 */
+    assert_int_equal(rego_query_eval_value(q, in, &v, &err), -1);
+    assert_non_null(strstr(err.message, "value nested deeper than 2048 levels"));
+    json_decref(in);
+    rego_query_free(q);
+    q = rego_prepare(r, "json.marshal(input)", &err);
+    assert_non_null(q);
+    in = json_pack("{s:o}", "a", deep_json(2047));
+    assert_int_equal(rego_query_eval_value(q, in, &v, &err), 0);
+    char *text = json_dumps(in, JSON_COMPACT);
+    assert_string_equal(json_string_value(v), text);
+    free(text);
+    json_decref(v);
+    json_decref(in);
+    /* the recursive functions over a value at the bound: compare (a copy,
+     * not the same pointer), sets, walk, formatting, the result's JSON
+     * (jansson counts the number at the bottom as a level too: 2047
+     * levels of collections around it is as deep as it reads back) */
+    in = json_pack("{s:o}", "a", deep_json(2046));
+    const char *at_bound[] = { "json.unmarshal(json.marshal(input)) == input",
+                               "{input, json.unmarshal(json.marshal(input))} == {input}",
+                               "count([p | walk(input.a, [p, _])]) == 2047",
+                               "startswith(sprintf(\"%v\", [input.a]), \"[[[\")",
+                               "object.union(input, {\"b\": input.a}).b == input.a" };
+    for (size_t i = 0; i < sizeof at_bound / sizeof *at_bound; i++) {
+        struct rego_query *qb = rego_prepare(r, at_bound[i], &err);
+        assert_non_null(qb);
+        v = NULL;
+        if (rego_query_eval_value(qb, in, &v, &err) < 0)
+            fail_msg("%s: %s", at_bound[i], err.message);
+        if (!json_is_true(v) && i != 3)
+            fail_msg("%s: not true", at_bound[i]);
+        json_decref(v);
+        rego_query_free(qb);
+    }
+    struct rego_query *qv = rego_prepare(r, "input", &err);
+    assert_non_null(qv);
+    assert_int_equal(rego_query_eval_value(qv, in, &v, &err), 0);
+    assert_true(json_equal(v, in));
+    json_decref(v);
+    rego_query_free(qv);
+    json_decref(in);
+    in = json_pack("{s:o}", "a", deep_json(2048));
+    assert_int_equal(rego_query_eval_value(q, in, &v, &err), -1);
+    assert_string_equal(err.message, "input: value nested deeper than 2048 levels");
+    json_decref(in);
+    rego_query_free(q);
+    rego_free(r);
+    free(m);
+    /* data deeper than 2048 levels: refused when added */
+    r = rego_new();
+    json_t *data = json_pack("{s:o}", "a", deep_json(2048));
+    char *dtext = json_dumps(data, JSON_COMPACT);
+    assert_non_null(dtext);
+    assert_int_equal(rego_add_data_json(r, dtext, strlen(dtext), &err), -1);
+    free(dtext);
+    json_decref(data);
+    rego_free(r);
+}
+
+/* A rule body of n expressions x1 := x0 + 1, ... */
+static char *long_body(int n)
+{
+    struct sbuf m = { 0 };
+    sb_puts(&m, "package t\np if {\n  x0 := input.a\n");
+    for (int i = 1; i < n; i++)
+        sb_printf(&m, "  x%d := x%d + 1\n", i, i - 1);
+    sb_printf(&m, "  x%d == %d\n}\n", n - 1, n);
+    return sb_steal(&m);
+}
+
+static void *long_body_thread(void *arg)
+{
+    (void)arg;
+    char *m = long_body(6000);
+    struct rego_error err = { 0 };
+    char *got = eval_with(m, "x := data.t.p", "{\"a\": 1}", &err, NULL);
+    char *res = strdup(got ? got : err.message);
+    free(got);
+    free(m);
+    return res;
+}
+
+/* Evaluates long_body(6000) on a thread with a stack of `stack` bytes:
+ * the result, or the error's message (malloc'd). */
+static char *long_body_on(size_t stack)
+{
+    pthread_attr_t a;
+    pthread_t th;
+    void *res = NULL;
+    assert_int_equal(pthread_attr_init(&a), 0);
+    assert_int_equal(pthread_attr_setstacksize(&a, stack), 0);
+    assert_int_equal(pthread_create(&th, &a, long_body_thread, NULL), 0);
+    assert_int_equal(pthread_join(th, &res), 0);
+    pthread_attr_destroy(&a);
+    assert_non_null(res);
+    return res;
+}
+
+/* A rule body of many expressions: each nests a continuation, bounded by
+ * the stack left, not by a count (OPA has no such bound; a fixed 4000
+ * refused longer bodies). 6000 expressions: on a 64 MiB stack (room under
+ * ASan too) they evaluate; on a 2 MiB stack they are a clear error. */
+static void test_long_body(void **state)
+{
+    (void)state;
+    char *got = long_body_on((size_t)64 << 20);
+    assert_string_equal(got, "[{\"x\":true}]");
+    free(got);
+    got = long_body_on((size_t)2 << 20);
+    assert_string_equal(got, "evaluation nested too deeply");
+    free(got);
 }
 
 /* ------------------------------------------------------------------ values */
@@ -224,7 +415,7 @@ static void test_json_roundtrip(void **state)
     assert_string_equal(b.s, "{\"a\":{\"c\":-3},\"b\":[1,2.5,\"x\",null,true]}");
     free(b.s);
     json_t *j = rv_to_json(v);
-    struct rv *back = rv_from_json(j);
+    struct rv *back = rv_from_json(j, NULL);
     assert_true(rv_equal(v, back));
     json_decref(j);
     rv_decref(back);
@@ -1588,6 +1779,8 @@ int main(void)
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_rule_index),
+        cmocka_unit_test(test_value_depth),
+        cmocka_unit_test(test_long_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

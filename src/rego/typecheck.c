@@ -45,6 +45,7 @@ enum { TY_NULL, TY_BOOL, TY_NUM, TY_STR, TY_ARRAY, TY_OBJECT, TY_SET, TY_ANY };
 /* A type. TY_ANY with n == 0 is `any`; with members, the union any<...>. */
 struct ty {
     uint8_t k;
+    uint16_t depth;         /* ty_depth's answer + 1 (0: not computed yet) */
     const char *name;       /* a named argument or result of a declaration */
     int n;                  /* union members, array static items, object static properties */
     struct ty **items;
@@ -87,7 +88,16 @@ struct tc {
     struct ty **env;        /* per slot of the rule's frame; NULL: not bound yet */
     uint8_t *multi;         /* per slot: more than one expression of its body can bind it */
     int nslots;
+    int nest;               /* term_type calls in progress (through rules too) */
 };
+
+/* Checking a rule checks the rules it refers to first, so the recursion
+ * follows chains of rules (r0 := [r1], r1 := [r2], ...): past TC_MAX_NEST
+ * terms in progress a rule met is any (checked later on its own), and a
+ * rule's type deeper than TC_MAX_TYPE_DEPTH is any, so that neither the
+ * checker nor the functions walking types recurse without bound. */
+#define TC_MAX_NEST 2000
+#define TC_MAX_TYPE_DEPTH 1000
 
 static void *tc_alloc(struct tc *c, size_t size)
 {
@@ -117,6 +127,35 @@ static struct ty *ty_new(struct tc *c, int k, int n)
 }
 
 static bool is_any(const struct ty *t) { return t->k == TY_ANY && t->n == 0; }
+
+/* How deeply t nests (a scalar 0; each collection or union a level): the
+ * exact depth when at most limit, else some number above limit, found
+ * without looking deeper (the recursion stays bounded). Exact answers are
+ * kept in the type: types are shared, and complete when this is asked. */
+static int ty_depth_max(struct ty *t, int limit)
+{
+    if (!t || limit < 0)
+        return 0;
+    if (t->depth)
+        return t->depth - 1;
+    int d = 0;
+    struct ty *sub[3] = { t->dyn, t->dkey, t->dval };
+    for (int i = 0; i < t->n && d <= limit; i++) {
+        int e = ty_depth_max(t->items[i], limit - 1) + 1;
+        if (e > d)
+            d = e;
+    }
+    for (int i = 0; i < 3 && d <= limit; i++) {
+        int e = sub[i] ? ty_depth_max(sub[i], limit - 1) + 1 : 0;
+        if (e > d)
+            d = e;
+    }
+    if (d <= limit && d > 0)   /* exact; never written in the shared scalar types */
+        t->depth = (uint16_t)(d + 1);
+    return d;
+}
+
+static int ty_depth(struct ty *t) { return ty_depth_max(t, TC_MAX_TYPE_DEPTH + 1); }
 
 /* ------------------------------------------------------------------ OPA's type operations */
 
@@ -277,9 +316,19 @@ static bool unifies_any(const struct ty *a, const struct ty *b)
     return a->n == 0;
 }
 
-static bool objects_static(const struct ty *a, const struct ty *b)
+/* unifies is symmetric: a pair of static properties (or items) is checked
+ * once, not from both sides (which doubled the work at every level of a
+ * nested type). skip: keys b has as static properties, already checked. */
+static bool objects_static(const struct ty *a, const struct ty *b, bool skip)
 {
     for (int i = 0; i < a->n; i++) {
+        if (skip) {
+            bool common = false;
+            for (int j = 0; j < b->n && !common; j++)
+                common = rv_compare(b->keys[j], a->keys[i]) == 0;
+            if (common)
+                continue;
+        }
         struct ty *tb = obj_select(b, a->keys[i]);
         if (!tb) {
             if (a->dval || b->dval)
@@ -308,12 +357,12 @@ static bool unifies(const struct ty *a, const struct ty *b)
         for (int i = 0; i < a->n; i++)
             if (!unifies(a->items[i], arr_select(b, i)))
                 return false;
-        for (int i = 0; i < b->n; i++)
+        for (int i = a->n; i < b->n; i++)
             if (!unifies(b->items[i], arr_select(a, i)))
                 return false;
         return !a->dyn || !b->dyn || unifies(a->dyn, b->dyn);
     case TY_OBJECT:
-        return objects_static(a, b) && objects_static(b, a) &&
+        return objects_static(a, b, false) && objects_static(b, a, true) &&
                (!a->dval || !b->dval || unifies(a->dval, b->dval));
     case TY_SET:
         return !a->dyn || !b->dyn || unifies(a->dyn, b->dyn);
@@ -735,7 +784,17 @@ static struct node *rule_prefix(struct tc *c, struct term *t, int *next)
 
 /* The type of term t (NULL: a variable not bound yet), checking the calls
  * and comprehensions inside it. < 0: a type error (c->err set). */
+static int term_type_in(struct tc *c, struct term *t, struct ty **out);
+
 static int term_type(struct tc *c, struct term *t, struct ty **out)
+{
+    c->nest++;
+    int rc = term_type_in(c, t, out);
+    c->nest--;
+    return rc;
+}
+
+static int term_type_in(struct tc *c, struct term *t, struct ty **out)
 {
     *out = &T_ANY;
     if (!t)
@@ -2014,7 +2073,7 @@ static int node_type(struct tc *c, struct node *n, struct ty **out)
         *out = c->node_ty[n->id];
         return 0;
     }
-    if (c->node_state[n->id] == 1 || n->nchildren > 0 || n->kind < 0)
+    if (c->node_state[n->id] == 1 || n->nchildren > 0 || n->kind < 0 || c->nest > TC_MAX_NEST)
         return 0;
     c->node_state[n->id] = 1;
     struct values v = { .replaced = replaced(c, n) };
@@ -2025,7 +2084,7 @@ static int node_type(struct tc *c, struct node *n, struct ty **out)
         rc = check_rule(c, n->default_rule, &v);
     if (rc < 0)
         return -1;
-    c->node_ty[n->id] = v.type && !v.unknown ? v.type : &T_ANY;
+    c->node_ty[n->id] = v.type && !v.unknown && ty_depth(v.type) <= TC_MAX_TYPE_DEPTH ? v.type : &T_ANY;
     if (n->kind == RULE_FUNC && v.args && v.nargs == n->arity)
         c->node_args[n->id] = v.args;
     c->node_state[n->id] = 2;

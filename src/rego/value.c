@@ -336,9 +336,56 @@ void rvbuf_clear(struct rvbuf *b)
     b->len = b->cap = 0;
 }
 
+/* A value too deep to go into a collection: the evaluation stops at its
+ * next step (the budget's flag), and null takes its place, so that no
+ * value is ever deeper than REGO_MAX_VALUE_DEPTH. */
+static __attribute__((noinline)) void too_deep(struct rv **x)
+{
+    rv_decref(*x);
+    *x = rv_null();
+    if (tl_budget) {
+        tl_budget->exceeded = true;
+        tl_budget->too_deep = true;
+    }
+}
+
+/* The depth of a collection of elements v[0..n) (and w[0..n), an
+ * object's values, when given), each element already that deep replaced
+ * (both of a pair, so that the pairs stay consistent). */
+static uint16_t depth_of(struct rv **v, struct rv **w, size_t n)
+{
+    unsigned d = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned e = v[i] ? v[i]->depth : 0;
+        if (w && w[i] && w[i]->depth > e)
+            e = w[i]->depth;
+        if (e > d)
+            d = e;
+    }
+    if (d < REGO_MAX_VALUE_DEPTH)
+        return (uint16_t)(d + 1);
+    d = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((v[i] && v[i]->depth >= REGO_MAX_VALUE_DEPTH) ||
+            (w && w[i] && w[i]->depth >= REGO_MAX_VALUE_DEPTH)) {
+            too_deep(&v[i]);
+            if (w)
+                too_deep(&w[i]);
+        }
+        unsigned e = v[i] ? v[i]->depth : 0;
+        if (w && w[i] && w[i]->depth > e)
+            e = w[i]->depth;
+        if (e > d)
+            d = e;
+    }
+    return (uint16_t)(d + 1);
+}
+
 struct rv *rv_array_take(struct rvbuf *b)
 {
+    uint16_t depth = depth_of(b->v, NULL, b->len);
     struct rv *v = rv_alloc(RV_ARRAY);
+    v->depth = depth;
     v->u.arr.len = b->len;
     v->u.arr.v = b->v;
     b->v = NULL;
@@ -353,7 +400,9 @@ int rv_qsort_cmp(const void *a, const void *b)
 
 struct rv *rv_set_take(struct rvbuf *b)
 {
+    uint16_t depth = depth_of(b->v, NULL, b->len);
     struct rv *v = rv_alloc(RV_SET);
+    v->depth = depth;
     if (b->len > 1) {
         qsort(b->v, b->len, sizeof *b->v, rv_qsort_cmp);
         size_t o = 1;
@@ -392,6 +441,7 @@ struct rv *rv_object_take(struct rvbuf *keys, struct rvbuf *vals)
     struct rv **K = keys->v, **V = vals->v;
     keys->v = vals->v = NULL;
     keys->len = keys->cap = vals->len = vals->cap = 0;
+    uint16_t depth = depth_of(K, V, n);
     bool sorted = true;
     for (i = 1; i < n && sorted; i++)
         if (rv_compare(K[i - 1], K[i]) >= 0)
@@ -435,6 +485,7 @@ struct rv *rv_object_take(struct rvbuf *keys, struct rvbuf *vals)
             free(kv);
     }
     struct rv *v = rv_alloc(RV_OBJECT);
+    v->depth = depth;
     v->u.obj.len = o;
     v->u.obj.k = K;
     v->u.obj.v = V;
@@ -1256,8 +1307,19 @@ inexact:
 /* Converting input: arrays and objects get their final size up front (no
  * growing lists), and an object's pairs are sorted in a scratch array on
  * the stack when small (JSON objects have unique keys, so no conflicts). */
-struct rv *rv_from_json(const json_t *j)
+#define RV_XSTR(x) #x
+#define RV_STR(x) RV_XSTR(x)
+static const char too_deep_why[] = "value nested deeper than " RV_STR(REGO_MAX_VALUE_DEPTH) " levels";
+static const char range_why[] = "number out of range";
+
+/* lvl: the depth j is at (1 for the whole document): the caller's json_t
+ * need not come from jansson's parser, so its depth is checked here. */
+static struct rv *from_json(const json_t *j, unsigned lvl, const char **why)
 {
+    if ((json_is_array(j) || json_is_object(j)) && lvl > REGO_MAX_VALUE_DEPTH) {
+        *why = too_deep_why;
+        return NULL;
+    }
     switch (json_typeof(j)) {
     case JSON_NULL:
         return rv_null();
@@ -1268,8 +1330,10 @@ struct rv *rv_from_json(const json_t *j)
     case JSON_INTEGER:
         return rv_int(json_integer_value(j));
     case JSON_REAL:
-        if (!isfinite(json_real_value(j)))
+        if (!isfinite(json_real_value(j))) {
+            *why = range_why;
             return NULL;
+        }
         return rv_double(json_real_value(j));
     case JSON_STRING:
         return rv_string(json_string_value(j), json_string_length(j));
@@ -1280,13 +1344,16 @@ struct rv *rv_from_json(const json_t *j)
         struct rv *a = rv_alloc(RV_ARRAY);
         a->u.arr.v = xmalloc(n * sizeof(struct rv *));
         charge(a->u.arr.v);
+        a->depth = 1;
         for (size_t i = 0; i < n; i++) {
-            struct rv *x = rv_from_json(json_array_get(j, i));
+            struct rv *x = from_json(json_array_get(j, i), lvl + 1, why);
             if (!x) {
                 rv_decref(a);
                 return NULL;
             }
             a->u.arr.v[a->u.arr.len++] = x;
+            if (x->depth >= a->depth)
+                a->depth = (uint16_t)(x->depth + 1);
         }
         return a;
     }
@@ -1303,7 +1370,7 @@ struct rv *rv_from_json(const json_t *j)
         json_t *e;
         void *tmp;
         json_object_keylen_foreach_safe((json_t *)j, tmp, key, klen, e) {
-            struct rv *x = got < n ? rv_from_json(e) : NULL;
+            struct rv *x = got < n ? from_json(e, lvl + 1, why) : NULL;
             if (!x) {
                 for (size_t i = 0; i < got; i++) {
                     rv_decref(kv[i].k);
@@ -1326,9 +1393,12 @@ struct rv *rv_from_json(const json_t *j)
         o->u.obj.v = xmalloc(got * sizeof(struct rv *));
         charge(o->u.obj.k);
         charge(o->u.obj.v);
+        o->depth = 1;
         for (size_t i = 0; i < got; i++) {
             o->u.obj.k[i] = kv[i].k;
             o->u.obj.v[i] = kv[i].v;
+            if (kv[i].v->depth >= o->depth)
+                o->depth = (uint16_t)(kv[i].v->depth + 1);
         }
         o->u.obj.len = got;
         if (kv != small)
@@ -1337,6 +1407,15 @@ struct rv *rv_from_json(const json_t *j)
     }
     }
     return NULL;
+}
+
+struct rv *rv_from_json(const json_t *j, const char **why)
+{
+    const char *scratch;
+    if (!why)
+        why = &scratch;
+    *why = "memory budget exceeded";
+    return from_json(j, 1, why);
 }
 
 /* rv_from_json_block: one pass, values bump-allocated from a list of
@@ -1351,6 +1430,7 @@ struct jblock {
     struct jchunk *head, *cur;
     struct jchunk *spare;   /* to use first, or NULL */
     bool failed;
+    const char *why;        /* when jb_fill returns NULL */
 };
 
 static __attribute__((noinline)) void *jb_grow(struct jblock *b, size_t n)
@@ -1415,8 +1495,12 @@ static struct rv *jb_string(struct jblock *b, const char *s, size_t len)
     return v;
 }
 
-static struct rv *jb_fill(struct jblock *b, const json_t *j)
+static struct rv *jb_fill(struct jblock *b, const json_t *j, unsigned lvl)
 {
+    if ((json_is_array(j) || json_is_object(j)) && lvl > REGO_MAX_VALUE_DEPTH) {
+        b->why = too_deep_why;
+        return NULL;
+    }
     switch (json_typeof(j)) {
     case JSON_NULL:
         return rv_null();
@@ -1437,8 +1521,10 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
     }
     case JSON_REAL: {
         double d = json_real_value(j);
-        if (!isfinite(d))
+        if (!isfinite(d)) {
+            b->why = range_why;
             return NULL;
+        }
         if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
             int64_t i = (int64_t)d;
             if (i >= SMALL_INT_MIN && i <= SMALL_INT_MAX)
@@ -1464,11 +1550,14 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
         if (!a || !items)
             return NULL;
         a->u.arr.v = items;
+        a->depth = 1;
         for (size_t i = 0; i < n; i++) {
-            struct rv *x = jb_fill(b, json_array_get(j, i));
+            struct rv *x = jb_fill(b, json_array_get(j, i), lvl + 1);
             if (!x)
                 return NULL;
             a->u.arr.v[a->u.arr.len++] = x;
+            if (x->depth >= a->depth)
+                a->depth = (uint16_t)(x->depth + 1);
         }
         return a;
     }
@@ -1480,6 +1569,7 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
             return NULL;
         o->u.obj.k = k;
         o->u.obj.v = v;
+        o->depth = 1;
         size_t got = 0;
         const char *key;
         size_t klen;
@@ -1488,9 +1578,11 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
         json_object_keylen_foreach_safe((json_t *)j, tmp, key, klen, e) {
             if (got == n)
                 break;
-            struct rv *kv = jb_string(b, key, klen), *x = jb_fill(b, e);
+            struct rv *kv = jb_string(b, key, klen), *x = jb_fill(b, e, lvl + 1);
             if (!kv || !x)
                 return NULL;
+            if (x->depth >= o->depth)
+                o->depth = (uint16_t)(x->depth + 1);
             /* insertion sort: objects are small, keys unique */
             size_t i = got;
             while (i > 0 && str_cmp(k[i - 1], kv) > 0) {
@@ -1509,12 +1601,12 @@ static struct rv *jb_fill(struct jblock *b, const json_t *j)
     return NULL;
 }
 
-struct rv *rv_from_json_block_in(const json_t *j, void **block, void **spare)
+struct rv *rv_from_json_block_in(const json_t *j, void **block, void **spare, const char **why)
 {
-    struct jblock b = { NULL, NULL, spare ? *spare : NULL, false };
+    struct jblock b = { NULL, NULL, spare ? *spare : NULL, false, "out of memory" };
     if (spare)
         *spare = NULL;
-    struct rv *v = jb_fill(&b, j);
+    struct rv *v = jb_fill(&b, j, 1);
     if (b.spare) {
         if (spare)
             *spare = b.spare;   /* not used: still the caller's */
@@ -1524,15 +1616,17 @@ struct rv *rv_from_json_block_in(const json_t *j, void **block, void **spare)
     if (!v || b.failed) {
         rv_block_free(b.head);
         *block = NULL;
+        if (why)
+            *why = b.failed ? "out of memory" : b.why;
         return NULL;
     }
     *block = b.head;
     return v;
 }
 
-struct rv *rv_from_json_block(const json_t *j, void **block)
+struct rv *rv_from_json_block(const json_t *j, void **block, const char **why)
 {
-    return rv_from_json_block_in(j, block, NULL);
+    return rv_from_json_block_in(j, block, NULL, why);
 }
 
 void rv_block_release(void *block, void **spare)

@@ -32,12 +32,26 @@
 
 enum rv_type { RV_NULL, RV_BOOL, RV_NUMBER, RV_STRING, RV_ARRAY, RV_OBJECT, RV_SET };
 
+/* The deepest value the engine holds: an array, set or object counts one
+ * level more than its deepest element (or key), a scalar none. It is
+ * jansson's parsing depth (JSON_PARSER_MAX_DEPTH), so every JSON document
+ * jansson reads converts (jansson counts a scalar as a level too, so a
+ * value 2048 deep with a scalar at the bottom is one more than it reads
+ * back: json.unmarshal of its json.marshal is an error). Every function that walks a value recursively (compare,
+ * free, write, to_json, freeze, the builtins) relies on it to stay within
+ * the stack. A collection that would be deeper is built with null in
+ * place of each element that is already this deep, and the running
+ * evaluation's budget is marked (too_deep): the evaluation stops at its
+ * next step with "value nested deeper than 2048 levels". */
+#define REGO_MAX_VALUE_DEPTH 2048
+
 struct rv {
     uint32_t refs;   /* 0: immortal (the null/true/false singletons) */
     uint8_t type;
-    uint8_t is_int;  /* numbers: u.i; strings: characters allocated with the value */
-    uint8_t is_big;  /* numbers: u.big */
-    uint8_t in_block; /* immortal, in a block of rv_from_json_block: lives as long as the block */
+    uint8_t is_int : 1;   /* numbers: u.i; strings: characters allocated with the value */
+    uint8_t is_big : 1;   /* numbers: u.big */
+    uint8_t in_block : 1; /* immortal, in a block of rv_from_json_block: lives as long as the block */
+    uint16_t depth;  /* arrays, sets, objects: 1 + the deepest element; scalars 0 */
     union {
         bool b;
         int64_t i;
@@ -69,6 +83,7 @@ struct rv_budget {
     int64_t live;
     uint64_t limit;
     bool exceeded;
+    bool too_deep;   /* exceeded because a value passed REGO_MAX_VALUE_DEPTH */
     /* statistics (enclave policy bench): allocations charged, their bytes,
      * the most live bytes at once */
     uint64_t allocs, bytes;
@@ -164,23 +179,25 @@ const char *rv_type_name(const struct rv *v);       /* OPA's type_name */
 /* Arithmetic; < 0 on error with a message in err (64 bytes). */
 int rv_arith(char op, const struct rv *a, const struct rv *b, struct rv **out, char *err, size_t errlen);
 
-/* JSON. */
-struct rv *rv_from_json(const json_t *j);  /* NULL on non-finite numbers */
+/* JSON. NULL, with *why (when given) set to the reason, on non-finite
+ * numbers or nesting deeper than REGO_MAX_VALUE_DEPTH. */
+struct rv *rv_from_json(const json_t *j, const char **why);
 json_t *rv_to_json(const struct rv *v);    /* sets become arrays; non-string keys serialized */
 /* The input of one evaluation: the whole tree bump-allocated in a block
  * (*block: 4 KiB chunks, one for an ordinary input; strings point into j,
  * which must outlive the block),
  * every value immortal (no reference counting, no budget) and valid until
  * rv_block_free(*block). Whatever keeps a value beyond that takes
- * rv_own() of it. NULL on non-finite numbers or when memory runs out. */
-struct rv *rv_from_json_block(const json_t *j, void **block);
+ * rv_own() of it. NULL on non-finite numbers, nesting deeper than
+ * REGO_MAX_VALUE_DEPTH or when memory runs out (*why, when given, says). */
+struct rv *rv_from_json_block(const json_t *j, void **block, const char **why);
 void rv_block_free(void *block);
 /* The same with a chunk kept from an earlier block (*spare, or NULL):
  * rv_block_release frees a block but for its first chunk, which it leaves
  * in *spare (when empty) for the next conversion; rv_block_free(*spare)
  * frees it at the end. The strings of the values are the characters of
  * the json_t: j must outlive the block. */
-struct rv *rv_from_json_block_in(const json_t *j, void **block, void **spare);
+struct rv *rv_from_json_block_in(const json_t *j, void **block, void **spare, const char **why);
 void rv_block_release(void *block, void **spare);
 /* A reference that stays valid after the block v (or a value inside v)
  * may live in is freed: v itself, or a copy where a block is involved. */
