@@ -262,6 +262,10 @@ CLASSES = {
     "rule-index": plain_agrees,
     "inexact-arithmetic": inexact_arithmetic,
     "number-key-text": number_key_text,
+    # exact '*' and '%' of integers over 4096 digits are an error in Enclave
+    # (quadratic in the digits); OPA computes them with big.Int
+    "big-integer-bound": lambda a, b, c, e: "error" not in a and "integers over 4096 digits is not supported"
+    in b.get("message", ""),
     "sprintf-int64": sprintf_int64,
     "strict-comprehension": strict_comprehension,
 }
